@@ -1,0 +1,94 @@
+/* The bpftime eBPF VM: interpreter and x86-64 JIT behind one small API.
+ *
+ * The shape follows ubpf's (create, register helper by index, load, exec,
+ * compile, data relocation callback, bounds-check callback, unload) so that a
+ * system libubpf can stand in behind the same interface (see vm/ubpf_backend).
+ *
+ * Errors: functions returning int give 0 or a negative errno-style code; the
+ * message for the last failure is ebpf_vm_error(vm). */
+#ifndef BPFTIME_EBPF_VM_H
+#define BPFTIME_EBPF_VM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define EBPF_STACK_SIZE 512      /* bytes per frame, as the kernel */
+#define EBPF_MAX_CALL_DEPTH 8    /* bpf-to-bpf frames, including the main one */
+#define EBPF_MAX_INSTS 1000000   /* largest program accepted by load */
+#define EBPF_MAX_HELPERS 1024    /* helper ids 0..1023 */
+#define EBPF_DEFAULT_BUDGET 100000000ULL /* interpreter instruction budget per exec */
+
+struct ebpf_vm;
+
+typedef uint64_t (*ebpf_helper_fn)(uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4, uint64_t r5);
+
+/* The JIT-compiled entry: same contract as ebpf_vm_exec (r1 = mem, r2 = mem_len). */
+typedef uint64_t (*ebpf_jit_fn)(void *mem, size_t mem_len);
+
+/* Resolves an lddw whose src_reg is a pseudo source libbpf emits
+ * (1 = BPF_PSEUDO_MAP_FD, 2 = BPF_PSEUDO_MAP_VALUE, 3 = BTF_ID, 4 = FUNC,
+ *  5 = BPF_PSEUDO_MAP_IDX, 6 = BPF_PSEUDO_MAP_IDX_VALUE).
+ * imm is the first instruction's imm, next_imm the second's (the offset for
+ * *_VALUE). Returns the 64-bit value to load; sets *ok = false if the
+ * reference cannot be resolved (load then fails naming the instruction). */
+typedef uint64_t (*ebpf_lddw_reloc_fn)(void *user, uint32_t src_reg, uint32_t imm,
+                                       uint32_t next_imm, bool *ok);
+
+/* Extra memory the interpreter accepts besides its stack and the mem given
+ * to exec (e.g. a map value the runtime handed out). Return true if
+ * [addr, addr+size) may be accessed. */
+typedef bool (*ebpf_bounds_check_fn)(void *user, uint64_t addr, uint64_t size, bool write);
+
+/* Tail call: return the VM of the program at `index` in prog array `map`,
+ * or NULL (the call then falls through, as in the kernel). */
+typedef struct ebpf_vm *(*ebpf_tail_call_fn)(void *user, uint64_t map, uint64_t index);
+
+struct ebpf_vm *ebpf_vm_create(void);
+void ebpf_vm_destroy(struct ebpf_vm *vm);
+
+const char *ebpf_vm_error(const struct ebpf_vm *vm);
+
+int ebpf_vm_register_helper(struct ebpf_vm *vm, uint32_t id, const char *name, ebpf_helper_fn fn);
+void ebpf_vm_set_lddw_reloc(struct ebpf_vm *vm, ebpf_lddw_reloc_fn fn, void *user);
+void ebpf_vm_set_bounds_check(struct ebpf_vm *vm, ebpf_bounds_check_fn fn, void *user);
+void ebpf_vm_set_tail_call(struct ebpf_vm *vm, ebpf_tail_call_fn fn, void *user);
+
+/* Memory regions the interpreter allows (in addition to stack, mem and the
+ * bounds-check callback). Returns a negative code if the table is full. */
+int ebpf_vm_add_region(struct ebpf_vm *vm, const void *base, size_t len, bool writable);
+void ebpf_vm_clear_regions(struct ebpf_vm *vm);
+
+/* Interpreter instruction budget per exec (0 = default). */
+void ebpf_vm_set_budget(struct ebpf_vm *vm, uint64_t max_insts);
+
+/* Load code: an array of 8-byte little-endian instructions. Validates the
+ * structure (known opcodes, registers, jump targets inside the program and
+ * not into the middle of an lddw, complete lddw, exit reachable as last
+ * instruction, call targets) and resolves lddw pseudo sources through the
+ * relocation callback. On failure the message names the instruction index. */
+int ebpf_vm_load(struct ebpf_vm *vm, const void *code, size_t code_len);
+void ebpf_vm_unload(struct ebpf_vm *vm);
+size_t ebpf_vm_num_insts(const struct ebpf_vm *vm);
+
+/* Interpreter. Every memory access is checked; an out-of-bounds access,
+ * division helper misuse or exhausted budget returns a negative code with a
+ * message naming the instruction index, never a crash. */
+int ebpf_vm_exec(struct ebpf_vm *vm, void *mem, size_t mem_len, uint64_t *ret);
+
+/* JIT. Compiles once (the code is kept until unload/destroy) and returns the
+ * native entry. Code is written, then mprotect'ed read+exec: never W+X. JIT
+ * code does not bounds-check: only verified programs may be compiled. */
+int ebpf_vm_compile(struct ebpf_vm *vm, ebpf_jit_fn *out);
+const void *ebpf_vm_jit_code(const struct ebpf_vm *vm);
+size_t ebpf_vm_jit_size(const struct ebpf_vm *vm);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,58 @@
+/* State shared by the VM's files (API, interpreter, JIT); not a public header. */
+#ifndef BPFTIME_VM_INTERNAL_H
+#define BPFTIME_VM_INTERNAL_H
+
+#include "vm/ebpf_vm.h"
+
+#define EBPF_MAX_REGIONS 64
+#define EBPF_ERROR_LEN 256
+
+struct ebpf_inst {
+    uint8_t opcode;
+    uint8_t dst : 4;
+    uint8_t src : 4;
+    int16_t off;
+    int32_t imm;
+};
+_Static_assert(sizeof(struct ebpf_inst) == 8, "eBPF instruction is 8 bytes");
+
+struct ebpf_region {
+    uintptr_t base;
+    size_t len;
+    bool writable;
+};
+
+struct ebpf_vm {
+    struct ebpf_inst *insts; /* loaded code; lddw pseudo sources already resolved */
+    uint32_t num_insts;
+
+    ebpf_helper_fn helpers[EBPF_MAX_HELPERS];
+    const char *helper_names[EBPF_MAX_HELPERS];
+
+    ebpf_lddw_reloc_fn lddw_reloc;
+    void *lddw_reloc_user;
+    ebpf_bounds_check_fn bounds_check;
+    void *bounds_check_user;
+    ebpf_tail_call_fn tail_call;
+    void *tail_call_user;
+
+    struct ebpf_region regions[EBPF_MAX_REGIONS];
+    int num_regions;
+    uint64_t budget;
+
+    void *jit_code; /* mmap'ed, read+exec after compile */
+    size_t jit_size; /* bytes of machine code */
+    size_t jit_alloc; /* bytes mapped */
+    ebpf_jit_fn jit_entry;
+
+    char error[EBPF_ERROR_LEN];
+};
+
+/* Formats vm->error and returns `code` (negative errno). */
+int ebpf_vm_set_error(struct ebpf_vm *vm, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Implemented by jit_x86_64.c: translate vm->insts into vm->jit_code. */
+int ebpf_jit_x86_64_compile(struct ebpf_vm *vm);
+
+#endif
