@@ -52,6 +52,16 @@ struct ebpf_vm {
 int ebpf_vm_set_error(struct ebpf_vm *vm, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Implemented by validate.c: structural checks run by ebpf_vm_load before
+ * lddw pseudo sources are resolved. Returns 0 or a negative code with
+ * vm->error naming the instruction index. */
+int ebpf_vm_validate(struct ebpf_vm *vm, const struct ebpf_inst *insts, uint32_t num_insts);
+
+/* Helper id that is not called directly: the interpreter (and the JIT) treat
+ * a call to it as bpf_tail_call(ctx, map, index) through vm->tail_call. */
+#define EBPF_HELPER_TAIL_CALL 12
+#define EBPF_MAX_TAIL_CALLS 33
+
 /* Implemented by jit_x86_64.c: translate vm->insts into vm->jit_code. */
 int ebpf_jit_x86_64_compile(struct ebpf_vm *vm);
 
