@@ -24,7 +24,8 @@ test("native build succeeds", () => {
   expect(build.exitCode).toBe(0);
 });
 
-const binaries = build.exitCode === 0 ? readdirSync(testsDir).filter((f) => f.startsWith("test_")) : [];
+const binaries =
+  build.exitCode === 0 ? readdirSync(testsDir).filter((f) => f.startsWith("test_")) : [];
 
 for (const bin of binaries) {
   const path = join(testsDir, bin);

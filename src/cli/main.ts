@@ -1,0 +1,88 @@
+#!/usr/bin/env bun
+// Entry point of the `bpftime` binary: dispatch to a command, print expected
+// failures as one line `bpftime: <message>` with a documented exit code.
+import { BpftimeError, exitCodes } from "../errors.ts";
+import { type Command, parseCommandArgs } from "./command.ts";
+import { commandHelp } from "./help.ts";
+import { commands } from "./commands.ts";
+import { version } from "../version.ts";
+import { label } from "./command.ts";
+
+const root: Command = {
+  name: "bpftime",
+  summary: "userspace eBPF runtime: run, load and attach eBPF programs inside ordinary processes",
+  description:
+    "bpftime — userspace eBPF runtime and extension framework.\n" +
+    "eBPF programs compiled with clang -target bpf run JIT-compiled inside ordinary processes\n" +
+    "(an nginx worker, any binary hooked with uprobes) with maps in shared memory.",
+  subcommands: commands,
+  options: { version: { type: "boolean", short: "V", description: "print the version" } },
+  examples: ["bpftime --version", "bpftime run examples/build/sum.bpf.o --engine jit"],
+};
+
+async function dispatch(argv: string[]): Promise<number> {
+  let cmd = root;
+  let path = "bpftime";
+  let i = 0;
+  // Walk down the command tree: `bpftime map dump NAME` → map → dump.
+  while (cmd.subcommands && i < argv.length && !argv[i]!.startsWith("-")) {
+    const word = argv[i]!;
+    const next = cmd.subcommands.find((c) => c.name === word || c.aliases?.includes(word));
+    if (!next) {
+      throw new BpftimeError(
+        "usage",
+        `${label(path)}unknown command "${word}"; see \`${path} --help\``,
+      );
+    }
+    cmd = next;
+    path += ` ${next.name}`;
+    i++;
+  }
+  const rest = argv.slice(i);
+  // --help counts only before `--` (and, for pass-through commands, before the
+  // program they run): `bpftime start -- ls --help` runs `ls --help`.
+  const firstPositional = rest.findIndex((a) => !a.startsWith("-"));
+  let end = rest.indexOf("--");
+  if (end < 0) end = rest.length;
+  if (cmd.passThrough && firstPositional >= 0) end = Math.min(end, firstPositional);
+  if (rest.slice(0, end).some((a) => a === "--help" || a === "-h")) {
+    process.stdout.write(commandHelp(cmd, path));
+    return 0;
+  }
+  if (cmd === root) {
+    if (rest.includes("--version") || rest.includes("-V")) {
+      process.stdout.write(`bpftime ${version}\n`);
+      return 0;
+    }
+    if (rest.length === 0) {
+      process.stdout.write(commandHelp(root, "bpftime"));
+      return 0;
+    }
+    parseCommandArgs(root, path, rest);
+  }
+  if (!cmd.run) {
+    if (rest.length) parseCommandArgs(cmd, path, rest);
+    throw new BpftimeError("usage", `${label(path)}missing command; see \`${path} --help\``);
+  }
+  const parsed = parseCommandArgs(cmd, path, rest);
+  const code = await cmd.run(parsed);
+  return typeof code === "number" ? code : 0;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    return await dispatch(argv);
+  } catch (e) {
+    if (e instanceof BpftimeError) {
+      process.stderr.write(`bpftime: ${e.message}\n`);
+      return exitCodes[e.code];
+    }
+    process.stderr.write(`bpftime: internal error: ${(e as Error)?.stack ?? e}\n`);
+    return exitCodes.internal;
+  }
+}
+
+if (import.meta.main) {
+  const code = await main(process.argv.slice(2));
+  process.exit(code);
+}
