@@ -1,0 +1,5 @@
+// Public API of the eBPF instruction package: model, decode/encode,
+// disassembler (llvm-objdump syntax) and assembler (ubpf and llvm syntax).
+
+export * from "./opcodes.ts";
+export * from "./instruction.ts";
