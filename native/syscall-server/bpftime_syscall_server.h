@@ -1,0 +1,48 @@
+/* The syscall server: the one library a host process links to become
+ * extensible (libbpftime-syscall-server.so). For nginx it is linked by the
+ * nginx module (nginx/), which calls nothing else of bpftime.
+ *
+ * It opens the shared-memory region, creates the process's attach manager
+ * with the nginx URL-filter attach implementation, instantiates the programs
+ * linked to nginx URL-filter targets, and follows changes by itself: every
+ * call checks the region's generation counter (one atomic load) and
+ * re-instantiates when it moved.
+ *
+ * Threading: one handle per process (nginx workers are single-threaded);
+ * calls on one handle are not concurrent. */
+#ifndef BPFTIME_SYSCALL_SERVER_H
+#define BPFTIME_SYSCALL_SERVER_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct bpftime_ss;
+
+/* Opens region /dev/shm/bpftime-<shm_name> (NULL or "" = "bpftime"). On
+ * failure returns NULL and writes one clear line into err (e.g. "region
+ * /dev/shm/bpftime-x does not exist: create it with `bpftime shm create x`"). */
+struct bpftime_ss *bpftime_ss_open(const char *shm_name, char *err, size_t errlen);
+void bpftime_ss_close(struct bpftime_ss *ss);
+
+/* Verdict of the URL filter for one request.
+ *   0                     let the request continue (no program attached, or
+ *                         every program returned non-zero and not a status)
+ *   an HTTP status code   answer with it: 403 when a program returned 0, or
+ *                         the program's return value when it is in 400..599
+ *   < 0                   internal error (negative errno); the module applies
+ *                         its bpftime_fail policy
+ * Programs run in link-id order; the first refusing program decides. */
+int bpftime_ss_nginx_url_filter(struct bpftime_ss *ss, const char *url, size_t url_len,
+                                const char *method, size_t method_len);
+
+/* Message for the last failure on this handle. */
+const char *bpftime_ss_error(const struct bpftime_ss *ss);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
