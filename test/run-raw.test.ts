@@ -1,0 +1,91 @@
+// `bpftime run --raw`: the ISA test mode over the real VM, through the CLI.
+import { describe, expect, test } from "bun:test";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { cli, tempDir } from "./helpers.ts";
+
+// mov r0, 42; exit
+const ret42 = Uint8Array.from([0xb7, 0, 0, 0, 42, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0]);
+// r0 = *(u8 *)(r1 + 2); r0 += r2; exit  — reads the data buffer and its length
+const readData = Uint8Array.from([
+  0x71, 0x10, 2, 0, 0, 0, 0, 0, 0x0f, 0x20, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0,
+]);
+// *(u8 *)(r1 + 0) = 0x7f; r0 = 0; exit
+const writeData = Uint8Array.from([
+  0x72, 0x01, 0, 0, 0x7f, 0, 0, 0, 0xb7, 0, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0,
+]);
+
+function file(bytes: Uint8Array, name = "prog.bin"): string {
+  const p = join(tempDir(), name);
+  writeFileSync(p, bytes);
+  return p;
+}
+
+describe("bpftime run --raw", () => {
+  test("prints the return value", () => {
+    const r = cli(["run", "--raw", file(ret42), "--engine", "interp"]);
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toBe("return value: 0x2a\n");
+    expect(r.code).toBe(0);
+  });
+
+  test("r1/r2 are the data buffer and its length", () => {
+    const data = file(Uint8Array.from([1, 2, 200, 4, 5]), "data.bin");
+    const r = cli(["run", "--raw", file(readData), "--data", data, "--engine", "interp", "--json"]);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ returnValue: "0xcd", engine: "interp" });
+  });
+
+  test("--data-out writes the buffer after the run", () => {
+    const dir = tempDir();
+    const data = join(dir, "in.bin");
+    writeFileSync(data, Uint8Array.from([1, 2, 3]));
+    const out = join(dir, "out.bin");
+    const r = cli([
+      "run",
+      "--raw",
+      file(writeData),
+      "--data",
+      data,
+      "--data-out",
+      out,
+      "--engine",
+      "interp",
+    ]);
+    expect(r.code).toBe(0);
+    expect([...readFileSync(out)]).toEqual([0x7f, 2, 3]);
+  });
+
+  test("--repeat prints the average duration", () => {
+    const r = cli(["run", "--raw", file(ret42), "--engine", "interp", "--repeat", "1000"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^return value: 0x2a\nduration \(average\): \d+ ns\n$/);
+  });
+
+  test("an out-of-bounds read is an error naming the instruction, not a crash", () => {
+    const data = file(Uint8Array.from([1]), "data.bin");
+    const r = cli(["run", "--raw", file(readData), "--data", data, "--engine", "interp"]);
+    expect(r.code).toBe(7);
+    expect(r.stderr).toMatch(/instruction 0/);
+    expect(r.stderr.trim().split("\n").length).toBe(1);
+  });
+
+  test("a missing file, a partial instruction and an unknown engine are clear errors", () => {
+    const missing = cli(["run", "--raw", "/nonexistent/prog.bin"]);
+    expect(missing.code).toBe(3);
+    expect(missing.stderr).toBe("bpftime: program file /nonexistent/prog.bin does not exist\n");
+    const partial = cli(["run", "--raw", file(ret42.slice(0, 12))]);
+    expect(partial.code).toBe(5);
+    expect(partial.stderr).toContain("not a whole number of 8-byte instructions");
+    const engine = cli(["run", "--raw", file(ret42), "--engine", "fast"]);
+    expect(engine.code).toBe(2);
+    expect(engine.stderr).toContain('unknown engine "fast"');
+  });
+
+  test("malformed bytecode is refused at load with the instruction index", () => {
+    const badOpcode = Uint8Array.from([0xb7, 0, 0, 0, 1, 0, 0, 0, 0xff, 0, 0, 0, 0, 0, 0, 0]);
+    const r = cli(["run", "--raw", file(badOpcode), "--engine", "interp"]);
+    expect(r.code).toBe(5);
+    expect(r.stderr).toMatch(/instruction 1/);
+  });
+});
