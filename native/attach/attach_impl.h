@@ -1,0 +1,55 @@
+/* base_attach_impl: one kind of hook in one process.
+ *
+ * An attach implementation knows how to make a hook fire (an nginx request,
+ * a function entry) and nothing about programs, maps or shared memory: when
+ * its hook fires it calls the callback it was given at attach time with a
+ * context, and the callback runs the linked program (see attach_manager.h).
+ * Implementations know nothing of each other; the attach manager routes each
+ * attach target to the implementation registered for its type. */
+#ifndef BPFTIME_ATTACH_IMPL_H
+#define BPFTIME_ATTACH_IMPL_H
+
+#include <stdint.h>
+
+/* Attach target types (stored in the region's target table). */
+enum bpftime_target_type {
+    BPFTIME_TARGET_NGINX_URL_FILTER = 1, /* arg: the accepted prefix (bytes) */
+    BPFTIME_TARGET_UPROBE = 2,           /* arg: "path:symbol[+off]" or "path:0xaddr" */
+    BPFTIME_TARGET_URETPROBE = 3,        /* arg: as uprobe */
+};
+
+/* Runs the linked program on ctx and returns its r0. */
+struct bpftime_attach_cb {
+    uint64_t (*run)(void *data, void *ctx, uint64_t ctx_len);
+    void *data;
+};
+
+struct bpftime_attach_impl;
+
+struct bpftime_attach_impl_ops {
+    const char *name;
+    uint32_t target_type;
+    /* Enables a hook for target argument arg; on success *attach_id is the
+     * id that detach takes. Returns 0 or a negative errno (message through
+     * bpftime_attach_impl_set_error). */
+    int (*attach)(struct bpftime_attach_impl *impl, const void *arg, uint32_t arg_len,
+                  uint64_t cookie, struct bpftime_attach_cb cb, uint64_t attach_id);
+    int (*detach)(struct bpftime_attach_impl *impl, uint64_t attach_id);
+    void (*destroy)(struct bpftime_attach_impl *impl);
+};
+
+struct bpftime_attach_impl {
+    const struct bpftime_attach_impl_ops *ops;
+    uint64_t next_attach_id; /* allocated by bpftime_attach_impl_attach */
+    char error[256];
+};
+
+/* Allocates an attach id and attaches; returns the id (> 0) or a negative errno. */
+int64_t bpftime_attach_impl_attach(struct bpftime_attach_impl *impl, const void *arg,
+                                   uint32_t arg_len, uint64_t cookie,
+                                   struct bpftime_attach_cb cb);
+int bpftime_attach_impl_detach(struct bpftime_attach_impl *impl, uint64_t attach_id);
+int bpftime_attach_impl_set_error(struct bpftime_attach_impl *impl, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif

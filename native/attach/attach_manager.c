@@ -1,0 +1,352 @@
+#include "attach/attach_manager.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "runtime/bpftime_runtime.h"
+#include "vm/ebpf_vm.h"
+
+#define MAX_IMPLS 16
+#define RETIRE_GRACE_NS 1000000000ull /* a hook that loaded a pointer has surely counted itself by then */
+#define HEARTBEAT_NS 1000000000ull
+
+struct compiled_prog {
+    uint32_t prog_id;
+    struct ebpf_vm *vm; /* owned by the region handle (bpftime_prog_load_vm) */
+    ebpf_jit_fn fn;     /* NULL: run on the interpreter */
+    int users;          /* links pointing at it (manager thread only) */
+    _Atomic int64_t inflight;
+    uint64_t retired_ns; /* 0 while in use */
+    struct compiled_prog *next;
+};
+
+struct link_slot {
+    uint32_t link_id, target_id, prog_id;
+    struct bpftime_attach_impl *impl;
+    uint64_t attach_id;
+    _Atomic(struct compiled_prog *) prog;
+    struct bpftime_region *region;
+    bool seen;
+    struct link_slot *next;
+};
+
+struct bpftime_attach_manager {
+    struct bpftime_region *region;
+    struct bpftime_attach_impl *impls[MAX_IMPLS];
+    int nr_impls;
+    struct compiled_prog *progs;   /* live and retired */
+    struct link_slot *slots;       /* attached links, in link-id order */
+    struct link_slot *dead_slots;  /* detached; kept because a hook may still hold one */
+    uint64_t generation;
+    bool synced;
+    bool single_threaded;
+    int instance_id;
+    uint64_t last_heartbeat_ns;
+    char error[256];
+};
+
+static uint64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int set_error(struct bpftime_attach_manager *m, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int set_error(struct bpftime_attach_manager *m, int code, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(m->error, sizeof m->error, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+/* The callback every hook calls: one acquire load of the link's program. */
+static uint64_t run_link(void *data, void *ctx, uint64_t ctx_len) {
+    struct link_slot *s = data;
+    struct compiled_prog *p = atomic_load_explicit(&s->prog, memory_order_acquire);
+    atomic_fetch_add_explicit(&p->inflight, 1, memory_order_relaxed);
+    bool stats = bpftime_stats_enabled(s->region);
+    uint64_t start = stats ? now_ns() : 0;
+    uint64_t r;
+    if (p->fn) {
+        r = p->fn(ctx, (size_t)ctx_len);
+    } else if (ebpf_vm_exec(p->vm, ctx, (size_t)ctx_len, &r) < 0) {
+        BPFTIME_WARN("program %u failed: %s", p->prog_id, ebpf_vm_error(p->vm));
+        r = BPFTIME_RUN_FAILED;
+    }
+    if (stats) bpftime_prog_record_run(s->region, p->prog_id, now_ns() - start);
+    atomic_fetch_sub_explicit(&p->inflight, 1, memory_order_release);
+    return r;
+}
+
+struct bpftime_attach_manager *bpftime_attach_manager_create(struct bpftime_region *r) {
+    struct bpftime_attach_manager *m = calloc(1, sizeof *m);
+    if (!m) return NULL;
+    m->region = r;
+    m->instance_id = bpftime_instance_register(r, 0);
+    if (m->instance_id < 0) {
+        BPFTIME_WARN("cannot register this process in the region: %s", bpftime_last_error());
+        m->instance_id = 0;
+    }
+    return m;
+}
+
+int bpftime_attach_manager_register_impl(struct bpftime_attach_manager *m,
+                                         struct bpftime_attach_impl *impl) {
+    for (int i = 0; i < m->nr_impls; i++)
+        if (m->impls[i]->ops->target_type == impl->ops->target_type)
+            return set_error(m, -EEXIST, "an attach implementation for target type %u is already registered",
+                             impl->ops->target_type);
+    if (m->nr_impls == MAX_IMPLS) return set_error(m, -ENOSPC, "too many attach implementations");
+    m->impls[m->nr_impls++] = impl;
+    m->synced = false;
+    return 0;
+}
+
+static struct bpftime_attach_impl *impl_for(struct bpftime_attach_manager *m, uint32_t type) {
+    for (int i = 0; i < m->nr_impls; i++)
+        if (m->impls[i]->ops->target_type == type) return m->impls[i];
+    return NULL;
+}
+
+/* Finds or compiles program prog_id (reviving a retired one). */
+static struct compiled_prog *get_prog(struct bpftime_attach_manager *m, uint32_t prog_id) {
+    for (struct compiled_prog *p = m->progs; p; p = p->next)
+        if (p->prog_id == prog_id) {
+            p->retired_ns = 0;
+            return p;
+        }
+    struct ebpf_vm *vm;
+    int err = bpftime_prog_load_vm(m->region, prog_id, &vm);
+    if (err < 0) {
+        set_error(m, err, "program %u: %s", prog_id, bpftime_last_error());
+        return NULL;
+    }
+    struct compiled_prog *p = calloc(1, sizeof *p);
+    if (!p) {
+        bpftime_prog_unload_vm(m->region, prog_id);
+        set_error(m, -ENOMEM, "program %u: out of memory", prog_id);
+        return NULL;
+    }
+    p->prog_id = prog_id;
+    p->vm = vm;
+    const char *engine = getenv("BPFTIME_VM");
+    if (!engine || strcmp(engine, "interp") != 0) {
+        if (ebpf_vm_compile(vm, &p->fn) < 0) {
+            BPFTIME_WARN("program %u: JIT unavailable (%s); using the interpreter", prog_id,
+                         ebpf_vm_error(vm));
+            p->fn = NULL;
+        }
+    }
+    p->next = m->progs;
+    m->progs = p;
+    return p;
+}
+
+static void release_prog(struct bpftime_attach_manager *m, struct compiled_prog *p) {
+    if (--p->users == 0) p->retired_ns = now_ns();
+    (void)m;
+}
+
+/* Frees retired programs nobody can still be running. */
+static void collect_retired(struct bpftime_attach_manager *m, bool force) {
+    uint64_t now = now_ns();
+    struct compiled_prog **pp = &m->progs;
+    while (*pp) {
+        struct compiled_prog *p = *pp;
+        bool idle = atomic_load_explicit(&p->inflight, memory_order_acquire) == 0;
+        bool expired = m->single_threaded || force || now - p->retired_ns >= RETIRE_GRACE_NS;
+        if (p->users == 0 && p->retired_ns && idle && expired) {
+            *pp = p->next;
+            bpftime_prog_unload_vm(m->region, p->prog_id);
+            free(p);
+        } else {
+            pp = &p->next;
+        }
+    }
+}
+
+static void detach_slot(struct bpftime_attach_manager *m, struct link_slot *s) {
+    int err = bpftime_attach_impl_detach(s->impl, s->attach_id);
+    if (err < 0) BPFTIME_WARN("detach link %u: %s", s->link_id, s->impl->error);
+    release_prog(m, atomic_load(&s->prog));
+    if (m->single_threaded) {
+        free(s);
+    } else {
+        s->next = m->dead_slots;
+        m->dead_slots = s;
+    }
+}
+
+static struct link_slot *attach_link(struct bpftime_attach_manager *m,
+                                     const struct bpftime_link_info *li,
+                                     const struct bpftime_target_info *ti,
+                                     struct bpftime_attach_impl *impl) {
+    struct compiled_prog *p = get_prog(m, li->prog_id);
+    if (!p) return NULL;
+    struct link_slot *s = calloc(1, sizeof *s);
+    uint8_t *arg = malloc(ti->arg_len + 1);
+    if (!s || !arg) {
+        free(s);
+        free(arg);
+        set_error(m, -ENOMEM, "out of memory");
+        return NULL;
+    }
+    int n = bpftime_target_get_arg(m->region, ti->id, arg, ti->arg_len + 1);
+    if (n < 0) {
+        free(s);
+        free(arg);
+        set_error(m, n, "target %u: %s", ti->id, bpftime_last_error());
+        return NULL;
+    }
+    s->link_id = li->id;
+    s->target_id = li->target_id;
+    s->prog_id = li->prog_id;
+    s->impl = impl;
+    s->region = m->region;
+    atomic_store(&s->prog, p);
+    p->users++;
+    struct bpftime_attach_cb cb = {run_link, s};
+    int64_t id = bpftime_attach_impl_attach(impl, arg, ti->arg_len, li->cookie, cb);
+    free(arg);
+    if (id < 0) {
+        set_error(m, (int)id, "link %u: %s: %s", li->id, impl->ops->name, impl->error);
+        release_prog(m, p);
+        free(s);
+        return NULL;
+    }
+    s->attach_id = (uint64_t)id;
+    return s;
+}
+
+static void report_instance(struct bpftime_attach_manager *m) {
+    if (!m->instance_id) return;
+    uint32_t ids[BPFTIME_INSTANCE_MAX_LINKS];
+    uint32_t n = 0;
+    for (struct link_slot *s = m->slots; s && n < BPFTIME_INSTANCE_MAX_LINKS; s = s->next)
+        ids[n++] = s->link_id;
+    bpftime_instance_set_links(m->region, (uint32_t)m->instance_id, ids, n, m->generation);
+}
+
+int bpftime_attach_manager_instantiate(struct bpftime_attach_manager *m) {
+    uint64_t gen = bpftime_region_generation(m->region);
+    for (struct link_slot *s = m->slots; s; s = s->next) s->seen = false;
+
+    struct link_slot *head = NULL, **tail = &head;
+    for (int id = bpftime_link_next_id(m->region, 0); id > 0;
+         id = bpftime_link_next_id(m->region, (uint32_t)id)) {
+        struct bpftime_link_info li;
+        struct bpftime_target_info ti;
+        if (bpftime_link_get(m->region, (uint32_t)id, &li) < 0) continue; /* deleted meanwhile */
+        if (bpftime_target_get(m->region, li.target_id, &ti) < 0) continue;
+        struct bpftime_attach_impl *impl = impl_for(m, ti.type);
+        if (!impl) continue;
+
+        /* Unlink the existing slot for this link, if any, from the old list. */
+        struct link_slot *s = NULL, **pp = &m->slots;
+        for (; *pp; pp = &(*pp)->next)
+            if ((*pp)->link_id == li.id && (*pp)->target_id == li.target_id) {
+                s = *pp;
+                *pp = s->next;
+                break;
+            }
+        if (s && s->prog_id != li.prog_id) {
+            struct compiled_prog *np = get_prog(m, li.prog_id);
+            if (np) {
+                struct compiled_prog *old = atomic_load(&s->prog);
+                np->users++;
+                atomic_store_explicit(&s->prog, np, memory_order_release);
+                s->prog_id = li.prog_id;
+                release_prog(m, old);
+                BPFTIME_INFO("link %u now runs program %u", li.id, li.prog_id);
+            } else {
+                BPFTIME_WARN("link %u keeps program %u: %s", li.id, s->prog_id, m->error);
+            }
+        }
+        if (!s) {
+            s = attach_link(m, &li, &ti, impl);
+            if (!s) {
+                BPFTIME_WARN("cannot attach link %u: %s", li.id, m->error);
+                continue;
+            }
+            BPFTIME_INFO("attached link %u (program %u, %s)", li.id, li.prog_id, impl->ops->name);
+        }
+        s->next = NULL;
+        *tail = s;
+        tail = &s->next;
+    }
+    /* Whatever is left in the old list is no longer linked. */
+    while (m->slots) {
+        struct link_slot *s = m->slots;
+        m->slots = s->next;
+        BPFTIME_INFO("detaching link %u", s->link_id);
+        detach_slot(m, s);
+    }
+    m->slots = head;
+    m->generation = gen;
+    m->synced = true;
+    collect_retired(m, false);
+    report_instance(m);
+    return bpftime_attach_manager_attached(m);
+}
+
+int bpftime_attach_manager_refresh(struct bpftime_attach_manager *m) {
+    if (m->synced && bpftime_region_generation(m->region) == m->generation) {
+        if (m->instance_id) {
+            uint64_t now = now_ns();
+            if (now - m->last_heartbeat_ns >= HEARTBEAT_NS) {
+                m->last_heartbeat_ns = now;
+                bpftime_instance_heartbeat(m->region, (uint32_t)m->instance_id);
+                collect_retired(m, false);
+            }
+        }
+        return 0;
+    }
+    int n = bpftime_attach_manager_instantiate(m);
+    return n < 0 ? n : 1;
+}
+
+void bpftime_attach_manager_deinstantiate(struct bpftime_attach_manager *m) {
+    while (m->slots) {
+        struct link_slot *s = m->slots;
+        m->slots = s->next;
+        detach_slot(m, s);
+    }
+    collect_retired(m, true);
+    while (m->dead_slots) {
+        struct link_slot *s = m->dead_slots;
+        m->dead_slots = s->next;
+        free(s);
+    }
+    m->synced = false;
+    report_instance(m);
+}
+
+void bpftime_attach_manager_destroy(struct bpftime_attach_manager *m) {
+    if (!m) return;
+    bpftime_attach_manager_deinstantiate(m);
+    for (int i = 0; i < m->nr_impls; i++)
+        if (m->impls[i]->ops->destroy) m->impls[i]->ops->destroy(m->impls[i]);
+    if (m->instance_id) bpftime_instance_delete(m->region, (uint32_t)m->instance_id);
+    free(m);
+}
+
+int bpftime_attach_manager_attached(const struct bpftime_attach_manager *m) {
+    int n = 0;
+    for (struct link_slot *s = m->slots; s; s = s->next) n++;
+    return n;
+}
+
+const char *bpftime_attach_manager_error(const struct bpftime_attach_manager *m) { return m->error; }
+
+void bpftime_attach_manager_set_single_threaded(struct bpftime_attach_manager *m, int yes) {
+    m->single_threaded = yes != 0;
+}
