@@ -57,6 +57,11 @@ int ebpf_vm_set_error(struct ebpf_vm *vm, int code, const char *fmt, ...)
  * vm->error naming the instruction index. */
 int ebpf_vm_validate(struct ebpf_vm *vm, const struct ebpf_inst *insts, uint32_t num_insts);
 
+/* Short objdump-like text of instruction idx ("ldxw r0, [r1+64]") for
+ * error messages; always NUL-terminates buf. */
+void ebpf_insn_format(const struct ebpf_inst *insts, uint32_t num_insts, uint32_t idx, char *buf,
+                      size_t len);
+
 /* Helper id that is not called directly: the interpreter (and the JIT) treat
  * a call to it as bpf_tail_call(ctx, map, index) through vm->tail_call. */
 #define EBPF_HELPER_TAIL_CALL 12
