@@ -3,3 +3,5 @@
 
 export * from "./opcodes.ts";
 export * from "./instruction.ts";
+export * from "./disasm.ts";
+export * from "./assembler.ts";
