@@ -1,0 +1,68 @@
+// nginx URL filter: accept requests whose URL starts with the attach
+// target's prefix (`bpftime attach PROG nginx --prefix /aaaa`), refuse the
+// rest with 403; count decisions per verdict and send each decision (URL,
+// verdict) to a ringbuf that `bpftime events events` prints.
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include "bpftime/nginx_url_filter.h"
+
+#define MAX_PREFIX 256
+#define MAX_URL 128
+
+enum verdict { REFUSED = 0, ACCEPTED = 1 };
+
+struct decision {
+    __u32 verdict;
+    __u32 url_len;
+    char url[MAX_URL];
+};
+
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, 2);
+    __type(key, __u32);
+    __type(value, __u64);
+} verdict_counts SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_RINGBUF);
+    __uint(max_entries, 256 * 1024);
+} events SEC(".maps");
+
+SEC("nginx/url_filter")
+int url_filter(struct nginx_url_ctx *ctx)
+{
+    const char *url = (const char *)(long)ctx->url;
+    const char *url_end = (const char *)(long)ctx->url_end;
+    const char *prefix = (const char *)(long)ctx->arg;
+    const char *prefix_end = (const char *)(long)ctx->arg_end;
+    __u32 verdict = ACCEPTED;
+
+    for (int i = 0; i < MAX_PREFIX; i++) {
+        if (prefix + i + 1 > prefix_end)
+            break; /* the whole prefix matched */
+        if (url + i + 1 > url_end || url[i] != prefix[i]) {
+            verdict = REFUSED;
+            break;
+        }
+    }
+
+    __u64 *count = bpf_map_lookup_elem(&verdict_counts, &verdict);
+    if (count)
+        __sync_fetch_and_add(count, 1);
+
+    struct decision *d = bpf_ringbuf_reserve(&events, sizeof(*d), 0);
+    if (d) {
+        __u64 len = url_end - url;
+        if (len > MAX_URL - 1)
+            len = MAX_URL - 1;
+        d->verdict = verdict;
+        d->url_len = len;
+        __builtin_memset(d->url, 0, sizeof(d->url));
+        bpf_probe_read_user(d->url, len & (MAX_URL - 1), url);
+        bpf_ringbuf_submit(d, 0);
+    }
+    return verdict;
+}
+
+char LICENSE[] SEC("license") = "GPL";
