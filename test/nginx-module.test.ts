@@ -1,0 +1,164 @@
+// The nginx module against the real Debian nginx on loopback: loading,
+// directives and their inheritance, the fail policy when the region is
+// missing, reload and several workers. Filtering by real eBPF programs is
+// covered end to end where the CLI loads and attaches them.
+import { describe, expect, test } from "bun:test";
+import { existsSync } from "node:fs";
+import { skipReason } from "./helpers.ts";
+import {
+  nginxSkipReason,
+  requestStatus,
+  startNginx,
+  testNginxConfig,
+  type Nginx,
+} from "./nginx-harness.ts";
+
+const skip = skipReason(nginxSkipReason(), "nginx module tests");
+
+/** A region name that does not exist. */
+function missingRegion(): string {
+  for (;;) {
+    const name = `t${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+    if (!existsSync(`/dev/shm/bpftime-${name}`)) return name;
+  }
+}
+
+function missingLines(ngx: Nginx, name: string): string[] {
+  return ngx
+    .errorLog()
+    .split("\n")
+    .filter((l) => l.includes(`bpftime: region /dev/shm/bpftime-${name} missing:`));
+}
+
+const T = 20_000;
+
+describe.skipIf(skip)("nginx module", () => {
+  test(
+    "loads into the installed nginx and passes requests by default (bpftime off)",
+    async () => {
+      const ngx = await startNginx();
+      expect(await requestStatus(ngx.url("/"))).toBe(200);
+      expect(await (await fetch(ngx.url("/"), { headers: { connection: "close" } })).text()).toBe(
+        "ok\n",
+      );
+      // off everywhere: the module does not even look for a region
+      expect(ngx.errorLog()).not.toContain("bpftime:");
+    },
+    T,
+  );
+
+  test(
+    "bpftime off passes everything, even with fail closed and no region",
+    async () => {
+      const shm = missingRegion();
+      const ngx = await startNginx({ bpftime: "off", fail: "closed", shm, files: { "a/b": "b" } });
+      for (const path of ["/", "/a/b", "/a/b?x=1", "/nope"])
+        expect(await requestStatus(ngx.url(path))).toBe(path === "/nope" ? 404 : 200);
+      expect(missingLines(ngx, shm)).toHaveLength(0);
+    },
+    T,
+  );
+
+  test(
+    "region missing + bpftime_fail open: requests pass and one clear line is logged",
+    async () => {
+      const shm = missingRegion();
+      const ngx = await startNginx({ bpftime: "on", fail: "open", shm, files: { "a/b": "b" } });
+      for (const path of ["/", "/a/b", "/a/b?q", "/"])
+        expect(await requestStatus(ngx.url(path))).toBe(200);
+      await Bun.sleep(1100); // past the 1 s retry interval: the retry is silent
+      expect(await requestStatus(ngx.url("/"))).toBe(200);
+      const lines = missingLines(ngx, shm);
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toContain("[error]");
+      expect(lines[0]).toContain("failing open");
+    },
+    T,
+  );
+
+  test(
+    "region missing + bpftime_fail closed: 503",
+    async () => {
+      const shm = missingRegion();
+      const ngx = await startNginx({ bpftime: "on", fail: "closed", shm });
+      expect(await requestStatus(ngx.url("/"))).toBe(503);
+      expect(await requestStatus(ngx.url("/anything?x=y"))).toBe(503);
+      const lines = missingLines(ngx, shm);
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toContain("failing closed");
+    },
+    T,
+  );
+
+  test(
+    "directives inherit: location overrides of bpftime and bpftime_fail",
+    async () => {
+      const shm = missingRegion();
+      const ngx = await startNginx({
+        bpftime: "on",
+        shm,
+        files: { "open/x": "x", "closed/x": "x", "off/x": "x" },
+        server: [
+          "    location /closed/ { bpftime_fail closed; }",
+          "    location /off/ { bpftime off; bpftime_fail closed; }",
+          "    location /open/ { }",
+        ].join("\n"),
+      });
+      expect(await requestStatus(ngx.url("/open/x"))).toBe(200);
+      expect(await requestStatus(ngx.url("/closed/x"))).toBe(503);
+      expect(await requestStatus(ngx.url("/off/x"))).toBe(200);
+      expect(missingLines(ngx, shm)[0]).toContain("bpftime_fail");
+    },
+    T,
+  );
+
+  test(
+    "reload keeps serving; the new workers look for the region again",
+    async () => {
+      const shm = missingRegion();
+      const ngx = await startNginx({ bpftime: "on", fail: "open", shm });
+      const before = ngx.workerPids();
+      expect(await requestStatus(ngx.url("/"))).toBe(200);
+      await ngx.reload();
+      const after = ngx.workerPids();
+      expect(after).toHaveLength(1);
+      expect(after[0]).not.toBe(before[0]);
+      for (let i = 0; i < 5; i++) expect(await requestStatus(ngx.url("/"))).toBe(200);
+      await ngx.reload();
+      expect(await requestStatus(ngx.url("/"))).toBe(200);
+      // one line per generation of workers
+      expect(missingLines(ngx, shm)).toHaveLength(3);
+    },
+    T,
+  );
+
+  test(
+    "two workers: all serve, one line for the missing region",
+    async () => {
+      const shm = missingRegion();
+      const ngx = await startNginx({ workers: 2, bpftime: "on", fail: "closed", shm });
+      expect(ngx.workerPids()).toHaveLength(2);
+      const statuses = await Promise.all(
+        Array.from({ length: 40 }, () => requestStatus(ngx.url("/"))),
+      );
+      expect(new Set(statuses)).toEqual(new Set([503]));
+      expect(missingLines(ngx, shm)).toHaveLength(1);
+      await ngx.reload();
+      expect(ngx.workerPids()).toHaveLength(2);
+      expect(await requestStatus(ngx.url("/"))).toBe(503);
+    },
+    T,
+  );
+
+  test("configuration errors are reported by nginx -t", () => {
+    const bad = testNginxConfig({ bpftime: "on", fail: "maybe" as "open" });
+    expect(bad.code).not.toBe(0);
+    expect(bad.output).toContain('invalid value "maybe"');
+    const slash = testNginxConfig({ bpftime: "on", shm: "a/b" });
+    expect(slash.code).not.toBe(0);
+    expect(slash.output).toContain('"bpftime_shm" directive must not contain "/"');
+    const good = testNginxConfig({ bpftime: "on", shm: "x", fail: "closed" });
+    expect(good.output).toContain("test is successful");
+    expect(good.code).toBe(0);
+  });
+});
