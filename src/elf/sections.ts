@@ -1,0 +1,191 @@
+// Program section names (libbpf's SEC() conventions, plus our nginx hook) →
+// program type and attach hint.
+
+import { BpftimeError } from "../errors.ts";
+
+export type ProgramType =
+  | "xdp"
+  | "socket_filter"
+  | "kprobe"
+  | "tracepoint"
+  | "raw_tracepoint"
+  | "sched_cls"
+  | "perf_event"
+  | "nginx_url_filter"
+  | "raw";
+
+/** Kernel enum bpf_prog_type for each type we know (nginx and raw have none). */
+export const kernelProgTypes: Record<ProgramType, number | undefined> = {
+  socket_filter: 1,
+  kprobe: 2,
+  sched_cls: 3,
+  tracepoint: 5,
+  xdp: 6,
+  perf_event: 7,
+  raw_tracepoint: 17,
+  nginx_url_filter: undefined,
+  raw: undefined,
+};
+
+export type AttachHint =
+  | {
+      kind: "uprobe";
+      retprobe: boolean;
+      /** Binary path or library name; undefined for a bare SEC("uprobe"). */
+      binary?: string;
+      /** Function symbol; undefined when attaching at a raw offset or bare. */
+      symbol?: string;
+      /** Offset from the symbol (or absolute file offset without symbol). */
+      offset: number;
+      sleepable: boolean;
+    }
+  | { kind: "kprobe"; retprobe: boolean; function?: string; offset: number }
+  | { kind: "tracepoint"; category?: string; name?: string }
+  | { kind: "raw_tracepoint"; name?: string }
+  | { kind: "xdp" }
+  | { kind: "socket" }
+  | { kind: "tc"; direction?: string }
+  | { kind: "perf_event" }
+  | { kind: "nginx"; hook: string }
+  | { kind: "none" };
+
+export interface SectionProgramInfo {
+  type: ProgramType;
+  attach: AttachHint;
+}
+
+function badSec(sec: string, why: string): BpftimeError {
+  return new BpftimeError("bad_object", `section ${sec}: ${why}`);
+}
+
+function parseNumber(s: string): number | undefined {
+  if (/^0x[0-9a-f]+$/i.test(s)) return parseInt(s.slice(2), 16);
+  if (/^[0-9]+$/.test(s)) return parseInt(s, 10);
+  return undefined;
+}
+
+/** "func", "func+0x10", "0x1234" → symbol and offset. */
+function parseFuncOffset(sec: string, s: string): { symbol?: string; offset: number } {
+  const num = parseNumber(s);
+  if (num !== undefined) return { offset: num };
+  const plus = s.lastIndexOf("+");
+  if (plus > 0) {
+    const off = parseNumber(s.slice(plus + 1));
+    if (off === undefined) badSecThrow(sec, `bad offset '${s.slice(plus + 1)}' in '${s}'`);
+    return { symbol: s.slice(0, plus), offset: off! };
+  }
+  if (!s) badSecThrow(sec, "empty function name");
+  return { symbol: s, offset: 0 };
+}
+
+function badSecThrow(sec: string, why: string): never {
+  throw badSec(sec, why);
+}
+
+/** uprobe/PATH:FUNC[+OFF] (PATH may start with '/', giving "uprobe//usr/bin/x:f"). */
+function parseUprobe(sec: string, prefix: string, retprobe: boolean, sleepable: boolean) {
+  const rest = sec.slice(prefix.length);
+  if (rest === "") return { kind: "uprobe" as const, retprobe, offset: 0, sleepable };
+  if (!rest.startsWith("/")) badSecThrow(sec, `expected '${prefix}/' or bare '${prefix}'`);
+  const spec = rest.slice(1);
+  const colon = spec.lastIndexOf(":");
+  if (colon <= 0) {
+    badSecThrow(
+      sec,
+      `expected ${prefix}/BINARY:FUNCTION[+OFFSET], e.g. ${prefix}/libc.so.6:malloc`,
+    );
+  }
+  const binary = spec.slice(0, colon);
+  const { symbol, offset } = parseFuncOffset(sec, spec.slice(colon + 1));
+  return { kind: "uprobe" as const, retprobe, binary, symbol, offset, sleepable };
+}
+
+/** Program type and attach hint for a program section name, like libbpf's section_defs. */
+export function programInfoForSection(sec: string): SectionProgramInfo {
+  const first = sec.split("/")[0]!;
+  switch (first) {
+    case "uprobe":
+    case "uretprobe":
+    case "uprobe.s":
+    case "uretprobe.s":
+      return {
+        type: "kprobe",
+        attach: parseUprobe(sec, first, first.startsWith("uret"), first.endsWith(".s")),
+      };
+    case "kprobe":
+    case "kretprobe": {
+      const retprobe = first === "kretprobe";
+      const rest = sec.slice(first.length + 1);
+      if (!rest) return { type: "kprobe", attach: { kind: "kprobe", retprobe, offset: 0 } };
+      const { symbol, offset } = parseFuncOffset(sec, rest);
+      return { type: "kprobe", attach: { kind: "kprobe", retprobe, function: symbol, offset } };
+    }
+    case "tracepoint":
+    case "tp": {
+      const parts = sec.split("/");
+      if (parts.length === 1) return { type: "tracepoint", attach: { kind: "tracepoint" } };
+      if (parts.length !== 3 || !parts[1] || !parts[2]) {
+        badSecThrow(sec, `expected ${first}/CATEGORY/NAME`);
+      }
+      return {
+        type: "tracepoint",
+        attach: { kind: "tracepoint", category: parts[1], name: parts[2] },
+      };
+    }
+    case "raw_tracepoint":
+    case "raw_tp": {
+      const name = sec.slice(first.length + 1) || undefined;
+      return { type: "raw_tracepoint", attach: { kind: "raw_tracepoint", name } };
+    }
+    case "xdp":
+    case "xdp.frags":
+      return { type: "xdp", attach: { kind: "xdp" } };
+    case "socket":
+      return { type: "socket_filter", attach: { kind: "socket" } };
+    case "tc":
+    case "classifier":
+    case "action": {
+      const direction = sec.slice(first.length + 1) || undefined;
+      return { type: "sched_cls", attach: { kind: "tc", direction } };
+    }
+    case "perf_event":
+      return { type: "perf_event", attach: { kind: "perf_event" } };
+    case "nginx":
+      return { type: "nginx_url_filter", attach: { kind: "nginx", hook: sec.slice(6) } };
+    default:
+      return { type: "raw", attach: { kind: "none" } };
+  }
+}
+
+/** Human form of an attach hint: "uprobe /usr/bin/bash:readline", "nginx url_filter". */
+export function formatAttachHint(a: AttachHint): string {
+  switch (a.kind) {
+    case "uprobe": {
+      const name = a.retprobe ? "uretprobe" : "uprobe";
+      if (!a.binary) return `${name} (manual)`;
+      const off = a.offset
+        ? a.symbol
+          ? `+0x${a.offset.toString(16)}`
+          : `0x${a.offset.toString(16)}`
+        : "";
+      return `${name} ${a.binary}:${a.symbol ?? ""}${off}`;
+    }
+    case "kprobe": {
+      const name = a.retprobe ? "kretprobe" : "kprobe";
+      if (!a.function) return a.offset ? `${name} 0x${a.offset.toString(16)}` : name;
+      return `${name} ${a.function}${a.offset ? `+0x${a.offset.toString(16)}` : ""}`;
+    }
+    case "tracepoint":
+      return a.category ? `tracepoint ${a.category}:${a.name}` : "tracepoint";
+    case "raw_tracepoint":
+      return a.name ? `raw_tracepoint ${a.name}` : "raw_tracepoint";
+    case "tc":
+      return a.direction ? `tc ${a.direction}` : "tc";
+    case "nginx":
+      return `nginx ${a.hook}`.trim();
+    case "none":
+      return "-";
+    default:
+      return a.kind;
+  }
+}
