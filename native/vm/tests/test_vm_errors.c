@@ -387,11 +387,16 @@ TEST(tail_call_runs_other_program_with_same_ctx)
     CHECK_EQ(r, 1042);
     CHECK_EQ(c.last_map, 0x55);
     CHECK_EQ(c.calls, 1);
-    ebpf_jit_fn fn;
-    int have = case_try_compile(t, vm, &fn);
+    /* JIT code tail-calls straight into the target's JIT code, so the
+     * target must be compiled first (the attach manager compiles all). */
+    ebpf_jit_fn fn, target_fn;
+    int have = case_try_compile(t, c.progs[1], &target_fn);
     CHECK(have >= 0);
-    if (have)
+    if (have) {
+        CHECK_EQ(case_try_compile(t, vm, &fn), 1);
         CHECK_EQ(fn(&ctx, sizeof ctx), 1042);
+        CHECK_EQ(c.calls, 2);
+    }
     ebpf_vm_destroy(vm);
     ebpf_vm_destroy(c.progs[1]);
 }
