@@ -45,7 +45,16 @@ typedef uint64_t (*ebpf_lddw_reloc_fn)(void *user, uint32_t src_reg, uint32_t im
 typedef bool (*ebpf_bounds_check_fn)(void *user, uint64_t addr, uint64_t size, bool write);
 
 /* Tail call: return the VM of the program at `index` in prog array `map`,
- * or NULL (the call then falls through, as in the kernel). */
+ * or NULL (the call then falls through, as in the kernel).
+ *
+ * A call to helper id 12 (bpf_tail_call(ctx, map, index)) is never a normal
+ * helper call: it consults this callback (r2 = map, r3 = index). On success
+ * the returned VM's program runs in place of the current one with the same
+ * r1 (ctx) and a fresh frame, and its exit returns to whoever called the
+ * current function; at most 33 tail calls per run, as the kernel. On
+ * failure execution continues after the call with r0 = -ENOENT. The JIT
+ * jumps into the target's JIT code, so targets must be compiled first (an
+ * uncompiled target is a failed tail call for JIT code). */
 typedef struct ebpf_vm *(*ebpf_tail_call_fn)(void *user, uint64_t map, uint64_t index);
 
 struct ebpf_vm *ebpf_vm_create(void);
@@ -70,12 +79,22 @@ void ebpf_vm_set_budget(struct ebpf_vm *vm, uint64_t max_insts);
  * structure (known opcodes, registers, jump targets inside the program and
  * not into the middle of an lddw, complete lddw, exit reachable as last
  * instruction, call targets) and resolves lddw pseudo sources through the
- * relocation callback. On failure the message names the instruction index. */
+ * relocation callback. On failure the message names the instruction index.
+ * Register helpers and set the relocation callback before loading: a call
+ * to an id with no registered helper (other than 12, the tail call) is
+ * refused here. Error codes: -EINVAL malformed, -ENOENT unknown helper or
+ * unresolvable lddw, -E2BIG too many instructions, -EEXIST already loaded. */
 int ebpf_vm_load(struct ebpf_vm *vm, const void *code, size_t code_len);
 void ebpf_vm_unload(struct ebpf_vm *vm);
 size_t ebpf_vm_num_insts(const struct ebpf_vm *vm);
 
-/* Interpreter. Every memory access is checked; an out-of-bounds access,
+/* Interpreter. On entry r1 = mem, r2 = mem_len, r10 = top of a private
+ * stack of EBPF_STACK_SIZE bytes per call frame (EBPF_MAX_CALL_DEPTH
+ * frames). Accesses are allowed to that stack, to [mem, mem + mem_len), to
+ * regions added with ebpf_vm_add_region (writes only if writable) and to
+ * whatever the bounds-check callback accepts. Reentrant: several threads
+ * may run one loaded VM at once (only the error text is shared).
+ * Every memory access is checked; an out-of-bounds access,
  * division helper misuse or exhausted budget returns a negative code with a
  * message naming the instruction index, never a crash. */
 int ebpf_vm_exec(struct ebpf_vm *vm, void *mem, size_t mem_len, uint64_t *ret);
