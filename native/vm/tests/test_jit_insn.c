@@ -1,0 +1,790 @@
+/* Targeted JIT tests, one per instruction class: every opcode with every
+ * (dst, src) register pair and edge-case values, run on the interpreter and
+ * the JIT, comparing all ten registers afterwards (so clobbering a register
+ * the instruction should not touch — rax/rdx around div, rcx around shifts,
+ * the scratch registers of atomics — is caught too). A few tests check
+ * values against the RFC directly, independent of the interpreter. */
+#include <stdarg.h>
+#include <time.h>
+
+#include "vm/tests/test_jit_util.h"
+
+/* Every block: set r0-r9, run the instruction(s) under test, store r0-r9 and
+ * a flag slot into the next 88-byte record of mem. [r10-8] holds the record
+ * cursor, [r10-16] the data area the memory tests use. */
+#define REC 88
+#define DATA_LEN 1024
+#define SLOT(k) ((int16_t)(-8 * ((k) + 3)))
+#define FLAG 10
+
+static const uint64_t V[] = {
+    0, 1, 2, 3, (uint64_t)-1, (uint64_t)-2, 7, 31, 32, 33, 63, 64, 0x7fffffff, 0x80000000,
+    0xffffffff, 0x100000000ULL, 0x8000000000000000ULL, 0x7fffffffffffffffULL,
+    0x8000000000000001ULL, 0x123456789abcdef0ULL, 0xfedcba9876543210ULL, 0xdeadbeef, 0xffff,
+    0x8000, 0x80, 255, 0xffffffff80000000ULL, 0x00000000fffffffeULL, 10, (uint64_t)-10,
+};
+#define NV (sizeof V / sizeof V[0])
+static const int32_t IMMS[] = {0, 1, -1, 2, 3, 7, 8, 16, 31, 32, 33, 63, 64, -7, 0x7fffffff,
+                               INT32_MIN, 0x12345, -0x12345, 1 << 30, 255, 65535, 10, -10, 100};
+#define NI (sizeof IMMS / sizeof IMMS[0])
+
+struct blocks {
+    struct prog p;
+    uint32_t count;
+    char (*desc)[96];
+    uint32_t cap;
+};
+
+static void blk_begin(struct blocks *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void blk_begin(struct blocks *b, const char *fmt, ...)
+{
+    if (b->count == b->cap) {
+        b->cap = b->cap ? b->cap * 2 : 256;
+        b->desc = realloc(b->desc, b->cap * sizeof *b->desc);
+        if (!b->desc)
+            abort();
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(b->desc[b->count], sizeof b->desc[0], fmt, ap);
+    va_end(ap);
+    struct prog *p = &b->p;
+    for (int k = 0; k < 10; k++)
+        prog_lddw(p, (uint8_t)k, 0x0101010101010101ULL * (uint64_t)(k + 1) ^ (b->count * 0x9e37ULL));
+    prog_emit(p, 0x7a, 10, 0, SLOT(FLAG), 0); /* flag = 0 */
+}
+
+static void blk_end(struct blocks *b)
+{
+    struct prog *p = &b->p;
+    for (int k = 0; k < 10; k++)
+        prog_emit(p, 0x7b, 10, (uint8_t)k, SLOT(k), 0);
+    prog_emit(p, 0x79, 1, 10, -8, 0);
+    for (int k = 0; k <= FLAG; k++) {
+        prog_emit(p, 0x79, 2, 10, SLOT(k), 0);
+        prog_emit(p, 0x7b, 1, 2, (int16_t)(8 * k), 0);
+    }
+    prog_emit(p, 0x07, 1, 0, 0, REC);
+    prog_emit(p, 0x7b, 10, 1, -8, 0);
+    b->count++;
+}
+
+static void blk_start_prog(struct blocks *b)
+{
+    memset(b, 0, sizeof *b);
+    /* r1 = mem: data area first, records after it */
+    prog_emit(&b->p, 0x7b, 10, 1, -16, 0);
+    prog_emit(&b->p, 0x07, 1, 0, 0, DATA_LEN);
+    prog_emit(&b->p, 0x7b, 10, 1, -8, 0);
+}
+
+/* Loads the data-area pointer + 256 into register r. */
+static void blk_data_ptr(struct blocks *b, uint8_t r)
+{
+    prog_emit(&b->p, 0x79, r, 10, -16, 0);
+    prog_emit(&b->p, 0x07, r, 0, 0, 256);
+}
+
+/* Runs the blocks on both engines and compares every record. */
+static void blk_check(struct test_ctx *t, struct blocks *b, unsigned opts)
+{
+    prog_emit(&b->p, 0xb7, 0, 0, 0, 0);
+    prog_emit(&b->p, 0x95, 0, 0, 0, 0);
+    size_t len = DATA_LEN + (size_t)b->count * REC;
+    uint8_t *mi = calloc(1, len), *mj = calloc(1, len);
+    CHECK(mi && mj);
+    for (size_t i = 0; i < DATA_LEN; i++)
+        mi[i] = mj[i] = (uint8_t)(i * 37 + 11);
+    struct jt_result r;
+    char err[256];
+    if (jt_run_both(&b->p, opts, mi, mj, len, &r, err, sizeof err)) {
+        test_fail(t, __FILE__, __LINE__, "%s", err);
+        goto out;
+    }
+    long d = jt_first_diff(mi, mj, len);
+    if (d >= 0) {
+        uint64_t vi, vj;
+        memcpy(&vi, mi + d, 8);
+        memcpy(&vj, mj + d, 8);
+        if (d < DATA_LEN)
+            test_fail(t, __FILE__, __LINE__,
+                      "data area differs at byte %ld: interp 0x%" PRIx64 " jit 0x%" PRIx64, d, vi,
+                      vj);
+        else {
+            long rec = (d - DATA_LEN) / REC, k = ((d - DATA_LEN) % REC) / 8;
+            test_fail(t, __FILE__, __LINE__,
+                      "block %ld (%s): %s%ld interp 0x%" PRIx64 " jit 0x%" PRIx64 " (opts %u)", rec,
+                      b->desc[rec], k == FLAG ? "flag" : "r", k == FLAG ? 0 : k, vi, vj, opts);
+        }
+    }
+    CHECK_EQ(r.r_jit, r.r_interp);
+out:
+    free(mi);
+    free(mj);
+    prog_free(&b->p);
+    free(b->desc);
+}
+
+/* interesting register pairs for the fully crossed value sets: generic,
+ * rax/rdx (div), rcx (shifts), same register */
+static const uint8_t HOT[][2] = {{1, 2}, {0, 3}, {3, 0}, {4, 1}, {1, 4}, {4, 4}, {0, 0}, {3, 3}, {6, 9}};
+
+static void alu_blocks(struct blocks *b, uint8_t opcode, int16_t off)
+{
+    bool x = opcode & 0x08;
+    for (uint8_t d = 0; d < 10; d++) {
+        for (uint8_t s = 0; s < 10; s++) {
+            if (!x && s > 0)
+                break;
+            for (unsigned c = 0; c < 6; c++) {
+                unsigned pi = d * 10u + s;
+                uint64_t a = V[(pi * 7 + c * 3) % NV], v = V[(pi * 5 + c * 11 + 1) % NV];
+                int32_t imm = IMMS[(pi + c * 5) % NI];
+                blk_begin(b, "op 0x%02x off %d r%u r%u a=0x%" PRIx64 " b=0x%" PRIx64 " imm=%d",
+                          opcode, off, d, s, a, v, imm);
+                if (x)
+                    prog_lddw(&b->p, s, v);
+                prog_lddw(&b->p, d, a);
+                prog_emit(&b->p, opcode, d, x ? s : 0, off, x ? 0 : imm);
+                blk_end(b);
+            }
+        }
+    }
+    for (size_t h = 0; h < sizeof HOT / sizeof HOT[0]; h++) {
+        uint8_t d = HOT[h][0], s = HOT[h][1];
+        for (size_t ia = 0; ia < NV; ia++) {
+            size_t nb = x ? NV : NI;
+            for (size_t ib = 0; ib < nb; ib++) {
+                uint64_t a = V[ia], v = x ? V[ib] : 0;
+                int32_t imm = x ? 0 : IMMS[ib];
+                blk_begin(b, "op 0x%02x off %d r%u r%u a=0x%" PRIx64 " b=0x%" PRIx64 " imm=%d",
+                          opcode, off, d, s, a, v, imm);
+                if (x)
+                    prog_lddw(&b->p, s, v);
+                prog_lddw(&b->p, d, a);
+                prog_emit(&b->p, opcode, d, x ? s : 0, off, x ? 0 : imm);
+                blk_end(b);
+            }
+            if (!x && h > 0)
+                break; /* immediates: one register is enough beyond the first pair */
+        }
+    }
+}
+
+static void check_alu(struct test_ctx *t, uint8_t opcode, int16_t off, unsigned opts)
+{
+    struct blocks b;
+    blk_start_prog(&b);
+    alu_blocks(&b, opcode, off);
+    blk_check(t, &b, opts);
+}
+
+static const uint8_t ALU_OPS[] = {0x00, 0x10, 0x20, 0x30, 0x40, 0x50, 0x60,
+                                  0x70, 0x90, 0xa0, 0xb0, 0xc0};
+
+#define ALU_TEST(name, cls, src)                                          \
+    TEST(name)                                                            \
+    {                                                                     \
+        for (size_t i = 0; i < sizeof ALU_OPS && !test_failed(t); i++)    \
+            check_alu(t, (uint8_t)(ALU_OPS[i] | (cls) | (src)), 0, 0);    \
+    }
+ALU_TEST(jit_alu64_reg, 0x07, 0x08)
+ALU_TEST(jit_alu64_imm, 0x07, 0x00)
+ALU_TEST(jit_alu32_reg, 0x04, 0x08)
+ALU_TEST(jit_alu32_imm, 0x04, 0x00)
+
+TEST(jit_neg)
+{
+    check_alu(t, 0x87, 0, 0);
+    if (!test_failed(t))
+        check_alu(t, 0x84, 0, 0);
+}
+
+TEST(jit_sdiv_smod)
+{
+    static const uint8_t ops[] = {0x3f, 0x37, 0x9f, 0x97, 0x3c, 0x34, 0x9c, 0x94};
+    for (size_t i = 0; i < sizeof ops && !test_failed(t); i++)
+        check_alu(t, ops[i], 1, 0);
+}
+
+TEST(jit_movsx)
+{
+    check_alu(t, 0xbf, 8, 0);
+    if (!test_failed(t))
+        check_alu(t, 0xbf, 16, 0);
+    if (!test_failed(t))
+        check_alu(t, 0xbf, 32, 0);
+    if (!test_failed(t))
+        check_alu(t, 0xbc, 8, 0);
+    if (!test_failed(t))
+        check_alu(t, 0xbc, 16, 0);
+}
+
+TEST(jit_shifts_without_bmi2)
+{
+    static const uint8_t ops[] = {0x6f, 0x7f, 0xcf, 0x6c, 0x7c, 0xcc};
+    for (size_t i = 0; i < sizeof ops && !test_failed(t); i++)
+        check_alu(t, ops[i], 0, EBPF_JIT_NO_BMI2);
+}
+
+TEST(jit_byte_swap)
+{
+    struct blocks b;
+    blk_start_prog(&b);
+    static const uint8_t ops[] = {0xd4, 0xdc, 0xd7};
+    static const int32_t widths[] = {16, 32, 64};
+    for (size_t o = 0; o < 3; o++)
+        for (size_t w = 0; w < 3; w++)
+            for (uint8_t d = 0; d < 10; d++)
+                for (size_t ia = 0; ia < NV; ia += 3) {
+                    blk_begin(&b, "op 0x%02x imm %d r%u a=0x%" PRIx64, ops[o], widths[w], d,
+                              V[(ia + d) % NV]);
+                    prog_lddw(&b.p, d, V[(ia + d) % NV] ^ 0x0102030405060708ULL);
+                    prog_emit(&b.p, ops[o], d, 0, 0, widths[w]);
+                    blk_end(&b);
+                }
+    blk_check(t, &b, 0);
+}
+
+static const uint8_t CONDS[] = {0x10, 0x20, 0x30, 0x40, 0x50, 0x60,
+                                0x70, 0xa0, 0xb0, 0xc0, 0xd0};
+
+static void jmp_blocks(struct blocks *b, uint8_t cls)
+{
+    for (size_t ci = 0; ci < sizeof CONDS; ci++) {
+        for (int x = 0; x <= 1; x++) {
+            uint8_t op = (uint8_t)(CONDS[ci] | cls | (x ? 0x08 : 0));
+            for (unsigned pi = 0; pi < 100; pi++) {
+                uint8_t d = (uint8_t)(pi / 10), s = (uint8_t)(pi % 10);
+                if (!x && s > 0)
+                    continue;
+                for (unsigned c = 0; c < (x ? 4u : 40u); c++) {
+                    uint64_t a = V[(pi * 7 + c * 3) % NV], v = V[(pi * 5 + c * 11 + 1) % NV];
+                    int32_t imm = IMMS[(pi + c * 5) % NI];
+                    if (c % 5 == 0)
+                        v = a; /* equal operands */
+                    if (!x && c % 7 == 0)
+                        a = (uint64_t)(int64_t)imm;
+                    bool far = c % 3 == 2;
+                    blk_begin(b, "op 0x%02x r%u r%u a=0x%" PRIx64 " b=0x%" PRIx64 " imm=%d%s", op,
+                              d, s, a, v, imm, far ? " far" : "");
+                    if (x)
+                        prog_lddw(&b->p, s, v);
+                    prog_lddw(&b->p, d, a);
+                    int n = far ? 40 : 1;
+                    prog_emit(&b->p, op, d, x ? s : 0, (int16_t)n, x ? 0 : imm);
+                    for (int k = 0; k < n; k++)
+                        prog_emit(&b->p, 0x7a, 10, 0, SLOT(FLAG), k + 1);
+                    blk_end(b);
+                }
+            }
+        }
+    }
+}
+
+TEST(jit_jmp64)
+{
+    struct blocks b;
+    blk_start_prog(&b);
+    jmp_blocks(&b, 0x05);
+    blk_check(t, &b, 0);
+}
+
+TEST(jit_jmp32)
+{
+    struct blocks b;
+    blk_start_prog(&b);
+    jmp_blocks(&b, 0x06);
+    blk_check(t, &b, 0);
+}
+
+TEST(jit_ja_forms)
+{
+    /* ja +0 (no code), ja back/forward with 16-bit off, gotol with 32-bit imm */
+    struct prog p = {0};
+    prog_emit(&p, 0xb7, 0, 0, 0, 0);
+    prog_emit(&p, 0x05, 0, 0, 0, 0);      /* ja +0 */
+    prog_emit(&p, 0x06, 0, 0, 0, 300);    /* gotol +300 */
+    for (int i = 0; i < 300; i++)
+        prog_emit(&p, 0x07, 0, 0, 0, 1000); /* skipped */
+    prog_emit(&p, 0x07, 0, 0, 0, 1);       /* r0 += 1 */
+    prog_emit(&p, 0xa5, 0, 0, 2, 5);       /* if r0 < 5 goto +2 */
+    prog_emit(&p, 0x95, 0, 0, 0, 0);
+    prog_emit(&p, 0x95, 0, 0, 0, 0);
+    prog_emit(&p, 0x05, 0, 0, -5, 0);      /* ja back to r0 += 1 */
+    uint64_t r;
+    char err[256];
+    int rc = jt_run_jit(&p, 0, NULL, 0, &r, err, sizeof err);
+    prog_free(&p);
+    CHECK_EQ(rc, 0);
+    CHECK_EQ(r, 5);
+}
+
+/* loads, stores and sign-extending loads through every base register */
+TEST(jit_ldx_st_stx)
+{
+    struct blocks b;
+    blk_start_prog(&b);
+    static const uint8_t ldx[] = {0x71, 0x69, 0x61, 0x79, 0x91, 0x89, 0x81};
+    static const uint8_t stx[] = {0x73, 0x6b, 0x63, 0x7b};
+    static const uint8_t st[] = {0x72, 0x6a, 0x62, 0x7a};
+    static const int16_t offs[] = {0, 1, 3, 8, -8, -256, 255, 100, -129, 128};
+    for (uint8_t base = 0; base < 10; base++) {
+        for (uint8_t r = 0; r < 10; r++) {
+            for (size_t o = 0; o < sizeof offs / sizeof offs[0]; o++) {
+                int16_t off = offs[o];
+                uint8_t l = ldx[(base + r + o) % sizeof ldx];
+                blk_begin(&b, "ldx 0x%02x r%u = [r%u%+d]", l, r, base, off);
+                blk_data_ptr(&b, base);
+                prog_emit(&b.p, l, r, base, off, 0);
+                if (r != base)
+                    prog_emit(&b.p, 0xb7, base, 0, 0, 0); /* drop the pointer */
+                blk_end(&b);
+                if (r == base)
+                    continue;
+                uint8_t s = stx[(base * 3 + r + o) % sizeof stx];
+                blk_begin(&b, "stx 0x%02x [r%u%+d] = r%u", s, base, off, r);
+                prog_lddw(&b.p, r, V[(base + o * 3 + r) % NV] ^ 0xa5a5a5a5a5a5a5a5ULL);
+                blk_data_ptr(&b, base);
+                prog_emit(&b.p, s, base, r, off, 0);
+                prog_emit(&b.p, 0xb7, base, 0, 0, 0);
+                blk_end(&b);
+            }
+            uint8_t s = st[(base + r) % sizeof st];
+            int32_t imm = IMMS[(base * 10 + r) % NI];
+            blk_begin(&b, "st 0x%02x [r%u+%d] = %d", s, base, r * 8, imm);
+            blk_data_ptr(&b, base);
+            prog_emit(&b.p, s, base, 0, (int16_t)(r * 8 - 40), imm);
+            prog_emit(&b.p, 0xb7, base, 0, 0, 0);
+            blk_end(&b);
+        }
+    }
+    /* the stack through r10: store, then read back with every size */
+    for (uint8_t r = 0; r < 10; r++) {
+        for (size_t l = 0; l < sizeof ldx; l++) {
+            blk_begin(&b, "stack ldx 0x%02x r%u", ldx[l], r);
+            prog_lddw(&b.p, r, 0x8899aabbccddeeffULL ^ r);
+            prog_emit(&b.p, 0x7b, 10, r, -200, 0);
+            prog_emit(&b.p, st[l % 4], 10, 0, (int16_t)(-200 + (int)l), -3);
+            prog_emit(&b.p, ldx[l], r, 10, (int16_t)(-200 + (int)(l % 2)), 0);
+            blk_end(&b);
+        }
+    }
+    blk_check(t, &b, 0);
+}
+
+TEST(jit_atomics)
+{
+    struct blocks b;
+    blk_start_prog(&b);
+    static const int32_t ops[] = {0x00, 0x40, 0x50, 0xa0, 0x01, 0x41, 0x51, 0xa1, 0xe1, 0xf1};
+    for (int size = 0; size < 2; size++) {
+        uint8_t opcode = size ? 0xdb : 0xc3;
+        for (size_t o = 0; o < sizeof ops / sizeof ops[0]; o++) {
+            for (uint8_t base = 0; base < 10; base++) {
+                for (uint8_t s = 0; s < 10; s++) {
+                    if (s == base)
+                        continue;
+                    int16_t off = (int16_t)(((base * 10 + s) % 32) * 8 - 128);
+                    for (int c = 0; c < 2; c++) {
+                        uint64_t v = V[(base * 7 + s * 3 + o + (unsigned)c * 5) % NV];
+                        blk_begin(&b, "atomic%s op 0x%02x [r%u%+d] r%u v=0x%" PRIx64 " c=%d",
+                                  size ? "64" : "32", ops[o], base, off, s, v, c);
+                        prog_lddw(&b.p, s, v);
+                        blk_data_ptr(&b, base);
+                        if (ops[o] == 0xf1 && base != 0) {
+                            /* make r0 match the memory word half of the time */
+                            if (c)
+                                prog_emit(&b.p, size ? 0x79 : 0x61, 0, base, off, 0);
+                        }
+                        prog_emit(&b.p, opcode, base, s, off, ops[o]);
+                        if (!(ops[o] == 0xf1 && base == 0))
+                            prog_emit(&b.p, 0xb7, base, 0, 0, 0);
+                        blk_end(&b);
+                    }
+                }
+            }
+        }
+    }
+    blk_check(t, &b, 0);
+}
+
+/* ---- RFC rules checked against literal values ---- */
+
+static uint64_t run_alu(struct test_ctx *t, uint8_t op, int16_t off, uint64_t a, uint64_t v,
+                        int32_t imm, unsigned opts)
+{
+    struct prog p = {0};
+    prog_lddw(&p, 0, a);
+    prog_lddw(&p, 3, v);
+    prog_emit(&p, op, 0, (op & 0x08) ? 3 : 0, off, imm);
+    prog_emit(&p, 0x95, 0, 0, 0, 0);
+    uint64_t r = 0xdead;
+    char err[256];
+    if (jt_run_jit(&p, opts, NULL, 0, &r, err, sizeof err))
+        test_fail(t, __FILE__, __LINE__, "%s", err);
+    prog_free(&p);
+    return r;
+}
+
+TEST(jit_rfc_division_rules)
+{
+    const uint64_t MIN64 = 0x8000000000000000ULL;
+    CHECK_EQ(run_alu(t, 0x3f, 0, 1234, 0, 0, 0), 0);                    /* div64 by 0 */
+    CHECK_EQ(run_alu(t, 0x9f, 0, 1234, 0, 0, 0), 1234);                 /* mod64 by 0 */
+    CHECK_EQ(run_alu(t, 0x9c, 0, 0xffffffff00000005ULL, 0, 0, 0), 5);   /* mod32 by 0 zext */
+    CHECK_EQ(run_alu(t, 0x94, 0, 0xffffffff00000005ULL, 0, 0, 0), 5);   /* mod32 by imm 0 */
+    CHECK_EQ(run_alu(t, 0x37, 0, 1234, 0, 0, 0), 0);                    /* div64 by imm 0 */
+    CHECK_EQ(run_alu(t, 0x3f, 1, MIN64, (uint64_t)-1, 0, 0), MIN64);    /* sdiv INT_MIN/-1 */
+    CHECK_EQ(run_alu(t, 0x9f, 1, MIN64, (uint64_t)-1, 0, 0), 0);        /* smod INT_MIN%-1 */
+    CHECK_EQ(run_alu(t, 0x37, 1, MIN64, 0, -1, 0), MIN64);
+    CHECK_EQ(run_alu(t, 0x97, 1, MIN64, 0, -1, 0), 0);
+    CHECK_EQ(run_alu(t, 0x3c, 1, 0x80000000, (uint64_t)-1, 0, 0), 0x80000000); /* 32-bit */
+    CHECK_EQ(run_alu(t, 0x9c, 1, 0x80000000, (uint64_t)-1, 0, 0), 0);
+    CHECK_EQ(run_alu(t, 0x3f, 1, (uint64_t)-7, 2, 0, 0), (uint64_t)-3);  /* truncation */
+    CHECK_EQ(run_alu(t, 0x9f, 1, (uint64_t)-7, 2, 0, 0), (uint64_t)-1);  /* sign of dividend */
+    CHECK_EQ(run_alu(t, 0x3f, 1, 7, 0, 0, 0), 0);                        /* sdiv by 0 */
+    CHECK_EQ(run_alu(t, 0x9f, 1, (uint64_t)-7, 0, 0, 0), (uint64_t)-7);  /* smod by 0 */
+    CHECK_EQ(run_alu(t, 0x34, 0, 100, 0, (int32_t)0x80000000, 0), 0);   /* u32 imm 2^31 */
+    CHECK_EQ(run_alu(t, 0x34, 0, 0xffffffff, 0, (int32_t)0x80000000, 0), 1);
+    CHECK_EQ(run_alu(t, 0x94, 0, 0xffffffff, 0, (int32_t)0x80000000, 0), 0x7fffffff);
+    CHECK_EQ(run_alu(t, 0x37, 0, 100, 0, 7, 0), 14);
+    CHECK_EQ(run_alu(t, 0x97, 0, 100, 0, 7, 0), 2);
+}
+
+TEST(jit_rfc_shift_masking)
+{
+    CHECK_EQ(run_alu(t, 0x6f, 0, 1, 65, 0, 0), 2);                 /* 65 & 63 = 1 */
+    CHECK_EQ(run_alu(t, 0x6c, 0, 1, 33, 0, 0), 2);                 /* 33 & 31 = 1 */
+    CHECK_EQ(run_alu(t, 0x6c, 0, 0xffffffff00000001ULL, 32, 0, 0), 1); /* by 0: zext */
+    CHECK_EQ(run_alu(t, 0x6c, 0, 0xffffffff00000001ULL, 32, 0, EBPF_JIT_NO_BMI2), 1);
+    CHECK_EQ(run_alu(t, 0xcc, 0, 0x80000000, 31, 0, 0), 0xffffffff); /* arsh32 zext */
+    CHECK_EQ(run_alu(t, 0xcc, 0, 0x80000000, 31, 0, EBPF_JIT_NO_BMI2), 0xffffffff);
+    CHECK_EQ(run_alu(t, 0x64, 0, 0xffffffff00000001ULL, 0, 32, 0), 1);
+    CHECK_EQ(run_alu(t, 0xc7, 0, 0x8000000000000000ULL, 0, 127, 0), (uint64_t)-1);
+    CHECK_EQ(run_alu(t, 0x04, 0, 0xffffffff00000001ULL, 0, 0, 0), 1); /* add32 0 zexts */
+    CHECK_EQ(run_alu(t, 0x54, 0, 0xffffffff00000001ULL, 0, -1, 0), 1);
+    CHECK_EQ(run_alu(t, 0xbc, 0, 0xffffffff00000001ULL, 0, 0, 0), 0); /* mov32 r0, r3 */
+}
+
+/* lsh 32; rsh/arsh 32 fused — and not fused when the second is a jump target */
+TEST(jit_zext_peephole)
+{
+    for (int fuse_blocked = 0; fuse_blocked <= 1; fuse_blocked++) {
+        for (int sign = 0; sign <= 1; sign++) {
+            struct prog p = {0};
+            prog_lddw(&p, 6, 0x12345678f0000001ULL);
+            prog_emit(&p, 0xb7, 0, 0, 0, 0);
+            if (fuse_blocked)
+                prog_emit(&p, 0x05, 0, 0, 1, 0); /* ja over the lsh: rsh becomes a target */
+            prog_emit(&p, 0x67, 6, 0, 0, 32);
+            prog_emit(&p, sign ? 0xc7 : 0x77, 6, 0, 0, 32);
+            prog_emit(&p, 0xbf, 0, 6, 0, 0);
+            prog_emit(&p, 0x95, 0, 0, 0, 0);
+            uint64_t r;
+            char err[256];
+            int rc = jt_run_jit(&p, 0, NULL, 0, &r, err, sizeof err);
+            prog_free(&p);
+            CHECK_EQ(rc, 0);
+            uint64_t want = fuse_blocked ? (sign ? 0x12345678ULL : 0x12345678ULL)
+                                         : (sign ? 0xfffffffff0000001ULL : 0xf0000001ULL);
+            CHECK_EQ(r, want);
+        }
+    }
+}
+
+/* ---- calls ---- */
+
+TEST(jit_helper_calls_abs_and_rel32)
+{
+    for (unsigned opts = 0; opts <= EBPF_JIT_NO_REL32; opts += EBPF_JIT_NO_REL32) {
+        struct prog p = {0};
+        prog_lddw(&p, 6, 0x6666);
+        prog_lddw(&p, 9, 0x9999);
+        for (int k = 1; k <= 5; k++)
+            prog_emit(&p, 0xb7, (uint8_t)k, 0, 0, k * 10);
+        prog_emit(&p, 0x85, 0, 0, 0, 2);       /* sum(10,20,30,40,50) */
+        prog_emit(&p, 0x0f, 0, 6, 0, 0);       /* + r6 */
+        prog_emit(&p, 0x0f, 0, 9, 0, 0);       /* + r9 */
+        prog_emit(&p, 0xbf, 7, 0, 0, 0);
+        prog_emit(&p, 0x85, 0, 0, 0, 3);       /* const */
+        prog_emit(&p, 0x1f, 0, 7, 0, 0);
+        prog_emit(&p, 0x95, 0, 0, 0, 0);
+        uint64_t r;
+        char err[256];
+        int rc = jt_run_jit(&p, opts, NULL, 0, &r, err, sizeof err);
+        prog_free(&p);
+        CHECK_EQ(rc, 0);
+        CHECK_EQ(r, 0x0123456789abcdefULL - (150 + 0x6666 + 0x9999));
+    }
+}
+
+TEST(jit_unregistered_helper_fails_compile)
+{
+    struct prog p = {0};
+    prog_emit(&p, 0x85, 0, 0, 0, 77);
+    prog_emit(&p, 0x95, 0, 0, 0, 0);
+    char err[256];
+    struct ebpf_vm *vm = jt_vm(&p, err, sizeof err);
+    prog_free(&p);
+    if (!vm) { /* load itself may reject it: also fine */
+        return;
+    }
+    int rc = ebpf_jit_x86_64_compile_opts(vm, 0);
+    CHECK(rc < 0);
+    CHECK_STR_CONTAINS(ebpf_vm_error(vm), "instruction 0");
+    ebpf_vm_destroy(vm);
+}
+
+/* Call chain of depth 8 (main + 7), each frame writes its whole stack frame
+ * and r6-r9, and checks after the call that nothing of its own changed. */
+TEST(jit_local_calls_depth_frames)
+{
+    struct prog p = {0};
+    /* main: r1 = 6, so main + f(6)..f(0) is 8 frames */
+    prog_emit(&p, 0xb7, 1, 0, 0, 6);
+    prog_emit(&p, 0x85, 0, 1, 0, 1);   /* call f (at index 3) */
+    prog_emit(&p, 0x95, 0, 0, 0, 0);
+    /* f(r1 = n): fill frame with n, set r6..r9 = n*k, recurse (n-1), verify */
+    uint32_t f = p.n;
+    (void)f;
+    prog_emit(&p, 0xbf, 6, 1, 0, 0);                      /* r6 = n */
+    prog_emit(&p, 0xbf, 7, 1, 0, 0);
+    prog_emit(&p, 0x27, 7, 0, 0, 3);                      /* r7 = 3n */
+    prog_emit(&p, 0xbf, 8, 1, 0, 0);
+    prog_emit(&p, 0x27, 8, 0, 0, 5);
+    prog_emit(&p, 0xbf, 9, 1, 0, 0);
+    prog_emit(&p, 0x27, 9, 0, 0, 7);
+    for (int k = 1; k <= 64; k++)
+        prog_emit(&p, 0x7b, 10, 6, (int16_t)(-8 * k), 0); /* frame[-8k] = n */
+    prog_emit(&p, 0xb7, 0, 0, 0, 0);
+    prog_emit(&p, 0x15, 1, 0, 3, 0);                      /* if n == 0 skip call */
+    prog_emit(&p, 0xbf, 1, 6, 0, 0);
+    prog_emit(&p, 0x17, 1, 0, 0, 1);
+    prog_emit(&p, 0x85, 0, 1, 0, (int32_t)(f - (p.n + 1)));   /* call f(n-1) */
+    /* r0 += n + checks: frame words still n, r7 == 3n ... else r0 |= 1<<40 */
+    for (int k = 1; k <= 64; k += 9) {
+        prog_emit(&p, 0x79, 2, 10, (int16_t)(-8 * k), 0);
+        prog_emit(&p, 0x1d, 2, 6, 2, 0);                 /* if r2 == r6 skip */
+        prog_lddw(&p, 0, 1ULL << 40);
+    }
+    prog_emit(&p, 0xbf, 2, 6, 0, 0);
+    prog_emit(&p, 0x27, 2, 0, 0, 3);
+    prog_emit(&p, 0x1d, 2, 7, 2, 0);
+    prog_lddw(&p, 0, 1ULL << 41);
+    prog_emit(&p, 0xbf, 2, 6, 0, 0);
+    prog_emit(&p, 0x27, 2, 0, 0, 7);
+    prog_emit(&p, 0x1d, 2, 9, 2, 0);
+    prog_lddw(&p, 0, 1ULL << 42);
+    prog_emit(&p, 0x0f, 0, 6, 0, 0);                      /* r0 += n */
+    prog_emit(&p, 0x95, 0, 0, 0, 0);
+    uint8_t mi[8], mj[8];
+    struct jt_result r;
+    char err[256];
+    int rc = jt_run_both(&p, 0, mi, mj, 0, &r, err, sizeof err);
+    prog_free(&p);
+    if (rc)
+        test_fail(t, __FILE__, __LINE__, "%s", err);
+    CHECK_EQ(rc, 0);
+    CHECK_EQ(r.r_interp, 21);
+    CHECK_EQ(r.r_jit, 21);
+}
+
+/* ---- tail calls ---- */
+
+struct tail_ctx {
+    struct ebpf_vm *progs[4];
+    uint64_t calls;
+};
+
+static struct ebpf_vm *tail_lookup(void *user, uint64_t map, uint64_t index)
+{
+    struct tail_ctx *c = user;
+    c->calls++;
+    if (map != 0x77 || index >= 4)
+        return NULL;
+    return c->progs[index];
+}
+
+static struct ebpf_vm *tail_vm(struct test_ctx *t, struct prog *p, struct tail_ctx *c)
+{
+    char err[256];
+    struct ebpf_vm *vm = jt_vm(p, err, sizeof err);
+    prog_free(p);
+    if (!vm) {
+        test_fail(t, __FILE__, __LINE__, "%s", err);
+        return NULL;
+    }
+    ebpf_vm_set_tail_call(vm, tail_lookup, c);
+    if (ebpf_vm_compile(vm, NULL)) {
+        test_fail(t, __FILE__, __LINE__, "compile: %s", ebpf_vm_error(vm));
+        ebpf_vm_destroy(vm);
+        return NULL;
+    }
+    return vm;
+}
+
+TEST(jit_tail_calls)
+{
+    struct tail_ctx c = {0};
+    struct prog p = {0};
+    /* prog 0: mem[0] += 1; tail_call(ctx, 0x77, 0) (itself: the chain
+     * stops at 33); after a failed tail call return r0 + 1000 */
+    prog_emit(&p, 0x79, 2, 1, 0, 0);
+    prog_emit(&p, 0x07, 2, 0, 0, 1);
+    prog_emit(&p, 0x7b, 1, 2, 0, 0);
+    prog_emit(&p, 0xb7, 2, 0, 0, 0x77);
+    prog_emit(&p, 0xb7, 3, 0, 0, 0);
+    prog_emit(&p, 0x85, 0, 0, 0, 12);
+    prog_emit(&p, 0x07, 0, 0, 0, 1000);
+    prog_emit(&p, 0x95, 0, 0, 0, 0);
+    c.progs[0] = tail_vm(t, &p, &c);
+    CHECK(c.progs[0]);
+    /* prog 1: tail-calls prog 2 with r6 set (must not leak), prog 2 returns
+     * mem[0]*2 + (r1 == ctx) */
+    prog_emit(&p, 0xb7, 6, 0, 0, 5);
+    prog_emit(&p, 0xb7, 2, 0, 0, 0x77);
+    prog_emit(&p, 0xb7, 3, 0, 0, 2);
+    prog_emit(&p, 0x85, 0, 0, 0, 12);
+    prog_emit(&p, 0xb7, 0, 0, 0, 99); /* not reached */
+    prog_emit(&p, 0x95, 0, 0, 0, 0);
+    c.progs[1] = tail_vm(t, &p, &c);
+    CHECK(c.progs[1]);
+    prog_emit(&p, 0x79, 0, 1, 0, 0);
+    prog_emit(&p, 0x67, 0, 0, 0, 1);
+    prog_emit(&p, 0x79, 2, 1, 8, 0);
+    prog_emit(&p, 0x0f, 0, 2, 0, 0);
+    prog_emit(&p, 0x95, 0, 0, 0, 0);
+    c.progs[2] = tail_vm(t, &p, &c);
+    CHECK(c.progs[2]);
+    /* prog 3: a bpf-to-bpf call whose callee tail-calls prog 2; the result
+     * comes back to main, which adds 1 */
+    prog_emit(&p, 0xb7, 6, 0, 0, 40);
+    prog_emit(&p, 0x85, 0, 1, 0, 3);
+    prog_emit(&p, 0x0f, 0, 6, 0, 0);
+    prog_emit(&p, 0x95, 0, 0, 0, 0);
+    prog_emit(&p, 0x95, 0, 0, 0, 0);
+    prog_emit(&p, 0xb7, 2, 0, 0, 0x77); /* callee */
+    prog_emit(&p, 0xb7, 3, 0, 0, 2);
+    prog_emit(&p, 0xb7, 6, 0, 0, 123);
+    prog_emit(&p, 0x85, 0, 0, 0, 12);
+    prog_emit(&p, 0x95, 0, 0, 0, 0);
+    c.progs[3] = tail_vm(t, &p, &c);
+    CHECK(c.progs[3]);
+
+    uint64_t mem[2] = {0, 0};
+    uint64_t r = c.progs[0]->jit_entry(mem, sizeof mem);
+    CHECK_EQ(mem[0], 34); /* first run + 33 tail calls */
+    CHECK_EQ(r, (uint64_t)(int64_t)-ENOENT + 1000);
+    /* the interpreter agrees */
+    uint64_t mem2[2] = {0, 0}, ri = 0;
+    CHECK_EQ(ebpf_vm_exec(c.progs[0], mem2, sizeof mem2, &ri), 0);
+    CHECK_EQ(mem2[0], 34);
+    CHECK_EQ(ri, r);
+
+    uint64_t m3[2] = {21, 0};
+    /* r1 in the target is the same ctx: the program reads it */
+    CHECK_EQ(c.progs[1]->jit_entry(m3, sizeof m3), 42);
+    CHECK_EQ(c.progs[3]->jit_entry(m3, sizeof m3), 42 + 40);
+    /* repeated calls restore every callee-saved register properly */
+    for (int i = 0; i < 100; i++)
+        CHECK_EQ(c.progs[3]->jit_entry(m3, sizeof m3), 82);
+    for (int i = 0; i < 4; i++)
+        ebpf_vm_destroy(c.progs[i]);
+}
+
+TEST(jit_tail_call_without_callback)
+{
+    struct prog p = {0};
+    prog_emit(&p, 0xb7, 2, 0, 0, 1);
+    prog_emit(&p, 0xb7, 3, 0, 0, 0);
+    prog_emit(&p, 0x85, 0, 0, 0, 12);
+    prog_emit(&p, 0x95, 0, 0, 0, 0);
+    uint64_t r;
+    char err[256];
+    CHECK_EQ(jt_run_jit(&p, 0, NULL, 0, &r, err, sizeof err), 0);
+    prog_free(&p);
+    CHECK_EQ(r, (uint64_t)(int64_t)-ENOENT);
+}
+
+/* ---- code properties ---- */
+
+TEST(jit_code_is_not_writable)
+{
+    struct prog p = {0};
+    prog_emit(&p, 0xb7, 0, 0, 0, 7);
+    prog_emit(&p, 0x95, 0, 0, 0, 0);
+    char err[256];
+    struct ebpf_vm *vm = jt_vm(&p, err, sizeof err);
+    prog_free(&p);
+    CHECK(vm);
+    CHECK_EQ(ebpf_vm_compile(vm, NULL), 0);
+    uintptr_t code = (uintptr_t)vm->jit_code;
+    FILE *f = fopen("/proc/self/maps", "r");
+    CHECK(f);
+    char line[512], perms[8] = "";
+    while (fgets(line, sizeof line, f)) {
+        unsigned long lo, hi;
+        char pr[8];
+        if (sscanf(line, "%lx-%lx %4s", &lo, &hi, pr) == 3 && code >= lo && code < hi) {
+            memcpy(perms, pr, 5);
+            break;
+        }
+    }
+    fclose(f);
+    CHECK(strncmp(perms, "r-x", 3) == 0);
+    CHECK_EQ(vm->jit_entry(NULL, 0), 7);
+    ebpf_vm_destroy(vm);
+}
+
+/* Jump distances around the rel8 limit in both directions. */
+TEST(jit_jump_sizing_boundaries)
+{
+    for (int n = 10; n < 50; n++) {
+        struct prog p = {0};
+        prog_emit(&p, 0xb7, 0, 0, 0, 0);
+        prog_emit(&p, 0xb7, 1, 0, 0, 3);
+        uint32_t loop = p.n;
+        prog_emit(&p, 0x55, 0, 0, (int16_t)n, 12345); /* if r0 != 12345 goto skip */
+        for (int k = 0; k < n; k++)
+            prog_emit(&p, 0x07, 0, 0, 0, 100000); /* 7 bytes each */
+        prog_emit(&p, 0x07, 0, 0, 0, 1);
+        prog_emit(&p, 0x17, 1, 0, 0, 1);
+        prog_emit(&p, 0x55, 1, 0, (int16_t)((int)loop - (int)p.n - 1), 0); /* loop */
+        prog_emit(&p, 0x95, 0, 0, 0, 0);
+        uint64_t r;
+        char err[256];
+        int rc = jt_run_jit(&p, 0, NULL, 0, &r, err, sizeof err);
+        prog_free(&p);
+        CHECK_EQ(rc, 0);
+        CHECK_EQ(r, 3);
+    }
+}
+
+/* A large program compiles quickly and runs (compile time is per instantiate). */
+TEST(jit_large_program_compiles)
+{
+    struct prog p = {0};
+    prog_emit(&p, 0xb7, 0, 0, 0, 0);
+    for (int k = 0; k < 200000; k++) {
+        if (k % 16 == 0)
+            prog_emit(&p, 0xa5, 0, 0, 2, 0x7fffffff); /* if r0 < big goto +2 */
+        else
+            prog_emit(&p, 0x07, 0, 0, 0, 1);
+    }
+    prog_emit(&p, 0x95, 0, 0, 0, 0);
+    char err[256];
+    struct ebpf_vm *vm = jt_vm(&p, err, sizeof err);
+    prog_free(&p);
+    CHECK(vm);
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    CHECK_EQ(ebpf_vm_compile(vm, NULL), 0);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    double ms = (double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6;
+    printf("# jit: 200001 instructions -> %zu bytes in %.1f ms\n", vm->jit_size, ms);
+    uint64_t ri;
+    CHECK_EQ(ebpf_vm_exec(vm, NULL, 0, &ri), 0);
+    CHECK_EQ(vm->jit_entry(NULL, 0), ri);
+    ebpf_vm_destroy(vm);
+}
