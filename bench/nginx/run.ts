@@ -1,0 +1,329 @@
+// nginx benchmark: requests/s of the installed Debian nginx serving a small
+// static file under three configurations that differ only in the URL filter:
+//
+//   none     no module loaded
+//   native   bench/nginx/baseline: `prefix_filter /aaaa;` (plain C module)
+//   bpftime  nginx/: `bpftime on;` with examples/url_filter.bpf.c attached
+//            to the nginx URL-filter target with `--prefix /aaaa`
+//
+// All three nginx instances run side by side (1 worker each, pinned to the
+// same CPU, access_log off, open_file_cache on); wrk (pinned to another CPU)
+// drives them in INTERLEAVED rounds — round r runs every configuration once,
+// in a rotated order — so drift (thermal, noisy neighbours) hits all columns
+// alike. The report is the median over rounds and the overhead against none.
+//
+//   bun bench/nginx/run.ts [--rounds 5] [--duration 5] [--connections 32] [--threads 1]
+//                          [--path /aaaa/index.html] [--json]
+//
+// Never part of `bun test`. Needs nginx, nginx-dev and wrk; the bpftime
+// column also needs the CLI's `load` and `attach` commands and is skipped
+// with a message when they are not available.
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { cpus, tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+
+const repo = join(import.meta.dir, "..", "..");
+const nginxBin = "/usr/sbin/nginx";
+const bpftimeModule = join(repo, "nginx", "build", "ngx_http_bpftime_module.so");
+const nativeModule = join(repo, "bench", "build", "nginx", "ngx_http_prefix_filter_module.so");
+const exampleObj = join(repo, "examples", "build", "url_filter.bpf.o");
+const cliEntry = join(repo, "src", "cli", "main.ts");
+const PREFIX = "/aaaa";
+
+const { values: opt } = parseArgs({
+  options: {
+    rounds: { type: "string", default: "5" },
+    duration: { type: "string", default: "5" },
+    connections: { type: "string", default: "32" },
+    threads: { type: "string", default: "1" },
+    path: { type: "string", default: `${PREFIX}/index.html` },
+    json: { type: "boolean", default: false },
+  },
+});
+const rounds = Number(opt.rounds);
+const duration = Number(opt.duration);
+
+type ConfigName = "none" | "native" | "bpftime";
+interface Instance {
+  name: ConfigName;
+  port: number;
+  dir: string;
+  proc: ChildProcess;
+  rps: number[];
+}
+
+const children: ChildProcess[] = [];
+const dirs: string[] = [];
+const cleanups: Array<() => void> = [];
+function cleanup() {
+  // Each nginx runs in its own process group: killing the group takes the
+  // workers too (a SIGKILLed master would leave them running).
+  for (const c of children) if (c.pid) tryKill(-c.pid, "SIGKILL");
+  for (const f of cleanups.splice(0)) f();
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+}
+process.on("exit", cleanup);
+for (const sig of ["SIGINT", "SIGTERM"] as const)
+  process.on(sig, () => {
+    cleanup();
+    process.exit(130);
+  });
+
+function tryKill(pid: number, sig: NodeJS.Signals) {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    /* gone */
+  }
+}
+
+function die(msg: string): never {
+  console.error(`bench/nginx: ${msg}`);
+  process.exit(1);
+}
+
+function sh(cmd: string[], env: Record<string, string> = {}) {
+  const r = spawnSync(cmd[0]!, cmd.slice(1), {
+    cwd: repo,
+    env: { ...process.env, ...env },
+    encoding: "utf8",
+  });
+  return { code: r.status ?? -1, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
+}
+
+function have(bin: string): boolean {
+  return sh(["sh", "-c", `command -v ${bin}`]).code === 0;
+}
+
+async function freePort(): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.on("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const a = srv.address();
+      const port = typeof a === "object" && a ? a.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+// CPUs: nginx workers on one, wrk on another (when there are at least two).
+const ncpu = cpus().length;
+const nginxCpu = 0;
+const wrkCpu = ncpu > 1 ? 1 : 0;
+const pin = have("taskset") && ncpu > 1;
+
+/** The bpftime column's region, program and link, or why it is skipped. */
+function setUpBpftime(): { shm: string } | { skip: string } {
+  if (!existsSync(bpftimeModule)) return { skip: "the bpftime module did not build" };
+  const help = (cmd: string) => sh([process.execPath, cliEntry, cmd, "--help"]).code === 0;
+  if (!help("load") || !help("attach"))
+    return { skip: "the CLI has no `load`/`attach` commands yet (bun src/cli/main.ts)" };
+  if (!existsSync(exampleObj)) {
+    const m = sh(["make", "-C", join(repo, "examples")]);
+    if (m.code !== 0 || !existsSync(exampleObj))
+      return { skip: `cannot build ${exampleObj}: ${m.stderr.trim().split("\n").pop()}` };
+  }
+  const shm = `bench-nginx-${process.pid}`;
+  const env = { BPFTIME_SHM: shm };
+  const cli = (...args: string[]) => sh([process.execPath, cliEntry, ...args], env);
+  const steps: string[][] = [
+    ["shm", "create"],
+    ["load", exampleObj],
+  ];
+  for (const s of steps) {
+    const r = cli(...s);
+    if (r.code !== 0) return { skip: `\`bpftime ${s.join(" ")}\` failed: ${r.stderr.trim()}` };
+    if (s[0] === "shm") cleanups.push(() => void cli("shm", "remove"));
+  }
+  const r = cli("attach", "url_filter", "nginx", "--prefix", PREFIX);
+  if (r.code !== 0)
+    return {
+      skip: `\`bpftime attach url_filter nginx --prefix ${PREFIX}\` failed: ${r.stderr.trim()}`,
+    };
+  return { shm };
+}
+
+function config(name: ConfigName, dir: string, port: number, shm: string): string {
+  const main: string[] = [];
+  const http: string[] = [];
+  if (name === "native") {
+    main.push(`load_module ${nativeModule};`);
+    http.push(`prefix_filter ${PREFIX};`);
+  } else if (name === "bpftime") {
+    main.push(`load_module ${bpftimeModule};`);
+    http.push("bpftime on;", `bpftime_shm ${shm};`, "bpftime_fail closed;");
+  }
+  const user = process.getuid?.() === 0 ? "user root root;" : "";
+  return `${main.join("\n")}
+${user}
+daemon off;
+master_process on;
+worker_processes 1;
+worker_cpu_affinity ${(1 << nginxCpu).toString(2)};
+error_log ${dir}/error.log warn;
+pid ${dir}/nginx.pid;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/tmp/client_body;
+  proxy_temp_path ${dir}/tmp/proxy;
+  fastcgi_temp_path ${dir}/tmp/fastcgi;
+  uwsgi_temp_path ${dir}/tmp/uwsgi;
+  scgi_temp_path ${dir}/tmp/scgi;
+  default_type text/plain;
+  open_file_cache max=100 inactive=60s;
+  keepalive_requests 1000000;
+  ${http.join("\n  ")}
+  server {
+    listen 127.0.0.1:${port} reuseport backlog=4096;
+    root ${dir}/www;
+    log_not_found off;
+    location / { }
+  }
+}
+`;
+}
+
+async function status(url: string): Promise<number> {
+  const res = await fetch(url, { headers: { connection: "close" } });
+  await res.arrayBuffer();
+  return res.status;
+}
+
+async function start(name: ConfigName, shm: string): Promise<Instance> {
+  const dir = mkdtempSync(join(tmpdir(), `bench-nginx-${name}-`));
+  dirs.push(dir);
+  mkdirSync(join(dir, "tmp"));
+  mkdirSync(join(dir, "www", PREFIX.slice(1)), { recursive: true });
+  writeFileSync(join(dir, "www", "index.html"), "ok\n");
+  writeFileSync(join(dir, "www", PREFIX.slice(1), "index.html"), "ok\n");
+  const port = await freePort();
+  writeFileSync(join(dir, "nginx.conf"), config(name, dir, port, shm));
+  const proc = spawn(nginxBin, ["-p", dir, "-c", join(dir, "nginx.conf")], {
+    stdio: ["ignore", "ignore", "pipe"],
+    detached: true,
+  });
+  children.push(proc);
+  let stderr = "";
+  proc.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    if (proc.exitCode !== null) die(`nginx (${name}) exited: ${stderr}`);
+    try {
+      await status(`http://127.0.0.1:${port}/`);
+      break;
+    } catch {
+      if (Date.now() > deadline) die(`nginx (${name}) does not answer: ${stderr}`);
+      await Bun.sleep(50);
+    }
+  }
+  return { name, port, dir, proc, rps: [] };
+}
+
+function wrk(port: number, seconds: number): { rps: number; non2xx: number; errors: string } {
+  const cmd = [
+    "wrk",
+    `-t${opt.threads}`,
+    `-c${opt.connections}`,
+    `-d${seconds}s`,
+    `http://127.0.0.1:${port}${opt.path}`,
+  ];
+  const r = sh(pin ? ["taskset", "-c", String(wrkCpu), ...cmd] : cmd);
+  if (r.code !== 0) die(`wrk failed: ${r.stderr || r.stdout}`);
+  const rps = Number(/Requests\/sec:\s*([\d.]+)/.exec(r.stdout)?.[1] ?? NaN);
+  const non2xx = Number(/Non-2xx or 3xx responses:\s*(\d+)/.exec(r.stdout)?.[1] ?? 0);
+  const errors = /Socket errors:.*/.exec(r.stdout)?.[0] ?? "";
+  if (!Number.isFinite(rps)) die(`cannot parse wrk output:\n${r.stdout}`);
+  return { rps, non2xx, errors };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+async function main() {
+  if (!existsSync(nginxBin)) die(`${nginxBin} not installed (apt-get install nginx)`);
+  if (!have("wrk")) die("wrk not installed (apt-get install wrk)");
+  const b = sh(["bash", join(repo, "bench", "nginx", "build.sh")]);
+  if (b.code !== 0 && !existsSync(nativeModule)) die(`building the modules failed:\n${b.stderr}`);
+
+  const names: ConfigName[] = ["none", "native"];
+  const bp = setUpBpftime();
+  let shm = "";
+  if ("skip" in bp) console.log(`bpftime column skipped: ${bp.skip}`);
+  else {
+    shm = bp.shm;
+    names.push("bpftime");
+  }
+
+  const instances: Instance[] = [];
+  for (const n of names) instances.push(await start(n, shm));
+
+  // Sanity: every configuration serves the path, the filters refuse other URLs.
+  for (const i of instances) {
+    const ok = await status(`http://127.0.0.1:${i.port}${opt.path}`);
+    const refused = await status(`http://127.0.0.1:${i.port}/other`);
+    const want = i.name === "none" ? 404 : 403;
+    if (ok !== 200 || refused !== want)
+      die(`${i.name}: ${opt.path} -> ${ok}, /other -> ${refused} (want 200 and ${want})`);
+  }
+
+  console.log(
+    `nginx ${sh([nginxBin, "-v"]).stderr.trim().replace("nginx version: ", "")}, 1 worker` +
+      `${pin ? ` on CPU ${nginxCpu}, wrk on CPU ${wrkCpu}` : " (not pinned)"}; ` +
+      `wrk -t${opt.threads} -c${opt.connections} -d${duration}s GET ${opt.path}; ` +
+      `${rounds} interleaved rounds`,
+  );
+  for (const i of instances) wrk(i.port, 1); // warm-up
+
+  for (let r = 0; r < rounds; r++) {
+    const order = instances.map((_, k) => instances[(k + r) % instances.length]!);
+    const line: string[] = [];
+    for (const i of order) {
+      const w = wrk(i.port, duration);
+      if (w.non2xx > 0) die(`${i.name}: ${w.non2xx} non-2xx responses during the run`);
+      i.rps.push(w.rps);
+      line.push(`${i.name} ${w.rps.toFixed(0)}${w.errors ? ` (${w.errors})` : ""}`);
+    }
+    console.log(`round ${r + 1}/${rounds}: ${line.join(", ")}`);
+  }
+
+  const base = median(instances[0]!.rps);
+  const rows = instances.map((i) => {
+    const med = median(i.rps);
+    return {
+      config: i.name,
+      medianRps: Math.round(med),
+      minRps: Math.round(Math.min(...i.rps)),
+      maxRps: Math.round(Math.max(...i.rps)),
+      overheadPct: Number((((base - med) / base) * 100).toFixed(2)),
+    };
+  });
+  if (opt.json) {
+    console.log(JSON.stringify({ rounds, duration, rows }, null, 2));
+    return;
+  }
+  console.log("");
+  console.log("config    median req/s      min      max   overhead vs none");
+  for (const r of rows)
+    console.log(
+      `${r.config.padEnd(8)}  ${String(r.medianRps).padStart(12)} ${String(r.minRps).padStart(8)} ` +
+        `${String(r.maxRps).padStart(8)}   ${r.config === "none" ? "-" : `${r.overheadPct.toFixed(2)}%`}`,
+    );
+  for (const i of instances) {
+    const log = existsSync(join(i.dir, "error.log"))
+      ? readFileSync(join(i.dir, "error.log"), "utf8")
+      : "";
+    const errs = log.split("\n").filter((l) => /\[(error|crit|alert|emerg)\]/.test(l));
+    if (errs.length) console.log(`${i.name} error.log:\n${errs.slice(0, 5).join("\n")}`);
+  }
+}
+
+await main();
+cleanup();
