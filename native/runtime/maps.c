@@ -1,0 +1,854 @@
+/* Maps with the kernel's semantics: array, percpu_array, prog_array, hash,
+ * percpu_hash, lru_hash, lru_percpu_hash, queue, stack (ringbuf and
+ * perf_event_array storage is set up here, their records live in
+ * ringbuf.c). Flags and errnos follow kernel/bpf/arraymap.c, hashtab.c and
+ * queue_stack_maps.c. */
+#include <stdlib.h>
+#include <time.h>
+
+#include "runtime/runtime_internal.h"
+
+#define BPF_F_NO_PREALLOC (1u << 0)
+#define HASH_MAX_LOCKS 256u
+#define PERF_DEFAULT_BUF (64u * 1024u)
+
+static bool is_percpu(uint32_t t)
+{
+    return t == BPFTIME_MAP_PERCPU_ARRAY || t == BPFTIME_MAP_PERCPU_HASH ||
+           t == BPFTIME_MAP_LRU_PERCPU_HASH;
+}
+static bool is_hash(uint32_t t)
+{
+    return t == BPFTIME_MAP_HASH || t == BPFTIME_MAP_PERCPU_HASH || t == BPFTIME_MAP_LRU_HASH ||
+           t == BPFTIME_MAP_LRU_PERCPU_HASH;
+}
+static bool is_lru(uint32_t t)
+{
+    return t == BPFTIME_MAP_LRU_HASH || t == BPFTIME_MAP_LRU_PERCPU_HASH;
+}
+static bool is_array(uint32_t t)
+{
+    return t == BPFTIME_MAP_ARRAY || t == BPFTIME_MAP_PERCPU_ARRAY || t == BPFTIME_MAP_PROG_ARRAY;
+}
+static bool is_pow2(uint64_t v) { return v && !(v & (v - 1)); }
+static uint64_t roundup_pow2(uint64_t v)
+{
+    uint64_t p = 1;
+    while (p < v)
+        p <<= 1;
+    return p;
+}
+
+static const char *type_name(uint32_t t)
+{
+    switch (t) {
+    case BPFTIME_MAP_HASH:
+        return "hash";
+    case BPFTIME_MAP_ARRAY:
+        return "array";
+    case BPFTIME_MAP_PROG_ARRAY:
+        return "prog_array";
+    case BPFTIME_MAP_PERF_EVENT_ARRAY:
+        return "perf_event_array";
+    case BPFTIME_MAP_PERCPU_HASH:
+        return "percpu_hash";
+    case BPFTIME_MAP_PERCPU_ARRAY:
+        return "percpu_array";
+    case BPFTIME_MAP_LRU_HASH:
+        return "lru_hash";
+    case BPFTIME_MAP_LRU_PERCPU_HASH:
+        return "lru_percpu_hash";
+    case BPFTIME_MAP_QUEUE:
+        return "queue";
+    case BPFTIME_MAP_STACK:
+        return "stack";
+    case BPFTIME_MAP_RINGBUF:
+        return "ringbuf";
+    default:
+        return "unknown";
+    }
+}
+
+int map_check_spec(struct bpftime_region *r, uint32_t type, uint32_t key_size,
+                   uint32_t value_size, uint32_t *max_entries, uint32_t map_flags,
+                   uint64_t *map_extra)
+{
+    const char *tn = type_name(type);
+    (void)map_flags;
+    switch (type) {
+    case BPFTIME_MAP_ARRAY:
+    case BPFTIME_MAP_PERCPU_ARRAY:
+        if (key_size != 4 || value_size == 0 || *max_entries == 0)
+            return rt_err(-EINVAL, "%s map needs key_size 4, value_size > 0, max_entries > 0 "
+                                   "(got %u, %u, %u)",
+                          tn, key_size, value_size, *max_entries);
+        break;
+    case BPFTIME_MAP_PROG_ARRAY:
+        if (key_size != 4 || value_size != 4 || *max_entries == 0)
+            return rt_err(-EINVAL, "prog_array map needs key_size 4, value_size 4, "
+                                   "max_entries > 0 (got %u, %u, %u)",
+                          key_size, value_size, *max_entries);
+        break;
+    case BPFTIME_MAP_HASH:
+    case BPFTIME_MAP_PERCPU_HASH:
+    case BPFTIME_MAP_LRU_HASH:
+    case BPFTIME_MAP_LRU_PERCPU_HASH:
+        if (key_size == 0 || key_size > 512 || value_size == 0 || *max_entries == 0)
+            return rt_err(-EINVAL, "%s map needs key_size 1..512, value_size > 0, "
+                                   "max_entries > 0 (got %u, %u, %u)",
+                          tn, key_size, value_size, *max_entries);
+        break;
+    case BPFTIME_MAP_QUEUE:
+    case BPFTIME_MAP_STACK:
+        if (key_size != 0 || value_size == 0 || *max_entries == 0)
+            return rt_err(-EINVAL, "%s map needs key_size 0, value_size > 0, max_entries > 0 "
+                                   "(got %u, %u, %u)",
+                          tn, key_size, value_size, *max_entries);
+        break;
+    case BPFTIME_MAP_RINGBUF:
+        if (key_size != 0 || value_size != 0 || !is_pow2(*max_entries) ||
+            *max_entries % SHM_PAGE != 0)
+            return rt_err(-EINVAL, "ringbuf map needs key_size 0, value_size 0 and max_entries "
+                                   "a power of two multiple of %u (got %u, %u, %u)",
+                          SHM_PAGE, key_size, value_size, *max_entries);
+        break;
+    case BPFTIME_MAP_PERF_EVENT_ARRAY:
+        if (key_size != 4 || value_size != 4)
+            return rt_err(-EINVAL, "perf_event_array map needs key_size 4 and value_size 4 "
+                                   "(got %u, %u)",
+                          key_size, value_size);
+        if (*max_entries == 0 || *max_entries > r->hdr->ncpus)
+            *max_entries = r->hdr->ncpus;
+        if (*map_extra == 0)
+            *map_extra = PERF_DEFAULT_BUF;
+        if (!is_pow2(*map_extra) || *map_extra % SHM_PAGE != 0)
+            return rt_err(-EINVAL, "perf_event_array per-CPU buffer (map_extra) must be a power "
+                                   "of two multiple of %u (got %llu)",
+                          SHM_PAGE, (unsigned long long)*map_extra);
+        break;
+    default:
+        return rt_err(-EINVAL, "map type %u is not supported (supported: hash, array, "
+                               "prog_array, perf_event_array, percpu_hash, percpu_array, "
+                               "lru_hash, lru_percpu_hash, queue, stack, ringbuf)",
+                      type);
+    }
+    if ((uint64_t)value_size > (1u << 20))
+        return rt_err(-E2BIG, "%s map value_size %u is too large (max 1 MiB)", tn, value_size);
+    return 0;
+}
+
+static uint64_t value_area(struct bpftime_region *r, const struct shm_map *m)
+{
+    return round_up8(m->value_size) * (is_percpu(m->type) ? r->hdr->ncpus : 1);
+}
+
+static int no_room(struct bpftime_region *r, const struct shm_map *m, uint64_t bytes)
+{
+    return rt_err(-ENOMEM,
+                  "region %s has no room for %s map %s (%llu bytes): create the region larger "
+                  "(`bpftime shm create --size`) or lower max_entries",
+                  r->name, type_name(m->type), m->name, (unsigned long long)bytes);
+}
+
+static uint64_t checked_mul(uint64_t a, uint64_t b)
+{
+    if (a && b > UINT64_MAX / a)
+        return UINT64_MAX;
+    return a * b;
+}
+
+int map_storage_init(struct bpftime_region *r, struct shm_map *m)
+{
+    uint64_t bytes, off;
+    if (is_array(m->type)) {
+        bytes = checked_mul(m->max_entries, value_area(r, m));
+        if (bytes >= r->size || !(off = shm_alloc(r, bytes)))
+            return no_room(r, m, bytes);
+    } else if (is_hash(m->type)) {
+        uint64_t nb = roundup_pow2(m->max_entries);
+        uint32_t nl = is_lru(m->type) ? 1 : (uint32_t)(nb < HASH_MAX_LOCKS ? nb : HASH_MAX_LOCKS);
+        uint64_t key_stride = round_up8(m->key_size);
+        uint64_t esz = SHM_HASH_ELEM_HDR + key_stride + value_area(r, m);
+        uint64_t hdr = round_up8(sizeof(struct shm_hash));
+        uint64_t locks = (uint64_t)nl * sizeof(shm_mutex_t);
+        bytes = hdr + round_up8(locks) + nb * 8;
+        uint64_t pool = checked_mul(esz, m->max_entries);
+        if (pool >= r->size || bytes + pool >= r->size || !(off = shm_alloc(r, bytes + pool)))
+            return no_room(r, m, bytes + pool);
+        struct shm_hash *h = rt_ptr(r, off);
+        h->n_buckets = (uint32_t)nb;
+        h->n_locks = nl;
+        h->elem_size = (uint32_t)esz;
+        h->key_stride = (uint32_t)key_stride;
+        h->locks_off = off + hdr;
+        h->buckets_off = h->locks_off + round_up8(locks);
+        h->elems_off = h->buckets_off + nb * 8;
+        shm_mutex_init(&h->free_lock);
+        shm_mutex_t *lk = rt_ptr(r, h->locks_off);
+        for (uint32_t i = 0; i < nl; i++)
+            shm_mutex_init(&lk[i]);
+        uint64_t *b = rt_ptr(r, h->buckets_off);
+        for (uint64_t i = 0; i < nb; i++)
+            b[i] = (i << 1) | 1; /* nulls marker of bucket i */
+        /* free list through lru_next, in pool order */
+        h->free_head = h->elems_off;
+        for (uint32_t i = 0; i < m->max_entries; i++) {
+            struct shm_hash_elem *e = rt_ptr(r, h->elems_off + (uint64_t)i * esz);
+            e->lru_next = i + 1 < m->max_entries ? h->elems_off + (uint64_t)(i + 1) * esz : 0;
+            atomic_store_explicit(&e->next, 1, memory_order_relaxed);
+        }
+        bytes += pool;
+    } else if (m->type == BPFTIME_MAP_QUEUE || m->type == BPFTIME_MAP_STACK) {
+        uint64_t slots = (uint64_t)m->max_entries + 1;
+        bytes = SHM_QUEUE_HDR + checked_mul(slots, m->value_size);
+        if (bytes >= r->size || !(off = shm_alloc(r, bytes)))
+            return no_room(r, m, bytes);
+        struct shm_queue *q = rt_ptr(r, off);
+        q->size = (uint32_t)slots;
+    } else if (m->type == BPFTIME_MAP_RINGBUF) {
+        bytes = rb_core_size(m->max_entries);
+        if (bytes >= r->size || !(off = shm_alloc(r, bytes)))
+            return no_room(r, m, bytes);
+        rb_core_init(rt_ptr(r, off), m->max_entries, NULL);
+    } else { /* perf_event_array: one ringbuf core per CPU, one wake word */
+        uint64_t core = rb_core_size(m->map_extra);
+        bytes = checked_mul(core, m->max_entries);
+        if (bytes >= r->size || !(off = shm_alloc(r, bytes)))
+            return no_room(r, m, bytes);
+        struct shm_ringbuf *first = rt_ptr(r, off);
+        for (uint32_t c = 0; c < m->max_entries; c++)
+            rb_core_init(rt_ptr(r, off + c * core), m->map_extra, first);
+    }
+    m->data_off = off;
+    m->data_size = bytes;
+    return 0;
+}
+
+void map_storage_free(struct bpftime_region *r, struct shm_map *m) { shm_free(r, m->data_off); }
+
+int map_handle_init(struct bpftime_region *r, struct shm_map *m, struct bpftime_map *h)
+{
+    h->magic = MAP_HANDLE_MAGIC;
+    h->id = m->id;
+    h->r = r;
+    h->m = m;
+    h->type = m->type;
+    h->key_size = m->key_size;
+    h->value_size = m->value_size;
+    h->max_entries = m->max_entries;
+    h->ncpus = r->hdr->ncpus;
+    h->stride = (uint32_t)round_up8(m->value_size);
+    h->percpu = is_percpu(m->type);
+    h->data = rt_ptr(r, m->data_off);
+    if (is_hash(m->type))
+        h->hash = (struct shm_hash *)h->data;
+    if (m->type == BPFTIME_MAP_RINGBUF || m->type == BPFTIME_MAP_PERF_EVENT_ARRAY)
+        h->rb = (struct shm_ringbuf *)h->data;
+    if (m->type == BPFTIME_MAP_PERF_EVENT_ARRAY)
+        h->rb_core_size = rb_core_size(m->map_extra);
+    return 0;
+}
+
+/* Under r->local_lock. */
+void map_handle_drop(struct bpftime_region *r, uint32_t slot)
+{
+    if (r->maps[slot]) {
+        r->maps[slot]->magic = 0;
+        free(r->maps[slot]);
+        r->maps[slot] = NULL;
+    }
+}
+
+static int this_cpu(const struct bpftime_map *h) { return rt_current_cpu(h->ncpus); }
+
+/* Copies a value area: control plane moves all CPUs' slots, a program only
+ * its own CPU's (new per-CPU elements from a program start zeroed on the
+ * other CPUs, as pcpu_init_value). */
+static void value_in(const struct bpftime_map *h, uint8_t *dst, const void *src, bool from_prog,
+                     bool fresh)
+{
+    if (!h->percpu) {
+        memcpy(dst, src, h->value_size);
+        return;
+    }
+    if (from_prog) {
+        int c = this_cpu(h);
+        if (fresh)
+            memset(dst, 0, (size_t)h->stride * h->ncpus);
+        memcpy(dst + (size_t)c * h->stride, src, h->value_size);
+        return;
+    }
+    for (uint32_t c = 0; c < h->ncpus; c++)
+        memcpy(dst + (size_t)c * h->stride, (const uint8_t *)src + (size_t)c * h->stride,
+               h->value_size);
+}
+
+static void value_out(const struct bpftime_map *h, void *dst, const uint8_t *src)
+{
+    if (!h->percpu) {
+        memcpy(dst, src, h->value_size);
+        return;
+    }
+    for (uint32_t c = 0; c < h->ncpus; c++) {
+        uint8_t *d = (uint8_t *)dst + (size_t)c * h->stride;
+        memcpy(d, src + (size_t)c * h->stride, h->value_size);
+        if (h->stride > h->value_size)
+            memset(d + h->value_size, 0, h->stride - h->value_size);
+    }
+}
+
+static size_t value_area_h(const struct bpftime_map *h)
+{
+    return (size_t)h->stride * (h->percpu ? h->ncpus : 1);
+}
+
+/* ---- arrays ---- */
+
+static uint8_t *array_elem(const struct bpftime_map *h, uint32_t idx)
+{
+    return h->data + (size_t)idx * value_area_h(h);
+}
+
+static int array_update(struct bpftime_map *h, const void *key, const void *value, uint64_t flags,
+                        bool from_prog)
+{
+    uint32_t idx;
+    memcpy(&idx, key, 4);
+    if (flags > BPFTIME_EXIST)
+        return rt_err(-EINVAL, "map %u: unknown update flags 0x%llx", h->id,
+                      (unsigned long long)flags);
+    if (idx >= h->max_entries)
+        return rt_err(-E2BIG, "map %u: index %u out of range (max_entries %u)", h->id, idx,
+                      h->max_entries);
+    if (flags == BPFTIME_NOEXIST)
+        return rt_err(-EEXIST, "map %u: array elements always exist (BPF_NOEXIST)", h->id);
+    if (h->type == BPFTIME_MAP_PROG_ARRAY) {
+        uint32_t prog;
+        memcpy(&prog, value, 4);
+        if (from_prog)
+            return rt_err(-EINVAL, "prog_array map %u cannot be updated from a program", h->id);
+        shm_lock(&h->r->hdr->table_lock);
+        bool ok = prog_entry_by_id(h->r, prog) != NULL;
+        shm_unlock(&h->r->hdr->table_lock);
+        if (!ok)
+            return rt_err(-EINVAL, "prog_array map %u: no program with id %u", h->id, prog);
+        __atomic_store_n((uint32_t *)(void *)array_elem(h, idx), prog, __ATOMIC_RELEASE);
+        return 0;
+    }
+    /* plain copy, as the kernel (no lock for array values) */
+    value_in(h, array_elem(h, idx), value, from_prog, false);
+    return 0;
+}
+
+static int array_get_next_key(struct bpftime_map *h, const void *key, void *next)
+{
+    uint32_t idx = 0;
+    if (key)
+        memcpy(&idx, key, 4);
+    if (!key || idx >= h->max_entries) {
+        idx = 0;
+    } else {
+        if (idx + 1 >= h->max_entries)
+            return rt_err(-ENOENT, "map %u: no key after %u", h->id, idx);
+        idx++;
+    }
+    memcpy(next, &idx, 4);
+    return 0;
+}
+
+/* ---- hash maps ---- */
+
+static uint32_t hash_key(const void *key, uint32_t len)
+{
+    /* FNV-1a over bytes, then a murmur finaliser for the bucket bits */
+    const uint8_t *p = key;
+    uint64_t x = 0xcbf29ce484222325ull;
+    for (uint32_t i = 0; i < len; i++)
+        x = (x ^ p[i]) * 0x100000001b3ull;
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    return (uint32_t)x;
+}
+
+#define IS_NULLS(v) ((v) & 1)
+#define NULLS(b) ((((uint64_t)(b)) << 1) | 1)
+
+static struct shm_hash_elem *elem_at(const struct bpftime_map *h, uint64_t off)
+{
+    return (struct shm_hash_elem *)(h->r->base + off);
+}
+static uint8_t *elem_key(struct shm_hash_elem *e) { return (uint8_t *)e + SHM_HASH_ELEM_HDR; }
+static uint8_t *elem_value(const struct bpftime_map *h, struct shm_hash_elem *e)
+{
+    return (uint8_t *)e + SHM_HASH_ELEM_HDR + h->hash->key_stride;
+}
+static _Atomic uint64_t *bucket_at(const struct bpftime_map *h, uint32_t b)
+{
+    return (_Atomic uint64_t *)(void *)(h->r->base + h->hash->buckets_off) + b;
+}
+static shm_mutex_t *bucket_lock(const struct bpftime_map *h, uint32_t b)
+{
+    shm_mutex_t *locks = (shm_mutex_t *)(void *)(h->r->base + h->hash->locks_off);
+    return &locks[b & (h->hash->n_locks - 1)];
+}
+
+/* Lock-free lookup over the nulls list (also used under the lock). */
+static struct shm_hash_elem *hash_find(const struct bpftime_map *h, const void *key, uint32_t hv)
+{
+    uint32_t b = hv & (h->hash->n_buckets - 1);
+again:;
+    uint64_t v = atomic_load_explicit(bucket_at(h, b), memory_order_acquire);
+    while (!IS_NULLS(v)) {
+        struct shm_hash_elem *e = elem_at(h, v);
+        if (e->hash == hv && memcmp(elem_key(e), key, h->key_size) == 0)
+            return e;
+        v = atomic_load_explicit(&e->next, memory_order_acquire);
+    }
+    if (v != NULLS(b))
+        goto again; /* followed a recycled element into another chain */
+    return NULL;
+}
+
+static struct shm_hash_elem *pool_pop(struct bpftime_map *h)
+{
+    struct shm_hash *hh = h->hash;
+    shm_lock(&hh->free_lock);
+    uint64_t off = hh->free_head;
+    struct shm_hash_elem *e = NULL;
+    if (off) {
+        e = elem_at(h, off);
+        hh->free_head = e->lru_next;
+    }
+    shm_unlock(&hh->free_lock);
+    return e;
+}
+
+static void pool_push(struct bpftime_map *h, struct shm_hash_elem *e)
+{
+    struct shm_hash *hh = h->hash;
+    shm_lock(&hh->free_lock);
+    e->lru_next = hh->free_head;
+    hh->free_head = rt_off(h->r, e);
+    shm_unlock(&hh->free_lock);
+}
+
+/* LRU list, under locks[0] (the LRU map's only lock). Head = most recent. */
+static void lru_unlink(struct bpftime_map *h, struct shm_hash_elem *e)
+{
+    struct shm_hash *hh = h->hash;
+    uint64_t off = rt_off(h->r, e);
+    if (e->lru_prev)
+        elem_at(h, e->lru_prev)->lru_next = e->lru_next;
+    else if (hh->lru_head == off)
+        hh->lru_head = e->lru_next;
+    if (e->lru_next)
+        elem_at(h, e->lru_next)->lru_prev = e->lru_prev;
+    else if (hh->lru_tail == off)
+        hh->lru_tail = e->lru_prev;
+    e->lru_prev = e->lru_next = 0;
+}
+
+static void lru_push_front(struct bpftime_map *h, struct shm_hash_elem *e)
+{
+    struct shm_hash *hh = h->hash;
+    uint64_t off = rt_off(h->r, e);
+    e->lru_prev = 0;
+    e->lru_next = hh->lru_head;
+    if (hh->lru_head)
+        elem_at(h, hh->lru_head)->lru_prev = off;
+    hh->lru_head = off;
+    if (!hh->lru_tail)
+        hh->lru_tail = off;
+}
+
+/* Unlinks e from its bucket chain (under that bucket's lock). The element
+ * keeps its next so lock-free readers standing on it can move on. */
+static bool chain_unlink(struct bpftime_map *h, struct shm_hash_elem *e)
+{
+    uint32_t b = e->hash & (h->hash->n_buckets - 1);
+    _Atomic uint64_t *pp = bucket_at(h, b);
+    uint64_t target = rt_off(h->r, e);
+    uint64_t v = atomic_load_explicit(pp, memory_order_relaxed);
+    while (!IS_NULLS(v)) {
+        struct shm_hash_elem *cur = elem_at(h, v);
+        if (v == target) {
+            atomic_store_explicit(pp, atomic_load_explicit(&cur->next, memory_order_relaxed),
+                                  memory_order_release);
+            return true;
+        }
+        pp = &cur->next;
+        v = atomic_load_explicit(pp, memory_order_relaxed);
+    }
+    return false;
+}
+
+static int hash_update(struct bpftime_map *h, const void *key, const void *value, uint64_t flags,
+                       bool from_prog)
+{
+    if (flags > BPFTIME_EXIST)
+        return rt_err(-EINVAL, "map %u: unknown update flags 0x%llx", h->id,
+                      (unsigned long long)flags);
+    bool lru = is_lru(h->type);
+    uint32_t hv = hash_key(key, h->key_size);
+    uint32_t b = hv & (h->hash->n_buckets - 1);
+    shm_mutex_t *lk = bucket_lock(h, b);
+    int rc = 0;
+    shm_lock(lk);
+    struct shm_hash_elem *e = hash_find(h, key, hv);
+    if (e) {
+        if (flags == BPFTIME_NOEXIST) {
+            rc = rt_err(-EEXIST, "map %u: key exists (BPF_NOEXIST)", h->id);
+        } else {
+            value_in(h, elem_value(h, e), value, from_prog, false);
+            if (lru) {
+                lru_unlink(h, e);
+                lru_push_front(h, e);
+            }
+        }
+        goto out;
+    }
+    if (flags == BPFTIME_EXIST) {
+        rc = rt_err(-ENOENT, "map %u: key does not exist (BPF_EXIST)", h->id);
+        goto out;
+    }
+    e = pool_pop(h);
+    if (!e && lru && h->hash->lru_tail) {
+        /* evict the least recently used element (same lock covers all) */
+        e = elem_at(h, h->hash->lru_tail);
+        lru_unlink(h, e);
+        chain_unlink(h, e);
+        atomic_fetch_sub(&h->hash->count, 1);
+    }
+    if (!e) {
+        rc = rt_err(-E2BIG, "map %u is full (max_entries %u)", h->id, h->max_entries);
+        goto out;
+    }
+    e->hash = hv;
+    e->in_use = 1;
+    memcpy(elem_key(e), key, h->key_size);
+    value_in(h, elem_value(h, e), value, from_prog, true);
+    _Atomic uint64_t *head = bucket_at(h, b);
+    atomic_store_explicit(&e->next, atomic_load_explicit(head, memory_order_relaxed),
+                          memory_order_relaxed);
+    atomic_store_explicit(head, rt_off(h->r, e), memory_order_release);
+    if (lru)
+        lru_push_front(h, e);
+    atomic_fetch_add(&h->hash->count, 1);
+out:
+    shm_unlock(lk);
+    return rc;
+}
+
+static int hash_delete(struct bpftime_map *h, const void *key, void *out)
+{
+    uint32_t hv = hash_key(key, h->key_size);
+    uint32_t b = hv & (h->hash->n_buckets - 1);
+    shm_mutex_t *lk = bucket_lock(h, b);
+    shm_lock(lk);
+    struct shm_hash_elem *e = hash_find(h, key, hv);
+    if (!e) {
+        shm_unlock(lk);
+        return rt_err(-ENOENT, "map %u: no such key", h->id);
+    }
+    if (out)
+        value_out(h, out, elem_value(h, e));
+    chain_unlink(h, e);
+    if (is_lru(h->type))
+        lru_unlink(h, e);
+    e->in_use = 0;
+    atomic_fetch_sub(&h->hash->count, 1);
+    pool_push(h, e);
+    shm_unlock(lk);
+    return 0;
+}
+
+static int hash_get_next_key(struct bpftime_map *h, const void *key, void *next)
+{
+    uint32_t start = 0;
+    if (key) {
+        uint32_t hv = hash_key(key, h->key_size);
+        uint32_t b = hv & (h->hash->n_buckets - 1);
+        shm_mutex_t *lk = bucket_lock(h, b);
+        shm_lock(lk);
+        struct shm_hash_elem *e = hash_find(h, key, hv);
+        if (e) {
+            uint64_t v = atomic_load(&e->next);
+            if (!IS_NULLS(v)) {
+                memcpy(next, elem_key(elem_at(h, v)), h->key_size);
+                shm_unlock(lk);
+                return 0;
+            }
+            start = b + 1;
+        }
+        /* key not found: start over from the first key, as the kernel */
+        shm_unlock(lk);
+    }
+    for (uint32_t b = start; b < h->hash->n_buckets; b++) {
+        if (IS_NULLS(atomic_load_explicit(bucket_at(h, b), memory_order_acquire)))
+            continue;
+        shm_mutex_t *lk = bucket_lock(h, b);
+        shm_lock(lk);
+        uint64_t v = atomic_load(bucket_at(h, b));
+        if (!IS_NULLS(v)) {
+            memcpy(next, elem_key(elem_at(h, v)), h->key_size);
+            shm_unlock(lk);
+            return 0;
+        }
+        shm_unlock(lk);
+    }
+    return rt_err(-ENOENT, "map %u: no more keys", h->id);
+}
+
+/* ---- queue / stack ---- */
+
+static int qs_push(struct bpftime_map *h, const void *value, uint64_t flags)
+{
+    if ((flags & BPFTIME_NOEXIST) || flags > BPFTIME_EXIST)
+        return rt_err(-EINVAL, "map %u: push flags must be BPF_ANY or BPF_EXIST", h->id);
+    struct shm_queue *q = (struct shm_queue *)h->data;
+    uint8_t *slots = h->data + SHM_QUEUE_HDR;
+    int rc = 0;
+    shm_lock(&h->m->lock);
+    if ((q->head + 1) % q->size == q->tail) {
+        if (!(flags & BPFTIME_EXIST)) {
+            rc = rt_err(-E2BIG, "map %u is full (max_entries %u)", h->id, h->max_entries);
+            goto out;
+        }
+        q->tail = (q->tail + 1) % q->size; /* overwrite: drop the oldest */
+    }
+    memcpy(slots + (size_t)q->head * h->value_size, value, h->value_size);
+    q->head = (q->head + 1) % q->size;
+out:
+    shm_unlock(&h->m->lock);
+    return rc;
+}
+
+static int qs_pop(struct bpftime_map *h, void *value, bool remove)
+{
+    struct shm_queue *q = (struct shm_queue *)h->data;
+    uint8_t *slots = h->data + SHM_QUEUE_HDR;
+    int rc = 0;
+    shm_lock(&h->m->lock);
+    if (q->head == q->tail) {
+        rc = rt_err(-ENOENT, "map %u is empty", h->id);
+        goto out;
+    }
+    uint32_t idx;
+    if (h->type == BPFTIME_MAP_QUEUE) {
+        idx = q->tail;
+        if (remove)
+            q->tail = (q->tail + 1) % q->size;
+    } else {
+        idx = q->head == 0 ? q->size - 1 : q->head - 1;
+        if (remove)
+            q->head = idx;
+    }
+    memcpy(value, slots + (size_t)idx * h->value_size, h->value_size);
+out:
+    shm_unlock(&h->m->lock);
+    return rc;
+}
+
+/* ---- handle-level API ---- */
+
+static bool handle_ok(const struct bpftime_map *h)
+{
+    return h && h->magic == MAP_HANDLE_MAGIC;
+}
+
+static int unsupported(const struct bpftime_map *h, const char *op)
+{
+    return rt_err(-EOPNOTSUPP, "%s map %u does not support %s", type_name(h->type), h->id, op);
+}
+
+void *bpftime_map_lookup_ptr(struct bpftime_map *h, const void *key)
+{
+    if (!handle_ok(h))
+        return NULL;
+    switch (h->type) {
+    case BPFTIME_MAP_ARRAY:
+    case BPFTIME_MAP_PERCPU_ARRAY: {
+        uint32_t idx;
+        memcpy(&idx, key, 4);
+        if (idx >= h->max_entries)
+            return NULL;
+        uint8_t *v = array_elem(h, idx);
+        return h->percpu ? v + (size_t)this_cpu(h) * h->stride : v;
+    }
+    case BPFTIME_MAP_HASH:
+    case BPFTIME_MAP_PERCPU_HASH: {
+        struct shm_hash_elem *e = hash_find(h, key, hash_key(key, h->key_size));
+        if (!e)
+            return NULL;
+        uint8_t *v = elem_value(h, e);
+        return h->percpu ? v + (size_t)this_cpu(h) * h->stride : v;
+    }
+    case BPFTIME_MAP_LRU_HASH:
+    case BPFTIME_MAP_LRU_PERCPU_HASH: {
+        uint32_t hv = hash_key(key, h->key_size);
+        shm_mutex_t *lk = bucket_lock(h, hv);
+        shm_lock(lk);
+        struct shm_hash_elem *e = hash_find(h, key, hv);
+        uint8_t *v = NULL;
+        if (e) {
+            lru_unlink(h, e);
+            lru_push_front(h, e);
+            v = elem_value(h, e);
+            if (h->percpu)
+                v += (size_t)this_cpu(h) * h->stride;
+        }
+        shm_unlock(lk);
+        return v;
+    }
+    default:
+        return NULL;
+    }
+}
+
+int bpftime_map_h_update(struct bpftime_map *h, const void *key, const void *value,
+                         uint64_t flags, bool from_prog)
+{
+    if (!handle_ok(h))
+        return rt_err(-EINVAL, "invalid map handle");
+    if (is_array(h->type))
+        return array_update(h, key, value, flags, from_prog);
+    if (is_hash(h->type))
+        return hash_update(h, key, value, flags, from_prog);
+    if (h->type == BPFTIME_MAP_QUEUE || h->type == BPFTIME_MAP_STACK)
+        return qs_push(h, value, flags);
+    return unsupported(h, "update");
+}
+
+int bpftime_map_h_delete(struct bpftime_map *h, const void *key)
+{
+    if (!handle_ok(h))
+        return rt_err(-EINVAL, "invalid map handle");
+    if (is_hash(h->type))
+        return hash_delete(h, key, NULL);
+    if (h->type == BPFTIME_MAP_PROG_ARRAY) {
+        uint32_t idx;
+        memcpy(&idx, key, 4);
+        if (idx >= h->max_entries)
+            return rt_err(-E2BIG, "map %u: index %u out of range", h->id, idx);
+        uint32_t old = __atomic_exchange_n((uint32_t *)(void *)array_elem(h, idx), 0,
+                                           __ATOMIC_ACQ_REL);
+        return old ? 0 : rt_err(-ENOENT, "map %u: slot %u is empty", h->id, idx);
+    }
+    if (is_array(h->type))
+        return rt_err(-EINVAL, "map %u: array elements cannot be deleted", h->id);
+    if (h->type == BPFTIME_MAP_QUEUE || h->type == BPFTIME_MAP_STACK)
+        return rt_err(-EINVAL, "map %u: use pop on a %s map", h->id, type_name(h->type));
+    return unsupported(h, "delete");
+}
+
+int bpftime_map_h_push(struct bpftime_map *h, const void *value, uint64_t flags)
+{
+    if (!handle_ok(h))
+        return rt_err(-EINVAL, "invalid map handle");
+    if (h->type != BPFTIME_MAP_QUEUE && h->type != BPFTIME_MAP_STACK)
+        return unsupported(h, "push");
+    return qs_push(h, value, flags);
+}
+
+int bpftime_map_h_pop(struct bpftime_map *h, void *value, bool remove)
+{
+    if (!handle_ok(h))
+        return rt_err(-EINVAL, "invalid map handle");
+    if (h->type != BPFTIME_MAP_QUEUE && h->type != BPFTIME_MAP_STACK)
+        return unsupported(h, remove ? "pop" : "peek");
+    return qs_pop(h, value, remove);
+}
+
+/* ---- control-plane API by id ---- */
+
+#define GET_HANDLE(r, id)                                   \
+    struct bpftime_map *h = bpftime_map_handle((r), (id)); \
+    if (!h)                                                 \
+        return bpftime_last_errno();
+
+int bpftime_map_lookup(struct bpftime_region *r, uint32_t id, const void *key, void *value)
+{
+    GET_HANDLE(r, id);
+    switch (h->type) {
+    case BPFTIME_MAP_ARRAY:
+    case BPFTIME_MAP_PERCPU_ARRAY: {
+        uint32_t idx;
+        memcpy(&idx, key, 4);
+        if (idx >= h->max_entries)
+            return rt_err(-ENOENT, "map %u: index %u out of range (max_entries %u)", id, idx,
+                          h->max_entries);
+        value_out(h, value, array_elem(h, idx));
+        return 0;
+    }
+    case BPFTIME_MAP_PROG_ARRAY: {
+        uint32_t idx, prog;
+        memcpy(&idx, key, 4);
+        if (idx >= h->max_entries)
+            return rt_err(-ENOENT, "map %u: index %u out of range", id, idx);
+        prog = __atomic_load_n((uint32_t *)(void *)array_elem(h, idx), __ATOMIC_ACQUIRE);
+        if (!prog)
+            return rt_err(-ENOENT, "map %u: slot %u is empty", id, idx);
+        memcpy(value, &prog, 4);
+        return 0;
+    }
+    case BPFTIME_MAP_HASH:
+    case BPFTIME_MAP_PERCPU_HASH:
+    case BPFTIME_MAP_LRU_HASH:
+    case BPFTIME_MAP_LRU_PERCPU_HASH: {
+        /* under the bucket lock so the copy is not torn by an update;
+         * no LRU promotion for control-plane reads (as the kernel's
+         * lookup_elem_sys) */
+        uint32_t hv = hash_key(key, h->key_size);
+        shm_mutex_t *lk = bucket_lock(h, hv);
+        shm_lock(lk);
+        struct shm_hash_elem *e = hash_find(h, key, hv);
+        if (e)
+            value_out(h, value, elem_value(h, e));
+        shm_unlock(lk);
+        return e ? 0 : rt_err(-ENOENT, "map %u: no such key", id);
+    }
+    case BPFTIME_MAP_QUEUE:
+    case BPFTIME_MAP_STACK:
+        return qs_pop(h, value, false);
+    default:
+        return unsupported(h, "lookup");
+    }
+}
+
+int bpftime_map_update(struct bpftime_region *r, uint32_t id, const void *key, const void *value,
+                       uint64_t flags)
+{
+    GET_HANDLE(r, id);
+    return bpftime_map_h_update(h, key, value, flags, false);
+}
+
+int bpftime_map_delete_elem(struct bpftime_region *r, uint32_t id, const void *key)
+{
+    GET_HANDLE(r, id);
+    return bpftime_map_h_delete(h, key);
+}
+
+int bpftime_map_lookup_and_delete(struct bpftime_region *r, uint32_t id, const void *key,
+                                  void *value)
+{
+    GET_HANDLE(r, id);
+    if (h->type == BPFTIME_MAP_QUEUE || h->type == BPFTIME_MAP_STACK)
+        return qs_pop(h, value, true);
+    if (is_hash(h->type))
+        return hash_delete(h, key, value);
+    return unsupported(h, "lookup_and_delete");
+}
+
+int bpftime_map_get_next_key(struct bpftime_region *r, uint32_t id, const void *key,
+                             void *next_key)
+{
+    GET_HANDLE(r, id);
+    if (is_array(h->type))
+        return array_get_next_key(h, key, next_key);
+    if (is_hash(h->type))
+        return hash_get_next_key(h, key, next_key);
+    if (h->type == BPFTIME_MAP_QUEUE || h->type == BPFTIME_MAP_STACK)
+        return rt_err(-EINVAL, "%s map %u has no keys", type_name(h->type), id);
+    return unsupported(h, "get_next_key");
+}

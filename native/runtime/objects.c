@@ -1,0 +1,786 @@
+/* The object table: programs, maps, attach targets, links and instances,
+ * with stable per-kind ids and the generation counter. */
+#include <signal.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "runtime/runtime_internal.h"
+
+static const char *const kind_names[KIND_COUNT] = {"program", "map", "attach target", "link",
+                                                   "instance"};
+
+size_t table_entry_size(int kind)
+{
+    switch (kind) {
+    case KIND_PROG:
+        return sizeof(struct shm_prog);
+    case KIND_MAP:
+        return sizeof(struct shm_map);
+    case KIND_TARGET:
+        return sizeof(struct shm_target);
+    case KIND_LINK:
+        return sizeof(struct shm_link);
+    default:
+        return sizeof(struct shm_instance);
+    }
+}
+
+void *table_slot(struct bpftime_region *r, int kind, uint32_t i)
+{
+    return r->base + r->hdr->table_off[kind] + (uint64_t)i * table_entry_size(kind);
+}
+
+/* Every entry starts with its u32 id (0 = free slot). */
+static uint32_t slot_id(struct bpftime_region *r, int kind, uint32_t i)
+{
+    return *(uint32_t *)table_slot(r, kind, i);
+}
+
+void gen_bump(struct bpftime_region *r)
+{
+    atomic_fetch_add_explicit(&r->hdr->generation, 1, memory_order_release);
+}
+
+static void inst_gen_bump(struct bpftime_region *r)
+{
+    atomic_fetch_add_explicit(&r->hdr->instance_generation, 1, memory_order_release);
+}
+
+/* Under table_lock. Returns the slot index or -1. */
+static int find_slot(struct bpftime_region *r, int kind, uint32_t id)
+{
+    if (id == 0)
+        return -1;
+    uint32_t cap = r->hdr->table_cap[kind];
+    for (uint32_t i = 0; i < cap; i++)
+        if (slot_id(r, kind, i) == id)
+            return (int)i;
+    return -1;
+}
+
+/* Under table_lock: a free slot with a fresh id stamped in, or NULL. */
+static void *new_entry(struct bpftime_region *r, int kind, int *err)
+{
+    uint32_t cap = r->hdr->table_cap[kind];
+    for (uint32_t i = 0; i < cap; i++) {
+        if (slot_id(r, kind, i) == 0) {
+            if (r->hdr->next_id[kind] == UINT32_MAX) {
+                *err = rt_err(-ENOSPC, "%s ids exhausted in region %s", kind_names[kind],
+                              r->name);
+                return NULL;
+            }
+            void *e = table_slot(r, kind, i);
+            memset(e, 0, table_entry_size(kind));
+            return e;
+        }
+    }
+    *err = rt_err(-ENOSPC, "%s table of region %s is full (%u entries): delete some first",
+                  kind_names[kind], r->name, cap);
+    return NULL;
+}
+
+static uint32_t take_id(struct bpftime_region *r, int kind) { return ++r->hdr->next_id[kind]; }
+
+static int not_found(int kind, uint32_t id)
+{
+    return rt_err(-ENOENT, "no %s with id %u", kind_names[kind], id);
+}
+
+static int next_id(struct bpftime_region *r, int kind, uint32_t start)
+{
+    uint32_t best = 0, cap = r->hdr->table_cap[kind];
+    shm_lock(&r->hdr->table_lock);
+    for (uint32_t i = 0; i < cap; i++) {
+        uint32_t id = slot_id(r, kind, i);
+        if (id > start && (best == 0 || id < best))
+            best = id;
+    }
+    shm_unlock(&r->hdr->table_lock);
+    if (!best)
+        return rt_err(-ENOENT, "no %s with id above %u", kind_names[kind], start);
+    return (int)best;
+}
+
+static void copy_str(char *dst, size_t cap, const char *src)
+{
+    memset(dst, 0, cap);
+    if (src)
+        snprintf(dst, cap, "%s", src);
+}
+
+struct shm_map *map_entry_by_id(struct bpftime_region *r, uint32_t id, uint32_t *slot)
+{
+    int s = find_slot(r, KIND_MAP, id);
+    if (s < 0)
+        return NULL;
+    if (slot)
+        *slot = (uint32_t)s;
+    return table_slot(r, KIND_MAP, (uint32_t)s);
+}
+
+struct shm_prog *prog_entry_by_id(struct bpftime_region *r, uint32_t id)
+{
+    int s = find_slot(r, KIND_PROG, id);
+    return s < 0 ? NULL : table_slot(r, KIND_PROG, (uint32_t)s);
+}
+
+/* ---- programs ---- */
+
+int bpftime_prog_create(struct bpftime_region *r, const char *name, uint32_t type,
+                        const char *license, const char *attach_hint, const void *insns,
+                        uint32_t insn_cnt, const uint32_t *map_ids, uint32_t nr_maps)
+{
+    if (!insns || insn_cnt == 0 || insn_cnt > 1000000)
+        return rt_err(-EINVAL, "program %s: %u instructions (need 1..1000000)",
+                      name ? name : "", insn_cnt);
+    if (nr_maps && !map_ids)
+        return rt_err(-EINVAL, "program %s: %u maps but no map id table", name ? name : "",
+                      nr_maps);
+    uint64_t code = shm_alloc(r, (uint64_t)insn_cnt * 8);
+    uint64_t ids = nr_maps ? shm_alloc(r, (uint64_t)nr_maps * 4) : 0;
+    if (!code || (nr_maps && !ids)) {
+        shm_free(r, code);
+        shm_free(r, ids);
+        return rt_err(-ENOMEM, "region %s is full: cannot store program %s (%u instructions)",
+                      r->name, name ? name : "", insn_cnt);
+    }
+    memcpy(rt_ptr(r, code), insns, (size_t)insn_cnt * 8);
+    if (nr_maps)
+        memcpy(rt_ptr(r, ids), map_ids, (size_t)nr_maps * 4);
+    int err = 0;
+    shm_lock(&r->hdr->table_lock);
+    for (uint32_t i = 0; i < nr_maps; i++) {
+        if (find_slot(r, KIND_MAP, map_ids[i]) < 0) {
+            err = rt_err(-ENOENT, "program %s: map index %u refers to map id %u, which does not exist",
+                         name ? name : "", i, map_ids[i]);
+            goto fail;
+        }
+    }
+    struct shm_prog *p = new_entry(r, KIND_PROG, &err);
+    if (!p)
+        goto fail;
+    p->type = type;
+    p->insn_cnt = insn_cnt;
+    p->nr_maps = nr_maps;
+    p->insns_off = code;
+    p->map_ids_off = ids;
+    p->created_ns = rt_now_ns(CLOCK_REALTIME);
+    copy_str(p->name, sizeof p->name, name);
+    copy_str(p->license, sizeof p->license, license);
+    copy_str(p->attach_hint, sizeof p->attach_hint, attach_hint);
+    uint32_t id = take_id(r, KIND_PROG);
+    __atomic_store_n(&p->id, id, __ATOMIC_RELEASE);
+    gen_bump(r);
+    shm_unlock(&r->hdr->table_lock);
+    return (int)id;
+fail:
+    shm_unlock(&r->hdr->table_lock);
+    shm_free(r, code);
+    shm_free(r, ids);
+    return err;
+}
+
+static uint32_t count_links_of(struct bpftime_region *r, uint32_t prog_id, uint32_t target_id)
+{
+    uint32_t n = 0, cap = r->hdr->table_cap[KIND_LINK];
+    for (uint32_t i = 0; i < cap; i++) {
+        struct shm_link *l = table_slot(r, KIND_LINK, i);
+        if (l->id && ((prog_id && l->prog_id == prog_id) || (target_id && l->target_id == target_id)))
+            n++;
+    }
+    return n;
+}
+
+int bpftime_prog_get(struct bpftime_region *r, uint32_t id, struct bpftime_prog_info *out)
+{
+    shm_lock(&r->hdr->table_lock);
+    struct shm_prog *p = prog_entry_by_id(r, id);
+    if (!p) {
+        shm_unlock(&r->hdr->table_lock);
+        return not_found(KIND_PROG, id);
+    }
+    memset(out, 0, sizeof *out);
+    out->id = p->id;
+    out->type = p->type;
+    out->insn_cnt = p->insn_cnt;
+    out->nr_maps = p->nr_maps;
+    out->run_cnt = atomic_load(&p->run_cnt);
+    out->run_time_ns = atomic_load(&p->run_time_ns);
+    out->created_ns = p->created_ns;
+    out->nr_links = count_links_of(r, id, 0);
+    memcpy(out->name, p->name, sizeof out->name);
+    memcpy(out->license, p->license, sizeof out->license);
+    memcpy(out->attach_hint, p->attach_hint, sizeof out->attach_hint);
+    shm_unlock(&r->hdr->table_lock);
+    return 0;
+}
+
+int bpftime_prog_get_insns(struct bpftime_region *r, uint32_t id, void *buf, uint32_t cap)
+{
+    shm_lock(&r->hdr->table_lock);
+    struct shm_prog *p = prog_entry_by_id(r, id);
+    if (!p) {
+        shm_unlock(&r->hdr->table_lock);
+        return not_found(KIND_PROG, id);
+    }
+    uint32_t n = p->insn_cnt;
+    if (buf)
+        memcpy(buf, rt_ptr(r, p->insns_off), (size_t)(cap < n ? cap : n) * 8);
+    shm_unlock(&r->hdr->table_lock);
+    return (int)n;
+}
+
+int bpftime_prog_get_map_ids(struct bpftime_region *r, uint32_t id, uint32_t *buf, uint32_t cap)
+{
+    shm_lock(&r->hdr->table_lock);
+    struct shm_prog *p = prog_entry_by_id(r, id);
+    if (!p) {
+        shm_unlock(&r->hdr->table_lock);
+        return not_found(KIND_PROG, id);
+    }
+    uint32_t n = p->nr_maps;
+    if (buf && n)
+        memcpy(buf, rt_ptr(r, p->map_ids_off), (size_t)(cap < n ? cap : n) * 4);
+    shm_unlock(&r->hdr->table_lock);
+    return (int)n;
+}
+
+int bpftime_prog_delete(struct bpftime_region *r, uint32_t id)
+{
+    shm_lock(&r->hdr->table_lock);
+    struct shm_prog *p = prog_entry_by_id(r, id);
+    if (!p) {
+        shm_unlock(&r->hdr->table_lock);
+        return not_found(KIND_PROG, id);
+    }
+    uint32_t links = count_links_of(r, id, 0);
+    if (links) {
+        shm_unlock(&r->hdr->table_lock);
+        return rt_err(-EBUSY, "program %u is used by %u link(s): detach them first", id, links);
+    }
+    uint64_t code = p->insns_off, ids = p->map_ids_off;
+    __atomic_store_n(&p->id, 0, __ATOMIC_RELEASE);
+    gen_bump(r);
+    shm_unlock(&r->hdr->table_lock);
+    /* Another process may still be loading this bytecode into a VM it
+     * started building before the delete; the VM copies instructions at
+     * load, and freed blocks are only reused by later allocations. */
+    shm_free(r, code);
+    shm_free(r, ids);
+    bpftime_prog_unload_vm(r, id);
+    return 0;
+}
+
+int bpftime_prog_next_id(struct bpftime_region *r, uint32_t start_id)
+{
+    return next_id(r, KIND_PROG, start_id);
+}
+
+void bpftime_prog_record_run(struct bpftime_region *r, uint32_t id, uint64_t ns)
+{
+    /* Lock-free: the slot of a live program does not move. */
+    uint32_t cap = r->hdr->table_cap[KIND_PROG];
+    for (uint32_t i = 0; i < cap; i++) {
+        struct shm_prog *p = table_slot(r, KIND_PROG, i);
+        if (__atomic_load_n(&p->id, __ATOMIC_ACQUIRE) == id) {
+            atomic_fetch_add_explicit(&p->run_cnt, 1, memory_order_relaxed);
+            atomic_fetch_add_explicit(&p->run_time_ns, ns, memory_order_relaxed);
+            return;
+        }
+    }
+}
+
+/* ---- maps ---- */
+
+int bpftime_map_create(struct bpftime_region *r, const char *name, uint32_t type,
+                       uint32_t key_size, uint32_t value_size, uint32_t max_entries,
+                       uint32_t map_flags, uint64_t map_extra)
+{
+    int rc = map_check_spec(r, type, key_size, value_size, &max_entries, map_flags, &map_extra);
+    if (rc)
+        return rc;
+    struct shm_map tmp;
+    memset(&tmp, 0, sizeof tmp);
+    tmp.type = type;
+    tmp.key_size = key_size;
+    tmp.value_size = value_size;
+    tmp.max_entries = max_entries;
+    tmp.map_flags = map_flags;
+    tmp.map_extra = map_extra;
+    copy_str(tmp.name, sizeof tmp.name, name);
+    rc = map_storage_init(r, &tmp); /* outside the table lock: may be large */
+    if (rc)
+        return rc;
+    int err = 0;
+    shm_lock(&r->hdr->table_lock);
+    struct shm_map *m = new_entry(r, KIND_MAP, &err);
+    if (!m) {
+        shm_unlock(&r->hdr->table_lock);
+        map_storage_free(r, &tmp);
+        return err;
+    }
+    memcpy(m, &tmp, sizeof tmp);
+    shm_mutex_init(&m->lock);
+    m->created_ns = rt_now_ns(CLOCK_REALTIME);
+    uint32_t id = take_id(r, KIND_MAP);
+    __atomic_store_n(&m->id, id, __ATOMIC_RELEASE);
+    gen_bump(r);
+    shm_unlock(&r->hdr->table_lock);
+    return (int)id;
+}
+
+int bpftime_map_get(struct bpftime_region *r, uint32_t id, struct bpftime_map_info *out)
+{
+    shm_lock(&r->hdr->table_lock);
+    struct shm_map *m = map_entry_by_id(r, id, NULL);
+    if (!m) {
+        shm_unlock(&r->hdr->table_lock);
+        return not_found(KIND_MAP, id);
+    }
+    memset(out, 0, sizeof *out);
+    out->id = m->id;
+    out->type = m->type;
+    out->key_size = m->key_size;
+    out->value_size = m->value_size;
+    out->max_entries = m->max_entries;
+    out->map_flags = m->map_flags;
+    out->map_extra = m->map_extra;
+    out->created_ns = m->created_ns;
+    out->ncpus = r->hdr->ncpus;
+    bool percpu = m->type == BPFTIME_MAP_PERCPU_ARRAY || m->type == BPFTIME_MAP_PERCPU_HASH ||
+                  m->type == BPFTIME_MAP_LRU_PERCPU_HASH;
+    out->value_buf_size =
+        percpu ? (uint32_t)(round_up8(m->value_size) * r->hdr->ncpus) : m->value_size;
+    memcpy(out->name, m->name, sizeof out->name);
+    shm_unlock(&r->hdr->table_lock);
+    return 0;
+}
+
+int bpftime_map_delete(struct bpftime_region *r, uint32_t id)
+{
+    shm_lock(&r->hdr->table_lock);
+    uint32_t slot;
+    struct shm_map *m = map_entry_by_id(r, id, &slot);
+    if (!m) {
+        shm_unlock(&r->hdr->table_lock);
+        return not_found(KIND_MAP, id);
+    }
+    uint32_t cap = r->hdr->table_cap[KIND_PROG];
+    for (uint32_t i = 0; i < cap; i++) {
+        struct shm_prog *p = table_slot(r, KIND_PROG, i);
+        if (!p->id)
+            continue;
+        const uint32_t *ids = rt_ptr(r, p->map_ids_off);
+        for (uint32_t k = 0; k < p->nr_maps; k++) {
+            if (ids[k] == id) {
+                uint32_t pid = p->id;
+                shm_unlock(&r->hdr->table_lock);
+                return rt_err(-EBUSY, "map %u is used by program %u: delete the program first",
+                              id, pid);
+            }
+        }
+    }
+    struct shm_map copy = *m;
+    __atomic_store_n(&m->id, 0, __ATOMIC_RELEASE);
+    gen_bump(r);
+    shm_unlock(&r->hdr->table_lock);
+    pthread_mutex_lock(&r->local_lock);
+    map_handle_drop(r, slot);
+    pthread_mutex_unlock(&r->local_lock);
+    map_storage_free(r, &copy);
+    return 0;
+}
+
+int bpftime_map_next_id(struct bpftime_region *r, uint32_t start_id)
+{
+    return next_id(r, KIND_MAP, start_id);
+}
+
+struct bpftime_map *bpftime_map_handle(struct bpftime_region *r, uint32_t id)
+{
+    uint32_t slot;
+    shm_lock(&r->hdr->table_lock);
+    struct shm_map *m = map_entry_by_id(r, id, &slot);
+    if (!m) {
+        shm_unlock(&r->hdr->table_lock);
+        not_found(KIND_MAP, id);
+        return NULL;
+    }
+    pthread_mutex_lock(&r->local_lock);
+    struct bpftime_map *h = r->maps[slot];
+    if (h && h->id != id) {
+        /* the slot was reused by another map since this handle was made */
+        map_handle_drop(r, slot);
+        h = NULL;
+    }
+    if (!h) {
+        h = calloc(1, sizeof *h);
+        if (h && map_handle_init(r, m, h) != 0) {
+            free(h);
+            h = NULL;
+        }
+        r->maps[slot] = h;
+    }
+    pthread_mutex_unlock(&r->local_lock);
+    shm_unlock(&r->hdr->table_lock);
+    if (!h)
+        rt_err(-ENOMEM, "out of memory for map handle");
+    return h;
+}
+
+/* ---- attach targets ---- */
+
+int bpftime_target_create(struct bpftime_region *r, uint32_t type, const void *arg,
+                          uint32_t arg_len)
+{
+    if (arg_len > (1u << 20))
+        return rt_err(-E2BIG, "attach target argument of %u bytes is too large (max 1 MiB)",
+                      arg_len);
+    uint64_t a = shm_alloc(r, (uint64_t)arg_len + 1);
+    if (!a)
+        return rt_err(-ENOMEM, "region %s is full", r->name);
+    if (arg_len)
+        memcpy(rt_ptr(r, a), arg, arg_len);
+    int err = 0;
+    shm_lock(&r->hdr->table_lock);
+    struct shm_target *t = new_entry(r, KIND_TARGET, &err);
+    if (!t) {
+        shm_unlock(&r->hdr->table_lock);
+        shm_free(r, a);
+        return err;
+    }
+    t->type = type;
+    t->arg_len = arg_len;
+    t->arg_off = a;
+    t->created_ns = rt_now_ns(CLOCK_REALTIME);
+    uint32_t id = take_id(r, KIND_TARGET);
+    __atomic_store_n(&t->id, id, __ATOMIC_RELEASE);
+    gen_bump(r);
+    shm_unlock(&r->hdr->table_lock);
+    return (int)id;
+}
+
+int bpftime_target_get(struct bpftime_region *r, uint32_t id, struct bpftime_target_info *out)
+{
+    shm_lock(&r->hdr->table_lock);
+    int s = find_slot(r, KIND_TARGET, id);
+    if (s < 0) {
+        shm_unlock(&r->hdr->table_lock);
+        return not_found(KIND_TARGET, id);
+    }
+    struct shm_target *t = table_slot(r, KIND_TARGET, (uint32_t)s);
+    memset(out, 0, sizeof *out);
+    out->id = t->id;
+    out->type = t->type;
+    out->arg_len = t->arg_len;
+    out->created_ns = t->created_ns;
+    shm_unlock(&r->hdr->table_lock);
+    return 0;
+}
+
+int bpftime_target_get_arg(struct bpftime_region *r, uint32_t id, void *buf, uint32_t cap)
+{
+    shm_lock(&r->hdr->table_lock);
+    int s = find_slot(r, KIND_TARGET, id);
+    if (s < 0) {
+        shm_unlock(&r->hdr->table_lock);
+        return not_found(KIND_TARGET, id);
+    }
+    struct shm_target *t = table_slot(r, KIND_TARGET, (uint32_t)s);
+    uint32_t n = t->arg_len;
+    if (buf && cap) {
+        uint32_t c = cap < n ? cap : n;
+        memcpy(buf, rt_ptr(r, t->arg_off), c);
+        if (c < cap)
+            ((char *)buf)[c] = 0;
+    }
+    shm_unlock(&r->hdr->table_lock);
+    return (int)n;
+}
+
+int bpftime_target_delete(struct bpftime_region *r, uint32_t id)
+{
+    shm_lock(&r->hdr->table_lock);
+    int s = find_slot(r, KIND_TARGET, id);
+    if (s < 0) {
+        shm_unlock(&r->hdr->table_lock);
+        return not_found(KIND_TARGET, id);
+    }
+    uint32_t links = count_links_of(r, 0, id);
+    if (links) {
+        shm_unlock(&r->hdr->table_lock);
+        return rt_err(-EBUSY, "attach target %u is used by %u link(s): detach them first", id,
+                      links);
+    }
+    struct shm_target *t = table_slot(r, KIND_TARGET, (uint32_t)s);
+    uint64_t a = t->arg_off;
+    __atomic_store_n(&t->id, 0, __ATOMIC_RELEASE);
+    gen_bump(r);
+    shm_unlock(&r->hdr->table_lock);
+    shm_free(r, a);
+    return 0;
+}
+
+int bpftime_target_next_id(struct bpftime_region *r, uint32_t start_id)
+{
+    return next_id(r, KIND_TARGET, start_id);
+}
+
+/* ---- links ---- */
+
+int bpftime_link_create(struct bpftime_region *r, uint32_t prog_id, uint32_t target_id,
+                        uint64_t cookie)
+{
+    int err = 0;
+    shm_lock(&r->hdr->table_lock);
+    if (find_slot(r, KIND_PROG, prog_id) < 0) {
+        err = not_found(KIND_PROG, prog_id);
+        goto out;
+    }
+    if (find_slot(r, KIND_TARGET, target_id) < 0) {
+        err = not_found(KIND_TARGET, target_id);
+        goto out;
+    }
+    struct shm_link *l = new_entry(r, KIND_LINK, &err);
+    if (!l)
+        goto out;
+    l->prog_id = prog_id;
+    l->target_id = target_id;
+    l->cookie = cookie;
+    l->created_ns = rt_now_ns(CLOCK_REALTIME);
+    uint32_t id = take_id(r, KIND_LINK);
+    __atomic_store_n(&l->id, id, __ATOMIC_RELEASE);
+    gen_bump(r);
+    err = (int)id;
+out:
+    shm_unlock(&r->hdr->table_lock);
+    return err;
+}
+
+int bpftime_link_get(struct bpftime_region *r, uint32_t id, struct bpftime_link_info *out)
+{
+    shm_lock(&r->hdr->table_lock);
+    int s = find_slot(r, KIND_LINK, id);
+    if (s < 0) {
+        shm_unlock(&r->hdr->table_lock);
+        return not_found(KIND_LINK, id);
+    }
+    struct shm_link *l = table_slot(r, KIND_LINK, (uint32_t)s);
+    memset(out, 0, sizeof *out);
+    out->id = l->id;
+    out->prog_id = __atomic_load_n(&l->prog_id, __ATOMIC_ACQUIRE);
+    out->target_id = l->target_id;
+    out->cookie = l->cookie;
+    out->created_ns = l->created_ns;
+    shm_unlock(&r->hdr->table_lock);
+    return 0;
+}
+
+int bpftime_link_delete(struct bpftime_region *r, uint32_t id)
+{
+    shm_lock(&r->hdr->table_lock);
+    int s = find_slot(r, KIND_LINK, id);
+    if (s < 0) {
+        shm_unlock(&r->hdr->table_lock);
+        return not_found(KIND_LINK, id);
+    }
+    struct shm_link *l = table_slot(r, KIND_LINK, (uint32_t)s);
+    __atomic_store_n(&l->id, 0, __ATOMIC_RELEASE);
+    gen_bump(r);
+    shm_unlock(&r->hdr->table_lock);
+    return 0;
+}
+
+int bpftime_link_next_id(struct bpftime_region *r, uint32_t start_id)
+{
+    return next_id(r, KIND_LINK, start_id);
+}
+
+int bpftime_link_update_prog(struct bpftime_region *r, uint32_t link_id, uint32_t new_prog_id,
+                             uint32_t expected_old_prog_id)
+{
+    int err = 0;
+    shm_lock(&r->hdr->table_lock);
+    int s = find_slot(r, KIND_LINK, link_id);
+    if (s < 0) {
+        err = not_found(KIND_LINK, link_id);
+        goto out;
+    }
+    if (find_slot(r, KIND_PROG, new_prog_id) < 0) {
+        err = not_found(KIND_PROG, new_prog_id);
+        goto out;
+    }
+    struct shm_link *l = table_slot(r, KIND_LINK, (uint32_t)s);
+    if (expected_old_prog_id && l->prog_id != expected_old_prog_id) {
+        err = rt_err(-EPERM, "link %u runs program %u, not the expected %u", link_id, l->prog_id,
+                     expected_old_prog_id);
+        goto out;
+    }
+    __atomic_store_n(&l->prog_id, new_prog_id, __ATOMIC_RELEASE);
+    gen_bump(r);
+out:
+    shm_unlock(&r->hdr->table_lock);
+    return err;
+}
+
+/* ---- instances ---- */
+
+/* Field 22 of /proc/<pid>/stat (clock ticks since boot): with the pid it
+ * names one process even after pid reuse. 0 if unknown. */
+static uint64_t proc_start_time(uint32_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%u/stat", pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    char *p = strrchr(buf, ')'); /* comm may contain spaces */
+    if (!p)
+        return 0;
+    p++;
+    /* after ')' come fields 3.. ; starttime is field 22 */
+    for (int field = 3; field <= 22 && p; field++) {
+        while (*p == ' ')
+            p++;
+        if (field == 22)
+            return strtoull(p, NULL, 10);
+        p = strchr(p, ' ');
+    }
+    return 0;
+}
+
+static bool instance_alive(const struct shm_instance *in)
+{
+    if (kill((pid_t)in->pid, 0) != 0 && errno == ESRCH)
+        return false;
+    uint64_t st = proc_start_time(in->pid);
+    return st == 0 || in->start_time == 0 || st == in->start_time;
+}
+
+int bpftime_instance_register(struct bpftime_region *r, uint32_t pid)
+{
+    if (pid == 0)
+        pid = (uint32_t)getpid();
+    uint64_t st = proc_start_time(pid);
+    int err = 0;
+    shm_lock(&r->hdr->table_lock);
+    struct shm_instance *in = new_entry(r, KIND_INSTANCE, &err);
+    if (!in) {
+        shm_unlock(&r->hdr->table_lock);
+        return err;
+    }
+    in->pid = pid;
+    in->start_time = st;
+    atomic_store(&in->heartbeat_ns, rt_now_ns(CLOCK_MONOTONIC));
+    uint32_t id = take_id(r, KIND_INSTANCE);
+    __atomic_store_n(&in->id, id, __ATOMIC_RELEASE);
+    inst_gen_bump(r);
+    shm_unlock(&r->hdr->table_lock);
+    return (int)id;
+}
+
+static struct shm_instance *instance_by_id(struct bpftime_region *r, uint32_t id)
+{
+    int s = find_slot(r, KIND_INSTANCE, id);
+    return s < 0 ? NULL : table_slot(r, KIND_INSTANCE, (uint32_t)s);
+}
+
+int bpftime_instance_set_links(struct bpftime_region *r, uint32_t id, const uint32_t *link_ids,
+                               uint32_t n, uint64_t generation_seen)
+{
+    if (n > BPFTIME_INSTANCE_MAX_LINKS)
+        return rt_err(-E2BIG, "an instance records at most %d links (%u given)",
+                      BPFTIME_INSTANCE_MAX_LINKS, n);
+    shm_lock(&r->hdr->table_lock);
+    struct shm_instance *in = instance_by_id(r, id);
+    if (!in) {
+        shm_unlock(&r->hdr->table_lock);
+        return not_found(KIND_INSTANCE, id);
+    }
+    memset(in->link_ids, 0, sizeof in->link_ids);
+    if (n)
+        memcpy(in->link_ids, link_ids, (size_t)n * 4);
+    in->nr_links = n;
+    in->generation_seen = generation_seen;
+    atomic_store(&in->heartbeat_ns, rt_now_ns(CLOCK_MONOTONIC));
+    inst_gen_bump(r);
+    shm_unlock(&r->hdr->table_lock);
+    return 0;
+}
+
+int bpftime_instance_heartbeat(struct bpftime_region *r, uint32_t id)
+{
+    shm_lock(&r->hdr->table_lock);
+    struct shm_instance *in = instance_by_id(r, id);
+    if (!in) {
+        shm_unlock(&r->hdr->table_lock);
+        return not_found(KIND_INSTANCE, id);
+    }
+    atomic_store(&in->heartbeat_ns, rt_now_ns(CLOCK_MONOTONIC));
+    shm_unlock(&r->hdr->table_lock);
+    return 0;
+}
+
+int bpftime_instance_get(struct bpftime_region *r, uint32_t id, struct bpftime_instance_info *out)
+{
+    shm_lock(&r->hdr->table_lock);
+    struct shm_instance *in = instance_by_id(r, id);
+    if (!in) {
+        shm_unlock(&r->hdr->table_lock);
+        return not_found(KIND_INSTANCE, id);
+    }
+    memset(out, 0, sizeof *out);
+    out->id = in->id;
+    out->pid = in->pid;
+    out->start_time = in->start_time;
+    out->heartbeat_ns = atomic_load(&in->heartbeat_ns);
+    out->generation_seen = in->generation_seen;
+    out->nr_links = in->nr_links;
+    memcpy(out->link_ids, in->link_ids, sizeof out->link_ids);
+    struct shm_instance copy;
+    memcpy(&copy, in, sizeof copy);
+    shm_unlock(&r->hdr->table_lock);
+    out->alive = instance_alive(&copy) ? 1 : 0;
+    return 0;
+}
+
+int bpftime_instance_delete(struct bpftime_region *r, uint32_t id)
+{
+    shm_lock(&r->hdr->table_lock);
+    struct shm_instance *in = instance_by_id(r, id);
+    if (!in) {
+        shm_unlock(&r->hdr->table_lock);
+        return not_found(KIND_INSTANCE, id);
+    }
+    __atomic_store_n(&in->id, 0, __ATOMIC_RELEASE);
+    inst_gen_bump(r);
+    shm_unlock(&r->hdr->table_lock);
+    return 0;
+}
+
+int bpftime_instance_next_id(struct bpftime_region *r, uint32_t start_id)
+{
+    return next_id(r, KIND_INSTANCE, start_id);
+}
+
+int bpftime_instance_reap(struct bpftime_region *r)
+{
+    int n = 0;
+    shm_lock(&r->hdr->table_lock);
+    uint32_t cap = r->hdr->table_cap[KIND_INSTANCE];
+    for (uint32_t i = 0; i < cap; i++) {
+        struct shm_instance *in = table_slot(r, KIND_INSTANCE, i);
+        if (in->id && !instance_alive(in)) {
+            __atomic_store_n(&in->id, 0, __ATOMIC_RELEASE);
+            n++;
+        }
+    }
+    if (n)
+        inst_gen_bump(r);
+    shm_unlock(&r->hdr->table_lock);
+    return n;
+}

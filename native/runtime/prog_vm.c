@@ -1,0 +1,245 @@
+/* Wiring a region's program into a VM: helpers, lddw map relocation, tail
+ * calls through prog_array maps, and the region heap as accessible memory.
+ *
+ * Each setup makes a process-local context (struct prog_local) that the
+ * VM's callbacks get as their user pointer; contexts live until the region
+ * handle is closed (or, for VMs the region owns, bpftime_prog_unload_vm),
+ * so a VM must not outlive the region handle it was set up with. */
+#include <stdlib.h>
+
+#include "runtime/runtime_internal.h"
+#include "vm/ebpf_vm.h"
+
+/* lddw pseudo sources, as the kernel's/libbpf's */
+#define PSEUDO_MAP_FD 1
+#define PSEUDO_MAP_VALUE 2
+#define PSEUDO_MAP_IDX 5
+#define PSEUDO_MAP_IDX_VALUE 6
+
+struct prog_local {
+    struct prog_local *next;
+    struct bpftime_region *r;
+    uint32_t prog_id;
+    uint32_t nr_maps;
+    struct bpftime_map **maps; /* program map index -> handle */
+    struct ebpf_vm *vm;        /* set when the region owns the VM */
+};
+
+static uint64_t lddw_reloc(void *user, uint32_t src, uint32_t imm, uint32_t next_imm, bool *ok)
+{
+    struct prog_local *pl = user;
+    *ok = false;
+    if (imm >= pl->nr_maps)
+        return 0;
+    struct bpftime_map *h = pl->maps[imm];
+    switch (src) {
+    case PSEUDO_MAP_FD:
+    case PSEUDO_MAP_IDX:
+        *ok = true;
+        return (uint64_t)(uintptr_t)h;
+    case PSEUDO_MAP_VALUE:
+    case PSEUDO_MAP_IDX_VALUE:
+        /* global data: address of element 0's value + offset */
+        if (h->type != BPFTIME_MAP_ARRAY || next_imm >= h->value_size)
+            return 0;
+        *ok = true;
+        return (uint64_t)(uintptr_t)(h->data + next_imm);
+    default:
+        return 0;
+    }
+}
+
+static bool bounds_check(void *user, uint64_t addr, uint64_t size, bool write)
+{
+    (void)write;
+    struct prog_local *pl = user;
+    uint64_t lo = (uint64_t)(uintptr_t)pl->r->base + pl->r->hdr->heap_off;
+    uint64_t hi = (uint64_t)(uintptr_t)pl->r->base + pl->r->size;
+    return addr >= lo && addr <= hi && size <= hi - addr;
+}
+
+static struct ebpf_vm *owned_vm(struct bpftime_region *r, uint32_t prog_id)
+{
+    struct ebpf_vm *vm = NULL;
+    pthread_mutex_lock(&r->local_lock);
+    for (struct prog_local *pl = r->progs; pl; pl = pl->next)
+        if (pl->prog_id == prog_id && pl->vm) {
+            vm = pl->vm;
+            break;
+        }
+    pthread_mutex_unlock(&r->local_lock);
+    return vm;
+}
+
+static struct ebpf_vm *tail_call(void *user, uint64_t map, uint64_t index)
+{
+    struct prog_local *pl = user;
+    struct bpftime_map *h = (struct bpftime_map *)(uintptr_t)map;
+    if (!h || h->magic != MAP_HANDLE_MAGIC || h->type != BPFTIME_MAP_PROG_ARRAY)
+        return NULL;
+    uint32_t idx = (uint32_t)index;
+    if (idx >= h->max_entries)
+        return NULL;
+    uint32_t prog = __atomic_load_n((uint32_t *)(void *)(h->data + (size_t)idx * h->stride),
+                                    __ATOMIC_ACQUIRE);
+    if (!prog)
+        return NULL;
+    struct ebpf_vm *vm = owned_vm(pl->r, prog);
+    if (!vm && bpftime_prog_load_vm(pl->r, prog, &vm) != 0)
+        return NULL;
+    return vm;
+}
+
+static void prog_local_free(struct prog_local *pl)
+{
+    if (pl->vm)
+        ebpf_vm_destroy(pl->vm);
+    free(pl->maps);
+    free(pl);
+}
+
+static int setup(struct bpftime_region *r, uint32_t prog_id, struct ebpf_vm *vm,
+                 struct prog_local **out)
+{
+    int n = bpftime_prog_get_map_ids(r, prog_id, NULL, 0);
+    if (n < 0)
+        return n;
+    struct prog_local *pl = calloc(1, sizeof *pl);
+    uint32_t *ids = calloc((size_t)n + 1, sizeof *ids);
+    if (pl)
+        pl->maps = calloc((size_t)n + 1, sizeof *pl->maps);
+    if (!pl || !ids || !pl->maps) {
+        free(ids);
+        if (pl)
+            free(pl->maps);
+        free(pl);
+        return rt_err(-ENOMEM, "out of memory");
+    }
+    pl->r = r;
+    pl->prog_id = prog_id;
+    int got = bpftime_prog_get_map_ids(r, prog_id, ids, (uint32_t)n);
+    if (got != n) {
+        free(ids);
+        prog_local_free(pl);
+        return got < 0 ? got : rt_err(-EAGAIN, "program %u changed during setup", prog_id);
+    }
+    pl->nr_maps = (uint32_t)n;
+    for (int i = 0; i < n; i++) {
+        pl->maps[i] = bpftime_map_handle(r, ids[i]);
+        if (!pl->maps[i]) {
+            int rc = rt_err(-ENOENT, "program %u: map index %d refers to map %u, which is gone",
+                            prog_id, i, ids[i]);
+            free(ids);
+            prog_local_free(pl);
+            return rc;
+        }
+    }
+    free(ids);
+    int rc = bpftime_register_helpers(vm);
+    if (rc) {
+        prog_local_free(pl);
+        return rc;
+    }
+    ebpf_vm_set_lddw_reloc(vm, lddw_reloc, pl);
+    ebpf_vm_set_bounds_check(vm, bounds_check, pl);
+    ebpf_vm_set_tail_call(vm, tail_call, pl);
+    uint8_t *heap = r->base + r->hdr->heap_off;
+    rc = ebpf_vm_add_region(vm, heap, r->size - r->hdr->heap_off, true);
+    if (rc) {
+        prog_local_free(pl);
+        return rt_err(rc, "program %u: %s", prog_id, ebpf_vm_error(vm));
+    }
+    pthread_mutex_lock(&r->local_lock);
+    pl->next = r->progs;
+    r->progs = pl;
+    pthread_mutex_unlock(&r->local_lock);
+    *out = pl;
+    return 0;
+}
+
+int bpftime_prog_setup_vm(struct bpftime_region *r, uint32_t prog_id, struct ebpf_vm *vm)
+{
+    struct prog_local *pl;
+    int rc = setup(r, prog_id, vm, &pl);
+    if (rc == 0)
+        bpftime_helpers_set_trace_region(r);
+    return rc;
+}
+
+int bpftime_prog_load_vm(struct bpftime_region *r, uint32_t prog_id, struct ebpf_vm **out)
+{
+    struct bpftime_prog_info info;
+    int rc = bpftime_prog_get(r, prog_id, &info);
+    if (rc)
+        return rc;
+    uint64_t *code = malloc((size_t)info.insn_cnt * 8);
+    if (!code)
+        return rt_err(-ENOMEM, "out of memory");
+    int n = bpftime_prog_get_insns(r, prog_id, code, info.insn_cnt);
+    if (n < 0 || (uint32_t)n != info.insn_cnt) {
+        free(code);
+        return n < 0 ? n : rt_err(-EAGAIN, "program %u changed while loading", prog_id);
+    }
+    struct ebpf_vm *vm = ebpf_vm_create();
+    if (!vm) {
+        free(code);
+        return rt_err(-ENOMEM, "out of memory");
+    }
+    struct prog_local *pl;
+    rc = setup(r, prog_id, vm, &pl);
+    if (rc) {
+        free(code);
+        ebpf_vm_destroy(vm);
+        return rc;
+    }
+    bpftime_helpers_set_trace_region(r);
+    rc = ebpf_vm_load(vm, code, (size_t)info.insn_cnt * 8);
+    free(code);
+    if (rc) {
+        rc = rt_err(rc, "program %u (%s): %s", prog_id, info.name, ebpf_vm_error(vm));
+        pl->vm = vm; /* destroyed with its context */
+        bpftime_prog_unload_vm(r, prog_id);
+        return rc;
+    }
+    pthread_mutex_lock(&r->local_lock);
+    pl->vm = vm;
+    pthread_mutex_unlock(&r->local_lock);
+    *out = vm;
+    return 0;
+}
+
+void bpftime_prog_unload_vm(struct bpftime_region *r, uint32_t prog_id)
+{
+    struct prog_local *dead = NULL;
+    pthread_mutex_lock(&r->local_lock);
+    struct prog_local **pp = &r->progs;
+    while (*pp) {
+        struct prog_local *pl = *pp;
+        if (pl->prog_id == prog_id && pl->vm) {
+            *pp = pl->next;
+            pl->next = dead;
+            dead = pl;
+        } else {
+            pp = &pl->next;
+        }
+    }
+    pthread_mutex_unlock(&r->local_lock);
+    while (dead) {
+        struct prog_local *next = dead->next;
+        prog_local_free(dead);
+        dead = next;
+    }
+}
+
+void prog_local_free_all(struct bpftime_region *r)
+{
+    struct prog_local *pl = r->progs;
+    r->progs = NULL;
+    while (pl) {
+        struct prog_local *next = pl->next;
+        prog_local_free(pl);
+        pl = next;
+    }
+    /* the trace sink must not point at a closed region */
+    helpers_clear_trace_region(r);
+}

@@ -1,0 +1,489 @@
+/* The shared-memory region: file, header, mapping, locks and the allocator. */
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "runtime/runtime_internal.h"
+
+#define SHM_DIR "/dev/shm"
+
+/* ---- errors ---- */
+
+static _Thread_local char last_error[512];
+static _Thread_local int last_errno;
+
+int rt_err(int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    va_end(ap);
+    last_errno = code;
+    BPFTIME_DEBUG("runtime: %s (%d)", last_error, code);
+    return code;
+}
+
+const char *bpftime_last_error(void) { return last_error; }
+int bpftime_last_errno(void) { return last_errno; }
+
+/* ---- time, locks ---- */
+
+uint64_t rt_now_ns(int clock)
+{
+    struct timespec ts;
+    clock_gettime(clock, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void shm_mutex_init(shm_mutex_t *m)
+{
+    pthread_mutexattr_t a;
+    pthread_mutexattr_init(&a);
+    pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+    pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+    pthread_mutex_init(&m->m, &a);
+    pthread_mutexattr_destroy(&a);
+}
+
+void shm_lock(shm_mutex_t *m)
+{
+    int rc = pthread_mutex_lock(&m->m);
+    if (rc == EOWNERDEAD) {
+        BPFTIME_WARN("runtime: a process died holding a shared lock; recovering it");
+        pthread_mutex_consistent(&m->m);
+    } else if (rc != 0) {
+        BPFTIME_ERROR("runtime: shared lock failed: %s", strerror(rc));
+    }
+}
+
+void shm_unlock(shm_mutex_t *m) { pthread_mutex_unlock(&m->m); }
+
+/* ---- names ---- */
+
+static int check_name(const char *name)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > BPFTIME_NAME_LEN)
+        return rt_err(-EINVAL, "invalid region name \"%s\": use 1-%d characters of [A-Za-z0-9_.-]",
+                      name, BPFTIME_NAME_LEN);
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '_' || c == '-' || c == '.';
+        if (!ok || (i == 0 && c == '.'))
+            return rt_err(-EINVAL,
+                          "invalid region name \"%s\": use 1-%d characters of [A-Za-z0-9_.-]",
+                          name, BPFTIME_NAME_LEN);
+    }
+    return 0;
+}
+
+int bpftime_region_path(const char *name, char *buf, uint32_t buf_len)
+{
+    if (!name)
+        name = BPFTIME_DEFAULT_REGION;
+    int rc = check_name(name);
+    if (rc)
+        return rc;
+    int n = snprintf(buf, buf_len, SHM_DIR "/bpftime-%s", name);
+    if (n < 0 || (uint32_t)n >= buf_len)
+        return rt_err(-ENAMETOOLONG, "region path buffer too small");
+    return n;
+}
+
+/* ---- allocator ---- */
+
+static void heap_init(struct shm_header *h, uint64_t heap_off, uint64_t size)
+{
+    h->heap_off = heap_off;
+    h->heap_end = size;
+    h->bump = heap_off;
+}
+
+static int size_class(uint64_t need)
+{
+    int s = SHM_SMALL_MIN_SHIFT;
+    while ((1ull << s) < need)
+        s++;
+    return s;
+}
+
+uint64_t shm_alloc(struct bpftime_region *r, uint64_t size)
+{
+    struct shm_header *h = r->hdr;
+    if (size == 0)
+        size = 1;
+    uint64_t need = size + SHM_SMALL_HDR;
+    uint64_t result = 0;
+    shm_lock(&h->alloc_lock);
+    if (need <= (1ull << SHM_SMALL_MAX_SHIFT)) {
+        int cls = size_class(need);
+        uint64_t bsize = 1ull << cls;
+        uint64_t b = h->small_free[cls];
+        if (b) {
+            struct shm_block *blk = rt_ptr(r, b);
+            h->small_free[cls] = blk->next;
+        } else if (h->bump + bsize <= h->heap_end) {
+            b = h->bump;
+            h->bump += bsize;
+        }
+        if (b) {
+            struct shm_block *blk = rt_ptr(r, b);
+            memset(blk, 0, bsize);
+            blk->magic = SHM_BLOCK_MAGIC;
+            blk->cls = (uint32_t)cls;
+            blk->size = bsize;
+            h->heap_used += bsize;
+            result = b + SHM_SMALL_HDR;
+        }
+    } else {
+        /* Large: header page + whole payload pages; payload page-aligned.
+         * Free large payloads are hole-punched, so they read as zero. */
+        uint64_t bsize = SHM_PAGE + ((size + SHM_PAGE - 1) & ~(uint64_t)(SHM_PAGE - 1));
+        uint64_t *pp = &h->large_free, b;
+        while ((b = *pp) != 0) {
+            struct shm_block *blk = rt_ptr(r, b);
+            if (blk->size >= bsize) {
+                *pp = blk->next;
+                if (blk->size - bsize >= 2 * SHM_PAGE) {
+                    /* split: the tail stays free */
+                    uint64_t rest = b + bsize;
+                    struct shm_block *rb = rt_ptr(r, rest);
+                    rb->magic = SHM_BLOCK_MAGIC;
+                    rb->cls = SHM_BLOCK_LARGE;
+                    rb->size = blk->size - bsize;
+                    rb->next = h->large_free;
+                    h->large_free = rest;
+                    blk->size = bsize;
+                }
+                break;
+            }
+            pp = &blk->next;
+        }
+        if (!b) {
+            uint64_t start = (h->bump + SHM_PAGE - 1) & ~(uint64_t)(SHM_PAGE - 1);
+            if (start + bsize <= h->heap_end && start + bsize > start) {
+                /* the skipped tail before the page boundary is simply lost;
+                 * small blocks are at most 32 KiB so this is bounded */
+                b = start;
+                h->bump = start + bsize;
+                struct shm_block *blk = rt_ptr(r, b);
+                blk->size = bsize;
+            }
+        }
+        if (b) {
+            struct shm_block *blk = rt_ptr(r, b);
+            blk->magic = SHM_BLOCK_MAGIC;
+            blk->cls = SHM_BLOCK_LARGE;
+            blk->next = 0;
+            h->heap_used += blk->size;
+            result = b + SHM_PAGE;
+        }
+    }
+    shm_unlock(&h->alloc_lock);
+    return result;
+}
+
+void shm_free(struct bpftime_region *r, uint64_t off)
+{
+    if (!off)
+        return;
+    struct shm_header *h = r->hdr;
+    uint64_t b;
+    struct shm_block *blk;
+    if ((off & (SHM_PAGE - 1)) == 0 && off >= h->heap_off + SHM_PAGE &&
+        ((struct shm_block *)rt_ptr(r, off - SHM_PAGE))->magic == SHM_BLOCK_MAGIC &&
+        ((struct shm_block *)rt_ptr(r, off - SHM_PAGE))->cls == SHM_BLOCK_LARGE) {
+        b = off - SHM_PAGE;
+    } else {
+        b = off - SHM_SMALL_HDR;
+    }
+    blk = rt_ptr(r, b);
+    if (blk->magic != SHM_BLOCK_MAGIC) {
+        BPFTIME_ERROR("runtime: shm_free of offset 0x%llx: not an allocated block",
+                      (unsigned long long)off);
+        return;
+    }
+    shm_lock(&h->alloc_lock);
+    h->heap_used -= blk->size;
+    if (blk->cls == SHM_BLOCK_LARGE) {
+        /* give the pages back to tmpfs; they read as zero afterwards */
+        madvise(r->base + b + SHM_PAGE, blk->size - SHM_PAGE, MADV_REMOVE);
+        blk->next = h->large_free;
+        h->large_free = b;
+    } else {
+        blk->next = h->small_free[blk->cls];
+        h->small_free[blk->cls] = b;
+    }
+    shm_unlock(&h->alloc_lock);
+}
+
+int64_t bpftime_shm_alloc(struct bpftime_region *r, uint64_t size)
+{
+    uint64_t off = shm_alloc(r, size);
+    if (!off)
+        return rt_err(-ENOMEM,
+                      "region %s is full (%llu bytes requested): create it larger with "
+                      "`bpftime shm create --size`",
+                      r->name, (unsigned long long)size);
+    return (int64_t)off;
+}
+
+void bpftime_shm_free(struct bpftime_region *r, uint64_t off) { shm_free(r, off); }
+
+/* ---- region ---- */
+
+static struct bpftime_region *region_alloc(const char *name)
+{
+    struct bpftime_region *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    snprintf(r->name, sizeof r->name, "%s", name);
+    bpftime_region_path(name, r->path, sizeof r->path);
+    r->fd = -1;
+    pthread_mutex_init(&r->local_lock, NULL);
+    return r;
+}
+
+static void region_free(struct bpftime_region *r)
+{
+    if (r->base)
+        munmap(r->base, r->size);
+    if (r->fd >= 0)
+        close(r->fd);
+    pthread_mutex_destroy(&r->local_lock);
+    free(r);
+}
+
+/* Tables follow the header page, each page-aligned. */
+static uint64_t layout_tables(struct shm_header *h)
+{
+    static const uint32_t caps[KIND_COUNT] = {SHM_PROGS_CAP, SHM_MAPS_CAP, SHM_TARGETS_CAP,
+                                              SHM_LINKS_CAP, SHM_INSTANCES_CAP};
+    uint64_t off = SHM_PAGE;
+    for (int k = 0; k < KIND_COUNT; k++) {
+        h->table_off[k] = off;
+        h->table_cap[k] = caps[k];
+        off += (uint64_t)caps[k] * table_entry_size(k);
+        off = (off + SHM_PAGE - 1) & ~(uint64_t)(SHM_PAGE - 1);
+    }
+    return off;
+}
+
+int bpftime_region_create(const char *name, uint64_t size, struct bpftime_region **out)
+{
+    if (!name)
+        name = BPFTIME_DEFAULT_REGION;
+    int rc = check_name(name);
+    if (rc)
+        return rc;
+    if (size == 0)
+        size = BPFTIME_DEFAULT_REGION_SIZE;
+    if (size < BPFTIME_MIN_REGION_SIZE)
+        return rt_err(-EINVAL, "region size %llu is too small: the minimum is %llu bytes",
+                      (unsigned long long)size, (unsigned long long)BPFTIME_MIN_REGION_SIZE);
+    size = (size + SHM_PAGE - 1) & ~(uint64_t)(SHM_PAGE - 1);
+    struct bpftime_region *r = region_alloc(name);
+    if (!r)
+        return rt_err(-ENOMEM, "out of memory");
+    r->fd = open(r->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (r->fd < 0) {
+        int e = errno;
+        region_free(r);
+        if (e == EEXIST)
+            return rt_err(-EEXIST,
+                          "region %s/bpftime-%s already exists: open it, or remove it with "
+                          "`bpftime shm remove %s`",
+                          SHM_DIR, name, name);
+        return rt_err(-e, "cannot create region %s/bpftime-%s: %s", SHM_DIR, name, strerror(e));
+    }
+    if (ftruncate(r->fd, (off_t)size) != 0) {
+        int e = errno;
+        unlink(r->path);
+        region_free(r);
+        return rt_err(-e, "cannot size region %s to %llu bytes: %s", name,
+                      (unsigned long long)size, strerror(e));
+    }
+    r->size = size;
+    r->base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, r->fd, 0);
+    if (r->base == MAP_FAILED) {
+        int e = errno;
+        r->base = NULL;
+        unlink(r->path);
+        region_free(r);
+        return rt_err(-e, "cannot map region %s: %s", name, strerror(e));
+    }
+    struct shm_header *h = (struct shm_header *)r->base;
+    r->hdr = h;
+    _Static_assert(sizeof(struct shm_header) <= SHM_PAGE, "header fits one page");
+    h->layout_version = BPFTIME_LAYOUT_VERSION;
+    h->header_size = sizeof *h;
+    h->region_size = size;
+    h->created_ns = rt_now_ns(CLOCK_REALTIME);
+    long ncpu = sysconf(_SC_NPROCESSORS_CONF);
+    h->ncpus = ncpu > 0 ? (uint32_t)ncpu : 1;
+    h->page_size = SHM_PAGE;
+    shm_mutex_init(&h->alloc_lock);
+    shm_mutex_init(&h->table_lock);
+    uint64_t heap_off = layout_tables(h);
+    if (heap_off + (1u << 20) > size) {
+        unlink(r->path);
+        region_free(r);
+        return rt_err(-EINVAL, "region size %llu leaves no room for the heap",
+                      (unsigned long long)size);
+    }
+    heap_init(h, heap_off, size);
+    uint64_t trace = shm_alloc(r, rb_core_size(SHM_TRACE_RING_SIZE));
+    rb_core_init(rt_ptr(r, trace), SHM_TRACE_RING_SIZE, NULL);
+    h->trace_off = trace;
+    /* The magic goes last: an opener that sees it sees a complete header. */
+    atomic_thread_fence(memory_order_release);
+    memcpy(h->magic, BPFTIME_MAGIC, 8);
+    BPFTIME_INFO("runtime: created region %s (%llu bytes, %u cpus)", r->path,
+                 (unsigned long long)size, h->ncpus);
+    *out = r;
+    return 0;
+}
+
+int bpftime_region_open(const char *name, struct bpftime_region **out)
+{
+    if (!name)
+        name = BPFTIME_DEFAULT_REGION;
+    int rc = check_name(name);
+    if (rc)
+        return rc;
+    struct bpftime_region *r = region_alloc(name);
+    if (!r)
+        return rt_err(-ENOMEM, "out of memory");
+    r->fd = open(r->path, O_RDWR | O_CLOEXEC);
+    if (r->fd < 0) {
+        int e = errno;
+        region_free(r);
+        if (e == ENOENT)
+            return rt_err(-ENOENT,
+                          "region %s/bpftime-%s does not exist: create it with `bpftime shm "
+                          "create %s` (or load a program)",
+                          SHM_DIR, name, name);
+        return rt_err(-e, "cannot open region %s/bpftime-%s: %s", SHM_DIR, name, strerror(e));
+    }
+    struct shm_header peek;
+    /* A region being created has no magic yet: give its creator a moment. */
+    for (int tries = 0;; tries++) {
+        struct stat st;
+        ssize_t n = 0;
+        memset(&peek, 0, sizeof peek);
+        if (fstat(r->fd, &st) == 0 && (uint64_t)st.st_size >= sizeof peek)
+            n = pread(r->fd, &peek, sizeof peek, 0);
+        static const char zero[8];
+        bool initializing = (n == (ssize_t)sizeof peek && memcmp(peek.magic, zero, 8) == 0) ||
+                            st.st_size == 0;
+        if (!initializing || tries >= 100)
+            break;
+        usleep(10000);
+    }
+    if (memcmp(peek.magic, BPFTIME_MAGIC, 8) != 0) {
+        int e = rt_err(-EINVAL,
+                       "%s is not a bpftime region (bad magic): remove it with `bpftime shm "
+                       "remove %s` or choose another name",
+                       r->path, name);
+        region_free(r);
+        return e;
+    }
+    if (peek.layout_version != BPFTIME_LAYOUT_VERSION) {
+        int e = rt_err(-EPROTO,
+                       "region %s has layout version %u, this build reads version %u: remove "
+                       "it with `bpftime shm remove %s`",
+                       r->path, peek.layout_version, BPFTIME_LAYOUT_VERSION, name);
+        region_free(r);
+        return e;
+    }
+    struct stat st;
+    fstat(r->fd, &st);
+    if (peek.header_size != sizeof peek || peek.region_size != (uint64_t)st.st_size) {
+        int e = rt_err(-EINVAL,
+                       "region %s is damaged (header size %u, recorded size %llu, file size "
+                       "%llu): remove it with `bpftime shm remove %s`",
+                       r->path, peek.header_size, (unsigned long long)peek.region_size,
+                       (unsigned long long)st.st_size, name);
+        region_free(r);
+        return e;
+    }
+    r->size = peek.region_size;
+    r->base = mmap(NULL, r->size, PROT_READ | PROT_WRITE, MAP_SHARED, r->fd, 0);
+    if (r->base == MAP_FAILED) {
+        int e = errno;
+        r->base = NULL;
+        region_free(r);
+        return rt_err(-e, "cannot map region %s: %s", name, strerror(e));
+    }
+    r->hdr = (struct shm_header *)r->base;
+    *out = r;
+    return 0;
+}
+
+void bpftime_region_close(struct bpftime_region *r)
+{
+    if (!r)
+        return;
+    prog_local_free_all(r);
+    for (uint32_t i = 0; i < SHM_MAPS_CAP; i++)
+        free(r->maps[i]);
+    region_free(r);
+}
+
+int bpftime_region_remove(const char *name)
+{
+    char path[128];
+    int rc = bpftime_region_path(name, path, sizeof path);
+    if (rc < 0)
+        return rc;
+    if (unlink(path) != 0) {
+        int e = errno;
+        if (e == ENOENT)
+            return rt_err(-ENOENT, "region %s does not exist", path);
+        return rt_err(-e, "cannot remove region %s: %s", path, strerror(e));
+    }
+    return 0;
+}
+
+int bpftime_region_info(struct bpftime_region *r, struct bpftime_region_info *out)
+{
+    struct shm_header *h = r->hdr;
+    memset(out, 0, sizeof *out);
+    out->size = h->region_size;
+    out->created_ns = h->created_ns;
+    out->generation = atomic_load_explicit(&h->generation, memory_order_acquire);
+    out->instance_generation = atomic_load(&h->instance_generation);
+    shm_lock(&h->alloc_lock);
+    out->heap_used = h->heap_used;
+    shm_unlock(&h->alloc_lock);
+    out->heap_size = h->heap_end - h->heap_off;
+    out->layout_version = h->layout_version;
+    out->ncpus = h->ncpus;
+    out->stats_enabled = atomic_load(&h->stats_enabled);
+    return 0;
+}
+
+uint64_t bpftime_region_generation(struct bpftime_region *r)
+{
+    return atomic_load_explicit(&r->hdr->generation, memory_order_acquire);
+}
+
+uint32_t bpftime_region_ncpus(struct bpftime_region *r) { return r->hdr->ncpus; }
+void *bpftime_region_base(struct bpftime_region *r) { return r->base; }
+uint64_t bpftime_region_size(struct bpftime_region *r) { return r->size; }
+
+void bpftime_stats_set_enabled(struct bpftime_region *r, int enabled)
+{
+    atomic_store(&r->hdr->stats_enabled, enabled ? 1u : 0u);
+}
+
+int bpftime_stats_enabled(struct bpftime_region *r)
+{
+    return (int)atomic_load_explicit(&r->hdr->stats_enabled, memory_order_relaxed);
+}

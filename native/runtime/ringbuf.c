@@ -1,0 +1,384 @@
+/* Ringbuf cores (BPF_MAP_TYPE_RINGBUF, each CPU of a perf_event_array, the
+ * trace_printk ring): kernel-style records, producers serialised by a
+ * robust lock, consumers woken across processes through a futex word. */
+#include <linux/futex.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "runtime/runtime_internal.h"
+
+static _Atomic uint64_t *cons_pos(struct shm_ringbuf *rb)
+{
+    return (_Atomic uint64_t *)(void *)((uint8_t *)rb + SHM_PAGE);
+}
+static _Atomic uint64_t *prod_pos(struct shm_ringbuf *rb)
+{
+    return (_Atomic uint64_t *)(void *)((uint8_t *)rb + 2 * SHM_PAGE);
+}
+static uint8_t *rb_data(struct shm_ringbuf *rb)
+{
+    return (uint8_t *)rb + SHM_RB_HDR_PAGES * SHM_PAGE;
+}
+static _Atomic uint32_t *hdr_len(uint8_t *hdr) { return (_Atomic uint32_t *)(void *)hdr; }
+static uint32_t *hdr_pgoff(uint8_t *hdr) { return (uint32_t *)(void *)(hdr + 4); }
+static struct shm_ringbuf *wake_core(struct shm_ringbuf *rb)
+{
+    return (struct shm_ringbuf *)(void *)((uint8_t *)rb + rb->wake_delta);
+}
+
+uint64_t rb_core_size(uint64_t data_size) { return SHM_RB_HDR_PAGES * SHM_PAGE + data_size; }
+
+void rb_core_init(struct shm_ringbuf *rb, uint64_t data_size, struct shm_ringbuf *wake)
+{
+    rb->data_size = data_size;
+    rb->mask = data_size - 1;
+    rb->wake_delta = wake ? (int64_t)((uint8_t *)wake - (uint8_t *)rb) : 0;
+    shm_mutex_init(&rb->lock);
+    shm_mutex_init(&rb->cons_lock);
+}
+
+static long futex(_Atomic uint32_t *addr, int op, uint32_t val, const struct timespec *ts)
+{
+    return syscall(SYS_futex, (uint32_t *)(void *)addr, op, val, ts, NULL, 0);
+}
+
+void *rb_reserve(struct shm_ringbuf *rb, uint64_t size)
+{
+    if (size > rb->data_size - RB_HDR_SZ || size > (RB_DISCARD_BIT - 1)) {
+        atomic_fetch_add_explicit(&rb->lost, 1, memory_order_relaxed);
+        return NULL;
+    }
+    uint64_t total = round_up8(size + RB_HDR_SZ);
+    uint8_t *data = rb_data(rb);
+    shm_lock(&rb->lock);
+    uint64_t cons = atomic_load_explicit(cons_pos(rb), memory_order_acquire);
+    uint64_t prod = atomic_load_explicit(prod_pos(rb), memory_order_relaxed);
+    uint64_t off = prod & rb->mask;
+    uint64_t pad = off + total > rb->data_size ? rb->data_size - off : 0;
+    if (prod + pad + total - cons > rb->data_size) {
+        shm_unlock(&rb->lock);
+        atomic_fetch_add_explicit(&rb->lost, 1, memory_order_relaxed);
+        return NULL;
+    }
+    if (pad) {
+        /* no double mapping: fill to the end with a discarded record */
+        uint8_t *ph = data + off;
+        *hdr_pgoff(ph) = (uint32_t)((uint64_t)(ph - (uint8_t *)rb) / SHM_PAGE);
+        atomic_store_explicit(hdr_len(ph), (uint32_t)(pad - RB_HDR_SZ) | RB_DISCARD_BIT,
+                              memory_order_release);
+    }
+    uint64_t rec = prod + pad;
+    uint8_t *hdr = data + (rec & rb->mask);
+    *hdr_pgoff(hdr) = (uint32_t)((uint64_t)(hdr - (uint8_t *)rb) / SHM_PAGE);
+    atomic_store_explicit(hdr_len(hdr), (uint32_t)size | RB_BUSY_BIT, memory_order_relaxed);
+    atomic_store_explicit(prod_pos(rb), rec + total, memory_order_release);
+    shm_unlock(&rb->lock);
+    return hdr + RB_HDR_SZ;
+}
+
+static void rb_wake(struct shm_ringbuf *rb, uint64_t flags)
+{
+    if (flags & BPFTIME_RB_NO_WAKEUP)
+        return;
+    struct shm_ringbuf *w = wake_core(rb);
+    /* seq_cst pairs with the consumer's waiters++ / availability check */
+    if ((flags & BPFTIME_RB_FORCE_WAKEUP) || atomic_load(&w->waiters) > 0) {
+        atomic_fetch_add(&w->wake_seq, 1);
+        futex(&w->wake_seq, FUTEX_WAKE, INT32_MAX, NULL);
+    }
+}
+
+void rb_commit(void *sample, uint64_t flags, bool discard)
+{
+    uint8_t *hdr = (uint8_t *)sample - RB_HDR_SZ;
+    uint64_t pg_off = *hdr_pgoff(hdr);
+    struct shm_ringbuf *rb =
+        (struct shm_ringbuf *)(void *)(((uintptr_t)hdr & ~(uintptr_t)(SHM_PAGE - 1)) -
+                                       pg_off * SHM_PAGE);
+    uint32_t len = atomic_load_explicit(hdr_len(hdr), memory_order_relaxed);
+    len &= ~RB_BUSY_BIT;
+    if (discard)
+        len |= RB_DISCARD_BIT;
+    atomic_exchange(hdr_len(hdr), len);
+    rb_wake(rb, flags);
+}
+
+/* Next committed record at the consumer position, skipping discarded ones
+ * (consumer lock held). Returns its header or NULL. */
+static uint8_t *rb_peek(struct shm_ringbuf *rb, uint64_t *cons_out)
+{
+    uint64_t cons = atomic_load_explicit(cons_pos(rb), memory_order_relaxed);
+    for (;;) {
+        uint64_t prod = atomic_load_explicit(prod_pos(rb), memory_order_acquire);
+        if (cons >= prod)
+            break;
+        uint8_t *hdr = rb_data(rb) + (cons & rb->mask);
+        uint32_t len = atomic_load_explicit(hdr_len(hdr), memory_order_acquire);
+        if (len & RB_BUSY_BIT)
+            break;
+        if (!(len & RB_DISCARD_BIT)) {
+            *cons_out = cons;
+            return hdr;
+        }
+        cons += round_up8((len & ~(RB_BUSY_BIT | RB_DISCARD_BIT)) + RB_HDR_SZ);
+        atomic_store_explicit(cons_pos(rb), cons, memory_order_release);
+    }
+    return NULL;
+}
+
+static bool rb_avail(struct shm_ringbuf *rb)
+{
+    uint64_t cons = atomic_load_explicit(cons_pos(rb), memory_order_acquire);
+    uint64_t prod = atomic_load_explicit(prod_pos(rb), memory_order_acquire);
+    if (cons >= prod)
+        return false;
+    uint32_t len = atomic_load_explicit(hdr_len(rb_data(rb) + (cons & rb->mask)),
+                                        memory_order_acquire);
+    return !(len & RB_BUSY_BIT);
+}
+
+/* 1 + record, 0 none, -EMSGSIZE */
+static int rb_read(struct shm_ringbuf *rb, void *buf, uint32_t buf_len, uint32_t *len_out)
+{
+    shm_lock(&rb->cons_lock);
+    uint64_t cons;
+    uint8_t *hdr = rb_peek(rb, &cons);
+    int rc = 0;
+    if (hdr) {
+        uint32_t len = atomic_load(hdr_len(hdr)) & ~(RB_BUSY_BIT | RB_DISCARD_BIT);
+        if (len_out)
+            *len_out = len;
+        if (len > buf_len) {
+            rc = rt_err(-EMSGSIZE, "ringbuf record of %u bytes does not fit a %u-byte buffer",
+                        len, buf_len);
+        } else {
+            memcpy(buf, hdr + RB_HDR_SZ, len);
+            atomic_store_explicit(cons_pos(rb), cons + round_up8(len + RB_HDR_SZ),
+                                  memory_order_release);
+            rc = 1;
+        }
+    } else if (len_out) {
+        *len_out = 0;
+    }
+    shm_unlock(&rb->cons_lock);
+    return rc;
+}
+
+/* Waits on the wake word of cores[0] until one of n cores has a record. */
+static int rb_poll(struct shm_ringbuf *first, uint64_t core_size, uint32_t n, int timeout_ms)
+{
+    struct shm_ringbuf *w = wake_core(first);
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    if (timeout_ms > 0) {
+        deadline.tv_sec += timeout_ms / 1000;
+        deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+        if (deadline.tv_nsec >= 1000000000L) {
+            deadline.tv_sec++;
+            deadline.tv_nsec -= 1000000000L;
+        }
+    }
+    for (;;) {
+        atomic_fetch_add(&w->waiters, 1);
+        uint32_t seq = atomic_load(&w->wake_seq);
+        bool any = false;
+        for (uint32_t c = 0; c < n && !any; c++)
+            any = rb_avail((struct shm_ringbuf *)(void *)((uint8_t *)first + c * core_size));
+        if (any || timeout_ms == 0) {
+            atomic_fetch_sub(&w->waiters, 1);
+            return any ? 1 : 0;
+        }
+        struct timespec rel, *tsp = NULL;
+        if (timeout_ms > 0) {
+            struct timespec now;
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            int64_t left = (int64_t)(deadline.tv_sec - now.tv_sec) * 1000000000LL +
+                           (deadline.tv_nsec - now.tv_nsec);
+            if (left <= 0) {
+                atomic_fetch_sub(&w->waiters, 1);
+                return 0;
+            }
+            rel.tv_sec = left / 1000000000LL;
+            rel.tv_nsec = left % 1000000000LL;
+            tsp = &rel;
+        }
+        futex(&w->wake_seq, FUTEX_WAIT, seq, tsp);
+        atomic_fetch_sub(&w->waiters, 1);
+    }
+}
+
+/* ---- map-level API ---- */
+
+static bool is_rb_map(const struct bpftime_map *h)
+{
+    return h && h->magic == MAP_HANDLE_MAGIC &&
+           (h->type == BPFTIME_MAP_RINGBUF || h->type == BPFTIME_MAP_PERF_EVENT_ARRAY);
+}
+
+static struct shm_ringbuf *perf_core(const struct bpftime_map *h, uint32_t cpu)
+{
+    return (struct shm_ringbuf *)(void *)((uint8_t *)h->rb + (uint64_t)cpu * h->rb_core_size);
+}
+
+static int not_rb(uint32_t id)
+{
+    return rt_err(-EINVAL, "map %u is not a ringbuf or perf_event_array map", id);
+}
+
+int bpftime_ringbuf_poll(struct bpftime_region *r, uint32_t map_id, int timeout_ms)
+{
+    struct bpftime_map *h = bpftime_map_handle(r, map_id);
+    if (!h)
+        return bpftime_last_errno();
+    if (!is_rb_map(h))
+        return not_rb(map_id);
+    if (h->type == BPFTIME_MAP_RINGBUF)
+        return rb_poll(h->rb, 0, 1, timeout_ms);
+    return rb_poll(h->rb, h->rb_core_size, h->max_entries, timeout_ms);
+}
+
+int bpftime_ringbuf_read(struct bpftime_region *r, uint32_t map_id, void *buf, uint32_t buf_len,
+                         uint32_t *len_out, uint32_t *cpu_out)
+{
+    struct bpftime_map *h = bpftime_map_handle(r, map_id);
+    if (!h)
+        return bpftime_last_errno();
+    if (!is_rb_map(h))
+        return not_rb(map_id);
+    if (cpu_out)
+        *cpu_out = 0;
+    if (h->type == BPFTIME_MAP_RINGBUF)
+        return rb_read(h->rb, buf, buf_len, len_out);
+    for (uint32_t c = 0; c < h->max_entries; c++) {
+        int rc = rb_read(perf_core(h, c), buf, buf_len, len_out);
+        if (rc != 0) {
+            if (cpu_out)
+                *cpu_out = c;
+            return rc;
+        }
+    }
+    return 0;
+}
+
+uint64_t bpftime_ringbuf_lost(struct bpftime_region *r, uint32_t map_id)
+{
+    struct bpftime_map *h = bpftime_map_handle(r, map_id);
+    if (!is_rb_map(h))
+        return 0;
+    if (h->type == BPFTIME_MAP_RINGBUF)
+        return atomic_load(&h->rb->lost);
+    uint64_t n = 0;
+    for (uint32_t c = 0; c < h->max_entries; c++)
+        n += atomic_load(&perf_core(h, c)->lost);
+    return n;
+}
+
+void *bpftime_ringbuf_reserve(struct bpftime_map *h, uint64_t size)
+{
+    if (!is_rb_map(h) || h->type != BPFTIME_MAP_RINGBUF)
+        return NULL;
+    return rb_reserve(h->rb, size);
+}
+
+void bpftime_ringbuf_submit(void *data, uint64_t flags, bool discard)
+{
+    if (data)
+        rb_commit(data, flags, discard);
+}
+
+int bpftime_ringbuf_output(struct bpftime_map *h, const void *data, uint64_t size, uint64_t flags)
+{
+    if (!is_rb_map(h) || h->type != BPFTIME_MAP_RINGBUF)
+        return -EINVAL;
+    if (flags & ~(uint64_t)(BPFTIME_RB_NO_WAKEUP | BPFTIME_RB_FORCE_WAKEUP))
+        return -EINVAL;
+    void *rec = rb_reserve(h->rb, size);
+    if (!rec)
+        return -EAGAIN;
+    if (size)
+        memcpy(rec, data, size);
+    rb_commit(rec, flags, false);
+    return 0;
+}
+
+uint64_t bpftime_ringbuf_query(struct bpftime_map *h, uint64_t flags)
+{
+    if (!is_rb_map(h) || h->type != BPFTIME_MAP_RINGBUF)
+        return 0;
+    struct shm_ringbuf *rb = h->rb;
+    uint64_t cons = atomic_load_explicit(cons_pos(rb), memory_order_acquire);
+    uint64_t prod = atomic_load_explicit(prod_pos(rb), memory_order_acquire);
+    switch (flags) {
+    case BPFTIME_RB_AVAIL_DATA:
+        return prod - cons;
+    case BPFTIME_RB_RING_SIZE:
+        return rb->data_size;
+    case BPFTIME_RB_CONS_POS:
+        return cons;
+    case BPFTIME_RB_PROD_POS:
+        return prod;
+    default:
+        return 0;
+    }
+}
+
+int bpftime_perf_event_output(struct bpftime_map *h, uint64_t flags, const void *data,
+                              uint64_t size)
+{
+    if (!is_rb_map(h) || h->type != BPFTIME_MAP_PERF_EVENT_ARRAY)
+        return -EINVAL;
+    if (flags & ~BPFTIME_F_INDEX_MASK)
+        return -EINVAL;
+    uint64_t idx = flags & BPFTIME_F_INDEX_MASK;
+    if (idx == BPFTIME_F_CURRENT_CPU)
+        idx = (uint64_t)rt_current_cpu(h->ncpus);
+    if (idx >= h->max_entries)
+        return -E2BIG;
+    void *rec = rb_reserve(perf_core(h, (uint32_t)idx), size);
+    if (!rec)
+        return -ENOSPC;
+    if (size)
+        memcpy(rec, data, size);
+    rb_commit(rec, 0, false);
+    return 0;
+}
+
+/* ---- trace ring ---- */
+
+static struct shm_ringbuf *trace_rb(struct bpftime_region *r)
+{
+    return rt_ptr(r, r->hdr->trace_off);
+}
+
+int bpftime_trace_write(struct bpftime_region *r, const char *msg, uint32_t len)
+{
+    void *rec = rb_reserve(trace_rb(r), (uint64_t)BPFTIME_TRACE_HDR + len + 1);
+    if (!rec)
+        return rt_err(-EAGAIN, "trace ring of region %s is full: run `bpftime trace` to drain it",
+                      r->name);
+    uint8_t *p = rec;
+    uint64_t ts = rt_now_ns(CLOCK_MONOTONIC);
+    uint32_t pid = (uint32_t)getpid(), tid = (uint32_t)gettid();
+    char comm[16] = {0};
+    prctl(PR_GET_NAME, comm, 0, 0, 0);
+    memcpy(p, &ts, 8);
+    memcpy(p + 8, &pid, 4);
+    memcpy(p + 12, &tid, 4);
+    memcpy(p + 16, comm, 16);
+    memcpy(p + BPFTIME_TRACE_HDR, msg, len);
+    p[BPFTIME_TRACE_HDR + len] = 0;
+    rb_commit(rec, 0, false);
+    return (int)len;
+}
+
+int bpftime_trace_poll(struct bpftime_region *r, int timeout_ms)
+{
+    return rb_poll(trace_rb(r), 0, 1, timeout_ms);
+}
+
+int bpftime_trace_read(struct bpftime_region *r, void *buf, uint32_t buf_len, uint32_t *len_out)
+{
+    return rb_read(trace_rb(r), buf, buf_len, len_out);
+}

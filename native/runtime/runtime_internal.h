@@ -1,0 +1,101 @@
+/* Process-local state and helpers shared by the runtime's files. */
+#ifndef BPFTIME_RUNTIME_INTERNAL_H
+#define BPFTIME_RUNTIME_INTERNAL_H
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "runtime/bpftime_runtime.h"
+#include "runtime/shm_layout.h"
+
+#define MAP_HANDLE_MAGIC 0x4d415048u /* "MAPH" */
+
+struct prog_local; /* prog_vm.c */
+
+struct bpftime_map {
+    uint32_t magic;
+    uint32_t id;
+    struct bpftime_region *r;
+    struct shm_map *m; /* table entry */
+    uint32_t type, key_size, value_size, max_entries;
+    uint32_t ncpus;
+    uint32_t stride;   /* round_up(value_size, 8) */
+    uint32_t percpu;   /* value area holds ncpus strides */
+    uint8_t *data;     /* storage base (process address) */
+    struct shm_hash *hash;
+    struct shm_ringbuf *rb; /* ringbuf; perf_event_array: first CPU's core */
+    uint64_t rb_core_size;  /* perf_event_array: bytes per CPU core */
+};
+
+struct bpftime_region {
+    char name[BPFTIME_NAME_LEN + 1];
+    char path[128];
+    int fd;
+    uint8_t *base;
+    uint64_t size;
+    struct shm_header *hdr;
+    pthread_mutex_t local_lock; /* process-local caches below */
+    struct bpftime_map *maps[SHM_MAPS_CAP]; /* handles by table slot */
+    struct prog_local *progs;               /* prog_vm.c list */
+};
+
+/* errors: sets the thread-local message, returns code */
+int rt_err(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static inline void *rt_ptr(const struct bpftime_region *r, uint64_t off)
+{
+    return off ? r->base + off : NULL;
+}
+static inline uint64_t rt_off(const struct bpftime_region *r, const void *p)
+{
+    return p ? (uint64_t)((const uint8_t *)p - r->base) : 0;
+}
+static inline uint64_t round_up8(uint64_t v) { return (v + 7) & ~7ull; }
+
+/* Robust process-shared mutex: a holder that died leaves it EOWNERDEAD;
+ * we mark it consistent and carry on (the data it guarded is whatever the
+ * dead process left, which our update orders keep structurally valid). */
+void shm_mutex_init(shm_mutex_t *m);
+void shm_lock(shm_mutex_t *m);
+void shm_unlock(shm_mutex_t *m);
+
+uint64_t rt_now_ns(int clock);
+
+/* allocator (region.c) */
+uint64_t shm_alloc(struct bpftime_region *r, uint64_t size); /* 0 on failure, zeroed */
+void shm_free(struct bpftime_region *r, uint64_t off);
+
+/* object table (objects.c) */
+void *table_slot(struct bpftime_region *r, int kind, uint32_t i);
+size_t table_entry_size(int kind);
+void gen_bump(struct bpftime_region *r);
+struct shm_map *map_entry_by_id(struct bpftime_region *r, uint32_t id, uint32_t *slot);
+struct shm_prog *prog_entry_by_id(struct bpftime_region *r, uint32_t id);
+
+/* maps.c */
+int map_storage_init(struct bpftime_region *r, struct shm_map *m);
+void map_storage_free(struct bpftime_region *r, struct shm_map *m);
+int map_handle_init(struct bpftime_region *r, struct shm_map *m, struct bpftime_map *h);
+void map_handle_drop(struct bpftime_region *r, uint32_t slot);
+int map_check_spec(struct bpftime_region *r, uint32_t type, uint32_t key_size,
+                   uint32_t value_size, uint32_t *max_entries, uint32_t map_flags,
+                   uint64_t *map_extra);
+
+/* ringbuf.c */
+uint64_t rb_core_size(uint64_t data_size);
+/* wake_core: the core whose wake_seq consumers wait on (NULL: rb itself) */
+void rb_core_init(struct shm_ringbuf *rb, uint64_t data_size, struct shm_ringbuf *wake_core);
+void *rb_reserve(struct shm_ringbuf *rb, uint64_t size);
+void rb_commit(void *data, uint64_t flags, bool discard);
+
+/* prog_vm.c */
+void prog_local_free_all(struct bpftime_region *r);
+
+/* helpers.c */
+int rt_current_cpu(uint32_t ncpus);
+void helpers_clear_trace_region(struct bpftime_region *r);
+
+#endif
