@@ -2,9 +2,9 @@
 // directives and their inheritance, the fail policy when the region is
 // missing, reload and several workers. Filtering by real eBPF programs is
 // covered end to end where the CLI loads and attaches them.
-import { describe, expect, test } from "bun:test";
+import { afterEach, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
-import { skipReason } from "./helpers.ts";
+import { cli, skipReason } from "./helpers.ts";
 import {
   nginxSkipReason,
   requestStatus,
@@ -31,6 +31,25 @@ function missingLines(ngx: Nginx, name: string): string[] {
 }
 
 const T = 20_000;
+
+/** The region tests create regions with the CLI's `shm` command. */
+const shmSkip = skip
+  ? "nginx unavailable"
+  : cli(["shm", "create", "--help"]).code === 0
+    ? undefined
+    : "the CLI has no `shm create` command yet";
+const skipShm = !skip && skipReason(shmSkip, "nginx module region tests");
+
+function createRegion(name: string): void {
+  const r = cli(["shm", "create", "--shm", name]);
+  if (r.code !== 0) throw new Error(`bpftime shm create --shm ${name}: ${r.stderr}`);
+  regions.add(name);
+}
+const regions = new Set<string>();
+afterEach(() => {
+  for (const name of regions) cli(["shm", "remove", "--shm", name]);
+  regions.clear();
+});
 
 describe.skipIf(skip)("nginx module", () => {
   test(
@@ -161,4 +180,36 @@ describe.skipIf(skip)("nginx module", () => {
     expect(good.output).toContain("test is successful");
     expect(good.code).toBe(0);
   });
+});
+
+describe.skipIf(skip || skipShm)("nginx module with a region", () => {
+  test(
+    "an existing region with no programs: requests pass, even with fail closed",
+    async () => {
+      const shm = missingRegion();
+      createRegion(shm);
+      const ngx = await startNginx({ workers: 2, bpftime: "on", fail: "closed", shm });
+      for (let i = 0; i < 10; i++) expect(await requestStatus(ngx.url(`/?i=${i}`))).toBe(200);
+      expect(missingLines(ngx, shm)).toHaveLength(0);
+      expect(ngx.errorLog()).toContain(`bpftime: region /dev/shm/bpftime-${shm} opened`);
+    },
+    T,
+  );
+
+  test(
+    "a region created after nginx started is picked up within a second",
+    async () => {
+      const shm = missingRegion();
+      const ngx = await startNginx({ bpftime: "on", fail: "closed", shm });
+      expect(await requestStatus(ngx.url("/"))).toBe(503);
+      createRegion(shm);
+      await Bun.sleep(1100);
+      expect(await requestStatus(ngx.url("/"))).toBe(200);
+      expect(ngx.errorLog()).toMatch(
+        new RegExp(`\\[notice\\].*bpftime: region /dev/shm/bpftime-${shm} opened`),
+      );
+      expect(missingLines(ngx, shm)).toHaveLength(1);
+    },
+    T,
+  );
 });
