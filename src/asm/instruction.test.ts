@@ -3,6 +3,7 @@ import { BpftimeError } from "../errors.ts";
 import {
   Class,
   OP_LDDW,
+  classOf,
   callTarget,
   decode,
   encode,
@@ -137,6 +138,8 @@ describe("predicates", () => {
     expect(callTarget(call, 2)).toBe(7);
     expect(callTarget(ins(0x85, 0, 0, 0, 4), 2)).toBeUndefined();
     expect(isJump(ins(0x95))).toBe(false);
+    expect(classOf(jeq)).toBe(Class.JMP);
+    expect(classOf(0x07)).toBe(Class.ALU64);
   });
 
   test("lddw builder", () => {

@@ -140,7 +140,9 @@ export const OP_EXIT = Class.JMP | JmpOp.EXIT; // 0x95
 export const OP_JA = Class.JMP | JmpOp.JA; // 0x05
 export const OP_JA32 = Class.JMP32 | JmpOp.JA; // 0x06: gotol, offset in imm
 
-export const classOf = (opcode: number): number => opcode & 0x07;
+/** Class of an opcode, or of an instruction (anything with an `opcode`). */
+export const classOf = (x: number | { opcode: number }): number =>
+  (typeof x === "number" ? x : x.opcode) & 0x07;
 export const sourceOf = (opcode: number): number => opcode & 0x08;
 /** The operation of an arithmetic or jump opcode (AluOp / JmpOp value). */
 export const opOf = (opcode: number): number => opcode & 0xf0;
