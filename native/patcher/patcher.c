@@ -1,0 +1,824 @@
+/* Interceptor: hooks, listener lists, the dispatcher the stubs call, the
+ * per-thread shadow stack, and safe code patching while other threads run.
+ *
+ * Hot path (no locks, no syscalls): the enter stub calls
+ * bpftime_patcher_dispatch_enter(), which reads the function's listener array
+ * with one acquire load, runs the callbacks, and for on_leave listeners swaps
+ * the return address with the leave stub, remembering the original in a
+ * thread-local shadow stack. A per-thread `busy` flag makes hooked functions
+ * called from inside a callback (or from malloc & co. used here) run
+ * unhooked instead of recursing.
+ *
+ * Reclamation: listener arrays and hook handles removed by detach are freed
+ * only after a grace period: each thread has a sequence counter that is odd
+ * while it runs callbacks; the writer publishes the new array, issues
+ * membarrier(PRIVATE_EXPEDITED) (so readers need no fence of their own), then
+ * waits until every counter seen odd has moved. So when detach returns, no
+ * thread is still inside that hook's callbacks.
+ *
+ * Code patching (all under the patcher lock; batched by transactions):
+ *   1. int3 over the first byte of every site; sync all cores
+ *      (membarrier SYNC_CORE, or a signal round as fallback).
+ *   2. For sites being hooked: a signal round over all threads moves any
+ *      thread whose rip is inside the bytes about to be overwritten to the
+ *      same instruction in the relocated copy.
+ *   3. Write bytes 1..n; sync. 4. Write the first byte; sync.
+ * A thread hitting the int3 meanwhile gets SIGTRAP; the handler resumes it in
+ * the relocated original instructions (the function runs unhooked once). The
+ * handler knows every site ever patched (append-only list), so a late trap is
+ * still recognised. Trampolines and function contexts are never freed. */
+#include "patcher/patcher_internal.h"
+
+#include <dirent.h>
+#include <dlfcn.h>
+#include <elf.h>
+#include <errno.h>
+#include <link.h>
+#include <linux/membarrier.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include "common/log.h"
+
+#define TRAMP_SIZE 256
+#define TRAMP_CODE_OFF 16
+#define SHADOW_DEPTH 1024
+#define HOOK_MAGIC 0x6b6f6f68u /* "hook" */
+#define SIGNAL_ROUND_TIMEOUT_NS (2ll * 1000 * 1000 * 1000)
+
+/* ---- types -------------------------------------------------------------- */
+
+struct listener {
+    int (*on_enter)(struct bpftime_hook_regs *, void *);
+    void (*on_leave)(struct bpftime_hook_regs *, void *);
+    void *user;
+    struct bpftime_hook *hook;
+};
+
+/* Immutable once published. */
+struct listener_array {
+    size_t n;
+    bool any_leave;
+    struct listener l[];
+};
+
+struct patcher_fn {
+    uint64_t func; /* must stay first: read by the enter stub */
+    uint64_t relocated;
+    _Atomic(struct listener_array *) listeners;
+    uint64_t patch_addr;
+    size_t patch_len;
+    uint8_t orig[PATCHER_MAX_PATCH];
+    uint8_t jump[PATCHER_MAX_PATCH];
+    struct patcher_reloc_map map;
+    uint8_t *tramp;
+    bool installed; /* jump bytes are in memory */
+    bool want;      /* should be, once pending changes are applied */
+    int nhooks;
+    struct patcher_fn *next; /* all contexts ever created */
+};
+
+struct bpftime_hook {
+    uint32_t magic;
+    struct patcher_fn *fn;
+};
+
+struct shadow_entry {
+    uint64_t ret;  /* original return address */
+    uint64_t slot; /* where it was on the stack (rsp at function entry) */
+    struct patcher_fn *fn;
+};
+
+struct thread_state {
+    _Atomic uint64_t seq; /* odd while the owner runs callbacks */
+    atomic_bool in_use;
+    struct thread_state *next; /* all states ever created (never freed: reused) */
+    int top;
+    struct shadow_entry shadow[SHADOW_DEPTH];
+};
+
+/* Per-thread hot data. initial-exec keeps the access a single %fs-relative
+ * load (no __tls_get_addr, which may call malloc on first use in a thread);
+ * it is 16 bytes of the static TLS surplus glibc keeps for dlopen. */
+struct patcher_tls {
+    struct thread_state *st;
+    int busy;
+};
+static __thread struct patcher_tls tls __attribute__((tls_model("initial-exec")));
+
+static __thread char error_buf[512];
+
+/* The patcher's process-wide context. */
+static struct patcher_global {
+    pthread_mutex_t lock;
+    pthread_once_t once;
+    int init_error;
+    int txn_depth;
+    _Atomic(struct patcher_fn *) fns;
+    _Atomic(struct thread_state *) states;
+    atomic_bool membarrier_ok;
+    bool sync_core_ok;
+    pthread_key_t key;
+    int fixup_signal;
+    struct sigaction old_trap;
+    /* Memory waiting for a grace period before free(). */
+    void **garbage;
+    size_t ngarbage, garbage_cap;
+    /* Current signal round (read by the fixup handler). */
+    struct patcher_fn *const *_Atomic round_fns;
+    _Atomic size_t round_nfns;
+    pid_t *_Atomic round_tids;
+    atomic_int *_Atomic round_acks;
+    _Atomic size_t round_ntids;
+} patcher = {
+    .lock = PTHREAD_MUTEX_INITIALIZER,
+    .once = PTHREAD_ONCE_INIT,
+};
+
+/* ---- errors ------------------------------------------------------------- */
+
+int patcher_set_error(int code, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(error_buf, sizeof error_buf, fmt, ap);
+    va_end(ap);
+    BPFTIME_DEBUG("patcher: %s", error_buf);
+    return code;
+}
+
+const char *bpftime_patcher_error(void) { return error_buf; }
+
+static void fatal(const char *msg) {
+    ssize_t r = write(2, msg, strlen(msg));
+    (void)r;
+    abort();
+}
+
+/* ---- thread states ------------------------------------------------------ */
+
+static void thread_state_release(void *p) {
+    struct thread_state *st = p;
+    st->top = 0;
+    if (tls.st == st) tls.st = NULL;
+    atomic_store(&st->in_use, false);
+}
+
+static struct thread_state *thread_state_get(void) {
+    struct thread_state *st;
+    for (st = atomic_load(&patcher.states); st; st = st->next) {
+        bool expect = false;
+        if (!atomic_load_explicit(&st->in_use, memory_order_relaxed) &&
+            atomic_compare_exchange_strong(&st->in_use, &expect, true))
+            break;
+    }
+    if (!st) {
+        st = calloc(1, sizeof *st);
+        if (!st) return NULL;
+        atomic_store(&st->in_use, true);
+        struct thread_state *head = atomic_load(&patcher.states);
+        do {
+            st->next = head;
+        } while (!atomic_compare_exchange_weak(&patcher.states, &head, st));
+    }
+    st->top = 0;
+    pthread_setspecific(patcher.key, st);
+    tls.st = st;
+    return st;
+}
+
+static inline void reader_begin(struct thread_state *st) {
+    uint64_t s = atomic_load_explicit(&st->seq, memory_order_relaxed);
+    atomic_store_explicit(&st->seq, s + 1, memory_order_relaxed);
+    /* The writer's membarrier() stands in for a full fence here. */
+    if (atomic_load_explicit(&patcher.membarrier_ok, memory_order_relaxed))
+        atomic_signal_fence(memory_order_seq_cst);
+    else
+        atomic_thread_fence(memory_order_seq_cst);
+}
+
+static inline void reader_end(struct thread_state *st) {
+    uint64_t s = atomic_load_explicit(&st->seq, memory_order_relaxed);
+    atomic_store_explicit(&st->seq, s + 1, memory_order_release);
+}
+
+/* Waits until no thread can still be using memory unpublished before the
+ * call. Must not hold the patcher lock (a callback may be waiting for it). */
+static void synchronize(void) {
+    if (atomic_load(&patcher.membarrier_ok))
+        syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+    atomic_thread_fence(memory_order_seq_cst);
+    for (struct thread_state *st = atomic_load(&patcher.states); st; st = st->next) {
+        if (st == tls.st) continue; /* detach from inside our own callback */
+        uint64_t s = atomic_load_explicit(&st->seq, memory_order_acquire);
+        if (!(s & 1)) continue;
+        while (atomic_load_explicit(&st->seq, memory_order_acquire) == s) sched_yield();
+    }
+}
+
+static void atfork_prepare(void) { pthread_mutex_lock(&patcher.lock); }
+static void atfork_parent(void) { pthread_mutex_unlock(&patcher.lock); }
+static void atfork_child(void) {
+    /* Only the forking thread survives: free the others' states. */
+    for (struct thread_state *st = atomic_load(&patcher.states); st; st = st->next) {
+        if (st == tls.st) continue;
+        uint64_t s = atomic_load(&st->seq);
+        if (s & 1) atomic_store(&st->seq, s + 1);
+        st->top = 0;
+        atomic_store(&st->in_use, false);
+    }
+    pthread_mutex_unlock(&patcher.lock);
+}
+
+/* ---- dispatcher (called by the stubs) ---------------------------------- */
+
+static void shadow_push(struct thread_state *st, struct patcher_fn *fn, uint64_t slot) {
+    /* Entries at or below the current frame belong to frames that were left
+     * without returning (longjmp, exceptions): drop them. */
+    while (st->top > 0 && st->shadow[st->top - 1].slot <= slot) st->top--;
+    if (st->top == SHADOW_DEPTH) return; /* too deep: this call gets no on_leave */
+    uint64_t *ret = (uint64_t *)slot;
+    st->shadow[st->top++] = (struct shadow_entry){*ret, slot, fn};
+    *ret = (uint64_t)bpftime_patcher_leave_stub;
+}
+
+uint64_t bpftime_patcher_dispatch_enter(struct patcher_fn *fn, struct bpftime_hook_regs *regs) {
+    uint64_t entry_rsp = regs->rsp;
+    if (tls.busy) return fn->relocated;
+    tls.busy = 1;
+    struct thread_state *st = tls.st;
+    if (!st && !(st = thread_state_get())) {
+        tls.busy = 0;
+        return fn->relocated;
+    }
+    reader_begin(st);
+    uint64_t cont = fn->relocated;
+    int override = 0;
+    struct listener_array *arr = atomic_load_explicit(&fn->listeners, memory_order_acquire);
+    if (arr) {
+        for (size_t i = 0; i < arr->n; i++)
+            if (arr->l[i].on_enter &&
+                arr->l[i].on_enter(regs, arr->l[i].user) == BPFTIME_HOOK_OVERRIDE)
+                override = 1;
+        if (override) {
+            /* Return to the caller now: pop the return address. */
+            cont = *(uint64_t *)entry_rsp;
+            regs->rip = cont;
+            regs->rsp = entry_rsp + 8;
+            if (arr->any_leave)
+                for (size_t i = 0; i < arr->n; i++)
+                    if (arr->l[i].on_leave) arr->l[i].on_leave(regs, arr->l[i].user);
+        } else if (arr->any_leave) {
+            shadow_push(st, fn, entry_rsp);
+        }
+    }
+    regs->rsp = override ? entry_rsp + 8 : entry_rsp; /* writes by callbacks are ignored */
+    reader_end(st);
+    tls.busy = 0;
+    return cont;
+}
+
+uint64_t bpftime_patcher_dispatch_leave(struct bpftime_hook_regs *regs) {
+    struct thread_state *st = tls.st;
+    uint64_t slot = regs->rsp - 8;
+    if (!st) fatal("bpftime patcher: function return with no shadow stack on this thread\n");
+    while (st->top > 0 && st->shadow[st->top - 1].slot < slot) st->top--;
+    if (st->top == 0 || st->shadow[st->top - 1].slot != slot)
+        fatal("bpftime patcher: function return does not match the shadow stack "
+              "(stack switched?)\n");
+    struct shadow_entry e = st->shadow[--st->top];
+    regs->rip = e.ret;
+    if (!tls.busy) {
+        tls.busy = 1;
+        reader_begin(st);
+        struct listener_array *arr = atomic_load_explicit(&e.fn->listeners, memory_order_acquire);
+        if (arr)
+            for (size_t i = 0; i < arr->n; i++)
+                if (arr->l[i].on_leave) arr->l[i].on_leave(regs, arr->l[i].user);
+        reader_end(st);
+        tls.busy = 0;
+    }
+    regs->rsp = slot + 8;
+    return e.ret;
+}
+
+/* ---- signals: int3 redirection and thread fix-ups ---------------------- */
+
+static void trap_handler(int sig, siginfo_t *si, void *ucv) {
+    ucontext_t *uc = ucv;
+    uint64_t rip = (uint64_t)uc->uc_mcontext.gregs[REG_RIP];
+    for (struct patcher_fn *fn = atomic_load(&patcher.fns); fn; fn = fn->next) {
+        if (fn->patch_addr == rip - 1) {
+            uc->uc_mcontext.gregs[REG_RIP] = (greg_t)fn->relocated;
+            return;
+        }
+    }
+    /* Not ours: behave as if we were not installed. */
+    struct sigaction *old = &patcher.old_trap;
+    if (old->sa_flags & SA_SIGINFO) {
+        if (old->sa_sigaction) old->sa_sigaction(sig, si, ucv);
+    } else if (old->sa_handler == SIG_IGN) {
+        return;
+    } else if (old->sa_handler != SIG_DFL) {
+        old->sa_handler(sig);
+    } else {
+        signal(SIGTRAP, SIG_DFL);
+        raise(SIGTRAP); /* delivered (fatally) when this handler returns */
+    }
+}
+
+static void fixup_handler(int sig, siginfo_t *si, void *ucv) {
+    (void)sig;
+    (void)si;
+    int saved_errno = errno;
+    ucontext_t *uc = ucv;
+    uint64_t rip = (uint64_t)uc->uc_mcontext.gregs[REG_RIP];
+    struct patcher_fn *const *fns = atomic_load(&patcher.round_fns);
+    size_t nfns = atomic_load(&patcher.round_nfns);
+    for (size_t i = 0; fns && i < nfns; i++) {
+        const struct patcher_fn *fn = fns[i];
+        if (rip > fn->patch_addr && rip < fn->patch_addr + fn->patch_len) {
+            for (int k = 0; k < fn->map.n; k++)
+                if (fn->patch_addr + fn->map.orig_off[k] == rip)
+                    uc->uc_mcontext.gregs[REG_RIP] = (greg_t)(fn->relocated + fn->map.new_off[k]);
+        }
+    }
+    pid_t self = (pid_t)syscall(SYS_gettid);
+    pid_t *tids = atomic_load(&patcher.round_tids);
+    atomic_int *acks = atomic_load(&patcher.round_acks);
+    size_t n = atomic_load(&patcher.round_ntids);
+    for (size_t i = 0; tids && i < n; i++)
+        if (tids[i] == self) atomic_store(&acks[i], 1);
+    errno = saved_errno;
+}
+
+static int64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Interrupts every other thread once and waits until each has run the fixup
+ * handler (which moves it out of `fns`' patch bytes). Also serialises every
+ * core, as entering the kernel does. */
+static void signal_round(struct patcher_fn *const *fns, size_t nfns) {
+    DIR *d = opendir("/proc/self/task");
+    if (!d) {
+        BPFTIME_WARN("patcher: cannot list threads: %s", strerror(errno));
+        return;
+    }
+    size_t cap = 64, n = 0;
+    pid_t *tids = malloc(cap * sizeof *tids);
+    pid_t self = (pid_t)syscall(SYS_gettid), pid = getpid();
+    struct dirent *de;
+    while (tids && (de = readdir(d))) {
+        pid_t tid = (pid_t)atoi(de->d_name);
+        if (tid <= 0 || tid == self) continue;
+        if (n == cap) {
+            pid_t *nt = realloc(tids, 2 * cap * sizeof *tids);
+            if (!nt) break;
+            tids = nt;
+            cap *= 2;
+        }
+        tids[n++] = tid;
+    }
+    closedir(d);
+    atomic_int *acks = tids ? calloc(n ? n : 1, sizeof *acks) : NULL;
+    if (!tids || !acks) {
+        free(tids);
+        free(acks);
+        BPFTIME_WARN("patcher: out of memory listing threads");
+        return;
+    }
+    atomic_store(&patcher.round_fns, fns);
+    atomic_store(&patcher.round_nfns, nfns);
+    atomic_store(&patcher.round_acks, acks);
+    atomic_store(&patcher.round_tids, tids);
+    atomic_store(&patcher.round_ntids, n);
+    for (size_t i = 0; i < n; i++)
+        if (syscall(SYS_tgkill, pid, tids[i], patcher.fixup_signal) != 0)
+            atomic_store(&acks[i], 1); /* already gone */
+    int64_t deadline = now_ns() + SIGNAL_ROUND_TIMEOUT_NS;
+    for (size_t i = 0; i < n; i++) {
+        while (!atomic_load(&acks[i])) {
+            /* A thread that exited after tgkill never runs the handler. */
+            if (syscall(SYS_tgkill, pid, tids[i], 0) != 0) break;
+            if (now_ns() > deadline) {
+                BPFTIME_WARN("patcher: thread %d did not answer the patch signal "
+                             "(signal %d blocked?)",
+                             (int)tids[i], patcher.fixup_signal);
+                break;
+            }
+            struct timespec ts = {0, 20000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    atomic_store(&patcher.round_ntids, 0);
+    atomic_store(&patcher.round_tids, NULL);
+    atomic_store(&patcher.round_acks, NULL);
+    atomic_store(&patcher.round_nfns, 0);
+    atomic_store(&patcher.round_fns, NULL);
+    /* A handler may still be reading the arrays; they are small: leak them
+     * only if some thread did not answer. */
+    bool all = true;
+    for (size_t i = 0; i < n; i++) all = all && atomic_load(&acks[i]);
+    if (all) {
+        free(tids);
+        free(acks);
+    }
+}
+
+static void sync_cores(void) {
+    if (patcher.sync_core_ok &&
+        syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE, 0, 0) == 0)
+        return;
+    signal_round(NULL, 0);
+}
+
+/* ---- initialisation ------------------------------------------------------ */
+
+static void init_once(void) {
+    if (pthread_key_create(&patcher.key, thread_state_release) != 0) {
+        patcher.init_error = -EAGAIN;
+        return;
+    }
+    pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+    long cmds = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+    if (cmds > 0) {
+        if ((cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED) &&
+            syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0)
+            atomic_store(&patcher.membarrier_ok, true);
+        if ((cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE) &&
+            syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE, 0, 0) ==
+                0)
+            patcher.sync_core_ok = true;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    sa.sa_sigaction = trap_handler;
+    if (sigaction(SIGTRAP, &sa, &patcher.old_trap) != 0) {
+        patcher.init_error = -errno;
+        return;
+    }
+    /* A real-time signal nobody else is likely to use (glibc reserves the
+     * lowest ones itself, SIGRTMIN accounts for that). */
+    patcher.fixup_signal = SIGRTMIN + 7;
+    sa.sa_sigaction = fixup_handler;
+    if (sigaction(patcher.fixup_signal, &sa, NULL) != 0) patcher.init_error = -errno;
+}
+
+static int ensure_init(void) {
+    pthread_once(&patcher.once, init_once);
+    if (patcher.init_error)
+        return patcher_set_error(patcher.init_error, "patcher initialisation failed: %s",
+                                 strerror(-patcher.init_error));
+    return 0;
+}
+
+/* ---- function contexts ---------------------------------------------------- */
+
+static struct patcher_fn *find_fn(uint64_t func) {
+    for (struct patcher_fn *fn = atomic_load(&patcher.fns); fn; fn = fn->next)
+        if (fn->func == func) return fn;
+    return NULL;
+}
+
+static size_t symbol_size(void *func) {
+    Dl_info info;
+    const ElfW(Sym) *sym = NULL;
+    if (dladdr1(func, &info, (void **)&sym, RTLD_DL_SYMENT) && sym && info.dli_saddr == func)
+        return (size_t)sym->st_size;
+    return 0;
+}
+
+static int create_fn(uint64_t func, size_t size, struct patcher_fn **out) {
+    struct patcher_mapping m;
+    if (patcher_find_mapping(func, &m) != 0 || !(m.prot & PROT_EXEC))
+        return patcher_set_error(-EFAULT, "0x%lx is not in an executable mapping",
+                                 (unsigned long)func);
+    uint64_t patch_addr = func;
+    /* Keep endbr64 in place: indirect calls still land on it, and the jump
+     * goes right after it. */
+    if (m.end - func >= 4 && patcher_is_endbr64((const uint8_t *)func)) {
+        patch_addr += 4;
+        if (size) {
+            if (size <= 4)
+                return patcher_set_error(-EINVAL, "function at 0x%lx too short to patch",
+                                         (unsigned long)func);
+        }
+    }
+    for (struct patcher_fn *o = atomic_load(&patcher.fns); o; o = o->next)
+        if (patch_addr < o->patch_addr + o->patch_len && o->patch_addr < patch_addr + 14)
+            return patcher_set_error(-EBUSY,
+                                     "0x%lx overlaps the patch of the hooked function at 0x%lx",
+                                     (unsigned long)func, (unsigned long)o->func);
+
+    bool near = false;
+    uint8_t *tramp = patcher_code_alloc(patch_addr, TRAMP_SIZE, &near);
+    if (!tramp) return patcher_set_error(-ENOMEM, "cannot allocate trampoline memory");
+    struct patcher_plan plan;
+    int err = patcher_plan_patch(func, patch_addr, size, near ? 5 : 14, &plan);
+    if (err) return err; /* the trampoline slot is simply wasted */
+
+    struct patcher_fn *fn = calloc(1, sizeof *fn);
+    if (!fn) return patcher_set_error(-ENOMEM, "out of memory");
+    fn->func = func;
+    fn->patch_addr = patch_addr;
+    fn->patch_len = plan.patch_len;
+    fn->tramp = tramp;
+    fn->relocated = (uint64_t)tramp + TRAMP_CODE_OFF;
+    memcpy(fn->orig, (const void *)patch_addr, plan.patch_len);
+
+    /* Trampoline: thunk, relocated prologue, two literals at the end. */
+    uint8_t buf[TRAMP_SIZE];
+    memset(buf, 0xcc, sizeof buf);
+    uint64_t lit_fn = TRAMP_SIZE - 16, lit_stub = TRAMP_SIZE - 8;
+    int32_t d;
+    buf[0] = 0xff; /* push [rip+lit_fn] */
+    buf[1] = 0x35;
+    d = (int32_t)(lit_fn - 6);
+    memcpy(buf + 2, &d, 4);
+    buf[6] = 0xff; /* jmp [rip+lit_stub] */
+    buf[7] = 0x25;
+    d = (int32_t)(lit_stub - 12);
+    memcpy(buf + 8, &d, 4);
+    uint64_t v = (uint64_t)fn;
+    memcpy(buf + lit_fn, &v, 8);
+    v = (uint64_t)bpftime_patcher_enter_stub;
+    memcpy(buf + lit_stub, &v, 8);
+    int len = patcher_relocate(&plan, buf + TRAMP_CODE_OFF, fn->relocated,
+                               lit_fn - TRAMP_CODE_OFF, &fn->map);
+    if (len < 0) {
+        free(fn);
+        return len;
+    }
+    err = patcher_code_write(tramp, buf, TRAMP_SIZE);
+    if (err) {
+        free(fn);
+        return err;
+    }
+    /* The jump, then int3 over the rest of the overwritten instructions. */
+    memset(fn->jump, 0xcc, sizeof fn->jump);
+    patcher_emit_jmp(fn->jump, patch_addr, (uint64_t)tramp);
+
+    fn->next = atomic_load(&patcher.fns);
+    atomic_store(&patcher.fns, fn); /* we hold the lock: no other writer */
+    *out = fn;
+    BPFTIME_DEBUG("patcher: 0x%lx: patching %zu bytes at +%lu, trampoline 0x%lx", (unsigned long)func,
+                  fn->patch_len, (unsigned long)(patch_addr - func), (unsigned long)tramp);
+    return 0;
+}
+
+/* ---- code patching -------------------------------------------------------- */
+
+static void store_byte(uint64_t addr, uint8_t b) {
+    __atomic_store_n((uint8_t *)addr, b, __ATOMIC_RELEASE);
+}
+
+/* Applies every pending (un)patch: the protocol described at the top. */
+static int apply_pending(void) {
+    size_t n = 0;
+    for (struct patcher_fn *fn = atomic_load(&patcher.fns); fn; fn = fn->next)
+        if (fn->want != fn->installed) n++;
+    if (!n) return 0;
+    struct patcher_fn **todo = calloc(n, sizeof *todo);
+    int *prot = calloc(n, sizeof *prot);
+    if (!todo || !prot) {
+        free(todo);
+        free(prot);
+        return patcher_set_error(-ENOMEM, "out of memory");
+    }
+    size_t k = 0, nattach = 0;
+    for (struct patcher_fn *fn = atomic_load(&patcher.fns); fn; fn = fn->next)
+        if (fn->want != fn->installed) todo[k++] = fn;
+    /* Sites being hooked first: the fix-up round only needs those. */
+    for (size_t i = 0; i < n; i++)
+        if (todo[i]->want) {
+            struct patcher_fn *t = todo[nattach];
+            todo[nattach++] = todo[i];
+            todo[i] = t;
+        }
+    long ps = sysconf(_SC_PAGESIZE);
+    int err = 0;
+    size_t done = 0;
+    for (; done < n; done++) {
+        struct patcher_mapping m;
+        struct patcher_fn *fn = todo[done];
+        if (patcher_find_mapping(fn->patch_addr, &m) != 0) {
+            err = patcher_set_error(-EFAULT, "0x%lx is no longer mapped", (unsigned long)fn->func);
+            break;
+        }
+        prot[done] = m.prot;
+        uint64_t lo = fn->patch_addr & ~(uint64_t)(ps - 1);
+        uint64_t hi = (fn->patch_addr + fn->patch_len + ps - 1) & ~(uint64_t)(ps - 1);
+        if (mprotect((void *)lo, hi - lo, PROT_READ | PROT_WRITE | PROT_EXEC) != 0) {
+            err = patcher_set_error(-errno, "mprotect 0x%lx RWX: %s", (unsigned long)lo,
+                                    strerror(errno));
+            break;
+        }
+    }
+    if (!err) {
+        for (size_t i = 0; i < n; i++) store_byte(todo[i]->patch_addr, 0xcc);
+        sync_cores();
+        if (nattach) signal_round(todo, nattach);
+        for (size_t i = 0; i < n; i++) {
+            struct patcher_fn *fn = todo[i];
+            const uint8_t *src = fn->want ? fn->jump : fn->orig;
+            for (size_t b = 1; b < fn->patch_len; b++) store_byte(fn->patch_addr + b, src[b]);
+        }
+        sync_cores();
+        for (size_t i = 0; i < n; i++) {
+            struct patcher_fn *fn = todo[i];
+            store_byte(fn->patch_addr, fn->want ? fn->jump[0] : fn->orig[0]);
+            fn->installed = fn->want;
+        }
+        sync_cores();
+    }
+    /* Restore the original protections (in reverse, so a page shared by
+     * two sites ends with what it had before either). */
+    for (size_t i = done; i-- > 0;) {
+        struct patcher_fn *fn = todo[i];
+        uint64_t lo = fn->patch_addr & ~(uint64_t)(ps - 1);
+        uint64_t hi = (fn->patch_addr + fn->patch_len + ps - 1) & ~(uint64_t)(ps - 1);
+        mprotect((void *)lo, hi - lo, prot[i]);
+    }
+    if (err)
+        for (size_t i = 0; i < n; i++) todo[i]->want = todo[i]->installed;
+    free(todo);
+    free(prot);
+    return err;
+}
+
+/* ---- listener lists and garbage ---------------------------------------- */
+
+static int add_garbage(void *p) {
+    if (!p) return 0;
+    if (patcher.ngarbage == patcher.garbage_cap) {
+        size_t cap = patcher.garbage_cap ? patcher.garbage_cap * 2 : 16;
+        void **g = realloc(patcher.garbage, cap * sizeof *g);
+        if (!g) return -ENOMEM;
+        patcher.garbage = g;
+        patcher.garbage_cap = cap;
+    }
+    patcher.garbage[patcher.ngarbage++] = p;
+    return 0;
+}
+
+/* Takes the garbage list (under the lock); free it with reclaim(). */
+static void **take_garbage(size_t *n) {
+    if (patcher.txn_depth > 0 || patcher.ngarbage == 0) {
+        *n = 0;
+        return NULL;
+    }
+    void **g = patcher.garbage;
+    *n = patcher.ngarbage;
+    patcher.garbage = NULL;
+    patcher.ngarbage = patcher.garbage_cap = 0;
+    return g;
+}
+
+static void reclaim(void **g, size_t n) {
+    if (!g) return;
+    synchronize();
+    for (size_t i = 0; i < n; i++) free(g[i]);
+    free(g);
+}
+
+/* Publishes fn's listener array with `add` appended and/or `remove` left
+ * out; the old array goes to the garbage. */
+static int republish(struct patcher_fn *fn, const struct listener *add,
+                     const struct bpftime_hook *remove) {
+    struct listener_array *old = atomic_load(&fn->listeners);
+    size_t n = old ? old->n : 0;
+    struct listener_array *arr = calloc(1, sizeof *arr + (n + 1) * sizeof arr->l[0]);
+    if (!arr) {
+        return patcher_set_error(-ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++)
+        if (old->l[i].hook != remove) arr->l[arr->n++] = old->l[i];
+    if (add) arr->l[arr->n++] = *add;
+    for (size_t i = 0; i < arr->n; i++) arr->any_leave |= arr->l[i].on_leave != NULL;
+    if (add_garbage(old) != 0) {
+        free(arr);
+        return patcher_set_error(-ENOMEM, "out of memory");
+    }
+    atomic_store_explicit(&fn->listeners, arr, memory_order_release);
+    return 0;
+}
+
+/* ---- public API ------------------------------------------------------------ */
+
+int bpftime_hook_attach(void *func, const struct bpftime_hook_callbacks *cb, void *user,
+                        struct bpftime_hook **out) {
+    return bpftime_hook_attach_ex(func, 0, cb, user, out);
+}
+
+int bpftime_hook_attach_ex(void *func, size_t func_size, const struct bpftime_hook_callbacks *cb,
+                           void *user, struct bpftime_hook **out) {
+    if (!func || !cb || !out)
+        return patcher_set_error(-EINVAL, "attach: function, callbacks and out are required");
+    if (!cb->on_enter && !cb->on_leave)
+        return patcher_set_error(-EINVAL, "attach: at least one of on_enter/on_leave is required");
+    *out = NULL;
+    int err = ensure_init();
+    if (err) return err;
+    if (!func_size) func_size = symbol_size(func);
+
+    struct bpftime_hook *hook = calloc(1, sizeof *hook);
+    if (!hook) return patcher_set_error(-ENOMEM, "out of memory");
+    pthread_mutex_lock(&patcher.lock);
+    struct patcher_fn *fn = find_fn((uint64_t)func);
+    if (!fn) {
+        err = create_fn((uint64_t)func, func_size, &fn);
+    } else if (!fn->installed && !fn->want &&
+               memcmp((const void *)fn->patch_addr, fn->orig, fn->patch_len) != 0) {
+        err = patcher_set_error(-EBUSY, "code at 0x%lx changed since it was last hooked",
+                                (unsigned long)fn->func);
+    }
+    if (!err) {
+        hook->magic = HOOK_MAGIC;
+        hook->fn = fn;
+        struct listener l = {cb->on_enter, cb->on_leave, user, hook};
+        err = republish(fn, &l, NULL);
+    }
+    if (!err) {
+        fn->nhooks++;
+        fn->want = true;
+        if (patcher.txn_depth == 0) {
+            err = apply_pending();
+            if (err) {
+                /* Undo: take the listener out again. */
+                republish(fn, NULL, hook);
+                fn->nhooks--;
+                fn->want = fn->nhooks > 0 && fn->installed;
+            }
+        }
+    }
+    size_t ng;
+    void **g = take_garbage(&ng);
+    pthread_mutex_unlock(&patcher.lock);
+    reclaim(g, ng);
+    if (err) {
+        free(hook);
+        return err;
+    }
+    *out = hook;
+    return 0;
+}
+
+int bpftime_hook_detach(struct bpftime_hook *hook) {
+    if (!hook || hook->magic != HOOK_MAGIC)
+        return patcher_set_error(-EINVAL, "detach: not an attached hook");
+    pthread_mutex_lock(&patcher.lock);
+    struct patcher_fn *fn = hook->fn;
+    int err = republish(fn, NULL, hook);
+    if (!err) {
+        hook->magic = 0;
+        add_garbage(hook); /* freed after the grace period (or leaked on ENOMEM) */
+        if (--fn->nhooks == 0) {
+            fn->want = false;
+            if (patcher.txn_depth == 0) err = apply_pending();
+        }
+    }
+    size_t ng;
+    void **g = take_garbage(&ng);
+    pthread_mutex_unlock(&patcher.lock);
+    reclaim(g, ng);
+    return err;
+}
+
+int bpftime_hook_transaction_begin(void) {
+    int err = ensure_init();
+    if (err) return err;
+    pthread_mutex_lock(&patcher.lock);
+    patcher.txn_depth++;
+    pthread_mutex_unlock(&patcher.lock);
+    return 0;
+}
+
+int bpftime_hook_transaction_commit(void) {
+    pthread_mutex_lock(&patcher.lock);
+    int err = 0;
+    if (patcher.txn_depth == 0) {
+        err = patcher_set_error(-EINVAL, "transaction commit without begin");
+    } else if (--patcher.txn_depth == 0) {
+        err = apply_pending();
+    }
+    size_t ng;
+    void **g = take_garbage(&ng);
+    pthread_mutex_unlock(&patcher.lock);
+    reclaim(g, ng);
+    return err;
+}

@@ -1,0 +1,102 @@
+/* Inline function hooking on x86-64 (in the spirit of frida-gum's Interceptor).
+ *
+ * bpftime_hook_attach() overwrites the first instructions of a function with a
+ * jump to a per-function trampoline. The trampoline saves every register into
+ * a frame laid out exactly like the kernel's x86-64 `struct pt_regs`, calls the
+ * listeners' on_enter callbacks, then runs the relocated original prologue and
+ * jumps back into the function. Listeners with on_leave get the function's
+ * return intercepted (uretprobe style) through a per-thread shadow stack of
+ * return addresses.
+ *
+ * Several hooks on one function share one patch (a listener list read with one
+ * atomic load on the hot path). Patches can be batched in a transaction so
+ * that many functions are (un)patched with one pass over the threads.
+ *
+ * Errors: functions return 0 or a negative errno code; bpftime_patcher_error()
+ * returns a message for the calling thread's last error.
+ *
+ * Threading: attach/detach may run while other threads execute the target.
+ * When bpftime_hook_detach() returns, no callback of that hook is running or
+ * will run again (the caller may free `user`), except on the calling thread
+ * itself when detach is called from inside a callback. */
+#ifndef BPFTIME_PATCHER_H
+#define BPFTIME_PATCHER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Same layout as the kernel's x86-64 `struct pt_regs`, so eBPF programs using
+ * libbpf's PT_REGS_PARM1()/PT_REGS_RC() read it unchanged.
+ *   on_enter: rip = function address, rdi.. = arguments, rsp = stack pointer at
+ *             entry (points at the return address), orig_rax = -1.
+ *   on_leave: rax = return value, rip = the address being returned to, rsp =
+ *             stack pointer after the return.
+ * Callbacks may modify general-purpose registers and eflags: the changed values
+ * are what the function (on_enter) or its caller (on_leave) sees. rip, rsp, cs
+ * and ss are informational; writes to them are ignored. */
+struct bpftime_hook_regs {
+    uint64_t r15, r14, r13, r12, rbp, rbx, r11, r10, r9, r8;
+    uint64_t rax, rcx, rdx, rsi, rdi, orig_rax;
+    uint64_t rip, cs, eflags, rsp, ss;
+};
+
+/* on_enter return values. */
+enum {
+    BPFTIME_HOOK_CONTINUE = 0,
+    /* Skip the function body: return straight to the caller with regs->rax
+     * (and the other registers as left in regs). on_leave callbacks still run,
+     * seeing the overridden rax. Used by bpf_override_return. */
+    BPFTIME_HOOK_OVERRIDE = 1,
+};
+
+struct bpftime_hook_callbacks {
+    /* May be NULL. Return BPFTIME_HOOK_CONTINUE or BPFTIME_HOOK_OVERRIDE. */
+    int (*on_enter)(struct bpftime_hook_regs *regs, void *user);
+    /* May be NULL. Called when the function returns; regs->rax is the result. */
+    void (*on_leave)(struct bpftime_hook_regs *regs, void *user);
+};
+
+struct bpftime_hook;
+
+/* Hooks `func`. The function's size is looked up in the dynamic symbol table
+ * when possible; otherwise the patcher is conservative (see
+ * bpftime_hook_attach_ex). On success *out receives the hook handle. */
+int bpftime_hook_attach(void *func, const struct bpftime_hook_callbacks *cb, void *user,
+                        struct bpftime_hook **out);
+
+/* As bpftime_hook_attach, with the function's size in bytes (e.g. the ELF
+ * symbol's st_size; 0 = unknown). A known size lets the patcher overwrite
+ * bytes after an early `ret` and bounds the scan for branches back into the
+ * patched bytes. */
+int bpftime_hook_attach_ex(void *func, size_t func_size, const struct bpftime_hook_callbacks *cb,
+                           void *user, struct bpftime_hook **out);
+
+/* Removes the hook; the last hook of a function restores its original bytes
+ * exactly. The handle is freed. */
+int bpftime_hook_detach(struct bpftime_hook *hook);
+
+/* Batch patching: attaches and detaches between begin and commit only update
+ * listener lists; commit writes all code changes in one pass. Transactions
+ * nest; the outermost commit applies. They are process-wide: attaches made by
+ * other threads meanwhile join the open transaction. */
+int bpftime_hook_transaction_begin(void);
+int bpftime_hook_transaction_commit(void);
+
+/* Message for the calling thread's last error ("" if none). */
+const char *bpftime_patcher_error(void);
+
+/* Convenience for on_enter: `return bpftime_hook_override_return(regs, v);` */
+static inline int bpftime_hook_override_return(struct bpftime_hook_regs *regs, uint64_t value) {
+    regs->rax = value;
+    return BPFTIME_HOOK_OVERRIDE;
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,326 @@
+/* Patcher tests on hand-assembled functions in an mmap'ed executable page:
+ * exact control over the instructions the jump overwrites. */
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "patcher/patcher.h"
+#include "patcher/patcher_internal.h"
+#include "test/harness.h"
+
+#define PAGE 4096
+
+static uint8_t *page;
+
+/* Copies `code` to page+off and returns its address. */
+static void *emit(size_t off, const uint8_t *code, size_t len) {
+    memcpy(page + off, code, len);
+    return page + off;
+}
+
+static uint8_t *new_page(void) {
+    void *p = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return NULL;
+    memset(p, 0xcc, PAGE);
+    return p;
+}
+
+static int seal(void) { return mprotect(page, PAGE, PROT_READ | PROT_EXEC); }
+
+/* Crafted functions (offsets in the page). */
+static const uint8_t rip_load[] = {
+    0x48, 0x8b, 0x05, 0xf9, 0x07, 0x00, 0x00, /* mov rax, [rip+0x7f9] -> page+0x800 */
+    0x48, 0x01, 0xf8,                         /* add rax, rdi */
+    0xc3,                                     /* ret */
+};
+static const uint8_t jcc_fn[] = {
+    0x85, 0xff,                   /* test edi, edi */
+    0x74, 0x06,                   /* je +6 (outside the patch) */
+    0xb8, 0x01, 0x00, 0x00, 0x00, /* mov eax, 1 */
+    0xc3,                         /* ret */
+    0xb8, 0x02, 0x00, 0x00, 0x00, /* mov eax, 2 */
+    0xc3,
+};
+static const uint8_t jmp_short_fn[] = {
+    0xeb, 0x03,             /* jmp +3 */
+    0x90, 0x90, 0x90,       /* (skipped) */
+    0x8d, 0x47, 0x07,       /* lea eax, [rdi+7] */
+    0xc3,
+};
+static const uint8_t jrcxz_fn[] = {
+    0xe3, 0x02,             /* jrcxz +2 (lands inside the patched bytes) */
+    0xff, 0xc7,             /* inc edi */
+    0x8d, 0x04, 0x3f,       /* lea eax, [rdi+rdi] */
+    0xc3,
+};
+static const uint8_t call_fn[] = {
+    0xe8, 0xfb, 0x00, 0x00, 0x00, /* call +0xfb -> helper at fn+0x100 */
+    0x01, 0xf8,                   /* add eax, edi */
+    0xc3,
+};
+static const uint8_t helper_fn[] = {0xb8, 0x28, 0x00, 0x00, 0x00, 0xc3}; /* mov eax, 40; ret */
+static const uint8_t getpc_fn[] = {
+    0xe8, 0x00, 0x00, 0x00, 0x00, /* call next */
+    0x58,                         /* pop rax */
+    0xc3,
+};
+static const uint8_t endbr_fn[] = {
+    0xf3, 0x0f, 0x1e, 0xfa, /* endbr64 */
+    0x8d, 0x04, 0x3f,       /* lea eax, [rdi+rdi] */
+    0x83, 0xc0, 0x03,       /* add eax, 3 */
+    0xc3,
+};
+static const uint8_t two_tiny_fns[] = {
+    0xc3,                               /* f: ret */
+    0xb8, 0x07, 0x00, 0x00, 0x00, 0xc3, /* g: mov eax, 7; ret */
+};
+static const uint8_t ret_then_padding[] = {
+    0x31, 0xc0, 0xc3, /* xor eax, eax; ret */
+    0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90,
+};
+static const uint8_t branch_back_fn[] = {
+    0x31, 0xc0, /* xor eax, eax */
+    0xff, 0xc0, /* 2: inc eax */
+    0xff, 0xcf, /* dec edi */
+    0x75, 0xfa, /* jne 2 (back into the patched bytes) */
+    0xc3,
+};
+
+enum {
+    OFF_RIP = 0x000, OFF_JCC = 0x040, OFF_JMP = 0x080, OFF_JRCXZ = 0x0c0, OFF_CALL = 0x100,
+    OFF_HELPER = 0x200, OFF_GETPC = 0x240, OFF_ENDBR = 0x280, OFF_TINY = 0x2c0, OFF_PAD = 0x300,
+    OFF_BACK = 0x340, OFF_DATA = 0x800,
+};
+
+static void build_page(void) {
+    page = new_page();
+    emit(OFF_RIP, rip_load, sizeof rip_load);
+    uint64_t data = 0x1000;
+    memcpy(page + OFF_DATA, &data, 8);
+    emit(OFF_JCC, jcc_fn, sizeof jcc_fn);
+    emit(OFF_JMP, jmp_short_fn, sizeof jmp_short_fn);
+    emit(OFF_JRCXZ, jrcxz_fn, sizeof jrcxz_fn);
+    emit(OFF_CALL, call_fn, sizeof call_fn);
+    emit(OFF_HELPER, helper_fn, sizeof helper_fn);
+    emit(OFF_GETPC, getpc_fn, sizeof getpc_fn);
+    emit(OFF_ENDBR, endbr_fn, sizeof endbr_fn);
+    emit(OFF_TINY, two_tiny_fns, sizeof two_tiny_fns);
+    emit(OFF_PAD, ret_then_padding, sizeof ret_then_padding);
+    emit(OFF_BACK, branch_back_fn, sizeof branch_back_fn);
+    seal();
+}
+
+typedef uint64_t (*fn1)(uint64_t);
+typedef uint64_t (*fn4)(uint64_t, uint64_t, uint64_t, uint64_t);
+
+static int enters, leaves;
+static uint64_t last_rdi, last_rip, last_rax;
+
+static int count_enter(struct bpftime_hook_regs *r, void *u) {
+    (void)u;
+    enters++;
+    last_rdi = r->rdi;
+    last_rip = r->rip;
+    return BPFTIME_HOOK_CONTINUE;
+}
+static void count_leave(struct bpftime_hook_regs *r, void *u) {
+    (void)u;
+    leaves++;
+    last_rax = r->rax;
+}
+static const struct bpftime_hook_callbacks both = {count_enter, count_leave};
+
+/* Hooks fn (size given), checks results before/while/after, and that the
+ * original bytes come back exactly. */
+#define CHECK_HOOKED(fnaddr, size, call_expr, expect)                          \
+    do {                                                                       \
+        uint8_t saved_[32];                                                    \
+        memcpy(saved_, (void *)(fnaddr), 32);                                  \
+        CHECK_EQ((call_expr), (expect));                                       \
+        struct bpftime_hook *h_ = NULL;                                        \
+        int rc_ = bpftime_hook_attach_ex((void *)(fnaddr), size, &both, NULL, &h_); \
+        if (rc_) test_fail(t, __FILE__, __LINE__, "attach: %s", bpftime_patcher_error()); \
+        CHECK_EQ(rc_, 0);                                                      \
+        CHECK(memcmp(saved_, (void *)(fnaddr), 32) != 0);                      \
+        enters = leaves = 0;                                                   \
+        CHECK_EQ((call_expr), (expect));                                       \
+        CHECK_EQ(enters, 1);                                                   \
+        CHECK_EQ(leaves, 1);                                                   \
+        CHECK_EQ(last_rip, (uint64_t)(fnaddr));                                \
+        CHECK_EQ(last_rax, (expect));                                          \
+        CHECK_EQ(bpftime_hook_detach(h_), 0);                                  \
+        CHECK(memcmp(saved_, (void *)(fnaddr), 32) == 0);                      \
+        CHECK_EQ((call_expr), (expect));                                       \
+        CHECK_EQ(enters, 1);                                                   \
+    } while (0)
+
+TEST(rip_relative_load_in_prologue) {
+    build_page();
+    fn1 f = (fn1)(page + OFF_RIP);
+    CHECK_HOOKED(f, sizeof rip_load, f(5), 0x1005);
+    CHECK_EQ(last_rdi, 5);
+    /* Unknown size: the function is long enough anyway. */
+    CHECK_HOOKED(f, 0, f(7), 0x1007);
+}
+
+TEST(short_jcc_in_prologue) {
+    build_page();
+    fn1 f = (fn1)(page + OFF_JCC);
+    CHECK_HOOKED(f, sizeof jcc_fn, f(0), 2);
+    CHECK_HOOKED(f, sizeof jcc_fn, f(1), 1);
+}
+
+TEST(short_jmp_in_prologue_needs_size) {
+    build_page();
+    fn1 f = (fn1)(page + OFF_JMP);
+    /* Without a size, the bytes after the jmp might be another function. */
+    struct bpftime_hook *h = NULL;
+    CHECK_EQ(bpftime_hook_attach((void *)f, &both, NULL, &h), -EINVAL);
+    CHECK_STR_CONTAINS(bpftime_patcher_error(), "too short");
+    CHECK_HOOKED(f, sizeof jmp_short_fn, f(1), 8);
+}
+
+TEST(jrcxz_to_inside_the_patched_bytes) {
+    build_page();
+    fn4 f = (fn4)(page + OFF_JRCXZ);
+    CHECK_HOOKED(f, sizeof jrcxz_fn, f(3, 0, 0, 0), 6);
+    CHECK_HOOKED(f, sizeof jrcxz_fn, f(3, 0, 0, 1), 8);
+}
+
+TEST(call_in_prologue) {
+    build_page();
+    fn1 f = (fn1)(page + OFF_CALL);
+    CHECK_HOOKED(f, sizeof call_fn, f(2), 42);
+}
+
+TEST(call_next_get_pc_idiom) {
+    build_page();
+    fn1 f = (fn1)(page + OFF_GETPC);
+    /* Returns its own address + 5 even when run from the trampoline. */
+    CHECK_HOOKED(f, sizeof getpc_fn, f(0), (uint64_t)f + 5);
+}
+
+TEST(endbr64_prologue_is_kept) {
+    build_page();
+    fn1 f = (fn1)(page + OFF_ENDBR);
+    struct bpftime_hook *h = NULL;
+    CHECK_EQ(bpftime_hook_attach((void *)f, &both, NULL, &h), 0);
+    CHECK(patcher_is_endbr64((const uint8_t *)f));
+    CHECK_EQ(((uint8_t *)f)[4], 0xe9);
+    enters = 0;
+    CHECK_EQ(f(5), 13);
+    CHECK_EQ(enters, 1);
+    CHECK_EQ(last_rip, (uint64_t)f);
+    CHECK_EQ(bpftime_hook_detach(h), 0);
+    CHECK(memcmp((void *)f, endbr_fn, sizeof endbr_fn) == 0);
+    CHECK_HOOKED(f, sizeof endbr_fn, f(1), 5);
+}
+
+TEST(too_short_function_is_refused) {
+    build_page();
+    void *tiny = page + OFF_TINY;
+    struct bpftime_hook *h = NULL;
+    CHECK_EQ(bpftime_hook_attach(tiny, &both, NULL, &h), -EINVAL);
+    CHECK_STR_CONTAINS(bpftime_patcher_error(), "too short");
+    CHECK_EQ(bpftime_hook_attach_ex(tiny, 1, &both, NULL, &h), -EINVAL);
+    CHECK(h == NULL);
+    CHECK(memcmp(tiny, two_tiny_fns, sizeof two_tiny_fns) == 0);
+    CHECK_EQ(((fn1)(page + OFF_TINY + 1))(0), 7);
+}
+
+TEST(ret_followed_by_padding_is_accepted) {
+    build_page();
+    fn1 f = (fn1)(page + OFF_PAD);
+    CHECK_HOOKED(f, 0, f(9), 0);
+}
+
+TEST(branch_back_into_patched_bytes_is_refused) {
+    build_page();
+    void *f = page + OFF_BACK;
+    struct bpftime_hook *h = NULL;
+    CHECK_EQ(bpftime_hook_attach(f, &both, NULL, &h), -EINVAL);
+    CHECK_STR_CONTAINS(bpftime_patcher_error(), "branches back");
+    CHECK_EQ(bpftime_hook_attach_ex(f, sizeof branch_back_fn, &both, NULL, &h), -EINVAL);
+    CHECK(memcmp(f, branch_back_fn, sizeof branch_back_fn) == 0);
+    CHECK_EQ(((fn1)f)(3), 3);
+}
+
+TEST(unmapped_address_is_refused) {
+    void *p = mmap(NULL, PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    munmap(p, PAGE);
+    struct bpftime_hook *h = NULL;
+    CHECK(bpftime_hook_attach(p, &both, NULL, &h) < 0);
+    CHECK(strlen(bpftime_patcher_error()) > 0);
+}
+
+/* ---- relocation to a far address (beyond rel32 reach) -------------------- */
+
+static uint8_t *far_page(void) {
+    for (int i = 1; i < 64; i++) {
+        uint64_t hint = ((uint64_t)page + ((uint64_t)i << 33)) & ~(uint64_t)(PAGE - 1);
+        void *p = mmap((void *)hint, PAGE, PROT_READ | PROT_WRITE | PROT_EXEC,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+        if (p == MAP_FAILED) continue;
+        if ((uint64_t)p == hint) return p;
+        munmap(p, PAGE);
+    }
+    return NULL;
+}
+
+/* Relocates the first `need` bytes of fn to a page > 2 GiB away and runs the
+ * relocated copy (which jumps back into fn). */
+static int relocate_far(void *fn, size_t size, uint8_t **out) {
+    uint8_t *far = far_page();
+    if (!far) return -ENOMEM;
+    struct patcher_plan plan;
+    int rc = patcher_plan_patch((uint64_t)fn, (uint64_t)fn, size, 5, &plan);
+    if (rc) return rc;
+    struct patcher_reloc_map map;
+    rc = patcher_relocate(&plan, far, (uint64_t)far, PAGE, &map);
+    if (rc < 0) return rc;
+    *out = far;
+    return 0;
+}
+
+TEST(far_relocation_rip_relative_uses_scratch_register) {
+    build_page();
+    uint8_t *far = NULL;
+    CHECK_EQ(relocate_far(page + OFF_RIP, sizeof rip_load, &far), 0);
+    CHECK((uint64_t)far - (uint64_t)page > (1ull << 32));
+    CHECK_EQ(((fn1)far)(5), 0x1005);
+}
+
+TEST(far_relocation_jcc_and_call) {
+    build_page();
+    uint8_t *far = NULL;
+    CHECK_EQ(relocate_far(page + OFF_JCC, sizeof jcc_fn, &far), 0);
+    CHECK_EQ(((fn1)far)(0), 2);
+    CHECK_EQ(((fn1)far)(1), 1);
+    CHECK_EQ(relocate_far(page + OFF_CALL, sizeof call_fn, &far), 0);
+    CHECK_EQ(((fn1)far)(2), 42);
+    CHECK_EQ(relocate_far(page + OFF_GETPC, sizeof getpc_fn, &far), 0);
+    CHECK_EQ(((fn1)far)(0), (uint64_t)page + OFF_GETPC + 5);
+    CHECK_EQ(relocate_far(page + OFF_JRCXZ, sizeof jrcxz_fn, &far), 0);
+    CHECK_EQ(((fn4)far)(3, 0, 0, 0), 6);
+    CHECK_EQ(((fn4)far)(3, 0, 0, 1), 8);
+}
+
+TEST(hooks_on_the_same_page_share_it) {
+    build_page();
+    struct bpftime_hook *h1 = NULL, *h2 = NULL;
+    CHECK_EQ(bpftime_hook_attach_ex(page + OFF_RIP, sizeof rip_load, &both, NULL, &h1), 0);
+    CHECK_EQ(bpftime_hook_attach_ex(page + OFF_JCC, sizeof jcc_fn, &both, NULL, &h2), 0);
+    enters = 0;
+    CHECK_EQ(((fn1)(page + OFF_RIP))(1), 0x1001);
+    CHECK_EQ(((fn1)(page + OFF_JCC))(1), 1);
+    CHECK_EQ(enters, 2);
+    CHECK_EQ(bpftime_hook_detach(h1), 0);
+    CHECK_EQ(bpftime_hook_detach(h2), 0);
+    CHECK(memcmp(page + OFF_RIP, rip_load, sizeof rip_load) == 0);
+    CHECK(memcmp(page + OFF_JCC, jcc_fn, sizeof jcc_fn) == 0);
+    /* The page is read+exec again. */
+    struct patcher_mapping m;
+    CHECK_EQ(patcher_find_mapping((uint64_t)page, &m), 0);
+    CHECK_EQ(m.prot, PROT_READ | PROT_EXEC);
+}
