@@ -107,14 +107,14 @@ export function parseBtfExt(bytes: Uint8Array, strings: Uint8Array): BtfExt {
       `section .BTF.ext ${name}`,
     );
     if (len < 4) throw extError(`${name}: ${len} bytes is too short`);
-    const recSize = br.u32(0, "record size");
+    const recSize = br.u32(0, `${name} record size`);
     if (recSize < minRec || recSize % 4 !== 0) {
       throw extError(`${name}: record size ${recSize} is invalid (at least ${minRec})`);
     }
     let pos = 4;
     while (pos < len) {
-      const secName = str(br.u32(pos, "sec_name_off"), `${name} section name at ${pos}`);
-      const num = br.u32(pos + 4, "num_info");
+      const secName = str(br.u32(pos, `${name} sec_name_off`), `${name} section name at ${pos}`);
+      const num = br.u32(pos + 4, `${name} num_info`);
       pos += 8;
       if (num === 0) throw extError(`${name}: section ${secName} has zero records`);
       br.check(pos, num * recSize, `${name}: ${num} records for section ${secName}`);

@@ -32,7 +32,6 @@ import {
   STT_FUNC,
   STT_SECTION,
   badObject,
-  cString,
   parseElf,
 } from "./elf.ts";
 import {
@@ -249,7 +248,13 @@ class Loader {
   load(fileName?: string): ObjectSpec {
     const elf = this.elf;
     const lic = elf.section("license");
-    if (lic) this.license = cString(lic.data, 0, "section license").trim();
+    if (lic) {
+      // Like libbpf, a license without a terminating NUL is taken whole.
+      const end = lic.data.indexOf(0);
+      this.license = new TextDecoder("latin1").decode(
+        lic.data.subarray(0, end < 0 ? undefined : end),
+      );
+    }
     let kernelVersion: number | undefined;
     const ver = elf.section("version");
     if (ver && ver.size >= 4 && ver.type === SHT_PROGBITS) {
