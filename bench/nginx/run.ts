@@ -46,7 +46,7 @@ const { values: opt } = parseArgs({
 const rounds = Number(opt.rounds);
 const duration = Number(opt.duration);
 
-type ConfigName = "none" | "native" | "bpftime";
+type ConfigName = "none" | "native" | "bpftime" | "bpftime-noprog";
 interface Instance {
   name: ConfigName;
   port: number;
@@ -116,35 +116,42 @@ const nginxCpu = 0;
 const wrkCpu = ncpu > 1 ? 1 : 0;
 const pin = have("taskset") && ncpu > 1;
 
-/** The bpftime column's region, program and link, or why it is skipped. */
-function setUpBpftime(): { shm: string } | { skip: string } {
+/**
+ * The bpftime column's region, program and link. Without the CLI's `load` /
+ * `attach` commands the column runs with an empty region instead (module and
+ * syscall server, no program: the plumbing's cost) and says so.
+ */
+function setUpBpftime(): { shm: string; name: ConfigName } | { skip: string } {
   if (!existsSync(bpftimeModule)) return { skip: "the bpftime module did not build" };
-  const help = (cmd: string) => sh([process.execPath, cliEntry, cmd, "--help"]).code === 0;
-  if (!help("load") || !help("attach"))
-    return { skip: "the CLI has no `load`/`attach` commands yet (bun src/cli/main.ts)" };
+  const shm = `bench-nginx-${process.pid}`;
+  const env = { BPFTIME_SHM: shm };
+  const cli = (...args: string[]) => sh([process.execPath, cliEntry, ...args], env);
+  const help = (...cmd: string[]) => cli(...cmd, "--help").code === 0;
+  if (!help("shm", "create")) return { skip: "the CLI has no `shm create` command yet" };
+  const c = cli("shm", "create");
+  if (c.code !== 0) return { skip: `\`bpftime shm create\` failed: ${c.stderr.trim()}` };
+  cleanups.push(() => void cli("shm", "remove"));
+  if (!help("load") || !help("attach")) {
+    console.log(
+      "bpftime column: the CLI has no `load`/`attach` commands yet (bun src/cli/main.ts): " +
+        "measuring bpftime-noprog = the module with an empty region (no program attached)",
+    );
+    return { shm, name: "bpftime-noprog" };
+  }
   if (!existsSync(exampleObj)) {
     const m = sh(["make", "-C", join(repo, "examples")]);
     if (m.code !== 0 || !existsSync(exampleObj))
       return { skip: `cannot build ${exampleObj}: ${m.stderr.trim().split("\n").pop()}` };
   }
-  const shm = `bench-nginx-${process.pid}`;
-  const env = { BPFTIME_SHM: shm };
-  const cli = (...args: string[]) => sh([process.execPath, cliEntry, ...args], env);
-  const steps: string[][] = [
-    ["shm", "create"],
+  const steps = [
     ["load", exampleObj],
+    ["attach", "url_filter", "nginx", "--prefix", PREFIX],
   ];
   for (const s of steps) {
     const r = cli(...s);
     if (r.code !== 0) return { skip: `\`bpftime ${s.join(" ")}\` failed: ${r.stderr.trim()}` };
-    if (s[0] === "shm") cleanups.push(() => void cli("shm", "remove"));
   }
-  const r = cli("attach", "url_filter", "nginx", "--prefix", PREFIX);
-  if (r.code !== 0)
-    return {
-      skip: `\`bpftime attach url_filter nginx --prefix ${PREFIX}\` failed: ${r.stderr.trim()}`,
-    };
-  return { shm };
+  return { shm, name: "bpftime" };
 }
 
 function config(name: ConfigName, dir: string, port: number, shm: string): string {
@@ -153,7 +160,7 @@ function config(name: ConfigName, dir: string, port: number, shm: string): strin
   if (name === "native") {
     main.push(`load_module ${nativeModule};`);
     http.push(`prefix_filter ${PREFIX};`);
-  } else if (name === "bpftime") {
+  } else if (name === "bpftime" || name === "bpftime-noprog") {
     main.push(`load_module ${bpftimeModule};`);
     http.push("bpftime on;", `bpftime_shm ${shm};`, "bpftime_fail closed;");
   }
@@ -259,7 +266,7 @@ async function main() {
   if ("skip" in bp) console.log(`bpftime column skipped: ${bp.skip}`);
   else {
     shm = bp.shm;
-    names.push("bpftime");
+    names.push(bp.name);
   }
 
   const instances: Instance[] = [];
@@ -269,7 +276,7 @@ async function main() {
   for (const i of instances) {
     const ok = await status(`http://127.0.0.1:${i.port}${opt.path}`);
     const refused = await status(`http://127.0.0.1:${i.port}/other`);
-    const want = i.name === "none" ? 404 : 403;
+    const want = i.name === "none" || i.name === "bpftime-noprog" ? 404 : 403;
     if (ok !== 200 || refused !== want)
       die(`${i.name}: ${opt.path} -> ${ok}, /other -> ${refused} (want 200 and ${want})`);
   }
@@ -310,10 +317,10 @@ async function main() {
     return;
   }
   console.log("");
-  console.log("config    median req/s      min      max   overhead vs none");
+  console.log("config          median req/s      min      max   overhead vs none");
   for (const r of rows)
     console.log(
-      `${r.config.padEnd(8)}  ${String(r.medianRps).padStart(12)} ${String(r.minRps).padStart(8)} ` +
+      `${r.config.padEnd(14)}  ${String(r.medianRps).padStart(12)} ${String(r.minRps).padStart(8)} ` +
         `${String(r.maxRps).padStart(8)}   ${r.config === "none" ? "-" : `${r.overheadPct.toFixed(2)}%`}`,
     );
   for (const i of instances) {
@@ -325,5 +332,18 @@ async function main() {
   }
 }
 
+/** Fast shutdown of every nginx (the masters reap their workers), then the fallback. */
+async function stopAll() {
+  await Promise.all(
+    children.map(async (c) => {
+      if (c.exitCode !== null || c.signalCode !== null || !c.pid) return;
+      const exited = new Promise((resolve) => c.once("exit", resolve));
+      tryKill(c.pid, "SIGTERM");
+      await Promise.race([exited, Bun.sleep(3000)]);
+    }),
+  );
+  cleanup();
+}
+
 await main();
-cleanup();
+await stopAll();
