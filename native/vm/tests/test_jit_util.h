@@ -128,7 +128,7 @@ static int jt_run_both(const struct prog *p, unsigned opts, uint8_t *mem_i, uint
 }
 
 /* Compiles and runs on the JIT only. */
-static int jt_run_jit(const struct prog *p, unsigned opts, void *mem, size_t len, uint64_t *ret,
+static __attribute__((unused)) int jt_run_jit(const struct prog *p, unsigned opts, void *mem, size_t len, uint64_t *ret,
                       char *err, size_t errlen)
 {
     struct ebpf_vm *vm = jt_vm(p, err, errlen);
@@ -146,7 +146,7 @@ static int jt_run_jit(const struct prog *p, unsigned opts, void *mem, size_t len
 }
 
 /* First differing 8-byte word, or -1. */
-static long jt_first_diff(const uint8_t *a, const uint8_t *b, size_t len)
+static __attribute__((unused)) long jt_first_diff(const uint8_t *a, const uint8_t *b, size_t len)
 {
     for (size_t i = 0; i < len; i++)
         if (a[i] != b[i])
