@@ -382,7 +382,7 @@ int bpftime_region_open(const char *name, struct bpftime_region **out)
         static const char zero[8];
         bool initializing = (n == (ssize_t)sizeof peek && memcmp(peek.magic, zero, 8) == 0) ||
                             st.st_size == 0;
-        if (!initializing || tries >= 100)
+        if (!initializing || tries >= 20)
             break;
         usleep(10000);
     }
