@@ -143,7 +143,10 @@ void ebpf_insn_format(const struct ebpf_inst *insts, uint32_t num_insts, uint32_
         }
         return;
     }
-    snprintf(buf, len, "unknown opcode 0x%02x", op);
+    if (op == 0 && idx > 0 && insts[idx - 1].opcode == 0x18)
+        snprintf(buf, len, "(lddw high half 0x%x)", (unsigned)in->imm);
+    else
+        snprintf(buf, len, "unknown opcode 0x%02x", op);
 }
 
 #define FAIL(code, ...) return ebpf_vm_set_error(vm, code, __VA_ARGS__)

@@ -90,7 +90,7 @@ static inline int case_try_compile(struct test_ctx *t, struct ebpf_vm *vm, ebpf_
     return 1;
 }
 
-static void run_case(struct test_ctx *t, const struct vm_case *c)
+static __attribute__((unused)) void run_case(struct test_ctx *t, const struct vm_case *c)
 {
     struct ebpf_vm *vm = case_vm();
     if (c->budget)
