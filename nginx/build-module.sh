@@ -35,6 +35,12 @@ fi
 tree=$build_dir/nginx-src
 log=$build_dir/build.log
 
+# Several test runs may build at once: one builder per BUILD_DIR at a time.
+if command -v flock >/dev/null 2>&1; then
+    exec 9>"$build_dir/.lock"
+    flock 9
+fi
+
 # 1. Private copy of the source tree (configure writes objs/ and Makefile into it).
 src_stamp="$(stat -c '%Y %s' "$nginx_src/configure" "$nginx_src/conf_flags" "$nginx_src/src/core/nginx.h" | tr '\n' ' ')"
 if [ ! -f "$tree/.bpftime-src-stamp" ] || [ "$(cat "$tree/.bpftime-src-stamp")" != "$src_stamp" ]; then
