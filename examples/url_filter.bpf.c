@@ -53,13 +53,16 @@ int url_filter(struct nginx_url_ctx *ctx)
 
     struct decision *d = bpf_ringbuf_reserve(&events, sizeof(*d), 0);
     if (d) {
-        __u64 len = url_end - url;
-        if (len > MAX_URL - 1)
-            len = MAX_URL - 1;
+        __u32 len = 0;
         d->verdict = verdict;
-        d->url_len = len;
         __builtin_memset(d->url, 0, sizeof(d->url));
-        bpf_probe_read_user(d->url, len & (MAX_URL - 1), url);
+        for (int i = 0; i < MAX_URL - 1; i++) {
+            if (url + i + 1 > url_end)
+                break;
+            d->url[i] = url[i];
+            len = i + 1;
+        }
+        d->url_len = len;
         bpf_ringbuf_submit(d, 0);
     }
     return verdict;

@@ -2,5 +2,22 @@
 import type { Command } from "./command.ts";
 import { versionCommand } from "./version.ts";
 import { runCommand } from "./run.ts";
+import { loadCommand } from "./load.ts";
+import { attachCommand, detachCommand, replaceCommand } from "./attach.ts";
+import { listCommand } from "./list.ts";
+import { shmCommand } from "./shm.ts";
+import { objCommand } from "./obj.ts";
+import { disasmCommand } from "./disasm.ts";
 
-export const commands: Command[] = [runCommand, versionCommand];
+export const commands: Command[] = [
+  loadCommand,
+  attachCommand,
+  detachCommand,
+  replaceCommand,
+  listCommand,
+  runCommand,
+  disasmCommand,
+  objCommand,
+  shmCommand,
+  versionCommand,
+];

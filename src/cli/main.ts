@@ -4,23 +4,27 @@
 import { BpftimeError, exitCodes } from "../errors.ts";
 import { type Command, parseCommandArgs } from "./command.ts";
 import { commandHelp } from "./help.ts";
-import { commands } from "./commands.ts";
 import { version } from "../version.ts";
 import { label } from "./command.ts";
 
-const root: Command = {
+// Commands load lazily inside main()'s error handling: a native library that
+// fails to load is then one clear line, not a stack trace at import time.
+const rootBase = {
   name: "bpftime",
   summary: "userspace eBPF runtime: run, load and attach eBPF programs inside ordinary processes",
   description:
     "bpftime — userspace eBPF runtime and extension framework.\n" +
     "eBPF programs compiled with clang -target bpf run JIT-compiled inside ordinary processes\n" +
     "(an nginx worker, any binary hooked with uprobes) with maps in shared memory.",
-  subcommands: commands,
-  options: { version: { type: "boolean", short: "V", description: "print the version" } },
+  options: {
+    version: { type: "boolean" as const, short: "V", description: "print the version" },
+  },
   examples: ["bpftime --version", "bpftime run examples/build/sum.bpf.o --engine jit"],
 };
 
 async function dispatch(argv: string[]): Promise<number> {
+  const { commands } = await import("./commands.ts");
+  const root: Command = { ...rootBase, subcommands: commands };
   let cmd = root;
   let path = "bpftime";
   let i = 0;

@@ -112,3 +112,19 @@ export class Vm {
     this.handle = null;
   }
 }
+
+const disasmLib = openLibrary({
+  bpftime_disasm_x86: {
+    args: [FFIType.ptr, FFIType.u64, FFIType.ptr, FFIType.u64],
+    returns: FFIType.i32,
+  },
+});
+
+/** x86-64 machine code as objdump-style text (capstone). */
+export function disassembleX86(code: Uint8Array): string {
+  if (code.length === 0) return "";
+  const out = new Uint8Array(code.length * 80 + 64);
+  const n = disasmLib.symbols.bpftime_disasm_x86(ptr(code), code.length, ptr(out), out.length);
+  if (n < 0) throw new BpftimeError("unsupported", "capstone cannot disassemble x86-64 here");
+  return new TextDecoder().decode(out.subarray(0, n));
+}

@@ -6,7 +6,7 @@
 // fields are readable/writable with which access sizes, and which fields are
 // packet pointers (each start/end pair is its own packet "region").
 //
-// CONTEXT REWRITE PLAN (xdp, socket_filter, nginx_url_filter — `rewrite: true`)
+// CONTEXT REWRITE PLAN (xdp, socket_filter, sched_cls — `rewrite: true`)
 // -----------------------------------------------------------------------------
 // The kernel exposes packet pointers as 32-bit fields (xdp_md.data is a __u32)
 // and rewrites the loads to real pointer loads in its own ctx conversion. We do
@@ -30,19 +30,27 @@
 //     Only valid after verification, with the accesses it returned.
 //
 // kprobe/uprobe (pt_regs) contexts are used as-is (the native pt_regs is the
-// kernel's), so they have no rewrites.
+// kernel's), so they have no rewrites. nginx_url_filter needs none either: its
+// struct (native/include/bpftime/nginx_url_filter.h, shared by programs and
+// the data plane) already has 64-bit pointer fields, each start/end pair
+// exposed like xdp's data/data_end (its own packet region), read-only.
 
 import { BpftimeError } from "../errors.ts";
 import { CLS, type Insn, cls, decodeSlots, encodeSlot, sizeBytes } from "./insn.ts";
 
 export const PROGRAM_TYPES = [
   "socket_filter",
+  "sched_cls",
   "kprobe",
   "kretprobe",
   "uprobe",
   "uretprobe",
+  "tracepoint",
+  "raw_tracepoint",
+  "perf_event",
   "xdp",
   "nginx_url_filter",
+  "raw",
 ] as const;
 export type ProgramType = (typeof PROGRAM_TYPES)[number];
 
@@ -88,6 +96,30 @@ const PT_REGS: Omit<ContextSpec, "type"> = {
   regions: [],
 };
 
+const SK_BUFF_FIELDS = u32Fields([
+  ["len", "scalar"],
+  ["pkt_type", "scalar"],
+  ["mark", "scalar"],
+  ["queue_mapping", "scalar"],
+  ["protocol", "scalar"],
+  ["vlan_present", "scalar"],
+  ["vlan_tci", "scalar"],
+  ["vlan_proto", "scalar"],
+  ["priority", "scalar"],
+  ["ingress_ifindex", "scalar"],
+  ["ifindex", "scalar"],
+  ["tc_index", "scalar"],
+  ["cb[0]", "scalar", undefined, true],
+  ["cb[1]", "scalar", undefined, true],
+  ["cb[2]", "scalar", undefined, true],
+  ["cb[3]", "scalar", undefined, true],
+  ["cb[4]", "scalar", undefined, true],
+  ["hash", "scalar"],
+  ["tc_classid", "scalar"],
+  ["data", "packet", 0],
+  ["data_end", "packet_end", 0],
+]);
+
 export const CONTEXTS: Record<ProgramType, ContextSpec> = {
   xdp: {
     type: "xdp",
@@ -110,48 +142,68 @@ export const CONTEXTS: Record<ProgramType, ContextSpec> = {
     size: 84,
     rewrite: true,
     regions: ["packet"],
-    fields: u32Fields([
-      ["len", "scalar"],
-      ["pkt_type", "scalar"],
-      ["mark", "scalar"],
-      ["queue_mapping", "scalar"],
-      ["protocol", "scalar"],
-      ["vlan_present", "scalar"],
-      ["vlan_tci", "scalar"],
-      ["vlan_proto", "scalar"],
-      ["priority", "scalar"],
-      ["ingress_ifindex", "scalar"],
-      ["ifindex", "scalar"],
-      ["tc_index", "scalar"],
-      ["cb[0]", "scalar", undefined, true],
-      ["cb[1]", "scalar", undefined, true],
-      ["cb[2]", "scalar", undefined, true],
-      ["cb[3]", "scalar", undefined, true],
-      ["cb[4]", "scalar", undefined, true],
-      ["hash", "scalar"],
-      ["tc_classid", "scalar"],
-      ["data", "packet", 0],
-      ["data_end", "packet_end", 0],
-    ]),
+    fields: SK_BUFF_FIELDS,
+  },
+  sched_cls: {
+    type: "sched_cls",
+    struct: "struct __sk_buff (subset: len .. data_end)",
+    size: 84,
+    rewrite: true,
+    regions: ["packet"],
+    fields: SK_BUFF_FIELDS,
   },
   kprobe: { type: "kprobe", ...PT_REGS },
   kretprobe: { type: "kretprobe", ...PT_REGS },
   uprobe: { type: "uprobe", ...PT_REGS },
   uretprobe: { type: "uretprobe", ...PT_REGS },
+  // Our own context (native/include/bpftime/nginx_url_filter.h): 64-bit
+  // pointer fields, so the layout the program sees is the native one and no
+  // access needs rewriting.
+  tracepoint: {
+    type: "tracepoint",
+    struct: "tracepoint record (format-specific; any aligned read in the first 512 bytes)",
+    size: 512,
+    rewrite: false,
+    regions: [],
+  },
+  raw_tracepoint: {
+    type: "raw_tracepoint",
+    struct: "struct bpf_raw_tracepoint_args (up to 12 args)",
+    size: 96,
+    rewrite: false,
+    regions: [],
+  },
+  perf_event: {
+    type: "perf_event",
+    struct: "struct bpf_perf_event_data",
+    size: 184,
+    rewrite: false,
+    regions: [],
+  },
   nginx_url_filter: {
     type: "nginx_url_filter",
     struct: "struct nginx_url_ctx",
-    size: 24,
-    rewrite: true,
+    size: 48,
+    rewrite: false,
     regions: ["url", "method", "arg"],
-    fields: u32Fields([
-      ["url", "packet", 0],
-      ["url_end", "packet_end", 0],
-      ["method", "packet", 1],
-      ["method_end", "packet_end", 1],
-      ["arg", "packet", 2],
-      ["arg_end", "packet_end", 2],
-    ]),
+    fields: u32Fields(
+      [
+        ["url", "packet", 0],
+        ["url_end", "packet_end", 0],
+        ["method", "packet", 1],
+        ["method_end", "packet_end", 1],
+        ["arg", "packet", 2],
+        ["arg_end", "packet_end", 2],
+      ],
+      8,
+    ),
+  },
+  raw: {
+    type: "raw",
+    struct: "no context",
+    size: 0,
+    rewrite: false,
+    regions: [],
   },
 };
 

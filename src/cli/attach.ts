@@ -1,0 +1,92 @@
+import { type Command, flag, jsonOption, needPositional, shmOption, str } from "./command.ts";
+import { attach, detach, replace } from "../ops/attach.ts";
+import { withRegion } from "../ops/shm.ts";
+import { targetTypes } from "../attach/targets.ts";
+import { BpftimeError } from "../errors.ts";
+import { printJson } from "./output.ts";
+
+export const attachCommand: Command = {
+  name: "attach",
+  summary: "link a loaded program to an attach target (nginx URL filter, uprobe, …)",
+  usage: "PROG TYPE [--prefix P | --arg ARG] [--cookie N] [--shm NAME] [--json]",
+  description:
+    "Create an attach target of TYPE and link program PROG (id or name) to it. Every\n" +
+    "process that instantiated the region picks the link up by itself.\n" +
+    "Target types:\n" +
+    Object.entries(targetTypes)
+      .map(([n, t]) => `  ${n.padEnd(10)} ${t.describe}`)
+      .join("\n"),
+  options: {
+    prefix: {
+      type: "string",
+      arg: "P",
+      description: "nginx: the accepted URL prefix (the target argument)",
+    },
+    arg: { type: "string", arg: "ARG", description: "the target argument, for any type" },
+    cookie: {
+      type: "string",
+      arg: "N",
+      description: "value bpf_get_attach_cookie() returns (default 0)",
+    },
+    ...shmOption,
+    ...jsonOption,
+  },
+  examples: [
+    "bpftime attach url_filter nginx --prefix /aaaa",
+    "bpftime attach 3 uprobe --arg /usr/bin/ls:main",
+  ],
+  run(p) {
+    const path = "bpftime attach";
+    const prog = needPositional(p, 0, "PROG (program id or name)", path);
+    const type = needPositional(p, 1, `TYPE (${Object.keys(targetTypes).join(", ")})`, path);
+    const prefix = str(p, "prefix");
+    const argOpt = str(p, "arg");
+    if (prefix !== undefined && argOpt !== undefined)
+      throw new BpftimeError("usage", "attach: give --prefix or --arg, not both");
+    const arg = prefix ?? argOpt;
+    if (arg === undefined)
+      throw new BpftimeError(
+        "usage",
+        `attach: missing the target argument: --prefix or --arg; see \`${path} --help\``,
+      );
+    const cookieStr = str(p, "cookie") ?? "0";
+    if (!/^(0x[0-9a-f]+|\d+)$/i.test(cookieStr))
+      throw new BpftimeError("usage", `attach: --cookie must be an integer, got "${cookieStr}"`);
+    const r = withRegion(str(p, "shm"), (reg) => attach(reg, prog, type, arg, BigInt(cookieStr)));
+    if (flag(p, "json")) return printJson(r);
+    console.log(
+      `link ${r.linkId}: program ${r.progId} attached to ${r.targetType} target ${r.targetId} (${JSON.stringify(r.arg)})`,
+    );
+  },
+};
+
+export const detachCommand: Command = {
+  name: "detach",
+  summary: "remove a link (its target goes too when nothing else uses it)",
+  usage: "LINK [--shm NAME] [--json]",
+  options: { ...shmOption, ...jsonOption },
+  examples: ["bpftime detach 1"],
+  run(p) {
+    const link = needPositional(p, 0, "LINK (link id)", "bpftime detach");
+    const r = withRegion(str(p, "shm"), (reg) => detach(reg, link));
+    if (flag(p, "json")) return printJson(r);
+    console.log(
+      `detached link ${r.linkId}${r.targetRemoved ? ` and removed target ${r.targetId}` : ""}`,
+    );
+  },
+};
+
+export const replaceCommand: Command = {
+  name: "replace",
+  summary: "point a link at another program, atomically, without detaching",
+  usage: "LINK PROG [--shm NAME] [--json]",
+  options: { ...shmOption, ...jsonOption },
+  examples: ["bpftime replace 1 url_filter_v2"],
+  run(p) {
+    const link = needPositional(p, 0, "LINK (link id)", "bpftime replace");
+    const prog = needPositional(p, 1, "PROG (program id or name)", "bpftime replace");
+    const r = withRegion(str(p, "shm"), (reg) => replace(reg, link, prog));
+    if (flag(p, "json")) return printJson(r);
+    console.log(`link ${r.linkId} now runs program ${r.newProgId} (was ${r.oldProgId})`);
+  },
+};

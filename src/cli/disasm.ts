@@ -1,0 +1,52 @@
+import { type Command, flag, needPositional, str } from "./command.ts";
+import { decode, disassemble } from "../asm/index.ts";
+import { isElf, readObject, selectProgram } from "../ops/object.ts";
+import { readInputFile } from "../ops/run.ts";
+import { Vm, disassembleX86 } from "../native/vm.ts";
+
+export const disasmCommand: Command = {
+  name: "disasm",
+  summary: "print a program's bytecode (or, with --jited, its x86-64 JIT code)",
+  usage: "FILE [--raw] [--program NAME] [--section NAME] [--jited]",
+  description:
+    "Print a program's instructions as llvm-objdump does. FILE is an ELF object (every\n" +
+    "program, or the one chosen with --program/--section) or, with --raw, little-endian\n" +
+    "8-byte instructions. With --jited, print the x86-64 code the JIT generates (capstone).",
+  options: {
+    raw: { type: "boolean", description: "FILE is raw bytecode, not an ELF object" },
+    program: { type: "string", arg: "NAME", description: "only this program (function name)" },
+    section: { type: "string", arg: "NAME", description: "only the program in this section" },
+    jited: { type: "boolean", description: "print the JIT's x86-64 code instead" },
+  },
+  examples: [
+    "bpftime disasm examples/build/url_filter.bpf.o",
+    "bpftime disasm examples/build/checksum.bpf.o --jited",
+  ],
+  run(p) {
+    const file = needPositional(p, 0, "FILE", "bpftime disasm");
+    const bytes = readInputFile(file, "program file");
+    const progs: Array<{ name: string; code: Uint8Array }> = [];
+    if (flag(p, "raw") || !isElf(bytes)) {
+      progs.push({ name: file, code: bytes });
+    } else {
+      const spec = readObject(file);
+      const sel = { program: str(p, "program"), section: str(p, "section") };
+      const chosen = sel.program || sel.section ? [selectProgram(spec, sel, file)] : spec.programs;
+      for (const prog of chosen)
+        progs.push({ name: `${prog.name} (${prog.section})`, code: prog.instructions });
+    }
+    for (const [i, prog] of progs.entries()) {
+      if (progs.length > 1) console.log(`${i ? "\n" : ""}${prog.name}:`);
+      if (flag(p, "jited")) {
+        const vm = new Vm(prog.code);
+        try {
+          process.stdout.write(disassembleX86(vm.jitCode()));
+        } finally {
+          vm.close();
+        }
+      } else {
+        process.stdout.write(disassemble(decode(prog.code), { listing: true }).replace(/^\n/, ""));
+      }
+    }
+  },
+};

@@ -1,0 +1,63 @@
+import { type Command, flag, jsonOption, shmOption, str } from "./command.ts";
+import { snapshot } from "../ops/list.ts";
+import { withRegion } from "../ops/shm.ts";
+import { printJson, table } from "./output.ts";
+
+export const listCommand: Command = {
+  name: "list",
+  aliases: ["ls"],
+  summary: "list programs, maps, targets, links and the processes that instantiated them",
+  usage: "[--shm NAME] [--json]",
+  options: { ...shmOption, ...jsonOption },
+  examples: ["bpftime list", "bpftime list --shm demo --json"],
+  run(p) {
+    const s = withRegion(str(p, "shm"), snapshot);
+    if (flag(p, "json")) return printJson(s);
+    const out: string[] = [`region ${s.region} (generation ${s.generation})`];
+    const section = (title: string, headers: string[], rows: Array<Array<string | number>>) => {
+      out.push("", `${title} (${rows.length})`);
+      if (rows.length) out.push(table(headers, rows));
+    };
+    section(
+      "programs",
+      ["ID", "NAME", "TYPE", "INSNS", "LINKS", "RUNS", "HINT"],
+      s.programs.map((x) => [
+        x.id,
+        x.name,
+        x.type,
+        x.insnCount,
+        x.links.join(",") || "-",
+        x.runCount,
+        x.attachHint,
+      ]),
+    );
+    section(
+      "maps",
+      ["ID", "NAME", "TYPE", "KEY", "VALUE", "MAX"],
+      s.maps.map((x) => [x.id, x.name, x.type, x.keySize, x.valueSize, x.maxEntries]),
+    );
+    section(
+      "targets",
+      ["ID", "TYPE", "ARG"],
+      s.targets.map((x) => [x.id, x.type, JSON.stringify(x.arg)]),
+    );
+    section(
+      "links",
+      ["ID", "PROG", "TARGET", "TYPE", "ARG", "PIDS"],
+      s.links.map((x) => [
+        x.id,
+        x.progId,
+        x.targetId,
+        x.targetType,
+        JSON.stringify(x.arg),
+        x.pids.join(",") || "-",
+      ]),
+    );
+    section(
+      "instances",
+      ["ID", "PID", "ALIVE", "LINKS"],
+      s.instances.map((x) => [x.id, x.pid, x.alive ? "yes" : "no", x.links.join(",") || "-"]),
+    );
+    console.log(out.join("\n"));
+  },
+};

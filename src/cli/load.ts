@@ -1,0 +1,47 @@
+import { type Command, flag, jsonOption, needPositional, shmOption, str } from "./command.ts";
+import { loadIntoRegion } from "../ops/load.ts";
+import { printJson, table } from "./output.ts";
+
+export const loadCommand: Command = {
+  name: "load",
+  summary: "verify an object's programs and store them and its maps in the region",
+  usage: "FILE.o [--program NAME]... [--shm NAME] [--json]",
+  description:
+    "Verify every program of FILE.o (or those named with --program) and store them, with\n" +
+    "the object's maps and global data, in the shared-memory region (created if missing).\n" +
+    "Nothing is attached yet: see `bpftime attach`. Prints the new ids.",
+  options: {
+    program: {
+      type: "string",
+      multiple: true,
+      arg: "NAME",
+      description: "load only this program (repeatable)",
+    },
+    ...shmOption,
+    ...jsonOption,
+  },
+  examples: [
+    "bpftime load examples/build/url_filter.bpf.o",
+    "bpftime load prog.o --program count --shm demo --json",
+  ],
+  run(p) {
+    const file = needPositional(p, 0, "FILE.o", "bpftime load");
+    const names = (p.values.program as string[] | undefined) ?? [];
+    const r = loadIntoRegion(file, str(p, "shm"), { programs: names });
+    if (flag(p, "json")) return printJson(r);
+    console.log(`loaded ${file} into region ${r.region}`);
+    console.log(
+      table(
+        ["PROG", "NAME", "SECTION", "TYPE", "INSNS"],
+        r.programs.map((x) => [x.id, x.name, x.section, x.type, x.insnCount]),
+      ),
+    );
+    if (r.maps.length)
+      console.log(
+        table(
+          ["MAP", "NAME", "TYPE"],
+          r.maps.map((x) => [x.id, x.name, x.type]),
+        ),
+      );
+  },
+};

@@ -1,0 +1,75 @@
+import { type Command, flag, jsonOption, shmOption, str } from "./command.ts";
+import { createRegion, deleteRegion, parseSize, regionInfo } from "../ops/shm.ts";
+import { printJson } from "./output.ts";
+import type { Parsed } from "./command.ts";
+
+/** The region is named by a positional NAME or by --shm, like every other command. */
+function nameOf(p: Parsed): string | undefined {
+  return p.positionals[0] ?? str(p, "shm");
+}
+
+const create: Command = {
+  name: "create",
+  summary: "create a shared-memory region",
+  usage: "[NAME | --shm NAME] [--size BYTES]",
+  options: {
+    ...shmOption,
+    size: {
+      type: "string",
+      arg: "BYTES",
+      description: "region size, e.g. 64M (default 64M; sparse)",
+    },
+    ...jsonOption,
+  },
+  examples: ["bpftime shm create", "bpftime shm create --shm demo --size 256M"],
+  run(p) {
+    const size = str(p, "size");
+    const info = createRegion(nameOf(p), size ? parseSize(size) : 0);
+    if (flag(p, "json")) printJson(info);
+    else console.log(`created region ${info.path} (${info.size} bytes)`);
+  },
+};
+
+const info: Command = {
+  name: "info",
+  summary: "show a region's header and object counts",
+  usage: "[NAME | --shm NAME] [--json]",
+  options: { ...shmOption, ...jsonOption },
+  examples: ["bpftime shm info --shm demo --json"],
+  run(p) {
+    const i = regionInfo(nameOf(p));
+    if (flag(p, "json")) return printJson(i);
+    console.log(
+      [
+        `region      ${i.path}`,
+        `layout      version ${i.layoutVersion}`,
+        `size        ${i.size} bytes (${i.heapUsed} of ${i.heapSize} heap bytes used)`,
+        `created     ${new Date(Number(i.createdNs / 1000000n)).toISOString()}`,
+        `generation  ${i.generation}`,
+        `cpus        ${i.ncpus}`,
+        `stats       ${i.statsEnabled ? "on" : "off"}`,
+        `objects     ${i.programs} programs, ${i.maps} maps, ${i.targets} targets, ${i.links} links, ${i.instances} instances`,
+      ].join("\n"),
+    );
+  },
+};
+
+const remove: Command = {
+  name: "remove",
+  aliases: ["rm"],
+  summary: "remove a region (processes that mapped it keep their mapping)",
+  usage: "[NAME | --shm NAME]",
+  options: { ...shmOption, ...jsonOption },
+  examples: ["bpftime shm remove --shm demo"],
+  run(p) {
+    const name = deleteRegion(nameOf(p));
+    if (flag(p, "json")) printJson({ removed: name });
+    else console.log(`removed region ${name}`);
+  },
+};
+
+export const shmCommand: Command = {
+  name: "shm",
+  summary: "create, inspect and remove shared-memory regions",
+  subcommands: [create, info, remove],
+};

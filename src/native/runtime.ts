@@ -1,0 +1,574 @@
+// bun:ffi face of the shared-memory runtime (native/runtime/bpftime_runtime.h):
+// regions, programs, maps, attach targets, links, instances, ringbuf and trace
+// consumers. Struct layouts below mirror the header's documented offsets.
+import { FFIType, ptr, CString, type Pointer } from "bun:ffi";
+import { openLibrary } from "./lib.ts";
+import { BpftimeError, type ErrorCode } from "../errors.ts";
+
+const { ptr: P, cstring: S, i32, u32, u64, i64, void: V, bool: B } = FFIType;
+
+const lib = openLibrary({
+  bpftime_last_error: { args: [], returns: S },
+  bpftime_last_errno: { args: [], returns: i32 },
+  bpftime_region_create: { args: [P, u64, P], returns: i32 },
+  bpftime_region_open: { args: [P, P], returns: i32 },
+  bpftime_region_close: { args: [P], returns: V },
+  bpftime_region_remove: { args: [P], returns: i32 },
+  bpftime_region_path: { args: [P, P, u32], returns: i32 },
+  bpftime_region_info: { args: [P, P], returns: i32 },
+  bpftime_region_generation: { args: [P], returns: u64 },
+  bpftime_stats_set_enabled: { args: [P, i32], returns: V },
+  bpftime_stats_enabled: { args: [P], returns: i32 },
+  bpftime_prog_create: { args: [P, P, u32, P, P, P, u32, P, u32], returns: i32 },
+  bpftime_prog_get: { args: [P, u32, P], returns: i32 },
+  bpftime_prog_get_insns: { args: [P, u32, P, u32], returns: i32 },
+  bpftime_prog_get_map_ids: { args: [P, u32, P, u32], returns: i32 },
+  bpftime_prog_delete: { args: [P, u32], returns: i32 },
+  bpftime_prog_next_id: { args: [P, u32], returns: i32 },
+  bpftime_prog_load_vm: { args: [P, u32, P], returns: i32 },
+  bpftime_prog_unload_vm: { args: [P, u32], returns: V },
+  bpftime_map_create: { args: [P, P, u32, u32, u32, u32, u32, u64], returns: i32 },
+  bpftime_map_get: { args: [P, u32, P], returns: i32 },
+  bpftime_map_delete: { args: [P, u32], returns: i32 },
+  bpftime_map_next_id: { args: [P, u32], returns: i32 },
+  bpftime_map_lookup: { args: [P, u32, P, P], returns: i32 },
+  bpftime_map_update: { args: [P, u32, P, P, u64], returns: i32 },
+  bpftime_map_delete_elem: { args: [P, u32, P], returns: i32 },
+  bpftime_map_lookup_and_delete: { args: [P, u32, P, P], returns: i32 },
+  bpftime_map_get_next_key: { args: [P, u32, P, P], returns: i32 },
+  bpftime_ringbuf_poll: { args: [P, u32, i32], returns: i32 },
+  bpftime_ringbuf_read: { args: [P, u32, P, u32, P], returns: i32 },
+  bpftime_ringbuf_lost: { args: [P, u32], returns: u64 },
+  bpftime_trace_poll: { args: [P, i32], returns: i32 },
+  bpftime_trace_read: { args: [P, P, u32], returns: i32 },
+  bpftime_target_create: { args: [P, u32, P, u32], returns: i32 },
+  bpftime_target_get: { args: [P, u32, P], returns: i32 },
+  bpftime_target_get_arg: { args: [P, u32, P, u32], returns: i32 },
+  bpftime_target_delete: { args: [P, u32], returns: i32 },
+  bpftime_target_next_id: { args: [P, u32], returns: i32 },
+  bpftime_link_create: { args: [P, u32, u32, u64], returns: i32 },
+  bpftime_link_get: { args: [P, u32, P], returns: i32 },
+  bpftime_link_delete: { args: [P, u32], returns: i32 },
+  bpftime_link_next_id: { args: [P, u32], returns: i32 },
+  bpftime_link_update_prog: { args: [P, u32, u32, u32], returns: i32 },
+  bpftime_instance_get: { args: [P, u32, P], returns: i32 },
+  bpftime_instance_next_id: { args: [P, u32], returns: i32 },
+  bpftime_instance_reap: { args: [P], returns: i32 },
+});
+void [i64, B];
+
+const s = lib.symbols;
+
+const errnoCodes: Record<number, ErrorCode> = {
+  2: "not_found", // ENOENT
+  17: "exists", // EEXIST
+  16: "busy", // EBUSY
+  22: "invalid_argument", // EINVAL
+  7: "invalid_argument", // E2BIG
+  1: "permission", // EPERM
+  13: "permission", // EACCES
+  28: "io", // ENOSPC
+  12: "io", // ENOMEM
+  95: "unsupported", // EOPNOTSUPP
+  71: "bad_object", // EPROTO (not a region / other layout)
+};
+
+/** A failed native call as a BpftimeError carrying the C side's message and errno. */
+export class NativeError extends BpftimeError {
+  constructor(
+    readonly errno: number,
+    message: string,
+  ) {
+    super(errnoCodes[errno] ?? "io", message);
+  }
+}
+
+function check(rc: number, what?: string): number {
+  if (rc >= 0) return rc;
+  const msg = String(s.bpftime_last_error()) || `error ${-rc}`;
+  throw new NativeError(-rc, what ? `${what}: ${msg}` : msg);
+}
+
+function cstr(v: string): Uint8Array {
+  return new TextEncoder().encode(v + "\0");
+}
+
+function readCString(buf: Uint8Array, off: number, len: number): string {
+  const end = buf.indexOf(0, off);
+  return new TextDecoder().decode(buf.subarray(off, end < 0 || end > off + len ? off + len : end));
+}
+
+export interface RegionInfo {
+  name: string;
+  path: string;
+  size: number;
+  createdNs: bigint;
+  generation: bigint;
+  heapUsed: number;
+  heapSize: number;
+  layoutVersion: number;
+  ncpus: number;
+  statsEnabled: boolean;
+}
+
+export interface ProgInfo {
+  id: number;
+  type: number;
+  insnCount: number;
+  nrMaps: number;
+  runCount: bigint;
+  runTimeNs: bigint;
+  createdNs: bigint;
+  nrLinks: number;
+  name: string;
+  license: string;
+  attachHint: string;
+}
+
+export interface MapInfo {
+  id: number;
+  type: number;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  flags: number;
+  mapExtra: bigint;
+  createdNs: bigint;
+  /** Bytes a control-plane lookup returns: valueSize, or ncpus × round8(valueSize) for per-CPU maps. */
+  valueBufSize: number;
+  ncpus: number;
+  name: string;
+}
+
+export interface TargetInfo {
+  id: number;
+  type: number;
+  arg: Uint8Array;
+  createdNs: bigint;
+}
+
+export interface LinkInfo {
+  id: number;
+  progId: number;
+  targetId: number;
+  cookie: bigint;
+  createdNs: bigint;
+}
+
+export interface InstanceInfo {
+  id: number;
+  pid: number;
+  startTime: bigint;
+  heartbeatNs: bigint;
+  generationSeen: bigint;
+  alive: boolean;
+  linkIds: number[];
+}
+
+export function regionName(name?: string): string {
+  return name || process.env.BPFTIME_SHM || "bpftime";
+}
+
+export function regionPath(name?: string): string {
+  const buf = new Uint8Array(512);
+  const n = check(s.bpftime_region_path(ptr(cstr(regionName(name))), ptr(buf), buf.length));
+  return new TextDecoder().decode(buf.subarray(0, n));
+}
+
+export function removeRegion(name?: string): void {
+  check(s.bpftime_region_remove(ptr(cstr(regionName(name)))));
+}
+
+/** A mapped region. close() unmaps it (and frees VMs this process loaded). */
+export class Region {
+  private h: Pointer | null;
+  readonly name: string;
+
+  private constructor(h: Pointer, name: string) {
+    this.h = h;
+    this.name = name;
+  }
+
+  static create(name?: string, size = 0): Region {
+    const n = regionName(name);
+    const out = new BigUint64Array(1);
+    check(s.bpftime_region_create(ptr(cstr(n)), size, ptr(out)));
+    return new Region(Number(out[0]) as unknown as Pointer, n);
+  }
+
+  static open(name?: string): Region {
+    const n = regionName(name);
+    const out = new BigUint64Array(1);
+    check(s.bpftime_region_open(ptr(cstr(n)), ptr(out)));
+    return new Region(Number(out[0]) as unknown as Pointer, n);
+  }
+
+  /** Opens the region, creating it (default size) if it does not exist yet. */
+  static openOrCreate(name?: string): Region {
+    try {
+      return Region.open(name);
+    } catch (e) {
+      if (e instanceof NativeError && e.errno === 2) return Region.create(name);
+      throw e;
+    }
+  }
+
+  get handle(): Pointer {
+    if (!this.h) throw new BpftimeError("internal", "region used after close");
+    return this.h;
+  }
+
+  close(): void {
+    if (this.h) s.bpftime_region_close(this.h);
+    this.h = null;
+  }
+
+  info(): RegionInfo {
+    const b = new Uint8Array(64);
+    check(s.bpftime_region_info(this.handle, ptr(b)));
+    const v = new DataView(b.buffer);
+    return {
+      name: this.name,
+      path: regionPath(this.name),
+      size: Number(v.getBigUint64(0, true)),
+      createdNs: v.getBigUint64(8, true),
+      generation: v.getBigUint64(16, true),
+      heapUsed: Number(v.getBigUint64(24, true)),
+      heapSize: Number(v.getBigUint64(32, true)),
+      layoutVersion: v.getUint32(40, true),
+      ncpus: v.getUint32(44, true),
+      statsEnabled: v.getUint32(48, true) !== 0,
+    };
+  }
+
+  generation(): bigint {
+    return BigInt(s.bpftime_region_generation(this.handle));
+  }
+
+  setStats(enabled: boolean): void {
+    s.bpftime_stats_set_enabled(this.handle, enabled ? 1 : 0);
+  }
+
+  // ---- programs ----
+  createProgram(p: {
+    name: string;
+    type: number;
+    license: string;
+    attachHint: string;
+    insns: Uint8Array;
+    mapIds: number[];
+  }): number {
+    const ids = new Uint32Array(Math.max(1, p.mapIds.length));
+    ids.set(p.mapIds);
+    return check(
+      s.bpftime_prog_create(
+        this.handle,
+        ptr(cstr(p.name)),
+        p.type,
+        ptr(cstr(p.license)),
+        ptr(cstr(p.attachHint)),
+        ptr(p.insns),
+        p.insns.length / 8,
+        ptr(ids),
+        p.mapIds.length,
+      ),
+      `store program ${p.name}`,
+    );
+  }
+
+  program(id: number): ProgInfo {
+    const b = new Uint8Array(432);
+    check(s.bpftime_prog_get(this.handle, id, ptr(b)));
+    const v = new DataView(b.buffer);
+    return {
+      id: v.getUint32(0, true),
+      type: v.getUint32(4, true),
+      insnCount: v.getUint32(8, true),
+      nrMaps: v.getUint32(12, true),
+      runCount: v.getBigUint64(16, true),
+      runTimeNs: v.getBigUint64(24, true),
+      createdNs: v.getBigUint64(32, true),
+      nrLinks: v.getUint32(40, true),
+      name: readCString(b, 48, 64),
+      license: readCString(b, 112, 64),
+      attachHint: readCString(b, 176, 256),
+    };
+  }
+
+  programInsns(id: number): Uint8Array {
+    const info = this.program(id);
+    const buf = new Uint8Array(Math.max(8, info.insnCount * 8));
+    const n = check(s.bpftime_prog_get_insns(this.handle, id, ptr(buf), info.insnCount));
+    return buf.subarray(0, n * 8);
+  }
+
+  programMapIds(id: number): number[] {
+    const buf = new Uint32Array(256);
+    const n = check(s.bpftime_prog_get_map_ids(this.handle, id, ptr(buf), buf.length));
+    return [...buf.subarray(0, Math.min(n, buf.length))];
+  }
+
+  deleteProgram(id: number): void {
+    check(s.bpftime_prog_delete(this.handle, id), `delete program ${id}`);
+  }
+
+  programIds(): number[] {
+    return this.ids((id) => s.bpftime_prog_next_id(this.handle, id));
+  }
+
+  /** Loads program id into a VM owned by this region handle; returns the VM pointer. */
+  loadVm(id: number): Pointer {
+    const out = new BigUint64Array(1);
+    check(s.bpftime_prog_load_vm(this.handle, id, ptr(out)), `program ${id}`);
+    return Number(out[0]) as unknown as Pointer;
+  }
+
+  unloadVm(id: number): void {
+    s.bpftime_prog_unload_vm(this.handle, id);
+  }
+
+  // ---- maps ----
+  createMap(m: {
+    name: string;
+    type: number;
+    keySize: number;
+    valueSize: number;
+    maxEntries: number;
+    flags: number;
+    mapExtra?: bigint;
+  }): number {
+    return check(
+      s.bpftime_map_create(
+        this.handle,
+        ptr(cstr(m.name)),
+        m.type,
+        m.keySize,
+        m.valueSize,
+        m.maxEntries,
+        m.flags,
+        m.mapExtra ?? 0n,
+      ),
+      `create map ${m.name}`,
+    );
+  }
+
+  map(id: number): MapInfo {
+    const b = new Uint8Array(112);
+    check(s.bpftime_map_get(this.handle, id, ptr(b)));
+    const v = new DataView(b.buffer);
+    return {
+      id: v.getUint32(0, true),
+      type: v.getUint32(4, true),
+      keySize: v.getUint32(8, true),
+      valueSize: v.getUint32(12, true),
+      maxEntries: v.getUint32(16, true),
+      flags: v.getUint32(20, true),
+      mapExtra: v.getBigUint64(24, true),
+      createdNs: v.getBigUint64(32, true),
+      valueBufSize: v.getUint32(40, true),
+      ncpus: v.getUint32(44, true),
+      name: readCString(b, 48, 64),
+    };
+  }
+
+  deleteMap(id: number): void {
+    check(s.bpftime_map_delete(this.handle, id), `delete map ${id}`);
+  }
+
+  mapIds(): number[] {
+    return this.ids((id) => s.bpftime_map_next_id(this.handle, id));
+  }
+
+  /** Returns the value, or null when the key is absent (ENOENT). */
+  mapLookup(id: number, key: Uint8Array | null, valueSize: number): Uint8Array | null {
+    const value = new Uint8Array(Math.max(1, valueSize));
+    const rc = s.bpftime_map_lookup(
+      this.handle,
+      id,
+      key && key.length ? ptr(key) : null,
+      ptr(value),
+    );
+    if (rc === -2) return null;
+    check(rc, `lookup in map ${id}`);
+    return value.subarray(0, valueSize);
+  }
+
+  mapUpdate(id: number, key: Uint8Array | null, value: Uint8Array, flags = 0n): void {
+    check(
+      s.bpftime_map_update(this.handle, id, key && key.length ? ptr(key) : null, ptr(value), flags),
+      `update map ${id}`,
+    );
+  }
+
+  mapDeleteElem(id: number, key: Uint8Array): void {
+    check(
+      s.bpftime_map_delete_elem(this.handle, id, key.length ? ptr(key) : null),
+      `delete from map ${id}`,
+    );
+  }
+
+  mapPop(id: number, valueSize: number): Uint8Array | null {
+    const value = new Uint8Array(Math.max(1, valueSize));
+    const rc = s.bpftime_map_lookup_and_delete(this.handle, id, null, ptr(value));
+    if (rc === -2) return null;
+    check(rc, `pop from map ${id}`);
+    return value.subarray(0, valueSize);
+  }
+
+  /** Next key after `key` (null = first); null after the last. */
+  mapNextKey(id: number, key: Uint8Array | null, keySize: number): Uint8Array | null {
+    const next = new Uint8Array(Math.max(1, keySize));
+    const rc = s.bpftime_map_get_next_key(
+      this.handle,
+      id,
+      key && key.length ? ptr(key) : null,
+      ptr(next),
+    );
+    if (rc === -2) return null;
+    check(rc, `iterate map ${id}`);
+    return next.subarray(0, keySize);
+  }
+
+  /** Waits up to timeoutMs for a ringbuf/perf record (futex wake-up, no spinning). */
+  ringbufPoll(id: number, timeoutMs: number): boolean {
+    return check(s.bpftime_ringbuf_poll(this.handle, id, timeoutMs), `poll map ${id}`) > 0;
+  }
+
+  /** Reads and consumes the next record, or null if none is ready. */
+  ringbufRead(id: number, buf: Uint8Array): { data: Uint8Array; cpu: number } | null {
+    const cpu = new Uint32Array(1);
+    const n = check(
+      s.bpftime_ringbuf_read(this.handle, id, ptr(buf), buf.length, ptr(cpu)),
+      `read map ${id}`,
+    );
+    if (n === 0) return null;
+    return { data: buf.slice(0, n), cpu: cpu[0]! };
+  }
+
+  ringbufLost(id: number): bigint {
+    return BigInt(s.bpftime_ringbuf_lost(this.handle, id));
+  }
+
+  tracePoll(timeoutMs: number): boolean {
+    return check(s.bpftime_trace_poll(this.handle, timeoutMs)) > 0;
+  }
+
+  /** Next trace_printk record, or null. */
+  traceRead(): {
+    timestampNs: bigint;
+    pid: number;
+    tid: number;
+    comm: string;
+    message: string;
+  } | null {
+    const buf = new Uint8Array(4096);
+    const n = check(s.bpftime_trace_read(this.handle, ptr(buf), buf.length));
+    if (n === 0) return null;
+    const v = new DataView(buf.buffer);
+    return {
+      timestampNs: v.getBigUint64(0, true),
+      pid: v.getUint32(8, true),
+      tid: v.getUint32(12, true),
+      comm: readCString(buf, 16, 16),
+      message: readCString(buf, 32, n - 32),
+    };
+  }
+
+  // ---- targets and links ----
+  createTarget(type: number, arg: Uint8Array): number {
+    return check(
+      s.bpftime_target_create(this.handle, type, arg.length ? ptr(arg) : null, arg.length),
+      "create attach target",
+    );
+  }
+
+  target(id: number): TargetInfo {
+    const b = new Uint8Array(24);
+    check(s.bpftime_target_get(this.handle, id, ptr(b)));
+    const v = new DataView(b.buffer);
+    const argLen = v.getUint32(8, true);
+    const arg = new Uint8Array(argLen + 1);
+    check(s.bpftime_target_get_arg(this.handle, id, ptr(arg), arg.length));
+    return {
+      id: v.getUint32(0, true),
+      type: v.getUint32(4, true),
+      arg: arg.subarray(0, argLen),
+      createdNs: v.getBigUint64(16, true),
+    };
+  }
+
+  deleteTarget(id: number): void {
+    check(s.bpftime_target_delete(this.handle, id), `delete attach target ${id}`);
+  }
+
+  targetIds(): number[] {
+    return this.ids((id) => s.bpftime_target_next_id(this.handle, id));
+  }
+
+  createLink(progId: number, targetId: number, cookie = 0n): number {
+    return check(s.bpftime_link_create(this.handle, progId, targetId, cookie), "create link");
+  }
+
+  link(id: number): LinkInfo {
+    const b = new Uint8Array(32);
+    check(s.bpftime_link_get(this.handle, id, ptr(b)));
+    const v = new DataView(b.buffer);
+    return {
+      id: v.getUint32(0, true),
+      progId: v.getUint32(4, true),
+      targetId: v.getUint32(8, true),
+      cookie: v.getBigUint64(16, true),
+      createdNs: v.getBigUint64(24, true),
+    };
+  }
+
+  deleteLink(id: number): void {
+    check(s.bpftime_link_delete(this.handle, id), `delete link ${id}`);
+  }
+
+  linkIds(): number[] {
+    return this.ids((id) => s.bpftime_link_next_id(this.handle, id));
+  }
+
+  replaceLinkProgram(linkId: number, progId: number, expectedOld = 0): void {
+    check(
+      s.bpftime_link_update_prog(this.handle, linkId, progId, expectedOld),
+      `replace the program of link ${linkId}`,
+    );
+  }
+
+  // ---- instances ----
+  instance(id: number): InstanceInfo {
+    const b = new Uint8Array(296);
+    check(s.bpftime_instance_get(this.handle, id, ptr(b)));
+    const v = new DataView(b.buffer);
+    const n = v.getUint32(32, true);
+    const linkIds: number[] = [];
+    for (let i = 0; i < Math.min(n, 64); i++) linkIds.push(v.getUint32(40 + 4 * i, true));
+    return {
+      id: v.getUint32(0, true),
+      pid: v.getUint32(4, true),
+      startTime: v.getBigUint64(8, true),
+      heartbeatNs: v.getBigUint64(16, true),
+      generationSeen: v.getBigUint64(24, true),
+      alive: v.getUint32(36, true) !== 0,
+      linkIds,
+    };
+  }
+
+  instanceIds(): number[] {
+    return this.ids((id) => s.bpftime_instance_next_id(this.handle, id));
+  }
+
+  reapInstances(): number {
+    return check(s.bpftime_instance_reap(this.handle));
+  }
+
+  private ids(next: (id: number) => number): number[] {
+    const out: number[] = [];
+    for (let id = next(0); id > 0; id = next(id)) out.push(id);
+    return out;
+  }
+}
+
+void CString;

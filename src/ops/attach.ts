@@ -1,0 +1,142 @@
+// Targets and links: `bpftime attach`, `detach`, `replace`, and the HTTP API.
+import { BpftimeError } from "../errors.ts";
+import type { Region } from "../native/runtime.ts";
+import { NativeError } from "../native/runtime.ts";
+import { MAX_TARGET_ARG, targetTypeByName, targetTypeName } from "../attach/targets.ts";
+import { programTypeName } from "../attach/program-types.ts";
+import { removeMeta } from "./metadata.ts";
+
+/** A program named by id ("3") or by name ("url_filter", must be unique). */
+export function resolveProgram(r: Region, ref: string): number {
+  if (/^\d+$/.test(ref)) {
+    const id = Number(ref);
+    try {
+      r.program(id);
+    } catch (e) {
+      if (e instanceof NativeError && e.errno === 2)
+        throw new BpftimeError(
+          "not_found",
+          `no program with id ${id} in region ${r.name}; see \`bpftime list\``,
+        );
+      throw e;
+    }
+    return id;
+  }
+  const matches = r.programIds().filter((id) => r.program(id).name === ref);
+  if (matches.length === 0)
+    throw new BpftimeError(
+      "not_found",
+      `no program named "${ref}" in region ${r.name}; see \`bpftime list\``,
+    );
+  if (matches.length > 1)
+    throw new BpftimeError(
+      "usage",
+      `${matches.length} programs are named "${ref}" (ids ${matches.join(", ")}): use an id`,
+    );
+  return matches[0]!;
+}
+
+export function resolveLink(r: Region, ref: string): number {
+  if (!/^\d+$/.test(ref)) throw new BpftimeError("usage", `link id must be a number, got "${ref}"`);
+  const id = Number(ref);
+  try {
+    r.link(id);
+  } catch (e) {
+    if (e instanceof NativeError && e.errno === 2)
+      throw new BpftimeError(
+        "not_found",
+        `no link with id ${id} in region ${r.name}; see \`bpftime list\``,
+      );
+    throw e;
+  }
+  return id;
+}
+
+export interface AttachResult {
+  linkId: number;
+  targetId: number;
+  progId: number;
+  targetType: string;
+  arg: string;
+}
+
+export function attach(
+  r: Region,
+  progRef: string,
+  type: string,
+  arg: string,
+  cookie = 0n,
+): AttachResult {
+  const progId = resolveProgram(r, progRef);
+  const t = targetTypeByName(type);
+  const prog = r.program(progId);
+  if (prog.type !== t.programType) {
+    throw new BpftimeError(
+      "invalid_argument",
+      `program ${progId} (${prog.name}) is a ${programTypeName(prog.type, prog.attachHint)} program and cannot attach to a ${type} target`,
+    );
+  }
+  const bytes = new TextEncoder().encode(arg);
+  if (bytes.length > MAX_TARGET_ARG) {
+    throw new BpftimeError(
+      "invalid_argument",
+      `the ${type} target argument is ${bytes.length} bytes; the limit is ${MAX_TARGET_ARG}`,
+    );
+  }
+  const targetId = r.createTarget(t.id, bytes);
+  try {
+    const linkId = r.createLink(progId, targetId, cookie);
+    return { linkId, targetId, progId, targetType: type, arg };
+  } catch (e) {
+    r.deleteTarget(targetId);
+    throw e;
+  }
+}
+
+/** Removes a link, and its target when no other link uses it. */
+export function detach(
+  r: Region,
+  linkRef: string,
+): { linkId: number; targetId: number; targetRemoved: boolean } {
+  const linkId = resolveLink(r, linkRef);
+  const { targetId } = r.link(linkId);
+  r.deleteLink(linkId);
+  const stillUsed = r.linkIds().some((id) => r.link(id).targetId === targetId);
+  if (!stillUsed) r.deleteTarget(targetId);
+  return { linkId, targetId, targetRemoved: !stillUsed };
+}
+
+export function replace(
+  r: Region,
+  linkRef: string,
+  progRef: string,
+): { linkId: number; oldProgId: number; newProgId: number } {
+  const linkId = resolveLink(r, linkRef);
+  const newProgId = resolveProgram(r, progRef);
+  const link = r.link(linkId);
+  const target = r.target(link.targetId);
+  const t = targetTypeByName(targetTypeName(target.type));
+  const prog = r.program(newProgId);
+  if (prog.type !== t.programType) {
+    throw new BpftimeError(
+      "invalid_argument",
+      `program ${newProgId} (${prog.name}) cannot run on link ${linkId}'s ${t.name} target`,
+    );
+  }
+  r.replaceLinkProgram(linkId, newProgId, link.progId);
+  return { linkId, oldProgId: link.progId, newProgId };
+}
+
+/** Deletes an unlinked program (and forgets its metadata). */
+export function deleteProgram(r: Region, progRef: string): number {
+  const id = resolveProgram(r, progRef);
+  const links = r.linkIds().filter((l) => r.link(l).progId === id);
+  if (links.length)
+    throw new BpftimeError(
+      "busy",
+      `program ${id} is still linked (links ${links.join(", ")}): detach them first`,
+    );
+  r.deleteProgram(id);
+  removeMeta(r.name, "prog", id);
+  return id;
+}

@@ -1,0 +1,125 @@
+// One snapshot of everything in a region: `bpftime list` and GET /v1/…
+import type { Region } from "../native/runtime.ts";
+import { programTypeName } from "../attach/program-types.ts";
+import { formatTargetArg, targetTypeName } from "../attach/targets.ts";
+import { mapTypeName } from "../elf/object.ts";
+
+export interface ProgramView {
+  id: number;
+  name: string;
+  type: string;
+  insnCount: number;
+  attachHint: string;
+  license: string;
+  runCount: string;
+  runTimeNs: string;
+  links: number[];
+}
+export interface MapView {
+  id: number;
+  name: string;
+  type: string;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  flags: number;
+}
+export interface TargetView {
+  id: number;
+  type: string;
+  arg: string;
+}
+export interface LinkView {
+  id: number;
+  progId: number;
+  targetId: number;
+  targetType: string;
+  arg: string;
+  /** pids of live processes that instantiated this link */
+  pids: number[];
+}
+export interface InstanceView {
+  id: number;
+  pid: number;
+  alive: boolean;
+  links: number[];
+  heartbeatNs: string;
+  generationSeen: string;
+}
+export interface RegionSnapshot {
+  region: string;
+  generation: string;
+  programs: ProgramView[];
+  maps: MapView[];
+  targets: TargetView[];
+  links: LinkView[];
+  instances: InstanceView[];
+}
+
+export function programView(
+  r: Region,
+  id: number,
+  links = r.linkIds().map((l) => r.link(l)),
+): ProgramView {
+  const p = r.program(id);
+  return {
+    id,
+    name: p.name,
+    type: programTypeName(p.type, p.attachHint),
+    insnCount: p.insnCount,
+    attachHint: p.attachHint,
+    license: p.license,
+    runCount: p.runCount.toString(),
+    runTimeNs: p.runTimeNs.toString(),
+    links: links.filter((l) => l.progId === id).map((l) => l.id),
+  };
+}
+
+export function mapView(r: Region, id: number): MapView {
+  const m = r.map(id);
+  return {
+    id,
+    name: m.name,
+    type: mapTypeName(m.type),
+    keySize: m.keySize,
+    valueSize: m.valueSize,
+    maxEntries: m.maxEntries,
+    flags: m.flags,
+  };
+}
+
+export function snapshot(r: Region): RegionSnapshot {
+  const links = r.linkIds().map((id) => r.link(id));
+  const targets = new Map(r.targetIds().map((id) => [id, r.target(id)]));
+  const instances = r.instanceIds().map((id) => r.instance(id));
+  return {
+    region: r.name,
+    generation: r.generation().toString(),
+    programs: r.programIds().map((id) => programView(r, id, links)),
+    maps: r.mapIds().map((id) => mapView(r, id)),
+    targets: [...targets.values()].map((t) => ({
+      id: t.id,
+      type: targetTypeName(t.type),
+      arg: formatTargetArg(t.arg),
+    })),
+    links: links.map((l) => {
+      const t = targets.get(l.targetId);
+      return {
+        id: l.id,
+        progId: l.progId,
+        targetId: l.targetId,
+        targetType: t ? targetTypeName(t.type) : "?",
+        arg: t ? formatTargetArg(t.arg) : "",
+        pids: instances.filter((i) => i.alive && i.linkIds.includes(l.id)).map((i) => i.pid),
+      };
+    }),
+    instances: instances.map((i) => ({
+      id: i.id,
+      pid: i.pid,
+      alive: i.alive,
+      links: i.linkIds,
+      heartbeatNs: i.heartbeatNs.toString(),
+      generationSeen: i.generationSeen.toString(),
+    })),
+  };
+}

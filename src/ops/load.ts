@@ -1,0 +1,207 @@
+// `bpftime load FILE.o`: read the object, verify every program, then store
+// maps and programs in the region. Nothing is stored unless every program
+// passes the verifier; a failure half-way removes what was created.
+import { BpftimeError } from "../errors.ts";
+import type { ObjectSpec, ProgramSpec } from "../elf/object.ts";
+import { parseElf } from "../elf/elf.ts";
+import { formatAttachHint } from "../elf/sections.ts";
+import { typeName } from "../btf/format.ts";
+import {
+  verify,
+  rewriteContextAccesses,
+  type MapInfo,
+  type VerifyResult,
+} from "../verifier/index.ts";
+import { programKind } from "../attach/program-types.ts";
+import { Region } from "../native/runtime.ts";
+import { readInputFile } from "./run.ts";
+import { isElf } from "./object.ts";
+import { loadObject } from "../elf/object.ts";
+import { writeMeta, removeMeta } from "./metadata.ts";
+
+export interface VerifiedProgram {
+  spec: ProgramSpec;
+  kind: ReturnType<typeof programKind>;
+  result: VerifyResult;
+  /** Bytecode to store: context accesses rewritten to the native layout. */
+  insns: Uint8Array;
+}
+
+export interface LoadedObject {
+  file: string;
+  region: string;
+  programs: Array<{ id: number; name: string; section: string; type: string; insnCount: number }>;
+  maps: Array<{ id: number; name: string; type: string }>;
+}
+
+export function mapInfos(spec: ObjectSpec): MapInfo[] {
+  return spec.maps.map((m) => ({
+    name: m.name,
+    type: m.type,
+    keySize: m.keySize,
+    valueSize: m.valueSize,
+    maxEntries: m.maxEntries,
+    readOnly: m.readOnly,
+    ...(m.initialData ? { initialValue: m.initialData } : {}),
+  }));
+}
+
+/** Verifies one program; throws BpftimeError('verifier') naming program, instruction and reason. */
+export function verifyProgram(
+  spec: ObjectSpec,
+  p: ProgramSpec,
+  opts: { log?: boolean } = {},
+): VerifiedProgram {
+  const kind = programKind(p);
+  const result = verify({ insts: p.instructions, type: kind.name, maps: mapInfos(spec) }, opts);
+  if (!result.ok) {
+    const err = new BpftimeError(
+      "verifier",
+      `program ${p.name} (section ${p.section}): verifier: ${result.error?.message ?? "refused"}`,
+      result,
+    );
+    throw err;
+  }
+  return {
+    spec: p,
+    kind,
+    result,
+    insns: rewriteContextAccesses(p.instructions, kind.name, result.ctxAccesses),
+  };
+}
+
+export function readObjectBytes(file: string): { bytes: Uint8Array; spec: ObjectSpec } {
+  const bytes = readInputFile(file, "object file");
+  if (!isElf(bytes)) {
+    throw new BpftimeError(
+      "bad_object",
+      `${file} is not an ELF object: compile it with clang -O2 -g -target bpf -c`,
+    );
+  }
+  try {
+    return { bytes, spec: loadObject(bytes, file) };
+  } catch (e) {
+    if (e instanceof BpftimeError) throw e.wrap(`load ${file}`);
+    throw e;
+  }
+}
+
+function btfSection(bytes: Uint8Array): string | undefined {
+  try {
+    const s = parseElf(bytes).section(".BTF");
+    return s ? Buffer.from(s.data).toString("base64") : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Verifies and stores the object's programs (all, or those named) and maps. */
+export function loadIntoRegion(
+  file: string,
+  regionName: string | undefined,
+  opts: { programs?: string[] } = {},
+): LoadedObject {
+  const { bytes, spec } = readObjectBytes(file);
+  let chosen = spec.programs;
+  if (opts.programs?.length) {
+    chosen = spec.programs.filter((p) => opts.programs!.includes(p.name));
+    const missing = opts.programs.filter((n) => !spec.programs.some((p) => p.name === n));
+    if (missing.length)
+      throw new BpftimeError(
+        "not_found",
+        `${file} has no program ${missing.join(", ")}; it has: ${spec.programs.map((p) => p.name).join(", ")}`,
+      );
+  }
+  if (chosen.length === 0) throw new BpftimeError("bad_object", `${file} has no programs to load`);
+  const verified = chosen.map((p) => verifyProgram(spec, p));
+
+  const region = Region.openOrCreate(regionName);
+  const mapIds: number[] = [];
+  const progIds: number[] = [];
+  try {
+    const btf = spec.btf ? btfSection(bytes) : undefined;
+    for (const m of spec.maps) {
+      const id = region.createMap({
+        name: m.name,
+        type: m.type,
+        keySize: m.keySize,
+        valueSize: m.valueSize,
+        maxEntries: m.maxEntries,
+        flags: m.flags,
+        ...(m.mapExtra !== undefined ? { mapExtra: m.mapExtra } : {}),
+      });
+      mapIds.push(id);
+      if (m.initialData) {
+        const key = new Uint8Array(4);
+        region.mapUpdate(id, key, m.initialData);
+      }
+      writeMeta(region.name, "map", id, {
+        object: file,
+        ...(btf ? { btf } : {}),
+        ...(m.keyType !== undefined ? { keyType: m.keyType } : {}),
+        ...(m.valueType !== undefined ? { valueType: m.valueType } : {}),
+        ...(spec.btf && m.keyType ? { keyTypeName: typeName(spec.btf, m.keyType) } : {}),
+        ...(spec.btf && m.valueType ? { valueTypeName: typeName(spec.btf, m.valueType) } : {}),
+      });
+    }
+    for (const v of verified) {
+      const id = region.createProgram({
+        name: v.spec.name,
+        type: v.kind.id,
+        license: v.spec.license || spec.license,
+        attachHint:
+          v.kind.name === "nginx_url_filter"
+            ? `nginx ${v.spec.section.slice("nginx/".length)}`
+            : formatAttachHint(v.spec.attach),
+        insns: v.insns,
+        mapIds,
+      });
+      progIds.push(id);
+      const st = v.result.stats;
+      writeMeta(region.name, "prog", id, {
+        object: file,
+        section: v.spec.section,
+        ...(v.spec.signature ? { signature: v.spec.signature } : {}),
+        verifier: {
+          insnsProcessed: st.insnsProcessed,
+          statesExplored: st.statesExplored,
+          statesPruned: st.statesPruned,
+          peakStates: st.peakStates,
+        },
+        mapNames: spec.maps.map((m) => m.name),
+      });
+    }
+    return {
+      file,
+      region: region.name,
+      programs: verified.map((v, i) => ({
+        id: progIds[i]!,
+        name: v.spec.name,
+        section: v.spec.section,
+        type: v.kind.name,
+        insnCount: v.insns.length / 8,
+      })),
+      maps: spec.maps.map((m, i) => ({ id: mapIds[i]!, name: m.name, type: m.typeName })),
+    };
+  } catch (e) {
+    for (const id of progIds.reverse()) {
+      try {
+        region.deleteProgram(id);
+        removeMeta(region.name, "prog", id);
+      } catch {
+        /* best effort */
+      }
+    }
+    for (const id of mapIds.reverse()) {
+      try {
+        region.deleteMap(id);
+        removeMeta(region.name, "map", id);
+      } catch {
+        /* best effort */
+      }
+    }
+    throw e;
+  } finally {
+    region.close();
+  }
+}

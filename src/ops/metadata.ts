@@ -1,0 +1,63 @@
+// What the region does not hold but users want to see: for each map the
+// object's BTF (so keys and values print with field names), for each program
+// its source object, section, signature and verifier statistics. Kept beside
+// the region as /dev/shm/bpftime-<name>.meta/<kind>-<id>.json (0600), written
+// by `bpftime load` and removed with the region. The data plane never reads it.
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { regionPath } from "../native/runtime.ts";
+
+export interface MapMeta {
+  object?: string;
+  /** The object's .BTF section, base64. */
+  btf?: string;
+  keyType?: number;
+  valueType?: number;
+  keyTypeName?: string;
+  valueTypeName?: string;
+}
+
+export interface ProgMeta {
+  object?: string;
+  section?: string;
+  signature?: string;
+  verifier?: {
+    insnsProcessed: number;
+    statesExplored: number;
+    statesPruned: number;
+    peakStates: number;
+  };
+  mapNames?: string[];
+}
+
+function dir(region: string): string {
+  return `${regionPath(region)}.meta`;
+}
+
+export function writeMeta(
+  region: string,
+  kind: "map" | "prog",
+  id: number,
+  meta: MapMeta | ProgMeta,
+): void {
+  const d = dir(region);
+  mkdirSync(d, { recursive: true, mode: 0o700 });
+  writeFileSync(join(d, `${kind}-${id}.json`), JSON.stringify(meta), { mode: 0o600 });
+}
+
+export function readMeta<T extends MapMeta | ProgMeta>(
+  region: string,
+  kind: "map" | "prog",
+  id: number,
+): T | undefined {
+  try {
+    return JSON.parse(readFileSync(join(dir(region), `${kind}-${id}.json`), "utf8")) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+export function removeMeta(region: string, kind?: "map" | "prog", id?: number): void {
+  if (kind && id !== undefined) rmSync(join(dir(region), `${kind}-${id}.json`), { force: true });
+  else rmSync(dir(region), { recursive: true, force: true });
+}
