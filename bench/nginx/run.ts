@@ -143,14 +143,23 @@ function setUpBpftime(): { shm: string; name: ConfigName } | { skip: string } {
     if (m.code !== 0 || !existsSync(exampleObj))
       return { skip: `cannot build ${exampleObj}: ${m.stderr.trim().split("\n").pop()}` };
   }
-  const steps = [
-    ["load", exampleObj],
-    ["attach", "url_filter", "nginx", "--prefix", PREFIX],
-  ];
-  for (const s of steps) {
-    const r = cli(...s);
-    if (r.code !== 0) return { skip: `\`bpftime ${s.join(" ")}\` failed: ${r.stderr.trim()}` };
+  const load = cli("load", exampleObj, "--json");
+  if (load.code !== 0)
+    return { skip: `\`bpftime load ${exampleObj}\` failed: ${load.stderr.trim()}` };
+  let id: number | undefined;
+  try {
+    const parsed = JSON.parse(load.stdout) as { programs: Array<{ id: number; name: string }> };
+    id = parsed.programs.find((p) => p.name === "url_filter")?.id;
+  } catch {
+    /* reported below */
   }
+  if (id === undefined)
+    return { skip: `no url_filter program in \`bpftime load --json\` output: ${load.stdout}` };
+  const attach = cli("attach", String(id), "nginx", "--prefix", PREFIX);
+  if (attach.code !== 0)
+    return {
+      skip: `\`bpftime attach ${id} nginx --prefix ${PREFIX}\` failed: ${attach.stderr.trim()}`,
+    };
   return { shm, name: "bpftime" };
 }
 
