@@ -162,6 +162,9 @@ describe("BTF lookups and formatting", () => {
       "struct event { u32 pid; char comm[16]; u64 ts; int delta; }",
     );
     expect(typeName(btf, ev.id)).toBe("struct event");
+    expect(btf.typeName(ev.id)).toBe("struct event");
+    expect(btf.formatType(ev.id)).toBe(formatType(btf, ev.id));
+    expect(btf.funcSignature("handle_readline")).toBe("int handle_readline(void *ctx)");
     expect(formatType(btf, btf.typeByName("u32")!.id)).toBe("typedef unsigned int u32");
     expect(funcSignature(btf, "handle_readline")).toBe("int handle_readline(void *ctx)");
     expect(() => funcSignature(btf, "nope")).toThrow(BpftimeError);

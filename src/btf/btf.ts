@@ -6,6 +6,7 @@
 
 import { BpftimeError } from "../errors.ts";
 import { Reader, cString } from "../elf/elf.ts";
+import { formatType, funcSignature, typeName } from "./format.ts";
 
 export const BTF_MAGIC = 0xeb9f;
 /** Like the kernel's MAX_RESOLVE_DEPTH: deeper modifier/typedef chains are refused. */
@@ -279,6 +280,21 @@ export class Btf {
       default:
         return 1;
     }
+  }
+
+  /** Full C definition: "struct event { u32 pid; char comm[16]; }". */
+  formatType(id: number): string {
+    return formatType(this, id);
+  }
+
+  /** Short C name: "struct event", "u32", "char *". */
+  typeName(id: number): string {
+    return typeName(this, id);
+  }
+
+  /** "int handle(struct xdp_md *ctx)" for a FUNC type id or name. */
+  funcSignature(func: number | string): string {
+    return funcSignature(this, func);
   }
 
   /** The FUNC type named `name`, if any. */

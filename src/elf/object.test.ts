@@ -132,6 +132,10 @@ describe("loadObject", () => {
       expect(rs.length).toBeGreaterThan(0);
       const sec = elf.section(p.section)!;
       for (const r of rs) {
+        if (r.type === "R_BPF_64_32") {
+          expect(insn(p, r.offset / 8)).toMatchObject({ op: 0x85, src: 1 });
+          continue;
+        }
         expect(r.type).toBe("R_BPF_64_64");
         const i = r.offset / 8;
         const ins = insn(p, i);
@@ -155,15 +159,50 @@ describe("loadObject", () => {
       expect(p.mapRefs.length).toBeGreaterThan(0);
     }
     const readline = prog(spec, "handle_readline");
-    expect(readline.mapRefs).toEqual([idx("events"), idx(".rodata"), idx(".data"), idx(".bss")]);
+    expect(readline.mapRefs).toEqual(
+      [idx("events"), idx("counters"), idx(".rodata"), idx(".data"), idx(".bss")].sort(
+        (a, b) => a - b,
+      ),
+    );
     // Instructions without relocations are copied unchanged.
     const sec = elf.section(readline.section)!;
     const relocated = new Set((relocs.get(readline.section) ?? []).map((r) => r.offset / 8));
     for (let i = 0; i < sec.size / 8; i++) {
-      if (relocated.has(i) || relocated.has(i - 1)) continue;
+      if (relocated.has(i) || relocated.has(i - 1) || readline.instructions[i * 8] === 0x85)
+        continue;
       expect(readline.instructions.subarray(i * 8, i * 8 + 8)).toEqual(
         sec.data.subarray(i * 8, i * 8 + 8),
       );
+    }
+  });
+
+  t("maps.bpf.o: relocations inside an appended .text subprogram, per program", () => {
+    const spec = load("maps");
+    const idx = (n: string) => spec.maps.findIndex((m) => m.name === n);
+    const relocs = readelfRelocs(objectPath("maps")).get(".text")!;
+    expect(relocs.map((r) => r.sym)).toEqual(["counters", "hits"]);
+    for (const name of ["handle_readline", "handle_malloc_ret"]) {
+      const p = prog(spec, name);
+      const bump = p.subprograms.find((s) => s.name === "bump")!;
+      expect(bump).toBeDefined();
+      const m = insn(p, bump.insn + relocs[0]!.offset / 8);
+      expect(m).toMatchObject({ op: 0x18, src: BPF_PSEUDO_MAP_IDX, imm: idx("counters") });
+      const d = insn(p, bump.insn + relocs[1]!.offset / 8);
+      expect(d).toMatchObject({ op: 0x18, src: BPF_PSEUDO_MAP_IDX_VALUE, imm: idx(".data") });
+      expect(p.mapRefs).toContain(idx("counters"));
+      // The call into bump lands on its first instruction.
+      let calls = 0;
+      for (let i = 0; i < bump.insn; i++) {
+        const c = insn(p, i);
+        if (c.op === 0x85 && c.src === 1) {
+          expect(i + c.imm + 1).toBe(bump.insn);
+          calls++;
+        }
+      }
+      expect(calls).toBe(1);
+      // func_info covers the main function and the subprogram at its new place.
+      expect(p.funcInfo.map((f) => f.insn)).toEqual([0, bump.insn]);
+      expect(spec.btf!.type(p.funcInfo[1]!.typeId).name).toBe("bump");
     }
   });
 

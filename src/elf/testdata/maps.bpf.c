@@ -60,6 +60,16 @@ u64 hits = 7;
 char buf[32];
 u32 zero_counter;
 
+/* A subprogram in .text that references a map and global data: every program
+ * calling it gets its own relocated copy. */
+static __noinline int bump(u32 key)
+{
+    u64 *v = bpf_map_lookup_elem(&counters, &key);
+    if (v)
+        *v += hits;
+    return v ? 1 : 0;
+}
+
 SEC("uprobe//usr/bin/bash:readline")
 int handle_readline(void *ctx)
 {
@@ -73,7 +83,7 @@ int handle_readline(void *ctx)
     hits++;
     buf[3] = 1;
     zero_counter += 2;
-    return 0;
+    return bump(0);
 }
 
 SEC("uretprobe/libc.so.6:malloc")
@@ -92,7 +102,7 @@ int handle_malloc_ret(void *ctx)
     bpf_map_lookup_elem(&sized, &k8);
     struct key2 k2 = {};
     bpf_map_lookup_elem(&percpu, &k2);
-    return 0;
+    return bump(1);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
