@@ -207,13 +207,13 @@ int map_storage_init(struct bpftime_region *r, struct shm_map *m)
         q->size = (uint32_t)slots;
     } else if (m->type == BPFTIME_MAP_RINGBUF) {
         bytes = rb_core_size(m->max_entries);
-        if (bytes >= r->size || !(off = shm_alloc(r, bytes)))
+        if (bytes >= r->size || !(off = shm_alloc_ex(r, bytes, true)))
             return no_room(r, m, bytes);
         rb_core_init(rt_ptr(r, off), m->max_entries, NULL);
     } else { /* perf_event_array: one ringbuf core per CPU, one wake word */
         uint64_t core = rb_core_size(m->map_extra);
         bytes = checked_mul(core, m->max_entries);
-        if (bytes >= r->size || !(off = shm_alloc(r, bytes)))
+        if (bytes >= r->size || !(off = shm_alloc_ex(r, bytes, true)))
             return no_room(r, m, bytes);
         struct shm_ringbuf *first = rt_ptr(r, off);
         for (uint32_t c = 0; c < m->max_entries; c++)

@@ -113,7 +113,9 @@ static int size_class(uint64_t need)
     return s;
 }
 
-uint64_t shm_alloc(struct bpftime_region *r, uint64_t size)
+uint64_t shm_alloc(struct bpftime_region *r, uint64_t size) { return shm_alloc_ex(r, size, false); }
+
+uint64_t shm_alloc_ex(struct bpftime_region *r, uint64_t size, bool page_aligned)
 {
     struct shm_header *h = r->hdr;
     if (size == 0)
@@ -121,7 +123,7 @@ uint64_t shm_alloc(struct bpftime_region *r, uint64_t size)
     uint64_t need = size + SHM_SMALL_HDR;
     uint64_t result = 0;
     shm_lock(&h->alloc_lock);
-    if (need <= (1ull << SHM_SMALL_MAX_SHIFT)) {
+    if (need <= (1ull << SHM_SMALL_MAX_SHIFT) && !page_aligned) {
         int cls = size_class(need);
         uint64_t bsize = 1ull << cls;
         uint64_t b = h->small_free[cls];
@@ -196,13 +198,13 @@ void shm_free(struct bpftime_region *r, uint64_t off)
     struct shm_header *h = r->hdr;
     uint64_t b;
     struct shm_block *blk;
-    if ((off & (SHM_PAGE - 1)) == 0 && off >= h->heap_off + SHM_PAGE &&
-        ((struct shm_block *)rt_ptr(r, off - SHM_PAGE))->magic == SHM_BLOCK_MAGIC &&
-        ((struct shm_block *)rt_ptr(r, off - SHM_PAGE))->cls == SHM_BLOCK_LARGE) {
-        b = off - SHM_PAGE;
-    } else {
+    /* Small blocks have their header 16 bytes before the payload; for a
+     * large block those bytes lie in its (otherwise zero) header page. */
+    struct shm_block *small = rt_ptr(r, off - SHM_SMALL_HDR);
+    if (small->magic == SHM_BLOCK_MAGIC && small->cls <= SHM_SMALL_MAX_SHIFT)
         b = off - SHM_SMALL_HDR;
-    }
+    else
+        b = off - SHM_PAGE;
     blk = rt_ptr(r, b);
     if (blk->magic != SHM_BLOCK_MAGIC) {
         BPFTIME_ERROR("runtime: shm_free of offset 0x%llx: not an allocated block",
@@ -338,7 +340,7 @@ int bpftime_region_create(const char *name, uint64_t size, struct bpftime_region
                       (unsigned long long)size);
     }
     heap_init(h, heap_off, size);
-    uint64_t trace = shm_alloc(r, rb_core_size(SHM_TRACE_RING_SIZE));
+    uint64_t trace = shm_alloc_ex(r, rb_core_size(SHM_TRACE_RING_SIZE), true);
     rb_core_init(rt_ptr(r, trace), SHM_TRACE_RING_SIZE, NULL);
     h->trace_off = trace;
     /* The magic goes last: an opener that sees it sees a complete header. */

@@ -66,6 +66,8 @@ uint64_t rt_now_ns(int clock);
 
 /* allocator (region.c) */
 uint64_t shm_alloc(struct bpftime_region *r, uint64_t size); /* 0 on failure, zeroed */
+/* page_aligned: payload starts on a page boundary (ringbuf cores need it) */
+uint64_t shm_alloc_ex(struct bpftime_region *r, uint64_t size, bool page_aligned);
 void shm_free(struct bpftime_region *r, uint64_t off);
 
 /* object table (objects.c) */

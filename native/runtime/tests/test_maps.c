@@ -275,8 +275,8 @@ TEST(lru_evicts_least_recently_used)
     CHECK_EQ(bpftime_map_lookup(r, id, &k, &v), 0);
     k = 3;
     CHECK_EQ(bpftime_map_lookup(r, id, &k, &v), 0);
-    /* update promotes too: order now (old->new) 3? no: 1,3 were not
-     * touched since; order is 1(lookup_ptr), 3, 4 -> updating 1 makes 3 oldest */
+    /* LRU order (oldest first) is now 3, 1, 4; an update promotes like a
+     * program lookup, so after updating 1 the order is 3, 4, 1 */
     k = 1;
     CHECK_EQ(bpftime_map_update(r, id, &k, &k, BPFTIME_EXIST), 0);
     k = 5;

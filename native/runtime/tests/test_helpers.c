@@ -1,0 +1,378 @@
+/* Helpers (called through a VM's helper table as programs call them) and
+ * programs run through bpftime_prog_load_vm: lddw map relocation, global
+ * data, tail calls. */
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "runtime/runtime_internal.h"
+#include "test/harness.h"
+#include "vm/tests/insn_macros.h"
+
+static struct bpftime_region *mk(const char *tag)
+{
+    char name[64];
+    snprintf(name, sizeof name, "rt-help-%s-%d", tag, (int)getpid());
+    struct bpftime_region *r = NULL;
+    if (bpftime_region_create(name, 8 << 20, &r) != 0)
+        return NULL;
+    bpftime_region_remove(name);
+    return r;
+}
+
+static struct ebpf_vm *helper_vm(void)
+{
+    struct ebpf_vm *vm = ebpf_vm_create();
+    if (vm && bpftime_register_helpers(vm) != 0) {
+        ebpf_vm_destroy(vm);
+        return NULL;
+    }
+    return vm;
+}
+
+#define CALL(vm, id, a, b, c, d, e)                                                            \
+    (vm)->helpers[id]((uint64_t)(uintptr_t)(a), (uint64_t)(uintptr_t)(b), (uint64_t)(uintptr_t)(c), \
+                      (uint64_t)(uintptr_t)(d), (uint64_t)(uintptr_t)(e))
+
+TEST(every_helper_of_the_table_is_registered)
+{
+    struct ebpf_vm *vm = helper_vm();
+    CHECK(vm);
+    int n = 0;
+#define BPF_HELPER(id, name, ...)                                  \
+    do {                                                           \
+        CHECK(vm->helpers[id] != NULL);                            \
+        CHECK(strcmp(vm->helper_names[id], "bpf_" #name) == 0);    \
+        n++;                                                       \
+    } while (0);
+#include "runtime/helpers.def"
+#undef BPF_HELPER
+    CHECK(n >= 30);
+    ebpf_vm_destroy(vm);
+}
+
+TEST(probe_read_bad_address_gives_efault)
+{
+    struct ebpf_vm *vm = helper_vm();
+    CHECK(vm);
+    uint8_t *page = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(page != MAP_FAILED);
+    munmap(page + 4096, 4096); /* second page unmapped */
+    char dst[16];
+    memset(dst, 'z', sizeof dst);
+    for (int id = 0; id < 3; id++) {
+        uint32_t hid = id == 0 ? 4 : id == 1 ? 112 : 113;
+        memset(dst, 'z', sizeof dst);
+        CHECK_EQ(CALL(vm, hid, dst, 8, (void *)8, 0, 0), (uint64_t)-EFAULT);
+        CHECK_EQ(dst[0], 0); /* zeroed on failure, as the kernel */
+        CHECK_EQ(CALL(vm, hid, dst, 16, page + 4090, 0, 0), (uint64_t)-EFAULT);
+    }
+    strcpy((char *)page, "hello");
+    CHECK_EQ(CALL(vm, 4, dst, 6, page, 0, 0), 0);
+    CHECK(strcmp(dst, "hello") == 0);
+    CHECK_EQ(CALL(vm, 4, dst, 0, (void *)8, 0, 0), 0); /* size 0 */
+
+    /* _str: length including the NUL, truncation, end of a mapped page */
+    CHECK_EQ(CALL(vm, 45, dst, sizeof dst, page, 0, 0), 6);
+    CHECK(strcmp(dst, "hello") == 0);
+    CHECK_EQ(CALL(vm, 114, dst, 3, page, 0, 0), 3);
+    CHECK(strcmp(dst, "he") == 0);
+    strcpy((char *)page + 4093, "ab");
+    CHECK_EQ(CALL(vm, 115, dst, sizeof dst, page + 4093, 0, 0), 3);
+    CHECK(strcmp(dst, "ab") == 0);
+    page[4095] = 'x'; /* unterminated up to the unmapped page */
+    CHECK_EQ(CALL(vm, 114, dst, sizeof dst, page + 4093, 0, 0), (uint64_t)-EFAULT);
+    CHECK_EQ(CALL(vm, 45, dst, sizeof dst, NULL, 0, 0), (uint64_t)-EFAULT);
+
+    /* probe_write_user: read-only and unmapped memory refuse */
+    CHECK_EQ(CALL(vm, 36, page, "HI", 2, 0, 0), 0);
+    CHECK(memcmp(page, "HIllo", 5) == 0);
+    mprotect(page, 4096, PROT_READ);
+    CHECK_EQ(CALL(vm, 36, page, "no", 2, 0, 0), (uint64_t)-EFAULT);
+    CHECK_EQ(CALL(vm, 36, page + 4096, "no", 2, 0, 0), (uint64_t)-EFAULT);
+    CHECK(memcmp(page, "HIllo", 5) == 0);
+    munmap(page, 4096);
+    ebpf_vm_destroy(vm);
+}
+
+TEST(snprintf_kernel_semantics)
+{
+    struct ebpf_vm *vm = helper_vm();
+    CHECK(vm);
+    char out[64];
+    uint64_t args[4] = {(uint64_t)-5, (uint64_t)(uintptr_t) "str", 0xbeef, 'Q'};
+    uint64_t n = CALL(vm, 165, out, sizeof out, "a=%d s=%s x=%llx c=%c", args, 32);
+    CHECK(strcmp(out, "a=-5 s=str x=beef c=Q") == 0);
+    CHECK_EQ(n, strlen("a=-5 s=str x=beef c=Q") + 1);
+    /* truncated: still NUL-terminated, returns the full length + 1 */
+    n = CALL(vm, 165, out, 5, "a=%d s=%s x=%llx c=%c", args, 32);
+    CHECK_EQ(n, strlen("a=-5 s=str x=beef c=Q") + 1);
+    CHECK(strcmp(out, "a=-5") == 0);
+    n = CALL(vm, 165, NULL, 0, "%u", args, 8);
+    CHECK_EQ(n, strlen("4294967291") + 1); /* %u of a 32-bit -5 */
+    uint64_t wide[3] = {(uint64_t)-1, 7, 0x1234};
+    /* four conversions, three arguments */
+    CHECK_EQ(CALL(vm, 165, out, sizeof out, "%ld %5lu|%-4x|%04d", wide, 24), (uint64_t)-EINVAL);
+    CHECK_EQ(CALL(vm, 165, out, sizeof out, "%03d|%%", wide + 1, 8), strlen("007|%") + 1);
+    CHECK(strcmp(out, "007|%") == 0);
+    CHECK_EQ(CALL(vm, 165, out, sizeof out, "%ld %5lu|%-4x|", wide, 24), strlen("-1     7|1234|") + 1);
+    CHECK(strcmp(out, "-1     7|1234|") == 0);
+    CHECK_EQ(CALL(vm, 165, out, sizeof out, "%px", &wide[2], 8), strlen("0x1234") + 1);
+    CHECK(strcmp(out, "0x1234") == 0);
+    /* errors: unsupported conversion, too few args, bad data_len */
+    CHECK_EQ(CALL(vm, 165, out, sizeof out, "%f", args, 8), (uint64_t)-EINVAL);
+    CHECK_EQ(CALL(vm, 165, out, sizeof out, "%d %d", args, 8), (uint64_t)-EINVAL);
+    CHECK_EQ(CALL(vm, 165, out, sizeof out, "%d", args, 7), (uint64_t)-EINVAL);
+    CHECK_EQ(CALL(vm, 165, out, sizeof out, "%d", args, 13 * 8), (uint64_t)-EINVAL);
+    /* %s of a bad pointer does not crash */
+    uint64_t bad = 8;
+    CALL(vm, 165, out, sizeof out, "[%s]", &bad, 8);
+    CHECK(strcmp(out, "[(fault)]") == 0);
+    ebpf_vm_destroy(vm);
+}
+
+TEST(strncmp_helper)
+{
+    struct ebpf_vm *vm = helper_vm();
+    CHECK(vm);
+    CHECK_EQ(CALL(vm, 182, "abc", 3, "abc", 0, 0), 0);
+    CHECK_EQ(CALL(vm, 182, "abd", 3, "abc", 0, 0), 1);
+    CHECK_EQ(CALL(vm, 182, "abb", 3, "abc", 0, 0), (uint64_t)-1);
+    CHECK_EQ(CALL(vm, 182, "abcdef", 3, "abc", 0, 0), 0); /* only s1_sz bytes */
+    CHECK_EQ(CALL(vm, 182, "ab", 3, "abc", 0, 0), (uint64_t)-1);
+    CHECK_EQ(CALL(vm, 182, "GET /x", 4, "GET ", 0, 0), 0);
+    ebpf_vm_destroy(vm);
+}
+
+TEST(trace_printk_goes_to_the_trace_ring)
+{
+    struct bpftime_region *r = mk("trace");
+    CHECK(r);
+    struct ebpf_vm *vm = helper_vm();
+    bpftime_helpers_set_trace_region(r);
+    const char fmt[] = "pid %d says %s (%x)\n";
+    uint64_t n = CALL(vm, 6, fmt, sizeof fmt, 1234, "hi", 255);
+    const char *expect = "pid 1234 says hi (ff)\n";
+    CHECK_EQ(n, strlen(expect));
+    CHECK_EQ(CALL(vm, 6, "%q", 3, 0, 0, 0), (uint64_t)-EINVAL);
+    char buf[256];
+    uint32_t len;
+    CHECK_EQ(bpftime_trace_read(r, buf, sizeof buf, &len), 1);
+    CHECK(strcmp(buf + BPFTIME_TRACE_HDR, expect) == 0);
+    CHECK_EQ(bpftime_trace_read(r, buf, sizeof buf, &len), 0);
+    ebpf_vm_destroy(vm);
+    bpftime_region_close(r); /* also detaches the trace sink */
+    vm = helper_vm();
+    CHECK_EQ(CALL(vm, 6, "x", 2, 0, 0, 0), 1); /* to the log now */
+    ebpf_vm_destroy(vm);
+}
+
+TEST(process_and_time_helpers)
+{
+    struct ebpf_vm *vm = helper_vm();
+    CHECK(vm);
+    uint64_t pt = CALL(vm, 14, 0, 0, 0, 0, 0);
+    CHECK_EQ(pt >> 32, getpid());
+    CHECK_EQ(pt & 0xffffffff, gettid());
+    uint64_t ug = CALL(vm, 15, 0, 0, 0, 0, 0);
+    CHECK_EQ(ug & 0xffffffff, getuid());
+    CHECK_EQ(ug >> 32, getgid());
+    prctl(PR_SET_NAME, "helpertest", 0, 0, 0);
+    char comm[16];
+    memset(comm, 'x', sizeof comm);
+    CHECK_EQ(CALL(vm, 16, comm, sizeof comm, 0, 0, 0), 0);
+    CHECK(strcmp(comm, "helpertest") == 0);
+    CHECK_EQ(comm[15], 0);
+    CHECK_EQ(CALL(vm, 16, comm, 4, 0, 0, 0), 0);
+    CHECK(strcmp(comm, "hel") == 0);
+    uint64_t a = CALL(vm, 5, 0, 0, 0, 0, 0), b = CALL(vm, 5, 0, 0, 0, 0, 0);
+    CHECK(a > 0 && b >= a);
+    CHECK(CALL(vm, 125, 0, 0, 0, 0, 0) >= a / 2);
+    CHECK(CALL(vm, 8, 0, 0, 0, 0, 0) < (uint64_t)sysconf(_SC_NPROCESSORS_CONF));
+    uint64_t r1 = CALL(vm, 7, 0, 0, 0, 0, 0), r2 = CALL(vm, 7, 0, 0, 0, 0, 0);
+    uint64_t r3 = CALL(vm, 7, 0, 0, 0, 0, 0);
+    CHECK(r1 <= 0xffffffffu && (r1 != r2 || r2 != r3));
+    ebpf_vm_destroy(vm);
+}
+
+TEST(invocation_context_helpers)
+{
+    struct ebpf_vm *vm = helper_vm();
+    CHECK(vm);
+    CHECK_EQ(CALL(vm, 173, 0, 0, 0, 0, 0), 0);
+    CHECK_EQ(CALL(vm, 58, 0, 7, 0, 0, 0), (uint64_t)-EOPNOTSUPP);
+    struct bpftime_invocation inv = {.func_ip = 0x401000, .cookie = 77};
+    bpftime_invocation_set(&inv);
+    CHECK(bpftime_invocation_get() == &inv);
+    CHECK_EQ(CALL(vm, 173, 0, 0, 0, 0, 0), 0x401000);
+    CHECK_EQ(CALL(vm, 174, 0, 0, 0, 0, 0), 77);
+    CHECK_EQ(CALL(vm, 58, 0, (uint64_t)-1, 0, 0, 0), 0);
+    CHECK_EQ(inv.override_set, 1);
+    CHECK_EQ(inv.override_value, (uint64_t)-1);
+    bpftime_invocation_set(NULL);
+    ebpf_vm_destroy(vm);
+}
+
+TEST(map_and_ringbuf_helpers)
+{
+    struct bpftime_region *r = mk("maph");
+    CHECK(r);
+    struct ebpf_vm *vm = helper_vm();
+    int hid = bpftime_map_create(r, "h", BPFTIME_MAP_HASH, 4, 8, 4, 0, 0);
+    int qid = bpftime_map_create(r, "q", BPFTIME_MAP_QUEUE, 0, 4, 2, 0, 0);
+    int rid = bpftime_map_create(r, "rb", BPFTIME_MAP_RINGBUF, 0, 0, 4096, 0, 0);
+    struct bpftime_map *h = bpftime_map_handle(r, hid), *q = bpftime_map_handle(r, qid),
+                       *rb = bpftime_map_handle(r, rid);
+    uint32_t k = 3;
+    uint64_t v = 9;
+    CHECK_EQ(CALL(vm, 1, h, &k, 0, 0, 0), 0);
+    CHECK_EQ(CALL(vm, 2, h, &k, &v, BPFTIME_NOEXIST, 0), 0);
+    CHECK_EQ(CALL(vm, 2, h, &k, &v, BPFTIME_NOEXIST, 0), (uint64_t)-EEXIST);
+    uint64_t *p = (uint64_t *)(uintptr_t)CALL(vm, 1, h, &k, 0, 0, 0);
+    CHECK(p && *p == 9);
+    CHECK_EQ(CALL(vm, 3, h, &k, 0, 0, 0), 0);
+    CHECK_EQ(CALL(vm, 3, h, &k, 0, 0, 0), (uint64_t)-ENOENT);
+    uint32_t x = 5, y = 0;
+    CHECK_EQ(CALL(vm, 87, q, &x, 0, 0, 0), 0);
+    CHECK_EQ(CALL(vm, 89, q, &y, 0, 0, 0), 0);
+    CHECK_EQ(y, 5);
+    CHECK_EQ(CALL(vm, 88, q, &y, 0, 0, 0), 0);
+    CHECK_EQ(CALL(vm, 88, q, &y, 0, 0, 0), (uint64_t)-ENOENT);
+    /* a wrong handle is refused, not dereferenced blindly */
+    uint64_t junk[16] = {0};
+    CHECK_EQ(CALL(vm, 1, junk, &k, 0, 0, 0), 0);
+
+    CHECK_EQ(CALL(vm, 131, rb, 8, 1, 0, 0), 0); /* flags must be 0 */
+    uint64_t *rec = (uint64_t *)(uintptr_t)CALL(vm, 131, rb, 8, 0, 0, 0);
+    CHECK(rec);
+    *rec = 0xabcdef;
+    CALL(vm, 132, rec, 0, 0, 0, 0);
+    rec = (uint64_t *)(uintptr_t)CALL(vm, 131, rb, 8, 0, 0, 0);
+    CALL(vm, 133, rec, 0, 0, 0, 0);
+    CHECK_EQ(CALL(vm, 130, rb, "xyz", 3, 0, 0), 0);
+    CHECK_EQ(CALL(vm, 134, rb, BPFTIME_RB_AVAIL_DATA, 0, 0, 0), 48);
+    uint64_t out = 0;
+    uint32_t len;
+    CHECK_EQ(bpftime_ringbuf_read(r, rid, &out, 8, &len, NULL), 1);
+    CHECK_EQ(out, 0xabcdef);
+    char s[8];
+    CHECK_EQ(bpftime_ringbuf_read(r, rid, s, 8, &len, NULL), 1);
+    CHECK_EQ(len, 3);
+    ebpf_vm_destroy(vm);
+    bpftime_region_close(r);
+}
+
+/* ---- programs through bpftime_prog_load_vm ---- */
+
+static int store_prog(struct bpftime_region *r, const struct ebpf_inst *insns, uint32_t n,
+                      const uint32_t *maps, uint32_t nmaps)
+{
+    return bpftime_prog_create(r, "t", 1, "GPL", "", insns, n, maps, nmaps);
+}
+
+TEST(program_updates_map_through_lddw)
+{
+    struct bpftime_region *r = mk("prog");
+    CHECK(r);
+    int arr = bpftime_map_create(r, "counts", BPFTIME_MAP_ARRAY, 4, 8, 1, 0, 0);
+    CHECK(arr > 0);
+    const struct ebpf_inst prog[] = {
+        ST_IMM(BPF_W, 10, -4, 0),
+        MOV64_REG(2, 10),
+        ALU64_IMM(BPF_ADD, 2, -4),
+        LDDW_PSEUDO(1, 5, 0, 0), /* map index 0 */
+        CALL_HELPER(1),
+        JMP_IMM(BPF_JEQ, 0, 0, 4),
+        MOV64_IMM(1, 5),
+        ATOMIC(BPF_DW, BPF_ADD, 0, 1, 0),
+        MOV64_IMM(0, 1),
+        EXIT(),
+        MOV64_IMM(0, 2),
+        EXIT(),
+    };
+    uint32_t maps[1] = {(uint32_t)arr};
+    int p = store_prog(r, prog, sizeof prog / sizeof prog[0], maps, 1);
+    CHECK(p > 0);
+    struct ebpf_vm *vm;
+    int rc = bpftime_prog_load_vm(r, p, &vm);
+    if (rc)
+        fprintf(stdout, "load: %s\n", bpftime_last_error());
+    CHECK_EQ(rc, 0);
+    uint64_t ret = 0;
+    for (int i = 0; i < 3; i++) {
+        rc = ebpf_vm_exec(vm, NULL, 0, &ret);
+        if (rc)
+            fprintf(stdout, "exec: %s\n", ebpf_vm_error(vm));
+        CHECK_EQ(rc, 0);
+        CHECK_EQ(ret, 1);
+    }
+    uint32_t k = 0;
+    uint64_t v;
+    CHECK_EQ(bpftime_map_lookup(r, arr, &k, &v), 0);
+    CHECK_EQ(v, 15);
+    bpftime_region_close(r);
+}
+
+TEST(program_reads_global_data)
+{
+    struct bpftime_region *r = mk("gdata");
+    CHECK(r);
+    int data = bpftime_map_create(r, ".data", BPFTIME_MAP_ARRAY, 4, 16, 1, 0, 0);
+    uint64_t init[2] = {1, 1234};
+    uint32_t k = 0;
+    CHECK_EQ(bpftime_map_update(r, data, &k, init, 0), 0);
+    const struct ebpf_inst prog[] = {
+        LDDW_PSEUDO(1, 6, 0, 8), /* &value + 8 */
+        LDX(BPF_DW, 0, 1, 0),
+        ST_IMM(BPF_DW, 1, -8, 77), /* write the first u64 */
+        EXIT(),
+    };
+    uint32_t maps[1] = {(uint32_t)data};
+    int p = store_prog(r, prog, 5, maps, 1);
+    struct ebpf_vm *vm;
+    CHECK_EQ(bpftime_prog_load_vm(r, p, &vm), 0);
+    uint64_t ret;
+    CHECK_EQ(ebpf_vm_exec(vm, NULL, 0, &ret), 0);
+    CHECK_EQ(ret, 1234);
+    CHECK_EQ(bpftime_map_lookup(r, data, &k, init), 0);
+    CHECK_EQ(init[0], 77);
+    /* offsets past the value and unknown map indexes fail the load */
+    const struct ebpf_inst bad[] = {LDDW_PSEUDO(1, 6, 0, 16), MOV64_IMM(0, 0), EXIT()};
+    p = store_prog(r, bad, 4, maps, 1);
+    CHECK(bpftime_prog_load_vm(r, p, &vm) < 0);
+    const struct ebpf_inst bad2[] = {LDDW_PSEUDO(1, 5, 3, 0), MOV64_IMM(0, 0), EXIT()};
+    p = store_prog(r, bad2, 4, maps, 1);
+    CHECK(bpftime_prog_load_vm(r, p, &vm) < 0);
+    bpftime_region_close(r);
+}
+
+TEST(tail_call_through_prog_array)
+{
+    struct bpftime_region *r = mk("tail");
+    CHECK(r);
+    int pa = bpftime_map_create(r, "jmp", BPFTIME_MAP_PROG_ARRAY, 4, 4, 2, 0, 0);
+    const struct ebpf_inst callee[] = {MOV64_IMM(0, 42), EXIT()};
+    const struct ebpf_inst caller[] = {
+        LDDW_PSEUDO(2, 5, 0, 0),
+        MOV64_IMM(3, 0),
+        CALL_HELPER(12),
+        MOV64_IMM(0, 99), /* reached only if the tail call fails */
+        EXIT(),
+    };
+    uint32_t maps[1] = {(uint32_t)pa};
+    int target = store_prog(r, callee, 2, NULL, 0);
+    int entry = store_prog(r, caller, 6, maps, 1);
+    CHECK(target > 0 && entry > 0);
+    struct ebpf_vm *vm;
+    CHECK_EQ(bpftime_prog_load_vm(r, entry, &vm), 0);
+    uint64_t ret;
+    CHECK_EQ(ebpf_vm_exec(vm, NULL, 0, &ret), 0);
+    CHECK_EQ(ret, 99); /* empty slot: falls through */
+    uint32_t k = 0, v = (uint32_t)target;
+    CHECK_EQ(bpftime_map_update(r, pa, &k, &v, 0), 0);
+    CHECK_EQ(ebpf_vm_exec(vm, NULL, 0, &ret), 0);
+    CHECK_EQ(ret, 42);
+    bpftime_region_close(r);
+}
