@@ -5,6 +5,8 @@ import { runCommand } from "./run.ts";
 import { loadCommand } from "./load.ts";
 import { attachCommand, detachCommand, replaceCommand } from "./attach.ts";
 import { listCommand } from "./list.ts";
+import { mapCommand } from "./map.ts";
+import { eventsCommand, traceCommand } from "./events.ts";
 import { shmCommand } from "./shm.ts";
 import { objCommand } from "./obj.ts";
 import { disasmCommand } from "./disasm.ts";
@@ -15,6 +17,9 @@ export const commands: Command[] = [
   detachCommand,
   replaceCommand,
   listCommand,
+  mapCommand,
+  eventsCommand,
+  traceCommand,
   runCommand,
   disasmCommand,
   objCommand,

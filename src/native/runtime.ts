@@ -37,10 +37,10 @@ const lib = openLibrary({
   bpftime_map_lookup_and_delete: { args: [P, u32, P, P], returns: i32 },
   bpftime_map_get_next_key: { args: [P, u32, P, P], returns: i32 },
   bpftime_ringbuf_poll: { args: [P, u32, i32], returns: i32 },
-  bpftime_ringbuf_read: { args: [P, u32, P, u32, P], returns: i32 },
+  bpftime_ringbuf_read: { args: [P, u32, P, u32, P, P], returns: i32 },
   bpftime_ringbuf_lost: { args: [P, u32], returns: u64 },
   bpftime_trace_poll: { args: [P, i32], returns: i32 },
-  bpftime_trace_read: { args: [P, P, u32], returns: i32 },
+  bpftime_trace_read: { args: [P, P, u32, P], returns: i32 },
   bpftime_target_create: { args: [P, u32, P, u32], returns: i32 },
   bpftime_target_get: { args: [P, u32, P], returns: i32 },
   bpftime_target_get_arg: { args: [P, u32, P, u32], returns: i32 },
@@ -436,13 +436,11 @@ export class Region {
 
   /** Reads and consumes the next record, or null if none is ready. */
   ringbufRead(id: number, buf: Uint8Array): { data: Uint8Array; cpu: number } | null {
-    const cpu = new Uint32Array(1);
-    const n = check(
-      s.bpftime_ringbuf_read(this.handle, id, ptr(buf), buf.length, ptr(cpu)),
-      `read map ${id}`,
-    );
-    if (n === 0) return null;
-    return { data: buf.slice(0, n), cpu: cpu[0]! };
+    const out = new Uint32Array(2); // length, cpu
+    const rc = s.bpftime_ringbuf_read(this.handle, id, ptr(buf), buf.length, ptr(out), ptr(out, 4));
+    if (rc === 0) return null;
+    check(rc, `read map ${id}`);
+    return { data: buf.slice(0, out[0]!), cpu: out[1]! };
   }
 
   ringbufLost(id: number): bigint {
@@ -462,8 +460,10 @@ export class Region {
     message: string;
   } | null {
     const buf = new Uint8Array(4096);
-    const n = check(s.bpftime_trace_read(this.handle, ptr(buf), buf.length));
-    if (n === 0) return null;
+    const len = new Uint32Array(1);
+    const rc = check(s.bpftime_trace_read(this.handle, ptr(buf), buf.length, ptr(len)));
+    if (rc === 0) return null;
+    const n = len[0]!;
     const v = new DataView(buf.buffer);
     return {
       timestampNs: v.getBigUint64(0, true),

@@ -1,0 +1,148 @@
+import {
+  type Command,
+  flag,
+  intOption,
+  jsonOption,
+  needPositional,
+  shmOption,
+  str,
+} from "./command.ts";
+import { withRegion } from "../ops/shm.ts";
+import { describeMap, dumpEntries, lookup, openMap, remove, update } from "../ops/maps.ts";
+import { mapView } from "../ops/list.ts";
+import { printJson, table, toJson } from "./output.ts";
+
+const keyHelp =
+  'Keys and values are JSON through the object\'s BTF (e.g. 42, "str", {"pid":1}) when\n' +
+  "`bpftime load` recorded it; otherwise an integer of the key/value size, or raw bytes\n" +
+  "as hex:01000000 in every case.";
+
+const list: Command = {
+  name: "list",
+  aliases: ["ls"],
+  summary: "list the maps of the region",
+  usage: "[--shm NAME] [--json]",
+  options: { ...shmOption, ...jsonOption },
+  examples: ["bpftime map list --json"],
+  run(p) {
+    const maps = withRegion(str(p, "shm"), (r) => r.mapIds().map((id) => mapView(r, id)));
+    if (flag(p, "json")) return printJson(maps);
+    console.log(
+      table(
+        ["ID", "NAME", "TYPE", "KEY", "VALUE", "MAX", "FLAGS"],
+        maps.map((m) => [m.id, m.name, m.type, m.keySize, m.valueSize, m.maxEntries, m.flags]),
+      ),
+    );
+  },
+};
+
+const show: Command = {
+  name: "show",
+  summary: "show one map: type, sizes, BTF types and entry count",
+  usage: "MAP [--shm NAME] [--json]",
+  options: { ...shmOption, ...jsonOption },
+  examples: ["bpftime map show verdict_counts"],
+  run(p) {
+    const ref = needPositional(p, 0, "MAP (id or name)", "bpftime map show");
+    const d = withRegion(str(p, "shm"), (r) => describeMap(openMap(r, ref)));
+    if (flag(p, "json")) return printJson(d);
+    console.log(
+      [
+        `map ${d.id}: ${d.name}`,
+        `type     ${d.type}${d.perCpu ? " (one value per CPU)" : ""}`,
+        `key      ${d.keySize} bytes${d.keyType ? ` (${d.keyType})` : ""}`,
+        `value    ${d.valueSize} bytes${d.valueType ? ` (${d.valueType})` : ""}`,
+        `max      ${d.maxEntries} entries, flags ${d.flags}`,
+        ...(d.entries !== null ? [`entries  ${d.entries}`] : []),
+      ].join("\n"),
+    );
+  },
+};
+
+const dump: Command = {
+  name: "dump",
+  summary: "print every entry of a map",
+  usage: "MAP [--shm NAME] [--json]",
+  description: "Print every key and value of MAP (id or name).\n" + keyHelp,
+  options: { ...shmOption, ...jsonOption },
+  examples: ["bpftime map dump malloc_calls", "bpftime map dump 2 --json"],
+  run(p) {
+    const ref = needPositional(p, 0, "MAP (id or name)", "bpftime map dump");
+    const entries = withRegion(str(p, "shm"), (r) => dumpEntries(openMap(r, ref)));
+    if (flag(p, "json")) return printJson(entries);
+    for (const e of entries) console.log(`${toJson(e.key)}: ${toJson(e.value)}`);
+    console.log(`(${entries.length} entries)`);
+  },
+};
+
+const lookupCmd: Command = {
+  name: "lookup",
+  summary: "print the value of one key",
+  usage: "MAP KEY [--shm NAME] [--json]",
+  description: "Print the value stored under KEY in MAP.\n" + keyHelp,
+  options: { ...shmOption, ...jsonOption },
+  examples: ["bpftime map lookup verdict_counts 1"],
+  run(p) {
+    const ref = needPositional(p, 0, "MAP (id or name)", "bpftime map lookup");
+    const key = needPositional(p, 1, "KEY", "bpftime map lookup");
+    const v = withRegion(str(p, "shm"), (r) => lookup(openMap(r, ref), key));
+    if (flag(p, "json")) return printJson({ key, value: v });
+    console.log(toJson(v));
+  },
+};
+
+const updateCmd: Command = {
+  name: "update",
+  summary: "set the value of a key (push, for queues and stacks)",
+  usage: "MAP [KEY] VALUE [--flag any|noexist|exist] [--shm NAME]",
+  description:
+    "Store VALUE under KEY (queue/stack: push VALUE) with the kernel's update flags.\n" + keyHelp,
+  options: {
+    flag: {
+      type: "string",
+      arg: "any|noexist|exist",
+      description: "BPF_ANY (default), BPF_NOEXIST or BPF_EXIST",
+    },
+    ...shmOption,
+    ...jsonOption,
+  },
+  examples: [
+    "bpftime map update verdict_counts 0 100",
+    "bpftime map update config hex:01000000 hex:ff000000 --flag exist",
+  ],
+  run(p) {
+    const ref = needPositional(p, 0, "MAP (id or name)", "bpftime map update");
+    const [a, b] = [p.positionals[1], p.positionals[2]];
+    needPositional(p, 1, "VALUE", "bpftime map update");
+    withRegion(str(p, "shm"), (r) => {
+      const m = openMap(r, ref);
+      if (b === undefined) update(m, undefined, a!, str(p, "flag") ?? "any");
+      else update(m, a, b, str(p, "flag") ?? "any");
+    });
+    if (flag(p, "json")) return printJson({ updated: true });
+    console.log("updated");
+  },
+};
+
+const deleteCmd: Command = {
+  name: "delete",
+  aliases: ["rm"],
+  summary: "delete one key",
+  usage: "MAP KEY [--shm NAME]",
+  options: { ...shmOption, ...jsonOption },
+  examples: ["bpftime map delete malloc_calls 1234"],
+  run(p) {
+    const ref = needPositional(p, 0, "MAP (id or name)", "bpftime map delete");
+    const key = needPositional(p, 1, "KEY", "bpftime map delete");
+    withRegion(str(p, "shm"), (r) => remove(openMap(r, ref), key));
+    if (flag(p, "json")) return printJson({ deleted: true });
+    console.log("deleted");
+  },
+};
+
+export const mapCommand: Command = {
+  name: "map",
+  summary: "list, show, dump, look up, update and delete map entries",
+  subcommands: [list, show, dump, lookupCmd, updateCmd, deleteCmd],
+};
+void intOption;

@@ -1,0 +1,242 @@
+// Map contents from the control plane: `bpftime map …`, `bpftime events` and
+// the HTTP API. Keys and values go in and out as JSON through the object's
+// BTF when `bpftime load` recorded it, as hex otherwise.
+//
+// Input rules (one place, so CLI and API agree):
+//   "hex:01 00 00 00"   raw bytes, little-endian as stored
+//   JSON                through BTF (numbers, strings for char arrays, objects)
+//   123 / 0x7b          without BTF: an integer of the key/value size
+import { BpftimeError } from "../errors.ts";
+import type { Region, MapInfo } from "../native/runtime.ts";
+import { NativeError } from "../native/runtime.ts";
+import { parseBtf, type Btf } from "../btf/btf.ts";
+import { formatValue, parseValue } from "../btf/value.ts";
+import { mapTypeName } from "../elf/object.ts";
+import { readMeta, type MapMeta } from "./metadata.ts";
+
+const PERCPU = new Set([5, 6, 10]); // percpu_hash, percpu_array, lru_percpu_hash
+const KEYLESS = new Set([22, 23, 27]); // queue, stack, ringbuf
+
+export interface MapHandle {
+  r: Region;
+  id: number;
+  info: MapInfo;
+  btf?: Btf;
+  meta?: MapMeta;
+}
+
+export function resolveMap(r: Region, ref: string): number {
+  if (/^\d+$/.test(ref)) {
+    const id = Number(ref);
+    try {
+      r.map(id);
+    } catch (e) {
+      if (e instanceof NativeError && e.errno === 2)
+        throw new BpftimeError(
+          "not_found",
+          `no map with id ${id} in region ${r.name}; see \`bpftime map list\``,
+        );
+      throw e;
+    }
+    return id;
+  }
+  const matches = r.mapIds().filter((id) => r.map(id).name === ref);
+  if (matches.length === 0)
+    throw new BpftimeError(
+      "not_found",
+      `no map named "${ref}" in region ${r.name}; see \`bpftime map list\``,
+    );
+  if (matches.length > 1)
+    throw new BpftimeError(
+      "usage",
+      `${matches.length} maps are named "${ref}" (ids ${matches.join(", ")}): use an id`,
+    );
+  return matches[0]!;
+}
+
+const btfCache = new Map<string, Btf>();
+
+export function openMap(r: Region, ref: string): MapHandle {
+  const id = resolveMap(r, ref);
+  const info = r.map(id);
+  const meta = readMeta<MapMeta>(r.name, "map", id);
+  let btf: Btf | undefined;
+  if (meta?.btf) {
+    btf = btfCache.get(meta.btf);
+    if (!btf) {
+      try {
+        btf = parseBtf(new Uint8Array(Buffer.from(meta.btf, "base64")));
+        btfCache.set(meta.btf, btf);
+      } catch {
+        btf = undefined; // fall back to hex
+      }
+    }
+  }
+  return { r, id, info, ...(btf ? { btf } : {}), ...(meta ? { meta } : {}) };
+}
+
+function hex(b: Uint8Array): string {
+  return Buffer.from(b).toString("hex");
+}
+
+function fromInput(
+  text: string,
+  size: number,
+  btf: Btf | undefined,
+  typeId: number | undefined,
+  what: string,
+): Uint8Array {
+  if (text.startsWith("hex:")) {
+    const clean = text.slice(4).replace(/[\s:]/g, "");
+    if (!/^([0-9a-f]{2})*$/i.test(clean))
+      throw new BpftimeError("invalid_argument", `${what}: bad hex bytes "${text}"`);
+    const b = new Uint8Array(Buffer.from(clean, "hex"));
+    if (b.length !== size)
+      throw new BpftimeError(
+        "invalid_argument",
+        `${what} is ${b.length} bytes; the map needs ${size}`,
+      );
+    return b;
+  }
+  if (btf && typeId) {
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = text; // a bare string, e.g. for char arrays
+    }
+    const b = parseValue(btf, typeId, json);
+    if (b.length !== size)
+      throw new BpftimeError(
+        "invalid_argument",
+        `${what} is ${b.length} bytes; the map needs ${size}`,
+      );
+    return b;
+  }
+  if (/^(0x[0-9a-f]+|-?\d+)$/i.test(text) && [1, 2, 4, 8].includes(size)) {
+    const v = BigInt.asUintN(size * 8, BigInt(text));
+    const b = new Uint8Array(size);
+    for (let i = 0; i < size; i++) b[i] = Number((v >> BigInt(8 * i)) & 0xffn);
+    return b;
+  }
+  throw new BpftimeError(
+    "invalid_argument",
+    `${what} "${text}": this map has no BTF; give ${size} bytes as hex:… or an integer`,
+  );
+}
+
+export function parseKey(m: MapHandle, text: string): Uint8Array {
+  return fromInput(text, m.info.keySize, m.btf, m.meta?.keyType, "key");
+}
+
+export function parseMapValue(m: MapHandle, text: string): Uint8Array {
+  const perCpu = PERCPU.has(m.info.type);
+  if (perCpu) {
+    // One value for every CPU (the kernel's per-CPU update semantics).
+    const one = fromInput(text, m.info.valueSize, m.btf, m.meta?.valueType, "value");
+    const stride = Math.ceil(m.info.valueSize / 8) * 8;
+    const all = new Uint8Array(stride * m.info.ncpus);
+    for (let c = 0; c < m.info.ncpus; c++) all.set(one, c * stride);
+    return all;
+  }
+  return fromInput(text, m.info.valueSize, m.btf, m.meta?.valueType, "value");
+}
+
+export function formatKey(m: MapHandle, b: Uint8Array): unknown {
+  if (m.btf && m.meta?.keyType) return formatValue(m.btf, m.meta.keyType, b);
+  return hex(b);
+}
+
+export function formatMapValue(m: MapHandle, b: Uint8Array): unknown {
+  const one = (x: Uint8Array) =>
+    m.btf && m.meta?.valueType ? formatValue(m.btf, m.meta.valueType, x) : hex(x);
+  if (!PERCPU.has(m.info.type)) return one(b);
+  const stride = Math.ceil(m.info.valueSize / 8) * 8;
+  const out: unknown[] = [];
+  for (let c = 0; c < m.info.ncpus; c++)
+    out.push(one(b.subarray(c * stride, c * stride + m.info.valueSize)));
+  return out;
+}
+
+export function describeMap(m: MapHandle) {
+  return {
+    id: m.id,
+    name: m.info.name,
+    type: mapTypeName(m.info.type),
+    keySize: m.info.keySize,
+    valueSize: m.info.valueSize,
+    maxEntries: m.info.maxEntries,
+    flags: m.info.flags,
+    keyType: m.meta?.keyTypeName ?? null,
+    valueType: m.meta?.valueTypeName ?? null,
+    btf: !!m.btf,
+    perCpu: PERCPU.has(m.info.type),
+    entries: KEYLESS.has(m.info.type) ? null : countEntries(m),
+  };
+}
+
+export function countEntries(m: MapHandle): number {
+  let n = 0;
+  for (
+    let k = m.r.mapNextKey(m.id, null, m.info.keySize);
+    k;
+    k = m.r.mapNextKey(m.id, k, m.info.keySize)
+  ) {
+    if (++n > m.info.maxEntries) break; // concurrent churn: never loop forever
+  }
+  return n;
+}
+
+/** Entries in key order of iteration, from `offset`, at most `limit`. */
+export function dumpEntries(
+  m: MapHandle,
+  offset = 0,
+  limit = Infinity,
+): Array<{ key: unknown; value: unknown }> {
+  if (KEYLESS.has(m.info.type))
+    throw new BpftimeError(
+      "invalid_argument",
+      `map ${m.id} is a ${mapTypeName(m.info.type)}: it has no keys to dump`,
+    );
+  const out: Array<{ key: unknown; value: unknown }> = [];
+  let i = 0;
+  for (
+    let k = m.r.mapNextKey(m.id, null, m.info.keySize);
+    k && out.length < limit;
+    k = m.r.mapNextKey(m.id, k, m.info.keySize)
+  ) {
+    if (i++ > m.info.maxEntries + offset) break;
+    if (i <= offset) continue;
+    const v = m.r.mapLookup(m.id, k, m.info.valueBufSize);
+    if (v) out.push({ key: formatKey(m, k), value: formatMapValue(m, v) });
+  }
+  return out;
+}
+
+export function lookup(m: MapHandle, keyText: string): unknown {
+  const key = parseKey(m, keyText);
+  const v = m.r.mapLookup(m.id, key, m.info.valueBufSize);
+  if (!v) throw new BpftimeError("not_found", `map ${m.info.name}: no entry for key ${keyText}`);
+  return formatMapValue(m, v);
+}
+
+const FLAGS: Record<string, bigint> = { any: 0n, noexist: 1n, exist: 2n };
+
+export function update(
+  m: MapHandle,
+  keyText: string | undefined,
+  valueText: string,
+  flag = "any",
+): void {
+  const f = FLAGS[flag];
+  if (f === undefined)
+    throw new BpftimeError("usage", `unknown update flag "${flag}": choose any, noexist or exist`);
+  const key = KEYLESS.has(m.info.type) ? null : parseKey(m, keyText ?? "");
+  if (!KEYLESS.has(m.info.type) && keyText === undefined)
+    throw new BpftimeError("usage", "update: missing KEY");
+  m.r.mapUpdate(m.id, key, parseMapValue(m, valueText), f);
+}
+
+export function remove(m: MapHandle, keyText: string): void {
+  m.r.mapDeleteElem(m.id, parseKey(m, keyText));
+}
