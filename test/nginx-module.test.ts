@@ -4,7 +4,8 @@
 // covered end to end where the CLI loads and attaches them.
 import { afterEach, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
-import { cli, skipReason } from "./helpers.ts";
+import { join } from "node:path";
+import { cli, repoRoot, run, skipReason } from "./helpers.ts";
 import {
   nginxSkipReason,
   requestStatus,
@@ -211,5 +212,59 @@ describe.skipIf(skip || skipShm)("nginx module with a region", () => {
       expect(missingLines(ngx, shm)).toHaveLength(1);
     },
     T,
+  );
+});
+
+/** The end-to-end tests need the CLI's `load` and `attach` and the example object. */
+const exampleObj = join(repoRoot, "examples", "build", "url_filter.bpf.o");
+function e2eSkipReason(): string | undefined {
+  if (skip || skipShm) return "nginx or the region CLI unavailable";
+  if (cli(["load", "--help"]).code !== 0 || cli(["attach", "--help"]).code !== 0)
+    return "the CLI has no `load`/`attach` commands yet";
+  if (!existsSync(exampleObj)) run(["make", "-C", join(repoRoot, "examples")]);
+  if (!existsSync(exampleObj)) return `${exampleObj} missing (make -C examples)`;
+  return undefined;
+}
+const skipE2E = !skip && !skipShm && skipReason(e2eSkipReason(), "nginx module end-to-end tests");
+
+describe.skipIf(skip || skipShm || skipE2E)("nginx module with a program", () => {
+  test(
+    "url_filter attached while nginx runs: 200 under /aaaa, 403 elsewhere, in every worker",
+    async () => {
+      const shm = missingRegion();
+      createRegion(shm);
+      const ngx = await startNginx({
+        workers: 2,
+        bpftime: "on",
+        fail: "closed",
+        shm,
+        files: { "aaaa/x": "x", other: "o" },
+      });
+      expect(await requestStatus(ngx.url("/other"))).toBe(200); // nothing attached yet
+
+      const load = cli(["load", exampleObj, "--shm", shm, "--json"]);
+      expect(load.stderr).toBe("");
+      expect(load.code).toBe(0);
+      const prog = (
+        JSON.parse(load.stdout) as { programs: Array<{ id: number; name: string }> }
+      ).programs.find((p) => p.name === "url_filter");
+      expect(prog).toBeDefined();
+      const attach = cli(["attach", String(prog!.id), "nginx", "--prefix", "/aaaa", "--shm", shm]);
+      expect(attach.stderr).toBe("");
+      expect(attach.code).toBe(0);
+
+      // No reload: the workers follow the region's generation counter.
+      const paths = ["/aaaa/x", "/aaaa/x?q=1", "/other", "/", "/aaa"];
+      for (let round = 0; round < 4; round++)
+        for (const path of paths)
+          expect(await requestStatus(ngx.url(path))).toBe(path.startsWith("/aaaa") ? 200 : 403);
+
+      await ngx.reload(); // new workers instantiate the link at start
+      expect(await requestStatus(ngx.url("/aaaa/x"))).toBe(200);
+      expect(await requestStatus(ngx.url("/other"))).toBe(403);
+      expect(ngx.errorLog()).not.toContain("[crit]");
+      expect(ngx.errorLog()).not.toContain("URL filter failed");
+    },
+    120_000, // `bpftime load` verifies the program: seconds on a busy machine
   );
 });
