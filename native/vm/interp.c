@@ -600,7 +600,8 @@ tail_call : {
 
 exit:
     if (depth == 0) {
-        *ret = reg[0];
+        if (ret)
+            *ret = reg[0];
         return 0;
     }
     {
