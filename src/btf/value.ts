@@ -89,6 +89,9 @@ export function formatValue(btf: Btf, typeId: number, bytes: Uint8Array): unknow
   return decode(btf, typeId, bytes, 0, 0);
 }
 
+/** Largest value parseValue builds (map values are far smaller in practice). */
+export const MAX_VALUE_SIZE = 64 << 20;
+
 /** Bounds the work on hostile BTF (e.g. nested arrays of empty structs). */
 const MAX_NODES = 1_000_000;
 let nodes = 0;
@@ -205,6 +208,12 @@ function decodeMembers(
 /** Encodes a JSON value (as produced by formatValue, or partial) into sizeof(typeId) bytes. */
 export function parseValue(btf: Btf, typeId: number, json: unknown): Uint8Array {
   const size = btf.sizeof(typeId);
+  if (size > MAX_VALUE_SIZE) {
+    throw new BpftimeError(
+      "unsupported",
+      `value: ${typeName(btf, typeId)} is ${size} bytes, more than the ${MAX_VALUE_SIZE} supported`,
+    );
+  }
   const out = new Uint8Array(size);
   nodes = 0;
   encode(btf, typeId, json, out, 0, "value", 0);

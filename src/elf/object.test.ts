@@ -389,6 +389,68 @@ describe("loadObject", () => {
     expect(e.message).not.toContain("\n");
   });
 
+  t("every program of every object agrees with llvm-objdump -dr", () => {
+    if (!Bun.which("llvm-objdump")) {
+      console.log("llvm-objdump not found: skipping");
+      return;
+    }
+    let checked = 0;
+    for (const name of testObjectNames()) {
+      if (name === "core_unknown" || name === "extern") continue;
+      const spec = load(name);
+      const elf = parseElf(objectBytes(name));
+      const text = tool(["llvm-objdump", "-dr", objectPath(name)])!;
+      // section → insn index → { bytes, reloc type }
+      const dis = new Map<string, Map<number, { bytes: number[]; reloc?: string }>>();
+      let cur: Map<number, { bytes: number[]; reloc?: string }> | undefined;
+      let last: { bytes: number[]; reloc?: string } | undefined;
+      for (const line of text.split("\n")) {
+        const sec = /^Disassembly of section (.*):$/.exec(line);
+        if (sec) {
+          cur = new Map();
+          dis.set(sec[1]!, cur);
+          continue;
+        }
+        const ins = /^\s+(\d+):\t((?:[0-9a-f]{2} )+)/.exec(line);
+        if (ins && cur) {
+          last = {
+            bytes: ins[2]!
+              .trim()
+              .split(" ")
+              .map((h) => parseInt(h, 16)),
+          };
+          cur.set(Number(ins[1]), last);
+          continue;
+        }
+        const rel = /^\s+[0-9a-f]{16}:\s+(R_BPF_\w+)\s/.exec(line);
+        if (rel && last) last.reloc = rel[1];
+      }
+      for (const p of spec.programs) {
+        const sym = elf.symbols.find((s) => s.name === p.name)!;
+        const start = sym.value / 8;
+        const insns = dis.get(p.section)!;
+        for (const [idx, d] of insns) {
+          const i = idx - start;
+          if (i < 0 || i >= sym.size / 8) continue;
+          const ours = [...p.instructions.subarray(i * 8, i * 8 + d.bytes.length)];
+          checked++;
+          if (d.reloc === "R_BPF_64_64") {
+            expect(ours[0]).toBe(0x18);
+            expect([BPF_PSEUDO_FUNC, BPF_PSEUDO_MAP_IDX, BPF_PSEUDO_MAP_IDX_VALUE]).toContain(
+              ours[1]! >> 4,
+            );
+          } else if (d.reloc === "R_BPF_64_32" || (d.bytes[0] === 0x85 && d.bytes[1]! >> 4 === 1)) {
+            expect(ours.slice(0, 4)).toEqual(d.bytes.slice(0, 4));
+          } else {
+            expect(d.reloc).toBeUndefined();
+            expect(ours).toEqual(d.bytes);
+          }
+        }
+      }
+    }
+    expect(checked).toBeGreaterThan(100);
+  });
+
   t("objects from clang-19 load the same way", () => {
     if (!haveCompiler("clang-19")) {
       console.log("clang-19 not found: skipping");

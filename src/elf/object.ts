@@ -130,7 +130,7 @@ export interface MapSpec {
   /** 0 = none, 1 = LIBBPF_PIN_BY_NAME. */
   pinning: number;
   numaNode?: number;
-  mapExtra?: bigint;
+  mapExtra?: number;
   /** BTF type ids of key and value, when the object says. */
   keyType?: number;
   valueType?: number;
@@ -455,7 +455,7 @@ class Loader {
             }
             break;
           case "map_extra":
-            m.mapExtra = BigInt(uintField(mem.type, mem.name));
+            m.mapExtra = uintField(mem.type, mem.name);
             break;
           case "key_size":
             keySize = uintField(mem.type, mem.name);
