@@ -191,9 +191,10 @@ test.skipIf(!!skip)(
     for (const n of testObjectNames()) {
       seeds.push(objectBytes(n));
       names.push(n);
-      if (haveCompiler("clang-19")) {
-        seeds.push(objectBytes(n, "clang-19"));
-        names.push(`${n} (clang-19)`);
+      for (const cc of ["clang-19", "clang-19-v4"]) {
+        if (!haveCompiler(cc)) continue;
+        seeds.push(objectBytes(n, cc));
+        names.push(`${n} (${cc})`);
       }
     }
     const r = rng(0xb9f7);

@@ -451,15 +451,18 @@ describe("loadObject", () => {
     expect(checked).toBeGreaterThan(100);
   });
 
-  t("objects from clang-19 load the same way", () => {
+  t("objects from clang-19 (ISA v3 and v4) load the same way", () => {
     if (!haveCompiler("clang-19")) {
       console.log("clang-19 not found: skipping");
       return;
     }
-    for (const name of testObjectNames()) {
+    for (const [name, cc] of testObjectNames().flatMap((n) => [
+      [n, "clang-19"],
+      [n, "clang-19-v4"],
+    ])) {
       if (name === "core_unknown" || name === "extern") continue;
-      const a = load(name);
-      const b = load(name, "clang-19");
+      const a = load(name!);
+      const b = load(name!, cc);
       expect(b.programs.map((p) => p.name).sort()).toEqual(a.programs.map((p) => p.name).sort());
       expect(b.maps.map((m) => [m.name, m.keySize, m.valueSize])).toEqual(
         a.maps.map((m) => [m.name, m.keySize, m.valueSize]),

@@ -2,13 +2,16 @@
 
 import { typeName } from "../btf/format.ts";
 import type { ObjectSpec } from "./object.ts";
-import { formatAttachHint } from "./sections.ts";
+import { type AttachHint, formatAttachHint } from "./sections.ts";
 
 export interface ProgramSummary {
   name: string;
   section: string;
   type: string;
+  /** Human form, e.g. "uprobe /usr/bin/bash:readline". */
   attach: string;
+  /** Structured form of the attach hint parsed from the section name. */
+  attachHint: AttachHint;
   insnCount: number;
   signature?: string;
   subprograms: string[];
@@ -47,6 +50,7 @@ export function objectSummary(spec: ObjectSpec): ObjectSummary {
       section: p.section,
       type: p.type,
       attach: formatAttachHint(p.attach),
+      attachHint: p.attach,
       insnCount: p.insnCount,
       signature: p.signature,
       subprograms: p.subprograms.map((s) => s.name),

@@ -27,13 +27,28 @@ export function testObjectsUnavailable(): string | undefined {
     return reason;
   }
   outDir = mkdtempSync(join(tmpdir(), "bpftime-elf-"));
-  for (const cc of ["clang", "clang-19"]) {
-    if (!Bun.which(cc)) continue;
+  // "clang-19-v4": clang-19 with -mcpu=v4 (ISA v4: sign-extending moves, gotol, …).
+  for (const cc of ["clang", "clang-19", "clang-19-v4"]) {
+    const bin = cc.replace(/-v4$/, "");
+    if (!Bun.which(bin)) continue;
     compilers.push(cc);
+    const cpu = cc.endsWith("-v4") ? ["-mcpu=v4"] : [];
     for (const f of readdirSync(here).filter((n) => n.endsWith(".bpf.c"))) {
       const out = join(outDir, objectName(f.replace(/\.bpf\.c$/, ""), cc));
       const r = Bun.spawnSync(
-        [cc, "-O2", "-g", "-target", "bpf", ...archInclude(), "-c", join(here, f), "-o", out],
+        [
+          bin,
+          "-O2",
+          "-g",
+          "-target",
+          "bpf",
+          ...cpu,
+          ...archInclude(),
+          "-c",
+          join(here, f),
+          "-o",
+          out,
+        ],
         { stderr: "pipe" },
       );
       if (r.exitCode !== 0) {
