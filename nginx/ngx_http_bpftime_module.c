@@ -380,6 +380,12 @@ ngx_http_bpftime_init_process(ngx_cycle_t *cycle)
     w->next_open = 0;
     w->next_error_log = 0;
 
+    /* The cache manager and loader run init_process too: they serve no
+     * requests, so they keep out of the region. */
+    if (ngx_process != NGX_PROCESS_WORKER && ngx_process != NGX_PROCESS_SINGLE) {
+        return NGX_OK;
+    }
+
     bmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_bpftime_module);
     if (bmcf == NULL || bmcf->policies == 0) {
         return NGX_OK;

@@ -170,6 +170,23 @@ describe.skipIf(skip)("nginx module", () => {
     T,
   );
 
+  test(
+    "the cache manager process stays out of the region",
+    async () => {
+      const shm = missingRegion();
+      const ngx = await startNginx({
+        bpftime: "on",
+        shm,
+        http: "  proxy_cache_path cache keys_zone=bpftime_test:1m;",
+      });
+      await Bun.sleep(300); // the cache manager starts next to the worker
+      expect(ngx.errorLog()).toContain("start cache manager process");
+      expect(await requestStatus(ngx.url("/"))).toBe(200);
+      expect(missingLines(ngx, shm)).toHaveLength(1);
+    },
+    T,
+  );
+
   test("configuration errors are reported by nginx -t", () => {
     const bad = testNginxConfig({ bpftime: "on", fail: "maybe" as "open" });
     expect(bad.code).not.toBe(0);
