@@ -370,6 +370,48 @@ static int log2u(uint64_t v)
     return 63 - __builtin_clzll(v);
 }
 
+/* 32-bit unsigned x / d and x % d for a constant d > 1 that is not a power
+ * of two, with a multiply by a precomputed reciprocal instead of div
+ * (Granlund-Montgomery): q = floor(x * m / 2^s). x is copied to r10 first,
+ * q is built in r11.
+ *   m < 2^32:        q = (x * m) >> s                 (x * m < 2^64)
+ *   m = 2^32 + m':   q = (((x * m') >> 32) + x) >> (s - 32)   */
+static void emit_udiv32_const(struct jit *j, bool mod, int dst, uint32_t d)
+{
+    int l = 64 - __builtin_clzll((uint64_t)d - 1); /* ceil(log2 d) */
+    int s = 32 + l - 1;
+    unsigned __int128 p = (unsigned __int128)1 << s;
+    uint64_t m = (uint64_t)((p + d - 1) / d);
+    bool wide = (unsigned __int128)m * d - p > ((unsigned __int128)1 << (s - 32));
+    if (wide) {
+        s = 32 + l;
+        p = (unsigned __int128)1 << s;
+        m = (uint64_t)((p + d - 1) / d); /* in (2^32, 2^33) */
+    }
+    mov_rr(j, false, R10, dst); /* x, zero-extended */
+    if (!wide) {
+        mov_imm64(j, R11, m);
+        emit_op(j, W, 0x0FAF, 2, R11, R10, 0); /* imul r11, r10 */
+        shift_ri(j, true, 5, R11, (uint8_t)s);
+    } else {
+        mov_imm64(j, R11, m - (1ull << 32));
+        emit_op(j, W, 0x0FAF, 2, R11, R10, 0);
+        shift_ri(j, true, 5, R11, 32);
+        alu_rr(j, true, 0x01, R11, R10);
+        if (s > 32)
+            shift_ri(j, true, 5, R11, (uint8_t)(s - 32));
+    }
+    if (!mod) {
+        mov_rr(j, false, dst, R11);
+        return;
+    }
+    /* x - q * d, 32-bit */
+    emit_op(j, 0, 0x69, 1, R11, R11, 0); /* imul r11d, r11d, d */
+    emit4(j, d);
+    alu_rr(j, false, 0x29, R10, R11);    /* sub r10d, r11d */
+    mov_rr(j, false, dst, R10);
+}
+
 /* dst = dst / src or dst % src (RFC 9669: x/0 = 0, x%0 = x, INT_MIN/-1 =
  * INT_MIN, INT_MIN%-1 = 0). src < 0 means the divisor is the constant imm. */
 static void emit_divmod(struct jit *j, bool w, bool mod, bool sgn, int dst, int src, int32_t imm)
@@ -405,6 +447,10 @@ static void emit_divmod(struct jit *j, bool w, bool mod, bool sgn, int dst, int 
                 emit_op(j, w ? W : 0, 0xF7, 1, 3, dst, 0); /* neg */
             else if (!w)
                 zext32(j, dst);
+            return;
+        }
+        if (!sgn && !w && !(j->opts & EBPF_JIT_NO_PEEPHOLE)) {
+            emit_udiv32_const(j, mod, dst, (uint32_t)imm);
             return;
         }
     general:
