@@ -37,7 +37,10 @@
  * it in exit_process, so `nginx -s reload` (new workers) reopens it. When it
  * is missing, worker 0 logs one error line and every worker retries opening
  * at most once per second, on requests to bpftime locations, so starting the
- * controller after nginx works. When no location enables bpftime the module
+ * controller after nginx works. While it is open, a worker checks at most
+ * once per second whether the region file was replaced (removed and created
+ * again) and then switches to the new one; a region only removed keeps
+ * working from its mapping. When no location enables bpftime the module
  * neither opens the region nor installs its handler.
  *
  * The per-request path is one location-conf load, one flag test and one call
@@ -72,7 +75,11 @@ typedef struct {
 typedef struct {
     struct bpftime_ss *ss;
     const char        *shm_name;
+    char               path[256];       /* /dev/shm/bpftime-<shm_name> */
+    dev_t              dev;             /* identity of the region file opened */
+    ino_t              ino;
     time_t             next_open;       /* no open attempt before this second */
+    time_t             next_check;      /* no replacement check before this */
     time_t             next_error_log;  /* no data-plane error log before this */
 } ngx_http_bpftime_worker_t;
 
@@ -156,6 +163,55 @@ ngx_http_bpftime_fail(ngx_http_bpftime_loc_conf_t *lcf)
                                                      : NGX_DECLINED;
 }
 
+/* Records which file the open handle maps, so that a region removed and
+ * created again (`bpftime shm remove` + `create`) is noticed. */
+static void
+ngx_http_bpftime_remember(ngx_http_bpftime_worker_t *w)
+{
+    struct stat st;
+
+    w->next_check = ngx_time() + 1;
+    if (stat(w->path, &st) == 0) {
+        w->dev = st.st_dev;
+        w->ino = st.st_ino;
+    } else {
+        w->dev = 0;
+        w->ino = 0;
+    }
+}
+
+/* At most once per second while the region is open: if the path now names
+ * another file, switch to it (opening the new one first, so a region being
+ * created keeps us on the old mapping until it opens). A removed region is
+ * not a reason to stop: its mapping stays valid, as the CLI documents. */
+static void ngx_http_bpftime_open(ngx_log_t *log, ngx_uint_t policies, ngx_uint_t at_start);
+
+static void
+ngx_http_bpftime_check(ngx_log_t *log)
+{
+    ngx_http_bpftime_worker_t *w = &ngx_http_bpftime_worker;
+    struct bpftime_ss         *old;
+    struct stat                st;
+
+    w->next_check = ngx_time() + 1;
+
+    if (stat(w->path, &st) != 0 || (st.st_dev == w->dev && st.st_ino == w->ino)) {
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_NOTICE, log, 0, "bpftime: region %s was replaced; reopening",
+                  w->path);
+
+    old = w->ss;
+    w->ss = NULL;
+    ngx_http_bpftime_open(log, 0, 0);
+    if (w->ss == NULL) {
+        w->ss = old; /* not ready yet: retry in a second */
+        return;
+    }
+    bpftime_ss_close(old);
+}
+
 /* One open attempt; at most one per second per worker. A failure is an
  * error-level line only for worker 0 at start-up, otherwise a debug line, so
  * N workers and the retries on requests never flood the log. */
@@ -173,6 +229,7 @@ ngx_http_bpftime_open(ngx_log_t *log, ngx_uint_t policies, ngx_uint_t at_start)
 
     w->ss = bpftime_ss_open(w->shm_name, err, sizeof(err));
     if (w->ss != NULL) {
+        ngx_http_bpftime_remember(w);
         /* A late open (controller started after nginx) is worth a notice. */
         level = at_start ? NGX_LOG_INFO : NGX_LOG_NOTICE;
         ngx_log_error(level, log, 0, "bpftime: region /dev/shm/bpftime-%s opened",
@@ -227,6 +284,9 @@ ngx_http_bpftime_handler(ngx_http_request_t *r)
         if (w->ss == NULL) {
             return ngx_http_bpftime_fail(lcf);
         }
+
+    } else if (ngx_time() >= w->next_check) {
+        ngx_http_bpftime_check(r->connection->log);
     }
 
     rc = bpftime_ss_nginx_url_filter(w->ss, (const char *) r->unparsed_uri.data,
@@ -379,6 +439,7 @@ ngx_http_bpftime_init_process(ngx_cycle_t *cycle)
     w->ss = NULL;
     w->next_open = 0;
     w->next_error_log = 0;
+    w->next_check = 0;
 
     /* The cache manager and loader run init_process too: they serve no
      * requests, so they keep out of the region. */
@@ -392,6 +453,8 @@ ngx_http_bpftime_init_process(ngx_cycle_t *cycle)
     }
 
     w->shm_name = (const char *) bmcf->shm_name.data;
+    ngx_snprintf((u_char *) w->path, sizeof(w->path) - 1, "/dev/shm/bpftime-%s%Z",
+                 w->shm_name);
 
     ngx_http_bpftime_open(cycle->log, bmcf->policies, 1);
 

@@ -215,6 +215,26 @@ describe.skipIf(skip || skipShm)("nginx module with a region", () => {
   );
 
   test(
+    "a region removed keeps working; one created again replaces it within a second",
+    async () => {
+      const shm = missingRegion();
+      createRegion(shm);
+      const ngx = await startNginx({ bpftime: "on", fail: "closed", shm });
+      expect(await requestStatus(ngx.url("/"))).toBe(200);
+      expect(cli(["shm", "remove", "--shm", shm]).code).toBe(0);
+      await Bun.sleep(1100);
+      expect(await requestStatus(ngx.url("/"))).toBe(200); // still mapped
+      createRegion(shm);
+      await Bun.sleep(1100);
+      expect(await requestStatus(ngx.url("/"))).toBe(200);
+      const log = ngx.errorLog();
+      expect(log).toContain(`bpftime: region /dev/shm/bpftime-${shm} was replaced; reopening`);
+      expect(log.split(`bpftime: region /dev/shm/bpftime-${shm} opened`)).toHaveLength(3);
+    },
+    T,
+  );
+
+  test(
     "a region created after nginx started is picked up within a second",
     async () => {
       const shm = missingRegion();
