@@ -170,6 +170,9 @@ function exercise(spec: ReturnType<typeof loadObject>, r: ReturnType<typeof rng>
   const btf = spec.btf;
   if (!btf) return;
   for (const m of spec.maps) {
+    if (m.initialData && m.valueType !== undefined && m.initialData.length <= 4096) {
+      parseValue(btf, m.valueType, formatValue(btf, m.valueType, m.initialData));
+    }
     for (const id of [m.keyType, m.valueType]) {
       if (id === undefined) continue;
       formatType(btf, id);
