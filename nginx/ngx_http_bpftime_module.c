@@ -23,9 +23,9 @@
  * What the program sees: r->unparsed_uri, i.e. the path and query exactly as
  * the client sent them in the request line (not normalised, not decoded, not
  * rewritten), plus the method name. The verdict is taken once per client
- * request: internal redirects (index, try_files, error_page, rewrite ...
- * last) do not run the programs again, since they would see the same URL; in
- * particular a custom error_page for 403 is served normally.
+ * request: internal redirects (index, a try_files fallback, error_page,
+ * X-Accel-Redirect) do not run the programs again, since they would see the
+ * same URL; in particular a custom error_page for 403 is served normally.
  *
  * Verdicts: 0 continues to the next access handler; an HTTP status in
  * 400..599 is returned from the access phase so nginx finalises the request

@@ -275,7 +275,8 @@ describe.skipIf(skip || skipShm || skipE2E)("nginx module with a program", () =>
         bpftime: "on",
         fail: "closed",
         shm,
-        files: { "aaaa/x": "x", other: "o" },
+        files: { "aaaa/x": "x", other: "o", "denied.html": "denied\n" },
+        server: "    error_page 403 /denied.html;",
       });
       expect(await requestStatus(ngx.url("/other"))).toBe(200); // nothing attached yet
 
@@ -295,6 +296,11 @@ describe.skipIf(skip || skipShm || skipE2E)("nginx module with a program", () =>
       for (let round = 0; round < 4; round++)
         for (const path of paths)
           expect(await requestStatus(ngx.url(path))).toBe(path.startsWith("/aaaa") ? 200 : 403);
+
+      // error_page: the internal redirect to /denied.html is not filtered again
+      const denied = await fetch(ngx.url("/other"), { headers: { connection: "close" } });
+      expect(denied.status).toBe(403);
+      expect(await denied.text()).toBe("denied\n");
 
       await ngx.reload(); // new workers instantiate the link at start
       expect(await requestStatus(ngx.url("/aaaa/x"))).toBe(200);
