@@ -72,7 +72,11 @@ void ebpf_vm_set_tail_call(struct ebpf_vm *vm, ebpf_tail_call_fn fn, void *user)
 int ebpf_vm_add_region(struct ebpf_vm *vm, const void *base, size_t len, bool writable);
 void ebpf_vm_clear_regions(struct ebpf_vm *vm);
 
-/* Interpreter instruction budget per exec (0 = default). */
+/* Interpreter instruction budget per exec (0 = default). Counted in
+ * instruction slots (lddw = 2) and checked at every jump, call and exit:
+ * when it runs out, the straight-line run in progress finishes (up to its
+ * next jump or exit; a fault there is reported first), then exec fails
+ * with -E2BIG naming the instruction at which the budget ran out. */
 void ebpf_vm_set_budget(struct ebpf_vm *vm, uint64_t max_insts);
 
 /* Load code: an array of 8-byte little-endian instructions. Validates the

@@ -147,6 +147,7 @@ int ebpf_vm_exec(struct ebpf_vm *vm, void *mem, size_t mem_len, uint64_t *ret)
     const struct ebpf_inst *ip = vm->insts;
     uint64_t remaining = vm->budget ? vm->budget : EBPF_DEFAULT_BUDGET;
     const uint64_t budget = remaining;
+    const struct ebpf_inst *block = ip; /* start of the straight-line run being executed */
     unsigned depth = 0;
     unsigned tail_calls = 0;
     uint64_t addr, tmp;
@@ -162,11 +163,15 @@ int ebpf_vm_exec(struct ebpf_vm *vm, void *mem, size_t mem_len, uint64_t *ret)
 #define IMM ((uint64_t)(int64_t)ip->imm)
 #define IMM32 ((uint32_t)ip->imm)
 #define OFF ip->off
-#define DISPATCH()                                                                   \
+#define DISPATCH() goto *labels[ip->opcode]
+/* The budget is charged per straight-line run, at the jump, call or exit
+ * that ends it, so ALU and memory instructions pay nothing for it. */
+#define CHARGE()                                                                     \
     do {                                                                             \
-        if (unlikely(remaining-- == 0))                                              \
+        uint64_t n_ = (uint64_t)(ip - block) + 1;                                    \
+        if (unlikely(n_ > remaining))                                                \
             goto out_budget;                                                         \
-        goto *labels[ip->opcode];                                                    \
+        remaining -= n_;                                                             \
     } while (0)
 #define NEXT()                                                                       \
     do {                                                                             \
@@ -209,10 +214,16 @@ int ebpf_vm_exec(struct ebpf_vm *vm, void *mem, size_t mem_len, uint64_t *ret)
     name##32_x : DST = (uint32_t)((uint32_t)DST op(uint32_t) SRC);                   \
     NEXT();
 #define JMP(name, cond_k, cond_x)                                                    \
-    name##_k : if (cond_k) ip += OFF;                                                \
-    NEXT();                                                                          \
-    name##_x : if (cond_x) ip += OFF;                                                \
-    NEXT();
+    name##_k : CHARGE();                                                             \
+    if (cond_k)                                                                      \
+        ip += OFF;                                                                   \
+    block = ++ip;                                                                    \
+    DISPATCH();                                                                      \
+    name##_x : CHARGE();                                                             \
+    if (cond_x)                                                                      \
+        ip += OFF;                                                                   \
+    block = ++ip;                                                                    \
+    DISPATCH();
 #define JMP64(name, T, op) JMP(name, (T)DST op(T) IMM, (T)DST op(T) SRC)
 #define JMP32(name, T, op) JMP(name##32, (T)DST op(T) IMM32, (T)DST op(T) SRC)
 
@@ -398,11 +409,15 @@ bswap:
     NEXT();
 
 ja:
+    CHARGE();
     ip += OFF;
-    NEXT();
+    block = ++ip;
+    DISPATCH();
 ja32:
+    CHARGE();
     ip += ip->imm;
-    NEXT();
+    block = ++ip;
+    DISPATCH();
 
     JMP64(jeq, uint64_t, ==)
     JMP64(jne, uint64_t, !=)
@@ -557,6 +572,7 @@ atomic64 : {
 call:
     if (ip->src == 1) {
         /* bpf-to-bpf call: new 512-byte frame below the caller's */
+        CHARGE();
         if (unlikely(depth + 1 >= EBPF_MAX_CALL_DEPTH))
             goto out_depth;
         struct frame *f = &frames[depth++];
@@ -565,6 +581,7 @@ call:
         memcpy(f->saved, &reg[6], sizeof f->saved);
         reg[10] -= EBPF_STACK_SIZE;
         ip += ip->imm + 1;
+        block = ip;
         DISPATCH();
     }
     if (unlikely((uint32_t)ip->imm == EBPF_HELPER_TAIL_CALL))
@@ -591,14 +608,16 @@ tail_call : {
         reg[0] = (uint64_t)(int64_t)-ENOENT;
         NEXT();
     }
+    CHARGE();
     tail_calls++;
     cur = next;
-    ip = next->insts;
+    ip = block = next->insts;
     reg[10] = stack_lo + STACK_TOTAL - (uint64_t)depth * EBPF_STACK_SIZE;
     DISPATCH();
 }
 
 exit:
+    CHARGE();
     if (depth == 0) {
         if (ret)
             *ret = reg[0];
@@ -609,7 +628,7 @@ exit:
         memcpy(&reg[6], f->saved, sizeof f->saved);
         reg[10] += EBPF_STACK_SIZE;
         cur = f->vm;
-        ip = f->ret_ip;
+        ip = block = f->ret_ip;
     }
     DISPATCH();
 
@@ -634,6 +653,18 @@ out_no_helper:
     rc = insn_error(vm, cur, ip, -ENOENT, "call to unregistered helper");
     goto out;
 out_budget : {
+    /* The run from `block` to ip is straight-line: find the instruction at
+     * which the budget ran out (lddw takes two slots). */
+    const struct ebpf_inst *p = block;
+    uint64_t left = remaining;
+    for (;;) {
+        uint64_t w = p->opcode == 0x18 ? 2 : 1;
+        if (w > left || p >= ip)
+            break;
+        left -= w;
+        p += w;
+    }
+    ip = p;
     char what[96];
     snprintf(what, sizeof what, "instruction budget of %" PRIu64 " exhausted", budget);
     rc = insn_error(vm, cur, ip, -E2BIG, what);

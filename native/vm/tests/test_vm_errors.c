@@ -200,6 +200,26 @@ VM_CASE(budget_one_short_fails, .exec_err = -E2BIG, .budget = 3,
 VM_CASE(budget_default_stops_infinite_loop, .exec_err = -E2BIG, .err = "exhausted at instruction 0",
         CODE(JA(-1)))
 
+VM_CASE(budget_names_instruction_inside_straight_run, .exec_err = -E2BIG, .budget = 5,
+        .err = "budget of 5 exhausted at instruction 5: mov r0, 5",
+        CODE(MOV64_IMM(0, 0), MOV64_IMM(0, 1), MOV64_IMM(0, 2), MOV64_IMM(0, 3), MOV64_IMM(0, 4),
+             MOV64_IMM(0, 5), MOV64_IMM(0, 6), EXIT()))
+VM_CASE(budget_lddw_counts_two, .exec_err = -E2BIG, .budget = 3,
+        .err = "exhausted at instruction 3: mov r0, 2",
+        CODE(MOV64_IMM(0, 1), LDDW(1, 5), MOV64_IMM(0, 2), EXIT()))
+VM_CASE(budget_lddw_straddling_limit, .exec_err = -E2BIG, .budget = 2,
+        .err = "exhausted at instruction 1: lddw r1, 0x5",
+        CODE(MOV64_IMM(0, 1), LDDW(1, 5), MOV64_IMM(0, 2), EXIT()))
+/* 2 + 10 iterations of 3 + exit = 33 instructions */
+VM_CASE(budget_loop_exact, .expect = 55, .budget = 33,
+        CODE(MOV64_IMM(0, 0), MOV64_IMM(1, 10), ALU64_REG(BPF_ADD, 0, 1), ALU64_IMM(BPF_SUB, 1, 1),
+             JMP_IMM(BPF_JNE, 1, 0, -3), EXIT()))
+VM_CASE(budget_loop_one_short, .exec_err = -E2BIG, .budget = 32, .err = "at instruction 5: exit",
+        CODE(MOV64_IMM(0, 0), MOV64_IMM(1, 10), ALU64_REG(BPF_ADD, 0, 1), ALU64_IMM(BPF_SUB, 1, 1),
+             JMP_IMM(BPF_JNE, 1, 0, -3), EXIT()))
+VM_CASE(budget_counts_callee, .exec_err = -E2BIG, .budget = 3, .err = "at instruction 4",
+        CODE(CALL_LOCAL(1), EXIT(), MOV64_IMM(0, 1), MOV64_IMM(0, 2), MOV64_IMM(0, 3), EXIT()))
+
 TEST(budget_reset_to_default)
 {
     struct ebpf_vm *vm = case_vm();
