@@ -16,10 +16,16 @@
  *    juggling); constant shifts, multiplications by powers of two, unsigned
  *    division/modulo by powers of two become shifts/ands; `x op= 0` and
  *    `mov rX, rX` vanish; `mov` of 0 is `xor`; lddw picks the shortest mov.
- *  - Peepholes: `lsh 32; rsh 32` -> `mov r32, r32`, `lsh 32; arsh 32` ->
- *    `movsxd`, jumps/compares to the next instruction disappear.
+ *  - Peepholes for what clang's BPF backend emits (never across a jump
+ *    target): address arithmetic `rA = rB; rA += rC; rA = *(rA + off)`
+ *    becomes one load with a [base + index + disp] operand, `rA = rB;
+ *    rA += rC/imm` becomes `lea`, `rA = rB; rA <<= 32; rA >>= 32` becomes
+ *    `mov r32, r32`, `lsh 32; rsh 32` -> `mov r32, r32`, `lsh 32; arsh 32`
+ *    -> `movsxd`; jumps/compares to the next instruction disappear.
  *  - Division only pays for what the RFC requires: the zero-divisor and
- *    INT_MIN/-1 checks are skipped when the divisor is a constant.
+ *    INT_MIN/-1 checks are skipped when the divisor is a constant, and
+ *    32-bit unsigned division/modulo by a constant is a multiply by the
+ *    reciprocal (no `div` at all), as native compilers do.
  *  - Helper calls are `call rel32` when the code lands within +-2 GiB of the
  *    helper (the mapping is placed near the library), bpf-to-bpf calls are
  *    `call rel32`, tail calls jump straight into the target's code.
@@ -186,6 +192,27 @@ static void emit_op(struct jit *j, unsigned fl, uint32_t op, int oplen, int reg,
     emit1(j, (uint8_t)((mod << 6) | ((reg & 7) << 3) | (rm & 7)));
     if ((rm & 7) == RSP)
         emit1(j, 0x24);
+    if (mod == 1)
+        emit1(j, (uint8_t)disp);
+    else if (mod == 2)
+        emit4(j, (uint32_t)disp);
+}
+
+/* op reg, [base + index*2^scale + disp] */
+static void emit_op_sib(struct jit *j, unsigned fl, uint32_t op, int oplen, int reg, int base,
+                        int index, int scale, int32_t disp)
+{
+    if (fl & P66)
+        emit1(j, 0x66);
+    uint8_t rex = 0x40 | ((fl & W) ? 8 : 0) | ((reg & 8) ? 4 : 0) | ((index & 8) ? 2 : 0) |
+                  ((base & 8) ? 1 : 0);
+    if (rex != 0x40)
+        emit1(j, rex);
+    for (int i = oplen - 1; i >= 0; i--)
+        emit1(j, (uint8_t)(op >> (8 * i)));
+    int mod = (disp == 0 && (base & 7) != RBP) ? 0 : is_imm8(disp) ? 1 : 2;
+    emit1(j, (uint8_t)((mod << 6) | ((reg & 7) << 3) | 4));
+    emit1(j, (uint8_t)((scale << 6) | ((index & 7) << 3) | (base & 7)));
     if (mod == 1)
         emit1(j, (uint8_t)disp);
     else if (mod == 2)
@@ -532,6 +559,70 @@ static void emit_shift_reg(struct jit *j, bool w, int ext, int dst, int src)
     }
 }
 
+/* Can instructions i+1 .. i+n be folded into instruction i? Only if none of
+ * them is entered from elsewhere. */
+static bool fusable(const struct jit *j, uint32_t i, uint32_t n)
+{
+    if (j->opts & EBPF_JIT_NO_PEEPHOLE || i + n >= j->n)
+        return false;
+    for (uint32_t k = 1; k <= n; k++)
+        if (j->flags[i + k] & (F_JUMP_TARGET | F_FUNC_ENTRY))
+            return false;
+    return true;
+}
+
+/* Address arithmetic clang emits for the eBPF target, folded into x86
+ * addressing modes (instruction i is `rA = rB`, 64-bit):
+ *   rA = rB; rA += rC; rA = *(size *)(rA + off)  ->  mov(zx/sx) A, [B + C + off]
+ *   rA = rB; rA += rC                           ->  lea A, [B + C]
+ *   rA = rB; rA += imm                          ->  lea A, [B + imm]
+ *   rA = rB; rA <<= 32; rA >>= 32               ->  mov A32, B32
+ * Returns the number of following instructions consumed, or -1. */
+static int fuse_mov64(struct jit *j, uint32_t i)
+{
+    const struct ebpf_inst *in = &j->insts[i];
+    if (!fusable(j, i, 1))
+        return -1;
+    const struct ebpf_inst *n1 = &j->insts[i + 1];
+    int a = xreg(in->dst), b = xreg(in->src);
+    if (n1->dst != in->dst)
+        return -1;
+    if (n1->opcode == 0x0f) { /* rA += rC */
+        int c = xreg(n1->src);
+        if (n1->src == in->dst)
+            c = b; /* rA = rB; rA += rA  ->  rB + rB */
+        if (fusable(j, i, 2)) {
+            const struct ebpf_inst *n2 = &j->insts[i + 2];
+            if (n2->dst == in->dst && n2->src == in->dst) {
+                int32_t off = n2->off;
+                switch (n2->opcode) {
+                case 0x71: emit_op_sib(j, 0, 0x0FB6, 2, a, b, c, 0, off); return 2;
+                case 0x69: emit_op_sib(j, 0, 0x0FB7, 2, a, b, c, 0, off); return 2;
+                case 0x61: emit_op_sib(j, 0, 0x8B, 1, a, b, c, 0, off); return 2;
+                case 0x79: emit_op_sib(j, W, 0x8B, 1, a, b, c, 0, off); return 2;
+                case 0x91: emit_op_sib(j, W, 0x0FBE, 2, a, b, c, 0, off); return 2;
+                case 0x89: emit_op_sib(j, W, 0x0FBF, 2, a, b, c, 0, off); return 2;
+                case 0x81: emit_op_sib(j, W, 0x63, 1, a, b, c, 0, off); return 2;
+                }
+            }
+        }
+        emit_op_sib(j, W, 0x8D, 1, a, b, c, 0, 0); /* lea */
+        return 1;
+    }
+    if (n1->opcode == 0x07) { /* rA += imm */
+        emit_op(j, W | MEM, 0x8D, 1, a, b, n1->imm);
+        return 1;
+    }
+    if (n1->opcode == 0x67 && n1->imm == 32 && fusable(j, i, 2)) {
+        const struct ebpf_inst *n2 = &j->insts[i + 2];
+        if (n2->opcode == 0x77 && n2->dst == in->dst && n2->imm == 32) {
+            mov_rr(j, false, a, b);
+            return 2;
+        }
+    }
+    return -1;
+}
+
 static int emit_alu(struct jit *j, uint32_t i)
 {
     const struct ebpf_inst *in = &j->insts[i];
@@ -633,6 +724,11 @@ static int emit_alu(struct jit *j, uint32_t i)
         }
         switch (in->off) {
         case 0:
+            if (w) {
+                int n = fuse_mov64(j, i);
+                if (n >= 0)
+                    return n;
+            }
             if (!w || dst != src)
                 mov_rr(j, w, dst, src);
             return 0;
@@ -923,7 +1019,7 @@ static int emit_pass(struct jit *j)
             return -1;
         }
         j->nend[i] = (uint32_t)j->len;
-        if (rc == 1) { /* the next slot was consumed (lddw, fused pair) */
+        for (; rc > 0; rc--) { /* following slots consumed (lddw, fused instructions) */
             i++;
             j->nstart[i] = j->nend[i] = (uint32_t)j->len;
         }

@@ -210,8 +210,60 @@ static void gen_store(struct gen *g, struct state *st, unsigned reserved)
         E(g, (uint8_t)(0x63 | sz), b, src, off, 0);
 }
 
+/* clang's address arithmetic: rA = rB(ptr); rA += rC; rA = *(rA + off) */
+static void gen_indexed_load(struct gen *g, struct state *st, unsigned reserved)
+{
+    uint8_t sz = (uint8_t)(rnd(g, 4) << 3);
+    static const uint8_t sx[4] = {0x81, 0x89, 0x91, 0x79};
+    uint8_t op = rnd(g, 3) == 0 ? sx[sz >> 3] : (uint8_t)(0x61 | sz);
+    uint8_t b = pick_dst(g, reserved), c, a;
+    do
+        c = pick_dst(g, reserved);
+    while (c == b);
+    do /* rA may be rB (then the pointer is consumed) but not rC */
+        a = pick_dst(g, reserved);
+    while (a == c);
+    E(g, 0x79, b, 10, -8, 0);
+    st->k[b] = U;
+    int idx = (int)rnd(g, MEMLEN - 64);
+    E(g, 0xb7, c, 0, 0, idx);
+    st->k[c] = S;
+    E(g, 0xbf, a, b, 0, 0);
+    E(g, 0x0f, a, c, 0, 0);
+    E(g, op, a, a, (int16_t)((int)rnd(g, 64 - 8) - (rnd(g, 2) ? (idx < 32 ? idx : 32) : 0)), 0);
+    st->k[a] = S;
+    if (rnd(g, 2))
+        st->k[b] = U;
+}
+
+/* mov + add/zext pairs the JIT folds into lea / mov r32 */
+static void gen_mov_pair(struct gen *g, struct state *st, unsigned reserved)
+{
+    ensure(g, st, pick_src(g, st));
+    uint8_t b = pick_src(g, st), a = pick_dst(g, reserved);
+    E(g, 0xbf, a, b, 0, 0);
+    switch (rnd(g, 3)) {
+    case 0:
+        ensure(g, st, pick_src(g, st));
+        E(g, 0x0f, a, rnd(g, 3) == 0 ? a : pick_src(g, st), 0, 0);
+        break;
+    case 1:
+        E(g, 0x07, a, 0, 0, rnd_imm(g));
+        break;
+    default:
+        E(g, 0x67, a, 0, 0, 32);
+        E(g, rnd(g, 2) ? 0x77 : 0xc7, a, 0, 0, 32);
+        break;
+    }
+    st->k[a] = S;
+}
+
 static void gen_load(struct gen *g, struct state *st, unsigned reserved)
 {
+    if (rnd(g, 4) == 0) {
+        gen_indexed_load(g, st, reserved);
+        return;
+    }
     uint8_t sz = (uint8_t)(rnd(g, 4) << 3);
     bool sx = sz != 0x18 && rnd(g, 3) == 0;
     int16_t off;
@@ -363,8 +415,10 @@ static void gen_block(struct gen *g, struct state *st, unsigned reserved, int ne
         uint32_t r = rnd(g, 100);
         if (g->insns_left <= 0)
             r = 0; /* only straight-line code once the budget is spent */
-        if (r < 38)
+        if (r < 32)
             gen_alu(g, st, reserved);
+        else if (r < 38)
+            gen_mov_pair(g, st, reserved);
         else if (r < 42) {
             uint8_t d = pick_dst(g, reserved);
             prog_lddw(&g->f[g->fn], d, rnd_val(g));
