@@ -1,21 +1,57 @@
 import { writeFileSync } from "node:fs";
-import { type Command, flag, intOption, jsonOption, needPositional, str } from "./command.ts";
-import { engineFromEnv, parseEngine, readInputFile, runRaw } from "../ops/run.ts";
+import {
+  type Command,
+  flag,
+  intOption,
+  jsonOption,
+  needPositional,
+  shmOption,
+  str,
+} from "./command.ts";
+import {
+  engineFromEnv,
+  parseEngine,
+  readInputFile,
+  runObject,
+  runRaw,
+  runStored,
+  type RunOutcome,
+} from "../ops/run.ts";
+import { isElf } from "../ops/object.ts";
+import { withRegion } from "../ops/shm.ts";
+import { resolveProgram } from "../ops/attach.ts";
+import { printJson } from "./output.ts";
 
 export const runCommand: Command = {
   name: "run",
   summary: "run an eBPF program once or N times and print its return value",
-  usage: "FILE [--raw] [--data FILE] [--engine interp|jit|ubpf] [--repeat N] [--json]",
+  usage:
+    "FILE.o | ID | FILE --raw  [--data FILE] [--data-out FILE] [--engine interp|jit|ubpf] [--repeat N] [--json]",
   description:
-    "Run an eBPF program and print `return value: 0x…`.\n" +
-    "With --raw, FILE holds little-endian 8-byte instructions; r1 points to a private copy\n" +
-    "of the --data bytes (or is null) and r2 holds their length. Raw bytecode is NOT\n" +
-    "verified: it is an ISA test mode (the interpreter still checks every memory access).\n" +
+    "Run a program and print `return value: 0x…`, like `bpftool prog run`.\n" +
+    "  FILE.o    an ELF object: the program (choose with --program/--section) is verified and\n" +
+    "            run in a private temporary region, on a context built for its type\n" +
+    "            (xdp: struct xdp_md over the --data bytes, which --data-out writes back)\n" +
+    "  ID        a program stored with `bpftime load`, run against the region's maps\n" +
+    "            (--shm): several processes may run it on the same maps at once\n" +
+    "  --raw     FILE holds little-endian 8-byte instructions; r1 points to a private copy\n" +
+    "            of the --data bytes (or is null) and r2 holds their length. Raw bytecode is\n" +
+    "            NOT verified: an ISA test mode (the interpreter still checks every access).\n" +
     "With --repeat N, also print the average duration measured in-process around the runs\n" +
-    "alone, like `bpftool prog run`. The engine defaults to $BPFTIME_VM or jit.",
+    "alone. The engine defaults to $BPFTIME_VM or jit.",
   options: {
     raw: { type: "boolean", description: "FILE is raw bytecode, not an ELF object" },
-    data: { type: "string", arg: "FILE", description: "input bytes the program gets in r1/r2" },
+    program: {
+      type: "string",
+      arg: "NAME",
+      description: "the program to run, in an object with several",
+    },
+    section: { type: "string", arg: "NAME", description: "the program in this section" },
+    data: {
+      type: "string",
+      arg: "FILE",
+      description: "input bytes (packet, buffer) for the program",
+    },
     "data-out": { type: "string", arg: "FILE", description: "write the data buffer after the run" },
     engine: {
       type: "string",
@@ -23,40 +59,44 @@ export const runCommand: Command = {
       description: "execution engine (default jit)",
     },
     repeat: { type: "string", arg: "N", description: "run N times and report the average time" },
+    ...shmOption,
     ...jsonOption,
   },
   examples: [
+    "bpftime run examples/build/checksum.bpf.o --data packet.bin --repeat 1000",
+    "bpftime run 3 --shm demo --data url.txt",
     "bpftime run --raw prog.bin --engine interp",
-    "bpftime run --raw prog.bin --data packet.bin --repeat 1000000 --json",
   ],
-  run(p) {
+  async run(p) {
     const path = "bpftime run";
-    const file = needPositional(p, 0, "FILE (the program to run)", path);
+    const file = needPositional(p, 0, "FILE.o, ID or raw FILE", path);
     const engineArg = str(p, "engine");
     const engine = engineArg ? parseEngine(engineArg) : engineFromEnv();
     const repeat = intOption(p, "repeat", 1, path);
-    const data = str(p, "data");
-    const code = readInputFile(file, "program file");
-    const outcome = runRaw({
-      code,
-      engine,
-      repeat,
-      ...(data ? { data: readInputFile(data, "data file") } : {}),
-    });
+    const dataPath = str(p, "data");
+    const data = dataPath ? readInputFile(dataPath, "data file") : undefined;
+    const opts = { engine, repeat, ...(data ? { data } : {}) };
+    let outcome: RunOutcome;
+    if (!flag(p, "raw") && /^\d+$/.test(file)) {
+      outcome = withRegion(str(p, "shm"), (r) => runStored(r, resolveProgram(r, file), opts));
+    } else {
+      const code = readInputFile(file, "program file");
+      outcome =
+        flag(p, "raw") || !isElf(code)
+          ? runRaw({ code, ...opts })
+          : await runObject(file, { program: str(p, "program"), section: str(p, "section") }, opts);
+    }
     const dataOut = str(p, "data-out");
     if (dataOut) writeFileSync(dataOut, outcome.dataOut);
     if (flag(p, "json")) {
-      console.log(
-        JSON.stringify({
-          returnValue: "0x" + outcome.returnValue.toString(16),
-          engine: outcome.engine,
-          repeat: outcome.repeat,
-          averageNs: outcome.averageNs,
-        }),
-      );
-    } else {
-      console.log(`return value: 0x${outcome.returnValue.toString(16)}`);
-      if (repeat > 1) console.log(`duration (average): ${Math.round(outcome.averageNs)} ns`);
+      return printJson({
+        returnValue: "0x" + outcome.returnValue.toString(16),
+        engine: outcome.engine,
+        repeat: outcome.repeat,
+        averageNs: outcome.averageNs,
+      });
     }
+    console.log(`return value: 0x${outcome.returnValue.toString(16)}`);
+    if (repeat > 1) console.log(`duration (average): ${Math.round(outcome.averageNs)} ns`);
   },
 };

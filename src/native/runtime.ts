@@ -54,6 +54,7 @@ const lib = openLibrary({
   bpftime_instance_get: { args: [P, u32, P], returns: i32 },
   bpftime_instance_next_id: { args: [P, u32], returns: i32 },
   bpftime_instance_reap: { args: [P], returns: i32 },
+  bpftime_prog_test_run: { args: [P, u32, i32, P, u32, u64, P, P, P, u32], returns: i32 },
 });
 void [i64, B];
 
@@ -325,6 +326,38 @@ export class Region {
 
   unloadVm(id: number): void {
     s.bpftime_prog_unload_vm(this.handle, id);
+  }
+
+  /**
+   * Runs a stored program on `data` like BPF_PROG_TEST_RUN: the context is
+   * built for its type (xdp_md over the data, …); `data` is modified in place.
+   */
+  testRun(
+    id: number,
+    jit: boolean,
+    data: Uint8Array,
+    repeat: number,
+  ): { returnValue: bigint; totalNs: bigint } {
+    const out = new BigUint64Array(2);
+    const err = new Uint8Array(512);
+    const buf = data.length ? data : new Uint8Array(1);
+    const rc = s.bpftime_prog_test_run(
+      this.handle,
+      id,
+      jit ? 1 : 0,
+      ptr(buf),
+      data.length,
+      repeat,
+      ptr(out),
+      ptr(out, 8),
+      ptr(err),
+      err.length,
+    );
+    if (rc < 0) {
+      const msg = readCString(err, 0, err.length) || `error ${-rc}`;
+      throw new BpftimeError(rc === -2 ? "not_found" : "vm", msg);
+    }
+    return { returnValue: out[0]!, totalNs: out[1]! };
   }
 
   // ---- maps ----

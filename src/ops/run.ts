@@ -1,18 +1,16 @@
 // Running a program once or many times: shared by `bpftime run` and the HTTP API.
+//   raw bytecode      unverified ISA test mode: r1 = data, r2 = its length
+//   an ELF object     verified and loaded into a private temporary region,
+//                     then run like BPF_PROG_TEST_RUN (context built per type)
+//   a stored program  by id, in a region, on that region's maps — so several
+//                     processes can run the same program on the same maps
 import { readFileSync } from "node:fs";
 import { BpftimeError } from "../errors.ts";
 import { Vm, type Engine } from "../native/vm.ts";
+import { Region, removeRegion } from "../native/runtime.ts";
+import { removeMeta } from "./metadata.ts";
 
 export type EngineName = Engine | "ubpf";
-
-export interface RunOptions {
-  /** Raw little-endian 8-byte instructions (unverified: an ISA test mode). */
-  code: Uint8Array;
-  /** Bytes r1 points to (a private copy); r2 holds their length. */
-  data?: Uint8Array;
-  engine: EngineName;
-  repeat: number;
-}
 
 export interface RunOutcome {
   returnValue: bigint;
@@ -34,19 +32,28 @@ export function parseEngine(v: string): EngineName {
   throw new BpftimeError("usage", `unknown engine "${v}": choose interp, jit or ubpf`);
 }
 
-export function runRaw(opts: RunOptions): RunOutcome {
+function noUbpf(engine: EngineName): asserts engine is Engine {
+  if (engine === "ubpf") {
+    throw new BpftimeError(
+      "unsupported",
+      "engine ubpf: libubpf.so was not found on this machine; install ubpf or use --engine jit",
+    );
+  }
+}
+
+export function runRaw(opts: {
+  code: Uint8Array;
+  data?: Uint8Array;
+  engine: EngineName;
+  repeat: number;
+}): RunOutcome {
   if (opts.code.length % 8 !== 0) {
     throw new BpftimeError(
       "bad_bytecode",
       `the program is ${opts.code.length} bytes, not a whole number of 8-byte instructions`,
     );
   }
-  if (opts.engine === "ubpf") {
-    throw new BpftimeError(
-      "unsupported",
-      "engine ubpf: libubpf.so was not found on this machine; install ubpf or use --engine jit",
-    );
-  }
+  noUbpf(opts.engine);
   const data = opts.data ? new Uint8Array(opts.data) : new Uint8Array(0);
   const vm = new Vm(opts.code);
   try {
@@ -57,6 +64,48 @@ export function runRaw(opts: RunOptions): RunOutcome {
   }
 }
 
+/** Runs program `id` of an open region on a private copy of `data`. */
+export function runStored(
+  r: Region,
+  id: number,
+  opts: { data?: Uint8Array; engine: EngineName; repeat: number },
+): RunOutcome {
+  noUbpf(opts.engine);
+  const data = opts.data ? new Uint8Array(opts.data) : new Uint8Array(0);
+  const repeat = Math.max(1, opts.repeat);
+  const res = r.testRun(id, opts.engine === "jit", data, repeat);
+  return {
+    returnValue: res.returnValue,
+    averageNs: Number(res.totalNs) / repeat,
+    repeat,
+    engine: opts.engine,
+    dataOut: data,
+  };
+}
+
+/** Verifies and runs one program of an object in a temporary region removed afterwards. */
+export async function runObject(
+  file: string,
+  sel: { program?: string; section?: string },
+  opts: { data?: Uint8Array; engine: EngineName; repeat: number },
+): Promise<RunOutcome & { program: string }> {
+  noUbpf(opts.engine);
+  const { readObjectBytes, loadIntoRegion } = await import("./load.ts");
+  const { selectProgram } = await import("./object.ts");
+  const { spec } = readObjectBytes(file);
+  const prog = selectProgram(spec, sel, file);
+  const name = `run-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  const region = Region.create(name, 16 << 20);
+  try {
+    const loaded = loadIntoRegion(file, name, { programs: [prog.name] });
+    return { ...runStored(region, loaded.programs[0]!.id, opts), program: prog.name };
+  } finally {
+    region.close();
+    removeRegion(name);
+    removeMeta(name);
+  }
+}
+
 export function readInputFile(path: string, what: string): Uint8Array {
   try {
     return new Uint8Array(readFileSync(path));
@@ -64,6 +113,8 @@ export function readInputFile(path: string, what: string): Uint8Array {
     const err = e as NodeJS.ErrnoException;
     if (err.code === "ENOENT")
       throw new BpftimeError("not_found", `${what} ${path} does not exist`);
+    if (err.code === "EISDIR")
+      throw new BpftimeError("invalid_argument", `${what} ${path} is a directory`);
     throw new BpftimeError("io", `cannot read ${what} ${path}: ${err.message}`);
   }
 }

@@ -1,5 +1,6 @@
 // Region life cycle: shared by `bpftime shm …` and the HTTP API.
 import { BpftimeError } from "../errors.ts";
+import { removeMeta } from "./metadata.ts";
 import { Region, regionName, removeRegion, type RegionInfo } from "../native/runtime.ts";
 
 export function parseSize(v: string): number {
@@ -45,6 +46,7 @@ export function regionInfo(name?: string): RegionInfo & {
 export function deleteRegion(name?: string): string {
   const n = regionName(name);
   removeRegion(n);
+  removeMeta(n);
   return n;
 }
 
