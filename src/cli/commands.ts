@@ -2,6 +2,7 @@
 import type { Command } from "./command.ts";
 import { versionCommand } from "./version.ts";
 import { runCommand } from "./run.ts";
+import { verifyCommand } from "./verify.ts";
 import { loadCommand } from "./load.ts";
 import { attachCommand, detachCommand, replaceCommand } from "./attach.ts";
 import { listCommand } from "./list.ts";
@@ -20,6 +21,7 @@ export const commands: Command[] = [
   mapCommand,
   eventsCommand,
   traceCommand,
+  verifyCommand,
   runCommand,
   disasmCommand,
   objCommand,
