@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the native libraries (make is incremental) and dist/bpftime, the
+# Builds the native libraries (make is incremental), the example eBPF
+# programs, the nginx module, and dist/bpftime, the
 # single binary with the native libraries embedded. Rebuilds the binary only
 # when a source it embeds is newer than it.
 set -euo pipefail
@@ -7,6 +8,8 @@ cd "$(dirname "$0")/.."
 export PATH="$PWD/node_modules/.bin:$PATH"
 
 make -s -C native -j"$(nproc)" >&2
+make -s -C examples >&2
+bash nginx/build.sh >/dev/null
 
 out=dist/bpftime
 if [[ -x $out ]] && [[ -z $(find src native/build package.json package-lock.json -newer "$out" \( -name '*.ts' -o -name '*.so' -o -name '*.json' -o -name '*.def' -o -name '*.h' \) -print -quit 2>/dev/null) ]] \

@@ -1,11 +1,6 @@
 #!/usr/bin/env bash
-# The README's main job: set everything up, then show what bpftime does.
+# The README's main job: set everything up, then run the nginx URL-filter demo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-bin=dist/bpftime
-echo "== $bin --version"
-"$bin" --version
-echo
-echo "== $bin --help"
-"$bin" --help
+exec node_modules/.bin/bun scripts/demo.ts
