@@ -91,7 +91,13 @@ function sh(cmd: string[], env: Record<string, string> = {}) {
     env: { ...process.env, ...env },
     encoding: "utf8",
   });
-  return { code: r.status ?? -1, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
+  return { code: r.status ?? -1, stdout: r.stdout ?? "", stderr: r.stderr ?? "", signal: r.signal };
+}
+
+/** Why a command failed, in one line. */
+function why(r: ReturnType<typeof sh>): string {
+  const text = (r.stderr.trim() || r.stdout.trim()).split("\n").pop() ?? "";
+  return `${r.signal ? `killed by ${r.signal}` : `exit ${r.code}`}${text ? `: ${text}` : ""}`;
 }
 
 function have(bin: string): boolean {
@@ -129,7 +135,7 @@ function setUpBpftime(): { shm: string; name: ConfigName } | { skip: string } {
   const help = (...cmd: string[]) => cli(...cmd, "--help").code === 0;
   if (!help("shm", "create")) return { skip: "the CLI has no `shm create` command yet" };
   const c = cli("shm", "create");
-  if (c.code !== 0) return { skip: `\`bpftime shm create\` failed: ${c.stderr.trim()}` };
+  if (c.code !== 0) return { skip: `\`bpftime shm create\` failed (${why(c)})` };
   cleanups.push(() => void cli("shm", "remove"));
   if (!help("load") || !help("attach")) {
     console.log(
@@ -144,8 +150,7 @@ function setUpBpftime(): { shm: string; name: ConfigName } | { skip: string } {
       return { skip: `cannot build ${exampleObj}: ${m.stderr.trim().split("\n").pop()}` };
   }
   const load = cli("load", exampleObj, "--json");
-  if (load.code !== 0)
-    return { skip: `\`bpftime load ${exampleObj}\` failed: ${load.stderr.trim()}` };
+  if (load.code !== 0) return { skip: `\`bpftime load ${exampleObj}\` failed (${why(load)})` };
   let id: number | undefined;
   try {
     const parsed = JSON.parse(load.stdout) as { programs: Array<{ id: number; name: string }> };
@@ -158,7 +163,7 @@ function setUpBpftime(): { shm: string; name: ConfigName } | { skip: string } {
   const attach = cli("attach", String(id), "nginx", "--prefix", PREFIX);
   if (attach.code !== 0)
     return {
-      skip: `\`bpftime attach ${id} nginx --prefix ${PREFIX}\` failed: ${attach.stderr.trim()}`,
+      skip: `\`bpftime attach ${id} nginx --prefix ${PREFIX}\` failed (${why(attach)})`,
     };
   return { shm, name: "bpftime" };
 }
