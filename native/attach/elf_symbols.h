@@ -1,0 +1,53 @@
+/* Symbol resolution for uprobe targets: "BINARY:SYMBOL[+OFF]" or
+ * "BINARY:0xADDR[+OFF]" to an address in this process.
+ *
+ * BINARY is matched against the file-backed mappings of /proc/self/maps:
+ *   - a path containing '/' matches the mapping of that file (after realpath,
+ *     or the same device and inode, so symlinks work);
+ *   - a bare name matches a mapping whose file name equals it, or starts with
+ *     it followed by '.' or '-' ("libc" and "libc.so.6" both match
+ *     /usr/lib/x86_64-linux-gnu/libc.so.6).
+ * SYMBOL is looked up in the file's .symtab and .dynsym (STT_FUNC and
+ * STT_GNU_IFUNC; "name@VERSION" entries match "name"); an IFUNC resolves to
+ * the implementation the dynamic linker chose (dlsym). 0xADDR is a virtual
+ * address as the ELF file shows it (nm, objdump); the load bias is added.
+ *
+ * Errors: negative errno plus a message in err. -ENOENT with "not loaded" means
+ * the binary is not mapped in this process (callers skip such targets); other
+ * -ENOENT: no such symbol; -EINVAL: malformed argument; -EIO: unreadable ELF. */
+#ifndef BPFTIME_ELF_SYMBOLS_H
+#define BPFTIME_ELF_SYMBOLS_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct bpftime_resolved {
+    uint64_t addr;      /* runtime address (symbol + bias + off) */
+    uint64_t size;      /* bytes from addr to the symbol's end; 0 = unknown */
+    uint64_t bias;      /* load bias of the object */
+    int not_loaded;     /* 1: the binary is not mapped in this process */
+    char path[PATH_MAX]; /* the mapped file */
+};
+
+/* Resolves arg (arg_len bytes, need not be NUL-terminated) in this process. */
+int bpftime_resolve_uprobe_target(const char *arg, size_t arg_len, struct bpftime_resolved *out,
+                                  char *err, size_t errlen);
+
+/* Looks SYMBOL up in ELF file `path` (no process involved): *value = st_value,
+ * *size = st_size, *is_ifunc = STT_GNU_IFUNC. Returns 0, -ENOENT or -EIO. */
+int bpftime_elf_lookup_symbol(const char *path, const char *symbol, uint64_t *value,
+                              uint64_t *size, int *is_ifunc, char *err, size_t errlen);
+
+/* The virtual address of the first PT_LOAD segment of ELF file `path`
+ * rounded down to its page (what the mapping with file offset 0 starts at,
+ * before bias). Returns 0 or a negative errno. */
+int bpftime_elf_first_load_vaddr(const char *path, uint64_t *vaddr, char *err, size_t errlen);
+
+/* Finds the mapping of BINARY (matched as above) in /proc/<pid>/maps (pid 0 =
+ * self): path of the file and the load bias computed from its offset-0
+ * mapping. Returns 0, or -ENOENT if not mapped. */
+int bpftime_find_mapping(int pid, const char *binary, char *path, size_t path_len, uint64_t *bias,
+                         char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,210 @@
+/* uprobe / uretprobe attach implementations: see uprobe.h. */
+#include "attach/uprobe.h"
+
+#include <errno.h>
+#include <link.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "attach/elf_symbols.h"
+#include "common/log.h"
+#include "patcher/patcher.h"
+#include "runtime/bpftime_runtime.h"
+
+struct up_entry {
+    uint64_t attach_id;
+    uint64_t cookie;
+    struct bpftime_attach_cb cb;
+    uint64_t func;             /* resolved address (0 while dormant) */
+    struct bpftime_hook *hook; /* NULL while dormant */
+    char *arg;
+    uint32_t arg_len;
+    struct up_entry *next;
+};
+
+struct up_impl {
+    struct bpftime_attach_impl base;
+    bool retprobe;
+    struct up_entry *entries;
+    unsigned long long objs_adds, objs_subs; /* dl_iterate_phdr counters at the last retry */
+};
+
+/* The registers as the program's context, the invocation context around the run. */
+static uint64_t run_entry(struct up_entry *e, struct bpftime_hook_regs *regs,
+                          struct bpftime_invocation *inv) {
+    *inv = (struct bpftime_invocation){.func_ip = e->func, .cookie = e->cookie, .regs = regs};
+    struct bpftime_invocation *prev = bpftime_invocation_get();
+    bpftime_invocation_set(inv);
+    uint64_t r = e->cb.run(e->cb.data, regs, sizeof *regs);
+    bpftime_invocation_set(prev);
+    return r;
+}
+
+static int on_enter(struct bpftime_hook_regs *regs, void *user) {
+    struct bpftime_invocation inv;
+    run_entry(user, regs, &inv);
+    if (inv.override_set) return bpftime_hook_override_return(regs, inv.override_value);
+    return BPFTIME_HOOK_CONTINUE;
+}
+
+static void on_leave(struct bpftime_hook_regs *regs, void *user) {
+    struct bpftime_invocation inv;
+    run_entry(user, regs, &inv);
+    /* bpf_override_return has no meaning after the function ran: ignored. */
+}
+
+static const struct bpftime_hook_callbacks enter_cbs = {.on_enter = on_enter};
+static const struct bpftime_hook_callbacks leave_cbs = {.on_leave = on_leave};
+
+/* Resolves and hooks e. Returns 0 (hooked), 1 (dormant: binary not loaded
+ * here) or a negative errno with the message in impl->error. */
+static int try_hook(struct up_impl *ui, struct up_entry *e) {
+    struct bpftime_resolved res;
+    char err[512];
+    int rc = bpftime_resolve_uprobe_target(e->arg, e->arg_len, &res, err, sizeof err);
+    if (rc < 0) {
+        if (res.not_loaded) {
+            BPFTIME_DEBUG("%s %s: %s; dormant until it is loaded", ui->base.ops->name, e->arg,
+                          err);
+            return 1;
+        }
+        return bpftime_attach_impl_set_error(&ui->base, rc, "%s", err);
+    }
+    rc = bpftime_hook_attach_ex((void *)(uintptr_t)res.addr, res.size,
+                                ui->retprobe ? &leave_cbs : &enter_cbs, e, &e->hook);
+    if (rc < 0)
+        return bpftime_attach_impl_set_error(&ui->base, rc, "cannot hook %s at 0x%lx: %s", e->arg,
+                                             (unsigned long)res.addr, bpftime_patcher_error());
+    e->func = res.addr;
+    BPFTIME_DEBUG("%s %s hooked at 0x%lx (%s)", ui->base.ops->name, e->arg,
+                  (unsigned long)res.addr, res.path);
+    return 0;
+}
+
+static int up_attach(struct bpftime_attach_impl *impl, const void *arg, uint32_t arg_len,
+                     uint64_t cookie, struct bpftime_attach_cb cb, uint64_t attach_id) {
+    struct up_impl *ui = (struct up_impl *)impl;
+    struct up_entry *e = calloc(1, sizeof *e);
+    char *copy = malloc((size_t)arg_len + 1);
+    if (!e || !copy) {
+        free(e);
+        free(copy);
+        return bpftime_attach_impl_set_error(impl, -ENOMEM, "out of memory");
+    }
+    if (arg_len) memcpy(copy, arg, arg_len);
+    copy[arg_len] = 0;
+    *e = (struct up_entry){.attach_id = attach_id, .cookie = cookie, .cb = cb, .arg = copy,
+                           .arg_len = (uint32_t)strlen(copy)};
+    int rc = try_hook(ui, e);
+    if (rc < 0) {
+        free(copy);
+        free(e);
+        return rc;
+    }
+    e->next = ui->entries;
+    ui->entries = e;
+    return 0;
+}
+
+static int up_detach(struct bpftime_attach_impl *impl, uint64_t attach_id) {
+    struct up_impl *ui = (struct up_impl *)impl;
+    for (struct up_entry **pp = &ui->entries; *pp; pp = &(*pp)->next) {
+        struct up_entry *e = *pp;
+        if (e->attach_id != attach_id) continue;
+        if (e->hook) {
+            /* When this returns no thread is in (or will enter) our callback
+             * for e: e can be freed. */
+            int rc = bpftime_hook_detach(e->hook);
+            if (rc < 0)
+                return bpftime_attach_impl_set_error(impl, rc, "cannot unhook %s: %s", e->arg,
+                                                     bpftime_patcher_error());
+        }
+        *pp = e->next;
+        free(e->arg);
+        free(e);
+        return 0;
+    }
+    return bpftime_attach_impl_set_error(impl, -ENOENT, "no %s attach %llu", impl->ops->name,
+                                         (unsigned long long)attach_id);
+}
+
+static void up_destroy(struct bpftime_attach_impl *impl) {
+    struct up_impl *ui = (struct up_impl *)impl;
+    while (ui->entries) {
+        struct up_entry *e = ui->entries;
+        ui->entries = e->next;
+        if (e->hook && bpftime_hook_detach(e->hook) < 0) {
+            /* Still hooked: the callback may run, so e must stay valid. */
+            BPFTIME_WARN("cannot unhook %s: %s", e->arg, bpftime_patcher_error());
+            continue;
+        }
+        free(e->arg);
+        free(e);
+    }
+    free(ui);
+}
+
+static const struct bpftime_attach_impl_ops uprobe_ops = {
+    .name = "uprobe",
+    .target_type = BPFTIME_TARGET_UPROBE,
+    .attach = up_attach,
+    .detach = up_detach,
+    .destroy = up_destroy,
+};
+
+static const struct bpftime_attach_impl_ops uretprobe_ops = {
+    .name = "uretprobe",
+    .target_type = BPFTIME_TARGET_URETPROBE,
+    .attach = up_attach,
+    .detach = up_detach,
+    .destroy = up_destroy,
+};
+
+struct bpftime_attach_impl *bpftime_uprobe_impl_create(int retprobe) {
+    struct up_impl *ui = calloc(1, sizeof *ui);
+    if (!ui) return NULL;
+    ui->base.ops = retprobe ? &uretprobe_ops : &uprobe_ops;
+    ui->retprobe = retprobe != 0;
+    return &ui->base;
+}
+
+static int objs_counters(struct dl_phdr_info *info, size_t size, void *data) {
+    unsigned long long *c = data;
+    if (size >= offsetof(struct dl_phdr_info, dlpi_subs) + sizeof info->dlpi_subs) {
+        c[0] = info->dlpi_adds;
+        c[1] = info->dlpi_subs;
+    }
+    return 1; /* the counters are the same in every entry: stop at the first */
+}
+
+int bpftime_uprobe_impl_retry(struct bpftime_attach_impl *impl) {
+    struct up_impl *ui = (struct up_impl *)impl;
+    bool dormant = false;
+    for (struct up_entry *e = ui->entries; e; e = e->next) dormant |= e->hook == NULL;
+    if (!dormant) return 0;
+    unsigned long long c[2] = {0, 0};
+    dl_iterate_phdr(objs_counters, c);
+    if (c[0] == ui->objs_adds && c[1] == ui->objs_subs) return 0;
+    ui->objs_adds = c[0];
+    ui->objs_subs = c[1];
+    int n = 0;
+    for (struct up_entry *e = ui->entries; e; e = e->next) {
+        if (e->hook) continue;
+        int rc = try_hook(ui, e);
+        if (rc == 0) {
+            BPFTIME_INFO("%s %s: hooked after its binary was loaded", impl->ops->name, e->arg);
+            n++;
+        } else if (rc < 0) {
+            BPFTIME_WARN("%s", impl->error);
+        }
+    }
+    return n;
+}
+
+int bpftime_uprobe_impl_active(const struct bpftime_attach_impl *impl) {
+    const struct up_impl *ui = (const struct up_impl *)impl;
+    int n = 0;
+    for (const struct up_entry *e = ui->entries; e; e = e->next) n += e->hook != NULL;
+    return n;
+}
