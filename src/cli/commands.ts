@@ -5,18 +5,23 @@ import { runCommand } from "./run.ts";
 import { verifyCommand } from "./verify.ts";
 import { loadCommand } from "./load.ts";
 import { attachCommand, detachCommand, replaceCommand } from "./attach.ts";
+import { ejectCommand, injectCommand, startCommand } from "./start.ts";
 import { listCommand } from "./list.ts";
 import { mapCommand } from "./map.ts";
 import { eventsCommand, traceCommand } from "./events.ts";
 import { shmCommand } from "./shm.ts";
 import { objCommand } from "./obj.ts";
 import { disasmCommand } from "./disasm.ts";
+import { serveCommand } from "./serve.ts";
 
 export const commands: Command[] = [
   loadCommand,
   attachCommand,
   detachCommand,
   replaceCommand,
+  startCommand,
+  injectCommand,
+  ejectCommand,
   listCommand,
   mapCommand,
   eventsCommand,
@@ -26,5 +31,6 @@ export const commands: Command[] = [
   disasmCommand,
   objCommand,
   shmCommand,
+  serveCommand,
   versionCommand,
 ];

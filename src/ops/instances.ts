@@ -1,0 +1,46 @@
+// Processes that instantiated a region's programs, with what `bpftime list`
+// shows plus when they started and how long ago they last showed life:
+// GET /v1/instances and the server's /metrics.
+import { readFileSync } from "node:fs";
+import type { Region } from "../native/runtime.ts";
+import type { InstanceView } from "./list.ts";
+
+export interface InstanceDetail extends InstanceView {
+  /** Process start (wall clock, ISO 8601) from /proc's start time; null when unknown. */
+  startedAt: string | null;
+  /** Milliseconds since the instance's last heartbeat (both CLOCK_MONOTONIC). */
+  heartbeatAgeMs: number;
+}
+
+const CLK_TCK = 100; // USER_HZ on Linux, what /proc/<pid>/stat's starttime counts in
+
+function bootTimeSeconds(): number | undefined {
+  try {
+    const m = /^btime (\d+)$/m.exec(readFileSync("/proc/stat", "utf8"));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function instanceDetails(r: Region): InstanceDetail[] {
+  const boot = bootTimeSeconds();
+  const now = process.hrtime.bigint();
+  return r.instanceIds().map((id) => {
+    const i = r.instance(id);
+    const started =
+      boot !== undefined && i.startTime > 0n
+        ? new Date((boot + Number(i.startTime) / CLK_TCK) * 1000).toISOString()
+        : null;
+    return {
+      id: i.id,
+      pid: i.pid,
+      alive: i.alive,
+      links: i.linkIds,
+      heartbeatNs: i.heartbeatNs.toString(),
+      generationSeen: i.generationSeen.toString(),
+      startedAt: started,
+      heartbeatAgeMs: now > i.heartbeatNs ? Number((now - i.heartbeatNs) / 1000n) / 1000 : 0,
+    };
+  });
+}

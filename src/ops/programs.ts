@@ -1,0 +1,104 @@
+// One program in depth, and objects that arrive as bytes rather than files:
+// the HTTP API's GET /v1/programs/:id and POST /v1/programs (the CLI's
+// `bpftime load` reads a file; the server receives the same object in a request).
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { basename, join } from "node:path";
+import { BpftimeError } from "../errors.ts";
+import type { Region } from "../native/runtime.ts";
+import { Vm } from "../native/vm.ts";
+import { decode, disassemble } from "../asm/index.ts";
+import { resolveProgram } from "./attach.ts";
+import { programView, type ProgramView } from "./list.ts";
+import { loadIntoRegion, type LoadedObject } from "./load.ts";
+import { readMeta, writeMeta, type MapMeta, type ProgMeta } from "./metadata.ts";
+
+export interface ProgramDetail extends ProgramView {
+  createdNs: string;
+  mapIds: number[];
+  object: string | null;
+  section: string | null;
+  signature: string | null;
+  verifier: NonNullable<ProgMeta["verifier"]> | null;
+  /** llvm-objdump style listing of the stored (verified, context-rewritten) bytecode. */
+  disassembly: string;
+  /** x86-64 bytes the JIT generates for the stored bytecode, or why it could not tell. */
+  jit: { size: number | null; error: string | null };
+}
+
+/**
+ * JIT size of stored bytecode, compiled in a private VM. Programs that call
+ * helpers need the region's helper table, which only the data plane's VM
+ * set-up registers; for those the size is null with the reason.
+ */
+export function jitSize(insns: Uint8Array): { size: number | null; error: string | null } {
+  let vm: Vm | undefined;
+  try {
+    vm = new Vm(insns);
+    return { size: vm.jitCode().length, error: null };
+  } catch (e) {
+    if (e instanceof BpftimeError) return { size: null, error: e.message };
+    throw e;
+  } finally {
+    vm?.close();
+  }
+}
+
+export function programDetail(r: Region, ref: string): ProgramDetail {
+  const id = resolveProgram(r, ref);
+  const info = r.program(id);
+  const insns = r.programInsns(id);
+  const meta = readMeta<ProgMeta>(r.name, "prog", id);
+  return {
+    ...programView(r, id),
+    createdNs: info.createdNs.toString(),
+    mapIds: r.programMapIds(id),
+    object: meta?.object ?? null,
+    section: meta?.section ?? null,
+    signature: meta?.signature ?? null,
+    verifier: meta?.verifier ?? null,
+    disassembly: disassemble(decode(insns), { listing: true }).replace(/^\n/, ""),
+    jit: jitSize(insns),
+  };
+}
+
+/** A client-supplied object name reduced to a harmless file name. */
+export function uploadName(name: string | undefined): string {
+  const base = basename(name ?? "").replace(/[^A-Za-z0-9._+-]/g, "_");
+  return base && base !== "." && base !== ".." ? base : "upload.bpf.o";
+}
+
+/**
+ * `bpftime load` for an object received as bytes: the same verification and
+ * storage (loadIntoRegion) through a private temporary file, with the
+ * object's name (not the temporary path) in the result, messages and metadata.
+ */
+export function loadObjectBytes(
+  bytes: Uint8Array,
+  name: string | undefined,
+  regionName: string | undefined,
+  opts: { programs?: string[] } = {},
+): LoadedObject {
+  const file = uploadName(name);
+  const dir = mkdtempSync(join(tmpdir(), "bpftime-upload-"));
+  const path = join(dir, file);
+  const scrub = (s: string) => s.split(path).join(file);
+  try {
+    writeFileSync(path, bytes, { mode: 0o600 });
+    const loaded = loadIntoRegion(path, regionName, opts);
+    for (const p of loaded.programs) {
+      const m = readMeta<ProgMeta>(loaded.region, "prog", p.id);
+      if (m) writeMeta(loaded.region, "prog", p.id, { ...m, object: file });
+    }
+    for (const mp of loaded.maps) {
+      const m = readMeta<MapMeta>(loaded.region, "map", mp.id);
+      if (m) writeMeta(loaded.region, "map", mp.id, { ...m, object: file });
+    }
+    return { ...loaded, file };
+  } catch (e) {
+    if (e instanceof BpftimeError) throw new BpftimeError(e.code, scrub(e.message), e.details);
+    throw e;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

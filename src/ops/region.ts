@@ -1,0 +1,50 @@
+// The region as a whole for the HTTP API: GET /v1/region (what `bpftime shm
+// info` shows) and the run-time statistics switch, like the kernel's
+// kernel.bpf_stats_enabled: when on, every program run adds to its
+// runCount/runTimeNs.
+import type { Region, RegionInfo } from "../native/runtime.ts";
+
+export interface RegionView {
+  name: string;
+  path: string;
+  size: number;
+  createdNs: string;
+  generation: string;
+  heapUsed: number;
+  heapSize: number;
+  layoutVersion: number;
+  ncpus: number;
+  statsEnabled: boolean;
+  programs: number;
+  maps: number;
+  targets: number;
+  links: number;
+  instances: number;
+}
+
+export function regionView(r: Region): RegionView {
+  const i: RegionInfo = r.info();
+  return {
+    name: i.name,
+    path: i.path,
+    size: i.size,
+    createdNs: i.createdNs.toString(),
+    generation: i.generation.toString(),
+    heapUsed: i.heapUsed,
+    heapSize: i.heapSize,
+    layoutVersion: i.layoutVersion,
+    ncpus: i.ncpus,
+    statsEnabled: i.statsEnabled,
+    programs: r.programIds().length,
+    maps: r.mapIds().length,
+    targets: r.targetIds().length,
+    links: r.linkIds().length,
+    instances: r.instanceIds().length,
+  };
+}
+
+/** Turns run-time statistics on or off; returns the new state. */
+export function setStats(r: Region, enabled: boolean): { statsEnabled: boolean } {
+  r.setStats(enabled);
+  return { statsEnabled: r.info().statsEnabled };
+}

@@ -1,0 +1,215 @@
+// Request and response schemas of the admin API (Elysia `t`, i.e. TypeBox):
+// the same definitions validate requests and responses and produce the
+// OpenAPI document at /docs. Response shapes are those of the CLI's --json
+// (src/ops/list.ts, maps.ts, load.ts, attach.ts), counters as decimal strings.
+import { t } from "elysia";
+
+export const ErrorSchema = t.Object({
+  error: t.String({ description: "stable error code, e.g. not_found, verifier, unauthorized" }),
+  message: t.String({ description: "one line: what, why and what to do" }),
+});
+
+const Counter = t.String({ description: "unsigned 64-bit counter as a decimal string" });
+
+export const ProgramSchema = t.Object({
+  id: t.Integer(),
+  name: t.String(),
+  type: t.String(),
+  insnCount: t.Integer(),
+  attachHint: t.String(),
+  license: t.String(),
+  runCount: Counter,
+  runTimeNs: Counter,
+  links: t.Array(t.Integer()),
+});
+
+export const ProgramDetailSchema = t.Object({
+  id: t.Integer(),
+  name: t.String(),
+  type: t.String(),
+  insnCount: t.Integer(),
+  attachHint: t.String(),
+  license: t.String(),
+  runCount: Counter,
+  runTimeNs: Counter,
+  links: t.Array(t.Integer()),
+  createdNs: Counter,
+  mapIds: t.Array(t.Integer()),
+  object: t.Nullable(t.String()),
+  section: t.Nullable(t.String()),
+  signature: t.Nullable(t.String()),
+  verifier: t.Nullable(
+    t.Object({
+      insnsProcessed: t.Integer(),
+      statesExplored: t.Integer(),
+      statesPruned: t.Integer(),
+      peakStates: t.Integer(),
+    }),
+  ),
+  disassembly: t.String({ description: "llvm-objdump style listing of the stored bytecode" }),
+  jit: t.Object({
+    size: t.Nullable(t.Integer({ description: "bytes of x86-64 code the JIT generates" })),
+    error: t.Nullable(t.String()),
+  }),
+});
+
+export const LoadedSchema = t.Object({
+  file: t.String(),
+  region: t.String(),
+  programs: t.Array(
+    t.Object({
+      id: t.Integer(),
+      name: t.String(),
+      section: t.String(),
+      type: t.String(),
+      insnCount: t.Integer(),
+    }),
+  ),
+  maps: t.Array(t.Object({ id: t.Integer(), name: t.String(), type: t.String() })),
+});
+
+export const MapSchema = t.Object({
+  id: t.Integer(),
+  name: t.String(),
+  type: t.String(),
+  keySize: t.Integer(),
+  valueSize: t.Integer(),
+  maxEntries: t.Integer(),
+  flags: t.Integer(),
+});
+
+export const MapDetailSchema = t.Object({
+  id: t.Integer(),
+  name: t.String(),
+  type: t.String(),
+  keySize: t.Integer(),
+  valueSize: t.Integer(),
+  maxEntries: t.Integer(),
+  flags: t.Integer(),
+  keyType: t.Nullable(t.String()),
+  valueType: t.Nullable(t.String()),
+  btf: t.Boolean(),
+  perCpu: t.Boolean(),
+  entries: t.Nullable(t.Integer()),
+});
+
+const Json = t.Unknown({ description: "decoded through the object's BTF, or hex bytes" });
+
+export const EntriesPageSchema = t.Object({
+  entries: t.Array(t.Object({ key: Json, value: Json })),
+  offset: t.Integer(),
+  limit: t.Integer(),
+  nextOffset: t.Nullable(t.Integer()),
+});
+
+export const EntrySchema = t.Object({ key: t.String(), value: Json });
+
+export const UpdateBody = t.Object({
+  value: t.Unknown({
+    description: 'the value: JSON through BTF (42, "text", {"field": 1}), or "hex:0100…" raw bytes',
+  }),
+  flag: t.Optional(
+    t.Union([t.Literal("any"), t.Literal("noexist"), t.Literal("exist")], {
+      description: "BPF_ANY (default), BPF_NOEXIST or BPF_EXIST",
+    }),
+  ),
+});
+
+export const TargetSchema = t.Object({ id: t.Integer(), type: t.String(), arg: t.String() });
+
+export const LinkSchema = t.Object({
+  id: t.Integer(),
+  progId: t.Integer(),
+  targetId: t.Integer(),
+  targetType: t.String(),
+  arg: t.String(),
+  pids: t.Array(t.Integer(), { description: "live processes that instantiated the link" }),
+});
+
+export const InstanceSchema = t.Object({
+  id: t.Integer(),
+  pid: t.Integer(),
+  alive: t.Boolean(),
+  links: t.Array(t.Integer()),
+  heartbeatNs: Counter,
+  generationSeen: Counter,
+  startedAt: t.Nullable(t.String({ description: "process start time, ISO 8601" })),
+  heartbeatAgeMs: t.Number({ description: "milliseconds since the last heartbeat" }),
+});
+
+export const SnapshotSchema = t.Object({
+  region: t.String(),
+  generation: Counter,
+  programs: t.Array(ProgramSchema),
+  maps: t.Array(MapSchema),
+  targets: t.Array(TargetSchema),
+  links: t.Array(LinkSchema),
+  instances: t.Array(
+    t.Object({
+      id: t.Integer(),
+      pid: t.Integer(),
+      alive: t.Boolean(),
+      links: t.Array(t.Integer()),
+      heartbeatNs: Counter,
+      generationSeen: Counter,
+    }),
+  ),
+});
+
+export const AttachBody = t.Object({
+  program: t.String({ description: "program id or unique name" }),
+  type: t.String({ description: "target type: nginx, uprobe, uretprobe" }),
+  arg: t.String({ description: "target argument: URL prefix, BINARY:SYMBOL[+OFF]" }),
+  cookie: t.Optional(
+    t.Union([t.Integer({ minimum: 0 }), t.String({ pattern: "^(0x[0-9a-fA-F]+|[0-9]+)$" })], {
+      description: "value bpf_get_attach_cookie() returns (default 0)",
+    }),
+  ),
+});
+
+export const AttachedSchema = t.Object({
+  linkId: t.Integer(),
+  targetId: t.Integer(),
+  progId: t.Integer(),
+  targetType: t.String(),
+  arg: t.String(),
+});
+
+export const DetachedSchema = t.Object({
+  linkId: t.Integer(),
+  targetId: t.Integer(),
+  targetRemoved: t.Boolean(),
+});
+
+export const ReplaceBody = t.Object({
+  program: t.String({ description: "program id or unique name" }),
+});
+
+export const ReplacedSchema = t.Object({
+  linkId: t.Integer(),
+  oldProgId: t.Integer(),
+  newProgId: t.Integer(),
+});
+
+export const RegionSchema = t.Object({
+  name: t.String(),
+  path: t.String(),
+  size: t.Integer(),
+  createdNs: Counter,
+  generation: Counter,
+  heapUsed: t.Integer(),
+  heapSize: t.Integer(),
+  layoutVersion: t.Integer(),
+  ncpus: t.Integer(),
+  statsEnabled: t.Boolean(),
+  programs: t.Integer(),
+  maps: t.Integer(),
+  targets: t.Integer(),
+  links: t.Integer(),
+  instances: t.Integer(),
+});
+
+export const StatsBody = t.Object({ enabled: t.Boolean() });
+export const StatsSchema = t.Object({ statsEnabled: t.Boolean() });
+
+export const IdParam = t.Object({ id: t.String({ description: "id, or unique name" }) });
