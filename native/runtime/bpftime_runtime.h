@@ -335,12 +335,18 @@ int bpftime_register_helpers(struct ebpf_vm *vm);
 /* Everything a VM needs to run program `prog_id` of region r: helpers,
  * lddw relocation (map index -> this process's map handle / array value
  * address), tail calls through prog_array maps, and the region's heap as
- * accessible memory. The caller then loads the bytecode (ebpf_vm_load). */
+ * accessible memory. The caller then loads the bytecode (ebpf_vm_load).
+ * The callbacks' context lives until the region handle is closed, so the
+ * VM must not outlive the region handle. */
 int bpftime_prog_setup_vm(struct bpftime_region *r, uint32_t prog_id, struct ebpf_vm *vm);
-/* Creates a VM, sets it up and loads the program's bytecode; the VM is
- * owned by the region handle (tail calls find it there) until
- * bpftime_prog_unload_vm or region close. */
+/* The region handle's VM for a program, created, set up and loaded on first
+ * use; later calls return the same VM with its reference count raised, so
+ * the attach manager, test runs and tail calls in one process share it.
+ * Calls to ebpf_vm_exec on it may run concurrently from many threads. */
 int bpftime_prog_load_vm(struct bpftime_region *r, uint32_t prog_id, struct ebpf_vm **out);
+/* Drops one reference taken by bpftime_prog_load_vm; the last destroys the
+ * VM. (Deleting the program from the region does not: VMs keep their copy
+ * of the code until unloaded.) */
 void bpftime_prog_unload_vm(struct bpftime_region *r, uint32_t prog_id);
 
 /* Formatting shared by trace_printk and snprintf (exported for tests):

@@ -249,12 +249,16 @@ int map_handle_init(struct bpftime_region *r, struct shm_map *m, struct bpftime_
     return 0;
 }
 
-/* Under r->local_lock. */
+/* Under r->local_lock. The handle is retired, not freed: a VM of this
+ * process set up before the map went may still hold its address (helpers
+ * then see a dead handle and fail instead of touching freed memory). */
 void map_handle_drop(struct bpftime_region *r, uint32_t slot)
 {
-    if (r->maps[slot]) {
-        r->maps[slot]->magic = 0;
-        free(r->maps[slot]);
+    struct bpftime_map *h = r->maps[slot];
+    if (h) {
+        h->magic = 0;
+        h->retired_next = r->retired_maps;
+        r->retired_maps = h;
         r->maps[slot] = NULL;
     }
 }

@@ -268,7 +268,6 @@ int bpftime_prog_delete(struct bpftime_region *r, uint32_t id)
      * load, and freed blocks are only reused by later allocations. */
     shm_free(r, code);
     shm_free(r, ids);
-    bpftime_prog_unload_vm(r, id);
     return 0;
 }
 

@@ -16,6 +16,8 @@
 #define PSEUDO_MAP_IDX 5
 #define PSEUDO_MAP_IDX_VALUE 6
 
+#define TC_CACHE 8
+
 struct prog_local {
     struct prog_local *next;
     struct bpftime_region *r;
@@ -23,6 +25,14 @@ struct prog_local {
     uint32_t nr_maps;
     struct bpftime_map **maps; /* program map index -> handle */
     struct ebpf_vm *vm;        /* set when the region owns the VM */
+    int refs;                  /* owned VMs: bpftime_prog_load_vm calls not yet unloaded */
+    /* tail-call targets this program reached, each holding a reference
+     * (released with this context); under r->local_lock */
+    struct {
+        uint32_t prog_id;
+        struct ebpf_vm *vm;
+    } tc[TC_CACHE];
+    int ntc;
 };
 
 static uint64_t lddw_reloc(void *user, uint32_t src, uint32_t imm, uint32_t next_imm, bool *ok)
@@ -58,19 +68,6 @@ static bool bounds_check(void *user, uint64_t addr, uint64_t size, bool write)
     return addr >= lo && addr <= hi && size <= hi - addr;
 }
 
-static struct ebpf_vm *owned_vm(struct bpftime_region *r, uint32_t prog_id)
-{
-    struct ebpf_vm *vm = NULL;
-    pthread_mutex_lock(&r->local_lock);
-    for (struct prog_local *pl = r->progs; pl; pl = pl->next)
-        if (pl->prog_id == prog_id && pl->vm) {
-            vm = pl->vm;
-            break;
-        }
-    pthread_mutex_unlock(&r->local_lock);
-    return vm;
-}
-
 static struct ebpf_vm *tail_call(void *user, uint64_t map, uint64_t index)
 {
     struct prog_local *pl = user;
@@ -84,14 +81,37 @@ static struct ebpf_vm *tail_call(void *user, uint64_t map, uint64_t index)
                                     __ATOMIC_ACQUIRE);
     if (!prog)
         return NULL;
-    struct ebpf_vm *vm = owned_vm(pl->r, prog);
-    if (!vm && bpftime_prog_load_vm(pl->r, prog, &vm) != 0)
+    struct bpftime_region *r = pl->r;
+    struct ebpf_vm *vm = NULL;
+    pthread_mutex_lock(&r->local_lock);
+    for (int i = 0; i < pl->ntc; i++)
+        if (pl->tc[i].prog_id == prog) {
+            vm = pl->tc[i].vm;
+            break;
+        }
+    pthread_mutex_unlock(&r->local_lock);
+    if (vm)
+        return vm;
+    /* first call to this target from this context: take a reference */
+    if (bpftime_prog_load_vm(r, prog, &vm) != 0)
         return NULL;
+    pthread_mutex_lock(&r->local_lock);
+    if (pl->ntc < TC_CACHE) {
+        pl->tc[pl->ntc].prog_id = prog;
+        pl->tc[pl->ntc].vm = vm;
+        pl->ntc++;
+    } /* else the reference lives until region close */
+    pthread_mutex_unlock(&r->local_lock);
     return vm;
 }
 
-static void prog_local_free(struct prog_local *pl)
+/* release_refs: give back tail-call references (not at region close, when
+ * every context goes anyway). */
+static void prog_local_free(struct prog_local *pl, bool release_refs)
 {
+    if (release_refs)
+        for (int i = 0; i < pl->ntc; i++)
+            bpftime_prog_unload_vm(pl->r, pl->tc[i].prog_id);
     if (pl->vm)
         ebpf_vm_destroy(pl->vm);
     free(pl->maps);
@@ -120,7 +140,7 @@ static int setup(struct bpftime_region *r, uint32_t prog_id, struct ebpf_vm *vm,
     int got = bpftime_prog_get_map_ids(r, prog_id, ids, (uint32_t)n);
     if (got != n) {
         free(ids);
-        prog_local_free(pl);
+        prog_local_free(pl, false);
         return got < 0 ? got : rt_err(-EAGAIN, "program %u changed during setup", prog_id);
     }
     pl->nr_maps = (uint32_t)n;
@@ -130,14 +150,14 @@ static int setup(struct bpftime_region *r, uint32_t prog_id, struct ebpf_vm *vm,
             int rc = rt_err(-ENOENT, "program %u: map index %d refers to map %u, which is gone",
                             prog_id, i, ids[i]);
             free(ids);
-            prog_local_free(pl);
+            prog_local_free(pl, false);
             return rc;
         }
     }
     free(ids);
     int rc = bpftime_register_helpers(vm);
     if (rc) {
-        prog_local_free(pl);
+        prog_local_free(pl, false);
         return rc;
     }
     ebpf_vm_set_lddw_reloc(vm, lddw_reloc, pl);
@@ -146,7 +166,7 @@ static int setup(struct bpftime_region *r, uint32_t prog_id, struct ebpf_vm *vm,
     uint8_t *heap = r->base + r->hdr->heap_off;
     rc = ebpf_vm_add_region(vm, heap, r->size - r->hdr->heap_off, true);
     if (rc) {
-        prog_local_free(pl);
+        prog_local_free(pl, false);
         return rt_err(rc, "program %u: %s", prog_id, ebpf_vm_error(vm));
     }
     pthread_mutex_lock(&r->local_lock);
@@ -168,6 +188,20 @@ int bpftime_prog_setup_vm(struct bpftime_region *r, uint32_t prog_id, struct ebp
 
 int bpftime_prog_load_vm(struct bpftime_region *r, uint32_t prog_id, struct ebpf_vm **out)
 {
+    /* One VM per program per region handle, shared by reference count:
+     * the attach manager, test runs and tail calls of one process then
+     * never destroy each other's VM. */
+    pthread_mutex_lock(&r->local_lock);
+    for (struct prog_local *pl = r->progs; pl; pl = pl->next) {
+        if (pl->prog_id == prog_id && pl->vm) {
+            pl->refs++;
+            *out = pl->vm;
+            pthread_mutex_unlock(&r->local_lock);
+            return 0;
+        }
+    }
+    pthread_mutex_unlock(&r->local_lock);
+
     struct bpftime_prog_info info;
     int rc = bpftime_prog_get(r, prog_id, &info);
     if (rc)
@@ -197,12 +231,13 @@ int bpftime_prog_load_vm(struct bpftime_region *r, uint32_t prog_id, struct ebpf
     free(code);
     if (rc) {
         rc = rt_err(rc, "program %u (%s): %s", prog_id, info.name, ebpf_vm_error(vm));
-        pl->vm = vm; /* destroyed with its context */
-        bpftime_prog_unload_vm(r, prog_id);
+        /* the context stays (callbacks may reference it) but the VM goes */
+        ebpf_vm_destroy(vm);
         return rc;
     }
     pthread_mutex_lock(&r->local_lock);
     pl->vm = vm;
+    pl->refs = 1;
     pthread_mutex_unlock(&r->local_lock);
     *out = vm;
     return 0;
@@ -212,23 +247,19 @@ void bpftime_prog_unload_vm(struct bpftime_region *r, uint32_t prog_id)
 {
     struct prog_local *dead = NULL;
     pthread_mutex_lock(&r->local_lock);
-    struct prog_local **pp = &r->progs;
-    while (*pp) {
+    for (struct prog_local **pp = &r->progs; *pp; pp = &(*pp)->next) {
         struct prog_local *pl = *pp;
         if (pl->prog_id == prog_id && pl->vm) {
-            *pp = pl->next;
-            pl->next = dead;
-            dead = pl;
-        } else {
-            pp = &pl->next;
+            if (--pl->refs <= 0) {
+                *pp = pl->next;
+                dead = pl;
+            }
+            break;
         }
     }
     pthread_mutex_unlock(&r->local_lock);
-    while (dead) {
-        struct prog_local *next = dead->next;
-        prog_local_free(dead);
-        dead = next;
-    }
+    if (dead)
+        prog_local_free(dead, true);
 }
 
 void prog_local_free_all(struct bpftime_region *r)
@@ -237,7 +268,7 @@ void prog_local_free_all(struct bpftime_region *r)
     r->progs = NULL;
     while (pl) {
         struct prog_local *next = pl->next;
-        prog_local_free(pl);
+        prog_local_free(pl, false);
         pl = next;
     }
     /* the trace sink must not point at a closed region */

@@ -435,6 +435,11 @@ void bpftime_region_close(struct bpftime_region *r)
     prog_local_free_all(r);
     for (uint32_t i = 0; i < SHM_MAPS_CAP; i++)
         free(r->maps[i]);
+    while (r->retired_maps) {
+        struct bpftime_map *next = r->retired_maps->retired_next;
+        free(r->retired_maps);
+        r->retired_maps = next;
+    }
     region_free(r);
 }
 

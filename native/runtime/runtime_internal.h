@@ -28,6 +28,7 @@ struct bpftime_map {
     struct shm_hash *hash;
     struct shm_ringbuf *rb; /* ringbuf; perf_event_array: first CPU's core */
     uint64_t rb_core_size;  /* perf_event_array: bytes per CPU core */
+    struct bpftime_map *retired_next;
 };
 
 struct bpftime_region {
@@ -39,6 +40,7 @@ struct bpftime_region {
     struct shm_header *hdr;
     pthread_mutex_t local_lock; /* process-local caches below */
     struct bpftime_map *maps[SHM_MAPS_CAP]; /* handles by table slot */
+    struct bpftime_map *retired_maps;       /* handles of deleted maps (freed at close) */
     struct prog_local *progs;               /* prog_vm.c list */
 };
 

@@ -376,3 +376,40 @@ TEST(tail_call_through_prog_array)
     CHECK_EQ(ret, 42);
     bpftime_region_close(r);
 }
+
+TEST(load_vm_is_shared_and_reference_counted)
+{
+    struct bpftime_region *r = mk("refs");
+    CHECK(r);
+    const struct ebpf_inst prog[] = {MOV64_IMM(0, 7), EXIT()};
+    int p = store_prog(r, prog, 2, NULL, 0);
+    struct ebpf_vm *a, *b;
+    CHECK_EQ(bpftime_prog_load_vm(r, p, &a), 0);
+    CHECK_EQ(bpftime_prog_load_vm(r, p, &b), 0);
+    CHECK(a == b);
+    bpftime_prog_unload_vm(r, p);
+    uint64_t ret = 0;
+    CHECK_EQ(ebpf_vm_exec(a, NULL, 0, &ret), 0); /* still held once */
+    CHECK_EQ(ret, 7);
+    /* deleting the program from the region leaves loaded VMs alone */
+    CHECK_EQ(bpftime_prog_delete(r, p), 0);
+    CHECK_EQ(ebpf_vm_exec(a, NULL, 0, &ret), 0);
+    bpftime_prog_unload_vm(r, p);
+    CHECK(bpftime_prog_load_vm(r, p, &a) == -ENOENT);
+    bpftime_region_close(r);
+}
+
+TEST(deleted_map_handle_is_retired_not_freed)
+{
+    struct bpftime_region *r = mk("retire");
+    CHECK(r);
+    int id = bpftime_map_create(r, "h", BPFTIME_MAP_HASH, 4, 4, 4, 0, 0);
+    struct bpftime_map *h = bpftime_map_handle(r, id);
+    uint32_t k = 1;
+    CHECK_EQ(bpftime_map_h_update(h, &k, &k, 0, true), 0);
+    CHECK_EQ(bpftime_map_delete(r, id), 0);
+    /* a stale handle fails cleanly (ASan would flag a use after free) */
+    CHECK(bpftime_map_lookup_ptr(h, &k) == NULL);
+    CHECK_EQ(bpftime_map_h_update(h, &k, &k, 0, true), -EINVAL);
+    bpftime_region_close(r);
+}
