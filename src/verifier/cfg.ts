@@ -35,6 +35,15 @@ export interface Cfg {
   subprogOf: Int32Array;
   /** registers live before each instruction (bitmask r0..r10) */
   liveIn: Uint16Array;
+  /**
+   * Registers whose exact scalar value may matter later (a static
+   * over-approximation of the kernel's precision marks): they reach a branch
+   * condition, a memory address, a stored value, a helper or subprogram
+   * argument, or the exit of a subprogram, directly or through ALU results
+   * that do (pointer arithmetic included: its result is only used through
+   * those). Other live scalars compare as "any scalar" when pruning.
+   */
+  preciseIn: Uint16Array;
   /** instructions where states are recorded for pruning */
   prunePoint: Uint8Array;
 }
@@ -302,6 +311,42 @@ export function checkCfg(slots: (Insn | undefined)[]): Cfg {
     }
   }
 
+  // precision: backward dataflow like liveness, with propagation through ALU
+  const precUse = new Uint16Array(n);
+  const R = (r: number): number => 1 << r;
+  for (let i = 0; i < n; i++) {
+    const insn = slots[i];
+    if (!insn) continue;
+    const c = cls(insn.code);
+    let u = 0;
+    if (c === CLS.JMP || c === CLS.JMP32) {
+      if (insn.code === OP_EXIT) u = subprogOf[i] !== 0 ? R(0) : 0;
+      else if (insn.code === OP_CALL) u = use[i]!;
+      else if (aluOp(insn.code) !== 0x00) u = use[i]!;
+    } else if (c === CLS.LDX || c === CLS.ST || c === CLS.STX) u = use[i]!;
+    precUse[i] = u;
+  }
+  const preciseIn = new Uint16Array(n);
+  changed = true;
+  while (changed) {
+    changed = false;
+    for (let i = n - 1; i >= 0; i--) {
+      const insn = slots[i];
+      if (!insn) continue;
+      let out = 0;
+      for (const t of succs[i]!) out |= preciseIn[t]!;
+      let v = precUse[i]! | (out & ~def[i]!);
+      const c = cls(insn.code);
+      if ((c === CLS.ALU || c === CLS.ALU64) && out & R(insn.dst)) v |= use[i]!;
+      if (c === CLS.LD && insn.code === OP_LDDW) v &= ~R(insn.dst);
+      v &= 0x7ff;
+      if (v !== preciseIn[i]) {
+        preciseIn[i] = v;
+        changed = true;
+      }
+    }
+  }
+
   // pruning points: jump targets, fall-through of branches, after calls
   const prunePoint = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
@@ -313,5 +358,5 @@ export function checkCfg(slots: (Insn | undefined)[]): Cfg {
     }
     if (insn.code === OP_CALL && i + 1 < n) prunePoint[i + 1] = 1;
   }
-  return { subprogs, subprogOf, liveIn, prunePoint };
+  return { subprogs, subprogOf, liveIn, preciseIn, prunePoint };
 }

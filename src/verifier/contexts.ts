@@ -81,9 +81,9 @@ export interface ContextSpec {
   regions: string[];
 }
 
-const u32Fields = (names: [string, FieldKind, number?, boolean?][], base = 0): CtxField[] =>
+const u32Fields = (names: [string, FieldKind, number?, boolean?][], size = 4): CtxField[] =>
   names.map(([name, kind, region, writable], i) => {
-    const f: CtxField = { name, off: base + i * 4, size: 4, kind };
+    const f: CtxField = { name, off: i * size, size, kind };
     if (region !== undefined) f.region = region;
     if (writable) f.writable = true;
     return f;

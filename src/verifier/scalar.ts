@@ -433,7 +433,47 @@ export function zeroExtend32(a: Scalar): Scalar {
   return truncate32(zext32(a), sext32(a));
 }
 
+function constFold(kind: AluKind, x: bigint, y: bigint, bits: 32 | 64): bigint | undefined {
+  const m = bits === 64 ? U64 : U32;
+  const sh = bits === 64 ? 63n : 31n;
+  const sx = (v: bigint): bigint => BigInt.asIntN(bits, v);
+  switch (kind) {
+    case "add":
+      return (x + y) & m;
+    case "sub":
+      return (x - y) & m;
+    case "mul":
+      return (x * y) & m;
+    case "div":
+      return y === 0n ? 0n : x / y;
+    case "mod":
+      return y === 0n ? x : x % y;
+    case "or":
+      return x | y;
+    case "and":
+      return x & y;
+    case "xor":
+      return x ^ y;
+    case "lsh":
+      return (x << (y & sh)) & m;
+    case "rsh":
+      return x >> (y & sh);
+    case "arsh":
+      return (sx(x) >> (y & sh)) & m;
+    case "neg":
+      return -x & m;
+    default:
+      return undefined;
+  }
+}
+
 export function alu(kind: AluKind, a: Scalar, b: Scalar, is64: boolean): Scalar {
+  if (isConst(a) && isConst(b)) {
+    const bits = is64 ? 64 : 32;
+    const m = is64 ? U64 : U32;
+    const v = constFold(kind, a.var.value & m, b.var.value & m, bits);
+    if (v !== undefined) return constScalar(v);
+  }
   if (is64) return sync(op64(kind, a, b));
   const bu = zext32(b);
   switch (kind) {

@@ -90,8 +90,8 @@ export interface Frame {
   regs: Reg[];
   /** byte i describes stack address fp - STACK_SIZE + i */
   stype: Uint8Array;
-  /** spills keyed by the byte index where they start */
-  spills: (Spill | undefined)[];
+  /** spills keyed by the byte index where they start (sparse) */
+  spills: Spill[];
   /** slot index of the call instruction that created this frame (-1: main) */
   callsite: number;
   /** first instruction of the function */
@@ -111,10 +111,19 @@ export function newFrame(callsite: number, subprog: number, frameNo: number): Fr
   return {
     regs,
     stype: new Uint8Array(STACK_SIZE),
-    spills: new Array(STACK_SIZE),
+    spills: [],
     callsite,
     subprog,
   };
+}
+
+function cloneSpills(sp: Spill[]): Spill[] {
+  const out: Spill[] = [];
+  for (const k in sp) {
+    const x = sp[k as unknown as number]!;
+    out[k as unknown as number] = { reg: cloneReg(x.reg), size: x.size };
+  }
+  return out;
 }
 
 export function cloneState(s: State): State {
@@ -122,7 +131,7 @@ export function cloneState(s: State): State {
     frames: s.frames.map((f) => ({
       regs: f.regs.map(cloneReg),
       stype: f.stype.slice(),
-      spills: f.spills.map((x) => (x ? { reg: cloneReg(x.reg), size: x.size } : undefined)),
+      spills: cloneSpills(f.spills),
       callsite: f.callsite,
       subprog: f.subprog,
     })),
@@ -136,9 +145,9 @@ export const curFrame = (s: State): Frame => s.frames[s.frames.length - 1]!;
 export function forEachReg(s: State, fn: (r: Reg, set: (n: Reg) => void) => void): void {
   for (const f of s.frames) {
     for (let i = 0; i < f.regs.length; i++) fn(f.regs[i]!, (n) => (f.regs[i] = n));
-    for (let i = 0; i < f.spills.length; i++) {
-      const sp = f.spills[i];
-      if (sp) fn(sp.reg, (n) => (sp.reg = n));
+    for (const k in f.spills) {
+      const sp = f.spills[k as unknown as number]!;
+      fn(sp.reg, (n) => (sp.reg = n));
     }
   }
 }
@@ -219,10 +228,10 @@ class IdMap {
 }
 
 /** Is every concrete value of `cur` also described by `old`? */
-function regSafe(old: Reg, cur: Reg, ids: IdMap): boolean {
+function regSafe(old: Reg, cur: Reg, ids: IdMap, precise = true): boolean {
   if (old.t === "not_init") return true;
   if (old.t !== cur.t) return false;
-  if (old.t === "scalar") return scalarWithin(old.s, cur.s);
+  if (old.t === "scalar") return !precise || scalarWithin(old.s, cur.s);
   if (old.off !== cur.off || old.map !== cur.map || old.region !== cur.region) return false;
   if (old.size !== cur.size || old.frame !== cur.frame) return false;
   if (old.t === "packet" && old.range > cur.range) return false;
@@ -232,13 +241,32 @@ function regSafe(old: Reg, cur: Reg, ids: IdMap): boolean {
   return tnumEq(old.s.var, cur.s.var) && scalarWithin(old.s, cur.s);
 }
 
-function frameSafe(old: Frame, cur: Frame, liveRegs: number, ids: IdMap): boolean {
+function frameSafe(
+  old: Frame,
+  cur: Frame,
+  [liveRegs, preciseRegs]: [number, number],
+  ids: IdMap,
+): boolean {
   if (old.callsite !== cur.callsite || old.subprog !== cur.subprog) return false;
   for (let i = 0; i < 11; i++) {
     if (!(liveRegs & (1 << i))) continue;
-    if (!regSafe(old.regs[i]!, cur.regs[i]!, ids)) return false;
+    if (!regSafe(old.regs[i]!, cur.regs[i]!, ids, (preciseRegs & (1 << i)) !== 0)) return false;
   }
+  const ow = new Uint32Array(old.stype.buffer, old.stype.byteOffset, STACK_SIZE / 4);
+  const cw = new Uint32Array(cur.stype.buffer, cur.stype.byteOffset, STACK_SIZE / 4);
   for (let i = 0; i < STACK_SIZE; i++) {
+    if ((i & 3) === 0) {
+      // 4 bytes at a time: all invalid in old, or identical non-spill bytes
+      const w = ow[i >> 2]!;
+      if (w === 0) {
+        i += 3;
+        continue;
+      }
+      if (w === cw[i >> 2] && (w & 0x02020202) === 0) {
+        i += 3;
+        continue;
+      }
+    }
     const o = old.stype[i]!;
     if (o === ST_INVALID) continue;
     const c = cur.stype[i]!;
@@ -275,9 +303,14 @@ export function spillStart(f: Frame, byte: number): number {
 
 /**
  * `cur` is covered by the fully explored `old` at the same instruction.
- * `live(frameIndex)` gives the bitmask of registers still read in that frame.
+ * `live(frameIndex)` gives the bitmasks of registers still read in that frame
+ * and of those whose exact value may still matter.
  */
-export function stateSafe(old: State, cur: State, live: (frame: number) => number): boolean {
+export function stateSafe(
+  old: State,
+  cur: State,
+  live: (frame: number) => [number, number],
+): boolean {
   if (old.frames.length !== cur.frames.length) return false;
   if (old.refs.size !== cur.refs.size) return false;
   const ids = new IdMap();

@@ -17,10 +17,18 @@ const u64 = (x: bigint): bigint => BigInt.asUintN(64, x);
 export const tnumConst = (v: bigint): Tnum => ({ value: u64(v), mask: 0n });
 export const tnumUnknown: Tnum = { value: 0n, mask: U64 };
 
+/** Number of significant bits of a non-negative value below 2^64. */
+export function bitLength(x: bigint): number {
+  if (x === 0n) return 0;
+  const hi = Number(x >> 32n);
+  if (hi) return 64 - Math.clz32(hi);
+  return 32 - Math.clz32(Number(x));
+}
+
 /** Smallest tnum containing every value of the unsigned range [min, max]. */
 export function tnumRange(min: bigint, max: bigint): Tnum {
   const chi = min ^ max;
-  const bits = chi === 0n ? 0 : chi.toString(2).length;
+  const bits = bitLength(chi);
   if (bits > 63) return tnumUnknown;
   const delta = (1n << BigInt(bits)) - 1n;
   return { value: min & ~delta & U64, mask: delta };

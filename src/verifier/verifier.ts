@@ -182,12 +182,15 @@ const MAX_CALL_FRAMES = 8;
 const MAX_VAR_OFF = 1n << 29n;
 const MAX_PACKET_OFF = 0xffff;
 const MAX_STATES_PER_INSN = 64;
+const FORWARD_FIRST = true;
 
 interface Checkpoint {
   st: State;
   pc: number;
   branches: number;
   parent: Checkpoint | undefined;
+  hit: number;
+  miss: number;
 }
 
 interface Path {
@@ -339,11 +342,11 @@ class Verifier {
     }
   }
 
-  private liveMask(st: State, pc: number): (frame: number) => number {
+  private liveMask(st: State, pc: number): (frame: number) => [number, number] {
     return (i: number) => {
-      if (i === st.frames.length - 1) return this.cfg.liveIn[pc]!;
-      const callee = st.frames[i + 1]!;
-      return this.cfg.liveIn[callee.callsite + 1]! & 0x3c0;
+      if (i === st.frames.length - 1) return [this.cfg.liveIn[pc]!, this.cfg.preciseIn[pc]!];
+      const ret = st.frames[i + 1]!.callsite + 1;
+      return [this.cfg.liveIn[ret]! & 0x3c0, this.cfg.preciseIn[ret]! & 0x3c0];
     };
   }
 
@@ -355,16 +358,25 @@ class Verifier {
       this.explored.set(pc, list);
     }
     const live = this.liveMask(st, pc);
-    for (const e of list) {
-      if (!stateSafe(e.st, st, live)) continue;
+    for (let k = 0; k < list.length; k++) {
+      const e = list[k]!;
+      if (!stateSafe(e.st, st, live)) {
+        // like the kernel: forget completed states that keep failing to match
+        if (++e.miss > e.hit * 3 + 3 && e.branches === 0) {
+          list.splice(k--, 1);
+          this.storedStates--;
+        }
+        continue;
+      }
       if (e.branches === 0) {
+        e.hit++;
         this.stats.statesPruned++;
         if (this.wantLog) this.logLine(`${pc}: safe`);
         return "prune";
       }
       fail(pc, `infinite loop detected at insn ${pc}`);
     }
-    const c: Checkpoint = { st: cloneState(st), pc, branches: 1, parent: cp };
+    const c: Checkpoint = { st: cloneState(st), pc, branches: 1, parent: cp, hit: 0, miss: 0 };
     if (list.length >= MAX_STATES_PER_INSN) {
       const k = list.findIndex((e) => e.branches === 0);
       if (k < 0) return c; // keep exploring without recording
@@ -382,7 +394,7 @@ class Verifier {
   }
 
   private runPath(p: Path): void {
-    const st = p.st;
+    let st = p.st;
     let pc = p.pc;
     let cp = p.cp;
     for (;;) {
@@ -401,7 +413,8 @@ class Verifier {
       }
       const insn = this.slots[pc]!;
       if (this.wantLog) this.written.clear();
-      const next = this.step(st, pc, insn, cp);
+      const depth = this.pending.length;
+      let next = this.step(st, pc, insn, cp);
       if (this.wantLog)
         this.logLine(
           `${pc}: (${insn.code.toString(16).padStart(2, "0")}) ${disasm(insn)} ; ${stateToString(st, this.written, this.maps)}`,
@@ -409,6 +422,17 @@ class Verifier {
       if (next < 0) {
         this.finish(cp);
         return;
+      }
+      if (FORWARD_FIRST && this.pending.length > depth) {
+        // A branch forked. Explore a forward jump target first and keep the
+        // other side for later: paths leaving a loop early then come first,
+        // and the later, longer-checked ones are pruned against them.
+        const other = this.pending[this.pending.length - 1]!;
+        if (other.pc > pc && other.pc !== next) {
+          this.pending[this.pending.length - 1] = { st, pc: next, cp, from: pc };
+          st = other.st;
+          next = other.pc;
+        }
       }
       pc = next;
     }
@@ -579,17 +603,12 @@ class Verifier {
   private ptrArith(pc: number, insn: Insn, d: Reg, s: Reg, op: number, is64: boolean): Reg {
     const dst = insn.dst;
     const sym = ALU_SYM[op] ?? "?";
+    // Privileged kernel semantics: subtracting pointers (or any 32-bit
+    // subtraction involving one) yields an unknown scalar, e.g. data_end - data.
+    if (op === 0x10 && ((isPointer(d) && isPointer(s)) || !is64))
+      return is64 ? unknownReg() : scalarReg(zeroExtend32(unknownScalar()));
     if (!is64) fail(pc, `R${dst} 32-bit pointer arithmetic prohibited`);
-    if (isPointer(d) && isPointer(s)) {
-      const same =
-        d.t === s.t &&
-        ["stack", "packet", "map_value", "mem", "ctx"].includes(d.t) &&
-        d.map === s.map &&
-        d.frame === s.frame &&
-        d.region === s.region;
-      if (op === 0x10 && same) return unknownReg();
-      return fail(pc, `R${dst} pointer ${sym} pointer prohibited`);
-    }
+    if (isPointer(d) && isPointer(s)) return fail(pc, `R${dst} pointer ${sym} pointer prohibited`);
     if (op === 0x40 || op === 0x50 || op === 0xa0)
       fail(pc, `R${dst} bitwise operator ${sym} on pointer prohibited`);
     if (op !== 0x00 && op !== 0x10)
@@ -803,7 +822,7 @@ class Verifier {
   }
 
   private packetWritable(): boolean {
-    return this.spec.type === "xdp";
+    return this.spec.type === "xdp" || this.spec.type === "sched_cls";
   }
 
   private frameOf(st: State, p: Reg): Frame {
@@ -897,7 +916,7 @@ class Verifier {
     for (let j = Math.max(0, b - 7); j < b + len; j++) {
       const sp = frame.spills[j];
       if (sp && j + sp.size > b) {
-        frame.spills[j] = undefined;
+        delete frame.spills[j];
         frame.stype.fill(ST_MISC, j, j + sp.size);
       }
     }
@@ -1107,6 +1126,8 @@ class Verifier {
       const kind: ArgKind = proto.args[i]!;
       if (kind === "NONE") continue;
       const regno = i + 1;
+      // trace_printk's trailing arguments are varargs: the kernel leaves them unchecked
+      if (proto.name === "trace_printk" && i >= 2 && this.reg(st, regno).t === "not_init") continue;
       const r = this.readReg(st, pc, regno);
       switch (kind) {
         case "ANYTHING":

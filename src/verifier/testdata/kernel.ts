@@ -1,0 +1,113 @@
+// Differential testing against the kernel's verifier: runs a program through
+// bpf(BPF_PROG_LOAD) with the small C helper kload.c (compiled on first use).
+// `kernelVerdict` returns undefined when the kernel cannot be asked here (no
+// compiler, no permission, program type unknown to the kernel).
+
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { ProgramType } from "../contexts.ts";
+import type { MapInfo } from "../verifier.ts";
+
+const KERNEL_PROG_TYPES: Partial<Record<ProgramType, number>> = {
+  socket_filter: 1,
+  kprobe: 2,
+  kretprobe: 2,
+  uprobe: 2,
+  uretprobe: 2,
+  sched_cls: 3,
+  tracepoint: 5,
+  xdp: 6,
+  perf_event: 7,
+  raw_tracepoint: 17,
+};
+
+const MAP_TYPES: Record<string, number> = {
+  hash: 1,
+  array: 2,
+  prog_array: 3,
+  perf_event_array: 4,
+  percpu_hash: 5,
+  percpu_array: 6,
+  lru_hash: 9,
+  lru_percpu_hash: 10,
+  queue: 22,
+  stack: 23,
+  ringbuf: 27,
+};
+
+let helper: string | undefined | null;
+let why: string | undefined;
+
+function kload(): string | undefined {
+  if (helper !== undefined) return helper ?? undefined;
+  const cc = Bun.which("cc") ?? Bun.which("gcc") ?? Bun.which("clang");
+  if (!cc) {
+    why = "no C compiler for kload.c";
+    helper = null;
+    return undefined;
+  }
+  const out = join(mkdtempSync(join(tmpdir(), "bpftime-kload-")), "kload");
+  const r = Bun.spawnSync([cc, "-O2", "-o", out, join(import.meta.dir, "kload.c")], {
+    stderr: "pipe",
+  });
+  if (r.exitCode !== 0) {
+    why = `kload.c does not build: ${r.stderr.toString().split("\n")[0]}`;
+    helper = null;
+    return undefined;
+  }
+  helper = out;
+  return out;
+}
+
+export interface KernelVerdict {
+  ok: boolean;
+  log: string;
+}
+
+/** Why the kernel cannot be asked at all (undefined: it can). */
+export function kernelUnavailable(): string | undefined {
+  if (!kload()) return why;
+  // probe with the smallest valid program
+  const v = kernelVerdict({
+    insts: new Uint8Array([0xb7, 0, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0]),
+    type: "xdp",
+    maps: [],
+  });
+  return v ? undefined : (why ?? "bpf(BPF_PROG_LOAD) is not allowed here");
+}
+
+export function kernelVerdict(p: {
+  insts: Uint8Array;
+  type: ProgramType;
+  maps: MapInfo[];
+}): KernelVerdict | undefined {
+  const bin = kload();
+  const ptype = KERNEL_PROG_TYPES[p.type];
+  if (!bin || ptype === undefined) return undefined;
+  const words: number[] = [ptype, p.maps.length];
+  for (const m of p.maps) {
+    const t =
+      typeof m.type === "number"
+        ? m.type
+        : MAP_TYPES[m.type.toLowerCase().replace(/^bpf_map_type_/, "")];
+    if (t === undefined) return undefined;
+    let maxEntries = m.maxEntries;
+    if (t === 27) maxEntries = Math.max(4096, 1 << Math.ceil(Math.log2(maxEntries)));
+    const flags = m.readOnly ? 0x80 : 0; // BPF_F_RDONLY_PROG
+    words.push(t, t === 27 ? 0 : m.keySize, t === 27 ? 0 : m.valueSize, maxEntries, flags);
+  }
+  words.push(p.insts.length / 8);
+  const head = new Uint8Array(new Uint32Array(words).buffer);
+  const input = new Uint8Array(head.length + p.insts.length);
+  input.set(head);
+  input.set(p.insts, head.length);
+  const r = Bun.spawnSync([bin], { stdin: input, stdout: "pipe", stderr: "pipe" });
+  const out = r.stdout.toString();
+  if (r.exitCode !== 0) {
+    why = out.split("\n")[0] || `kload exited ${r.exitCode}`;
+    return undefined;
+  }
+  const nl = out.indexOf("\n");
+  return { ok: out.startsWith("OK"), log: out.slice(nl + 1) };
+}
