@@ -771,9 +771,28 @@ int bpftime_map_h_pop(struct bpftime_map *h, void *value, bool remove)
     if (!h)                                                 \
         return bpftime_last_errno();
 
+/* The control plane comes through FFI: refuse NULL buffers the map needs. */
+static int check_bufs(const struct bpftime_map *h, const void *key, bool need_key,
+                      const void *value, bool need_value)
+{
+    if (need_key && h->key_size && !key)
+        return rt_err(-EINVAL, "map %u: a %u-byte key is required", h->id, h->key_size);
+    if (need_value && !value)
+        return rt_err(-EINVAL, "map %u: a value buffer is required", h->id);
+    return 0;
+}
+
+#define CHECK_BUFS(key, nk, value, nv)                         \
+    do {                                                       \
+        int cb_rc_ = check_bufs(h, (key), (nk), (value), (nv)); \
+        if (cb_rc_)                                            \
+            return cb_rc_;                                     \
+    } while (0)
+
 int bpftime_map_lookup(struct bpftime_region *r, uint32_t id, const void *key, void *value)
 {
     GET_HANDLE(r, id);
+    CHECK_BUFS(key, true, value, true);
     switch (h->type) {
     case BPFTIME_MAP_ARRAY:
     case BPFTIME_MAP_PERCPU_ARRAY: {
@@ -824,12 +843,14 @@ int bpftime_map_update(struct bpftime_region *r, uint32_t id, const void *key, c
                        uint64_t flags)
 {
     GET_HANDLE(r, id);
+    CHECK_BUFS(key, true, value, true);
     return bpftime_map_h_update(h, key, value, flags, false);
 }
 
 int bpftime_map_delete_elem(struct bpftime_region *r, uint32_t id, const void *key)
 {
     GET_HANDLE(r, id);
+    CHECK_BUFS(key, true, NULL, false);
     return bpftime_map_h_delete(h, key);
 }
 
@@ -837,6 +858,7 @@ int bpftime_map_lookup_and_delete(struct bpftime_region *r, uint32_t id, const v
                                   void *value)
 {
     GET_HANDLE(r, id);
+    CHECK_BUFS(key, true, value, true);
     if (h->type == BPFTIME_MAP_QUEUE || h->type == BPFTIME_MAP_STACK)
         return qs_pop(h, value, true);
     if (is_hash(h->type))
@@ -848,6 +870,7 @@ int bpftime_map_get_next_key(struct bpftime_region *r, uint32_t id, const void *
                              void *next_key)
 {
     GET_HANDLE(r, id);
+    CHECK_BUFS(NULL, false, next_key, true);
     if (is_array(h->type))
         return array_get_next_key(h, key, next_key);
     if (is_hash(h->type))

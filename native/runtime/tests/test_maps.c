@@ -40,6 +40,11 @@ TEST(array_semantics)
     CHECK_EQ(bpftime_map_lookup(r, id, &k, out), -ENOENT);
     k = 0;
     CHECK_EQ(bpftime_map_delete_elem(r, id, &k), -EINVAL);
+    /* NULL buffers from the FFI side are refused, not dereferenced */
+    CHECK_EQ(bpftime_map_lookup(r, id, NULL, out), -EINVAL);
+    CHECK_EQ(bpftime_map_lookup(r, id, &k, NULL), -EINVAL);
+    CHECK_EQ(bpftime_map_update(r, id, NULL, v, 0), -EINVAL);
+    CHECK_EQ(bpftime_map_get_next_key(r, id, NULL, NULL), -EINVAL);
     CHECK_EQ(bpftime_map_lookup(r, id, &k, out), 0);
     CHECK_EQ(memcmp(out, v, 12), 0);
     /* next key: NULL -> 0, i -> i+1, last -> ENOENT, out of range -> 0 */
