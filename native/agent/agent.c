@@ -241,7 +241,36 @@ static bool preloaded(void) {
     return strstr(pre, base) != NULL;
 }
 
+/* Injector mode: the bpftime CLI runs a helper process with this library
+ * preloaded and BPFTIME_AGENT_INJECT=PID (or BPFTIME_AGENT_EJECT=PID); the
+ * constructor does the ptrace work, prints one result line on stdout
+ * ("ok N" or "error ERRNO MESSAGE") and exits before the helper's main()
+ * (the CLI cannot dlopen this library itself: both use initial-exec TLS). */
+static bool injector_mode(void) {
+    const char *inj = getenv("BPFTIME_AGENT_INJECT"), *ej = getenv("BPFTIME_AGENT_EJECT");
+    if (!(inj && *inj) && !(ej && *ej)) return false;
+    char err[1024] = "";
+    int rc;
+    if (inj && *inj) {
+        Dl_info info;
+        if (!dladdr((void *)injector_mode, &info) || !info.dli_fname) {
+            rc = -ENOENT;
+            snprintf(err, sizeof err, "cannot find the agent library's own path");
+        } else {
+            rc = bpftime_agent_inject(atoi(inj), info.dli_fname, getenv("BPFTIME_SHM"), err,
+                                      sizeof err);
+        }
+    } else {
+        rc = bpftime_agent_eject(atoi(ej), err, sizeof err);
+    }
+    if (rc >= 0) printf("ok %d\n", rc);
+    else printf("error %d %s\n", -rc, err);
+    fflush(stdout);
+    _exit(0);
+}
+
 __attribute__((constructor)) static void agent_init(void) {
+    if (injector_mode()) return;
     const char *off = getenv("BPFTIME_AGENT_DISABLE");
     if (off && *off && strcmp(off, "0") != 0) return;
     if (!preloaded()) return;

@@ -36,7 +36,7 @@ void bpftime_agent_stop(void);
 /* 1 while the agent is running (hooks may be in place). */
 int bpftime_agent_running(void);
 
-/* Injector (runs in the bpftime CLI, which dlopens this library for it):
+/* Injector (runs in a helper process of the bpftime CLI, see agent.c):
  * makes process pid load agent_path and start it on region shm, through
  * ptrace. Returns 0 or a negative errno with a message in err. */
 int bpftime_agent_inject(int pid, const char *agent_path, const char *shm, char *err,

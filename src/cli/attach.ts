@@ -1,14 +1,41 @@
-import { type Command, flag, jsonOption, needPositional, shmOption, str } from "./command.ts";
+import {
+  type Command,
+  type Parsed,
+  flag,
+  jsonOption,
+  needPositional,
+  shmOption,
+  str,
+} from "./command.ts";
 import { attach, detach, replace } from "../ops/attach.ts";
 import { withRegion } from "../ops/shm.ts";
 import { targetTypes } from "../attach/targets.ts";
 import { BpftimeError } from "../errors.ts";
 import { printJson } from "./output.ts";
+import { ejectCommand, injectCommand } from "./start.ts";
+
+const pidOption = (what: string) => ({
+  pid: { type: "string" as const, arg: "PID", description: what },
+});
+
+/** `attach --pid PID` / `detach --pid PID`: the inject / eject commands. */
+function routePid(p: Parsed, cmd: Command, path: string) {
+  const pid = str(p, "pid");
+  if (pid === undefined) return undefined;
+  if (p.positionals.length)
+    throw new BpftimeError(
+      "usage",
+      `${path} --pid takes no other arguments; see \`${path} --help\``,
+    );
+  return cmd.run!({ ...p, positionals: [pid] });
+}
 
 export const attachCommand: Command = {
   name: "attach",
   summary: "link a loaded program to an attach target (nginx URL filter, uprobe, …)",
-  usage: "PROG TYPE [--prefix P | --arg ARG] [--cookie N] [--shm NAME] [--json]",
+  usage:
+    "PROG TYPE [--prefix P | --arg ARG] [--cookie N] [--shm NAME] [--json]\n" +
+    "       bpftime attach --pid PID [--shm NAME]   (= bpftime inject PID)",
   description:
     "Create an attach target of TYPE and link program PROG (id or name) to it. Every\n" +
     "process that instantiated the region picks the link up by itself.\n" +
@@ -28,15 +55,20 @@ export const attachCommand: Command = {
       arg: "N",
       description: "value bpf_get_attach_cookie() returns (default 0)",
     },
+    ...pidOption("load the agent into running process PID instead (see `bpftime inject`)"),
     ...shmOption,
     ...jsonOption,
   },
   examples: [
     "bpftime attach url_filter nginx --prefix /aaaa",
     "bpftime attach 3 uprobe --arg /usr/bin/ls:main",
+    'bpftime attach count_malloc uprobe   (target from SEC("uprobe/libc.so.6:malloc"))',
+    "bpftime attach --pid 1234",
   ],
   run(p) {
     const path = "bpftime attach";
+    const routed = routePid(p, injectCommand, path);
+    if (routed !== undefined) return routed;
     const prog = needPositional(p, 0, "PROG (program id or name)", path);
     const type = needPositional(p, 1, `TYPE (${Object.keys(targetTypes).join(", ")})`, path);
     const prefix = str(p, "prefix");
@@ -44,7 +76,7 @@ export const attachCommand: Command = {
     if (prefix !== undefined && argOpt !== undefined)
       throw new BpftimeError("usage", "attach: give --prefix or --arg, not both");
     const arg = prefix ?? argOpt;
-    if (arg === undefined)
+    if (arg === undefined && !type.endsWith("uprobe"))
       throw new BpftimeError(
         "usage",
         `attach: missing the target argument: --prefix or --arg; see \`${path} --help\``,
@@ -63,10 +95,16 @@ export const attachCommand: Command = {
 export const detachCommand: Command = {
   name: "detach",
   summary: "remove a link (its target goes too when nothing else uses it)",
-  usage: "LINK [--shm NAME] [--json]",
-  options: { ...shmOption, ...jsonOption },
-  examples: ["bpftime detach 1"],
+  usage: "LINK [--shm NAME] [--json]\n       bpftime detach --pid PID   (= bpftime eject PID)",
+  options: {
+    ...pidOption("stop the agent in running process PID instead (see `bpftime eject`)"),
+    ...shmOption,
+    ...jsonOption,
+  },
+  examples: ["bpftime detach 1", "bpftime detach --pid 1234"],
   run(p) {
+    const routed = routePid(p, ejectCommand, "bpftime detach");
+    if (routed !== undefined) return routed;
     const link = needPositional(p, 0, "LINK (link id)", "bpftime detach");
     const r = withRegion(str(p, "shm"), (reg) => detach(reg, link));
     if (flag(p, "json")) return printJson(r);

@@ -65,7 +65,14 @@ export function parseCommandArgs(cmd: Command, path: string, argv: string[]): Pa
   let rest: string[] = [];
   if (cmd.passThrough) {
     const dd = argv.indexOf("--");
-    const firstPositional = argv.findIndex((a) => !a.startsWith("-"));
+    // The first word that is neither an option nor a string option's value.
+    const takesValue = (a: string) =>
+      Object.entries(cmd.options ?? {}).some(
+        ([n, o]) => o.type === "string" && (a === `--${n}` || (o.short && a === `-${o.short}`)),
+      );
+    const firstPositional = argv.findIndex(
+      (a, i) => !a.startsWith("-") && !(i > 0 && takesValue(argv[i - 1]!)),
+    );
     const cut = dd >= 0 ? dd : firstPositional;
     if (cut >= 0) {
       args = argv.slice(0, cut);

@@ -6,6 +6,7 @@ import { verifyCommand } from "./verify.ts";
 import { loadCommand } from "./load.ts";
 import { attachCommand, detachCommand, replaceCommand } from "./attach.ts";
 import { ejectCommand, injectCommand, startCommand } from "./start.ts";
+import { ejectCommand, injectCommand, startCommand } from "./start.ts";
 import { listCommand } from "./list.ts";
 import { mapCommand } from "./map.ts";
 import { eventsCommand, traceCommand } from "./events.ts";
@@ -19,6 +20,9 @@ export const commands: Command[] = [
   attachCommand,
   detachCommand,
   replaceCommand,
+  startCommand,
+  injectCommand,
+  ejectCommand,
   startCommand,
   injectCommand,
   ejectCommand,

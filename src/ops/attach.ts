@@ -64,7 +64,7 @@ export function attach(
   r: Region,
   progRef: string,
   type: string,
-  arg: string,
+  argOrDefault: string | undefined,
   cookie = 0n,
 ): AttachResult {
   const progId = resolveProgram(r, progRef);
@@ -76,6 +76,14 @@ export function attach(
       `program ${progId} (${prog.name}) is a ${programTypeName(prog.type, prog.attachHint)} program and cannot attach to a ${type} target`,
     );
   }
+  // A uprobe's target defaults to its SEC("uprobe/BINARY:SYMBOL") (hint "uprobe BINARY:SYMBOL").
+  const hinted = /^u(?:ret)?probe (\S+:\S+)$/.exec(prog.attachHint)?.[1];
+  const arg = argOrDefault ?? hinted;
+  if (arg === undefined)
+    throw new BpftimeError(
+      "usage",
+      `attach: program ${prog.name} names no ${type} target in its SEC(): give --arg BINARY:SYMBOL`,
+    );
   const bytes = new TextEncoder().encode(arg);
   if (bytes.length > MAX_TARGET_ARG) {
     throw new BpftimeError(

@@ -1,0 +1,156 @@
+// The agent in hooked processes: `bpftime start` (run a program with the agent
+// preloaded), `bpftime inject` / `eject` (load it into / stop it in a running
+// process through ptrace), shared with the HTTP API.
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { constants } from "node:os";
+import { BpftimeError, type ErrorCode } from "../errors.ts";
+import { agentLibraryPath, ejectAgent, injectAgent, InjectError } from "../native/agent.ts";
+import { regionName, regionPath } from "../native/runtime.ts";
+
+/** The environment a program started with the agent gets. */
+export function agentEnv(shm: string | undefined, base = process.env): Record<string, string> {
+  const agent = agentLibraryPath();
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(base)) if (v !== undefined) env[k] = v;
+  const pre = (env.LD_PRELOAD ?? "").split(/[: ]/).filter((p) => p && p !== agent);
+  env.LD_PRELOAD = [agent, ...pre].join(":");
+  env.BPFTIME_SHM = regionName(shm);
+  return env;
+}
+
+const forwarded: NodeJS.Signals[] = [
+  "SIGINT",
+  "SIGTERM",
+  "SIGHUP",
+  "SIGQUIT",
+  "SIGUSR1",
+  "SIGUSR2",
+  "SIGWINCH",
+];
+
+/**
+ * Runs argv with the agent preloaded on region shm and resolves with its exit
+ * code (128 + signal number when a signal ended it, as shells report).
+ * Signals sent to bpftime are forwarded to the program.
+ */
+export async function startProgram(argv: string[], shm: string | undefined): Promise<number> {
+  const [file, ...args] = argv;
+  if (!file) throw new BpftimeError("usage", "start: missing PROGRAM");
+  const resolved = file.includes("/") ? file : Bun.which(file);
+  if (!resolved || !existsSync(resolved))
+    throw new BpftimeError("not_found", `start: program "${file}" not found`);
+  const env = agentEnv(shm);
+  let child: ReturnType<typeof Bun.spawn>;
+  try {
+    child = Bun.spawn([resolved, ...args], {
+      argv0: file,
+      env,
+      stdio: ["inherit", "inherit", "inherit"],
+    });
+  } catch (e) {
+    throw new BpftimeError("io", `start: cannot run ${file}: ${(e as Error).message}`);
+  }
+  const handlers = forwarded.map((sig) => {
+    const h = () => {
+      try {
+        child.kill(sig);
+      } catch {
+        /* already gone */
+      }
+    };
+    process.on(sig, h);
+    return [sig, h] as const;
+  });
+  try {
+    const code = await child.exited;
+    const sig = child.signalCode;
+    if (sig) return 128 + (constants.signals[sig as keyof typeof constants.signals] ?? 0);
+    return code;
+  } finally {
+    for (const [sig, h] of handlers) process.off(sig, h);
+  }
+}
+
+function checkPid(pidStr: string, what: string): number {
+  if (!/^\d+$/.test(pidStr) || Number(pidStr) <= 0)
+    throw new BpftimeError("usage", `${what}: PID must be a process id, got "${pidStr}"`);
+  const pid = Number(pidStr);
+  if (!existsSync(`/proc/${pid}`))
+    throw new BpftimeError("not_found", `${what}: no process ${pid}`);
+  if (pid === process.pid)
+    throw new BpftimeError("invalid_argument", `${what}: cannot target bpftime itself`);
+  return pid;
+}
+
+function injectFailure(what: string, e: unknown): never {
+  if (!(e instanceof InjectError)) throw e;
+  const codes: Record<number, ErrorCode> = {
+    1: "permission", // EPERM
+    13: "permission", // EACCES
+    3: "not_found", // ESRCH
+    2: "not_found", // ENOENT
+    114: "exists", // EALREADY
+    22: "invalid_argument",
+  };
+  throw new BpftimeError(codes[e.errno] ?? "io", `${what}: ${e.message}`);
+}
+
+export interface InjectResult {
+  pid: number;
+  shm: string;
+  links: number;
+  agent: string;
+}
+
+/** Loads the agent into running process pid (ptrace) and starts it on region shm. */
+export function inject(pidStr: string, shm: string | undefined): InjectResult {
+  const pid = checkPid(pidStr, "inject");
+  const name = regionName(shm);
+  if (!existsSync(regionPath(name)))
+    throw new BpftimeError(
+      "not_found",
+      `inject: region ${regionPath(name)} does not exist: load a program first (\`bpftime load\`)`,
+    );
+  const agent = agentLibraryPath();
+  try {
+    const links = injectAgent(pid, name);
+    return { pid, shm: name, links, agent };
+  } catch (e) {
+    injectFailure("inject", e);
+  }
+}
+
+/** Threads of pid named like the agent's watcher. */
+function watcherRunning(pid: number): boolean {
+  try {
+    return readdirSync(`/proc/${pid}/task`).some((t) => {
+      try {
+        return readFileSync(`/proc/${pid}/task/${t}/comm`, "utf8").trim() === "bpftime-agent";
+      } catch {
+        return false;
+      }
+    });
+  } catch {
+    return false;
+  }
+}
+
+/** Makes the agent in process pid remove every hook; waits until it has. */
+export async function eject(pidStr: string, timeoutMs = 10_000): Promise<{ pid: number }> {
+  const pid = checkPid(pidStr, "eject");
+  try {
+    ejectAgent(pid);
+  } catch (e) {
+    injectFailure("eject", e);
+  }
+  const deadline = Date.now() + timeoutMs;
+  while (watcherRunning(pid)) {
+    if (Date.now() > deadline)
+      throw new BpftimeError(
+        "io",
+        `eject: the agent in process ${pid} did not finish within ${timeoutMs / 1000} s`,
+      );
+    await Bun.sleep(20);
+  }
+  return { pid };
+}
