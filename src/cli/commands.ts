@@ -6,7 +6,6 @@ import { verifyCommand } from "./verify.ts";
 import { loadCommand } from "./load.ts";
 import { attachCommand, detachCommand, replaceCommand } from "./attach.ts";
 import { ejectCommand, injectCommand, startCommand } from "./start.ts";
-import { ejectCommand, injectCommand, startCommand } from "./start.ts";
 import { listCommand } from "./list.ts";
 import { mapCommand } from "./map.ts";
 import { eventsCommand, traceCommand } from "./events.ts";
@@ -20,9 +19,6 @@ export const commands: Command[] = [
   attachCommand,
   detachCommand,
   replaceCommand,
-  startCommand,
-  injectCommand,
-  ejectCommand,
   startCommand,
   injectCommand,
   ejectCommand,
