@@ -398,6 +398,14 @@ int bpftime_map_next_id(struct bpftime_region *r, uint32_t start_id)
 
 struct bpftime_map *bpftime_map_handle(struct bpftime_region *r, uint32_t id)
 {
+    /* Fast path for callers that hit the same map over and over (a ringbuf
+     * consumer, a dump): the last handle, if its map is still the same.
+     * Handles are retired, never freed, while the region is open, so the
+     * hint is always safe to read. */
+    struct bpftime_map *hint = __atomic_load_n(&r->map_hint, __ATOMIC_ACQUIRE);
+    if (hint && hint->magic == MAP_HANDLE_MAGIC && hint->id == id &&
+        __atomic_load_n(&hint->m->id, __ATOMIC_ACQUIRE) == id)
+        return hint;
     uint32_t slot;
     shm_lock(&r->hdr->table_lock);
     struct shm_map *m = map_entry_by_id(r, id, &slot);
@@ -425,6 +433,8 @@ struct bpftime_map *bpftime_map_handle(struct bpftime_region *r, uint32_t id)
     shm_unlock(&r->hdr->table_lock);
     if (!h)
         rt_err(-ENOMEM, "out of memory for map handle");
+    else
+        __atomic_store_n(&r->map_hint, h, __ATOMIC_RELEASE);
     return h;
 }
 

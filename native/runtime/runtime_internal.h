@@ -41,6 +41,7 @@ struct bpftime_region {
     pthread_mutex_t local_lock; /* process-local caches below */
     struct bpftime_map *maps[SHM_MAPS_CAP]; /* handles by table slot */
     struct bpftime_map *retired_maps;       /* handles of deleted maps (freed at close) */
+    struct bpftime_map *map_hint;           /* last handle returned (atomic) */
     struct prog_local *progs;               /* prog_vm.c list */
 };
 
