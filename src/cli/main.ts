@@ -6,6 +6,7 @@ import { type Command, parseCommandArgs } from "./command.ts";
 import { commandHelp } from "./help.ts";
 import { version } from "../version.ts";
 import { label } from "./command.ts";
+import { levels, logLevel } from "../log.ts";
 
 // Commands load lazily inside main()'s error handling: a native library that
 // fails to load is then one clear line, not a stack trace at import time.
@@ -24,6 +25,9 @@ const rootBase = {
 
 async function dispatch(argv: string[]): Promise<number> {
   const { commands } = await import("./commands.ts");
+  // The C data plane logs through the same logger as TypeScript (BPFTIME_LOG).
+  const { installNativeLogger } = await import("../native/lib.ts");
+  installNativeLogger(levels.indexOf(logLevel()));
   const root: Command = { ...rootBase, subcommands: commands };
   let cmd = root;
   let path = "bpftime";
