@@ -314,7 +314,9 @@ int bpftime_instance_reap(struct bpftime_region *r);
 /* ---- helpers and VM setup ---- */
 
 /* Per-thread invocation context that attach implementations set around a
- * program run; get_func_ip / get_attach_cookie / override_return use it. */
+ * program run; get_func_ip / get_attach_cookie / override_return use it.
+ * Layout (40 bytes): 0 u64 func_ip  8 u64 cookie  16 i32 override_set
+ *  24 u64 override_value  32 ptr regs */
 struct bpftime_invocation {
     uint64_t func_ip;
     uint64_t cookie;

@@ -7,6 +7,21 @@
 
 #include "runtime/runtime_internal.h"
 
+/* The FFI layer mirrors these layouts (documented in bpftime_runtime.h). */
+_Static_assert(sizeof(struct bpftime_region_info) == 64, "region_info layout");
+_Static_assert(sizeof(struct bpftime_prog_info) == 432, "prog_info layout");
+_Static_assert(offsetof(struct bpftime_prog_info, name) == 48, "prog_info.name");
+_Static_assert(offsetof(struct bpftime_prog_info, license) == 112, "prog_info.license");
+_Static_assert(offsetof(struct bpftime_prog_info, attach_hint) == 176, "prog_info.attach_hint");
+_Static_assert(sizeof(struct bpftime_map_info) == 112, "map_info layout");
+_Static_assert(offsetof(struct bpftime_map_info, value_buf_size) == 40, "map_info.value_buf_size");
+_Static_assert(offsetof(struct bpftime_map_info, name) == 48, "map_info.name");
+_Static_assert(sizeof(struct bpftime_target_info) == 24, "target_info layout");
+_Static_assert(sizeof(struct bpftime_link_info) == 32, "link_info layout");
+_Static_assert(sizeof(struct bpftime_instance_info) == 296, "instance_info layout");
+_Static_assert(offsetof(struct bpftime_instance_info, link_ids) == 40, "instance_info.link_ids");
+_Static_assert(sizeof(struct bpftime_invocation) == 40, "invocation layout");
+
 static const char *const kind_names[KIND_COUNT] = {"program", "map", "attach target", "link",
                                                    "instance"};
 
