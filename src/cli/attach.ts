@@ -20,8 +20,7 @@ const pidOption = (what: string) => ({
 
 /** `attach --pid PID` / `detach --pid PID`: the inject / eject commands. */
 function routePid(p: Parsed, cmd: Command, path: string) {
-  const pid = str(p, "pid");
-  if (pid === undefined) return undefined;
+  const pid = str(p, "pid")!;
   if (p.positionals.length)
     throw new BpftimeError(
       "usage",
@@ -67,8 +66,7 @@ export const attachCommand: Command = {
   ],
   run(p) {
     const path = "bpftime attach";
-    const routed = routePid(p, injectCommand, path);
-    if (routed !== undefined) return routed;
+    if (str(p, "pid") !== undefined) return routePid(p, injectCommand, path);
     const prog = needPositional(p, 0, "PROG (program id or name)", path);
     const type = needPositional(p, 1, `TYPE (${Object.keys(targetTypes).join(", ")})`, path);
     const prefix = str(p, "prefix");
@@ -103,8 +101,7 @@ export const detachCommand: Command = {
   },
   examples: ["bpftime detach 1", "bpftime detach --pid 1234"],
   run(p) {
-    const routed = routePid(p, ejectCommand, "bpftime detach");
-    if (routed !== undefined) return routed;
+    if (str(p, "pid") !== undefined) return routePid(p, ejectCommand, "bpftime detach");
     const link = needPositional(p, 0, "LINK (link id)", "bpftime detach");
     const r = withRegion(str(p, "shm"), (reg) => detach(reg, link));
     if (flag(p, "json")) return printJson(r);

@@ -1,0 +1,337 @@
+// uprobes and uretprobes in real processes: `bpftime start` (LD_PRELOAD
+// agent), links applied while the process runs, bpf_override_return, 8
+// threads during attach/detach, libc's malloc, and `bpftime inject`/`eject`
+// (ptrace) on a process started without bpftime. The target program and the
+// eBPF programs (test/fixtures/uprobe/) are compiled into a temp dir here.
+import { afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { cli, cliEntry, repoRoot, run, skipReason, startProcess, type Started } from "./helpers.ts";
+
+const fixtures = join(import.meta.dir, "fixtures", "uprobe");
+const T = 30_000;
+
+function toolMissing(): string | undefined {
+  for (const tool of ["cc", "clang"]) if (!Bun.which(tool)) return `${tool} is not installed`;
+  if (!existsSync(join(repoRoot, "native", "build", "libbpftime-agent.so")))
+    return "native/build/libbpftime-agent.so is not built (make -C native)";
+  return undefined;
+}
+const skip = skipReason(toolMissing(), "uprobe tests");
+
+// Built once (beforeAll) into a directory that outlives the per-test cleanup.
+let dir = "";
+let target = "";
+const obj = (name: string) => join(dir, `${name}.bpf.o`);
+
+function compile(): void {
+  // Not tempDir(): that one is removed after each test.
+  dir = mkdtempSync(join(tmpdir(), "bpftime-uprobe-"));
+  process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
+  target = join(dir, "target");
+  const cc = run(["cc", "-O2", "-g", "-o", target, join(fixtures, "target.c"), "-lpthread"]);
+  if (cc.code !== 0) throw new Error(`cc target.c: ${cc.stderr}`);
+  const bpf = (src: string, out: string) => {
+    const r = run([
+      "clang",
+      "-O2",
+      "-g",
+      "-target",
+      "bpf",
+      "-D__TARGET_ARCH_x86",
+      `-I${join(repoRoot, "native", "include")}`,
+      "-I/usr/include/x86_64-linux-gnu",
+      "-c",
+      src,
+      "-o",
+      out,
+    ]);
+    if (r.code !== 0) throw new Error(`clang ${src}: ${r.stderr}`);
+  };
+  for (const n of ["args", "ret", "override", "count"]) bpf(join(fixtures, `${n}.bpf.c`), obj(n));
+  bpf(join(repoRoot, "examples", "malloc.bpf.c"), obj("malloc"));
+}
+
+let region = "";
+const regions = new Set<string>();
+function newRegion(): string {
+  region = `up${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  regions.add(region);
+  return region;
+}
+afterEach(() => {
+  for (const r of regions) cli(["shm", "remove", "--shm", r]);
+  regions.clear();
+});
+
+/** Runs the CLI on the current region; throws with its stderr on failure. */
+function ok(...args: string[]): string {
+  const r = cli([...args, "--shm", region]);
+  if (r.code !== 0) throw new Error(`bpftime ${args.join(" ")}: exit ${r.code}: ${r.stderr}`);
+  return r.stdout;
+}
+
+function load(name: string): void {
+  ok("load", obj(name));
+}
+
+/** Attaches and returns the link id. */
+function attach(prog: string, type: string, arg?: string, cookie?: number): number {
+  const args = ["attach", prog, type, "--json"];
+  if (arg) args.push("--arg", arg);
+  if (cookie !== undefined) args.push("--cookie", String(cookie));
+  return (JSON.parse(ok(...args)) as { linkId: number }).linkId;
+}
+
+function dump(map: string): Map<number, number> {
+  const rows = JSON.parse(ok("map", "dump", map, "--json")) as { key: number; value: number }[];
+  return new Map(rows.map((r) => [r.key, r.value]));
+}
+
+/** Runs `bpftime start` to completion. */
+function start(...args: string[]) {
+  return cli(["start", "--shm", region, "--", ...args]);
+}
+
+/** A long-running `bpftime start` (or plain) process. */
+function spawnStart(...args: string[]): Started {
+  return startProcess([process.execPath, cliEntry, "start", "--shm", region, "--", ...args]);
+}
+
+/** Waits until `re` matches the output written after offset `from`. */
+async function waitAfter(p: Started, from: number, re: RegExp, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!re.test(p.output().slice(from))) {
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out waiting for ${re}; output after ${from}:\n${p.output().slice(from)}`,
+      );
+    if (p.proc.exitCode !== null) throw new Error(`process exited; output:\n${p.output()}`);
+    await Bun.sleep(20);
+  }
+}
+
+/** Output offset after which every new "r=" line is whole. */
+const mark = (p: Started) => p.output().length;
+
+describe.skipIf(skip)("uprobe", () => {
+  beforeAll(compile);
+
+  test(
+    "uprobe sees the arguments, the cookie and the function address",
+    () => {
+      newRegion();
+      load("args");
+      attach("on_add", "uprobe", `${target}:add`, 77);
+      const r = start(target, "calls", "5");
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain("add(4,8)=12");
+      const m = dump("args");
+      expect(m.get(0)).toBe(4); // a of the last call
+      expect(m.get(1)).toBe(8); // b
+      expect(m.get(2)).toBe(5); // calls
+      expect(m.get(3)).toBe(77); // bpf_get_attach_cookie
+      // bpf_get_func_ip: the address of add in the process (PIE: not the file's)
+      const nm = run(["nm", target]).stdout.match(/^([0-9a-f]+) T add$/m);
+      const ip = m.get(4)!;
+      expect(ip).toBeGreaterThan(0);
+      if (nm) expect(ip % 4096).toBe(parseInt(nm[1]!, 16) % 4096);
+    },
+    T,
+  );
+
+  test(
+    "uretprobe sees the return value; both on one function share it",
+    () => {
+      newRegion();
+      load("ret");
+      load("args");
+      attach("on_add_ret", "uretprobe", `${target}:add`);
+      attach("on_add", "uprobe", `${target}:add`);
+      const r = start(target, "calls", "6");
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain("add(5,10)=15");
+      const rets = dump("rets");
+      expect(rets.get(0)).toBe(15);
+      expect(rets.get(1)).toBe(6);
+      expect(dump("args").get(2)).toBe(6);
+    },
+    T,
+  );
+
+  test(
+    "bpf_override_return skips the function and sets its result",
+    () => {
+      newRegion();
+      load("override");
+      load("ret");
+      attach("override_add", "uprobe", `${target}:add`);
+      attach("on_add_ret", "uretprobe", `${target}:add`);
+      const r = start(target, "calls", "3");
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain("add(0,0)=42");
+      expect(r.stdout).toContain("add(2,4)=42");
+      expect(r.stdout).not.toContain("=6");
+      // The uretprobe still runs and sees the overridden value.
+      expect(dump("rets").get(0)).toBe(42);
+    },
+    T,
+  );
+
+  test(
+    "links attached and detached while the process runs apply, and detach restores it",
+    async () => {
+      newRegion();
+      load("override");
+      const p = spawnStart(target, "loop", "10");
+      await p.waitFor("r=3");
+      let from = mark(p);
+      const link = attach("override_add", "uprobe", `${target}:add`);
+      await waitAfter(p, from, /r=42\n/);
+      from = mark(p);
+      ok("detach", String(link));
+      await waitAfter(p, from, /r=3\n(r=3\n){3}/);
+      from = mark(p);
+      attach("override_add", "uprobe", `${target}:add`);
+      await waitAfter(p, from, /r=42\n(r=42\n){3}/);
+      expect(p.proc.exitCode).toBeNull();
+      // The process shows up in the region's instances while it runs.
+      const pid = /ready pid=(\d+)/.exec(p.output())![1]!;
+      expect(ok("list")).toContain(pid);
+      await p.stop();
+    },
+    T,
+  );
+
+  test(
+    "8 threads call the hooked function during attach and detach: no crash, no wrong result",
+    async () => {
+      newRegion();
+      load("count");
+      const p = spawnStart(target, "threads", "8", "4");
+      await p.waitFor("ready");
+      const end = Date.now() + 2500;
+      let cycles = 0;
+      while (Date.now() < end) {
+        const link = attach("count_add", "uprobe", `${target}:add`);
+        await Bun.sleep(150);
+        ok("detach", String(link));
+        cycles++;
+      }
+      const code = await p.exited;
+      expect(p.output()).toMatch(/threads calls=\d+ bad=0/);
+      expect(code).toBe(0);
+      expect(cycles).toBeGreaterThan(2);
+      const c = dump("counts");
+      expect(c.get(0)).toBeGreaterThan(0); // the program ran
+      expect(c.get(1) ?? 0).toBe(0); // and saw sane arguments each time
+    },
+    T,
+  );
+
+  test(
+    "malloc calls in libc are counted per pid (the SEC target is the default)",
+    () => {
+      newRegion();
+      load("malloc");
+      attach("count_malloc", "uprobe"); // SEC("uprobe/libc.so.6:malloc")
+      const r = start(target, "malloc", "200");
+      expect(r.code).toBe(0);
+      const pid = Number(/ready pid=(\d+)/.exec(r.stdout)?.[1]);
+      const counts = dump("malloc_calls");
+      expect(counts.get(pid)).toBeGreaterThanOrEqual(200);
+    },
+    T,
+  );
+
+  test(
+    "inject (ptrace) into a running process, eject restores it, inject again",
+    async () => {
+      newRegion();
+      load("override");
+      attach("override_add", "uprobe", `${target}:add`);
+      const p = startProcess([target, "loop", "10"]);
+      await p.waitFor("r=3");
+      let from = mark(p);
+      const inj = cli(["inject", String(p.pid), "--shm", region]);
+      expect(inj.stderr).toBe("");
+      expect(inj.stdout).toContain(`agent started in process ${p.pid}`);
+      await waitAfter(p, from, /r=42\n/);
+      from = mark(p);
+      const ej = cli(["detach", "--pid", String(p.pid)]);
+      expect(ej.code).toBe(0);
+      await waitAfter(p, from, /r=3\n(r=3\n){3}/);
+      from = mark(p);
+      expect(cli(["attach", "--pid", String(p.pid), "--shm", region]).code).toBe(0);
+      await waitAfter(p, from, /r=42\n(r=42\n){3}/);
+      // Injecting twice is refused clearly.
+      const again = cli(["inject", String(p.pid), "--shm", region]);
+      expect(again.code).toBe(8);
+      expect(again.stderr).toContain("already running");
+      expect(p.proc.exitCode).toBeNull();
+      await p.stop();
+    },
+    T,
+  );
+
+  test(
+    "a missing region is one line and the program runs unhooked",
+    () => {
+      newRegion(); // never created
+      const r = start(target, "calls", "2");
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain("add(1,2)=3");
+      const lines = r.stderr.split("\n").filter(Boolean);
+      expect(lines.length).toBe(1);
+      expect(lines[0]).toContain("runs without bpftime");
+    },
+    T,
+  );
+
+  test(
+    "a symbol that does not exist is a warning; the program runs",
+    () => {
+      newRegion();
+      load("args");
+      attach("on_add", "uprobe", `${target}:no_such_function`);
+      const r = start(target, "calls", "2");
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain("add(1,2)=3");
+      expect(r.stderr).toContain("symbol no_such_function not found in");
+    },
+    T,
+  );
+
+  test(
+    "start passes options after PROGRAM through, forwards exit codes and signals",
+    async () => {
+      newRegion();
+      load("args");
+      const r = start(target, "--help");
+      expect(r.code).toBe(2); // target's own exit code
+      expect(r.stderr).toContain("unknown mode --help");
+      const r2 = cli(["start", "--shm", region, target, "--help"]);
+      expect(r2.stderr).toContain("unknown mode --help");
+      const p = spawnStart(target, "loop", "10");
+      await p.waitFor("r=3");
+      process.kill(p.pid, "SIGTERM");
+      expect(await p.exited).toBe(128 + 15);
+      const missing = cli(["start", "--shm", region, "/no/such/program"]);
+      expect(missing.code).toBe(3);
+    },
+    T,
+  );
+
+  test(
+    "attach without --arg needs a target in the SEC name",
+    () => {
+      newRegion();
+      load("args");
+      const r = cli(["attach", "on_add", "uprobe", "--shm", region]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain("names no uprobe target");
+    },
+    T,
+  );
+});
