@@ -89,3 +89,27 @@ describe("bpftime run --raw", () => {
     expect(r.stderr).toMatch(/instruction 1/);
   });
 });
+
+describe("--engine ubpf", () => {
+  const { ubpfMissingReason } =
+    require("../src/native/ubpf.ts") as typeof import("../src/native/ubpf.ts");
+  const missing = ubpfMissingReason();
+  if (missing) console.log(`skip: ubpf backend runs: ${missing}`);
+
+  test.skipIf(!!missing)("runs raw bytecode through the system libubpf", () => {
+    const r = cli(["run", "--raw", file(ret42), "--engine", "ubpf"]);
+    expect(r.stdout).toBe("return value: 0x2a\n");
+  });
+
+  test.skipIf(!missing)("without libubpf.so the choice fails with one clear line", () => {
+    for (const args of [["--engine", "ubpf"], []]) {
+      const r = cli(["run", "--raw", file(ret42), ...args], {
+        env: args.length ? {} : { BPFTIME_VM: "ubpf" },
+      });
+      expect(r.code).toBe(9);
+      expect(r.stderr).toMatch(
+        /^bpftime: engine ubpf: libubpf\.so was not found on this machine; .*\n$/,
+      );
+    }
+  });
+});

@@ -9,6 +9,7 @@ import { BpftimeError } from "../errors.ts";
 import { Vm, type Engine } from "../native/vm.ts";
 import { Region, removeRegion } from "../native/runtime.ts";
 import { removeMeta } from "./metadata.ts";
+import { runUbpf, ubpfLibrary } from "../native/ubpf.ts";
 
 export type EngineName = Engine | "ubpf";
 
@@ -32,11 +33,13 @@ export function parseEngine(v: string): EngineName {
   throw new BpftimeError("usage", `unknown engine "${v}": choose interp, jit or ubpf`);
 }
 
+/** ubpf runs raw bytecode only: it has none of our helpers, maps or contexts. */
 function noUbpf(engine: EngineName): asserts engine is Engine {
   if (engine === "ubpf") {
+    ubpfLibrary() ?? runUbpf(new Uint8Array(), new Uint8Array(), 0); // throws the "not found" error
     throw new BpftimeError(
       "unsupported",
-      "engine ubpf: libubpf.so was not found on this machine; install ubpf or use --engine jit",
+      "engine ubpf runs raw bytecode only (--raw): objects need bpftime's helpers and maps; use --engine jit",
     );
   }
 }
@@ -53,8 +56,16 @@ export function runRaw(opts: {
       `the program is ${opts.code.length} bytes, not a whole number of 8-byte instructions`,
     );
   }
-  noUbpf(opts.engine);
   const data = opts.data ? new Uint8Array(opts.data) : new Uint8Array(0);
+  if (opts.engine === "ubpf") {
+    // ubpf's timing includes one FFI call per run: figures are not comparable.
+    return {
+      ...runUbpf(opts.code, data, Math.max(1, opts.repeat)),
+      repeat: opts.repeat,
+      engine: "ubpf",
+      dataOut: data,
+    };
+  }
   const vm = new Vm(opts.code);
   try {
     const r = vm.run(data, opts.engine, opts.repeat);
