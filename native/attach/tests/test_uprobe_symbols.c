@@ -1,0 +1,188 @@
+/* Symbol resolution for uprobe targets (attach/elf_symbols.c) against this
+ * process's own mappings: libc by soname, prefix and path, IFUNCs, the main
+ * executable, offsets and addresses, and the errors. */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "attach/elf_symbols.h"
+#include "test/harness.h"
+
+__attribute__((noinline, used)) int uprobe_symbols_local_fn(int x) {
+    __asm__ volatile("" ::: "memory");
+    return x * 3;
+}
+
+static void *libc_sym(const char *name) {
+    void *h = dlopen("libc.so.6", RTLD_LAZY | RTLD_NOLOAD);
+    void *p = h ? dlsym(h, name) : NULL;
+    if (h) dlclose(h);
+    return p;
+}
+
+static int resolve(const char *arg, struct bpftime_resolved *out, char *err) {
+    return bpftime_resolve_uprobe_target(arg, strlen(arg), out, err, 512);
+}
+
+TEST(libc_by_soname_prefix_and_path) {
+    struct bpftime_resolved r;
+    char err[512];
+    void *malloc_addr = libc_sym("malloc");
+    CHECK(malloc_addr);
+    CHECK_EQ(resolve("libc.so.6:malloc", &r, err), 0);
+    CHECK_EQ(r.addr, (uintptr_t)malloc_addr);
+    CHECK(r.size > 0);
+    CHECK_STR_CONTAINS(r.path, "libc.so.6");
+    CHECK_EQ(resolve("libc:malloc", &r, err), 0);
+    CHECK_EQ(r.addr, (uintptr_t)malloc_addr);
+    char arg[PATH_MAX + 16];
+    Dl_info info;
+    CHECK(dladdr(malloc_addr, &info) && info.dli_fname);
+    snprintf(arg, sizeof arg, "%s:malloc", info.dli_fname);
+    CHECK_EQ(resolve(arg, &r, err), 0);
+    CHECK_EQ(r.addr, (uintptr_t)malloc_addr);
+    CHECK_EQ(r.bias, (uintptr_t)info.dli_fbase);
+}
+
+TEST(symlink_to_the_library) {
+    void *malloc_addr = libc_sym("malloc");
+    Dl_info info;
+    CHECK(dladdr(malloc_addr, &info) && info.dli_fname);
+    char real[PATH_MAX], link[64], arg[128];
+    CHECK(realpath(info.dli_fname, real));
+    snprintf(link, sizeof link, "/tmp/bpftime-test-libc-%d.so", (int)getpid());
+    unlink(link);
+    CHECK_EQ(symlink(real, link), 0);
+    snprintf(arg, sizeof arg, "%s:malloc", link);
+    struct bpftime_resolved r;
+    char err[512];
+    int rc = resolve(arg, &r, err);
+    unlink(link);
+    CHECK_EQ(rc, 0);
+    CHECK_EQ(r.addr, (uintptr_t)malloc_addr);
+}
+
+TEST(ifunc_resolves_to_the_chosen_implementation) {
+    struct bpftime_resolved r;
+    char err[512];
+    uint64_t value, size;
+    int ifunc = 0;
+    Dl_info info;
+    CHECK(dladdr(libc_sym("malloc"), &info));
+    CHECK_EQ(bpftime_elf_lookup_symbol(info.dli_fname, "strlen", &value, &size, &ifunc, err,
+                                       sizeof err),
+             0);
+    CHECK(ifunc); /* glibc's strlen is an IFUNC on x86-64 */
+    CHECK_EQ(resolve("libc.so.6:strlen", &r, err), 0);
+    CHECK_EQ(r.addr, (uintptr_t)libc_sym("strlen"));
+    CHECK(r.addr != r.bias + value); /* not the resolver */
+}
+
+TEST(main_executable_by_path_and_name) {
+    char exe[PATH_MAX], arg[PATH_MAX + 64];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    CHECK(n > 0);
+    exe[n] = 0;
+    struct bpftime_resolved r;
+    char err[512];
+    snprintf(arg, sizeof arg, "%s:uprobe_symbols_local_fn", exe);
+    CHECK_EQ(resolve(arg, &r, err), 0);
+    CHECK_EQ(r.addr, (uintptr_t)&uprobe_symbols_local_fn);
+    snprintf(arg, sizeof arg, "%s:uprobe_symbols_local_fn", strrchr(exe, '/') + 1);
+    CHECK_EQ(resolve(arg, &r, err), 0);
+    CHECK_EQ(r.addr, (uintptr_t)&uprobe_symbols_local_fn);
+}
+
+TEST(offset_and_address_forms) {
+    struct bpftime_resolved r, base;
+    char err[512], arg[128];
+    uintptr_t m = (uintptr_t)libc_sym("malloc");
+    CHECK_EQ(resolve("libc.so.6:malloc", &base, err), 0);
+    CHECK_EQ(resolve("libc.so.6:malloc+4", &r, err), 0);
+    CHECK_EQ(r.addr, m + 4);
+    CHECK_EQ(r.size, base.size - 4);
+    CHECK_EQ(resolve("libc.so.6:malloc+0x10", &r, err), 0);
+    CHECK_EQ(r.addr, m + 16);
+    snprintf(arg, sizeof arg, "libc.so.6:0x%lx", (unsigned long)(m - base.bias));
+    CHECK_EQ(resolve(arg, &r, err), 0);
+    CHECK_EQ(r.addr, m);
+    snprintf(arg, sizeof arg, "libc.so.6:0x%lx+2", (unsigned long)(m - base.bias));
+    CHECK_EQ(resolve(arg, &r, err), 0);
+    CHECK_EQ(r.addr, m + 2);
+}
+
+TEST(errors) {
+    struct bpftime_resolved r;
+    char err[512];
+    CHECK_EQ(resolve("libc.so.6:no_such_function_xyz", &r, err), -ENOENT);
+    CHECK(!r.not_loaded);
+    CHECK_STR_CONTAINS(err, "symbol no_such_function_xyz not found in /");
+    CHECK_STR_CONTAINS(err, "libc.so.6");
+    CHECK_EQ(resolve("libnot-there-at-all.so:f", &r, err), -ENOENT);
+    CHECK(r.not_loaded);
+    CHECK_STR_CONTAINS(err, "not loaded in this process");
+    CHECK_EQ(resolve("/no/such/binary:f", &r, err), -ENOENT);
+    CHECK(r.not_loaded);
+    CHECK_EQ(resolve("nocolon", &r, err), -EINVAL);
+    CHECK_STR_CONTAINS(err, "expected BINARY:SYMBOL");
+    CHECK_EQ(resolve("libc.so.6:", &r, err), -EINVAL);
+    CHECK_EQ(resolve(":malloc", &r, err), -EINVAL);
+    CHECK_EQ(resolve("libc.so.6:malloc+zz", &r, err), -EINVAL);
+    CHECK_STR_CONTAINS(err, "bad offset");
+    /* A data symbol is not a function. */
+    CHECK_EQ(resolve("libc.so.6:environ", &r, err), -ENOENT);
+}
+
+TEST(arg_need_not_be_nul_terminated) {
+    struct bpftime_resolved r;
+    char err[512];
+    const char buf[] = "libc.so.6:mallocXXXX";
+    CHECK_EQ(bpftime_resolve_uprobe_target(buf, 16, &r, err, sizeof err), 0);
+    CHECK_EQ(r.addr, (uintptr_t)libc_sym("malloc"));
+}
+
+/* Garbage and truncated ELF files: errors, never a crash. */
+TEST(bad_elf_files) {
+    char path[64], err[512];
+    uint64_t v, s;
+    int ifunc;
+    snprintf(path, sizeof path, "/tmp/bpftime-test-elf-%d", (int)getpid());
+    int fd = open(path, O_CREAT | O_TRUNC | O_WRONLY, 0600);
+    CHECK(fd >= 0);
+    CHECK(write(fd, "not an elf file at all, just some text......................", 60) == 60);
+    close(fd);
+    CHECK_EQ(bpftime_elf_lookup_symbol(path, "f", &v, &s, &ifunc, err, sizeof err), -EIO);
+    /* The first n bytes of libc for several n. */
+    Dl_info info;
+    CHECK(dladdr(libc_sym("malloc"), &info));
+    int in = open(info.dli_fname, O_RDONLY);
+    CHECK(in >= 0);
+    static char buf[1 << 20];
+    ssize_t total = read(in, buf, sizeof buf);
+    close(in);
+    CHECK(total > 4096);
+    size_t sizes[] = {64, 100, 4096, 65536, (size_t)total};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        fd = open(path, O_CREAT | O_TRUNC | O_WRONLY, 0600);
+        CHECK(write(fd, buf, sizes[i]) == (ssize_t)sizes[i]);
+        close(fd);
+        int rc = bpftime_elf_lookup_symbol(path, "malloc", &v, &s, &ifunc, err, sizeof err);
+        CHECK(rc == -ENOENT || rc == -EIO || rc == 0);
+    }
+    /* Random bit flips in the headers. */
+    srand(1);
+    for (int i = 0; i < 200; i++) {
+        static char copy[1 << 16];
+        memcpy(copy, buf, sizeof copy);
+        for (int k = 0; k < 8; k++) copy[rand() % 128] ^= (char)(1 << (rand() % 8));
+        fd = open(path, O_CREAT | O_TRUNC | O_WRONLY, 0600);
+        CHECK(write(fd, copy, sizeof copy) == (ssize_t)sizeof copy);
+        close(fd);
+        bpftime_elf_lookup_symbol(path, "malloc", &v, &s, &ifunc, err, sizeof err);
+        bpftime_elf_first_load_vaddr(path, &v, err, sizeof err);
+    }
+    unlink(path);
+}
