@@ -90,6 +90,8 @@ export interface Frame {
   regs: Reg[];
   /** byte i describes stack address fp - STACK_SIZE + i */
   stype: Uint8Array;
+  /** the same bytes, four at a time (fast comparison) */
+  stype32: Uint32Array;
   /** spills keyed by the byte index where they start (sparse) */
   spills: Spill[];
   /** slot index of the call instruction that created this frame (-1: main) */
@@ -110,11 +112,15 @@ export function newFrame(callsite: number, subprog: number, frameNo: number): Fr
   regs[10] = ptrReg("stack", { frame: frameNo });
   return {
     regs,
-    stype: new Uint8Array(STACK_SIZE),
+    ...stackTypes(new Uint8Array(STACK_SIZE)),
     spills: [],
     callsite,
     subprog,
   };
+}
+
+function stackTypes(stype: Uint8Array): { stype: Uint8Array; stype32: Uint32Array } {
+  return { stype, stype32: new Uint32Array(stype.buffer, stype.byteOffset, STACK_SIZE / 4) };
 }
 
 function cloneSpills(sp: Spill[]): Spill[] {
@@ -130,7 +136,7 @@ export function cloneState(s: State): State {
   return {
     frames: s.frames.map((f) => ({
       regs: f.regs.map(cloneReg),
-      stype: f.stype.slice(),
+      ...stackTypes(f.stype.slice()),
       spills: cloneSpills(f.spills),
       callsite: f.callsite,
       subprog: f.subprog,
@@ -252,8 +258,8 @@ function frameSafe(
     if (!(liveRegs & (1 << i))) continue;
     if (!regSafe(old.regs[i]!, cur.regs[i]!, ids, (preciseRegs & (1 << i)) !== 0)) return false;
   }
-  const ow = new Uint32Array(old.stype.buffer, old.stype.byteOffset, STACK_SIZE / 4);
-  const cw = new Uint32Array(cur.stype.buffer, cur.stype.byteOffset, STACK_SIZE / 4);
+  const ow = old.stype32;
+  const cw = cur.stype32;
   for (let i = 0; i < STACK_SIZE; i++) {
     if ((i & 3) === 0) {
       // 4 bytes at a time: all invalid in old, or identical non-spill bytes
