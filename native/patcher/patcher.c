@@ -222,7 +222,11 @@ static void synchronize(void) {
         if (st == tls.st) continue; /* detach from inside our own callback */
         uint64_t s = atomic_load_explicit(&st->seq, memory_order_acquire);
         if (!(s & 1)) continue;
-        while (atomic_load_explicit(&st->seq, memory_order_acquire) == s) sched_yield();
+        /* Sleep rather than yield: the thread we wait for may need our CPU. */
+        while (atomic_load_explicit(&st->seq, memory_order_acquire) == s) {
+            struct timespec ts = {0, 20000};
+            nanosleep(&ts, NULL);
+        }
     }
 }
 
@@ -600,14 +604,17 @@ static int apply_pending(void) {
         free(prot);
         return patcher_set_error(-ENOMEM, "out of memory");
     }
-    size_t k = 0, nattach = 0;
+    size_t k = 0, nfixup = 0;
     for (struct patcher_fn *fn = atomic_load(&patcher.fns); fn; fn = fn->next)
         if (fn->want != fn->installed) todo[k++] = fn;
-    /* Sites being hooked first: the fix-up round only needs those. */
+    /* Sites being hooked whose overwritten bytes hold more than one
+     * instruction first: only there can a thread be stopped in the middle
+     * (a round costs a scheduling slice of every thread, so skip it when no
+     * site needs it). */
     for (size_t i = 0; i < n; i++)
-        if (todo[i]->want) {
-            struct patcher_fn *t = todo[nattach];
-            todo[nattach++] = todo[i];
+        if (todo[i]->want && todo[i]->map.n > 1) {
+            struct patcher_fn *t = todo[nfixup];
+            todo[nfixup++] = todo[i];
             todo[i] = t;
         }
     long ps = sysconf(_SC_PAGESIZE);
@@ -632,7 +639,7 @@ static int apply_pending(void) {
     if (!err) {
         for (size_t i = 0; i < n; i++) store_byte(todo[i]->patch_addr, 0xcc);
         sync_cores();
-        if (nattach) signal_round(todo, nattach);
+        if (nfixup) signal_round(todo, nfixup);
         for (size_t i = 0; i < n; i++) {
             struct patcher_fn *fn = todo[i];
             const uint8_t *src = fn->want ? fn->jump : fn->orig;

@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "patcher/patcher.h"
@@ -358,10 +359,15 @@ TEST(longjmp_out_of_a_hooked_function) {
 
 /* ---- threads --------------------------------------------------------------- */
 
-__attribute__((noinline)) long stress_target(long x) {
-    body_runs++;
-    return x * 2 + 1;
-}
+/* Two instructions under the jump: a thread may be stopped between them
+ * while the jump is written (the patcher moves it to the trampoline). */
+long stress_target(long x);
+__asm__(".text\n.p2align 4\n.globl stress_target\n.type stress_target, @function\n"
+        "stress_target:\n"
+        "leaq (%rdi,%rdi,1), %rax\n" /* 4 bytes */
+        "addq $1, %rax\n"            /* 4 bytes */
+        "ret\n"
+        ".size stress_target, .-stress_target\n");
 static long (*volatile p_stress)(long) = stress_target;
 static atomic_bool stop;
 static atomic_long calls, wrong;
@@ -390,6 +396,15 @@ static void *stress_thread(void *arg) {
     return NULL;
 }
 
+/* Lets the worker threads make progress (they may need our CPU). */
+static void wait_calls(long n) {
+    long c = atomic_load(&calls);
+    while (atomic_load(&calls) < c + n) {
+        struct timespec ts = {0, 50000};
+        nanosleep(&ts, NULL);
+    }
+}
+
 TEST(eight_threads_while_attaching_and_detaching) {
     uint8_t before[32];
     memcpy(before, (void *)stress_target, sizeof before);
@@ -402,12 +417,10 @@ TEST(eight_threads_while_attaching_and_detaching) {
         struct bpftime_hook *h = NULL, *h2 = NULL;
         ATTACH(stress_target, &variants[i % 3], NULL, &h);
         if (i % 4 == 0) ATTACH(stress_target, &variants[(i + 1) % 3], NULL, &h2);
-        long c = atomic_load(&calls);
-        while (atomic_load(&calls) < c + 200) sched_yield();
+        wait_calls(100);
         CHECK_EQ(bpftime_hook_detach(h), 0);
         if (h2) CHECK_EQ(bpftime_hook_detach(h2), 0);
-        c = atomic_load(&calls);
-        while (atomic_load(&calls) < c + 100) sched_yield();
+        wait_calls(20);
     }
     atomic_store(&stop, true);
     for (int i = 0; i < 8; i++) pthread_join(th[i], NULL);
@@ -441,8 +454,7 @@ TEST(detach_waits_for_running_callbacks) {
         struct counter *c = calloc(1, sizeof *c);
         struct bpftime_hook *h = NULL;
         ATTACH(stress_target, &cbs, c, &h);
-        long n0 = atomic_load(&calls);
-        while (atomic_load(&calls) < n0 + 50) sched_yield();
+        wait_calls(50);
         CHECK_EQ(bpftime_hook_detach(h), 0);
         long v = atomic_load(&c->n);
         CHECK(v % 2 == 0); /* no callback half-way through */
