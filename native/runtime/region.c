@@ -214,10 +214,39 @@ void shm_free(struct bpftime_region *r, uint64_t off)
     shm_lock(&h->alloc_lock);
     h->heap_used -= blk->size;
     if (blk->cls == SHM_BLOCK_LARGE) {
-        /* give the pages back to tmpfs; they read as zero afterwards */
-        madvise(r->base + b + SHM_PAGE, blk->size - SHM_PAGE, MADV_REMOVE);
-        blk->next = h->large_free;
-        h->large_free = b;
+        uint64_t size = blk->size;
+        /* coalesce with free neighbours so create/delete cycles of maps of
+         * different sizes do not fragment the heap */
+        for (bool merged = true; merged;) {
+            merged = false;
+            for (uint64_t *pp = &h->large_free; *pp;) {
+                uint64_t f = *pp;
+                struct shm_block *fb = rt_ptr(r, f);
+                if (f + fb->size == b || b + size == f) {
+                    *pp = fb->next;
+                    if (f < b)
+                        b = f;
+                    size += fb->size;
+                    merged = true;
+                } else {
+                    pp = &fb->next;
+                }
+            }
+        }
+        blk = rt_ptr(r, b);
+        /* give the pages back to tmpfs; they read as zero afterwards (the
+         * header pages of merged neighbours included) */
+        memset(blk, 0, sizeof *blk);
+        madvise(r->base + b + SHM_PAGE, size - SHM_PAGE, MADV_REMOVE);
+        if (b + size == h->bump) {
+            h->bump = b; /* the top of the heap: back to the bump area */
+        } else {
+            blk->magic = SHM_BLOCK_MAGIC;
+            blk->cls = SHM_BLOCK_LARGE;
+            blk->size = size;
+            blk->next = h->large_free;
+            h->large_free = b;
+        }
     } else {
         blk->next = h->small_free[blk->cls];
         h->small_free[blk->cls] = b;

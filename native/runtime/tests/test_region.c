@@ -182,6 +182,39 @@ TEST(allocator_reuses_and_zeroes)
     bpftime_region_close(r);
 }
 
+TEST(allocator_coalesces_large_blocks)
+{
+    char name[64];
+    region_name(name, sizeof name, "coal");
+    struct bpftime_region *r;
+    CHECK_EQ(bpftime_region_create(name, 8 << 20, &r), 0);
+    bpftime_region_remove(name);
+    int64_t a = bpftime_shm_alloc(r, 200000);
+    uint64_t bump0 = r->hdr->bump - (uint64_t)(200000 + 4096 + 4095) / 4096 * 4096;
+    int64_t b = bpftime_shm_alloc(r, 200000);
+    int64_t c = bpftime_shm_alloc(r, 200000);
+    int64_t guard = bpftime_shm_alloc(r, 100000);
+    CHECK(a > 0 && b > a && c > b && guard > c);
+    bpftime_shm_free(r, (uint64_t)a);
+    bpftime_shm_free(r, (uint64_t)b);
+    /* a and b merged: a block larger than either fits where a was */
+    int64_t ab = bpftime_shm_alloc(r, 350000);
+    CHECK_EQ(ab, a);
+    bpftime_shm_free(r, (uint64_t)ab);
+    /* freeing everything returns the top of the heap to the bump area */
+    bpftime_shm_free(r, (uint64_t)guard);
+    bpftime_shm_free(r, (uint64_t)c);
+    CHECK_EQ(r->hdr->bump, bump0);
+    CHECK_EQ(r->hdr->large_free, 0);
+    /* many create/delete cycles of differently sized maps do not exhaust it */
+    for (int i = 0; i < 200; i++) {
+        int id = bpftime_map_create(r, "m", BPFTIME_MAP_ARRAY, 4, 8, 20000 + (uint32_t)(i % 7) * 15000, 0, 0);
+        CHECK(id > 0);
+        CHECK_EQ(bpftime_map_delete(r, id), 0);
+    }
+    bpftime_region_close(r);
+}
+
 TEST(map_too_large_for_region_fails_cleanly)
 {
     char name[64];
