@@ -1,6 +1,7 @@
 // Map entries as the HTTP API pages and edits them: the CLI's `map dump`,
 // `lookup`, `update` and `delete` (maps.ts) with offsets, and values that
 // arrive as JSON values rather than command-line text.
+import { BpftimeError } from "../errors.ts";
 import { dumpEntries, lookup, remove, update, type MapHandle } from "./maps.ts";
 
 export interface EntriesPage {
@@ -21,11 +22,16 @@ export function entriesPage(m: MapHandle, offset = 0, limit = 100): EntriesPage 
 }
 
 /**
- * A key or value given as JSON: strings are taken as the CLI takes its
- * arguments (so "hex:0100…" and "42" work), anything else as its JSON text.
+ * A value given as a JSON value, as the text `bpftime map update` would take:
+ * through BTF the JSON itself (so "18446744073709551615" stays a string and
+ * keeps its precision, "abc" fills a char array); "hex:…" raw bytes; without
+ * BTF a string is the command-line text ("42", "0x2a").
  */
-export function inputText(v: unknown): string {
-  return typeof v === "string" ? v : JSON.stringify(v);
+export function valueText(m: MapHandle, v: unknown): string {
+  if (v === undefined) throw new BpftimeError("usage", "missing value");
+  if (typeof v !== "string") return JSON.stringify(v);
+  if (v.startsWith("hex:") || !(m.btf && m.meta?.valueType)) return v;
+  return JSON.stringify(v);
 }
 
 export function lookupEntry(m: MapHandle, key: string): { key: string; value: unknown } {
@@ -38,7 +44,7 @@ export function updateEntry(
   value: unknown,
   flag = "any",
 ): { updated: true } {
-  update(m, key, inputText(value), flag);
+  update(m, key, valueText(m, value), flag);
   return { updated: true };
 }
 

@@ -25,7 +25,7 @@ import { BpftimeError } from "../errors.ts";
 import { HttpError, errorBody, toApiError } from "./errors.ts";
 import { parseJsonBody, parseObjectBody, type ObjectUpload } from "./body.ts";
 import { tokenMatches } from "./token.ts";
-import { eventStream, StreamSet } from "./sse.ts";
+import { EventHub } from "./sse.ts";
 import { renderMetrics } from "./metrics.ts";
 import * as S from "./schemas.ts";
 
@@ -58,7 +58,7 @@ const errors = { 400: S.ErrorSchema, 401: S.ErrorSchema, 404: S.ErrorSchema };
 const secured = [{ bearer: [] as string[] }];
 
 export function createApp(o: AppOptions) {
-  const streams = new StreamSet();
+  const events = new EventHub(o.shm);
   const region = <T>(fn: Parameters<typeof withRegion<T>>[1]) => withRegion(o.shm, fn);
 
   const app = new Elysia({ normalize: true })
@@ -125,12 +125,23 @@ export function createApp(o: AppOptions) {
       }
       if (code === "VALIDATION") {
         set.status = 400;
-        const v = error as { type?: string; valueError?: { path?: string; message?: string } };
-        const where = v.valueError?.path ? ` at ${v.type}${v.valueError.path}` : ` in ${v.type}`;
-        return errorBody(
-          "invalid_request",
-          `invalid request${where}: ${v.valueError?.message ?? "does not match the schema"}; see /docs`,
-        );
+        const v = error as {
+          type?: string;
+          valueError?: { path?: string; message?: string };
+          all?: Array<{ summary?: string; path?: string }>;
+          customError?: unknown;
+        };
+        const first = v.all?.[0];
+        const path = v.valueError?.path || first?.path || "";
+        const where = ["body", "query", "params"].includes(v.type ?? "")
+          ? `${v.type}${path}`
+          : path.replace(/^\//, "") || "request";
+        const why =
+          (typeof v.customError === "string" && v.customError) ||
+          first?.summary ||
+          v.valueError?.message ||
+          "does not match the schema";
+        return errorBody("invalid_request", `invalid ${where}: ${why}; see /docs`);
       }
       if (code === "PARSE" && !(error.cause instanceof Error)) {
         set.status = 400;
@@ -224,8 +235,17 @@ export function createApp(o: AppOptions) {
       {
         params: S.IdParam,
         query: t.Object({
-          offset: t.Optional(t.Integer({ minimum: 0, default: 0 })),
-          limit: t.Optional(t.Integer({ minimum: 1, maximum: 10_000, default: 100 })),
+          offset: t.Optional(
+            t.Integer({ minimum: 0, default: 0, error: "offset must be an integer >= 0" }),
+          ),
+          limit: t.Optional(
+            t.Integer({
+              minimum: 1,
+              maximum: 10_000,
+              default: 100,
+              error: "limit must be an integer from 1 to 10000",
+            }),
+          ),
         }),
         response: { 200: S.EntriesPageSchema, ...errors },
         detail: { tags: ["maps"], summary: "a page of entries in iteration order (map dump)" },
@@ -349,21 +369,23 @@ export function createApp(o: AppOptions) {
     .get(
       "/v1/events/:map",
       ({ params, query, request }) =>
-        eventStream(
-          {
-            shm: o.shm,
-            map: params.map,
-            ...(query.type ? { typeName: query.type } : {}),
-            ...(query.count ? { count: query.count } : {}),
-            signal: request.signal,
-          },
-          streams,
-        ),
+        events.subscribe({
+          map: params.map,
+          ...(query.type ? { typeName: query.type } : {}),
+          ...(query.count ? { count: query.count } : {}),
+          signal: request.signal,
+        }),
       {
         params: t.Object({ map: t.String({ description: "ringbuf or perf event array" }) }),
         query: t.Object({
           type: t.Optional(t.String({ description: "decode records as this BTF struct" })),
-          count: t.Optional(t.Integer({ minimum: 1, description: "end after N records" })),
+          count: t.Optional(
+            t.Integer({
+              minimum: 1,
+              description: "end after N records",
+              error: "count must be an integer >= 1",
+            }),
+          ),
           access_token: t.Optional(t.String({ description: "the token, for EventSource" })),
         }),
         detail: {
@@ -393,7 +415,7 @@ export function createApp(o: AppOptions) {
         },
       },
     );
-  return { app, streams };
+  return { app, events };
 }
 
 export type App = ReturnType<typeof createApp>["app"];

@@ -42,7 +42,7 @@ export async function startServer(o: ServeOptions = {}): Promise<RunningServer> 
         ].map((h) => h.toLowerCase())
       : [];
   const hosts: string[] = [];
-  const { app, streams } = createApp({
+  const { app, events } = createApp({
     shm: region,
     token: token.value,
     protectReads: !loopback,
@@ -71,7 +71,7 @@ export async function startServer(o: ServeOptions = {}): Promise<RunningServer> 
     loopback,
     token,
     async stop() {
-      streams.closeAll();
+      events.closeAll();
       await app.stop(true);
     },
   };

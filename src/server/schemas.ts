@@ -105,12 +105,25 @@ export const EntriesPageSchema = t.Object({
 export const EntrySchema = t.Object({ key: t.String(), value: Json });
 
 export const UpdateBody = t.Object({
-  value: t.Unknown({
-    description: 'the value: JSON through BTF (42, "text", {"field": 1}), or "hex:0100…" raw bytes',
-  }),
+  value: t.Union(
+    [
+      t.String(),
+      t.Number(),
+      t.Boolean(),
+      t.Null(),
+      t.Array(t.Any()),
+      t.Record(t.String(), t.Any()),
+    ],
+    {
+      description:
+        'the value: JSON through BTF (42, "text", {"field": 1}), or "hex:0100…" raw bytes',
+      error: 'value is required: JSON through BTF (42, "text", {"field": 1}) or "hex:…" bytes',
+    },
+  ),
   flag: t.Optional(
     t.Union([t.Literal("any"), t.Literal("noexist"), t.Literal("exist")], {
       description: "BPF_ANY (default), BPF_NOEXIST or BPF_EXIST",
+      error: "flag must be any, noexist or exist",
     }),
   ),
 });
@@ -163,6 +176,7 @@ export const AttachBody = t.Object({
   cookie: t.Optional(
     t.Union([t.Integer({ minimum: 0 }), t.String({ pattern: "^(0x[0-9a-fA-F]+|[0-9]+)$" })], {
       description: "value bpf_get_attach_cookie() returns (default 0)",
+      error: "cookie must be a non-negative integer (a number, or a decimal or 0x string)",
     }),
   ),
 });
