@@ -1,0 +1,93 @@
+/* Patcher micro-benchmark: ns per call of an empty noinline function with no
+ * hook, with an on_enter hook (empty callback), with on_leave, and with both,
+ * measured side by side in one run (best of several rounds). Not part of
+ * `make test`: it measures, it does not assert timings.
+ *
+ * Build and run from the repository root (self-contained: only the patcher
+ * and the logger are compiled in):
+ *
+ *   mkdir -p bench/build/uprobe && cc -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra
+ *       -Inative $(pkg-config --cflags capstone) -o bench/build/uprobe/patcher_bench
+ *       bench/uprobe/patcher_bench.c native/patcher/[a-z]*.c native/common/log.c
+ *       $(pkg-config --libs capstone) -lpthread -ldl && bench/build/uprobe/patcher_bench
+ *   (one command line)
+ *
+ *   patcher_bench [calls-per-round]   (default 10000000) */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "patcher/patcher.h"
+
+#define ROUNDS 7
+
+__attribute__((noinline)) long bench_empty(long x) {
+    __asm__ volatile("" ::: "memory");
+    return x;
+}
+static long (*volatile target)(long) = bench_empty;
+
+static int empty_enter(struct bpftime_hook_regs *r, void *u) {
+    (void)r;
+    (void)u;
+    return BPFTIME_HOOK_CONTINUE;
+}
+static void empty_leave(struct bpftime_hook_regs *r, void *u) {
+    (void)r;
+    (void)u;
+}
+
+static double now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+/* Best ns/call over ROUNDS rounds of n calls. */
+static double measure(long n) {
+    double best = 1e30;
+    for (int r = 0; r < ROUNDS; r++) {
+        long sum = 0;
+        double t0 = now_ns();
+        for (long i = 0; i < n; i++) sum += target(i);
+        double dt = (now_ns() - t0) / (double)n;
+        if (sum != n * (n - 1) / 2) {
+            fprintf(stderr, "wrong result\n");
+            exit(1);
+        }
+        if (dt < best) best = dt;
+    }
+    return best;
+}
+
+int main(int argc, char **argv) {
+    long n = argc > 1 ? atol(argv[1]) : 10000000;
+    static const struct {
+        const char *name;
+        struct bpftime_hook_callbacks cb;
+    } variants[] = {
+        {"on_enter", {empty_enter, NULL}},
+        {"on_leave", {NULL, empty_leave}},
+        {"on_enter+on_leave", {empty_enter, empty_leave}},
+    };
+    measure(n / 10); /* warm up */
+    double base = measure(n);
+    printf("patcher: empty noinline function, %ld calls x %d rounds (best)\n", n, ROUNDS);
+    printf("%-20s %10s %14s\n", "hook", "ns/call", "added ns/call");
+    printf("%-20s %10.2f %14s\n", "none", base, "-");
+    for (size_t i = 0; i < sizeof variants / sizeof variants[0]; i++) {
+        struct bpftime_hook *h = NULL;
+        int rc = bpftime_hook_attach((void *)bench_empty, &variants[i].cb, NULL, &h);
+        if (rc) {
+            fprintf(stderr, "attach: %s (%d)\n", bpftime_patcher_error(), rc);
+            return 1;
+        }
+        double t = measure(n);
+        bpftime_hook_detach(h);
+        printf("%-20s %10.2f %14.2f\n", variants[i].name, t, t - base);
+    }
+    double after = measure(n);
+    printf("%-20s %10.2f %14s\n", "none (after detach)", after, "-");
+    return 0;
+}
