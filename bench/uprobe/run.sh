@@ -1,0 +1,16 @@
+#!/bin/sh
+# uprobe benchmark: builds bench/uprobe/uprobe_bench.c against libbpftime.so
+# into bench/build/uprobe and runs it (ns per call of an empty function:
+# unhooked, bpftime uprobe / uretprobe / both, kernel uprobes when allowed —
+# root or CAP_BPF+CAP_PERFMON). Measures, asserts nothing.
+#   bench/uprobe/run.sh [CALLS]      (default 2000000 per round, x10 unhooked)
+set -e
+root=$(cd "$(dirname "$0")/../.." && pwd)
+out="$root/bench/build/uprobe"
+mkdir -p "$out"
+make -s -C "$root/native" >&2
+${CC:-cc} -O2 -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror \
+    -I"$root/native" -I"$root/native/include" -o "$out/uprobe_bench" \
+    "$root/bench/uprobe/uprobe_bench.c" -L"$root/native/build" -lbpftime \
+    -Wl,-rpath,"$root/native/build"
+exec "$out/uprobe_bench" "$@"
