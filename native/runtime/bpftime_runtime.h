@@ -208,6 +208,8 @@ struct bpftime_map *bpftime_map_handle(struct bpftime_region *r, uint32_t id);
 /* Handle-level operations; from_prog selects the eBPF program view (per-CPU
  * maps: only this CPU's slot, lookups return pointers into the region). */
 void *bpftime_map_lookup_ptr(struct bpftime_map *m, const void *key);
+/* Per-CPU maps only: the value slot of `cpu` (NULL if cpu >= ncpus). */
+void *bpftime_map_lookup_percpu_ptr(struct bpftime_map *m, const void *key, uint32_t cpu);
 int bpftime_map_h_update(struct bpftime_map *m, const void *key, const void *value,
                          uint64_t flags, bool from_prog);
 int bpftime_map_h_delete(struct bpftime_map *m, const void *key);

@@ -357,20 +357,48 @@ H(ktime_get_boot_ns)
     return rt_now_ns(CLOCK_BOOTTIME);
 }
 
+static uint64_t trace_impl(const char *fmt, uint32_t fmt_len, const uint64_t *args, uint32_t n)
+{
+    char msg[TRACE_MSG_MAX];
+    int len = bpftime_format(msg, sizeof msg, fmt, fmt_len, args, n);
+    if (len < 0)
+        return RET(len);
+    if ((uint32_t)len >= sizeof msg)
+        len = (int)sizeof msg - 1;
+    struct bpftime_region *r = atomic_load(&trace_region);
+    if (r)
+        return RET(bpftime_trace_write(r, msg, (uint32_t)len));
+    BPFTIME_INFO("trace_printk: %s", msg);
+    return (uint64_t)len;
+}
+
 H(trace_printk)
 {
     UNUSED_ARGS();
-    char msg[TRACE_MSG_MAX];
     uint64_t args[3] = {r3, r4, r5};
-    int n = bpftime_format(msg, sizeof msg, PTR(r1), (uint32_t)r2, args, 3);
-    if (n < 0)
-        return RET(n);
-    uint32_t len = (uint32_t)n < sizeof msg ? (uint32_t)n : (uint32_t)sizeof msg - 1;
-    struct bpftime_region *r = atomic_load(&trace_region);
-    if (r)
-        return RET(bpftime_trace_write(r, msg, len));
-    BPFTIME_INFO("trace_printk: %s", msg);
-    return len;
+    return trace_impl(PTR(r1), (uint32_t)r2, args, 3);
+}
+H(trace_vprintk)
+{
+    /* what libbpf's bpf_printk uses for more than three arguments */
+    UNUSED_ARGS();
+    uint32_t data_len = (uint32_t)r4;
+    if (data_len % 8 || data_len / 8 > SNPRINTF_MAX_ARGS || (data_len && !r3))
+        return RET(-EINVAL);
+    uint64_t args[SNPRINTF_MAX_ARGS];
+    if (data_len)
+        memcpy(args, PTR(r3), data_len);
+    return trace_impl(PTR(r1), (uint32_t)r2, args, data_len / 8);
+}
+H(ktime_get_coarse_ns)
+{
+    UNUSED_ARGS();
+    return rt_now_ns(CLOCK_MONOTONIC_COARSE);
+}
+H(map_lookup_percpu_elem)
+{
+    UNUSED_ARGS();
+    return (uint64_t)(uintptr_t)bpftime_map_lookup_percpu_ptr(PTR(r1), PTR(r2), (uint32_t)r3);
 }
 
 static _Thread_local uint32_t prandom_state;

@@ -666,10 +666,18 @@ static int unsupported(const struct bpftime_map *h, const char *op)
     return rt_err(-EOPNOTSUPP, "%s map %u does not support %s", type_name(h->type), h->id, op);
 }
 
-void *bpftime_map_lookup_ptr(struct bpftime_map *h, const void *key)
+/* cpu < 0: the calling CPU (per-CPU maps) */
+static void *lookup_ptr_cpu(struct bpftime_map *h, const void *key, int cpu)
 {
     if (!handle_ok(h))
         return NULL;
+    if (h->percpu) {
+        if (cpu < 0)
+            cpu = this_cpu(h);
+        else if ((uint32_t)cpu >= h->ncpus)
+            return NULL;
+    }
+    size_t cpu_off = h->percpu ? (size_t)cpu * h->stride : 0;
     switch (h->type) {
     case BPFTIME_MAP_ARRAY:
     case BPFTIME_MAP_PERCPU_ARRAY: {
@@ -677,16 +685,12 @@ void *bpftime_map_lookup_ptr(struct bpftime_map *h, const void *key)
         memcpy(&idx, key, 4);
         if (idx >= h->max_entries)
             return NULL;
-        uint8_t *v = array_elem(h, idx);
-        return h->percpu ? v + (size_t)this_cpu(h) * h->stride : v;
+        return array_elem(h, idx) + cpu_off;
     }
     case BPFTIME_MAP_HASH:
     case BPFTIME_MAP_PERCPU_HASH: {
         struct shm_hash_elem *e = hash_find(h, key, hash_key(key, h->key_size));
-        if (!e)
-            return NULL;
-        uint8_t *v = elem_value(h, e);
-        return h->percpu ? v + (size_t)this_cpu(h) * h->stride : v;
+        return e ? elem_value(h, e) + cpu_off : NULL;
     }
     case BPFTIME_MAP_LRU_HASH:
     case BPFTIME_MAP_LRU_PERCPU_HASH: {
@@ -698,9 +702,7 @@ void *bpftime_map_lookup_ptr(struct bpftime_map *h, const void *key)
         if (e) {
             lru_unlink(h, e);
             lru_push_front(h, e);
-            v = elem_value(h, e);
-            if (h->percpu)
-                v += (size_t)this_cpu(h) * h->stride;
+            v = elem_value(h, e) + cpu_off;
         }
         shm_unlock(lk);
         return v;
@@ -708,6 +710,18 @@ void *bpftime_map_lookup_ptr(struct bpftime_map *h, const void *key)
     default:
         return NULL;
     }
+}
+
+void *bpftime_map_lookup_ptr(struct bpftime_map *h, const void *key)
+{
+    return lookup_ptr_cpu(h, key, -1);
+}
+
+void *bpftime_map_lookup_percpu_ptr(struct bpftime_map *h, const void *key, uint32_t cpu)
+{
+    if (!handle_ok(h) || !h->percpu || cpu > INT_MAX)
+        return NULL;
+    return lookup_ptr_cpu(h, key, (int)cpu);
 }
 
 int bpftime_map_h_update(struct bpftime_map *h, const void *key, const void *value,

@@ -413,3 +413,40 @@ TEST(deleted_map_handle_is_retired_not_freed)
     CHECK_EQ(bpftime_map_h_update(h, &k, &k, 0, true), -EINVAL);
     bpftime_region_close(r);
 }
+
+TEST(trace_vprintk_and_percpu_lookup_helpers)
+{
+    struct bpftime_region *r = mk("vprintk");
+    CHECK(r);
+    struct ebpf_vm *vm = helper_vm();
+    bpftime_helpers_set_trace_region(r);
+    const char fmt[] = "%d %d %d %d %s";
+    uint64_t args[5] = {1, 2, 3, 4, (uint64_t)(uintptr_t) "five"};
+    CHECK_EQ(CALL(vm, 177, fmt, sizeof fmt, args, 40, 0), strlen("1 2 3 4 five"));
+    CHECK_EQ(CALL(vm, 177, fmt, sizeof fmt, args, 12, 0), (uint64_t)-EINVAL);
+    char buf[128];
+    uint32_t len;
+    CHECK_EQ(bpftime_trace_read(r, buf, sizeof buf, &len), 1);
+    CHECK(strcmp(buf + BPFTIME_TRACE_HDR, "1 2 3 4 five") == 0);
+    CHECK(CALL(vm, 160, 0, 0, 0, 0, 0) > 0);
+
+    uint32_t n = bpftime_region_ncpus(r);
+    int id = bpftime_map_create(r, "pc", BPFTIME_MAP_PERCPU_ARRAY, 4, 4, 1, 0, 0);
+    uint8_t *vals = calloc(n, 8);
+    for (uint32_t c = 0; c < n; c++)
+        vals[c * 8] = (uint8_t)(10 + c);
+    uint32_t k = 0;
+    CHECK_EQ(bpftime_map_update(r, id, &k, vals, 0), 0);
+    struct bpftime_map *h = bpftime_map_handle(r, id);
+    for (uint32_t c = 0; c < n; c++) {
+        uint8_t *p = (uint8_t *)(uintptr_t)CALL(vm, 195, h, &k, c, 0, 0);
+        CHECK(p);
+        CHECK_EQ(*p, 10 + c);
+    }
+    CHECK_EQ(CALL(vm, 195, h, &k, n, 0, 0), 0);
+    int plain = bpftime_map_create(r, "a", BPFTIME_MAP_ARRAY, 4, 4, 1, 0, 0);
+    CHECK_EQ(CALL(vm, 195, bpftime_map_handle(r, plain), &k, 0, 0, 0), 0);
+    free(vals);
+    ebpf_vm_destroy(vm);
+    bpftime_region_close(r);
+}
