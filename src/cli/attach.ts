@@ -13,6 +13,7 @@ import { targetTypes } from "../attach/targets.ts";
 import { BpftimeError } from "../errors.ts";
 import { printJson } from "./output.ts";
 import { ejectCommand, injectCommand } from "./start.ts";
+import { kernelAttach, kernelDetach, kernelOption } from "../ops/kernel.ts";
 
 const pidOption = (what: string) => ({
   pid: { type: "string" as const, arg: "PID", description: what },
@@ -57,14 +58,17 @@ export const attachCommand: Command = {
     ...pidOption("load the agent into running process PID instead (see `bpftime inject`)"),
     ...shmOption,
     ...jsonOption,
+    ...kernelOption,
   },
   examples: [
     "bpftime attach url_filter nginx --prefix /aaaa",
     "bpftime attach 3 uprobe --arg /usr/bin/ls:main",
     'bpftime attach count_malloc uprobe   (target from SEC("uprobe/libc.so.6:malloc"))',
     "bpftime attach --pid 1234",
+    "bpftime attach --kernel count_malloc uprobe --arg /usr/lib/x86_64-linux-gnu/libc.so.6:malloc",
   ],
   run(p) {
+    if (flag(p, "kernel")) return kernelAttach(p);
     const path = "bpftime attach";
     if (str(p, "pid") !== undefined) return routePid(p, injectCommand, path);
     const prog = needPositional(p, 0, "PROG (program id or name)", path);
@@ -98,9 +102,11 @@ export const detachCommand: Command = {
     ...pidOption("stop the agent in running process PID instead (see `bpftime eject`)"),
     ...shmOption,
     ...jsonOption,
+    ...kernelOption,
   },
-  examples: ["bpftime detach 1", "bpftime detach --pid 1234"],
+  examples: ["bpftime detach 1", "bpftime detach --pid 1234", "bpftime detach --kernel 42"],
   run(p) {
+    if (flag(p, "kernel")) return kernelDetach(p);
     if (str(p, "pid") !== undefined) return routePid(p, ejectCommand, "bpftime detach");
     const link = needPositional(p, 0, "LINK (link id)", "bpftime detach");
     const r = withRegion(str(p, "shm"), (reg) => detach(reg, link));

@@ -2,15 +2,17 @@ import { type Command, flag, jsonOption, shmOption, str } from "./command.ts";
 import { snapshot } from "../ops/list.ts";
 import { withRegion } from "../ops/shm.ts";
 import { printJson, table } from "./output.ts";
+import { kernelList, kernelOption } from "../ops/kernel.ts";
 
 export const listCommand: Command = {
   name: "list",
   aliases: ["ls"],
   summary: "list programs, maps, targets, links and the processes that instantiated them",
   usage: "[--shm NAME] [--json]",
-  options: { ...shmOption, ...jsonOption },
-  examples: ["bpftime list", "bpftime list --shm demo --json"],
+  options: { ...shmOption, ...jsonOption, ...kernelOption },
+  examples: ["bpftime list", "bpftime list --shm demo --json", "bpftime list --kernel"],
   run(p) {
+    if (flag(p, "kernel")) return kernelList(p);
     const s = withRegion(str(p, "shm"), snapshot);
     if (flag(p, "json")) return printJson(s);
     const out: string[] = [`region ${s.region} (generation ${s.generation})`];

@@ -1,6 +1,7 @@
 import { type Command, flag, jsonOption, needPositional, shmOption, str } from "./command.ts";
 import { loadIntoRegion } from "../ops/load.ts";
 import { printJson, table } from "./output.ts";
+import { kernelLoad, kernelOption } from "../ops/kernel.ts";
 
 export const loadCommand: Command = {
   name: "load",
@@ -19,12 +20,20 @@ export const loadCommand: Command = {
     },
     ...shmOption,
     ...jsonOption,
+    ...kernelOption,
+    name: {
+      type: "string",
+      arg: "NAME",
+      description: "--kernel: pin directory name (default: file name)",
+    },
   },
   examples: [
     "bpftime load examples/build/url_filter.bpf.o",
+    "bpftime load --kernel examples/build/malloc.bpf.o",
     "bpftime load prog.o --program count --shm demo --json",
   ],
   run(p) {
+    if (flag(p, "kernel")) return kernelLoad(p);
     const file = needPositional(p, 0, "FILE.o", "bpftime load");
     const names = (p.values.program as string[] | undefined) ?? [];
     const r = loadIntoRegion(file, str(p, "shm"), { programs: names });

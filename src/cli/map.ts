@@ -11,6 +11,7 @@ import { withRegion } from "../ops/shm.ts";
 import { describeMap, dumpEntries, lookup, openMap, remove, update } from "../ops/maps.ts";
 import { mapView } from "../ops/list.ts";
 import { printJson, table, toJson } from "./output.ts";
+import { kernelMapDump, kernelOption } from "../ops/kernel.ts";
 
 const keyHelp =
   'Keys and values are JSON through the object\'s BTF (e.g. 42, "str", {"pid":1}) when\n' +
@@ -64,9 +65,14 @@ const dump: Command = {
   summary: "print every entry of a map",
   usage: "MAP [--shm NAME] [--json]",
   description: "Print every key and value of MAP (id or name).\n" + keyHelp,
-  options: { ...shmOption, ...jsonOption },
-  examples: ["bpftime map dump malloc_calls", "bpftime map dump 2 --json"],
+  options: { ...shmOption, ...jsonOption, ...kernelOption },
+  examples: [
+    "bpftime map dump malloc_calls",
+    "bpftime map dump 2 --json",
+    "bpftime map dump --kernel malloc_calls",
+  ],
   run(p) {
+    if (flag(p, "kernel")) return kernelMapDump(p);
     const ref = needPositional(p, 0, "MAP (id or name)", "bpftime map dump");
     const entries = withRegion(str(p, "shm"), (r) => dumpEntries(openMap(r, ref)));
     if (flag(p, "json")) return printJson(entries);

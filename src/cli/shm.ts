@@ -2,6 +2,7 @@ import { type Command, flag, jsonOption, shmOption, str } from "./command.ts";
 import { createRegion, deleteRegion, parseSize, regionInfo } from "../ops/shm.ts";
 import { printJson } from "./output.ts";
 import type { Parsed } from "./command.ts";
+import { kernelOption, kernelRemove } from "../ops/kernel.ts";
 
 /** The region is named by a positional NAME or by --shm, like every other command. */
 function nameOf(p: Parsed): string | undefined {
@@ -59,9 +60,10 @@ const remove: Command = {
   aliases: ["rm"],
   summary: "remove a region (processes that mapped it keep their mapping)",
   usage: "[NAME | --shm NAME]",
-  options: { ...shmOption, ...jsonOption },
-  examples: ["bpftime shm remove --shm demo"],
+  options: { ...shmOption, ...jsonOption, ...kernelOption },
+  examples: ["bpftime shm remove --shm demo", "bpftime shm remove --kernel malloc"],
   run(p) {
+    if (flag(p, "kernel")) return kernelRemove(p);
     const name = deleteRegion(nameOf(p));
     if (flag(p, "json")) printJson({ removed: name });
     else console.log(`removed region ${name}`);
