@@ -1,0 +1,437 @@
+// Differential map tests: the same seeded operation sequences (update with
+// BPF_ANY/NOEXIST/EXIST and invalid flags, lookup, delete, get_next_key with a
+// NULL / present / missing key, push/pop/peek) are applied to a bpftime map
+// (shared-memory region, control-plane API) and to a kernel map of the same
+// definition (raw bpf() through src/native/kernel-maps.ts). Every operation
+// must give the same result and the same errno on both.
+//
+// Allowed differences, each handled where it arises:
+// - hash get_next_key ORDER is an implementation detail (bucket layout, hash
+//   function): for hash maps we check what the kernel documents — a NULL or
+//   missing key yields some present key (or ENOENT on an empty map), a present
+//   key yields another present key or ENOENT — and compare the SET of keys a
+//   full iteration reaches, which must visit each key exactly once.
+// - LRU eviction: the kernel's LRU is approximate (per-CPU local free/pending
+//   lists, a ref bit instead of exact recency, and it evicts in batches of up
+//   to LOCAL_FREE_TARGET=128 unreferenced nodes when it runs out of free ones;
+//   updating an existing key also takes a fresh node, so it can evict too).
+//   bpftime's LRU is exact and evicts one element at a time. The random
+//   sequences on LRU maps therefore use fewer distinct keys than max_entries
+//   (no eviction on either side: results must be identical), and eviction is
+//   tested separately for what the kernel guarantees.
+// - per-CPU value padding: the syscall API moves per-CPU values as ncpus
+//   slots of round_up(value_size, 8) bytes. The kernel stores and returns the
+//   padding bytes userspace wrote (copy_map_value_long copies the rounded
+//   size); bpftime zeroes them. Padding contents are not part of the
+//   documented ABI, so lookups compare value_size bytes of each slot (the
+//   difference is reported to the runtime owner, see the "padding" test).
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { NativeError, Region, removeRegion } from "../src/native/runtime.ts";
+import * as K from "../src/native/kernel-maps.ts";
+import { cli, repoRoot, run } from "./helpers.ts";
+
+const HASH = 1,
+  ARRAY = 2,
+  PERCPU_HASH = 5,
+  PERCPU_ARRAY = 6,
+  LRU_HASH = 9,
+  LRU_PERCPU_HASH = 10,
+  QUEUE = 22,
+  STACK = 23,
+  RINGBUF = 27;
+const ENOENT = 2,
+  EINVAL = 22;
+
+const possibleCpus = (() => {
+  // "0-1" or "0,2-3": count the CPUs the kernel sizes per-CPU values by.
+  try {
+    const s = readFileSync("/sys/devices/system/cpu/possible", "utf8").trim();
+    let n = 0;
+    for (const part of s.split(",")) {
+      const [a, b] = part.split("-").map(Number);
+      n += b === undefined ? 1 : b - a! + 1;
+    }
+    return n;
+  } catch {
+    return 0;
+  }
+})();
+
+function kernelSkipReason(): string | undefined {
+  if (process.arch !== "x64") return "the raw bpf() bindings are x86-64 only";
+  if (process.getuid?.() !== 0) return "creating kernel maps needs root";
+  const fd = K.kernelMapCreate({ type: ARRAY, keySize: 4, valueSize: 8, maxEntries: 1 });
+  if (fd < 0) return `the kernel refuses BPF_MAP_CREATE here (errno ${-fd})`;
+  K.kernelClose(fd);
+  return undefined;
+}
+const skip = kernelSkipReason();
+if (skip) console.log(`skip: kernel map differential tests: ${skip}`);
+
+const regionName = `maps-kernel-${process.pid}`;
+let region: Region | undefined;
+beforeAll(() => {
+  if (!skip) region = Region.create(regionName, 16 << 20);
+});
+afterAll(() => {
+  region?.close();
+  if (region) removeRegion(regionName);
+});
+
+// ---- deterministic randomness ----
+
+/** mulberry32: a small seeded PRNG, so a failing sequence reproduces exactly. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const hex = (b: Uint8Array | null | undefined) => (b ? Buffer.from(b).toString("hex") : "");
+
+// ---- the two sides behind one interface ----
+
+/** An operation's outcome: errno 0 with data (value or next key, hex), or the errno. */
+interface Res {
+  errno: number;
+  data?: string;
+}
+
+interface Spec {
+  name: string;
+  type: number;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  flags?: number;
+}
+
+interface Side {
+  /** bytes of a value as the syscall API moves it (per-CPU: all CPUs, 8-byte strides) */
+  readonly valueBuf: number;
+  lookup(key: Uint8Array | null): Res;
+  update(key: Uint8Array | null, value: Uint8Array, flags: bigint): Res;
+  del(key: Uint8Array | null): Res;
+  next(key: Uint8Array | null): Res;
+  pop(): Res;
+  close(): void;
+}
+
+const isPercpu = (t: number) => t === PERCPU_HASH || t === PERCPU_ARRAY || t === LRU_PERCPU_HASH;
+const valueBufSize = (s: Spec) =>
+  isPercpu(s.type) ? possibleCpus * Math.ceil(s.valueSize / 8) * 8 : s.valueSize;
+
+function nativeErrno(e: unknown): number {
+  if (e instanceof NativeError) return e.errno;
+  throw e;
+}
+
+class BpftimeSide implements Side {
+  readonly id: number;
+  readonly valueBuf: number;
+  constructor(
+    private r: Region,
+    private s: Spec,
+  ) {
+    this.id = r.createMap({ ...s, flags: s.flags ?? 0 });
+    this.valueBuf = r.map(this.id).valueBufSize;
+  }
+  private wrap(f: () => Uint8Array | null | void): Res {
+    try {
+      const v = f();
+      if (v === null) return { errno: ENOENT };
+      return v ? { errno: 0, data: hex(v) } : { errno: 0 };
+    } catch (e) {
+      return { errno: nativeErrno(e) };
+    }
+  }
+  lookup(key: Uint8Array | null): Res {
+    return this.wrap(() => this.r.mapLookup(this.id, key, this.valueBuf));
+  }
+  update(key: Uint8Array | null, value: Uint8Array, flags: bigint): Res {
+    return this.wrap(() => this.r.mapUpdate(this.id, key, value, flags));
+  }
+  del(key: Uint8Array | null): Res {
+    return this.wrap(() => this.r.mapDeleteElem(this.id, key ?? new Uint8Array(0)));
+  }
+  next(key: Uint8Array | null): Res {
+    return this.wrap(() => this.r.mapNextKey(this.id, key, this.s.keySize));
+  }
+  pop(): Res {
+    return this.wrap(() => this.r.mapPop(this.id, this.valueBuf));
+  }
+  close(): void {
+    this.r.deleteMap(this.id);
+  }
+}
+
+class KernelSide implements Side {
+  readonly fd: number;
+  readonly valueBuf: number;
+  constructor(private s: Spec) {
+    this.fd = K.kernelMapCreate({ ...s, name: s.name.replace(/[^A-Za-z0-9_]/g, "_") });
+    if (this.fd < 0) throw new Error(`kernel BPF_MAP_CREATE ${s.name}: errno ${-this.fd}`);
+    this.valueBuf = valueBufSize(s);
+  }
+  private out(cmd: number, key: Uint8Array | null, size: number, flags = 0n): Res {
+    const buf = new Uint8Array(Math.max(size, 1));
+    const rc = K.kernelMapElem(cmd, this.fd, key, size ? buf : null, flags);
+    return rc < 0 ? { errno: -rc } : { errno: 0, data: hex(buf.subarray(0, size)) };
+  }
+  lookup(key: Uint8Array | null): Res {
+    return this.out(K.BPF_MAP_LOOKUP_ELEM, key, this.valueBuf);
+  }
+  update(key: Uint8Array | null, value: Uint8Array, flags: bigint): Res {
+    const rc = K.kernelMapElem(K.BPF_MAP_UPDATE_ELEM, this.fd, key, value, flags);
+    return { errno: rc < 0 ? -rc : 0 };
+  }
+  del(key: Uint8Array | null): Res {
+    const rc = K.kernelMapElem(K.BPF_MAP_DELETE_ELEM, this.fd, key, null);
+    return { errno: rc < 0 ? -rc : 0 };
+  }
+  next(key: Uint8Array | null): Res {
+    // queue/stack have key_size 0; the kernel still wants a next_key pointer
+    return this.out(K.BPF_MAP_GET_NEXT_KEY, key, this.s.keySize || 1);
+  }
+  pop(): Res {
+    return this.out(K.BPF_MAP_LOOKUP_AND_DELETE_ELEM, null, this.valueBuf);
+  }
+  close(): void {
+    K.kernelClose(this.fd);
+  }
+}
+
+// ---- operation sequences ----
+
+type Op =
+  | { op: "lookup"; key: number | null }
+  | { op: "update"; key: number | null; value: Uint8Array; flags: bigint }
+  | { op: "delete"; key: number | null }
+  | { op: "next"; key: number | null }
+  | { op: "pop" }
+  | { op: "iterate" };
+
+function keyBytes(spec: Spec, k: number | null): Uint8Array | null {
+  if (k === null || spec.keySize === 0) return null;
+  const b = new Uint8Array(spec.keySize);
+  // little-endian number in the first bytes, a fixed pattern after (odd key sizes)
+  for (let i = 0; i < spec.keySize; i++) b[i] = i < 4 ? (k >>> (8 * i)) & 0xff : 0xa0 + i;
+  return b;
+}
+
+const isQueueStack = (t: number) => t === QUEUE || t === STACK;
+const isArray = (t: number) => t === ARRAY || t === PERCPU_ARRAY;
+
+function genOps(spec: Spec, seed: number, n: number, keyRange: number): Op[] {
+  const rnd = prng(seed);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
+  const value = () => {
+    const v = new Uint8Array(valueBufSize(spec));
+    for (let i = 0; i < v.length; i++) v[i] = Math.floor(rnd() * 256);
+    return v;
+  };
+  const key = () => Math.floor(rnd() * keyRange);
+  // mostly valid flags; 3 (NOEXIST|EXIST) and 4 (BPF_F_LOCK without a spin lock) are invalid
+  const flags = () => pick([0n, 0n, 0n, 1n, 1n, 2n, 2n, 3n, 4n] as const);
+  const ops: Op[] = [];
+  for (let i = 0; i < n; i++) {
+    const r = rnd();
+    if (isQueueStack(spec.type)) {
+      if (r < 0.45) ops.push({ op: "update", key: null, value: value(), flags: flags() });
+      else if (r < 0.7) ops.push({ op: "pop" });
+      else if (r < 0.9) ops.push({ op: "lookup", key: null });
+      else if (r < 0.95) ops.push({ op: "delete", key: null });
+      else ops.push({ op: "next", key: null });
+    } else if (r < 0.42) ops.push({ op: "update", key: key(), value: value(), flags: flags() });
+    else if (r < 0.62) ops.push({ op: "lookup", key: key() });
+    else if (r < 0.77) ops.push({ op: "delete", key: key() });
+    else if (r < 0.95) ops.push({ op: "next", key: rnd() < 0.3 ? null : key() });
+    else ops.push({ op: "iterate" });
+  }
+  ops.push({ op: "iterate" });
+  return ops;
+}
+
+function describeOp(o: Op): string {
+  switch (o.op) {
+    case "update":
+      return `update key=${o.key} flags=${o.flags} value=${hex(o.value)}`;
+    case "lookup":
+    case "delete":
+    case "next":
+      return `${o.op} key=${o.key}`;
+    default:
+      return o.op;
+  }
+}
+
+/** All keys a full get_next_key iteration reaches (hex), in order; fails on a loop. */
+function iterate(side: Side, spec: Spec): Res & { keys?: string[] } {
+  const keys: string[] = [];
+  let cur: Uint8Array | null = null;
+  for (let i = 0; i <= spec.maxEntries * 2 + 4; i++) {
+    const r = side.next(cur);
+    if (r.errno === ENOENT) return { errno: 0, keys };
+    if (r.errno) return { errno: r.errno, keys };
+    keys.push(r.data!);
+    cur = Uint8Array.from(Buffer.from(r.data!, "hex"));
+  }
+  return { errno: -1, keys }; // did not terminate
+}
+
+/** A per-CPU value (hex) without the padding of each 8-byte-rounded CPU slot. */
+function unpad(spec: Spec, data: string | undefined): string | undefined {
+  if (!data || !isPercpu(spec.type) || spec.valueSize % 8 === 0) return data;
+  const stride = Math.ceil(spec.valueSize / 8) * 8 * 2;
+  let out = "";
+  for (let i = 0; i < data.length; i += stride) out += data.slice(i, i + spec.valueSize * 2);
+  return out;
+}
+
+const isHashLike = (t: number) =>
+  t === HASH || t === PERCPU_HASH || t === LRU_HASH || t === LRU_PERCPU_HASH;
+
+/**
+ * Applies `ops` to both sides, comparing as it goes; returns the first
+ * difference (with the operations before it) or undefined.
+ */
+function compare(spec: Spec, ops: Op[], b: Side, k: Side): string | undefined {
+  const history: string[] = [];
+  for (const [i, o] of ops.entries()) {
+    const key = "key" in o ? keyBytes(spec, o.key) : null;
+    let rb: Res, rk: Res;
+    let ok: boolean;
+    switch (o.op) {
+      case "lookup":
+        rb = b.lookup(key);
+        rk = k.lookup(key);
+        ok = rb.errno === rk.errno && unpad(spec, rb.data) === unpad(spec, rk.data);
+        break;
+      case "update":
+        rb = b.update(key, o.value, o.flags);
+        rk = k.update(key, o.value, o.flags);
+        ok = rb.errno === rk.errno;
+        break;
+      case "delete":
+        rb = b.del(key);
+        rk = k.del(key);
+        ok = rb.errno === rk.errno;
+        break;
+      case "pop":
+        rb = b.pop();
+        rk = k.pop();
+        ok = rb.errno === rk.errno && rb.data === rk.data;
+        break;
+      case "next":
+        rb = b.next(key);
+        rk = k.next(key);
+        if (isHashLike(spec.type)) {
+          // order is implementation-defined: check the documented contract instead
+          const present = key !== null && b.lookup(key).errno === 0;
+          const validNext = (side: Side, r: Res) =>
+            r.errno === ENOENT
+              ? present || iterate(side, spec).keys!.length === 0
+              : r.errno === 0 &&
+                r.data !== hex(key) &&
+                side.lookup(Uint8Array.from(Buffer.from(r.data!, "hex"))).errno === 0;
+          ok = validNext(b, rb) && validNext(k, rk);
+          if (ok && !present) ok = rb.errno === rk.errno; // NULL/missing key: first key or ENOENT on both
+        } else ok = rb.errno === rk.errno && rb.data === rk.data;
+        break;
+      case "iterate": {
+        const ib = iterate(b, spec);
+        const ik = iterate(k, spec);
+        if (isHashLike(spec.type)) {
+          // each key once, same set; order may differ
+          for (const it of [ib, ik]) if (it.keys) it.keys = [...it.keys].sort();
+          ok =
+            ib.errno === 0 &&
+            ik.errno === 0 &&
+            new Set(ib.keys).size === ib.keys!.length &&
+            JSON.stringify(ib.keys) === JSON.stringify(ik.keys);
+        } else ok = JSON.stringify(ib) === JSON.stringify(ik);
+        rb = { errno: ib.errno, data: ib.keys?.join(",") };
+        rk = { errno: ik.errno, data: ik.keys?.join(",") };
+        break;
+      }
+    }
+    history.push(`#${i} ${describeOp(o)} -> ${JSON.stringify(rk)}`);
+    if (!ok)
+      return [
+        `${spec.name}: op #${i} ${describeOp(o)}`,
+        `  bpftime: ${JSON.stringify(rb)}`,
+        `  kernel:  ${JSON.stringify(rk)}`,
+        `  preceding ops (kernel results):`,
+        ...history.slice(-12, -1).map((h) => `    ${h}`),
+      ].join("\n");
+  }
+  return undefined;
+}
+
+interface Case {
+  spec: Spec;
+  /** distinct keys the sequence uses (> maxEntries: full maps, out-of-range indexes) */
+  keyRange: number;
+}
+
+const cases: Case[] = [
+  { spec: { name: "array", type: ARRAY, keySize: 4, valueSize: 8, maxEntries: 8 }, keyRange: 10 },
+  { spec: { name: "array_v5", type: ARRAY, keySize: 4, valueSize: 5, maxEntries: 3 }, keyRange: 5 },
+  { spec: { name: "hash", type: HASH, keySize: 4, valueSize: 8, maxEntries: 8 }, keyRange: 12 },
+  { spec: { name: "hash_k6v3", type: HASH, keySize: 6, valueSize: 3, maxEntries: 5 }, keyRange: 8 },
+  {
+    spec: { name: "hash_noprealloc", type: HASH, keySize: 4, valueSize: 8, maxEntries: 6, flags: 1 },
+    keyRange: 9,
+  },
+  {
+    spec: { name: "percpu_array", type: PERCPU_ARRAY, keySize: 4, valueSize: 4, maxEntries: 6 },
+    keyRange: 8,
+  },
+  {
+    spec: { name: "percpu_hash", type: PERCPU_HASH, keySize: 4, valueSize: 12, maxEntries: 6 },
+    keyRange: 9,
+  },
+  // LRU: fewer distinct keys than max_entries, so neither side ever evicts (see the top)
+  { spec: { name: "lru_hash", type: LRU_HASH, keySize: 4, valueSize: 8, maxEntries: 8 }, keyRange: 7 },
+  {
+    spec: { name: "lru_percpu_hash", type: LRU_PERCPU_HASH, keySize: 4, valueSize: 8, maxEntries: 8 },
+    keyRange: 7,
+  },
+  { spec: { name: "queue", type: QUEUE, keySize: 0, valueSize: 8, maxEntries: 5 }, keyRange: 0 },
+  { spec: { name: "stack", type: STACK, keySize: 0, valueSize: 4, maxEntries: 5 }, keyRange: 0 },
+];
+
+const SEEDS = [1, 2, 3];
+const OPS_PER_SEED = 150;
+
+describe.skipIf(!!skip)("bpftime maps vs kernel maps", () => {
+  for (const c of cases) {
+    test(`${c.spec.name}: ${SEEDS.length}×${OPS_PER_SEED} seeded ops give the same results and errno`, () => {
+      if (isPercpu(c.spec.type) && region!.info().ncpus !== possibleCpus) {
+        console.log(`skip: ${c.spec.name}: region has ${region!.info().ncpus} CPUs, kernel ${possibleCpus}`);
+        return;
+      }
+      const failures: string[] = [];
+      for (const seed of SEEDS) {
+        const b = new BpftimeSide(region!, c.spec);
+        const k = new KernelSide(c.spec);
+        try {
+          expect(b.valueBuf).toBe(k.valueBuf);
+          const diff = compare(c.spec, genOps(c.spec, seed * 7919 + c.spec.type, OPS_PER_SEED, c.keyRange), b, k);
+          if (diff) failures.push(`seed ${seed}: ${diff}`);
+        } finally {
+          b.close();
+          k.close();
+        }
+      }
+      expect(failures).toEqual([]);
+    });
+  }
+});
