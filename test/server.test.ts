@@ -223,6 +223,7 @@ describe("bpftime serve: authentication", () => {
     const routes: Array<[string, RequestInit]> = [
       octet(obj),
       ["/v1/programs/1", { method: "DELETE" }],
+      ["/v1/programs/1/run", sendJson("POST", { text: "/" })],
       ["/v1/maps/1/entries/0", sendJson("PUT", { value: 1 })],
       ["/v1/maps/1/entries/0", { method: "DELETE" }],
       ["/v1/links", sendJson("POST", { program: "1", type: "nginx", arg: "/" })],
@@ -611,6 +612,7 @@ describe("bpftime serve: documents and errors", () => {
       ["/v1/programs", "get"],
       ["/v1/programs/{id}", "get"],
       ["/v1/programs/{id}", "delete"],
+      ["/v1/programs/{id}/run", "post"],
       ["/v1/maps", "get"],
       ["/v1/maps/{id}", "get"],
       ["/v1/maps/{id}/entries", "get"],
@@ -683,6 +685,75 @@ describe("bpftime serve: documents and errors", () => {
         expect(typeof body.body.message).toBe("string");
       }
     }
+  }, 60_000);
+});
+
+describe("bpftime serve: running stored programs and following their events", () => {
+  test("POST /v1/programs/:id/run answers as `bpftime run ID --json` and its records reach SSE clients", async () => {
+    const shm = newRegion();
+    ok(["load", urlFilter, "--shm", shm]);
+    const s = await serve(shm);
+    const res = await s.auth("/v1/events/events");
+    expect(res.status).toBe(200);
+    const sse = sseReader(res);
+    expect(JSON.parse((await sse.waitFor("open", 1))[0]!.data)).toEqual({
+      map: { id: 2, name: "events" },
+    });
+    const viaApi = await json(
+      await s.auth(
+        "/v1/programs/url_filter/run",
+        sendJson("POST", { text: "/aaaa/x", engine: "jit" }),
+      ),
+    );
+    expect(viaApi.status).toBe(200);
+    const dataFile = join(tempDir(), "url.txt");
+    writeFileSync(dataFile, "/bbbb");
+    const viaCli = cliJson(["run", "1", "--shm", shm, "--data", dataFile, "--engine", "interp"]);
+    const { averageNs: _a, dataOut, ...rest } = viaApi.body;
+    const { averageNs: _b, ...cliRest } = viaCli;
+    expect(rest).toEqual({ ...cliRest, engine: "jit" });
+    expect(rest.returnValue).toBe("0x1");
+    expect(dataOut).toBe(Buffer.from("/aaaa/x").toString("hex"));
+    // Both runs' records, decoded as `bpftime events --json` does, in order.
+    const recs = (await sse.waitFor("message", 2)).map((e) => JSON.parse(e.data));
+    expect(recs).toEqual([
+      { cpu: recs[0].cpu, size: 136, data: { verdict: 1, url_len: 7, url: "/aaaa/x" } },
+      { cpu: recs[1].cpu, size: 136, data: { verdict: 1, url_len: 5, url: "/bbbb" } },
+    ]);
+    expect((await sse.waitFor("message", 2)).map((e) => e.id)).toEqual(["1", "2"]);
+    // Counted in the array map too.
+    expect((await json(await s.get("/v1/maps/verdict_counts/entries/1"))).body.value).toBe(2);
+    await sse.cancel();
+    // Errors.
+    const run = (b: unknown, id = "1") => s.auth(`/v1/programs/${id}/run`, sendJson("POST", b));
+    expectError(await json(await run({ text: "/" }, "9")), 404, "not_found");
+    expectError(await json(await run({ hex: "zz" })), 400, "invalid_argument");
+    expectError(await json(await run({ hex: "00", text: "x" })), 400, "usage");
+    expectError(await json(await run({ repeat: 1_000_000 })), 400, "invalid_request");
+    expectError(await json(await run({ engine: "fast" })), 400, "invalid_request");
+  }, 60_000);
+
+  test("a client that disconnects leaves the others streaming; ?type= decodes by struct name", async () => {
+    const shm = newRegion();
+    ok(["load", urlFilter, "--shm", shm]);
+    const s = await serve(shm);
+    const a = sseReader(await s.auth("/v1/events/events?type=decision"));
+    const b = sseReader(await fetch(`${s.url}/v1/events/events?access_token=${s.token}`));
+    await a.waitFor("open", 1);
+    await b.waitFor("open", 1);
+    await a.cancel();
+    await s.auth("/v1/programs/1/run", sendJson("POST", { text: "/x" }));
+    const [rec] = (await b.waitFor("message", 1)).map((e) => JSON.parse(e.data));
+    expect(rec.data).toEqual({ verdict: 1, url_len: 2, url: "/x" });
+    const c = sseReader(await s.auth("/v1/events/events?type=decision&count=1"));
+    await c.waitFor("open", 1);
+    await s.auth("/v1/programs/1/run", sendJson("POST", { text: "/y" }));
+    expect((await c.waitFor("message", 1)).map((e) => JSON.parse(e.data).data.url)).toEqual(["/y"]);
+    expect((await b.waitFor("message", 2)).map((e) => JSON.parse(e.data).data.url)).toEqual([
+      "/x",
+      "/y",
+    ]);
+    expectError(await json(await s.auth("/v1/events/events?type=nope")), 404, "not_found");
   }, 60_000);
 });
 

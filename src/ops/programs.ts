@@ -12,6 +12,7 @@ import { resolveProgram } from "./attach.ts";
 import { programView, type ProgramView } from "./list.ts";
 import { loadIntoRegion, type LoadedObject } from "./load.ts";
 import { readMeta, writeMeta, type MapMeta, type ProgMeta } from "./metadata.ts";
+import { engineFromEnv, parseEngine, runStored } from "./run.ts";
 
 export interface ProgramDetail extends ProgramView {
   createdNs: string;
@@ -101,4 +102,50 @@ export function loadObjectBytes(
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+export const MAX_TEST_RUN_REPEAT = 10_000;
+
+export interface TestRunResult {
+  returnValue: string;
+  engine: string;
+  repeat: number;
+  averageNs: number;
+  /** The data buffer after the run, hex. */
+  dataOut: string;
+}
+
+/**
+ * `bpftime run ID --shm NAME --json` with the input given inline: bytes as
+ * "hex:…" or UTF-8 text. Repeats are bounded: the run holds the caller's thread.
+ */
+export function testRunProgram(
+  r: Region,
+  ref: string,
+  o: { hex?: string; text?: string; engine?: string; repeat?: number },
+): TestRunResult {
+  if (o.hex !== undefined && o.text !== undefined)
+    throw new BpftimeError("usage", "give the input as hex or as text, not both");
+  let data: Uint8Array | undefined;
+  if (o.hex !== undefined) {
+    const clean = o.hex.replace(/^hex:/, "").replace(/[\s:]/g, "");
+    if (!/^([0-9a-f]{2})*$/i.test(clean))
+      throw new BpftimeError("invalid_argument", `input: bad hex bytes "${o.hex.slice(0, 40)}"`);
+    data = new Uint8Array(Buffer.from(clean, "hex"));
+  } else if (o.text !== undefined) data = new TextEncoder().encode(o.text);
+  const repeat = o.repeat ?? 1;
+  if (!Number.isInteger(repeat) || repeat < 1 || repeat > MAX_TEST_RUN_REPEAT)
+    throw new BpftimeError(
+      "invalid_argument",
+      `repeat must be from 1 to ${MAX_TEST_RUN_REPEAT}; use \`bpftime run\` for longer measurements`,
+    );
+  const engine = o.engine ? parseEngine(o.engine) : engineFromEnv();
+  const out = runStored(r, resolveProgram(r, ref), { engine, repeat, ...(data ? { data } : {}) });
+  return {
+    returnValue: "0x" + out.returnValue.toString(16),
+    engine: out.engine,
+    repeat: out.repeat,
+    averageNs: out.averageNs,
+    dataOut: Buffer.from(out.dataOut).toString("hex"),
+  };
 }

@@ -17,7 +17,7 @@ import { snapshot, mapView } from "../ops/list.ts";
 import { deleteProgram, attach, detach, replace } from "../ops/attach.ts";
 import { describeMap, openMap } from "../ops/maps.ts";
 import { entriesPage, lookupEntry, updateEntry, deleteEntry } from "../ops/entries.ts";
-import { programDetail, loadObjectBytes } from "../ops/programs.ts";
+import { programDetail, loadObjectBytes, testRunProgram } from "../ops/programs.ts";
 import { instanceDetails } from "../ops/instances.ts";
 import { regionView, setStats } from "../ops/region.ts";
 import { collectMetrics } from "../ops/metrics.ts";
@@ -213,6 +213,26 @@ export function createApp(o: AppOptions) {
         detail: {
           tags: ["programs"],
           summary: "delete an unlinked program (409 while linked)",
+          security: secured,
+        },
+      },
+    )
+
+    .post(
+      "/v1/programs/:id/run",
+      ({ params, body }) => region((r) => testRunProgram(r, params.id, body)),
+      {
+        parse: parseJsonBody,
+        params: S.IdParam,
+        body: S.TestRunBody,
+        response: { 200: S.TestRunSchema, ...errors, 422: S.ErrorSchema },
+        detail: {
+          tags: ["programs"],
+          summary: "run a stored program once or N times on given input (bpftime run ID)",
+          description:
+            "Like BPF_PROG_TEST_RUN: the context is built for the program's type over the " +
+            "input; the run uses the region's maps, so its map updates and ringbuf records " +
+            "are real.",
           security: secured,
         },
       },

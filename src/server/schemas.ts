@@ -227,3 +227,22 @@ export const StatsBody = t.Object({ enabled: t.Boolean() });
 export const StatsSchema = t.Object({ statsEnabled: t.Boolean() });
 
 export const IdParam = t.Object({ id: t.String({ description: "id, or unique name" }) });
+
+export const TestRunBody = t.Object({
+  hex: t.Optional(t.String({ description: 'input bytes as hex ("hex:" prefix optional)' })),
+  text: t.Optional(t.String({ description: "input bytes as UTF-8 text (e.g. a URL)" })),
+  engine: t.Optional(
+    t.Union([t.Literal("interp"), t.Literal("jit")], { error: "engine must be interp or jit" }),
+  ),
+  repeat: t.Optional(
+    t.Integer({ minimum: 1, maximum: 10_000, error: "repeat must be an integer from 1 to 10000" }),
+  ),
+});
+
+export const TestRunSchema = t.Object({
+  returnValue: t.String({ description: "r0 after the run, 0x hex" }),
+  engine: t.String(),
+  repeat: t.Integer(),
+  averageNs: t.Number(),
+  dataOut: t.String({ description: "the input buffer after the run, hex" }),
+});
