@@ -205,6 +205,25 @@ describe.skipIf(skip)("uprobe", () => {
   );
 
   test(
+    "a forked child keeps the hooks and follows the region",
+    async () => {
+      newRegion();
+      load("override");
+      const link = attach("override_add", "uprobe", `${target}:add`);
+      const p = spawnStart(target, "fork", "10");
+      await p.waitFor("child r=42");
+      let from = mark(p);
+      ok("detach", String(link));
+      await waitAfter(p, from, /child r=3\n(child r=3\n){3}/);
+      from = mark(p);
+      attach("override_add", "uprobe", `${target}:add`);
+      await waitAfter(p, from, /child r=42\n(child r=42\n){3}/);
+      await p.stop();
+    },
+    T,
+  );
+
+  test(
     "8 threads call the hooked function during attach and detach: no crash, no wrong result",
     async () => {
       newRegion();
