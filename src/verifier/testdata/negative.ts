@@ -54,9 +54,6 @@ const XDP_PKT = `
   r2 = *(u32 *)(r1 + 0)
   r3 = *(u32 *)(r1 + 4)`;
 
-const UNIX_ACCEPT = { accepts: "" };
-void UNIX_ACCEPT;
-
 export const NEGATIVE: NegativeCase[] = [
   // ---------------------------------------------------------------- stack
   {
