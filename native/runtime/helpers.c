@@ -271,6 +271,13 @@ int bpftime_format(char *out, uint32_t out_len, const char *fmt, uint32_t fmt_le
 #define PTR(x) ((void *)(uintptr_t)(x))
 #define RET(x) ((uint64_t)(int64_t)(x))
 
+/* map operations from programs: errors without formatted messages */
+static uint64_t quiet_end(int rc)
+{
+    rt_quiet = 0;
+    return RET(rc);
+}
+
 H(map_lookup_elem)
 {
     UNUSED_ARGS();
@@ -279,27 +286,32 @@ H(map_lookup_elem)
 H(map_update_elem)
 {
     UNUSED_ARGS();
-    return RET(bpftime_map_h_update(PTR(r1), PTR(r2), PTR(r3), r4, true));
+    rt_quiet = 1;
+    return quiet_end(bpftime_map_h_update(PTR(r1), PTR(r2), PTR(r3), r4, true));
 }
 H(map_delete_elem)
 {
     UNUSED_ARGS();
-    return RET(bpftime_map_h_delete(PTR(r1), PTR(r2)));
+    rt_quiet = 1;
+    return quiet_end(bpftime_map_h_delete(PTR(r1), PTR(r2)));
 }
 H(map_push_elem)
 {
     UNUSED_ARGS();
-    return RET(bpftime_map_h_push(PTR(r1), PTR(r2), r3));
+    rt_quiet = 1;
+    return quiet_end(bpftime_map_h_push(PTR(r1), PTR(r2), r3));
 }
 H(map_pop_elem)
 {
     UNUSED_ARGS();
-    return RET(bpftime_map_h_pop(PTR(r1), PTR(r2), true));
+    rt_quiet = 1;
+    return quiet_end(bpftime_map_h_pop(PTR(r1), PTR(r2), true));
 }
 H(map_peek_elem)
 {
     UNUSED_ARGS();
-    return RET(bpftime_map_h_pop(PTR(r1), PTR(r2), false));
+    rt_quiet = 1;
+    return quiet_end(bpftime_map_h_pop(PTR(r1), PTR(r2), false));
 }
 
 static uint64_t probe_read_impl(uint64_t dst, uint64_t size, uint64_t src)

@@ -17,8 +17,14 @@
 static _Thread_local char last_error[512];
 static _Thread_local int last_errno;
 
+_Thread_local int rt_quiet;
+
 int rt_err(int code, const char *fmt, ...)
 {
+    if (rt_quiet) {
+        last_errno = code;
+        return code;
+    }
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(last_error, sizeof last_error, fmt, ap);
