@@ -24,6 +24,7 @@
 #include "attach/attach_manager.h"
 #include "attach/uprobe.h"
 #include "common/log.h"
+#include "patcher/patcher.h"
 #include "runtime/bpftime_runtime.h"
 
 #define WATCH_INTERVAL_MS 100
@@ -160,6 +161,11 @@ int bpftime_agent_start(const char *shm) {
     join_old_watcher();
     static bool atfork_registered;
     if (!atfork_registered) {
+        /* Lock order is agent.lock, then the patcher's lock (the watcher
+         * attaches under agent.lock). Prepare handlers run in reverse order
+         * of registration: initialise the patcher (which registers its own)
+         * first so that ours runs first. */
+        if (bpftime_hook_transaction_begin() == 0) bpftime_hook_transaction_commit();
         pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
         atfork_registered = true;
     }
