@@ -233,9 +233,9 @@ function explainLoadFailure(e: KernelError): string {
       .find((l) => /libbpf: /.test(l) && !/created successfully/.test(l));
     detail = last ? last.replace(/^libbpf: /, "") : "";
   }
-  return [prog ? `program ${prog}` : "", e.message.replace(/^load: /, ""), detail]
-    .filter(Boolean)
-    .join(": ");
+  const verifier = log.some((l) => /-- BEGIN PROG LOAD LOG --/.test(l));
+  const what = verifier ? "refused by the kernel verifier" : e.message.replace(/^load: /, "");
+  return [prog ? `program ${prog}` : "", what, detail].filter(Boolean).join(": ");
 }
 
 export function loadKernelObject(file: string, name?: string): KernelLoaded {
@@ -267,12 +267,14 @@ export function loadKernelObject(file: string, name?: string): KernelLoaded {
     try {
       obj.load();
     } catch (e) {
-      if (e instanceof KernelError)
-        throw new KernelError(
-          e.errno,
-          `load ${file} into the kernel: ${explainLoadFailure(e)}`,
-          e.log,
-        );
+      if (e instanceof KernelError) {
+        const why = explainLoadFailure(e);
+        const msg = `load ${file} into the kernel: ${why}`;
+        // A verifier log means the kernel verifier refused a program (EACCES/EINVAL).
+        if (e.log.some((l) => /-- BEGIN PROG LOAD LOG --/.test(l)))
+          throw new BpftimeError("verifier", msg, { log: e.log });
+        throw new KernelError(e.errno, msg, e.log);
+      }
       throw e;
     }
     const progs = obj.programs();
@@ -379,7 +381,7 @@ function resolvePinned(kind: "progs" | "maps", ref: string): Pinned & { id: numb
   if (matches.length > 1)
     throw new BpftimeError(
       "usage",
-      `${matches.length} kernel objects have a ${what} "${ref}" (${matches.map((m) => m.object).join(", ")}): use OBJECT/${ref} or an id`,
+      `${matches.length} kernel objects have a ${what} "${ref}": use ${matches.map((m) => `${m.object}/${ref}`).join(" or ")}, or an id`,
     );
   return { ...matches[0]!, id: idOf(matches[0]!) };
 }

@@ -159,7 +159,7 @@ function installPrint(bpf: Libbpf["symbols"], c: Libc["symbols"]): void {
         logLines.push(line);
         // warn=0 info=1 debug=2 in libbpf; all of it is detail for us: the
         // failing call reports the relevant lines in its one-line error.
-        if (level < 2) logger.debug(`libbpf: ${line}`);
+        if (level < 2) logger.debug(line.startsWith("libbpf: ") ? line : `libbpf: ${line}`);
       }
       if (logLines.length > MAX_LOG_LINES) logLines = logLines.slice(-MAX_LOG_LINES);
       return n;

@@ -1,0 +1,351 @@
+// The kernel event provider (`--kernel`): load, attach, detach, list, map
+// dump and remove against the real kernel through libbpf and bpffs pins, on
+// a target compiled here (test/fixtures/kernel/target.c) whose noinline
+// work() is called exactly N times, so counts are exact. Also: the same
+// object under the userspace provider (`bpftime start`) counts the same.
+//
+// Pins go under a private root ($BPFTIME_BPFFS=/sys/fs/bpf/bpftime-test-PID-…)
+// removed at the end, so concurrent runs and real users never collide.
+// Skipped, with the reason printed, where the kernel refuses: not root, no
+// bpffs, no libbpf, BPF_PROG_LOAD refused.
+import { afterAll, afterEach, describe, expect, test } from "bun:test";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { cli, cliEntry, repoRoot, run, skipReason } from "./helpers.ts";
+
+const fixtures = join(import.meta.dir, "fixtures", "kernel");
+const T = 60_000;
+const N = 1234;
+
+const root = `/sys/fs/bpf/bpftime-test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+const env = { BPFTIME_BPFFS: root };
+
+let dir = "";
+let target = "";
+const obj = (name: string) => join(dir, `${name}.bpf.o`);
+
+function compile(): string | undefined {
+  for (const tool of ["cc", "clang"]) if (!Bun.which(tool)) return `${tool} is not installed`;
+  dir = mkdtempSync(join(tmpdir(), "bpftime-kernel-"));
+  process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
+  target = join(dir, "target");
+  const cc = run(["cc", "-O2", "-g", "-o", target, join(fixtures, "target.c")]);
+  if (cc.code !== 0) return `cc target.c failed: ${cc.stderr}`;
+  const bpf = (src: string, out: string) =>
+    run([
+      "clang",
+      "-O2",
+      "-g",
+      "-target",
+      "bpf",
+      "-D__TARGET_ARCH_x86",
+      `-I${join(repoRoot, "native", "include")}`,
+      "-I/usr/include/x86_64-linux-gnu",
+      "-c",
+      src,
+      "-o",
+      out,
+    ]);
+  for (const [src, out] of [
+    [join(fixtures, "count.bpf.c"), obj("count")],
+    [join(fixtures, "bad.bpf.c"), obj("bad")],
+    [join(repoRoot, "examples", "malloc.bpf.c"), obj("malloc")],
+  ] as const) {
+    const r = bpf(src, out);
+    if (r.code !== 0) return `clang ${src} failed: ${r.stderr}`;
+  }
+  return undefined;
+}
+
+function kernelRefuses(): string | undefined {
+  if (process.platform !== "linux") return "not Linux";
+  if (process.getuid?.() !== 0) return "not root (bpf() and uprobes need CAP_BPF/CAP_PERFMON)";
+  const mounts = readFileSync("/proc/mounts", "utf8");
+  if (!/ \/sys\/fs\/bpf bpf /.test(mounts))
+    return "no bpffs at /sys/fs/bpf (mount -t bpf bpf /sys/fs/bpf)";
+  if (!existsSync("/sys/bus/event_source/devices/uprobe/type")) return "no uprobe PMU";
+  const why = compile();
+  if (why) return why;
+  // BPF_PROG_LOAD itself: the real object, loaded and removed.
+  const r = cli(["load", "--kernel", obj("count"), "--name", "probe"], { env });
+  if (r.code !== 0) return `the kernel refuses BPF_PROG_LOAD: ${r.stderr.trim()}`;
+  cli(["shm", "remove", "--kernel", "probe"], { env });
+  return undefined;
+}
+
+const skip = skipReason(kernelRefuses(), "kernel provider tests");
+
+afterAll(() => {
+  rmSync(root, { recursive: true, force: true });
+});
+
+/** Runs the CLI against the private pin root; throws with its stderr on failure. */
+function ok(...args: string[]): string {
+  const r = cli(args, { env });
+  if (r.code !== 0) throw new Error(`bpftime ${args.join(" ")}: exit ${r.code}: ${r.stderr}`);
+  return r.stdout;
+}
+
+function fails(...args: string[]): { code: number; stderr: string } {
+  const r = cli(args, { env });
+  expect(r.code).not.toBe(0);
+  // One clear line, no stack trace.
+  expect(r.stderr.trim().split("\n")).toHaveLength(1);
+  expect(r.stderr).toStartWith("bpftime: ");
+  return r;
+}
+
+const loaded = new Set<string>();
+afterEach(() => {
+  for (const n of loaded) cli(["shm", "remove", "--kernel", n], { env });
+  loaded.clear();
+});
+
+interface Loaded {
+  region: string;
+  programs: Array<{ id: number; name: string; section: string; type: string; insnCount: number }>;
+  maps: Array<{ id: number; name: string; type: string }>;
+}
+
+function load(file: string, name?: string): Loaded {
+  const r = JSON.parse(
+    ok("load", "--kernel", file, ...(name ? ["--name", name] : []), "--json"),
+  ) as Loaded;
+  loaded.add(r.region);
+  return r;
+}
+
+function attach(prog: string, type: string, arg?: string): number {
+  const args = ["attach", "--kernel", prog, type, "--json"];
+  if (arg) args.push("--arg", arg);
+  return (JSON.parse(ok(...args)) as { linkId: number }).linkId;
+}
+
+function dump(map: string): Map<number, number> {
+  const rows = JSON.parse(ok("map", "dump", "--kernel", map, "--json")) as Array<{
+    key: number;
+    value: number;
+  }>;
+  return new Map(rows.map((r) => [r.key, r.value]));
+}
+
+/** Runs the target to completion; returns its pid. */
+function runTarget(mode: string, n: number): number {
+  const r = run([target, mode, String(n)]);
+  expect(r.code).toBe(0);
+  return Number(/done pid=(\d+)/.exec(r.stdout)![1]);
+}
+
+interface Snapshot {
+  programs: Array<{ id: number; name: string; region: string; links: number[] }>;
+  maps: Array<{ id: number; name: string; region: string }>;
+  links: Array<{ id: number; progId: number; targetType: string; arg: string }>;
+}
+
+const list = () => JSON.parse(ok("list", "--kernel", "--json")) as Snapshot;
+
+describe.skipIf(skip)("kernel provider", () => {
+  test("load pins programs and maps and prints kernel ids; list shows them", () => {
+    const r = load(obj("count"));
+    expect(r.region).toBe("count");
+    expect(r.programs.map((p) => p.name).sort()).toEqual(["count_work", "work_ret"]);
+    expect(r.programs.find((p) => p.name === "count_work")).toMatchObject({
+      section: "uprobe",
+      type: "uprobe",
+    });
+    expect(r.maps.map((m) => m.name).sort()).toEqual(["calls", "rets"]);
+    for (const p of r.programs) {
+      expect(p.id).toBeGreaterThan(0);
+      expect(existsSync(join(root, "count", "progs", p.name))).toBe(true);
+    }
+    const s = list();
+    for (const p of r.programs) expect(s.programs.some((x) => x.id === p.id)).toBe(true);
+    for (const m of r.maps)
+      expect(s.maps.find((x) => x.id === m.id)).toMatchObject({ name: m.name, region: "count" });
+    // Loading again under the same name is refused; another name works.
+    const again = fails("load", "--kernel", obj("count"));
+    expect(again.code).toBe(8);
+    expect(again.stderr).toContain("already loaded");
+    expect(load(obj("count"), "count2").region).toBe("count2");
+    // Names in two objects need OBJECT/NAME (or an id).
+    const amb = fails("map", "dump", "--kernel", "calls");
+    expect(amb.stderr).toContain("use count/calls or count2/calls");
+    expect(dump("count2/calls").size).toBe(0);
+  });
+
+  test(
+    `a uprobe counts exactly ${N} calls per pid; the uretprobe sees the return value`,
+    () => {
+      load(obj("count"));
+      const link = attach("count_work", "uprobe", `${target}:work`);
+      const ret = attach("work_ret", "uretprobe", `${target}:work`);
+      expect(link).toBeGreaterThan(0);
+      expect(existsSync(join(root, "count", "links", String(link)))).toBe(true);
+      const a = runTarget("work", N);
+      const b = runTarget("work", 7);
+      const calls = dump("calls");
+      expect(calls.get(a)).toBe(N);
+      expect(calls.get(b)).toBe(7);
+      expect(dump("rets").get(a)).toBe((N - 1) * 3);
+      const s = list();
+      expect(s.links.find((l) => l.id === link)).toMatchObject({
+        targetType: "uprobe",
+        arg: "target:work",
+      });
+      expect(s.links.find((l) => l.id === ret)?.targetType).toBe("uretprobe");
+      expect(s.programs.find((p) => p.name === "count_work")!.links).toEqual([link]);
+    },
+    T,
+  );
+
+  test(
+    "detach stops counting; the other link keeps running",
+    () => {
+      load(obj("count"));
+      const link = attach("count_work", "uprobe", `${target}:work`);
+      attach("work_ret", "uretprobe", `${target}:work`);
+      const d = JSON.parse(ok("detach", "--kernel", String(link), "--json")) as {
+        linkId: number;
+        freed: boolean;
+      };
+      expect(d).toMatchObject({ linkId: link, freed: true });
+      expect(existsSync(join(root, "count", "links", String(link)))).toBe(false);
+      const pid = runTarget("work", 50);
+      expect(dump("calls").has(pid)).toBe(false);
+      expect(dump("rets").get(pid)).toBe(49 * 3);
+      expect(list().links.some((l) => l.id === link)).toBe(false);
+      // Detaching it again: not found.
+      expect(fails("detach", "--kernel", String(link)).code).toBe(3);
+    },
+    T,
+  );
+
+  test(
+    "the malloc example attaches to its SEC() target and counts a process's mallocs",
+    () => {
+      load(join(dir, "malloc.bpf.o"));
+      const link = attach("count_malloc", "uprobe"); // SEC("uprobe/libc.so.6:malloc")
+      expect(list().links.find((l) => l.id === link)?.arg).toBe("libc.so.6:malloc");
+      const pid = runTarget("malloc", N);
+      // libc and the loader malloc too (stdio buffers…): at least N.
+      const n = dump("malloc_calls").get(pid) ?? 0;
+      expect(n).toBeGreaterThanOrEqual(N);
+      expect(n).toBeLessThan(N + 200);
+    },
+    T,
+  );
+
+  test(
+    "removing an object detaches its links and frees its pins",
+    () => {
+      load(obj("count"));
+      const link = attach("count_work", "uprobe", `${target}:work`);
+      const r = JSON.parse(ok("shm", "remove", "--kernel", "count", "--json")) as {
+        links: number[];
+      };
+      loaded.delete("count");
+      expect(r.links).toEqual([link]);
+      expect(existsSync(join(root, "count"))).toBe(false);
+      expect(list().links).toHaveLength(0);
+    },
+    T,
+  );
+
+  test("bad input is one clear line with a non-zero exit", () => {
+    // Nothing loaded yet.
+    expect(fails("map", "dump", "--kernel", "calls").stderr).toContain("no kernel objects");
+    expect(fails("shm", "remove", "--kernel", "nosuch").code).toBe(3);
+    load(obj("count"));
+    const unknown = fails("attach", "--kernel", "nosuch", "uprobe", "--arg", `${target}:work`);
+    expect(unknown.code).toBe(3);
+    expect(unknown.stderr).toContain('no kernel program named "nosuch"');
+    expect(fails("attach", "--kernel", "999999999", "uprobe", "--arg", `${target}:work`).code).toBe(
+      3,
+    );
+    // Bad targets: no such function, no such file, no BINARY:SYMBOL, IFUNC-free nothing.
+    const nofn = fails("attach", "--kernel", "count_work", "uprobe", "--arg", `${target}:nosuchfn`);
+    expect(nofn.code).toBe(3);
+    expect(nofn.stderr).toContain("no function nosuchfn");
+    expect(
+      fails("attach", "--kernel", "count_work", "uprobe", "--arg", "/nonexistent/bin:main").code,
+    ).toBe(3);
+    expect(fails("attach", "--kernel", "count_work", "uprobe", "--arg", "work").code).toBe(4);
+    // SEC("uprobe") names no target: --arg is needed.
+    expect(fails("attach", "--kernel", "count_work", "uprobe").code).toBe(2);
+    expect(fails("attach", "--kernel", "count_work", "nginx", "--arg", "/x").code).toBe(9);
+    expect(fails("detach", "--kernel", "abc").code).toBe(2);
+    expect(fails("map", "dump", "--kernel", "nosuch").code).toBe(3);
+    expect(fails("load", "--kernel", join(dir, "missing.o")).code).toBe(3);
+    expect(fails("load", "--kernel", obj("count"), "--name", "../evil").code).toBe(4);
+    expect(fails("load", "--kernel", target).code).not.toBe(0);
+    // The kernel verifier's refusal: exit 6 with the verifier's last words.
+    const bad = fails("load", "--kernel", obj("bad"));
+    expect(bad.code).toBe(6);
+    expect(bad.stderr).toContain("no_null_check");
+    expect(bad.stderr).toContain("invalid mem access");
+    expect(existsSync(join(root, "bad"))).toBe(false);
+  });
+
+  // The same object under the userspace provider (LD_PRELOAD agent,
+  // `bpftime start`): the same target run gives the same per-pid counts and
+  // return values. One after the other: with a kernel uprobe on work(), the
+  // userspace patcher finds the kernel's int3 there and refuses to hook.
+  const agent = join(repoRoot, "native", "build", "libbpftime-agent.so");
+  const noAgent = skipReason(
+    existsSync(agent) && existsSync(join(repoRoot, "src", "cli", "start.ts"))
+      ? undefined
+      : "the userspace uprobe agent (native/build/libbpftime-agent.so, bpftime start) is not built",
+    "kernel vs userspace comparison",
+  );
+  test.skipIf(noAgent)(
+    "the same program counts the same under the kernel and the userspace provider",
+    () => {
+      load(obj("count"));
+      const links = [
+        attach("count_work", "uprobe", `${target}:work`),
+        attach("work_ret", "uretprobe", `${target}:work`),
+      ];
+      const kpid = runTarget("work", N);
+      for (const l of links) ok("detach", "--kernel", String(l));
+      const shm = `kp${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+      try {
+        const u = (...a: string[]) => {
+          const r = cli([...a, "--shm", shm]);
+          if (r.code !== 0) throw new Error(`bpftime ${a.join(" ")}: ${r.stderr}`);
+          return r.stdout;
+        };
+        u("load", obj("count"));
+        u("attach", "count_work", "uprobe", "--arg", `${target}:work`);
+        u("attach", "work_ret", "uretprobe", "--arg", `${target}:work`);
+        const r = run([
+          process.execPath,
+          cliEntry,
+          "start",
+          "--shm",
+          shm,
+          "--",
+          target,
+          "work",
+          String(N),
+        ]);
+        expect(r.code).toBe(0);
+        const pid = Number(/done pid=(\d+)/.exec(r.stdout)![1]);
+        const userDump = (m: string) =>
+          new Map(
+            (
+              JSON.parse(u("map", "dump", m, "--json")) as Array<{ key: number; value: number }>
+            ).map((e) => [e.key, e.value]),
+          );
+        expect(dump("calls").get(kpid)).toBe(N);
+        expect(userDump("calls").get(pid)).toBe(N);
+        expect(userDump("rets").get(pid)).toBe(dump("rets").get(kpid)!);
+        // The kernel saw nothing of the userspace run (its links are gone).
+        expect(dump("calls").has(pid)).toBe(false);
+      } finally {
+        cli(["shm", "remove", "--shm", shm]);
+      }
+    },
+    T,
+  );
+});
