@@ -524,9 +524,9 @@ static int create_fn(uint64_t func, size_t size, struct patcher_fn **out) {
         }
     }
     for (struct patcher_fn *o = atomic_load(&patcher.fns); o; o = o->next)
-        if (patch_addr < o->patch_addr + o->patch_len && o->patch_addr < patch_addr + 14)
+        if (patch_addr > o->patch_addr && patch_addr < o->patch_addr + o->patch_len)
             return patcher_set_error(-EBUSY,
-                                     "0x%lx overlaps the patch of the hooked function at 0x%lx",
+                                     "0x%lx is inside the patch of the hooked function at 0x%lx",
                                      (unsigned long)func, (unsigned long)o->func);
 
     bool near = false;
@@ -535,6 +535,13 @@ static int create_fn(uint64_t func, size_t size, struct patcher_fn **out) {
     struct patcher_plan plan;
     int err = patcher_plan_patch(func, patch_addr, size, near ? 5 : 14, &plan);
     if (err) return err; /* the trampoline slot is simply wasted */
+    for (struct patcher_fn *o = atomic_load(&patcher.fns); o; o = o->next)
+        if (patch_addr < o->patch_addr + o->patch_len &&
+            o->patch_addr < patch_addr + plan.patch_len)
+            return patcher_set_error(-EBUSY,
+                                     "the patch at 0x%lx would overlap the patch of the hooked "
+                                     "function at 0x%lx",
+                                     (unsigned long)func, (unsigned long)o->func);
 
     struct patcher_fn *fn = calloc(1, sizeof *fn);
     if (!fn) return patcher_set_error(-ENOMEM, "out of memory");
@@ -580,7 +587,8 @@ static int create_fn(uint64_t func, size_t size, struct patcher_fn **out) {
     fn->next = atomic_load(&patcher.fns);
     atomic_store(&patcher.fns, fn); /* we hold the lock: no other writer */
     *out = fn;
-    BPFTIME_DEBUG("patcher: 0x%lx: patching %zu bytes at +%lu, trampoline 0x%lx", (unsigned long)func,
+    BPFTIME_DEBUG("patcher: 0x%lx: patching %zu bytes at +%lu, trampoline 0x%lx",
+                  (unsigned long)func,
                   fn->patch_len, (unsigned long)(patch_addr - func), (unsigned long)tramp);
     return 0;
 }

@@ -75,8 +75,8 @@ PATCHER_HIDDEN int patcher_plan_patch(uint64_t func, uint64_t patch_addr, size_t
  * `out` (which will execute at out_addr), followed by a jump back to
  * patch_addr + patch_len unless the last instruction never falls through.
  * Returns the emitted length or a negative errno. */
-PATCHER_HIDDEN int patcher_relocate(const struct patcher_plan *plan, uint8_t *out, uint64_t out_addr,
-                                    size_t cap, struct patcher_reloc_map *map);
+PATCHER_HIDDEN int patcher_relocate(const struct patcher_plan *plan, uint8_t *out,
+                                    uint64_t out_addr, size_t cap, struct patcher_reloc_map *map);
 
 /* Emits `jmp target` at `at` into buf: rel32 (5 bytes) when reachable, else
  * the 14-byte `jmp [rip]; .quad target`. Returns the length. */

@@ -184,7 +184,8 @@ int patcher_plan_patch(uint64_t func, uint64_t patch_addr, size_t func_size, siz
      * function (symbol size) or, when unknown, until a terminator past every
      * forward branch target seen so far. */
     uint64_t lo = patch_addr, hi = patch_addr + plan->patch_len;
-    uint64_t scan_end = func_end ? func_end : (func + SCAN_WINDOW < m.end ? func + SCAN_WINDOW : m.end);
+    uint64_t scan_end = func_end ? func_end
+                                 : (func + SCAN_WINDOW < m.end ? func + SCAN_WINDOW : m.end);
     uint64_t furthest = 0;
     pc = func;
     while (pc < scan_end) {
@@ -202,7 +203,8 @@ int patcher_plan_patch(uint64_t func, uint64_t patch_addr, size_t func_size, siz
                     -EINVAL,
                     "cannot patch function at 0x%lx: the instruction at +%lu branches back "
                     "into the patched bytes (+%lu)",
-                    (unsigned long)func, (unsigned long)(at - func), (unsigned long)(target - func));
+                    (unsigned long)func, (unsigned long)(at - func),
+                    (unsigned long)(target - func));
                 goto out;
             }
             if (target > furthest && target < scan_end) furthest = target;

@@ -324,3 +324,13 @@ TEST(hooks_on_the_same_page_share_it) {
     CHECK_EQ(patcher_find_mapping((uint64_t)page, &m), 0);
     CHECK_EQ(m.prot, PROT_READ | PROT_EXEC);
 }
+
+TEST(hooking_inside_an_existing_patch_is_refused) {
+    build_page();
+    struct bpftime_hook *h = NULL, *h2 = NULL;
+    CHECK_EQ(bpftime_hook_attach_ex(page + OFF_JCC, sizeof jcc_fn, &both, NULL, &h), 0);
+    CHECK_EQ(bpftime_hook_attach(page + OFF_JCC + 2, &both, NULL, &h2), -EBUSY);
+    CHECK(h2 == NULL);
+    CHECK_EQ(bpftime_hook_detach(h), 0);
+    CHECK(memcmp(page + OFF_JCC, jcc_fn, sizeof jcc_fn) == 0);
+}
