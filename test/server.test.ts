@@ -755,6 +755,19 @@ describe("bpftime serve: running stored programs and following their events", ()
     ]);
     expectError(await json(await s.auth("/v1/events/events?type=nope")), 404, "not_found");
   }, 60_000);
+
+  test("removing the region ends its event streams with an error event", async () => {
+    const shm = newRegion();
+    ok(["load", urlFilter, "--shm", shm]);
+    const s = await serve(shm);
+    const a = sseReader(await s.auth("/v1/events/events"));
+    await a.waitFor("open", 1);
+    ok(["shm", "remove", shm]);
+    const [err] = await a.waitFor("error", 1);
+    expect(JSON.parse(err!.data)).toMatchObject({ error: "not_found" });
+    expect(JSON.parse(err!.data).message).toContain(`region ${shm} was removed`);
+    expectError(await json(await s.get("/v1/maps")), 404, "not_found");
+  }, 60_000);
 });
 
 // ---- with a real program run: server-sent events, statistics, instances ----

@@ -2,7 +2,8 @@
 // info` shows) and the run-time statistics switch, like the kernel's
 // kernel.bpf_stats_enabled: when on, every program run adds to its
 // runCount/runTimeNs.
-import type { Region, RegionInfo } from "../native/runtime.ts";
+import { statSync } from "node:fs";
+import { regionPath, type Region, type RegionInfo } from "../native/runtime.ts";
 
 export interface RegionView {
   name: string;
@@ -47,4 +48,18 @@ export function regionView(r: Region): RegionView {
 export function setStats(r: Region, enabled: boolean): { statsEnabled: boolean } {
   r.setStats(enabled);
   return { statsEnabled: r.info().statsEnabled };
+}
+
+/**
+ * Which region file a name means now (device and inode), or null when there
+ * is none: a long-lived reader compares it with the one it opened to notice
+ * that the region was removed or created again.
+ */
+export function regionIdentity(name: string): string | null {
+  try {
+    const st = statSync(regionPath(name));
+    return `${st.dev}:${st.ino}`;
+  } catch {
+    return null;
+  }
 }

@@ -13,10 +13,14 @@ import { eventDecoder, recordReader, type RawRecord, type RecordReader } from ".
 import type { EventRecord } from "../ops/events.ts";
 import { toJson } from "../cli/output.ts";
 import { toApiError } from "./errors.ts";
+import { regionIdentity } from "../ops/region.ts";
+import { BpftimeError } from "../errors.ts";
 
 export const POLL_MS = 25;
 export const KEEPALIVE_MS = 10_000;
 const BATCH = 256;
+/** How often a channel checks that its region file is still the one it reads. */
+const IDENTITY_CHECK_MS = 1000;
 /** Bytes queued for a client that reads slowly before it starts missing records. */
 const CLIENT_BUFFER = 1 << 20;
 
@@ -39,6 +43,8 @@ class Channel {
   private readonly timer: ReturnType<typeof setInterval>;
   private lastLost: bigint;
   private closed = false;
+  private readonly identity: string | null;
+  private checkedAt = Date.now();
 
   constructor(
     private readonly r: Region,
@@ -46,12 +52,22 @@ class Channel {
     private readonly onClose: () => void,
   ) {
     this.lastLost = reader.lost();
+    this.identity = regionIdentity(r.name);
     this.timer = setInterval(() => this.tick(), POLL_MS);
   }
 
   private tick(): void {
     if (this.closed) return;
     try {
+      const now = Date.now();
+      if (now - this.checkedAt >= IDENTITY_CHECK_MS) {
+        this.checkedAt = now;
+        if (regionIdentity(this.r.name) !== this.identity)
+          throw new BpftimeError(
+            "not_found",
+            `region ${this.r.name} was removed or created again: reconnect to follow the new one`,
+          );
+      }
       const open = [...this.subs].filter((s) => s.hasRoom());
       // Read only while someone can take records: otherwise they stay in
       // the ring (and producers count what no longer fits).
@@ -59,7 +75,6 @@ class Channel {
       const lost = this.reader.lost();
       const dropped = lost - this.lastLost;
       this.lastLost = lost;
-      const now = Date.now();
       for (const s of [...this.subs]) {
         let missed = 0;
         for (const rec of recs) {
