@@ -31,7 +31,8 @@ function compile(): string | undefined {
   process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
   target = join(dir, "target");
   const cc = run(["cc", "-O2", "-g", "-o", target, join(fixtures, "target.c")]);
-  if (cc.code !== 0) return `cc target.c failed: ${cc.stderr}`;
+  // A fixture that does not compile is a failure, not a reason to skip.
+  if (cc.code !== 0) throw new Error(`cc target.c failed: ${cc.stderr}`);
   const bpf = (src: string, out: string) =>
     run([
       "clang",
@@ -53,7 +54,7 @@ function compile(): string | undefined {
     [join(repoRoot, "examples", "malloc.bpf.c"), obj("malloc")],
   ] as const) {
     const r = bpf(src, out);
-    if (r.code !== 0) return `clang ${src} failed: ${r.stderr}`;
+    if (r.code !== 0) throw new Error(`clang ${src} failed: ${r.stderr}`);
   }
   return undefined;
 }
@@ -116,9 +117,10 @@ function load(file: string, name?: string): Loaded {
   return r;
 }
 
-function attach(prog: string, type: string, arg?: string): number {
+function attach(prog: string, type: string, arg?: string, cookie?: number): number {
   const args = ["attach", "--kernel", prog, type, "--json"];
   if (arg) args.push("--arg", arg);
+  if (cookie !== undefined) args.push("--cookie", String(cookie));
   return (JSON.parse(ok(...args)) as { linkId: number }).linkId;
 }
 
@@ -154,7 +156,7 @@ describe.skipIf(skip)("kernel provider", () => {
       section: "uprobe",
       type: "uprobe",
     });
-    expect(r.maps.map((m) => m.name).sort()).toEqual(["calls", "rets"]);
+    expect(r.maps.map((m) => m.name).sort()).toEqual(["calls", "cookies", "hits", "rets"]);
     for (const p of r.programs) {
       expect(p.id).toBeGreaterThan(0);
       expect(existsSync(join(root, "count", "progs", p.name))).toBe(true);
@@ -178,7 +180,7 @@ describe.skipIf(skip)("kernel provider", () => {
     `a uprobe counts exactly ${N} calls per pid; the uretprobe sees the return value`,
     () => {
       load(obj("count"));
-      const link = attach("count_work", "uprobe", `${target}:work`);
+      const link = attach("count_work", "uprobe", `${target}:work`, 77);
       const ret = attach("work_ret", "uretprobe", `${target}:work`);
       expect(link).toBeGreaterThan(0);
       expect(existsSync(join(root, "count", "links", String(link)))).toBe(true);
@@ -188,6 +190,15 @@ describe.skipIf(skip)("kernel provider", () => {
       expect(calls.get(a)).toBe(N);
       expect(calls.get(b)).toBe(7);
       expect(dump("rets").get(a)).toBe((N - 1) * 3);
+      expect(dump("cookies").get(a)).toBe(77);
+      // Per-CPU array: one value per possible CPU, summing to every call.
+      const hits = JSON.parse(ok("map", "dump", "--kernel", "hits", "--json")) as Array<{
+        key: number;
+        value: number[];
+      }>;
+      expect(hits).toHaveLength(1);
+      expect(hits[0]!.value.length).toBeGreaterThanOrEqual(1);
+      expect(hits[0]!.value.reduce((x, y) => x + y, 0)).toBe(N + 7);
       const s = list();
       expect(s.links.find((l) => l.id === link)).toMatchObject({
         targetType: "uprobe",

@@ -25,6 +25,7 @@
 //   process's mappings, then $PATH; SYMBOL from .symtab/.dynsym), then
 //   perf_event_open(uprobe PMU, pid -1: every process) + BPF_LINK_CREATE,
 //   and the link is pinned. No --arg: the program's SEC("uprobe/BIN:SYM").
+//   --cookie N is the link's bpf_cookie (bpf_get_attach_cookie()).
 // - Detach unpins the link and waits (briefly) until the kernel has freed it,
 //   so the uprobe is gone when the command returns. Removing an object
 //   (`bpftime shm remove --kernel NAME`) removes its directory: every pin,
@@ -615,6 +616,7 @@ export interface KernelAttached {
   arg: string;
   file: string;
   offset: number;
+  cookie: bigint;
   pin: string;
 }
 
@@ -622,6 +624,7 @@ export function attachKernel(
   progRef: string,
   type: string,
   argOrDefault: string | undefined,
+  cookie = 0n,
 ): KernelAttached {
   if (type !== "uprobe" && type !== "uretprobe")
     throw new BpftimeError(
@@ -652,7 +655,7 @@ export function attachKernel(
     const pfd = openUprobe(target.file, target.offset, type === "uretprobe");
     let linkFd = -1;
     try {
-      linkFd = linkPerfEvent(progFd, pfd);
+      linkFd = linkPerfEvent(progFd, pfd, cookie);
       const link = linkInfo(linkFd);
       const pin = join(objectDir(prog.object), "links", String(link.id));
       pinFd(linkFd, pin);
@@ -665,6 +668,7 @@ export function attachKernel(
         arg,
         file: target.file,
         offset: target.offset,
+        cookie,
         pin,
       };
     } finally {

@@ -565,8 +565,14 @@ export function openUprobe(path: string, offset: number, retprobe: boolean, pid 
 }
 
 /** BPF_LINK_CREATE of a program on a perf event: a link that can be pinned. */
-export function linkPerfEvent(progFd: number, perfFd: number): number {
-  return check(libs().bpf.bpf_link_create(progFd, perfFd, BPF_PERF_EVENT, null), "link create");
+export function linkPerfEvent(progFd: number, perfFd: number, cookie = 0n): number {
+  // struct bpf_link_create_opts (libbpf 1.1): sz at 0, perf_event.bpf_cookie
+  // at 32, 64 bytes in all.
+  const opts = new Uint8Array(64);
+  const v = new DataView(opts.buffer);
+  v.setBigUint64(0, BigInt(opts.length), true);
+  v.setBigUint64(32, BigInt.asUintN(64, cookie), true);
+  return check(libs().bpf.bpf_link_create(progFd, perfFd, BPF_PERF_EVENT, opts), "link create");
 }
 
 /** BPF_ENABLE_STATS(BPF_STATS_RUN_TIME): run counts while the returned fd is open. */
