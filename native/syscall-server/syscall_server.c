@@ -1,4 +1,9 @@
-/* libbpftime-syscall-server.so: see bpftime_syscall_server.h. */
+/* libbpftime-syscall-server.so: see bpftime_syscall_server.h.
+ *
+ * The host side of the design: open the region, create the userspace event
+ * provider (whose attach manager runs this process's hooks), register the
+ * nginx URL-filter attach implementation, instantiate; then every request
+ * refreshes (one atomic load when nothing changed) and runs the filter. */
 #include "syscall-server/bpftime_syscall_server.h"
 
 #include <errno.h>
@@ -6,14 +11,16 @@
 #include <stdlib.h>
 
 #include "attach/attach_manager.h"
+#include "attach/event_provider.h"
 #include "attach/nginx_url_filter.h"
 #include "common/log.h"
 #include "runtime/bpftime_runtime.h"
 
 struct bpftime_ss {
     struct bpftime_region *region;
-    struct bpftime_attach_manager *manager;
-    struct bpftime_attach_impl *nginx; /* owned by the manager */
+    struct bpftime_event_provider *provider;
+    struct bpftime_attach_manager *manager; /* the provider's */
+    struct bpftime_attach_impl *nginx;      /* owned by the manager once registered */
     char error[512];
 };
 
@@ -29,18 +36,21 @@ struct bpftime_ss *bpftime_ss_open(const char *shm_name, char *err, size_t errle
         free(ss);
         return NULL;
     }
-    ss->manager = bpftime_attach_manager_create(ss->region);
+    ss->provider = bpftime_shm_event_provider_create(ss->region);
     ss->nginx = bpftime_nginx_url_filter_impl_create();
-    if (!ss->manager || !ss->nginx ||
-        bpftime_attach_manager_register_impl(ss->manager, ss->nginx) < 0) {
+    if (ss->provider) ss->manager = bpftime_shm_event_provider_manager(ss->provider);
+    if (!ss->provider || !ss->nginx || bpftime_attach_manager_register_impl(ss->manager, ss->nginx) < 0) {
         snprintf(err, errlen, "cannot create the attach manager: out of memory");
+        if (ss->nginx && (!ss->manager || bpftime_attach_manager_attached(ss->manager) >= 0))
+            ss->nginx->ops->destroy(ss->nginx);
+        ss->nginx = NULL;
         bpftime_ss_close(ss);
         return NULL;
     }
     /* An nginx worker runs requests one at a time on one thread: between two
      * requests no program can be running, so replaced code is freed at once. */
     bpftime_attach_manager_set_single_threaded(ss->manager, 1);
-    int n = bpftime_attach_manager_instantiate(ss->manager);
+    int n = bpftime_event_provider_instantiate(ss->provider);
     if (n < 0) {
         snprintf(err, errlen, "%s", bpftime_attach_manager_error(ss->manager));
         bpftime_ss_close(ss);
@@ -52,11 +62,7 @@ struct bpftime_ss *bpftime_ss_open(const char *shm_name, char *err, size_t errle
 
 void bpftime_ss_close(struct bpftime_ss *ss) {
     if (!ss) return;
-    if (ss->manager) {
-        bpftime_attach_manager_destroy(ss->manager);
-    } else if (ss->nginx) {
-        ss->nginx->ops->destroy(ss->nginx);
-    }
+    bpftime_event_provider_destroy(ss->provider);
     if (ss->region) bpftime_region_close(ss->region);
     free(ss);
 }

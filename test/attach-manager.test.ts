@@ -1,0 +1,101 @@
+// The attach manager and the userspace event provider in this process: the
+// same C code an nginx worker runs, driven through bun:ffi without nginx.
+import { afterEach, describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { repoRoot, run } from "./helpers.ts";
+import { Region } from "../src/native/runtime.ts";
+import { UserspaceEventProvider } from "../src/attach/event-provider.ts";
+import { loadIntoRegion } from "../src/ops/load.ts";
+import { deleteRegion } from "../src/ops/shm.ts";
+import { TARGET_NGINX_URL_FILTER } from "../src/attach/targets.ts";
+
+run(["make", "-s", "-C", join(repoRoot, "examples")]);
+const obj = (n: string) => join(repoRoot, "examples", "build", `${n}.bpf.o`);
+
+const open: Array<{ p: UserspaceEventProvider; r: Region; name: string }> = [];
+let seq = 0;
+function setup() {
+  const name = `am-${process.pid}-${++seq}`;
+  const r = Region.create(name, 16 << 20);
+  const filter = loadIntoRegion(obj("url_filter"), name).programs[0]!.id;
+  const blocklist = loadIntoRegion(obj("url_blocklist"), name).programs[0]!.id;
+  const p = new UserspaceEventProvider(r);
+  p.local.enableNginx();
+  open.push({ p, r, name });
+  const prefix = (s: string) =>
+    p.createTarget(TARGET_NGINX_URL_FILTER, new TextEncoder().encode(s));
+  return { r, p, filter, blocklist, prefix };
+}
+afterEach(() => {
+  for (const { p, r, name } of open.splice(0)) {
+    p.close();
+    r.close();
+    deleteRegion(name);
+  }
+});
+
+describe("attach manager (in-process, nginx URL-filter implementation)", () => {
+  test("instantiate attaches the links; the filter gives each program's verdict", () => {
+    const { p, filter, prefix } = setup();
+    expect(p.local.nginxFilter("/aaaa/x")).toBe(0); // nothing attached: continue
+    p.attach(filter, prefix("/aaaa"));
+    expect(p.instantiate()).toBe(1);
+    expect(p.local.nginxFilter("/aaaa/x")).toBe(0);
+    expect(p.local.nginxFilter("/bbbb")).toBe(403);
+    expect(p.local.nginxFilter("/aaa")).toBe(403);
+  });
+
+  test("refresh follows attach, replace and detach by the region's generation", () => {
+    const { r, p, filter, blocklist, prefix } = setup();
+    p.instantiate();
+    const link = p.attach(filter, prefix("/aaaa"));
+    expect(p.local.nginxFilter("/bbbb")).toBe(403); // picked up without instantiate
+    expect(p.local.attached()).toBe(1);
+    r.replaceLinkProgram(link, blocklist, filter);
+    expect(p.local.nginxFilter("/aaaa/x")).toBe(404);
+    expect(p.local.nginxFilter("/bbbb")).toBe(0);
+    p.detach(link);
+    expect(p.local.nginxFilter("/aaaa/x")).toBe(0);
+    expect(p.local.attached()).toBe(0);
+  });
+
+  test("several links run in link order and the first refusal decides", () => {
+    const { p, filter, blocklist, prefix } = setup();
+    p.attach(blocklist, prefix("/aaaa/secret")); // 404 under /aaaa/secret
+    p.attach(filter, prefix("/aaaa")); // 403 outside /aaaa
+    expect(p.instantiate()).toBe(2);
+    expect(p.local.nginxFilter("/aaaa/secret/x")).toBe(404);
+    expect(p.local.nginxFilter("/aaaa/public")).toBe(0);
+    expect(p.local.nginxFilter("/other")).toBe(403);
+  });
+
+  test("the process registers as an instance listing its links; deinstantiate detaches all", () => {
+    const { r, p, filter, prefix } = setup();
+    const link = p.attach(filter, prefix("/aaaa"));
+    p.instantiate();
+    const mine = r
+      .instanceIds()
+      .map((id) => r.instance(id))
+      .find((i) => i.pid === process.pid);
+    expect(mine?.alive).toBe(true);
+    expect(mine?.linkIds).toEqual([link]);
+    p.deinstantiate();
+    expect(p.local.attached()).toBe(0);
+  });
+
+  test("the program's maps are shared with the control plane", () => {
+    const { r, p, filter, prefix } = setup();
+    p.attach(filter, prefix("/aaaa"));
+    p.instantiate();
+    for (const u of ["/aaaa/1", "/x", "/y", "/aaaa/2", "/z"]) p.local.nginxFilter(u);
+    const counts = r
+      .mapIds()
+      .map((id) => r.map(id))
+      .find((m) => m.name === "verdict_counts")!;
+    const read = (k: number) => {
+      const v = r.mapLookup(counts.id, Uint8Array.of(k, 0, 0, 0), counts.valueBufSize)!;
+      return new DataView(v.buffer, v.byteOffset).getBigUint64(0, true);
+    };
+    expect([read(0), read(1)]).toEqual([3n, 2n]);
+  });
+});
