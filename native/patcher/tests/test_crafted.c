@@ -1,7 +1,10 @@
 /* Patcher tests on hand-assembled functions in an mmap'ed executable page:
  * exact control over the instructions the jump overwrites. */
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
+#include <time.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -87,10 +90,17 @@ static const uint8_t branch_back_fn[] = {
     0xc3,
 };
 
+static const uint8_t spin_fn[] = {
+    0x90,                         /* nop */
+    0x80, 0x3f, 0x00,             /* 1: cmp byte [rdi], 0 */
+    0x74, 0xfb,                   /* je 1 (inside the patched bytes) */
+    0xb8, 0x07, 0x00, 0x00, 0x00, /* mov eax, 7 */
+    0xc3,
+};
 enum {
     OFF_RIP = 0x000, OFF_JCC = 0x040, OFF_JMP = 0x080, OFF_JRCXZ = 0x0c0, OFF_CALL = 0x100,
     OFF_HELPER = 0x200, OFF_GETPC = 0x240, OFF_ENDBR = 0x280, OFF_TINY = 0x2c0, OFF_PAD = 0x300,
-    OFF_BACK = 0x340, OFF_DATA = 0x800,
+    OFF_BACK = 0x340, OFF_SPIN = 0x380, OFF_DATA = 0x800,
 };
 
 static void build_page(void) {
@@ -108,6 +118,7 @@ static void build_page(void) {
     emit(OFF_TINY, two_tiny_fns, sizeof two_tiny_fns);
     emit(OFF_PAD, ret_then_padding, sizeof ret_then_padding);
     emit(OFF_BACK, branch_back_fn, sizeof branch_back_fn);
+    emit(OFF_SPIN, spin_fn, sizeof spin_fn);
     seal();
 }
 
@@ -333,4 +344,39 @@ TEST(hooking_inside_an_existing_patch_is_refused) {
     CHECK(h2 == NULL);
     CHECK_EQ(bpftime_hook_detach(h), 0);
     CHECK(memcmp(page + OFF_JCC, jcc_fn, sizeof jcc_fn) == 0);
+}
+
+/* A thread spinning *between* the instructions the jump overwrites while the
+ * jump is written: the patcher must move it into the trampoline's copy,
+ * otherwise it would execute the middle of the jmp. */
+static atomic_int spin_started;
+static volatile uint8_t spin_flag;
+static void *spin_thread(void *arg) {
+    atomic_store(&spin_started, 1);
+    return (void *)(uintptr_t)((fn1)arg)((uint64_t)&spin_flag);
+}
+
+TEST(thread_stopped_inside_the_patched_bytes_is_moved) {
+    build_page();
+    void *f = page + OFF_SPIN;
+    pthread_t th;
+    CHECK_EQ(pthread_create(&th, NULL, spin_thread, f), 0);
+    while (!atomic_load(&spin_started)) {
+    }
+    struct timespec ts = {0, 20 * 1000 * 1000};
+    nanosleep(&ts, NULL); /* it is now looping at +1..+4 */
+    struct bpftime_hook *h = NULL;
+    enters = 0;
+    CHECK_EQ(bpftime_hook_attach_ex(f, sizeof spin_fn, &both, NULL, &h), 0);
+    CHECK_EQ(((uint8_t *)f)[0], 0xe9);
+    nanosleep(&ts, NULL); /* still looping, now in the trampoline */
+    spin_flag = 1;
+    void *ret = NULL;
+    pthread_join(th, &ret);
+    CHECK_EQ((uintptr_t)ret, 7);
+    CHECK_EQ(enters, 0); /* that call started before the hook */
+    CHECK_EQ(((fn1)f)((uint64_t)&spin_flag), 7);
+    CHECK_EQ(enters, 1);
+    CHECK_EQ(bpftime_hook_detach(h), 0);
+    CHECK(memcmp(f, spin_fn, sizeof spin_fn) == 0);
 }

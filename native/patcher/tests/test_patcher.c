@@ -286,6 +286,28 @@ TEST(hook_libc_strlen) {
     CHECK_EQ(sl(s), 14);
 }
 
+/* The patcher itself allocates while the int3 is armed (listing threads):
+ * its own call hits the int3 and is redirected to the original code. */
+TEST(hook_libc_malloc) {
+    void *(*volatile ma)(size_t) = (void *(*)(size_t))libc_sym("malloc");
+    void (*volatile fr)(void *) = (void (*)(void *))libc_sym("free");
+    CHECK(ma != NULL && fr != NULL);
+    uint8_t before[16];
+    memcpy(before, (void *)ma, 16);
+    struct bpftime_hook *h = NULL;
+    const struct bpftime_hook_callbacks cbs = {libc_enter, libc_leave};
+    ATTACH(ma, &cbs, NULL, &h);
+    atomic_store(&libc_enters, 0);
+    void *p = ma(100);
+    CHECK(p != NULL);
+    CHECK(atomic_load(&libc_enters) >= 1);
+    CHECK_EQ(strlen_arg, 100);
+    CHECK_EQ(strlen_ret, (uint64_t)p);
+    fr(p);
+    CHECK_EQ(bpftime_hook_detach(h), 0);
+    CHECK(memcmp(before, (void *)ma, 16) == 0);
+}
+
 /* ---- recursion and longjmp (uretprobe-style on_leave) ------------------- */
 
 __attribute__((noinline)) long fib(long n) {
