@@ -24,11 +24,13 @@ struct rec {
     uint64_t check;
 };
 
-static int worker(const char *name, const struct ids *ids, int proc, int start_fd)
+static int worker(const char *name, const struct ids *ids, int proc, int start_fd, int ack_fd)
 {
     struct bpftime_region *r;
     if (bpftime_region_open(name, &r) != 0)
         return 10;
+    if (write(ack_fd, "o", 1) != 1)
+        return 17;
     char go;
     if (read(start_fd, &go, 1) != 1)
         return 11;
@@ -111,17 +113,28 @@ TEST(four_processes_exact_totals_and_ringbuf)
     ids.rb = bpftime_map_create(r, "rb", BPFTIME_MAP_RINGBUF, 0, 0, 64 * 1024, 0, 0);
     CHECK(ids.arr > 0 && ids.hash > 0 && ids.pcpu_arr > 0 && ids.pcpu_hash > 0 && ids.lru > 0 &&
           ids.rb > 0);
-    int start[2];
+    int start[2], ack[2];
     CHECK_EQ(pipe(start), 0);
+    CHECK_EQ(pipe(ack), 0);
     pid_t pids[NPROC];
     for (int p = 0; p < NPROC; p++) {
         pids[p] = fork();
         if (pids[p] == 0) {
             close(start[1]);
-            _exit(worker(name, &ids, p, start[0]));
+            _exit(worker(name, &ids, p, start[0], ack[1]));
         }
     }
     close(start[0]);
+    close(ack[1]);
+    /* every worker mapped the region by name: the file can go now, so a
+     * failing check leaves nothing behind in /dev/shm */
+    char acks[NPROC];
+    size_t got_acks = 0;
+    ssize_t na;
+    while (got_acks < NPROC && (na = read(ack[0], acks, NPROC - got_acks)) > 0)
+        got_acks += (size_t)na;
+    bpftime_region_remove(name);
+    CHECK_EQ(got_acks, NPROC);
     CHECK_EQ(write(start[1], "gggg", NPROC), NPROC);
     close(start[1]);
 
@@ -192,7 +205,6 @@ TEST(four_processes_exact_totals_and_ringbuf)
     }
     CHECK_EQ(n, 1000);
     bpftime_region_close(r);
-    bpftime_region_remove(name);
 }
 
 TEST(killed_lock_holder_does_not_wedge_region)
@@ -233,7 +245,9 @@ TEST(killed_lock_holder_does_not_wedge_region)
         _exit(0);
     }
     char x;
-    CHECK_EQ(read(ready[0], &x, 1), 1);
+    ssize_t nr = read(ready[0], &x, 1);
+    bpftime_region_remove(name);
+    CHECK_EQ(nr, 1);
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
     /* the robust locks come back to us */
@@ -249,7 +263,6 @@ TEST(killed_lock_holder_does_not_wedge_region)
     CHECK_EQ(bpftime_ringbuf_read(r, rid, &v, 8, &len, NULL), 1);
     CHECK(bpftime_map_create(r, "after", BPFTIME_MAP_ARRAY, 4, 4, 4, 0, 0) > 0);
     bpftime_region_close(r);
-    bpftime_region_remove(name);
 }
 
 TEST(processes_killed_mid_update_leave_maps_consistent)
@@ -258,17 +271,15 @@ TEST(processes_killed_mid_update_leave_maps_consistent)
     snprintf(name, sizeof name, "rt-churn-%d", (int)getpid());
     struct bpftime_region *r;
     CHECK_EQ(bpftime_region_create(name, 8 << 20, &r), 0);
+    bpftime_region_remove(name); /* children use the inherited mapping */
     int hid = bpftime_map_create(r, "h", BPFTIME_MAP_HASH, 4, 8, 64, 0, 0);
     int lid = bpftime_map_create(r, "l", BPFTIME_MAP_LRU_HASH, 4, 8, 16, 0, 0);
     bpftime_log_set_level(BPFTIME_LOG_ERROR);
     for (int round = 0; round < 10; round++) {
         pid_t pid = fork();
         if (pid == 0) {
-            struct bpftime_region *c;
-            if (bpftime_region_open(name, &c) != 0)
-                _exit(1);
-            struct bpftime_map *ch = bpftime_map_handle(c, hid);
-            struct bpftime_map *cl = bpftime_map_handle(c, lid);
+            struct bpftime_map *ch = bpftime_map_handle(r, hid);
+            struct bpftime_map *cl = bpftime_map_handle(r, lid);
             for (uint64_t i = 0;; i++) {
                 uint32_t k = (uint32_t)(i % 100);
                 bpftime_map_h_update(ch, &k, &i, BPFTIME_ANY, true);
@@ -296,5 +307,4 @@ TEST(processes_killed_mid_update_leave_maps_consistent)
         CHECK_EQ(bpftime_map_lookup(r, lid, &i, &v), 0);
     }
     bpftime_region_close(r);
-    bpftime_region_remove(name);
 }
