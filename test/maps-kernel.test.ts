@@ -26,11 +26,9 @@
 //   documented ABI, so lookups compare value_size bytes of each slot (the
 //   difference is reported to the runtime owner, see the "padding" test).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, readFileSync, rmSync } from "node:fs";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
 import { NativeError, Region, removeRegion } from "../src/native/runtime.ts";
 import * as K from "../src/native/kernel-maps.ts";
-import { cli, repoRoot, run } from "./helpers.ts";
 
 const HASH = 1,
   ARRAY = 2,
@@ -42,7 +40,10 @@ const HASH = 1,
   STACK = 23,
   RINGBUF = 27;
 const ENOENT = 2,
-  EINVAL = 22;
+  EFAULT = 14,
+  EINVAL = 22,
+  EOPNOTSUPP = 95,
+  ENOTSUPP = 524; // the kernel-internal code some map ops return to userspace
 
 const possibleCpus = (() => {
   // "0-1" or "0,2-3": count the CPUs the kernel sizes per-CPU values by.
@@ -387,7 +388,14 @@ const cases: Case[] = [
   { spec: { name: "hash", type: HASH, keySize: 4, valueSize: 8, maxEntries: 8 }, keyRange: 12 },
   { spec: { name: "hash_k6v3", type: HASH, keySize: 6, valueSize: 3, maxEntries: 5 }, keyRange: 8 },
   {
-    spec: { name: "hash_noprealloc", type: HASH, keySize: 4, valueSize: 8, maxEntries: 6, flags: 1 },
+    spec: {
+      name: "hash_noprealloc",
+      type: HASH,
+      keySize: 4,
+      valueSize: 8,
+      maxEntries: 6,
+      flags: 1,
+    },
     keyRange: 9,
   },
   {
@@ -399,9 +407,18 @@ const cases: Case[] = [
     keyRange: 9,
   },
   // LRU: fewer distinct keys than max_entries, so neither side ever evicts (see the top)
-  { spec: { name: "lru_hash", type: LRU_HASH, keySize: 4, valueSize: 8, maxEntries: 8 }, keyRange: 7 },
   {
-    spec: { name: "lru_percpu_hash", type: LRU_PERCPU_HASH, keySize: 4, valueSize: 8, maxEntries: 8 },
+    spec: { name: "lru_hash", type: LRU_HASH, keySize: 4, valueSize: 8, maxEntries: 8 },
+    keyRange: 7,
+  },
+  {
+    spec: {
+      name: "lru_percpu_hash",
+      type: LRU_PERCPU_HASH,
+      keySize: 4,
+      valueSize: 8,
+      maxEntries: 8,
+    },
     keyRange: 7,
   },
   { spec: { name: "queue", type: QUEUE, keySize: 0, valueSize: 8, maxEntries: 5 }, keyRange: 0 },
@@ -415,7 +432,9 @@ describe.skipIf(!!skip)("bpftime maps vs kernel maps", () => {
   for (const c of cases) {
     test(`${c.spec.name}: ${SEEDS.length}×${OPS_PER_SEED} seeded ops give the same results and errno`, () => {
       if (isPercpu(c.spec.type) && region!.info().ncpus !== possibleCpus) {
-        console.log(`skip: ${c.spec.name}: region has ${region!.info().ncpus} CPUs, kernel ${possibleCpus}`);
+        console.log(
+          `skip: ${c.spec.name}: region has ${region!.info().ncpus} CPUs, kernel ${possibleCpus}`,
+        );
         return;
       }
       const failures: string[] = [];
@@ -424,7 +443,12 @@ describe.skipIf(!!skip)("bpftime maps vs kernel maps", () => {
         const k = new KernelSide(c.spec);
         try {
           expect(b.valueBuf).toBe(k.valueBuf);
-          const diff = compare(c.spec, genOps(c.spec, seed * 7919 + c.spec.type, OPS_PER_SEED, c.keyRange), b, k);
+          const diff = compare(
+            c.spec,
+            genOps(c.spec, seed * 7919 + c.spec.type, OPS_PER_SEED, c.keyRange),
+            b,
+            k,
+          );
           if (diff) failures.push(`seed ${seed}: ${diff}`);
         } finally {
           b.close();
@@ -434,4 +458,273 @@ describe.skipIf(!!skip)("bpftime maps vs kernel maps", () => {
       expect(failures).toEqual([]);
     });
   }
+});
+
+/** Creates the map on both sides; returns [bpftime errno, kernel errno] (0 = created). */
+function createBoth(s: Spec): [number, number] {
+  let eb = 0;
+  try {
+    region!.deleteMap(region!.createMap({ ...s, flags: s.flags ?? 0 }));
+  } catch (e) {
+    eb = nativeErrno(e);
+  }
+  const fd = K.kernelMapCreate(s);
+  if (fd >= 0) K.kernelClose(fd);
+  return [eb, fd < 0 ? -fd : 0];
+}
+
+describe.skipIf(!!skip)("map definitions: the same accepted and refused", () => {
+  // [name, definition, known difference (reported to the runtime owner; the
+  // comparison is test.todo until native/runtime follows the kernel)]
+  const defs: Array<[string, Omit<Spec, "name">, string?]> = [
+    ["array key 8", { type: ARRAY, keySize: 8, valueSize: 8, maxEntries: 4 }],
+    ["array value 0", { type: ARRAY, keySize: 4, valueSize: 0, maxEntries: 4 }],
+    ["array max_entries 0", { type: ARRAY, keySize: 4, valueSize: 8, maxEntries: 0 }],
+    ["percpu_array key 2", { type: PERCPU_ARRAY, keySize: 2, valueSize: 8, maxEntries: 4 }],
+    ["hash key 0", { type: HASH, keySize: 0, valueSize: 8, maxEntries: 4 }],
+    ["hash value 0", { type: HASH, keySize: 4, valueSize: 0, maxEntries: 4 }],
+    ["hash max_entries 0", { type: HASH, keySize: 4, valueSize: 8, maxEntries: 0 }],
+    ["hash key 512", { type: HASH, keySize: 512, valueSize: 8, maxEntries: 4 }],
+    [
+      "hash key 513",
+      { type: HASH, keySize: 513, valueSize: 8, maxEntries: 4 },
+      "the kernel accepts keys > 512 bytes (only programs are limited by the stack); bpftime: EINVAL",
+    ],
+    ["hash BPF_F_NO_PREALLOC", { type: HASH, keySize: 4, valueSize: 8, maxEntries: 4, flags: 1 }],
+    [
+      "hash unknown flag",
+      { type: HASH, keySize: 4, valueSize: 8, maxEntries: 4, flags: 1 << 30 },
+      "kernel: EINVAL for unknown map_flags; bpftime accepts them",
+    ],
+    [
+      "array BPF_F_NO_PREALLOC",
+      { type: ARRAY, keySize: 4, valueSize: 8, maxEntries: 4, flags: 1 },
+      "kernel: EINVAL (arrays are always preallocated); bpftime accepts",
+    ],
+    [
+      "lru_hash BPF_F_NO_PREALLOC",
+      { type: LRU_HASH, keySize: 4, valueSize: 8, maxEntries: 4, flags: 1 },
+      "kernel: ENOTSUPP (524); bpftime accepts",
+    ],
+    ["lru_hash", { type: LRU_HASH, keySize: 4, valueSize: 8, maxEntries: 4 }],
+    ["percpu_hash", { type: PERCPU_HASH, keySize: 4, valueSize: 8, maxEntries: 4 }],
+    ["queue key 4", { type: QUEUE, keySize: 4, valueSize: 8, maxEntries: 4 }],
+    ["queue value 0", { type: QUEUE, keySize: 0, valueSize: 0, maxEntries: 4 }],
+    ["queue max_entries 0", { type: QUEUE, keySize: 0, valueSize: 8, maxEntries: 0 }],
+    ["stack key 4", { type: STACK, keySize: 4, valueSize: 8, maxEntries: 4 }],
+    ["stack", { type: STACK, keySize: 0, valueSize: 8, maxEntries: 4 }],
+    ["ringbuf 4096", { type: RINGBUF, keySize: 0, valueSize: 0, maxEntries: 4096 }],
+    ["ringbuf 5000", { type: RINGBUF, keySize: 0, valueSize: 0, maxEntries: 5000 }],
+    ["ringbuf 0", { type: RINGBUF, keySize: 0, valueSize: 0, maxEntries: 0 }],
+    ["ringbuf key 4", { type: RINGBUF, keySize: 4, valueSize: 0, maxEntries: 4096 }],
+    ["ringbuf value 8", { type: RINGBUF, keySize: 0, valueSize: 8, maxEntries: 4096 }],
+    [
+      "percpu_array value 40000",
+      { type: PERCPU_ARRAY, keySize: 4, valueSize: 40000, maxEntries: 1 },
+      "kernel: E2BIG above PCPU_MIN_UNIT_SIZE (32 KiB) per-CPU values; bpftime accepts up to 1 MiB",
+    ],
+  ];
+  for (const [name, d, known] of defs)
+    (known ? test.todo : test)(known ? `${name} (known difference: ${known})` : name, () => {
+      const [eb, ek] = createBoth({ name: "def", ...d });
+      expect({ name, errno: eb }).toEqual({ name, errno: ek });
+    });
+});
+
+describe.skipIf(!!skip)("edge calls", () => {
+  // Known difference (reported): per-CPU padding bytes written through the
+  // syscall API come back from the kernel as written, bpftime returns zeros.
+  test.todo("per-CPU value padding round-trips as in the kernel (known difference)", () => {
+    const spec: Spec = { name: "pad", type: PERCPU_ARRAY, keySize: 4, valueSize: 4, maxEntries: 1 };
+    const b = new BpftimeSide(region!, spec);
+    const k = new KernelSide(spec);
+    try {
+      const v = new Uint8Array(valueBufSize(spec)).fill(0xab);
+      const key = keyBytes(spec, 0);
+      for (const s of [b, k]) expect(s.update(key, v, 0n).errno).toBe(0);
+      expect(b.lookup(key)).toEqual(k.lookup(key));
+    } finally {
+      b.close();
+      k.close();
+    }
+  });
+
+  // Allowed errno difference: the kernel fails copy_from_user on a NULL key
+  // with EFAULT; bpftime's control plane has no user/kernel copy and refuses
+  // a missing buffer with EINVAL (runtime commit "refuse NULL key/value
+  // buffers"). Both must refuse, and nothing may change.
+  test("NULL key buffers on keyed maps are refused", () => {
+    for (const spec of [cases[0]!.spec, cases[2]!.spec]) {
+      const b = new BpftimeSide(region!, spec);
+      const k = new KernelSide(spec);
+      try {
+        const v = new Uint8Array(spec.valueSize);
+        const got = (s: Side) => [
+          s.lookup(null).errno,
+          s.update(null, v, 0n).errno,
+          s.del(null).errno,
+        ];
+        expect({ spec: spec.name, errnos: got(b) }).toEqual({
+          spec: spec.name,
+          errnos: [EINVAL, EINVAL, EINVAL],
+        });
+        expect({ spec: spec.name, errnos: got(k) }).toEqual({
+          spec: spec.name,
+          errnos: [EFAULT, EFAULT, EFAULT],
+        });
+        expect(iterate(b, spec)).toEqual(iterate(k, spec));
+      } finally {
+        b.close();
+        k.close();
+      }
+    }
+  });
+
+  // Allowed errno difference: the kernel's ringbuf map ops return its internal
+  // ENOTSUPP (524), which leaks to userspace; bpftime returns the standard
+  // EOPNOTSUPP (95). Both refuse every element command.
+  test("ringbuf: element commands are refused", () => {
+    const spec: Spec = { name: "rb", type: RINGBUF, keySize: 0, valueSize: 0, maxEntries: 4096 };
+    const b = new BpftimeSide(region!, spec);
+    const k = new KernelSide(spec);
+    try {
+      const v = new Uint8Array(8);
+      const got = (s: Side) => ({
+        lookup: s.lookup(null).errno,
+        update: s.update(null, v, 0n).errno,
+        delete: s.del(null).errno,
+        next: s.next(null).errno,
+        pop: s.pop().errno,
+      });
+      const refused = (errno: number) => ({
+        lookup: errno,
+        update: errno,
+        delete: errno,
+        next: errno,
+        pop: errno,
+      });
+      expect(got(b)).toEqual(refused(EOPNOTSUPP));
+      expect(got(k)).toEqual(refused(ENOTSUPP));
+    } finally {
+      b.close();
+      k.close();
+    }
+  });
+});
+
+/** A tiny XDP program: bpf_map_lookup_elem(map, &KEY) (the helper marks LRU recency), returns XDP_PASS. */
+function touchProgram(mapImm: number, key: number): Uint8Array {
+  const insns: Array<[number, number, number, number, number]> = [
+    [0x62, 10, 0, -4, key], // *(u32 *)(r10 - 4) = key
+    [0xbf, 2, 10, 0, 0], // r2 = r10
+    [0x07, 2, 0, 0, -4], // r2 += -4
+    [0x18, 1, 1, 0, mapImm], // r1 = map (lddw, BPF_PSEUDO_MAP_FD)
+    [0x00, 0, 0, 0, 0],
+    [0x85, 0, 0, 0, 1], // call bpf_map_lookup_elem
+    [0xb7, 0, 0, 0, 2], // r0 = XDP_PASS
+    [0x95, 0, 0, 0, 0], // exit
+  ];
+  const b = new Uint8Array(insns.length * 8);
+  const v = new DataView(b.buffer);
+  insns.forEach(([code, dst, src, off, imm], i) => {
+    v.setUint8(i * 8, code);
+    v.setUint8(i * 8 + 1, (src << 4) | dst);
+    v.setInt16(i * 8 + 2, off, true);
+    v.setInt32(i * 8 + 4, imm, true);
+  });
+  return b;
+}
+
+describe.skipIf(!!skip)("LRU eviction: what the kernel guarantees", () => {
+  // The kernel's LRU (kernel/bpf/bpf_lru_list.c) keeps free and pending nodes
+  // in per-CPU local lists, so its choices depend on the CPU each operation
+  // runs on: this test pins itself to CPU 0 (sched_setaffinity on the calling
+  // thread, which also runs BPF_PROG_TEST_RUN). Control-plane lookups do not
+  // mark recency on either side (the kernel's lookup_elem_sys_only); a
+  // program's bpf_map_lookup_elem does (the kernel sets the node's ref bit,
+  // bpftime moves it to the front). When the map is full the kernel evicts in
+  // a batch every unreferenced node of its inactive list (up to 128), bpftime
+  // exactly the least recently used one. What holds on both, and is compared:
+  // filling to max_entries evicts nothing; inserting a new key into a full map
+  // succeeds (BPF_ANY and BPF_NOEXIST: no E2BIG) and the new key is present; a
+  // key a program looked up survives; the oldest never-touched key is
+  // evicted; the map never holds more than max_entries keys.
+  test("full map: new key inserted, program-touched key kept, oldest untouched evicted", () => {
+    const N = 8;
+    const spec: Spec = {
+      name: "lru_evict",
+      type: LRU_HASH,
+      keySize: 4,
+      valueSize: 8,
+      maxEntries: N,
+    };
+    const restore = K.pinToCpu(0);
+    const b = new BpftimeSide(region!, spec);
+    const k = new KernelSide(spec);
+    let progId = 0;
+    let progFd = -1;
+    try {
+      const key = (n: number) => keyBytes(spec, n);
+      const val = (n: number) => new Uint8Array(8).fill(n);
+      const present = (s: Side) =>
+        Array.from({ length: N + 4 }, (_, i) => i).filter((i) => s.lookup(key(i)).errno === 0);
+
+      for (let i = 0; i < N; i++) {
+        expect(b.update(key(i), val(i), 0n).errno).toBe(0);
+        expect(k.update(key(i), val(i), 0n).errno).toBe(0);
+      }
+      const full = Array.from({ length: N }, (_, i) => i);
+      expect(present(b)).toEqual(full);
+      expect(present(k)).toEqual(full);
+
+      // a program looks up key 3 on both sides
+      progId = region!.createProgram({
+        name: "lru_touch",
+        type: 6,
+        license: "GPL",
+        attachHint: "xdp",
+        insns: touchProgram(0, 3),
+        mapIds: [b.id],
+      });
+      progFd = K.kernelProgLoad(6, touchProgram(k.fd, 3));
+      if (progFd < 0) {
+        console.log(`skip: LRU ref-bit check: the kernel refuses BPF_PROG_LOAD (errno ${-progFd})`);
+        return;
+      }
+      const pkt = new Uint8Array(64);
+      expect(Number(region!.testRun(progId, true, pkt, 1).returnValue)).toBe(2);
+      expect(K.kernelProgTestRun(progFd, pkt)).toEqual({ retval: 2, errno: 0 });
+
+      // new key into the full map: BPF_ANY then BPF_NOEXIST
+      for (const [n, flags] of [
+        [N, 0n],
+        [N + 1, 1n],
+      ] as const) {
+        for (const s of [b, k]) {
+          expect({ n, errno: s.update(key(n), val(n), flags).errno }).toEqual({ n, errno: 0 });
+          expect(s.lookup(key(n))).toEqual({ errno: 0, data: hex(val(n)) });
+        }
+      }
+      for (const [side, s] of [
+        ["bpftime", b],
+        ["kernel", k],
+      ] as const) {
+        const keys = present(s);
+        expect({ side, touched: keys.includes(3), oldest: keys.includes(0) }).toEqual({
+          side,
+          touched: true,
+          oldest: false,
+        });
+        expect(keys.length).toBeLessThanOrEqual(N);
+        expect(keys).toContain(N);
+        expect(keys).toContain(N + 1);
+      }
+    } finally {
+      if (progFd >= 0) K.kernelClose(progFd);
+      if (progId) region!.deleteProgram(progId);
+      b.close();
+      k.close();
+      restore();
+    }
+  });
 });

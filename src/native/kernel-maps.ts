@@ -119,3 +119,38 @@ export function pinToCpu(cpu: number): () => void {
     if (got > 0) sys(SYS_sched_setaffinity, 0n, BigInt(got), addr(old));
   };
 }
+
+const BPF_PROG_LOAD = 5;
+const BPF_PROG_TEST_RUN = 10;
+
+/**
+ * BPF_PROG_LOAD of raw instructions (map fds already in the lddw immediates):
+ * the new fd, or -errno. attr: 0 u32 prog_type  4 insn_cnt  8 u64 insns
+ * 16 u64 license  24 log_level  28 log_size  32 u64 log_buf ...  48 prog_name[16].
+ */
+export function kernelProgLoad(type: number, insns: Uint8Array, license = "GPL"): number {
+  const lic = new TextEncoder().encode(license + "\0");
+  const attr = new Uint8Array(72);
+  const v = new DataView(attr.buffer);
+  v.setUint32(0, type, true);
+  v.setUint32(4, insns.length / 8, true);
+  v.setBigUint64(8, addr(insns), true);
+  v.setBigUint64(16, addr(lic), true);
+  return sys(SYS_bpf, BigInt(BPF_PROG_LOAD), addr(attr), BigInt(attr.length));
+}
+
+/**
+ * BPF_PROG_TEST_RUN once over `data`: the program's return value, or
+ * -errno as { errno }. attr: 0 u32 prog_fd  4 retval  8 data_size_in
+ * 12 data_size_out  16 u64 data_in  24 u64 data_out  32 repeat  36 duration.
+ */
+export function kernelProgTestRun(fd: number, data: Uint8Array): { retval: number; errno: number } {
+  const attr = new Uint8Array(80);
+  const v = new DataView(attr.buffer);
+  v.setUint32(0, fd, true);
+  v.setUint32(8, data.length, true);
+  v.setBigUint64(16, addr(data), true);
+  v.setUint32(32, 1, true);
+  const rc = sys(SYS_bpf, BigInt(BPF_PROG_TEST_RUN), addr(attr), BigInt(attr.length));
+  return rc < 0 ? { retval: 0, errno: -rc } : { retval: v.getUint32(4, true), errno: 0 };
+}
