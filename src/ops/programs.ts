@@ -38,7 +38,13 @@ export function jitSize(insns: Uint8Array): { size: number | null; error: string
     vm = new Vm(insns);
     return { size: vm.jitCode().length, error: null };
   } catch (e) {
-    if (e instanceof BpftimeError) return { size: null, error: e.message };
+    if (e instanceof BpftimeError)
+      return {
+        size: null,
+        error: /unknown helper/.test(e.message)
+          ? `${e.message}: the size of a program calling helpers needs the data plane's VM set-up, not reachable from here yet`
+          : e.message,
+      };
     throw e;
   } finally {
     vm?.close();
