@@ -13,6 +13,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { cli, cliEntry, repoRoot, run, skipReason } from "./helpers.ts";
+import { benchKernelUprobe } from "../src/attach/kernel-provider.ts";
 
 const fixtures = join(import.meta.dir, "fixtures", "kernel");
 const T = 60_000;
@@ -297,6 +298,22 @@ describe.skipIf(skip)("kernel provider", () => {
     expect(bad.stderr).toContain("invalid mem access");
     expect(existsSync(join(root, "bad"))).toBe(false);
   });
+
+  test(
+    "benchmark hook: an empty kernel uprobe and uretprobe on an empty function",
+    () => {
+      // Numbers only: speed is compared in bench/, never asserted here.
+      const r = benchKernelUprobe(2_000);
+      for (const v of [r.baselineNs, r.uprobeNs, r.uretprobeNs]) {
+        expect(Number.isFinite(v)).toBe(true);
+        expect(v).toBeGreaterThan(0);
+      }
+      console.log(
+        `kernel uprobe: ${r.baselineNs.toFixed(1)} ns/call unhooked, ${r.uprobeNs.toFixed(0)} uprobe, ${r.uretprobeNs.toFixed(0)} uretprobe`,
+      );
+    },
+    T,
+  );
 
   // The same object under the userspace provider (LD_PRELOAD agent,
   // `bpftime start`): the same target run gives the same per-pid counts and

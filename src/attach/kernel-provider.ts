@@ -34,7 +34,17 @@
 //   print keys and values through the BTF the kernel holds for the map (the
 //   object's BTF, fetched by id), with the userspace formatting rules
 //   (src/ops/maps.ts); per-CPU values as one array element per CPU.
-import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { BpftimeError } from "../errors.ts";
 import {
@@ -44,6 +54,7 @@ import {
   KernelError,
   kernelBtf,
   linkFdById,
+  linkIdExists,
   linkInfo,
   linkPerfEvent,
   mapCreate,
@@ -56,6 +67,7 @@ import {
   pinFd,
   possibleCpus,
   progInfo,
+  progLoadRaw,
   type KernelLinkInfo,
   type KernelMapInfo,
   type KernelProgInfo,
@@ -228,10 +240,12 @@ function explainLoadFailure(e: KernelError): string {
   const prog = log
     .map((l) => /prog '([^']+)': (?:BPF program load failed|failed to load)/.exec(l))
     .find((m) => m)?.[1];
+  if (!detail && (e.errno === 1 || e.errno === 13))
+    detail = "bpf() needs root (CAP_BPF, CAP_PERFMON) and a kernel that allows eBPF";
   if (!detail) {
     const last = [...log]
       .reverse()
-      .find((l) => /libbpf: /.test(l) && !/created successfully/.test(l));
+      .find((l) => /libbpf: /.test(l) && !/created successfully|failed to load object/.test(l));
     detail = last ? last.replace(/^libbpf: /, "") : "";
   }
   const verifier = log.some((l) => /-- BEGIN PROG LOAD LOG --/.test(l));
@@ -678,15 +692,24 @@ export function attachKernel(
   });
 }
 
-/** Waits until the kernel has freed link `id` (its last reference gone); false on timeout. */
-function waitLinkGone(id: number, timeoutMs = 2000): boolean {
+/**
+ * Waits until the kernel has freed link `id`; false on timeout (another
+ * process still holds it). Dropping the last reference of a pinned link is
+ * asynchronous (an RCU callback, then a work item), so unpinning returns
+ * before the uprobe stops: first the references go (no new fd by id), then
+ * the link leaves the id table, right before its program is detached.
+ */
+function waitLinkGone(id: number, timeoutMs = 5000): boolean {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const fd = linkFdById(id);
-    if (fd < 0) return true;
-    closeFd(fd);
+    if (fd >= 0) closeFd(fd);
+    else if (!linkIdExists(id)) {
+      Bun.sleepSync(2); // the release follows the id's removal in the same work item
+      return true;
+    }
     if (Date.now() > deadline) return false;
-    Bun.sleepSync(5);
+    Bun.sleepSync(2);
   }
 }
 
@@ -888,4 +911,98 @@ export function kernelMapEntries(
     }
     return out;
   });
+}
+
+// ---------------------------------------------------------------- benchmark hook
+
+/**
+ * Runs `f` while an empty kernel program (r0 = 0; exit) is attached as a
+ * uprobe or uretprobe at `target` ("BINARY:SYMBOL[+OFF]") in every process;
+ * nothing is pinned: closing the fds afterwards detaches it.
+ */
+export function withEmptyKernelUprobe<T>(
+  target: string,
+  type: "uprobe" | "uretprobe",
+  f: () => T,
+): T {
+  const t = resolveUprobeTarget(target);
+  // mov64 r0, 0; exit
+  const insns = new Uint8Array([0xb7, 0, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0]);
+  const prog = progLoadRaw(2 /* kprobe */, "bpftime_empty", insns);
+  let pfd = -1;
+  let link = -1;
+  try {
+    pfd = openUprobe(t.file, t.offset, type === "uretprobe");
+    link = linkPerfEvent(prog, pfd);
+    return f();
+  } finally {
+    closeFd(link);
+    closeFd(pfd);
+    closeFd(prog);
+  }
+}
+
+const BENCH_C = `#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+__attribute__((noinline)) int bench_target(int x) { __asm__ volatile("" ::: "memory"); return x; }
+static volatile int sink;
+int main(int argc, char **argv) {
+    long n = argc > 1 ? atol(argv[1]) : 1000000;
+    double best = 1e18;
+    for (int r = 0; r < 5; r++) {
+        struct timespec a, b;
+        int acc = 0;
+        clock_gettime(CLOCK_MONOTONIC, &a);
+        for (long i = 0; i < n; i++) acc += bench_target((int)i);
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        sink = acc;
+        double ns = ((b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec - a.tv_nsec)) / (double)n;
+        if (ns < best) best = ns;
+    }
+    printf("%.3f\\n", best);
+    return 0;
+}
+`;
+
+export interface KernelUprobeBench {
+  calls: number;
+  /** ns per call of the empty function, unhooked. */
+  baselineNs: number;
+  /** ns per call with an empty kernel uprobe / uretprobe on it. */
+  uprobeNs: number;
+  uretprobeNs: number;
+}
+
+/**
+ * Benchmark hook (bench/): ns per call of an empty noinline function,
+ * unhooked and with an empty eBPF program on it as a kernel uprobe and
+ * uretprobe (best of 5 rounds of `calls` calls each, measured inside the
+ * process). Needs cc, root and a kernel that allows uprobes. Asserts nothing.
+ */
+export function benchKernelUprobe(calls = 100_000): KernelUprobeBench {
+  ensureLibbpf();
+  const dir = mkdtempSync(join(tmpdir(), "bpftime-kbench-"));
+  try {
+    const src = join(dir, "bench.c");
+    const bin = join(dir, "bench");
+    writeFileSync(src, BENCH_C);
+    const cc = Bun.spawnSync(["cc", "-O2", "-o", bin, src], { stdout: "pipe", stderr: "pipe" });
+    if (cc.exitCode !== 0)
+      throw new BpftimeError("io", `cc bench.c: ${cc.stderr.toString().trim().split("\n")[0]}`);
+    const measure = (): number => {
+      const r = Bun.spawnSync([bin, String(calls)], { stdout: "pipe", stderr: "pipe" });
+      if (r.exitCode !== 0) throw new BpftimeError("io", `bench run failed: exit ${r.exitCode}`);
+      return Number(r.stdout.toString().trim());
+    };
+    const target = `${bin}:bench_target`;
+    return {
+      calls,
+      baselineNs: measure(),
+      uprobeNs: withEmptyKernelUprobe(target, "uprobe", measure),
+      uretprobeNs: withEmptyKernelUprobe(target, "uretprobe", measure),
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

@@ -36,11 +36,13 @@ const libbpfSymbols = {
   bpf_prog_get_fd_by_id: { args: [u32], returns: i32 },
   bpf_map_get_fd_by_id: { args: [u32], returns: i32 },
   bpf_link_get_fd_by_id: { args: [u32], returns: i32 },
+  bpf_link_get_next_id: { args: [u32, P], returns: i32 },
   bpf_map_create: { args: [u32, P, u32, u32, u32, P], returns: i32 },
   bpf_map_update_elem: { args: [i32, P, P, u64], returns: i32 },
   bpf_map_lookup_elem: { args: [i32, P, P], returns: i32 },
   bpf_map_get_next_key: { args: [i32, P, P], returns: i32 },
   bpf_link_create: { args: [i32, i32, u32, P], returns: i32 },
+  bpf_prog_load: { args: [u32, P, P, P, u64, P], returns: i32 },
   bpf_enable_stats: { args: [u32], returns: i32 },
   btf__load_from_kernel_by_id: { args: [u32], returns: P },
   btf__raw_data: { args: [P, P], returns: P },
@@ -315,6 +317,18 @@ export function linkFdById(id: number): number {
   return libs().bpf.bpf_link_get_fd_by_id(id);
 }
 
+/**
+ * Whether link `id` is still in the kernel's link table. Unlike
+ * linkFdById, this stays true after the last reference is dropped until the
+ * kernel actually frees the link (and, right after, detaches its program),
+ * which a loaded machine may do some milliseconds later.
+ */
+export function linkIdExists(id: number): boolean {
+  const next = new Uint32Array(1);
+  const rc = libs().bpf.bpf_link_get_next_id(id - 1, next);
+  return rc === 0 && next[0] === id;
+}
+
 export function mapFdById(id: number): number {
   return check(libs().bpf.bpf_map_get_fd_by_id(id), `map id ${id}`);
 }
@@ -573,6 +587,15 @@ export function linkPerfEvent(progFd: number, perfFd: number, cookie = 0n): numb
   v.setBigUint64(0, BigInt(opts.length), true);
   v.setBigUint64(32, BigInt.asUintN(64, cookie), true);
   return check(libs().bpf.bpf_link_create(progFd, perfFd, BPF_PERF_EVENT, opts), "link create");
+}
+
+/** BPF_PROG_LOAD of raw instructions (8 bytes each), without an object file. */
+export function progLoadRaw(type: number, name: string, insns: Uint8Array): number {
+  takeLibbpfLog();
+  return check(
+    libs().bpf.bpf_prog_load(type, cstr(name), cstr("GPL"), insns, insns.length / 8, null),
+    `load program ${name}`,
+  );
 }
 
 /** BPF_ENABLE_STATS(BPF_STATS_RUN_TIME): run counts while the returned fd is open. */
