@@ -175,6 +175,9 @@ describe.skipIf(skip)("kernel provider", () => {
     const amb = fails("map", "dump", "--kernel", "calls");
     expect(amb.stderr).toContain("use count/calls or count2/calls");
     expect(dump("count2/calls").size).toBe(0);
+    // …and a kernel id names one map.
+    const id = r.maps.find((m) => m.name === "calls")!.id;
+    expect(dump(String(id)).size).toBe(0);
   });
 
   test(

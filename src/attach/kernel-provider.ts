@@ -30,6 +30,9 @@
 //   so the uprobe is gone when the command returns. Removing an object
 //   (`bpftime shm remove --kernel NAME`) removes its directory: every pin,
 //   links included, so its programs detach and everything is freed.
+// - A kernel uprobe and a userspace (bpftime agent) hook on the same function
+//   of the same process do not mix: the kernel's int3 is what the userspace
+//   patcher finds there, and it refuses to hook. Compare them one at a time.
 // - Map dumps read the pinned map with BPF_MAP_GET_NEXT_KEY / LOOKUP_ELEM and
 //   print keys and values through the BTF the kernel holds for the map (the
 //   object's BTF, fetched by id), with the userspace formatting rules
@@ -121,7 +124,13 @@ export function objectNames(): string[] {
       .filter((d) => d.isDirectory())
       .map((d) => d.name)
       .sort();
-  } catch {
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "EACCES" || code === "EPERM")
+      throw new BpftimeError(
+        "permission",
+        `cannot read ${pinRoot()}: kernel objects are root's (run as root)`,
+      );
     return [];
   }
 }

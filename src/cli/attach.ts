@@ -35,7 +35,8 @@ export const attachCommand: Command = {
   summary: "link a loaded program to an attach target (nginx URL filter, uprobe, …)",
   usage:
     "PROG TYPE [--prefix P | --arg ARG] [--cookie N] [--shm NAME] [--json]\n" +
-    "       bpftime attach --pid PID [--shm NAME]   (= bpftime inject PID)",
+    "       bpftime attach --pid PID [--shm NAME]   (= bpftime inject PID)\n" +
+    "       bpftime attach --kernel PROG uprobe|uretprobe [--arg ARG] [--cookie N] [--json]",
   description:
     "Create an attach target of TYPE and link program PROG (id or name) to it. Every\n" +
     "process that instantiated the region picks the link up by itself.\n" +
@@ -97,7 +98,9 @@ export const attachCommand: Command = {
 export const detachCommand: Command = {
   name: "detach",
   summary: "remove a link (its target goes too when nothing else uses it)",
-  usage: "LINK [--shm NAME] [--json]\n       bpftime detach --pid PID   (= bpftime eject PID)",
+  usage:
+    "LINK [--shm NAME] [--json]\n       bpftime detach --pid PID   (= bpftime eject PID)\n" +
+    "       bpftime detach --kernel LINK [--json]   (kernel link id)",
   options: {
     ...pidOption("stop the agent in running process PID instead (see `bpftime eject`)"),
     ...shmOption,

@@ -6,7 +6,9 @@ import { kernelLoad, kernelOption } from "../ops/kernel.ts";
 export const loadCommand: Command = {
   name: "load",
   summary: "verify an object's programs and store them and its maps in the region",
-  usage: "FILE.o [--program NAME]... [--shm NAME] [--json]",
+  usage:
+    "FILE.o [--program NAME]... [--shm NAME] [--json]\n" +
+    "       bpftime load --kernel FILE.o [--name NAME] [--json]   (pins under /sys/fs/bpf/bpftime/NAME)",
   description:
     "Verify every program of FILE.o (or those named with --program) and store them, with\n" +
     "the object's maps and global data, in the shared-memory region (created if missing).\n" +
