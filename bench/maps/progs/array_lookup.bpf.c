@@ -19,7 +19,6 @@ int array_lookup(struct xdp_md *ctx)
         __u64 *v = bpf_map_lookup_elem(&m, &key);
         if (v)
             sum += *v;
-
     }
     return sum == 12345 ? XDP_DROP : XDP_PASS;
 }
