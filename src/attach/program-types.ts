@@ -12,7 +12,7 @@ export interface ProgramKind {
   id: number;
 }
 
-const kinds: Record<VerifierType, number> = {
+const kinds: Partial<Record<VerifierType, number>> = {
   socket_filter: 1,
   kprobe: 2,
   kretprobe: 2,
@@ -25,7 +25,7 @@ const kinds: Record<VerifierType, number> = {
 /** The verifier context and region type id of a program from an object. */
 export function programKind(p: ProgramSpec): ProgramKind {
   const name = verifierType(p);
-  return { name, id: kinds[name] };
+  return { name, id: kinds[name] ?? 1 };
 }
 
 function verifierType(p: ProgramSpec): VerifierType {

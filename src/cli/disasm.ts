@@ -1,7 +1,7 @@
 import { type Command, flag, needPositional, str } from "./command.ts";
 import { decode, disassemble } from "../asm/index.ts";
 import { isElf, readObject, selectProgram } from "../ops/object.ts";
-import { readInputFile } from "../ops/run.ts";
+import { jitCodeOfStored, readInputFile, withTemporaryLoad } from "../ops/run.ts";
 import { Vm, disassembleX86 } from "../native/vm.ts";
 
 export const disasmCommand: Command = {
@@ -22,28 +22,39 @@ export const disasmCommand: Command = {
     "bpftime disasm examples/build/url_filter.bpf.o",
     "bpftime disasm examples/build/checksum.bpf.o --jited",
   ],
-  run(p) {
+  async run(p) {
     const file = needPositional(p, 0, "FILE", "bpftime disasm");
     const bytes = readInputFile(file, "program file");
-    const progs: Array<{ name: string; code: Uint8Array }> = [];
-    if (flag(p, "raw") || !isElf(bytes)) {
-      progs.push({ name: file, code: bytes });
+    const progs: Array<{ name: string; code: Uint8Array; fn: string }> = [];
+    const raw = flag(p, "raw") || !isElf(bytes);
+    if (raw) {
+      progs.push({ name: file, code: bytes, fn: "" });
     } else {
       const spec = readObject(file);
       const sel = { program: str(p, "program"), section: str(p, "section") };
       const chosen = sel.program || sel.section ? [selectProgram(spec, sel, file)] : spec.programs;
       for (const prog of chosen)
-        progs.push({ name: `${prog.name} (${prog.section})`, code: prog.instructions });
+        progs.push({
+          name: `${prog.name} (${prog.section})`,
+          code: prog.instructions,
+          fn: prog.name,
+        });
     }
     for (const [i, prog] of progs.entries()) {
       if (progs.length > 1) console.log(`${i ? "\n" : ""}${prog.name}:`);
-      if (flag(p, "jited")) {
+      if (flag(p, "jited") && raw) {
         const vm = new Vm(prog.code);
         try {
           process.stdout.write(disassembleX86(vm.jitCode()));
         } finally {
           vm.close();
         }
+      } else if (flag(p, "jited")) {
+        // Objects are verified and set up as the data plane does (helpers, maps).
+        const code = await withTemporaryLoad(file, { program: prog.fn }, (r, id) =>
+          jitCodeOfStored(r, id),
+        );
+        process.stdout.write(disassembleX86(code));
       } else {
         process.stdout.write(disassemble(decode(prog.code), { listing: true }).replace(/^\n/, ""));
       }

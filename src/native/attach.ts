@@ -31,10 +31,10 @@ export class NativeEventProvider {
   private nginx: Pointer | null = null;
 
   constructor(region: Region) {
-    const h = s.bpftime_shm_event_provider_create(region.handle);
+    const h = s.bpftime_shm_event_provider_create(region.handle) as Pointer | null;
     if (!h) throw new BpftimeError("internal", "cannot create the event provider: out of memory");
     this.h = h;
-    this.manager = s.bpftime_shm_event_provider_manager(h)!;
+    this.manager = s.bpftime_shm_event_provider_manager(h) as Pointer;
     // Hooks run on this (JavaScript) thread only: retired code can go at once.
     s.bpftime_attach_manager_set_single_threaded(this.manager, 1);
   }

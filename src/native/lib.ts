@@ -42,7 +42,7 @@ export function installNativeLogger(level: number): void {
       (lvl: number, msg: number) => log(lvl, new CString(msg as never).toString()),
       { args: [FFIType.i32, FFIType.ptr], returns: FFIType.void },
     );
-    base.symbols.bpftime_log_set_callback(logCallback.ptr);
+    base.symbols.bpftime_log_set_callback(logCallback.ptr!);
   }
   base.symbols.bpftime_log_set_level(level);
 }

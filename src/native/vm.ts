@@ -42,7 +42,7 @@ export class Vm {
   private handle: Pointer | null;
 
   constructor(code: Uint8Array, opts: { budget?: bigint } = {}) {
-    const h = lib.symbols.ebpf_vm_create();
+    const h = lib.symbols.ebpf_vm_create() as Pointer | null;
     if (!h) throw new BpftimeError("internal", "cannot create a VM: out of memory");
     this.handle = h;
     if (opts.budget !== undefined) lib.symbols.ebpf_vm_set_budget(h, opts.budget);
@@ -127,4 +127,15 @@ export function disassembleX86(code: Uint8Array): string {
   const n = disasmLib.symbols.bpftime_disasm_x86(ptr(code), code.length, ptr(out), out.length);
   if (n < 0) throw new BpftimeError("unsupported", "capstone cannot disassemble x86-64 here");
   return new TextDecoder().decode(out.subarray(0, n));
+}
+
+/** JIT-compiles a VM set up elsewhere (e.g. Region.loadVm) and copies its machine code. */
+export function jitCodeOf(vm: Pointer): Uint8Array {
+  const fn = new BigUint64Array(1);
+  if (lib.symbols.ebpf_vm_compile(vm, ptr(fn)) < 0)
+    throw new BpftimeError("vm", String(lib.symbols.ebpf_vm_error(vm)));
+  const size = Number(lib.symbols.ebpf_vm_jit_size(vm));
+  const code = lib.symbols.ebpf_vm_jit_code(vm);
+  if (!code || size === 0) return new Uint8Array();
+  return new Uint8Array(toArrayBuffer(code, 0, size).slice(0));
 }

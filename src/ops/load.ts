@@ -128,7 +128,7 @@ export function loadIntoRegion(
         valueSize: m.valueSize,
         maxEntries: m.maxEntries,
         flags: m.flags,
-        ...(m.mapExtra !== undefined ? { mapExtra: m.mapExtra } : {}),
+        ...(m.mapExtra !== undefined ? { mapExtra: BigInt(m.mapExtra) } : {}),
       });
       mapIds.push(id);
       if (m.initialData) {

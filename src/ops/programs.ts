@@ -6,13 +6,12 @@ import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { BpftimeError } from "../errors.ts";
 import type { Region } from "../native/runtime.ts";
-import { Vm } from "../native/vm.ts";
 import { decode, disassemble } from "../asm/index.ts";
 import { resolveProgram } from "./attach.ts";
 import { programView, type ProgramView } from "./list.ts";
 import { loadIntoRegion, type LoadedObject } from "./load.ts";
 import { readMeta, writeMeta, type MapMeta, type ProgMeta } from "./metadata.ts";
-import { engineFromEnv, parseEngine, runStored } from "./run.ts";
+import { engineFromEnv, jitCodeOfStored, parseEngine, runStored } from "./run.ts";
 
 export interface ProgramDetail extends ProgramView {
   createdNs: string;
@@ -32,22 +31,13 @@ export interface ProgramDetail extends ProgramView {
  * helpers need the region's helper table, which only the data plane's VM
  * set-up registers; for those the size is null with the reason.
  */
-export function jitSize(insns: Uint8Array): { size: number | null; error: string | null } {
-  let vm: Vm | undefined;
+/** JIT size of stored program `id`, compiled with the data plane's set-up (helpers, maps). */
+export function jitSize(r: Region, id: number): { size: number | null; error: string | null } {
   try {
-    vm = new Vm(insns);
-    return { size: vm.jitCode().length, error: null };
+    return { size: jitCodeOfStored(r, id).length, error: null };
   } catch (e) {
-    if (e instanceof BpftimeError)
-      return {
-        size: null,
-        error: /unknown helper/.test(e.message)
-          ? `${e.message}: the size of a program calling helpers needs the data plane's VM set-up, not reachable from here yet`
-          : e.message,
-      };
+    if (e instanceof BpftimeError) return { size: null, error: e.message };
     throw e;
-  } finally {
-    vm?.close();
   }
 }
 
@@ -65,7 +55,7 @@ export function programDetail(r: Region, ref: string): ProgramDetail {
     signature: meta?.signature ?? null,
     verifier: meta?.verifier ?? null,
     disassembly: disassemble(decode(insns), { listing: true }).replace(/^\n/, ""),
-    jit: jitSize(insns),
+    jit: jitSize(r, id),
   };
 }
 

@@ -6,7 +6,7 @@
 //                     processes can run the same program on the same maps
 import { readFileSync } from "node:fs";
 import { BpftimeError } from "../errors.ts";
-import { Vm, type Engine } from "../native/vm.ts";
+import { Vm, jitCodeOf, type Engine } from "../native/vm.ts";
 import { Region, removeRegion } from "../native/runtime.ts";
 import { removeMeta } from "./metadata.ts";
 import { runUbpf, ubpfLibrary } from "../native/ubpf.ts";
@@ -94,13 +94,16 @@ export function runStored(
   };
 }
 
-/** Verifies and runs one program of an object in a temporary region removed afterwards. */
-export async function runObject(
+/**
+ * Verifies and stores one program of an object in a private temporary region,
+ * calls fn with it, and removes the region: the same set-up (helpers, maps,
+ * context) as the data plane, for one-off runs and JIT listings of files.
+ */
+export async function withTemporaryLoad<T>(
   file: string,
   sel: { program?: string; section?: string },
-  opts: { data?: Uint8Array; engine: EngineName; repeat: number },
-): Promise<RunOutcome & { program: string }> {
-  noUbpf(opts.engine);
+  fn: (r: Region, progId: number, program: string) => T,
+): Promise<T> {
   const { readObjectBytes, loadIntoRegion } = await import("./load.ts");
   const { selectProgram } = await import("./object.ts");
   const { spec } = readObjectBytes(file);
@@ -109,11 +112,31 @@ export async function runObject(
   const region = Region.create(name, 16 << 20);
   try {
     const loaded = loadIntoRegion(file, name, { programs: [prog.name] });
-    return { ...runStored(region, loaded.programs[0]!.id, opts), program: prog.name };
+    return fn(region, loaded.programs[0]!.id, prog.name);
   } finally {
     region.close();
     removeRegion(name);
     removeMeta(name);
+  }
+}
+
+/** Verifies and runs one program of an object in a temporary region removed afterwards. */
+export async function runObject(
+  file: string,
+  sel: { program?: string; section?: string },
+  opts: { data?: Uint8Array; engine: EngineName; repeat: number },
+): Promise<RunOutcome & { program: string }> {
+  noUbpf(opts.engine);
+  return withTemporaryLoad(file, sel, (r, id, program) => ({ ...runStored(r, id, opts), program }));
+}
+
+/** The x86-64 code the JIT generates for stored program `id`, with the data plane's set-up. */
+export function jitCodeOfStored(r: Region, id: number): Uint8Array {
+  const vm = r.loadVm(id);
+  try {
+    return jitCodeOf(vm);
+  } finally {
+    r.unloadVm(id);
   }
 }
 

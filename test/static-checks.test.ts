@@ -1,0 +1,24 @@
+// The code's own promises, checked like any other behaviour: TypeScript in
+// strict mode type-checks, and every TypeScript file keeps the one format.
+import { expect, test } from "bun:test";
+import { join } from "node:path";
+import { repoRoot, run } from "./helpers.ts";
+
+const bin = (name: string) => join(repoRoot, "node_modules", ".bin", name);
+
+test("tsc --noEmit (strict) reports no error", () => {
+  const r = run([bin("tsc"), "--noEmit", "-p", repoRoot], { cwd: repoRoot });
+  expect(r.stdout + r.stderr).toBe("");
+  expect(r.code).toBe(0);
+});
+
+test("prettier --check: every TypeScript file is formatted", () => {
+  const r = run(
+    [bin("prettier"), "--check", "src/**/*.ts", "test/**/*.ts", "bench/**/*.ts", "scripts/**/*.ts"],
+    {
+      cwd: repoRoot,
+    },
+  );
+  expect(r.stdout.split("\n").filter((l) => l.startsWith("[warn]"))).toEqual([]);
+  expect(r.code).toBe(0);
+});
