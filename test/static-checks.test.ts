@@ -10,7 +10,7 @@ test("tsc --noEmit (strict) reports no error", () => {
   const r = run([bin("tsc"), "--noEmit", "-p", repoRoot], { cwd: repoRoot });
   expect(r.stdout + r.stderr).toBe("");
   expect(r.code).toBe(0);
-});
+}, 120_000);
 
 test("prettier --check: every TypeScript file is formatted", () => {
   const r = run(
@@ -21,4 +21,4 @@ test("prettier --check: every TypeScript file is formatted", () => {
   );
   expect(r.stdout.split("\n").filter((l) => l.startsWith("[warn]"))).toEqual([]);
   expect(r.code).toBe(0);
-});
+}, 60_000);
