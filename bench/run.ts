@@ -1,0 +1,49 @@
+// `npm run bench [-- NAME...]`: every benchmark, one after the other (they
+// would disturb each other side by side). Each prints its own table of
+// ratios against a baseline measured in the same run; nothing here asserts a
+// timing. The README quotes these tables with this command.
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+
+const here = import.meta.dir;
+const benches: Record<string, { what: string; cmd: string[] }> = {
+  vm: {
+    what: "VM: interpreter and JIT vs native C -O2 and the kernel JIT",
+    cmd: ["sh", join(here, "vm/run.sh")],
+  },
+  maps: {
+    what: "map helpers: bpftime vs the kernel (BPF_PROG_TEST_RUN)",
+    cmd: ["sh", join(here, "maps/run.sh")],
+  },
+  uprobe: {
+    what: "uprobes: ns per call, bpftime vs kernel uprobes",
+    cmd: ["sh", join(here, "uprobe/run.sh")],
+  },
+  nginx: {
+    what: "nginx: requests/s with no module, a native C filter, bpftime",
+    cmd: [process.execPath, join(here, "nginx/run.ts")],
+  },
+  verifier: {
+    what: "verifier: µs per processed instruction",
+    cmd: [process.execPath, join(here, "verifier/run.ts")],
+  },
+};
+
+const chosen = process.argv.slice(2);
+for (const name of chosen) {
+  if (!benches[name]) {
+    console.error(`bench: unknown benchmark "${name}": choose ${Object.keys(benches).join(", ")}`);
+    process.exit(2);
+  }
+}
+let failed = 0;
+for (const [name, b] of Object.entries(benches)) {
+  if (chosen.length && !chosen.includes(name)) continue;
+  console.log(`\n=== ${name}: ${b.what}\n$ ${b.cmd.join(" ")}`);
+  const r = spawnSync(b.cmd[0]!, b.cmd.slice(1), { stdio: "inherit" });
+  if (r.status !== 0) {
+    console.error(`bench ${name} exited with ${r.status ?? r.signal}`);
+    failed++;
+  }
+}
+process.exit(failed ? 1 : 0);
