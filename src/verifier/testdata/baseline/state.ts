@@ -1,0 +1,330 @@
+// Test-only snapshot of the verifier before the performance rewrite (commit
+// 1a389cb): the oracle for the differential checks in ../../differential.test.ts
+// and bench/verifier/run.ts. Do not use it from production code.
+
+// Abstract machine state: registers, per-frame stacks (byte-granular slot
+// types plus spilled registers), held references; cloning, and the
+// "is this state covered by an already-verified one" test used for pruning.
+
+import {
+  type Scalar,
+  cloneScalar,
+  constScalar,
+  isConst,
+  scalarToString,
+  scalarWithin,
+  unknownScalar,
+} from "./scalar.ts";
+import { tnumEq } from "./tnum.ts";
+
+export type RegType =
+  | "not_init"
+  | "scalar"
+  | "ctx"
+  | "stack"
+  | "packet"
+  | "packet_end"
+  | "packet_meta"
+  | "map_ptr"
+  | "map_value"
+  | "map_value_or_null"
+  | "mem"
+  | "mem_or_null";
+
+export interface Reg {
+  t: RegType;
+  /** scalar value, or the variable part of a pointer's offset */
+  s: Scalar;
+  /** fixed part of a pointer's offset */
+  off: number;
+  /** identity shared by copies: null checks, packet ranges */
+  id: number;
+  /** acquired reference (ringbuf record) this pointer belongs to, 0 if none */
+  ref: number;
+  /** map index (map_ptr, map_value, map_value_or_null) */
+  map: number;
+  /** packet pointers: bytes known to be inside the packet, counted from the base */
+  range: number;
+  /** packet pointers: which start/end pair (context region) */
+  region: number;
+  /** mem pointers: size of the memory */
+  size: number;
+  /** stack pointers: frame number */
+  frame: number;
+}
+
+export const isPointer = (r: Reg): boolean => r.t !== "scalar" && r.t !== "not_init";
+
+const base = (t: RegType, s: Scalar): Reg => ({
+  t,
+  s,
+  off: 0,
+  id: 0,
+  ref: 0,
+  map: -1,
+  range: 0,
+  region: 0,
+  size: 0,
+  frame: 0,
+});
+
+export const notInit = (): Reg => base("not_init", unknownScalar());
+export const scalarReg = (s: Scalar): Reg => base("scalar", s);
+export const unknownReg = (): Reg => base("scalar", unknownScalar());
+export const constReg = (v: bigint): Reg => base("scalar", constScalar(v));
+export function ptrReg(t: RegType, fields: Partial<Reg> = {}): Reg {
+  return { ...base(t, constScalar(0n)), ...fields };
+}
+export const cloneReg = (r: Reg): Reg => ({ ...r, s: cloneScalar(r.s) });
+
+/** Stack byte kinds. */
+export const ST_INVALID = 0;
+export const ST_MISC = 1;
+export const ST_ZERO = 2;
+export const ST_SPILL = 3;
+
+export const STACK_SIZE = 512;
+
+export interface Spill {
+  reg: Reg;
+  size: number;
+}
+
+export interface Frame {
+  regs: Reg[];
+  /** byte i describes stack address fp - STACK_SIZE + i */
+  stype: Uint8Array;
+  /** the same bytes, four at a time (fast comparison) */
+  stype32: Uint32Array;
+  /** spills keyed by the byte index where they start (sparse) */
+  spills: Spill[];
+  /** slot index of the call instruction that created this frame (-1: main) */
+  callsite: number;
+  /** first instruction of the function */
+  subprog: number;
+}
+
+export interface State {
+  frames: Frame[];
+  /** acquired references: id -> allocating instruction */
+  refs: Map<number, number>;
+}
+
+export function newFrame(callsite: number, subprog: number, frameNo: number): Frame {
+  const regs: Reg[] = [];
+  for (let i = 0; i < 11; i++) regs.push(notInit());
+  regs[10] = ptrReg("stack", { frame: frameNo });
+  return {
+    regs,
+    ...stackTypes(new Uint8Array(STACK_SIZE)),
+    spills: [],
+    callsite,
+    subprog,
+  };
+}
+
+function stackTypes(stype: Uint8Array): { stype: Uint8Array; stype32: Uint32Array } {
+  return { stype, stype32: new Uint32Array(stype.buffer, stype.byteOffset, STACK_SIZE / 4) };
+}
+
+function cloneSpills(sp: Spill[]): Spill[] {
+  const out: Spill[] = [];
+  for (const k in sp) {
+    const x = sp[k as unknown as number]!;
+    out[k as unknown as number] = { reg: cloneReg(x.reg), size: x.size };
+  }
+  return out;
+}
+
+export function cloneState(s: State): State {
+  return {
+    frames: s.frames.map((f) => ({
+      regs: f.regs.map(cloneReg),
+      ...stackTypes(f.stype.slice()),
+      spills: cloneSpills(f.spills),
+      callsite: f.callsite,
+      subprog: f.subprog,
+    })),
+    refs: new Map(s.refs),
+  };
+}
+
+export const curFrame = (s: State): Frame => s.frames[s.frames.length - 1]!;
+
+/** Visit every register and spilled register in every frame. */
+export function forEachReg(s: State, fn: (r: Reg, set: (n: Reg) => void) => void): void {
+  for (const f of s.frames) {
+    for (let i = 0; i < f.regs.length; i++) fn(f.regs[i]!, (n) => (f.regs[i] = n));
+    for (const k in f.spills) {
+      const sp = f.spills[k as unknown as number]!;
+      fn(sp.reg, (n) => (sp.reg = n));
+    }
+  }
+}
+
+// ------------------------------------------------------------ formatting
+
+export function regToString(r: Reg, maps?: { name?: string }[]): string {
+  const offs = (): string => {
+    const parts: string[] = [];
+    if (r.id) parts.push(`id=${r.id}`);
+    if (r.ref) parts.push(`ref_obj_id=${r.ref}`);
+    if (r.off) parts.push(`off=${r.off}`);
+    if (r.t === "packet") parts.push(`r=${r.range}`);
+    if (r.t === "mem" || r.t === "mem_or_null") parts.push(`sz=${r.size}`);
+    if (r.map >= 0) {
+      const name = maps?.[r.map]?.name;
+      parts.push(`map=${name ?? r.map}`);
+    }
+    if (!isConst(r.s) || r.s.umin !== 0n) parts.push(scalarToString(r.s));
+    return parts.join(",");
+  };
+  switch (r.t) {
+    case "not_init":
+      return "?";
+    case "scalar": {
+      const s = scalarToString(r.s);
+      return isConst(r.s) ? s : `scalar(${s})`;
+    }
+    case "stack":
+      return r.frame ? `fp${r.off}(frame=${r.frame})` : `fp${r.off}`;
+    default:
+      return `${r.t}(${offs()})`;
+  }
+}
+
+export function stateToString(
+  s: State,
+  written: ReadonlySet<number> = new Set(),
+  maps?: { name?: string }[],
+): string {
+  const f = curFrame(s);
+  const parts: string[] = [];
+  f.regs.forEach((r, i) => {
+    if (r.t === "not_init") return;
+    if (i === 10 && s.frames.length === 1) return;
+    parts.push(`R${i}${written.has(i) ? "_w" : ""}=${regToString(r, maps)}`);
+  });
+  for (let i = 0; i < STACK_SIZE; i += 8) {
+    const sp = f.spills[i];
+    const off = i - STACK_SIZE;
+    if (sp) parts.push(`fp${off}=${regToString(sp.reg, maps)}`);
+    else {
+      const t = f.stype.subarray(i, i + 8);
+      if (t.some((x) => x !== ST_INVALID))
+        parts.push(`fp${off}=${Array.from(t, (x) => "?mzs"[x]).join("")}`);
+    }
+  }
+  return parts.join(" ");
+}
+
+// ------------------------------------------------------------ pruning
+
+/** Bijection between ids of an old state and a new one. */
+class IdMap {
+  private fwd = new Map<number, number>();
+  private back = new Map<number, number>();
+  check(a: number, b: number): boolean {
+    if (a === 0 || b === 0) return a === b;
+    const x = this.fwd.get(a);
+    const y = this.back.get(b);
+    if (x === undefined && y === undefined) {
+      this.fwd.set(a, b);
+      this.back.set(b, a);
+      return true;
+    }
+    return x === b && y === a;
+  }
+}
+
+/** Is every concrete value of `cur` also described by `old`? */
+function regSafe(old: Reg, cur: Reg, ids: IdMap, precise = true): boolean {
+  if (old.t === "not_init") return true;
+  if (old.t !== cur.t) return false;
+  if (old.t === "scalar") return !precise || scalarWithin(old.s, cur.s);
+  if (old.off !== cur.off || old.map !== cur.map || old.region !== cur.region) return false;
+  if (old.size !== cur.size || old.frame !== cur.frame) return false;
+  if (old.t === "packet" && old.range > cur.range) return false;
+  if (!ids.check(old.id, cur.id) || !ids.check(old.ref, cur.ref)) return false;
+  if (old.t === "packet" || old.t === "map_value" || old.t === "mem" || old.t === "stack")
+    return scalarWithin(old.s, cur.s);
+  return tnumEq(old.s.var, cur.s.var) && scalarWithin(old.s, cur.s);
+}
+
+function frameSafe(
+  old: Frame,
+  cur: Frame,
+  [liveRegs, preciseRegs]: [number, number],
+  ids: IdMap,
+): boolean {
+  if (old.callsite !== cur.callsite || old.subprog !== cur.subprog) return false;
+  for (let i = 0; i < 11; i++) {
+    if (!(liveRegs & (1 << i))) continue;
+    if (!regSafe(old.regs[i]!, cur.regs[i]!, ids, (preciseRegs & (1 << i)) !== 0)) return false;
+  }
+  const ow = old.stype32;
+  const cw = cur.stype32;
+  for (let i = 0; i < STACK_SIZE; i++) {
+    if ((i & 3) === 0) {
+      // 4 bytes at a time: all invalid in old, or identical non-spill bytes
+      const w = ow[i >> 2]!;
+      if (w === 0) {
+        i += 3;
+        continue;
+      }
+      if (w === cw[i >> 2] && (w & 0x02020202) === 0) {
+        i += 3;
+        continue;
+      }
+    }
+    const o = old.stype[i]!;
+    if (o === ST_INVALID) continue;
+    const c = cur.stype[i]!;
+    if (o === ST_MISC) {
+      if (c === ST_INVALID) return false;
+      if (c === ST_SPILL) {
+        // a spilled scalar reads as data; a spilled pointer is not plain data
+        const start = spillStart(cur, i);
+        if (start < 0 || cur.spills[start]!.reg.t !== "scalar") return false;
+      }
+      continue;
+    }
+    if (o === ST_ZERO) {
+      if (c !== ST_ZERO) return false;
+      continue;
+    }
+    // old byte is part of a spill: the same spill must be there
+    const os = old.spills[i];
+    if (!os) continue; // continuation byte: checked with its start
+    const cs = cur.spills[i];
+    if (!cs || cs.size !== os.size) return false;
+    if (!regSafe(os.reg, cs.reg, ids)) return false;
+  }
+  return true;
+}
+
+export function spillStart(f: Frame, byte: number): number {
+  for (let j = byte; j >= 0 && j > byte - 8; j--) {
+    const sp = f.spills[j];
+    if (sp && j + sp.size > byte) return j;
+  }
+  return -1;
+}
+
+/**
+ * `cur` is covered by the fully explored `old` at the same instruction.
+ * `live(frameIndex)` gives the bitmasks of registers still read in that frame
+ * and of those whose exact value may still matter.
+ */
+export function stateSafe(
+  old: State,
+  cur: State,
+  live: (frame: number) => [number, number],
+): boolean {
+  if (old.frames.length !== cur.frames.length) return false;
+  if (old.refs.size !== cur.refs.size) return false;
+  const ids = new IdMap();
+  for (let i = 0; i < old.frames.length; i++)
+    if (!frameSafe(old.frames[i]!, cur.frames[i]!, live(i), ids)) return false;
+  return true;
+}

@@ -1,0 +1,1373 @@
+// Test-only snapshot of the verifier before the performance rewrite (commit
+// 1a389cb): the oracle for the differential checks in ../../differential.test.ts
+// and bench/verifier/run.ts. Do not use it from production code.
+
+// The verifier: path-sensitive abstract interpretation of eBPF bytecode, in
+// the manner of the kernel's kernel/bpf/verifier.c. Every path from the entry
+// is followed with an abstract state (register types, scalar bounds, stack
+// contents, held references); branches fork the state, and at pruning points
+// a state already covered by a fully explored one stops ("pruned"). Loops are
+// explored iteration by iteration under an instruction budget, as the kernel
+// does for bounded loops.
+
+import { BpftimeError } from "../../../errors.ts";
+import { VerifierError, checkCfg, jumpTarget, type Cfg } from "./cfg.ts";
+import {
+  type ContextSpec,
+  type CtxAccess,
+  type ProgramType,
+  checkContextAccess,
+  contextSpec,
+  nativeAccess,
+} from "../../contexts.ts";
+import { type ArgKind, type HelperProto, helperById } from "../../helpers.ts";
+import {
+  CLS,
+  type Insn,
+  MODE,
+  OP_CALL,
+  OP_EXIT,
+  OP_LDDW,
+  PSEUDO_CALL,
+  PSEUDO_MAP_FD,
+  PSEUDO_MAP_IDX,
+  PSEUDO_MAP_IDX_VALUE,
+  PSEUDO_MAP_VALUE,
+  aluOp,
+  cls,
+  decodeSlots,
+  disasm,
+  isX,
+  mode,
+  sizeBytes,
+} from "../../insn.ts";
+import {
+  type AluKind,
+  type CmpKind,
+  S64_MAX,
+  S64_MIN,
+  alu,
+  byteSwap,
+  castScalar,
+  isConst,
+  negateCmp,
+  refine,
+  signExtend,
+  swapCmp,
+  unknownScalar,
+  zeroExtend32,
+} from "./scalar.ts";
+import {
+  type Frame,
+  type Reg,
+  type State,
+  STACK_SIZE,
+  ST_INVALID,
+  ST_MISC,
+  ST_SPILL,
+  ST_ZERO,
+  cloneReg,
+  cloneState,
+  constReg,
+  curFrame,
+  forEachReg,
+  isPointer,
+  newFrame,
+  notInit,
+  ptrReg,
+  scalarReg,
+  spillStart,
+  stateSafe,
+  stateToString,
+  unknownReg,
+} from "./state.ts";
+
+// ------------------------------------------------------------ public types
+
+export const MAP_TYPES = [
+  "hash",
+  "array",
+  "prog_array",
+  "perf_event_array",
+  "percpu_hash",
+  "percpu_array",
+  "lru_hash",
+  "lru_percpu_hash",
+  "queue",
+  "stack",
+  "ringbuf",
+] as const;
+export type MapType = (typeof MAP_TYPES)[number];
+
+const MAP_TYPE_IDS: Record<number, MapType> = {
+  1: "hash",
+  2: "array",
+  3: "prog_array",
+  4: "perf_event_array",
+  5: "percpu_hash",
+  6: "percpu_array",
+  9: "lru_hash",
+  10: "lru_percpu_hash",
+  22: "queue",
+  23: "stack",
+  27: "ringbuf",
+};
+
+/** What the verifier needs to know about each map the program references. */
+export interface MapInfo {
+  name?: string;
+  /** kernel name ("array", "BPF_MAP_TYPE_ARRAY") or number (2) */
+  type: string | number;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  /** .rodata-style map: the program may not write its values */
+  readOnly?: boolean;
+  /** initial contents of a single-entry array map (lets CONST_STR arguments be checked) */
+  initialValue?: Uint8Array;
+}
+
+export interface ProgramInput {
+  /** raw bytecode, 8-byte slots, map references as lddw src_reg 5/6 with map indexes */
+  insts: Uint8Array;
+  type: ProgramType;
+  maps: MapInfo[];
+}
+
+export interface VerifyOptions {
+  /** collect the verifier log (register state along every path) */
+  log?: boolean;
+  /** maximum instructions processed over all paths (default 1,000,000, as the kernel) */
+  budget?: number;
+  /** stop collecting log lines after this many (default 200,000) */
+  maxLogLines?: number;
+}
+
+export interface VerifyStats {
+  /** instructions processed over all paths */
+  insnsProcessed: number;
+  /** states recorded at pruning points */
+  statesExplored: number;
+  /** paths stopped because an explored state covered them */
+  statesPruned: number;
+  /** largest number of states held at once (recorded + pending branches) */
+  peakStates: number;
+  /** deepest call chain seen (1 = no subprogram calls) */
+  maxCallDepth: number;
+  /** stack bytes used by each subprogram, in the order of `subprogs` */
+  stackDepth: number[];
+}
+
+export interface VerifyErrorInfo {
+  /** slot index of the refused instruction */
+  index: number;
+  /** the instruction, disassembled */
+  instruction: string;
+  reason: string;
+  /** "instruction 17 (r0 = ...): reason" */
+  message: string;
+}
+
+export interface VerifyResult {
+  ok: boolean;
+  stats: VerifyStats;
+  log: string[];
+  error?: VerifyErrorInfo;
+  /** subprogram entry points (slot indexes) */
+  subprogs: number[];
+  /** context accesses to rewrite for the native context layout (see contexts.ts) */
+  ctxAccesses: CtxAccess[];
+}
+
+// ------------------------------------------------------------ internals
+
+const DEFAULT_BUDGET = 1_000_000;
+const MAX_CALL_FRAMES = 8;
+const MAX_VAR_OFF = 1n << 29n;
+const MAX_PACKET_OFF = 0xffff;
+const MAX_STATES_PER_INSN = 64;
+const FORWARD_FIRST = true;
+
+interface Checkpoint {
+  st: State;
+  pc: number;
+  branches: number;
+  parent: Checkpoint | undefined;
+  hit: number;
+  miss: number;
+}
+
+interface Path {
+  st: State;
+  pc: number;
+  cp: Checkpoint | undefined;
+  from: number;
+}
+
+function normalizeMapType(t: string | number): MapType | undefined {
+  if (typeof t === "number") return MAP_TYPE_IDS[t];
+  const s = t.toLowerCase().replace(/^bpf_map_type_/, "");
+  return (MAP_TYPES as readonly string[]).includes(s) ? (s as MapType) : undefined;
+}
+
+const ALU_KIND: Record<number, AluKind> = {
+  0x00: "add",
+  0x10: "sub",
+  0x20: "mul",
+  0x30: "div",
+  0x40: "or",
+  0x50: "and",
+  0x60: "lsh",
+  0x70: "rsh",
+  0x90: "mod",
+  0xa0: "xor",
+  0xc0: "arsh",
+};
+const ALU_SYM: Record<number, string> = {
+  0x00: "+=",
+  0x10: "-=",
+  0x20: "*=",
+  0x30: "/=",
+  0x40: "|=",
+  0x50: "&=",
+  0x60: "<<=",
+  0x70: ">>=",
+  0x90: "%=",
+  0xa0: "^=",
+  0xc0: "s>>=",
+};
+const CMP_KIND: Record<number, CmpKind> = {
+  0x10: "jeq",
+  0x20: "jgt",
+  0x30: "jge",
+  0x40: "jset",
+  0x50: "jne",
+  0x60: "jsgt",
+  0x70: "jsge",
+  0xa0: "jlt",
+  0xb0: "jle",
+  0xc0: "jslt",
+  0xd0: "jsle",
+};
+
+/** Map types each map-taking helper accepts (others: any map but ringbuf/prog_array). */
+const HELPER_MAP_TYPES: Record<string, readonly MapType[]> = {
+  tail_call: ["prog_array"],
+  perf_event_output: ["perf_event_array"],
+  ringbuf_output: ["ringbuf"],
+  ringbuf_reserve: ["ringbuf"],
+  ringbuf_query: ["ringbuf"],
+  map_push_elem: ["queue", "stack"],
+  map_pop_elem: ["queue", "stack"],
+  map_peek_elem: ["queue", "stack"],
+  map_lookup_elem: ["hash", "array", "percpu_hash", "percpu_array", "lru_hash", "lru_percpu_hash"],
+  map_update_elem: ["hash", "array", "percpu_hash", "percpu_array", "lru_hash", "lru_percpu_hash"],
+  map_delete_elem: ["hash", "percpu_hash", "lru_hash", "lru_percpu_hash"],
+};
+
+const fail = (pc: number, reason: string): never => {
+  throw new VerifierError(pc, reason);
+};
+
+const s64n = (x: bigint): number => Number(BigInt.asIntN(64, x));
+
+class Verifier {
+  private readonly slots: (Insn | undefined)[];
+  private readonly cfg: Cfg;
+  private readonly spec: ContextSpec;
+  private readonly maps: MapInfo[];
+  private readonly mapTypes: (MapType | undefined)[];
+  private readonly budget: number;
+  private readonly wantLog: boolean;
+  private readonly maxLogLines: number;
+  private idGen = 0;
+  private explored = new Map<number, Checkpoint[]>();
+  private storedStates = 0;
+  private pending: Path[] = [];
+  readonly log: string[] = [];
+  readonly stats: VerifyStats;
+  readonly ctxAccesses = new Map<number, CtxAccess>();
+  private accessKind = new Map<number, string>();
+  private written = new Set<number>();
+
+  constructor(program: ProgramInput, opts: VerifyOptions) {
+    this.slots = decodeSlots(program.insts);
+    this.spec = contextSpec(program.type);
+    this.maps = program.maps;
+    this.mapTypes = program.maps.map((m) => normalizeMapType(m.type));
+    this.budget = opts.budget ?? DEFAULT_BUDGET;
+    this.wantLog = opts.log ?? false;
+    this.maxLogLines = opts.maxLogLines ?? 200_000;
+    this.cfg = checkCfg(this.slots);
+    this.stats = {
+      insnsProcessed: 0,
+      statesExplored: 0,
+      statesPruned: 0,
+      peakStates: 0,
+      maxCallDepth: 1,
+      stackDepth: this.cfg.subprogs.map(() => 0),
+    };
+  }
+
+  get subprogs(): number[] {
+    return this.cfg.subprogs;
+  }
+
+  insnText(pc: number): string {
+    const insn = this.slots[pc];
+    return insn ? disasm(insn) : "(second half of lddw)";
+  }
+
+  private logLine(line: string): void {
+    if (this.log.length < this.maxLogLines) this.log.push(line);
+    else if (this.log.length === this.maxLogLines) this.log.push("... (log truncated)");
+  }
+
+  // ---------------------------------------------------------- main loop
+
+  run(): void {
+    const st: State = { frames: [newFrame(-1, 0, 0)], refs: new Map() };
+    const r1 = ptrReg("ctx");
+    st.frames[0]!.regs[1] = r1;
+    this.pending.push({ st, pc: 0, cp: undefined, from: -1 });
+    while (this.pending.length) {
+      const p = this.pending.pop()!;
+      if (this.wantLog && p.from >= 0)
+        this.logLine(`from ${p.from} to ${p.pc}: ${stateToString(p.st, undefined, this.maps)}`);
+      this.runPath(p);
+    }
+  }
+
+  private finish(cp: Checkpoint | undefined): void {
+    while (cp) {
+      cp.branches--;
+      if (cp.branches > 0) break;
+      cp = cp.parent;
+    }
+  }
+
+  private liveMask(st: State, pc: number): (frame: number) => [number, number] {
+    return (i: number) => {
+      if (i === st.frames.length - 1) return [this.cfg.liveIn[pc]!, this.cfg.preciseIn[pc]!];
+      const ret = st.frames[i + 1]!.callsite + 1;
+      return [this.cfg.liveIn[ret]! & 0x3c0, this.cfg.preciseIn[ret]! & 0x3c0];
+    };
+  }
+
+  /** At a pruning point: prune, detect a loop, or record a checkpoint. */
+  private visit(st: State, pc: number, cp: Checkpoint | undefined): Checkpoint | "prune" {
+    let list = this.explored.get(pc);
+    if (!list) {
+      list = [];
+      this.explored.set(pc, list);
+    }
+    const live = this.liveMask(st, pc);
+    for (let k = 0; k < list.length; k++) {
+      const e = list[k]!;
+      if (!stateSafe(e.st, st, live)) {
+        // like the kernel: forget completed states that keep failing to match
+        if (++e.miss > e.hit * 3 + 3 && e.branches === 0) {
+          list.splice(k--, 1);
+          this.storedStates--;
+        }
+        continue;
+      }
+      if (e.branches === 0) {
+        e.hit++;
+        this.stats.statesPruned++;
+        if (this.wantLog) this.logLine(`${pc}: safe`);
+        return "prune";
+      }
+      fail(pc, `infinite loop detected at insn ${pc}`);
+    }
+    const c: Checkpoint = { st: cloneState(st), pc, branches: 1, parent: cp, hit: 0, miss: 0 };
+    if (list.length >= MAX_STATES_PER_INSN) {
+      const k = list.findIndex((e) => e.branches === 0);
+      if (k < 0) return c; // keep exploring without recording
+      list.splice(k, 1);
+      this.storedStates--;
+    }
+    list.push(c);
+    this.storedStates++;
+    this.stats.statesExplored++;
+    this.stats.peakStates = Math.max(
+      this.stats.peakStates,
+      this.storedStates + this.pending.length,
+    );
+    return c;
+  }
+
+  private runPath(p: Path): void {
+    let st = p.st;
+    let pc = p.pc;
+    let cp = p.cp;
+    for (;;) {
+      if (++this.stats.insnsProcessed > this.budget)
+        fail(
+          pc,
+          `program too complex or unbounded loop: more than ${this.budget} instructions processed`,
+        );
+      if (this.cfg.prunePoint[pc]) {
+        const r = this.visit(st, pc, cp);
+        if (r === "prune") {
+          this.finish(cp);
+          return;
+        }
+        cp = r;
+      }
+      const insn = this.slots[pc]!;
+      if (this.wantLog) this.written.clear();
+      const depth = this.pending.length;
+      let next = this.step(st, pc, insn, cp);
+      if (this.wantLog)
+        this.logLine(
+          `${pc}: (${insn.code.toString(16).padStart(2, "0")}) ${disasm(insn)} ; ${stateToString(st, this.written, this.maps)}`,
+        );
+      if (next < 0) {
+        this.finish(cp);
+        return;
+      }
+      if (FORWARD_FIRST && this.pending.length > depth) {
+        // A branch forked. Explore a forward jump target first and keep the
+        // other side for later: paths leaving a loop early then come first,
+        // and the later, longer-checked ones are pruned against them.
+        const other = this.pending[this.pending.length - 1]!;
+        if (other.pc > pc && other.pc !== next) {
+          this.pending[this.pending.length - 1] = { st, pc: next, cp, from: pc };
+          st = other.st;
+          next = other.pc;
+        }
+      }
+      pc = next;
+    }
+  }
+
+  private fork(st: State, pc: number, target: number, cp: Checkpoint | undefined): State {
+    const other = cloneState(st);
+    if (cp) cp.branches++;
+    this.pending.push({ st: other, pc: target, cp, from: pc });
+    this.stats.peakStates = Math.max(
+      this.stats.peakStates,
+      this.storedStates + this.pending.length,
+    );
+    return other;
+  }
+
+  // ---------------------------------------------------------- registers
+
+  private reg(st: State, r: number): Reg {
+    return curFrame(st).regs[r]!;
+  }
+
+  private readReg(st: State, pc: number, r: number): Reg {
+    const x = this.reg(st, r);
+    if (x.t === "not_init") fail(pc, `R${r} !read_ok (read of uninitialised register r${r})`);
+    return x;
+  }
+
+  private setReg(st: State, pc: number, r: number, v: Reg): void {
+    if (r === 10) fail(pc, "frame pointer is read only (write to r10)");
+    curFrame(st).regs[r] = v;
+    this.written.add(r);
+  }
+
+  private newId(): number {
+    return ++this.idGen;
+  }
+
+  // ---------------------------------------------------------- step
+
+  /** Execute one instruction; returns the next pc or -1 when the path ends. */
+  private step(st: State, pc: number, insn: Insn, cp: Checkpoint | undefined): number {
+    switch (cls(insn.code)) {
+      case CLS.ALU:
+      case CLS.ALU64:
+        this.aluStep(st, pc, insn);
+        return pc + 1;
+      case CLS.LD:
+        this.lddw(st, pc, insn);
+        return pc + 2;
+      case CLS.LDX: {
+        this.readReg(st, pc, insn.src);
+        const v = this.memAccess(st, pc, insn.src, insn.off, sizeBytes(insn.code), "read");
+        let r = v!;
+        if (mode(insn.code) === MODE.MEMSX) {
+          if (r.t !== "scalar") fail(pc, `sign-extending load of a pointer`);
+          r = scalarReg(signExtend(r.s, sizeBytes(insn.code) * 8));
+        }
+        this.setReg(st, pc, insn.dst, r);
+        return pc + 1;
+      }
+      case CLS.ST:
+        this.readReg(st, pc, insn.dst);
+        this.memAccess(
+          st,
+          pc,
+          insn.dst,
+          insn.off,
+          sizeBytes(insn.code),
+          "write",
+          constReg(BigInt(insn.imm)),
+        );
+        return pc + 1;
+      case CLS.STX:
+        if (mode(insn.code) === MODE.ATOMIC) {
+          this.atomic(st, pc, insn);
+          return pc + 1;
+        }
+        this.readReg(st, pc, insn.dst);
+        this.memAccess(
+          st,
+          pc,
+          insn.dst,
+          insn.off,
+          sizeBytes(insn.code),
+          "write",
+          this.readReg(st, pc, insn.src),
+        );
+        return pc + 1;
+      case CLS.JMP:
+      case CLS.JMP32: {
+        if (insn.code === OP_EXIT) return this.exit(st, pc);
+        if (insn.code === OP_CALL) {
+          if (insn.src === PSEUDO_CALL) return this.subprogCall(st, pc, insn);
+          if (insn.src !== 0) fail(pc, `kfunc calls are not supported`);
+          this.helperCall(st, pc, insn);
+          return pc + 1;
+        }
+        if (aluOp(insn.code) === 0x00) return jumpTarget(insn, pc);
+        return this.condJump(st, pc, insn, cp);
+      }
+    }
+    return fail(pc, `unknown opcode 0x${insn.code.toString(16)}`);
+  }
+
+  // ---------------------------------------------------------- ALU
+
+  private aluStep(st: State, pc: number, insn: Insn): void {
+    const is64 = cls(insn.code) === CLS.ALU64;
+    const op = aluOp(insn.code);
+    const dst = insn.dst;
+    if (dst === 10) fail(pc, "frame pointer is read only (write to r10)");
+    if (op === 0xb0) {
+      // mov
+      if (!isX(insn.code)) {
+        const v = is64 ? BigInt(insn.imm) : BigInt(insn.imm >>> 0);
+        this.setReg(st, pc, dst, constReg(v));
+        return;
+      }
+      const src = this.readReg(st, pc, insn.src);
+      if (insn.off !== 0) {
+        if (src.t !== "scalar") fail(pc, `R${insn.src} sign-extension of a pointer is prohibited`);
+        let s = signExtend(src.s, insn.off);
+        if (!is64) s = zeroExtend32(s);
+        this.setReg(st, pc, dst, scalarReg(s));
+        return;
+      }
+      if (is64) this.setReg(st, pc, dst, cloneReg(src));
+      else if (src.t === "scalar") this.setReg(st, pc, dst, scalarReg(zeroExtend32(src.s)));
+      else this.setReg(st, pc, dst, scalarReg(zeroExtend32(unknownScalar()))); // partial copy of a pointer
+      return;
+    }
+    const d = this.readReg(st, pc, dst);
+    if (op === 0x80 || op === 0xd0) {
+      if (d.t !== "scalar")
+        fail(
+          pc,
+          `R${dst} ${op === 0x80 ? "negation" : "byte swap"} of a ${d.t} pointer prohibited`,
+        );
+      let s;
+      if (op === 0x80) s = alu("neg", d.s, d.s, is64);
+      else if (!is64 && !isX(insn.code)) s = castScalar(d.s, insn.imm / 8);
+      else s = byteSwap(d.s, insn.imm);
+      this.setReg(st, pc, dst, scalarReg(s));
+      return;
+    }
+    const kind0 = ALU_KIND[op];
+    if (!kind0) return fail(pc, `unknown ALU operation 0x${op.toString(16)}`);
+    let kind: AluKind = kind0;
+    if (insn.off === 1 && kind === "div") kind = "sdiv";
+    if (insn.off === 1 && kind === "mod") kind = "smod";
+    let s: Reg;
+    if (isX(insn.code)) s = this.readReg(st, pc, insn.src);
+    else {
+      if ((op === 0x30 || op === 0x90) && insn.imm === 0) fail(pc, "division by zero");
+      const bits = is64 ? 64 : 32;
+      if ((op === 0x60 || op === 0x70 || op === 0xc0) && (insn.imm < 0 || insn.imm >= bits))
+        fail(pc, `invalid shift ${insn.imm}`);
+      s = constReg(is64 ? BigInt(insn.imm) : BigInt(insn.imm >>> 0));
+    }
+    if (isPointer(d) || isPointer(s)) {
+      this.setReg(st, pc, dst, this.ptrArith(pc, insn, d, s, op, is64));
+      return;
+    }
+    this.setReg(st, pc, dst, scalarReg(alu(kind, d.s, s.s, is64)));
+  }
+
+  private ptrArith(pc: number, insn: Insn, d: Reg, s: Reg, op: number, is64: boolean): Reg {
+    const dst = insn.dst;
+    const sym = ALU_SYM[op] ?? "?";
+    // Privileged kernel semantics: subtracting pointers (or any 32-bit
+    // subtraction involving one) yields an unknown scalar, e.g. data_end - data.
+    if (op === 0x10 && ((isPointer(d) && isPointer(s)) || !is64))
+      return is64 ? unknownReg() : scalarReg(zeroExtend32(unknownScalar()));
+    if (!is64) fail(pc, `R${dst} 32-bit pointer arithmetic prohibited`);
+    if (isPointer(d) && isPointer(s)) return fail(pc, `R${dst} pointer ${sym} pointer prohibited`);
+    if (op === 0x40 || op === 0x50 || op === 0xa0)
+      fail(pc, `R${dst} bitwise operator ${sym} on pointer prohibited`);
+    if (op !== 0x00 && op !== 0x10)
+      fail(pc, `R${dst} pointer arithmetic with ${sym} operator prohibited`);
+    const ptr = isPointer(d) ? d : s;
+    const sc = isPointer(d) ? s : d;
+    if (op === 0x10 && !isPointer(d)) fail(pc, `R${dst} tried to subtract pointer from scalar`);
+    switch (ptr.t) {
+      case "map_value_or_null":
+      case "mem_or_null":
+        return fail(pc, `R${dst} pointer arithmetic on ${ptr.t} prohibited, null-check it first`);
+      case "packet_end":
+      case "packet_meta":
+      case "map_ptr":
+        return fail(pc, `R${dst} pointer arithmetic on ${ptr.t} prohibited`);
+    }
+    const res = cloneReg(ptr);
+    if (isConst(sc.s)) {
+      const c = BigInt.asIntN(64, sc.s.umin);
+      const off = BigInt(ptr.off) + (op === 0x00 ? c : -c);
+      if (off >= MAX_VAR_OFF || off <= -MAX_VAR_OFF)
+        fail(pc, `R${dst} pointer offset ${off} out of range`);
+      res.off = Number(off);
+      return res;
+    }
+    if (
+      sc.s.smin === S64_MIN ||
+      sc.s.smax === S64_MAX ||
+      sc.s.smin <= -MAX_VAR_OFF ||
+      sc.s.smax >= MAX_VAR_OFF
+    )
+      fail(
+        pc,
+        `R${dst} math between ${ptr.t} pointer and register with unbounded min value is not allowed (bound the scalar first)`,
+      );
+    res.s = alu(op === 0x00 ? "add" : "sub", ptr.s, sc.s, true);
+    if (res.s.smin <= -MAX_VAR_OFF || res.s.smax >= MAX_VAR_OFF)
+      fail(pc, `R${dst} variable ${ptr.t} pointer offset out of bounds`);
+    if (ptr.t === "packet") {
+      res.id = this.newId();
+      res.range = 0;
+    }
+    return res;
+  }
+
+  // ---------------------------------------------------------- lddw
+
+  private lddw(st: State, pc: number, insn: Insn): void {
+    const src = insn.src;
+    if (src === 0) {
+      this.setReg(st, pc, insn.dst, constReg(insn.imm64 ?? 0n));
+      return;
+    }
+    const idx = insn.imm;
+    const m = this.maps[idx];
+    if (
+      src !== PSEUDO_MAP_IDX &&
+      src !== PSEUDO_MAP_FD &&
+      src !== PSEUDO_MAP_IDX_VALUE &&
+      src !== PSEUDO_MAP_VALUE
+    )
+      fail(pc, `unsupported lddw source ${src}`);
+    if (!m || idx < 0)
+      return fail(pc, `invalid map index ${idx} (the program has ${this.maps.length} maps)`);
+    if (this.mapTypes[idx] === undefined)
+      fail(pc, `map ${idx} has unsupported type ${JSON.stringify(m.type)}`);
+    if (src === PSEUDO_MAP_IDX || src === PSEUDO_MAP_FD) {
+      this.setReg(st, pc, insn.dst, ptrReg("map_ptr", { map: idx }));
+      return;
+    }
+    const off = insn.imm2 ?? 0;
+    const t = this.mapTypes[idx];
+    if (t !== "array") fail(pc, `direct value access on ${t} map ${idx} is not allowed`);
+    if (off < 0 || off >= m.valueSize)
+      fail(pc, `direct value offset ${off} is outside map ${idx} value (size ${m.valueSize})`);
+    this.setReg(st, pc, insn.dst, ptrReg("map_value", { map: idx, off }));
+  }
+
+  // ---------------------------------------------------------- memory
+
+  private memAccess(
+    st: State,
+    pc: number,
+    regno: number,
+    insnOff: number,
+    size: number,
+    kind: "read" | "write",
+    value?: Reg,
+  ): Reg | undefined {
+    const p = this.reg(st, regno);
+    const k = p.t === "ctx" ? "ctx" : "other";
+    const prev = this.accessKind.get(pc);
+    if (prev !== undefined && prev !== k)
+      fail(pc, "same insn cannot be used with different pointers (context and non-context)");
+    this.accessKind.set(pc, k);
+    switch (p.t) {
+      case "stack":
+        return this.stackAccess(st, pc, p, regno, insnOff, size, kind, value);
+      case "ctx":
+        return this.ctxAccess(pc, p, regno, insnOff, size, kind, value);
+      case "packet":
+        return this.regionAccess(pc, p, regno, insnOff, size, kind, value, "packet");
+      case "map_value":
+        return this.regionAccess(pc, p, regno, insnOff, size, kind, value, "map value");
+      case "mem":
+        return this.regionAccess(pc, p, regno, insnOff, size, kind, value, "memory");
+      case "map_value_or_null":
+      case "mem_or_null":
+        return fail(pc, `R${regno} invalid mem access '${p.t}' (missing null check)`);
+      case "not_init":
+        return fail(pc, `R${regno} !read_ok (read of uninitialised register r${regno})`);
+      default:
+        return fail(pc, `R${regno} invalid mem access '${p.t}'`);
+    }
+  }
+
+  private noPointerStore(pc: number, value: Reg | undefined, what: string, regno: number): void {
+    if (value && isPointer(value))
+      fail(pc, `R${regno} leaks addr into ${what} (only the stack may hold pointers)`);
+  }
+
+  private ctxAccess(
+    pc: number,
+    p: Reg,
+    regno: number,
+    insnOff: number,
+    size: number,
+    kind: "read" | "write",
+    value?: Reg,
+  ): Reg | undefined {
+    if (p.off !== 0 || !isConst(p.s) || p.s.umin !== 0n)
+      fail(pc, `dereference of modified ctx ptr R${regno} off=${p.off} disallowed`);
+    this.noPointerStore(pc, value, "ctx", regno);
+    const r = checkContextAccess(this.spec, insnOff, size, kind === "write");
+    if (!r.ok) return fail(pc, r.reason);
+    const [nativeOff, nativeSize] = nativeAccess(this.spec, insnOff, size);
+    this.ctxAccesses.set(pc, { index: pc, off: insnOff, size, nativeOff, nativeSize });
+    if (kind === "write") return undefined;
+    const f = r.field;
+    if (f && f.kind === "packet") return ptrReg("packet", { region: f.region ?? 0 });
+    if (f && f.kind === "packet_end") return ptrReg("packet_end", { region: f.region ?? 0 });
+    if (f && f.kind === "packet_meta") return ptrReg("packet_meta", { region: f.region ?? 0 });
+    return scalarReg(castScalar(unknownScalar(), size));
+  }
+
+  /** packet, map value and ringbuf memory: bounded regions without per-byte state. */
+  private regionAccess(
+    pc: number,
+    p: Reg,
+    regno: number,
+    insnOff: number,
+    size: number,
+    kind: "read" | "write",
+    value: Reg | undefined,
+    what: string,
+  ): Reg | undefined {
+    this.checkRegion(pc, p, regno, insnOff, size, kind === "write");
+    this.noPointerStore(pc, value, what, regno);
+    return kind === "read" ? scalarReg(castScalar(unknownScalar(), size)) : undefined;
+  }
+
+  /** Bounds of [off, off+size) through pointer p (packet, map value, mem). */
+  private checkRegion(
+    pc: number,
+    p: Reg,
+    regno: number,
+    off: number,
+    size: number,
+    write: boolean,
+  ): void {
+    if (p.s.smin < 0n)
+      fail(
+        pc,
+        `R${regno} min value is negative, either use unsigned index or do a if (index >=0) check`,
+      );
+    if (p.s.smax >= MAX_VAR_OFF)
+      fail(pc, `R${regno} unbounded memory access, make sure to bounds check any such access`);
+    const lo = p.off + off + s64n(p.s.smin);
+    const hi = p.off + off + s64n(p.s.smax) + size;
+    if (p.t === "packet") {
+      const o = p.off + off;
+      if (o < 0 || o + size > p.range)
+        fail(
+          pc,
+          `invalid access to ${this.spec.regions[p.region] ?? "packet"}, off=${o} size=${size}, R${regno}(id=${p.id},off=${p.off},r=${p.range}) (compare against the end pointer first)`,
+        );
+      if (write && !this.packetWritable())
+        fail(pc, `write into read-only ${this.spec.regions[p.region] ?? "packet"} memory`);
+      return;
+    }
+    if (p.t === "map_value") {
+      const m = this.maps[p.map]!;
+      if (lo < 0 || hi > m.valueSize)
+        fail(
+          pc,
+          `invalid access to map value, value_size=${m.valueSize} off=${lo} size=${size}${hi - size > lo ? ` (variable offset up to ${hi - size})` : ""}`,
+        );
+      if (write && m.readOnly)
+        fail(
+          pc,
+          `write into map forbidden, value_size=${m.valueSize} off=${lo} size=${size} (map is read-only)`,
+        );
+      return;
+    }
+    if (p.t === "mem") {
+      if (lo < 0 || hi > p.size)
+        fail(pc, `invalid access to memory, mem_size=${p.size} off=${lo} size=${size}`);
+      return;
+    }
+    fail(pc, `R${regno} invalid mem access '${p.t}'`);
+  }
+
+  private packetWritable(): boolean {
+    return this.spec.type === "xdp" || this.spec.type === "sched_cls";
+  }
+
+  private frameOf(st: State, p: Reg): Frame {
+    return st.frames[p.frame]!;
+  }
+
+  private noteDepth(st: State, p: Reg, lowest: number): void {
+    const f = this.frameOf(st, p);
+    const k = this.cfg.subprogOf[f.subprog]!;
+    const d = this.stats.stackDepth;
+    if (-lowest > d[k]!) d[k] = -lowest;
+  }
+
+  private stackAccess(
+    st: State,
+    pc: number,
+    p: Reg,
+    regno: number,
+    insnOff: number,
+    size: number,
+    kind: "read" | "write",
+    value?: Reg,
+  ): Reg | undefined {
+    const frame = this.frameOf(st, p);
+    if (!isConst(p.s)) {
+      const lo = p.off + insnOff + s64n(p.s.smin);
+      const hi = p.off + insnOff + s64n(p.s.smax);
+      if (lo < -STACK_SIZE || hi + size > 0)
+        fail(
+          pc,
+          `invalid variable-offset stack access R${regno} off=${lo}..${hi} size=${size} (stack is ${STACK_SIZE} bytes below r10)`,
+        );
+      this.noteDepth(st, p, lo);
+      const b0 = lo + STACK_SIZE;
+      const b1 = hi + size + STACK_SIZE;
+      if (kind === "read") {
+        for (let j = b0; j < b1; j++)
+          if (frame.stype[j] === ST_INVALID)
+            fail(
+              pc,
+              `invalid variable-offset read from stack R${regno} off=${lo}..${hi} size=${size} (uninitialised stack at ${j - STACK_SIZE})`,
+            );
+        return scalarReg(castScalar(unknownScalar(), size));
+      }
+      if (value && isPointer(value)) fail(pc, `R${regno} variable-offset spill of a pointer`);
+      this.stackClobber(frame, b0, b1 - b0);
+      return undefined;
+    }
+    const o = p.off + insnOff + s64n(p.s.umin);
+    if (o < -STACK_SIZE || o + size > 0)
+      fail(
+        pc,
+        `invalid stack access off=${o} size=${size} (stack is ${STACK_SIZE} bytes below r10)`,
+      );
+    if (o % size !== 0) fail(pc, `misaligned stack access off=${o} size=${size}`);
+    this.noteDepth(st, p, o);
+    const b = o + STACK_SIZE;
+    if (kind === "read") return this.stackRead(pc, frame, b, size);
+    this.stackWrite(pc, frame, b, size, value!);
+    return undefined;
+  }
+
+  private stackRead(pc: number, frame: Frame, b: number, size: number): Reg {
+    const sp = frame.spills[b];
+    if (sp && sp.size === size) return cloneReg(sp.reg);
+    if (sp && sp.reg.t === "scalar" && sp.size > size) return scalarReg(castScalar(sp.reg.s, size));
+    let allZero = true;
+    for (let j = b; j < b + size; j++) {
+      const t = frame.stype[j]!;
+      if (t === ST_INVALID)
+        fail(
+          pc,
+          `invalid read from stack off ${b - STACK_SIZE}+${j - b} size ${size} (uninitialised stack)`,
+        );
+      if (t === ST_SPILL) {
+        const k = spillStart(frame, j);
+        const r = k >= 0 ? frame.spills[k]!.reg : undefined;
+        if (r && r.t !== "scalar")
+          fail(
+            pc,
+            `invalid size of register fill: ${size}-byte read of a spilled ${r.t} pointer at off ${k - STACK_SIZE}`,
+          );
+      }
+      if (t !== ST_ZERO) allZero = false;
+    }
+    return allZero ? constReg(0n) : scalarReg(castScalar(unknownScalar(), size));
+  }
+
+  /** Forget spills overlapping [b, b+len) and mark those bytes as data. */
+  private stackClobber(frame: Frame, b: number, len: number): void {
+    for (let j = Math.max(0, b - 7); j < b + len; j++) {
+      const sp = frame.spills[j];
+      if (sp && j + sp.size > b) {
+        delete frame.spills[j];
+        frame.stype.fill(ST_MISC, j, j + sp.size);
+      }
+    }
+    frame.stype.fill(ST_MISC, b, b + len);
+  }
+
+  private stackWrite(pc: number, frame: Frame, b: number, size: number, value: Reg): void {
+    this.stackClobber(frame, b, size);
+    if (isPointer(value)) {
+      if (size !== 8)
+        fail(pc, `invalid size of register spill: ${size}-byte store of a ${value.t} pointer`);
+      frame.spills[b] = { reg: cloneReg(value), size: 8 };
+      frame.stype.fill(ST_SPILL, b, b + 8);
+      return;
+    }
+    const s = castScalar(value.s, size);
+    if (isConst(s) && s.umin === 0n) {
+      frame.stype.fill(ST_ZERO, b, b + size);
+      return;
+    }
+    frame.spills[b] = { reg: scalarReg(s), size };
+    frame.stype.fill(ST_SPILL, b, b + size);
+  }
+
+  private atomic(st: State, pc: number, insn: Insn): void {
+    const size = sizeBytes(insn.code);
+    const p = this.readReg(st, pc, insn.dst);
+    const src = this.readReg(st, pc, insn.src);
+    if (p.t !== "stack" && p.t !== "map_value" && p.t !== "mem")
+      fail(pc, `BPF_ATOMIC stores into R${insn.dst} ${p.t} is not allowed`);
+    if (isPointer(src)) fail(pc, `R${insn.src} leaks addr into mem`);
+    if (insn.imm === 0xf1) {
+      const r0 = this.readReg(st, pc, 0);
+      if (isPointer(r0)) fail(pc, `R0 leaks addr into mem`);
+    }
+    this.memAccess(st, pc, insn.dst, insn.off, size, "read");
+    this.memAccess(st, pc, insn.dst, insn.off, size, "write", unknownReg());
+    const fetched = scalarReg(castScalar(unknownScalar(), size));
+    if (insn.imm === 0xf1) this.setReg(st, pc, 0, fetched);
+    else if (insn.imm & 1) this.setReg(st, pc, insn.src, fetched);
+  }
+
+  // ---------------------------------------------------------- jumps
+
+  private condJump(st: State, pc: number, insn: Insn, cp: Checkpoint | undefined): number {
+    const is32 = cls(insn.code) === CLS.JMP32;
+    const kind = CMP_KIND[aluOp(insn.code)]!;
+    const target = pc + 1 + insn.off;
+    const fall = pc + 1;
+    const a = this.readReg(st, pc, insn.dst);
+    const b = isX(insn.code)
+      ? this.readReg(st, pc, insn.src)
+      : constReg(is32 ? BigInt(insn.imm >>> 0) : BigInt(insn.imm));
+    const sameReg = isX(insn.code) && insn.src === insn.dst;
+
+    if (a.t === "scalar" && b.t === "scalar") {
+      const t = refine(kind, a.s, b.s, is32);
+      const f = refine(negateCmp(kind), a.s, b.s, is32);
+      const apply = (s: State, r: [typeof a.s, typeof b.s]): void => {
+        curFrame(s).regs[insn.dst] = scalarReg(r[0]);
+        if (isX(insn.code) && !sameReg) curFrame(s).regs[insn.src] = scalarReg(r[1]);
+      };
+      if (t && !f) {
+        if (!sameReg) apply(st, t);
+        return target;
+      }
+      if (!t && f) {
+        if (!sameReg) apply(st, f);
+        return fall;
+      }
+      if (!t && !f) return -1; // contradictory state: path is infeasible
+      const other = this.fork(st, pc, target, cp);
+      if (!sameReg) {
+        apply(other, t!);
+        apply(st, f!);
+      }
+      return fall;
+    }
+
+    const nullable = (r: Reg): boolean => r.t === "map_value_or_null" || r.t === "mem_or_null";
+    const isZero = (r: Reg): boolean => r.t === "scalar" && isConst(r.s) && r.s.umin === 0n;
+    if (!is32 && (kind === "jeq" || kind === "jne")) {
+      const ptr = nullable(a) && isZero(b) ? a : nullable(b) && isZero(a) ? b : undefined;
+      if (ptr) {
+        const other = this.fork(st, pc, target, cp);
+        // jeq: taken branch has NULL; jne: taken branch has the object
+        this.markNull(other, ptr, kind === "jeq");
+        this.markNull(st, ptr, kind !== "jeq");
+        return fall;
+      }
+      const nonNull = (r: Reg): boolean => isPointer(r) && !nullable(r);
+      if ((nonNull(a) && isZero(b)) || (nonNull(b) && isZero(a)))
+        return kind === "jeq" ? fall : target;
+    }
+    if (!is32) {
+      let pk: CmpKind | undefined;
+      let pkt: Reg | undefined;
+      if (a.t === "packet" && b.t === "packet_end" && a.region === b.region) {
+        pk = kind;
+        pkt = a;
+      } else if (b.t === "packet" && a.t === "packet_end" && a.region === b.region) {
+        pk = swapCmp(kind);
+        pkt = b;
+      }
+      if (pk && pkt) {
+        const p = pkt;
+        const other = this.fork(st, pc, target, cp);
+        // pkt <= end (or ==) gives the bytes before pkt
+        const good = (k: CmpKind): boolean => k === "jle" || k === "jlt" || k === "jeq";
+        if (good(pk)) this.markPktRange(other, p);
+        if (good(negateCmp(pk))) this.markPktRange(st, p);
+        return fall;
+      }
+    }
+    this.fork(st, pc, target, cp);
+    return fall;
+  }
+
+  private markNull(st: State, ptr: Reg, isNull: boolean): void {
+    const id = ptr.id;
+    forEachReg(st, (r, set) => {
+      if (r.id !== id || (r.t !== "map_value_or_null" && r.t !== "mem_or_null")) return;
+      if (isNull) set(constReg(0n));
+      else {
+        const n = cloneReg(r);
+        n.t = r.t === "map_value_or_null" ? "map_value" : "mem";
+        n.id = 0;
+        set(n);
+      }
+    });
+    if (isNull && ptr.ref) st.refs.delete(ptr.ref);
+  }
+
+  private markPktRange(st: State, p: Reg): void {
+    if (p.off < 0) return;
+    if (p.s.umax > BigInt(MAX_PACKET_OFF) || Number(p.s.umax) + p.off > MAX_PACKET_OFF) return;
+    const range = p.off;
+    forEachReg(st, (r) => {
+      if (r.t === "packet" && r.id === p.id && r.region === p.region && r.range < range)
+        r.range = range;
+    });
+  }
+
+  // ---------------------------------------------------------- calls
+
+  private subprogCall(st: State, pc: number, insn: Insn): number {
+    if (st.frames.length >= MAX_CALL_FRAMES)
+      fail(
+        pc,
+        `the call stack of ${st.frames.length + 1} frames is too deep (max ${MAX_CALL_FRAMES})`,
+      );
+    const target = pc + 1 + insn.imm;
+    const caller = curFrame(st);
+    const callee = newFrame(pc, target, st.frames.length);
+    for (let r = 1; r <= 5; r++) callee.regs[r] = cloneReg(caller.regs[r]!);
+    st.frames.push(callee);
+    this.stats.maxCallDepth = Math.max(this.stats.maxCallDepth, st.frames.length);
+    return target;
+  }
+
+  private exit(st: State, pc: number): number {
+    const r0 = this.reg(st, 0);
+    if (r0.t === "not_init") fail(pc, "R0 !read_ok (r0 is not set before exit)");
+    if (st.frames.length > 1) {
+      const depth = st.frames.length - 1;
+      if (r0.t === "stack" && r0.frame === depth)
+        fail(pc, "cannot return stack pointer to the caller");
+      const callee = st.frames.pop()!;
+      const caller = curFrame(st);
+      caller.regs[0] = cloneReg(r0);
+      for (let r = 1; r <= 5; r++) caller.regs[r] = notInit();
+      // stack pointers into the dead frame become garbage
+      forEachReg(st, (r, set) => {
+        if (r.t === "stack" && r.frame >= st.frames.length) set(unknownReg());
+      });
+      return callee.callsite + 1;
+    }
+    if (isPointer(r0))
+      fail(
+        pc,
+        `R0 leaks addr as return value (the program returns a ${r0.t} pointer, not a scalar)`,
+      );
+    for (const [id, at] of st.refs)
+      fail(
+        pc,
+        `unreleased reference id=${id} alloc_insn=${at}: reference leak (every ringbuf record must be submitted or discarded on every path)`,
+      );
+    return -1;
+  }
+
+  private helperCall(st: State, pc: number, insn: Insn): void {
+    const proto = helperById.get(insn.imm);
+    if (!proto)
+      return fail(pc, `invalid func unknown#${insn.imm} (no such helper in this runtime)`);
+    if (proto.name === "tail_call" && st.refs.size)
+      fail(pc, "tail_call would lead to reference leak");
+    let mapIdx = -1;
+    let pendingMem: { regno: number; reg: Reg; write: boolean } | undefined;
+    let allocSize = -1;
+    let release: Reg | undefined;
+    const writes: (() => void)[] = [];
+    const name = `${proto.name}#${proto.id}`;
+    const expect = (regno: number, r: Reg, what: string): never =>
+      fail(pc, `R${regno} type=${r.t} expected=${what} (argument ${regno} of ${name})`);
+
+    for (let i = 0; i < 5; i++) {
+      const kind: ArgKind = proto.args[i]!;
+      if (kind === "NONE") continue;
+      const regno = i + 1;
+      // trace_printk's trailing arguments are varargs: the kernel leaves them unchecked
+      if (proto.name === "trace_printk" && i >= 2 && this.reg(st, regno).t === "not_init") continue;
+      const r = this.readReg(st, pc, regno);
+      switch (kind) {
+        case "ANYTHING":
+        case "USER_PTR":
+          break;
+        case "CONST_MAP_PTR":
+          if (r.t !== "map_ptr") expect(regno, r, "map_ptr");
+          mapIdx = r.map;
+          break;
+        case "MAP_KEY":
+        case "MAP_VALUE":
+        case "UNINIT_MAP_VALUE": {
+          const m = this.maps[mapIdx];
+          if (!m) return fail(pc, `R${regno} ${kind} argument without a map`);
+          const size = kind === "MAP_KEY" ? m.keySize : m.valueSize;
+          this.helperMem(st, pc, regno, r, size, kind === "UNINIT_MAP_VALUE", writes, name);
+          break;
+        }
+        case "MEM":
+        case "UNINIT_MEM":
+          pendingMem = { regno, reg: r, write: kind === "UNINIT_MEM" };
+          break;
+        case "CONST_SIZE":
+        case "CONST_SIZE_OR_ZERO": {
+          if (r.t !== "scalar") expect(regno, r, "scalar size");
+          if (r.s.smin < 0n)
+            fail(pc, `R${regno} min value is negative, either use unsigned or 'var &= const'`);
+          if (r.s.umax >= MAX_VAR_OFF)
+            fail(pc, `R${regno} unbounded memory access, use 'var &= const' or 'if (var < const)'`);
+          if (kind === "CONST_SIZE" && r.s.umin === 0n)
+            fail(pc, `R${regno} invalid zero-sized read (${name} needs a size > 0)`);
+          if (!pendingMem) return fail(pc, `internal: size argument without memory argument`);
+          this.helperMem(
+            st,
+            pc,
+            pendingMem.regno,
+            pendingMem.reg,
+            Number(r.s.umax),
+            pendingMem.write,
+            writes,
+            name,
+          );
+          pendingMem = undefined;
+          break;
+        }
+        case "CTX":
+          if (r.t !== "ctx" || r.off !== 0 || !isConst(r.s) || r.s.umin !== 0n)
+            expect(regno, r, "ctx");
+          break;
+        case "ALLOC_MEM":
+          if (r.t !== "mem" || !r.ref)
+            expect(regno, r, "ringbuf record (null-checked result of ringbuf_reserve)");
+          if (r.off !== 0 || !isConst(r.s) || r.s.umin !== 0n)
+            fail(pc, `R${regno} must have zero offset when passed to release func ${name}`);
+          if (!st.refs.has(r.ref))
+            fail(pc, `R${regno} reference has not been acquired before (already released?)`);
+          release = r;
+          break;
+        case "CONST_ALLOC_SIZE":
+          if (r.t !== "scalar" || !isConst(r.s))
+            fail(pc, `R${regno} is not a known constant (${name} needs a constant size)`);
+          if (r.s.umin === 0n || r.s.umin > 0x7fffffffn)
+            fail(pc, `R${regno} invalid allocation size ${r.s.umin}`);
+          allocSize = Number(r.s.umin);
+          break;
+        case "CONST_STR":
+          this.constStr(pc, regno, r, name);
+          break;
+      }
+    }
+    // map type compatibility
+    if (mapIdx >= 0) {
+      const t = this.mapTypes[mapIdx]!;
+      const allowed = HELPER_MAP_TYPES[proto.name];
+      const ok = allowed ? allowed.includes(t) : t !== "ringbuf" && t !== "prog_array";
+      if (!ok) fail(pc, `cannot pass map_type ${t} into func ${name}`);
+    }
+    if (proto.name === "tail_call" && st.frames.length > 1)
+      fail(pc, "tail_call from a subprogram is not supported");
+    for (const w of writes) w();
+    if (release) {
+      const ref = release.ref;
+      st.refs.delete(ref);
+      forEachReg(st, (r, set) => {
+        if (r.ref === ref) set(unknownReg());
+      });
+    }
+    const f = curFrame(st);
+    for (let r = 1; r <= 5; r++) f.regs[r] = notInit();
+    this.setReg(st, pc, 0, this.helperResult(st, pc, proto, mapIdx, allocSize));
+  }
+
+  private helperResult(
+    st: State,
+    pc: number,
+    proto: HelperProto,
+    mapIdx: number,
+    allocSize: number,
+  ): Reg {
+    switch (proto.ret) {
+      case "RET_INTEGER":
+        return unknownReg();
+      case "RET_VOID":
+        return notInit();
+      case "RET_MAP_VALUE_OR_NULL":
+        return ptrReg("map_value_or_null", { map: mapIdx, id: this.newId() });
+      case "RET_MEM_OR_NULL": {
+        const ref = this.newId();
+        st.refs.set(ref, pc);
+        return ptrReg("mem_or_null", { size: allocSize, id: ref, ref });
+      }
+    }
+  }
+
+  private constStr(pc: number, regno: number, r: Reg, name: string): void {
+    if (r.t !== "map_value")
+      fail(pc, `R${regno} type=${r.t} expected=pointer into a read-only map (${name})`);
+    const m = this.maps[r.map]!;
+    if (!m.readOnly) fail(pc, `R${regno} does not point to a readonly map (${name})`);
+    if (!isConst(r.s)) fail(pc, `R${regno} is not a constant address (${name})`);
+    const off = r.off + s64n(r.s.umin);
+    if (off < 0 || off >= m.valueSize)
+      fail(pc, `R${regno} string offset ${off} is outside the map value`);
+    if (m.initialValue) {
+      const z = m.initialValue.subarray(off, m.valueSize).indexOf(0);
+      if (z < 0) fail(pc, `R${regno} string is not zero-terminated (${name})`);
+    }
+  }
+
+  /** Memory passed to a helper: [ptr, ptr+size) must be valid (and initialised when read). */
+  private helperMem(
+    st: State,
+    pc: number,
+    regno: number,
+    r: Reg,
+    size: number,
+    write: boolean,
+    writes: (() => void)[],
+    name: string,
+  ): void {
+    if (size === 0 && (r.t === "scalar" ? isConst(r.s) && r.s.umin === 0n : isPointer(r))) return;
+    switch (r.t) {
+      case "stack": {
+        const frame = this.frameOf(st, r);
+        if (r.s.smin < -MAX_VAR_OFF || r.s.smax > MAX_VAR_OFF)
+          fail(pc, `R${regno} unbounded variable-offset stack pointer passed to ${name}`);
+        const lo = r.off + s64n(r.s.smin);
+        const hi = r.off + s64n(r.s.smax);
+        if (lo < -STACK_SIZE || hi + size > 0)
+          fail(
+            pc,
+            `invalid indirect access to stack R${regno} off=${lo} size=${size} (stack is ${STACK_SIZE} bytes below r10)`,
+          );
+        this.noteDepth(st, r, lo);
+        const b0 = lo + STACK_SIZE;
+        const b1 = hi + size + STACK_SIZE;
+        if (!write) {
+          for (let j = b0; j < b1; j++)
+            if (frame.stype[j] === ST_INVALID)
+              fail(
+                pc,
+                `invalid indirect read from stack R${regno} off ${lo}+${j - b0} size ${size} (uninitialised stack passed to ${name})`,
+              );
+        } else writes.push(() => this.stackClobber(frame, b0, b1 - b0));
+        return;
+      }
+      case "packet":
+      case "map_value":
+      case "mem":
+        this.checkRegion(pc, r, regno, 0, size, write);
+        return;
+      default:
+        fail(
+          pc,
+          `R${regno} type=${r.t} expected=fp, pkt, map_value, mem (memory argument of ${name})`,
+        );
+    }
+  }
+}
+
+// ------------------------------------------------------------ API
+
+/** Check a program; never throws for a refused program (see `ok` and `error`). */
+export function verify(program: ProgramInput, opts: VerifyOptions = {}): VerifyResult {
+  let v: Verifier | undefined;
+  const emptyStats: VerifyStats = {
+    insnsProcessed: 0,
+    statesExplored: 0,
+    statesPruned: 0,
+    peakStates: 0,
+    maxCallDepth: 0,
+    stackDepth: [],
+  };
+  try {
+    if (program.insts.length % 8 !== 0)
+      throw new BpftimeError(
+        "bad_bytecode",
+        `program size ${program.insts.length} is not a multiple of 8 bytes`,
+      );
+    v = new Verifier(program, opts);
+    v.run();
+    return {
+      ok: true,
+      stats: v.stats,
+      log: v.log,
+      subprogs: v.subprogs,
+      ctxAccesses: [...v.ctxAccesses.values()].sort((a, b) => a.index - b.index),
+    };
+  } catch (e) {
+    if (!(e instanceof VerifierError)) throw e;
+    let text: string;
+    if (v) text = v.insnText(e.index);
+    else {
+      const slots = decodeSlots(program.insts);
+      const insn = slots[e.index];
+      text = insn ? disasm(insn) : "?";
+    }
+    const message = `instruction ${e.index} (${text}): ${e.reason}`;
+    const log = v?.log ?? [];
+    if (opts.log) log.push(message);
+    return {
+      ok: false,
+      stats: v?.stats ?? emptyStats,
+      log,
+      subprogs: v?.subprogs ?? [],
+      ctxAccesses: [],
+      error: { index: e.index, instruction: text, reason: e.reason, message },
+    };
+  }
+}
+
+/** Like verify, but throws BpftimeError('verifier', 'instruction N (text): reason'). */
+export function verifyOrThrow(program: ProgramInput, opts: VerifyOptions = {}): VerifyResult {
+  const r = verify(program, opts);
+  if (!r.ok) throw new BpftimeError("verifier", r.error!.message, r.error);
+  return r;
+}
+
+export { OP_LDDW };
