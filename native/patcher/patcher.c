@@ -341,6 +341,13 @@ static void trap_handler(int sig, siginfo_t *si, void *ucv) {
     }
 }
 
+/* gettid without going through libc (whose syscall() may be hooked). */
+static inline pid_t raw_gettid(void) {
+    long r;
+    __asm__ volatile("syscall" : "=a"(r) : "0"((long)SYS_gettid) : "rcx", "r11", "memory");
+    return (pid_t)r;
+}
+
 static void fixup_handler(int sig, siginfo_t *si, void *ucv) {
     (void)sig;
     (void)si;
@@ -357,7 +364,7 @@ static void fixup_handler(int sig, siginfo_t *si, void *ucv) {
                     uc->uc_mcontext.gregs[REG_RIP] = (greg_t)(fn->relocated + fn->map.new_off[k]);
         }
     }
-    pid_t self = (pid_t)syscall(SYS_gettid);
+    pid_t self = raw_gettid();
     pid_t *tids = atomic_load(&patcher.round_tids);
     atomic_int *acks = atomic_load(&patcher.round_acks);
     size_t n = atomic_load(&patcher.round_ntids);
