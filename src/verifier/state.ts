@@ -4,7 +4,6 @@
 
 import {
   type Scalar,
-  cloneScalar,
   constScalar,
   isConst,
   scalarToString,
@@ -71,7 +70,11 @@ export const constReg = (v: bigint): Reg => base("scalar", constScalar(v));
 export function ptrReg(t: RegType, fields: Partial<Reg> = {}): Reg {
   return { ...base(t, constScalar(0n)), ...fields };
 }
-export const cloneReg = (r: Reg): Reg => ({ ...r, s: cloneScalar(r.s) });
+/**
+ * Registers and their scalars are immutable once they are in a state (every
+ * change builds a new Reg), so states share them freely; a copy is shallow.
+ */
+export const cloneReg = (r: Reg): Reg => ({ ...r });
 
 /** Stack byte kinds. */
 export const ST_INVALID = 0;
@@ -81,9 +84,10 @@ export const ST_SPILL = 3;
 
 export const STACK_SIZE = 512;
 
+/** Immutable, like Reg: shared between the states that share a stack. */
 export interface Spill {
-  reg: Reg;
-  size: number;
+  readonly reg: Reg;
+  readonly size: number;
 }
 
 export interface Frame {
@@ -98,6 +102,11 @@ export interface Frame {
   callsite: number;
   /** first instruction of the function */
   subprog: number;
+  /**
+   * stype, stype32 and spills belong to this frame alone. Cloning a state
+   * shares them (copy-on-write): call ownStack before changing them.
+   */
+  own: boolean;
 }
 
 export interface State {
@@ -116,6 +125,7 @@ export function newFrame(callsite: number, subprog: number, frameNo: number): Fr
     spills: [],
     callsite,
     subprog,
+    own: true,
   };
 }
 
@@ -123,26 +133,36 @@ function stackTypes(stype: Uint8Array): { stype: Uint8Array; stype32: Uint32Arra
   return { stype, stype32: new Uint32Array(stype.buffer, stype.byteOffset, STACK_SIZE / 4) };
 }
 
-function cloneSpills(sp: Spill[]): Spill[] {
+/** Make the frame's stack its own before changing it (see Frame.own). */
+export function ownStack(f: Frame): void {
+  if (f.own) return;
+  const w = new Uint32Array(f.stype32);
+  f.stype32 = w;
+  f.stype = new Uint8Array(w.buffer);
   const out: Spill[] = [];
-  for (const k in sp) {
-    const x = sp[k as unknown as number]!;
-    out[k as unknown as number] = { reg: cloneReg(x.reg), size: x.size };
-  }
-  return out;
+  const sp = f.spills;
+  for (const k in sp) out[k as unknown as number] = sp[k as unknown as number]!;
+  f.spills = out;
+  f.own = true;
 }
 
+/** Copy a state: registers are shared (immutable), stacks copied on write. */
 export function cloneState(s: State): State {
-  return {
-    frames: s.frames.map((f) => ({
-      regs: f.regs.map(cloneReg),
-      ...stackTypes(f.stype.slice()),
-      spills: cloneSpills(f.spills),
+  const frames: Frame[] = new Array(s.frames.length);
+  for (let i = 0; i < s.frames.length; i++) {
+    const f = s.frames[i]!;
+    f.own = false;
+    frames[i] = {
+      regs: f.regs.slice(),
+      stype: f.stype,
+      stype32: f.stype32,
+      spills: f.spills,
       callsite: f.callsite,
       subprog: f.subprog,
-    })),
-    refs: new Map(s.refs),
-  };
+      own: false,
+    };
+  }
+  return { frames, refs: s.refs.size ? new Map(s.refs) : new Map() };
 }
 
 export const curFrame = (s: State): Frame => s.frames[s.frames.length - 1]!;
@@ -152,8 +172,12 @@ export function forEachReg(s: State, fn: (r: Reg, set: (n: Reg) => void) => void
   for (const f of s.frames) {
     for (let i = 0; i < f.regs.length; i++) fn(f.regs[i]!, (n) => (f.regs[i] = n));
     for (const k in f.spills) {
-      const sp = f.spills[k as unknown as number]!;
-      fn(sp.reg, (n) => (sp.reg = n));
+      const i = k as unknown as number;
+      const sp = f.spills[i]!;
+      fn(sp.reg, (n) => {
+        ownStack(f);
+        f.spills[i] = { reg: n, size: sp.size };
+      });
     }
   }
 }
@@ -218,15 +242,20 @@ export function stateToString(
 
 /** Bijection between ids of an old state and a new one. */
 class IdMap {
-  private fwd = new Map<number, number>();
-  private back = new Map<number, number>();
+  private fwd: Map<number, number> | undefined;
+  private back: Map<number, number> | undefined;
   check(a: number, b: number): boolean {
     if (a === 0 || b === 0) return a === b;
+    if (!this.fwd) {
+      this.fwd = new Map([[a, b]]);
+      this.back = new Map([[b, a]]);
+      return true;
+    }
     const x = this.fwd.get(a);
-    const y = this.back.get(b);
+    const y = this.back!.get(b);
     if (x === undefined && y === undefined) {
       this.fwd.set(a, b);
-      this.back.set(b, a);
+      this.back!.set(b, a);
       return true;
     }
     return x === b && y === a;
@@ -250,7 +279,8 @@ function regSafe(old: Reg, cur: Reg, ids: IdMap, precise = true): boolean {
 function frameSafe(
   old: Frame,
   cur: Frame,
-  [liveRegs, preciseRegs]: [number, number],
+  liveRegs: number,
+  preciseRegs: number,
   ids: IdMap,
 ): boolean {
   if (old.callsite !== cur.callsite || old.subprog !== cur.subprog) return false;
@@ -308,19 +338,33 @@ export function spillStart(f: Frame, byte: number): number {
 }
 
 /**
- * `cur` is covered by the fully explored `old` at the same instruction.
- * `live(frameIndex)` gives the bitmasks of registers still read in that frame
- * and of those whose exact value may still matter.
+ * `cur` is covered by the fully explored `old` at the same instruction `pc`.
+ * `liveIn`/`preciseIn` (cfg.ts) give the registers still read and those whose
+ * exact value may still matter; callers' frames resume after their call.
  */
 export function stateSafe(
   old: State,
   cur: State,
-  live: (frame: number) => [number, number],
+  liveIn: Uint16Array,
+  preciseIn: Uint16Array,
+  pc: number,
 ): boolean {
-  if (old.frames.length !== cur.frames.length) return false;
+  const n = old.frames.length;
+  if (n !== cur.frames.length) return false;
   if (old.refs.size !== cur.refs.size) return false;
   const ids = new IdMap();
-  for (let i = 0; i < old.frames.length; i++)
-    if (!frameSafe(old.frames[i]!, cur.frames[i]!, live(i), ids)) return false;
+  for (let i = 0; i < n; i++) {
+    let live: number;
+    let precise: number;
+    if (i === n - 1) {
+      live = liveIn[pc]!;
+      precise = preciseIn[pc]!;
+    } else {
+      const ret = cur.frames[i + 1]!.callsite + 1;
+      live = liveIn[ret]! & 0x3c0;
+      precise = preciseIn[ret]! & 0x3c0;
+    }
+    if (!frameSafe(old.frames[i]!, cur.frames[i]!, live, precise, ids)) return false;
+  }
   return true;
 }

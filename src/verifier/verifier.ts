@@ -69,6 +69,7 @@ import {
   forEachReg,
   isPointer,
   newFrame,
+  ownStack,
   notInit,
   ptrReg,
   scalarReg,
@@ -342,14 +343,6 @@ class Verifier {
     }
   }
 
-  private liveMask(st: State, pc: number): (frame: number) => [number, number] {
-    return (i: number) => {
-      if (i === st.frames.length - 1) return [this.cfg.liveIn[pc]!, this.cfg.preciseIn[pc]!];
-      const ret = st.frames[i + 1]!.callsite + 1;
-      return [this.cfg.liveIn[ret]! & 0x3c0, this.cfg.preciseIn[ret]! & 0x3c0];
-    };
-  }
-
   /** At a pruning point: prune, detect a loop, or record a checkpoint. */
   private visit(st: State, pc: number, cp: Checkpoint | undefined): Checkpoint | "prune" {
     let list = this.explored.get(pc);
@@ -357,10 +350,10 @@ class Verifier {
       list = [];
       this.explored.set(pc, list);
     }
-    const live = this.liveMask(st, pc);
+    const { liveIn, preciseIn } = this.cfg;
     for (let k = 0; k < list.length; k++) {
       const e = list[k]!;
-      if (!stateSafe(e.st, st, live)) {
+      if (!stateSafe(e.st, st, liveIn, preciseIn, pc)) {
         // like the kernel: forget completed states that keep failing to match
         if (++e.miss > e.hit * 3 + 3 && e.branches === 0) {
           list.splice(k--, 1);
@@ -560,7 +553,7 @@ class Verifier {
         this.setReg(st, pc, dst, scalarReg(s));
         return;
       }
-      if (is64) this.setReg(st, pc, dst, cloneReg(src));
+      if (is64) this.setReg(st, pc, dst, src);
       else if (src.t === "scalar") this.setReg(st, pc, dst, scalarReg(zeroExtend32(src.s)));
       else this.setReg(st, pc, dst, scalarReg(zeroExtend32(unknownScalar()))); // partial copy of a pointer
       return;
@@ -887,7 +880,7 @@ class Verifier {
 
   private stackRead(pc: number, frame: Frame, b: number, size: number): Reg {
     const sp = frame.spills[b];
-    if (sp && sp.size === size) return cloneReg(sp.reg);
+    if (sp && sp.size === size) return sp.reg;
     if (sp && sp.reg.t === "scalar" && sp.size > size) return scalarReg(castScalar(sp.reg.s, size));
     let allZero = true;
     for (let j = b; j < b + size; j++) {
@@ -913,6 +906,7 @@ class Verifier {
 
   /** Forget spills overlapping [b, b+len) and mark those bytes as data. */
   private stackClobber(frame: Frame, b: number, len: number): void {
+    ownStack(frame);
     for (let j = Math.max(0, b - 7); j < b + len; j++) {
       const sp = frame.spills[j];
       if (sp && j + sp.size > b) {
@@ -924,11 +918,11 @@ class Verifier {
   }
 
   private stackWrite(pc: number, frame: Frame, b: number, size: number, value: Reg): void {
-    this.stackClobber(frame, b, size);
+    this.stackClobber(frame, b, size); // owns the stack
     if (isPointer(value)) {
       if (size !== 8)
         fail(pc, `invalid size of register spill: ${size}-byte store of a ${value.t} pointer`);
-      frame.spills[b] = { reg: cloneReg(value), size: 8 };
+      frame.spills[b] = { reg: value, size: 8 };
       frame.stype.fill(ST_SPILL, b, b + 8);
       return;
     }
@@ -1054,9 +1048,9 @@ class Verifier {
     if (p.off < 0) return;
     if (p.s.umax > BigInt(MAX_PACKET_OFF) || Number(p.s.umax) + p.off > MAX_PACKET_OFF) return;
     const range = p.off;
-    forEachReg(st, (r) => {
+    forEachReg(st, (r, set) => {
       if (r.t === "packet" && r.id === p.id && r.region === p.region && r.range < range)
-        r.range = range;
+        set({ ...r, range });
     });
   }
 
@@ -1071,7 +1065,7 @@ class Verifier {
     const target = pc + 1 + insn.imm;
     const caller = curFrame(st);
     const callee = newFrame(pc, target, st.frames.length);
-    for (let r = 1; r <= 5; r++) callee.regs[r] = cloneReg(caller.regs[r]!);
+    for (let r = 1; r <= 5; r++) callee.regs[r] = caller.regs[r]!;
     st.frames.push(callee);
     this.stats.maxCallDepth = Math.max(this.stats.maxCallDepth, st.frames.length);
     return target;
@@ -1086,7 +1080,7 @@ class Verifier {
         fail(pc, "cannot return stack pointer to the caller");
       const callee = st.frames.pop()!;
       const caller = curFrame(st);
-      caller.regs[0] = cloneReg(r0);
+      caller.regs[0] = r0;
       for (let r = 1; r <= 5; r++) caller.regs[r] = notInit();
       // stack pointers into the dead frame become garbage
       forEachReg(st, (r, set) => {
