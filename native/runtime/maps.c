@@ -69,12 +69,67 @@ static const char *type_name(uint32_t t)
     }
 }
 
+/* map_flags the kernel accepts per map type (include/uapi/linux/bpf.h);
+ * anything else is refused with its errno, so programs and scripts behave
+ * the same here and there. Accepted flags that only tune the kernel's memory
+ * (NUMA node, mmapable, zero seed, …) change nothing here. */
+#define F_NO_PREALLOC (1u << 0)
+#define F_NO_COMMON_LRU (1u << 1)
+#define F_NUMA_NODE (1u << 2)
+#define F_ACCESS_MASK ((1u << 3) | (1u << 4) | (1u << 7) | (1u << 8)) /* RDONLY WRONLY RDONLY_PROG WRONLY_PROG */
+#define F_ZERO_SEED (1u << 6)
+#define F_MMAPABLE (1u << 10)
+#define F_PRESERVE_ELEMS (1u << 11)
+#define F_INNER_MAP (1u << 12)
+#define PERCPU_MAX_VALUE (32u << 10)
+#define ENOTSUPP_KERNEL 524 /* the kernel's internal ENOTSUPP, which bpf() returns */
+
+static int check_flags(uint32_t type, uint32_t flags)
+{
+    uint32_t allowed;
+    switch (type) {
+    case BPFTIME_MAP_ARRAY:
+    case BPFTIME_MAP_PERCPU_ARRAY:
+        allowed = F_NUMA_NODE | F_ACCESS_MASK | F_INNER_MAP |
+                  (type == BPFTIME_MAP_ARRAY ? F_MMAPABLE | F_PRESERVE_ELEMS : 0);
+        break;
+    case BPFTIME_MAP_PROG_ARRAY:
+    case BPFTIME_MAP_PERF_EVENT_ARRAY:
+        allowed = F_NUMA_NODE | F_ACCESS_MASK | F_PRESERVE_ELEMS | F_INNER_MAP;
+        break;
+    case BPFTIME_MAP_HASH:
+    case BPFTIME_MAP_PERCPU_HASH:
+        allowed = F_NO_PREALLOC | F_NUMA_NODE | F_ACCESS_MASK | F_ZERO_SEED;
+        break;
+    case BPFTIME_MAP_LRU_HASH:
+    case BPFTIME_MAP_LRU_PERCPU_HASH:
+        if (flags & F_NO_PREALLOC)
+            return rt_err(-ENOTSUPP_KERNEL, "LRU maps are always preallocated: BPF_F_NO_PREALLOC is not supported");
+        allowed = F_NO_COMMON_LRU | F_NUMA_NODE | F_ACCESS_MASK | F_ZERO_SEED;
+        break;
+    case BPFTIME_MAP_QUEUE:
+    case BPFTIME_MAP_STACK:
+        allowed = F_NUMA_NODE | F_ACCESS_MASK;
+        break;
+    case BPFTIME_MAP_RINGBUF:
+        allowed = F_NUMA_NODE;
+        break;
+    default:
+        return 0; /* the type itself is refused below */
+    }
+    if (flags & ~allowed)
+        return rt_err(-EINVAL, "%s map does not accept map_flags 0x%x", type_name(type), flags & ~allowed);
+    return 0;
+}
+
 int map_check_spec(struct bpftime_region *r, uint32_t type, uint32_t key_size,
                    uint32_t value_size, uint32_t *max_entries, uint32_t map_flags,
                    uint64_t *map_extra)
 {
     const char *tn = type_name(type);
-    (void)map_flags;
+    int rc = check_flags(type, map_flags);
+    if (rc)
+        return rc;
     switch (type) {
     case BPFTIME_MAP_ARRAY:
     case BPFTIME_MAP_PERCPU_ARRAY:
@@ -93,10 +148,15 @@ int map_check_spec(struct bpftime_region *r, uint32_t type, uint32_t key_size,
     case BPFTIME_MAP_PERCPU_HASH:
     case BPFTIME_MAP_LRU_HASH:
     case BPFTIME_MAP_LRU_PERCPU_HASH:
-        if (key_size == 0 || key_size > 512 || value_size == 0 || *max_entries == 0)
-            return rt_err(-EINVAL, "%s map needs key_size 1..512, value_size > 0, "
+        /* Like the kernel, only programs are held to 512-byte keys (their
+         * stack); the control plane may use larger ones. */
+        if (key_size == 0 || value_size == 0 || *max_entries == 0)
+            return rt_err(-EINVAL, "%s map needs key_size > 0, value_size > 0, "
                                    "max_entries > 0 (got %u, %u, %u)",
                           tn, key_size, value_size, *max_entries);
+        if ((uint64_t)key_size + value_size > (1u << 20))
+            return rt_err(-E2BIG, "%s map key_size + value_size %llu is too large (max 1 MiB)", tn,
+                          (unsigned long long)key_size + value_size);
         break;
     case BPFTIME_MAP_QUEUE:
     case BPFTIME_MAP_STACK:
@@ -134,6 +194,10 @@ int map_check_spec(struct bpftime_region *r, uint32_t type, uint32_t key_size,
     }
     if ((uint64_t)value_size > (1u << 20))
         return rt_err(-E2BIG, "%s map value_size %u is too large (max 1 MiB)", tn, value_size);
+    /* The kernel's per-CPU allocator caps each CPU's value at 32 KiB. */
+    if (is_percpu(type) && value_size > PERCPU_MAX_VALUE)
+        return rt_err(-E2BIG, "%s map value_size %u is too large for a per-CPU value (max %u)", tn,
+                      value_size, PERCPU_MAX_VALUE);
     return 0;
 }
 
@@ -282,9 +346,9 @@ static void value_in(const struct bpftime_map *h, uint8_t *dst, const void *src,
         memcpy(dst + (size_t)c * h->stride, src, h->value_size);
         return;
     }
-    for (uint32_t c = 0; c < h->ncpus; c++)
-        memcpy(dst + (size_t)c * h->stride, (const uint8_t *)src + (size_t)c * h->stride,
-               h->value_size);
+    /* The control plane moves whole 8-byte-rounded slots, padding included,
+     * as the kernel's bpf_percpu_*_update/copy do. */
+    memcpy(dst, src, (size_t)h->stride * h->ncpus);
 }
 
 static void value_out(const struct bpftime_map *h, void *dst, const uint8_t *src)
@@ -293,12 +357,7 @@ static void value_out(const struct bpftime_map *h, void *dst, const uint8_t *src
         memcpy(dst, src, h->value_size);
         return;
     }
-    for (uint32_t c = 0; c < h->ncpus; c++) {
-        uint8_t *d = (uint8_t *)dst + (size_t)c * h->stride;
-        memcpy(d, src + (size_t)c * h->stride, h->value_size);
-        if (h->stride > h->value_size)
-            memset(d + h->value_size, 0, h->stride - h->value_size);
-    }
+    memcpy(dst, src, (size_t)h->stride * h->ncpus);
 }
 
 static size_t value_area_h(const struct bpftime_map *h)
