@@ -1,4 +1,5 @@
-import { type Command, flag, needPositional, str } from "./command.ts";
+import { type Command, flag, jsonOption, needPositional, str } from "./command.ts";
+import { printJson } from "./output.ts";
 import { decode, disassemble } from "../asm/index.ts";
 import { isElf, readObject, selectProgram } from "../ops/object.ts";
 import { jitCodeOfStored, readInputFile, withTemporaryLoad } from "../ops/run.ts";
@@ -7,7 +8,7 @@ import { Vm, disassembleX86 } from "../native/vm.ts";
 export const disasmCommand: Command = {
   name: "disasm",
   summary: "print a program's bytecode (or, with --jited, its x86-64 JIT code)",
-  usage: "FILE [--raw] [--program NAME] [--section NAME] [--jited]",
+  usage: "FILE [--raw] [--program NAME] [--section NAME] [--jited] [--json]",
   description:
     "Print a program's instructions as llvm-objdump does. FILE is an ELF object (every\n" +
     "program, or the one chosen with --program/--section) or, with --raw, little-endian\n" +
@@ -17,6 +18,7 @@ export const disasmCommand: Command = {
     program: { type: "string", arg: "NAME", description: "only this program (function name)" },
     section: { type: "string", arg: "NAME", description: "only the program in this section" },
     jited: { type: "boolean", description: "print the JIT's x86-64 code instead" },
+    ...jsonOption,
   },
   examples: [
     "bpftime disasm examples/build/url_filter.bpf.o",
@@ -40,12 +42,22 @@ export const disasmCommand: Command = {
           fn: prog.name,
         });
     }
+    // Text per program; printed as it comes, or collected for --json.
+    const json = flag(p, "json");
+    const listings: Array<{ program: string; lines: string[] }> = [];
+    const out = {
+      write: (text: string) =>
+        json
+          ? listings.at(-1)!.lines.push(...text.split("\n").filter(Boolean))
+          : process.stdout.write(text),
+    };
     for (const [i, prog] of progs.entries()) {
-      if (progs.length > 1) console.log(`${i ? "\n" : ""}${prog.name}:`);
+      if (json) listings.push({ program: prog.name, lines: [] });
+      else if (progs.length > 1) console.log(`${i ? "\n" : ""}${prog.name}:`);
       if (flag(p, "jited") && raw) {
         const vm = new Vm(prog.code);
         try {
-          process.stdout.write(disassembleX86(vm.jitCode()));
+          out.write(disassembleX86(vm.jitCode()));
         } finally {
           vm.close();
         }
@@ -54,10 +66,11 @@ export const disasmCommand: Command = {
         const code = await withTemporaryLoad(file, { program: prog.fn }, (r, id) =>
           jitCodeOfStored(r, id),
         );
-        process.stdout.write(disassembleX86(code));
+        out.write(disassembleX86(code));
       } else {
-        process.stdout.write(disassemble(decode(prog.code), { listing: true }).replace(/^\n/, ""));
+        out.write(disassemble(decode(prog.code), { listing: true }).replace(/^\n/, ""));
       }
     }
+    if (json) printJson(listings);
   },
 };
