@@ -167,3 +167,46 @@ export function skipReason(reason: string | undefined, what: string): boolean {
   if (reason) console.log(`skip: ${what}: ${reason}`);
   return !!reason;
 }
+
+/** Runs the CLI and returns its stdout; a non-zero exit fails the test with its stderr. */
+export function cliOk(args: string[], opts: Parameters<typeof cli>[1] = {}): string {
+  const r = cli(args, opts);
+  if (r.code !== 0) throw new Error(`bpftime ${args.join(" ")} failed (${r.code}): ${r.stderr}`);
+  return r.stdout;
+}
+
+/**
+ * Unique region names for this test file (`PREFIX-<pid>-<n>`), each removed
+ * (with its metadata) after the test that asked for it.
+ */
+export function regionNames(prefix: string): () => string {
+  let seq = 0;
+  const made: string[] = [];
+  afterEach(() => {
+    for (const r of made.splice(0)) cli(["shm", "remove", r]);
+  });
+  return () => {
+    const name = `${prefix}-${process.pid}-${++seq}`;
+    made.push(name);
+    return name;
+  };
+}
+
+/** Compiles an eBPF C file as the examples are (clang -O2 -g -target bpf, our headers); throws on error. */
+export function compileBpf(src: string, out: string): void {
+  const r = run([
+    "clang",
+    "-O2",
+    "-g",
+    "-target",
+    "bpf",
+    "-D__TARGET_ARCH_x86",
+    `-I${join(repoRoot, "native", "include")}`,
+    "-I/usr/include/x86_64-linux-gnu",
+    "-c",
+    src,
+    "-o",
+    out,
+  ]);
+  if (r.code !== 0) throw new Error(`clang ${src}: ${r.stderr}`);
+}

@@ -12,7 +12,7 @@ import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { cli, cliEntry, repoRoot, run, skipReason } from "./helpers.ts";
+import { cli, cliEntry, compileBpf, repoRoot, run, skipReason } from "./helpers.ts";
 import { benchKernelUprobe } from "../src/attach/kernel-provider.ts";
 
 const fixtures = join(import.meta.dir, "fixtures", "kernel");
@@ -34,29 +34,12 @@ function compile(): string | undefined {
   const cc = run(["cc", "-O2", "-g", "-o", target, join(fixtures, "target.c")]);
   // A fixture that does not compile is a failure, not a reason to skip.
   if (cc.code !== 0) throw new Error(`cc target.c failed: ${cc.stderr}`);
-  const bpf = (src: string, out: string) =>
-    run([
-      "clang",
-      "-O2",
-      "-g",
-      "-target",
-      "bpf",
-      "-D__TARGET_ARCH_x86",
-      `-I${join(repoRoot, "native", "include")}`,
-      "-I/usr/include/x86_64-linux-gnu",
-      "-c",
-      src,
-      "-o",
-      out,
-    ]);
   for (const [src, out] of [
     [join(fixtures, "count.bpf.c"), obj("count")],
     [join(fixtures, "bad.bpf.c"), obj("bad")],
     [join(repoRoot, "examples", "malloc.bpf.c"), obj("malloc")],
-  ] as const) {
-    const r = bpf(src, out);
-    if (r.code !== 0) throw new Error(`clang ${src} failed: ${r.stderr}`);
-  }
+  ] as const)
+    compileBpf(src, out);
   return undefined;
 }
 

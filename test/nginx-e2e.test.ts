@@ -1,9 +1,9 @@
 // The product end to end: the CLI loads and attaches eBPF programs into a
 // region, a real Debian nginx with the bpftime module filters requests with
 // them, JIT-compiled in every worker. Loopback only.
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { cli, repoRoot, run, startProcess } from "./helpers.ts";
+import { cli, cliOk, regionNames, repoRoot, run, startProcess } from "./helpers.ts";
 import { nginxSkipReason, requestStatus, startNginx } from "./nginx-harness.ts";
 import { Region } from "../src/native/runtime.ts";
 
@@ -15,22 +15,8 @@ const urlFilter = join(examples, "url_filter.bpf.o");
 const blocklist = join(examples, "url_blocklist.bpf.o");
 run(["make", "-s", "-C", join(repoRoot, "examples")]);
 
-let regionSeq = 0;
-const regions: string[] = [];
-function newRegion(): string {
-  const name = `e2e-${process.pid}-${++regionSeq}`;
-  regions.push(name);
-  return name;
-}
-afterEach(() => {
-  for (const r of regions.splice(0)) cli(["shm", "remove", r]);
-});
-
-function ok(args: string[]): string {
-  const r = cli(args);
-  if (r.code !== 0) throw new Error(`bpftime ${args.join(" ")} failed (${r.code}): ${r.stderr}`);
-  return r.stdout;
-}
+const newRegion = regionNames("e2e");
+const ok = (args: string[]) => cliOk(args);
 
 /** Loads url_filter and attaches it with prefix /aaaa; returns the link id. */
 function loadAndAttach(shm: string, prefix = "/aaaa"): { linkId: number; progId: number } {

@@ -5,7 +5,17 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, statSync, writeFileSync, chmodSync } from "node:fs";
 import { join } from "node:path";
-import { cli, freePort, repoRoot, run, startProcess, tempDir, type Started } from "./helpers.ts";
+import {
+  cli,
+  cliOk,
+  freePort,
+  regionNames,
+  repoRoot,
+  run,
+  startProcess,
+  tempDir,
+  type Started,
+} from "./helpers.ts";
 import { nginxSkipReason, requestStatus, startNginx } from "./nginx-harness.ts";
 import { createApp } from "../src/server/app.ts";
 import { cliEntry } from "./helpers.ts";
@@ -15,22 +25,8 @@ const urlFilter = join(examples, "url_filter.bpf.o");
 const checksum = join(examples, "checksum.bpf.o");
 run(["make", "-s", "-C", join(repoRoot, "examples")]);
 
-let regionSeq = 0;
-const regions: string[] = [];
-function newRegion(): string {
-  const name = `srv-${process.pid}-${++regionSeq}`;
-  regions.push(name);
-  return name;
-}
-afterEach(() => {
-  for (const r of regions.splice(0)) cli(["shm", "remove", r]);
-});
-
-function ok(args: string[]): string {
-  const r = cli(args);
-  if (r.code !== 0) throw new Error(`bpftime ${args.join(" ")} failed (${r.code}): ${r.stderr}`);
-  return r.stdout;
-}
+const newRegion = regionNames("srv");
+const ok = (args: string[]) => cliOk(args);
 const cliJson = (args: string[]) => JSON.parse(ok([...args, "--json"]));
 
 interface Server {

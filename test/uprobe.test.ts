@@ -7,7 +7,16 @@ import { afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { cli, cliEntry, repoRoot, run, skipReason, startProcess, type Started } from "./helpers.ts";
+import {
+  cli,
+  cliEntry,
+  compileBpf,
+  repoRoot,
+  run,
+  skipReason,
+  startProcess,
+  type Started,
+} from "./helpers.ts";
 
 const fixtures = join(import.meta.dir, "fixtures", "uprobe");
 const T = 30_000;
@@ -32,25 +41,9 @@ function compile(): void {
   target = join(dir, "target");
   const cc = run(["cc", "-O2", "-g", "-o", target, join(fixtures, "target.c"), "-lpthread"]);
   if (cc.code !== 0) throw new Error(`cc target.c: ${cc.stderr}`);
-  const bpf = (src: string, out: string) => {
-    const r = run([
-      "clang",
-      "-O2",
-      "-g",
-      "-target",
-      "bpf",
-      "-D__TARGET_ARCH_x86",
-      `-I${join(repoRoot, "native", "include")}`,
-      "-I/usr/include/x86_64-linux-gnu",
-      "-c",
-      src,
-      "-o",
-      out,
-    ]);
-    if (r.code !== 0) throw new Error(`clang ${src}: ${r.stderr}`);
-  };
-  for (const n of ["args", "ret", "override", "count"]) bpf(join(fixtures, `${n}.bpf.c`), obj(n));
-  bpf(join(repoRoot, "examples", "malloc.bpf.c"), obj("malloc"));
+  for (const n of ["args", "ret", "override", "count"])
+    compileBpf(join(fixtures, `${n}.bpf.c`), obj(n));
+  compileBpf(join(repoRoot, "examples", "malloc.bpf.c"), obj("malloc"));
 }
 
 let region = "";
