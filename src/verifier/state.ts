@@ -4,13 +4,14 @@
 
 import {
   type Scalar,
+  constNum,
   constScalar,
   isConst,
   scalarToString,
   scalarWithin,
+  tnumSame,
   unknownScalar,
 } from "./scalar.ts";
-import { tnumEq } from "./tnum.ts";
 
 export type RegType =
   | "not_init"
@@ -63,12 +64,17 @@ const base = (t: RegType, s: Scalar): Reg => ({
   frame: 0,
 });
 
-export const notInit = (): Reg => base("not_init", unknownScalar());
+// scalars are immutable: the common ones are shared
+const UNKNOWN = unknownScalar();
+const ZERO = constNum(0);
+
+export const notInit = (): Reg => base("not_init", UNKNOWN);
 export const scalarReg = (s: Scalar): Reg => base("scalar", s);
-export const unknownReg = (): Reg => base("scalar", unknownScalar());
-export const constReg = (v: bigint): Reg => base("scalar", constScalar(v));
+export const unknownReg = (): Reg => base("scalar", UNKNOWN);
+export const constReg = (v: bigint | number): Reg =>
+  base("scalar", typeof v === "number" ? constNum(v) : constScalar(v));
 export function ptrReg(t: RegType, fields: Partial<Reg> = {}): Reg {
-  return { ...base(t, constScalar(0n)), ...fields };
+  return { ...base(t, ZERO), ...fields };
 }
 /**
  * Registers and their scalars are immutable once they are in a state (every
@@ -273,7 +279,7 @@ function regSafe(old: Reg, cur: Reg, ids: IdMap, precise = true): boolean {
   if (!ids.check(old.id, cur.id) || !ids.check(old.ref, cur.ref)) return false;
   if (old.t === "packet" || old.t === "map_value" || old.t === "mem" || old.t === "stack")
     return scalarWithin(old.s, cur.s);
-  return tnumEq(old.s.var, cur.s.var) && scalarWithin(old.s, cur.s);
+  return tnumSame(old.s, cur.s) && scalarWithin(old.s, cur.s);
 }
 
 function frameSafe(

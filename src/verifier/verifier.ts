@@ -40,17 +40,17 @@ import {
 import {
   type AluKind,
   type CmpKind,
-  S64_MAX,
-  S64_MIN,
+  UNKNOWN32,
   alu,
   byteSwap,
   castScalar,
   isConst,
+  isZero,
   negateCmp,
   refine,
   signExtend,
   swapCmp,
-  unknownScalar,
+  unknownOfSize,
   zeroExtend32,
 } from "./scalar.ts";
 import {
@@ -181,6 +181,7 @@ export interface VerifyResult {
 const DEFAULT_BUDGET = 1_000_000;
 const MAX_CALL_FRAMES = 8;
 const MAX_VAR_OFF = 1n << 29n;
+const MAX_VAR_OFF_N = 2 ** 29;
 const MAX_PACKET_OFF = 0xffff;
 const MAX_STATES_PER_INSN = 64;
 const FORWARD_FIRST = true;
@@ -496,7 +497,7 @@ class Verifier {
           insn.off,
           sizeBytes(insn.code),
           "write",
-          constReg(BigInt(insn.imm)),
+          constReg(insn.imm),
         );
         return pc + 1;
       case CLS.STX:
@@ -541,8 +542,7 @@ class Verifier {
     if (op === 0xb0) {
       // mov
       if (!isX(insn.code)) {
-        const v = is64 ? BigInt(insn.imm) : BigInt(insn.imm >>> 0);
-        this.setReg(st, pc, dst, constReg(v));
+        this.setReg(st, pc, dst, constReg(is64 ? insn.imm : insn.imm >>> 0));
         return;
       }
       const src = this.readReg(st, pc, insn.src);
@@ -555,7 +555,7 @@ class Verifier {
       }
       if (is64) this.setReg(st, pc, dst, src);
       else if (src.t === "scalar") this.setReg(st, pc, dst, scalarReg(zeroExtend32(src.s)));
-      else this.setReg(st, pc, dst, scalarReg(zeroExtend32(unknownScalar()))); // partial copy of a pointer
+      else this.setReg(st, pc, dst, scalarReg(UNKNOWN32)); // partial copy of a pointer
       return;
     }
     const d = this.readReg(st, pc, dst);
@@ -584,7 +584,7 @@ class Verifier {
       const bits = is64 ? 64 : 32;
       if ((op === 0x60 || op === 0x70 || op === 0xc0) && (insn.imm < 0 || insn.imm >= bits))
         fail(pc, `invalid shift ${insn.imm}`);
-      s = constReg(is64 ? BigInt(insn.imm) : BigInt(insn.imm >>> 0));
+      s = constReg(is64 ? insn.imm : insn.imm >>> 0);
     }
     if (isPointer(d) || isPointer(s)) {
       this.setReg(st, pc, dst, this.ptrArith(pc, insn, d, s, op, is64));
@@ -599,7 +599,7 @@ class Verifier {
     // Privileged kernel semantics: subtracting pointers (or any 32-bit
     // subtraction involving one) yields an unknown scalar, e.g. data_end - data.
     if (op === 0x10 && ((isPointer(d) && isPointer(s)) || !is64))
-      return is64 ? unknownReg() : scalarReg(zeroExtend32(unknownScalar()));
+      return is64 ? unknownReg() : scalarReg(UNKNOWN32);
     if (!is64) fail(pc, `R${dst} 32-bit pointer arithmetic prohibited`);
     if (isPointer(d) && isPointer(s)) return fail(pc, `R${dst} pointer ${sym} pointer prohibited`);
     if (op === 0x40 || op === 0x50 || op === 0xa0)
@@ -620,6 +620,14 @@ class Verifier {
     }
     const res = cloneReg(ptr);
     if (isConst(sc.s)) {
+      const cn = sc.s.uminS;
+      if (Math.abs(cn) < 2 ** 52) {
+        const off = ptr.off + (op === 0x00 ? cn : -cn);
+        if (off >= MAX_VAR_OFF_N || off <= -MAX_VAR_OFF_N)
+          fail(pc, `R${dst} pointer offset ${off} out of range`);
+        res.off = off;
+        return res;
+      }
       const c = BigInt.asIntN(64, sc.s.umin);
       const off = BigInt(ptr.off) + (op === 0x00 ? c : -c);
       if (off >= MAX_VAR_OFF || off <= -MAX_VAR_OFF)
@@ -627,18 +635,15 @@ class Verifier {
       res.off = Number(off);
       return res;
     }
-    if (
-      sc.s.smin === S64_MIN ||
-      sc.s.smax === S64_MAX ||
-      sc.s.smin <= -MAX_VAR_OFF ||
-      sc.s.smax >= MAX_VAR_OFF
-    )
+    // (smin == S64_MIN and smax == S64_MAX are covered by the bounds: the
+    // number views are exact below 2^53 and monotonic above)
+    if (sc.s.sminN <= -MAX_VAR_OFF_N || sc.s.smaxN >= MAX_VAR_OFF_N)
       fail(
         pc,
         `R${dst} math between ${ptr.t} pointer and register with unbounded min value is not allowed (bound the scalar first)`,
       );
     res.s = alu(op === 0x00 ? "add" : "sub", ptr.s, sc.s, true);
-    if (res.s.smin <= -MAX_VAR_OFF || res.s.smax >= MAX_VAR_OFF)
+    if (res.s.sminN <= -MAX_VAR_OFF_N || res.s.smaxN >= MAX_VAR_OFF_N)
       fail(pc, `R${dst} variable ${ptr.t} pointer offset out of bounds`);
     if (ptr.t === "packet") {
       res.id = this.newId();
@@ -732,7 +737,7 @@ class Verifier {
     kind: "read" | "write",
     value?: Reg,
   ): Reg | undefined {
-    if (p.off !== 0 || !isConst(p.s) || p.s.umin !== 0n)
+    if (p.off !== 0 || !isZero(p.s))
       fail(pc, `dereference of modified ctx ptr R${regno} off=${p.off} disallowed`);
     this.noPointerStore(pc, value, "ctx", regno);
     const r = checkContextAccess(this.spec, insnOff, size, kind === "write");
@@ -744,7 +749,7 @@ class Verifier {
     if (f && f.kind === "packet") return ptrReg("packet", { region: f.region ?? 0 });
     if (f && f.kind === "packet_end") return ptrReg("packet_end", { region: f.region ?? 0 });
     if (f && f.kind === "packet_meta") return ptrReg("packet_meta", { region: f.region ?? 0 });
-    return scalarReg(castScalar(unknownScalar(), size));
+    return scalarReg(unknownOfSize(size));
   }
 
   /** packet, map value and ringbuf memory: bounded regions without per-byte state. */
@@ -760,7 +765,7 @@ class Verifier {
   ): Reg | undefined {
     this.checkRegion(pc, p, regno, insnOff, size, kind === "write");
     this.noPointerStore(pc, value, what, regno);
-    return kind === "read" ? scalarReg(castScalar(unknownScalar(), size)) : undefined;
+    return kind === "read" ? scalarReg(unknownOfSize(size)) : undefined;
   }
 
   /** Bounds of [off, off+size) through pointer p (packet, map value, mem). */
@@ -772,15 +777,15 @@ class Verifier {
     size: number,
     write: boolean,
   ): void {
-    if (p.s.smin < 0n)
+    if (p.s.sminN < 0)
       fail(
         pc,
         `R${regno} min value is negative, either use unsigned index or do a if (index >=0) check`,
       );
-    if (p.s.smax >= MAX_VAR_OFF)
+    if (p.s.smaxN >= MAX_VAR_OFF_N)
       fail(pc, `R${regno} unbounded memory access, make sure to bounds check any such access`);
-    const lo = p.off + off + s64n(p.s.smin);
-    const hi = p.off + off + s64n(p.s.smax) + size;
+    const lo = p.off + off + p.s.sminN;
+    const hi = p.off + off + p.s.smaxN + size;
     if (p.t === "packet") {
       const o = p.off + off;
       if (o < 0 || o + size > p.range)
@@ -841,8 +846,8 @@ class Verifier {
   ): Reg | undefined {
     const frame = this.frameOf(st, p);
     if (!isConst(p.s)) {
-      const lo = p.off + insnOff + s64n(p.s.smin);
-      const hi = p.off + insnOff + s64n(p.s.smax);
+      const lo = p.off + insnOff + p.s.sminN;
+      const hi = p.off + insnOff + p.s.smaxN;
       if (lo < -STACK_SIZE || hi + size > 0)
         fail(
           pc,
@@ -858,13 +863,13 @@ class Verifier {
               pc,
               `invalid variable-offset read from stack R${regno} off=${lo}..${hi} size=${size} (uninitialised stack at ${j - STACK_SIZE})`,
             );
-        return scalarReg(castScalar(unknownScalar(), size));
+        return scalarReg(unknownOfSize(size));
       }
       if (value && isPointer(value)) fail(pc, `R${regno} variable-offset spill of a pointer`);
       this.stackClobber(frame, b0, b1 - b0);
       return undefined;
     }
-    const o = p.off + insnOff + s64n(p.s.umin);
+    const o = p.off + insnOff + p.s.uminS;
     if (o < -STACK_SIZE || o + size > 0)
       fail(
         pc,
@@ -901,7 +906,7 @@ class Verifier {
       }
       if (t !== ST_ZERO) allZero = false;
     }
-    return allZero ? constReg(0n) : scalarReg(castScalar(unknownScalar(), size));
+    return allZero ? constReg(0) : scalarReg(unknownOfSize(size));
   }
 
   /** Forget spills overlapping [b, b+len) and mark those bytes as data. */
@@ -948,7 +953,7 @@ class Verifier {
     }
     this.memAccess(st, pc, insn.dst, insn.off, size, "read");
     this.memAccess(st, pc, insn.dst, insn.off, size, "write", unknownReg());
-    const fetched = scalarReg(castScalar(unknownScalar(), size));
+    const fetched = scalarReg(unknownOfSize(size));
     if (insn.imm === 0xf1) this.setReg(st, pc, 0, fetched);
     else if (insn.imm & 1) this.setReg(st, pc, insn.src, fetched);
   }
@@ -963,7 +968,7 @@ class Verifier {
     const a = this.readReg(st, pc, insn.dst);
     const b = isX(insn.code)
       ? this.readReg(st, pc, insn.src)
-      : constReg(is32 ? BigInt(insn.imm >>> 0) : BigInt(insn.imm));
+      : constReg(is32 ? insn.imm >>> 0 : insn.imm);
     const sameReg = isX(insn.code) && insn.src === insn.dst;
 
     if (a.t === "scalar" && b.t === "scalar") {
@@ -991,9 +996,9 @@ class Verifier {
     }
 
     const nullable = (r: Reg): boolean => r.t === "map_value_or_null" || r.t === "mem_or_null";
-    const isZero = (r: Reg): boolean => r.t === "scalar" && isConst(r.s) && r.s.umin === 0n;
+    const zero = (r: Reg): boolean => r.t === "scalar" && isZero(r.s);
     if (!is32 && (kind === "jeq" || kind === "jne")) {
-      const ptr = nullable(a) && isZero(b) ? a : nullable(b) && isZero(a) ? b : undefined;
+      const ptr = nullable(a) && zero(b) ? a : nullable(b) && zero(a) ? b : undefined;
       if (ptr) {
         const other = this.fork(st, pc, target, cp);
         // jeq: taken branch has NULL; jne: taken branch has the object
@@ -1002,8 +1007,7 @@ class Verifier {
         return fall;
       }
       const nonNull = (r: Reg): boolean => isPointer(r) && !nullable(r);
-      if ((nonNull(a) && isZero(b)) || (nonNull(b) && isZero(a)))
-        return kind === "jeq" ? fall : target;
+      if ((nonNull(a) && zero(b)) || (nonNull(b) && zero(a))) return kind === "jeq" ? fall : target;
     }
     if (!is32) {
       let pk: CmpKind | undefined;
@@ -1033,7 +1037,7 @@ class Verifier {
     const id = ptr.id;
     forEachReg(st, (r, set) => {
       if (r.id !== id || (r.t !== "map_value_or_null" && r.t !== "mem_or_null")) return;
-      if (isNull) set(constReg(0n));
+      if (isNull) set(constReg(0));
       else {
         const n = cloneReg(r);
         n.t = r.t === "map_value_or_null" ? "map_value" : "mem";
@@ -1046,7 +1050,7 @@ class Verifier {
 
   private markPktRange(st: State, p: Reg): void {
     if (p.off < 0) return;
-    if (p.s.umax > BigInt(MAX_PACKET_OFF) || Number(p.s.umax) + p.off > MAX_PACKET_OFF) return;
+    if (p.s.umaxN > MAX_PACKET_OFF || p.s.umaxN + p.off > MAX_PACKET_OFF) return;
     const range = p.off;
     forEachReg(st, (r, set) => {
       if (r.t === "packet" && r.id === p.id && r.region === p.region && r.range < range)
