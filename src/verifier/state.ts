@@ -117,8 +117,11 @@ export interface Frame {
 
 export interface State {
   frames: Frame[];
-  /** acquired references: id -> allocating instruction */
-  refs: Map<number, number>;
+  /**
+   * acquired references: id -> allocating instruction. Shared between
+   * cloned states: never changed in place, replaced by a changed copy.
+   */
+  refs: ReadonlyMap<number, number>;
 }
 
 export function newFrame(callsite: number, subprog: number, frameNo: number): Frame {
@@ -168,7 +171,7 @@ export function cloneState(s: State): State {
       own: false,
     };
   }
-  return { frames, refs: s.refs.size ? new Map(s.refs) : new Map() };
+  return { frames, refs: s.refs };
 }
 
 export const curFrame = (s: State): Frame => s.frames[s.frames.length - 1]!;
@@ -246,27 +249,35 @@ export function stateToString(
 
 // ------------------------------------------------------------ pruning
 
-/** Bijection between ids of an old state and a new one. */
+/**
+ * Bijection between ids of an old state and a new one. Whether a set of
+ * pairs fits one bijection does not depend on the order they are checked in,
+ * so the pruning check may visit registers and stacks in any order.
+ */
 class IdMap {
-  private fwd: Map<number, number> | undefined;
-  private back: Map<number, number> | undefined;
+  private fwd = new Map<number, number>();
+  private back = new Map<number, number>();
+  private used = false;
+  reset(): void {
+    if (!this.used) return;
+    this.fwd.clear();
+    this.back.clear();
+    this.used = false;
+  }
   check(a: number, b: number): boolean {
     if (a === 0 || b === 0) return a === b;
-    if (!this.fwd) {
-      this.fwd = new Map([[a, b]]);
-      this.back = new Map([[b, a]]);
-      return true;
-    }
     const x = this.fwd.get(a);
-    const y = this.back!.get(b);
+    const y = this.back.get(b);
     if (x === undefined && y === undefined) {
       this.fwd.set(a, b);
-      this.back!.set(b, a);
+      this.back.set(b, a);
+      this.used = true;
       return true;
     }
     return x === b && y === a;
   }
 }
+const ids = new IdMap();
 
 /** Is every concrete value of `cur` also described by `old`? */
 function regSafe(old: Reg, cur: Reg, ids: IdMap, precise = true): boolean {
@@ -282,55 +293,52 @@ function regSafe(old: Reg, cur: Reg, ids: IdMap, precise = true): boolean {
   return tnumSame(old.s, cur.s) && scalarWithin(old.s, cur.s);
 }
 
-function frameSafe(
-  old: Frame,
-  cur: Frame,
-  liveRegs: number,
-  preciseRegs: number,
-  ids: IdMap,
-): boolean {
+function regsSafe(old: Frame, cur: Frame, liveRegs: number, preciseRegs: number): boolean {
   if (old.callsite !== cur.callsite || old.subprog !== cur.subprog) return false;
-  for (let i = 0; i < 11; i++) {
-    if (!(liveRegs & (1 << i))) continue;
-    if (!regSafe(old.regs[i]!, cur.regs[i]!, ids, (preciseRegs & (1 << i)) !== 0)) return false;
+  const or = old.regs;
+  const cr = cur.regs;
+  for (let live = liveRegs & 0x7ff; live !== 0; live &= live - 1) {
+    const i = 31 - Math.clz32(live & -live);
+    const o = or[i]!;
+    const c = cr[i]!;
+    // the same immutable scalar register (well-formed: scalarWithin(x, x) holds)
+    if (o === c && o.t === "scalar" && (o.s.vh & o.s.mh) === 0 && (o.s.vl & o.s.ml) === 0) continue;
+    if (!regSafe(o, c, ids, (preciseRegs & (1 << i)) !== 0)) return false;
   }
+  return true;
+}
+
+function stackSafe(old: Frame, cur: Frame): boolean {
   const ow = old.stype32;
   const cw = cur.stype32;
-  for (let i = 0; i < STACK_SIZE; i++) {
-    if ((i & 3) === 0) {
-      // 4 bytes at a time: all invalid in old, or identical non-spill bytes
-      const w = ow[i >> 2]!;
-      if (w === 0) {
-        i += 3;
+  for (let k = 0; k < STACK_SIZE / 4; k++) {
+    // 4 bytes at a time: all invalid in old, or identical non-spill bytes
+    const w = ow[k]!;
+    if (w === 0 || (w === cw[k] && (w & 0x02020202) === 0)) continue;
+    for (let i = k * 4; i < k * 4 + 4; i++) {
+      const o = old.stype[i]!;
+      if (o === ST_INVALID) continue;
+      const c = cur.stype[i]!;
+      if (o === ST_MISC) {
+        if (c === ST_INVALID) return false;
+        if (c === ST_SPILL) {
+          // a spilled scalar reads as data; a spilled pointer is not plain data
+          const start = spillStart(cur, i);
+          if (start < 0 || cur.spills[start]!.reg.t !== "scalar") return false;
+        }
         continue;
       }
-      if (w === cw[i >> 2] && (w & 0x02020202) === 0) {
-        i += 3;
+      if (o === ST_ZERO) {
+        if (c !== ST_ZERO) return false;
         continue;
       }
+      // old byte is part of a spill: the same spill must be there
+      const os = old.spills[i];
+      if (!os) continue; // continuation byte: checked with its start
+      const cs = cur.spills[i];
+      if (!cs || cs.size !== os.size) return false;
+      if (!regSafe(os.reg, cs.reg, ids)) return false;
     }
-    const o = old.stype[i]!;
-    if (o === ST_INVALID) continue;
-    const c = cur.stype[i]!;
-    if (o === ST_MISC) {
-      if (c === ST_INVALID) return false;
-      if (c === ST_SPILL) {
-        // a spilled scalar reads as data; a spilled pointer is not plain data
-        const start = spillStart(cur, i);
-        if (start < 0 || cur.spills[start]!.reg.t !== "scalar") return false;
-      }
-      continue;
-    }
-    if (o === ST_ZERO) {
-      if (c !== ST_ZERO) return false;
-      continue;
-    }
-    // old byte is part of a spill: the same spill must be there
-    const os = old.spills[i];
-    if (!os) continue; // continuation byte: checked with its start
-    const cs = cur.spills[i];
-    if (!cs || cs.size !== os.size) return false;
-    if (!regSafe(os.reg, cs.reg, ids)) return false;
   }
   return true;
 }
@@ -358,8 +366,10 @@ export function stateSafe(
   const n = old.frames.length;
   if (n !== cur.frames.length) return false;
   if (old.refs.size !== cur.refs.size) return false;
-  const ids = new IdMap();
-  for (let i = 0; i < n; i++) {
+  ids.reset();
+  // registers first, innermost frame first (they differ most often), then
+  // the stacks: the conjunction does not depend on the order
+  for (let i = n - 1; i >= 0; i--) {
     let live: number;
     let precise: number;
     if (i === n - 1) {
@@ -370,7 +380,8 @@ export function stateSafe(
       live = liveIn[ret]! & 0x3c0;
       precise = preciseIn[ret]! & 0x3c0;
     }
-    if (!frameSafe(old.frames[i]!, cur.frames[i]!, live, precise, ids)) return false;
+    if (!regsSafe(old.frames[i]!, cur.frames[i]!, live, precise)) return false;
   }
+  for (let i = n - 1; i >= 0; i--) if (!stackSafe(old.frames[i]!, cur.frames[i]!)) return false;
   return true;
 }

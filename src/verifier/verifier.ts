@@ -267,6 +267,14 @@ const fail = (pc: number, reason: string): never => {
   throw new VerifierError(pc, reason);
 };
 
+/** st.refs is shared between cloned states: change a copy. */
+function withoutRef(refs: ReadonlyMap<number, number>, ref: number): ReadonlyMap<number, number> {
+  if (!refs.has(ref)) return refs;
+  const m = new Map(refs);
+  m.delete(ref);
+  return m;
+}
+
 const s64n = (x: bigint): number => Number(BigInt.asIntN(64, x));
 
 class Verifier {
@@ -1045,7 +1053,7 @@ class Verifier {
         set(n);
       }
     });
-    if (isNull && ptr.ref) st.refs.delete(ptr.ref);
+    if (isNull && ptr.ref) st.refs = withoutRef(st.refs, ptr.ref);
   }
 
   private markPktRange(st: State, p: Reg): void {
@@ -1208,7 +1216,7 @@ class Verifier {
     for (const w of writes) w();
     if (release) {
       const ref = release.ref;
-      st.refs.delete(ref);
+      st.refs = withoutRef(st.refs, ref);
       forEachReg(st, (r, set) => {
         if (r.ref === ref) set(unknownReg());
       });
@@ -1234,7 +1242,7 @@ class Verifier {
         return ptrReg("map_value_or_null", { map: mapIdx, id: this.newId() });
       case "RET_MEM_OR_NULL": {
         const ref = this.newId();
-        st.refs.set(ref, pc);
+        st.refs = new Map(st.refs).set(ref, pc);
         return ptrReg("mem_or_null", { size: allocSize, id: ref, ref });
       }
     }
