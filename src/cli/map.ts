@@ -62,22 +62,47 @@ const show: Command = {
 
 const dump: Command = {
   name: "dump",
-  summary: "print every entry of a map",
-  usage: "MAP [--shm NAME] [--json]",
-  description: "Print every key and value of MAP (id or name).\n" + keyHelp,
-  options: { ...shmOption, ...jsonOption, ...kernelOption },
+  summary: "print every entry of a map (once, or every N seconds with --watch)",
+  usage: "MAP [--watch SECONDS [--times N]] [--shm NAME] [--json]",
+  description:
+    "Print every key and value of MAP (id or name). With --watch, print them again every\n" +
+    "SECONDS (after a `--- time` line; one JSON array per line with --json) until Ctrl-C\n" +
+    "or --times dumps.\n" +
+    keyHelp,
+  options: {
+    watch: { type: "string", arg: "SECONDS", description: "dump again every SECONDS" },
+    times: { type: "string", arg: "N", description: "with --watch: stop after N dumps" },
+    ...shmOption,
+    ...jsonOption,
+    ...kernelOption,
+  },
   examples: [
     "bpftime map dump malloc_calls",
+    "bpftime map dump malloc_calls --watch 1",
     "bpftime map dump 2 --json",
     "bpftime map dump --kernel malloc_calls",
   ],
-  run(p) {
+  async run(p) {
     if (flag(p, "kernel")) return kernelMapDump(p);
-    const ref = needPositional(p, 0, "MAP (id or name)", "bpftime map dump");
-    const entries = withRegion(str(p, "shm"), (r) => dumpEntries(openMap(r, ref)));
-    if (flag(p, "json")) return printJson(entries);
-    for (const e of entries) console.log(`${toJson(e.key)}: ${toJson(e.value)}`);
-    console.log(`(${entries.length} entries)`);
+    const path = "bpftime map dump";
+    const ref = needPositional(p, 0, "MAP (id or name)", path);
+    const every = intOption(p, "watch", 0, path);
+    const times = intOption(p, "times", 0, path);
+    const print = () => {
+      const entries = withRegion(str(p, "shm"), (r) => dumpEntries(openMap(r, ref)));
+      if (flag(p, "json")) return printJson(entries);
+      if (every) console.log(`--- ${new Date().toISOString()}`);
+      for (const e of entries) console.log(`${toJson(e.key)}: ${toJson(e.value)}`);
+      console.log(`(${entries.length} entries)`);
+    };
+    print();
+    if (!every) return;
+    let stop = false;
+    process.once("SIGINT", () => (stop = true));
+    for (let n = 1; !stop && (times === 0 || n < times); n++) {
+      await Bun.sleep(every * 1000);
+      if (!stop) print();
+    }
   },
 };
 
@@ -151,4 +176,3 @@ export const mapCommand: Command = {
   summary: "list, show, dump, look up, update and delete map entries",
   subcommands: [list, show, dump, lookupCmd, updateCmd, deleteCmd],
 };
-void intOption;
