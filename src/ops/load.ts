@@ -78,12 +78,8 @@ export function readObjectBytes(file: string): { bytes: Uint8Array; spec: Object
       `${file} is not an ELF object: compile it with clang -O2 -g -target bpf -c`,
     );
   }
-  try {
-    return { bytes, spec: loadObject(bytes, file) };
-  } catch (e) {
-    if (e instanceof BpftimeError) throw e.wrap(`load ${file}`);
-    throw e;
-  }
+  // loadObject's errors already name the file.
+  return { bytes, spec: loadObject(bytes, file) };
 }
 
 function btfSection(bytes: Uint8Array): string | undefined {

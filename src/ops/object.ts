@@ -18,12 +18,7 @@ export function readObject(path: string): ObjectSpec {
       `${path} is not an ELF object (compile with clang -target bpf, or pass --raw for raw bytecode)`,
     );
   }
-  try {
-    return loadObject(bytes, path);
-  } catch (e) {
-    if (e instanceof BpftimeError) throw e.wrap(path);
-    throw e;
-  }
+  return loadObject(bytes, path); // its errors already name the file
 }
 
 /** Picks one program by --program name or --section; the only one if neither is given. */
