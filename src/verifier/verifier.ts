@@ -193,6 +193,34 @@ interface Checkpoint {
   parent: Checkpoint | undefined;
   hit: number;
   miss: number;
+  /**
+   * (register, value hi, value lo) of the innermost frame's live, precise
+   * constant scalars: a state is only covered if it has the same constants
+   * there (scalarWithin(const c, x) needs x == c), a cheap first test.
+   */
+  sig: number[];
+}
+
+function constSig(st: State, mask: number): number[] {
+  const regs = curFrame(st).regs;
+  const sig: number[] = [];
+  for (let m = mask & 0x7ff; m !== 0; m &= m - 1) {
+    const i = 31 - Math.clz32(m & -m);
+    const r = regs[i]!;
+    if (r.t === "scalar" && isConst(r.s)) sig.push(i, r.s.vh, r.s.vl);
+  }
+  return sig;
+}
+
+function sigMatches(sig: number[], st: State): boolean {
+  const regs = curFrame(st).regs;
+  for (let k = 0; k < sig.length; k += 3) {
+    const r = regs[sig[k]!]!;
+    if (r.t !== "scalar") return false;
+    const x = r.s;
+    if (x.mh !== 0 || x.ml !== 0 || x.vh !== sig[k + 1] || x.vl !== sig[k + 2]) return false;
+  }
+  return true;
 }
 
 interface Path {
@@ -362,7 +390,7 @@ class Verifier {
     const { liveIn, preciseIn } = this.cfg;
     for (let k = 0; k < list.length; k++) {
       const e = list[k]!;
-      if (!stateSafe(e.st, st, liveIn, preciseIn, pc)) {
+      if (!sigMatches(e.sig, st) || !stateSafe(e.st, st, liveIn, preciseIn, pc)) {
         // like the kernel: forget completed states that keep failing to match
         if (++e.miss > e.hit * 3 + 3 && e.branches === 0) {
           list.splice(k--, 1);
@@ -378,7 +406,15 @@ class Verifier {
       }
       fail(pc, `infinite loop detected at insn ${pc}`);
     }
-    const c: Checkpoint = { st: cloneState(st), pc, branches: 1, parent: cp, hit: 0, miss: 0 };
+    const c: Checkpoint = {
+      st: cloneState(st),
+      pc,
+      branches: 1,
+      parent: cp,
+      hit: 0,
+      miss: 0,
+      sig: constSig(st, liveIn[pc]! & preciseIn[pc]!),
+    };
     if (list.length >= MAX_STATES_PER_INSN) {
       const k = list.findIndex((e) => e.branches === 0);
       if (k < 0) return c; // keep exploring without recording
