@@ -1,7 +1,6 @@
 // Shared helpers for integration tests: a free loopback port, temporary
-// directories and child processes that are always cleaned up — after each
-// test, and again when the test process exits — so no nginx or hooked
-// program survives a failing test.
+// directories and child processes that are always cleaned up after each test
+// (see test/setup.ts), so no nginx or hooked program survives a failing test.
 import { afterEach } from "bun:test";
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -156,11 +155,9 @@ export async function cleanup(): Promise<void> {
   tempDirs.clear();
 }
 
-afterEach(cleanup);
-process.on("exit", () => {
-  for (const c of children) killGroup(c, "SIGKILL");
-  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
-});
+// cleanup() runs after every test of every file: test/setup.ts (preloaded
+// through bunfig.toml) registers it, because a hook registered here would
+// only apply to the first test file that imports this module.
 
 /** Prints why a test is skipped (bun's test.skipIf has no reason text). */
 export function skipReason(reason: string | undefined, what: string): boolean {

@@ -29,7 +29,6 @@ const obj = (name: string) => join(dir, `${name}.bpf.o`);
 function compile(): string | undefined {
   for (const tool of ["cc", "clang"]) if (!Bun.which(tool)) return `${tool} is not installed`;
   dir = mkdtempSync(join(tmpdir(), "bpftime-kernel-"));
-  process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
   target = join(dir, "target");
   const cc = run(["cc", "-O2", "-g", "-o", target, join(fixtures, "target.c")]);
   // A fixture that does not compile is a failure, not a reason to skip.

@@ -37,7 +37,6 @@ const obj = (name: string) => join(dir, `${name}.bpf.o`);
 function compile(): void {
   // Not tempDir(): that one is removed after each test.
   dir = mkdtempSync(join(tmpdir(), "bpftime-uprobe-"));
-  process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
   target = join(dir, "target");
   const cc = run(["cc", "-O2", "-g", "-o", target, join(fixtures, "target.c"), "-lpthread"]);
   if (cc.code !== 0) throw new Error(`cc target.c: ${cc.stderr}`);
