@@ -2,7 +2,7 @@
 // same C code an nginx worker runs, driven through bun:ffi without nginx.
 import { afterEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { repoRoot, run } from "./helpers.ts";
+import { cli, cliOk, repoRoot, run } from "./helpers.ts";
 import { Region } from "../src/native/runtime.ts";
 import { UserspaceEventProvider } from "../src/attach/event-provider.ts";
 import { loadIntoRegion } from "../src/ops/load.ts";
@@ -97,5 +97,40 @@ describe("attach manager (in-process, nginx URL-filter implementation)", () => {
       return new DataView(v.buffer, v.byteOffset).getBigUint64(0, true);
     };
     expect([read(0), read(1)]).toEqual([3n, 2n]);
+  });
+});
+
+describe("run statistics", () => {
+  test("with stats on, every run is counted and timed; `bpftime metrics` and `list` show it", () => {
+    const { r, p, filter, prefix } = setup();
+    p.attach(filter, prefix("/aaaa"));
+    p.instantiate();
+    p.local.nginxFilter("/before-stats"); // not counted: stats are off
+    expect(cliOk(["stats", "on", "--shm", r.name])).toBe("run statistics on\n");
+    for (let i = 0; i < 7; i++) p.local.nginxFilter(`/aaaa/${i}`);
+    const info = r.program(filter);
+    expect(info.runCount).toBe(7n);
+    expect(info.runTimeNs).toBeGreaterThan(0n);
+    const metrics = cliOk(["metrics", "--shm", r.name]);
+    expect(metrics).toContain(
+      `bpftime_program_run_count_total{id="${filter}",name="url_filter"} 7`,
+    );
+    const listed = JSON.parse(cliOk(["list", "--shm", r.name, "--json"]));
+    expect(listed.programs.find((x: { id: number }) => x.id === filter).runCount).toBe("7");
+    cliOk(["stats", "off", "--shm", r.name]);
+    p.local.nginxFilter("/aaaa/after");
+    expect(r.program(filter).runCount).toBe(7n);
+  });
+
+  test("unload removes an unlinked program and refuses a linked one", () => {
+    const { r, p, filter, blocklist, prefix } = setup();
+    p.attach(filter, prefix("/aaaa"));
+    const busy = cli(["unload", String(filter), "--shm", r.name]);
+    expect(busy.code).toBe(8);
+    expect(busy.stderr).toContain("is still linked");
+    expect(cliOk(["unload", String(blocklist), "--shm", r.name])).toBe(
+      `removed program ${blocklist}\n`,
+    );
+    expect(r.programIds()).toEqual([filter]);
   });
 });

@@ -13,12 +13,14 @@ import { shmCommand } from "./shm.ts";
 import { objCommand } from "./obj.ts";
 import { disasmCommand } from "./disasm.ts";
 import { serveCommand } from "./serve.ts";
+import { metricsCommand, statsCommand, unloadCommand } from "./admin.ts";
 
 export const commands: Command[] = [
   loadCommand,
   attachCommand,
   detachCommand,
   replaceCommand,
+  unloadCommand,
   startCommand,
   injectCommand,
   ejectCommand,
@@ -26,6 +28,8 @@ export const commands: Command[] = [
   mapCommand,
   eventsCommand,
   traceCommand,
+  statsCommand,
+  metricsCommand,
   verifyCommand,
   runCommand,
   disasmCommand,

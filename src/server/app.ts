@@ -26,7 +26,7 @@ import { HttpError, errorBody, toApiError } from "./errors.ts";
 import { parseJsonBody, parseObjectBody, type ObjectUpload } from "./body.ts";
 import { tokenMatches } from "./token.ts";
 import { EventHub } from "./sse.ts";
-import { renderMetrics } from "./metrics.ts";
+import { renderMetrics } from "../ops/prometheus.ts";
 import * as S from "./schemas.ts";
 
 export interface AppOptions {

@@ -1,5 +1,5 @@
 // Prometheus text exposition (version 0.0.4) of src/ops/metrics.ts.
-import type { MetricFamily, Labels } from "../ops/metrics.ts";
+import type { MetricFamily, Labels } from "./metrics.ts";
 
 function escapeLabel(v: string): string {
   return v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
