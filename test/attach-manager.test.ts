@@ -113,7 +113,7 @@ describe("run statistics", () => {
     expect(info.runTimeNs).toBeGreaterThan(0n);
     const metrics = cliOk(["metrics", "--shm", r.name]);
     expect(metrics).toContain(
-      `bpftime_program_run_count_total{id="${filter}",name="url_filter"} 7`,
+      `bpftime_program_run_count_total{id="${filter}",name="url_filter",type="nginx_url_filter"} 7\n`,
     );
     const listed = JSON.parse(cliOk(["list", "--shm", r.name, "--json"]));
     expect(listed.programs.find((x: { id: number }) => x.id === filter).runCount).toBe("7");
