@@ -59,6 +59,33 @@ static uint64_t lddw_reloc(void *user, uint32_t src, uint32_t imm, uint32_t next
     }
 }
 
+/* JIT: a plain array's lookup is computed inline. Only handles of this
+ * program's own maps are described (the constant is never dereferenced
+ * otherwise). A program's maps cannot be deleted while the program exists
+ * and an array's storage never moves, so the JIT may embed the address, as
+ * PSEUDO_MAP_VALUE relocations already do (and with the same caveat: a VM
+ * kept after its program and then its maps were deleted would reach freed
+ * storage, where the helper would see a retired handle and return NULL).
+ * Per-CPU arrays pick the calling CPU's slot and prog_arrays hold ids:
+ * both keep the helper. */
+static bool map_inline(void *user, uint64_t map, struct ebpf_array_inline *out)
+{
+    struct prog_local *pl = user;
+    struct bpftime_map *h = NULL;
+    for (uint32_t i = 0; i < pl->nr_maps; i++)
+        if ((uint64_t)(uintptr_t)pl->maps[i] == map) {
+            h = pl->maps[i];
+            break;
+        }
+    if (!h || h->magic != MAP_HANDLE_MAGIC || h->type != BPFTIME_MAP_ARRAY || h->percpu ||
+        h->key_size != 4)
+        return false;
+    out->values = (uint64_t)(uintptr_t)h->data;
+    out->stride = h->stride;
+    out->max_entries = h->max_entries;
+    return true;
+}
+
 static bool bounds_check(void *user, uint64_t addr, uint64_t size, bool write)
 {
     (void)write;
@@ -163,6 +190,7 @@ static int setup(struct bpftime_region *r, uint32_t prog_id, struct ebpf_vm *vm,
     ebpf_vm_set_lddw_reloc(vm, lddw_reloc, pl);
     ebpf_vm_set_bounds_check(vm, bounds_check, pl);
     ebpf_vm_set_tail_call(vm, tail_call, pl);
+    ebpf_vm_set_map_inline(vm, map_inline, pl);
     uint8_t *heap = r->base + r->hdr->heap_off;
     rc = ebpf_vm_add_region(vm, heap, r->size - r->hdr->heap_off, true);
     if (rc) {

@@ -57,6 +57,23 @@ typedef bool (*ebpf_bounds_check_fn)(void *user, uint64_t addr, uint64_t size, b
  * uncompiled target is a failed tail call for JIT code). */
 typedef struct ebpf_vm *(*ebpf_tail_call_fn)(void *user, uint64_t map, uint64_t index);
 
+/* Inline array lookups (JIT only). A plain array map's layout as the JIT
+ * may embed it: element i's value lives at values + i * stride for
+ * i < max_entries. */
+struct ebpf_array_inline {
+    uint64_t values;      /* address of element 0's value */
+    uint32_t stride;      /* bytes from one value to the next (value_size rounded up to 8) */
+    uint32_t max_entries; /* keys >= max_entries find nothing (NULL) */
+};
+
+/* Asked by the JIT, at compile time, about the constant r1 of a
+ * `call 1` (bpf_map_lookup_elem) when r1 comes from an lddw in the same
+ * basic block. Return true and fill *out only if `map` is a plain array
+ * whose storage stays at that address for as long as the VM's code may run
+ * (not per-CPU, not a prog_array): the JIT then computes the value address
+ * inline, as the kernel does, instead of calling helper 1. */
+typedef bool (*ebpf_map_inline_fn)(void *user, uint64_t map, struct ebpf_array_inline *out);
+
 struct ebpf_vm *ebpf_vm_create(void);
 void ebpf_vm_destroy(struct ebpf_vm *vm);
 
@@ -66,6 +83,7 @@ int ebpf_vm_register_helper(struct ebpf_vm *vm, uint32_t id, const char *name, e
 void ebpf_vm_set_lddw_reloc(struct ebpf_vm *vm, ebpf_lddw_reloc_fn fn, void *user);
 void ebpf_vm_set_bounds_check(struct ebpf_vm *vm, ebpf_bounds_check_fn fn, void *user);
 void ebpf_vm_set_tail_call(struct ebpf_vm *vm, ebpf_tail_call_fn fn, void *user);
+void ebpf_vm_set_map_inline(struct ebpf_vm *vm, ebpf_map_inline_fn fn, void *user);
 
 /* Memory regions the interpreter allows (in addition to stack, mem and the
  * bounds-check callback). Returns a negative code if the table is full. */

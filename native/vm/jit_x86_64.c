@@ -29,6 +29,11 @@
  *  - Helper calls are `call rel32` when the code lands within +-2 GiB of the
  *    helper (the mapping is placed near the library), bpf-to-bpf calls are
  *    `call rel32`, tail calls jump straight into the target's code.
+ *  - bpf_map_lookup_elem on a plain array is no call at all, as in the
+ *    kernel: when r1 at `call 1` is a constant from an lddw in the same
+ *    basic block and the VM's map_inline callback describes that map as an
+ *    array, the lookup is a bounds check and an address computation
+ *    (`key < max_entries ? values + key * stride : NULL`).
  *  - No bounds checks and no per-instruction dispatch: programs are verified
  *    before they are compiled.
  *
@@ -99,6 +104,13 @@ struct jit {
     size_t base_len;               /* bytes mapped at base */
     int err_insn;
     const char *err_what;
+    struct inline_site *inl;       /* `call 1` sites inlined, by increasing insn */
+    uint32_t ninl;
+};
+
+struct inline_site {
+    uint32_t insn;
+    struct ebpf_array_inline a;
 };
 
 /* ---- byte emission ---- */
@@ -849,6 +861,49 @@ static void emit_tail_call(struct jit *j)
     mov_imm64(j, RAX, (uint64_t)(int64_t)-ENOENT);
 }
 
+static const struct inline_site *find_inline_site(const struct jit *j, uint32_t i)
+{
+    uint32_t lo = 0, hi = j->ninl;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (j->inl[mid].insn < i)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < j->ninl && j->inl[lo].insn == i ? &j->inl[lo] : NULL;
+}
+
+/* bpf_map_lookup_elem(array, key) inline: r2 (rsi) points to the u32 key;
+ * r0 = key < max_entries ? values + key * stride : 0. r1-r5 are dead after
+ * a call, so rsi is free scratch; r6-r9, r10 and the stack are untouched. */
+static void emit_array_lookup(struct jit *j, const struct ebpf_array_inline *a)
+{
+    emit_op(j, MEM, 0x8B, 1, RSI, RSI, 0);             /* mov esi, [rsi] */
+    emit_op(j, 0, 0x31, 1, RAX, RAX, 0);               /* xor eax, eax (before cmp) */
+    alu_ri(j, false, 7, RSI, (int32_t)a->max_entries); /* cmp esi, max_entries */
+    size_t out = fwd_jcc(j, CC_AE);
+    uint32_t st = a->stride;
+    int scale = 0;
+    if (st == 1 || st == 2 || st == 4 || st == 8) {
+        scale = log2u(st);
+    } else if (is_pow2(st)) {
+        shift_ri(j, true, 4, RSI, (uint8_t)log2u(st));
+    } else if (st != 0) {
+        if (is_imm8((int32_t)st)) { /* imul rsi, rsi, stride */
+            emit_op(j, W, 0x6B, 1, RSI, RSI, 0);
+            emit1(j, (uint8_t)st);
+        } else {
+            emit_op(j, W, 0x69, 1, RSI, RSI, 0);
+            emit4(j, st);
+        }
+    }
+    mov_imm64(j, RAX, a->values);
+    if (st != 0)
+        emit_op_sib(j, W, 0x8D, 1, RAX, RAX, RSI, scale, 0); /* lea rax, [rax + rsi*s] */
+    fwd_label(j, out);
+}
+
 static int emit_call(struct jit *j, uint32_t i)
 {
     const struct ebpf_inst *in = &j->insts[i];
@@ -867,6 +922,13 @@ static int emit_call(struct jit *j, uint32_t i)
     if (id == EBPF_HELPER_TAIL_CALL) {
         emit_tail_call(j);
         return 0;
+    }
+    if (id == EBPF_HELPER_MAP_LOOKUP && j->ninl) {
+        const struct inline_site *site = find_inline_site(j, i);
+        if (site) {
+            emit_array_lookup(j, &site->a);
+            return 0;
+        }
     }
     if (id >= EBPF_MAX_HELPERS || !j->vm->helpers[id]) {
         j->err_what = "call to unregistered helper";
@@ -1091,6 +1153,67 @@ static int scan(struct jit *j)
     return -1;
 }
 
+/* May instruction `in` change r1? Conservative: anything but a store,
+ * or an ALU/load into another register, counts as a write. */
+static bool may_write_r1(const struct ebpf_inst *in)
+{
+    switch (in->opcode & 7) {
+    case 1: /* LDX */
+    case 4: /* ALU */
+    case 7: /* ALU64 */
+        return in->dst == 1;
+    case 2: /* ST imm */
+        return false;
+    case 3: /* STX; atomics with fetch write their src register */
+        return (in->opcode & 0xe0) == 0xc0 && (in->src == 1 || in->dst == 1);
+    default: /* LD, jumps, calls, exit */
+        return true;
+    }
+}
+
+/* Finds the `call 1` sites whose r1 is a constant map pointer loaded by an
+ * lddw earlier in the same basic block (no jump target, function entry,
+ * jump or call in between, no other write to r1), and asks the map_inline
+ * callback about each. Runs once, after scan(). Returns 0 or -1 (OOM). */
+static int find_inline_sites(struct jit *j)
+{
+    if (!j->vm->map_inline || (j->opts & EBPF_JIT_NO_INLINE))
+        return 0;
+    uint32_t cap = 0;
+    bool known = false;
+    uint64_t r1 = 0;
+    for (uint32_t i = 0; i < j->n; i++) {
+        const struct ebpf_inst *in = &j->insts[i];
+        if (j->flags[i] & (F_JUMP_TARGET | F_FUNC_ENTRY))
+            known = false;
+        if (in->opcode == 0x18) {
+            if (in->dst == 1) {
+                known = in->src == 0 && i + 1 < j->n;
+                if (known)
+                    r1 = (uint64_t)(uint32_t)in->imm | ((uint64_t)(uint32_t)in[1].imm << 32);
+            }
+            i++;
+            continue;
+        }
+        if (known && in->opcode == 0x85 && in->src == 0 && in->imm == EBPF_HELPER_MAP_LOOKUP) {
+            struct ebpf_array_inline a = {0};
+            if (j->vm->map_inline(j->vm->map_inline_user, r1, &a) && a.stride <= INT32_MAX) {
+                if (j->ninl == cap) {
+                    cap = cap ? cap * 2 : 8;
+                    struct inline_site *v = realloc(j->inl, cap * sizeof *v);
+                    if (!v)
+                        return -1;
+                    j->inl = v;
+                }
+                j->inl[j->ninl++] = (struct inline_site){.insn = i, .a = a};
+            }
+        }
+        if (may_write_r1(in))
+            known = false;
+    }
+    return 0;
+}
+
 static bool cpu_has_bmi2(void)
 {
     __builtin_cpu_init();
@@ -1124,6 +1247,10 @@ int ebpf_jit_x86_64_compile_opts(struct ebpf_vm *vm, unsigned opts)
     if (bad >= 0) {
         rc = ebpf_vm_set_error(vm, -EINVAL, "jit: jump or call target out of range at instruction %d",
                                bad);
+        goto out;
+    }
+    if (find_inline_sites(&j) < 0) {
+        rc = ebpf_vm_set_error(vm, -ENOMEM, "jit: out of memory");
         goto out;
     }
 
@@ -1179,6 +1306,7 @@ out:
     if (map != MAP_FAILED)
         munmap(map, map_len);
     free(j.buf);
+    free(j.inl);
     free(j.flags);
     free(j.start);
     free(j.end);

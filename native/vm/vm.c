@@ -89,6 +89,12 @@ void ebpf_vm_set_tail_call(struct ebpf_vm *vm, ebpf_tail_call_fn fn, void *user)
     vm->tail_call_user = user;
 }
 
+void ebpf_vm_set_map_inline(struct ebpf_vm *vm, ebpf_map_inline_fn fn, void *user)
+{
+    vm->map_inline = fn;
+    vm->map_inline_user = user;
+}
+
 int ebpf_vm_add_region(struct ebpf_vm *vm, const void *base, size_t len, bool writable)
 {
     if (vm->num_regions >= EBPF_MAX_REGIONS)

@@ -35,6 +35,8 @@ struct ebpf_vm {
     void *bounds_check_user;
     ebpf_tail_call_fn tail_call;
     void *tail_call_user;
+    ebpf_map_inline_fn map_inline; /* JIT: inline array lookups (optional) */
+    void *map_inline_user;
 
     struct ebpf_region regions[EBPF_MAX_REGIONS];
     int num_regions;
@@ -66,6 +68,9 @@ void ebpf_insn_format(const struct ebpf_inst *insts, uint32_t num_insts, uint32_
  * a call to it as bpf_tail_call(ctx, map, index) through vm->tail_call. */
 #define EBPF_HELPER_TAIL_CALL 12
 #define EBPF_MAX_TAIL_CALLS 33
+
+/* bpf_map_lookup_elem: the JIT inlines it for arrays (see ebpf_map_inline_fn) */
+#define EBPF_HELPER_MAP_LOOKUP 1
 
 /* Implemented by jit_x86_64.c: translate vm->insts into vm->jit_code. */
 int ebpf_jit_x86_64_compile(struct ebpf_vm *vm);

@@ -10,6 +10,7 @@
 #define EBPF_JIT_NO_BMI2 0x1u     /* variable shifts through cl instead of shlx/shrx/sarx */
 #define EBPF_JIT_NO_REL32 0x2u    /* helper calls as mov rax, imm64; call rax */
 #define EBPF_JIT_NO_PEEPHOLE 0x4u /* one eBPF instruction at a time, no pair fusion */
+#define EBPF_JIT_NO_INLINE 0x8u   /* array lookups call helper 1 even with a map_inline callback */
 
 int ebpf_jit_x86_64_compile_opts(struct ebpf_vm *vm, unsigned opts);
 

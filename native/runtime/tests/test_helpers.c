@@ -450,3 +450,76 @@ TEST(trace_vprintk_and_percpu_lookup_helpers)
     ebpf_vm_destroy(vm);
     bpftime_region_close(r);
 }
+
+/* The JIT inlines bpf_map_lookup_elem on plain arrays through the runtime's
+ * map_inline callback: the pointers must be the helper's, for value sizes
+ * that are not multiples of 8 and keys at and past max_entries; per-CPU
+ * arrays, prog_arrays, hashes and maps the program does not use are never
+ * described. */
+TEST(jit_inlines_array_lookup_like_the_helper)
+{
+    struct bpftime_region *r = mk("inline");
+    CHECK(r);
+    static const uint32_t value_sizes[] = {3, 8, 12, 100};
+    for (size_t vi = 0; vi < sizeof value_sizes / sizeof *value_sizes; vi++) {
+        const uint32_t max = 5;
+        int arr = bpftime_map_create(r, "arr", BPFTIME_MAP_ARRAY, 4, value_sizes[vi], max, 0, 0);
+        int pc = bpftime_map_create(r, "pc", BPFTIME_MAP_PERCPU_ARRAY, 4, 8, max, 0, 0);
+        int pa = bpftime_map_create(r, "pa", BPFTIME_MAP_PROG_ARRAY, 4, 4, max, 0, 0);
+        int hs = bpftime_map_create(r, "hs", BPFTIME_MAP_HASH, 4, 8, max, 0, 0);
+        int other = bpftime_map_create(r, "other", BPFTIME_MAP_ARRAY, 4, 8, max, 0, 0);
+        CHECK(arr > 0 && pc > 0 && pa > 0 && hs > 0 && other > 0);
+        const struct ebpf_inst prog[] = {
+            LDX(BPF_W, 2, 1, 0),
+            STX(BPF_W, 10, 2, -4),
+            MOV64_REG(2, 10),
+            ALU64_IMM(BPF_ADD, 2, -4),
+            LDDW_PSEUDO(1, 5, 0, 0), /* map index 0: the array */
+            CALL_HELPER(1),
+            JMP_IMM(BPF_JEQ, 0, 0, 2),
+            LDX(BPF_W, 1, 10, -4),
+            STX(BPF_B, 0, 1, 0), /* first byte of the value = key */
+            EXIT(),
+        };
+        uint32_t maps[4] = {(uint32_t)arr, (uint32_t)pc, (uint32_t)pa, (uint32_t)hs};
+        int p = store_prog(r, prog, sizeof prog / sizeof prog[0], maps, 4);
+        CHECK(p > 0);
+        struct ebpf_vm *vm;
+        CHECK_EQ(bpftime_prog_load_vm(r, p, &vm), 0);
+        CHECK(vm->map_inline);
+        struct ebpf_array_inline a;
+        struct bpftime_map *h = bpftime_map_handle(r, arr);
+        CHECK(vm->map_inline(vm->map_inline_user, (uint64_t)(uintptr_t)h, &a));
+        CHECK_EQ(a.values, (uint64_t)(uintptr_t)h->data);
+        CHECK_EQ(a.stride, (value_sizes[vi] + 7) & ~7u);
+        CHECK_EQ(a.max_entries, max);
+        const int no[] = {pc, pa, hs, other};
+        for (int k = 0; k < 4; k++)
+            CHECK(!vm->map_inline(vm->map_inline_user,
+                                  (uint64_t)(uintptr_t)bpftime_map_handle(r, (uint32_t)no[k]), &a));
+        CHECK(!vm->map_inline(vm->map_inline_user, 0x1000, &a));
+        ebpf_jit_fn fn;
+        CHECK_EQ(ebpf_vm_compile(vm, &fn), 0);
+        const uint32_t keys[] = {0, 1, max - 1, max, max + 1, 0x80000000u, 0xffffffffu};
+        for (size_t k = 0; k < sizeof keys / sizeof *keys; k++) {
+            uint32_t key = keys[k];
+            uint64_t want = (uint64_t)(uintptr_t)bpftime_map_lookup_ptr(h, &key), ri = 1;
+            CHECK_EQ(want != 0, key < max);
+            CHECK_EQ(ebpf_vm_exec(vm, &key, 4, &ri), 0);
+            CHECK_EQ(ri, want);
+            if (want) {
+                CHECK_EQ(*(uint8_t *)(uintptr_t)want, (uint8_t)key);
+                *(uint8_t *)(uintptr_t)want = 0xee;
+            }
+            CHECK_EQ(fn(&key, 4), want);
+            if (want)
+                CHECK_EQ(*(uint8_t *)(uintptr_t)want, (uint8_t)key);
+        }
+        bpftime_prog_unload_vm(r, (uint32_t)p);
+        CHECK_EQ(bpftime_prog_delete(r, (uint32_t)p), 0);
+        const int all[] = {arr, pc, pa, hs, other};
+        for (int k = 0; k < 5; k++)
+            CHECK_EQ(bpftime_map_delete(r, (uint32_t)all[k]), 0);
+    }
+    bpftime_region_close(r);
+}
