@@ -43,6 +43,11 @@ export const unloadCommand: Command = {
   name: "unload",
   summary: "remove a loaded program that no link uses (as DELETE /v1/programs/ID)",
   usage: "PROG [--shm NAME] [--json]",
+  description:
+    "Remove program PROG (id or name) once no link uses it (`bpftime detach` first).\n" +
+    "Its maps stay, with their data, for other programs and for reading: processes that\n" +
+    "ran the program may still hold code that refers to them. `bpftime shm remove`\n" +
+    "frees everything at once.",
   options: { ...shmOption, ...jsonOption },
   examples: ["bpftime unload url_filter", "bpftime unload 3 --shm demo"],
   run(p) {
