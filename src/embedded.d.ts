@@ -4,3 +4,9 @@ declare module "*.so" {
   const path: string;
   export default path;
 }
+
+// Static assets embedded the same way (the HTTP API's docs page).
+declare module "swagger-ui-dist/*" {
+  const path: string;
+  export default path;
+}

@@ -600,6 +600,19 @@ describe("bpftime serve: documents and errors", () => {
     const html = await s.get("/docs");
     expect(html.status).toBe(200);
     expect(html.headers.get("content-type")).toContain("text/html");
+    // The page's script and style come from this server (embedded), not a CDN:
+    // the docs work without internet access.
+    const page = await html.text();
+    const assets = [...page.matchAll(/(?:src|href)="([^"]+\.(?:js|css))"/g)].map((m) => m[1]!);
+    expect(assets.sort()).toEqual([
+      "/docs/assets/swagger-ui-bundle.js",
+      "/docs/assets/swagger-ui.css",
+    ]);
+    for (const a of assets) {
+      const res = await s.get(a);
+      expect(res.status).toBe(200);
+      expect((await res.arrayBuffer()).byteLength).toBeGreaterThan(10_000);
+    }
     const doc = (await json(await s.get("/docs/json"))).body;
     expect(doc.openapi).toMatch(/^3\./);
     expect(doc.components.securitySchemes.bearer).toEqual({ type: "http", scheme: "bearer" });

@@ -8,6 +8,8 @@
 // EventSource clients) for every mutating route and the event stream. Reads
 // are open on a loopback listener and need the token too on any other
 // address. Checked when the request arrives, before any body is read.
+import swaggerJs from "swagger-ui-dist/swagger-ui-bundle.js" with { type: "file" };
+import swaggerCss from "swagger-ui-dist/swagger-ui.css" with { type: "file" };
 import { Elysia, t } from "elysia";
 import { openapi } from "@elysiajs/openapi";
 import { version } from "../version.ts";
@@ -66,6 +68,10 @@ export function createApp(o: AppOptions) {
       openapi({
         path: "/docs",
         specPath: "/docs/json",
+        // Swagger UI served from the binary itself (swagger-ui-dist, embedded):
+        // the docs page works on machines without internet access.
+        provider: "swagger-ui",
+        swagger: { cdn: "/docs/assets/swagger-ui-bundle.js", theme: "/docs/assets/swagger-ui.css" },
         documentation: {
           info: {
             title: "bpftime admin API",
@@ -90,6 +96,8 @@ export function createApp(o: AppOptions) {
         },
       }),
     )
+    .get("/docs/assets/swagger-ui-bundle.js", () => Bun.file(swaggerJs), { detail: { hide: true } })
+    .get("/docs/assets/swagger-ui.css", () => Bun.file(swaggerCss), { detail: { hide: true } })
     .onRequest(({ request, set }) => {
       const url = new URL(request.url);
       if (o.allowedHosts.length) {
