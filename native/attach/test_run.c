@@ -6,6 +6,7 @@
  * The loop and the clock are in C so --repeat measures the runs alone. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -16,6 +17,7 @@
 #define PROG_TYPE_KPROBE 2
 #define PROG_TYPE_XDP 6
 #define PROG_TYPE_NGINX_URL_FILTER 0x1001
+#define FLAT_CTX_MIN 512
 
 int bpftime_prog_test_run(struct bpftime_region *r, uint32_t prog_id, int use_jit, void *data,
                           uint32_t data_len, uint64_t repeat, uint64_t *ret, uint64_t *total_ns,
@@ -43,6 +45,7 @@ int bpftime_prog_test_run(struct bpftime_region *r, uint32_t prog_id, int use_ji
         return rc;
     }
     uint64_t ctx[21] = {0}; /* large enough for every native context below */
+    uint8_t *flat = NULL;
     void *mem;
     size_t mem_len;
     uintptr_t start = (uintptr_t)data, end = start + data_len;
@@ -74,14 +77,26 @@ int bpftime_prog_test_run(struct bpftime_region *r, uint32_t prog_id, int use_ji
         mem_len = 6 * 8;
         break;
     }
-    default: /* pt_regs and anything else: r1 = the data bytes themselves */
-        mem = data;
-        mem_len = data_len;
+    default:
+        /* pt_regs, tracepoint records and raw programs: r1 = the data bytes
+         * themselves, in a zeroed buffer at least as large as the largest
+         * such context the verifier lets a program read (512 bytes), so a
+         * short --data can never make JIT code read past its allocation. */
+        flat = calloc(1, data_len > FLAT_CTX_MIN ? data_len : FLAT_CTX_MIN);
+        if (!flat) {
+            bpftime_prog_unload_vm(r, prog_id);
+            snprintf(err, errlen, "out of memory");
+            return -ENOMEM;
+        }
+        if (data_len) memcpy(flat, data, data_len);
+        mem = flat;
+        mem_len = data_len > FLAT_CTX_MIN ? data_len : FLAT_CTX_MIN; /* both engines see the padding */
         break;
     }
-    if (data_len && mem != data && ebpf_vm_add_region(vm, data, data_len, true) < 0) {
+    if (data_len && mem == ctx && ebpf_vm_add_region(vm, data, data_len, true) < 0) {
         snprintf(err, errlen, "%s", ebpf_vm_error(vm));
         bpftime_prog_unload_vm(r, prog_id);
+        free(flat);
         return -ENOMEM;
     }
     if (repeat == 0) repeat = 1;
@@ -92,6 +107,7 @@ int bpftime_prog_test_run(struct bpftime_region *r, uint32_t prog_id, int use_ji
         if (rc < 0) {
             snprintf(err, errlen, "%s", ebpf_vm_error(vm));
             bpftime_prog_unload_vm(r, prog_id);
+            free(flat);
             return rc;
         }
         t0 = now_ns();
@@ -104,10 +120,13 @@ int bpftime_prog_test_run(struct bpftime_region *r, uint32_t prog_id, int use_ji
         if (rc < 0) {
             snprintf(err, errlen, "%s", ebpf_vm_error(vm));
             bpftime_prog_unload_vm(r, prog_id);
+            free(flat);
             return rc;
         }
     }
     bpftime_prog_unload_vm(r, prog_id);
+    if (flat && data_len) memcpy(data, flat, data_len); /* --data-out sees the writes */
+    free(flat);
     *ret = result;
     *total_ns = t1 - t0;
     return 0;
