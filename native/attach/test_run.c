@@ -15,6 +15,7 @@
 
 #define PROG_TYPE_SOCKET_FILTER 1
 #define PROG_TYPE_KPROBE 2
+#define PROG_TYPE_SCHED_CLS 3
 #define PROG_TYPE_XDP 6
 #define PROG_TYPE_NGINX_URL_FILTER 0x1001
 #define FLAT_CTX_MIN 512
@@ -58,7 +59,8 @@ int bpftime_prog_test_run(struct bpftime_region *r, uint32_t prog_id, int use_ji
         mem = ctx;
         mem_len = 6 * 8;
         break;
-    case PROG_TYPE_SOCKET_FILTER: /* __sk_buff subset: len ... data (19), data_end (20) */
+    case PROG_TYPE_SOCKET_FILTER:
+    case PROG_TYPE_SCHED_CLS: /* __sk_buff subset: len ... data (19), data_end (20) */
         ctx[0] = data_len;
         ctx[19] = start;
         ctx[20] = end;
