@@ -33,6 +33,7 @@
 #include <dlfcn.h>
 #include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <link.h>
 #include <linux/membarrier.h>
 #include <pthread.h>
@@ -379,6 +380,31 @@ static int64_t now_ns(void) {
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* True when thread tid is blocked in a system call at a user pc outside every
+ * patch of this round (/proc/self/task/TID/syscall: "nr args… sp pc"). Such a
+ * thread cannot be between the patched instructions — the first byte already
+ * holds int3, so none can newly enter them — and is left alone: signalling it
+ * would cut short calls the kernel never restarts (nanosleep, poll, …). */
+static bool blocked_outside(pid_t tid, struct patcher_fn *const *fns, size_t nfns) {
+    char path[64], buf[256];
+    snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)tid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    ssize_t len = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (len <= 0) return false;
+    buf[len] = 0;
+    char *end;
+    long nr = strtol(buf, &end, 10);
+    if (end == buf || nr < 0) return false; /* "running", or blocked outside a syscall */
+    char *last = strrchr(buf, ' ');
+    if (!last) return false;
+    uint64_t pc = strtoull(last + 1, NULL, 16);
+    for (size_t i = 0; i < nfns; i++)
+        if (pc > fns[i]->patch_addr && pc < fns[i]->patch_addr + fns[i]->patch_len) return false;
+    return true;
+}
+
 /* Interrupts every other thread once and waits until each has run the fixup
  * handler (which moves it out of `fns`' patch bytes). Also serialises every
  * core, as entering the kernel does. */
@@ -417,8 +443,9 @@ static void signal_round(struct patcher_fn *const *fns, size_t nfns) {
     atomic_store(&patcher.round_tids, tids);
     atomic_store(&patcher.round_ntids, n);
     for (size_t i = 0; i < n; i++)
-        if (syscall(SYS_tgkill, pid, tids[i], patcher.fixup_signal) != 0)
-            atomic_store(&acks[i], 1); /* already gone */
+        if (blocked_outside(tids[i], fns, nfns) ||
+            syscall(SYS_tgkill, pid, tids[i], patcher.fixup_signal) != 0)
+            atomic_store(&acks[i], 1); /* asleep elsewhere, or already gone */
     int64_t deadline = now_ns() + SIGNAL_ROUND_TIMEOUT_NS;
     for (size_t i = 0; i < n; i++) {
         while (!atomic_load(&acks[i])) {
