@@ -595,6 +595,17 @@ describe("bpftime serve: links, targets, region", () => {
 });
 
 describe("bpftime serve: documents and errors", () => {
+  test("unknown routes are 404; a known route with another method is 405 with Allow", async () => {
+    const s = await serve(newRegion());
+    expectError(await json(await s.get("/v1/nothing")), 404, "route_not_found");
+    const wrong = await s.auth("/v1/maps/1", { method: "POST" });
+    expect(wrong.headers.get("allow")).toBe("GET");
+    expectError(await json(wrong), 405, "method_not_allowed");
+    const links = await s.auth("/v1/links", { method: "PUT" });
+    expect(links.headers.get("allow")).toBe("GET, POST");
+    expectError(await json(links), 405, "method_not_allowed");
+  });
+
   test("/docs serves interactive docs and /docs/json the OpenAPI document of every route", async () => {
     const s = await serve(newRegion());
     const html = await s.get("/docs");

@@ -24,7 +24,7 @@ import { instanceDetails } from "../ops/instances.ts";
 import { regionView, setStats } from "../ops/region.ts";
 import { collectMetrics } from "../ops/metrics.ts";
 import { BpftimeError } from "../errors.ts";
-import { HttpError, errorBody, toApiError } from "./errors.ts";
+import { HttpError, errorBody, statusOf, toApiError } from "./errors.ts";
 import { parseJsonBody, parseObjectBody, type ObjectUpload } from "./body.ts";
 import { tokenMatches } from "./token.ts";
 import { EventHub } from "./sse.ts";
@@ -60,6 +60,16 @@ const errors = { 400: S.ErrorSchema, 401: S.ErrorSchema, 404: S.ErrorSchema };
 const secured = [{ bearer: [] as string[] }];
 
 export function createApp(o: AppOptions) {
+  /** Methods of the routes whose pattern matches `path` (for 405 answers). */
+  const methodsFor = (path: string): string[] => {
+    const out = new Set<string>();
+    for (const r of app.routes) {
+      const re = new RegExp(`^${r.path.replace(/:[^/]+/g, "[^/]+")}$`);
+      if (re.test(path) && r.method !== "HEAD") out.add(r.method);
+    }
+    return [...out].sort();
+  };
+
   const events = new EventHub(o.shm);
   const region = <T>(fn: Parameters<typeof withRegion<T>>[1]) => withRegion(o.shm, fn);
 
@@ -126,8 +136,18 @@ export function createApp(o: AppOptions) {
         );
       }
     })
-    .onError(({ code, error, set }) => {
+    .onError(({ code, error, set, request }) => {
       if (code === "NOT_FOUND") {
+        // A known path asked with another method is 405 with the methods it has.
+        const allowed = methodsFor(new URL(request.url).pathname);
+        if (allowed.length) {
+          set.status = statusOf.method_not_allowed;
+          set.headers["allow"] = allowed.join(", ");
+          return errorBody(
+            "method_not_allowed",
+            `${request.method} is not allowed here; use ${allowed.join(" or ")}`,
+          );
+        }
         set.status = 404;
         return errorBody("route_not_found", "no such route; see /docs");
       }

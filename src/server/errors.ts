@@ -10,6 +10,7 @@ export type HttpErrorCode =
   | "too_large" // body over the route's limit
   | "invalid_request" // body is not JSON, or does not match the route's schema
   | "route_not_found" // no such route
+  | "method_not_allowed" // a route, but not with this method
   | "unsupported_media_type";
 
 export type ApiErrorCode = ErrorCode | HttpErrorCode;
@@ -27,6 +28,7 @@ export const statusOf: Record<ApiErrorCode, number> = {
   forbidden_host: 403,
   not_found: 404,
   route_not_found: 404,
+  method_not_allowed: 405,
   exists: 409,
   busy: 409,
   too_large: 413,
