@@ -3,17 +3,21 @@
 //
 //   none     no module loaded
 //   native   bench/nginx/baseline: `prefix_filter /aaaa;` (plain C module)
-//   bpftime  nginx/: `bpftime on;` with examples/url_filter.bpf.c attached
-//            to the nginx URL-filter target with `--prefix /aaaa`
+//   bpftime  nginx/: `bpftime on;` with bench/nginx/prefix_filter.bpf.c (the
+//            native module's check, in eBPF) attached to the nginx URL-filter
+//            target with `--prefix /aaaa`; `--object FILE.o` measures another
+//            program (e.g. examples/build/url_filter.bpf.o)
 //
 // All three nginx instances run side by side (1 worker each, pinned to the
 // same CPU, access_log off, open_file_cache on); wrk (pinned to another CPU)
 // drives them in INTERLEAVED rounds — round r runs every configuration once,
 // in a rotated order — so drift (thermal, noisy neighbours) hits all columns
-// alike. The report is the median over rounds and the overhead against none.
+// alike. The overhead of a configuration is the median over rounds of its
+// slowdown against `none` IN THE SAME ROUND (paired, so phases where the
+// whole machine runs slower cancel out); the median req/s is shown too.
 //
 //   bun bench/nginx/run.ts [--rounds 5] [--duration 5] [--connections 32] [--threads 1]
-//                          [--path /aaaa/index.html] [--json]
+//                          [--path /aaaa/index.html] [--object FILE.o] [--json]
 //
 // Never part of `bun test`. Needs nginx, nginx-dev and wrk; the bpftime
 // column also needs the CLI's `load` and `attach` commands and is skipped
@@ -29,7 +33,8 @@ const repo = join(import.meta.dir, "..", "..");
 const nginxBin = "/usr/sbin/nginx";
 const bpftimeModule = join(repo, "nginx", "build", "ngx_http_bpftime_module.so");
 const nativeModule = join(repo, "bench", "build", "nginx", "ngx_http_prefix_filter_module.so");
-const exampleObj = join(repo, "examples", "build", "url_filter.bpf.o");
+const benchSrc = join(repo, "bench", "nginx", "prefix_filter.bpf.c");
+const benchObj = join(repo, "bench", "build", "nginx", "prefix_filter.bpf.o");
 const cliEntry = join(repo, "src", "cli", "main.ts");
 const PREFIX = "/aaaa";
 
@@ -40,13 +45,14 @@ const { values: opt } = parseArgs({
     connections: { type: "string", default: "32" },
     threads: { type: "string", default: "1" },
     path: { type: "string", default: `${PREFIX}/index.html` },
+    object: { type: "string" },
     json: { type: "boolean", default: false },
   },
 });
 const rounds = Number(opt.rounds);
 const duration = Number(opt.duration);
 
-type ConfigName = "none" | "native" | "bpftime" | "bpftime-noprog";
+type ConfigName = "none" | "native" | "bpftime";
 interface Instance {
   name: ConfigName;
   port: number;
@@ -122,44 +128,48 @@ const nginxCpu = 0;
 const wrkCpu = ncpu > 1 ? 1 : 0;
 const pin = have("taskset") && ncpu > 1;
 
-/**
- * The bpftime column's region, program and link. Without the CLI's `load` /
- * `attach` commands the column runs with an empty region instead (module and
- * syscall server, no program: the plumbing's cost) and says so.
- */
+/** The bpftime column's region, program and link. */
 function setUpBpftime(): { shm: string; name: ConfigName } | { skip: string } {
   if (!existsSync(bpftimeModule)) return { skip: "the bpftime module did not build" };
   const shm = `bench-nginx-${process.pid}`;
   const env = { BPFTIME_SHM: shm };
   const cli = (...args: string[]) => sh([process.execPath, cliEntry, ...args], env);
-  const help = (...cmd: string[]) => cli(...cmd, "--help").code === 0;
-  if (!help("shm", "create")) return { skip: "the CLI has no `shm create` command yet" };
   const c = cli("shm", "create");
   if (c.code !== 0) return { skip: `\`bpftime shm create\` failed (${why(c)})` };
   cleanups.push(() => void cli("shm", "remove"));
-  if (!help("load") || !help("attach")) {
-    console.log(
-      "bpftime column: the CLI has no `load`/`attach` commands yet (bun src/cli/main.ts): " +
-        "measuring bpftime-noprog = the module with an empty region (no program attached)",
-    );
-    return { shm, name: "bpftime-noprog" };
+  let obj = opt.object;
+  if (!obj) {
+    mkdirSync(join(repo, "bench", "build", "nginx"), { recursive: true });
+    const cc = sh([
+      "clang",
+      "-O2",
+      "-g",
+      "-target",
+      "bpf",
+      `-I${join(repo, "native", "include")}`,
+      "-I/usr/include/x86_64-linux-gnu",
+      "-c",
+      benchSrc,
+      "-o",
+      benchObj,
+    ]);
+    if (cc.code !== 0) return { skip: `cannot build ${benchObj}: ${why(cc)}` };
+    obj = benchObj;
   }
-  if (!existsSync(exampleObj)) {
-    const m = sh(["make", "-C", join(repo, "examples")]);
-    if (m.code !== 0 || !existsSync(exampleObj))
-      return { skip: `cannot build ${exampleObj}: ${m.stderr.trim().split("\n").pop()}` };
-  }
-  const load = cli("load", exampleObj, "--json");
-  if (load.code !== 0) return { skip: `\`bpftime load ${exampleObj}\` failed (${why(load)})` };
+  const load = cli("load", obj, "--json");
+  if (load.code !== 0) return { skip: `\`bpftime load ${obj}\` failed (${why(load)})` };
   let id: number | undefined;
   try {
-    const parsed = JSON.parse(load.stdout) as { programs: Array<{ id: number; name: string }> };
-    id = parsed.programs.find((p) => p.name === "url_filter")?.id;
+    const parsed = JSON.parse(load.stdout) as { programs: Array<{ id: number; type: string }> };
+    id = parsed.programs.find((p) => p.type === "nginx_url_filter")?.id;
   } catch {
     /* reported below */
   }
   if (id === undefined)
-    return { skip: `no url_filter program in \`bpftime load --json\` output: ${load.stdout}` };
+    return {
+      skip: `no nginx URL-filter program in \`bpftime load --json\` output: ${load.stdout}`,
+    };
+  console.log(`bpftime column: ${obj}`);
   const attach = cli("attach", String(id), "nginx", "--prefix", PREFIX);
   if (attach.code !== 0)
     return {
@@ -174,7 +184,7 @@ function config(name: ConfigName, dir: string, port: number, shm: string): strin
   if (name === "native") {
     main.push(`load_module ${nativeModule};`);
     http.push(`prefix_filter ${PREFIX};`);
-  } else if (name === "bpftime" || name === "bpftime-noprog") {
+  } else if (name === "bpftime") {
     main.push(`load_module ${bpftimeModule};`);
     http.push("bpftime on;", `bpftime_shm ${shm};`, "bpftime_fail closed;");
   }
@@ -290,7 +300,7 @@ async function main() {
   for (const i of instances) {
     const ok = await status(`http://127.0.0.1:${i.port}${opt.path}`);
     const refused = await status(`http://127.0.0.1:${i.port}/other`);
-    const want = i.name === "none" || i.name === "bpftime-noprog" ? 404 : 403;
+    const want = i.name === "none" ? 404 : 403;
     if (ok !== 200 || refused !== want)
       die(`${i.name}: ${opt.path} -> ${ok}, /other -> ${refused} (want 200 and ${want})`);
   }
@@ -315,15 +325,17 @@ async function main() {
     console.log(`round ${r + 1}/${rounds}: ${line.join(", ")}`);
   }
 
-  const base = median(instances[0]!.rps);
+  const none = instances[0]!.rps;
   const rows = instances.map((i) => {
     const med = median(i.rps);
+    // Paired per round: each round's slowdown against `none` in that round.
+    const slowdowns = i.rps.map((rps, r) => ((none[r]! - rps) / none[r]!) * 100);
     return {
       config: i.name,
       medianRps: Math.round(med),
       minRps: Math.round(Math.min(...i.rps)),
       maxRps: Math.round(Math.max(...i.rps)),
-      overheadPct: Number((((base - med) / base) * 100).toFixed(2)),
+      overheadPct: Number(median(slowdowns).toFixed(2)),
     };
   });
   if (opt.json) {
@@ -331,7 +343,9 @@ async function main() {
     return;
   }
   console.log("");
-  console.log("config          median req/s      min      max   overhead vs none");
+  console.log(
+    "config          median req/s      min      max   overhead vs none (median of per-round pairs)",
+  );
   for (const r of rows)
     console.log(
       `${r.config.padEnd(14)}  ${String(r.medianRps).padStart(12)} ${String(r.minRps).padStart(8)} ` +
