@@ -267,9 +267,14 @@ TEST(unmapped_address_is_refused) {
 
 /* ---- relocation to a far address (beyond rel32 reach) -------------------- */
 
+/* A page 8 GiB or more away from `page`, above or below it: with ASLR the
+ * page can sit near the top of the address space, where only below works. */
 static uint8_t *far_page(void) {
-    for (int i = 1; i < 64; i++) {
-        uint64_t hint = ((uint64_t)page + ((uint64_t)i << 33)) & ~(uint64_t)(PAGE - 1);
+    for (int i = 1; i < 128; i++) {
+        uint64_t step = (uint64_t)((i + 1) / 2) << 33;
+        uint64_t hint = (i & 1) ? (uint64_t)page + step : (uint64_t)page - step;
+        hint &= ~(uint64_t)(PAGE - 1);
+        if (hint < (1ull << 32) || hint >= (1ull << 47)) continue;
         void *p = mmap((void *)hint, PAGE, PROT_READ | PROT_WRITE | PROT_EXEC,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
         if (p == MAP_FAILED) continue;
@@ -298,7 +303,9 @@ TEST(far_relocation_rip_relative_uses_scratch_register) {
     build_page();
     uint8_t *far = NULL;
     CHECK_EQ(relocate_far(page + OFF_RIP, sizeof rip_load, &far), 0);
-    CHECK((uint64_t)far - (uint64_t)page > (1ull << 32));
+    uint64_t distance = (uint64_t)far > (uint64_t)page ? (uint64_t)far - (uint64_t)page
+                                                       : (uint64_t)page - (uint64_t)far;
+    CHECK(distance > (1ull << 32));
     CHECK_EQ(((fn1)far)(5), 0x1005);
 }
 
