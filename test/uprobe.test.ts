@@ -204,6 +204,21 @@ describe.skipIf(skip)("uprobe", () => {
       const link = attach("override_add", "uprobe", `${target}:add`);
       const p = spawnStart(target, "fork", "10");
       await p.waitFor("child r=42");
+      // The child is an instance of its own: `bpftime list` shows both pids on the link.
+      const childPid = Number(/child pid=(\d+)/.exec(p.output())![1]);
+      const deadline = Date.now() + 5000;
+      let pids: number[] = [];
+      while (Date.now() < deadline) {
+        const links = JSON.parse(ok("list", "--json")).links as Array<{
+          id: number;
+          pids: number[];
+        }>;
+        pids = links.find((l) => l.id === link)?.pids ?? [];
+        if (pids.includes(childPid) && pids.length === 2) break;
+        await Bun.sleep(50);
+      }
+      expect(pids).toContain(childPid); // and the parent, which started the agent
+      expect(pids).toHaveLength(2);
       let from = mark(p);
       ok("detach", String(link));
       await waitAfter(p, from, /child r=3\n(child r=3\n){3}/);

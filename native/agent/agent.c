@@ -84,6 +84,11 @@ static void *watcher(void *unused) {
         int n = poll(&p, 1, WATCH_INTERVAL_MS);
         if (n > 0) break; /* stop requested */
         pthread_mutex_lock(&agent.lock);
+        /* A forked child's first round: become an instance of its own, so
+         * `bpftime list` shows it and it cleans up after itself like any
+         * started process. */
+        if (agent.forked_child && bpftime_attach_manager_after_fork(agent.manager) == 0)
+            agent.forked_child = false;
         int rc = bpftime_attach_manager_refresh(agent.manager);
         if (rc < 0)
             BPFTIME_WARN("agent: cannot follow region %s: %s", agent.shm,

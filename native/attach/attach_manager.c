@@ -341,6 +341,14 @@ void bpftime_attach_manager_destroy(struct bpftime_attach_manager *m) {
     free(m);
 }
 
+int bpftime_attach_manager_after_fork(struct bpftime_attach_manager *m) {
+    int id = bpftime_instance_register(m->region, 0);
+    m->instance_id = id > 0 ? id : 0;
+    m->synced = false; /* the next refresh syncs and reports this process's links */
+    if (id < 0) return set_error(m, id, "cannot register the forked process: %s", bpftime_last_error());
+    return 0;
+}
+
 int bpftime_attach_manager_attached(const struct bpftime_attach_manager *m) {
     int n = 0;
     for (struct link_slot *s = m->slots; s; s = s->next) n++;

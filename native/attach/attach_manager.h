@@ -52,6 +52,11 @@ void bpftime_attach_manager_deinstantiate(struct bpftime_attach_manager *m);
  * or a negative errno. */
 int bpftime_attach_manager_refresh(struct bpftime_attach_manager *m);
 
+/* In a forked child: the copied manager still names the parent's instance
+ * entry. Registers this process as an instance of its own; its links are
+ * reported at the next refresh. Call from the thread that drives the manager. */
+int bpftime_attach_manager_after_fork(struct bpftime_attach_manager *m);
+
 /* Number of links currently attached in this process. */
 int bpftime_attach_manager_attached(const struct bpftime_attach_manager *m);
 const char *bpftime_attach_manager_error(const struct bpftime_attach_manager *m);
