@@ -4,19 +4,10 @@
 // everything in a shared-memory region (what nginx workers and hooked
 // processes instantiate); the kernel provider (kernel-provider.ts) takes the
 // same programs to the kernel's bpf() syscall.
-import type { Region } from "../native/runtime.ts";
+import type { ProgramCreate, Region } from "../native/runtime.ts";
 import { NativeEventProvider } from "../native/attach.ts";
 
-export interface ProgramInput {
-  name: string;
-  /** Region program type (see program-types.ts). */
-  type: number;
-  license: string;
-  attachHint: string;
-  /** Verified bytecode (8-byte slots). */
-  insns: Uint8Array;
-  mapIds: number[];
-}
+export type ProgramInput = ProgramCreate;
 
 export interface EventProvider {
   createProgram(p: ProgramInput): number;

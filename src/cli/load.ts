@@ -1,6 +1,6 @@
 import { type Command, flag, jsonOption, needPositional, shmOption, str } from "./command.ts";
 import { loadIntoRegion } from "../ops/load.ts";
-import { printJson, table } from "./output.ts";
+import { printJson, printLoaded } from "./output.ts";
 import { kernelLoad, kernelOption } from "../ops/kernel.ts";
 
 export const loadCommand: Command = {
@@ -41,18 +41,6 @@ export const loadCommand: Command = {
     const r = loadIntoRegion(file, str(p, "shm"), { programs: names });
     if (flag(p, "json")) return printJson(r);
     console.log(`loaded ${file} into region ${r.region}`);
-    console.log(
-      table(
-        ["PROG", "NAME", "SECTION", "TYPE", "INSNS"],
-        r.programs.map((x) => [x.id, x.name, x.section, x.type, x.insnCount]),
-      ),
-    );
-    if (r.maps.length)
-      console.log(
-        table(
-          ["MAP", "NAME", "TYPE"],
-          r.maps.map((x) => [x.id, x.name, x.type]),
-        ),
-      );
+    printLoaded(r);
   },
 };

@@ -23,3 +23,23 @@ export function table(headers: string[], rows: Array<Array<string | number | big
     .map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join("  "))
     .join("\n");
 }
+
+/** The tables `bpftime load` prints (userspace and --kernel alike). */
+export function printLoaded(r: {
+  programs: Array<{ id: number; name: string; section: string; type: string; insnCount: number }>;
+  maps: Array<{ id: number; name: string; type: string }>;
+}): void {
+  console.log(
+    table(
+      ["PROG", "NAME", "SECTION", "TYPE", "INSNS"],
+      r.programs.map((x) => [x.id, x.name, x.section, x.type, x.insnCount]),
+    ),
+  );
+  if (r.maps.length)
+    console.log(
+      table(
+        ["MAP", "NAME", "TYPE"],
+        r.maps.map((x) => [x.id, x.name, x.type]),
+      ),
+    );
+}

@@ -166,6 +166,19 @@ export interface InstanceInfo {
   linkIds: number[];
 }
 
+/** What storing a program takes (`bpftime load`, the event provider). */
+export interface ProgramCreate {
+  name: string;
+  /** Region program type (see src/attach/program-types.ts). */
+  type: number;
+  license: string;
+  attachHint: string;
+  /** Verified bytecode (8-byte slots). */
+  insns: Uint8Array;
+  /** Region map id for each of the program's map indexes. */
+  mapIds: number[];
+}
+
 export function regionName(name?: string): string {
   return name || process.env.BPFTIME_SHM || "bpftime";
 }
@@ -251,14 +264,7 @@ export class Region {
   }
 
   // ---- programs ----
-  createProgram(p: {
-    name: string;
-    type: number;
-    license: string;
-    attachHint: string;
-    insns: Uint8Array;
-    mapIds: number[];
-  }): number {
+  createProgram(p: ProgramCreate): number {
     const ids = new Uint32Array(Math.max(1, p.mapIds.length));
     ids.set(p.mapIds);
     return check(

@@ -7,7 +7,7 @@
 // object built from the kernel's map info and BTF.
 import { BpftimeError } from "../errors.ts";
 import type { Parsed } from "../cli/command.ts";
-import { printJson, table, toJson } from "../cli/output.ts";
+import { printJson, printLoaded, table, toJson } from "../cli/output.ts";
 import {
   attachKernel,
   detachKernel,
@@ -58,19 +58,7 @@ export function kernelLoad(p: Parsed): void {
   const r = loadKernelObject(file, s(p, "name"));
   if (json(p)) return printJson(r);
   console.log(`loaded ${file} into the kernel as ${r.region} (${r.pinDir})`);
-  console.log(
-    table(
-      ["PROG", "NAME", "SECTION", "TYPE", "INSNS"],
-      r.programs.map((x) => [x.id, x.name, x.section, x.type, x.insnCount]),
-    ),
-  );
-  if (r.maps.length)
-    console.log(
-      table(
-        ["MAP", "NAME", "TYPE"],
-        r.maps.map((x) => [x.id, x.name, x.type]),
-      ),
-    );
+  printLoaded(r);
 }
 
 // ---------------------------------------------------------------- attach / detach
