@@ -28,20 +28,12 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "common/error.h"
 #include "attach/elf_symbols.h"
 
 #define CALL_TIMEOUT_NS (10ll * 1000 * 1000 * 1000)
 #define XSTATE_MAX 16384
 
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return code;
-}
 
 struct tracee {
     int pid;
@@ -82,17 +74,17 @@ static int seize(struct tracee *t, int pid, char *err, size_t errlen) {
     if (ptrace(PTRACE_SEIZE, pid, 0, 0) < 0) {
         int e = errno;
         if (e == EPERM)
-            return fail(err, errlen, -EPERM,
+            return bpftime_fail(err, errlen, -EPERM,
                         "cannot trace process %d: permission denied (same user and "
                         "kernel.yama.ptrace_scope 0, or CAP_SYS_PTRACE, are needed)",
                         pid);
-        if (e == ESRCH) return fail(err, errlen, -ESRCH, "no process %d", pid);
-        return fail(err, errlen, -e, "cannot trace process %d: %s", pid, strerror(e));
+        if (e == ESRCH) return bpftime_fail(err, errlen, -ESRCH, "no process %d", pid);
+        return bpftime_fail(err, errlen, -e, "cannot trace process %d: %s", pid, strerror(e));
     }
     if (ptrace(PTRACE_INTERRUPT, pid, 0, 0) < 0) {
         int e = errno;
         ptrace(PTRACE_DETACH, pid, 0, 0);
-        return fail(err, errlen, -e, "cannot stop process %d: %s", pid, strerror(e));
+        return bpftime_fail(err, errlen, -e, "cannot stop process %d: %s", pid, strerror(e));
     }
     uint64_t deadline = now_ns() + CALL_TIMEOUT_NS;
     for (;;) {
@@ -100,10 +92,10 @@ static int seize(struct tracee *t, int pid, char *err, size_t errlen) {
         int rc = wait_stop(pid, &st, deadline);
         if (rc < 0) {
             ptrace(PTRACE_DETACH, pid, 0, 0);
-            return fail(err, errlen, rc, "process %d did not stop: %s", pid, strerror(-rc));
+            return bpftime_fail(err, errlen, rc, "process %d did not stop: %s", pid, strerror(-rc));
         }
         if (WIFEXITED(st) || WIFSIGNALED(st))
-            return fail(err, errlen, -ESRCH, "process %d exited", pid);
+            return bpftime_fail(err, errlen, -ESRCH, "process %d exited", pid);
         if (!WIFSTOPPED(st)) continue;
         if ((st >> 16) == PTRACE_EVENT_STOP) break; /* our interrupt (or a group stop) */
         /* A signal was on its way: hold it until we are done. */
@@ -114,7 +106,7 @@ static int seize(struct tracee *t, int pid, char *err, size_t errlen) {
     if (ptrace(PTRACE_GETREGS, pid, 0, &t->saved) < 0) {
         int e = errno;
         ptrace(PTRACE_DETACH, pid, 0, 0);
-        return fail(err, errlen, -e, "cannot read the registers of process %d: %s", pid,
+        return bpftime_fail(err, errlen, -e, "cannot read the registers of process %d: %s", pid,
                     strerror(e));
     }
     t->xstate = calloc(1, XSTATE_MAX);
@@ -129,7 +121,7 @@ static int seize(struct tracee *t, int pid, char *err, size_t errlen) {
         int e = errno;
         ptrace(PTRACE_DETACH, pid, 0, 0);
         free(t->xstate);
-        return fail(err, errlen, -e, "cannot open %s: %s", mem, strerror(e));
+        return bpftime_fail(err, errlen, -e, "cannot open %s: %s", mem, strerror(e));
     }
     return 0;
 }
@@ -151,7 +143,7 @@ static int remote_call(struct tracee *t, uint64_t func, uint64_t a0, uint64_t a1
     if (data_len) {
         sp = (sp - data_len) & ~15ull;
         if (pwrite(t->mem_fd, data, data_len, (off_t)sp) != (ssize_t)data_len)
-            return fail(err, errlen, -EIO, "cannot write to process %d: %s", t->pid,
+            return bpftime_fail(err, errlen, -EIO, "cannot write to process %d: %s", t->pid,
                         strerror(errno));
         if (a0 == UINT64_MAX) a0 = sp;
         if (a1 == UINT64_MAX) a1 = sp;
@@ -159,7 +151,7 @@ static int remote_call(struct tracee *t, uint64_t func, uint64_t a0, uint64_t a1
     sp -= 8; /* rsp % 16 == 8 at function entry, as after a call */
     uint64_t zero = 0;
     if (pwrite(t->mem_fd, &zero, 8, (off_t)sp) != 8)
-        return fail(err, errlen, -EIO, "cannot write to process %d: %s", t->pid, strerror(errno));
+        return bpftime_fail(err, errlen, -EIO, "cannot write to process %d: %s", t->pid, strerror(errno));
     regs.rip = func;
     regs.rdi = a0;
     regs.rsi = a1;
@@ -167,12 +159,12 @@ static int remote_call(struct tracee *t, uint64_t func, uint64_t a0, uint64_t a1
     regs.rsp = sp;
     regs.orig_rax = (unsigned long long)-1; /* no system call restart for our call */
     if (ptrace(PTRACE_SETREGS, t->pid, 0, &regs) < 0)
-        return fail(err, errlen, -errno, "cannot set registers: %s", strerror(errno));
+        return bpftime_fail(err, errlen, -errno, "cannot set registers: %s", strerror(errno));
     int sig = 0;
     uint64_t deadline = now_ns() + CALL_TIMEOUT_NS;
     for (;;) {
         if (ptrace(PTRACE_CONT, t->pid, 0, sig) < 0)
-            return fail(err, errlen, -errno, "cannot resume process %d: %s", t->pid,
+            return bpftime_fail(err, errlen, -errno, "cannot resume process %d: %s", t->pid,
                         strerror(errno));
         sig = 0;
         int st;
@@ -180,24 +172,24 @@ static int remote_call(struct tracee *t, uint64_t func, uint64_t a0, uint64_t a1
         if (rc == -ETIMEDOUT) {
             ptrace(PTRACE_INTERRUPT, t->pid, 0, 0);
             wait_stop(t->pid, &st, now_ns() + CALL_TIMEOUT_NS);
-            return fail(err, errlen, rc, "the call in process %d did not return within 10 s",
+            return bpftime_fail(err, errlen, rc, "the call in process %d did not return within 10 s",
                         t->pid);
         }
-        if (rc < 0) return fail(err, errlen, rc, "waitpid: %s", strerror(-rc));
+        if (rc < 0) return bpftime_fail(err, errlen, rc, "waitpid: %s", strerror(-rc));
         if (WIFEXITED(st) || WIFSIGNALED(st))
-            return fail(err, errlen, -ESRCH, "process %d exited during the call", t->pid);
+            return bpftime_fail(err, errlen, -ESRCH, "process %d exited during the call", t->pid);
         if (!WIFSTOPPED(st)) continue;
         if ((st >> 16) == PTRACE_EVENT_STOP) continue;
         int s = WSTOPSIG(st);
         if (s == SIGSEGV) {
             struct user_regs_struct now;
             if (ptrace(PTRACE_GETREGS, t->pid, 0, &now) < 0)
-                return fail(err, errlen, -errno, "cannot read registers: %s", strerror(errno));
+                return bpftime_fail(err, errlen, -errno, "cannot read registers: %s", strerror(errno));
             if (now.rip == 0) {
                 *ret = now.rax;
                 return 0;
             }
-            return fail(err, errlen, -EFAULT,
+            return bpftime_fail(err, errlen, -EFAULT,
                         "the call in process %d faulted at 0x%llx (registers restored)", t->pid,
                         now.rip);
         }
@@ -240,15 +232,15 @@ int bpftime_agent_inject(int pid, const char *agent_path, const char *shm, char 
                          size_t errlen) {
     char real[PATH_MAX];
     if (!realpath(agent_path, real))
-        return fail(err, errlen, -errno, "agent library %s: %s", agent_path, strerror(errno));
+        return bpftime_fail(err, errlen, -errno, "agent library %s: %s", agent_path, strerror(errno));
     if (pid <= 0 || pid == getpid())
-        return fail(err, errlen, -EINVAL, "cannot inject into process %d", pid);
+        return bpftime_fail(err, errlen, -EINVAL, "cannot inject into process %d", pid);
     uint64_t dlopen_addr, dlerror_addr = 0;
     int rc = remote_symbol(pid, "libc.so.6", "dlopen", &dlopen_addr, err, errlen);
     if (rc < 0) {
         char e2[512];
         snprintf(e2, sizeof e2, "%s", err);
-        return fail(err, errlen, rc, "process %d: %s (only glibc >= 2.34 processes are supported)",
+        return bpftime_fail(err, errlen, rc, "process %d: %s (only glibc >= 2.34 processes are supported)",
                     pid, e2);
     }
     char e3[256];
@@ -267,7 +259,7 @@ int bpftime_agent_inject(int pid, const char *agent_path, const char *shm, char 
             if (dlerror_addr &&
                 remote_call(&t, dlerror_addr, 0, 0, NULL, 0, &m, e3, sizeof e3) == 0)
                 read_remote_str(&t, m, msg, sizeof msg);
-            rc = fail(err, errlen, -ENOEXEC, "dlopen in process %d failed: %s", pid, msg);
+            rc = bpftime_fail(err, errlen, -ENOEXEC, "dlopen in process %d failed: %s", pid, msg);
         }
     }
     uint64_t start_addr = 0;
@@ -280,9 +272,9 @@ int bpftime_agent_inject(int pid, const char *agent_path, const char *shm, char 
     if (rc < 0) return rc;
     int r = (int)(int32_t)ret;
     if (r == -EALREADY)
-        return fail(err, errlen, -EALREADY, "the agent is already running in process %d", pid);
+        return bpftime_fail(err, errlen, -EALREADY, "the agent is already running in process %d", pid);
     if (r < 0)
-        return fail(err, errlen, r,
+        return bpftime_fail(err, errlen, r,
                     "the agent in process %d could not start (%s); see that process's stderr",
                     pid, strerror(-r));
     return r;
@@ -293,7 +285,7 @@ int bpftime_agent_eject(int pid, char *err, size_t errlen) {
     int rc = remote_symbol(pid, "libbpftime-agent", "bpftime_agent_request_stop", &stop_addr, err,
                            errlen);
     if (rc == -ENOENT)
-        return fail(err, errlen, -ESRCH, "no bpftime agent is loaded in process %d", pid);
+        return bpftime_fail(err, errlen, -ESRCH, "no bpftime agent is loaded in process %d", pid);
     if (rc < 0) return rc;
     struct tracee t;
     rc = seize(&t, pid, err, errlen);
@@ -303,6 +295,6 @@ int bpftime_agent_eject(int pid, char *err, size_t errlen) {
     release(&t);
     if (rc < 0) return rc;
     if ((int)(int32_t)ret == -ESRCH)
-        return fail(err, errlen, -ESRCH, "the bpftime agent in process %d is not running", pid);
+        return bpftime_fail(err, errlen, -ESRCH, "the bpftime agent in process %d is not running", pid);
     return 0;
 }

@@ -2,6 +2,7 @@
  * from it is bounds-checked: a truncated or hostile file gives -EIO, never a
  * fault. */
 #include "attach/elf_symbols.h"
+#include "common/error.h"
 
 #include <ctype.h>
 #include <dlfcn.h>
@@ -18,17 +19,6 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...) {
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
 
 /* ---- ELF file access ------------------------------------------------------ */
 
@@ -41,15 +31,15 @@ struct elf_file {
 static int elf_open(const char *path, struct elf_file *f, char *err, size_t errlen) {
     memset(f, 0, sizeof *f);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return fail(err, errlen, -errno, "cannot open %s: %s", path, strerror(errno));
+    if (fd < 0) return bpftime_fail(err, errlen, -errno, "cannot open %s: %s", path, strerror(errno));
     struct stat st;
     if (fstat(fd, &st) < 0 || st.st_size < (off_t)sizeof(Elf64_Ehdr)) {
         close(fd);
-        return fail(err, errlen, -EIO, "%s is not an ELF file (too small)", path);
+        return bpftime_fail(err, errlen, -EIO, "%s is not an ELF file (too small)", path);
     }
     void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
     close(fd);
-    if (p == MAP_FAILED) return fail(err, errlen, -EIO, "cannot map %s: %s", path, strerror(errno));
+    if (p == MAP_FAILED) return bpftime_fail(err, errlen, -EIO, "cannot map %s: %s", path, strerror(errno));
     f->data = p;
     f->size = (size_t)st.st_size;
     f->eh = p;
@@ -58,7 +48,7 @@ static int elf_open(const char *path, struct elf_file *f, char *err, size_t errl
         id[EI_DATA] != ELFDATA2LSB) {
         munmap(p, f->size);
         f->data = NULL;
-        return fail(err, errlen, -EIO, "%s is not a 64-bit little-endian ELF file", path);
+        return bpftime_fail(err, errlen, -EIO, "%s is not a 64-bit little-endian ELF file", path);
     }
     return 0;
 }
@@ -131,7 +121,7 @@ int bpftime_elf_lookup_symbol(const char *path, const char *symbol, uint64_t *va
         if (hit.found && hit.rank > 0) break;
     }
     elf_close(&f);
-    if (!hit.found) return fail(err, errlen, -ENOENT, "symbol %s not found in %s", symbol, path);
+    if (!hit.found) return bpftime_fail(err, errlen, -ENOENT, "symbol %s not found in %s", symbol, path);
     *value = hit.value;
     *size = hit.size;
     *is_ifunc = hit.ifunc;
@@ -142,7 +132,7 @@ int bpftime_elf_first_load_vaddr(const char *path, uint64_t *vaddr, char *err, s
     struct elf_file f;
     int rc = elf_open(path, &f, err, errlen);
     if (rc < 0) return rc;
-    rc = fail(err, errlen, -EIO, "%s has no loadable segment at file offset 0", path);
+    rc = bpftime_fail(err, errlen, -EIO, "%s has no loadable segment at file offset 0", path);
     if (f.eh->e_phentsize == sizeof(Elf64_Phdr)) {
         for (unsigned i = 0; i < f.eh->e_phnum; i++) {
             const Elf64_Phdr *ph = elf_at(&f, f.eh->e_phoff + (uint64_t)i * sizeof *ph, sizeof *ph);
@@ -229,7 +219,7 @@ int bpftime_find_mapping(int pid, const char *binary, char *path, size_t path_le
     struct binary_spec b;
     spec_init(&b, binary);
     FILE *fp = open_maps(pid);
-    if (!fp) return fail(err, errlen, -errno, "cannot read the memory map of process %d: %s", pid,
+    if (!fp) return bpftime_fail(err, errlen, -errno, "cannot read the memory map of process %d: %s", pid,
                          strerror(errno));
     char line[PATH_MAX + 128];
     struct map_line m;
@@ -252,10 +242,10 @@ int bpftime_find_mapping(int pid, const char *binary, char *path, size_t path_le
     fclose(fp);
     if (!found) {
         if (pid)
-            return fail(err, errlen, -ENOENT, "%s is not loaded in process %d", binary, pid);
-        return fail(err, errlen, -ENOENT, "%s is not loaded in this process", binary);
+            return bpftime_fail(err, errlen, -ENOENT, "%s is not loaded in process %d", binary, pid);
+        return bpftime_fail(err, errlen, -ENOENT, "%s is not loaded in this process", binary);
     }
-    if (!have0) return fail(err, errlen, -EIO, "%s: no mapping at file offset 0", found_path);
+    if (!have0) return bpftime_fail(err, errlen, -EIO, "%s: no mapping at file offset 0", found_path);
     /* /proc/<pid>/root makes the path right for a process in another mount namespace. */
     char file[PATH_MAX + 32];
     if (pid) snprintf(file, sizeof file, "/proc/%d/root%s", pid, found_path);
@@ -297,14 +287,14 @@ static int parse_u64(const char *s, uint64_t *out) {
 int bpftime_resolve_uprobe_target(const char *arg, size_t arg_len, struct bpftime_resolved *out,
                                   char *err, size_t errlen) {
     memset(out, 0, sizeof *out);
-    if (arg_len >= PATH_MAX) return fail(err, errlen, -EINVAL, "uprobe target is too long");
+    if (arg_len >= PATH_MAX) return bpftime_fail(err, errlen, -EINVAL, "uprobe target is too long");
     char buf[PATH_MAX];
     memcpy(buf, arg, arg_len);
     buf[arg_len] = 0;
     while (arg_len && buf[arg_len - 1] == 0) arg_len--; /* tolerate a stored NUL */
     char *colon = strrchr(buf, ':');
     if (!colon || colon == buf || !colon[1])
-        return fail(err, errlen, -EINVAL,
+        return bpftime_fail(err, errlen, -EINVAL,
                     "uprobe target \"%s\": expected BINARY:SYMBOL[+OFF] or BINARY:0xADDR", buf);
     *colon = 0;
     const char *binary = buf;
@@ -314,7 +304,7 @@ int bpftime_resolve_uprobe_target(const char *arg, size_t arg_len, struct bpftim
     if (plus) {
         *plus = 0;
         if (parse_u64(plus + 1, &off) < 0 || !*sym)
-            return fail(err, errlen, -EINVAL, "uprobe target \"%s:%s+%s\": bad offset", binary, sym,
+            return bpftime_fail(err, errlen, -EINVAL, "uprobe target \"%s:%s+%s\": bad offset", binary, sym,
                         plus + 1);
     }
 
@@ -326,7 +316,7 @@ int bpftime_resolve_uprobe_target(const char *arg, size_t arg_len, struct bpftim
     if (sym[0] == '0' && (sym[1] == 'x' || sym[1] == 'X')) {
         uint64_t v;
         if (parse_u64(sym, &v) < 0)
-            return fail(err, errlen, -EINVAL, "uprobe target \"%s:%s\": bad address", binary, sym);
+            return bpftime_fail(err, errlen, -EINVAL, "uprobe target \"%s:%s\": bad address", binary, sym);
         addr = v + out->bias + off;
         out->size = 0;
     } else {
@@ -341,7 +331,7 @@ int bpftime_resolve_uprobe_target(const char *arg, size_t arg_len, struct bpftim
             if (!p) p = dlsym(RTLD_DEFAULT, sym);
             if (h) dlclose(h);
             if (!p)
-                return fail(err, errlen, -ENOENT,
+                return bpftime_fail(err, errlen, -ENOENT,
                             "%s in %s is an IFUNC and the dynamic linker cannot resolve it", sym,
                             out->path);
             addr = (uint64_t)(uintptr_t)p + off;
@@ -352,7 +342,7 @@ int bpftime_resolve_uprobe_target(const char *arg, size_t arg_len, struct bpftim
         }
     }
     if (!is_executable(addr))
-        return fail(err, errlen, -EFAULT, "uprobe target %s:%s resolves to 0x%lx, not executable code",
+        return bpftime_fail(err, errlen, -EFAULT, "uprobe target %s:%s resolves to 0x%lx, not executable code",
                     binary, sym, (unsigned long)addr);
     out->addr = addr;
     return 0;

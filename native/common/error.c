@@ -1,0 +1,14 @@
+#include "common/error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+int bpftime_fail(char *err, size_t errlen, int code, const char *fmt, ...) {
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}
