@@ -53,16 +53,16 @@
 
 #include "bpftime_syscall_server.h"
 
-#define NGX_HTTP_BPFTIME_FAIL_OPEN   0
+#define NGX_HTTP_BPFTIME_FAIL_OPEN 0
 #define NGX_HTTP_BPFTIME_FAIL_CLOSED 1
 
 /* Bits of ngx_http_bpftime_main_conf_t.policies. */
-#define NGX_HTTP_BPFTIME_USES_OPEN   0x1
+#define NGX_HTTP_BPFTIME_USES_OPEN 0x1
 #define NGX_HTTP_BPFTIME_USES_CLOSED 0x2
 
 typedef struct {
-    ngx_str_t  shm_name;   /* NUL-terminated */
-    ngx_uint_t policies;   /* fail policies of locations with bpftime on; 0 = unused */
+    ngx_str_t shm_name;  /* NUL-terminated */
+    ngx_uint_t policies; /* fail policies of locations with bpftime on; 0 = unused */
 } ngx_http_bpftime_main_conf_t;
 
 typedef struct {
@@ -74,13 +74,13 @@ typedef struct {
  * exactly one syscall-server handle. */
 typedef struct {
     struct bpftime_ss *ss;
-    const char        *shm_name;
-    char               path[256];       /* /dev/shm/bpftime-<shm_name> */
-    dev_t              dev;             /* identity of the region file opened */
-    ino_t              ino;
-    time_t             next_open;       /* no open attempt before this second */
-    time_t             next_check;      /* no replacement check before this */
-    time_t             next_error_log;  /* no data-plane error log before this */
+    const char *shm_name;
+    char path[256]; /* /dev/shm/bpftime-<shm_name> */
+    dev_t dev;      /* identity of the region file opened */
+    ino_t ino;
+    time_t next_open;      /* no open attempt before this second */
+    time_t next_check;     /* no replacement check before this */
+    time_t next_error_log; /* no data-plane error log before this */
 } ngx_http_bpftime_worker_t;
 
 static ngx_http_bpftime_worker_t ngx_http_bpftime_worker;
@@ -96,77 +96,62 @@ static ngx_int_t ngx_http_bpftime_init_process(ngx_cycle_t *cycle);
 static void ngx_http_bpftime_exit_process(ngx_cycle_t *cycle);
 
 static ngx_conf_enum_t ngx_http_bpftime_fail_values[] = {
-    { ngx_string("open"), NGX_HTTP_BPFTIME_FAIL_OPEN },
-    { ngx_string("closed"), NGX_HTTP_BPFTIME_FAIL_CLOSED },
-    { ngx_null_string, 0 }
-};
+    {ngx_string("open"), NGX_HTTP_BPFTIME_FAIL_OPEN},
+    {ngx_string("closed"), NGX_HTTP_BPFTIME_FAIL_CLOSED},
+    {ngx_null_string, 0}};
 
 static ngx_command_t ngx_http_bpftime_commands[] = {
 
-    { ngx_string("bpftime"),
-      NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_FLAG,
-      ngx_conf_set_flag_slot,
-      NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_bpftime_loc_conf_t, enable),
-      NULL },
+    {ngx_string("bpftime"),
+     NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_FLAG,
+     ngx_conf_set_flag_slot, NGX_HTTP_LOC_CONF_OFFSET,
+     offsetof(ngx_http_bpftime_loc_conf_t, enable), NULL},
 
-    { ngx_string("bpftime_shm"),
-      NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1,
-      ngx_http_bpftime_shm,
-      NGX_HTTP_MAIN_CONF_OFFSET,
-      0,
-      NULL },
+    {ngx_string("bpftime_shm"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, ngx_http_bpftime_shm,
+     NGX_HTTP_MAIN_CONF_OFFSET, 0, NULL},
 
-    { ngx_string("bpftime_fail"),
-      NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1,
-      ngx_conf_set_enum_slot,
-      NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_bpftime_loc_conf_t, fail),
-      &ngx_http_bpftime_fail_values },
+    {ngx_string("bpftime_fail"),
+     NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1,
+     ngx_conf_set_enum_slot, NGX_HTTP_LOC_CONF_OFFSET, offsetof(ngx_http_bpftime_loc_conf_t, fail),
+     &ngx_http_bpftime_fail_values},
 
-    ngx_null_command
-};
+    ngx_null_command};
 
 static ngx_http_module_t ngx_http_bpftime_module_ctx = {
-    NULL,                                  /* preconfiguration */
-    ngx_http_bpftime_postconfiguration,    /* postconfiguration */
+    NULL,                               /* preconfiguration */
+    ngx_http_bpftime_postconfiguration, /* postconfiguration */
 
-    ngx_http_bpftime_create_main_conf,     /* create main configuration */
-    ngx_http_bpftime_init_main_conf,       /* init main configuration */
+    ngx_http_bpftime_create_main_conf, /* create main configuration */
+    ngx_http_bpftime_init_main_conf,   /* init main configuration */
 
-    NULL,                                  /* create server configuration */
-    NULL,                                  /* merge server configuration */
+    NULL, /* create server configuration */
+    NULL, /* merge server configuration */
 
-    ngx_http_bpftime_create_loc_conf,      /* create location configuration */
-    ngx_http_bpftime_merge_loc_conf        /* merge location configuration */
+    ngx_http_bpftime_create_loc_conf, /* create location configuration */
+    ngx_http_bpftime_merge_loc_conf   /* merge location configuration */
 };
 
-ngx_module_t ngx_http_bpftime_module = {
-    NGX_MODULE_V1,
-    &ngx_http_bpftime_module_ctx,          /* module context */
-    ngx_http_bpftime_commands,             /* module directives */
-    NGX_HTTP_MODULE,                       /* module type */
-    NULL,                                  /* init master */
-    NULL,                                  /* init module */
-    ngx_http_bpftime_init_process,         /* init process */
-    NULL,                                  /* init thread */
-    NULL,                                  /* exit thread */
-    ngx_http_bpftime_exit_process,         /* exit process */
-    NULL,                                  /* exit master */
-    NGX_MODULE_V1_PADDING
-};
+ngx_module_t ngx_http_bpftime_module = {NGX_MODULE_V1,
+                                        &ngx_http_bpftime_module_ctx,  /* module context */
+                                        ngx_http_bpftime_commands,     /* module directives */
+                                        NGX_HTTP_MODULE,               /* module type */
+                                        NULL,                          /* init master */
+                                        NULL,                          /* init module */
+                                        ngx_http_bpftime_init_process, /* init process */
+                                        NULL,                          /* init thread */
+                                        NULL,                          /* exit thread */
+                                        ngx_http_bpftime_exit_process, /* exit process */
+                                        NULL,                          /* exit master */
+                                        NGX_MODULE_V1_PADDING};
 
-static ngx_int_t
-ngx_http_bpftime_fail(ngx_http_bpftime_loc_conf_t *lcf)
+static ngx_int_t ngx_http_bpftime_fail(ngx_http_bpftime_loc_conf_t *lcf)
 {
-    return lcf->fail == NGX_HTTP_BPFTIME_FAIL_CLOSED ? NGX_HTTP_SERVICE_UNAVAILABLE
-                                                     : NGX_DECLINED;
+    return lcf->fail == NGX_HTTP_BPFTIME_FAIL_CLOSED ? NGX_HTTP_SERVICE_UNAVAILABLE : NGX_DECLINED;
 }
 
 /* Records which file the open handle maps, so that a region removed and
  * created again (`bpftime shm remove` + `create`) is noticed. */
-static void
-ngx_http_bpftime_remember(ngx_http_bpftime_worker_t *w)
+static void ngx_http_bpftime_remember(ngx_http_bpftime_worker_t *w)
 {
     struct stat st;
 
@@ -186,12 +171,11 @@ ngx_http_bpftime_remember(ngx_http_bpftime_worker_t *w)
  * not a reason to stop: its mapping stays valid, as the CLI documents. */
 static void ngx_http_bpftime_open(ngx_log_t *log, ngx_uint_t policies, ngx_uint_t at_start);
 
-static void
-ngx_http_bpftime_check(ngx_log_t *log)
+static void ngx_http_bpftime_check(ngx_log_t *log)
 {
     ngx_http_bpftime_worker_t *w = &ngx_http_bpftime_worker;
-    struct bpftime_ss         *old;
-    struct stat                st;
+    struct bpftime_ss *old;
+    struct stat st;
 
     w->next_check = ngx_time() + 1;
 
@@ -199,8 +183,7 @@ ngx_http_bpftime_check(ngx_log_t *log)
         return;
     }
 
-    ngx_log_error(NGX_LOG_NOTICE, log, 0, "bpftime: region %s was replaced; reopening",
-                  w->path);
+    ngx_log_error(NGX_LOG_NOTICE, log, 0, "bpftime: region %s was replaced; reopening", w->path);
 
     old = w->ss;
     w->ss = NULL;
@@ -215,14 +198,13 @@ ngx_http_bpftime_check(ngx_log_t *log)
 /* One open attempt; at most one per second per worker. A failure is an
  * error-level line only for worker 0 at start-up, otherwise a debug line, so
  * N workers and the retries on requests never flood the log. */
-static void
-ngx_http_bpftime_open(ngx_log_t *log, ngx_uint_t policies, ngx_uint_t at_start)
+static void ngx_http_bpftime_open(ngx_log_t *log, ngx_uint_t policies, ngx_uint_t at_start)
 {
     ngx_http_bpftime_worker_t *w = &ngx_http_bpftime_worker;
-    char                       err[512];
-    const char                *policy;
-    ngx_uint_t                 announce = at_start && ngx_worker == 0;
-    ngx_uint_t                 level;
+    char err[512];
+    const char *policy;
+    ngx_uint_t announce = at_start && ngx_worker == 0;
+    ngx_uint_t level;
 
     w->next_open = ngx_time() + 1;
     err[0] = '\0';
@@ -232,28 +214,20 @@ ngx_http_bpftime_open(ngx_log_t *log, ngx_uint_t policies, ngx_uint_t at_start)
         ngx_http_bpftime_remember(w);
         /* A late open (controller started after nginx) is worth a notice. */
         level = at_start ? NGX_LOG_INFO : NGX_LOG_NOTICE;
-        ngx_log_error(level, log, 0, "bpftime: region /dev/shm/bpftime-%s opened",
-                      w->shm_name);
+        ngx_log_error(level, log, 0, "bpftime: region /dev/shm/bpftime-%s opened", w->shm_name);
         return;
     }
 
     if (!announce) {
         ngx_log_debug2(NGX_LOG_DEBUG_HTTP, log, 0,
-                       "bpftime: region /dev/shm/bpftime-%s still missing: %s",
-                       w->shm_name, err);
+                       "bpftime: region /dev/shm/bpftime-%s still missing: %s", w->shm_name, err);
         return;
     }
 
     switch (policies) {
-    case NGX_HTTP_BPFTIME_USES_OPEN:
-        policy = "failing open";
-        break;
-    case NGX_HTTP_BPFTIME_USES_CLOSED:
-        policy = "failing closed (503)";
-        break;
-    default:
-        policy = "failing open or closed as bpftime_fail says per location";
-        break;
+    case NGX_HTTP_BPFTIME_USES_OPEN: policy = "failing open"; break;
+    case NGX_HTTP_BPFTIME_USES_CLOSED: policy = "failing closed (503)"; break;
+    default: policy = "failing open or closed as bpftime_fail says per location"; break;
     }
 
     ngx_log_error(NGX_LOG_ERR, log, 0,
@@ -262,12 +236,11 @@ ngx_http_bpftime_open(ngx_log_t *log, ngx_uint_t policies, ngx_uint_t at_start)
                   w->shm_name, err[0] ? err : "no reason given", policy);
 }
 
-static ngx_int_t
-ngx_http_bpftime_handler(ngx_http_request_t *r)
+static ngx_int_t ngx_http_bpftime_handler(ngx_http_request_t *r)
 {
     ngx_http_bpftime_loc_conf_t *lcf;
-    ngx_http_bpftime_worker_t   *w = &ngx_http_bpftime_worker;
-    int                          rc;
+    ngx_http_bpftime_worker_t *w = &ngx_http_bpftime_worker;
+    int rc;
 
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_bpftime_module);
 
@@ -289,10 +262,8 @@ ngx_http_bpftime_handler(ngx_http_request_t *r)
         ngx_http_bpftime_check(r->connection->log);
     }
 
-    rc = bpftime_ss_nginx_url_filter(w->ss, (const char *) r->unparsed_uri.data,
-                                     r->unparsed_uri.len,
-                                     (const char *) r->method_name.data,
-                                     r->method_name.len);
+    rc = bpftime_ss_nginx_url_filter(w->ss, (const char *)r->unparsed_uri.data, r->unparsed_uri.len,
+                                     (const char *)r->method_name.data, r->method_name.len);
     if (rc == 0) {
         return NGX_DECLINED;
     }
@@ -314,14 +285,13 @@ ngx_http_bpftime_handler(ngx_http_request_t *r)
     return ngx_http_bpftime_fail(lcf);
 }
 
-static char *
-ngx_http_bpftime_shm(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+static char *ngx_http_bpftime_shm(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_bpftime_main_conf_t *bmcf = conf;
-    ngx_str_t                    *value = cf->args->elts;
-    ngx_uint_t                    i;
+    ngx_str_t *value = cf->args->elts;
+    ngx_uint_t i;
 
-    (void) cmd;
+    (void)cmd;
 
     if (bmcf->shm_name.data != NULL) {
         return "is duplicate";
@@ -348,19 +318,17 @@ ngx_http_bpftime_shm(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     return NGX_CONF_OK;
 }
 
-static void *
-ngx_http_bpftime_create_main_conf(ngx_conf_t *cf)
+static void *ngx_http_bpftime_create_main_conf(ngx_conf_t *cf)
 {
     /* zeroed: shm_name unset, policies 0 */
     return ngx_pcalloc(cf->pool, sizeof(ngx_http_bpftime_main_conf_t));
 }
 
-static char *
-ngx_http_bpftime_init_main_conf(ngx_conf_t *cf, void *conf)
+static char *ngx_http_bpftime_init_main_conf(ngx_conf_t *cf, void *conf)
 {
     ngx_http_bpftime_main_conf_t *bmcf = conf;
 
-    (void) cf;
+    (void)cf;
 
     if (bmcf->shm_name.data == NULL) {
         ngx_str_set(&bmcf->shm_name, "bpftime"); /* string literal: NUL-terminated */
@@ -369,8 +337,7 @@ ngx_http_bpftime_init_main_conf(ngx_conf_t *cf, void *conf)
     return NGX_CONF_OK;
 }
 
-static void *
-ngx_http_bpftime_create_loc_conf(ngx_conf_t *cf)
+static void *ngx_http_bpftime_create_loc_conf(ngx_conf_t *cf)
 {
     ngx_http_bpftime_loc_conf_t *conf;
 
@@ -385,11 +352,10 @@ ngx_http_bpftime_create_loc_conf(ngx_conf_t *cf)
     return conf;
 }
 
-static char *
-ngx_http_bpftime_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+static char *ngx_http_bpftime_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 {
-    ngx_http_bpftime_loc_conf_t  *prev = parent;
-    ngx_http_bpftime_loc_conf_t  *conf = child;
+    ngx_http_bpftime_loc_conf_t *prev = parent;
+    ngx_http_bpftime_loc_conf_t *conf = child;
     ngx_http_bpftime_main_conf_t *bmcf;
 
     ngx_conf_merge_value(conf->enable, prev->enable, 0);
@@ -399,20 +365,18 @@ ngx_http_bpftime_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
      * whether the module is used at all. */
     if (conf->enable) {
         bmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_bpftime_module);
-        bmcf->policies |= conf->fail == NGX_HTTP_BPFTIME_FAIL_CLOSED
-                              ? NGX_HTTP_BPFTIME_USES_CLOSED
-                              : NGX_HTTP_BPFTIME_USES_OPEN;
+        bmcf->policies |= conf->fail == NGX_HTTP_BPFTIME_FAIL_CLOSED ? NGX_HTTP_BPFTIME_USES_CLOSED
+                                                                     : NGX_HTTP_BPFTIME_USES_OPEN;
     }
 
     return NGX_CONF_OK;
 }
 
-static ngx_int_t
-ngx_http_bpftime_postconfiguration(ngx_conf_t *cf)
+static ngx_int_t ngx_http_bpftime_postconfiguration(ngx_conf_t *cf)
 {
-    ngx_http_core_main_conf_t    *cmcf;
+    ngx_http_core_main_conf_t *cmcf;
     ngx_http_bpftime_main_conf_t *bmcf;
-    ngx_http_handler_pt          *h;
+    ngx_http_handler_pt *h;
 
     bmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_bpftime_module);
     if (bmcf->policies == 0) {
@@ -430,11 +394,10 @@ ngx_http_bpftime_postconfiguration(ngx_conf_t *cf)
     return NGX_OK;
 }
 
-static ngx_int_t
-ngx_http_bpftime_init_process(ngx_cycle_t *cycle)
+static ngx_int_t ngx_http_bpftime_init_process(ngx_cycle_t *cycle)
 {
     ngx_http_bpftime_main_conf_t *bmcf;
-    ngx_http_bpftime_worker_t    *w = &ngx_http_bpftime_worker;
+    ngx_http_bpftime_worker_t *w = &ngx_http_bpftime_worker;
 
     w->ss = NULL;
     w->next_open = 0;
@@ -452,9 +415,8 @@ ngx_http_bpftime_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
-    w->shm_name = (const char *) bmcf->shm_name.data;
-    ngx_snprintf((u_char *) w->path, sizeof(w->path) - 1, "/dev/shm/bpftime-%s%Z",
-                 w->shm_name);
+    w->shm_name = (const char *)bmcf->shm_name.data;
+    ngx_snprintf((u_char *)w->path, sizeof(w->path) - 1, "/dev/shm/bpftime-%s%Z", w->shm_name);
 
     ngx_http_bpftime_open(cycle->log, bmcf->policies, 1);
 
@@ -462,12 +424,11 @@ ngx_http_bpftime_init_process(ngx_cycle_t *cycle)
     return NGX_OK;
 }
 
-static void
-ngx_http_bpftime_exit_process(ngx_cycle_t *cycle)
+static void ngx_http_bpftime_exit_process(ngx_cycle_t *cycle)
 {
     ngx_http_bpftime_worker_t *w = &ngx_http_bpftime_worker;
 
-    (void) cycle;
+    (void)cycle;
 
     if (w->ss != NULL) {
         bpftime_ss_close(w->ss);

@@ -11,8 +11,9 @@ say() { printf 'setup: %s\n' "$*" >&2; }
 # clang/llvm: eBPF target and objdump (clang-19 for ISA v4), libbpf-dev: headers
 # for eBPF C programs, libcapstone-dev: the patcher's decoder, nginx + nginx-dev:
 # the module is built against the installed nginx, wrk: the nginx benchmark,
-# bpftool: the kernel baseline in tests and benches.
-packages=(clang llvm clang-19 libbpf-dev libcapstone-dev nginx nginx-dev gcc make pkg-config curl wrk bpftool)
+# bpftool: the kernel baseline in tests and benches, llvm-19: llvm-objdump-19 for
+# the ISA v4 disassembly tests, clang-format: the C style check.
+packages=(clang llvm clang-19 llvm-19 clang-format libbpf-dev libcapstone-dev nginx nginx-dev gcc make pkg-config curl wrk bpftool)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -22,3 +22,15 @@ test("prettier --check: every TypeScript file is formatted", () => {
   expect(r.stdout.split("\n").filter((l) => l.startsWith("[warn]"))).toEqual([]);
   expect(r.code).toBe(0);
 }, 60_000);
+
+test("clang-format: every C file of the data plane keeps .clang-format", () => {
+  const files = run(["git", "ls-files", "native/*.c", "native/*.h", "nginx/*.c", "nginx/*.h"], {
+    cwd: repoRoot,
+  })
+    .stdout.split("\n")
+    .filter(Boolean);
+  expect(files.length).toBeGreaterThan(50);
+  const r = run(["clang-format", "--dry-run", "-Werror", ...files], { cwd: repoRoot });
+  expect(r.stderr.split("\n").filter((l) => l.includes("error:"))).toEqual([]);
+  expect(r.code).toBe(0);
+}, 60_000);

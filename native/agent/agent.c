@@ -37,10 +37,10 @@ struct agent_ctx {
     struct bpftime_attach_manager *manager;
     struct bpftime_attach_impl *uprobe, *uretprobe; /* owned by the manager */
     pthread_t thread;
-    bool joinable;        /* a watcher thread exists and nobody joined it yet */
-    bool forked_child;    /* this process is a fork of the one that started */
-    atomic_int running;   /* hooks may be in place */
-    atomic_int stop_fd;   /* eventfd the watcher polls; -1 when stopped */
+    bool joinable;      /* a watcher thread exists and nobody joined it yet */
+    bool forked_child;  /* this process is a fork of the one that started */
+    atomic_int running; /* hooks may be in place */
+    atomic_int stop_fd; /* eventfd the watcher polls; -1 when stopped */
     char shm[BPFTIME_NAME_LEN + 1];
 };
 
@@ -52,7 +52,8 @@ static struct agent_ctx agent = {
 
 /* Detaches everything and closes the region (watcher thread, or start-up
  * failure paths). */
-static void teardown(void) {
+static void teardown(void)
+{
     pthread_mutex_lock(&agent.lock);
     if (agent.manager) {
         if (agent.forked_child) {
@@ -69,20 +70,24 @@ static void teardown(void) {
         agent.region = NULL;
     }
     int fd = atomic_exchange(&agent.stop_fd, -1);
-    if (fd >= 0) close(fd);
+    if (fd >= 0)
+        close(fd);
     atomic_store(&agent.running, 0);
     pthread_mutex_unlock(&agent.lock);
 }
 
-static void *watcher(void *unused) {
+static void *watcher(void *unused)
+{
     (void)unused;
     prctl(PR_SET_NAME, "bpftime-agent", 0, 0, 0);
     for (;;) {
         int fd = atomic_load(&agent.stop_fd);
-        if (fd < 0) break;
+        if (fd < 0)
+            break;
         struct pollfd p = {.fd = fd, .events = POLLIN};
         int n = poll(&p, 1, WATCH_INTERVAL_MS);
-        if (n > 0) break; /* stop requested */
+        if (n > 0)
+            break; /* stop requested */
         pthread_mutex_lock(&agent.lock);
         /* A forked child's first round: become an instance of its own, so
          * `bpftime list` shows it and it cleans up after itself like any
@@ -105,36 +110,48 @@ static void *watcher(void *unused) {
     return NULL;
 }
 
-static int start_watcher(void) {
+static int start_watcher(void)
+{
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     int rc = pthread_create(&agent.thread, NULL, watcher, NULL);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (rc == 0) agent.joinable = true;
+    if (rc == 0)
+        agent.joinable = true;
     return -rc;
 }
 
-static void join_old_watcher(void) {
+static void join_old_watcher(void)
+{
     if (agent.joinable) {
         pthread_join(agent.thread, NULL);
         agent.joinable = false;
     }
 }
 
-static void atfork_prepare(void) { pthread_mutex_lock(&agent.lock); }
-static void atfork_parent(void) { pthread_mutex_unlock(&agent.lock); }
-static void atfork_child(void) {
+static void atfork_prepare(void)
+{
+    pthread_mutex_lock(&agent.lock);
+}
+static void atfork_parent(void)
+{
+    pthread_mutex_unlock(&agent.lock);
+}
+static void atfork_child(void)
+{
     /* The watcher thread does not exist here; the hooks (copied memory) do.
      * Start a new watcher so the child follows the region too. */
     pthread_mutex_unlock(&agent.lock);
     pthread_mutex_init(&agent.start_lock, NULL);
     agent.joinable = false;
-    if (!atomic_load(&agent.running)) return;
+    if (!atomic_load(&agent.running))
+        return;
     agent.forked_child = true;
     int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     int old = atomic_exchange(&agent.stop_fd, fd);
-    if (old >= 0) close(old); /* the parent's: shared with it after fork */
+    if (old >= 0)
+        close(old); /* the parent's: shared with it after fork */
     if (fd < 0 || start_watcher() < 0)
         BPFTIME_WARN("agent: forked child %d keeps its hooks but does not follow the region",
                      (int)getpid());
@@ -142,21 +159,25 @@ static void atfork_child(void) {
 
 /* Creates and registers the uprobe and uretprobe implementations (the
  * manager owns what it registered). */
-static int register_impls(void) {
+static int register_impls(void)
+{
     agent.uprobe = bpftime_uprobe_impl_create(0);
     agent.uretprobe = bpftime_uprobe_impl_create(1);
     struct bpftime_attach_impl *impls[2] = {agent.uprobe, agent.uretprobe};
     int rc = 0;
     for (int i = 0; i < 2; i++) {
-        if (impls[i] && rc == 0 && bpftime_attach_manager_register_impl(agent.manager, impls[i]) == 0)
+        if (impls[i] && rc == 0 &&
+            bpftime_attach_manager_register_impl(agent.manager, impls[i]) == 0)
             continue;
-        if (impls[i]) impls[i]->ops->destroy(impls[i]);
+        if (impls[i])
+            impls[i]->ops->destroy(impls[i]);
         rc = -ENOMEM;
     }
     return rc;
 }
 
-int bpftime_agent_start(const char *shm) {
+int bpftime_agent_start(const char *shm)
+{
     pthread_mutex_lock(&agent.start_lock);
     int rc;
     if (atomic_load(&agent.running)) {
@@ -170,7 +191,8 @@ int bpftime_agent_start(const char *shm) {
          * attaches under agent.lock). Prepare handlers run in reverse order
          * of registration: initialise the patcher (which registers its own)
          * first so that ours runs first. */
-        if (bpftime_hook_transaction_begin() == 0) bpftime_hook_transaction_commit();
+        if (bpftime_hook_transaction_begin() == 0)
+            bpftime_hook_transaction_commit();
         pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
         atfork_registered = true;
     }
@@ -220,15 +242,18 @@ out:
     return rc;
 }
 
-int bpftime_agent_request_stop(void) {
+int bpftime_agent_request_stop(void)
+{
     int fd = atomic_load(&agent.stop_fd);
-    if (fd < 0) return -ESRCH;
+    if (fd < 0)
+        return -ESRCH;
     uint64_t one = 1;
     ssize_t n = write(fd, &one, sizeof one);
     return n == (ssize_t)sizeof one ? 0 : -errno;
 }
 
-void bpftime_agent_stop(void) {
+void bpftime_agent_stop(void)
+{
     pthread_mutex_lock(&agent.start_lock);
     if (agent.joinable) {
         bpftime_agent_request_stop();
@@ -239,14 +264,19 @@ void bpftime_agent_stop(void) {
     pthread_mutex_unlock(&agent.start_lock);
 }
 
-int bpftime_agent_running(void) { return atomic_load(&agent.running); }
+int bpftime_agent_running(void)
+{
+    return atomic_load(&agent.running);
+}
 
 /* Started by LD_PRELOAD? (An injected agent is started by the injector, and
  * the bpftime CLI dlopens this library only to use the injector.) */
-static bool preloaded(void) {
+static bool preloaded(void)
+{
     const char *pre = getenv("LD_PRELOAD");
     Dl_info info;
-    if (!pre || !dladdr((void *)preloaded, &info) || !info.dli_fname) return false;
+    if (!pre || !dladdr((void *)preloaded, &info) || !info.dli_fname)
+        return false;
     const char *base = strrchr(info.dli_fname, '/');
     base = base ? base + 1 : info.dli_fname;
     return strstr(pre, base) != NULL;
@@ -257,9 +287,11 @@ static bool preloaded(void) {
  * constructor does the ptrace work, prints one result line on stdout
  * ("ok N" or "error ERRNO MESSAGE") and exits before the helper's main()
  * (the CLI cannot dlopen this library itself: both use initial-exec TLS). */
-static bool injector_mode(void) {
+static bool injector_mode(void)
+{
     const char *inj = getenv("BPFTIME_AGENT_INJECT"), *ej = getenv("BPFTIME_AGENT_EJECT");
-    if (!(inj && *inj) && !(ej && *ej)) return false;
+    if (!(inj && *inj) && !(ej && *ej))
+        return false;
     char err[1024] = "";
     int rc;
     if (inj && *inj) {
@@ -274,21 +306,28 @@ static bool injector_mode(void) {
     } else {
         rc = bpftime_agent_eject(atoi(ej), err, sizeof err);
     }
-    if (rc >= 0) printf("ok %d\n", rc);
-    else printf("error %d %s\n", -rc, err);
+    if (rc >= 0)
+        printf("ok %d\n", rc);
+    else
+        printf("error %d %s\n", -rc, err);
     fflush(stdout);
     _exit(0);
 }
 
-__attribute__((constructor)) static void agent_init(void) {
-    if (injector_mode()) return;
+__attribute__((constructor)) static void agent_init(void)
+{
+    if (injector_mode())
+        return;
     const char *off = getenv("BPFTIME_AGENT_DISABLE");
-    if (off && *off && strcmp(off, "0") != 0) return;
-    if (!preloaded()) return;
+    if (off && *off && strcmp(off, "0") != 0)
+        return;
+    if (!preloaded())
+        return;
     bpftime_agent_start(getenv("BPFTIME_SHM"));
 }
 
-__attribute__((destructor)) static void agent_fini(void) {
+__attribute__((destructor)) static void agent_fini(void)
+{
     if (agent.forked_child) {
         /* Hooks die with the process; the instance entry is the parent's. */
         return;

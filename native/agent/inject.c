@@ -34,7 +34,6 @@
 #define CALL_TIMEOUT_NS (10ll * 1000 * 1000 * 1000)
 #define XSTATE_MAX 16384
 
-
 struct tracee {
     int pid;
     int mem_fd;
@@ -45,29 +44,36 @@ struct tracee {
     int pending_sig; /* a stop signal to give back at detach */
 };
 
-static uint64_t now_ns(void) {
+static uint64_t now_ns(void)
+{
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 /* waitpid with a deadline; returns 0 with *status, or -ETIMEDOUT / -errno. */
-static int wait_stop(int pid, int *status, uint64_t deadline) {
+static int wait_stop(int pid, int *status, uint64_t deadline)
+{
     for (;;) {
         int r = waitpid(pid, status, __WALL | WNOHANG);
-        if (r == pid) return 0;
-        if (r < 0) return -errno;
-        if (now_ns() > deadline) return -ETIMEDOUT;
+        if (r == pid)
+            return 0;
+        if (r < 0)
+            return -errno;
+        if (now_ns() > deadline)
+            return -ETIMEDOUT;
         struct timespec ts = {0, 200 * 1000};
         nanosleep(&ts, NULL);
     }
 }
 
-static bool is_stop_signal(int sig) {
+static bool is_stop_signal(int sig)
+{
     return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
 }
 
-static int seize(struct tracee *t, int pid, char *err, size_t errlen) {
+static int seize(struct tracee *t, int pid, char *err, size_t errlen)
+{
     memset(t, 0, sizeof *t);
     t->pid = pid;
     t->mem_fd = -1;
@@ -75,10 +81,11 @@ static int seize(struct tracee *t, int pid, char *err, size_t errlen) {
         int e = errno;
         if (e == EPERM)
             return bpftime_fail(err, errlen, -EPERM,
-                        "cannot trace process %d: permission denied (same user and "
-                        "kernel.yama.ptrace_scope 0, or CAP_SYS_PTRACE, are needed)",
-                        pid);
-        if (e == ESRCH) return bpftime_fail(err, errlen, -ESRCH, "no process %d", pid);
+                                "cannot trace process %d: permission denied (same user and "
+                                "kernel.yama.ptrace_scope 0, or CAP_SYS_PTRACE, are needed)",
+                                pid);
+        if (e == ESRCH)
+            return bpftime_fail(err, errlen, -ESRCH, "no process %d", pid);
         return bpftime_fail(err, errlen, -e, "cannot trace process %d: %s", pid, strerror(e));
     }
     if (ptrace(PTRACE_INTERRUPT, pid, 0, 0) < 0) {
@@ -96,18 +103,21 @@ static int seize(struct tracee *t, int pid, char *err, size_t errlen) {
         }
         if (WIFEXITED(st) || WIFSIGNALED(st))
             return bpftime_fail(err, errlen, -ESRCH, "process %d exited", pid);
-        if (!WIFSTOPPED(st)) continue;
-        if ((st >> 16) == PTRACE_EVENT_STOP) break; /* our interrupt (or a group stop) */
+        if (!WIFSTOPPED(st))
+            continue;
+        if ((st >> 16) == PTRACE_EVENT_STOP)
+            break; /* our interrupt (or a group stop) */
         /* A signal was on its way: hold it until we are done. */
         int sig = WSTOPSIG(st);
-        if (is_stop_signal(sig)) t->pending_sig = sig;
+        if (is_stop_signal(sig))
+            t->pending_sig = sig;
         ptrace(PTRACE_CONT, pid, 0, is_stop_signal(sig) ? 0 : sig);
     }
     if (ptrace(PTRACE_GETREGS, pid, 0, &t->saved) < 0) {
         int e = errno;
         ptrace(PTRACE_DETACH, pid, 0, 0);
         return bpftime_fail(err, errlen, -e, "cannot read the registers of process %d: %s", pid,
-                    strerror(e));
+                            strerror(e));
     }
     t->xstate = calloc(1, XSTATE_MAX);
     if (t->xstate) {
@@ -126,32 +136,39 @@ static int seize(struct tracee *t, int pid, char *err, size_t errlen) {
     return 0;
 }
 
-static void release(struct tracee *t) {
+static void release(struct tracee *t)
+{
     ptrace(PTRACE_SETREGS, t->pid, 0, &t->saved);
-    if (t->have_xstate) ptrace(PTRACE_SETREGSET, t->pid, (void *)NT_X86_XSTATE, &t->xiov);
+    if (t->have_xstate)
+        ptrace(PTRACE_SETREGSET, t->pid, (void *)NT_X86_XSTATE, &t->xiov);
     ptrace(PTRACE_DETACH, t->pid, 0, t->pending_sig);
-    if (t->mem_fd >= 0) close(t->mem_fd);
+    if (t->mem_fd >= 0)
+        close(t->mem_fd);
     free(t->xstate);
 }
 
 /* Calls func(a0, a1) in the tracee; data (data_len bytes) is copied to its
  * stack first and a0/a1 equal to UINT64_MAX are replaced by its address. */
 static int remote_call(struct tracee *t, uint64_t func, uint64_t a0, uint64_t a1, const void *data,
-                       size_t data_len, uint64_t *ret, char *err, size_t errlen) {
+                       size_t data_len, uint64_t *ret, char *err, size_t errlen)
+{
     struct user_regs_struct regs = t->saved;
     uint64_t sp = (t->saved.rsp - 512) & ~15ull; /* below the red zone */
     if (data_len) {
         sp = (sp - data_len) & ~15ull;
         if (pwrite(t->mem_fd, data, data_len, (off_t)sp) != (ssize_t)data_len)
             return bpftime_fail(err, errlen, -EIO, "cannot write to process %d: %s", t->pid,
-                        strerror(errno));
-        if (a0 == UINT64_MAX) a0 = sp;
-        if (a1 == UINT64_MAX) a1 = sp;
+                                strerror(errno));
+        if (a0 == UINT64_MAX)
+            a0 = sp;
+        if (a1 == UINT64_MAX)
+            a1 = sp;
     }
     sp -= 8; /* rsp % 16 == 8 at function entry, as after a call */
     uint64_t zero = 0;
     if (pwrite(t->mem_fd, &zero, 8, (off_t)sp) != 8)
-        return bpftime_fail(err, errlen, -EIO, "cannot write to process %d: %s", t->pid, strerror(errno));
+        return bpftime_fail(err, errlen, -EIO, "cannot write to process %d: %s", t->pid,
+                            strerror(errno));
     regs.rip = func;
     regs.rdi = a0;
     regs.rsi = a1;
@@ -165,74 +182,88 @@ static int remote_call(struct tracee *t, uint64_t func, uint64_t a0, uint64_t a1
     for (;;) {
         if (ptrace(PTRACE_CONT, t->pid, 0, sig) < 0)
             return bpftime_fail(err, errlen, -errno, "cannot resume process %d: %s", t->pid,
-                        strerror(errno));
+                                strerror(errno));
         sig = 0;
         int st;
         int rc = wait_stop(t->pid, &st, deadline);
         if (rc == -ETIMEDOUT) {
             ptrace(PTRACE_INTERRUPT, t->pid, 0, 0);
             wait_stop(t->pid, &st, now_ns() + CALL_TIMEOUT_NS);
-            return bpftime_fail(err, errlen, rc, "the call in process %d did not return within 10 s",
-                        t->pid);
+            return bpftime_fail(err, errlen, rc,
+                                "the call in process %d did not return within 10 s", t->pid);
         }
-        if (rc < 0) return bpftime_fail(err, errlen, rc, "waitpid: %s", strerror(-rc));
+        if (rc < 0)
+            return bpftime_fail(err, errlen, rc, "waitpid: %s", strerror(-rc));
         if (WIFEXITED(st) || WIFSIGNALED(st))
             return bpftime_fail(err, errlen, -ESRCH, "process %d exited during the call", t->pid);
-        if (!WIFSTOPPED(st)) continue;
-        if ((st >> 16) == PTRACE_EVENT_STOP) continue;
+        if (!WIFSTOPPED(st))
+            continue;
+        if ((st >> 16) == PTRACE_EVENT_STOP)
+            continue;
         int s = WSTOPSIG(st);
         if (s == SIGSEGV) {
             struct user_regs_struct now;
             if (ptrace(PTRACE_GETREGS, t->pid, 0, &now) < 0)
-                return bpftime_fail(err, errlen, -errno, "cannot read registers: %s", strerror(errno));
+                return bpftime_fail(err, errlen, -errno, "cannot read registers: %s",
+                                    strerror(errno));
             if (now.rip == 0) {
                 *ret = now.rax;
                 return 0;
             }
             return bpftime_fail(err, errlen, -EFAULT,
-                        "the call in process %d faulted at 0x%llx (registers restored)", t->pid,
-                        now.rip);
+                                "the call in process %d faulted at 0x%llx (registers restored)",
+                                t->pid, now.rip);
         }
-        if (is_stop_signal(s)) t->pending_sig = s;
-        else sig = s; /* deliver it now, as it would have been */
+        if (is_stop_signal(s))
+            t->pending_sig = s;
+        else
+            sig = s; /* deliver it now, as it would have been */
     }
 }
 
-static int read_remote_str(struct tracee *t, uint64_t addr, char *buf, size_t len) {
-    if (!addr) return -EFAULT;
+static int read_remote_str(struct tracee *t, uint64_t addr, char *buf, size_t len)
+{
+    if (!addr)
+        return -EFAULT;
     ssize_t n = pread(t->mem_fd, buf, len - 1, (off_t)addr);
-    if (n <= 0) return -EFAULT;
+    if (n <= 0)
+        return -EFAULT;
     buf[n] = 0;
     return 0;
 }
 
 /* Address of `symbol` of the object mapped as `binary` in process pid. */
-static int remote_symbol(int pid, const char *binary, const char *symbol, uint64_t *addr,
-                         char *err, size_t errlen) {
+static int remote_symbol(int pid, const char *binary, const char *symbol, uint64_t *addr, char *err,
+                         size_t errlen)
+{
     char path[PATH_MAX];
     uint64_t bias, value, size;
     int ifunc;
     int rc = bpftime_find_mapping(pid, binary, path, sizeof path, &bias, err, errlen);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     char file[PATH_MAX + 32];
     snprintf(file, sizeof file, "/proc/%d/root%s", pid, path);
     rc = bpftime_elf_lookup_symbol(file, symbol, &value, &size, &ifunc, err, errlen);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     *addr = bias + value;
     return 0;
 }
 
-static bool agent_loaded(int pid, const char *agent_path) {
+static bool agent_loaded(int pid, const char *agent_path)
+{
     char path[PATH_MAX], e[256];
     uint64_t bias;
     return bpftime_find_mapping(pid, agent_path, path, sizeof path, &bias, e, sizeof e) == 0;
 }
 
-int bpftime_agent_inject(int pid, const char *agent_path, const char *shm, char *err,
-                         size_t errlen) {
+int bpftime_agent_inject(int pid, const char *agent_path, const char *shm, char *err, size_t errlen)
+{
     char real[PATH_MAX];
     if (!realpath(agent_path, real))
-        return bpftime_fail(err, errlen, -errno, "agent library %s: %s", agent_path, strerror(errno));
+        return bpftime_fail(err, errlen, -errno, "agent library %s: %s", agent_path,
+                            strerror(errno));
     if (pid <= 0 || pid == getpid())
         return bpftime_fail(err, errlen, -EINVAL, "cannot inject into process %d", pid);
     uint64_t dlopen_addr, dlerror_addr = 0;
@@ -240,15 +271,16 @@ int bpftime_agent_inject(int pid, const char *agent_path, const char *shm, char 
     if (rc < 0) {
         char e2[512];
         snprintf(e2, sizeof e2, "%s", err);
-        return bpftime_fail(err, errlen, rc, "process %d: %s (only glibc >= 2.34 processes are supported)",
-                    pid, e2);
+        return bpftime_fail(err, errlen, rc,
+                            "process %d: %s (only glibc >= 2.34 processes are supported)", pid, e2);
     }
     char e3[256];
     remote_symbol(pid, "libc.so.6", "dlerror", &dlerror_addr, e3, sizeof e3);
 
     struct tracee t;
     rc = seize(&t, pid, err, errlen);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     uint64_t ret = 0;
     if (!agent_loaded(pid, real)) {
         rc = remote_call(&t, dlopen_addr, UINT64_MAX, 2 /* RTLD_NOW */, real, strlen(real) + 1,
@@ -263,38 +295,47 @@ int bpftime_agent_inject(int pid, const char *agent_path, const char *shm, char 
         }
     }
     uint64_t start_addr = 0;
-    if (rc == 0) rc = remote_symbol(pid, real, "bpftime_agent_start", &start_addr, err, errlen);
+    if (rc == 0)
+        rc = remote_symbol(pid, real, "bpftime_agent_start", &start_addr, err, errlen);
     if (rc == 0) {
         const char *name = shm && *shm ? shm : "bpftime";
         rc = remote_call(&t, start_addr, UINT64_MAX, 0, name, strlen(name) + 1, &ret, err, errlen);
     }
     release(&t);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     int r = (int)(int32_t)ret;
     if (r == -EALREADY)
-        return bpftime_fail(err, errlen, -EALREADY, "the agent is already running in process %d", pid);
+        return bpftime_fail(err, errlen, -EALREADY, "the agent is already running in process %d",
+                            pid);
     if (r < 0)
-        return bpftime_fail(err, errlen, r,
-                    "the agent in process %d could not start (%s); see that process's stderr",
-                    pid, strerror(-r));
+        return bpftime_fail(
+            err, errlen, r,
+            "the agent in process %d could not start (%s); see that process's stderr", pid,
+            strerror(-r));
     return r;
 }
 
-int bpftime_agent_eject(int pid, char *err, size_t errlen) {
+int bpftime_agent_eject(int pid, char *err, size_t errlen)
+{
     uint64_t stop_addr;
     int rc = remote_symbol(pid, "libbpftime-agent", "bpftime_agent_request_stop", &stop_addr, err,
                            errlen);
     if (rc == -ENOENT)
         return bpftime_fail(err, errlen, -ESRCH, "no bpftime agent is loaded in process %d", pid);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     struct tracee t;
     rc = seize(&t, pid, err, errlen);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     uint64_t ret = 0;
     rc = remote_call(&t, stop_addr, 0, 0, NULL, 0, &ret, err, errlen);
     release(&t);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     if ((int)(int32_t)ret == -ESRCH)
-        return bpftime_fail(err, errlen, -ESRCH, "the bpftime agent in process %d is not running", pid);
+        return bpftime_fail(err, errlen, -ESRCH, "the bpftime agent in process %d is not running",
+                            pid);
     return 0;
 }

@@ -46,8 +46,7 @@ struct bpftime_attach_impl {
 
 /* Allocates an attach id and attaches; returns the id (> 0) or a negative errno. */
 int64_t bpftime_attach_impl_attach(struct bpftime_attach_impl *impl, const void *arg,
-                                   uint32_t arg_len, uint64_t cookie,
-                                   struct bpftime_attach_cb cb);
+                                   uint32_t arg_len, uint64_t cookie, struct bpftime_attach_cb cb);
 int bpftime_attach_impl_detach(struct bpftime_attach_impl *impl, uint64_t attach_id);
 int bpftime_attach_impl_set_error(struct bpftime_attach_impl *impl, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

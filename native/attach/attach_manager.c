@@ -14,7 +14,8 @@
 #include "vm/ebpf_vm.h"
 
 #define MAX_IMPLS 16
-#define RETIRE_GRACE_NS 1000000000ull /* a hook that loaded a pointer has surely counted itself by then */
+#define RETIRE_GRACE_NS \
+    1000000000ull /* a hook that loaded a pointer has surely counted itself by then */
 #define HEARTBEAT_NS 1000000000ull
 
 struct compiled_prog {
@@ -41,9 +42,9 @@ struct bpftime_attach_manager {
     struct bpftime_region *region;
     struct bpftime_attach_impl *impls[MAX_IMPLS];
     int nr_impls;
-    struct compiled_prog *progs;   /* live and retired */
-    struct link_slot *slots;       /* attached links, in link-id order */
-    struct link_slot *dead_slots;  /* detached; kept because a hook may still hold one */
+    struct compiled_prog *progs;  /* live and retired */
+    struct link_slot *slots;      /* attached links, in link-id order */
+    struct link_slot *dead_slots; /* detached; kept because a hook may still hold one */
     uint64_t generation;
     bool synced;
     bool single_threaded;
@@ -53,7 +54,8 @@ struct bpftime_attach_manager {
     char error[256];
 };
 
-static uint64_t now_ns(void) {
+static uint64_t now_ns(void)
+{
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
@@ -61,7 +63,8 @@ static uint64_t now_ns(void) {
 
 static int set_error(struct bpftime_attach_manager *m, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-static int set_error(struct bpftime_attach_manager *m, int code, const char *fmt, ...) {
+static int set_error(struct bpftime_attach_manager *m, int code, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(m->error, sizeof m->error, fmt, ap);
@@ -70,7 +73,8 @@ static int set_error(struct bpftime_attach_manager *m, int code, const char *fmt
 }
 
 /* The callback every hook calls: one acquire load of the link's program. */
-static uint64_t run_link(void *data, void *ctx, uint64_t ctx_len) {
+static uint64_t run_link(void *data, void *ctx, uint64_t ctx_len)
+{
     struct link_slot *s = data;
     struct compiled_prog *p = atomic_load_explicit(&s->prog, memory_order_acquire);
     atomic_fetch_add_explicit(&p->inflight, 1, memory_order_relaxed);
@@ -83,14 +87,17 @@ static uint64_t run_link(void *data, void *ctx, uint64_t ctx_len) {
         BPFTIME_WARN("program %u failed: %s", p->prog_id, ebpf_vm_error(p->vm));
         r = BPFTIME_RUN_FAILED;
     }
-    if (stats) bpftime_prog_record_run(s->region, p->prog_id, now_ns() - start);
+    if (stats)
+        bpftime_prog_record_run(s->region, p->prog_id, now_ns() - start);
     atomic_fetch_sub_explicit(&p->inflight, 1, memory_order_release);
     return r;
 }
 
-struct bpftime_attach_manager *bpftime_attach_manager_create(struct bpftime_region *r) {
+struct bpftime_attach_manager *bpftime_attach_manager_create(struct bpftime_region *r)
+{
     struct bpftime_attach_manager *m = calloc(1, sizeof *m);
-    if (!m) return NULL;
+    if (!m)
+        return NULL;
     m->region = r;
     m->instance_id = bpftime_instance_register(r, 0);
     if (m->instance_id < 0) {
@@ -101,25 +108,31 @@ struct bpftime_attach_manager *bpftime_attach_manager_create(struct bpftime_regi
 }
 
 int bpftime_attach_manager_register_impl(struct bpftime_attach_manager *m,
-                                         struct bpftime_attach_impl *impl) {
+                                         struct bpftime_attach_impl *impl)
+{
     for (int i = 0; i < m->nr_impls; i++)
         if (m->impls[i]->ops->target_type == impl->ops->target_type)
-            return set_error(m, -EEXIST, "an attach implementation for target type %u is already registered",
+            return set_error(m, -EEXIST,
+                             "an attach implementation for target type %u is already registered",
                              impl->ops->target_type);
-    if (m->nr_impls == MAX_IMPLS) return set_error(m, -ENOSPC, "too many attach implementations");
+    if (m->nr_impls == MAX_IMPLS)
+        return set_error(m, -ENOSPC, "too many attach implementations");
     m->impls[m->nr_impls++] = impl;
     m->synced = false;
     return 0;
 }
 
-static struct bpftime_attach_impl *impl_for(struct bpftime_attach_manager *m, uint32_t type) {
+static struct bpftime_attach_impl *impl_for(struct bpftime_attach_manager *m, uint32_t type)
+{
     for (int i = 0; i < m->nr_impls; i++)
-        if (m->impls[i]->ops->target_type == type) return m->impls[i];
+        if (m->impls[i]->ops->target_type == type)
+            return m->impls[i];
     return NULL;
 }
 
 /* Finds or compiles program prog_id (reviving a retired one). */
-static struct compiled_prog *get_prog(struct bpftime_attach_manager *m, uint32_t prog_id) {
+static struct compiled_prog *get_prog(struct bpftime_attach_manager *m, uint32_t prog_id)
+{
     for (struct compiled_prog *p = m->progs; p; p = p->next)
         if (p->prog_id == prog_id) {
             p->retired_ns = 0;
@@ -152,13 +165,16 @@ static struct compiled_prog *get_prog(struct bpftime_attach_manager *m, uint32_t
     return p;
 }
 
-static void release_prog(struct bpftime_attach_manager *m, struct compiled_prog *p) {
-    if (--p->users == 0) p->retired_ns = now_ns();
+static void release_prog(struct bpftime_attach_manager *m, struct compiled_prog *p)
+{
+    if (--p->users == 0)
+        p->retired_ns = now_ns();
     (void)m;
 }
 
 /* Frees retired programs nobody can still be running. */
-static void collect_retired(struct bpftime_attach_manager *m, bool force) {
+static void collect_retired(struct bpftime_attach_manager *m, bool force)
+{
     uint64_t now = now_ns();
     struct compiled_prog **pp = &m->progs;
     while (*pp) {
@@ -175,9 +191,11 @@ static void collect_retired(struct bpftime_attach_manager *m, bool force) {
     }
 }
 
-static void detach_slot(struct bpftime_attach_manager *m, struct link_slot *s) {
+static void detach_slot(struct bpftime_attach_manager *m, struct link_slot *s)
+{
     int err = bpftime_attach_impl_detach(s->impl, s->attach_id);
-    if (err < 0) BPFTIME_WARN("detach link %u: %s", s->link_id, s->impl->error);
+    if (err < 0)
+        BPFTIME_WARN("detach link %u: %s", s->link_id, s->impl->error);
     release_prog(m, atomic_load(&s->prog));
     if (m->single_threaded) {
         free(s);
@@ -190,9 +208,11 @@ static void detach_slot(struct bpftime_attach_manager *m, struct link_slot *s) {
 static struct link_slot *attach_link(struct bpftime_attach_manager *m,
                                      const struct bpftime_link_info *li,
                                      const struct bpftime_target_info *ti,
-                                     struct bpftime_attach_impl *impl) {
+                                     struct bpftime_attach_impl *impl)
+{
     struct compiled_prog *p = get_prog(m, li->prog_id);
-    if (!p) return NULL;
+    if (!p)
+        return NULL;
     struct link_slot *s = calloc(1, sizeof *s);
     uint8_t *arg = malloc(ti->arg_len + 1);
     if (!s || !arg) {
@@ -228,8 +248,10 @@ static struct link_slot *attach_link(struct bpftime_attach_manager *m,
     return s;
 }
 
-static void report_instance(struct bpftime_attach_manager *m) {
-    if (!m->instance_id) return;
+static void report_instance(struct bpftime_attach_manager *m)
+{
+    if (!m->instance_id)
+        return;
     uint32_t ids[BPFTIME_INSTANCE_MAX_LINKS];
     uint32_t n = 0;
     for (struct link_slot *s = m->slots; s && n < BPFTIME_INSTANCE_MAX_LINKS; s = s->next)
@@ -237,19 +259,24 @@ static void report_instance(struct bpftime_attach_manager *m) {
     bpftime_instance_set_links(m->region, (uint32_t)m->instance_id, ids, n, m->generation);
 }
 
-int bpftime_attach_manager_instantiate(struct bpftime_attach_manager *m) {
+int bpftime_attach_manager_instantiate(struct bpftime_attach_manager *m)
+{
     uint64_t gen = bpftime_region_generation(m->region);
-    for (struct link_slot *s = m->slots; s; s = s->next) s->seen = false;
+    for (struct link_slot *s = m->slots; s; s = s->next)
+        s->seen = false;
 
     struct link_slot *head = NULL, **tail = &head;
     for (int id = bpftime_link_next_id(m->region, 0); id > 0;
          id = bpftime_link_next_id(m->region, (uint32_t)id)) {
         struct bpftime_link_info li;
         struct bpftime_target_info ti;
-        if (bpftime_link_get(m->region, (uint32_t)id, &li) < 0) continue; /* deleted meanwhile */
-        if (bpftime_target_get(m->region, li.target_id, &ti) < 0) continue;
+        if (bpftime_link_get(m->region, (uint32_t)id, &li) < 0)
+            continue; /* deleted meanwhile */
+        if (bpftime_target_get(m->region, li.target_id, &ti) < 0)
+            continue;
         struct bpftime_attach_impl *impl = impl_for(m, ti.type);
-        if (!impl) continue;
+        if (!impl)
+            continue;
 
         /* Unlink the existing slot for this link, if any, from the old list. */
         struct link_slot *s = NULL, **pp = &m->slots;
@@ -299,7 +326,8 @@ int bpftime_attach_manager_instantiate(struct bpftime_attach_manager *m) {
     return bpftime_attach_manager_attached(m);
 }
 
-int bpftime_attach_manager_refresh(struct bpftime_attach_manager *m) {
+int bpftime_attach_manager_refresh(struct bpftime_attach_manager *m)
+{
     if (m->synced && bpftime_region_generation(m->region) == m->generation) {
         /* Look at the clock only every 64 calls: nginx refreshes per request. */
         if (m->instance_id && (++m->refreshes & 63) == 0) {
@@ -316,7 +344,8 @@ int bpftime_attach_manager_refresh(struct bpftime_attach_manager *m) {
     return n < 0 ? n : 1;
 }
 
-void bpftime_attach_manager_deinstantiate(struct bpftime_attach_manager *m) {
+void bpftime_attach_manager_deinstantiate(struct bpftime_attach_manager *m)
+{
     while (m->slots) {
         struct link_slot *s = m->slots;
         m->slots = s->next;
@@ -332,31 +361,43 @@ void bpftime_attach_manager_deinstantiate(struct bpftime_attach_manager *m) {
     report_instance(m);
 }
 
-void bpftime_attach_manager_destroy(struct bpftime_attach_manager *m) {
-    if (!m) return;
+void bpftime_attach_manager_destroy(struct bpftime_attach_manager *m)
+{
+    if (!m)
+        return;
     bpftime_attach_manager_deinstantiate(m);
     for (int i = 0; i < m->nr_impls; i++)
-        if (m->impls[i]->ops->destroy) m->impls[i]->ops->destroy(m->impls[i]);
-    if (m->instance_id) bpftime_instance_delete(m->region, (uint32_t)m->instance_id);
+        if (m->impls[i]->ops->destroy)
+            m->impls[i]->ops->destroy(m->impls[i]);
+    if (m->instance_id)
+        bpftime_instance_delete(m->region, (uint32_t)m->instance_id);
     free(m);
 }
 
-int bpftime_attach_manager_after_fork(struct bpftime_attach_manager *m) {
+int bpftime_attach_manager_after_fork(struct bpftime_attach_manager *m)
+{
     int id = bpftime_instance_register(m->region, 0);
     m->instance_id = id > 0 ? id : 0;
     m->synced = false; /* the next refresh syncs and reports this process's links */
-    if (id < 0) return set_error(m, id, "cannot register the forked process: %s", bpftime_last_error());
+    if (id < 0)
+        return set_error(m, id, "cannot register the forked process: %s", bpftime_last_error());
     return 0;
 }
 
-int bpftime_attach_manager_attached(const struct bpftime_attach_manager *m) {
+int bpftime_attach_manager_attached(const struct bpftime_attach_manager *m)
+{
     int n = 0;
-    for (struct link_slot *s = m->slots; s; s = s->next) n++;
+    for (struct link_slot *s = m->slots; s; s = s->next)
+        n++;
     return n;
 }
 
-const char *bpftime_attach_manager_error(const struct bpftime_attach_manager *m) { return m->error; }
+const char *bpftime_attach_manager_error(const struct bpftime_attach_manager *m)
+{
+    return m->error;
+}
 
-void bpftime_attach_manager_set_single_threaded(struct bpftime_attach_manager *m, int yes) {
+void bpftime_attach_manager_set_single_threaded(struct bpftime_attach_manager *m, int yes)
+{
     m->single_threaded = yes != 0;
 }

@@ -19,7 +19,6 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-
 /* ---- ELF file access ------------------------------------------------------ */
 
 struct elf_file {
@@ -28,10 +27,12 @@ struct elf_file {
     const Elf64_Ehdr *eh;
 };
 
-static int elf_open(const char *path, struct elf_file *f, char *err, size_t errlen) {
+static int elf_open(const char *path, struct elf_file *f, char *err, size_t errlen)
+{
     memset(f, 0, sizeof *f);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return bpftime_fail(err, errlen, -errno, "cannot open %s: %s", path, strerror(errno));
+    if (fd < 0)
+        return bpftime_fail(err, errlen, -errno, "cannot open %s: %s", path, strerror(errno));
     struct stat st;
     if (fstat(fd, &st) < 0 || st.st_size < (off_t)sizeof(Elf64_Ehdr)) {
         close(fd);
@@ -39,7 +40,8 @@ static int elf_open(const char *path, struct elf_file *f, char *err, size_t errl
     }
     void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
     close(fd);
-    if (p == MAP_FAILED) return bpftime_fail(err, errlen, -EIO, "cannot map %s: %s", path, strerror(errno));
+    if (p == MAP_FAILED)
+        return bpftime_fail(err, errlen, -EIO, "cannot map %s: %s", path, strerror(errno));
     f->data = p;
     f->size = (size_t)st.st_size;
     f->eh = p;
@@ -53,26 +55,34 @@ static int elf_open(const char *path, struct elf_file *f, char *err, size_t errl
     return 0;
 }
 
-static void elf_close(struct elf_file *f) {
-    if (f->data) munmap((void *)f->data, f->size);
+static void elf_close(struct elf_file *f)
+{
+    if (f->data)
+        munmap((void *)f->data, f->size);
     f->data = NULL;
 }
 
 /* Pointer to [off, off+len) inside the file, or NULL if out of bounds. */
-static const void *elf_at(const struct elf_file *f, uint64_t off, uint64_t len) {
-    if (off > f->size || len > f->size - off) return NULL;
+static const void *elf_at(const struct elf_file *f, uint64_t off, uint64_t len)
+{
+    if (off > f->size || len > f->size - off)
+        return NULL;
     return f->data + off;
 }
 
-static const Elf64_Shdr *elf_section(const struct elf_file *f, unsigned i) {
+static const Elf64_Shdr *elf_section(const struct elf_file *f, unsigned i)
+{
     const Elf64_Ehdr *eh = f->eh;
-    if (eh->e_shentsize != sizeof(Elf64_Shdr) || i >= eh->e_shnum) return NULL;
+    if (eh->e_shentsize != sizeof(Elf64_Shdr) || i >= eh->e_shnum)
+        return NULL;
     return elf_at(f, eh->e_shoff + (uint64_t)i * sizeof(Elf64_Shdr), sizeof(Elf64_Shdr));
 }
 
 /* Does symbol table name `n` (maybe "name@VER" / "name@@VER") name `want`? */
-static bool name_matches(const char *n, size_t n_max, const char *want, size_t want_len) {
-    if (want_len > n_max || strncmp(n, want, want_len) != 0) return false;
+static bool name_matches(const char *n, size_t n_max, const char *want, size_t want_len)
+{
+    if (want_len > n_max || strncmp(n, want, want_len) != 0)
+        return false;
     return want_len == n_max || n[want_len] == 0 || n[want_len] == '@';
 }
 
@@ -84,63 +94,82 @@ struct sym_hit {
 };
 
 static void scan_symtab(const struct elf_file *f, const Elf64_Shdr *sh, const char *want,
-                        struct sym_hit *hit) {
-    if (sh->sh_entsize != sizeof(Elf64_Sym)) return;
+                        struct sym_hit *hit)
+{
+    if (sh->sh_entsize != sizeof(Elf64_Sym))
+        return;
     const Elf64_Shdr *strsh = elf_section(f, sh->sh_link);
-    if (!strsh) return;
+    if (!strsh)
+        return;
     const char *strtab = elf_at(f, strsh->sh_offset, strsh->sh_size);
     const Elf64_Sym *syms = elf_at(f, sh->sh_offset, sh->sh_size);
-    if (!strtab || !syms) return;
+    if (!strtab || !syms)
+        return;
     size_t n = sh->sh_size / sizeof(Elf64_Sym), want_len = strlen(want);
     for (size_t i = 0; i < n; i++) {
         const Elf64_Sym *s = &syms[i];
         unsigned type = ELF64_ST_TYPE(s->st_info), bind = ELF64_ST_BIND(s->st_info);
-        if (type != STT_FUNC && type != STT_GNU_IFUNC) continue;
-        if (s->st_shndx == SHN_UNDEF || s->st_name >= strsh->sh_size) continue;
+        if (type != STT_FUNC && type != STT_GNU_IFUNC)
+            continue;
+        if (s->st_shndx == SHN_UNDEF || s->st_name >= strsh->sh_size)
+            continue;
         if (!name_matches(strtab + s->st_name, strsh->sh_size - s->st_name, want, want_len))
             continue;
         int rank = bind == STB_GLOBAL ? 2 : bind == STB_WEAK ? 1 : 0;
-        if (hit->found && rank <= hit->rank) continue;
+        if (hit->found && rank <= hit->rank)
+            continue;
         *hit = (struct sym_hit){true, rank, s->st_value, s->st_size, type == STT_GNU_IFUNC};
     }
 }
 
-int bpftime_elf_lookup_symbol(const char *path, const char *symbol, uint64_t *value,
-                              uint64_t *size, int *is_ifunc, char *err, size_t errlen) {
+int bpftime_elf_lookup_symbol(const char *path, const char *symbol, uint64_t *value, uint64_t *size,
+                              int *is_ifunc, char *err, size_t errlen)
+{
     struct elf_file f;
     int rc = elf_open(path, &f, err, errlen);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     struct sym_hit hit = {0};
     /* .symtab first (it has local functions too), .dynsym for stripped files. */
     for (int pass = 0; pass < 2; pass++) {
         for (unsigned i = 0; i < f.eh->e_shnum; i++) {
             const Elf64_Shdr *sh = elf_section(&f, i);
-            if (!sh) break;
-            if (sh->sh_type == (pass == 0 ? SHT_SYMTAB : SHT_DYNSYM)) scan_symtab(&f, sh, symbol, &hit);
+            if (!sh)
+                break;
+            if (sh->sh_type == (pass == 0 ? SHT_SYMTAB : SHT_DYNSYM))
+                scan_symtab(&f, sh, symbol, &hit);
         }
-        if (hit.found && hit.rank > 0) break;
+        if (hit.found && hit.rank > 0)
+            break;
     }
     elf_close(&f);
-    if (!hit.found) return bpftime_fail(err, errlen, -ENOENT, "symbol %s not found in %s", symbol, path);
+    if (!hit.found)
+        return bpftime_fail(err, errlen, -ENOENT, "symbol %s not found in %s", symbol, path);
     *value = hit.value;
     *size = hit.size;
     *is_ifunc = hit.ifunc;
     return 0;
 }
 
-int bpftime_elf_first_load_vaddr(const char *path, uint64_t *vaddr, char *err, size_t errlen) {
+int bpftime_elf_first_load_vaddr(const char *path, uint64_t *vaddr, char *err, size_t errlen)
+{
     struct elf_file f;
     int rc = elf_open(path, &f, err, errlen);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     rc = bpftime_fail(err, errlen, -EIO, "%s has no loadable segment at file offset 0", path);
     if (f.eh->e_phentsize == sizeof(Elf64_Phdr)) {
         for (unsigned i = 0; i < f.eh->e_phnum; i++) {
             const Elf64_Phdr *ph = elf_at(&f, f.eh->e_phoff + (uint64_t)i * sizeof *ph, sizeof *ph);
-            if (!ph) break;
-            if (ph->p_type != PT_LOAD) continue;
+            if (!ph)
+                break;
+            if (ph->p_type != PT_LOAD)
+                continue;
             uint64_t align = ph->p_align > 1 ? ph->p_align : 4096;
-            if (align > 4096) align = 4096; /* mappings are page-granular */
-            if ((ph->p_offset & ~(align - 1)) != 0) break;
+            if (align > 4096)
+                align = 4096; /* mappings are page-granular */
+            if ((ph->p_offset & ~(align - 1)) != 0)
+                break;
             *vaddr = ph->p_vaddr & ~(align - 1);
             rc = 0;
             break;
@@ -160,19 +189,23 @@ struct map_line {
     char path[PATH_MAX];
 };
 
-static bool parse_map_line(const char *line, struct map_line *m) {
+static bool parse_map_line(const char *line, struct map_line *m)
+{
     int pos = 0;
     if (sscanf(line, "%lx-%lx %4s %lx %x:%x %lu %n", &m->start, &m->end, m->perms, &m->offset,
                &m->dev_major, &m->dev_minor, &m->inode, &pos) < 7)
         return false;
     const char *p = line + pos;
-    while (*p == ' ') p++;
+    while (*p == ' ')
+        p++;
     snprintf(m->path, sizeof m->path, "%s", p);
     size_t n = strlen(m->path);
-    while (n && (m->path[n - 1] == '\n')) m->path[--n] = 0;
+    while (n && (m->path[n - 1] == '\n'))
+        m->path[--n] = 0;
     const char *del = " (deleted)";
     size_t dl = strlen(del);
-    if (n > dl && strcmp(m->path + n - dl, del) == 0) m->path[n - dl] = 0;
+    if (n > dl && strcmp(m->path + n - dl, del) == 0)
+        m->path[n - dl] = 0;
     return true;
 }
 
@@ -184,43 +217,54 @@ struct binary_spec {
     struct stat st;
 };
 
-static void spec_init(struct binary_spec *b, const char *name) {
+static void spec_init(struct binary_spec *b, const char *name)
+{
     memset(b, 0, sizeof *b);
     b->name = name;
     b->is_path = strchr(name, '/') != NULL;
     if (b->is_path) {
-        if (!realpath(name, b->real)) snprintf(b->real, sizeof b->real, "%s", name);
+        if (!realpath(name, b->real))
+            snprintf(b->real, sizeof b->real, "%s", name);
         b->have_stat = stat(name, &b->st) == 0;
     }
 }
 
-static bool spec_matches(const struct binary_spec *b, const struct map_line *m) {
-    if (m->path[0] != '/') return false; /* [heap], anonymous, ... */
+static bool spec_matches(const struct binary_spec *b, const struct map_line *m)
+{
+    if (m->path[0] != '/')
+        return false; /* [heap], anonymous, ... */
     if (b->is_path) {
-        if (strcmp(m->path, b->real) == 0 || strcmp(m->path, b->name) == 0) return true;
+        if (strcmp(m->path, b->real) == 0 || strcmp(m->path, b->name) == 0)
+            return true;
         return b->have_stat && m->inode == (uint64_t)b->st.st_ino &&
                m->dev_major == major(b->st.st_dev) && m->dev_minor == minor(b->st.st_dev);
     }
     const char *base = strrchr(m->path, '/') + 1;
     size_t n = strlen(b->name);
-    if (strncmp(base, b->name, n) != 0) return false;
+    if (strncmp(base, b->name, n) != 0)
+        return false;
     return base[n] == 0 || base[n] == '.' || base[n] == '-';
 }
 
-static FILE *open_maps(int pid) {
+static FILE *open_maps(int pid)
+{
     char p[64];
-    if (pid) snprintf(p, sizeof p, "/proc/%d/maps", pid);
-    else snprintf(p, sizeof p, "/proc/self/maps");
+    if (pid)
+        snprintf(p, sizeof p, "/proc/%d/maps", pid);
+    else
+        snprintf(p, sizeof p, "/proc/self/maps");
     return fopen(p, "re");
 }
 
 int bpftime_find_mapping(int pid, const char *binary, char *path, size_t path_len, uint64_t *bias,
-                         char *err, size_t errlen) {
+                         char *err, size_t errlen)
+{
     struct binary_spec b;
     spec_init(&b, binary);
     FILE *fp = open_maps(pid);
-    if (!fp) return bpftime_fail(err, errlen, -errno, "cannot read the memory map of process %d: %s", pid,
-                         strerror(errno));
+    if (!fp)
+        return bpftime_fail(err, errlen, -errno, "cannot read the memory map of process %d: %s",
+                            pid, strerror(errno));
     char line[PATH_MAX + 128];
     struct map_line m;
     bool found = false;
@@ -228,8 +272,10 @@ int bpftime_find_mapping(int pid, const char *binary, char *path, size_t path_le
     bool have0 = false;
     char found_path[PATH_MAX] = "";
     while (fgets(line, sizeof line, fp)) {
-        if (!parse_map_line(line, &m)) continue;
-        if (found ? strcmp(m.path, found_path) != 0 : !spec_matches(&b, &m)) continue;
+        if (!parse_map_line(line, &m))
+            continue;
+        if (found ? strcmp(m.path, found_path) != 0 : !spec_matches(&b, &m))
+            continue;
         if (!found) {
             found = true;
             snprintf(found_path, sizeof found_path, "%s", m.path);
@@ -242,26 +288,33 @@ int bpftime_find_mapping(int pid, const char *binary, char *path, size_t path_le
     fclose(fp);
     if (!found) {
         if (pid)
-            return bpftime_fail(err, errlen, -ENOENT, "%s is not loaded in process %d", binary, pid);
+            return bpftime_fail(err, errlen, -ENOENT, "%s is not loaded in process %d", binary,
+                                pid);
         return bpftime_fail(err, errlen, -ENOENT, "%s is not loaded in this process", binary);
     }
-    if (!have0) return bpftime_fail(err, errlen, -EIO, "%s: no mapping at file offset 0", found_path);
+    if (!have0)
+        return bpftime_fail(err, errlen, -EIO, "%s: no mapping at file offset 0", found_path);
     /* /proc/<pid>/root makes the path right for a process in another mount namespace. */
     char file[PATH_MAX + 32];
-    if (pid) snprintf(file, sizeof file, "/proc/%d/root%s", pid, found_path);
-    else snprintf(file, sizeof file, "%s", found_path);
+    if (pid)
+        snprintf(file, sizeof file, "/proc/%d/root%s", pid, found_path);
+    else
+        snprintf(file, sizeof file, "%s", found_path);
     uint64_t vaddr;
     int rc = bpftime_elf_first_load_vaddr(file, &vaddr, err, errlen);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     *bias = start0 - vaddr;
     snprintf(path, path_len, "%s", found_path);
     return 0;
 }
 
 /* Is addr inside an executable mapping of this process? */
-static bool is_executable(uint64_t addr) {
+static bool is_executable(uint64_t addr)
+{
     FILE *fp = open_maps(0);
-    if (!fp) return true; /* cannot tell: let the patcher decide */
+    if (!fp)
+        return true; /* cannot tell: let the patcher decide */
     char line[PATH_MAX + 128];
     struct map_line m;
     bool ok = false;
@@ -274,28 +327,35 @@ static bool is_executable(uint64_t addr) {
     return ok;
 }
 
-static int parse_u64(const char *s, uint64_t *out) {
-    if (!*s || !isdigit((unsigned char)*s)) return -1;
+static int parse_u64(const char *s, uint64_t *out)
+{
+    if (!*s || !isdigit((unsigned char)*s))
+        return -1;
     char *end;
     errno = 0;
     unsigned long long v = strtoull(s, &end, 0);
-    if (errno || *end) return -1;
+    if (errno || *end)
+        return -1;
     *out = v;
     return 0;
 }
 
 int bpftime_resolve_uprobe_target(const char *arg, size_t arg_len, struct bpftime_resolved *out,
-                                  char *err, size_t errlen) {
+                                  char *err, size_t errlen)
+{
     memset(out, 0, sizeof *out);
-    if (arg_len >= PATH_MAX) return bpftime_fail(err, errlen, -EINVAL, "uprobe target is too long");
+    if (arg_len >= PATH_MAX)
+        return bpftime_fail(err, errlen, -EINVAL, "uprobe target is too long");
     char buf[PATH_MAX];
     memcpy(buf, arg, arg_len);
     buf[arg_len] = 0;
-    while (arg_len && buf[arg_len - 1] == 0) arg_len--; /* tolerate a stored NUL */
+    while (arg_len && buf[arg_len - 1] == 0)
+        arg_len--; /* tolerate a stored NUL */
     char *colon = strrchr(buf, ':');
     if (!colon || colon == buf || !colon[1])
         return bpftime_fail(err, errlen, -EINVAL,
-                    "uprobe target \"%s\": expected BINARY:SYMBOL[+OFF] or BINARY:0xADDR", buf);
+                            "uprobe target \"%s\": expected BINARY:SYMBOL[+OFF] or BINARY:0xADDR",
+                            buf);
     *colon = 0;
     const char *binary = buf;
     char *sym = colon + 1;
@@ -304,36 +364,42 @@ int bpftime_resolve_uprobe_target(const char *arg, size_t arg_len, struct bpftim
     if (plus) {
         *plus = 0;
         if (parse_u64(plus + 1, &off) < 0 || !*sym)
-            return bpftime_fail(err, errlen, -EINVAL, "uprobe target \"%s:%s+%s\": bad offset", binary, sym,
-                        plus + 1);
+            return bpftime_fail(err, errlen, -EINVAL, "uprobe target \"%s:%s+%s\": bad offset",
+                                binary, sym, plus + 1);
     }
 
     int rc = bpftime_find_mapping(0, binary, out->path, sizeof out->path, &out->bias, err, errlen);
-    if (rc == -ENOENT) out->not_loaded = 1;
-    if (rc < 0) return rc;
+    if (rc == -ENOENT)
+        out->not_loaded = 1;
+    if (rc < 0)
+        return rc;
 
     uint64_t addr;
     if (sym[0] == '0' && (sym[1] == 'x' || sym[1] == 'X')) {
         uint64_t v;
         if (parse_u64(sym, &v) < 0)
-            return bpftime_fail(err, errlen, -EINVAL, "uprobe target \"%s:%s\": bad address", binary, sym);
+            return bpftime_fail(err, errlen, -EINVAL, "uprobe target \"%s:%s\": bad address",
+                                binary, sym);
         addr = v + out->bias + off;
         out->size = 0;
     } else {
         uint64_t value, size;
         int ifunc;
         rc = bpftime_elf_lookup_symbol(out->path, sym, &value, &size, &ifunc, err, errlen);
-        if (rc < 0) return rc;
+        if (rc < 0)
+            return rc;
         if (ifunc) {
             /* The symbol's value is the resolver; hook what it picked. */
             void *h = dlopen(out->path, RTLD_LAZY | RTLD_NOLOAD);
             void *p = h ? dlsym(h, sym) : NULL;
-            if (!p) p = dlsym(RTLD_DEFAULT, sym);
-            if (h) dlclose(h);
+            if (!p)
+                p = dlsym(RTLD_DEFAULT, sym);
+            if (h)
+                dlclose(h);
             if (!p)
                 return bpftime_fail(err, errlen, -ENOENT,
-                            "%s in %s is an IFUNC and the dynamic linker cannot resolve it", sym,
-                            out->path);
+                                    "%s in %s is an IFUNC and the dynamic linker cannot resolve it",
+                                    sym, out->path);
             addr = (uint64_t)(uintptr_t)p + off;
             out->size = 0;
         } else {
@@ -342,8 +408,9 @@ int bpftime_resolve_uprobe_target(const char *arg, size_t arg_len, struct bpftim
         }
     }
     if (!is_executable(addr))
-        return bpftime_fail(err, errlen, -EFAULT, "uprobe target %s:%s resolves to 0x%lx, not executable code",
-                    binary, sym, (unsigned long)addr);
+        return bpftime_fail(err, errlen, -EFAULT,
+                            "uprobe target %s:%s resolves to 0x%lx, not executable code", binary,
+                            sym, (unsigned long)addr);
     out->addr = addr;
     return 0;
 }

@@ -23,10 +23,10 @@
 #include <stdint.h>
 
 struct bpftime_resolved {
-    uint64_t addr;      /* runtime address (symbol + bias + off) */
-    uint64_t size;      /* bytes from addr to the symbol's end; 0 = unknown */
-    uint64_t bias;      /* load bias of the object */
-    int not_loaded;     /* 1: the binary is not mapped in this process */
+    uint64_t addr;       /* runtime address (symbol + bias + off) */
+    uint64_t size;       /* bytes from addr to the symbol's end; 0 = unknown */
+    uint64_t bias;       /* load bias of the object */
+    int not_loaded;      /* 1: the binary is not mapped in this process */
     char path[PATH_MAX]; /* the mapped file */
 };
 
@@ -36,8 +36,8 @@ int bpftime_resolve_uprobe_target(const char *arg, size_t arg_len, struct bpftim
 
 /* Looks SYMBOL up in ELF file `path` (no process involved): *value = st_value,
  * *size = st_size, *is_ifunc = STT_GNU_IFUNC. Returns 0, -ENOENT or -EIO. */
-int bpftime_elf_lookup_symbol(const char *path, const char *symbol, uint64_t *value,
-                              uint64_t *size, int *is_ifunc, char *err, size_t errlen);
+int bpftime_elf_lookup_symbol(const char *path, const char *symbol, uint64_t *value, uint64_t *size,
+                              int *is_ifunc, char *err, size_t errlen);
 
 /* The virtual address of the first PT_LOAD segment of ELF file `path`
  * rounded down to its page (what the mapping with file offset 0 starts at,

@@ -41,7 +41,8 @@ struct bpftime_event_provider {
  * for the provider's lifetime). Its attach manager is created empty:
  * register this process's attach implementations before instantiate. */
 struct bpftime_event_provider *bpftime_shm_event_provider_create(struct bpftime_region *r);
-struct bpftime_attach_manager *bpftime_shm_event_provider_manager(struct bpftime_event_provider *ep);
+struct bpftime_attach_manager *
+bpftime_shm_event_provider_manager(struct bpftime_event_provider *ep);
 
 /* Convenience wrappers (FFI-friendly). */
 int bpftime_event_provider_instantiate(struct bpftime_event_provider *ep);

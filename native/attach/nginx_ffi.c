@@ -13,9 +13,11 @@ int bpftime_event_provider_add_nginx(struct bpftime_event_provider *ep,
 /* Registers a new nginx URL-filter implementation with the provider's
  * manager; *out is the implementation (owned by the manager). */
 int bpftime_event_provider_add_nginx(struct bpftime_event_provider *ep,
-                                     struct bpftime_attach_impl **out) {
+                                     struct bpftime_attach_impl **out)
+{
     struct bpftime_attach_impl *impl = bpftime_nginx_url_filter_impl_create();
-    if (!impl) return -ENOMEM;
+    if (!impl)
+        return -ENOMEM;
     int err = bpftime_attach_manager_register_impl(bpftime_shm_event_provider_manager(ep), impl);
     if (err < 0) {
         impl->ops->destroy(impl);

@@ -24,7 +24,8 @@ int bpftime_prog_test_run(struct bpftime_region *r, uint32_t prog_id, int use_ji
                           uint32_t data_len, uint64_t repeat, uint64_t *ret, uint64_t *total_ns,
                           char *err, uint32_t errlen);
 
-static uint64_t now_ns(void) {
+static uint64_t now_ns(void)
+{
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
@@ -32,7 +33,8 @@ static uint64_t now_ns(void) {
 
 int bpftime_prog_test_run(struct bpftime_region *r, uint32_t prog_id, int use_jit, void *data,
                           uint32_t data_len, uint64_t repeat, uint64_t *ret, uint64_t *total_ns,
-                          char *err, uint32_t errlen) {
+                          char *err, uint32_t errlen)
+{
     struct bpftime_prog_info info;
     int rc = bpftime_prog_get(r, prog_id, &info);
     if (rc < 0) {
@@ -90,9 +92,11 @@ int bpftime_prog_test_run(struct bpftime_region *r, uint32_t prog_id, int use_ji
             snprintf(err, errlen, "out of memory");
             return -ENOMEM;
         }
-        if (data_len) memcpy(flat, data, data_len);
+        if (data_len)
+            memcpy(flat, data, data_len);
         mem = flat;
-        mem_len = data_len > FLAT_CTX_MIN ? data_len : FLAT_CTX_MIN; /* both engines see the padding */
+        mem_len =
+            data_len > FLAT_CTX_MIN ? data_len : FLAT_CTX_MIN; /* both engines see the padding */
         break;
     }
     if (data_len && mem == ctx && ebpf_vm_add_region(vm, data, data_len, true) < 0) {
@@ -101,7 +105,8 @@ int bpftime_prog_test_run(struct bpftime_region *r, uint32_t prog_id, int use_ji
         free(flat);
         return -ENOMEM;
     }
-    if (repeat == 0) repeat = 1;
+    if (repeat == 0)
+        repeat = 1;
     uint64_t result = 0, t0, t1;
     if (use_jit) {
         ebpf_jit_fn fn;
@@ -113,11 +118,13 @@ int bpftime_prog_test_run(struct bpftime_region *r, uint32_t prog_id, int use_ji
             return rc;
         }
         t0 = now_ns();
-        for (uint64_t i = 0; i < repeat; i++) result = fn(mem, mem_len);
+        for (uint64_t i = 0; i < repeat; i++)
+            result = fn(mem, mem_len);
         t1 = now_ns();
     } else {
         t0 = now_ns();
-        for (uint64_t i = 0; i < repeat && rc == 0; i++) rc = ebpf_vm_exec(vm, mem, mem_len, &result);
+        for (uint64_t i = 0; i < repeat && rc == 0; i++)
+            rc = ebpf_vm_exec(vm, mem, mem_len, &result);
         t1 = now_ns();
         if (rc < 0) {
             snprintf(err, errlen, "%s", ebpf_vm_error(vm));
@@ -127,7 +134,8 @@ int bpftime_prog_test_run(struct bpftime_region *r, uint32_t prog_id, int use_ji
         }
     }
     bpftime_prog_unload_vm(r, prog_id);
-    if (flat && data_len) memcpy(data, flat, data_len); /* --data-out sees the writes */
+    if (flat && data_len)
+        memcpy(data, flat, data_len); /* --data-out sees the writes */
     free(flat);
     *ret = result;
     *total_ns = t1 - t0;

@@ -32,7 +32,8 @@ struct up_impl {
 
 /* The registers as the program's context, the invocation context around the run. */
 static uint64_t run_entry(struct up_entry *e, struct bpftime_hook_regs *regs,
-                          struct bpftime_invocation *inv) {
+                          struct bpftime_invocation *inv)
+{
     *inv = (struct bpftime_invocation){.func_ip = e->func, .cookie = e->cookie, .regs = regs};
     struct bpftime_invocation *prev = bpftime_invocation_get();
     bpftime_invocation_set(inv);
@@ -41,14 +42,17 @@ static uint64_t run_entry(struct up_entry *e, struct bpftime_hook_regs *regs,
     return r;
 }
 
-static int on_enter(struct bpftime_hook_regs *regs, void *user) {
+static int on_enter(struct bpftime_hook_regs *regs, void *user)
+{
     struct bpftime_invocation inv;
     run_entry(user, regs, &inv);
-    if (inv.override_set) return bpftime_hook_override_return(regs, inv.override_value);
+    if (inv.override_set)
+        return bpftime_hook_override_return(regs, inv.override_value);
     return BPFTIME_HOOK_CONTINUE;
 }
 
-static void on_leave(struct bpftime_hook_regs *regs, void *user) {
+static void on_leave(struct bpftime_hook_regs *regs, void *user)
+{
     struct bpftime_invocation inv;
     run_entry(user, regs, &inv);
     /* bpf_override_return has no meaning after the function ran: ignored. */
@@ -59,14 +63,14 @@ static const struct bpftime_hook_callbacks leave_cbs = {.on_leave = on_leave};
 
 /* Resolves and hooks e. Returns 0 (hooked), 1 (dormant: binary not loaded
  * here) or a negative errno with the message in impl->error. */
-static int try_hook(struct up_impl *ui, struct up_entry *e) {
+static int try_hook(struct up_impl *ui, struct up_entry *e)
+{
     struct bpftime_resolved res;
     char err[512];
     int rc = bpftime_resolve_uprobe_target(e->arg, e->arg_len, &res, err, sizeof err);
     if (rc < 0) {
         if (res.not_loaded) {
-            BPFTIME_DEBUG("%s %s: %s; dormant until it is loaded", ui->base.ops->name, e->arg,
-                          err);
+            BPFTIME_DEBUG("%s %s: %s; dormant until it is loaded", ui->base.ops->name, e->arg, err);
             return 1;
         }
         return bpftime_attach_impl_set_error(&ui->base, rc, "%s", err);
@@ -77,13 +81,14 @@ static int try_hook(struct up_impl *ui, struct up_entry *e) {
         return bpftime_attach_impl_set_error(&ui->base, rc, "cannot hook %s at 0x%lx: %s", e->arg,
                                              (unsigned long)res.addr, bpftime_patcher_error());
     e->func = res.addr;
-    BPFTIME_DEBUG("%s %s hooked at 0x%lx (%s)", ui->base.ops->name, e->arg,
-                  (unsigned long)res.addr, res.path);
+    BPFTIME_DEBUG("%s %s hooked at 0x%lx (%s)", ui->base.ops->name, e->arg, (unsigned long)res.addr,
+                  res.path);
     return 0;
 }
 
 static int up_attach(struct bpftime_attach_impl *impl, const void *arg, uint32_t arg_len,
-                     uint64_t cookie, struct bpftime_attach_cb cb, uint64_t attach_id) {
+                     uint64_t cookie, struct bpftime_attach_cb cb, uint64_t attach_id)
+{
     struct up_impl *ui = (struct up_impl *)impl;
     struct up_entry *e = calloc(1, sizeof *e);
     char *copy = malloc((size_t)arg_len + 1);
@@ -92,9 +97,13 @@ static int up_attach(struct bpftime_attach_impl *impl, const void *arg, uint32_t
         free(copy);
         return bpftime_attach_impl_set_error(impl, -ENOMEM, "out of memory");
     }
-    if (arg_len) memcpy(copy, arg, arg_len);
+    if (arg_len)
+        memcpy(copy, arg, arg_len);
     copy[arg_len] = 0;
-    *e = (struct up_entry){.attach_id = attach_id, .cookie = cookie, .cb = cb, .arg = copy,
+    *e = (struct up_entry){.attach_id = attach_id,
+                           .cookie = cookie,
+                           .cb = cb,
+                           .arg = copy,
                            .arg_len = (uint32_t)strlen(copy)};
     int rc = try_hook(ui, e);
     if (rc < 0) {
@@ -107,11 +116,13 @@ static int up_attach(struct bpftime_attach_impl *impl, const void *arg, uint32_t
     return 0;
 }
 
-static int up_detach(struct bpftime_attach_impl *impl, uint64_t attach_id) {
+static int up_detach(struct bpftime_attach_impl *impl, uint64_t attach_id)
+{
     struct up_impl *ui = (struct up_impl *)impl;
     for (struct up_entry **pp = &ui->entries; *pp; pp = &(*pp)->next) {
         struct up_entry *e = *pp;
-        if (e->attach_id != attach_id) continue;
+        if (e->attach_id != attach_id)
+            continue;
         if (e->hook) {
             /* When this returns no thread is in (or will enter) our callback
              * for e: e can be freed. */
@@ -129,7 +140,8 @@ static int up_detach(struct bpftime_attach_impl *impl, uint64_t attach_id) {
                                          (unsigned long long)attach_id);
 }
 
-static void up_destroy(struct bpftime_attach_impl *impl) {
+static void up_destroy(struct bpftime_attach_impl *impl)
+{
     struct up_impl *ui = (struct up_impl *)impl;
     while (ui->entries) {
         struct up_entry *e = ui->entries;
@@ -161,15 +173,18 @@ static const struct bpftime_attach_impl_ops uretprobe_ops = {
     .destroy = up_destroy,
 };
 
-struct bpftime_attach_impl *bpftime_uprobe_impl_create(int retprobe) {
+struct bpftime_attach_impl *bpftime_uprobe_impl_create(int retprobe)
+{
     struct up_impl *ui = calloc(1, sizeof *ui);
-    if (!ui) return NULL;
+    if (!ui)
+        return NULL;
     ui->base.ops = retprobe ? &uretprobe_ops : &uprobe_ops;
     ui->retprobe = retprobe != 0;
     return &ui->base;
 }
 
-static int objs_counters(struct dl_phdr_info *info, size_t size, void *data) {
+static int objs_counters(struct dl_phdr_info *info, size_t size, void *data)
+{
     unsigned long long *c = data;
     if (size >= offsetof(struct dl_phdr_info, dlpi_subs) + sizeof info->dlpi_subs) {
         c[0] = info->dlpi_adds;
@@ -178,19 +193,24 @@ static int objs_counters(struct dl_phdr_info *info, size_t size, void *data) {
     return 1; /* the counters are the same in every entry: stop at the first */
 }
 
-int bpftime_uprobe_impl_retry(struct bpftime_attach_impl *impl) {
+int bpftime_uprobe_impl_retry(struct bpftime_attach_impl *impl)
+{
     struct up_impl *ui = (struct up_impl *)impl;
     bool dormant = false;
-    for (struct up_entry *e = ui->entries; e; e = e->next) dormant |= e->hook == NULL;
-    if (!dormant) return 0;
+    for (struct up_entry *e = ui->entries; e; e = e->next)
+        dormant |= e->hook == NULL;
+    if (!dormant)
+        return 0;
     unsigned long long c[2] = {0, 0};
     dl_iterate_phdr(objs_counters, c);
-    if (c[0] == ui->objs_adds && c[1] == ui->objs_subs) return 0;
+    if (c[0] == ui->objs_adds && c[1] == ui->objs_subs)
+        return 0;
     ui->objs_adds = c[0];
     ui->objs_subs = c[1];
     int n = 0;
     for (struct up_entry *e = ui->entries; e; e = e->next) {
-        if (e->hook) continue;
+        if (e->hook)
+            continue;
         int rc = try_hook(ui, e);
         if (rc == 0) {
             BPFTIME_INFO("%s %s: hooked after its binary was loaded", impl->ops->name, e->arg);
@@ -202,9 +222,11 @@ int bpftime_uprobe_impl_retry(struct bpftime_attach_impl *impl) {
     return n;
 }
 
-int bpftime_uprobe_impl_active(const struct bpftime_attach_impl *impl) {
+int bpftime_uprobe_impl_active(const struct bpftime_attach_impl *impl)
+{
     const struct up_impl *ui = (const struct up_impl *)impl;
     int n = 0;
-    for (const struct up_entry *e = ui->entries; e; e = e->next) n += e->hook != NULL;
+    for (const struct up_entry *e = ui->entries; e; e = e->next)
+        n += e->hook != NULL;
     return n;
 }

@@ -3,7 +3,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-int bpftime_fail(char *err, size_t errlen, int code, const char *fmt, ...) {
+int bpftime_fail(char *err, size_t errlen, int code, const char *fmt, ...)
+{
     if (err && errlen) {
         va_list ap;
         va_start(ap, fmt);

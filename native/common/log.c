@@ -13,19 +13,28 @@ static atomic_int log_level = -1;
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
-static int level_from_env(void) {
+static int level_from_env(void)
+{
     const char *v = getenv("BPFTIME_LOG");
     if (v)
         for (int i = 0; i < 4; i++)
-            if (strcmp(v, level_names[i]) == 0) return i;
+            if (strcmp(v, level_names[i]) == 0)
+                return i;
     return BPFTIME_LOG_WARN;
 }
 
-void bpftime_log_set_callback(bpftime_log_callback cb) { atomic_store(&log_callback, cb); }
+void bpftime_log_set_callback(bpftime_log_callback cb)
+{
+    atomic_store(&log_callback, cb);
+}
 
-void bpftime_log_set_level(int level) { atomic_store(&log_level, level); }
+void bpftime_log_set_level(int level)
+{
+    atomic_store(&log_level, level);
+}
 
-int bpftime_log_get_level(void) {
+int bpftime_log_get_level(void)
+{
     int level = atomic_load(&log_level);
     if (level < 0) {
         level = level_from_env();
@@ -34,8 +43,10 @@ int bpftime_log_get_level(void) {
     return level;
 }
 
-void bpftime_log(int level, const char *fmt, ...) {
-    if (level > bpftime_log_get_level()) return;
+void bpftime_log(int level, const char *fmt, ...)
+{
+    if (level > bpftime_log_get_level())
+        return;
     char msg[1024];
     va_list ap;
     va_start(ap, fmt);

@@ -7,4 +7,7 @@
 
 const char *bpftime_native_version(void);
 
-const char *bpftime_native_version(void) { return BPFTIME_VERSION; }
+const char *bpftime_native_version(void)
+{
+    return BPFTIME_VERSION;
+}

@@ -34,16 +34,20 @@ struct slab {
 
 static struct slab *slabs;
 
-static size_t page_size(void) {
+static size_t page_size(void)
+{
     static size_t ps;
-    if (!ps) ps = (size_t)sysconf(_SC_PAGESIZE);
+    if (!ps)
+        ps = (size_t)sysconf(_SC_PAGESIZE);
     return ps;
 }
 
 /* Reads /proc/self/maps into a malloc'ed NUL-terminated buffer. */
-static char *read_maps(void) {
+static char *read_maps(void)
+{
     int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return NULL;
+    if (fd < 0)
+        return NULL;
     size_t cap = 16384, len = 0;
     char *buf = malloc(cap);
     while (buf) {
@@ -58,19 +62,24 @@ static char *read_maps(void) {
             cap *= 2;
         }
         ssize_t n = read(fd, buf + len, cap - len - 1);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
         len += (size_t)n;
     }
     close(fd);
-    if (buf) buf[len] = 0;
+    if (buf)
+        buf[len] = 0;
     return buf;
 }
 
 /* Iterates the lines of a maps buffer. */
-static bool next_mapping(char **cursor, struct patcher_mapping *m, const char **name) {
+static bool next_mapping(char **cursor, struct patcher_mapping *m, const char **name)
+{
     char *line = *cursor;
-    if (!line || !*line) return false;
+    if (!line || !*line)
+        return false;
     char *nl = strchr(line, '\n');
     *cursor = nl ? nl + 1 : line + strlen(line);
     unsigned long start, end;
@@ -82,13 +91,16 @@ static bool next_mapping(char **cursor, struct patcher_mapping *m, const char **
     m->end = end;
     m->prot = (perms[0] == 'r' ? PROT_READ : 0) | (perms[1] == 'w' ? PROT_WRITE : 0) |
               (perms[2] == 'x' ? PROT_EXEC : 0);
-    if (name) *name = name_off ? line + name_off : "";
+    if (name)
+        *name = name_off ? line + name_off : "";
     return true;
 }
 
-int patcher_find_mapping(uint64_t addr, struct patcher_mapping *out) {
+int patcher_find_mapping(uint64_t addr, struct patcher_mapping *out)
+{
     char *maps = read_maps();
-    if (!maps) return -ENOMEM;
+    if (!maps)
+        return -ENOMEM;
     char *cur = maps;
     struct patcher_mapping m;
     int rc = -ENOENT;
@@ -108,12 +120,17 @@ int patcher_find_mapping(uint64_t addr, struct patcher_mapping *out) {
     return rc;
 }
 
-static uint64_t dist(uint64_t a, uint64_t b) { return a > b ? a - b : b - a; }
+static uint64_t dist(uint64_t a, uint64_t b)
+{
+    return a > b ? a - b : b - a;
+}
 
 /* Maps a new slab as close to `near` as the gaps allow. */
-static struct slab *new_slab(uint64_t near, bool *is_near) {
+static struct slab *new_slab(uint64_t near, bool *is_near)
+{
     char *maps = read_maps();
-    if (!maps) return NULL;
+    if (!maps)
+        return NULL;
     enum { MAX_CAND = 512 };
     uint64_t cand[MAX_CAND];
     int ncand = 0;
@@ -136,10 +153,13 @@ static struct slab *new_slab(uint64_t near, bool *is_near) {
                 cand[ncand++] = want < lo ? lo : want > hi ? hi : want;
             }
         }
-        if (!more) break;
+        if (!more)
+            break;
         uint64_t end = m.end;
-        if (strncmp(name, "[heap]", 6) == 0) end += KEEP_CLEAR;
-        if (end > prev_end) prev_end = end;
+        if (strncmp(name, "[heap]", 6) == 0)
+            end += KEEP_CLEAR;
+        if (end > prev_end)
+            prev_end = end;
     }
     free(maps);
     /* Closest first (insertion sort: few candidates). */
@@ -151,10 +171,12 @@ static struct slab *new_slab(uint64_t near, bool *is_near) {
         }
     for (int i = 0; i < ncand; i++) {
         uint64_t a = cand[i];
-        if (dist(a, near) + SLAB_SIZE >= (uint64_t)PATCHER_REL32_REACH) break;
+        if (dist(a, near) + SLAB_SIZE >= (uint64_t)PATCHER_REL32_REACH)
+            break;
         void *p = mmap((void *)a, SLAB_SIZE, PROT_READ | PROT_EXEC,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
-        if (p == MAP_FAILED) continue;
+        if (p == MAP_FAILED)
+            continue;
         if ((uint64_t)p != a) { /* old kernel ignoring the flag: keep only if near */
             if (dist((uint64_t)p, near) + SLAB_SIZE >= (uint64_t)PATCHER_REL32_REACH) {
                 munmap(p, SLAB_SIZE);
@@ -172,7 +194,8 @@ static struct slab *new_slab(uint64_t near, bool *is_near) {
     }
     /* Anywhere: the caller then needs a 14-byte absolute jump. */
     void *p = mmap(NULL, SLAB_SIZE, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) return NULL;
+    if (p == MAP_FAILED)
+        return NULL;
     struct slab *s = calloc(1, sizeof *s);
     if (!s) {
         munmap(p, SLAB_SIZE);
@@ -183,9 +206,11 @@ static struct slab *new_slab(uint64_t near, bool *is_near) {
     return s;
 }
 
-uint8_t *patcher_code_alloc(uint64_t near, size_t size, bool *is_near) {
+uint8_t *patcher_code_alloc(uint64_t near, size_t size, bool *is_near)
+{
     size = (size + 15) & ~(size_t)15;
-    if (size > SLAB_SIZE) return NULL;
+    if (size > SLAB_SIZE)
+        return NULL;
     for (struct slab *s = slabs; s; s = s->next) {
         uint64_t b = (uint64_t)s->base;
         if (s->used + size <= SLAB_SIZE &&
@@ -198,7 +223,8 @@ uint8_t *patcher_code_alloc(uint64_t near, size_t size, bool *is_near) {
     }
     bool near_ok = false;
     struct slab *s = new_slab(near, &near_ok);
-    if (!s) return NULL;
+    if (!s)
+        return NULL;
     s->next = slabs;
     slabs = s;
     s->used = size;
@@ -206,7 +232,8 @@ uint8_t *patcher_code_alloc(uint64_t near, size_t size, bool *is_near) {
     return s->base;
 }
 
-int patcher_code_write(uint8_t *dst, const void *src, size_t len) {
+int patcher_code_write(uint8_t *dst, const void *src, size_t len)
+{
     uint64_t ps = page_size();
     uint64_t lo = (uint64_t)dst & ~(ps - 1);
     uint64_t hi = ((uint64_t)dst + len + ps - 1) & ~(ps - 1);

@@ -149,7 +149,8 @@ static struct patcher_global {
 
 /* ---- errors ------------------------------------------------------------- */
 
-int patcher_set_error(int code, const char *fmt, ...) {
+int patcher_set_error(int code, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(error_buf, sizeof error_buf, fmt, ap);
@@ -158,9 +159,13 @@ int patcher_set_error(int code, const char *fmt, ...) {
     return code;
 }
 
-const char *bpftime_patcher_error(void) { return error_buf; }
+const char *bpftime_patcher_error(void)
+{
+    return error_buf;
+}
 
-static void fatal(const char *msg) {
+static void fatal(const char *msg)
+{
     ssize_t r = write(2, msg, strlen(msg));
     (void)r;
     abort();
@@ -168,14 +173,17 @@ static void fatal(const char *msg) {
 
 /* ---- thread states ------------------------------------------------------ */
 
-static void thread_state_release(void *p) {
+static void thread_state_release(void *p)
+{
     struct thread_state *st = p;
     st->top = 0;
-    if (tls.st == st) tls.st = NULL;
+    if (tls.st == st)
+        tls.st = NULL;
     atomic_store(&st->in_use, false);
 }
 
-static struct thread_state *thread_state_get(void) {
+static struct thread_state *thread_state_get(void)
+{
     struct thread_state *st;
     for (st = atomic_load(&patcher.states); st; st = st->next) {
         bool expect = false;
@@ -185,7 +193,8 @@ static struct thread_state *thread_state_get(void) {
     }
     if (!st) {
         st = calloc(1, sizeof *st);
-        if (!st) return NULL;
+        if (!st)
+            return NULL;
         atomic_store(&st->in_use, true);
         struct thread_state *head = atomic_load(&patcher.states);
         do {
@@ -198,7 +207,8 @@ static struct thread_state *thread_state_get(void) {
     return st;
 }
 
-static inline void reader_begin(struct thread_state *st) {
+static inline void reader_begin(struct thread_state *st)
+{
     uint64_t s = atomic_load_explicit(&st->seq, memory_order_relaxed);
     atomic_store_explicit(&st->seq, s + 1, memory_order_relaxed);
     /* The writer's membarrier() stands in for a full fence here. */
@@ -208,21 +218,25 @@ static inline void reader_begin(struct thread_state *st) {
         atomic_thread_fence(memory_order_seq_cst);
 }
 
-static inline void reader_end(struct thread_state *st) {
+static inline void reader_end(struct thread_state *st)
+{
     uint64_t s = atomic_load_explicit(&st->seq, memory_order_relaxed);
     atomic_store_explicit(&st->seq, s + 1, memory_order_release);
 }
 
 /* Waits until no thread can still be using memory unpublished before the
  * call. Must not hold the patcher lock (a callback may be waiting for it). */
-static void synchronize(void) {
+static void synchronize(void)
+{
     if (atomic_load(&patcher.membarrier_ok))
         syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
     atomic_thread_fence(memory_order_seq_cst);
     for (struct thread_state *st = atomic_load(&patcher.states); st; st = st->next) {
-        if (st == tls.st) continue; /* detach from inside our own callback */
+        if (st == tls.st)
+            continue; /* detach from inside our own callback */
         uint64_t s = atomic_load_explicit(&st->seq, memory_order_acquire);
-        if (!(s & 1)) continue;
+        if (!(s & 1))
+            continue;
         /* Sleep rather than yield: the thread we wait for may need our CPU. */
         while (atomic_load_explicit(&st->seq, memory_order_acquire) == s) {
             struct timespec ts = {0, 20000};
@@ -231,14 +245,23 @@ static void synchronize(void) {
     }
 }
 
-static void atfork_prepare(void) { pthread_mutex_lock(&patcher.lock); }
-static void atfork_parent(void) { pthread_mutex_unlock(&patcher.lock); }
-static void atfork_child(void) {
+static void atfork_prepare(void)
+{
+    pthread_mutex_lock(&patcher.lock);
+}
+static void atfork_parent(void)
+{
+    pthread_mutex_unlock(&patcher.lock);
+}
+static void atfork_child(void)
+{
     /* Only the forking thread survives: free the others' states. */
     for (struct thread_state *st = atomic_load(&patcher.states); st; st = st->next) {
-        if (st == tls.st) continue;
+        if (st == tls.st)
+            continue;
         uint64_t s = atomic_load(&st->seq);
-        if (s & 1) atomic_store(&st->seq, s + 1);
+        if (s & 1)
+            atomic_store(&st->seq, s + 1);
         st->top = 0;
         atomic_store(&st->in_use, false);
     }
@@ -247,19 +270,24 @@ static void atfork_child(void) {
 
 /* ---- dispatcher (called by the stubs) ---------------------------------- */
 
-static void shadow_push(struct thread_state *st, struct patcher_fn *fn, uint64_t slot) {
+static void shadow_push(struct thread_state *st, struct patcher_fn *fn, uint64_t slot)
+{
     /* Entries at or below the current frame belong to frames that were left
      * without returning (longjmp, exceptions): drop them. */
-    while (st->top > 0 && st->shadow[st->top - 1].slot <= slot) st->top--;
-    if (st->top == SHADOW_DEPTH) return; /* too deep: this call gets no on_leave */
+    while (st->top > 0 && st->shadow[st->top - 1].slot <= slot)
+        st->top--;
+    if (st->top == SHADOW_DEPTH)
+        return; /* too deep: this call gets no on_leave */
     uint64_t *ret = (uint64_t *)slot;
     st->shadow[st->top++] = (struct shadow_entry){*ret, slot, fn};
     *ret = (uint64_t)bpftime_patcher_leave_stub;
 }
 
-uint64_t bpftime_patcher_dispatch_enter(struct patcher_fn *fn, struct bpftime_hook_regs *regs) {
+uint64_t bpftime_patcher_dispatch_enter(struct patcher_fn *fn, struct bpftime_hook_regs *regs)
+{
     uint64_t entry_rsp = regs->rsp;
-    if (tls.busy) return fn->relocated;
+    if (tls.busy)
+        return fn->relocated;
     tls.busy = 1;
     struct thread_state *st = tls.st;
     if (!st && !(st = thread_state_get())) {
@@ -282,7 +310,8 @@ uint64_t bpftime_patcher_dispatch_enter(struct patcher_fn *fn, struct bpftime_ho
             regs->rsp = entry_rsp + 8;
             if (arr->any_leave)
                 for (size_t i = 0; i < arr->n; i++)
-                    if (arr->l[i].on_leave) arr->l[i].on_leave(regs, arr->l[i].user);
+                    if (arr->l[i].on_leave)
+                        arr->l[i].on_leave(regs, arr->l[i].user);
         } else if (arr->any_leave) {
             shadow_push(st, fn, entry_rsp);
         }
@@ -293,11 +322,14 @@ uint64_t bpftime_patcher_dispatch_enter(struct patcher_fn *fn, struct bpftime_ho
     return cont;
 }
 
-uint64_t bpftime_patcher_dispatch_leave(struct bpftime_hook_regs *regs) {
+uint64_t bpftime_patcher_dispatch_leave(struct bpftime_hook_regs *regs)
+{
     struct thread_state *st = tls.st;
     uint64_t slot = regs->rsp - 8;
-    if (!st) fatal("bpftime patcher: function return with no shadow stack on this thread\n");
-    while (st->top > 0 && st->shadow[st->top - 1].slot < slot) st->top--;
+    if (!st)
+        fatal("bpftime patcher: function return with no shadow stack on this thread\n");
+    while (st->top > 0 && st->shadow[st->top - 1].slot < slot)
+        st->top--;
     if (st->top == 0 || st->shadow[st->top - 1].slot != slot)
         fatal("bpftime patcher: function return does not match the shadow stack "
               "(stack switched?)\n");
@@ -309,7 +341,8 @@ uint64_t bpftime_patcher_dispatch_leave(struct bpftime_hook_regs *regs) {
         struct listener_array *arr = atomic_load_explicit(&e.fn->listeners, memory_order_acquire);
         if (arr)
             for (size_t i = 0; i < arr->n; i++)
-                if (arr->l[i].on_leave) arr->l[i].on_leave(regs, arr->l[i].user);
+                if (arr->l[i].on_leave)
+                    arr->l[i].on_leave(regs, arr->l[i].user);
         reader_end(st);
         tls.busy = 0;
     }
@@ -319,7 +352,8 @@ uint64_t bpftime_patcher_dispatch_leave(struct bpftime_hook_regs *regs) {
 
 /* ---- signals: int3 redirection and thread fix-ups ---------------------- */
 
-static void trap_handler(int sig, siginfo_t *si, void *ucv) {
+static void trap_handler(int sig, siginfo_t *si, void *ucv)
+{
     ucontext_t *uc = ucv;
     uint64_t rip = (uint64_t)uc->uc_mcontext.gregs[REG_RIP];
     for (struct patcher_fn *fn = atomic_load(&patcher.fns); fn; fn = fn->next) {
@@ -331,7 +365,8 @@ static void trap_handler(int sig, siginfo_t *si, void *ucv) {
     /* Not ours: behave as if we were not installed. */
     struct sigaction *old = &patcher.old_trap;
     if (old->sa_flags & SA_SIGINFO) {
-        if (old->sa_sigaction) old->sa_sigaction(sig, si, ucv);
+        if (old->sa_sigaction)
+            old->sa_sigaction(sig, si, ucv);
     } else if (old->sa_handler == SIG_IGN) {
         return;
     } else if (old->sa_handler != SIG_DFL) {
@@ -343,13 +378,15 @@ static void trap_handler(int sig, siginfo_t *si, void *ucv) {
 }
 
 /* gettid without going through libc (whose syscall() may be hooked). */
-static inline pid_t raw_gettid(void) {
+static inline pid_t raw_gettid(void)
+{
     long r;
     __asm__ volatile("syscall" : "=a"(r) : "0"((long)SYS_gettid) : "rcx", "r11", "memory");
     return (pid_t)r;
 }
 
-static void fixup_handler(int sig, siginfo_t *si, void *ucv) {
+static void fixup_handler(int sig, siginfo_t *si, void *ucv)
+{
     (void)sig;
     (void)si;
     int saved_errno = errno;
@@ -370,11 +407,13 @@ static void fixup_handler(int sig, siginfo_t *si, void *ucv) {
     atomic_int *acks = atomic_load(&patcher.round_acks);
     size_t n = atomic_load(&patcher.round_ntids);
     for (size_t i = 0; tids && i < n; i++)
-        if (tids[i] == self) atomic_store(&acks[i], 1);
+        if (tids[i] == self)
+            atomic_store(&acks[i], 1);
     errno = saved_errno;
 }
 
-static int64_t now_ns(void) {
+static int64_t now_ns(void)
+{
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
@@ -385,30 +424,37 @@ static int64_t now_ns(void) {
  * thread cannot be between the patched instructions — the first byte already
  * holds int3, so none can newly enter them — and is left alone: signalling it
  * would cut short calls the kernel never restarts (nanosleep, poll, …). */
-static bool blocked_outside(pid_t tid, struct patcher_fn *const *fns, size_t nfns) {
+static bool blocked_outside(pid_t tid, struct patcher_fn *const *fns, size_t nfns)
+{
     char path[64], buf[256];
     snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)tid);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return false;
+    if (fd < 0)
+        return false;
     ssize_t len = read(fd, buf, sizeof buf - 1);
     close(fd);
-    if (len <= 0) return false;
+    if (len <= 0)
+        return false;
     buf[len] = 0;
     char *end;
     long nr = strtol(buf, &end, 10);
-    if (end == buf || nr < 0) return false; /* "running", or blocked outside a syscall */
+    if (end == buf || nr < 0)
+        return false; /* "running", or blocked outside a syscall */
     char *last = strrchr(buf, ' ');
-    if (!last) return false;
+    if (!last)
+        return false;
     uint64_t pc = strtoull(last + 1, NULL, 16);
     for (size_t i = 0; i < nfns; i++)
-        if (pc > fns[i]->patch_addr && pc < fns[i]->patch_addr + fns[i]->patch_len) return false;
+        if (pc > fns[i]->patch_addr && pc < fns[i]->patch_addr + fns[i]->patch_len)
+            return false;
     return true;
 }
 
 /* Interrupts every other thread once and waits until each has run the fixup
  * handler (which moves it out of `fns`' patch bytes). Also serialises every
  * core, as entering the kernel does. */
-static void signal_round(struct patcher_fn *const *fns, size_t nfns) {
+static void signal_round(struct patcher_fn *const *fns, size_t nfns)
+{
     DIR *d = opendir("/proc/self/task");
     if (!d) {
         BPFTIME_WARN("patcher: cannot list threads: %s", strerror(errno));
@@ -420,10 +466,12 @@ static void signal_round(struct patcher_fn *const *fns, size_t nfns) {
     struct dirent *de;
     while (tids && (de = readdir(d))) {
         pid_t tid = (pid_t)atoi(de->d_name);
-        if (tid <= 0 || tid == self) continue;
+        if (tid <= 0 || tid == self)
+            continue;
         if (n == cap) {
             pid_t *nt = realloc(tids, 2 * cap * sizeof *tids);
-            if (!nt) break;
+            if (!nt)
+                break;
             tids = nt;
             cap *= 2;
         }
@@ -450,7 +498,8 @@ static void signal_round(struct patcher_fn *const *fns, size_t nfns) {
     for (size_t i = 0; i < n; i++) {
         while (!atomic_load(&acks[i])) {
             /* A thread that exited after tgkill never runs the handler. */
-            if (syscall(SYS_tgkill, pid, tids[i], 0) != 0) break;
+            if (syscall(SYS_tgkill, pid, tids[i], 0) != 0)
+                break;
             if (now_ns() > deadline) {
                 BPFTIME_WARN("patcher: thread %d did not answer the patch signal "
                              "(signal %d blocked?)",
@@ -469,14 +518,16 @@ static void signal_round(struct patcher_fn *const *fns, size_t nfns) {
     /* A handler may still be reading the arrays; they are small: leak them
      * only if some thread did not answer. */
     bool all = true;
-    for (size_t i = 0; i < n; i++) all = all && atomic_load(&acks[i]);
+    for (size_t i = 0; i < n; i++)
+        all = all && atomic_load(&acks[i]);
     if (all) {
         free(tids);
         free(acks);
     }
 }
 
-static void sync_cores(void) {
+static void sync_cores(void)
+{
     if (patcher.sync_core_ok &&
         syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE, 0, 0) == 0)
         return;
@@ -485,7 +536,8 @@ static void sync_cores(void) {
 
 /* ---- initialisation ------------------------------------------------------ */
 
-static void init_once(void) {
+static void init_once(void)
+{
     if (pthread_key_create(&patcher.key, thread_state_release) != 0) {
         patcher.init_error = -EAGAIN;
         return;
@@ -497,8 +549,7 @@ static void init_once(void) {
             syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0)
             atomic_store(&patcher.membarrier_ok, true);
         if ((cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE) &&
-            syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE, 0, 0) ==
-                0)
+            syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE, 0, 0) == 0)
             patcher.sync_core_ok = true;
     }
     struct sigaction sa;
@@ -514,10 +565,12 @@ static void init_once(void) {
      * lowest ones itself, SIGRTMIN accounts for that). */
     patcher.fixup_signal = SIGRTMIN + 7;
     sa.sa_sigaction = fixup_handler;
-    if (sigaction(patcher.fixup_signal, &sa, NULL) != 0) patcher.init_error = -errno;
+    if (sigaction(patcher.fixup_signal, &sa, NULL) != 0)
+        patcher.init_error = -errno;
 }
 
-static int ensure_init(void) {
+static int ensure_init(void)
+{
     pthread_once(&patcher.once, init_once);
     if (patcher.init_error)
         return patcher_set_error(patcher.init_error, "patcher initialisation failed: %s",
@@ -527,13 +580,16 @@ static int ensure_init(void) {
 
 /* ---- function contexts ---------------------------------------------------- */
 
-static struct patcher_fn *find_fn(uint64_t func) {
+static struct patcher_fn *find_fn(uint64_t func)
+{
     for (struct patcher_fn *fn = atomic_load(&patcher.fns); fn; fn = fn->next)
-        if (fn->func == func) return fn;
+        if (fn->func == func)
+            return fn;
     return NULL;
 }
 
-static size_t symbol_size(void *func) {
+static size_t symbol_size(void *func)
+{
     Dl_info info;
     const ElfW(Sym) *sym = NULL;
     if (dladdr1(func, &info, (void **)&sym, RTLD_DL_SYMENT) && sym && info.dli_saddr == func)
@@ -541,7 +597,8 @@ static size_t symbol_size(void *func) {
     return 0;
 }
 
-static int create_fn(uint64_t func, size_t size, struct patcher_fn **out) {
+static int create_fn(uint64_t func, size_t size, struct patcher_fn **out)
+{
     struct patcher_mapping m;
     if (patcher_find_mapping(func, &m) != 0 || !(m.prot & PROT_EXEC))
         return patcher_set_error(-EFAULT, "0x%lx is not in an executable mapping",
@@ -565,10 +622,12 @@ static int create_fn(uint64_t func, size_t size, struct patcher_fn **out) {
 
     bool near = false;
     uint8_t *tramp = patcher_code_alloc(patch_addr, TRAMP_SIZE, &near);
-    if (!tramp) return patcher_set_error(-ENOMEM, "cannot allocate trampoline memory");
+    if (!tramp)
+        return patcher_set_error(-ENOMEM, "cannot allocate trampoline memory");
     struct patcher_plan plan;
     int err = patcher_plan_patch(func, patch_addr, size, near ? 5 : 14, &plan);
-    if (err) return err; /* the trampoline slot is simply wasted */
+    if (err)
+        return err; /* the trampoline slot is simply wasted */
     for (struct patcher_fn *o = atomic_load(&patcher.fns); o; o = o->next)
         if (patch_addr < o->patch_addr + o->patch_len &&
             o->patch_addr < patch_addr + plan.patch_len)
@@ -578,7 +637,8 @@ static int create_fn(uint64_t func, size_t size, struct patcher_fn **out) {
                                      (unsigned long)func, (unsigned long)o->func);
 
     struct patcher_fn *fn = calloc(1, sizeof *fn);
-    if (!fn) return patcher_set_error(-ENOMEM, "out of memory");
+    if (!fn)
+        return patcher_set_error(-ENOMEM, "out of memory");
     fn->func = func;
     fn->patch_addr = patch_addr;
     fn->patch_len = plan.patch_len;
@@ -603,8 +663,8 @@ static int create_fn(uint64_t func, size_t size, struct patcher_fn **out) {
     memcpy(buf + lit_fn, &v, 8);
     v = (uint64_t)bpftime_patcher_enter_stub;
     memcpy(buf + lit_stub, &v, 8);
-    int len = patcher_relocate(&plan, buf + TRAMP_CODE_OFF, fn->relocated,
-                               lit_fn - TRAMP_CODE_OFF, &fn->map);
+    int len = patcher_relocate(&plan, buf + TRAMP_CODE_OFF, fn->relocated, lit_fn - TRAMP_CODE_OFF,
+                               &fn->map);
     if (len < 0) {
         free(fn);
         return len;
@@ -622,23 +682,27 @@ static int create_fn(uint64_t func, size_t size, struct patcher_fn **out) {
     atomic_store(&patcher.fns, fn); /* we hold the lock: no other writer */
     *out = fn;
     BPFTIME_DEBUG("patcher: 0x%lx: patching %zu bytes at +%lu, trampoline 0x%lx",
-                  (unsigned long)func,
-                  fn->patch_len, (unsigned long)(patch_addr - func), (unsigned long)tramp);
+                  (unsigned long)func, fn->patch_len, (unsigned long)(patch_addr - func),
+                  (unsigned long)tramp);
     return 0;
 }
 
 /* ---- code patching -------------------------------------------------------- */
 
-static void store_byte(uint64_t addr, uint8_t b) {
+static void store_byte(uint64_t addr, uint8_t b)
+{
     __atomic_store_n((uint8_t *)addr, b, __ATOMIC_RELEASE);
 }
 
 /* Applies every pending (un)patch: the protocol described at the top. */
-static int apply_pending(void) {
+static int apply_pending(void)
+{
     size_t n = 0;
     for (struct patcher_fn *fn = atomic_load(&patcher.fns); fn; fn = fn->next)
-        if (fn->want != fn->installed) n++;
-    if (!n) return 0;
+        if (fn->want != fn->installed)
+            n++;
+    if (!n)
+        return 0;
     struct patcher_fn **todo = calloc(n, sizeof *todo);
     int *prot = calloc(n, sizeof *prot);
     if (!todo || !prot) {
@@ -648,7 +712,8 @@ static int apply_pending(void) {
     }
     size_t k = 0, nfixup = 0;
     for (struct patcher_fn *fn = atomic_load(&patcher.fns); fn; fn = fn->next)
-        if (fn->want != fn->installed) todo[k++] = fn;
+        if (fn->want != fn->installed)
+            todo[k++] = fn;
     /* Sites being hooked whose overwritten bytes hold more than one
      * instruction first: only there can a thread be stopped in the middle
      * (a round costs a scheduling slice of every thread, so skip it when no
@@ -679,13 +744,16 @@ static int apply_pending(void) {
         }
     }
     if (!err) {
-        for (size_t i = 0; i < n; i++) store_byte(todo[i]->patch_addr, 0xcc);
+        for (size_t i = 0; i < n; i++)
+            store_byte(todo[i]->patch_addr, 0xcc);
         sync_cores();
-        if (nfixup) signal_round(todo, nfixup);
+        if (nfixup)
+            signal_round(todo, nfixup);
         for (size_t i = 0; i < n; i++) {
             struct patcher_fn *fn = todo[i];
             const uint8_t *src = fn->want ? fn->jump : fn->orig;
-            for (size_t b = 1; b < fn->patch_len; b++) store_byte(fn->patch_addr + b, src[b]);
+            for (size_t b = 1; b < fn->patch_len; b++)
+                store_byte(fn->patch_addr + b, src[b]);
         }
         sync_cores();
         for (size_t i = 0; i < n; i++) {
@@ -704,7 +772,8 @@ static int apply_pending(void) {
         mprotect((void *)lo, hi - lo, prot[i]);
     }
     if (err)
-        for (size_t i = 0; i < n; i++) todo[i]->want = todo[i]->installed;
+        for (size_t i = 0; i < n; i++)
+            todo[i]->want = todo[i]->installed;
     free(todo);
     free(prot);
     return err;
@@ -712,12 +781,15 @@ static int apply_pending(void) {
 
 /* ---- listener lists and garbage ---------------------------------------- */
 
-static int add_garbage(void *p) {
-    if (!p) return 0;
+static int add_garbage(void *p)
+{
+    if (!p)
+        return 0;
     if (patcher.ngarbage == patcher.garbage_cap) {
         size_t cap = patcher.garbage_cap ? patcher.garbage_cap * 2 : 16;
         void **g = realloc(patcher.garbage, cap * sizeof *g);
-        if (!g) return -ENOMEM;
+        if (!g)
+            return -ENOMEM;
         patcher.garbage = g;
         patcher.garbage_cap = cap;
     }
@@ -726,7 +798,8 @@ static int add_garbage(void *p) {
 }
 
 /* Takes the garbage list (under the lock); free it with reclaim(). */
-static void **take_garbage(size_t *n) {
+static void **take_garbage(size_t *n)
+{
     if (patcher.txn_depth > 0 || patcher.ngarbage == 0) {
         *n = 0;
         return NULL;
@@ -738,17 +811,21 @@ static void **take_garbage(size_t *n) {
     return g;
 }
 
-static void reclaim(void **g, size_t n) {
-    if (!g) return;
+static void reclaim(void **g, size_t n)
+{
+    if (!g)
+        return;
     synchronize();
-    for (size_t i = 0; i < n; i++) free(g[i]);
+    for (size_t i = 0; i < n; i++)
+        free(g[i]);
     free(g);
 }
 
 /* Publishes fn's listener array with `add` appended and/or `remove` left
  * out; the old array goes to the garbage. */
 static int republish(struct patcher_fn *fn, const struct listener *add,
-                     const struct bpftime_hook *remove) {
+                     const struct bpftime_hook *remove)
+{
     struct listener_array *old = atomic_load(&fn->listeners);
     size_t n = old ? old->n : 0;
     struct listener_array *arr = calloc(1, sizeof *arr + (n + 1) * sizeof arr->l[0]);
@@ -756,9 +833,12 @@ static int republish(struct patcher_fn *fn, const struct listener *add,
         return patcher_set_error(-ENOMEM, "out of memory");
     }
     for (size_t i = 0; i < n; i++)
-        if (old->l[i].hook != remove) arr->l[arr->n++] = old->l[i];
-    if (add) arr->l[arr->n++] = *add;
-    for (size_t i = 0; i < arr->n; i++) arr->any_leave |= arr->l[i].on_leave != NULL;
+        if (old->l[i].hook != remove)
+            arr->l[arr->n++] = old->l[i];
+    if (add)
+        arr->l[arr->n++] = *add;
+    for (size_t i = 0; i < arr->n; i++)
+        arr->any_leave |= arr->l[i].on_leave != NULL;
     if (add_garbage(old) != 0) {
         free(arr);
         return patcher_set_error(-ENOMEM, "out of memory");
@@ -770,23 +850,28 @@ static int republish(struct patcher_fn *fn, const struct listener *add,
 /* ---- public API ------------------------------------------------------------ */
 
 int bpftime_hook_attach(void *func, const struct bpftime_hook_callbacks *cb, void *user,
-                        struct bpftime_hook **out) {
+                        struct bpftime_hook **out)
+{
     return bpftime_hook_attach_ex(func, 0, cb, user, out);
 }
 
 int bpftime_hook_attach_ex(void *func, size_t func_size, const struct bpftime_hook_callbacks *cb,
-                           void *user, struct bpftime_hook **out) {
+                           void *user, struct bpftime_hook **out)
+{
     if (!func || !cb || !out)
         return patcher_set_error(-EINVAL, "attach: function, callbacks and out are required");
     if (!cb->on_enter && !cb->on_leave)
         return patcher_set_error(-EINVAL, "attach: at least one of on_enter/on_leave is required");
     *out = NULL;
     int err = ensure_init();
-    if (err) return err;
-    if (!func_size) func_size = symbol_size(func);
+    if (err)
+        return err;
+    if (!func_size)
+        func_size = symbol_size(func);
 
     struct bpftime_hook *hook = calloc(1, sizeof *hook);
-    if (!hook) return patcher_set_error(-ENOMEM, "out of memory");
+    if (!hook)
+        return patcher_set_error(-ENOMEM, "out of memory");
     pthread_mutex_lock(&patcher.lock);
     struct patcher_fn *fn = find_fn((uint64_t)func);
     if (!fn) {
@@ -827,7 +912,8 @@ int bpftime_hook_attach_ex(void *func, size_t func_size, const struct bpftime_ho
     return 0;
 }
 
-int bpftime_hook_detach(struct bpftime_hook *hook) {
+int bpftime_hook_detach(struct bpftime_hook *hook)
+{
     if (!hook || hook->magic != HOOK_MAGIC)
         return patcher_set_error(-EINVAL, "detach: not an attached hook");
     pthread_mutex_lock(&patcher.lock);
@@ -838,7 +924,8 @@ int bpftime_hook_detach(struct bpftime_hook *hook) {
         add_garbage(hook); /* freed after the grace period (or leaked on ENOMEM) */
         if (--fn->nhooks == 0) {
             fn->want = false;
-            if (patcher.txn_depth == 0) err = apply_pending();
+            if (patcher.txn_depth == 0)
+                err = apply_pending();
         }
     }
     size_t ng;
@@ -848,16 +935,19 @@ int bpftime_hook_detach(struct bpftime_hook *hook) {
     return err;
 }
 
-int bpftime_hook_transaction_begin(void) {
+int bpftime_hook_transaction_begin(void)
+{
     int err = ensure_init();
-    if (err) return err;
+    if (err)
+        return err;
     pthread_mutex_lock(&patcher.lock);
     patcher.txn_depth++;
     pthread_mutex_unlock(&patcher.lock);
     return 0;
 }
 
-int bpftime_hook_transaction_commit(void) {
+int bpftime_hook_transaction_commit(void)
+{
     pthread_mutex_lock(&patcher.lock);
     int err = 0;
     if (patcher.txn_depth == 0) {

@@ -90,7 +90,8 @@ int bpftime_hook_transaction_commit(void);
 const char *bpftime_patcher_error(void);
 
 /* Convenience for on_enter: `return bpftime_hook_override_return(regs, v);` */
-static inline int bpftime_hook_override_return(struct bpftime_hook_regs *regs, uint64_t value) {
+static inline int bpftime_hook_override_return(struct bpftime_hook_regs *regs, uint64_t value)
+{
     regs->rax = value;
     return BPFTIME_HOOK_OVERRIDE;
 }

@@ -43,15 +43,15 @@ PATCHER_HIDDEN int patcher_code_write(uint8_t *dst, const void *src, size_t len)
 
 /* ---- relocation --------------------------------------------------------- */
 
-#define PATCHER_MAX_PATCH 32    /* bytes of original code we may overwrite */
+#define PATCHER_MAX_PATCH 32 /* bytes of original code we may overwrite */
 #define PATCHER_MAX_INSNS 16
 
 struct patcher_plan {
-    uint64_t func;        /* function start (reported as rip) */
-    uint64_t patch_addr;  /* where the jump is written (after an endbr64) */
-    size_t need;          /* bytes the jump needs (5 or 14) */
-    size_t patch_len;     /* bytes overwritten and saved (>= need) */
-    size_t reloc_len;     /* bytes of instructions relocated (patch_len, or less
+    uint64_t func;           /* function start (reported as rip) */
+    uint64_t patch_addr;     /* where the jump is written (after an endbr64) */
+    size_t need;             /* bytes the jump needs (5 or 14) */
+    size_t patch_len;        /* bytes overwritten and saved (>= need) */
+    size_t reloc_len;        /* bytes of instructions relocated (patch_len, or less
                            * when the tail of the patch is padding after a ret) */
     bool ends_in_terminator; /* last relocated instruction never falls through */
 };

@@ -22,13 +22,18 @@
 
 #define SCAN_WINDOW 4096 /* bytes scanned for branches when the size is unknown */
 
-static bool fits_rel32(int64_t d) { return d >= INT32_MIN && d <= INT32_MAX; }
+static bool fits_rel32(int64_t d)
+{
+    return d >= INT32_MIN && d <= INT32_MAX;
+}
 
-bool patcher_is_endbr64(const uint8_t *code) {
+bool patcher_is_endbr64(const uint8_t *code)
+{
     return code[0] == 0xf3 && code[1] == 0x0f && code[2] == 0x1e && code[3] == 0xfa;
 }
 
-size_t patcher_emit_jmp(uint8_t *buf, uint64_t at, uint64_t target) {
+size_t patcher_emit_jmp(uint8_t *buf, uint64_t at, uint64_t target)
+{
     int64_t d = (int64_t)(target - (at + 5));
     if (fits_rel32(d)) {
         int32_t r = (int32_t)d;
@@ -42,14 +47,16 @@ size_t patcher_emit_jmp(uint8_t *buf, uint64_t at, uint64_t target) {
     return 14;
 }
 
-static int open_capstone(csh *cs) {
+static int open_capstone(csh *cs)
+{
     if (cs_open(CS_ARCH_X86, CS_MODE_64, cs) != CS_ERR_OK)
         return patcher_set_error(-ENOMEM, "capstone: cs_open failed");
     cs_option(*cs, CS_OPT_DETAIL, CS_OPT_ON);
     return 0;
 }
 
-static bool is_terminator(const cs_insn *insn) {
+static bool is_terminator(const cs_insn *insn)
+{
     switch (insn->id) {
     case X86_INS_RET:
     case X86_INS_RETF:
@@ -58,26 +65,33 @@ static bool is_terminator(const cs_insn *insn) {
     case X86_INS_LJMP:
     case X86_INS_UD2:
     case X86_INS_HLT:
-    case X86_INS_INT3:
-        return true;
-    default:
-        return false;
+    case X86_INS_INT3: return true;
+    default: return false;
     }
 }
 
-static bool is_padding(const cs_insn *insn) {
+static bool is_padding(const cs_insn *insn)
+{
     return insn->id == X86_INS_NOP || insn->id == X86_INS_INT3;
 }
 
 /* Skips legacy prefixes; returns the offset of the opcode (REX included). */
-static size_t prefix_len(const uint8_t *b, size_t n) {
+static size_t prefix_len(const uint8_t *b, size_t n)
+{
     size_t i = 0;
     while (i < n) {
         switch (b[i]) {
-        case 0x66: case 0x67: case 0xf2: case 0xf3: case 0xf0:
-        case 0x2e: case 0x36: case 0x3e: case 0x26: case 0x64: case 0x65:
-            i++;
-            continue;
+        case 0x66:
+        case 0x67:
+        case 0xf2:
+        case 0xf3:
+        case 0xf0:
+        case 0x2e:
+        case 0x36:
+        case 0x3e:
+        case 0x26:
+        case 0x64:
+        case 0x65: i++; continue;
         }
         break;
     }
@@ -86,26 +100,31 @@ static size_t prefix_len(const uint8_t *b, size_t n) {
 
 /* Direct relative branch (jmp/jcc/jrcxz/loop/call with an immediate target):
  * returns true and the absolute target. */
-static bool direct_branch_target(const cs_insn *insn, uint64_t *target) {
+static bool direct_branch_target(const cs_insn *insn, uint64_t *target)
+{
     const cs_x86 *x = &insn->detail->x86;
     bool branch = false;
     for (int i = 0; i < insn->detail->groups_count; i++) {
         uint8_t g = insn->detail->groups[i];
-        if (g == X86_GRP_JUMP || g == X86_GRP_CALL || g == X86_GRP_BRANCH_RELATIVE) branch = true;
+        if (g == X86_GRP_JUMP || g == X86_GRP_CALL || g == X86_GRP_BRANCH_RELATIVE)
+            branch = true;
     }
-    if (!branch || x->op_count != 1 || x->operands[0].type != X86_OP_IMM) return false;
+    if (!branch || x->op_count != 1 || x->operands[0].type != X86_OP_IMM)
+        return false;
     *target = (uint64_t)x->operands[0].imm;
     return true;
 }
 
 int patcher_plan_patch(uint64_t func, uint64_t patch_addr, size_t func_size, size_t need,
-                       struct patcher_plan *plan) {
+                       struct patcher_plan *plan)
+{
     struct patcher_mapping m;
     if (patcher_find_mapping(patch_addr, &m) != 0 || !(m.prot & 1 /* PROT_READ */))
         return patcher_set_error(-EFAULT, "address 0x%lx is not in a readable mapping",
                                  (unsigned long)patch_addr);
     uint64_t func_end = func_size ? func + func_size : 0;
-    if (func_end && func_end > m.end) func_end = m.end;
+    if (func_end && func_end > m.end)
+        func_end = m.end;
     uint64_t limit = func_end ? func_end : m.end; /* never decode past the mapping */
 
     memset(plan, 0, sizeof *plan);
@@ -115,7 +134,8 @@ int patcher_plan_patch(uint64_t func, uint64_t patch_addr, size_t func_size, siz
 
     csh cs;
     int err = open_capstone(&cs);
-    if (err) return err;
+    if (err)
+        return err;
     cs_insn *insn = cs_malloc(cs);
 
     /* 1. Which instructions the jump covers. */
@@ -141,7 +161,8 @@ int patcher_plan_patch(uint64_t func, uint64_t patch_addr, size_t func_size, siz
             /* The function may end here. Bytes after it are ours to overwrite
              * only if the symbol size says they belong to the function, or
              * they are padding up to the next 16-byte boundary. */
-            if (func_end && patch_addr + need <= func_end) continue;
+            if (func_end && patch_addr + need <= func_end)
+                continue;
             uint64_t aligned = (pc + 15) & ~(uint64_t)15;
             bool padding = aligned >= patch_addr + need && aligned <= m.end;
             for (uint64_t p = pc; padding && p < aligned;) {
@@ -184,15 +205,16 @@ int patcher_plan_patch(uint64_t func, uint64_t patch_addr, size_t func_size, siz
      * function (symbol size) or, when unknown, until a terminator past every
      * forward branch target seen so far. */
     uint64_t lo = patch_addr, hi = patch_addr + plan->patch_len;
-    uint64_t scan_end = func_end ? func_end
-                                 : (func + SCAN_WINDOW < m.end ? func + SCAN_WINDOW : m.end);
+    uint64_t scan_end =
+        func_end ? func_end : (func + SCAN_WINDOW < m.end ? func + SCAN_WINDOW : m.end);
     uint64_t furthest = 0;
     pc = func;
     while (pc < scan_end) {
         const uint8_t *code = (const uint8_t *)pc;
         size_t avail = scan_end - pc;
         uint64_t addr = pc;
-        if (!cs_disasm_iter(cs, &code, &avail, &addr, insn)) break; /* data or end */
+        if (!cs_disasm_iter(cs, &code, &avail, &addr, insn))
+            break; /* data or end */
         uint64_t at = pc;
         pc += insn->size;
         uint64_t target;
@@ -207,9 +229,11 @@ int patcher_plan_patch(uint64_t func, uint64_t patch_addr, size_t func_size, siz
                     (unsigned long)(target - func));
                 goto out;
             }
-            if (target > furthest && target < scan_end) furthest = target;
+            if (target > furthest && target < scan_end)
+                furthest = target;
         }
-        if (!func_end && is_terminator(insn) && pc >= hi && pc > furthest) break;
+        if (!func_end && is_terminator(insn) && pc >= hi && pc > furthest)
+            break;
     }
 out:
     cs_free(insn, 1);
@@ -226,7 +250,8 @@ struct emitter {
     bool overflow;
 };
 
-static void put(struct emitter *e, const void *p, size_t n) {
+static void put(struct emitter *e, const void *p, size_t n)
+{
     if (e->len + n > e->cap) {
         e->overflow = true;
         return;
@@ -234,24 +259,38 @@ static void put(struct emitter *e, const void *p, size_t n) {
     memcpy(e->buf + e->len, p, n);
     e->len += n;
 }
-static void put8(struct emitter *e, uint8_t b) { put(e, &b, 1); }
-static void put32(struct emitter *e, int32_t v) { put(e, &v, 4); }
-static void put64(struct emitter *e, uint64_t v) { put(e, &v, 8); }
-static uint64_t here(const struct emitter *e) { return e->base + e->len; }
+static void put8(struct emitter *e, uint8_t b)
+{
+    put(e, &b, 1);
+}
+static void put32(struct emitter *e, int32_t v)
+{
+    put(e, &v, 4);
+}
+static void put64(struct emitter *e, uint64_t v)
+{
+    put(e, &v, 8);
+}
+static uint64_t here(const struct emitter *e)
+{
+    return e->base + e->len;
+}
 
 struct fixup {
-    size_t pos;         /* offset of a rel32 field in the output */
-    uint64_t target;    /* original address inside the relocated bytes */
+    size_t pos;      /* offset of a rel32 field in the output */
+    uint64_t target; /* original address inside the relocated bytes */
 };
 
-static void emit_jmp(struct emitter *e, uint64_t target) {
+static void emit_jmp(struct emitter *e, uint64_t target)
+{
     uint8_t tmp[14];
     size_t n = patcher_emit_jmp(tmp, here(e), target);
     put(e, tmp, n);
 }
 
 /* Absolute jmp through an inline literal: jmp [rip+0]; .quad target */
-static void emit_abs_jmp(struct emitter *e, uint64_t target) {
+static void emit_abs_jmp(struct emitter *e, uint64_t target)
+{
     static const uint8_t op[6] = {0xff, 0x25, 0, 0, 0, 0};
     put(e, op, 6);
     put64(e, target);
@@ -259,7 +298,8 @@ static void emit_abs_jmp(struct emitter *e, uint64_t target) {
 
 /* Emits a rel32 field for `target`: internal targets are fixed up later. */
 static void emit_rel32(struct emitter *e, uint64_t target, const struct patcher_plan *plan,
-                       struct fixup *fx, int *nfx) {
+                       struct fixup *fx, int *nfx)
+{
     uint64_t lo = plan->patch_addr, hi = plan->patch_addr + plan->reloc_len;
     if (target >= lo && target < hi) {
         fx[(*nfx)++] = (struct fixup){e->len, target};
@@ -270,14 +310,17 @@ static void emit_rel32(struct emitter *e, uint64_t target, const struct patcher_
 }
 
 static bool reachable(const struct emitter *e, uint64_t target, size_t insn_len,
-                      const struct patcher_plan *plan) {
+                      const struct patcher_plan *plan)
+{
     uint64_t lo = plan->patch_addr, hi = plan->patch_addr + plan->reloc_len;
-    if (target >= lo && target < hi) return true; /* internal: always close */
+    if (target >= lo && target < hi)
+        return true; /* internal: always close */
     return fits_rel32((int64_t)(target - (here(e) + insn_len)));
 }
 
 static int relocate_branch(struct emitter *e, const cs_insn *insn, uint64_t target,
-                           const struct patcher_plan *plan, struct fixup *fx, int *nfx) {
+                           const struct patcher_plan *plan, struct fixup *fx, int *nfx)
+{
     const uint8_t *b = insn->bytes;
     size_t p = prefix_len(b, insn->size);
     bool addr32 = memchr(b, 0x67, p) != NULL;
@@ -309,7 +352,8 @@ static int relocate_branch(struct emitter *e, const cs_insn *insn, uint64_t targ
         return 0;
     }
     int cc = -1;
-    if (op >= 0x70 && op <= 0x7f) cc = op - 0x70;
+    if (op >= 0x70 && op <= 0x7f)
+        cc = op - 0x70;
     else if (op == 0x0f && p + 1 < insn->size && b[p + 1] >= 0x80 && b[p + 1] <= 0x8f)
         cc = b[p + 1] - 0x80;
     if (cc >= 0) {
@@ -325,7 +369,8 @@ static int relocate_branch(struct emitter *e, const cs_insn *insn, uint64_t targ
         return 0;
     }
     if (op >= 0xe0 && op <= 0xe3) { /* loopne/loope/loop/jrcxz: rel8 only */
-        if (addr32) put8(e, 0x67);
+        if (addr32)
+            put8(e, 0x67);
         put8(e, op);
         put8(e, 2); /* taken: to the long jump below */
         if (reachable(e, target, 2 + 5, plan)) {
@@ -357,7 +402,8 @@ static const struct {
     {X86_REG_RDI, X86_REG_EDI, X86_REG_DI, X86_REG_DIL, 7},
 };
 
-static int relocate_rip_relative(struct emitter *e, csh cs, const cs_insn *insn, uint64_t target) {
+static int relocate_rip_relative(struct emitter *e, csh cs, const cs_insn *insn, uint64_t target)
+{
     const cs_x86 *x = &insn->detail->x86;
     uint8_t bytes[16];
     memcpy(bytes, insn->bytes, insn->size);
@@ -392,9 +438,11 @@ static int relocate_rip_relative(struct emitter *e, csh cs, const cs_insn *insn,
                 r == scratch_regs[s].r8)
                 used = true;
         }
-        if (!used) pick = (int)s;
+        if (!used)
+            pick = (int)s;
     }
-    if (pick < 0) goto refuse;
+    if (pick < 0)
+        goto refuse;
     uint8_t num = scratch_regs[pick].num;
     size_t mo = x->encoding.modrm_offset;
     /* mod=10 (disp32), rm=scratch; disp32 = 0. */
@@ -402,8 +450,10 @@ static int relocate_rip_relative(struct emitter *e, csh cs, const cs_insn *insn,
     memset(bytes + x->encoding.disp_offset, 0, 4);
     /* Clear the B extension bit so rm names the low register. */
     size_t p = prefix_len(bytes, insn->size);
-    if (bytes[p] >= 0x40 && bytes[p] <= 0x4f) bytes[p] &= (uint8_t)~1;
-    else if (bytes[p] == 0xc4 || bytes[p] == 0x62) bytes[p + 1] |= 0x20; /* VEX3/EVEX: ~B */
+    if (bytes[p] >= 0x40 && bytes[p] <= 0x4f)
+        bytes[p] &= (uint8_t)~1;
+    else if (bytes[p] == 0xc4 || bytes[p] == 0x62)
+        bytes[p + 1] |= 0x20;                                               /* VEX3/EVEX: ~B */
     static const uint8_t skip_red_zone[5] = {0x48, 0x8d, 0x64, 0x24, 0x80}; /* lea rsp,[rsp-128] */
     static const uint8_t back_red_zone[8] = {0x48, 0x8d, 0xa4, 0x24, 0x80, 0, 0, 0}; /* +128 */
     put(e, skip_red_zone, 5);
@@ -423,10 +473,12 @@ refuse:
 }
 
 int patcher_relocate(const struct patcher_plan *plan, uint8_t *out, uint64_t out_addr, size_t cap,
-                     struct patcher_reloc_map *map) {
+                     struct patcher_reloc_map *map)
+{
     csh cs;
     int err = open_capstone(&cs);
-    if (err) return err;
+    if (err)
+        return err;
     cs_insn *insn = cs_malloc(cs);
     struct emitter e = {out, cap, 0, out_addr, false};
     struct fixup fx[PATCHER_MAX_INSNS];
@@ -461,9 +513,11 @@ int patcher_relocate(const struct patcher_plan *plan, uint8_t *out, uint64_t out
         } else {
             put(&e, insn->bytes, insn->size);
         }
-        if (err) goto out;
+        if (err)
+            goto out;
     }
-    if (!plan->ends_in_terminator) emit_jmp(&e, plan->patch_addr + plan->patch_len);
+    if (!plan->ends_in_terminator)
+        emit_jmp(&e, plan->patch_addr + plan->patch_len);
     if (e.overflow) {
         err = patcher_set_error(-ENOSPC, "relocated code does not fit the trampoline");
         goto out;
@@ -471,8 +525,7 @@ int patcher_relocate(const struct patcher_plan *plan, uint8_t *out, uint64_t out
     for (int i = 0; i < nfx; i++) {
         uint32_t off = (uint32_t)(fx[i].target - plan->patch_addr);
         int k;
-        for (k = 0; k < map->n && map->orig_off[k] != off; k++) {
-        }
+        for (k = 0; k < map->n && map->orig_off[k] != off; k++) {}
         if (k == map->n) {
             err = patcher_set_error(-EINVAL, "branch into the middle of an instruction at 0x%lx",
                                     (unsigned long)fx[i].target);

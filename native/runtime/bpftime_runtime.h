@@ -179,9 +179,9 @@ struct bpftime_map_info {
  * size; queue/stack key_size 0; prog_array key/value 4; perf_event_array
  * key/value 4, max_entries 0 = ncpus, map_extra = per-CPU buffer bytes
  * (power of two multiple of the page size, 0 = 64 KiB). */
-int bpftime_map_create(struct bpftime_region *r, const char *name, uint32_t type,
-                       uint32_t key_size, uint32_t value_size, uint32_t max_entries,
-                       uint32_t map_flags, uint64_t map_extra);
+int bpftime_map_create(struct bpftime_region *r, const char *name, uint32_t type, uint32_t key_size,
+                       uint32_t value_size, uint32_t max_entries, uint32_t map_flags,
+                       uint64_t map_extra);
 int bpftime_map_get(struct bpftime_region *r, uint32_t id, struct bpftime_map_info *out);
 /* -EBUSY while a program refers to it. */
 int bpftime_map_delete(struct bpftime_region *r, uint32_t id);
@@ -210,8 +210,8 @@ struct bpftime_map *bpftime_map_handle(struct bpftime_region *r, uint32_t id);
 void *bpftime_map_lookup_ptr(struct bpftime_map *m, const void *key);
 /* Per-CPU maps only: the value slot of `cpu` (NULL if cpu >= ncpus). */
 void *bpftime_map_lookup_percpu_ptr(struct bpftime_map *m, const void *key, uint32_t cpu);
-int bpftime_map_h_update(struct bpftime_map *m, const void *key, const void *value,
-                         uint64_t flags, bool from_prog);
+int bpftime_map_h_update(struct bpftime_map *m, const void *key, const void *value, uint64_t flags,
+                         bool from_prog);
 int bpftime_map_h_delete(struct bpftime_map *m, const void *key);
 int bpftime_map_h_push(struct bpftime_map *m, const void *value, uint64_t flags);
 int bpftime_map_h_pop(struct bpftime_map *m, void *value, bool remove);

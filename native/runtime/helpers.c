@@ -25,10 +25,19 @@
 static _Thread_local struct bpftime_invocation *current_invocation;
 static _Atomic(struct bpftime_region *) trace_region; /* process-wide: the one trace sink */
 
-void bpftime_invocation_set(struct bpftime_invocation *inv) { current_invocation = inv; }
-struct bpftime_invocation *bpftime_invocation_get(void) { return current_invocation; }
+void bpftime_invocation_set(struct bpftime_invocation *inv)
+{
+    current_invocation = inv;
+}
+struct bpftime_invocation *bpftime_invocation_get(void)
+{
+    return current_invocation;
+}
 
-void bpftime_helpers_set_trace_region(struct bpftime_region *r) { atomic_store(&trace_region, r); }
+void bpftime_helpers_set_trace_region(struct bpftime_region *r)
+{
+    atomic_store(&trace_region, r);
+}
 
 void helpers_clear_trace_region(struct bpftime_region *r)
 {
@@ -60,8 +69,7 @@ static bool pipe_probe(const void *src, uint64_t len)
         if (n < 0)
             return false; /* EFAULT */
         char sink[4096];
-        while (read(fds[0], sink, sizeof sink) > 0) {
-        }
+        while (read(fds[0], sink, sizeof sink) > 0) {}
         p += n;
         len -= (uint64_t)n;
     }
@@ -252,8 +260,7 @@ int bpftime_format(char *out, uint32_t out_len, const char *fmt, uint32_t fmt_le
             n = snprintf(tmp, sizeof tmp, spec, str);
             break;
         }
-        default:
-            return -EINVAL;
+        default: return -EINVAL;
         }
         if (n < 0)
             return -EINVAL;
@@ -266,7 +273,8 @@ int bpftime_format(char *out, uint32_t out_len, const char *fmt, uint32_t fmt_le
 
 /* ---- helpers ---- */
 
-#define H(name) static uint64_t bh_##name(uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4, uint64_t r5)
+#define H(name) \
+    static uint64_t bh_##name(uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4, uint64_t r5)
 #define UNUSED_ARGS(...) (void)r1, (void)r2, (void)r3, (void)r4, (void)r5
 #define PTR(x) ((void *)(uintptr_t)(x))
 #define RET(x) ((uint64_t)(int64_t)(x))
@@ -569,8 +577,7 @@ int bpftime_register_helpers(struct ebpf_vm *vm)
         int rc = ebpf_vm_register_helper(vm, helper_table[i].id, helper_table[i].name,
                                          helper_table[i].fn);
         if (rc)
-            return rt_err(rc, "registering helper %s: %s", helper_table[i].name,
-                          ebpf_vm_error(vm));
+            return rt_err(rc, "registering helper %s: %s", helper_table[i].name, ebpf_vm_error(vm));
     }
     return 0;
 }

@@ -30,7 +30,10 @@ static bool is_array(uint32_t t)
 {
     return t == BPFTIME_MAP_ARRAY || t == BPFTIME_MAP_PERCPU_ARRAY || t == BPFTIME_MAP_PROG_ARRAY;
 }
-static bool is_pow2(uint64_t v) { return v && !(v & (v - 1)); }
+static bool is_pow2(uint64_t v)
+{
+    return v && !(v & (v - 1));
+}
 static uint64_t roundup_pow2(uint64_t v)
 {
     uint64_t p = 1;
@@ -42,30 +45,18 @@ static uint64_t roundup_pow2(uint64_t v)
 static const char *type_name(uint32_t t)
 {
     switch (t) {
-    case BPFTIME_MAP_HASH:
-        return "hash";
-    case BPFTIME_MAP_ARRAY:
-        return "array";
-    case BPFTIME_MAP_PROG_ARRAY:
-        return "prog_array";
-    case BPFTIME_MAP_PERF_EVENT_ARRAY:
-        return "perf_event_array";
-    case BPFTIME_MAP_PERCPU_HASH:
-        return "percpu_hash";
-    case BPFTIME_MAP_PERCPU_ARRAY:
-        return "percpu_array";
-    case BPFTIME_MAP_LRU_HASH:
-        return "lru_hash";
-    case BPFTIME_MAP_LRU_PERCPU_HASH:
-        return "lru_percpu_hash";
-    case BPFTIME_MAP_QUEUE:
-        return "queue";
-    case BPFTIME_MAP_STACK:
-        return "stack";
-    case BPFTIME_MAP_RINGBUF:
-        return "ringbuf";
-    default:
-        return "unknown";
+    case BPFTIME_MAP_HASH: return "hash";
+    case BPFTIME_MAP_ARRAY: return "array";
+    case BPFTIME_MAP_PROG_ARRAY: return "prog_array";
+    case BPFTIME_MAP_PERF_EVENT_ARRAY: return "perf_event_array";
+    case BPFTIME_MAP_PERCPU_HASH: return "percpu_hash";
+    case BPFTIME_MAP_PERCPU_ARRAY: return "percpu_array";
+    case BPFTIME_MAP_LRU_HASH: return "lru_hash";
+    case BPFTIME_MAP_LRU_PERCPU_HASH: return "lru_percpu_hash";
+    case BPFTIME_MAP_QUEUE: return "queue";
+    case BPFTIME_MAP_STACK: return "stack";
+    case BPFTIME_MAP_RINGBUF: return "ringbuf";
+    default: return "unknown";
     }
 }
 
@@ -76,7 +67,8 @@ static const char *type_name(uint32_t t)
 #define F_NO_PREALLOC (1u << 0)
 #define F_NO_COMMON_LRU (1u << 1)
 #define F_NUMA_NODE (1u << 2)
-#define F_ACCESS_MASK ((1u << 3) | (1u << 4) | (1u << 7) | (1u << 8)) /* RDONLY WRONLY RDONLY_PROG WRONLY_PROG */
+#define F_ACCESS_MASK \
+    ((1u << 3) | (1u << 4) | (1u << 7) | (1u << 8)) /* RDONLY WRONLY RDONLY_PROG WRONLY_PROG */
 #define F_ZERO_SEED (1u << 6)
 #define F_MMAPABLE (1u << 10)
 #define F_PRESERVE_ELEMS (1u << 11)
@@ -104,27 +96,23 @@ static int check_flags(uint32_t type, uint32_t flags)
     case BPFTIME_MAP_LRU_HASH:
     case BPFTIME_MAP_LRU_PERCPU_HASH:
         if (flags & F_NO_PREALLOC)
-            return rt_err(-ENOTSUPP_KERNEL, "LRU maps are always preallocated: BPF_F_NO_PREALLOC is not supported");
+            return rt_err(-ENOTSUPP_KERNEL,
+                          "LRU maps are always preallocated: BPF_F_NO_PREALLOC is not supported");
         allowed = F_NO_COMMON_LRU | F_NUMA_NODE | F_ACCESS_MASK | F_ZERO_SEED;
         break;
     case BPFTIME_MAP_QUEUE:
-    case BPFTIME_MAP_STACK:
-        allowed = F_NUMA_NODE | F_ACCESS_MASK;
-        break;
-    case BPFTIME_MAP_RINGBUF:
-        allowed = F_NUMA_NODE;
-        break;
-    default:
-        return 0; /* the type itself is refused below */
+    case BPFTIME_MAP_STACK: allowed = F_NUMA_NODE | F_ACCESS_MASK; break;
+    case BPFTIME_MAP_RINGBUF: allowed = F_NUMA_NODE; break;
+    default: return 0; /* the type itself is refused below */
     }
     if (flags & ~allowed)
-        return rt_err(-EINVAL, "%s map does not accept map_flags 0x%x", type_name(type), flags & ~allowed);
+        return rt_err(-EINVAL, "%s map does not accept map_flags 0x%x", type_name(type),
+                      flags & ~allowed);
     return 0;
 }
 
-int map_check_spec(struct bpftime_region *r, uint32_t type, uint32_t key_size,
-                   uint32_t value_size, uint32_t *max_entries, uint32_t map_flags,
-                   uint64_t *map_extra)
+int map_check_spec(struct bpftime_region *r, uint32_t type, uint32_t key_size, uint32_t value_size,
+                   uint32_t *max_entries, uint32_t map_flags, uint64_t *map_extra)
 {
     const char *tn = type_name(type);
     int rc = check_flags(type, map_flags);
@@ -134,14 +122,16 @@ int map_check_spec(struct bpftime_region *r, uint32_t type, uint32_t key_size,
     case BPFTIME_MAP_ARRAY:
     case BPFTIME_MAP_PERCPU_ARRAY:
         if (key_size != 4 || value_size == 0 || *max_entries == 0)
-            return rt_err(-EINVAL, "%s map needs key_size 4, value_size > 0, max_entries > 0 "
-                                   "(got %u, %u, %u)",
+            return rt_err(-EINVAL,
+                          "%s map needs key_size 4, value_size > 0, max_entries > 0 "
+                          "(got %u, %u, %u)",
                           tn, key_size, value_size, *max_entries);
         break;
     case BPFTIME_MAP_PROG_ARRAY:
         if (key_size != 4 || value_size != 4 || *max_entries == 0)
-            return rt_err(-EINVAL, "prog_array map needs key_size 4, value_size 4, "
-                                   "max_entries > 0 (got %u, %u, %u)",
+            return rt_err(-EINVAL,
+                          "prog_array map needs key_size 4, value_size 4, "
+                          "max_entries > 0 (got %u, %u, %u)",
                           key_size, value_size, *max_entries);
         break;
     case BPFTIME_MAP_HASH:
@@ -151,8 +141,9 @@ int map_check_spec(struct bpftime_region *r, uint32_t type, uint32_t key_size,
         /* Like the kernel, only programs are held to 512-byte keys (their
          * stack); the control plane may use larger ones. */
         if (key_size == 0 || value_size == 0 || *max_entries == 0)
-            return rt_err(-EINVAL, "%s map needs key_size > 0, value_size > 0, "
-                                   "max_entries > 0 (got %u, %u, %u)",
+            return rt_err(-EINVAL,
+                          "%s map needs key_size > 0, value_size > 0, "
+                          "max_entries > 0 (got %u, %u, %u)",
                           tn, key_size, value_size, *max_entries);
         if ((uint64_t)key_size + value_size > (1u << 20))
             return rt_err(-E2BIG, "%s map key_size + value_size %llu is too large (max 1 MiB)", tn,
@@ -161,35 +152,40 @@ int map_check_spec(struct bpftime_region *r, uint32_t type, uint32_t key_size,
     case BPFTIME_MAP_QUEUE:
     case BPFTIME_MAP_STACK:
         if (key_size != 0 || value_size == 0 || *max_entries == 0)
-            return rt_err(-EINVAL, "%s map needs key_size 0, value_size > 0, max_entries > 0 "
-                                   "(got %u, %u, %u)",
+            return rt_err(-EINVAL,
+                          "%s map needs key_size 0, value_size > 0, max_entries > 0 "
+                          "(got %u, %u, %u)",
                           tn, key_size, value_size, *max_entries);
         break;
     case BPFTIME_MAP_RINGBUF:
         if (key_size != 0 || value_size != 0 || !is_pow2(*max_entries) ||
             *max_entries % SHM_PAGE != 0)
-            return rt_err(-EINVAL, "ringbuf map needs key_size 0, value_size 0 and max_entries "
-                                   "a power of two multiple of %u (got %u, %u, %u)",
+            return rt_err(-EINVAL,
+                          "ringbuf map needs key_size 0, value_size 0 and max_entries "
+                          "a power of two multiple of %u (got %u, %u, %u)",
                           SHM_PAGE, key_size, value_size, *max_entries);
         break;
     case BPFTIME_MAP_PERF_EVENT_ARRAY:
         if (key_size != 4 || value_size != 4)
-            return rt_err(-EINVAL, "perf_event_array map needs key_size 4 and value_size 4 "
-                                   "(got %u, %u)",
+            return rt_err(-EINVAL,
+                          "perf_event_array map needs key_size 4 and value_size 4 "
+                          "(got %u, %u)",
                           key_size, value_size);
         if (*max_entries == 0 || *max_entries > r->hdr->ncpus)
             *max_entries = r->hdr->ncpus;
         if (*map_extra == 0)
             *map_extra = PERF_DEFAULT_BUF;
         if (!is_pow2(*map_extra) || *map_extra % SHM_PAGE != 0)
-            return rt_err(-EINVAL, "perf_event_array per-CPU buffer (map_extra) must be a power "
-                                   "of two multiple of %u (got %llu)",
+            return rt_err(-EINVAL,
+                          "perf_event_array per-CPU buffer (map_extra) must be a power "
+                          "of two multiple of %u (got %llu)",
                           SHM_PAGE, (unsigned long long)*map_extra);
         break;
     default:
-        return rt_err(-EINVAL, "map type %u is not supported (supported: hash, array, "
-                               "prog_array, perf_event_array, percpu_hash, percpu_array, "
-                               "lru_hash, lru_percpu_hash, queue, stack, ringbuf)",
+        return rt_err(-EINVAL,
+                      "map type %u is not supported (supported: hash, array, "
+                      "prog_array, perf_event_array, percpu_hash, percpu_array, "
+                      "lru_hash, lru_percpu_hash, queue, stack, ringbuf)",
                       type);
     }
     if ((uint64_t)value_size > (1u << 20))
@@ -288,7 +284,10 @@ int map_storage_init(struct bpftime_region *r, struct shm_map *m)
     return 0;
 }
 
-void map_storage_free(struct bpftime_region *r, struct shm_map *m) { shm_free(r, m->data_off); }
+void map_storage_free(struct bpftime_region *r, struct shm_map *m)
+{
+    shm_free(r, m->data_off);
+}
 
 int map_handle_init(struct bpftime_region *r, struct shm_map *m, struct bpftime_map *h)
 {
@@ -327,7 +326,10 @@ void map_handle_drop(struct bpftime_region *r, uint32_t slot)
     }
 }
 
-static int this_cpu(const struct bpftime_map *h) { return rt_current_cpu(h->ncpus); }
+static int this_cpu(const struct bpftime_map *h)
+{
+    return rt_current_cpu(h->ncpus);
+}
 
 /* Copies a value area: control plane moves all CPUs' slots, a program only
  * its own CPU's (new per-CPU elements from a program start zeroed on the
@@ -434,14 +436,17 @@ static uint32_t hash_key(const void *key, uint32_t len)
     return (uint32_t)x;
 }
 
-#define IS_NULLS(v) ((v) & 1)
+#define IS_NULLS(v) ((v)&1)
 #define NULLS(b) ((((uint64_t)(b)) << 1) | 1)
 
 static struct shm_hash_elem *elem_at(const struct bpftime_map *h, uint64_t off)
 {
     return (struct shm_hash_elem *)(h->r->base + off);
 }
-static uint8_t *elem_key(struct shm_hash_elem *e) { return (uint8_t *)e + SHM_HASH_ELEM_HDR; }
+static uint8_t *elem_key(struct shm_hash_elem *e)
+{
+    return (uint8_t *)e + SHM_HASH_ELEM_HDR;
+}
 static uint8_t *elem_value(const struct bpftime_map *h, struct shm_hash_elem *e)
 {
     return (uint8_t *)e + SHM_HASH_ELEM_HDR + h->hash->key_stride;
@@ -766,8 +771,7 @@ static void *lookup_ptr_cpu(struct bpftime_map *h, const void *key, int cpu)
         shm_unlock(lk);
         return v;
     }
-    default:
-        return NULL;
+    default: return NULL;
     }
 }
 
@@ -783,8 +787,8 @@ void *bpftime_map_lookup_percpu_ptr(struct bpftime_map *h, const void *key, uint
     return lookup_ptr_cpu(h, key, (int)cpu);
 }
 
-int bpftime_map_h_update(struct bpftime_map *h, const void *key, const void *value,
-                         uint64_t flags, bool from_prog)
+int bpftime_map_h_update(struct bpftime_map *h, const void *key, const void *value, uint64_t flags,
+                         bool from_prog)
 {
     if (!handle_ok(h))
         return rt_err(-EINVAL, "invalid map handle");
@@ -808,8 +812,8 @@ int bpftime_map_h_delete(struct bpftime_map *h, const void *key)
         memcpy(&idx, key, 4);
         if (idx >= h->max_entries)
             return rt_err(-E2BIG, "map %u: index %u out of range", h->id, idx);
-        uint32_t old = __atomic_exchange_n((uint32_t *)(void *)array_elem(h, idx), 0,
-                                           __ATOMIC_ACQ_REL);
+        uint32_t old =
+            __atomic_exchange_n((uint32_t *)(void *)array_elem(h, idx), 0, __ATOMIC_ACQ_REL);
         return old ? 0 : rt_err(-ENOENT, "map %u: slot %u is empty", h->id, idx);
     }
     if (is_array(h->type))
@@ -839,9 +843,9 @@ int bpftime_map_h_pop(struct bpftime_map *h, void *value, bool remove)
 
 /* ---- control-plane API by id ---- */
 
-#define GET_HANDLE(r, id)                                   \
+#define GET_HANDLE(r, id) \
     struct bpftime_map *h = bpftime_map_handle((r), (id)); \
-    if (!h)                                                 \
+    if (!h) \
         return bpftime_last_errno();
 
 /* The control plane comes through FFI: refuse NULL buffers the map needs. */
@@ -855,11 +859,11 @@ static int check_bufs(const struct bpftime_map *h, const void *key, bool need_ke
     return 0;
 }
 
-#define CHECK_BUFS(key, nk, value, nv)                         \
-    do {                                                       \
+#define CHECK_BUFS(key, nk, value, nv) \
+    do { \
         int cb_rc_ = check_bufs(h, (key), (nk), (value), (nv)); \
-        if (cb_rc_)                                            \
-            return cb_rc_;                                     \
+        if (cb_rc_) \
+            return cb_rc_; \
     } while (0)
 
 int bpftime_map_lookup(struct bpftime_region *r, uint32_t id, const void *key, void *value)
@@ -905,10 +909,8 @@ int bpftime_map_lookup(struct bpftime_region *r, uint32_t id, const void *key, v
         return e ? 0 : rt_err(-ENOENT, "map %u: no such key", id);
     }
     case BPFTIME_MAP_QUEUE:
-    case BPFTIME_MAP_STACK:
-        return qs_pop(h, value, false);
-    default:
-        return unsupported(h, "lookup");
+    case BPFTIME_MAP_STACK: return qs_pop(h, value, false);
+    default: return unsupported(h, "lookup");
     }
 }
 
@@ -939,8 +941,7 @@ int bpftime_map_lookup_and_delete(struct bpftime_region *r, uint32_t id, const v
     return unsupported(h, "lookup_and_delete");
 }
 
-int bpftime_map_get_next_key(struct bpftime_region *r, uint32_t id, const void *key,
-                             void *next_key)
+int bpftime_map_get_next_key(struct bpftime_region *r, uint32_t id, const void *key, void *next_key)
 {
     GET_HANDLE(r, id);
     CHECK_BUFS(NULL, false, next_key, true);

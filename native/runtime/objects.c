@@ -28,16 +28,11 @@ static const char *const kind_names[KIND_COUNT] = {"program", "map", "attach tar
 size_t table_entry_size(int kind)
 {
     switch (kind) {
-    case KIND_PROG:
-        return sizeof(struct shm_prog);
-    case KIND_MAP:
-        return sizeof(struct shm_map);
-    case KIND_TARGET:
-        return sizeof(struct shm_target);
-    case KIND_LINK:
-        return sizeof(struct shm_link);
-    default:
-        return sizeof(struct shm_instance);
+    case KIND_PROG: return sizeof(struct shm_prog);
+    case KIND_MAP: return sizeof(struct shm_map);
+    case KIND_TARGET: return sizeof(struct shm_target);
+    case KIND_LINK: return sizeof(struct shm_link);
+    default: return sizeof(struct shm_instance);
     }
 }
 
@@ -81,8 +76,7 @@ static void *new_entry(struct bpftime_region *r, int kind, int *err)
     for (uint32_t i = 0; i < cap; i++) {
         if (slot_id(r, kind, i) == 0) {
             if (r->hdr->next_id[kind] == UINT32_MAX) {
-                *err = rt_err(-ENOSPC, "%s ids exhausted in region %s", kind_names[kind],
-                              r->name);
+                *err = rt_err(-ENOSPC, "%s ids exhausted in region %s", kind_names[kind], r->name);
                 return NULL;
             }
             void *e = table_slot(r, kind, i);
@@ -95,7 +89,10 @@ static void *new_entry(struct bpftime_region *r, int kind, int *err)
     return NULL;
 }
 
-static uint32_t take_id(struct bpftime_region *r, int kind) { return ++r->hdr->next_id[kind]; }
+static uint32_t take_id(struct bpftime_region *r, int kind)
+{
+    return ++r->hdr->next_id[kind];
+}
 
 static int not_found(int kind, uint32_t id)
 {
@@ -147,8 +144,8 @@ int bpftime_prog_create(struct bpftime_region *r, const char *name, uint32_t typ
                         uint32_t insn_cnt, const uint32_t *map_ids, uint32_t nr_maps)
 {
     if (!insns || insn_cnt == 0 || insn_cnt > 1000000)
-        return rt_err(-EINVAL, "program %s: %u instructions (need 1..1000000)",
-                      name ? name : "", insn_cnt);
+        return rt_err(-EINVAL, "program %s: %u instructions (need 1..1000000)", name ? name : "",
+                      insn_cnt);
     if (nr_maps && !map_ids)
         return rt_err(-EINVAL, "program %s: %u maps but no map id table", name ? name : "",
                       nr_maps);
@@ -167,7 +164,8 @@ int bpftime_prog_create(struct bpftime_region *r, const char *name, uint32_t typ
     shm_lock(&r->hdr->table_lock);
     for (uint32_t i = 0; i < nr_maps; i++) {
         if (find_slot(r, KIND_MAP, map_ids[i]) < 0) {
-            err = rt_err(-ENOENT, "program %s: map index %u refers to map id %u, which does not exist",
+            err = rt_err(-ENOENT,
+                         "program %s: map index %u refers to map id %u, which does not exist",
                          name ? name : "", i, map_ids[i]);
             goto fail;
         }
@@ -201,7 +199,8 @@ static uint32_t count_links_of(struct bpftime_region *r, uint32_t prog_id, uint3
     uint32_t n = 0, cap = r->hdr->table_cap[KIND_LINK];
     for (uint32_t i = 0; i < cap; i++) {
         struct shm_link *l = table_slot(r, KIND_LINK, i);
-        if (l->id && ((prog_id && l->prog_id == prog_id) || (target_id && l->target_id == target_id)))
+        if (l->id &&
+            ((prog_id && l->prog_id == prog_id) || (target_id && l->target_id == target_id)))
             n++;
     }
     return n;
@@ -307,9 +306,9 @@ void bpftime_prog_record_run(struct bpftime_region *r, uint32_t id, uint64_t ns)
 
 /* ---- maps ---- */
 
-int bpftime_map_create(struct bpftime_region *r, const char *name, uint32_t type,
-                       uint32_t key_size, uint32_t value_size, uint32_t max_entries,
-                       uint32_t map_flags, uint64_t map_extra)
+int bpftime_map_create(struct bpftime_region *r, const char *name, uint32_t type, uint32_t key_size,
+                       uint32_t value_size, uint32_t max_entries, uint32_t map_flags,
+                       uint64_t map_extra)
 {
     int rc = map_check_spec(r, type, key_size, value_size, &max_entries, map_flags, &map_extra);
     if (rc)
@@ -390,8 +389,8 @@ int bpftime_map_delete(struct bpftime_region *r, uint32_t id)
             if (ids[k] == id) {
                 uint32_t pid = p->id;
                 shm_unlock(&r->hdr->table_lock);
-                return rt_err(-EBUSY, "map %u is used by program %u: delete the program first",
-                              id, pid);
+                return rt_err(-EBUSY, "map %u is used by program %u: delete the program first", id,
+                              pid);
             }
         }
     }

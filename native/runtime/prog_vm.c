@@ -44,9 +44,7 @@ static uint64_t lddw_reloc(void *user, uint32_t src, uint32_t imm, uint32_t next
     struct bpftime_map *h = pl->maps[imm];
     switch (src) {
     case PSEUDO_MAP_FD:
-    case PSEUDO_MAP_IDX:
-        *ok = true;
-        return (uint64_t)(uintptr_t)h;
+    case PSEUDO_MAP_IDX: *ok = true; return (uint64_t)(uintptr_t)h;
     case PSEUDO_MAP_VALUE:
     case PSEUDO_MAP_IDX_VALUE:
         /* global data: address of element 0's value + offset */
@@ -54,8 +52,7 @@ static uint64_t lddw_reloc(void *user, uint32_t src, uint32_t imm, uint32_t next
             return 0;
         *ok = true;
         return (uint64_t)(uintptr_t)(h->data + next_imm);
-    default:
-        return 0;
+    default: return 0;
     }
 }
 
@@ -104,8 +101,8 @@ static struct ebpf_vm *tail_call(void *user, uint64_t map, uint64_t index)
     uint32_t idx = (uint32_t)index;
     if (idx >= h->max_entries)
         return NULL;
-    uint32_t prog = __atomic_load_n((uint32_t *)(void *)(h->data + (size_t)idx * h->stride),
-                                    __ATOMIC_ACQUIRE);
+    uint32_t prog =
+        __atomic_load_n((uint32_t *)(void *)(h->data + (size_t)idx * h->stride), __ATOMIC_ACQUIRE);
     if (!prog)
         return NULL;
     struct bpftime_region *r = pl->r;

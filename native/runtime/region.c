@@ -34,8 +34,14 @@ int rt_err(int code, const char *fmt, ...)
     return code;
 }
 
-const char *bpftime_last_error(void) { return last_error; }
-int bpftime_last_errno(void) { return last_errno; }
+const char *bpftime_last_error(void)
+{
+    return last_error;
+}
+int bpftime_last_errno(void)
+{
+    return last_errno;
+}
 
 /* ---- time, locks ---- */
 
@@ -67,7 +73,10 @@ void shm_lock(shm_mutex_t *m)
     }
 }
 
-void shm_unlock(shm_mutex_t *m) { pthread_mutex_unlock(&m->m); }
+void shm_unlock(shm_mutex_t *m)
+{
+    pthread_mutex_unlock(&m->m);
+}
 
 /* ---- names ---- */
 
@@ -83,8 +92,8 @@ static int check_name(const char *name)
                   c == '_' || c == '-' || c == '.';
         if (!ok || (i == 0 && c == '.'))
             return rt_err(-EINVAL,
-                          "invalid region name \"%s\": use 1-%d characters of [A-Za-z0-9_.-]",
-                          name, BPFTIME_NAME_LEN);
+                          "invalid region name \"%s\": use 1-%d characters of [A-Za-z0-9_.-]", name,
+                          BPFTIME_NAME_LEN);
     }
     return 0;
 }
@@ -119,7 +128,10 @@ static int size_class(uint64_t need)
     return s;
 }
 
-uint64_t shm_alloc(struct bpftime_region *r, uint64_t size) { return shm_alloc_ex(r, size, false); }
+uint64_t shm_alloc(struct bpftime_region *r, uint64_t size)
+{
+    return shm_alloc_ex(r, size, false);
+}
 
 uint64_t shm_alloc_ex(struct bpftime_region *r, uint64_t size, bool page_aligned)
 {
@@ -271,7 +283,10 @@ int64_t bpftime_shm_alloc(struct bpftime_region *r, uint64_t size)
     return (int64_t)off;
 }
 
-void bpftime_shm_free(struct bpftime_region *r, uint64_t off) { shm_free(r, off); }
+void bpftime_shm_free(struct bpftime_region *r, uint64_t off)
+{
+    shm_free(r, off);
+}
 
 /* ---- region ---- */
 
@@ -343,8 +358,8 @@ int bpftime_region_create(const char *name, uint64_t size, struct bpftime_region
         int e = errno;
         unlink(r->path);
         region_free(r);
-        return rt_err(-e, "cannot size region %s to %llu bytes: %s", name,
-                      (unsigned long long)size, strerror(e));
+        return rt_err(-e, "cannot size region %s to %llu bytes: %s", name, (unsigned long long)size,
+                      strerror(e));
     }
     r->size = size;
     r->base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, r->fd, 0);
@@ -417,8 +432,8 @@ int bpftime_region_open(const char *name, struct bpftime_region **out)
         if (fstat(r->fd, &st) == 0 && (uint64_t)st.st_size >= sizeof peek)
             n = pread(r->fd, &peek, sizeof peek, 0);
         static const char zero[8];
-        bool initializing = (n == (ssize_t)sizeof peek && memcmp(peek.magic, zero, 8) == 0) ||
-                            st.st_size == 0;
+        bool initializing =
+            (n == (ssize_t)sizeof peek && memcmp(peek.magic, zero, 8) == 0) || st.st_size == 0;
         if (!initializing || tries >= 20)
             break;
         usleep(10000);
@@ -516,9 +531,18 @@ uint64_t bpftime_region_generation(struct bpftime_region *r)
     return atomic_load_explicit(&r->hdr->generation, memory_order_acquire);
 }
 
-uint32_t bpftime_region_ncpus(struct bpftime_region *r) { return r->hdr->ncpus; }
-void *bpftime_region_base(struct bpftime_region *r) { return r->base; }
-uint64_t bpftime_region_size(struct bpftime_region *r) { return r->size; }
+uint32_t bpftime_region_ncpus(struct bpftime_region *r)
+{
+    return r->hdr->ncpus;
+}
+void *bpftime_region_base(struct bpftime_region *r)
+{
+    return r->base;
+}
+uint64_t bpftime_region_size(struct bpftime_region *r)
+{
+    return r->size;
+}
 
 void bpftime_stats_set_enabled(struct bpftime_region *r, int enabled)
 {

@@ -21,14 +21,23 @@ static uint8_t *rb_data(struct shm_ringbuf *rb)
 {
     return (uint8_t *)rb + SHM_RB_HDR_PAGES * SHM_PAGE;
 }
-static _Atomic uint32_t *hdr_len(uint8_t *hdr) { return (_Atomic uint32_t *)(void *)hdr; }
-static uint32_t *hdr_pgoff(uint8_t *hdr) { return (uint32_t *)(void *)(hdr + 4); }
+static _Atomic uint32_t *hdr_len(uint8_t *hdr)
+{
+    return (_Atomic uint32_t *)(void *)hdr;
+}
+static uint32_t *hdr_pgoff(uint8_t *hdr)
+{
+    return (uint32_t *)(void *)(hdr + 4);
+}
 static struct shm_ringbuf *wake_core(struct shm_ringbuf *rb)
 {
     return (struct shm_ringbuf *)(void *)((uint8_t *)rb + rb->wake_delta);
 }
 
-uint64_t rb_core_size(uint64_t data_size) { return SHM_RB_HDR_PAGES * SHM_PAGE + data_size; }
+uint64_t rb_core_size(uint64_t data_size)
+{
+    return SHM_RB_HDR_PAGES * SHM_PAGE + data_size;
+}
 
 void rb_core_init(struct shm_ringbuf *rb, uint64_t data_size, struct shm_ringbuf *wake)
 {
@@ -134,8 +143,8 @@ static bool rb_avail(struct shm_ringbuf *rb)
     uint64_t prod = atomic_load_explicit(prod_pos(rb), memory_order_acquire);
     if (cons >= prod)
         return false;
-    uint32_t len = atomic_load_explicit(hdr_len(rb_data(rb) + (cons & rb->mask)),
-                                        memory_order_acquire);
+    uint32_t len =
+        atomic_load_explicit(hdr_len(rb_data(rb) + (cons & rb->mask)), memory_order_acquire);
     return !(len & RB_BUSY_BIT);
 }
 
@@ -151,8 +160,8 @@ static int rb_read(struct shm_ringbuf *rb, void *buf, uint32_t buf_len, uint32_t
         if (len_out)
             *len_out = len;
         if (len > buf_len) {
-            rc = rt_err(-EMSGSIZE, "ringbuf record of %u bytes does not fit a %u-byte buffer",
-                        len, buf_len);
+            rc = rt_err(-EMSGSIZE, "ringbuf record of %u bytes does not fit a %u-byte buffer", len,
+                        buf_len);
         } else {
             memcpy(buf, hdr + RB_HDR_SZ, len);
             atomic_store_explicit(cons_pos(rb), cons + round_up8(len + RB_HDR_SZ),
@@ -311,16 +320,11 @@ uint64_t bpftime_ringbuf_query(struct bpftime_map *h, uint64_t flags)
     uint64_t cons = atomic_load_explicit(cons_pos(rb), memory_order_acquire);
     uint64_t prod = atomic_load_explicit(prod_pos(rb), memory_order_acquire);
     switch (flags) {
-    case BPFTIME_RB_AVAIL_DATA:
-        return prod - cons;
-    case BPFTIME_RB_RING_SIZE:
-        return rb->data_size;
-    case BPFTIME_RB_CONS_POS:
-        return cons;
-    case BPFTIME_RB_PROD_POS:
-        return prod;
-    default:
-        return 0;
+    case BPFTIME_RB_AVAIL_DATA: return prod - cons;
+    case BPFTIME_RB_RING_SIZE: return rb->data_size;
+    case BPFTIME_RB_CONS_POS: return cons;
+    case BPFTIME_RB_PROD_POS: return prod;
+    default: return 0;
     }
 }
 

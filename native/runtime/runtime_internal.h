@@ -22,9 +22,9 @@ struct bpftime_map {
     struct shm_map *m; /* table entry */
     uint32_t type, key_size, value_size, max_entries;
     uint32_t ncpus;
-    uint32_t stride;   /* round_up(value_size, 8) */
-    uint32_t percpu;   /* value area holds ncpus strides */
-    uint8_t *data;     /* storage base (process address) */
+    uint32_t stride; /* round_up(value_size, 8) */
+    uint32_t percpu; /* value area holds ncpus strides */
+    uint8_t *data;   /* storage base (process address) */
     struct shm_hash *hash;
     struct shm_ringbuf *rb; /* ringbuf; perf_event_array: first CPU's core */
     uint64_t rb_core_size;  /* perf_event_array: bytes per CPU core */
@@ -38,7 +38,7 @@ struct bpftime_region {
     uint8_t *base;
     uint64_t size;
     struct shm_header *hdr;
-    pthread_mutex_t local_lock; /* process-local caches below */
+    pthread_mutex_t local_lock;             /* process-local caches below */
     struct bpftime_map *maps[SHM_MAPS_CAP]; /* handles by table slot */
     struct bpftime_map *retired_maps;       /* handles of deleted maps (freed at close) */
     struct bpftime_map *map_hint;           /* last handle returned (atomic) */
@@ -59,7 +59,10 @@ static inline uint64_t rt_off(const struct bpftime_region *r, const void *p)
 {
     return p ? (uint64_t)((const uint8_t *)p - r->base) : 0;
 }
-static inline uint64_t round_up8(uint64_t v) { return (v + 7) & ~7ull; }
+static inline uint64_t round_up8(uint64_t v)
+{
+    return (v + 7) & ~7ull;
+}
 
 /* Robust process-shared mutex: a holder that died leaves it EOWNERDEAD;
  * we mark it consistent and carry on (the data it guarded is whatever the
@@ -88,9 +91,8 @@ int map_storage_init(struct bpftime_region *r, struct shm_map *m);
 void map_storage_free(struct bpftime_region *r, struct shm_map *m);
 int map_handle_init(struct bpftime_region *r, struct shm_map *m, struct bpftime_map *h);
 void map_handle_drop(struct bpftime_region *r, uint32_t slot);
-int map_check_spec(struct bpftime_region *r, uint32_t type, uint32_t key_size,
-                   uint32_t value_size, uint32_t *max_entries, uint32_t map_flags,
-                   uint64_t *map_extra);
+int map_check_spec(struct bpftime_region *r, uint32_t type, uint32_t key_size, uint32_t value_size,
+                   uint32_t *max_entries, uint32_t map_flags, uint64_t *map_extra);
 
 /* ringbuf.c */
 uint64_t rb_core_size(uint64_t data_size);

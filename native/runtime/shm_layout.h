@@ -29,7 +29,7 @@
 
 #include "runtime/bpftime_runtime.h"
 
-#define BPFTIME_MAGIC "BPFTIME"          /* 8 bytes with its NUL */
+#define BPFTIME_MAGIC "BPFTIME" /* 8 bytes with its NUL */
 #define BPFTIME_LAYOUT_VERSION 1u
 #define SHM_PAGE 4096u
 
@@ -170,10 +170,10 @@ struct shm_hash {
     uint32_t key_stride; /* round_up(key_size, 8) */
     _Atomic uint32_t count;
     uint32_t reserved;
-    uint64_t buckets_off; /* uint64_t[n_buckets] */
-    uint64_t locks_off;   /* shm_mutex_t[n_locks] */
-    uint64_t elems_off;   /* max_entries elements */
-    uint64_t free_head;   /* under free_lock */
+    uint64_t buckets_off;        /* uint64_t[n_buckets] */
+    uint64_t locks_off;          /* shm_mutex_t[n_locks] */
+    uint64_t elems_off;          /* max_entries elements */
+    uint64_t free_head;          /* under free_lock */
     uint64_t lru_head, lru_tail; /* LRU maps: most recent at head (under locks[0]) */
     shm_mutex_t free_lock;
 };

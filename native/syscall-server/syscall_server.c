@@ -24,7 +24,8 @@ struct bpftime_ss {
     char error[512];
 };
 
-struct bpftime_ss *bpftime_ss_open(const char *shm_name, char *err, size_t errlen) {
+struct bpftime_ss *bpftime_ss_open(const char *shm_name, char *err, size_t errlen)
+{
     const char *name = shm_name && *shm_name ? shm_name : BPFTIME_DEFAULT_REGION;
     struct bpftime_ss *ss = calloc(1, sizeof *ss);
     if (!ss) {
@@ -38,8 +39,10 @@ struct bpftime_ss *bpftime_ss_open(const char *shm_name, char *err, size_t errle
     }
     ss->provider = bpftime_shm_event_provider_create(ss->region);
     ss->nginx = bpftime_nginx_url_filter_impl_create();
-    if (ss->provider) ss->manager = bpftime_shm_event_provider_manager(ss->provider);
-    if (!ss->provider || !ss->nginx || bpftime_attach_manager_register_impl(ss->manager, ss->nginx) < 0) {
+    if (ss->provider)
+        ss->manager = bpftime_shm_event_provider_manager(ss->provider);
+    if (!ss->provider || !ss->nginx ||
+        bpftime_attach_manager_register_impl(ss->manager, ss->nginx) < 0) {
         snprintf(err, errlen, "cannot create the attach manager: out of memory");
         if (ss->nginx && (!ss->manager || bpftime_attach_manager_attached(ss->manager) >= 0))
             ss->nginx->ops->destroy(ss->nginx);
@@ -60,23 +63,31 @@ struct bpftime_ss *bpftime_ss_open(const char *shm_name, char *err, size_t errle
     return ss;
 }
 
-void bpftime_ss_close(struct bpftime_ss *ss) {
-    if (!ss) return;
+void bpftime_ss_close(struct bpftime_ss *ss)
+{
+    if (!ss)
+        return;
     bpftime_event_provider_destroy(ss->provider);
-    if (ss->region) bpftime_region_close(ss->region);
+    if (ss->region)
+        bpftime_region_close(ss->region);
     free(ss);
 }
 
 int bpftime_ss_nginx_url_filter(struct bpftime_ss *ss, const char *url, size_t url_len,
-                                const char *method, size_t method_len) {
+                                const char *method, size_t method_len)
+{
     int err = bpftime_attach_manager_refresh(ss->manager);
     if (err < 0) {
         snprintf(ss->error, sizeof ss->error, "%s", bpftime_attach_manager_error(ss->manager));
         return err;
     }
     int verdict = bpftime_nginx_url_filter_run(ss->nginx, url, url_len, method, method_len);
-    if (verdict < 0) snprintf(ss->error, sizeof ss->error, "a URL-filter program failed to run");
+    if (verdict < 0)
+        snprintf(ss->error, sizeof ss->error, "a URL-filter program failed to run");
     return verdict;
 }
 
-const char *bpftime_ss_error(const struct bpftime_ss *ss) { return ss->error; }
+const char *bpftime_ss_error(const struct bpftime_ss *ss)
+{
+    return ss->error;
+}

@@ -20,7 +20,8 @@ static struct {
 } registry[MAX_TESTS];
 static int registry_len;
 
-void test_register(const char *name, test_fn fn) {
+void test_register(const char *name, test_fn fn)
+{
     if (registry_len == MAX_TESTS) {
         fprintf(stderr, "harness: more than %d tests\n", MAX_TESTS);
         abort();
@@ -30,7 +31,8 @@ void test_register(const char *name, test_fn fn) {
     registry_len++;
 }
 
-void test_fail(struct test_ctx *t, const char *file, int line, const char *fmt, ...) {
+void test_fail(struct test_ctx *t, const char *file, int line, const char *fmt, ...)
+{
     va_list ap;
     t->failed = true;
     fprintf(stdout, "FAIL-DETAIL %s:%d: ", file, line);
@@ -41,13 +43,18 @@ void test_fail(struct test_ctx *t, const char *file, int line, const char *fmt, 
     fflush(stdout);
 }
 
-bool test_failed(const struct test_ctx *t) { return t->failed; }
+bool test_failed(const struct test_ctx *t)
+{
+    return t->failed;
+}
 
 /* Runs one test in a child; returns true on success. The child reports its
  * failure detail on a pipe so the parent prints one line per test. */
-static bool run_one(const char *prog, int i) {
+static bool run_one(const char *prog, int i)
+{
     int fds[2];
-    if (pipe(fds) != 0) return false;
+    if (pipe(fds) != 0)
+        return false;
     fflush(stdout);
     pid_t pid = fork();
     if (pid == 0) {
@@ -65,7 +72,8 @@ static bool run_one(const char *prog, int i) {
     ssize_t n;
     while ((n = read(fds[0], buf + used, sizeof buf - 1 - used)) > 0) {
         used += (size_t)n;
-        if (used == sizeof buf - 1) break;
+        if (used == sizeof buf - 1)
+            break;
     }
     buf[used] = 0;
     close(fds[0]);
@@ -80,7 +88,8 @@ static bool run_one(const char *prog, int i) {
         if (detail) {
             snprintf(reason, sizeof reason, "%s", detail + strlen("FAIL-DETAIL "));
             char *nl = strchr(reason, '\n');
-            if (nl) *nl = 0;
+            if (nl)
+                *nl = 0;
         } else if (WIFSIGNALED(status)) {
             snprintf(reason, sizeof reason, "killed by signal %d (%s)", WTERMSIG(status),
                      strsignal(WTERMSIG(status)));
@@ -89,25 +98,31 @@ static bool run_one(const char *prog, int i) {
         }
         printf("not ok %s/%s: %s\n", prog, registry[i].name, reason);
         /* Show the child's other output (sanitizer reports, logs) for debugging. */
-        if (used) fprintf(stderr, "---- output of %s ----\n%s\n", registry[i].name, buf);
+        if (used)
+            fprintf(stderr, "---- output of %s ----\n%s\n", registry[i].name, buf);
     }
     fflush(stdout);
     return ok;
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
     const char *prog = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
     if (argc > 1 && strcmp(argv[1], "--list") == 0) {
-        for (int i = 0; i < registry_len; i++) printf("%s\n", registry[i].name);
+        for (int i = 0; i < registry_len; i++)
+            printf("%s\n", registry[i].name);
         return 0;
     }
     int failures = 0, ran = 0;
     for (int i = 0; i < registry_len; i++) {
         bool selected = argc == 1;
-        for (int a = 1; a < argc && !selected; a++) selected = strcmp(argv[a], registry[i].name) == 0;
-        if (!selected) continue;
+        for (int a = 1; a < argc && !selected; a++)
+            selected = strcmp(argv[a], registry[i].name) == 0;
+        if (!selected)
+            continue;
         ran++;
-        if (!run_one(prog, i)) failures++;
+        if (!run_one(prog, i))
+            failures++;
     }
     if (ran == 0) {
         fprintf(stderr, "%s: no test selected\n", prog);

@@ -23,39 +23,40 @@ void test_fail(struct test_ctx *t, const char *file, int line, const char *fmt, 
     __attribute__((format(printf, 4, 5)));
 bool test_failed(const struct test_ctx *t);
 
-#define TEST(name)                                                       \
-    static void test_##name(struct test_ctx *t);                         \
-    __attribute__((constructor)) static void test_register_##name(void) { \
-        test_register(#name, test_##name);                               \
-    }                                                                    \
+#define TEST(name) \
+    static void test_##name(struct test_ctx *t); \
+    __attribute__((constructor)) static void test_register_##name(void) \
+    { \
+        test_register(#name, test_##name); \
+    } \
     static void test_##name(struct test_ctx *t)
 
-#define CHECK(cond)                                                       \
-    do {                                                                  \
-        if (!(cond)) {                                                    \
-            test_fail(t, __FILE__, __LINE__, "check failed: %s", #cond);  \
-            return;                                                       \
-        }                                                                 \
+#define CHECK(cond) \
+    do { \
+        if (!(cond)) { \
+            test_fail(t, __FILE__, __LINE__, "check failed: %s", #cond); \
+            return; \
+        } \
     } while (0)
 
-#define CHECK_EQ(a, b)                                                              \
-    do {                                                                            \
-        uint64_t check_a_ = (uint64_t)(a), check_b_ = (uint64_t)(b);                \
-        if (check_a_ != check_b_) {                                                 \
-            test_fail(t, __FILE__, __LINE__, "%s == %s: 0x%" PRIx64 " != 0x%" PRIx64, \
-                      #a, #b, check_a_, check_b_);                                  \
-            return;                                                                 \
-        }                                                                           \
+#define CHECK_EQ(a, b) \
+    do { \
+        uint64_t check_a_ = (uint64_t)(a), check_b_ = (uint64_t)(b); \
+        if (check_a_ != check_b_) { \
+            test_fail(t, __FILE__, __LINE__, "%s == %s: 0x%" PRIx64 " != 0x%" PRIx64, #a, #b, \
+                      check_a_, check_b_); \
+            return; \
+        } \
     } while (0)
 
-#define CHECK_STR_CONTAINS(hay, needle)                                              \
-    do {                                                                             \
-        const char *check_h_ = (hay), *check_n_ = (needle);                          \
-        if (!check_h_ || !strstr(check_h_, check_n_)) {                              \
-            test_fail(t, __FILE__, __LINE__, "\"%s\" does not contain \"%s\"",       \
-                      check_h_ ? check_h_ : "(null)", check_n_);                     \
-            return;                                                                  \
-        }                                                                            \
+#define CHECK_STR_CONTAINS(hay, needle) \
+    do { \
+        const char *check_h_ = (hay), *check_n_ = (needle); \
+        if (!check_h_ || !strstr(check_h_, check_n_)) { \
+            test_fail(t, __FILE__, __LINE__, "\"%s\" does not contain \"%s\"", \
+                      check_h_ ? check_h_ : "(null)", check_n_); \
+            return; \
+        } \
     } while (0)
 
 #endif

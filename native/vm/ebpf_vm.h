@@ -17,10 +17,10 @@
 extern "C" {
 #endif
 
-#define EBPF_STACK_SIZE 512      /* bytes per frame, as the kernel */
-#define EBPF_MAX_CALL_DEPTH 8    /* bpf-to-bpf frames, including the main one */
-#define EBPF_MAX_INSTS 1000000   /* largest program accepted by load */
-#define EBPF_MAX_HELPERS 1024    /* helper ids 0..1023 */
+#define EBPF_STACK_SIZE 512              /* bytes per frame, as the kernel */
+#define EBPF_MAX_CALL_DEPTH 8            /* bpf-to-bpf frames, including the main one */
+#define EBPF_MAX_INSTS 1000000           /* largest program accepted by load */
+#define EBPF_MAX_HELPERS 1024            /* helper ids 0..1023 */
 #define EBPF_DEFAULT_BUDGET 100000000ULL /* interpreter instruction budget per exec */
 
 struct ebpf_vm;

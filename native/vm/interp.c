@@ -56,8 +56,7 @@ static __attribute__((noinline, cold)) int fault(struct ebpf_vm *vm, const struc
                              text);
 }
 
-static __attribute__((noinline, cold)) int insn_error(struct ebpf_vm *vm,
-                                                      const struct ebpf_vm *cur,
+static __attribute__((noinline, cold)) int insn_error(struct ebpf_vm *vm, const struct ebpf_vm *cur,
                                                       const struct ebpf_inst *ip, int code,
                                                       const char *what)
 {
@@ -95,6 +94,7 @@ int ebpf_vm_exec(struct ebpf_vm *vm, void *mem, size_t mem_len, uint64_t *ret)
 
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Woverride-init"
+    /* clang-format off */
     static const void *const labels[256] = {
         [0 ... 255] = &&op_invalid,
         /* ALU64 */
@@ -136,6 +136,7 @@ int ebpf_vm_exec(struct ebpf_vm *vm, void *mem, size_t mem_len, uint64_t *ret)
         [0xc3] = &&atomic32, [0xdb] = &&atomic64,
     };
 #pragma GCC diagnostic pop
+    /* clang-format on */
 
     _Alignas(16) uint8_t stack[STACK_TOTAL];
     struct frame frames[EBPF_MAX_CALL_DEPTH];
@@ -166,63 +167,63 @@ int ebpf_vm_exec(struct ebpf_vm *vm, void *mem, size_t mem_len, uint64_t *ret)
 #define DISPATCH() goto *labels[ip->opcode]
 /* The budget is charged per straight-line run, at the jump, call or exit
  * that ends it, so ALU and memory instructions pay nothing for it. */
-#define CHARGE()                                                                     \
-    do {                                                                             \
-        uint64_t n_ = (uint64_t)(ip - block) + 1;                                    \
-        if (unlikely(n_ > remaining))                                                \
-            goto out_budget;                                                         \
-        remaining -= n_;                                                             \
+#define CHARGE() \
+    do { \
+        uint64_t n_ = (uint64_t)(ip - block) + 1; \
+        if (unlikely(n_ > remaining)) \
+            goto out_budget; \
+        remaining -= n_; \
     } while (0)
-#define NEXT()                                                                       \
-    do {                                                                             \
-        ip++;                                                                        \
-        DISPATCH();                                                                  \
+#define NEXT() \
+    do { \
+        ip++; \
+        DISPATCH(); \
     } while (0)
 /* Fast path: the whole call stack (frames may pass pointers to callers'
  * stack), then mem; anything else goes out of line. */
-#define ACCESS_OK(a, size, write)                                                    \
-    (((a) - stack_lo < STACK_TOTAL && STACK_TOTAL - ((a) - stack_lo) >= (size)) ||   \
-     ((a) - mem_lo < mem_size && mem_size - ((a) - mem_lo) >= (size)) ||             \
+#define ACCESS_OK(a, size, write) \
+    (((a)-stack_lo < STACK_TOTAL && STACK_TOTAL - ((a)-stack_lo) >= (size)) || \
+     ((a)-mem_lo < mem_size && mem_size - ((a)-mem_lo) >= (size)) || \
      slow_access_ok(cur, (a), (size), (write)))
-#define LOAD(T, dst_expr)                                                            \
-    do {                                                                             \
-        addr = SRC + (uint64_t)(int64_t)OFF;                                         \
-        if (unlikely(!ACCESS_OK(addr, sizeof(T), false)))                            \
-            goto out_read_fault;                                                     \
-        T v_;                                                                        \
-        memcpy(&v_, (const void *)(uintptr_t)addr, sizeof(T));                       \
-        DST = (dst_expr);                                                            \
-        NEXT();                                                                      \
+#define LOAD(T, dst_expr) \
+    do { \
+        addr = SRC + (uint64_t)(int64_t)OFF; \
+        if (unlikely(!ACCESS_OK(addr, sizeof(T), false))) \
+            goto out_read_fault; \
+        T v_; \
+        memcpy(&v_, (const void *)(uintptr_t)addr, sizeof(T)); \
+        DST = (dst_expr); \
+        NEXT(); \
     } while (0)
-#define STORE(T, value)                                                              \
-    do {                                                                             \
-        addr = DST + (uint64_t)(int64_t)OFF;                                         \
-        if (unlikely(!ACCESS_OK(addr, sizeof(T), true)))                             \
-            goto out_write_fault;                                                    \
-        T v_ = (T)(value);                                                           \
-        memcpy((void *)(uintptr_t)addr, &v_, sizeof(T));                             \
-        NEXT();                                                                      \
+#define STORE(T, value) \
+    do { \
+        addr = DST + (uint64_t)(int64_t)OFF; \
+        if (unlikely(!ACCESS_OK(addr, sizeof(T), true))) \
+            goto out_write_fault; \
+        T v_ = (T)(value); \
+        memcpy((void *)(uintptr_t)addr, &v_, sizeof(T)); \
+        NEXT(); \
     } while (0)
-#define ALU64(name, op)                                                              \
-    name##64_k : DST = DST op IMM;                                                   \
-    NEXT();                                                                          \
-    name##64_x : DST = DST op SRC;                                                   \
+#define ALU64(name, op) \
+    name##64_k : DST = DST op IMM; \
+    NEXT(); \
+    name##64_x : DST = DST op SRC; \
     NEXT();
-#define ALU32(name, op)                                                              \
-    name##32_k : DST = (uint32_t)((uint32_t)DST op IMM32);                           \
-    NEXT();                                                                          \
-    name##32_x : DST = (uint32_t)((uint32_t)DST op(uint32_t) SRC);                   \
+#define ALU32(name, op) \
+    name##32_k : DST = (uint32_t)((uint32_t)DST op IMM32); \
+    NEXT(); \
+    name##32_x : DST = (uint32_t)((uint32_t)DST op(uint32_t) SRC); \
     NEXT();
-#define JMP(name, cond_k, cond_x)                                                    \
-    name##_k : CHARGE();                                                             \
-    if (cond_k)                                                                      \
-        ip += OFF;                                                                   \
-    block = ++ip;                                                                    \
-    DISPATCH();                                                                      \
-    name##_x : CHARGE();                                                             \
-    if (cond_x)                                                                      \
-        ip += OFF;                                                                   \
-    block = ++ip;                                                                    \
+#define JMP(name, cond_k, cond_x) \
+    name##_k : CHARGE(); \
+    if (cond_k) \
+        ip += OFF; \
+    block = ++ip; \
+    DISPATCH(); \
+    name##_x : CHARGE(); \
+    if (cond_x) \
+        ip += OFF; \
+    block = ++ip; \
     DISPATCH();
 #define JMP64(name, T, op) JMP(name, (T)DST op(T) IMM, (T)DST op(T) SRC)
 #define JMP32(name, T, op) JMP(name##32, (T)DST op(T) IMM32, (T)DST op(T) SRC)
@@ -282,7 +283,7 @@ neg64:
     DST = -DST;
     NEXT();
 neg32:
-    DST = (uint32_t)-(uint32_t)DST;
+    DST = (uint32_t) - (uint32_t)DST;
     NEXT();
 
     /* Division: off 0 = unsigned, off 1 = signed. By zero: div gives 0, mod
@@ -329,7 +330,7 @@ div32:
     else if (OFF == 0)
         DST = (uint32_t)DST / (uint32_t)tmp;
     else if ((int32_t)tmp == -1)
-        DST = (uint32_t)-(uint32_t)DST;
+        DST = (uint32_t) - (uint32_t)DST;
     else
         DST = (uint32_t)((int32_t)(uint32_t)DST / (int32_t)(uint32_t)tmp);
     NEXT();
@@ -354,17 +355,10 @@ mov64_k:
     NEXT();
 mov64_x:
     switch (OFF) {
-    case 8:
-        DST = (uint64_t)(int64_t)(int8_t)SRC;
-        break;
-    case 16:
-        DST = (uint64_t)(int64_t)(int16_t)SRC;
-        break;
-    case 32:
-        DST = (uint64_t)(int64_t)(int32_t)SRC;
-        break;
-    default:
-        DST = SRC;
+    case 8: DST = (uint64_t)(int64_t)(int8_t)SRC; break;
+    case 16: DST = (uint64_t)(int64_t)(int16_t)SRC; break;
+    case 32: DST = (uint64_t)(int64_t)(int32_t)SRC; break;
+    default: DST = SRC;
     }
     NEXT();
 mov32_k:
@@ -372,39 +366,25 @@ mov32_k:
     NEXT();
 mov32_x:
     switch (OFF) {
-    case 8:
-        DST = (uint32_t)(int32_t)(int8_t)SRC;
-        break;
-    case 16:
-        DST = (uint32_t)(int32_t)(int16_t)SRC;
-        break;
-    default:
-        DST = (uint32_t)SRC;
+    case 8: DST = (uint32_t)(int32_t)(int8_t)SRC; break;
+    case 16: DST = (uint32_t)(int32_t)(int16_t)SRC; break;
+    default: DST = (uint32_t)SRC;
     }
     NEXT();
 
     /* Byte order: this host is little-endian, so to-le only truncates. */
 le:
     switch (ip->imm) {
-    case 16:
-        DST = (uint16_t)DST;
-        break;
-    case 32:
-        DST = (uint32_t)DST;
-        break;
+    case 16: DST = (uint16_t)DST; break;
+    case 32: DST = (uint32_t)DST; break;
     }
     NEXT();
 be:
 bswap:
     switch (ip->imm) {
-    case 16:
-        DST = bswap16((uint16_t)DST);
-        break;
-    case 32:
-        DST = bswap32((uint32_t)DST);
-        break;
-    default:
-        DST = bswap64(DST);
+    case 16: DST = bswap16((uint16_t)DST); break;
+    case 32: DST = bswap32((uint32_t)DST); break;
+    default: DST = bswap64(DST);
     }
     NEXT();
 
@@ -489,33 +469,15 @@ atomic32 : {
     uint32_t *p = (uint32_t *)(uintptr_t)addr;
     uint32_t v = (uint32_t)SRC, old;
     switch (ip->imm) {
-    case 0x00:
-        __atomic_fetch_add(p, v, __ATOMIC_SEQ_CST);
-        break;
-    case 0x01:
-        SRC = __atomic_fetch_add(p, v, __ATOMIC_SEQ_CST);
-        break;
-    case 0x40:
-        __atomic_fetch_or(p, v, __ATOMIC_SEQ_CST);
-        break;
-    case 0x41:
-        SRC = __atomic_fetch_or(p, v, __ATOMIC_SEQ_CST);
-        break;
-    case 0x50:
-        __atomic_fetch_and(p, v, __ATOMIC_SEQ_CST);
-        break;
-    case 0x51:
-        SRC = __atomic_fetch_and(p, v, __ATOMIC_SEQ_CST);
-        break;
-    case 0xa0:
-        __atomic_fetch_xor(p, v, __ATOMIC_SEQ_CST);
-        break;
-    case 0xa1:
-        SRC = __atomic_fetch_xor(p, v, __ATOMIC_SEQ_CST);
-        break;
-    case 0xe1:
-        SRC = __atomic_exchange_n(p, v, __ATOMIC_SEQ_CST);
-        break;
+    case 0x00: __atomic_fetch_add(p, v, __ATOMIC_SEQ_CST); break;
+    case 0x01: SRC = __atomic_fetch_add(p, v, __ATOMIC_SEQ_CST); break;
+    case 0x40: __atomic_fetch_or(p, v, __ATOMIC_SEQ_CST); break;
+    case 0x41: SRC = __atomic_fetch_or(p, v, __ATOMIC_SEQ_CST); break;
+    case 0x50: __atomic_fetch_and(p, v, __ATOMIC_SEQ_CST); break;
+    case 0x51: SRC = __atomic_fetch_and(p, v, __ATOMIC_SEQ_CST); break;
+    case 0xa0: __atomic_fetch_xor(p, v, __ATOMIC_SEQ_CST); break;
+    case 0xa1: SRC = __atomic_fetch_xor(p, v, __ATOMIC_SEQ_CST); break;
+    case 0xe1: SRC = __atomic_exchange_n(p, v, __ATOMIC_SEQ_CST); break;
     case 0xf1:
         old = (uint32_t)reg[0];
         __atomic_compare_exchange_n(p, &old, v, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
@@ -533,33 +495,15 @@ atomic64 : {
     uint64_t *p = (uint64_t *)(uintptr_t)addr;
     uint64_t v = SRC, old;
     switch (ip->imm) {
-    case 0x00:
-        __atomic_fetch_add(p, v, __ATOMIC_SEQ_CST);
-        break;
-    case 0x01:
-        SRC = __atomic_fetch_add(p, v, __ATOMIC_SEQ_CST);
-        break;
-    case 0x40:
-        __atomic_fetch_or(p, v, __ATOMIC_SEQ_CST);
-        break;
-    case 0x41:
-        SRC = __atomic_fetch_or(p, v, __ATOMIC_SEQ_CST);
-        break;
-    case 0x50:
-        __atomic_fetch_and(p, v, __ATOMIC_SEQ_CST);
-        break;
-    case 0x51:
-        SRC = __atomic_fetch_and(p, v, __ATOMIC_SEQ_CST);
-        break;
-    case 0xa0:
-        __atomic_fetch_xor(p, v, __ATOMIC_SEQ_CST);
-        break;
-    case 0xa1:
-        SRC = __atomic_fetch_xor(p, v, __ATOMIC_SEQ_CST);
-        break;
-    case 0xe1:
-        SRC = __atomic_exchange_n(p, v, __ATOMIC_SEQ_CST);
-        break;
+    case 0x00: __atomic_fetch_add(p, v, __ATOMIC_SEQ_CST); break;
+    case 0x01: SRC = __atomic_fetch_add(p, v, __ATOMIC_SEQ_CST); break;
+    case 0x40: __atomic_fetch_or(p, v, __ATOMIC_SEQ_CST); break;
+    case 0x41: SRC = __atomic_fetch_or(p, v, __ATOMIC_SEQ_CST); break;
+    case 0x50: __atomic_fetch_and(p, v, __ATOMIC_SEQ_CST); break;
+    case 0x51: SRC = __atomic_fetch_and(p, v, __ATOMIC_SEQ_CST); break;
+    case 0xa0: __atomic_fetch_xor(p, v, __ATOMIC_SEQ_CST); break;
+    case 0xa1: SRC = __atomic_fetch_xor(p, v, __ATOMIC_SEQ_CST); break;
+    case 0xe1: SRC = __atomic_exchange_n(p, v, __ATOMIC_SEQ_CST); break;
     case 0xf1:
         old = reg[0];
         __atomic_compare_exchange_n(p, &old, v, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);

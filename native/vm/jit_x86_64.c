@@ -75,8 +75,18 @@ static inline int xreg(unsigned r)
 }
 
 /* x86 condition codes */
-enum { CC_B = 2, CC_AE = 3, CC_E = 4, CC_NE = 5, CC_BE = 6, CC_A = 7,
-       CC_L = 12, CC_GE = 13, CC_LE = 14, CC_G = 15 };
+enum {
+    CC_B = 2,
+    CC_AE = 3,
+    CC_E = 4,
+    CC_NE = 5,
+    CC_BE = 6,
+    CC_A = 7,
+    CC_L = 12,
+    CC_GE = 13,
+    CC_LE = 14,
+    CC_G = 15
+};
 
 #define THUNK_LEN 16
 #define PROLOGUE_LEN 18
@@ -92,19 +102,19 @@ struct jit {
     uint32_t n;
     unsigned opts;
     bool bmi2;
-    bool sized;      /* start/end hold the previous pass's offsets */
-    bool all_long;   /* fallback layout: every jump rel32 */
+    bool sized;    /* start/end hold the previous pass's offsets */
+    bool all_long; /* fallback layout: every jump rel32 */
     bool oom;
     uint8_t *buf;
     size_t len, cap;
     uint8_t *flags;
-    uint32_t *start, *end;         /* previous pass: code of insn i */
-    uint32_t *nstart, *nend;       /* this pass */
-    uintptr_t base;                /* final address of the code, 0 = unknown */
-    size_t base_len;               /* bytes mapped at base */
+    uint32_t *start, *end;   /* previous pass: code of insn i */
+    uint32_t *nstart, *nend; /* this pass */
+    uintptr_t base;          /* final address of the code, 0 = unknown */
+    size_t base_len;         /* bytes mapped at base */
     int err_insn;
     const char *err_what;
-    struct inline_site *inl;       /* `call 1` sites inlined, by increasing insn */
+    struct inline_site *inl; /* `call 1` sites inlined, by increasing insn */
     uint32_t ninl;
 };
 
@@ -167,12 +177,12 @@ static inline bool is_imm8(int64_t v)
 /* ---- instruction encoding ---- */
 
 /* flags for emit_op */
-#define W 0x01      /* REX.W: 64-bit operand */
-#define P66 0x02    /* operand-size prefix: 16-bit operand */
-#define LOCK 0x04   /* lock prefix */
-#define BREG 0x08   /* reg field is a byte register (force REX for sil/dil/bpl/spl) */
-#define BRM 0x10    /* register-form rm is a byte register */
-#define MEM 0x20    /* rm is [rm + disp] */
+#define W 0x01    /* REX.W: 64-bit operand */
+#define P66 0x02  /* operand-size prefix: 16-bit operand */
+#define LOCK 0x04 /* lock prefix */
+#define BREG 0x08 /* reg field is a byte register (force REX for sil/dil/bpl/spl) */
+#define BRM 0x10  /* register-form rm is a byte register */
+#define MEM 0x20  /* rm is [rm + disp] */
 
 /* [lock] [66] [REX] opcode(1-3 bytes) modrm [sib] [disp]. `op` holds the
  * opcode bytes big-endian in its low `oplen` bytes. */
@@ -184,8 +194,8 @@ static void emit_op(struct jit *j, unsigned fl, uint32_t op, int oplen, int reg,
     if (fl & P66)
         emit1(j, 0x66);
     uint8_t rex = 0x40 | ((fl & W) ? 8 : 0) | ((reg & 8) ? 4 : 0) | ((rm & 8) ? 1 : 0);
-    bool force = ((fl & BREG) && reg >= 4 && reg < 8) ||
-                 ((fl & BRM) && !(fl & MEM) && rm >= 4 && rm < 8);
+    bool force =
+        ((fl & BREG) && reg >= 4 && reg < 8) || ((fl & BRM) && !(fl & MEM) && rm >= 4 && rm < 8);
     if (rex != 0x40 || force)
         emit1(j, rex);
     for (int i = oplen - 1; i >= 0; i--)
@@ -360,39 +370,39 @@ static void emit_call_abs(struct jit *j, uintptr_t fn)
 
 static void emit_prologue(struct jit *j)
 {
-    emit1(j, 0x55);             /* push rbp */
-    emit1(j, 0x53);             /* push rbx */
-    emit2(j, 0x41, 0x55);       /* push r13 */
-    emit2(j, 0x41, 0x56);       /* push r14 */
-    emit2(j, 0x41, 0x57);       /* push r15 */
-    emit1(j, 0x48);             /* mov rbp, rsp */
+    emit1(j, 0x55);       /* push rbp */
+    emit1(j, 0x53);       /* push rbx */
+    emit2(j, 0x41, 0x55); /* push r13 */
+    emit2(j, 0x41, 0x56); /* push r14 */
+    emit2(j, 0x41, 0x57); /* push r15 */
+    emit1(j, 0x48);       /* mov rbp, rsp */
     emit2(j, 0x89, 0xE5);
-    emit1(j, 0x48);             /* sub rsp, 512 */
+    emit1(j, 0x48); /* sub rsp, 512 */
     emit2(j, 0x81, 0xEC);
     emit4(j, EBPF_STACK_SIZE);
 }
 
 static void emit_epilogue(struct jit *j)
 {
-    emit1(j, 0x48);             /* mov rsp, rbp */
+    emit1(j, 0x48); /* mov rsp, rbp */
     emit2(j, 0x89, 0xEC);
-    emit2(j, 0x41, 0x5F);       /* pop r15 */
-    emit2(j, 0x41, 0x5E);       /* pop r14 */
-    emit2(j, 0x41, 0x5D);       /* pop r13 */
-    emit1(j, 0x5B);             /* pop rbx */
-    emit1(j, 0x5D);             /* pop rbp */
-    emit1(j, 0xC3);             /* ret */
+    emit2(j, 0x41, 0x5F); /* pop r15 */
+    emit2(j, 0x41, 0x5E); /* pop r14 */
+    emit2(j, 0x41, 0x5D); /* pop r13 */
+    emit1(j, 0x5B);       /* pop rbx */
+    emit1(j, 0x5D);       /* pop rbp */
+    emit1(j, 0xC3);       /* ret */
 }
 
 static void emit_thunk(struct jit *j)
 {
-    emit2(j, 0x41, 0x54);       /* push r12 */
-    emit1(j, 0x45);             /* xor r12d, r12d */
+    emit2(j, 0x41, 0x54); /* push r12 */
+    emit1(j, 0x45);       /* xor r12d, r12d */
     emit2(j, 0x31, 0xE4);
-    emit1(j, 0xE8);             /* call F0 (offset 16) */
+    emit1(j, 0xE8); /* call F0 (offset 16) */
     emit4(j, THUNK_LEN - 10);
-    emit2(j, 0x41, 0x5C);       /* pop r12 */
-    emit1(j, 0xC3);             /* ret */
+    emit2(j, 0x41, 0x5C); /* pop r12 */
+    emit1(j, 0xC3);       /* ret */
     while (j->len < THUNK_LEN)
         emit1(j, 0xCC);
 }
@@ -447,7 +457,7 @@ static void emit_udiv32_const(struct jit *j, bool mod, int dst, uint32_t d)
     /* x - q * d, 32-bit */
     emit_op(j, 0, 0x69, 1, R11, R11, 0); /* imul r11d, r11d, d */
     emit4(j, d);
-    alu_rr(j, false, 0x29, R10, R11);    /* sub r10d, r11d */
+    alu_rr(j, false, 0x29, R10, R11); /* sub r10d, r11d */
     mov_rr(j, false, dst, R10);
 }
 
@@ -523,7 +533,7 @@ static void emit_divmod(struct jit *j, bool w, bool mod, bool sgn, int dst, int 
     if (sgn) {
         if (w)
             emit1(j, 0x48);
-        emit1(j, 0x99); /* cqo / cdq */
+        emit1(j, 0x99);                            /* cqo / cdq */
         emit_op(j, w ? W : 0, 0xF7, 1, 7, R11, 0); /* idiv r11 */
     } else {
         emit_op(j, 0, 0x31, 1, RDX, RDX, 0);
@@ -646,13 +656,13 @@ static int emit_alu(struct jit *j, uint32_t i)
     uint8_t op = in->opcode & 0xf0;
 
     switch (op) {
-    case 0x00: /* add */
-    case 0x10: /* sub */
-    case 0x40: /* or */
-    case 0x50: /* and */
+    case 0x00:   /* add */
+    case 0x10:   /* sub */
+    case 0x40:   /* or */
+    case 0x50:   /* and */
     case 0xa0: { /* xor */
-        static const uint8_t rr[16] = {[0x0] = 0x01, [0x1] = 0x29, [0x4] = 0x09, [0x5] = 0x21,
-                                        [0xa] = 0x31};
+        static const uint8_t rr[16] = {
+            [0x0] = 0x01, [0x1] = 0x29, [0x4] = 0x09, [0x5] = 0x21, [0xa] = 0x31};
         static const uint8_t ext[16] = {[0x0] = 0, [0x1] = 5, [0x4] = 1, [0x5] = 4, [0xa] = 6};
         if (x) {
             alu_rr(j, w, rr[op >> 4], dst, src);
@@ -693,11 +703,9 @@ static int emit_alu(struct jit *j, uint32_t i)
             return -1;
         emit_divmod(j, w, op == 0x90, in->off == 1, dst, x ? src : -1, imm);
         return 0;
-    case 0x80: /* neg */
-        emit_op(j, w ? W : 0, 0xF7, 1, 3, dst, 0);
-        return 0;
-    case 0x60: /* lsh */
-    case 0x70: /* rsh */
+    case 0x80: /* neg */ emit_op(j, w ? W : 0, 0xF7, 1, 3, dst, 0); return 0;
+    case 0x60:   /* lsh */
+    case 0x70:   /* rsh */
     case 0xc0: { /* arsh */
         int e = op == 0x60 ? 4 : op == 0x70 ? 5 : 7;
         if (x) {
@@ -714,8 +722,7 @@ static int emit_alu(struct jit *j, uint32_t i)
         if (w && op == 0x60 && n == 32 && i + 1 < j->n && !(j->opts & EBPF_JIT_NO_PEEPHOLE) &&
             !(j->flags[i + 1] & (F_JUMP_TARGET | F_FUNC_ENTRY))) {
             const struct ebpf_inst *nx = &j->insts[i + 1];
-            if ((nx->opcode == 0x77 || nx->opcode == 0xc7) && nx->dst == in->dst &&
-                nx->imm == 32) {
+            if ((nx->opcode == 0x77 || nx->opcode == 0xc7) && nx->dst == in->dst && nx->imm == 32) {
                 if (nx->opcode == 0x77)
                     zext32(j, dst);
                 else
@@ -744,12 +751,8 @@ static int emit_alu(struct jit *j, uint32_t i)
             if (!w || dst != src)
                 mov_rr(j, w, dst, src);
             return 0;
-        case 8:
-            emit_op(j, (w ? W : 0) | BRM, 0x0FBE, 2, dst, src, 0);
-            return 0;
-        case 16:
-            emit_op(j, w ? W : 0, 0x0FBF, 2, dst, src, 0);
-            return 0;
+        case 8: emit_op(j, (w ? W : 0) | BRM, 0x0FBE, 2, dst, src, 0); return 0;
+        case 16: emit_op(j, w ? W : 0, 0x0FBF, 2, dst, src, 0); return 0;
         case 32:
             if (!w)
                 return -1;
@@ -757,7 +760,7 @@ static int emit_alu(struct jit *j, uint32_t i)
             return 0;
         }
         return -1;
-    case 0xd0: /* byte swap */
+    case 0xd0:                    /* byte swap */
         if (in->opcode == 0xd4) { /* to little endian: truncate */
             if (imm == 16)
                 emit_op(j, 0, 0x0FB7, 2, dst, dst, 0);
@@ -1059,13 +1062,9 @@ static int emit_pass(struct jit *j)
             break;
         case 1:
         case 2:
-        case 3:
-            rc = emit_mem(j, i);
-            break;
+        case 3: rc = emit_mem(j, i); break;
         case 4:
-        case 7:
-            rc = emit_alu(j, i);
-            break;
+        case 7: rc = emit_alu(j, i); break;
         case 5:
         case 6:
             if (in->opcode == 0x85)
@@ -1160,14 +1159,11 @@ static bool may_write_r1(const struct ebpf_inst *in)
     switch (in->opcode & 7) {
     case 1: /* LDX */
     case 4: /* ALU */
-    case 7: /* ALU64 */
-        return in->dst == 1;
-    case 2: /* ST imm */
-        return false;
+    case 7: /* ALU64 */ return in->dst == 1;
+    case 2: /* ST imm */ return false;
     case 3: /* STX; atomics with fetch write their src register */
         return (in->opcode & 0xe0) == 0xc0 && (in->src == 1 || in->dst == 1);
-    default: /* LD, jumps, calls, exit */
-        return true;
+    default: /* LD, jumps, calls, exit */ return true;
     }
 }
 
@@ -1245,8 +1241,8 @@ int ebpf_jit_x86_64_compile_opts(struct ebpf_vm *vm, unsigned opts)
     }
     int bad = scan(&j);
     if (bad >= 0) {
-        rc = ebpf_vm_set_error(vm, -EINVAL, "jit: jump or call target out of range at instruction %d",
-                               bad);
+        rc = ebpf_vm_set_error(vm, -EINVAL,
+                               "jit: jump or call target out of range at instruction %d", bad);
         goto out;
     }
     if (find_inline_sites(&j) < 0) {
@@ -1264,8 +1260,8 @@ int ebpf_jit_x86_64_compile_opts(struct ebpf_vm *vm, unsigned opts)
         map_len = (j.len + (size_t)page - 1) & ~((size_t)page - 1);
         uintptr_t hint = ((uintptr_t)&ebpf_jit_x86_64_compile_opts & ~((uintptr_t)page - 1));
         hint = hint > (512u << 20) ? hint - (256u << 20) : 0;
-        map = mmap((void *)hint, map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
-                   0);
+        map =
+            mmap((void *)hint, map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (map == MAP_FAILED) {
             rc = ebpf_vm_set_error(vm, -ENOMEM, "jit: mmap of %zu bytes failed", map_len);
             goto out;

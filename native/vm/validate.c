@@ -13,7 +13,7 @@
 
 #include "vm/vm_internal.h"
 
-#define CLS(op) ((op) & 0x07)
+#define CLS(op) ((op)&0x07)
 #define CLS_LD 0x00
 #define CLS_LDX 0x01
 #define CLS_ST 0x02
@@ -23,15 +23,15 @@
 #define CLS_JMP32 0x06
 #define CLS_ALU64 0x07
 #define SRC_X 0x08
-#define OPF(op) ((op) & 0xf0)
+#define OPF(op) ((op)&0xf0)
 
 static const char *const alu_names[16] = {
-    "add", "sub", "mul", "div", "or", "and", "lsh", "rsh",
-    "neg", "mod", "xor", "mov", "arsh", "end", NULL, NULL,
+    "add", "sub", "mul", "div", "or",   "and", "lsh", "rsh",
+    "neg", "mod", "xor", "mov", "arsh", "end", NULL,  NULL,
 };
 static const char *const jmp_names[16] = {
-    "ja", "jeq", "jgt", "jge", "jset", "jne", "jsgt", "jsge",
-    "call", "exit", "jlt", "jle", "jslt", "jsle", NULL, NULL,
+    "ja",   "jeq",  "jgt", "jge", "jset", "jne",  "jsgt", "jsge",
+    "call", "exit", "jlt", "jle", "jslt", "jsle", NULL,   NULL,
 };
 static const char *const size_names[4] = {"w", "h", "b", "dw"};
 
@@ -130,9 +130,7 @@ void ebpf_insn_format(const struct ebpf_inst *insts, uint32_t num_insts, uint32_
         snprintf(buf, len, "ldx%s%s r%u, [r%u%+d]", (op & 0xe0) == 0x80 ? "s" : "", sz, in->dst,
                  in->src, in->off);
         return;
-    case CLS_ST:
-        snprintf(buf, len, "st%s [r%u%+d], %d", sz, in->dst, in->off, in->imm);
-        return;
+    case CLS_ST: snprintf(buf, len, "st%s [r%u%+d], %d", sz, in->dst, in->off, in->imm); return;
     case CLS_STX:
         if ((op & 0xe0) == 0xc0) {
             const char *a = atomic_name(in->imm);
@@ -180,11 +178,11 @@ static int check_insn(struct ebpf_vm *vm, const struct ebpf_inst *in, uint32_t i
                      in->imm);
         }
         if ((o == 0x30 || o == 0x90) && in->off != 0 && in->off != 1)
-            FAIL(-EINVAL, "instruction %u: unknown division variant (offset %d, must be 0 or 1)",
-                 i, in->off);
+            FAIL(-EINVAL, "instruction %u: unknown division variant (offset %d, must be 0 or 1)", i,
+                 in->off);
         if (o == 0xb0) {
-            bool ok = in->off == 0 || (x && (in->off == 8 || in->off == 16 ||
-                                             (is64 && in->off == 32)));
+            bool ok =
+                in->off == 0 || (x && (in->off == 8 || in->off == 16 || (is64 && in->off == 32)));
             if (!ok)
                 FAIL(-EINVAL, "instruction %u: unknown mov variant (offset %d)", i, in->off);
         }
@@ -206,11 +204,13 @@ static int check_insn(struct ebpf_vm *vm, const struct ebpf_inst *in, uint32_t i
             if (in->src == 0) {
                 uint32_t id = (uint32_t)in->imm;
                 if (id != EBPF_HELPER_TAIL_CALL && (id >= EBPF_MAX_HELPERS || !vm->helpers[id]))
-                    FAIL(-ENOENT, "instruction %u: call to unknown helper %u (not registered)",
-                         i, id);
+                    FAIL(-ENOENT, "instruction %u: call to unknown helper %u (not registered)", i,
+                         id);
             } else if (in->src != 1) {
-                FAIL(-EINVAL, "instruction %u: unsupported call kind (src %u; kfunc calls are "
-                     "not supported)", i, in->src);
+                FAIL(-EINVAL,
+                     "instruction %u: unsupported call kind (src %u; kfunc calls are "
+                     "not supported)",
+                     i, in->src);
             }
             return 0;
         }
@@ -290,9 +290,8 @@ int ebpf_vm_validate(struct ebpf_vm *vm, const struct ebpf_inst *insts, uint32_t
         }
         const struct ebpf_inst *h = &insts[i + 1];
         if (h->opcode != 0 || h->dst != 0 || h->src != 0 || h->off != 0) {
-            rc = ebpf_vm_set_error(vm, -EINVAL,
-                                   "instruction %u: malformed second half of the lddw at %u", i + 1,
-                                   i);
+            rc = ebpf_vm_set_error(
+                vm, -EINVAL, "instruction %u: malformed second half of the lddw at %u", i + 1, i);
             goto out;
         }
         second[i + 1] = 1;
@@ -318,17 +317,15 @@ int ebpf_vm_validate(struct ebpf_vm *vm, const struct ebpf_inst *insts, uint32_t
             continue;
         }
         if (target < 0 || target >= (int64_t)n) {
-            rc = ebpf_vm_set_error(vm, -EINVAL,
-                                   "instruction %u: %s target %" PRId64
-                                   " is outside the program (0..%u)",
-                                   i, kind, target, n - 1);
+            rc = ebpf_vm_set_error(
+                vm, -EINVAL, "instruction %u: %s target %" PRId64 " is outside the program (0..%u)",
+                i, kind, target, n - 1);
             goto out;
         }
         if (second[target]) {
-            rc = ebpf_vm_set_error(vm, -EINVAL,
-                                   "instruction %u: %s target %" PRId64
-                                   " is the second half of an lddw",
-                                   i, kind, target);
+            rc = ebpf_vm_set_error(
+                vm, -EINVAL, "instruction %u: %s target %" PRId64 " is the second half of an lddw",
+                i, kind, target);
             goto out;
         }
     }

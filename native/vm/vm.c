@@ -160,9 +160,8 @@ int ebpf_vm_load(struct ebpf_vm *vm, const void *code, size_t code_len)
     if (!code || code_len == 0)
         return ebpf_vm_set_error(vm, -EINVAL, "empty program");
     if (code_len % sizeof(struct ebpf_inst))
-        return ebpf_vm_set_error(vm, -EINVAL,
-                                 "code length %zu is not a multiple of 8 (instruction size)",
-                                 code_len);
+        return ebpf_vm_set_error(
+            vm, -EINVAL, "code length %zu is not a multiple of 8 (instruction size)", code_len);
     size_t n = code_len / sizeof(struct ebpf_inst);
     if (n > EBPF_MAX_INSTS)
         return ebpf_vm_set_error(vm, -E2BIG, "program has %zu instructions (max %d)", n,

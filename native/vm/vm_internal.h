@@ -42,8 +42,8 @@ struct ebpf_vm {
     int num_regions;
     uint64_t budget;
 
-    void *jit_code; /* mmap'ed, read+exec after compile */
-    size_t jit_size; /* bytes of machine code */
+    void *jit_code;   /* mmap'ed, read+exec after compile */
+    size_t jit_size;  /* bytes of machine code */
     size_t jit_alloc; /* bytes mapped */
     ebpf_jit_fn jit_entry;
 

@@ -13,7 +13,8 @@
 #include "runtime/bpftime_runtime.h"
 #include "test/harness.h"
 
-__attribute__((noinline, used)) int uprobe_impl_add(int a, int b) {
+__attribute__((noinline, used)) int uprobe_impl_add(int a, int b)
+{
     __asm__ volatile("" ::: "memory");
     return a + b;
 }
@@ -26,11 +27,13 @@ struct seen {
     int override; /* if set, override the return value with 1000 + rdi */
 };
 
-static uint64_t record(void *data, void *ctx, uint64_t ctx_len) {
+static uint64_t record(void *data, void *ctx, uint64_t ctx_len)
+{
     struct seen *s = data;
     struct bpftime_hook_regs *regs = ctx;
     struct bpftime_invocation *inv = bpftime_invocation_get();
-    if (ctx_len != sizeof *regs || !inv) return BPFTIME_RUN_FAILED;
+    if (ctx_len != sizeof *regs || !inv)
+        return BPFTIME_RUN_FAILED;
     s->calls++;
     s->rdi = regs->rdi;
     s->rsi = regs->rsi;
@@ -44,14 +47,16 @@ static uint64_t record(void *data, void *ctx, uint64_t ctx_len) {
     return 0;
 }
 
-static void target_arg(char *buf, size_t len) {
+static void target_arg(char *buf, size_t len)
+{
     char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     exe[n > 0 ? n : 0] = 0;
     snprintf(buf, len, "%s:uprobe_impl_add", exe);
 }
 
-TEST(uprobe_sees_arguments_and_context) {
+TEST(uprobe_sees_arguments_and_context)
+{
     struct bpftime_attach_impl *up = bpftime_uprobe_impl_create(0);
     char arg[PATH_MAX + 32];
     target_arg(arg, sizeof arg);
@@ -75,7 +80,8 @@ TEST(uprobe_sees_arguments_and_context) {
     up->ops->destroy(up);
 }
 
-TEST(uretprobe_sees_the_return_value_and_ignores_override) {
+TEST(uretprobe_sees_the_return_value_and_ignores_override)
+{
     struct bpftime_attach_impl *ret = bpftime_uprobe_impl_create(1);
     struct bpftime_attach_impl *up = bpftime_uprobe_impl_create(0);
     CHECK_EQ(ret->ops->target_type, BPFTIME_TARGET_URETPROBE);
@@ -90,7 +96,8 @@ TEST(uretprobe_sees_the_return_value_and_ignores_override) {
     int64_t c = bpftime_attach_impl_attach(up, arg, (uint32_t)strlen(arg), 0,
                                            (struct bpftime_attach_cb){record, &e2});
     CHECK(a > 0 && b > 0 && c > 0);
-    for (int i = 0; i < 10; i++) CHECK_EQ(add_fn(i, 100), i + 100);
+    for (int i = 0; i < 10; i++)
+        CHECK_EQ(add_fn(i, 100), i + 100);
     CHECK_EQ(r.calls, 10);
     CHECK_EQ(r.rax, 109);
     CHECK_EQ(r.func_ip, (uintptr_t)&uprobe_impl_add);
@@ -108,7 +115,8 @@ TEST(uretprobe_sees_the_return_value_and_ignores_override) {
     CHECK_EQ(e2.calls, 11);
 }
 
-TEST(libc_malloc) {
+TEST(libc_malloc)
+{
     struct bpftime_attach_impl *up = bpftime_uprobe_impl_create(0);
     struct seen s = {0};
     const char *arg = "libc.so.6:malloc";
@@ -127,7 +135,8 @@ TEST(libc_malloc) {
     up->ops->destroy(up);
 }
 
-TEST(dormant_and_failing_targets) {
+TEST(dormant_and_failing_targets)
+{
     struct bpftime_attach_impl *up = bpftime_uprobe_impl_create(0);
     struct seen s = {0};
     const char *missing = "libnot-loaded-here.so.1:f";

@@ -11,23 +11,28 @@
 #include "attach/elf_symbols.h"
 #include "test/harness.h"
 
-__attribute__((noinline, used)) int uprobe_symbols_local_fn(int x) {
+__attribute__((noinline, used)) int uprobe_symbols_local_fn(int x)
+{
     __asm__ volatile("" ::: "memory");
     return x * 3;
 }
 
-static void *libc_sym(const char *name) {
+static void *libc_sym(const char *name)
+{
     void *h = dlopen("libc.so.6", RTLD_LAZY | RTLD_NOLOAD);
     void *p = h ? dlsym(h, name) : NULL;
-    if (h) dlclose(h);
+    if (h)
+        dlclose(h);
     return p;
 }
 
-static int resolve(const char *arg, struct bpftime_resolved *out, char *err) {
+static int resolve(const char *arg, struct bpftime_resolved *out, char *err)
+{
     return bpftime_resolve_uprobe_target(arg, strlen(arg), out, err, 512);
 }
 
-TEST(libc_by_soname_prefix_and_path) {
+TEST(libc_by_soname_prefix_and_path)
+{
     struct bpftime_resolved r;
     char err[512];
     void *malloc_addr = libc_sym("malloc");
@@ -47,7 +52,8 @@ TEST(libc_by_soname_prefix_and_path) {
     CHECK_EQ(r.bias, (uintptr_t)info.dli_fbase);
 }
 
-TEST(symlink_to_the_library) {
+TEST(symlink_to_the_library)
+{
     void *malloc_addr = libc_sym("malloc");
     Dl_info info;
     CHECK(dladdr(malloc_addr, &info) && info.dli_fname);
@@ -65,23 +71,25 @@ TEST(symlink_to_the_library) {
     CHECK_EQ(r.addr, (uintptr_t)malloc_addr);
 }
 
-TEST(ifunc_resolves_to_the_chosen_implementation) {
+TEST(ifunc_resolves_to_the_chosen_implementation)
+{
     struct bpftime_resolved r;
     char err[512];
     uint64_t value, size;
     int ifunc = 0;
     Dl_info info;
     CHECK(dladdr(libc_sym("malloc"), &info));
-    CHECK_EQ(bpftime_elf_lookup_symbol(info.dli_fname, "strlen", &value, &size, &ifunc, err,
-                                       sizeof err),
-             0);
+    CHECK_EQ(
+        bpftime_elf_lookup_symbol(info.dli_fname, "strlen", &value, &size, &ifunc, err, sizeof err),
+        0);
     CHECK(ifunc); /* glibc's strlen is an IFUNC on x86-64 */
     CHECK_EQ(resolve("libc.so.6:strlen", &r, err), 0);
     CHECK_EQ(r.addr, (uintptr_t)libc_sym("strlen"));
     CHECK(r.addr != r.bias + value); /* not the resolver */
 }
 
-TEST(main_executable_by_path_and_name) {
+TEST(main_executable_by_path_and_name)
+{
     char exe[PATH_MAX], arg[PATH_MAX + 64];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     CHECK(n > 0);
@@ -96,7 +104,8 @@ TEST(main_executable_by_path_and_name) {
     CHECK_EQ(r.addr, (uintptr_t)&uprobe_symbols_local_fn);
 }
 
-TEST(offset_and_address_forms) {
+TEST(offset_and_address_forms)
+{
     struct bpftime_resolved r, base;
     char err[512], arg[128];
     uintptr_t m = (uintptr_t)libc_sym("malloc");
@@ -114,7 +123,8 @@ TEST(offset_and_address_forms) {
     CHECK_EQ(r.addr, m + 2);
 }
 
-TEST(errors) {
+TEST(errors)
+{
     struct bpftime_resolved r;
     char err[512];
     CHECK_EQ(resolve("libc.so.6:no_such_function_xyz", &r, err), -ENOENT);
@@ -136,7 +146,8 @@ TEST(errors) {
     CHECK_EQ(resolve("libc.so.6:environ", &r, err), -ENOENT);
 }
 
-TEST(arg_need_not_be_nul_terminated) {
+TEST(arg_need_not_be_nul_terminated)
+{
     struct bpftime_resolved r;
     char err[512];
     const char buf[] = "libc.so.6:mallocXXXX";
@@ -145,7 +156,8 @@ TEST(arg_need_not_be_nul_terminated) {
 }
 
 /* Garbage and truncated ELF files: errors, never a crash. */
-TEST(bad_elf_files) {
+TEST(bad_elf_files)
+{
     char path[64], err[512];
     uint64_t v, s;
     int ifunc;
@@ -177,7 +189,8 @@ TEST(bad_elf_files) {
     for (int i = 0; i < 200; i++) {
         static char copy[1 << 16];
         memcpy(copy, buf, sizeof copy);
-        for (int k = 0; k < 8; k++) copy[rand() % 128] ^= (char)(1 << (rand() % 8));
+        for (int k = 0; k < 8; k++)
+            copy[rand() % 128] ^= (char)(1 << (rand() % 8));
         fd = open(path, O_CREAT | O_TRUNC | O_WRONLY, 0600);
         CHECK(write(fd, copy, sizeof copy) == (ssize_t)sizeof copy);
         close(fd);

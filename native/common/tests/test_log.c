@@ -4,12 +4,14 @@
 static char last_message[256];
 static int last_level = -1;
 
-static void capture(int level, const char *message) {
+static void capture(int level, const char *message)
+{
     last_level = level;
     snprintf(last_message, sizeof last_message, "%s", message);
 }
 
-TEST(log_callback_receives_formatted_message) {
+TEST(log_callback_receives_formatted_message)
+{
     bpftime_log_set_level(BPFTIME_LOG_DEBUG);
     bpftime_log_set_callback(capture);
     bpftime_log(BPFTIME_LOG_INFO, "value=%d name=%s", 42, "x");
@@ -17,7 +19,8 @@ TEST(log_callback_receives_formatted_message) {
     CHECK(strcmp(last_message, "value=42 name=x") == 0);
 }
 
-TEST(log_level_filters_lower_priority) {
+TEST(log_level_filters_lower_priority)
+{
     bpftime_log_set_level(BPFTIME_LOG_ERROR);
     bpftime_log_set_callback(capture);
     last_level = -1;

@@ -17,19 +17,25 @@
 static uint8_t *page;
 
 /* Copies `code` to page+off and returns its address. */
-static void *emit(size_t off, const uint8_t *code, size_t len) {
+static void *emit(size_t off, const uint8_t *code, size_t len)
+{
     memcpy(page + off, code, len);
     return page + off;
 }
 
-static uint8_t *new_page(void) {
+static uint8_t *new_page(void)
+{
     void *p = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) return NULL;
+    if (p == MAP_FAILED)
+        return NULL;
     memset(p, 0xcc, PAGE);
     return p;
 }
 
-static int seal(void) { return mprotect(page, PAGE, PROT_READ | PROT_EXEC); }
+static int seal(void)
+{
+    return mprotect(page, PAGE, PROT_READ | PROT_EXEC);
+}
 
 /* Crafted functions (offsets in the page). */
 static const uint8_t rip_load[] = {
@@ -46,15 +52,15 @@ static const uint8_t jcc_fn[] = {
     0xc3,
 };
 static const uint8_t jmp_short_fn[] = {
-    0xeb, 0x03,             /* jmp +3 */
-    0x90, 0x90, 0x90,       /* (skipped) */
-    0x8d, 0x47, 0x07,       /* lea eax, [rdi+7] */
+    0xeb, 0x03,       /* jmp +3 */
+    0x90, 0x90, 0x90, /* (skipped) */
+    0x8d, 0x47, 0x07, /* lea eax, [rdi+7] */
     0xc3,
 };
 static const uint8_t jrcxz_fn[] = {
-    0xe3, 0x02,             /* jrcxz +2 (lands inside the patched bytes) */
-    0xff, 0xc7,             /* inc edi */
-    0x8d, 0x04, 0x3f,       /* lea eax, [rdi+rdi] */
+    0xe3, 0x02,       /* jrcxz +2 (lands inside the patched bytes) */
+    0xff, 0xc7,       /* inc edi */
+    0x8d, 0x04, 0x3f, /* lea eax, [rdi+rdi] */
     0xc3,
 };
 static const uint8_t call_fn[] = {
@@ -98,12 +104,23 @@ static const uint8_t spin_fn[] = {
     0xc3,
 };
 enum {
-    OFF_RIP = 0x000, OFF_JCC = 0x040, OFF_JMP = 0x080, OFF_JRCXZ = 0x0c0, OFF_CALL = 0x100,
-    OFF_HELPER = 0x200, OFF_GETPC = 0x240, OFF_ENDBR = 0x280, OFF_TINY = 0x2c0, OFF_PAD = 0x300,
-    OFF_BACK = 0x340, OFF_SPIN = 0x380, OFF_DATA = 0x800,
+    OFF_RIP = 0x000,
+    OFF_JCC = 0x040,
+    OFF_JMP = 0x080,
+    OFF_JRCXZ = 0x0c0,
+    OFF_CALL = 0x100,
+    OFF_HELPER = 0x200,
+    OFF_GETPC = 0x240,
+    OFF_ENDBR = 0x280,
+    OFF_TINY = 0x2c0,
+    OFF_PAD = 0x300,
+    OFF_BACK = 0x340,
+    OFF_SPIN = 0x380,
+    OFF_DATA = 0x800,
 };
 
-static void build_page(void) {
+static void build_page(void)
+{
     page = new_page();
     emit(OFF_RIP, rip_load, sizeof rip_load);
     uint64_t data = 0x1000;
@@ -128,14 +145,16 @@ typedef uint64_t (*fn4)(uint64_t, uint64_t, uint64_t, uint64_t);
 static int enters, leaves;
 static uint64_t last_rdi, last_rip, last_rax;
 
-static int count_enter(struct bpftime_hook_regs *r, void *u) {
+static int count_enter(struct bpftime_hook_regs *r, void *u)
+{
     (void)u;
     enters++;
     last_rdi = r->rdi;
     last_rip = r->rip;
     return BPFTIME_HOOK_CONTINUE;
 }
-static void count_leave(struct bpftime_hook_regs *r, void *u) {
+static void count_leave(struct bpftime_hook_regs *r, void *u)
+{
     (void)u;
     leaves++;
     last_rax = r->rax;
@@ -144,29 +163,31 @@ static const struct bpftime_hook_callbacks both = {count_enter, count_leave};
 
 /* Hooks fn (size given), checks results before/while/after, and that the
  * original bytes come back exactly. */
-#define CHECK_HOOKED(fnaddr, size, call_expr, expect)                          \
-    do {                                                                       \
-        uint8_t saved_[32];                                                    \
-        memcpy(saved_, (void *)(fnaddr), 32);                                  \
-        CHECK_EQ((call_expr), (expect));                                       \
-        struct bpftime_hook *h_ = NULL;                                        \
+#define CHECK_HOOKED(fnaddr, size, call_expr, expect) \
+    do { \
+        uint8_t saved_[32]; \
+        memcpy(saved_, (void *)(fnaddr), 32); \
+        CHECK_EQ((call_expr), (expect)); \
+        struct bpftime_hook *h_ = NULL; \
         int rc_ = bpftime_hook_attach_ex((void *)(fnaddr), size, &both, NULL, &h_); \
-        if (rc_) test_fail(t, __FILE__, __LINE__, "attach: %s", bpftime_patcher_error()); \
-        CHECK_EQ(rc_, 0);                                                      \
-        CHECK(memcmp(saved_, (void *)(fnaddr), 32) != 0);                      \
-        enters = leaves = 0;                                                   \
-        CHECK_EQ((call_expr), (expect));                                       \
-        CHECK_EQ(enters, 1);                                                   \
-        CHECK_EQ(leaves, 1);                                                   \
-        CHECK_EQ(last_rip, (uint64_t)(fnaddr));                                \
-        CHECK_EQ(last_rax, (expect));                                          \
-        CHECK_EQ(bpftime_hook_detach(h_), 0);                                  \
-        CHECK(memcmp(saved_, (void *)(fnaddr), 32) == 0);                      \
-        CHECK_EQ((call_expr), (expect));                                       \
-        CHECK_EQ(enters, 1);                                                   \
+        if (rc_) \
+            test_fail(t, __FILE__, __LINE__, "attach: %s", bpftime_patcher_error()); \
+        CHECK_EQ(rc_, 0); \
+        CHECK(memcmp(saved_, (void *)(fnaddr), 32) != 0); \
+        enters = leaves = 0; \
+        CHECK_EQ((call_expr), (expect)); \
+        CHECK_EQ(enters, 1); \
+        CHECK_EQ(leaves, 1); \
+        CHECK_EQ(last_rip, (uint64_t)(fnaddr)); \
+        CHECK_EQ(last_rax, (expect)); \
+        CHECK_EQ(bpftime_hook_detach(h_), 0); \
+        CHECK(memcmp(saved_, (void *)(fnaddr), 32) == 0); \
+        CHECK_EQ((call_expr), (expect)); \
+        CHECK_EQ(enters, 1); \
     } while (0)
 
-TEST(rip_relative_load_in_prologue) {
+TEST(rip_relative_load_in_prologue)
+{
     build_page();
     fn1 f = (fn1)(page + OFF_RIP);
     CHECK_HOOKED(f, sizeof rip_load, f(5), 0x1005);
@@ -175,14 +196,16 @@ TEST(rip_relative_load_in_prologue) {
     CHECK_HOOKED(f, 0, f(7), 0x1007);
 }
 
-TEST(short_jcc_in_prologue) {
+TEST(short_jcc_in_prologue)
+{
     build_page();
     fn1 f = (fn1)(page + OFF_JCC);
     CHECK_HOOKED(f, sizeof jcc_fn, f(0), 2);
     CHECK_HOOKED(f, sizeof jcc_fn, f(1), 1);
 }
 
-TEST(short_jmp_in_prologue_needs_size) {
+TEST(short_jmp_in_prologue_needs_size)
+{
     build_page();
     fn1 f = (fn1)(page + OFF_JMP);
     /* Without a size, the bytes after the jmp might be another function. */
@@ -192,27 +215,31 @@ TEST(short_jmp_in_prologue_needs_size) {
     CHECK_HOOKED(f, sizeof jmp_short_fn, f(1), 8);
 }
 
-TEST(jrcxz_to_inside_the_patched_bytes) {
+TEST(jrcxz_to_inside_the_patched_bytes)
+{
     build_page();
     fn4 f = (fn4)(page + OFF_JRCXZ);
     CHECK_HOOKED(f, sizeof jrcxz_fn, f(3, 0, 0, 0), 6);
     CHECK_HOOKED(f, sizeof jrcxz_fn, f(3, 0, 0, 1), 8);
 }
 
-TEST(call_in_prologue) {
+TEST(call_in_prologue)
+{
     build_page();
     fn1 f = (fn1)(page + OFF_CALL);
     CHECK_HOOKED(f, sizeof call_fn, f(2), 42);
 }
 
-TEST(call_next_get_pc_idiom) {
+TEST(call_next_get_pc_idiom)
+{
     build_page();
     fn1 f = (fn1)(page + OFF_GETPC);
     /* Returns its own address + 5 even when run from the trampoline. */
     CHECK_HOOKED(f, sizeof getpc_fn, f(0), (uint64_t)f + 5);
 }
 
-TEST(endbr64_prologue_is_kept) {
+TEST(endbr64_prologue_is_kept)
+{
     build_page();
     fn1 f = (fn1)(page + OFF_ENDBR);
     struct bpftime_hook *h = NULL;
@@ -228,7 +255,8 @@ TEST(endbr64_prologue_is_kept) {
     CHECK_HOOKED(f, sizeof endbr_fn, f(1), 5);
 }
 
-TEST(too_short_function_is_refused) {
+TEST(too_short_function_is_refused)
+{
     build_page();
     void *tiny = page + OFF_TINY;
     struct bpftime_hook *h = NULL;
@@ -240,13 +268,15 @@ TEST(too_short_function_is_refused) {
     CHECK_EQ(((fn1)(page + OFF_TINY + 1))(0), 7);
 }
 
-TEST(ret_followed_by_padding_is_accepted) {
+TEST(ret_followed_by_padding_is_accepted)
+{
     build_page();
     fn1 f = (fn1)(page + OFF_PAD);
     CHECK_HOOKED(f, 0, f(9), 0);
 }
 
-TEST(branch_back_into_patched_bytes_is_refused) {
+TEST(branch_back_into_patched_bytes_is_refused)
+{
     build_page();
     void *f = page + OFF_BACK;
     struct bpftime_hook *h = NULL;
@@ -257,7 +287,8 @@ TEST(branch_back_into_patched_bytes_is_refused) {
     CHECK_EQ(((fn1)f)(3), 3);
 }
 
-TEST(unmapped_address_is_refused) {
+TEST(unmapped_address_is_refused)
+{
     void *p = mmap(NULL, PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     munmap(p, PAGE);
     struct bpftime_hook *h = NULL;
@@ -269,16 +300,20 @@ TEST(unmapped_address_is_refused) {
 
 /* A page 8 GiB or more away from `page`, above or below it: with ASLR the
  * page can sit near the top of the address space, where only below works. */
-static uint8_t *far_page(void) {
+static uint8_t *far_page(void)
+{
     for (int i = 1; i < 128; i++) {
         uint64_t step = (uint64_t)((i + 1) / 2) << 33;
         uint64_t hint = (i & 1) ? (uint64_t)page + step : (uint64_t)page - step;
         hint &= ~(uint64_t)(PAGE - 1);
-        if (hint < (1ull << 32) || hint >= (1ull << 47)) continue;
+        if (hint < (1ull << 32) || hint >= (1ull << 47))
+            continue;
         void *p = mmap((void *)hint, PAGE, PROT_READ | PROT_WRITE | PROT_EXEC,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
-        if (p == MAP_FAILED) continue;
-        if ((uint64_t)p == hint) return p;
+        if (p == MAP_FAILED)
+            continue;
+        if ((uint64_t)p == hint)
+            return p;
         munmap(p, PAGE);
     }
     return NULL;
@@ -286,20 +321,25 @@ static uint8_t *far_page(void) {
 
 /* Relocates the first `need` bytes of fn to a page > 2 GiB away and runs the
  * relocated copy (which jumps back into fn). */
-static int relocate_far(void *fn, size_t size, uint8_t **out) {
+static int relocate_far(void *fn, size_t size, uint8_t **out)
+{
     uint8_t *far = far_page();
-    if (!far) return -ENOMEM;
+    if (!far)
+        return -ENOMEM;
     struct patcher_plan plan;
     int rc = patcher_plan_patch((uint64_t)fn, (uint64_t)fn, size, 5, &plan);
-    if (rc) return rc;
+    if (rc)
+        return rc;
     struct patcher_reloc_map map;
     rc = patcher_relocate(&plan, far, (uint64_t)far, PAGE, &map);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     *out = far;
     return 0;
 }
 
-TEST(far_relocation_rip_relative_uses_scratch_register) {
+TEST(far_relocation_rip_relative_uses_scratch_register)
+{
     build_page();
     uint8_t *far = NULL;
     CHECK_EQ(relocate_far(page + OFF_RIP, sizeof rip_load, &far), 0);
@@ -309,7 +349,8 @@ TEST(far_relocation_rip_relative_uses_scratch_register) {
     CHECK_EQ(((fn1)far)(5), 0x1005);
 }
 
-TEST(far_relocation_jcc_and_call) {
+TEST(far_relocation_jcc_and_call)
+{
     build_page();
     uint8_t *far = NULL;
     CHECK_EQ(relocate_far(page + OFF_JCC, sizeof jcc_fn, &far), 0);
@@ -324,7 +365,8 @@ TEST(far_relocation_jcc_and_call) {
     CHECK_EQ(((fn4)far)(3, 0, 0, 1), 8);
 }
 
-TEST(hooks_on_the_same_page_share_it) {
+TEST(hooks_on_the_same_page_share_it)
+{
     build_page();
     struct bpftime_hook *h1 = NULL, *h2 = NULL;
     CHECK_EQ(bpftime_hook_attach_ex(page + OFF_RIP, sizeof rip_load, &both, NULL, &h1), 0);
@@ -343,7 +385,8 @@ TEST(hooks_on_the_same_page_share_it) {
     CHECK_EQ(m.prot, PROT_READ | PROT_EXEC);
 }
 
-TEST(hooking_inside_an_existing_patch_is_refused) {
+TEST(hooking_inside_an_existing_patch_is_refused)
+{
     build_page();
     struct bpftime_hook *h = NULL, *h2 = NULL;
     CHECK_EQ(bpftime_hook_attach_ex(page + OFF_JCC, sizeof jcc_fn, &both, NULL, &h), 0);
@@ -358,18 +401,19 @@ TEST(hooking_inside_an_existing_patch_is_refused) {
  * otherwise it would execute the middle of the jmp. */
 static atomic_int spin_started;
 static volatile uint8_t spin_flag;
-static void *spin_thread(void *arg) {
+static void *spin_thread(void *arg)
+{
     atomic_store(&spin_started, 1);
     return (void *)(uintptr_t)((fn1)arg)((uint64_t)&spin_flag);
 }
 
-TEST(thread_stopped_inside_the_patched_bytes_is_moved) {
+TEST(thread_stopped_inside_the_patched_bytes_is_moved)
+{
     build_page();
     void *f = page + OFF_SPIN;
     pthread_t th;
     CHECK_EQ(pthread_create(&th, NULL, spin_thread, f), 0);
-    while (!atomic_load(&spin_started)) {
-    }
+    while (!atomic_load(&spin_started)) {}
     struct timespec ts = {0, 20 * 1000 * 1000};
     nanosleep(&ts, NULL); /* it is now looping at +1..+4 */
     struct bpftime_hook *h = NULL;

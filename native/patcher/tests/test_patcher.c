@@ -17,15 +17,18 @@
  * constant-fold them away from the hooked address. */
 static volatile int body_runs;
 
-__attribute__((noinline)) long target_add(long a, long b) {
+__attribute__((noinline)) long target_add(long a, long b)
+{
     body_runs++;
     return a * 3 + b;
 }
-__attribute__((noinline)) long target_mul(long a, long b) {
+__attribute__((noinline)) long target_mul(long a, long b)
+{
     body_runs++;
     return a * b + 1;
 }
-__attribute__((noinline)) long target_sub(long a, long b) {
+__attribute__((noinline)) long target_sub(long a, long b)
+{
     body_runs++;
     return a - b;
 }
@@ -38,7 +41,8 @@ struct rec {
     uint64_t rdi, rsi, rip, rsp, ret_addr, rax, leave_rip;
 };
 
-static int rec_enter(struct bpftime_hook_regs *r, void *u) {
+static int rec_enter(struct bpftime_hook_regs *r, void *u)
+{
     struct rec *x = u;
     x->enters++;
     x->rdi = r->rdi;
@@ -48,7 +52,8 @@ static int rec_enter(struct bpftime_hook_regs *r, void *u) {
     x->ret_addr = *(uint64_t *)r->rsp;
     return BPFTIME_HOOK_CONTINUE;
 }
-static void rec_leave(struct bpftime_hook_regs *r, void *u) {
+static void rec_leave(struct bpftime_hook_regs *r, void *u)
+{
     struct rec *x = u;
     x->leaves++;
     x->rax = r->rax;
@@ -59,14 +64,16 @@ static const struct bpftime_hook_callbacks rec_cbs = {rec_enter, rec_leave};
 static const struct bpftime_hook_callbacks rec_enter_only = {rec_enter, NULL};
 static const struct bpftime_hook_callbacks rec_leave_only = {NULL, rec_leave};
 
-#define ATTACH(fn, cbs, user, out)                                                  \
-    do {                                                                            \
-        int rc_ = bpftime_hook_attach((void *)(fn), (cbs), (user), (out));          \
-        if (rc_) test_fail(t, __FILE__, __LINE__, "attach: %s", bpftime_patcher_error()); \
-        CHECK_EQ(rc_, 0);                                                           \
+#define ATTACH(fn, cbs, user, out) \
+    do { \
+        int rc_ = bpftime_hook_attach((void *)(fn), (cbs), (user), (out)); \
+        if (rc_) \
+            test_fail(t, __FILE__, __LINE__, "attach: %s", bpftime_patcher_error()); \
+        CHECK_EQ(rc_, 0); \
     } while (0)
 
-TEST(on_enter_sees_arguments_and_on_leave_the_result) {
+TEST(on_enter_sees_arguments_and_on_leave_the_result)
+{
     struct rec r = {0};
     struct bpftime_hook *h = NULL;
     ATTACH(target_add, &rec_cbs, &r, &h);
@@ -82,13 +89,16 @@ TEST(on_enter_sees_arguments_and_on_leave_the_result) {
     CHECK_EQ(bpftime_hook_detach(h), 0);
 }
 
-static int override_enter(struct bpftime_hook_regs *r, void *u) {
+static int override_enter(struct bpftime_hook_regs *r, void *u)
+{
     (void)u;
-    if (r->rdi == 100) return bpftime_hook_override_return(r, 12345);
+    if (r->rdi == 100)
+        return bpftime_hook_override_return(r, 12345);
     return BPFTIME_HOOK_CONTINUE;
 }
 
-TEST(override_skips_the_body_and_returns_the_value) {
+TEST(override_skips_the_body_and_returns_the_value)
+{
     struct rec r = {0};
     struct bpftime_hook *h1 = NULL, *h2 = NULL;
     const struct bpftime_hook_callbacks ov = {override_enter, NULL};
@@ -107,17 +117,20 @@ TEST(override_skips_the_body_and_returns_the_value) {
     CHECK_EQ(bpftime_hook_detach(h2), 0);
 }
 
-static int change_args(struct bpftime_hook_regs *r, void *u) {
+static int change_args(struct bpftime_hook_regs *r, void *u)
+{
     (void)u;
     r->rdi = 10;
     return BPFTIME_HOOK_CONTINUE;
 }
-static void change_result(struct bpftime_hook_regs *r, void *u) {
+static void change_result(struct bpftime_hook_regs *r, void *u)
+{
     (void)u;
     r->rax += 1000;
 }
 
-TEST(callbacks_can_change_arguments_and_result) {
+TEST(callbacks_can_change_arguments_and_result)
+{
     struct bpftime_hook *h = NULL;
     const struct bpftime_hook_callbacks cbs = {change_args, change_result};
     ATTACH(target_add, &cbs, NULL, &h);
@@ -126,7 +139,8 @@ TEST(callbacks_can_change_arguments_and_result) {
     CHECK_EQ(p_add(1, 2), 5);
 }
 
-TEST(detach_restores_the_original_bytes_exactly) {
+TEST(detach_restores_the_original_bytes_exactly)
+{
     uint8_t before[32];
     memcpy(before, (void *)target_mul, sizeof before);
     struct rec r = {0};
@@ -146,7 +160,8 @@ TEST(detach_restores_the_original_bytes_exactly) {
     CHECK(memcmp(before, (void *)target_mul, sizeof before) == 0);
 }
 
-TEST(several_hooks_share_one_patch) {
+TEST(several_hooks_share_one_patch)
+{
     uint8_t before[32];
     memcpy(before, (void *)target_sub, sizeof before);
     struct rec a = {0}, b = {0};
@@ -169,7 +184,8 @@ TEST(several_hooks_share_one_patch) {
     CHECK(memcmp(before, (void *)target_sub, sizeof before) == 0);
 }
 
-TEST(transaction_batches_patches) {
+TEST(transaction_batches_patches)
+{
     uint8_t b1[16], b2[16];
     memcpy(b1, (void *)target_add, 16);
     memcpy(b2, (void *)target_mul, 16);
@@ -194,7 +210,8 @@ TEST(transaction_batches_patches) {
     CHECK(memcmp(b2, (void *)target_mul, 16) == 0);
 }
 
-TEST(errors_have_codes_and_messages) {
+TEST(errors_have_codes_and_messages)
+{
     struct bpftime_hook *h = NULL;
     CHECK_EQ(bpftime_hook_attach(NULL, &rec_cbs, NULL, &h), -EINVAL);
     CHECK_STR_CONTAINS(bpftime_patcher_error(), "required");
@@ -211,7 +228,8 @@ TEST(errors_have_codes_and_messages) {
 /* A callback calling the hooked function runs it unhooked (no recursion). */
 static int reenter_count;
 static long reenter_result;
-static int reentering_enter(struct bpftime_hook_regs *r, void *u) {
+static int reentering_enter(struct bpftime_hook_regs *r, void *u)
+{
     (void)u;
     (void)r;
     reenter_count++;
@@ -219,7 +237,8 @@ static int reentering_enter(struct bpftime_hook_regs *r, void *u) {
     return BPFTIME_HOOK_CONTINUE;
 }
 
-TEST(callback_calling_the_hooked_function_does_not_recurse) {
+TEST(callback_calling_the_hooked_function_does_not_recurse)
+{
     struct bpftime_hook *h = NULL;
     const struct bpftime_hook_callbacks cbs = {reentering_enter, NULL};
     ATTACH(target_add, &cbs, NULL, &h);
@@ -233,24 +252,28 @@ TEST(callback_calling_the_hooked_function_does_not_recurse) {
 
 static atomic_int libc_enters, libc_leaves;
 static uint64_t strlen_arg, strlen_ret;
-static int libc_enter(struct bpftime_hook_regs *r, void *u) {
+static int libc_enter(struct bpftime_hook_regs *r, void *u)
+{
     (void)u;
     atomic_fetch_add(&libc_enters, 1);
     strlen_arg = r->rdi;
     return BPFTIME_HOOK_CONTINUE;
 }
-static void libc_leave(struct bpftime_hook_regs *r, void *u) {
+static void libc_leave(struct bpftime_hook_regs *r, void *u)
+{
     (void)u;
     atomic_fetch_add(&libc_leaves, 1);
     strlen_ret = r->rax;
 }
 
-static void *libc_sym(const char *name) {
+static void *libc_sym(const char *name)
+{
     void *libc = dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD);
     return libc ? dlsym(libc, name) : NULL;
 }
 
-TEST(hook_libc_getpid) {
+TEST(hook_libc_getpid)
+{
     pid_t (*volatile gp)(void) = (pid_t(*)(void))libc_sym("getpid");
     CHECK(gp != NULL);
     uint8_t before[16];
@@ -260,14 +283,16 @@ TEST(hook_libc_getpid) {
     const struct bpftime_hook_callbacks cbs = {libc_enter, libc_leave};
     ATTACH(gp, &cbs, NULL, &h);
     atomic_store(&libc_enters, 0);
-    for (int i = 0; i < 10; i++) CHECK_EQ(gp(), pid);
+    for (int i = 0; i < 10; i++)
+        CHECK_EQ(gp(), pid);
     CHECK(atomic_load(&libc_enters) >= 10);
     CHECK(atomic_load(&libc_leaves) >= 10);
     CHECK_EQ(bpftime_hook_detach(h), 0);
     CHECK(memcmp(before, (void *)gp, 16) == 0);
 }
 
-TEST(hook_libc_strlen) {
+TEST(hook_libc_strlen)
+{
     size_t (*volatile sl)(const char *) = (size_t(*)(const char *))libc_sym("strlen");
     CHECK(sl != NULL);
     uint8_t before[16];
@@ -288,7 +313,8 @@ TEST(hook_libc_strlen) {
 
 /* The patcher itself allocates while the int3 is armed (listing threads):
  * its own call hits the int3 and is redirected to the original code. */
-TEST(hook_libc_malloc) {
+TEST(hook_libc_malloc)
+{
     void *(*volatile ma)(size_t) = (void *(*)(size_t))libc_sym("malloc");
     void (*volatile fr)(void *) = (void (*)(void *))libc_sym("free");
     CHECK(ma != NULL && fr != NULL);
@@ -310,30 +336,39 @@ TEST(hook_libc_malloc) {
 
 /* ---- recursion and longjmp (uretprobe-style on_leave) ------------------- */
 
-__attribute__((noinline)) long fib(long n) {
+__attribute__((noinline)) long fib(long n)
+{
     body_runs++;
     return n < 2 ? n : fib(n - 1) + fib(n - 2);
 }
-static long fib_ref(long n) { return n < 2 ? n : fib_ref(n - 1) + fib_ref(n - 2); }
+static long fib_ref(long n)
+{
+    return n < 2 ? n : fib_ref(n - 1) + fib_ref(n - 2);
+}
 
 static long arg_stack[64];
 static int arg_top, fib_enters, fib_leaves, fib_bad;
-static int fib_enter(struct bpftime_hook_regs *r, void *u) {
+static int fib_enter(struct bpftime_hook_regs *r, void *u)
+{
     (void)u;
     fib_enters++;
-    if (arg_top < 64) arg_stack[arg_top] = (long)r->rdi;
+    if (arg_top < 64)
+        arg_stack[arg_top] = (long)r->rdi;
     arg_top++;
     return BPFTIME_HOOK_CONTINUE;
 }
-static void fib_leave(struct bpftime_hook_regs *r, void *u) {
+static void fib_leave(struct bpftime_hook_regs *r, void *u)
+{
     (void)u;
     fib_leaves++;
     arg_top--;
     /* LIFO: the leave matches the innermost pending enter. */
-    if (arg_top < 0 || arg_top >= 64 || fib_ref(arg_stack[arg_top]) != (long)r->rax) fib_bad++;
+    if (arg_top < 0 || arg_top >= 64 || fib_ref(arg_stack[arg_top]) != (long)r->rax)
+        fib_bad++;
 }
 
-TEST(recursion_with_on_leave) {
+TEST(recursion_with_on_leave)
+{
     long (*volatile pf)(long) = fib;
     struct bpftime_hook *h = NULL;
     const struct bpftime_hook_callbacks cbs = {fib_enter, fib_leave};
@@ -349,15 +384,21 @@ TEST(recursion_with_on_leave) {
 }
 
 static jmp_buf jb;
-__attribute__((noinline)) void thrower(void) { longjmp(jb, 1); }
+__attribute__((noinline)) void thrower(void)
+{
+    longjmp(jb, 1);
+}
 static void (*volatile p_thrower)(void) = thrower;
-__attribute__((noinline)) long maybe_throw(long x) {
+__attribute__((noinline)) long maybe_throw(long x)
+{
     body_runs++;
-    if (x) p_thrower();
+    if (x)
+        p_thrower();
     return x + 1;
 }
 
-TEST(longjmp_out_of_a_hooked_function) {
+TEST(longjmp_out_of_a_hooked_function)
+{
     long (*volatile pf)(long) = maybe_throw;
     struct rec r = {0};
     struct bpftime_hook *h = NULL;
@@ -395,31 +436,37 @@ static atomic_bool stop;
 static atomic_long calls, wrong;
 static atomic_int stress_enters, stress_leaves;
 
-static int stress_enter(struct bpftime_hook_regs *r, void *u) {
+static int stress_enter(struct bpftime_hook_regs *r, void *u)
+{
     (void)u;
     atomic_fetch_add_explicit(&stress_enters, 1, memory_order_relaxed);
     /* Sometimes override with the right answer: exercises that path too. */
-    if ((r->rdi & 7) == 3) return bpftime_hook_override_return(r, r->rdi * 2 + 1);
+    if ((r->rdi & 7) == 3)
+        return bpftime_hook_override_return(r, r->rdi * 2 + 1);
     return BPFTIME_HOOK_CONTINUE;
 }
-static void stress_leave(struct bpftime_hook_regs *r, void *u) {
+static void stress_leave(struct bpftime_hook_regs *r, void *u)
+{
     (void)r;
     (void)u;
     atomic_fetch_add_explicit(&stress_leaves, 1, memory_order_relaxed);
 }
 
-static void *stress_thread(void *arg) {
+static void *stress_thread(void *arg)
+{
     long base = (long)(intptr_t)arg * 1000003;
     for (long i = 0; !atomic_load_explicit(&stop, memory_order_relaxed); i++) {
         long x = base + i;
-        if (p_stress(x) != x * 2 + 1) atomic_fetch_add(&wrong, 1);
+        if (p_stress(x) != x * 2 + 1)
+            atomic_fetch_add(&wrong, 1);
         atomic_fetch_add_explicit(&calls, 1, memory_order_relaxed);
     }
     return NULL;
 }
 
 /* Lets the worker threads make progress (they may need our CPU). */
-static void wait_calls(long n) {
+static void wait_calls(long n)
+{
     long c = atomic_load(&calls);
     while (atomic_load(&calls) < c + n) {
         struct timespec ts = {0, 50000};
@@ -427,7 +474,8 @@ static void wait_calls(long n) {
     }
 }
 
-TEST(eight_threads_while_attaching_and_detaching) {
+TEST(eight_threads_while_attaching_and_detaching)
+{
     uint8_t before[32];
     memcpy(before, (void *)stress_target, sizeof before);
     pthread_t th[8];
@@ -438,14 +486,17 @@ TEST(eight_threads_while_attaching_and_detaching) {
     for (int i = 0; i < 100; i++) {
         struct bpftime_hook *h = NULL, *h2 = NULL;
         ATTACH(stress_target, &variants[i % 3], NULL, &h);
-        if (i % 4 == 0) ATTACH(stress_target, &variants[(i + 1) % 3], NULL, &h2);
+        if (i % 4 == 0)
+            ATTACH(stress_target, &variants[(i + 1) % 3], NULL, &h2);
         wait_calls(100);
         CHECK_EQ(bpftime_hook_detach(h), 0);
-        if (h2) CHECK_EQ(bpftime_hook_detach(h2), 0);
+        if (h2)
+            CHECK_EQ(bpftime_hook_detach(h2), 0);
         wait_calls(20);
     }
     atomic_store(&stop, true);
-    for (int i = 0; i < 8; i++) pthread_join(th[i], NULL);
+    for (int i = 0; i < 8; i++)
+        pthread_join(th[i], NULL);
     CHECK_EQ(atomic_load(&wrong), 0);
     CHECK(atomic_load(&stress_enters) > 0);
     CHECK(atomic_load(&stress_leaves) > 0);
@@ -457,17 +508,18 @@ TEST(eight_threads_while_attaching_and_detaching) {
 struct counter {
     atomic_long n;
 };
-static int counting_enter(struct bpftime_hook_regs *r, void *u) {
+static int counting_enter(struct bpftime_hook_regs *r, void *u)
+{
     (void)r;
     struct counter *c = u;
     atomic_fetch_add(&c->n, 1);
-    for (volatile int i = 0; i < 200; i++) {
-    }
+    for (volatile int i = 0; i < 200; i++) {}
     atomic_fetch_add(&c->n, 1);
     return BPFTIME_HOOK_CONTINUE;
 }
 
-TEST(detach_waits_for_running_callbacks) {
+TEST(detach_waits_for_running_callbacks)
+{
     pthread_t th[4];
     for (int i = 0; i < 4; i++)
         CHECK_EQ(pthread_create(&th[i], NULL, stress_thread, (void *)(intptr_t)i), 0);
@@ -483,7 +535,8 @@ TEST(detach_waits_for_running_callbacks) {
         free(c);
     }
     atomic_store(&stop, true);
-    for (int i = 0; i < 4; i++) pthread_join(th[i], NULL);
+    for (int i = 0; i < 4; i++)
+        pthread_join(th[i], NULL);
     CHECK_EQ(atomic_load(&wrong), 0);
 }
 
@@ -495,321 +548,320 @@ TEST(detach_waits_for_running_callbacks) {
  * naming the first clobbered one (1.. GPRs, 100+n xmm low, 200+n xmm high). */
 long pr_check(void *fn);
 long pr_callee(long x);
-__asm__(
-    ".text\n"
-    ".p2align 4\n"
-    ".globl pr_callee\n"
-    ".type pr_callee, @function\n"
-    "pr_callee:\n"
-    "movl %edi, %eax\n"
-    "addl $1, %eax\n"
-    "ret\n"
-    ".size pr_callee, .-pr_callee\n"
-    ".p2align 4\n"
-    ".globl pr_check\n"
-    ".type pr_check, @function\n"
-    "pr_check:\n"
-    "pushq %rbx\n"
-    "pushq %rbp\n"
-    "pushq %r12\n"
-    "pushq %r13\n"
-    "pushq %r14\n"
-    "pushq %r15\n"
-    "subq $8, %rsp\n"
-    "movq %rdi, (%rsp)\n"
-    "movabsq $0x1111111111111111, %rbx\n"
-    "movabsq $0x2322222222222222, %rcx\n"
-    "movabsq $0x3133333333333333, %rdx\n"
-    "movabsq $0x4744444444444444, %rsi\n"
-    "movabsq $0x5155555555555555, %rbp\n"
-    "movabsq $0x6366666666666666, %r8\n"
-    "movabsq $0x7177777777777777, %r9\n"
-    "movabsq $0x8f88888888888888, %r10\n"
-    "movabsq $0x9199999999999999, %r11\n"
-    "movabsq $0xa3aaaaaaaaaaaaaa, %r12\n"
-    "movabsq $0xb1bbbbbbbbbbbbbb, %r13\n"
-    "movabsq $0xc7cccccccccccccc, %r14\n"
-    "movabsq $0xd1dddddddddddddd, %r15\n"
-    "movabsq $0xdfbbbbbbbbbbbbbb, %rax\n"
-    "movq %rax, %xmm0\n"
-    "punpcklqdq %xmm0, %xmm0\n"
-    "movabsq $0xa9cccccccccccccc, %rax\n"
-    "movq %rax, %xmm1\n"
-    "punpcklqdq %xmm1, %xmm1\n"
-    "movabsq $0xbbdddddddddddddd, %rax\n"
-    "movq %rax, %xmm2\n"
-    "punpcklqdq %xmm2, %xmm2\n"
-    "movabsq $0x89eeeeeeeeeeeeee, %rax\n"
-    "movq %rax, %xmm3\n"
-    "punpcklqdq %xmm3, %xmm3\n"
-    "movabsq $0x97ffffffffffffff, %rax\n"
-    "movq %rax, %xmm4\n"
-    "punpcklqdq %xmm4, %xmm4\n"
-    "movabsq $0x7811111111111111, %rax\n"
-    "movq %rax, %xmm5\n"
-    "punpcklqdq %xmm5, %xmm5\n"
-    "movabsq $0x4822222222222222, %rax\n"
-    "movq %rax, %xmm6\n"
-    "punpcklqdq %xmm6, %xmm6\n"
-    "movabsq $0x5833333333333333, %rax\n"
-    "movq %rax, %xmm7\n"
-    "punpcklqdq %xmm7, %xmm7\n"
-    "movabsq $0x2844444444444444, %rax\n"
-    "movq %rax, %xmm8\n"
-    "punpcklqdq %xmm8, %xmm8\n"
-    "movabsq $0x3855555555555555, %rax\n"
-    "movq %rax, %xmm9\n"
-    "punpcklqdq %xmm9, %xmm9\n"
-    "movabsq $0x866666666666666, %rax\n"
-    "movq %rax, %xmm10\n"
-    "punpcklqdq %xmm10, %xmm10\n"
-    "movabsq $0x1877777777777777, %rax\n"
-    "movq %rax, %xmm11\n"
-    "punpcklqdq %xmm11, %xmm11\n"
-    "movabsq $0xf888888888888888, %rax\n"
-    "movq %rax, %xmm12\n"
-    "punpcklqdq %xmm12, %xmm12\n"
-    "movabsq $0xe899999999999999, %rax\n"
-    "movq %rax, %xmm13\n"
-    "punpcklqdq %xmm13, %xmm13\n"
-    "movabsq $0xd8aaaaaaaaaaaaaa, %rax\n"
-    "movq %rax, %xmm14\n"
-    "punpcklqdq %xmm14, %xmm14\n"
-    "movabsq $0xc8bbbbbbbbbbbbbb, %rax\n"
-    "movq %rax, %xmm15\n"
-    "punpcklqdq %xmm15, %xmm15\n"
-    "movl $41, %edi\n"
-    "call *(%rsp)\n"
-    "cmpq $42, %rax\n"
-    "jne 9f\n"
-    "movabsq $0x1111111111111111, %rax\n"
-    "cmpq %rax, %rbx\n"
-    "movl $1, %eax\n"
-    "jne 8f\n"
-    "movabsq $0x2322222222222222, %rax\n"
-    "cmpq %rax, %rcx\n"
-    "movl $2, %eax\n"
-    "jne 8f\n"
-    "movabsq $0x3133333333333333, %rax\n"
-    "cmpq %rax, %rdx\n"
-    "movl $3, %eax\n"
-    "jne 8f\n"
-    "movabsq $0x4744444444444444, %rax\n"
-    "cmpq %rax, %rsi\n"
-    "movl $4, %eax\n"
-    "jne 8f\n"
-    "movabsq $0x5155555555555555, %rax\n"
-    "cmpq %rax, %rbp\n"
-    "movl $5, %eax\n"
-    "jne 8f\n"
-    "movabsq $0x6366666666666666, %rax\n"
-    "cmpq %rax, %r8\n"
-    "movl $6, %eax\n"
-    "jne 8f\n"
-    "movabsq $0x7177777777777777, %rax\n"
-    "cmpq %rax, %r9\n"
-    "movl $7, %eax\n"
-    "jne 8f\n"
-    "movabsq $0x8f88888888888888, %rax\n"
-    "cmpq %rax, %r10\n"
-    "movl $8, %eax\n"
-    "jne 8f\n"
-    "movabsq $0x9199999999999999, %rax\n"
-    "cmpq %rax, %r11\n"
-    "movl $9, %eax\n"
-    "jne 8f\n"
-    "movabsq $0xa3aaaaaaaaaaaaaa, %rax\n"
-    "cmpq %rax, %r12\n"
-    "movl $10, %eax\n"
-    "jne 8f\n"
-    "movabsq $0xb1bbbbbbbbbbbbbb, %rax\n"
-    "cmpq %rax, %r13\n"
-    "movl $11, %eax\n"
-    "jne 8f\n"
-    "movabsq $0xc7cccccccccccccc, %rax\n"
-    "cmpq %rax, %r14\n"
-    "movl $12, %eax\n"
-    "jne 8f\n"
-    "movabsq $0xd1dddddddddddddd, %rax\n"
-    "cmpq %rax, %r15\n"
-    "movl $13, %eax\n"
-    "jne 8f\n"
-    "movabsq $0xdfbbbbbbbbbbbbbb, %rdi\n"
-    "movq %xmm0, %rax\n"
-    "cmpq %rdi, %rax\n"
-    "movl $100, %eax\n"
-    "jne 8f\n"
-    "psrldq $8, %xmm0\n"
-    "movq %xmm0, %rax\n"
-    "cmpq %rdi, %rax\n"
-    "movl $200, %eax\n"
-    "jne 8f\n"
-    "movabsq $0xa9cccccccccccccc, %rdi\n"
-    "movq %xmm1, %rax\n"
-    "cmpq %rdi, %rax\n"
-    "movl $101, %eax\n"
-    "jne 8f\n"
-    "psrldq $8, %xmm1\n"
-    "movq %xmm1, %rax\n"
-    "cmpq %rdi, %rax\n"
-    "movl $201, %eax\n"
-    "jne 8f\n"
-    "movabsq $0xbbdddddddddddddd, %rdi\n"
-    "movq %xmm2, %rax\n"
-    "cmpq %rdi, %rax\n"
-    "movl $102, %eax\n"
-    "jne 8f\n"
-    "psrldq $8, %xmm2\n"
-    "movq %xmm2, %rax\n"
-    "cmpq %rdi, %rax\n"
-    "movl $202, %eax\n"
-    "jne 8f\n"
-    "movabsq $0x89eeeeeeeeeeeeee, %rdi\n"
-    "movq %xmm3, %rax\n"
-    "cmpq %rdi, %rax\n"
-    "movl $103, %eax\n"
-    "jne 8f\n"
-    "psrldq $8, %xmm3\n"
-    "movq %xmm3, %rax\n"
-    "cmpq %rdi, %rax\n"
-    "movl $203, %eax\n"
-    "jne 8f\n"
-    "movabsq $0x97ffffffffffffff, %rdi\n"
-    "movq %xmm4, %rax\n"
-    "cmpq %rdi, %rax\n"
-    "movl $104, %eax\n"
-    "jne 8f\n"
-    "psrldq $8, %xmm4\n"
-    "movq %xmm4, %rax\n"
-    "cmpq %rdi, %rax\n"
-    "movl $204, %eax\n"
-    "jne 8f\n"
-    "movabsq $0x7811111111111111, %rdi\n"
-    "movq %xmm5, %rax\n"
-    "cmpq %rdi, %rax\n"
-    "movl $105, %eax\n"
-    "jne 8f\n"
-    "psrldq $8, %xmm5\n"
-    "movq %xmm5, %rax\n"
-    "cmpq %rdi, %rax\n"
-    "movl $205, %eax\n"
-    "jne 8f\n"
-    "movabsq $0x4822222222222222, %rdi\n"
-    "movq %xmm6, %rax\n"
-    "cmpq %rdi, %rax\n"
-    "movl $106, %eax\n"
-    "jne 8f\n"
-    "psrldq $8, %xmm6\n"
-    "movq %xmm6, %rax\n"
-    "cmpq %rdi, %rax\n"
-    "movl $206, %eax\n"
-    "jne 8f\n"
-    "movabsq $0x5833333333333333, %rdi\n"
-    "movq %xmm7, %rax\n"
-    "cmpq %rdi, %rax\n"
-    "movl $107, %eax\n"
-    "jne 8f\n"
-    "psrldq $8, %xmm7\n"
-    "movq %xmm7, %rax\n"
-    "cmpq %rdi, %rax\n"
-    "movl $207, %eax\n"
-    "jne 8f\n"
-    "movabsq $0x2844444444444444, %rdi\n"
-    "movq %xmm8, %rax\n"
-    "cmpq %rdi, %rax\n"
-    "movl $108, %eax\n"
-    "jne 8f\n"
-    "psrldq $8, %xmm8\n"
-    "movq %xmm8, %rax\n"
-    "cmpq %rdi, %rax\n"
-    "movl $208, %eax\n"
-    "jne 8f\n"
-    "movabsq $0x3855555555555555, %rdi\n"
-    "movq %xmm9, %rax\n"
-    "cmpq %rdi, %rax\n"
-    "movl $109, %eax\n"
-    "jne 8f\n"
-    "psrldq $8, %xmm9\n"
-    "movq %xmm9, %rax\n"
-    "cmpq %rdi, %rax\n"
-    "movl $209, %eax\n"
-    "jne 8f\n"
-    "movabsq $0x866666666666666, %rdi\n"
-    "movq %xmm10, %rax\n"
-    "cmpq %rdi, %rax\n"
-    "movl $110, %eax\n"
-    "jne 8f\n"
-    "psrldq $8, %xmm10\n"
-    "movq %xmm10, %rax\n"
-    "cmpq %rdi, %rax\n"
-    "movl $210, %eax\n"
-    "jne 8f\n"
-    "movabsq $0x1877777777777777, %rdi\n"
-    "movq %xmm11, %rax\n"
-    "cmpq %rdi, %rax\n"
-    "movl $111, %eax\n"
-    "jne 8f\n"
-    "psrldq $8, %xmm11\n"
-    "movq %xmm11, %rax\n"
-    "cmpq %rdi, %rax\n"
-    "movl $211, %eax\n"
-    "jne 8f\n"
-    "movabsq $0xf888888888888888, %rdi\n"
-    "movq %xmm12, %rax\n"
-    "cmpq %rdi, %rax\n"
-    "movl $112, %eax\n"
-    "jne 8f\n"
-    "psrldq $8, %xmm12\n"
-    "movq %xmm12, %rax\n"
-    "cmpq %rdi, %rax\n"
-    "movl $212, %eax\n"
-    "jne 8f\n"
-    "movabsq $0xe899999999999999, %rdi\n"
-    "movq %xmm13, %rax\n"
-    "cmpq %rdi, %rax\n"
-    "movl $113, %eax\n"
-    "jne 8f\n"
-    "psrldq $8, %xmm13\n"
-    "movq %xmm13, %rax\n"
-    "cmpq %rdi, %rax\n"
-    "movl $213, %eax\n"
-    "jne 8f\n"
-    "movabsq $0xd8aaaaaaaaaaaaaa, %rdi\n"
-    "movq %xmm14, %rax\n"
-    "cmpq %rdi, %rax\n"
-    "movl $114, %eax\n"
-    "jne 8f\n"
-    "psrldq $8, %xmm14\n"
-    "movq %xmm14, %rax\n"
-    "cmpq %rdi, %rax\n"
-    "movl $214, %eax\n"
-    "jne 8f\n"
-    "movabsq $0xc8bbbbbbbbbbbbbb, %rdi\n"
-    "movq %xmm15, %rax\n"
-    "cmpq %rdi, %rax\n"
-    "movl $115, %eax\n"
-    "jne 8f\n"
-    "psrldq $8, %xmm15\n"
-    "movq %xmm15, %rax\n"
-    "cmpq %rdi, %rax\n"
-    "movl $215, %eax\n"
-    "jne 8f\n"
-    "xorl %eax, %eax\n"
-    "jmp 8f\n"
-    "9: movl $999, %eax\n"
-    "8: addq $8, %rsp\n"
-    "popq %r15\n"
-    "popq %r14\n"
-    "popq %r13\n"
-    "popq %r12\n"
-    "popq %rbp\n"
-    "popq %rbx\n"
-    "ret\n"
-    ".size pr_check, .-pr_check\n"
-);
+__asm__(".text\n"
+        ".p2align 4\n"
+        ".globl pr_callee\n"
+        ".type pr_callee, @function\n"
+        "pr_callee:\n"
+        "movl %edi, %eax\n"
+        "addl $1, %eax\n"
+        "ret\n"
+        ".size pr_callee, .-pr_callee\n"
+        ".p2align 4\n"
+        ".globl pr_check\n"
+        ".type pr_check, @function\n"
+        "pr_check:\n"
+        "pushq %rbx\n"
+        "pushq %rbp\n"
+        "pushq %r12\n"
+        "pushq %r13\n"
+        "pushq %r14\n"
+        "pushq %r15\n"
+        "subq $8, %rsp\n"
+        "movq %rdi, (%rsp)\n"
+        "movabsq $0x1111111111111111, %rbx\n"
+        "movabsq $0x2322222222222222, %rcx\n"
+        "movabsq $0x3133333333333333, %rdx\n"
+        "movabsq $0x4744444444444444, %rsi\n"
+        "movabsq $0x5155555555555555, %rbp\n"
+        "movabsq $0x6366666666666666, %r8\n"
+        "movabsq $0x7177777777777777, %r9\n"
+        "movabsq $0x8f88888888888888, %r10\n"
+        "movabsq $0x9199999999999999, %r11\n"
+        "movabsq $0xa3aaaaaaaaaaaaaa, %r12\n"
+        "movabsq $0xb1bbbbbbbbbbbbbb, %r13\n"
+        "movabsq $0xc7cccccccccccccc, %r14\n"
+        "movabsq $0xd1dddddddddddddd, %r15\n"
+        "movabsq $0xdfbbbbbbbbbbbbbb, %rax\n"
+        "movq %rax, %xmm0\n"
+        "punpcklqdq %xmm0, %xmm0\n"
+        "movabsq $0xa9cccccccccccccc, %rax\n"
+        "movq %rax, %xmm1\n"
+        "punpcklqdq %xmm1, %xmm1\n"
+        "movabsq $0xbbdddddddddddddd, %rax\n"
+        "movq %rax, %xmm2\n"
+        "punpcklqdq %xmm2, %xmm2\n"
+        "movabsq $0x89eeeeeeeeeeeeee, %rax\n"
+        "movq %rax, %xmm3\n"
+        "punpcklqdq %xmm3, %xmm3\n"
+        "movabsq $0x97ffffffffffffff, %rax\n"
+        "movq %rax, %xmm4\n"
+        "punpcklqdq %xmm4, %xmm4\n"
+        "movabsq $0x7811111111111111, %rax\n"
+        "movq %rax, %xmm5\n"
+        "punpcklqdq %xmm5, %xmm5\n"
+        "movabsq $0x4822222222222222, %rax\n"
+        "movq %rax, %xmm6\n"
+        "punpcklqdq %xmm6, %xmm6\n"
+        "movabsq $0x5833333333333333, %rax\n"
+        "movq %rax, %xmm7\n"
+        "punpcklqdq %xmm7, %xmm7\n"
+        "movabsq $0x2844444444444444, %rax\n"
+        "movq %rax, %xmm8\n"
+        "punpcklqdq %xmm8, %xmm8\n"
+        "movabsq $0x3855555555555555, %rax\n"
+        "movq %rax, %xmm9\n"
+        "punpcklqdq %xmm9, %xmm9\n"
+        "movabsq $0x866666666666666, %rax\n"
+        "movq %rax, %xmm10\n"
+        "punpcklqdq %xmm10, %xmm10\n"
+        "movabsq $0x1877777777777777, %rax\n"
+        "movq %rax, %xmm11\n"
+        "punpcklqdq %xmm11, %xmm11\n"
+        "movabsq $0xf888888888888888, %rax\n"
+        "movq %rax, %xmm12\n"
+        "punpcklqdq %xmm12, %xmm12\n"
+        "movabsq $0xe899999999999999, %rax\n"
+        "movq %rax, %xmm13\n"
+        "punpcklqdq %xmm13, %xmm13\n"
+        "movabsq $0xd8aaaaaaaaaaaaaa, %rax\n"
+        "movq %rax, %xmm14\n"
+        "punpcklqdq %xmm14, %xmm14\n"
+        "movabsq $0xc8bbbbbbbbbbbbbb, %rax\n"
+        "movq %rax, %xmm15\n"
+        "punpcklqdq %xmm15, %xmm15\n"
+        "movl $41, %edi\n"
+        "call *(%rsp)\n"
+        "cmpq $42, %rax\n"
+        "jne 9f\n"
+        "movabsq $0x1111111111111111, %rax\n"
+        "cmpq %rax, %rbx\n"
+        "movl $1, %eax\n"
+        "jne 8f\n"
+        "movabsq $0x2322222222222222, %rax\n"
+        "cmpq %rax, %rcx\n"
+        "movl $2, %eax\n"
+        "jne 8f\n"
+        "movabsq $0x3133333333333333, %rax\n"
+        "cmpq %rax, %rdx\n"
+        "movl $3, %eax\n"
+        "jne 8f\n"
+        "movabsq $0x4744444444444444, %rax\n"
+        "cmpq %rax, %rsi\n"
+        "movl $4, %eax\n"
+        "jne 8f\n"
+        "movabsq $0x5155555555555555, %rax\n"
+        "cmpq %rax, %rbp\n"
+        "movl $5, %eax\n"
+        "jne 8f\n"
+        "movabsq $0x6366666666666666, %rax\n"
+        "cmpq %rax, %r8\n"
+        "movl $6, %eax\n"
+        "jne 8f\n"
+        "movabsq $0x7177777777777777, %rax\n"
+        "cmpq %rax, %r9\n"
+        "movl $7, %eax\n"
+        "jne 8f\n"
+        "movabsq $0x8f88888888888888, %rax\n"
+        "cmpq %rax, %r10\n"
+        "movl $8, %eax\n"
+        "jne 8f\n"
+        "movabsq $0x9199999999999999, %rax\n"
+        "cmpq %rax, %r11\n"
+        "movl $9, %eax\n"
+        "jne 8f\n"
+        "movabsq $0xa3aaaaaaaaaaaaaa, %rax\n"
+        "cmpq %rax, %r12\n"
+        "movl $10, %eax\n"
+        "jne 8f\n"
+        "movabsq $0xb1bbbbbbbbbbbbbb, %rax\n"
+        "cmpq %rax, %r13\n"
+        "movl $11, %eax\n"
+        "jne 8f\n"
+        "movabsq $0xc7cccccccccccccc, %rax\n"
+        "cmpq %rax, %r14\n"
+        "movl $12, %eax\n"
+        "jne 8f\n"
+        "movabsq $0xd1dddddddddddddd, %rax\n"
+        "cmpq %rax, %r15\n"
+        "movl $13, %eax\n"
+        "jne 8f\n"
+        "movabsq $0xdfbbbbbbbbbbbbbb, %rdi\n"
+        "movq %xmm0, %rax\n"
+        "cmpq %rdi, %rax\n"
+        "movl $100, %eax\n"
+        "jne 8f\n"
+        "psrldq $8, %xmm0\n"
+        "movq %xmm0, %rax\n"
+        "cmpq %rdi, %rax\n"
+        "movl $200, %eax\n"
+        "jne 8f\n"
+        "movabsq $0xa9cccccccccccccc, %rdi\n"
+        "movq %xmm1, %rax\n"
+        "cmpq %rdi, %rax\n"
+        "movl $101, %eax\n"
+        "jne 8f\n"
+        "psrldq $8, %xmm1\n"
+        "movq %xmm1, %rax\n"
+        "cmpq %rdi, %rax\n"
+        "movl $201, %eax\n"
+        "jne 8f\n"
+        "movabsq $0xbbdddddddddddddd, %rdi\n"
+        "movq %xmm2, %rax\n"
+        "cmpq %rdi, %rax\n"
+        "movl $102, %eax\n"
+        "jne 8f\n"
+        "psrldq $8, %xmm2\n"
+        "movq %xmm2, %rax\n"
+        "cmpq %rdi, %rax\n"
+        "movl $202, %eax\n"
+        "jne 8f\n"
+        "movabsq $0x89eeeeeeeeeeeeee, %rdi\n"
+        "movq %xmm3, %rax\n"
+        "cmpq %rdi, %rax\n"
+        "movl $103, %eax\n"
+        "jne 8f\n"
+        "psrldq $8, %xmm3\n"
+        "movq %xmm3, %rax\n"
+        "cmpq %rdi, %rax\n"
+        "movl $203, %eax\n"
+        "jne 8f\n"
+        "movabsq $0x97ffffffffffffff, %rdi\n"
+        "movq %xmm4, %rax\n"
+        "cmpq %rdi, %rax\n"
+        "movl $104, %eax\n"
+        "jne 8f\n"
+        "psrldq $8, %xmm4\n"
+        "movq %xmm4, %rax\n"
+        "cmpq %rdi, %rax\n"
+        "movl $204, %eax\n"
+        "jne 8f\n"
+        "movabsq $0x7811111111111111, %rdi\n"
+        "movq %xmm5, %rax\n"
+        "cmpq %rdi, %rax\n"
+        "movl $105, %eax\n"
+        "jne 8f\n"
+        "psrldq $8, %xmm5\n"
+        "movq %xmm5, %rax\n"
+        "cmpq %rdi, %rax\n"
+        "movl $205, %eax\n"
+        "jne 8f\n"
+        "movabsq $0x4822222222222222, %rdi\n"
+        "movq %xmm6, %rax\n"
+        "cmpq %rdi, %rax\n"
+        "movl $106, %eax\n"
+        "jne 8f\n"
+        "psrldq $8, %xmm6\n"
+        "movq %xmm6, %rax\n"
+        "cmpq %rdi, %rax\n"
+        "movl $206, %eax\n"
+        "jne 8f\n"
+        "movabsq $0x5833333333333333, %rdi\n"
+        "movq %xmm7, %rax\n"
+        "cmpq %rdi, %rax\n"
+        "movl $107, %eax\n"
+        "jne 8f\n"
+        "psrldq $8, %xmm7\n"
+        "movq %xmm7, %rax\n"
+        "cmpq %rdi, %rax\n"
+        "movl $207, %eax\n"
+        "jne 8f\n"
+        "movabsq $0x2844444444444444, %rdi\n"
+        "movq %xmm8, %rax\n"
+        "cmpq %rdi, %rax\n"
+        "movl $108, %eax\n"
+        "jne 8f\n"
+        "psrldq $8, %xmm8\n"
+        "movq %xmm8, %rax\n"
+        "cmpq %rdi, %rax\n"
+        "movl $208, %eax\n"
+        "jne 8f\n"
+        "movabsq $0x3855555555555555, %rdi\n"
+        "movq %xmm9, %rax\n"
+        "cmpq %rdi, %rax\n"
+        "movl $109, %eax\n"
+        "jne 8f\n"
+        "psrldq $8, %xmm9\n"
+        "movq %xmm9, %rax\n"
+        "cmpq %rdi, %rax\n"
+        "movl $209, %eax\n"
+        "jne 8f\n"
+        "movabsq $0x866666666666666, %rdi\n"
+        "movq %xmm10, %rax\n"
+        "cmpq %rdi, %rax\n"
+        "movl $110, %eax\n"
+        "jne 8f\n"
+        "psrldq $8, %xmm10\n"
+        "movq %xmm10, %rax\n"
+        "cmpq %rdi, %rax\n"
+        "movl $210, %eax\n"
+        "jne 8f\n"
+        "movabsq $0x1877777777777777, %rdi\n"
+        "movq %xmm11, %rax\n"
+        "cmpq %rdi, %rax\n"
+        "movl $111, %eax\n"
+        "jne 8f\n"
+        "psrldq $8, %xmm11\n"
+        "movq %xmm11, %rax\n"
+        "cmpq %rdi, %rax\n"
+        "movl $211, %eax\n"
+        "jne 8f\n"
+        "movabsq $0xf888888888888888, %rdi\n"
+        "movq %xmm12, %rax\n"
+        "cmpq %rdi, %rax\n"
+        "movl $112, %eax\n"
+        "jne 8f\n"
+        "psrldq $8, %xmm12\n"
+        "movq %xmm12, %rax\n"
+        "cmpq %rdi, %rax\n"
+        "movl $212, %eax\n"
+        "jne 8f\n"
+        "movabsq $0xe899999999999999, %rdi\n"
+        "movq %xmm13, %rax\n"
+        "cmpq %rdi, %rax\n"
+        "movl $113, %eax\n"
+        "jne 8f\n"
+        "psrldq $8, %xmm13\n"
+        "movq %xmm13, %rax\n"
+        "cmpq %rdi, %rax\n"
+        "movl $213, %eax\n"
+        "jne 8f\n"
+        "movabsq $0xd8aaaaaaaaaaaaaa, %rdi\n"
+        "movq %xmm14, %rax\n"
+        "cmpq %rdi, %rax\n"
+        "movl $114, %eax\n"
+        "jne 8f\n"
+        "psrldq $8, %xmm14\n"
+        "movq %xmm14, %rax\n"
+        "cmpq %rdi, %rax\n"
+        "movl $214, %eax\n"
+        "jne 8f\n"
+        "movabsq $0xc8bbbbbbbbbbbbbb, %rdi\n"
+        "movq %xmm15, %rax\n"
+        "cmpq %rdi, %rax\n"
+        "movl $115, %eax\n"
+        "jne 8f\n"
+        "psrldq $8, %xmm15\n"
+        "movq %xmm15, %rax\n"
+        "cmpq %rdi, %rax\n"
+        "movl $215, %eax\n"
+        "jne 8f\n"
+        "xorl %eax, %eax\n"
+        "jmp 8f\n"
+        "9: movl $999, %eax\n"
+        "8: addq $8, %rsp\n"
+        "popq %r15\n"
+        "popq %r14\n"
+        "popq %r13\n"
+        "popq %r12\n"
+        "popq %rbp\n"
+        "popq %rbx\n"
+        "ret\n"
+        ".size pr_check, .-pr_check\n");
 
 /* Callbacks that clobber every caller-saved register. */
-static int clobber_enter(struct bpftime_hook_regs *r, void *u) {
+static int clobber_enter(struct bpftime_hook_regs *r, void *u)
+{
     (void)r;
     (void)u;
     __asm__ volatile(
@@ -821,14 +873,18 @@ static int clobber_enter(struct bpftime_hook_regs *r, void *u) {
         "pxor %%xmm9, %%xmm9\n\tpxor %%xmm10, %%xmm10\n\tpxor %%xmm11, %%xmm11\n\t"
         "pxor %%xmm12, %%xmm12\n\tpxor %%xmm13, %%xmm13\n\tpxor %%xmm14, %%xmm14\n\t"
         "pxor %%xmm15, %%xmm15\n\t" ::
-            : "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "xmm0", "xmm1", "xmm2",
-              "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12",
-              "xmm13", "xmm14", "xmm15", "cc", "memory");
+            : "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "xmm0", "xmm1", "xmm2", "xmm3",
+              "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13",
+              "xmm14", "xmm15", "cc", "memory");
     return BPFTIME_HOOK_CONTINUE;
 }
-static void clobber_leave(struct bpftime_hook_regs *r, void *u) { clobber_enter(r, u); }
+static void clobber_leave(struct bpftime_hook_regs *r, void *u)
+{
+    clobber_enter(r, u);
+}
 
-TEST(registers_and_vector_registers_are_preserved) {
+TEST(registers_and_vector_registers_are_preserved)
+{
     CHECK_EQ(pr_check((void *)pr_callee), 0); /* the check itself works */
     struct bpftime_hook *h = NULL;
     const struct bpftime_hook_callbacks cbs = {clobber_enter, clobber_leave};
@@ -839,12 +895,14 @@ TEST(registers_and_vector_registers_are_preserved) {
 }
 
 /* Floating-point arguments and results pass through the hook untouched. */
-__attribute__((noinline)) double target_fp(double a, double b, long c) {
+__attribute__((noinline)) double target_fp(double a, double b, long c)
+{
     body_runs++;
     return a * b + (double)c;
 }
 
-TEST(floating_point_arguments_and_result) {
+TEST(floating_point_arguments_and_result)
+{
     double (*volatile pf)(double, double, long) = target_fp;
     struct bpftime_hook *h = NULL;
     const struct bpftime_hook_callbacks cbs = {clobber_enter, clobber_leave};

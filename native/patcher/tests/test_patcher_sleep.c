@@ -22,7 +22,8 @@ static atomic_int sleeper_ready;
 static int sleeper_result = -2, sleeper_errno;
 static struct timespec sleeper_left;
 
-static void *sleeper(void *arg) {
+static void *sleeper(void *arg)
+{
     (void)arg;
     struct timespec ts = {1, 0};
     atomic_store(&sleeper_ready, 1);
@@ -31,16 +32,19 @@ static void *sleeper(void *arg) {
     return NULL;
 }
 
-static int count_enter(struct bpftime_hook_regs *r, void *u) {
+static int count_enter(struct bpftime_hook_regs *r, void *u)
+{
     (void)r;
     atomic_fetch_add((atomic_int *)u, 1);
     return BPFTIME_HOOK_CONTINUE;
 }
 
-TEST(sleeping_threads_are_not_interrupted_by_patching) {
+TEST(sleeping_threads_are_not_interrupted_by_patching)
+{
     pthread_t th;
     CHECK_EQ(pthread_create(&th, NULL, sleeper, NULL), 0);
-    while (!atomic_load(&sleeper_ready)) sched_yield();
+    while (!atomic_load(&sleeper_ready))
+        sched_yield();
     struct timespec settle = {0, 50 * 1000 * 1000}; /* let it reach nanosleep */
     nanosleep(&settle, NULL);
 

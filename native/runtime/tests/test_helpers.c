@@ -32,20 +32,21 @@ static struct ebpf_vm *helper_vm(void)
     return vm;
 }
 
-#define CALL(vm, id, a, b, c, d, e)                                                            \
-    (vm)->helpers[id]((uint64_t)(uintptr_t)(a), (uint64_t)(uintptr_t)(b), (uint64_t)(uintptr_t)(c), \
-                      (uint64_t)(uintptr_t)(d), (uint64_t)(uintptr_t)(e))
+#define CALL(vm, id, a, b, c, d, e) \
+    (vm)->helpers[id]((uint64_t)(uintptr_t)(a), (uint64_t)(uintptr_t)(b), \
+                      (uint64_t)(uintptr_t)(c), (uint64_t)(uintptr_t)(d), \
+                      (uint64_t)(uintptr_t)(e))
 
 TEST(every_helper_of_the_table_is_registered)
 {
     struct ebpf_vm *vm = helper_vm();
     CHECK(vm);
     int n = 0;
-#define BPF_HELPER(id, name, ...)                                  \
-    do {                                                           \
-        CHECK(vm->helpers[id] != NULL);                            \
-        CHECK(strcmp(vm->helper_names[id], "bpf_" #name) == 0);    \
-        n++;                                                       \
+#define BPF_HELPER(id, name, ...) \
+    do { \
+        CHECK(vm->helpers[id] != NULL); \
+        CHECK(strcmp(vm->helper_names[id], "bpf_" #name) == 0); \
+        n++; \
     } while (0);
 #include "runtime/helpers.def"
 #undef BPF_HELPER
@@ -117,7 +118,8 @@ TEST(snprintf_kernel_semantics)
     CHECK_EQ(CALL(vm, 165, out, sizeof out, "%ld %5lu|%-4x|%04d", wide, 24), (uint64_t)-EINVAL);
     CHECK_EQ(CALL(vm, 165, out, sizeof out, "%03d|%%", wide + 1, 8), strlen("007|%") + 1);
     CHECK(strcmp(out, "007|%") == 0);
-    CHECK_EQ(CALL(vm, 165, out, sizeof out, "%ld %5lu|%-4x|", wide, 24), strlen("-1     7|1234|") + 1);
+    CHECK_EQ(CALL(vm, 165, out, sizeof out, "%ld %5lu|%-4x|", wide, 24),
+             strlen("-1     7|1234|") + 1);
     CHECK(strcmp(out, "-1     7|1234|") == 0);
     CHECK_EQ(CALL(vm, 165, out, sizeof out, "%px", &wide[2], 8), strlen("0x1234") + 1);
     CHECK(strcmp(out, "0x1234") == 0);

@@ -138,11 +138,11 @@ TEST(generation_changes_on_every_table_change)
     struct bpftime_region *r = mk("gen");
     CHECK(r);
     uint64_t g = bpftime_region_generation(r);
-#define BUMPED()                                       \
-    do {                                               \
-        uint64_t ng = bpftime_region_generation(r);    \
-        CHECK(ng > g);                                 \
-        g = ng;                                        \
+#define BUMPED() \
+    do { \
+        uint64_t ng = bpftime_region_generation(r); \
+        CHECK(ng > g); \
+        g = ng; \
     } while (0)
     int m = bpftime_map_create(r, "m", BPFTIME_MAP_HASH, 4, 4, 4, 0, 0);
     BUMPED();

@@ -133,7 +133,8 @@ TEST(open_from_another_process_sees_changes)
         struct bpftime_region *c;
         /* a different mapping address than the parent's is likely; make
          * it certain by occupying the parent's address range first */
-        mmap(bpftime_region_base(r), 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+        mmap(bpftime_region_base(r), 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1,
+             0);
         if (bpftime_region_open(name, &c) != 0)
             _exit(1);
         uint32_t k = 5, v = 55;
@@ -208,7 +209,8 @@ TEST(allocator_coalesces_large_blocks)
     CHECK_EQ(r->hdr->large_free, 0);
     /* many create/delete cycles of differently sized maps do not exhaust it */
     for (int i = 0; i < 200; i++) {
-        int id = bpftime_map_create(r, "m", BPFTIME_MAP_ARRAY, 4, 8, 20000 + (uint32_t)(i % 7) * 15000, 0, 0);
+        int id = bpftime_map_create(r, "m", BPFTIME_MAP_ARRAY, 4, 8,
+                                    20000 + (uint32_t)(i % 7) * 15000, 0, 0);
         CHECK(id > 0);
         CHECK_EQ(bpftime_map_delete(r, id), 0);
     }

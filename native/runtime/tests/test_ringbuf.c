@@ -125,7 +125,10 @@ TEST(full_ring_drops_and_wraps)
     bpftime_region_close(r);
 }
 
-static uint64_t now_ms(void) { return rt_now_ns(CLOCK_MONOTONIC) / 1000000; }
+static uint64_t now_ms(void)
+{
+    return rt_now_ns(CLOCK_MONOTONIC) / 1000000;
+}
 
 TEST(poll_wakes_consumer_in_another_process)
 {

@@ -75,7 +75,10 @@
 #endif
 
 #define INSN(op_, dst_, src_, off_, imm_) \
-    {.opcode = (uint8_t)(op_), .dst = (dst_), .src = (src_), .off = (int16_t)(off_), .imm = (int32_t)(imm_)}
+    { \
+        .opcode = (uint8_t)(op_), .dst = (dst_), .src = (src_), .off = (int16_t)(off_), \
+        .imm = (int32_t)(imm_) \
+    }
 
 /* ALU: OP is BPF_ADD, BPF_SUB, ... */
 #define ALU64_IMM(OP, d, imm) INSN(BPF_ALU64 | (OP) | BPF_K, d, 0, 0, imm)
@@ -102,8 +105,8 @@
 #define BSWAP(d, BITS) INSN(BPF_ALU64 | BPF_END | BPF_TO_LE, d, 0, 0, BITS)
 
 /* 64-bit immediate: two instructions */
-#define LDDW(d, imm64)                                                          \
-    INSN(BPF_LD | BPF_DW | BPF_IMM, d, 0, 0, (uint32_t)(uint64_t)(imm64)),      \
+#define LDDW(d, imm64) \
+    INSN(BPF_LD | BPF_DW | BPF_IMM, d, 0, 0, (uint32_t)(uint64_t)(imm64)), \
         INSN(0, 0, 0, 0, (uint32_t)((uint64_t)(imm64) >> 32))
 /* lddw with a pseudo source (map fd, map value, ...), resolved at load */
 #define LDDW_PSEUDO(d, src, imm, next_imm) \

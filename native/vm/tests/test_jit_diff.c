@@ -68,32 +68,26 @@ static uint32_t cur(struct gen *g)
 
 static int32_t rnd_imm(struct gen *g)
 {
-    static const int32_t edge[] = {0, 1, -1, 2, 31, 32, 63, 64, INT32_MIN, INT32_MAX,
-                                   0x80, 0xff, 0xffff, 0x8000, 1 << 16, -128, 7, 3};
+    static const int32_t edge[] = {0,      1,      -1,        2,         31,   32,
+                                   63,     64,     INT32_MIN, INT32_MAX, 0x80, 0xff,
+                                   0xffff, 0x8000, 1 << 16,   -128,      7,    3};
     switch (rnd(g, 10)) {
     case 0:
     case 1:
-    case 2:
-        return (int32_t)rnd(g, 33) - 16;
+    case 2: return (int32_t)rnd(g, 33) - 16;
     case 3:
-    case 4:
-        return edge[rnd(g, sizeof edge / sizeof edge[0])];
-    default:
-        return (int32_t)(uint32_t)rnd64(g);
+    case 4: return edge[rnd(g, sizeof edge / sizeof edge[0])];
+    default: return (int32_t)(uint32_t)rnd64(g);
     }
 }
 
 static uint64_t rnd_val(struct gen *g)
 {
     switch (rnd(g, 6)) {
-    case 0:
-        return (uint64_t)(int64_t)rnd_imm(g);
-    case 1:
-        return 0x8000000000000000ULL >> rnd(g, 64);
-    case 2:
-        return (uint64_t)(int64_t)(int32_t)rnd64(g);
-    default:
-        return rnd64(g);
+    case 0: return (uint64_t)(int64_t)rnd_imm(g);
+    case 1: return 0x8000000000000000ULL >> rnd(g, 64);
+    case 2: return (uint64_t)(int64_t)(int32_t)rnd64(g);
+    default: return rnd64(g);
     }
 }
 
@@ -247,9 +241,7 @@ static void gen_mov_pair(struct gen *g, struct state *st, unsigned reserved)
         ensure(g, st, pick_src(g, st));
         E(g, 0x0f, a, rnd(g, 3) == 0 ? a : pick_src(g, st), 0, 0);
         break;
-    case 1:
-        E(g, 0x07, a, 0, 0, rnd_imm(g));
-        break;
+    case 1: E(g, 0x07, a, 0, 0, rnd_imm(g)); break;
     default:
         E(g, 0x67, a, 0, 0, 32);
         E(g, rnd(g, 2) ? 0x77 : 0xc7, a, 0, 0, 32);

@@ -88,38 +88,38 @@ static uint64_t expected(const struct fake_array *m, uint32_t key)
  *           the key + 1 into its first byte */
 static void build(struct prog *p, const struct fake_array *m, int mode)
 {
-    prog_emit(p, 0xbf, 6, 1, 0, 0);                /* r6 = r1 */
+    prog_emit(p, 0xbf, 6, 1, 0, 0); /* r6 = r1 */
     prog_lddw(p, 7, 0x7777777777777777ull);
-    prog_emit(p, 0xb7, 8, 0, 0, -8);               /* r8 = -8 */
-    prog_emit(p, 0xb7, 9, 0, 0, 0x999);            /* r9 = 0x999 */
-    prog_emit(p, 0x7a, 10, 0, -16, -1);            /* *(u64 *)(r10-16) = -1 */
-    prog_emit(p, 0x7a, 10, 0, -8, -1);             /* *(u64 *)(r10-8) = -1 */
-    prog_emit(p, 0x61, 2, 6, 0, 0);                /* r2 = *(u32 *)(r6+0) */
-    prog_emit(p, 0x63, 10, 2, -8, 0);              /* *(u32 *)(r10-8) = r2 */
-    prog_emit(p, 0xbf, 2, 10, 0, 0);               /* r2 = r10 */
-    prog_emit(p, 0x07, 2, 0, 0, -8);               /* r2 += -8 */
+    prog_emit(p, 0xb7, 8, 0, 0, -8);    /* r8 = -8 */
+    prog_emit(p, 0xb7, 9, 0, 0, 0x999); /* r9 = 0x999 */
+    prog_emit(p, 0x7a, 10, 0, -16, -1); /* *(u64 *)(r10-16) = -1 */
+    prog_emit(p, 0x7a, 10, 0, -8, -1);  /* *(u64 *)(r10-8) = -1 */
+    prog_emit(p, 0x61, 2, 6, 0, 0);     /* r2 = *(u32 *)(r6+0) */
+    prog_emit(p, 0x63, 10, 2, -8, 0);   /* *(u32 *)(r10-8) = r2 */
+    prog_emit(p, 0xbf, 2, 10, 0, 0);    /* r2 = r10 */
+    prog_emit(p, 0x07, 2, 0, 0, -8);    /* r2 += -8 */
     prog_lddw(p, 1, (uint64_t)(uintptr_t)m);
-    prog_emit(p, 0x85, 0, 0, 0, 1);                /* call 1 */
+    prog_emit(p, 0x85, 0, 0, 0, 1); /* call 1 */
     /* callee-saved registers and the stack survive */
     prog_lddw(p, 1, 0x7777777777777777ull);
-    prog_emit(p, 0x5d, 7, 1, 12, 0);               /* if r7 != r1 goto bad */
-    prog_emit(p, 0x55, 8, 0, 11, -8);              /* if r8 != -8 goto bad */
-    prog_emit(p, 0x55, 9, 0, 10, 0x999);           /* if r9 != 0x999 goto bad */
-    prog_emit(p, 0x79, 1, 10, -16, 0);             /* r1 = *(u64 *)(r10-16) */
-    prog_emit(p, 0x55, 1, 0, 8, -1);               /* if r1 != -1 goto bad */
-    prog_emit(p, 0x61, 1, 10, -4, 0);              /* r1 = *(u32 *)(r10-4) */
-    prog_emit(p, 0x56, 1, 0, 6, -1);               /* if w1 != -1 goto bad */
-    prog_emit(p, 0x61, 1, 6, 0, 0);                /* r1 = *(u32 *)(r6+0) */
-    prog_emit(p, 0x61, 3, 10, -8, 0);              /* r3 = *(u32 *)(r10-8) */
-    prog_emit(p, 0x5d, 1, 3, 3, 0);                /* if r1 != r3 goto bad */
+    prog_emit(p, 0x5d, 7, 1, 12, 0);     /* if r7 != r1 goto bad */
+    prog_emit(p, 0x55, 8, 0, 11, -8);    /* if r8 != -8 goto bad */
+    prog_emit(p, 0x55, 9, 0, 10, 0x999); /* if r9 != 0x999 goto bad */
+    prog_emit(p, 0x79, 1, 10, -16, 0);   /* r1 = *(u64 *)(r10-16) */
+    prog_emit(p, 0x55, 1, 0, 8, -1);     /* if r1 != -1 goto bad */
+    prog_emit(p, 0x61, 1, 10, -4, 0);    /* r1 = *(u32 *)(r10-4) */
+    prog_emit(p, 0x56, 1, 0, 6, -1);     /* if w1 != -1 goto bad */
+    prog_emit(p, 0x61, 1, 6, 0, 0);      /* r1 = *(u32 *)(r6+0) */
+    prog_emit(p, 0x61, 3, 10, -8, 0);    /* r3 = *(u32 *)(r10-8) */
+    prog_emit(p, 0x5d, 1, 3, 3, 0);      /* if r1 != r3 goto bad */
     if (mode == 0) {
-        prog_emit(p, 0x95, 0, 0, 0, 0);            /* exit */
-        prog_emit(p, 0x05, 0, 0, 0, 0);            /* (ja +0: keeps offsets equal) */
+        prog_emit(p, 0x95, 0, 0, 0, 0); /* exit */
+        prog_emit(p, 0x05, 0, 0, 0, 0); /* (ja +0: keeps offsets equal) */
         prog_emit(p, 0x05, 0, 0, 0, 0);
     } else {
-        prog_emit(p, 0x15, 0, 0, 4, 0);            /* if r0 == 0 goto null */
-        prog_emit(p, 0x07, 1, 0, 0, 1);            /* r1 += 1 */
-        prog_emit(p, 0x05, 0, 0, 4, 0);            /* goto load */
+        prog_emit(p, 0x15, 0, 0, 4, 0); /* if r0 == 0 goto null */
+        prog_emit(p, 0x07, 1, 0, 0, 1); /* r1 += 1 */
+        prog_emit(p, 0x05, 0, 0, 4, 0); /* goto load */
     }
     /* bad: */
     prog_emit(p, 0xb7, 0, 0, 0, 1);
@@ -129,9 +129,9 @@ static void build(struct prog *p, const struct fake_array *m, int mode)
         prog_emit(p, 0xb7, 0, 0, 0, 0xdead);
         prog_emit(p, 0x95, 0, 0, 0, 0);
         /* load: */
-        prog_emit(p, 0x79, 3, 0, 0, 0);            /* r3 = *(u64 *)(r0+0) */
-        prog_emit(p, 0x73, 0, 1, 0, 0);            /* *(u8 *)(r0+0) = r1 */
-        prog_emit(p, 0xbf, 0, 3, 0, 0);            /* r0 = r3 */
+        prog_emit(p, 0x79, 3, 0, 0, 0); /* r3 = *(u64 *)(r0+0) */
+        prog_emit(p, 0x73, 0, 1, 0, 0); /* *(u8 *)(r0+0) = r1 */
+        prog_emit(p, 0xbf, 0, 3, 0, 0); /* r0 = r3 */
         prog_emit(p, 0x95, 0, 0, 0, 0);
     }
 }
@@ -177,7 +177,7 @@ TEST(inline_array_lookup_matches_helper)
             CHECK(m.data);
             fill(&m);
             uint32_t max = m.max_entries;
-            const uint32_t keys[] = {0,          max - 1,    max,        max + 1, max / 2,
+            const uint32_t keys[] = {0,          max - 1,    max,        max + 1,   max / 2,
                                      0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff};
             for (int mode = 0; mode < 2; mode++) {
                 struct prog p = {0};
@@ -205,8 +205,8 @@ TEST(inline_array_lookup_matches_helper)
                     rj = vj->jit_entry(&ctx, 4);
                     CHECK_EQ(helper_calls, 2); /* inline: no call */
                     if (ri != want || rj != want || rn != want)
-                        printf("value_size %u max %u key 0x%x mode %d\n", value_sizes[vi], max,
-                               key, mode);
+                        printf("value_size %u max %u key 0x%x mode %d\n", value_sizes[vi], max, key,
+                               mode);
                     CHECK_EQ(ri, want);
                     CHECK_EQ(rn, want);
                     CHECK_EQ(rj, want);
@@ -237,8 +237,8 @@ TEST(inline_array_lookup_odd_strides_and_huge_max_entries)
         for (size_t mi = 0; mi < sizeof maxes / sizeof *maxes; mi++) {
             struct fake_array m = {FAKE_MAGIC, 1, strides[si], maxes[mi], storage};
             uint32_t max = m.max_entries;
-            const uint32_t keys[] = {0, 1, max - 1, max, max + 1, 0x7fffffff, 0x80000000,
-                                     0xfffffffe, 0xffffffff};
+            const uint32_t keys[] = {0,          1,          max - 1,    max,       max + 1,
+                                     0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff};
             struct prog p = {0};
             build(&p, &m, 0);
             struct ebpf_vm *vi_vm = mk_vm(&p, &(struct fake_array){.data = NULL});

@@ -18,14 +18,41 @@
 #define FLAG 10
 
 static const uint64_t V[] = {
-    0, 1, 2, 3, (uint64_t)-1, (uint64_t)-2, 7, 31, 32, 33, 63, 64, 0x7fffffff, 0x80000000,
-    0xffffffff, 0x100000000ULL, 0x8000000000000000ULL, 0x7fffffffffffffffULL,
-    0x8000000000000001ULL, 0x123456789abcdef0ULL, 0xfedcba9876543210ULL, 0xdeadbeef, 0xffff,
-    0x8000, 0x80, 255, 0xffffffff80000000ULL, 0x00000000fffffffeULL, 10, (uint64_t)-10,
+    0,
+    1,
+    2,
+    3,
+    (uint64_t)-1,
+    (uint64_t)-2,
+    7,
+    31,
+    32,
+    33,
+    63,
+    64,
+    0x7fffffff,
+    0x80000000,
+    0xffffffff,
+    0x100000000ULL,
+    0x8000000000000000ULL,
+    0x7fffffffffffffffULL,
+    0x8000000000000001ULL,
+    0x123456789abcdef0ULL,
+    0xfedcba9876543210ULL,
+    0xdeadbeef,
+    0xffff,
+    0x8000,
+    0x80,
+    255,
+    0xffffffff80000000ULL,
+    0x00000000fffffffeULL,
+    10,
+    (uint64_t)-10,
 };
 #define NV (sizeof V / sizeof V[0])
-static const int32_t IMMS[] = {0, 1, -1, 2, 3, 7, 8, 16, 31, 32, 33, 63, 64, -7, 0x7fffffff,
-                               INT32_MIN, 0x12345, -0x12345, 1 << 30, 255, 65535, 10, -10, 100};
+static const int32_t IMMS[] = {0,       1,        -1,      2,   3,     7,  8,          16,
+                               31,      32,       33,      63,  64,    -7, 0x7fffffff, INT32_MIN,
+                               0x12345, -0x12345, 1 << 30, 255, 65535, 10, -10,        100};
 #define NI (sizeof IMMS / sizeof IMMS[0])
 
 struct blocks {
@@ -50,7 +77,8 @@ static void blk_begin(struct blocks *b, const char *fmt, ...)
     va_end(ap);
     struct prog *p = &b->p;
     for (int k = 0; k < 10; k++)
-        prog_lddw(p, (uint8_t)k, 0x0101010101010101ULL * (uint64_t)(k + 1) ^ (b->count * 0x9e37ULL));
+        prog_lddw(p, (uint8_t)k,
+                  0x0101010101010101ULL * (uint64_t)(k + 1) ^ (b->count * 0x9e37ULL));
     prog_emit(p, 0x7a, 10, 0, SLOT(FLAG), 0); /* flag = 0 */
 }
 
@@ -127,7 +155,8 @@ out:
 
 /* interesting register pairs for the fully crossed value sets: generic,
  * rax/rdx (div), rcx (shifts), same register */
-static const uint8_t HOT[][2] = {{1, 2}, {0, 3}, {3, 0}, {4, 1}, {1, 4}, {4, 4}, {0, 0}, {3, 3}, {6, 9}};
+static const uint8_t HOT[][2] = {{1, 2}, {0, 3}, {3, 0}, {4, 1}, {1, 4},
+                                 {4, 4}, {0, 0}, {3, 3}, {6, 9}};
 
 static void alu_blocks(struct blocks *b, uint8_t opcode, int16_t off)
 {
@@ -179,14 +208,14 @@ static void check_alu(struct test_ctx *t, uint8_t opcode, int16_t off, unsigned 
     blk_check(t, &b, opts);
 }
 
-static const uint8_t ALU_OPS[] = {0x00, 0x10, 0x20, 0x30, 0x40, 0x50, 0x60,
-                                  0x70, 0x90, 0xa0, 0xb0, 0xc0};
+static const uint8_t ALU_OPS[] = {0x00, 0x10, 0x20, 0x30, 0x40, 0x50,
+                                  0x60, 0x70, 0x90, 0xa0, 0xb0, 0xc0};
 
-#define ALU_TEST(name, cls, src)                                          \
-    TEST(name)                                                            \
-    {                                                                     \
-        for (size_t i = 0; i < sizeof ALU_OPS && !test_failed(t); i++)    \
-            check_alu(t, (uint8_t)(ALU_OPS[i] | (cls) | (src)), 0, 0);    \
+#define ALU_TEST(name, cls, src) \
+    TEST(name) \
+    { \
+        for (size_t i = 0; i < sizeof ALU_OPS && !test_failed(t); i++) \
+            check_alu(t, (uint8_t)(ALU_OPS[i] | (cls) | (src)), 0, 0); \
     }
 ALU_TEST(jit_alu64_reg, 0x07, 0x08)
 ALU_TEST(jit_alu64_imm, 0x07, 0x00)
@@ -246,8 +275,7 @@ TEST(jit_byte_swap)
     blk_check(t, &b, 0);
 }
 
-static const uint8_t CONDS[] = {0x10, 0x20, 0x30, 0x40, 0x50, 0x60,
-                                0x70, 0xa0, 0xb0, 0xc0, 0xd0};
+static const uint8_t CONDS[] = {0x10, 0x20, 0x30, 0x40, 0x50, 0x60, 0x70, 0xa0, 0xb0, 0xc0, 0xd0};
 
 static void jmp_blocks(struct blocks *b, uint8_t cls)
 {
@@ -303,15 +331,15 @@ TEST(jit_ja_forms)
     /* ja +0 (no code), ja back/forward with 16-bit off, gotol with 32-bit imm */
     struct prog p = {0};
     prog_emit(&p, 0xb7, 0, 0, 0, 0);
-    prog_emit(&p, 0x05, 0, 0, 0, 0);      /* ja +0 */
-    prog_emit(&p, 0x06, 0, 0, 0, 300);    /* gotol +300 */
+    prog_emit(&p, 0x05, 0, 0, 0, 0);   /* ja +0 */
+    prog_emit(&p, 0x06, 0, 0, 0, 300); /* gotol +300 */
     for (int i = 0; i < 300; i++)
         prog_emit(&p, 0x07, 0, 0, 0, 1000); /* skipped */
-    prog_emit(&p, 0x07, 0, 0, 0, 1);       /* r0 += 1 */
-    prog_emit(&p, 0xa5, 0, 0, 2, 5);       /* if r0 < 5 goto +2 */
+    prog_emit(&p, 0x07, 0, 0, 0, 1);        /* r0 += 1 */
+    prog_emit(&p, 0xa5, 0, 0, 2, 5);        /* if r0 < 5 goto +2 */
     prog_emit(&p, 0x95, 0, 0, 0, 0);
     prog_emit(&p, 0x95, 0, 0, 0, 0);
-    prog_emit(&p, 0x05, 0, 0, -5, 0);      /* ja back to r0 += 1 */
+    prog_emit(&p, 0x05, 0, 0, -5, 0); /* ja back to r0 += 1 */
     uint64_t r;
     char err[256];
     int rc = jt_run_jit(&p, 0, NULL, 0, &r, err, sizeof err);
@@ -430,21 +458,21 @@ static uint64_t run_alu(struct test_ctx *t, uint8_t op, int16_t off, uint64_t a,
 TEST(jit_rfc_division_rules)
 {
     const uint64_t MIN64 = 0x8000000000000000ULL;
-    CHECK_EQ(run_alu(t, 0x3f, 0, 1234, 0, 0, 0), 0);                    /* div64 by 0 */
-    CHECK_EQ(run_alu(t, 0x9f, 0, 1234, 0, 0, 0), 1234);                 /* mod64 by 0 */
-    CHECK_EQ(run_alu(t, 0x9c, 0, 0xffffffff00000005ULL, 0, 0, 0), 5);   /* mod32 by 0 zext */
-    CHECK_EQ(run_alu(t, 0x94, 0, 0xffffffff00000005ULL, 0, 0, 0), 5);   /* mod32 by imm 0 */
-    CHECK_EQ(run_alu(t, 0x37, 0, 1234, 0, 0, 0), 0);                    /* div64 by imm 0 */
-    CHECK_EQ(run_alu(t, 0x3f, 1, MIN64, (uint64_t)-1, 0, 0), MIN64);    /* sdiv INT_MIN/-1 */
-    CHECK_EQ(run_alu(t, 0x9f, 1, MIN64, (uint64_t)-1, 0, 0), 0);        /* smod INT_MIN%-1 */
+    CHECK_EQ(run_alu(t, 0x3f, 0, 1234, 0, 0, 0), 0);                  /* div64 by 0 */
+    CHECK_EQ(run_alu(t, 0x9f, 0, 1234, 0, 0, 0), 1234);               /* mod64 by 0 */
+    CHECK_EQ(run_alu(t, 0x9c, 0, 0xffffffff00000005ULL, 0, 0, 0), 5); /* mod32 by 0 zext */
+    CHECK_EQ(run_alu(t, 0x94, 0, 0xffffffff00000005ULL, 0, 0, 0), 5); /* mod32 by imm 0 */
+    CHECK_EQ(run_alu(t, 0x37, 0, 1234, 0, 0, 0), 0);                  /* div64 by imm 0 */
+    CHECK_EQ(run_alu(t, 0x3f, 1, MIN64, (uint64_t)-1, 0, 0), MIN64);  /* sdiv INT_MIN/-1 */
+    CHECK_EQ(run_alu(t, 0x9f, 1, MIN64, (uint64_t)-1, 0, 0), 0);      /* smod INT_MIN%-1 */
     CHECK_EQ(run_alu(t, 0x37, 1, MIN64, 0, -1, 0), MIN64);
     CHECK_EQ(run_alu(t, 0x97, 1, MIN64, 0, -1, 0), 0);
     CHECK_EQ(run_alu(t, 0x3c, 1, 0x80000000, (uint64_t)-1, 0, 0), 0x80000000); /* 32-bit */
     CHECK_EQ(run_alu(t, 0x9c, 1, 0x80000000, (uint64_t)-1, 0, 0), 0);
-    CHECK_EQ(run_alu(t, 0x3f, 1, (uint64_t)-7, 2, 0, 0), (uint64_t)-3);  /* truncation */
-    CHECK_EQ(run_alu(t, 0x9f, 1, (uint64_t)-7, 2, 0, 0), (uint64_t)-1);  /* sign of dividend */
-    CHECK_EQ(run_alu(t, 0x3f, 1, 7, 0, 0, 0), 0);                        /* sdiv by 0 */
-    CHECK_EQ(run_alu(t, 0x9f, 1, (uint64_t)-7, 0, 0, 0), (uint64_t)-7);  /* smod by 0 */
+    CHECK_EQ(run_alu(t, 0x3f, 1, (uint64_t)-7, 2, 0, 0), (uint64_t)-3); /* truncation */
+    CHECK_EQ(run_alu(t, 0x9f, 1, (uint64_t)-7, 2, 0, 0), (uint64_t)-1); /* sign of dividend */
+    CHECK_EQ(run_alu(t, 0x3f, 1, 7, 0, 0, 0), 0);                       /* sdiv by 0 */
+    CHECK_EQ(run_alu(t, 0x9f, 1, (uint64_t)-7, 0, 0, 0), (uint64_t)-7); /* smod by 0 */
     CHECK_EQ(run_alu(t, 0x34, 0, 100, 0, (int32_t)0x80000000, 0), 0);   /* u32 imm 2^31 */
     CHECK_EQ(run_alu(t, 0x34, 0, 0xffffffff, 0, (int32_t)0x80000000, 0), 1);
     CHECK_EQ(run_alu(t, 0x94, 0, 0xffffffff, 0, (int32_t)0x80000000, 0), 0x7fffffff);
@@ -454,8 +482,8 @@ TEST(jit_rfc_division_rules)
 
 TEST(jit_rfc_shift_masking)
 {
-    CHECK_EQ(run_alu(t, 0x6f, 0, 1, 65, 0, 0), 2);                 /* 65 & 63 = 1 */
-    CHECK_EQ(run_alu(t, 0x6c, 0, 1, 33, 0, 0), 2);                 /* 33 & 31 = 1 */
+    CHECK_EQ(run_alu(t, 0x6f, 0, 1, 65, 0, 0), 2);                     /* 65 & 63 = 1 */
+    CHECK_EQ(run_alu(t, 0x6c, 0, 1, 33, 0, 0), 2);                     /* 33 & 31 = 1 */
     CHECK_EQ(run_alu(t, 0x6c, 0, 0xffffffff00000001ULL, 32, 0, 0), 1); /* by 0: zext */
     CHECK_EQ(run_alu(t, 0x6c, 0, 0xffffffff00000001ULL, 32, 0, EBPF_JIT_NO_BMI2), 1);
     CHECK_EQ(run_alu(t, 0xcc, 0, 0x80000000, 31, 0, 0), 0xffffffff); /* arsh32 zext */
@@ -503,11 +531,11 @@ TEST(jit_helper_calls_abs_and_rel32)
         prog_lddw(&p, 9, 0x9999);
         for (int k = 1; k <= 5; k++)
             prog_emit(&p, 0xb7, (uint8_t)k, 0, 0, k * 10);
-        prog_emit(&p, 0x85, 0, 0, 0, 2);       /* sum(10,20,30,40,50) */
-        prog_emit(&p, 0x0f, 0, 6, 0, 0);       /* + r6 */
-        prog_emit(&p, 0x0f, 0, 9, 0, 0);       /* + r9 */
+        prog_emit(&p, 0x85, 0, 0, 0, 2); /* sum(10,20,30,40,50) */
+        prog_emit(&p, 0x0f, 0, 6, 0, 0); /* + r6 */
+        prog_emit(&p, 0x0f, 0, 9, 0, 0); /* + r9 */
         prog_emit(&p, 0xbf, 7, 0, 0, 0);
-        prog_emit(&p, 0x85, 0, 0, 0, 3);       /* const */
+        prog_emit(&p, 0x85, 0, 0, 0, 3); /* const */
         prog_emit(&p, 0x1f, 0, 7, 0, 0);
         prog_emit(&p, 0x95, 0, 0, 0, 0);
         uint64_t r;
@@ -543,14 +571,14 @@ TEST(jit_local_calls_depth_frames)
     struct prog p = {0};
     /* main: r1 = 6, so main + f(6)..f(0) is 8 frames */
     prog_emit(&p, 0xb7, 1, 0, 0, 6);
-    prog_emit(&p, 0x85, 0, 1, 0, 1);   /* call f (at index 3) */
+    prog_emit(&p, 0x85, 0, 1, 0, 1); /* call f (at index 3) */
     prog_emit(&p, 0x95, 0, 0, 0, 0);
     /* f(r1 = n): fill frame with n, set r6..r9 = n*k, recurse (n-1), verify */
     uint32_t f = p.n;
     (void)f;
-    prog_emit(&p, 0xbf, 6, 1, 0, 0);                      /* r6 = n */
+    prog_emit(&p, 0xbf, 6, 1, 0, 0); /* r6 = n */
     prog_emit(&p, 0xbf, 7, 1, 0, 0);
-    prog_emit(&p, 0x27, 7, 0, 0, 3);                      /* r7 = 3n */
+    prog_emit(&p, 0x27, 7, 0, 0, 3); /* r7 = 3n */
     prog_emit(&p, 0xbf, 8, 1, 0, 0);
     prog_emit(&p, 0x27, 8, 0, 0, 5);
     prog_emit(&p, 0xbf, 9, 1, 0, 0);
@@ -558,14 +586,14 @@ TEST(jit_local_calls_depth_frames)
     for (int k = 1; k <= 64; k++)
         prog_emit(&p, 0x7b, 10, 6, (int16_t)(-8 * k), 0); /* frame[-8k] = n */
     prog_emit(&p, 0xb7, 0, 0, 0, 0);
-    prog_emit(&p, 0x15, 1, 0, 3, 0);                      /* if n == 0 skip call */
+    prog_emit(&p, 0x15, 1, 0, 3, 0); /* if n == 0 skip call */
     prog_emit(&p, 0xbf, 1, 6, 0, 0);
     prog_emit(&p, 0x17, 1, 0, 0, 1);
-    prog_emit(&p, 0x85, 0, 1, 0, (int32_t)(f - (p.n + 1)));   /* call f(n-1) */
+    prog_emit(&p, 0x85, 0, 1, 0, (int32_t)(f - (p.n + 1))); /* call f(n-1) */
     /* r0 += n + checks: frame words still n, r7 == 3n ... else r0 |= 1<<40 */
     for (int k = 1; k <= 64; k += 9) {
         prog_emit(&p, 0x79, 2, 10, (int16_t)(-8 * k), 0);
-        prog_emit(&p, 0x1d, 2, 6, 2, 0);                 /* if r2 == r6 skip */
+        prog_emit(&p, 0x1d, 2, 6, 2, 0); /* if r2 == r6 skip */
         prog_lddw(&p, 0, 1ULL << 40);
     }
     prog_emit(&p, 0xbf, 2, 6, 0, 0);
@@ -576,7 +604,7 @@ TEST(jit_local_calls_depth_frames)
     prog_emit(&p, 0x27, 2, 0, 0, 7);
     prog_emit(&p, 0x1d, 2, 9, 2, 0);
     prog_lddw(&p, 0, 1ULL << 42);
-    prog_emit(&p, 0x0f, 0, 6, 0, 0);                      /* r0 += n */
+    prog_emit(&p, 0x0f, 0, 6, 0, 0); /* r0 += n */
     prog_emit(&p, 0x95, 0, 0, 0, 0);
     uint8_t mi[8], mj[8];
     struct jt_result r;

@@ -128,8 +128,8 @@ static int jt_run_both(const struct prog *p, unsigned opts, uint8_t *mem_i, uint
 }
 
 /* Compiles and runs on the JIT only. */
-static __attribute__((unused)) int jt_run_jit(const struct prog *p, unsigned opts, void *mem, size_t len, uint64_t *ret,
-                      char *err, size_t errlen)
+static __attribute__((unused)) int jt_run_jit(const struct prog *p, unsigned opts, void *mem,
+                                              size_t len, uint64_t *ret, char *err, size_t errlen)
 {
     struct ebpf_vm *vm = jt_vm(p, err, errlen);
     if (!vm)

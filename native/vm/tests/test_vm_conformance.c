@@ -76,7 +76,8 @@ SK32(sdiv32_k, BPF_DIV, (uint32_t)-100, 7, 0xfffffff2)
 SX32(sdiv32_x_int_min_by_minus_one, BPF_DIV, 0x80000000, 0xffffffff, 0x80000000)
 SK32(sdiv32_k_int_min_by_minus_one, BPF_DIV, 0xffffffff80000000ULL, -1, 0x80000000)
 SX32(sdiv32_x_by_zero_is_zero, BPF_DIV, 0xfffffff0, 0x100000000ULL, 0)
-SX32(sdiv32_x_uses_low_bits_signed, BPF_DIV, 0x00000000fffffff6ULL, 0x0000000200000002ULL, 0xfffffffb)
+SX32(sdiv32_x_uses_low_bits_signed, BPF_DIV, 0x00000000fffffff6ULL, 0x0000000200000002ULL,
+     0xfffffffb)
 SK64(smod64_k, BPF_MOD, (uint64_t)-100, 7, (uint64_t)-2)
 SK64(smod64_k_negative_divisor, BPF_MOD, 100, -7, 2)
 SX64(smod64_x_int_min_by_minus_one, BPF_MOD, I64_MIN, U64_MAX, 0)
@@ -130,9 +131,12 @@ K32(lsh32_k_by_32_is_masked, BPF_LSH, 0xffffffff00000005ULL, 32, 5)
 K32(rsh32_k_by_33_is_1, BPF_RSH, 8, 33, 4)
 K32(arsh32_k_by_63_is_31, BPF_ARSH, 0x80000000, 63, 0xffffffff)
 X64(sub64_x_same_register_pattern, BPF_SUB, 5, 5, 0)
-VM_CASE(div64_x_dst_equals_src, .expect = 1, CODE(MOV64_IMM(3, 9), ALU64_REG(BPF_DIV, 3, 3), MOV64_REG(0, 3), EXIT()))
-VM_CASE(mod64_x_dst_equals_src, .expect = 0, CODE(MOV64_IMM(3, 9), ALU64_REG(BPF_MOD, 3, 3), MOV64_REG(0, 3), EXIT()))
-VM_CASE(lsh64_x_dst_equals_src, .expect = 3ULL << 3, CODE(MOV64_IMM(4, 3), ALU64_REG(BPF_LSH, 4, 4), MOV64_REG(0, 4), EXIT()))
+VM_CASE(div64_x_dst_equals_src, .expect = 1,
+        CODE(MOV64_IMM(3, 9), ALU64_REG(BPF_DIV, 3, 3), MOV64_REG(0, 3), EXIT()))
+VM_CASE(mod64_x_dst_equals_src, .expect = 0,
+        CODE(MOV64_IMM(3, 9), ALU64_REG(BPF_MOD, 3, 3), MOV64_REG(0, 3), EXIT()))
+VM_CASE(lsh64_x_dst_equals_src, .expect = 3ULL << 3,
+        CODE(MOV64_IMM(4, 3), ALU64_REG(BPF_LSH, 4, 4), MOV64_REG(0, 4), EXIT()))
 
 /* ---- neg / mov / movsx ---- */
 VM_CASE(neg64, .expect = (uint64_t)-5, CODE(MOV64_IMM(0, 5), NEG64(0), EXIT()))
@@ -156,8 +160,10 @@ VM_CASE(movsx64_32_positive, .expect = 0x7fffffff,
         CODE(LDDW(1, 0xff7fffffffULL), MOVSX64_REG(0, 1, 32), EXIT()))
 VM_CASE(movsx32_8_zero_extends, .expect = 0xffffff80,
         CODE(MOV64_IMM(1, 0x180), MOVSX32_REG(0, 1, 8), EXIT()))
-VM_CASE(movsx32_16, .expect = 0xffffffff, CODE(LDDW(1, 0xffffffffffffffffULL), MOVSX32_REG(0, 1, 16), EXIT()))
-VM_CASE(movsx32_16_positive, .expect = 0x1234, CODE(LDDW(1, 0xffff00001234ULL), MOVSX32_REG(0, 1, 16), EXIT()))
+VM_CASE(movsx32_16, .expect = 0xffffffff,
+        CODE(LDDW(1, 0xffffffffffffffffULL), MOVSX32_REG(0, 1, 16), EXIT()))
+VM_CASE(movsx32_16_positive, .expect = 0x1234,
+        CODE(LDDW(1, 0xffff00001234ULL), MOVSX32_REG(0, 1, 16), EXIT()))
 
 /* ---- byte order ---- */
 #define SWAP_CASE(name, insn, want) \
@@ -174,26 +180,27 @@ SWAP_CASE(bswap64, BSWAP(0, 64), 0x8877665544332211ULL)
 
 /* ---- lddw ---- */
 VM_CASE(lddw, .expect = 0x123456789abcdef0ULL, CODE(LDDW(0, 0x123456789abcdef0ULL), EXIT()))
-VM_CASE(lddw_high_bit, .expect = 0x80000000ffffffffULL, CODE(LDDW(0, 0x80000000ffffffffULL), EXIT()))
+VM_CASE(lddw_high_bit, .expect = 0x80000000ffffffffULL,
+        CODE(LDDW(0, 0x80000000ffffffffULL), EXIT()))
 VM_CASE(lddw_to_r9, .expect = 0xdeadbeef00000001ULL,
         CODE(LDDW(9, 0xdeadbeef00000001ULL), MOV64_REG(0, 9), EXIT()))
 
 /* ---- conditional jumps: r0 = 1 when taken ---- */
-#define JK(name, OP, a, imm, taken)                                                          \
-    VM_CASE(name, .expect = (taken),                                                         \
+#define JK(name, OP, a, imm, taken) \
+    VM_CASE(name, .expect = (taken), \
             CODE(MOV64_IMM(0, 0), LDDW(1, a), JMP_IMM(OP, 1, imm, 1), EXIT(), MOV64_IMM(0, 1), \
                  EXIT()))
-#define JX(name, OP, a, b, taken)                                                           \
-    VM_CASE(name, .expect = (taken),                                                        \
-            CODE(MOV64_IMM(0, 0), LDDW(1, a), LDDW(2, b), JMP_REG(OP, 1, 2, 1), EXIT(),     \
+#define JX(name, OP, a, b, taken) \
+    VM_CASE(name, .expect = (taken), \
+            CODE(MOV64_IMM(0, 0), LDDW(1, a), LDDW(2, b), JMP_REG(OP, 1, 2, 1), EXIT(), \
                  MOV64_IMM(0, 1), EXIT()))
-#define JK32(name, OP, a, imm, taken)                                                          \
-    VM_CASE(name, .expect = (taken),                                                           \
+#define JK32(name, OP, a, imm, taken) \
+    VM_CASE(name, .expect = (taken), \
             CODE(MOV64_IMM(0, 0), LDDW(1, a), JMP32_IMM(OP, 1, imm, 1), EXIT(), MOV64_IMM(0, 1), \
                  EXIT()))
-#define JX32(name, OP, a, b, taken)                                                         \
-    VM_CASE(name, .expect = (taken),                                                        \
-            CODE(MOV64_IMM(0, 0), LDDW(1, a), LDDW(2, b), JMP32_REG(OP, 1, 2, 1), EXIT(),   \
+#define JX32(name, OP, a, b, taken) \
+    VM_CASE(name, .expect = (taken), \
+            CODE(MOV64_IMM(0, 0), LDDW(1, a), LDDW(2, b), JMP32_REG(OP, 1, 2, 1), EXIT(), \
                  MOV64_IMM(0, 1), EXIT()))
 
 JK(jeq_k_taken, BPF_JEQ, 5, 5, 1)
@@ -251,9 +258,10 @@ VM_CASE(loop_backward_jump, .expect = 55,
 VM_CASE(loop_ja32_backward, .expect = 5,
         CODE(MOV64_IMM(0, 0), ALU64_IMM(BPF_ADD, 0, 1), JMP_IMM(BPF_JEQ, 0, 5, 1), JA32(-3),
              EXIT()))
-VM_CASE(program_ending_in_ja, .expect = 3,
-        CODE(MOV64_IMM(0, 3), JA(1), EXIT(), EXIT(), JA(-3)))
-#define MEM16 MEM(0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff, 0x80)
+VM_CASE(program_ending_in_ja, .expect = 3, CODE(MOV64_IMM(0, 3), JA(1), EXIT(), EXIT(), JA(-3)))
+#define MEM16 \
+    MEM(0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff, \
+        0x80)
 
 /* ---- loads ---- */
 VM_CASE(ldxb, MEM16, .expect = 0x33, CODE(LDX(BPF_B, 0, 1, 2), EXIT()))
@@ -263,10 +271,13 @@ VM_CASE(ldxdw, MEM16, .expect = 0x8877665544332211ULL, CODE(LDX(BPF_DW, 0, 1, 0)
 VM_CASE(ldxdw_unaligned, MEM16, .expect = 0x9988776655443322ULL, CODE(LDX(BPF_DW, 0, 1, 1), EXIT()))
 VM_CASE(ldx_negative_offset, MEM16, .expect = 0x80,
         CODE(MOV64_REG(2, 1), ALU64_IMM(BPF_ADD, 2, 16), LDX(BPF_B, 0, 2, -1), EXIT()))
-VM_CASE(ldxb_clears_upper, MEM16, .expect = 0x11, CODE(LDDW(0, U64_MAX), LDX(BPF_B, 0, 1, 0), EXIT()))
-VM_CASE(ldxsb_negative, MEM16, .expect = 0xffffffffffffff80ULL, CODE(LDXSX(BPF_B, 0, 1, 15), EXIT()))
+VM_CASE(ldxb_clears_upper, MEM16, .expect = 0x11,
+        CODE(LDDW(0, U64_MAX), LDX(BPF_B, 0, 1, 0), EXIT()))
+VM_CASE(ldxsb_negative, MEM16, .expect = 0xffffffffffffff80ULL,
+        CODE(LDXSX(BPF_B, 0, 1, 15), EXIT()))
 VM_CASE(ldxsb_positive, MEM16, .expect = 0x11, CODE(LDXSX(BPF_B, 0, 1, 0), EXIT()))
-VM_CASE(ldxsh_negative, MEM16, .expect = 0xffffffffffff80ffULL, CODE(LDXSX(BPF_H, 0, 1, 14), EXIT()))
+VM_CASE(ldxsh_negative, MEM16, .expect = 0xffffffffffff80ffULL,
+        CODE(LDXSX(BPF_H, 0, 1, 14), EXIT()))
 VM_CASE(ldxsh_positive, MEM16, .expect = 0x2211, CODE(LDXSX(BPF_H, 0, 1, 0), EXIT()))
 VM_CASE(ldxsw_negative, MEM16, .expect = 0xffffffffccbbaa99ULL, CODE(LDXSX(BPF_W, 0, 1, 8), EXIT()))
 VM_CASE(ldxsw_positive, MEM16, .expect = 0x44332211, CODE(LDXSX(BPF_W, 0, 1, 0), EXIT()))
@@ -292,7 +303,8 @@ VM_CASE(stxw, ZERO8, .expect = 0, EXPECT_MEM(0x88, 0x77, 0x66, 0x55, 0, 0, 0, 0)
 VM_CASE(stxdw, ZERO8, .expect = 0, EXPECT_MEM(0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11),
         CODE(LDDW(2, 0x1122334455667788ULL), STX(BPF_DW, 1, 2, 0), MOV64_IMM(0, 0), EXIT()))
 VM_CASE(stack_store_load, .expect = 0x1122334455667788ULL,
-        CODE(LDDW(1, 0x1122334455667788ULL), STX(BPF_DW, 10, 1, -8), LDX(BPF_DW, 0, 10, -8), EXIT()))
+        CODE(LDDW(1, 0x1122334455667788ULL), STX(BPF_DW, 10, 1, -8), LDX(BPF_DW, 0, 10, -8),
+             EXIT()))
 VM_CASE(stack_bottom_of_frame, .expect = 0xab,
         CODE(ST_IMM(BPF_B, 10, -512, 0xab), LDX(BPF_B, 0, 10, -512), EXIT()))
 VM_CASE(stack_pointer_to_helper, .expect = 0x4242,
@@ -304,14 +316,16 @@ VM_CASE(stack_pointer_to_helper, .expect = 0x4242,
 VM_CASE(atomic64_add, A8, .expect = 0, EXPECT_MEM(0x15, 0, 0, 0, 0, 0, 0, 0),
         CODE(MOV64_IMM(2, 5), ATOMIC(BPF_DW, BPF_ADD, 1, 2, 0), MOV64_IMM(0, 0), EXIT()))
 VM_CASE(atomic64_fetch_add_returns_old, A8, .expect = 0x10, EXPECT_MEM(0x15, 0, 0, 0, 0, 0, 0, 0),
-        CODE(MOV64_IMM(2, 5), ATOMIC(BPF_DW, BPF_ADD | BPF_FETCH, 1, 2, 0), MOV64_REG(0, 2), EXIT()))
+        CODE(MOV64_IMM(2, 5), ATOMIC(BPF_DW, BPF_ADD | BPF_FETCH, 1, 2, 0), MOV64_REG(0, 2),
+             EXIT()))
 VM_CASE(atomic32_add, A8, .expect = 0, EXPECT_MEM(0x0f, 0, 0, 0, 0, 0, 0, 0),
         CODE(MOV64_IMM(2, -1), ATOMIC(BPF_W, BPF_ADD, 1, 2, 0), MOV64_IMM(0, 0), EXIT()))
-VM_CASE(atomic32_fetch_add_zero_extends, MEM(0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0), .expect = 0xffffffff,
-        EXPECT_MEM(0, 0, 0, 0, 0, 0, 0, 0),
+VM_CASE(atomic32_fetch_add_zero_extends, MEM(0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0),
+        .expect = 0xffffffff, EXPECT_MEM(0, 0, 0, 0, 0, 0, 0, 0),
         CODE(MOV64_IMM(2, 1), ATOMIC(BPF_W, BPF_ADD | BPF_FETCH, 1, 2, 0), MOV64_REG(0, 2), EXIT()))
 VM_CASE(atomic64_or, A8, .expect = 0, EXPECT_MEM(0x11, 0, 0, 0, 0, 0, 0, 0x80),
-        CODE(LDDW(2, 0x8000000000000001ULL), ATOMIC(BPF_DW, BPF_OR, 1, 2, 0), MOV64_IMM(0, 0), EXIT()))
+        CODE(LDDW(2, 0x8000000000000001ULL), ATOMIC(BPF_DW, BPF_OR, 1, 2, 0), MOV64_IMM(0, 0),
+             EXIT()))
 VM_CASE(atomic64_fetch_or, A8, .expect = 0x10, EXPECT_MEM(0x13, 0, 0, 0, 0, 0, 0, 0),
         CODE(MOV64_IMM(2, 3), ATOMIC(BPF_DW, BPF_OR | BPF_FETCH, 1, 2, 0), MOV64_REG(0, 2), EXIT()))
 VM_CASE(atomic32_or, A8, .expect = 0, EXPECT_MEM(0x10, 0, 0, 0x80, 0, 0, 0, 0),
@@ -320,27 +334,33 @@ VM_CASE(atomic32_fetch_or, A8, .expect = 0x10, EXPECT_MEM(0x11, 0, 0, 0, 0, 0, 0
         CODE(MOV64_IMM(2, 1), ATOMIC(BPF_W, BPF_OR | BPF_FETCH, 1, 2, 0), MOV64_REG(0, 2), EXIT()))
 VM_CASE(atomic64_and, MEM(0xff, 0xff, 0, 0, 0, 0, 0, 0xff), .expect = 0,
         EXPECT_MEM(0x0f, 0, 0, 0, 0, 0, 0, 0xff),
-        CODE(LDDW(2, 0xff0000000000000fULL), ATOMIC(BPF_DW, BPF_AND, 1, 2, 0), MOV64_IMM(0, 0), EXIT()))
+        CODE(LDDW(2, 0xff0000000000000fULL), ATOMIC(BPF_DW, BPF_AND, 1, 2, 0), MOV64_IMM(0, 0),
+             EXIT()))
 VM_CASE(atomic64_fetch_and, A8, .expect = 0x10, EXPECT_MEM(0, 0, 0, 0, 0, 0, 0, 0),
-        CODE(MOV64_IMM(2, 1), ATOMIC(BPF_DW, BPF_AND | BPF_FETCH, 1, 2, 0), MOV64_REG(0, 2), EXIT()))
+        CODE(MOV64_IMM(2, 1), ATOMIC(BPF_DW, BPF_AND | BPF_FETCH, 1, 2, 0), MOV64_REG(0, 2),
+             EXIT()))
 VM_CASE(atomic32_and, MEM(0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0), .expect = 0,
         EXPECT_MEM(0x0f, 0, 0, 0, 0xff, 0, 0, 0),
         CODE(MOV64_IMM(2, 0x0f), ATOMIC(BPF_W, BPF_AND, 1, 2, 0), MOV64_IMM(0, 0), EXIT()))
 VM_CASE(atomic32_fetch_and, A8, .expect = 0x10, EXPECT_MEM(0x10, 0, 0, 0, 0, 0, 0, 0),
-        CODE(MOV64_IMM(2, 0x30), ATOMIC(BPF_W, BPF_AND | BPF_FETCH, 1, 2, 0), MOV64_REG(0, 2), EXIT()))
+        CODE(MOV64_IMM(2, 0x30), ATOMIC(BPF_W, BPF_AND | BPF_FETCH, 1, 2, 0), MOV64_REG(0, 2),
+             EXIT()))
 VM_CASE(atomic64_xor, A8, .expect = 0, EXPECT_MEM(0x01, 0, 0, 0, 0, 0, 0, 0),
         CODE(MOV64_IMM(2, 0x11), ATOMIC(BPF_DW, BPF_XOR, 1, 2, 0), MOV64_IMM(0, 0), EXIT()))
 VM_CASE(atomic64_fetch_xor, A8, .expect = 0x10, EXPECT_MEM(0, 0, 0, 0, 0, 0, 0, 0),
-        CODE(MOV64_IMM(2, 0x10), ATOMIC(BPF_DW, BPF_XOR | BPF_FETCH, 1, 2, 0), MOV64_REG(0, 2), EXIT()))
+        CODE(MOV64_IMM(2, 0x10), ATOMIC(BPF_DW, BPF_XOR | BPF_FETCH, 1, 2, 0), MOV64_REG(0, 2),
+             EXIT()))
 VM_CASE(atomic32_xor, A8, .expect = 0, EXPECT_MEM(0xef, 0xff, 0xff, 0xff, 0, 0, 0, 0),
         CODE(MOV64_IMM(2, -1), ATOMIC(BPF_W, BPF_XOR, 1, 2, 0), MOV64_IMM(0, 0), EXIT()))
 VM_CASE(atomic32_fetch_xor, A8, .expect = 0x10, EXPECT_MEM(0x11, 0, 0, 0, 0, 0, 0, 0),
         CODE(MOV64_IMM(2, 1), ATOMIC(BPF_W, BPF_XOR | BPF_FETCH, 1, 2, 0), MOV64_REG(0, 2), EXIT()))
 VM_CASE(atomic64_xchg, A8, .expect = 0x10, EXPECT_MEM(0x99, 0, 0, 0, 0, 0, 0, 0x77),
-        CODE(LDDW(2, 0x7700000000000099ULL), ATOMIC(BPF_DW, BPF_XCHG, 1, 2, 0), MOV64_REG(0, 2), EXIT()))
+        CODE(LDDW(2, 0x7700000000000099ULL), ATOMIC(BPF_DW, BPF_XCHG, 1, 2, 0), MOV64_REG(0, 2),
+             EXIT()))
 VM_CASE(atomic32_xchg_zero_extends, MEM(1, 2, 3, 0x84, 5, 6, 7, 8), .expect = 0x84030201,
         EXPECT_MEM(0x99, 0, 0, 0, 5, 6, 7, 8),
-        CODE(LDDW(2, 0x7700000000000099ULL), ATOMIC(BPF_W, BPF_XCHG, 1, 2, 0), MOV64_REG(0, 2), EXIT()))
+        CODE(LDDW(2, 0x7700000000000099ULL), ATOMIC(BPF_W, BPF_XCHG, 1, 2, 0), MOV64_REG(0, 2),
+             EXIT()))
 /* cmpxchg: r0 = old value either way; store only when it matched r0 */
 VM_CASE(atomic64_cmpxchg_success, A8, .expect = 0x10 + 0x1000,
         EXPECT_MEM(0x77, 0, 0, 0, 0, 0, 0, 0),
@@ -351,8 +371,8 @@ VM_CASE(atomic64_cmpxchg_failure, A8, .expect = 0x10, EXPECT_MEM(0x10, 0, 0, 0, 
         CODE(MOV64_IMM(0, 0x11), MOV64_IMM(2, 0x77), ATOMIC(BPF_DW, BPF_CMPXCHG, 1, 2, 0), EXIT()))
 VM_CASE(atomic32_cmpxchg_compares_low_bits, A8, .expect = 0x10,
         EXPECT_MEM(0x77, 0, 0, 0, 0, 0, 0, 0),
-        CODE(LDDW(0, 0xffffffff00000010ULL), MOV64_IMM(2, 0x77), ATOMIC(BPF_W, BPF_CMPXCHG, 1, 2, 0),
-             EXIT()))
+        CODE(LDDW(0, 0xffffffff00000010ULL), MOV64_IMM(2, 0x77),
+             ATOMIC(BPF_W, BPF_CMPXCHG, 1, 2, 0), EXIT()))
 VM_CASE(atomic32_cmpxchg_failure, A8, .expect = 0x10, EXPECT_MEM(0x10, 0, 0, 0, 0, 0, 0, 0),
         CODE(MOV64_IMM(0, 0x12), MOV64_IMM(2, 0x77), ATOMIC(BPF_W, BPF_CMPXCHG, 1, 2, 0), EXIT()))
 VM_CASE(atomic_on_stack, .expect = 12,
@@ -363,7 +383,8 @@ VM_CASE(atomic_on_stack, .expect = 12,
 VM_CASE(call_helper_args, .expect = 1 + 2 + 3 + 4 + 5,
         CODE(MOV64_IMM(1, 1), MOV64_IMM(2, 2), MOV64_IMM(3, 3), MOV64_IMM(4, 4), MOV64_IMM(5, 5),
              CALL_HELPER(CASE_HELPER_SUM5), EXIT()))
-VM_CASE(call_helper_return, .expect = 0xfeedf00dcafebeefULL, CODE(CALL_HELPER(CASE_HELPER_CONST), EXIT()))
+VM_CASE(call_helper_return, .expect = 0xfeedf00dcafebeefULL,
+        CODE(CALL_HELPER(CASE_HELPER_CONST), EXIT()))
 VM_CASE(call_helper_preserves_r6_r9, .expect = 6 + 7 + 8 + 9,
         CODE(MOV64_IMM(6, 6), MOV64_IMM(7, 7), MOV64_IMM(8, 8), MOV64_IMM(9, 9),
              CALL_HELPER(CASE_HELPER_CONST), MOV64_REG(0, 6), ALU64_REG(BPF_ADD, 0, 7),
@@ -379,21 +400,20 @@ VM_CASE(local_call_passes_args, .expect = 30,
 VM_CASE(local_call_preserves_r6_r9, .expect = 6 + 7 + 8 + 9,
         CODE(MOV64_IMM(6, 6), MOV64_IMM(7, 7), MOV64_IMM(8, 8), MOV64_IMM(9, 9), CALL_LOCAL(5),
              MOV64_REG(0, 6), ALU64_REG(BPF_ADD, 0, 7), ALU64_REG(BPF_ADD, 0, 8),
-             ALU64_REG(BPF_ADD, 0, 9), EXIT(),
-             MOV64_IMM(6, 100), MOV64_IMM(7, 100), MOV64_IMM(8, 100), MOV64_IMM(9, 100), EXIT()))
+             ALU64_REG(BPF_ADD, 0, 9), EXIT(), MOV64_IMM(6, 100), MOV64_IMM(7, 100),
+             MOV64_IMM(8, 100), MOV64_IMM(9, 100), EXIT()))
 /* the callee's r10-8 is a different slot from the caller's */
 VM_CASE(local_call_separate_stack, .expect = 0x1111 + 0x2222,
         CODE(ST_IMM(BPF_DW, 10, -8, 0x1111), CALL_LOCAL(3), LDX(BPF_DW, 1, 10, -8),
-             ALU64_REG(BPF_ADD, 0, 1), EXIT(),
-             ST_IMM(BPF_DW, 10, -8, 0x2222), LDX(BPF_DW, 0, 10, -8), EXIT()))
+             ALU64_REG(BPF_ADD, 0, 1), EXIT(), ST_IMM(BPF_DW, 10, -8, 0x2222),
+             LDX(BPF_DW, 0, 10, -8), EXIT()))
 /* a pointer to the caller's frame stays usable in the callee */
 VM_CASE(local_call_reads_caller_stack, .expect = 0x3333,
         CODE(ST_IMM(BPF_DW, 10, -8, 0x3333), MOV64_REG(1, 10), ALU64_IMM(BPF_ADD, 1, -8),
              CALL_LOCAL(1), EXIT(), LDX(BPF_DW, 0, 1, 0), EXIT()))
 VM_CASE(local_call_nested, .expect = 3,
-        CODE(MOV64_IMM(0, 0), CALL_LOCAL(1), EXIT(),
-             ALU64_IMM(BPF_ADD, 0, 1), CALL_LOCAL(1), EXIT(),
-             ALU64_IMM(BPF_ADD, 0, 2), EXIT()))
+        CODE(MOV64_IMM(0, 0), CALL_LOCAL(1), EXIT(), ALU64_IMM(BPF_ADD, 0, 1), CALL_LOCAL(1),
+             EXIT(), ALU64_IMM(BPF_ADD, 0, 2), EXIT()))
 /* 7 nested calls = 8 frames: the limit, still allowed */
 VM_CASE(local_call_depth_8_allowed, .expect = 6,
         CODE(MOV64_IMM(0, 0), MOV64_IMM(6, 6), CALL_LOCAL(1), EXIT(),
@@ -402,9 +422,8 @@ VM_CASE(local_call_depth_8_allowed, .expect = 6,
              CALL_LOCAL(-4), EXIT()))
 /* 8 nested calls = 9 frames: error at the call, never a crash */
 VM_CASE(local_call_depth_9_fails, .exec_err = -E2BIG, .err = "at instruction 7",
-        CODE(MOV64_IMM(0, 0), MOV64_IMM(6, 7), CALL_LOCAL(1), EXIT(),
-             JMP_IMM(BPF_JEQ, 6, 0, 3), ALU64_IMM(BPF_SUB, 6, 1), ALU64_IMM(BPF_ADD, 0, 1),
-             CALL_LOCAL(-4), EXIT()))
+        CODE(MOV64_IMM(0, 0), MOV64_IMM(6, 7), CALL_LOCAL(1), EXIT(), JMP_IMM(BPF_JEQ, 6, 0, 3),
+             ALU64_IMM(BPF_SUB, 6, 1), ALU64_IMM(BPF_ADD, 0, 1), CALL_LOCAL(-4), EXIT()))
 VM_CASE(local_call_infinite_recursion_fails, .exec_err = -E2BIG, .err = "call depth limit",
         CODE(CALL_LOCAL(1), EXIT(), CALL_LOCAL(-1), EXIT()))
 VM_CASE(local_call_stack_per_frame_512, .expect = 0x5a,
@@ -434,54 +453,30 @@ VM_CASE(local_call_stack_per_frame_512, .expect = 0x5a,
  *
  * Expected values computed by the same C compiled natively. */
 static const uint8_t clang_v4_prog[] = {
-    0xbf, 0x16, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-    0x71, 0x61, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-    0x73, 0x1a, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00,
-    0x69, 0x61, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00,
-    0x6b, 0x1a, 0xfc, 0xff, 0x00, 0x00, 0x00, 0x00,
-    0xb7, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-    0x15, 0x02, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00,
-    0xb7, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-    0xbf, 0x63, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-    0x0f, 0x13, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-    0x71, 0x33, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-    0x27, 0x08, 0x00, 0x00, 0x1f, 0x00, 0x00, 0x00,
-    0x0f, 0x38, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-    0x07, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00,
-    0xad, 0x21, 0xf9, 0xff, 0x00, 0x00, 0x00, 0x00,
-    0xbf, 0x81, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-    0x87, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-    0x85, 0x10, 0x00, 0x00, 0x10, 0x00, 0x00, 0x00,
-    0xbf, 0x07, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-    0xb7, 0x01, 0x00, 0x00, 0x05, 0x00, 0x00, 0x00,
-    0xdb, 0x16, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00,
-    0xbf, 0x81, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-    0xd7, 0x01, 0x00, 0x00, 0x20, 0x00, 0x00, 0x00,
-    0xaf, 0x17, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-    0x91, 0xa1, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00,
-    0xaf, 0x17, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-    0x89, 0xa1, 0xfc, 0xff, 0x00, 0x00, 0x00, 0x00,
-    0xaf, 0x17, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-    0xb7, 0x01, 0x00, 0x00, 0x06, 0x00, 0x00, 0x00,
-    0x85, 0x10, 0x00, 0x00, 0x09, 0x00, 0x00, 0x00,
-    0xaf, 0x07, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-    0xaf, 0x87, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-    0xbf, 0x70, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-    0x95, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-    0xbf, 0x10, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-    0x37, 0x00, 0x01, 0x00, 0x07, 0x00, 0x00, 0x00,
-    0x27, 0x00, 0x00, 0x00, 0xfa, 0xff, 0xff, 0xff,
-    0x0f, 0x10, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-    0x95, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-    0xb7, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00,
-    0xa5, 0x01, 0x07, 0x00, 0x02, 0x00, 0x00, 0x00,
-    0xb7, 0x02, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00,
-    0xbf, 0x13, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-    0xbf, 0x30, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-    0x2f, 0x20, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-    0x07, 0x01, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff,
-    0xbf, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-    0x25, 0x03, 0xfa, 0xff, 0x02, 0x00, 0x00, 0x00,
+    0xbf, 0x16, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x71, 0x61, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x73, 0x1a, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0x69, 0x61, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x6b, 0x1a, 0xfc, 0xff, 0x00, 0x00, 0x00, 0x00, 0xb7, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x15, 0x02, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0xb7, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0xbf, 0x63, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x0f, 0x13, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x71, 0x33, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x27, 0x08, 0x00, 0x00, 0x1f, 0x00, 0x00, 0x00,
+    0x0f, 0x38, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x07, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00,
+    0xad, 0x21, 0xf9, 0xff, 0x00, 0x00, 0x00, 0x00, 0xbf, 0x81, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x87, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x85, 0x10, 0x00, 0x00, 0x10, 0x00, 0x00, 0x00,
+    0xbf, 0x07, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xb7, 0x01, 0x00, 0x00, 0x05, 0x00, 0x00, 0x00,
+    0xdb, 0x16, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0xbf, 0x81, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0xd7, 0x01, 0x00, 0x00, 0x20, 0x00, 0x00, 0x00, 0xaf, 0x17, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x91, 0xa1, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xaf, 0x17, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x89, 0xa1, 0xfc, 0xff, 0x00, 0x00, 0x00, 0x00, 0xaf, 0x17, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0xb7, 0x01, 0x00, 0x00, 0x06, 0x00, 0x00, 0x00, 0x85, 0x10, 0x00, 0x00, 0x09, 0x00, 0x00, 0x00,
+    0xaf, 0x07, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xaf, 0x87, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0xbf, 0x70, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x95, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0xbf, 0x10, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x37, 0x00, 0x01, 0x00, 0x07, 0x00, 0x00, 0x00,
+    0x27, 0x00, 0x00, 0x00, 0xfa, 0xff, 0xff, 0xff, 0x0f, 0x10, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x95, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xb7, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00,
+    0xa5, 0x01, 0x07, 0x00, 0x02, 0x00, 0x00, 0x00, 0xb7, 0x02, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00,
+    0xbf, 0x13, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xbf, 0x30, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x2f, 0x20, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x07, 0x01, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff,
+    0xbf, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x25, 0x03, 0xfa, 0xff, 0x02, 0x00, 0x00, 0x00,
     0x95, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
 };
 

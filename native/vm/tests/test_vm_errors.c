@@ -9,8 +9,8 @@
 /* ---- load-time validation ---- */
 VM_CASE(load_unknown_opcode, .load_err = -EINVAL, .err = "instruction 1: unknown opcode 0xff",
         CODE(MOV64_IMM(0, 0), RAW(0xff, 0, 0, 0, 0), EXIT()))
-VM_CASE(load_legacy_ld_abs_refused, .load_err = -EINVAL, .err = "instruction 0: unknown opcode 0x20",
-        CODE(RAW(0x20, 0, 0, 0, 0), EXIT()))
+VM_CASE(load_legacy_ld_abs_refused, .load_err = -EINVAL,
+        .err = "instruction 0: unknown opcode 0x20", CODE(RAW(0x20, 0, 0, 0, 0), EXIT()))
 VM_CASE(load_jmp32_call_refused, .load_err = -EINVAL, .err = "instruction 0: unknown opcode 0x86",
         CODE(RAW(0x86, 0, 0, 0, 1), EXIT()))
 VM_CASE(load_jmp32_exit_refused, .load_err = -EINVAL, .err = "instruction 1",
@@ -19,8 +19,8 @@ VM_CASE(load_neg_reg_refused, .load_err = -EINVAL, .err = "instruction 0: unknow
         CODE(RAW(0x8f, 0, 1, 0, 0), EXIT()))
 VM_CASE(load_alu_op_0xe0_refused, .load_err = -EINVAL, .err = "instruction 0: unknown opcode 0xe7",
         CODE(RAW(0xe7, 0, 0, 0, 0), EXIT()))
-VM_CASE(load_bswap_reg_form_refused, .load_err = -EINVAL, .err = "instruction 0: unknown opcode 0xdf",
-        CODE(RAW(0xdf, 0, 0, 0, 16), EXIT()))
+VM_CASE(load_bswap_reg_form_refused, .load_err = -EINVAL,
+        .err = "instruction 0: unknown opcode 0xdf", CODE(RAW(0xdf, 0, 0, 0, 16), EXIT()))
 VM_CASE(load_ldx_dw_sx_refused, .load_err = -EINVAL, .err = "instruction 0: unknown opcode 0x99",
         CODE(RAW(0x99, 0, 1, 0, 0), EXIT()))
 VM_CASE(load_bad_atomic_op, .load_err = -EINVAL, .err = "instruction 0: unknown atomic operation",
@@ -33,32 +33,39 @@ VM_CASE(load_bad_movsx_offset, .load_err = -EINVAL, .err = "instruction 0",
         CODE(MOVSX64_REG(0, 1, 7), EXIT()))
 VM_CASE(load_movsx32_32_refused, .load_err = -EINVAL, .err = "instruction 0",
         CODE(MOVSX32_REG(0, 1, 32), EXIT()))
-VM_CASE(load_bad_dst_register, .load_err = -EINVAL, .err = "instruction 1: invalid destination register r11",
+VM_CASE(load_bad_dst_register, .load_err = -EINVAL,
+        .err = "instruction 1: invalid destination register r11",
         CODE(MOV64_IMM(0, 0), MOV64_IMM(11, 0), EXIT()))
-VM_CASE(load_bad_src_register, .load_err = -EINVAL, .err = "instruction 0: invalid source register r12",
-        CODE(MOV64_REG(0, 12), EXIT()))
-VM_CASE(load_write_r10_refused, .load_err = -EINVAL, .err = "instruction 0: writes read-only register r10",
+VM_CASE(load_bad_src_register, .load_err = -EINVAL,
+        .err = "instruction 0: invalid source register r12", CODE(MOV64_REG(0, 12), EXIT()))
+VM_CASE(load_write_r10_refused, .load_err = -EINVAL,
+        .err = "instruction 0: writes read-only register r10",
         CODE(ALU64_IMM(BPF_ADD, 10, 8), EXIT()))
-VM_CASE(load_ldx_into_r10_refused, .load_err = -EINVAL, .err = "instruction 0: writes read-only register r10",
-        CODE(LDX(BPF_DW, 10, 1, 0), EXIT()))
+VM_CASE(load_ldx_into_r10_refused, .load_err = -EINVAL,
+        .err = "instruction 0: writes read-only register r10", CODE(LDX(BPF_DW, 10, 1, 0), EXIT()))
 VM_CASE(load_lddw_into_r10_refused, .load_err = -EINVAL, .err = "instruction 0",
         CODE(LDDW(10, 1), EXIT()))
 VM_CASE(load_atomic_fetch_into_r10_refused, .load_err = -EINVAL, .err = "instruction 0",
         CODE(ATOMIC(BPF_DW, BPF_ADD | BPF_FETCH, 1, 10, 0), EXIT()))
-VM_CASE(load_store_via_r10_allowed, .expect = 0, CODE(ST_IMM(BPF_DW, 10, -8, 0), MOV64_IMM(0, 0), EXIT()))
+VM_CASE(load_store_via_r10_allowed, .expect = 0,
+        CODE(ST_IMM(BPF_DW, 10, -8, 0), MOV64_IMM(0, 0), EXIT()))
 VM_CASE(load_jump_past_end, .load_err = -EINVAL, .err = "instruction 1: jump target 5 is outside",
         CODE(MOV64_IMM(0, 0), JA(3), EXIT()))
-VM_CASE(load_jump_before_start, .load_err = -EINVAL, .err = "instruction 1: jump target -1 is outside",
+VM_CASE(load_jump_before_start, .load_err = -EINVAL,
+        .err = "instruction 1: jump target -1 is outside",
         CODE(MOV64_IMM(0, 0), JMP_IMM(BPF_JEQ, 0, 0, -3), EXIT()))
 VM_CASE(load_ja32_past_end, .load_err = -EINVAL, .err = "instruction 0: jump target",
         CODE(JA32(100), EXIT()))
-VM_CASE(load_jump_into_lddw, .load_err = -EINVAL, .err = "instruction 0: jump target 2 is the second half of an lddw",
+VM_CASE(load_jump_into_lddw, .load_err = -EINVAL,
+        .err = "instruction 0: jump target 2 is the second half of an lddw",
         CODE(JA(1), LDDW(0, 1), EXIT()))
 VM_CASE(load_truncated_lddw, .load_err = -EINVAL, .err = "instruction 1: lddw is truncated",
         CODE(MOV64_IMM(0, 0), RAW(0x18, 0, 0, 0, 1)))
-VM_CASE(load_lddw_bad_second_half, .load_err = -EINVAL, .err = "instruction 1: malformed second half",
+VM_CASE(load_lddw_bad_second_half, .load_err = -EINVAL,
+        .err = "instruction 1: malformed second half",
         CODE(RAW(0x18, 0, 0, 0, 1), MOV64_IMM(0, 1), EXIT()))
-VM_CASE(load_falls_off_end, .load_err = -EINVAL, .err = "instruction 1: program does not end with exit",
+VM_CASE(load_falls_off_end, .load_err = -EINVAL,
+        .err = "instruction 1: program does not end with exit",
         CODE(MOV64_IMM(0, 0), MOV64_IMM(0, 1)))
 VM_CASE(load_ends_with_conditional_jump, .load_err = -EINVAL, .err = "instruction 2",
         CODE(MOV64_IMM(0, 0), EXIT(), JMP_IMM(BPF_JEQ, 0, 0, -2)))
@@ -66,18 +73,18 @@ VM_CASE(load_ends_with_lddw, .load_err = -EINVAL, .err = "instruction 2: program
         CODE(EXIT(), LDDW(0, 1)))
 VM_CASE(load_unknown_helper, .load_err = -ENOENT, .err = "instruction 1: call to unknown helper 77",
         CODE(MOV64_IMM(0, 0), CALL_HELPER(77), EXIT()))
-VM_CASE(load_helper_id_out_of_range, .load_err = -ENOENT, .err = "instruction 0: call to unknown helper",
-        CODE(CALL_HELPER(100000), EXIT()))
-VM_CASE(load_local_call_out_of_range, .load_err = -EINVAL, .err = "instruction 0: local call target 11",
-        CODE(CALL_LOCAL(10), EXIT()))
+VM_CASE(load_helper_id_out_of_range, .load_err = -ENOENT,
+        .err = "instruction 0: call to unknown helper", CODE(CALL_HELPER(100000), EXIT()))
+VM_CASE(load_local_call_out_of_range, .load_err = -EINVAL,
+        .err = "instruction 0: local call target 11", CODE(CALL_LOCAL(10), EXIT()))
 VM_CASE(load_local_call_negative, .load_err = -EINVAL, .err = "instruction 1: local call target -1",
         CODE(MOV64_IMM(0, 0), CALL_LOCAL(-3), EXIT()))
 VM_CASE(load_kfunc_call_refused, .load_err = -EINVAL, .err = "instruction 0: unsupported call kind",
         CODE(INSN(BPF_JMP | BPF_CALL, 0, 2, 0, 5), EXIT()))
-VM_CASE(load_pseudo_lddw_without_callback, .load_err = -EINVAL, .err = "instruction 0: lddw with pseudo source 1",
-        CODE(LDDW_PSEUDO(1, 1, 3, 0), EXIT()))
-VM_CASE(load_unknown_pseudo_source, .load_err = -EINVAL, .err = "instruction 0: unknown lddw pseudo source 9",
-        CODE(LDDW_PSEUDO(1, 9, 3, 0), EXIT()))
+VM_CASE(load_pseudo_lddw_without_callback, .load_err = -EINVAL,
+        .err = "instruction 0: lddw with pseudo source 1", CODE(LDDW_PSEUDO(1, 1, 3, 0), EXIT()))
+VM_CASE(load_unknown_pseudo_source, .load_err = -EINVAL,
+        .err = "instruction 0: unknown lddw pseudo source 9", CODE(LDDW_PSEUDO(1, 9, 3, 0), EXIT()))
 VM_CASE(load_tail_call_id_accepted, .expect = (uint64_t)-ENOENT,
         CODE(CALL_HELPER(EBPF_HELPER_TAIL_CALL), EXIT()), .interp_only = true)
 
@@ -150,7 +157,8 @@ TEST(load_does_not_keep_caller_buffer)
 TEST(register_helper_out_of_range)
 {
     struct ebpf_vm *vm = case_vm();
-    CHECK_EQ(ebpf_vm_register_helper(vm, EBPF_MAX_HELPERS, "x", case_helper_const), (uint64_t)-EINVAL);
+    CHECK_EQ(ebpf_vm_register_helper(vm, EBPF_MAX_HELPERS, "x", case_helper_const),
+             (uint64_t)-EINVAL);
     CHECK_EQ(ebpf_vm_register_helper(vm, 5, "x", NULL), (uint64_t)-EINVAL);
     CHECK_EQ(ebpf_vm_register_helper(vm, EBPF_MAX_HELPERS - 1, "last", case_helper_const), 0);
     ebpf_vm_destroy(vm);
@@ -158,8 +166,7 @@ TEST(register_helper_out_of_range)
 
 /* ---- runtime faults: an error naming the instruction, never a crash ---- */
 #define MEM64 .mem = (const uint8_t[64]){0}, .mem_len = 64
-VM_CASE(oob_read_past_mem, MEM64, .exec_err = -EFAULT,
-        .err = "out-of-bounds read of 4 bytes at 0x",
+VM_CASE(oob_read_past_mem, MEM64, .exec_err = -EFAULT, .err = "out-of-bounds read of 4 bytes at 0x",
         CODE(MOV64_IMM(0, 0), MOV64_IMM(2, 0), LDX(BPF_W, 0, 1, 64), EXIT()))
 VM_CASE(oob_read_names_instruction, MEM64, .exec_err = -EFAULT,
         .err = "at instruction 2: ldxw r0, [r1+64]",
@@ -169,9 +176,10 @@ VM_CASE(oob_read_straddling_end, MEM64, .exec_err = -EFAULT, .err = "read of 8 b
 VM_CASE(read_last_byte_of_mem_ok, MEM64, .expect = 0, CODE(LDX(BPF_B, 0, 1, 63), EXIT()))
 VM_CASE(oob_read_before_mem, MEM64, .exec_err = -EFAULT, .err = "at instruction 0",
         CODE(LDX(BPF_B, 0, 1, -1), EXIT()))
-VM_CASE(oob_write_past_mem, MEM64, .exec_err = -EFAULT,
-        .err = "out-of-bounds write of 8 bytes", CODE(ST_IMM(BPF_DW, 1, 64, 1), EXIT()))
-VM_CASE(oob_stx_names_instruction, MEM64, .exec_err = -EFAULT, .err = "at instruction 1: stxw [r1+100], r2",
+VM_CASE(oob_write_past_mem, MEM64, .exec_err = -EFAULT, .err = "out-of-bounds write of 8 bytes",
+        CODE(ST_IMM(BPF_DW, 1, 64, 1), EXIT()))
+VM_CASE(oob_stx_names_instruction, MEM64, .exec_err = -EFAULT,
+        .err = "at instruction 1: stxw [r1+100], r2",
         CODE(MOV64_IMM(2, 1), STX(BPF_W, 1, 2, 100), EXIT()))
 VM_CASE(null_deref, .exec_err = -EFAULT, .err = "read of 8 bytes at 0x0 at instruction 1",
         CODE(MOV64_IMM(1, 0), LDX(BPF_DW, 0, 1, 0), EXIT()))
@@ -180,7 +188,8 @@ VM_CASE(wild_pointer_write, .exec_err = -EFAULT, .err = "at instruction 2",
 VM_CASE(stack_above_top, .exec_err = -EFAULT, .err = "at instruction 0",
         CODE(STX(BPF_DW, 10, 1, 0), EXIT()))
 VM_CASE(stack_below_bottom, .exec_err = -EFAULT, .err = "at instruction 1",
-        CODE(MOV64_REG(2, 10), LDX(BPF_B, 0, 2, -(EBPF_STACK_SIZE * EBPF_MAX_CALL_DEPTH) - 1), EXIT()))
+        CODE(MOV64_REG(2, 10), LDX(BPF_B, 0, 2, -(EBPF_STACK_SIZE *EBPF_MAX_CALL_DEPTH) - 1),
+             EXIT()))
 VM_CASE(atomic_oob, MEM64, .exec_err = -EFAULT, .err = "at instruction 1",
         CODE(MOV64_IMM(2, 1), ATOMIC(BPF_DW, BPF_ADD, 1, 2, 64), EXIT()))
 VM_CASE(atomic_misaligned, MEM64, .exec_err = -EFAULT, .err = "misaligned atomic",
@@ -244,8 +253,11 @@ TEST(region_read_and_write)
     CHECK_EQ(ebpf_vm_add_region(vm, region_ro, sizeof region_ro, false), 0);
     CHECK_EQ(ebpf_vm_add_region(vm, region_rw, sizeof region_rw, true), 0);
     struct ebpf_inst prog[] = {
-        LDDW(1, (uintptr_t)region_ro), LDDW(2, (uintptr_t)region_rw),
-        LDX(BPF_DW, 0, 1, 8), STX(BPF_DW, 2, 0, 8), EXIT(),
+        LDDW(1, (uintptr_t)region_ro),
+        LDDW(2, (uintptr_t)region_rw),
+        LDX(BPF_DW, 0, 1, 8),
+        STX(BPF_DW, 2, 0, 8),
+        EXIT(),
     };
     uint64_t r = 0;
     CHECK_EQ(ebpf_vm_load(vm, prog, sizeof prog), 0);
@@ -339,8 +351,8 @@ TEST(lddw_pseudo_resolved_at_load)
 {
     struct ebpf_vm *vm = case_vm();
     ebpf_vm_set_lddw_reloc(vm, reloc_cb, NULL);
-    struct ebpf_inst prog[] = {LDDW_PSEUDO(1, 1, 7, 0), LDDW_PSEUDO(2, 2, 3, 16),
-                               MOV64_REG(0, 1), ALU64_REG(BPF_ADD, 0, 2), EXIT()};
+    struct ebpf_inst prog[] = {LDDW_PSEUDO(1, 1, 7, 0), LDDW_PSEUDO(2, 2, 3, 16), MOV64_REG(0, 1),
+                               ALU64_REG(BPF_ADD, 0, 2), EXIT()};
     uint64_t r = 0;
     CHECK_EQ(ebpf_vm_load(vm, prog, sizeof prog), 0);
     CHECK_EQ(ebpf_vm_exec(vm, NULL, 0, &r), 0);
@@ -394,7 +406,9 @@ TEST(tail_call_runs_other_program_with_same_ctx)
     static const struct ebpf_inst target[] = {LDX(BPF_W, 0, 1, 0), ALU64_IMM(BPF_ADD, 0, 1000),
                                               EXIT()};
     static const struct ebpf_inst main_prog[] = {
-        MOV64_IMM(2, 0x55), MOV64_IMM(3, 1), CALL_HELPER(EBPF_HELPER_TAIL_CALL),
+        MOV64_IMM(2, 0x55),
+        MOV64_IMM(3, 1),
+        CALL_HELPER(EBPF_HELPER_TAIL_CALL),
         MOV64_IMM(0, 1), /* not reached */
         EXIT(),
     };
@@ -425,8 +439,9 @@ TEST(tail_call_missing_falls_through)
 {
     struct tail_ctx c = {0};
     static const struct ebpf_inst main_prog[] = {
-        MOV64_IMM(3, 3), CALL_HELPER(EBPF_HELPER_TAIL_CALL), MOV64_REG(6, 0), MOV64_IMM(0, 7),
-        JMP_IMM(BPF_JSGE, 6, 0, 1), MOV64_IMM(0, 9), EXIT(),
+        MOV64_IMM(3, 3), CALL_HELPER(EBPF_HELPER_TAIL_CALL), MOV64_REG(6, 0),
+        MOV64_IMM(0, 7), JMP_IMM(BPF_JSGE, 6, 0, 1),         MOV64_IMM(0, 9),
+        EXIT(),
     };
     struct ebpf_vm *vm = load_or_die(main_prog, sizeof main_prog);
     ebpf_vm_set_tail_call(vm, tail_lookup, &c);
@@ -453,8 +468,13 @@ TEST(tail_call_limit_33)
 {
     struct tail_ctx c = {0};
     static const struct ebpf_inst self[] = {
-        LDX(BPF_DW, 6, 1, 0), ALU64_IMM(BPF_ADD, 6, 1), STX(BPF_DW, 1, 6, 0),
-        MOV64_IMM(3, 0), CALL_HELPER(EBPF_HELPER_TAIL_CALL), LDX(BPF_DW, 0, 1, 0), EXIT(),
+        LDX(BPF_DW, 6, 1, 0),
+        ALU64_IMM(BPF_ADD, 6, 1),
+        STX(BPF_DW, 1, 6, 0),
+        MOV64_IMM(3, 0),
+        CALL_HELPER(EBPF_HELPER_TAIL_CALL),
+        LDX(BPF_DW, 0, 1, 0),
+        EXIT(),
     };
     struct ebpf_vm *vm = load_or_die(self, sizeof self);
     c.progs[0] = vm;
@@ -473,8 +493,13 @@ TEST(tail_call_from_subprogram_returns_to_caller)
     struct tail_ctx c = {0};
     static const struct ebpf_inst target[] = {MOV64_IMM(0, 5), MOV64_IMM(6, 999), EXIT()};
     static const struct ebpf_inst main_prog[] = {
-        MOV64_IMM(6, 100), CALL_LOCAL(2), ALU64_REG(BPF_ADD, 0, 6), EXIT(),
-        MOV64_IMM(3, 2), CALL_HELPER(EBPF_HELPER_TAIL_CALL), EXIT(),
+        MOV64_IMM(6, 100),
+        CALL_LOCAL(2),
+        ALU64_REG(BPF_ADD, 0, 6),
+        EXIT(),
+        MOV64_IMM(3, 2),
+        CALL_HELPER(EBPF_HELPER_TAIL_CALL),
+        EXIT(),
     };
     c.progs[2] = load_or_die(target, sizeof target);
     struct ebpf_vm *vm = load_or_die(main_prog, sizeof main_prog);
@@ -490,8 +515,8 @@ TEST(tail_called_program_fault_reported)
 {
     struct tail_ctx c = {0};
     static const struct ebpf_inst target[] = {MOV64_IMM(1, 0), LDX(BPF_W, 0, 1, 0), EXIT()};
-    static const struct ebpf_inst main_prog[] = {MOV64_IMM(3, 0), CALL_HELPER(EBPF_HELPER_TAIL_CALL),
-                                                 EXIT()};
+    static const struct ebpf_inst main_prog[] = {MOV64_IMM(3, 0),
+                                                 CALL_HELPER(EBPF_HELPER_TAIL_CALL), EXIT()};
     c.progs[0] = load_or_die(target, sizeof target);
     struct ebpf_vm *vm = load_or_die(main_prog, sizeof main_prog);
     ebpf_vm_set_tail_call(vm, tail_lookup, &c);
@@ -561,8 +586,9 @@ static void *worker(void *p)
 TEST(concurrent_exec_atomic_add)
 {
     static const struct ebpf_inst prog[] = {
-        MOV64_IMM(2, 1), ATOMIC(BPF_DW, BPF_ADD, 1, 2, 0), MOV64_IMM(2, 1),
-        ATOMIC(BPF_W, BPF_ADD | BPF_FETCH, 1, 2, 8), MOV64_IMM(0, 0), EXIT(),
+        MOV64_IMM(2, 1), ATOMIC(BPF_DW, BPF_ADD, 1, 2, 0),
+        MOV64_IMM(2, 1), ATOMIC(BPF_W, BPF_ADD | BPF_FETCH, 1, 2, 8),
+        MOV64_IMM(0, 0), EXIT(),
     };
     struct ebpf_vm *vm = load_or_die(prog, sizeof prog);
     _Alignas(8) uint64_t counter[2] = {0, 0};

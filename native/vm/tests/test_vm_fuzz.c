@@ -23,17 +23,27 @@ static uint32_t rnd_below(uint32_t n)
 /* Interesting immediates: edges of the signed/unsigned ranges and shifts. */
 static int32_t rnd_imm(void)
 {
-    static const int32_t edge[] = {0, 1, -1, 2, 7, 8, 15, 16, 31, 32, 33, 63, 64, 65,
-                                   0x7fffffff, (int32_t)0x80000000, 0xff, 0xffff, -2, 255};
+    static const int32_t edge[] = {0,    1,      -1, 2,  7,  8,  15,         16,
+                                   31,   32,     33, 63, 64, 65, 0x7fffffff, (int32_t)0x80000000,
+                                   0xff, 0xffff, -2, 255};
     if (rnd_below(3))
         return edge[rnd_below(sizeof edge / sizeof edge[0])];
     return (int32_t)rnd();
 }
 static uint64_t rnd_val(void)
 {
-    static const uint64_t edge[] = {0, 1, 0xffffffffffffffffULL, 0x8000000000000000ULL,
-                                    0x7fffffffffffffffULL, 0xffffffffULL, 0x80000000ULL,
-                                    0x7fffffffULL, 0x100000000ULL, 0xffffffff80000000ULL, 2, 3};
+    static const uint64_t edge[] = {0,
+                                    1,
+                                    0xffffffffffffffffULL,
+                                    0x8000000000000000ULL,
+                                    0x7fffffffffffffffULL,
+                                    0xffffffffULL,
+                                    0x80000000ULL,
+                                    0x7fffffffULL,
+                                    0x100000000ULL,
+                                    0xffffffff80000000ULL,
+                                    2,
+                                    3};
     if (rnd_below(2))
         return edge[rnd_below(sizeof edge / sizeof edge[0])];
     return rnd();
@@ -142,10 +152,9 @@ TEST(fuzz_structured_never_crash)
 
 #define STACK_SLOTS 6
 
-static const uint8_t alu_ops[] = {0x00, 0x10, 0x20, 0x30, 0x40, 0x50, 0x60, 0x70,
-                                  0x80, 0x90, 0xa0, 0xb0, 0xc0, 0xd0};
-static const uint8_t jmp_ops[] = {0x10, 0x20, 0x30, 0x40, 0x50, 0x60, 0x70,
-                                  0xa0, 0xb0, 0xc0, 0xd0};
+static const uint8_t alu_ops[] = {0x00, 0x10, 0x20, 0x30, 0x40, 0x50, 0x60,
+                                  0x70, 0x80, 0x90, 0xa0, 0xb0, 0xc0, 0xd0};
+static const uint8_t jmp_ops[] = {0x10, 0x20, 0x30, 0x40, 0x50, 0x60, 0x70, 0xa0, 0xb0, 0xc0, 0xd0};
 
 /* One random instruction that is valid for the JIT too: registers r0-r9,
  * memory only on the stack through r10 at aligned in-frame offsets, jumps
@@ -188,7 +197,9 @@ static uint32_t gen_safe(struct ebpf_inst *p, uint32_t i, uint32_t end)
         uint8_t op = jmp_ops[rnd_below(sizeof jmp_ops)];
         uint32_t room = end - (i + 1); /* targets i+1 .. end-1 */
         struct ebpf_inst in = {.opcode = (uint8_t)((is32 ? 0x06 : 0x05) | op | (x ? 0x08 : 0)),
-                               .dst = dst, .src = x ? src : 0, .imm = x ? 0 : rnd_imm(),
+                               .dst = dst,
+                               .src = x ? src : 0,
+                               .imm = x ? 0 : rnd_imm(),
                                .off = (int16_t)rnd_below(room)};
         *p = in;
         return 1;
@@ -205,7 +216,8 @@ static uint32_t gen_safe(struct ebpf_inst *p, uint32_t i, uint32_t end)
     case 3: *p = (struct ebpf_inst)STX(sz, 10, src, off); break;
     default: {
         static const int32_t a[] = {0x00, 0x01, 0x40, 0x41, 0x50, 0x51, 0xa0, 0xa1, 0xe1, 0xf1};
-        *p = (struct ebpf_inst)ATOMIC(rnd_below(2) ? BPF_W : BPF_DW, a[rnd_below(10)], 10, src, off);
+        *p =
+            (struct ebpf_inst)ATOMIC(rnd_below(2) ? BPF_W : BPF_DW, a[rnd_below(10)], 10, src, off);
     }
     }
     return 1;
@@ -275,7 +287,7 @@ TEST(fuzz_differential_interpreter_vs_jit)
             ALU64_REG(BPF_XOR, 0, 1), ALU64_REG(BPF_ADD, 0, 2), ALU64_REG(BPF_XOR, 0, 3),
             ALU64_REG(BPF_ADD, 0, 4), ALU64_REG(BPF_XOR, 0, 5), ALU64_REG(BPF_ADD, 0, 6),
             ALU64_REG(BPF_XOR, 0, 7), ALU64_REG(BPF_ADD, 0, 8), ALU64_REG(BPF_XOR, 0, 9),
-            LDX(BPF_DW, 1, 10, -8), ALU64_REG(BPF_ADD, 0, 1), EXIT(),
+            LDX(BPF_DW, 1, 10, -8),   ALU64_REG(BPF_ADD, 0, 1), EXIT(),
         };
         struct ebpf_inst code[N + 40];
         memcpy(code, full, fn_ * sizeof full[0]);
@@ -326,8 +338,16 @@ TEST(register_pairs_div_mod_shift_interpreter_vs_jit)
         {0x6f, 0}, {0x7f, 0}, {0xcf, 0}, {0x6c, 0}, {0x7c, 0}, {0xcc, 0}, {0x2f, 0}, {0x2c, 0},
     };
     static const uint64_t vals[10] = {
-        0xfedcba9876543210ULL, 0x8000000000000000ULL, 0x0000000100000007ULL, 13, 0xffffffffffffffffULL,
-        0x00000000ffffffffULL, 0x123456789ULL, 0xffffffff80000000ULL, 65, 0x7fffffffffffffffULL,
+        0xfedcba9876543210ULL,
+        0x8000000000000000ULL,
+        0x0000000100000007ULL,
+        13,
+        0xffffffffffffffffULL,
+        0x00000000ffffffffULL,
+        0x123456789ULL,
+        0xffffffff80000000ULL,
+        65,
+        0x7fffffffffffffffULL,
     };
     for (size_t o = 0; o < sizeof ops / sizeof ops[0]; o++) {
         for (uint8_t d = 0; d < 10; d++) {

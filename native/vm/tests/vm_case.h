@@ -28,20 +28,26 @@ struct vm_case {
     int exec_err;              /* expected negative code from exec (0: success) */
     const char *err;           /* substring the error message must contain */
     uint64_t budget;
-    bool interp_only;          /* behaviour the JIT does not promise (e.g. bounds checks) */
+    bool interp_only; /* behaviour the JIT does not promise (e.g. bounds checks) */
 };
 
-#define CODE(...)                                             \
-    .code = (const struct ebpf_inst[]){__VA_ARGS__},          \
+#define CODE(...) \
+    .code = (const struct ebpf_inst[]){__VA_ARGS__}, \
     .n = sizeof((const struct ebpf_inst[]){__VA_ARGS__}) / sizeof(struct ebpf_inst)
-#define MEM(...)                                              \
-    .mem = (const uint8_t[]){__VA_ARGS__},                    \
-    .mem_len = sizeof((const uint8_t[]){__VA_ARGS__})
-#define EXPECT_MEM(...) .expect_mem = (const uint8_t[]){__VA_ARGS__}
+#define MEM(...) \
+    .mem = (const uint8_t[]){__VA_ARGS__}, .mem_len = sizeof((const uint8_t[]){__VA_ARGS__})
+#define EXPECT_MEM(...) \
+    .expect_mem = (const uint8_t[]) \
+    { \
+        __VA_ARGS__ \
+    }
 
-#define VM_CASE(name_, ...)                                              \
+#define VM_CASE(name_, ...) \
     static const struct vm_case case_##name_ = {.name = #name_, __VA_ARGS__}; \
-    TEST(name_) { run_case(t, &case_##name_); }
+    TEST(name_) \
+    { \
+        run_case(t, &case_##name_); \
+    }
 
 /* Helpers every case VM has. */
 static uint64_t case_helper_sum5(uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t e)
@@ -104,8 +110,7 @@ static __attribute__((unused)) void run_case(struct test_ctx *t, const struct vm
         return;
     }
     if (rc != 0) {
-        test_fail(t, __FILE__, __LINE__, "%s: load failed: %d %s", c->name, rc,
-                  ebpf_vm_error(vm));
+        test_fail(t, __FILE__, __LINE__, "%s: load failed: %d %s", c->name, rc, ebpf_vm_error(vm));
         return;
     }
 
@@ -123,9 +128,9 @@ static __attribute__((unused)) void run_case(struct test_ctx *t, const struct vm
     rc = ebpf_vm_exec(vm, m, c->mem_len, &ret);
     if (c->exec_err) {
         if (rc != c->exec_err) {
-            test_fail(t, __FILE__, __LINE__, "%s: interpreter returned %d (r0 0x%" PRIx64
-                      ", error '%s'), expected %d", c->name, rc, ret, ebpf_vm_error(vm),
-                      c->exec_err);
+            test_fail(t, __FILE__, __LINE__,
+                      "%s: interpreter returned %d (r0 0x%" PRIx64 ", error '%s'), expected %d",
+                      c->name, rc, ret, ebpf_vm_error(vm), c->exec_err);
             return;
         }
         if (c->err)
@@ -137,8 +142,9 @@ static __attribute__((unused)) void run_case(struct test_ctx *t, const struct vm
             return;
         }
         if (ret != c->expect) {
-            test_fail(t, __FILE__, __LINE__, "%s: interpreter r0 0x%" PRIx64 ", expected 0x%" PRIx64,
-                      c->name, ret, c->expect);
+            test_fail(t, __FILE__, __LINE__,
+                      "%s: interpreter r0 0x%" PRIx64 ", expected 0x%" PRIx64, c->name, ret,
+                      c->expect);
             return;
         }
         if (c->expect_mem && memcmp(mem, c->expect_mem, c->mem_len) != 0) {
