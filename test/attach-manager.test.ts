@@ -8,6 +8,7 @@ import { UserspaceEventProvider } from "../src/attach/event-provider.ts";
 import { loadIntoRegion } from "../src/ops/load.ts";
 import { deleteRegion } from "../src/ops/shm.ts";
 import { TARGET_NGINX_URL_FILTER } from "../src/attach/targets.ts";
+import { runName } from "./run-id.ts";
 
 run(["make", "-s", "-C", join(repoRoot, "examples")]);
 const obj = (n: string) => join(repoRoot, "examples", "build", `${n}.bpf.o`);
@@ -15,7 +16,7 @@ const obj = (n: string) => join(repoRoot, "examples", "build", `${n}.bpf.o`);
 const open: Array<{ p: UserspaceEventProvider; r: Region; name: string }> = [];
 let seq = 0;
 function setup() {
-  const name = `am-${process.pid}-${++seq}`;
+  const name = runName(`am-${++seq}`);
   const r = Region.create(name, 16 << 20);
   const filter = loadIntoRegion(obj("url_filter"), name).programs[0]!.id;
   const blocklist = loadIntoRegion(obj("url_blocklist"), name).programs[0]!.id;

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { RUN_ID, runName } from "./run-id.ts";
 
 export const repoRoot = join(import.meta.dir, "..");
 export const bpftimeBin = join(repoRoot, "dist", "bpftime");
@@ -30,8 +31,10 @@ export async function freePort(): Promise<number> {
 }
 
 /** A new temporary directory, removed after the current test. */
-export function tempDir(prefix = "bpftime-test-"): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
+export function tempDir(what = "test"): string {
+  const dir = mkdtempSync(
+    join(tmpdir(), `bpftime-${RUN_ID}-${what.replace(/^bpftime-|-$/g, "")}-`),
+  );
   tempDirs.add(dir);
   return dir;
 }
@@ -183,7 +186,7 @@ export function regionNames(prefix: string): () => string {
     for (const r of made.splice(0)) cli(["shm", "remove", r]);
   });
   return () => {
-    const name = `${prefix}-${process.pid}-${++seq}`;
+    const name = runName(`${prefix}-${++seq}`);
     made.push(name);
     return name;
   };

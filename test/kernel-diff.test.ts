@@ -6,6 +6,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { cli, repoRoot, run, tempDir } from "./helpers.ts";
+import { runName } from "./run-id.ts";
 
 const examples = join(repoRoot, "examples");
 run(["make", "-s", "-C", examples]);
@@ -15,7 +16,7 @@ const xdpObjects = readdirSync(examples)
   )
   .map((f) => join(examples, "build", f.replace(/\.c$/, ".o")));
 
-const pinDir = `/sys/fs/bpf/bpftime-test-${process.pid}`;
+const pinDir = `/sys/fs/bpf/bpftime-${runName("kdiff")}`;
 
 function kernelSkipReason(): string | undefined {
   if (!existsSync("/usr/sbin/bpftool") && run(["which", "bpftool"]).code !== 0)
@@ -91,7 +92,7 @@ describe.skipIf(!!skip)("bpftime and the kernel agree on XDP programs", () => {
       expect(load.code).toBe(0);
       const dir = tempDir();
       // Verified and stored once; each input then runs the stored program by id.
-      const shm = `kdiff-${process.pid}-${name.replace(/\W/g, "_")}`;
+      const shm = runName(`kdiff-${name.replace(/\W/g, "_")}`);
       const loaded = cli(["load", obj, "--shm", shm, "--json"]);
       expect(loaded.stderr).toBe("");
       const id = String(JSON.parse(loaded.stdout).programs[0].id);

@@ -14,12 +14,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { cli, cliEntry, compileBpf, repoRoot, run, skipReason } from "./helpers.ts";
 import { benchKernelUprobe } from "../src/attach/kernel-provider.ts";
+import { RUN_ID, runName } from "./run-id.ts";
 
 const fixtures = join(import.meta.dir, "fixtures", "kernel");
 const T = 60_000;
 const N = 1234;
 
-const root = `/sys/fs/bpf/bpftime-test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+const root = `/sys/fs/bpf/bpftime-${runName(Math.random().toString(36).slice(2, 8))}`;
 const env = { BPFTIME_BPFFS: root };
 
 let dir = "";
@@ -28,7 +29,7 @@ const obj = (name: string) => join(dir, `${name}.bpf.o`);
 
 function compile(): string | undefined {
   for (const tool of ["cc", "clang"]) if (!Bun.which(tool)) return `${tool} is not installed`;
-  dir = mkdtempSync(join(tmpdir(), "bpftime-kernel-"));
+  dir = mkdtempSync(join(tmpdir(), `bpftime-${RUN_ID}-kernel-`));
   target = join(dir, "target");
   const cc = run(["cc", "-O2", "-g", "-o", target, join(fixtures, "target.c")]);
   // A fixture that does not compile is a failure, not a reason to skip.
@@ -321,7 +322,7 @@ describe.skipIf(skip)("kernel provider", () => {
       ];
       const kpid = runTarget("work", N);
       for (const l of links) ok("detach", "--kernel", String(l));
-      const shm = `kp${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+      const shm = runName(`kp-${Math.random().toString(36).slice(2, 8)}`);
       try {
         const u = (...a: string[]) => {
           const r = cli([...a, "--shm", shm]);

@@ -28,6 +28,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { NativeError, Region, removeRegion } from "../src/native/runtime.ts";
 import * as K from "../src/native/kernel-maps.ts";
+import { runName } from "./run-id.ts";
 
 const HASH = 1,
   ARRAY = 2,
@@ -70,7 +71,7 @@ function kernelSkipReason(): string | undefined {
 const skip = kernelSkipReason();
 if (skip) console.log(`skip: kernel map differential tests: ${skip}`);
 
-const regionName = `maps-kernel-${process.pid}`;
+const regionName = runName("maps-kernel");
 let region: Region | undefined;
 beforeAll(() => {
   if (!skip) region = Region.create(regionName, 16 << 20);

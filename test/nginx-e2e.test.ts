@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { cli, cliOk, regionNames, repoRoot, run, startProcess } from "./helpers.ts";
 import { nginxSkipReason, requestStatus, startNginx } from "./nginx-harness.ts";
 import { Region } from "../src/native/runtime.ts";
+import { runName } from "./run-id.ts";
 
 const skip = nginxSkipReason();
 if (skip) console.log(`skip: nginx end-to-end tests: ${skip}`);
@@ -209,10 +210,10 @@ describe("attach errors are one clear line", () => {
   });
 
   test("missing region", () => {
-    const r = cli(["attach", "1", "nginx", "--prefix", "/x", "--shm", `absent-${process.pid}`]);
+    const r = cli(["attach", "1", "nginx", "--prefix", "/x", "--shm", runName("absent")]);
     expect(r.code).toBe(3);
     expect(r.stderr.trim().split("\n")).toHaveLength(1);
-    expect(r.stderr).toContain(`absent-${process.pid} does not exist`);
+    expect(r.stderr).toContain(`${runName("absent")} does not exist`);
   });
 
   test("a program of the wrong type", () => {

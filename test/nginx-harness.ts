@@ -118,7 +118,7 @@ export function nginxConfig(dir: string, port: number, o: NginxOptions = {}): st
 
 /** Runs `nginx -t` on a configuration; returns the exit code and output. */
 export function testNginxConfig(o: NginxOptions = {}): { code: number; output: string } {
-  const dir = tempDir("bpftime-nginx-");
+  const dir = tempDir("nginx");
   const confPath = prepare(dir, 1, o);
   const r = run([nginxBin, "-t", "-p", dir, "-c", confPath], { env: o.env });
   return { code: r.code, output: r.stdout + r.stderr };
@@ -196,7 +196,7 @@ export async function startNginx(o: NginxOptions = {}): Promise<Nginx> {
   let lastError = "";
   // freePort() can race with another process taking the port: retry a few times.
   for (let attempt = 0; attempt < 3; attempt++) {
-    const dir = tempDir("bpftime-nginx-");
+    const dir = tempDir("nginx");
     const port = await freePort();
     const confPath = prepare(dir, port, o);
     const errorLogPath = join(dir, "error.log");

@@ -6,6 +6,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { cli, repoRoot, run, skipReason } from "./helpers.ts";
+import { runName } from "./run-id.ts";
 import {
   nginxSkipReason,
   requestStatus,
@@ -19,7 +20,7 @@ const skip = skipReason(nginxSkipReason(), "nginx module tests");
 /** A region name that does not exist. */
 function missingRegion(): string {
   for (;;) {
-    const name = `t${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+    const name = runName(Math.random().toString(36).slice(2, 8));
     if (!existsSync(`/dev/shm/bpftime-${name}`)) return name;
   }
 }

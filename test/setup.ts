@@ -2,34 +2,27 @@
 // to all files of the run.
 //  - after each test: kill the processes the test started, remove its
 //    temporary directories (test/helpers.ts cleanup);
-//  - after the whole run: a safety net for what tests left behind anyway —
-//    temporary directories under /tmp/bpftime-* and regions (and their
-//    metadata) under /dev/shm/bpftime-* that did not exist when the run
-//    began, e.g. fixtures built once per file or a region of a test that
-//    crashed half-way.
+//  - after the whole run: a safety net for what tests left behind anyway
+//    (fixtures built once per file, a region of a test that crashed half-way).
+//    It removes only entries named with this run's id (test/run-id.ts): a
+//    region, pin or directory of a user or of another run on the same
+//    machine is never touched. Anything else named bpftime-* that appeared
+//    during the run is reported, not removed (a leak to fix, not to hide).
 import { afterAll, afterEach } from "bun:test";
-import { readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { cleanup } from "./helpers.ts";
+import { RUN_ID } from "./run-id.ts";
+import { listBpftimeEntries, sweepRun } from "./sweep.ts";
 
-const watched = [tmpdir(), "/dev/shm"];
-const listed = (dir: string) => {
-  try {
-    return readdirSync(dir).filter((f) => f.startsWith("bpftime"));
-  } catch {
-    return [];
-  }
-};
-const before = new Map(watched.map((d) => [d, new Set(listed(d))]));
+const watched = [tmpdir(), "/dev/shm", "/sys/fs/bpf"];
+const before = new Map(watched.map((d) => [d, new Set(listBpftimeEntries(d))]));
 
 afterEach(cleanup);
 
 afterAll(async () => {
   await cleanup();
   for (const dir of watched) {
-    for (const f of listed(dir)) {
-      if (!before.get(dir)!.has(f)) rmSync(join(dir, f), { recursive: true, force: true });
-    }
+    const { foreign } = sweepRun(dir, RUN_ID, before.get(dir)!);
+    for (const f of foreign) console.warn(`test run left ${dir}/${f} (not this run's name: kept)`);
   }
 });

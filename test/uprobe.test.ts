@@ -17,6 +17,7 @@ import {
   startProcess,
   type Started,
 } from "./helpers.ts";
+import { RUN_ID, runName } from "./run-id.ts";
 
 const fixtures = join(import.meta.dir, "fixtures", "uprobe");
 const T = 30_000;
@@ -36,7 +37,7 @@ const obj = (name: string) => join(dir, `${name}.bpf.o`);
 
 function compile(): void {
   // Not tempDir(): that one is removed after each test.
-  dir = mkdtempSync(join(tmpdir(), "bpftime-uprobe-"));
+  dir = mkdtempSync(join(tmpdir(), `bpftime-${RUN_ID}-uprobe-`));
   target = join(dir, "target");
   const cc = run(["cc", "-O2", "-g", "-o", target, join(fixtures, "target.c"), "-lpthread"]);
   if (cc.code !== 0) throw new Error(`cc target.c: ${cc.stderr}`);
@@ -48,7 +49,7 @@ function compile(): void {
 let region = "";
 const regions = new Set<string>();
 function newRegion(): string {
-  region = `up${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  region = runName(`up-${Math.random().toString(36).slice(2, 8)}`);
   regions.add(region);
   return region;
 }

@@ -41,7 +41,7 @@ if (!tools14)
   console.log("skip llvm 14 equivalence tests: clang / llvm-objdump / llvm-objcopy not found");
 if (!tools19) console.log("skip llvm 19 equivalence tests: clang-19 / llvm-objdump-19 not found");
 
-const dir = mkdtempSync(join(tmpdir(), "bpftime-asm-"));
+const dir = mkdtempSync(join(tmpdir(), `bpftime-${process.env.BPFTIME_TEST_RUN ?? "x"}-asm-`));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function sh(cmd: string[]): string {

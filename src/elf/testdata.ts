@@ -26,7 +26,7 @@ export function testObjectsUnavailable(): string | undefined {
     reason = "clang not found: skipping tests that compile src/elf/testdata/*.bpf.c";
     return reason;
   }
-  outDir = mkdtempSync(join(tmpdir(), "bpftime-elf-"));
+  outDir = mkdtempSync(join(tmpdir(), `bpftime-${process.env.BPFTIME_TEST_RUN ?? "x"}-elf-`));
   // "clang-19-v4": clang-19 with -mcpu=v4 (ISA v4: sign-extending moves, gotol, …).
   for (const cc of ["clang", "clang-19", "clang-19-v4"]) {
     const bin = cc.replace(/-v4$/, "");

@@ -62,7 +62,9 @@ export function compiledPrograms(): { programs: CompiledProgram[]; skipped?: str
     cache = { programs: [], skipped: "clang not found: skipping the compiled positive suite" };
     return cache;
   }
-  const out = mkdtempSync(join(tmpdir(), "bpftime-verifier-"));
+  const out = mkdtempSync(
+    join(tmpdir(), `bpftime-${process.env.BPFTIME_TEST_RUN ?? "x"}-verifier-`),
+  );
   const programs: CompiledProgram[] = [];
   for (const src of sources()) {
     for (const [cc, flags] of variants) {

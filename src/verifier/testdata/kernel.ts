@@ -47,7 +47,10 @@ function kload(): string | undefined {
     helper = null;
     return undefined;
   }
-  const out = join(mkdtempSync(join(tmpdir(), "bpftime-kload-")), "kload");
+  const out = join(
+    mkdtempSync(join(tmpdir(), `bpftime-${process.env.BPFTIME_TEST_RUN ?? "x"}-kload-`)),
+    "kload",
+  );
   const r = Bun.spawnSync([cc, "-O2", "-o", out, join(import.meta.dir, "kload.c")], {
     stderr: "pipe",
   });
