@@ -25,6 +25,8 @@ struct compiled_prog {
     int users;          /* links pointing at it (manager thread only) */
     _Atomic int64_t inflight;
     uint64_t retired_ns; /* 0 while in use */
+    bool tail_target;    /* reachable by tail calls from a linked program: holds one user */
+    bool reached;        /* scratch for hold_tail_targets */
     struct compiled_prog *next;
 };
 
@@ -191,6 +193,77 @@ static void collect_retired(struct bpftime_attach_manager *m, bool force)
     }
 }
 
+/* JIT code tail-calls straight into its target's JIT code, so every program
+ * a linked program can reach through its prog_arrays (transitively) is
+ * compiled here, before it is called, and kept while it stays reachable.
+ * A prog_array update bumps the region's generation, which brings the
+ * manager back here. */
+static void scan_prog_arrays(struct bpftime_attach_manager *m, struct compiled_prog *from,
+                             struct compiled_prog ***work, size_t *nwork, size_t *capwork)
+{
+    uint32_t ids[64];
+    int n = bpftime_prog_get_map_ids(m->region, from->prog_id, ids, 64);
+    for (int i = 0; i < n && i < 64; i++) {
+        struct bpftime_map_info mi;
+        if (bpftime_map_get(m->region, ids[i], &mi) < 0 || mi.type != BPFTIME_MAP_PROG_ARRAY)
+            continue;
+        for (uint32_t k = 0; k < mi.max_entries; k++) {
+            uint32_t target = 0;
+            if (bpftime_map_lookup(m->region, ids[i], &k, &target) < 0 || !target)
+                continue;
+            struct compiled_prog *t = get_prog(m, target);
+            if (!t) {
+                BPFTIME_WARN("tail-call target %u (prog_array %u[%u]): %s", target, ids[i], k,
+                             m->error);
+                continue;
+            }
+            if (t->reached)
+                continue;
+            t->reached = true;
+            if (*nwork == *capwork) {
+                size_t cap = *capwork ? *capwork * 2 : 16;
+                struct compiled_prog **w = realloc(*work, cap * sizeof *w);
+                if (!w)
+                    continue;
+                *work = w;
+                *capwork = cap;
+            }
+            (*work)[(*nwork)++] = t;
+        }
+    }
+}
+
+static void hold_tail_targets(struct bpftime_attach_manager *m)
+{
+    struct compiled_prog **work = NULL;
+    size_t nwork = 0, capwork = 0;
+    for (struct compiled_prog *p = m->progs; p; p = p->next)
+        p->reached = false;
+    for (struct link_slot *s = m->slots; s; s = s->next)
+        scan_prog_arrays(m, atomic_load(&s->prog), &work, &nwork, &capwork);
+    while (nwork)
+        scan_prog_arrays(m, work[--nwork], &work, &nwork, &capwork);
+    free(work);
+    for (struct compiled_prog *p = m->progs; p; p = p->next) {
+        if (p->reached && !p->tail_target) {
+            p->tail_target = true;
+            p->users++;
+        } else if (!p->reached && p->tail_target) {
+            p->tail_target = false;
+            release_prog(m, p);
+        }
+    }
+}
+
+static void release_tail_targets(struct bpftime_attach_manager *m)
+{
+    for (struct compiled_prog *p = m->progs; p; p = p->next)
+        if (p->tail_target) {
+            p->tail_target = false;
+            release_prog(m, p);
+        }
+}
+
 static void detach_slot(struct bpftime_attach_manager *m, struct link_slot *s)
 {
     int err = bpftime_attach_impl_detach(s->impl, s->attach_id);
@@ -319,6 +392,7 @@ int bpftime_attach_manager_instantiate(struct bpftime_attach_manager *m)
         detach_slot(m, s);
     }
     m->slots = head;
+    hold_tail_targets(m);
     m->generation = gen;
     m->synced = true;
     collect_retired(m, false);
@@ -351,6 +425,7 @@ void bpftime_attach_manager_deinstantiate(struct bpftime_attach_manager *m)
         m->slots = s->next;
         detach_slot(m, s);
     }
+    release_tail_targets(m);
     collect_retired(m, true);
     while (m->dead_slots) {
         struct link_slot *s = m->dead_slots;

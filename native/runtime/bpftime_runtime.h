@@ -32,6 +32,7 @@ struct ebpf_vm;
 #define BPFTIME_NAME_LEN 64
 #define BPFTIME_HINT_LEN 256
 #define BPFTIME_INSTANCE_MAX_LINKS 64
+#define BPFTIME_PIN_NAME_LEN 128
 
 /* Map types: the kernel's enum bpf_map_type values. */
 enum bpftime_map_type {
@@ -145,7 +146,8 @@ int bpftime_prog_get(struct bpftime_region *r, uint32_t id, struct bpftime_prog_
 int bpftime_prog_get_insns(struct bpftime_region *r, uint32_t id, void *buf, uint32_t cap);
 /* Copies up to cap map ids; returns nr_maps. */
 int bpftime_prog_get_map_ids(struct bpftime_region *r, uint32_t id, uint32_t *buf, uint32_t cap);
-/* -EBUSY while a link uses it. */
+/* -EBUSY while a link uses it or a pin names it. Maps it alone held are
+ * freed (see bpftime_map_collect). */
 int bpftime_prog_delete(struct bpftime_region *r, uint32_t id);
 /* Smallest id > start_id, or -ENOENT (iteration, as BPF_PROG_GET_NEXT_ID). */
 int bpftime_prog_next_id(struct bpftime_region *r, uint32_t start_id);
@@ -183,8 +185,20 @@ int bpftime_map_create(struct bpftime_region *r, const char *name, uint32_t type
                        uint32_t value_size, uint32_t max_entries, uint32_t map_flags,
                        uint64_t map_extra);
 int bpftime_map_get(struct bpftime_region *r, uint32_t id, struct bpftime_map_info *out);
-/* -EBUSY while a program refers to it. */
+/* Removes a map nobody holds; -EBUSY (the message names the holders:
+ * programs, pins, live processes running code that uses it) otherwise. */
 int bpftime_map_delete(struct bpftime_region *r, uint32_t id);
+/* Map lifetimes. A map is held by every program that refers to it, every
+ * pin naming it, and every live registered process (instance) whose loaded
+ * VMs use it. Once something has held it, the map is freed (its storage
+ * returns to the allocator) when the last holder goes: deleting a program,
+ * removing a pin, a process letting go or dying all run this collection.
+ * Returns how many maps were freed. Exported so a control plane can collect
+ * after it finds dead processes. */
+int bpftime_map_collect(struct bpftime_region *r);
+/* The holders of a map as one line ("program 3, pin \"limit\", process 1234")
+ * into buf; returns how many holders (0: free to delete). */
+int bpftime_map_holders(struct bpftime_region *r, uint32_t id, char *buf, uint32_t buf_len);
 int bpftime_map_next_id(struct bpftime_region *r, uint32_t start_id);
 
 /* Control-plane element operations (as the bpf() syscall's): values are
@@ -215,6 +229,30 @@ int bpftime_map_h_update(struct bpftime_map *m, const void *key, const void *val
 int bpftime_map_h_delete(struct bpftime_map *m, const void *key);
 int bpftime_map_h_push(struct bpftime_map *m, const void *value, uint64_t flags);
 int bpftime_map_h_pop(struct bpftime_map *m, void *value, bool remove);
+
+/* ---- pins: region-level names for maps and programs (like bpffs) ----
+ * A pin holds its object: a pinned map is not collected, a pinned program
+ * cannot be unloaded. Names: 1-127 characters of [A-Za-z0-9_.-/], not
+ * starting with '/'. */
+#define BPFTIME_PIN_MAP 1
+#define BPFTIME_PIN_PROG 2
+/* Layout (144 bytes): 0 u32 id  4 u32 kind  8 u32 obj_id  12 u32 reserved
+ *  16 u64 created_ns  24 char name[128] */
+struct bpftime_pin_info {
+    uint32_t id;
+    uint32_t kind;
+    uint32_t obj_id;
+    uint32_t reserved;
+    uint64_t created_ns;
+    char name[BPFTIME_PIN_NAME_LEN];
+};
+/* Returns the pin's id; -EEXIST if the name is taken, -ENOENT if no such object. */
+int bpftime_pin_create(struct bpftime_region *r, const char *name, uint32_t kind, uint32_t obj_id);
+/* -ENOENT if no pin has that name. Collects the map it held if that was the last holder. */
+int bpftime_pin_delete(struct bpftime_region *r, const char *name);
+int bpftime_pin_get(struct bpftime_region *r, const char *name, struct bpftime_pin_info *out);
+int bpftime_pin_get_by_id(struct bpftime_region *r, uint32_t id, struct bpftime_pin_info *out);
+int bpftime_pin_next_id(struct bpftime_region *r, uint32_t start_id);
 
 /* ---- ringbuf / perf_event_array consumers ---- */
 

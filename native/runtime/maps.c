@@ -398,6 +398,7 @@ static int array_update(struct bpftime_map *h, const void *key, const void *valu
         if (!ok)
             return rt_err(-EINVAL, "prog_array map %u: no program with id %u", h->id, prog);
         __atomic_store_n((uint32_t *)(void *)array_elem(h, idx), prog, __ATOMIC_RELEASE);
+        gen_bump(h->r); /* data planes compile the new tail-call target */
         return 0;
     }
     /* plain copy, as the kernel (no lock for array values) */
@@ -814,6 +815,8 @@ int bpftime_map_h_delete(struct bpftime_map *h, const void *key)
             return rt_err(-E2BIG, "map %u: index %u out of range", h->id, idx);
         uint32_t old =
             __atomic_exchange_n((uint32_t *)(void *)array_elem(h, idx), 0, __ATOMIC_ACQ_REL);
+        if (old)
+            gen_bump(h->r);
         return old ? 0 : rt_err(-ENOENT, "map %u: slot %u is empty", h->id, idx);
     }
     if (is_array(h->type))

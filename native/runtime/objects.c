@@ -22,8 +22,8 @@ _Static_assert(sizeof(struct bpftime_instance_info) == 296, "instance_info layou
 _Static_assert(offsetof(struct bpftime_instance_info, link_ids) == 40, "instance_info.link_ids");
 _Static_assert(sizeof(struct bpftime_invocation) == 40, "invocation layout");
 
-static const char *const kind_names[KIND_COUNT] = {"program", "map", "attach target", "link",
-                                                   "instance"};
+static const char *const kind_names[KIND_COUNT] = {"program", "map",      "attach target",
+                                                   "link",    "instance", "pin"};
 
 size_t table_entry_size(int kind)
 {
@@ -32,6 +32,7 @@ size_t table_entry_size(int kind)
     case KIND_MAP: return sizeof(struct shm_map);
     case KIND_TARGET: return sizeof(struct shm_target);
     case KIND_LINK: return sizeof(struct shm_link);
+    case KIND_PIN: return sizeof(struct shm_pin);
     default: return sizeof(struct shm_instance);
     }
 }
@@ -173,6 +174,8 @@ int bpftime_prog_create(struct bpftime_region *r, const char *name, uint32_t typ
     struct shm_prog *p = new_entry(r, KIND_PROG, &err);
     if (!p)
         goto fail;
+    for (uint32_t i = 0; i < nr_maps; i++)
+        map_entry_by_id(r, map_ids[i], NULL)->collectable = 1;
     p->type = type;
     p->insn_cnt = insn_cnt;
     p->nr_maps = nr_maps;
@@ -273,6 +276,13 @@ int bpftime_prog_delete(struct bpftime_region *r, uint32_t id)
         shm_unlock(&r->hdr->table_lock);
         return rt_err(-EBUSY, "program %u is used by %u link(s): detach them first", id, links);
     }
+    struct shm_pin *pin = pin_of(r, BPFTIME_PIN_PROG, id);
+    if (pin) {
+        int e = rt_err(-EBUSY, "program %u is pinned as \"%s\": `bpftime unpin %s` first", id,
+                       pin->name, pin->name);
+        shm_unlock(&r->hdr->table_lock);
+        return e;
+    }
     uint64_t code = p->insns_off, ids = p->map_ids_off;
     __atomic_store_n(&p->id, 0, __ATOMIC_RELEASE);
     gen_bump(r);
@@ -282,6 +292,8 @@ int bpftime_prog_delete(struct bpftime_region *r, uint32_t id)
      * load, and freed blocks are only reused by later allocations. */
     shm_free(r, code);
     shm_free(r, ids);
+    /* the maps this program alone held go with it */
+    bpftime_map_collect(r);
     return 0;
 }
 
@@ -379,20 +391,14 @@ int bpftime_map_delete(struct bpftime_region *r, uint32_t id)
         shm_unlock(&r->hdr->table_lock);
         return not_found(KIND_MAP, id);
     }
-    uint32_t cap = r->hdr->table_cap[KIND_PROG];
-    for (uint32_t i = 0; i < cap; i++) {
-        struct shm_prog *p = table_slot(r, KIND_PROG, i);
-        if (!p->id)
-            continue;
-        const uint32_t *ids = rt_ptr(r, p->map_ids_off);
-        for (uint32_t k = 0; k < p->nr_maps; k++) {
-            if (ids[k] == id) {
-                uint32_t pid = p->id;
-                shm_unlock(&r->hdr->table_lock);
-                return rt_err(-EBUSY, "map %u is used by program %u: delete the program first", id,
-                              pid);
-            }
-        }
+    char holders[256];
+    bool alive[SHM_INSTANCES_CAP];
+    alive_instances(r, alive);
+    if (map_holders_locked(r, id, alive, holders, sizeof holders)) {
+        int e =
+            rt_err(-EBUSY, "map %u is held by %s: unload, unpin or stop those first", id, holders);
+        shm_unlock(&r->hdr->table_lock);
+        return e;
     }
     struct shm_map copy = *m;
     __atomic_store_n(&m->id, 0, __ATOMIC_RELEASE);
@@ -703,6 +709,12 @@ int bpftime_instance_register(struct bpftime_region *r, uint32_t pid)
     __atomic_store_n(&in->id, id, __ATOMIC_RELEASE);
     inst_gen_bump(r);
     shm_unlock(&r->hdr->table_lock);
+    if (pid == (uint32_t)getpid()) {
+        /* this process: its loaded VMs' maps are held through this record
+         * (a forked child republishes what it inherited) */
+        r->instance_id = id;
+        prog_publish_holds(r);
+    }
     return (int)id;
 }
 
@@ -782,6 +794,9 @@ int bpftime_instance_delete(struct bpftime_region *r, uint32_t id)
     __atomic_store_n(&in->id, 0, __ATOMIC_RELEASE);
     inst_gen_bump(r);
     shm_unlock(&r->hdr->table_lock);
+    if (r->instance_id == id)
+        r->instance_id = 0;
+    bpftime_map_collect(r); /* maps only this process still held */
     return 0;
 }
 
@@ -805,5 +820,39 @@ int bpftime_instance_reap(struct bpftime_region *r)
     if (n)
         inst_gen_bump(r);
     shm_unlock(&r->hdr->table_lock);
+    if (n)
+        bpftime_map_collect(r); /* maps only dead processes still held */
     return n;
+}
+
+/* ---- for the other object files (pins.c, lifetimes.c) ---- */
+
+int obj_find_slot(struct bpftime_region *r, int kind, uint32_t id)
+{
+    return find_slot(r, kind, id);
+}
+
+void *obj_new_entry(struct bpftime_region *r, int kind, int *err)
+{
+    return new_entry(r, kind, err);
+}
+
+uint32_t obj_take_id(struct bpftime_region *r, int kind)
+{
+    return take_id(r, kind);
+}
+
+int obj_not_found(int kind, uint32_t id)
+{
+    return not_found(kind, id);
+}
+
+int obj_next_id(struct bpftime_region *r, int kind, uint32_t start)
+{
+    return next_id(r, kind, start);
+}
+
+bool obj_instance_alive(const struct shm_instance *in)
+{
+    return instance_alive(in);
 }

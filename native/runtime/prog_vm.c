@@ -26,6 +26,7 @@ struct prog_local {
     struct bpftime_map **maps; /* program map index -> handle */
     struct ebpf_vm *vm;        /* set when the region owns the VM */
     int refs;                  /* owned VMs: bpftime_prog_load_vm calls not yet unloaded */
+    bool holds;                /* its maps count as held by this process (see prog_publish_holds) */
     /* tail-call targets this program reached, each holding a reference
      * (released with this context); under r->local_lock */
     struct {
@@ -142,6 +143,17 @@ static void prog_local_free(struct prog_local *pl, bool release_refs)
     free(pl);
 }
 
+static void unlink_local(struct bpftime_region *r, struct prog_local *dead)
+{
+    pthread_mutex_lock(&r->local_lock);
+    for (struct prog_local **pp = &r->progs; *pp; pp = &(*pp)->next)
+        if (*pp == dead) {
+            *pp = dead->next;
+            break;
+        }
+    pthread_mutex_unlock(&r->local_lock);
+}
+
 static int setup(struct bpftime_region *r, uint32_t prog_id, struct ebpf_vm *vm,
                  struct prog_local **out)
 {
@@ -197,9 +209,46 @@ static int setup(struct bpftime_region *r, uint32_t prog_id, struct ebpf_vm *vm,
     pthread_mutex_lock(&r->local_lock);
     pl->next = r->progs;
     r->progs = pl;
+    pl->holds = true;
     pthread_mutex_unlock(&r->local_lock);
+    rc = prog_publish_holds(r);
+    if (rc) {
+        /* a map went between reading the program and holding it */
+        unlink_local(r, pl);
+        prog_local_free(pl, false);
+        prog_publish_holds(r);
+        return rc;
+    }
     *out = pl;
     return 0;
+}
+
+int prog_publish_holds(struct bpftime_region *r)
+{
+    uint32_t n = 0, cap = 0;
+    uint32_t *ids = NULL;
+    pthread_mutex_lock(&r->local_lock);
+    for (struct prog_local *pl = r->progs; pl; pl = pl->next)
+        if (pl->holds)
+            cap += pl->nr_maps;
+    ids = cap ? malloc((size_t)cap * sizeof *ids) : NULL;
+    for (struct prog_local *pl = r->progs; ids && pl; pl = pl->next) {
+        if (!pl->holds)
+            continue;
+        for (uint32_t i = 0; i < pl->nr_maps; i++) {
+            uint32_t id = pl->maps[i]->id, k = 0;
+            while (k < n && ids[k] != id)
+                k++;
+            if (k == n)
+                ids[n++] = id;
+        }
+    }
+    pthread_mutex_unlock(&r->local_lock);
+    if (cap && !ids)
+        return rt_err(-ENOMEM, "out of memory");
+    int rc = instance_publish_holds(r, ids, n);
+    free(ids);
+    return rc;
 }
 
 int bpftime_prog_setup_vm(struct bpftime_region *r, uint32_t prog_id, struct ebpf_vm *vm)
@@ -256,8 +305,14 @@ int bpftime_prog_load_vm(struct bpftime_region *r, uint32_t prog_id, struct ebpf
     free(code);
     if (rc) {
         rc = rt_err(rc, "program %u (%s): %s", prog_id, info.name, ebpf_vm_error(vm));
-        /* the context stays (callbacks may reference it) but the VM goes */
+        /* the context stays (callbacks may reference it) but the VM goes,
+         * and with it the hold on the program's maps */
         ebpf_vm_destroy(vm);
+        pthread_mutex_lock(&r->local_lock);
+        pl->holds = false;
+        pthread_mutex_unlock(&r->local_lock);
+        prog_publish_holds(r);
+        bpftime_map_collect(r);
         return rc;
     }
     pthread_mutex_lock(&r->local_lock);
@@ -283,8 +338,12 @@ void bpftime_prog_unload_vm(struct bpftime_region *r, uint32_t prog_id)
         }
     }
     pthread_mutex_unlock(&r->local_lock);
-    if (dead)
+    if (dead) {
         prog_local_free(dead, true);
+        /* this process lets go of the program's maps: the last holder frees them */
+        prog_publish_holds(r);
+        bpftime_map_collect(r);
+    }
 }
 
 void prog_local_free_all(struct bpftime_region *r)

@@ -315,8 +315,8 @@ static void region_free(struct bpftime_region *r)
 /* Tables follow the header page, each page-aligned. */
 static uint64_t layout_tables(struct shm_header *h)
 {
-    static const uint32_t caps[KIND_COUNT] = {SHM_PROGS_CAP, SHM_MAPS_CAP, SHM_TARGETS_CAP,
-                                              SHM_LINKS_CAP, SHM_INSTANCES_CAP};
+    static const uint32_t caps[KIND_COUNT] = {SHM_PROGS_CAP, SHM_MAPS_CAP,      SHM_TARGETS_CAP,
+                                              SHM_LINKS_CAP, SHM_INSTANCES_CAP, SHM_PINS_CAP};
     uint64_t off = SHM_PAGE;
     for (int k = 0; k < KIND_COUNT; k++) {
         h->table_off[k] = off;

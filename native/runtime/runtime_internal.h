@@ -43,6 +43,7 @@ struct bpftime_region {
     struct bpftime_map *retired_maps;       /* handles of deleted maps (freed at close) */
     struct bpftime_map *map_hint;           /* last handle returned (atomic) */
     struct prog_local *progs;               /* prog_vm.c list */
+    uint32_t instance_id; /* this process's instance record (registered with pid 0), or 0 */
 };
 
 /* errors: sets the thread-local message, returns code. Helpers set
@@ -85,6 +86,27 @@ size_t table_entry_size(int kind);
 void gen_bump(struct bpftime_region *r);
 struct shm_map *map_entry_by_id(struct bpftime_region *r, uint32_t id, uint32_t *slot);
 struct shm_prog *prog_entry_by_id(struct bpftime_region *r, uint32_t id);
+/* table primitives (under table_lock, except obj_next_id which takes it) */
+int obj_find_slot(struct bpftime_region *r, int kind, uint32_t id); /* slot or -1 */
+void *obj_new_entry(struct bpftime_region *r, int kind, int *err);
+uint32_t obj_take_id(struct bpftime_region *r, int kind);
+int obj_not_found(int kind, uint32_t id);
+int obj_next_id(struct bpftime_region *r, int kind, uint32_t start);
+bool obj_instance_alive(const struct shm_instance *in);
+
+/* pins.c (under table_lock): the pin naming object obj_id of kind, or NULL */
+struct shm_pin *pin_of(struct bpftime_region *r, uint32_t kind, uint32_t obj_id);
+
+/* lifetimes.c (under table_lock) */
+/* alive[i]: instance slot i is a live process */
+void alive_instances(struct bpftime_region *r, bool *alive);
+/* Number of holders of map id; their description into buf. */
+int map_holders_locked(struct bpftime_region *r, uint32_t id, const bool *alive, char *buf,
+                       size_t len);
+/* Publishes the maps this process's VMs use into its instance record
+ * (r->instance_id) and checks that they all still exist: -ENOENT if one
+ * was freed meanwhile. Takes table_lock. */
+int instance_publish_holds(struct bpftime_region *r, const uint32_t *ids, uint32_t n);
 
 /* maps.c */
 int map_storage_init(struct bpftime_region *r, struct shm_map *m);
@@ -103,6 +125,8 @@ void rb_commit(void *data, uint64_t flags, bool discard);
 
 /* prog_vm.c */
 void prog_local_free_all(struct bpftime_region *r);
+/* Republishes this process's map holds (after its instance changes). */
+int prog_publish_holds(struct bpftime_region *r);
 
 /* helpers.c */
 int rt_current_cpu(uint32_t ncpus);

@@ -16,6 +16,7 @@
  *   targets_off       struct shm_target[targets_cap]
  *   links_off         struct shm_link[links_cap]
  *   instances_off     struct shm_instance[instances_cap]
+ *   pins_off          struct shm_pin[pins_cap]
  *   heap_off..size    allocator heap (map storage, bytecode, blobs, trace ring)
  */
 #ifndef BPFTIME_SHM_LAYOUT_H
@@ -30,7 +31,7 @@
 #include "runtime/bpftime_runtime.h"
 
 #define BPFTIME_MAGIC "BPFTIME" /* 8 bytes with its NUL */
-#define BPFTIME_LAYOUT_VERSION 1u
+#define BPFTIME_LAYOUT_VERSION 2u
 #define SHM_PAGE 4096u
 
 #define SHM_PROGS_CAP 1024u
@@ -38,6 +39,9 @@
 #define SHM_TARGETS_CAP 1024u
 #define SHM_LINKS_CAP 4096u
 #define SHM_INSTANCES_CAP 1024u
+#define SHM_PINS_CAP 1024u
+
+#define SHM_INSTANCE_MAX_HELD_MAPS 256u
 
 #define SHM_TRACE_RING_SIZE (256u * 1024u) /* data bytes of the trace_printk ring */
 
@@ -64,7 +68,15 @@ struct shm_block {
 _Static_assert(sizeof(struct shm_block) == 32, "block header size");
 #define SHM_SMALL_HDR 16u /* payload of small blocks starts 16 bytes in */
 
-enum shm_kind { KIND_PROG = 0, KIND_MAP, KIND_TARGET, KIND_LINK, KIND_INSTANCE, KIND_COUNT };
+enum shm_kind {
+    KIND_PROG = 0,
+    KIND_MAP,
+    KIND_TARGET,
+    KIND_LINK,
+    KIND_INSTANCE,
+    KIND_PIN,
+    KIND_COUNT
+};
 
 struct shm_header {
     char magic[8];           /* "BPFTIME\0", written last at creation */
@@ -121,6 +133,11 @@ struct shm_map {
     uint64_t created_ns;
     uint64_t data_off; /* type-specific storage (heap block) */
     uint64_t data_size;
+    /* Set once a holder (program, pin) has referred to the map: from then
+     * on the map is freed when its last holder goes (map_collect). A map
+     * nobody ever held (just created, or made by hand) stays until deleted. */
+    uint32_t collectable;
+    uint32_t reserved;
     char name[BPFTIME_NAME_LEN];
     shm_mutex_t lock; /* queue/stack; LRU hash uses its own */
 };
@@ -152,6 +169,22 @@ struct shm_instance {
     uint32_t nr_links;
     uint32_t reserved;
     uint32_t link_ids[BPFTIME_INSTANCE_MAX_LINKS];
+    /* Maps the process's loaded VMs use (published by the runtime as it
+     * sets VMs up and frees them): each is a holder while the process is
+     * alive. held_overflow: more than fit, so the process holds every map. */
+    uint32_t nr_held_maps;
+    uint32_t held_overflow;
+    uint32_t held_map_ids[SHM_INSTANCE_MAX_HELD_MAPS];
+};
+
+/* A region-level name for a map or a program (like a bpffs pin): a holder. */
+struct shm_pin {
+    uint32_t id;
+    uint32_t kind; /* BPFTIME_PIN_MAP / BPFTIME_PIN_PROG */
+    uint32_t obj_id;
+    uint32_t reserved;
+    uint64_t created_ns;
+    char name[BPFTIME_PIN_NAME_LEN];
 };
 
 /* ---- map storage ---- */

@@ -44,10 +44,10 @@ export const unloadCommand: Command = {
   summary: "remove a loaded program that no link uses (as DELETE /v1/programs/ID)",
   usage: "PROG [--shm NAME] [--json]",
   description:
-    "Remove program PROG (id or name) once no link uses it (`bpftime detach` first).\n" +
-    "Its maps stay, with their data, for other programs and for reading: processes that\n" +
-    "ran the program may still hold code that refers to them. `bpftime shm remove`\n" +
-    "frees everything at once.",
+    "Remove program PROG (id or name) once no link uses it (`bpftime detach` first) and\n" +
+    "no pin names it. Its maps go with it unless something else holds them: another\n" +
+    "program, a pin (`bpftime pin`, --pin-maps), or a process still running code that\n" +
+    "uses them (the map then goes when that process lets go or exits).",
   options: { ...shmOption, ...jsonOption },
   examples: ["bpftime unload url_filter", "bpftime unload 3 --shm demo"],
   run(p) {

@@ -8,6 +8,7 @@ import { attachCommand, detachCommand, replaceCommand } from "./attach.ts";
 import { ejectCommand, injectCommand, startCommand } from "./start.ts";
 import { listCommand } from "./list.ts";
 import { mapCommand } from "./map.ts";
+import { pinCommand, unpinCommand } from "./pin.ts";
 import { eventsCommand, traceCommand } from "./events.ts";
 import { shmCommand } from "./shm.ts";
 import { objCommand } from "./obj.ts";
@@ -26,6 +27,8 @@ export const commands: Command[] = [
   ejectCommand,
   listCommand,
   mapCommand,
+  pinCommand,
+  unpinCommand,
   eventsCommand,
   traceCommand,
   statsCommand,

@@ -7,12 +7,22 @@ export const loadCommand: Command = {
   name: "load",
   summary: "verify an object's programs and store them and its maps in the region",
   usage:
-    "FILE.o [--program NAME]... [--shm NAME] [--json]\n" +
+    "FILE.o [--program NAME]... [--pin-maps] [--reuse-maps] [--shm NAME] [--json]\n" +
     "       bpftime load --kernel FILE.o [--name NAME] [--json]   (pins under /sys/fs/bpf/bpftime/NAME)",
   description:
     "Verify every program of FILE.o (or those named with --program) and store them, with\n" +
     "the object's maps and global data, in the shared-memory region (created if missing).\n" +
-    "Nothing is attached yet: see `bpftime attach`. Prints the new ids.",
+    "Nothing is attached yet: see `bpftime attach`. Prints the new ids.\n" +
+    "\n" +
+    "State-preserving upgrades: a map declared with `__uint(pinning, LIBBPF_PIN_BY_NAME)`\n" +
+    "is pinned under its name (`bpftime pin list`) and later loads take that live map over\n" +
+    "instead of creating a new one; --pin-maps does the same for every map of the object.\n" +
+    "--reuse-maps takes over live maps by name (a pin of that name, else the only map of\n" +
+    "that name), so `bpftime replace` to the new version keeps counters and other state.\n" +
+    "A reused map must match type, key_size, value_size, max_entries and map_flags (the\n" +
+    "load is refused naming the field that differs). Read-only data (.rodata) is the new\n" +
+    "version's constants: it is never reused or pinned. Maps go when their last holder\n" +
+    "(program, pin, process running code that uses them) goes.",
   options: {
     program: {
       type: "string",
@@ -22,6 +32,14 @@ export const loadCommand: Command = {
     },
     ...shmOption,
     ...jsonOption,
+    "pin-maps": {
+      type: "boolean",
+      description: "pin every map under its name and reuse maps already pinned so",
+    },
+    "reuse-maps": {
+      type: "boolean",
+      description: "take over live maps of the same name instead of creating new ones",
+    },
     ...kernelOption,
     name: {
       type: "string",
@@ -33,12 +51,17 @@ export const loadCommand: Command = {
     "bpftime load examples/build/url_filter.bpf.o",
     "bpftime load --kernel examples/build/malloc.bpf.o",
     "bpftime load prog.o --program count --shm demo --json",
+    "bpftime load v1.bpf.o --pin-maps && bpftime load v2.bpf.o --reuse-maps",
   ],
   run(p) {
     if (flag(p, "kernel")) return kernelLoad(p);
     const file = needPositional(p, 0, "FILE.o", "bpftime load");
     const names = (p.values.program as string[] | undefined) ?? [];
-    const r = loadIntoRegion(file, str(p, "shm"), { programs: names });
+    const r = loadIntoRegion(file, str(p, "shm"), {
+      programs: names,
+      pinMaps: flag(p, "pin-maps"),
+      reuseMaps: flag(p, "reuse-maps"),
+    });
     if (flag(p, "json")) return printJson(r);
     console.log(`loaded ${file} into region ${r.region}`);
     printLoaded(r);

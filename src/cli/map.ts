@@ -8,7 +8,16 @@ import {
   str,
 } from "./command.ts";
 import { withRegion } from "../ops/shm.ts";
-import { describeMap, dumpEntries, lookup, openMap, remove, update } from "../ops/maps.ts";
+import {
+  describeMap,
+  dumpEntries,
+  lookup,
+  openMap,
+  popOrPeek,
+  remove,
+  update,
+} from "../ops/maps.ts";
+import { deleteMapObject } from "../ops/pins.ts";
 import { mapView } from "../ops/list.ts";
 import { printJson, table, toJson } from "./output.ts";
 import { kernelMapDump, kernelOption } from "../ops/kernel.ts";
@@ -158,21 +167,58 @@ const updateCmd: Command = {
 const deleteCmd: Command = {
   name: "delete",
   aliases: ["rm"],
-  summary: "delete one key",
-  usage: "MAP KEY [--shm NAME]",
+  summary: "delete one key, or (without KEY) the map itself",
+  usage: "MAP [KEY] [--shm NAME] [--json]",
+  description:
+    "With KEY: delete that entry of MAP. Without KEY: remove MAP itself (as DELETE\n" +
+    "/v1/maps/ID) if nothing holds it; a map is held by the programs that use it, by pins\n" +
+    "(`bpftime pin list`) and by processes still running code that uses it, and the\n" +
+    "refusal names them. Maps are also freed by themselves when their last holder goes\n" +
+    "(`bpftime unload`, `bpftime unpin`, a process letting go or exiting).\n" +
+    keyHelp,
   options: { ...shmOption, ...jsonOption },
-  examples: ["bpftime map delete malloc_calls 1234"],
+  examples: ["bpftime map delete malloc_calls 1234", "bpftime map delete 7"],
   run(p) {
     const ref = needPositional(p, 0, "MAP (id or name)", "bpftime map delete");
-    const key = needPositional(p, 1, "KEY", "bpftime map delete");
+    const key = p.positionals[1];
+    if (key === undefined) {
+      const out = withRegion(str(p, "shm"), (r) => deleteMapObject(r, ref));
+      if (flag(p, "json")) return printJson(out);
+      console.log(`removed map ${out.deleted}`);
+      return;
+    }
     withRegion(str(p, "shm"), (r) => remove(openMap(r, ref), key));
     if (flag(p, "json")) return printJson({ deleted: true });
     console.log("deleted");
   },
 };
 
+function popPeek(name: "pop" | "peek"): Command {
+  const remove = name === "pop";
+  return {
+    name,
+    summary: remove
+      ? "remove and print the next value of a queue or stack"
+      : "print the next value of a queue or stack, leaving it there",
+    usage: "MAP [--shm NAME] [--json]",
+    description:
+      (remove
+        ? "Remove the next value of queue/stack MAP (oldest for a queue, newest for a stack)\n"
+        : "Print the next value of queue/stack MAP (oldest for a queue, newest for a stack)\n") +
+      "and print it through the map's BTF. An empty map is an error (exit code 3).",
+    options: { ...shmOption, ...jsonOption },
+    examples: [`bpftime map ${name} jobs`],
+    run(p) {
+      const ref = needPositional(p, 0, "MAP (id or name)", `bpftime map ${name}`);
+      const v = withRegion(str(p, "shm"), (r) => popOrPeek(openMap(r, ref), remove));
+      if (flag(p, "json")) return printJson({ value: v });
+      console.log(toJson(v));
+    },
+  };
+}
+
 export const mapCommand: Command = {
   name: "map",
-  summary: "list, show, dump, look up, update and delete map entries",
-  subcommands: [list, show, dump, lookupCmd, updateCmd, deleteCmd],
+  summary: "list, show, dump, look up, update, delete, pop and peek map entries; delete maps",
+  subcommands: [list, show, dump, lookupCmd, updateCmd, deleteCmd, popPeek("pop"), popPeek("peek")],
 };

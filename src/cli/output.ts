@@ -27,7 +27,7 @@ export function table(headers: string[], rows: Array<Array<string | number | big
 /** The tables `bpftime load` prints (userspace and --kernel alike). */
 export function printLoaded(r: {
   programs: Array<{ id: number; name: string; section: string; type: string; insnCount: number }>;
-  maps: Array<{ id: number; name: string; type: string }>;
+  maps: Array<{ id: number; name: string; type: string; reused?: boolean; pin?: string | null }>;
 }): void {
   console.log(
     table(
@@ -35,11 +35,15 @@ export function printLoaded(r: {
       r.programs.map((x) => [x.id, x.name, x.section, x.type, x.insnCount]),
     ),
   );
+  // reused/pinned maps (userspace --reuse-maps, --pin-maps, LIBBPF_PIN_BY_NAME) say so
+  const state = (x: { reused?: boolean; pin?: string | null }) =>
+    [x.reused ? "reused" : "", x.pin ? `pinned as ${x.pin}` : ""].filter(Boolean).join(", ");
+  const withState = r.maps.some((x) => state(x));
   if (r.maps.length)
     console.log(
       table(
-        ["MAP", "NAME", "TYPE"],
-        r.maps.map((x) => [x.id, x.name, x.type]),
+        ["MAP", "NAME", "TYPE", ...(withState ? ["STATE"] : [])],
+        r.maps.map((x) => [x.id, x.name, x.type, ...(withState ? [state(x)] : [])]),
       ),
     );
 }

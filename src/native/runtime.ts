@@ -31,6 +31,12 @@ const lib = openLibrary({
   bpftime_map_get: { args: [P, u32, P], returns: i32 },
   bpftime_map_delete: { args: [P, u32], returns: i32 },
   bpftime_map_next_id: { args: [P, u32], returns: i32 },
+  bpftime_map_collect: { args: [P], returns: i32 },
+  bpftime_map_holders: { args: [P, u32, P, u32], returns: i32 },
+  bpftime_pin_create: { args: [P, P, u32, u32], returns: i32 },
+  bpftime_pin_delete: { args: [P, P], returns: i32 },
+  bpftime_pin_get_by_id: { args: [P, u32, P], returns: i32 },
+  bpftime_pin_next_id: { args: [P, u32], returns: i32 },
   bpftime_map_lookup: { args: [P, u32, P, P], returns: i32 },
   bpftime_map_update: { args: [P, u32, P, P, u64], returns: i32 },
   bpftime_map_delete_elem: { args: [P, u32, P], returns: i32 },
@@ -97,6 +103,14 @@ function cstr(v: string): Uint8Array {
 function readCString(buf: Uint8Array, off: number, len: number): string {
   const end = buf.indexOf(0, off);
   return new TextDecoder().decode(buf.subarray(off, end < 0 || end > off + len ? off + len : end));
+}
+
+export interface PinInfo {
+  id: number;
+  kind: "map" | "prog";
+  objectId: number;
+  createdNs: bigint;
+  name: string;
 }
 
 export interface RegionInfo {
@@ -416,6 +430,47 @@ export class Region {
 
   mapIds(): number[] {
     return this.ids((id) => s.bpftime_map_next_id(this.handle, id));
+  }
+
+  /** Frees every map whose last holder went; returns how many. */
+  collectMaps(): number {
+    return check(s.bpftime_map_collect(this.handle));
+  }
+
+  /** Who holds map `id` (programs, pins, processes), as one line; "" when nobody. */
+  mapHolders(id: number): string {
+    const b = new Uint8Array(512);
+    const n = check(s.bpftime_map_holders(this.handle, id, ptr(b), b.length), `map ${id}`);
+    return n ? readCString(b, 0, b.length) : "";
+  }
+
+  // ---- pins ----
+  createPin(name: string, kind: "map" | "prog", id: number): number {
+    return check(
+      s.bpftime_pin_create(this.handle, ptr(cstr(name)), kind === "map" ? 1 : 2, id),
+      `pin ${name}`,
+    );
+  }
+
+  deletePin(name: string): void {
+    check(s.bpftime_pin_delete(this.handle, ptr(cstr(name))), `unpin ${name}`);
+  }
+
+  pins(): PinInfo[] {
+    return this.ids((id) => s.bpftime_pin_next_id(this.handle, id)).flatMap((id) => {
+      const b = new Uint8Array(144);
+      if (s.bpftime_pin_get_by_id(this.handle, id, ptr(b)) < 0) return []; // removed meanwhile
+      const v = new DataView(b.buffer);
+      return [
+        {
+          id: v.getUint32(0, true),
+          kind: v.getUint32(4, true) === 1 ? ("map" as const) : ("prog" as const),
+          objectId: v.getUint32(8, true),
+          createdNs: v.getBigUint64(16, true),
+          name: readCString(b, 24, 128),
+        },
+      ];
+    });
   }
 
   /** Returns the value, or null when the key is absent (ENOENT). */

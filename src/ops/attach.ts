@@ -5,6 +5,7 @@ import { NativeError } from "../native/runtime.ts";
 import { MAX_TARGET_ARG, targetTypeByName, targetTypeName } from "../attach/targets.ts";
 import { programTypeName } from "../attach/program-types.ts";
 import { removeMeta } from "./metadata.ts";
+import { collectMaps } from "./maps.ts";
 
 /** A program named by id ("3") or by name ("url_filter", must be unique). */
 export function resolveProgram(r: Region, ref: string): number {
@@ -144,7 +145,8 @@ export function deleteProgram(r: Region, progRef: string): number {
       "busy",
       `program ${id} is still linked (links ${links.join(", ")}): detach them first`,
     );
-  r.deleteProgram(id);
+  r.deleteProgram(id); // frees the maps only this program held
   removeMeta(r.name, "prog", id);
+  collectMaps(r);
   return id;
 }

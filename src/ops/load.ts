@@ -18,6 +18,7 @@ import { readInputFile } from "./run.ts";
 import { isElf } from "./object.ts";
 import { loadObject } from "../elf/object.ts";
 import { writeMeta, removeMeta } from "./metadata.ts";
+import { mapToReuse, wantsPin, type ReuseOptions } from "./map-reuse.ts";
 
 export interface VerifiedProgram {
   spec: ProgramSpec;
@@ -31,7 +32,15 @@ export interface LoadedObject {
   file: string;
   region: string;
   programs: Array<{ id: number; name: string; section: string; type: string; insnCount: number }>;
-  maps: Array<{ id: number; name: string; type: string }>;
+  maps: Array<{
+    id: number;
+    name: string;
+    type: string;
+    /** Taken over from a live map (pinned, or --reuse-maps) rather than created. */
+    reused: boolean;
+    /** The pin holding it, if any. */
+    pin: string | null;
+  }>;
 }
 
 export function mapInfos(spec: ObjectSpec): MapInfo[] {
@@ -95,7 +104,7 @@ function btfSection(bytes: Uint8Array): string | undefined {
 export function loadIntoRegion(
   file: string,
   regionName: string | undefined,
-  opts: { programs?: string[] } = {},
+  opts: { programs?: string[] } & ReuseOptions = {},
 ): LoadedObject {
   const { bytes, spec } = readObjectBytes(file);
   let chosen = spec.programs;
@@ -113,10 +122,22 @@ export function loadIntoRegion(
 
   const region = Region.openOrCreate(regionName);
   const mapIds: number[] = [];
+  const created = new Set<number>();
+  const pinsMade: string[] = [];
   const progIds: number[] = [];
   try {
     const btf = spec.btf ? btfSection(bytes) : undefined;
-    for (const m of spec.maps) {
+    const reuse = spec.maps.map((m) => mapToReuse(region, file, m, opts));
+    for (const [i, m] of spec.maps.entries()) {
+      const reused = reuse[i];
+      if (reused !== undefined) {
+        mapIds.push(reused);
+        if (wantsPin(m, opts) && !region.pins().some((p) => p.name === m.name)) {
+          region.createPin(m.name, "map", reused);
+          pinsMade.push(m.name);
+        }
+        continue;
+      }
       const id = region.createMap({
         name: m.name,
         type: m.type,
@@ -127,6 +148,11 @@ export function loadIntoRegion(
         ...(m.mapExtra !== undefined ? { mapExtra: BigInt(m.mapExtra) } : {}),
       });
       mapIds.push(id);
+      created.add(id);
+      if (wantsPin(m, opts)) {
+        region.createPin(m.name, "map", id);
+        pinsMade.push(m.name);
+      }
       if (m.initialData) {
         const key = new Uint8Array(4);
         region.mapUpdate(id, key, m.initialData);
@@ -177,7 +203,13 @@ export function loadIntoRegion(
         type: v.kind.name,
         insnCount: v.insns.length / 8,
       })),
-      maps: spec.maps.map((m, i) => ({ id: mapIds[i]!, name: m.name, type: m.typeName })),
+      maps: spec.maps.map((m, i) => ({
+        id: mapIds[i]!,
+        name: m.name,
+        type: m.typeName,
+        reused: !created.has(mapIds[i]!),
+        pin: region.pins().find((p) => p.kind === "map" && p.objectId === mapIds[i])?.name ?? null,
+      })),
     };
   } catch (e) {
     for (const id of progIds.reverse()) {
@@ -188,12 +220,19 @@ export function loadIntoRegion(
         /* best effort */
       }
     }
-    for (const id of mapIds.reverse()) {
+    for (const name of pinsMade) {
       try {
-        region.deleteMap(id);
-        removeMeta(region.name, "map", id);
+        region.deletePin(name);
       } catch {
         /* best effort */
+      }
+    }
+    for (const id of [...created].reverse()) {
+      removeMeta(region.name, "map", id);
+      try {
+        region.deleteMap(id);
+      } catch {
+        /* best effort (deleting its programs may have freed it already) */
       }
     }
     throw e;

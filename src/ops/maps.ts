@@ -12,7 +12,7 @@ import { NativeError } from "../native/runtime.ts";
 import { parseBtf, type Btf } from "../btf/btf.ts";
 import { formatValue, parseValue } from "../btf/value.ts";
 import { mapTypeName } from "../elf/object.ts";
-import { readMeta, type MapMeta } from "./metadata.ts";
+import { metaIds, readMeta, removeMeta, type MapMeta } from "./metadata.ts";
 
 const PERCPU = new Set([5, 6, 10]); // percpu_hash, percpu_array, lru_percpu_hash
 const KEYLESS = new Set([22, 23, 27]); // queue, stack, ringbuf
@@ -25,7 +25,18 @@ export interface MapHandle {
   meta?: MapMeta;
 }
 
+/** Frees maps nobody holds any more and forgets the metadata of maps that are gone. */
+export function collectMaps(r: Region): number {
+  const n = r.collectMaps();
+  const live = new Set(r.mapIds());
+  for (const id of metaIds(r.name, "map")) if (!live.has(id)) removeMeta(r.name, "map", id);
+  return n;
+}
+
+/** A map named by id, by pin name (a pin wins), or by its own name (unique). */
 export function resolveMap(r: Region, ref: string): number {
+  const pinned = r.pins().find((p) => p.kind === "map" && p.name === ref);
+  if (pinned) return pinned.objectId;
   if (/^\d+$/.test(ref)) {
     const id = Number(ref);
     try {
@@ -49,7 +60,7 @@ export function resolveMap(r: Region, ref: string): number {
   if (matches.length > 1)
     throw new BpftimeError(
       "usage",
-      `${matches.length} maps are named "${ref}" (ids ${matches.join(", ")}): use an id`,
+      `${matches.length} maps are named "${ref}" (ids ${matches.join(", ")}): use an id, or load with --reuse-maps so versions share one map`,
     );
   return matches[0]!;
 }
@@ -239,4 +250,22 @@ export function update(
 
 export function remove(m: MapHandle, keyText: string): void {
   m.r.mapDeleteElem(m.id, parseKey(m, keyText));
+}
+
+/** Queue/stack: the value at the head, removed (`pop`) or left in place (`peek`). */
+export function popOrPeek(m: MapHandle, remove: boolean): unknown {
+  if (m.info.type !== 22 && m.info.type !== 23)
+    throw new BpftimeError(
+      "invalid_argument",
+      `map ${m.info.name} is a ${mapTypeName(m.info.type)}: only queue and stack maps can be ${remove ? "popped" : "peeked"}; use lookup`,
+    );
+  const v = remove
+    ? m.r.mapPop(m.id, m.info.valueBufSize)
+    : m.r.mapLookup(m.id, null, m.info.valueBufSize);
+  if (!v)
+    throw new BpftimeError(
+      "not_found",
+      `map ${m.info.name} is empty: nothing to ${remove ? "pop" : "peek"}`,
+    );
+  return formatMapValue(m, v);
 }

@@ -3,7 +3,7 @@
 // its source object, section, signature and verifier statistics. Kept beside
 // the region as /dev/shm/bpftime-<name>.meta/<kind>-<id>.json (0600), written
 // by `bpftime load` and removed with the region. The data plane never reads it.
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { regionPath } from "../native/runtime.ts";
 
@@ -60,4 +60,19 @@ export function readMeta<T extends MapMeta | ProgMeta>(
 export function removeMeta(region: string, kind?: "map" | "prog", id?: number): void {
   if (kind && id !== undefined) rmSync(join(dir(region), `${kind}-${id}.json`), { force: true });
   else rmSync(dir(region), { recursive: true, force: true });
+}
+
+/** Ids that have metadata of `kind` (maps the data plane freed leave theirs behind). */
+export function metaIds(region: string, kind: "map" | "prog"): number[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir(region));
+  } catch {
+    return [];
+  }
+  const re = new RegExp(`^${kind}-(\\d+)\\.json$`);
+  return names.flatMap((n) => {
+    const m = re.exec(n);
+    return m ? [Number(m[1])] : [];
+  });
 }

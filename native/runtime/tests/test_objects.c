@@ -52,7 +52,7 @@ TEST(program_create_get_delete)
     CHECK_EQ(got[0], m);
     /* a map used by a program cannot go */
     CHECK_EQ(bpftime_map_delete(r, m), -EBUSY);
-    CHECK_STR_CONTAINS(bpftime_last_error(), "used by program");
+    CHECK_STR_CONTAINS(bpftime_last_error(), "held by program");
     /* unknown map ids are refused */
     uint32_t bad[1] = {999};
     CHECK_EQ(bpftime_prog_create(r, "x", 1, "GPL", "", prog_code, 2, bad, 1), -ENOENT);
@@ -60,7 +60,8 @@ TEST(program_create_get_delete)
     CHECK_EQ(bpftime_prog_delete(r, p), 0);
     CHECK_EQ(bpftime_prog_get(r, p, &info), -ENOENT);
     CHECK_EQ(bpftime_prog_delete(r, p), -ENOENT);
-    CHECK_EQ(bpftime_map_delete(r, m), 0);
+    /* its only holder gone, the map went with the program */
+    CHECK_EQ(bpftime_map_delete(r, m), -ENOENT);
     int p2 = bpftime_prog_create(r, "again", 1, "GPL", "", prog_code, 2, NULL, 0);
     CHECK_EQ(p2, p + 1);
     bpftime_region_close(r);
