@@ -17,7 +17,7 @@ import { Region } from "../native/runtime.ts";
 import { readInputFile } from "./run.ts";
 import { isElf } from "./object.ts";
 import { loadObject } from "../elf/object.ts";
-import { writeMeta, removeMeta } from "./metadata.ts";
+import { writeMeta, removeMeta, type MapMeta } from "./metadata.ts";
 import { mapToReuse, wantsPin, type ReuseOptions } from "./map-reuse.ts";
 
 export interface VerifiedProgram {
@@ -100,6 +100,13 @@ function btfSection(bytes: Uint8Array): string | undefined {
   }
 }
 
+/** A data map's DATASEC as the loader fixed it up (sizes and offsets from the ELF). */
+function datasecFixup(spec: ObjectSpec, typeId: number | undefined): Partial<MapMeta> {
+  const t = spec.btf && typeId ? spec.btf.type(typeId) : undefined;
+  if (t?.kind !== "datasec") return {};
+  return { datasec: { size: t.size, offsets: t.vars.map((v) => v.offset) } };
+}
+
 /** Verifies and stores the object's programs (all, or those named) and maps. */
 export function loadIntoRegion(
   file: string,
@@ -164,6 +171,7 @@ export function loadIntoRegion(
         ...(m.valueType !== undefined ? { valueType: m.valueType } : {}),
         ...(spec.btf && m.keyType ? { keyTypeName: typeName(spec.btf, m.keyType) } : {}),
         ...(spec.btf && m.valueType ? { valueTypeName: typeName(spec.btf, m.valueType) } : {}),
+        ...datasecFixup(spec, m.valueType),
       });
     }
     for (const v of verified) {

@@ -83,7 +83,16 @@ export function openMap(r: Region, ref: string): MapHandle {
       }
     }
   }
+  if (btf && meta?.datasec && meta.valueType) applyDatasec(btf, meta.valueType, meta.datasec);
   return { r, id, info, ...(btf ? { btf } : {}), ...(meta ? { meta } : {}) };
+}
+
+/** Puts back the DATASEC size and offsets the loader fixed up (the stored .BTF has 0s). */
+function applyDatasec(btf: Btf, typeId: number, fix: NonNullable<MapMeta["datasec"]>): void {
+  const t = btf.types[typeId];
+  if (t?.kind !== "datasec" || fix.offsets.length !== t.vars.length) return;
+  t.size = fix.size;
+  t.vars.forEach((v, i) => (v.offset = fix.offsets[i]!));
 }
 
 function hex(b: Uint8Array): string {

@@ -15,6 +15,12 @@ export interface MapMeta {
   valueType?: number;
   keyTypeName?: string;
   valueTypeName?: string;
+  /**
+   * Global data (.bss/.data/.rodata): the value type's DATASEC size and
+   * variable offsets as libbpf fixes them up from the ELF (clang leaves 0s
+   * in the .BTF bytes stored above).
+   */
+  datasec?: { size: number; offsets: number[] };
 }
 
 export interface ProgMeta {

@@ -288,7 +288,8 @@ const HELPER_MAP_TYPES: Record<string, readonly MapType[]> = {
   map_peek_elem: ["queue", "stack"],
   map_lookup_elem: ["hash", "array", "percpu_hash", "percpu_array", "lru_hash", "lru_percpu_hash"],
   map_update_elem: ["hash", "array", "percpu_hash", "percpu_array", "lru_hash", "lru_percpu_hash"],
-  map_delete_elem: ["hash", "percpu_hash", "lru_hash", "lru_percpu_hash"],
+  // arrays as the kernel: the call verifies and fails at run time with -EINVAL
+  map_delete_elem: ["hash", "array", "percpu_hash", "percpu_array", "lru_hash", "lru_percpu_hash"],
 };
 
 const fail = (pc: number, reason: string): never => {
