@@ -3,8 +3,20 @@
 // LIBBPF_PIN_BY_NAME upgrades that keep state through `replace`, tail calls
 // into unattached programs under the JIT, global data dumps, queues and stacks.
 import { afterEach, describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { cli, cliOk, compileBpf, regionNames, repoRoot, run, tempDir } from "./helpers.ts";
+import {
+  cli,
+  cliEntry,
+  cliOk,
+  compileBpf,
+  freePort,
+  regionNames,
+  repoRoot,
+  run,
+  startProcess,
+  tempDir,
+} from "./helpers.ts";
 import { Region } from "../src/native/runtime.ts";
 import { UserspaceEventProvider } from "../src/attach/event-provider.ts";
 import { loadIntoRegion } from "../src/ops/load.ts";
@@ -271,4 +283,94 @@ describe("global data, queues and stacks", () => {
     expect(emptyPeek.code).toBe(3);
     expect(emptyPeek.stderr).toBe("bpftime: map undo is empty: nothing to peek\n");
   });
+});
+
+describe("over HTTP", () => {
+  test("DELETE /v1/maps/:id, pins, pop/peek and load with reuseMaps answer as the CLI", async () => {
+    const shm = newRegion();
+    cliOk(["load", fixture("queue"), "--shm", shm, "--pin-maps"]);
+    const tokenFile = join(tempDir("maplife-serve"), "token");
+    const port = await freePort();
+    const srv = startProcess([
+      process.execPath,
+      cliEntry,
+      "serve",
+      "--listen",
+      `127.0.0.1:${port}`,
+      "--shm",
+      shm,
+      "--token-file",
+      tokenFile,
+    ]);
+    await srv.waitFor(/bearer token|token file/);
+    const url = `http://127.0.0.1:${port}`;
+    const token = readFileSync(tokenFile, "utf8").trim();
+    const call = async (method: string, path: string, body?: unknown) => {
+      const res = await fetch(url + path, {
+        method,
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      });
+      return { status: res.status, body: (await res.json()) as any };
+    };
+    cliOk(["map", "update", "jobs", "7", "--shm", shm]);
+    expect(await call("GET", "/v1/maps/jobs/peek")).toEqual({ status: 200, body: { value: 7 } });
+    expect(await call("POST", "/v1/maps/jobs/pop")).toEqual({ status: 200, body: { value: 7 } });
+    const empty = await call("POST", "/v1/maps/jobs/pop");
+    expect(empty).toEqual({
+      status: 404,
+      body: { error: "not_found", message: "map jobs is empty: nothing to pop" },
+    });
+    expect((await call("GET", "/v1/pins")).body.map((p: { name: string }) => p.name)).toEqual([
+      "jobs",
+      "undo",
+    ]);
+    // pinned and used by program 1: refused with the holders
+    const held = await call("DELETE", "/v1/maps/jobs");
+    expect(held.status).toBe(409);
+    expect(held.body.message).toContain('held by program 1, pin "jobs"');
+    expect(
+      await call("POST", "/v1/pins", { kind: "prog", ref: "enqueue", name: "app/enqueue" }),
+    ).toEqual({
+      status: 201,
+      body: { name: "app/enqueue", kind: "prog", id: 1, objectName: "enqueue" },
+    });
+    expect(await call("DELETE", "/v1/pins/app/enqueue")).toEqual({
+      status: 200,
+      body: { unpinned: "app/enqueue" },
+    });
+    // a second version over HTTP takes the pinned maps over
+    const upload = await fetch(`${url}/v1/programs?reuseMaps=true&name=queue.bpf.o`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/octet-stream" },
+      body: readFileSync(fixture("queue")),
+    });
+    expect(upload.status).toBe(201);
+    const loaded = (await upload.json()) as any;
+    expect(loaded.maps.map((m: { reused: boolean }) => m.reused)).toEqual([true, true]);
+    expect((await call("DELETE", "/v1/programs/1")).status).toBe(200);
+    expect((await call("DELETE", "/v1/programs/2")).status).toBe(200);
+    expect((await call("DELETE", "/v1/pins/jobs")).status).toBe(200); // last holder: jobs goes
+    expect((await call("GET", "/v1/maps")).body.map((m: { name: string }) => m.name)).toEqual([
+      "undo",
+    ]);
+    expect(await call("DELETE", "/v1/pins/undo")).toEqual({
+      status: 200,
+      body: { unpinned: "undo" },
+    });
+    const loose = openRegion(shm).createMap({
+      name: "loose",
+      type: 1,
+      keySize: 4,
+      valueSize: 4,
+      maxEntries: 2,
+      flags: 0,
+    });
+    expect(await call("DELETE", `/v1/maps/${loose}`)).toEqual({
+      status: 200,
+      body: { deleted: loose },
+    });
+    expect((await call("GET", "/v1/maps")).body).toEqual([]);
+    await srv.stop();
+  }, 60_000);
 });

@@ -17,7 +17,8 @@ import { toJson } from "../cli/output.ts";
 import { withRegion } from "../ops/shm.ts";
 import { snapshot, mapView } from "../ops/list.ts";
 import { deleteProgram, attach, detach, replace } from "../ops/attach.ts";
-import { describeMap, openMap } from "../ops/maps.ts";
+import { describeMap, openMap, popOrPeek } from "../ops/maps.ts";
+import { deleteMapObject, listPins, pinObject, unpin } from "../ops/pins.ts";
 import { entriesPage, lookupEntry, updateEntry, deleteEntry } from "../ops/entries.ts";
 import { programDetail, loadObjectBytes, testRunProgram } from "../ops/programs.ts";
 import { instanceDetails } from "../ops/instances.ts";
@@ -186,7 +187,11 @@ export function createApp(o: AppOptions) {
       ({ body, query, set }) => {
         const up = body as ObjectUpload;
         const programs = query.program ? [query.program].flat() : [];
-        const loaded = loadObjectBytes(up.bytes, query.name ?? up.filename, o.shm, { programs });
+        const loaded = loadObjectBytes(up.bytes, query.name ?? up.filename, o.shm, {
+          programs,
+          pinMaps: query.pinMaps === "true",
+          reuseMaps: query.reuseMaps === "true",
+        });
         set.status = 201;
         return plain(loaded);
       },
@@ -197,6 +202,16 @@ export function createApp(o: AppOptions) {
           program: t.Optional(
             t.Union([t.String(), t.Array(t.String())], {
               description: "load only this program (repeatable)",
+            }),
+          ),
+          pinMaps: t.Optional(
+            t.Union([t.Literal("true"), t.Literal("false")], {
+              description: "pin every map under its name (load --pin-maps)",
+            }),
+          ),
+          reuseMaps: t.Optional(
+            t.Union([t.Literal("true"), t.Literal("false")], {
+              description: "take over live maps of the same name (load --reuse-maps)",
             }),
           ),
         }),
@@ -275,6 +290,72 @@ export function createApp(o: AppOptions) {
       params: S.IdParam,
       response: { 200: S.MapDetailSchema, ...errors },
       detail: { tags: ["maps"], summary: "one map: sizes, BTF types, entry count (map show)" },
+    })
+    .delete("/v1/maps/:id", ({ params }) => region((r) => deleteMapObject(r, params.id)), {
+      params: S.IdParam,
+      response: { 200: t.Object({ deleted: t.Integer() }), ...errors, 409: S.ErrorSchema },
+      detail: {
+        tags: ["maps"],
+        summary: "remove a map nothing holds (map delete MAP; 409 naming the holders)",
+        security: secured,
+      },
+    })
+    .post(
+      "/v1/maps/:id/pop",
+      ({ params }) => region((r) => ({ value: popOrPeek(openMap(r, params.id), true) })),
+      {
+        params: S.IdParam,
+        response: { 200: t.Object({ value: S.Json }), ...errors },
+        detail: {
+          tags: ["maps"],
+          summary: "remove and return the next value of a queue or stack (map pop; 404 if empty)",
+          security: secured,
+        },
+      },
+    )
+    .get(
+      "/v1/maps/:id/peek",
+      ({ params }) => region((r) => ({ value: popOrPeek(openMap(r, params.id), false) })),
+      {
+        params: S.IdParam,
+        response: { 200: t.Object({ value: S.Json }), ...errors },
+        detail: {
+          tags: ["maps"],
+          summary: "the next value of a queue or stack, left in place (map peek; 404 if empty)",
+        },
+      },
+    )
+
+    // ---- pins ----
+    .get("/v1/pins", () => region((r) => listPins(r)), {
+      response: { 200: t.Array(S.PinSchema), ...errors },
+      detail: { tags: ["maps"], summary: "list pins (bpftime pin list --json)" },
+    })
+    .post(
+      "/v1/pins",
+      ({ body, set }) => {
+        const pin = region((r) => pinObject(r, body.kind, body.ref, body.name));
+        set.status = 201;
+        return pin;
+      },
+      {
+        parse: parseJsonBody,
+        body: S.PinBody,
+        response: { 201: S.PinSchema, ...errors, 409: S.ErrorSchema },
+        detail: {
+          tags: ["maps"],
+          summary: "pin a map or program under a name (bpftime pin map|prog)",
+          security: secured,
+        },
+      },
+    )
+    .delete("/v1/pins/*", ({ params }) => region((r) => unpin(r, params["*"])), {
+      response: { 200: t.Object({ unpinned: t.String() }), ...errors },
+      detail: {
+        tags: ["maps"],
+        summary: "remove a pin; a map nothing else holds goes with it (bpftime unpin)",
+        security: secured,
+      },
     })
     .get(
       "/v1/maps/:id/entries",

@@ -65,7 +65,28 @@ export const LoadedSchema = t.Object({
       insnCount: t.Integer(),
     }),
   ),
-  maps: t.Array(t.Object({ id: t.Integer(), name: t.String(), type: t.String() })),
+  maps: t.Array(
+    t.Object({
+      id: t.Integer(),
+      name: t.String(),
+      type: t.String(),
+      reused: t.Boolean({ description: "a live map taken over (pinned, or reuseMaps)" }),
+      pin: t.Nullable(t.String({ description: "the pin holding the map" })),
+    }),
+  ),
+});
+
+export const PinSchema = t.Object({
+  name: t.String(),
+  kind: t.Union([t.Literal("map"), t.Literal("prog")]),
+  id: t.Integer(),
+  objectName: t.String(),
+});
+
+export const PinBody = t.Object({
+  kind: t.Union([t.Literal("map"), t.Literal("prog")]),
+  ref: t.String({ description: "map or program: id or name" }),
+  name: t.String({ description: "pin name: 1-127 of [A-Za-z0-9_.-/], not starting with /" }),
 });
 
 export const MapSchema = t.Object({
@@ -93,7 +114,7 @@ export const MapDetailSchema = t.Object({
   entries: t.Nullable(t.Integer()),
 });
 
-const Json = t.Unknown({ description: "decoded through the object's BTF, or hex bytes" });
+export const Json = t.Unknown({ description: "decoded through the object's BTF, or hex bytes" });
 
 export const EntriesPageSchema = t.Object({
   entries: t.Array(t.Object({ key: Json, value: Json })),
