@@ -1014,9 +1014,10 @@ export function alu(kind: AluKind, a: Scalar, b: Scalar, is64: boolean): Scalar 
       return truncate32(sync(ru), sync(rs));
     }
     case "lsh":
-      return truncate32(sync(op64(kind, zext32(a), bu)!), undefined);
     case "rsh":
-      if (b.umaxH !== 0 || b.umaxL >= 32) return UNKNOWN32;
+      // The VM masks a 32-bit shift count to 5 bits; a count that may be 32
+      // or more gives an unknown result, as in the kernel (never "shifted out").
+      if (bu.umaxH !== 0 || bu.umaxL >= 32) return UNKNOWN32;
       return truncate32(sync(op64(kind, zext32(a), bu)!), undefined);
     case "arsh": {
       if (!isConst(bu) || bu.uminH !== 0 || bu.uminL >= 32) return UNKNOWN32;

@@ -983,4 +983,40 @@ export const NEGATIVE: NegativeCase[] = [
     expect: "invalid stack access off=-520",
     kernel: "reject",
   },
+  // ------------------------------------------- soundness (issue 14 root causes)
+  {
+    name: "32-bit left shift by a register count of 32 hides a path",
+    // The VM masks the count to 5 bits (w7 << 0 = w7, never 0): the branch
+    // below is reachable and its out-of-frame read must be checked.
+    asm: `
+      call 7
+      w7 = w0
+      w7 |= 1
+      w8 = 32
+      w7 <<= w8
+      if w7 == 0 goto +1
+      r0 = *(u64 *)(r10 + 8)
+      r0 = 0
+      exit`,
+    expect: "invalid stack access off=8 size=8",
+    kernel: "reject",
+  },
+  {
+    name: "64-bit multiply whose signed product overflows gives a stack offset",
+    // 0xffffffff * 0xffffffff is negative as s64: s>>= 63 gives -1, not a known 0.
+    asm: `
+      call 7
+      w6 = w0
+      r6 *= r6
+      r6 s>>= 63
+      r6 <<= 12
+      r1 = r10
+      r1 += -8
+      r1 += r6
+      *(u64 *)(r1 + 0) = 0
+      r0 = 0
+      exit`,
+    expect: "R1 math between stack pointer and register with unbounded min value",
+    kernel: "reject",
+  },
 ];
