@@ -5,7 +5,7 @@
 // semantics: a 32-bit shift count is masked to 5 bits, a 64-bit multiply wraps.
 
 import { describe, expect, test } from "bun:test";
-import * as ref from "../bigscalar.ts";
+import * as ref from "../scalar-reference.ts";
 import { alu, constScalar, rangeScalar, refine, unknownScalar } from "../scalar.ts";
 import { contains } from "./contains.ts";
 

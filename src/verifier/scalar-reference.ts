@@ -1,8 +1,8 @@
-// The reference (BigInt) form of the scalar domain. scalar.ts is the fast
-// form the verifier runs on; it falls back to these functions for the rare
-// operations (multiplication, division, byte swaps) and for formatting, and
-// converts at the boundary. Semantics are the same by construction: the fast
-// form mirrors these functions step by step (scalar.fuzz.test.ts checks it).
+// The reference (BigInt) form of the scalar domain: the slow path scalar.ts
+// takes for the rare operations (multiplication, division, byte swaps) and
+// for formatting, and the reference scalar.fuzz.test.ts compares the fast
+// form against. It is not the soundness oracle: that is the VM itself
+// (soundness/domain-fuzz.ts), since this file and scalar.ts share logic.
 //
 // The scalar abstract domain: a tnum plus unsigned/signed 64-bit and 32-bit
 // (subregister) ranges, kept consistent with each other after every step
