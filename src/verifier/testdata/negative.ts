@@ -740,6 +740,35 @@ export const NEGATIVE: NegativeCase[] = [
     expect: "BPF_ATOMIC stores into R1 ctx is not allowed",
     kernel: "reject",
   },
+  {
+    name: "atomic fetch of a spilled pointer leaks its address",
+    // The old value would come back as a number: the context's address.
+    asm: `
+      *(u64 *)(r10 - 8) = r1
+      r2 = 0
+      r2 = atomic_fetch_add((u64 *)(r10 - 8), r2)
+      r0 = r2
+      exit`,
+    expect: "leaking pointer from stack off -8",
+    kernel: {
+      accepts:
+        "as root the kernel allows pointer leaks (the fetched register keeps the pointer type); an unprivileged load is refused with the same 'leaking pointer from stack', the rule bpftime applies to every program",
+    },
+  },
+  {
+    name: "atomic exchange with a spilled pointer leaks its address",
+    asm: `
+      *(u64 *)(r10 - 8) = r1
+      r2 = 0
+      r2 = xchg_64(r10 - 8, r2)
+      r0 = r2
+      exit`,
+    expect: "leaking pointer from stack off -8",
+    kernel: {
+      accepts:
+        "as root the kernel allows pointer leaks (the fetched register keeps the pointer type); an unprivileged load is refused with the same 'leaking pointer from stack', the rule bpftime applies to every program",
+    },
+  },
   // ---------------------------------------------------------------- ringbuf references
   {
     name: "ringbuf record leaked",
