@@ -11,7 +11,7 @@
 
 void alive_instances(struct bpftime_region *r, bool *alive)
 {
-    uint32_t cap = r->hdr->table_cap[KIND_INSTANCE];
+    uint32_t cap = r->table_cap[KIND_INSTANCE];
     for (uint32_t i = 0; i < cap; i++) {
         struct shm_instance *in = table_slot(r, KIND_INSTANCE, i);
         alive[i] = in->id && obj_instance_alive(in);
@@ -40,21 +40,25 @@ int map_holders_locked(struct bpftime_region *r, uint32_t id, const bool *alive,
     int n = 0;
     if (buf && len)
         buf[0] = 0;
-    uint32_t cap = r->hdr->table_cap[KIND_PROG];
+    uint32_t cap = r->table_cap[KIND_PROG];
     for (uint32_t i = 0; i < cap; i++) {
         struct shm_prog *p = table_slot(r, KIND_PROG, i);
         if (!p->id)
             continue;
-        const uint32_t *ids = rt_ptr(r, p->map_ids_off);
-        for (uint32_t k = 0; k < p->nr_maps; k++)
-            if (ids[k] == id) {
+        /* a damaged entry's map table cannot be read: count it as a holder
+         * rather than free a map it may use */
+        bool damaged = prog_entry_check(r, p) != 0;
+        const uint32_t *ids = damaged ? NULL : rt_ptr(r, p->map_ids_off);
+        uint32_t nm = damaged ? 1 : p->nr_maps;
+        for (uint32_t k = 0; k < nm; k++)
+            if (damaged || ids[k] == id) {
                 if (buf)
                     add_holder(buf, len, n, "program %u", p->id, NULL);
                 n++;
                 break;
             }
     }
-    cap = r->hdr->table_cap[KIND_PIN];
+    cap = r->table_cap[KIND_PIN];
     for (uint32_t i = 0; i < cap; i++) {
         struct shm_pin *p = table_slot(r, KIND_PIN, i);
         if (p->id && p->kind == BPFTIME_PIN_MAP && p->obj_id == id) {
@@ -63,7 +67,7 @@ int map_holders_locked(struct bpftime_region *r, uint32_t id, const bool *alive,
             n++;
         }
     }
-    cap = r->hdr->table_cap[KIND_INSTANCE];
+    cap = r->table_cap[KIND_INSTANCE];
     for (uint32_t i = 0; i < cap; i++) {
         struct shm_instance *in = table_slot(r, KIND_INSTANCE, i);
         if (!in->id || !alive[i])
@@ -84,6 +88,9 @@ int map_holders_locked(struct bpftime_region *r, uint32_t id, const bool *alive,
 
 int bpftime_map_holders(struct bpftime_region *r, uint32_t id, char *buf, uint32_t buf_len)
 {
+    int err = rt_check_truncated(r);
+    if (err)
+        return err;
     bool alive[SHM_INSTANCES_CAP];
     shm_lock(&r->hdr->table_lock);
     if (obj_find_slot(r, KIND_MAP, id) < 0) {
@@ -98,8 +105,11 @@ int bpftime_map_holders(struct bpftime_region *r, uint32_t id, char *buf, uint32
 
 int bpftime_map_collect(struct bpftime_region *r)
 {
+    int err = rt_check_truncated(r);
+    if (err)
+        return err;
     bool alive[SHM_INSTANCES_CAP];
-    uint32_t cap = r->hdr->table_cap[KIND_MAP];
+    uint32_t cap = r->table_cap[KIND_MAP];
     struct shm_map *dead = NULL;
     uint32_t *slots = NULL;
     int n = 0;
@@ -109,6 +119,8 @@ int bpftime_map_collect(struct bpftime_region *r)
         struct shm_map *m = table_slot(r, KIND_MAP, i);
         if (!m->id || !m->collectable || map_holders_locked(r, m->id, alive, NULL, 0))
             continue;
+        if (map_entry_check(r, m) != 0)
+            continue; /* damaged: its storage offset cannot be trusted to free */
         if (!dead) {
             dead = calloc(cap, sizeof *dead);
             slots = calloc(cap, sizeof *slots);

@@ -31,7 +31,7 @@ static const char *kind_word(uint32_t kind)
 /* Under table_lock. */
 static struct shm_pin *pin_by_name(struct bpftime_region *r, const char *name)
 {
-    uint32_t cap = r->hdr->table_cap[KIND_PIN];
+    uint32_t cap = r->table_cap[KIND_PIN];
     for (uint32_t i = 0; i < cap; i++) {
         struct shm_pin *p = table_slot(r, KIND_PIN, i);
         if (p->id && strncmp(p->name, name, sizeof p->name) == 0)
@@ -42,7 +42,7 @@ static struct shm_pin *pin_by_name(struct bpftime_region *r, const char *name)
 
 struct shm_pin *pin_of(struct bpftime_region *r, uint32_t kind, uint32_t obj_id)
 {
-    uint32_t cap = r->hdr->table_cap[KIND_PIN];
+    uint32_t cap = r->table_cap[KIND_PIN];
     for (uint32_t i = 0; i < cap; i++) {
         struct shm_pin *p = table_slot(r, KIND_PIN, i);
         if (p->id && p->kind == kind && p->obj_id == obj_id)

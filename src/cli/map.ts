@@ -7,8 +7,9 @@ import {
   shmOption,
   str,
 } from "./command.ts";
-import { withRegion } from "../ops/shm.ts";
+import { withRegion } from "../ops/index.ts";
 import {
+  deleteMapObject,
   describeMap,
   dumpEntries,
   lookup,
@@ -16,11 +17,10 @@ import {
   popOrPeek,
   remove,
   update,
-} from "../ops/maps.ts";
-import { deleteMapObject } from "../ops/pins.ts";
-import { mapView } from "../ops/list.ts";
+} from "../ops/index.ts";
+import { mapView } from "../ops/index.ts";
 import { printJson, table, toJson } from "./output.ts";
-import { kernelMapDump, kernelOption } from "../ops/kernel.ts";
+import { kernelMapDump, kernelOption } from "./kernel.ts";
 
 const keyHelp =
   'Keys and values are JSON through the object\'s BTF (e.g. 42, "str", {"pid":1}) when\n' +

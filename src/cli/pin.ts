@@ -1,8 +1,8 @@
 // `bpftime pin map|prog|list` and `bpftime unpin`: region-level names for
 // maps and programs, like bpftool's pins in bpffs.
 import { type Command, flag, jsonOption, needPositional, shmOption, str } from "./command.ts";
-import { withRegion } from "../ops/shm.ts";
-import { listPins, pinObject, unpin } from "../ops/pins.ts";
+import { withRegion } from "../ops/index.ts";
+import { listPins, pinObject, unpin } from "../ops/index.ts";
 import { printJson, table } from "./output.ts";
 
 const pinHelp =

@@ -5,8 +5,8 @@
 // Read-only data (.rodata, BPF_F_RDONLY_PROG) is the new version's constants:
 // never reused, never pinned.
 import { BpftimeError } from "../errors.ts";
-import type { MapSpec } from "../elf/object.ts";
-import type { Region } from "../native/runtime.ts";
+import type { MapSpec } from "../elf/index.ts";
+import type { Region } from "../native/index.ts";
 
 export interface ReuseOptions {
   /** Pin every map of the object under its name (as if each had LIBBPF_PIN_BY_NAME). */

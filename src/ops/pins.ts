@@ -6,8 +6,8 @@
 // (native/runtime/lifetimes.c). Pins are region-level names, like bpffs
 // paths: `bpftime pin map verdict_counts counters/verdicts`.
 import { BpftimeError } from "../errors.ts";
-import type { PinInfo, Region } from "../native/runtime.ts";
-import { NativeError } from "../native/runtime.ts";
+import type { PinInfo, Region } from "../native/index.ts";
+import { NativeError } from "../native/index.ts";
 import { resolveProgram } from "./attach.ts";
 import { collectMaps, resolveMap } from "./maps.ts";
 import { removeMeta } from "./metadata.ts";
