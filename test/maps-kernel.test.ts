@@ -169,7 +169,8 @@ class BpftimeSide implements Side {
     return this.wrap(() => this.r.mapPop(this.id, this.valueBuf));
   }
   close(): void {
-    this.r.deleteMap(this.id);
+    // A map a program used went with that program's unload (its last holder).
+    if (this.r.mapIds().includes(this.id)) this.r.deleteMap(this.id);
   }
 }
 

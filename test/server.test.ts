@@ -599,7 +599,7 @@ describe("bpftime serve: documents and errors", () => {
     const s = await serve(newRegion());
     expectError(await json(await s.get("/v1/nothing")), 404, "route_not_found");
     const wrong = await s.auth("/v1/maps/1", { method: "POST" });
-    expect(wrong.headers.get("allow")).toBe("GET");
+    expect(wrong.headers.get("allow")).toBe("DELETE, GET");
     expectError(await json(wrong), 405, "method_not_allowed");
     const links = await s.auth("/v1/links", { method: "PUT" });
     expect(links.headers.get("allow")).toBe("GET, POST");

@@ -155,7 +155,8 @@ int instance_publish_holds(struct bpftime_region *r, const uint32_t *ids, uint32
         if (s >= 0) {
             struct shm_instance *in = table_slot(r, KIND_INSTANCE, (uint32_t)s);
             uint32_t k = n < SHM_INSTANCE_MAX_HELD_MAPS ? n : SHM_INSTANCE_MAX_HELD_MAPS;
-            memcpy(in->held_map_ids, ids, (size_t)k * sizeof *ids);
+            if (k)
+                memcpy(in->held_map_ids, ids, (size_t)k * sizeof *ids);
             in->nr_held_maps = k;
             in->held_overflow = n > SHM_INSTANCE_MAX_HELD_MAPS;
         }
