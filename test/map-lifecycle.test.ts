@@ -285,6 +285,18 @@ describe("global data, queues and stacks", () => {
   });
 });
 
+describe("bpf_map_delete_elem on arrays", () => {
+  test("verifies, and fails at run time with -EINVAL (JIT and interpreter), as in the kernel", () => {
+    // the program returns XDP_PASS (2) only if both deletes returned -EINVAL
+    const obj = join(tempDir("maplife-obj"), "array_delete.bpf.o");
+    compileBpf(join(repoRoot, "src/verifier/testdata/pos/array_delete.bpf.c"), obj);
+    for (const engine of ["jit", "interp"]) {
+      const out = JSON.parse(cliOk(["run", obj, "--engine", engine, "--json"]));
+      expect(out.returnValue).toBe("0x2");
+    }
+  });
+});
+
 describe("over HTTP", () => {
   test("DELETE /v1/maps/:id, pins, pop/peek and load with reuseMaps answer as the CLI", async () => {
     const shm = newRegion();
