@@ -111,7 +111,7 @@ function readers(shm: string, field = "header"): string[][] {
 interface Outcome {
   args: string[];
   code: number | null;
-  signal: string | null;
+  signal: string | number | null;
   stderr: string;
 }
 
