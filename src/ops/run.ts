@@ -28,6 +28,26 @@ export function engineFromEnv(): EngineName {
   return parseEngine(v);
 }
 
+/**
+ * The engine for raw (unverified) bytecode. Only the interpreters check
+ * every memory access at run time (ours, and ubpf's ubpf_exec); the JIT
+ * relies on the verifier, so on raw bytecode a wild store would hit the
+ * process's memory. Raw runs default to the interpreter ($BPFTIME_VM still
+ * chooses), and the JIT needs `unverified` — the CLI's --unverified — which
+ * says so.
+ */
+export function rawEngine(chosen: EngineName | undefined, unverified: boolean): EngineName {
+  const fromEnv = process.env.BPFTIME_VM ? parseEngine(process.env.BPFTIME_VM) : undefined;
+  const engine = chosen ?? fromEnv ?? "interp";
+  if (engine === "jit" && !unverified)
+    throw new BpftimeError(
+      "usage",
+      "raw bytecode is not verified and the JIT does not bounds-check memory accesses: run it " +
+        "on the interpreter (the default for --raw) or add --unverified to JIT it anyway",
+    );
+  return engine;
+}
+
 export function parseEngine(v: string): EngineName {
   if (v === "interp" || v === "jit" || v === "ubpf") return v;
   throw new BpftimeError("usage", `unknown engine "${v}": choose interp, jit or ubpf`);
