@@ -31,8 +31,9 @@
 //   (`bpftime shm remove --kernel NAME`) removes its directory: every pin,
 //   links included, so its programs detach and everything is freed.
 // - A kernel uprobe and a userspace (bpftime agent) hook on the same function
-//   of the same process do not mix: the kernel's int3 is what the userspace
-//   patcher finds there, and it refuses to hook. Compare them one at a time.
+//   do not mix; both orders are refused with one line: attach --kernel where
+//   a process has bpftime's patch (patched-sites.ts), and the agent hooking
+//   code where the kernel's int3 is (native/attach/uprobe.c).
 // - Map dumps read the pinned map with BPF_MAP_GET_NEXT_KEY / LOOKUP_ELEM and
 //   print keys and values through the BTF the kernel holds for the map (the
 //   object's BTF, fetched by id), with the userspace formatting rules
@@ -78,6 +79,7 @@ import {
 import { loadObject } from "../elf/object.ts";
 import { formatAttachHint } from "../elf/sections.ts";
 import { programKind } from "./program-types.ts";
+import { refuseIfPatchedByBpftime } from "./patched-sites.ts";
 import { mapTypeName } from "../elf/object.ts";
 import { cString, Reader } from "../elf/elf.ts";
 
@@ -262,6 +264,16 @@ function explainLoadFailure(e: KernelError): string {
   return [prog ? `program ${prog}` : "", what, detail].filter(Boolean).join(": ");
 }
 
+/**
+ * The pin file name of a map or program: bpffs refuses names with a dot, and
+ * libbpf names global-data maps "<object>.rodata", ".bss", ".data",
+ * ".rodata.str1.1" (bpf_printk's strings). Each '.' becomes '_'
+ * ("globals.rodata" is pinned as maps/globals_rodata); commands accept both.
+ */
+export function pinName(name: string): string {
+  return name.replace(/\./g, "_");
+}
+
 export function loadKernelObject(file: string, name?: string): KernelLoaded {
   if (!existsSync(file)) throw new BpftimeError("not_found", `${file}: no such file`);
   const objName = name ?? defaultObjectName(file);
@@ -324,13 +336,13 @@ export function loadKernelObject(file: string, name?: string): KernelLoaded {
         programs: {},
       };
       for (const m of maps) {
-        pinFd(m.fd, join(dir, "maps", m.name));
+        pinFd(m.fd, join(dir, "maps", pinName(m.name)));
         const info = mapInfo(m.fd);
         out.maps.push({ id: info.id, name: m.name, type: mapTypeName(info.type) });
       }
       for (const p of progs) {
         if (p.fd < 0) continue; // autoload off
-        pinFd(p.fd, join(dir, "progs", p.name));
+        pinFd(p.fd, join(dir, "progs", pinName(p.name)));
         const info = progInfo(p.fd);
         const h = hints.get(p.name);
         const type = h?.type ?? kernelProgTypeName(info.type);
@@ -393,10 +405,11 @@ function resolvePinned(kind: "progs" | "maps", ref: string): Pinned & { id: numb
     );
   }
   const slash = ref.indexOf("/");
+  const named = (p: Pinned, n: string) => p.name === n || p.name === pinName(n);
   const matches =
     slash >= 0
-      ? all.filter((p) => p.object === ref.slice(0, slash) && p.name === ref.slice(slash + 1))
-      : all.filter((p) => p.name === ref);
+      ? all.filter((p) => p.object === ref.slice(0, slash) && named(p, ref.slice(slash + 1)))
+      : all.filter((p) => named(p, ref));
   if (matches.length === 0)
     throw new BpftimeError(
       "not_found",
@@ -668,6 +681,7 @@ export function attachKernel(
       `attach: program ${prog.name} names no ${type} target in its SEC(): give --arg BINARY:SYMBOL`,
     );
   const target = resolveUprobeTarget(arg);
+  refuseIfPatchedByBpftime(arg, target.file, target.offset);
   return withPinned(prog.path, (progFd) => {
     const info = progInfo(progFd);
     if (info.type !== 2)
