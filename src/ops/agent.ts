@@ -4,8 +4,8 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { constants } from "node:os";
 import { BpftimeError, type ErrorCode } from "../errors.ts";
-import { agentLibraryPath, ejectAgent, injectAgent, InjectError } from "../native/agent.ts";
-import { Region, regionName, regionPath } from "../native/runtime.ts";
+import { agentLibraryPath, ejectAgent, injectAgent, InjectError } from "../native/index.ts";
+import { Region, regionName, regionPath } from "../native/index.ts";
 import { formatHookLine, hookLines, type HookLine, waitHookLines } from "./hook-report.ts";
 
 /** The environment a program started with the agent gets. */

@@ -1,14 +1,14 @@
 // Targets and links: `bpftime attach`, `detach`, `replace`, and the HTTP API.
 import { BpftimeError } from "../errors.ts";
-import type { Region } from "../native/runtime.ts";
-import { NativeError } from "../native/runtime.ts";
+import type { Region } from "../native/index.ts";
+import { NativeError } from "../native/index.ts";
 import {
   MAX_TARGET_ARG,
   TARGET_NGINX_URL_FILTER,
   targetTypeByName,
   targetTypeName,
-} from "../attach/targets.ts";
-import { programTypeName } from "../attach/program-types.ts";
+} from "../attach/index.ts";
+import { programTypeName } from "../attach/index.ts";
 import { removeMeta } from "./metadata.ts";
 import { checkUprobeTarget } from "./uprobe-target.ts";
 

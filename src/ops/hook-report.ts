@@ -3,8 +3,8 @@
 // failed with why (the process's instance record, written by its attach
 // manager; see native/attach/attach_manager.c).
 import { existsSync } from "node:fs";
-import { Region, regionPath, type InstanceInfo } from "../native/runtime.ts";
-import { formatTargetArg, targetTypeName } from "../attach/targets.ts";
+import { Region, regionPath, type InstanceInfo } from "../native/index.ts";
+import { formatTargetArg, targetTypeName } from "../attach/index.ts";
 
 export interface HookLine {
   linkId: number;

@@ -4,8 +4,8 @@
 import { existsSync, statSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 import { BpftimeError } from "../errors.ts";
-import { lookupElfSymbol } from "../native/symbols.ts";
-import { resolveBinary } from "../attach/kernel-provider.ts";
+import { lookupElfSymbol } from "../native/index.ts";
+import { resolveBinary } from "../attach/index.ts";
 
 const FORM = "expected BINARY:SYMBOL[+OFF] or BINARY:0xADDR[+OFF], e.g. /usr/bin/bash:readline";
 

@@ -7,7 +7,7 @@
 // (The other order — bpftime hooking code that already has a kernel uprobe —
 // is refused by the agent: native/attach/uprobe.c finds the int3.)
 import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync } from "node:fs";
-import { BpftimeError } from "../errors.ts";
+import { BpftimeError } from "../../errors.ts";
 
 const WINDOW = 16; // bytes compared: covers bpftime's 5-byte jump and what it overwrote
 
