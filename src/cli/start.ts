@@ -3,9 +3,8 @@
 // (`bpftime attach --pid PID` and `bpftime detach --pid PID` are the same as
 // inject / eject: see attach.ts.)
 import { type Command, flag, jsonOption, needPositional, shmOption, str } from "./command.ts";
-import { eject, inject, startProgram } from "../ops/index.ts";
+import { eject, formatHookLine, inject, startProgram } from "../ops/index.ts";
 import { printJson } from "./output.ts";
-import { formatHookLine } from "../ops/hook-report.ts";
 
 const quietOption = {
   quiet: {

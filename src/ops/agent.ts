@@ -38,7 +38,7 @@ export async function startProgram(
   argv: string[],
   shm: string | undefined,
   /** Gets one line per hook once the agent attached (null: print nothing). */
-  report: ((line: string) => void) | null = (l) => console.error(`bpftime: ${l}`),
+  report: ((line: string) => void) | null = null,
 ): Promise<number> {
   const [file, ...args] = argv;
   if (!file) throw new BpftimeError("usage", "start: missing PROGRAM");
