@@ -81,6 +81,13 @@ typedef struct {
     time_t next_open;      /* no open attempt before this second */
     time_t next_check;     /* no replacement check before this */
     time_t next_error_log; /* no data-plane error log before this */
+    ngx_uint_t policies;   /* fail policies in use, for the log lines */
+    /* The region's state as last logged: 0 open, an errno why it cannot be
+     * opened (ENOENT missing, EACCES permission denied, ...), -1 unknown.
+     * Each change is logged once, with the real reason: a filter that
+     * cannot apply is never silent. */
+    int state;
+    int replace_state; /* the same for a replacement file while the old one serves */
 } ngx_http_bpftime_worker_t;
 
 static ngx_http_bpftime_worker_t ngx_http_bpftime_worker;
@@ -169,13 +176,18 @@ static void ngx_http_bpftime_remember(ngx_http_bpftime_worker_t *w)
  * another file, switch to it (opening the new one first, so a region being
  * created keeps us on the old mapping until it opens). A removed region is
  * not a reason to stop: its mapping stays valid, as the CLI documents. */
-static void ngx_http_bpftime_open(ngx_log_t *log, ngx_uint_t policies, ngx_uint_t at_start);
+static void ngx_http_bpftime_open(ngx_log_t *log, ngx_uint_t at_start);
+static void ngx_http_bpftime_log_unusable(ngx_log_t *log, ngx_http_bpftime_worker_t *w, int e,
+                                          const char *what, const char *err, const char *then);
+static int ngx_http_bpftime_open_errno(ngx_http_bpftime_worker_t *w);
 
 static void ngx_http_bpftime_check(ngx_log_t *log)
 {
     ngx_http_bpftime_worker_t *w = &ngx_http_bpftime_worker;
     struct bpftime_ss *old;
     struct stat st;
+    char err[512];
+    int e;
 
     w->next_check = ngx_time() + 1;
 
@@ -186,24 +198,85 @@ static void ngx_http_bpftime_check(ngx_log_t *log)
     ngx_log_error(NGX_LOG_NOTICE, log, 0, "bpftime: region %s was replaced; reopening", w->path);
 
     old = w->ss;
-    w->ss = NULL;
-    ngx_http_bpftime_open(log, 0, 0);
+    w->ss = bpftime_ss_open(w->shm_name, err, sizeof(err));
     if (w->ss == NULL) {
-        w->ss = old; /* not ready yet: retry in a second */
+        /* Not ready yet, or not ours to open: keep serving from the old
+         * mapping, say why once, retry in a second. */
+        w->ss = old;
+        e = ngx_http_bpftime_open_errno(w);
+        if (e != w->replace_state) {
+            w->replace_state = e;
+            ngx_http_bpftime_log_unusable(
+                log, w, e, "replacement of the ", err,
+                "keeping the programs of the old region until the new one opens");
+        }
         return;
     }
     bpftime_ss_close(old);
+    ngx_http_bpftime_remember(w);
+    w->replace_state = 0;
+    ngx_log_error(NGX_LOG_NOTICE, log, 0, "bpftime: region %s opened (replaced)", w->path);
 }
 
-/* One open attempt; at most one per second per worker. A failure is an
- * error-level line only for worker 0 at start-up, otherwise a debug line, so
- * N workers and the retries on requests never flood the log. */
-static void ngx_http_bpftime_open(ngx_log_t *log, ngx_uint_t policies, ngx_uint_t at_start)
+/* Why the region at w->path cannot be opened by this process: the errno of
+ * the same open the runtime does (ENOENT, EACCES, ...), or EPROTO when the
+ * file opens but is not a usable region (the runtime's message says why). */
+static int ngx_http_bpftime_open_errno(ngx_http_bpftime_worker_t *w)
+{
+    int fd = open(w->path, O_RDWR | O_CLOEXEC);
+
+    if (fd < 0) {
+        return ngx_errno;
+    }
+    close(fd);
+    return EPROTO;
+}
+
+static const char *ngx_http_bpftime_policy_text(ngx_uint_t policies)
+{
+    switch (policies) {
+    case NGX_HTTP_BPFTIME_USES_OPEN: return "failing open";
+    case NGX_HTTP_BPFTIME_USES_CLOSED: return "failing closed (503)";
+    default: return "failing open or closed as bpftime_fail says per location";
+    }
+}
+
+/* One error-level line for a region this worker cannot use (what: "" or a
+ * prefix naming which file, e.g. "replacement of the "): the reason, who
+ * this worker is and who the file belongs to (a permission problem is the
+ * usual production mistake: workers run as an unprivileged user), what to do. */
+static void ngx_http_bpftime_log_unusable(ngx_log_t *log, ngx_http_bpftime_worker_t *w, int e,
+                                          const char *what, const char *err, const char *then)
+{
+    struct stat st;
+    char mode[8];
+
+    if ((e == EACCES || e == EPERM) && stat(w->path, &st) == 0) {
+        /* ngx_log_error's format has no %o: the mode is formatted by libc. */
+        snprintf(mode, sizeof(mode), "%04o", (unsigned)(st.st_mode & 07777));
+        ngx_log_error(NGX_LOG_ERR, log, e,
+                      "bpftime: %sregion %s: permission denied: this worker runs as uid %d gid %d, "
+                      "the region is uid %d gid %d mode %s; create it for the workers, e.g. "
+                      "`bpftime shm create %s --group GROUP --mode 0660` (see nginx/README.md); "
+                      "%s",
+                      what, w->path, (int)geteuid(), (int)getegid(), (int)st.st_uid, (int)st.st_gid,
+                      mode, w->shm_name, then);
+        return;
+    }
+    ngx_log_error(NGX_LOG_ERR, log, e, "bpftime: %sregion %s %s: %s; %s", what, w->path,
+                  e == ENOENT ? "missing" : "unusable", err[0] ? err : "no reason given", then);
+}
+
+/* One open attempt; at most one per second per worker. Every change of the
+ * region's state (opened, missing, permission denied, ...) is logged once
+ * per worker with the real reason; retries that end the same way are debug
+ * lines, so N workers retrying on requests never flood the log. */
+static void ngx_http_bpftime_open(ngx_log_t *log, ngx_uint_t at_start)
 {
     ngx_http_bpftime_worker_t *w = &ngx_http_bpftime_worker;
     char err[512];
-    const char *policy;
-    ngx_uint_t announce = at_start && ngx_worker == 0;
+    u_char then[160];
+    int e;
     ngx_uint_t level;
 
     w->next_open = ngx_time() + 1;
@@ -212,28 +285,28 @@ static void ngx_http_bpftime_open(ngx_log_t *log, ngx_uint_t policies, ngx_uint_
     w->ss = bpftime_ss_open(w->shm_name, err, sizeof(err));
     if (w->ss != NULL) {
         ngx_http_bpftime_remember(w);
-        /* A late open (controller started after nginx) is worth a notice. */
+        /* A late open (controller started after nginx, permissions fixed)
+         * is worth a notice. */
         level = at_start ? NGX_LOG_INFO : NGX_LOG_NOTICE;
-        ngx_log_error(level, log, 0, "bpftime: region /dev/shm/bpftime-%s opened", w->shm_name);
+        ngx_log_error(level, log, 0, "bpftime: region %s opened", w->path);
+        w->state = 0;
+        w->replace_state = 0;
         return;
     }
 
-    if (!announce) {
-        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, log, 0,
-                       "bpftime: region /dev/shm/bpftime-%s still missing: %s", w->shm_name, err);
+    e = ngx_http_bpftime_open_errno(w);
+    if (e == w->state || (at_start && ngx_worker != 0)) {
+        /* Unchanged, or the same start-up failure worker 0 reports for all. */
+        w->state = e;
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, log, 0, "bpftime: region %s still unusable: %s", w->path,
+                       err);
         return;
     }
+    w->state = e;
 
-    switch (policies) {
-    case NGX_HTTP_BPFTIME_USES_OPEN: policy = "failing open"; break;
-    case NGX_HTTP_BPFTIME_USES_CLOSED: policy = "failing closed (503)"; break;
-    default: policy = "failing open or closed as bpftime_fail says per location"; break;
-    }
-
-    ngx_log_error(NGX_LOG_ERR, log, 0,
-                  "bpftime: region /dev/shm/bpftime-%s missing: %s; %s; retrying at most "
-                  "once per second",
-                  w->shm_name, err[0] ? err : "no reason given", policy);
+    ngx_snprintf(then, sizeof(then) - 1, "%s; retrying at most once per second%Z",
+                 ngx_http_bpftime_policy_text(w->policies));
+    ngx_http_bpftime_log_unusable(log, w, e, "", err, (const char *)then);
 }
 
 static ngx_int_t ngx_http_bpftime_handler(ngx_http_request_t *r)
@@ -253,7 +326,7 @@ static ngx_int_t ngx_http_bpftime_handler(ngx_http_request_t *r)
         if (ngx_time() < w->next_open) {
             return ngx_http_bpftime_fail(lcf);
         }
-        ngx_http_bpftime_open(r->connection->log, 0, 0);
+        ngx_http_bpftime_open(r->connection->log, 0);
         if (w->ss == NULL) {
             return ngx_http_bpftime_fail(lcf);
         }
@@ -403,6 +476,8 @@ static ngx_int_t ngx_http_bpftime_init_process(ngx_cycle_t *cycle)
     w->next_open = 0;
     w->next_error_log = 0;
     w->next_check = 0;
+    w->state = -1;
+    w->replace_state = 0;
 
     /* The cache manager and loader run init_process too: they serve no
      * requests, so they keep out of the region. */
@@ -416,9 +491,10 @@ static ngx_int_t ngx_http_bpftime_init_process(ngx_cycle_t *cycle)
     }
 
     w->shm_name = (const char *)bmcf->shm_name.data;
+    w->policies = bmcf->policies;
     ngx_snprintf((u_char *)w->path, sizeof(w->path) - 1, "/dev/shm/bpftime-%s%Z", w->shm_name);
 
-    ngx_http_bpftime_open(cycle->log, bmcf->policies, 1);
+    ngx_http_bpftime_open(cycle->log, 1);
 
     /* A missing region is not fatal: the fail policy applies and requests retry. */
     return NGX_OK;
