@@ -92,6 +92,13 @@ typedef struct {
 
 static ngx_http_bpftime_worker_t ngx_http_bpftime_worker;
 
+/* The region file, opened by the master (as root, before the workers drop
+ * privileges) at every configuration load; each worker inherits a copy and
+ * maps the region through it, so a region created mode 0600 by root before
+ * nginx starts (or reloads) serves workers running as nobody/www-data. -1:
+ * not open (the workers then open the region by path themselves). */
+static int ngx_http_bpftime_master_fd = -1;
+
 static ngx_int_t ngx_http_bpftime_handler(ngx_http_request_t *r);
 static char *ngx_http_bpftime_shm(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static void *ngx_http_bpftime_create_main_conf(ngx_conf_t *cf);
@@ -99,6 +106,7 @@ static char *ngx_http_bpftime_init_main_conf(ngx_conf_t *cf, void *conf);
 static void *ngx_http_bpftime_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_bpftime_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child);
 static ngx_int_t ngx_http_bpftime_postconfiguration(ngx_conf_t *cf);
+static ngx_int_t ngx_http_bpftime_init_module(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_bpftime_init_process(ngx_cycle_t *cycle);
 static void ngx_http_bpftime_exit_process(ngx_cycle_t *cycle);
 
@@ -143,7 +151,7 @@ ngx_module_t ngx_http_bpftime_module = {NGX_MODULE_V1,
                                         ngx_http_bpftime_commands,     /* module directives */
                                         NGX_HTTP_MODULE,               /* module type */
                                         NULL,                          /* init master */
-                                        NULL,                          /* init module */
+                                        ngx_http_bpftime_init_module,  /* init module */
                                         ngx_http_bpftime_init_process, /* init process */
                                         NULL,                          /* init thread */
                                         NULL,                          /* exit thread */
@@ -281,6 +289,28 @@ static void ngx_http_bpftime_open(ngx_log_t *log, ngx_uint_t at_start)
 
     w->next_open = ngx_time() + 1;
     err[0] = '\0';
+
+    if (at_start && ngx_http_bpftime_master_fd >= 0) {
+        /* The master's descriptor (this worker's copy): the handle owns it. */
+        int fd = ngx_http_bpftime_master_fd;
+        struct stat st;
+
+        ngx_http_bpftime_master_fd = -1;
+        if (fstat(fd, &st) == 0) {
+            w->dev = st.st_dev;
+            w->ino = st.st_ino;
+        }
+        w->next_check = ngx_time() + 1;
+        w->ss = bpftime_ss_open_fd(w->shm_name, fd, err, sizeof(err));
+        if (w->ss != NULL) {
+            ngx_log_error(NGX_LOG_INFO, log, 0, "bpftime: region %s opened (by the master)",
+                          w->path);
+            w->state = 0;
+            w->replace_state = 0;
+            return;
+        }
+        err[0] = '\0'; /* not usable: try by path, and report that */
+    }
 
     w->ss = bpftime_ss_open(w->shm_name, err, sizeof(err));
     if (w->ss != NULL) {
@@ -482,6 +512,10 @@ static ngx_int_t ngx_http_bpftime_init_process(ngx_cycle_t *cycle)
     /* The cache manager and loader run init_process too: they serve no
      * requests, so they keep out of the region. */
     if (ngx_process != NGX_PROCESS_WORKER && ngx_process != NGX_PROCESS_SINGLE) {
+        if (ngx_http_bpftime_master_fd >= 0) {
+            close(ngx_http_bpftime_master_fd);
+            ngx_http_bpftime_master_fd = -1;
+        }
         return NGX_OK;
     }
 
@@ -497,6 +531,37 @@ static ngx_int_t ngx_http_bpftime_init_process(ngx_cycle_t *cycle)
     ngx_http_bpftime_open(cycle->log, 1);
 
     /* A missing region is not fatal: the fail policy applies and requests retry. */
+    return NGX_OK;
+}
+
+/* In the master, at start and at every reload (before workers are forked,
+ * while still privileged): (re)open the region file for the workers. A
+ * region missing now is not an error: the workers look for it by path. */
+static ngx_int_t ngx_http_bpftime_init_module(ngx_cycle_t *cycle)
+{
+    ngx_http_bpftime_main_conf_t *bmcf;
+    char path[256];
+
+    if (ngx_http_bpftime_master_fd >= 0) {
+        close(ngx_http_bpftime_master_fd); /* the previous generation's workers have theirs */
+        ngx_http_bpftime_master_fd = -1;
+    }
+
+    if (cycle->conf_ctx[ngx_http_module.index] == NULL) {
+        return NGX_OK; /* no http block */
+    }
+    bmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_bpftime_module);
+    if (bmcf == NULL || bmcf->policies == 0) {
+        return NGX_OK;
+    }
+
+    ngx_snprintf((u_char *)path, sizeof(path) - 1, "/dev/shm/bpftime-%s%Z",
+                 (const char *)bmcf->shm_name.data);
+    ngx_http_bpftime_master_fd = open(path, O_RDWR | O_CLOEXEC);
+    if (ngx_http_bpftime_master_fd < 0) {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, cycle->log, ngx_errno,
+                       "bpftime: master cannot open %s; workers will try by path", path);
+    }
     return NGX_OK;
 }
 

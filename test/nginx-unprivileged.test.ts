@@ -74,29 +74,55 @@ async function logShows(ngx: Nginx, re: RegExp, poke: () => Promise<unknown>): P
 
 describe.skipIf(skip)("nginx with workers as nobody", () => {
   test(
-    "a root-only region: fail closed answers 503 and the log says permission denied, once",
+    "a root-only region present at start is opened by the master for its workers: it filters",
     async () => {
       const shm = newRegion();
-      cliOk(["shm", "create", "--shm", shm]); // 0600 root: not the workers'
+      cliOk(["shm", "create", "--shm", shm]); // 0600 root: the workers could not open it
       load(shm);
       const ngx = await startUnprivileged(shm, "closed");
-      expect(await requestStatus(ngx.url("/aaaa/"))).toBe(503);
-      expect(await requestStatus(ngx.url("/bbbb/"))).toBe(503);
-      const re = new RegExp(`bpftime: region /dev/shm/bpftime-${shm}: permission denied`);
-      const line = await logShows(ngx, re, () => requestStatus(ngx.url("/aaaa/")));
+      expect(await requestStatus(ngx.url("/aaaa/"))).toBe(200);
+      expect(await requestStatus(ngx.url("/bbbb/"))).toBe(403);
+      expect(ngx.errorLog()).toContain(
+        `bpftime: region /dev/shm/bpftime-${shm} opened (by the master)`,
+      );
+      const list = JSON.parse(cliOk(["list", "--shm", shm, "--json"]));
+      expect(list.links[0].pids).toEqual(ngx.workerPids());
+    },
+    T,
+  );
+
+  test(
+    "replaced by a root-only region: said once, the old programs serve; a reload picks the new one",
+    async () => {
+      const shm = newRegion();
+      cliOk(["shm", "create", "--shm", shm]);
+      load(shm);
+      const ngx = await startUnprivileged(shm, "closed");
+      const get = (p: string) => requestStatus(ngx.url(p));
+      expect(await get("/bbbb/")).toBe(403);
+      // Recreated root-only with a program that lets everything through.
+      cliOk(["shm", "remove", "--shm", shm]);
+      cliOk(["shm", "create", "--shm", shm]);
+      const re = new RegExp(
+        `bpftime: replacement of the region /dev/shm/bpftime-${shm}: permission denied`,
+      );
+      const line = await logShows(ngx, re, () => get("/bbbb/"));
       expect(line).toContain(`uid ${idOf("passwd", "nobody")} gid ${idOf("group", "nogroup")}`);
       expect(line).toContain("mode 0600");
-      expect(line).toContain("--group GROUP --mode 0660");
       expect(line).toContain("(13: Permission denied)");
-      // Retries that fail the same way are not logged again.
-      await Bun.sleep(1100);
-      expect(await requestStatus(ngx.url("/aaaa/"))).toBe(503);
+      expect(line).toContain("keeping the programs of the old region");
+      expect(await get("/bbbb/")).toBe(403); // the old region's filter, not fail-open
+      await Bun.sleep(1100); // past a retry: the same failure is not logged again
+      expect(await get("/bbbb/")).toBe(403);
       expect(
         ngx
           .errorLog()
           .split("\n")
           .filter((l) => re.test(l)),
       ).toHaveLength(1);
+      await ngx.reload(); // the master opens the new region for the new workers
+      expect(await get("/bbbb/")).toBe(200); // empty region: nothing refuses
+      expect(ngx.errorLog()).toContain(`region /dev/shm/bpftime-${shm} opened (by the master)`);
     },
     T,
   );

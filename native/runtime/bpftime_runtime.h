@@ -77,6 +77,11 @@ int bpftime_last_errno(void);
 int bpftime_region_create(const char *name, uint64_t size, struct bpftime_region **out);
 /* Maps an existing region; refuses other layout versions / non-regions. */
 int bpftime_region_open(const char *name, struct bpftime_region **out);
+/* As bpftime_region_open, on a file descriptor the caller opened (O_RDWR) —
+ * e.g. inherited from a more privileged parent (the nginx master opens the
+ * region for its unprivileged workers). The handle owns fd (closed by
+ * bpftime_region_close, and on failure). name is for messages. */
+int bpftime_region_open_fd(const char *name, int fd, struct bpftime_region **out);
 /* Unmaps and frees the process-local handle (and the VMs it created). */
 void bpftime_region_close(struct bpftime_region *r);
 /* Unlinks /dev/shm/bpftime-<name> (mappings stay valid until closed). */
