@@ -33,15 +33,21 @@
  * module runs in the access phase: with `satisfy any;` a 403 from bpftime is
  * a "deny" that another access module may overrule, like allow/deny.
  *
- * Worker lifecycle: every worker opens the region in init_process and closes
- * it in exit_process, so `nginx -s reload` (new workers) reopens it. When it
- * is missing, worker 0 logs one error line and every worker retries opening
- * at most once per second, on requests to bpftime locations, so starting the
- * controller after nginx works. While it is open, a worker checks at most
- * once per second whether the region file was replaced (removed and created
- * again) and then switches to the new one; a region only removed keeps
- * working from its mapping. When no location enables bpftime the module
- * neither opens the region nor installs its handler.
+ * Worker lifecycle: the master opens the region file at every configuration
+ * load (init_module: as root, before workers drop privileges); each worker
+ * maps the region through its inherited copy in init_process and closes it
+ * in exit_process, so a root-only region serves unprivileged workers and
+ * `nginx -s reload` reopens it. When the master could not open it, workers
+ * open it by path, retrying at most once per second on requests to bpftime
+ * locations, so starting the controller after nginx works (for a region the
+ * workers' user may open). Every change of the region's state (opened,
+ * missing, permission denied, unusable) is logged once per worker with the
+ * errno (at start-up by worker 0 only). While it is open, a worker checks at
+ * most once per second whether the region file was replaced (removed and
+ * created again) and then switches to the new one, or says once why it
+ * cannot and keeps the old programs; a region only removed keeps working
+ * from its mapping. When no location enables bpftime the module neither
+ * opens the region nor installs its handler.
  *
  * The per-request path is one location-conf load, one flag test and one call
  * into the syscall server (whose common case is one atomic load plus the

@@ -20,6 +20,7 @@ import {
 import { RUN_ID } from "./run-id.ts";
 import { Region } from "../src/native/runtime.ts";
 import { instanceDetails } from "../src/ops/instances.ts";
+import { createApp } from "../src/server/app.ts";
 
 const fixtures = join(import.meta.dir, "fixtures", "uprobe");
 const T = 30_000;
@@ -123,6 +124,29 @@ describe.skipIf(skip)("attach validation", () => {
       expect(r.stderr.trim().split("\n")).toHaveLength(1);
     }
     expect(snap().links).toEqual([]); // nothing half-written
+  });
+
+  test("over HTTP a bad target is a 4xx JSON error and no link", async () => {
+    region = newRegion();
+    ok("load", obj("count"));
+    const token = "t".repeat(32);
+    const { app } = createApp({ shm: region, token, protectReads: false, allowedHosts: [] });
+    const post = (arg: string) =>
+      app.handle(
+        new Request("http://127.0.0.1/v1/links", {
+          method: "POST",
+          headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+          body: JSON.stringify({ program: "count_add", type: "uprobe", arg }),
+        }),
+      );
+    const bad = await post(`${target}:no_such_fn`);
+    expect(bad.status).toBe(404);
+    expect(((await bad.json()) as { message: string }).message).toContain("no_such_fn not found");
+    const beyond = await post(`${target}:add+4096`);
+    expect(beyond.status).toBe(400);
+    expect(snap().links).toEqual([]);
+    const good = await post(`${target}:add`);
+    expect(good.status).toBeLessThan(300);
   });
 
   test("a relative path is stored absolute (resolved against the CLI's directory)", () => {
