@@ -21,6 +21,7 @@ _Static_assert(sizeof(struct bpftime_link_info) == 32, "link_info layout");
 _Static_assert(sizeof(struct bpftime_instance_info) == 296, "instance_info layout");
 _Static_assert(offsetof(struct bpftime_instance_info, link_ids) == 40, "instance_info.link_ids");
 _Static_assert(sizeof(struct bpftime_invocation) == 40, "invocation layout");
+_Static_assert(sizeof(struct bpftime_link_error) == 192, "link_error layout");
 
 static const char *const kind_names[KIND_COUNT] = {"program", "map", "attach target", "link",
                                                    "instance"};
@@ -868,6 +869,8 @@ int bpftime_instance_register(struct bpftime_region *r, uint32_t pid)
     }
     in->pid = pid;
     in->start_time = st;
+    in->nr_links = 0;
+    in->nr_errors = 0;
     atomic_store(&in->heartbeat_ns, rt_now_ns(CLOCK_MONOTONIC));
     uint32_t id = take_id(r, KIND_INSTANCE);
     __atomic_store_n(&in->id, id, __ATOMIC_RELEASE);
@@ -979,4 +982,51 @@ int bpftime_instance_reap(struct bpftime_region *r)
         inst_gen_bump(r);
     shm_unlock(&r->hdr->table_lock);
     return n;
+}
+
+int bpftime_instance_set_errors(struct bpftime_region *r, uint32_t id,
+                                const struct bpftime_link_error *errs, uint32_t n)
+{
+    shm_lock(&r->hdr->table_lock);
+    struct shm_instance *in = instance_by_id(r, id);
+    if (!in) {
+        shm_unlock(&r->hdr->table_lock);
+        return not_found(KIND_INSTANCE, id);
+    }
+    memset(in->errors, 0, sizeof in->errors);
+    uint32_t keep = n < BPFTIME_INSTANCE_MAX_ERRORS ? n : BPFTIME_INSTANCE_MAX_ERRORS;
+    for (uint32_t i = 0; i < keep; i++) {
+        in->errors[i].link_id = errs[i].link_id;
+        in->errors[i].err = errs[i].err;
+        snprintf(in->errors[i].message, sizeof in->errors[i].message, "%.*s",
+                 (int)sizeof errs[i].message - 1, errs[i].message);
+    }
+    in->nr_errors = n;
+    inst_gen_bump(r);
+    shm_unlock(&r->hdr->table_lock);
+    return 0;
+}
+
+int bpftime_instance_get_errors(struct bpftime_region *r, uint32_t id,
+                                struct bpftime_link_error *out, uint32_t cap)
+{
+    shm_lock(&r->hdr->table_lock);
+    struct shm_instance *in = instance_by_id(r, id);
+    if (!in) {
+        shm_unlock(&r->hdr->table_lock);
+        return not_found(KIND_INSTANCE, id);
+    }
+    uint32_t n = in->nr_errors;
+    uint32_t stored = n < BPFTIME_INSTANCE_MAX_ERRORS ? n : BPFTIME_INSTANCE_MAX_ERRORS;
+    for (uint32_t i = 0; i < stored && i < cap; i++) {
+        out[i] = in->errors[i];
+        out[i].message[sizeof out[i].message - 1] = 0; /* the region is shared: trust nothing */
+    }
+    shm_unlock(&r->hdr->table_lock);
+    return (int)n;
+}
+
+uint64_t bpftime_monotonic_ns(void)
+{
+    return rt_now_ns(CLOCK_MONOTONIC);
 }

@@ -29,8 +29,8 @@
 
 #include "runtime/bpftime_runtime.h"
 
-#define BPFTIME_MAGIC "BPFTIME" /* 8 bytes with its NUL */
-#define BPFTIME_LAYOUT_VERSION 1u
+#define BPFTIME_MAGIC "BPFTIME"   /* 8 bytes with its NUL */
+#define BPFTIME_LAYOUT_VERSION 2u /* 2: instances record failed links */
 #define SHM_PAGE 4096u
 
 #define SHM_PROGS_CAP 1024u
@@ -155,8 +155,9 @@ struct shm_instance {
     _Atomic uint64_t heartbeat_ns;
     uint64_t generation_seen;
     uint32_t nr_links;
-    uint32_t reserved;
+    uint32_t nr_errors; /* links that failed to attach (the first few are in errors[]) */
     uint32_t link_ids[BPFTIME_INSTANCE_MAX_LINKS];
+    struct bpftime_link_error errors[BPFTIME_INSTANCE_MAX_ERRORS];
 };
 
 /* ---- map storage ---- */
