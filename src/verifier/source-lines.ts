@@ -2,6 +2,8 @@
 // shows the source line that covers an instruction before it, whenever the
 // covering line differs from the last one shown (over the whole log, not per
 // path): `; void *data = (void *)(long)ctx->data; @ xdp_swap.bpf.c:15`.
+// Records that differ only in their column count as the same line (clang
+// emits several per line; the log shows no columns), as in the kernel.
 
 /** One BTF line info record, its instruction index in slots (ProgramSpec.lineInfo). */
 export interface SourceLine {
@@ -30,7 +32,9 @@ export class SourceLines {
   /** The line to log before the instruction at `pc`, or undefined if it is the one shown last. */
   before(pc: number): string | undefined {
     const l = this.covering(pc);
-    if (!l || l === this.shown) return undefined;
+    const last = this.shown;
+    if (!l || (last && l.fileName === last.fileName && l.lineNum === last.lineNum))
+      return undefined;
     this.shown = l;
     return sourceLineText(l);
   }

@@ -312,7 +312,7 @@ class Verifier {
     this.budget = opts.budget ?? DEFAULT_BUDGET;
     this.wantLog = opts.log ?? false;
     this.maxLogLines = opts.maxLogLines ?? 200_000;
-    this.sourceLines = new SourceLines(program.lineInfo ?? []);
+    this.sourceLines = new SourceLines(this.wantLog ? (program.lineInfo ?? []) : []);
     this.cfg = checkCfg(this.slots);
     this.stats = {
       insnsProcessed: 0,
