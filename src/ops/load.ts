@@ -51,7 +51,10 @@ export function verifyProgram(
   opts: { log?: boolean } = {},
 ): VerifiedProgram {
   const kind = programKind(p);
-  const result = verify({ insts: p.instructions, type: kind.name, maps: mapInfos(spec) }, opts);
+  const result = verify(
+    { insts: p.instructions, type: kind.name, maps: mapInfos(spec), lineInfo: p.lineInfo },
+    opts,
+  );
   if (!result.ok) {
     const err = new BpftimeError(
       "verifier",
