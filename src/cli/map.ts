@@ -12,6 +12,7 @@ import {
   deleteMapObject,
   describeMap,
   dumpEntries,
+  freeze,
   lookup,
   openMap,
   popOrPeek,
@@ -217,8 +218,37 @@ function popPeek(name: "pop" | "peek"): Command {
   };
 }
 
+const freezeCmd: Command = {
+  name: "freeze",
+  summary: "make a map read-only to the control plane, for good (as bpftool map freeze)",
+  usage: "MAP [--shm NAME] [--json]",
+  description:
+    "After this, `map update`/`map delete` (and the API's) refuse to change MAP; programs\n" +
+    "still read it (and write it, unless it was created BPF_F_RDONLY_PROG). There is no\n" +
+    "thaw. `bpftime load` freezes .rodata maps itself once their value is written.",
+  options: { ...shmOption, ...jsonOption },
+  examples: ["bpftime map freeze config"],
+  run(p) {
+    const ref = needPositional(p, 0, "MAP (id or name)", "bpftime map freeze");
+    withRegion(str(p, "shm"), (r) => freeze(openMap(r, ref)));
+    if (flag(p, "json")) return printJson({ frozen: true });
+    console.log("frozen");
+  },
+};
+
 export const mapCommand: Command = {
   name: "map",
-  summary: "list, show, dump, look up, update, delete, pop and peek map entries; delete maps",
-  subcommands: [list, show, dump, lookupCmd, updateCmd, deleteCmd, popPeek("pop"), popPeek("peek")],
+  summary:
+    "list, show, dump, look up, update, delete, pop, peek and freeze map entries; delete maps",
+  subcommands: [
+    list,
+    show,
+    dump,
+    lookupCmd,
+    updateCmd,
+    deleteCmd,
+    popPeek("pop"),
+    popPeek("peek"),
+    freezeCmd,
+  ],
 };
