@@ -53,7 +53,7 @@ beforeAll(() => {
   cliOk(["load", obj, "--shm", base]);
   cliOk(["run", "1", "--shm", base, "--data", packet()]);
   cliOk(["run", "1", "--shm", base, "--data", packet()]);
-  cliOk(["attach", "on_main", "uprobe", "--arg", "/bin/true:main", "--shm", base]);
+  cliOk(["attach", "on_main", "uprobe", "--arg", "libc.so.6:malloc", "--shm", base]);
   const r = run([fieldsTool, base]);
   if (r.code !== 0) throw new Error(`${fieldsTool} failed: ${r.stderr}`);
   fields = r.stdout
