@@ -195,6 +195,12 @@ int bpftime_map_create(struct bpftime_region *r, const char *name, uint32_t type
                        uint32_t value_size, uint32_t max_entries, uint32_t map_flags,
                        uint64_t map_extra);
 int bpftime_map_get(struct bpftime_region *r, uint32_t id, struct bpftime_map_info *out);
+/* BPF_MAP_FREEZE: from now on the control plane may not change the map
+ * (update, delete, pop: -EPERM); programs still read it. -EBUSY if already
+ * frozen. The loader freezes .rodata after writing its initial value. */
+int bpftime_map_freeze(struct bpftime_region *r, uint32_t id);
+/* 1 frozen, 0 not, or a negative error. */
+int bpftime_map_is_frozen(struct bpftime_region *r, uint32_t id);
 /* -EBUSY while a program refers to it. */
 int bpftime_map_delete(struct bpftime_region *r, uint32_t id);
 int bpftime_map_next_id(struct bpftime_region *r, uint32_t start_id);

@@ -164,8 +164,8 @@ int map_entry_check(struct bpftime_region *r, const struct shm_map *m)
     uint64_t map_extra = m->map_extra;
     int quiet = rt_quiet;
     rt_quiet = 1; /* map_check_spec's own message speaks of creating a map */
-    int rc = map_check_spec(r, m->type, m->key_size, m->value_size, &max_entries, m->map_flags,
-                            &map_extra);
+    int rc = map_check_spec(r, m->type, m->key_size, m->value_size, &max_entries,
+                            m->map_flags & ~SHM_MAP_FROZEN, &map_extra);
     rt_quiet = quiet;
     if (rc || max_entries != m->max_entries || map_extra != m->map_extra)
         return rt_damaged(r,
@@ -472,7 +472,7 @@ int bpftime_map_get(struct bpftime_region *r, uint32_t id, struct bpftime_map_in
     out->key_size = m->key_size;
     out->value_size = m->value_size;
     out->max_entries = m->max_entries;
-    out->map_flags = m->map_flags;
+    out->map_flags = m->map_flags & ~SHM_MAP_FROZEN;
     out->map_extra = m->map_extra;
     out->created_ns = m->created_ns;
     out->ncpus = r->ncpus;
@@ -522,6 +522,37 @@ int bpftime_map_delete(struct bpftime_region *r, uint32_t id)
     pthread_mutex_unlock(&r->local_lock);
     map_storage_free(r, &copy);
     return 0;
+}
+
+int bpftime_map_freeze(struct bpftime_region *r, uint32_t id)
+{
+    int err = rt_check_truncated(r);
+    if (err)
+        return err;
+    shm_lock(&r->hdr->table_lock);
+    struct shm_map *m = map_entry_by_id(r, id, NULL);
+    if (!m || (err = map_entry_check(r, m)) != 0) {
+        shm_unlock(&r->hdr->table_lock);
+        return m ? err : not_found(KIND_MAP, id);
+    }
+    if (m->map_flags & SHM_MAP_FROZEN)
+        err = rt_err(-EBUSY, "map %u (%s) is already frozen", id, m->name);
+    else
+        __atomic_or_fetch(&m->map_flags, SHM_MAP_FROZEN, __ATOMIC_RELEASE);
+    shm_unlock(&r->hdr->table_lock);
+    return err;
+}
+
+int bpftime_map_is_frozen(struct bpftime_region *r, uint32_t id)
+{
+    struct bpftime_map_info info;
+    int rc = bpftime_map_get(r, id, &info);
+    if (rc)
+        return rc;
+    struct bpftime_map *h = bpftime_map_handle(r, id);
+    if (!h)
+        return bpftime_last_errno();
+    return (__atomic_load_n(&h->m->map_flags, __ATOMIC_ACQUIRE) & SHM_MAP_FROZEN) ? 1 : 0;
 }
 
 int bpftime_map_next_id(struct bpftime_region *r, uint32_t start_id)

@@ -110,6 +110,11 @@ struct shm_prog {
     char attach_hint[BPFTIME_HINT_LEN];
 };
 
+/* In shm_map.map_flags, above every kernel BPF_F_* flag: the map is frozen
+ * (BPF_MAP_FREEZE): the control plane may no longer change it. bpftime's own
+ * state, never reported as a flag (bpftime_map_get masks it). */
+#define SHM_MAP_FROZEN (1u << 31)
+
 struct shm_map {
     uint32_t id;
     uint32_t type;

@@ -34,6 +34,8 @@ const lib = openLibrary({
   bpftime_map_lookup: { args: [P, u32, P, P], returns: i32 },
   bpftime_map_update: { args: [P, u32, P, P, u64], returns: i32 },
   bpftime_map_delete_elem: { args: [P, u32, P], returns: i32 },
+  bpftime_map_freeze: { args: [P, u32], returns: i32 },
+  bpftime_map_is_frozen: { args: [P, u32], returns: i32 },
   bpftime_map_lookup_and_delete: { args: [P, u32, P, P], returns: i32 },
   bpftime_map_get_next_key: { args: [P, u32, P, P], returns: i32 },
   bpftime_ringbuf_poll: { args: [P, u32, i32], returns: i32 },
@@ -462,6 +464,15 @@ export class Region {
       s.bpftime_map_delete_elem(this.handle, id, key.length ? ptr(key) : null),
       `delete from map ${id}`,
     );
+  }
+
+  /** BPF_MAP_FREEZE: the control plane can no longer change the map. */
+  mapFreeze(id: number): void {
+    check(s.bpftime_map_freeze(this.handle, id), `freeze map ${id}`);
+  }
+
+  mapIsFrozen(id: number): boolean {
+    return check(s.bpftime_map_is_frozen(this.handle, id), `map ${id}`) === 1;
   }
 
   mapPop(id: number, valueSize: number): Uint8Array | null {
