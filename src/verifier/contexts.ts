@@ -36,6 +36,7 @@
 // exposed like xdp's data/data_end (its own packet region), read-only.
 
 import { BpftimeError } from "../errors.ts";
+import type { HelperClass, HelperProto } from "./helpers.ts";
 import { CLS, type Insn, cls, decodeSlots, encodeSlot, sizeBytes } from "./insn.ts";
 
 export const PROGRAM_TYPES = [
@@ -79,7 +80,22 @@ export interface ContextSpec {
   rewrite: boolean;
   /** names of the packet regions (index = region id) */
   regions: string[];
+  /**
+   * Helper classes (helpers.def's last column) the type may call, as the
+   * kernel's get_func_proto per type. WRITE_USER also needs the load flag
+   * (--allow-write-user): see verifier.ts helperCall.
+   */
+  helpers: readonly HelperClass[];
 }
+
+/** Network, nginx and raw programs: maps, time, random, tail calls, output, strings. */
+const BASE_HELPERS = ["BASE"] as const;
+/** Tracing programs also read host memory and the current task, and may write it with the flag. */
+const TRACING_HELPERS = ["BASE", "TRACING", "WRITE_USER"] as const;
+
+/** Is this a tracing type (may call TRACING helpers; WRITE_USER with the flag)? */
+export const isTracingType = (type: ProgramType): boolean =>
+  contextSpec(type).helpers.includes("TRACING");
 
 const u32Fields = (names: [string, FieldKind, number?, boolean?][], size = 4): CtxField[] =>
   names.map(([name, kind, region, writable], i) => {
@@ -94,6 +110,7 @@ const PT_REGS: Omit<ContextSpec, "type"> = {
   size: 168,
   rewrite: false,
   regions: [],
+  helpers: TRACING_HELPERS,
 };
 
 const SK_BUFF_FIELDS = u32Fields([
@@ -127,6 +144,7 @@ export const CONTEXTS: Record<ProgramType, ContextSpec> = {
     size: 24,
     rewrite: true,
     regions: ["packet"],
+    helpers: BASE_HELPERS,
     fields: u32Fields([
       ["data", "packet", 0],
       ["data_end", "packet_end", 0],
@@ -142,6 +160,7 @@ export const CONTEXTS: Record<ProgramType, ContextSpec> = {
     size: 84,
     rewrite: true,
     regions: ["packet"],
+    helpers: BASE_HELPERS,
     fields: SK_BUFF_FIELDS,
   },
   sched_cls: {
@@ -150,6 +169,7 @@ export const CONTEXTS: Record<ProgramType, ContextSpec> = {
     size: 84,
     rewrite: true,
     regions: ["packet"],
+    helpers: BASE_HELPERS,
     fields: SK_BUFF_FIELDS,
   },
   kprobe: { type: "kprobe", ...PT_REGS },
@@ -165,6 +185,7 @@ export const CONTEXTS: Record<ProgramType, ContextSpec> = {
     size: 512,
     rewrite: false,
     regions: [],
+    helpers: TRACING_HELPERS,
   },
   raw_tracepoint: {
     type: "raw_tracepoint",
@@ -172,6 +193,7 @@ export const CONTEXTS: Record<ProgramType, ContextSpec> = {
     size: 96,
     rewrite: false,
     regions: [],
+    helpers: TRACING_HELPERS,
   },
   perf_event: {
     type: "perf_event",
@@ -179,6 +201,7 @@ export const CONTEXTS: Record<ProgramType, ContextSpec> = {
     size: 184,
     rewrite: false,
     regions: [],
+    helpers: TRACING_HELPERS,
   },
   nginx_url_filter: {
     type: "nginx_url_filter",
@@ -186,6 +209,7 @@ export const CONTEXTS: Record<ProgramType, ContextSpec> = {
     size: 48,
     rewrite: false,
     regions: ["url", "method", "arg"],
+    helpers: BASE_HELPERS,
     fields: u32Fields(
       [
         ["url", "packet", 0],
@@ -204,6 +228,7 @@ export const CONTEXTS: Record<ProgramType, ContextSpec> = {
     size: 0,
     rewrite: false,
     regions: [],
+    helpers: BASE_HELPERS,
   },
 };
 
@@ -215,6 +240,24 @@ export function contextSpec(type: ProgramType): ContextSpec {
       `unknown program type ${JSON.stringify(type)} (known: ${PROGRAM_TYPES.join(", ")})`,
     );
   return c;
+}
+
+/**
+ * Why a program of `type` may not call `proto`, or undefined if it may:
+ * the type's helper classes (above) and, for WRITE_USER, the load flag.
+ */
+export function helperRefusal(
+  proto: HelperProto,
+  type: ProgramType,
+  allowWriteUser: boolean,
+): string | undefined {
+  const name = `bpf_${proto.name}#${proto.id}`;
+  const tracing = PROGRAM_TYPES.filter(isTracingType).join(", ");
+  if (!contextSpec(type).helpers.includes(proto.class))
+    return `${name} is not allowed in ${type} programs: ${proto.class === "WRITE_USER" ? "it writes into the host process's memory, and only" : "only"} tracing programs (${tracing}) may call it`;
+  if (proto.class === "WRITE_USER" && !allowWriteUser)
+    return `${name} writes into the host process's memory: load with --allow-write-user (HTTP: allowWriteUser=true) to allow it in this ${type} program`;
+  return undefined;
 }
 
 /** Result of checking one context access. */
