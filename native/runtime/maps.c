@@ -472,8 +472,8 @@ static int array_update(struct bpftime_map *h, const void *key, const void *valu
             return rt_err(-EINVAL, "prog_array map %u: no program with id %u", h->id, prog);
         if (owner && owner != type)
             return rt_err(-EINVAL,
-                          "prog_array map %u holds %s programs, program %u is %s: a tail call "
-                          "cannot change the program type (store a %s program)",
+                          "prog_array map %u holds %s programs; program %u is %s: a tail call "
+                          "cannot change the program type (store only %s programs in it)",
                           h->id, bpftime_prog_type_name(owner), prog, bpftime_prog_type_name(type),
                           bpftime_prog_type_name(owner));
         return 0;
