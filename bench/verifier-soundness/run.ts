@@ -5,7 +5,7 @@
 //
 //   bun bench/verifier-soundness/run.ts [--ops=2000000] [--seed=n] [--programs=2000]
 
-import type { Engine } from "../../src/native/vm.ts";
+import type { Engine } from "../../src/native/index.ts";
 import { fuzz, fuzzOps } from "../../src/verifier/soundness/domain-fuzz.ts";
 import { programFuzz } from "../../src/verifier/soundness/program-fuzz.ts";
 
