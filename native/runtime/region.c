@@ -219,8 +219,8 @@ void shm_free(struct bpftime_region *r, uint64_t off)
     /* The offset comes from a table entry (deleting a program or a map): in
      * a damaged region it may point anywhere, so nothing outside the heap
      * is touched and nothing is freed. */
-    if (off < r->heap_off + SHM_SMALL_HDR || off >= r->heap_end) {
-        BPFTIME_ERROR("runtime: shm_free of offset 0x%llx: outside the heap of region %s",
+    if (off < r->heap_off + SHM_SMALL_HDR || off >= r->heap_end || off % 16 != 0) {
+        BPFTIME_ERROR("runtime: shm_free of offset 0x%llx: not a block in the heap of region %s",
                       (unsigned long long)off, r->name);
         return;
     }
