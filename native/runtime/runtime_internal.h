@@ -143,6 +143,9 @@ int map_holders_locked(struct bpftime_region *r, uint32_t id, const bool *alive,
 int instance_publish_holds(struct bpftime_region *r, const uint32_t *ids, uint32_t n);
 
 /* maps.c */
+/* Owner type of a prog_array (0: none), ignoring slot skip; under table_lock. */
+uint32_t prog_array_owner(struct bpftime_map *h, uint32_t skip);
+const char *bpftime_prog_type_name(uint32_t type);
 int map_storage_init(struct bpftime_region *r, struct shm_map *m);
 void map_storage_free(struct bpftime_region *r, struct shm_map *m);
 int map_handle_init(struct bpftime_region *r, struct shm_map *m, struct bpftime_map *h);

@@ -7,7 +7,7 @@ export const loadCommand: Command = {
   name: "load",
   summary: "verify an object's programs and store them and its maps in the region",
   usage:
-    "FILE.o [--program NAME]... [--pin-maps] [--reuse-maps] [--shm NAME] [--json]\n" +
+    "FILE.o [--program NAME]... [--pin-maps] [--reuse-maps] [--shm NAME] [--allow-write-user] [--json]\n" +
     "       bpftime load --kernel FILE.o [--name NAME] [--json]   (pins under /sys/fs/bpf/bpftime/NAME)",
   description:
     "Verify every program of FILE.o (or those named with --program) and store them, with\n" +
@@ -31,6 +31,10 @@ export const loadCommand: Command = {
       description: "load only this program (repeatable)",
     },
     ...shmOption,
+    "allow-write-user": {
+      type: "boolean",
+      description: "let tracing programs call bpf_probe_write_user (writes into the host process)",
+    },
     ...jsonOption,
     "pin-maps": {
       type: "boolean",
@@ -61,6 +65,7 @@ export const loadCommand: Command = {
       programs: names,
       pinMaps: flag(p, "pin-maps"),
       reuseMaps: flag(p, "reuse-maps"),
+      allowWriteUser: flag(p, "allow-write-user"),
     });
     if (flag(p, "json")) return printJson(r);
     console.log(`loaded ${file} into region ${r.region}`);

@@ -187,8 +187,9 @@ export function createApp(o: AppOptions) {
         const programs = query.program ? [query.program].flat() : [];
         const loaded = loadObjectBytes(up.bytes, query.name ?? up.filename, o.shm, {
           programs,
-          pinMaps: query.pinMaps === "true",
-          reuseMaps: query.reuseMaps === "true",
+          pinMaps: query.pinMaps === true,
+          reuseMaps: query.reuseMaps === true,
+          allowWriteUser: query.allowWriteUser === true,
         });
         set.status = 201;
         return plain(loaded);
@@ -203,13 +204,17 @@ export function createApp(o: AppOptions) {
             }),
           ),
           pinMaps: t.Optional(
-            t.Union([t.Literal("true"), t.Literal("false")], {
-              description: "pin every map under its name (load --pin-maps)",
-            }),
+            t.Boolean({ description: "pin every map under its name (bpftime load --pin-maps)" }),
           ),
           reuseMaps: t.Optional(
-            t.Union([t.Literal("true"), t.Literal("false")], {
-              description: "take over live maps of the same name (load --reuse-maps)",
+            t.Boolean({
+              description: "take over live maps of the same name (bpftime load --reuse-maps)",
+            }),
+          ),
+          allowWriteUser: t.Optional(
+            t.Boolean({
+              description:
+                "let tracing programs call bpf_probe_write_user (bpftime load --allow-write-user)",
             }),
           ),
         }),
