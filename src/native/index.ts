@@ -8,3 +8,4 @@ export * from "./lib.ts";
 export * from "./runtime.ts";
 export * from "./ubpf.ts";
 export * from "./vm.ts";
+export * from "./symbols.ts";

@@ -1,0 +1,60 @@
+// bun:ffi face of the uprobe target resolver (native/attach/elf_symbols.h):
+// the one resolver of "BINARY:SYMBOL[+OFF]" and "BINARY:0xADDR[+OFF]" for both
+// event providers. The userspace provider resolves inside the hooked process
+// (the agent calls bpftime_resolve_uprobe_target there); the kernel provider
+// resolves here, to the file and file offset a kernel uprobe takes.
+import { FFIType } from "bun:ffi";
+import { openLibrary } from "./lib.ts";
+import { NativeError } from "./runtime.ts";
+
+const { ptr: P, u64, i32 } = FFIType;
+
+const lib = openLibrary({
+  bpftime_resolve_uprobe_file: { args: [P, u64, P, u64, P, P, u64], returns: i32 },
+  bpftime_resolve_uprobe_target: { args: [P, u64, P, P, u64], returns: i32 },
+  bpftime_elf_describe_offset: { args: [P, u64, P, u64, P], returns: i32 },
+});
+const s = lib.symbols;
+
+const PATH_MAX = 4096;
+const ERR_LEN = 512;
+const enc = new TextEncoder();
+const cstr = (v: string) => enc.encode(v + "\0");
+const text = (buf: Uint8Array) => {
+  const end = buf.indexOf(0);
+  return new TextDecoder().decode(buf.subarray(0, end < 0 ? buf.length : end));
+};
+
+/** "BINARY:SYMBOL[+OFF]" → the file and file offset a kernel uprobe takes (IFUNCs: the implementation). */
+export function resolveUprobeFile(arg: string): { file: string; offset: number } {
+  const a = enc.encode(arg);
+  const path = new Uint8Array(PATH_MAX);
+  const offset = new BigUint64Array(1);
+  const err = new Uint8Array(ERR_LEN);
+  const rc = s.bpftime_resolve_uprobe_file(a, a.length, path, PATH_MAX, offset, err, ERR_LEN);
+  if (rc < 0) throw new NativeError(-rc, text(err));
+  return { file: text(path), offset: Number(offset[0]) };
+}
+
+/** The address `arg` resolves to in this process, as the userspace provider's agent resolves it. */
+export function resolveUprobeAddress(arg: string): { addr: bigint; file: string } {
+  const a = enc.encode(arg);
+  // struct bpftime_resolved: addr, size, bias (u64), not_loaded (int, padded), path[PATH_MAX]
+  const out = new Uint8Array(32 + PATH_MAX);
+  const err = new Uint8Array(ERR_LEN);
+  const rc = s.bpftime_resolve_uprobe_target(a, a.length, out, err, ERR_LEN);
+  if (rc < 0) throw new NativeError(-rc, text(err));
+  const view = new DataView(out.buffer);
+  return { addr: view.getBigUint64(0, true), file: text(out.subarray(28)) };
+}
+
+/** "symbol" and the distance into it for a file offset of `file`; undefined where none covers it. */
+export function describeFileOffset(
+  file: string,
+  offset: number,
+): { symbol: string; delta: number } | undefined {
+  const name = new Uint8Array(256);
+  const delta = new BigUint64Array(1);
+  const rc = s.bpftime_elf_describe_offset(cstr(file), BigInt(offset), name, name.length, delta);
+  return rc < 0 ? undefined : { symbol: text(name), delta: Number(delta[0]) };
+}
