@@ -99,6 +99,11 @@ struct bpftime_region_info {
     uint64_t instance_generation;
 };
 int bpftime_region_info(struct bpftime_region *r, struct bpftime_region_info *out);
+/* Checks every live object's offsets and every map's storage header against
+ * the region's bounds: 0, or -EUCLEAN with a message naming the damage.
+ * Readers check what they touch anyway; a hooked process (the agent) calls
+ * this before trusting a region, so a damaged one never crashes its host. */
+int bpftime_region_validate(struct bpftime_region *r);
 /* One acquire load: changes whenever programs/maps/targets/links change. */
 uint64_t bpftime_region_generation(struct bpftime_region *r);
 uint32_t bpftime_region_ncpus(struct bpftime_region *r);
