@@ -8,7 +8,7 @@ import { agentLibraryPath, ejectAgent, injectAgent, InjectError } from "../nativ
 import { regionName, regionPath } from "../native/index.ts";
 
 /** The environment a program started with the agent gets. */
-export function agentEnv(shm: string | undefined, base = process.env): Record<string, string> {
+function agentEnv(shm: string | undefined, base = process.env): Record<string, string> {
   const agent = agentLibraryPath();
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(base)) if (v !== undefined) env[k] = v;

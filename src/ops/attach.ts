@@ -36,7 +36,7 @@ export function resolveProgram(r: Region, ref: string): number {
   return matches[0]!;
 }
 
-export function resolveLink(r: Region, ref: string): number {
+function resolveLink(r: Region, ref: string): number {
   if (!/^\d+$/.test(ref)) throw new BpftimeError("usage", `link id must be a number, got "${ref}"`);
   const id = Number(ref);
   try {

@@ -12,7 +12,7 @@ export interface EntriesPage {
   nextOffset: number | null;
 }
 
-export const MAX_PAGE = 10_000;
+const MAX_PAGE = 10_000;
 
 export function entriesPage(m: MapHandle, offset = 0, limit = 100): EntriesPage {
   const n = Math.min(Math.max(1, limit), MAX_PAGE);

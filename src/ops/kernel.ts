@@ -16,7 +16,7 @@ export {
 } from "../attach/index.ts";
 
 /** A src/ops/maps.ts MapHandle over a kernel map (formatting only: no region behind it). */
-export function kernelMapHandle(m: KernelMapHandle): MapHandle {
+function kernelMapHandle(m: KernelMapHandle): MapHandle {
   let btf: MapHandle["btf"];
   if (m.btf) {
     try {

@@ -32,7 +32,7 @@ export interface ProgramDetail extends ProgramView {
  * set-up registers; for those the size is null with the reason.
  */
 /** JIT size of stored program `id`, compiled with the data plane's set-up (helpers, maps). */
-export function jitSize(r: Region, id: number): { size: number | null; error: string | null } {
+function jitSize(r: Region, id: number): { size: number | null; error: string | null } {
   try {
     return { size: jitCodeOfStored(r, id).length, error: null };
   } catch (e) {
@@ -60,7 +60,7 @@ export function programDetail(r: Region, ref: string): ProgramDetail {
 }
 
 /** A client-supplied object name reduced to a harmless file name. */
-export function uploadName(name: string | undefined): string {
+function uploadName(name: string | undefined): string {
   const base = basename(name ?? "").replace(/[^A-Za-z0-9._+-]/g, "_");
   return base && base !== "." && base !== ".." ? base : "upload.bpf.o";
 }
@@ -100,7 +100,7 @@ export function loadObjectBytes(
   }
 }
 
-export const MAX_TEST_RUN_REPEAT = 10_000;
+const MAX_TEST_RUN_REPEAT = 10_000;
 
 export interface TestRunResult {
   returnValue: string;

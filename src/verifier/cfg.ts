@@ -56,7 +56,7 @@ const VALID_JMP_OPS = new Set([
 ]);
 const ATOMIC_OPS = new Set([0x00, 0x01, 0x40, 0x41, 0x50, 0x51, 0xa0, 0xa1, 0xe1, 0xf1]);
 
-function badInsn(i: number, insn: Insn): string | undefined {
+function badInsn(_i: number, insn: Insn): string | undefined {
   const c = cls(insn.code);
   if (insn.dst > 10 || insn.src > 10)
     return `invalid register r${insn.dst > 10 ? insn.dst : insn.src}`;
