@@ -23,6 +23,7 @@ function bootTimeSeconds(): number | undefined {
   }
 }
 
+/** The processes that instantiated the region: pid, links, start, heartbeat, alive (GET /v1/instances). */
 export function instanceDetails(r: Region): InstanceDetail[] {
   const boot = bootTimeSeconds();
   const now = process.hrtime.bigint();

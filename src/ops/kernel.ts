@@ -50,6 +50,7 @@ function kernelMapHandle(m: KernelMapHandle): MapHandle {
   };
 }
 
+/** Every entry of a pinned kernel map (name, OBJECT/NAME or id), formatted like a region map's (`bpftime map dump --kernel`). */
 export function kernelDumpEntries(ref: string): Array<{ key: unknown; value: unknown }> {
   const m = openKernelMap(ref);
   const h = kernelMapHandle(m);

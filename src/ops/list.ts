@@ -56,6 +56,7 @@ export interface RegionSnapshot {
   instances: InstanceView[];
 }
 
+/** One program as `bpftime list` shows it (type name, links, run statistics). */
 export function programView(
   r: Region,
   id: number,
@@ -75,6 +76,7 @@ export function programView(
   };
 }
 
+/** One map as `bpftime map list` shows it. */
 export function mapView(r: Region, id: number): MapView {
   const m = r.map(id);
   return {
@@ -88,6 +90,7 @@ export function mapView(r: Region, id: number): MapView {
   };
 }
 
+/** Everything in the region at once: programs, maps, targets, links, instances (`bpftime list --json`, GET /v1/snapshot). */
 export function snapshot(r: Region): RegionSnapshot {
   const links = r.linkIds().map((id) => r.link(id));
   const targets = new Map(r.targetIds().map((id) => [id, r.target(id)]));

@@ -7,7 +7,7 @@ import { basename, join } from "node:path";
 import { BpftimeError } from "../errors.ts";
 import type { Region } from "../native/index.ts";
 import { decode, disassemble } from "../asm/index.ts";
-import { resolveProgram } from "./attach.ts";
+import { resolveProgram } from "./resolve.ts";
 import { programView, type ProgramView } from "./list.ts";
 import { loadIntoRegion, type LoadedObject } from "./load.ts";
 import { readMeta, writeMeta, type MapMeta, type ProgMeta } from "./metadata.ts";
@@ -41,6 +41,7 @@ function jitSize(r: Region, id: number): { size: number | null; error: string | 
   }
 }
 
+/** One program by id or name: disassembly, JIT size, verifier statistics, maps (GET /v1/programs/:id). */
 export function programDetail(r: Region, ref: string): ProgramDetail {
   const id = resolveProgram(r, ref);
   const info = r.program(id);

@@ -3,6 +3,7 @@ import { BpftimeError } from "../errors.ts";
 import { removeMeta } from "./metadata.ts";
 import { Region, regionName, removeRegion, type RegionInfo } from "../native/index.ts";
 
+/** "64M", "1G", "4096" → bytes; usage error otherwise. */
 export function parseSize(v: string): number {
   const m = /^(\d+)([kmg]?)i?b?$/i.exec(v.trim());
   if (!m) throw new BpftimeError("usage", `bad size "${v}": use a number of bytes or 64M, 1G, …`);
@@ -12,6 +13,7 @@ export function parseSize(v: string): number {
   return Number(m[1]) * mult;
 }
 
+/** Creates region `name` of `size` bytes (0: the default) (`bpftime shm create`). */
 export function createRegion(name?: string, size = 0): RegionInfo {
   const r = Region.create(name, size);
   try {
@@ -21,6 +23,7 @@ export function createRegion(name?: string, size = 0): RegionInfo {
   }
 }
 
+/** Region `name`'s info and object counts (`bpftime shm info`). */
 export function regionInfo(name?: string): RegionInfo & {
   programs: number;
   maps: number;
@@ -43,6 +46,7 @@ export function regionInfo(name?: string): RegionInfo & {
   }
 }
 
+/** Removes region `name` and its sidecar metadata; returns its name (`bpftime shm remove`). */
 export function deleteRegion(name?: string): string {
   const n = regionName(name);
   removeRegion(n);
