@@ -341,30 +341,38 @@ static int parse_u64(const char *s, uint64_t *out)
     return 0;
 }
 
+/* A uprobe target split into its parts (pointers into buf). */
+struct target_spec {
+    char buf[PATH_MAX];
+    const char *binary;
+    char *sym; /* SYMBOL or 0xADDR */
+    uint64_t off;
+};
+
 /* Splits arg (arg_len bytes, a stored NUL tolerated) into BINARY, SYMBOL or
- * 0xADDR, and +OFF, inside buf (PATH_MAX bytes). */
-static int parse_target(const char *arg, size_t arg_len, char *buf, const char **binary, char **sym,
-                        uint64_t *off, char *err, size_t errlen)
+ * 0xADDR, and +OFF. */
+static int parse_target(const char *arg, size_t arg_len, struct target_spec *t, char *err,
+                        size_t errlen)
 {
     if (arg_len >= PATH_MAX)
         return bpftime_fail(err, errlen, -EINVAL, "uprobe target is too long");
-    memcpy(buf, arg, arg_len);
-    buf[arg_len] = 0;
-    char *colon = strrchr(buf, ':');
-    if (!colon || colon == buf || !colon[1])
+    memcpy(t->buf, arg, arg_len);
+    t->buf[arg_len] = 0;
+    char *colon = strrchr(t->buf, ':');
+    if (!colon || colon == t->buf || !colon[1])
         return bpftime_fail(err, errlen, -EINVAL,
                             "uprobe target \"%s\": expected BINARY:SYMBOL[+OFF] or BINARY:0xADDR",
-                            buf);
+                            t->buf);
     *colon = 0;
-    *binary = buf;
-    *sym = colon + 1;
-    *off = 0;
-    char *plus = strrchr(*sym, '+');
+    t->binary = t->buf;
+    t->sym = colon + 1;
+    t->off = 0;
+    char *plus = strrchr(t->sym, '+');
     if (plus) {
         *plus = 0;
-        if (parse_u64(plus + 1, off) < 0 || !**sym)
+        if (parse_u64(plus + 1, &t->off) < 0 || !*t->sym)
             return bpftime_fail(err, errlen, -EINVAL, "uprobe target \"%s:%s+%s\": bad offset",
-                                *binary, *sym, plus + 1);
+                                t->binary, t->sym, plus + 1);
     }
     return 0;
 }
@@ -386,13 +394,13 @@ int bpftime_resolve_uprobe_target(const char *arg, size_t arg_len, struct bpftim
                                   char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
-    char buf[PATH_MAX];
-    const char *binary;
-    char *sym;
-    uint64_t off;
-    int rc = parse_target(arg, arg_len, buf, &binary, &sym, &off, err, errlen);
+    struct target_spec t;
+    int rc = parse_target(arg, arg_len, &t, err, errlen);
     if (rc < 0)
         return rc;
+    const char *binary = t.binary;
+    char *sym = t.sym;
+    uint64_t off = t.off;
 
     rc = bpftime_find_mapping(0, binary, out->path, sizeof out->path, &out->bias, err, errlen);
     if (rc == -ENOENT)
@@ -572,44 +580,41 @@ static int offset_in_self(uint64_t addr, char *path, size_t path_len, uint64_t *
 int bpftime_resolve_uprobe_file(const char *arg, size_t arg_len, char *path, size_t path_len,
                                 uint64_t *offset, char *err, size_t errlen)
 {
-    char buf[PATH_MAX];
-    const char *binary;
-    char *sym;
-    uint64_t off;
-    int rc = parse_target(arg, arg_len, buf, &binary, &sym, &off, err, errlen);
+    struct target_spec t;
+    int rc = parse_target(arg, arg_len, &t, err, errlen);
     if (rc < 0)
         return rc;
     char file[PATH_MAX];
-    rc = bpftime_find_binary_file(binary, file, sizeof file, err, errlen);
+    rc = bpftime_find_binary_file(t.binary, file, sizeof file, err, errlen);
     if (rc < 0)
         return rc;
     snprintf(path, path_len, "%s", file);
-    if (sym[0] == '0' && (sym[1] == 'x' || sym[1] == 'X')) {
+    if (t.sym[0] == '0' && (t.sym[1] == 'x' || t.sym[1] == 'X')) {
         uint64_t v;
-        if (parse_u64(sym, &v) < 0)
+        if (parse_u64(t.sym, &v) < 0)
             return bpftime_fail(err, errlen, -EINVAL, "uprobe target \"%s:%s\": bad address",
-                                binary, sym);
-        return bpftime_elf_vaddr_to_offset(file, v + off, offset, err, errlen);
+                                t.binary, t.sym);
+        return bpftime_elf_vaddr_to_offset(file, v + t.off, offset, err, errlen);
     }
     uint64_t value, size;
     int ifunc;
-    rc = bpftime_elf_lookup_symbol(file, sym, &value, &size, &ifunc, err, errlen);
+    rc = bpftime_elf_lookup_symbol(file, t.sym, &value, &size, &ifunc, err, errlen);
     if (rc < 0)
         return rc;
     if (!ifunc)
-        return bpftime_elf_vaddr_to_offset(file, value + off, offset, err, errlen);
+        return bpftime_elf_vaddr_to_offset(file, value + t.off, offset, err, errlen);
     /* As in a process (bpftime_resolve_uprobe_target): the implementation the
      * dynamic linker picks, which is the same for every process on this machine. */
-    void *p = ifunc_target(file, sym);
+    void *p = ifunc_target(file, t.sym);
     uint64_t at = 0;
     char impl[PATH_MAX];
     if (!p || offset_in_self((uint64_t)(uintptr_t)p, impl, sizeof impl, &at) < 0)
         return bpftime_fail(err, errlen, -ENOENT,
                             "%s in %s is an IFUNC and the dynamic linker cannot resolve it here: "
                             "name the implementation (see nm -D %s)",
-                            sym, file, file);
+                            t.sym, file, file);
     snprintf(path, path_len, "%s", impl);
-    *offset = at + off;
+    *offset = at + t.off;
     return 0;
 }
 

@@ -3,7 +3,7 @@
 // GET /v1/instances and the server's /metrics.
 import { readFileSync } from "node:fs";
 import type { Region } from "../native/index.ts";
-import type { InstanceView } from "./list.ts";
+import { instanceView, type InstanceView } from "./list.ts";
 
 export interface InstanceDetail extends InstanceView {
   /** Process start (wall clock, ISO 8601) from /proc's start time; null when unknown. */
@@ -34,12 +34,7 @@ export function instanceDetails(r: Region): InstanceDetail[] {
         ? new Date((boot + Number(i.startTime) / CLK_TCK) * 1000).toISOString()
         : null;
     return {
-      id: i.id,
-      pid: i.pid,
-      alive: i.alive,
-      links: i.linkIds,
-      heartbeatNs: i.heartbeatNs.toString(),
-      generationSeen: i.generationSeen.toString(),
+      ...instanceView(i),
       startedAt: started,
       heartbeatAgeMs: now > i.heartbeatNs ? Number((now - i.heartbeatNs) / 1000n) / 1000 : 0,
     };

@@ -1,5 +1,5 @@
 // One snapshot of everything in a region: `bpftime list` and GET /v1/…
-import type { Region } from "../native/index.ts";
+import type { InstanceInfo, Region } from "../native/index.ts";
 import { programTypeName } from "../attach/index.ts";
 import { formatTargetArg, targetTypeName } from "../attach/index.ts";
 import { mapTypeName } from "../elf/index.ts";
@@ -90,6 +90,18 @@ export function mapView(r: Region, id: number): MapView {
   };
 }
 
+/** One instance as `bpftime list` shows it. */
+export function instanceView(i: InstanceInfo): InstanceView {
+  return {
+    id: i.id,
+    pid: i.pid,
+    alive: i.alive,
+    links: i.linkIds,
+    heartbeatNs: i.heartbeatNs.toString(),
+    generationSeen: i.generationSeen.toString(),
+  };
+}
+
 /** Everything in the region at once: programs, maps, targets, links, instances (`bpftime list --json`, GET /v1/snapshot). */
 export function snapshot(r: Region): RegionSnapshot {
   const links = r.linkIds().map((id) => r.link(id));
@@ -116,13 +128,6 @@ export function snapshot(r: Region): RegionSnapshot {
         pids: instances.filter((i) => i.alive && i.linkIds.includes(l.id)).map((i) => i.pid),
       };
     }),
-    instances: instances.map((i) => ({
-      id: i.id,
-      pid: i.pid,
-      alive: i.alive,
-      links: i.linkIds,
-      heartbeatNs: i.heartbeatNs.toString(),
-      generationSeen: i.generationSeen.toString(),
-    })),
+    instances: instances.map(instanceView),
   };
 }

@@ -10,33 +10,30 @@ interface Kind {
   /** The command that lists them, for "see …". */
   list: string;
   ids(r: Region): number[];
-  /** Throws NativeError ENOENT when there is no such id. */
-  nameOf(r: Region, id: number): string;
-  /** Links have no names: only ids. */
-  byName: boolean;
+  /** Throws NativeError ENOENT when there is no such id; undefined for what has no name (links). */
+  nameOf(r: Region, id: number): string | undefined;
 }
 
-const programs: Kind = {
-  what: "program",
-  list: "bpftime list",
-  ids: (r) => r.programIds(),
-  nameOf: (r, id) => r.program(id).name,
-  byName: true,
-};
-const maps: Kind = {
-  what: "map",
-  list: "bpftime map list",
-  ids: (r) => r.mapIds(),
-  nameOf: (r, id) => r.map(id).name,
-  byName: true,
-};
-const links: Kind = {
-  what: "link",
-  list: "bpftime list",
-  ids: (r) => r.linkIds(),
-  nameOf: (r, id) => (r.link(id), ""),
-  byName: false,
-};
+const kind = (what: Kind["what"], list: string, ids: Kind["ids"], nameOf: Kind["nameOf"]) =>
+  ({ what, list, ids, nameOf }) satisfies Kind;
+const programs = kind(
+  "program",
+  "bpftime list",
+  (r) => r.programIds(),
+  (r, id) => r.program(id).name,
+);
+const maps = kind(
+  "map",
+  "bpftime map list",
+  (r) => r.mapIds(),
+  (r, id) => r.map(id).name,
+);
+const links = kind(
+  "link",
+  "bpftime list",
+  (r) => r.linkIds(),
+  (r, id) => void r.link(id),
+);
 
 function resolve(k: Kind, r: Region, ref: string): number {
   if (/^\d+$/.test(ref)) {
@@ -53,7 +50,8 @@ function resolve(k: Kind, r: Region, ref: string): number {
     }
     return id;
   }
-  if (!k.byName) throw new BpftimeError("usage", `${k.what} id must be a number, got "${ref}"`);
+  if (k.what === "link")
+    throw new BpftimeError("usage", `${k.what} id must be a number, got "${ref}"`);
   const matches = k.ids(r).filter((id) => k.nameOf(r, id) === ref);
   if (matches.length === 0)
     throw new BpftimeError(

@@ -24,15 +24,7 @@ export const ProgramSchema = t.Object({
 });
 
 export const ProgramDetailSchema = t.Object({
-  id: t.Integer(),
-  name: t.String(),
-  type: t.String(),
-  insnCount: t.Integer(),
-  attachHint: t.String(),
-  license: t.String(),
-  runCount: Counter,
-  runTimeNs: Counter,
-  links: t.Array(t.Integer()),
+  ...ProgramSchema.properties,
   createdNs: Counter,
   mapIds: t.Array(t.Integer()),
   object: t.Nullable(t.String()),
@@ -79,13 +71,7 @@ export const MapSchema = t.Object({
 });
 
 export const MapDetailSchema = t.Object({
-  id: t.Integer(),
-  name: t.String(),
-  type: t.String(),
-  keySize: t.Integer(),
-  valueSize: t.Integer(),
-  maxEntries: t.Integer(),
-  flags: t.Integer(),
+  ...MapSchema.properties,
   keyType: t.Nullable(t.String()),
   valueType: t.Nullable(t.String()),
   btf: t.Boolean(),
