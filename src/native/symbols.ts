@@ -2,16 +2,19 @@
 // the one resolver of "BINARY:SYMBOL[+OFF]" and "BINARY:0xADDR[+OFF]" for both
 // event providers. The userspace provider resolves inside the hooked process
 // (the agent calls bpftime_resolve_uprobe_target there); the kernel provider
-// resolves here, to the file and file offset a kernel uprobe takes.
-import { FFIType } from "bun:ffi";
+// resolves here, to the file and file offset a kernel uprobe takes; `bpftime
+// attach` looks symbols up here to refuse a target the agent could never hook.
+import { FFIType, ptr } from "bun:ffi";
 import { openLibrary } from "./lib.ts";
 import { NativeError } from "./runtime.ts";
 
 const { ptr: P, u64, i32 } = FFIType;
 
 const lib = openLibrary({
+  bpftime_elf_lookup_symbol: { args: [P, P, P, P, P, P, i32], returns: i32 },
   bpftime_resolve_uprobe_file: { args: [P, u64, P, u64, P, P, u64], returns: i32 },
   bpftime_resolve_uprobe_target: { args: [P, u64, P, P, u64], returns: i32 },
+  bpftime_find_binary_file: { args: [P, P, u64, P, u64], returns: i32 },
   bpftime_elf_describe_offset: { args: [P, u64, P, u64, P], returns: i32 },
 });
 const s = lib.symbols;
@@ -48,6 +51,19 @@ export function resolveUprobeAddress(arg: string): { addr: bigint; file: string 
   return { addr: view.getBigUint64(0, true), file: text(out.subarray(28)) };
 }
 
+/**
+ * The file BINARY names for a probe on a file: a path, a file of that name
+ * mapped in this process, a program on $PATH, or a library in the dynamic
+ * linker's default directories.
+ */
+export function findBinaryFile(binary: string): string {
+  const path = new Uint8Array(PATH_MAX);
+  const err = new Uint8Array(ERR_LEN);
+  const rc = s.bpftime_find_binary_file(cstr(binary), path, PATH_MAX, err, ERR_LEN);
+  if (rc < 0) throw new NativeError(-rc, text(err));
+  return text(path);
+}
+
 /** "symbol" and the distance into it for a file offset of `file`; undefined where none covers it. */
 export function describeFileOffset(
   file: string,
@@ -57,4 +73,40 @@ export function describeFileOffset(
   const delta = new BigUint64Array(1);
   const rc = s.bpftime_elf_describe_offset(cstr(file), BigInt(offset), name, name.length, delta);
   return rc < 0 ? undefined : { symbol: text(name), delta: Number(delta[0]) };
+}
+
+export interface ElfSymbol {
+  /** st_value: the symbol's virtual address as the file says. */
+  value: bigint;
+  /** st_size in bytes (0: unknown). */
+  size: bigint;
+  /** STT_GNU_IFUNC: the value is the resolver, not the function. */
+  ifunc: boolean;
+}
+
+/** Looks a function symbol up in ELF file `path`: the symbol, or {errno, message}. */
+export function lookupElfSymbol(
+  path: string,
+  symbol: string,
+): ElfSymbol | { errno: number; message: string } {
+  const enc = new TextEncoder();
+  const p = enc.encode(path + "\0");
+  const sym = enc.encode(symbol + "\0");
+  const vals = new BigUint64Array(2);
+  const ifunc = new Int32Array(1);
+  const err = new Uint8Array(512);
+  const rc = lib.symbols.bpftime_elf_lookup_symbol(
+    ptr(p),
+    ptr(sym),
+    ptr(vals),
+    ptr(vals, 8),
+    ptr(ifunc),
+    ptr(err),
+    err.length,
+  );
+  if (rc < 0) {
+    const end = err.indexOf(0);
+    return { errno: -rc, message: new TextDecoder().decode(err.subarray(0, end < 0 ? 0 : end)) };
+  }
+  return { value: vals[0]!, size: vals[1]!, ifunc: ifunc[0] !== 0 };
 }

@@ -2,7 +2,7 @@
 // shows plus when they started and how long ago they last showed life:
 // GET /v1/instances and the server's /metrics.
 import { readFileSync } from "node:fs";
-import type { Region } from "../native/index.ts";
+import { monotonicNs, type Region } from "../native/index.ts";
 import { instanceView, type InstanceView } from "./list.ts";
 
 export interface InstanceDetail extends InstanceView {
@@ -26,7 +26,9 @@ function bootTimeSeconds(): number | undefined {
 /** The processes that instantiated the region: pid, links, start, heartbeat, alive (GET /v1/instances). */
 export function instanceDetails(r: Region): InstanceDetail[] {
   const boot = bootTimeSeconds();
-  const now = process.hrtime.bigint();
+  r.reapInstances(); // as `bpftime list`: dead processes are not instances
+  // Not process.hrtime: Bun counts that from its own start, not on CLOCK_MONOTONIC.
+  const now = monotonicNs();
   return r.instanceIds().map((id) => {
     const i = r.instance(id);
     const started =

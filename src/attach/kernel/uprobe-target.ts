@@ -5,7 +5,12 @@
 // picks on this machine in both providers.
 import { basename } from "node:path";
 import { BpftimeError } from "../../errors.ts";
-import { describeFileOffset, NativeError, resolveUprobeFile } from "../../native/index.ts";
+import {
+  describeFileOffset,
+  findBinaryFile,
+  NativeError,
+  resolveUprobeFile,
+} from "../../native/index.ts";
 
 export interface ResolvedTarget {
   /** As given: "libc.so.6:malloc". */
@@ -25,6 +30,16 @@ export function resolveUprobeTarget(arg: string): ResolvedTarget {
         e.code,
         `uprobe target ${arg}: ${e.message.replace(/^uprobe target "[^"]*": /, "")}`,
       );
+    throw e;
+  }
+}
+
+/** "libc.so.6" / "libc" / "/usr/bin/ls" / "ls" → an absolute file path (as the resolver finds it). */
+export function resolveBinary(binary: string): string {
+  try {
+    return findBinaryFile(binary);
+  } catch (e) {
+    if (e instanceof NativeError) throw new BpftimeError(e.code, `uprobe target ${e.message}`);
     throw e;
   }
 }
