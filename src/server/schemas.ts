@@ -140,7 +140,8 @@ const InstanceErrors = {
   failedLinks: t.Integer({ description: "how many links failed to attach in this process" }),
 };
 
-export const InstanceSchema = t.Object({
+/** An instance as `bpftime list` shows it. */
+const InstanceViewSchema = t.Object({
   id: t.Integer(),
   pid: t.Integer(),
   alive: t.Boolean(),
@@ -148,6 +149,10 @@ export const InstanceSchema = t.Object({
   heartbeatNs: Counter,
   generationSeen: Counter,
   ...InstanceErrors,
+});
+
+export const InstanceSchema = t.Object({
+  ...InstanceViewSchema.properties,
   startedAt: t.Nullable(t.String({ description: "process start time, ISO 8601" })),
   heartbeatAgeMs: t.Number({ description: "milliseconds since the last heartbeat" }),
 });
@@ -159,17 +164,7 @@ export const SnapshotSchema = t.Object({
   maps: t.Array(MapSchema),
   targets: t.Array(TargetSchema),
   links: t.Array(LinkSchema),
-  instances: t.Array(
-    t.Object({
-      id: t.Integer(),
-      pid: t.Integer(),
-      alive: t.Boolean(),
-      links: t.Array(t.Integer()),
-      heartbeatNs: Counter,
-      generationSeen: Counter,
-      ...InstanceErrors,
-    }),
-  ),
+  instances: t.Array(InstanceViewSchema),
 });
 
 export const AttachBody = t.Object({
