@@ -358,6 +358,8 @@ function op64(kind: AluKind, a: Scalar, b: Scalar): Scalar {
       return r;
     }
     case "div": {
+      // Unlike the kernel (which forgets the range), unsigned division and
+      // modulo keep one: by design, soundness/kernel-differences.test.ts.
       const r = unknownScalar();
       if (isConst(a) && isConst(b)) return constScalar(b.umin === 0n ? 0n : a.umin / b.umin);
       if (b.umin > 0n) {

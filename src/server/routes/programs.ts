@@ -18,7 +18,10 @@ export function programRoutes(o: RouteContext) {
       ({ body, query, set }) => {
         const up = body as ObjectUpload;
         const programs = query.program ? [query.program].flat() : [];
-        const loaded = loadObjectBytes(up.bytes, query.name ?? up.filename, o.shm, { programs });
+        const loaded = loadObjectBytes(up.bytes, query.name ?? up.filename, o.shm, {
+          programs,
+          allowWriteUser: query.allowWriteUser === true,
+        });
         set.status = 201;
         return loaded;
       },
@@ -29,6 +32,12 @@ export function programRoutes(o: RouteContext) {
           program: t.Optional(
             t.Union([t.String(), t.Array(t.String())], {
               description: "load only this program (repeatable)",
+            }),
+          ),
+          allowWriteUser: t.Optional(
+            t.Boolean({
+              description:
+                "let tracing programs call bpf_probe_write_user (bpftime load --allow-write-user)",
             }),
           ),
         }),
