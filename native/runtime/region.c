@@ -216,15 +216,27 @@ void shm_free(struct bpftime_region *r, uint64_t off)
     struct shm_header *h = r->hdr;
     uint64_t b;
     struct shm_block *blk;
+    /* The offset comes from a table entry (deleting a program or a map): in
+     * a damaged region it may point anywhere, so nothing outside the heap
+     * is touched and nothing is freed. */
+    if (off < r->heap_off + SHM_SMALL_HDR || off >= r->heap_end || off % 16 != 0) {
+        BPFTIME_ERROR("runtime: shm_free of offset 0x%llx: not a block in the heap of region %s",
+                      (unsigned long long)off, r->name);
+        return;
+    }
     /* Small blocks have their header 16 bytes before the payload; for a
      * large block those bytes lie in its (otherwise zero) header page. */
     struct shm_block *small = rt_ptr(r, off - SHM_SMALL_HDR);
     if (small->magic == SHM_BLOCK_MAGIC && small->cls <= SHM_SMALL_MAX_SHIFT)
         b = off - SHM_SMALL_HDR;
-    else
+    else if (off >= r->heap_off + SHM_PAGE)
         b = off - SHM_PAGE;
+    else
+        b = off - SHM_SMALL_HDR; /* cannot be large: refused just below */
     blk = rt_ptr(r, b);
-    if (blk->magic != SHM_BLOCK_MAGIC) {
+    bool sane =
+        blk->cls == SHM_BLOCK_LARGE ? blk->size >= 2 * SHM_PAGE : blk->cls <= SHM_SMALL_MAX_SHIFT;
+    if (blk->magic != SHM_BLOCK_MAGIC || !sane || !rt_heap_span(r, b, blk->size)) {
         BPFTIME_ERROR("runtime: shm_free of offset 0x%llx: not an allocated block",
                       (unsigned long long)off);
         return;

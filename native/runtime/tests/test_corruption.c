@@ -300,3 +300,33 @@ TEST(truncation_is_detected_before_and_after_open)
     bpftime_region_close(r2);
     fixture_drop(&f);
 }
+
+/* A damaged object can still be deleted: its blocks are not freed (their
+ * offsets point outside the heap or at no block), nothing else is touched. */
+TEST(damaged_objects_can_be_deleted)
+{
+    struct fixture f;
+    CHECK_EQ(fixture_make(&f, "del"), 0);
+    /* the program goes first: it uses the array */
+    struct shm_prog *p = prog_entry_by_id(f.r, f.prog);
+    CHECK(p != NULL);
+    p->insns_off = UINT64_MAX - 7;
+    p->map_ids_off = f.r->heap_off + 8; /* inside the heap, not a block */
+    CHECK_EQ(bpftime_prog_delete(f.r, f.prog), 0);
+    struct shm_map *m = map_entry_by_id(f.r, f.hash, NULL);
+    CHECK(m != NULL);
+    m->data_off = f.r->size - 1;
+    CHECK_EQ(bpftime_map_delete(f.r, f.hash), 0);
+    struct shm_map *q = map_entry_by_id(f.r, f.queue, NULL);
+    struct shm_block *blk = rt_ptr(f.r, q->data_off - SHM_SMALL_HDR);
+    blk->size = UINT64_MAX; /* a block header that lies about its size */
+    CHECK_EQ(bpftime_map_delete(f.r, f.queue), 0);
+    /* the rest of the region still works */
+    uint32_t k = 1;
+    uint64_t v = 9, out = 0;
+    CHECK_EQ(bpftime_map_update(f.r, f.array, &k, &v, BPFTIME_ANY), 0);
+    CHECK_EQ(bpftime_map_lookup(f.r, f.array, &k, &out), 0);
+    CHECK_EQ(out, 9);
+    CHECK_EQ(bpftime_region_validate(f.r), 0);
+    fixture_drop(&f);
+}
