@@ -45,12 +45,7 @@ function constAccess(w: Width, off: number, write: boolean): Edge {
 function varAccess(w: Width, max: number): Edge {
   return {
     name: `read ${w} at a variable offset in [0, ${max}]`,
-    body: [
-      "r1 = *(u32 *)(r0 + 0)",
-      `if r1 > ${max} goto +2`,
-      "r0 += r1",
-      `r1 = *(${w} *)(r0 + 0)`,
-    ],
+    body: ["r1 = *(u32 *)(r0 + 0)", `if r1 > ${max} goto +2`, "r0 += r1", `r1 = *(${w} *)(r0 + 0)`],
     ok: max + SIZES[w] <= VALUE_SIZE,
   };
 }
