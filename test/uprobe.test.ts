@@ -4,10 +4,11 @@
 // (ptrace) on a process started without bpftime. The target program and the
 // eBPF programs (test/fixtures/uprobe/) are compiled into a temp dir here.
 import { afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import {
+  bpftimeBin,
   cli,
   cliEntry,
   compileBpf,
@@ -15,6 +16,7 @@ import {
   run,
   skipReason,
   startProcess,
+  tempDir,
   type Started,
 } from "./helpers.ts";
 import { RUN_ID, runName } from "./run-id.ts";
@@ -367,6 +369,34 @@ describe.skipIf(skip)("uprobe", () => {
       expect(await p.exited).toBe(128 + 15);
       const missing = cli(["start", "--shm", region, "/no/such/program"]);
       expect(missing.code).toBe(3);
+    },
+    T,
+  );
+
+  test(
+    "the shipped binary alone (dist/bpftime copied to an empty directory): start and inject hook with the embedded agent",
+    async () => {
+      newRegion();
+      load("override");
+      attach("override_add", "uprobe", `${target}:add`);
+      const bin = join(tempDir(), "bpftime");
+      copyFileSync(bpftimeBin, bin);
+      chmodSync(bin, 0o755);
+      const cwd = dirname(bin);
+      // start: the agent unpacked from the binary hooks add() (42, not a+b)
+      const r = run([bin, "start", "--shm", region, "--", target, "calls", "3"], { cwd });
+      expect(r.stderr).toBe("");
+      expect(r.code).toBe(0);
+      expect(r.stdout.match(/^add\(.*$/gm)).toEqual(["add(0,0)=42", "add(1,2)=42", "add(2,4)=42"]);
+      // inject: the same agent through ptrace into a process started without it
+      const p = startProcess([target, "loop", "10"]);
+      await p.waitFor("r=3");
+      const from = mark(p);
+      const inj = run([bin, "inject", String(p.pid), "--shm", region], { cwd });
+      expect(inj.stderr).toBe("");
+      expect(inj.code).toBe(0);
+      await waitAfter(p, from, /r=42\n(r=42\n){2}/);
+      await p.stop();
     },
     T,
   );
