@@ -33,8 +33,8 @@ describe("BTF declarators print as declared in C", () => {
   });
   for (const [i, decl] of declared.entries())
     test(decl, () => {
-      const t = shapes as Extract<typeof shapes, { kind: "struct" }>;
-      const m = t.members[i]!;
+      if (shapes.kind !== "struct") throw new Error(`struct shapes is a ${shapes.kind}`);
+      const m = shapes.members[i]!;
       const printed = declare(btf, m.type, m.name) + (m.bitSize ? ` : ${m.bitSize}` : "");
       expect(printed.replace(/\s*:\s*/, " : ")).toBe(decl.replace(/\s*:\s*/, " : "));
     });
