@@ -78,6 +78,27 @@ describe("map value bounds at the edge (value_size 16)", () => {
     });
 });
 
+/** Stack edges: the frame is the 512 bytes below r10 (hand-computed verdicts). */
+const STACK: Array<{ name: string; text: string; ok: boolean }> = [
+  { name: "write u8 at r10-1", text: "*(u8 *)(r10 - 1) = 1", ok: true },
+  { name: "write u8 at r10+0", text: "*(u8 *)(r10 + 0) = 1", ok: false },
+  { name: "write u64 at r10-8", text: "*(u64 *)(r10 - 8) = 1", ok: true },
+  { name: "write u64 at r10-512", text: "*(u64 *)(r10 - 512) = 1", ok: true },
+  { name: "write u8 at r10-513", text: "*(u8 *)(r10 - 513) = 1", ok: false },
+  { name: "write u64 at r10-520", text: "*(u64 *)(r10 - 520) = 1", ok: false },
+];
+const stackProgram = (text: string) => encode(assemble(`${text}\nr0 = 0\nexit`));
+
+describe("stack bounds at the edge", () => {
+  for (const e of STACK)
+    test(`${e.name}: ${e.ok ? "accepted" : "refused"}`, () => {
+      const r = verify({ insts: stackProgram(e.text), type: "xdp", maps: [] });
+      if (e.ok) expect(r.error?.reason).toBeUndefined();
+      else expect(r.error?.reason).toMatch(/invalid stack access/);
+      expect(r.ok).toBe(e.ok);
+    });
+});
+
 const why = kernelUnavailable();
 if (why) console.log(`skip: map value edges vs the kernel: ${why}`);
 describe.skipIf(!!why)("map value bounds at the edge: the kernel agrees", () => {
@@ -85,6 +106,12 @@ describe.skipIf(!!why)("map value bounds at the edge: the kernel agrees", () => 
     test(e.name, () => {
       const v = kernelVerdict({ insts: program(e), type: "xdp", maps });
       expect(v).toBeDefined(); // array maps and xdp exist in every kernel with bpf()
+      expect(v!.ok).toBe(e.ok);
+    });
+  for (const e of STACK)
+    test(e.name, () => {
+      const v = kernelVerdict({ insts: stackProgram(e.text), type: "xdp", maps: [] });
+      expect(v).toBeDefined();
       expect(v!.ok).toBe(e.ok);
     });
 });

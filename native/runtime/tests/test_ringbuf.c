@@ -125,6 +125,62 @@ TEST(full_ring_drops_and_wraps)
     bpftime_region_close(r);
 }
 
+/* The capacity edge and the wrap layout, computed by hand from the format
+ * (8-byte header, records padded to 8, 4096-byte data area). */
+TEST(exact_capacity_and_wrap_layout)
+{
+    struct bpftime_region *r = mk("edge");
+    CHECK(r);
+    int id = bpftime_map_create(r, "rb", BPFTIME_MAP_RINGBUF, 0, 0, 4096, 0, 0);
+    struct bpftime_map *h = bpftime_map_handle(r, id);
+    uint8_t *data = (uint8_t *)h->rb + SHM_RB_HDR_PAGES * SHM_PAGE;
+    static uint8_t big[4088];
+    uint8_t out[4088];
+    uint32_t len;
+    /* a record of exactly the ring's size (4088 + 8) fits; then nothing does */
+    CHECK_EQ(bpftime_ringbuf_output(h, big, 4088, 0), 0);
+    CHECK(bpftime_ringbuf_reserve(h, 1) == NULL);
+    CHECK_EQ(bpftime_ringbuf_lost(r, id), 1);
+    CHECK_EQ(bpftime_ringbuf_read(r, id, out, sizeof out, &len, NULL), 1);
+    CHECK_EQ(len, 4088);
+    /* 8 bytes short of full: a 1-byte record (16 with header) does not fit */
+    CHECK_EQ(bpftime_ringbuf_output(h, big, 4080, 0), 0);
+    CHECK(bpftime_ringbuf_reserve(h, 1) == NULL);
+    CHECK_EQ(bpftime_ringbuf_lost(r, id), 2);
+    CHECK_EQ(bpftime_ringbuf_read(r, id, out, sizeof out, &len, NULL), 1);
+    CHECK_EQ(len, 4080);
+    /* positions 4096 + 4088: the next 8-byte record (16) does not fit before
+     * the end, so an 8-byte padding record fills it and the record starts at
+     * data offset 0 */
+    CHECK_EQ(bpftime_ringbuf_query(h, BPFTIME_RB_PROD_POS), 4096 + 4088);
+    uint8_t *p = bpftime_ringbuf_reserve(h, 8);
+    CHECK(p == data + 8);
+    CHECK_EQ(bpftime_ringbuf_query(h, BPFTIME_RB_PROD_POS), 4096 + 4088 + 8 + 16);
+    memcpy(p, "wrapped!", 8);
+    bpftime_ringbuf_submit(p, 0, false);
+    CHECK_EQ(bpftime_ringbuf_read(r, id, out, sizeof out, &len, NULL), 1);
+    CHECK_EQ(len, 8);
+    CHECK(memcmp(out, "wrapped!", 8) == 0);
+    CHECK_EQ(bpftime_ringbuf_query(h, BPFTIME_RB_CONS_POS), 4096 + 4088 + 8 + 16);
+    bpftime_region_close(r);
+
+    /* 8 bytes free in one piece (no wrap involved): consumer at data offset
+     * 8 after an empty record, 4088 bytes in use from there to the end; a
+     * 1-byte record needs 16 and must be refused */
+    r = mk("edge8");
+    CHECK(r);
+    id = bpftime_map_create(r, "rb", BPFTIME_MAP_RINGBUF, 0, 0, 4096, 0, 0);
+    h = bpftime_map_handle(r, id);
+    CHECK_EQ(bpftime_ringbuf_output(h, big, 0, 0), 0);
+    CHECK_EQ(bpftime_ringbuf_read(r, id, out, sizeof out, &len, NULL), 1);
+    CHECK_EQ(len, 0);
+    CHECK_EQ(bpftime_ringbuf_output(h, big, 4080, 0), 0);
+    CHECK_EQ(bpftime_ringbuf_query(h, BPFTIME_RB_PROD_POS), 4096);
+    CHECK(bpftime_ringbuf_reserve(h, 1) == NULL);
+    CHECK_EQ(bpftime_ringbuf_lost(r, id), 1);
+    bpftime_region_close(r);
+}
+
 static uint64_t now_ms(void)
 {
     return rt_now_ns(CLOCK_MONOTONIC) / 1000000;
