@@ -1,7 +1,7 @@
 // The critical mutants (scripts/mutate-critical.ts) must all be killed: each
 // is applied alone to a private copy of the tree (never this working tree),
-// rebuilt, and the tests that guard that line must fail (a failing test
-// reported by bun or the C harness, not merely a non-zero exit). A surviving mutant
+// rebuilt, and the tests that guard that line must fail (a command whose
+// filter matches no test never counts as a kill). A surviving mutant
 // means a bounds check, range, verdict, auth check, ring buffer position or
 // register slot can break with the suite still green.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
