@@ -7,7 +7,12 @@
 // Not run in CI (the CI list of critical mutants is test/mutants.test.ts).
 const areas = {
   verifier: {
-    mutate: ["src/verifier/*.ts", "!src/verifier/*.test.ts", "!src/verifier/text.d.ts"],
+    mutate: [
+      "src/verifier/**/*.ts",
+      "!src/verifier/**/*.test.ts",
+      "!src/verifier/text.d.ts",
+      "!src/verifier/testdata/**",
+    ],
     tests: ["src/verifier", "test/verifier-edges.test.ts"],
   },
   elf: {
@@ -42,6 +47,13 @@ export default {
   reporters: ["json", "clear-text", "progress"],
   jsonReporter: { fileName: `reports/mutation/${name}.json` },
   tempDirName: ".stryker-tmp",
-  ignorePatterns: ["dist", "native/build", "nginx/build", "bench/build", ".bpftime-cache", "reports"],
+  ignorePatterns: [
+    "dist",
+    "native/build",
+    "nginx/build",
+    "bench/build",
+    ".bpftime-cache",
+    "reports",
+  ],
   cleanTempDir: true,
 };

@@ -61,7 +61,7 @@ export const CRITICAL: CriticalMutant[] = [
   },
   {
     id: "verifier: multiply range umax = a.umax * b.umin",
-    file: "src/verifier/bigscalar.ts",
+    file: "src/verifier/scalar-reference.ts",
     find: "r.umax = a.umax * b.umax;",
     replace: "r.umax = a.umax * b.umin;",
     test: bunTest(["src/verifier"], "^(?!.*(kernel|agrees)).*"),

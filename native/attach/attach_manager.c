@@ -51,6 +51,11 @@ struct bpftime_attach_manager {
     int instance_id;
     uint64_t last_heartbeat_ns;
     uint64_t refreshes;
+    /* Links that failed to attach at the last instantiate (recorded in the
+     * region for `bpftime list`); nr_failed counts them all. */
+    struct bpftime_link_error failed[BPFTIME_INSTANCE_MAX_ERRORS];
+    uint32_t nr_failed;
+    int error_code;
     char error[256];
 };
 
@@ -69,7 +74,20 @@ static int set_error(struct bpftime_attach_manager *m, int code, const char *fmt
     va_start(ap, fmt);
     vsnprintf(m->error, sizeof m->error, fmt, ap);
     va_end(ap);
+    m->error_code = code;
     return code;
+}
+
+/* Remembers that link_id failed to attach here, with the manager's error. */
+static void record_failure(struct bpftime_attach_manager *m, uint32_t link_id)
+{
+    if (m->nr_failed < BPFTIME_INSTANCE_MAX_ERRORS) {
+        struct bpftime_link_error *e = &m->failed[m->nr_failed];
+        e->link_id = link_id;
+        e->err = m->error_code < 0 ? m->error_code : -EINVAL;
+        snprintf(e->message, sizeof e->message, "%.*s", (int)sizeof e->message - 1, m->error);
+    }
+    m->nr_failed++;
 }
 
 /* The callback every hook calls: one acquire load of the link's program. */
@@ -239,7 +257,7 @@ static struct link_slot *attach_link(struct bpftime_attach_manager *m,
     int64_t id = bpftime_attach_impl_attach(impl, arg, ti->arg_len, li->cookie, cb);
     free(arg);
     if (id < 0) {
-        set_error(m, (int)id, "link %u: %s: %s", li->id, impl->ops->name, impl->error);
+        set_error(m, (int)id, "%s", impl->error);
         release_prog(m, p);
         free(s);
         return NULL;
@@ -257,6 +275,7 @@ static void report_instance(struct bpftime_attach_manager *m)
     for (struct link_slot *s = m->slots; s && n < BPFTIME_INSTANCE_MAX_LINKS; s = s->next)
         ids[n++] = s->link_id;
     bpftime_instance_set_links(m->region, (uint32_t)m->instance_id, ids, n, m->generation);
+    bpftime_instance_set_errors(m->region, (uint32_t)m->instance_id, m->failed, m->nr_failed);
 }
 
 int bpftime_attach_manager_instantiate(struct bpftime_attach_manager *m)
@@ -264,6 +283,7 @@ int bpftime_attach_manager_instantiate(struct bpftime_attach_manager *m)
     uint64_t gen = bpftime_region_generation(m->region);
     for (struct link_slot *s = m->slots; s; s = s->next)
         s->seen = false;
+    m->nr_failed = 0;
 
     struct link_slot *head = NULL, **tail = &head;
     for (int id = bpftime_link_next_id(m->region, 0); id > 0;
@@ -297,12 +317,14 @@ int bpftime_attach_manager_instantiate(struct bpftime_attach_manager *m)
                 BPFTIME_INFO("link %u now runs program %u", li.id, li.prog_id);
             } else {
                 BPFTIME_WARN("link %u keeps program %u: %s", li.id, s->prog_id, m->error);
+                record_failure(m, li.id);
             }
         }
         if (!s) {
             s = attach_link(m, &li, &ti, impl);
             if (!s) {
                 BPFTIME_WARN("cannot attach link %u: %s", li.id, m->error);
+                record_failure(m, li.id);
                 continue;
             }
             BPFTIME_INFO("attached link %u (program %u, %s)", li.id, li.prog_id, impl->ops->name);
@@ -335,6 +357,9 @@ int bpftime_attach_manager_refresh(struct bpftime_attach_manager *m)
             if (now - m->last_heartbeat_ns >= HEARTBEAT_NS) {
                 m->last_heartbeat_ns = now;
                 bpftime_instance_heartbeat(m->region, (uint32_t)m->instance_id);
+                /* Processes that died without cleaning up (crash, SIGKILL)
+                 * leave their instance behind: whoever is alive removes it. */
+                bpftime_instance_reap(m->region);
                 collect_retired(m, false);
             }
         }
@@ -358,6 +383,7 @@ void bpftime_attach_manager_deinstantiate(struct bpftime_attach_manager *m)
         free(s);
     }
     m->synced = false;
+    m->nr_failed = 0;
     report_instance(m);
 }
 

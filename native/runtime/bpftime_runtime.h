@@ -32,6 +32,8 @@ struct ebpf_vm;
 #define BPFTIME_NAME_LEN 64
 #define BPFTIME_HINT_LEN 256
 #define BPFTIME_INSTANCE_MAX_LINKS 64
+#define BPFTIME_INSTANCE_MAX_ERRORS 4 /* failed links an instance records (more are counted) */
+#define BPFTIME_LINK_ERROR_LEN 184
 
 /* Map types: the kernel's enum bpf_map_type values. */
 enum bpftime_map_type {
@@ -75,6 +77,11 @@ int bpftime_last_errno(void);
 int bpftime_region_create(const char *name, uint64_t size, struct bpftime_region **out);
 /* Maps an existing region; refuses other layout versions / non-regions. */
 int bpftime_region_open(const char *name, struct bpftime_region **out);
+/* As bpftime_region_open, on a file descriptor the caller opened (O_RDWR) —
+ * e.g. inherited from a more privileged parent (the nginx master opens the
+ * region for its unprivileged workers). The handle owns fd (closed by
+ * bpftime_region_close, and on failure). name is for messages. */
+int bpftime_region_open_fd(const char *name, int fd, struct bpftime_region **out);
 /* Unmaps and frees the process-local handle (and the VMs it created). */
 void bpftime_region_close(struct bpftime_region *r);
 /* Unlinks /dev/shm/bpftime-<name> (mappings stay valid until closed). */
@@ -99,6 +106,11 @@ struct bpftime_region_info {
     uint64_t instance_generation;
 };
 int bpftime_region_info(struct bpftime_region *r, struct bpftime_region_info *out);
+/* Checks every live object's offsets and every map's storage header against
+ * the region's bounds: 0, or -EUCLEAN with a message naming the damage.
+ * Readers check what they touch anyway; a hooked process (the agent) calls
+ * this before trusting a region, so a damaged one never crashes its host. */
+int bpftime_region_validate(struct bpftime_region *r);
 /* One acquire load: changes whenever programs/maps/targets/links change. */
 uint64_t bpftime_region_generation(struct bpftime_region *r);
 uint32_t bpftime_region_ncpus(struct bpftime_region *r);
@@ -183,6 +195,12 @@ int bpftime_map_create(struct bpftime_region *r, const char *name, uint32_t type
                        uint32_t value_size, uint32_t max_entries, uint32_t map_flags,
                        uint64_t map_extra);
 int bpftime_map_get(struct bpftime_region *r, uint32_t id, struct bpftime_map_info *out);
+/* BPF_MAP_FREEZE: from now on the control plane may not change the map
+ * (update, delete, pop: -EPERM); programs still read it. -EBUSY if already
+ * frozen. The loader freezes .rodata after writing its initial value. */
+int bpftime_map_freeze(struct bpftime_region *r, uint32_t id);
+/* 1 frozen, 0 not, or a negative error. */
+int bpftime_map_is_frozen(struct bpftime_region *r, uint32_t id);
 /* -EBUSY while a program refers to it. */
 int bpftime_map_delete(struct bpftime_region *r, uint32_t id);
 int bpftime_map_next_id(struct bpftime_region *r, uint32_t start_id);
@@ -312,6 +330,26 @@ int bpftime_instance_delete(struct bpftime_region *r, uint32_t id);
 int bpftime_instance_next_id(struct bpftime_region *r, uint32_t start_id);
 /* Deletes instances whose process is gone; returns how many. */
 int bpftime_instance_reap(struct bpftime_region *r);
+
+/* Why one link could not attach in one instance (what `bpftime list`, `start`
+ * and `inject` show). Layout (192 bytes): 0 u32 link_id  4 i32 err (negative
+ * errno)  8 char message[120] (NUL-terminated, truncated). */
+struct bpftime_link_error {
+    uint32_t link_id;
+    int32_t err;
+    char message[BPFTIME_LINK_ERROR_LEN];
+};
+/* Replaces the instance's failed links: the first BPFTIME_INSTANCE_MAX_ERRORS
+ * of n are kept, n is recorded. */
+int bpftime_instance_set_errors(struct bpftime_region *r, uint32_t id,
+                                const struct bpftime_link_error *errs, uint32_t n);
+/* Copies up to cap recorded errors; returns how many links failed in all
+ * (may exceed cap and BPFTIME_INSTANCE_MAX_ERRORS). */
+int bpftime_instance_get_errors(struct bpftime_region *r, uint32_t id,
+                                struct bpftime_link_error *out, uint32_t cap);
+
+/* CLOCK_MONOTONIC now, in ns: the clock heartbeat_ns is on. */
+uint64_t bpftime_monotonic_ns(void);
 
 /* ---- helpers and VM setup ---- */
 

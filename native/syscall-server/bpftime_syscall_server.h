@@ -25,6 +25,10 @@ struct bpftime_ss;
  * failure returns NULL and writes one clear line into err (e.g. "region
  * /dev/shm/bpftime-x does not exist: create it with `bpftime shm create x`"). */
 struct bpftime_ss *bpftime_ss_open(const char *shm_name, char *err, size_t errlen);
+/* The same on region file descriptor fd (opened O_RDWR by the caller, e.g.
+ * inherited from the nginx master, which opens the region as root before its
+ * workers drop privileges). The handle owns fd, also on failure. */
+struct bpftime_ss *bpftime_ss_open_fd(const char *shm_name, int fd, char *err, size_t errlen);
 void bpftime_ss_close(struct bpftime_ss *ss);
 
 /* Verdict of the URL filter for one request.

@@ -1,8 +1,8 @@
 import { type Command, flag, jsonOption, shmOption, str } from "./command.ts";
-import { snapshot } from "../ops/list.ts";
-import { withRegion } from "../ops/shm.ts";
+import { snapshot } from "../ops/index.ts";
+import { withRegion } from "../ops/index.ts";
 import { printJson, table } from "./output.ts";
-import { kernelList, kernelOption } from "../ops/kernel.ts";
+import { kernelList, kernelOption } from "./kernel.ts";
 
 export const listCommand: Command = {
   name: "list",
@@ -55,10 +55,18 @@ export const listCommand: Command = {
         x.pids.join(",") || "-",
       ]),
     );
+    const failures = s.links.flatMap((l) => l.errors.map((e) => [l.id, e.pid, e.message]));
+    if (failures.length) section("failed attaches", ["LINK", "PID", "WHY"], failures);
     section(
       "instances",
-      ["ID", "PID", "ALIVE", "LINKS"],
-      s.instances.map((x) => [x.id, x.pid, x.alive ? "yes" : "no", x.links.join(",") || "-"]),
+      ["ID", "PID", "ALIVE", "LINKS", "FAILED"],
+      s.instances.map((x) => [
+        x.id,
+        x.pid,
+        x.alive ? "yes" : "no",
+        x.links.join(",") || "-",
+        x.failedLinks ? x.linkErrors.map((e) => e.linkId).join(",") : "-",
+      ]),
     );
     console.log(out.join("\n"));
   },

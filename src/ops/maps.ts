@@ -7,11 +7,11 @@
 //   JSON                through BTF (numbers, strings for char arrays, objects)
 //   123 / 0x7b          without BTF: an integer of the key/value size
 import { BpftimeError } from "../errors.ts";
-import type { Region, MapInfo } from "../native/runtime.ts";
-import { NativeError } from "../native/runtime.ts";
-import { parseBtf, type Btf } from "../btf/btf.ts";
-import { formatValue, parseValue } from "../btf/value.ts";
-import { mapTypeName } from "../elf/object.ts";
+import type { Region, MapInfo } from "../native/index.ts";
+import { NativeError } from "../native/index.ts";
+import { parseBtf, type Btf } from "../btf/index.ts";
+import { formatValue, parseValue } from "../btf/index.ts";
+import { mapTypeName } from "../elf/index.ts";
 import { readMeta, type MapMeta } from "./metadata.ts";
 
 const PERCPU = new Set([5, 6, 10]); // percpu_hash, percpu_array, lru_percpu_hash
@@ -234,9 +234,30 @@ export function update(
   const key = KEYLESS.has(m.info.type) ? null : parseKey(m, keyText ?? "");
   if (!KEYLESS.has(m.info.type) && keyText === undefined)
     throw new BpftimeError("usage", "update: missing KEY");
-  m.r.mapUpdate(m.id, key, parseMapValue(m, valueText), f);
+  const value = parseMapValue(m, valueText);
+  frozenIsConflict(() => m.r.mapUpdate(m.id, key, value, f));
 }
 
 export function remove(m: MapHandle, keyText: string): void {
-  m.r.mapDeleteElem(m.id, parseKey(m, keyText));
+  const key = parseKey(m, keyText);
+  frozenIsConflict(() => m.r.mapDeleteElem(m.id, key));
+}
+
+/** `bpftime map freeze`: as bpftool's, for good (there is no thaw). */
+export function freeze(m: MapHandle): void {
+  m.r.mapFreeze(m.id);
+}
+
+/**
+ * A write to a frozen (or BPF_F_RDONLY) map fails with EPERM, as in the
+ * kernel; to a user it is a conflict with the map's state (HTTP 409), not
+ * a missing privilege.
+ */
+function frozenIsConflict(write: () => void): void {
+  try {
+    write();
+  } catch (e) {
+    if (e instanceof NativeError && e.errno === 1) throw new BpftimeError("busy", e.message);
+    throw e;
+  }
 }
