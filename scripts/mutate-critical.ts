@@ -39,6 +39,20 @@ export const CRITICAL: CriticalMutant[] = [
     test: edges,
   },
   {
+    id: "verifier: variable offset's lower bound subtracted",
+    file: "src/verifier/verifier.ts",
+    find: "const lo = p.off + off + p.s.sminN;",
+    replace: "const lo = p.off + off - p.s.sminN;",
+    test: edges,
+  },
+  {
+    id: "verifier: helper memory (ringbuf reserve) allows one byte past the end",
+    file: "src/verifier/verifier.ts",
+    find: "if (lo < 0 || hi > p.size)",
+    replace: "if (lo < 0 || hi > p.size + 1)",
+    test: edges,
+  },
+  {
     id: "verifier: packet bound allows one byte past the checked range",
     file: "src/verifier/verifier.ts",
     find: "if (o < 0 || o + size > p.range)",

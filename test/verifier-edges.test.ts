@@ -50,6 +50,21 @@ function varAccess(w: Width, max: number): Edge {
   };
 }
 
+/** A read of `w` at r0 + idx, idx bounded to [min, max] (a lower bound above 0). */
+function varAccessFrom(w: Width, min: number, max: number): Edge {
+  return {
+    name: `read ${w} at a variable offset in [${min}, ${max}]`,
+    body: [
+      "r1 = *(u32 *)(r0 + 0)",
+      `if r1 < ${min} goto +3`,
+      `if r1 > ${max} goto +2`,
+      "r0 += r1",
+      `r1 = *(${w} *)(r0 + 0)`,
+    ],
+    ok: max + SIZES[w] <= VALUE_SIZE,
+  };
+}
+
 function program(e: Edge): Uint8Array {
   const text = `${LOOKUP.replace("LEN", String(e.body.length))}\n${e.body.join("\n")}\nr0 = 0\nexit`;
   return encode(assemble(text));
@@ -66,6 +81,8 @@ for (const w of Object.keys(SIZES) as Width[]) {
   }
   edges.push(varAccess(w, last));
   edges.push(varAccess(w, last + 1));
+  edges.push(varAccessFrom(w, 4, last));
+  edges.push(varAccessFrom(w, 4, last + 1));
 }
 
 describe("map value bounds at the edge (value_size 16)", () => {
@@ -99,6 +116,43 @@ describe("stack bounds at the edge", () => {
     });
 });
 
+/** Ringbuf reserved memory (8 bytes): its edges, read after the null check. */
+const rbMaps: MapInfo[] = [
+  { name: "rb", type: "ringbuf", keySize: 0, valueSize: 0, maxEntries: 4096 },
+];
+const MEM: Array<{ name: string; off: number; w: Width; ok: boolean }> = [
+  { name: "read u8 at 7 of 8 reserved bytes", off: 7, w: "u8", ok: true },
+  { name: "read u8 at 8 of 8 reserved bytes", off: 8, w: "u8", ok: false },
+  { name: "read u64 at 0 of 8 reserved bytes", off: 0, w: "u64", ok: true },
+  { name: "read u8 at -1 of 8 reserved bytes", off: -1, w: "u8", ok: false },
+];
+const memProgram = (off: number, w: Width) =>
+  encode(
+    assemble(`
+  ld_pseudo r1, 5, 0
+  r2 = 8
+  r3 = 0
+  call 131
+  if r0 == 0 goto +5
+  *(u64 *)(r0 + 0) = 0
+  r6 = *(${w} *)(r0 ${off < 0 ? "-" : "+"} ${Math.abs(off)})
+  r1 = r0
+  r2 = 0
+  call 133
+  r0 = 0
+  exit`),
+  );
+
+describe("ringbuf reserved memory at the edge", () => {
+  for (const e of MEM)
+    test(`${e.name}: ${e.ok ? "accepted" : "refused"}`, () => {
+      const r = verify({ insts: memProgram(e.off, e.w), type: "xdp", maps: rbMaps });
+      if (e.ok) expect(r.error?.reason).toBeUndefined();
+      else expect(r.error?.reason).toMatch(/invalid access to memory/);
+      expect(r.ok).toBe(e.ok);
+    });
+});
+
 const why = kernelUnavailable();
 if (why) console.log(`skip: map value edges vs the kernel: ${why}`);
 describe.skipIf(!!why)("map value bounds at the edge: the kernel agrees", () => {
@@ -106,6 +160,12 @@ describe.skipIf(!!why)("map value bounds at the edge: the kernel agrees", () => 
     test(e.name, () => {
       const v = kernelVerdict({ insts: program(e), type: "xdp", maps });
       expect(v).toBeDefined(); // array maps and xdp exist in every kernel with bpf()
+      expect(v!.ok).toBe(e.ok);
+    });
+  for (const e of MEM)
+    test(e.name, () => {
+      const v = kernelVerdict({ insts: memProgram(e.off, e.w), type: "xdp", maps: rbMaps });
+      expect(v).toBeDefined();
       expect(v!.ok).toBe(e.ok);
     });
   for (const e of STACK)
