@@ -78,8 +78,8 @@ export const CRITICAL: CriticalMutant[] = [
     file: "src/verifier/scalar-reference.ts",
     find: "r.umax = a.umax * b.umax;",
     replace: "r.umax = a.umax * b.umin;",
+    // killed by the VM-based soundness fuzz (src/verifier/soundness)
     test: bunTest(["src/verifier"], "^(?!.*(kernel|agrees)).*"),
-    survivesUntil: "the VM-based soundness fuzz (verifier helper, issue 18)",
   },
   // ---- nginx verdict mapping
   {
