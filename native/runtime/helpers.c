@@ -238,14 +238,16 @@ int bpftime_format(char *out, uint32_t out_len, const char *fmt, uint32_t fmt_le
         case 'p':
             if (lmod)
                 return -EINVAL;
-            /* %p, %px, %pK: the address itself */
+            /* %p, %px, %pK: the address itself, as the kernel prints %px
+             * (16 zero-padded hex digits, no 0x). The kernel hashes %p and
+             * hides %pK; a userspace process has nothing to hide from itself. */
             if (i < fmt_len && (fmt[i] == 'x' || fmt[i] == 'K'))
                 i++;
             spec[sl++] = 's';
             spec[sl] = 0;
             {
                 char addr[32];
-                snprintf(addr, sizeof addr, "0x%llx", (unsigned long long)a);
+                snprintf(addr, sizeof addr, "%016llx", (unsigned long long)a);
                 n = snprintf(tmp, sizeof tmp, spec, addr);
             }
             break;
@@ -253,8 +255,9 @@ int bpftime_format(char *out, uint32_t out_len, const char *fmt, uint32_t fmt_le
             if (lmod)
                 return -EINVAL;
             char str[STR_ARG_MAX];
+            /* an unreadable string prints as empty, as in the kernel */
             if (bpftime_safe_read_str(str, (const void *)(uintptr_t)a, sizeof str) < 0)
-                snprintf(str, sizeof str, "(fault)");
+                str[0] = 0;
             spec[sl++] = 's';
             spec[sl] = 0;
             n = snprintf(tmp, sizeof tmp, spec, str);
