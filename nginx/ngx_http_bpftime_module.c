@@ -201,15 +201,14 @@ static void ngx_http_bpftime_check(ngx_log_t *log)
 static void ngx_http_bpftime_open(ngx_log_t *log, ngx_uint_t policies, ngx_uint_t at_start)
 {
     ngx_http_bpftime_worker_t *w = &ngx_http_bpftime_worker;
-    char err[512];
+    const char *err;
     const char *policy;
     ngx_uint_t announce = at_start && ngx_worker == 0;
     ngx_uint_t level;
 
     w->next_open = ngx_time() + 1;
-    err[0] = '\0';
 
-    w->ss = bpftime_ss_open(w->shm_name, err, sizeof(err));
+    w->ss = bpftime_ss_open(w->shm_name);
     if (w->ss != NULL) {
         ngx_http_bpftime_remember(w);
         /* A late open (controller started after nginx) is worth a notice. */
@@ -217,6 +216,7 @@ static void ngx_http_bpftime_open(ngx_log_t *log, ngx_uint_t policies, ngx_uint_
         ngx_log_error(level, log, 0, "bpftime: region /dev/shm/bpftime-%s opened", w->shm_name);
         return;
     }
+    err = bpftime_last_error_message();
 
     if (!announce) {
         ngx_log_debug2(NGX_LOG_DEBUG_HTTP, log, 0,
@@ -278,7 +278,7 @@ static ngx_int_t ngx_http_bpftime_handler(ngx_http_request_t *r)
         w->next_error_log = ngx_time() + 1;
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "bpftime: URL filter failed (%d): %s; failing %s", rc,
-                      rc < 0 ? bpftime_ss_error(w->ss) : "verdict out of range",
+                      rc < 0 ? bpftime_last_error_message() : "verdict out of range",
                       lcf->fail == NGX_HTTP_BPFTIME_FAIL_CLOSED ? "closed (503)" : "open");
     }
 

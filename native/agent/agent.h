@@ -38,13 +38,13 @@ int bpftime_agent_running(void);
 
 /* Injector (runs in a helper process of the bpftime CLI, see agent.c):
  * makes process pid load agent_path and start it on region shm, through
- * ptrace. Returns 0 or a negative errno with a message in err. */
-int bpftime_agent_inject(int pid, const char *agent_path, const char *shm, char *err,
-                         size_t errlen);
+ * ptrace. Returns 0 or a negative errno with the message in
+ * bpftime_last_error_message(). */
+int bpftime_agent_inject(int pid, const char *agent_path, const char *shm);
 
 /* Makes the agent in process pid stop (bpftime_agent_request_stop through
  * ptrace). Returns 0, -ESRCH if no agent is loaded there, or a negative errno. */
-int bpftime_agent_eject(int pid, char *err, size_t errlen);
+int bpftime_agent_eject(int pid);
 
 #ifdef __cplusplus
 }

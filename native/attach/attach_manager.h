@@ -59,7 +59,6 @@ int bpftime_attach_manager_after_fork(struct bpftime_attach_manager *m);
 
 /* Number of links currently attached in this process. */
 int bpftime_attach_manager_attached(const struct bpftime_attach_manager *m);
-const char *bpftime_attach_manager_error(const struct bpftime_attach_manager *m);
 
 /* Marks the calling thread as never inside a hook (e.g. the nginx worker
  * between requests): retired code may be freed at once, without waiting for

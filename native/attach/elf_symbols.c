@@ -27,21 +27,21 @@ struct elf_file {
     const Elf64_Ehdr *eh;
 };
 
-static int elf_open(const char *path, struct elf_file *f, char *err, size_t errlen)
+static int elf_open(const char *path, struct elf_file *f)
 {
     memset(f, 0, sizeof *f);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return bpftime_fail(err, errlen, -errno, "cannot open %s: %s", path, strerror(errno));
+        return bpftime_set_error(-errno, "cannot open %s: %s", path, strerror(errno));
     struct stat st;
     if (fstat(fd, &st) < 0 || st.st_size < (off_t)sizeof(Elf64_Ehdr)) {
         close(fd);
-        return bpftime_fail(err, errlen, -EIO, "%s is not an ELF file (too small)", path);
+        return bpftime_set_error(-EIO, "%s is not an ELF file (too small)", path);
     }
     void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
     close(fd);
     if (p == MAP_FAILED)
-        return bpftime_fail(err, errlen, -EIO, "cannot map %s: %s", path, strerror(errno));
+        return bpftime_set_error(-EIO, "cannot map %s: %s", path, strerror(errno));
     f->data = p;
     f->size = (size_t)st.st_size;
     f->eh = p;
@@ -50,7 +50,7 @@ static int elf_open(const char *path, struct elf_file *f, char *err, size_t errl
         id[EI_DATA] != ELFDATA2LSB) {
         munmap(p, f->size);
         f->data = NULL;
-        return bpftime_fail(err, errlen, -EIO, "%s is not a 64-bit little-endian ELF file", path);
+        return bpftime_set_error(-EIO, "%s is not a 64-bit little-endian ELF file", path);
     }
     return 0;
 }
@@ -123,10 +123,10 @@ static void scan_symtab(const struct elf_file *f, const Elf64_Shdr *sh, const ch
 }
 
 int bpftime_elf_lookup_symbol(const char *path, const char *symbol, uint64_t *value, uint64_t *size,
-                              int *is_ifunc, char *err, size_t errlen)
+                              int *is_ifunc)
 {
     struct elf_file f;
-    int rc = elf_open(path, &f, err, errlen);
+    int rc = elf_open(path, &f);
     if (rc < 0)
         return rc;
     struct sym_hit hit = {0};
@@ -144,20 +144,20 @@ int bpftime_elf_lookup_symbol(const char *path, const char *symbol, uint64_t *va
     }
     elf_close(&f);
     if (!hit.found)
-        return bpftime_fail(err, errlen, -ENOENT, "symbol %s not found in %s", symbol, path);
+        return bpftime_set_error(-ENOENT, "symbol %s not found in %s", symbol, path);
     *value = hit.value;
     *size = hit.size;
     *is_ifunc = hit.ifunc;
     return 0;
 }
 
-int bpftime_elf_first_load_vaddr(const char *path, uint64_t *vaddr, char *err, size_t errlen)
+int bpftime_elf_first_load_vaddr(const char *path, uint64_t *vaddr)
 {
     struct elf_file f;
-    int rc = elf_open(path, &f, err, errlen);
+    int rc = elf_open(path, &f);
     if (rc < 0)
         return rc;
-    rc = bpftime_fail(err, errlen, -EIO, "%s has no loadable segment at file offset 0", path);
+    rc = -EIO;
     if (f.eh->e_phentsize == sizeof(Elf64_Phdr)) {
         for (unsigned i = 0; i < f.eh->e_phnum; i++) {
             const Elf64_Phdr *ph = elf_at(&f, f.eh->e_phoff + (uint64_t)i * sizeof *ph, sizeof *ph);
@@ -176,7 +176,9 @@ int bpftime_elf_first_load_vaddr(const char *path, uint64_t *vaddr, char *err, s
         }
     }
     elf_close(&f);
-    return rc;
+    if (rc < 0)
+        return bpftime_set_error(rc, "%s has no loadable segment at file offset 0", path);
+    return 0;
 }
 
 /* ---- /proc/<pid>/maps ------------------------------------------------------- */
@@ -256,15 +258,14 @@ static FILE *open_maps(int pid)
     return fopen(p, "re");
 }
 
-int bpftime_find_mapping(int pid, const char *binary, char *path, size_t path_len, uint64_t *bias,
-                         char *err, size_t errlen)
+int bpftime_find_mapping(int pid, const char *binary, char *path, size_t path_len, uint64_t *bias)
 {
     struct binary_spec b;
     spec_init(&b, binary);
     FILE *fp = open_maps(pid);
     if (!fp)
-        return bpftime_fail(err, errlen, -errno, "cannot read the memory map of process %d: %s",
-                            pid, strerror(errno));
+        return bpftime_set_error(-errno, "cannot read the memory map of process %d: %s", pid,
+                                 strerror(errno));
     char line[PATH_MAX + 128];
     struct map_line m;
     bool found = false;
@@ -288,12 +289,11 @@ int bpftime_find_mapping(int pid, const char *binary, char *path, size_t path_le
     fclose(fp);
     if (!found) {
         if (pid)
-            return bpftime_fail(err, errlen, -ENOENT, "%s is not loaded in process %d", binary,
-                                pid);
-        return bpftime_fail(err, errlen, -ENOENT, "%s is not loaded in this process", binary);
+            return bpftime_set_error(-ENOENT, "%s is not loaded in process %d", binary, pid);
+        return bpftime_set_error(-ENOENT, "%s is not loaded in this process", binary);
     }
     if (!have0)
-        return bpftime_fail(err, errlen, -EIO, "%s: no mapping at file offset 0", found_path);
+        return bpftime_set_error(-EIO, "%s: no mapping at file offset 0", found_path);
     /* /proc/<pid>/root makes the path right for a process in another mount namespace. */
     char file[PATH_MAX + 32];
     if (pid)
@@ -301,7 +301,7 @@ int bpftime_find_mapping(int pid, const char *binary, char *path, size_t path_le
     else
         snprintf(file, sizeof file, "%s", found_path);
     uint64_t vaddr;
-    int rc = bpftime_elf_first_load_vaddr(file, &vaddr, err, errlen);
+    int rc = bpftime_elf_first_load_vaddr(file, &vaddr);
     if (rc < 0)
         return rc;
     *bias = start0 - vaddr;
@@ -340,12 +340,11 @@ static int parse_u64(const char *s, uint64_t *out)
     return 0;
 }
 
-int bpftime_resolve_uprobe_target(const char *arg, size_t arg_len, struct bpftime_resolved *out,
-                                  char *err, size_t errlen)
+int bpftime_resolve_uprobe_target(const char *arg, size_t arg_len, struct bpftime_resolved *out)
 {
     memset(out, 0, sizeof *out);
     if (arg_len >= PATH_MAX)
-        return bpftime_fail(err, errlen, -EINVAL, "uprobe target is too long");
+        return bpftime_set_error(-EINVAL, "uprobe target is too long");
     char buf[PATH_MAX];
     memcpy(buf, arg, arg_len);
     buf[arg_len] = 0;
@@ -353,9 +352,8 @@ int bpftime_resolve_uprobe_target(const char *arg, size_t arg_len, struct bpftim
         arg_len--; /* tolerate a stored NUL */
     char *colon = strrchr(buf, ':');
     if (!colon || colon == buf || !colon[1])
-        return bpftime_fail(err, errlen, -EINVAL,
-                            "uprobe target \"%s\": expected BINARY:SYMBOL[+OFF] or BINARY:0xADDR",
-                            buf);
+        return bpftime_set_error(
+            -EINVAL, "uprobe target \"%s\": expected BINARY:SYMBOL[+OFF] or BINARY:0xADDR", buf);
     *colon = 0;
     const char *binary = buf;
     char *sym = colon + 1;
@@ -364,11 +362,11 @@ int bpftime_resolve_uprobe_target(const char *arg, size_t arg_len, struct bpftim
     if (plus) {
         *plus = 0;
         if (parse_u64(plus + 1, &off) < 0 || !*sym)
-            return bpftime_fail(err, errlen, -EINVAL, "uprobe target \"%s:%s+%s\": bad offset",
-                                binary, sym, plus + 1);
+            return bpftime_set_error(-EINVAL, "uprobe target \"%s:%s+%s\": bad offset", binary, sym,
+                                     plus + 1);
     }
 
-    int rc = bpftime_find_mapping(0, binary, out->path, sizeof out->path, &out->bias, err, errlen);
+    int rc = bpftime_find_mapping(0, binary, out->path, sizeof out->path, &out->bias);
     if (rc == -ENOENT)
         out->not_loaded = 1;
     if (rc < 0)
@@ -378,14 +376,13 @@ int bpftime_resolve_uprobe_target(const char *arg, size_t arg_len, struct bpftim
     if (sym[0] == '0' && (sym[1] == 'x' || sym[1] == 'X')) {
         uint64_t v;
         if (parse_u64(sym, &v) < 0)
-            return bpftime_fail(err, errlen, -EINVAL, "uprobe target \"%s:%s\": bad address",
-                                binary, sym);
+            return bpftime_set_error(-EINVAL, "uprobe target \"%s:%s\": bad address", binary, sym);
         addr = v + out->bias + off;
         out->size = 0;
     } else {
         uint64_t value, size;
         int ifunc;
-        rc = bpftime_elf_lookup_symbol(out->path, sym, &value, &size, &ifunc, err, errlen);
+        rc = bpftime_elf_lookup_symbol(out->path, sym, &value, &size, &ifunc);
         if (rc < 0)
             return rc;
         if (ifunc) {
@@ -397,9 +394,9 @@ int bpftime_resolve_uprobe_target(const char *arg, size_t arg_len, struct bpftim
             if (h)
                 dlclose(h);
             if (!p)
-                return bpftime_fail(err, errlen, -ENOENT,
-                                    "%s in %s is an IFUNC and the dynamic linker cannot resolve it",
-                                    sym, out->path);
+                return bpftime_set_error(
+                    -ENOENT, "%s in %s is an IFUNC and the dynamic linker cannot resolve it", sym,
+                    out->path);
             addr = (uint64_t)(uintptr_t)p + off;
             out->size = 0;
         } else {
@@ -408,9 +405,9 @@ int bpftime_resolve_uprobe_target(const char *arg, size_t arg_len, struct bpftim
         }
     }
     if (!is_executable(addr))
-        return bpftime_fail(err, errlen, -EFAULT,
-                            "uprobe target %s:%s resolves to 0x%lx, not executable code", binary,
-                            sym, (unsigned long)addr);
+        return bpftime_set_error(-EFAULT,
+                                 "uprobe target %s:%s resolves to 0x%lx, not executable code",
+                                 binary, sym, (unsigned long)addr);
     out->addr = addr;
     return 0;
 }

@@ -12,7 +12,7 @@
  * the implementation the dynamic linker chose (dlsym). 0xADDR is a virtual
  * address as the ELF file shows it (nm, objdump); the load bias is added.
  *
- * Errors: negative errno plus a message in err. -ENOENT with "not loaded" means
+ * Errors: negative errno plus the message (bpftime_last_error_message()). -ENOENT with "not loaded" means
  * the binary is not mapped in this process (callers skip such targets); other
  * -ENOENT: no such symbol; -EINVAL: malformed argument; -EIO: unreadable ELF. */
 #ifndef BPFTIME_ELF_SYMBOLS_H
@@ -31,23 +31,21 @@ struct bpftime_resolved {
 };
 
 /* Resolves arg (arg_len bytes, need not be NUL-terminated) in this process. */
-int bpftime_resolve_uprobe_target(const char *arg, size_t arg_len, struct bpftime_resolved *out,
-                                  char *err, size_t errlen);
+int bpftime_resolve_uprobe_target(const char *arg, size_t arg_len, struct bpftime_resolved *out);
 
 /* Looks SYMBOL up in ELF file `path` (no process involved): *value = st_value,
  * *size = st_size, *is_ifunc = STT_GNU_IFUNC. Returns 0, -ENOENT or -EIO. */
 int bpftime_elf_lookup_symbol(const char *path, const char *symbol, uint64_t *value, uint64_t *size,
-                              int *is_ifunc, char *err, size_t errlen);
+                              int *is_ifunc);
 
 /* The virtual address of the first PT_LOAD segment of ELF file `path`
  * rounded down to its page (what the mapping with file offset 0 starts at,
  * before bias). Returns 0 or a negative errno. */
-int bpftime_elf_first_load_vaddr(const char *path, uint64_t *vaddr, char *err, size_t errlen);
+int bpftime_elf_first_load_vaddr(const char *path, uint64_t *vaddr);
 
 /* Finds the mapping of BINARY (matched as above) in /proc/<pid>/maps (pid 0 =
  * self): path of the file and the load bias computed from its offset-0
  * mapping. Returns 0, or -ENOENT if not mapped. */
-int bpftime_find_mapping(int pid, const char *binary, char *path, size_t path_len, uint64_t *bias,
-                         char *err, size_t errlen);
+int bpftime_find_mapping(int pid, const char *binary, char *path, size_t path_len, uint64_t *bias);
 
 #endif

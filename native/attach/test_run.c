@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/error.h"
 #include "runtime/bpftime_runtime.h"
 #include "vm/ebpf_vm.h"
 
@@ -21,8 +22,7 @@
 #define FLAT_CTX_MIN 512
 
 int bpftime_prog_test_run(struct bpftime_region *r, uint32_t prog_id, int use_jit, void *data,
-                          uint32_t data_len, uint64_t repeat, uint64_t *ret, uint64_t *total_ns,
-                          char *err, uint32_t errlen);
+                          uint32_t data_len, uint64_t repeat, uint64_t *ret, uint64_t *total_ns);
 
 static uint64_t now_ns(void)
 {
@@ -32,21 +32,16 @@ static uint64_t now_ns(void)
 }
 
 int bpftime_prog_test_run(struct bpftime_region *r, uint32_t prog_id, int use_jit, void *data,
-                          uint32_t data_len, uint64_t repeat, uint64_t *ret, uint64_t *total_ns,
-                          char *err, uint32_t errlen)
+                          uint32_t data_len, uint64_t repeat, uint64_t *ret, uint64_t *total_ns)
 {
     struct bpftime_prog_info info;
     int rc = bpftime_prog_get(r, prog_id, &info);
-    if (rc < 0) {
-        snprintf(err, errlen, "%s", bpftime_last_error());
+    if (rc < 0)
         return rc;
-    }
     struct ebpf_vm *vm;
     rc = bpftime_prog_load_vm(r, prog_id, &vm);
-    if (rc < 0) {
-        snprintf(err, errlen, "%s", bpftime_last_error());
+    if (rc < 0)
         return rc;
-    }
     uint64_t ctx[21] = {0}; /* large enough for every native context below */
     uint8_t *flat = NULL;
     void *mem;
@@ -89,8 +84,7 @@ int bpftime_prog_test_run(struct bpftime_region *r, uint32_t prog_id, int use_ji
         flat = calloc(1, data_len > FLAT_CTX_MIN ? data_len : FLAT_CTX_MIN);
         if (!flat) {
             bpftime_prog_unload_vm(r, prog_id);
-            snprintf(err, errlen, "out of memory");
-            return -ENOMEM;
+            return bpftime_set_error(-ENOMEM, "test run of program %u: out of memory", prog_id);
         }
         if (data_len)
             memcpy(flat, data, data_len);
@@ -100,7 +94,6 @@ int bpftime_prog_test_run(struct bpftime_region *r, uint32_t prog_id, int use_ji
         break;
     }
     if (data_len && mem == ctx && ebpf_vm_add_region(vm, data, data_len, true) < 0) {
-        snprintf(err, errlen, "%s", ebpf_vm_error(vm));
         bpftime_prog_unload_vm(r, prog_id);
         free(flat);
         return -ENOMEM;
@@ -112,7 +105,6 @@ int bpftime_prog_test_run(struct bpftime_region *r, uint32_t prog_id, int use_ji
         ebpf_jit_fn fn;
         rc = ebpf_vm_compile(vm, &fn);
         if (rc < 0) {
-            snprintf(err, errlen, "%s", ebpf_vm_error(vm));
             bpftime_prog_unload_vm(r, prog_id);
             free(flat);
             return rc;
@@ -127,7 +119,6 @@ int bpftime_prog_test_run(struct bpftime_region *r, uint32_t prog_id, int use_ji
             rc = ebpf_vm_exec(vm, mem, mem_len, &result);
         t1 = now_ns();
         if (rc < 0) {
-            snprintf(err, errlen, "%s", ebpf_vm_error(vm));
             bpftime_prog_unload_vm(r, prog_id);
             free(flat);
             return rc;

@@ -6,7 +6,7 @@
  * out below (all little-endian, naturally aligned, no hidden padding).
  *
  * Errors: functions returning int give >= 0 on success or a negative
- * errno-style code; bpftime_last_error() is a thread-local one-line message
+ * errno-style code; bpftime_last_error_message() is a thread-local one-line message
  * saying what failed and what to do, bpftime_last_errno() its code.
  *
  * Ids of programs, maps, targets, links and instances are per kind,
@@ -17,6 +17,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "bpftime/api.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -62,10 +64,6 @@ enum bpftime_map_type {
 #define BPFTIME_RB_PROD_POS 3
 #define BPFTIME_F_CURRENT_CPU 0xffffffffull
 #define BPFTIME_F_INDEX_MASK 0xffffffffull
-
-/* ---- errors ---- */
-const char *bpftime_last_error(void);
-int bpftime_last_errno(void);
 
 /* ---- region ---- */
 

@@ -12,37 +12,6 @@
 
 #define SHM_DIR "/dev/shm"
 
-/* ---- errors ---- */
-
-static _Thread_local char last_error[512];
-static _Thread_local int last_errno;
-
-_Thread_local int rt_quiet;
-
-int rt_err(int code, const char *fmt, ...)
-{
-    if (rt_quiet) {
-        last_errno = code;
-        return code;
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(last_error, sizeof last_error, fmt, ap);
-    va_end(ap);
-    last_errno = code;
-    BPFTIME_DEBUG("runtime: %s (%d)", last_error, code);
-    return code;
-}
-
-const char *bpftime_last_error(void)
-{
-    return last_error;
-}
-int bpftime_last_errno(void)
-{
-    return last_errno;
-}
-
 /* ---- time, locks ---- */
 
 uint64_t rt_now_ns(int clock)
@@ -84,16 +53,17 @@ static int check_name(const char *name)
 {
     size_t n = strlen(name);
     if (n == 0 || n > BPFTIME_NAME_LEN)
-        return rt_err(-EINVAL, "invalid region name \"%s\": use 1-%d characters of [A-Za-z0-9_.-]",
-                      name, BPFTIME_NAME_LEN);
+        return bpftime_set_error(
+            -EINVAL, "invalid region name \"%s\": use 1-%d characters of [A-Za-z0-9_.-]", name,
+            BPFTIME_NAME_LEN);
     for (size_t i = 0; i < n; i++) {
         char c = name[i];
         bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                   c == '_' || c == '-' || c == '.';
         if (!ok || (i == 0 && c == '.'))
-            return rt_err(-EINVAL,
-                          "invalid region name \"%s\": use 1-%d characters of [A-Za-z0-9_.-]", name,
-                          BPFTIME_NAME_LEN);
+            return bpftime_set_error(
+                -EINVAL, "invalid region name \"%s\": use 1-%d characters of [A-Za-z0-9_.-]", name,
+                BPFTIME_NAME_LEN);
     }
     return 0;
 }
@@ -107,7 +77,7 @@ int bpftime_region_path(const char *name, char *buf, uint32_t buf_len)
         return rc;
     int n = snprintf(buf, buf_len, SHM_DIR "/bpftime-%s", name);
     if (n < 0 || (uint32_t)n >= buf_len)
-        return rt_err(-ENAMETOOLONG, "region path buffer too small");
+        return bpftime_set_error(-ENAMETOOLONG, "region path buffer too small");
     return n;
 }
 
@@ -276,10 +246,10 @@ int64_t bpftime_shm_alloc(struct bpftime_region *r, uint64_t size)
 {
     uint64_t off = shm_alloc(r, size);
     if (!off)
-        return rt_err(-ENOMEM,
-                      "region %s is full (%llu bytes requested): create it larger with "
-                      "`bpftime shm create --size`",
-                      r->name, (unsigned long long)size);
+        return bpftime_set_error(-ENOMEM,
+                                 "region %s is full (%llu bytes requested): create it larger with "
+                                 "`bpftime shm create --size`",
+                                 r->name, (unsigned long long)size);
     return (int64_t)off;
 }
 
@@ -337,29 +307,32 @@ int bpftime_region_create(const char *name, uint64_t size, struct bpftime_region
     if (size == 0)
         size = BPFTIME_DEFAULT_REGION_SIZE;
     if (size < BPFTIME_MIN_REGION_SIZE)
-        return rt_err(-EINVAL, "region size %llu is too small: the minimum is %llu bytes",
-                      (unsigned long long)size, (unsigned long long)BPFTIME_MIN_REGION_SIZE);
+        return bpftime_set_error(
+            -EINVAL, "region size %llu is too small: the minimum is %llu bytes",
+            (unsigned long long)size, (unsigned long long)BPFTIME_MIN_REGION_SIZE);
     size = (size + SHM_PAGE - 1) & ~(uint64_t)(SHM_PAGE - 1);
     struct bpftime_region *r = region_alloc(name);
     if (!r)
-        return rt_err(-ENOMEM, "out of memory");
+        return bpftime_set_error(-ENOMEM, "out of memory");
     r->fd = open(r->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (r->fd < 0) {
         int e = errno;
         region_free(r);
         if (e == EEXIST)
-            return rt_err(-EEXIST,
-                          "region %s/bpftime-%s already exists: open it, or remove it with "
-                          "`bpftime shm remove %s`",
-                          SHM_DIR, name, name);
-        return rt_err(-e, "cannot create region %s/bpftime-%s: %s", SHM_DIR, name, strerror(e));
+            return bpftime_set_error(
+                -EEXIST,
+                "region %s/bpftime-%s already exists: open it, or remove it with "
+                "`bpftime shm remove %s`",
+                SHM_DIR, name, name);
+        return bpftime_set_error(-e, "cannot create region %s/bpftime-%s: %s", SHM_DIR, name,
+                                 strerror(e));
     }
     if (ftruncate(r->fd, (off_t)size) != 0) {
         int e = errno;
         unlink(r->path);
         region_free(r);
-        return rt_err(-e, "cannot size region %s to %llu bytes: %s", name, (unsigned long long)size,
-                      strerror(e));
+        return bpftime_set_error(-e, "cannot size region %s to %llu bytes: %s", name,
+                                 (unsigned long long)size, strerror(e));
     }
     r->size = size;
     r->base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, r->fd, 0);
@@ -368,7 +341,7 @@ int bpftime_region_create(const char *name, uint64_t size, struct bpftime_region
         r->base = NULL;
         unlink(r->path);
         region_free(r);
-        return rt_err(-e, "cannot map region %s: %s", name, strerror(e));
+        return bpftime_set_error(-e, "cannot map region %s: %s", name, strerror(e));
     }
     struct shm_header *h = (struct shm_header *)r->base;
     r->hdr = h;
@@ -386,8 +359,8 @@ int bpftime_region_create(const char *name, uint64_t size, struct bpftime_region
     if (heap_off + (1u << 20) > size) {
         unlink(r->path);
         region_free(r);
-        return rt_err(-EINVAL, "region size %llu leaves no room for the heap",
-                      (unsigned long long)size);
+        return bpftime_set_error(-EINVAL, "region size %llu leaves no room for the heap",
+                                 (unsigned long long)size);
     }
     heap_init(h, heap_off, size);
     uint64_t trace = shm_alloc_ex(r, rb_core_size(SHM_TRACE_RING_SIZE), true);
@@ -411,17 +384,19 @@ int bpftime_region_open(const char *name, struct bpftime_region **out)
         return rc;
     struct bpftime_region *r = region_alloc(name);
     if (!r)
-        return rt_err(-ENOMEM, "out of memory");
+        return bpftime_set_error(-ENOMEM, "out of memory");
     r->fd = open(r->path, O_RDWR | O_CLOEXEC);
     if (r->fd < 0) {
         int e = errno;
         region_free(r);
         if (e == ENOENT)
-            return rt_err(-ENOENT,
-                          "region %s/bpftime-%s does not exist: create it with `bpftime shm "
-                          "create %s` (or load a program)",
-                          SHM_DIR, name, name);
-        return rt_err(-e, "cannot open region %s/bpftime-%s: %s", SHM_DIR, name, strerror(e));
+            return bpftime_set_error(
+                -ENOENT,
+                "region %s/bpftime-%s does not exist: create it with `bpftime shm "
+                "create %s` (or load a program)",
+                SHM_DIR, name, name);
+        return bpftime_set_error(-e, "cannot open region %s/bpftime-%s: %s", SHM_DIR, name,
+                                 strerror(e));
     }
     struct shm_header peek;
     /* A region being created has no magic yet: give its creator a moment. */
@@ -439,29 +414,32 @@ int bpftime_region_open(const char *name, struct bpftime_region **out)
         usleep(10000);
     }
     if (memcmp(peek.magic, BPFTIME_MAGIC, 8) != 0) {
-        int e = rt_err(-EINVAL,
-                       "%s is not a bpftime region (bad magic): remove it with `bpftime shm "
-                       "remove %s` or choose another name",
-                       r->path, name);
+        int e =
+            bpftime_set_error(-EINVAL,
+                              "%s is not a bpftime region (bad magic): remove it with `bpftime shm "
+                              "remove %s` or choose another name",
+                              r->path, name);
         region_free(r);
         return e;
     }
     if (peek.layout_version != BPFTIME_LAYOUT_VERSION) {
-        int e = rt_err(-EPROTO,
-                       "region %s has layout version %u, this build reads version %u: remove "
-                       "it with `bpftime shm remove %s`",
-                       r->path, peek.layout_version, BPFTIME_LAYOUT_VERSION, name);
+        int e = bpftime_set_error(
+            -EPROTO,
+            "region %s has layout version %u, this build reads version %u: remove "
+            "it with `bpftime shm remove %s`",
+            r->path, peek.layout_version, BPFTIME_LAYOUT_VERSION, name);
         region_free(r);
         return e;
     }
     struct stat st;
     fstat(r->fd, &st);
     if (peek.header_size != sizeof peek || peek.region_size != (uint64_t)st.st_size) {
-        int e = rt_err(-EINVAL,
-                       "region %s is damaged (header size %u, recorded size %llu, file size "
-                       "%llu): remove it with `bpftime shm remove %s`",
-                       r->path, peek.header_size, (unsigned long long)peek.region_size,
-                       (unsigned long long)st.st_size, name);
+        int e =
+            bpftime_set_error(-EINVAL,
+                              "region %s is damaged (header size %u, recorded size %llu, file size "
+                              "%llu): remove it with `bpftime shm remove %s`",
+                              r->path, peek.header_size, (unsigned long long)peek.region_size,
+                              (unsigned long long)st.st_size, name);
         region_free(r);
         return e;
     }
@@ -471,7 +449,7 @@ int bpftime_region_open(const char *name, struct bpftime_region **out)
         int e = errno;
         r->base = NULL;
         region_free(r);
-        return rt_err(-e, "cannot map region %s: %s", name, strerror(e));
+        return bpftime_set_error(-e, "cannot map region %s: %s", name, strerror(e));
     }
     r->hdr = (struct shm_header *)r->base;
     *out = r;
@@ -502,8 +480,8 @@ int bpftime_region_remove(const char *name)
     if (unlink(path) != 0) {
         int e = errno;
         if (e == ENOENT)
-            return rt_err(-ENOENT, "region %s does not exist", path);
-        return rt_err(-e, "cannot remove region %s: %s", path, strerror(e));
+            return bpftime_set_error(-ENOENT, "region %s does not exist", path);
+        return bpftime_set_error(-e, "cannot remove region %s: %s", path, strerror(e));
     }
     return 0;
 }

@@ -160,8 +160,9 @@ static int rb_read(struct shm_ringbuf *rb, void *buf, uint32_t buf_len, uint32_t
         if (len_out)
             *len_out = len;
         if (len > buf_len) {
-            rc = rt_err(-EMSGSIZE, "ringbuf record of %u bytes does not fit a %u-byte buffer", len,
-                        buf_len);
+            rc = bpftime_set_error(-EMSGSIZE,
+                                   "ringbuf record of %u bytes does not fit a %u-byte buffer", len,
+                                   buf_len);
         } else {
             memcpy(buf, hdr + RB_HDR_SZ, len);
             atomic_store_explicit(cons_pos(rb), cons + round_up8(len + RB_HDR_SZ),
@@ -233,7 +234,7 @@ static struct shm_ringbuf *perf_core(const struct bpftime_map *h, uint32_t cpu)
 
 static int not_rb(uint32_t id)
 {
-    return rt_err(-EINVAL, "map %u is not a ringbuf or perf_event_array map", id);
+    return bpftime_set_error(-EINVAL, "map %u is not a ringbuf or perf_event_array map", id);
 }
 
 int bpftime_ringbuf_poll(struct bpftime_region *r, uint32_t map_id, int timeout_ms)
@@ -360,8 +361,8 @@ int bpftime_trace_write(struct bpftime_region *r, const char *msg, uint32_t len)
 {
     void *rec = rb_reserve(trace_rb(r), (uint64_t)BPFTIME_TRACE_HDR + len + 1);
     if (!rec)
-        return rt_err(-EAGAIN, "trace ring of region %s is full: run `bpftime trace` to drain it",
-                      r->name);
+        return bpftime_set_error(
+            -EAGAIN, "trace ring of region %s is full: run `bpftime trace` to drain it", r->name);
     uint8_t *p = rec;
     uint64_t ts = rt_now_ns(CLOCK_MONOTONIC);
     uint32_t pid = (uint32_t)getpid(), tid = (uint32_t)gettid();

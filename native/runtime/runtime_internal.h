@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/error.h"
 #include "runtime/bpftime_runtime.h"
 #include "runtime/shm_layout.h"
 
@@ -44,12 +45,6 @@ struct bpftime_region {
     struct bpftime_map *map_hint;           /* last handle returned (atomic) */
     struct prog_local *progs;               /* prog_vm.c list */
 };
-
-/* errors: sets the thread-local message, returns code. Helpers set
- * rt_quiet while they call map operations: a program's expected failures
- * (BPF_NOEXIST on an existing key, ...) are not worth formatting. */
-extern _Thread_local int rt_quiet;
-int rt_err(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static inline void *rt_ptr(const struct bpftime_region *r, uint64_t off)
 {

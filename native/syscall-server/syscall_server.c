@@ -21,19 +21,17 @@ struct bpftime_ss {
     struct bpftime_event_provider *provider;
     struct bpftime_attach_manager *manager; /* the provider's */
     struct bpftime_attach_impl *nginx;      /* owned by the manager once registered */
-    char error[512];
 };
 
-struct bpftime_ss *bpftime_ss_open(const char *shm_name, char *err, size_t errlen)
+struct bpftime_ss *bpftime_ss_open(const char *shm_name)
 {
     const char *name = shm_name && *shm_name ? shm_name : BPFTIME_DEFAULT_REGION;
     struct bpftime_ss *ss = calloc(1, sizeof *ss);
     if (!ss) {
-        snprintf(err, errlen, "out of memory");
+        bpftime_set_error(-ENOMEM, "out of memory");
         return NULL;
     }
     if (bpftime_region_open(name, &ss->region) < 0) {
-        snprintf(err, errlen, "%s", bpftime_last_error());
         free(ss);
         return NULL;
     }
@@ -43,7 +41,7 @@ struct bpftime_ss *bpftime_ss_open(const char *shm_name, char *err, size_t errle
         ss->manager = bpftime_shm_event_provider_manager(ss->provider);
     if (!ss->provider || !ss->nginx ||
         bpftime_attach_manager_register_impl(ss->manager, ss->nginx) < 0) {
-        snprintf(err, errlen, "cannot create the attach manager: out of memory");
+        bpftime_set_error(-ENOMEM, "cannot create the attach manager: out of memory");
         if (ss->nginx && (!ss->manager || bpftime_attach_manager_attached(ss->manager) >= 0))
             ss->nginx->ops->destroy(ss->nginx);
         ss->nginx = NULL;
@@ -55,7 +53,6 @@ struct bpftime_ss *bpftime_ss_open(const char *shm_name, char *err, size_t errle
     bpftime_attach_manager_set_single_threaded(ss->manager, 1);
     int n = bpftime_event_provider_instantiate(ss->provider);
     if (n < 0) {
-        snprintf(err, errlen, "%s", bpftime_attach_manager_error(ss->manager));
         bpftime_ss_close(ss);
         return NULL;
     }
@@ -77,17 +74,10 @@ int bpftime_ss_nginx_url_filter(struct bpftime_ss *ss, const char *url, size_t u
                                 const char *method, size_t method_len)
 {
     int err = bpftime_attach_manager_refresh(ss->manager);
-    if (err < 0) {
-        snprintf(ss->error, sizeof ss->error, "%s", bpftime_attach_manager_error(ss->manager));
+    if (err < 0)
         return err;
-    }
     int verdict = bpftime_nginx_url_filter_run(ss->nginx, url, url_len, method, method_len);
     if (verdict < 0)
-        snprintf(ss->error, sizeof ss->error, "a URL-filter program failed to run");
+        return bpftime_set_error(verdict, "a URL-filter program failed to run");
     return verdict;
-}
-
-const char *bpftime_ss_error(const struct bpftime_ss *ss)
-{
-    return ss->error;
 }

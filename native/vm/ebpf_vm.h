@@ -5,7 +5,8 @@
  * system libubpf can stand in behind the same interface (see vm/ubpf_backend).
  *
  * Errors: functions returning int give 0 or a negative errno-style code; the
- * message for the last failure is ebpf_vm_error(vm). */
+ * message for the calling thread's last failure is ebpf_vm_error(vm), the
+ * same text as bpftime_last_error_message() (bpftime/api.h). */
 #ifndef BPFTIME_EBPF_VM_H
 #define BPFTIME_EBPF_VM_H
 
@@ -115,7 +116,7 @@ size_t ebpf_vm_num_insts(const struct ebpf_vm *vm);
  * frames). Accesses are allowed to that stack, to [mem, mem + mem_len), to
  * regions added with ebpf_vm_add_region (writes only if writable) and to
  * whatever the bounds-check callback accepts. Reentrant: several threads
- * may run one loaded VM at once (only the error text is shared).
+ * may run one loaded VM at once (the error text is per thread).
  * Every memory access is checked; an out-of-bounds access,
  * division helper misuse or exhausted budget returns a negative code with a
  * message naming the instruction index, never a crash. */

@@ -80,6 +80,7 @@ import { formatAttachHint } from "../elf/sections.ts";
 import { programKind } from "./program-types.ts";
 import { mapTypeName } from "../elf/object.ts";
 import { cString, Reader } from "../elf/elf.ts";
+import { ERRNO } from "../native/errno.ts";
 
 // ---------------------------------------------------------------- layout
 
@@ -249,7 +250,7 @@ function explainLoadFailure(e: KernelError): string {
   const prog = log
     .map((l) => /prog '([^']+)': (?:BPF program load failed|failed to load)/.exec(l))
     .find((m) => m)?.[1];
-  if (!detail && (e.errno === 1 || e.errno === 13))
+  if (!detail && (e.errno === ERRNO("EPERM") || e.errno === ERRNO("EACCES")))
     detail = "bpf() needs root (CAP_BPF, CAP_PERFMON) and a kernel that allows eBPF";
   if (!detail) {
     const last = [...log]

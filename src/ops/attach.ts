@@ -5,6 +5,7 @@ import { NativeError } from "../native/runtime.ts";
 import { MAX_TARGET_ARG, targetTypeByName, targetTypeName } from "../attach/targets.ts";
 import { programTypeName } from "../attach/program-types.ts";
 import { removeMeta } from "./metadata.ts";
+import { ERRNO } from "../native/errno.ts";
 
 /** A program named by id ("3") or by name ("url_filter", must be unique). */
 export function resolveProgram(r: Region, ref: string): number {
@@ -13,7 +14,7 @@ export function resolveProgram(r: Region, ref: string): number {
     try {
       r.program(id);
     } catch (e) {
-      if (e instanceof NativeError && e.errno === 2)
+      if (e instanceof NativeError && e.errno === ERRNO("ENOENT"))
         throw new BpftimeError(
           "not_found",
           `no program with id ${id} in region ${r.name}; see \`bpftime list\``,
@@ -42,7 +43,7 @@ export function resolveLink(r: Region, ref: string): number {
   try {
     r.link(id);
   } catch (e) {
-    if (e instanceof NativeError && e.errno === 2)
+    if (e instanceof NativeError && e.errno === ERRNO("ENOENT"))
       throw new BpftimeError(
         "not_found",
         `no link with id ${id} in region ${r.name}; see \`bpftime list\``,

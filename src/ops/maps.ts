@@ -13,6 +13,7 @@ import { parseBtf, type Btf } from "../btf/btf.ts";
 import { formatValue, parseValue } from "../btf/value.ts";
 import { mapTypeName } from "../elf/object.ts";
 import { readMeta, type MapMeta } from "./metadata.ts";
+import { ERRNO } from "../native/errno.ts";
 
 const PERCPU = new Set([5, 6, 10]); // percpu_hash, percpu_array, lru_percpu_hash
 const KEYLESS = new Set([22, 23, 27]); // queue, stack, ringbuf
@@ -31,7 +32,7 @@ export function resolveMap(r: Region, ref: string): number {
     try {
       r.map(id);
     } catch (e) {
-      if (e instanceof NativeError && e.errno === 2)
+      if (e instanceof NativeError && e.errno === ERRNO("ENOENT"))
         throw new BpftimeError(
           "not_found",
           `no map with id ${id} in region ${r.name}; see \`bpftime map list\``,

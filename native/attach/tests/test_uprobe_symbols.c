@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "attach/elf_symbols.h"
+#include "common/error.h"
 #include "test/harness.h"
 
 __attribute__((noinline, used)) int uprobe_symbols_local_fn(int x)
@@ -28,7 +29,9 @@ static void *libc_sym(const char *name)
 
 static int resolve(const char *arg, struct bpftime_resolved *out, char *err)
 {
-    return bpftime_resolve_uprobe_target(arg, strlen(arg), out, err, 512);
+    int rc = bpftime_resolve_uprobe_target(arg, strlen(arg), out);
+    snprintf(err, 512, "%s", bpftime_last_error_message());
+    return rc;
 }
 
 TEST(libc_by_soname_prefix_and_path)
@@ -79,9 +82,7 @@ TEST(ifunc_resolves_to_the_chosen_implementation)
     int ifunc = 0;
     Dl_info info;
     CHECK(dladdr(libc_sym("malloc"), &info));
-    CHECK_EQ(
-        bpftime_elf_lookup_symbol(info.dli_fname, "strlen", &value, &size, &ifunc, err, sizeof err),
-        0);
+    CHECK_EQ(bpftime_elf_lookup_symbol(info.dli_fname, "strlen", &value, &size, &ifunc), 0);
     CHECK(ifunc); /* glibc's strlen is an IFUNC on x86-64 */
     CHECK_EQ(resolve("libc.so.6:strlen", &r, err), 0);
     CHECK_EQ(r.addr, (uintptr_t)libc_sym("strlen"));
@@ -149,16 +150,15 @@ TEST(errors)
 TEST(arg_need_not_be_nul_terminated)
 {
     struct bpftime_resolved r;
-    char err[512];
     const char buf[] = "libc.so.6:mallocXXXX";
-    CHECK_EQ(bpftime_resolve_uprobe_target(buf, 16, &r, err, sizeof err), 0);
+    CHECK_EQ(bpftime_resolve_uprobe_target(buf, 16, &r), 0);
     CHECK_EQ(r.addr, (uintptr_t)libc_sym("malloc"));
 }
 
 /* Garbage and truncated ELF files: errors, never a crash. */
 TEST(bad_elf_files)
 {
-    char path[64], err[512];
+    char path[64];
     uint64_t v, s;
     int ifunc;
     snprintf(path, sizeof path, "/tmp/bpftime-test-elf-%d", (int)getpid());
@@ -166,7 +166,7 @@ TEST(bad_elf_files)
     CHECK(fd >= 0);
     CHECK(write(fd, "not an elf file at all, just some text......................", 60) == 60);
     close(fd);
-    CHECK_EQ(bpftime_elf_lookup_symbol(path, "f", &v, &s, &ifunc, err, sizeof err), -EIO);
+    CHECK_EQ(bpftime_elf_lookup_symbol(path, "f", &v, &s, &ifunc), -EIO);
     /* The first n bytes of libc for several n. */
     Dl_info info;
     CHECK(dladdr(libc_sym("malloc"), &info));
@@ -181,7 +181,7 @@ TEST(bad_elf_files)
         fd = open(path, O_CREAT | O_TRUNC | O_WRONLY, 0600);
         CHECK(write(fd, buf, sizes[i]) == (ssize_t)sizes[i]);
         close(fd);
-        int rc = bpftime_elf_lookup_symbol(path, "malloc", &v, &s, &ifunc, err, sizeof err);
+        int rc = bpftime_elf_lookup_symbol(path, "malloc", &v, &s, &ifunc);
         CHECK(rc == -ENOENT || rc == -EIO || rc == 0);
     }
     /* Random bit flips in the headers. */
@@ -194,8 +194,8 @@ TEST(bad_elf_files)
         fd = open(path, O_CREAT | O_TRUNC | O_WRONLY, 0600);
         CHECK(write(fd, copy, sizeof copy) == (ssize_t)sizeof copy);
         close(fd);
-        bpftime_elf_lookup_symbol(path, "malloc", &v, &s, &ifunc, err, sizeof err);
-        bpftime_elf_first_load_vaddr(path, &v, err, sizeof err);
+        bpftime_elf_lookup_symbol(path, "malloc", &v, &s, &ifunc);
+        bpftime_elf_first_load_vaddr(path, &v);
     }
     unlink(path);
 }

@@ -300,7 +300,7 @@ TEST(program_updates_map_through_lddw)
     struct ebpf_vm *vm;
     int rc = bpftime_prog_load_vm(r, p, &vm);
     if (rc)
-        fprintf(stdout, "load: %s\n", bpftime_last_error());
+        fprintf(stdout, "load: %s\n", bpftime_last_error_message());
     CHECK_EQ(rc, 0);
     uint64_t ret = 0;
     for (int i = 0; i < 3; i++) {
