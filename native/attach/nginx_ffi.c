@@ -7,8 +7,8 @@
 #include "attach/event_provider.h"
 #include "attach/nginx_url_filter.h"
 
-int bpftime_event_provider_add_nginx(struct bpftime_event_provider *ep,
-                                     struct bpftime_attach_impl **out);
+BPFTIME_API int bpftime_event_provider_add_nginx(struct bpftime_event_provider *ep,
+                                                 struct bpftime_attach_impl **out);
 
 /* Registers a new nginx URL-filter implementation with the provider's
  * manager; *out is the implementation (owned by the manager). */

@@ -21,8 +21,9 @@
 #define PROG_TYPE_NGINX_URL_FILTER 0x1001
 #define FLAT_CTX_MIN 512
 
-int bpftime_prog_test_run(struct bpftime_region *r, uint32_t prog_id, int use_jit, void *data,
-                          uint32_t data_len, uint64_t repeat, uint64_t *ret, uint64_t *total_ns);
+BPFTIME_API int bpftime_prog_test_run(struct bpftime_region *r, uint32_t prog_id, int use_jit,
+                                      void *data, uint32_t data_len, uint64_t repeat, uint64_t *ret,
+                                      uint64_t *total_ns);
 
 static uint64_t now_ns(void)
 {
