@@ -13,7 +13,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { cli, cliEntry, compileBpf, repoRoot, run, skipReason } from "./helpers.ts";
-import { benchKernelUprobe } from "../src/attach/kernel-provider.ts";
+import { benchKernelUprobe } from "../bench/uprobe/kernel.ts";
 import { RUN_ID, runName } from "./run-id.ts";
 
 const fixtures = join(import.meta.dir, "fixtures", "kernel");

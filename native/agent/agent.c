@@ -201,6 +201,12 @@ int bpftime_agent_start(const char *shm)
     snprintf(agent.shm, sizeof agent.shm, "%s", name);
     agent.forked_child = false;
     rc = bpftime_region_open(name, &agent.region);
+    if (rc == 0) {
+        /* a damaged region must never crash the process we live in */
+        rc = bpftime_region_validate(agent.region);
+        if (rc < 0)
+            bpftime_region_close(agent.region);
+    }
     if (rc < 0) {
         agent.region = NULL;
         BPFTIME_WARN("agent: %s; process %d runs without bpftime", bpftime_last_error_message(),

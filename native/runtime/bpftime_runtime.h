@@ -6,8 +6,8 @@
  * out below (all little-endian, naturally aligned, no hidden padding).
  *
  * Errors: functions returning int give >= 0 on success or a negative
- * errno-style code; bpftime_last_error_message() is a thread-local one-line message
- * saying what failed and what to do, bpftime_last_errno() its code.
+ * errno-style code; bpftime_last_error_message() (bpftime/api.h) is the
+ * thread-local one-line message saying what failed and what to do.
  *
  * Ids of programs, maps, targets, links and instances are per kind,
  * monotonic from 1 and never reused within one region. */
@@ -97,6 +97,11 @@ struct bpftime_region_info {
     uint64_t instance_generation;
 };
 BPFTIME_API int bpftime_region_info(struct bpftime_region *r, struct bpftime_region_info *out);
+/* Checks every live object's offsets and every map's storage header against
+ * the region's bounds: 0, or -EUCLEAN with a message naming the damage.
+ * Readers check what they touch anyway; a hooked process (the agent) calls
+ * this before trusting a region, so a damaged one never crashes its host. */
+BPFTIME_API int bpftime_region_validate(struct bpftime_region *r);
 /* One acquire load: changes whenever programs/maps/targets/links change. */
 BPFTIME_API uint64_t bpftime_region_generation(struct bpftime_region *r);
 BPFTIME_API uint32_t bpftime_region_ncpus(struct bpftime_region *r);

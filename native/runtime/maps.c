@@ -173,8 +173,8 @@ int map_check_spec(struct bpftime_region *r, uint32_t type, uint32_t key_size, u
                                      "perf_event_array map needs key_size 4 and value_size 4 "
                                      "(got %u, %u)",
                                      key_size, value_size);
-        if (*max_entries == 0 || *max_entries > r->hdr->ncpus)
-            *max_entries = r->hdr->ncpus;
+        if (*max_entries == 0 || *max_entries > r->ncpus)
+            *max_entries = r->ncpus;
         if (*map_extra == 0)
             *map_extra = PERF_DEFAULT_BUF;
         if (!is_pow2(*map_extra) || *map_extra % SHM_PAGE != 0)
@@ -203,7 +203,7 @@ int map_check_spec(struct bpftime_region *r, uint32_t type, uint32_t key_size, u
 
 static uint64_t value_area(struct bpftime_region *r, const struct shm_map *m)
 {
-    return round_up8(m->value_size) * (is_percpu(m->type) ? r->hdr->ncpus : 1);
+    return round_up8(m->value_size) * (is_percpu(m->type) ? r->ncpus : 1);
 }
 
 static int no_room(struct bpftime_region *r, const struct shm_map *m, uint64_t bytes)
@@ -220,6 +220,70 @@ static uint64_t checked_mul(uint64_t a, uint64_t b)
     if (a && b > UINT64_MAX / a)
         return UINT64_MAX;
     return a * b;
+}
+
+/* The hash storage of a map: header, locks, buckets, then the element
+ * pool, in one block (map_storage_init lays it out, the checks recompute it). */
+struct hash_geom {
+    uint64_t nb, nl, key_stride, esz, hdr, locks, bytes, pool;
+};
+
+static struct hash_geom hash_geom(struct bpftime_region *r, const struct shm_map *m)
+{
+    struct hash_geom g;
+    g.nb = roundup_pow2(m->max_entries);
+    g.nl = is_lru(m->type) ? 1 : (g.nb < HASH_MAX_LOCKS ? g.nb : HASH_MAX_LOCKS);
+    g.key_stride = round_up8(m->key_size);
+    g.esz = SHM_HASH_ELEM_HDR + g.key_stride + value_area(r, m);
+    g.hdr = round_up8(sizeof(struct shm_hash));
+    g.locks = g.nl * sizeof(shm_mutex_t);
+    g.bytes = g.hdr + round_up8(g.locks) + g.nb * 8;
+    g.pool = checked_mul(g.esz, m->max_entries);
+    return g;
+}
+
+uint64_t map_storage_need(struct bpftime_region *r, const struct shm_map *m)
+{
+    if (is_array(m->type))
+        return checked_mul(m->max_entries, value_area(r, m));
+    if (is_hash(m->type)) {
+        struct hash_geom g = hash_geom(r, m);
+        return g.pool > UINT64_MAX - g.bytes ? UINT64_MAX : g.bytes + g.pool;
+    }
+    if (m->type == BPFTIME_MAP_QUEUE || m->type == BPFTIME_MAP_STACK)
+        return SHM_QUEUE_HDR + checked_mul((uint64_t)m->max_entries + 1, m->value_size);
+    if (m->type == BPFTIME_MAP_RINGBUF)
+        return rb_core_size(m->max_entries);
+    return checked_mul(rb_core_size(m->map_extra), m->max_entries);
+}
+
+/* m passed map_entry_check: its storage block lies inside the heap. */
+int map_storage_check(struct bpftime_region *r, const struct shm_map *m)
+{
+    uint64_t off = m->data_off;
+    if (is_hash(m->type)) {
+        struct hash_geom g = hash_geom(r, m);
+        const struct shm_hash *hh = rt_ptr(r, off);
+        uint64_t locks_off = off + g.hdr, buckets_off = locks_off + round_up8(g.locks);
+        if (hh->n_buckets != g.nb || hh->n_locks != g.nl || hh->elem_size != g.esz ||
+            hh->key_stride != g.key_stride || hh->locks_off != locks_off ||
+            hh->buckets_off != buckets_off || hh->elems_off != buckets_off + g.nb * 8)
+            return rt_damaged(r, "map %u: its hash table header does not match the map", m->id);
+    } else if (m->type == BPFTIME_MAP_QUEUE || m->type == BPFTIME_MAP_STACK) {
+        const struct shm_queue *q = rt_ptr(r, off);
+        if (q->size != m->max_entries + 1 || q->head >= q->size || q->tail >= q->size)
+            return rt_damaged(r, "map %u: its queue positions are out of range", m->id);
+    } else if (m->type == BPFTIME_MAP_RINGBUF) {
+        if (!rb_core_ok(rt_ptr(r, off), m->max_entries, 0))
+            return rt_damaged(r, "map %u: its ring buffer header does not match the map", m->id);
+    } else if (m->type == BPFTIME_MAP_PERF_EVENT_ARRAY) {
+        uint64_t core = rb_core_size(m->map_extra);
+        for (uint32_t c = 0; c < m->max_entries; c++)
+            if (!rb_core_ok(rt_ptr(r, off + c * core), m->map_extra, -(int64_t)(c * core)))
+                return rt_damaged(r, "map %u: the ring buffer of cpu %u does not match the map",
+                                  m->id, c);
+    }
+    return 0;
 }
 
 int map_storage_init(struct bpftime_region *r, struct shm_map *m)
@@ -296,6 +360,11 @@ void map_storage_free(struct bpftime_region *r, struct shm_map *m)
 
 int map_handle_init(struct bpftime_region *r, struct shm_map *m, struct bpftime_map *h)
 {
+    int rc = map_entry_check(r, m);
+    if (!rc)
+        rc = map_storage_check(r, m);
+    if (rc)
+        return rc;
     h->magic = MAP_HANDLE_MAGIC;
     h->id = m->id;
     h->r = r;
@@ -304,12 +373,22 @@ int map_handle_init(struct bpftime_region *r, struct shm_map *m, struct bpftime_
     h->key_size = m->key_size;
     h->value_size = m->value_size;
     h->max_entries = m->max_entries;
-    h->ncpus = r->hdr->ncpus;
+    h->ncpus = r->ncpus;
     h->stride = (uint32_t)round_up8(m->value_size);
     h->percpu = is_percpu(m->type);
     h->data = rt_ptr(r, m->data_off);
-    if (is_hash(m->type))
+    if (is_hash(m->type)) {
+        struct hash_geom g = hash_geom(r, m);
         h->hash = (struct shm_hash *)h->data;
+        h->n_buckets = (uint32_t)g.nb;
+        h->n_locks = (uint32_t)g.nl;
+        h->key_stride = (uint32_t)g.key_stride;
+        h->elem_size = (uint32_t)g.esz;
+        h->locks = (shm_mutex_t *)(void *)(h->data + g.hdr);
+        h->buckets = (_Atomic uint64_t *)(void *)(h->data + g.hdr + round_up8(g.locks));
+        h->elems_lo = m->data_off + g.bytes;
+        h->elems_last = h->elems_lo + (uint64_t)(m->max_entries - 1) * g.esz;
+    }
     if (m->type == BPFTIME_MAP_RINGBUF || m->type == BPFTIME_MAP_PERF_EVENT_ARRAY)
         h->rb = (struct shm_ringbuf *)h->data;
     if (m->type == BPFTIME_MAP_PERF_EVENT_ARRAY)
@@ -447,8 +526,12 @@ static uint32_t hash_key(const void *key, uint32_t len)
 #define IS_NULLS(v) ((v)&1)
 #define NULLS(b) ((((uint64_t)(b)) << 1) | 1)
 
+/* An element offset read from shared memory (chain, free list, LRU list):
+ * NULL unless it lies in this map's element pool. */
 static struct shm_hash_elem *elem_at(const struct bpftime_map *h, uint64_t off)
 {
+    if (off < h->elems_lo || off > h->elems_last)
+        return NULL;
     return (struct shm_hash_elem *)(h->r->base + off);
 }
 static uint8_t *elem_key(struct shm_hash_elem *e)
@@ -457,31 +540,37 @@ static uint8_t *elem_key(struct shm_hash_elem *e)
 }
 static uint8_t *elem_value(const struct bpftime_map *h, struct shm_hash_elem *e)
 {
-    return (uint8_t *)e + SHM_HASH_ELEM_HDR + h->hash->key_stride;
+    return (uint8_t *)e + SHM_HASH_ELEM_HDR + h->key_stride;
 }
 static _Atomic uint64_t *bucket_at(const struct bpftime_map *h, uint32_t b)
 {
-    return (_Atomic uint64_t *)(void *)(h->r->base + h->hash->buckets_off) + b;
+    return h->buckets + (b & (h->n_buckets - 1));
 }
 static shm_mutex_t *bucket_lock(const struct bpftime_map *h, uint32_t b)
 {
-    shm_mutex_t *locks = (shm_mutex_t *)(void *)(h->r->base + h->hash->locks_off);
-    return &locks[b & (h->hash->n_locks - 1)];
+    return &h->locks[b & (h->n_locks - 1)];
 }
+
+/* A chain is at most max_entries long and a restart follows a concurrent
+ * recycle: walks past these bounds are a damaged (cyclic) chain, which we
+ * treat as its end rather than spin forever. */
+#define HASH_MAX_RESTARTS 1024u
 
 /* Lock-free lookup over the nulls list (also used under the lock). */
 static struct shm_hash_elem *hash_find(const struct bpftime_map *h, const void *key, uint32_t hv)
 {
-    uint32_t b = hv & (h->hash->n_buckets - 1);
+    uint32_t b = hv & (h->n_buckets - 1), restarts = 0;
 again:;
     uint64_t v = atomic_load_explicit(bucket_at(h, b), memory_order_acquire);
-    while (!IS_NULLS(v)) {
+    for (uint32_t steps = 0; !IS_NULLS(v); steps++) {
         struct shm_hash_elem *e = elem_at(h, v);
+        if (!e || steps > h->max_entries)
+            return NULL;
         if (e->hash == hv && memcmp(elem_key(e), key, h->key_size) == 0)
             return e;
         v = atomic_load_explicit(&e->next, memory_order_acquire);
     }
-    if (v != NULLS(b))
+    if (v != NULLS(b) && ++restarts < HASH_MAX_RESTARTS)
         goto again; /* followed a recycled element into another chain */
     return NULL;
 }
@@ -492,10 +581,8 @@ static struct shm_hash_elem *pool_pop(struct bpftime_map *h)
     shm_lock(&hh->free_lock);
     uint64_t off = hh->free_head;
     struct shm_hash_elem *e = NULL;
-    if (off) {
-        e = elem_at(h, off);
+    if (off && (e = elem_at(h, off)) != NULL)
         hh->free_head = e->lru_next;
-    }
     shm_unlock(&hh->free_lock);
     return e;
 }
@@ -514,12 +601,13 @@ static void lru_unlink(struct bpftime_map *h, struct shm_hash_elem *e)
 {
     struct shm_hash *hh = h->hash;
     uint64_t off = rt_off(h->r, e);
-    if (e->lru_prev)
-        elem_at(h, e->lru_prev)->lru_next = e->lru_next;
+    struct shm_hash_elem *prev = elem_at(h, e->lru_prev), *next = elem_at(h, e->lru_next);
+    if (prev)
+        prev->lru_next = e->lru_next;
     else if (hh->lru_head == off)
         hh->lru_head = e->lru_next;
-    if (e->lru_next)
-        elem_at(h, e->lru_next)->lru_prev = e->lru_prev;
+    if (next)
+        next->lru_prev = e->lru_prev;
     else if (hh->lru_tail == off)
         hh->lru_tail = e->lru_prev;
     e->lru_prev = e->lru_next = 0;
@@ -531,8 +619,9 @@ static void lru_push_front(struct bpftime_map *h, struct shm_hash_elem *e)
     uint64_t off = rt_off(h->r, e);
     e->lru_prev = 0;
     e->lru_next = hh->lru_head;
-    if (hh->lru_head)
-        elem_at(h, hh->lru_head)->lru_prev = off;
+    struct shm_hash_elem *head = elem_at(h, hh->lru_head);
+    if (head)
+        head->lru_prev = off;
     hh->lru_head = off;
     if (!hh->lru_tail)
         hh->lru_tail = off;
@@ -542,12 +631,13 @@ static void lru_push_front(struct bpftime_map *h, struct shm_hash_elem *e)
  * keeps its next so lock-free readers standing on it can move on. */
 static bool chain_unlink(struct bpftime_map *h, struct shm_hash_elem *e)
 {
-    uint32_t b = e->hash & (h->hash->n_buckets - 1);
-    _Atomic uint64_t *pp = bucket_at(h, b);
+    _Atomic uint64_t *pp = bucket_at(h, e->hash);
     uint64_t target = rt_off(h->r, e);
     uint64_t v = atomic_load_explicit(pp, memory_order_relaxed);
-    while (!IS_NULLS(v)) {
+    for (uint32_t steps = 0; !IS_NULLS(v); steps++) {
         struct shm_hash_elem *cur = elem_at(h, v);
+        if (!cur || steps > h->max_entries)
+            return false;
         if (v == target) {
             atomic_store_explicit(pp, atomic_load_explicit(&cur->next, memory_order_relaxed),
                                   memory_order_release);
@@ -567,7 +657,7 @@ static int hash_update(struct bpftime_map *h, const void *key, const void *value
                                  (unsigned long long)flags);
     bool lru = is_lru(h->type);
     uint32_t hv = hash_key(key, h->key_size);
-    uint32_t b = hv & (h->hash->n_buckets - 1);
+    uint32_t b = hv & (h->n_buckets - 1);
     shm_mutex_t *lk = bucket_lock(h, b);
     int rc = 0;
     shm_lock(lk);
@@ -589,9 +679,8 @@ static int hash_update(struct bpftime_map *h, const void *key, const void *value
         goto out;
     }
     e = pool_pop(h);
-    if (!e && lru && h->hash->lru_tail) {
+    if (!e && lru && (e = elem_at(h, h->hash->lru_tail)) != NULL) {
         /* evict the least recently used element (same lock covers all) */
-        e = elem_at(h, h->hash->lru_tail);
         lru_unlink(h, e);
         chain_unlink(h, e);
         atomic_fetch_sub(&h->hash->count, 1);
@@ -619,7 +708,7 @@ out:
 static int hash_delete(struct bpftime_map *h, const void *key, void *out)
 {
     uint32_t hv = hash_key(key, h->key_size);
-    uint32_t b = hv & (h->hash->n_buckets - 1);
+    uint32_t b = hv & (h->n_buckets - 1);
     shm_mutex_t *lk = bucket_lock(h, b);
     shm_lock(lk);
     struct shm_hash_elem *e = hash_find(h, key, hv);
@@ -644,14 +733,14 @@ static int hash_get_next_key(struct bpftime_map *h, const void *key, void *next)
     uint32_t start = 0;
     if (key) {
         uint32_t hv = hash_key(key, h->key_size);
-        uint32_t b = hv & (h->hash->n_buckets - 1);
+        uint32_t b = hv & (h->n_buckets - 1);
         shm_mutex_t *lk = bucket_lock(h, b);
         shm_lock(lk);
         struct shm_hash_elem *e = hash_find(h, key, hv);
         if (e) {
-            uint64_t v = atomic_load(&e->next);
-            if (!IS_NULLS(v)) {
-                memcpy(next, elem_key(elem_at(h, v)), h->key_size);
+            struct shm_hash_elem *n = elem_at(h, atomic_load(&e->next));
+            if (n) {
+                memcpy(next, elem_key(n), h->key_size);
                 shm_unlock(lk);
                 return 0;
             }
@@ -660,14 +749,14 @@ static int hash_get_next_key(struct bpftime_map *h, const void *key, void *next)
         /* key not found: start over from the first key, as the kernel */
         shm_unlock(lk);
     }
-    for (uint32_t b = start; b < h->hash->n_buckets; b++) {
+    for (uint32_t b = start; b < h->n_buckets; b++) {
         if (IS_NULLS(atomic_load_explicit(bucket_at(h, b), memory_order_acquire)))
             continue;
         shm_mutex_t *lk = bucket_lock(h, b);
         shm_lock(lk);
-        uint64_t v = atomic_load(bucket_at(h, b));
-        if (!IS_NULLS(v)) {
-            memcpy(next, elem_key(elem_at(h, v)), h->key_size);
+        struct shm_hash_elem *first = elem_at(h, atomic_load(bucket_at(h, b)));
+        if (first) {
+            memcpy(next, elem_key(first), h->key_size);
             shm_unlock(lk);
             return 0;
         }
@@ -685,17 +774,22 @@ static int qs_push(struct bpftime_map *h, const void *value, uint64_t flags)
     struct shm_queue *q = (struct shm_queue *)h->data;
     uint8_t *slots = h->data + SHM_QUEUE_HDR;
     int rc = 0;
+    uint32_t size = h->max_entries + 1;
     shm_lock(&h->m->lock);
-    if ((q->head + 1) % q->size == q->tail) {
+    if (q->head >= size || q->tail >= size) {
+        rc = rt_damaged(h->r, "map %u: its queue positions are out of range", h->id);
+        goto out;
+    }
+    if ((q->head + 1) % size == q->tail) {
         if (!(flags & BPFTIME_EXIST)) {
             rc =
                 bpftime_set_error(-E2BIG, "map %u is full (max_entries %u)", h->id, h->max_entries);
             goto out;
         }
-        q->tail = (q->tail + 1) % q->size; /* overwrite: drop the oldest */
+        q->tail = (q->tail + 1) % size; /* overwrite: drop the oldest */
     }
     memcpy(slots + (size_t)q->head * h->value_size, value, h->value_size);
-    q->head = (q->head + 1) % q->size;
+    q->head = (q->head + 1) % size;
 out:
     shm_unlock(&h->m->lock);
     return rc;
@@ -706,7 +800,12 @@ static int qs_pop(struct bpftime_map *h, void *value, bool remove)
     struct shm_queue *q = (struct shm_queue *)h->data;
     uint8_t *slots = h->data + SHM_QUEUE_HDR;
     int rc = 0;
+    uint32_t size = h->max_entries + 1;
     shm_lock(&h->m->lock);
+    if (q->head >= size || q->tail >= size) {
+        rc = rt_damaged(h->r, "map %u: its queue positions are out of range", h->id);
+        goto out;
+    }
     if (q->head == q->tail) {
         rc = bpftime_set_error(-ENOENT, "map %u is empty", h->id);
         goto out;
@@ -715,9 +814,9 @@ static int qs_pop(struct bpftime_map *h, void *value, bool remove)
     if (h->type == BPFTIME_MAP_QUEUE) {
         idx = q->tail;
         if (remove)
-            q->tail = (q->tail + 1) % q->size;
+            q->tail = (q->tail + 1) % size;
     } else {
-        idx = q->head == 0 ? q->size - 1 : q->head - 1;
+        idx = q->head == 0 ? size - 1 : q->head - 1;
         if (remove)
             q->head = idx;
     }

@@ -38,7 +38,7 @@ size_t table_entry_size(int kind)
 
 void *table_slot(struct bpftime_region *r, int kind, uint32_t i)
 {
-    return r->base + r->hdr->table_off[kind] + (uint64_t)i * table_entry_size(kind);
+    return r->base + r->table_off[kind] + (uint64_t)i * table_entry_size(kind);
 }
 
 /* Every entry starts with its u32 id (0 = free slot). */
@@ -62,7 +62,7 @@ static int find_slot(struct bpftime_region *r, int kind, uint32_t id)
 {
     if (id == 0)
         return -1;
-    uint32_t cap = r->hdr->table_cap[kind];
+    uint32_t cap = r->table_cap[kind];
     for (uint32_t i = 0; i < cap; i++)
         if (slot_id(r, kind, i) == id)
             return (int)i;
@@ -72,7 +72,7 @@ static int find_slot(struct bpftime_region *r, int kind, uint32_t id)
 /* Under table_lock: a free slot with a fresh id stamped in, or NULL. */
 static void *new_entry(struct bpftime_region *r, int kind, int *err)
 {
-    uint32_t cap = r->hdr->table_cap[kind];
+    uint32_t cap = r->table_cap[kind];
     for (uint32_t i = 0; i < cap; i++) {
         if (slot_id(r, kind, i) == 0) {
             if (r->hdr->next_id[kind] == UINT32_MAX) {
@@ -103,7 +103,10 @@ static int not_found(int kind, uint32_t id)
 
 static int next_id(struct bpftime_region *r, int kind, uint32_t start)
 {
-    uint32_t best = 0, cap = r->hdr->table_cap[kind];
+    uint32_t best = 0, cap = r->table_cap[kind];
+    int err = rt_check_truncated(r);
+    if (err)
+        return err;
     shm_lock(&r->hdr->table_lock);
     for (uint32_t i = 0; i < cap; i++) {
         uint32_t id = slot_id(r, kind, i);
@@ -137,6 +140,92 @@ struct shm_prog *prog_entry_by_id(struct bpftime_region *r, uint32_t id)
 {
     int s = find_slot(r, KIND_PROG, id);
     return s < 0 ? NULL : table_slot(r, KIND_PROG, (uint32_t)s);
+}
+
+/* ---- entry checks: offsets a live entry holds lie inside the heap ---- */
+
+#define MAX_INSNS 1000000u
+#define MAX_PROG_MAPS 4096u
+#define MAX_TARGET_ARG (1u << 20)
+
+int prog_entry_check(struct bpftime_region *r, const struct shm_prog *p)
+{
+    uint32_t id = p->id, n = p->insn_cnt, nm = p->nr_maps;
+    if (n == 0 || n > MAX_INSNS || !rt_heap_span(r, p->insns_off, (uint64_t)n * 8))
+        return rt_damaged(r, "program %u: %u instructions at offset 0x%llx lie outside the heap",
+                          id, n, (unsigned long long)p->insns_off);
+    if (nm > MAX_PROG_MAPS || (nm && !rt_heap_span(r, p->map_ids_off, (uint64_t)nm * 4)))
+        return rt_damaged(r, "program %u: its table of %u map ids lies outside the heap", id, nm);
+    return 0;
+}
+
+int map_entry_check(struct bpftime_region *r, const struct shm_map *m)
+{
+    uint32_t max_entries = m->max_entries;
+    uint64_t map_extra = m->map_extra;
+    int quiet = bpftime_error_quiet;
+    bpftime_error_quiet = 1; /* map_check_spec's own message speaks of creating a map */
+    int rc = map_check_spec(r, m->type, m->key_size, m->value_size, &max_entries, m->map_flags,
+                            &map_extra);
+    bpftime_error_quiet = quiet;
+    if (rc || max_entries != m->max_entries || map_extra != m->map_extra)
+        return rt_damaged(r,
+                          "map %u: type %u, key size %u, value size %u, max_entries %u is "
+                          "not a valid map",
+                          m->id, m->type, m->key_size, m->value_size, m->max_entries);
+    uint64_t need = map_storage_need(r, m);
+    if (m->data_size != need || !rt_heap_span(r, m->data_off, m->data_size))
+        return rt_damaged(r,
+                          "map %u: its storage (%llu bytes at offset 0x%llx) lies outside the "
+                          "heap",
+                          m->id, (unsigned long long)m->data_size, (unsigned long long)m->data_off);
+    return 0;
+}
+
+int target_entry_check(struct bpftime_region *r, const struct shm_target *t)
+{
+    if (t->arg_len > MAX_TARGET_ARG || !rt_heap_span(r, t->arg_off, (uint64_t)t->arg_len + 1))
+        return rt_damaged(r, "attach target %u: its %u-byte argument lies outside the heap", t->id,
+                          t->arg_len);
+    return 0;
+}
+
+static int instance_entry_check(struct bpftime_region *r, const struct shm_instance *in)
+{
+    if (in->nr_links > BPFTIME_INSTANCE_MAX_LINKS)
+        return rt_damaged(r, "instance %u records %u links (at most %d)", in->id, in->nr_links,
+                          BPFTIME_INSTANCE_MAX_LINKS);
+    return 0;
+}
+
+/* Every live entry and every map's storage header: what the agent checks
+ * before a hooked process trusts the region (it must never crash its host). */
+int bpftime_region_validate(struct bpftime_region *r)
+{
+    int rc = rt_check_truncated(r);
+    if (rc)
+        return rc;
+    shm_lock(&r->hdr->table_lock);
+    for (int kind = 0; kind < KIND_COUNT && !rc; kind++) {
+        for (uint32_t i = 0; i < r->table_cap[kind] && !rc; i++) {
+            void *e = table_slot(r, kind, i);
+            if (!slot_id(r, kind, i))
+                continue;
+            switch (kind) {
+            case KIND_PROG: rc = prog_entry_check(r, e); break;
+            case KIND_MAP:
+                rc = map_entry_check(r, e);
+                if (!rc)
+                    rc = map_storage_check(r, e);
+                break;
+            case KIND_TARGET: rc = target_entry_check(r, e); break;
+            case KIND_INSTANCE: rc = instance_entry_check(r, e); break;
+            default: break;
+            }
+        }
+    }
+    shm_unlock(&r->hdr->table_lock);
+    return rc;
 }
 
 /* ---- programs ---- */
@@ -199,7 +288,7 @@ fail:
 
 static uint32_t count_links_of(struct bpftime_region *r, uint32_t prog_id, uint32_t target_id)
 {
-    uint32_t n = 0, cap = r->hdr->table_cap[KIND_LINK];
+    uint32_t n = 0, cap = r->table_cap[KIND_LINK];
     for (uint32_t i = 0; i < cap; i++) {
         struct shm_link *l = table_slot(r, KIND_LINK, i);
         if (l->id &&
@@ -209,13 +298,29 @@ static uint32_t count_links_of(struct bpftime_region *r, uint32_t prog_id, uint3
     return n;
 }
 
-int bpftime_prog_get(struct bpftime_region *r, uint32_t id, struct bpftime_prog_info *out)
+/* Under table_lock: the live, checked entry of program id, or NULL with
+ * *err set (not found, damaged). */
+static struct shm_prog *prog_checked(struct bpftime_region *r, uint32_t id, int *err)
 {
-    shm_lock(&r->hdr->table_lock);
     struct shm_prog *p = prog_entry_by_id(r, id);
     if (!p) {
+        *err = not_found(KIND_PROG, id);
+        return NULL;
+    }
+    *err = prog_entry_check(r, p);
+    return *err ? NULL : p;
+}
+
+int bpftime_prog_get(struct bpftime_region *r, uint32_t id, struct bpftime_prog_info *out)
+{
+    int err = rt_check_truncated(r);
+    if (err)
+        return err;
+    shm_lock(&r->hdr->table_lock);
+    struct shm_prog *p = prog_checked(r, id, &err);
+    if (!p) {
         shm_unlock(&r->hdr->table_lock);
-        return not_found(KIND_PROG, id);
+        return err;
     }
     memset(out, 0, sizeof *out);
     out->id = p->id;
@@ -235,11 +340,14 @@ int bpftime_prog_get(struct bpftime_region *r, uint32_t id, struct bpftime_prog_
 
 int bpftime_prog_get_insns(struct bpftime_region *r, uint32_t id, void *buf, uint32_t cap)
 {
+    int err = rt_check_truncated(r);
+    if (err)
+        return err;
     shm_lock(&r->hdr->table_lock);
-    struct shm_prog *p = prog_entry_by_id(r, id);
+    struct shm_prog *p = prog_checked(r, id, &err);
     if (!p) {
         shm_unlock(&r->hdr->table_lock);
-        return not_found(KIND_PROG, id);
+        return err;
     }
     uint32_t n = p->insn_cnt;
     if (buf)
@@ -250,11 +358,14 @@ int bpftime_prog_get_insns(struct bpftime_region *r, uint32_t id, void *buf, uin
 
 int bpftime_prog_get_map_ids(struct bpftime_region *r, uint32_t id, uint32_t *buf, uint32_t cap)
 {
+    int err = rt_check_truncated(r);
+    if (err)
+        return err;
     shm_lock(&r->hdr->table_lock);
-    struct shm_prog *p = prog_entry_by_id(r, id);
+    struct shm_prog *p = prog_checked(r, id, &err);
     if (!p) {
         shm_unlock(&r->hdr->table_lock);
-        return not_found(KIND_PROG, id);
+        return err;
     }
     uint32_t n = p->nr_maps;
     if (buf && n)
@@ -297,7 +408,7 @@ int bpftime_prog_next_id(struct bpftime_region *r, uint32_t start_id)
 void bpftime_prog_record_run(struct bpftime_region *r, uint32_t id, uint64_t ns)
 {
     /* Lock-free: the slot of a live program does not move. */
-    uint32_t cap = r->hdr->table_cap[KIND_PROG];
+    uint32_t cap = r->table_cap[KIND_PROG];
     for (uint32_t i = 0; i < cap; i++) {
         struct shm_prog *p = table_slot(r, KIND_PROG, i);
         if (__atomic_load_n(&p->id, __ATOMIC_ACQUIRE) == id) {
@@ -349,11 +460,14 @@ int bpftime_map_create(struct bpftime_region *r, const char *name, uint32_t type
 
 int bpftime_map_get(struct bpftime_region *r, uint32_t id, struct bpftime_map_info *out)
 {
+    int err = rt_check_truncated(r);
+    if (err)
+        return err;
     shm_lock(&r->hdr->table_lock);
     struct shm_map *m = map_entry_by_id(r, id, NULL);
-    if (!m) {
+    if (!m || (err = map_entry_check(r, m)) != 0) {
         shm_unlock(&r->hdr->table_lock);
-        return not_found(KIND_MAP, id);
+        return m ? err : not_found(KIND_MAP, id);
     }
     memset(out, 0, sizeof *out);
     out->id = m->id;
@@ -364,11 +478,10 @@ int bpftime_map_get(struct bpftime_region *r, uint32_t id, struct bpftime_map_in
     out->map_flags = m->map_flags;
     out->map_extra = m->map_extra;
     out->created_ns = m->created_ns;
-    out->ncpus = r->hdr->ncpus;
+    out->ncpus = r->ncpus;
     bool percpu = m->type == BPFTIME_MAP_PERCPU_ARRAY || m->type == BPFTIME_MAP_PERCPU_HASH ||
                   m->type == BPFTIME_MAP_LRU_PERCPU_HASH;
-    out->value_buf_size =
-        percpu ? (uint32_t)(round_up8(m->value_size) * r->hdr->ncpus) : m->value_size;
+    out->value_buf_size = percpu ? (uint32_t)(round_up8(m->value_size) * r->ncpus) : m->value_size;
     memcpy(out->name, m->name, sizeof out->name);
     shm_unlock(&r->hdr->table_lock);
     return 0;
@@ -383,11 +496,16 @@ int bpftime_map_delete(struct bpftime_region *r, uint32_t id)
         shm_unlock(&r->hdr->table_lock);
         return not_found(KIND_MAP, id);
     }
-    uint32_t cap = r->hdr->table_cap[KIND_PROG];
+    uint32_t cap = r->table_cap[KIND_PROG];
     for (uint32_t i = 0; i < cap; i++) {
         struct shm_prog *p = table_slot(r, KIND_PROG, i);
         if (!p->id)
             continue;
+        int err = prog_entry_check(r, p);
+        if (err) {
+            shm_unlock(&r->hdr->table_lock);
+            return err;
+        }
         const uint32_t *ids = rt_ptr(r, p->map_ids_off);
         for (uint32_t k = 0; k < p->nr_maps; k++) {
             if (ids[k] == id) {
@@ -420,6 +538,8 @@ struct bpftime_map *bpftime_map_handle(struct bpftime_region *r, uint32_t id)
      * consumer, a dump): the last handle, if its map is still the same.
      * Handles are retired, never freed, while the region is open, so the
      * hint is always safe to read. */
+    if (rt_check_truncated(r))
+        return NULL;
     struct bpftime_map *hint = __atomic_load_n(&r->map_hint, __ATOMIC_ACQUIRE);
     if (hint && hint->magic == MAP_HANDLE_MAGIC && hint->id == id &&
         __atomic_load_n(&hint->m->id, __ATOMIC_ACQUIRE) == id)
@@ -440,9 +560,12 @@ struct bpftime_map *bpftime_map_handle(struct bpftime_region *r, uint32_t id)
         h = NULL;
     }
     if (!h) {
+        int err = 0;
         h = calloc(1, sizeof *h);
-        if (h && map_handle_init(r, m, h) != 0) {
-            free(h);
+        if (!h)
+            err = bpftime_set_error(-ENOMEM, "out of memory for map handle");
+        else if ((err = map_handle_init(r, m, h)) != 0) {
+            free(h); /* damaged: map_handle_init said why */
             h = NULL;
         }
         r->maps[slot] = h;
@@ -450,9 +573,8 @@ struct bpftime_map *bpftime_map_handle(struct bpftime_region *r, uint32_t id)
     pthread_mutex_unlock(&r->local_lock);
     shm_unlock(&r->hdr->table_lock);
     if (!h)
-        bpftime_set_error(-ENOMEM, "out of memory for map handle");
-    else
-        __atomic_store_n(&r->map_hint, h, __ATOMIC_RELEASE);
+        return NULL;
+    __atomic_store_n(&r->map_hint, h, __ATOMIC_RELEASE);
     return h;
 }
 
@@ -490,6 +612,9 @@ int bpftime_target_create(struct bpftime_region *r, uint32_t type, const void *a
 
 int bpftime_target_get(struct bpftime_region *r, uint32_t id, struct bpftime_target_info *out)
 {
+    int err = rt_check_truncated(r);
+    if (err)
+        return err;
     shm_lock(&r->hdr->table_lock);
     int s = find_slot(r, KIND_TARGET, id);
     if (s < 0) {
@@ -497,6 +622,10 @@ int bpftime_target_get(struct bpftime_region *r, uint32_t id, struct bpftime_tar
         return not_found(KIND_TARGET, id);
     }
     struct shm_target *t = table_slot(r, KIND_TARGET, (uint32_t)s);
+    if ((err = target_entry_check(r, t)) != 0) {
+        shm_unlock(&r->hdr->table_lock);
+        return err;
+    }
     memset(out, 0, sizeof *out);
     out->id = t->id;
     out->type = t->type;
@@ -508,6 +637,9 @@ int bpftime_target_get(struct bpftime_region *r, uint32_t id, struct bpftime_tar
 
 int bpftime_target_get_arg(struct bpftime_region *r, uint32_t id, void *buf, uint32_t cap)
 {
+    int err = rt_check_truncated(r);
+    if (err)
+        return err;
     shm_lock(&r->hdr->table_lock);
     int s = find_slot(r, KIND_TARGET, id);
     if (s < 0) {
@@ -515,6 +647,10 @@ int bpftime_target_get_arg(struct bpftime_region *r, uint32_t id, void *buf, uin
         return not_found(KIND_TARGET, id);
     }
     struct shm_target *t = table_slot(r, KIND_TARGET, (uint32_t)s);
+    if ((err = target_entry_check(r, t)) != 0) {
+        shm_unlock(&r->hdr->table_lock);
+        return err;
+    }
     uint32_t n = t->arg_len;
     if (buf && cap) {
         uint32_t c = cap < n ? cap : n;
@@ -587,6 +723,9 @@ out:
 
 int bpftime_link_get(struct bpftime_region *r, uint32_t id, struct bpftime_link_info *out)
 {
+    int err = rt_check_truncated(r);
+    if (err)
+        return err;
     shm_lock(&r->hdr->table_lock);
     int s = find_slot(r, KIND_LINK, id);
     if (s < 0) {
@@ -754,11 +893,14 @@ int bpftime_instance_heartbeat(struct bpftime_region *r, uint32_t id)
 
 int bpftime_instance_get(struct bpftime_region *r, uint32_t id, struct bpftime_instance_info *out)
 {
+    int err = rt_check_truncated(r);
+    if (err)
+        return err;
     shm_lock(&r->hdr->table_lock);
     struct shm_instance *in = instance_by_id(r, id);
-    if (!in) {
+    if (!in || (err = instance_entry_check(r, in)) != 0) {
         shm_unlock(&r->hdr->table_lock);
-        return not_found(KIND_INSTANCE, id);
+        return in ? err : not_found(KIND_INSTANCE, id);
     }
     memset(out, 0, sizeof *out);
     out->id = in->id;
@@ -798,7 +940,7 @@ int bpftime_instance_reap(struct bpftime_region *r)
 {
     int n = 0;
     shm_lock(&r->hdr->table_lock);
-    uint32_t cap = r->hdr->table_cap[KIND_INSTANCE];
+    uint32_t cap = r->table_cap[KIND_INSTANCE];
     for (uint32_t i = 0; i < cap; i++) {
         struct shm_instance *in = table_slot(r, KIND_INSTANCE, i);
         if (in->id && !instance_alive(in)) {

@@ -87,7 +87,7 @@ static bool bounds_check(void *user, uint64_t addr, uint64_t size, bool write)
 {
     (void)write;
     struct prog_local *pl = user;
-    uint64_t lo = (uint64_t)(uintptr_t)pl->r->base + pl->r->hdr->heap_off;
+    uint64_t lo = (uint64_t)(uintptr_t)pl->r->base + pl->r->heap_off;
     uint64_t hi = (uint64_t)(uintptr_t)pl->r->base + pl->r->size;
     return addr >= lo && addr <= hi && size <= hi - addr;
 }
@@ -172,9 +172,11 @@ static int setup(struct bpftime_region *r, uint32_t prog_id, struct ebpf_vm *vm,
     for (int i = 0; i < n; i++) {
         pl->maps[i] = bpftime_map_handle(r, ids[i]);
         if (!pl->maps[i]) {
-            int rc = bpftime_set_error(-ENOENT,
-                                       "program %u: map index %d refers to map %u, which is gone",
-                                       prog_id, i, ids[i]);
+            int rc = bpftime_last_errno() == -EUCLEAN
+                         ? -EUCLEAN /* damaged: keep the message that says so */
+                         : bpftime_set_error(
+                               -ENOENT, "program %u: map index %d refers to map %u, which is gone",
+                               prog_id, i, ids[i]);
             free(ids);
             prog_local_free(pl, false);
             return rc;
@@ -190,8 +192,8 @@ static int setup(struct bpftime_region *r, uint32_t prog_id, struct ebpf_vm *vm,
     ebpf_vm_set_bounds_check(vm, bounds_check, pl);
     ebpf_vm_set_tail_call(vm, tail_call, pl);
     ebpf_vm_set_map_inline(vm, map_inline, pl);
-    uint8_t *heap = r->base + r->hdr->heap_off;
-    rc = ebpf_vm_add_region(vm, heap, r->size - r->hdr->heap_off, true);
+    uint8_t *heap = r->base + r->heap_off;
+    rc = ebpf_vm_add_region(vm, heap, r->size - r->heap_off, true);
     if (rc) {
         prog_local_free(pl, false);
         return bpftime_set_error(rc, "program %u: %s", prog_id, ebpf_vm_error(vm));

@@ -282,19 +282,114 @@ static void region_free(struct bpftime_region *r)
     free(r);
 }
 
-/* Tables follow the header page, each page-aligned. */
-static uint64_t layout_tables(struct shm_header *h)
+/* Tables follow the header page, each page-aligned. Returns the heap start. */
+static uint64_t layout_tables(uint64_t table_off[KIND_COUNT], uint32_t table_cap[KIND_COUNT])
 {
     static const uint32_t caps[KIND_COUNT] = {SHM_PROGS_CAP, SHM_MAPS_CAP, SHM_TARGETS_CAP,
                                               SHM_LINKS_CAP, SHM_INSTANCES_CAP};
     uint64_t off = SHM_PAGE;
     for (int k = 0; k < KIND_COUNT; k++) {
-        h->table_off[k] = off;
-        h->table_cap[k] = caps[k];
+        table_off[k] = off;
+        table_cap[k] = caps[k];
         off += (uint64_t)caps[k] * table_entry_size(k);
         off = (off + SHM_PAGE - 1) & ~(uint64_t)(SHM_PAGE - 1);
     }
     return off;
+}
+
+/* The process-local copy of the (validated) layout that readers use. */
+static void adopt_layout(struct bpftime_region *r, const struct shm_header *h)
+{
+    memcpy(r->table_off, h->table_off, sizeof r->table_off);
+    memcpy(r->table_cap, h->table_cap, sizeof r->table_cap);
+    r->heap_off = h->heap_off;
+    r->heap_end = h->heap_end;
+    r->trace_off = h->trace_off;
+    r->ncpus = h->ncpus;
+}
+
+#define MAX_NCPUS 8192u
+
+int rt_header_check(const struct shm_header *h, uint64_t file_size, const char *path,
+                    const char *name)
+{
+    if (memcmp(h->magic, BPFTIME_MAGIC, 8) != 0)
+        return bpftime_set_error(
+            -EINVAL,
+            "%s is not a bpftime region (bad magic): remove it with `bpftime shm "
+            "remove %s` or choose another name",
+            path, name);
+    if (h->layout_version != BPFTIME_LAYOUT_VERSION)
+        return bpftime_set_error(
+            -EPROTO,
+            "region %s has layout version %u, this build reads version %u: remove "
+            "it with `bpftime shm remove %s`",
+            path, h->layout_version, BPFTIME_LAYOUT_VERSION, name);
+    if (h->header_size != sizeof *h || h->region_size != file_size)
+        return bpftime_set_error(
+            -EUCLEAN,
+            "region %s is damaged or truncated (header size %u, recorded size %llu, "
+            "file size %llu): remove it with `bpftime shm remove %s`",
+            path, h->header_size, (unsigned long long)h->region_size, (unsigned long long)file_size,
+            name);
+    /* The layout is a function of the layout version: any other value is damage. */
+    uint64_t table_off[KIND_COUNT];
+    uint32_t table_cap[KIND_COUNT];
+    uint64_t heap_off = layout_tables(table_off, table_cap);
+    const char *what = NULL;
+    if (file_size < BPFTIME_MIN_REGION_SIZE || file_size % SHM_PAGE != 0)
+        what = "region size";
+    else if (h->ncpus == 0 || h->ncpus > MAX_NCPUS)
+        what = "cpu count";
+    else if (h->page_size != SHM_PAGE)
+        what = "page size";
+    else if (memcmp(h->table_off, table_off, sizeof table_off) != 0 ||
+             memcmp(h->table_cap, table_cap, sizeof table_cap) != 0)
+        what = "object table offsets";
+    else if (h->heap_off != heap_off || h->heap_end != file_size || h->bump < h->heap_off ||
+             h->bump > h->heap_end || h->heap_used > h->heap_end - h->heap_off)
+        what = "heap bounds";
+    else if (h->trace_off % SHM_PAGE != 0 || h->trace_off < heap_off || h->trace_off > file_size ||
+             rb_core_size(SHM_TRACE_RING_SIZE) > file_size - h->trace_off)
+        what = "trace ring offset";
+    if (what)
+        return bpftime_set_error(
+            -EUCLEAN,
+            "region %s is damaged (its header's %s is out of range): remove it with "
+            "`bpftime shm remove %s`",
+            path, what, name);
+    return 0;
+}
+
+int rt_damaged(const struct bpftime_region *r, const char *fmt, ...)
+{
+    char what[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    return bpftime_set_error(-EUCLEAN,
+                             "region %s is damaged (%s): remove it with `bpftime shm remove %s`",
+                             r->path, what, r->name);
+}
+
+/* Truncation after open: a file that shrinks under a MAP_SHARED mapping
+ * makes every touch of the lost pages raise SIGBUS. We check the file size
+ * at the entry points that read (one fstat, well under a microsecond)
+ * instead of catching SIGBUS: the CLI and the server run inside Bun, whose
+ * JavaScript engine owns the process's signal handlers, and the agent runs
+ * inside someone else's process. The window between the check and the read
+ * remains; a region is only truncated by hand, not by bpftime. */
+int rt_check_truncated(const struct bpftime_region *r)
+{
+    struct stat st;
+    if (fstat(r->fd, &st) != 0 || (uint64_t)st.st_size >= r->size)
+        return 0;
+    return bpftime_set_error(
+        -EUCLEAN,
+        "region %s was truncated to %llu bytes while in use (it was %llu): remove it "
+        "with `bpftime shm remove %s` and load again",
+        r->path, (unsigned long long)st.st_size, (unsigned long long)r->size, r->name);
 }
 
 int bpftime_region_create(const char *name, uint64_t size, struct bpftime_region **out)
@@ -355,7 +450,7 @@ int bpftime_region_create(const char *name, uint64_t size, struct bpftime_region
     h->page_size = SHM_PAGE;
     shm_mutex_init(&h->alloc_lock);
     shm_mutex_init(&h->table_lock);
-    uint64_t heap_off = layout_tables(h);
+    uint64_t heap_off = layout_tables(h->table_off, h->table_cap);
     if (heap_off + (1u << 20) > size) {
         unlink(r->path);
         region_free(r);
@@ -366,6 +461,7 @@ int bpftime_region_create(const char *name, uint64_t size, struct bpftime_region
     uint64_t trace = shm_alloc_ex(r, rb_core_size(SHM_TRACE_RING_SIZE), true);
     rb_core_init(rt_ptr(r, trace), SHM_TRACE_RING_SIZE, NULL);
     h->trace_off = trace;
+    adopt_layout(r, h);
     /* The magic goes last: an opener that sees it sees a complete header. */
     atomic_thread_fence(memory_order_release);
     memcpy(h->magic, BPFTIME_MAGIC, 8);
@@ -404,8 +500,8 @@ int bpftime_region_open(const char *name, struct bpftime_region **out)
         struct stat st;
         ssize_t n = 0;
         memset(&peek, 0, sizeof peek);
-        if (fstat(r->fd, &st) == 0 && (uint64_t)st.st_size >= sizeof peek)
-            n = pread(r->fd, &peek, sizeof peek, 0);
+        if (fstat(r->fd, &st) == 0 && st.st_size > 0)
+            n = pread(r->fd, &peek, sizeof peek, 0); /* short if truncated */
         static const char zero[8];
         bool initializing =
             (n == (ssize_t)sizeof peek && memcmp(peek.magic, zero, 8) == 0) || st.st_size == 0;
@@ -413,35 +509,21 @@ int bpftime_region_open(const char *name, struct bpftime_region **out)
             break;
         usleep(10000);
     }
-    if (memcmp(peek.magic, BPFTIME_MAGIC, 8) != 0) {
-        int e =
-            bpftime_set_error(-EINVAL,
-                              "%s is not a bpftime region (bad magic): remove it with `bpftime shm "
-                              "remove %s` or choose another name",
-                              r->path, name);
-        region_free(r);
-        return e;
-    }
-    if (peek.layout_version != BPFTIME_LAYOUT_VERSION) {
-        int e = bpftime_set_error(
-            -EPROTO,
-            "region %s has layout version %u, this build reads version %u: remove "
-            "it with `bpftime shm remove %s`",
-            r->path, peek.layout_version, BPFTIME_LAYOUT_VERSION, name);
-        region_free(r);
-        return e;
-    }
     struct stat st;
-    fstat(r->fd, &st);
-    if (peek.header_size != sizeof peek || peek.region_size != (uint64_t)st.st_size) {
-        int e =
-            bpftime_set_error(-EINVAL,
-                              "region %s is damaged (header size %u, recorded size %llu, file size "
-                              "%llu): remove it with `bpftime shm remove %s`",
-                              r->path, peek.header_size, (unsigned long long)peek.region_size,
-                              (unsigned long long)st.st_size, name);
+    if (fstat(r->fd, &st) != 0 ||
+        ((uint64_t)st.st_size < sizeof peek && memcmp(peek.magic, BPFTIME_MAGIC, 8) == 0)) {
+        int e = bpftime_set_error(
+            -EUCLEAN,
+            "region %s is truncated (%llu bytes, smaller than its header): remove it "
+            "with `bpftime shm remove %s`",
+            r->path, (unsigned long long)st.st_size, name);
         region_free(r);
         return e;
+    }
+    rc = rt_header_check(&peek, (uint64_t)st.st_size, r->path, name);
+    if (rc) {
+        region_free(r);
+        return rc;
     }
     r->size = peek.region_size;
     r->base = mmap(NULL, r->size, PROT_READ | PROT_WRITE, MAP_SHARED, r->fd, 0);
@@ -452,6 +534,7 @@ int bpftime_region_open(const char *name, struct bpftime_region **out)
         return bpftime_set_error(-e, "cannot map region %s: %s", name, strerror(e));
     }
     r->hdr = (struct shm_header *)r->base;
+    adopt_layout(r, &peek);
     *out = r;
     return 0;
 }
@@ -489,6 +572,9 @@ int bpftime_region_remove(const char *name)
 int bpftime_region_info(struct bpftime_region *r, struct bpftime_region_info *out)
 {
     struct shm_header *h = r->hdr;
+    int rc = rt_check_truncated(r);
+    if (rc)
+        return rc;
     memset(out, 0, sizeof *out);
     out->size = h->region_size;
     out->created_ns = h->created_ns;
@@ -497,9 +583,9 @@ int bpftime_region_info(struct bpftime_region *r, struct bpftime_region_info *ou
     shm_lock(&h->alloc_lock);
     out->heap_used = h->heap_used;
     shm_unlock(&h->alloc_lock);
-    out->heap_size = h->heap_end - h->heap_off;
+    out->heap_size = r->heap_end - r->heap_off;
     out->layout_version = h->layout_version;
-    out->ncpus = h->ncpus;
+    out->ncpus = r->ncpus;
     out->stats_enabled = atomic_load(&h->stats_enabled);
     return 0;
 }
@@ -511,7 +597,7 @@ uint64_t bpftime_region_generation(struct bpftime_region *r)
 
 uint32_t bpftime_region_ncpus(struct bpftime_region *r)
 {
-    return r->hdr->ncpus;
+    return r->ncpus;
 }
 void *bpftime_region_base(struct bpftime_region *r)
 {

@@ -114,27 +114,48 @@ void rb_commit(void *sample, uint64_t flags, bool discard)
     rb_wake(rb, flags);
 }
 
+bool rb_core_ok(const struct shm_ringbuf *rb, uint64_t data_size, int64_t wake_delta)
+{
+    return rb->data_size == data_size && rb->mask == data_size - 1 && rb->wake_delta == wake_delta;
+}
+
+/* Positions and record lengths come from shared memory: a record must lie
+ * inside the data area (records never wrap, see rb_reserve) and the
+ * producer can be at most one ring ahead of the consumer. */
+static bool rb_record_fits(const struct shm_ringbuf *rb, uint64_t pos, uint32_t len)
+{
+    uint64_t off = pos & rb->mask;
+    return off + RB_HDR_SZ + round_up8(len) <= rb->data_size;
+}
+
 /* Next committed record at the consumer position, skipping discarded ones
- * (consumer lock held). Returns its header or NULL. */
-static uint8_t *rb_peek(struct shm_ringbuf *rb, uint64_t *cons_out)
+ * (consumer lock held). 1 with its header, 0 none, -EUCLEAN damaged. */
+static int rb_peek(struct bpftime_region *r, struct shm_ringbuf *rb, uint64_t *cons_out,
+                   uint8_t **hdr_out)
 {
     uint64_t cons = atomic_load_explicit(cons_pos(rb), memory_order_relaxed);
     for (;;) {
         uint64_t prod = atomic_load_explicit(prod_pos(rb), memory_order_acquire);
         if (cons >= prod)
-            break;
+            return 0;
+        if (prod - cons > rb->data_size || cons % 8 != 0)
+            return rt_damaged(r, "ring buffer positions %llu and %llu are out of range",
+                              (unsigned long long)cons, (unsigned long long)prod);
         uint8_t *hdr = rb_data(rb) + (cons & rb->mask);
         uint32_t len = atomic_load_explicit(hdr_len(hdr), memory_order_acquire);
         if (len & RB_BUSY_BIT)
-            break;
+            return 0;
+        uint32_t n = len & ~(RB_BUSY_BIT | RB_DISCARD_BIT);
+        if (!rb_record_fits(rb, cons, n))
+            return rt_damaged(r, "a ring buffer record of %u bytes runs past the ring", n);
         if (!(len & RB_DISCARD_BIT)) {
             *cons_out = cons;
-            return hdr;
+            *hdr_out = hdr;
+            return 1;
         }
-        cons += round_up8((len & ~(RB_BUSY_BIT | RB_DISCARD_BIT)) + RB_HDR_SZ);
+        cons += round_up8(n + RB_HDR_SZ);
         atomic_store_explicit(cons_pos(rb), cons, memory_order_release);
     }
-    return NULL;
 }
 
 static bool rb_avail(struct shm_ringbuf *rb)
@@ -148,14 +169,24 @@ static bool rb_avail(struct shm_ringbuf *rb)
     return !(len & RB_BUSY_BIT);
 }
 
-/* 1 + record, 0 none, -EMSGSIZE */
-static int rb_read(struct shm_ringbuf *rb, void *buf, uint32_t buf_len, uint32_t *len_out)
+static int rb_core_damaged(struct bpftime_region *r)
 {
+    return rt_damaged(r, "a ring buffer's header was overwritten");
+}
+
+/* 1 + record, 0 none, -EMSGSIZE, -EUCLEAN */
+static int rb_read(struct bpftime_region *r, struct shm_ringbuf *rb, uint64_t data_size,
+                   int64_t wake_delta, void *buf, uint32_t buf_len, uint32_t *len_out)
+{
+    if (len_out)
+        *len_out = 0;
+    if (!rb_core_ok(rb, data_size, wake_delta))
+        return rb_core_damaged(r);
     shm_lock(&rb->cons_lock);
-    uint64_t cons;
-    uint8_t *hdr = rb_peek(rb, &cons);
-    int rc = 0;
-    if (hdr) {
+    uint64_t cons = 0;
+    uint8_t *hdr = NULL;
+    int rc = rb_peek(r, rb, &cons, &hdr);
+    if (rc == 1) {
         uint32_t len = atomic_load(hdr_len(hdr)) & ~(RB_BUSY_BIT | RB_DISCARD_BIT);
         if (len_out)
             *len_out = len;
@@ -167,17 +198,15 @@ static int rb_read(struct shm_ringbuf *rb, void *buf, uint32_t buf_len, uint32_t
             memcpy(buf, hdr + RB_HDR_SZ, len);
             atomic_store_explicit(cons_pos(rb), cons + round_up8(len + RB_HDR_SZ),
                                   memory_order_release);
-            rc = 1;
         }
-    } else if (len_out) {
-        *len_out = 0;
     }
     shm_unlock(&rb->cons_lock);
     return rc;
 }
 
 /* Waits on the wake word of cores[0] until one of n cores has a record. */
-static int rb_poll(struct shm_ringbuf *first, uint64_t core_size, uint32_t n, int timeout_ms)
+static int rb_poll(struct bpftime_region *r, struct shm_ringbuf *first, uint64_t core_size,
+                   uint32_t n, int timeout_ms)
 {
     struct shm_ringbuf *w = wake_core(first);
     struct timespec deadline;
@@ -191,6 +220,9 @@ static int rb_poll(struct shm_ringbuf *first, uint64_t core_size, uint32_t n, in
         }
     }
     for (;;) {
+        int rc = rt_check_truncated(r); /* the wait may be long */
+        if (rc)
+            return rc;
         atomic_fetch_add(&w->waiters, 1);
         uint32_t seq = atomic_load(&w->wake_seq);
         bool any = false;
@@ -237,6 +269,19 @@ static int not_rb(uint32_t id)
     return bpftime_set_error(-EINVAL, "map %u is not a ringbuf or perf_event_array map", id);
 }
 
+/* The cores' headers as the map spec says (checked at every poll and read:
+ * they are shared memory, the handle's copies of the spec are not). */
+static bool rb_map_cores_ok(const struct bpftime_map *h)
+{
+    if (h->type == BPFTIME_MAP_RINGBUF)
+        return rb_core_ok(h->rb, h->max_entries, 0);
+    uint64_t size = h->rb_core_size - SHM_RB_HDR_PAGES * SHM_PAGE;
+    for (uint32_t c = 0; c < h->max_entries; c++)
+        if (!rb_core_ok(perf_core(h, c), size, -(int64_t)(c * h->rb_core_size)))
+            return false;
+    return true;
+}
+
 int bpftime_ringbuf_poll(struct bpftime_region *r, uint32_t map_id, int timeout_ms)
 {
     struct bpftime_map *h = bpftime_map_handle(r, map_id);
@@ -244,9 +289,11 @@ int bpftime_ringbuf_poll(struct bpftime_region *r, uint32_t map_id, int timeout_
         return bpftime_last_errno();
     if (!is_rb_map(h))
         return not_rb(map_id);
+    if (!rb_map_cores_ok(h))
+        return rb_core_damaged(r);
     if (h->type == BPFTIME_MAP_RINGBUF)
-        return rb_poll(h->rb, 0, 1, timeout_ms);
-    return rb_poll(h->rb, h->rb_core_size, h->max_entries, timeout_ms);
+        return rb_poll(r, h->rb, 0, 1, timeout_ms);
+    return rb_poll(r, h->rb, h->rb_core_size, h->max_entries, timeout_ms);
 }
 
 int bpftime_ringbuf_read(struct bpftime_region *r, uint32_t map_id, void *buf, uint32_t buf_len,
@@ -260,9 +307,11 @@ int bpftime_ringbuf_read(struct bpftime_region *r, uint32_t map_id, void *buf, u
     if (cpu_out)
         *cpu_out = 0;
     if (h->type == BPFTIME_MAP_RINGBUF)
-        return rb_read(h->rb, buf, buf_len, len_out);
+        return rb_read(r, h->rb, h->max_entries, 0, buf, buf_len, len_out);
+    uint64_t size = h->rb_core_size - SHM_RB_HDR_PAGES * SHM_PAGE;
     for (uint32_t c = 0; c < h->max_entries; c++) {
-        int rc = rb_read(perf_core(h, c), buf, buf_len, len_out);
+        int rc = rb_read(r, perf_core(h, c), size, -(int64_t)(c * h->rb_core_size), buf, buf_len,
+                         len_out);
         if (rc != 0) {
             if (cpu_out)
                 *cpu_out = c;
@@ -354,7 +403,7 @@ int bpftime_perf_event_output(struct bpftime_map *h, uint64_t flags, const void 
 
 static struct shm_ringbuf *trace_rb(struct bpftime_region *r)
 {
-    return rt_ptr(r, r->hdr->trace_off);
+    return rt_ptr(r, r->trace_off);
 }
 
 int bpftime_trace_write(struct bpftime_region *r, const char *msg, uint32_t len)
@@ -380,10 +429,18 @@ int bpftime_trace_write(struct bpftime_region *r, const char *msg, uint32_t len)
 
 int bpftime_trace_poll(struct bpftime_region *r, int timeout_ms)
 {
-    return rb_poll(trace_rb(r), 0, 1, timeout_ms);
+    int rc = rt_check_truncated(r);
+    if (rc)
+        return rc;
+    if (!rb_core_ok(trace_rb(r), SHM_TRACE_RING_SIZE, 0))
+        return rb_core_damaged(r);
+    return rb_poll(r, trace_rb(r), 0, 1, timeout_ms);
 }
 
 int bpftime_trace_read(struct bpftime_region *r, void *buf, uint32_t buf_len, uint32_t *len_out)
 {
-    return rb_read(trace_rb(r), buf, buf_len, len_out);
+    int rc = rt_check_truncated(r);
+    if (rc)
+        return rc;
+    return rb_read(r, trace_rb(r), SHM_TRACE_RING_SIZE, 0, buf, buf_len, len_out);
 }

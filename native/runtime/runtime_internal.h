@@ -27,6 +27,12 @@ struct bpftime_map {
     uint32_t percpu; /* value area holds ncpus strides */
     uint8_t *data;   /* storage base (process address) */
     struct shm_hash *hash;
+    /* hash layout as checked when the handle was made (map_storage_check):
+     * chain walks use these, never the shared header's copies */
+    uint32_t n_buckets, n_locks, key_stride, elem_size;
+    uint64_t elems_lo, elems_last; /* first and last element offsets */
+    _Atomic uint64_t *buckets;
+    shm_mutex_t *locks;
     struct shm_ringbuf *rb; /* ringbuf; perf_event_array: first CPU's core */
     uint64_t rb_core_size;  /* perf_event_array: bytes per CPU core */
     struct bpftime_map *retired_next;
@@ -39,6 +45,13 @@ struct bpftime_region {
     uint8_t *base;
     uint64_t size;
     struct shm_header *hdr;
+    /* The layout as validated at open (rt_header_check): readers use these
+     * copies, never the header's fields, so a header damaged while the
+     * region is open cannot send them outside the mapping. */
+    uint64_t table_off[KIND_COUNT];
+    uint32_t table_cap[KIND_COUNT];
+    uint64_t heap_off, heap_end, trace_off;
+    uint32_t ncpus;
     pthread_mutex_t local_lock;             /* process-local caches below */
     struct bpftime_map *maps[SHM_MAPS_CAP]; /* handles by table slot */
     struct bpftime_map *retired_maps;       /* handles of deleted maps (freed at close) */
@@ -50,6 +63,27 @@ static inline void *rt_ptr(const struct bpftime_region *r, uint64_t off)
 {
     return off ? r->base + off : NULL;
 }
+/* The one bounds check for offsets read from the region: [off, off+len)
+ * lies inside the heap (map storage, bytecode, blobs live nowhere else).
+ * Overflow-safe for any off/len a damaged region may hold. */
+static inline bool rt_heap_span(const struct bpftime_region *r, uint64_t off, uint64_t len)
+{
+    return off >= r->heap_off && off <= r->heap_end && len <= r->heap_end - off;
+}
+/* The region has been damaged: one line naming it and what to do. */
+int rt_damaged(const struct bpftime_region *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* The file shrank below the mapping since open (touching the lost pages
+ * would raise SIGBUS): 0 or -EUCLEAN with a message. */
+int rt_check_truncated(const struct bpftime_region *r);
+/* Header checks used by open (and the unit tests): 0 or -errno + message. */
+int rt_header_check(const struct shm_header *h, uint64_t file_size, const char *path,
+                    const char *name);
+/* Live table entries: offsets and sizes they hold lie inside the heap. */
+int prog_entry_check(struct bpftime_region *r, const struct shm_prog *p);
+int map_entry_check(struct bpftime_region *r, const struct shm_map *m);
+int target_entry_check(struct bpftime_region *r, const struct shm_target *t);
+
 static inline uint64_t rt_off(const struct bpftime_region *r, const void *p)
 {
     return p ? (uint64_t)((const uint8_t *)p - r->base) : 0;
@@ -86,6 +120,10 @@ int map_storage_init(struct bpftime_region *r, struct shm_map *m);
 void map_storage_free(struct bpftime_region *r, struct shm_map *m);
 int map_handle_init(struct bpftime_region *r, struct shm_map *m, struct bpftime_map *h);
 void map_handle_drop(struct bpftime_region *r, uint32_t slot);
+/* bytes of storage a map of this spec owns (what map_storage_init allocates) */
+uint64_t map_storage_need(struct bpftime_region *r, const struct shm_map *m);
+/* the storage's own header (hash layout, ringbuf cores, queue size) */
+int map_storage_check(struct bpftime_region *r, const struct shm_map *m);
 int map_check_spec(struct bpftime_region *r, uint32_t type, uint32_t key_size, uint32_t value_size,
                    uint32_t *max_entries, uint32_t map_flags, uint64_t *map_extra);
 
@@ -95,6 +133,8 @@ uint64_t rb_core_size(uint64_t data_size);
 void rb_core_init(struct shm_ringbuf *rb, uint64_t data_size, struct shm_ringbuf *wake_core);
 void *rb_reserve(struct shm_ringbuf *rb, uint64_t size);
 void rb_commit(void *data, uint64_t flags, bool discard);
+/* the core's header holds what its creator wrote (data_size, mask, wake word) */
+bool rb_core_ok(const struct shm_ringbuf *rb, uint64_t data_size, int64_t wake_delta);
 
 /* prog_vm.c */
 void prog_local_free_all(struct bpftime_region *r);

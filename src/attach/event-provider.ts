@@ -2,10 +2,10 @@
 // create attach target, attach, detach, instantiate, deinstantiate" — the same
 // operations as native/attach/event_provider.h. UserspaceEventProvider keeps
 // everything in a shared-memory region (what nginx workers and hooked
-// processes instantiate); the kernel provider (kernel-provider.ts) takes the
+// processes instantiate); the kernel provider (kernel/) takes the
 // same programs to the kernel's bpf() syscall.
-import type { ProgramCreate, Region } from "../native/runtime.ts";
-import { NativeEventProvider } from "../native/attach.ts";
+import type { ProgramCreate, Region } from "../native/index.ts";
+import { NativeEventProvider } from "../native/index.ts";
 
 export type ProgramInput = ProgramCreate;
 

@@ -2,8 +2,8 @@
 // bpf_prog_type where one exists, and ids of our own from 0x1000 for what
 // the kernel does not have. Shared by the loader step of `bpftime load`, the
 // attach step (which target types a program may link to) and the listings.
-import type { ProgramSpec } from "../elf/object.ts";
-import type { ProgramType as VerifierType } from "../verifier/contexts.ts";
+import type { ProgramSpec } from "../elf/index.ts";
+import type { ProgramType as VerifierType } from "../verifier/index.ts";
 
 export interface ProgramKind {
   /** Name shown to users and used by the verifier's context registry. */

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { BpftimeError } from "../errors.ts";
-import { parseElf } from "../elf/elf.ts";
-import { loadObject } from "../elf/object.ts";
+import { parseElf } from "../elf/index.ts";
+import { loadObject } from "../elf/index.ts";
 import {
   haveCompiler,
   objectBytes,

@@ -5,7 +5,7 @@
 // cycles in a corrupted file end in an error instead of a hang.
 
 import { BpftimeError } from "../errors.ts";
-import { Reader, cString } from "../elf/elf.ts";
+import { Reader, cString } from "../elf/index.ts";
 import { formatType, funcSignature, typeName } from "./format.ts";
 
 export const BTF_MAGIC = 0xeb9f;

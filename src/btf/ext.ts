@@ -3,7 +3,7 @@
 // byte offset into that section (libbpf divides by 8 when it loads).
 
 import { BpftimeError } from "../errors.ts";
-import { Reader, cString } from "../elf/elf.ts";
+import { Reader, cString } from "../elf/index.ts";
 import { BTF_MAGIC } from "./btf.ts";
 
 export interface BtfFuncInfo {

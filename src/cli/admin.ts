@@ -1,11 +1,11 @@
 // Region-wide operations the HTTP API also offers: the run-statistics switch,
 // the Prometheus metrics, and removing a program that nothing links.
 import { type Command, flag, jsonOption, needPositional, shmOption, str } from "./command.ts";
-import { withRegion } from "../ops/shm.ts";
-import { setStats } from "../ops/region.ts";
-import { collectMetrics } from "../ops/metrics.ts";
-import { renderMetrics } from "../ops/prometheus.ts";
-import { deleteProgram } from "../ops/attach.ts";
+import { withRegion } from "../ops/index.ts";
+import { setStats } from "../ops/index.ts";
+import { collectMetrics } from "../ops/index.ts";
+import { renderMetrics } from "../ops/index.ts";
+import { deleteProgram } from "../ops/index.ts";
 import { BpftimeError } from "../errors.ts";
 import { printJson } from "./output.ts";
 

@@ -7,13 +7,13 @@ import {
   shmOption,
   str,
 } from "./command.ts";
-import { attach, detach, replace } from "../ops/attach.ts";
-import { withRegion } from "../ops/shm.ts";
-import { targetTypes } from "../attach/targets.ts";
+import { attach, detach, replace } from "../ops/index.ts";
+import { withRegion } from "../ops/index.ts";
+import { targetTypes } from "../attach/index.ts";
 import { BpftimeError } from "../errors.ts";
 import { printJson } from "./output.ts";
 import { ejectCommand, injectCommand } from "./start.ts";
-import { kernelAttach, kernelDetach, kernelOption } from "../ops/kernel.ts";
+import { kernelAttach, kernelDetach, kernelOption } from "./kernel.ts";
 
 const pidOption = (what: string) => ({
   pid: { type: "string" as const, arg: "PID", description: what },

@@ -1,9 +1,9 @@
 import { type Command, flag, jsonOption, needPositional, str } from "./command.ts";
 import { printJson } from "./output.ts";
 import { decode, disassemble } from "../asm/index.ts";
-import { isElf, readObject, selectProgram } from "../ops/object.ts";
-import { jitCodeOfStored, readInputFile, withTemporaryLoad } from "../ops/run.ts";
-import { Vm, disassembleX86 } from "../native/vm.ts";
+import { isElf, readObject, selectProgram } from "../ops/index.ts";
+import { jitCodeOfStored, readInputFile, withTemporaryLoad } from "../ops/index.ts";
+import { Vm, disassembleX86 } from "../native/index.ts";
 
 export const disasmCommand: Command = {
   name: "disasm",

@@ -7,9 +7,9 @@ import {
   shmOption,
   str,
 } from "./command.ts";
-import { Region } from "../native/runtime.ts";
-import { openMap } from "../ops/maps.ts";
-import { follow } from "../ops/events.ts";
+import { Region } from "../native/index.ts";
+import { openMap } from "../ops/index.ts";
+import { follow } from "../ops/index.ts";
 import { toJson } from "./output.ts";
 
 export const eventsCommand: Command = {

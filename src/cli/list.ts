@@ -1,8 +1,8 @@
 import { type Command, flag, jsonOption, shmOption, str } from "./command.ts";
-import { snapshot } from "../ops/list.ts";
-import { withRegion } from "../ops/shm.ts";
+import { snapshot } from "../ops/index.ts";
+import { withRegion } from "../ops/index.ts";
 import { printJson, table } from "./output.ts";
-import { kernelList, kernelOption } from "../ops/kernel.ts";
+import { kernelList, kernelOption } from "./kernel.ts";
 
 export const listCommand: Command = {
   name: "list",

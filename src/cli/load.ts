@@ -1,7 +1,7 @@
 import { type Command, flag, jsonOption, needPositional, shmOption, str } from "./command.ts";
-import { loadIntoRegion } from "../ops/load.ts";
+import { loadIntoRegion } from "../ops/index.ts";
 import { printJson, printLoaded } from "./output.ts";
-import { kernelLoad, kernelOption } from "../ops/kernel.ts";
+import { kernelLoad, kernelOption } from "./kernel.ts";
 
 export const loadCommand: Command = {
   name: "load",

@@ -26,7 +26,7 @@ const rootBase = {
 async function dispatch(argv: string[]): Promise<number> {
   const { commands } = await import("./commands.ts");
   // The C data plane logs through the same logger as TypeScript (BPFTIME_LOG).
-  const { installNativeLogger } = await import("../native/lib.ts");
+  const { installNativeLogger } = await import("../native/index.ts");
   installNativeLogger(levels.indexOf(logLevel()));
   const root: Command = { ...rootBase, subcommands: commands };
   let cmd = root;

@@ -1,6 +1,6 @@
 import { type Command, flag, jsonOption, needPositional } from "./command.ts";
-import { readObject } from "../ops/object.ts";
-import { formatObjectSummary, objectSummary } from "../elf/summary.ts";
+import { readObject } from "../ops/index.ts";
+import { formatObjectSummary, objectSummary } from "../elf/index.ts";
 import { printJson } from "./output.ts";
 
 const show: Command = {

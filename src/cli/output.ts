@@ -1,15 +1,8 @@
-// Printing helpers shared by the commands: JSON with bigints as decimal
-// strings (ids and counters match what the HTTP API returns), and tables.
+// Printing helpers shared by the commands: JSON (src/json.ts: the same text
+// the HTTP API returns) and tables.
+import { toJson } from "../json.ts";
 
-export function toJson(value: unknown): string {
-  return JSON.stringify(value, (_k, v) =>
-    typeof v === "bigint"
-      ? v.toString()
-      : v instanceof Uint8Array
-        ? Buffer.from(v).toString("hex")
-        : v,
-  );
-}
+export { toJson };
 
 export function printJson(value: unknown): void {
   console.log(toJson(value));
@@ -22,6 +15,16 @@ export function table(headers: string[], rows: Array<Array<string | number | big
   return cells
     .map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join("  "))
     .join("\n");
+}
+
+/** Titled tables, "title (N)" then the table (nothing under an empty one), joined by blank lines. */
+export function sections(
+  out: string[],
+): (title: string, headers: string[], rows: Array<Array<string | number>>) => void {
+  return (title, headers, rows) => {
+    out.push("", `${title} (${rows.length})`);
+    if (rows.length) out.push(table(headers, rows));
+  };
 }
 
 /** The tables `bpftime load` prints (userspace and --kernel alike). */

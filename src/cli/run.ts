@@ -16,10 +16,10 @@ import {
   runRaw,
   runStored,
   type RunOutcome,
-} from "../ops/run.ts";
-import { isElf } from "../ops/object.ts";
-import { withRegion } from "../ops/shm.ts";
-import { resolveProgram } from "../ops/attach.ts";
+} from "../ops/index.ts";
+import { isElf } from "../ops/index.ts";
+import { withRegion } from "../ops/index.ts";
+import { resolveProgram } from "../ops/index.ts";
 import { printJson } from "./output.ts";
 
 export const runCommand: Command = {

@@ -1,5 +1,5 @@
 import { type Command, shmOption, str } from "./command.ts";
-import { DEFAULT_PORT } from "../server/listen.ts";
+import { DEFAULT_PORT } from "../server/index.ts";
 
 export const serveCommand: Command = {
   name: "serve",

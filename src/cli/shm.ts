@@ -1,8 +1,8 @@
 import { type Command, flag, jsonOption, shmOption, str } from "./command.ts";
-import { createRegion, deleteRegion, parseSize, regionInfo } from "../ops/shm.ts";
+import { createRegion, deleteRegion, parseSize, regionInfo } from "../ops/index.ts";
 import { printJson } from "./output.ts";
 import type { Parsed } from "./command.ts";
-import { kernelOption, kernelRemove } from "../ops/kernel.ts";
+import { kernelOption, kernelRemove } from "./kernel.ts";
 
 /** The region is named by a positional NAME or by --shm, like every other command. */
 function nameOf(p: Parsed): string | undefined {

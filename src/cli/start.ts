@@ -3,7 +3,7 @@
 // (`bpftime attach --pid PID` and `bpftime detach --pid PID` are the same as
 // inject / eject: see attach.ts.)
 import { type Command, flag, jsonOption, needPositional, shmOption, str } from "./command.ts";
-import { eject, inject, startProgram } from "../ops/agent.ts";
+import { eject, inject, startProgram } from "../ops/index.ts";
 import { printJson } from "./output.ts";
 
 export const startCommand: Command = {

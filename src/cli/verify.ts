@@ -1,5 +1,5 @@
 import { type Command, flag, jsonOption, needPositional, str } from "./command.ts";
-import { readObjectBytes, verifyProgram } from "../ops/load.ts";
+import { readObjectBytes, verifyProgram } from "../ops/index.ts";
 import { BpftimeError } from "../errors.ts";
 import type { VerifyResult } from "../verifier/index.ts";
 import { printJson } from "./output.ts";

@@ -1,7 +1,7 @@
 import type { Command } from "./command.ts";
 import { jsonOption, flag } from "./command.ts";
 import { version } from "../version.ts";
-import { nativeVersion } from "../native/lib.ts";
+import { nativeVersion } from "../native/index.ts";
 
 export const versionCommand: Command = {
   name: "version",

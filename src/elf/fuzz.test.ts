@@ -7,8 +7,7 @@
 
 import { expect, test } from "bun:test";
 import { BpftimeError } from "../errors.ts";
-import { formatValue, parseValue } from "../btf/value.ts";
-import { formatType } from "../btf/format.ts";
+import { formatType, formatValue, parseValue } from "../btf/index.ts";
 import { loadObject } from "./object.ts";
 import { objectSummary } from "./summary.ts";
 import { haveCompiler, objectBytes, testObjectNames, testObjectsUnavailable } from "./testdata.ts";

@@ -1,5 +1,5 @@
 // Object loading: ELF reader, ObjectSpec (programs, maps, relocations), obj show.
-export { parseElf, ElfFile } from "./elf.ts";
+export { parseElf, ElfFile, Reader, cString } from "./elf.ts";
 export * from "./object.ts";
 export * from "./sections.ts";
 export * from "./summary.ts";

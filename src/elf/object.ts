@@ -16,9 +16,9 @@
 
 import { BpftimeError } from "../errors.ts";
 import { logger } from "../log.ts";
-import { type Btf, parseBtf } from "../btf/btf.ts";
-import { type BtfExt, coreReloKindNames, parseBtfExt } from "../btf/ext.ts";
-import { funcSignature, typeName } from "../btf/format.ts";
+import { type Btf, parseBtf } from "../btf/index.ts";
+import { type BtfExt, coreReloKindNames, parseBtfExt } from "../btf/index.ts";
+import { funcSignature, typeName } from "../btf/index.ts";
 import {
   type ElfFile,
   type ElfSection,

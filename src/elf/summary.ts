@@ -1,6 +1,6 @@
 // Data and human table for `bpftime obj show FILE.o [--json]`.
 
-import { typeName } from "../btf/format.ts";
+import { typeName } from "../btf/index.ts";
 import type { ObjectSpec } from "./object.ts";
 import { type AttachHint, formatAttachHint } from "./sections.ts";
 

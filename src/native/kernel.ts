@@ -1,7 +1,7 @@
 // bun:ffi face of the system libbpf (libbpf.so.1, Debian's libbpf1) and of the
 // few libc calls the kernel event provider needs (perf_event_open, close,
 // errno, vsnprintf for libbpf's log lines). Nothing here knows about pin
-// directories or the CLI: see src/attach/kernel-provider.ts.
+// directories or the CLI: see src/attach/kernel/.
 //
 // Struct layouts are the kernel's UAPI (include/uapi/linux/bpf.h,
 // perf_event.h); the offsets below were checked with offsetof() against the

@@ -59,8 +59,6 @@ void [i64, B];
 
 const s = lib.symbols;
 
-export { NativeError };
-
 function check(rc: number, what?: string): number {
   if (rc >= 0) return rc;
   throw nativeError(rc, what);

@@ -4,9 +4,8 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { constants } from "node:os";
 import { BpftimeError } from "../errors.ts";
-import { agentLibraryPath, ejectAgent, injectAgent } from "../native/agent.ts";
-import { NativeError } from "../native/errno.ts";
-import { regionName, regionPath } from "../native/runtime.ts";
+import { agentLibraryPath, ejectAgent, injectAgent, NativeError } from "../native/index.ts";
+import { regionName, regionPath } from "../native/index.ts";
 
 /** The environment a program started with the agent gets. */
 export function agentEnv(shm: string | undefined, base = process.env): Record<string, string> {

@@ -1,11 +1,10 @@
 // Targets and links: `bpftime attach`, `detach`, `replace`, and the HTTP API.
 import { BpftimeError } from "../errors.ts";
-import type { Region } from "../native/runtime.ts";
-import { NativeError } from "../native/runtime.ts";
-import { MAX_TARGET_ARG, targetTypeByName, targetTypeName } from "../attach/targets.ts";
-import { programTypeName } from "../attach/program-types.ts";
+import type { Region } from "../native/index.ts";
+import { ERRNO, NativeError } from "../native/index.ts";
+import { MAX_TARGET_ARG, targetTypeByName, targetTypeName } from "../attach/index.ts";
+import { programTypeName } from "../attach/index.ts";
 import { removeMeta } from "./metadata.ts";
-import { ERRNO } from "../native/errno.ts";
 
 /** A program named by id ("3") or by name ("url_filter", must be unique). */
 export function resolveProgram(r: Region, ref: string): number {

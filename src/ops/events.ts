@@ -3,7 +3,7 @@
 // exactly one struct there has the record's size (or the one named with
 // --type), and shown as hex otherwise.
 import { BpftimeError } from "../errors.ts";
-import { formatValue } from "../btf/value.ts";
+import { formatValue } from "../btf/index.ts";
 import type { MapHandle } from "./maps.ts";
 
 const STREAM_TYPES = new Set([4, 27]); // perf_event_array, ringbuf

@@ -2,7 +2,7 @@
 // shows plus when they started and how long ago they last showed life:
 // GET /v1/instances and the server's /metrics.
 import { readFileSync } from "node:fs";
-import type { Region } from "../native/runtime.ts";
+import type { Region } from "../native/index.ts";
 import type { InstanceView } from "./list.ts";
 
 export interface InstanceDetail extends InstanceView {

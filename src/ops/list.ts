@@ -1,8 +1,8 @@
 // One snapshot of everything in a region: `bpftime list` and GET /v1/…
-import type { Region } from "../native/runtime.ts";
-import { programTypeName } from "../attach/program-types.ts";
-import { formatTargetArg, targetTypeName } from "../attach/targets.ts";
-import { mapTypeName } from "../elf/object.ts";
+import type { Region } from "../native/index.ts";
+import { programTypeName } from "../attach/index.ts";
+import { formatTargetArg, targetTypeName } from "../attach/index.ts";
+import { mapTypeName } from "../elf/index.ts";
 
 export interface ProgramView {
   id: number;

@@ -2,21 +2,19 @@
 // maps and programs in the region. Nothing is stored unless every program
 // passes the verifier; a failure half-way removes what was created.
 import { BpftimeError } from "../errors.ts";
-import type { ObjectSpec, ProgramSpec } from "../elf/object.ts";
-import { parseElf } from "../elf/elf.ts";
-import { formatAttachHint } from "../elf/sections.ts";
-import { typeName } from "../btf/format.ts";
+import type { ObjectSpec, ProgramSpec } from "../elf/index.ts";
+import { parseElf } from "../elf/index.ts";
+import { formatAttachHint } from "../elf/index.ts";
+import { typeName } from "../btf/index.ts";
 import {
   verify,
   rewriteContextAccesses,
   type MapInfo,
   type VerifyResult,
 } from "../verifier/index.ts";
-import { programKind } from "../attach/program-types.ts";
-import { Region } from "../native/runtime.ts";
-import { readInputFile } from "./run.ts";
-import { isElf } from "./object.ts";
-import { loadObject } from "../elf/object.ts";
+import { programKind } from "../attach/index.ts";
+import { Region } from "../native/index.ts";
+import { readObjectFile } from "./files.ts";
 import { writeMeta, removeMeta } from "./metadata.ts";
 
 export interface VerifiedProgram {
@@ -70,16 +68,9 @@ export function verifyProgram(
   };
 }
 
+/** The object at `file`, bytes and parsed, for loading. */
 export function readObjectBytes(file: string): { bytes: Uint8Array; spec: ObjectSpec } {
-  const bytes = readInputFile(file, "object file");
-  if (!isElf(bytes)) {
-    throw new BpftimeError(
-      "bad_object",
-      `${file} is not an ELF object: compile it with clang -O2 -g -target bpf -c`,
-    );
-  }
-  // loadObject's errors already name the file.
-  return { bytes, spec: loadObject(bytes, file) };
+  return readObjectFile(file, ": compile it with clang -O2 -g -target bpf -c");
 }
 
 function btfSection(bytes: Uint8Array): string | undefined {

@@ -7,13 +7,12 @@
 //   JSON                through BTF (numbers, strings for char arrays, objects)
 //   123 / 0x7b          without BTF: an integer of the key/value size
 import { BpftimeError } from "../errors.ts";
-import type { Region, MapInfo } from "../native/runtime.ts";
-import { NativeError } from "../native/runtime.ts";
-import { parseBtf, type Btf } from "../btf/btf.ts";
-import { formatValue, parseValue } from "../btf/value.ts";
-import { mapTypeName } from "../elf/object.ts";
+import type { Region, MapInfo } from "../native/index.ts";
+import { ERRNO, NativeError } from "../native/index.ts";
+import { parseBtf, type Btf } from "../btf/index.ts";
+import { formatValue, parseValue } from "../btf/index.ts";
+import { mapTypeName } from "../elf/index.ts";
 import { readMeta, type MapMeta } from "./metadata.ts";
-import { ERRNO } from "../native/errno.ts";
 
 const PERCPU = new Set([5, 6, 10]); // percpu_hash, percpu_array, lru_percpu_hash
 const KEYLESS = new Set([22, 23, 27]); // queue, stack, ringbuf

@@ -5,7 +5,7 @@
 // by `bpftime load` and removed with the region. The data plane never reads it.
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { regionPath } from "../native/runtime.ts";
+import { regionPath } from "../native/index.ts";
 
 export interface MapMeta {
   object?: string;

@@ -2,7 +2,7 @@
 // Prometheus text format): per program run count and run time (counted while
 // the region's statistics switch is on), per map entry count, per link and
 // per instance.
-import type { Region } from "../native/runtime.ts";
+import type { Region } from "../native/index.ts";
 import { snapshot } from "./list.ts";
 import { countEntries, openMap } from "./maps.ts";
 import { instanceDetails } from "./instances.ts";

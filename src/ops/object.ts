@@ -1,24 +1,13 @@
-// Reading eBPF objects from disk and choosing a program in them: shared by
+// Reading eBPF objects from disk (files.ts) and choosing a program in them: shared by
 // `bpftime obj show`, `disasm`, `run`, `verify` and `load`.
 import { BpftimeError } from "../errors.ts";
-import { loadObject, type ObjectSpec, type ProgramSpec } from "../elf/object.ts";
-import { readInputFile } from "./run.ts";
+import type { ObjectSpec, ProgramSpec } from "../elf/index.ts";
+import { readObjectFile } from "./files.ts";
 
-const ELF_MAGIC = [0x7f, 0x45, 0x4c, 0x46];
-
-export function isElf(bytes: Uint8Array): boolean {
-  return ELF_MAGIC.every((b, i) => bytes[i] === b);
-}
-
+/** The object at `path`, for commands that also take raw bytecode (--raw). */
 export function readObject(path: string): ObjectSpec {
-  const bytes = readInputFile(path, "object file");
-  if (!isElf(bytes)) {
-    throw new BpftimeError(
-      "bad_object",
-      `${path} is not an ELF object (compile with clang -target bpf, or pass --raw for raw bytecode)`,
-    );
-  }
-  return loadObject(bytes, path); // its errors already name the file
+  return readObjectFile(path, " (compile with clang -target bpf, or pass --raw for raw bytecode)")
+    .spec;
 }
 
 /** Picks one program by --program name or --section; the only one if neither is given. */

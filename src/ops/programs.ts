@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { BpftimeError } from "../errors.ts";
-import type { Region } from "../native/runtime.ts";
+import type { Region } from "../native/index.ts";
 import { decode, disassemble } from "../asm/index.ts";
 import { resolveProgram } from "./attach.ts";
 import { programView, type ProgramView } from "./list.ts";

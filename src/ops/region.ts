@@ -3,7 +3,7 @@
 // kernel.bpf_stats_enabled: when on, every program run adds to its
 // runCount/runTimeNs.
 import { statSync } from "node:fs";
-import { regionPath, type Region, type RegionInfo } from "../native/runtime.ts";
+import { regionPath, type Region, type RegionInfo } from "../native/index.ts";
 
 export interface RegionView {
   name: string;

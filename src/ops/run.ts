@@ -4,12 +4,13 @@
 //                     then run like BPF_PROG_TEST_RUN (context built per type)
 //   a stored program  by id, in a region, on that region's maps — so several
 //                     processes can run the same program on the same maps
-import { readFileSync } from "node:fs";
 import { BpftimeError } from "../errors.ts";
-import { Vm, jitCodeOf, type Engine } from "../native/vm.ts";
-import { Region, removeRegion } from "../native/runtime.ts";
+import { Vm, jitCodeOf, type Engine } from "../native/index.ts";
+import { Region, removeRegion } from "../native/index.ts";
 import { removeMeta } from "./metadata.ts";
-import { runUbpf, ubpfLibrary } from "../native/ubpf.ts";
+import { loadIntoRegion, readObjectBytes } from "./load.ts";
+import { selectProgram } from "./object.ts";
+import { runUbpf, ubpfLibrary } from "../native/index.ts";
 
 export type EngineName = Engine | "ubpf";
 
@@ -104,8 +105,6 @@ export async function withTemporaryLoad<T>(
   sel: { program?: string; section?: string },
   fn: (r: Region, progId: number, program: string) => T,
 ): Promise<T> {
-  const { readObjectBytes, loadIntoRegion } = await import("./load.ts");
-  const { selectProgram } = await import("./object.ts");
   const { spec } = readObjectBytes(file);
   const prog = selectProgram(spec, sel, file);
   const name = `run-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
@@ -137,18 +136,5 @@ export function jitCodeOfStored(r: Region, id: number): Uint8Array {
     return jitCodeOf(vm);
   } finally {
     r.unloadVm(id);
-  }
-}
-
-export function readInputFile(path: string, what: string): Uint8Array {
-  try {
-    return new Uint8Array(readFileSync(path));
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    if (err.code === "ENOENT")
-      throw new BpftimeError("not_found", `${what} ${path} does not exist`);
-    if (err.code === "EISDIR")
-      throw new BpftimeError("invalid_argument", `${what} ${path} is a directory`);
-    throw new BpftimeError("io", `cannot read ${what} ${path}: ${err.message}`);
   }
 }

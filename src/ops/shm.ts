@@ -1,7 +1,7 @@
 // Region life cycle: shared by `bpftime shm …` and the HTTP API.
 import { BpftimeError } from "../errors.ts";
 import { removeMeta } from "./metadata.ts";
-import { Region, regionName, removeRegion, type RegionInfo } from "../native/runtime.ts";
+import { Region, regionName, removeRegion, type RegionInfo } from "../native/index.ts";
 
 export function parseSize(v: string): number {
   const m = /^(\d+)([kmg]?)i?b?$/i.exec(v.trim());

@@ -13,22 +13,22 @@ import swaggerCss from "swagger-ui-dist/swagger-ui.css" with { type: "file" };
 import { Elysia, t } from "elysia";
 import { openapi } from "@elysiajs/openapi";
 import { version } from "../version.ts";
-import { toJson } from "../cli/output.ts";
-import { withRegion } from "../ops/shm.ts";
-import { snapshot, mapView } from "../ops/list.ts";
-import { deleteProgram, attach, detach, replace } from "../ops/attach.ts";
-import { describeMap, openMap } from "../ops/maps.ts";
-import { entriesPage, lookupEntry, updateEntry, deleteEntry } from "../ops/entries.ts";
-import { programDetail, loadObjectBytes, testRunProgram } from "../ops/programs.ts";
-import { instanceDetails } from "../ops/instances.ts";
-import { regionView, setStats } from "../ops/region.ts";
-import { collectMetrics } from "../ops/metrics.ts";
+import { toJsonValue } from "../json.ts";
+import { withRegion } from "../ops/index.ts";
+import { snapshot, mapView } from "../ops/index.ts";
+import { deleteProgram, attach, detach, replace } from "../ops/index.ts";
+import { describeMap, openMap } from "../ops/index.ts";
+import { entriesPage, lookupEntry, updateEntry, deleteEntry } from "../ops/index.ts";
+import { programDetail, loadObjectBytes, testRunProgram } from "../ops/index.ts";
+import { instanceDetails } from "../ops/index.ts";
+import { regionView, setStats } from "../ops/index.ts";
+import { collectMetrics } from "../ops/index.ts";
 import { BpftimeError } from "../errors.ts";
 import { HttpError, errorBody, statusOf, toApiError } from "./errors.ts";
 import { parseJsonBody, parseObjectBody, type ObjectUpload } from "./body.ts";
 import { tokenMatches } from "./token.ts";
 import { EventHub } from "./sse.ts";
-import { renderMetrics } from "../ops/prometheus.ts";
+import { renderMetrics } from "../ops/index.ts";
 import * as S from "./schemas.ts";
 
 export interface AppOptions {
@@ -42,9 +42,7 @@ export interface AppOptions {
 }
 
 /** JSON with bigints as decimal strings, exactly as the CLI's --json prints. */
-function plain<T>(v: T): T {
-  return JSON.parse(toJson(v)) as T;
-}
+const plain = toJsonValue;
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 const OPEN_PATHS = /^\/docs(\/|$)/;

@@ -1,6 +1,6 @@
 // Starting and stopping the admin API: `bpftime serve` and tests.
 import { BpftimeError } from "../errors.ts";
-import { regionName } from "../native/runtime.ts";
+import { regionName } from "../native/index.ts";
 import { createApp } from "./app.ts";
 import { DEFAULT_PORT, hostPort, isLoopback, parseListen } from "./listen.ts";
 import { defaultTokenFile, loadToken, type Token } from "./token.ts";

@@ -7,13 +7,13 @@
 // clients following it, each decoding with its own ?type. A client whose
 // stream is full is not buffered without bound: it misses records and is
 // told how many (`event: lost`, with the producers' own drops).
-import { Region } from "../native/runtime.ts";
-import { openMap } from "../ops/maps.ts";
-import { eventDecoder, recordReader, type RawRecord, type RecordReader } from "../ops/stream.ts";
-import type { EventRecord } from "../ops/events.ts";
-import { toJson } from "../cli/output.ts";
+import { Region } from "../native/index.ts";
+import { openMap } from "../ops/index.ts";
+import { eventDecoder, recordReader, type RawRecord, type RecordReader } from "../ops/index.ts";
+import type { EventRecord } from "../ops/index.ts";
+import { toJson } from "../json.ts";
 import { toApiError } from "./errors.ts";
-import { regionIdentity } from "../ops/region.ts";
+import { regionIdentity } from "../ops/index.ts";
 import { BpftimeError } from "../errors.ts";
 
 export const POLL_MS = 25;

@@ -5,15 +5,16 @@
 //
 // This is the fast form: every 64-bit quantity is a pair of 32-bit numbers
 // (hi, lo) — lo and unsigned hi in [0, 2^32), signed hi (smin, smax) in
-// int32 — so the hot path never touches BigInt. It mirrors bigscalar.ts (the
-// BigInt reference form) operation by operation; rare operations
-// (multiplication, division, modulo, byte swaps, formatting) convert to the
-// reference form and back. scalar.fuzz.test.ts checks that both agree.
+// int32 — so the hot path never touches BigInt. It mirrors
+// scalar-reference.ts (the BigInt form) operation by operation; rare
+// operations (multiplication, division, modulo, byte swaps, formatting)
+// convert to the reference form and back. scalar.fuzz.test.ts checks that
+// both agree; soundness/domain-fuzz.ts checks both against the VM.
 //
 // Scalars are immutable once they are in a register (states share them);
 // only the functions here change the fresh objects they build.
 
-import * as big from "./bigscalar.ts";
+import * as big from "./scalar-reference.ts";
 import { type Tnum } from "./tnum.ts";
 
 export const S64_MIN = big.S64_MIN;
@@ -1014,9 +1015,10 @@ export function alu(kind: AluKind, a: Scalar, b: Scalar, is64: boolean): Scalar 
       return truncate32(sync(ru), sync(rs));
     }
     case "lsh":
-      return truncate32(sync(op64(kind, zext32(a), bu)!), undefined);
     case "rsh":
-      if (b.umaxH !== 0 || b.umaxL >= 32) return UNKNOWN32;
+      // The VM masks a 32-bit shift count to 5 bits; a count that may be 32
+      // or more gives an unknown result, as in the kernel (never "shifted out").
+      if (bu.umaxH !== 0 || bu.umaxL >= 32) return UNKNOWN32;
       return truncate32(sync(op64(kind, zext32(a), bu)!), undefined);
     case "arsh": {
       if (!isConst(bu) || bu.uminH !== 0 || bu.uminL >= 32) return UNKNOWN32;

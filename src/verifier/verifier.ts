@@ -995,7 +995,15 @@ class Verifier {
       const r0 = this.readReg(st, pc, 0);
       if (isPointer(r0)) fail(pc, `R0 leaks addr into mem`);
     }
-    this.memAccess(st, pc, insn.dst, insn.off, size, "read");
+    const old = this.memAccess(st, pc, insn.dst, insn.off, size, "read");
+    // The old value would come back (or be combined) as a number: the
+    // address. The kernel refuses this to every loader that may not leak
+    // pointers ("leaking pointer from stack"); bpftime never allows leaks.
+    if (old && isPointer(old))
+      fail(
+        pc,
+        `leaking pointer from stack off ${insn.off}: BPF_ATOMIC on a spilled ${old.t} pointer would expose its address`,
+      );
     this.memAccess(st, pc, insn.dst, insn.off, size, "write", unknownReg());
     const fetched = scalarReg(unknownOfSize(size));
     if (insn.imm === 0xf1) this.setReg(st, pc, 0, fetched);

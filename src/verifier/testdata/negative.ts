@@ -740,6 +740,35 @@ export const NEGATIVE: NegativeCase[] = [
     expect: "BPF_ATOMIC stores into R1 ctx is not allowed",
     kernel: "reject",
   },
+  {
+    name: "atomic fetch of a spilled pointer leaks its address",
+    // The old value would come back as a number: the context's address.
+    asm: `
+      *(u64 *)(r10 - 8) = r1
+      r2 = 0
+      r2 = atomic_fetch_add((u64 *)(r10 - 8), r2)
+      r0 = r2
+      exit`,
+    expect: "leaking pointer from stack off -8",
+    kernel: {
+      accepts:
+        "as root the kernel allows pointer leaks (the fetched register keeps the pointer type); an unprivileged load is refused with the same 'leaking pointer from stack', the rule bpftime applies to every program",
+    },
+  },
+  {
+    name: "atomic exchange with a spilled pointer leaks its address",
+    asm: `
+      *(u64 *)(r10 - 8) = r1
+      r2 = 0
+      r2 = xchg_64(r10 - 8, r2)
+      r0 = r2
+      exit`,
+    expect: "leaking pointer from stack off -8",
+    kernel: {
+      accepts:
+        "as root the kernel allows pointer leaks (the fetched register keeps the pointer type); an unprivileged load is refused with the same 'leaking pointer from stack', the rule bpftime applies to every program",
+    },
+  },
   // ---------------------------------------------------------------- ringbuf references
   {
     name: "ringbuf record leaked",
@@ -981,6 +1010,42 @@ export const NEGATIVE: NegativeCase[] = [
       r0 = 0
       exit`,
     expect: "invalid stack access off=-520",
+    kernel: "reject",
+  },
+  // ------------------------------------------- soundness (issue 14 root causes)
+  {
+    name: "32-bit left shift by a register count of 32 hides a path",
+    // The VM masks the count to 5 bits (w7 << 0 = w7, never 0): the branch
+    // below is reachable and its out-of-frame read must be checked.
+    asm: `
+      call 7
+      w7 = w0
+      w7 |= 1
+      w8 = 32
+      w7 <<= w8
+      if w7 == 0 goto +1
+      r0 = *(u64 *)(r10 + 8)
+      r0 = 0
+      exit`,
+    expect: "invalid stack access off=8 size=8",
+    kernel: "reject",
+  },
+  {
+    name: "64-bit multiply whose signed product overflows gives a stack offset",
+    // 0xffffffff * 0xffffffff is negative as s64: s>>= 63 gives -1, not a known 0.
+    asm: `
+      call 7
+      w6 = w0
+      r6 *= r6
+      r6 s>>= 63
+      r6 <<= 12
+      r1 = r10
+      r1 += -8
+      r1 += r6
+      *(u64 *)(r1 + 0) = 0
+      r0 = 0
+      exit`,
+    expect: "R1 math between stack pointer and register with unbounded min value",
     kernel: "reject",
   },
 ];

@@ -1,8 +1,8 @@
-// The reference (BigInt) form of the scalar domain. scalar.ts is the fast
-// form the verifier runs on; it falls back to these functions for the rare
-// operations (multiplication, division, byte swaps) and for formatting, and
-// converts at the boundary. Semantics are the same by construction: the fast
-// form mirrors these functions step by step (scalar.fuzz.test.ts checks it).
+// The reference (BigInt) form of the scalar domain: the slow path scalar.ts
+// takes for the rare operations (multiplication, division, byte swaps) and
+// for formatting, and the reference scalar.fuzz.test.ts compares the fast
+// form against. It is not the soundness oracle: that is the VM itself
+// (soundness/domain-fuzz.ts), since this file and scalar.ts share logic.
 //
 // The scalar abstract domain: a tnum plus unsigned/signed 64-bit and 32-bit
 // (subregister) ranges, kept consistent with each other after every step
@@ -289,13 +289,16 @@ function op64(kind: AluKind, a: Scalar, b: Scalar): Scalar {
     case "mul": {
       const r = unknownScalar();
       r.var = tnumMul(a.var, b.var);
-      if (a.umax <= U32 && b.umax <= U32) {
+      // As the kernel (scalar_min_max_mul): keep a range only when no
+      // product in it overflows; the corners bound a product of two ranges.
+      if (a.umax * b.umax <= U64) {
         r.umin = a.umin * b.umin;
         r.umax = a.umax * b.umax;
       }
-      if (a.smin >= 0n && b.smin >= 0n && a.smax <= U32 && b.smax <= U32) {
-        r.smin = a.smin * b.smin;
-        r.smax = a.smax * b.smax;
+      const p = [a.smin * b.smin, a.smin * b.smax, a.smax * b.smin, a.smax * b.smax];
+      if (p.every((x) => x >= S64_MIN && x <= S64_MAX)) {
+        r.smin = p.reduce(min);
+        r.smax = p.reduce(max);
       }
       return r;
     }
@@ -492,11 +495,13 @@ export function alu(kind: AluKind, a: Scalar, b: Scalar, is64: boolean): Scalar 
     case "neg":
       return truncate32(sync(op64(kind, zext32(a), bu)), sync(op64(kind, sext32(a), sext32(b))));
     case "lsh":
-      return truncate32(sync(op64(kind, zext32(a), bu)), undefined);
     case "rsh":
     case "div":
     case "mod":
-      if (kind === "rsh" && b.umax >= 32n) return zeroExtend32(unknownScalar());
+      // The VM masks a 32-bit shift count to 5 bits; a count that may be 32
+      // or more gives an unknown result, as in the kernel (never "shifted out").
+      if ((kind === "lsh" || kind === "rsh") && bu.umax >= 32n)
+        return zeroExtend32(unknownScalar());
       return truncate32(sync(op64(kind, zext32(a), bu)), undefined);
     case "arsh": {
       if (!isConst(bu) || bu.umin >= 32n) return zeroExtend32(unknownScalar());
