@@ -14,11 +14,6 @@
 #include "runtime/bpftime_runtime.h"
 #include "vm/ebpf_vm.h"
 
-#define PROG_TYPE_SOCKET_FILTER 1
-#define PROG_TYPE_KPROBE 2
-#define PROG_TYPE_SCHED_CLS 3
-#define PROG_TYPE_XDP 6
-#define PROG_TYPE_NGINX_URL_FILTER 0x1001
 #define FLAT_CTX_MIN 512
 
 BPFTIME_API int bpftime_prog_test_run(struct bpftime_region *r, uint32_t prog_id, int use_jit,
@@ -49,7 +44,7 @@ int bpftime_prog_test_run(struct bpftime_region *r, uint32_t prog_id, int use_ji
     size_t mem_len;
     uintptr_t start = (uintptr_t)data, end = start + data_len;
     switch (info.type) {
-    case PROG_TYPE_XDP: /* data, data_end, data_meta, ingress_ifindex, rx_queue_index, egress_ifindex */
+    case BPFTIME_PROG_XDP: /* data, data_end, data_meta, ingress_ifindex, rx_queue_index, egress_ifindex */
         ctx[0] = start;
         ctx[1] = end;
         ctx[2] = start;
@@ -57,15 +52,15 @@ int bpftime_prog_test_run(struct bpftime_region *r, uint32_t prog_id, int use_ji
         mem = ctx;
         mem_len = 6 * 8;
         break;
-    case PROG_TYPE_SOCKET_FILTER:
-    case PROG_TYPE_SCHED_CLS: /* __sk_buff subset: len ... data (19), data_end (20) */
+    case BPFTIME_PROG_SOCKET_FILTER:
+    case BPFTIME_PROG_SCHED_CLS: /* __sk_buff subset: len ... data (19), data_end (20) */
         ctx[0] = data_len;
         ctx[19] = start;
         ctx[20] = end;
         mem = ctx;
         mem_len = 21 * 8;
         break;
-    case PROG_TYPE_NGINX_URL_FILTER: /* the data is the URL; method GET; empty argument */
+    case BPFTIME_PROG_NGINX_URL_FILTER: /* the data is the URL; method GET; empty argument */
     {
         static const char get[] = "GET";
         ctx[0] = start;

@@ -35,20 +35,37 @@ struct ebpf_vm;
 #define BPFTIME_HINT_LEN 256
 #define BPFTIME_INSTANCE_MAX_LINKS 64
 
-/* Map types: the kernel's enum bpf_map_type values. */
+/* Map types: the kernel's enum bpf_map_type values (runtime/map_types.def). */
 enum bpftime_map_type {
-    BPFTIME_MAP_HASH = 1,
-    BPFTIME_MAP_ARRAY = 2,
-    BPFTIME_MAP_PROG_ARRAY = 3,
-    BPFTIME_MAP_PERF_EVENT_ARRAY = 4,
-    BPFTIME_MAP_PERCPU_HASH = 5,
-    BPFTIME_MAP_PERCPU_ARRAY = 6,
-    BPFTIME_MAP_LRU_HASH = 9,
-    BPFTIME_MAP_LRU_PERCPU_HASH = 10,
-    BPFTIME_MAP_QUEUE = 22,
-    BPFTIME_MAP_STACK = 23,
-    BPFTIME_MAP_RINGBUF = 27,
+#define BPF_MAP_TYPE(id, ENUM, name, flags) BPFTIME_MAP_##ENUM = id,
+#include "runtime/map_types.def"
+#undef BPF_MAP_TYPE
 };
+
+/* Flags of a map type in map_types.def (there written MAP_F_*). */
+enum bpftime_map_type_flag {
+    BPFTIME_MAP_F_IMPL = 1,    /* implemented by this runtime */
+    BPFTIME_MAP_F_PERCPU = 2,  /* one value per CPU */
+    BPFTIME_MAP_F_KEYLESS = 4, /* no keys (queue, stack, ringbuf) */
+    BPFTIME_MAP_F_STREAM = 8,  /* records read in order by a consumer */
+};
+
+/* Program types as stored in the region (runtime/prog_types.def): the
+ * kernel's enum bpf_prog_type, and ids from 0x1000 for bpftime's own. */
+enum bpftime_prog_type {
+#define BPF_PROG_TYPE(id, ENUM, name, runs) BPFTIME_PROG_##ENUM = id,
+#define BPF_PROG_FLAVOUR(id, name)
+#include "runtime/prog_types.def"
+#undef BPF_PROG_TYPE
+#undef BPF_PROG_FLAVOUR
+};
+
+/* The tables above at run time (for the FFI and messages): the type's name
+ * ("percpu_hash", "xdp"), or NULL for a number the table does not list;
+ * a map type's BPFTIME_MAP_F_* flags (0 when not listed). */
+BPFTIME_API const char *bpftime_map_type_name(uint32_t type);
+BPFTIME_API uint32_t bpftime_map_type_flags(uint32_t type);
+BPFTIME_API const char *bpftime_prog_type_name(uint32_t type);
 
 /* Update flags, as the kernel's. */
 #define BPFTIME_ANY 0

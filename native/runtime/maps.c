@@ -14,8 +14,7 @@
 
 static bool is_percpu(uint32_t t)
 {
-    return t == BPFTIME_MAP_PERCPU_ARRAY || t == BPFTIME_MAP_PERCPU_HASH ||
-           t == BPFTIME_MAP_LRU_PERCPU_HASH;
+    return bpftime_map_type_flags(t) & BPFTIME_MAP_F_PERCPU;
 }
 static bool is_hash(uint32_t t)
 {
@@ -44,20 +43,8 @@ static uint64_t roundup_pow2(uint64_t v)
 
 static const char *type_name(uint32_t t)
 {
-    switch (t) {
-    case BPFTIME_MAP_HASH: return "hash";
-    case BPFTIME_MAP_ARRAY: return "array";
-    case BPFTIME_MAP_PROG_ARRAY: return "prog_array";
-    case BPFTIME_MAP_PERF_EVENT_ARRAY: return "perf_event_array";
-    case BPFTIME_MAP_PERCPU_HASH: return "percpu_hash";
-    case BPFTIME_MAP_PERCPU_ARRAY: return "percpu_array";
-    case BPFTIME_MAP_LRU_HASH: return "lru_hash";
-    case BPFTIME_MAP_LRU_PERCPU_HASH: return "lru_percpu_hash";
-    case BPFTIME_MAP_QUEUE: return "queue";
-    case BPFTIME_MAP_STACK: return "stack";
-    case BPFTIME_MAP_RINGBUF: return "ringbuf";
-    default: return "unknown";
-    }
+    const char *n = bpftime_map_type_name(t);
+    return n ? n : "unknown";
 }
 
 /* map_flags the kernel accepts per map type (include/uapi/linux/bpf.h);
@@ -183,12 +170,16 @@ int map_check_spec(struct bpftime_region *r, uint32_t type, uint32_t key_size, u
                                      "of two multiple of %u (got %llu)",
                                      SHM_PAGE, (unsigned long long)*map_extra);
         break;
-    default:
-        return bpftime_set_error(-EINVAL,
-                                 "map type %u is not supported (supported: hash, array, "
-                                 "prog_array, perf_event_array, percpu_hash, percpu_array, "
-                                 "lru_hash, lru_percpu_hash, queue, stack, ringbuf)",
-                                 type);
+    default: {
+        char names[512] = "";
+        size_t len = 0;
+        for (uint32_t t = 0; t < 256 && len < sizeof names; t++)
+            if (bpftime_map_type_flags(t) & BPFTIME_MAP_F_IMPL)
+                len += (size_t)snprintf(names + len, sizeof names - len, "%s%s", len ? ", " : "",
+                                        bpftime_map_type_name(t));
+        return bpftime_set_error(-EINVAL, "map type %u (%s) is not supported (supported: %s)", type,
+                                 tn, names);
+    }
     }
     if ((uint64_t)value_size > (1u << 20))
         return bpftime_set_error(-E2BIG, "%s map value_size %u is too large (max 1 MiB)", tn,

@@ -9,6 +9,9 @@ import { BpftimeError } from "../errors.ts";
 const { ptr: P, cstring: S, i32, u32, u64, i64, void: V, bool: B } = FFIType;
 
 const lib = openLibrary({
+  bpftime_map_type_name: { args: [u32], returns: S },
+  bpftime_map_type_flags: { args: [u32], returns: u32 },
+  bpftime_prog_type_name: { args: [u32], returns: S },
   bpftime_region_create: { args: [P, u64, P], returns: i32 },
   bpftime_region_open: { args: [P, P], returns: i32 },
   bpftime_region_close: { args: [P], returns: V },
@@ -63,6 +66,17 @@ function check(rc: number, what?: string): number {
   if (rc >= 0) return rc;
   throw nativeError(rc, what);
 }
+
+/**
+ * The C runtime's view of the type tables (native/runtime/map_types.def,
+ * prog_types.def): what its lookups answer for a number, for checking that
+ * the C and TypeScript readings of the tables agree.
+ */
+export const nativeTypeTables = {
+  mapTypeName: (id: number): string | null => s.bpftime_map_type_name(id)?.toString() ?? null,
+  mapTypeFlags: (id: number): number => s.bpftime_map_type_flags(id),
+  progTypeName: (id: number): string | null => s.bpftime_prog_type_name(id)?.toString() ?? null,
+};
 
 function cstr(v: string): Uint8Array {
   return new TextEncoder().encode(v + "\0");

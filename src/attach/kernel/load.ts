@@ -13,7 +13,8 @@ import {
   pinFd,
   progInfo,
 } from "../../native/index.ts";
-import { formatAttachHint, loadObject, mapTypeName } from "../../elf/index.ts";
+import { formatAttachHint, loadObject } from "../../elf/index.ts";
+import { mapTypeName } from "../../enums.ts";
 import { programKind } from "../program-types.ts";
 import { kernelProgTypeName, writeMeta, type KernelMeta } from "./metadata.ts";
 import { checkBpffs, checkName, defaultObjectName, entries, objectDir, pinRoot } from "./pins.ts";
