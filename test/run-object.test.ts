@@ -1,8 +1,18 @@
 // `bpftime run` on ELF objects and stored programs: contexts built per type.
 import { describe, expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
+import { readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { cli, cliOk, compileBpf, regionNames, repoRoot, run, tempDir } from "./helpers.ts";
+import {
+  cli,
+  cliEntry,
+  cliOk,
+  compileBpf,
+  regionNames,
+  repoRoot,
+  run,
+  startProcess,
+  tempDir,
+} from "./helpers.ts";
 
 run(["make", "-s", "-C", join(repoRoot, "examples")]);
 const newRegion = regionNames("runobj");
@@ -74,4 +84,24 @@ describe("bpftime run on objects", () => {
     expect(missing.code).toBe(3);
     expect(missing.stderr.trim().split("\n")).toHaveLength(1);
   });
+
+  test("a run killed mid-way leaves no temporary region: the next run reaps what is left", async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, "pkt.bin"), new Uint8Array(1500));
+    const args = ["run", checksum, "--data", join(dir, "pkt.bin"), "--engine", "interp"];
+    const p = startProcess([process.execPath, cliEntry, ...args, "--repeat", "2000000000"]);
+    const mine = () => readdirSync("/dev/shm").filter((f) => f.startsWith(`bpftime-run-${p.pid}-`));
+    // Wait for the file that says the load is done: the metadata is there
+    // and the region file already unlinked (the run keeps its mapping).
+    const deadline = Date.now() + 60_000;
+    while (!(mine().length === 1 && mine()[0]!.endsWith(".meta"))) {
+      if (Date.now() > deadline) throw new Error(`the run never loaded: ${p.output()}`);
+      await Bun.sleep(5); // polling for a file, not a synchronisation by time
+    }
+    process.kill(p.pid, "SIGKILL");
+    await p.exited;
+    expect(mine()).toEqual([expect.stringMatching(/\.meta$/)]); // no region file, only metadata
+    cliOk(args); // the next run reaps the dead run's leftovers
+    expect(mine()).toEqual([]);
+  }, 120_000);
 });

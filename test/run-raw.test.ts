@@ -82,6 +82,39 @@ describe("bpftime run --raw", () => {
     expect(engine.stderr).toContain('unknown engine "fast"');
   });
 
+  test("raw bytecode runs on the bounds-checked interpreter unless asked otherwise", () => {
+    const env = { BPFTIME_VM: undefined };
+    const r = cli(["run", "--raw", file(ret42), "--json"], { env });
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).engine).toBe("interp");
+    // an out-of-bounds read is caught without --engine: the default checks accesses
+    const data = file(Uint8Array.from([1]), "data.bin");
+    const oob = cli(["run", "--raw", file(readData), "--data", data], { env });
+    expect(oob.code).toBe(7);
+    expect(oob.stderr).toMatch(/instruction 0/);
+  });
+
+  test("the JIT on raw bytecode needs --unverified, from the flag or $BPFTIME_VM", () => {
+    for (const [args, env] of [
+      [["--engine", "jit"], { BPFTIME_VM: undefined }],
+      [[], { BPFTIME_VM: "jit" }],
+    ] as const) {
+      const r = cli(["run", "--raw", file(ret42), ...args], { env });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/^bpftime: raw bytecode is not verified .*--unverified.*\n$/);
+    }
+    const r = cli(["run", "--raw", file(ret42), "--engine", "jit", "--unverified", "--json"]);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ returnValue: "0x2a", engine: "jit" });
+  });
+
+  test("the help says raw bytecode is unverified and which engine checks accesses", () => {
+    const help = cli(["run", "--help"]).stdout;
+    expect(help).toContain("--unverified");
+    expect(help).toMatch(/NOT verified/);
+    expect(help).toMatch(/interpreter, which checks every\s+memory access; the JIT does not/);
+  });
+
   test("malformed bytecode is refused at load with the instruction index", () => {
     const badOpcode = Uint8Array.from([0xb7, 0, 0, 0, 1, 0, 0, 0, 0xff, 0, 0, 0, 0, 0, 0, 0]);
     const r = cli(["run", "--raw", file(badOpcode), "--engine", "interp"]);

@@ -51,6 +51,10 @@ struct bpftime_attach_manager {
     int instance_id;
     uint64_t last_heartbeat_ns;
     uint64_t refreshes;
+    /* Links that failed to attach at the last instantiate (recorded in the
+     * region for `bpftime list`); nr_failed counts them all. */
+    struct bpftime_link_error failed[BPFTIME_INSTANCE_MAX_ERRORS];
+    uint32_t nr_failed;
 };
 
 static uint64_t now_ns(void)
@@ -58,6 +62,19 @@ static uint64_t now_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Remembers that link_id failed to attach here, with this thread's last error. */
+static void record_failure(struct bpftime_attach_manager *m, uint32_t link_id)
+{
+    if (m->nr_failed < BPFTIME_INSTANCE_MAX_ERRORS) {
+        struct bpftime_link_error *e = &m->failed[m->nr_failed];
+        e->link_id = link_id;
+        e->err = bpftime_last_errno() < 0 ? bpftime_last_errno() : -EINVAL;
+        snprintf(e->message, sizeof e->message, "%.*s", (int)sizeof e->message - 1,
+                 bpftime_last_error_message());
+    }
+    m->nr_failed++;
 }
 
 /* The callback every hook calls: one acquire load of the link's program. */
@@ -228,8 +245,6 @@ static struct link_slot *attach_link(struct bpftime_attach_manager *m,
     int64_t id = bpftime_attach_impl_attach(impl, arg, ti->arg_len, li->cookie, cb);
     free(arg);
     if (id < 0) {
-        bpftime_set_error((int)id, "link %u: %s: %s", li->id, impl->ops->name,
-                          bpftime_last_error_message());
         release_prog(m, p);
         free(s);
         return NULL;
@@ -247,6 +262,7 @@ static void report_instance(struct bpftime_attach_manager *m)
     for (struct link_slot *s = m->slots; s && n < BPFTIME_INSTANCE_MAX_LINKS; s = s->next)
         ids[n++] = s->link_id;
     bpftime_instance_set_links(m->region, (uint32_t)m->instance_id, ids, n, m->generation);
+    bpftime_instance_set_errors(m->region, (uint32_t)m->instance_id, m->failed, m->nr_failed);
 }
 
 int bpftime_attach_manager_instantiate(struct bpftime_attach_manager *m)
@@ -254,6 +270,7 @@ int bpftime_attach_manager_instantiate(struct bpftime_attach_manager *m)
     uint64_t gen = bpftime_region_generation(m->region);
     for (struct link_slot *s = m->slots; s; s = s->next)
         s->seen = false;
+    m->nr_failed = 0;
 
     struct link_slot *head = NULL, **tail = &head;
     for (int id = bpftime_link_next_id(m->region, 0); id > 0;
@@ -288,12 +305,14 @@ int bpftime_attach_manager_instantiate(struct bpftime_attach_manager *m)
             } else {
                 BPFTIME_WARN("link %u keeps program %u: %s", li.id, s->prog_id,
                              bpftime_last_error_message());
+                record_failure(m, li.id);
             }
         }
         if (!s) {
             s = attach_link(m, &li, &ti, impl);
             if (!s) {
                 BPFTIME_WARN("cannot attach link %u: %s", li.id, bpftime_last_error_message());
+                record_failure(m, li.id);
                 continue;
             }
             BPFTIME_INFO("attached link %u (program %u, %s)", li.id, li.prog_id, impl->ops->name);
@@ -326,6 +345,9 @@ int bpftime_attach_manager_refresh(struct bpftime_attach_manager *m)
             if (now - m->last_heartbeat_ns >= HEARTBEAT_NS) {
                 m->last_heartbeat_ns = now;
                 bpftime_instance_heartbeat(m->region, (uint32_t)m->instance_id);
+                /* Processes that died without cleaning up (crash, SIGKILL)
+                 * leave their instance behind: whoever is alive removes it. */
+                bpftime_instance_reap(m->region);
                 collect_retired(m, false);
             }
         }
@@ -349,6 +371,7 @@ void bpftime_attach_manager_deinstantiate(struct bpftime_attach_manager *m)
         free(s);
     }
     m->synced = false;
+    m->nr_failed = 0;
     report_instance(m);
 }
 

@@ -400,8 +400,14 @@ int bpftime_resolve_uprobe_target(const char *arg, size_t arg_len, struct bpftim
             addr = (uint64_t)(uintptr_t)p + off;
             out->size = 0;
         } else {
+            if (size && off >= size)
+                return bpftime_set_error(-EINVAL,
+                                         "uprobe target %s:%s+%llu: the offset is beyond the "
+                                         "function (%llu bytes)",
+                                         binary, sym, (unsigned long long)off,
+                                         (unsigned long long)size);
             addr = value + out->bias + off;
-            out->size = size > off ? size - off : 0;
+            out->size = size ? size - off : 0;
         }
     }
     if (!is_executable(addr))

@@ -22,6 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bpftime/api.h"
+
 struct bpftime_resolved {
     uint64_t addr;       /* runtime address (symbol + bias + off) */
     uint64_t size;       /* bytes from addr to the symbol's end; 0 = unknown */
@@ -35,8 +37,8 @@ int bpftime_resolve_uprobe_target(const char *arg, size_t arg_len, struct bpftim
 
 /* Looks SYMBOL up in ELF file `path` (no process involved): *value = st_value,
  * *size = st_size, *is_ifunc = STT_GNU_IFUNC. Returns 0, -ENOENT or -EIO. */
-int bpftime_elf_lookup_symbol(const char *path, const char *symbol, uint64_t *value, uint64_t *size,
-                              int *is_ifunc);
+BPFTIME_API int bpftime_elf_lookup_symbol(const char *path, const char *symbol, uint64_t *value,
+                                          uint64_t *size, int *is_ifunc);
 
 /* The virtual address of the first PT_LOAD segment of ELF file `path`
  * rounded down to its page (what the mapping with file offset 0 starts at,

@@ -75,6 +75,19 @@ static int try_hook(struct up_impl *ui, struct up_entry *e)
         }
         return rc;
     }
+    /* A kernel uprobe (perf_event_open, `bpftime attach --kernel`) or a
+     * debugger's breakpoint keeps an int3 here. Patching over it would
+     * relocate the int3 into our trampoline, and the kernel would later put
+     * its saved byte back into the middle of our jump: refuse instead. (Only
+     * the first byte: a function never starts with int3, our own shared
+     * patch starts with a jump.) */
+    unsigned char first;
+    if (bpftime_safe_read(&first, (const void *)(uintptr_t)res.addr, 1) == 0 && first == 0xcc)
+        return bpftime_set_error(
+            -EBUSY,
+            "cannot hook %s: a kernel uprobe or a breakpoint (int3) is at 0x%lx; remove it "
+            "first (bpftime detach --kernel LINK)",
+            e->arg, (unsigned long)res.addr);
     rc = bpftime_hook_attach_ex((void *)(uintptr_t)res.addr, res.size,
                                 ui->retprobe ? &leave_cbs : &enter_cbs, e, &e->hook);
     if (rc < 0)

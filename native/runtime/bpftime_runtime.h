@@ -34,6 +34,8 @@ struct ebpf_vm;
 #define BPFTIME_NAME_LEN 64
 #define BPFTIME_HINT_LEN 256
 #define BPFTIME_INSTANCE_MAX_LINKS 64
+#define BPFTIME_INSTANCE_MAX_ERRORS 4 /* failed links an instance records (more are counted) */
+#define BPFTIME_LINK_ERROR_LEN 184
 
 /* Map types: the kernel's enum bpf_map_type values (runtime/map_types.def). */
 enum bpftime_map_type {
@@ -90,6 +92,11 @@ BPFTIME_API const char *bpftime_prog_type_name(uint32_t type);
 BPFTIME_API int bpftime_region_create(const char *name, uint64_t size, struct bpftime_region **out);
 /* Maps an existing region; refuses other layout versions / non-regions. */
 BPFTIME_API int bpftime_region_open(const char *name, struct bpftime_region **out);
+/* As bpftime_region_open, on a file descriptor the caller opened (O_RDWR) —
+ * e.g. inherited from a more privileged parent (the nginx master opens the
+ * region for its unprivileged workers). The handle owns fd (closed by
+ * bpftime_region_close, and on failure). name is for messages. */
+BPFTIME_API int bpftime_region_open_fd(const char *name, int fd, struct bpftime_region **out);
 /* Unmaps and frees the process-local handle (and the VMs it created). */
 BPFTIME_API void bpftime_region_close(struct bpftime_region *r);
 /* Unlinks /dev/shm/bpftime-<name> (mappings stay valid until closed). */
@@ -207,6 +214,12 @@ BPFTIME_API int bpftime_map_create(struct bpftime_region *r, const char *name, u
                                    uint32_t map_flags, uint64_t map_extra);
 BPFTIME_API int bpftime_map_get(struct bpftime_region *r, uint32_t id,
                                 struct bpftime_map_info *out);
+/* BPF_MAP_FREEZE: from now on the control plane may not change the map
+ * (update, delete, pop: -EPERM); programs still read it. -EBUSY if already
+ * frozen. The loader freezes .rodata after writing its initial value. */
+BPFTIME_API int bpftime_map_freeze(struct bpftime_region *r, uint32_t id);
+/* 1 frozen, 0 not, or a negative error. */
+BPFTIME_API int bpftime_map_is_frozen(struct bpftime_region *r, uint32_t id);
 /* -EBUSY while a program refers to it. */
 BPFTIME_API int bpftime_map_delete(struct bpftime_region *r, uint32_t id);
 BPFTIME_API int bpftime_map_next_id(struct bpftime_region *r, uint32_t start_id);
@@ -345,6 +358,26 @@ BPFTIME_API int bpftime_instance_delete(struct bpftime_region *r, uint32_t id);
 BPFTIME_API int bpftime_instance_next_id(struct bpftime_region *r, uint32_t start_id);
 /* Deletes instances whose process is gone; returns how many. */
 BPFTIME_API int bpftime_instance_reap(struct bpftime_region *r);
+
+/* Why one link could not attach in one instance (what `bpftime list`, `start`
+ * and `inject` show). Layout (192 bytes): 0 u32 link_id  4 i32 err (negative
+ * errno)  8 char message[120] (NUL-terminated, truncated). */
+struct bpftime_link_error {
+    uint32_t link_id;
+    int32_t err;
+    char message[BPFTIME_LINK_ERROR_LEN];
+};
+/* Replaces the instance's failed links: the first BPFTIME_INSTANCE_MAX_ERRORS
+ * of n are kept, n is recorded. */
+BPFTIME_API int bpftime_instance_set_errors(struct bpftime_region *r, uint32_t id,
+                                            const struct bpftime_link_error *errs, uint32_t n);
+/* Copies up to cap recorded errors; returns how many links failed in all
+ * (may exceed cap and BPFTIME_INSTANCE_MAX_ERRORS). */
+BPFTIME_API int bpftime_instance_get_errors(struct bpftime_region *r, uint32_t id,
+                                            struct bpftime_link_error *out, uint32_t cap);
+
+/* CLOCK_MONOTONIC now, in ns: the clock heartbeat_ns is on. */
+BPFTIME_API uint64_t bpftime_monotonic_ns(void);
 
 /* ---- helpers and VM setup ---- */
 

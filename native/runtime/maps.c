@@ -56,6 +56,8 @@ static const char *type_name(uint32_t t)
 #define F_NUMA_NODE (1u << 2)
 #define F_ACCESS_MASK \
     ((1u << 3) | (1u << 4) | (1u << 7) | (1u << 8)) /* RDONLY WRONLY RDONLY_PROG WRONLY_PROG */
+#define F_RDONLY (1u << 3)
+#define F_RDONLY_PROG (1u << 7)
 #define F_ZERO_SEED (1u << 6)
 #define F_MMAPABLE (1u << 10)
 #define F_PRESERVE_ELEMS (1u << 11)
@@ -892,6 +894,9 @@ int bpftime_map_h_update(struct bpftime_map *h, const void *key, const void *val
 {
     if (!handle_ok(h))
         return bpftime_set_error(-EINVAL, "invalid map handle");
+    if (from_prog && (h->m->map_flags & F_RDONLY_PROG))
+        return bpftime_set_error(-EPERM, "map %u is read-only to programs (BPF_F_RDONLY_PROG)",
+                                 h->id);
     if (is_array(h->type))
         return array_update(h, key, value, flags, from_prog);
     if (is_hash(h->type))
@@ -1014,11 +1019,39 @@ int bpftime_map_lookup(struct bpftime_region *r, uint32_t id, const void *key, v
     }
 }
 
+/* As the kernel's map_update_elem/map_delete_elem on a frozen map (or one
+ * created BPF_F_RDONLY): the control plane may not change it. Programs
+ * still may, unless the map is also BPF_F_RDONLY_PROG (the verifier's job;
+ * the helpers refuse too, see bpftime_map_h_update). */
+static int refuse_frozen(const struct bpftime_map *h, const char *op)
+{
+    uint32_t flags = __atomic_load_n(&h->m->map_flags, __ATOMIC_ACQUIRE);
+    if (flags & SHM_MAP_FROZEN)
+        return bpftime_set_error(
+            -EPERM,
+            "map %u (%s) is frozen (read-only after load, as the kernel freezes "
+            ".rodata): it cannot be %s",
+            h->id, h->m->name, op);
+    if (flags & F_RDONLY)
+        return bpftime_set_error(
+            -EPERM, "map %u (%s) was created read-only (BPF_F_RDONLY): it cannot be %s", h->id,
+            h->m->name, op);
+    return 0;
+}
+
+#define REFUSE_FROZEN(op) \
+    do { \
+        int rf_rc_ = refuse_frozen(h, (op)); \
+        if (rf_rc_) \
+            return rf_rc_; \
+    } while (0)
+
 int bpftime_map_update(struct bpftime_region *r, uint32_t id, const void *key, const void *value,
                        uint64_t flags)
 {
     GET_HANDLE(r, id);
     CHECK_BUFS(key, true, value, true);
+    REFUSE_FROZEN("updated");
     return bpftime_map_h_update(h, key, value, flags, false);
 }
 
@@ -1026,6 +1059,7 @@ int bpftime_map_delete_elem(struct bpftime_region *r, uint32_t id, const void *k
 {
     GET_HANDLE(r, id);
     CHECK_BUFS(key, true, NULL, false);
+    REFUSE_FROZEN("changed");
     return bpftime_map_h_delete(h, key);
 }
 
@@ -1034,6 +1068,7 @@ int bpftime_map_lookup_and_delete(struct bpftime_region *r, uint32_t id, const v
 {
     GET_HANDLE(r, id);
     CHECK_BUFS(key, true, value, true);
+    REFUSE_FROZEN("changed");
     if (h->type == BPFTIME_MAP_QUEUE || h->type == BPFTIME_MAP_STACK)
         return qs_pop(h, value, true);
     if (is_hash(h->type))

@@ -21,6 +21,7 @@ _Static_assert(sizeof(struct bpftime_link_info) == 32, "link_info layout");
 _Static_assert(sizeof(struct bpftime_instance_info) == 296, "instance_info layout");
 _Static_assert(offsetof(struct bpftime_instance_info, link_ids) == 40, "instance_info.link_ids");
 _Static_assert(sizeof(struct bpftime_invocation) == 40, "invocation layout");
+_Static_assert(sizeof(struct bpftime_link_error) == 192, "link_error layout");
 
 static const char *const kind_names[KIND_COUNT] = {"program", "map", "attach target", "link",
                                                    "instance"};
@@ -165,8 +166,8 @@ int map_entry_check(struct bpftime_region *r, const struct shm_map *m)
     uint64_t map_extra = m->map_extra;
     int quiet = bpftime_error_quiet;
     bpftime_error_quiet = 1; /* map_check_spec's own message speaks of creating a map */
-    int rc = map_check_spec(r, m->type, m->key_size, m->value_size, &max_entries, m->map_flags,
-                            &map_extra);
+    int rc = map_check_spec(r, m->type, m->key_size, m->value_size, &max_entries,
+                            m->map_flags & ~SHM_MAP_FROZEN, &map_extra);
     bpftime_error_quiet = quiet;
     if (rc || max_entries != m->max_entries || map_extra != m->map_extra)
         return rt_damaged(r,
@@ -475,7 +476,7 @@ int bpftime_map_get(struct bpftime_region *r, uint32_t id, struct bpftime_map_in
     out->key_size = m->key_size;
     out->value_size = m->value_size;
     out->max_entries = m->max_entries;
-    out->map_flags = m->map_flags;
+    out->map_flags = m->map_flags & ~SHM_MAP_FROZEN;
     out->map_extra = m->map_extra;
     out->created_ns = m->created_ns;
     out->ncpus = r->ncpus;
@@ -525,6 +526,37 @@ int bpftime_map_delete(struct bpftime_region *r, uint32_t id)
     pthread_mutex_unlock(&r->local_lock);
     map_storage_free(r, &copy);
     return 0;
+}
+
+int bpftime_map_freeze(struct bpftime_region *r, uint32_t id)
+{
+    int err = rt_check_truncated(r);
+    if (err)
+        return err;
+    shm_lock(&r->hdr->table_lock);
+    struct shm_map *m = map_entry_by_id(r, id, NULL);
+    if (!m || (err = map_entry_check(r, m)) != 0) {
+        shm_unlock(&r->hdr->table_lock);
+        return m ? err : not_found(KIND_MAP, id);
+    }
+    if (m->map_flags & SHM_MAP_FROZEN)
+        err = bpftime_set_error(-EBUSY, "map %u (%s) is already frozen", id, m->name);
+    else
+        __atomic_or_fetch(&m->map_flags, SHM_MAP_FROZEN, __ATOMIC_RELEASE);
+    shm_unlock(&r->hdr->table_lock);
+    return err;
+}
+
+int bpftime_map_is_frozen(struct bpftime_region *r, uint32_t id)
+{
+    struct bpftime_map_info info;
+    int rc = bpftime_map_get(r, id, &info);
+    if (rc)
+        return rc;
+    struct bpftime_map *h = bpftime_map_handle(r, id);
+    if (!h)
+        return bpftime_last_errno();
+    return (__atomic_load_n(&h->m->map_flags, __ATOMIC_ACQUIRE) & SHM_MAP_FROZEN) ? 1 : 0;
 }
 
 int bpftime_map_next_id(struct bpftime_region *r, uint32_t start_id)
@@ -841,6 +873,8 @@ int bpftime_instance_register(struct bpftime_region *r, uint32_t pid)
     }
     in->pid = pid;
     in->start_time = st;
+    in->nr_links = 0;
+    in->nr_errors = 0;
     atomic_store(&in->heartbeat_ns, rt_now_ns(CLOCK_MONOTONIC));
     uint32_t id = take_id(r, KIND_INSTANCE);
     __atomic_store_n(&in->id, id, __ATOMIC_RELEASE);
@@ -952,4 +986,51 @@ int bpftime_instance_reap(struct bpftime_region *r)
         inst_gen_bump(r);
     shm_unlock(&r->hdr->table_lock);
     return n;
+}
+
+int bpftime_instance_set_errors(struct bpftime_region *r, uint32_t id,
+                                const struct bpftime_link_error *errs, uint32_t n)
+{
+    shm_lock(&r->hdr->table_lock);
+    struct shm_instance *in = instance_by_id(r, id);
+    if (!in) {
+        shm_unlock(&r->hdr->table_lock);
+        return not_found(KIND_INSTANCE, id);
+    }
+    memset(in->errors, 0, sizeof in->errors);
+    uint32_t keep = n < BPFTIME_INSTANCE_MAX_ERRORS ? n : BPFTIME_INSTANCE_MAX_ERRORS;
+    for (uint32_t i = 0; i < keep; i++) {
+        in->errors[i].link_id = errs[i].link_id;
+        in->errors[i].err = errs[i].err;
+        snprintf(in->errors[i].message, sizeof in->errors[i].message, "%.*s",
+                 (int)sizeof errs[i].message - 1, errs[i].message);
+    }
+    in->nr_errors = n;
+    inst_gen_bump(r);
+    shm_unlock(&r->hdr->table_lock);
+    return 0;
+}
+
+int bpftime_instance_get_errors(struct bpftime_region *r, uint32_t id,
+                                struct bpftime_link_error *out, uint32_t cap)
+{
+    shm_lock(&r->hdr->table_lock);
+    struct shm_instance *in = instance_by_id(r, id);
+    if (!in) {
+        shm_unlock(&r->hdr->table_lock);
+        return not_found(KIND_INSTANCE, id);
+    }
+    uint32_t n = in->nr_errors;
+    uint32_t stored = n < BPFTIME_INSTANCE_MAX_ERRORS ? n : BPFTIME_INSTANCE_MAX_ERRORS;
+    for (uint32_t i = 0; i < stored && i < cap; i++) {
+        out[i] = in->errors[i];
+        out[i].message[sizeof out[i].message - 1] = 0; /* the region is shared: trust nothing */
+    }
+    shm_unlock(&r->hdr->table_lock);
+    return (int)n;
+}
+
+uint64_t bpftime_monotonic_ns(void)
+{
+    return rt_now_ns(CLOCK_MONOTONIC);
 }

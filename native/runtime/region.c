@@ -471,6 +471,8 @@ int bpftime_region_create(const char *name, uint64_t size, struct bpftime_region
     return 0;
 }
 
+static int region_map_open(struct bpftime_region *r, const char *name, struct bpftime_region **out);
+
 int bpftime_region_open(const char *name, struct bpftime_region **out)
 {
     if (!name)
@@ -494,6 +496,27 @@ int bpftime_region_open(const char *name, struct bpftime_region **out)
         return bpftime_set_error(-e, "cannot open region %s/bpftime-%s: %s", SHM_DIR, name,
                                  strerror(e));
     }
+    return region_map_open(r, name, out);
+}
+
+int bpftime_region_open_fd(const char *name, int fd, struct bpftime_region **out)
+{
+    if (!name)
+        name = BPFTIME_DEFAULT_REGION;
+    int rc = check_name(name);
+    struct bpftime_region *r = rc ? NULL : region_alloc(name);
+    if (!r) {
+        close(fd);
+        return rc ? rc : bpftime_set_error(-ENOMEM, "out of memory");
+    }
+    r->fd = fd;
+    return region_map_open(r, name, out);
+}
+
+/* Checks and maps the region file open on r->fd; frees r on failure. */
+static int region_map_open(struct bpftime_region *r, const char *name, struct bpftime_region **out)
+{
+    int rc;
     struct shm_header peek;
     /* A region being created has no magic yet: give its creator a moment. */
     for (int tries = 0;; tries++) {

@@ -29,8 +29,8 @@
 
 #include "runtime/bpftime_runtime.h"
 
-#define BPFTIME_MAGIC "BPFTIME" /* 8 bytes with its NUL */
-#define BPFTIME_LAYOUT_VERSION 1u
+#define BPFTIME_MAGIC "BPFTIME"   /* 8 bytes with its NUL */
+#define BPFTIME_LAYOUT_VERSION 2u /* 2: instances record failed links */
 #define SHM_PAGE 4096u
 
 #define SHM_PROGS_CAP 1024u
@@ -110,6 +110,11 @@ struct shm_prog {
     char attach_hint[BPFTIME_HINT_LEN];
 };
 
+/* In shm_map.map_flags, above every kernel BPF_F_* flag: the map is frozen
+ * (BPF_MAP_FREEZE): the control plane may no longer change it. bpftime's own
+ * state, never reported as a flag (bpftime_map_get masks it). */
+#define SHM_MAP_FROZEN (1u << 31)
+
 struct shm_map {
     uint32_t id;
     uint32_t type;
@@ -150,8 +155,9 @@ struct shm_instance {
     _Atomic uint64_t heartbeat_ns;
     uint64_t generation_seen;
     uint32_t nr_links;
-    uint32_t reserved;
+    uint32_t nr_errors; /* links that failed to attach (the first few are in errors[]) */
     uint32_t link_ids[BPFTIME_INSTANCE_MAX_LINKS];
+    struct bpftime_link_error errors[BPFTIME_INSTANCE_MAX_ERRORS];
 };
 
 /* ---- map storage ---- */

@@ -28,6 +28,10 @@ struct bpftime_ss;
  * "region /dev/shm/bpftime-x does not exist: create it with `bpftime shm
  * create x`"). */
 BPFTIME_API struct bpftime_ss *bpftime_ss_open(const char *shm_name);
+/* The same on region file descriptor fd (opened O_RDWR by the caller, e.g.
+ * inherited from the nginx master, which opens the region as root before its
+ * workers drop privileges). The handle owns fd, also on failure. */
+BPFTIME_API struct bpftime_ss *bpftime_ss_open_fd(const char *shm_name, int fd);
 BPFTIME_API void bpftime_ss_close(struct bpftime_ss *ss);
 
 /* Verdict of the URL filter for one request.

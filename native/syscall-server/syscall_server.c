@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "attach/attach_manager.h"
 #include "attach/event_provider.h"
@@ -23,15 +24,32 @@ struct bpftime_ss {
     struct bpftime_attach_impl *nginx;      /* owned by the manager once registered */
 };
 
+static struct bpftime_ss *ss_open(const char *shm_name, int fd);
+
 struct bpftime_ss *bpftime_ss_open(const char *shm_name)
+{
+    return ss_open(shm_name, -1);
+}
+
+struct bpftime_ss *bpftime_ss_open_fd(const char *shm_name, int fd)
+{
+    return ss_open(shm_name, fd);
+}
+
+/* fd < 0: open the region by name. */
+static struct bpftime_ss *ss_open(const char *shm_name, int fd)
 {
     const char *name = shm_name && *shm_name ? shm_name : BPFTIME_DEFAULT_REGION;
     struct bpftime_ss *ss = calloc(1, sizeof *ss);
     if (!ss) {
+        if (fd >= 0)
+            close(fd);
         bpftime_set_error(-ENOMEM, "out of memory");
         return NULL;
     }
-    if (bpftime_region_open(name, &ss->region) < 0) {
+    int rc = fd >= 0 ? bpftime_region_open_fd(name, fd, &ss->region)
+                     : bpftime_region_open(name, &ss->region);
+    if (rc < 0) {
         free(ss);
         return NULL;
     }

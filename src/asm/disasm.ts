@@ -106,6 +106,16 @@ const aluSymbol: Record<number, string> = {
   [AluOp.ARSH]: "s>>",
 };
 
+/**
+ * The C operator of an arithmetic operation (AluOp value) as the disassembler
+ * prints it: `+=`, `s>>=`, `=` for mov; undefined for neg, byte swap and
+ * unknown operations. For messages that name an operation.
+ */
+export function aluOperator(op: number): string | undefined {
+  const sym = aluSymbol[op];
+  return sym === undefined ? undefined : `${sym}=`;
+}
+
 const jmpSymbol: Record<number, string> = {
   [JmpOp.JEQ]: "==",
   [JmpOp.JGT]: ">",
@@ -336,7 +346,9 @@ export function disassemble(insts: readonly Instruction[], opts: DisassembleOpti
   return lines.length ? lines.join("\n") + "\n" : "";
 }
 
-const ubpfAlu: Record<number, string> = {
+// The ISA mnemonics (ubpf syntax), typed as literal unions so that code naming
+// operations the same way (the verifier's scalar domain) is checked against them.
+const ubpfAlu = {
   [AluOp.ADD]: "add",
   [AluOp.SUB]: "sub",
   [AluOp.MUL]: "mul",
@@ -349,8 +361,8 @@ const ubpfAlu: Record<number, string> = {
   [AluOp.XOR]: "xor",
   [AluOp.MOV]: "mov",
   [AluOp.ARSH]: "arsh",
-};
-const ubpfJmp: Record<number, string> = {
+} as const;
+const ubpfJmp = {
   [JmpOp.JEQ]: "jeq",
   [JmpOp.JGT]: "jgt",
   [JmpOp.JGE]: "jge",
@@ -362,7 +374,21 @@ const ubpfJmp: Record<number, string> = {
   [JmpOp.JLE]: "jle",
   [JmpOp.JSLT]: "jslt",
   [JmpOp.JSLE]: "jsle",
-};
+} as const;
+
+export type AluMnemonic = (typeof ubpfAlu)[keyof typeof ubpfAlu];
+export type JumpMnemonic = (typeof ubpfJmp)[keyof typeof ubpfJmp];
+
+/** The mnemonic of an arithmetic operation (AluOp value but neg and byte swap): `add`, `mov`. */
+export function aluMnemonic(op: number): AluMnemonic | undefined {
+  return (ubpfAlu as Record<number, AluMnemonic | undefined>)[op];
+}
+
+/** The mnemonic of a conditional jump (JmpOp value): `jeq`, `jsgt`. */
+export function jumpMnemonic(op: number): JumpMnemonic | undefined {
+  return (ubpfJmp as Record<number, JumpMnemonic | undefined>)[op];
+}
+
 const ubpfSize: Record<number, string> = {
   [Size.W]: "w",
   [Size.H]: "h",
@@ -394,7 +420,7 @@ export function ubpfText(inst: Instruction): string {
         if (cls === Class.ALU64) return k ? `bswap${imm} %r${dst}` : UNKNOWN;
         return `${k ? "le" : "be"}${imm} %r${dst}`;
       }
-      const name = ubpfAlu[op];
+      const name = aluMnemonic(op);
       if (name === undefined) return UNKNOWN;
       const operand = k ? String(imm) : `%r${src}`;
       if (op === AluOp.DIV || op === AluOp.MOD) {
@@ -422,7 +448,7 @@ export function ubpfText(inst: Instruction): string {
         if (!k) return UNKNOWN;
         return opcode === OP_JA32 ? `ja32 ${rel(imm, false)}` : `ja ${rel(off, false)}`;
       }
-      const name = ubpfJmp[op];
+      const name = jumpMnemonic(op);
       if (name === undefined) return UNKNOWN;
       const sfx = cls === Class.JMP32 ? "32" : "";
       return `${name}${sfx} %r${dst}, ${k ? String(imm) : `%r${src}`}, ${rel(off, false)}`;

@@ -1,11 +1,16 @@
 import { describe, expect, test } from "bun:test";
 import { BpftimeError } from "../errors.ts";
 import {
+  AluOp,
   Class,
+  JmpOp,
   OP_LDDW,
   classOf,
+  aluMnemonic,
+  aluOperator,
   callTarget,
   decode,
+  decodeSlot,
   encode,
   enumerateForms,
   ins,
@@ -15,8 +20,11 @@ import {
   isExit,
   isJump,
   isLddw,
+  isRegisterSource,
+  jumpMnemonic,
   jumpTarget,
   lddw,
+  lddwNextImm,
   slotIndices,
   totalSlots,
 } from "./index.ts";
@@ -108,6 +116,20 @@ describe("decode/encode", () => {
     expect(e.message).toContain("instruction 0");
   });
 
+  test("framing errors carry the slot and the reason apart from the message", () => {
+    const e = thrown(() => decode(bytes(0xb7, 0, 0, 0, 0, 0, 0, 0, 0x18, 1, 0, 0, 1, 0, 0, 0)));
+    const d = e.details as { index: number; reason: string };
+    expect(d.index).toBe(1);
+    expect(e.message).toBe(`instruction 1: ${d.reason}`);
+    expect(d.reason).toStartWith("lddw is truncated");
+  });
+
+  test("decodeSlot reads one slot alone, a lddw without its second half", () => {
+    const b = bytes(0xb7, 0, 0, 0, 0, 0, 0, 0, 0x18, 0x21, 0xfe, 0xff, 7, 0, 0, 0);
+    expect(decodeSlot(b, 1)).toEqual({ opcode: OP_LDDW, dst: 1, src: 2, off: -2, imm: 7 });
+    expect(decodeSlot(b.subarray(8), 0)).toEqual(decodeSlot(b, 1));
+  });
+
   test("encode rejects out-of-range fields", () => {
     const e = thrown(() => encode([ins(0xb7, 0, 0, 0x10000, 0)]));
     expect(e.code).toBe("bad_bytecode");
@@ -138,8 +160,36 @@ describe("predicates", () => {
     expect(callTarget(call, 2)).toBe(7);
     expect(callTarget(ins(0x85, 0, 0, 0, 4), 2)).toBeUndefined();
     expect(isJump(ins(0x95))).toBe(false);
+    expect(isRegisterSource(ins(0x1d, 1, 2, 3))).toBe(true);
+    expect(isRegisterSource(jeq)).toBe(false);
     expect(classOf(jeq)).toBe(Class.JMP);
     expect(classOf(0x07)).toBe(Class.ALU64);
+  });
+
+  test("lddwNextImm is the second slot's imm, signed", () => {
+    const [v] = decode(bytes(0x18, 0x61, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0xf0, 0xff, 0xff, 0xff));
+    expect(lddwNextImm(v!)).toBe(-16);
+    expect(lddwNextImm(lddw(1, 0x0000002a00000005n, 6))).toBe(42);
+    expect(lddwNextImm(ins(OP_LDDW, 1, 5, 0, -1))).toBe(0);
+  });
+
+  test("aluOperator names the operation as the disassembler prints it", () => {
+    expect(aluOperator(0x00)).toBe("+=");
+    expect(aluOperator(0xc0)).toBe("s>>=");
+    expect(aluOperator(0xb0)).toBe("=");
+    expect(aluOperator(0x80)).toBeUndefined();
+    expect(aluOperator(0xd0)).toBeUndefined();
+  });
+
+  test("mnemonics name every operation but neg, byte swap, ja, call and exit", () => {
+    expect(aluMnemonic(AluOp.ARSH)).toBe("arsh");
+    expect(aluMnemonic(AluOp.MOV)).toBe("mov");
+    expect(aluMnemonic(AluOp.NEG)).toBeUndefined();
+    expect(aluMnemonic(AluOp.END)).toBeUndefined();
+    expect(jumpMnemonic(JmpOp.JSLE)).toBe("jsle");
+    for (const op of [JmpOp.JA, JmpOp.CALL, JmpOp.EXIT]) expect(jumpMnemonic(op)).toBeUndefined();
+    const named = Object.values(AluOp).filter((op) => aluMnemonic(op) !== undefined);
+    expect(new Set(named.map(aluMnemonic)).size).toBe(named.length);
   });
 
   test("lddw builder", () => {

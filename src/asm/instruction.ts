@@ -74,6 +74,8 @@ export const isUnconditionalJump = (inst: Instruction): boolean =>
 export const isConditionalJump = (inst: Instruction): boolean =>
   isJump(inst) && opOf(inst.opcode) !== JmpOp.JA;
 export const isAlu = (inst: Instruction): boolean => isAluClass(classOf(inst.opcode));
+/** Arithmetic or jump with a register operand (BPF_X): src is read, not imm. */
+export const isRegisterSource = (inst: Instruction): boolean => sourceOf(inst.opcode) === Source.X;
 export const is64BitAlu = (inst: Instruction): boolean => classOf(inst.opcode) === Class.ALU64;
 export const isLoad = (inst: Instruction): boolean => {
   const cls = classOf(inst.opcode);
@@ -143,46 +145,66 @@ export function lddwValue(inst: Instruction): bigint {
   return inst.imm64 ?? BigInt(inst.imm >>> 0);
 }
 
+/**
+ * The second slot's imm of a lddw, signed: the offset into the map value for
+ * PseudoSrc.MAP_VALUE and MAP_IDX_VALUE.
+ */
+export function lddwNextImm(inst: Instruction): number {
+  return Number(BigInt.asIntN(32, lddwValue(inst) >> 32n));
+}
+
 function badBytecode(message: string, details?: unknown): BpftimeError {
   return new BpftimeError("bad_bytecode", message, details);
 }
 
 /**
+ * The fields of one 8-byte slot, read alone: a lddw's `imm64` is not set (its
+ * second slot is not read). For messages about bytecode `decode` refuses.
+ */
+export function decodeSlot(bytes: Uint8Array, slot: number): Instruction {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const at = slot * SLOT_SIZE;
+  const regs = view.getUint8(at + 1);
+  return {
+    opcode: view.getUint8(at),
+    dst: regs & 0x0f,
+    src: regs >> 4,
+    off: view.getInt16(at + 2, true),
+    imm: view.getInt32(at + 4, true),
+  };
+}
+
+/**
  * Decodes little-endian eBPF bytecode. lddw consumes two slots and yields one
  * Instruction with `imm64`. Opcodes are not validated here (see
- * `instructionProblem`); only the framing is.
+ * `instructionProblem`); only the framing is. A framing error is a
+ * BpftimeError "bad_bytecode" whose details are `{ index, reason }` (the slot
+ * and the problem without the "instruction N: " prefix).
  */
 export function decode(bytes: Uint8Array): Instruction[] {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const slots = Math.floor(bytes.byteLength / SLOT_SIZE);
+  const framing = (index: number, reason: string) =>
+    badBytecode(`instruction ${index}: ${reason}`, { index, reason });
   const out: Instruction[] = [];
   for (let slot = 0; slot < slots; slot++) {
-    const at = slot * SLOT_SIZE;
-    const opcode = view.getUint8(at);
-    const regs = view.getUint8(at + 1);
-    const inst: Instruction = {
-      opcode,
-      dst: regs & 0x0f,
-      src: regs >> 4,
-      off: view.getInt16(at + 2, true),
-      imm: view.getInt32(at + 4, true),
-    };
-    if (opcode === OP_LDDW) {
+    const inst = decodeSlot(bytes, slot);
+    if (inst.opcode === OP_LDDW) {
       if (slot + 1 >= slots) {
-        throw badBytecode(
-          `instruction ${slot}: lddw is truncated (needs 2 slots, program ends after slot ${slot}); the bytecode is cut short`,
-          { index: slot },
+        throw framing(
+          slot,
+          `lddw is truncated (needs 2 slots, program ends after slot ${slot}); the bytecode is cut short`,
         );
       }
-      const next = at + SLOT_SIZE;
+      const next = (slot + 1) * SLOT_SIZE;
       if (
         view.getUint8(next) !== 0 ||
         view.getUint8(next + 1) !== 0 ||
         view.getInt16(next + 2, true) !== 0
       ) {
-        throw badBytecode(
-          `instruction ${slot}: second slot of lddw must have opcode, registers and offset 0; the bytecode is malformed`,
-          { index: slot },
+        throw framing(
+          slot,
+          "second slot of lddw must have opcode, registers and offset 0; the bytecode is malformed",
         );
       }
       const hi = view.getUint32(next + 4, true);
@@ -192,9 +214,9 @@ export function decode(bytes: Uint8Array): Instruction[] {
     out.push(inst);
   }
   if (bytes.byteLength % SLOT_SIZE !== 0) {
-    throw badBytecode(
-      `instruction ${slots}: truncated (${bytes.byteLength} bytes is not a multiple of ${SLOT_SIZE}); the bytecode is cut short`,
-      { index: slots },
+    throw framing(
+      slots,
+      `truncated (${bytes.byteLength} bytes is not a multiple of ${SLOT_SIZE}); the bytecode is cut short`,
     );
   }
   return out;

@@ -40,6 +40,11 @@ export const attachCommand: Command = {
   description:
     "Create an attach target of TYPE and link program PROG (id or name) to it. Every\n" +
     "process that instantiated the region picks the link up by itself.\n" +
+    "A uprobe/uretprobe target is checked now: BINARY must exist (a relative path is made\n" +
+    "absolute against the current directory, since the hooked process has its own; a bare\n" +
+    "name like libc.so.6 must be a library or a program on $PATH), SYMBOL must be a function\n" +
+    "in it and +OFF inside that function. Without --arg the target comes from the program's\n" +
+    'SEC("uprobe/BINARY:SYMBOL") or SEC("uretprobe/BINARY:SYMBOL").\n' +
     "Target types:\n" +
     Object.entries(targetTypes)
       .map(([n, t]) => `  ${n.padEnd(10)} ${t.describe}`)
@@ -79,7 +84,7 @@ export const attachCommand: Command = {
     if (prefix !== undefined && argOpt !== undefined)
       throw new BpftimeError("usage", "attach: give --prefix or --arg, not both");
     const arg = prefix ?? argOpt;
-    if (arg === undefined && !type.endsWith("uprobe"))
+    if (arg === undefined && type !== "uprobe" && type !== "uretprobe")
       throw new BpftimeError(
         "usage",
         `attach: missing the target argument: --prefix or --arg; see \`${path} --help\``,

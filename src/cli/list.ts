@@ -55,10 +55,18 @@ export const listCommand: Command = {
         x.pids.join(",") || "-",
       ]),
     );
+    const failures = s.links.flatMap((l) => l.errors.map((e) => [l.id, e.pid, e.message]));
+    if (failures.length) section("failed attaches", ["LINK", "PID", "WHY"], failures);
     section(
       "instances",
-      ["ID", "PID", "ALIVE", "LINKS"],
-      s.instances.map((x) => [x.id, x.pid, x.alive ? "yes" : "no", x.links.join(",") || "-"]),
+      ["ID", "PID", "ALIVE", "LINKS", "FAILED"],
+      s.instances.map((x) => [
+        x.id,
+        x.pid,
+        x.alive ? "yes" : "no",
+        x.links.join(",") || "-",
+        x.failedLinks ? x.linkErrors.map((e) => e.linkId).join(",") : "-",
+      ]),
     );
     console.log(out.join("\n"));
   },

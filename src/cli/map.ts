@@ -8,7 +8,7 @@ import {
   str,
 } from "./command.ts";
 import { withRegion } from "../ops/index.ts";
-import { describeMap, dumpEntries, lookup, openMap, remove, update } from "../ops/index.ts";
+import { describeMap, dumpEntries, freeze, lookup, openMap, remove, update } from "../ops/index.ts";
 import { mapView } from "../ops/index.ts";
 import { printJson, table, toJson } from "./output.ts";
 import { kernelMapDump, kernelOption } from "./kernel.ts";
@@ -171,8 +171,26 @@ const deleteCmd: Command = {
   },
 };
 
+const freezeCmd: Command = {
+  name: "freeze",
+  summary: "make a map read-only to the control plane, for good (as bpftool map freeze)",
+  usage: "MAP [--shm NAME] [--json]",
+  description:
+    "After this, `map update`/`map delete` (and the API's) refuse to change MAP; programs\n" +
+    "still read it (and write it, unless it was created BPF_F_RDONLY_PROG). There is no\n" +
+    "thaw. `bpftime load` freezes .rodata maps itself once their value is written.",
+  options: { ...shmOption, ...jsonOption },
+  examples: ["bpftime map freeze config"],
+  run(p) {
+    const ref = needPositional(p, 0, "MAP (id or name)", "bpftime map freeze");
+    withRegion(str(p, "shm"), (r) => freeze(openMap(r, ref)));
+    if (flag(p, "json")) return printJson({ frozen: true });
+    console.log("frozen");
+  },
+};
+
 export const mapCommand: Command = {
   name: "map",
-  summary: "list, show, dump, look up, update and delete map entries",
-  subcommands: [list, show, dump, lookupCmd, updateCmd, deleteCmd],
+  summary: "list, show, dump, look up, update, delete and freeze map entries",
+  subcommands: [list, show, dump, lookupCmd, updateCmd, deleteCmd, freezeCmd],
 };

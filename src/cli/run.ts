@@ -11,6 +11,7 @@ import {
 import {
   engineFromEnv,
   parseEngine,
+  rawEngine,
   readInputFile,
   runObject,
   runRaw,
@@ -36,11 +37,17 @@ export const runCommand: Command = {
     "            (--shm): several processes may run it on the same maps at once\n" +
     "  --raw     FILE holds little-endian 8-byte instructions; r1 points to a private copy\n" +
     "            of the --data bytes (or is null) and r2 holds their length. Raw bytecode is\n" +
-    "            NOT verified: an ISA test mode (the interpreter still checks every access).\n" +
+    "            NOT verified: an ISA test mode. It runs on the interpreter, which checks every\n" +
+    "            memory access; the JIT does not, so `--engine jit` on raw bytecode also needs\n" +
+    "            --unverified (a bad program can then corrupt or crash this process).\n" +
     "With --repeat N, also print the average duration measured in-process around the runs\n" +
-    "alone. The engine defaults to $BPFTIME_VM or jit.",
+    "alone. The engine defaults to $BPFTIME_VM, else jit (verified programs) or interp (--raw).",
   options: {
     raw: { type: "boolean", description: "FILE is raw bytecode, not an ELF object" },
+    unverified: {
+      type: "boolean",
+      description: "with --raw --engine jit: JIT bytecode nobody verified (accesses unchecked)",
+    },
     program: {
       type: "string",
       arg: "NAME",
@@ -56,7 +63,7 @@ export const runCommand: Command = {
     engine: {
       type: "string",
       arg: "interp|jit|ubpf",
-      description: "execution engine (default jit)",
+      description: "execution engine (default jit; interp with --raw)",
     },
     repeat: { type: "string", arg: "N", description: "run N times and report the average time" },
     ...shmOption,
@@ -65,13 +72,15 @@ export const runCommand: Command = {
   examples: [
     "bpftime run examples/build/checksum.bpf.o --data packet.bin --repeat 1000",
     "bpftime run 3 --shm demo --data url.txt",
-    "bpftime run --raw prog.bin --engine interp",
+    "bpftime run --raw prog.bin --data in.bin",
+    "bpftime run --raw prog.bin --engine jit --unverified --repeat 1000",
   ],
   async run(p) {
     const path = "bpftime run";
     const file = needPositional(p, 0, "FILE.o, ID or raw FILE", path);
     const engineArg = str(p, "engine");
-    const engine = engineArg ? parseEngine(engineArg) : engineFromEnv();
+    const chosen = engineArg ? parseEngine(engineArg) : undefined;
+    const engine = chosen ?? engineFromEnv();
     const repeat = intOption(p, "repeat", 1, path);
     const dataPath = str(p, "data");
     const data = dataPath ? readInputFile(dataPath, "data file") : undefined;
@@ -83,7 +92,7 @@ export const runCommand: Command = {
       const code = readInputFile(file, "program file");
       outcome =
         flag(p, "raw") || !isElf(code)
-          ? runRaw({ code, ...opts })
+          ? runRaw({ code, ...opts, engine: rawEngine(chosen, flag(p, "unverified")) })
           : await runObject(file, { program: str(p, "program"), section: str(p, "section") }, opts);
     }
     const dataOut = str(p, "data-out");

@@ -12,7 +12,11 @@ function nameOf(p: Parsed): string | undefined {
 const create: Command = {
   name: "create",
   summary: "create a shared-memory region",
-  usage: "[NAME | --shm NAME] [--size BYTES]",
+  usage: "[NAME | --shm NAME] [--size BYTES] [--owner USER] [--group GROUP] [--mode MODE]",
+  description:
+    "Create /dev/shm/bpftime-NAME, mode 0600 for the creating user. Processes running as another\n" +
+    "user (nginx workers as www-data or nobody) must be able to open it read-write: give it to\n" +
+    "their group with --group GROUP --mode 0660 (see nginx/README.md).",
   options: {
     ...shmOption,
     size: {
@@ -20,12 +24,27 @@ const create: Command = {
       arg: "BYTES",
       description: "region size, e.g. 64M (default 64M; sparse)",
     },
+    owner: { type: "string", arg: "USER", description: "user (name or uid) that owns the region" },
+    group: {
+      type: "string",
+      arg: "GROUP",
+      description: "group (name or gid) of the region, e.g. the nginx workers' group",
+    },
+    mode: { type: "string", arg: "MODE", description: "permission bits, octal (default 0600)" },
     ...jsonOption,
   },
-  examples: ["bpftime shm create", "bpftime shm create --shm demo --size 256M"],
+  examples: [
+    "bpftime shm create",
+    "bpftime shm create --shm demo --size 256M",
+    "bpftime shm create --group www-data --mode 0660   (nginx workers run as www-data)",
+  ],
   run(p) {
     const size = str(p, "size");
-    const info = createRegion(nameOf(p), size ? parseSize(size) : 0);
+    const info = createRegion(nameOf(p), size ? parseSize(size) : 0, {
+      owner: str(p, "owner"),
+      group: str(p, "group"),
+      mode: str(p, "mode"),
+    });
     if (flag(p, "json")) printJson(info);
     else console.log(`created region ${info.path} (${info.size} bytes)`);
   },

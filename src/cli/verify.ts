@@ -11,7 +11,9 @@ export const verifyCommand: Command = {
   description:
     "Run the verifier on every program of FILE.o (or the one named): abstract interpretation\n" +
     "of all paths, as the kernel's verifier does. A refusal names the instruction index, the\n" +
-    "instruction and the reason; --log prints the register state along the explored paths.",
+    "instruction and the reason; --log prints the register state along the explored paths,\n" +
+    "with the source lines from BTF line info before the instructions they cover, and each\n" +
+    "instruction as `bpftime disasm` prints it.",
   options: {
     program: { type: "string", arg: "NAME", description: "verify only this program" },
     log: {

@@ -7,5 +7,6 @@ export * from "./kernel-maps.ts";
 export * from "./kernel.ts";
 export * from "./lib.ts";
 export * from "./runtime.ts";
+export * from "./symbols.ts";
 export * from "./ubpf.ts";
 export * from "./vm.ts";

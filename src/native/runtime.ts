@@ -36,6 +36,8 @@ const lib = openLibrary({
   bpftime_map_lookup: { args: [P, u32, P, P], returns: i32 },
   bpftime_map_update: { args: [P, u32, P, P, u64], returns: i32 },
   bpftime_map_delete_elem: { args: [P, u32, P], returns: i32 },
+  bpftime_map_freeze: { args: [P, u32], returns: i32 },
+  bpftime_map_is_frozen: { args: [P, u32], returns: i32 },
   bpftime_map_lookup_and_delete: { args: [P, u32, P, P], returns: i32 },
   bpftime_map_get_next_key: { args: [P, u32, P, P], returns: i32 },
   bpftime_ringbuf_poll: { args: [P, u32, i32], returns: i32 },
@@ -56,6 +58,8 @@ const lib = openLibrary({
   bpftime_instance_get: { args: [P, u32, P], returns: i32 },
   bpftime_instance_next_id: { args: [P, u32], returns: i32 },
   bpftime_instance_reap: { args: [P], returns: i32 },
+  bpftime_instance_get_errors: { args: [P, u32, P, u32], returns: i32 },
+  bpftime_monotonic_ns: { args: [], returns: u64 },
   bpftime_prog_test_run: { args: [P, u32, i32, P, u32, u64, P, P], returns: i32 },
 });
 void [i64, B];
@@ -152,6 +156,22 @@ export interface InstanceInfo {
   generationSeen: bigint;
   alive: boolean;
   linkIds: number[];
+  /** Links that failed to attach in this process, with why (the first few). */
+  linkErrors: LinkError[];
+  /** How many links failed in all (may exceed linkErrors.length). */
+  failedLinks: number;
+}
+
+export interface LinkError {
+  linkId: number;
+  /** Positive errno. */
+  errno: number;
+  message: string;
+}
+
+/** CLOCK_MONOTONIC now (ns): the clock instance heartbeats are on. */
+export function monotonicNs(): bigint {
+  return BigInt(s.bpftime_monotonic_ns());
 }
 
 /** What storing a program takes (`bpftime load`, the event provider). */
@@ -432,6 +452,15 @@ export class Region {
     );
   }
 
+  /** BPF_MAP_FREEZE: the control plane can no longer change the map. */
+  mapFreeze(id: number): void {
+    check(s.bpftime_map_freeze(this.handle, id), `freeze map ${id}`);
+  }
+
+  mapIsFrozen(id: number): boolean {
+    return check(s.bpftime_map_is_frozen(this.handle, id), `map ${id}`) === 1;
+  }
+
   mapPop(id: number, valueSize: number): Uint8Array | null {
     const value = new Uint8Array(Math.max(1, valueSize));
     const rc = s.bpftime_map_lookup_and_delete(this.handle, id, null, ptr(value));
@@ -570,6 +599,18 @@ export class Region {
     const n = v.getUint32(32, true);
     const linkIds: number[] = [];
     for (let i = 0; i < Math.min(n, 64); i++) linkIds.push(v.getUint32(40 + 4 * i, true));
+    const MAX_ERRORS = 4; // BPFTIME_INSTANCE_MAX_ERRORS
+    const SIZE = 192; // sizeof(struct bpftime_link_error)
+    const eb = new Uint8Array(SIZE * MAX_ERRORS);
+    const failedLinks = check(s.bpftime_instance_get_errors(this.handle, id, ptr(eb), MAX_ERRORS));
+    const ev = new DataView(eb.buffer);
+    const linkErrors: LinkError[] = [];
+    for (let i = 0; i < Math.min(failedLinks, MAX_ERRORS); i++)
+      linkErrors.push({
+        linkId: ev.getUint32(SIZE * i, true),
+        errno: -ev.getInt32(SIZE * i + 4, true),
+        message: readCString(eb, SIZE * i + 8, SIZE - 8),
+      });
     return {
       id: v.getUint32(0, true),
       pid: v.getUint32(4, true),
@@ -578,6 +619,8 @@ export class Region {
       generationSeen: v.getBigUint64(24, true),
       alive: v.getUint32(36, true) !== 0,
       linkIds,
+      linkErrors,
+      failedLinks,
     };
   }
 

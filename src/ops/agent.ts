@@ -5,7 +5,8 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { constants } from "node:os";
 import { BpftimeError } from "../errors.ts";
 import { agentLibraryPath, ejectAgent, injectAgent, NativeError } from "../native/index.ts";
-import { regionName, regionPath } from "../native/index.ts";
+import { Region, regionName, regionPath } from "../native/index.ts";
+import { formatHookLine, hookLines, type HookLine, waitHookLines } from "./hook-report.ts";
 
 /** The environment a program started with the agent gets. */
 export function agentEnv(shm: string | undefined, base = process.env): Record<string, string> {
@@ -33,7 +34,12 @@ const forwarded: NodeJS.Signals[] = [
  * code (128 + signal number when a signal ended it, as shells report).
  * Signals sent to bpftime are forwarded to the program.
  */
-export async function startProgram(argv: string[], shm: string | undefined): Promise<number> {
+export async function startProgram(
+  argv: string[],
+  shm: string | undefined,
+  /** Gets one line per hook once the agent attached (null: print nothing). */
+  report: ((line: string) => void) | null = null,
+): Promise<number> {
   const [file, ...args] = argv;
   if (!file) throw new BpftimeError("usage", "start: missing PROGRAM");
   const resolved = file.includes("/") ? file : Bun.which(file);
@@ -61,8 +67,15 @@ export async function startProgram(argv: string[], shm: string | undefined): Pro
     process.on(sig, h);
     return [sig, h] as const;
   });
+  // Once the agent in the child has instantiated: one line per hook.
+  const reported = report
+    ? waitHookLines(env.BPFTIME_SHM!, child.pid, () => child.exitCode !== null).then((lines) => {
+        for (const h of lines ?? []) report(formatHookLine(child.pid, h));
+      })
+    : Promise.resolve();
   try {
     const code = await child.exited;
+    await reported;
     const sig = child.signalCode;
     if (sig) return 128 + (constants.signals[sig as keyof typeof constants.signals] ?? 0);
     return code;
@@ -92,6 +105,8 @@ export interface InjectResult {
   shm: string;
   links: number;
   agent: string;
+  /** Each uprobe/uretprobe link as the process sees it: attached, or failed and why. */
+  hooks: HookLine[];
 }
 
 /** Loads the agent into running process pid (ptrace) and starts it on region shm. */
@@ -106,7 +121,15 @@ export function inject(pidStr: string, shm: string | undefined): InjectResult {
   const agent = agentLibraryPath();
   try {
     const links = injectAgent(pid, name);
-    return { pid, shm: name, links, agent };
+    // The agent instantiated before the injector returned: its record is there.
+    let hooks: HookLine[] = [];
+    const r = Region.open(name);
+    try {
+      hooks = hookLines(r, pid) ?? [];
+    } finally {
+      r.close();
+    }
+    return { pid, shm: name, links, agent, hooks };
   } catch (e) {
     injectFailure("inject", e);
   }

@@ -2,9 +2,15 @@
 import { BpftimeError } from "../errors.ts";
 import type { Region } from "../native/index.ts";
 import { ERRNO, NativeError } from "../native/index.ts";
-import { MAX_TARGET_ARG, targetTypeByName, targetTypeName } from "../attach/index.ts";
+import {
+  MAX_TARGET_ARG,
+  TARGET_NGINX_URL_FILTER,
+  targetTypeByName,
+  targetTypeName,
+} from "../attach/index.ts";
 import { programTypeName } from "../attach/index.ts";
 import { removeMeta } from "./metadata.ts";
+import { checkUprobeTarget } from "./uprobe-target.ts";
 
 /** A program named by id ("3") or by name ("url_filter", must be unique). */
 export function resolveProgram(r: Region, ref: string): number {
@@ -66,6 +72,7 @@ export function attach(
   type: string,
   argOrDefault: string | undefined,
   cookie = 0n,
+  cwd = process.cwd(),
 ): AttachResult {
   const progId = resolveProgram(r, progRef);
   const t = targetTypeByName(type);
@@ -78,12 +85,13 @@ export function attach(
   }
   // A uprobe's target defaults to its SEC("uprobe/BINARY:SYMBOL") (hint "uprobe BINARY:SYMBOL").
   const hinted = /^u(?:ret)?probe (\S+:\S+)$/.exec(prog.attachHint)?.[1];
-  const arg = argOrDefault ?? hinted;
-  if (arg === undefined)
+  const given = argOrDefault ?? hinted;
+  if (given === undefined)
     throw new BpftimeError(
       "usage",
       `attach: program ${prog.name} names no ${type} target in its SEC(): give --arg BINARY:SYMBOL`,
     );
+  const arg = t.id === TARGET_NGINX_URL_FILTER ? given : checkUprobeTarget(type, given, cwd);
   const bytes = new TextEncoder().encode(arg);
   if (bytes.length > MAX_TARGET_ARG) {
     throw new BpftimeError(

@@ -2,7 +2,7 @@
 // shows plus when they started and how long ago they last showed life:
 // GET /v1/instances and the server's /metrics.
 import { readFileSync } from "node:fs";
-import type { Region } from "../native/index.ts";
+import { monotonicNs, type Region } from "../native/index.ts";
 import type { InstanceView } from "./list.ts";
 
 export interface InstanceDetail extends InstanceView {
@@ -25,7 +25,9 @@ function bootTimeSeconds(): number | undefined {
 
 export function instanceDetails(r: Region): InstanceDetail[] {
   const boot = bootTimeSeconds();
-  const now = process.hrtime.bigint();
+  r.reapInstances(); // as `bpftime list`: dead processes are not instances
+  // Not process.hrtime: Bun counts that from its own start, not on CLOCK_MONOTONIC.
+  const now = monotonicNs();
   return r.instanceIds().map((id) => {
     const i = r.instance(id);
     const started =
@@ -39,6 +41,8 @@ export function instanceDetails(r: Region): InstanceDetail[] {
       links: i.linkIds,
       heartbeatNs: i.heartbeatNs.toString(),
       generationSeen: i.generationSeen.toString(),
+      linkErrors: i.linkErrors,
+      failedLinks: i.failedLinks,
       startedAt: started,
       heartbeatAgeMs: now > i.heartbeatNs ? Number((now - i.heartbeatNs) / 1000n) / 1000 : 0,
     };

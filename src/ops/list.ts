@@ -1,5 +1,5 @@
 // One snapshot of everything in a region: `bpftime list` and GET /v1/…
-import type { Region } from "../native/index.ts";
+import type { LinkError, Region } from "../native/index.ts";
 import { programTypeName } from "../attach/index.ts";
 import { formatTargetArg, targetTypeName } from "../attach/index.ts";
 import { mapTypeName } from "../enums.ts";
@@ -37,6 +37,8 @@ export interface LinkView {
   arg: string;
   /** pids of live processes that instantiated this link */
   pids: number[];
+  /** processes where this link failed to attach, and why */
+  errors: Array<{ pid: number; message: string }>;
 }
 export interface InstanceView {
   id: number;
@@ -45,6 +47,10 @@ export interface InstanceView {
   links: number[];
   heartbeatNs: string;
   generationSeen: string;
+  /** links that failed to attach in this process (the first few), with why */
+  linkErrors: LinkError[];
+  /** how many links failed in all */
+  failedLinks: number;
 }
 export interface RegionSnapshot {
   region: string;
@@ -89,6 +95,9 @@ export function mapView(r: Region, id: number): MapView {
 }
 
 export function snapshot(r: Region): RegionSnapshot {
+  // A process that died without cleaning up (crash, SIGKILL) leaves its
+  // instance record: drop those first, so what is listed is what runs.
+  r.reapInstances();
   const links = r.linkIds().map((id) => r.link(id));
   const targets = new Map(r.targetIds().map((id) => [id, r.target(id)]));
   const instances = r.instanceIds().map((id) => r.instance(id));
@@ -111,6 +120,11 @@ export function snapshot(r: Region): RegionSnapshot {
         targetType: t ? targetTypeName(t.type) : "?",
         arg: t ? formatTargetArg(t.arg) : "",
         pids: instances.filter((i) => i.alive && i.linkIds.includes(l.id)).map((i) => i.pid),
+        errors: instances.flatMap((i) =>
+          i.linkErrors
+            .filter((e) => e.linkId === l.id)
+            .map((e) => ({ pid: i.pid, message: e.message })),
+        ),
       };
     }),
     instances: instances.map((i) => ({
@@ -120,6 +134,8 @@ export function snapshot(r: Region): RegionSnapshot {
       links: i.linkIds,
       heartbeatNs: i.heartbeatNs.toString(),
       generationSeen: i.generationSeen.toString(),
+      linkErrors: i.linkErrors,
+      failedLinks: i.failedLinks,
     })),
   };
 }

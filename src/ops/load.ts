@@ -51,7 +51,10 @@ export function verifyProgram(
   opts: { log?: boolean } = {},
 ): VerifiedProgram {
   const kind = programKind(p);
-  const result = verify({ insts: p.instructions, type: kind.name, maps: mapInfos(spec) }, opts);
+  const result = verify(
+    { insts: p.instructions, type: kind.name, maps: mapInfos(spec), lineInfo: p.lineInfo },
+    opts,
+  );
   if (!result.ok) {
     const err = new BpftimeError(
       "verifier",
@@ -122,6 +125,10 @@ export function loadIntoRegion(
         const key = new Uint8Array(4);
         region.mapUpdate(id, key, m.initialData);
       }
+      // As libbpf does for .rodata: frozen once its value is in, so what the
+      // verifier checked (a bpf_snprintf format's NUL, a constant it pruned
+      // on) stays true; `map update` on it then fails.
+      if (m.readOnly) region.mapFreeze(id);
       writeMeta(region.name, "map", id, {
         object: file,
         ...(btf ? { btf } : {}),

@@ -234,9 +234,31 @@ export function update(
   const key = isKeyless(m.info.type) ? null : parseKey(m, keyText ?? "");
   if (!isKeyless(m.info.type) && keyText === undefined)
     throw new BpftimeError("usage", "update: missing KEY");
-  m.r.mapUpdate(m.id, key, parseMapValue(m, valueText), f);
+  const value = parseMapValue(m, valueText);
+  frozenIsConflict(() => m.r.mapUpdate(m.id, key, value, f));
 }
 
 export function remove(m: MapHandle, keyText: string): void {
-  m.r.mapDeleteElem(m.id, parseKey(m, keyText));
+  const key = parseKey(m, keyText);
+  frozenIsConflict(() => m.r.mapDeleteElem(m.id, key));
+}
+
+/** `bpftime map freeze`: as bpftool's, for good (there is no thaw). */
+export function freeze(m: MapHandle): void {
+  m.r.mapFreeze(m.id);
+}
+
+/**
+ * A write to a frozen (or BPF_F_RDONLY) map fails with EPERM, as in the
+ * kernel; to a user it is a conflict with the map's state (HTTP 409), not
+ * a missing privilege.
+ */
+function frozenIsConflict(write: () => void): void {
+  try {
+    write();
+  } catch (e) {
+    if (e instanceof NativeError && e.errno === ERRNO("EPERM"))
+      throw new BpftimeError("busy", e.message);
+    throw e;
+  }
 }

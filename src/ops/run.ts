@@ -4,9 +4,11 @@
 //                     then run like BPF_PROG_TEST_RUN (context built per type)
 //   a stored program  by id, in a region, on that region's maps — so several
 //                     processes can run the same program on the same maps
+import { readdirSync } from "node:fs";
+import { dirname } from "node:path";
 import { BpftimeError } from "../errors.ts";
 import { Vm, jitCodeOf, type Engine } from "../native/index.ts";
-import { Region, removeRegion } from "../native/index.ts";
+import { Region, regionPath, removeRegion } from "../native/index.ts";
 import { removeMeta } from "./metadata.ts";
 import { loadIntoRegion, readObjectBytes } from "./load.ts";
 import { selectProgram } from "./object.ts";
@@ -27,6 +29,26 @@ export function engineFromEnv(): EngineName {
   const v = process.env.BPFTIME_VM;
   if (v === undefined || v === "") return "jit";
   return parseEngine(v);
+}
+
+/**
+ * The engine for raw (unverified) bytecode. Only the interpreters check
+ * every memory access at run time (ours, and ubpf's ubpf_exec); the JIT
+ * relies on the verifier, so on raw bytecode a wild store would hit the
+ * process's memory. Raw runs default to the interpreter ($BPFTIME_VM still
+ * chooses), and the JIT needs `unverified` — the CLI's --unverified — which
+ * says so.
+ */
+export function rawEngine(chosen: EngineName | undefined, unverified: boolean): EngineName {
+  const fromEnv = process.env.BPFTIME_VM ? parseEngine(process.env.BPFTIME_VM) : undefined;
+  const engine = chosen ?? fromEnv ?? "interp";
+  if (engine === "jit" && !unverified)
+    throw new BpftimeError(
+      "usage",
+      "raw bytecode is not verified and the JIT does not bounds-check memory accesses: run it " +
+        "on the interpreter (the default for --raw) or add --unverified to JIT it anyway",
+    );
+  return engine;
 }
 
 export function parseEngine(v: string): EngineName {
@@ -95,10 +117,55 @@ export function runStored(
   };
 }
 
+/** Temporary regions are named run-<pid>-<random>: the pid says whose they are. */
+const TEMP_REGION = /^bpftime-(run-(\d+)-[a-z0-9]+)(\.meta)?$/;
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code !== "ESRCH";
+  }
+}
+
+/**
+ * Removes the temporary regions (and their metadata) of runs whose process
+ * is gone: a run killed during its load (SIGKILL runs no cleanup) leaves
+ * them behind, and the next run takes them away. A reused pid only delays
+ * that until the process holding it ends.
+ */
+export function reapStaleRunRegions(): string[] {
+  const reaped = new Set<string>();
+  let entries: string[];
+  try {
+    entries = readdirSync(dirname(regionPath("run")));
+  } catch {
+    return [];
+  }
+  for (const entry of entries) {
+    const m = TEMP_REGION.exec(entry);
+    if (!m || Number(m[2]) === process.pid || processAlive(Number(m[2]))) continue;
+    try {
+      if (!m[3]) removeRegion(m[1]!);
+    } catch {
+      /* removed meanwhile by another run's reaper */
+    }
+    removeMeta(m[1]!);
+    reaped.add(m[1]!);
+  }
+  return [...reaped];
+}
+
 /**
  * Verifies and stores one program of an object in a private temporary region,
  * calls fn with it, and removes the region: the same set-up (helpers, maps,
  * context) as the data plane, for one-off runs and JIT listings of files.
+ *
+ * A crashed or killed run must not leave the region behind: its file is
+ * unlinked as soon as the program is loaded (our mapping keeps it alive for
+ * the run), and what a run killed during the load leaves is reaped by the
+ * next one (reapStaleRunRegions).
  */
 export async function withTemporaryLoad<T>(
   file: string,
@@ -107,14 +174,18 @@ export async function withTemporaryLoad<T>(
 ): Promise<T> {
   const { spec } = readObjectBytes(file);
   const prog = selectProgram(spec, sel, file);
+  reapStaleRunRegions();
   const name = `run-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   const region = Region.create(name, 16 << 20);
+  let linked = true;
   try {
     const loaded = loadIntoRegion(file, name, { programs: [prog.name] });
+    removeRegion(name);
+    linked = false;
     return fn(region, loaded.programs[0]!.id, prog.name);
   } finally {
     region.close();
-    removeRegion(name);
+    if (linked) removeRegion(name);
     removeMeta(name);
   }
 }

@@ -330,7 +330,7 @@ export function createApp(o: AppOptions) {
       ({ params }) => region((r) => deleteEntry(openMap(r, params.id), params.key)),
       {
         params: t.Object({ id: t.String(), key: t.String() }),
-        response: { 200: t.Object({ deleted: t.Boolean() }), ...errors },
+        response: { 200: t.Object({ deleted: t.Boolean() }), ...errors, 409: S.ErrorSchema },
         detail: { tags: ["maps"], summary: "delete one key (map delete)", security: secured },
       },
     )

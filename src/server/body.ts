@@ -46,19 +46,66 @@ export async function readBounded(
   return out;
 }
 
-/** A JSON body (whatever its content type claims); empty means {}. */
+/** Deepest nesting any JSON body may have: every route's schema needs a few levels. */
+export const MAX_JSON_DEPTH = 32;
+
+function jsonKind(v: unknown): string {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "an array";
+  return typeof v === "string" ? "a string" : `a ${typeof v}`;
+}
+
+/** Levels of arrays/objects under v, counted without recursion (no stack to exhaust). */
+function nestingDepth(v: unknown, stopAt: number): number {
+  let deepest = 0;
+  const stack: Array<[unknown, number]> = [[v, 1]];
+  while (stack.length) {
+    const [x, d] = stack.pop()!;
+    if (x === null || typeof x !== "object") continue;
+    if (d > deepest) deepest = d;
+    if (deepest > stopAt) break;
+    for (const c of Object.values(x as object)) stack.push([c, d + 1]);
+  }
+  return deepest;
+}
+
+/**
+ * Every JSON body is an object (the routes' schemas describe its fields),
+ * nested at most MAX_JSON_DEPTH levels: an array, a string or a value nested
+ * 20,000 levels deep is refused here, naming the field, before any schema
+ * check or operation walks it.
+ */
+export function checkJsonShape(v: unknown): Record<string, unknown> {
+  if (v === null || typeof v !== "object" || Array.isArray(v))
+    throw new HttpError(
+      "invalid_request",
+      `the body must be a JSON object with the route's fields, not ${jsonKind(v)}`,
+    );
+  for (const [field, x] of Object.entries(v)) {
+    if (nestingDepth(x, MAX_JSON_DEPTH) >= MAX_JSON_DEPTH)
+      throw new HttpError(
+        "invalid_request",
+        `field "${field}" nests deeper than ${MAX_JSON_DEPTH} levels: flatten it`,
+      );
+  }
+  return v as Record<string, unknown>;
+}
+
+/** A JSON object body (whatever its content type claims); empty means {}. */
 export async function parseJsonBody({ request }: { request: Request }): Promise<unknown> {
   const bytes = await readBounded(request, MAX_JSON_BYTES, "the JSON body");
   const text = new TextDecoder().decode(bytes).trim();
   if (text === "") return {};
+  let v: unknown;
   try {
-    return JSON.parse(text);
+    v = JSON.parse(text);
   } catch (e) {
     throw new HttpError(
       "invalid_request",
       `the body is not valid JSON: ${(e as Error).message.split("\n")[0]}`,
     );
   }
+  return checkJsonShape(v);
 }
 
 export interface ObjectUpload {

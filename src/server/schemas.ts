@@ -137,7 +137,22 @@ export const LinkSchema = t.Object({
   targetType: t.String(),
   arg: t.String(),
   pids: t.Array(t.Integer(), { description: "live processes that instantiated the link" }),
+  errors: t.Array(t.Object({ pid: t.Integer(), message: t.String() }), {
+    description: "processes where the link failed to attach, and why",
+  }),
 });
+
+const LinkErrorSchema = t.Object({
+  linkId: t.Integer(),
+  errno: t.Integer(),
+  message: t.String(),
+});
+const InstanceErrors = {
+  linkErrors: t.Array(LinkErrorSchema, {
+    description: "links that failed to attach in this process (the first 4), with why",
+  }),
+  failedLinks: t.Integer({ description: "how many links failed to attach in this process" }),
+};
 
 export const InstanceSchema = t.Object({
   id: t.Integer(),
@@ -146,6 +161,7 @@ export const InstanceSchema = t.Object({
   links: t.Array(t.Integer()),
   heartbeatNs: Counter,
   generationSeen: Counter,
+  ...InstanceErrors,
   startedAt: t.Nullable(t.String({ description: "process start time, ISO 8601" })),
   heartbeatAgeMs: t.Number({ description: "milliseconds since the last heartbeat" }),
 });
@@ -165,6 +181,7 @@ export const SnapshotSchema = t.Object({
       links: t.Array(t.Integer()),
       heartbeatNs: Counter,
       generationSeen: Counter,
+      ...InstanceErrors,
     }),
   ),
 });

@@ -1,23 +1,36 @@
 // Structural checks before abstract interpretation (the kernel's
-// check_subprogs + check_cfg): opcode validity, lddw pairs, jump and call
-// targets, subprogram boundaries, unreachable code, recursion, falling off
-// the end. Also computes per-instruction register liveness (used to ignore
+// check_subprogs + check_cfg): opcode validity (src/asm's, plus what this
+// verifier does not support), jump and call targets, subprogram boundaries,
+// unreachable code, recursion, falling off the end. (lddw framing is checked
+// when the slots are decoded.) Also computes per-instruction register liveness (used to ignore
 // dead registers when pruning) and the pruning points.
 
-import { helperById } from "./helpers.ts";
 import {
-  CLS,
-  type Insn,
-  MODE,
-  OP_CALL,
-  OP_EXIT,
-  OP_LDDW,
-  PSEUDO_CALL,
-  aluOp,
-  cls,
-  isX,
-  mode,
-} from "./insn.ts";
+  AluOp,
+  AtomicOp,
+  Class,
+  type Instruction,
+  Mode,
+  Size,
+  callTarget,
+  classOf,
+  instructionProblem,
+  isAlu,
+  isCall,
+  isConditionalJump,
+  isExit,
+  isLddw,
+  isLocalCall,
+  isRegisterSource,
+  isUnconditionalJump,
+  jumpTarget,
+  modeOf,
+  opOf,
+  sizeOf,
+  slotCount,
+} from "../asm/index.ts";
+import { helperById } from "./helpers.ts";
+import type { Slots } from "./slots.ts";
 
 export class VerifierError extends Error {
   constructor(
@@ -48,117 +61,58 @@ export interface Cfg {
   prunePoint: Uint8Array;
 }
 
-const VALID_ALU_OPS = new Set([
-  0x00, 0x10, 0x20, 0x30, 0x40, 0x50, 0x60, 0x70, 0x80, 0x90, 0xa0, 0xb0, 0xc0, 0xd0,
-]);
-const VALID_JMP_OPS = new Set([
-  0x00, 0x10, 0x20, 0x30, 0x40, 0x50, 0x60, 0x70, 0x80, 0x90, 0xa0, 0xb0, 0xc0, 0xd0,
-]);
-const ATOMIC_OPS = new Set([0x00, 0x01, 0x40, 0x41, 0x50, 0x51, 0xa0, 0xa1, 0xe1, 0xf1]);
-
-function badInsn(i: number, insn: Insn): string | undefined {
-  const c = cls(insn.code);
+/**
+ * Why the verifier refuses an instruction before running it: a register above
+ * r10 anywhere, legacy packet access (not supported here), or an encoding
+ * src/asm says is invalid (unknown opcode, reserved field not zero).
+ */
+function badInsn(insn: Instruction): string | undefined {
   if (insn.dst > 10 || insn.src > 10)
     return `invalid register r${insn.dst > 10 ? insn.dst : insn.src}`;
-  const unknown = `unknown opcode 0x${insn.code.toString(16).padStart(2, "0")}`;
-  switch (c) {
-    case CLS.ALU:
-    case CLS.ALU64: {
-      const op = aluOp(insn.code);
-      if (!VALID_ALU_OPS.has(op)) return unknown;
-      if (op === 0xd0) {
-        if (![16, 32, 64].includes(insn.imm)) return `invalid byte swap width ${insn.imm}`;
-        if (c === CLS.ALU64 && isX(insn.code)) return unknown;
-      }
-      if (op === 0xb0 && isX(insn.code) && insn.off !== 0) {
-        if (![8, 16, 32].includes(insn.off) || (c === CLS.ALU && insn.off === 32))
-          return `invalid sign-extension offset ${insn.off}`;
-      }
-      if ((op === 0x30 || op === 0x90) && insn.off !== 0 && insn.off !== 1)
-        return `invalid division offset ${insn.off}`;
-      return undefined;
-    }
-    case CLS.JMP:
-    case CLS.JMP32: {
-      const op = aluOp(insn.code);
-      if (!VALID_JMP_OPS.has(op)) return unknown;
-      if (c === CLS.JMP32 && (op === 0x80 || op === 0x90)) return unknown;
-      if (op === 0x80 && insn.code !== OP_CALL) return unknown;
-      if (op === 0x90 && insn.code !== OP_EXIT) return unknown;
-      if (op === 0x00 && isX(insn.code)) return unknown;
-      return undefined;
-    }
-    case CLS.LD:
-      if (insn.code === OP_LDDW) return undefined;
-      if (mode(insn.code) === MODE.ABS || mode(insn.code) === MODE.IND)
-        return "legacy packet access (LD_ABS/LD_IND) is not supported";
-      return unknown;
-    case CLS.LDX:
-      if (mode(insn.code) !== MODE.MEM && mode(insn.code) !== MODE.MEMSX) return unknown;
-      if (mode(insn.code) === MODE.MEMSX && (insn.code & 0x18) === 0x18) return unknown;
-      return undefined;
-    case CLS.ST:
-      if (mode(insn.code) !== MODE.MEM) return unknown;
-      return undefined;
-    case CLS.STX:
-      if (mode(insn.code) === MODE.MEM) return undefined;
-      if (mode(insn.code) === MODE.ATOMIC) {
-        const sz = insn.code & 0x18;
-        if (sz !== 0x00 && sz !== 0x18) return `atomic access must be 4 or 8 bytes`;
-        if (!ATOMIC_OPS.has(insn.imm)) return `invalid atomic operation 0x${insn.imm.toString(16)}`;
-        return undefined;
-      }
-      return unknown;
-  }
-  return unknown;
+  const mode = modeOf(insn.opcode);
+  if (
+    classOf(insn) === Class.LD &&
+    (mode === Mode.ABS || mode === Mode.IND) &&
+    sizeOf(insn.opcode) !== Size.DW
+  )
+    return "legacy packet access (LD_ABS/LD_IND) is not supported";
+  return instructionProblem(insn);
 }
 
-/** Jump target of a jump instruction at slot i (not call). */
-export function jumpTarget(insn: Insn, i: number): number {
-  if (cls(insn.code) === CLS.JMP32 && aluOp(insn.code) === 0x00) return i + 1 + insn.imm;
-  return i + 1 + insn.off;
-}
-
-const isCondJump = (insn: Insn): boolean => {
-  const c = cls(insn.code);
-  if (c !== CLS.JMP && c !== CLS.JMP32) return false;
-  const op = aluOp(insn.code);
-  return op !== 0x00 && op !== 0x80 && op !== 0x90;
-};
-const isJa = (insn: Insn): boolean =>
-  (cls(insn.code) === CLS.JMP || cls(insn.code) === CLS.JMP32) && aluOp(insn.code) === 0x00;
-const isPseudoCall = (insn: Insn): boolean => insn.code === OP_CALL && insn.src === PSEUDO_CALL;
+/** ja, gotol or a conditional jump: instructions with a jump target. */
+const isBranch = (insn: Instruction): boolean =>
+  isUnconditionalJump(insn) || isConditionalJump(insn);
+/** Target slot of the branch at slot i. */
+const target = (insn: Instruction, i: number): number => jumpTarget(insn, i)!;
 
 /** Registers read and written by an instruction (bitmasks). */
-function useDef(insn: Insn): [number, number] {
-  const c = cls(insn.code);
+function useDef(insn: Instruction): [number, number] {
   const R = (r: number): number => 1 << r;
-  switch (c) {
-    case CLS.ALU:
-    case CLS.ALU64: {
-      const op = aluOp(insn.code);
-      if (op === 0xb0) return [isX(insn.code) ? R(insn.src) : 0, R(insn.dst)];
-      if (op === 0x80 || op === 0xd0) return [R(insn.dst), R(insn.dst)];
-      return [R(insn.dst) | (isX(insn.code) ? R(insn.src) : 0), R(insn.dst)];
+  switch (classOf(insn)) {
+    case Class.ALU:
+    case Class.ALU64: {
+      const op = opOf(insn.opcode);
+      if (op === AluOp.MOV) return [isRegisterSource(insn) ? R(insn.src) : 0, R(insn.dst)];
+      if (op === AluOp.NEG || op === AluOp.END) return [R(insn.dst), R(insn.dst)];
+      return [R(insn.dst) | (isRegisterSource(insn) ? R(insn.src) : 0), R(insn.dst)];
     }
-    case CLS.LD:
+    case Class.LD:
       return [0, R(insn.dst)];
-    case CLS.LDX:
+    case Class.LDX:
       return [R(insn.src), R(insn.dst)];
-    case CLS.ST:
+    case Class.ST:
       return [R(insn.dst), 0];
-    case CLS.STX:
-      if (mode(insn.code) === MODE.ATOMIC) {
-        if (insn.imm === 0xf1) return [R(insn.dst) | R(insn.src) | R(0), R(0)];
-        return [R(insn.dst) | R(insn.src), insn.imm & 1 ? R(insn.src) : 0];
+    case Class.STX:
+      if (modeOf(insn.opcode) === Mode.ATOMIC) {
+        if (insn.imm === AtomicOp.CMPXCHG) return [R(insn.dst) | R(insn.src) | R(0), R(0)];
+        return [R(insn.dst) | R(insn.src), insn.imm & AtomicOp.FETCH ? R(insn.src) : 0];
       }
       return [R(insn.dst) | R(insn.src), 0];
-    case CLS.JMP:
-    case CLS.JMP32: {
-      if (insn.code === OP_EXIT) return [R(0), 0];
-      if (insn.code === OP_CALL) {
+    default: {
+      if (isExit(insn)) return [R(0), 0];
+      if (isCall(insn)) {
         let use = 0x3e; // r1-r5
-        if (!isPseudoCall(insn)) {
+        if (!isLocalCall(insn)) {
           const h = helperById.get(insn.imm);
           if (h) {
             use = 0;
@@ -169,18 +123,17 @@ function useDef(insn: Insn): [number, number] {
         }
         return [use, 0x3f];
       }
-      if (aluOp(insn.code) === 0x00) return [0, 0];
-      return [R(insn.dst) | (isX(insn.code) ? R(insn.src) : 0), 0];
+      if (isUnconditionalJump(insn)) return [0, 0];
+      return [R(insn.dst) | (isRegisterSource(insn) ? R(insn.src) : 0), 0];
     }
   }
-  return [0, 0];
 }
 
-export function checkCfg(slots: (Insn | undefined)[]): Cfg {
+export function checkCfg(slots: Slots): Cfg {
   const n = slots.length;
   if (n === 0) throw new VerifierError(0, "empty program");
   if (n > 1_000_000) throw new VerifierError(0, `program too large (${n} instructions)`);
-  const insnAt = (i: number): Insn => slots[i]!;
+  const insnAt = (i: number): Instruction => slots[i]!;
   const isSecondHalf = (i: number): boolean => slots[i] === undefined;
 
   // instruction validity and subprogram discovery
@@ -188,14 +141,10 @@ export function checkCfg(slots: (Insn | undefined)[]): Cfg {
   for (let i = 0; i < n; i++) {
     const insn = slots[i];
     if (!insn) continue;
-    if (insn.code === OP_LDDW) {
-      if (i + 1 >= n || insn.imm2 === undefined)
-        throw new VerifierError(i, "invalid bpf_ld_imm64 insn (truncated)");
-    }
-    const bad = badInsn(i, insn);
+    const bad = badInsn(insn);
     if (bad) throw new VerifierError(i, bad);
-    if (isPseudoCall(insn)) {
-      const t = i + 1 + insn.imm;
+    if (isLocalCall(insn)) {
+      const t = callTarget(insn, i)!;
       if (t < 0 || t >= n || isSecondHalf(t))
         throw new VerifierError(i, `call to invalid destination ${t}`);
       entries.add(t);
@@ -212,9 +161,8 @@ export function checkCfg(slots: (Insn | undefined)[]): Cfg {
   for (let i = 0; i < n; i++) {
     const insn = slots[i];
     if (!insn) continue;
-    const c = cls(insn.code);
-    if ((c === CLS.JMP || c === CLS.JMP32) && (isJa(insn) || isCondJump(insn))) {
-      const t = jumpTarget(insn, i);
+    if (isBranch(insn)) {
+      const t = target(insn, i);
       if (t < 0 || t >= n || subprogOf[t] !== subprogOf[i])
         throw new VerifierError(i, `jump out of range from insn ${i} to ${t}`);
       if (isSecondHalf(t))
@@ -228,17 +176,17 @@ export function checkCfg(slots: (Insn | undefined)[]): Cfg {
     let last = end;
     if (isSecondHalf(last)) last--;
     const insn = insnAt(last);
-    if (insn.code !== OP_EXIT && !isJa(insn))
+    if (!isExit(insn) && !isUnconditionalJump(insn))
       throw new VerifierError(last, "last insn is not an exit or jmp (falls off the end)");
   }
 
   // successors
   const succ = (i: number): number[] => {
     const insn = insnAt(i);
-    const next = i + (insn.code === OP_LDDW ? 2 : 1);
-    if (insn.code === OP_EXIT) return [];
-    if (isJa(insn)) return [jumpTarget(insn, i)];
-    if (isCondJump(insn)) return [next, jumpTarget(insn, i)];
+    const next = i + slotCount(insn);
+    if (isExit(insn)) return [];
+    if (isUnconditionalJump(insn)) return [target(insn, i)];
+    if (isConditionalJump(insn)) return [next, target(insn, i)];
     return [next];
   };
 
@@ -250,7 +198,7 @@ export function checkCfg(slots: (Insn | undefined)[]): Cfg {
     const i = work.pop()!;
     const insn = insnAt(i);
     const targets = succ(i);
-    if (isPseudoCall(insn)) targets.push(i + 1 + insn.imm);
+    if (isLocalCall(insn)) targets.push(callTarget(insn, i)!);
     for (const t of targets) {
       if (t >= n) throw new VerifierError(i, "last insn is not an exit or jmp (falls off the end)");
       if (!seen[t]) {
@@ -266,18 +214,16 @@ export function checkCfg(slots: (Insn | undefined)[]): Cfg {
   const calls: number[][] = subprogs.map(() => []);
   for (let i = 0; i < n; i++) {
     const insn = slots[i];
-    if (insn && isPseudoCall(insn)) calls[subprogOf[i]!]!.push(i);
+    if (insn && isLocalCall(insn)) calls[subprogOf[i]!]!.push(i);
   }
   const color = new Uint8Array(subprogs.length);
   const dfs = (k: number): void => {
     color[k] = 1;
     for (const site of calls[k]!) {
-      const callee = subprogOf[site + 1 + insnAt(site).imm]!;
+      const to = callTarget(insnAt(site), site)!;
+      const callee = subprogOf[to]!;
       if (color[callee] === 1)
-        throw new VerifierError(
-          site,
-          `recursive call from insn ${site} to ${site + 1 + insnAt(site).imm}`,
-        );
+        throw new VerifierError(site, `recursive call from insn ${site} to ${to}`);
       if (color[callee] === 0) dfs(callee);
     }
     color[k] = 2;
@@ -317,13 +263,11 @@ export function checkCfg(slots: (Insn | undefined)[]): Cfg {
   for (let i = 0; i < n; i++) {
     const insn = slots[i];
     if (!insn) continue;
-    const c = cls(insn.code);
+    const c = classOf(insn);
     let u = 0;
-    if (c === CLS.JMP || c === CLS.JMP32) {
-      if (insn.code === OP_EXIT) u = subprogOf[i] !== 0 ? R(0) : 0;
-      else if (insn.code === OP_CALL) u = use[i]!;
-      else if (aluOp(insn.code) !== 0x00) u = use[i]!;
-    } else if (c === CLS.LDX || c === CLS.ST || c === CLS.STX) u = use[i]!;
+    if (isExit(insn)) u = subprogOf[i] !== 0 ? R(0) : 0;
+    else if (isCall(insn) || isConditionalJump(insn)) u = use[i]!;
+    else if (c === Class.LDX || c === Class.ST || c === Class.STX) u = use[i]!;
     precUse[i] = u;
   }
   const preciseIn = new Uint16Array(n);
@@ -336,9 +280,8 @@ export function checkCfg(slots: (Insn | undefined)[]): Cfg {
       let out = 0;
       for (const t of succs[i]!) out |= preciseIn[t]!;
       let v = precUse[i]! | (out & ~def[i]!);
-      const c = cls(insn.code);
-      if ((c === CLS.ALU || c === CLS.ALU64) && out & R(insn.dst)) v |= use[i]!;
-      if (c === CLS.LD && insn.code === OP_LDDW) v &= ~R(insn.dst);
+      if (isAlu(insn) && out & R(insn.dst)) v |= use[i]!;
+      if (isLddw(insn)) v &= ~R(insn.dst);
       v &= 0x7ff;
       if (v !== preciseIn[i]) {
         preciseIn[i] = v;
@@ -352,11 +295,11 @@ export function checkCfg(slots: (Insn | undefined)[]): Cfg {
   for (let i = 0; i < n; i++) {
     const insn = slots[i];
     if (!insn) continue;
-    if (isCondJump(insn) || isJa(insn)) {
-      prunePoint[jumpTarget(insn, i)] = 1;
-      if (isCondJump(insn) && i + 1 < n) prunePoint[i + 1] = 1;
+    if (isBranch(insn)) {
+      prunePoint[target(insn, i)] = 1;
+      if (isConditionalJump(insn) && i + 1 < n) prunePoint[i + 1] = 1;
     }
-    if (insn.code === OP_CALL && i + 1 < n) prunePoint[i + 1] = 1;
+    if (isCall(insn) && i + 1 < n) prunePoint[i + 1] = 1;
   }
   return { subprogs, subprogOf, liveIn, preciseIn, prunePoint };
 }

@@ -36,7 +36,17 @@
 // exposed like xdp's data/data_end (its own packet region), read-only.
 
 import { BpftimeError } from "../errors.ts";
-import { CLS, type Insn, cls, decodeSlots, encodeSlot, sizeBytes } from "./insn.ts";
+import {
+  Class,
+  SLOT_SIZE,
+  Size,
+  classOf,
+  encode,
+  isLoadStoreClass,
+  sizeBytes,
+  sizeOf,
+} from "../asm/index.ts";
+import { programSlots } from "./slots.ts";
 
 export const PROGRAM_TYPES = [
   "socket_filter",
@@ -302,7 +312,7 @@ export function nativeContextSize(type: ProgramType): number {
   return spec.rewrite ? (spec.size / 4) * 8 : spec.size;
 }
 
-const SIZE_BITS: Record<number, number> = { 4: 0x00, 2: 0x08, 1: 0x10, 8: 0x18 };
+const SIZE_BITS: Record<number, number> = { 4: Size.W, 2: Size.H, 1: Size.B, 8: Size.DW };
 
 /**
  * Patch the context accesses of verified bytecode to the native layout.
@@ -316,22 +326,22 @@ export function rewriteContextAccesses(
   const spec = contextSpec(type);
   const out = new Uint8Array(insts);
   if (!spec.rewrite) return out;
-  const slots = decodeSlots(insts);
+  const slots = programSlots(insts);
   for (const a of accesses) {
-    const insn: Insn | undefined = slots[a.index];
+    const insn = slots[a.index];
     if (!insn) throw new BpftimeError("internal", `context rewrite: no instruction at ${a.index}`);
-    const c = cls(insn.code);
     if (
-      (c !== CLS.LDX && c !== CLS.ST && c !== CLS.STX) ||
+      !isLoadStoreClass(classOf(insn)) ||
+      classOf(insn) === Class.LD ||
       insn.off !== a.off ||
-      sizeBytes(insn.code) !== a.size
+      sizeBytes(sizeOf(insn.opcode)) !== a.size
     )
       throw new BpftimeError(
         "internal",
         `context rewrite: instruction ${a.index} is not the verified context access`,
       );
-    const code = (insn.code & ~0x18) | SIZE_BITS[a.nativeSize]!;
-    encodeSlot(out, a.index, { ...insn, code, off: a.nativeOff });
+    const opcode = (insn.opcode & ~Size.DW) | SIZE_BITS[a.nativeSize]!;
+    out.set(encode([{ ...insn, opcode, off: a.nativeOff }]), a.index * SLOT_SIZE);
   }
   return out;
 }

@@ -13,6 +13,7 @@ export {
   type VerifyStats,
   type VerifyErrorInfo,
 } from "./verifier.ts";
+export { type SourceLine, sourceLineText } from "./source-lines.ts";
 export {
   CONTEXTS,
   PROGRAM_TYPES,

@@ -3,7 +3,7 @@
 // the log, and the abstract domain.
 
 import { describe, expect, test } from "bun:test";
-import { assemble, encode } from "../asm/index.ts";
+import { assemble, decode, disassembleLines, encode } from "../asm/index.ts";
 import { BpftimeError } from "../errors.ts";
 import {
   contextLayout,
@@ -12,7 +12,6 @@ import {
   verify,
   verifyOrThrow,
 } from "./index.ts";
-import { decodeSlots, disasm } from "./insn.ts";
 import {
   alu,
   branchTaken,
@@ -81,7 +80,7 @@ describe("API", () => {
     expect(err).toBeInstanceOf(BpftimeError);
     expect((err as BpftimeError).code).toBe("verifier");
     expect((err as BpftimeError).message).toBe(
-      "instruction 0 (r0 = *(u32 *)(r1 + 0x40)): invalid access to context at offset 64 size 4 (context is 24 bytes)",
+      "instruction 0 (r0 = *(u32 *)(r1 + 64)): invalid access to context at offset 64 size 4 (context is 24 bytes)",
     );
   });
 
@@ -104,7 +103,7 @@ describe("API", () => {
     expect(r.ok).toBe(true);
     expect(r.stats.insnsProcessed).toBeGreaterThan(20);
     expect(r.stats.statesExplored).toBeGreaterThan(0);
-    expect(r.log[0]).toBe("0: (61) r0 = *(u32 *)(r1 + 0x0) ; R0_w=packet(r=0) R1=ctx()");
+    expect(r.log[0]).toBe("0: (61) r0 = *(u32 *)(r1 + 0) ; R0_w=packet(r=0) R1=ctx()");
     expect(r.log).toContain("3: (a5) if r1 < 10 goto -2 ; R0=packet(r=0) R1=9");
     expect(verify({ insts: asm("r0 = 0\nexit"), type: "xdp", maps: [] }).log).toEqual([]);
   });
@@ -160,11 +159,11 @@ describe("context rewrite", () => {
       { index: 1, off: 4, size: 4, nativeOff: 8, nativeSize: 8 },
       { index: 2, off: 12, size: 4, nativeOff: 24, nativeSize: 4 },
     ]);
-    const out = decodeSlots(rewriteContextAccesses(insts, "xdp", r.ctxAccesses));
-    expect(out.slice(0, 3).map((i) => disasm(i!))).toEqual([
-      "r2 = *(u64 *)(r1 + 0x0)",
-      "r3 = *(u64 *)(r1 + 0x8)",
-      "r4 = *(u32 *)(r1 + 0x18)",
+    const out = disassembleLines(decode(rewriteContextAccesses(insts, "xdp", r.ctxAccesses)));
+    expect(out.slice(0, 3)).toEqual([
+      "r2 = *(u64 *)(r1 + 0)",
+      "r3 = *(u64 *)(r1 + 8)",
+      "r4 = *(u32 *)(r1 + 24)",
     ]);
     expect(nativeContextSize("xdp")).toBe(48);
     expect(contextLayout("xdp").find((f) => f.name === "data_end")).toMatchObject({
@@ -179,8 +178,10 @@ describe("context rewrite", () => {
     const insts = asm("r2 = 7\n*(u32 *)(r1 + 0x30) = r2\nr0 = 0\nexit");
     const r = verify({ insts, type: "socket_filter", maps: [] });
     expect(r.ok).toBe(true);
-    const out = decodeSlots(rewriteContextAccesses(insts, "socket_filter", r.ctxAccesses));
-    expect(disasm(out[1]!)).toBe("*(u32 *)(r1 + 0x60) = r2");
+    const out = disassembleLines(
+      decode(rewriteContextAccesses(insts, "socket_filter", r.ctxAccesses)),
+    );
+    expect(out[1]).toBe("*(u32 *)(r1 + 96) = r2");
     const k = asm("r0 = *(u64 *)(r1 + 0x70)\nexit");
     const rk = verify({ insts: k, type: "kprobe", maps: [] });
     expect(rk.ok).toBe(true);

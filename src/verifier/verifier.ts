@@ -7,7 +7,7 @@
 // does for bounded loops.
 
 import { BpftimeError } from "../errors.ts";
-import { VerifierError, checkCfg, jumpTarget, type Cfg } from "./cfg.ts";
+import { VerifierError, checkCfg, type Cfg } from "./cfg.ts";
 import {
   type ContextSpec,
   type CtxAccess,
@@ -18,25 +18,31 @@ import {
 } from "./contexts.ts";
 import { type ArgKind, type HelperProto, helperById } from "./helpers.ts";
 import {
-  CLS,
-  type Insn,
-  MODE,
-  OP_CALL,
-  OP_EXIT,
-  OP_LDDW,
-  PSEUDO_CALL,
-  PSEUDO_MAP_FD,
-  PSEUDO_MAP_IDX,
-  PSEUDO_MAP_IDX_VALUE,
-  PSEUDO_MAP_VALUE,
-  aluOp,
-  cls,
-  decodeSlots,
-  disasm,
-  isX,
-  mode,
+  AluOp,
+  AtomicOp,
+  Class,
+  type Instruction,
+  Mode,
+  PseudoSrc,
+  aluMnemonic,
+  aluOperator,
+  classOf,
+  isCall,
+  isExit,
+  isLocalCall,
+  isRegisterSource,
+  isUnconditionalJump,
+  jumpMnemonic,
+  jumpTarget,
+  lddwNextImm,
+  lddwValue,
+  modeOf,
+  opOf,
   sizeBytes,
-} from "./insn.ts";
+  sizeOf,
+} from "../asm/index.ts";
+import { type Slots, programSlots, rawSlotText, slotText } from "./slots.ts";
+import { type SourceLine, SourceLines } from "./source-lines.ts";
 import {
   type AluKind,
   type CmpKind,
@@ -105,6 +111,8 @@ export interface ProgramInput {
   insts: Uint8Array;
   type: ProgramType;
   maps: MapInfo[];
+  /** BTF line info (ProgramSpec.lineInfo): the log shows source lines, as the kernel's does */
+  lineInfo?: readonly SourceLine[];
 }
 
 export interface VerifyOptions {
@@ -211,45 +219,16 @@ function normalizeMapType(t: string | number): MapType | undefined {
   return e?.impl ? e.name : undefined;
 }
 
-const ALU_KIND: Record<number, AluKind> = {
-  0x00: "add",
-  0x10: "sub",
-  0x20: "mul",
-  0x30: "div",
-  0x40: "or",
-  0x50: "and",
-  0x60: "lsh",
-  0x70: "rsh",
-  0x90: "mod",
-  0xa0: "xor",
-  0xc0: "arsh",
+// The scalar domain names operations by their ISA mnemonics, src/asm's (the
+// types make tsc check that every mnemonic is an operation the domain knows).
+const aluKind = (op: number): AluKind | undefined => {
+  const m = aluMnemonic(op);
+  return m === "mov" ? undefined : m;
 };
-const ALU_SYM: Record<number, string> = {
-  0x00: "+=",
-  0x10: "-=",
-  0x20: "*=",
-  0x30: "/=",
-  0x40: "|=",
-  0x50: "&=",
-  0x60: "<<=",
-  0x70: ">>=",
-  0x90: "%=",
-  0xa0: "^=",
-  0xc0: "s>>=",
-};
-const CMP_KIND: Record<number, CmpKind> = {
-  0x10: "jeq",
-  0x20: "jgt",
-  0x30: "jge",
-  0x40: "jset",
-  0x50: "jne",
-  0x60: "jsgt",
-  0x70: "jsge",
-  0xa0: "jlt",
-  0xb0: "jle",
-  0xc0: "jslt",
-  0xd0: "jsle",
-};
+const cmpKind = (op: number): CmpKind | undefined => jumpMnemonic(op);
+
+/** Bytes a load or store accesses. */
+const accessBytes = (insn: Instruction): number => sizeBytes(sizeOf(insn.opcode));
 
 /** Map types each map-taking helper accepts (others: any map but ringbuf/prog_array). */
 const HELPER_MAP_TYPES: Record<string, readonly MapType[]> = {
@@ -286,7 +265,7 @@ function withoutRef(refs: ReadonlyMap<number, number>, ref: number): ReadonlyMap
 const s64n = (x: bigint): number => Number(BigInt.asIntN(64, x));
 
 class Verifier {
-  private readonly slots: (Insn | undefined)[];
+  private readonly slots: Slots;
   private readonly cfg: Cfg;
   private readonly spec: ContextSpec;
   private readonly maps: MapInfo[];
@@ -294,6 +273,7 @@ class Verifier {
   private readonly budget: number;
   private readonly wantLog: boolean;
   private readonly maxLogLines: number;
+  private readonly sourceLines: SourceLines;
   private idGen = 0;
   private explored = new Map<number, Checkpoint[]>();
   private storedStates = 0;
@@ -304,14 +284,15 @@ class Verifier {
   private accessKind = new Map<number, string>();
   private written = new Set<number>();
 
-  constructor(program: ProgramInput, opts: VerifyOptions) {
-    this.slots = decodeSlots(program.insts);
+  constructor(program: ProgramInput, slots: Slots, opts: VerifyOptions) {
+    this.slots = slots;
     this.spec = contextSpec(program.type);
     this.maps = program.maps;
     this.mapTypes = program.maps.map((m) => normalizeMapType(m.type));
     this.budget = opts.budget ?? DEFAULT_BUDGET;
     this.wantLog = opts.log ?? false;
     this.maxLogLines = opts.maxLogLines ?? 200_000;
+    this.sourceLines = new SourceLines(this.wantLog ? (program.lineInfo ?? []) : []);
     this.cfg = checkCfg(this.slots);
     this.stats = {
       insnsProcessed: 0,
@@ -325,11 +306,6 @@ class Verifier {
 
   get subprogs(): number[] {
     return this.cfg.subprogs;
-  }
-
-  insnText(pc: number): string {
-    const insn = this.slots[pc];
-    return insn ? disasm(insn) : "(second half of lddw)";
   }
 
   private logLine(line: string): void {
@@ -430,12 +406,16 @@ class Verifier {
         cp = r;
       }
       const insn = this.slots[pc]!;
-      if (this.wantLog) this.written.clear();
+      if (this.wantLog) {
+        const source = this.sourceLines.before(pc);
+        if (source !== undefined) this.logLine(source);
+        this.written.clear();
+      }
       const depth = this.pending.length;
       let next = this.step(st, pc, insn, cp);
       if (this.wantLog)
         this.logLine(
-          `${pc}: (${insn.code.toString(16).padStart(2, "0")}) ${disasm(insn)} ; ${stateToString(st, this.written, this.maps)}`,
+          `${pc}: (${insn.opcode.toString(16).padStart(2, "0")}) ${slotText(this.slots, pc)} ; ${stateToString(st, this.written, this.maps)}`,
         );
       if (next < 0) {
         this.finish(cp);
@@ -492,40 +472,32 @@ class Verifier {
   // ---------------------------------------------------------- step
 
   /** Execute one instruction; returns the next pc or -1 when the path ends. */
-  private step(st: State, pc: number, insn: Insn, cp: Checkpoint | undefined): number {
-    switch (cls(insn.code)) {
-      case CLS.ALU:
-      case CLS.ALU64:
+  private step(st: State, pc: number, insn: Instruction, cp: Checkpoint | undefined): number {
+    switch (classOf(insn)) {
+      case Class.ALU:
+      case Class.ALU64:
         this.aluStep(st, pc, insn);
         return pc + 1;
-      case CLS.LD:
+      case Class.LD:
         this.lddw(st, pc, insn);
         return pc + 2;
-      case CLS.LDX: {
+      case Class.LDX: {
         this.readReg(st, pc, insn.src);
-        const v = this.memAccess(st, pc, insn.src, insn.off, sizeBytes(insn.code), "read");
+        const v = this.memAccess(st, pc, insn.src, insn.off, accessBytes(insn), "read");
         let r = v!;
-        if (mode(insn.code) === MODE.MEMSX) {
+        if (modeOf(insn.opcode) === Mode.MEMSX) {
           if (r.t !== "scalar") fail(pc, `sign-extending load of a pointer`);
-          r = scalarReg(signExtend(r.s, sizeBytes(insn.code) * 8));
+          r = scalarReg(signExtend(r.s, accessBytes(insn) * 8));
         }
         this.setReg(st, pc, insn.dst, r);
         return pc + 1;
       }
-      case CLS.ST:
+      case Class.ST:
         this.readReg(st, pc, insn.dst);
-        this.memAccess(
-          st,
-          pc,
-          insn.dst,
-          insn.off,
-          sizeBytes(insn.code),
-          "write",
-          constReg(insn.imm),
-        );
+        this.memAccess(st, pc, insn.dst, insn.off, accessBytes(insn), "write", constReg(insn.imm));
         return pc + 1;
-      case CLS.STX:
-        if (mode(insn.code) === MODE.ATOMIC) {
+      case Class.STX:
+        if (modeOf(insn.opcode) === Mode.ATOMIC) {
           this.atomic(st, pc, insn);
           return pc + 1;
         }
@@ -535,37 +507,36 @@ class Verifier {
           pc,
           insn.dst,
           insn.off,
-          sizeBytes(insn.code),
+          accessBytes(insn),
           "write",
           this.readReg(st, pc, insn.src),
         );
         return pc + 1;
-      case CLS.JMP:
-      case CLS.JMP32: {
-        if (insn.code === OP_EXIT) return this.exit(st, pc);
-        if (insn.code === OP_CALL) {
-          if (insn.src === PSEUDO_CALL) return this.subprogCall(st, pc, insn);
+      case Class.JMP:
+      case Class.JMP32: {
+        if (isExit(insn)) return this.exit(st, pc);
+        if (isCall(insn)) {
+          if (isLocalCall(insn)) return this.subprogCall(st, pc, insn);
           if (insn.src !== 0) fail(pc, `kfunc calls are not supported`);
           this.helperCall(st, pc, insn);
           return pc + 1;
         }
-        if (aluOp(insn.code) === 0x00) return jumpTarget(insn, pc);
+        if (isUnconditionalJump(insn)) return jumpTarget(insn, pc)!;
         return this.condJump(st, pc, insn, cp);
       }
     }
-    return fail(pc, `unknown opcode 0x${insn.code.toString(16)}`);
+    return fail(pc, `unknown opcode 0x${insn.opcode.toString(16)}`);
   }
 
   // ---------------------------------------------------------- ALU
 
-  private aluStep(st: State, pc: number, insn: Insn): void {
-    const is64 = cls(insn.code) === CLS.ALU64;
-    const op = aluOp(insn.code);
+  private aluStep(st: State, pc: number, insn: Instruction): void {
+    const is64 = classOf(insn) === Class.ALU64;
+    const op = opOf(insn.opcode);
     const dst = insn.dst;
     if (dst === 10) fail(pc, "frame pointer is read only (write to r10)");
-    if (op === 0xb0) {
-      // mov
-      if (!isX(insn.code)) {
+    if (op === AluOp.MOV) {
+      if (!isRegisterSource(insn)) {
         this.setReg(st, pc, dst, constReg(is64 ? insn.imm : insn.imm >>> 0));
         return;
       }
@@ -583,31 +554,31 @@ class Verifier {
       return;
     }
     const d = this.readReg(st, pc, dst);
-    if (op === 0x80 || op === 0xd0) {
+    if (op === AluOp.NEG || op === AluOp.END) {
       if (d.t !== "scalar")
         fail(
           pc,
-          `R${dst} ${op === 0x80 ? "negation" : "byte swap"} of a ${d.t} pointer prohibited`,
+          `R${dst} ${op === AluOp.NEG ? "negation" : "byte swap"} of a ${d.t} pointer prohibited`,
         );
       let s;
-      if (op === 0x80) s = alu("neg", d.s, d.s, is64);
-      else if (!is64 && !isX(insn.code)) s = castScalar(d.s, insn.imm / 8);
+      if (op === AluOp.NEG) s = alu("neg", d.s, d.s, is64);
+      else if (!is64 && !isRegisterSource(insn)) s = castScalar(d.s, insn.imm / 8);
       else s = byteSwap(d.s, insn.imm);
       this.setReg(st, pc, dst, scalarReg(s));
       return;
     }
-    const kind0 = ALU_KIND[op];
+    const kind0 = aluKind(op);
     if (!kind0) return fail(pc, `unknown ALU operation 0x${op.toString(16)}`);
     let kind: AluKind = kind0;
     if (insn.off === 1 && kind === "div") kind = "sdiv";
     if (insn.off === 1 && kind === "mod") kind = "smod";
     let s: Reg;
-    if (isX(insn.code)) s = this.readReg(st, pc, insn.src);
+    if (isRegisterSource(insn)) s = this.readReg(st, pc, insn.src);
     else {
-      if ((op === 0x30 || op === 0x90) && insn.imm === 0) fail(pc, "division by zero");
+      if ((op === AluOp.DIV || op === AluOp.MOD) && insn.imm === 0) fail(pc, "division by zero");
       const bits = is64 ? 64 : 32;
-      if ((op === 0x60 || op === 0x70 || op === 0xc0) && (insn.imm < 0 || insn.imm >= bits))
-        fail(pc, `invalid shift ${insn.imm}`);
+      const shift = op === AluOp.LSH || op === AluOp.RSH || op === AluOp.ARSH;
+      if (shift && (insn.imm < 0 || insn.imm >= bits)) fail(pc, `invalid shift ${insn.imm}`);
       s = constReg(is64 ? insn.imm : insn.imm >>> 0);
     }
     if (isPointer(d) || isPointer(s)) {
@@ -617,22 +588,23 @@ class Verifier {
     this.setReg(st, pc, dst, scalarReg(alu(kind, d.s, s.s, is64)));
   }
 
-  private ptrArith(pc: number, insn: Insn, d: Reg, s: Reg, op: number, is64: boolean): Reg {
+  private ptrArith(pc: number, insn: Instruction, d: Reg, s: Reg, op: number, is64: boolean): Reg {
     const dst = insn.dst;
-    const sym = ALU_SYM[op] ?? "?";
+    const sym = aluOperator(op) ?? "?";
     // Privileged kernel semantics: subtracting pointers (or any 32-bit
     // subtraction involving one) yields an unknown scalar, e.g. data_end - data.
-    if (op === 0x10 && ((isPointer(d) && isPointer(s)) || !is64))
+    if (op === AluOp.SUB && ((isPointer(d) && isPointer(s)) || !is64))
       return is64 ? unknownReg() : scalarReg(UNKNOWN32);
     if (!is64) fail(pc, `R${dst} 32-bit pointer arithmetic prohibited`);
     if (isPointer(d) && isPointer(s)) return fail(pc, `R${dst} pointer ${sym} pointer prohibited`);
-    if (op === 0x40 || op === 0x50 || op === 0xa0)
+    if (op === AluOp.OR || op === AluOp.AND || op === AluOp.XOR)
       fail(pc, `R${dst} bitwise operator ${sym} on pointer prohibited`);
-    if (op !== 0x00 && op !== 0x10)
+    if (op !== AluOp.ADD && op !== AluOp.SUB)
       fail(pc, `R${dst} pointer arithmetic with ${sym} operator prohibited`);
     const ptr = isPointer(d) ? d : s;
     const sc = isPointer(d) ? s : d;
-    if (op === 0x10 && !isPointer(d)) fail(pc, `R${dst} tried to subtract pointer from scalar`);
+    if (op === AluOp.SUB && !isPointer(d))
+      fail(pc, `R${dst} tried to subtract pointer from scalar`);
     switch (ptr.t) {
       case "map_value_or_null":
       case "mem_or_null":
@@ -646,14 +618,14 @@ class Verifier {
     if (isConst(sc.s)) {
       const cn = sc.s.uminS;
       if (Math.abs(cn) < 2 ** 52) {
-        const off = ptr.off + (op === 0x00 ? cn : -cn);
+        const off = ptr.off + (op === AluOp.ADD ? cn : -cn);
         if (off >= MAX_VAR_OFF_N || off <= -MAX_VAR_OFF_N)
           fail(pc, `R${dst} pointer offset ${off} out of range`);
         res.off = off;
         return res;
       }
       const c = BigInt.asIntN(64, sc.s.umin);
-      const off = BigInt(ptr.off) + (op === 0x00 ? c : -c);
+      const off = BigInt(ptr.off) + (op === AluOp.ADD ? c : -c);
       if (off >= MAX_VAR_OFF || off <= -MAX_VAR_OFF)
         fail(pc, `R${dst} pointer offset ${off} out of range`);
       res.off = Number(off);
@@ -666,7 +638,7 @@ class Verifier {
         pc,
         `R${dst} math between ${ptr.t} pointer and register with unbounded min value is not allowed (bound the scalar first)`,
       );
-    res.s = alu(op === 0x00 ? "add" : "sub", ptr.s, sc.s, true);
+    res.s = alu(op === AluOp.ADD ? "add" : "sub", ptr.s, sc.s, true);
     if (res.s.sminN <= -MAX_VAR_OFF_N || res.s.smaxN >= MAX_VAR_OFF_N)
       fail(pc, `R${dst} variable ${ptr.t} pointer offset out of bounds`);
     if (ptr.t === "packet") {
@@ -678,30 +650,30 @@ class Verifier {
 
   // ---------------------------------------------------------- lddw
 
-  private lddw(st: State, pc: number, insn: Insn): void {
+  private lddw(st: State, pc: number, insn: Instruction): void {
     const src = insn.src;
-    if (src === 0) {
-      this.setReg(st, pc, insn.dst, constReg(insn.imm64 ?? 0n));
+    if (src === PseudoSrc.NONE) {
+      this.setReg(st, pc, insn.dst, constReg(lddwValue(insn)));
       return;
     }
     const idx = insn.imm;
     const m = this.maps[idx];
     if (
-      src !== PSEUDO_MAP_IDX &&
-      src !== PSEUDO_MAP_FD &&
-      src !== PSEUDO_MAP_IDX_VALUE &&
-      src !== PSEUDO_MAP_VALUE
+      src !== PseudoSrc.MAP_IDX &&
+      src !== PseudoSrc.MAP_FD &&
+      src !== PseudoSrc.MAP_IDX_VALUE &&
+      src !== PseudoSrc.MAP_VALUE
     )
       fail(pc, `unsupported lddw source ${src}`);
     if (!m || idx < 0)
       return fail(pc, `invalid map index ${idx} (the program has ${this.maps.length} maps)`);
     if (this.mapTypes[idx] === undefined)
       fail(pc, `map ${idx} has unsupported type ${JSON.stringify(m.type)}`);
-    if (src === PSEUDO_MAP_IDX || src === PSEUDO_MAP_FD) {
+    if (src === PseudoSrc.MAP_IDX || src === PseudoSrc.MAP_FD) {
       this.setReg(st, pc, insn.dst, ptrReg("map_ptr", { map: idx }));
       return;
     }
-    const off = insn.imm2 ?? 0;
+    const off = lddwNextImm(insn);
     const t = this.mapTypes[idx];
     if (t !== "array") fail(pc, `direct value access on ${t} map ${idx} is not allowed`);
     if (off < 0 || off >= m.valueSize)
@@ -964,14 +936,14 @@ class Verifier {
     frame.stype.fill(ST_SPILL, b, b + size);
   }
 
-  private atomic(st: State, pc: number, insn: Insn): void {
-    const size = sizeBytes(insn.code);
+  private atomic(st: State, pc: number, insn: Instruction): void {
+    const size = accessBytes(insn);
     const p = this.readReg(st, pc, insn.dst);
     const src = this.readReg(st, pc, insn.src);
     if (p.t !== "stack" && p.t !== "map_value" && p.t !== "mem")
       fail(pc, `BPF_ATOMIC stores into R${insn.dst} ${p.t} is not allowed`);
     if (isPointer(src)) fail(pc, `R${insn.src} leaks addr into mem`);
-    if (insn.imm === 0xf1) {
+    if (insn.imm === AtomicOp.CMPXCHG) {
       const r0 = this.readReg(st, pc, 0);
       if (isPointer(r0)) fail(pc, `R0 leaks addr into mem`);
     }
@@ -986,29 +958,29 @@ class Verifier {
       );
     this.memAccess(st, pc, insn.dst, insn.off, size, "write", unknownReg());
     const fetched = scalarReg(unknownOfSize(size));
-    if (insn.imm === 0xf1) this.setReg(st, pc, 0, fetched);
-    else if (insn.imm & 1) this.setReg(st, pc, insn.src, fetched);
+    if (insn.imm === AtomicOp.CMPXCHG) this.setReg(st, pc, 0, fetched);
+    else if (insn.imm & AtomicOp.FETCH) this.setReg(st, pc, insn.src, fetched);
   }
 
   // ---------------------------------------------------------- jumps
 
-  private condJump(st: State, pc: number, insn: Insn, cp: Checkpoint | undefined): number {
-    const is32 = cls(insn.code) === CLS.JMP32;
-    const kind = CMP_KIND[aluOp(insn.code)]!;
+  private condJump(st: State, pc: number, insn: Instruction, cp: Checkpoint | undefined): number {
+    const is32 = classOf(insn) === Class.JMP32;
+    const kind = cmpKind(opOf(insn.opcode))!;
     const target = pc + 1 + insn.off;
     const fall = pc + 1;
     const a = this.readReg(st, pc, insn.dst);
-    const b = isX(insn.code)
+    const b = isRegisterSource(insn)
       ? this.readReg(st, pc, insn.src)
       : constReg(is32 ? insn.imm >>> 0 : insn.imm);
-    const sameReg = isX(insn.code) && insn.src === insn.dst;
+    const sameReg = isRegisterSource(insn) && insn.src === insn.dst;
 
     if (a.t === "scalar" && b.t === "scalar") {
       const t = refine(kind, a.s, b.s, is32);
       const f = refine(negateCmp(kind), a.s, b.s, is32);
       const apply = (s: State, r: [typeof a.s, typeof b.s]): void => {
         curFrame(s).regs[insn.dst] = scalarReg(r[0]);
-        if (isX(insn.code) && !sameReg) curFrame(s).regs[insn.src] = scalarReg(r[1]);
+        if (isRegisterSource(insn) && !sameReg) curFrame(s).regs[insn.src] = scalarReg(r[1]);
       };
       if (t && !f) {
         if (!sameReg) apply(st, t);
@@ -1092,7 +1064,7 @@ class Verifier {
 
   // ---------------------------------------------------------- calls
 
-  private subprogCall(st: State, pc: number, insn: Insn): number {
+  private subprogCall(st: State, pc: number, insn: Instruction): number {
     if (st.frames.length >= MAX_CALL_FRAMES)
       fail(
         pc,
@@ -1137,7 +1109,7 @@ class Verifier {
     return -1;
   }
 
-  private helperCall(st: State, pc: number, insn: Insn): void {
+  private helperCall(st: State, pc: number, insn: Instruction): void {
     const proto = helperById.get(insn.imm);
     if (!proto)
       return fail(pc, `invalid func unknown#${insn.imm} (no such helper in this runtime)`);
@@ -1340,9 +1312,21 @@ class Verifier {
 
 // ------------------------------------------------------------ API
 
+/** The program's slots; bytecode src/asm cannot decode (a broken lddw) is refused at its slot. */
+function slotsOrRefuse(bytes: Uint8Array): Slots {
+  try {
+    return programSlots(bytes);
+  } catch (e) {
+    if (!(e instanceof BpftimeError) || e.code !== "bad_bytecode") throw e;
+    const { index, reason } = e.details as { index: number; reason: string };
+    throw new VerifierError(index, `invalid bpf_ld_imm64 insn (${reason})`);
+  }
+}
+
 /** Check a program; never throws for a refused program (see `ok` and `error`). */
 export function verify(program: ProgramInput, opts: VerifyOptions = {}): VerifyResult {
   let v: Verifier | undefined;
+  let slots: Slots | undefined;
   const emptyStats: VerifyStats = {
     insnsProcessed: 0,
     statesExplored: 0,
@@ -1357,7 +1341,8 @@ export function verify(program: ProgramInput, opts: VerifyOptions = {}): VerifyR
         "bad_bytecode",
         `program size ${program.insts.length} is not a multiple of 8 bytes`,
       );
-    v = new Verifier(program, opts);
+    slots = slotsOrRefuse(program.insts);
+    v = new Verifier(program, slots, opts);
     v.run();
     return {
       ok: true,
@@ -1368,13 +1353,7 @@ export function verify(program: ProgramInput, opts: VerifyOptions = {}): VerifyR
     };
   } catch (e) {
     if (!(e instanceof VerifierError)) throw e;
-    let text: string;
-    if (v) text = v.insnText(e.index);
-    else {
-      const slots = decodeSlots(program.insts);
-      const insn = slots[e.index];
-      text = insn ? disasm(insn) : "?";
-    }
+    const text = slots ? slotText(slots, e.index) : rawSlotText(program.insts, e.index);
     const message = `instruction ${e.index} (${text}): ${e.reason}`;
     const log = v?.log ?? [];
     if (opts.log) log.push(message);
@@ -1395,5 +1374,3 @@ export function verifyOrThrow(program: ProgramInput, opts: VerifyOptions = {}): 
   if (!r.ok) throw new BpftimeError("verifier", r.error!.message, r.error);
   return r;
 }
-
-export { OP_LDDW };

@@ -86,12 +86,15 @@ TEST(version_mismatch_is_refused_with_message)
     region_name(name, sizeof name, "ver");
     struct bpftime_region *r;
     CHECK_EQ(bpftime_region_create(name, 0, &r), 0);
-    r->hdr->layout_version = 3;
+    r->hdr->layout_version = BPFTIME_LAYOUT_VERSION + 1;
     bpftime_region_close(r);
     CHECK_EQ(bpftime_region_open(name, &r), -EPROTO);
     const char *msg = bpftime_last_error_message();
     bpftime_region_remove(name);
-    CHECK_STR_CONTAINS(msg, "has layout version 3, this build reads version 1");
+    char want[96];
+    snprintf(want, sizeof want, "has layout version %u, this build reads version %u",
+             BPFTIME_LAYOUT_VERSION + 1, BPFTIME_LAYOUT_VERSION);
+    CHECK_STR_CONTAINS(msg, want);
     CHECK_STR_CONTAINS(msg, "bpftime shm remove");
 }
 

@@ -18,6 +18,7 @@ import {
 import { kernelProgTypeName, readMeta } from "./metadata.ts";
 import { objectDir, pinnedIn, pinRoot, resolvePinned, withPinned } from "./pins.ts";
 import { resolveUprobeTarget } from "./uprobe-target.ts";
+import { refuseIfPatchedByBpftime } from "./patched-sites.ts";
 
 export interface KernelAttached {
   linkId: number;
@@ -58,6 +59,7 @@ export function attachKernel(
       `attach: program ${prog.name} names no ${type} target in its SEC(): give --arg BINARY:SYMBOL`,
     );
   const target = resolveUprobeTarget(arg);
+  refuseIfPatchedByBpftime(arg, target.file, target.offset);
   return withPinned(prog.path, (progFd) => {
     const info = progInfo(progFd);
     if (info.type !== 2)

@@ -31,8 +31,9 @@
 //   (`bpftime shm remove --kernel NAME`) removes its directory: every pin,
 //   links included, so its programs detach and everything is freed.
 // - A kernel uprobe and a userspace (bpftime agent) hook on the same function
-//   of the same process do not mix: the kernel's int3 is what the userspace
-//   patcher finds there, and it refuses to hook. Compare them one at a time.
+//   do not mix; both orders are refused with one line: attach --kernel where
+//   a process has bpftime's patch (patched-sites.ts), and the agent hooking
+//   code where the kernel's int3 is (native/attach/uprobe.c).
 // - Map dumps read the pinned map with BPF_MAP_GET_NEXT_KEY / LOOKUP_ELEM and
 //   print keys and values through the BTF the kernel holds for the map (the
 //   object's BTF, fetched by id), with the userspace formatting rules
@@ -40,11 +41,17 @@
 //
 // Files: pins.ts (layout, lookup by name or id), metadata.ts, load.ts (load,
 // remove), uprobe-target.ts (target resolution), attach.ts (attach, detach),
+// patched-sites.ts (is bpftime's patch where a kernel uprobe would go?),
 // list.ts, maps.ts.
-export { checkBpffs, defaultObjectName, objectNames, pinRoot } from "./pins.ts";
+export { checkBpffs, defaultObjectName, objectNames, pinName, pinRoot } from "./pins.ts";
 export { readMeta, type KernelMeta } from "./metadata.ts";
 export { loadKernelObject, removeKernelObject, type KernelLoaded } from "./load.ts";
-export { describeOffset, resolveUprobeTarget, type ResolvedTarget } from "./uprobe-target.ts";
+export {
+  describeOffset,
+  resolveBinary,
+  resolveUprobeTarget,
+  type ResolvedTarget,
+} from "./uprobe-target.ts";
 export { attachKernel, detachKernel, type KernelAttached, type KernelDetached } from "./attach.ts";
 export { kernelSnapshot, type KernelSnapshot } from "./list.ts";
 export { kernelMapEntries, openKernelMap, type KernelMapHandle } from "./maps.ts";

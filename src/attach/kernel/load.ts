@@ -17,7 +17,15 @@ import { formatAttachHint, loadObject } from "../../elf/index.ts";
 import { mapTypeName } from "../../enums.ts";
 import { programKind } from "../program-types.ts";
 import { kernelProgTypeName, writeMeta, type KernelMeta } from "./metadata.ts";
-import { checkBpffs, checkName, defaultObjectName, entries, objectDir, pinRoot } from "./pins.ts";
+import {
+  checkBpffs,
+  checkName,
+  defaultObjectName,
+  entries,
+  objectDir,
+  pinName,
+  pinRoot,
+} from "./pins.ts";
 import { waitLinkGone } from "./attach.ts";
 
 export interface KernelLoaded {
@@ -121,13 +129,13 @@ export function loadKernelObject(file: string, name?: string): KernelLoaded {
         programs: {},
       };
       for (const m of maps) {
-        pinFd(m.fd, join(dir, "maps", m.name));
+        pinFd(m.fd, join(dir, "maps", pinName(m.name)));
         const info = mapInfo(m.fd);
         out.maps.push({ id: info.id, name: m.name, type: mapTypeName(info.type) });
       }
       for (const p of progs) {
         if (p.fd < 0) continue; // autoload off
-        pinFd(p.fd, join(dir, "progs", p.name));
+        pinFd(p.fd, join(dir, "progs", pinName(p.name)));
         const info = progInfo(p.fd);
         const h = hints.get(p.name);
         const type = h?.type ?? kernelProgTypeName(info.type);

@@ -123,10 +123,11 @@ export function resolvePinned(kind: "progs" | "maps", ref: string): Pinned & { i
     );
   }
   const slash = ref.indexOf("/");
+  const named = (p: Pinned, n: string) => p.name === n || p.name === pinName(n);
   const matches =
     slash >= 0
-      ? all.filter((p) => p.object === ref.slice(0, slash) && p.name === ref.slice(slash + 1))
-      : all.filter((p) => p.name === ref);
+      ? all.filter((p) => p.object === ref.slice(0, slash) && named(p, ref.slice(slash + 1)))
+      : all.filter((p) => named(p, ref));
   if (matches.length === 0)
     throw new BpftimeError(
       "not_found",
@@ -138,4 +139,14 @@ export function resolvePinned(kind: "progs" | "maps", ref: string): Pinned & { i
       `${matches.length} kernel objects have a ${what} "${ref}": use ${matches.map((m) => `${m.object}/${ref}`).join(" or ")}, or an id`,
     );
   return { ...matches[0]!, id: idOf(matches[0]!) };
+}
+
+/**
+ * The pin file name of a map or program: bpffs refuses names with a dot, and
+ * libbpf names global-data maps "<object>.rodata", ".bss", ".data",
+ * ".rodata.str1.1" (bpf_printk's strings). Each '.' becomes '_'
+ * ("globals.rodata" is pinned as maps/globals_rodata); commands accept both.
+ */
+export function pinName(name: string): string {
+  return name.replace(/\./g, "_");
 }

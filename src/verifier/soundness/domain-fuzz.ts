@@ -10,7 +10,7 @@
 // bench/verifier-soundness (millions of operations). Failures carry the seed
 // and the inputs so a run can be replayed.
 
-import type { Engine } from "../../native/vm.ts";
+import type { Engine } from "../../native/index.ts";
 import {
   type AluKind,
   type CmpKind,

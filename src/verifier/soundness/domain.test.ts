@@ -3,7 +3,7 @@
 // BPFTIME_FUZZ_SEED=n replays a run; failures print their seed and inputs.
 
 import { expect, test } from "bun:test";
-import type { Engine } from "../../native/vm.ts";
+import type { Engine } from "../../native/index.ts";
 import { fuzz, fuzzOps } from "./domain-fuzz.ts";
 
 const seed = Number(process.env.BPFTIME_FUZZ_SEED ?? 14);

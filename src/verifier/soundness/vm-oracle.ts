@@ -5,7 +5,7 @@
 // Nothing here computes an ALU result in TypeScript.
 
 import { encode, ins } from "../../asm/index.ts";
-import { Vm, type Engine } from "../../native/vm.ts";
+import { Vm, type Engine } from "../../native/index.ts";
 
 /** One instruction that computes r3 from r3 (a) and r4 (b), or a conditional jump. */
 export interface OpCode {

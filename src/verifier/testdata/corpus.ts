@@ -24,7 +24,8 @@ export interface CorpusProgram {
 const root = join(import.meta.dir, "..", "..", "..");
 const asm = (text: string): Uint8Array => encode(assemble(text));
 
-function mapsOf(spec: ReturnType<typeof loadObject>): MapInfo[] {
+/** The verifier's view of an object's maps. */
+export function mapsOf(spec: ReturnType<typeof loadObject>): MapInfo[] {
   return spec.maps.map((m) => {
     const info: MapInfo = {
       name: m.name,

@@ -637,6 +637,27 @@ export const NEGATIVE: NegativeCase[] = [
     expect: "invalid bpf_ld_imm64",
     kernel: "reject",
   },
+  {
+    name: "lddw whose second slot has an opcode",
+    raw: [
+      0x18, 1, 0, 0, 7, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0, 0xb7, 0, 0, 0, 0, 0, 0, 0, 0x95, 0, 0,
+      0, 0, 0, 0, 0,
+    ],
+    expect: "invalid bpf_ld_imm64",
+    kernel: "reject",
+  },
+  {
+    name: "reserved field set (exit with imm 1)",
+    raw: [0xb7, 0, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 1, 0, 0, 0],
+    expect: "reserved field imm must be 0",
+    kernel: "reject",
+  },
+  {
+    name: "reserved field set (ldx with imm)",
+    raw: [0x61, 0x10, 16, 0, 5, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0],
+    expect: "reserved field imm must be 0",
+    kernel: "reject",
+  },
   // ---------------------------------------------------------------- helpers
   {
     name: "unknown helper",

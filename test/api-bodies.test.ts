@@ -1,0 +1,77 @@
+// Every JSON body of the API is checked for shape before any schema or
+// operation sees it: an object is expected, so an array, a string or a value
+// nested 20,000 levels deep is a 400 with a JSON error naming what is wrong.
+import { describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { cliOk, compileBpf, regionNames, repoRoot, tempDir } from "./helpers.ts";
+import { createApp } from "../src/server/app.ts";
+
+const newRegion = regionNames("bodies");
+
+/** The fixture, compiled into this test's temp dir (removed after each test). */
+function object(): string {
+  const obj = join(tempDir(), "all_maps.bpf.o");
+  compileBpf(join(repoRoot, "test/fixtures/corrupt/all_maps.bpf.c"), obj);
+  return obj;
+}
+
+function appFor(shm: string) {
+  const token = "b".repeat(32);
+  const { app } = createApp({ shm, token, protectReads: false, allowedHosts: [] });
+  return (method: string, path: string, body: string) =>
+    app.handle(
+      new Request(`http://127.0.0.1${path}`, {
+        method,
+        body,
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      }),
+    );
+}
+
+const nested = (levels: number) => "[".repeat(levels) + "]".repeat(levels);
+
+describe("API bodies", () => {
+  test("run, update, attach and stats bodies must be JSON objects of bounded depth", async () => {
+    const shm = newRegion();
+    cliOk(["load", object(), "--shm", shm]);
+    const send = appFor(shm);
+    // a well-formed run body runs (the checks below refuse shapes, not runs)
+    const ok = await send("POST", "/v1/programs/1/run", JSON.stringify({ hex: "010203" }));
+    expect(ok.status).toBe(200);
+    const routes: Array<[string, string]> = [
+      ["POST", "/v1/programs/1/run"],
+      ["PUT", "/v1/maps/2/entries/1"],
+      ["POST", "/v1/links"],
+      ["POST", "/v1/region/stats"],
+    ];
+    const bad: Array<[string, string, RegExp]> = [
+      ["[]", "an array", /must be a JSON object.*not an array/],
+      [nested(20_000), "a 20,000-level array", /must be a JSON object.*not an array/],
+      ['"text"', "a string", /must be a JSON object.*not a string/],
+      ["42", "a number", /must be a JSON object.*not a number/],
+      ["null", "null", /must be a JSON object.*not null/],
+      [
+        `{"value": ${nested(20_000)}}`,
+        "a field nested 20,000 levels",
+        /field "value" nests deeper/,
+      ],
+      [`{"hex": ${nested(40)}}`, "a field nested 40 levels", /field "hex" nests deeper/],
+    ];
+    for (const [method, path] of routes) {
+      for (const [body, what, message] of bad) {
+        const res = await send(method, path, body);
+        const json = (await res.json()) as { error: string; message: string };
+        expect({ route: `${method} ${path}`, what, status: res.status, error: json.error }).toEqual(
+          {
+            route: `${method} ${path}`,
+            what,
+            status: 400,
+            error: "invalid_request",
+          },
+        );
+        expect(json.message).toMatch(message);
+        expect(json.message.split("\n")).toHaveLength(1);
+      }
+    }
+  });
+});

@@ -1,0 +1,162 @@
+// The kernel event provider next to bpftime's own hooks (issue 13):
+//   - an object with .rodata/.bss/.data and bpf_printk strings loads with
+//     `load --kernel` (libbpf's "<obj>.rodata" maps are pinned without the dot);
+//   - a kernel uprobe and a bpftime patch on the same function are refused in
+//     both orders, each with one clear line, and the hooked process survives.
+// Pins go under a private root ($BPFTIME_BPFFS) removed at the end. Skipped,
+// with the reason printed, where the kernel refuses (not root, no bpffs, no
+// uprobe PMU, BPF_PROG_LOAD refused).
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  cli,
+  cliEntry,
+  compileBpf,
+  regionNames,
+  repoRoot,
+  run,
+  skipReason,
+  startProcess,
+} from "./helpers.ts";
+import { RUN_ID, runName } from "./run-id.ts";
+
+const T = 60_000;
+const root = `/sys/fs/bpf/bpftime-${runName(Math.random().toString(36).slice(2, 8))}`;
+const env = { BPFTIME_BPFFS: root };
+
+let dir = "";
+let target = "";
+const obj = (name: string) => join(dir, `${name}.bpf.o`);
+
+function compile(): void {
+  dir = mkdtempSync(join(tmpdir(), `bpftime-${RUN_ID}-klife-`));
+  target = join(dir, "target");
+  const cc = run([
+    "cc",
+    "-O2",
+    "-g",
+    "-o",
+    target,
+    join(import.meta.dir, "fixtures", "uprobe", "target.c"),
+    "-lpthread",
+  ]);
+  if (cc.code !== 0) throw new Error(`cc target.c failed: ${cc.stderr}`);
+  compileBpf(join(import.meta.dir, "fixtures", "uprobe", "count.bpf.c"), obj("count"));
+  compileBpf(join(import.meta.dir, "fixtures", "kernel", "globals.bpf.c"), obj("globals"));
+}
+
+/** An independent probe: can this machine load a plain program and make a uprobe? */
+function kernelRefuses(): string | undefined {
+  if (process.platform !== "linux") return "not Linux";
+  if (process.getuid?.() !== 0) return "not root (bpf() and uprobes need CAP_BPF/CAP_PERFMON)";
+  for (const tool of ["cc", "clang"]) if (!Bun.which(tool)) return `${tool} is not installed`;
+  if (!existsSync(join(repoRoot, "native", "build", "libbpftime-agent.so")))
+    return "native/build/libbpftime-agent.so is not built";
+  if (!/ \/sys\/fs\/bpf bpf /.test(readFileSync("/proc/mounts", "utf8")))
+    return "no bpffs at /sys/fs/bpf";
+  if (!existsSync("/sys/bus/event_source/devices/uprobe/type")) return "no uprobe PMU";
+  compile();
+  const r = cli(["load", "--kernel", obj("count"), "--name", "probe"], { env });
+  if (r.code !== 0) return `the kernel refuses BPF_PROG_LOAD: ${r.stderr.trim()}`;
+  cli(["shm", "remove", "--kernel", "probe"], { env });
+  return undefined;
+}
+const skip = skipReason(kernelRefuses(), "kernel lifecycle tests");
+
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+afterEach(() => {
+  for (const o of ["globals", "kc"]) cli(["shm", "remove", "--kernel", o], { env });
+});
+
+const newRegion = regionNames("klife");
+
+function ok(args: string[], shm?: string): string {
+  const r = cli(shm ? [...args, "--shm", shm] : args, { env });
+  if (r.code !== 0) throw new Error(`bpftime ${args.join(" ")}: exit ${r.code}: ${r.stderr}`);
+  return r.stdout;
+}
+
+describe.skipIf(skip)("kernel provider", () => {
+  beforeAll(() => {
+    if (!dir) compile();
+  });
+
+  test("an object with .rodata, .bss, .data and bpf_printk loads; its maps dump by either name", () => {
+    ok(["load", "--kernel", obj("globals")]);
+    const maps = ok(["list", "--kernel", "--json"]);
+    for (const m of ["globals_rodata", "globals_bss", "globals_data"]) expect(maps).toContain(m);
+    expect(ok(["map", "dump", "--kernel", "globals.rodata"])).toContain('"step":3');
+    expect(ok(["map", "dump", "--kernel", "globals_bss"])).toContain('"total":0');
+  });
+
+  test(
+    "bpftime hook first: attach --kernel on the patched function is refused; the process lives",
+    async () => {
+      const shm = newRegion();
+      ok(["load", obj("count")], shm);
+      ok(["attach", "count_add", "uprobe", "--arg", `${target}:add`], shm);
+      ok(["load", "--kernel", obj("count"), "--name", "kc"]);
+      const p = startProcess([
+        process.execPath,
+        cliEntry,
+        "start",
+        "--shm",
+        shm,
+        "--",
+        target,
+        "loop",
+        "20",
+      ]);
+      await p.waitFor(/attached in process (\d+)/);
+      const pid = Number(/attached in process (\d+)/.exec(p.output())![1]);
+      const r = cli(["attach", "--kernel", "count_add", "uprobe", "--arg", `${target}:add`], {
+        env,
+      });
+      expect(r.code).toBe(8);
+      expect(r.stderr.trim().split("\n")).toHaveLength(1);
+      expect(r.stderr).toContain(`hooked by bpftime in process ${pid}`);
+      expect(ok(["list", "--kernel", "--json"])).not.toMatch(/"links":\[\{/);
+      const from = p.output().length;
+      await p.waitFor(new RegExp(`[\\s\\S]{${from}}[\\s\\S]*r=3\\n[\\s\\S]*r=3\\n`));
+      expect(p.proc.exitCode).toBeNull();
+      await p.stop();
+    },
+    T,
+  );
+
+  test(
+    "kernel uprobe first: the agent refuses to patch over its int3, says so, and the process lives",
+    async () => {
+      const shm = newRegion();
+      ok(["load", obj("count")], shm);
+      ok(["attach", "count_add", "uprobe", "--arg", `${target}:add`], shm);
+      ok(["load", "--kernel", obj("count"), "--name", "kc"]);
+      const k = JSON.parse(
+        ok(["attach", "--kernel", "count_add", "uprobe", "--arg", `${target}:add`, "--json"]),
+      );
+      const p = startProcess([
+        process.execPath,
+        cliEntry,
+        "start",
+        "--shm",
+        shm,
+        "--",
+        target,
+        "loop",
+        "20",
+      ]);
+      await p.waitFor(
+        /link 1 \(uprobe .*\): failed in process \d+: .*kernel uprobe or a breakpoint/,
+      );
+      // Removing the kernel uprobe now restores the original byte: the process runs on.
+      ok(["detach", "--kernel", String(k.linkId)]);
+      const from = p.output().length;
+      await p.waitFor(new RegExp(`[\\s\\S]{${from}}[\\s\\S]*r=3\\n[\\s\\S]*r=3\\n`));
+      expect(p.proc.exitCode).toBeNull();
+      await p.stop();
+    },
+    T,
+  );
+});
