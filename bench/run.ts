@@ -27,6 +27,10 @@ const benches: Record<string, { what: string; cmd: string[] }> = {
     what: "verifier: µs per processed instruction",
     cmd: [process.execPath, join(here, "verifier/run.ts")],
   },
+  "verifier-soundness": {
+    what: "verifier soundness: millions of ALU ops against the VM, random programs on a reference interpreter (exits non-zero when unsound)",
+    cmd: [process.execPath, join(here, "verifier-soundness/run.ts")],
+  },
 };
 
 const chosen = process.argv.slice(2);

@@ -4,7 +4,7 @@
 // the API, `uretprobe` takes its target from SEC(), and a process that died
 // without cleaning up is reaped instead of staying "ALIVE no" forever.
 import { beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -42,6 +42,8 @@ function compile(): void {
   target = join(dir, "target");
   const cc = run(["cc", "-O2", "-g", "-o", target, join(fixtures, "target.c"), "-lpthread"]);
   if (cc.code !== 0) throw new Error(`cc target.c: ${cc.stderr}`);
+  copyFileSync(target, `${target}2`); // another file: never loaded by `target`
+  chmodSync(`${target}2`, 0o755);
   compileBpf(join(fixtures, "count.bpf.c"), obj("count"));
   // A uretprobe that names its target in SEC(), like libbpf's auto-attach.
   const src = join(dir, "ret_sec.bpf.c");
@@ -80,7 +82,11 @@ function attachFails(arg: string) {
 }
 
 interface Snapshot {
-  links: Array<{ id: number; pids: number[]; errors: Array<{ pid: number; message: string }> }>;
+  links: Array<{
+    id: number;
+    pids: number[];
+    errors: Array<{ pid: number; waiting: boolean; message: string }>;
+  }>;
   instances: Array<{ pid: number; alive: boolean; failedLinks: number }>;
 }
 const snap = () => JSON.parse(ok("list", "--json")) as Snapshot;
@@ -204,7 +210,43 @@ describe.skipIf(skip)("failed links are visible", () => {
       expect(l2.errors[0]!.pid).toBe(pid);
       expect(l2.errors[0]!.message).toContain("not executable");
       const text = ok("list");
-      expect(text).toMatch(new RegExp(`failed attaches[\\s\\S]*2\\s+${pid}\\s+.*not executable`));
+      expect(text).toMatch(
+        new RegExp(`links not hooked[\\s\\S]*2\\s+${pid}\\s+failed\\s+.*not executable`),
+      );
+      await p.stop();
+    },
+    T,
+  );
+
+  test(
+    "a link whose binary the process has not loaded is reported waiting, not attached",
+    async () => {
+      region = newRegion();
+      ok("load", obj("count"));
+      ok("attach", "count_add", "uprobe", "--arg", `${target}:add`);
+      ok("attach", "count_add", "uprobe", "--arg", `${target}2:add`);
+      const p = startProcess([
+        process.execPath,
+        cliEntry,
+        "start",
+        "--shm",
+        region,
+        "--",
+        target,
+        "loop",
+        "50",
+      ]);
+      await p.waitFor(
+        /link 2 \(uprobe .*target2:add\): waiting in process \d+: .*target2 is not loaded/,
+      );
+      await p.waitFor(/link 1 \(uprobe .*:add\): attached in process \d+/);
+      const pid = Number(/attached in process (\d+)/.exec(p.output())![1]);
+      const l2 = snap().links.find((l) => l.id === 2)!;
+      expect(l2.pids).toEqual([]);
+      expect(l2.errors).toEqual([
+        { pid, waiting: true, message: expect.stringContaining("is not loaded") },
+      ]);
+      expect(ok("list")).toMatch(new RegExp(`2\\s+${pid}\\s+waiting\\s+`));
       await p.stop();
     },
     T,

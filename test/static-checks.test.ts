@@ -21,7 +21,7 @@ test("prettier --check: every TypeScript file is formatted", () => {
   );
   expect(r.stdout.split("\n").filter((l) => l.startsWith("[warn]"))).toEqual([]);
   expect(r.code).toBe(0);
-}, 60_000);
+}, 240_000);
 
 test("clang-format: every C file of the data plane keeps .clang-format", () => {
   const files = run(["git", "ls-files", "native/*.c", "native/*.h", "nginx/*.c", "nginx/*.h"], {
@@ -33,4 +33,4 @@ test("clang-format: every C file of the data plane keeps .clang-format", () => {
   const r = run(["clang-format", "--dry-run", "-Werror", ...files], { cwd: repoRoot });
   expect(r.stderr.split("\n").filter((l) => l.includes("error:"))).toEqual([]);
   expect(r.code).toBe(0);
-}, 60_000);
+}, 240_000);

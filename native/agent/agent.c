@@ -102,8 +102,11 @@ static void *watcher(void *unused)
         else if (rc > 0)
             BPFTIME_INFO("agent: region %s changed: %d link(s) attached", agent.shm,
                          bpftime_attach_manager_attached(agent.manager));
-        bpftime_uprobe_impl_retry(agent.uprobe);
-        bpftime_uprobe_impl_retry(agent.uretprobe);
+        /* Waiting uprobes whose library was loaded since: hook them, and say so
+         * in the region (they are no longer "waiting"). */
+        if (bpftime_uprobe_impl_retry(agent.uprobe) + bpftime_uprobe_impl_retry(agent.uretprobe) >
+            0)
+            bpftime_attach_manager_report(agent.manager);
         pthread_mutex_unlock(&agent.lock);
     }
     teardown();

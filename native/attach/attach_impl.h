@@ -9,6 +9,7 @@
 #ifndef BPFTIME_ATTACH_IMPL_H
 #define BPFTIME_ATTACH_IMPL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "common/error.h"
@@ -38,6 +39,10 @@ struct bpftime_attach_impl_ops {
                   uint64_t cookie, struct bpftime_attach_cb cb, uint64_t attach_id);
     int (*detach)(struct bpftime_attach_impl *impl, uint64_t attach_id);
     void (*destroy)(struct bpftime_attach_impl *impl);
+    /* Optional: 1 (with why) if attach_id is attached but cannot fire yet
+     * (a uprobe whose binary this process has not loaded), a negative errno
+     * (with why) if a later try to enable it failed, else 0. */
+    int (*waiting)(struct bpftime_attach_impl *impl, uint64_t attach_id, char *why, size_t len);
 };
 
 struct bpftime_attach_impl {

@@ -261,8 +261,33 @@ static void report_instance(struct bpftime_attach_manager *m)
     uint32_t n = 0;
     for (struct link_slot *s = m->slots; s && n < BPFTIME_INSTANCE_MAX_LINKS; s = s->next)
         ids[n++] = s->link_id;
+    /* Failed links, then attached links that cannot fire yet (err 0, "waiting"). */
+    struct bpftime_link_error errs[BPFTIME_INSTANCE_MAX_ERRORS];
+    uint32_t ne = m->nr_failed;
+    uint32_t stored = ne < BPFTIME_INSTANCE_MAX_ERRORS ? ne : BPFTIME_INSTANCE_MAX_ERRORS;
+    memcpy(errs, m->failed, stored * sizeof errs[0]);
+    for (struct link_slot *s = m->slots; s; s = s->next) {
+        char why[BPFTIME_LINK_ERROR_LEN];
+        int w = s->impl->ops->waiting
+                    ? s->impl->ops->waiting(s->impl, s->attach_id, why, sizeof why)
+                    : 0;
+        if (w == 0)
+            continue;
+        if (stored < BPFTIME_INSTANCE_MAX_ERRORS) {
+            errs[stored].link_id = s->link_id;
+            errs[stored].err = w < 0 ? w : 0;
+            memcpy(errs[stored].message, why, sizeof why);
+            stored++;
+        }
+        ne++;
+    }
     bpftime_instance_set_links(m->region, (uint32_t)m->instance_id, ids, n, m->generation);
-    bpftime_instance_set_errors(m->region, (uint32_t)m->instance_id, m->failed, m->nr_failed);
+    bpftime_instance_set_errors(m->region, (uint32_t)m->instance_id, errs, ne);
+}
+
+void bpftime_attach_manager_report(struct bpftime_attach_manager *m)
+{
+    report_instance(m);
 }
 
 int bpftime_attach_manager_instantiate(struct bpftime_attach_manager *m)

@@ -58,6 +58,11 @@ BPFTIME_API int bpftime_attach_manager_refresh(struct bpftime_attach_manager *m)
  * reported at the next refresh. Call from the thread that drives the manager. */
 BPFTIME_API int bpftime_attach_manager_after_fork(struct bpftime_attach_manager *m);
 
+/* Records this process's links in the region again (after an attach
+ * implementation changed state by itself, e.g. a waiting uprobe hooked when
+ * its library was loaded). */
+void bpftime_attach_manager_report(struct bpftime_attach_manager *m);
+
 /* Number of links currently attached in this process. */
 BPFTIME_API int bpftime_attach_manager_attached(const struct bpftime_attach_manager *m);
 

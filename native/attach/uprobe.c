@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <link.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,6 +21,8 @@ struct up_entry {
     struct bpftime_hook *hook; /* NULL while dormant */
     char *arg;
     uint32_t arg_len;
+    char failed[160]; /* why the last retry could not hook it ("" = not tried / waiting) */
+    int failed_err;   /* its negative errno */
     struct up_entry *next;
 };
 
@@ -170,12 +173,31 @@ static void up_destroy(struct bpftime_attach_impl *impl)
     free(ui);
 }
 
+static int up_waiting(struct bpftime_attach_impl *impl, uint64_t attach_id, char *why, size_t len)
+{
+    struct up_impl *ui = (struct up_impl *)impl;
+    for (struct up_entry *e = ui->entries; e; e = e->next) {
+        if (e->attach_id != attach_id || e->hook)
+            continue;
+        const char *colon = strrchr(e->arg, ':');
+        int n = colon ? (int)(colon - e->arg) : (int)strlen(e->arg);
+        if (e->failed[0]) {
+            snprintf(why, len, "%s", e->failed);
+            return e->failed_err < 0 ? e->failed_err : -EINVAL;
+        }
+        snprintf(why, len, "%.*s is not loaded in this process (hooked when it is)", n, e->arg);
+        return 1;
+    }
+    return 0;
+}
+
 static const struct bpftime_attach_impl_ops uprobe_ops = {
     .name = "uprobe",
     .target_type = BPFTIME_TARGET_UPROBE,
     .attach = up_attach,
     .detach = up_detach,
     .destroy = up_destroy,
+    .waiting = up_waiting,
 };
 
 static const struct bpftime_attach_impl_ops uretprobe_ops = {
@@ -184,6 +206,7 @@ static const struct bpftime_attach_impl_ops uretprobe_ops = {
     .attach = up_attach,
     .detach = up_detach,
     .destroy = up_destroy,
+    .waiting = up_waiting,
 };
 
 struct bpftime_attach_impl *bpftime_uprobe_impl_create(int retprobe)
@@ -227,9 +250,16 @@ int bpftime_uprobe_impl_retry(struct bpftime_attach_impl *impl)
         int rc = try_hook(ui, e);
         if (rc == 0) {
             BPFTIME_INFO("%s %s: hooked after its binary was loaded", impl->ops->name, e->arg);
+            e->failed[0] = 0;
+            e->failed_err = 0;
             n++;
-        } else if (rc < 0) {
+        } else if (rc < 0 &&
+                   strncmp(e->failed, bpftime_last_error_message(), sizeof e->failed - 1) != 0) {
             BPFTIME_WARN("%s", bpftime_last_error_message());
+            snprintf(e->failed, sizeof e->failed, "%.*s", (int)sizeof e->failed - 1,
+                     bpftime_last_error_message());
+            e->failed_err = rc;
+            n++;
         }
     }
     return n;

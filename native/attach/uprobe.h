@@ -22,8 +22,9 @@
 struct bpftime_attach_impl *bpftime_uprobe_impl_create(int retprobe);
 
 /* Tries the dormant targets again if the set of loaded objects changed since
- * the last try; returns how many got hooked. Call from the thread that drives
- * the attach manager. */
+ * the last try; returns how many changed state (got hooked, or failed for a
+ * new reason, which the attach implementation's waiting() then reports).
+ * Call from the thread that drives the attach manager. */
 int bpftime_uprobe_impl_retry(struct bpftime_attach_impl *impl);
 
 /* Hooked (non-dormant) attaches. */

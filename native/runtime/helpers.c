@@ -566,7 +566,7 @@ static const struct {
     const char *name;
     ebpf_helper_fn fn;
 } helper_table[] = {
-#define BPF_HELPER(id, name, ret, a1, a2, a3, a4, a5) {id, "bpf_" #name, bh_##name},
+#define BPF_HELPER(id, name, ret, a1, a2, a3, a4, a5, cls) {id, "bpf_" #name, bh_##name},
 #include "runtime/helpers.def"
 #undef BPF_HELPER
 };

@@ -451,6 +451,69 @@ static uint8_t *array_elem(const struct bpftime_map *h, uint32_t idx)
     return h->data + (size_t)idx * value_area_h(h);
 }
 
+/* ---- prog_array owner type ----
+ * As the kernel (bpf_prog_map_compatible): the programs a prog_array holds
+ * share one type, so a tail call never hands a context to a program built
+ * for another (an XDP context read as a tracepoint's would leak the host's
+ * stack). The owner is the type of the first program (lowest id) whose
+ * bytecode references the array, else of the programs it already holds. */
+
+/* A program type for messages (prog_types.def): kprobe's id also covers
+ * uprobes, kretprobes and uretprobes. */
+static const char *prog_type_text(uint32_t type)
+{
+    const char *n = bpftime_prog_type_name(type);
+    if (type == BPFTIME_PROG_KPROBE)
+        return "kprobe/uprobe";
+    return n ? n : "unknown";
+}
+
+/* Does p reference map_id in an lddw (map pointer or map value)? Under table_lock. */
+static bool prog_uses_map(struct bpftime_region *r, const struct shm_prog *p, uint32_t map_id)
+{
+    const uint8_t *insns = rt_ptr(r, p->insns_off);
+    const uint32_t *ids = rt_ptr(r, p->map_ids_off);
+    if (!insns || !ids)
+        return false;
+    for (uint32_t i = 0; i + 1 < p->insn_cnt; i++) {
+        const uint8_t *in = insns + (size_t)i * 8;
+        if (in[0] != 0x18)
+            continue;
+        uint32_t src = in[1] >> 4, imm;
+        memcpy(&imm, in + 4, 4);
+        if ((src == 1 || src == 2 || src == 5 || src == 6) && imm < p->nr_maps &&
+            ids[imm] == map_id)
+            return true;
+        i++; /* second half of the lddw */
+    }
+    return false;
+}
+
+/* The owner type of prog_array h, ignoring slot `skip`; 0 if it has none. Under table_lock. */
+uint32_t prog_array_owner(struct bpftime_map *h, uint32_t skip)
+{
+    struct bpftime_region *r = h->r;
+    uint32_t best_id = 0, type = 0;
+    for (uint32_t i = 0; i < r->hdr->table_cap[KIND_PROG]; i++) {
+        const struct shm_prog *p = table_slot(r, KIND_PROG, i);
+        if (p->id && (!best_id || p->id < best_id) && prog_uses_map(r, p, h->id)) {
+            best_id = p->id;
+            type = p->type;
+        }
+    }
+    if (best_id)
+        return type;
+    for (uint32_t i = 0; i < h->max_entries; i++) {
+        if (i == skip)
+            continue;
+        uint32_t id = __atomic_load_n((uint32_t *)(void *)array_elem(h, i), __ATOMIC_ACQUIRE);
+        const struct shm_prog *p = id ? prog_entry_by_id(r, id) : NULL;
+        if (p)
+            return p->type;
+    }
+    return 0;
+}
+
 static int array_update(struct bpftime_map *h, const void *key, const void *value, uint64_t flags,
                         bool from_prog)
 {
@@ -472,12 +535,21 @@ static int array_update(struct bpftime_map *h, const void *key, const void *valu
             return bpftime_set_error(-EINVAL, "prog_array map %u cannot be updated from a program",
                                      h->id);
         shm_lock(&h->r->hdr->table_lock);
-        bool ok = prog_entry_by_id(h->r, prog) != NULL;
+        const struct shm_prog *p = prog_entry_by_id(h->r, prog);
+        uint32_t type = p ? p->type : 0;
+        uint32_t owner = p ? prog_array_owner(h, idx) : 0;
+        if (p && (!owner || owner == type))
+            __atomic_store_n((uint32_t *)(void *)array_elem(h, idx), prog, __ATOMIC_RELEASE);
         shm_unlock(&h->r->hdr->table_lock);
-        if (!ok)
+        if (!p)
             return bpftime_set_error(-EINVAL, "prog_array map %u: no program with id %u", h->id,
                                      prog);
-        __atomic_store_n((uint32_t *)(void *)array_elem(h, idx), prog, __ATOMIC_RELEASE);
+        if (owner && owner != type)
+            return bpftime_set_error(
+                -EINVAL,
+                "prog_array map %u holds %s programs; program %u is %s: a tail call "
+                "cannot change the program type (store only %s programs in it)",
+                h->id, prog_type_text(owner), prog, prog_type_text(type), prog_type_text(owner));
         return 0;
     }
     /* plain copy, as the kernel (no lock for array values) */

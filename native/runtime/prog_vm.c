@@ -116,7 +116,17 @@ static struct ebpf_vm *tail_call(void *user, uint64_t map, uint64_t index)
     pthread_mutex_unlock(&r->local_lock);
     if (vm)
         return vm;
-    /* first call to this target from this context: take a reference */
+    /* first call to this target from this context: the target must be of
+     * the caller's type (stores check the array's owner type; this also
+     * covers an entry stored before the caller began using the array) */
+    shm_lock(&r->hdr->table_lock);
+    const struct shm_prog *caller = prog_entry_by_id(r, pl->prog_id);
+    const struct shm_prog *target = prog_entry_by_id(r, prog);
+    bool same = caller && target && caller->type == target->type;
+    shm_unlock(&r->hdr->table_lock);
+    if (!same)
+        return NULL;
+    /* take a reference */
     if (bpftime_prog_load_vm(r, prog, &vm) != 0)
         return NULL;
     pthread_mutex_lock(&r->local_lock);

@@ -116,6 +116,8 @@ struct shm_map *map_entry_by_id(struct bpftime_region *r, uint32_t id, uint32_t 
 struct shm_prog *prog_entry_by_id(struct bpftime_region *r, uint32_t id);
 
 /* maps.c */
+/* Owner type of a prog_array (0: none), ignoring slot skip; under table_lock. */
+uint32_t prog_array_owner(struct bpftime_map *h, uint32_t skip);
 int map_storage_init(struct bpftime_region *r, struct shm_map *m);
 void map_storage_free(struct bpftime_region *r, struct shm_map *m);
 int map_handle_init(struct bpftime_region *r, struct shm_map *m, struct bpftime_map *h);

@@ -55,8 +55,10 @@ export const listCommand: Command = {
         x.pids.join(",") || "-",
       ]),
     );
-    const failures = s.links.flatMap((l) => l.errors.map((e) => [l.id, e.pid, e.message]));
-    if (failures.length) section("failed attaches", ["LINK", "PID", "WHY"], failures);
+    const failures = s.links.flatMap((l) =>
+      l.errors.map((e) => [l.id, e.pid, e.waiting ? "waiting" : "failed", e.message]),
+    );
+    if (failures.length) section("links not hooked", ["LINK", "PID", "STATE", "WHY"], failures);
     section(
       "instances",
       ["ID", "PID", "ALIVE", "LINKS", "FAILED"],

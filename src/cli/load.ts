@@ -7,7 +7,7 @@ export const loadCommand: Command = {
   name: "load",
   summary: "verify an object's programs and store them and its maps in the region",
   usage:
-    "FILE.o [--program NAME]... [--shm NAME] [--json]\n" +
+    "FILE.o [--program NAME]... [--shm NAME] [--allow-write-user] [--json]\n" +
     "       bpftime load --kernel FILE.o [--name NAME] [--json]   (pins under /sys/fs/bpf/bpftime/NAME)",
   description:
     "Verify every program of FILE.o (or those named with --program) and store them, with\n" +
@@ -21,6 +21,10 @@ export const loadCommand: Command = {
       description: "load only this program (repeatable)",
     },
     ...shmOption,
+    "allow-write-user": {
+      type: "boolean",
+      description: "let tracing programs call bpf_probe_write_user (writes into the host process)",
+    },
     ...jsonOption,
     ...kernelOption,
     name: {
@@ -38,7 +42,10 @@ export const loadCommand: Command = {
     if (flag(p, "kernel")) return kernelLoad(p);
     const file = needPositional(p, 0, "FILE.o", "bpftime load");
     const names = (p.values.program as string[] | undefined) ?? [];
-    const r = loadIntoRegion(file, str(p, "shm"), { programs: names });
+    const r = loadIntoRegion(file, str(p, "shm"), {
+      programs: names,
+      allowWriteUser: flag(p, "allow-write-user"),
+    });
     if (flag(p, "json")) return printJson(r);
     console.log(`loaded ${file} into region ${r.region}`);
     printLoaded(r);

@@ -7,7 +7,7 @@ import { printJson } from "./output.ts";
 export const verifyCommand: Command = {
   name: "verify",
   summary: "check that an object's programs are safe to run (the verifier `load` runs)",
-  usage: "FILE.o [--program NAME] [--log] [--json]",
+  usage: "FILE.o [--program NAME] [--log] [--allow-write-user] [--json]",
   description:
     "Run the verifier on every program of FILE.o (or the one named): abstract interpretation\n" +
     "of all paths, as the kernel's verifier does. A refusal names the instruction index, the\n" +
@@ -19,6 +19,10 @@ export const verifyCommand: Command = {
     log: {
       type: "boolean",
       description: "print the verifier log (register state per instruction)",
+    },
+    "allow-write-user": {
+      type: "boolean",
+      description: "let tracing programs call bpf_probe_write_user (writes into the host process)",
     },
     ...jsonOption,
   },
@@ -43,7 +47,10 @@ export const verifyCommand: Command = {
     let failed: BpftimeError | undefined;
     for (const prog of progs) {
       try {
-        const v = verifyProgram(spec, prog, { log: flag(p, "log") });
+        const v = verifyProgram(spec, prog, {
+          log: flag(p, "log"),
+          allowWriteUser: flag(p, "allow-write-user"),
+        });
         if (flag(p, "log") && !flag(p, "json")) console.log(v.result.log.join("\n"));
         results.push({
           program: prog.name,

@@ -156,15 +156,15 @@ export interface InstanceInfo {
   generationSeen: bigint;
   alive: boolean;
   linkIds: number[];
-  /** Links that failed to attach in this process, with why (the first few). */
+  /** Links that failed to attach (or wait, errno 0) in this process, with why (the first few). */
   linkErrors: LinkError[];
-  /** How many links failed in all (may exceed linkErrors.length). */
+  /** How many links failed or wait in all (may exceed linkErrors.length). */
   failedLinks: number;
 }
 
 export interface LinkError {
   linkId: number;
-  /** Positive errno. */
+  /** Positive errno; 0: attached but waiting (a uprobe whose binary is not loaded yet). */
   errno: number;
   message: string;
 }

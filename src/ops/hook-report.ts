@@ -11,7 +11,9 @@ export interface HookLine {
   targetType: string;
   arg: string;
   attached: boolean;
-  /** Why it failed (absent when attached). */
+  /** Attached but waiting for its binary to be loaded (error says which). */
+  waiting: boolean;
+  /** Why it failed or waits (absent when hooked). */
   error?: string;
 }
 
@@ -46,13 +48,16 @@ export function hookLines(r: Region, pid: number): HookLine[] | undefined {
     const type = targetTypeName(target.type);
     if (type !== "uprobe" && type !== "uretprobe") continue;
     const err = inst.linkErrors.find((e) => e.linkId === id);
-    const attached = inst.linkIds.includes(id);
-    if (!attached && !err) continue; // linked after this process instantiated
+    const listed = inst.linkIds.includes(id);
+    if (!listed && !err) continue; // linked after this process instantiated
+    // Listed with an error: attached, then waiting (errno 0) or failed later.
+    const attached = listed && (!err || err.errno === 0);
     out.push({
       linkId: id,
       targetType: type,
       arg: formatTargetArg(target.arg),
       attached,
+      waiting: attached && !!err,
       ...(err ? { error: err.message } : {}),
     });
   }
@@ -61,6 +66,7 @@ export function hookLines(r: Region, pid: number): HookLine[] | undefined {
 
 export function formatHookLine(pid: number, h: HookLine): string {
   const what = `link ${h.linkId} (${h.targetType} ${h.arg})`;
+  if (h.waiting) return `${what}: waiting in process ${pid}: ${h.error}`;
   return h.attached
     ? `${what}: attached in process ${pid}`
     : `${what}: failed in process ${pid}: ${h.error}`;

@@ -37,8 +37,8 @@ export interface LinkView {
   arg: string;
   /** pids of live processes that instantiated this link */
   pids: number[];
-  /** processes where this link failed to attach, and why */
-  errors: Array<{ pid: number; message: string }>;
+  /** processes where this link failed to attach (or waits: waiting true), and why */
+  errors: Array<{ pid: number; waiting: boolean; message: string }>;
 }
 export interface InstanceView {
   id: number;
@@ -119,11 +119,17 @@ export function snapshot(r: Region): RegionSnapshot {
         targetId: l.targetId,
         targetType: t ? targetTypeName(t.type) : "?",
         arg: t ? formatTargetArg(t.arg) : "",
-        pids: instances.filter((i) => i.alive && i.linkIds.includes(l.id)).map((i) => i.pid),
+        // Hooked there: attached, and not waiting for its binary.
+        pids: instances
+          .filter(
+            (i) =>
+              i.alive && i.linkIds.includes(l.id) && !i.linkErrors.some((e) => e.linkId === l.id),
+          )
+          .map((i) => i.pid),
         errors: instances.flatMap((i) =>
           i.linkErrors
             .filter((e) => e.linkId === l.id)
-            .map((e) => ({ pid: i.pid, message: e.message })),
+            .map((e) => ({ pid: i.pid, waiting: e.errno === 0, message: e.message })),
         ),
       };
     }),

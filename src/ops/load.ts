@@ -48,7 +48,7 @@ export function mapInfos(spec: ObjectSpec): MapInfo[] {
 export function verifyProgram(
   spec: ObjectSpec,
   p: ProgramSpec,
-  opts: { log?: boolean } = {},
+  opts: { log?: boolean; allowWriteUser?: boolean } = {},
 ): VerifiedProgram {
   const kind = programKind(p);
   const result = verify(
@@ -89,7 +89,7 @@ function btfSection(bytes: Uint8Array): string | undefined {
 export function loadIntoRegion(
   file: string,
   regionName: string | undefined,
-  opts: { programs?: string[] } = {},
+  opts: { programs?: string[]; allowWriteUser?: boolean } = {},
 ): LoadedObject {
   const { bytes, spec } = readObjectBytes(file);
   let chosen = spec.programs;
@@ -103,7 +103,9 @@ export function loadIntoRegion(
       );
   }
   if (chosen.length === 0) throw new BpftimeError("bad_object", `${file} has no programs to load`);
-  const verified = chosen.map((p) => verifyProgram(spec, p));
+  const verified = chosen.map((p) =>
+    verifyProgram(spec, p, { allowWriteUser: opts.allowWriteUser ?? false }),
+  );
 
   const region = Region.openOrCreate(regionName);
   const mapIds: number[] = [];

@@ -74,7 +74,7 @@ export function loadObjectBytes(
   bytes: Uint8Array,
   name: string | undefined,
   regionName: string | undefined,
-  opts: { programs?: string[] } = {},
+  opts: { programs?: string[]; allowWriteUser?: boolean } = {},
 ): LoadedObject {
   const file = uploadName(name);
   const dir = mkdtempSync(join(tmpdir(), "bpftime-upload-"));

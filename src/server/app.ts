@@ -184,7 +184,10 @@ export function createApp(o: AppOptions) {
       ({ body, query, set }) => {
         const up = body as ObjectUpload;
         const programs = query.program ? [query.program].flat() : [];
-        const loaded = loadObjectBytes(up.bytes, query.name ?? up.filename, o.shm, { programs });
+        const loaded = loadObjectBytes(up.bytes, query.name ?? up.filename, o.shm, {
+          programs,
+          allowWriteUser: query.allowWriteUser === true,
+        });
         set.status = 201;
         return plain(loaded);
       },
@@ -195,6 +198,12 @@ export function createApp(o: AppOptions) {
           program: t.Optional(
             t.Union([t.String(), t.Array(t.String())], {
               description: "load only this program (repeatable)",
+            }),
+          ),
+          allowWriteUser: t.Optional(
+            t.Boolean({
+              description:
+                "let tracing programs call bpf_probe_write_user (bpftime load --allow-write-user)",
             }),
           ),
         }),

@@ -137,8 +137,9 @@ export const LinkSchema = t.Object({
   targetType: t.String(),
   arg: t.String(),
   pids: t.Array(t.Integer(), { description: "live processes that instantiated the link" }),
-  errors: t.Array(t.Object({ pid: t.Integer(), message: t.String() }), {
-    description: "processes where the link failed to attach, and why",
+  errors: t.Array(t.Object({ pid: t.Integer(), waiting: t.Boolean(), message: t.String() }), {
+    description:
+      "processes where the link failed to attach, or waits (its binary is not loaded there), and why",
   }),
 });
 

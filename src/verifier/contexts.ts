@@ -47,6 +47,7 @@ import {
   sizeOf,
 } from "../asm/index.ts";
 import { programSlots } from "./slots.ts";
+import type { HelperClass, HelperProto } from "./helpers.ts";
 
 export const PROGRAM_TYPES = [
   "socket_filter",
@@ -89,7 +90,22 @@ export interface ContextSpec {
   rewrite: boolean;
   /** names of the packet regions (index = region id) */
   regions: string[];
+  /**
+   * Helper classes (helpers.def's last column) the type may call, as the
+   * kernel's get_func_proto per type. WRITE_USER also needs the load flag
+   * (--allow-write-user): see verifier.ts helperCall.
+   */
+  helpers: readonly HelperClass[];
 }
+
+/** Network, nginx and raw programs: maps, time, random, tail calls, output, strings. */
+const BASE_HELPERS = ["BASE"] as const;
+/** Tracing programs also read host memory and the current task, and may write it with the flag. */
+const TRACING_HELPERS = ["BASE", "TRACING", "WRITE_USER"] as const;
+
+/** Is this a tracing type (may call TRACING helpers; WRITE_USER with the flag)? */
+export const isTracingType = (type: ProgramType): boolean =>
+  contextSpec(type).helpers.includes("TRACING");
 
 const u32Fields = (names: [string, FieldKind, number?, boolean?][], size = 4): CtxField[] =>
   names.map(([name, kind, region, writable], i) => {
@@ -104,6 +120,7 @@ const PT_REGS: Omit<ContextSpec, "type"> = {
   size: 168,
   rewrite: false,
   regions: [],
+  helpers: TRACING_HELPERS,
 };
 
 const SK_BUFF_FIELDS = u32Fields([
@@ -137,6 +154,7 @@ export const CONTEXTS: Record<ProgramType, ContextSpec> = {
     size: 24,
     rewrite: true,
     regions: ["packet"],
+    helpers: BASE_HELPERS,
     fields: u32Fields([
       ["data", "packet", 0],
       ["data_end", "packet_end", 0],
@@ -152,6 +170,7 @@ export const CONTEXTS: Record<ProgramType, ContextSpec> = {
     size: 84,
     rewrite: true,
     regions: ["packet"],
+    helpers: BASE_HELPERS,
     fields: SK_BUFF_FIELDS,
   },
   sched_cls: {
@@ -160,6 +179,7 @@ export const CONTEXTS: Record<ProgramType, ContextSpec> = {
     size: 84,
     rewrite: true,
     regions: ["packet"],
+    helpers: BASE_HELPERS,
     fields: SK_BUFF_FIELDS,
   },
   kprobe: { type: "kprobe", ...PT_REGS },
@@ -175,6 +195,7 @@ export const CONTEXTS: Record<ProgramType, ContextSpec> = {
     size: 512,
     rewrite: false,
     regions: [],
+    helpers: TRACING_HELPERS,
   },
   raw_tracepoint: {
     type: "raw_tracepoint",
@@ -182,6 +203,7 @@ export const CONTEXTS: Record<ProgramType, ContextSpec> = {
     size: 96,
     rewrite: false,
     regions: [],
+    helpers: TRACING_HELPERS,
   },
   perf_event: {
     type: "perf_event",
@@ -189,6 +211,7 @@ export const CONTEXTS: Record<ProgramType, ContextSpec> = {
     size: 184,
     rewrite: false,
     regions: [],
+    helpers: TRACING_HELPERS,
   },
   nginx_url_filter: {
     type: "nginx_url_filter",
@@ -196,6 +219,7 @@ export const CONTEXTS: Record<ProgramType, ContextSpec> = {
     size: 48,
     rewrite: false,
     regions: ["url", "method", "arg"],
+    helpers: BASE_HELPERS,
     fields: u32Fields(
       [
         ["url", "packet", 0],
@@ -214,6 +238,7 @@ export const CONTEXTS: Record<ProgramType, ContextSpec> = {
     size: 0,
     rewrite: false,
     regions: [],
+    helpers: BASE_HELPERS,
   },
 };
 
@@ -225,6 +250,24 @@ export function contextSpec(type: ProgramType): ContextSpec {
       `unknown program type ${JSON.stringify(type)} (known: ${PROGRAM_TYPES.join(", ")})`,
     );
   return c;
+}
+
+/**
+ * Why a program of `type` may not call `proto`, or undefined if it may:
+ * the type's helper classes (above) and, for WRITE_USER, the load flag.
+ */
+export function helperRefusal(
+  proto: HelperProto,
+  type: ProgramType,
+  allowWriteUser: boolean,
+): string | undefined {
+  const name = `bpf_${proto.name}#${proto.id}`;
+  const tracing = PROGRAM_TYPES.filter(isTracingType).join(", ");
+  if (!contextSpec(type).helpers.includes(proto.class))
+    return `${name} is not allowed in ${type} programs: ${proto.class === "WRITE_USER" ? "it writes into the host process's memory, and only" : "only"} tracing programs (${tracing}) may call it`;
+  if (proto.class === "WRITE_USER" && !allowWriteUser)
+    return `${name} writes into the host process's memory: load with --allow-write-user (HTTP: allowWriteUser=true) to allow it in this ${type} program`;
+  return undefined;
 }
 
 /** Result of checking one context access. */

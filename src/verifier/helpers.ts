@@ -31,11 +31,16 @@ export const ARG_KINDS = [
 ] as const;
 export type ArgKind = (typeof ARG_KINDS)[number];
 
+/** Which program types may call a helper (helpers.def's last column; contexts.ts maps types to classes). */
+export const HELPER_CLASSES = ["BASE", "TRACING", "WRITE_USER"] as const;
+export type HelperClass = (typeof HELPER_CLASSES)[number];
+
 export interface HelperProto {
   id: number;
   name: string;
   ret: RetKind;
   args: ArgKind[]; // always 5 entries
+  class: HelperClass;
 }
 
 export function parseHelpers(src: string): HelperProto[] {
@@ -43,14 +48,24 @@ export function parseHelpers(src: string): HelperProto[] {
   const re = /^\s*BPF_HELPER\(([^)]*)\)/gm;
   for (const m of src.matchAll(re)) {
     const f = m[1]!.split(",").map((s) => s.trim());
-    if (f.length !== 8) throw new Error(`helpers.def: bad line ${m[0]}`);
-    const [id, name, ret, ...args] = f as [string, string, string, ...string[]];
+    if (f.length !== 9) throw new Error(`helpers.def: bad line ${m[0]}`);
+    const [id, name, ret, ...rest] = f as [string, string, string, ...string[]];
+    const args = rest.slice(0, 5);
+    const klass = rest[5]!;
+    if (!(HELPER_CLASSES as readonly string[]).includes(klass))
+      throw new Error(`helpers.def: unknown class ${klass} for ${name}`);
     if (!(RET_KINDS as readonly string[]).includes(ret))
       throw new Error(`helpers.def: unknown return kind ${ret} for ${name}`);
     for (const a of args)
       if (!(ARG_KINDS as readonly string[]).includes(a))
         throw new Error(`helpers.def: unknown argument kind ${a} for ${name}`);
-    out.push({ id: Number(id), name, ret: ret as RetKind, args: args as ArgKind[] });
+    out.push({
+      id: Number(id),
+      name,
+      ret: ret as RetKind,
+      args: args as ArgKind[],
+      class: klass as HelperClass,
+    });
   }
   return out;
 }

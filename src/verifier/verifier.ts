@@ -14,6 +14,7 @@ import {
   type ProgramType,
   checkContextAccess,
   contextSpec,
+  helperRefusal,
   nativeAccess,
 } from "./contexts.ts";
 import { type ArgKind, type HelperProto, helperById } from "./helpers.ts";
@@ -122,6 +123,8 @@ export interface VerifyOptions {
   budget?: number;
   /** stop collecting log lines after this many (default 200,000) */
   maxLogLines?: number;
+  /** allow bpf_probe_write_user in tracing programs (`bpftime load --allow-write-user`) */
+  allowWriteUser?: boolean;
 }
 
 export interface VerifyStats {
@@ -273,6 +276,7 @@ class Verifier {
   private readonly budget: number;
   private readonly wantLog: boolean;
   private readonly maxLogLines: number;
+  private readonly allowWriteUser: boolean;
   private readonly sourceLines: SourceLines;
   private idGen = 0;
   private explored = new Map<number, Checkpoint[]>();
@@ -287,6 +291,7 @@ class Verifier {
   constructor(program: ProgramInput, slots: Slots, opts: VerifyOptions) {
     this.slots = slots;
     this.spec = contextSpec(program.type);
+    this.allowWriteUser = opts.allowWriteUser ?? false;
     this.maps = program.maps;
     this.mapTypes = program.maps.map((m) => normalizeMapType(m.type));
     this.budget = opts.budget ?? DEFAULT_BUDGET;
@@ -1113,6 +1118,8 @@ class Verifier {
     const proto = helperById.get(insn.imm);
     if (!proto)
       return fail(pc, `invalid func unknown#${insn.imm} (no such helper in this runtime)`);
+    const refusal = helperRefusal(proto, this.spec.type, this.allowWriteUser);
+    if (refusal) fail(pc, refusal);
     if (proto.name === "tail_call" && st.refs.size)
       fail(pc, "tail_call would lead to reference leak");
     let mapIdx = -1;

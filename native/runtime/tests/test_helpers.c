@@ -379,6 +379,65 @@ TEST(tail_call_through_prog_array)
     bpftime_region_close(r);
 }
 
+/* As the kernel: a prog_array's tail calls run programs of one type, the
+ * type of the first program that uses the array (else of those it holds). */
+TEST(prog_array_refuses_a_program_of_another_type)
+{
+    struct bpftime_region *r = mk("pa_type");
+    CHECK(r);
+    int pa = bpftime_map_create(r, "jmp", BPFTIME_MAP_PROG_ARRAY, 4, 4, 4, 0, 0);
+    const struct ebpf_inst callee[] = {MOV64_IMM(0, 42), EXIT()};
+    const struct ebpf_inst caller[] = {
+        LDDW_PSEUDO(2, 5, 0, 0), MOV64_IMM(3, 0), CALL_HELPER(12), MOV64_IMM(0, 99), EXIT(),
+    };
+    uint32_t maps[1] = {(uint32_t)pa};
+    /* type 6 (xdp) uses the array; 2 (kprobe) and 6 are candidates */
+    int kprobe = bpftime_prog_create(r, "k", 2, "GPL", "", callee, 2, NULL, 0);
+    int xdp_target = bpftime_prog_create(r, "x", 6, "GPL", "", callee, 2, NULL, 0);
+    int xdp_entry = bpftime_prog_create(r, "e", 6, "GPL", "", caller, 6, maps, 1);
+    CHECK(kprobe > 0 && xdp_target > 0 && xdp_entry > 0);
+    uint32_t k = 0, v = (uint32_t)kprobe;
+    CHECK_EQ(bpftime_map_update(r, pa, &k, &v, 0), -EINVAL);
+    CHECK_STR_CONTAINS(bpftime_last_error_message(), "kprobe");
+    CHECK_STR_CONTAINS(bpftime_last_error_message(), "xdp");
+    v = (uint32_t)xdp_target;
+    CHECK_EQ(bpftime_map_update(r, pa, &k, &v, 0), 0);
+
+    /* an array nobody uses yet takes the type of what it holds */
+    int pa2 = bpftime_map_create(r, "jmp2", BPFTIME_MAP_PROG_ARRAY, 4, 4, 4, 0, 0);
+    CHECK_EQ(bpftime_map_update(r, pa2, &k, &v, 0), 0);
+    uint32_t k1 = 1, vk = (uint32_t)kprobe;
+    CHECK_EQ(bpftime_map_update(r, pa2, &k1, &vk, 0), -EINVAL);
+    /* replacing the only entry is not a mix */
+    CHECK_EQ(bpftime_map_update(r, pa2, &k, &vk, 0), 0);
+    bpftime_region_close(r);
+}
+
+/* Defence in depth: an entry stored before a program of another type began
+ * using the array is never run by that program's tail calls. */
+TEST(tail_call_into_another_type_falls_through)
+{
+    struct bpftime_region *r = mk("tc_type");
+    CHECK(r);
+    int pa = bpftime_map_create(r, "jmp", BPFTIME_MAP_PROG_ARRAY, 4, 4, 2, 0, 0);
+    const struct ebpf_inst callee[] = {MOV64_IMM(0, 42), EXIT()};
+    const struct ebpf_inst caller[] = {
+        LDDW_PSEUDO(2, 5, 0, 0), MOV64_IMM(3, 0), CALL_HELPER(12), MOV64_IMM(0, 99), EXIT(),
+    };
+    uint32_t maps[1] = {(uint32_t)pa};
+    int kprobe = bpftime_prog_create(r, "k", 2, "GPL", "", callee, 2, NULL, 0);
+    uint32_t k = 0, v = (uint32_t)kprobe;
+    CHECK_EQ(bpftime_map_update(r, pa, &k, &v, 0), 0); /* no user yet */
+    int xdp_entry = bpftime_prog_create(r, "e", 6, "GPL", "", caller, 6, maps, 1);
+    CHECK(xdp_entry > 0);
+    struct ebpf_vm *vm;
+    CHECK_EQ(bpftime_prog_load_vm(r, xdp_entry, &vm), 0);
+    uint64_t ret;
+    CHECK_EQ(ebpf_vm_exec(vm, NULL, 0, &ret), 0);
+    CHECK_EQ(ret, 99);
+    bpftime_region_close(r);
+}
+
 TEST(load_vm_is_shared_and_reference_counted)
 {
     struct bpftime_region *r = mk("refs");

@@ -1069,4 +1069,81 @@ export const NEGATIVE: NegativeCase[] = [
     expect: "R1 math between stack pointer and register with unbounded min value",
     kernel: "reject",
   },
+  // ------------------------------------------- helpers allowed per program type
+  {
+    name: "xdp program writes into the host with bpf_probe_write_user",
+    asm: `
+      *(u64 *)(r10 - 8) = 0
+      r1 = 4096
+      r2 = r10
+      r2 += -8
+      r3 = 8
+      call 36
+      r0 = 2
+      exit`,
+    expect: "bpf_probe_write_user#36 is not allowed in xdp programs",
+    kernel: "reject",
+  },
+  {
+    name: "nginx URL filter writes into the host with bpf_probe_write_user",
+    type: "nginx_url_filter",
+    asm: `
+      *(u64 *)(r10 - 8) = 0
+      r1 = 4096
+      r2 = r10
+      r2 += -8
+      r3 = 8
+      call 36
+      r0 = 0
+      exit`,
+    expect: "bpf_probe_write_user#36 is not allowed in nginx_url_filter programs",
+    kernel: { skip: "nginx_url_filter has no kernel program type" },
+  },
+  {
+    name: "kprobe calls bpf_probe_write_user without --allow-write-user",
+    type: "kprobe",
+    asm: `
+      *(u64 *)(r10 - 8) = 0
+      r1 = 4096
+      r2 = r10
+      r2 += -8
+      r3 = 8
+      call 36
+      r0 = 0
+      exit`,
+    expect: "load with --allow-write-user",
+    kernel: {
+      skip: "kernels differ (privileged kprobes may call it on some, 6.18 refuses it); bpftime asks for the explicit load flag",
+    },
+  },
+  {
+    name: "xdp program reads host memory with bpf_probe_read",
+    asm: `
+      r1 = r10
+      r1 += -8
+      r2 = 8
+      r3 = 4096
+      call 4
+      r0 = 2
+      exit`,
+    expect: "bpf_probe_read#4 is not allowed in xdp programs",
+    kernel: "reject",
+  },
+  {
+    name: "socket filter reads host memory with bpf_probe_read_user",
+    type: "socket_filter",
+    asm: `
+      r1 = r10
+      r1 += -8
+      r2 = 8
+      r3 = 4096
+      call 112
+      r0 = 0
+      exit`,
+    expect: "bpf_probe_read_user#112 is not allowed in socket_filter programs",
+    kernel: {
+      accepts:
+        "the kernel gives privileged network programs probe_read_user; bpftime keeps host-memory reads to tracing types by design (README, helpers per program type)",
+    },
+  },
 ];
