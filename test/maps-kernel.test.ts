@@ -26,7 +26,8 @@
 //   size), and so does bpftime: lookups compare whole slots.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
-import { NativeError, Region, removeRegion } from "../src/native/runtime.ts";
+import { Region, removeRegion } from "../src/native/runtime.ts";
+import { NativeError } from "../src/native/errno.ts";
 import * as K from "../src/native/kernel-maps.ts";
 import { runName } from "./run-id.ts";
 

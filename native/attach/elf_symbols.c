@@ -28,21 +28,21 @@ struct elf_file {
     const Elf64_Ehdr *eh;
 };
 
-static int elf_open(const char *path, struct elf_file *f, char *err, size_t errlen)
+static int elf_open(const char *path, struct elf_file *f)
 {
     memset(f, 0, sizeof *f);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return bpftime_fail(err, errlen, -errno, "cannot open %s: %s", path, strerror(errno));
+        return bpftime_set_error(-errno, "cannot open %s: %s", path, strerror(errno));
     struct stat st;
     if (fstat(fd, &st) < 0 || st.st_size < (off_t)sizeof(Elf64_Ehdr)) {
         close(fd);
-        return bpftime_fail(err, errlen, -EIO, "%s is not an ELF file (too small)", path);
+        return bpftime_set_error(-EIO, "%s is not an ELF file (too small)", path);
     }
     void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
     close(fd);
     if (p == MAP_FAILED)
-        return bpftime_fail(err, errlen, -EIO, "cannot map %s: %s", path, strerror(errno));
+        return bpftime_set_error(-EIO, "cannot map %s: %s", path, strerror(errno));
     f->data = p;
     f->size = (size_t)st.st_size;
     f->eh = p;
@@ -51,7 +51,7 @@ static int elf_open(const char *path, struct elf_file *f, char *err, size_t errl
         id[EI_DATA] != ELFDATA2LSB) {
         munmap(p, f->size);
         f->data = NULL;
-        return bpftime_fail(err, errlen, -EIO, "%s is not a 64-bit little-endian ELF file", path);
+        return bpftime_set_error(-EIO, "%s is not a 64-bit little-endian ELF file", path);
     }
     return 0;
 }
@@ -124,10 +124,10 @@ static void scan_symtab(const struct elf_file *f, const Elf64_Shdr *sh, const ch
 }
 
 int bpftime_elf_lookup_symbol(const char *path, const char *symbol, uint64_t *value, uint64_t *size,
-                              int *is_ifunc, char *err, size_t errlen)
+                              int *is_ifunc)
 {
     struct elf_file f;
-    int rc = elf_open(path, &f, err, errlen);
+    int rc = elf_open(path, &f);
     if (rc < 0)
         return rc;
     struct sym_hit hit = {0};
@@ -145,20 +145,20 @@ int bpftime_elf_lookup_symbol(const char *path, const char *symbol, uint64_t *va
     }
     elf_close(&f);
     if (!hit.found)
-        return bpftime_fail(err, errlen, -ENOENT, "symbol %s not found in %s", symbol, path);
+        return bpftime_set_error(-ENOENT, "symbol %s not found in %s", symbol, path);
     *value = hit.value;
     *size = hit.size;
     *is_ifunc = hit.ifunc;
     return 0;
 }
 
-int bpftime_elf_first_load_vaddr(const char *path, uint64_t *vaddr, char *err, size_t errlen)
+int bpftime_elf_first_load_vaddr(const char *path, uint64_t *vaddr)
 {
     struct elf_file f;
-    int rc = elf_open(path, &f, err, errlen);
+    int rc = elf_open(path, &f);
     if (rc < 0)
         return rc;
-    rc = bpftime_fail(err, errlen, -EIO, "%s has no loadable segment at file offset 0", path);
+    rc = -EIO;
     if (f.eh->e_phentsize == sizeof(Elf64_Phdr)) {
         for (unsigned i = 0; i < f.eh->e_phnum; i++) {
             const Elf64_Phdr *ph = elf_at(&f, f.eh->e_phoff + (uint64_t)i * sizeof *ph, sizeof *ph);
@@ -177,7 +177,9 @@ int bpftime_elf_first_load_vaddr(const char *path, uint64_t *vaddr, char *err, s
         }
     }
     elf_close(&f);
-    return rc;
+    if (rc < 0)
+        return bpftime_set_error(rc, "%s has no loadable segment at file offset 0", path);
+    return 0;
 }
 
 /* ---- /proc/<pid>/maps ------------------------------------------------------- */
@@ -257,15 +259,14 @@ static FILE *open_maps(int pid)
     return fopen(p, "re");
 }
 
-int bpftime_find_mapping(int pid, const char *binary, char *path, size_t path_len, uint64_t *bias,
-                         char *err, size_t errlen)
+int bpftime_find_mapping(int pid, const char *binary, char *path, size_t path_len, uint64_t *bias)
 {
     struct binary_spec b;
     spec_init(&b, binary);
     FILE *fp = open_maps(pid);
     if (!fp)
-        return bpftime_fail(err, errlen, -errno, "cannot read the memory map of process %d: %s",
-                            pid, strerror(errno));
+        return bpftime_set_error(-errno, "cannot read the memory map of process %d: %s", pid,
+                                 strerror(errno));
     char line[PATH_MAX + 128];
     struct map_line m;
     bool found = false;
@@ -289,12 +290,11 @@ int bpftime_find_mapping(int pid, const char *binary, char *path, size_t path_le
     fclose(fp);
     if (!found) {
         if (pid)
-            return bpftime_fail(err, errlen, -ENOENT, "%s is not loaded in process %d", binary,
-                                pid);
-        return bpftime_fail(err, errlen, -ENOENT, "%s is not loaded in this process", binary);
+            return bpftime_set_error(-ENOENT, "%s is not loaded in process %d", binary, pid);
+        return bpftime_set_error(-ENOENT, "%s is not loaded in this process", binary);
     }
     if (!have0)
-        return bpftime_fail(err, errlen, -EIO, "%s: no mapping at file offset 0", found_path);
+        return bpftime_set_error(-EIO, "%s: no mapping at file offset 0", found_path);
     /* /proc/<pid>/root makes the path right for a process in another mount namespace. */
     char file[PATH_MAX + 32];
     if (pid)
@@ -302,7 +302,7 @@ int bpftime_find_mapping(int pid, const char *binary, char *path, size_t path_le
     else
         snprintf(file, sizeof file, "%s", found_path);
     uint64_t vaddr;
-    int rc = bpftime_elf_first_load_vaddr(file, &vaddr, err, errlen);
+    int rc = bpftime_elf_first_load_vaddr(file, &vaddr);
     if (rc < 0)
         return rc;
     *bias = start0 - vaddr;
@@ -351,18 +351,16 @@ struct target_spec {
 
 /* Splits arg (arg_len bytes, a stored NUL tolerated) into BINARY, SYMBOL or
  * 0xADDR, and +OFF. */
-static int parse_target(const char *arg, size_t arg_len, struct target_spec *t, char *err,
-                        size_t errlen)
+static int parse_target(const char *arg, size_t arg_len, struct target_spec *t)
 {
     if (arg_len >= PATH_MAX)
-        return bpftime_fail(err, errlen, -EINVAL, "uprobe target is too long");
+        return bpftime_set_error(-EINVAL, "uprobe target is too long");
     memcpy(t->buf, arg, arg_len);
     t->buf[arg_len] = 0;
     char *colon = strrchr(t->buf, ':');
     if (!colon || colon == t->buf || !colon[1])
-        return bpftime_fail(err, errlen, -EINVAL,
-                            "uprobe target \"%s\": expected BINARY:SYMBOL[+OFF] or BINARY:0xADDR",
-                            t->buf);
+        return bpftime_set_error(
+            -EINVAL, "uprobe target \"%s\": expected BINARY:SYMBOL[+OFF] or BINARY:0xADDR", t->buf);
     *colon = 0;
     t->binary = t->buf;
     t->sym = colon + 1;
@@ -371,8 +369,8 @@ static int parse_target(const char *arg, size_t arg_len, struct target_spec *t, 
     if (plus) {
         *plus = 0;
         if (parse_u64(plus + 1, &t->off) < 0 || !*t->sym)
-            return bpftime_fail(err, errlen, -EINVAL, "uprobe target \"%s:%s+%s\": bad offset",
-                                t->binary, t->sym, plus + 1);
+            return bpftime_set_error(-EINVAL, "uprobe target \"%s:%s+%s\": bad offset", t->binary,
+                                     t->sym, plus + 1);
     }
     return 0;
 }
@@ -390,19 +388,18 @@ static void *ifunc_target(const char *path, const char *sym)
     return p;
 }
 
-int bpftime_resolve_uprobe_target(const char *arg, size_t arg_len, struct bpftime_resolved *out,
-                                  char *err, size_t errlen)
+int bpftime_resolve_uprobe_target(const char *arg, size_t arg_len, struct bpftime_resolved *out)
 {
     memset(out, 0, sizeof *out);
     struct target_spec t;
-    int rc = parse_target(arg, arg_len, &t, err, errlen);
+    int rc = parse_target(arg, arg_len, &t);
     if (rc < 0)
         return rc;
     const char *binary = t.binary;
     char *sym = t.sym;
     uint64_t off = t.off;
 
-    rc = bpftime_find_mapping(0, binary, out->path, sizeof out->path, &out->bias, err, errlen);
+    rc = bpftime_find_mapping(0, binary, out->path, sizeof out->path, &out->bias);
     if (rc == -ENOENT)
         out->not_loaded = 1;
     if (rc < 0)
@@ -412,53 +409,52 @@ int bpftime_resolve_uprobe_target(const char *arg, size_t arg_len, struct bpftim
     if (sym[0] == '0' && (sym[1] == 'x' || sym[1] == 'X')) {
         uint64_t v;
         if (parse_u64(sym, &v) < 0)
-            return bpftime_fail(err, errlen, -EINVAL, "uprobe target \"%s:%s\": bad address",
-                                binary, sym);
+            return bpftime_set_error(-EINVAL, "uprobe target \"%s:%s\": bad address", binary, sym);
         addr = v + out->bias + off;
         out->size = 0;
     } else {
         uint64_t value, size;
         int ifunc;
-        rc = bpftime_elf_lookup_symbol(out->path, sym, &value, &size, &ifunc, err, errlen);
+        rc = bpftime_elf_lookup_symbol(out->path, sym, &value, &size, &ifunc);
         if (rc < 0)
             return rc;
         if (ifunc) {
             void *p = ifunc_target(out->path, sym);
             if (!p)
-                return bpftime_fail(err, errlen, -ENOENT,
-                                    "%s in %s is an IFUNC and the dynamic linker cannot resolve it",
-                                    sym, out->path);
+                return bpftime_set_error(
+                    -ENOENT, "%s in %s is an IFUNC and the dynamic linker cannot resolve it", sym,
+                    out->path);
             addr = (uint64_t)(uintptr_t)p + off;
             out->size = 0;
         } else {
             if (size && off >= size)
-                return bpftime_fail(err, errlen, -EINVAL,
-                                    "uprobe target %s:%s+%llu: the offset is beyond the "
-                                    "function (%llu bytes)",
-                                    binary, sym, (unsigned long long)off, (unsigned long long)size);
+                return bpftime_set_error(-EINVAL,
+                                         "uprobe target %s:%s+%llu: the offset is beyond the "
+                                         "function (%llu bytes)",
+                                         binary, sym, (unsigned long long)off,
+                                         (unsigned long long)size);
             addr = value + out->bias + off;
             out->size = size ? size - off : 0;
         }
     }
     if (!is_executable(addr))
-        return bpftime_fail(err, errlen, -EFAULT,
-                            "uprobe target %s:%s resolves to 0x%lx, not executable code", binary,
-                            sym, (unsigned long)addr);
+        return bpftime_set_error(-EFAULT,
+                                 "uprobe target %s:%s resolves to 0x%lx, not executable code",
+                                 binary, sym, (unsigned long)addr);
     out->addr = addr;
     return 0;
 }
 
 /* ---- files rather than processes (kernel uprobes) ------------------------- */
 
-int bpftime_elf_vaddr_to_offset(const char *path, uint64_t vaddr, uint64_t *offset, char *err,
-                                size_t errlen)
+int bpftime_elf_vaddr_to_offset(const char *path, uint64_t vaddr, uint64_t *offset)
 {
     struct elf_file f;
-    int rc = elf_open(path, &f, err, errlen);
+    int rc = elf_open(path, &f);
     if (rc < 0)
         return rc;
-    rc = bpftime_fail(err, errlen, -EINVAL, "address 0x%lx is in no loadable segment of %s",
-                      (unsigned long)vaddr, path);
+    rc = bpftime_set_error(-EINVAL, "address 0x%lx is in no loadable segment of %s",
+                           (unsigned long)vaddr, path);
     for (unsigned i = 0; f.eh->e_phentsize == sizeof(Elf64_Phdr) && i < f.eh->e_phnum; i++) {
         const Elf64_Phdr *ph = elf_at(&f, f.eh->e_phoff + (uint64_t)i * sizeof *ph, sizeof *ph);
         if (!ph)
@@ -521,19 +517,18 @@ static bool find_in_lib_dirs(const char *name, char *found)
     return false;
 }
 
-int bpftime_find_binary_file(const char *binary, char *path, size_t path_len, char *err,
-                             size_t errlen)
+int bpftime_find_binary_file(const char *binary, char *path, size_t path_len)
 {
     char real[PATH_MAX];
     if (strchr(binary, '/')) {
         if (!realpath(binary, real) || !is_regular(real, false))
-            return bpftime_fail(err, errlen, -ENOENT, "%s: no such file", binary);
+            return bpftime_set_error(-ENOENT, "%s: no such file", binary);
         snprintf(path, path_len, "%s", real);
         return 0;
     }
     uint64_t bias;
     char mapped[PATH_MAX];
-    if (bpftime_find_mapping(0, binary, mapped, sizeof mapped, &bias, NULL, 0) == 0 &&
+    if (bpftime_find_mapping(0, binary, mapped, sizeof mapped, &bias) == 0 &&
         realpath(mapped, real)) {
         snprintf(path, path_len, "%s", real);
         return 0;
@@ -554,10 +549,10 @@ int bpftime_find_binary_file(const char *binary, char *path, size_t path_len, ch
         snprintf(path, path_len, "%s", real);
         return 0;
     }
-    return bpftime_fail(err, errlen, -ENOENT,
-                        "%s: no such library (loaded here or in the library directories) or "
-                        "program ($PATH); give its full path",
-                        binary);
+    return bpftime_set_error(-ENOENT,
+                             "%s: no such library (loaded here or in the library directories) or "
+                             "program ($PATH); give its full path",
+                             binary);
 }
 
 /* File offset of code at `addr` in this process, and the file it is in. */
@@ -583,41 +578,42 @@ static int offset_in_self(uint64_t addr, char *path, size_t path_len, uint64_t *
 }
 
 int bpftime_resolve_uprobe_file(const char *arg, size_t arg_len, char *path, size_t path_len,
-                                uint64_t *offset, char *err, size_t errlen)
+                                uint64_t *offset)
 {
     struct target_spec t;
-    int rc = parse_target(arg, arg_len, &t, err, errlen);
+    int rc = parse_target(arg, arg_len, &t);
     if (rc < 0)
         return rc;
     char file[PATH_MAX];
-    rc = bpftime_find_binary_file(t.binary, file, sizeof file, err, errlen);
+    rc = bpftime_find_binary_file(t.binary, file, sizeof file);
     if (rc < 0)
         return rc;
     snprintf(path, path_len, "%s", file);
     if (t.sym[0] == '0' && (t.sym[1] == 'x' || t.sym[1] == 'X')) {
         uint64_t v;
         if (parse_u64(t.sym, &v) < 0)
-            return bpftime_fail(err, errlen, -EINVAL, "uprobe target \"%s:%s\": bad address",
-                                t.binary, t.sym);
-        return bpftime_elf_vaddr_to_offset(file, v + t.off, offset, err, errlen);
+            return bpftime_set_error(-EINVAL, "uprobe target \"%s:%s\": bad address", t.binary,
+                                     t.sym);
+        return bpftime_elf_vaddr_to_offset(file, v + t.off, offset);
     }
     uint64_t value, size;
     int ifunc;
-    rc = bpftime_elf_lookup_symbol(file, t.sym, &value, &size, &ifunc, err, errlen);
+    rc = bpftime_elf_lookup_symbol(file, t.sym, &value, &size, &ifunc);
     if (rc < 0)
         return rc;
     if (!ifunc)
-        return bpftime_elf_vaddr_to_offset(file, value + t.off, offset, err, errlen);
+        return bpftime_elf_vaddr_to_offset(file, value + t.off, offset);
     /* As in a process (bpftime_resolve_uprobe_target): the implementation the
      * dynamic linker picks, which is the same for every process on this machine. */
     void *p = ifunc_target(file, t.sym);
     uint64_t at = 0;
     char impl[PATH_MAX];
     if (!p || offset_in_self((uint64_t)(uintptr_t)p, impl, sizeof impl, &at) < 0)
-        return bpftime_fail(err, errlen, -ENOENT,
-                            "%s in %s is an IFUNC and the dynamic linker cannot resolve it here: "
-                            "name the implementation (see nm -D %s)",
-                            t.sym, file, file);
+        return bpftime_set_error(
+            -ENOENT,
+            "%s in %s is an IFUNC and the dynamic linker cannot resolve it here: "
+            "name the implementation (see nm -D %s)",
+            t.sym, file, file);
     snprintf(path, path_len, "%s", impl);
     *offset = at + t.off;
     return 0;
@@ -627,7 +623,7 @@ int bpftime_elf_describe_offset(const char *path, uint64_t offset, char *name, s
                                 uint64_t *delta)
 {
     struct elf_file f;
-    int rc = elf_open(path, &f, NULL, 0);
+    int rc = elf_open(path, &f);
     if (rc < 0)
         return rc;
     bool have_vaddr = false;

@@ -285,7 +285,7 @@ int bpftime_format(char *out, uint32_t out_len, const char *fmt, uint32_t fmt_le
 /* map operations from programs: errors without formatted messages */
 static uint64_t quiet_end(int rc)
 {
-    rt_quiet = 0;
+    bpftime_error_quiet = 0;
     return RET(rc);
 }
 
@@ -297,31 +297,31 @@ H(map_lookup_elem)
 H(map_update_elem)
 {
     UNUSED_ARGS();
-    rt_quiet = 1;
+    bpftime_error_quiet = 1;
     return quiet_end(bpftime_map_h_update(PTR(r1), PTR(r2), PTR(r3), r4, true));
 }
 H(map_delete_elem)
 {
     UNUSED_ARGS();
-    rt_quiet = 1;
+    bpftime_error_quiet = 1;
     return quiet_end(bpftime_map_h_delete(PTR(r1), PTR(r2)));
 }
 H(map_push_elem)
 {
     UNUSED_ARGS();
-    rt_quiet = 1;
+    bpftime_error_quiet = 1;
     return quiet_end(bpftime_map_h_push(PTR(r1), PTR(r2), r3));
 }
 H(map_pop_elem)
 {
     UNUSED_ARGS();
-    rt_quiet = 1;
+    bpftime_error_quiet = 1;
     return quiet_end(bpftime_map_h_pop(PTR(r1), PTR(r2), true));
 }
 H(map_peek_elem)
 {
     UNUSED_ARGS();
-    rt_quiet = 1;
+    bpftime_error_quiet = 1;
     return quiet_end(bpftime_map_h_pop(PTR(r1), PTR(r2), false));
 }
 
@@ -580,7 +580,8 @@ int bpftime_register_helpers(struct ebpf_vm *vm)
         int rc = ebpf_vm_register_helper(vm, helper_table[i].id, helper_table[i].name,
                                          helper_table[i].fn);
         if (rc)
-            return rt_err(rc, "registering helper %s: %s", helper_table[i].name, ebpf_vm_error(vm));
+            return bpftime_set_error(rc, "registering helper %s: %s", helper_table[i].name,
+                                     ebpf_vm_error(vm));
     }
     return 0;
 }

@@ -10,7 +10,8 @@
 // past its own size are zero).
 import { readFileSync } from "node:fs";
 import { dlopen, FFIType, JSCallback, ptr, read, toArrayBuffer } from "bun:ffi";
-import { BpftimeError, type ErrorCode } from "../errors.ts";
+import { BpftimeError } from "../errors.ts";
+import { ERRNO, errnoCode } from "./errno.ts";
 import { logger } from "../log.ts";
 
 const { ptr: P, cstring: S, i32, u32, i64, u64, void: V } = FFIType;
@@ -74,40 +75,7 @@ export class KernelError extends BpftimeError {
     /** libbpf's log lines about this failure (e.g. the verifier log). */
     readonly log: string[] = [],
   ) {
-    super(kernelErrorCode(errno), message, log.length ? { log } : undefined);
-  }
-}
-
-function kernelErrorCode(errno: number): ErrorCode {
-  switch (errno) {
-    case 1: // EPERM
-    case 13: // EACCES
-      return "permission";
-    case 2: // ENOENT
-    case 3: // ESRCH
-      return "not_found";
-    case 17: // EEXIST
-      return "exists";
-    case 16: // EBUSY
-      return "busy";
-    case 22: // EINVAL
-    case 7: // E2BIG
-      return "invalid_argument";
-    case 95: // EOPNOTSUPP
-    case 524: // ENOTSUPP
-    case 38: // ENOSYS
-      return "unsupported";
-    case 4001: // LIBBPF_ERRNO__FORMAT and friends: a malformed object
-    case 4002:
-    case 4003:
-    case 4004:
-    case 4005:
-    case 4006:
-      return "bad_object";
-    case 4007: // LIBBPF_ERRNO__VERIFY
-      return "verifier";
-    default:
-      return "io";
+    super(errnoCode(errno), message, log.length ? { log } : undefined);
   }
 }
 
@@ -235,7 +203,7 @@ export class BpfObject {
     takeLibbpfLog();
     const h = bpf.bpf_object__open_file(cstr(path), null);
     if (!h) {
-      const e = errno() || 22;
+      const e = errno() || ERRNO("EINVAL");
       throw new KernelError(e, `open ${path}: ${strerror(e)}`, takeLibbpfLog());
     }
     return new BpfObject(h as unknown as number);
@@ -495,7 +463,7 @@ export function kernelBtf(id: number): Uint8Array {
   const { bpf } = libs();
   const h = bpf.btf__load_from_kernel_by_id(id);
   if (!h) {
-    const e = errno() || 2;
+    const e = errno() || ERRNO("ENOENT");
     throw new KernelError(e, `BTF id ${id}: ${strerror(e)}`, takeLibbpfLog());
   }
   try {

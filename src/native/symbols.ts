@@ -5,22 +5,20 @@
 // resolves here, to the file and file offset a kernel uprobe takes; `bpftime
 // attach` looks symbols up here to refuse a target the agent could never hook.
 import { FFIType, ptr } from "bun:ffi";
-import { openLibrary } from "./lib.ts";
-import { NativeError } from "./runtime.ts";
+import { nativeError, openLibrary } from "./lib.ts";
 
 const { ptr: P, u64, i32 } = FFIType;
 
 const lib = openLibrary({
-  bpftime_elf_lookup_symbol: { args: [P, P, P, P, P, P, i32], returns: i32 },
-  bpftime_resolve_uprobe_file: { args: [P, u64, P, u64, P, P, u64], returns: i32 },
-  bpftime_resolve_uprobe_target: { args: [P, u64, P, P, u64], returns: i32 },
-  bpftime_find_binary_file: { args: [P, P, u64, P, u64], returns: i32 },
+  bpftime_elf_lookup_symbol: { args: [P, P, P, P, P], returns: i32 },
+  bpftime_resolve_uprobe_file: { args: [P, u64, P, u64, P], returns: i32 },
+  bpftime_resolve_uprobe_target: { args: [P, u64, P], returns: i32 },
+  bpftime_find_binary_file: { args: [P, P, u64], returns: i32 },
   bpftime_elf_describe_offset: { args: [P, u64, P, u64, P], returns: i32 },
 });
 const s = lib.symbols;
 
 const PATH_MAX = 4096;
-const ERR_LEN = 512;
 const enc = new TextEncoder();
 const cstr = (v: string) => enc.encode(v + "\0");
 const text = (buf: Uint8Array) => {
@@ -33,9 +31,8 @@ export function resolveUprobeFile(arg: string): { file: string; offset: number }
   const a = enc.encode(arg);
   const path = new Uint8Array(PATH_MAX);
   const offset = new BigUint64Array(1);
-  const err = new Uint8Array(ERR_LEN);
-  const rc = s.bpftime_resolve_uprobe_file(a, a.length, path, PATH_MAX, offset, err, ERR_LEN);
-  if (rc < 0) throw new NativeError(-rc, text(err));
+  const rc = s.bpftime_resolve_uprobe_file(a, a.length, path, PATH_MAX, offset);
+  if (rc < 0) throw nativeError(rc);
   return { file: text(path), offset: Number(offset[0]) };
 }
 
@@ -44,9 +41,8 @@ export function resolveUprobeAddress(arg: string): { addr: bigint; file: string 
   const a = enc.encode(arg);
   // struct bpftime_resolved: addr, size, bias (u64), not_loaded (int, padded), path[PATH_MAX]
   const out = new Uint8Array(32 + PATH_MAX);
-  const err = new Uint8Array(ERR_LEN);
-  const rc = s.bpftime_resolve_uprobe_target(a, a.length, out, err, ERR_LEN);
-  if (rc < 0) throw new NativeError(-rc, text(err));
+  const rc = s.bpftime_resolve_uprobe_target(a, a.length, out);
+  if (rc < 0) throw nativeError(rc);
   const view = new DataView(out.buffer);
   return { addr: view.getBigUint64(0, true), file: text(out.subarray(28)) };
 }
@@ -58,9 +54,8 @@ export function resolveUprobeAddress(arg: string): { addr: bigint; file: string 
  */
 export function findBinaryFile(binary: string): string {
   const path = new Uint8Array(PATH_MAX);
-  const err = new Uint8Array(ERR_LEN);
-  const rc = s.bpftime_find_binary_file(cstr(binary), path, PATH_MAX, err, ERR_LEN);
-  if (rc < 0) throw new NativeError(-rc, text(err));
+  const rc = s.bpftime_find_binary_file(cstr(binary), path, PATH_MAX);
+  if (rc < 0) throw nativeError(rc);
   return text(path);
 }
 
@@ -94,19 +89,16 @@ export function lookupElfSymbol(
   const sym = enc.encode(symbol + "\0");
   const vals = new BigUint64Array(2);
   const ifunc = new Int32Array(1);
-  const err = new Uint8Array(512);
   const rc = lib.symbols.bpftime_elf_lookup_symbol(
     ptr(p),
     ptr(sym),
     ptr(vals),
     ptr(vals, 8),
     ptr(ifunc),
-    ptr(err),
-    err.length,
   );
   if (rc < 0) {
-    const end = err.indexOf(0);
-    return { errno: -rc, message: new TextDecoder().decode(err.subarray(0, end < 0 ? 0 : end)) };
+    const e = nativeError(rc);
+    return { errno: e.errno, message: e.message };
   }
   return { value: vals[0]!, size: vals[1]!, ifunc: ifunc[0] !== 0 };
 }

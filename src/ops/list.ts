@@ -2,7 +2,7 @@
 import type { InstanceInfo, LinkError, Region } from "../native/index.ts";
 import { programTypeName } from "../attach/index.ts";
 import { formatTargetArg, targetTypeName } from "../attach/index.ts";
-import { mapTypeName } from "../elf/index.ts";
+import { mapTypeName } from "../enums.ts";
 
 export interface ProgramView {
   id: number;

@@ -8,15 +8,15 @@
 //   123 / 0x7b          without BTF: an integer of the key/value size
 import { BpftimeError } from "../errors.ts";
 import type { Region, MapInfo } from "../native/index.ts";
-import { NativeError } from "../native/index.ts";
+import { ERRNO, NativeError } from "../native/index.ts";
 import { parseBtf, type Btf } from "../btf/index.ts";
 import { formatValue, parseValue } from "../btf/index.ts";
-import { mapTypeName } from "../elf/index.ts";
+import { mapType, mapTypeName } from "../enums.ts";
 import { readMeta, type MapMeta } from "./metadata.ts";
 import { resolveMap } from "./resolve.ts";
 
-const PERCPU = new Set([5, 6, 10]); // percpu_hash, percpu_array, lru_percpu_hash
-const KEYLESS = new Set([22, 23, 27]); // queue, stack, ringbuf
+const isPerCpu = (type: number) => mapType(type)?.perCpu ?? false;
+const isKeyless = (type: number) => mapType(type)?.keyless ?? false;
 
 export interface MapHandle {
   r: Region;
@@ -105,7 +105,7 @@ export function parseKey(m: MapHandle, text: string): Uint8Array {
 
 /** A value from user text (as parseKey) as the map's value bytes (every CPU's for per-CPU maps). */
 export function parseMapValue(m: MapHandle, text: string): Uint8Array {
-  const perCpu = PERCPU.has(m.info.type);
+  const perCpu = isPerCpu(m.info.type);
   if (perCpu) {
     // One value for every CPU (the kernel's per-CPU update semantics).
     const one = fromInput(text, m.info.valueSize, m.btf, m.meta?.valueType, "value");
@@ -127,7 +127,7 @@ export function formatKey(m: MapHandle, b: Uint8Array): unknown {
 export function formatMapValue(m: MapHandle, b: Uint8Array): unknown {
   const one = (x: Uint8Array) =>
     m.btf && m.meta?.valueType ? formatValue(m.btf, m.meta.valueType, x) : hex(x);
-  if (!PERCPU.has(m.info.type)) return one(b);
+  if (!isPerCpu(m.info.type)) return one(b);
   const stride = Math.ceil(m.info.valueSize / 8) * 8;
   const out: unknown[] = [];
   for (let c = 0; c < m.info.ncpus; c++)
@@ -148,8 +148,8 @@ export function describeMap(m: MapHandle) {
     keyType: m.meta?.keyTypeName ?? null,
     valueType: m.meta?.valueTypeName ?? null,
     btf: !!m.btf,
-    perCpu: PERCPU.has(m.info.type),
-    entries: KEYLESS.has(m.info.type) ? null : countEntries(m),
+    perCpu: isPerCpu(m.info.type),
+    entries: isKeyless(m.info.type) ? null : countEntries(m),
   };
 }
 
@@ -172,7 +172,7 @@ export function dumpEntries(
   offset = 0,
   limit = Infinity,
 ): Array<{ key: unknown; value: unknown }> {
-  if (KEYLESS.has(m.info.type))
+  if (isKeyless(m.info.type))
     throw new BpftimeError(
       "invalid_argument",
       `map ${m.id} is a ${mapTypeName(m.info.type)}: it has no keys to dump`,
@@ -212,8 +212,8 @@ export function update(
   const f = FLAGS[flag];
   if (f === undefined)
     throw new BpftimeError("usage", `unknown update flag "${flag}": choose any, noexist or exist`);
-  const key = KEYLESS.has(m.info.type) ? null : parseKey(m, keyText ?? "");
-  if (!KEYLESS.has(m.info.type) && keyText === undefined)
+  const key = isKeyless(m.info.type) ? null : parseKey(m, keyText ?? "");
+  if (!isKeyless(m.info.type) && keyText === undefined)
     throw new BpftimeError("usage", "update: missing KEY");
   const value = parseMapValue(m, valueText);
   frozenIsConflict(() => m.r.mapUpdate(m.id, key, value, f));
@@ -239,7 +239,8 @@ function frozenIsConflict(write: () => void): void {
   try {
     write();
   } catch (e) {
-    if (e instanceof NativeError && e.errno === 1) throw new BpftimeError("busy", e.message);
+    if (e instanceof NativeError && e.errno === ERRNO("EPERM"))
+      throw new BpftimeError("busy", e.message);
     throw e;
   }
 }

@@ -3,7 +3,7 @@
 // unique). The CLI and the HTTP API take the same references and give the
 // same errors.
 import { BpftimeError } from "../errors.ts";
-import { NativeError, type Region } from "../native/index.ts";
+import { ERRNO, NativeError, type Region } from "../native/index.ts";
 
 interface Kind {
   what: "program" | "map" | "link";
@@ -41,7 +41,7 @@ function resolve(k: Kind, r: Region, ref: string): number {
     try {
       k.nameOf(r, id);
     } catch (e) {
-      if (e instanceof NativeError && e.errno === 2)
+      if (e instanceof NativeError && e.errno === ERRNO("ENOENT"))
         throw new BpftimeError(
           "not_found",
           `no ${k.what} with id ${id} in region ${r.name}; see \`${k.list}\``,

@@ -4,7 +4,7 @@
 import { existsSync, statSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 import { BpftimeError } from "../errors.ts";
-import { lookupElfSymbol } from "../native/index.ts";
+import { ERRNO, lookupElfSymbol } from "../native/index.ts";
 import { resolveBinary } from "../attach/index.ts";
 
 const FORM = "expected BINARY:SYMBOL[+OFF] or BINARY:0xADDR[+OFF], e.g. /usr/bin/bash:readline";
@@ -44,7 +44,7 @@ export function checkUprobeTarget(type: string, arg: string, cwd = process.cwd()
   const sym = lookupElfSymbol(file, symbol);
   if ("errno" in sym)
     throw new BpftimeError(
-      sym.errno === 2 ? "not_found" : "invalid_argument",
+      sym.errno === ERRNO("ENOENT") ? "not_found" : "invalid_argument",
       `${type} target ${arg}: ${sym.message}`,
     );
   const off = offText ? BigInt(offText) : 0n;

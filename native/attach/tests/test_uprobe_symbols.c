@@ -5,10 +5,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include "attach/elf_symbols.h"
+#include "common/error.h"
 #include "test/harness.h"
 
 __attribute__((noinline, used)) int uprobe_symbols_local_fn(int x)
@@ -28,7 +30,9 @@ static void *libc_sym(const char *name)
 
 static int resolve(const char *arg, struct bpftime_resolved *out, char *err)
 {
-    return bpftime_resolve_uprobe_target(arg, strlen(arg), out, err, 512);
+    int rc = bpftime_resolve_uprobe_target(arg, strlen(arg), out);
+    snprintf(err, 512, "%s", bpftime_last_error_message());
+    return rc;
 }
 
 TEST(libc_by_soname_prefix_and_path)
@@ -79,9 +83,7 @@ TEST(ifunc_resolves_to_the_chosen_implementation)
     int ifunc = 0;
     Dl_info info;
     CHECK(dladdr(libc_sym("malloc"), &info));
-    CHECK_EQ(
-        bpftime_elf_lookup_symbol(info.dli_fname, "strlen", &value, &size, &ifunc, err, sizeof err),
-        0);
+    CHECK_EQ(bpftime_elf_lookup_symbol(info.dli_fname, "strlen", &value, &size, &ifunc), 0);
     CHECK(ifunc); /* glibc's strlen is an IFUNC on x86-64 */
     CHECK_EQ(resolve("libc.so.6:strlen", &r, err), 0);
     CHECK_EQ(r.addr, (uintptr_t)libc_sym("strlen"));
@@ -149,16 +151,15 @@ TEST(errors)
 TEST(arg_need_not_be_nul_terminated)
 {
     struct bpftime_resolved r;
-    char err[512];
     const char buf[] = "libc.so.6:mallocXXXX";
-    CHECK_EQ(bpftime_resolve_uprobe_target(buf, 16, &r, err, sizeof err), 0);
+    CHECK_EQ(bpftime_resolve_uprobe_target(buf, 16, &r), 0);
     CHECK_EQ(r.addr, (uintptr_t)libc_sym("malloc"));
 }
 
 /* Garbage and truncated ELF files: errors, never a crash. */
 TEST(bad_elf_files)
 {
-    char path[64], err[512];
+    char path[64];
     uint64_t v, s;
     int ifunc;
     snprintf(path, sizeof path, "/tmp/bpftime-test-elf-%d", (int)getpid());
@@ -166,7 +167,7 @@ TEST(bad_elf_files)
     CHECK(fd >= 0);
     CHECK(write(fd, "not an elf file at all, just some text......................", 60) == 60);
     close(fd);
-    CHECK_EQ(bpftime_elf_lookup_symbol(path, "f", &v, &s, &ifunc, err, sizeof err), -EIO);
+    CHECK_EQ(bpftime_elf_lookup_symbol(path, "f", &v, &s, &ifunc), -EIO);
     /* The first n bytes of libc for several n. */
     Dl_info info;
     CHECK(dladdr(libc_sym("malloc"), &info));
@@ -181,7 +182,7 @@ TEST(bad_elf_files)
         fd = open(path, O_CREAT | O_TRUNC | O_WRONLY, 0600);
         CHECK(write(fd, buf, sizes[i]) == (ssize_t)sizes[i]);
         close(fd);
-        int rc = bpftime_elf_lookup_symbol(path, "malloc", &v, &s, &ifunc, err, sizeof err);
+        int rc = bpftime_elf_lookup_symbol(path, "malloc", &v, &s, &ifunc);
         CHECK(rc == -ENOENT || rc == -EIO || rc == 0);
     }
     /* Random bit flips in the headers. */
@@ -194,8 +195,8 @@ TEST(bad_elf_files)
         fd = open(path, O_CREAT | O_TRUNC | O_WRONLY, 0600);
         CHECK(write(fd, copy, sizeof copy) == (ssize_t)sizeof copy);
         close(fd);
-        bpftime_elf_lookup_symbol(path, "malloc", &v, &s, &ifunc, err, sizeof err);
-        bpftime_elf_first_load_vaddr(path, &v, err, sizeof err);
+        bpftime_elf_lookup_symbol(path, "malloc", &v, &s, &ifunc);
+        bpftime_elf_first_load_vaddr(path, &v);
     }
     unlink(path);
 }
@@ -226,7 +227,9 @@ static uint64_t self_offset(uint64_t addr, char *path)
 
 static int resolve_file(const char *arg, char *path, uint64_t *offset, char *err)
 {
-    return bpftime_resolve_uprobe_file(arg, strlen(arg), path, PATH_MAX, offset, err, 512);
+    int rc = bpftime_resolve_uprobe_file(arg, strlen(arg), path, PATH_MAX, offset);
+    snprintf(err, 512, "%s", bpftime_last_error_message());
+    return rc;
 }
 
 TEST(file_offset_matches_the_process_resolution)
@@ -253,9 +256,9 @@ TEST(file_ifunc_is_the_implementation_as_in_a_process)
     CHECK_EQ(offset, self_offset((uint64_t)(uintptr_t)libc_sym("strlen"), mapped));
     CHECK(strcmp(path, mapped) == 0);
     /* ... and not the resolver the symbol's value points at. */
-    CHECK_EQ(bpftime_elf_lookup_symbol(path, "strlen", &value, &size, &ifunc, err, sizeof err), 0);
+    CHECK_EQ(bpftime_elf_lookup_symbol(path, "strlen", &value, &size, &ifunc), 0);
     CHECK(ifunc);
-    CHECK_EQ(bpftime_elf_vaddr_to_offset(path, value, &resolver, err, sizeof err), 0);
+    CHECK_EQ(bpftime_elf_vaddr_to_offset(path, value, &resolver), 0);
     CHECK(resolver != offset);
     /* The process resolution agrees. */
     struct bpftime_resolved r;
@@ -290,6 +293,6 @@ TEST(file_errors)
     CHECK_STR_CONTAINS(err, "in no loadable segment");
     CHECK_EQ(resolve_file("work", path, &offset, err), -EINVAL);
     /* A program on $PATH by its name. */
-    CHECK_EQ(bpftime_find_binary_file("sh", path, sizeof path, err, sizeof err), 0);
+    CHECK_EQ(bpftime_find_binary_file("sh", path, sizeof path), 0);
     CHECK(path[0] == '/');
 }

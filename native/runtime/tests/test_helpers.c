@@ -302,7 +302,7 @@ TEST(program_updates_map_through_lddw)
     struct ebpf_vm *vm;
     int rc = bpftime_prog_load_vm(r, p, &vm);
     if (rc)
-        fprintf(stdout, "load: %s\n", bpftime_last_error());
+        fprintf(stdout, "load: %s\n", bpftime_last_error_message());
     CHECK_EQ(rc, 0);
     uint64_t ret = 0;
     for (int i = 0; i < 3; i++) {
@@ -400,8 +400,8 @@ TEST(prog_array_refuses_a_program_of_another_type)
     CHECK(kprobe > 0 && xdp_target > 0 && xdp_entry > 0);
     uint32_t k = 0, v = (uint32_t)kprobe;
     CHECK_EQ(bpftime_map_update(r, pa, &k, &v, 0), -EINVAL);
-    CHECK_STR_CONTAINS(bpftime_last_error(), "kprobe");
-    CHECK_STR_CONTAINS(bpftime_last_error(), "xdp");
+    CHECK_STR_CONTAINS(bpftime_last_error_message(), "kprobe");
+    CHECK_STR_CONTAINS(bpftime_last_error_message(), "xdp");
     v = (uint32_t)xdp_target;
     CHECK_EQ(bpftime_map_update(r, pa, &k, &v, 0), 0);
 
