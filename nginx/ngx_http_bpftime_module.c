@@ -212,8 +212,9 @@ static void ngx_http_bpftime_check(ngx_log_t *log)
     ngx_log_error(NGX_LOG_NOTICE, log, 0, "bpftime: region %s was replaced; reopening", w->path);
 
     old = w->ss;
-    w->ss = bpftime_ss_open(w->shm_name, err, sizeof(err));
+    w->ss = bpftime_ss_open(w->shm_name);
     if (w->ss == NULL) {
+        snprintf(err, sizeof(err), "%s", bpftime_last_error_message());
         /* Not ready yet, or not ours to open: keep serving from the old
          * mapping, say why once, retry in a second. */
         w->ss = old;
@@ -307,7 +308,7 @@ static void ngx_http_bpftime_open(ngx_log_t *log, ngx_uint_t at_start)
             w->ino = st.st_ino;
         }
         w->next_check = ngx_time() + 1;
-        w->ss = bpftime_ss_open_fd(w->shm_name, fd, err, sizeof(err));
+        w->ss = bpftime_ss_open_fd(w->shm_name, fd);
         if (w->ss != NULL) {
             ngx_log_error(NGX_LOG_INFO, log, 0, "bpftime: region %s opened (by the master)",
                           w->path);
@@ -318,7 +319,7 @@ static void ngx_http_bpftime_open(ngx_log_t *log, ngx_uint_t at_start)
         err[0] = '\0'; /* not usable: try by path, and report that */
     }
 
-    w->ss = bpftime_ss_open(w->shm_name, err, sizeof(err));
+    w->ss = bpftime_ss_open(w->shm_name);
     if (w->ss != NULL) {
         ngx_http_bpftime_remember(w);
         /* A late open (controller started after nginx, permissions fixed)
@@ -330,6 +331,7 @@ static void ngx_http_bpftime_open(ngx_log_t *log, ngx_uint_t at_start)
         return;
     }
 
+    snprintf(err, sizeof(err), "%s", bpftime_last_error_message());
     e = ngx_http_bpftime_open_errno(w);
     if (e == w->state || (at_start && ngx_worker != 0)) {
         /* Unchanged, or the same start-up failure worker 0 reports for all. */
@@ -387,7 +389,7 @@ static ngx_int_t ngx_http_bpftime_handler(ngx_http_request_t *r)
         w->next_error_log = ngx_time() + 1;
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "bpftime: URL filter failed (%d): %s; failing %s", rc,
-                      rc < 0 ? bpftime_ss_error(w->ss) : "verdict out of range",
+                      rc < 0 ? bpftime_last_error_message() : "verdict out of range",
                       lcf->fail == NGX_HTTP_BPFTIME_FAIL_CLOSED ? "closed (503)" : "open");
     }
 

@@ -168,6 +168,24 @@ export function skipReason(reason: string | undefined, what: string): boolean {
   return !!reason;
 }
 
+/**
+ * Waits until `cond` holds (polled every 20 ms), throwing after `timeoutMs`:
+ * tests synchronise on a condition (a log line, a file, a status), never on
+ * a fixed sleep.
+ */
+export async function waitUntil(
+  what: string,
+  cond: () => boolean | Promise<boolean>,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await Bun.sleep(20);
+  }
+}
+
 /** Runs the CLI and returns its stdout; a non-zero exit fails the test with its stderr. */
 export function cliOk(args: string[], opts: Parameters<typeof cli>[1] = {}): string {
   const r = cli(args, opts);

@@ -3,7 +3,7 @@
 // them, JIT-compiled in every worker. Loopback only.
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { cli, cliOk, regionNames, repoRoot, run, startProcess } from "./helpers.ts";
+import { cli, cliOk, regionNames, repoRoot, run, startProcess, waitUntil } from "./helpers.ts";
 import { nginxSkipReason, requestStatus, startNginx } from "./nginx-harness.ts";
 import { Region } from "../src/native/runtime.ts";
 import { runName } from "./run-id.ts";
@@ -121,7 +121,7 @@ describe.skipIf(!!skip)("nginx URL filter end to end", () => {
       }
     };
     const clients = [client(0), client(1), client(2), client(3)];
-    await Bun.sleep(300);
+    await waitUntil("20 answers before the replace", () => samples.length >= 20, 30_000);
     const replaceStart = performance.now();
     const r = Bun.spawn([
       process.execPath,
@@ -134,7 +134,11 @@ describe.skipIf(!!skip)("nginx URL filter end to end", () => {
     ]);
     expect(await r.exited).toBe(0);
     const replaceEnd = performance.now();
-    await Bun.sleep(300);
+    await waitUntil(
+      "20 requests started after the replace",
+      () => samples.filter((s) => s.start > replaceEnd).length >= 20,
+      30_000,
+    );
     stop = true;
     await Promise.all(clients);
     expect(failures).toBe(0);

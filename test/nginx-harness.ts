@@ -13,7 +13,15 @@
 // index.html ("ok\n") plus any `files` given.
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { freePort, repoRoot, run, startProcess, tempDir, type Started } from "./helpers.ts";
+import {
+  freePort,
+  repoRoot,
+  run,
+  startProcess,
+  tempDir,
+  waitUntil,
+  type Started,
+} from "./helpers.ts";
 
 export const nginxBin = "/usr/sbin/nginx";
 export const nginxSrc = "/usr/share/nginx/src";
@@ -67,13 +75,20 @@ export interface Nginx {
   workerPids(): number[];
 }
 
-/** Why nginx tests cannot run here, or undefined when they can. Builds the module (quick when up to date). */
+/**
+ * Why nginx tests cannot run here (the environment lacks nginx or its
+ * sources), or undefined when they can. Decided by probing the system only;
+ * then builds the module (quick when up to date) and throws when it does not
+ * build: a module that fails to compile is a failure, never a skip.
+ */
 export function nginxSkipReason(): string | undefined {
   if (!existsSync(nginxBin)) return `${nginxBin} not installed (apt-get install nginx)`;
+  if (run([nginxBin, "-V"]).code !== 0) return `${nginxBin} -V fails: nginx is unusable here`;
   if (!existsSync(join(nginxSrc, "configure")))
     return `${nginxSrc} not installed (apt-get install nginx-dev)`;
   const r = run(["bash", join(repoRoot, "nginx", "build.sh")]);
-  if (r.code !== 0) return `cannot build the nginx module: ${r.stderr.trim().split("\n").pop()}`;
+  if (r.code !== 0)
+    throw new Error(`the nginx module does not build (nginx/build.sh):\n${r.stderr.trim()}`);
   return undefined;
 }
 
@@ -166,14 +181,6 @@ function alive(pid: number): boolean {
     );
   } catch {
     return false;
-  }
-}
-
-async function waitUntil(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(20);
   }
 }
 

@@ -2,7 +2,8 @@
 # uprobe benchmark: builds bench/uprobe/uprobe_bench.c against libbpftime.so
 # into bench/build/uprobe and runs it (ns per call of an empty function:
 # unhooked, bpftime uprobe / uretprobe / both, kernel uprobes when allowed —
-# root or CAP_BPF+CAP_PERFMON). Measures, asserts nothing.
+# root or CAP_BPF+CAP_PERFMON), then bench/uprobe/patcher_bench.c (the inline
+# hook alone, no program). Measures, asserts nothing.
 #   bench/uprobe/run.sh [CALLS]      (default 2000000 per round, x10 unhooked)
 set -e
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -13,4 +14,13 @@ ${CC:-cc} -O2 -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror \
     -I"$root/native" -I"$root/native/include" -o "$out/uprobe_bench" \
     "$root/bench/uprobe/uprobe_bench.c" -L"$root/native/build" -lbpftime \
     -Wl,-rpath,"$root/native/build"
-exec "$out/uprobe_bench" "$@"
+"$out/uprobe_bench" "$@"
+
+# The inline hook alone (patcher, no program): ns per call added on entry.
+# shellcheck disable=SC2046
+${CC:-cc} -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -I"$root/native" \
+    $(pkg-config --cflags capstone) -o "$out/patcher_bench" "$root/bench/uprobe/patcher_bench.c" \
+    "$root"/native/patcher/[a-z]*.c "$root/native/common/log.c" \
+    $(pkg-config --libs capstone) -lpthread -ldl
+echo
+exec "$out/patcher_bench"

@@ -23,6 +23,7 @@
 
 #include "attach/attach_manager.h"
 #include "attach/uprobe.h"
+#include "common/error.h"
 #include "common/log.h"
 #include "patcher/patcher.h"
 #include "runtime/bpftime_runtime.h"
@@ -97,7 +98,7 @@ static void *watcher(void *unused)
         int rc = bpftime_attach_manager_refresh(agent.manager);
         if (rc < 0)
             BPFTIME_WARN("agent: cannot follow region %s: %s", agent.shm,
-                         bpftime_attach_manager_error(agent.manager));
+                         bpftime_last_error_message());
         else if (rc > 0)
             BPFTIME_INFO("agent: region %s changed: %d link(s) attached", agent.shm,
                          bpftime_attach_manager_attached(agent.manager));
@@ -211,7 +212,7 @@ int bpftime_agent_start(const char *shm)
     }
     if (rc < 0) {
         agent.region = NULL;
-        BPFTIME_WARN("agent: %s; process %d runs without bpftime", bpftime_last_error(),
+        BPFTIME_WARN("agent: %s; process %d runs without bpftime", bpftime_last_error_message(),
                      (int)getpid());
         goto out;
     }
@@ -230,8 +231,7 @@ int bpftime_agent_start(const char *shm)
     rc = bpftime_attach_manager_instantiate(agent.manager);
     pthread_mutex_unlock(&agent.lock);
     if (rc < 0) {
-        BPFTIME_WARN("agent: cannot read region %s: %s", name,
-                     bpftime_attach_manager_error(agent.manager));
+        BPFTIME_WARN("agent: cannot read region %s: %s", name, bpftime_last_error_message());
         teardown();
         goto out;
     }
@@ -301,24 +301,20 @@ static bool injector_mode(void)
     const char *inj = getenv("BPFTIME_AGENT_INJECT"), *ej = getenv("BPFTIME_AGENT_EJECT");
     if (!(inj && *inj) && !(ej && *ej))
         return false;
-    char err[1024] = "";
     int rc;
     if (inj && *inj) {
         Dl_info info;
-        if (!dladdr((void *)injector_mode, &info) || !info.dli_fname) {
-            rc = -ENOENT;
-            snprintf(err, sizeof err, "cannot find the agent library's own path");
-        } else {
-            rc = bpftime_agent_inject(atoi(inj), info.dli_fname, getenv("BPFTIME_SHM"), err,
-                                      sizeof err);
-        }
+        if (!dladdr((void *)injector_mode, &info) || !info.dli_fname)
+            rc = bpftime_set_error(-ENOENT, "cannot find the agent library's own path");
+        else
+            rc = bpftime_agent_inject(atoi(inj), info.dli_fname, getenv("BPFTIME_SHM"));
     } else {
-        rc = bpftime_agent_eject(atoi(ej), err, sizeof err);
+        rc = bpftime_agent_eject(atoi(ej));
     }
     if (rc >= 0)
         printf("ok %d\n", rc);
     else
-        printf("error %d %s\n", -rc, err);
+        printf("error %d %s\n", -rc, bpftime_last_error_message());
     fflush(stdout);
     _exit(0);
 }

@@ -16,6 +16,7 @@
 #define BPFTIME_AGENT_H
 
 #include <stddef.h>
+#include "bpftime/api.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -24,27 +25,27 @@ extern "C" {
 /* Opens region shm (NULL/"" = default), instantiates, starts the watcher.
  * Returns the number of links attached, -EALREADY if running, or a negative
  * errno (logged). Safe to call from an injected call. */
-int bpftime_agent_start(const char *shm);
+BPFTIME_API int bpftime_agent_start(const char *shm);
 
 /* Asks the watcher to detach everything and stop; returns at once (async-
  * signal-safe: one write to an eventfd). 0, or -ESRCH if not running. */
-int bpftime_agent_request_stop(void);
+BPFTIME_API int bpftime_agent_request_stop(void);
 
 /* Stops and waits until every hook is removed. Not from inside a hook. */
-void bpftime_agent_stop(void);
+BPFTIME_API void bpftime_agent_stop(void);
 
 /* 1 while the agent is running (hooks may be in place). */
-int bpftime_agent_running(void);
+BPFTIME_API int bpftime_agent_running(void);
 
 /* Injector (runs in a helper process of the bpftime CLI, see agent.c):
  * makes process pid load agent_path and start it on region shm, through
- * ptrace. Returns 0 or a negative errno with a message in err. */
-int bpftime_agent_inject(int pid, const char *agent_path, const char *shm, char *err,
-                         size_t errlen);
+ * ptrace. Returns 0 or a negative errno with the message in
+ * bpftime_last_error_message(). */
+BPFTIME_API int bpftime_agent_inject(int pid, const char *agent_path, const char *shm);
 
 /* Makes the agent in process pid stop (bpftime_agent_request_stop through
  * ptrace). Returns 0, -ESRCH if no agent is loaded there, or a negative errno. */
-int bpftime_agent_eject(int pid, char *err, size_t errlen);
+BPFTIME_API int bpftime_agent_eject(int pid);
 
 #ifdef __cplusplus
 }

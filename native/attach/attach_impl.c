@@ -1,8 +1,5 @@
 #include "attach/attach_impl.h"
 
-#include <stdarg.h>
-#include <stdio.h>
-
 int64_t bpftime_attach_impl_attach(struct bpftime_attach_impl *impl, const void *arg,
                                    uint32_t arg_len, uint64_t cookie, struct bpftime_attach_cb cb)
 {
@@ -14,13 +11,4 @@ int64_t bpftime_attach_impl_attach(struct bpftime_attach_impl *impl, const void 
 int bpftime_attach_impl_detach(struct bpftime_attach_impl *impl, uint64_t attach_id)
 {
     return impl->ops->detach(impl, attach_id);
-}
-
-int bpftime_attach_impl_set_error(struct bpftime_attach_impl *impl, int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(impl->error, sizeof impl->error, fmt, ap);
-    va_end(ap);
-    return code;
 }

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/error.h"
+
 /* Attach target types (stored in the region's target table). */
 enum bpftime_target_type {
     BPFTIME_TARGET_NGINX_URL_FILTER = 1, /* arg: the accepted prefix (bytes) */
@@ -32,7 +34,7 @@ struct bpftime_attach_impl_ops {
     uint32_t target_type;
     /* Enables a hook for target argument arg; on success *attach_id is the
      * id that detach takes. Returns 0 or a negative errno (message through
-     * bpftime_attach_impl_set_error). */
+     * bpftime_set_error, common/error.h). */
     int (*attach)(struct bpftime_attach_impl *impl, const void *arg, uint32_t arg_len,
                   uint64_t cookie, struct bpftime_attach_cb cb, uint64_t attach_id);
     int (*detach)(struct bpftime_attach_impl *impl, uint64_t attach_id);
@@ -46,14 +48,11 @@ struct bpftime_attach_impl_ops {
 struct bpftime_attach_impl {
     const struct bpftime_attach_impl_ops *ops;
     uint64_t next_attach_id; /* allocated by bpftime_attach_impl_attach */
-    char error[256];
 };
 
 /* Allocates an attach id and attaches; returns the id (> 0) or a negative errno. */
 int64_t bpftime_attach_impl_attach(struct bpftime_attach_impl *impl, const void *arg,
                                    uint32_t arg_len, uint64_t cookie, struct bpftime_attach_cb cb);
 int bpftime_attach_impl_detach(struct bpftime_attach_impl *impl, uint64_t attach_id);
-int bpftime_attach_impl_set_error(struct bpftime_attach_impl *impl, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -57,8 +57,6 @@ struct bpftime_attach_manager {
      * region for `bpftime list`); nr_failed counts them all. */
     struct bpftime_link_error failed[BPFTIME_INSTANCE_MAX_ERRORS];
     uint32_t nr_failed;
-    int error_code;
-    char error[256];
 };
 
 static uint64_t now_ns(void)
@@ -68,26 +66,15 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static int set_error(struct bpftime_attach_manager *m, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int set_error(struct bpftime_attach_manager *m, int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(m->error, sizeof m->error, fmt, ap);
-    va_end(ap);
-    m->error_code = code;
-    return code;
-}
-
-/* Remembers that link_id failed to attach here, with the manager's error. */
+/* Remembers that link_id failed to attach here, with this thread's last error. */
 static void record_failure(struct bpftime_attach_manager *m, uint32_t link_id)
 {
     if (m->nr_failed < BPFTIME_INSTANCE_MAX_ERRORS) {
         struct bpftime_link_error *e = &m->failed[m->nr_failed];
         e->link_id = link_id;
-        e->err = m->error_code < 0 ? m->error_code : -EINVAL;
-        snprintf(e->message, sizeof e->message, "%.*s", (int)sizeof e->message - 1, m->error);
+        e->err = bpftime_last_errno() < 0 ? bpftime_last_errno() : -EINVAL;
+        snprintf(e->message, sizeof e->message, "%.*s", (int)sizeof e->message - 1,
+                 bpftime_last_error_message());
     }
     m->nr_failed++;
 }
@@ -121,7 +108,8 @@ struct bpftime_attach_manager *bpftime_attach_manager_create(struct bpftime_regi
     m->region = r;
     m->instance_id = bpftime_instance_register(r, 0);
     if (m->instance_id < 0) {
-        BPFTIME_WARN("cannot register this process in the region: %s", bpftime_last_error());
+        BPFTIME_WARN("cannot register this process in the region: %s",
+                     bpftime_last_error_message());
         m->instance_id = 0;
     }
     return m;
@@ -132,11 +120,11 @@ int bpftime_attach_manager_register_impl(struct bpftime_attach_manager *m,
 {
     for (int i = 0; i < m->nr_impls; i++)
         if (m->impls[i]->ops->target_type == impl->ops->target_type)
-            return set_error(m, -EEXIST,
-                             "an attach implementation for target type %u is already registered",
-                             impl->ops->target_type);
+            return bpftime_set_error(
+                -EEXIST, "an attach implementation for target type %u is already registered",
+                impl->ops->target_type);
     if (m->nr_impls == MAX_IMPLS)
-        return set_error(m, -ENOSPC, "too many attach implementations");
+        return bpftime_set_error(-ENOSPC, "too many attach implementations");
     m->impls[m->nr_impls++] = impl;
     m->synced = false;
     return 0;
@@ -161,13 +149,13 @@ static struct compiled_prog *get_prog(struct bpftime_attach_manager *m, uint32_t
     struct ebpf_vm *vm;
     int err = bpftime_prog_load_vm(m->region, prog_id, &vm);
     if (err < 0) {
-        set_error(m, err, "program %u: %s", prog_id, bpftime_last_error());
+        bpftime_set_error(err, "program %u: %s", prog_id, bpftime_last_error_message());
         return NULL;
     }
     struct compiled_prog *p = calloc(1, sizeof *p);
     if (!p) {
         bpftime_prog_unload_vm(m->region, prog_id);
-        set_error(m, -ENOMEM, "program %u: out of memory", prog_id);
+        bpftime_set_error(-ENOMEM, "program %u: out of memory", prog_id);
         return NULL;
     }
     p->prog_id = prog_id;
@@ -232,7 +220,7 @@ static void scan_prog_arrays(struct bpftime_attach_manager *m, struct compiled_p
             struct compiled_prog *t = get_prog(m, target);
             if (!t) {
                 BPFTIME_WARN("tail-call target %u (prog_array %u[%u]): %s", target, ids[i], k,
-                             m->error);
+                             bpftime_last_error_message());
                 continue;
             }
             if (t->reached)
@@ -286,7 +274,7 @@ static void detach_slot(struct bpftime_attach_manager *m, struct link_slot *s)
 {
     int err = bpftime_attach_impl_detach(s->impl, s->attach_id);
     if (err < 0)
-        BPFTIME_WARN("detach link %u: %s", s->link_id, s->impl->error);
+        BPFTIME_WARN("detach link %u: %s", s->link_id, bpftime_last_error_message());
     release_prog(m, atomic_load(&s->prog));
     if (m->single_threaded) {
         free(s);
@@ -309,14 +297,14 @@ static struct link_slot *attach_link(struct bpftime_attach_manager *m,
     if (!s || !arg) {
         free(s);
         free(arg);
-        set_error(m, -ENOMEM, "out of memory");
+        bpftime_set_error(-ENOMEM, "out of memory");
         return NULL;
     }
     int n = bpftime_target_get_arg(m->region, ti->id, arg, ti->arg_len + 1);
     if (n < 0) {
         free(s);
         free(arg);
-        set_error(m, n, "target %u: %s", ti->id, bpftime_last_error());
+        bpftime_set_error(n, "target %u: %s", ti->id, bpftime_last_error_message());
         return NULL;
     }
     s->link_id = li->id;
@@ -330,7 +318,6 @@ static struct link_slot *attach_link(struct bpftime_attach_manager *m,
     int64_t id = bpftime_attach_impl_attach(impl, arg, ti->arg_len, li->cookie, cb);
     free(arg);
     if (id < 0) {
-        set_error(m, (int)id, "%s", impl->error);
         release_prog(m, p);
         free(s);
         return NULL;
@@ -414,14 +401,15 @@ int bpftime_attach_manager_instantiate(struct bpftime_attach_manager *m)
                 release_prog(m, old);
                 BPFTIME_INFO("link %u now runs program %u", li.id, li.prog_id);
             } else {
-                BPFTIME_WARN("link %u keeps program %u: %s", li.id, s->prog_id, m->error);
+                BPFTIME_WARN("link %u keeps program %u: %s", li.id, s->prog_id,
+                             bpftime_last_error_message());
                 record_failure(m, li.id);
             }
         }
         if (!s) {
             s = attach_link(m, &li, &ti, impl);
             if (!s) {
-                BPFTIME_WARN("cannot attach link %u: %s", li.id, m->error);
+                BPFTIME_WARN("cannot attach link %u: %s", li.id, bpftime_last_error_message());
                 record_failure(m, li.id);
                 continue;
             }
@@ -506,7 +494,8 @@ int bpftime_attach_manager_after_fork(struct bpftime_attach_manager *m)
     m->instance_id = id > 0 ? id : 0;
     m->synced = false; /* the next refresh syncs and reports this process's links */
     if (id < 0)
-        return set_error(m, id, "cannot register the forked process: %s", bpftime_last_error());
+        return bpftime_set_error(id, "cannot register the forked process: %s",
+                                 bpftime_last_error_message());
     return 0;
 }
 
@@ -516,11 +505,6 @@ int bpftime_attach_manager_attached(const struct bpftime_attach_manager *m)
     for (struct link_slot *s = m->slots; s; s = s->next)
         n++;
     return n;
-}
-
-const char *bpftime_attach_manager_error(const struct bpftime_attach_manager *m)
-{
-    return m->error;
 }
 
 void bpftime_attach_manager_set_single_threaded(struct bpftime_attach_manager *m, int yes)

@@ -25,37 +25,38 @@
 #include <stdint.h>
 
 #include "attach/attach_impl.h"
+#include "bpftime/api.h"
 
 struct bpftime_region;
 struct bpftime_attach_manager;
 
 /* Takes a region handle the caller keeps open for the manager's lifetime. */
-struct bpftime_attach_manager *bpftime_attach_manager_create(struct bpftime_region *r);
+BPFTIME_API struct bpftime_attach_manager *bpftime_attach_manager_create(struct bpftime_region *r);
 /* Destroys: deinstantiates, destroys the registered implementations,
  * unregisters the instance. */
-void bpftime_attach_manager_destroy(struct bpftime_attach_manager *m);
+BPFTIME_API void bpftime_attach_manager_destroy(struct bpftime_attach_manager *m);
 
 /* The manager owns impl from now on. At most one implementation per target type. */
-int bpftime_attach_manager_register_impl(struct bpftime_attach_manager *m,
-                                         struct bpftime_attach_impl *impl);
+BPFTIME_API int bpftime_attach_manager_register_impl(struct bpftime_attach_manager *m,
+                                                     struct bpftime_attach_impl *impl);
 
 /* Brings this process to the region's state. Returns the number of links
  * attached, or a negative errno if the region could not be read. A link
  * that fails to attach (program fails to compile, target not found) is
  * logged and skipped; the others attach. */
-int bpftime_attach_manager_instantiate(struct bpftime_attach_manager *m);
+BPFTIME_API int bpftime_attach_manager_instantiate(struct bpftime_attach_manager *m);
 /* Detaches everything and frees all compiled code (after the grace period
  * when hooks may still run on other threads: call only when they cannot). */
-void bpftime_attach_manager_deinstantiate(struct bpftime_attach_manager *m);
+BPFTIME_API void bpftime_attach_manager_deinstantiate(struct bpftime_attach_manager *m);
 /* instantiate() if the region's generation changed since the last sync;
  * otherwise one atomic load. Returns 1 if it synced, 0 if nothing changed,
  * or a negative errno. */
-int bpftime_attach_manager_refresh(struct bpftime_attach_manager *m);
+BPFTIME_API int bpftime_attach_manager_refresh(struct bpftime_attach_manager *m);
 
 /* In a forked child: the copied manager still names the parent's instance
  * entry. Registers this process as an instance of its own; its links are
  * reported at the next refresh. Call from the thread that drives the manager. */
-int bpftime_attach_manager_after_fork(struct bpftime_attach_manager *m);
+BPFTIME_API int bpftime_attach_manager_after_fork(struct bpftime_attach_manager *m);
 
 /* Records this process's links in the region again (after an attach
  * implementation changed state by itself, e.g. a waiting uprobe hooked when
@@ -63,13 +64,13 @@ int bpftime_attach_manager_after_fork(struct bpftime_attach_manager *m);
 void bpftime_attach_manager_report(struct bpftime_attach_manager *m);
 
 /* Number of links currently attached in this process. */
-int bpftime_attach_manager_attached(const struct bpftime_attach_manager *m);
-const char *bpftime_attach_manager_error(const struct bpftime_attach_manager *m);
+BPFTIME_API int bpftime_attach_manager_attached(const struct bpftime_attach_manager *m);
 
 /* Marks the calling thread as never inside a hook (e.g. the nginx worker
  * between requests): retired code may be freed at once, without waiting for
  * the grace period. */
-void bpftime_attach_manager_set_single_threaded(struct bpftime_attach_manager *m, int yes);
+BPFTIME_API void bpftime_attach_manager_set_single_threaded(struct bpftime_attach_manager *m,
+                                                            int yes);
 
 /* Sentinel r0 returned by a hook callback when the program could not run
  * (interpreter fault); implementations turn it into an error. */

@@ -12,7 +12,7 @@
  * the implementation the dynamic linker chose (dlsym). 0xADDR is a virtual
  * address as the ELF file shows it (nm, objdump); the load bias is added.
  *
- * Errors: negative errno plus a message in err. -ENOENT with "not loaded" means
+ * Errors: negative errno plus the message (bpftime_last_error_message()). -ENOENT with "not loaded" means
  * the binary is not mapped in this process (callers skip such targets); other
  * -ENOENT: no such symbol; -EINVAL: malformed argument; -EIO: unreadable ELF. */
 #ifndef BPFTIME_ELF_SYMBOLS_H
@@ -21,6 +21,8 @@
 #include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "bpftime/api.h"
 
 struct bpftime_resolved {
     uint64_t addr;       /* runtime address (symbol + bias + off) */
@@ -31,23 +33,46 @@ struct bpftime_resolved {
 };
 
 /* Resolves arg (arg_len bytes, need not be NUL-terminated) in this process. */
-int bpftime_resolve_uprobe_target(const char *arg, size_t arg_len, struct bpftime_resolved *out,
-                                  char *err, size_t errlen);
+BPFTIME_API int bpftime_resolve_uprobe_target(const char *arg, size_t arg_len,
+                                              struct bpftime_resolved *out);
 
 /* Looks SYMBOL up in ELF file `path` (no process involved): *value = st_value,
  * *size = st_size, *is_ifunc = STT_GNU_IFUNC. Returns 0, -ENOENT or -EIO. */
-int bpftime_elf_lookup_symbol(const char *path, const char *symbol, uint64_t *value, uint64_t *size,
-                              int *is_ifunc, char *err, size_t errlen);
+BPFTIME_API int bpftime_elf_lookup_symbol(const char *path, const char *symbol, uint64_t *value,
+                                          uint64_t *size, int *is_ifunc);
 
 /* The virtual address of the first PT_LOAD segment of ELF file `path`
  * rounded down to its page (what the mapping with file offset 0 starts at,
  * before bias). Returns 0 or a negative errno. */
-int bpftime_elf_first_load_vaddr(const char *path, uint64_t *vaddr, char *err, size_t errlen);
+int bpftime_elf_first_load_vaddr(const char *path, uint64_t *vaddr);
 
 /* Finds the mapping of BINARY (matched as above) in /proc/<pid>/maps (pid 0 =
  * self): path of the file and the load bias computed from its offset-0
  * mapping. Returns 0, or -ENOENT if not mapped. */
-int bpftime_find_mapping(int pid, const char *binary, char *path, size_t path_len, uint64_t *bias,
-                         char *err, size_t errlen);
+int bpftime_find_mapping(int pid, const char *binary, char *path, size_t path_len, uint64_t *bias);
+
+/* ---- files rather than processes: kernel uprobes take a file and a file offset */
+
+/* The file BINARY names, for probes on a file rather than a process: a path
+ * (realpath), else a file of that name mapped in this process (matched as
+ * above), else a program on $PATH, else a library of that name (or prefix) in
+ * the dynamic linker's default directories. Returns 0 or -ENOENT. */
+BPFTIME_API int bpftime_find_binary_file(const char *binary, char *path, size_t path_len);
+
+/* The file offset of virtual address `vaddr` of ELF file `path` (PT_LOAD).
+ * Returns 0, -EINVAL (in no loadable segment) or -EIO. */
+int bpftime_elf_vaddr_to_offset(const char *path, uint64_t vaddr, uint64_t *offset);
+
+/* Resolves arg like bpftime_resolve_uprobe_target, to a file (path) and the
+ * file offset a kernel uprobe takes. An IFUNC resolves, as in a process, to
+ * the implementation the dynamic linker picks here (the same in every process
+ * of this machine), which may be in another file. */
+BPFTIME_API int bpftime_resolve_uprobe_file(const char *arg, size_t arg_len, char *path,
+                                            size_t path_len, uint64_t *offset);
+
+/* The function at file offset `offset` of `path` (without "@VERSION") and the
+ * distance into it. Returns 0, or -ENOENT when no function covers it. */
+BPFTIME_API int bpftime_elf_describe_offset(const char *path, uint64_t offset, char *name,
+                                            size_t name_len, uint64_t *delta);
 
 #endif

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "attach/attach_impl.h"
+#include "bpftime/api.h"
 
 struct bpftime_region;
 struct bpftime_attach_manager;
@@ -40,13 +41,14 @@ struct bpftime_event_provider {
 /* The shared-memory provider over an open region (the caller keeps it open
  * for the provider's lifetime). Its attach manager is created empty:
  * register this process's attach implementations before instantiate. */
-struct bpftime_event_provider *bpftime_shm_event_provider_create(struct bpftime_region *r);
-struct bpftime_attach_manager *
+BPFTIME_API struct bpftime_event_provider *
+bpftime_shm_event_provider_create(struct bpftime_region *r);
+BPFTIME_API struct bpftime_attach_manager *
 bpftime_shm_event_provider_manager(struct bpftime_event_provider *ep);
 
 /* Convenience wrappers (FFI-friendly). */
-int bpftime_event_provider_instantiate(struct bpftime_event_provider *ep);
-void bpftime_event_provider_deinstantiate(struct bpftime_event_provider *ep);
-void bpftime_event_provider_destroy(struct bpftime_event_provider *ep);
+BPFTIME_API int bpftime_event_provider_instantiate(struct bpftime_event_provider *ep);
+BPFTIME_API void bpftime_event_provider_deinstantiate(struct bpftime_event_provider *ep);
+BPFTIME_API void bpftime_event_provider_destroy(struct bpftime_event_provider *ep);
 
 #endif

@@ -7,8 +7,8 @@
 #include "attach/event_provider.h"
 #include "attach/nginx_url_filter.h"
 
-int bpftime_event_provider_add_nginx(struct bpftime_event_provider *ep,
-                                     struct bpftime_attach_impl **out);
+BPFTIME_API int bpftime_event_provider_add_nginx(struct bpftime_event_provider *ep,
+                                                 struct bpftime_attach_impl **out);
 
 /* Registers a new nginx URL-filter implementation with the provider's
  * manager; *out is the implementation (owned by the manager). */
@@ -17,7 +17,8 @@ int bpftime_event_provider_add_nginx(struct bpftime_event_provider *ep,
 {
     struct bpftime_attach_impl *impl = bpftime_nginx_url_filter_impl_create();
     if (!impl)
-        return -ENOMEM;
+        return bpftime_set_error(
+            -ENOMEM, "cannot create the nginx URL-filter implementation: out of memory");
     int err = bpftime_attach_manager_register_impl(bpftime_shm_event_provider_manager(ep), impl);
     if (err < 0) {
         impl->ops->destroy(impl);

@@ -30,13 +30,13 @@ static int nginx_attach(struct bpftime_attach_impl *impl, const void *arg, uint3
         size_t cap = ni->cap ? ni->cap * 2 : 4;
         struct entry *e = realloc(ni->entries, cap * sizeof *e);
         if (!e)
-            return bpftime_attach_impl_set_error(impl, -ENOMEM, "out of memory");
+            return bpftime_set_error(-ENOMEM, "out of memory");
         ni->entries = e;
         ni->cap = cap;
     }
     char *copy = malloc((size_t)arg_len + 1);
     if (!copy)
-        return bpftime_attach_impl_set_error(impl, -ENOMEM, "out of memory");
+        return bpftime_set_error(-ENOMEM, "out of memory");
     if (arg_len)
         memcpy(copy, arg, arg_len);
     copy[arg_len] = 0;
@@ -55,8 +55,8 @@ static int nginx_detach(struct bpftime_attach_impl *impl, uint64_t attach_id)
         ni->n--;
         return 0;
     }
-    return bpftime_attach_impl_set_error(impl, -ENOENT, "no nginx URL-filter attach %llu",
-                                         (unsigned long long)attach_id);
+    return bpftime_set_error(-ENOENT, "no nginx URL-filter attach %llu",
+                             (unsigned long long)attach_id);
 }
 
 static void nginx_destroy(struct bpftime_attach_impl *impl)

@@ -11,13 +11,14 @@
 #include <stddef.h>
 
 #include "attach/attach_impl.h"
+#include "bpftime/api.h"
 
 struct bpftime_attach_impl *bpftime_nginx_url_filter_impl_create(void);
 
 /* Returns 0 (continue), an HTTP status (403 for a program returning 0, or
  * the program's 400..599 return value), or -EFAULT when a program could not
  * run. Single-threaded, like an nginx worker. */
-int bpftime_nginx_url_filter_run(struct bpftime_attach_impl *impl, const char *url, size_t url_len,
-                                 const char *method, size_t method_len);
+BPFTIME_API int bpftime_nginx_url_filter_run(struct bpftime_attach_impl *impl, const char *url,
+                                             size_t url_len, const char *method, size_t method_len);
 
 #endif

@@ -10,19 +10,15 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/error.h"
 #include "runtime/bpftime_runtime.h"
 #include "vm/ebpf_vm.h"
 
-#define PROG_TYPE_SOCKET_FILTER 1
-#define PROG_TYPE_KPROBE 2
-#define PROG_TYPE_SCHED_CLS 3
-#define PROG_TYPE_XDP 6
-#define PROG_TYPE_NGINX_URL_FILTER 0x1001
 #define FLAT_CTX_MIN 512
 
-int bpftime_prog_test_run(struct bpftime_region *r, uint32_t prog_id, int use_jit, void *data,
-                          uint32_t data_len, uint64_t repeat, uint64_t *ret, uint64_t *total_ns,
-                          char *err, uint32_t errlen);
+BPFTIME_API int bpftime_prog_test_run(struct bpftime_region *r, uint32_t prog_id, int use_jit,
+                                      void *data, uint32_t data_len, uint64_t repeat, uint64_t *ret,
+                                      uint64_t *total_ns);
 
 static uint64_t now_ns(void)
 {
@@ -32,28 +28,23 @@ static uint64_t now_ns(void)
 }
 
 int bpftime_prog_test_run(struct bpftime_region *r, uint32_t prog_id, int use_jit, void *data,
-                          uint32_t data_len, uint64_t repeat, uint64_t *ret, uint64_t *total_ns,
-                          char *err, uint32_t errlen)
+                          uint32_t data_len, uint64_t repeat, uint64_t *ret, uint64_t *total_ns)
 {
     struct bpftime_prog_info info;
     int rc = bpftime_prog_get(r, prog_id, &info);
-    if (rc < 0) {
-        snprintf(err, errlen, "%s", bpftime_last_error());
+    if (rc < 0)
         return rc;
-    }
     struct ebpf_vm *vm;
     rc = bpftime_prog_load_vm(r, prog_id, &vm);
-    if (rc < 0) {
-        snprintf(err, errlen, "%s", bpftime_last_error());
+    if (rc < 0)
         return rc;
-    }
     uint64_t ctx[21] = {0}; /* large enough for every native context below */
     uint8_t *flat = NULL;
     void *mem;
     size_t mem_len;
     uintptr_t start = (uintptr_t)data, end = start + data_len;
     switch (info.type) {
-    case PROG_TYPE_XDP: /* data, data_end, data_meta, ingress_ifindex, rx_queue_index, egress_ifindex */
+    case BPFTIME_PROG_XDP: /* data, data_end, data_meta, ingress_ifindex, rx_queue_index, egress_ifindex */
         ctx[0] = start;
         ctx[1] = end;
         ctx[2] = start;
@@ -61,15 +52,15 @@ int bpftime_prog_test_run(struct bpftime_region *r, uint32_t prog_id, int use_ji
         mem = ctx;
         mem_len = 6 * 8;
         break;
-    case PROG_TYPE_SOCKET_FILTER:
-    case PROG_TYPE_SCHED_CLS: /* __sk_buff subset: len ... data (19), data_end (20) */
+    case BPFTIME_PROG_SOCKET_FILTER:
+    case BPFTIME_PROG_SCHED_CLS: /* __sk_buff subset: len ... data (19), data_end (20) */
         ctx[0] = data_len;
         ctx[19] = start;
         ctx[20] = end;
         mem = ctx;
         mem_len = 21 * 8;
         break;
-    case PROG_TYPE_NGINX_URL_FILTER: /* the data is the URL; method GET; empty argument */
+    case BPFTIME_PROG_NGINX_URL_FILTER: /* the data is the URL; method GET; empty argument */
     {
         static const char get[] = "GET";
         ctx[0] = start;
@@ -89,8 +80,7 @@ int bpftime_prog_test_run(struct bpftime_region *r, uint32_t prog_id, int use_ji
         flat = calloc(1, data_len > FLAT_CTX_MIN ? data_len : FLAT_CTX_MIN);
         if (!flat) {
             bpftime_prog_unload_vm(r, prog_id);
-            snprintf(err, errlen, "out of memory");
-            return -ENOMEM;
+            return bpftime_set_error(-ENOMEM, "test run of program %u: out of memory", prog_id);
         }
         if (data_len)
             memcpy(flat, data, data_len);
@@ -100,7 +90,6 @@ int bpftime_prog_test_run(struct bpftime_region *r, uint32_t prog_id, int use_ji
         break;
     }
     if (data_len && mem == ctx && ebpf_vm_add_region(vm, data, data_len, true) < 0) {
-        snprintf(err, errlen, "%s", ebpf_vm_error(vm));
         bpftime_prog_unload_vm(r, prog_id);
         free(flat);
         return -ENOMEM;
@@ -112,7 +101,6 @@ int bpftime_prog_test_run(struct bpftime_region *r, uint32_t prog_id, int use_ji
         ebpf_jit_fn fn;
         rc = ebpf_vm_compile(vm, &fn);
         if (rc < 0) {
-            snprintf(err, errlen, "%s", ebpf_vm_error(vm));
             bpftime_prog_unload_vm(r, prog_id);
             free(flat);
             return rc;
@@ -127,7 +115,6 @@ int bpftime_prog_test_run(struct bpftime_region *r, uint32_t prog_id, int use_ji
             rc = ebpf_vm_exec(vm, mem, mem_len, &result);
         t1 = now_ns();
         if (rc < 0) {
-            snprintf(err, errlen, "%s", ebpf_vm_error(vm));
             bpftime_prog_unload_vm(r, prog_id);
             free(flat);
             return rc;

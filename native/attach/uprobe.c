@@ -65,18 +65,18 @@ static const struct bpftime_hook_callbacks enter_cbs = {.on_enter = on_enter};
 static const struct bpftime_hook_callbacks leave_cbs = {.on_leave = on_leave};
 
 /* Resolves and hooks e. Returns 0 (hooked), 1 (dormant: binary not loaded
- * here) or a negative errno with the message in impl->error. */
+ * here) or a negative errno (message set). */
 static int try_hook(struct up_impl *ui, struct up_entry *e)
 {
     struct bpftime_resolved res;
-    char err[512];
-    int rc = bpftime_resolve_uprobe_target(e->arg, e->arg_len, &res, err, sizeof err);
+    int rc = bpftime_resolve_uprobe_target(e->arg, e->arg_len, &res);
     if (rc < 0) {
         if (res.not_loaded) {
-            BPFTIME_DEBUG("%s %s: %s; dormant until it is loaded", ui->base.ops->name, e->arg, err);
+            BPFTIME_DEBUG("%s %s: %s; dormant until it is loaded", ui->base.ops->name, e->arg,
+                          bpftime_last_error_message());
             return 1;
         }
-        return bpftime_attach_impl_set_error(&ui->base, rc, "%s", err);
+        return rc;
     }
     /* A kernel uprobe (perf_event_open, `bpftime attach --kernel`) or a
      * debugger's breakpoint keeps an int3 here. Patching over it would
@@ -86,16 +86,16 @@ static int try_hook(struct up_impl *ui, struct up_entry *e)
      * patch starts with a jump.) */
     unsigned char first;
     if (bpftime_safe_read(&first, (const void *)(uintptr_t)res.addr, 1) == 0 && first == 0xcc)
-        return bpftime_attach_impl_set_error(
-            &ui->base, -EBUSY,
+        return bpftime_set_error(
+            -EBUSY,
             "cannot hook %s: a kernel uprobe or a breakpoint (int3) is at 0x%lx; remove it "
             "first (bpftime detach --kernel LINK)",
             e->arg, (unsigned long)res.addr);
     rc = bpftime_hook_attach_ex((void *)(uintptr_t)res.addr, res.size,
                                 ui->retprobe ? &leave_cbs : &enter_cbs, e, &e->hook);
     if (rc < 0)
-        return bpftime_attach_impl_set_error(&ui->base, rc, "cannot hook %s at 0x%lx: %s", e->arg,
-                                             (unsigned long)res.addr, bpftime_patcher_error());
+        return bpftime_set_error(rc, "cannot hook %s at 0x%lx: %s", e->arg, (unsigned long)res.addr,
+                                 bpftime_last_error_message());
     e->func = res.addr;
     BPFTIME_DEBUG("%s %s hooked at 0x%lx (%s)", ui->base.ops->name, e->arg, (unsigned long)res.addr,
                   res.path);
@@ -111,7 +111,7 @@ static int up_attach(struct bpftime_attach_impl *impl, const void *arg, uint32_t
     if (!e || !copy) {
         free(e);
         free(copy);
-        return bpftime_attach_impl_set_error(impl, -ENOMEM, "out of memory");
+        return bpftime_set_error(-ENOMEM, "out of memory");
     }
     if (arg_len)
         memcpy(copy, arg, arg_len);
@@ -144,16 +144,16 @@ static int up_detach(struct bpftime_attach_impl *impl, uint64_t attach_id)
              * for e: e can be freed. */
             int rc = bpftime_hook_detach(e->hook);
             if (rc < 0)
-                return bpftime_attach_impl_set_error(impl, rc, "cannot unhook %s: %s", e->arg,
-                                                     bpftime_patcher_error());
+                return bpftime_set_error(rc, "cannot unhook %s: %s", e->arg,
+                                         bpftime_last_error_message());
         }
         *pp = e->next;
         free(e->arg);
         free(e);
         return 0;
     }
-    return bpftime_attach_impl_set_error(impl, -ENOENT, "no %s attach %llu", impl->ops->name,
-                                         (unsigned long long)attach_id);
+    return bpftime_set_error(-ENOENT, "no %s attach %llu", impl->ops->name,
+                             (unsigned long long)attach_id);
 }
 
 static void up_destroy(struct bpftime_attach_impl *impl)
@@ -164,7 +164,7 @@ static void up_destroy(struct bpftime_attach_impl *impl)
         ui->entries = e->next;
         if (e->hook && bpftime_hook_detach(e->hook) < 0) {
             /* Still hooked: the callback may run, so e must stay valid. */
-            BPFTIME_WARN("cannot unhook %s: %s", e->arg, bpftime_patcher_error());
+            BPFTIME_WARN("cannot unhook %s: %s", e->arg, bpftime_last_error_message());
             continue;
         }
         free(e->arg);
@@ -253,9 +253,11 @@ int bpftime_uprobe_impl_retry(struct bpftime_attach_impl *impl)
             e->failed[0] = 0;
             e->failed_err = 0;
             n++;
-        } else if (rc < 0 && strncmp(e->failed, impl->error, sizeof e->failed - 1) != 0) {
-            BPFTIME_WARN("%s", impl->error);
-            snprintf(e->failed, sizeof e->failed, "%.*s", (int)sizeof e->failed - 1, impl->error);
+        } else if (rc < 0 &&
+                   strncmp(e->failed, bpftime_last_error_message(), sizeof e->failed - 1) != 0) {
+            BPFTIME_WARN("%s", bpftime_last_error_message());
+            snprintf(e->failed, sizeof e->failed, "%.*s", (int)sizeof e->failed - 1,
+                     bpftime_last_error_message());
             e->failed_err = rc;
             n++;
         }

@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <string.h>
 
-int bpftime_disasm_x86(const uint8_t *code, uint64_t len, char *out, uint64_t cap);
+#include "bpftime/api.h"
+
+BPFTIME_API int bpftime_disasm_x86(const uint8_t *code, uint64_t len, char *out, uint64_t cap);
 
 /* Writes "   offset:\tbytes\tmnemonic operands\n" lines into out (NUL-terminated,
  * truncated to cap). Returns the number of bytes written, or a negative errno. */

@@ -1,12 +1,20 @@
-/* Writes a one-line error message into a caller's buffer and returns the
- * negative errno-style code, so a failure path is `return bpftime_fail(...)`.
- * err may be NULL (the message is then dropped). */
+/* The one way C code reports a failure (see bpftime/api.h for the reading
+ * side): a failure path is `return bpftime_set_error(-EINVAL, "...", ...);`.
+ * The message may quote the previous one (bpftime_last_error_message()) to
+ * add context: it is formatted before it replaces the stored text. */
 #ifndef BPFTIME_ERROR_H
 #define BPFTIME_ERROR_H
 
-#include <stddef.h>
+#include "bpftime/api.h"
 
-int bpftime_fail(char *err, size_t errlen, int code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+#define BPFTIME_ERROR_LEN 512
+
+/* Stores code and the formatted message for this thread; returns code. */
+int bpftime_set_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* While non-zero on a thread, bpftime_set_error stores only the code: the
+ * helpers set it around map operations whose failures are a program's
+ * expected results (BPF_NOEXIST on an existing key, ...), not worth formatting. */
+extern _Thread_local int bpftime_error_quiet;
 
 #endif

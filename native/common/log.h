@@ -7,6 +7,8 @@
 #ifndef BPFTIME_LOG_H
 #define BPFTIME_LOG_H
 
+#include "bpftime/api.h"
+
 enum bpftime_log_level {
     BPFTIME_LOG_ERROR = 0,
     BPFTIME_LOG_WARN = 1,
@@ -17,9 +19,9 @@ enum bpftime_log_level {
 typedef void (*bpftime_log_callback)(int level, const char *message);
 
 /* NULL restores stderr output. */
-void bpftime_log_set_callback(bpftime_log_callback cb);
-void bpftime_log_set_level(int level);
-int bpftime_log_get_level(void);
+BPFTIME_API void bpftime_log_set_callback(bpftime_log_callback cb);
+BPFTIME_API void bpftime_log_set_level(int level);
+BPFTIME_API int bpftime_log_get_level(void);
 void bpftime_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define BPFTIME_ERROR(...) bpftime_log(BPFTIME_LOG_ERROR, __VA_ARGS__)

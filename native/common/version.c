@@ -5,7 +5,9 @@
 #define BPFTIME_VERSION "unknown"
 #endif
 
-const char *bpftime_native_version(void);
+#include "bpftime/api.h"
+
+BPFTIME_API const char *bpftime_native_version(void);
 
 const char *bpftime_native_version(void)
 {

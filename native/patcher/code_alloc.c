@@ -238,7 +238,7 @@ int patcher_code_write(uint8_t *dst, const void *src, size_t len)
     uint64_t lo = (uint64_t)dst & ~(ps - 1);
     uint64_t hi = ((uint64_t)dst + len + ps - 1) & ~(ps - 1);
     if (mprotect((void *)lo, hi - lo, PROT_READ | PROT_WRITE | PROT_EXEC) != 0)
-        return patcher_set_error(-errno, "mprotect trampoline RWX: %s", strerror(errno));
+        return bpftime_set_error(-errno, "mprotect trampoline RWX: %s", strerror(errno));
     memcpy(dst, src, len);
     __builtin___clear_cache((char *)dst, (char *)dst + len);
     mprotect((void *)lo, hi - lo, PROT_READ | PROT_EXEC);

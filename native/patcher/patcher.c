@@ -118,8 +118,6 @@ struct patcher_tls {
 };
 static __thread struct patcher_tls tls __attribute__((tls_model("initial-exec")));
 
-static __thread char error_buf[512];
-
 /* The patcher's process-wide context. */
 static struct patcher_global {
     pthread_mutex_t lock;
@@ -146,23 +144,6 @@ static struct patcher_global {
     .lock = PTHREAD_MUTEX_INITIALIZER,
     .once = PTHREAD_ONCE_INIT,
 };
-
-/* ---- errors ------------------------------------------------------------- */
-
-int patcher_set_error(int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(error_buf, sizeof error_buf, fmt, ap);
-    va_end(ap);
-    BPFTIME_DEBUG("patcher: %s", error_buf);
-    return code;
-}
-
-const char *bpftime_patcher_error(void)
-{
-    return error_buf;
-}
 
 static void fatal(const char *msg)
 {
@@ -573,7 +554,7 @@ static int ensure_init(void)
 {
     pthread_once(&patcher.once, init_once);
     if (patcher.init_error)
-        return patcher_set_error(patcher.init_error, "patcher initialisation failed: %s",
+        return bpftime_set_error(patcher.init_error, "patcher initialisation failed: %s",
                                  strerror(-patcher.init_error));
     return 0;
 }
@@ -601,7 +582,7 @@ static int create_fn(uint64_t func, size_t size, struct patcher_fn **out)
 {
     struct patcher_mapping m;
     if (patcher_find_mapping(func, &m) != 0 || !(m.prot & PROT_EXEC))
-        return patcher_set_error(-EFAULT, "0x%lx is not in an executable mapping",
+        return bpftime_set_error(-EFAULT, "0x%lx is not in an executable mapping",
                                  (unsigned long)func);
     uint64_t patch_addr = func;
     /* Keep endbr64 in place: indirect calls still land on it, and the jump
@@ -610,20 +591,20 @@ static int create_fn(uint64_t func, size_t size, struct patcher_fn **out)
         patch_addr += 4;
         if (size) {
             if (size <= 4)
-                return patcher_set_error(-EINVAL, "function at 0x%lx too short to patch",
+                return bpftime_set_error(-EINVAL, "function at 0x%lx too short to patch",
                                          (unsigned long)func);
         }
     }
     for (struct patcher_fn *o = atomic_load(&patcher.fns); o; o = o->next)
         if (patch_addr > o->patch_addr && patch_addr < o->patch_addr + o->patch_len)
-            return patcher_set_error(-EBUSY,
+            return bpftime_set_error(-EBUSY,
                                      "0x%lx is inside the patch of the hooked function at 0x%lx",
                                      (unsigned long)func, (unsigned long)o->func);
 
     bool near = false;
     uint8_t *tramp = patcher_code_alloc(patch_addr, TRAMP_SIZE, &near);
     if (!tramp)
-        return patcher_set_error(-ENOMEM, "cannot allocate trampoline memory");
+        return bpftime_set_error(-ENOMEM, "cannot allocate trampoline memory");
     struct patcher_plan plan;
     int err = patcher_plan_patch(func, patch_addr, size, near ? 5 : 14, &plan);
     if (err)
@@ -631,14 +612,14 @@ static int create_fn(uint64_t func, size_t size, struct patcher_fn **out)
     for (struct patcher_fn *o = atomic_load(&patcher.fns); o; o = o->next)
         if (patch_addr < o->patch_addr + o->patch_len &&
             o->patch_addr < patch_addr + plan.patch_len)
-            return patcher_set_error(-EBUSY,
+            return bpftime_set_error(-EBUSY,
                                      "the patch at 0x%lx would overlap the patch of the hooked "
                                      "function at 0x%lx",
                                      (unsigned long)func, (unsigned long)o->func);
 
     struct patcher_fn *fn = calloc(1, sizeof *fn);
     if (!fn)
-        return patcher_set_error(-ENOMEM, "out of memory");
+        return bpftime_set_error(-ENOMEM, "out of memory");
     fn->func = func;
     fn->patch_addr = patch_addr;
     fn->patch_len = plan.patch_len;
@@ -708,7 +689,7 @@ static int apply_pending(void)
     if (!todo || !prot) {
         free(todo);
         free(prot);
-        return patcher_set_error(-ENOMEM, "out of memory");
+        return bpftime_set_error(-ENOMEM, "out of memory");
     }
     size_t k = 0, nfixup = 0;
     for (struct patcher_fn *fn = atomic_load(&patcher.fns); fn; fn = fn->next)
@@ -731,14 +712,14 @@ static int apply_pending(void)
         struct patcher_mapping m;
         struct patcher_fn *fn = todo[done];
         if (patcher_find_mapping(fn->patch_addr, &m) != 0) {
-            err = patcher_set_error(-EFAULT, "0x%lx is no longer mapped", (unsigned long)fn->func);
+            err = bpftime_set_error(-EFAULT, "0x%lx is no longer mapped", (unsigned long)fn->func);
             break;
         }
         prot[done] = m.prot;
         uint64_t lo = fn->patch_addr & ~(uint64_t)(ps - 1);
         uint64_t hi = (fn->patch_addr + fn->patch_len + ps - 1) & ~(uint64_t)(ps - 1);
         if (mprotect((void *)lo, hi - lo, PROT_READ | PROT_WRITE | PROT_EXEC) != 0) {
-            err = patcher_set_error(-errno, "mprotect 0x%lx RWX: %s", (unsigned long)lo,
+            err = bpftime_set_error(-errno, "mprotect 0x%lx RWX: %s", (unsigned long)lo,
                                     strerror(errno));
             break;
         }
@@ -830,7 +811,7 @@ static int republish(struct patcher_fn *fn, const struct listener *add,
     size_t n = old ? old->n : 0;
     struct listener_array *arr = calloc(1, sizeof *arr + (n + 1) * sizeof arr->l[0]);
     if (!arr) {
-        return patcher_set_error(-ENOMEM, "out of memory");
+        return bpftime_set_error(-ENOMEM, "out of memory");
     }
     for (size_t i = 0; i < n; i++)
         if (old->l[i].hook != remove)
@@ -841,7 +822,7 @@ static int republish(struct patcher_fn *fn, const struct listener *add,
         arr->any_leave |= arr->l[i].on_leave != NULL;
     if (add_garbage(old) != 0) {
         free(arr);
-        return patcher_set_error(-ENOMEM, "out of memory");
+        return bpftime_set_error(-ENOMEM, "out of memory");
     }
     atomic_store_explicit(&fn->listeners, arr, memory_order_release);
     return 0;
@@ -859,9 +840,9 @@ int bpftime_hook_attach_ex(void *func, size_t func_size, const struct bpftime_ho
                            void *user, struct bpftime_hook **out)
 {
     if (!func || !cb || !out)
-        return patcher_set_error(-EINVAL, "attach: function, callbacks and out are required");
+        return bpftime_set_error(-EINVAL, "attach: function, callbacks and out are required");
     if (!cb->on_enter && !cb->on_leave)
-        return patcher_set_error(-EINVAL, "attach: at least one of on_enter/on_leave is required");
+        return bpftime_set_error(-EINVAL, "attach: at least one of on_enter/on_leave is required");
     *out = NULL;
     int err = ensure_init();
     if (err)
@@ -871,14 +852,14 @@ int bpftime_hook_attach_ex(void *func, size_t func_size, const struct bpftime_ho
 
     struct bpftime_hook *hook = calloc(1, sizeof *hook);
     if (!hook)
-        return patcher_set_error(-ENOMEM, "out of memory");
+        return bpftime_set_error(-ENOMEM, "out of memory");
     pthread_mutex_lock(&patcher.lock);
     struct patcher_fn *fn = find_fn((uint64_t)func);
     if (!fn) {
         err = create_fn((uint64_t)func, func_size, &fn);
     } else if (!fn->installed && !fn->want &&
                memcmp((const void *)fn->patch_addr, fn->orig, fn->patch_len) != 0) {
-        err = patcher_set_error(-EBUSY, "code at 0x%lx changed since it was last hooked",
+        err = bpftime_set_error(-EBUSY, "code at 0x%lx changed since it was last hooked",
                                 (unsigned long)fn->func);
     }
     if (!err) {
@@ -915,7 +896,7 @@ int bpftime_hook_attach_ex(void *func, size_t func_size, const struct bpftime_ho
 int bpftime_hook_detach(struct bpftime_hook *hook)
 {
     if (!hook || hook->magic != HOOK_MAGIC)
-        return patcher_set_error(-EINVAL, "detach: not an attached hook");
+        return bpftime_set_error(-EINVAL, "detach: not an attached hook");
     pthread_mutex_lock(&patcher.lock);
     struct patcher_fn *fn = hook->fn;
     int err = republish(fn, NULL, hook);
@@ -951,7 +932,7 @@ int bpftime_hook_transaction_commit(void)
     pthread_mutex_lock(&patcher.lock);
     int err = 0;
     if (patcher.txn_depth == 0) {
-        err = patcher_set_error(-EINVAL, "transaction commit without begin");
+        err = bpftime_set_error(-EINVAL, "transaction commit without begin");
     } else if (--patcher.txn_depth == 0) {
         err = apply_pending();
     }

@@ -12,8 +12,8 @@
  * atomic load on the hot path). Patches can be batched in a transaction so
  * that many functions are (un)patched with one pass over the threads.
  *
- * Errors: functions return 0 or a negative errno code; bpftime_patcher_error()
- * returns a message for the calling thread's last error.
+ * Errors: functions return 0 or a negative errno code with the message in
+ * bpftime_last_error_message() (bpftime/api.h).
  *
  * Threading: attach/detach may run while other threads execute the target.
  * When bpftime_hook_detach() returns, no callback of that hook is running or
@@ -24,6 +24,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "bpftime/api.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -85,9 +87,6 @@ int bpftime_hook_detach(struct bpftime_hook *hook);
  * other threads meanwhile join the open transaction. */
 int bpftime_hook_transaction_begin(void);
 int bpftime_hook_transaction_commit(void);
-
-/* Message for the calling thread's last error ("" if none). */
-const char *bpftime_patcher_error(void);
 
 /* Convenience for on_enter: `return bpftime_hook_override_return(regs, v);` */
 static inline int bpftime_hook_override_return(struct bpftime_hook_regs *regs, uint64_t value)

@@ -8,13 +8,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/error.h"
 #include "patcher/patcher.h"
 
 #define PATCHER_HIDDEN __attribute__((visibility("hidden")))
-
-/* Sets the calling thread's error message and returns `code` (negative). */
-PATCHER_HIDDEN int patcher_set_error(int code, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
 
 /* ---- /proc/self/maps ---------------------------------------------------- */
 

@@ -50,7 +50,7 @@ size_t patcher_emit_jmp(uint8_t *buf, uint64_t at, uint64_t target)
 static int open_capstone(csh *cs)
 {
     if (cs_open(CS_ARCH_X86, CS_MODE_64, cs) != CS_ERR_OK)
-        return patcher_set_error(-ENOMEM, "capstone: cs_open failed");
+        return bpftime_set_error(-ENOMEM, "capstone: cs_open failed");
     cs_option(*cs, CS_OPT_DETAIL, CS_OPT_ON);
     return 0;
 }
@@ -120,7 +120,7 @@ int patcher_plan_patch(uint64_t func, uint64_t patch_addr, size_t func_size, siz
 {
     struct patcher_mapping m;
     if (patcher_find_mapping(patch_addr, &m) != 0 || !(m.prot & 1 /* PROT_READ */))
-        return patcher_set_error(-EFAULT, "address 0x%lx is not in a readable mapping",
+        return bpftime_set_error(-EFAULT, "address 0x%lx is not in a readable mapping",
                                  (unsigned long)patch_addr);
     uint64_t func_end = func_size ? func + func_size : 0;
     if (func_end && func_end > m.end)
@@ -146,14 +146,14 @@ int patcher_plan_patch(uint64_t func, uint64_t patch_addr, size_t func_size, siz
         size_t avail = limit - pc;
         uint64_t addr = pc;
         if (avail == 0 || !cs_disasm_iter(cs, &code, &avail, &addr, insn)) {
-            err = patcher_set_error(-EINVAL,
+            err = bpftime_set_error(-EINVAL,
                                     "function at 0x%lx too short to patch: cannot decode an "
                                     "instruction at +%lu (the jump needs %zu bytes)",
                                     (unsigned long)func, (unsigned long)(pc - func), need);
             goto out;
         }
         if (++count > PATCHER_MAX_INSNS) {
-            err = patcher_set_error(-EINVAL, "too many instructions in the patched bytes");
+            err = bpftime_set_error(-EINVAL, "too many instructions in the patched bytes");
             goto out;
         }
         pc += insn->size;
@@ -176,7 +176,7 @@ int patcher_plan_patch(uint64_t func, uint64_t patch_addr, size_t func_size, siz
                 p += insn->size;
             }
             if (!padding) {
-                err = patcher_set_error(
+                err = bpftime_set_error(
                     -EINVAL,
                     "function at 0x%lx too short to patch: it returns/jumps after %lu bytes "
                     "and the %zu-byte jump would overwrite what follows (give its symbol "
@@ -195,7 +195,7 @@ int patcher_plan_patch(uint64_t func, uint64_t patch_addr, size_t func_size, siz
         plan->patch_len = plan->reloc_len = pc - patch_addr;
     }
     if (plan->patch_len > PATCHER_MAX_PATCH) {
-        err = patcher_set_error(-EINVAL, "patched instructions too long (%zu bytes)",
+        err = bpftime_set_error(-EINVAL, "patched instructions too long (%zu bytes)",
                                 plan->patch_len);
         goto out;
     }
@@ -221,7 +221,7 @@ int patcher_plan_patch(uint64_t func, uint64_t patch_addr, size_t func_size, siz
         bool inside = at >= lo && at < hi;
         if (direct_branch_target(insn, &target)) {
             if (!inside && target > lo && target < hi) {
-                err = patcher_set_error(
+                err = bpftime_set_error(
                     -EINVAL,
                     "cannot patch function at 0x%lx: the instruction at +%lu branches back "
                     "into the patched bytes (+%lu)",
@@ -385,7 +385,7 @@ static int relocate_branch(struct emitter *e, const cs_insn *insn, uint64_t targ
         }
         return 0;
     }
-    return patcher_set_error(-EINVAL, "cannot relocate branch '%s %s' at 0x%lx", insn->mnemonic,
+    return bpftime_set_error(-EINVAL, "cannot relocate branch '%s %s' at 0x%lx", insn->mnemonic,
                              insn->op_str, (unsigned long)insn->address);
 }
 
@@ -408,7 +408,7 @@ static int relocate_rip_relative(struct emitter *e, csh cs, const cs_insn *insn,
     uint8_t bytes[16];
     memcpy(bytes, insn->bytes, insn->size);
     if (x->encoding.disp_offset == 0 || x->encoding.disp_size != 4)
-        return patcher_set_error(-EINVAL, "cannot locate the displacement of '%s %s'",
+        return bpftime_set_error(-EINVAL, "cannot locate the displacement of '%s %s'",
                                  insn->mnemonic, insn->op_str);
     int64_t d = (int64_t)(target - (here(e) + insn->size));
     if (fits_rel32(d)) {
@@ -422,7 +422,7 @@ static int relocate_rip_relative(struct emitter *e, csh cs, const cs_insn *insn,
     cs_regs rd, wr;
     uint8_t nrd = 0, nwr = 0;
     if (cs_regs_access(cs, insn, rd, &nrd, wr, &nwr) != CS_ERR_OK)
-        return patcher_set_error(-EINVAL, "capstone cannot list registers of '%s'", insn->mnemonic);
+        return bpftime_set_error(-EINVAL, "capstone cannot list registers of '%s'", insn->mnemonic);
     for (int i = 0; i < nrd; i++)
         if (rd[i] == X86_REG_RSP)
             goto refuse;
@@ -466,7 +466,7 @@ static int relocate_rip_relative(struct emitter *e, csh cs, const cs_insn *insn,
     put(e, back_red_zone, 8);
     return 0;
 refuse:
-    return patcher_set_error(-ERANGE,
+    return bpftime_set_error(-ERANGE,
                              "cannot relocate '%s %s' at 0x%lx: its RIP-relative target is out "
                              "of reach of the trampoline",
                              insn->mnemonic, insn->op_str, (unsigned long)insn->address);
@@ -490,7 +490,7 @@ int patcher_relocate(const struct patcher_plan *plan, uint8_t *out, uint64_t out
     uint64_t addr = plan->patch_addr;
     while (avail > 0) {
         if (!cs_disasm_iter(cs, &code, &avail, &addr, insn)) {
-            err = patcher_set_error(-EINVAL, "cannot decode instruction at 0x%lx",
+            err = bpftime_set_error(-EINVAL, "cannot decode instruction at 0x%lx",
                                     (unsigned long)addr);
             goto out;
         }
@@ -519,7 +519,7 @@ int patcher_relocate(const struct patcher_plan *plan, uint8_t *out, uint64_t out
     if (!plan->ends_in_terminator)
         emit_jmp(&e, plan->patch_addr + plan->patch_len);
     if (e.overflow) {
-        err = patcher_set_error(-ENOSPC, "relocated code does not fit the trampoline");
+        err = bpftime_set_error(-ENOSPC, "relocated code does not fit the trampoline");
         goto out;
     }
     for (int i = 0; i < nfx; i++) {
@@ -527,7 +527,7 @@ int patcher_relocate(const struct patcher_plan *plan, uint8_t *out, uint64_t out
         int k;
         for (k = 0; k < map->n && map->orig_off[k] != off; k++) {}
         if (k == map->n) {
-            err = patcher_set_error(-EINVAL, "branch into the middle of an instruction at 0x%lx",
+            err = bpftime_set_error(-EINVAL, "branch into the middle of an instruction at 0x%lx",
                                     (unsigned long)fx[i].target);
             goto out;
         }

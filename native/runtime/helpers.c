@@ -238,14 +238,16 @@ int bpftime_format(char *out, uint32_t out_len, const char *fmt, uint32_t fmt_le
         case 'p':
             if (lmod)
                 return -EINVAL;
-            /* %p, %px, %pK: the address itself */
+            /* %p, %px, %pK: the address itself, as the kernel prints %px
+             * (16 zero-padded hex digits, no 0x). The kernel hashes %p and
+             * hides %pK; a userspace process has nothing to hide from itself. */
             if (i < fmt_len && (fmt[i] == 'x' || fmt[i] == 'K'))
                 i++;
             spec[sl++] = 's';
             spec[sl] = 0;
             {
                 char addr[32];
-                snprintf(addr, sizeof addr, "0x%llx", (unsigned long long)a);
+                snprintf(addr, sizeof addr, "%016llx", (unsigned long long)a);
                 n = snprintf(tmp, sizeof tmp, spec, addr);
             }
             break;
@@ -253,8 +255,9 @@ int bpftime_format(char *out, uint32_t out_len, const char *fmt, uint32_t fmt_le
             if (lmod)
                 return -EINVAL;
             char str[STR_ARG_MAX];
+            /* an unreadable string prints as empty, as in the kernel */
             if (bpftime_safe_read_str(str, (const void *)(uintptr_t)a, sizeof str) < 0)
-                snprintf(str, sizeof str, "(fault)");
+                str[0] = 0;
             spec[sl++] = 's';
             spec[sl] = 0;
             n = snprintf(tmp, sizeof tmp, spec, str);
@@ -282,7 +285,7 @@ int bpftime_format(char *out, uint32_t out_len, const char *fmt, uint32_t fmt_le
 /* map operations from programs: errors without formatted messages */
 static uint64_t quiet_end(int rc)
 {
-    rt_quiet = 0;
+    bpftime_error_quiet = 0;
     return RET(rc);
 }
 
@@ -294,31 +297,31 @@ H(map_lookup_elem)
 H(map_update_elem)
 {
     UNUSED_ARGS();
-    rt_quiet = 1;
+    bpftime_error_quiet = 1;
     return quiet_end(bpftime_map_h_update(PTR(r1), PTR(r2), PTR(r3), r4, true));
 }
 H(map_delete_elem)
 {
     UNUSED_ARGS();
-    rt_quiet = 1;
+    bpftime_error_quiet = 1;
     return quiet_end(bpftime_map_h_delete(PTR(r1), PTR(r2)));
 }
 H(map_push_elem)
 {
     UNUSED_ARGS();
-    rt_quiet = 1;
+    bpftime_error_quiet = 1;
     return quiet_end(bpftime_map_h_push(PTR(r1), PTR(r2), r3));
 }
 H(map_pop_elem)
 {
     UNUSED_ARGS();
-    rt_quiet = 1;
+    bpftime_error_quiet = 1;
     return quiet_end(bpftime_map_h_pop(PTR(r1), PTR(r2), true));
 }
 H(map_peek_elem)
 {
     UNUSED_ARGS();
-    rt_quiet = 1;
+    bpftime_error_quiet = 1;
     return quiet_end(bpftime_map_h_pop(PTR(r1), PTR(r2), false));
 }
 
@@ -577,7 +580,8 @@ int bpftime_register_helpers(struct ebpf_vm *vm)
         int rc = ebpf_vm_register_helper(vm, helper_table[i].id, helper_table[i].name,
                                          helper_table[i].fn);
         if (rc)
-            return rt_err(rc, "registering helper %s: %s", helper_table[i].name, ebpf_vm_error(vm));
+            return bpftime_set_error(rc, "registering helper %s: %s", helper_table[i].name,
+                                     ebpf_vm_error(vm));
     }
     return 0;
 }

@@ -165,7 +165,8 @@ int instance_publish_holds(struct bpftime_region *r, const uint32_t *ids, uint32
      * would leave a VM aimed at freed storage: refuse it instead. */
     for (uint32_t i = 0; i < n && !rc; i++)
         if (obj_find_slot(r, KIND_MAP, ids[i]) < 0)
-            rc = rt_err(-ENOENT, "map %u was deleted while a program using it was set up", ids[i]);
+            rc = bpftime_set_error(
+                -ENOENT, "map %u was deleted while a program using it was set up", ids[i]);
     shm_unlock(&r->hdr->table_lock);
     return rc;
 }

@@ -14,8 +14,7 @@
 
 static bool is_percpu(uint32_t t)
 {
-    return t == BPFTIME_MAP_PERCPU_ARRAY || t == BPFTIME_MAP_PERCPU_HASH ||
-           t == BPFTIME_MAP_LRU_PERCPU_HASH;
+    return bpftime_map_type_flags(t) & BPFTIME_MAP_F_PERCPU;
 }
 static bool is_hash(uint32_t t)
 {
@@ -44,20 +43,8 @@ static uint64_t roundup_pow2(uint64_t v)
 
 static const char *type_name(uint32_t t)
 {
-    switch (t) {
-    case BPFTIME_MAP_HASH: return "hash";
-    case BPFTIME_MAP_ARRAY: return "array";
-    case BPFTIME_MAP_PROG_ARRAY: return "prog_array";
-    case BPFTIME_MAP_PERF_EVENT_ARRAY: return "perf_event_array";
-    case BPFTIME_MAP_PERCPU_HASH: return "percpu_hash";
-    case BPFTIME_MAP_PERCPU_ARRAY: return "percpu_array";
-    case BPFTIME_MAP_LRU_HASH: return "lru_hash";
-    case BPFTIME_MAP_LRU_PERCPU_HASH: return "lru_percpu_hash";
-    case BPFTIME_MAP_QUEUE: return "queue";
-    case BPFTIME_MAP_STACK: return "stack";
-    case BPFTIME_MAP_RINGBUF: return "ringbuf";
-    default: return "unknown";
-    }
+    const char *n = bpftime_map_type_name(t);
+    return n ? n : "unknown";
 }
 
 /* map_flags the kernel accepts per map type (include/uapi/linux/bpf.h);
@@ -98,8 +85,9 @@ static int check_flags(uint32_t type, uint32_t flags)
     case BPFTIME_MAP_LRU_HASH:
     case BPFTIME_MAP_LRU_PERCPU_HASH:
         if (flags & F_NO_PREALLOC)
-            return rt_err(-ENOTSUPP_KERNEL,
-                          "LRU maps are always preallocated: BPF_F_NO_PREALLOC is not supported");
+            return bpftime_set_error(
+                -ENOTSUPP_KERNEL,
+                "LRU maps are always preallocated: BPF_F_NO_PREALLOC is not supported");
         allowed = F_NO_COMMON_LRU | F_NUMA_NODE | F_ACCESS_MASK | F_ZERO_SEED;
         break;
     case BPFTIME_MAP_QUEUE:
@@ -108,8 +96,8 @@ static int check_flags(uint32_t type, uint32_t flags)
     default: return 0; /* the type itself is refused below */
     }
     if (flags & ~allowed)
-        return rt_err(-EINVAL, "%s map does not accept map_flags 0x%x", type_name(type),
-                      flags & ~allowed);
+        return bpftime_set_error(-EINVAL, "%s map does not accept map_flags 0x%x", type_name(type),
+                                 flags & ~allowed);
     return 0;
 }
 
@@ -124,17 +112,17 @@ int map_check_spec(struct bpftime_region *r, uint32_t type, uint32_t key_size, u
     case BPFTIME_MAP_ARRAY:
     case BPFTIME_MAP_PERCPU_ARRAY:
         if (key_size != 4 || value_size == 0 || *max_entries == 0)
-            return rt_err(-EINVAL,
-                          "%s map needs key_size 4, value_size > 0, max_entries > 0 "
-                          "(got %u, %u, %u)",
-                          tn, key_size, value_size, *max_entries);
+            return bpftime_set_error(-EINVAL,
+                                     "%s map needs key_size 4, value_size > 0, max_entries > 0 "
+                                     "(got %u, %u, %u)",
+                                     tn, key_size, value_size, *max_entries);
         break;
     case BPFTIME_MAP_PROG_ARRAY:
         if (key_size != 4 || value_size != 4 || *max_entries == 0)
-            return rt_err(-EINVAL,
-                          "prog_array map needs key_size 4, value_size 4, "
-                          "max_entries > 0 (got %u, %u, %u)",
-                          key_size, value_size, *max_entries);
+            return bpftime_set_error(-EINVAL,
+                                     "prog_array map needs key_size 4, value_size 4, "
+                                     "max_entries > 0 (got %u, %u, %u)",
+                                     key_size, value_size, *max_entries);
         break;
     case BPFTIME_MAP_HASH:
     case BPFTIME_MAP_PERCPU_HASH:
@@ -143,59 +131,66 @@ int map_check_spec(struct bpftime_region *r, uint32_t type, uint32_t key_size, u
         /* Like the kernel, only programs are held to 512-byte keys (their
          * stack); the control plane may use larger ones. */
         if (key_size == 0 || value_size == 0 || *max_entries == 0)
-            return rt_err(-EINVAL,
-                          "%s map needs key_size > 0, value_size > 0, "
-                          "max_entries > 0 (got %u, %u, %u)",
-                          tn, key_size, value_size, *max_entries);
+            return bpftime_set_error(-EINVAL,
+                                     "%s map needs key_size > 0, value_size > 0, "
+                                     "max_entries > 0 (got %u, %u, %u)",
+                                     tn, key_size, value_size, *max_entries);
         if ((uint64_t)key_size + value_size > (1u << 20))
-            return rt_err(-E2BIG, "%s map key_size + value_size %llu is too large (max 1 MiB)", tn,
-                          (unsigned long long)key_size + value_size);
+            return bpftime_set_error(-E2BIG,
+                                     "%s map key_size + value_size %llu is too large (max 1 MiB)",
+                                     tn, (unsigned long long)key_size + value_size);
         break;
     case BPFTIME_MAP_QUEUE:
     case BPFTIME_MAP_STACK:
         if (key_size != 0 || value_size == 0 || *max_entries == 0)
-            return rt_err(-EINVAL,
-                          "%s map needs key_size 0, value_size > 0, max_entries > 0 "
-                          "(got %u, %u, %u)",
-                          tn, key_size, value_size, *max_entries);
+            return bpftime_set_error(-EINVAL,
+                                     "%s map needs key_size 0, value_size > 0, max_entries > 0 "
+                                     "(got %u, %u, %u)",
+                                     tn, key_size, value_size, *max_entries);
         break;
     case BPFTIME_MAP_RINGBUF:
         if (key_size != 0 || value_size != 0 || !is_pow2(*max_entries) ||
             *max_entries % SHM_PAGE != 0)
-            return rt_err(-EINVAL,
-                          "ringbuf map needs key_size 0, value_size 0 and max_entries "
-                          "a power of two multiple of %u (got %u, %u, %u)",
-                          SHM_PAGE, key_size, value_size, *max_entries);
+            return bpftime_set_error(-EINVAL,
+                                     "ringbuf map needs key_size 0, value_size 0 and max_entries "
+                                     "a power of two multiple of %u (got %u, %u, %u)",
+                                     SHM_PAGE, key_size, value_size, *max_entries);
         break;
     case BPFTIME_MAP_PERF_EVENT_ARRAY:
         if (key_size != 4 || value_size != 4)
-            return rt_err(-EINVAL,
-                          "perf_event_array map needs key_size 4 and value_size 4 "
-                          "(got %u, %u)",
-                          key_size, value_size);
+            return bpftime_set_error(-EINVAL,
+                                     "perf_event_array map needs key_size 4 and value_size 4 "
+                                     "(got %u, %u)",
+                                     key_size, value_size);
         if (*max_entries == 0 || *max_entries > r->ncpus)
             *max_entries = r->ncpus;
         if (*map_extra == 0)
             *map_extra = PERF_DEFAULT_BUF;
         if (!is_pow2(*map_extra) || *map_extra % SHM_PAGE != 0)
-            return rt_err(-EINVAL,
-                          "perf_event_array per-CPU buffer (map_extra) must be a power "
-                          "of two multiple of %u (got %llu)",
-                          SHM_PAGE, (unsigned long long)*map_extra);
+            return bpftime_set_error(-EINVAL,
+                                     "perf_event_array per-CPU buffer (map_extra) must be a power "
+                                     "of two multiple of %u (got %llu)",
+                                     SHM_PAGE, (unsigned long long)*map_extra);
         break;
-    default:
-        return rt_err(-EINVAL,
-                      "map type %u is not supported (supported: hash, array, "
-                      "prog_array, perf_event_array, percpu_hash, percpu_array, "
-                      "lru_hash, lru_percpu_hash, queue, stack, ringbuf)",
-                      type);
+    default: {
+        char names[512] = "";
+        size_t len = 0;
+        for (uint32_t t = 0; t < 256 && len < sizeof names; t++)
+            if (bpftime_map_type_flags(t) & BPFTIME_MAP_F_IMPL)
+                len += (size_t)snprintf(names + len, sizeof names - len, "%s%s", len ? ", " : "",
+                                        bpftime_map_type_name(t));
+        return bpftime_set_error(-EINVAL, "map type %u (%s) is not supported (supported: %s)", type,
+                                 tn, names);
+    }
     }
     if ((uint64_t)value_size > (1u << 20))
-        return rt_err(-E2BIG, "%s map value_size %u is too large (max 1 MiB)", tn, value_size);
+        return bpftime_set_error(-E2BIG, "%s map value_size %u is too large (max 1 MiB)", tn,
+                                 value_size);
     /* The kernel's per-CPU allocator caps each CPU's value at 32 KiB. */
     if (is_percpu(type) && value_size > PERCPU_MAX_VALUE)
-        return rt_err(-E2BIG, "%s map value_size %u is too large for a per-CPU value (max %u)", tn,
-                      value_size, PERCPU_MAX_VALUE);
+        return bpftime_set_error(-E2BIG,
+                                 "%s map value_size %u is too large for a per-CPU value (max %u)",
+                                 tn, value_size, PERCPU_MAX_VALUE);
     return 0;
 }
 
@@ -206,10 +201,11 @@ static uint64_t value_area(struct bpftime_region *r, const struct shm_map *m)
 
 static int no_room(struct bpftime_region *r, const struct shm_map *m, uint64_t bytes)
 {
-    return rt_err(-ENOMEM,
-                  "region %s has no room for %s map %s (%llu bytes): create the region larger "
-                  "(`bpftime shm create --size`) or lower max_entries",
-                  r->name, type_name(m->type), m->name, (unsigned long long)bytes);
+    return bpftime_set_error(
+        -ENOMEM,
+        "region %s has no room for %s map %s (%llu bytes): create the region larger "
+        "(`bpftime shm create --size`) or lower max_entries",
+        r->name, type_name(m->type), m->name, (unsigned long long)bytes);
 }
 
 static uint64_t checked_mul(uint64_t a, uint64_t b)
@@ -462,20 +458,14 @@ static uint8_t *array_elem(const struct bpftime_map *h, uint32_t idx)
  * stack). The owner is the type of the first program (lowest id) whose
  * bytecode references the array, else of the programs it already holds. */
 
-const char *bpftime_prog_type_name(uint32_t type)
+/* A program type for messages (prog_types.def): kprobe's id also covers
+ * uprobes, kretprobes and uretprobes. */
+static const char *prog_type_text(uint32_t type)
 {
-    switch (type) {
-    case 1: return "socket_filter";
-    case 2: return "kprobe/uprobe";
-    case 3: return "sched_cls";
-    case 5: return "tracepoint";
-    case 6: return "xdp";
-    case 7: return "perf_event";
-    case 17: return "raw_tracepoint";
-    case 0x1000: return "raw";
-    case 0x1001: return "nginx_url_filter";
-    default: return "unknown";
-    }
+    const char *n = bpftime_prog_type_name(type);
+    if (type == BPFTIME_PROG_KPROBE)
+        return "kprobe/uprobe";
+    return n ? n : "unknown";
 }
 
 /* Does p reference map_id in an lddw (map pointer or map value)? Under table_lock. */
@@ -530,18 +520,20 @@ static int array_update(struct bpftime_map *h, const void *key, const void *valu
     uint32_t idx;
     memcpy(&idx, key, 4);
     if (flags > BPFTIME_EXIST)
-        return rt_err(-EINVAL, "map %u: unknown update flags 0x%llx", h->id,
-                      (unsigned long long)flags);
+        return bpftime_set_error(-EINVAL, "map %u: unknown update flags 0x%llx", h->id,
+                                 (unsigned long long)flags);
     if (idx >= h->max_entries)
-        return rt_err(-E2BIG, "map %u: index %u out of range (max_entries %u)", h->id, idx,
-                      h->max_entries);
+        return bpftime_set_error(-E2BIG, "map %u: index %u out of range (max_entries %u)", h->id,
+                                 idx, h->max_entries);
     if (flags == BPFTIME_NOEXIST)
-        return rt_err(-EEXIST, "map %u: array elements always exist (BPF_NOEXIST)", h->id);
+        return bpftime_set_error(-EEXIST, "map %u: array elements always exist (BPF_NOEXIST)",
+                                 h->id);
     if (h->type == BPFTIME_MAP_PROG_ARRAY) {
         uint32_t prog;
         memcpy(&prog, value, 4);
         if (from_prog)
-            return rt_err(-EINVAL, "prog_array map %u cannot be updated from a program", h->id);
+            return bpftime_set_error(-EINVAL, "prog_array map %u cannot be updated from a program",
+                                     h->id);
         shm_lock(&h->r->hdr->table_lock);
         const struct shm_prog *p = prog_entry_by_id(h->r, prog);
         uint32_t type = p ? p->type : 0;
@@ -550,13 +542,14 @@ static int array_update(struct bpftime_map *h, const void *key, const void *valu
             __atomic_store_n((uint32_t *)(void *)array_elem(h, idx), prog, __ATOMIC_RELEASE);
         shm_unlock(&h->r->hdr->table_lock);
         if (!p)
-            return rt_err(-EINVAL, "prog_array map %u: no program with id %u", h->id, prog);
+            return bpftime_set_error(-EINVAL, "prog_array map %u: no program with id %u", h->id,
+                                     prog);
         if (owner && owner != type)
-            return rt_err(-EINVAL,
-                          "prog_array map %u holds %s programs; program %u is %s: a tail call "
-                          "cannot change the program type (store only %s programs in it)",
-                          h->id, bpftime_prog_type_name(owner), prog, bpftime_prog_type_name(type),
-                          bpftime_prog_type_name(owner));
+            return bpftime_set_error(
+                -EINVAL,
+                "prog_array map %u holds %s programs; program %u is %s: a tail call "
+                "cannot change the program type (store only %s programs in it)",
+                h->id, prog_type_text(owner), prog, prog_type_text(type), prog_type_text(owner));
         gen_bump(h->r); /* data planes compile the new tail-call target */
         return 0;
     }
@@ -574,7 +567,7 @@ static int array_get_next_key(struct bpftime_map *h, const void *key, void *next
         idx = 0;
     } else {
         if (idx + 1 >= h->max_entries)
-            return rt_err(-ENOENT, "map %u: no key after %u", h->id, idx);
+            return bpftime_set_error(-ENOENT, "map %u: no key after %u", h->id, idx);
         idx++;
     }
     memcpy(next, &idx, 4);
@@ -726,8 +719,8 @@ static int hash_update(struct bpftime_map *h, const void *key, const void *value
                        bool from_prog)
 {
     if (flags > BPFTIME_EXIST)
-        return rt_err(-EINVAL, "map %u: unknown update flags 0x%llx", h->id,
-                      (unsigned long long)flags);
+        return bpftime_set_error(-EINVAL, "map %u: unknown update flags 0x%llx", h->id,
+                                 (unsigned long long)flags);
     bool lru = is_lru(h->type);
     uint32_t hv = hash_key(key, h->key_size);
     uint32_t b = hv & (h->n_buckets - 1);
@@ -737,7 +730,7 @@ static int hash_update(struct bpftime_map *h, const void *key, const void *value
     struct shm_hash_elem *e = hash_find(h, key, hv);
     if (e) {
         if (flags == BPFTIME_NOEXIST) {
-            rc = rt_err(-EEXIST, "map %u: key exists (BPF_NOEXIST)", h->id);
+            rc = bpftime_set_error(-EEXIST, "map %u: key exists (BPF_NOEXIST)", h->id);
         } else {
             value_in(h, elem_value(h, e), value, from_prog, false);
             if (lru) {
@@ -748,7 +741,7 @@ static int hash_update(struct bpftime_map *h, const void *key, const void *value
         goto out;
     }
     if (flags == BPFTIME_EXIST) {
-        rc = rt_err(-ENOENT, "map %u: key does not exist (BPF_EXIST)", h->id);
+        rc = bpftime_set_error(-ENOENT, "map %u: key does not exist (BPF_EXIST)", h->id);
         goto out;
     }
     e = pool_pop(h);
@@ -759,7 +752,7 @@ static int hash_update(struct bpftime_map *h, const void *key, const void *value
         atomic_fetch_sub(&h->hash->count, 1);
     }
     if (!e) {
-        rc = rt_err(-E2BIG, "map %u is full (max_entries %u)", h->id, h->max_entries);
+        rc = bpftime_set_error(-E2BIG, "map %u is full (max_entries %u)", h->id, h->max_entries);
         goto out;
     }
     e->hash = hv;
@@ -787,7 +780,7 @@ static int hash_delete(struct bpftime_map *h, const void *key, void *out)
     struct shm_hash_elem *e = hash_find(h, key, hv);
     if (!e) {
         shm_unlock(lk);
-        return rt_err(-ENOENT, "map %u: no such key", h->id);
+        return bpftime_set_error(-ENOENT, "map %u: no such key", h->id);
     }
     if (out)
         value_out(h, out, elem_value(h, e));
@@ -835,7 +828,7 @@ static int hash_get_next_key(struct bpftime_map *h, const void *key, void *next)
         }
         shm_unlock(lk);
     }
-    return rt_err(-ENOENT, "map %u: no more keys", h->id);
+    return bpftime_set_error(-ENOENT, "map %u: no more keys", h->id);
 }
 
 /* ---- queue / stack ---- */
@@ -843,7 +836,7 @@ static int hash_get_next_key(struct bpftime_map *h, const void *key, void *next)
 static int qs_push(struct bpftime_map *h, const void *value, uint64_t flags)
 {
     if ((flags & BPFTIME_NOEXIST) || flags > BPFTIME_EXIST)
-        return rt_err(-EINVAL, "map %u: push flags must be BPF_ANY or BPF_EXIST", h->id);
+        return bpftime_set_error(-EINVAL, "map %u: push flags must be BPF_ANY or BPF_EXIST", h->id);
     struct shm_queue *q = (struct shm_queue *)h->data;
     uint8_t *slots = h->data + SHM_QUEUE_HDR;
     int rc = 0;
@@ -855,7 +848,8 @@ static int qs_push(struct bpftime_map *h, const void *value, uint64_t flags)
     }
     if ((q->head + 1) % size == q->tail) {
         if (!(flags & BPFTIME_EXIST)) {
-            rc = rt_err(-E2BIG, "map %u is full (max_entries %u)", h->id, h->max_entries);
+            rc =
+                bpftime_set_error(-E2BIG, "map %u is full (max_entries %u)", h->id, h->max_entries);
             goto out;
         }
         q->tail = (q->tail + 1) % size; /* overwrite: drop the oldest */
@@ -879,7 +873,7 @@ static int qs_pop(struct bpftime_map *h, void *value, bool remove)
         goto out;
     }
     if (q->head == q->tail) {
-        rc = rt_err(-ENOENT, "map %u is empty", h->id);
+        rc = bpftime_set_error(-ENOENT, "map %u is empty", h->id);
         goto out;
     }
     uint32_t idx;
@@ -907,7 +901,8 @@ static bool handle_ok(const struct bpftime_map *h)
 
 static int unsupported(const struct bpftime_map *h, const char *op)
 {
-    return rt_err(-EOPNOTSUPP, "%s map %u does not support %s", type_name(h->type), h->id, op);
+    return bpftime_set_error(-EOPNOTSUPP, "%s map %u does not support %s", type_name(h->type),
+                             h->id, op);
 }
 
 /* cpu < 0: the calling CPU (per-CPU maps) */
@@ -971,9 +966,10 @@ int bpftime_map_h_update(struct bpftime_map *h, const void *key, const void *val
                          bool from_prog)
 {
     if (!handle_ok(h))
-        return rt_err(-EINVAL, "invalid map handle");
+        return bpftime_set_error(-EINVAL, "invalid map handle");
     if (from_prog && (h->m->map_flags & F_RDONLY_PROG))
-        return rt_err(-EPERM, "map %u is read-only to programs (BPF_F_RDONLY_PROG)", h->id);
+        return bpftime_set_error(-EPERM, "map %u is read-only to programs (BPF_F_RDONLY_PROG)",
+                                 h->id);
     if (is_array(h->type))
         return array_update(h, key, value, flags, from_prog);
     if (is_hash(h->type))
@@ -986,31 +982,31 @@ int bpftime_map_h_update(struct bpftime_map *h, const void *key, const void *val
 int bpftime_map_h_delete(struct bpftime_map *h, const void *key)
 {
     if (!handle_ok(h))
-        return rt_err(-EINVAL, "invalid map handle");
+        return bpftime_set_error(-EINVAL, "invalid map handle");
     if (is_hash(h->type))
         return hash_delete(h, key, NULL);
     if (h->type == BPFTIME_MAP_PROG_ARRAY) {
         uint32_t idx;
         memcpy(&idx, key, 4);
         if (idx >= h->max_entries)
-            return rt_err(-E2BIG, "map %u: index %u out of range", h->id, idx);
+            return bpftime_set_error(-E2BIG, "map %u: index %u out of range", h->id, idx);
         uint32_t old =
             __atomic_exchange_n((uint32_t *)(void *)array_elem(h, idx), 0, __ATOMIC_ACQ_REL);
         if (old)
             gen_bump(h->r);
-        return old ? 0 : rt_err(-ENOENT, "map %u: slot %u is empty", h->id, idx);
+        return old ? 0 : bpftime_set_error(-ENOENT, "map %u: slot %u is empty", h->id, idx);
     }
     if (is_array(h->type))
-        return rt_err(-EINVAL, "map %u: array elements cannot be deleted", h->id);
+        return bpftime_set_error(-EINVAL, "map %u: array elements cannot be deleted", h->id);
     if (h->type == BPFTIME_MAP_QUEUE || h->type == BPFTIME_MAP_STACK)
-        return rt_err(-EINVAL, "map %u: use pop on a %s map", h->id, type_name(h->type));
+        return bpftime_set_error(-EINVAL, "map %u: use pop on a %s map", h->id, type_name(h->type));
     return unsupported(h, "delete");
 }
 
 int bpftime_map_h_push(struct bpftime_map *h, const void *value, uint64_t flags)
 {
     if (!handle_ok(h))
-        return rt_err(-EINVAL, "invalid map handle");
+        return bpftime_set_error(-EINVAL, "invalid map handle");
     if (h->type != BPFTIME_MAP_QUEUE && h->type != BPFTIME_MAP_STACK)
         return unsupported(h, "push");
     return qs_push(h, value, flags);
@@ -1019,7 +1015,7 @@ int bpftime_map_h_push(struct bpftime_map *h, const void *value, uint64_t flags)
 int bpftime_map_h_pop(struct bpftime_map *h, void *value, bool remove)
 {
     if (!handle_ok(h))
-        return rt_err(-EINVAL, "invalid map handle");
+        return bpftime_set_error(-EINVAL, "invalid map handle");
     if (h->type != BPFTIME_MAP_QUEUE && h->type != BPFTIME_MAP_STACK)
         return unsupported(h, remove ? "pop" : "peek");
     return qs_pop(h, value, remove);
@@ -1037,9 +1033,9 @@ static int check_bufs(const struct bpftime_map *h, const void *key, bool need_ke
                       const void *value, bool need_value)
 {
     if (need_key && h->key_size && !key)
-        return rt_err(-EINVAL, "map %u: a %u-byte key is required", h->id, h->key_size);
+        return bpftime_set_error(-EINVAL, "map %u: a %u-byte key is required", h->id, h->key_size);
     if (need_value && !value)
-        return rt_err(-EINVAL, "map %u: a value buffer is required", h->id);
+        return bpftime_set_error(-EINVAL, "map %u: a value buffer is required", h->id);
     return 0;
 }
 
@@ -1060,8 +1056,8 @@ int bpftime_map_lookup(struct bpftime_region *r, uint32_t id, const void *key, v
         uint32_t idx;
         memcpy(&idx, key, 4);
         if (idx >= h->max_entries)
-            return rt_err(-ENOENT, "map %u: index %u out of range (max_entries %u)", id, idx,
-                          h->max_entries);
+            return bpftime_set_error(-ENOENT, "map %u: index %u out of range (max_entries %u)", id,
+                                     idx, h->max_entries);
         value_out(h, value, array_elem(h, idx));
         return 0;
     }
@@ -1069,10 +1065,10 @@ int bpftime_map_lookup(struct bpftime_region *r, uint32_t id, const void *key, v
         uint32_t idx, prog;
         memcpy(&idx, key, 4);
         if (idx >= h->max_entries)
-            return rt_err(-ENOENT, "map %u: index %u out of range", id, idx);
+            return bpftime_set_error(-ENOENT, "map %u: index %u out of range", id, idx);
         prog = __atomic_load_n((uint32_t *)(void *)array_elem(h, idx), __ATOMIC_ACQUIRE);
         if (!prog)
-            return rt_err(-ENOENT, "map %u: slot %u is empty", id, idx);
+            return bpftime_set_error(-ENOENT, "map %u: slot %u is empty", id, idx);
         memcpy(value, &prog, 4);
         return 0;
     }
@@ -1090,7 +1086,7 @@ int bpftime_map_lookup(struct bpftime_region *r, uint32_t id, const void *key, v
         if (e)
             value_out(h, value, elem_value(h, e));
         shm_unlock(lk);
-        return e ? 0 : rt_err(-ENOENT, "map %u: no such key", id);
+        return e ? 0 : bpftime_set_error(-ENOENT, "map %u: no such key", id);
     }
     case BPFTIME_MAP_QUEUE:
     case BPFTIME_MAP_STACK: return qs_pop(h, value, false);
@@ -1106,13 +1102,15 @@ static int refuse_frozen(const struct bpftime_map *h, const char *op)
 {
     uint32_t flags = __atomic_load_n(&h->m->map_flags, __ATOMIC_ACQUIRE);
     if (flags & SHM_MAP_FROZEN)
-        return rt_err(-EPERM,
-                      "map %u (%s) is frozen (read-only after load, as the kernel freezes "
-                      ".rodata): it cannot be %s",
-                      h->id, h->m->name, op);
+        return bpftime_set_error(
+            -EPERM,
+            "map %u (%s) is frozen (read-only after load, as the kernel freezes "
+            ".rodata): it cannot be %s",
+            h->id, h->m->name, op);
     if (flags & F_RDONLY)
-        return rt_err(-EPERM, "map %u (%s) was created read-only (BPF_F_RDONLY): it cannot be %s",
-                      h->id, h->m->name, op);
+        return bpftime_set_error(
+            -EPERM, "map %u (%s) was created read-only (BPF_F_RDONLY): it cannot be %s", h->id,
+            h->m->name, op);
     return 0;
 }
 
@@ -1162,6 +1160,6 @@ int bpftime_map_get_next_key(struct bpftime_region *r, uint32_t id, const void *
     if (is_hash(h->type))
         return hash_get_next_key(h, key, next_key);
     if (h->type == BPFTIME_MAP_QUEUE || h->type == BPFTIME_MAP_STACK)
-        return rt_err(-EINVAL, "%s map %u has no keys", type_name(h->type), id);
+        return bpftime_set_error(-EINVAL, "%s map %u has no keys", type_name(h->type), id);
     return unsupported(h, "get_next_key");
 }

@@ -78,7 +78,8 @@ static void *new_entry(struct bpftime_region *r, int kind, int *err)
     for (uint32_t i = 0; i < cap; i++) {
         if (slot_id(r, kind, i) == 0) {
             if (r->hdr->next_id[kind] == UINT32_MAX) {
-                *err = rt_err(-ENOSPC, "%s ids exhausted in region %s", kind_names[kind], r->name);
+                *err = bpftime_set_error(-ENOSPC, "%s ids exhausted in region %s", kind_names[kind],
+                                         r->name);
                 return NULL;
             }
             void *e = table_slot(r, kind, i);
@@ -86,8 +87,9 @@ static void *new_entry(struct bpftime_region *r, int kind, int *err)
             return e;
         }
     }
-    *err = rt_err(-ENOSPC, "%s table of region %s is full (%u entries): delete some first",
-                  kind_names[kind], r->name, cap);
+    *err =
+        bpftime_set_error(-ENOSPC, "%s table of region %s is full (%u entries): delete some first",
+                          kind_names[kind], r->name, cap);
     return NULL;
 }
 
@@ -98,7 +100,7 @@ static uint32_t take_id(struct bpftime_region *r, int kind)
 
 static int not_found(int kind, uint32_t id)
 {
-    return rt_err(-ENOENT, "no %s with id %u", kind_names[kind], id);
+    return bpftime_set_error(-ENOENT, "no %s with id %u", kind_names[kind], id);
 }
 
 static int next_id(struct bpftime_region *r, int kind, uint32_t start)
@@ -115,7 +117,7 @@ static int next_id(struct bpftime_region *r, int kind, uint32_t start)
     }
     shm_unlock(&r->hdr->table_lock);
     if (!best)
-        return rt_err(-ENOENT, "no %s with id above %u", kind_names[kind], start);
+        return bpftime_set_error(-ENOENT, "no %s with id above %u", kind_names[kind], start);
     return (int)best;
 }
 
@@ -163,11 +165,11 @@ int map_entry_check(struct bpftime_region *r, const struct shm_map *m)
 {
     uint32_t max_entries = m->max_entries;
     uint64_t map_extra = m->map_extra;
-    int quiet = rt_quiet;
-    rt_quiet = 1; /* map_check_spec's own message speaks of creating a map */
+    int quiet = bpftime_error_quiet;
+    bpftime_error_quiet = 1; /* map_check_spec's own message speaks of creating a map */
     int rc = map_check_spec(r, m->type, m->key_size, m->value_size, &max_entries,
                             m->map_flags & ~SHM_MAP_FROZEN, &map_extra);
-    rt_quiet = quiet;
+    bpftime_error_quiet = quiet;
     if (rc || max_entries != m->max_entries || map_extra != m->map_extra)
         return rt_damaged(r,
                           "map %u: type %u, key size %u, value size %u, max_entries %u is "
@@ -235,18 +237,19 @@ int bpftime_prog_create(struct bpftime_region *r, const char *name, uint32_t typ
                         uint32_t insn_cnt, const uint32_t *map_ids, uint32_t nr_maps)
 {
     if (!insns || insn_cnt == 0 || insn_cnt > 1000000)
-        return rt_err(-EINVAL, "program %s: %u instructions (need 1..1000000)", name ? name : "",
-                      insn_cnt);
+        return bpftime_set_error(-EINVAL, "program %s: %u instructions (need 1..1000000)",
+                                 name ? name : "", insn_cnt);
     if (nr_maps && !map_ids)
-        return rt_err(-EINVAL, "program %s: %u maps but no map id table", name ? name : "",
-                      nr_maps);
+        return bpftime_set_error(-EINVAL, "program %s: %u maps but no map id table",
+                                 name ? name : "", nr_maps);
     uint64_t code = shm_alloc(r, (uint64_t)insn_cnt * 8);
     uint64_t ids = nr_maps ? shm_alloc(r, (uint64_t)nr_maps * 4) : 0;
     if (!code || (nr_maps && !ids)) {
         shm_free(r, code);
         shm_free(r, ids);
-        return rt_err(-ENOMEM, "region %s is full: cannot store program %s (%u instructions)",
-                      r->name, name ? name : "", insn_cnt);
+        return bpftime_set_error(-ENOMEM,
+                                 "region %s is full: cannot store program %s (%u instructions)",
+                                 r->name, name ? name : "", insn_cnt);
     }
     memcpy(rt_ptr(r, code), insns, (size_t)insn_cnt * 8);
     if (nr_maps)
@@ -255,9 +258,9 @@ int bpftime_prog_create(struct bpftime_region *r, const char *name, uint32_t typ
     shm_lock(&r->hdr->table_lock);
     for (uint32_t i = 0; i < nr_maps; i++) {
         if (find_slot(r, KIND_MAP, map_ids[i]) < 0) {
-            err = rt_err(-ENOENT,
-                         "program %s: map index %u refers to map id %u, which does not exist",
-                         name ? name : "", i, map_ids[i]);
+            err = bpftime_set_error(
+                -ENOENT, "program %s: map index %u refers to map id %u, which does not exist",
+                name ? name : "", i, map_ids[i]);
             goto fail;
         }
     }
@@ -386,12 +389,14 @@ int bpftime_prog_delete(struct bpftime_region *r, uint32_t id)
     uint32_t links = count_links_of(r, id, 0);
     if (links) {
         shm_unlock(&r->hdr->table_lock);
-        return rt_err(-EBUSY, "program %u is used by %u link(s): detach them first", id, links);
+        return bpftime_set_error(-EBUSY, "program %u is used by %u link(s): detach them first", id,
+                                 links);
     }
     struct shm_pin *pin = pin_of(r, BPFTIME_PIN_PROG, id);
     if (pin) {
-        int e = rt_err(-EBUSY, "program %u is pinned as \"%s\": `bpftime unpin %s` first", id,
-                       pin->name, pin->name);
+        int e =
+            bpftime_set_error(-EBUSY, "program %u is pinned as \"%s\": `bpftime unpin %s` first",
+                              id, pin->name, pin->name);
         shm_unlock(&r->hdr->table_lock);
         return e;
     }
@@ -509,8 +514,8 @@ int bpftime_map_delete(struct bpftime_region *r, uint32_t id)
     bool alive[SHM_INSTANCES_CAP];
     alive_instances(r, alive);
     if (map_holders_locked(r, id, alive, holders, sizeof holders)) {
-        int e =
-            rt_err(-EBUSY, "map %u is held by %s: unload, unpin or stop those first", id, holders);
+        int e = bpftime_set_error(-EBUSY, "map %u is held by %s: unload, unpin or stop those first",
+                                  id, holders);
         shm_unlock(&r->hdr->table_lock);
         return e;
     }
@@ -537,7 +542,7 @@ int bpftime_map_freeze(struct bpftime_region *r, uint32_t id)
         return m ? err : not_found(KIND_MAP, id);
     }
     if (m->map_flags & SHM_MAP_FROZEN)
-        err = rt_err(-EBUSY, "map %u (%s) is already frozen", id, m->name);
+        err = bpftime_set_error(-EBUSY, "map %u (%s) is already frozen", id, m->name);
     else
         __atomic_or_fetch(&m->map_flags, SHM_MAP_FROZEN, __ATOMIC_RELEASE);
     shm_unlock(&r->hdr->table_lock);
@@ -592,7 +597,7 @@ struct bpftime_map *bpftime_map_handle(struct bpftime_region *r, uint32_t id)
         int err = 0;
         h = calloc(1, sizeof *h);
         if (!h)
-            err = rt_err(-ENOMEM, "out of memory for map handle");
+            err = bpftime_set_error(-ENOMEM, "out of memory for map handle");
         else if ((err = map_handle_init(r, m, h)) != 0) {
             free(h); /* damaged: map_handle_init said why */
             h = NULL;
@@ -613,11 +618,11 @@ int bpftime_target_create(struct bpftime_region *r, uint32_t type, const void *a
                           uint32_t arg_len)
 {
     if (arg_len > (1u << 20))
-        return rt_err(-E2BIG, "attach target argument of %u bytes is too large (max 1 MiB)",
-                      arg_len);
+        return bpftime_set_error(
+            -E2BIG, "attach target argument of %u bytes is too large (max 1 MiB)", arg_len);
     uint64_t a = shm_alloc(r, (uint64_t)arg_len + 1);
     if (!a)
-        return rt_err(-ENOMEM, "region %s is full", r->name);
+        return bpftime_set_error(-ENOMEM, "region %s is full", r->name);
     if (arg_len)
         memcpy(rt_ptr(r, a), arg, arg_len);
     int err = 0;
@@ -702,8 +707,8 @@ int bpftime_target_delete(struct bpftime_region *r, uint32_t id)
     uint32_t links = count_links_of(r, 0, id);
     if (links) {
         shm_unlock(&r->hdr->table_lock);
-        return rt_err(-EBUSY, "attach target %u is used by %u link(s): detach them first", id,
-                      links);
+        return bpftime_set_error(
+            -EBUSY, "attach target %u is used by %u link(s): detach them first", id, links);
     }
     struct shm_target *t = table_slot(r, KIND_TARGET, (uint32_t)s);
     uint64_t a = t->arg_off;
@@ -808,8 +813,8 @@ int bpftime_link_update_prog(struct bpftime_region *r, uint32_t link_id, uint32_
     }
     struct shm_link *l = table_slot(r, KIND_LINK, (uint32_t)s);
     if (expected_old_prog_id && l->prog_id != expected_old_prog_id) {
-        err = rt_err(-EPERM, "link %u runs program %u, not the expected %u", link_id, l->prog_id,
-                     expected_old_prog_id);
+        err = bpftime_set_error(-EPERM, "link %u runs program %u, not the expected %u", link_id,
+                                l->prog_id, expected_old_prog_id);
         goto out;
     }
     __atomic_store_n(&l->prog_id, new_prog_id, __ATOMIC_RELEASE);
@@ -896,8 +901,8 @@ int bpftime_instance_set_links(struct bpftime_region *r, uint32_t id, const uint
                                uint32_t n, uint64_t generation_seen)
 {
     if (n > BPFTIME_INSTANCE_MAX_LINKS)
-        return rt_err(-E2BIG, "an instance records at most %d links (%u given)",
-                      BPFTIME_INSTANCE_MAX_LINKS, n);
+        return bpftime_set_error(-E2BIG, "an instance records at most %d links (%u given)",
+                                 BPFTIME_INSTANCE_MAX_LINKS, n);
     shm_lock(&r->hdr->table_lock);
     struct shm_instance *in = instance_by_id(r, id);
     if (!in) {

@@ -16,10 +16,11 @@ static int check_pin_name(const char *name)
              c == '_' || c == '-' || c == '.' || c == '/';
     }
     if (!ok)
-        return rt_err(-EINVAL,
-                      "invalid pin name \"%s\": use 1-%d characters of [A-Za-z0-9_.-/], not "
-                      "starting with / and without ..",
-                      name ? name : "", BPFTIME_PIN_NAME_LEN - 1);
+        return bpftime_set_error(
+            -EINVAL,
+            "invalid pin name \"%s\": use 1-%d characters of [A-Za-z0-9_.-/], not "
+            "starting with / and without ..",
+            name ? name : "", BPFTIME_PIN_NAME_LEN - 1);
     return 0;
 }
 
@@ -67,13 +68,13 @@ int bpftime_pin_create(struct bpftime_region *r, const char *name, uint32_t kind
     if (rc)
         return rc;
     if (kind != BPFTIME_PIN_MAP && kind != BPFTIME_PIN_PROG)
-        return rt_err(-EINVAL, "pin %s: unknown object kind %u", name, kind);
+        return bpftime_set_error(-EINVAL, "pin %s: unknown object kind %u", name, kind);
     int err = 0;
     shm_lock(&r->hdr->table_lock);
     struct shm_pin *old = pin_by_name(r, name);
     if (old) {
-        err = rt_err(-EEXIST, "pin \"%s\" already names %s %u: `bpftime unpin %s` first", name,
-                     kind_word(old->kind), old->obj_id, name);
+        err = bpftime_set_error(-EEXIST, "pin \"%s\" already names %s %u: `bpftime unpin %s` first",
+                                name, kind_word(old->kind), old->obj_id, name);
         goto out;
     }
     int slot = obj_find_slot(r, kind == BPFTIME_PIN_MAP ? KIND_MAP : KIND_PROG, obj_id);
@@ -108,7 +109,7 @@ int bpftime_pin_delete(struct bpftime_region *r, const char *name)
     struct shm_pin *p = pin_by_name(r, name);
     if (!p) {
         shm_unlock(&r->hdr->table_lock);
-        return rt_err(-ENOENT, "no pin named \"%s\": see `bpftime pin list`", name);
+        return bpftime_set_error(-ENOENT, "no pin named \"%s\": see `bpftime pin list`", name);
     }
     bool was_map = p->kind == BPFTIME_PIN_MAP;
     __atomic_store_n(&p->id, 0, __ATOMIC_RELEASE);
@@ -129,7 +130,7 @@ int bpftime_pin_get(struct bpftime_region *r, const char *name, struct bpftime_p
     if (p)
         fill_info(p, out);
     shm_unlock(&r->hdr->table_lock);
-    return p ? 0 : rt_err(-ENOENT, "no pin named \"%s\": see `bpftime pin list`", name);
+    return p ? 0 : bpftime_set_error(-ENOENT, "no pin named \"%s\": see `bpftime pin list`", name);
 }
 
 int bpftime_pin_get_by_id(struct bpftime_region *r, uint32_t id, struct bpftime_pin_info *out)

@@ -179,7 +179,7 @@ static int setup(struct bpftime_region *r, uint32_t prog_id, struct ebpf_vm *vm,
         if (pl)
             free(pl->maps);
         free(pl);
-        return rt_err(-ENOMEM, "out of memory");
+        return bpftime_set_error(-ENOMEM, "out of memory");
     }
     pl->r = r;
     pl->prog_id = prog_id;
@@ -187,17 +187,18 @@ static int setup(struct bpftime_region *r, uint32_t prog_id, struct ebpf_vm *vm,
     if (got != n) {
         free(ids);
         prog_local_free(pl, false);
-        return got < 0 ? got : rt_err(-EAGAIN, "program %u changed during setup", prog_id);
+        return got < 0 ? got
+                       : bpftime_set_error(-EAGAIN, "program %u changed during setup", prog_id);
     }
     pl->nr_maps = (uint32_t)n;
     for (int i = 0; i < n; i++) {
         pl->maps[i] = bpftime_map_handle(r, ids[i]);
         if (!pl->maps[i]) {
-            int rc =
-                bpftime_last_errno() == -EUCLEAN
-                    ? -EUCLEAN /* damaged: keep the message that says so */
-                    : rt_err(-ENOENT, "program %u: map index %d refers to map %u, which is gone",
-                             prog_id, i, ids[i]);
+            int rc = bpftime_last_errno() == -EUCLEAN
+                         ? -EUCLEAN /* damaged: keep the message that says so */
+                         : bpftime_set_error(
+                               -ENOENT, "program %u: map index %d refers to map %u, which is gone",
+                               prog_id, i, ids[i]);
             free(ids);
             prog_local_free(pl, false);
             return rc;
@@ -217,7 +218,7 @@ static int setup(struct bpftime_region *r, uint32_t prog_id, struct ebpf_vm *vm,
     rc = ebpf_vm_add_region(vm, heap, r->size - r->heap_off, true);
     if (rc) {
         prog_local_free(pl, false);
-        return rt_err(rc, "program %u: %s", prog_id, ebpf_vm_error(vm));
+        return bpftime_set_error(rc, "program %u: %s", prog_id, ebpf_vm_error(vm));
     }
     pthread_mutex_lock(&r->local_lock);
     pl->next = r->progs;
@@ -258,7 +259,7 @@ int prog_publish_holds(struct bpftime_region *r)
     }
     pthread_mutex_unlock(&r->local_lock);
     if (cap && !ids)
-        return rt_err(-ENOMEM, "out of memory");
+        return bpftime_set_error(-ENOMEM, "out of memory");
     int rc = instance_publish_holds(r, ids, n);
     free(ids);
     return rc;
@@ -295,16 +296,16 @@ int bpftime_prog_load_vm(struct bpftime_region *r, uint32_t prog_id, struct ebpf
         return rc;
     uint64_t *code = malloc((size_t)info.insn_cnt * 8);
     if (!code)
-        return rt_err(-ENOMEM, "out of memory");
+        return bpftime_set_error(-ENOMEM, "out of memory");
     int n = bpftime_prog_get_insns(r, prog_id, code, info.insn_cnt);
     if (n < 0 || (uint32_t)n != info.insn_cnt) {
         free(code);
-        return n < 0 ? n : rt_err(-EAGAIN, "program %u changed while loading", prog_id);
+        return n < 0 ? n : bpftime_set_error(-EAGAIN, "program %u changed while loading", prog_id);
     }
     struct ebpf_vm *vm = ebpf_vm_create();
     if (!vm) {
         free(code);
-        return rt_err(-ENOMEM, "out of memory");
+        return bpftime_set_error(-ENOMEM, "out of memory");
     }
     struct prog_local *pl;
     rc = setup(r, prog_id, vm, &pl);
@@ -317,7 +318,7 @@ int bpftime_prog_load_vm(struct bpftime_region *r, uint32_t prog_id, struct ebpf
     rc = ebpf_vm_load(vm, code, (size_t)info.insn_cnt * 8);
     free(code);
     if (rc) {
-        rc = rt_err(rc, "program %u (%s): %s", prog_id, info.name, ebpf_vm_error(vm));
+        rc = bpftime_set_error(rc, "program %u (%s): %s", prog_id, info.name, ebpf_vm_error(vm));
         /* the context stays (callbacks may reference it) but the VM goes,
          * and with it the hold on the program's maps */
         ebpf_vm_destroy(vm);

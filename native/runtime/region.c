@@ -12,37 +12,6 @@
 
 #define SHM_DIR "/dev/shm"
 
-/* ---- errors ---- */
-
-static _Thread_local char last_error[512];
-static _Thread_local int last_errno;
-
-_Thread_local int rt_quiet;
-
-int rt_err(int code, const char *fmt, ...)
-{
-    if (rt_quiet) {
-        last_errno = code;
-        return code;
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(last_error, sizeof last_error, fmt, ap);
-    va_end(ap);
-    last_errno = code;
-    BPFTIME_DEBUG("runtime: %s (%d)", last_error, code);
-    return code;
-}
-
-const char *bpftime_last_error(void)
-{
-    return last_error;
-}
-int bpftime_last_errno(void)
-{
-    return last_errno;
-}
-
 /* ---- time, locks ---- */
 
 uint64_t rt_now_ns(int clock)
@@ -84,16 +53,17 @@ static int check_name(const char *name)
 {
     size_t n = strlen(name);
     if (n == 0 || n > BPFTIME_NAME_LEN)
-        return rt_err(-EINVAL, "invalid region name \"%s\": use 1-%d characters of [A-Za-z0-9_.-]",
-                      name, BPFTIME_NAME_LEN);
+        return bpftime_set_error(
+            -EINVAL, "invalid region name \"%s\": use 1-%d characters of [A-Za-z0-9_.-]", name,
+            BPFTIME_NAME_LEN);
     for (size_t i = 0; i < n; i++) {
         char c = name[i];
         bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                   c == '_' || c == '-' || c == '.';
         if (!ok || (i == 0 && c == '.'))
-            return rt_err(-EINVAL,
-                          "invalid region name \"%s\": use 1-%d characters of [A-Za-z0-9_.-]", name,
-                          BPFTIME_NAME_LEN);
+            return bpftime_set_error(
+                -EINVAL, "invalid region name \"%s\": use 1-%d characters of [A-Za-z0-9_.-]", name,
+                BPFTIME_NAME_LEN);
     }
     return 0;
 }
@@ -107,7 +77,7 @@ int bpftime_region_path(const char *name, char *buf, uint32_t buf_len)
         return rc;
     int n = snprintf(buf, buf_len, SHM_DIR "/bpftime-%s", name);
     if (n < 0 || (uint32_t)n >= buf_len)
-        return rt_err(-ENAMETOOLONG, "region path buffer too small");
+        return bpftime_set_error(-ENAMETOOLONG, "region path buffer too small");
     return n;
 }
 
@@ -288,10 +258,10 @@ int64_t bpftime_shm_alloc(struct bpftime_region *r, uint64_t size)
 {
     uint64_t off = shm_alloc(r, size);
     if (!off)
-        return rt_err(-ENOMEM,
-                      "region %s is full (%llu bytes requested): create it larger with "
-                      "`bpftime shm create --size`",
-                      r->name, (unsigned long long)size);
+        return bpftime_set_error(-ENOMEM,
+                                 "region %s is full (%llu bytes requested): create it larger with "
+                                 "`bpftime shm create --size`",
+                                 r->name, (unsigned long long)size);
     return (int64_t)off;
 }
 
@@ -356,21 +326,24 @@ int rt_header_check(const struct shm_header *h, uint64_t file_size, const char *
                     const char *name)
 {
     if (memcmp(h->magic, BPFTIME_MAGIC, 8) != 0)
-        return rt_err(-EINVAL,
-                      "%s is not a bpftime region (bad magic): remove it with `bpftime shm "
-                      "remove %s` or choose another name",
-                      path, name);
+        return bpftime_set_error(
+            -EINVAL,
+            "%s is not a bpftime region (bad magic): remove it with `bpftime shm "
+            "remove %s` or choose another name",
+            path, name);
     if (h->layout_version != BPFTIME_LAYOUT_VERSION)
-        return rt_err(-EPROTO,
-                      "region %s has layout version %u, this build reads version %u: remove "
-                      "it with `bpftime shm remove %s`",
-                      path, h->layout_version, BPFTIME_LAYOUT_VERSION, name);
+        return bpftime_set_error(
+            -EPROTO,
+            "region %s has layout version %u, this build reads version %u: remove "
+            "it with `bpftime shm remove %s`",
+            path, h->layout_version, BPFTIME_LAYOUT_VERSION, name);
     if (h->header_size != sizeof *h || h->region_size != file_size)
-        return rt_err(-EUCLEAN,
-                      "region %s is damaged or truncated (header size %u, recorded size %llu, "
-                      "file size %llu): remove it with `bpftime shm remove %s`",
-                      path, h->header_size, (unsigned long long)h->region_size,
-                      (unsigned long long)file_size, name);
+        return bpftime_set_error(
+            -EUCLEAN,
+            "region %s is damaged or truncated (header size %u, recorded size %llu, "
+            "file size %llu): remove it with `bpftime shm remove %s`",
+            path, h->header_size, (unsigned long long)h->region_size, (unsigned long long)file_size,
+            name);
     /* The layout is a function of the layout version: any other value is damage. */
     uint64_t table_off[KIND_COUNT];
     uint32_t table_cap[KIND_COUNT];
@@ -392,10 +365,11 @@ int rt_header_check(const struct shm_header *h, uint64_t file_size, const char *
              rb_core_size(SHM_TRACE_RING_SIZE) > file_size - h->trace_off)
         what = "trace ring offset";
     if (what)
-        return rt_err(-EUCLEAN,
-                      "region %s is damaged (its header's %s is out of range): remove it with "
-                      "`bpftime shm remove %s`",
-                      path, what, name);
+        return bpftime_set_error(
+            -EUCLEAN,
+            "region %s is damaged (its header's %s is out of range): remove it with "
+            "`bpftime shm remove %s`",
+            path, what, name);
     return 0;
 }
 
@@ -406,8 +380,9 @@ int rt_damaged(const struct bpftime_region *r, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(what, sizeof what, fmt, ap);
     va_end(ap);
-    return rt_err(-EUCLEAN, "region %s is damaged (%s): remove it with `bpftime shm remove %s`",
-                  r->path, what, r->name);
+    return bpftime_set_error(-EUCLEAN,
+                             "region %s is damaged (%s): remove it with `bpftime shm remove %s`",
+                             r->path, what, r->name);
 }
 
 /* Truncation after open: a file that shrinks under a MAP_SHARED mapping
@@ -422,10 +397,11 @@ int rt_check_truncated(const struct bpftime_region *r)
     struct stat st;
     if (fstat(r->fd, &st) != 0 || (uint64_t)st.st_size >= r->size)
         return 0;
-    return rt_err(-EUCLEAN,
-                  "region %s was truncated to %llu bytes while in use (it was %llu): remove it "
-                  "with `bpftime shm remove %s` and load again",
-                  r->path, (unsigned long long)st.st_size, (unsigned long long)r->size, r->name);
+    return bpftime_set_error(
+        -EUCLEAN,
+        "region %s was truncated to %llu bytes while in use (it was %llu): remove it "
+        "with `bpftime shm remove %s` and load again",
+        r->path, (unsigned long long)st.st_size, (unsigned long long)r->size, r->name);
 }
 
 int bpftime_region_create(const char *name, uint64_t size, struct bpftime_region **out)
@@ -438,29 +414,32 @@ int bpftime_region_create(const char *name, uint64_t size, struct bpftime_region
     if (size == 0)
         size = BPFTIME_DEFAULT_REGION_SIZE;
     if (size < BPFTIME_MIN_REGION_SIZE)
-        return rt_err(-EINVAL, "region size %llu is too small: the minimum is %llu bytes",
-                      (unsigned long long)size, (unsigned long long)BPFTIME_MIN_REGION_SIZE);
+        return bpftime_set_error(
+            -EINVAL, "region size %llu is too small: the minimum is %llu bytes",
+            (unsigned long long)size, (unsigned long long)BPFTIME_MIN_REGION_SIZE);
     size = (size + SHM_PAGE - 1) & ~(uint64_t)(SHM_PAGE - 1);
     struct bpftime_region *r = region_alloc(name);
     if (!r)
-        return rt_err(-ENOMEM, "out of memory");
+        return bpftime_set_error(-ENOMEM, "out of memory");
     r->fd = open(r->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (r->fd < 0) {
         int e = errno;
         region_free(r);
         if (e == EEXIST)
-            return rt_err(-EEXIST,
-                          "region %s/bpftime-%s already exists: open it, or remove it with "
-                          "`bpftime shm remove %s`",
-                          SHM_DIR, name, name);
-        return rt_err(-e, "cannot create region %s/bpftime-%s: %s", SHM_DIR, name, strerror(e));
+            return bpftime_set_error(
+                -EEXIST,
+                "region %s/bpftime-%s already exists: open it, or remove it with "
+                "`bpftime shm remove %s`",
+                SHM_DIR, name, name);
+        return bpftime_set_error(-e, "cannot create region %s/bpftime-%s: %s", SHM_DIR, name,
+                                 strerror(e));
     }
     if (ftruncate(r->fd, (off_t)size) != 0) {
         int e = errno;
         unlink(r->path);
         region_free(r);
-        return rt_err(-e, "cannot size region %s to %llu bytes: %s", name, (unsigned long long)size,
-                      strerror(e));
+        return bpftime_set_error(-e, "cannot size region %s to %llu bytes: %s", name,
+                                 (unsigned long long)size, strerror(e));
     }
     r->size = size;
     r->base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, r->fd, 0);
@@ -469,7 +448,7 @@ int bpftime_region_create(const char *name, uint64_t size, struct bpftime_region
         r->base = NULL;
         unlink(r->path);
         region_free(r);
-        return rt_err(-e, "cannot map region %s: %s", name, strerror(e));
+        return bpftime_set_error(-e, "cannot map region %s: %s", name, strerror(e));
     }
     struct shm_header *h = (struct shm_header *)r->base;
     r->hdr = h;
@@ -487,8 +466,8 @@ int bpftime_region_create(const char *name, uint64_t size, struct bpftime_region
     if (heap_off + (1u << 20) > size) {
         unlink(r->path);
         region_free(r);
-        return rt_err(-EINVAL, "region size %llu leaves no room for the heap",
-                      (unsigned long long)size);
+        return bpftime_set_error(-EINVAL, "region size %llu leaves no room for the heap",
+                                 (unsigned long long)size);
     }
     heap_init(h, heap_off, size);
     uint64_t trace = shm_alloc_ex(r, rb_core_size(SHM_TRACE_RING_SIZE), true);
@@ -515,17 +494,19 @@ int bpftime_region_open(const char *name, struct bpftime_region **out)
         return rc;
     struct bpftime_region *r = region_alloc(name);
     if (!r)
-        return rt_err(-ENOMEM, "out of memory");
+        return bpftime_set_error(-ENOMEM, "out of memory");
     r->fd = open(r->path, O_RDWR | O_CLOEXEC);
     if (r->fd < 0) {
         int e = errno;
         region_free(r);
         if (e == ENOENT)
-            return rt_err(-ENOENT,
-                          "region %s/bpftime-%s does not exist: create it with `bpftime shm "
-                          "create %s` (or load a program)",
-                          SHM_DIR, name, name);
-        return rt_err(-e, "cannot open region %s/bpftime-%s: %s", SHM_DIR, name, strerror(e));
+            return bpftime_set_error(
+                -ENOENT,
+                "region %s/bpftime-%s does not exist: create it with `bpftime shm "
+                "create %s` (or load a program)",
+                SHM_DIR, name, name);
+        return bpftime_set_error(-e, "cannot open region %s/bpftime-%s: %s", SHM_DIR, name,
+                                 strerror(e));
     }
     return region_map_open(r, name, out);
 }
@@ -538,7 +519,7 @@ int bpftime_region_open_fd(const char *name, int fd, struct bpftime_region **out
     struct bpftime_region *r = rc ? NULL : region_alloc(name);
     if (!r) {
         close(fd);
-        return rc ? rc : rt_err(-ENOMEM, "out of memory");
+        return rc ? rc : bpftime_set_error(-ENOMEM, "out of memory");
     }
     r->fd = fd;
     return region_map_open(r, name, out);
@@ -566,10 +547,11 @@ static int region_map_open(struct bpftime_region *r, const char *name, struct bp
     struct stat st;
     if (fstat(r->fd, &st) != 0 ||
         ((uint64_t)st.st_size < sizeof peek && memcmp(peek.magic, BPFTIME_MAGIC, 8) == 0)) {
-        int e = rt_err(-EUCLEAN,
-                       "region %s is truncated (%llu bytes, smaller than its header): remove it "
-                       "with `bpftime shm remove %s`",
-                       r->path, (unsigned long long)st.st_size, name);
+        int e = bpftime_set_error(
+            -EUCLEAN,
+            "region %s is truncated (%llu bytes, smaller than its header): remove it "
+            "with `bpftime shm remove %s`",
+            r->path, (unsigned long long)st.st_size, name);
         region_free(r);
         return e;
     }
@@ -584,7 +566,7 @@ static int region_map_open(struct bpftime_region *r, const char *name, struct bp
         int e = errno;
         r->base = NULL;
         region_free(r);
-        return rt_err(-e, "cannot map region %s: %s", name, strerror(e));
+        return bpftime_set_error(-e, "cannot map region %s: %s", name, strerror(e));
     }
     r->hdr = (struct shm_header *)r->base;
     adopt_layout(r, &peek);
@@ -616,8 +598,8 @@ int bpftime_region_remove(const char *name)
     if (unlink(path) != 0) {
         int e = errno;
         if (e == ENOENT)
-            return rt_err(-ENOENT, "region %s does not exist", path);
-        return rt_err(-e, "cannot remove region %s: %s", path, strerror(e));
+            return bpftime_set_error(-ENOENT, "region %s does not exist", path);
+        return bpftime_set_error(-e, "cannot remove region %s: %s", path, strerror(e));
     }
     return 0;
 }

@@ -191,8 +191,9 @@ static int rb_read(struct bpftime_region *r, struct shm_ringbuf *rb, uint64_t da
         if (len_out)
             *len_out = len;
         if (len > buf_len) {
-            rc = rt_err(-EMSGSIZE, "ringbuf record of %u bytes does not fit a %u-byte buffer", len,
-                        buf_len);
+            rc = bpftime_set_error(-EMSGSIZE,
+                                   "ringbuf record of %u bytes does not fit a %u-byte buffer", len,
+                                   buf_len);
         } else {
             memcpy(buf, hdr + RB_HDR_SZ, len);
             atomic_store_explicit(cons_pos(rb), cons + round_up8(len + RB_HDR_SZ),
@@ -265,7 +266,7 @@ static struct shm_ringbuf *perf_core(const struct bpftime_map *h, uint32_t cpu)
 
 static int not_rb(uint32_t id)
 {
-    return rt_err(-EINVAL, "map %u is not a ringbuf or perf_event_array map", id);
+    return bpftime_set_error(-EINVAL, "map %u is not a ringbuf or perf_event_array map", id);
 }
 
 /* The cores' headers as the map spec says (checked at every poll and read:
@@ -409,8 +410,8 @@ int bpftime_trace_write(struct bpftime_region *r, const char *msg, uint32_t len)
 {
     void *rec = rb_reserve(trace_rb(r), (uint64_t)BPFTIME_TRACE_HDR + len + 1);
     if (!rec)
-        return rt_err(-EAGAIN, "trace ring of region %s is full: run `bpftime trace` to drain it",
-                      r->name);
+        return bpftime_set_error(
+            -EAGAIN, "trace ring of region %s is full: run `bpftime trace` to drain it", r->name);
     uint8_t *p = rec;
     uint64_t ts = rt_now_ns(CLOCK_MONOTONIC);
     uint32_t pid = (uint32_t)getpid(), tid = (uint32_t)gettid();

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/error.h"
 #include "runtime/bpftime_runtime.h"
 #include "runtime/shm_layout.h"
 
@@ -58,12 +59,6 @@ struct bpftime_region {
     struct prog_local *progs;               /* prog_vm.c list */
     uint32_t instance_id; /* this process's instance record (registered with pid 0), or 0 */
 };
-
-/* errors: sets the thread-local message, returns code. Helpers set
- * rt_quiet while they call map operations: a program's expected failures
- * (BPF_NOEXIST on an existing key, ...) are not worth formatting. */
-extern _Thread_local int rt_quiet;
-int rt_err(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static inline void *rt_ptr(const struct bpftime_region *r, uint64_t off)
 {
@@ -145,7 +140,6 @@ int instance_publish_holds(struct bpftime_region *r, const uint32_t *ids, uint32
 /* maps.c */
 /* Owner type of a prog_array (0: none), ignoring slot skip; under table_lock. */
 uint32_t prog_array_owner(struct bpftime_map *h, uint32_t skip);
-const char *bpftime_prog_type_name(uint32_t type);
 int map_storage_init(struct bpftime_region *r, struct shm_map *m);
 void map_storage_free(struct bpftime_region *r, struct shm_map *m);
 int map_handle_init(struct bpftime_region *r, struct shm_map *m, struct bpftime_map *h);

@@ -15,6 +15,8 @@
 
 #include <stddef.h>
 
+#include "bpftime/api.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -22,28 +24,27 @@ extern "C" {
 struct bpftime_ss;
 
 /* Opens region /dev/shm/bpftime-<shm_name> (NULL or "" = "bpftime"). On
- * failure returns NULL and writes one clear line into err (e.g. "region
- * /dev/shm/bpftime-x does not exist: create it with `bpftime shm create x`"). */
-struct bpftime_ss *bpftime_ss_open(const char *shm_name, char *err, size_t errlen);
+ * failure returns NULL; bpftime_last_error_message() is one clear line (e.g.
+ * "region /dev/shm/bpftime-x does not exist: create it with `bpftime shm
+ * create x`"). */
+BPFTIME_API struct bpftime_ss *bpftime_ss_open(const char *shm_name);
 /* The same on region file descriptor fd (opened O_RDWR by the caller, e.g.
  * inherited from the nginx master, which opens the region as root before its
  * workers drop privileges). The handle owns fd, also on failure. */
-struct bpftime_ss *bpftime_ss_open_fd(const char *shm_name, int fd, char *err, size_t errlen);
-void bpftime_ss_close(struct bpftime_ss *ss);
+BPFTIME_API struct bpftime_ss *bpftime_ss_open_fd(const char *shm_name, int fd);
+BPFTIME_API void bpftime_ss_close(struct bpftime_ss *ss);
 
 /* Verdict of the URL filter for one request.
  *   0                     let the request continue (no program attached, or
  *                         every program returned non-zero and not a status)
  *   an HTTP status code   answer with it: 403 when a program returned 0, or
  *                         the program's return value when it is in 400..599
- *   < 0                   internal error (negative errno); the module applies
+ *   < 0                   internal error (negative errno, message in
+ *                         bpftime_last_error_message()); the module applies
  *                         its bpftime_fail policy
  * Programs run in link-id order; the first refusing program decides. */
-int bpftime_ss_nginx_url_filter(struct bpftime_ss *ss, const char *url, size_t url_len,
-                                const char *method, size_t method_len);
-
-/* Message for the last failure on this handle. */
-const char *bpftime_ss_error(const struct bpftime_ss *ss);
+BPFTIME_API int bpftime_ss_nginx_url_filter(struct bpftime_ss *ss, const char *url, size_t url_len,
+                                            const char *method, size_t method_len);
 
 #ifdef __cplusplus
 }

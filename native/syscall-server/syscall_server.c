@@ -22,36 +22,34 @@ struct bpftime_ss {
     struct bpftime_event_provider *provider;
     struct bpftime_attach_manager *manager; /* the provider's */
     struct bpftime_attach_impl *nginx;      /* owned by the manager once registered */
-    char error[512];
 };
 
-static struct bpftime_ss *ss_open(const char *shm_name, int fd, char *err, size_t errlen);
+static struct bpftime_ss *ss_open(const char *shm_name, int fd);
 
-struct bpftime_ss *bpftime_ss_open(const char *shm_name, char *err, size_t errlen)
+struct bpftime_ss *bpftime_ss_open(const char *shm_name)
 {
-    return ss_open(shm_name, -1, err, errlen);
+    return ss_open(shm_name, -1);
 }
 
-struct bpftime_ss *bpftime_ss_open_fd(const char *shm_name, int fd, char *err, size_t errlen)
+struct bpftime_ss *bpftime_ss_open_fd(const char *shm_name, int fd)
 {
-    return ss_open(shm_name, fd, err, errlen);
+    return ss_open(shm_name, fd);
 }
 
 /* fd < 0: open the region by name. */
-static struct bpftime_ss *ss_open(const char *shm_name, int fd, char *err, size_t errlen)
+static struct bpftime_ss *ss_open(const char *shm_name, int fd)
 {
     const char *name = shm_name && *shm_name ? shm_name : BPFTIME_DEFAULT_REGION;
     struct bpftime_ss *ss = calloc(1, sizeof *ss);
     if (!ss) {
         if (fd >= 0)
             close(fd);
-        snprintf(err, errlen, "out of memory");
+        bpftime_set_error(-ENOMEM, "out of memory");
         return NULL;
     }
     int rc = fd >= 0 ? bpftime_region_open_fd(name, fd, &ss->region)
                      : bpftime_region_open(name, &ss->region);
     if (rc < 0) {
-        snprintf(err, errlen, "%s", bpftime_last_error());
         free(ss);
         return NULL;
     }
@@ -61,7 +59,7 @@ static struct bpftime_ss *ss_open(const char *shm_name, int fd, char *err, size_
         ss->manager = bpftime_shm_event_provider_manager(ss->provider);
     if (!ss->provider || !ss->nginx ||
         bpftime_attach_manager_register_impl(ss->manager, ss->nginx) < 0) {
-        snprintf(err, errlen, "cannot create the attach manager: out of memory");
+        bpftime_set_error(-ENOMEM, "cannot create the attach manager: out of memory");
         if (ss->nginx && (!ss->manager || bpftime_attach_manager_attached(ss->manager) >= 0))
             ss->nginx->ops->destroy(ss->nginx);
         ss->nginx = NULL;
@@ -73,7 +71,6 @@ static struct bpftime_ss *ss_open(const char *shm_name, int fd, char *err, size_
     bpftime_attach_manager_set_single_threaded(ss->manager, 1);
     int n = bpftime_event_provider_instantiate(ss->provider);
     if (n < 0) {
-        snprintf(err, errlen, "%s", bpftime_attach_manager_error(ss->manager));
         bpftime_ss_close(ss);
         return NULL;
     }
@@ -95,17 +92,10 @@ int bpftime_ss_nginx_url_filter(struct bpftime_ss *ss, const char *url, size_t u
                                 const char *method, size_t method_len)
 {
     int err = bpftime_attach_manager_refresh(ss->manager);
-    if (err < 0) {
-        snprintf(ss->error, sizeof ss->error, "%s", bpftime_attach_manager_error(ss->manager));
+    if (err < 0)
         return err;
-    }
     int verdict = bpftime_nginx_url_filter_run(ss->nginx, url, url_len, method, method_len);
     if (verdict < 0)
-        snprintf(ss->error, sizeof ss->error, "a URL-filter program failed to run");
+        return bpftime_set_error(verdict, "a URL-filter program failed to run");
     return verdict;
-}
-
-const char *bpftime_ss_error(const struct bpftime_ss *ss)
-{
-    return ss->error;
 }

@@ -5,13 +5,15 @@
  * system libubpf can stand in behind the same interface (see vm/ubpf_backend).
  *
  * Errors: functions returning int give 0 or a negative errno-style code; the
- * message for the last failure is ebpf_vm_error(vm). */
+ * message for the calling thread's last failure is ebpf_vm_error(vm), the
+ * same text as bpftime_last_error_message() (bpftime/api.h). */
 #ifndef BPFTIME_EBPF_VM_H
 #define BPFTIME_EBPF_VM_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "bpftime/api.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -74,28 +76,29 @@ struct ebpf_array_inline {
  * inline, as the kernel does, instead of calling helper 1. */
 typedef bool (*ebpf_map_inline_fn)(void *user, uint64_t map, struct ebpf_array_inline *out);
 
-struct ebpf_vm *ebpf_vm_create(void);
-void ebpf_vm_destroy(struct ebpf_vm *vm);
+BPFTIME_API struct ebpf_vm *ebpf_vm_create(void);
+BPFTIME_API void ebpf_vm_destroy(struct ebpf_vm *vm);
 
-const char *ebpf_vm_error(const struct ebpf_vm *vm);
+BPFTIME_API const char *ebpf_vm_error(const struct ebpf_vm *vm);
 
-int ebpf_vm_register_helper(struct ebpf_vm *vm, uint32_t id, const char *name, ebpf_helper_fn fn);
-void ebpf_vm_set_lddw_reloc(struct ebpf_vm *vm, ebpf_lddw_reloc_fn fn, void *user);
-void ebpf_vm_set_bounds_check(struct ebpf_vm *vm, ebpf_bounds_check_fn fn, void *user);
-void ebpf_vm_set_tail_call(struct ebpf_vm *vm, ebpf_tail_call_fn fn, void *user);
-void ebpf_vm_set_map_inline(struct ebpf_vm *vm, ebpf_map_inline_fn fn, void *user);
+BPFTIME_API int ebpf_vm_register_helper(struct ebpf_vm *vm, uint32_t id, const char *name,
+                                        ebpf_helper_fn fn);
+BPFTIME_API void ebpf_vm_set_lddw_reloc(struct ebpf_vm *vm, ebpf_lddw_reloc_fn fn, void *user);
+BPFTIME_API void ebpf_vm_set_bounds_check(struct ebpf_vm *vm, ebpf_bounds_check_fn fn, void *user);
+BPFTIME_API void ebpf_vm_set_tail_call(struct ebpf_vm *vm, ebpf_tail_call_fn fn, void *user);
+BPFTIME_API void ebpf_vm_set_map_inline(struct ebpf_vm *vm, ebpf_map_inline_fn fn, void *user);
 
 /* Memory regions the interpreter allows (in addition to stack, mem and the
  * bounds-check callback). Returns a negative code if the table is full. */
-int ebpf_vm_add_region(struct ebpf_vm *vm, const void *base, size_t len, bool writable);
-void ebpf_vm_clear_regions(struct ebpf_vm *vm);
+BPFTIME_API int ebpf_vm_add_region(struct ebpf_vm *vm, const void *base, size_t len, bool writable);
+BPFTIME_API void ebpf_vm_clear_regions(struct ebpf_vm *vm);
 
 /* Interpreter instruction budget per exec (0 = default). Counted in
  * instruction slots (lddw = 2) and checked at every jump, call and exit:
  * when it runs out, the straight-line run in progress finishes (up to its
  * next jump or exit; a fault there is reported first), then exec fails
  * with -E2BIG naming the instruction at which the budget ran out. */
-void ebpf_vm_set_budget(struct ebpf_vm *vm, uint64_t max_insts);
+BPFTIME_API void ebpf_vm_set_budget(struct ebpf_vm *vm, uint64_t max_insts);
 
 /* Load code: an array of 8-byte little-endian instructions. Validates the
  * structure (known opcodes, registers, jump targets inside the program and
@@ -106,27 +109,27 @@ void ebpf_vm_set_budget(struct ebpf_vm *vm, uint64_t max_insts);
  * to an id with no registered helper (other than 12, the tail call) is
  * refused here. Error codes: -EINVAL malformed, -ENOENT unknown helper or
  * unresolvable lddw, -E2BIG too many instructions, -EEXIST already loaded. */
-int ebpf_vm_load(struct ebpf_vm *vm, const void *code, size_t code_len);
-void ebpf_vm_unload(struct ebpf_vm *vm);
-size_t ebpf_vm_num_insts(const struct ebpf_vm *vm);
+BPFTIME_API int ebpf_vm_load(struct ebpf_vm *vm, const void *code, size_t code_len);
+BPFTIME_API void ebpf_vm_unload(struct ebpf_vm *vm);
+BPFTIME_API size_t ebpf_vm_num_insts(const struct ebpf_vm *vm);
 
 /* Interpreter. On entry r1 = mem, r2 = mem_len, r10 = top of a private
  * stack of EBPF_STACK_SIZE bytes per call frame (EBPF_MAX_CALL_DEPTH
  * frames). Accesses are allowed to that stack, to [mem, mem + mem_len), to
  * regions added with ebpf_vm_add_region (writes only if writable) and to
  * whatever the bounds-check callback accepts. Reentrant: several threads
- * may run one loaded VM at once (only the error text is shared).
+ * may run one loaded VM at once (the error text is per thread).
  * Every memory access is checked; an out-of-bounds access,
  * division helper misuse or exhausted budget returns a negative code with a
  * message naming the instruction index, never a crash. */
-int ebpf_vm_exec(struct ebpf_vm *vm, void *mem, size_t mem_len, uint64_t *ret);
+BPFTIME_API int ebpf_vm_exec(struct ebpf_vm *vm, void *mem, size_t mem_len, uint64_t *ret);
 
 /* JIT. Compiles once (the code is kept until unload/destroy) and returns the
  * native entry. Code is written, then mprotect'ed read+exec: never W+X. JIT
  * code does not bounds-check: only verified programs may be compiled. */
-int ebpf_vm_compile(struct ebpf_vm *vm, ebpf_jit_fn *out);
-const void *ebpf_vm_jit_code(const struct ebpf_vm *vm);
-size_t ebpf_vm_jit_size(const struct ebpf_vm *vm);
+BPFTIME_API int ebpf_vm_compile(struct ebpf_vm *vm, ebpf_jit_fn *out);
+BPFTIME_API const void *ebpf_vm_jit_code(const struct ebpf_vm *vm);
+BPFTIME_API size_t ebpf_vm_jit_size(const struct ebpf_vm *vm);
 
 #ifdef __cplusplus
 }

@@ -51,7 +51,7 @@ static __attribute__((noinline, cold)) int fault(struct ebpf_vm *vm, const struc
     char text[64];
     uint32_t idx = (uint32_t)(ip - cur->insts);
     ebpf_insn_format(cur->insts, cur->num_insts, idx, text, sizeof text);
-    return ebpf_vm_set_error(vm, -EFAULT, "%s of %u bytes at 0x%" PRIx64 " at instruction %u%s: %s",
+    return bpftime_set_error(-EFAULT, "%s of %u bytes at 0x%" PRIx64 " at instruction %u%s: %s",
                              what, size, addr, idx, cur != vm ? " (of a tail-called program)" : "",
                              text);
 }
@@ -63,7 +63,7 @@ static __attribute__((noinline, cold)) int insn_error(struct ebpf_vm *vm, const 
     char text[64];
     uint32_t idx = (uint32_t)(ip - cur->insts);
     ebpf_insn_format(cur->insts, cur->num_insts, idx, text, sizeof text);
-    return ebpf_vm_set_error(vm, code, "%s at instruction %u%s: %s", what, idx,
+    return bpftime_set_error(code, "%s at instruction %u%s: %s", what, idx,
                              cur != vm ? " (of a tail-called program)" : "", text);
 }
 
@@ -90,7 +90,7 @@ static inline uint64_t bswap64(uint64_t x)
 int ebpf_vm_exec(struct ebpf_vm *vm, void *mem, size_t mem_len, uint64_t *ret)
 {
     if (!vm->insts)
-        return ebpf_vm_set_error(vm, -EINVAL, "exec: no program loaded");
+        return bpftime_set_error(-EINVAL, "exec: no program loaded");
 
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Woverride-init"

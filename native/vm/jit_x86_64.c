@@ -1221,7 +1221,7 @@ int ebpf_jit_x86_64_compile_opts(struct ebpf_vm *vm, unsigned opts)
     struct jit j = {0};
     int rc = 0;
     if (!vm->insts || vm->num_insts == 0)
-        return ebpf_vm_set_error(vm, -EINVAL, "jit: no program loaded");
+        return bpftime_set_error(-EINVAL, "jit: no program loaded");
     j.vm = vm;
     j.insts = vm->insts;
     j.n = vm->num_insts;
@@ -1236,17 +1236,17 @@ int ebpf_jit_x86_64_compile_opts(struct ebpf_vm *vm, unsigned opts)
     void *map = MAP_FAILED;
     size_t map_len = 0;
     if (!j.flags || !j.start || !j.end || !j.nstart || !j.nend) {
-        rc = ebpf_vm_set_error(vm, -ENOMEM, "jit: out of memory");
+        rc = bpftime_set_error(-ENOMEM, "jit: out of memory");
         goto out;
     }
     int bad = scan(&j);
     if (bad >= 0) {
-        rc = ebpf_vm_set_error(vm, -EINVAL,
-                               "jit: jump or call target out of range at instruction %d", bad);
+        rc = bpftime_set_error(-EINVAL, "jit: jump or call target out of range at instruction %d",
+                               bad);
         goto out;
     }
     if (find_inline_sites(&j) < 0) {
-        rc = ebpf_vm_set_error(vm, -ENOMEM, "jit: out of memory");
+        rc = bpftime_set_error(-ENOMEM, "jit: out of memory");
         goto out;
     }
 
@@ -1263,7 +1263,7 @@ int ebpf_jit_x86_64_compile_opts(struct ebpf_vm *vm, unsigned opts)
         map =
             mmap((void *)hint, map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (map == MAP_FAILED) {
-            rc = ebpf_vm_set_error(vm, -ENOMEM, "jit: mmap of %zu bytes failed", map_len);
+            rc = bpftime_set_error(-ENOMEM, "jit: mmap of %zu bytes failed", map_len);
             goto out;
         }
         j.base = (uintptr_t)map;
@@ -1273,24 +1273,24 @@ int ebpf_jit_x86_64_compile_opts(struct ebpf_vm *vm, unsigned opts)
             r = 0;
     }
     if (r == -2) {
-        rc = ebpf_vm_set_error(vm, -ENOMEM, "jit: out of memory");
+        rc = bpftime_set_error(-ENOMEM, "jit: out of memory");
         goto out;
     }
     if (r < 0) {
         char text[64];
         ebpf_insn_format(vm->insts, vm->num_insts, (uint32_t)j.err_insn, text, sizeof text);
-        rc = ebpf_vm_set_error(vm, -EINVAL, "jit: %s at instruction %d: %s",
+        rc = bpftime_set_error(-EINVAL, "jit: %s at instruction %d: %s",
                                j.err_what ? j.err_what : "unsupported instruction", j.err_insn,
                                text);
         goto out;
     }
     if (j.len > map_len) { /* cannot happen: the second layout only shrinks */
-        rc = ebpf_vm_set_error(vm, -EINVAL, "jit: code grew after placement");
+        rc = bpftime_set_error(-EINVAL, "jit: code grew after placement");
         goto out;
     }
     memcpy(map, j.buf, j.len);
     if (mprotect(map, map_len, PROT_READ | PROT_EXEC) != 0) {
-        rc = ebpf_vm_set_error(vm, -errno, "jit: mprotect R+X failed");
+        rc = bpftime_set_error(-errno, "jit: mprotect R+X failed");
         goto out;
     }
     vm->jit_code = map;

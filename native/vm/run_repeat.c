@@ -6,8 +6,8 @@
 
 #include "vm/ebpf_vm.h"
 
-int ebpf_vm_run_repeat(struct ebpf_vm *vm, int use_jit, void *mem, size_t mem_len, uint64_t repeat,
-                       uint64_t *ret, uint64_t *total_ns);
+BPFTIME_API int ebpf_vm_run_repeat(struct ebpf_vm *vm, int use_jit, void *mem, size_t mem_len,
+                                   uint64_t repeat, uint64_t *ret, uint64_t *total_ns);
 
 static uint64_t now_ns(void)
 {

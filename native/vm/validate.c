@@ -147,7 +147,7 @@ void ebpf_insn_format(const struct ebpf_inst *insts, uint32_t num_insts, uint32_
         snprintf(buf, len, "unknown opcode 0x%02x", op);
 }
 
-#define FAIL(code, ...) return ebpf_vm_set_error(vm, code, __VA_ARGS__)
+#define FAIL(code, ...) return bpftime_set_error(code, __VA_ARGS__)
 
 /* Checks one instruction in isolation. */
 static int check_insn(struct ebpf_vm *vm, const struct ebpf_inst *in, uint32_t i)
@@ -282,7 +282,7 @@ int ebpf_vm_validate(struct ebpf_vm *vm, const struct ebpf_inst *insts, uint32_t
         if (insts[i].opcode != 0x18)
             continue;
         if (i + 1 >= n) {
-            rc = ebpf_vm_set_error(vm, -EINVAL,
+            rc = bpftime_set_error(-EINVAL,
                                    "instruction %u: lddw is truncated (last instruction, no "
                                    "second half)",
                                    i);
@@ -290,8 +290,8 @@ int ebpf_vm_validate(struct ebpf_vm *vm, const struct ebpf_inst *insts, uint32_t
         }
         const struct ebpf_inst *h = &insts[i + 1];
         if (h->opcode != 0 || h->dst != 0 || h->src != 0 || h->off != 0) {
-            rc = ebpf_vm_set_error(
-                vm, -EINVAL, "instruction %u: malformed second half of the lddw at %u", i + 1, i);
+            rc = bpftime_set_error(
+                -EINVAL, "instruction %u: malformed second half of the lddw at %u", i + 1, i);
             goto out;
         }
         second[i + 1] = 1;
@@ -317,22 +317,22 @@ int ebpf_vm_validate(struct ebpf_vm *vm, const struct ebpf_inst *insts, uint32_t
             continue;
         }
         if (target < 0 || target >= (int64_t)n) {
-            rc = ebpf_vm_set_error(
-                vm, -EINVAL, "instruction %u: %s target %" PRId64 " is outside the program (0..%u)",
-                i, kind, target, n - 1);
+            rc = bpftime_set_error(
+                -EINVAL, "instruction %u: %s target %" PRId64 " is outside the program (0..%u)", i,
+                kind, target, n - 1);
             goto out;
         }
         if (second[target]) {
-            rc = ebpf_vm_set_error(
-                vm, -EINVAL, "instruction %u: %s target %" PRId64 " is the second half of an lddw",
-                i, kind, target);
+            rc = bpftime_set_error(
+                -EINVAL, "instruction %u: %s target %" PRId64 " is the second half of an lddw", i,
+                kind, target);
             goto out;
         }
     }
 
     uint8_t last = insts[n - 1].opcode;
     if (second[n - 1] || (last != 0x95 && last != 0x05 && last != 0x06)) {
-        rc = ebpf_vm_set_error(vm, -EINVAL,
+        rc = bpftime_set_error(-EINVAL,
                                "instruction %u: program does not end with exit or ja "
                                "(execution could run past the end)",
                                n - 1);

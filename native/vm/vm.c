@@ -14,7 +14,8 @@
  * "not supported" and callers fall back to the interpreter. */
 __attribute__((weak)) int ebpf_jit_x86_64_compile(struct ebpf_vm *vm)
 {
-    return ebpf_vm_set_error(vm, -ENOTSUP, "JIT compiler not available in this build");
+    (void)vm;
+    return bpftime_set_error(-ENOTSUP, "JIT compiler not available in this build");
 }
 
 struct ebpf_vm *ebpf_vm_create(void)
@@ -44,28 +45,20 @@ void ebpf_vm_destroy(struct ebpf_vm *vm)
     free(vm);
 }
 
+/* ubpf's shape, bpftime's storage: the calling thread's last error. */
 const char *ebpf_vm_error(const struct ebpf_vm *vm)
 {
-    return vm ? vm->error : "no VM";
-}
-
-int ebpf_vm_set_error(struct ebpf_vm *vm, int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(vm->error, sizeof vm->error, fmt, ap);
-    va_end(ap);
-    return code;
+    (void)vm;
+    return bpftime_last_error_message();
 }
 
 int ebpf_vm_register_helper(struct ebpf_vm *vm, uint32_t id, const char *name, ebpf_helper_fn fn)
 {
     if (id >= EBPF_MAX_HELPERS)
-        return ebpf_vm_set_error(vm, -EINVAL, "helper id %u out of range (max %d)", id,
+        return bpftime_set_error(-EINVAL, "helper id %u out of range (max %d)", id,
                                  EBPF_MAX_HELPERS - 1);
     if (!fn)
-        return ebpf_vm_set_error(vm, -EINVAL, "helper %u (%s): NULL function", id,
-                                 name ? name : "?");
+        return bpftime_set_error(-EINVAL, "helper %u (%s): NULL function", id, name ? name : "?");
     vm->helpers[id] = fn;
     vm->helper_names[id] = name;
     return 0;
@@ -98,7 +91,7 @@ void ebpf_vm_set_map_inline(struct ebpf_vm *vm, ebpf_map_inline_fn fn, void *use
 int ebpf_vm_add_region(struct ebpf_vm *vm, const void *base, size_t len, bool writable)
 {
     if (vm->num_regions >= EBPF_MAX_REGIONS)
-        return ebpf_vm_set_error(vm, -ENOSPC, "memory region table full (%d regions)",
+        return bpftime_set_error(-ENOSPC, "memory region table full (%d regions)",
                                  EBPF_MAX_REGIONS);
     vm->regions[vm->num_regions++] = (struct ebpf_region){
         .base = (uintptr_t)base,
@@ -127,12 +120,12 @@ static int resolve_lddw(struct ebpf_vm *vm, struct ebpf_inst *insts, uint32_t n)
         if (insts[i].opcode != 0x18)
             continue;
         if (i + 1 >= n)
-            return ebpf_vm_set_error(vm, -EINVAL,
-                                     "instruction %u: lddw is truncated (no second half)", i);
+            return bpftime_set_error(-EINVAL, "instruction %u: lddw is truncated (no second half)",
+                                     i);
         uint32_t src = insts[i].src;
         if (src != 0) {
             if (!vm->lddw_reloc)
-                return ebpf_vm_set_error(vm, -EINVAL,
+                return bpftime_set_error(-EINVAL,
                                          "instruction %u: lddw with pseudo source %u but no "
                                          "relocation callback is set",
                                          i, src);
@@ -140,7 +133,7 @@ static int resolve_lddw(struct ebpf_vm *vm, struct ebpf_inst *insts, uint32_t n)
             uint64_t v = vm->lddw_reloc(vm->lddw_reloc_user, src, (uint32_t)insts[i].imm,
                                         (uint32_t)insts[i + 1].imm, &ok);
             if (!ok)
-                return ebpf_vm_set_error(vm, -ENOENT,
+                return bpftime_set_error(-ENOENT,
                                          "instruction %u: cannot resolve lddw pseudo source %u "
                                          "(imm %d, next imm %d)",
                                          i, src, insts[i].imm, insts[i + 1].imm);
@@ -156,20 +149,20 @@ static int resolve_lddw(struct ebpf_vm *vm, struct ebpf_inst *insts, uint32_t n)
 int ebpf_vm_load(struct ebpf_vm *vm, const void *code, size_t code_len)
 {
     if (vm->insts)
-        return ebpf_vm_set_error(vm, -EEXIST, "a program is already loaded (unload it first)");
+        return bpftime_set_error(-EEXIST, "a program is already loaded (unload it first)");
     if (!code || code_len == 0)
-        return ebpf_vm_set_error(vm, -EINVAL, "empty program");
+        return bpftime_set_error(-EINVAL, "empty program");
     if (code_len % sizeof(struct ebpf_inst))
-        return ebpf_vm_set_error(
-            vm, -EINVAL, "code length %zu is not a multiple of 8 (instruction size)", code_len);
+        return bpftime_set_error(
+            -EINVAL, "code length %zu is not a multiple of 8 (instruction size)", code_len);
     size_t n = code_len / sizeof(struct ebpf_inst);
     if (n > EBPF_MAX_INSTS)
-        return ebpf_vm_set_error(vm, -E2BIG, "program has %zu instructions (max %d)", n,
+        return bpftime_set_error(-E2BIG, "program has %zu instructions (max %d)", n,
                                  EBPF_MAX_INSTS);
 
     struct ebpf_inst *insts = malloc(code_len);
     if (!insts)
-        return ebpf_vm_set_error(vm, -ENOMEM, "out of memory copying %zu instructions", n);
+        return bpftime_set_error(-ENOMEM, "out of memory copying %zu instructions", n);
     memcpy(insts, code, code_len);
 
     int rc = ebpf_vm_validate(vm, insts, (uint32_t)n);
@@ -181,7 +174,6 @@ int ebpf_vm_load(struct ebpf_vm *vm, const void *code, size_t code_len)
     }
     vm->insts = insts;
     vm->num_insts = (uint32_t)n;
-    vm->error[0] = '\0';
     return 0;
 }
 
@@ -206,7 +198,7 @@ int ebpf_vm_compile(struct ebpf_vm *vm, ebpf_jit_fn *out)
         return 0;
     }
     if (!vm->insts)
-        return ebpf_vm_set_error(vm, -EINVAL, "compile: no program loaded");
+        return bpftime_set_error(-EINVAL, "compile: no program loaded");
     int rc = ebpf_jit_x86_64_compile(vm);
     if (rc < 0) {
         free_jit(vm);
@@ -215,7 +207,7 @@ int ebpf_vm_compile(struct ebpf_vm *vm, ebpf_jit_fn *out)
     if (!vm->jit_entry)
         vm->jit_entry = (ebpf_jit_fn)vm->jit_code;
     if (!vm->jit_entry)
-        return ebpf_vm_set_error(vm, -EINVAL, "compile: JIT produced no code");
+        return bpftime_set_error(-EINVAL, "compile: JIT produced no code");
     if (out)
         *out = vm->jit_entry;
     return 0;

@@ -2,10 +2,10 @@
 #ifndef BPFTIME_VM_INTERNAL_H
 #define BPFTIME_VM_INTERNAL_H
 
+#include "common/error.h"
 #include "vm/ebpf_vm.h"
 
 #define EBPF_MAX_REGIONS 64
-#define EBPF_ERROR_LEN 256
 
 struct ebpf_inst {
     uint8_t opcode;
@@ -46,17 +46,11 @@ struct ebpf_vm {
     size_t jit_size;  /* bytes of machine code */
     size_t jit_alloc; /* bytes mapped */
     ebpf_jit_fn jit_entry;
-
-    char error[EBPF_ERROR_LEN];
 };
-
-/* Formats vm->error and returns `code` (negative errno). */
-int ebpf_vm_set_error(struct ebpf_vm *vm, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 
 /* Implemented by validate.c: structural checks run by ebpf_vm_load before
  * lddw pseudo sources are resolved. Returns 0 or a negative code with
- * vm->error naming the instruction index. */
+ * the error message naming the instruction index. */
 int ebpf_vm_validate(struct ebpf_vm *vm, const struct ebpf_inst *insts, uint32_t num_insts);
 
 /* Short objdump-like text of instruction idx ("ldxw r0, [r1+64]") for

@@ -1,9 +1,11 @@
 // Program types as stored in the region (u32): the kernel's enum
 // bpf_prog_type where one exists, and ids of our own from 0x1000 for what
-// the kernel does not have. Shared by the loader step of `bpftime load`, the
-// attach step (which target types a program may link to) and the listings.
+// the kernel does not have (the one table: native/runtime/prog_types.def).
+// Shared by the loader step of `bpftime load`, the attach step (which target
+// types a program may link to) and the listings.
 import type { ProgramSpec } from "../elf/index.ts";
-import type { ProgramType as VerifierType } from "../verifier/index.ts";
+import { PROGRAM_TYPES, type ProgramType as VerifierType } from "../verifier/index.ts";
+import { progTypeId, progTypeName } from "../enums.ts";
 
 export interface ProgramKind {
   /** Name shown to users and used by the verifier's context registry. */
@@ -12,21 +14,11 @@ export interface ProgramKind {
   id: number;
 }
 
-/** Region type id of each verifier program type. */
-const ids: Record<VerifierType, number> = {
-  socket_filter: 1,
-  kprobe: 2,
-  kretprobe: 2,
-  uprobe: 2,
-  uretprobe: 2,
-  sched_cls: 3,
-  tracepoint: 5,
-  xdp: 6,
-  perf_event: 7,
-  raw_tracepoint: 17,
-  raw: 0x1000, // no recognised SEC(): r1 is the data buffer
-  nginx_url_filter: 0x1001,
-};
+/** Region type id of each verifier program type (native/runtime/prog_types.def). */
+const ids = Object.fromEntries(PROGRAM_TYPES.map((name) => [name, progTypeId(name)])) as Record<
+  VerifierType,
+  number
+>;
 
 /** The verifier context and region type id of a program from an object. */
 export function programKind(p: ProgramSpec): ProgramKind {
@@ -44,7 +36,7 @@ function verifierType(p: ProgramSpec): VerifierType {
 }
 
 export function programTypeName(id: number, attachHint: string): string {
-  if (id === 2)
+  if (id === progTypeId("kprobe"))
     return attachHint.startsWith("uretprobe")
       ? "uretprobe"
       : attachHint.startsWith("uprobe")
@@ -52,6 +44,5 @@ export function programTypeName(id: number, attachHint: string): string {
         : attachHint.startsWith("kretprobe")
           ? "kretprobe"
           : "kprobe";
-  const name = Object.entries(ids).find(([, v]) => v === id)?.[0];
-  return name ?? `type ${id}`;
+  return progTypeName(id) ?? `type ${id}`;
 }

@@ -1,10 +1,11 @@
 // Attach target types (the region's target table, native/attach/attach_impl.h)
 // and which program types may link to each.
 import { BpftimeError } from "../errors.ts";
+import { progTypeId } from "../enums.ts";
 
 export const TARGET_NGINX_URL_FILTER = 1;
-export const TARGET_UPROBE = 2;
-export const TARGET_URETPROBE = 3;
+const TARGET_UPROBE = 2;
+const TARGET_URETPROBE = 3;
 
 /** Longest attach-target argument (a prefix, a path:symbol) we accept. */
 export const MAX_TARGET_ARG = 255;
@@ -12,17 +13,17 @@ export const MAX_TARGET_ARG = 255;
 export const targetTypes: Record<string, { id: number; programType: number; describe: string }> = {
   nginx: {
     id: TARGET_NGINX_URL_FILTER,
-    programType: 0x1001,
+    programType: progTypeId("nginx_url_filter"),
     describe: "nginx URL filter (argument: accepted prefix)",
   },
   uprobe: {
     id: TARGET_UPROBE,
-    programType: 2,
+    programType: progTypeId("kprobe"),
     describe: "function entry (argument: BINARY:SYMBOL[+OFF])",
   },
   uretprobe: {
     id: TARGET_URETPROBE,
-    programType: 2,
+    programType: progTypeId("kprobe"),
     describe: "function return (argument: BINARY:SYMBOL[+OFF])",
   },
 };

@@ -40,6 +40,7 @@ import {
   kernelProgTypes,
   programInfoForSection,
 } from "./sections.ts";
+import { mapTypeId, mapTypeName } from "../enums.ts";
 
 export const BPF_PSEUDO_MAP_FD = 1;
 export const BPF_PSEUDO_CALL = 1;
@@ -58,49 +59,7 @@ const INSN_SIZE = 8;
 /** Global data bigger than this is refused (a corrupted .bss size must not allocate gigabytes). */
 export const MAX_GLOBAL_DATA = 64 << 20;
 
-/** Kernel enum bpf_map_type, index = number. */
-export const mapTypeNames = [
-  "unspec",
-  "hash",
-  "array",
-  "prog_array",
-  "perf_event_array",
-  "percpu_hash",
-  "percpu_array",
-  "stack_trace",
-  "cgroup_array",
-  "lru_hash",
-  "lru_percpu_hash",
-  "lpm_trie",
-  "array_of_maps",
-  "hash_of_maps",
-  "devmap",
-  "sockmap",
-  "cpumap",
-  "xskmap",
-  "sockhash",
-  "cgroup_storage",
-  "reuseport_sockarray",
-  "percpu_cgroup_storage",
-  "queue",
-  "stack",
-  "sk_storage",
-  "devmap_hash",
-  "struct_ops",
-  "ringbuf",
-  "inode_storage",
-  "task_storage",
-  "bloom_filter",
-  "user_ringbuf",
-  "cgrp_storage",
-  "arena",
-] as const;
-
-export const BPF_MAP_TYPE_ARRAY = 2;
-
-export function mapTypeName(type: number): string {
-  return mapTypeNames[type] ?? `unknown(${type})`;
-}
+const BPF_MAP_TYPE_ARRAY = mapTypeId("array");
 
 /**
  * Context structs the runtime provides. CO-RE relocations against them keep the

@@ -15,6 +15,7 @@ import {
 import { join } from "node:path";
 import embeddedAgentPath from "../../native/build/libbpftime-agent.so" with { type: "file" };
 import { BpftimeError } from "../errors.ts";
+import { ERRNO, NativeError } from "./errno.ts";
 
 const AGENT_FILE = "libbpftime-agent.so";
 
@@ -77,16 +78,6 @@ export function agentLibraryPath(): string {
   return file;
 }
 
-/** An injector failure: errno (positive) and the C message. */
-export class InjectError extends Error {
-  constructor(
-    readonly errno: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 /**
  * Runs the injector: a helper process (this executable) with the agent
  * preloaded in injector mode, which ptraces pid and prints "ok N" or
@@ -112,12 +103,12 @@ function runInjector(mode: "INJECT" | "EJECT", pid: number, shm?: string): numbe
   const out = r.stdout.toString();
   const m = /^(ok (-?\d+)|error (\d+) (.*))$/m.exec(out);
   if (!m)
-    throw new InjectError(
-      5,
+    throw new NativeError(
+      ERRNO("EIO"),
       `the injector did not report (exit ${r.exitCode}): ${(r.stderr.toString() || out).trim().slice(0, 500)}`,
     );
   if (m[2] !== undefined) return Number(m[2]);
-  throw new InjectError(Number(m[3]), m[4]!);
+  throw new NativeError(Number(m[3]), m[4]!);
 }
 
 /** Loads and starts the agent in process pid on region shm; returns the links attached. */

@@ -3,11 +3,11 @@
 // provider's instantiate/deinstantiate, and by tests that run the nginx
 // URL-filter implementation in-process exactly as an nginx worker does.
 import { FFIType, ptr, type Pointer } from "bun:ffi";
-import { openLibrary } from "./lib.ts";
+import { nativeError, openLibrary } from "./lib.ts";
 import { BpftimeError } from "../errors.ts";
 import type { Region } from "./runtime.ts";
 
-const { ptr: P, i32, u64, void: V, cstring: S } = FFIType;
+const { ptr: P, i32, u64, void: V } = FFIType;
 
 const lib = openLibrary({
   bpftime_shm_event_provider_create: { args: [P], returns: P },
@@ -18,7 +18,6 @@ const lib = openLibrary({
   bpftime_event_provider_add_nginx: { args: [P, P], returns: i32 },
   bpftime_attach_manager_refresh: { args: [P], returns: i32 },
   bpftime_attach_manager_attached: { args: [P], returns: i32 },
-  bpftime_attach_manager_error: { args: [P], returns: S },
   bpftime_attach_manager_set_single_threaded: { args: [P, i32], returns: V },
   bpftime_nginx_url_filter_run: { args: [P, P, u64, P, u64], returns: i32 },
 });
@@ -48,21 +47,20 @@ export class NativeEventProvider {
   enableNginx(): void {
     const out = new BigUint64Array(1);
     const rc = s.bpftime_event_provider_add_nginx(this.handle, ptr(out));
-    if (rc < 0)
-      throw new BpftimeError("internal", `cannot register the nginx implementation (${rc})`);
+    if (rc < 0) throw nativeError(rc, "cannot register the nginx implementation");
     this.nginx = Number(out[0]) as unknown as Pointer;
   }
 
   instantiate(): number {
     const n = s.bpftime_event_provider_instantiate(this.handle);
-    if (n < 0) throw new BpftimeError("io", String(s.bpftime_attach_manager_error(this.manager)));
+    if (n < 0) throw nativeError(n);
     return n;
   }
 
   /** Follows region changes: true if it re-synced. */
   refresh(): boolean {
     const rc = s.bpftime_attach_manager_refresh(this.manager);
-    if (rc < 0) throw new BpftimeError("io", String(s.bpftime_attach_manager_error(this.manager)));
+    if (rc < 0) throw nativeError(rc);
     return rc > 0;
   }
 

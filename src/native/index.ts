@@ -2,6 +2,7 @@
 // control plane imports them from here.
 export * from "./agent.ts";
 export * from "./attach.ts";
+export * from "./errno.ts";
 export * from "./kernel-maps.ts";
 export * from "./kernel.ts";
 export * from "./lib.ts";
@@ -9,3 +10,4 @@ export * from "./runtime.ts";
 export * from "./symbols.ts";
 export * from "./ubpf.ts";
 export * from "./vm.ts";
+export * from "./symbols.ts";

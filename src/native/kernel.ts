@@ -10,7 +10,8 @@
 // past its own size are zero).
 import { readFileSync } from "node:fs";
 import { dlopen, FFIType, JSCallback, ptr, read, toArrayBuffer } from "bun:ffi";
-import { BpftimeError, type ErrorCode } from "../errors.ts";
+import { BpftimeError } from "../errors.ts";
+import { ERRNO, errnoCode } from "./errno.ts";
 import { logger } from "../log.ts";
 
 const { ptr: P, cstring: S, i32, u32, i64, u64, void: V } = FFIType;
@@ -33,8 +34,6 @@ const libbpfSymbols = {
   bpf_obj_pin: { args: [i32, P], returns: i32 },
   bpf_obj_get: { args: [P], returns: i32 },
   bpf_obj_get_info_by_fd: { args: [i32, P, P], returns: i32 },
-  bpf_prog_get_fd_by_id: { args: [u32], returns: i32 },
-  bpf_map_get_fd_by_id: { args: [u32], returns: i32 },
   bpf_link_get_fd_by_id: { args: [u32], returns: i32 },
   bpf_link_get_next_id: { args: [u32, P], returns: i32 },
   bpf_map_create: { args: [u32, P, u32, u32, u32, P], returns: i32 },
@@ -43,7 +42,6 @@ const libbpfSymbols = {
   bpf_map_get_next_key: { args: [i32, P, P], returns: i32 },
   bpf_link_create: { args: [i32, i32, u32, P], returns: i32 },
   bpf_prog_load: { args: [u32, P, P, P, u64, P], returns: i32 },
-  bpf_enable_stats: { args: [u32], returns: i32 },
   btf__load_from_kernel_by_id: { args: [u32], returns: P },
   btf__raw_data: { args: [P, P], returns: P },
   btf__free: { args: [P], returns: V },
@@ -77,40 +75,7 @@ export class KernelError extends BpftimeError {
     /** libbpf's log lines about this failure (e.g. the verifier log). */
     readonly log: string[] = [],
   ) {
-    super(kernelErrorCode(errno), message, log.length ? { log } : undefined);
-  }
-}
-
-function kernelErrorCode(errno: number): ErrorCode {
-  switch (errno) {
-    case 1: // EPERM
-    case 13: // EACCES
-      return "permission";
-    case 2: // ENOENT
-    case 3: // ESRCH
-      return "not_found";
-    case 17: // EEXIST
-      return "exists";
-    case 16: // EBUSY
-      return "busy";
-    case 22: // EINVAL
-    case 7: // E2BIG
-      return "invalid_argument";
-    case 95: // EOPNOTSUPP
-    case 524: // ENOTSUPP
-    case 38: // ENOSYS
-      return "unsupported";
-    case 4001: // LIBBPF_ERRNO__FORMAT and friends: a malformed object
-    case 4002:
-    case 4003:
-    case 4004:
-    case 4005:
-    case 4006:
-      return "bad_object";
-    case 4007: // LIBBPF_ERRNO__VERIFY
-      return "verifier";
-    default:
-      return "io";
+    super(errnoCode(errno), message, log.length ? { log } : undefined);
   }
 }
 
@@ -172,7 +137,7 @@ function installPrint(bpf: Libbpf["symbols"], c: Libc["symbols"]): void {
 }
 
 /** Returns and forgets libbpf's log lines so far. */
-export function takeLibbpfLog(): string[] {
+function takeLibbpfLog(): string[] {
   const l = logLines;
   logLines = [];
   return l;
@@ -183,7 +148,7 @@ export function ensureLibbpf(): void {
   libs();
 }
 
-export function strerror(errno: number): string {
+function strerror(errno: number): string {
   if (libbpfErrors[errno]) return libbpfErrors[errno]!;
   const { c } = libs();
   return String(c.strerror(errno));
@@ -238,7 +203,7 @@ export class BpfObject {
     takeLibbpfLog();
     const h = bpf.bpf_object__open_file(cstr(path), null);
     if (!h) {
-      const e = errno() || 22;
+      const e = errno() || ERRNO("EINVAL");
       throw new KernelError(e, `open ${path}: ${strerror(e)}`, takeLibbpfLog());
     }
     return new BpfObject(h as unknown as number);
@@ -308,10 +273,6 @@ export function openPinned(path: string): number {
   return check(libs().bpf.bpf_obj_get(cstr(path)), `open pinned ${path}`);
 }
 
-export function progFdById(id: number): number {
-  return check(libs().bpf.bpf_prog_get_fd_by_id(id), `program id ${id}`);
-}
-
 /** A new fd for link `id`, or -ENOENT once the link is gone (no throw). */
 export function linkFdById(id: number): number {
   return libs().bpf.bpf_link_get_fd_by_id(id);
@@ -327,10 +288,6 @@ export function linkIdExists(id: number): boolean {
   const next = new Uint32Array(1);
   const rc = libs().bpf.bpf_link_get_next_id(id - 1, next);
   return rc === 0 && next[0] === id;
-}
-
-export function mapFdById(id: number): number {
-  return check(libs().bpf.bpf_map_get_fd_by_id(id), `map id ${id}`);
 }
 
 function objInfo(fd: number, size: number, what: string, fill?: (b: Uint8Array) => void) {
@@ -421,7 +378,7 @@ export function mapInfo(fd: number): KernelMapInfo {
   };
 }
 
-export const BPF_LINK_TYPE_PERF_EVENT = 7;
+const BPF_LINK_TYPE_PERF_EVENT = 7;
 const BPF_PERF_EVENT_UPROBE = 1;
 const BPF_PERF_EVENT_URETPROBE = 2;
 
@@ -506,7 +463,7 @@ export function kernelBtf(id: number): Uint8Array {
   const { bpf } = libs();
   const h = bpf.btf__load_from_kernel_by_id(id);
   if (!h) {
-    const e = errno() || 2;
+    const e = errno() || ERRNO("ENOENT");
     throw new KernelError(e, `BTF id ${id}: ${strerror(e)}`, takeLibbpfLog());
   }
   try {
@@ -596,9 +553,4 @@ export function progLoadRaw(type: number, name: string, insns: Uint8Array): numb
     libs().bpf.bpf_prog_load(type, cstr(name), cstr("GPL"), insns, insns.length / 8, null),
     `load program ${name}`,
   );
-}
-
-/** BPF_ENABLE_STATS(BPF_STATS_RUN_TIME): run counts while the returned fd is open. */
-export function enableRunStats(): number {
-  return check(libs().bpf.bpf_enable_stats(0), "enable run-time stats");
 }

@@ -9,14 +9,15 @@ import { dlopen, JSCallback, FFIType, type FFIFunction, CString } from "bun:ffi"
 import libPath from "../../native/build/libbpftime.so" with { type: "file" };
 import { log } from "../log.ts";
 import { BpftimeError } from "../errors.ts";
+import { NativeError } from "./errno.ts";
 
 type Symbols = Record<string, FFIFunction>;
 
 const baseSymbols = {
   bpftime_log_set_callback: { args: [FFIType.function], returns: FFIType.void },
   bpftime_log_set_level: { args: [FFIType.i32], returns: FFIType.void },
-  bpftime_log_get_level: { args: [], returns: FFIType.i32 },
   bpftime_native_version: { args: [], returns: FFIType.cstring },
+  bpftime_last_error_message: { args: [], returns: FFIType.cstring },
 } satisfies Symbols;
 
 let logCallback: JSCallback | undefined;
@@ -47,13 +48,18 @@ export function installNativeLogger(level: number): void {
   base.symbols.bpftime_log_set_level(level);
 }
 
-export function nativeLogLevel(): number {
-  return base.symbols.bpftime_log_get_level();
-}
-
 /** The version the native library was built with (package.json's at build time). */
 export function nativeVersion(): string {
   return String(base.symbols.bpftime_native_version());
+}
+
+/**
+ * The error for a failed call that returned rc (a negative errno): the C side's
+ * message for this thread (read it right after the call), prefixed with `what`.
+ */
+export function nativeError(rc: number, what?: string): NativeError {
+  const msg = String(base.symbols.bpftime_last_error_message()) || `error ${-rc}`;
+  return new NativeError(-rc, what ? `${what}: ${msg}` : msg);
 }
 
 export { libPath };

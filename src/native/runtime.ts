@@ -2,14 +2,16 @@
 // regions, programs, maps, attach targets, links, instances, ringbuf and trace
 // consumers. Struct layouts below mirror the header's documented offsets.
 import { FFIType, ptr, CString, type Pointer } from "bun:ffi";
-import { openLibrary } from "./lib.ts";
-import { BpftimeError, type ErrorCode } from "../errors.ts";
+import { nativeError, openLibrary } from "./lib.ts";
+import { ERRNO, NativeError } from "./errno.ts";
+import { BpftimeError } from "../errors.ts";
 
 const { ptr: P, cstring: S, i32, u32, u64, i64, void: V, bool: B } = FFIType;
 
 const lib = openLibrary({
-  bpftime_last_error: { args: [], returns: S },
-  bpftime_last_errno: { args: [], returns: i32 },
+  bpftime_map_type_name: { args: [u32], returns: S },
+  bpftime_map_type_flags: { args: [u32], returns: u32 },
+  bpftime_prog_type_name: { args: [u32], returns: S },
   bpftime_region_create: { args: [P, u64, P], returns: i32 },
   bpftime_region_open: { args: [P, P], returns: i32 },
   bpftime_region_close: { args: [P], returns: V },
@@ -64,41 +66,27 @@ const lib = openLibrary({
   bpftime_instance_reap: { args: [P], returns: i32 },
   bpftime_instance_get_errors: { args: [P, u32, P, u32], returns: i32 },
   bpftime_monotonic_ns: { args: [], returns: u64 },
-  bpftime_prog_test_run: { args: [P, u32, i32, P, u32, u64, P, P, P, u32], returns: i32 },
+  bpftime_prog_test_run: { args: [P, u32, i32, P, u32, u64, P, P], returns: i32 },
 });
 void [i64, B];
 
 const s = lib.symbols;
 
-const errnoCodes: Record<number, ErrorCode> = {
-  2: "not_found", // ENOENT
-  17: "exists", // EEXIST
-  16: "busy", // EBUSY
-  22: "invalid_argument", // EINVAL
-  7: "invalid_argument", // E2BIG
-  1: "permission", // EPERM
-  13: "permission", // EACCES
-  28: "io", // ENOSPC
-  12: "io", // ENOMEM
-  95: "unsupported", // EOPNOTSUPP
-  71: "bad_object", // EPROTO (not a region / other layout)
-};
-
-/** A failed native call as a BpftimeError carrying the C side's message and errno. */
-export class NativeError extends BpftimeError {
-  constructor(
-    readonly errno: number,
-    message: string,
-  ) {
-    super(errnoCodes[errno] ?? "io", message);
-  }
-}
-
 function check(rc: number, what?: string): number {
   if (rc >= 0) return rc;
-  const msg = String(s.bpftime_last_error()) || `error ${-rc}`;
-  throw new NativeError(-rc, what ? `${what}: ${msg}` : msg);
+  throw nativeError(rc, what);
 }
+
+/**
+ * The C runtime's view of the type tables (native/runtime/map_types.def,
+ * prog_types.def): what its lookups answer for a number, for checking that
+ * the C and TypeScript readings of the tables agree.
+ */
+export const nativeTypeTables = {
+  mapTypeName: (id: number): string | null => s.bpftime_map_type_name(id)?.toString() ?? null,
+  mapTypeFlags: (id: number): number => s.bpftime_map_type_flags(id),
+  progTypeName: (id: number): string | null => s.bpftime_prog_type_name(id)?.toString() ?? null,
+};
 
 function cstr(v: string): Uint8Array {
   return new TextEncoder().encode(v + "\0");
@@ -256,7 +244,7 @@ export class Region {
     try {
       return Region.open(name);
     } catch (e) {
-      if (e instanceof NativeError && e.errno === 2) return Region.create(name);
+      if (e instanceof NativeError && e.errno === ERRNO("ENOENT")) return Region.create(name);
       throw e;
     }
   }
@@ -379,7 +367,6 @@ export class Region {
     repeat: number,
   ): { returnValue: bigint; totalNs: bigint } {
     const out = new BigUint64Array(2);
-    const err = new Uint8Array(512);
     const buf = data.length ? data : new Uint8Array(1);
     const rc = s.bpftime_prog_test_run(
       this.handle,
@@ -390,12 +377,11 @@ export class Region {
       repeat,
       ptr(out),
       ptr(out, 8),
-      ptr(err),
-      err.length,
     );
     if (rc < 0) {
-      const msg = readCString(err, 0, err.length) || `error ${-rc}`;
-      throw new BpftimeError(rc === -2 ? "not_found" : "vm", msg);
+      // A missing program is not_found; anything else failed in the VM.
+      const e = nativeError(rc);
+      throw rc === -ERRNO("ENOENT") ? e : new BpftimeError("vm", e.message);
     }
     return { returnValue: out[0]!, totalNs: out[1]! };
   }

@@ -3,13 +3,13 @@
 // process through ptrace), shared with the HTTP API.
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { constants } from "node:os";
-import { BpftimeError, type ErrorCode } from "../errors.ts";
-import { agentLibraryPath, ejectAgent, injectAgent, InjectError } from "../native/index.ts";
+import { BpftimeError } from "../errors.ts";
+import { agentLibraryPath, ejectAgent, injectAgent, NativeError } from "../native/index.ts";
 import { Region, regionName, regionPath } from "../native/index.ts";
 import { formatHookLine, hookLines, type HookLine, waitHookLines } from "./hook-report.ts";
 
 /** The environment a program started with the agent gets. */
-export function agentEnv(shm: string | undefined, base = process.env): Record<string, string> {
+function agentEnv(shm: string | undefined, base = process.env): Record<string, string> {
   const agent = agentLibraryPath();
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(base)) if (v !== undefined) env[k] = v;
@@ -96,16 +96,8 @@ function checkPid(pidStr: string, what: string): number {
 }
 
 function injectFailure(what: string, e: unknown): never {
-  if (!(e instanceof InjectError)) throw e;
-  const codes: Record<number, ErrorCode> = {
-    1: "permission", // EPERM
-    13: "permission", // EACCES
-    3: "not_found", // ESRCH
-    2: "not_found", // ENOENT
-    114: "exists", // EALREADY
-    22: "invalid_argument",
-  };
-  throw new BpftimeError(codes[e.errno] ?? "io", `${what}: ${e.message}`);
+  if (!(e instanceof NativeError)) throw e;
+  throw e.wrap(what);
 }
 
 export interface InjectResult {

@@ -4,9 +4,8 @@
 // --type), and shown as hex otherwise.
 import { BpftimeError } from "../errors.ts";
 import { formatValue } from "../btf/index.ts";
+import { mapType } from "../enums.ts";
 import type { MapHandle } from "./maps.ts";
-
-const STREAM_TYPES = new Set([4, 27]); // perf_event_array, ringbuf
 
 export interface EventRecord {
   cpu: number;
@@ -14,8 +13,9 @@ export interface EventRecord {
   data: unknown;
 }
 
+/** Refuses a map that is not a ringbuf or perf event array (what `bpftime events` can follow). */
 export function checkStreamMap(m: MapHandle): void {
-  if (!STREAM_TYPES.has(m.info.type))
+  if (!mapType(m.info.type)?.stream)
     throw new BpftimeError(
       "invalid_argument",
       `map ${m.info.name} (${m.id}) is not a ringbuf or perf event array; \`bpftime map dump\` shows its entries`,

@@ -19,6 +19,7 @@ export * from "./pins.ts";
 export * from "./programs.ts";
 export * from "./prometheus.ts";
 export * from "./region.ts";
+export * from "./resolve.ts";
 export * from "./run.ts";
 export * from "./shm.ts";
 export * from "./stream.ts";

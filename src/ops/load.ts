@@ -41,7 +41,7 @@ export interface LoadedObject {
   }>;
 }
 
-export function mapInfos(spec: ObjectSpec): MapInfo[] {
+function mapInfos(spec: ObjectSpec): MapInfo[] {
   return spec.maps.map((m) => ({
     name: m.name,
     type: m.type,

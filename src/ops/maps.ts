@@ -8,14 +8,15 @@
 //   123 / 0x7b          without BTF: an integer of the key/value size
 import { BpftimeError } from "../errors.ts";
 import type { Region, MapInfo } from "../native/index.ts";
-import { NativeError } from "../native/index.ts";
+import { ERRNO, NativeError } from "../native/index.ts";
 import { parseBtf, type Btf } from "../btf/index.ts";
 import { formatValue, parseValue } from "../btf/index.ts";
-import { mapTypeName } from "../elf/index.ts";
+import { mapType, mapTypeName } from "../enums.ts";
 import { metaIds, readMeta, removeMeta, type MapMeta } from "./metadata.ts";
+import { resolveMap } from "./resolve.ts";
 
-const PERCPU = new Set([5, 6, 10]); // percpu_hash, percpu_array, lru_percpu_hash
-const KEYLESS = new Set([22, 23, 27]); // queue, stack, ringbuf
+const isPerCpu = (type: number) => mapType(type)?.perCpu ?? false;
+const isKeyless = (type: number) => mapType(type)?.keyless ?? false;
 
 export interface MapHandle {
   r: Region;
@@ -33,40 +34,9 @@ export function collectMaps(r: Region): number {
   return n;
 }
 
-/** A map named by id, by pin name (a pin wins), or by its own name (unique). */
-export function resolveMap(r: Region, ref: string): number {
-  const pinned = r.pins().find((p) => p.kind === "map" && p.name === ref);
-  if (pinned) return pinned.objectId;
-  if (/^\d+$/.test(ref)) {
-    const id = Number(ref);
-    try {
-      r.map(id);
-    } catch (e) {
-      if (e instanceof NativeError && e.errno === 2)
-        throw new BpftimeError(
-          "not_found",
-          `no map with id ${id} in region ${r.name}; see \`bpftime map list\``,
-        );
-      throw e;
-    }
-    return id;
-  }
-  const matches = r.mapIds().filter((id) => r.map(id).name === ref);
-  if (matches.length === 0)
-    throw new BpftimeError(
-      "not_found",
-      `no map named "${ref}" in region ${r.name}; see \`bpftime map list\``,
-    );
-  if (matches.length > 1)
-    throw new BpftimeError(
-      "usage",
-      `${matches.length} maps are named "${ref}" (ids ${matches.join(", ")}): use an id, or load with --reuse-maps so versions share one map`,
-    );
-  return matches[0]!;
-}
-
 const btfCache = new Map<string, Btf>();
 
+/** A map by id or unique name, with its BTF and metadata for formatting. */
 export function openMap(r: Region, ref: string): MapHandle {
   const id = resolveMap(r, ref);
   const info = r.map(id);
@@ -145,12 +115,14 @@ function fromInput(
   );
 }
 
+/** A key from user text (JSON through BTF, an integer, or hex:…) as the map's key bytes. */
 export function parseKey(m: MapHandle, text: string): Uint8Array {
   return fromInput(text, m.info.keySize, m.btf, m.meta?.keyType, "key");
 }
 
+/** A value from user text (as parseKey) as the map's value bytes (every CPU's for per-CPU maps). */
 export function parseMapValue(m: MapHandle, text: string): Uint8Array {
-  const perCpu = PERCPU.has(m.info.type);
+  const perCpu = isPerCpu(m.info.type);
   if (perCpu) {
     // One value for every CPU (the kernel's per-CPU update semantics).
     const one = fromInput(text, m.info.valueSize, m.btf, m.meta?.valueType, "value");
@@ -162,15 +134,17 @@ export function parseMapValue(m: MapHandle, text: string): Uint8Array {
   return fromInput(text, m.info.valueSize, m.btf, m.meta?.valueType, "value");
 }
 
+/** Key bytes as JSON-ready data (through BTF, else an integer or hex). */
 export function formatKey(m: MapHandle, b: Uint8Array): unknown {
   if (m.btf && m.meta?.keyType) return formatValue(m.btf, m.meta.keyType, b);
   return hex(b);
 }
 
+/** Value bytes as JSON-ready data (an array of one value per CPU for per-CPU maps). */
 export function formatMapValue(m: MapHandle, b: Uint8Array): unknown {
   const one = (x: Uint8Array) =>
     m.btf && m.meta?.valueType ? formatValue(m.btf, m.meta.valueType, x) : hex(x);
-  if (!PERCPU.has(m.info.type)) return one(b);
+  if (!isPerCpu(m.info.type)) return one(b);
   const stride = Math.ceil(m.info.valueSize / 8) * 8;
   const out: unknown[] = [];
   for (let c = 0; c < m.info.ncpus; c++)
@@ -178,6 +152,7 @@ export function formatMapValue(m: MapHandle, b: Uint8Array): unknown {
   return out;
 }
 
+/** A map's sizes, flags, BTF types and entry count (`bpftime map show`, GET /v1/maps/:id). */
 export function describeMap(m: MapHandle) {
   return {
     id: m.id,
@@ -190,11 +165,12 @@ export function describeMap(m: MapHandle) {
     keyType: m.meta?.keyTypeName ?? null,
     valueType: m.meta?.valueTypeName ?? null,
     btf: !!m.btf,
-    perCpu: PERCPU.has(m.info.type),
-    entries: KEYLESS.has(m.info.type) ? null : countEntries(m),
+    perCpu: isPerCpu(m.info.type),
+    entries: isKeyless(m.info.type) ? null : countEntries(m),
   };
 }
 
+/** The number of entries (bounded by max_entries). */
 export function countEntries(m: MapHandle): number {
   let n = 0;
   for (
@@ -213,7 +189,7 @@ export function dumpEntries(
   offset = 0,
   limit = Infinity,
 ): Array<{ key: unknown; value: unknown }> {
-  if (KEYLESS.has(m.info.type))
+  if (isKeyless(m.info.type))
     throw new BpftimeError(
       "invalid_argument",
       `map ${m.id} is a ${mapTypeName(m.info.type)}: it has no keys to dump`,
@@ -233,6 +209,7 @@ export function dumpEntries(
   return out;
 }
 
+/** The formatted value under `keyText`, or undefined when absent (`bpftime map lookup`). */
 export function lookup(m: MapHandle, keyText: string): unknown {
   const key = parseKey(m, keyText);
   const v = m.r.mapLookup(m.id, key, m.info.valueBufSize);
@@ -242,6 +219,7 @@ export function lookup(m: MapHandle, keyText: string): unknown {
 
 const FLAGS: Record<string, bigint> = { any: 0n, noexist: 1n, exist: 2n };
 
+/** Stores `valueText` under `keyText` (queue/stack maps: no key) with flag any|noexist|exist (`bpftime map update`). */
 export function update(
   m: MapHandle,
   keyText: string | undefined,
@@ -251,13 +229,14 @@ export function update(
   const f = FLAGS[flag];
   if (f === undefined)
     throw new BpftimeError("usage", `unknown update flag "${flag}": choose any, noexist or exist`);
-  const key = KEYLESS.has(m.info.type) ? null : parseKey(m, keyText ?? "");
-  if (!KEYLESS.has(m.info.type) && keyText === undefined)
+  const key = isKeyless(m.info.type) ? null : parseKey(m, keyText ?? "");
+  if (!isKeyless(m.info.type) && keyText === undefined)
     throw new BpftimeError("usage", "update: missing KEY");
   const value = parseMapValue(m, valueText);
   frozenIsConflict(() => m.r.mapUpdate(m.id, key, value, f));
 }
 
+/** Deletes the key `keyText` (`bpftime map delete`). */
 export function remove(m: MapHandle, keyText: string): void {
   const key = parseKey(m, keyText);
   frozenIsConflict(() => m.r.mapDeleteElem(m.id, key));
@@ -277,7 +256,8 @@ function frozenIsConflict(write: () => void): void {
   try {
     write();
   } catch (e) {
-    if (e instanceof NativeError && e.errno === 1) throw new BpftimeError("busy", e.message);
+    if (e instanceof NativeError && e.errno === ERRNO("EPERM"))
+      throw new BpftimeError("busy", e.message);
     throw e;
   }
 }

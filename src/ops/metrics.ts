@@ -6,6 +6,7 @@ import type { Region } from "../native/index.ts";
 import { snapshot } from "./list.ts";
 import { countEntries, openMap } from "./maps.ts";
 import { instanceDetails } from "./instances.ts";
+import { mapTypeOf } from "../enums.ts";
 
 export type Labels = Record<string, string | number>;
 
@@ -16,7 +17,11 @@ export interface MetricFamily {
   samples: Array<{ labels: Labels; value: number | bigint }>;
 }
 
-const KEYLESS = new Set(["queue", "stack", "ringbuf", "perf_event_array"]);
+/** Maps whose entries can be counted: not keyless (queue, stack, ringbuf) nor a stream. */
+const countable = (type: string) => {
+  const t = mapTypeOf(type);
+  return !!t && !t.keyless && !t.stream;
+};
 
 function entriesOf(r: Region, id: number): number | undefined {
   try {
@@ -26,6 +31,7 @@ function entriesOf(r: Region, id: number): number | undefined {
   }
 }
 
+/** Program runs and run time, map entries, links and instances as metric families (`bpftime metrics`, GET /metrics). */
 export function collectMetrics(r: Region): MetricFamily[] {
   const s = snapshot(r);
   const info = r.info();
@@ -80,7 +86,7 @@ export function collectMetrics(r: Region): MetricFamily[] {
       "gauge",
       "entries in the map (maps with keys)",
       s.maps
-        .filter((m) => !KEYLESS.has(m.type))
+        .filter((m) => countable(m.type))
         .flatMap((m) => {
           const n = entriesOf(r, m.id);
           return n === undefined ? [] : [{ labels: map(m), value: n }];
@@ -97,7 +103,7 @@ export function collectMetrics(r: Region): MetricFamily[] {
       "counter",
       "records a ringbuf or perf event array dropped because it was full",
       s.maps
-        .filter((m) => m.type === "ringbuf" || m.type === "perf_event_array")
+        .filter((m) => mapTypeOf(m.type)?.stream)
         .map((m) => ({ labels: map(m), value: r.ringbufLost(m.id) })),
     ),
     fam(

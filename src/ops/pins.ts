@@ -8,8 +8,8 @@
 import { BpftimeError } from "../errors.ts";
 import type { PinInfo, Region } from "../native/index.ts";
 import { NativeError } from "../native/index.ts";
-import { resolveProgram } from "./attach.ts";
-import { collectMaps, resolveMap } from "./maps.ts";
+import { resolveMap, resolveProgram } from "./resolve.ts";
+import { collectMaps } from "./maps.ts";
 import { removeMeta } from "./metadata.ts";
 
 /** `bpftime map delete MAP`: removes a map nobody holds; refuses, naming the holders, otherwise. */

@@ -4,7 +4,7 @@
 import { existsSync, statSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 import { BpftimeError } from "../errors.ts";
-import { lookupElfSymbol } from "../native/index.ts";
+import { ERRNO, lookupElfSymbol } from "../native/index.ts";
 import { resolveBinary } from "../attach/index.ts";
 
 const FORM = "expected BINARY:SYMBOL[+OFF] or BINARY:0xADDR[+OFF], e.g. /usr/bin/bash:readline";
@@ -15,7 +15,8 @@ const FORM = "expected BINARY:SYMBOL[+OFF] or BINARY:0xADDR[+OFF], e.g. /usr/bin
  *   - a BINARY with a '/' is made absolute against `cwd` (the hooked process
  *     has its own working directory) and must exist;
  *   - a bare BINARY ("libc.so.6") stays a name, matched against what each
- *     process has loaded, but must name a library (ldconfig) or program ($PATH);
+ *     process has loaded, but must name a library or program (the one resolver,
+ *     native/attach/elf_symbols.h: loaded here, $PATH, the library directories);
  *   - SYMBOL must be a function in that file, and OFF inside it.
  */
 export function checkUprobeTarget(type: string, arg: string, cwd = process.cwd()): string {
@@ -43,7 +44,7 @@ export function checkUprobeTarget(type: string, arg: string, cwd = process.cwd()
   const sym = lookupElfSymbol(file, symbol);
   if ("errno" in sym)
     throw new BpftimeError(
-      sym.errno === 2 ? "not_found" : "invalid_argument",
+      sym.errno === ERRNO("ENOENT") ? "not_found" : "invalid_argument",
       `${type} target ${arg}: ${sym.message}`,
     );
   const off = offText ? BigInt(offText) : 0n;

@@ -85,37 +85,13 @@ import {
   stateToString,
   unknownReg,
 } from "./state.ts";
+import { mapTypeOf, mapTypes } from "../enums.ts";
 
 // ------------------------------------------------------------ public types
 
-export const MAP_TYPES = [
-  "hash",
-  "array",
-  "prog_array",
-  "perf_event_array",
-  "percpu_hash",
-  "percpu_array",
-  "lru_hash",
-  "lru_percpu_hash",
-  "queue",
-  "stack",
-  "ringbuf",
-] as const;
-export type MapType = (typeof MAP_TYPES)[number];
-
-const MAP_TYPE_IDS: Record<number, MapType> = {
-  1: "hash",
-  2: "array",
-  3: "prog_array",
-  4: "perf_event_array",
-  5: "percpu_hash",
-  6: "percpu_array",
-  9: "lru_hash",
-  10: "lru_percpu_hash",
-  22: "queue",
-  23: "stack",
-  27: "ringbuf",
-};
+/** Map types the runtime implements: the MAP_F_IMPL lines of native/runtime/map_types.def. */
+export const MAP_TYPES: readonly string[] = mapTypes.filter((t) => t.impl).map((t) => t.name);
+export type MapType = string;
 
 /** What the verifier needs to know about each map the program references. */
 export interface MapInfo {
@@ -242,9 +218,8 @@ interface Path {
 }
 
 function normalizeMapType(t: string | number): MapType | undefined {
-  if (typeof t === "number") return MAP_TYPE_IDS[t];
-  const s = t.toLowerCase().replace(/^bpf_map_type_/, "");
-  return (MAP_TYPES as readonly string[]).includes(s) ? (s as MapType) : undefined;
+  const e = mapTypeOf(t);
+  return e?.impl ? e.name : undefined;
 }
 
 // The scalar domain names operations by their ISA mnemonics, src/asm's (the
@@ -273,6 +248,11 @@ const HELPER_MAP_TYPES: Record<string, readonly MapType[]> = {
   // arrays as the kernel: the call verifies and fails at run time with -EINVAL
   map_delete_elem: ["hash", "array", "percpu_hash", "percpu_array", "lru_hash", "lru_percpu_hash"],
 };
+
+for (const [helper, types] of Object.entries(HELPER_MAP_TYPES))
+  for (const t of types)
+    if (!MAP_TYPES.includes(t))
+      throw new Error(`HELPER_MAP_TYPES: ${helper} names ${t}, not an implemented map type`);
 
 const fail = (pc: number, reason: string): never => {
   throw new VerifierError(pc, reason);
@@ -1347,7 +1327,7 @@ function slotsOrRefuse(bytes: Uint8Array): Slots {
   } catch (e) {
     if (!(e instanceof BpftimeError) || e.code !== "bad_bytecode") throw e;
     const { index, reason } = e.details as { index: number; reason: string };
-    throw new VerifierError(index, `invalid bpf_ld_imm64 insn (${reason})`);
+    throw new VerifierError(index, `invalid bpf_ld_imm64 insn: ${reason}`);
   }
 }
 

@@ -149,7 +149,7 @@ TEST(dormant_and_failing_targets)
     CHECK_EQ(bpftime_attach_impl_attach(up, bad, (uint32_t)strlen(bad), 0,
                                         (struct bpftime_attach_cb){record, &s}),
              -ENOENT);
-    CHECK_STR_CONTAINS(up->error, "symbol no_such_function_xyz not found");
+    CHECK_STR_CONTAINS(bpftime_last_error_message(), "symbol no_such_function_xyz not found");
     CHECK_EQ(bpftime_attach_impl_detach(up, (uint64_t)id), 0);
     CHECK_EQ(bpftime_attach_impl_detach(up, 12345), -ENOENT);
     up->ops->destroy(up);

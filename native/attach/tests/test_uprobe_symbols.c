@@ -5,10 +5,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include "attach/elf_symbols.h"
+#include "common/error.h"
 #include "test/harness.h"
 
 __attribute__((noinline, used)) int uprobe_symbols_local_fn(int x)
@@ -28,7 +30,9 @@ static void *libc_sym(const char *name)
 
 static int resolve(const char *arg, struct bpftime_resolved *out, char *err)
 {
-    return bpftime_resolve_uprobe_target(arg, strlen(arg), out, err, 512);
+    int rc = bpftime_resolve_uprobe_target(arg, strlen(arg), out);
+    snprintf(err, 512, "%s", bpftime_last_error_message());
+    return rc;
 }
 
 TEST(libc_by_soname_prefix_and_path)
@@ -79,9 +83,7 @@ TEST(ifunc_resolves_to_the_chosen_implementation)
     int ifunc = 0;
     Dl_info info;
     CHECK(dladdr(libc_sym("malloc"), &info));
-    CHECK_EQ(
-        bpftime_elf_lookup_symbol(info.dli_fname, "strlen", &value, &size, &ifunc, err, sizeof err),
-        0);
+    CHECK_EQ(bpftime_elf_lookup_symbol(info.dli_fname, "strlen", &value, &size, &ifunc), 0);
     CHECK(ifunc); /* glibc's strlen is an IFUNC on x86-64 */
     CHECK_EQ(resolve("libc.so.6:strlen", &r, err), 0);
     CHECK_EQ(r.addr, (uintptr_t)libc_sym("strlen"));
@@ -149,16 +151,15 @@ TEST(errors)
 TEST(arg_need_not_be_nul_terminated)
 {
     struct bpftime_resolved r;
-    char err[512];
     const char buf[] = "libc.so.6:mallocXXXX";
-    CHECK_EQ(bpftime_resolve_uprobe_target(buf, 16, &r, err, sizeof err), 0);
+    CHECK_EQ(bpftime_resolve_uprobe_target(buf, 16, &r), 0);
     CHECK_EQ(r.addr, (uintptr_t)libc_sym("malloc"));
 }
 
 /* Garbage and truncated ELF files: errors, never a crash. */
 TEST(bad_elf_files)
 {
-    char path[64], err[512];
+    char path[64];
     uint64_t v, s;
     int ifunc;
     snprintf(path, sizeof path, "/tmp/bpftime-test-elf-%d", (int)getpid());
@@ -166,7 +167,7 @@ TEST(bad_elf_files)
     CHECK(fd >= 0);
     CHECK(write(fd, "not an elf file at all, just some text......................", 60) == 60);
     close(fd);
-    CHECK_EQ(bpftime_elf_lookup_symbol(path, "f", &v, &s, &ifunc, err, sizeof err), -EIO);
+    CHECK_EQ(bpftime_elf_lookup_symbol(path, "f", &v, &s, &ifunc), -EIO);
     /* The first n bytes of libc for several n. */
     Dl_info info;
     CHECK(dladdr(libc_sym("malloc"), &info));
@@ -181,7 +182,7 @@ TEST(bad_elf_files)
         fd = open(path, O_CREAT | O_TRUNC | O_WRONLY, 0600);
         CHECK(write(fd, buf, sizes[i]) == (ssize_t)sizes[i]);
         close(fd);
-        int rc = bpftime_elf_lookup_symbol(path, "malloc", &v, &s, &ifunc, err, sizeof err);
+        int rc = bpftime_elf_lookup_symbol(path, "malloc", &v, &s, &ifunc);
         CHECK(rc == -ENOENT || rc == -EIO || rc == 0);
     }
     /* Random bit flips in the headers. */
@@ -194,8 +195,104 @@ TEST(bad_elf_files)
         fd = open(path, O_CREAT | O_TRUNC | O_WRONLY, 0600);
         CHECK(write(fd, copy, sizeof copy) == (ssize_t)sizeof copy);
         close(fd);
-        bpftime_elf_lookup_symbol(path, "malloc", &v, &s, &ifunc, err, sizeof err);
-        bpftime_elf_first_load_vaddr(path, &v, err, sizeof err);
+        bpftime_elf_lookup_symbol(path, "malloc", &v, &s, &ifunc);
+        bpftime_elf_first_load_vaddr(path, &v);
     }
     unlink(path);
+}
+
+/* ---- files rather than processes (kernel uprobes) ---- */
+
+/* File offset of code at `addr` in this process, from /proc/self/maps. */
+static uint64_t self_offset(uint64_t addr, char *path)
+{
+    FILE *fp = fopen("/proc/self/maps", "re");
+    char line[PATH_MAX + 128];
+    uint64_t out = UINT64_MAX;
+    while (fp && fgets(line, sizeof line, fp)) {
+        unsigned long start, end, off;
+        int pos = 0;
+        if (sscanf(line, "%lx-%lx %*s %lx %*s %*s %n", &start, &end, &off, &pos) < 3)
+            continue;
+        if (addr >= start && addr < end) {
+            sscanf(line + pos, "%s", path);
+            out = addr - start + off;
+            break;
+        }
+    }
+    if (fp)
+        fclose(fp);
+    return out;
+}
+
+static int resolve_file(const char *arg, char *path, uint64_t *offset, char *err)
+{
+    int rc = bpftime_resolve_uprobe_file(arg, strlen(arg), path, PATH_MAX, offset);
+    snprintf(err, 512, "%s", bpftime_last_error_message());
+    return rc;
+}
+
+TEST(file_offset_matches_the_process_resolution)
+{
+    char exe[PATH_MAX], arg[PATH_MAX + 64], path[PATH_MAX], mapped[PATH_MAX], err[512];
+    CHECK(realpath("/proc/self/exe", exe));
+    snprintf(arg, sizeof arg, "%s:uprobe_symbols_local_fn+4", exe);
+    uint64_t offset = 0;
+    CHECK_EQ(resolve_file(arg, path, &offset, err), 0);
+    CHECK(strcmp(path, exe) == 0);
+    CHECK_EQ(offset, self_offset((uint64_t)(uintptr_t)uprobe_symbols_local_fn + 4, mapped));
+    /* libc by its bare name, malloc at the file offset this process runs it from. */
+    CHECK_EQ(resolve_file("libc:malloc", path, &offset, err), 0);
+    CHECK_EQ(offset, self_offset((uint64_t)(uintptr_t)libc_sym("malloc"), mapped));
+    CHECK(strcmp(path, mapped) == 0);
+}
+
+TEST(file_ifunc_is_the_implementation_as_in_a_process)
+{
+    char path[PATH_MAX], mapped[PATH_MAX], err[512];
+    uint64_t offset = 0, value, size, resolver;
+    int ifunc = 0;
+    CHECK_EQ(resolve_file("libc.so.6:strlen", path, &offset, err), 0);
+    CHECK_EQ(offset, self_offset((uint64_t)(uintptr_t)libc_sym("strlen"), mapped));
+    CHECK(strcmp(path, mapped) == 0);
+    /* ... and not the resolver the symbol's value points at. */
+    CHECK_EQ(bpftime_elf_lookup_symbol(path, "strlen", &value, &size, &ifunc), 0);
+    CHECK(ifunc);
+    CHECK_EQ(bpftime_elf_vaddr_to_offset(path, value, &resolver), 0);
+    CHECK(resolver != offset);
+    /* The process resolution agrees. */
+    struct bpftime_resolved r;
+    CHECK_EQ(resolve("libc.so.6:strlen", &r, err), 0);
+    CHECK_EQ(self_offset(r.addr, mapped), offset);
+}
+
+TEST(file_describe_offset_names_the_function)
+{
+    char exe[PATH_MAX], arg[PATH_MAX + 64], path[PATH_MAX], name[256], err[512];
+    uint64_t offset = 0, delta = 99;
+    CHECK(realpath("/proc/self/exe", exe));
+    snprintf(arg, sizeof arg, "%s:uprobe_symbols_local_fn+3", exe);
+    CHECK_EQ(resolve_file(arg, path, &offset, err), 0);
+    CHECK_EQ(bpftime_elf_describe_offset(path, offset, name, sizeof name, &delta), 0);
+    CHECK(strcmp(name, "uprobe_symbols_local_fn") == 0);
+    CHECK_EQ(delta, 3);
+    CHECK_EQ(bpftime_elf_describe_offset(path, 1ull << 40, name, sizeof name, &delta), -ENOENT);
+}
+
+TEST(file_errors)
+{
+    char path[PATH_MAX], err[512];
+    uint64_t offset;
+    CHECK_EQ(resolve_file("/nonexistent/bin:main", path, &offset, err), -ENOENT);
+    CHECK_STR_CONTAINS(err, "no such file");
+    CHECK_EQ(resolve_file("no-such-binary-anywhere:main", path, &offset, err), -ENOENT);
+    CHECK_STR_CONTAINS(err, "give its full path");
+    CHECK_EQ(resolve_file("libc.so.6:no_such_function", path, &offset, err), -ENOENT);
+    CHECK_STR_CONTAINS(err, "symbol no_such_function not found in");
+    CHECK_EQ(resolve_file("libc.so.6:0xfffffffff0", path, &offset, err), -EINVAL);
+    CHECK_STR_CONTAINS(err, "in no loadable segment");
+    CHECK_EQ(resolve_file("work", path, &offset, err), -EINVAL);
+    /* A program on $PATH by its name. */
+    CHECK_EQ(bpftime_find_binary_file("sh", path, sizeof path), 0);
+    CHECK(path[0] == '/');
 }

@@ -171,7 +171,7 @@ static const struct bpftime_hook_callbacks both = {count_enter, count_leave};
         struct bpftime_hook *h_ = NULL; \
         int rc_ = bpftime_hook_attach_ex((void *)(fnaddr), size, &both, NULL, &h_); \
         if (rc_) \
-            test_fail(t, __FILE__, __LINE__, "attach: %s", bpftime_patcher_error()); \
+            test_fail(t, __FILE__, __LINE__, "attach: %s", bpftime_last_error_message()); \
         CHECK_EQ(rc_, 0); \
         CHECK(memcmp(saved_, (void *)(fnaddr), 32) != 0); \
         enters = leaves = 0; \
@@ -211,7 +211,7 @@ TEST(short_jmp_in_prologue_needs_size)
     /* Without a size, the bytes after the jmp might be another function. */
     struct bpftime_hook *h = NULL;
     CHECK_EQ(bpftime_hook_attach((void *)f, &both, NULL, &h), -EINVAL);
-    CHECK_STR_CONTAINS(bpftime_patcher_error(), "too short");
+    CHECK_STR_CONTAINS(bpftime_last_error_message(), "too short");
     CHECK_HOOKED(f, sizeof jmp_short_fn, f(1), 8);
 }
 
@@ -261,7 +261,7 @@ TEST(too_short_function_is_refused)
     void *tiny = page + OFF_TINY;
     struct bpftime_hook *h = NULL;
     CHECK_EQ(bpftime_hook_attach(tiny, &both, NULL, &h), -EINVAL);
-    CHECK_STR_CONTAINS(bpftime_patcher_error(), "too short");
+    CHECK_STR_CONTAINS(bpftime_last_error_message(), "too short");
     CHECK_EQ(bpftime_hook_attach_ex(tiny, 1, &both, NULL, &h), -EINVAL);
     CHECK(h == NULL);
     CHECK(memcmp(tiny, two_tiny_fns, sizeof two_tiny_fns) == 0);
@@ -281,7 +281,7 @@ TEST(branch_back_into_patched_bytes_is_refused)
     void *f = page + OFF_BACK;
     struct bpftime_hook *h = NULL;
     CHECK_EQ(bpftime_hook_attach(f, &both, NULL, &h), -EINVAL);
-    CHECK_STR_CONTAINS(bpftime_patcher_error(), "branches back");
+    CHECK_STR_CONTAINS(bpftime_last_error_message(), "branches back");
     CHECK_EQ(bpftime_hook_attach_ex(f, sizeof branch_back_fn, &both, NULL, &h), -EINVAL);
     CHECK(memcmp(f, branch_back_fn, sizeof branch_back_fn) == 0);
     CHECK_EQ(((fn1)f)(3), 3);
@@ -293,7 +293,7 @@ TEST(unmapped_address_is_refused)
     munmap(p, PAGE);
     struct bpftime_hook *h = NULL;
     CHECK(bpftime_hook_attach(p, &both, NULL, &h) < 0);
-    CHECK(strlen(bpftime_patcher_error()) > 0);
+    CHECK(strlen(bpftime_last_error_message()) > 0);
 }
 
 /* ---- relocation to a far address (beyond rel32 reach) -------------------- */

@@ -68,7 +68,7 @@ static const struct bpftime_hook_callbacks rec_leave_only = {NULL, rec_leave};
     do { \
         int rc_ = bpftime_hook_attach((void *)(fn), (cbs), (user), (out)); \
         if (rc_) \
-            test_fail(t, __FILE__, __LINE__, "attach: %s", bpftime_patcher_error()); \
+            test_fail(t, __FILE__, __LINE__, "attach: %s", bpftime_last_error_message()); \
         CHECK_EQ(rc_, 0); \
     } while (0)
 
@@ -214,15 +214,15 @@ TEST(errors_have_codes_and_messages)
 {
     struct bpftime_hook *h = NULL;
     CHECK_EQ(bpftime_hook_attach(NULL, &rec_cbs, NULL, &h), -EINVAL);
-    CHECK_STR_CONTAINS(bpftime_patcher_error(), "required");
+    CHECK_STR_CONTAINS(bpftime_last_error_message(), "required");
     const struct bpftime_hook_callbacks none = {NULL, NULL};
     CHECK_EQ(bpftime_hook_attach((void *)target_add, &none, NULL, &h), -EINVAL);
     CHECK_EQ(bpftime_hook_transaction_commit(), -EINVAL);
-    CHECK_STR_CONTAINS(bpftime_patcher_error(), "without begin");
+    CHECK_STR_CONTAINS(bpftime_last_error_message(), "without begin");
     CHECK_EQ(bpftime_hook_detach(NULL), -EINVAL);
     static long not_code[8]; /* data, not code */
     CHECK(bpftime_hook_attach(not_code, &rec_cbs, NULL, &h) < 0);
-    CHECK_STR_CONTAINS(bpftime_patcher_error(), "executable");
+    CHECK_STR_CONTAINS(bpftime_last_error_message(), "executable");
 }
 
 /* A callback calling the hooked function runs it unhooked (no recursion). */

@@ -159,7 +159,7 @@ TEST(damaged_header_fields_are_refused_at_open)
                 fixture_drop(&f);
                 return;
             }
-            CHECK(strstr(bpftime_last_error(), f.name) != NULL);
+            CHECK(strstr(bpftime_last_error_message(), f.name) != NULL);
         }
     }
     fixture_drop(&f);
@@ -261,8 +261,8 @@ TEST(validate_finds_damage_in_any_object)
     uint64_t saved = hh->elems_off;
     hh->elems_off = UINT64_MAX;
     CHECK_EQ(bpftime_region_validate(f.r), -EUCLEAN);
-    CHECK_STR_CONTAINS(bpftime_last_error(), "is damaged");
-    CHECK_STR_CONTAINS(bpftime_last_error(), "bpftime shm remove");
+    CHECK_STR_CONTAINS(bpftime_last_error_message(), "is damaged");
+    CHECK_STR_CONTAINS(bpftime_last_error_message(), "bpftime shm remove");
     hh->elems_off = saved;
     CHECK_EQ(bpftime_region_validate(f.r), 0);
     fixture_drop(&f);
@@ -283,10 +283,10 @@ TEST(truncation_is_detected_before_and_after_open)
         struct bpftime_region *r3 = NULL;
         int rc = bpftime_region_open(f.name, &r3);
         CHECK(rc == -EUCLEAN);
-        CHECK_STR_CONTAINS(bpftime_last_error(), "truncated");
+        CHECK_STR_CONTAINS(bpftime_last_error_message(), "truncated");
         struct bpftime_map_info mi;
         CHECK_EQ(bpftime_map_get(r2, f.hash, &mi), -EUCLEAN);
-        CHECK_STR_CONTAINS(bpftime_last_error(), "was truncated");
+        CHECK_STR_CONTAINS(bpftime_last_error_message(), "was truncated");
         uint8_t buf[256];
         uint32_t len;
         CHECK_EQ(bpftime_ringbuf_poll(r2, f.rb, 0), -EUCLEAN);

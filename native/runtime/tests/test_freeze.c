@@ -33,7 +33,7 @@ TEST(frozen_map_refuses_control_plane_writes)
     CHECK_EQ(bpftime_map_freeze(r, (uint32_t)id), -EBUSY);
     uint64_t nv = 0;
     CHECK_EQ(bpftime_map_update(r, (uint32_t)id, &k, &nv, BPFTIME_ANY), -EPERM);
-    CHECK_STR_CONTAINS(bpftime_last_error(), "is frozen");
+    CHECK_STR_CONTAINS(bpftime_last_error_message(), "is frozen");
     CHECK_EQ(bpftime_map_lookup(r, (uint32_t)id, &k, &out), 0);
     CHECK_EQ(out, v); /* the value the verifier saw is intact */
     struct bpftime_map_info info;
@@ -67,7 +67,7 @@ TEST(rdonly_prog_map_refuses_program_writes_and_rdonly_refuses_control_plane)
     CHECK_EQ(bpftime_map_h_update(h, &k, &v, BPFTIME_ANY, true), -EPERM);
     CHECK_EQ(bpftime_map_h_update(h, &k, &v, BPFTIME_ANY, false), 0);
     CHECK_EQ(bpftime_map_update(r, (uint32_t)ro_sys, &k, &v, BPFTIME_ANY), -EPERM);
-    CHECK_STR_CONTAINS(bpftime_last_error(), "BPF_F_RDONLY");
+    CHECK_STR_CONTAINS(bpftime_last_error_message(), "BPF_F_RDONLY");
     struct bpftime_map *hs = bpftime_map_handle(r, (uint32_t)ro_sys);
     CHECK_EQ(bpftime_map_h_update(hs, &k, &v, BPFTIME_ANY, true), 0); /* programs may */
     bpftime_region_close(r);

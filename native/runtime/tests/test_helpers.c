@@ -121,17 +121,19 @@ TEST(snprintf_kernel_semantics)
     CHECK_EQ(CALL(vm, 165, out, sizeof out, "%ld %5lu|%-4x|", wide, 24),
              strlen("-1     7|1234|") + 1);
     CHECK(strcmp(out, "-1     7|1234|") == 0);
-    CHECK_EQ(CALL(vm, 165, out, sizeof out, "%px", &wide[2], 8), strlen("0x1234") + 1);
-    CHECK(strcmp(out, "0x1234") == 0);
+    /* the kernel's %px: 16 zero-padded hex digits (test/kernel-diff.test.ts
+     * compares the whole table with the kernel's bpf_snprintf) */
+    CHECK_EQ(CALL(vm, 165, out, sizeof out, "%px", &wide[2], 8), strlen("0000000000001234") + 1);
+    CHECK(strcmp(out, "0000000000001234") == 0);
     /* errors: unsupported conversion, too few args, bad data_len */
     CHECK_EQ(CALL(vm, 165, out, sizeof out, "%f", args, 8), (uint64_t)-EINVAL);
     CHECK_EQ(CALL(vm, 165, out, sizeof out, "%d %d", args, 8), (uint64_t)-EINVAL);
     CHECK_EQ(CALL(vm, 165, out, sizeof out, "%d", args, 7), (uint64_t)-EINVAL);
     CHECK_EQ(CALL(vm, 165, out, sizeof out, "%d", args, 13 * 8), (uint64_t)-EINVAL);
-    /* %s of a bad pointer does not crash */
+    /* %s of a bad pointer does not crash and prints empty, as the kernel */
     uint64_t bad = 8;
-    CALL(vm, 165, out, sizeof out, "[%s]", &bad, 8);
-    CHECK(strcmp(out, "[(fault)]") == 0);
+    CHECK_EQ(CALL(vm, 165, out, sizeof out, "[%s]", &bad, 8), strlen("[]") + 1);
+    CHECK(strcmp(out, "[]") == 0);
     ebpf_vm_destroy(vm);
 }
 
@@ -300,7 +302,7 @@ TEST(program_updates_map_through_lddw)
     struct ebpf_vm *vm;
     int rc = bpftime_prog_load_vm(r, p, &vm);
     if (rc)
-        fprintf(stdout, "load: %s\n", bpftime_last_error());
+        fprintf(stdout, "load: %s\n", bpftime_last_error_message());
     CHECK_EQ(rc, 0);
     uint64_t ret = 0;
     for (int i = 0; i < 3; i++) {
@@ -398,8 +400,8 @@ TEST(prog_array_refuses_a_program_of_another_type)
     CHECK(kprobe > 0 && xdp_target > 0 && xdp_entry > 0);
     uint32_t k = 0, v = (uint32_t)kprobe;
     CHECK_EQ(bpftime_map_update(r, pa, &k, &v, 0), -EINVAL);
-    CHECK_STR_CONTAINS(bpftime_last_error(), "kprobe");
-    CHECK_STR_CONTAINS(bpftime_last_error(), "xdp");
+    CHECK_STR_CONTAINS(bpftime_last_error_message(), "kprobe");
+    CHECK_STR_CONTAINS(bpftime_last_error_message(), "xdp");
     v = (uint32_t)xdp_target;
     CHECK_EQ(bpftime_map_update(r, pa, &k, &v, 0), 0);
 

@@ -96,7 +96,7 @@ TEST(map_delete_refuses_a_held_map_naming_its_holders)
     CHECK_EQ(bpftime_map_delete(r, ids[0]), -EBUSY);
     char want[128];
     snprintf(want, sizeof want, "map %u is held by program %d, pin \"counts\"", ids[0], p);
-    CHECK(strstr(bpftime_last_error(), want) != NULL);
+    CHECK(strstr(bpftime_last_error_message(), want) != NULL);
     char buf[128];
     CHECK_EQ(bpftime_map_holders(r, ids[0], buf, sizeof buf), 2);
     CHECK_EQ(bpftime_map_holders(r, ids[1], buf, sizeof buf), 1);
@@ -118,7 +118,7 @@ TEST(a_pin_keeps_a_map_past_its_program_and_unpin_frees_it)
     int pp = bpftime_pin_create(r, "prog", BPFTIME_PIN_PROG, (uint32_t)p);
     CHECK(pp > 0);
     CHECK_EQ(bpftime_prog_delete(r, (uint32_t)p), -EBUSY);
-    CHECK(strstr(bpftime_last_error(), "pinned as \"prog\"") != NULL);
+    CHECK(strstr(bpftime_last_error_message(), "pinned as \"prog\"") != NULL);
     CHECK_EQ(bpftime_pin_delete(r, "prog"), 0);
     CHECK_EQ(bpftime_pin_delete(r, "prog"), -ENOENT);
     CHECK_EQ(bpftime_prog_delete(r, (uint32_t)p), 0);
@@ -152,7 +152,7 @@ TEST(a_process_running_a_program_holds_its_maps_until_it_lets_go)
     CHECK_EQ(bpftime_map_delete(r, ids[0]), -EBUSY);
     char want[64];
     snprintf(want, sizeof want, "held by process %d", (int)getpid());
-    CHECK(strstr(bpftime_last_error(), want) != NULL);
+    CHECK(strstr(bpftime_last_error_message(), want) != NULL);
     bpftime_prog_unload_vm(r, (uint32_t)p);
     CHECK_EQ(count_maps(r), 0);
     bpftime_region_close(r);

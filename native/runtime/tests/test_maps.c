@@ -82,7 +82,7 @@ TEST(map_spec_checks)
     CHECK_EQ(bpftime_map_create(r, "x", BPFTIME_MAP_RINGBUF, 4, 0, 4096, 0, 0), -EINVAL);
     CHECK_EQ(bpftime_map_create(r, "x", BPFTIME_MAP_QUEUE, 4, 4, 4, 0, 0), -EINVAL);
     CHECK_EQ(bpftime_map_create(r, "x", 12345, 4, 4, 4, 0, 0), -EINVAL);
-    CHECK_STR_CONTAINS(bpftime_last_error(), "not supported");
+    CHECK_STR_CONTAINS(bpftime_last_error_message(), "not supported");
     CHECK_EQ(bpftime_map_create(r, "x", BPFTIME_MAP_PROG_ARRAY, 4, 8, 4, 0, 0), -EINVAL);
     bpftime_region_close(r);
 }

@@ -52,7 +52,7 @@ TEST(program_create_get_delete)
     CHECK_EQ(got[0], m);
     /* a map used by a program cannot go */
     CHECK_EQ(bpftime_map_delete(r, m), -EBUSY);
-    CHECK_STR_CONTAINS(bpftime_last_error(), "held by program");
+    CHECK_STR_CONTAINS(bpftime_last_error_message(), "held by program");
     /* unknown map ids are refused */
     uint32_t bad[1] = {999};
     CHECK_EQ(bpftime_prog_create(r, "x", 1, "GPL", "", prog_code, 2, bad, 1), -ENOENT);
@@ -112,7 +112,7 @@ TEST(targets_links_and_busy_rules)
     CHECK_EQ(pi.nr_links, 1);
 
     CHECK_EQ(bpftime_prog_delete(r, p), -EBUSY);
-    CHECK_STR_CONTAINS(bpftime_last_error(), "link");
+    CHECK_STR_CONTAINS(bpftime_last_error_message(), "link");
     CHECK_EQ(bpftime_target_delete(r, tg), -EBUSY);
 
     /* replace the program of a link */
@@ -259,7 +259,7 @@ TEST(table_full_is_reported)
     for (uint32_t i = 1; i < SHM_TARGETS_CAP; i++)
         CHECK(bpftime_target_create(r, 1, "", 0) > 0);
     CHECK_EQ(bpftime_target_create(r, 1, "", 0), -ENOSPC);
-    CHECK_STR_CONTAINS(bpftime_last_error(), "full");
+    CHECK_STR_CONTAINS(bpftime_last_error_message(), "full");
     CHECK_EQ(bpftime_target_delete(r, tg), 0);
     int t2 = bpftime_target_create(r, 1, "", 0);
     CHECK_EQ(t2, (int)SHM_TARGETS_CAP + 1); /* slot reused, id not */

@@ -29,7 +29,7 @@ TEST(create_open_close_remove)
     CHECK(info.heap_size > 0 && info.heap_size < info.size);
 
     CHECK_EQ(bpftime_region_create(name, 8 << 20, &r2), -EEXIST);
-    CHECK_STR_CONTAINS(bpftime_last_error(), "already exists");
+    CHECK_STR_CONTAINS(bpftime_last_error_message(), "already exists");
 
     CHECK_EQ(bpftime_region_open(name, &r2), 0);
     CHECK(bpftime_region_base(r2) != bpftime_region_base(r)); /* separate mapping */
@@ -46,7 +46,7 @@ TEST(create_open_close_remove)
 
     CHECK_EQ(bpftime_region_remove(name), 0);
     CHECK_EQ(bpftime_region_open(name, &r2), -ENOENT);
-    CHECK_STR_CONTAINS(bpftime_last_error(), "does not exist");
+    CHECK_STR_CONTAINS(bpftime_last_error_message(), "does not exist");
     CHECK_EQ(bpftime_region_remove(name), -ENOENT);
 }
 
@@ -71,13 +71,13 @@ TEST(invalid_names_and_sizes)
 {
     struct bpftime_region *r;
     CHECK_EQ(bpftime_region_create("a/b", 0, &r), -EINVAL);
-    CHECK_STR_CONTAINS(bpftime_last_error(), "invalid region name");
+    CHECK_STR_CONTAINS(bpftime_last_error_message(), "invalid region name");
     CHECK_EQ(bpftime_region_create("", 0, &r), -EINVAL);
     CHECK_EQ(bpftime_region_create("..", 0, &r), -EINVAL);
     char name[64];
     region_name(name, sizeof name, "small");
     CHECK_EQ(bpftime_region_create(name, 4096, &r), -EINVAL);
-    CHECK_STR_CONTAINS(bpftime_last_error(), "too small");
+    CHECK_STR_CONTAINS(bpftime_last_error_message(), "too small");
 }
 
 TEST(version_mismatch_is_refused_with_message)
@@ -89,7 +89,7 @@ TEST(version_mismatch_is_refused_with_message)
     r->hdr->layout_version = BPFTIME_LAYOUT_VERSION + 1;
     bpftime_region_close(r);
     CHECK_EQ(bpftime_region_open(name, &r), -EPROTO);
-    const char *msg = bpftime_last_error();
+    const char *msg = bpftime_last_error_message();
     bpftime_region_remove(name);
     char want[96];
     snprintf(want, sizeof want, "has layout version %u, this build reads version %u",
@@ -113,7 +113,7 @@ TEST(not_a_region_is_refused)
     int rc = bpftime_region_open(name, &r);
     unlink(path);
     CHECK_EQ(rc, -EINVAL);
-    CHECK_STR_CONTAINS(bpftime_last_error(), "is not a bpftime region");
+    CHECK_STR_CONTAINS(bpftime_last_error_message(), "is not a bpftime region");
 
     /* an empty file (e.g. a creator that died before writing) too */
     fd = open(path, O_CREAT | O_RDWR | O_TRUNC, 0600);
@@ -182,7 +182,7 @@ TEST(allocator_reuses_and_zeroes)
     CHECK(rest > big2 && rest < big + 200000 + 4096);
     /* exhaustion is an error with a message, not a crash */
     CHECK_EQ(bpftime_shm_alloc(r, 64 << 20), -ENOMEM);
-    CHECK_STR_CONTAINS(bpftime_last_error(), "is full");
+    CHECK_STR_CONTAINS(bpftime_last_error_message(), "is full");
     bpftime_region_close(r);
 }
 
@@ -228,7 +228,7 @@ TEST(map_too_large_for_region_fails_cleanly)
     CHECK_EQ(bpftime_region_create(name, 4 << 20, &r), 0);
     bpftime_region_remove(name);
     CHECK_EQ(bpftime_map_create(r, "big", BPFTIME_MAP_ARRAY, 4, 1024, 100000, 0, 0), -ENOMEM);
-    CHECK_STR_CONTAINS(bpftime_last_error(), "no room");
+    CHECK_STR_CONTAINS(bpftime_last_error_message(), "no room");
     CHECK_EQ(bpftime_map_create(r, "big", BPFTIME_MAP_HASH, 8, 8, 4000000, 0, 0), -ENOMEM);
     CHECK(bpftime_map_create(r, "ok", BPFTIME_MAP_ARRAY, 4, 8, 16, 0, 0) > 0);
     bpftime_region_close(r);

@@ -125,29 +125,96 @@ TEST(full_ring_drops_and_wraps)
     bpftime_region_close(r);
 }
 
+/* The capacity edge and the wrap layout, computed by hand from the format
+ * (8-byte header, records padded to 8, 4096-byte data area). */
+TEST(exact_capacity_and_wrap_layout)
+{
+    struct bpftime_region *r = mk("edge");
+    CHECK(r);
+    int id = bpftime_map_create(r, "rb", BPFTIME_MAP_RINGBUF, 0, 0, 4096, 0, 0);
+    struct bpftime_map *h = bpftime_map_handle(r, id);
+    uint8_t *data = (uint8_t *)h->rb + SHM_RB_HDR_PAGES * SHM_PAGE;
+    static uint8_t big[4088];
+    uint8_t out[4088];
+    uint32_t len;
+    /* a record of exactly the ring's size (4088 + 8) fits; then nothing does */
+    CHECK_EQ(bpftime_ringbuf_output(h, big, 4088, 0), 0);
+    CHECK(bpftime_ringbuf_reserve(h, 1) == NULL);
+    CHECK_EQ(bpftime_ringbuf_lost(r, id), 1);
+    CHECK_EQ(bpftime_ringbuf_read(r, id, out, sizeof out, &len, NULL), 1);
+    CHECK_EQ(len, 4088);
+    /* 8 bytes short of full: a 1-byte record (16 with header) does not fit */
+    CHECK_EQ(bpftime_ringbuf_output(h, big, 4080, 0), 0);
+    CHECK(bpftime_ringbuf_reserve(h, 1) == NULL);
+    CHECK_EQ(bpftime_ringbuf_lost(r, id), 2);
+    CHECK_EQ(bpftime_ringbuf_read(r, id, out, sizeof out, &len, NULL), 1);
+    CHECK_EQ(len, 4080);
+    /* positions 4096 + 4088: the next 8-byte record (16) does not fit before
+     * the end, so an 8-byte padding record fills it and the record starts at
+     * data offset 0 */
+    CHECK_EQ(bpftime_ringbuf_query(h, BPFTIME_RB_PROD_POS), 4096 + 4088);
+    uint8_t *p = bpftime_ringbuf_reserve(h, 8);
+    CHECK(p == data + 8);
+    CHECK_EQ(bpftime_ringbuf_query(h, BPFTIME_RB_PROD_POS), 4096 + 4088 + 8 + 16);
+    memcpy(p, "wrapped!", 8);
+    bpftime_ringbuf_submit(p, 0, false);
+    CHECK_EQ(bpftime_ringbuf_read(r, id, out, sizeof out, &len, NULL), 1);
+    CHECK_EQ(len, 8);
+    CHECK(memcmp(out, "wrapped!", 8) == 0);
+    CHECK_EQ(bpftime_ringbuf_query(h, BPFTIME_RB_CONS_POS), 4096 + 4088 + 8 + 16);
+    bpftime_region_close(r);
+
+    /* 8 bytes free in one piece (no wrap involved): consumer at data offset
+     * 8 after an empty record, 4088 bytes in use from there to the end; a
+     * 1-byte record needs 16 and must be refused */
+    r = mk("edge8");
+    CHECK(r);
+    id = bpftime_map_create(r, "rb", BPFTIME_MAP_RINGBUF, 0, 0, 4096, 0, 0);
+    h = bpftime_map_handle(r, id);
+    CHECK_EQ(bpftime_ringbuf_output(h, big, 0, 0), 0);
+    CHECK_EQ(bpftime_ringbuf_read(r, id, out, sizeof out, &len, NULL), 1);
+    CHECK_EQ(len, 0);
+    CHECK_EQ(bpftime_ringbuf_output(h, big, 4080, 0), 0);
+    CHECK_EQ(bpftime_ringbuf_query(h, BPFTIME_RB_PROD_POS), 4096);
+    CHECK(bpftime_ringbuf_reserve(h, 1) == NULL);
+    CHECK_EQ(bpftime_ringbuf_lost(r, id), 1);
+    bpftime_region_close(r);
+}
+
 static uint64_t now_ms(void)
 {
     return rt_now_ns(CLOCK_MONOTONIC) / 1000000;
 }
 
+/* The producer's commit wakes a consumer blocked in the futex: the consumer
+ * waits with a 20 s timeout, the producer (another process) submits only once
+ * it sees the consumer registered as a waiter, and the consumer must return
+ * with the record long before its timeout, with the wake sequence advanced by
+ * the commit. A consumer that is never woken returns only at the timeout. */
 TEST(poll_wakes_consumer_in_another_process)
 {
     struct bpftime_region *r = mk("wake");
     CHECK(r);
     int id = bpftime_map_create(r, "rb", BPFTIME_MAP_RINGBUF, 0, 0, 4096, 0, 0);
     CHECK(id > 0);
+    struct bpftime_map *h = bpftime_map_handle(r, id);
     /* timeout without data */
     uint64_t t0 = now_ms();
     CHECK_EQ(bpftime_ringbuf_poll(r, id, 30), 0);
     CHECK(now_ms() - t0 >= 25);
+    uint32_t seq0 = atomic_load(&h->rb->wake_seq);
     pid_t pid = fork();
     if (pid == 0) {
-        usleep(50000);
-        struct bpftime_map *h = bpftime_map_handle(r, id);
+        /* condition, not a delay: submit once the parent is waiting */
+        while (atomic_load(&h->rb->waiters) == 0)
+            usleep(1000);
         _exit(bpftime_ringbuf_output(h, "ping", 4, 0) == 0 ? 0 : 1);
     }
-    /* blocks in the futex until the child's submit wakes it */
-    CHECK_EQ(bpftime_ringbuf_poll(r, id, 10000), 1);
+    t0 = now_ms();
+    CHECK_EQ(bpftime_ringbuf_poll(r, id, 20000), 1);
+    /* woken by the commit: far below the 20 s timeout even on a loaded machine */
+    CHECK(now_ms() - t0 < 10000);
+    CHECK(atomic_load(&h->rb->wake_seq) != seq0);
     char buf[8];
     uint32_t len;
     CHECK_EQ(bpftime_ringbuf_read(r, id, buf, sizeof buf, &len, NULL), 1);
@@ -155,6 +222,29 @@ TEST(poll_wakes_consumer_in_another_process)
     int st;
     waitpid(pid, &st, 0);
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    bpftime_region_close(r);
+}
+
+/* Without a waiter a commit does not enter the kernel (no futex wake) unless
+ * BPF_RB_FORCE_WAKEUP asks; BPF_RB_NO_WAKEUP never wakes. */
+TEST(commit_wakes_only_when_someone_waits_or_forced)
+{
+    struct bpftime_region *r = mk("wakeflags");
+    CHECK(r);
+    int id = bpftime_map_create(r, "rb", BPFTIME_MAP_RINGBUF, 0, 0, 4096, 0, 0);
+    CHECK(id > 0);
+    struct bpftime_map *h = bpftime_map_handle(r, id);
+    uint32_t seq = atomic_load(&h->rb->wake_seq);
+    CHECK_EQ(bpftime_ringbuf_output(h, "a", 1, 0), 0);
+    CHECK_EQ(atomic_load(&h->rb->wake_seq), seq);
+    CHECK_EQ(bpftime_ringbuf_output(h, "b", 1, BPFTIME_RB_FORCE_WAKEUP), 0);
+    CHECK_EQ(atomic_load(&h->rb->wake_seq), seq + 1);
+    atomic_fetch_add(&h->rb->waiters, 1); /* as a blocked consumer would */
+    CHECK_EQ(bpftime_ringbuf_output(h, "c", 1, BPFTIME_RB_NO_WAKEUP), 0);
+    CHECK_EQ(atomic_load(&h->rb->wake_seq), seq + 1);
+    CHECK_EQ(bpftime_ringbuf_output(h, "d", 1, 0), 0);
+    CHECK_EQ(atomic_load(&h->rb->wake_seq), seq + 2);
+    atomic_fetch_sub(&h->rb->waiters, 1);
     bpftime_region_close(r);
 }
 
@@ -190,7 +280,8 @@ TEST(perf_event_array_per_cpu_streams)
     /* consumers are woken through the map's single wake word */
     pid_t pid = fork();
     if (pid == 0) {
-        usleep(20000);
+        while (atomic_load(&h->rb->waiters) == 0) /* the parent is waiting */
+            usleep(1000);
         uint32_t x = 1;
         _exit(bpftime_perf_event_output(h, 0, &x, 4) == 0 ? 0 : 1);
     }

@@ -29,7 +29,7 @@ static void ring_fields(const char *what, uint32_t id, struct shm_ringbuf *rb)
 int main(int argc, char **argv)
 {
     if (argc != 2 || bpftime_region_open(argv[1], &r) != 0) {
-        fprintf(stderr, "usage: tool_region_fields REGION (%s)\n", bpftime_last_error());
+        fprintf(stderr, "usage: tool_region_fields REGION (%s)\n", bpftime_last_error_message());
         return 2;
     }
     struct shm_header *h = r->hdr;

@@ -51,6 +51,10 @@ VM_CASE(load_store_via_r10_allowed, .expect = 0,
         CODE(ST_IMM(BPF_DW, 10, -8, 0), MOV64_IMM(0, 0), EXIT()))
 VM_CASE(load_jump_past_end, .load_err = -EINVAL, .err = "instruction 1: jump target 5 is outside",
         CODE(MOV64_IMM(0, 0), JA(3), EXIT()))
+/* the edges: one past the last instruction is outside, the last one is not */
+VM_CASE(load_jump_to_one_past_the_end, .load_err = -EINVAL,
+        .err = "instruction 1: jump target 3 is outside", CODE(MOV64_IMM(0, 0), JA(1), EXIT()))
+VM_CASE(load_jump_to_the_last_instruction, .expect = 0, CODE(MOV64_IMM(0, 0), JA(0), EXIT()))
 VM_CASE(load_jump_before_start, .load_err = -EINVAL,
         .err = "instruction 1: jump target -1 is outside",
         CODE(MOV64_IMM(0, 0), JMP_IMM(BPF_JEQ, 0, 0, -3), EXIT()))

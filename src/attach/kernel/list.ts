@@ -10,7 +10,7 @@ import {
   type KernelMapInfo,
   type KernelProgInfo,
 } from "../../native/index.ts";
-import { mapTypeName } from "../../elf/index.ts";
+import { mapTypeName } from "../../enums.ts";
 import { kernelProgTypeName, readMeta } from "./metadata.ts";
 import { entries, objectDir, objectNames, pinRoot, withPinned } from "./pins.ts";
 import { describeOffset } from "./uprobe-target.ts";

@@ -7,12 +7,14 @@ import { BpftimeError } from "../../errors.ts";
 import {
   BpfObject,
   ensureLibbpf,
+  ERRNO,
   KernelError,
   mapInfo,
   pinFd,
   progInfo,
 } from "../../native/index.ts";
-import { formatAttachHint, loadObject, mapTypeName } from "../../elf/index.ts";
+import { formatAttachHint, loadObject } from "../../elf/index.ts";
+import { mapTypeName } from "../../enums.ts";
 import { programKind } from "../program-types.ts";
 import { kernelProgTypeName, writeMeta, type KernelMeta } from "./metadata.ts";
 import {
@@ -52,7 +54,7 @@ function explainLoadFailure(e: KernelError): string {
   const prog = log
     .map((l) => /prog '([^']+)': (?:BPF program load failed|failed to load)/.exec(l))
     .find((m) => m)?.[1];
-  if (!detail && (e.errno === 1 || e.errno === 13))
+  if (!detail && (e.errno === ERRNO("EPERM") || e.errno === ERRNO("EACCES")))
     detail = "bpf() needs root (CAP_BPF, CAP_PERFMON) and a kernel that allows eBPF";
   if (!detail) {
     const last = [...log]

@@ -10,7 +10,7 @@ import {
   possibleCpus,
   type KernelMapInfo,
 } from "../../native/index.ts";
-import { mapTypeName } from "../../elf/index.ts";
+import { mapTypeName } from "../../enums.ts";
 import { resolvePinned, withPinned } from "./pins.ts";
 
 const PERCPU = new Set([5, 6, 10]);

@@ -6,6 +6,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { closeFd, mapCreate, mapInfo, mapLookup, mapUpdate, pinFd } from "../../native/index.ts";
 import { objectDir, withPinned } from "./pins.ts";
+import { progTypeName } from "../../enums.ts";
 
 export interface KernelMeta {
   version: 1;
@@ -46,19 +47,7 @@ export function readMeta(name: string): KernelMeta | undefined {
   }
 }
 
-const progTypeNames: Record<number, string> = {
-  1: "socket_filter",
-  2: "kprobe",
-  3: "sched_cls",
-  4: "sched_act",
-  5: "tracepoint",
-  6: "xdp",
-  7: "perf_event",
-  17: "raw_tracepoint",
-  26: "tracing",
-};
-
 /** The kernel's name of a program type, for programs loaded without our metadata. */
 export function kernelProgTypeName(t: number): string {
-  return progTypeNames[t] ?? `type ${t}`;
+  return progTypeName(t) ?? `type ${t}`;
 }

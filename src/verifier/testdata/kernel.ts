@@ -8,33 +8,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ProgramType } from "../contexts.ts";
 import type { MapInfo } from "../verifier.ts";
+import { mapTypeId, mapTypeOf, progTypes } from "../../enums.ts";
 
-const KERNEL_PROG_TYPES: Partial<Record<ProgramType, number>> = {
-  socket_filter: 1,
-  kprobe: 2,
-  kretprobe: 2,
-  uprobe: 2,
-  uretprobe: 2,
-  sched_cls: 3,
-  tracepoint: 5,
-  xdp: 6,
-  perf_event: 7,
-  raw_tracepoint: 17,
-};
+/** Kernel program type of each verifier type the kernel has (native/runtime/prog_types.def). */
+const KERNEL_PROG_TYPES: Partial<Record<ProgramType, number>> = Object.fromEntries(
+  progTypes.filter((t) => t.kernel && t.runs).map((t) => [t.name, t.id]),
+);
 
-const MAP_TYPES: Record<string, number> = {
-  hash: 1,
-  array: 2,
-  prog_array: 3,
-  perf_event_array: 4,
-  percpu_hash: 5,
-  percpu_array: 6,
-  lru_hash: 9,
-  lru_percpu_hash: 10,
-  queue: 22,
-  stack: 23,
-  ringbuf: 27,
-};
+const RINGBUF = mapTypeId("ringbuf");
 
 let helper: string | undefined | null;
 let why: string | undefined;
@@ -90,15 +71,18 @@ export function kernelVerdict(p: {
   if (!bin || ptype === undefined) return undefined;
   const words: number[] = [ptype, p.maps.length];
   for (const m of p.maps) {
-    const t =
-      typeof m.type === "number"
-        ? m.type
-        : MAP_TYPES[m.type.toLowerCase().replace(/^bpf_map_type_/, "")];
+    const t = typeof m.type === "number" ? m.type : mapTypeOf(m.type)?.id;
     if (t === undefined) return undefined;
     let maxEntries = m.maxEntries;
-    if (t === 27) maxEntries = Math.max(4096, 1 << Math.ceil(Math.log2(maxEntries)));
+    if (t === RINGBUF) maxEntries = Math.max(4096, 1 << Math.ceil(Math.log2(maxEntries)));
     const flags = m.readOnly ? 0x80 : 0; // BPF_F_RDONLY_PROG
-    words.push(t, t === 27 ? 0 : m.keySize, t === 27 ? 0 : m.valueSize, maxEntries, flags);
+    words.push(
+      t,
+      t === RINGBUF ? 0 : m.keySize,
+      t === RINGBUF ? 0 : m.valueSize,
+      maxEntries,
+      flags,
+    );
   }
   words.push(p.insts.length / 8);
   const head = new Uint8Array(new Uint32Array(words).buffer);

@@ -1,0 +1,59 @@
+// StrykerJS over `bun test` (command runner), one area per run:
+//   MUTATE_AREA=verifier npx stryker run   (scripts/mutate.ts sets it)
+// Each area mutates its implementation files and runs only the tests that
+// cover it; `--bail` stops bun at the first failure (a killed mutant). The
+// kernel differentials are left out (`-t` pattern): they check the tests'
+// expectations against the kernel and cannot see a mutant in our code.
+// Not run in CI (the CI list of critical mutants is test/mutants.test.ts).
+const areas = {
+  verifier: {
+    mutate: [
+      "src/verifier/**/*.ts",
+      "!src/verifier/**/*.test.ts",
+      "!src/verifier/text.d.ts",
+      "!src/verifier/testdata/**",
+    ],
+    tests: ["src/verifier", "test/verifier-edges.test.ts"],
+  },
+  elf: {
+    mutate: ["src/elf/*.ts", "!src/elf/*.test.ts", "!src/elf/testdata.ts"],
+    tests: ["src/elf", "src/btf"],
+  },
+  btf: {
+    mutate: ["src/btf/*.ts", "!src/btf/*.test.ts"],
+    tests: ["src/btf", "test/btf-declarators.test.ts"],
+  },
+  server: {
+    mutate: ["src/server/*.ts", "!src/server/*.test.ts"],
+    tests: ["test/server.test.ts", "test/server-auth.test.ts"],
+  },
+};
+const name = process.env.MUTATE_AREA ?? "verifier";
+const area = areas[name];
+if (!area) throw new Error(`MUTATE_AREA=${name}: choose ${Object.keys(areas).join(", ")}`);
+// Optional narrowing for a quick look: MUTATE_FILES="src/verifier/tnum.ts,src/verifier/verifier.ts:800-870"
+const only = process.env.MUTATE_FILES?.split(",").filter(Boolean);
+
+export default {
+  testRunner: "command",
+  commandRunner: {
+    command: `node_modules/.bin/bun test --bail --timeout 120000 -t '^(?!.*(kernel|agrees)).*' ${area.tests.join(" ")}`,
+  },
+  mutate: only ?? area.mutate,
+  coverageAnalysis: "off",
+  concurrency: Number(process.env.MUTATE_JOBS ?? 1),
+  timeoutFactor: 2,
+  timeoutMS: 30000,
+  reporters: ["json", "clear-text", "progress"],
+  jsonReporter: { fileName: `reports/mutation/${name}.json` },
+  tempDirName: ".stryker-tmp",
+  ignorePatterns: [
+    "dist",
+    "native/build",
+    "nginx/build",
+    "bench/build",
+    ".bpftime-cache",
+    "reports",
+  ],
+  cleanTempDir: true,
+};
