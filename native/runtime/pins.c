@@ -64,6 +64,9 @@ static void fill_info(const struct shm_pin *p, struct bpftime_pin_info *out)
 
 int bpftime_pin_create(struct bpftime_region *r, const char *name, uint32_t kind, uint32_t obj_id)
 {
+    int trunc = rt_check_truncated(r); /* before the table lock: the header may be gone */
+    if (trunc)
+        return trunc;
     int rc = check_pin_name(name);
     if (rc)
         return rc;
@@ -102,6 +105,9 @@ out:
 
 int bpftime_pin_delete(struct bpftime_region *r, const char *name)
 {
+    int trunc = rt_check_truncated(r); /* before the table lock: the header may be gone */
+    if (trunc)
+        return trunc;
     int rc = check_pin_name(name);
     if (rc)
         return rc;
@@ -122,6 +128,9 @@ int bpftime_pin_delete(struct bpftime_region *r, const char *name)
 
 int bpftime_pin_get(struct bpftime_region *r, const char *name, struct bpftime_pin_info *out)
 {
+    int trunc = rt_check_truncated(r); /* before the table lock: the header may be gone */
+    if (trunc)
+        return trunc;
     int rc = check_pin_name(name);
     if (rc)
         return rc;
@@ -135,6 +144,9 @@ int bpftime_pin_get(struct bpftime_region *r, const char *name, struct bpftime_p
 
 int bpftime_pin_get_by_id(struct bpftime_region *r, uint32_t id, struct bpftime_pin_info *out)
 {
+    int trunc = rt_check_truncated(r); /* before the table lock: the header may be gone */
+    if (trunc)
+        return trunc;
     shm_lock(&r->hdr->table_lock);
     int s = obj_find_slot(r, KIND_PIN, id);
     if (s >= 0)

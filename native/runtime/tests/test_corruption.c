@@ -295,6 +295,13 @@ TEST(truncation_is_detected_before_and_after_open)
         uint32_t k = 1;
         uint64_t v;
         CHECK_EQ(bpftime_map_lookup(r2, f.array, &k, &v), -EUCLEAN);
+        /* pins: every map reference (`events NAME`, `map dump NAME`) looks here first */
+        struct bpftime_pin_info pi;
+        CHECK_EQ(bpftime_pin_get(r2, "some-pin", &pi), -EUCLEAN);
+        CHECK_EQ(bpftime_pin_get_by_id(r2, 1, &pi), -EUCLEAN);
+        CHECK_EQ(bpftime_pin_next_id(r2, 0), -EUCLEAN);
+        CHECK_EQ(bpftime_pin_create(r2, "new-pin", BPFTIME_PIN_MAP, f.hash), -EUCLEAN);
+        CHECK_EQ(bpftime_pin_delete(r2, "some-pin"), -EUCLEAN);
         CHECK_EQ(truncate(f.r->path, (off_t)f.r->size), 0); /* back (pages read as zero) */
     }
     bpftime_region_close(r2);
