@@ -100,6 +100,20 @@ int main(int argc, char **argv)
         F("link", l->id, l, prog_id);
         F("link", l->id, l, target_id);
     }
+    for (uint32_t i = 0; i < r->table_cap[KIND_INSTANCE]; i++) {
+        struct shm_instance *in = table_slot(r, KIND_INSTANCE, i);
+        if (!in->id)
+            continue;
+        F("instance", in->id, in, nr_held_maps);
+        F("instance", in->id, in, held_overflow);
+    }
+    for (uint32_t i = 0; i < r->table_cap[KIND_PIN]; i++) {
+        struct shm_pin *pn = table_slot(r, KIND_PIN, i);
+        if (!pn->id)
+            continue;
+        F("pin", pn->id, pn, kind);
+        F("pin", pn->id, pn, obj_id);
+    }
     bpftime_region_close(r);
     return 0;
 }
