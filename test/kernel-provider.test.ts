@@ -15,6 +15,7 @@ import { join } from "node:path";
 import { cli, cliEntry, compileBpf, repoRoot, run, skipReason } from "./helpers.ts";
 import { benchKernelUprobe } from "../bench/uprobe/kernel.ts";
 import { RUN_ID, runName } from "./run-id.ts";
+import { resolveUprobeAddress } from "../src/native/index.ts";
 
 const fixtures = join(import.meta.dir, "fixtures", "kernel");
 const T = 60_000;
@@ -250,6 +251,23 @@ describe.skipIf(skip)("kernel provider", () => {
     T,
   );
 
+  test("an IFUNC (libc's strlen) is probed at the implementation the userspace provider picks", () => {
+    load(obj("count"));
+    const r = JSON.parse(
+      ok("attach", "--kernel", "count_work", "uprobe", "--arg", "libc.so.6:strlen", "--json"),
+    ) as { linkId: number; file: string; offset: number };
+    // The userspace provider's resolution in this process, as a file offset.
+    const { addr } = resolveUprobeAddress("libc.so.6:strlen");
+    const mapping = readFileSync("/proc/self/maps", "utf8")
+      .split("\n")
+      .map((l) => /^([0-9a-f]+)-([0-9a-f]+) \S+ ([0-9a-f]+) \S+ \S+\s+(\/.*)$/.exec(l))
+      .find((m) => m && addr >= BigInt(`0x${m[1]}`) && addr < BigInt(`0x${m[2]}`))!;
+    expect(r.file).toBe(mapping[4]!);
+    expect(BigInt(r.offset)).toBe(addr - BigInt(`0x${mapping[1]}`) + BigInt(`0x${mapping[3]}`));
+    // Not the resolver the IFUNC symbol points at: list does not name it strlen.
+    expect(list().links.find((l) => l.id === r.linkId)?.arg).not.toBe("libc.so.6:strlen");
+  });
+
   test("bad input is one clear line with a non-zero exit", () => {
     // Nothing loaded yet.
     expect(fails("map", "dump", "--kernel", "calls").stderr).toContain("no kernel objects");
@@ -264,7 +282,7 @@ describe.skipIf(skip)("kernel provider", () => {
     // Bad targets: no such function, no such file, no BINARY:SYMBOL, IFUNC-free nothing.
     const nofn = fails("attach", "--kernel", "count_work", "uprobe", "--arg", `${target}:nosuchfn`);
     expect(nofn.code).toBe(3);
-    expect(nofn.stderr).toContain("no function nosuchfn");
+    expect(nofn.stderr).toContain("symbol nosuchfn not found in");
     expect(
       fails("attach", "--kernel", "count_work", "uprobe", "--arg", "/nonexistent/bin:main").code,
     ).toBe(3);

@@ -228,7 +228,6 @@ function keyBytes(spec: Spec, k: number | null): Uint8Array | null {
 }
 
 const isQueueStack = (t: number) => t === QUEUE || t === STACK;
-const isArray = (t: number) => t === ARRAY || t === PERCPU_ARRAY;
 
 function genOps(spec: Spec, seed: number, n: number, keyRange: number): Op[] {
   const rnd = prng(seed);

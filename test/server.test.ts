@@ -2,7 +2,7 @@
 // as a child process on a free loopback port), a real region per test, and —
 // for server-sent events and run statistics — a real nginx running the
 // loaded program. The CLI and the API must show the same objects and ids.
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, statSync, writeFileSync, chmodSync } from "node:fs";
 import { join } from "node:path";
 import {

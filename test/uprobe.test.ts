@@ -4,7 +4,7 @@
 // (ptrace) on a process started without bpftime. The target program and the
 // eBPF programs (test/fixtures/uprobe/) are compiled into a temp dir here.
 import { afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {

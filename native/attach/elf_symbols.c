@@ -5,6 +5,7 @@
 #include "common/error.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <dlfcn.h>
 #include <elf.h>
 #include <errno.h>
@@ -340,35 +341,68 @@ static int parse_u64(const char *s, uint64_t *out)
     return 0;
 }
 
+/* A uprobe target split into its parts (pointers into buf). */
+struct target_spec {
+    char buf[PATH_MAX];
+    const char *binary;
+    char *sym; /* SYMBOL or 0xADDR */
+    uint64_t off;
+};
+
+/* Splits arg (arg_len bytes, a stored NUL tolerated) into BINARY, SYMBOL or
+ * 0xADDR, and +OFF. */
+static int parse_target(const char *arg, size_t arg_len, struct target_spec *t, char *err,
+                        size_t errlen)
+{
+    if (arg_len >= PATH_MAX)
+        return bpftime_fail(err, errlen, -EINVAL, "uprobe target is too long");
+    memcpy(t->buf, arg, arg_len);
+    t->buf[arg_len] = 0;
+    char *colon = strrchr(t->buf, ':');
+    if (!colon || colon == t->buf || !colon[1])
+        return bpftime_fail(err, errlen, -EINVAL,
+                            "uprobe target \"%s\": expected BINARY:SYMBOL[+OFF] or BINARY:0xADDR",
+                            t->buf);
+    *colon = 0;
+    t->binary = t->buf;
+    t->sym = colon + 1;
+    t->off = 0;
+    char *plus = strrchr(t->sym, '+');
+    if (plus) {
+        *plus = 0;
+        if (parse_u64(plus + 1, &t->off) < 0 || !*t->sym)
+            return bpftime_fail(err, errlen, -EINVAL, "uprobe target \"%s:%s+%s\": bad offset",
+                                t->binary, t->sym, plus + 1);
+    }
+    return 0;
+}
+
+/* The function an IFUNC named `sym` in `path` resolves to in this process (what
+ * the dynamic linker picked for this machine), or NULL. */
+static void *ifunc_target(const char *path, const char *sym)
+{
+    void *h = dlopen(path, RTLD_LAZY | RTLD_NOLOAD);
+    void *p = h ? dlsym(h, sym) : NULL;
+    if (!p)
+        p = dlsym(RTLD_DEFAULT, sym);
+    if (h)
+        dlclose(h);
+    return p;
+}
+
 int bpftime_resolve_uprobe_target(const char *arg, size_t arg_len, struct bpftime_resolved *out,
                                   char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
-    if (arg_len >= PATH_MAX)
-        return bpftime_fail(err, errlen, -EINVAL, "uprobe target is too long");
-    char buf[PATH_MAX];
-    memcpy(buf, arg, arg_len);
-    buf[arg_len] = 0;
-    while (arg_len && buf[arg_len - 1] == 0)
-        arg_len--; /* tolerate a stored NUL */
-    char *colon = strrchr(buf, ':');
-    if (!colon || colon == buf || !colon[1])
-        return bpftime_fail(err, errlen, -EINVAL,
-                            "uprobe target \"%s\": expected BINARY:SYMBOL[+OFF] or BINARY:0xADDR",
-                            buf);
-    *colon = 0;
-    const char *binary = buf;
-    char *sym = colon + 1;
-    uint64_t off = 0;
-    char *plus = strrchr(sym, '+');
-    if (plus) {
-        *plus = 0;
-        if (parse_u64(plus + 1, &off) < 0 || !*sym)
-            return bpftime_fail(err, errlen, -EINVAL, "uprobe target \"%s:%s+%s\": bad offset",
-                                binary, sym, plus + 1);
-    }
+    struct target_spec t;
+    int rc = parse_target(arg, arg_len, &t, err, errlen);
+    if (rc < 0)
+        return rc;
+    const char *binary = t.binary;
+    char *sym = t.sym;
+    uint64_t off = t.off;
 
-    int rc = bpftime_find_mapping(0, binary, out->path, sizeof out->path, &out->bias, err, errlen);
+    rc = bpftime_find_mapping(0, binary, out->path, sizeof out->path, &out->bias, err, errlen);
     if (rc == -ENOENT)
         out->not_loaded = 1;
     if (rc < 0)
@@ -389,13 +423,7 @@ int bpftime_resolve_uprobe_target(const char *arg, size_t arg_len, struct bpftim
         if (rc < 0)
             return rc;
         if (ifunc) {
-            /* The symbol's value is the resolver; hook what it picked. */
-            void *h = dlopen(out->path, RTLD_LAZY | RTLD_NOLOAD);
-            void *p = h ? dlsym(h, sym) : NULL;
-            if (!p)
-                p = dlsym(RTLD_DEFAULT, sym);
-            if (h)
-                dlclose(h);
+            void *p = ifunc_target(out->path, sym);
             if (!p)
                 return bpftime_fail(err, errlen, -ENOENT,
                                     "%s in %s is an IFUNC and the dynamic linker cannot resolve it",
@@ -418,4 +446,246 @@ int bpftime_resolve_uprobe_target(const char *arg, size_t arg_len, struct bpftim
                             sym, (unsigned long)addr);
     out->addr = addr;
     return 0;
+}
+
+/* ---- files rather than processes (kernel uprobes) ------------------------- */
+
+int bpftime_elf_vaddr_to_offset(const char *path, uint64_t vaddr, uint64_t *offset, char *err,
+                                size_t errlen)
+{
+    struct elf_file f;
+    int rc = elf_open(path, &f, err, errlen);
+    if (rc < 0)
+        return rc;
+    rc = bpftime_fail(err, errlen, -EINVAL, "address 0x%lx is in no loadable segment of %s",
+                      (unsigned long)vaddr, path);
+    for (unsigned i = 0; f.eh->e_phentsize == sizeof(Elf64_Phdr) && i < f.eh->e_phnum; i++) {
+        const Elf64_Phdr *ph = elf_at(&f, f.eh->e_phoff + (uint64_t)i * sizeof *ph, sizeof *ph);
+        if (!ph)
+            break;
+        if (ph->p_type == PT_LOAD && vaddr >= ph->p_vaddr && vaddr - ph->p_vaddr < ph->p_filesz) {
+            *offset = vaddr - ph->p_vaddr + ph->p_offset;
+            rc = 0;
+            break;
+        }
+    }
+    elf_close(&f);
+    return rc;
+}
+
+/* Is `base` (a file name) `name`, or `name` followed by '.' or '-'? */
+static bool base_matches(const char *base, const char *name)
+{
+    size_t n = strlen(name);
+    return strncmp(base, name, n) == 0 && (base[n] == 0 || base[n] == '.' || base[n] == '-');
+}
+
+static bool is_regular(const char *path, bool executable)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode) && (!executable || access(path, X_OK) == 0);
+}
+
+/* The file a bare library name stands for in the dynamic linker's default
+ * directories: the exact name first, else the shortest name it prefixes. */
+/* found: PATH_MAX bytes. */
+static bool find_in_lib_dirs(const char *name, char *found)
+{
+    static const char *const dirs[] = {"/lib/x86_64-linux-gnu",
+                                       "/usr/lib/x86_64-linux-gnu",
+                                       "/lib64",
+                                       "/usr/lib64",
+                                       "/usr/local/lib",
+                                       "/lib",
+                                       "/usr/lib"};
+    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+        char best[NAME_MAX + 1] = "";
+        DIR *d = opendir(dirs[i]);
+        if (!d)
+            continue;
+        for (struct dirent *e; (e = readdir(d));) {
+            if (!base_matches(e->d_name, name))
+                continue;
+            if (!best[0] || strcmp(e->d_name, name) == 0 ||
+                (strcmp(best, name) != 0 && strlen(e->d_name) < strlen(best)))
+                snprintf(best, sizeof best, "%s", e->d_name);
+        }
+        closedir(d);
+        if (best[0]) {
+            char p[PATH_MAX + NAME_MAX + 2];
+            snprintf(p, sizeof p, "%s/%s", dirs[i], best);
+            if (is_regular(p, false) && realpath(p, found))
+                return true;
+        }
+    }
+    return false;
+}
+
+int bpftime_find_binary_file(const char *binary, char *path, size_t path_len, char *err,
+                             size_t errlen)
+{
+    char real[PATH_MAX];
+    if (strchr(binary, '/')) {
+        if (!realpath(binary, real) || !is_regular(real, false))
+            return bpftime_fail(err, errlen, -ENOENT, "%s: no such file", binary);
+        snprintf(path, path_len, "%s", real);
+        return 0;
+    }
+    uint64_t bias;
+    char mapped[PATH_MAX];
+    if (bpftime_find_mapping(0, binary, mapped, sizeof mapped, &bias, NULL, 0) == 0 &&
+        realpath(mapped, real)) {
+        snprintf(path, path_len, "%s", real);
+        return 0;
+    }
+    const char *env = getenv("PATH");
+    char dirs[4096];
+    snprintf(dirs, sizeof dirs, "%s", env ? env : "/usr/local/bin:/usr/bin:/bin");
+    for (char *save = NULL, *dir = strtok_r(dirs, ":", &save); dir;
+         dir = strtok_r(NULL, ":", &save)) {
+        char p[PATH_MAX + NAME_MAX + 2];
+        snprintf(p, sizeof p, "%s/%s", dir, binary);
+        if (is_regular(p, true) && realpath(p, real)) {
+            snprintf(path, path_len, "%s", real);
+            return 0;
+        }
+    }
+    if (find_in_lib_dirs(binary, real)) {
+        snprintf(path, path_len, "%s", real);
+        return 0;
+    }
+    return bpftime_fail(err, errlen, -ENOENT,
+                        "%s: no such library (loaded here or in the library directories) or "
+                        "program ($PATH); give its full path",
+                        binary);
+}
+
+/* File offset of code at `addr` in this process, and the file it is in. */
+static int offset_in_self(uint64_t addr, char *path, size_t path_len, uint64_t *offset)
+{
+    FILE *fp = open_maps(0);
+    if (!fp)
+        return -errno;
+    char line[PATH_MAX + 128];
+    struct map_line m;
+    int rc = -ENOENT;
+    while (fgets(line, sizeof line, fp))
+        if (parse_map_line(line, &m) && addr >= m.start && addr < m.end) {
+            if (m.path[0] == '/') {
+                *offset = addr - m.start + m.offset;
+                snprintf(path, path_len, "%s", m.path);
+                rc = 0;
+            }
+            break;
+        }
+    fclose(fp);
+    return rc;
+}
+
+int bpftime_resolve_uprobe_file(const char *arg, size_t arg_len, char *path, size_t path_len,
+                                uint64_t *offset, char *err, size_t errlen)
+{
+    struct target_spec t;
+    int rc = parse_target(arg, arg_len, &t, err, errlen);
+    if (rc < 0)
+        return rc;
+    char file[PATH_MAX];
+    rc = bpftime_find_binary_file(t.binary, file, sizeof file, err, errlen);
+    if (rc < 0)
+        return rc;
+    snprintf(path, path_len, "%s", file);
+    if (t.sym[0] == '0' && (t.sym[1] == 'x' || t.sym[1] == 'X')) {
+        uint64_t v;
+        if (parse_u64(t.sym, &v) < 0)
+            return bpftime_fail(err, errlen, -EINVAL, "uprobe target \"%s:%s\": bad address",
+                                t.binary, t.sym);
+        return bpftime_elf_vaddr_to_offset(file, v + t.off, offset, err, errlen);
+    }
+    uint64_t value, size;
+    int ifunc;
+    rc = bpftime_elf_lookup_symbol(file, t.sym, &value, &size, &ifunc, err, errlen);
+    if (rc < 0)
+        return rc;
+    if (!ifunc)
+        return bpftime_elf_vaddr_to_offset(file, value + t.off, offset, err, errlen);
+    /* As in a process (bpftime_resolve_uprobe_target): the implementation the
+     * dynamic linker picks, which is the same for every process on this machine. */
+    void *p = ifunc_target(file, t.sym);
+    uint64_t at = 0;
+    char impl[PATH_MAX];
+    if (!p || offset_in_self((uint64_t)(uintptr_t)p, impl, sizeof impl, &at) < 0)
+        return bpftime_fail(err, errlen, -ENOENT,
+                            "%s in %s is an IFUNC and the dynamic linker cannot resolve it here: "
+                            "name the implementation (see nm -D %s)",
+                            t.sym, file, file);
+    snprintf(path, path_len, "%s", impl);
+    *offset = at + t.off;
+    return 0;
+}
+
+int bpftime_elf_describe_offset(const char *path, uint64_t offset, char *name, size_t name_len,
+                                uint64_t *delta)
+{
+    struct elf_file f;
+    int rc = elf_open(path, &f, NULL, 0);
+    if (rc < 0)
+        return rc;
+    bool have_vaddr = false;
+    uint64_t vaddr = 0;
+    for (unsigned i = 0; f.eh->e_phentsize == sizeof(Elf64_Phdr) && i < f.eh->e_phnum; i++) {
+        const Elf64_Phdr *ph = elf_at(&f, f.eh->e_phoff + (uint64_t)i * sizeof *ph, sizeof *ph);
+        if (!ph)
+            break;
+        if (ph->p_type == PT_LOAD && offset >= ph->p_offset &&
+            offset - ph->p_offset < ph->p_filesz) {
+            vaddr = offset - ph->p_offset + ph->p_vaddr;
+            have_vaddr = true;
+            break;
+        }
+    }
+    /* A global symbol starting exactly there, else the first function containing it. */
+    const char *best = NULL;
+    size_t best_max = 0;
+    uint64_t best_value = 0;
+    bool best_exact = false;
+    for (unsigned i = 0; have_vaddr && !best_exact; i++) {
+        const Elf64_Shdr *sh = elf_section(&f, i);
+        if (!sh)
+            break;
+        if ((sh->sh_type != SHT_SYMTAB && sh->sh_type != SHT_DYNSYM) ||
+            sh->sh_entsize != sizeof(Elf64_Sym))
+            continue;
+        const Elf64_Shdr *strsh = elf_section(&f, sh->sh_link);
+        const char *strtab = strsh ? elf_at(&f, strsh->sh_offset, strsh->sh_size) : NULL;
+        const Elf64_Sym *syms = elf_at(&f, sh->sh_offset, sh->sh_size);
+        if (!strtab || !syms)
+            continue;
+        for (size_t k = 0; k < sh->sh_size / sizeof(Elf64_Sym) && !best_exact; k++) {
+            const Elf64_Sym *s = &syms[k];
+            unsigned type = ELF64_ST_TYPE(s->st_info);
+            if ((type != STT_FUNC && type != STT_GNU_IFUNC) || s->st_shndx == SHN_UNDEF ||
+                s->st_name >= strsh->sh_size)
+                continue;
+            uint64_t span = s->st_size ? s->st_size : 1;
+            bool exact = s->st_value == vaddr && ELF64_ST_BIND(s->st_info) == STB_GLOBAL;
+            if (!exact && (best || vaddr < s->st_value || vaddr - s->st_value >= span))
+                continue;
+            best = strtab + s->st_name;
+            best_max = strsh->sh_size - s->st_name;
+            best_value = s->st_value;
+            best_exact = exact;
+        }
+    }
+    rc = -ENOENT;
+    if (best) {
+        size_t n = strnlen(best, best_max);
+        const char *at = memchr(best, '@', n);
+        if (at)
+            n = (size_t)(at - best);
+        snprintf(name, name_len, "%.*s", (int)n, best);
+        *delta = vaddr - best_value;
+        rc = 0;
+    }
+    elf_close(&f);
+    return rc;
 }

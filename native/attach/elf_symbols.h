@@ -50,4 +50,30 @@ int bpftime_elf_first_load_vaddr(const char *path, uint64_t *vaddr, char *err, s
 int bpftime_find_mapping(int pid, const char *binary, char *path, size_t path_len, uint64_t *bias,
                          char *err, size_t errlen);
 
+/* ---- files rather than processes: kernel uprobes take a file and a file offset */
+
+/* The file BINARY names, for probes on a file rather than a process: a path
+ * (realpath), else a file of that name mapped in this process (matched as
+ * above), else a program on $PATH, else a library of that name (or prefix) in
+ * the dynamic linker's default directories. Returns 0 or -ENOENT. */
+int bpftime_find_binary_file(const char *binary, char *path, size_t path_len, char *err,
+                             size_t errlen);
+
+/* The file offset of virtual address `vaddr` of ELF file `path` (PT_LOAD).
+ * Returns 0, -EINVAL (in no loadable segment) or -EIO. */
+int bpftime_elf_vaddr_to_offset(const char *path, uint64_t vaddr, uint64_t *offset, char *err,
+                                size_t errlen);
+
+/* Resolves arg like bpftime_resolve_uprobe_target, to a file (path) and the
+ * file offset a kernel uprobe takes. An IFUNC resolves, as in a process, to
+ * the implementation the dynamic linker picks here (the same in every process
+ * of this machine), which may be in another file. */
+int bpftime_resolve_uprobe_file(const char *arg, size_t arg_len, char *path, size_t path_len,
+                                uint64_t *offset, char *err, size_t errlen);
+
+/* The function at file offset `offset` of `path` (without "@VERSION") and the
+ * distance into it. Returns 0, or -ENOENT when no function covers it. */
+int bpftime_elf_describe_offset(const char *path, uint64_t offset, char *name, size_t name_len,
+                                uint64_t *delta);
+
 #endif

@@ -3,8 +3,8 @@
 import { BpftimeError } from "../errors.ts";
 
 export const TARGET_NGINX_URL_FILTER = 1;
-export const TARGET_UPROBE = 2;
-export const TARGET_URETPROBE = 3;
+const TARGET_UPROBE = 2;
+const TARGET_URETPROBE = 3;
 
 /** Longest attach-target argument (a prefix, a path:symbol) we accept. */
 export const MAX_TARGET_ARG = 255;

@@ -1,7 +1,7 @@
 import { type Command, flag, jsonOption, shmOption, str } from "./command.ts";
 import { snapshot } from "../ops/index.ts";
 import { withRegion } from "../ops/index.ts";
-import { printJson, table } from "./output.ts";
+import { printJson, sections } from "./output.ts";
 import { kernelList, kernelOption } from "./kernel.ts";
 
 export const listCommand: Command = {
@@ -16,10 +16,7 @@ export const listCommand: Command = {
     const s = withRegion(str(p, "shm"), snapshot);
     if (flag(p, "json")) return printJson(s);
     const out: string[] = [`region ${s.region} (generation ${s.generation})`];
-    const section = (title: string, headers: string[], rows: Array<Array<string | number>>) => {
-      out.push("", `${title} (${rows.length})`);
-      if (rows.length) out.push(table(headers, rows));
-    };
+    const section = sections(out);
     section(
       "programs",
       ["ID", "NAME", "TYPE", "INSNS", "LINKS", "RUNS", "HINT"],

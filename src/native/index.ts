@@ -9,3 +9,4 @@ export * from "./runtime.ts";
 export * from "./symbols.ts";
 export * from "./ubpf.ts";
 export * from "./vm.ts";
+export * from "./symbols.ts";

@@ -33,8 +33,6 @@ const libbpfSymbols = {
   bpf_obj_pin: { args: [i32, P], returns: i32 },
   bpf_obj_get: { args: [P], returns: i32 },
   bpf_obj_get_info_by_fd: { args: [i32, P, P], returns: i32 },
-  bpf_prog_get_fd_by_id: { args: [u32], returns: i32 },
-  bpf_map_get_fd_by_id: { args: [u32], returns: i32 },
   bpf_link_get_fd_by_id: { args: [u32], returns: i32 },
   bpf_link_get_next_id: { args: [u32, P], returns: i32 },
   bpf_map_create: { args: [u32, P, u32, u32, u32, P], returns: i32 },
@@ -43,7 +41,6 @@ const libbpfSymbols = {
   bpf_map_get_next_key: { args: [i32, P, P], returns: i32 },
   bpf_link_create: { args: [i32, i32, u32, P], returns: i32 },
   bpf_prog_load: { args: [u32, P, P, P, u64, P], returns: i32 },
-  bpf_enable_stats: { args: [u32], returns: i32 },
   btf__load_from_kernel_by_id: { args: [u32], returns: P },
   btf__raw_data: { args: [P, P], returns: P },
   btf__free: { args: [P], returns: V },
@@ -172,7 +169,7 @@ function installPrint(bpf: Libbpf["symbols"], c: Libc["symbols"]): void {
 }
 
 /** Returns and forgets libbpf's log lines so far. */
-export function takeLibbpfLog(): string[] {
+function takeLibbpfLog(): string[] {
   const l = logLines;
   logLines = [];
   return l;
@@ -183,7 +180,7 @@ export function ensureLibbpf(): void {
   libs();
 }
 
-export function strerror(errno: number): string {
+function strerror(errno: number): string {
   if (libbpfErrors[errno]) return libbpfErrors[errno]!;
   const { c } = libs();
   return String(c.strerror(errno));
@@ -308,10 +305,6 @@ export function openPinned(path: string): number {
   return check(libs().bpf.bpf_obj_get(cstr(path)), `open pinned ${path}`);
 }
 
-export function progFdById(id: number): number {
-  return check(libs().bpf.bpf_prog_get_fd_by_id(id), `program id ${id}`);
-}
-
 /** A new fd for link `id`, or -ENOENT once the link is gone (no throw). */
 export function linkFdById(id: number): number {
   return libs().bpf.bpf_link_get_fd_by_id(id);
@@ -327,10 +320,6 @@ export function linkIdExists(id: number): boolean {
   const next = new Uint32Array(1);
   const rc = libs().bpf.bpf_link_get_next_id(id - 1, next);
   return rc === 0 && next[0] === id;
-}
-
-export function mapFdById(id: number): number {
-  return check(libs().bpf.bpf_map_get_fd_by_id(id), `map id ${id}`);
 }
 
 function objInfo(fd: number, size: number, what: string, fill?: (b: Uint8Array) => void) {
@@ -421,7 +410,7 @@ export function mapInfo(fd: number): KernelMapInfo {
   };
 }
 
-export const BPF_LINK_TYPE_PERF_EVENT = 7;
+const BPF_LINK_TYPE_PERF_EVENT = 7;
 const BPF_PERF_EVENT_UPROBE = 1;
 const BPF_PERF_EVENT_URETPROBE = 2;
 
@@ -596,9 +585,4 @@ export function progLoadRaw(type: number, name: string, insns: Uint8Array): numb
     libs().bpf.bpf_prog_load(type, cstr(name), cstr("GPL"), insns, insns.length / 8, null),
     `load program ${name}`,
   );
-}
-
-/** BPF_ENABLE_STATS(BPF_STATS_RUN_TIME): run counts while the returned fd is open. */
-export function enableRunStats(): number {
-  return check(libs().bpf.bpf_enable_stats(0), "enable run-time stats");
 }

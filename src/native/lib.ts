@@ -15,7 +15,6 @@ type Symbols = Record<string, FFIFunction>;
 const baseSymbols = {
   bpftime_log_set_callback: { args: [FFIType.function], returns: FFIType.void },
   bpftime_log_set_level: { args: [FFIType.i32], returns: FFIType.void },
-  bpftime_log_get_level: { args: [], returns: FFIType.i32 },
   bpftime_native_version: { args: [], returns: FFIType.cstring },
 } satisfies Symbols;
 
@@ -45,10 +44,6 @@ export function installNativeLogger(level: number): void {
     base.symbols.bpftime_log_set_callback(logCallback.ptr!);
   }
   base.symbols.bpftime_log_set_level(level);
-}
-
-export function nativeLogLevel(): number {
-  return base.symbols.bpftime_log_get_level();
 }
 
 /** The version the native library was built with (package.json's at build time). */

@@ -1,14 +1,79 @@
-// bun:ffi face of the uprobe symbol resolver (native/attach/elf_symbols.h):
-// the same ELF lookup the agent does inside a process, used by `bpftime
-// attach` to refuse a target the agent could never hook.
+// bun:ffi face of the uprobe target resolver (native/attach/elf_symbols.h):
+// the one resolver of "BINARY:SYMBOL[+OFF]" and "BINARY:0xADDR[+OFF]" for both
+// event providers. The userspace provider resolves inside the hooked process
+// (the agent calls bpftime_resolve_uprobe_target there); the kernel provider
+// resolves here, to the file and file offset a kernel uprobe takes; `bpftime
+// attach` looks symbols up here to refuse a target the agent could never hook.
 import { FFIType, ptr } from "bun:ffi";
 import { openLibrary } from "./lib.ts";
+import { NativeError } from "./runtime.ts";
 
-const { ptr: P, i32 } = FFIType;
+const { ptr: P, u64, i32 } = FFIType;
 
 const lib = openLibrary({
   bpftime_elf_lookup_symbol: { args: [P, P, P, P, P, P, i32], returns: i32 },
+  bpftime_resolve_uprobe_file: { args: [P, u64, P, u64, P, P, u64], returns: i32 },
+  bpftime_resolve_uprobe_target: { args: [P, u64, P, P, u64], returns: i32 },
+  bpftime_find_binary_file: { args: [P, P, u64, P, u64], returns: i32 },
+  bpftime_elf_describe_offset: { args: [P, u64, P, u64, P], returns: i32 },
 });
+const s = lib.symbols;
+
+const PATH_MAX = 4096;
+const ERR_LEN = 512;
+const enc = new TextEncoder();
+const cstr = (v: string) => enc.encode(v + "\0");
+const text = (buf: Uint8Array) => {
+  const end = buf.indexOf(0);
+  return new TextDecoder().decode(buf.subarray(0, end < 0 ? buf.length : end));
+};
+
+/** "BINARY:SYMBOL[+OFF]" → the file and file offset a kernel uprobe takes (IFUNCs: the implementation). */
+export function resolveUprobeFile(arg: string): { file: string; offset: number } {
+  const a = enc.encode(arg);
+  const path = new Uint8Array(PATH_MAX);
+  const offset = new BigUint64Array(1);
+  const err = new Uint8Array(ERR_LEN);
+  const rc = s.bpftime_resolve_uprobe_file(a, a.length, path, PATH_MAX, offset, err, ERR_LEN);
+  if (rc < 0) throw new NativeError(-rc, text(err));
+  return { file: text(path), offset: Number(offset[0]) };
+}
+
+/** The address `arg` resolves to in this process, as the userspace provider's agent resolves it. */
+export function resolveUprobeAddress(arg: string): { addr: bigint; file: string } {
+  const a = enc.encode(arg);
+  // struct bpftime_resolved: addr, size, bias (u64), not_loaded (int, padded), path[PATH_MAX]
+  const out = new Uint8Array(32 + PATH_MAX);
+  const err = new Uint8Array(ERR_LEN);
+  const rc = s.bpftime_resolve_uprobe_target(a, a.length, out, err, ERR_LEN);
+  if (rc < 0) throw new NativeError(-rc, text(err));
+  const view = new DataView(out.buffer);
+  return { addr: view.getBigUint64(0, true), file: text(out.subarray(28)) };
+}
+
+/**
+ * The file BINARY names for a probe on a file: a path, a file of that name
+ * mapped in this process, a program on $PATH, or a library in the dynamic
+ * linker's default directories.
+ */
+export function findBinaryFile(binary: string): string {
+  const path = new Uint8Array(PATH_MAX);
+  const err = new Uint8Array(ERR_LEN);
+  const rc = s.bpftime_find_binary_file(cstr(binary), path, PATH_MAX, err, ERR_LEN);
+  if (rc < 0) throw new NativeError(-rc, text(err));
+  return text(path);
+}
+
+/** "symbol" and the distance into it for a file offset of `file`; undefined where none covers it. */
+export function describeFileOffset(
+  file: string,
+  offset: number,
+): { symbol: string; delta: number } | undefined {
+  const name = new Uint8Array(256);
+  const delta = new BigUint64Array(1);
+  const rc = s.bpftime_elf_describe_offset(cstr(file), BigInt(offset), name, name.length, delta);
+  return rc < 0 ? undefined : { symbol: text(name), delta: Number(delta[0]) };
+}
 
 export interface ElfSymbol {
   /** st_value: the symbol's virtual address as the file says. */

@@ -9,7 +9,7 @@ import { Region, regionName, regionPath } from "../native/index.ts";
 import { formatHookLine, hookLines, type HookLine, waitHookLines } from "./hook-report.ts";
 
 /** The environment a program started with the agent gets. */
-export function agentEnv(shm: string | undefined, base = process.env): Record<string, string> {
+function agentEnv(shm: string | undefined, base = process.env): Record<string, string> {
   const agent = agentLibraryPath();
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(base)) if (v !== undefined) env[k] = v;

@@ -1,7 +1,6 @@
 // Targets and links: `bpftime attach`, `detach`, `replace`, and the HTTP API.
 import { BpftimeError } from "../errors.ts";
 import type { Region } from "../native/index.ts";
-import { NativeError } from "../native/index.ts";
 import {
   MAX_TARGET_ARG,
   TARGET_NGINX_URL_FILTER,
@@ -10,53 +9,8 @@ import {
 } from "../attach/index.ts";
 import { programTypeName } from "../attach/index.ts";
 import { removeMeta } from "./metadata.ts";
+import { resolveLink, resolveProgram } from "./resolve.ts";
 import { checkUprobeTarget } from "./uprobe-target.ts";
-
-/** A program named by id ("3") or by name ("url_filter", must be unique). */
-export function resolveProgram(r: Region, ref: string): number {
-  if (/^\d+$/.test(ref)) {
-    const id = Number(ref);
-    try {
-      r.program(id);
-    } catch (e) {
-      if (e instanceof NativeError && e.errno === 2)
-        throw new BpftimeError(
-          "not_found",
-          `no program with id ${id} in region ${r.name}; see \`bpftime list\``,
-        );
-      throw e;
-    }
-    return id;
-  }
-  const matches = r.programIds().filter((id) => r.program(id).name === ref);
-  if (matches.length === 0)
-    throw new BpftimeError(
-      "not_found",
-      `no program named "${ref}" in region ${r.name}; see \`bpftime list\``,
-    );
-  if (matches.length > 1)
-    throw new BpftimeError(
-      "usage",
-      `${matches.length} programs are named "${ref}" (ids ${matches.join(", ")}): use an id`,
-    );
-  return matches[0]!;
-}
-
-export function resolveLink(r: Region, ref: string): number {
-  if (!/^\d+$/.test(ref)) throw new BpftimeError("usage", `link id must be a number, got "${ref}"`);
-  const id = Number(ref);
-  try {
-    r.link(id);
-  } catch (e) {
-    if (e instanceof NativeError && e.errno === 2)
-      throw new BpftimeError(
-        "not_found",
-        `no link with id ${id} in region ${r.name}; see \`bpftime list\``,
-      );
-    throw e;
-  }
-  return id;
-}
 
 export interface AttachResult {
   linkId: number;
@@ -66,6 +20,7 @@ export interface AttachResult {
   arg: string;
 }
 
+/** Creates an attach target of `type` ("nginx", "uprobe", …) with its argument (default: the program's SEC() hint) and links program `progRef` to it (`bpftime attach`, POST /v1/links). */
 export function attach(
   r: Region,
   progRef: string,
@@ -122,6 +77,7 @@ export function detach(
   return { linkId, targetId, targetRemoved: !stillUsed };
 }
 
+/** Points link `linkRef` at program `progRef`, atomically for the processes running it (`bpftime replace`, PATCH /v1/links/:id). */
 export function replace(
   r: Region,
   linkRef: string,

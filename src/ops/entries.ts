@@ -12,8 +12,9 @@ export interface EntriesPage {
   nextOffset: number | null;
 }
 
-export const MAX_PAGE = 10_000;
+const MAX_PAGE = 10_000;
 
+/** A page of `limit` entries from `offset`, in iteration order, formatted through BTF (GET /v1/maps/:id/entries). */
 export function entriesPage(m: MapHandle, offset = 0, limit = 100): EntriesPage {
   const n = Math.min(Math.max(1, limit), MAX_PAGE);
   const got = dumpEntries(m, offset, n + 1);
@@ -34,10 +35,12 @@ export function valueText(m: MapHandle, v: unknown): string {
   return JSON.stringify(v);
 }
 
+/** One key's value, formatted; not_found when absent (GET /v1/maps/:id/entries/:key). */
 export function lookupEntry(m: MapHandle, key: string): { key: string; value: unknown } {
   return { key, value: lookup(m, key) };
 }
 
+/** Stores `value` (JSON or hex) under `key` with flag any|noexist|exist (PUT /v1/maps/:id/entries/:key). */
 export function updateEntry(
   m: MapHandle,
   key: string,
@@ -48,6 +51,7 @@ export function updateEntry(
   return { updated: true };
 }
 
+/** Deletes one key; not_found when absent (DELETE /v1/maps/:id/entries/:key). */
 export function deleteEntry(m: MapHandle, key: string): { deleted: true } {
   remove(m, key);
   return { deleted: true };

@@ -14,6 +14,7 @@ export interface EventRecord {
   data: unknown;
 }
 
+/** Refuses a map that is not a ringbuf or perf event array (what `bpftime events` can follow). */
 export function checkStreamMap(m: MapHandle): void {
   if (!STREAM_TYPES.has(m.info.type))
     throw new BpftimeError(

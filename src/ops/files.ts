@@ -22,6 +22,7 @@ export function readInputFile(path: string, what: string): Uint8Array {
 
 const ELF_MAGIC = [0x7f, 0x45, 0x4c, 0x46];
 
+/** Does `bytes` start with the ELF magic? */
 export function isElf(bytes: Uint8Array): boolean {
   return ELF_MAGIC.every((b, i) => bytes[i] === b);
 }

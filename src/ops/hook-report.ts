@@ -64,6 +64,7 @@ export function hookLines(r: Region, pid: number): HookLine[] | undefined {
   return out;
 }
 
+/** One hook line as `bpftime start` and `inject` print it. */
 export function formatHookLine(pid: number, h: HookLine): string {
   const what = `link ${h.linkId} (${h.targetType} ${h.arg})`;
   if (h.waiting) return `${what}: waiting in process ${pid}: ${h.error}`;

@@ -17,6 +17,7 @@ export * from "./object.ts";
 export * from "./programs.ts";
 export * from "./prometheus.ts";
 export * from "./region.ts";
+export * from "./resolve.ts";
 export * from "./run.ts";
 export * from "./shm.ts";
 export * from "./stream.ts";

@@ -3,7 +3,7 @@
 // GET /v1/instances and the server's /metrics.
 import { readFileSync } from "node:fs";
 import { monotonicNs, type Region } from "../native/index.ts";
-import type { InstanceView } from "./list.ts";
+import { instanceView, type InstanceView } from "./list.ts";
 
 export interface InstanceDetail extends InstanceView {
   /** Process start (wall clock, ISO 8601) from /proc's start time; null when unknown. */
@@ -23,6 +23,7 @@ function bootTimeSeconds(): number | undefined {
   }
 }
 
+/** The processes that instantiated the region: pid, links, start, heartbeat, alive (GET /v1/instances). */
 export function instanceDetails(r: Region): InstanceDetail[] {
   const boot = bootTimeSeconds();
   r.reapInstances(); // as `bpftime list`: dead processes are not instances
@@ -35,14 +36,7 @@ export function instanceDetails(r: Region): InstanceDetail[] {
         ? new Date((boot + Number(i.startTime) / CLK_TCK) * 1000).toISOString()
         : null;
     return {
-      id: i.id,
-      pid: i.pid,
-      alive: i.alive,
-      links: i.linkIds,
-      heartbeatNs: i.heartbeatNs.toString(),
-      generationSeen: i.generationSeen.toString(),
-      linkErrors: i.linkErrors,
-      failedLinks: i.failedLinks,
+      ...instanceView(i),
       startedAt: started,
       heartbeatAgeMs: now > i.heartbeatNs ? Number((now - i.heartbeatNs) / 1000n) / 1000 : 0,
     };

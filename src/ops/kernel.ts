@@ -16,7 +16,7 @@ export {
 } from "../attach/index.ts";
 
 /** A src/ops/maps.ts MapHandle over a kernel map (formatting only: no region behind it). */
-export function kernelMapHandle(m: KernelMapHandle): MapHandle {
+function kernelMapHandle(m: KernelMapHandle): MapHandle {
   let btf: MapHandle["btf"];
   if (m.btf) {
     try {
@@ -50,6 +50,7 @@ export function kernelMapHandle(m: KernelMapHandle): MapHandle {
   };
 }
 
+/** Every entry of a pinned kernel map (name, OBJECT/NAME or id), formatted like a region map's (`bpftime map dump --kernel`). */
 export function kernelDumpEntries(ref: string): Array<{ key: unknown; value: unknown }> {
   const m = openKernelMap(ref);
   const h = kernelMapHandle(m);

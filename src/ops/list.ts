@@ -1,5 +1,5 @@
 // One snapshot of everything in a region: `bpftime list` and GET /v1/…
-import type { LinkError, Region } from "../native/index.ts";
+import type { InstanceInfo, LinkError, Region } from "../native/index.ts";
 import { programTypeName } from "../attach/index.ts";
 import { formatTargetArg, targetTypeName } from "../attach/index.ts";
 import { mapTypeName } from "../elf/index.ts";
@@ -62,6 +62,7 @@ export interface RegionSnapshot {
   instances: InstanceView[];
 }
 
+/** One program as `bpftime list` shows it (type name, links, run statistics). */
 export function programView(
   r: Region,
   id: number,
@@ -81,6 +82,7 @@ export function programView(
   };
 }
 
+/** One map as `bpftime map list` shows it. */
 export function mapView(r: Region, id: number): MapView {
   const m = r.map(id);
   return {
@@ -94,6 +96,21 @@ export function mapView(r: Region, id: number): MapView {
   };
 }
 
+/** One instance as `bpftime list` shows it. */
+export function instanceView(i: InstanceInfo): InstanceView {
+  return {
+    id: i.id,
+    pid: i.pid,
+    alive: i.alive,
+    links: i.linkIds,
+    heartbeatNs: i.heartbeatNs.toString(),
+    generationSeen: i.generationSeen.toString(),
+    linkErrors: i.linkErrors,
+    failedLinks: i.failedLinks,
+  };
+}
+
+/** Everything in the region at once: programs, maps, targets, links, instances (`bpftime list --json`, GET /v1/snapshot). */
 export function snapshot(r: Region): RegionSnapshot {
   // A process that died without cleaning up (crash, SIGKILL) leaves its
   // instance record: drop those first, so what is listed is what runs.
@@ -133,15 +150,6 @@ export function snapshot(r: Region): RegionSnapshot {
         ),
       };
     }),
-    instances: instances.map((i) => ({
-      id: i.id,
-      pid: i.pid,
-      alive: i.alive,
-      links: i.linkIds,
-      heartbeatNs: i.heartbeatNs.toString(),
-      generationSeen: i.generationSeen.toString(),
-      linkErrors: i.linkErrors,
-      failedLinks: i.failedLinks,
-    })),
+    instances: instances.map(instanceView),
   };
 }

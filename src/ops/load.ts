@@ -32,7 +32,7 @@ export interface LoadedObject {
   maps: Array<{ id: number; name: string; type: string }>;
 }
 
-export function mapInfos(spec: ObjectSpec): MapInfo[] {
+function mapInfos(spec: ObjectSpec): MapInfo[] {
   return spec.maps.map((m) => ({
     name: m.name,
     type: m.type,

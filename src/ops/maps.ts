@@ -13,6 +13,7 @@ import { parseBtf, type Btf } from "../btf/index.ts";
 import { formatValue, parseValue } from "../btf/index.ts";
 import { mapTypeName } from "../elf/index.ts";
 import { readMeta, type MapMeta } from "./metadata.ts";
+import { resolveMap } from "./resolve.ts";
 
 const PERCPU = new Set([5, 6, 10]); // percpu_hash, percpu_array, lru_percpu_hash
 const KEYLESS = new Set([22, 23, 27]); // queue, stack, ringbuf
@@ -25,37 +26,9 @@ export interface MapHandle {
   meta?: MapMeta;
 }
 
-export function resolveMap(r: Region, ref: string): number {
-  if (/^\d+$/.test(ref)) {
-    const id = Number(ref);
-    try {
-      r.map(id);
-    } catch (e) {
-      if (e instanceof NativeError && e.errno === 2)
-        throw new BpftimeError(
-          "not_found",
-          `no map with id ${id} in region ${r.name}; see \`bpftime map list\``,
-        );
-      throw e;
-    }
-    return id;
-  }
-  const matches = r.mapIds().filter((id) => r.map(id).name === ref);
-  if (matches.length === 0)
-    throw new BpftimeError(
-      "not_found",
-      `no map named "${ref}" in region ${r.name}; see \`bpftime map list\``,
-    );
-  if (matches.length > 1)
-    throw new BpftimeError(
-      "usage",
-      `${matches.length} maps are named "${ref}" (ids ${matches.join(", ")}): use an id`,
-    );
-  return matches[0]!;
-}
-
 const btfCache = new Map<string, Btf>();
 
+/** A map by id or unique name, with its BTF and metadata for formatting. */
 export function openMap(r: Region, ref: string): MapHandle {
   const id = resolveMap(r, ref);
   const info = r.map(id);
@@ -125,10 +98,12 @@ function fromInput(
   );
 }
 
+/** A key from user text (JSON through BTF, an integer, or hex:…) as the map's key bytes. */
 export function parseKey(m: MapHandle, text: string): Uint8Array {
   return fromInput(text, m.info.keySize, m.btf, m.meta?.keyType, "key");
 }
 
+/** A value from user text (as parseKey) as the map's value bytes (every CPU's for per-CPU maps). */
 export function parseMapValue(m: MapHandle, text: string): Uint8Array {
   const perCpu = PERCPU.has(m.info.type);
   if (perCpu) {
@@ -142,11 +117,13 @@ export function parseMapValue(m: MapHandle, text: string): Uint8Array {
   return fromInput(text, m.info.valueSize, m.btf, m.meta?.valueType, "value");
 }
 
+/** Key bytes as JSON-ready data (through BTF, else an integer or hex). */
 export function formatKey(m: MapHandle, b: Uint8Array): unknown {
   if (m.btf && m.meta?.keyType) return formatValue(m.btf, m.meta.keyType, b);
   return hex(b);
 }
 
+/** Value bytes as JSON-ready data (an array of one value per CPU for per-CPU maps). */
 export function formatMapValue(m: MapHandle, b: Uint8Array): unknown {
   const one = (x: Uint8Array) =>
     m.btf && m.meta?.valueType ? formatValue(m.btf, m.meta.valueType, x) : hex(x);
@@ -158,6 +135,7 @@ export function formatMapValue(m: MapHandle, b: Uint8Array): unknown {
   return out;
 }
 
+/** A map's sizes, flags, BTF types and entry count (`bpftime map show`, GET /v1/maps/:id). */
 export function describeMap(m: MapHandle) {
   return {
     id: m.id,
@@ -175,6 +153,7 @@ export function describeMap(m: MapHandle) {
   };
 }
 
+/** The number of entries (bounded by max_entries). */
 export function countEntries(m: MapHandle): number {
   let n = 0;
   for (
@@ -213,6 +192,7 @@ export function dumpEntries(
   return out;
 }
 
+/** The formatted value under `keyText`, or undefined when absent (`bpftime map lookup`). */
 export function lookup(m: MapHandle, keyText: string): unknown {
   const key = parseKey(m, keyText);
   const v = m.r.mapLookup(m.id, key, m.info.valueBufSize);
@@ -222,6 +202,7 @@ export function lookup(m: MapHandle, keyText: string): unknown {
 
 const FLAGS: Record<string, bigint> = { any: 0n, noexist: 1n, exist: 2n };
 
+/** Stores `valueText` under `keyText` (queue/stack maps: no key) with flag any|noexist|exist (`bpftime map update`). */
 export function update(
   m: MapHandle,
   keyText: string | undefined,
@@ -238,6 +219,7 @@ export function update(
   frozenIsConflict(() => m.r.mapUpdate(m.id, key, value, f));
 }
 
+/** Deletes the key `keyText` (`bpftime map delete`). */
 export function remove(m: MapHandle, keyText: string): void {
   const key = parseKey(m, keyText);
   frozenIsConflict(() => m.r.mapDeleteElem(m.id, key));

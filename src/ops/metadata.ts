@@ -34,6 +34,7 @@ function dir(region: string): string {
   return `${regionPath(region)}.meta`;
 }
 
+/** Writes the sidecar record of map or program `id` of `region`. */
 export function writeMeta(
   region: string,
   kind: "map" | "prog",
@@ -45,6 +46,7 @@ export function writeMeta(
   writeFileSync(join(d, `${kind}-${id}.json`), JSON.stringify(meta), { mode: 0o600 });
 }
 
+/** The sidecar record of map or program `id`, if any. */
 export function readMeta<T extends MapMeta | ProgMeta>(
   region: string,
   kind: "map" | "prog",
@@ -57,6 +59,7 @@ export function readMeta<T extends MapMeta | ProgMeta>(
   }
 }
 
+/** Removes one record, or every record of the region. */
 export function removeMeta(region: string, kind?: "map" | "prog", id?: number): void {
   if (kind && id !== undefined) rmSync(join(dir(region), `${kind}-${id}.json`), { force: true });
   else rmSync(dir(region), { recursive: true, force: true });

@@ -26,6 +26,7 @@ function entriesOf(r: Region, id: number): number | undefined {
   }
 }
 
+/** Program runs and run time, map entries, links and instances as metric families (`bpftime metrics`, GET /metrics). */
 export function collectMetrics(r: Region): MetricFamily[] {
   const s = snapshot(r);
   const info = r.info();

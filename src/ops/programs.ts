@@ -7,7 +7,7 @@ import { basename, join } from "node:path";
 import { BpftimeError } from "../errors.ts";
 import type { Region } from "../native/index.ts";
 import { decode, disassemble } from "../asm/index.ts";
-import { resolveProgram } from "./attach.ts";
+import { resolveProgram } from "./resolve.ts";
 import { programView, type ProgramView } from "./list.ts";
 import { loadIntoRegion, type LoadedObject } from "./load.ts";
 import { readMeta, writeMeta, type MapMeta, type ProgMeta } from "./metadata.ts";
@@ -32,7 +32,7 @@ export interface ProgramDetail extends ProgramView {
  * set-up registers; for those the size is null with the reason.
  */
 /** JIT size of stored program `id`, compiled with the data plane's set-up (helpers, maps). */
-export function jitSize(r: Region, id: number): { size: number | null; error: string | null } {
+function jitSize(r: Region, id: number): { size: number | null; error: string | null } {
   try {
     return { size: jitCodeOfStored(r, id).length, error: null };
   } catch (e) {
@@ -41,6 +41,7 @@ export function jitSize(r: Region, id: number): { size: number | null; error: st
   }
 }
 
+/** One program by id or name: disassembly, JIT size, verifier statistics, maps (GET /v1/programs/:id). */
 export function programDetail(r: Region, ref: string): ProgramDetail {
   const id = resolveProgram(r, ref);
   const info = r.program(id);
@@ -60,7 +61,7 @@ export function programDetail(r: Region, ref: string): ProgramDetail {
 }
 
 /** A client-supplied object name reduced to a harmless file name. */
-export function uploadName(name: string | undefined): string {
+function uploadName(name: string | undefined): string {
   const base = basename(name ?? "").replace(/[^A-Za-z0-9._+-]/g, "_");
   return base && base !== "." && base !== ".." ? base : "upload.bpf.o";
 }
@@ -100,7 +101,7 @@ export function loadObjectBytes(
   }
 }
 
-export const MAX_TEST_RUN_REPEAT = 10_000;
+const MAX_TEST_RUN_REPEAT = 10_000;
 
 export interface TestRunResult {
   returnValue: string;

@@ -17,6 +17,7 @@ function value(v: number | bigint): string {
   return String(v);
 }
 
+/** Metric families in the Prometheus text format (0.0.4). */
 export function renderMetrics(families: MetricFamily[]): string {
   const out: string[] = [];
   for (const f of families) {

@@ -23,6 +23,7 @@ export interface RegionView {
   instances: number;
 }
 
+/** The region's size, heap use, generation and object counts (`bpftime shm info`, GET /v1/region). */
 export function regionView(r: Region): RegionView {
   const i: RegionInfo = r.info();
   return {

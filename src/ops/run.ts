@@ -25,6 +25,7 @@ export interface RunOutcome {
   dataOut: Uint8Array;
 }
 
+/** The engine $BPFTIME_VM names (interp, jit, ubpf); jit when unset. */
 export function engineFromEnv(): EngineName {
   const v = process.env.BPFTIME_VM;
   if (v === undefined || v === "") return "jit";
@@ -51,6 +52,7 @@ export function rawEngine(chosen: EngineName | undefined, unverified: boolean): 
   return engine;
 }
 
+/** "interp" | "jit" | "ubpf", or a usage error. */
 export function parseEngine(v: string): EngineName {
   if (v === "interp" || v === "jit" || v === "ubpf") return v;
   throw new BpftimeError("usage", `unknown engine "${v}": choose interp, jit or ubpf`);
@@ -67,6 +69,7 @@ function noUbpf(engine: EngineName): asserts engine is Engine {
   }
 }
 
+/** Runs raw bytecode (no ELF, not verified) once or `repeat` times on `data` (`bpftime run --raw`). */
 export function runRaw(opts: {
   code: Uint8Array;
   data?: Uint8Array;

@@ -4,6 +4,7 @@ import { removeMeta } from "./metadata.ts";
 import { chmodSync, chownSync } from "node:fs";
 import { Region, regionName, regionPath, removeRegion, type RegionInfo } from "../native/index.ts";
 
+/** "64M", "1G", "4096" → bytes; usage error otherwise. */
 export function parseSize(v: string): number {
   const m = /^(\d+)([kmg]?)i?b?$/i.exec(v.trim());
   if (!m) throw new BpftimeError("usage", `bad size "${v}": use a number of bytes or 64M, 1G, …`);
@@ -56,6 +57,7 @@ function parseMode(mode: string): number {
   return m;
 }
 
+/** Creates region `name` of `size` bytes (0: the default), readable by whom `access` says (`bpftime shm create`). */
 export function createRegion(name?: string, size = 0, access: RegionAccess = {}): RegionInfo {
   // Everything is checked before the region exists: a bad option creates nothing.
   const uid = access.owner !== undefined ? lookupId("passwd", access.owner) : -1;
@@ -81,6 +83,7 @@ export function createRegion(name?: string, size = 0, access: RegionAccess = {})
   }
 }
 
+/** Region `name`'s info and object counts (`bpftime shm info`). */
 export function regionInfo(name?: string): RegionInfo & {
   programs: number;
   maps: number;
@@ -103,6 +106,7 @@ export function regionInfo(name?: string): RegionInfo & {
   }
 }
 
+/** Removes region `name` and its sidecar metadata; returns its name (`bpftime shm remove`). */
 export function deleteRegion(name?: string): string {
   const n = regionName(name);
   removeRegion(n);

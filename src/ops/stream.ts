@@ -18,6 +18,7 @@ export interface RecordReader {
   lost(): bigint;
 }
 
+/** A reader that drains the records of a ringbuf map (`bpftime events`, the SSE stream). */
 export function recordReader(m: MapHandle): RecordReader {
   checkStreamMap(m);
   const buf = new Uint8Array(1 << 20);

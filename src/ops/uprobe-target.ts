@@ -15,7 +15,8 @@ const FORM = "expected BINARY:SYMBOL[+OFF] or BINARY:0xADDR[+OFF], e.g. /usr/bin
  *   - a BINARY with a '/' is made absolute against `cwd` (the hooked process
  *     has its own working directory) and must exist;
  *   - a bare BINARY ("libc.so.6") stays a name, matched against what each
- *     process has loaded, but must name a library (ldconfig) or program ($PATH);
+ *     process has loaded, but must name a library or program (the one resolver,
+ *     native/attach/elf_symbols.h: loaded here, $PATH, the library directories);
  *   - SYMBOL must be a function in that file, and OFF inside it.
  */
 export function checkUprobeTarget(type: string, arg: string, cwd = process.cwd()): string {

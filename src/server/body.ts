@@ -5,7 +5,7 @@
 import { HttpError } from "./errors.ts";
 
 export const MAX_OBJECT_BYTES = 16 * 1024 * 1024;
-export const MAX_JSON_BYTES = 64 * 1024;
+const MAX_JSON_BYTES = 64 * 1024;
 /** Room for multipart boundaries and headers around a maximal object. */
 const MULTIPART_SLACK = 64 * 1024;
 
@@ -14,11 +14,7 @@ function mib(n: number): string {
 }
 
 /** The whole body, refusing (413) as soon as it exceeds `limit` bytes. */
-export async function readBounded(
-  request: Request,
-  limit: number,
-  what: string,
-): Promise<Uint8Array> {
+async function readBounded(request: Request, limit: number, what: string): Promise<Uint8Array> {
   const tooLarge = () =>
     new HttpError("too_large", `${what} is larger than the limit of ${mib(limit)}`);
   const declared = request.headers.get("content-length");

@@ -2,7 +2,7 @@
 import { isIP } from "node:net";
 import { BpftimeError } from "../errors.ts";
 
-export const DEFAULT_HOST = "127.0.0.1";
+const DEFAULT_HOST = "127.0.0.1";
 export const DEFAULT_PORT = 8787;
 
 export interface ListenAddress {

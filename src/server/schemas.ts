@@ -24,15 +24,7 @@ export const ProgramSchema = t.Object({
 });
 
 export const ProgramDetailSchema = t.Object({
-  id: t.Integer(),
-  name: t.String(),
-  type: t.String(),
-  insnCount: t.Integer(),
-  attachHint: t.String(),
-  license: t.String(),
-  runCount: Counter,
-  runTimeNs: Counter,
-  links: t.Array(t.Integer()),
+  ...ProgramSchema.properties,
   createdNs: Counter,
   mapIds: t.Array(t.Integer()),
   object: t.Nullable(t.String()),
@@ -79,13 +71,7 @@ export const MapSchema = t.Object({
 });
 
 export const MapDetailSchema = t.Object({
-  id: t.Integer(),
-  name: t.String(),
-  type: t.String(),
-  keySize: t.Integer(),
-  valueSize: t.Integer(),
-  maxEntries: t.Integer(),
-  flags: t.Integer(),
+  ...MapSchema.properties,
   keyType: t.Nullable(t.String()),
   valueType: t.Nullable(t.String()),
   btf: t.Boolean(),
@@ -155,7 +141,8 @@ const InstanceErrors = {
   failedLinks: t.Integer({ description: "how many links failed to attach in this process" }),
 };
 
-export const InstanceSchema = t.Object({
+/** An instance as `bpftime list` shows it. */
+const InstanceViewSchema = t.Object({
   id: t.Integer(),
   pid: t.Integer(),
   alive: t.Boolean(),
@@ -163,6 +150,10 @@ export const InstanceSchema = t.Object({
   heartbeatNs: Counter,
   generationSeen: Counter,
   ...InstanceErrors,
+});
+
+export const InstanceSchema = t.Object({
+  ...InstanceViewSchema.properties,
   startedAt: t.Nullable(t.String({ description: "process start time, ISO 8601" })),
   heartbeatAgeMs: t.Number({ description: "milliseconds since the last heartbeat" }),
 });
@@ -174,17 +165,7 @@ export const SnapshotSchema = t.Object({
   maps: t.Array(MapSchema),
   targets: t.Array(TargetSchema),
   links: t.Array(LinkSchema),
-  instances: t.Array(
-    t.Object({
-      id: t.Integer(),
-      pid: t.Integer(),
-      alive: t.Boolean(),
-      links: t.Array(t.Integer()),
-      heartbeatNs: Counter,
-      generationSeen: Counter,
-      ...InstanceErrors,
-    }),
-  ),
+  instances: t.Array(InstanceViewSchema),
 });
 
 export const AttachBody = t.Object({

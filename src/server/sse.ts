@@ -16,7 +16,7 @@ import { toApiError } from "./errors.ts";
 import { regionIdentity } from "../ops/index.ts";
 import { BpftimeError } from "../errors.ts";
 
-export const POLL_MS = 25;
+const POLL_MS = 25;
 export const KEEPALIVE_MS = 10_000;
 const BATCH = 256;
 /** How often a channel checks that its region file is still the one it reads. */

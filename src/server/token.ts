@@ -21,7 +21,7 @@ export interface Token {
   created: boolean;
 }
 
-export function readToken(path: string): string {
+function readToken(path: string): string {
   let st;
   try {
     st = statSync(path);

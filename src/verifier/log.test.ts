@@ -135,7 +135,7 @@ describe("a refusal names the instruction as bpftime disasm does", () => {
     const r = verify({ insts: bytes, type: "xdp", maps: [] });
     expect(r.error!.index).toBe(1);
     expect(r.error!.instruction).toBe("r1 = 7 ll");
-    expect(r.error!.reason).toStartWith("invalid bpf_ld_imm64 insn (lddw is truncated");
+    expect(r.error!.reason).toStartWith("invalid bpf_ld_imm64 insn: lddw is truncated");
     const second = new Uint8Array([...encode([lddw(1, 7)]), 0x95, 0, 0, 0, 0, 0, 0, 0]);
     second[8] = 0x95; // the second half carries an opcode: the kernel refuses it too
     const r2 = verify({ insts: second, type: "xdp", maps: [] });

@@ -1346,7 +1346,7 @@ function slotsOrRefuse(bytes: Uint8Array): Slots {
   } catch (e) {
     if (!(e instanceof BpftimeError) || e.code !== "bad_bytecode") throw e;
     const { index, reason } = e.details as { index: number; reason: string };
-    throw new VerifierError(index, `invalid bpf_ld_imm64 insn (${reason})`);
+    throw new VerifierError(index, `invalid bpf_ld_imm64 insn: ${reason}`);
   }
 }
 

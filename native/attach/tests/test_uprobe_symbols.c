@@ -199,3 +199,97 @@ TEST(bad_elf_files)
     }
     unlink(path);
 }
+
+/* ---- files rather than processes (kernel uprobes) ---- */
+
+/* File offset of code at `addr` in this process, from /proc/self/maps. */
+static uint64_t self_offset(uint64_t addr, char *path)
+{
+    FILE *fp = fopen("/proc/self/maps", "re");
+    char line[PATH_MAX + 128];
+    uint64_t out = UINT64_MAX;
+    while (fp && fgets(line, sizeof line, fp)) {
+        unsigned long start, end, off;
+        int pos = 0;
+        if (sscanf(line, "%lx-%lx %*s %lx %*s %*s %n", &start, &end, &off, &pos) < 3)
+            continue;
+        if (addr >= start && addr < end) {
+            sscanf(line + pos, "%s", path);
+            out = addr - start + off;
+            break;
+        }
+    }
+    if (fp)
+        fclose(fp);
+    return out;
+}
+
+static int resolve_file(const char *arg, char *path, uint64_t *offset, char *err)
+{
+    return bpftime_resolve_uprobe_file(arg, strlen(arg), path, PATH_MAX, offset, err, 512);
+}
+
+TEST(file_offset_matches_the_process_resolution)
+{
+    char exe[PATH_MAX], arg[PATH_MAX + 64], path[PATH_MAX], mapped[PATH_MAX], err[512];
+    CHECK(realpath("/proc/self/exe", exe));
+    snprintf(arg, sizeof arg, "%s:uprobe_symbols_local_fn+4", exe);
+    uint64_t offset = 0;
+    CHECK_EQ(resolve_file(arg, path, &offset, err), 0);
+    CHECK(strcmp(path, exe) == 0);
+    CHECK_EQ(offset, self_offset((uint64_t)(uintptr_t)uprobe_symbols_local_fn + 4, mapped));
+    /* libc by its bare name, malloc at the file offset this process runs it from. */
+    CHECK_EQ(resolve_file("libc:malloc", path, &offset, err), 0);
+    CHECK_EQ(offset, self_offset((uint64_t)(uintptr_t)libc_sym("malloc"), mapped));
+    CHECK(strcmp(path, mapped) == 0);
+}
+
+TEST(file_ifunc_is_the_implementation_as_in_a_process)
+{
+    char path[PATH_MAX], mapped[PATH_MAX], err[512];
+    uint64_t offset = 0, value, size, resolver;
+    int ifunc = 0;
+    CHECK_EQ(resolve_file("libc.so.6:strlen", path, &offset, err), 0);
+    CHECK_EQ(offset, self_offset((uint64_t)(uintptr_t)libc_sym("strlen"), mapped));
+    CHECK(strcmp(path, mapped) == 0);
+    /* ... and not the resolver the symbol's value points at. */
+    CHECK_EQ(bpftime_elf_lookup_symbol(path, "strlen", &value, &size, &ifunc, err, sizeof err), 0);
+    CHECK(ifunc);
+    CHECK_EQ(bpftime_elf_vaddr_to_offset(path, value, &resolver, err, sizeof err), 0);
+    CHECK(resolver != offset);
+    /* The process resolution agrees. */
+    struct bpftime_resolved r;
+    CHECK_EQ(resolve("libc.so.6:strlen", &r, err), 0);
+    CHECK_EQ(self_offset(r.addr, mapped), offset);
+}
+
+TEST(file_describe_offset_names_the_function)
+{
+    char exe[PATH_MAX], arg[PATH_MAX + 64], path[PATH_MAX], name[256], err[512];
+    uint64_t offset = 0, delta = 99;
+    CHECK(realpath("/proc/self/exe", exe));
+    snprintf(arg, sizeof arg, "%s:uprobe_symbols_local_fn+3", exe);
+    CHECK_EQ(resolve_file(arg, path, &offset, err), 0);
+    CHECK_EQ(bpftime_elf_describe_offset(path, offset, name, sizeof name, &delta), 0);
+    CHECK(strcmp(name, "uprobe_symbols_local_fn") == 0);
+    CHECK_EQ(delta, 3);
+    CHECK_EQ(bpftime_elf_describe_offset(path, 1ull << 40, name, sizeof name, &delta), -ENOENT);
+}
+
+TEST(file_errors)
+{
+    char path[PATH_MAX], err[512];
+    uint64_t offset;
+    CHECK_EQ(resolve_file("/nonexistent/bin:main", path, &offset, err), -ENOENT);
+    CHECK_STR_CONTAINS(err, "no such file");
+    CHECK_EQ(resolve_file("no-such-binary-anywhere:main", path, &offset, err), -ENOENT);
+    CHECK_STR_CONTAINS(err, "give its full path");
+    CHECK_EQ(resolve_file("libc.so.6:no_such_function", path, &offset, err), -ENOENT);
+    CHECK_STR_CONTAINS(err, "symbol no_such_function not found in");
+    CHECK_EQ(resolve_file("libc.so.6:0xfffffffff0", path, &offset, err), -EINVAL);
+    CHECK_STR_CONTAINS(err, "in no loadable segment");
+    CHECK_EQ(resolve_file("work", path, &offset, err), -EINVAL);
+    /* A program on $PATH by its name. */
+    CHECK_EQ(bpftime_find_binary_file("sh", path, sizeof path, err, sizeof err), 0);
+    CHECK(path[0] == '/');
+}

@@ -20,9 +20,10 @@
 //   Commands take a name ("count_malloc"), "OBJECT/NAME" when a name is in
 //   several objects, or a kernel id.
 // - Attach: uprobe/uretprobe only (the kernel has no nginx hook). The target
-//   "BINARY:SYMBOL[+OFF]" or "BINARY:0xADDR[+OFF]" is resolved here to a file
-//   and a file offset (bare library names through `ldconfig -p`, then this
-//   process's mappings, then $PATH; SYMBOL from .symtab/.dynsym), then
+//   "BINARY:SYMBOL[+OFF]" or "BINARY:0xADDR[+OFF]" is resolved to a file and
+//   a file offset by the C resolver the userspace provider uses too
+//   (uprobe-target.ts → native/attach/elf_symbols.h; an IFUNC is the
+//   implementation the dynamic linker picks, in both providers), then
 //   perf_event_open(uprobe PMU, pid -1: every process) + BPF_LINK_CREATE,
 //   and the link is pinned. No --arg: the program's SEC("uprobe/BIN:SYM").
 //   --cookie N is the link's bpf_cookie (bpf_get_attach_cookie()).

@@ -157,7 +157,9 @@ export class Rng {
   value(): bigint {
     const bits = [1, 2, 3, 5, 8, 16, 31, 32, 33, 48, 62, 63, 64][this.below(13)]!;
     const mag = this.u64() & ((1n << BigInt(bits)) - 1n);
-    switch (this.below(6)) {
+    switch (this.below(7)) {
+      case 6:
+        return BigInt(this.below(72)); // a shift count
       case 0:
         return -mag & U64; // negative
       case 1:
@@ -219,6 +221,26 @@ function holds(k: CmpKind, a: bigint, b: bigint, is32: boolean): boolean {
 }
 
 export class Unsound extends Error {}
+
+/** Constants every operation sees as its second operand: all shift counts 0..64 and edges. */
+const COUNTS: bigint[] = [
+  ...Array.from({ length: 66 }, (_, i) => BigInt(i)),
+  127n,
+  128n,
+  255n,
+  256n,
+  0x7fffn,
+  0x8000n,
+  0xffffn,
+  0x7fffffffn,
+  0x80000000n,
+  0xffffffffn,
+  0x100000000n,
+  0x100000020n,
+  (1n << 63n) - 1n,
+  1n << 63n,
+  U64,
+];
 
 /**
  * An abstract value and a concrete member of it, built as the verifier
@@ -317,11 +339,20 @@ export function fuzz(opts: {
     const as: bigint[] = [];
     const bs: bigint[] = [];
     try {
-      for (let i = 0; i < opts.pairs; i++) {
-        const x = rng.value();
-        const y = rng.value();
+      // every edge (shift counts, sign bits) as a constant and as the top of a
+      // range [0, c], then random pairs
+      // (twice as a constant, against a biased and a uniform first operand)
+      const edges = 3 * COUNTS.length;
+      for (let i = 0; i < edges + opts.pairs; i++) {
+        const c = i < edges ? COUNTS[Math.floor(i / 3)]! : undefined;
+        const x = c !== undefined && i % 3 === 1 ? rng.u64() : rng.value();
         const [A, xa] = abstractFor(rng, x);
-        const [B, yb] = abstractFor(rng, y);
+        const [B, yb]: [Scalar, bigint] =
+          c === undefined
+            ? abstractFor(rng, rng.value())
+            : i % 3 === 2
+              ? [rangeScalar(0n, c), c]
+              : [constScalar(c), c];
         abs.push([A, B]);
         const ma = members(rng, A, xa, opts.perPair);
         const mb = members(rng, B, yb, opts.perPair);

@@ -1,0 +1,48 @@
+// /docs: the OpenAPI document (from the routes' own schemas) and Swagger UI
+// served from the binary itself (swagger-ui-dist, embedded), so the docs page
+// works on machines without internet access.
+import swaggerJs from "swagger-ui-dist/swagger-ui-bundle.js" with { type: "file" };
+import swaggerCss from "swagger-ui-dist/swagger-ui.css" with { type: "file" };
+import { Elysia } from "elysia";
+import { openapi } from "@elysiajs/openapi";
+import { version } from "../version.ts";
+
+export function docs() {
+  return new Elysia()
+    .use(
+      openapi({
+        path: "/docs",
+        specPath: "/docs/json",
+        // Swagger UI served from the binary itself (swagger-ui-dist, embedded):
+        // the docs page works on machines without internet access.
+        provider: "swagger-ui",
+        swagger: { cdn: "/docs/assets/swagger-ui-bundle.js", theme: "/docs/assets/swagger-ui.css" },
+        documentation: {
+          info: {
+            title: "bpftime admin API",
+            version,
+            description:
+              "The operations of the `bpftime` CLI over HTTP: programs, maps, attach targets and " +
+              "links, instances, ringbuf events, statistics. Mutating routes and the event " +
+              "stream need `Authorization: Bearer <token>` (the token file is printed by " +
+              "`bpftime serve` when it creates it). Errors are `{ error, message }`.",
+          },
+          tags: [
+            { name: "programs" },
+            { name: "maps" },
+            { name: "links", description: "attach targets and links" },
+            { name: "instances" },
+            { name: "events" },
+            { name: "region" },
+          ],
+          components: {
+            securitySchemes: { bearer: { type: "http", scheme: "bearer" } },
+          },
+        },
+      }),
+    )
+    .get("/docs/assets/swagger-ui-bundle.js", () => Bun.file(swaggerJs), { detail: { hide: true } })
+    .get("/docs/assets/swagger-ui.css", () => Bun.file(swaggerCss), { detail: { hide: true } })
+    .get("/docs/assets/swagger-ui-bundle.js", () => Bun.file(swaggerJs), { detail: { hide: true } })
+    .get("/docs/assets/swagger-ui.css", () => Bun.file(swaggerCss), { detail: { hide: true } });
+}

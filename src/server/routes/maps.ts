@@ -1,0 +1,87 @@
+// /v1/maps: list and show maps, page through, look up, update and delete entries.
+import { Elysia, t } from "elysia";
+import {
+  deleteEntry,
+  describeMap,
+  entriesPage,
+  lookupEntry,
+  mapView,
+  openMap,
+  updateEntry,
+} from "../../ops/index.ts";
+import { parseJsonBody } from "../body.ts";
+import * as S from "../schemas.ts";
+import { errors, secured, type RouteContext } from "./context.ts";
+
+export function mapRoutes(o: RouteContext) {
+  return new Elysia({ prefix: "/v1/maps" })
+    .get("", () => o.region((r) => r.mapIds().map((id) => mapView(r, id))), {
+      response: { 200: t.Array(S.MapSchema), ...errors },
+      detail: { tags: ["maps"], summary: "list maps (bpftime map list --json)" },
+    })
+    .get("/:id", ({ params }) => o.region((r) => describeMap(openMap(r, params.id))), {
+      params: S.IdParam,
+      response: { 200: S.MapDetailSchema, ...errors },
+      detail: { tags: ["maps"], summary: "one map: sizes, BTF types, entry count (map show)" },
+    })
+    .get(
+      "/:id/entries",
+      ({ params, query }) =>
+        o.region((r) => entriesPage(openMap(r, params.id), query.offset, query.limit)),
+      {
+        params: S.IdParam,
+        query: t.Object({
+          offset: t.Optional(
+            t.Integer({ minimum: 0, default: 0, error: "offset must be an integer >= 0" }),
+          ),
+          limit: t.Optional(
+            t.Integer({
+              minimum: 1,
+              maximum: 10_000,
+              default: 100,
+              error: "limit must be an integer from 1 to 10000",
+            }),
+          ),
+        }),
+        response: { 200: S.EntriesPageSchema, ...errors },
+        detail: { tags: ["maps"], summary: "a page of entries in iteration order (map dump)" },
+      },
+    )
+    .get(
+      "/:id/entries/:key",
+      ({ params }) => o.region((r) => lookupEntry(openMap(r, params.id), params.key)),
+      {
+        params: t.Object({
+          id: t.String(),
+          key: t.String({ description: "JSON via BTF or hex:…" }),
+        }),
+        response: { 200: S.EntrySchema, ...errors },
+        detail: { tags: ["maps"], summary: "look up one key (map lookup)" },
+      },
+    )
+    .put(
+      "/:id/entries/:key",
+      ({ params, body }) =>
+        o.region((r) => updateEntry(openMap(r, params.id), params.key, body.value, body.flag)),
+      {
+        parse: parseJsonBody,
+        params: t.Object({ id: t.String(), key: t.String() }),
+        body: S.UpdateBody,
+        response: { 200: t.Object({ updated: t.Boolean() }), ...errors, 409: S.ErrorSchema },
+        detail: {
+          tags: ["maps"],
+          summary: "store a value under a key (map update)",
+          security: secured,
+        },
+      },
+    )
+    .delete(
+      "/:id/entries/:key",
+      ({ params }) => o.region((r) => deleteEntry(openMap(r, params.id), params.key)),
+      {
+        params: t.Object({ id: t.String(), key: t.String() }),
+        response: { 200: t.Object({ deleted: t.Boolean() }), ...errors, 409: S.ErrorSchema },
+        detail: { tags: ["maps"], summary: "delete one key (map delete)", security: secured },
+      },
+    );
+}
