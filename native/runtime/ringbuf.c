@@ -220,7 +220,7 @@ static int rb_poll(struct bpftime_region *r, struct shm_ringbuf *first, uint64_t
         }
     }
     for (;;) {
-        int rc = rt_check_truncated(r); /* the wait may be long */
+        int rc = rt_check_truncated(r);
         if (rc)
             return rc;
         atomic_fetch_add(&w->waiters, 1);
@@ -247,6 +247,11 @@ static int rb_poll(struct bpftime_region *r, struct shm_ringbuf *first, uint64_t
             tsp = &rel;
         }
         futex(&w->wake_seq, FUTEX_WAIT, seq, tsp);
+        /* the file may have shrunk while we slept: check before touching
+         * the waiter count (a truncated region's count no longer matters) */
+        rc = rt_check_truncated(r);
+        if (rc)
+            return rc;
         atomic_fetch_sub(&w->waiters, 1);
     }
 }
