@@ -127,7 +127,7 @@ export const CRITICAL: CriticalMutant[] = [
   },
   {
     id: "auth: Host check disabled",
-    file: "src/server/app.ts",
+    file: "src/server/guard.ts",
     find: "if (!o.allowedHosts.includes(host)) {",
     replace: "if (false) {",
     test: auth,
