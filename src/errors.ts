@@ -50,3 +50,18 @@ export const exitCodes: Record<ErrorCode, number> = {
   io: 11,
   internal: 70,
 };
+
+/**
+ * The BpftimeError that `f` throws. Anything else it throws is rethrown, and
+ * returning normally is an error: for tests that check a refusal's code and
+ * line.
+ */
+export function bpftimeErrorOf(f: () => unknown): BpftimeError {
+  try {
+    f();
+  } catch (e) {
+    if (e instanceof BpftimeError) return e;
+    throw e;
+  }
+  throw new Error("expected a BpftimeError");
+}

@@ -35,7 +35,7 @@ describe.skipIf(skip)("critical mutants are killed", () => {
     (m.survivesUntil ? test.failing : test)(
       m.survivesUntil ? `${m.id} (survives until ${m.survivesUntil})` : m.id,
       () => {
-        const o = copy.tryMutant(m, { BPFTIME_TEST_RUN: `${RUN_ID}m${i}` });
+        const o = copy.tryMutant(m, { BPFTIME_TEST_RUN: `${RUN_ID}-m${i}` });
         if (!o.killed) throw new Error(`survived: ${m.file}: ${m.replace}\n${o.detail}`);
       },
       300_000,

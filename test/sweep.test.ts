@@ -8,7 +8,7 @@ import { RUN_ID, ownedByRun, runName } from "./run-id.ts";
 import { sweepRun } from "./sweep.ts";
 
 test("the run id is unique to this run and every helper-made name carries it", () => {
-  expect(RUN_ID).toMatch(/^t[0-9a-z]+$/);
+  expect(RUN_ID).toMatch(/^t[0-9a-z-]+$/); // a mutant run nests: <parent>-m<i>
   expect(ownedByRun(`bpftime-${runName("srv-1")}`)).toBe(true);
   expect(tempDir("x")).toContain(`/bpftime-${RUN_ID}-x-`);
 });

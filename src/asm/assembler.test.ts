@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { BpftimeError } from "../errors.ts";
+import { bpftimeErrorOf } from "../errors.ts";
 import {
   type Instruction,
   assemble,
@@ -13,15 +13,7 @@ import {
   lddw,
 } from "./index.ts";
 
-function thrown(f: () => unknown): BpftimeError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof BpftimeError) return e;
-    throw e;
-  }
-  throw new Error("expected a BpftimeError");
-}
+const thrown = bpftimeErrorOf;
 
 const hex = (insts: Instruction[]): string => Buffer.from(encode(insts)).toString("hex");
 

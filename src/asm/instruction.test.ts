@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { BpftimeError } from "../errors.ts";
+import { bpftimeErrorOf } from "../errors.ts";
 import {
   AluOp,
   Class,
@@ -31,15 +31,7 @@ import {
 
 const bytes = (...b: number[]): Uint8Array => new Uint8Array(b);
 
-function thrown(f: () => unknown): BpftimeError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof BpftimeError) return e;
-    throw e;
-  }
-  throw new Error("expected a BpftimeError");
-}
+const thrown = bpftimeErrorOf;
 
 describe("decode/encode", () => {
   test("decodes fields little-endian with signed off/imm", () => {

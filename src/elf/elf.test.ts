@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { BpftimeError } from "../errors.ts";
+import { bpftimeErrorOf } from "../errors.ts";
 import { SHT_REL, STT_FUNC, parseElf } from "./elf.ts";
 import { loadObject } from "./object.ts";
 import { objectBytes, objectPath, testObjectsUnavailable, tool } from "./testdata.ts";
@@ -8,15 +8,7 @@ const skip = testObjectsUnavailable();
 if (skip) console.log(`elf.test.ts: ${skip}`);
 const t = skip ? test.skip : test;
 
-function errorOf(f: () => unknown): BpftimeError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof BpftimeError) return e;
-    throw e;
-  }
-  throw new Error("expected a BpftimeError");
-}
+const errorOf = bpftimeErrorOf;
 
 function shdr(bytes: Uint8Array, index: number): number {
   const dv = new DataView(bytes.buffer, bytes.byteOffset);

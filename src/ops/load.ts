@@ -9,7 +9,7 @@ import { typeName } from "../btf/index.ts";
 import {
   verify,
   rewriteContextAccesses,
-  type MapInfo,
+  mapInfosOf,
   type VerifyResult,
 } from "../verifier/index.ts";
 import { programKind } from "../attach/index.ts";
@@ -41,18 +41,6 @@ export interface LoadedObject {
   }>;
 }
 
-function mapInfos(spec: ObjectSpec): MapInfo[] {
-  return spec.maps.map((m) => ({
-    name: m.name,
-    type: m.type,
-    keySize: m.keySize,
-    valueSize: m.valueSize,
-    maxEntries: m.maxEntries,
-    readOnly: m.readOnly,
-    ...(m.initialData ? { initialValue: m.initialData } : {}),
-  }));
-}
-
 /** Verifies one program; throws BpftimeError('verifier') naming program, instruction and reason. */
 export function verifyProgram(
   spec: ObjectSpec,
@@ -61,7 +49,7 @@ export function verifyProgram(
 ): VerifiedProgram {
   const kind = programKind(p);
   const result = verify(
-    { insts: p.instructions, type: kind.name, maps: mapInfos(spec), lineInfo: p.lineInfo },
+    { insts: p.instructions, type: kind.name, maps: mapInfosOf(spec.maps), lineInfo: p.lineInfo },
     opts,
   );
   if (!result.ok) {

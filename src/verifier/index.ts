@@ -4,6 +4,7 @@
 export {
   verify,
   verifyOrThrow,
+  mapInfosOf,
   MAP_TYPES,
   type MapInfo,
   type MapType,

@@ -107,6 +107,24 @@ export interface MapInfo {
   initialValue?: Uint8Array;
 }
 
+/**
+ * The verifier's view of an object's maps (an elf MapSpec has these fields;
+ * `initialData` is the map's initial contents).
+ */
+export function mapInfosOf(
+  maps: ReadonlyArray<Omit<MapInfo, "initialValue"> & { initialData?: Uint8Array }>,
+): MapInfo[] {
+  return maps.map((m) => ({
+    name: m.name,
+    type: m.type,
+    keySize: m.keySize,
+    valueSize: m.valueSize,
+    maxEntries: m.maxEntries,
+    readOnly: m.readOnly,
+    ...(m.initialData ? { initialValue: m.initialData } : {}),
+  }));
+}
+
 export interface ProgramInput {
   /** raw bytecode, 8-byte slots, map references as lddw src_reg 5/6 with map indexes */
   insts: Uint8Array;

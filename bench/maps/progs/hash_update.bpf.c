@@ -1,23 +1,12 @@
 /* CALLS x bpf_map_update_elem(BPF_ANY) on a hash map (existing keys after the first run). */
 #include "maps_bench.h"
 
-struct {
-    __uint(type, BPF_MAP_TYPE_HASH);
-    __uint(max_entries, NKEYS);
-    __type(key, __u32);
-    __type(value, __u64);
-} m SEC(".maps");
+BENCH_MAP(BPF_MAP_TYPE_HASH);
 
 SEC("xdp")
 int hash_update(struct xdp_md *ctx)
 {
-    __u32 seed = seed_of(ctx);
-#pragma clang loop unroll(full)
-    for (int i = 0; i < CALLS; i++) {
-        __u32 key = KEY(i, seed);
-        __u64 val = i;
-        bpf_map_update_elem(&m, &key, &val, BPF_ANY);
-    }
+    FOR_KEYS(CALLS, { bpf_map_update_elem(&m, &key, &val, BPF_ANY); })
     return XDP_PASS;
 }
 

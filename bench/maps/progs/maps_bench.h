@@ -19,3 +19,24 @@ static __always_inline __u32 seed_of(struct xdp_md *ctx)
 }
 
 #define KEY(i, seed) ((__u32)(((i) * 7 + (seed)) & (NKEYS - 1)))
+
+/* The map every program uses, `m`: NKEYS __u32 keys to __u64 values. */
+#define BENCH_MAP(map_type)                                                                        \
+    struct {                                                                                       \
+        __uint(type, map_type);                                                                    \
+        __uint(max_entries, NKEYS);                                                                \
+        __type(key, __u32);                                                                        \
+        __type(value, __u64);                                                                      \
+    } m SEC(".maps")
+
+/* Runs the statements n times, unrolled, with `__u32 key = KEY(i, seed)` and
+ * `__u64 val = i` in scope (ctx is the program's xdp_md). */
+#define FOR_KEYS(n, ...)                                                                           \
+    __u32 seed = seed_of(ctx);                                                                     \
+    _Pragma("clang loop unroll(full)") for (int i = 0; i < (n); i++)                               \
+    {                                                                                              \
+        __u32 key = KEY(i, seed);                                                                  \
+        __u64 val = i;                                                                             \
+        (void)val;                                                                                 \
+        __VA_ARGS__                                                                                \
+    }

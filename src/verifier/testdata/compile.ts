@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadObject } from "../../elf/index.ts";
-import type { MapInfo } from "../verifier.ts";
+import { mapInfosOf, type MapInfo } from "../verifier.ts";
 import type { ProgramType } from "../contexts.ts";
 
 const here = import.meta.dir;
@@ -96,18 +96,7 @@ export function compiledPrograms(): { programs: CompiledProgram[]; skipped?: str
       );
       if (r.exitCode !== 0) throw new Error(`${tag} failed on ${src}:\n${r.stderr.toString()}`);
       const spec = loadObject(new Uint8Array(readFileSync(obj)), obj);
-      const maps: MapInfo[] = spec.maps.map((m) => {
-        const info: MapInfo = {
-          name: m.name,
-          type: m.type,
-          keySize: m.keySize,
-          valueSize: m.valueSize,
-          maxEntries: m.maxEntries,
-          readOnly: m.readOnly,
-        };
-        if (m.initialData) info.initialValue = m.initialData;
-        return info;
-      });
+      const maps: MapInfo[] = mapInfosOf(spec.maps);
       for (const p of spec.programs) {
         const prog: CompiledProgram = {
           label: `${base}.bpf.c:${p.name} (${tag})`,

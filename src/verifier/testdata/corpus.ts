@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { assemble, encode } from "../../asm/index.ts";
 import { loadObject } from "../../elf/index.ts";
 import type { ProgramType } from "../contexts.ts";
-import type { MapInfo, VerifyOptions } from "../verifier.ts";
+import { mapInfosOf, type MapInfo, type VerifyOptions } from "../verifier.ts";
 import { compiledPrograms } from "./compile.ts";
 import { NEGATIVE, NEG_MAPS } from "./negative.ts";
 
@@ -26,18 +26,7 @@ const asm = (text: string): Uint8Array => encode(assemble(text));
 
 /** The verifier's view of an object's maps. */
 export function mapsOf(spec: ReturnType<typeof loadObject>): MapInfo[] {
-  return spec.maps.map((m) => {
-    const info: MapInfo = {
-      name: m.name,
-      type: m.type,
-      keySize: m.keySize,
-      valueSize: m.valueSize,
-      maxEntries: m.maxEntries,
-      readOnly: m.readOnly,
-    };
-    if (m.initialData) info.initialValue = m.initialData;
-    return info;
-  });
+  return mapInfosOf(spec.maps);
 }
 
 /** examples/build/*.bpf.o (build with `make -C examples`). */
