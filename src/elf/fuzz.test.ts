@@ -10,12 +10,11 @@ import { BpftimeError } from "../errors.ts";
 import { formatType, formatValue, parseValue } from "../btf/index.ts";
 import { loadObject } from "./object.ts";
 import { objectSummary } from "./summary.ts";
-import { haveCompiler, objectBytes, testObjectNames, testObjectsUnavailable } from "./testdata.ts";
+import { haveCompiler, objectBytes, testObjectNames, objectTestGate } from "./testdata.ts";
 
 const MUTATIONS = Number(process.env.BPFTIME_FUZZ_MUTATIONS ?? 24000);
 
-const skip = testObjectsUnavailable();
-if (skip) console.log(`fuzz.test.ts: ${skip}`);
+const { skip } = objectTestGate("fuzz.test.ts");
 
 /** mulberry32: small, fast, deterministic. */
 function rng(seed: number) {
