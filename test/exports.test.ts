@@ -53,7 +53,18 @@ function markedApi(): Map<string, Set<string>> {
 
 /** The libc functions a library intentionally interposes on. */
 const INTERPOSERS: Record<string, string[]> = {
-  "libbpftime-syscall-server.so": ["close", "ioctl", "mmap", "mmap64", "syscall"],
+  "libbpftime-syscall-server.so": [
+    "close",
+    "dup",
+    "dup2",
+    "dup3",
+    "fcntl",
+    "fcntl64",
+    "ioctl",
+    "mmap",
+    "mmap64",
+    "syscall",
+  ],
 };
 
 const nm = Bun.which("nm");

@@ -216,6 +216,14 @@ BPFTIME_API int bpftime_map_create(struct bpftime_region *r, const char *name, u
                                    uint32_t map_flags, uint64_t map_extra);
 BPFTIME_API int bpftime_map_get(struct bpftime_region *r, uint32_t id,
                                 struct bpftime_map_info *out);
+/* The part of the region file an application may mmap for map `id` (the
+ * syscall server maps it for `bpftime load -- APP`): a BPF_F_MMAPABLE
+ * array's values (page-aligned, stride round_up(value_size, 8)), or a
+ * ringbuf's core (page 0 control, page 1 consumer_pos, page 2
+ * producer_pos, then the data pages). *off is from the start of the file,
+ * a multiple of the page size. -ENODEV for other maps, as the kernel. */
+BPFTIME_API int bpftime_map_mmap_range(struct bpftime_region *r, uint32_t id, uint64_t *off,
+                                       uint64_t *len);
 /* BPF_MAP_FREEZE: from now on the control plane may not change the map
  * (update, delete, pop: -EPERM); programs still read it. -EBUSY if already
  * frozen. The loader freezes .rodata after writing its initial value. */

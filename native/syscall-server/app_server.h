@@ -41,6 +41,7 @@ struct app_fd {
     int enabled;       /* perf event: enabled (not created disabled, or IOC_ENABLE) */
     uint32_t btf_size; /* BTF: bytes loaded */
     int perf_link_fd;  /* link: the perf event fd it was made on (or -1) */
+    int created;       /* map / program: made by this process (not OBJ_GET, GET_FD_BY_ID) */
 };
 
 /* ---- state (interpose.c) ---- */
@@ -64,6 +65,10 @@ int app_fd_set(int fd, const struct app_fd *v);
 /* Forgets fd (it was closed); returns what it stood for in *out (may be NULL). */
 int app_fd_forget(int fd, struct app_fd *out);
 int app_fd_is_ours(int fd);
+/* newfd (a dup of oldfd) stands for what oldfd does. */
+int app_fd_copy(int oldfd, int newfd);
+/* How many descriptors stand for kind/id. */
+int app_fd_count(enum app_fd_kind kind, uint32_t id);
 
 /* ---- commands ---- */
 long app_bpf(int cmd, void *attr, unsigned int size); /* bpf_commands.c */
@@ -77,7 +82,7 @@ int app_link_make(uint32_t prog_id, uint32_t target_id, uint64_t cookie);
 void app_link_drop(uint32_t link_id);
 /* mmap of a map descriptor (ringbuf pages, BPF_F_MMAPABLE arrays): the
  * mapping, or MAP_FAILED with errno set. */
-void *app_map_mmap(const struct app_fd *v, void *addr, size_t len, int prot, int flags,
+void *app_map_mmap(int fd, const struct app_fd *v, void *addr, size_t len, int prot, int flags,
                    off_t off); /* map_mmap.c */
 
 /* ---- the parent (control_client.c) ---- */

@@ -36,6 +36,15 @@ static long rt(int rc)
     return rc;
 }
 
+static void mark_created(int fd)
+{
+    struct app_fd v;
+    if (app_fd_get(fd, &v) == 0) {
+        v.created = 1;
+        app_fd_set(fd, &v);
+    }
+}
+
 static long map_create(const union bpf_attr *a)
 {
     struct bpftime_region *r = app_region();
@@ -44,10 +53,16 @@ static long map_create(const union bpf_attr *a)
     uint32_t flags = bpftime_map_type_flags(a->map_type);
     if (!(flags & BPFTIME_MAP_F_IMPL)) {
         const char *tn = bpftime_map_type_name(a->map_type);
+        char names[512] = "";
+        size_t len = 0;
+        for (uint32_t t = 0; t < 256 && len < sizeof names; t++)
+            if (bpftime_map_type_flags(t) & BPFTIME_MAP_F_IMPL)
+                len += (size_t)snprintf(names + len, sizeof names - len, "%s%s", len ? ", " : "",
+                                        bpftime_map_type_name(t));
         return app_refuse(-EINVAL,
                           "BPF_MAP_CREATE %s: map type %u (%s) is not supported by bpftime's "
-                          "runtime; use a map type `bpftime map types` lists",
-                          name[0] ? name : "(unnamed)", a->map_type, tn ? tn : "unknown");
+                          "runtime; it has: %s",
+                          name[0] ? name : "(unnamed)", a->map_type, tn ? tn : "unknown", names);
     }
     int id = bpftime_map_create(r, name[0] ? name : "map", a->map_type, a->key_size, a->value_size,
                                 a->max_entries, a->map_flags, a->map_extra);
@@ -58,6 +73,7 @@ static long map_create(const union bpf_attr *a)
         bpftime_map_delete(r, (uint32_t)id);
         return fd;
     }
+    mark_created(fd);
     app_note_created(APP_NOTE_MAP, (uint32_t)id);
     return fd;
 }
@@ -149,6 +165,10 @@ static long prog_load(const union bpf_attr *a)
     if (rc < 0)
         return rc;
     int fd = app_fd_new(APP_FD_PROG, (uint32_t)rc);
+    if (fd < 0)
+        bpftime_prog_delete(app_region(), (uint32_t)rc);
+    else
+        mark_created(fd);
     return fd;
 }
 

@@ -1,7 +1,7 @@
 /* Descriptors handed to the application: each is a real descriptor (an
  * eventfd), so close, poll/epoll, fork and exec behave; this table says
- * which region object it stands for. A descriptor the application dup()s is
- * not in the table (the copy is just an eventfd to us). */
+ * which region object it stands for. dup, dup2, dup3 and fcntl(F_DUPFD*)
+ * copy the entry (interpose.c): libbpf reuses a pinned map by dup3. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -93,4 +93,25 @@ int app_fd_is_ours(int fd)
 {
     struct app_fd v;
     return app_fd_get(fd, &v) == 0;
+}
+
+int app_fd_count(enum app_fd_kind kind, uint32_t id)
+{
+    int n = 0;
+    pthread_mutex_lock(&table_lock);
+    for (size_t i = 0; i < table_len; i++)
+        n += table[i].kind == kind && table[i].id == id;
+    pthread_mutex_unlock(&table_lock);
+    return n;
+}
+
+int app_fd_copy(int oldfd, int newfd)
+{
+    int rc = -EBADF;
+    pthread_mutex_lock(&table_lock);
+    if (oldfd >= 0 && (size_t)oldfd < table_len && table[oldfd].kind != APP_FD_NONE && newfd >= 0 &&
+        (rc = grow((size_t)newfd + 1)) == 0)
+        table[newfd] = table[oldfd];
+    pthread_mutex_unlock(&table_lock);
+    return rc;
 }

@@ -2,7 +2,9 @@
  * through, interposed when this library is preloaded by `bpftime load --
  * APP` (see app_server.h): syscall() (libbpf issues bpf() and
  * perf_event_open as syscall(__NR_bpf, ...)), ioctl (perf event
- * SET_BPF/ENABLE/DISABLE), mmap (ring buffers, mmapable arrays) and close.
+ * SET_BPF/ENABLE/DISABLE), mmap (ring buffers, mmapable arrays), close, and
+ * the dup family (a copy of one of our descriptors stands for the same
+ * object).
  *
  * Serving is decided once, at load: BPFTIME_CONTROL_SOCKET set. Otherwise,
  * and for every call that is not about one of our descriptors, the call goes
@@ -10,6 +12,7 @@
  * library and must see no difference. */
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -133,11 +136,82 @@ BPFTIME_API int close(int fd)
     return app_real_close(fd);
 }
 
+typedef int (*dup_fn)(int);
+typedef int (*dup2_fn)(int, int);
+typedef int (*dup3_fn)(int, int, int);
+typedef int (*fcntl_fn)(int, int, ...);
+static dup_fn real_dup_p;
+static dup2_fn real_dup2_p;
+static dup3_fn real_dup3_p;
+static fcntl_fn real_fcntl_p, real_fcntl64_p;
+
+/* newfd now is a copy of oldfd: it stands for oldfd's object (and what it
+ * stood for before is closed). */
+static int copied(int oldfd, int newfd)
+{
+    if (newfd < 0 || !region || oldfd == newfd)
+        return newfd;
+    struct app_fd v;
+    if (app_fd_forget(newfd, &v) == 0)
+        app_fd_closed(&v);
+    app_fd_copy(oldfd, newfd);
+    return newfd;
+}
+
+BPFTIME_API int dup(int fd)
+{
+    if (!real_dup_p)
+        real_dup_p = (dup_fn)next_symbol("dup");
+    return copied(fd, real_dup_p(fd));
+}
+
+BPFTIME_API int dup2(int oldfd, int newfd)
+{
+    if (!real_dup2_p)
+        real_dup2_p = (dup2_fn)next_symbol("dup2");
+    return copied(oldfd, real_dup2_p(oldfd, newfd));
+}
+
+BPFTIME_API int dup3(int oldfd, int newfd, int flags)
+{
+    if (!real_dup3_p)
+        real_dup3_p = (dup3_fn)next_symbol("dup3");
+    return copied(oldfd, real_dup3_p(oldfd, newfd, flags));
+}
+
+static int fcntl_any(fcntl_fn *real, const char *name, int fd, int cmd, unsigned long arg)
+{
+    if (!*real)
+        *real = (fcntl_fn)next_symbol(name);
+    int rc = (*real)(fd, cmd, arg);
+    if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)
+        return copied(fd, rc);
+    return rc;
+}
+
+BPFTIME_API int fcntl(int fd, int cmd, ...)
+{
+    va_list ap;
+    va_start(ap, cmd);
+    unsigned long arg = va_arg(ap, unsigned long);
+    va_end(ap);
+    return fcntl_any(&real_fcntl_p, "fcntl", fd, cmd, arg);
+}
+
+BPFTIME_API int fcntl64(int fd, int cmd, ...)
+{
+    va_list ap;
+    va_start(ap, cmd);
+    unsigned long arg = va_arg(ap, unsigned long);
+    va_end(ap);
+    return fcntl_any(&real_fcntl64_p, "fcntl64", fd, cmd, arg);
+}
+
 BPFTIME_API void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
     struct app_fd v;
     if (region && !(flags & MAP_ANONYMOUS) && app_fd_get(fd, &v) == 0)
-        return app_map_mmap(&v, addr, len, prot, flags, off);
+        return app_map_mmap(fd, &v, addr, len, prot, flags, off);
     return app_real_mmap(addr, len, prot, flags, fd, off);
 }
 

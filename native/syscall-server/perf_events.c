@@ -189,6 +189,18 @@ void app_fd_closed(const struct app_fd *v)
             app_note_deleted(APP_NOTE_TARGET, v->id);
         break;
     case APP_FD_STATS: bpftime_stats_set_enabled(r, 0); break;
+    /* As the kernel frees a program or map with its last descriptor unless
+     * something holds it: a link (program), a program or pin (map). What
+     * is still held goes when its holder does (the runtime collects maps;
+     * the parent removes the rest when the application exits). */
+    case APP_FD_PROG:
+        if (v->created && app_fd_count(APP_FD_PROG, v->id) == 0)
+            (void)bpftime_prog_delete(r, v->id);
+        break;
+    case APP_FD_MAP:
+        if (v->created && app_fd_count(APP_FD_MAP, v->id) == 0 && bpftime_map_delete(r, v->id) == 0)
+            app_note_deleted(APP_NOTE_MAP, v->id);
+        break;
     default: break;
     }
 }

@@ -154,7 +154,8 @@ function progLoad(region: Region, req: ProgLoadRequest, owner: string): LoadAnsw
     name: req.name || "prog",
     type: req.progType,
     license: req.license,
-    attachHint: type === "uprobe" ? "uprobe (bpftime load)" : "",
+    // `bpftime list` shows the hint: which application (and pid) loaded it.
+    attachHint: `${type === "uprobe" ? "uprobe " : ""}from ${owner}`.slice(0, 255),
     insns,
     mapIds: req.mapIds,
   });
@@ -205,9 +206,11 @@ export async function startAppServer(regionName: string, path: string): Promise<
             : what === NOTE_LINK
               ? objects.links
               : undefined;
-      if (v.getUint32(8, true)) set?.add(id);
+      const created = v.getUint32(8, true) !== 0;
+      if (created) set?.add(id);
       else set?.delete(id);
-      if (what === NOTE_MAP) writeMeta(region.name, "map", id, { object: owner });
+      if (what === NOTE_MAP && created) writeMeta(region.name, "map", id, { object: owner });
+      else if (what === NOTE_MAP) removeMeta(region.name, "map", id);
       return;
     }
     if (op === OP_PROG_LOAD) {
@@ -286,16 +289,12 @@ export function removeAppObjects(region: Region, o: AppObjects): void {
   for (const id of o.links) attempt(() => region.deleteLink(id));
   for (const id of o.targets) attempt(() => region.deleteTarget(id));
   for (const id of o.programs)
-    if (!pinned.has(`prog:${id}`))
-      attempt(() => {
-        region.deleteProgram(id);
-        removeMeta(region.name, "prog", id);
-      });
-  for (const id of o.maps)
-    if (!pinned.has(`map:${id}`))
-      attempt(() => {
-        region.deleteMap(id);
-        removeMeta(region.name, "map", id);
-      });
+    if (!pinned.has(`prog:${id}`)) attempt(() => region.deleteProgram(id));
+  for (const id of o.maps) if (!pinned.has(`map:${id}`)) attempt(() => region.deleteMap(id));
   attempt(() => region.collectMaps());
+  // Closed descriptors already removed some (as the kernel does): their records go too.
+  const programs = new Set(region.programIds());
+  const maps = new Set(region.mapIds());
+  for (const id of o.programs) if (!programs.has(id)) removeMeta(region.name, "prog", id);
+  for (const id of o.maps) if (!maps.has(id)) removeMeta(region.name, "map", id);
 }
