@@ -266,6 +266,12 @@ BPFTIME_API int bpftime_map_get_next_key(struct bpftime_region *r, uint32_t id, 
  * delete through this region). NULL + last error if no such map. */
 BPFTIME_API struct bpftime_map *bpftime_map_handle(struct bpftime_region *r, uint32_t id);
 
+/* The id of the map a handle's table entry holds now: the handle's own id
+ * while its map lives, another or 0 once it was deleted. One load: a caller
+ * that keeps a handle (the syscall server, per descriptor) checks it before
+ * each use instead of looking the map up again. */
+BPFTIME_API uint32_t bpftime_map_handle_live_id(struct bpftime_map *h);
+
 /* Handle-level operations; from_prog selects the eBPF program view (per-CPU
  * maps: only this CPU's slot, lookups return pointers into the region). */
 BPFTIME_API void *bpftime_map_lookup_ptr(struct bpftime_map *m, const void *key);

@@ -596,6 +596,13 @@ int bpftime_map_next_id(struct bpftime_region *r, uint32_t start_id)
     return next_id(r, KIND_MAP, start_id);
 }
 
+uint32_t bpftime_map_handle_live_id(struct bpftime_map *h)
+{
+    if (!h || h->magic != MAP_HANDLE_MAGIC)
+        return 0;
+    return __atomic_load_n(&h->m->id, __ATOMIC_ACQUIRE);
+}
+
 struct bpftime_map *bpftime_map_handle(struct bpftime_region *r, uint32_t id)
 {
     /* Fast path for callers that hit the same map over and over (a ringbuf

@@ -21,6 +21,7 @@
 #include <sys/types.h>
 
 struct bpftime_region;
+struct bpftime_map;
 
 /* What a descriptor the application holds stands for. */
 enum app_fd_kind {
@@ -35,13 +36,15 @@ enum app_fd_kind {
 
 struct app_fd {
     enum app_fd_kind kind;
-    uint32_t id;       /* map / program / link id; perf event: target id */
-    uint32_t link_id;  /* perf event: link made by PERF_EVENT_IOC_SET_BPF + ENABLE */
-    uint32_t prog_id;  /* perf event: program set by SET_BPF */
-    int enabled;       /* perf event: enabled (not created disabled, or IOC_ENABLE) */
-    uint32_t btf_size; /* BTF: bytes loaded */
-    int perf_link_fd;  /* link: the perf event fd it was made on (or -1) */
-    int created;       /* map / program: made by this process (not OBJ_GET, GET_FD_BY_ID) */
+    uint32_t id;             /* map / program / link id; perf event: target id */
+    uint32_t link_id;        /* perf event: link made by PERF_EVENT_IOC_SET_BPF + ENABLE */
+    uint32_t prog_id;        /* perf event: program set by SET_BPF */
+    int enabled;             /* perf event: enabled (not created disabled, or IOC_ENABLE) */
+    uint32_t btf_size;       /* BTF: bytes loaded */
+    int perf_link_fd;        /* link: the perf event fd it was made on (or -1) */
+    struct bpftime_map *map; /* map: the runtime's handle (lookups skip the id lookup) */
+    uint32_t value_size;     /* map: bytes a lookup copies when the fast path applies, else 0 */
+    int created;             /* map / program: made by this process (not OBJ_GET, GET_FD_BY_ID) */
 };
 
 /* ---- state (interpose.c) ---- */
