@@ -35,6 +35,7 @@ import {
   SHT_NOBITS,
   SHT_PROGBITS,
   STT_FUNC,
+  STB_WEAK,
   STT_SECTION,
   badObject,
   parseElf,
@@ -46,6 +47,7 @@ import {
   programInfoForSection,
 } from "./sections.ts";
 import { mapTypeId, mapTypeName } from "../enums.ts";
+import { type Externs, resolveExterns } from "./externs.ts";
 
 export const BPF_PSEUDO_MAP_FD = 1;
 export const BPF_PSEUDO_CALL = 1;
@@ -218,6 +220,9 @@ class Loader {
   mapsBySection = new Map<number, Map<number, number>>();
   /** data section index → map index. */
   dataMaps = new Map<number, number>();
+  externs: Externs = { zero: new Set() };
+  /** Map index of ".kconfig" (the __kconfig externs' values), if any. */
+  kconfigMap?: number;
   /** code section index → functions sorted by start. */
   funcs = new Map<number, Func[]>();
   /** code section index → (byte offset → relocation index into rels). */
@@ -256,6 +261,7 @@ class Loader {
     this.collectLegacyMaps();
     this.collectBtfMaps();
     this.collectDataMaps();
+    this.collectExterns();
     this.collectFuncs();
     this.collectRelocs();
     this.resolveCoreRelos();
@@ -527,6 +533,34 @@ class Loader {
       );
       this.dataMaps.set(s.index, idx);
     }
+  }
+
+  /** __kconfig externs → the read-only ".kconfig" map; weak __ksym externs → 0 (./externs.ts). */
+  private collectExterns(): void {
+    const undefs = new Map<string, boolean>();
+    for (const s of this.elf.symbols) {
+      if (s.shndx === SHN_UNDEF && s.name) undefs.set(s.name, s.bind === STB_WEAK);
+    }
+    if (undefs.size === 0) return;
+    this.externs = resolveExterns(this.btf, undefs);
+    const k = this.externs.kconfig;
+    if (!k) return;
+    this.kconfigMap = this.maps.length;
+    this.maps.push({
+      name: ".kconfig",
+      type: BPF_MAP_TYPE_ARRAY,
+      typeName: mapTypeName(BPF_MAP_TYPE_ARRAY),
+      keySize: 4,
+      valueSize: Math.max(k.data.length, 1),
+      maxEntries: 1,
+      flags: BPF_F_RDONLY_PROG,
+      pinning: 0,
+      valueType: k.datasecId,
+      initialData: k.data.length ? k.data : new Uint8Array(1),
+      readOnly: true,
+      section: ".kconfig",
+      origin: "data",
+    });
   }
 
   /** Splits every code section into functions, by STT_FUNC symbols (like libbpf). */
@@ -811,8 +845,25 @@ class Loader {
             `#${sym.index}`;
           const rwhere = `${where}: relocation ${r.index} (insn ${i}, symbol ${symName})`;
           if (sym.shndx === SHN_UNDEF) {
+            const kcfg = this.externs.kconfig?.externs.get(sym.name);
+            if (isLddw && kcfg && this.kconfigMap !== undefined) {
+              // a pointer into the .kconfig map's value
+              code[i * INSN_SIZE + 1] = (regs & 0x0f) | (BPF_PSEUDO_MAP_IDX_VALUE << 4);
+              dv.setInt32(i * INSN_SIZE + 4, this.kconfigMap, true);
+              dv.setInt32((i + 1) * INSN_SIZE + 4, kcfg.offset + imm, true);
+              mapRefs.add(this.kconfigMap);
+              i++;
+              continue;
+            }
+            if (isLddw && this.externs.zero.has(sym.name)) {
+              // a weak __ksym: no kernel symbols in userspace
+              dv.setInt32(i * INSN_SIZE + 4, 0, true);
+              dv.setInt32((i + 1) * INSN_SIZE + 4, 0, true);
+              i++;
+              continue;
+            }
             throw unsupported(
-              `${rwhere}: extern symbol (kconfig, ksym or function in another object) is not supported`,
+              `${rwhere}: extern symbol (a strong __ksym, a kfunc or a function in another object) is not supported; __kconfig externs and weak __ksym variables are`,
             );
           }
           if (sym.shndx >= SHN_LORESERVE) {
