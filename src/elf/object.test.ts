@@ -22,7 +22,7 @@ import {
   tool,
 } from "./testdata.ts";
 
-const { t } = objectTestGate("object.test.ts");
+const { skip, t } = objectTestGate("object.test.ts");
 
 function load(name: string, cc = "clang"): ObjectSpec {
   return loadObject(objectBytes(name, cc), `${name}.bpf.o`);
