@@ -87,6 +87,18 @@ describe("CLI help when things go wrong", () => {
     );
   });
 
+  test("disasm names helpers and maps, and the verifier log prints the same", () => {
+    const r = cli(["disasm", join(examples, "url_filter.bpf.o")]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("\tr1 = map[verdict_counts]\n");
+    expect(r.stdout).toContain("\tcall bpf_map_lookup_elem\n");
+    expect(r.stdout).toContain("\tr1 = map[events]\n");
+    expect(r.stdout).toContain("\tcall bpf_ringbuf_reserve\n");
+    const log = cli(["verify", join(examples, "url_filter.bpf.o"), "--log"]);
+    expect(log.code).toBe(0);
+    expect(log.stdout).toMatch(/\) call bpf_map_lookup_elem ;/);
+  });
+
   test("every file a help example names exists", () => {
     const named: string[] = [];
     const walk = (cmds: Command[]) => {
