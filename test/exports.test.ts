@@ -63,6 +63,7 @@ const INTERPOSERS: Record<string, string[]> = {
     "ioctl",
     "mmap",
     "mmap64",
+    "munmap",
     "syscall",
   ],
 };

@@ -66,7 +66,7 @@ async function session(
   argv: string[],
   calls: number,
   where: "kernel" | "bpftime",
-  opts: { region?: string; stopAfter?: string } = {},
+  opts: { region?: string; stopAfter?: string | RegExp } = {},
 ): Promise<{ code: number | string; out: string; region: string }> {
   const region = where === "bpftime" ? (opts.region ?? newRegion()) : "";
   const cmd =
@@ -131,6 +131,25 @@ const RINGBUF_OUTPUT = [
   "total 10 events",
 ].join("\n");
 
+// bpf_perf_event_output of 16 bytes: the raw size the reader sees is padded
+// so the record is 8-byte aligned (round_up(16 + 4, 8) - 4 = 20), as the
+// kernel pads it. Per-CPU rings: lines may come in any order, so sorted.
+const PERFBUF_OUTPUT = [
+  "ready",
+  ...Array.from({ length: 10 }, (_, i) => `event ${i}: x=${i % 4} tag=62706674696d65 len=20`),
+  "total 10 events",
+].join("\n");
+/** Ten event lines printed: the poll loop delivered every record before we stop it. */
+const TEN_EVENTS = /(event \d+: [^\n]*\n){10}/;
+const sortedEvents = (out: string) => {
+  const lines = normalise(out).split("\n");
+  const events = lines.filter((l) => l.startsWith("event "));
+  events.sort(
+    (a, b) => Number(a.split(" ")[1]!.slice(0, -1)) - Number(b.split(" ")[1]!.slice(0, -1)),
+  );
+  return [lines[0], ...events, lines[lines.length - 1]].join("\n");
+};
+
 describe.skipIf(skip)("libbpf applications under bpftime load", () => {
   test(
     "a uprobe counter read by map iteration counts every call; its objects go at exit",
@@ -163,6 +182,18 @@ describe.skipIf(skip)("libbpf applications under bpftime load", () => {
       });
       expect(ours.code).toBe(0);
       expect(normalise(ours.out)).toBe(RINGBUF_OUTPUT);
+    },
+    T,
+  );
+
+  test(
+    "a perf buffer stream read by perf_buffer__poll: every record, padded as the kernel pads it",
+    async () => {
+      const ours = await session([app("perfbuf_stream"), app("target")], 10, "bpftime", {
+        stopAfter: TEN_EVENTS,
+      });
+      expect(ours.code).toBe(0);
+      expect(sortedEvents(ours.out)).toBe(PERFBUF_OUTPUT);
     },
     T,
   );
@@ -237,6 +268,18 @@ describe.skipIf(skip)("the same applications on the kernel (the oracle)", () => 
       });
       expect(kernel.code).toBe(0);
       expect(normalise(kernel.out)).toBe(RINGBUF_OUTPUT);
+    },
+    T,
+  );
+
+  test.skipIf(kernelSkip)(
+    "perf buffer stream",
+    async () => {
+      const kernel = await session([app("perfbuf_stream"), app("target")], 10, "kernel", {
+        stopAfter: TEN_EVENTS,
+      });
+      expect(kernel.code).toBe(0);
+      expect(sortedEvents(kernel.out)).toBe(PERFBUF_OUTPUT);
     },
     T,
   );

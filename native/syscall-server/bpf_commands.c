@@ -49,6 +49,7 @@ static int map_fd_new(uint32_t id)
     struct bpftime_map_info mi;
     if (app_fd_get(fd, &v) == 0 && bpftime_map_get(app_region(), id, &mi) == 0) {
         v.map = bpftime_map_handle(app_region(), id);
+        v.map_type = mi.type;
         if (mi.type == BPFTIME_MAP_HASH || mi.type == BPFTIME_MAP_ARRAY ||
             mi.type == BPFTIME_MAP_LRU_HASH)
             v.value_size = mi.value_size;
@@ -106,6 +107,19 @@ static long map_elem(int cmd, const union bpf_attr *a)
         return -EBADF;
     struct bpftime_region *r = app_region();
     void *key = uptr(a->key), *value = uptr(a->value);
+    if (m.map_type == BPFTIME_MAP_PERF_EVENT_ARRAY &&
+        (cmd == BPF_MAP_UPDATE_ELEM || cmd == BPF_MAP_DELETE_ELEM)) {
+        /* Slots name perf buffers (perf_buffer.c); the region's map keeps
+         * its records per CPU whoever reads them. */
+        uint32_t k, pfd;
+        if (!key || (cmd == BPF_MAP_UPDATE_ELEM && !value))
+            return -EFAULT;
+        memcpy(&k, key, 4);
+        if (cmd == BPF_MAP_DELETE_ELEM)
+            return 0;
+        memcpy(&pfd, value, 4);
+        return app_perf_output_attach(m.id, k, (int)pfd);
+    }
     switch (cmd) {
     case BPF_MAP_LOOKUP_ELEM:
         if (m.value_size && key && value && bpftime_map_handle_live_id(m.map) == m.id) {

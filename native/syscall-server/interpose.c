@@ -132,7 +132,7 @@ BPFTIME_API int close(int fd)
 {
     struct app_fd v;
     if (region && app_fd_forget(fd, &v) == 0)
-        app_fd_closed(&v);
+        app_fd_closed(fd, &v);
     return app_real_close(fd);
 }
 
@@ -153,7 +153,7 @@ static int copied(int oldfd, int newfd)
         return newfd;
     struct app_fd v;
     if (app_fd_forget(newfd, &v) == 0)
-        app_fd_closed(&v);
+        app_fd_closed(newfd, &v);
     app_fd_copy(oldfd, newfd);
     return newfd;
 }
@@ -213,6 +213,18 @@ BPFTIME_API void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_
     if (region && !(flags & MAP_ANONYMOUS) && app_fd_get(fd, &v) == 0)
         return app_map_mmap(fd, &v, addr, len, prot, flags, off);
     return app_real_mmap(addr, len, prot, flags, fd, off);
+}
+
+typedef int (*munmap_fn)(void *, size_t);
+static munmap_fn real_munmap_p;
+
+BPFTIME_API int munmap(void *addr, size_t len)
+{
+    if (region)
+        app_perf_output_munmap(addr); /* the pump must stop writing there first */
+    if (!real_munmap_p)
+        real_munmap_p = (munmap_fn)next_symbol("munmap");
+    return real_munmap_p(addr, len);
 }
 
 BPFTIME_API void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)

@@ -120,6 +120,8 @@ static void start_watcher(int fd, uint32_t map_id)
 void *app_map_mmap(int fd, const struct app_fd *v, void *addr, size_t len, int prot, int flags,
                    off_t off)
 {
+    if (v->kind == APP_FD_PERF_OUTPUT)
+        return app_perf_output_mmap(fd, addr, len, prot, flags, off);
     if (v->kind != APP_FD_MAP)
         return fail(ENODEV);
     struct bpftime_region *r = app_region();

@@ -114,9 +114,7 @@ long app_perf_event_open(void *uattr, pid_t pid, int cpu, int group_fd, unsigned
                           "perf_event_open: kernel tracepoints are not supported by bpftime's "
                           "syscall server");
     if (type == PERF_TYPE_SOFTWARE && a->config == PERF_COUNT_SW_BPF_OUTPUT)
-        return app_refuse(-EOPNOTSUPP,
-                          "perf_event_open: perf buffers (PERF_COUNT_SW_BPF_OUTPUT) are not "
-                          "supported by bpftime's syscall server yet; use a ring buffer");
+        return app_perf_output_open(cpu);
     return app_real_syscall(SYS_perf_event_open, (long)uattr, pid, cpu, group_fd, (long)flags, 0);
 }
 
@@ -154,6 +152,9 @@ int app_perf_ioctl(int fd, unsigned long request, unsigned long arg)
     struct app_fd v;
     if (app_fd_get(fd, &v) < 0)
         return -EBADF;
+    if (v.kind == APP_FD_PERF_OUTPUT &&
+        (request == PERF_EVENT_IOC_ENABLE || request == PERF_EVENT_IOC_DISABLE))
+        return 0;
     if (v.kind != APP_FD_PERF_EVENT)
         return -ENOTTY;
     switch (request) {
@@ -172,7 +173,7 @@ int app_perf_ioctl(int fd, unsigned long request, unsigned long arg)
     }
 }
 
-void app_fd_closed(const struct app_fd *v)
+void app_fd_closed(int fd, const struct app_fd *v)
 {
     struct bpftime_region *r = app_region();
     switch (v->kind) {
@@ -193,6 +194,7 @@ void app_fd_closed(const struct app_fd *v)
      * something holds it: a link (program), a program or pin (map). What
      * is still held goes when its holder does (the runtime collects maps;
      * the parent removes the rest when the application exits). */
+    case APP_FD_PERF_OUTPUT: app_perf_output_closed(fd); break;
     case APP_FD_PROG:
         if (v->created && app_fd_count(APP_FD_PROG, v->id) == 0)
             (void)bpftime_prog_delete(r, v->id);
