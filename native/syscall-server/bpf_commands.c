@@ -367,6 +367,10 @@ static long link_create(const union bpf_attr *a)
     struct app_fd prog, ev;
     if (fd_of((int)a->link_create.prog_fd, APP_FD_PROG, &prog) < 0)
         return -EBADF;
+    /* Multi-kprobe links: tools (bpftrace) probe for them and fall back;
+     * EINVAL without a line is what a kernel lacking them answers. */
+    if (a->link_create.attach_type == BPF_TRACE_KPROBE_MULTI)
+        return -EINVAL;
     if (a->link_create.attach_type != BPF_PERF_EVENT)
         return app_refuse(-EINVAL,
                           "BPF_LINK_CREATE: attach type %u is not supported by bpftime (only "
@@ -486,6 +490,8 @@ long app_bpf(int cmd, void *uattr, unsigned int size)
     case BPF_LINK_GET_NEXT_ID: return next_id(cmd, ua);
     case BPF_MAP_GET_FD_BY_ID:
     case BPF_PROG_GET_FD_BY_ID: return fd_by_id(cmd, &a);
+    case BPF_BTF_GET_NEXT_ID:
+        return -ENOENT; /* no BTF objects to list (the kernel's own: /sys/kernel/btf) */
     case BPF_PROG_BIND_MAP: return 0; /* programs hold their maps in the region already */
     case BPF_ENABLE_STATS:
         if (a.enable_stats.type != BPF_STATS_RUN_TIME)

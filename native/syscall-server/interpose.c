@@ -26,6 +26,8 @@
 #include "syscall-server/app_server.h"
 
 static struct bpftime_region *region;
+/* BPFTIME_SYSCALL_TRACE=1: one stderr line per bpf() answered (debugging an application). */
+static int trace_calls;
 static int uprobe_pmu_type = -1;
 
 struct bpftime_region *app_region(void)
@@ -106,8 +108,13 @@ BPFTIME_API long syscall(long nr, ...)
     long a4 = va_arg(ap, long), a5 = va_arg(ap, long), a6 = va_arg(ap, long);
     va_end(ap);
     if (region) {
-        if (nr == SYS_bpf)
-            return set_errno(app_bpf((int)a1, (void *)a2, (unsigned int)a3));
+        if (nr == SYS_bpf) {
+            long rc = app_bpf((int)a1, (void *)a2, (unsigned int)a3);
+            if (trace_calls)
+                fprintf(stderr, "bpftime: bpf(%ld, size %ld, first u32 %u) = %ld\n", a1, a3,
+                        a2 ? *(unsigned *)a2 : 0, rc);
+            return set_errno(rc);
+        }
         if (nr == SYS_perf_event_open)
             return set_errno(
                 app_perf_event_open((void *)a1, (pid_t)a2, (int)a3, (int)a4, (unsigned long)a5));
@@ -263,5 +270,7 @@ __attribute__((constructor)) static void app_server_init(void)
             uprobe_pmu_type = -1;
         fclose(f);
     }
+    const char *trace = getenv("BPFTIME_SYSCALL_TRACE");
+    trace_calls = trace && *trace && *trace != '0';
     region = r;
 }

@@ -173,6 +173,24 @@ int app_perf_ioctl(int fd, unsigned long request, unsigned long arg)
     }
 }
 
+/* Whether program id uses a map the application still has a descriptor
+ * of. Deleting the program would free such a map (the runtime frees a map
+ * with its last holder, and descriptors are no holders in the region),
+ * while in the kernel the descriptor keeps it: bpftrace detaches and
+ * closes its programs before it prints its maps. Such a program stays
+ * until the application exits. */
+static int uses_open_map(struct bpftime_region *r, uint32_t id)
+{
+    uint32_t ids[64];
+    int n = bpftime_prog_get_map_ids(r, id, ids, 64);
+    if (n > 64)
+        return 1;
+    for (int i = 0; i < n; i++)
+        if (app_fd_count(APP_FD_MAP, ids[i]) > 0)
+            return 1;
+    return 0;
+}
+
 void app_fd_closed(int fd, const struct app_fd *v)
 {
     struct bpftime_region *r = app_region();
@@ -196,7 +214,7 @@ void app_fd_closed(int fd, const struct app_fd *v)
      * the parent removes the rest when the application exits). */
     case APP_FD_PERF_OUTPUT: app_perf_output_closed(fd); break;
     case APP_FD_PROG:
-        if (v->created && app_fd_count(APP_FD_PROG, v->id) == 0)
+        if (v->created && app_fd_count(APP_FD_PROG, v->id) == 0 && !uses_open_map(r, v->id))
             (void)bpftime_prog_delete(r, v->id);
         break;
     case APP_FD_MAP:
