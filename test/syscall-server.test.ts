@@ -198,6 +198,35 @@ describe.skipIf(skip)("libbpf applications under bpftime load", () => {
     T,
   );
 
+  test(
+    "an error-injection tool: bpf_override_return fails calls while it runs, not after",
+    async () => {
+      const region = newRegion();
+      const p = startProcess([
+        process.execPath,
+        cliEntry,
+        "load",
+        "--shm",
+        region,
+        "--",
+        app("override"),
+        app("target"),
+      ]);
+      await p.waitFor("ready", 30_000);
+      const target = () =>
+        run([process.execPath, cliEntry, "start", "--quiet", "--shm", region, app("target"), "10"])
+          .stdout;
+      // bpftime_work(i % 4) returns 10 * (i % 4); x = 2 (i = 2, 6) now returns -1:
+      // 130 - 2 * 20 - 2 = 88.
+      expect(target()).toBe("done 88\n");
+      p.proc.kill("SIGINT");
+      expect(await p.exited).toBe(0);
+      expect(target()).toBe("done 130\n"); // its link went with it
+      expect(leftIn(region)).toEqual([[], [], [], []]);
+    },
+    T,
+  );
+
   test("a program the verifier refuses: libbpf prints the log, the application fails", () => {
     const r = once([app("refused")], "bpftime");
     expect(r.code).toBe(1);
