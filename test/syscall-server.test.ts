@@ -139,6 +139,14 @@ const PERFBUF_OUTPUT = [
   ...Array.from({ length: 10 }, (_, i) => `event ${i}: x=${i % 4} tag=62706674696d65 len=20`),
   "total 10 events",
 ].join("\n");
+// Keys 7i hold i² (i < 10); the batch deletes keys 0, 21 and 63; the pop takes the rest.
+const BATCH_OUTPUT = [
+  "lookup: " + Array.from({ length: 10 }, (_, i) => `${7 * i}=${i * i}`).join(" ") + " (10)",
+  "popped: " + [1, 2, 4, 5, 6, 7, 8].map((i) => `${7 * i}=${i * i}`).join(" ") + " (7)",
+  "left: none",
+  "",
+].join("\n");
+
 /** Ten event lines printed: the poll loop delivered every record before we stop it. */
 const TEN_EVENTS = /(event \d+: [^\n]*\n){10}/;
 const sortedEvents = (out: string) => {
@@ -236,6 +244,14 @@ describe.skipIf(skip)("libbpf applications under bpftime load", () => {
     expect(leftIn(r.region)).toEqual([[], [], [], []]);
   });
 
+  test("batch map commands: update, lookup 4 at a time, delete, lookup-and-delete", () => {
+    const r = once([app("batch")], "bpftime");
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toBe(BATCH_OUTPUT);
+    expect(r.code).toBe(0);
+    expect(leftIn(r.region)).toEqual([[], [], [], []]);
+  });
+
   test("a map type the runtime lacks: EINVAL and one line saying so", () => {
     const r = once([app("unsupported")], "bpftime");
     expect(r.code).toBe(1);
@@ -312,6 +328,12 @@ describe.skipIf(skip)("the same applications on the kernel (the oracle)", () => 
     },
     T,
   );
+
+  test.skipIf(kernelSkip)("batch map commands", () => {
+    const r = once([app("batch")], "kernel");
+    expect(r.stdout).toBe(BATCH_OUTPUT);
+    expect(r.code).toBe(0);
+  });
 
   test.skipIf(kernelSkip)("refused program: same error, same reason in the log", () => {
     const r = once([app("refused")], "kernel");

@@ -76,7 +76,9 @@ int app_fd_copy(int oldfd, int newfd);
 int app_fd_count(enum app_fd_kind kind, uint32_t id);
 
 /* ---- commands ---- */
-long app_bpf(int cmd, void *attr, unsigned int size); /* bpf_commands.c */
+long app_bpf(int cmd, void *attr, unsigned int size);
+union bpf_attr;
+long app_map_batch(int cmd, union bpf_attr *ua); /* batch.c */ /* bpf_commands.c */
 long app_perf_event_open(void *attr, pid_t pid, int cpu, int group_fd,
                          unsigned long flags);                        /* perf_events.c */
 int app_perf_ioctl(int fd, unsigned long request, unsigned long arg); /* perf_events.c */

@@ -490,6 +490,13 @@ long app_bpf(int cmd, void *uattr, unsigned int size)
     case BPF_LINK_GET_NEXT_ID: return next_id(cmd, ua);
     case BPF_MAP_GET_FD_BY_ID:
     case BPF_PROG_GET_FD_BY_ID: return fd_by_id(cmd, &a);
+    case BPF_MAP_LOOKUP_BATCH:
+    case BPF_MAP_LOOKUP_AND_DELETE_BATCH:
+    case BPF_MAP_UPDATE_BATCH:
+    case BPF_MAP_DELETE_BATCH:
+        if (size < offsetof(union bpf_attr, batch.flags) + 8)
+            return -EINVAL;
+        return app_map_batch(cmd, ua);
     case BPF_BTF_GET_NEXT_ID:
         return -ENOENT; /* no BTF objects to list (the kernel's own: /sys/kernel/btf) */
     case BPF_PROG_BIND_MAP: return 0; /* programs hold their maps in the region already */
