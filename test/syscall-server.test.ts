@@ -66,7 +66,7 @@ async function session(
   argv: string[],
   calls: number,
   where: "kernel" | "bpftime",
-  opts: { region?: string; stopAfter?: string | RegExp } = {},
+  opts: { region?: string; stopAfter?: string | RegExp; whileRunning?: () => void } = {},
 ): Promise<{ code: number | string; out: string; region: string }> {
   const region = where === "bpftime" ? (opts.region ?? newRegion()) : "";
   const cmd =
@@ -75,11 +75,23 @@ async function session(
       : argv;
   const p = startProcess(cmd);
   await p.waitFor("ready", 30_000);
+  opts.whileRunning?.();
   runTarget(calls, where === "bpftime" ? region : undefined);
   if (opts.stopAfter) await p.waitFor(opts.stopAfter, 30_000);
   p.proc.kill("SIGINT");
   const code = await p.exited;
   return { code, out: p.output(), region };
+}
+
+/** Names of the kernel's eBPF programs and maps (bpftool), to see that none is ours. */
+function kernelObjectNames(): string[] {
+  const names: string[] = [];
+  for (const kind of ["prog", "map"]) {
+    const r = run(["bpftool", kind, "show", "--json"]);
+    if (r.code === 0)
+      for (const o of JSON.parse(r.stdout) as Array<{ name?: string }>) names.push(o.name ?? "");
+  }
+  return names;
 }
 
 /** Runs an application that exits by itself (on the kernel, or under `bpftime load`). */
@@ -162,9 +174,22 @@ describe.skipIf(skip)("libbpf applications under bpftime load", () => {
   test(
     "a uprobe counter read by map iteration counts every call; its objects go at exit",
     async () => {
-      const ours = await session([app("uprobe_counter"), app("target")], 10, "bpftime");
+      let kernelNames: string[] = [];
+      let inRegion: unknown[][] = [];
+      const region = newRegion();
+      const ours = await session([app("uprobe_counter"), app("target")], 10, "bpftime", {
+        region,
+        whileRunning: () => {
+          kernelNames = kernelObjectNames();
+          inRegion = leftIn(region);
+        },
+      });
       expect(ours.code).toBe(0);
       expect(normalise(ours.out)).toBe(COUNTER_OUTPUT);
+      // While it ran: its program, map, target and link were the region's, none the kernel's.
+      expect(inRegion.map((objs) => objs.length)).toEqual([1, 1, 1, 1]);
+      expect(kernelNames).not.toContain("on_work");
+      expect(kernelNames).not.toContain("calls");
       expect(leftIn(ours.region)).toEqual([[], [], [], []]);
     },
     T,
