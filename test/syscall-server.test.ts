@@ -176,12 +176,14 @@ describe.skipIf(skip)("libbpf applications under bpftime load", () => {
     async () => {
       let kernelNames: string[] = [];
       let inRegion: unknown[][] = [];
+      let listing = "";
       const region = newRegion();
       const ours = await session([app("uprobe_counter"), app("target")], 10, "bpftime", {
         region,
         whileRunning: () => {
           kernelNames = kernelObjectNames();
           inRegion = leftIn(region);
+          listing = cli(["list", "--shm", region]).stdout;
         },
       });
       expect(ours.code).toBe(0);
@@ -190,6 +192,9 @@ describe.skipIf(skip)("libbpf applications under bpftime load", () => {
       expect(inRegion.map((objs) => objs.length)).toEqual([1, 1, 1, 1]);
       expect(kernelNames).not.toContain("on_work");
       expect(kernelNames).not.toContain("calls");
+      // `bpftime list` names the application and its pid beside what it made.
+      expect(listing).toMatch(/\bon_work\b.*uprobe from uprobe_counter pid \d+ \(bpftime load\)/);
+      expect(listing).toMatch(/\bcalls\b.*\buprobe_counter pid \d+\s*$/m);
       expect(leftIn(ours.region)).toEqual([[], [], [], []]);
     },
     T,
