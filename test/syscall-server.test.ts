@@ -135,6 +135,8 @@ function bpffsMissing(): string | undefined {
 }
 
 // The same application, its output, per app: [argv after the app's path, calls, expected].
+// `target 10` calls malloc(12345) ten times (target.c).
+const MALLOC_OUTPUT = "ready\nmallocs of 12345 bytes: 10";
 const LATENCY_OUTPUT = "ready\ncalls=7 ret_sum=130 histogram_total=7";
 // bpftime_work(i % 4) returns 10 * x: x >= 1 for i < 10 is 1,2,3,1,2,3,1 (sum 130).
 const RINGBUF_OUTPUT = [
@@ -207,6 +209,16 @@ describe.skipIf(skip)("libbpf applications under bpftime load", () => {
       expect(ours.code).toBe(0);
       expect(normalise(ours.out)).toBe(LATENCY_OUTPUT);
       expect(leftIn(ours.region)).toEqual([[], [], [], []]);
+    },
+    T,
+  );
+
+  test(
+    'the malloc example: SEC("uprobe/libc.so.6:malloc") auto-attached by the skeleton',
+    async () => {
+      const ours = await session([app("malloc_counter")], 10, "bpftime");
+      expect(ours.code).toBe(0);
+      expect(normalise(ours.out)).toBe(MALLOC_OUTPUT);
     },
     T,
   );
@@ -331,6 +343,16 @@ describe.skipIf(skip)("the same applications on the kernel (the oracle)", () => 
       const kernel = await session([app("latency"), app("target"), "1"], 10, "kernel");
       expect(kernel.code).toBe(0);
       expect(normalise(kernel.out)).toBe(LATENCY_OUTPUT);
+    },
+    T,
+  );
+
+  test.skipIf(kernelSkip)(
+    "malloc example",
+    async () => {
+      const kernel = await session([app("malloc_counter")], 10, "kernel");
+      expect(kernel.code).toBe(0);
+      expect(normalise(kernel.out)).toBe(MALLOC_OUTPUT);
     },
     T,
   );
