@@ -60,6 +60,11 @@ long app_real_syscall(long nr, long a1, long a2, long a3, long a4, long a5, long
 int app_real_close(int fd);
 void *app_real_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
 
+/* Starts a detached helper thread with every signal blocked: the
+ * application's signals (SIGINT, and those it waits for with sigwait or a
+ * signalfd) must reach its own threads, never ours. */
+int app_thread_start(void *(*fn)(void *), void *arg);
+
 /* ---- descriptors (fd_table.c) ---- */
 /* A new real descriptor (an eventfd: pollable, closable, inherited by fork)
  * standing for kind/id; returns it or -errno. */
@@ -92,12 +97,21 @@ void app_link_drop(uint32_t link_id);
 void *app_map_mmap(int fd, const struct app_fd *v, void *addr, size_t len, int prot, int flags,
                    off_t off); /* map_mmap.c */
 
+/* ---- the application's own uprobes (self_hooks.c) ---- */
+int app_self_hooks_start(struct bpftime_region *r);
+/* Hooks/unhooks after the application made or dropped a link. */
+void app_self_hooks_refresh(void);
+
 /* ---- perf buffers (perf_buffer.c) ---- */
 long app_perf_output_open(int cpu);
 void *app_perf_output_mmap(int fd, void *addr, size_t len, int prot, int flags, off_t off);
 /* addr was one of our rings: forgets it (before the memory goes); returns 1, else 0. */
 int app_perf_output_munmap(void *addr);
 void app_perf_output_closed(int fd);
+/* Moves every waiting record into the perf rings now: after a program ran in
+ * this process (BPF_PROG_TEST_RUN), its output is there when the call
+ * returns, as the kernel's perf_event_output writes the ring itself. */
+void app_perf_output_flush(void);
 /* Records of the region's perf_event_array map_id for cpu key go to fd's ring. */
 int app_perf_output_attach(uint32_t map_id, uint32_t key, int fd);
 

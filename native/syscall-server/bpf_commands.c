@@ -420,6 +420,46 @@ static long link_update(const union bpf_attr *a)
     return rt(bpftime_link_update_prog(app_region(), l.id, np.id, op.id));
 }
 
+int bpftime_prog_test_run(struct bpftime_region *r, uint32_t prog_id, int use_jit, void *data,
+                          uint32_t data_len, uint64_t repeat, uint64_t *ret, uint64_t *total_ns);
+
+/* BPF_PROG_TEST_RUN: the program runs here, JIT-compiled, on a copy of
+ * data_in (or ctx_in when there is no data, as for tracing programs); the
+ * copy comes back in data_out. bpftrace runs its BEGIN probe this way. */
+static long prog_test_run(union bpf_attr *ua)
+{
+    struct app_fd p;
+    if (fd_of((int)ua->test.prog_fd, APP_FD_PROG, &p) < 0)
+        return -EBADF;
+    const void *in = uptr(ua->test.data_in);
+    uint32_t len = ua->test.data_size_in;
+    if (!in || !len) {
+        in = uptr(ua->test.ctx_in);
+        len = in ? ua->test.ctx_size_in : 0;
+    }
+    uint8_t *copy = calloc(1, len ? len : 1);
+    if (!copy)
+        return -ENOMEM;
+    if (len)
+        memcpy(copy, in, len);
+    uint64_t repeat = ua->test.repeat ? ua->test.repeat : 1, ret = 0, ns = 0;
+    int rc = bpftime_prog_test_run(app_region(), p.id, 1, copy, len, repeat, &ret, &ns);
+    app_perf_output_flush();
+    if (rc == 0) {
+        ua->test.retval = (uint32_t)ret;
+        ua->test.duration = (uint32_t)(ns / repeat);
+        if (ua->test.data_out && in == uptr(ua->test.data_in)) {
+            uint32_t n = ua->test.data_size_out && ua->test.data_size_out < len
+                             ? ua->test.data_size_out
+                             : len;
+            memcpy(uptr(ua->test.data_out), copy, n);
+            ua->test.data_size_out = len;
+        }
+    }
+    free(copy);
+    return rc;
+}
+
 static long next_id(int cmd, union bpf_attr *ua)
 {
     struct bpftime_region *r = app_region();
@@ -450,7 +490,6 @@ static const char *cmd_name(int cmd)
     switch (cmd) {
     case BPF_PROG_ATTACH: return "BPF_PROG_ATTACH";
     case BPF_PROG_DETACH: return "BPF_PROG_DETACH";
-    case BPF_PROG_TEST_RUN: return "BPF_PROG_TEST_RUN";
     case BPF_RAW_TRACEPOINT_OPEN: return "BPF_RAW_TRACEPOINT_OPEN";
     case BPF_PROG_QUERY: return "BPF_PROG_QUERY";
     case BPF_ITER_CREATE: return "BPF_ITER_CREATE";
@@ -497,6 +536,10 @@ long app_bpf(int cmd, void *uattr, unsigned int size)
         if (size < offsetof(union bpf_attr, batch.flags) + 8)
             return -EINVAL;
         return app_map_batch(cmd, ua);
+    case BPF_PROG_TEST_RUN:
+        if (size < offsetof(union bpf_attr, test.duration) + 4)
+            return -EINVAL;
+        return prog_test_run(ua);
     case BPF_BTF_GET_NEXT_ID:
         return -ENOENT; /* no BTF objects to list (the kernel's own: /sys/kernel/btf) */
     case BPF_PROG_BIND_MAP: return 0; /* programs hold their maps in the region already */

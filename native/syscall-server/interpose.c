@@ -12,6 +12,8 @@
  * library and must see no difference. */
 #include <dlfcn.h>
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -239,6 +241,21 @@ BPFTIME_API void *mmap64(void *addr, size_t len, int prot, int flags, int fd, of
     return mmap(addr, len, prot, flags, fd, off);
 }
 
+int app_thread_start(void *(*fn)(void *), void *arg)
+{
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_t t;
+    pthread_attr_t at;
+    pthread_attr_init(&at);
+    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    int err = pthread_create(&t, &at, fn, arg);
+    pthread_attr_destroy(&at);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return -err;
+}
+
 int app_uprobe_pmu_type(void);
 int app_uprobe_pmu_type(void)
 {
@@ -270,6 +287,7 @@ __attribute__((constructor)) static void app_server_init(void)
             uprobe_pmu_type = -1;
         fclose(f);
     }
+    app_self_hooks_start(r);
     const char *trace = getenv("BPFTIME_SYSCALL_TRACE");
     trace_calls = trace && *trace && *trace != '0';
     region = r;

@@ -108,13 +108,8 @@ static void start_watcher(int fd, uint32_t map_id)
         return;
     w->fd = fd;
     w->map_id = map_id;
-    pthread_t t;
-    pthread_attr_t at;
-    pthread_attr_init(&at);
-    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-    if (pthread_create(&t, &at, watch_ring, w) != 0)
+    if (app_thread_start(watch_ring, w) < 0)
         free(w);
-    pthread_attr_destroy(&at);
 }
 
 void *app_map_mmap(int fd, const struct app_fd *v, void *addr, size_t len, int prot, int flags,

@@ -171,35 +171,56 @@ static int sync_readable(uint32_t map_id)
     return pending;
 }
 
+/* Moves one record of map_id's region rings into its CPU's perf ring and
+ * updates readability: 1 moved, 0 none waiting, < 0 the map is gone. */
+static int pump_once(uint32_t map_id, int *pending)
+{
+    static __thread uint8_t buf[65536];
+    uint32_t len = 0, cpu = 0;
+    int rc = bpftime_ringbuf_read(app_region(), map_id, buf, sizeof buf, &len, &cpu);
+    pthread_mutex_lock(&out_lock);
+    if (rc == 1) {
+        for (int i = 0; i < noutputs; i++)
+            if (outputs[i].fd >= 0 && outputs[i].base && outputs[i].map_id == map_id &&
+                outputs[i].cpu == cpu) {
+                (void)append(&outputs[i], buf, len);
+                break;
+            }
+    }
+    *pending = sync_readable(map_id);
+    pthread_mutex_unlock(&out_lock);
+    return rc == -EMSGSIZE ? 0 : rc;
+}
+
 static void *pump(void *arg)
 {
     uint32_t map_id = (uint32_t)(uintptr_t)arg;
-    struct bpftime_region *r = app_region();
-    static __thread uint8_t buf[65536];
     for (;;) {
-        uint32_t len = 0, cpu = 0;
-        int rc = bpftime_ringbuf_read(r, map_id, buf, sizeof buf, &len, &cpu);
-        pthread_mutex_lock(&out_lock);
-        if (rc == 1) {
-            for (int i = 0; i < noutputs; i++)
-                if (outputs[i].fd >= 0 && outputs[i].base && outputs[i].map_id == map_id &&
-                    outputs[i].cpu == cpu) {
-                    (void)append(&outputs[i], buf, len);
-                    break;
-                }
-        }
-        int pending = sync_readable(map_id);
-        pthread_mutex_unlock(&out_lock);
+        int pending = 0;
+        int rc = pump_once(map_id, &pending);
         if (rc == 1)
             continue;
-        if (rc < 0 && rc != -EMSGSIZE)
+        if (rc < 0)
             return NULL; /* the map is gone */
         if (pending) {
             struct timespec ms = {0, 1000000}; /* until the application reads */
             nanosleep(&ms, NULL);
         } else {
-            bpftime_ringbuf_poll(r, map_id, 200);
+            bpftime_ringbuf_poll(app_region(), map_id, 200);
         }
+    }
+}
+
+void app_perf_output_flush(void)
+{
+    uint32_t maps[64];
+    pthread_mutex_lock(&out_lock);
+    int n = npumped;
+    memcpy(maps, pumped, sizeof maps[0] * (size_t)n);
+    pthread_mutex_unlock(&out_lock);
+    for (int i = 0; i < n; i++) {
+        int pending = 0;
+        while (pump_once(maps[i], &pending) == 1) {}
     }
 }
 
@@ -224,14 +245,9 @@ int app_perf_output_attach(uint32_t map_id, uint32_t key, int fd)
     if (!o)
         return -EBADF;
     if (start) {
-        pthread_t t;
-        pthread_attr_t at;
-        pthread_attr_init(&at);
-        pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-        int err = pthread_create(&t, &at, pump, (void *)(uintptr_t)map_id);
-        pthread_attr_destroy(&at);
-        if (err)
-            return -err;
+        int err = app_thread_start(pump, (void *)(uintptr_t)map_id);
+        if (err < 0)
+            return err;
     }
     return 0;
 }

@@ -121,15 +121,19 @@ long app_perf_event_open(void *uattr, pid_t pid, int cpu, int group_fd, unsigned
 int app_link_make(uint32_t prog_id, uint32_t target_id, uint64_t cookie)
 {
     int id = bpftime_link_create(app_region(), prog_id, target_id, cookie);
-    if (id >= 0)
+    if (id >= 0) {
         app_note_created(APP_NOTE_LINK, (uint32_t)id);
+        app_self_hooks_refresh();
+    }
     return id;
 }
 
 void app_link_drop(uint32_t link_id)
 {
-    if (bpftime_link_delete(app_region(), link_id) == 0)
+    if (bpftime_link_delete(app_region(), link_id) == 0) {
         app_note_deleted(APP_NOTE_LINK, link_id);
+        app_self_hooks_refresh();
+    }
 }
 
 /* The event's link follows "a program is set and the event is enabled". */
