@@ -171,13 +171,16 @@ static int sync_readable(uint32_t map_id)
     return pending;
 }
 
+#define RECORD_MAX 65536
+
 /* Moves one record of map_id's region rings into its CPU's perf ring and
- * updates readability: 1 moved, 0 none waiting, < 0 the map is gone. */
-static int pump_once(uint32_t map_id, int *pending)
+ * updates readability: 1 moved, 0 none waiting, < 0 the map is gone. buf:
+ * RECORD_MAX bytes of the caller's (not thread-local: a large TLS block
+ * would keep nginx from dlopen()ing this library). */
+static int pump_once(uint32_t map_id, uint8_t *buf, int *pending)
 {
-    static __thread uint8_t buf[65536];
     uint32_t len = 0, cpu = 0;
-    int rc = bpftime_ringbuf_read(app_region(), map_id, buf, sizeof buf, &len, &cpu);
+    int rc = bpftime_ringbuf_read(app_region(), map_id, buf, RECORD_MAX, &len, &cpu);
     pthread_mutex_lock(&out_lock);
     if (rc == 1) {
         for (int i = 0; i < noutputs; i++)
@@ -195,13 +198,18 @@ static int pump_once(uint32_t map_id, int *pending)
 static void *pump(void *arg)
 {
     uint32_t map_id = (uint32_t)(uintptr_t)arg;
+    uint8_t *buf = malloc(RECORD_MAX);
+    if (!buf)
+        return NULL;
     for (;;) {
         int pending = 0;
-        int rc = pump_once(map_id, &pending);
+        int rc = pump_once(map_id, buf, &pending);
         if (rc == 1)
             continue;
-        if (rc < 0)
+        if (rc < 0) {
+            free(buf);
             return NULL; /* the map is gone */
+        }
         if (pending) {
             struct timespec ms = {0, 1000000}; /* until the application reads */
             nanosleep(&ms, NULL);
@@ -218,10 +226,12 @@ void app_perf_output_flush(void)
     int n = npumped;
     memcpy(maps, pumped, sizeof maps[0] * (size_t)n);
     pthread_mutex_unlock(&out_lock);
-    for (int i = 0; i < n; i++) {
+    uint8_t *buf = n ? malloc(RECORD_MAX) : NULL;
+    for (int i = 0; buf && i < n; i++) {
         int pending = 0;
-        while (pump_once(maps[i], &pending) == 1) {}
+        while (pump_once(maps[i], buf, &pending) == 1) {}
     }
+    free(buf);
 }
 
 int app_perf_output_attach(uint32_t map_id, uint32_t key, int fd)
