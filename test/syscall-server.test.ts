@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { kernelUnavailable } from "../src/verifier/testdata/kernel.ts";
-import { cli, cliEntry, run, skipReason, startProcess } from "./helpers.ts";
+import { cli, cliEntry, compileBpf, repoRoot, run, skipReason, startProcess } from "./helpers.ts";
 import { RUN_ID, runName } from "./run-id.ts";
 
 const fixtures = join(import.meta.dir, "fixtures", "libbpf-apps");
@@ -292,6 +292,25 @@ describe.skipIf(skip)("libbpf applications under bpftime load", () => {
     expect(r.stdout).toBe(BATCH_OUTPUT);
     expect(r.code).toBe(0);
     expect(leftIn(r.region)).toEqual([[], [], [], []]);
+  });
+
+  test("bpftool under bpftime load lists and dumps the region's maps and programs", () => {
+    const region = newRegion();
+    const obj = join(dir, "malloc.bpf.o");
+    compileBpf(join(repoRoot, "examples", "malloc.bpf.c"), obj);
+    expect(cli(["load", obj, "--shm", region]).code).toBe(0);
+    const maps = once(["bpftool", "map", "show"], "bpftime", region);
+    expect(maps.stdout).toMatch(
+      /^1: hash {2}name malloc_calls {2}flags 0x0\n\tkey 4B {2}value 8B {2}max_entries 1024/,
+    );
+    const progs = once(["bpftool", "prog", "show"], "bpftime", region);
+    expect(progs.stdout).toMatch(/^1: kprobe {2}name count_malloc {2}tag/);
+    expect(progs.stdout).toContain("map_ids 1");
+    const year = new Date().getUTCFullYear();
+    expect(progs.stdout).toContain(`loaded_at ${year}-`); // boot-relative, as bpftool reads it
+    expect(once(["bpftool", "map", "dump", "name", "malloc_calls"], "bpftime", region).stdout).toBe(
+      "Found 0 elements\n",
+    );
   });
 
   test("a map type the runtime lacks: EINVAL and one line saying so", () => {

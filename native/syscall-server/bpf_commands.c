@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "bpftime/api.h"
 #include "runtime/bpftime_runtime.h"
@@ -279,6 +280,17 @@ static long obj_get(const union bpf_attr *a)
                                        : app_fd_new(APP_FD_PROG, pin.obj_id);
 }
 
+/* The kernel's load_time counts from boot (CLOCK_BOOTTIME); the region
+ * keeps wall-clock time. */
+static uint64_t boot_ns(uint64_t realtime_ns)
+{
+    struct timespec rt, bt;
+    clock_gettime(CLOCK_REALTIME, &rt);
+    clock_gettime(CLOCK_BOOTTIME, &bt);
+    int64_t offset = ((int64_t)rt.tv_sec - bt.tv_sec) * 1000000000ll + (rt.tv_nsec - bt.tv_nsec);
+    return realtime_ns - (uint64_t)offset;
+}
+
 static long copy_info(union bpf_attr *ua, const void *info, uint32_t len)
 {
     uint32_t n = ua->info.info_len < len ? ua->info.info_len : len;
@@ -326,7 +338,7 @@ static long obj_info(union bpf_attr *ua)
         info.type = pi.type < 0x1000 ? pi.type : 0;
         info.id = pi.id;
         info.xlated_prog_len = pi.insn_cnt * 8;
-        info.load_time = pi.created_ns;
+        info.load_time = boot_ns(pi.created_ns);
         info.run_cnt = pi.run_cnt;
         info.run_time_ns = pi.run_time_ns;
         memcpy(info.name, pi.name, sizeof info.name - 1);
