@@ -161,6 +161,19 @@ const BATCH_OUTPUT = [
   "",
 ].join("\n");
 
+// self_work(i) = i + 1 for i < 3, called twice over (sum 12); a uprobe link
+// is a perf-event link, which the kernel cannot detach (EOPNOTSUPP), so the
+// second three calls count too. Link type 7 is BPF_LINK_TYPE_PERF_EVENT,
+// program type 2 kprobe, map type 2 array (.bss: one 8-byte value).
+const SELF_PROBE_OUTPUT = [
+  "attached: 3 calls",
+  "info: 0 link type 7, link prog is the prog: yes, prog on_self_work type 2, map type 2 key 4 value 8 max 1",
+  "stats: on",
+  "detach: -95",
+  "detached: 6 calls (sum 12)",
+  "",
+].join("\n");
+
 /** Ten event lines printed: the poll loop delivered every record before we stop it. */
 const TEN_EVENTS = /(event \d+: [^\n]*\n){10}/;
 const sortedEvents = (out: string) => {
@@ -286,6 +299,13 @@ describe.skipIf(skip)("libbpf applications under bpftime load", () => {
     expect(leftIn(r.region)).toEqual([[], [], [], []]);
   });
 
+  test("the loader probes itself: link/prog/map info, stats, and a link that cannot be detached", () => {
+    const r = once([app("self_probe")], "bpftime");
+    expect(r.stdout).toBe(SELF_PROBE_OUTPUT);
+    expect(r.code).toBe(0);
+    expect(leftIn(r.region)).toEqual([[], [], [], []]);
+  });
+
   test("batch map commands: update, lookup 4 at a time, delete, lookup-and-delete", () => {
     const r = once([app("batch")], "bpftime");
     expect(r.stderr).toBe("");
@@ -399,6 +419,12 @@ describe.skipIf(skip)("the same applications on the kernel (the oracle)", () => 
     },
     T,
   );
+
+  test.skipIf(kernelSkip)("the loader probing itself", () => {
+    const r = once([app("self_probe")], "kernel");
+    expect(r.stdout).toBe(SELF_PROBE_OUTPUT);
+    expect(r.code).toBe(0);
+  });
 
   test.skipIf(kernelSkip)("batch map commands", () => {
     const r = once([app("batch")], "kernel");

@@ -406,18 +406,15 @@ static long link_create(const union bpf_attr *a)
     return fd;
 }
 
+/* Every link here is a perf-event link (a uprobe), and the kernel cannot
+ * detach those (they have no detach operation): EOPNOTSUPP, as there. A
+ * link goes when its descriptor is closed. */
 static long link_detach(const union bpf_attr *a)
 {
     struct app_fd v;
-    int fd = (int)a->link_detach.link_fd;
-    if (fd_of(fd, APP_FD_LINK, &v) < 0)
+    if (fd_of((int)a->link_detach.link_fd, APP_FD_LINK, &v) < 0)
         return -EBADF;
-    if (v.id) {
-        app_link_drop(v.id);
-        v.id = 0;
-        app_fd_set(fd, &v);
-    }
-    return 0;
+    return -EOPNOTSUPP;
 }
 
 static long link_update(const union bpf_attr *a)
