@@ -17,6 +17,9 @@ const KERNEL_PROG_TYPES: Partial<Record<ProgramType, number>> = Object.fromEntri
 
 const RINGBUF = mapTypeId("ringbuf");
 
+/** Whether the kernel has this program type (else kernelVerdict answers undefined). */
+export const kernelHasType = (type: ProgramType): boolean => KERNEL_PROG_TYPES[type] !== undefined;
+
 let helper: string | undefined | null;
 let why: string | undefined;
 
