@@ -15,7 +15,7 @@ import { compiledPrograms } from "./compile.ts";
 import { NEGATIVE, NEG_MAPS } from "./negative.ts";
 
 export interface CorpusProgram {
-  group: "pos" | "example" | "strength" | "negative" | "synthetic";
+  group: "pos" | "example" | "strength" | "vm" | "negative" | "synthetic";
   label: string;
   insts: Uint8Array;
   type: ProgramType;
@@ -67,11 +67,26 @@ export function examplePrograms(): CorpusProgram[] {
  * nginx program type). Empty without clang.
  */
 export function strengthPrograms(): CorpusProgram[] {
-  const dir = join(root, "test", "fixtures", "verifier-strength");
+  return compileDir("strength", join(root, "test", "fixtures", "verifier-strength"), []);
+}
+
+/**
+ * bench/vm/progs/*.bpf.c as the VM bench's kernel variant (-DBENCH_KERNEL:
+ * the same loop body as an XDP program over 2 KiB of packet): long loops,
+ * some of which the kernel refuses ("The sequence of 8193 jumps is too
+ * complex"). Bench only: each takes seconds.
+ */
+export function vmPrograms(): CorpusProgram[] {
+  const dir = join(root, "bench", "vm", "progs");
+  return compileDir("vm", dir, ["-DBENCH_KERNEL", "-I", dir]);
+}
+
+/** Every *.bpf.c of `dir`, compiled as examples/Makefile does (empty without clang). */
+function compileDir(group: CorpusProgram["group"], dir: string, flags: string[]): CorpusProgram[] {
   if (!existsSync(dir) || !Bun.which("clang")) return [];
   const out: CorpusProgram[] = [];
   const tmp = mkdtempSync(
-    join(tmpdir(), `bpftime-${process.env.BPFTIME_TEST_RUN ?? "x"}-vstrength-`),
+    join(tmpdir(), `bpftime-${process.env.BPFTIME_TEST_RUN ?? "x"}-v${group}-`),
   );
   try {
     for (const f of readdirSync(dir).sort()) {
@@ -86,6 +101,7 @@ export function strengthPrograms(): CorpusProgram[] {
           "-target",
           "bpf",
           "-D__TARGET_ARCH_x86",
+          ...flags,
           "-I",
           join(root, "native", "include"),
           "-I",
@@ -106,7 +122,7 @@ export function strengthPrograms(): CorpusProgram[] {
       for (const p of spec.programs) {
         const twin = byName.get(`${p.name}_xdp`);
         out.push({
-          group: "strength",
+          group,
           label: `${f}:${p.name}`,
           insts: p.instructions,
           type: p.type as ProgramType,
@@ -264,6 +280,7 @@ export function corpus(budget?: number): CorpusProgram[] {
     ...positivePrograms(),
     ...examplePrograms(),
     ...strengthPrograms(),
+    ...vmPrograms(),
     ...negativePrograms(),
     ...syntheticPrograms(budget),
   ];
