@@ -357,33 +357,39 @@ export function spillStart(f: Frame, byte: number): number {
 }
 
 /**
- * A hash of the innermost frame's live registers, equal for states that
+ * A hash of the live registers of every frame, equal for states that
  * stateSafe(EXACT) finds equal both ways: a cheap first test before the
  * infinite-loop check, which compares a state with every one recorded at the
  * same instruction on its path (one per loop iteration).
  */
-export function exactKey(st: State, live: number): number {
-  const regs = curFrame(st).regs;
+export function exactKey(st: State, liveIn: Uint16Array, pc: number): number {
   let h = st.frames.length;
   const mix = (x: number): void => {
     h = (Math.imul(h ^ x, 0x9e3779b1) + 0x7f4a7c15) | 0;
   };
-  for (let m = live & 0x7ff; m !== 0; m &= m - 1) {
-    const i = 31 - Math.clz32(m & -m);
-    const r = regs[i]!;
-    if (r.t === "not_init") continue;
-    mix(i);
-    mix(r.t.length);
-    mix(r.off);
-    const x = r.s;
-    mix(x.vl);
-    mix(x.vh);
-    mix(x.ml);
-    mix(x.mh);
-    mix(x.uminL);
-    mix(x.umaxL);
-    mix(x.sminL);
-    mix(x.smaxL);
+  // every frame: callers' callee-saved registers tell iterations of a loop
+  // around a call apart, when the callee's own registers are all alike
+  const n = st.frames.length;
+  for (let f = n - 1; f >= 0; f--) {
+    const regs = st.frames[f]!.regs;
+    const live = f === n - 1 ? liveIn[pc]! : liveIn[st.frames[f + 1]!.callsite + 1]! & 0x3c0;
+    for (let m = live & 0x7ff; m !== 0; m &= m - 1) {
+      const i = 31 - Math.clz32(m & -m);
+      const r = regs[i]!;
+      if (r.t === "not_init") continue;
+      mix(i);
+      mix(r.t.length);
+      mix(r.off);
+      const x = r.s;
+      mix(x.vl);
+      mix(x.vh);
+      mix(x.ml);
+      mix(x.mh);
+      mix(x.uminL);
+      mix(x.umaxL);
+      mix(x.sminL);
+      mix(x.smaxL);
+    }
   }
   return h;
 }

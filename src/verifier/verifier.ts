@@ -436,7 +436,7 @@ class Verifier {
     // States still being explored (this path's ancestors among them) have
     // marks that are not final, so they cannot cover this one; the same
     // state again at a loop head is a loop that never ends.
-    const key = exactKey(st, liveIn[pc]!);
+    const key = exactKey(st, liveIn, pc);
     const openKey = pc * 2 ** 32 + (key >>> 0);
     let open = this.open.get(openKey);
     if (open) {
