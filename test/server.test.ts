@@ -11,20 +11,19 @@ import {
   cliOk,
   freePort,
   regionNames,
-  repoRoot,
   run,
   startProcess,
   tempDir,
   type Started,
+  buildExamples,
 } from "./helpers.ts";
 import { nginxSkipReason, requestStatus, startNginx } from "./nginx-harness.ts";
 import { createApp } from "../src/server/app.ts";
 import { cliEntry } from "./helpers.ts";
 
-const examples = join(repoRoot, "examples", "build");
+const examples = buildExamples();
 const urlFilter = join(examples, "url_filter.bpf.o");
 const checksum = join(examples, "checksum.bpf.o");
-run(["make", "-s", "-C", join(repoRoot, "examples")]);
 
 const newRegion = regionNames("srv");
 const ok = (args: string[]) => cliOk(args);
@@ -667,6 +666,10 @@ describe("bpftime serve: documents and errors", () => {
     const html = await s.get("/docs");
     expect(html.status).toBe(200);
     expect(html.headers.get("content-type")).toContain("text/html");
+    // As typed or bookmarked with a trailing slash: the same page.
+    const slash = await s.get("/docs/");
+    expect(slash.status).toBe(200);
+    expect(await slash.text()).toContain("swagger-ui-bundle.js");
     // The page's script and style come from this server (embedded), not a CDN:
     // the docs work without internet access.
     const page = await html.text();
