@@ -28,7 +28,7 @@ const benches: Record<string, { what: string; cmd: string[] }> = {
     cmd: [process.execPath, join(here, "nginx/run.ts")],
   },
   verifier: {
-    what: "verifier: µs per processed instruction",
+    what: "verifier: processed instructions and time, ours beside the kernel's verifier",
     cmd: [process.execPath, join(here, "verifier/run.ts")],
   },
   "verifier-soundness": {
