@@ -191,7 +191,9 @@ export const SnapshotSchema = t.Object({
 
 export const AttachBody = t.Object({
   program: t.String({ description: "program id or unique name" }),
-  type: t.String({ description: "target type: nginx, uprobe, uretprobe" }),
+  type: t.String({
+    description: "target type: nginx, uprobe, uretprobe, sys_enter, sys_exit, syscall",
+  }),
   arg: t.String({ description: "target argument: URL prefix, BINARY:SYMBOL[+OFF]" }),
   cookie: t.Optional(
     t.Union([t.Integer({ minimum: 0 }), t.String({ pattern: "^(0x[0-9a-fA-F]+|[0-9]+)$" })], {
