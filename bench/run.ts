@@ -19,6 +19,10 @@ const benches: Record<string, { what: string; cmd: string[] }> = {
     what: "uprobes: ns per call, bpftime vs kernel uprobes",
     cmd: ["sh", join(here, "uprobe/run.sh")],
   },
+  syscall: {
+    what: "syscall targets: ns per intercepted getpid, bpftime (Syscall User Dispatch) vs the kernel tracepoint",
+    cmd: [process.execPath, join(here, "syscall/run.ts")],
+  },
   nginx: {
     what: "nginx: requests/s with no module, a native C filter, bpftime",
     cmd: [process.execPath, join(here, "nginx/run.ts")],
