@@ -23,6 +23,10 @@ const benches: Record<string, { what: string; cmd: string[] }> = {
     what: "syscall targets: ns per intercepted getpid, bpftime (Syscall User Dispatch) vs the kernel tracepoint",
     cmd: [process.execPath, join(here, "syscall/run.ts")],
   },
+  "syscall-server": {
+    what: "map lookups from an application: bpftime load's syscall server vs the kernel's bpf()",
+    cmd: ["sh", join(here, "syscall-server/run.sh")],
+  },
   nginx: {
     what: "nginx: requests/s with no module, a native C filter, bpftime",
     cmd: [process.execPath, join(here, "nginx/run.ts")],

@@ -63,6 +63,7 @@ function compile(): void {
   compileBpf(join(repoRoot, "examples", "syscount.bpf.c"), obj("syscount"));
   compileBpf(join(fixtures, "override.bpf.c"), obj("override"));
   compileBpf(join(fixtures, "mixed.bpf.c"), obj("mixed"));
+  compileBpf(join(fixtures, "ksys.bpf.c"), obj("ksys"));
   files = join(dir, "files");
   mkdirSync(files);
   for (let i = 0; i < N_FILES; i++) writeFileSync(join(files, `file${i}`), "x");
@@ -83,6 +84,15 @@ function kernelRefuses(): string | undefined {
   const p = Bun.spawnSync([kload, obj("syscount"), "probe"], { timeout: 5000 });
   if (!p.stdout.toString().includes("attached"))
     return `the kernel refuses the programs: ${p.stderr.toString().trim()}`;
+  return undefined;
+}
+
+/** An independent probe: can libbpf attach a ksyscall (a kprobe on the syscall) here? */
+function kprobeRefuses(): string | undefined {
+  if (!kload) return "no kernel loader";
+  const p = Bun.spawnSync([kload, obj("ksys"), "probe"], { timeout: 5000 });
+  if (!p.stdout.toString().includes("attached"))
+    return `libbpf cannot attach a ksyscall here: ${p.stderr.toString().trim().split("\n")[0]}`;
   return undefined;
 }
 
@@ -271,6 +281,27 @@ describe.skipIf(skip)("syscall targets in the process", () => {
   );
 
   test(
+    "ksyscall/kretsyscall programs read the syscall's arguments through the wrapper's pt_regs, and its result",
+    () => {
+      const r = newRegion();
+      loadAndAttach(r, "ksys", ["ksys_openat", "kretsys_openat"]);
+      startFixture(r);
+      const flags = Object.fromEntries(
+        (dumpById(r, "flags_seen") as { key: number; value: number }[]).map((e) => [
+          e.key,
+          e.value,
+        ]),
+      );
+      const results = Object.fromEntries(
+        (dumpById(r, "results") as { key: number; value: number }[]).map((e) => [e.key, e.value]),
+      );
+      expect(flags).toEqual({ 0: N_FILES + 1 + 2, [O_WRONLY_CREAT]: 1 }); // read-only opens, the create
+      expect(results).toEqual({ 0: N_FILES + 2 + 1, [-2]: 1 }); // opened, "missing"
+    },
+    T,
+  );
+
+  test(
     "a link made while the process runs catches its thread and the one it starts; the agent's own syscalls are not seen",
     async () => {
       const r = newRegion();
@@ -402,6 +433,33 @@ describe.skipIf(kernelSkip)("syscall targets: bpftime and the kernel agree", () 
       startFixture(r);
       expect(kernel).toEqual(expectedOpens());
       expect(bpftimeOpens(r)).toEqual(kernel);
+    },
+    T,
+  );
+
+  const ksysSkip = skipReason(kprobeRefuses(), "ksyscall against the kernel");
+  test.skipIf(ksysSkip)(
+    "ksyscall/kretsyscall: the same flags and results",
+    async () => {
+      const maps = await kernelRun("ksys");
+      const decode = (name: string) =>
+        Object.fromEntries(
+          (maps.get(name) ?? []).map(([k, v]) => [
+            Number(hex(k).readBigInt64LE(0)),
+            Number(hex(v).readBigUInt64LE(0)),
+          ]),
+        );
+      rmSync(join(files, "created"), { force: true });
+      const r = newRegion();
+      loadAndAttach(r, "ksys", ["ksys_openat", "kretsys_openat"]);
+      startFixture(r);
+      const ours = (name: string) =>
+        Object.fromEntries(
+          (dumpById(r, name) as { key: number; value: number }[]).map((e) => [e.key, e.value]),
+        );
+      expect(decode("flags_seen")[O_WRONLY_CREAT]).toBe(1); // the oracle saw the fixture
+      expect(ours("flags_seen")).toEqual(decode("flags_seen"));
+      expect(ours("results")).toEqual(decode("results"));
     },
     T,
   );

@@ -155,7 +155,8 @@ static bool run_one(struct sc_entry *e, const struct bpftime_sud_call *c, bool i
     struct bpftime_invocation inv = {.func_ip = 0, .cookie = e->cookie, .regs = &regs};
     struct bpftime_invocation *prev = bpftime_invocation_get();
     bpftime_invocation_set(&inv);
-    e->cb.run(e->cb.data, ctx, len);
+    uint64_t r0;
+    (void)e->cb.run(e->cb.data, ctx, len, &r0); /* a failed run is logged by the manager */
     bpftime_invocation_set(prev);
     if (!is_exit && inv.override_set) {
         *override = (int64_t)inv.override_value;
