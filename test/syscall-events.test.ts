@@ -171,10 +171,12 @@ function bpftimeOpens(r: string): Opens {
   );
 }
 
+let lastStartStderr = "";
 /** Runs the fixture with the agent on region r; returns its output lines. */
 function startFixture(r: string): string[] {
   const res = cli(["start", "--shm", r, "--", sysfix, files, COMM, String(N_FILES)]);
   if (res.code !== 0) throw new Error(`sysfix under bpftime start: ${res.code}: ${res.stderr}`);
+  lastStartStderr = res.stderr;
   return res.stdout.trim().split("\n");
 }
 
@@ -262,6 +264,9 @@ describe.skipIf(skip)("syscall targets in the process", () => {
       const out = startFixture(r);
       expect(out).toContain(`open ${join(files, "missing")} = -2`);
       expect(bpftimeOpens(r)).toEqual(expectedOpens());
+      // `bpftime start` says where each syscall link is hooked
+      expect(lastStartStderr).toMatch(/link \d+ \(sys_enter tp:openat\): attached in process \d+/);
+      expect(lastStartStderr).toMatch(/link \d+ \(sys_exit tp:openat\): attached in process \d+/);
     },
     T,
   );
@@ -361,7 +366,7 @@ describe.skipIf(skip)("section names", () => {
       programs: { name: string; type: string; kernelOnly?: boolean }[];
     };
     const byName = new Map(loaded.programs.map((p) => [p.name, p]));
-    expect(byName.size).toBe(13);
+    expect(byName.size).toBe(14);
     expect(byName.get("fentry_unlink")).toMatchObject({ type: "tracing", kernelOnly: true });
     expect(byName.get("cgroup_ingress")).toMatchObject({ type: "cgroup_skb", kernelOnly: true });
     expect(byName.get("lsm_open")).toMatchObject({ type: "lsm", kernelOnly: true });
@@ -391,6 +396,10 @@ describe.skipIf(skip)("section names", () => {
     expect(attached("tp_exit_close", "syscall")).toMatchObject({
       targetType: "sys_exit",
       arg: "tp:close",
+    });
+    expect(attached("btf_enter", "syscall")).toMatchObject({
+      targetType: "sys_enter",
+      arg: "raw:all",
     });
     expect(attached("raw_exit", "syscall")).toMatchObject({
       targetType: "sys_exit",

@@ -134,6 +134,15 @@ export function programInfoForSection(sec: string): SectionProgramInfo {
         attach: { kind: "tracepoint", category: parts[1], name: parts[2] },
       };
     }
+    case "tp_btf":
+      // tp_btf/sys_enter|sys_exit: the same u64 args as the raw tracepoint
+      // (BTF-typed in the kernel; here, read them like raw_tracepoint ones).
+      if (sec === "tp_btf/sys_enter" || sec === "tp_btf/sys_exit")
+        return {
+          type: "raw_tracepoint",
+          attach: { kind: "raw_tracepoint", name: sec.slice("tp_btf/".length) },
+        };
+      break;
     case "raw_tracepoint":
     case "raw_tp": {
       const name = sec.slice(first.length + 1) || undefined;
@@ -162,12 +171,10 @@ export function programInfoForSection(sec: string): SectionProgramInfo {
     }
     case "nginx":
       return { type: "nginx_url_filter", attach: { kind: "nginx", hook: sec.slice(6) } };
-    default: {
-      const k = kernelOnlySection(sec);
-      if (k) return { type: "kernel_only", attach: { kind: "kernel", section: sec, ...k } };
-      return { type: "raw", attach: { kind: "none" } };
-    }
   }
+  const k = kernelOnlySection(sec);
+  if (k) return { type: "kernel_only", attach: { kind: "kernel", section: sec, ...k } };
+  return { type: "raw", attach: { kind: "none" } };
 }
 
 /**
