@@ -357,6 +357,31 @@ describe.skipIf(skip)("syscall targets in the process", () => {
   );
 });
 
+describe.skipIf(skip)("syscall targets in an injected process", () => {
+  beforeAll(compile);
+
+  test(
+    "bpftime inject into a process started without bpftime: its syscalls are caught from then on",
+    async () => {
+      const r = newRegion();
+      loadAndAttach(r, "syscount", [], "");
+      ok(["attach", "count_syscalls", "sys_enter", "--arg", "getppid", "--shm", r]);
+      const go = join(files, "go");
+      const p = startProcess([sysfix, files, COMM, String(N_FILES)], {
+        env: { SYSFIX_WAIT: go },
+      });
+      await p.waitFor(/waiting pid \d+/);
+      const inj = cli(["inject", String(p.pid), "--shm", r]);
+      expect(inj.code).toBe(0);
+      expect(inj.stdout).toMatch(/link \d+ \(sys_enter raw:getppid\): attached in process \d+/);
+      writeFileSync(go, "");
+      expect(await p.exited).toBe(0);
+      expect(bpftimeCounts(r)).toEqual(new Map([[SYS.getppid, 7 + 4]]));
+    },
+    T,
+  );
+});
+
 describe.skipIf(skip)("section names", () => {
   beforeAll(compile);
 
