@@ -438,6 +438,38 @@ describe.skipIf(skip)("section names", () => {
   });
 });
 
+describe.skipIf(skip)("load --attach", () => {
+  beforeAll(compile);
+
+  test("links every program whose SEC() names its target, and says why it skips the others", () => {
+    const r = newRegion();
+    const res = JSON.parse(ok(["load", obj("mixed"), "--attach", "--shm", r, "--json"])) as {
+      attached: { program: string; link?: { targetType: string; arg: string }; skipped?: string }[];
+    };
+    const by = new Map(res.attached.map((a) => [a.program, a]));
+    expect(by.get("ksys_openat")!.link).toMatchObject({
+      targetType: "sys_enter",
+      arg: "ksys:openat",
+    });
+    expect(by.get("kretsys_openat")!.link).toMatchObject({
+      targetType: "sys_exit",
+      arg: "ksys:openat",
+    });
+    expect(by.get("tp_exit_close")!.link).toMatchObject({
+      targetType: "sys_exit",
+      arg: "tp:close",
+    });
+    expect(by.get("raw_exit")!.link).toMatchObject({ targetType: "sys_exit", arg: "raw:all" });
+    expect(by.get("btf_enter")!.link).toMatchObject({ targetType: "sys_enter", arg: "raw:all" });
+    expect(by.get("bare_uprobe")!.skipped).toMatch(/names no complete target/);
+    expect(by.get("sched_switch")!.skipped).toMatch(/only the syscall tracepoints/);
+    expect(by.get("fentry_unlink")!.skipped).toMatch(/runs only in the kernel/);
+    expect(by.get("kprobe_open")!.skipped).toMatch(/hooks a kernel function/);
+    const links = JSON.parse(ok(["list", "--shm", r, "--json"])) as { links: unknown[] };
+    expect(links.links).toHaveLength(5);
+  });
+});
+
 const kernelSkip = skip || skipReason(kernelRefuses(), "syscall targets, kernel half");
 
 describe.skipIf(kernelSkip)("syscall targets: bpftime and the kernel agree", () => {
