@@ -59,7 +59,10 @@ TEST(hooks_see_syscalls_and_results)
     for (int i = 0; i < 2; i++)
         getppid();
     bpftime_sud_stop();
-    getppid(); /* not seen */
+    uint64_t dispatched = bpftime_sud_calls();
+    getppid(); /* not seen: SUD is off, no SIGSYS at all */
+    close(-1);
+    CHECK_EQ(bpftime_sud_calls(), dispatched);
     CHECK_EQ(atomic_load(&getppid_enters), 3);
     CHECK_EQ(atomic_load(&getppid_exits), 3);
     CHECK_EQ(atomic_load(&last_exit_ret), (long)ppid);
