@@ -64,6 +64,7 @@ function compile(): void {
   compileBpf(join(fixtures, "override.bpf.c"), obj("override"));
   compileBpf(join(fixtures, "mixed.bpf.c"), obj("mixed"));
   compileBpf(join(fixtures, "ksys.bpf.c"), obj("ksys"));
+  compileBpf(join(fixtures, "comm_uprobe.bpf.c"), obj("comm_uprobe"));
   files = join(dir, "files");
   mkdirSync(files);
   for (let i = 0; i < N_FILES; i++) writeFileSync(join(files, `file${i}`), "x");
@@ -235,7 +236,15 @@ function expectedOpens(): Opens {
   for (const t of ["thread0", "thread1"]) m.set(join(files, t), { calls: 1, ret: "fd", flags: 0 });
   return m;
 }
-const SYS = { getppid: 110, sched_yield: 24, umask: 95, openat: 257, clone3: 435, poll: 7 };
+const SYS = {
+  prctl: 157,
+  getppid: 110,
+  sched_yield: 24,
+  umask: 95,
+  openat: 257,
+  clone3: 435,
+  poll: 7,
+};
 
 describe.skipIf(skip)("syscall targets in the process", () => {
   beforeAll(compile);
@@ -302,6 +311,22 @@ describe.skipIf(skip)("syscall targets in the process", () => {
       );
       expect(flags).toEqual({ 0: N_FILES + 1 + 2, [O_WRONLY_CREAT]: 1 }); // read-only opens, the create
       expect(results).toEqual({ 0: N_FILES + 2 + 1, [-2]: 1 }); // opened, "missing"
+    },
+    T,
+  );
+
+  test(
+    "a uprobe program's helpers on a traced thread are not the process's syscalls",
+    () => {
+      const r = newRegion();
+      loadAndAttach(r, "syscount", ["count_syscalls"]);
+      ok(["load", obj("comm_uprobe"), "--shm", r]);
+      ok(["attach", "on_marker", "uprobe", "--arg", `${sysfix}:marker`, "--shm", r]);
+      startFixture(r);
+      expect(dumpById(r, "hits")).toEqual([{ key: 0, value: 1 }]); // the uprobe ran
+      // bpf_get_current_comm is prctl(PR_GET_NAME) here; the fixture's own
+      // prctl is the one that renames it at the end
+      expect(bpftimeCounts(r).get(SYS.prctl)).toBe(1);
     },
     T,
   );

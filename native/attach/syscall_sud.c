@@ -364,6 +364,10 @@ static void on_sigsys(int sig, siginfo_t *si, void *ctx)
 {
     (void)sig;
     set_selector(SEL_ALLOW);
+    /* Suspended for the whole handler: a suspend/resume pair inside it (a
+     * program run by the attach manager) must not set BLOCK before we return. */
+    int suspended = thread_suspended;
+    thread_suspended = 1;
     int saved_errno = errno;
     if (si->si_code == SI_SYS_USER_DISPATCH) {
         dispatch(si, ctx);
@@ -373,6 +377,7 @@ static void on_sigsys(int sig, siginfo_t *si, void *ctx)
         atomic_fetch_add(&acks, 1);
     }
     errno = saved_errno;
+    thread_suspended = suspended;
     settle_selector();
 }
 
