@@ -27,3 +27,4 @@ export * from "./shm.ts";
 export * from "./stream.ts";
 export * from "./uprobe-target.ts";
 export * from "./auto-attach.ts";
+export * from "./hist.ts";
