@@ -172,12 +172,10 @@ function bpftimeOpens(r: string): Opens {
   );
 }
 
-let lastStartStderr = "";
 /** Runs the fixture with the agent on region r; returns its output lines. */
 function startFixture(r: string): string[] {
   const res = cli(["start", "--shm", r, "--", sysfix, files, COMM, String(N_FILES)]);
   if (res.code !== 0) throw new Error(`sysfix under bpftime start: ${res.code}: ${res.stderr}`);
-  lastStartStderr = res.stderr;
   return res.stdout.trim().split("\n");
 }
 
@@ -273,9 +271,6 @@ describe.skipIf(skip)("syscall targets in the process", () => {
       const out = startFixture(r);
       expect(out).toContain(`open ${join(files, "missing")} = -2`);
       expect(bpftimeOpens(r)).toEqual(expectedOpens());
-      // `bpftime start` says where each syscall link is hooked
-      expect(lastStartStderr).toMatch(/link \d+ \(sys_enter tp:openat\): attached in process \d+/);
-      expect(lastStartStderr).toMatch(/link \d+ \(sys_exit tp:openat\): attached in process \d+/);
     },
     T,
   );
