@@ -202,7 +202,9 @@ export const SnapshotSchema = t.Object({
 
 export const AttachBody = t.Object({
   program: Ref("the program"),
-  type: t.String({ description: "target type: nginx, uprobe, uretprobe" }),
+  type: t.String({
+    description: "target type: nginx, uprobe, uretprobe, sys_enter, sys_exit, syscall",
+  }),
   arg: t.Optional(t.String({ description: "target argument: URL prefix, BINARY:SYMBOL[+OFF]" })),
   prefix: t.Optional(
     t.String({ description: "alias of arg, as the CLI's --prefix (for nginx targets)" }),
