@@ -6,6 +6,7 @@ import { progTypeId } from "../enums.ts";
 export const TARGET_NGINX_URL_FILTER = 1;
 const TARGET_UPROBE = 2;
 const TARGET_URETPROBE = 3;
+export const TARGET_USDT = 6;
 
 /** Longest attach-target argument (a prefix, a path:symbol) we accept. */
 export const MAX_TARGET_ARG = 255;
@@ -25,6 +26,11 @@ export const targetTypes: Record<string, { id: number; programType: number; desc
     id: TARGET_URETPROBE,
     programType: progTypeId("kprobe"),
     describe: "function return (argument: BINARY:SYMBOL[+OFF])",
+  },
+  usdt: {
+    id: TARGET_USDT,
+    programType: progTypeId("kprobe"),
+    describe: "USDT probe, every site (argument: BINARY:PROVIDER:NAME)",
   },
 };
 

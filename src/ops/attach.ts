@@ -4,6 +4,7 @@ import type { Region } from "../native/index.ts";
 import {
   MAX_TARGET_ARG,
   TARGET_NGINX_URL_FILTER,
+  TARGET_USDT,
   targetTypeByName,
   targetTypeName,
 } from "../attach/index.ts";
@@ -12,6 +13,7 @@ import { removeMeta } from "./metadata.ts";
 import { collectMaps } from "./maps.ts";
 import { resolveLink, resolveProgram } from "./resolve.ts";
 import { checkUprobeTarget } from "./uprobe-target.ts";
+import { prepareUsdtTarget } from "./usdt-target.ts";
 
 export interface AttachResult {
   linkId: number;
@@ -39,15 +41,20 @@ export function attach(
       `program ${progId} (${prog.name}) is a ${programTypeName(prog.type, prog.attachHint)} program and cannot attach to a ${type} target`,
     );
   }
-  // A uprobe's target defaults to its SEC("uprobe/BINARY:SYMBOL") (hint "uprobe BINARY:SYMBOL").
-  const hinted = /^u(?:ret)?probe (\S+:\S+)$/.exec(prog.attachHint)?.[1];
+  // A uprobe's target defaults to its SEC("uprobe/BINARY:SYMBOL") (hint "uprobe BINARY:SYMBOL"),
+  // a USDT program's to its SEC("usdt/BINARY:PROVIDER:NAME").
+  const hinted = /^(?:u(?:ret)?probe|usdt) (\S+:\S+)$/.exec(prog.attachHint)?.[1];
   const given = argOrDefault ?? hinted;
   if (given === undefined)
     throw new BpftimeError(
       "usage",
-      `attach: program ${prog.name} names no ${type} target in its SEC(): give --arg BINARY:SYMBOL`,
+      `attach: program ${prog.name} names no ${type} target in its SEC(): give --arg ${t.id === TARGET_USDT ? "BINARY:PROVIDER:NAME" : "BINARY:SYMBOL"}`,
     );
-  const arg = t.id === TARGET_NGINX_URL_FILTER ? given : checkUprobeTarget(type, given, cwd);
+  let arg: string;
+  if (t.id === TARGET_NGINX_URL_FILTER) arg = given;
+  else if (t.id === TARGET_USDT)
+    ({ arg, linkCookie: cookie } = prepareUsdtTarget(r, progId, given, cookie, cwd));
+  else arg = checkUprobeTarget(type, given, cwd);
   const bytes = new TextEncoder().encode(arg);
   if (bytes.length > MAX_TARGET_ARG) {
     throw new BpftimeError(
