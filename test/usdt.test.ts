@@ -219,6 +219,66 @@ describe.skipIf(skip)("usdt", () => {
     T,
   );
 
+  test(
+    "SEC(\"usdt/BINARY:PROVIDER:NAME\") names its target; each site's cookie is the link's + its index",
+    () => {
+      compile();
+      const o = join(dir, "plain.bpf.o");
+      compileBpf(join(fixtures, "plain.bpf.c"), o);
+      const shm = runName(`usdt-sec-${Math.random().toString(36).slice(2, 8)}`);
+      regions.push(shm);
+      ok(["load", o, "--shm", shm]);
+      const progs = (
+        JSON.parse(ok(["list", "--json", "--shm", shm])) as {
+          programs: { name: string; type: string; attachHint: string }[];
+        }
+      ).programs;
+      expect(progs.find((p) => p.name === "count_throw")).toMatchObject({
+        type: "usdt",
+        attachHint: "usdt libstdc++.so.6:libstdcxx:throw",
+      });
+      ok(["attach", "count_throw", "usdt", "--shm", shm]); // no --arg: from the SEC name
+      expect(cli(["start", "--shm", shm, "--", thrower, String(N)]).stdout).toContain(
+        `caught=${N}`,
+      );
+      const dump = () =>
+        new Map(
+          (
+            JSON.parse(ok(["map", "dump", "counts", "--json", "--shm", shm])) as {
+              key: number;
+              value: number;
+            }[]
+          ).map((r) => [r.key, r.value]),
+        );
+      expect(dump().get(0)).toBe(N);
+
+      const shm2 = runName(`usdt-ck-${Math.random().toString(36).slice(2, 8)}`);
+      regions.push(shm2);
+      ok(["load", o, "--shm", shm2]);
+      ok([
+        "attach",
+        "sum_cookies",
+        "usdt",
+        "--arg",
+        `${target}:bpftime_test:plain`,
+        "--cookie",
+        "1000",
+        "--shm",
+        shm2,
+      ]);
+      expect(cli(["start", "--shm", shm2, "--", target, "calls", String(N)]).code).toBe(0);
+      const rows = JSON.parse(ok(["map", "dump", "counts", "--json", "--shm", shm2])) as {
+        key: number;
+        value: number;
+      }[];
+      const m = new Map(rows.map((r) => [r.key, r.value]));
+      expect(m.get(0)).toBe(N);
+      // even i at one site, odd i at the other: cookies 1000 and 1001, N/2 times each
+      expect(m.get(1)).toBe(1000 * N + N / 2);
+    },
+    T,
+  );
+
   test("a probe the binary does not have, or a malformed target, is refused in one line", () => {
     compile();
     const shm = loaded([]);
