@@ -46,15 +46,15 @@ struct up_impl {
 };
 
 /* The registers as the program's context, the invocation context around the run. */
-static uint64_t run_site(struct up_site *site, struct bpftime_hook_regs *regs,
-                         struct bpftime_invocation *inv)
+static void run_site(struct up_site *site, struct bpftime_hook_regs *regs,
+                     struct bpftime_invocation *inv)
 {
     *inv = (struct bpftime_invocation){.func_ip = site->addr, .cookie = site->cookie, .regs = regs};
     struct bpftime_invocation *prev = bpftime_invocation_get();
     bpftime_invocation_set(inv);
-    uint64_t r = site->e->cb.run(site->e->cb.data, regs, sizeof *regs);
+    uint64_t r0; /* a uprobe program's r0 means nothing; a fault was logged */
+    (void)site->e->cb.run(site->e->cb.data, regs, sizeof *regs, &r0);
     bpftime_invocation_set(prev);
-    return r;
 }
 
 static int on_enter(struct bpftime_hook_regs *regs, void *user)

@@ -114,27 +114,69 @@ int bpftime_safe_write(void *dst, const void *src, uint64_t len)
     return -EFAULT;
 }
 
+/* Reads up to `len` bytes at `src` without crossing a page boundary (a
+ * string may end just before an unmapped page): how many were read (0 when
+ * the first byte is unreadable). */
+static uint64_t read_within_page(void *dst, uintptr_t src, uint64_t len)
+{
+    uint64_t page_left = SHM_PAGE - (src & (SHM_PAGE - 1));
+    if (len > page_left)
+        len = page_left;
+    return bpftime_safe_read(dst, (const void *)src, len) == 0 ? len : 0;
+}
+
+/* The kernel's strncpy_from_user_nofault() as bpf_probe_read_*_str() use it
+ * (lib/strncpy_from_user.c, x86-64): whole 8-byte words while at least 8
+ * bytes remain, the word holding the NUL stored with the bytes after the NUL
+ * zeroed and nothing written beyond it; then byte by byte. A word that
+ * cannot be read (it crosses into an unmapped page) falls back to bytes.
+ * Returns the length including the NUL; a string that fills `len` is cut
+ * (last byte NUL, returns len); a fault zeroes all of dst, -EFAULT. */
 int bpftime_safe_read_str(char *dst, const void *src, uint64_t len)
 {
     if (len == 0)
         return 0;
-    uint64_t done = 0;
     uintptr_t s = (uintptr_t)src;
-    while (done < len - 1) {
-        /* never read across a page boundary in one go: the string may end
-         * just before an unmapped page */
-        uint64_t page_left = SHM_PAGE - ((s + done) & (SHM_PAGE - 1));
-        uint64_t chunk = len - 1 - done;
-        if (chunk > page_left)
-            chunk = page_left;
-        if (bpftime_safe_read(dst + done, (const void *)(s + done), chunk) != 0) {
+    uint64_t res = 0, max = len;
+    uint8_t chunk[256];
+    while (max >= 8) {
+        /* a batch of whole words, one read for all of them */
+        uint64_t want = max & ~(uint64_t)7;
+        if (want > sizeof chunk)
+            want = sizeof chunk;
+        uint64_t got = read_within_page(chunk, s + res, want) & ~(uint64_t)7;
+        if (got == 0 && bpftime_safe_read(chunk, (const void *)(s + res), 8) == 0)
+            got = 8; /* one word across a page boundary, both pages mapped */
+        if (got == 0)
+            break;
+        for (uint64_t w = 0; w < got; w += 8) {
+            uint8_t *nul = memchr(chunk + w, 0, 8);
+            if (nul) {
+                uint64_t keep = (uint64_t)(nul - (chunk + w));
+                memset(nul, 0, 8 - keep);
+                memcpy(dst + res, chunk + w, 8);
+                return (int)(res + keep) + 1;
+            }
+            memcpy(dst + res, chunk + w, 8);
+            res += 8;
+            max -= 8;
+        }
+    }
+    while (max) {
+        uint64_t got = read_within_page(chunk, s + res, max < sizeof chunk ? max : sizeof chunk);
+        if (got == 0) {
             memset(dst, 0, len);
             return -EFAULT;
         }
-        char *nul = memchr(dst + done, 0, chunk);
-        if (nul)
-            return (int)(nul - dst) + 1;
-        done += chunk;
+        uint8_t *nul = memchr(chunk, 0, got);
+        if (nul) {
+            uint64_t n = (uint64_t)(nul - chunk) + 1;
+            memcpy(dst + res, chunk, n);
+            return (int)(res + n);
+        }
+        memcpy(dst + res, chunk, got);
+        res += got;
+        max -= got;
     }
     dst[len - 1] = 0;
     return (int)len;

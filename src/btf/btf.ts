@@ -57,7 +57,8 @@ export type BtfKindName =
   | "type_tag"
   | "enum64";
 
-const kindNames: BtfKindName[] = [
+/** BTF kinds by their number in the type header (`BTF_KIND_*`). */
+export const kindNames: readonly BtfKindName[] = [
   "void",
   "int",
   "ptr",
@@ -147,6 +148,16 @@ export const modifierKinds: ReadonlySet<BtfKindName> = new Set([
   "type_tag",
 ]);
 
+/** The name without its flavor: "task_struct___v2" → "task_struct" (X___Y, X and Y not '_'), as libbpf. */
+export function essentialName(name: string): string {
+  for (let i = name.length - 5; i >= 0; i--) {
+    if (name[i] !== "_" && name.startsWith("___", i + 1) && name[i + 4] !== "_") {
+      return name.slice(0, i + 1);
+    }
+  }
+  return name;
+}
+
 export function btfError(message: string): BpftimeError {
   return new BpftimeError("bad_object", `section .BTF: ${message}`);
 }
@@ -156,6 +167,7 @@ export class Btf {
   readonly types: BtfType[];
   readonly strings: Uint8Array;
   private byName?: Map<string, BtfType[]>;
+  private byEssentialName?: Map<string, number[]>;
 
   constructor(types: BtfType[], strings: Uint8Array) {
     this.types = types;
@@ -186,6 +198,21 @@ export class Btf {
     }
     const list = this.byName.get(name) ?? [];
     return kind ? list.filter((t) => t.kind === kind) : list;
+  }
+
+  /** Ids of the types whose name without a `___flavor` suffix is `name` (CO-RE candidates). */
+  idsByEssentialName(name: string): number[] {
+    if (!this.byEssentialName) {
+      this.byEssentialName = new Map();
+      for (const t of this.types) {
+        if (!t.name) continue;
+        const key = essentialName(t.name);
+        const list = this.byEssentialName.get(key);
+        if (list) list.push(t.id);
+        else this.byEssentialName.set(key, [t.id]);
+      }
+    }
+    return this.byEssentialName.get(name) ?? [];
   }
 
   /** The first type named `name` (of `kind` if given). */

@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { existsSync } from "node:fs";
 import { BpftimeError } from "../errors.ts";
 import {
   BPF_PSEUDO_FUNC,
@@ -17,13 +18,11 @@ import {
   objectBytes,
   objectPath,
   testObjectNames,
-  testObjectsUnavailable,
+  objectTestGate,
   tool,
 } from "./testdata.ts";
 
-const skip = testObjectsUnavailable();
-if (skip) console.log(`object.test.ts: ${skip}`);
-const t = skip ? test.skip : test;
+const { skip, t } = objectTestGate("object.test.ts");
 
 function load(name: string, cc = "clang"): ObjectSpec {
   return loadObject(objectBytes(name, cc), `${name}.bpf.o`);
@@ -374,19 +373,66 @@ describe("loadObject", () => {
     expect(insn(p, 0)).toMatchObject({ op: 0x61, off: 8 });
   });
 
-  t("core_unknown.bpf.o: CO-RE relocation on an unknown type is refused clearly", () => {
+  /** Runs `fn` with BPFTIME_KERNEL_BTF set to `value` (the CO-RE target). */
+  function withKernelBtf<T>(value: string, fn: () => T): T {
+    const old = process.env.BPFTIME_KERNEL_BTF;
+    process.env.BPFTIME_KERNEL_BTF = value;
+    try {
+      return fn();
+    } finally {
+      if (old === undefined) delete process.env.BPFTIME_KERNEL_BTF;
+      else process.env.BPFTIME_KERNEL_BTF = old;
+    }
+  }
+
+  t("core.bpf.o: context types resolve without kernel BTF (compiled offsets kept)", () => {
+    const spec = withKernelBtf("none", () => load("core"));
+    const p = prog(spec, "core_nginx");
+    expect(insn(p, 0)).toMatchObject({ op: 0x61, off: 8 });
+    expect(p.coreRelos).toMatchObject([{ insn: 0, poisoned: false }]);
+    expect(prog(spec, "core_xdp").coreRelos.every((r) => !r.poisoned)).toBe(true);
+  });
+
+  t("core_unknown.bpf.o: without kernel BTF, a kernel type poisons only its instruction", () => {
+    const spec = withKernelBtf("none", () => load("core_unknown"));
+    const p = prog(spec, "core_task");
+    expect(p.coreRelos).toHaveLength(1);
+    const r = p.coreRelos[0]!;
+    expect(r).toMatchObject({ relo: 0, kind: "field_byte_offset", poisoned: true });
+    expect(r.text).toContain("struct task_struct.tgid");
+    // libbpf's poison: call 0xbad2310; the other instructions are untouched.
+    expect(insn(p, r.insn)).toMatchObject({ op: 0x85, src: 0, imm: 0xbad2310 });
+    expect(insn(p, r.insn + 1).op).toBe(0x95); // exit
+  });
+
+  const vmlinux = "/sys/kernel/btf/vmlinux";
+  const noBtf = !existsSync(vmlinux) ? "no kernel BTF" : !Bun.which("bpftool") ? "no bpftool" : "";
+  if (noBtf) console.log(`object.test.ts: ${noBtf}: skipping the kernel-BTF CO-RE test`);
+  (noBtf || skip ? test.skip : test)(
+    "core_unknown.bpf.o: with kernel BTF, the load takes the kernel's offset (as bpftool reads it)",
+    () => {
+      // Oracle: bpftool's own dump of the kernel's task_struct.
+      const raw = tool(["bpftool", "btf", "dump", "file", vmlinux, "format", "raw"])!;
+      const body = raw.slice(raw.indexOf("STRUCT 'task_struct' size="));
+      const m = /'tgid' type_id=\d+ bits_offset=(\d+)/.exec(body.slice(0, body.indexOf("\n[")))!;
+      const off = Number(m[1]) / 8;
+      const spec = withKernelBtf(vmlinux, () => load("core_unknown"));
+      const p = prog(spec, "core_task");
+      expect(p.coreRelos).toMatchObject([{ poisoned: false }]);
+      expect(insn(p, p.coreRelos[0]!.insn)).toMatchObject({ op: 0x61, off });
+    },
+  );
+
+  t("an unreadable BPFTIME_KERNEL_BTF is one clear error", () => {
     let err: unknown;
     try {
-      load("core_unknown");
+      withKernelBtf("/nonexistent/vmlinux", () => load("core_unknown"));
     } catch (e) {
       err = e;
     }
     expect(err).toBeInstanceOf(BpftimeError);
-    const e = err as BpftimeError;
-    expect(e.code).toBe("unsupported");
-    expect(e.message).toContain("section kprobe/do_exit");
-    expect(e.message).toContain("struct task_struct");
-    expect(e.message).not.toContain("\n");
+    expect((err as BpftimeError).message).toContain("kernel BTF /nonexistent/vmlinux");
+    expect((err as BpftimeError).message).not.toContain("\n");
   });
 
   const noObjdump = !Bun.which("llvm-objdump");

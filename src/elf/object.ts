@@ -11,14 +11,19 @@
 //   - lddw of a function address  → src_reg 4 (BPF_PSEUDO_FUNC), imm = relative insn
 //   - call of a bpf function      → the callee (and transitively its callees) is
 //                                   appended after the program; imm = relative insn
-//   - CO-RE relocations           → accepted when the type is a context type we know
-//                                   (local == target, compiled values kept), else refused
+//   - CO-RE relocations           → resolved as libbpf does (src/btf/core.ts) against the
+//                                   running kernel's BTF, then the program's own BTF for the
+//                                   context types the runtime provides; one that finds no
+//                                   target poisons its instruction (`call 0xbad2310`), which
+//                                   the verifier refuses only if it is reachable
 
 import { BpftimeError } from "../errors.ts";
 import { logger } from "../log.ts";
 import { type Btf, parseBtf } from "../btf/index.ts";
 import { type BtfExt, coreReloKindNames, parseBtfExt } from "../btf/index.ts";
-import { funcSignature, typeName } from "../btf/index.ts";
+import { CORE_POISON_HELPER, type CoreResult, essentialName } from "../btf/index.ts";
+import { CoreReloKind, kernelBtf, resolveCoreRelo } from "../btf/index.ts";
+import { funcSignature } from "../btf/index.ts";
 import {
   type ElfFile,
   type ElfSection,
@@ -30,6 +35,7 @@ import {
   SHT_NOBITS,
   SHT_PROGBITS,
   STT_FUNC,
+  STB_WEAK,
   STT_SECTION,
   badObject,
   parseElf,
@@ -41,6 +47,7 @@ import {
   programInfoForSection,
 } from "./sections.ts";
 import { mapTypeId, mapTypeName } from "../enums.ts";
+import { type Externs, resolveExterns } from "./externs.ts";
 
 export const BPF_PSEUDO_MAP_FD = 1;
 export const BPF_PSEUDO_CALL = 1;
@@ -62,8 +69,10 @@ export const MAX_GLOBAL_DATA = 64 << 20;
 const BPF_MAP_TYPE_ARRAY = mapTypeId("array");
 
 /**
- * Context structs the runtime provides. CO-RE relocations against them keep the
- * compiled offsets (local == target); relocations against any other type are refused.
+ * Context structs the runtime provides, in the kernel's layout. CO-RE
+ * relocations against them resolve against the kernel's BTF when it has a
+ * matching type, else against the program's own BTF (the compiled offsets
+ * are kept: local == target), so they work on kernels without BTF.
  */
 export const KNOWN_CONTEXT_TYPES: ReadonlySet<string> = new Set([
   "xdp_md",
@@ -73,7 +82,22 @@ export const KNOWN_CONTEXT_TYPES: ReadonlySet<string> = new Set([
   "nginx_url_ctx",
   "bpf_raw_tracepoint_args",
   "bpf_perf_event_data",
+  "trace_event_raw_sys_enter",
+  "trace_event_raw_sys_exit",
 ]);
+
+/** A CO-RE relocation as applied to a program (libbpf's "relo #N"). */
+export interface ProgramCoreRelo {
+  /** Instruction (8-byte slot) index in the relocated program. */
+  insn: number;
+  /** Index of the relocation among its section's records. */
+  relo: number;
+  kind: string;
+  /** The instruction became `call 0xbad2310`: refused by the verifier if reachable. */
+  poisoned: boolean;
+  /** "<field_byte_offset> [5] struct task_struct.pid (0:1 @ offset 4) => …". */
+  text: string;
+}
 
 export type MapOrigin = "btf" | "legacy" | "data";
 
@@ -140,6 +164,7 @@ export interface ProgramSpec {
   mapRefs: number[];
   funcInfo: ProgramFuncInfo[];
   lineInfo: ProgramLineInfo[];
+  coreRelos: ProgramCoreRelo[];
 }
 
 export interface ObjectSpec {
@@ -195,10 +220,15 @@ class Loader {
   mapsBySection = new Map<number, Map<number, number>>();
   /** data section index → map index. */
   dataMaps = new Map<number, number>();
+  externs: Externs = { zero: new Set() };
+  /** Map index of ".kconfig" (the __kconfig externs' values), if any. */
+  kconfigMap?: number;
   /** code section index → functions sorted by start. */
   funcs = new Map<number, Func[]>();
   /** code section index → (byte offset → relocation index into rels). */
   relocs = new Map<number, Map<number, { index: number; type: number; symbol: number }>>();
+  /** code section index → (byte offset → resolved CO-RE relocation). */
+  coreRelos = new Map<number, Map<number, { index: number; kind: number; res: CoreResult }>>();
 
   constructor(bytes: Uint8Array) {
     this.elf = parseElf(bytes);
@@ -231,9 +261,10 @@ class Loader {
     this.collectLegacyMaps();
     this.collectBtfMaps();
     this.collectDataMaps();
+    this.collectExterns();
     this.collectFuncs();
     this.collectRelocs();
-    this.checkCoreRelos();
+    this.resolveCoreRelos();
 
     const programs: ProgramSpec[] = [];
     for (const s of elf.sections) {
@@ -504,6 +535,34 @@ class Loader {
     }
   }
 
+  /** __kconfig externs → the read-only ".kconfig" map; weak __ksym externs → 0 (./externs.ts). */
+  private collectExterns(): void {
+    const undefs = new Map<string, boolean>();
+    for (const s of this.elf.symbols) {
+      if (s.shndx === SHN_UNDEF && s.name) undefs.set(s.name, s.bind === STB_WEAK);
+    }
+    if (undefs.size === 0) return;
+    this.externs = resolveExterns(this.btf, undefs);
+    const k = this.externs.kconfig;
+    if (!k) return;
+    this.kconfigMap = this.maps.length;
+    this.maps.push({
+      name: ".kconfig",
+      type: BPF_MAP_TYPE_ARRAY,
+      typeName: mapTypeName(BPF_MAP_TYPE_ARRAY),
+      keySize: 4,
+      valueSize: Math.max(k.data.length, 1),
+      maxEntries: 1,
+      flags: BPF_F_RDONLY_PROG,
+      pinning: 0,
+      valueType: k.datasecId,
+      initialData: k.data.length ? k.data : new Uint8Array(1),
+      readOnly: true,
+      section: ".kconfig",
+      origin: "data",
+    });
+  }
+
   /** Splits every code section into functions, by STT_FUNC symbols (like libbpf). */
   private collectFuncs(): void {
     for (const s of this.elf.sections) {
@@ -565,18 +624,24 @@ class Loader {
     }
   }
 
-  /** Accepts CO-RE relocations against known context types, refuses the others. */
-  private checkCoreRelos(): void {
+  /**
+   * Resolves every CO-RE relocation (src/btf/core.ts) against the kernel's
+   * BTF, and the program's own BTF for the context types the runtime
+   * provides; the instructions are patched per program (buildProgram).
+   */
+  private resolveCoreRelos(): void {
     const ext = this.btfExt;
     const btf = this.btf;
     if (!ext || !btf) return;
+    let kernel: Btf | undefined | null = null; // null: not read yet
     for (const [secName, relos] of ext.coreRelos) {
       const sec = this.elf.section(secName);
       if (!sec || !isCodeSection(sec)) {
         throw badObject(`section .BTF.ext: CO-RE relocations for unknown code section ${secName}`);
       }
+      const bySec = new Map<number, { index: number; kind: number; res: CoreResult }>();
       relos.forEach((r, i) => {
-        const where = `section ${secName}: CO-RE relocation ${i} at offset ${r.insnOff}`;
+        const where = `section ${secName}: CO-RE relocation #${i} at insn ${r.insnOff / INSN_SIZE}`;
         if (r.insnOff % INSN_SIZE !== 0 || r.insnOff >= sec.size) {
           throw badObject(`${where}: not an instruction of the section (${sec.size} bytes)`);
         }
@@ -588,32 +653,114 @@ class Loader {
         if (!/^[0-9]+(:[0-9]+)*$/.test(r.access)) {
           throw badObject(`${where}: bad access string '${r.access}'`);
         }
-        const root = btf.resolve(r.typeId);
-        if (kind === "type_id_local") return;
-        // Walk the access string through the local type so garbage is caught here.
-        const steps = r.access.split(":").map(Number);
-        let cur = root;
-        for (const step of steps.slice(1)) {
-          if (cur.kind === "struct" || cur.kind === "union") {
-            const mem = cur.members[step];
-            if (!mem) throw badObject(`${where}: access '${r.access}' has no member ${step}`);
-            cur = btf.resolve(mem.type);
-          } else if (cur.kind === "array") {
-            cur = btf.resolve(cur.type);
-          } else if (cur.kind === "enum" || cur.kind === "enum64") {
-            if (step >= cur.values.length) {
-              throw badObject(`${where}: access '${r.access}' has no enumerator ${step}`);
-            }
-          } else {
-            throw badObject(`${where}: access '${r.access}' goes through a ${cur.kind}`);
-          }
+        if (bySec.has(r.insnOff)) throw badObject(`${where}: a second relocation of the insn`);
+        const targets: Btf[] = [];
+        if (r.kind !== CoreReloKind.TYPE_ID_LOCAL) {
+          if (kernel === null) kernel = kernelBtf();
+          if (kernel) targets.push(kernel);
+          if (KNOWN_CONTEXT_TYPES.has(essentialName(btf.type(r.typeId).name))) targets.push(btf);
         }
-        if (!root.name || !KNOWN_CONTEXT_TYPES.has(root.name)) {
-          throw unsupported(
-            `${where}: ${kind} on ${typeName(btf, r.typeId)} (access ${r.access}): CO-RE relocation against a type the runtime does not provide; known: ${[...KNOWN_CONTEXT_TYPES].map((n) => `struct ${n}`).join(", ")}`,
-          );
+        let res: CoreResult;
+        try {
+          res = resolveCoreRelo(btf, r, targets);
+        } catch (e) {
+          if (e instanceof BpftimeError) throw e.wrap(`${where} (${kind}, access ${r.access})`);
+          throw e;
         }
+        logger.debug(`${where}: ${res.text}${res.poison ? ": poisoned" : ""}`);
+        bySec.set(r.insnOff, { index: i, kind: r.kind, res });
       });
+      this.coreRelos.set(sec.index, bySec);
+    }
+  }
+
+  /**
+   * Patches slot `i` of `code` (a function's instructions) with a resolved
+   * CO-RE relocation, as libbpf's bpf_core_patch_insn: the immediate of an
+   * ALU op or ldimm64, the offset (and for a field whose size changed, the
+   * size) of a load or store; or poisons it. Returns true when poisoned.
+   */
+  private patchCore(code: Uint8Array, i: number, res: CoreResult, where: string): boolean {
+    const dv = new DataView(code.buffer, code.byteOffset, code.byteLength);
+    const at = i * INSN_SIZE;
+    const op = code[at]!;
+    const cls = op & 7;
+    const isLddw = op === OP_LDDW;
+    const poison = () => {
+      for (const slot of isLddw ? [i, i + 1] : [i]) {
+        code[slot * INSN_SIZE] = OP_CALL;
+        code[slot * INSN_SIZE + 1] = 0;
+        dv.setInt16(slot * INSN_SIZE + 2, 0, true);
+        dv.setInt32(slot * INSN_SIZE + 4, CORE_POISON_HELPER, true);
+      }
+      return true;
+    };
+    if (res.poison) return poison();
+    const expect = (got: bigint) => {
+      if (res.validate && got !== res.origVal) {
+        throw badObject(
+          `${where}: the instruction holds ${got}, expected ${res.origVal} (compiled with other types than its BTF says)`,
+        );
+      }
+    };
+    const u64 = (v: number) => BigInt.asUintN(64, BigInt(v));
+    switch (cls) {
+      case 4: // ALU
+      case 7: // ALU64
+        if ((op & 0x08) !== 0) throw badObject(`${where}: ALU instruction with a register source`);
+        expect(u64(dv.getInt32(at + 4, true)));
+        dv.setInt32(at + 4, Number(BigInt.asIntN(32, res.newVal)), true);
+        return false;
+      case 1: // LDX
+      case 2: // ST
+      case 3: {
+        // STX
+        expect(u64(dv.getInt16(at + 2, true)));
+        if (res.newVal > 0x7fffn) throw badObject(`${where}: offset ${res.newVal} is too big`);
+        if (res.failMemszAdjust) {
+          logger.warn(
+            `${where}: the field's size changed (${res.origSz} -> ${res.newSz}) and it is not an unsigned integer or pointer: instruction poisoned`,
+          );
+          return poison();
+        }
+        dv.setInt16(at + 2, Number(res.newVal), true);
+        if (res.newSz !== res.origSz) {
+          const sizes: Record<number, number> = { 8: 0x18, 4: 0x00, 2: 0x08, 1: 0x10 };
+          const bytes: Record<number, number> = { 0x18: 8, 0x00: 4, 0x08: 2, 0x10: 1 };
+          if (bytes[op & 0x18] !== res.origSz) {
+            throw badObject(
+              `${where}: memory access of ${bytes[op & 0x18]} bytes, expected ${res.origSz}`,
+            );
+          }
+          const sz = sizes[res.newSz];
+          if (sz === undefined)
+            throw badObject(`${where}: field size ${res.newSz} cannot be loaded`);
+          code[at] = (op & ~0x18) | sz;
+        }
+        return false;
+      }
+      case 0: {
+        // LD: only ldimm64 of a plain constant
+        if (
+          !isLddw ||
+          i + 1 >= code.length / INSN_SIZE ||
+          code[at + 1]! >> 4 !== 0 ||
+          dv.getInt16(at + 2, true) !== 0 ||
+          code[at + 8] !== 0 ||
+          code[at + 9] !== 0 ||
+          dv.getInt16(at + 10, true) !== 0
+        ) {
+          throw badObject(`${where}: ldimm64 of unexpected form`);
+        }
+        const imm =
+          (BigInt(dv.getUint32(at + 12, true)) << 32n) | BigInt(dv.getUint32(at + 4, true));
+        expect(imm);
+        dv.setUint32(at + 4, Number(res.newVal & 0xffffffffn), true);
+        dv.setUint32(at + 12, Number((res.newVal >> 32n) & 0xffffffffn), true);
+        return false;
+      }
+      default:
+        throw badObject(`${where}: cannot relocate instruction opcode 0x${op.toString(16)}`);
     }
   }
 
@@ -630,6 +777,7 @@ class Loader {
     const order: Func[] = [main];
     const codes: Uint8Array[] = [];
     const mapRefs = new Set<number>();
+    const coreRelos: ProgramCoreRelo[] = [];
     let total = main.count;
     const place = (f: Func): number => {
       let at = placed.get(f);
@@ -650,6 +798,23 @@ class Loader {
       const dv = new DataView(code.buffer, code.byteOffset, code.byteLength);
       const relocs = this.relocs.get(sec.index);
       const where = `section ${sec.name}: function ${f.name}`;
+      for (const [off, c] of this.coreRelos.get(sec.index) ?? []) {
+        const i = off / INSN_SIZE - f.start;
+        if (i < 0 || i >= f.count) continue;
+        const cwhere = `${where}: CO-RE relocation #${c.index} (insn ${i}, ${coreReloKindNames[c.kind]})`;
+        const poisoned = this.patchCore(code, i, c.res, cwhere);
+        coreRelos.push({
+          insn: fStart + i,
+          relo: c.index,
+          kind: coreReloKindNames[c.kind]!,
+          poisoned,
+          text: c.res.text,
+        });
+        if (poisoned)
+          logger.info(
+            `prog '${main.name}': relo #${c.index}: poisoned insn #${fStart + i}: ${c.res.text}`,
+          );
+      }
       const setCallTarget = (i: number, tsec: ElfSection, tinsn: number, what: string) => {
         const target = this.funcAt(tsec.index, tinsn);
         if (!target) {
@@ -680,8 +845,25 @@ class Loader {
             `#${sym.index}`;
           const rwhere = `${where}: relocation ${r.index} (insn ${i}, symbol ${symName})`;
           if (sym.shndx === SHN_UNDEF) {
+            const kcfg = this.externs.kconfig?.externs.get(sym.name);
+            if (isLddw && kcfg && this.kconfigMap !== undefined) {
+              // a pointer into the .kconfig map's value
+              code[i * INSN_SIZE + 1] = (regs & 0x0f) | (BPF_PSEUDO_MAP_IDX_VALUE << 4);
+              dv.setInt32(i * INSN_SIZE + 4, this.kconfigMap, true);
+              dv.setInt32((i + 1) * INSN_SIZE + 4, kcfg.offset + imm, true);
+              mapRefs.add(this.kconfigMap);
+              i++;
+              continue;
+            }
+            if (isLddw && this.externs.zero.has(sym.name)) {
+              // a weak __ksym: no kernel symbols in userspace
+              dv.setInt32(i * INSN_SIZE + 4, 0, true);
+              dv.setInt32((i + 1) * INSN_SIZE + 4, 0, true);
+              i++;
+              continue;
+            }
             throw unsupported(
-              `${rwhere}: extern symbol (kconfig, ksym or function in another object) is not supported`,
+              `${rwhere}: extern symbol (a strong __ksym, a kfunc or a function in another object) is not supported; __kconfig externs and weak __ksym variables are`,
             );
           }
           if (sym.shndx >= SHN_LORESERVE) {
@@ -771,6 +953,7 @@ class Loader {
       mapRefs: [...mapRefs].sort((a, b) => a - b),
       funcInfo: [],
       lineInfo: [],
+      coreRelos: coreRelos.sort((a, b) => a.insn - b.insn),
     };
     const btf = this.btf;
     if (btf) {

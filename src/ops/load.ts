@@ -5,7 +5,7 @@ import { BpftimeError } from "../errors.ts";
 import type { ObjectSpec, ProgramSpec } from "../elf/index.ts";
 import { parseElf } from "../elf/index.ts";
 import { formatAttachHint } from "../elf/index.ts";
-import { typeName } from "../btf/index.ts";
+import { CORE_POISON_HELPER, typeName } from "../btf/index.ts";
 import {
   verify,
   rewriteContextAccesses,
@@ -53,9 +53,14 @@ export function verifyProgram(
     opts,
   );
   if (!result.ok) {
+    // A reachable instruction that a failed CO-RE relocation poisoned: say which.
+    const relo = p.coreRelos.find((r) => r.poisoned && r.insn === result.error?.index);
+    const why = relo
+      ? `; CO-RE relo #${relo.relo} poisoned this instruction: ${relo.text} (the kernel's BTF has no such field or type: guard the access with bpf_core_field_exists()/bpf_core_type_exists())`
+      : "";
     const err = new BpftimeError(
       "verifier",
-      `program ${p.name} (section ${p.section}): verifier: ${result.error?.message ?? "refused"}`,
+      `program ${p.name} (section ${p.section}): verifier: ${result.error?.message ?? "refused"}${why}`,
       result,
     );
     throw err;
@@ -64,8 +69,32 @@ export function verifyProgram(
     spec: p,
     kind,
     result,
-    insns: rewriteContextAccesses(p.instructions, kind.name, result.ctxAccesses),
+    insns: neutralizePoisoned(
+      rewriteContextAccesses(p.instructions, kind.name, result.ctxAccesses),
+      p,
+    ),
   };
+}
+
+/**
+ * After the verifier accepted the program, no poisoned instruction (a failed
+ * CO-RE relocation's `call 0xbad2310`) is reachable; the VM, which refuses
+ * calls to unknown helpers anywhere, gets `ja +0` there instead (the kernel
+ * similarly rewrites dead code).
+ */
+function neutralizePoisoned(insns: Uint8Array, p: ProgramSpec): Uint8Array {
+  const poisoned = p.coreRelos.filter((r) => r.poisoned);
+  if (poisoned.length === 0) return insns;
+  const out = insns.slice();
+  const dv = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  for (const r of poisoned) {
+    for (let slot = r.insn; slot < r.insn + 2 && slot * 8 < out.length; slot++) {
+      if (out[slot * 8] !== 0x85 || dv.getInt32(slot * 8 + 4, true) !== CORE_POISON_HELPER) break;
+      out.fill(0, slot * 8, slot * 8 + 8);
+      out[slot * 8] = 0x05; // ja +0
+    }
+  }
+  return out;
 }
 
 /** The object at `file`, bytes and parsed, for loading. */

@@ -4,6 +4,7 @@
  * instruction-boundary check. */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -197,6 +198,14 @@ TEST(threads_run_while_trap_sites_are_attached_and_detached)
         CHECK_EQ(bpftime_hook_patched_at(hfn), 1);
         CHECK_EQ(bpftime_hook_detach(h), 0);
     }
+    /* Under load the callers may not have run during the rounds at all: keep
+     * one hook attached until a caller has gone through it (a condition, not
+     * a sleep; bounded so a broken trap path fails instead of hanging). */
+    struct bpftime_hook *h = NULL;
+    CHECK_EQ(bpftime_hook_attach_ex(hfn, 4, &both, NULL, &h), 0);
+    for (long spins = 0; atomic_load(&enters) == 0 && spins < 200000000L; spins++)
+        sched_yield();
+    CHECK_EQ(bpftime_hook_detach(h), 0);
     atomic_store(&stop, 1);
     for (int i = 0; i < 4; i++) {
         void *bad;

@@ -8,19 +8,11 @@
 #include <unistd.h>
 
 #include "runtime/runtime_internal.h"
+#include "runtime/tests/region_fixture.h"
 #include "test/harness.h"
 #include "vm/tests/insn_macros.h"
 
-static struct bpftime_region *mk(const char *tag)
-{
-    char name[64];
-    snprintf(name, sizeof name, "rt-help-%s-%d", tag, (int)getpid());
-    struct bpftime_region *r = NULL;
-    if (bpftime_region_create(name, 8 << 20, &r) != 0)
-        return NULL;
-    bpftime_region_remove(name);
-    return r;
-}
+TEST_REGION_MAKER("rt-help", 8 << 20)
 
 static struct ebpf_vm *helper_vm(void)
 {
@@ -51,6 +43,48 @@ TEST(every_helper_of_the_table_is_registered)
 #include "runtime/helpers.def"
 #undef BPF_HELPER
     CHECK(n >= 30);
+    ebpf_vm_destroy(vm);
+}
+
+/* The kernel's strncpy_from_user (x86-64, word at a time): the word holding
+ * the NUL is stored with its bytes after the NUL zeroed, nothing after it;
+ * below 8 bytes left, byte by byte. Values worked out by hand from
+ * lib/strncpy_from_user.c (test/core-helpers.test.ts compares with the kernel). */
+TEST(probe_read_user_str_writes_nothing_past_the_nul_word)
+{
+    struct ebpf_vm *vm = helper_vm();
+    CHECK(vm);
+    char src[32];
+    memset(src, 'J', sizeof src);
+    memcpy(src, "abc", 4);
+    uint8_t dst[24], want[24];
+    memset(dst, 0xaa, sizeof dst);
+    CHECK_EQ(CALL(vm, 114, dst, 24, src, 0, 0), 4);
+    memset(want, 0xaa, sizeof want);
+    memcpy(want, "abc\0\0\0\0\0", 8);
+    CHECK(memcmp(dst, want, sizeof dst) == 0);
+    /* 5 bytes: byte at a time, nothing after the NUL */
+    memset(dst, 0xaa, sizeof dst);
+    CHECK_EQ(CALL(vm, 114, dst, 5, src, 0, 0), 4);
+    memset(want, 0xaa, sizeof want);
+    memcpy(want, "abc", 4);
+    CHECK(memcmp(dst, want, sizeof dst) == 0);
+    /* NUL in the second word: the first word whole, the second masked */
+    memcpy(src, "abcdefghij", 11);
+    memset(dst, 0xaa, sizeof dst);
+    CHECK_EQ(CALL(vm, 114, dst, 20, src, 0, 0), 11);
+    memset(want, 0xaa, sizeof want);
+    memcpy(want, "abcdefghij\0\0\0\0\0\0", 16);
+    CHECK(memcmp(dst, want, sizeof dst) == 0);
+    /* truncated: len bytes, the last one NUL */
+    memset(dst, 0xaa, sizeof dst);
+    CHECK_EQ(CALL(vm, 114, dst, 9, src, 0, 0), 9);
+    CHECK(memcmp(dst, "abcdefgh\0", 9) == 0);
+    CHECK_EQ(dst[9], 0xaa);
+    /* the empty string */
+    memset(dst, 0xaa, sizeof dst);
+    CHECK_EQ(CALL(vm, 114, dst, 16, "", 0, 0), 1);
+    CHECK_EQ(dst[0], 0);
     ebpf_vm_destroy(vm);
 }
 

@@ -1,4 +1,5 @@
-// A CO-RE relocation against a type we do not know: must be refused.
+// A CO-RE relocation against a kernel type (not a context type the runtime
+// provides): resolved against the kernel's BTF, or poisoned without one.
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 

@@ -1,0 +1,47 @@
+// Tracing helpers against the kernel: the same uprobe program runs in the
+// kernel and under bpftime on the same deterministic target, and must leave
+// the same bytes in its maps (test/core-diff.ts). Fixtures: test/fixtures/core/.
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { compileBpf, run, skipReason } from "./helpers.ts";
+import { RUN_ID } from "./run-id.ts";
+import { kernelUprobeUnavailable, underBpftime, underKernel } from "./core-diff.ts";
+
+const fixtures = join(import.meta.dir, "fixtures", "core");
+const T = 60_000;
+const skip = skipReason(kernelUprobeUnavailable(), "kernel differential helper tests");
+
+const dir = mkdtempSync(join(tmpdir(), `bpftime-${RUN_ID}-corehelpers-`));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function build(target: string, objs: string[]): void {
+  const cc = run(["cc", "-O2", "-g", "-o", join(dir, target), join(fixtures, `${target}.c`)]);
+  // A fixture that does not compile is a failure, not a reason to skip.
+  if (cc.code !== 0) throw new Error(`cc ${target}.c: ${cc.stderr}`);
+  for (const o of objs) compileBpf(join(fixtures, `${o}.bpf.c`), join(dir, `${o}.bpf.o`));
+}
+
+describe.skipIf(skip)("helpers, kernel vs bpftime", () => {
+  test(
+    "bpf_probe_read_user_str: same return values and the same destination bytes",
+    () => {
+      build("strings", ["read_str"]);
+      const target = join(dir, "strings");
+      const obj = join(dir, "read_str.bpf.o");
+      const links = [{ prog: "read_str", type: "uprobe", arg: `${target}:take` }];
+      const k = underKernel(obj, links, [target], ["out"]).out as Array<{
+        key: number;
+        value: unknown;
+      }>;
+      const u = underBpftime(obj, links, [target], ["out"]).out as typeof k;
+      const byKey = (rows: typeof k) =>
+        Object.fromEntries(rows.map((r) => [r.key, r.value])) as Record<number, unknown>;
+      // Every string with every size: 9 strings × 9 sizes.
+      expect(k).toHaveLength(81);
+      expect(byKey(u)).toEqual(byKey(k));
+    },
+    T,
+  );
+});
