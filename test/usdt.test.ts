@@ -1,6 +1,6 @@
 // USDT probes end to end: `.note.stapsdt` parsed as readelf shows it; a
-// program built with libbpf's own usdt.bpf.h (test/fixtures/usdt/stats.bpf.c:
-// BPF_USDT, bpf_usdt_arg_cnt, bpf_usdt_cookie) on a <sys/sdt.h> target with
+// program built with libbpf's own usdt.bpf.h (examples/usdt.bpf.c: BPF_USDT,
+// bpf_usdt_arg_cnt, bpf_usdt_cookie) on a <sys/sdt.h> target with
 // two sites of one probe, register/memory/constant arguments of every width
 // and a probe behind a semaphore (raised while attached, lowered on detach);
 // then real binaries (Debian's python3.11, libstdc++'s throw/catch) and the
@@ -10,7 +10,16 @@ import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { cli, cliEntry, compileBpf, run, skipReason, startProcess, waitUntil } from "./helpers.ts";
+import {
+  cli,
+  cliEntry,
+  compileBpf,
+  repoRoot,
+  run,
+  skipReason,
+  startProcess,
+  waitUntil,
+} from "./helpers.ts";
 import { kernelUnavailable } from "../src/verifier/testdata/kernel.ts";
 import { usdtSites } from "../src/native/index.ts";
 import { RUN_ID, runName } from "./run-id.ts";
@@ -56,7 +65,7 @@ function compile(): void {
   r = run(["c++", "-O2", "-o", thrower, join(fixtures, "thrower.cc")]);
   if (r.code !== 0) throw new Error(`c++ thrower.cc: ${r.stderr}`);
   obj = join(dir, "stats.bpf.o");
-  compileBpf(join(fixtures, "stats.bpf.c"), obj);
+  compileBpf(join(repoRoot, "examples", "usdt.bpf.c"), obj);
 }
 afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
