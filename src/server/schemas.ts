@@ -191,8 +191,10 @@ export const SnapshotSchema = t.Object({
 
 export const AttachBody = t.Object({
   program: t.String({ description: "program id or unique name" }),
-  type: t.String({ description: "target type: nginx, uprobe, uretprobe" }),
-  arg: t.String({ description: "target argument: URL prefix, BINARY:SYMBOL[+OFF]" }),
+  type: t.String({ description: "target type: nginx, uprobe, uretprobe, usdt" }),
+  arg: t.String({
+    description: "target argument: URL prefix, BINARY:SYMBOL[+OFF], BINARY:PROVIDER:NAME (usdt)",
+  }),
   cookie: t.Optional(
     t.Union([t.Integer({ minimum: 0 }), t.String({ pattern: "^(0x[0-9a-fA-F]+|[0-9]+)$" })], {
       description: "value bpf_get_attach_cookie() returns (default 0)",
