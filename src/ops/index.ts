@@ -26,3 +26,4 @@ export * from "./run.ts";
 export * from "./shm.ts";
 export * from "./stream.ts";
 export * from "./uprobe-target.ts";
+export * from "./hist.ts";
