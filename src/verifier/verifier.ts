@@ -896,7 +896,26 @@ class Verifier {
   ): Reg | undefined {
     this.checkRegion(pc, p, regno, insnOff, size, kind === "write");
     this.noPointerStore(pc, value, what, regno);
-    return kind === "read" ? scalarReg(unknownOfSize(size)) : undefined;
+    if (kind !== "read") return undefined;
+    return this.readOnlyValue(p, insnOff, size) ?? scalarReg(unknownOfSize(size));
+  }
+
+  /**
+   * A load at a constant offset from a read-only map whose contents are known
+   * (.rodata, .kconfig: frozen before any program runs) is that constant, as
+   * the kernel's verifier reads frozen BPF_F_RDONLY_PROG maps
+   * (bpf_map_direct_read): branches on `__kconfig` values and `const volatile`
+   * settings are pruned as in the kernel.
+   */
+  private readOnlyValue(p: Reg, insnOff: number, size: number): Reg | undefined {
+    if (p.t !== "map_value" || !isConst(p.s)) return undefined;
+    const m = this.maps[p.map]!;
+    const off = p.off + insnOff + p.s.sminN;
+    if (!m.readOnly || !m.initialValue || off < 0 || off + size > m.initialValue.length)
+      return undefined;
+    let v = 0n;
+    for (let i = size - 1; i >= 0; i--) v = (v << 8n) | BigInt(m.initialValue[off + i]!);
+    return constReg(v);
   }
 
   /** Bounds of [off, off+size) through pointer p (packet, map value, mem). */
