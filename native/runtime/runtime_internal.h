@@ -146,6 +146,15 @@ int map_handle_init(struct bpftime_region *r, struct shm_map *m, struct bpftime_
 void map_handle_drop(struct bpftime_region *r, uint32_t slot);
 /* bytes of storage a map of this spec owns (what map_storage_init allocates) */
 uint64_t map_storage_need(struct bpftime_region *r, const struct shm_map *m);
+
+/* bloom filter maps (map_bloom.c) */
+int bloom_check_spec(uint32_t key_size, uint32_t value_size, uint32_t max_entries,
+                     uint64_t map_extra);
+uint64_t bloom_storage_need(const struct shm_map *m);
+void bloom_storage_init(void *data, const struct shm_map *m);
+int bloom_storage_check(struct bpftime_region *r, const struct shm_map *m, const void *data);
+int bloom_push(struct bpftime_map *h, const void *value, uint64_t flags);
+int bloom_peek(struct bpftime_map *h, const void *value);
 /* the storage's own header (hash layout, ringbuf cores, queue size) */
 int map_storage_check(struct bpftime_region *r, const struct shm_map *m);
 int map_check_spec(struct bpftime_region *r, uint32_t type, uint32_t key_size, uint32_t value_size,

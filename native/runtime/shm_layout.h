@@ -233,6 +233,16 @@ struct shm_queue {
 };
 #define SHM_QUEUE_HDR 16u
 
+/* Bloom filter (map_bloom.c): the header, then the bit array (round_up8 of
+ * (bitset_mask + 1) / 8 bytes), as the kernel sizes it. */
+struct shm_bloom {
+    uint32_t nr_hash_funcs; /* 1..15 */
+    uint32_t bitset_mask;   /* bits - 1, bits a power of two */
+    uint32_t hash_seed;     /* 0 with BPF_F_ZERO_SEED, else random */
+    uint32_t reserved;
+};
+#define SHM_BLOOM_HDR 16u
+
 /* Ringbuf core: page 0 control, page 1 consumer_pos, page 2 producer_pos,
  * then data_size bytes. Records as the kernel's: 8-byte header
  * {u32 len | BUSY | DISCARD, u32 pg_off} with pg_off the header's distance

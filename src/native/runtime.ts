@@ -479,9 +479,19 @@ export class Region {
     });
   }
 
-  /** Returns the value, or null when the key is absent (ENOENT). */
-  mapLookup(id: number, key: Uint8Array | null, valueSize: number): Uint8Array | null {
+  /**
+   * Returns the value, or null when the key is absent (ENOENT). A bloom
+   * filter is asked about `input` (the kernel's lookup reads the value
+   * buffer): the result is the value when it may be present.
+   */
+  mapLookup(
+    id: number,
+    key: Uint8Array | null,
+    valueSize: number,
+    input?: Uint8Array,
+  ): Uint8Array | null {
     const value = new Uint8Array(Math.max(1, valueSize));
+    if (input) value.set(input.subarray(0, value.length));
     const rc = s.bpftime_map_lookup(
       this.handle,
       id,

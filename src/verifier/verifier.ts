@@ -258,9 +258,9 @@ const HELPER_MAP_TYPES: Record<string, readonly MapType[]> = {
   ringbuf_output: ["ringbuf"],
   ringbuf_reserve: ["ringbuf"],
   ringbuf_query: ["ringbuf"],
-  map_push_elem: ["queue", "stack"],
+  map_push_elem: ["queue", "stack", "bloom_filter"],
   map_pop_elem: ["queue", "stack"],
-  map_peek_elem: ["queue", "stack"],
+  map_peek_elem: ["queue", "stack", "bloom_filter"],
   map_lookup_elem: ["hash", "array", "percpu_hash", "percpu_array", "lru_hash", "lru_percpu_hash"],
   map_update_elem: ["hash", "array", "percpu_hash", "percpu_array", "lru_hash", "lru_percpu_hash"],
   // arrays as the kernel: the call verifies and fails at run time with -EINVAL
