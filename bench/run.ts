@@ -19,6 +19,10 @@ const benches: Record<string, { what: string; cmd: string[] }> = {
     what: "uprobes: ns per call, bpftime vs kernel uprobes",
     cmd: ["sh", join(here, "uprobe/run.sh")],
   },
+  "syscall-server": {
+    what: "map lookups from an application: bpftime load's syscall server vs the kernel's bpf()",
+    cmd: ["sh", join(here, "syscall-server/run.sh")],
+  },
   nginx: {
     what: "nginx: requests/s with no module, a native C filter, bpftime",
     cmd: [process.execPath, join(here, "nginx/run.ts")],

@@ -11,18 +11,8 @@
 SEC("nginx/url_filter")
 int url_blocklist(struct nginx_url_ctx *ctx)
 {
-    const char *url = (const char *)(long)ctx->url;
-    const char *url_end = (const char *)(long)ctx->url_end;
-    const char *prefix = (const char *)(long)ctx->arg;
-    const char *prefix_end = (const char *)(long)ctx->arg_end;
-
-    for (int i = 0; i < MAX_PREFIX; i++) {
-        if (prefix + i + 1 > prefix_end)
-            return 404; /* the whole prefix matched: hide it */
-        if (url + i + 1 > url_end || url[i] != prefix[i])
-            return BPFTIME_NGINX_ACCEPT;
-    }
-    return 404;
+    /* the whole prefix matched: hide it */
+    return bpftime_url_has_arg_prefix(ctx, MAX_PREFIX) ? 404 : BPFTIME_NGINX_ACCEPT;
 }
 
 char LICENSE[] SEC("license") = "GPL";

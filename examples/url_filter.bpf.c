@@ -52,18 +52,7 @@ int url_filter(struct nginx_url_ctx *ctx)
 {
     const char *url = (const char *)(long)ctx->url;
     const char *url_end = (const char *)(long)ctx->url_end;
-    const char *prefix = (const char *)(long)ctx->arg;
-    const char *prefix_end = (const char *)(long)ctx->arg_end;
-    __u32 verdict = ACCEPTED;
-
-    for (int i = 0; i < MAX_PREFIX; i++) {
-        if (prefix + i + 1 > prefix_end)
-            break; /* the whole prefix matched */
-        if (url + i + 1 > url_end || url[i] != prefix[i]) {
-            verdict = REFUSED;
-            break;
-        }
-    }
+    __u32 verdict = bpftime_url_has_arg_prefix(ctx, MAX_PREFIX) ? ACCEPTED : REFUSED;
 
     __u64 *count = bpf_map_lookup_elem(&verdict_counts, &verdict);
     if (count)

@@ -111,10 +111,17 @@ export const CRITICAL: CriticalMutant[] = [
     test: verdicts,
   },
   {
+    id: "nginx: a program returning -1 is taken for a failed run",
+    file: "native/attach/nginx_url_filter.c",
+    find: "        if (err < 0)\n            return err;",
+    replace: "        if (err < 0 || r == UINT64_MAX)\n            return -EFAULT;",
+    test: verdicts,
+  },
+  {
     id: "nginx: verdict truncated to 32 bits",
     file: "native/attach/nginx_url_filter.c",
-    find: "uint64_t r = e->cb.run(e->cb.data, &ctx, sizeof ctx);",
-    replace: "uint64_t r = (uint32_t)e->cb.run(e->cb.data, &ctx, sizeof ctx);",
+    find: "        if (r == BPFTIME_NGINX_REFUSE)",
+    replace: "        r = (uint32_t)r;\n        if (r == BPFTIME_NGINX_REFUSE)",
     test: verdicts,
   },
   // ---- HTTP API authentication

@@ -127,13 +127,23 @@ function sh(
   cwd: string,
   env: Record<string, string> = {},
 ): { ok: boolean; output: string } {
-  const r = spawnSync(cmd[0]!, cmd.slice(1), {
+  // Its own session and process group (setsid execs the command, whose pid
+  // leads the group): a deadlocked mutant's test may fork children that
+  // outlive the timeout's kill of the test itself, so the whole group goes
+  // when the command ends, whichever way it ends.
+  const r = spawnSync("setsid", ["--wait", ...cmd], {
     cwd,
     env: { ...process.env, ...env },
     encoding: "utf8",
     maxBuffer: 64 << 20,
     timeout: 300_000,
   });
+  if (r.pid)
+    try {
+      process.kill(-r.pid, "SIGKILL");
+    } catch {
+      // ESRCH: nothing of the group is left
+    }
   return { ok: r.status === 0, output: `${r.stdout ?? ""}${r.stderr ?? ""}${r.error ?? ""}` };
 }
 

@@ -4,8 +4,7 @@
 // the API, `uretprobe` takes its target from SEC(), and a process that died
 // without cleaning up is reaped instead of staying "ALIVE no" forever.
 import { beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, copyFileSync, existsSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, copyFileSync, existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   cli,
@@ -13,11 +12,10 @@ import {
   compileBpf,
   regionNames,
   repoRoot,
-  run,
   skipReason,
   startProcess,
 } from "./helpers.ts";
-import { RUN_ID } from "./run-id.ts";
+import { buildUprobeFixture } from "./uprobe-fixture.ts";
 import { Region } from "../src/native/runtime.ts";
 import { instanceDetails } from "../src/ops/instances.ts";
 import { createApp } from "../src/server/app.ts";
@@ -38,13 +36,11 @@ let target = "";
 const obj = (name: string) => join(dir, `${name}.bpf.o`);
 
 function compile(): void {
-  dir = mkdtempSync(join(tmpdir(), `bpftime-${RUN_ID}-lifecycle-`));
-  target = join(dir, "target");
-  const cc = run(["cc", "-O2", "-g", "-o", target, join(fixtures, "target.c"), "-lpthread"]);
-  if (cc.code !== 0) throw new Error(`cc target.c: ${cc.stderr}`);
+  ({ dir, target } = buildUprobeFixture("lifecycle", join(fixtures, "target.c"), {
+    count: join(fixtures, "count.bpf.c"),
+  }));
   copyFileSync(target, `${target}2`); // another file: never loaded by `target`
   chmodSync(`${target}2`, 0o755);
-  compileBpf(join(fixtures, "count.bpf.c"), obj("count"));
   // A uretprobe that names its target in SEC(), like libbpf's auto-attach.
   const src = join(dir, "ret_sec.bpf.c");
   writeFileSync(

@@ -2,7 +2,7 @@
 // same C code an nginx worker runs, driven through bun:ffi without nginx.
 import { afterEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { cli, cliOk, repoRoot, run } from "./helpers.ts";
+import { cli, cliOk, buildExamples } from "./helpers.ts";
 import { Region } from "../src/native/runtime.ts";
 import { UserspaceEventProvider } from "../src/attach/event-provider.ts";
 import { loadIntoRegion } from "../src/ops/load.ts";
@@ -10,8 +10,8 @@ import { deleteRegion } from "../src/ops/shm.ts";
 import { TARGET_NGINX_URL_FILTER } from "../src/attach/targets.ts";
 import { runName } from "./run-id.ts";
 
-run(["make", "-s", "-C", join(repoRoot, "examples")]);
-const obj = (n: string) => join(repoRoot, "examples", "build", `${n}.bpf.o`);
+const examples = buildExamples();
+const obj = (n: string) => join(examples, `${n}.bpf.o`);
 
 const open: Array<{ p: UserspaceEventProvider; r: Region; name: string }> = [];
 let seq = 0;

@@ -228,3 +228,9 @@ export function compileBpf(src: string, out: string): void {
   ]);
   if (r.code !== 0) throw new Error(`clang ${src}: ${r.stderr}`);
 }
+
+/** Builds examples/*.bpf.c (make, incremental) and returns the folder of the objects. */
+export function buildExamples(): string {
+  run(["make", "-s", "-C", join(repoRoot, "examples")]);
+  return join(repoRoot, "examples", "build");
+}

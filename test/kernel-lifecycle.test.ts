@@ -7,20 +7,11 @@
 // with the reason printed, where the kernel refuses (not root, no bpffs, no
 // uprobe PMU, BPF_PROG_LOAD refused).
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
-import {
-  cli,
-  cliEntry,
-  compileBpf,
-  regionNames,
-  repoRoot,
-  run,
-  skipReason,
-  startProcess,
-} from "./helpers.ts";
-import { RUN_ID, runName } from "./run-id.ts";
+import { cli, cliEntry, regionNames, skipReason, startProcess } from "./helpers.ts";
+import { runName } from "./run-id.ts";
+import { buildUprobeFixture, fixturePath, kernelUprobesUnavailable } from "./uprobe-fixture.ts";
 
 const T = 60_000;
 const root = `/sys/fs/bpf/bpftime-${runName(Math.random().toString(36).slice(2, 8))}`;
@@ -31,37 +22,17 @@ let target = "";
 const obj = (name: string) => join(dir, `${name}.bpf.o`);
 
 function compile(): void {
-  dir = mkdtempSync(join(tmpdir(), `bpftime-${RUN_ID}-klife-`));
-  target = join(dir, "target");
-  const cc = run([
-    "cc",
-    "-O2",
-    "-g",
-    "-o",
-    target,
-    join(import.meta.dir, "fixtures", "uprobe", "target.c"),
-    "-lpthread",
-  ]);
-  if (cc.code !== 0) throw new Error(`cc target.c failed: ${cc.stderr}`);
-  compileBpf(join(import.meta.dir, "fixtures", "uprobe", "count.bpf.c"), obj("count"));
-  compileBpf(join(import.meta.dir, "fixtures", "kernel", "globals.bpf.c"), obj("globals"));
+  ({ dir, target } = buildUprobeFixture("klife", fixturePath("uprobe", "target.c"), {
+    count: fixturePath("uprobe", "count.bpf.c"),
+    globals: fixturePath("kernel", "globals.bpf.c"),
+  }));
 }
 
-/** An independent probe: can this machine load a plain program and make a uprobe? */
+/** The machine's kernel first (an independent probe), then this file's fixtures. */
 function kernelRefuses(): string | undefined {
-  if (process.platform !== "linux") return "not Linux";
-  if (process.getuid?.() !== 0) return "not root (bpf() and uprobes need CAP_BPF/CAP_PERFMON)";
-  for (const tool of ["cc", "clang"]) if (!Bun.which(tool)) return `${tool} is not installed`;
-  if (!existsSync(join(repoRoot, "native", "build", "libbpftime-agent.so")))
-    return "native/build/libbpftime-agent.so is not built";
-  if (!/ \/sys\/fs\/bpf bpf /.test(readFileSync("/proc/mounts", "utf8")))
-    return "no bpffs at /sys/fs/bpf";
-  if (!existsSync("/sys/bus/event_source/devices/uprobe/type")) return "no uprobe PMU";
-  compile();
-  const r = cli(["load", "--kernel", obj("count"), "--name", "probe"], { env });
-  if (r.code !== 0) return `the kernel refuses BPF_PROG_LOAD: ${r.stderr.trim()}`;
-  cli(["shm", "remove", "--kernel", "probe"], { env });
-  return undefined;
+  const refused = kernelUprobesUnavailable();
+  if (!refused) compile();
+  return refused;
 }
 const skip = skipReason(kernelRefuses(), "kernel lifecycle tests");
 

@@ -9,13 +9,12 @@
 // Skipped, with the reason printed, where the kernel refuses: not root, no
 // bpffs, no libbpf, BPF_PROG_LOAD refused.
 import { afterAll, afterEach, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { cli, cliEntry, compileBpf, repoRoot, run, skipReason } from "./helpers.ts";
-import { kernelUnavailable } from "../src/verifier/testdata/kernel.ts";
+import { cli, cliEntry, repoRoot, run, skipReason } from "./helpers.ts";
+import { buildUprobeFixture, kernelUprobesUnavailable } from "./uprobe-fixture.ts";
 import { benchKernelUprobe } from "../bench/uprobe/kernel.ts";
-import { RUN_ID, runName } from "./run-id.ts";
+import { runName } from "./run-id.ts";
 import { resolveUprobeAddress } from "../src/native/index.ts";
 
 const fixtures = join(import.meta.dir, "fixtures", "kernel");
@@ -29,35 +28,19 @@ let dir = "";
 let target = "";
 const obj = (name: string) => join(dir, `${name}.bpf.o`);
 
-function compile(): string | undefined {
-  for (const tool of ["cc", "clang"]) if (!Bun.which(tool)) return `${tool} is not installed`;
-  dir = mkdtempSync(join(tmpdir(), `bpftime-${RUN_ID}-kernel-`));
-  target = join(dir, "target");
-  const cc = run(["cc", "-O2", "-g", "-o", target, join(fixtures, "target.c")]);
-  // A fixture that does not compile is a failure, not a reason to skip.
-  if (cc.code !== 0) throw new Error(`cc target.c failed: ${cc.stderr}`);
-  for (const [src, out] of [
-    [join(fixtures, "count.bpf.c"), obj("count")],
-    [join(fixtures, "bad.bpf.c"), obj("bad")],
-    [join(repoRoot, "examples", "malloc.bpf.c"), obj("malloc")],
-  ] as const)
-    compileBpf(src, out);
-  return undefined;
+function compile(): void {
+  ({ dir, target } = buildUprobeFixture("kernel", join(fixtures, "target.c"), {
+    count: join(fixtures, "count.bpf.c"),
+    bad: join(fixtures, "bad.bpf.c"),
+    malloc: join(repoRoot, "examples", "malloc.bpf.c"),
+  }));
 }
 
+/** The machine's kernel first (an independent probe), then this file's fixtures. */
 function kernelRefuses(): string | undefined {
-  if (process.platform !== "linux") return "not Linux";
-  if (process.getuid?.() !== 0) return "not root (bpf() and uprobes need CAP_BPF/CAP_PERFMON)";
-  const mounts = readFileSync("/proc/mounts", "utf8");
-  if (!/ \/sys\/fs\/bpf bpf /.test(mounts))
-    return "no bpffs at /sys/fs/bpf (mount -t bpf bpf /sys/fs/bpf)";
-  if (!existsSync("/sys/bus/event_source/devices/uprobe/type")) return "no uprobe PMU";
-  // BPF_PROG_LOAD itself, asked by an independent probe (a minimal program
-  // through the raw syscall), never by `bpftime load --kernel`: a broken
-  // `load --kernel` must fail these tests, not skip them.
-  const refused = kernelUnavailable();
-  if (refused) return `the kernel refuses BPF_PROG_LOAD: ${refused}`;
-  return compile();
+  const refused = kernelUprobesUnavailable();
+  if (!refused) compile();
+  return refused;
 }
 
 const skip = skipReason(kernelRefuses(), "kernel provider tests");

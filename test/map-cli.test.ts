@@ -2,9 +2,9 @@
 // hex, the kernel's update flags and errors, and --watch.
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { cli, cliOk, regionNames, repoRoot, run } from "./helpers.ts";
+import { cli, cliOk, regionNames, repoRoot, buildExamples } from "./helpers.ts";
 
-run(["make", "-s", "-C", join(repoRoot, "examples")]);
+buildExamples();
 const newRegion = regionNames("mapcli");
 
 function loaded(): string {

@@ -13,9 +13,9 @@ import {
   freePort,
   regionNames,
   repoRoot,
-  run,
   startProcess,
   tempDir,
+  buildExamples,
 } from "./helpers.ts";
 import { Region } from "../src/native/runtime.ts";
 import { UserspaceEventProvider } from "../src/attach/event-provider.ts";
@@ -23,7 +23,7 @@ import { loadIntoRegion } from "../src/ops/load.ts";
 import { deleteProgram } from "../src/ops/attach.ts";
 import { TARGET_NGINX_URL_FILTER } from "../src/attach/targets.ts";
 
-run(["make", "-s", "-C", join(repoRoot, "examples")]);
+const examples = buildExamples();
 const newRegion = regionNames("maplife");
 /** Compiles a fixture into this test's temporary directory (removed after the test). */
 const fixture = (n: string): string => {
@@ -31,7 +31,7 @@ const fixture = (n: string): string => {
   compileBpf(join(repoRoot, "test", "fixtures", "lifecycle", `${n}.bpf.c`), out);
   return out;
 };
-const URL_FILTER = join(repoRoot, "examples/build/url_filter.bpf.o");
+const URL_FILTER = join(examples, "url_filter.bpf.o");
 
 const providers: UserspaceEventProvider[] = [];
 const regions: Region[] = [];

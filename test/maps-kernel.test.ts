@@ -30,6 +30,7 @@ import { Region, removeRegion } from "../src/native/runtime.ts";
 import { NativeError } from "../src/native/errno.ts";
 import * as K from "../src/native/kernel-maps.ts";
 import { runName } from "./run-id.ts";
+import { mulberry32 } from "../src/prng.ts";
 
 const HASH = 1,
   ARRAY = 2,
@@ -85,17 +86,8 @@ afterAll(() => {
 
 // ---- deterministic randomness ----
 
-/** mulberry32: a small seeded PRNG, so a failing sequence reproduces exactly. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded PRNG, so a failing sequence reproduces exactly. */
+const prng = mulberry32;
 
 const hex = (b: Uint8Array | null | undefined) => (b ? Buffer.from(b).toString("hex") : "");
 

@@ -3,7 +3,7 @@
 // error codes by native/common/errno.def: one real failure per component, its
 // code and its message as the C side wrote it.
 import { afterEach, describe, expect, test } from "bun:test";
-import { BpftimeError, type ErrorCode } from "../src/errors.ts";
+import { BpftimeError, bpftimeErrorOf, type ErrorCode } from "../src/errors.ts";
 import { Vm } from "../src/native/vm.ts";
 import { Region } from "../src/native/runtime.ts";
 import { NativeEventProvider } from "../src/native/attach.ts";
@@ -17,15 +17,7 @@ afterEach(() => {
   for (const o of opened.splice(0).reverse()) o.close();
 });
 
-function failure(f: () => unknown): BpftimeError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof BpftimeError) return e;
-    throw e;
-  }
-  throw new Error("expected a failure");
-}
+const failure = bpftimeErrorOf;
 
 function expectFailure(e: BpftimeError, code: ErrorCode, message: RegExp, errno?: string) {
   expect(e.code).toBe(code);

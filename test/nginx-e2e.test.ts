@@ -3,7 +3,15 @@
 // them, JIT-compiled in every worker. Loopback only.
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { cli, cliOk, regionNames, repoRoot, run, startProcess, waitUntil } from "./helpers.ts";
+import {
+  cli,
+  cliOk,
+  regionNames,
+  repoRoot,
+  startProcess,
+  waitUntil,
+  buildExamples,
+} from "./helpers.ts";
 import { nginxSkipReason, requestStatus, startNginx } from "./nginx-harness.ts";
 import { Region } from "../src/native/runtime.ts";
 import { runName } from "./run-id.ts";
@@ -11,10 +19,9 @@ import { runName } from "./run-id.ts";
 const skip = nginxSkipReason();
 if (skip) console.log(`skip: nginx end-to-end tests: ${skip}`);
 
-const examples = join(repoRoot, "examples", "build");
+const examples = buildExamples();
 const urlFilter = join(examples, "url_filter.bpf.o");
 const blocklist = join(examples, "url_blocklist.bpf.o");
-run(["make", "-s", "-C", join(repoRoot, "examples")]);
 
 const newRegion = regionNames("e2e");
 const ok = (args: string[]) => cliOk(args);

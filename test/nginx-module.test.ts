@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { cli, repoRoot, run, skipReason, waitUntil } from "./helpers.ts";
+import { cli, repoRoot, skipReason, waitUntil, buildExamples } from "./helpers.ts";
 import { runName } from "./run-id.ts";
 import {
   nginxSkipReason,
@@ -254,7 +254,7 @@ describe.skipIf(skip)("nginx module with a region", () => {
 });
 
 const exampleObj = join(repoRoot, "examples", "build", "url_filter.bpf.o");
-run(["make", "-s", "-C", join(repoRoot, "examples")]);
+buildExamples();
 
 describe.skipIf(skip)("nginx module with a program", () => {
   test(

@@ -9,7 +9,7 @@
 import { describe, expect, test } from "bun:test";
 import { chmodSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { cli, cliOk, regionNames, repoRoot, run, skipReason } from "./helpers.ts";
+import { cli, cliOk, regionNames, repoRoot, run, skipReason, buildExamples } from "./helpers.ts";
 import { nginxSkipReason, requestStatus, startNginx, type Nginx } from "./nginx-harness.ts";
 
 function whyNot(): string | undefined {
@@ -28,7 +28,7 @@ const idOf = (db: "passwd" | "group", name: string) =>
   Number(run(["getent", db, name]).stdout.split(":")[2]);
 
 const urlFilter = join(repoRoot, "examples", "build", "url_filter.bpf.o");
-if (!skip) run(["make", "-s", "-C", join(repoRoot, "examples")]);
+if (!skip) buildExamples();
 const newRegion = regionNames("unpriv");
 const T = 30_000;
 const files = { "aaaa/index.html": "a\n", "bbbb/index.html": "b\n" };

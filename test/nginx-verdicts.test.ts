@@ -37,16 +37,6 @@ const TABLE: Array<[string, number]> = [
   [String(2 ** 32), 200],
 ];
 
-/**
- * Known bug (reported, not fixed here: native/attach): a program returning
- * -1 (UINT64_MAX) collides with BPFTIME_RUN_FAILED, the in-band sentinel
- * the attach manager's callback uses for "the program could not run", so
- * the verdict becomes an internal error (503 when failing closed) instead
- * of "continue". These cases are `test.failing` until the callback reports
- * failure out of band; then they pass and bun asks for the marker's removal.
- */
-const KNOWN_BUG = new Set(["-1"]);
-
 const dir = mkdtempSync(join(tmpdir(), `bpftime-${RUN_ID}-verdicts-`));
 const obj = join(dir, "verdict.bpf.o");
 compileBpf(join(import.meta.dir, "fixtures", "nginx", "verdict.bpf.c"), obj);
@@ -70,12 +60,9 @@ describe("nginx verdicts in-process (attach manager)", () => {
   });
 
   for (const [ret, status] of TABLE)
-    (KNOWN_BUG.has(ret) ? test.failing : test)(
-      `the program returns ${ret}: ${status === 200 ? "continue" : status}`,
-      () => {
-        expect(p.local.nginxFilter(`/v/${ret}`)).toBe(status === 200 ? 0 : status);
-      },
-    );
+    test(`the program returns ${ret}: ${status === 200 ? "continue" : status}`, () => {
+      expect(p.local.nginxFilter(`/v/${ret}`)).toBe(status === 200 ? 0 : status);
+    });
   test("a URL the program does not parse continues (returns 1)", () => {
     expect(p.local.nginxFilter("/index.html")).toBe(0);
   });
@@ -95,7 +82,7 @@ describe.skipIf(!!skip)("nginx verdicts through a real nginx", () => {
     const ngx = await startNginx({ bpftime: "on", shm, fail: "closed", files });
     const got: Array<[string, number]> = [];
     for (const [ret] of TABLE) got.push([ret, await requestStatus(ngx.url(`/v/${ret}`))]);
-    expect(got).toEqual(TABLE.map(([ret, status]) => [ret, KNOWN_BUG.has(ret) ? 503 : status]));
+    expect(got).toEqual(TABLE.map(([ret, status]) => [ret, status]));
     expect(await requestStatus(ngx.url("/v/0?q=1"))).toBe(403);
     expect(ngx.errorLog()).not.toContain("[crit]");
   }, 120_000);

@@ -9,14 +9,14 @@ import {
   compileBpf,
   regionNames,
   repoRoot,
-  run,
   startProcess,
   tempDir,
+  buildExamples,
 } from "./helpers.ts";
 
-run(["make", "-s", "-C", join(repoRoot, "examples")]);
+const examples = buildExamples();
 const newRegion = regionNames("runobj");
-const checksum = join(repoRoot, "examples/build/checksum.bpf.o");
+const checksum = join(examples, "checksum.bpf.o");
 
 /** RFC 1071 checksum, as examples/checksum.bpf.c computes it. */
 function rfc1071(b: Uint8Array): number {

@@ -11,20 +11,19 @@ import {
   cliOk,
   freePort,
   regionNames,
-  repoRoot,
   run,
   startProcess,
   tempDir,
   type Started,
+  buildExamples,
 } from "./helpers.ts";
 import { nginxSkipReason, requestStatus, startNginx } from "./nginx-harness.ts";
 import { createApp } from "../src/server/app.ts";
 import { cliEntry } from "./helpers.ts";
 
-const examples = join(repoRoot, "examples", "build");
+const examples = buildExamples();
 const urlFilter = join(examples, "url_filter.bpf.o");
 const checksum = join(examples, "checksum.bpf.o");
-run(["make", "-s", "-C", join(repoRoot, "examples")]);
 
 const newRegion = regionNames("srv");
 const ok = (args: string[]) => cliOk(args);

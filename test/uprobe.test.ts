@@ -4,14 +4,12 @@
 // (ptrace) on a process started without bpftime. The target program and the
 // eBPF programs (test/fixtures/uprobe/) are compiled into a temp dir here.
 import { afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, copyFileSync, mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, copyFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import {
   bpftimeBin,
   cli,
   cliEntry,
-  compileBpf,
   repoRoot,
   run,
   skipReason,
@@ -19,7 +17,8 @@ import {
   tempDir,
   type Started,
 } from "./helpers.ts";
-import { RUN_ID, runName } from "./run-id.ts";
+import { runName } from "./run-id.ts";
+import { buildUprobeFixture } from "./uprobe-fixture.ts";
 
 const fixtures = join(import.meta.dir, "fixtures", "uprobe");
 const T = 30_000;
@@ -37,14 +36,12 @@ let target = "";
 const obj = (name: string) => join(dir, `${name}.bpf.o`);
 
 function compile(): void {
-  // Not tempDir(): that one is removed after each test.
-  dir = mkdtempSync(join(tmpdir(), `bpftime-${RUN_ID}-uprobe-`));
-  target = join(dir, "target");
-  const cc = run(["cc", "-O2", "-g", "-o", target, join(fixtures, "target.c"), "-lpthread"]);
-  if (cc.code !== 0) throw new Error(`cc target.c: ${cc.stderr}`);
-  for (const n of ["args", "args6", "ret", "override", "count"])
-    compileBpf(join(fixtures, `${n}.bpf.c`), obj(n));
-  compileBpf(join(repoRoot, "examples", "malloc.bpf.c"), obj("malloc"));
+  ({ dir, target } = buildUprobeFixture("uprobe", join(fixtures, "target.c"), {
+    ...Object.fromEntries(
+      ["args", "args6", "ret", "override", "count"].map((n) => [n, join(fixtures, `${n}.bpf.c`)]),
+    ),
+    malloc: join(repoRoot, "examples", "malloc.bpf.c"),
+  }));
 }
 
 let region = "";

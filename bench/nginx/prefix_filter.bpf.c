@@ -12,18 +12,8 @@
 SEC("nginx/url_filter")
 int prefix_filter(struct nginx_url_ctx *ctx)
 {
-    const char *url = (const char *)(long)ctx->url;
-    const char *url_end = (const char *)(long)ctx->url_end;
-    const char *prefix = (const char *)(long)ctx->arg;
-    const char *prefix_end = (const char *)(long)ctx->arg_end;
-
-    for (int i = 0; i < MAX_PREFIX; i++) {
-        if (prefix + i + 1 > prefix_end)
-            return BPFTIME_NGINX_ACCEPT;
-        if (url + i + 1 > url_end || url[i] != prefix[i])
-            return BPFTIME_NGINX_REFUSE;
-    }
-    return BPFTIME_NGINX_ACCEPT;
+    return bpftime_url_has_arg_prefix(ctx, MAX_PREFIX) ? BPFTIME_NGINX_ACCEPT
+                                                       : BPFTIME_NGINX_REFUSE;
 }
 
 char LICENSE[] SEC("license") = "GPL";

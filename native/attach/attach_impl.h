@@ -21,9 +21,11 @@ enum bpftime_target_type {
     BPFTIME_TARGET_URETPROBE = 3,        /* arg: as uprobe */
 };
 
-/* Runs the linked program on ctx and returns its r0. */
+/* Runs the linked program on ctx: 0 with its r0 in *ret, or a negative errno
+ * when the program could not run (an interpreter fault). The failure is out
+ * of band because every r0 value, UINT64_MAX included, is a valid result. */
 struct bpftime_attach_cb {
-    uint64_t (*run)(void *data, void *ctx, uint64_t ctx_len);
+    int (*run)(void *data, void *ctx, uint64_t ctx_len, uint64_t *ret);
     void *data;
 };
 

@@ -80,24 +80,24 @@ static void record_failure(struct bpftime_attach_manager *m, uint32_t link_id)
 }
 
 /* The callback every hook calls: one acquire load of the link's program. */
-static uint64_t run_link(void *data, void *ctx, uint64_t ctx_len)
+static int run_link(void *data, void *ctx, uint64_t ctx_len, uint64_t *ret)
 {
     struct link_slot *s = data;
     struct compiled_prog *p = atomic_load_explicit(&s->prog, memory_order_acquire);
     atomic_fetch_add_explicit(&p->inflight, 1, memory_order_relaxed);
     bool stats = bpftime_stats_enabled(s->region);
     uint64_t start = stats ? now_ns() : 0;
-    uint64_t r;
+    int err = 0;
     if (p->fn) {
-        r = p->fn(ctx, (size_t)ctx_len);
-    } else if (ebpf_vm_exec(p->vm, ctx, (size_t)ctx_len, &r) < 0) {
+        *ret = p->fn(ctx, (size_t)ctx_len);
+    } else if (ebpf_vm_exec(p->vm, ctx, (size_t)ctx_len, ret) < 0) {
         BPFTIME_WARN("program %u failed: %s", p->prog_id, ebpf_vm_error(p->vm));
-        r = BPFTIME_RUN_FAILED;
+        err = -EFAULT;
     }
     if (stats)
         bpftime_prog_record_run(s->region, p->prog_id, now_ns() - start);
     atomic_fetch_sub_explicit(&p->inflight, 1, memory_order_release);
-    return r;
+    return err;
 }
 
 struct bpftime_attach_manager *bpftime_attach_manager_create(struct bpftime_region *r)

@@ -72,8 +72,4 @@ BPFTIME_API int bpftime_attach_manager_attached(const struct bpftime_attach_mana
 BPFTIME_API void bpftime_attach_manager_set_single_threaded(struct bpftime_attach_manager *m,
                                                             int yes);
 
-/* Sentinel r0 returned by a hook callback when the program could not run
- * (interpreter fault); implementations turn it into an error. */
-#define BPFTIME_RUN_FAILED UINT64_MAX
-
 #endif

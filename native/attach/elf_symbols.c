@@ -3,6 +3,7 @@
  * fault. */
 #include "attach/elf_symbols.h"
 #include "common/error.h"
+#include "patcher/patcher.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -388,6 +389,45 @@ static void *ifunc_target(const char *path, const char *sym)
     return p;
 }
 
+/* Refuses SYM+OFF unless OFF starts an instruction, decoding the function's
+ * bytes from the file (memory may already hold a patch). */
+static int check_insn_boundary(const char *path, const struct target_spec *t, uint64_t value,
+                               uint64_t size)
+{
+    if (t->off == 0)
+        return 0;
+    uint64_t foff;
+    int rc = bpftime_elf_vaddr_to_offset(path, value, &foff);
+    if (rc < 0)
+        return rc;
+    struct elf_file f;
+    rc = elf_open(path, &f);
+    if (rc < 0)
+        return rc;
+    uint64_t len = size ? size : t->off + 16;
+    if (foff > f.size)
+        len = 0;
+    else if (len > f.size - foff)
+        len = f.size - foff;
+    uint64_t at = 0;
+    rc = len ? bpftime_insn_boundary(f.data + foff, len, value, t->off, &at) : -EINVAL;
+    elf_close(&f);
+    if (rc == 1)
+        return 0;
+    if (rc == 0)
+        return bpftime_set_error(-EINVAL,
+                                 "uprobe target %s:%s+%llu: the offset is inside the instruction "
+                                 "at +%llu, not at an instruction boundary; use +%llu or the "
+                                 "start of a later instruction (objdump -d)",
+                                 t->binary, t->sym, (unsigned long long)t->off,
+                                 (unsigned long long)at, (unsigned long long)at);
+    return bpftime_set_error(-EINVAL,
+                             "uprobe target %s:%s+%llu: cannot decode the function up to the "
+                             "offset (%s)",
+                             t->binary, t->sym, (unsigned long long)t->off,
+                             bpftime_last_error_message());
+}
+
 int bpftime_resolve_uprobe_target(const char *arg, size_t arg_len, struct bpftime_resolved *out)
 {
     memset(out, 0, sizeof *out);
@@ -433,8 +473,13 @@ int bpftime_resolve_uprobe_target(const char *arg, size_t arg_len, struct bpftim
                                          "function (%llu bytes)",
                                          binary, sym, (unsigned long long)off,
                                          (unsigned long long)size);
+            rc = check_insn_boundary(out->path, &t, value, size);
+            if (rc < 0)
+                return rc;
             addr = value + out->bias + off;
             out->size = size ? size - off : 0;
+            out->func = value + out->bias;
+            out->func_size = size;
         }
     }
     if (!is_executable(addr))
@@ -601,8 +646,18 @@ int bpftime_resolve_uprobe_file(const char *arg, size_t arg_len, char *path, siz
     rc = bpftime_elf_lookup_symbol(file, t.sym, &value, &size, &ifunc);
     if (rc < 0)
         return rc;
-    if (!ifunc)
+    if (!ifunc) {
+        if (size && t.off >= size)
+            return bpftime_set_error(-EINVAL,
+                                     "uprobe target %s:%s+%llu: the offset is beyond the "
+                                     "function (%llu bytes)",
+                                     t.binary, t.sym, (unsigned long long)t.off,
+                                     (unsigned long long)size);
+        rc = check_insn_boundary(file, &t, value, size);
+        if (rc < 0)
+            return rc;
         return bpftime_elf_vaddr_to_offset(file, value + t.off, offset);
+    }
     /* As in a process (bpftime_resolve_uprobe_target): the implementation the
      * dynamic linker picks, which is the same for every process on this machine. */
     void *p = ifunc_target(file, t.sym);

@@ -14,7 +14,9 @@
  *
  * Errors: negative errno plus the message (bpftime_last_error_message()). -ENOENT with "not loaded" means
  * the binary is not mapped in this process (callers skip such targets); other
- * -ENOENT: no such symbol; -EINVAL: malformed argument; -EIO: unreadable ELF. */
+ * -ENOENT: no such symbol; -EINVAL: malformed argument, or +OFF not at an
+ * instruction boundary (decoded from the symbol's start in the file);
+ * -EIO: unreadable ELF. */
 #ifndef BPFTIME_ELF_SYMBOLS_H
 #define BPFTIME_ELF_SYMBOLS_H
 
@@ -30,6 +32,8 @@ struct bpftime_resolved {
     uint64_t bias;       /* load bias of the object */
     int not_loaded;      /* 1: the binary is not mapped in this process */
     char path[PATH_MAX]; /* the mapped file */
+    uint64_t func;       /* runtime address of the symbol (addr - off); 0 = unknown */
+    uint64_t func_size;  /* the symbol's size; 0 = unknown */
 };
 
 /* Resolves arg (arg_len bytes, need not be NUL-terminated) in this process. */

@@ -99,9 +99,10 @@ int bpftime_nginx_url_filter_run(struct bpftime_attach_impl *impl, const char *u
         struct entry *e = &ni->entries[i];
         ctx.arg = (uintptr_t)e->arg;
         ctx.arg_end = (uintptr_t)e->arg + e->arg_len;
-        uint64_t r = e->cb.run(e->cb.data, &ctx, sizeof ctx);
-        if (r == BPFTIME_RUN_FAILED)
-            return -EFAULT;
+        uint64_t r;
+        int err = e->cb.run(e->cb.data, &ctx, sizeof ctx, &r);
+        if (err < 0)
+            return err;
         if (r == BPFTIME_NGINX_REFUSE)
             return 403;
         if (r >= 400 && r <= 599)

@@ -34,15 +34,15 @@ struct up_impl {
 };
 
 /* The registers as the program's context, the invocation context around the run. */
-static uint64_t run_entry(struct up_entry *e, struct bpftime_hook_regs *regs,
-                          struct bpftime_invocation *inv)
+static void run_entry(struct up_entry *e, struct bpftime_hook_regs *regs,
+                      struct bpftime_invocation *inv)
 {
     *inv = (struct bpftime_invocation){.func_ip = e->func, .cookie = e->cookie, .regs = regs};
     struct bpftime_invocation *prev = bpftime_invocation_get();
     bpftime_invocation_set(inv);
-    uint64_t r = e->cb.run(e->cb.data, regs, sizeof *regs);
+    uint64_t r0; /* a uprobe program's r0 means nothing; a fault was logged */
+    (void)e->cb.run(e->cb.data, regs, sizeof *regs, &r0);
     bpftime_invocation_set(prev);
-    return r;
 }
 
 static int on_enter(struct bpftime_hook_regs *regs, void *user)
@@ -82,23 +82,31 @@ static int try_hook(struct up_impl *ui, struct up_entry *e)
      * debugger's breakpoint keeps an int3 here. Patching over it would
      * relocate the int3 into our trampoline, and the kernel would later put
      * its saved byte back into the middle of our jump: refuse instead. (Only
-     * the first byte: a function never starts with int3, our own shared
-     * patch starts with a jump.) */
+     * the first byte: a function never starts with int3; our own shared
+     * patch starts with a jump, or is our int3 on the trap path.) */
     unsigned char first;
-    if (bpftime_safe_read(&first, (const void *)(uintptr_t)res.addr, 1) == 0 && first == 0xcc)
+    if (bpftime_safe_read(&first, (const void *)(uintptr_t)res.addr, 1) == 0 && first == 0xcc &&
+        !bpftime_hook_patched_at((const void *)(uintptr_t)res.addr))
         return bpftime_set_error(
             -EBUSY,
             "cannot hook %s: a kernel uprobe or a breakpoint (int3) is at 0x%lx; remove it "
             "first (bpftime detach --kernel LINK)",
             e->arg, (unsigned long)res.addr);
-    rc = bpftime_hook_attach_ex((void *)(uintptr_t)res.addr, res.size,
-                                ui->retprobe ? &leave_cbs : &enter_cbs, e, &e->hook);
+    /* The whole function bounds the search for branches into the jump's
+     * bytes (+OFF sites too); where the jump cannot go, the trap path. */
+    struct bpftime_hook_site site = {
+        .addr = (void *)(uintptr_t)res.addr,
+        .func = res.func ? (void *)(uintptr_t)res.func : NULL,
+        .func_size = res.func ? res.func_size : res.size,
+    };
+    rc = bpftime_hook_attach_site(&site, ui->retprobe ? &leave_cbs : &enter_cbs, e, &e->hook);
     if (rc < 0)
         return bpftime_set_error(rc, "cannot hook %s at 0x%lx: %s", e->arg, (unsigned long)res.addr,
                                  bpftime_last_error_message());
     e->func = res.addr;
-    BPFTIME_DEBUG("%s %s hooked at 0x%lx (%s)", ui->base.ops->name, e->arg, (unsigned long)res.addr,
-                  res.path);
+    BPFTIME_DEBUG("%s %s hooked at 0x%lx (%s, %s path)", ui->base.ops->name, e->arg,
+                  (unsigned long)res.addr, res.path,
+                  bpftime_hook_uses_trap(e->hook) ? "trap" : "jump");
     return 0;
 }
 

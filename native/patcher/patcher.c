@@ -84,6 +84,7 @@ struct patcher_fn {
     uint8_t jump[PATCHER_MAX_PATCH];
     struct patcher_reloc_map map;
     uint8_t *tramp;
+    bool trap;      /* trap path: int3 over the first byte, see trap_dispatch() */
     bool installed; /* jump bytes are in memory */
     bool want;      /* should be, once pending changes are applied */
     int nhooks;
@@ -333,13 +334,82 @@ uint64_t bpftime_patcher_dispatch_leave(struct bpftime_hook_regs *regs)
 
 /* ---- signals: int3 redirection and thread fix-ups ---------------------- */
 
+/* The trap path: a thread hit the int3 of a site hooked with a trap. The
+ * registers come from (and go back to) the signal frame, so callbacks see and
+ * change them as on the jump path; the kernel saves and restores the vector
+ * registers with the frame. The thread resumes where dispatch says: the
+ * displaced instruction's relocated copy (which jumps back after it), the
+ * next instruction (an emulated nop), or the caller (override). */
+static void trap_dispatch(struct patcher_fn *fn, ucontext_t *uc)
+{
+    greg_t *g = uc->uc_mcontext.gregs;
+    uint16_t ss;
+    __asm__("movw %%ss, %0" : "=r"(ss));
+    struct bpftime_hook_regs regs = {
+        .r15 = (uint64_t)g[REG_R15],
+        .r14 = (uint64_t)g[REG_R14],
+        .r13 = (uint64_t)g[REG_R13],
+        .r12 = (uint64_t)g[REG_R12],
+        .rbp = (uint64_t)g[REG_RBP],
+        .rbx = (uint64_t)g[REG_RBX],
+        .r11 = (uint64_t)g[REG_R11],
+        .r10 = (uint64_t)g[REG_R10],
+        .r9 = (uint64_t)g[REG_R9],
+        .r8 = (uint64_t)g[REG_R8],
+        .rax = (uint64_t)g[REG_RAX],
+        .rcx = (uint64_t)g[REG_RCX],
+        .rdx = (uint64_t)g[REG_RDX],
+        .rsi = (uint64_t)g[REG_RSI],
+        .rdi = (uint64_t)g[REG_RDI],
+        .orig_rax = (uint64_t)-1,
+        .rip = fn->func,
+        .cs = (uint64_t)g[REG_CSGSFS] & 0xffff,
+        .eflags = (uint64_t)g[REG_EFL],
+        .rsp = (uint64_t)g[REG_RSP],
+        .ss = ss,
+    };
+    uint64_t cont = bpftime_patcher_dispatch_enter(fn, &regs);
+    g[REG_R15] = (greg_t)regs.r15;
+    g[REG_R14] = (greg_t)regs.r14;
+    g[REG_R13] = (greg_t)regs.r13;
+    g[REG_R12] = (greg_t)regs.r12;
+    g[REG_RBP] = (greg_t)regs.rbp;
+    g[REG_RBX] = (greg_t)regs.rbx;
+    g[REG_R11] = (greg_t)regs.r11;
+    g[REG_R10] = (greg_t)regs.r10;
+    g[REG_R9] = (greg_t)regs.r9;
+    g[REG_R8] = (greg_t)regs.r8;
+    g[REG_RAX] = (greg_t)regs.rax;
+    g[REG_RCX] = (greg_t)regs.rcx;
+    g[REG_RDX] = (greg_t)regs.rdx;
+    g[REG_RSI] = (greg_t)regs.rsi;
+    g[REG_RDI] = (greg_t)regs.rdi;
+    g[REG_EFL] = (greg_t)regs.eflags; /* sigreturn keeps the privileged bits */
+    g[REG_RSP] = (greg_t)regs.rsp;    /* dispatch sets it: entry, or +8 on override */
+    g[REG_RIP] = (greg_t)cont;
+}
+
+/* SIGTRAP: an int3 the patcher wrote. Jump-path sites hold one only while
+ * their bytes are being written (the thread runs the relocated original
+ * instructions: the function runs unhooked once); trap-path sites hold one
+ * for as long as they are hooked. The list of sites is append-only, so a trap
+ * that arrives after a detach restored the byte is still recognised. */
 static void trap_handler(int sig, siginfo_t *si, void *ucv)
 {
     ucontext_t *uc = ucv;
     uint64_t rip = (uint64_t)uc->uc_mcontext.gregs[REG_RIP];
-    for (struct patcher_fn *fn = atomic_load(&patcher.fns); fn; fn = fn->next) {
-        if (fn->patch_addr == rip - 1) {
-            uc->uc_mcontext.gregs[REG_RIP] = (greg_t)fn->relocated;
+    /* An int3 reports SI_KERNEL; kill(SIGTRAP) or a single step do not. */
+    if (si && si->si_code == SI_KERNEL) {
+        for (struct patcher_fn *fn = atomic_load(&patcher.fns); fn; fn = fn->next) {
+            if (fn->patch_addr != rip - 1)
+                continue;
+            if (fn->trap) {
+                int saved_errno = errno;
+                trap_dispatch(fn, uc);
+                errno = saved_errno;
+            } else {
+                uc->uc_mcontext.gregs[REG_RIP] = (greg_t)fn->relocated;
+            }
             return;
         }
     }
@@ -536,7 +606,9 @@ static void init_once(void)
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sigemptyset(&sa.sa_mask);
-    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    /* SA_NODEFER: a callback may run code hooked with a trap (the busy flag
+     * then lets it run unhooked); with SIGTRAP blocked that int3 would kill. */
+    sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_NODEFER;
     sa.sa_sigaction = trap_handler;
     if (sigaction(SIGTRAP, &sa, &patcher.old_trap) != 0) {
         patcher.init_error = -errno;
@@ -545,6 +617,7 @@ static void init_once(void)
     /* A real-time signal nobody else is likely to use (glibc reserves the
      * lowest ones itself, SIGRTMIN accounts for that). */
     patcher.fixup_signal = SIGRTMIN + 7;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
     sa.sa_sigaction = fixup_handler;
     if (sigaction(patcher.fixup_signal, &sa, NULL) != 0)
         patcher.init_error = -errno;
@@ -578,58 +651,11 @@ static size_t symbol_size(void *func)
     return 0;
 }
 
-static int create_fn(uint64_t func, size_t size, struct patcher_fn **out)
+/* Builds the jump path's trampoline for fn into buf: thunk, relocated
+ * prologue, two literals at the end. Returns 0 or a negative errno. */
+static int build_jump_tramp(struct patcher_fn *fn, const struct patcher_plan *plan, uint8_t *buf)
 {
-    struct patcher_mapping m;
-    if (patcher_find_mapping(func, &m) != 0 || !(m.prot & PROT_EXEC))
-        return bpftime_set_error(-EFAULT, "0x%lx is not in an executable mapping",
-                                 (unsigned long)func);
-    uint64_t patch_addr = func;
-    /* Keep endbr64 in place: indirect calls still land on it, and the jump
-     * goes right after it. */
-    if (m.end - func >= 4 && patcher_is_endbr64((const uint8_t *)func)) {
-        patch_addr += 4;
-        if (size) {
-            if (size <= 4)
-                return bpftime_set_error(-EINVAL, "function at 0x%lx too short to patch",
-                                         (unsigned long)func);
-        }
-    }
-    for (struct patcher_fn *o = atomic_load(&patcher.fns); o; o = o->next)
-        if (patch_addr > o->patch_addr && patch_addr < o->patch_addr + o->patch_len)
-            return bpftime_set_error(-EBUSY,
-                                     "0x%lx is inside the patch of the hooked function at 0x%lx",
-                                     (unsigned long)func, (unsigned long)o->func);
-
-    bool near = false;
-    uint8_t *tramp = patcher_code_alloc(patch_addr, TRAMP_SIZE, &near);
-    if (!tramp)
-        return bpftime_set_error(-ENOMEM, "cannot allocate trampoline memory");
-    struct patcher_plan plan;
-    int err = patcher_plan_patch(func, patch_addr, size, near ? 5 : 14, &plan);
-    if (err)
-        return err; /* the trampoline slot is simply wasted */
-    for (struct patcher_fn *o = atomic_load(&patcher.fns); o; o = o->next)
-        if (patch_addr < o->patch_addr + o->patch_len &&
-            o->patch_addr < patch_addr + plan.patch_len)
-            return bpftime_set_error(-EBUSY,
-                                     "the patch at 0x%lx would overlap the patch of the hooked "
-                                     "function at 0x%lx",
-                                     (unsigned long)func, (unsigned long)o->func);
-
-    struct patcher_fn *fn = calloc(1, sizeof *fn);
-    if (!fn)
-        return bpftime_set_error(-ENOMEM, "out of memory");
-    fn->func = func;
-    fn->patch_addr = patch_addr;
-    fn->patch_len = plan.patch_len;
-    fn->tramp = tramp;
-    fn->relocated = (uint64_t)tramp + TRAMP_CODE_OFF;
-    memcpy(fn->orig, (const void *)patch_addr, plan.patch_len);
-
-    /* Trampoline: thunk, relocated prologue, two literals at the end. */
-    uint8_t buf[TRAMP_SIZE];
-    memset(buf, 0xcc, sizeof buf);
+    memset(buf, 0xcc, TRAMP_SIZE);
     uint64_t lit_fn = TRAMP_SIZE - 16, lit_stub = TRAMP_SIZE - 8;
     int32_t d;
     buf[0] = 0xff; /* push [rip+lit_fn] */
@@ -644,27 +670,124 @@ static int create_fn(uint64_t func, size_t size, struct patcher_fn **out)
     memcpy(buf + lit_fn, &v, 8);
     v = (uint64_t)bpftime_patcher_enter_stub;
     memcpy(buf + lit_stub, &v, 8);
-    int len = patcher_relocate(&plan, buf + TRAMP_CODE_OFF, fn->relocated, lit_fn - TRAMP_CODE_OFF,
+    int len = patcher_relocate(plan, buf + TRAMP_CODE_OFF, fn->relocated, lit_fn - TRAMP_CODE_OFF,
                                &fn->map);
-    if (len < 0) {
-        free(fn);
-        return len;
+    return len < 0 ? len : 0;
+}
+
+/* The trap path's trampoline: only the displaced instruction, relocated,
+ * and the jump back after it (patcher_relocate emits both). */
+static int build_trap_tramp(struct patcher_fn *fn, const struct patcher_plan *plan, uint8_t *buf)
+{
+    memset(buf, 0xcc, TRAMP_SIZE);
+    int len = patcher_relocate(plan, buf + TRAMP_CODE_OFF, fn->relocated,
+                               TRAMP_SIZE - TRAMP_CODE_OFF, &fn->map);
+    return len < 0 ? len : 0;
+}
+
+/* Would [patch_addr, patch_addr + len) overlap a patch already made? */
+static struct patcher_fn *overlapping(uint64_t patch_addr, size_t len)
+{
+    for (struct patcher_fn *o = atomic_load(&patcher.fns); o; o = o->next)
+        if (patch_addr < o->patch_addr + o->patch_len && o->patch_addr < patch_addr + len)
+            return o;
+    return NULL;
+}
+
+/* Creates the context of a new site `func`: the jump path when the jump
+ * fits (see patcher_plan_patch; scan_func/scan_size bound the search for
+ * branches into the overwritten bytes), else — or with force_trap — the trap
+ * path. */
+static int create_fn(uint64_t func, uint64_t scan_func, size_t scan_size, bool force_trap,
+                     struct patcher_fn **out)
+{
+    struct patcher_mapping m;
+    if (patcher_find_mapping(func, &m) != 0 || !(m.prot & PROT_EXEC))
+        return bpftime_set_error(-EFAULT, "0x%lx is not in an executable mapping",
+                                 (unsigned long)func);
+    uint64_t patch_addr = func;
+    /* Keep endbr64 in place: indirect calls still land on it, and the jump
+     * (or int3) goes right after it. */
+    if (m.end - func >= 4 && patcher_is_endbr64((const uint8_t *)func)) {
+        patch_addr += 4;
+        if (scan_func == func && scan_size) {
+            if (scan_size <= 4)
+                return bpftime_set_error(-EINVAL, "function at 0x%lx too short to patch",
+                                         (unsigned long)func);
+        }
     }
+    for (struct patcher_fn *o = atomic_load(&patcher.fns); o; o = o->next)
+        if (patch_addr > o->patch_addr && patch_addr < o->patch_addr + o->patch_len)
+            return bpftime_set_error(-EBUSY,
+                                     "0x%lx is inside the patch of the hooked function at 0x%lx",
+                                     (unsigned long)func, (unsigned long)o->func);
+    if (*(const uint8_t *)patch_addr == 0xcc)
+        return bpftime_set_error(-EBUSY,
+                                 "an int3 is already at 0x%lx (a kernel uprobe or a debugger's "
+                                 "breakpoint)",
+                                 (unsigned long)patch_addr);
+
+    bool near = false;
+    uint8_t *tramp = patcher_code_alloc(patch_addr, TRAMP_SIZE, &near);
+    if (!tramp)
+        return bpftime_set_error(-ENOMEM, "cannot allocate trampoline memory");
+    struct patcher_fn *fn = calloc(1, sizeof *fn);
+    if (!fn)
+        return bpftime_set_error(-ENOMEM, "out of memory");
+    fn->func = func;
+    fn->patch_addr = patch_addr;
+    fn->tramp = tramp;
+    fn->relocated = (uint64_t)tramp + TRAMP_CODE_OFF;
+    uint8_t buf[TRAMP_SIZE];
+    struct patcher_plan plan;
+    int err = -EINVAL;
+    if (!force_trap) {
+        err = patcher_plan_patch(scan_func, patch_addr, scan_size, near ? 5 : 14, &plan);
+        if (!err && overlapping(patch_addr, plan.patch_len))
+            err = bpftime_set_error(-EBUSY, "the jump at 0x%lx would overlap another patch",
+                                    (unsigned long)func);
+        if (!err)
+            err = build_jump_tramp(fn, &plan, buf);
+        if (err)
+            BPFTIME_DEBUG("patcher: 0x%lx: no jump (%s): using the trap path", (unsigned long)func,
+                          bpftime_last_error_message());
+    }
+    if (err) {
+        char why[256];
+        snprintf(why, sizeof why, "%s", force_trap ? "" : bpftime_last_error_message());
+        err = patcher_plan_trap(patch_addr, &plan);
+        if (!err)
+            err = build_trap_tramp(fn, &plan, buf);
+        if (err) {
+            if (why[0])
+                err = bpftime_set_error(err, "%s; the trap path cannot take it either: %s", why,
+                                        bpftime_last_error_message());
+            free(fn);
+            return err; /* the trampoline slot is simply wasted */
+        }
+        fn->trap = true;
+        if (plan.is_nop) /* emulated: resume right after it */
+            fn->relocated = patch_addr + plan.patch_len;
+    }
+    fn->patch_len = fn->trap ? 1 : plan.patch_len;
+    memcpy(fn->orig, (const void *)patch_addr, fn->patch_len);
     err = patcher_code_write(tramp, buf, TRAMP_SIZE);
     if (err) {
         free(fn);
         return err;
     }
-    /* The jump, then int3 over the rest of the overwritten instructions. */
+    /* The jump, then int3 over the rest of the overwritten instructions (or
+     * the trap path's single int3). */
     memset(fn->jump, 0xcc, sizeof fn->jump);
-    patcher_emit_jmp(fn->jump, patch_addr, (uint64_t)tramp);
+    if (!fn->trap)
+        patcher_emit_jmp(fn->jump, patch_addr, (uint64_t)tramp);
 
     fn->next = atomic_load(&patcher.fns);
     atomic_store(&patcher.fns, fn); /* we hold the lock: no other writer */
     *out = fn;
-    BPFTIME_DEBUG("patcher: 0x%lx: patching %zu bytes at +%lu, trampoline 0x%lx",
-                  (unsigned long)func, fn->patch_len, (unsigned long)(patch_addr - func),
-                  (unsigned long)tramp);
+    BPFTIME_DEBUG("patcher: 0x%lx: %s %zu bytes at +%lu, trampoline 0x%lx", (unsigned long)func,
+                  fn->trap ? "trap over" : "patching", fn->patch_len,
+                  (unsigned long)(patch_addr - func), (unsigned long)tramp);
     return 0;
 }
 
@@ -839,16 +962,30 @@ int bpftime_hook_attach(void *func, const struct bpftime_hook_callbacks *cb, voi
 int bpftime_hook_attach_ex(void *func, size_t func_size, const struct bpftime_hook_callbacks *cb,
                            void *user, struct bpftime_hook **out)
 {
-    if (!func || !cb || !out)
-        return bpftime_set_error(-EINVAL, "attach: function, callbacks and out are required");
+    struct bpftime_hook_site site = {.addr = func, .func = func, .func_size = func_size};
+    return bpftime_hook_attach_site(&site, cb, user, out);
+}
+
+int bpftime_hook_attach_site(const struct bpftime_hook_site *site,
+                             const struct bpftime_hook_callbacks *cb, void *user,
+                             struct bpftime_hook **out)
+{
+    if (!site || !site->addr || !cb || !out)
+        return bpftime_set_error(-EINVAL, "attach: site, callbacks and out are required");
     if (!cb->on_enter && !cb->on_leave)
         return bpftime_set_error(-EINVAL, "attach: at least one of on_enter/on_leave is required");
     *out = NULL;
     int err = ensure_init();
     if (err)
         return err;
-    if (!func_size)
-        func_size = symbol_size(func);
+    void *func = site->addr;
+    uint64_t scan_func = site->func ? (uint64_t)site->func : (uint64_t)func;
+    size_t scan_size = site->func_size;
+    if (!scan_size)
+        scan_size = symbol_size((void *)scan_func);
+    if (scan_func > (uint64_t)func || (scan_size && scan_func + scan_size <= (uint64_t)func))
+        return bpftime_set_error(-EINVAL, "attach: 0x%lx is outside its function at 0x%lx",
+                                 (unsigned long)func, (unsigned long)scan_func);
 
     struct bpftime_hook *hook = calloc(1, sizeof *hook);
     if (!hook)
@@ -856,7 +993,8 @@ int bpftime_hook_attach_ex(void *func, size_t func_size, const struct bpftime_ho
     pthread_mutex_lock(&patcher.lock);
     struct patcher_fn *fn = find_fn((uint64_t)func);
     if (!fn) {
-        err = create_fn((uint64_t)func, func_size, &fn);
+        err = create_fn((uint64_t)func, scan_func, scan_size,
+                        (site->flags & BPFTIME_HOOK_F_TRAP) != 0, &fn);
     } else if (!fn->installed && !fn->want &&
                memcmp((const void *)fn->patch_addr, fn->orig, fn->patch_len) != 0) {
         err = bpftime_set_error(-EBUSY, "code at 0x%lx changed since it was last hooked",
@@ -891,6 +1029,21 @@ int bpftime_hook_attach_ex(void *func, size_t func_size, const struct bpftime_ho
     }
     *out = hook;
     return 0;
+}
+
+int bpftime_hook_uses_trap(const struct bpftime_hook *hook)
+{
+    return hook && hook->magic == HOOK_MAGIC && hook->fn->trap;
+}
+
+int bpftime_hook_patched_at(const void *addr)
+{
+    pthread_mutex_lock(&patcher.lock);
+    int r = 0;
+    for (struct patcher_fn *fn = atomic_load(&patcher.fns); fn && !r; fn = fn->next)
+        r = fn->installed && (fn->func == (uint64_t)addr || fn->patch_addr == (uint64_t)addr);
+    pthread_mutex_unlock(&patcher.lock);
+    return r;
 }
 
 int bpftime_hook_detach(struct bpftime_hook *hook)

@@ -77,6 +77,46 @@ int bpftime_hook_attach(void *func, const struct bpftime_hook_callbacks *cb, voi
 int bpftime_hook_attach_ex(void *func, size_t func_size, const struct bpftime_hook_callbacks *cb,
                            void *user, struct bpftime_hook **out);
 
+/* Where to hook, for bpftime_hook_attach_site. */
+struct bpftime_hook_site {
+    void *addr;       /* the instruction to hook (reported as regs->rip) */
+    void *func;       /* start of the function containing it (NULL: addr starts one) */
+    size_t func_size; /* bytes of that function from func (0 = unknown) */
+    unsigned flags;   /* BPFTIME_HOOK_F_* */
+};
+
+/* Always use the trap path (int3), even where a jump would fit: for sites
+ * in the middle of code whose surroundings are unknown (USDT nops). */
+#define BPFTIME_HOOK_F_TRAP 1u
+
+/* Hooks any instruction. The jump path is used when the jump fits: the
+ * instructions it covers lie inside the function and no branch of the
+ * function (scanned from site->func) lands inside them. Otherwise the trap
+ * path: int3 over the instruction's first byte; the SIGTRAP handler (chained
+ * with any handler installed before the patcher's first use) runs the
+ * callbacks with the registers of the trapping thread, then resumes it at a
+ * relocated copy of the instruction (or after it, for a nop). The trap path
+ * costs a signal delivery per hit (bench/uprobe measures it); a thread that
+ * blocks SIGTRAP, or a handler installed over ours later, makes it fatal. */
+int bpftime_hook_attach_site(const struct bpftime_hook_site *site,
+                             const struct bpftime_hook_callbacks *cb, void *user,
+                             struct bpftime_hook **out);
+
+/* 1 when the hook's site uses the trap path, 0 when it uses the jump. */
+int bpftime_hook_uses_trap(const struct bpftime_hook *hook);
+
+/* 1 when the patcher's code (jump or int3) is in memory at addr, a hooked
+ * site (or the instruction after its endbr64); else 0. */
+int bpftime_hook_patched_at(const void *addr);
+
+/* Decodes forward from `func` and says whether func + off starts an
+ * instruction: 1 yes, 0 no (*insn_off = the offset of the instruction it is
+ * inside), or a negative errno when the bytes before it do not decode.
+ * `code` holds the function's bytes [0, len) — a file image or memory that is
+ * not patched. */
+int bpftime_insn_boundary(const uint8_t *code, size_t len, uint64_t func, uint64_t off,
+                          uint64_t *insn_off);
+
 /* Removes the hook; the last hook of a function restores its original bytes
  * exactly. The handle is freed. */
 int bpftime_hook_detach(struct bpftime_hook *hook);

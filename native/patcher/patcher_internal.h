@@ -51,6 +51,7 @@ struct patcher_plan {
     size_t reloc_len;        /* bytes of instructions relocated (patch_len, or less
                            * when the tail of the patch is padding after a ret) */
     bool ends_in_terminator; /* last relocated instruction never falls through */
+    bool is_nop;             /* trap plans: the displaced instruction is a nop (emulated) */
 };
 
 /* Map from original instruction offsets to relocated ones (for moving a
@@ -67,6 +68,13 @@ struct patcher_reloc_map {
  * func_size 0 = unknown. */
 PATCHER_HIDDEN int patcher_plan_patch(uint64_t func, uint64_t patch_addr, size_t func_size,
                                       size_t need, struct patcher_plan *plan);
+
+/* The trap path's plan: only the instruction at `patch_addr` is displaced
+ * (int3 goes over its first byte), so nothing around it matters — neither the
+ * function's length nor branches into what follows. need = 1, patch_len =
+ * reloc_len = that instruction's length. Fails only when the instruction
+ * cannot be decoded (or is itself an int3). */
+PATCHER_HIDDEN int patcher_plan_trap(uint64_t patch_addr, struct patcher_plan *plan);
 
 /* Writes the relocated instructions [patch_addr, patch_addr + reloc_len) into
  * `out` (which will execute at out_addr), followed by a jump back to

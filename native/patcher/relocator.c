@@ -241,6 +241,75 @@ out:
     return err;
 }
 
+int patcher_plan_trap(uint64_t patch_addr, struct patcher_plan *plan)
+{
+    struct patcher_mapping m;
+    if (patcher_find_mapping(patch_addr, &m) != 0 || !(m.prot & 1 /* PROT_READ */))
+        return bpftime_set_error(-EFAULT, "address 0x%lx is not in a readable mapping",
+                                 (unsigned long)patch_addr);
+    memset(plan, 0, sizeof *plan);
+    plan->func = patch_addr;
+    plan->patch_addr = patch_addr;
+    plan->need = 1;
+    csh cs;
+    int err = open_capstone(&cs);
+    if (err)
+        return err;
+    cs_insn *insn = cs_malloc(cs);
+    const uint8_t *code = (const uint8_t *)patch_addr;
+    size_t avail = m.end - patch_addr < 16 ? m.end - patch_addr : 16;
+    uint64_t addr = patch_addr;
+    if (!cs_disasm_iter(cs, &code, &avail, &addr, insn)) {
+        err = bpftime_set_error(-EINVAL, "cannot decode the instruction at 0x%lx",
+                                (unsigned long)patch_addr);
+    } else if (insn->id == X86_INS_INT3) {
+        err = bpftime_set_error(-EBUSY, "an int3 is already at 0x%lx", (unsigned long)patch_addr);
+    } else {
+        plan->patch_len = plan->reloc_len = insn->size;
+        plan->ends_in_terminator = is_terminator(insn);
+        plan->is_nop = insn->id == X86_INS_NOP;
+    }
+    cs_free(insn, 1);
+    cs_close(&cs);
+    return err;
+}
+
+int bpftime_insn_boundary(const uint8_t *code, size_t len, uint64_t func, uint64_t off,
+                          uint64_t *insn_off)
+{
+    if (off >= len)
+        return bpftime_set_error(-EINVAL, "offset %lu is beyond the %zu bytes given",
+                                 (unsigned long)off, len);
+    csh cs;
+    int err = open_capstone(&cs);
+    if (err)
+        return err;
+    cs_option(cs, CS_OPT_DETAIL, CS_OPT_OFF);
+    cs_insn *insn = cs_malloc(cs);
+    const uint8_t *p = code;
+    size_t avail = len;
+    uint64_t addr = func;
+    int rc = 0;
+    for (bool done = false; !done;) {
+        uint64_t at = addr;
+        if (!cs_disasm_iter(cs, &p, &avail, &addr, insn)) {
+            rc = bpftime_set_error(-EINVAL, "cannot decode the instruction at +%lu",
+                                   (unsigned long)(at - func));
+            done = true;
+        } else if (at - func == off) {
+            rc = 1;
+            done = true;
+        } else if (addr - func > off) {
+            *insn_off = at - func;
+            rc = 0;
+            done = true;
+        }
+    }
+    cs_free(insn, 1);
+    cs_close(&cs);
+    return rc;
+}
+
 /* ---- emission ----------------------------------------------------------- */
 
 struct emitter {

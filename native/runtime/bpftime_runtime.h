@@ -216,6 +216,14 @@ BPFTIME_API int bpftime_map_create(struct bpftime_region *r, const char *name, u
                                    uint32_t map_flags, uint64_t map_extra);
 BPFTIME_API int bpftime_map_get(struct bpftime_region *r, uint32_t id,
                                 struct bpftime_map_info *out);
+/* The part of the region file an application may mmap for map `id` (the
+ * syscall server maps it for `bpftime load -- APP`): a BPF_F_MMAPABLE
+ * array's values (page-aligned, stride round_up(value_size, 8)), or a
+ * ringbuf's core (page 0 control, page 1 consumer_pos, page 2
+ * producer_pos, then the data pages). *off is from the start of the file,
+ * a multiple of the page size. -ENODEV for other maps, as the kernel. */
+BPFTIME_API int bpftime_map_mmap_range(struct bpftime_region *r, uint32_t id, uint64_t *off,
+                                       uint64_t *len);
 /* BPF_MAP_FREEZE: from now on the control plane may not change the map
  * (update, delete, pop: -EPERM); programs still read it. -EBUSY if already
  * frozen. The loader freezes .rodata after writing its initial value. */
@@ -257,6 +265,12 @@ BPFTIME_API int bpftime_map_get_next_key(struct bpftime_region *r, uint32_t id, 
 /* Process-local handle (cached per region; valid until region close or map
  * delete through this region). NULL + last error if no such map. */
 BPFTIME_API struct bpftime_map *bpftime_map_handle(struct bpftime_region *r, uint32_t id);
+
+/* The id of the map a handle's table entry holds now: the handle's own id
+ * while its map lives, another or 0 once it was deleted. One load: a caller
+ * that keeps a handle (the syscall server, per descriptor) checks it before
+ * each use instead of looking the map up again. */
+BPFTIME_API uint32_t bpftime_map_handle_live_id(struct bpftime_map *h);
 
 /* Handle-level operations; from_prog selects the eBPF program view (per-CPU
  * maps: only this CPU's slot, lookups return pointers into the region). */

@@ -294,7 +294,10 @@ int map_storage_init(struct bpftime_region *r, struct shm_map *m)
     uint64_t bytes, off;
     if (is_array(m->type)) {
         bytes = checked_mul(m->max_entries, value_area(r, m));
-        if (bytes >= r->size || !(off = shm_alloc(r, bytes)))
+        /* BPF_F_MMAPABLE: applications mmap the values (libbpf's .bss and
+         * .data under `bpftime load -- APP`), so they start on a page. */
+        bool mmapable = (m->map_flags & F_MMAPABLE) != 0;
+        if (bytes >= r->size || !(off = shm_alloc_ex(r, bytes, mmapable)))
             return no_room(r, m, bytes);
     } else if (is_hash(m->type)) {
         uint64_t nb = roundup_pow2(m->max_entries);

@@ -530,6 +530,36 @@ int bpftime_map_delete(struct bpftime_region *r, uint32_t id)
     return 0;
 }
 
+#define BPF_F_MMAPABLE_FLAG (1u << 10) /* the kernel's BPF_F_MMAPABLE */
+
+int bpftime_map_mmap_range(struct bpftime_region *r, uint32_t id, uint64_t *off, uint64_t *len)
+{
+    int err = rt_check_truncated(r);
+    if (err)
+        return err;
+    shm_lock(&r->hdr->table_lock);
+    struct shm_map *m = map_entry_by_id(r, id, NULL);
+    if (!m || (err = map_entry_check(r, m)) != 0) {
+        shm_unlock(&r->hdr->table_lock);
+        return m ? err : not_found(KIND_MAP, id);
+    }
+    bool mmapable = (m->type == BPFTIME_MAP_ARRAY && (m->map_flags & BPF_F_MMAPABLE_FLAG)) ||
+                    m->type == BPFTIME_MAP_RINGBUF;
+    uint64_t o = m->data_off, l = m->data_size;
+    shm_unlock(&r->hdr->table_lock);
+    if (!mmapable)
+        return bpftime_set_error(-ENODEV,
+                                 "map %u can not be mapped: only ringbuf maps and arrays created "
+                                 "with BPF_F_MMAPABLE can",
+                                 id);
+    if (o % SHM_PAGE)
+        return rt_damaged(r, "map %u: mmapable storage at 0x%llx is not page-aligned", id,
+                          (unsigned long long)o);
+    *off = o;
+    *len = l;
+    return 0;
+}
+
 int bpftime_map_freeze(struct bpftime_region *r, uint32_t id)
 {
     int err = rt_check_truncated(r);
@@ -564,6 +594,13 @@ int bpftime_map_is_frozen(struct bpftime_region *r, uint32_t id)
 int bpftime_map_next_id(struct bpftime_region *r, uint32_t start_id)
 {
     return next_id(r, KIND_MAP, start_id);
+}
+
+uint32_t bpftime_map_handle_live_id(struct bpftime_map *h)
+{
+    if (!h || h->magic != MAP_HANDLE_MAGIC)
+        return 0;
+    return __atomic_load_n(&h->m->id, __ATOMIC_ACQUIRE);
 }
 
 struct bpftime_map *bpftime_map_handle(struct bpftime_region *r, uint32_t id)

@@ -33,6 +33,7 @@ import {
   sourceOf,
   Source,
 } from "./index.ts";
+import { mulberry32 } from "../prng.ts";
 
 const have = (tool: string): boolean => Bun.which(tool) !== null;
 const tools14 = ["clang", "llvm-objdump", "llvm-objcopy"].every(have);
@@ -149,17 +150,8 @@ function compareRaw(insts: Instruction[], dialect: Dialect, name: string): Compa
   return compareListing(mine, theirs, dialect);
 }
 
-/** Deterministic PRNG (mulberry32) so failures reproduce. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic PRNG so failures reproduce. */
+const rng = mulberry32;
 
 /** Random valid variants of every form: each field mutated alone, kept when still valid. */
 function randomForms(seed: number): Instruction[] {

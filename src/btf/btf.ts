@@ -57,7 +57,8 @@ export type BtfKindName =
   | "type_tag"
   | "enum64";
 
-const kindNames: BtfKindName[] = [
+/** BTF kinds by their number in the type header (`BTF_KIND_*`). */
+export const kindNames: readonly BtfKindName[] = [
   "void",
   "int",
   "ptr",

@@ -32,8 +32,12 @@ export interface Command {
   options?: Record<string, OptionSpec>;
   examples?: string[];
   subcommands?: Command[];
-  /** Stop option parsing at the first positional (e.g. `bpftime start -- prog -x`). */
-  passThrough?: boolean;
+  /**
+   * Stop option parsing at the first positional (e.g. `bpftime start -- prog -x`); a function
+   * decides from the arguments (`bpftime load FILE.o --program x` parses on, `bpftime load
+   * ./app -x` stops).
+   */
+  passThrough?: boolean | ((argv: string[]) => boolean);
   run?: (args: Parsed) => Promise<number | void> | number | void;
 }
 
@@ -63,7 +67,9 @@ export function parseCommandArgs(cmd: Command, path: string, argv: string[]): Pa
   }
   let args = argv;
   let rest: string[] = [];
-  if (cmd.passThrough) {
+  const passThrough =
+    typeof cmd.passThrough === "function" ? cmd.passThrough(argv) : cmd.passThrough;
+  if (passThrough) {
     const dd = argv.indexOf("--");
     // The first word that is neither an option nor a string option's value.
     const takesValue = (a: string) =>

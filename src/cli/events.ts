@@ -1,12 +1,5 @@
-import {
-  type Command,
-  flag,
-  intOption,
-  jsonOption,
-  needPositional,
-  shmOption,
-  str,
-} from "./command.ts";
+import type { Command } from "./command.ts";
+import { flag, intOption, jsonOption, needPositional, shmOption, str } from "./command.ts";
 import { Region } from "../native/index.ts";
 import { openMap } from "../ops/index.ts";
 import { follow } from "../ops/index.ts";

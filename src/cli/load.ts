@@ -1,15 +1,24 @@
 import { type Command, flag, jsonOption, needPositional, shmOption, str } from "./command.ts";
-import { loadIntoRegion } from "../ops/index.ts";
+import { isApplication, loadIntoRegion, runApplication } from "../ops/index.ts";
 import { printJson, printLoaded } from "./output.ts";
 import { kernelLoad, kernelOption } from "./kernel.ts";
 
 export const loadCommand: Command = {
   name: "load",
-  summary: "verify an object's programs and store them and its maps in the region",
+  summary:
+    "verify an object's programs and store them and its maps in the region, or run a libbpf application",
   usage:
     "FILE.o [--program NAME]... [--pin-maps] [--reuse-maps] [--shm NAME] [--allow-write-user] [--json]\n" +
-    "       bpftime load --kernel FILE.o [--name NAME] [--json]   (pins under /sys/fs/bpf/bpftime/NAME)",
+    "       bpftime load --kernel FILE.o [--name NAME] [--json]   (pins under /sys/fs/bpf/bpftime/NAME)\n" +
+    "       bpftime load [--shm NAME] [--] PROGRAM [ARGS…]   (an unmodified libbpf application)",
   description:
+    "PROGRAM (an executable, not an eBPF object; after `--` always a program): run the\n" +
+    "unmodified libbpf application with bpftime's syscall server preloaded. Its bpf() calls,\n" +
+    "uprobe perf events and ring buffers are served from the region, never the kernel; start\n" +
+    "the traced program with `bpftime start` (or `bpftime inject`). PROGRAM keeps the terminal,\n" +
+    "gets the signals bpftime gets, and its exit code is bpftime's. When it exits, its links and\n" +
+    "unpinned programs and maps are removed. Everything after PROGRAM is its own.\n" +
+    "\n" +
     "Verify every program of FILE.o (or those named with --program) and store them, with\n" +
     "the object's maps and global data, in the shared-memory region (created if missing).\n" +
     "Nothing is attached yet: see `bpftime attach`. Prints the new ids.\n" +
@@ -51,13 +60,21 @@ export const loadCommand: Command = {
       description: "--kernel: pin directory name (default: file name)",
     },
   },
+  passThrough: (argv) => {
+    if (argv.includes("--")) return true;
+    const first = argv.find((a, i) => !a.startsWith("-") && argv[i - 1] !== "--shm");
+    return first !== undefined && isApplication(first);
+  },
   examples: [
     "bpftime load examples/build/url_filter.bpf.o",
+    "bpftime load ./uprobe_counter /usr/bin/target   (then: bpftime start /usr/bin/target)",
+    "bpftime load --shm demo -- bpftrace -e 'uprobe:/bin/bash:readline { @[comm] = count(); }'",
     "bpftime load --kernel examples/build/malloc.bpf.o",
     "bpftime load prog.o --program count --shm demo --json",
     "bpftime load v1.bpf.o --pin-maps && bpftime load v2.bpf.o --reuse-maps",
   ],
-  run(p) {
+  async run(p) {
+    if (p.rest.length) return await runApplication(p.rest, str(p, "shm"));
     if (flag(p, "kernel")) return kernelLoad(p);
     const file = needPositional(p, 0, "FILE.o", "bpftime load");
     const names = (p.values.program as string[] | undefined) ?? [];

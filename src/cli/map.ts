@@ -1,12 +1,5 @@
-import {
-  type Command,
-  flag,
-  intOption,
-  jsonOption,
-  needPositional,
-  shmOption,
-  str,
-} from "./command.ts";
+import type { Command } from "./command.ts";
+import { flag, intOption, jsonOption, needPositional, shmOption, str } from "./command.ts";
 import { withRegion } from "../ops/index.ts";
 import {
   deleteMapObject,

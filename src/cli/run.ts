@@ -1,13 +1,6 @@
 import { writeFileSync } from "node:fs";
-import {
-  type Command,
-  flag,
-  intOption,
-  jsonOption,
-  needPositional,
-  shmOption,
-  str,
-} from "./command.ts";
+import type { Command } from "./command.ts";
+import { flag, intOption, jsonOption, needPositional, shmOption, str } from "./command.ts";
 import {
   engineFromEnv,
   parseEngine,

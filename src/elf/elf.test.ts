@@ -2,11 +2,9 @@ import { describe, expect, test } from "bun:test";
 import { bpftimeErrorOf } from "../errors.ts";
 import { SHT_REL, STT_FUNC, parseElf } from "./elf.ts";
 import { loadObject } from "./object.ts";
-import { objectBytes, objectPath, testObjectsUnavailable, tool } from "./testdata.ts";
+import { objectBytes, objectPath, objectTestGate, tool } from "./testdata.ts";
 
-const skip = testObjectsUnavailable();
-if (skip) console.log(`elf.test.ts: ${skip}`);
-const t = skip ? test.skip : test;
+const { t } = objectTestGate("elf.test.ts");
 
 const errorOf = bpftimeErrorOf;
 

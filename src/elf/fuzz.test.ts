@@ -10,23 +10,16 @@ import { BpftimeError } from "../errors.ts";
 import { formatType, formatValue, parseValue } from "../btf/index.ts";
 import { loadObject } from "./object.ts";
 import { objectSummary } from "./summary.ts";
-import { haveCompiler, objectBytes, testObjectNames, testObjectsUnavailable } from "./testdata.ts";
+import { haveCompiler, objectBytes, testObjectNames, objectTestGate } from "./testdata.ts";
+import { mulberry32 } from "../prng.ts";
 
 const MUTATIONS = Number(process.env.BPFTIME_FUZZ_MUTATIONS ?? 24000);
 
-const skip = testObjectsUnavailable();
-if (skip) console.log(`fuzz.test.ts: ${skip}`);
+const { skip } = objectTestGate("fuzz.test.ts");
 
-/** mulberry32: small, fast, deterministic. */
+/** Deterministic helpers over mulberry32. */
 function rng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32(seed);
   return {
     next,
     int: (n: number) => Math.floor(next() * n),

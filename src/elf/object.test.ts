@@ -18,13 +18,11 @@ import {
   objectBytes,
   objectPath,
   testObjectNames,
-  testObjectsUnavailable,
+  objectTestGate,
   tool,
 } from "./testdata.ts";
 
-const skip = testObjectsUnavailable();
-if (skip) console.log(`object.test.ts: ${skip}`);
-const t = skip ? test.skip : test;
+const { skip, t } = objectTestGate("object.test.ts");
 
 function load(name: string, cc = "clang"): ObjectSpec {
   return loadObject(objectBytes(name, cc), `${name}.bpf.o`);

@@ -1,6 +1,7 @@
 // Test support: compiles src/elf/testdata/*.bpf.c with clang into a temp dir
 // (once per process). Tests skip with a printed reason when clang is absent.
 
+import { test } from "bun:test";
 import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -91,4 +92,15 @@ export function tool(args: string[]): string | undefined {
   if (!Bun.which(args[0]!)) return undefined;
   const r = Bun.spawnSync(args, { stderr: "pipe" });
   return r.exitCode === 0 ? r.stdout.toString() : undefined;
+}
+
+/**
+ * The gate a test file puts in front of tests that need the compiled objects:
+ * `t` is `test`, or `test.skip` when they cannot be built (the reason is
+ * printed once, naming `file`).
+ */
+export function objectTestGate(file: string): { skip: string | undefined; t: typeof test } {
+  const skip = testObjectsUnavailable();
+  if (skip) console.log(`${file}: ${skip}`);
+  return { skip, t: skip ? test.skip : test };
 }

@@ -32,7 +32,7 @@ function privateDir(path: string): string {
   return path;
 }
 
-let cachedPath: string | undefined;
+const cachedPaths = new Map<string, string>();
 
 /**
  * A real file path of the agent library. From source this is
@@ -41,19 +41,29 @@ let cachedPath: string | undefined;
  * once and reused while its content is the same.
  */
 export function agentLibraryPath(): string {
-  if (cachedPath) return cachedPath;
-  const embedded: string = embeddedAgentPath;
+  return libraryFilePath(embeddedAgentPath, AGENT_FILE, "the agent library");
+}
+
+/**
+ * A real file path of a library bun embeds (`import … with { type: "file" }`):
+ * the file itself when run from source, else the embedded copy written out
+ * once (see agentLibraryPath).
+ */
+export function libraryFilePath(embeddedPath: string, fileName: string, what: string): string {
+  const cached = cachedPaths.get(fileName);
+  if (cached) return cached;
+  const embedded: string = embeddedPath;
   if (!embedded.startsWith("/$bunfs") && existsSync(embedded)) {
-    cachedPath = embedded;
+    cachedPaths.set(fileName, embedded);
     return embedded;
   }
   let bytes: Uint8Array;
   try {
-    bytes = readFileSync(embeddedAgentPath);
+    bytes = readFileSync(embeddedPath);
   } catch (e) {
     throw new BpftimeError(
       "internal",
-      `the agent library is missing (${embeddedAgentPath}: ${(e as Error).message}); rebuild with \`npm run build\``,
+      `${what} is missing (${embeddedPath}: ${(e as Error).message}); rebuild with \`npm run build\``,
     );
   }
   const hash = createHash("sha256").update(bytes).digest("hex").slice(0, 16);
@@ -61,7 +71,7 @@ export function agentLibraryPath(): string {
   const xdg = process.env.XDG_RUNTIME_DIR;
   const base = xdg && existsSync(xdg) ? join(xdg, "bpftime") : `/tmp/bpftime-${uid}`;
   const dir = privateDir(join(privateDir(base), hash));
-  const file = join(dir, AGENT_FILE);
+  const file = join(dir, fileName);
   let same = false;
   try {
     same = createHash("sha256").update(readFileSync(file)).digest("hex").startsWith(hash);
@@ -74,7 +84,7 @@ export function agentLibraryPath(): string {
     chmodSync(tmp, 0o755);
     renameSync(tmp, file); // atomic: a process loading it never sees half a file
   }
-  cachedPath = file;
+  cachedPaths.set(fileName, file);
   return file;
 }
 

@@ -8,6 +8,7 @@ export * from "./kernel.ts";
 export * from "./lib.ts";
 export * from "./runtime.ts";
 export * from "./symbols.ts";
+export * from "./syscall-server.ts";
 export * from "./ubpf.ts";
 export * from "./vm.ts";
 export * from "./symbols.ts";

@@ -39,8 +39,9 @@ export function resolveUprobeFile(arg: string): { file: string; offset: number }
 /** The address `arg` resolves to in this process, as the userspace provider's agent resolves it. */
 export function resolveUprobeAddress(arg: string): { addr: bigint; file: string } {
   const a = enc.encode(arg);
-  // struct bpftime_resolved: addr, size, bias (u64), not_loaded (int, padded), path[PATH_MAX]
-  const out = new Uint8Array(32 + PATH_MAX);
+  // struct bpftime_resolved: addr, size, bias (u64), not_loaded (int), path[PATH_MAX],
+  // func, func_size (u64, from offset 28 + PATH_MAX rounded up to 8)
+  const out = new Uint8Array(28 + PATH_MAX + 4 + 16);
   const rc = s.bpftime_resolve_uprobe_target(a, a.length, out);
   if (rc < 0) throw nativeError(rc);
   const view = new DataView(out.buffer);

@@ -1,6 +1,7 @@
 // The operations both faces (src/cli, src/server) call: each takes plain values and
 // returns plain data (never prints, never parses argv or HTTP). One file per concern.
 export * from "./agent.ts";
+export * from "./app-server.ts";
 export * from "./attach.ts";
 export * from "./entries.ts";
 export * from "./events.ts";
@@ -10,6 +11,7 @@ export * from "./instances.ts";
 export * from "./kernel.ts";
 export * from "./list.ts";
 export * from "./load.ts";
+export * from "./load-app.ts";
 export * from "./map-reuse.ts";
 export * from "./maps.ts";
 export * from "./metadata.ts";

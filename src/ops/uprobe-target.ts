@@ -4,7 +4,7 @@
 import { existsSync, statSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 import { BpftimeError } from "../errors.ts";
-import { ERRNO, lookupElfSymbol } from "../native/index.ts";
+import { ERRNO, lookupElfSymbol, resolveUprobeFile } from "../native/index.ts";
 import { resolveBinary } from "../attach/index.ts";
 
 const FORM = "expected BINARY:SYMBOL[+OFF] or BINARY:0xADDR[+OFF], e.g. /usr/bin/bash:readline";
@@ -17,7 +17,8 @@ const FORM = "expected BINARY:SYMBOL[+OFF] or BINARY:0xADDR[+OFF], e.g. /usr/bin
  *   - a bare BINARY ("libc.so.6") stays a name, matched against what each
  *     process has loaded, but must name a library or program (the one resolver,
  *     native/attach/elf_symbols.h: loaded here, $PATH, the library directories);
- *   - SYMBOL must be a function in that file, and OFF inside it.
+ *   - SYMBOL must be a function in that file, and OFF inside it, at the start
+ *     of an instruction.
  */
 export function checkUprobeTarget(type: string, arg: string, cwd = process.cwd()): string {
   const colon = arg.lastIndexOf(":");
@@ -53,5 +54,13 @@ export function checkUprobeTarget(type: string, arg: string, cwd = process.cwd()
       "invalid_argument",
       `${type} target ${arg}: offset ${off} is beyond ${symbol} (${sym.size} bytes)`,
     );
+  // +OFF must start an instruction (decoded from the symbol's start in the file).
+  if (!sym.ifunc && off > 0n) {
+    try {
+      resolveUprobeFile(`${file}:${symbol}+${off}`);
+    } catch (e) {
+      throw new BpftimeError("invalid_argument", (e as Error).message);
+    }
+  }
   return target;
 }

@@ -14,5 +14,3 @@ int array_lookup(struct xdp_md *ctx)
     })
     return sum == 12345 ? XDP_DROP : XDP_PASS;
 }
-
-char LICENSE[] SEC("license") = "GPL";

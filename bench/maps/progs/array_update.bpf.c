@@ -9,5 +9,3 @@ int array_update(struct xdp_md *ctx)
     FOR_KEYS(CALLS, { bpf_map_update_elem(&m, &key, &val, BPF_ANY); })
     return XDP_PASS;
 }
-
-char LICENSE[] SEC("license") = "GPL";

@@ -6,5 +6,3 @@ int empty(struct xdp_md *ctx)
 {
     return seed_of(ctx) ? XDP_PASS : XDP_PASS;
 }
-
-char LICENSE[] SEC("license") = "GPL";

@@ -14,5 +14,3 @@ int hash_delete(struct xdp_md *ctx)
     })
     return XDP_PASS;
 }
-
-char LICENSE[] SEC("license") = "GPL";

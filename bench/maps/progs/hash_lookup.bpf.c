@@ -16,5 +16,3 @@ int hash_lookup(struct xdp_md *ctx)
     })
     return sum == 12345 ? XDP_DROP : XDP_PASS;
 }
-
-char LICENSE[] SEC("license") = "GPL";

@@ -40,3 +40,5 @@ static __always_inline __u32 seed_of(struct xdp_md *ctx)
         (void)val;                                                                                 \
         __VA_ARGS__                                                                                \
     }
+
+char LICENSE[] SEC("license") = "GPL";

@@ -27,13 +27,14 @@ struct seen {
     int override; /* if set, override the return value with 1000 + rdi */
 };
 
-static uint64_t record(void *data, void *ctx, uint64_t ctx_len)
+static int record(void *data, void *ctx, uint64_t ctx_len, uint64_t *ret)
 {
+    *ret = 0;
     struct seen *s = data;
     struct bpftime_hook_regs *regs = ctx;
     struct bpftime_invocation *inv = bpftime_invocation_get();
     if (ctx_len != sizeof *regs || !inv)
-        return BPFTIME_RUN_FAILED;
+        return -EINVAL;
     s->calls++;
     s->rdi = regs->rdi;
     s->rsi = regs->rsi;

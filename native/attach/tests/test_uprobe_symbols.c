@@ -19,6 +19,17 @@ __attribute__((noinline, used)) int uprobe_symbols_local_fn(int x)
     return x * 3;
 }
 
+/* Known instruction lengths: movabs (10 bytes) at +0, add (3) at +10, ret at +13. */
+__asm__(".text\n"
+        ".globl uprobe_symbols_asm_fn\n"
+        ".type uprobe_symbols_asm_fn, @function\n"
+        "uprobe_symbols_asm_fn:\n"
+        "movabsq $0x1122334455667788, %rax\n"
+        "addq %rdi, %rax\n"
+        "ret\n"
+        ".size uprobe_symbols_asm_fn, .-uprobe_symbols_asm_fn\n");
+extern char uprobe_symbols_asm_fn[];
+
 static void *libc_sym(const char *name)
 {
     void *h = dlopen("libc.so.6", RTLD_LAZY | RTLD_NOLOAD);
@@ -31,6 +42,13 @@ static void *libc_sym(const char *name)
 static int resolve(const char *arg, struct bpftime_resolved *out, char *err)
 {
     int rc = bpftime_resolve_uprobe_target(arg, strlen(arg), out);
+    snprintf(err, 512, "%s", bpftime_last_error_message());
+    return rc;
+}
+
+static int resolve_file(const char *arg, char *path, uint64_t *offset, char *err)
+{
+    int rc = bpftime_resolve_uprobe_file(arg, strlen(arg), path, PATH_MAX, offset);
     snprintf(err, 512, "%s", bpftime_last_error_message());
     return rc;
 }
@@ -115,14 +133,45 @@ TEST(offset_and_address_forms)
     CHECK_EQ(resolve("libc.so.6:malloc+4", &r, err), 0);
     CHECK_EQ(r.addr, m + 4);
     CHECK_EQ(r.size, base.size - 4);
-    CHECK_EQ(resolve("libc.so.6:malloc+0x10", &r, err), 0);
-    CHECK_EQ(r.addr, m + 16);
     snprintf(arg, sizeof arg, "libc.so.6:0x%lx", (unsigned long)(m - base.bias));
     CHECK_EQ(resolve(arg, &r, err), 0);
     CHECK_EQ(r.addr, m);
     snprintf(arg, sizeof arg, "libc.so.6:0x%lx+2", (unsigned long)(m - base.bias));
     CHECK_EQ(resolve(arg, &r, err), 0);
     CHECK_EQ(r.addr, m + 2);
+}
+
+TEST(offset_must_start_an_instruction)
+{
+    struct bpftime_resolved r;
+    char exe[PATH_MAX], arg[PATH_MAX + 64], err[512], path[PATH_MAX];
+    uint64_t offset;
+    CHECK(realpath("/proc/self/exe", exe));
+    static const struct {
+        const char *off;
+        int ok;
+        const char *inside;
+    } cases[] = {
+        {"+10", 1, NULL},    {"+0xd", 1, NULL},     {"+1", 0, "at +0,"},
+        {"+9", 0, "at +0,"}, {"+11", 0, "at +10,"}, {"+12", 0, "at +10,"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        snprintf(arg, sizeof arg, "%s:uprobe_symbols_asm_fn%s", exe, cases[i].off);
+        int rc = resolve(arg, &r, err);
+        int rf = resolve_file(arg, path, &offset, err);
+        if (cases[i].ok) {
+            CHECK_EQ(rc, 0);
+            CHECK_EQ(rf, 0);
+            CHECK_EQ(r.addr, (uintptr_t)uprobe_symbols_asm_fn + strtoul(cases[i].off + 1, NULL, 0));
+            CHECK_EQ(r.func, (uintptr_t)uprobe_symbols_asm_fn);
+            CHECK_EQ(r.func_size, 14);
+        } else {
+            CHECK_EQ(rc, -EINVAL);
+            CHECK_STR_CONTAINS(bpftime_last_error_message(), "instruction boundary");
+            CHECK_STR_CONTAINS(bpftime_last_error_message(), cases[i].inside);
+            CHECK_EQ(rf, -EINVAL);
+        }
+    }
 }
 
 TEST(errors)
@@ -225,22 +274,15 @@ static uint64_t self_offset(uint64_t addr, char *path)
     return out;
 }
 
-static int resolve_file(const char *arg, char *path, uint64_t *offset, char *err)
-{
-    int rc = bpftime_resolve_uprobe_file(arg, strlen(arg), path, PATH_MAX, offset);
-    snprintf(err, 512, "%s", bpftime_last_error_message());
-    return rc;
-}
-
 TEST(file_offset_matches_the_process_resolution)
 {
     char exe[PATH_MAX], arg[PATH_MAX + 64], path[PATH_MAX], mapped[PATH_MAX], err[512];
     CHECK(realpath("/proc/self/exe", exe));
-    snprintf(arg, sizeof arg, "%s:uprobe_symbols_local_fn+4", exe);
+    snprintf(arg, sizeof arg, "%s:uprobe_symbols_asm_fn+10", exe);
     uint64_t offset = 0;
     CHECK_EQ(resolve_file(arg, path, &offset, err), 0);
     CHECK(strcmp(path, exe) == 0);
-    CHECK_EQ(offset, self_offset((uint64_t)(uintptr_t)uprobe_symbols_local_fn + 4, mapped));
+    CHECK_EQ(offset, self_offset((uint64_t)(uintptr_t)uprobe_symbols_asm_fn + 10, mapped));
     /* libc by its bare name, malloc at the file offset this process runs it from. */
     CHECK_EQ(resolve_file("libc:malloc", path, &offset, err), 0);
     CHECK_EQ(offset, self_offset((uint64_t)(uintptr_t)libc_sym("malloc"), mapped));

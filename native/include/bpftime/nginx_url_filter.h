@@ -41,4 +41,27 @@ struct nginx_url_ctx {
 #define BPFTIME_NGINX_REFUSE 0
 #define BPFTIME_NGINX_ACCEPT 1
 
+#ifdef __bpf__
+/* 1 when the URL starts with the attach target's argument (the whole
+ * argument matched, an empty one included), else 0. Looks at no more than
+ * `max` bytes of the argument, and every byte read is bounds-checked against
+ * its end pointer first, so the verifier accepts it. */
+static __attribute__((always_inline)) inline int
+bpftime_url_has_arg_prefix(const struct nginx_url_ctx *ctx, int max)
+{
+    const char *url = (const char *)(long)ctx->url;
+    const char *url_end = (const char *)(long)ctx->url_end;
+    const char *prefix = (const char *)(long)ctx->arg;
+    const char *prefix_end = (const char *)(long)ctx->arg_end;
+
+    for (int i = 0; i < max; i++) {
+        if (prefix + i + 1 > prefix_end)
+            return 1;
+        if (url + i + 1 > url_end || url[i] != prefix[i])
+            return 0;
+    }
+    return 1;
+}
+#endif
+
 #endif

@@ -204,14 +204,15 @@ TEST(short_jcc_in_prologue)
     CHECK_HOOKED(f, sizeof jcc_fn, f(1), 1);
 }
 
-TEST(short_jmp_in_prologue_needs_size)
+TEST(short_jmp_in_prologue_needs_size_for_the_jump)
 {
     build_page();
     fn1 f = (fn1)(page + OFF_JMP);
     /* Without a size, the bytes after the jmp might be another function. */
     struct bpftime_hook *h = NULL;
-    CHECK_EQ(bpftime_hook_attach((void *)f, &both, NULL, &h), -EINVAL);
-    CHECK_STR_CONTAINS(bpftime_last_error_message(), "too short");
+    CHECK_EQ(bpftime_hook_attach((void *)f, &both, NULL, &h), 0);
+    CHECK_EQ(bpftime_hook_uses_trap(h), 1);
+    CHECK_EQ(bpftime_hook_detach(h), 0);
     CHECK_HOOKED(f, sizeof jmp_short_fn, f(1), 8);
 }
 
@@ -255,17 +256,28 @@ TEST(endbr64_prologue_is_kept)
     CHECK_HOOKED(f, sizeof endbr_fn, f(1), 5);
 }
 
-TEST(too_short_function_is_refused)
+TEST(too_short_function_takes_the_trap_path)
 {
     build_page();
     void *tiny = page + OFF_TINY;
     struct bpftime_hook *h = NULL;
-    CHECK_EQ(bpftime_hook_attach(tiny, &both, NULL, &h), -EINVAL);
-    CHECK_STR_CONTAINS(bpftime_last_error_message(), "too short");
-    CHECK_EQ(bpftime_hook_attach_ex(tiny, 1, &both, NULL, &h), -EINVAL);
-    CHECK(h == NULL);
-    CHECK(memcmp(tiny, two_tiny_fns, sizeof two_tiny_fns) == 0);
+    CHECK_EQ(bpftime_hook_attach_ex(tiny, 1, &both, NULL, &h), 0);
+    CHECK_EQ(bpftime_hook_uses_trap(h), 1);
+    /* Only the `ret` is displaced: g right after it is untouched and unhooked. */
+    CHECK_EQ(((uint8_t *)tiny)[0], 0xcc);
+    CHECK(memcmp(page + OFF_TINY + 1, two_tiny_fns + 1, sizeof two_tiny_fns - 1) == 0);
+    enters = leaves = 0;
+    ((fn1)tiny)(4);
+    CHECK_EQ(enters, 1);
+    CHECK_EQ(leaves, 1);
+    CHECK_EQ(last_rdi, 4);
+    CHECK_EQ(last_rip, (uint64_t)tiny);
     CHECK_EQ(((fn1)(page + OFF_TINY + 1))(0), 7);
+    CHECK_EQ(enters, 1);
+    CHECK_EQ(bpftime_hook_detach(h), 0);
+    CHECK(memcmp(tiny, two_tiny_fns, sizeof two_tiny_fns) == 0);
+    ((fn1)tiny)(4);
+    CHECK_EQ(enters, 1);
 }
 
 TEST(ret_followed_by_padding_is_accepted)
@@ -275,14 +287,21 @@ TEST(ret_followed_by_padding_is_accepted)
     CHECK_HOOKED(f, 0, f(9), 0);
 }
 
-TEST(branch_back_into_patched_bytes_is_refused)
+TEST(branch_back_into_patched_bytes_takes_the_trap_path)
 {
     build_page();
     void *f = page + OFF_BACK;
     struct bpftime_hook *h = NULL;
-    CHECK_EQ(bpftime_hook_attach(f, &both, NULL, &h), -EINVAL);
-    CHECK_STR_CONTAINS(bpftime_last_error_message(), "branches back");
-    CHECK_EQ(bpftime_hook_attach_ex(f, sizeof branch_back_fn, &both, NULL, &h), -EINVAL);
+    CHECK_EQ(bpftime_hook_attach_ex(f, sizeof branch_back_fn, &both, NULL, &h), 0);
+    CHECK_EQ(bpftime_hook_uses_trap(h), 1);
+    /* The loop's target (+2) keeps its original bytes. */
+    CHECK(memcmp(page + OFF_BACK + 1, branch_back_fn + 1, sizeof branch_back_fn - 1) == 0);
+    enters = leaves = 0;
+    CHECK_EQ(((fn1)f)(3), 3);
+    CHECK_EQ(enters, 1);
+    CHECK_EQ(leaves, 1);
+    CHECK_EQ(last_rax, 3);
+    CHECK_EQ(bpftime_hook_detach(h), 0);
     CHECK(memcmp(f, branch_back_fn, sizeof branch_back_fn) == 0);
     CHECK_EQ(((fn1)f)(3), 3);
 }

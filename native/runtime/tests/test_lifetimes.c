@@ -6,23 +6,10 @@
 #include <unistd.h>
 
 #include "runtime/runtime_internal.h"
+#include "runtime/tests/region_fixture.h"
 #include "test/harness.h"
 
-static struct bpftime_region *mk(const char *tag)
-{
-    char name[64];
-    snprintf(name, sizeof name, "rt-life-%s-%d", tag, (int)getpid());
-    struct bpftime_region *r = NULL;
-    if (bpftime_region_create(name, 8 << 20, &r) != 0)
-        return NULL;
-    bpftime_region_remove(name);
-    return r;
-}
-
-static const uint64_t prog_code[] = {
-    0x00000000000000b7ull, /* r0 = 0 */
-    0x0000000000000095ull, /* exit */
-};
+TEST_REGION_MAKER("rt-life", 8 << 20)
 
 static int count_maps(struct bpftime_region *r)
 {
@@ -49,7 +36,7 @@ static int load_like_url_filter(struct bpftime_region *r, uint32_t *map_ids)
         return -1;
     map_ids[0] = (uint32_t)a;
     map_ids[1] = (uint32_t)b;
-    return bpftime_prog_create(r, "url_filter", 1, "GPL", "", prog_code, 2, map_ids, 2);
+    return bpftime_prog_create(r, "url_filter", 1, "GPL", "", trivial_prog, 2, map_ids, 2);
 }
 
 TEST(load_unload_cycles_leave_the_region_flat)

@@ -4,18 +4,10 @@
 #include <unistd.h>
 
 #include "runtime/runtime_internal.h"
+#include "runtime/tests/region_fixture.h"
 #include "test/harness.h"
 
-static struct bpftime_region *mk(const char *tag)
-{
-    char name[64];
-    snprintf(name, sizeof name, "rt-maps-%s-%d", tag, (int)getpid());
-    struct bpftime_region *r = NULL;
-    if (bpftime_region_create(name, 16 << 20, &r) != 0)
-        return NULL;
-    bpftime_region_remove(name); /* the mapping stays; nothing left behind */
-    return r;
-}
+TEST_REGION_MAKER("rt-maps", 16 << 20)
 
 TEST(array_semantics)
 {

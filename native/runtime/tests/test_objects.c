@@ -5,23 +5,10 @@
 #include <unistd.h>
 
 #include "runtime/runtime_internal.h"
+#include "runtime/tests/region_fixture.h"
 #include "test/harness.h"
 
-static struct bpftime_region *mk(const char *tag)
-{
-    char name[64];
-    snprintf(name, sizeof name, "rt-obj-%s-%d", tag, (int)getpid());
-    struct bpftime_region *r = NULL;
-    if (bpftime_region_create(name, 8 << 20, &r) != 0)
-        return NULL;
-    bpftime_region_remove(name);
-    return r;
-}
-
-static const uint64_t prog_code[] = {
-    0x00000000000000b7ull, /* r0 = 0 */
-    0x0000000000000095ull, /* exit */
-};
+TEST_REGION_MAKER("rt-obj", 8 << 20)
 
 TEST(program_create_get_delete)
 {
@@ -31,7 +18,8 @@ TEST(program_create_get_delete)
     CHECK(m > 0);
     uint32_t ids[1] = {(uint32_t)m};
     uint64_t g0 = bpftime_region_generation(r);
-    int p = bpftime_prog_create(r, "myprog", 26, "GPL", "uprobe:/bin/x:main", prog_code, 2, ids, 1);
+    int p =
+        bpftime_prog_create(r, "myprog", 26, "GPL", "uprobe:/bin/x:main", trivial_prog, 2, ids, 1);
     CHECK(p > 0);
     CHECK(bpftime_region_generation(r) > g0);
     struct bpftime_prog_info info;
@@ -45,8 +33,8 @@ TEST(program_create_get_delete)
     CHECK(strcmp(info.attach_hint, "uprobe:/bin/x:main") == 0);
     uint64_t code[4] = {0};
     CHECK_EQ(bpftime_prog_get_insns(r, p, code, 4), 2);
-    CHECK_EQ(code[0], prog_code[0]);
-    CHECK_EQ(code[1], prog_code[1]);
+    CHECK_EQ(code[0], trivial_prog[0]);
+    CHECK_EQ(code[1], trivial_prog[1]);
     uint32_t got[2] = {0};
     CHECK_EQ(bpftime_prog_get_map_ids(r, p, got, 2), 1);
     CHECK_EQ(got[0], m);
@@ -55,14 +43,14 @@ TEST(program_create_get_delete)
     CHECK_STR_CONTAINS(bpftime_last_error_message(), "held by program");
     /* unknown map ids are refused */
     uint32_t bad[1] = {999};
-    CHECK_EQ(bpftime_prog_create(r, "x", 1, "GPL", "", prog_code, 2, bad, 1), -ENOENT);
-    CHECK_EQ(bpftime_prog_create(r, "x", 1, "GPL", "", prog_code, 0, NULL, 0), -EINVAL);
+    CHECK_EQ(bpftime_prog_create(r, "x", 1, "GPL", "", trivial_prog, 2, bad, 1), -ENOENT);
+    CHECK_EQ(bpftime_prog_create(r, "x", 1, "GPL", "", trivial_prog, 0, NULL, 0), -EINVAL);
     CHECK_EQ(bpftime_prog_delete(r, p), 0);
     CHECK_EQ(bpftime_prog_get(r, p, &info), -ENOENT);
     CHECK_EQ(bpftime_prog_delete(r, p), -ENOENT);
     /* its only holder gone, the map went with the program */
     CHECK_EQ(bpftime_map_delete(r, m), -ENOENT);
-    int p2 = bpftime_prog_create(r, "again", 1, "GPL", "", prog_code, 2, NULL, 0);
+    int p2 = bpftime_prog_create(r, "again", 1, "GPL", "", trivial_prog, 2, NULL, 0);
     CHECK_EQ(p2, p + 1);
     bpftime_region_close(r);
 }
@@ -71,7 +59,7 @@ TEST(stats_accumulate)
 {
     struct bpftime_region *r = mk("stats");
     CHECK(r);
-    int p = bpftime_prog_create(r, "p", 1, "GPL", "", prog_code, 2, NULL, 0);
+    int p = bpftime_prog_create(r, "p", 1, "GPL", "", trivial_prog, 2, NULL, 0);
     bpftime_prog_record_run(r, p, 100);
     bpftime_prog_record_run(r, p, 50);
     struct bpftime_prog_info info;
@@ -85,8 +73,8 @@ TEST(targets_links_and_busy_rules)
 {
     struct bpftime_region *r = mk("links");
     CHECK(r);
-    int p = bpftime_prog_create(r, "p", 1, "GPL", "", prog_code, 2, NULL, 0);
-    int p2 = bpftime_prog_create(r, "p2", 1, "GPL", "", prog_code, 2, NULL, 0);
+    int p = bpftime_prog_create(r, "p", 1, "GPL", "", trivial_prog, 2, NULL, 0);
+    int p2 = bpftime_prog_create(r, "p2", 1, "GPL", "", trivial_prog, 2, NULL, 0);
     const char arg[] = "/usr/bin/nginx:ngx_http_handler";
     int tg = bpftime_target_create(r, 7, arg, sizeof arg - 1);
     CHECK(tg > 0);
@@ -150,13 +138,13 @@ TEST(generation_changes_on_every_table_change)
     uint32_t k = 1;
     bpftime_map_update(r, m, &k, &k, 0); /* map data is not the table */
     CHECK_EQ(bpftime_region_generation(r), g);
-    int p = bpftime_prog_create(r, "p", 1, "GPL", "", prog_code, 2, NULL, 0);
+    int p = bpftime_prog_create(r, "p", 1, "GPL", "", trivial_prog, 2, NULL, 0);
     BUMPED();
     int tg = bpftime_target_create(r, 1, "x", 1);
     BUMPED();
     int l = bpftime_link_create(r, p, tg, 0);
     BUMPED();
-    int p2 = bpftime_prog_create(r, "p2", 1, "GPL", "", prog_code, 2, NULL, 0);
+    int p2 = bpftime_prog_create(r, "p2", 1, "GPL", "", trivial_prog, 2, NULL, 0);
     BUMPED();
     CHECK_EQ(bpftime_link_update_prog(r, l, p2, 0), 0);
     BUMPED();
@@ -191,7 +179,7 @@ TEST(next_id_iterates_in_order)
     CHECK(r);
     int ids[5];
     for (int i = 0; i < 5; i++)
-        ids[i] = bpftime_prog_create(r, "p", 1, "GPL", "", prog_code, 2, NULL, 0);
+        ids[i] = bpftime_prog_create(r, "p", 1, "GPL", "", trivial_prog, 2, NULL, 0);
     CHECK_EQ(bpftime_prog_delete(r, ids[2]), 0);
     int n = 0, id = 0;
     int expect[] = {ids[0], ids[1], ids[3], ids[4]};

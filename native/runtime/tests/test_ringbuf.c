@@ -6,18 +6,10 @@
 #include <unistd.h>
 
 #include "runtime/runtime_internal.h"
+#include "runtime/tests/region_fixture.h"
 #include "test/harness.h"
 
-static struct bpftime_region *mk(const char *tag)
-{
-    char name[64];
-    snprintf(name, sizeof name, "rt-rb-%s-%d", tag, (int)getpid());
-    struct bpftime_region *r = NULL;
-    if (bpftime_region_create(name, 8 << 20, &r) != 0)
-        return NULL;
-    bpftime_region_remove(name);
-    return r;
-}
+TEST_REGION_MAKER("rt-rb", 8 << 20)
 
 TEST(output_and_read_in_order)
 {

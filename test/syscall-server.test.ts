@@ -1,0 +1,250 @@
+// Unmodified libbpf applications under `bpftime load -- APP` (the syscall
+// server, native/syscall-server/): each application of
+// test/fixtures/libbpf-apps/ (skeletons from `bpftool gen skeleton`, linked
+// against Debian's libbpf) runs once on the kernel and once in userspace with
+// the traced program under `bpftime start`; the outputs must agree. The
+// kernel is the oracle: its half is skipped (with the reason) only when this
+// machine cannot load eBPF into the kernel.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { kernelUnavailable } from "../src/verifier/testdata/kernel.ts";
+import { cli, cliEntry, run, skipReason, startProcess } from "./helpers.ts";
+import { RUN_ID, runName } from "./run-id.ts";
+
+const fixtures = join(import.meta.dir, "fixtures", "libbpf-apps");
+const T = 60_000;
+
+function toolsMissing(): string | undefined {
+  for (const tool of ["cc", "clang", "bpftool"])
+    if (!Bun.which(tool)) return `${tool} is not installed`;
+  if (!existsSync("/usr/include/bpf/libbpf.h")) return "libbpf-dev is not installed";
+  return undefined;
+}
+const skip = skipReason(toolsMissing(), "libbpf application tests");
+const noKernel = skip ? undefined : kernelUnavailable();
+
+let dir = "";
+const app = (name: string) => join(dir, name);
+beforeAll(() => {
+  if (skip) return;
+  dir = mkdtempSync(join(tmpdir(), `bpftime-${RUN_ID}-libbpf-apps-`));
+  const r = run(["sh", join(fixtures, "build.sh"), dir]);
+  if (r.code !== 0) throw new Error(`build.sh: ${r.stdout}${r.stderr}`);
+});
+afterAll(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+const regions: string[] = [];
+afterAll(() => {
+  for (const r of regions) cli(["shm", "remove", "--shm", r]);
+});
+function newRegion(): string {
+  const r = runName(`sysapp-${regions.length + 1}`);
+  regions.push(r);
+  return r;
+}
+
+/** Runs the target program (plain, or under `bpftime start` on a region). */
+function runTarget(calls: number, region?: string): void {
+  const cmd = region
+    ? [process.execPath, cliEntry, "start", "--quiet", "--shm", region, app("target"), `${calls}`]
+    : [app("target"), `${calls}`];
+  const r = run(cmd);
+  if (r.code !== 0 || !r.stdout.includes("done"))
+    throw new Error(`target: exit ${r.code}: ${r.stdout}${r.stderr}`);
+}
+
+/**
+ * Starts the application (on the kernel, or under `bpftime load` on a new
+ * region), waits for its "ready", runs the target, stops it with SIGINT and
+ * returns its exit code and output.
+ */
+async function session(
+  argv: string[],
+  calls: number,
+  where: "kernel" | "bpftime",
+  opts: { region?: string; stopAfter?: string } = {},
+): Promise<{ code: number | string; out: string; region: string }> {
+  const region = where === "bpftime" ? (opts.region ?? newRegion()) : "";
+  const cmd =
+    where === "bpftime"
+      ? [process.execPath, cliEntry, "load", "--shm", region, "--", ...argv]
+      : argv;
+  const p = startProcess(cmd);
+  await p.waitFor("ready", 30_000);
+  runTarget(calls, where === "bpftime" ? region : undefined);
+  if (opts.stopAfter) await p.waitFor(opts.stopAfter, 30_000);
+  p.proc.kill("SIGINT");
+  const code = await p.exited;
+  return { code, out: p.output(), region };
+}
+
+/** Runs an application that exits by itself (on the kernel, or under `bpftime load`). */
+function once(argv: string[], where: "kernel" | "bpftime", region = newRegion()) {
+  const cmd =
+    where === "bpftime"
+      ? [process.execPath, cliEntry, "load", "--shm", region, "--", ...argv]
+      : argv;
+  return { ...run(cmd), region };
+}
+
+/** What both runs must agree on: stdout lines minus libbpf's and bpftime's notes. */
+function normalise(out: string): string {
+  return out
+    .split("\n")
+    .filter((l) => l && !l.startsWith("libbpf:") && !l.startsWith("bpftime:"))
+    .join("\n");
+}
+
+/** What the region still holds (programs, maps, links, targets). */
+function leftIn(region: string): unknown[][] {
+  const r = run([process.execPath, cliEntry, "list", "--shm", region, "--json"]);
+  const l = JSON.parse(r.stdout) as Record<string, unknown[]>;
+  return [l.programs!, l.maps!, l.links!, l.targets!];
+}
+
+// bpftime_work(i % 4) for i < 10: arguments 0 and 1 three times, 2 and 3 twice.
+const COUNTER_OUTPUT = [
+  "ready",
+  "bpftime_work(0): 3 calls",
+  "bpftime_work(1): 3 calls",
+  "bpftime_work(2): 2 calls",
+  "bpftime_work(3): 2 calls",
+].join("\n");
+
+const kernelSkip = skipReason(noKernel, "kernel half of the libbpf application tests");
+
+function bpffsMissing(): string | undefined {
+  const r = run(["stat", "-f", "-c", "%T", "/sys/fs/bpf"]);
+  return r.stdout.trim() === "bpf_fs" ? undefined : "/sys/fs/bpf is not a bpf filesystem";
+}
+
+// The same application, its output, per app: [argv after the app's path, calls, expected].
+const LATENCY_OUTPUT = "ready\ncalls=7 ret_sum=130 histogram_total=7";
+// bpftime_work(i % 4) returns 10 * x: x >= 1 for i < 10 is 1,2,3,1,2,3,1 (sum 130).
+const RINGBUF_OUTPUT = [
+  "ready",
+  ...Array.from({ length: 10 }, (_, i) => `event ${i}: x=${i % 4} tag=62706674696d65 len=16`),
+  "total 10 events",
+].join("\n");
+
+describe.skipIf(skip)("libbpf applications under bpftime load", () => {
+  test(
+    "a uprobe counter read by map iteration counts every call; its objects go at exit",
+    async () => {
+      const ours = await session([app("uprobe_counter"), app("target")], 10, "bpftime");
+      expect(ours.code).toBe(0);
+      expect(normalise(ours.out)).toBe(COUNTER_OUTPUT);
+      expect(leftIn(ours.region)).toEqual([[], [], [], []]);
+    },
+    T,
+  );
+
+  test(
+    "a uretprobe latency histogram in .bss, filtered by a .rodata constant, read through mmap",
+    async () => {
+      const ours = await session([app("latency"), app("target"), "1"], 10, "bpftime");
+      expect(ours.code).toBe(0);
+      expect(normalise(ours.out)).toBe(LATENCY_OUTPUT);
+      expect(leftIn(ours.region)).toEqual([[], [], [], []]);
+    },
+    T,
+  );
+
+  test(
+    "a ring buffer stream read by ring_buffer__poll: every record arrives while it polls",
+    async () => {
+      // Stopped only once the last record was printed: epoll woke the poll loop.
+      const ours = await session([app("ringbuf_stream"), app("target")], 10, "bpftime", {
+        stopAfter: "event 9:",
+      });
+      expect(ours.code).toBe(0);
+      expect(normalise(ours.out)).toBe(RINGBUF_OUTPUT);
+    },
+    T,
+  );
+
+  test("a program the verifier refuses: libbpf prints the log, the application fails", () => {
+    const r = once([app("refused")], "bpftime");
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe("load: -13\n"); // -EACCES, as the kernel's verifier answers
+    expect(r.stderr).toContain("-- BEGIN PROG LOAD LOG --");
+    expect(r.stderr).toContain("invalid access to map value, value_size=8 off=64 size=8");
+    expect(leftIn(r.region)).toEqual([[], [], [], []]);
+  });
+
+  test("a map type the runtime lacks: EINVAL and one line saying so", () => {
+    const r = once([app("unsupported")], "bpftime");
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe("load: -22\n");
+    const ours = r.stderr.split("\n").filter((l) => l.startsWith("bpftime:"));
+    expect(ours).toHaveLength(1);
+    expect(ours[0]).toContain("map type 14 (devmap) is not supported");
+    expect(leftIn(r.region)).toEqual([[], [], [], []]);
+  });
+
+  test.skipIf(skipReason(bpffsMissing(), "pinned-map test"))(
+    "a pinned map outlives the application and the next run reuses it",
+    async () => {
+      const region = newRegion();
+      const pin = `/sys/fs/bpf/${runName("calls")}`;
+      const argv = [app("uprobe_counter"), app("target"), pin];
+      const first = await session(argv, 10, "bpftime", { region });
+      expect(normalise(first.out)).toBe(COUNTER_OUTPUT);
+      const pins = JSON.parse(cli(["pin", "list", "--shm", region, "--json"]).stdout) as Array<{
+        name: string;
+      }>;
+      expect(pins.map((p) => p.name)).toEqual([runName("calls")]);
+      const second = await session(argv, 10, "bpftime", { region });
+      expect(normalise(second.out)).toBe(
+        COUNTER_OUTPUT.replace(/3 calls/g, "6 calls").replace(/2 calls/g, "4 calls"),
+      );
+      expect(existsSync(pin)).toBe(false); // nothing went to the kernel's bpffs
+    },
+    T,
+  );
+});
+
+describe.skipIf(skip)("the same applications on the kernel (the oracle)", () => {
+  test.skipIf(kernelSkip)(
+    "uprobe counter",
+    async () => {
+      const kernel = await session([app("uprobe_counter"), app("target")], 10, "kernel");
+      expect(kernel.code).toBe(0);
+      expect(normalise(kernel.out)).toBe(COUNTER_OUTPUT);
+    },
+    T,
+  );
+
+  test.skipIf(kernelSkip)(
+    "uretprobe latency histogram",
+    async () => {
+      const kernel = await session([app("latency"), app("target"), "1"], 10, "kernel");
+      expect(kernel.code).toBe(0);
+      expect(normalise(kernel.out)).toBe(LATENCY_OUTPUT);
+    },
+    T,
+  );
+
+  test.skipIf(kernelSkip)(
+    "ring buffer stream",
+    async () => {
+      const kernel = await session([app("ringbuf_stream"), app("target")], 10, "kernel", {
+        stopAfter: "event 9:",
+      });
+      expect(kernel.code).toBe(0);
+      expect(normalise(kernel.out)).toBe(RINGBUF_OUTPUT);
+    },
+    T,
+  );
+
+  test.skipIf(kernelSkip)("refused program: same error, same reason in the log", () => {
+    const r = once([app("refused")], "kernel");
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe("load: -13\n");
+    expect(r.stderr).toContain("invalid access to map value, value_size=8 off=64 size=8");
+  });
+});
