@@ -162,6 +162,11 @@ int map_check_spec(struct bpftime_region *r, uint32_t type, uint32_t key_size, u
         if (rc)
             return rc;
         break;
+    case BPFTIME_MAP_STACK_TRACE:
+        rc = stackmap_check_spec(key_size, value_size, *max_entries, map_flags);
+        if (rc)
+            return rc;
+        break;
     case BPFTIME_MAP_PERF_EVENT_ARRAY:
         if (key_size != 4 || value_size != 4)
             return bpftime_set_error(-EINVAL,
@@ -255,6 +260,8 @@ uint64_t map_storage_need(struct bpftime_region *r, const struct shm_map *m)
         return rb_core_size(m->max_entries);
     if (m->type == BPFTIME_MAP_BLOOM_FILTER)
         return bloom_storage_need(m);
+    if (m->type == BPFTIME_MAP_STACK_TRACE)
+        return stackmap_storage_need(m);
     return checked_mul(rb_core_size(m->map_extra), m->max_entries);
 }
 
@@ -276,6 +283,8 @@ int map_storage_check(struct bpftime_region *r, const struct shm_map *m)
             return rt_damaged(r, "map %u: its queue positions are out of range", m->id);
     } else if (m->type == BPFTIME_MAP_BLOOM_FILTER) {
         return bloom_storage_check(r, m, rt_ptr(r, off));
+    } else if (m->type == BPFTIME_MAP_STACK_TRACE) {
+        return stackmap_storage_check(r, m, rt_ptr(r, off));
     } else if (m->type == BPFTIME_MAP_RINGBUF) {
         if (!rb_core_ok(rt_ptr(r, off), m->max_entries, 0))
             return rt_damaged(r, "map %u: its ring buffer header does not match the map", m->id);
@@ -350,6 +359,11 @@ int map_storage_init(struct bpftime_region *r, struct shm_map *m)
         if (bytes >= r->size || !(off = shm_alloc(r, bytes)))
             return no_room(r, m, bytes);
         bloom_storage_init(rt_ptr(r, off), m);
+    } else if (m->type == BPFTIME_MAP_STACK_TRACE) {
+        bytes = stackmap_storage_need(m);
+        if (bytes >= r->size || !(off = shm_alloc(r, bytes)))
+            return no_room(r, m, bytes);
+        stackmap_storage_init(rt_ptr(r, off), m);
     } else { /* perf_event_array: one ringbuf core per CPU, one wake word */
         uint64_t core = rb_core_size(m->map_extra);
         bytes = checked_mul(core, m->max_entries);
@@ -996,6 +1010,11 @@ int bpftime_map_h_update(struct bpftime_map *h, const void *key, const void *val
         return qs_push(h, value, flags);
     if (h->type == BPFTIME_MAP_BLOOM_FILTER)
         return bloom_push(h, value, flags);
+    if (h->type == BPFTIME_MAP_STACK_TRACE) /* as the kernel: stacks come from get_stackid */
+        return bpftime_set_error(-EINVAL,
+                                 "map %u: stack_trace maps are filled by "
+                                 "bpf_get_stackid(), not updated",
+                                 h->id);
     return unsupported(h, "update");
 }
 
@@ -1005,6 +1024,8 @@ int bpftime_map_h_delete(struct bpftime_map *h, const void *key)
         return bpftime_set_error(-EINVAL, "invalid map handle");
     if (is_hash(h->type))
         return hash_delete(h, key, NULL);
+    if (h->type == BPFTIME_MAP_STACK_TRACE)
+        return stackmap_delete(h, key);
     if (h->type == BPFTIME_MAP_PROG_ARRAY) {
         uint32_t idx;
         memcpy(&idx, key, 4);
@@ -1116,6 +1137,7 @@ int bpftime_map_lookup(struct bpftime_region *r, uint32_t id, const void *key, v
     case BPFTIME_MAP_STACK: return qs_pop(h, value, false);
     /* as the kernel: the value buffer holds the value asked about */
     case BPFTIME_MAP_BLOOM_FILTER: return bloom_peek(h, value);
+    case BPFTIME_MAP_STACK_TRACE: return stackmap_lookup(h, key, value);
     default: return unsupported(h, "lookup");
     }
 }
@@ -1174,6 +1196,8 @@ int bpftime_map_lookup_and_delete(struct bpftime_region *r, uint32_t id, const v
         return qs_pop(h, value, true);
     if (is_hash(h->type))
         return hash_delete(h, key, value);
+    if (h->type == BPFTIME_MAP_STACK_TRACE)
+        return stackmap_extract(h, key, value);
     if (h->type == BPFTIME_MAP_BLOOM_FILTER) /* as bpf(): the kernel-internal ENOTSUPP */
         return bpftime_set_error(-ENOTSUPP_KERNEL, "bloom_filter map %u does not support pop",
                                  h->id);
@@ -1188,6 +1212,8 @@ int bpftime_map_get_next_key(struct bpftime_region *r, uint32_t id, const void *
         return array_get_next_key(h, key, next_key);
     if (is_hash(h->type))
         return hash_get_next_key(h, key, next_key);
+    if (h->type == BPFTIME_MAP_STACK_TRACE)
+        return stackmap_get_next_key(h, key, next_key);
     if (h->type == BPFTIME_MAP_QUEUE || h->type == BPFTIME_MAP_STACK)
         return bpftime_set_error(-EINVAL, "%s map %u has no keys", type_name(h->type), id);
     return unsupported(h, "get_next_key");

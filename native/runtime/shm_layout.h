@@ -243,6 +243,15 @@ struct shm_bloom {
 };
 #define SHM_BLOOM_HDR 16u
 
+/* Stack trace map (map_stack_trace.c): the header, uint32_t buckets[n_buckets]
+ * (element index + 1, 0 = empty; rounded up to 8 bytes), then max_entries
+ * elements {u32 hash, u32 nr, u32 next_free, u32 reserved, u64 ips[value_size/8]}. */
+struct shm_stackmap {
+    uint32_t n_buckets; /* roundup_pow2(max_entries) */
+    uint32_t free_head; /* element index + 1 of the first free element, 0 = none */
+};
+#define SHM_STACKMAP_HDR 8u
+
 /* Ringbuf core: page 0 control, page 1 consumer_pos, page 2 producer_pos,
  * then data_size bytes. Records as the kernel's: 8-byte header
  * {u32 len | BUSY | DISCARD, u32 pg_off} with pg_off the header's distance

@@ -526,9 +526,15 @@ export class Region {
     return check(s.bpftime_map_is_frozen(this.handle, id), `map ${id}`) === 1;
   }
 
-  mapPop(id: number, valueSize: number): Uint8Array | null {
+  /** Pops (queue, stack) or, given a key, looks up and deletes (hash, stack trace). */
+  mapPop(id: number, valueSize: number, key?: Uint8Array): Uint8Array | null {
     const value = new Uint8Array(Math.max(1, valueSize));
-    const rc = s.bpftime_map_lookup_and_delete(this.handle, id, null, ptr(value));
+    const rc = s.bpftime_map_lookup_and_delete(
+      this.handle,
+      id,
+      key && key.length ? ptr(key) : null,
+      ptr(value),
+    );
     if (rc === -2) return null;
     check(rc, `pop from map ${id}`);
     return value.subarray(0, valueSize);

@@ -254,6 +254,7 @@ const accessBytes = (insn: Instruction): number => sizeBytes(sizeOf(insn.opcode)
 /** Map types each map-taking helper accepts (others: any map but ringbuf/prog_array). */
 const HELPER_MAP_TYPES: Record<string, readonly MapType[]> = {
   tail_call: ["prog_array"],
+  get_stackid: ["stack_trace"],
   perf_event_output: ["perf_event_array"],
   ringbuf_output: ["ringbuf"],
   ringbuf_reserve: ["ringbuf"],
