@@ -94,6 +94,7 @@ static int check_flags(uint32_t type, uint32_t flags)
     case BPFTIME_MAP_STACK: allowed = F_NUMA_NODE | F_ACCESS_MASK; break;
     case BPFTIME_MAP_RINGBUF: allowed = F_NUMA_NODE; break;
     case BPFTIME_MAP_BLOOM_FILTER: allowed = F_NUMA_NODE | F_ZERO_SEED | F_ACCESS_MASK; break;
+    case BPFTIME_MAP_LPM_TRIE: allowed = F_NO_PREALLOC | F_NUMA_NODE | F_ACCESS_MASK; break;
     default: return 0; /* the type itself is refused below */
     }
     if (flags & ~allowed)
@@ -164,6 +165,11 @@ int map_check_spec(struct bpftime_region *r, uint32_t type, uint32_t key_size, u
         break;
     case BPFTIME_MAP_STACK_TRACE:
         rc = stackmap_check_spec(key_size, value_size, *max_entries, map_flags);
+        if (rc)
+            return rc;
+        break;
+    case BPFTIME_MAP_LPM_TRIE:
+        rc = lpm_check_spec(key_size, value_size, *max_entries, map_flags);
         if (rc)
             return rc;
         break;
@@ -262,6 +268,8 @@ uint64_t map_storage_need(struct bpftime_region *r, const struct shm_map *m)
         return bloom_storage_need(m);
     if (m->type == BPFTIME_MAP_STACK_TRACE)
         return stackmap_storage_need(m);
+    if (m->type == BPFTIME_MAP_LPM_TRIE)
+        return lpm_storage_need(m);
     return checked_mul(rb_core_size(m->map_extra), m->max_entries);
 }
 
@@ -285,6 +293,8 @@ int map_storage_check(struct bpftime_region *r, const struct shm_map *m)
         return bloom_storage_check(r, m, rt_ptr(r, off));
     } else if (m->type == BPFTIME_MAP_STACK_TRACE) {
         return stackmap_storage_check(r, m, rt_ptr(r, off));
+    } else if (m->type == BPFTIME_MAP_LPM_TRIE) {
+        return lpm_storage_check(r, m, rt_ptr(r, off));
     } else if (m->type == BPFTIME_MAP_RINGBUF) {
         if (!rb_core_ok(rt_ptr(r, off), m->max_entries, 0))
             return rt_damaged(r, "map %u: its ring buffer header does not match the map", m->id);
@@ -364,6 +374,10 @@ int map_storage_init(struct bpftime_region *r, struct shm_map *m)
         if (bytes >= r->size || !(off = shm_alloc(r, bytes)))
             return no_room(r, m, bytes);
         stackmap_storage_init(rt_ptr(r, off), m);
+    } else if (m->type == BPFTIME_MAP_LPM_TRIE) {
+        bytes = lpm_storage_need(m);
+        if (bytes >= r->size || !(off = shm_alloc(r, bytes)))
+            return no_room(r, m, bytes);
     } else { /* perf_event_array: one ringbuf core per CPU, one wake word */
         uint64_t core = rb_core_size(m->map_extra);
         bytes = checked_mul(core, m->max_entries);
@@ -978,6 +992,7 @@ static void *lookup_ptr_cpu(struct bpftime_map *h, const void *key, int cpu)
         shm_unlock(lk);
         return v;
     }
+    case BPFTIME_MAP_LPM_TRIE: return lpm_lookup_ptr(h, key);
     default: return NULL;
     }
 }
@@ -1010,6 +1025,8 @@ int bpftime_map_h_update(struct bpftime_map *h, const void *key, const void *val
         return qs_push(h, value, flags);
     if (h->type == BPFTIME_MAP_BLOOM_FILTER)
         return bloom_push(h, value, flags);
+    if (h->type == BPFTIME_MAP_LPM_TRIE)
+        return lpm_update(h, key, value, flags);
     if (h->type == BPFTIME_MAP_STACK_TRACE) /* as the kernel: stacks come from get_stackid */
         return bpftime_set_error(-EINVAL,
                                  "map %u: stack_trace maps are filled by "
@@ -1026,6 +1043,8 @@ int bpftime_map_h_delete(struct bpftime_map *h, const void *key)
         return hash_delete(h, key, NULL);
     if (h->type == BPFTIME_MAP_STACK_TRACE)
         return stackmap_delete(h, key);
+    if (h->type == BPFTIME_MAP_LPM_TRIE)
+        return lpm_delete(h, key);
     if (h->type == BPFTIME_MAP_PROG_ARRAY) {
         uint32_t idx;
         memcpy(&idx, key, 4);
@@ -1138,6 +1157,7 @@ int bpftime_map_lookup(struct bpftime_region *r, uint32_t id, const void *key, v
     /* as the kernel: the value buffer holds the value asked about */
     case BPFTIME_MAP_BLOOM_FILTER: return bloom_peek(h, value);
     case BPFTIME_MAP_STACK_TRACE: return stackmap_lookup(h, key, value);
+    case BPFTIME_MAP_LPM_TRIE: return lpm_lookup(h, key, value);
     default: return unsupported(h, "lookup");
     }
 }
@@ -1214,6 +1234,8 @@ int bpftime_map_get_next_key(struct bpftime_region *r, uint32_t id, const void *
         return hash_get_next_key(h, key, next_key);
     if (h->type == BPFTIME_MAP_STACK_TRACE)
         return stackmap_get_next_key(h, key, next_key);
+    if (h->type == BPFTIME_MAP_LPM_TRIE)
+        return lpm_get_next_key(h, key, next_key);
     if (h->type == BPFTIME_MAP_QUEUE || h->type == BPFTIME_MAP_STACK)
         return bpftime_set_error(-EINVAL, "%s map %u has no keys", type_name(h->type), id);
     return unsupported(h, "get_next_key");

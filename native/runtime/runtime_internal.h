@@ -164,6 +164,16 @@ int stackmap_get_next_key(struct bpftime_map *h, const void *key, void *next);
 int64_t bpftime_get_stackid(struct bpftime_map *h, uint64_t flags);
 int64_t bpftime_get_stack(void *buf, uint32_t size, uint64_t flags);
 
+/* LPM trie maps (map_lpm_trie.c) */
+int lpm_check_spec(uint32_t key_size, uint32_t value_size, uint32_t max_entries, uint32_t flags);
+uint64_t lpm_storage_need(const struct shm_map *m);
+int lpm_storage_check(struct bpftime_region *r, const struct shm_map *m, const void *data);
+void *lpm_lookup_ptr(struct bpftime_map *h, const void *key);
+int lpm_lookup(struct bpftime_map *h, const void *key, void *value);
+int lpm_update(struct bpftime_map *h, const void *key, const void *value, uint64_t flags);
+int lpm_delete(struct bpftime_map *h, const void *key);
+int lpm_get_next_key(struct bpftime_map *h, const void *key, void *next);
+
 /* bloom filter maps (map_bloom.c) */
 int bloom_check_spec(uint32_t key_size, uint32_t value_size, uint32_t max_entries,
                      uint64_t map_extra);

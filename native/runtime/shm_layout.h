@@ -252,6 +252,14 @@ struct shm_stackmap {
 };
 #define SHM_STACKMAP_HDR 8u
 
+/* LPM trie (map_lpm_trie.c): the header, then max_entries slots
+ * {u32 in_use, u32 prefixlen, data (round_up8(key_size - 4)), value (round_up8(value_size))}. */
+struct shm_lpm {
+    uint32_t count; /* slots in use */
+    uint32_t reserved;
+};
+#define SHM_LPM_HDR 8u
+
 /* Ringbuf core: page 0 control, page 1 consumer_pos, page 2 producer_pos,
  * then data_size bytes. Records as the kernel's: 8-byte header
  * {u32 len | BUSY | DISCARD, u32 pg_off} with pg_off the header's distance

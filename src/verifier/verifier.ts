@@ -262,10 +262,34 @@ const HELPER_MAP_TYPES: Record<string, readonly MapType[]> = {
   map_push_elem: ["queue", "stack", "bloom_filter"],
   map_pop_elem: ["queue", "stack"],
   map_peek_elem: ["queue", "stack", "bloom_filter"],
-  map_lookup_elem: ["hash", "array", "percpu_hash", "percpu_array", "lru_hash", "lru_percpu_hash"],
-  map_update_elem: ["hash", "array", "percpu_hash", "percpu_array", "lru_hash", "lru_percpu_hash"],
+  map_lookup_elem: [
+    "hash",
+    "array",
+    "percpu_hash",
+    "percpu_array",
+    "lru_hash",
+    "lru_percpu_hash",
+    "lpm_trie",
+  ],
+  map_update_elem: [
+    "hash",
+    "array",
+    "percpu_hash",
+    "percpu_array",
+    "lru_hash",
+    "lru_percpu_hash",
+    "lpm_trie",
+  ],
   // arrays as the kernel: the call verifies and fails at run time with -EINVAL
-  map_delete_elem: ["hash", "array", "percpu_hash", "percpu_array", "lru_hash", "lru_percpu_hash"],
+  map_delete_elem: [
+    "hash",
+    "array",
+    "percpu_hash",
+    "percpu_array",
+    "lru_hash",
+    "lru_percpu_hash",
+    "lpm_trie",
+  ],
 };
 
 for (const [helper, types] of Object.entries(HELPER_MAP_TYPES))
