@@ -72,7 +72,8 @@ describe.skipIf(!!skip)("lpm trie, kernel vs bpftime", () => {
         // variants that share leading bits with the pool
         for (let i = 0; i < 5; i++) {
           const v = pool[i]!.slice();
-          v[Math.floor(rnd() * v.length)] ^= 1 << Math.floor(rnd() * 8);
+          const at = Math.floor(rnd() * v.length);
+          v[at] = v[at]! ^ (1 << Math.floor(rnd() * 8));
           pool.push(v);
         }
         const key = () => {
