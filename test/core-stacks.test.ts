@@ -1,5 +1,5 @@
-// bpf_get_stack / bpf_get_stackid with BPF_MAP_TYPE_STACK_TRACE against the
-// kernel: the same uprobe and uretprobe (test/fixtures/core/stacks.bpf.c) on
+// bpf_get_stack / bpf_get_stackid with BPF_MAP_TYPE_STACK_TRACE (and
+// bpf_get_func_ip, bpf_get_attach_cookie) against the kernel: the same uprobe and uretprobe (test/fixtures/core/stacks.bpf.c) on
 // the same frame-pointer target, in the kernel and under bpftime. The two
 // processes load at other addresses, so frames are compared as FILE+OFFSET
 // (each run writes its /proc/self/maps). Frames past main() walk through
@@ -76,7 +76,7 @@ describe.skipIf(skip)("stack helpers, kernel vs bpftime", () => {
       const links = [
         { prog: "on_inner", type: "uprobe", arg: `${target}:inner` },
         { prog: "inner_ret", type: "uretprobe", arg: `${target}:inner` },
-        { prog: "on_middle", type: "uprobe", arg: `${target}:middle` },
+        { prog: "on_middle", type: "uprobe", arg: `${target}:middle`, cookie: 0xc0ffee },
       ];
       const side = (which: "kernel" | "bpftime") => {
         const mapsFile = join(dir, `${which}.maps`);
@@ -127,6 +127,10 @@ describe.skipIf(skip)("stack helpers, kernel vs bpftime", () => {
           key,
           frames: stored(k, k.recs.get(key)!.ret),
         });
+      // bpf_get_func_ip: the probed function (as FILE+OFFSET); the cookie.
+      const fip = (s: typeof k) => [s.sym(s.recs.get(14)!.ips[0]!), s.recs.get(14)!.ips[1]];
+      expect(fip(u)).toEqual(fip(k));
+      expect(fip(k)[1]).toBe(0xc0ffee);
       // bpftime only (the kernel's own stack is not comparable): empty.
       expect(u.recs.get(13)!.ret).toBe(0);
       expect(u.recs.get(13)!.ips.every((x) => x === 0)).toBe(true);
