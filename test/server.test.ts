@@ -666,6 +666,10 @@ describe("bpftime serve: documents and errors", () => {
     const html = await s.get("/docs");
     expect(html.status).toBe(200);
     expect(html.headers.get("content-type")).toContain("text/html");
+    // As typed or bookmarked with a trailing slash: the same page.
+    const slash = await s.get("/docs/");
+    expect(slash.status).toBe(200);
+    expect(await slash.text()).toContain("swagger-ui-bundle.js");
     // The page's script and style come from this server (embedded), not a CDN:
     // the docs work without internet access.
     const page = await html.text();

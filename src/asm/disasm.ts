@@ -31,6 +31,7 @@ import {
   OP_CALLX,
   OP_JA32,
   OP_LDDW,
+  PseudoSrc,
   SLOT_SIZE,
   Size,
   Source,
@@ -41,7 +42,14 @@ import {
   sizeOf,
   sourceOf,
 } from "./opcodes.ts";
-import { type Instruction, encode, jumpOffset, lddwValue, slotCount } from "./instruction.ts";
+import {
+  type Instruction,
+  encode,
+  jumpOffset,
+  lddwNextImm,
+  lddwValue,
+  slotCount,
+} from "./instruction.ts";
 
 export type Dialect = "llvm14" | "llvm19";
 
@@ -53,6 +61,19 @@ export interface DisasmSymbol {
 
 /** "llvm": llvm-objdump's C-like text (default); "ubpf": `add32 %r1, 5` mnemonics. */
 export type Syntax = "llvm" | "ubpf";
+
+/**
+ * Names for what an object's instructions refer to by number, as bpftool
+ * prints them: `call bpf_map_lookup_elem`, `r1 = map[verdict_counts]`,
+ * `r1 = map[.rodata] + 8`. Without them (llvm-objdump's text) `call 1`,
+ * `ld_pseudo r1, 5, 0`.
+ */
+export interface DisasmNames {
+  /** A helper's name by id (undefined: print the number). */
+  helper?(id: number): string | undefined;
+  /** A map's name by the number a pseudo lddw carries (index or fd). */
+  map?(index: number): string | undefined;
+}
 
 export interface InstructionTextOptions {
   /** Number format: "llvm14" decimal (default), "llvm19" hex. */
@@ -69,6 +90,8 @@ export interface InstructionTextOptions {
    * back to the same bytes. Default false (llvm's text).
    */
   callKinds?: boolean;
+  /** Names for helpers and maps (see DisasmNames). */
+  names?: DisasmNames;
 }
 
 export interface DisassembleOptions {
@@ -87,6 +110,8 @@ export interface DisassembleOptions {
   firstSlot?: number;
   /** See InstructionTextOptions.callKinds. */
   callKinds?: boolean;
+  /** See InstructionTextOptions.names. */
+  names?: DisasmNames;
 }
 
 const UNKNOWN = "<unknown>";
@@ -181,6 +206,11 @@ export function symbolize(
   return delta === 0n ? `<${best.name}>` : `<${best.name}+0x${delta.toString(16)}>`;
 }
 
+const isMapValueSource = (src: number) =>
+  src === PseudoSrc.MAP_VALUE || src === PseudoSrc.MAP_IDX_VALUE;
+const isMapSource = (src: number) =>
+  src === PseudoSrc.MAP_FD || src === PseudoSrc.MAP_IDX || isMapValueSource(src);
+
 /** The llvm-objdump text of one instruction, e.g. `if r1 == 0x1 goto +0x3 <LBB0_2>`. */
 export function instructionText(inst: Instruction, opts: InstructionTextOptions = {}): string {
   if (opts.syntax === "ubpf") return ubpfText(inst);
@@ -227,7 +257,8 @@ export function instructionText(inst: Instruction, opts: InstructionTextOptions 
             : src === CallSrc.KFUNC
               ? "kfunc "
               : "";
-        return `call ${kind}${num(imm, hex)}`;
+        const helper = src === CallSrc.HELPER ? opts.names?.helper?.(imm) : undefined;
+        return helper ? `call ${helper}` : `call ${kind}${num(imm, hex)}`;
       }
       if (op === JmpOp.EXIT) return cls === Class.JMP && k ? "exit" : UNKNOWN;
       let text: string;
@@ -251,6 +282,13 @@ export function instructionText(inst: Instruction, opts: InstructionTextOptions 
         const v = lddwValue(inst);
         if (src === 0) return `r${dst} = ${num(v, hex)} ll`;
         if (src > 6) return UNKNOWN;
+        const map = isMapSource(src) ? opts.names?.map?.(imm) : undefined;
+        if (map !== undefined) {
+          const off = lddwNextImm(inst);
+          return isMapValueSource(src)
+            ? `r${dst} = map[${map}]${off ? ` + ${num(off, hex)}` : ""}`
+            : `r${dst} = map[${map}]`;
+        }
         return `ld_pseudo\tr${dst}, ${num(src, hex)}, ${num(v, hex)}`;
       }
       const mode = modeOf(opcode);
@@ -323,6 +361,7 @@ export function disassembleLines(
       slot,
       symbols,
       callKinds: opts.callKinds,
+      names: opts.names,
     });
     if (opts.listing) {
       for (const s of symbols ?? []) {

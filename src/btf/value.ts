@@ -205,18 +205,26 @@ function decodeMembers(
   }
 }
 
-/** Encodes a JSON value (as produced by formatValue, or partial) into sizeof(typeId) bytes. */
-export function parseValue(btf: Btf, typeId: number, json: unknown): Uint8Array {
+/**
+ * Encodes a JSON value (as produced by formatValue, or partial) into
+ * sizeof(typeId) bytes; errors name the path from `what` ("key", "value").
+ */
+export function parseValue(
+  btf: Btf,
+  typeId: number,
+  json: unknown,
+  what: "key" | "value" = "value",
+): Uint8Array {
   const size = btf.sizeof(typeId);
   if (size > MAX_VALUE_SIZE) {
     throw new BpftimeError(
       "unsupported",
-      `value: ${typeName(btf, typeId)} is ${size} bytes, more than the ${MAX_VALUE_SIZE} supported`,
+      `${what}: ${typeName(btf, typeId)} is ${size} bytes, more than the ${MAX_VALUE_SIZE} supported`,
     );
   }
   const out = new Uint8Array(size);
   nodes = 0;
-  encode(btf, typeId, json, out, 0, "value", 0);
+  encode(btf, typeId, json, out, 0, what, 0);
   return out;
 }
 

@@ -1,6 +1,7 @@
 import { type Command, flag, jsonOption, needPositional, str } from "./command.ts";
 import { printJson } from "./output.ts";
-import { decode, disassemble } from "../asm/index.ts";
+import { type DisasmNames, decode, disassemble } from "../asm/index.ts";
+import { disasmNames } from "../verifier/index.ts";
 import { isElf, readObject, selectProgram } from "../ops/index.ts";
 import { jitCodeOfStored, readInputFile, withTemporaryLoad } from "../ops/index.ts";
 import { Vm, disassembleX86 } from "../native/index.ts";
@@ -27,7 +28,7 @@ export const disasmCommand: Command = {
   async run(p) {
     const file = needPositional(p, 0, "FILE", "bpftime disasm");
     const bytes = readInputFile(file, "program file");
-    const progs: Array<{ name: string; code: Uint8Array; fn: string }> = [];
+    const progs: Array<{ name: string; code: Uint8Array; fn: string; names?: DisasmNames }> = [];
     const raw = flag(p, "raw") || !isElf(bytes);
     if (raw) {
       progs.push({ name: file, code: bytes, fn: "" });
@@ -40,6 +41,7 @@ export const disasmCommand: Command = {
           name: `${prog.name} (${prog.section})`,
           code: prog.instructions,
           fn: prog.name,
+          names: disasmNames(spec.maps),
         });
     }
     // Text per program; printed as it comes, or collected for --json.
@@ -68,7 +70,8 @@ export const disasmCommand: Command = {
         );
         out.write(disassembleX86(code));
       } else {
-        out.write(disassemble(decode(prog.code), { listing: true }).replace(/^\n/, ""));
+        const listing = disassemble(decode(prog.code), { listing: true, names: prog.names });
+        out.write(listing.replace(/^\n/, ""));
       }
     }
     if (json) printJson(listings);

@@ -7,6 +7,7 @@ import { commandHelp } from "./help.ts";
 import { version } from "../version.ts";
 import { label } from "./command.ts";
 import { levels, logLevel } from "../log.ts";
+import { didYouMean } from "../suggest.ts";
 
 // Commands load lazily inside main()'s error handling: a native library that
 // fails to load is then one clear line, not a stack trace at import time.
@@ -20,7 +21,12 @@ const rootBase = {
   options: {
     version: { type: "boolean" as const, short: "V", description: "print the version" },
   },
-  examples: ["bpftime --version", "bpftime run examples/build/sum.bpf.o --engine jit"],
+  examples: [
+    "bpftime load examples/build/url_filter.bpf.o",
+    "bpftime attach url_filter nginx --prefix /aaaa",
+    "bpftime run examples/build/checksum.bpf.o --engine jit",
+    "bpftime start -- ./app",
+  ],
 };
 
 async function dispatch(argv: string[]): Promise<number> {
@@ -37,9 +43,10 @@ async function dispatch(argv: string[]): Promise<number> {
     const word = argv[i]!;
     const next = cmd.subcommands.find((c) => c.name === word || c.aliases?.includes(word));
     if (!next) {
+      const names = cmd.subcommands.flatMap((c) => [c.name, ...(c.aliases ?? [])]);
       throw new BpftimeError(
         "usage",
-        `${label(path)}unknown command "${word}"; see \`${path} --help\``,
+        `${label(path)}unknown command "${word}"${didYouMean(word, names)}; see \`${path} --help\``,
       );
     }
     cmd = next;
@@ -63,8 +70,9 @@ async function dispatch(argv: string[]): Promise<number> {
       return 0;
     }
     if (rest.length === 0) {
-      process.stdout.write(commandHelp(root, "bpftime"));
-      return 0;
+      // No command is a usage error (as git and bpftool do): usage on stderr, exit 2.
+      process.stderr.write(commandHelp(root, "bpftime"));
+      return exitCodes.usage;
     }
     parseCommandArgs(root, path, rest);
   }

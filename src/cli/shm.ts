@@ -1,6 +1,6 @@
 import { type Command, flag, jsonOption, shmOption, str } from "./command.ts";
-import { createRegion, deleteRegion, parseSize, regionInfo } from "../ops/index.ts";
-import { printJson } from "./output.ts";
+import { createRegion, deleteRegion, listRegions, parseSize, regionInfo } from "../ops/index.ts";
+import { printJson, table } from "./output.ts";
 import type { Parsed } from "./command.ts";
 import { kernelOption, kernelRemove } from "./kernel.ts";
 
@@ -74,6 +74,26 @@ const info: Command = {
   },
 };
 
+const list: Command = {
+  name: "list",
+  aliases: ["ls"],
+  summary: "list the regions that exist",
+  usage: "[--json]",
+  options: { ...jsonOption },
+  examples: ["bpftime shm list"],
+  run(p) {
+    const regions = listRegions();
+    if (flag(p, "json")) return printJson(regions);
+    if (!regions.length) return console.log("no regions (`bpftime shm create NAME` makes one)");
+    console.log(
+      table(
+        ["NAME", "SIZE", "PATH"],
+        regions.map((r) => [r.name, r.size, r.path]),
+      ),
+    );
+  },
+};
+
 const remove: Command = {
   name: "remove",
   aliases: ["rm"],
@@ -91,6 +111,6 @@ const remove: Command = {
 
 export const shmCommand: Command = {
   name: "shm",
-  summary: "create, inspect and remove shared-memory regions",
-  subcommands: [create, info, remove],
+  summary: "create, list, inspect and remove shared-memory regions",
+  subcommands: [create, list, info, remove],
 };

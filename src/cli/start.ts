@@ -66,17 +66,17 @@ export const injectCommand: Command = {
 export const ejectCommand: Command = {
   name: "eject",
   summary: "make the agent in a running process remove every hook and stop",
-  usage: "PID [--json]",
+  usage: "PID [--shm NAME] [--json]",
   description:
     "Ask the agent in process PID (started by `bpftime start` or `bpftime inject`) to detach\n" +
     "every hook and stop, and wait until it has. The process keeps running, unhooked; the\n" +
     "region's links stay (other processes keep them). `bpftime inject PID` starts it again.\n" +
-    "Also spelled `bpftime detach --pid PID`.",
-  options: { ...jsonOption },
+    "Also spelled `bpftime detach --pid PID`. With --shm, only if that agent runs region NAME.",
+  options: { ...shmOption, ...jsonOption },
   examples: ["bpftime eject 1234", "bpftime detach --pid 1234"],
   async run(p) {
     const pid = needPositional(p, 0, "PID", "bpftime eject");
-    const r = await eject(pid);
+    const r = await eject(pid, str(p, "shm"));
     if (flag(p, "json")) return printJson(r);
     console.log(`agent in process ${r.pid} stopped: every hook removed`);
   },

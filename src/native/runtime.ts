@@ -4,7 +4,10 @@
 import { FFIType, ptr, CString, type Pointer } from "bun:ffi";
 import { nativeError, openLibrary } from "./lib.ts";
 import { ERRNO, NativeError } from "./errno.ts";
+import { readdirSync } from "node:fs";
+import { dirname } from "node:path";
 import { BpftimeError } from "../errors.ts";
+import { didYouMean } from "../suggest.ts";
 
 const { ptr: P, cstring: S, i32, u32, u64, i64, void: V, bool: B } = FFIType;
 
@@ -205,6 +208,18 @@ export function regionName(name?: string): string {
   return name || process.env.BPFTIME_SHM || "bpftime";
 }
 
+/** The names of the regions in the directory where region `like` would be, sorted. */
+export function existingRegions(like?: string): string[] {
+  try {
+    return readdirSync(dirname(regionPath(like)))
+      .filter((f) => f.startsWith("bpftime-") && !f.endsWith(".meta"))
+      .map((f) => f.slice("bpftime-".length))
+      .sort();
+  } catch {
+    return [];
+  }
+}
+
 export function regionPath(name?: string): string {
   const buf = new Uint8Array(512);
   const n = check(s.bpftime_region_path(ptr(cstr(regionName(name))), ptr(buf), buf.length));
@@ -235,7 +250,21 @@ export class Region {
   static open(name?: string): Region {
     const n = regionName(name);
     const out = new BigUint64Array(1);
-    check(s.bpftime_region_open(ptr(cstr(n)), ptr(out)));
+    try {
+      check(s.bpftime_region_open(ptr(cstr(n)), ptr(out)));
+    } catch (e) {
+      if (!(e instanceof NativeError && e.errno === ERRNO("ENOENT"))) throw e;
+      // A wrong --shm: say which regions do exist.
+      const names = existingRegions(n);
+      const here = names.length
+        ? `regions here: ${names.slice(0, 8).join(", ")}${names.length > 8 ? ", …" : ""}`
+        : "there are no regions yet";
+      // `--shm bpftime-x` for region x: the file name, not the region's.
+      const bare = n.replace(/^bpftime-/, "");
+      const hint =
+        bare !== n && names.includes(bare) ? ` (did you mean "${bare}"?)` : didYouMean(n, names);
+      throw new NativeError(e.errno, `${e.message}${hint}; ${here}`);
+    }
     return new Region(Number(out[0]) as unknown as Pointer, n);
   }
 

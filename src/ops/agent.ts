@@ -151,8 +151,26 @@ function watcherRunning(pid: number): boolean {
 }
 
 /** Makes the agent in process pid remove every hook; waits until it has. */
-export async function eject(pidStr: string, timeoutMs = 10_000): Promise<{ pid: number }> {
+export async function eject(
+  pidStr: string,
+  shm?: string,
+  timeoutMs = 10_000,
+): Promise<{ pid: number }> {
   const pid = checkPid(pidStr, "eject");
+  // With a region named (as inject takes it): only an agent on that region.
+  if (shm !== undefined) {
+    const r = Region.open(shm);
+    try {
+      r.reapInstances();
+      if (!r.instanceIds().some((id) => r.instance(id).pid === pid))
+        throw new BpftimeError(
+          "not_found",
+          `eject: process ${pid} has no agent on region ${r.name}; see \`bpftime list --shm ${r.name}\``,
+        );
+    } finally {
+      r.close();
+    }
+  }
   try {
     ejectAgent(pid);
   } catch (e) {

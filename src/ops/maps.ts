@@ -74,7 +74,7 @@ function fromInput(
   size: number,
   btf: Btf | undefined,
   typeId: number | undefined,
-  what: string,
+  what: "key" | "value",
 ): Uint8Array {
   if (text.startsWith("hex:")) {
     const clean = text.slice(4).replace(/[\s:]/g, "");
@@ -95,7 +95,7 @@ function fromInput(
     } catch {
       json = text; // a bare string, e.g. for char arrays
     }
-    const b = parseValue(btf, typeId, json);
+    const b = parseValue(btf, typeId, json, what);
     if (b.length !== size)
       throw new BpftimeError(
         "invalid_argument",

@@ -4,6 +4,7 @@
 // same errors.
 import { BpftimeError } from "../errors.ts";
 import { ERRNO, NativeError, type Region } from "../native/index.ts";
+import { didYouMean } from "../suggest.ts";
 
 interface Kind {
   what: "program" | "map" | "link";
@@ -53,11 +54,13 @@ function resolve(k: Kind, r: Region, ref: string): number {
   if (k.what === "link")
     throw new BpftimeError("usage", `${k.what} id must be a number, got "${ref}"`);
   const matches = k.ids(r).filter((id) => k.nameOf(r, id) === ref);
-  if (matches.length === 0)
+  if (matches.length === 0) {
+    const names = k.ids(r).flatMap((id) => k.nameOf(r, id) ?? []);
     throw new BpftimeError(
       "not_found",
-      `no ${k.what} named "${ref}" in region ${r.name}; see \`${k.list}\``,
+      `no ${k.what} named "${ref}" in region ${r.name}${didYouMean(ref, names)}; see \`${k.list}\``,
     );
+  }
   if (matches.length > 1)
     throw new BpftimeError(
       "usage",

@@ -1,8 +1,15 @@
 // Region life cycle: shared by `bpftime shm …` and the HTTP API.
 import { BpftimeError } from "../errors.ts";
 import { removeMeta } from "./metadata.ts";
-import { chmodSync, chownSync } from "node:fs";
-import { Region, regionName, regionPath, removeRegion, type RegionInfo } from "../native/index.ts";
+import { chmodSync, chownSync, statSync } from "node:fs";
+import {
+  existingRegions,
+  Region,
+  regionName,
+  regionPath,
+  removeRegion,
+  type RegionInfo,
+} from "../native/index.ts";
 
 /** "64M", "1G", "4096" → bytes; usage error otherwise. */
 export function parseSize(v: string): number {
@@ -104,6 +111,14 @@ export function regionInfo(name?: string): RegionInfo & {
   } finally {
     r.close();
   }
+}
+
+/** The regions that exist (`bpftime shm list`): name, path and size of each. */
+export function listRegions(): Array<{ name: string; path: string; size: number }> {
+  return existingRegions().map((name) => {
+    const path = regionPath(name);
+    return { name, path, size: statSync(path).size };
+  });
 }
 
 /** Removes region `name` and its sidecar metadata; returns its name (`bpftime shm remove`). */

@@ -42,7 +42,5 @@ export function docs() {
       }),
     )
     .get("/docs/assets/swagger-ui-bundle.js", () => Bun.file(swaggerJs), { detail: { hide: true } })
-    .get("/docs/assets/swagger-ui.css", () => Bun.file(swaggerCss), { detail: { hide: true } })
-    .get("/docs/assets/swagger-ui-bundle.js", () => Bun.file(swaggerJs), { detail: { hide: true } })
     .get("/docs/assets/swagger-ui.css", () => Bun.file(swaggerCss), { detail: { hide: true } });
 }

@@ -15,6 +15,7 @@ export {
   type VerifyErrorInfo,
 } from "./verifier.ts";
 export { type SourceLine, sourceLineText } from "./source-lines.ts";
+export { disasmNames } from "./slots.ts";
 export {
   CONTEXTS,
   PROGRAM_TYPES,

@@ -8,7 +8,7 @@ import { basename, join } from "node:path";
 import { assemble, decode, disassembleLines, encode, lddw } from "../asm/index.ts";
 import { loadObject } from "../elf/index.ts";
 import type { ProgramType } from "./contexts.ts";
-import { verify } from "./index.ts";
+import { disasmNames, verify } from "./index.ts";
 import { compiledPrograms } from "./testdata/compile.ts";
 import { mapsOf } from "./testdata/corpus.ts";
 import { NEGATIVE, NEG_MAPS } from "./testdata/negative.ts";
@@ -91,7 +91,9 @@ describe("the log prints each instruction as bpftime disasm does", () => {
   for (const p of programs) {
     // The listing `bpftime disasm` prints for this program (same call as the CLI).
     test(`${p.label} (disassembleLines)`, () => {
-      const listing = listingTexts(disassembleLines(decode(p.insts), { listing: true }));
+      const listing = listingTexts(
+        disassembleLines(decode(p.insts), { listing: true, names: disasmNames(p.maps) }),
+      );
       const r = verify({ insts: p.insts, type: p.type, maps: p.maps }, { log: true });
       expect(r.ok).toBe(true);
       expect(expectLogMatches(r.log, listing)).toBeGreaterThan(0);
@@ -123,7 +125,9 @@ describe("a refusal names the instruction as bpftime disasm does", () => {
         { insts: c.bytes, type: c.type, maps: NEG_MAPS },
         c.budget !== undefined ? { budget: c.budget } : {},
       );
-      const listing = listingTexts(disassembleLines(decode(c.bytes), { listing: true }));
+      const listing = listingTexts(
+        disassembleLines(decode(c.bytes), { listing: true, names: disasmNames(NEG_MAPS) }),
+      );
       const text = listing.get(r.error!.index) ?? "(second half of lddw)";
       expect(r.error!.instruction).toBe(text);
       expect(r.error!.message).toStartWith(`instruction ${r.error!.index} (${text}): `);

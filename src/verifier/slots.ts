@@ -4,6 +4,7 @@
 // src/asm's, so a message shows what `bpftime disasm` prints for that slot.
 
 import {
+  type DisasmNames,
   type Instruction,
   SLOT_SIZE,
   decode,
@@ -11,6 +12,7 @@ import {
   instructionText,
   slotCount,
 } from "../asm/index.ts";
+import { helperById } from "./helpers.ts";
 
 /** One entry per slot; undefined for the second slot of a lddw. */
 export type Slots = readonly (Instruction | undefined)[];
@@ -25,11 +27,26 @@ export function programSlots(bytes: Uint8Array): Slots {
   return slots;
 }
 
+/**
+ * The names `bpftime disasm` prints for an object's helpers and maps
+ * (`call bpf_map_lookup_elem`, `r1 = map[counts]`): helpers by id from
+ * helpers.def, maps by their index in the object.
+ */
+export function disasmNames(maps: ReadonlyArray<{ name?: string }>): DisasmNames {
+  return {
+    helper: (id) => {
+      const h = helperById.get(id);
+      return h && `bpf_${h.name}`;
+    },
+    map: (index) => maps[index]?.name || undefined,
+  };
+}
+
 /** The text of the instruction at slot `pc`, as `bpftime disasm` prints it. */
-export function slotText(slots: Slots, pc: number): string {
+export function slotText(slots: Slots, pc: number, names?: DisasmNames): string {
   if (pc < 0 || pc >= slots.length) return "?";
   const inst = slots[pc];
-  return inst ? instructionText(inst) : "(second half of lddw)";
+  return inst ? instructionText(inst, { names }) : "(second half of lddw)";
 }
 
 /**

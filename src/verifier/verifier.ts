@@ -42,7 +42,7 @@ import {
   sizeBytes,
   sizeOf,
 } from "../asm/index.ts";
-import { type Slots, programSlots, rawSlotText, slotText } from "./slots.ts";
+import { type Slots, disasmNames, programSlots, rawSlotText, slotText } from "./slots.ts";
 import { type SourceLine, SourceLines } from "./source-lines.ts";
 import {
   type AluKind,
@@ -464,7 +464,7 @@ class Verifier {
       let next = this.step(st, pc, insn, cp);
       if (this.wantLog)
         this.logLine(
-          `${pc}: (${insn.opcode.toString(16).padStart(2, "0")}) ${slotText(this.slots, pc)} ; ${stateToString(st, this.written, this.maps)}`,
+          `${pc}: (${insn.opcode.toString(16).padStart(2, "0")}) ${slotText(this.slots, pc, disasmNames(this.maps))} ; ${stateToString(st, this.written, this.maps)}`,
         );
       if (next < 0) {
         this.finish(cp);
@@ -1404,7 +1404,9 @@ export function verify(program: ProgramInput, opts: VerifyOptions = {}): VerifyR
     };
   } catch (e) {
     if (!(e instanceof VerifierError)) throw e;
-    const text = slots ? slotText(slots, e.index) : rawSlotText(program.insts, e.index);
+    const text = slots
+      ? slotText(slots, e.index, disasmNames(program.maps))
+      : rawSlotText(program.insts, e.index);
     const message = `instruction ${e.index} (${text}): ${e.reason}`;
     const log = v?.log ?? [];
     if (opts.log) log.push(message);
