@@ -129,3 +129,26 @@ int g(void) { return __builtin_preserve_type_info(*(struct s *)0, 0); }
     expect(res[1]).toMatchObject({ poison: false, newVal: 0n }); // type_exists
   });
 });
+
+const vmlinux = "/sys/kernel/btf/vmlinux";
+const noKernelBtf = !Bun.which("bpftool")
+  ? "no bpftool"
+  : !Bun.file(vmlinux).size
+    ? "no kernel BTF"
+    : undefined;
+if (noKernelBtf) console.log(`core.test.ts: ${noKernelBtf}: skipping the kernel BTF test`);
+describe.skipIf(!!noKernelBtf)("the running kernel's BTF", () => {
+  test("parses whole: as many types as bpftool lists, of the same kinds", () => {
+    const btf = parseBtf(new Uint8Array(readFileSync(vmlinux)));
+    const raw = Bun.spawnSync(["bpftool", "btf", "dump", "file", vmlinux, "format", "raw"]);
+    const lines = raw.stdout
+      .toString()
+      .split("\n")
+      .filter((l) => l.startsWith("["));
+    expect(btf.count - 1).toBe(lines.length); // types[0] is void
+    const kinds = (names: string[]) => [...new Set(names)].sort();
+    expect(kinds(btf.types.slice(1).map((t) => t.kind))).toEqual(
+      kinds(lines.map((l) => /^\[\d+\] (\w+)/.exec(l)![1]!.toLowerCase())),
+    );
+  });
+});
