@@ -9,7 +9,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { cli, cliEntry, regionNames, skipReason, startProcess } from "./helpers.ts";
+import { cli, cliEntry, regionNames, skipReason, startProcess, type Started } from "./helpers.ts";
 import { runName } from "./run-id.ts";
 import { buildUprobeFixture, fixturePath, kernelUprobesUnavailable } from "./uprobe-fixture.ts";
 
@@ -62,24 +62,35 @@ describe.skipIf(skip)("kernel provider", () => {
     expect(ok(["map", "dump", "--kernel", "globals_bss"])).toContain('"total":0');
   });
 
+  /**
+   * A new region with count_add attached to target:add, and the same object
+   * loaded into the kernel as "kc".
+   */
+  function countUnderBoth(): string {
+    const shm = newRegion();
+    ok(["load", obj("count")], shm);
+    ok(["attach", "count_add", "uprobe", "--arg", `${target}:add`], shm);
+    ok(["load", "--kernel", obj("count"), "--name", "kc"]);
+    return shm;
+  }
+
+  /** `bpftime start --shm SHM -- target loop 20`: the target calls add() in rounds until stopped. */
+  const startLoop = (shm: string): Started =>
+    startProcess([process.execPath, cliEntry, "start", "--shm", shm, "--", target, "loop", "20"]);
+
+  /** The process goes on: two more rounds of output (r=3 each), still running; then stops it. */
+  async function expectRunsOn(p: Started): Promise<void> {
+    const from = p.output().length;
+    await p.waitFor(new RegExp(`[\\s\\S]{${from}}[\\s\\S]*r=3\\n[\\s\\S]*r=3\\n`));
+    expect(p.proc.exitCode).toBeNull();
+    await p.stop();
+  }
+
   test(
     "bpftime hook first: attach --kernel on the patched function is refused; the process lives",
     async () => {
-      const shm = newRegion();
-      ok(["load", obj("count")], shm);
-      ok(["attach", "count_add", "uprobe", "--arg", `${target}:add`], shm);
-      ok(["load", "--kernel", obj("count"), "--name", "kc"]);
-      const p = startProcess([
-        process.execPath,
-        cliEntry,
-        "start",
-        "--shm",
-        shm,
-        "--",
-        target,
-        "loop",
-        "20",
-      ]);
+      const shm = countUnderBoth();
+      const p = startLoop(shm);
       await p.waitFor(/attached in process (\d+)/);
       const pid = Number(/attached in process (\d+)/.exec(p.output())![1]);
       const r = cli(["attach", "--kernel", "count_add", "uprobe", "--arg", `${target}:add`], {
@@ -89,10 +100,7 @@ describe.skipIf(skip)("kernel provider", () => {
       expect(r.stderr.trim().split("\n")).toHaveLength(1);
       expect(r.stderr).toContain(`hooked by bpftime in process ${pid}`);
       expect(ok(["list", "--kernel", "--json"])).not.toMatch(/"links":\[\{/);
-      const from = p.output().length;
-      await p.waitFor(new RegExp(`[\\s\\S]{${from}}[\\s\\S]*r=3\\n[\\s\\S]*r=3\\n`));
-      expect(p.proc.exitCode).toBeNull();
-      await p.stop();
+      await expectRunsOn(p);
     },
     T,
   );
@@ -100,33 +108,17 @@ describe.skipIf(skip)("kernel provider", () => {
   test(
     "kernel uprobe first: the agent refuses to patch over its int3, says so, and the process lives",
     async () => {
-      const shm = newRegion();
-      ok(["load", obj("count")], shm);
-      ok(["attach", "count_add", "uprobe", "--arg", `${target}:add`], shm);
-      ok(["load", "--kernel", obj("count"), "--name", "kc"]);
+      const shm = countUnderBoth();
       const k = JSON.parse(
         ok(["attach", "--kernel", "count_add", "uprobe", "--arg", `${target}:add`, "--json"]),
       );
-      const p = startProcess([
-        process.execPath,
-        cliEntry,
-        "start",
-        "--shm",
-        shm,
-        "--",
-        target,
-        "loop",
-        "20",
-      ]);
+      const p = startLoop(shm);
       await p.waitFor(
         /link 1 \(uprobe .*\): failed in process \d+: .*kernel uprobe or a breakpoint/,
       );
       // Removing the kernel uprobe now restores the original byte: the process runs on.
       ok(["detach", "--kernel", String(k.linkId)]);
-      const from = p.output().length;
-      await p.waitFor(new RegExp(`[\\s\\S]{${from}}[\\s\\S]*r=3\\n[\\s\\S]*r=3\\n`));
-      expect(p.proc.exitCode).toBeNull();
-      await p.stop();
+      await expectRunsOn(p);
     },
     T,
   );
