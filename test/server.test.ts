@@ -401,10 +401,7 @@ describe("bpftime serve: programs", () => {
   }, 60_000);
 
   test("GET /v1/programs/:id: disassembly, JIT size and verifier statistics; unknown ids are 404", async () => {
-    const shm = newRegion();
-    ok(["load", urlFilter, "--shm", shm]);
-    ok(["load", checksum, "--shm", shm]);
-    const s = await serve(shm);
+    const { shm, s } = await serveLoaded(urlFilter, checksum);
     const cs = (await json(await s.get("/v1/programs/2"))).body;
     expect(cs).toMatchObject({ id: 2, name: "checksum", type: "xdp", section: "xdp", mapIds: [] });
     expect(cs.jit.size).toBeGreaterThan(0);
@@ -543,10 +540,7 @@ describe("bpftime serve: maps", () => {
 
 describe("bpftime serve: links, targets, region", () => {
   test("attach, replace and detach as the CLI does; the CLI sees the same ids", async () => {
-    const shm = newRegion();
-    ok(["load", urlFilter, "--shm", shm]);
-    ok(["load", urlFilter, "--shm", shm]);
-    const s = await serve(shm);
+    const { shm, s } = await serveLoaded(urlFilter, urlFilter);
     const a = await json(
       await s.auth(
         "/v1/links",
@@ -577,10 +571,7 @@ describe("bpftime serve: links, targets, region", () => {
   }, 60_000);
 
   test("link errors are 4xx", async () => {
-    const shm = newRegion();
-    ok(["load", urlFilter, "--shm", shm]);
-    ok(["load", checksum, "--shm", shm]);
-    const s = await serve(shm);
+    const { shm, s } = await serveLoaded(urlFilter, checksum);
     const post = (b: unknown) => s.auth("/v1/links", sendJson("POST", b));
     expectError(
       await json(await post({ program: "2", type: "nginx", arg: "/" })),
