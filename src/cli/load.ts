@@ -1,3 +1,4 @@
+import { BpftimeError } from "../errors.ts";
 import { type Command, flag, jsonOption, needPositional, shmOption, str } from "./command.ts";
 import {
   autoAttach,
@@ -89,6 +90,12 @@ export const loadCommand: Command = {
     "bpftime load v1.bpf.o --pin-maps && bpftime load v2.bpf.o --reuse-maps",
   ],
   async run(p) {
+    if (p.rest.length && flag(p, "kernel"))
+      throw new BpftimeError(
+        "usage",
+        `load --kernel takes an eBPF object, not an application (${p.rest[0]}): run the ` +
+          "application directly to use the kernel's eBPF, or drop --kernel to run it on bpftime",
+      );
     if (p.rest.length) return await runApplication(p.rest, str(p, "shm"));
     if (flag(p, "kernel")) return kernelLoad(p);
     const file = needPositional(p, 0, "FILE.o", "bpftime load");
