@@ -66,14 +66,19 @@ async function session(
   argv: string[],
   calls: number,
   where: "kernel" | "bpftime",
-  opts: { region?: string; stopAfter?: string | RegExp; whileRunning?: () => void } = {},
+  opts: {
+    region?: string;
+    stopAfter?: string | RegExp;
+    whileRunning?: () => void;
+    cwd?: string;
+  } = {},
 ): Promise<{ code: number | string; out: string; region: string }> {
   const region = where === "bpftime" ? (opts.region ?? newRegion()) : "";
   const cmd =
     where === "bpftime"
       ? [process.execPath, cliEntry, "load", "--shm", region, "--", ...argv]
       : argv;
-  const p = startProcess(cmd);
+  const p = startProcess(cmd, opts.cwd ? { cwd: opts.cwd } : {});
   await p.waitFor("ready", 30_000);
   opts.whileRunning?.();
   runTarget(calls, where === "bpftime" ? region : undefined);
@@ -211,6 +216,28 @@ describe.skipIf(skip)("libbpf applications under bpftime load", () => {
       expect(listing).toMatch(/\bon_work\b.*uprobe from uprobe_counter pid \d+ \(bpftime load\)/);
       expect(listing).toMatch(/\bcalls\b.*\buprobe_counter pid \d+\s*$/m);
       expect(leftIn(ours.region)).toEqual([[], [], [], []]);
+    },
+    T,
+  );
+
+  test(
+    "a relative binary path becomes the file's absolute path in the attach target",
+    async () => {
+      const region = newRegion();
+      let targets: Array<{ arg: string }> = [];
+      const ours = await session(["./uprobe_counter", "./target"], 10, "bpftime", {
+        region,
+        cwd: dir,
+        whileRunning: () => {
+          targets = (
+            JSON.parse(cli(["list", "--shm", region, "--json"]).stdout) as {
+              targets: Array<{ arg: string }>;
+            }
+          ).targets;
+        },
+      });
+      expect(normalise(ours.out)).toBe(COUNTER_OUTPUT);
+      expect(targets.map((t) => t.arg.replace(/:0x[0-9a-f]+$/, ""))).toEqual([app("target")]);
     },
     T,
   );
