@@ -333,6 +333,13 @@ describe.skipIf(skip)("libbpf applications under bpftime load", () => {
     expect(leftIn(r.region)).toEqual([[], [], [], []]);
   });
 
+  test("after fork, parent and child both load programs at the same time", () => {
+    const r = once([app("forked")], "bpftime");
+    expect(r.stdout).toBe("child: 20 of 20 loads\nparent: 20 of 20 loads, child exit 0\n");
+    expect(r.code).toBe(0);
+    expect(leftIn(r.region)).toEqual([[], [], [], []]);
+  });
+
   test("batch map commands: update, lookup 4 at a time, delete, lookup-and-delete", () => {
     const r = once([app("batch")], "bpftime");
     expect(r.stderr).toBe("");
