@@ -16,7 +16,7 @@ const benches: Record<string, { what: string; cmd: string[] }> = {
     cmd: ["sh", join(here, "maps/run.sh")],
   },
   uprobe: {
-    what: "uprobes: ns per call, bpftime vs kernel uprobes",
+    what: "uprobes: ns per call, bpftime (jump and trap paths) vs kernel uprobes",
     cmd: ["sh", join(here, "uprobe/run.sh")],
   },
   syscall: {

@@ -38,8 +38,8 @@ struct agent_ctx {
     pthread_mutex_t lock;       /* held while the manager changes (watcher, fork) */
     struct bpftime_region *region;
     struct bpftime_attach_manager *manager;
-    struct bpftime_attach_impl *uprobe, *uretprobe;   /* owned by the manager */
-    struct bpftime_attach_impl *sys_enter, *sys_exit; /* owned by the manager */
+    struct bpftime_attach_impl *uprobe, *uretprobe, *usdt; /* owned by the manager */
+    struct bpftime_attach_impl *sys_enter, *sys_exit;      /* owned by the manager */
     pthread_t thread;
     bool joinable;      /* a watcher thread exists and nobody joined it yet */
     bool forked_child;  /* this process is a fork of the one that started */
@@ -66,7 +66,7 @@ static void teardown(void)
         } else {
             bpftime_attach_manager_destroy(agent.manager);
             agent.manager = NULL;
-            agent.uprobe = agent.uretprobe = NULL;
+            agent.uprobe = agent.uretprobe = agent.usdt = NULL;
             agent.sys_enter = agent.sys_exit = NULL;
         }
     }
@@ -110,7 +110,8 @@ static void *watcher(void *unused)
                          bpftime_attach_manager_attached(agent.manager));
         /* Waiting uprobes whose library was loaded since: hook them, and say so
          * in the region (they are no longer "waiting"). */
-        if (bpftime_uprobe_impl_retry(agent.uprobe) + bpftime_uprobe_impl_retry(agent.uretprobe) >
+        if (bpftime_uprobe_impl_retry(agent.uprobe) + bpftime_uprobe_impl_retry(agent.uretprobe) +
+                bpftime_uprobe_impl_retry(agent.usdt) >
             0)
             bpftime_attach_manager_report(agent.manager);
         pthread_mutex_unlock(&agent.lock);
@@ -167,18 +168,19 @@ static void atfork_child(void)
                      (int)getpid());
 }
 
-/* Creates and registers the uprobe, uretprobe and syscall enter/exit
+/* Creates and registers the uprobe, uretprobe, usdt and syscall enter/exit
  * implementations (the manager owns what it registered). */
 static int register_impls(void)
 {
     agent.uprobe = bpftime_uprobe_impl_create(0);
     agent.uretprobe = bpftime_uprobe_impl_create(1);
+    agent.usdt = bpftime_usdt_impl_create();
     agent.sys_enter = bpftime_syscall_impl_create(0);
     agent.sys_exit = bpftime_syscall_impl_create(1);
-    struct bpftime_attach_impl *impls[4] = {agent.uprobe, agent.uretprobe, agent.sys_enter,
-                                            agent.sys_exit};
+    struct bpftime_attach_impl *impls[] = {agent.uprobe, agent.uretprobe, agent.usdt,
+                                           agent.sys_enter, agent.sys_exit};
     int rc = 0;
-    for (int i = 0; i < 4; i++) {
+    for (size_t i = 0; i < sizeof impls / sizeof impls[0]; i++) {
         if (impls[i] && rc == 0 &&
             bpftime_attach_manager_register_impl(agent.manager, impls[i]) == 0)
             continue;

@@ -21,6 +21,7 @@ enum bpftime_target_type {
     BPFTIME_TARGET_URETPROBE = 3,        /* arg: as uprobe */
     BPFTIME_TARGET_SYSCALL_ENTER = 4,    /* arg: "tp|raw|ksys:NAME|all" (syscall_tracepoint.h) */
     BPFTIME_TARGET_SYSCALL_EXIT = 5,     /* arg: as syscall enter */
+    BPFTIME_TARGET_USDT = 6,             /* arg: "path:provider:name" */
 };
 
 /* Runs the linked program on ctx: 0 with its r0 in *ret, or a negative errno

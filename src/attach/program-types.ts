@@ -41,6 +41,7 @@ function verifierType(p: ProgramSpec): VerifierType {
   if (p.type === "kernel_only") return "raw"; // not reached: programKind returns first
   if (p.type === "kprobe") {
     if (p.attach.kind === "uprobe") return p.attach.retprobe ? "uretprobe" : "uprobe";
+    if (p.attach.kind === "usdt") return "uprobe"; // the same context: pt_regs at the site
     if (p.attach.kind === "kprobe" && p.attach.retprobe) return "kretprobe";
     return "kprobe";
   }
@@ -51,11 +52,13 @@ export function programTypeName(id: number, attachHint: string): string {
   if (id === progTypeId("kprobe"))
     return attachHint.startsWith("uretprobe")
       ? "uretprobe"
-      : attachHint.startsWith("uprobe")
-        ? "uprobe"
-        : attachHint.startsWith("kretprobe")
-          ? "kretprobe"
-          : "kprobe";
+      : attachHint.startsWith("usdt")
+        ? "usdt"
+        : attachHint.startsWith("uprobe")
+          ? "uprobe"
+          : attachHint.startsWith("kretprobe")
+            ? "kretprobe"
+            : "kprobe";
   return progTypeName(id) ?? `type ${id}`;
 }
 

@@ -8,6 +8,7 @@ const TARGET_UPROBE = 2;
 const TARGET_URETPROBE = 3;
 export const TARGET_SYSCALL_ENTER = 4;
 export const TARGET_SYSCALL_EXIT = 5;
+export const TARGET_USDT = 6;
 
 /** Longest attach-target argument (a prefix, a path:symbol) we accept. */
 export const MAX_TARGET_ARG = 255;
@@ -51,6 +52,11 @@ export const targetTypes: Record<string, TargetType> = {
     id: TARGET_SYSCALL_EXIT,
     programTypes: SYSCALL_PROGRAMS,
     describe: "syscall return, in the traced process (argument: SYSCALL or all)",
+  },
+  usdt: {
+    id: TARGET_USDT,
+    programTypes: [progTypeId("kprobe")],
+    describe: "USDT probe, every site (argument: BINARY:PROVIDER:NAME)",
   },
 };
 

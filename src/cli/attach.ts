@@ -49,6 +49,11 @@ export const attachCommand: Command = {
     'SEC("tracepoint/syscalls/sys_enter_NAME") (the syscall comes from the SEC()),\n' +
     'SEC("raw_tracepoint/sys_enter") and SEC("ksyscall/NAME") programs (--arg SYSCALL or all,\n' +
     "default: the SEC()'s syscall, else all); they run in processes with the agent.\n" +
+    "in it and +OFF inside that function, at an instruction. A usdt target\n" +
+    "BINARY:PROVIDER:NAME must be a probe in BINARY's .note.stapsdt (every site is hooked;\n" +
+    "with libbpf's usdt.bpf.h, --cookie is what bpf_usdt_cookie() returns). Without --arg\n" +
+    'the target comes from the program\'s SEC("uprobe/BINARY:SYMBOL"),\n' +
+    'SEC("uretprobe/BINARY:SYMBOL") or SEC("usdt/BINARY:PROVIDER:NAME").\n' +
     "Target types:\n" +
     Object.entries(targetTypes)
       .map(([n, t]) => `  ${n.padEnd(10)} ${t.describe}`)
@@ -77,6 +82,7 @@ export const attachCommand: Command = {
     'bpftime attach count_malloc uprobe   (target from SEC("uprobe/libc.so.6:malloc"))',
     'bpftime attach handle_openat syscall   (SEC("tracepoint/syscalls/sys_enter_openat"))',
     'bpftime attach count_syscalls sys_enter --arg all   (SEC("raw_tracepoint/sys_enter"))',
+    "bpftime attach on_entry usdt --arg /usr/bin/python3.11:python:function__entry",
     "bpftime attach --pid 1234",
     "bpftime attach --kernel count_malloc uprobe --arg /usr/lib/x86_64-linux-gnu/libc.so.6:malloc",
   ],

@@ -46,6 +46,8 @@ export type AttachHint =
   | { kind: "ksyscall"; retprobe: boolean; name?: string }
   /** A section libbpf knows whose program can only run in the kernel (fentry, cgroup, …). */
   | { kind: "kernel"; section: string; kernelType: number; kernelTypeName: string }
+  /** SEC("usdt/BINARY:PROVIDER:NAME"), or bare SEC("usdt") (target at attach time). */
+  | { kind: "usdt"; binary?: string; provider?: string; name?: string }
   | { kind: "tracepoint"; category?: string; name?: string }
   | { kind: "raw_tracepoint"; name?: string }
   | { kind: "xdp" }
@@ -102,6 +104,15 @@ function parseUprobe(sec: string, prefix: string, retprobe: boolean, sleepable: 
   return { kind: "uprobe" as const, retprobe, binary, symbol, offset, sleepable };
 }
 
+/** usdt/BINARY:PROVIDER:NAME (BINARY may be a path: "usdt//usr/bin/python3:python:gc__start"). */
+function parseUsdt(sec: string) {
+  const rest = sec.slice("usdt".length);
+  if (rest === "") return { kind: "usdt" as const };
+  const m = /^\/(.+):([^:]+):([^:]+)$/.exec(rest);
+  if (!m) badSecThrow(sec, "expected usdt/BINARY:PROVIDER:NAME, e.g. usdt/libc.so.6:libc:setjmp");
+  return { kind: "usdt" as const, binary: m[1]!, provider: m[2]!, name: m[3]! };
+}
+
 /** Program type and attach hint for a program section name, like libbpf's section_defs. */
 export function programInfoForSection(sec: string): SectionProgramInfo {
   const first = sec.split("/")[0]!;
@@ -114,6 +125,8 @@ export function programInfoForSection(sec: string): SectionProgramInfo {
         type: "kprobe",
         attach: parseUprobe(sec, first, first.startsWith("uret"), first.endsWith(".s")),
       };
+    case "usdt":
+      return { type: "kprobe", attach: parseUsdt(sec) };
     case "kprobe":
     case "kretprobe": {
       const retprobe = first === "kretprobe";
@@ -245,6 +258,8 @@ export function formatAttachHint(a: AttachHint): string {
         : "";
       return `${name} ${a.binary}:${a.symbol ?? ""}${off}`;
     }
+    case "usdt":
+      return a.binary ? `usdt ${a.binary}:${a.provider}:${a.name}` : "usdt (manual)";
     case "kprobe": {
       const name = a.retprobe ? "kretprobe" : "kprobe";
       if (!a.function) return a.offset ? `${name} 0x${a.offset.toString(16)}` : name;

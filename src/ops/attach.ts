@@ -8,6 +8,7 @@ import {
   TARGET_SYSCALL_ENTER,
   TARGET_SYSCALL_EXIT,
   cannotAttachReason,
+  TARGET_USDT,
   targetTypeByName,
   targetTypeName,
 } from "../attach/index.ts";
@@ -18,6 +19,7 @@ import { removeMeta } from "./metadata.ts";
 import { collectMaps } from "./maps.ts";
 import { resolveLink, resolveProgram } from "./resolve.ts";
 import { checkUprobeTarget } from "./uprobe-target.ts";
+import { prepareUsdtTarget } from "./usdt-target.ts";
 
 export interface AttachResult {
   linkId: number;
@@ -58,15 +60,18 @@ export function attach(
       throw new BpftimeError("usage", `attach: give the nginx target's --prefix`);
     arg = argOrDefault;
   } else if (t.id !== TARGET_SYSCALL_ENTER && t.id !== TARGET_SYSCALL_EXIT) {
-    // A uprobe's target defaults to its SEC("uprobe/BINARY:SYMBOL") (hint "uprobe BINARY:SYMBOL").
-    const hinted = /^u(?:ret)?probe (\S+:\S+)$/.exec(prog.attachHint)?.[1];
+    // A uprobe's target defaults to its SEC("uprobe/BINARY:SYMBOL") (hint "uprobe BINARY:SYMBOL"),
+    // a USDT program's to its SEC("usdt/BINARY:PROVIDER:NAME").
+    const hinted = /^(?:u(?:ret)?probe|usdt) (\S+:\S+)$/.exec(prog.attachHint)?.[1];
     const given = argOrDefault ?? hinted;
     if (given === undefined)
       throw new BpftimeError(
         "usage",
-        `attach: program ${prog.name} names no ${type} target in its SEC(): give --arg BINARY:SYMBOL`,
+        `attach: program ${prog.name} names no ${type} target in its SEC(): give --arg ${t.id === TARGET_USDT ? "BINARY:PROVIDER:NAME" : "BINARY:SYMBOL"}`,
       );
-    arg = checkUprobeTarget(type, given, cwd);
+    if (t.id === TARGET_USDT)
+      ({ arg, linkCookie: cookie } = prepareUsdtTarget(r, progId, given, cookie, cwd));
+    else arg = checkUprobeTarget(type, given, cwd);
   }
   const bytes = new TextEncoder().encode(arg!);
   if (bytes.length > MAX_TARGET_ARG) {

@@ -203,9 +203,13 @@ export const SnapshotSchema = t.Object({
 export const AttachBody = t.Object({
   program: Ref("the program"),
   type: t.String({
-    description: "target type: nginx, uprobe, uretprobe, sys_enter, sys_exit, syscall",
+    description: "target type: nginx, uprobe, uretprobe, usdt, sys_enter, sys_exit, syscall",
   }),
-  arg: t.Optional(t.String({ description: "target argument: URL prefix, BINARY:SYMBOL[+OFF]" })),
+  arg: t.Optional(
+    t.String({
+      description: "target argument: URL prefix, BINARY:SYMBOL[+OFF], BINARY:PROVIDER:NAME (usdt)",
+    }),
+  ),
   prefix: t.Optional(
     t.String({ description: "alias of arg, as the CLI's --prefix (for nginx targets)" }),
   ),
