@@ -19,6 +19,10 @@ const benches: Record<string, { what: string; cmd: string[] }> = {
     what: "uprobes: ns per call, bpftime (jump and trap paths) vs kernel uprobes",
     cmd: ["sh", join(here, "uprobe/run.sh")],
   },
+  syscall: {
+    what: "syscall targets: ns per intercepted getpid, bpftime (Syscall User Dispatch) vs the kernel tracepoint",
+    cmd: [process.execPath, join(here, "syscall/run.ts")],
+  },
   "syscall-server": {
     what: "map lookups from an application: bpftime load's syscall server vs the kernel's bpf()",
     cmd: ["sh", join(here, "syscall-server/run.sh")],
@@ -28,7 +32,7 @@ const benches: Record<string, { what: string; cmd: string[] }> = {
     cmd: [process.execPath, join(here, "nginx/run.ts")],
   },
   verifier: {
-    what: "verifier: µs per processed instruction",
+    what: "verifier: processed instructions and time, ours beside the kernel's verifier",
     cmd: [process.execPath, join(here, "verifier/run.ts")],
   },
   "verifier-soundness": {

@@ -48,9 +48,14 @@ export const attachCommand: Command = {
     "with libbpf's usdt.bpf.h, --cookie is what bpf_usdt_cookie() returns). Without --arg\n" +
     'the target comes from the program\'s SEC("uprobe/BINARY:SYMBOL"),\n' +
     'SEC("uretprobe/BINARY:SYMBOL") or SEC("usdt/BINARY:PROVIDER:NAME").\n' +
+    "A syscall target (sys_enter, sys_exit, or syscall: whichever the SEC() says) takes\n" +
+    'SEC("tracepoint/syscalls/sys_enter_NAME") (the syscall comes from the SEC()),\n' +
+    'SEC("raw_tracepoint/sys_enter") and SEC("ksyscall/NAME") programs (--arg SYSCALL or all,\n' +
+    "default: the SEC()'s syscall, else all); they run in processes with the agent.\n" +
     "Target types:\n" +
     Object.entries(targetTypes)
       .map(([n, t]) => `  ${n.padEnd(10)} ${t.describe}`)
+      .concat([`  ${"syscall".padEnd(10)} sys_enter or sys_exit, as the program's SEC() says`])
       .join("\n"),
   options: {
     prefix: {
@@ -74,6 +79,8 @@ export const attachCommand: Command = {
     "bpftime attach 3 uprobe --arg /usr/bin/ls:main",
     'bpftime attach count_malloc uprobe   (target from SEC("uprobe/libc.so.6:malloc"))',
     "bpftime attach on_entry usdt --arg /usr/bin/python3.11:python:function__entry",
+    'bpftime attach handle_openat syscall   (SEC("tracepoint/syscalls/sys_enter_openat"))',
+    'bpftime attach count_syscalls sys_enter --arg all   (SEC("raw_tracepoint/sys_enter"))',
     "bpftime attach --pid 1234",
     "bpftime attach --kernel count_malloc uprobe --arg /usr/lib/x86_64-linux-gnu/libc.so.6:malloc",
   ],
@@ -88,7 +95,7 @@ export const attachCommand: Command = {
     if (prefix !== undefined && argOpt !== undefined)
       throw new BpftimeError("usage", "attach: give --prefix or --arg, not both");
     const arg = prefix ?? argOpt;
-    if (arg === undefined && !["uprobe", "uretprobe", "usdt"].includes(type))
+    if (arg === undefined && type === "nginx")
       throw new BpftimeError(
         "usage",
         `attach: missing the target argument: --prefix or --arg; see \`${path} --help\``,

@@ -3,7 +3,8 @@
 // verifier does not support), jump and call targets, subprogram boundaries,
 // unreachable code, recursion, falling off the end. (lddw framing is checked
 // when the slots are decoded.) Also computes per-instruction register liveness (used to ignore
-// dead registers when pruning) and the pruning points.
+// dead registers when pruning) and the pruning points. Which scalars must
+// match exactly when pruning is decided during the walk (precision.ts).
 
 import {
   AluOp,
@@ -15,11 +16,9 @@ import {
   callTarget,
   classOf,
   instructionProblem,
-  isAlu,
   isCall,
   isConditionalJump,
   isExit,
-  isLddw,
   isLocalCall,
   isRegisterSource,
   isUnconditionalJump,
@@ -48,15 +47,6 @@ export interface Cfg {
   subprogOf: Int32Array;
   /** registers live before each instruction (bitmask r0..r10) */
   liveIn: Uint16Array;
-  /**
-   * Registers whose exact scalar value may matter later (a static
-   * over-approximation of the kernel's precision marks): they reach a branch
-   * condition, a memory address, a stored value, a helper or subprogram
-   * argument, or the exit of a subprogram, directly or through ALU results
-   * that do (pointer arithmetic included: its result is only used through
-   * those). Other live scalars compare as "any scalar" when pruning.
-   */
-  preciseIn: Uint16Array;
   /** instructions where states are recorded for pruning */
   prunePoint: Uint8Array;
 }
@@ -257,39 +247,6 @@ export function checkCfg(slots: Slots): Cfg {
     }
   }
 
-  // precision: backward dataflow like liveness, with propagation through ALU
-  const precUse = new Uint16Array(n);
-  const R = (r: number): number => 1 << r;
-  for (let i = 0; i < n; i++) {
-    const insn = slots[i];
-    if (!insn) continue;
-    const c = classOf(insn);
-    let u = 0;
-    if (isExit(insn)) u = subprogOf[i] !== 0 ? R(0) : 0;
-    else if (isCall(insn) || isConditionalJump(insn)) u = use[i]!;
-    else if (c === Class.LDX || c === Class.ST || c === Class.STX) u = use[i]!;
-    precUse[i] = u;
-  }
-  const preciseIn = new Uint16Array(n);
-  changed = true;
-  while (changed) {
-    changed = false;
-    for (let i = n - 1; i >= 0; i--) {
-      const insn = slots[i];
-      if (!insn) continue;
-      let out = 0;
-      for (const t of succs[i]!) out |= preciseIn[t]!;
-      let v = precUse[i]! | (out & ~def[i]!);
-      if (isAlu(insn) && out & R(insn.dst)) v |= use[i]!;
-      if (isLddw(insn)) v &= ~R(insn.dst);
-      v &= 0x7ff;
-      if (v !== preciseIn[i]) {
-        preciseIn[i] = v;
-        changed = true;
-      }
-    }
-  }
-
   // pruning points: jump targets, fall-through of branches, after calls
   const prunePoint = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
@@ -301,5 +258,5 @@ export function checkCfg(slots: Slots): Cfg {
     }
     if (isCall(insn) && i + 1 < n) prunePoint[i + 1] = 1;
   }
-  return { subprogs, subprogOf, liveIn, preciseIn, prunePoint };
+  return { subprogs, subprogOf, liveIn, prunePoint };
 }

@@ -308,7 +308,11 @@ function regsSafe(old: Frame, cur: Frame, liveRegs: number, preciseRegs: number)
   return true;
 }
 
-function stackSafe(old: Frame, cur: Frame): boolean {
+function stackSafe(
+  old: Frame,
+  cur: Frame,
+  precise: ReadonlySet<number> | undefined | true,
+): boolean {
   const ow = old.stype32;
   const cw = cur.stype32;
   for (let k = 0; k < STACK_SIZE / 4; k++) {
@@ -337,7 +341,8 @@ function stackSafe(old: Frame, cur: Frame): boolean {
       if (!os) continue; // continuation byte: checked with its start
       const cs = cur.spills[i];
       if (!cs || cs.size !== os.size) return false;
-      if (!regSafe(os.reg, cs.reg, ids)) return false;
+      if (!regSafe(os.reg, cs.reg, ids, precise === true || (precise?.has(i) ?? false)))
+        return false;
     }
   }
   return true;
@@ -352,16 +357,64 @@ export function spillStart(f: Frame, byte: number): number {
 }
 
 /**
+ * A hash of the live registers of every frame, equal for states that
+ * stateSafe(EXACT) finds equal both ways: a cheap first test before the
+ * infinite-loop check, which compares a state with every one recorded at the
+ * same instruction on its path (one per loop iteration).
+ */
+export function exactKey(st: State, liveIn: Uint16Array, pc: number): number {
+  let h = st.frames.length;
+  const mix = (x: number): void => {
+    h = (Math.imul(h ^ x, 0x9e3779b1) + 0x7f4a7c15) | 0;
+  };
+  // every frame: callers' callee-saved registers tell iterations of a loop
+  // around a call apart, when the callee's own registers are all alike
+  const n = st.frames.length;
+  for (let f = n - 1; f >= 0; f--) {
+    const regs = st.frames[f]!.regs;
+    const live = f === n - 1 ? liveIn[pc]! : liveIn[st.frames[f + 1]!.callsite + 1]! & 0x3c0;
+    for (let m = live & 0x7ff; m !== 0; m &= m - 1) {
+      const i = 31 - Math.clz32(m & -m);
+      const r = regs[i]!;
+      if (r.t === "not_init") continue;
+      mix(i);
+      mix(r.t.length);
+      mix(r.off);
+      const x = r.s;
+      mix(x.vl);
+      mix(x.vh);
+      mix(x.ml);
+      mix(x.mh);
+      mix(x.uminL);
+      mix(x.umaxL);
+      mix(x.sminL);
+      mix(x.smaxL);
+    }
+  }
+  return h;
+}
+
+/** Precision marks of an old state (precision.ts's Marks), or EXACT: every scalar compared. */
+export interface PreciseMarks {
+  regs: readonly number[];
+  stack: readonly (ReadonlySet<number> | undefined)[];
+}
+export const EXACT = "exact";
+
+/**
  * `cur` is covered by the fully explored `old` at the same instruction `pc`.
- * `liveIn`/`preciseIn` (cfg.ts) give the registers still read and those whose
- * exact value may still matter; callers' frames resume after their call.
+ * `liveIn` (cfg.ts) gives the registers still read; `marks` the scalars whose
+ * exact value mattered when `old` was explored (the others compare as "any
+ * scalar"); callers' frames resume after their call. With EXACT every live
+ * scalar must lie within old's: used both ways, it is the equality that
+ * detects an infinite loop.
  */
 export function stateSafe(
   old: State,
   cur: State,
   liveIn: Uint16Array,
-  preciseIn: Uint16Array,
   pc: number,
+  marks: PreciseMarks | typeof EXACT,
 ): boolean {
   const n = old.frames.length;
   if (n !== cur.frames.length) return false;
@@ -371,17 +424,13 @@ export function stateSafe(
   // the stacks: the conjunction does not depend on the order
   for (let i = n - 1; i >= 0; i--) {
     let live: number;
-    let precise: number;
-    if (i === n - 1) {
-      live = liveIn[pc]!;
-      precise = preciseIn[pc]!;
-    } else {
-      const ret = cur.frames[i + 1]!.callsite + 1;
-      live = liveIn[ret]! & 0x3c0;
-      precise = preciseIn[ret]! & 0x3c0;
-    }
+    if (i === n - 1) live = liveIn[pc]!;
+    else live = liveIn[cur.frames[i + 1]!.callsite + 1]! & 0x3c0;
+    const precise = marks === EXACT ? 0x7ff : marks.regs[i]!;
     if (!regsSafe(old.frames[i]!, cur.frames[i]!, live, precise)) return false;
   }
-  for (let i = n - 1; i >= 0; i--) if (!stackSafe(old.frames[i]!, cur.frames[i]!)) return false;
+  for (let i = n - 1; i >= 0; i--)
+    if (!stackSafe(old.frames[i]!, cur.frames[i]!, marks === EXACT ? true : marks.stack[i]))
+      return false;
   return true;
 }

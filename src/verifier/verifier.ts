@@ -4,7 +4,10 @@
 // contents, held references); branches fork the state, and at pruning points
 // a state already covered by a fully explored one stops ("pruned"). Loops are
 // explored iteration by iteration under an instruction budget, as the kernel
-// does for bounded loops.
+// does for bounded loops; they converge because a recorded state compares
+// only the scalars whose exact value a later decision needed (precision
+// tracking, precision.ts), and a state equal to one of its own ancestors at
+// a loop head is an infinite loop.
 
 import { BpftimeError } from "../errors.ts";
 import { VerifierError, checkCfg, type Cfg } from "./cfg.ts";
@@ -81,11 +84,25 @@ import {
   ptrReg,
   scalarReg,
   spillStart,
+  EXACT,
+  exactKey,
   stateSafe,
   stateToString,
   unknownReg,
 } from "./state.ts";
 import { mapTypeOf, mapTypes } from "../enums.ts";
+import {
+  type Marks,
+  type PrecSet,
+  backStep,
+  clearSet,
+  depthAux,
+  emptySet,
+  isEmpty,
+  markAt,
+  noMarks,
+  stackAux,
+} from "./precision.ts";
 
 // ------------------------------------------------------------ public types
 
@@ -198,12 +215,17 @@ interface Checkpoint {
   parent: Checkpoint | undefined;
   hit: number;
   miss: number;
+  /** the path from the parent checkpoint to this one: (slot, aux) pairs (precision.ts) */
+  hist: number[];
+  /** scalars whose exact value a decision after this point needed (precision.ts) */
+  marks: Marks;
   /**
    * (register, value hi, value lo) of the innermost frame's live, precise
    * constant scalars: a state is only covered if it has the same constants
    * there (scalarWithin(const c, x) needs x == c), a cheap first test.
+   * Recomputed when the marks change.
    */
-  sig: number[];
+  sig: number[] | undefined;
 }
 
 function constSig(st: State, mask: number): number[] {
@@ -233,6 +255,8 @@ interface Path {
   pc: number;
   cp: Checkpoint | undefined;
   from: number;
+  /** instructions run since `cp`: (slot, aux) pairs */
+  hist: number[];
 }
 
 function normalizeMapType(t: string | number): MapType | undefined {
@@ -298,9 +322,19 @@ class Verifier {
   private readonly allowWriteUser: boolean;
   private readonly sourceLines: SourceLines;
   private idGen = 0;
+  /** completed checkpoints by instruction: what later states are pruned against */
   private explored = new Map<number, Checkpoint[]>();
+  /** checkpoints still being explored, by instruction and exactKey: the loop check */
+  private open = new Map<number, Checkpoint[]>();
   private storedStates = 0;
   private pending: Path[] = [];
+  /** the running path's history since its checkpoint, and that checkpoint */
+  private hist: number[] = [];
+  private cp: Checkpoint | undefined;
+  /** aux of the running instruction's constant-offset stack access (precision.ts) */
+  private aux = 0;
+  /** scratch set for backtracking (one at a time) */
+  private readonly precSet = emptySet();
   readonly log: string[] = [];
   readonly stats: VerifyStats;
   readonly ctxAccesses = new Map<number, CtxAccess>();
@@ -343,7 +377,7 @@ class Verifier {
     const st: State = { frames: [newFrame(-1, 0, 0)], refs: new Map() };
     const r1 = ptrReg("ctx");
     st.frames[0]!.regs[1] = r1;
-    this.pending.push({ st, pc: 0, cp: undefined, from: -1 });
+    this.pending.push({ st, pc: 0, cp: undefined, from: -1, hist: [] });
     while (this.pending.length) {
       const p = this.pending.pop()!;
       if (this.wantLog && p.from >= 0)
@@ -352,39 +386,71 @@ class Verifier {
     }
   }
 
+  /** A path ended: checkpoints whose every path has ended become usable for pruning. */
   private finish(cp: Checkpoint | undefined): void {
     while (cp) {
       cp.branches--;
       if (cp.branches > 0) break;
+      this.complete(cp);
       cp = cp.parent;
     }
   }
 
-  /** At a pruning point: prune, detect a loop, or record a checkpoint. */
-  private visit(st: State, pc: number, cp: Checkpoint | undefined): Checkpoint | "prune" {
-    let list = this.explored.get(pc);
+  /** Every path from `cp` is explored: later states at its instruction may be pruned against it. */
+  private complete(cp: Checkpoint): void {
+    let list = this.explored.get(cp.pc);
     if (!list) {
       list = [];
-      this.explored.set(pc, list);
+      this.explored.set(cp.pc, list);
     }
-    const { liveIn, preciseIn } = this.cfg;
-    for (let k = 0; k < list.length; k++) {
+    if (list.length >= MAX_STATES_PER_INSN) {
+      list.shift(); // the oldest: loops complete their last iterations first
+      this.storedStates--;
+    }
+    list.push(cp);
+    this.storedStates++;
+  }
+
+  /** At a pruning point: prune, detect a loop, or record a checkpoint. */
+  private visit(st: State, pc: number, cp: Checkpoint | undefined): Checkpoint | "prune" {
+    const { liveIn } = this.cfg;
+    const list = this.explored.get(pc);
+    for (let k = 0; list && k < list.length; k++) {
       const e = list[k]!;
-      if (!sigMatches(e.sig, st) || !stateSafe(e.st, st, liveIn, preciseIn, pc)) {
+      e.sig ??= constSig(e.st, liveIn[pc]! & (e.marks.regs[e.st.frames.length - 1] ?? 0));
+      if (!sigMatches(e.sig, st) || !stateSafe(e.st, st, liveIn, pc, e.marks)) {
         // like the kernel: forget completed states that keep failing to match
-        if (++e.miss > e.hit * 3 + 3 && e.branches === 0) {
+        if (++e.miss > e.hit * 3 + 3) {
           list.splice(k--, 1);
           this.storedStates--;
         }
         continue;
       }
-      if (e.branches === 0) {
-        e.hit++;
-        this.stats.statesPruned++;
-        if (this.wantLog) this.logLine(`${pc}: safe`);
-        return "prune";
+      e.hit++;
+      this.stats.statesPruned++;
+      if (this.wantLog) this.logLine(`${pc}: safe`);
+      // what made the covering state safe needs the same precision here
+      this.propagate(e.marks);
+      return "prune";
+    }
+    // States still being explored (this path's ancestors among them) have
+    // marks that are not final, so they cannot cover this one; the same
+    // state again at a loop head is a loop that never ends.
+    const key = exactKey(st, liveIn, pc);
+    const openKey = pc * 2 ** 32 + (key >>> 0);
+    let open = this.open.get(openKey);
+    if (open) {
+      let live = 0;
+      for (const e of open) {
+        if (e.branches === 0) continue;
+        open[live++] = e;
+        if (stateSafe(e.st, st, liveIn, pc, EXACT) && stateSafe(st, e.st, liveIn, pc, EXACT))
+          fail(pc, `infinite loop detected at insn ${pc}`);
       }
-      fail(pc, `infinite loop detected at insn ${pc}`);
+      open.length = live;
+    } else {
+      open = [];
+      this.open.set(openKey, open);
     }
     const c: Checkpoint = {
       st: cloneState(st),
@@ -393,16 +459,11 @@ class Verifier {
       parent: cp,
       hit: 0,
       miss: 0,
-      sig: constSig(st, liveIn[pc]! & preciseIn[pc]!),
+      hist: this.hist,
+      marks: noMarks(st.frames.length),
+      sig: undefined,
     };
-    if (list.length >= MAX_STATES_PER_INSN) {
-      const k = list.findIndex((e) => e.branches === 0);
-      if (k < 0) return c; // keep exploring without recording
-      list.splice(k, 1);
-      this.storedStates--;
-    }
-    list.push(c);
-    this.storedStates++;
+    open.push(c);
     this.stats.statesExplored++;
     this.stats.peakStates = Math.max(
       this.stats.peakStates,
@@ -414,7 +475,8 @@ class Verifier {
   private runPath(p: Path): void {
     let st = p.st;
     let pc = p.pc;
-    let cp = p.cp;
+    this.cp = p.cp;
+    this.hist = p.hist;
     for (;;) {
       if (++this.stats.insnsProcessed > this.budget)
         fail(
@@ -422,12 +484,15 @@ class Verifier {
           `program too complex or unbounded loop: more than ${this.budget} instructions processed`,
         );
       if (this.cfg.prunePoint[pc]) {
-        const r = this.visit(st, pc, cp);
+        const r = this.visit(st, pc, this.cp);
         if (r === "prune") {
-          this.finish(cp);
+          this.finish(this.cp);
           return;
         }
-        cp = r;
+        if (r !== this.cp) {
+          this.cp = r;
+          this.hist = [];
+        }
       }
       const insn = this.slots[pc]!;
       if (this.wantLog) {
@@ -436,13 +501,15 @@ class Verifier {
         this.written.clear();
       }
       const depth = this.pending.length;
-      let next = this.step(st, pc, insn, cp);
+      this.aux = depthAux(st.frames.length - 1);
+      let next = this.step(st, pc, insn);
+      this.hist.push(pc, this.aux);
       if (this.wantLog)
         this.logLine(
           `${pc}: (${insn.opcode.toString(16).padStart(2, "0")}) ${slotText(this.slots, pc, disasmNames(this.maps))} ; ${stateToString(st, this.written, this.maps)}`,
         );
       if (next < 0) {
-        this.finish(cp);
+        this.finish(this.cp);
         return;
       }
       if (FORWARD_FIRST && this.pending.length > depth) {
@@ -451,7 +518,7 @@ class Verifier {
         // and the later, longer-checked ones are pruned against them.
         const other = this.pending[this.pending.length - 1]!;
         if (other.pc > pc && other.pc !== next) {
-          this.pending[this.pending.length - 1] = { st, pc: next, cp, from: pc };
+          this.pending[this.pending.length - 1] = { ...other, st, pc: next };
           st = other.st;
           next = other.pc;
         }
@@ -460,15 +527,56 @@ class Verifier {
     }
   }
 
-  private fork(st: State, pc: number, target: number, cp: Checkpoint | undefined): State {
+  /** Fork the running path at the branch `pc`: the copy goes on to `target` later. */
+  private fork(st: State, pc: number, target: number): State {
     const other = cloneState(st);
+    const cp = this.cp;
     if (cp) cp.branches++;
-    this.pending.push({ st: other, pc: target, cp, from: pc });
+    const hist = this.hist.slice();
+    hist.push(pc, this.aux);
+    this.pending.push({ st: other, pc: target, cp, from: pc, hist });
     this.stats.peakStates = Math.max(
       this.stats.peakStates,
       this.storedStates + this.pending.length,
     );
     return other;
+  }
+
+  // ---------------------------------------------------------- precision
+
+  /**
+   * A decision at the running instruction depends on the exact value of
+   * these registers (of the innermost frame): mark them precise in the
+   * path's checkpoints, back to where their values came from.
+   */
+  private needPrecise(st: State, ...regnos: number[]): void {
+    const set = clearSet(this.precSet);
+    const d = st.frames.length - 1;
+    const regs = curFrame(st).regs;
+    for (const r of regnos) if (regs[r]!.t === "scalar") set.regs[d] = set.regs[d]! | (1 << r);
+    if (set.regs[d] !== 0) this.backtrack(set);
+  }
+
+  /** A path pruned against a checkpoint needs that checkpoint's precision too. */
+  private propagate(marks: Marks): void {
+    const set = clearSet(this.precSet);
+    marks.regs.forEach((m, fr) => (set.regs[fr] = m));
+    marks.stack.forEach((slots, fr) => slots?.forEach((b) => set.stack[fr]!.add(b)));
+    if (!isEmpty(set)) this.backtrack(set);
+  }
+
+  private backtrack(set: PrecSet): void {
+    let hist = this.hist;
+    let cp = this.cp;
+    for (;;) {
+      for (let k = hist.length - 2; k >= 0; k -= 2)
+        backStep(this.slots[hist[k]!]!, hist[k + 1]!, set);
+      if (!cp) return;
+      if (markAt(cp.st, cp.marks, set)) cp.sig = undefined;
+      if (isEmpty(set)) return;
+      hist = cp.hist;
+      cp = cp.parent;
+    }
   }
 
   // ---------------------------------------------------------- registers
@@ -496,7 +604,7 @@ class Verifier {
   // ---------------------------------------------------------- step
 
   /** Execute one instruction; returns the next pc or -1 when the path ends. */
-  private step(st: State, pc: number, insn: Instruction, cp: Checkpoint | undefined): number {
+  private step(st: State, pc: number, insn: Instruction): number {
     switch (classOf(insn)) {
       case Class.ALU:
       case Class.ALU64:
@@ -546,7 +654,7 @@ class Verifier {
           return pc + 1;
         }
         if (isUnconditionalJump(insn)) return jumpTarget(insn, pc)!;
-        return this.condJump(st, pc, insn, cp);
+        return this.condJump(st, pc, insn);
       }
     }
     return fail(pc, `unknown opcode 0x${insn.opcode.toString(16)}`);
@@ -606,6 +714,9 @@ class Verifier {
       s = constReg(is64 ? insn.imm : insn.imm >>> 0);
     }
     if (isPointer(d) || isPointer(s)) {
+      // the scalar becomes part of the pointer (checked in full when pruning)
+      if (isPointer(d) && isRegisterSource(insn)) this.needPrecise(st, insn.src);
+      else if (isPointer(s)) this.needPrecise(st, dst);
       this.setReg(st, pc, dst, this.ptrArith(pc, insn, d, s, op, is64));
       return;
     }
@@ -917,8 +1028,16 @@ class Verifier {
     if (o % size !== 0) fail(pc, `misaligned stack access off=${o} size=${size}`);
     this.noteDepth(st, p, o);
     const b = o + STACK_SIZE;
-    if (kind === "read") return this.stackRead(pc, frame, b, size);
-    this.stackWrite(pc, frame, b, size, value!);
+    const depth = st.frames.length - 1;
+    if (kind === "read") {
+      const sp = frame.spills[b];
+      this.aux = stackAux(depth, p.frame, b, sp !== undefined && sp.size >= size);
+      return this.stackRead(pc, frame, b, size);
+    }
+    const spill = this.stackWrite(pc, frame, b, size, value!);
+    this.aux = stackAux(depth, p.frame, b, spill);
+    // a zero stored from a register makes the bytes "zero", not a spill
+    if (!spill && classOf(this.slots[pc]!) === Class.STX) this.needPrecise(st, this.slots[pc]!.src);
     return undefined;
   }
 
@@ -961,22 +1080,24 @@ class Verifier {
     frame.stype.fill(ST_MISC, b, b + len);
   }
 
-  private stackWrite(pc: number, frame: Frame, b: number, size: number, value: Reg): void {
+  /** Returns whether the value was spilled (else its bytes became "zero"). */
+  private stackWrite(pc: number, frame: Frame, b: number, size: number, value: Reg): boolean {
     this.stackClobber(frame, b, size); // owns the stack
     if (isPointer(value)) {
       if (size !== 8)
         fail(pc, `invalid size of register spill: ${size}-byte store of a ${value.t} pointer`);
       frame.spills[b] = { reg: value, size: 8 };
       frame.stype.fill(ST_SPILL, b, b + 8);
-      return;
+      return true;
     }
     const s = castScalar(value.s, size);
     if (isConst(s) && s.umin === 0n) {
       frame.stype.fill(ST_ZERO, b, b + size);
-      return;
+      return false;
     }
     frame.spills[b] = { reg: scalarReg(s), size };
     frame.stype.fill(ST_SPILL, b, b + size);
+    return true;
   }
 
   private atomic(st: State, pc: number, insn: Instruction): void {
@@ -1007,7 +1128,7 @@ class Verifier {
 
   // ---------------------------------------------------------- jumps
 
-  private condJump(st: State, pc: number, insn: Instruction, cp: Checkpoint | undefined): number {
+  private condJump(st: State, pc: number, insn: Instruction): number {
     const is32 = classOf(insn) === Class.JMP32;
     const kind = cmpKind(opOf(insn.opcode))!;
     const target = pc + 1 + insn.off;
@@ -1025,6 +1146,8 @@ class Verifier {
         curFrame(s).regs[insn.dst] = scalarReg(r[0]);
         if (isRegisterSource(insn) && !sameReg) curFrame(s).regs[insn.src] = scalarReg(r[1]);
       };
+      // the bounds decide the branch: only values within them take the same side
+      if (!t || !f) this.needPrecise(st, insn.dst, isRegisterSource(insn) ? insn.src : insn.dst);
       if (t && !f) {
         if (!sameReg) apply(st, t);
         return target;
@@ -1034,7 +1157,7 @@ class Verifier {
         return fall;
       }
       if (!t && !f) return -1; // contradictory state: path is infeasible
-      const other = this.fork(st, pc, target, cp);
+      const other = this.fork(st, pc, target);
       if (!sameReg) {
         apply(other, t!);
         apply(st, f!);
@@ -1042,12 +1165,15 @@ class Verifier {
       return fall;
     }
 
+    // a pointer against a scalar: whether the scalar is 0 decides null checks
+    if (isRegisterSource(insn)) this.needPrecise(st, insn.dst, insn.src);
+    else this.needPrecise(st, insn.dst);
     const nullable = (r: Reg): boolean => r.t === "map_value_or_null" || r.t === "mem_or_null";
     const zero = (r: Reg): boolean => r.t === "scalar" && isZero(r.s);
     if (!is32 && (kind === "jeq" || kind === "jne")) {
       const ptr = nullable(a) && zero(b) ? a : nullable(b) && zero(a) ? b : undefined;
       if (ptr) {
-        const other = this.fork(st, pc, target, cp);
+        const other = this.fork(st, pc, target);
         // jeq: taken branch has NULL; jne: taken branch has the object
         this.markNull(other, ptr, kind === "jeq");
         this.markNull(st, ptr, kind !== "jeq");
@@ -1068,7 +1194,7 @@ class Verifier {
       }
       if (pk && pkt) {
         const p = pkt;
-        const other = this.fork(st, pc, target, cp);
+        const other = this.fork(st, pc, target);
         // pkt <= end (or ==) gives the bytes before pkt
         const good = (k: CmpKind): boolean => k === "jle" || k === "jlt" || k === "jeq";
         if (good(pk)) this.markPktRange(other, p);
@@ -1076,7 +1202,7 @@ class Verifier {
         return fall;
       }
     }
-    this.fork(st, pc, target, cp);
+    this.fork(st, pc, target);
     return fall;
   }
 
@@ -1176,6 +1302,9 @@ class Verifier {
       // trace_printk's trailing arguments are varargs: the kernel leaves them unchecked
       if (proto.name === "trace_printk" && i >= 2 && this.reg(st, regno).t === "not_init") continue;
       const r = this.readReg(st, pc, regno);
+      // sizes and the scalars passed where memory is expected (NULL with size
+      // 0) are checked by value; ANYTHING arguments are not
+      if (kind !== "ANYTHING" && kind !== "USER_PTR") this.needPrecise(st, regno);
       switch (kind) {
         case "ANYTHING":
         case "USER_PTR":

@@ -6,7 +6,8 @@
 // signed division: unknown) is the reference.
 
 import { describe, expect, test } from "bun:test";
-import { assemble, encode } from "../../asm/index.ts";
+import { assemble, encode, ins } from "../../asm/index.ts";
+import { kernelUnavailable, kernelVerdict } from "../testdata/kernel.ts";
 import { verify } from "../index.ts";
 import { alu, rangeScalar } from "../scalar.ts";
 import { why } from "./contains.ts";
@@ -58,6 +59,50 @@ describe("unsigned division and modulo keep a range", () => {
       } finally {
         vm.close();
       }
+    });
+  }
+});
+
+// Kernel-accepted programs that bpftime refuses, by design (README, "Where
+// bpftime is stricter"): the kernel allows each to a privileged loader (root
+// here); bpftime programs run inside other processes, where an address or
+// stale stack bytes are the host's secrets and reading host memory from a
+// network program is not the program's business.
+describe("stricter than the kernel's privileged rules, by design", () => {
+  const maps = [{ name: "arr", type: "array", keySize: 4, valueSize: 16, maxEntries: 4 }];
+  const lookup = `*(u32 *)(r10 - 4) = 0\nr2 = r10\nr2 += -4\nld_pseudo r1, 5, 0\ncall 1\nif r0 == 0 goto +1\n`;
+  const cases: [string, Uint8Array, RegExp][] = [
+    [
+      "reading stack bytes never written (stale host data)",
+      encode(assemble("r0 = *(u64 *)(r10 - 8)\nr0 = 0\nexit")),
+      /uninitialised stack/,
+    ],
+    [
+      "storing a pointer into a map value (an address of the host)",
+      encode(assemble(`${lookup}*(u64 *)(r0 + 0) = r10\nr0 = 0\nexit`)),
+      /leaks addr into map value/,
+    ],
+    ["returning a pointer", encode(assemble("r0 = r10\nexit")), /leaks addr as return value/],
+    [
+      "bpf_probe_read_kernel from an XDP program (host memory)",
+      encode(assemble("r1 = r10\nr1 += -8\nr2 = 8\nr3 = 0\ncall 113\nr0 = 0\nexit")),
+      /not allowed in xdp programs/,
+    ],
+    [
+      "legacy packet access (LD_ABS)",
+      encode([ins(0xbf, 6, 1), ins(0x30, 0, 0, 0, 12), ins(0x95)]),
+      /legacy packet access/,
+    ],
+  ];
+  const noKernel = kernelUnavailable();
+  if (noKernel) console.log(`skip: kernel verdicts: ${noKernel}`);
+  for (const [name, insts, reason] of cases) {
+    const type = name.includes("LD_ABS") ? "socket_filter" : "xdp";
+    test(`refused: ${name}`, () => {
+      expect(verify({ insts, type, maps }).error?.reason ?? "accepted").toMatch(reason);
+    });
+    test.skipIf(noKernel !== undefined)(`the kernel accepts it (privileged): ${name}`, () => {
+      expect(kernelVerdict({ insts, type, maps })?.ok).toBe(true);
     });
   }
 });

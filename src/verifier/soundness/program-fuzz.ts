@@ -61,7 +61,10 @@ function step(rng: Rng): Instruction {
   }
 }
 
-/** A random program: unknowns, steps and forward branches, then accesses at computed offsets. */
+/**
+ * A random program: unknowns, steps and forward branches (sometimes inside a
+ * bounded loop), then accesses at computed offsets.
+ */
 export function randomProgram(rng: Rng): Instruction[] {
   const pro: Instruction[] = [
     ins(0xbf, 6, 1), // r6 = ctx
@@ -138,6 +141,21 @@ export function randomProgram(rng: Rng): Instruction[] {
         ? ins(cls | op, dst, 0, skip, imm(rng))
         : ins(cls | 0x08 | op, dst, SCALARS[rng.below(3)]!, skip),
     );
+  }
+  if (rng.below(3) === 0) {
+    // a bounded loop around the body (r4 counts 2..4 iterations): states of
+    // successive iterations meet at the loop head, where pruning and
+    // precision decide which of them are explored
+    const loop = out.slice(pro.length);
+    const times = 2 + rng.below(3);
+    return [
+      ...pro,
+      ins(0xb7, 4, 0, 0, 0), // r4 = 0
+      ...loop,
+      ins(0x07, 4, 0, 0, 1), // r4 += 1
+      ins(0xa5, 4, 0, -(loop.length + 2), times), // if r4 < times goto the body
+      ...epi,
+    ];
   }
   return [...out, ...epi];
 }

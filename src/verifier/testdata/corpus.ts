@@ -1,9 +1,11 @@
 // The programs the verifier benchmark (bench/verifier/run.ts) and the
 // differential test (../differential.test.ts) run: the compiled positive
-// suite, examples/build/*.bpf.o, the negative suite and synthetic programs
+// suite, examples/build/*.bpf.o, the loop-heavy programs of
+// test/fixtures/verifier-strength, the negative suite and synthetic programs
 // that exercise the instruction budget, pruning and state copies.
 
-import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { assemble, encode } from "../../asm/index.ts";
 import { loadObject } from "../../elf/index.ts";
@@ -13,12 +15,17 @@ import { compiledPrograms } from "./compile.ts";
 import { NEGATIVE, NEG_MAPS } from "./negative.ts";
 
 export interface CorpusProgram {
-  group: "pos" | "example" | "negative" | "synthetic";
+  group: "pos" | "example" | "strength" | "vm" | "negative" | "synthetic";
   label: string;
   insts: Uint8Array;
   type: ProgramType;
   maps: MapInfo[];
   opts: VerifyOptions;
+  /**
+   * The same code as a program type the kernel has, for types it has not
+   * (nginx_url_filter): the object's program NAME_xdp (see strengthPrograms).
+   */
+  kernelTwin?: { insts: Uint8Array; type: ProgramType; maps: MapInfo[] };
 }
 
 const root = join(import.meta.dir, "..", "..", "..");
@@ -48,6 +55,85 @@ export function examplePrograms(): CorpusProgram[] {
         maps,
         opts: {},
       });
+  }
+  return out;
+}
+
+/**
+ * test/fixtures/verifier-strength/*.bpf.c, compiled as examples/Makefile
+ * does: loop-heavy programs the bench compares with the kernel. An nginx
+ * URL-filter program `NAME` is compared through `NAME_xdp` in the same
+ * object, the same code over XDP's data/data_end pair (the kernel has no
+ * nginx program type). Empty without clang.
+ */
+export function strengthPrograms(): CorpusProgram[] {
+  return compileDir("strength", join(root, "test", "fixtures", "verifier-strength"), []);
+}
+
+/**
+ * bench/vm/progs/*.bpf.c as the VM bench's kernel variant (-DBENCH_KERNEL:
+ * the same loop body as an XDP program over 2 KiB of packet): long loops,
+ * some of which the kernel refuses ("The sequence of 8193 jumps is too
+ * complex"). Bench only: each takes seconds.
+ */
+export function vmPrograms(): CorpusProgram[] {
+  const dir = join(root, "bench", "vm", "progs");
+  return compileDir("vm", dir, ["-DBENCH_KERNEL", "-I", dir]);
+}
+
+/** Every *.bpf.c of `dir`, compiled as examples/Makefile does (empty without clang). */
+function compileDir(group: CorpusProgram["group"], dir: string, flags: string[]): CorpusProgram[] {
+  if (!existsSync(dir) || !Bun.which("clang")) return [];
+  const out: CorpusProgram[] = [];
+  const tmp = mkdtempSync(
+    join(tmpdir(), `bpftime-${process.env.BPFTIME_TEST_RUN ?? "x"}-v${group}-`),
+  );
+  try {
+    for (const f of readdirSync(dir).sort()) {
+      if (!f.endsWith(".bpf.c")) continue;
+      const obj = join(tmp, f.replace(/\.c$/, ".o"));
+      const arch = `/usr/include/${process.arch === "arm64" ? "aarch64" : "x86_64"}-linux-gnu`;
+      const r = Bun.spawnSync(
+        [
+          "clang",
+          "-O2",
+          "-g",
+          "-target",
+          "bpf",
+          "-D__TARGET_ARCH_x86",
+          ...flags,
+          "-I",
+          join(root, "native", "include"),
+          "-I",
+          arch,
+          "-Wall",
+          "-Werror",
+          "-c",
+          join(dir, f),
+          "-o",
+          obj,
+        ],
+        { stderr: "pipe" },
+      );
+      if (r.exitCode !== 0) throw new Error(`clang ${f}:\n${r.stderr.toString()}`);
+      const spec = loadObject(new Uint8Array(readFileSync(obj)), obj);
+      const maps = mapsOf(spec);
+      const byName = new Map(spec.programs.map((p) => [p.name, p]));
+      for (const p of spec.programs) {
+        const twin = byName.get(`${p.name}_xdp`);
+        out.push({
+          group,
+          label: `${f}:${p.name}`,
+          insts: p.instructions,
+          type: p.type as ProgramType,
+          maps,
+          opts: {},
+          ...(twin ? { kernelTwin: { insts: twin.instructions, type: "xdp", maps } } : {}),
+        });
+      }
+    }
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
   }
   return out;
 }
@@ -193,6 +279,8 @@ export function corpus(budget?: number): CorpusProgram[] {
   return [
     ...positivePrograms(),
     ...examplePrograms(),
+    ...strengthPrograms(),
+    ...vmPrograms(),
     ...negativePrograms(),
     ...syntheticPrograms(budget),
   ];

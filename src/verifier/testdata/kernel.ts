@@ -17,6 +17,9 @@ const KERNEL_PROG_TYPES: Partial<Record<ProgramType, number>> = Object.fromEntri
 
 const RINGBUF = mapTypeId("ringbuf");
 
+/** Whether the kernel has this program type (else kernelVerdict answers undefined). */
+export const kernelHasType = (type: ProgramType): boolean => KERNEL_PROG_TYPES[type] !== undefined;
+
 let helper: string | undefined | null;
 let why: string | undefined;
 
@@ -61,11 +64,15 @@ export function kernelUnavailable(): string | undefined {
   return v ? undefined : (why ?? "bpf(BPF_PROG_LOAD) is not allowed here");
 }
 
-export function kernelVerdict(p: {
-  insts: Uint8Array;
-  type: ProgramType;
-  maps: MapInfo[];
-}): KernelVerdict | undefined {
+export function kernelVerdict(
+  p: {
+    insts: Uint8Array;
+    type: ProgramType;
+    maps: MapInfo[];
+  },
+  /** ask for the kernel's statistics (BPF_LOG_STATS) instead of its full log */
+  opts: { stats?: boolean } = {},
+): KernelVerdict | undefined {
   const bin = kload();
   const ptype = KERNEL_PROG_TYPES[p.type];
   if (!bin || ptype === undefined) return undefined;
@@ -89,7 +96,11 @@ export function kernelVerdict(p: {
   const input = new Uint8Array(head.length + p.insts.length);
   input.set(head);
   input.set(p.insts, head.length);
-  const r = Bun.spawnSync([bin], { stdin: input, stdout: "pipe", stderr: "pipe" });
+  const r = Bun.spawnSync(opts.stats ? [bin, "stats"] : [bin], {
+    stdin: input,
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   const out = r.stdout.toString();
   if (r.exitCode !== 0) {
     why = out.split("\n")[0] || `kload exited ${r.exitCode}`;
@@ -97,4 +108,38 @@ export function kernelVerdict(p: {
   }
   const nl = out.indexOf("\n");
   return { ok: out.startsWith("OK"), log: out.slice(nl + 1) };
+}
+
+export interface KernelStats {
+  ok: boolean;
+  /** "processed N insns" */
+  insns: number;
+  /** "verification time N usec" */
+  usec: number;
+  /** the first line of the kernel's refusal, if it refused */
+  error?: string;
+}
+
+/** The kernel's verdict and its verification statistics, or undefined when it cannot be asked. */
+export function kernelStats(p: {
+  insts: Uint8Array;
+  type: ProgramType;
+  maps: MapInfo[];
+}): KernelStats | undefined {
+  const v = kernelVerdict(p, { stats: true });
+  if (!v) return undefined;
+  const insns = /processed (\d+) insns/.exec(v.log);
+  const usec = /verification time (\d+) usec/.exec(v.log);
+  const out: KernelStats = {
+    ok: v.ok,
+    insns: insns ? Number(insns[1]) : NaN,
+    usec: usec ? Number(usec[1]) : NaN,
+  };
+  if (!v.ok) {
+    const lines = v.log
+      .split("\n")
+      .filter((l) => l.trim() && !/^(processed|verification time|stack depth)/.test(l));
+    out.error = lines[lines.length - 1] ?? "refused";
+  }
+  return out;
 }

@@ -6,6 +6,10 @@
  * the kernel resolves through fd_array). Prints "OK" or "REJECT" on the
  * first line and the kernel verifier log after it. Exit 0 = answered,
  * 2 = could not ask (map creation failed, no permission...).
+ *
+ * `kload stats` asks for BPF_LOG_STATS instead of the full log: the kernel
+ * then prints only errors and its statistics ("verification time N usec",
+ * "processed N insns ..."), which bench/verifier compares with ours.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -34,8 +38,9 @@ static int read_all(void *buf, size_t n)
     return 0;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    int stats = argc > 1 && strcmp(argv[1], "stats") == 0;
     uint32_t hdr[2];
     if (read_all(hdr, sizeof(hdr)))
         return 2;
@@ -75,7 +80,7 @@ int main(void)
     a.license = (uintptr_t) "GPL";
     a.log_buf = (uintptr_t)log;
     a.log_size = sizeof(log);
-    a.log_level = 1;
+    a.log_level = stats ? 4 /* BPF_LOG_STATS */ : 1;
     a.fd_array = (uintptr_t)fds;
     int fd = sys_bpf(BPF_PROG_LOAD, &a);
     if (fd < 0 && errno == ENOSPC) {
