@@ -177,10 +177,10 @@ static int register_impls(void)
     agent.usdt = bpftime_usdt_impl_create();
     agent.sys_enter = bpftime_syscall_impl_create(0);
     agent.sys_exit = bpftime_syscall_impl_create(1);
-    struct bpftime_attach_impl *impls[5] = {agent.uprobe, agent.uretprobe, agent.usdt,
-                                            agent.sys_enter, agent.sys_exit};
+    struct bpftime_attach_impl *impls[] = {agent.uprobe, agent.uretprobe, agent.usdt,
+                                           agent.sys_enter, agent.sys_exit};
     int rc = 0;
-    for (int i = 0; i < 5; i++) {
+    for (size_t i = 0; i < sizeof impls / sizeof impls[0]; i++) {
         if (impls[i] && rc == 0 &&
             bpftime_attach_manager_register_impl(agent.manager, impls[i]) == 0)
             continue;

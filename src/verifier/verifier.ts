@@ -278,17 +278,42 @@ const accessBytes = (insn: Instruction): number => sizeBytes(sizeOf(insn.opcode)
 /** Map types each map-taking helper accepts (others: any map but ringbuf/prog_array). */
 const HELPER_MAP_TYPES: Record<string, readonly MapType[]> = {
   tail_call: ["prog_array"],
+  get_stackid: ["stack_trace"],
   perf_event_output: ["perf_event_array"],
   ringbuf_output: ["ringbuf"],
   ringbuf_reserve: ["ringbuf"],
   ringbuf_query: ["ringbuf"],
-  map_push_elem: ["queue", "stack"],
+  map_push_elem: ["queue", "stack", "bloom_filter"],
   map_pop_elem: ["queue", "stack"],
-  map_peek_elem: ["queue", "stack"],
-  map_lookup_elem: ["hash", "array", "percpu_hash", "percpu_array", "lru_hash", "lru_percpu_hash"],
-  map_update_elem: ["hash", "array", "percpu_hash", "percpu_array", "lru_hash", "lru_percpu_hash"],
+  map_peek_elem: ["queue", "stack", "bloom_filter"],
+  map_lookup_elem: [
+    "hash",
+    "array",
+    "percpu_hash",
+    "percpu_array",
+    "lru_hash",
+    "lru_percpu_hash",
+    "lpm_trie",
+  ],
+  map_update_elem: [
+    "hash",
+    "array",
+    "percpu_hash",
+    "percpu_array",
+    "lru_hash",
+    "lru_percpu_hash",
+    "lpm_trie",
+  ],
   // arrays as the kernel: the call verifies and fails at run time with -EINVAL
-  map_delete_elem: ["hash", "array", "percpu_hash", "percpu_array", "lru_hash", "lru_percpu_hash"],
+  map_delete_elem: [
+    "hash",
+    "array",
+    "percpu_hash",
+    "percpu_array",
+    "lru_hash",
+    "lru_percpu_hash",
+    "lpm_trie",
+  ],
 };
 
 for (const [helper, types] of Object.entries(HELPER_MAP_TYPES))
