@@ -246,6 +246,33 @@ const CASES: Case[] = [
     safe: 8,
   },
   {
+    // r8 waits in the caller while the subprogram runs (and forks, so its
+    // states are compared): the caller's frame needs the mark too
+    name: "a caller's register kept across a subprogram call",
+    asm: `${RANDOM}
+      if r6 > 10 goto safe
+      r8 = BAD
+      goto join
+    safe:
+      r8 = 4
+    join:
+      r1 = r6
+      call local noise
+      ${LOOKUP}
+      r0 += r8
+      r1 = *(u64 *)(r0 + 0)
+    out:
+      r0 = 0
+      exit
+    noise:
+      r0 = 0
+      if r1 > 20 goto +1
+      r0 = 1
+      exit`,
+    bad: 9,
+    safe: 8,
+  },
+  {
     name: "a branch the bounds decide guards the unsafe code",
     asm: `${RANDOM}
       if r6 > 10 goto safe
