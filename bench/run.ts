@@ -16,8 +16,12 @@ const benches: Record<string, { what: string; cmd: string[] }> = {
     cmd: ["sh", join(here, "maps/run.sh")],
   },
   uprobe: {
-    what: "uprobes: ns per call, bpftime vs kernel uprobes",
+    what: "uprobes: ns per call, bpftime (jump and trap paths) vs kernel uprobes",
     cmd: ["sh", join(here, "uprobe/run.sh")],
+  },
+  syscall: {
+    what: "syscall targets: ns per intercepted getpid, bpftime (Syscall User Dispatch) vs the kernel tracepoint",
+    cmd: [process.execPath, join(here, "syscall/run.ts")],
   },
   "syscall-server": {
     what: "map lookups from an application: bpftime load's syscall server vs the kernel's bpf()",

@@ -243,6 +243,28 @@ export const CRITICAL: CriticalMutant[] = [
     replace: '"nop\\n\\t"',
     test: sixArgs,
   },
+  // ---- the trap path (int3 + SIGTRAP) and USDT argument specs
+  {
+    id: "trap: a callback's write to rdi does not reach the thread",
+    file: "native/patcher/patcher.c",
+    find: "    g[REG_RDI] = (greg_t)regs.rdi;",
+    replace: "    (void)regs.rdi;",
+    test: cTest("test_trap", ["nop_in_the_middle_of_a_function_sees_its_registers"]),
+  },
+  {
+    id: "trap: every displaced instruction skipped as if it were a nop",
+    file: "native/patcher/patcher.c",
+    find: "        if (plan.is_nop) /* emulated: resume right after it */",
+    replace: "        if (1) /* emulated: resume right after it */",
+    test: cTest("test_trap", ["rip_relative_instruction_runs_out_of_line"]),
+  },
+  {
+    id: "usdt: %rdi read from the rsi slot of pt_regs",
+    file: "native/attach/usdt_args.c",
+    find: '{{"rdi", "edi", "di", "dil"}, 112}',
+    replace: '{{"rdi", "edi", "di", "dil"}, 104}',
+    test: cTest("test_usdt_args"),
+  },
   // ---- BTF printing
   {
     id: "btf: pointer to array printed without parentheses",

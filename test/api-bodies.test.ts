@@ -3,7 +3,7 @@
 // nested 20,000 levels deep is a 400 with a JSON error naming what is wrong.
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { cliOk, compileBpf, regionNames, repoRoot, tempDir } from "./helpers.ts";
+import { buildExamples, cliOk, compileBpf, regionNames, repoRoot, tempDir } from "./helpers.ts";
 import { createApp } from "../src/server/app.ts";
 
 const newRegion = regionNames("bodies");
@@ -73,5 +73,39 @@ describe("API bodies", () => {
         expect(json.message.split("\n")).toHaveLength(1);
       }
     }
+  });
+});
+
+describe("API references", () => {
+  test("ids are accepted as numbers or strings; prefix is arg's alias", async () => {
+    const shm = newRegion();
+    cliOk(["load", join(buildExamples(), "url_filter.bpf.o"), "--shm", shm]);
+    const send = appFor(shm);
+    const post = async (path: string, body: unknown, method = "POST") => {
+      const r = await send(method, path, JSON.stringify(body));
+      return { status: r.status, body: (await r.json()) as any };
+    };
+    const byNumber = await post("/v1/links", { program: 1, type: "nginx", arg: "/a" });
+    expect(byNumber.status).toBe(201);
+    const byString = await post("/v1/links", { program: "1", type: "nginx", prefix: "/b" });
+    expect(byString.status).toBe(201);
+    const byName = await post("/v1/links", { program: "url_filter", type: "nginx", arg: "/c" });
+    expect(byName.status).toBe(201);
+    const targets = (await (await send("GET", "/v1/targets", "")).json()) as Array<{ arg: string }>;
+    expect(targets.map((t: { arg: string }) => t.arg).sort()).toEqual(["/a", "/b", "/c"]);
+    const replaced = await post(`/v1/links/${byNumber.body.linkId}`, { program: 1 }, "PATCH");
+    expect(replaced).toMatchObject({ status: 200, body: { newProgId: 1 } });
+    const pinned = await post("/v1/pins", { kind: "map", ref: 1, name: "counts" });
+    expect(pinned.status).toBe(201);
+    // Neither arg nor prefix, or both disagreeing: a 400 naming the field.
+    const missing = await post("/v1/links", { program: 1, type: "nginx" });
+    expect(missing.status).toBe(400);
+    expect(missing.body).toMatchObject({ error: "invalid_request" });
+    expect(missing.body.message).toMatch(/^invalid body\/arg: missing /);
+    const both = await post("/v1/links", { program: 1, type: "nginx", arg: "/x", prefix: "/y" });
+    expect(both.status).toBe(400);
+    expect(both.body.message).toBe(
+      "invalid body: give the target argument as arg or prefix, not both; see /docs",
+    );
   });
 });

@@ -4,7 +4,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { buildExamples, cli, repoRoot } from "./helpers.ts";
+import { buildExamples, cli, compileBpf, repoRoot, tempDir } from "./helpers.ts";
 import { runName } from "./run-id.ts";
 import { commands } from "../src/cli/commands.ts";
 import type { Command } from "../src/cli/command.ts";
@@ -97,6 +97,47 @@ describe("CLI help when things go wrong", () => {
     const log = cli(["verify", join(examples, "url_filter.bpf.o"), "--log"]);
     expect(log.code).toBe(0);
     expect(log.stdout).toMatch(/\) call bpf_map_lookup_elem ;/);
+  });
+
+  test("map dump prints histogram-shaped values as print_log2_hist does; --hist reads bucket -> count", () => {
+    const obj = join(tempDir("hist"), "hist.bpf.o");
+    compileBpf(join(import.meta.dir, "fixtures", "hist", "hist.bpf.c"), obj);
+    expect(cli(["load", obj, "--shm", shm]).code).toBe(0);
+    const put = (m: string, k: string, v: string) =>
+      expect(cli(["map", "update", m, k, v, "--shm", shm]).code).toBe(0);
+    put("hists", "7", '{"slots":[1,0,4,2,0,0,0,0]}');
+    for (const [k, v] of [
+      ["0", "3"],
+      ["2", "6"],
+    ])
+      put("buckets", k!, v!);
+    const auto = cli(["map", "dump", "hists", "--shm", shm]);
+    expect(auto.code).toBe(0);
+    expect(auto.stdout).toBe(
+      [
+        "7:",
+        "     value               : count    distribution",
+        "         0 -> 1          : 1        |**********                              |",
+        "         2 -> 3          : 0        |                                        |",
+        "         4 -> 7          : 4        |****************************************|",
+        "         8 -> 15         : 2        |********************                    |",
+        "",
+      ].join("\n"),
+    );
+    const forced = cli(["map", "dump", "buckets", "--hist", "--json", "--shm", shm]);
+    expect(JSON.parse(forced.stdout)).toEqual([
+      {
+        counts: ["3", "0", "6"],
+        buckets: [
+          { low: "0", high: "1", count: "3" },
+          { low: "2", high: "3", count: "0" },
+          { low: "4", high: "7", count: "6" },
+        ],
+      },
+    ]);
+    // An array of zero counts reads as an empty histogram.
+    const empty = cli(["map", "dump", "verdict_counts", "--hist", "--shm", shm]);
+    expect(empty.stdout).toBe("(no values counted)\n");
   });
 
   test("every file a help example names exists", () => {

@@ -63,6 +63,7 @@ const INTERPOSERS: Record<string, string[]> = {
     "ioctl",
     "mmap",
     "mmap64",
+    "munmap",
     "syscall",
   ],
 };
@@ -92,6 +93,24 @@ describe.skipIf(skipReason(noNm, "exported symbols"))("exported symbols", () => 
       expect(actual).toEqual(expected);
     });
   }
+
+  // A library that is dlopen()ed (nginx loads its module, which links the
+  // syscall server) gets its thread-locals from the small static TLS surplus:
+  // a 64 KiB thread-local buffer made nginx fail with "cannot allocate memory
+  // in static TLS block". Keep thread-locals small (allocate big buffers).
+  test.skipIf(
+    skipReason(Bun.which("readelf") ? undefined : "readelf is not installed", "TLS size"),
+  )("every library's thread-local storage is small enough to be dlopen()ed", () => {
+    for (const lib of Object.keys(LIBRARIES)) {
+      const r = Bun.spawnSync(["readelf", "-lW", join(buildDir, lib)], { stdout: "pipe" });
+      const tls = r.stdout
+        .toString()
+        .split("\n")
+        .find((l) => l.trim().startsWith("TLS"));
+      const memsz = tls ? parseInt(tls.trim().split(/\s+/)[5]!, 16) : 0;
+      expect({ lib, memsz: memsz <= 4096 }).toEqual({ lib, memsz: true });
+    }
+  });
 
   test("internal helpers of the runtime are not exported (issue 13's list)", () => {
     const all = new Set(Object.keys(LIBRARIES).flatMap(exported));

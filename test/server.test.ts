@@ -19,6 +19,7 @@ import {
 } from "./helpers.ts";
 import { nginxSkipReason, requestStatus, startNginx } from "./nginx-harness.ts";
 import { createApp } from "../src/server/app.ts";
+import { runName } from "./run-id.ts";
 import { cliEntry } from "./helpers.ts";
 
 const examples = buildExamples();
@@ -184,7 +185,14 @@ describe("bpftime serve: token and listening", () => {
   }, 60_000);
 
   test("off loopback, reads need the token too (same app, no listener)", async () => {
-    const { app } = createApp({ token: "t".repeat(32), protectReads: true, allowedHosts: [] });
+    // A region name nothing made (not the default one, which a user may have).
+    const absent = runName("absent-region");
+    const { app } = createApp({
+      shm: absent,
+      token: "t".repeat(32),
+      protectReads: true,
+      allowedHosts: [],
+    });
     const req = (p: string, token?: string) =>
       app.handle(
         new Request(

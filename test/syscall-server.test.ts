@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { kernelUnavailable } from "../src/verifier/testdata/kernel.ts";
-import { cli, cliEntry, run, skipReason, startProcess } from "./helpers.ts";
+import { cli, cliEntry, compileBpf, repoRoot, run, skipReason, startProcess } from "./helpers.ts";
 import { RUN_ID, runName } from "./run-id.ts";
 
 const fixtures = join(import.meta.dir, "fixtures", "libbpf-apps");
@@ -66,7 +66,7 @@ async function session(
   argv: string[],
   calls: number,
   where: "kernel" | "bpftime",
-  opts: { region?: string; stopAfter?: string } = {},
+  opts: { region?: string; stopAfter?: string | RegExp; whileRunning?: () => void } = {},
 ): Promise<{ code: number | string; out: string; region: string }> {
   const region = where === "bpftime" ? (opts.region ?? newRegion()) : "";
   const cmd =
@@ -75,11 +75,23 @@ async function session(
       : argv;
   const p = startProcess(cmd);
   await p.waitFor("ready", 30_000);
+  opts.whileRunning?.();
   runTarget(calls, where === "bpftime" ? region : undefined);
   if (opts.stopAfter) await p.waitFor(opts.stopAfter, 30_000);
   p.proc.kill("SIGINT");
   const code = await p.exited;
   return { code, out: p.output(), region };
+}
+
+/** Names of the kernel's eBPF programs and maps (bpftool), to see that none is ours. */
+function kernelObjectNames(): string[] {
+  const names: string[] = [];
+  for (const kind of ["prog", "map"]) {
+    const r = run(["bpftool", kind, "show", "--json"]);
+    if (r.code === 0)
+      for (const o of JSON.parse(r.stdout) as Array<{ name?: string }>) names.push(o.name ?? "");
+  }
+  return names;
 }
 
 /** Runs an application that exits by itself (on the kernel, or under `bpftime load`). */
@@ -123,6 +135,8 @@ function bpffsMissing(): string | undefined {
 }
 
 // The same application, its output, per app: [argv after the app's path, calls, expected].
+// `target 10` calls malloc(12345) ten times (target.c).
+const MALLOC_OUTPUT = "ready\nmallocs of 12345 bytes: 10";
 const LATENCY_OUTPUT = "ready\ncalls=7 ret_sum=130 histogram_total=7";
 // bpftime_work(i % 4) returns 10 * x: x >= 1 for i < 10 is 1,2,3,1,2,3,1 (sum 130).
 const RINGBUF_OUTPUT = [
@@ -131,13 +145,71 @@ const RINGBUF_OUTPUT = [
   "total 10 events",
 ].join("\n");
 
+// bpf_perf_event_output of 16 bytes: the raw size the reader sees is padded
+// so the record is 8-byte aligned (round_up(16 + 4, 8) - 4 = 20), as the
+// kernel pads it. Per-CPU rings: lines may come in any order, so sorted.
+const PERFBUF_OUTPUT = [
+  "ready",
+  ...Array.from({ length: 10 }, (_, i) => `event ${i}: x=${i % 4} tag=62706674696d65 len=20`),
+  "total 10 events",
+].join("\n");
+// Keys 7i hold i² (i < 10); the batch deletes keys 0, 21 and 63; the pop takes the rest.
+const BATCH_OUTPUT = [
+  "lookup: " + Array.from({ length: 10 }, (_, i) => `${7 * i}=${i * i}`).join(" ") + " (10)",
+  "popped: " + [1, 2, 4, 5, 6, 7, 8].map((i) => `${7 * i}=${i * i}`).join(" ") + " (7)",
+  "left: none",
+  "",
+].join("\n");
+
+// self_work(i) = i + 1 for i < 3, called twice over (sum 12); a uprobe link
+// is a perf-event link, which the kernel cannot detach (EOPNOTSUPP), so the
+// second three calls count too. Link type 7 is BPF_LINK_TYPE_PERF_EVENT,
+// program type 2 kprobe, map type 2 array (.bss: one 8-byte value).
+const SELF_PROBE_OUTPUT = [
+  "attached: 3 calls",
+  "info: 0 link type 7, link prog is the prog: yes, prog on_self_work type 2, map type 2 key 4 value 8 max 1",
+  "stats: on",
+  "detach: -95",
+  "detached: 6 calls (sum 12)",
+  "",
+].join("\n");
+
+/** Ten event lines printed: the poll loop delivered every record before we stop it. */
+const TEN_EVENTS = /(event \d+: [^\n]*\n){10}/;
+const sortedEvents = (out: string) => {
+  const lines = normalise(out).split("\n");
+  const events = lines.filter((l) => l.startsWith("event "));
+  events.sort(
+    (a, b) => Number(a.split(" ")[1]!.slice(0, -1)) - Number(b.split(" ")[1]!.slice(0, -1)),
+  );
+  return [lines[0], ...events, lines[lines.length - 1]].join("\n");
+};
+
 describe.skipIf(skip)("libbpf applications under bpftime load", () => {
   test(
     "a uprobe counter read by map iteration counts every call; its objects go at exit",
     async () => {
-      const ours = await session([app("uprobe_counter"), app("target")], 10, "bpftime");
+      let kernelNames: string[] = [];
+      let inRegion: unknown[][] = [];
+      let listing = "";
+      const region = newRegion();
+      const ours = await session([app("uprobe_counter"), app("target")], 10, "bpftime", {
+        region,
+        whileRunning: () => {
+          kernelNames = kernelObjectNames();
+          inRegion = leftIn(region);
+          listing = cli(["list", "--shm", region]).stdout;
+        },
+      });
       expect(ours.code).toBe(0);
       expect(normalise(ours.out)).toBe(COUNTER_OUTPUT);
+      // While it ran: its program, map, target and link were the region's, none the kernel's.
+      expect(inRegion.map((objs) => objs.length)).toEqual([1, 1, 1, 1]);
+      expect(kernelNames).not.toContain("on_work");
+      expect(kernelNames).not.toContain("calls");
+      // `bpftime list` names the application and its pid beside what it made.
+      expect(listing).toMatch(/\bon_work\b.*uprobe from uprobe_counter pid \d+ \(bpftime load\)/);
+      expect(listing).toMatch(/\bcalls\b.*\buprobe_counter pid \d+\s*$/m);
       expect(leftIn(ours.region)).toEqual([[], [], [], []]);
     },
     T,
@@ -155,6 +227,16 @@ describe.skipIf(skip)("libbpf applications under bpftime load", () => {
   );
 
   test(
+    'the malloc example: SEC("uprobe/libc.so.6:malloc") auto-attached by the skeleton',
+    async () => {
+      const ours = await session([app("malloc_counter")], 10, "bpftime");
+      expect(ours.code).toBe(0);
+      expect(normalise(ours.out)).toBe(MALLOC_OUTPUT);
+    },
+    T,
+  );
+
+  test(
     "a ring buffer stream read by ring_buffer__poll: every record arrives while it polls",
     async () => {
       // Stopped only once the last record was printed: epoll woke the poll loop.
@@ -167,6 +249,47 @@ describe.skipIf(skip)("libbpf applications under bpftime load", () => {
     T,
   );
 
+  test(
+    "a perf buffer stream read by perf_buffer__poll: every record, padded as the kernel pads it",
+    async () => {
+      const ours = await session([app("perfbuf_stream"), app("target")], 10, "bpftime", {
+        stopAfter: TEN_EVENTS,
+      });
+      expect(ours.code).toBe(0);
+      expect(sortedEvents(ours.out)).toBe(PERFBUF_OUTPUT);
+    },
+    T,
+  );
+
+  test(
+    "an error-injection tool: bpf_override_return fails calls while it runs, not after",
+    async () => {
+      const region = newRegion();
+      const p = startProcess([
+        process.execPath,
+        cliEntry,
+        "load",
+        "--shm",
+        region,
+        "--",
+        app("override"),
+        app("target"),
+      ]);
+      await p.waitFor("ready", 30_000);
+      const target = () =>
+        run([process.execPath, cliEntry, "start", "--quiet", "--shm", region, app("target"), "10"])
+          .stdout;
+      // bpftime_work(i % 4) returns 10 * (i % 4); x = 2 (i = 2, 6) now returns -1:
+      // 130 - 2 * 20 - 2 = 88.
+      expect(target()).toBe("done 88\n");
+      p.proc.kill("SIGINT");
+      expect(await p.exited).toBe(0);
+      expect(target()).toBe("done 130\n"); // its link went with it
+      expect(leftIn(region)).toEqual([[], [], [], []]);
+    },
+    T,
+  );
+
   test("a program the verifier refuses: libbpf prints the log, the application fails", () => {
     const r = once([app("refused")], "bpftime");
     expect(r.code).toBe(1);
@@ -174,6 +297,40 @@ describe.skipIf(skip)("libbpf applications under bpftime load", () => {
     expect(r.stderr).toContain("-- BEGIN PROG LOAD LOG --");
     expect(r.stderr).toContain("invalid access to map value, value_size=8 off=64 size=8");
     expect(leftIn(r.region)).toEqual([[], [], [], []]);
+  });
+
+  test("the loader probes itself: link/prog/map info, stats, and a link that cannot be detached", () => {
+    const r = once([app("self_probe")], "bpftime");
+    expect(r.stdout).toBe(SELF_PROBE_OUTPUT);
+    expect(r.code).toBe(0);
+    expect(leftIn(r.region)).toEqual([[], [], [], []]);
+  });
+
+  test("batch map commands: update, lookup 4 at a time, delete, lookup-and-delete", () => {
+    const r = once([app("batch")], "bpftime");
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toBe(BATCH_OUTPUT);
+    expect(r.code).toBe(0);
+    expect(leftIn(r.region)).toEqual([[], [], [], []]);
+  });
+
+  test("bpftool under bpftime load lists and dumps the region's maps and programs", () => {
+    const region = newRegion();
+    const obj = join(dir, "malloc.bpf.o");
+    compileBpf(join(repoRoot, "examples", "malloc.bpf.c"), obj);
+    expect(cli(["load", obj, "--shm", region]).code).toBe(0);
+    const maps = once(["bpftool", "map", "show"], "bpftime", region);
+    expect(maps.stdout).toMatch(
+      /^1: hash {2}name malloc_calls {2}flags 0x0\n\tkey 4B {2}value 8B {2}max_entries 1024/,
+    );
+    const progs = once(["bpftool", "prog", "show"], "bpftime", region);
+    expect(progs.stdout).toMatch(/^1: kprobe {2}name count_malloc {2}tag/);
+    expect(progs.stdout).toContain("map_ids 1");
+    const year = new Date().getUTCFullYear();
+    expect(progs.stdout).toContain(`loaded_at ${year}-`); // boot-relative, as bpftool reads it
+    expect(once(["bpftool", "map", "dump", "name", "malloc_calls"], "bpftime", region).stdout).toBe(
+      "Found 0 elements\n",
+    );
   });
 
   test("a map type the runtime lacks: EINVAL and one line saying so", () => {
@@ -230,6 +387,16 @@ describe.skipIf(skip)("the same applications on the kernel (the oracle)", () => 
   );
 
   test.skipIf(kernelSkip)(
+    "malloc example",
+    async () => {
+      const kernel = await session([app("malloc_counter")], 10, "kernel");
+      expect(kernel.code).toBe(0);
+      expect(normalise(kernel.out)).toBe(MALLOC_OUTPUT);
+    },
+    T,
+  );
+
+  test.skipIf(kernelSkip)(
     "ring buffer stream",
     async () => {
       const kernel = await session([app("ringbuf_stream"), app("target")], 10, "kernel", {
@@ -240,6 +407,30 @@ describe.skipIf(skip)("the same applications on the kernel (the oracle)", () => 
     },
     T,
   );
+
+  test.skipIf(kernelSkip)(
+    "perf buffer stream",
+    async () => {
+      const kernel = await session([app("perfbuf_stream"), app("target")], 10, "kernel", {
+        stopAfter: TEN_EVENTS,
+      });
+      expect(kernel.code).toBe(0);
+      expect(sortedEvents(kernel.out)).toBe(PERFBUF_OUTPUT);
+    },
+    T,
+  );
+
+  test.skipIf(kernelSkip)("the loader probing itself", () => {
+    const r = once([app("self_probe")], "kernel");
+    expect(r.stdout).toBe(SELF_PROBE_OUTPUT);
+    expect(r.code).toBe(0);
+  });
+
+  test.skipIf(kernelSkip)("batch map commands", () => {
+    const r = once([app("batch")], "kernel");
+    expect(r.stdout).toBe(BATCH_OUTPUT);
+    expect(r.code).toBe(0);
+  });
 
   test.skipIf(kernelSkip)("refused program: same error, same reason in the log", () => {
     const r = once([app("refused")], "kernel");

@@ -80,7 +80,7 @@ int main(int argc, char **argv) {
         struct bpftime_hook *h = NULL;
         int rc = bpftime_hook_attach((void *)bench_empty, &variants[i].cb, NULL, &h);
         if (rc) {
-            fprintf(stderr, "attach: %s (%d)\n", bpftime_patcher_error(), rc);
+            fprintf(stderr, "attach: %s (%d)\n", bpftime_last_error_message(), rc);
             return 1;
         }
         double t = measure(n);

@@ -22,6 +22,8 @@
 #include <unistd.h>
 
 #include "attach/attach_manager.h"
+#include "attach/syscall_sud.h"
+#include "attach/syscall_tracepoint.h"
 #include "attach/uprobe.h"
 #include "common/error.h"
 #include "common/log.h"
@@ -36,7 +38,8 @@ struct agent_ctx {
     pthread_mutex_t lock;       /* held while the manager changes (watcher, fork) */
     struct bpftime_region *region;
     struct bpftime_attach_manager *manager;
-    struct bpftime_attach_impl *uprobe, *uretprobe; /* owned by the manager */
+    struct bpftime_attach_impl *uprobe, *uretprobe, *usdt; /* owned by the manager */
+    struct bpftime_attach_impl *sys_enter, *sys_exit;      /* owned by the manager */
     pthread_t thread;
     bool joinable;      /* a watcher thread exists and nobody joined it yet */
     bool forked_child;  /* this process is a fork of the one that started */
@@ -63,7 +66,8 @@ static void teardown(void)
         } else {
             bpftime_attach_manager_destroy(agent.manager);
             agent.manager = NULL;
-            agent.uprobe = agent.uretprobe = NULL;
+            agent.uprobe = agent.uretprobe = agent.usdt = NULL;
+            agent.sys_enter = agent.sys_exit = NULL;
         }
     }
     if (agent.region && !agent.manager) {
@@ -80,6 +84,8 @@ static void teardown(void)
 static void *watcher(void *unused)
 {
     (void)unused;
+    /* The agent's own syscalls are never traced (syscall targets). */
+    bpftime_sud_exclude_thread();
     prctl(PR_SET_NAME, "bpftime-agent", 0, 0, 0);
     for (;;) {
         int fd = atomic_load(&agent.stop_fd);
@@ -104,7 +110,8 @@ static void *watcher(void *unused)
                          bpftime_attach_manager_attached(agent.manager));
         /* Waiting uprobes whose library was loaded since: hook them, and say so
          * in the region (they are no longer "waiting"). */
-        if (bpftime_uprobe_impl_retry(agent.uprobe) + bpftime_uprobe_impl_retry(agent.uretprobe) >
+        if (bpftime_uprobe_impl_retry(agent.uprobe) + bpftime_uprobe_impl_retry(agent.uretprobe) +
+                bpftime_uprobe_impl_retry(agent.usdt) >
             0)
             bpftime_attach_manager_report(agent.manager);
         pthread_mutex_unlock(&agent.lock);
@@ -161,15 +168,19 @@ static void atfork_child(void)
                      (int)getpid());
 }
 
-/* Creates and registers the uprobe and uretprobe implementations (the
- * manager owns what it registered). */
+/* Creates and registers the uprobe, uretprobe, usdt and syscall enter/exit
+ * implementations (the manager owns what it registered). */
 static int register_impls(void)
 {
     agent.uprobe = bpftime_uprobe_impl_create(0);
     agent.uretprobe = bpftime_uprobe_impl_create(1);
-    struct bpftime_attach_impl *impls[2] = {agent.uprobe, agent.uretprobe};
+    agent.usdt = bpftime_usdt_impl_create();
+    agent.sys_enter = bpftime_syscall_impl_create(0);
+    agent.sys_exit = bpftime_syscall_impl_create(1);
+    struct bpftime_attach_impl *impls[] = {agent.uprobe, agent.uretprobe, agent.usdt,
+                                           agent.sys_enter, agent.sys_exit};
     int rc = 0;
-    for (int i = 0; i < 2; i++) {
+    for (size_t i = 0; i < sizeof impls / sizeof impls[0]; i++) {
         if (impls[i] && rc == 0 &&
             bpftime_attach_manager_register_impl(agent.manager, impls[i]) == 0)
             continue;
@@ -180,7 +191,20 @@ static int register_impls(void)
     return rc;
 }
 
+static int agent_start(const char *shm);
+
 int bpftime_agent_start(const char *shm)
+{
+    /* Nothing the agent does here (reading the region, starting its watcher
+     * thread) is a syscall of the process's own: not traced, and the
+     * watcher is not a thread that syscall links catch. */
+    int prev = bpftime_sud_suspend_thread();
+    int rc = agent_start(shm);
+    bpftime_sud_resume_thread(prev);
+    return rc;
+}
+
+static int agent_start(const char *shm)
 {
     pthread_mutex_lock(&agent.start_lock);
     int rc;

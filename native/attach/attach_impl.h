@@ -19,6 +19,9 @@ enum bpftime_target_type {
     BPFTIME_TARGET_NGINX_URL_FILTER = 1, /* arg: the accepted prefix (bytes) */
     BPFTIME_TARGET_UPROBE = 2,           /* arg: "path:symbol[+off]" or "path:0xaddr" */
     BPFTIME_TARGET_URETPROBE = 3,        /* arg: as uprobe */
+    BPFTIME_TARGET_SYSCALL_ENTER = 4,    /* arg: "tp|raw|ksys:NAME|all" (syscall_tracepoint.h) */
+    BPFTIME_TARGET_SYSCALL_EXIT = 5,     /* arg: as syscall enter */
+    BPFTIME_TARGET_USDT = 6,             /* arg: "path:provider:name" */
 };
 
 /* Runs the linked program on ctx: 0 with its r0 in *ret, or a negative errno

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "attach/syscall_sud.h"
 #include "common/log.h"
 #include "runtime/bpftime_runtime.h"
 #include "vm/ebpf_vm.h"
@@ -85,6 +86,9 @@ static int run_link(void *data, void *ctx, uint64_t ctx_len, uint64_t *ret)
     struct link_slot *s = data;
     struct compiled_prog *p = atomic_load_explicit(&s->prog, memory_order_acquire);
     atomic_fetch_add_explicit(&p->inflight, 1, memory_order_relaxed);
+    /* What the program's helpers do (prctl for the comm, …) is not a
+     * syscall of the process: syscall links must not see it. */
+    int sud = bpftime_sud_suspend_thread();
     bool stats = bpftime_stats_enabled(s->region);
     uint64_t start = stats ? now_ns() : 0;
     int err = 0;
@@ -96,6 +100,7 @@ static int run_link(void *data, void *ctx, uint64_t ctx_len, uint64_t *ret)
     }
     if (stats)
         bpftime_prog_record_run(s->region, p->prog_id, now_ns() - start);
+    bpftime_sud_resume_thread(sud);
     atomic_fetch_sub_explicit(&p->inflight, 1, memory_order_release);
     return err;
 }

@@ -740,3 +740,104 @@ int bpftime_elf_describe_offset(const char *path, uint64_t offset, char *name, s
     elf_close(&f);
     return rc;
 }
+
+/* ---- USDT probes ------------------------------------------------------------ */
+
+#define NT_STAPSDT 3
+
+/* A section's name, or "" when it has none we can read. */
+static const char *section_name(const struct elf_file *f, const Elf64_Shdr *sh)
+{
+    const Elf64_Shdr *names = elf_section(f, f->eh->e_shstrndx);
+    const char *tab = names ? elf_at(f, names->sh_offset, names->sh_size) : NULL;
+    if (!tab || sh->sh_name >= names->sh_size ||
+        !memchr(tab + sh->sh_name, 0, names->sh_size - sh->sh_name))
+        return "";
+    return tab + sh->sh_name;
+}
+
+int bpftime_usdt_sites(const char *path, const char *provider, const char *name,
+                       struct bpftime_usdt_site *out, int max)
+{
+    struct elf_file f;
+    int rc = elf_open(path, &f);
+    if (rc < 0)
+        return rc;
+    uint64_t base_addr = 0;
+    for (unsigned i = 0; i < f.eh->e_shnum; i++) {
+        const Elf64_Shdr *sh = elf_section(&f, i);
+        if (sh && strcmp(section_name(&f, sh), ".stapsdt.base") == 0)
+            base_addr = sh->sh_addr;
+    }
+    int found = 0, total = 0;
+    rc = 0;
+    for (unsigned i = 0; rc == 0 && i < f.eh->e_shnum; i++) {
+        const Elf64_Shdr *sh = elf_section(&f, i);
+        if (!sh || sh->sh_type != SHT_NOTE || strcmp(section_name(&f, sh), ".note.stapsdt") != 0)
+            continue;
+        const uint8_t *notes = elf_at(&f, sh->sh_offset, sh->sh_size);
+        if (!notes) {
+            rc = bpftime_set_error(-EIO, "%s: .note.stapsdt is outside the file", path);
+            break;
+        }
+        for (uint64_t off = 0; rc == 0 && off + sizeof(Elf64_Nhdr) <= sh->sh_size;) {
+            Elf64_Nhdr nh;
+            memcpy(&nh, notes + off, sizeof nh);
+            uint64_t name_off = off + sizeof nh;
+            uint64_t desc_off = name_off + (((uint64_t)nh.n_namesz + 3) & ~3ull);
+            uint64_t next = desc_off + (((uint64_t)nh.n_descsz + 3) & ~3ull);
+            if (next > sh->sh_size) {
+                rc = bpftime_set_error(-EIO, "%s: truncated note in .note.stapsdt", path);
+                break;
+            }
+            off = next;
+            if (nh.n_type != NT_STAPSDT || nh.n_namesz != 8 ||
+                memcmp(notes + name_off, "stapsdt", 8) != 0 || nh.n_descsz < 3 * 8 + 3)
+                continue;
+            const uint8_t *desc = notes + desc_off;
+            uint64_t addrs[3];
+            memcpy(addrs, desc, sizeof addrs);
+            /* provider\0 name\0 args\0, all inside the descriptor */
+            const char *strs[3];
+            size_t at = sizeof addrs;
+            bool ok = true;
+            for (int k = 0; k < 3; k++) {
+                const char *p = (const char *)desc + at;
+                const char *nul = at < nh.n_descsz ? memchr(p, 0, nh.n_descsz - at) : NULL;
+                if (!nul) {
+                    ok = !(k == 2 && at == nh.n_descsz); /* no arguments at all */
+                    strs[k] = "";
+                    break;
+                }
+                strs[k] = p;
+                at += (size_t)(nul - p) + 1;
+            }
+            if (!ok)
+                strs[2] = "";
+            total++;
+            if (strcmp(strs[0], provider) != 0 || strcmp(strs[1], name) != 0)
+                continue;
+            if (found < max) {
+                struct bpftime_usdt_site *site = &out[found];
+                site->pc = addrs[0];
+                if (base_addr && addrs[1])
+                    site->pc += base_addr - addrs[1];
+                site->semaphore = addrs[2];
+                rc = bpftime_usdt_parse_args(strs[2], &site->spec);
+                if (rc < 0)
+                    rc = bpftime_set_error(rc, "USDT probe %s:%s in %s: %s", provider, name, path,
+                                           bpftime_last_error_message());
+            }
+            found++;
+        }
+    }
+    elf_close(&f);
+    if (rc < 0)
+        return rc;
+    if (!found)
+        return bpftime_set_error(-ENOENT,
+                                 "no USDT probe %s:%s in %s (it has %d USDT probe site%s; "
+                                 "readelf -n lists them)",
+                                 provider, name, path, total, total == 1 ? "" : "s");
+    return found;
+}

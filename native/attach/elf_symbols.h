@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "attach/usdt_args.h"
 #include "bpftime/api.h"
 
 struct bpftime_resolved {
@@ -78,5 +79,22 @@ BPFTIME_API int bpftime_resolve_uprobe_file(const char *arg, size_t arg_len, cha
  * distance into it. Returns 0, or -ENOENT when no function covers it. */
 BPFTIME_API int bpftime_elf_describe_offset(const char *path, uint64_t offset, char *name,
                                             size_t name_len, uint64_t *delta);
+
+/* ---- USDT probes (.note.stapsdt) ---------------------------------------- */
+
+/* One site of a USDT probe, as the file says it. */
+struct bpftime_usdt_site {
+    uint64_t pc;                   /* virtual address of the site (the nop) */
+    uint64_t semaphore;            /* virtual address of its 2-byte semaphore; 0 = none */
+    struct bpftime_usdt_spec spec; /* its arguments (usdt_cookie 0) */
+};
+
+/* The sites of probe PROVIDER:NAME in ELF file `path`, in note order: fills
+ * out[0..max) and returns how many there are (which may exceed max), or a
+ * negative errno: -ENOENT (no such probe; the message says how many the file
+ * has), -EINVAL (an argument spec we cannot read), -EIO. A site's pc is
+ * adjusted for prelinking through .stapsdt.base, as libbpf and SystemTap do. */
+BPFTIME_API int bpftime_usdt_sites(const char *path, const char *provider, const char *name,
+                                   struct bpftime_usdt_site *out, int max);
 
 #endif

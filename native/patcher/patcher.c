@@ -26,7 +26,16 @@
  * A thread hitting the int3 meanwhile gets SIGTRAP; the handler resumes it in
  * the relocated original instructions (the function runs unhooked once). The
  * handler knows every site ever patched (append-only list), so a late trap is
- * still recognised. Trampolines and function contexts are never freed. */
+ * still recognised. Trampolines and function contexts are never freed.
+ *
+ * Trap path (where the jump does not fit, or BPFTIME_HOOK_F_TRAP): the site's
+ * patch is the int3 alone (patch_len 1: step 1 above is the whole change, and
+ * no thread can be inside one byte); its trampoline holds only the displaced
+ * instruction, relocated, and the jump back (a nop is not even run: the
+ * thread resumes after it). trap_handler() runs the same dispatcher as the
+ * enter stub with a pt_regs built from the signal frame, so listeners,
+ * override, on_leave (return-address replacement), the busy flag and the
+ * grace period behave as on the jump path. */
 #include "patcher/patcher_internal.h"
 
 #include <dirent.h>

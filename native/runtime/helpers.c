@@ -583,6 +583,30 @@ H(snprintf)
     }
     return (uint64_t)n + 1;
 }
+H(get_stackid)
+{
+    UNUSED_ARGS();
+    return RET(bpftime_get_stackid(PTR(r2), r3));
+}
+H(get_stack)
+{
+    UNUSED_ARGS();
+    return RET(bpftime_get_stack(PTR(r2), (uint32_t)r3, r4));
+}
+/* There is no task_struct in userspace: 0, so reads through it fail
+ * (-EFAULT) and BPF_CORE_READ() chains yield 0. The _btf flavour is a
+ * plain value too (no BTF-typed pointers here): a program that
+ * dereferences it directly is refused by the verifier. */
+H(get_current_task)
+{
+    UNUSED_ARGS();
+    return 0;
+}
+H(get_current_task_btf)
+{
+    UNUSED_ARGS();
+    return 0;
+}
 H(get_func_ip)
 {
     UNUSED_ARGS();

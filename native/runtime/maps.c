@@ -93,6 +93,8 @@ static int check_flags(uint32_t type, uint32_t flags)
     case BPFTIME_MAP_QUEUE:
     case BPFTIME_MAP_STACK: allowed = F_NUMA_NODE | F_ACCESS_MASK; break;
     case BPFTIME_MAP_RINGBUF: allowed = F_NUMA_NODE; break;
+    case BPFTIME_MAP_BLOOM_FILTER: allowed = F_NUMA_NODE | F_ZERO_SEED | F_ACCESS_MASK; break;
+    case BPFTIME_MAP_LPM_TRIE: allowed = F_NO_PREALLOC | F_NUMA_NODE | F_ACCESS_MASK; break;
     default: return 0; /* the type itself is refused below */
     }
     if (flags & ~allowed)
@@ -155,6 +157,21 @@ int map_check_spec(struct bpftime_region *r, uint32_t type, uint32_t key_size, u
                                      "ringbuf map needs key_size 0, value_size 0 and max_entries "
                                      "a power of two multiple of %u (got %u, %u, %u)",
                                      SHM_PAGE, key_size, value_size, *max_entries);
+        break;
+    case BPFTIME_MAP_BLOOM_FILTER:
+        rc = bloom_check_spec(key_size, value_size, *max_entries, *map_extra);
+        if (rc)
+            return rc;
+        break;
+    case BPFTIME_MAP_STACK_TRACE:
+        rc = stackmap_check_spec(key_size, value_size, *max_entries, map_flags);
+        if (rc)
+            return rc;
+        break;
+    case BPFTIME_MAP_LPM_TRIE:
+        rc = lpm_check_spec(key_size, value_size, *max_entries, map_flags);
+        if (rc)
+            return rc;
         break;
     case BPFTIME_MAP_PERF_EVENT_ARRAY:
         if (key_size != 4 || value_size != 4)
@@ -247,6 +264,12 @@ uint64_t map_storage_need(struct bpftime_region *r, const struct shm_map *m)
         return SHM_QUEUE_HDR + checked_mul((uint64_t)m->max_entries + 1, m->value_size);
     if (m->type == BPFTIME_MAP_RINGBUF)
         return rb_core_size(m->max_entries);
+    if (m->type == BPFTIME_MAP_BLOOM_FILTER)
+        return bloom_storage_need(m);
+    if (m->type == BPFTIME_MAP_STACK_TRACE)
+        return stackmap_storage_need(m);
+    if (m->type == BPFTIME_MAP_LPM_TRIE)
+        return lpm_storage_need(m);
     return checked_mul(rb_core_size(m->map_extra), m->max_entries);
 }
 
@@ -266,6 +289,12 @@ int map_storage_check(struct bpftime_region *r, const struct shm_map *m)
         const struct shm_queue *q = rt_ptr(r, off);
         if (q->size != m->max_entries + 1 || q->head >= q->size || q->tail >= q->size)
             return rt_damaged(r, "map %u: its queue positions are out of range", m->id);
+    } else if (m->type == BPFTIME_MAP_BLOOM_FILTER) {
+        return bloom_storage_check(r, m, rt_ptr(r, off));
+    } else if (m->type == BPFTIME_MAP_STACK_TRACE) {
+        return stackmap_storage_check(r, m, rt_ptr(r, off));
+    } else if (m->type == BPFTIME_MAP_LPM_TRIE) {
+        return lpm_storage_check(r, m, rt_ptr(r, off));
     } else if (m->type == BPFTIME_MAP_RINGBUF) {
         if (!rb_core_ok(rt_ptr(r, off), m->max_entries, 0))
             return rt_damaged(r, "map %u: its ring buffer header does not match the map", m->id);
@@ -335,6 +364,20 @@ int map_storage_init(struct bpftime_region *r, struct shm_map *m)
         if (bytes >= r->size || !(off = shm_alloc_ex(r, bytes, true)))
             return no_room(r, m, bytes);
         rb_core_init(rt_ptr(r, off), m->max_entries, NULL);
+    } else if (m->type == BPFTIME_MAP_BLOOM_FILTER) {
+        bytes = bloom_storage_need(m);
+        if (bytes >= r->size || !(off = shm_alloc(r, bytes)))
+            return no_room(r, m, bytes);
+        bloom_storage_init(rt_ptr(r, off), m);
+    } else if (m->type == BPFTIME_MAP_STACK_TRACE) {
+        bytes = stackmap_storage_need(m);
+        if (bytes >= r->size || !(off = shm_alloc(r, bytes)))
+            return no_room(r, m, bytes);
+        stackmap_storage_init(rt_ptr(r, off), m);
+    } else if (m->type == BPFTIME_MAP_LPM_TRIE) {
+        bytes = lpm_storage_need(m);
+        if (bytes >= r->size || !(off = shm_alloc(r, bytes)))
+            return no_room(r, m, bytes);
     } else { /* perf_event_array: one ringbuf core per CPU, one wake word */
         uint64_t core = rb_core_size(m->map_extra);
         bytes = checked_mul(core, m->max_entries);
@@ -949,6 +992,7 @@ static void *lookup_ptr_cpu(struct bpftime_map *h, const void *key, int cpu)
         shm_unlock(lk);
         return v;
     }
+    case BPFTIME_MAP_LPM_TRIE: return lpm_lookup_ptr(h, key);
     default: return NULL;
     }
 }
@@ -979,6 +1023,15 @@ int bpftime_map_h_update(struct bpftime_map *h, const void *key, const void *val
         return hash_update(h, key, value, flags, from_prog);
     if (h->type == BPFTIME_MAP_QUEUE || h->type == BPFTIME_MAP_STACK)
         return qs_push(h, value, flags);
+    if (h->type == BPFTIME_MAP_BLOOM_FILTER)
+        return bloom_push(h, value, flags);
+    if (h->type == BPFTIME_MAP_LPM_TRIE)
+        return lpm_update(h, key, value, flags);
+    if (h->type == BPFTIME_MAP_STACK_TRACE) /* as the kernel: stacks come from get_stackid */
+        return bpftime_set_error(-EINVAL,
+                                 "map %u: stack_trace maps are filled by "
+                                 "bpf_get_stackid(), not updated",
+                                 h->id);
     return unsupported(h, "update");
 }
 
@@ -988,6 +1041,10 @@ int bpftime_map_h_delete(struct bpftime_map *h, const void *key)
         return bpftime_set_error(-EINVAL, "invalid map handle");
     if (is_hash(h->type))
         return hash_delete(h, key, NULL);
+    if (h->type == BPFTIME_MAP_STACK_TRACE)
+        return stackmap_delete(h, key);
+    if (h->type == BPFTIME_MAP_LPM_TRIE)
+        return lpm_delete(h, key);
     if (h->type == BPFTIME_MAP_PROG_ARRAY) {
         uint32_t idx;
         memcpy(&idx, key, 4);
@@ -1010,6 +1067,8 @@ int bpftime_map_h_push(struct bpftime_map *h, const void *value, uint64_t flags)
 {
     if (!handle_ok(h))
         return bpftime_set_error(-EINVAL, "invalid map handle");
+    if (h->type == BPFTIME_MAP_BLOOM_FILTER)
+        return bloom_push(h, value, flags);
     if (h->type != BPFTIME_MAP_QUEUE && h->type != BPFTIME_MAP_STACK)
         return unsupported(h, "push");
     return qs_push(h, value, flags);
@@ -1019,6 +1078,8 @@ int bpftime_map_h_pop(struct bpftime_map *h, void *value, bool remove)
 {
     if (!handle_ok(h))
         return bpftime_set_error(-EINVAL, "invalid map handle");
+    if (h->type == BPFTIME_MAP_BLOOM_FILTER && !remove)
+        return bloom_peek(h, value); /* value is the one asked about */
     if (h->type != BPFTIME_MAP_QUEUE && h->type != BPFTIME_MAP_STACK)
         return unsupported(h, remove ? "pop" : "peek");
     return qs_pop(h, value, remove);
@@ -1093,6 +1154,10 @@ int bpftime_map_lookup(struct bpftime_region *r, uint32_t id, const void *key, v
     }
     case BPFTIME_MAP_QUEUE:
     case BPFTIME_MAP_STACK: return qs_pop(h, value, false);
+    /* as the kernel: the value buffer holds the value asked about */
+    case BPFTIME_MAP_BLOOM_FILTER: return bloom_peek(h, value);
+    case BPFTIME_MAP_STACK_TRACE: return stackmap_lookup(h, key, value);
+    case BPFTIME_MAP_LPM_TRIE: return lpm_lookup(h, key, value);
     default: return unsupported(h, "lookup");
     }
 }
@@ -1151,6 +1216,11 @@ int bpftime_map_lookup_and_delete(struct bpftime_region *r, uint32_t id, const v
         return qs_pop(h, value, true);
     if (is_hash(h->type))
         return hash_delete(h, key, value);
+    if (h->type == BPFTIME_MAP_STACK_TRACE)
+        return stackmap_extract(h, key, value);
+    if (h->type == BPFTIME_MAP_BLOOM_FILTER) /* as bpf(): the kernel-internal ENOTSUPP */
+        return bpftime_set_error(-ENOTSUPP_KERNEL, "bloom_filter map %u does not support pop",
+                                 h->id);
     return unsupported(h, "lookup_and_delete");
 }
 
@@ -1162,6 +1232,10 @@ int bpftime_map_get_next_key(struct bpftime_region *r, uint32_t id, const void *
         return array_get_next_key(h, key, next_key);
     if (is_hash(h->type))
         return hash_get_next_key(h, key, next_key);
+    if (h->type == BPFTIME_MAP_STACK_TRACE)
+        return stackmap_get_next_key(h, key, next_key);
+    if (h->type == BPFTIME_MAP_LPM_TRIE)
+        return lpm_get_next_key(h, key, next_key);
     if (h->type == BPFTIME_MAP_QUEUE || h->type == BPFTIME_MAP_STACK)
         return bpftime_set_error(-EINVAL, "%s map %u has no keys", type_name(h->type), id);
     return unsupported(h, "get_next_key");

@@ -146,6 +146,42 @@ int map_handle_init(struct bpftime_region *r, struct shm_map *m, struct bpftime_
 void map_handle_drop(struct bpftime_region *r, uint32_t slot);
 /* bytes of storage a map of this spec owns (what map_storage_init allocates) */
 uint64_t map_storage_need(struct bpftime_region *r, const struct shm_map *m);
+
+/* the kernel's jhash (bytes) and jhash2 (32-bit words) (jhash.c) */
+uint32_t bpftime_jhash(const void *key, uint32_t length, uint32_t initval);
+uint32_t bpftime_jhash2(const void *key, uint32_t words, uint32_t initval);
+
+/* stack trace maps and the stack helpers (map_stack_trace.c) */
+int stackmap_check_spec(uint32_t key_size, uint32_t value_size, uint32_t max_entries,
+                        uint32_t flags);
+uint64_t stackmap_storage_need(const struct shm_map *m);
+void stackmap_storage_init(void *data, const struct shm_map *m);
+int stackmap_storage_check(struct bpftime_region *r, const struct shm_map *m, const void *data);
+int stackmap_lookup(struct bpftime_map *h, const void *key, void *value);
+int stackmap_delete(struct bpftime_map *h, const void *key);
+int stackmap_extract(struct bpftime_map *h, const void *key, void *value);
+int stackmap_get_next_key(struct bpftime_map *h, const void *key, void *next);
+int64_t bpftime_get_stackid(struct bpftime_map *h, uint64_t flags);
+int64_t bpftime_get_stack(void *buf, uint32_t size, uint64_t flags);
+
+/* LPM trie maps (map_lpm_trie.c) */
+int lpm_check_spec(uint32_t key_size, uint32_t value_size, uint32_t max_entries, uint32_t flags);
+uint64_t lpm_storage_need(const struct shm_map *m);
+int lpm_storage_check(struct bpftime_region *r, const struct shm_map *m, const void *data);
+void *lpm_lookup_ptr(struct bpftime_map *h, const void *key);
+int lpm_lookup(struct bpftime_map *h, const void *key, void *value);
+int lpm_update(struct bpftime_map *h, const void *key, const void *value, uint64_t flags);
+int lpm_delete(struct bpftime_map *h, const void *key);
+int lpm_get_next_key(struct bpftime_map *h, const void *key, void *next);
+
+/* bloom filter maps (map_bloom.c) */
+int bloom_check_spec(uint32_t key_size, uint32_t value_size, uint32_t max_entries,
+                     uint64_t map_extra);
+uint64_t bloom_storage_need(const struct shm_map *m);
+void bloom_storage_init(void *data, const struct shm_map *m);
+int bloom_storage_check(struct bpftime_region *r, const struct shm_map *m, const void *data);
+int bloom_push(struct bpftime_map *h, const void *value, uint64_t flags);
+int bloom_peek(struct bpftime_map *h, const void *value);
 /* the storage's own header (hash layout, ringbuf cores, queue size) */
 int map_storage_check(struct bpftime_region *r, const struct shm_map *m);
 int map_check_spec(struct bpftime_region *r, uint32_t type, uint32_t key_size, uint32_t value_size,

@@ -233,6 +233,33 @@ struct shm_queue {
 };
 #define SHM_QUEUE_HDR 16u
 
+/* Bloom filter (map_bloom.c): the header, then the bit array (round_up8 of
+ * (bitset_mask + 1) / 8 bytes), as the kernel sizes it. */
+struct shm_bloom {
+    uint32_t nr_hash_funcs; /* 1..15 */
+    uint32_t bitset_mask;   /* bits - 1, bits a power of two */
+    uint32_t hash_seed;     /* 0 with BPF_F_ZERO_SEED, else random */
+    uint32_t reserved;
+};
+#define SHM_BLOOM_HDR 16u
+
+/* Stack trace map (map_stack_trace.c): the header, uint32_t buckets[n_buckets]
+ * (element index + 1, 0 = empty; rounded up to 8 bytes), then max_entries
+ * elements {u32 hash, u32 nr, u32 next_free, u32 reserved, u64 ips[value_size/8]}. */
+struct shm_stackmap {
+    uint32_t n_buckets; /* roundup_pow2(max_entries) */
+    uint32_t free_head; /* element index + 1 of the first free element, 0 = none */
+};
+#define SHM_STACKMAP_HDR 8u
+
+/* LPM trie (map_lpm_trie.c): the header, then max_entries slots
+ * {u32 in_use, u32 prefixlen, data (round_up8(key_size - 4)), value (round_up8(value_size))}. */
+struct shm_lpm {
+    uint32_t count; /* slots in use */
+    uint32_t reserved;
+};
+#define SHM_LPM_HDR 8u
+
 /* Ringbuf core: page 0 control, page 1 consumer_pos, page 2 producer_pos,
  * then data_size bytes. Records as the kernel's: 8-byte header
  * {u32 len | BUSY | DISCARD, u32 pg_off} with pg_off the header's distance

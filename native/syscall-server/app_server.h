@@ -29,9 +29,10 @@ enum app_fd_kind {
     APP_FD_MAP,
     APP_FD_PROG,
     APP_FD_BTF,
-    APP_FD_LINK,       /* a region link (BPF_LINK_CREATE) */
-    APP_FD_PERF_EVENT, /* a uprobe perf event: an attach target, maybe a link */
-    APP_FD_STATS,      /* BPF_ENABLE_STATS */
+    APP_FD_LINK,        /* a region link (BPF_LINK_CREATE) */
+    APP_FD_PERF_EVENT,  /* a uprobe perf event: an attach target, maybe a link */
+    APP_FD_STATS,       /* BPF_ENABLE_STATS */
+    APP_FD_PERF_OUTPUT, /* a PERF_COUNT_SW_BPF_OUTPUT event of one cpu (id): a perf buffer */
 };
 
 struct app_fd {
@@ -43,6 +44,7 @@ struct app_fd {
     uint32_t btf_size;       /* BTF: bytes loaded */
     int perf_link_fd;        /* link: the perf event fd it was made on (or -1) */
     struct bpftime_map *map; /* map: the runtime's handle (lookups skip the id lookup) */
+    uint32_t map_type;       /* map: its type */
     uint32_t value_size;     /* map: bytes a lookup copies when the fast path applies, else 0 */
     int created;             /* map / program: made by this process (not OBJ_GET, GET_FD_BY_ID) */
 };
@@ -57,6 +59,11 @@ long app_refuse(long neg_errno, const char *fmt, ...) __attribute__((format(prin
 long app_real_syscall(long nr, long a1, long a2, long a3, long a4, long a5, long a6);
 int app_real_close(int fd);
 void *app_real_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
+
+/* Starts a detached helper thread with every signal blocked: the
+ * application's signals (SIGINT, and those it waits for with sigwait or a
+ * signalfd) must reach its own threads, never ours. */
+int app_thread_start(void *(*fn)(void *), void *arg);
 
 /* ---- descriptors (fd_table.c) ---- */
 /* A new real descriptor (an eventfd: pollable, closable, inherited by fork)
@@ -74,12 +81,14 @@ int app_fd_copy(int oldfd, int newfd);
 int app_fd_count(enum app_fd_kind kind, uint32_t id);
 
 /* ---- commands ---- */
-long app_bpf(int cmd, void *attr, unsigned int size); /* bpf_commands.c */
+long app_bpf(int cmd, void *attr, unsigned int size);
+union bpf_attr;
+long app_map_batch(int cmd, union bpf_attr *ua); /* batch.c */ /* bpf_commands.c */
 long app_perf_event_open(void *attr, pid_t pid, int cpu, int group_fd,
                          unsigned long flags);                        /* perf_events.c */
 int app_perf_ioctl(int fd, unsigned long request, unsigned long arg); /* perf_events.c */
 /* Detach what a closed descriptor held (links, perf-event links). */
-void app_fd_closed(const struct app_fd *v); /* perf_events.c */
+void app_fd_closed(int fd, const struct app_fd *v); /* perf_events.c */
 /* Region links of a perf event fd / link fd, made and dropped. */
 int app_link_make(uint32_t prog_id, uint32_t target_id, uint64_t cookie);
 void app_link_drop(uint32_t link_id);
@@ -87,6 +96,24 @@ void app_link_drop(uint32_t link_id);
  * mapping, or MAP_FAILED with errno set. */
 void *app_map_mmap(int fd, const struct app_fd *v, void *addr, size_t len, int prot, int flags,
                    off_t off); /* map_mmap.c */
+
+/* ---- the application's own uprobes (self_hooks.c) ---- */
+int app_self_hooks_start(struct bpftime_region *r);
+/* Hooks/unhooks after the application made or dropped a link. */
+void app_self_hooks_refresh(void);
+
+/* ---- perf buffers (perf_buffer.c) ---- */
+long app_perf_output_open(int cpu);
+void *app_perf_output_mmap(int fd, void *addr, size_t len, int prot, int flags, off_t off);
+/* addr was one of our rings: forgets it (before the memory goes); returns 1, else 0. */
+int app_perf_output_munmap(void *addr);
+void app_perf_output_closed(int fd);
+/* Moves every waiting record into the perf rings now: after a program ran in
+ * this process (BPF_PROG_TEST_RUN), its output is there when the call
+ * returns, as the kernel's perf_event_output writes the ring itself. */
+void app_perf_output_flush(void);
+/* Records of the region's perf_event_array map_id for cpu key go to fd's ring. */
+int app_perf_output_attach(uint32_t map_id, uint32_t key, int fd);
 
 /* ---- the parent (control_client.c) ---- */
 /* Tells the parent an object was created (so it can list it with the

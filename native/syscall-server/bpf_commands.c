@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "bpftime/api.h"
 #include "runtime/bpftime_runtime.h"
@@ -49,6 +50,7 @@ static int map_fd_new(uint32_t id)
     struct bpftime_map_info mi;
     if (app_fd_get(fd, &v) == 0 && bpftime_map_get(app_region(), id, &mi) == 0) {
         v.map = bpftime_map_handle(app_region(), id);
+        v.map_type = mi.type;
         if (mi.type == BPFTIME_MAP_HASH || mi.type == BPFTIME_MAP_ARRAY ||
             mi.type == BPFTIME_MAP_LRU_HASH)
             v.value_size = mi.value_size;
@@ -106,6 +108,19 @@ static long map_elem(int cmd, const union bpf_attr *a)
         return -EBADF;
     struct bpftime_region *r = app_region();
     void *key = uptr(a->key), *value = uptr(a->value);
+    if (m.map_type == BPFTIME_MAP_PERF_EVENT_ARRAY &&
+        (cmd == BPF_MAP_UPDATE_ELEM || cmd == BPF_MAP_DELETE_ELEM)) {
+        /* Slots name perf buffers (perf_buffer.c); the region's map keeps
+         * its records per CPU whoever reads them. */
+        uint32_t k, pfd;
+        if (!key || (cmd == BPF_MAP_UPDATE_ELEM && !value))
+            return -EFAULT;
+        memcpy(&k, key, 4);
+        if (cmd == BPF_MAP_DELETE_ELEM)
+            return 0;
+        memcpy(&pfd, value, 4);
+        return app_perf_output_attach(m.id, k, (int)pfd);
+    }
     switch (cmd) {
     case BPF_MAP_LOOKUP_ELEM:
         if (m.value_size && key && value && bpftime_map_handle_live_id(m.map) == m.id) {
@@ -265,6 +280,17 @@ static long obj_get(const union bpf_attr *a)
                                        : app_fd_new(APP_FD_PROG, pin.obj_id);
 }
 
+/* The kernel's load_time counts from boot (CLOCK_BOOTTIME); the region
+ * keeps wall-clock time. */
+static uint64_t boot_ns(uint64_t realtime_ns)
+{
+    struct timespec rt, bt;
+    clock_gettime(CLOCK_REALTIME, &rt);
+    clock_gettime(CLOCK_BOOTTIME, &bt);
+    int64_t offset = ((int64_t)rt.tv_sec - bt.tv_sec) * 1000000000ll + (rt.tv_nsec - bt.tv_nsec);
+    return realtime_ns - (uint64_t)offset;
+}
+
 static long copy_info(union bpf_attr *ua, const void *info, uint32_t len)
 {
     uint32_t n = ua->info.info_len < len ? ua->info.info_len : len;
@@ -312,7 +338,7 @@ static long obj_info(union bpf_attr *ua)
         info.type = pi.type < 0x1000 ? pi.type : 0;
         info.id = pi.id;
         info.xlated_prog_len = pi.insn_cnt * 8;
-        info.load_time = pi.created_ns;
+        info.load_time = boot_ns(pi.created_ns);
         info.run_cnt = pi.run_cnt;
         info.run_time_ns = pi.run_time_ns;
         memcpy(info.name, pi.name, sizeof info.name - 1);
@@ -353,6 +379,10 @@ static long link_create(const union bpf_attr *a)
     struct app_fd prog, ev;
     if (fd_of((int)a->link_create.prog_fd, APP_FD_PROG, &prog) < 0)
         return -EBADF;
+    /* Multi-kprobe links: tools (bpftrace) probe for them and fall back;
+     * EINVAL without a line is what a kernel lacking them answers. */
+    if (a->link_create.attach_type == BPF_TRACE_KPROBE_MULTI)
+        return -EINVAL;
     if (a->link_create.attach_type != BPF_PERF_EVENT)
         return app_refuse(-EINVAL,
                           "BPF_LINK_CREATE: attach type %u is not supported by bpftime (only "
@@ -376,18 +406,15 @@ static long link_create(const union bpf_attr *a)
     return fd;
 }
 
+/* Every link here is a perf-event link (a uprobe), and the kernel cannot
+ * detach those (they have no detach operation): EOPNOTSUPP, as there. A
+ * link goes when its descriptor is closed. */
 static long link_detach(const union bpf_attr *a)
 {
     struct app_fd v;
-    int fd = (int)a->link_detach.link_fd;
-    if (fd_of(fd, APP_FD_LINK, &v) < 0)
+    if (fd_of((int)a->link_detach.link_fd, APP_FD_LINK, &v) < 0)
         return -EBADF;
-    if (v.id) {
-        app_link_drop(v.id);
-        v.id = 0;
-        app_fd_set(fd, &v);
-    }
-    return 0;
+    return -EOPNOTSUPP;
 }
 
 static long link_update(const union bpf_attr *a)
@@ -400,6 +427,46 @@ static long link_update(const union bpf_attr *a)
         fd_of((int)a->link_update.old_prog_fd, APP_FD_PROG, &op) < 0)
         return -EBADF;
     return rt(bpftime_link_update_prog(app_region(), l.id, np.id, op.id));
+}
+
+int bpftime_prog_test_run(struct bpftime_region *r, uint32_t prog_id, int use_jit, void *data,
+                          uint32_t data_len, uint64_t repeat, uint64_t *ret, uint64_t *total_ns);
+
+/* BPF_PROG_TEST_RUN: the program runs here, JIT-compiled, on a copy of
+ * data_in (or ctx_in when there is no data, as for tracing programs); the
+ * copy comes back in data_out. bpftrace runs its BEGIN probe this way. */
+static long prog_test_run(union bpf_attr *ua)
+{
+    struct app_fd p;
+    if (fd_of((int)ua->test.prog_fd, APP_FD_PROG, &p) < 0)
+        return -EBADF;
+    const void *in = uptr(ua->test.data_in);
+    uint32_t len = ua->test.data_size_in;
+    if (!in || !len) {
+        in = uptr(ua->test.ctx_in);
+        len = in ? ua->test.ctx_size_in : 0;
+    }
+    uint8_t *copy = calloc(1, len ? len : 1);
+    if (!copy)
+        return -ENOMEM;
+    if (len)
+        memcpy(copy, in, len);
+    uint64_t repeat = ua->test.repeat ? ua->test.repeat : 1, ret = 0, ns = 0;
+    int rc = bpftime_prog_test_run(app_region(), p.id, 1, copy, len, repeat, &ret, &ns);
+    app_perf_output_flush();
+    if (rc == 0) {
+        ua->test.retval = (uint32_t)ret;
+        ua->test.duration = (uint32_t)(ns / repeat);
+        if (ua->test.data_out && in == uptr(ua->test.data_in)) {
+            uint32_t n = ua->test.data_size_out && ua->test.data_size_out < len
+                             ? ua->test.data_size_out
+                             : len;
+            memcpy(uptr(ua->test.data_out), copy, n);
+            ua->test.data_size_out = len;
+        }
+    }
+    free(copy);
+    return rc;
 }
 
 static long next_id(int cmd, union bpf_attr *ua)
@@ -432,7 +499,6 @@ static const char *cmd_name(int cmd)
     switch (cmd) {
     case BPF_PROG_ATTACH: return "BPF_PROG_ATTACH";
     case BPF_PROG_DETACH: return "BPF_PROG_DETACH";
-    case BPF_PROG_TEST_RUN: return "BPF_PROG_TEST_RUN";
     case BPF_RAW_TRACEPOINT_OPEN: return "BPF_RAW_TRACEPOINT_OPEN";
     case BPF_PROG_QUERY: return "BPF_PROG_QUERY";
     case BPF_ITER_CREATE: return "BPF_ITER_CREATE";
@@ -472,6 +538,19 @@ long app_bpf(int cmd, void *uattr, unsigned int size)
     case BPF_LINK_GET_NEXT_ID: return next_id(cmd, ua);
     case BPF_MAP_GET_FD_BY_ID:
     case BPF_PROG_GET_FD_BY_ID: return fd_by_id(cmd, &a);
+    case BPF_MAP_LOOKUP_BATCH:
+    case BPF_MAP_LOOKUP_AND_DELETE_BATCH:
+    case BPF_MAP_UPDATE_BATCH:
+    case BPF_MAP_DELETE_BATCH:
+        if (size < offsetof(union bpf_attr, batch.flags) + 8)
+            return -EINVAL;
+        return app_map_batch(cmd, ua);
+    case BPF_PROG_TEST_RUN:
+        if (size < offsetof(union bpf_attr, test.duration) + 4)
+            return -EINVAL;
+        return prog_test_run(ua);
+    case BPF_BTF_GET_NEXT_ID:
+        return -ENOENT; /* no BTF objects to list (the kernel's own: /sys/kernel/btf) */
     case BPF_PROG_BIND_MAP: return 0; /* programs hold their maps in the region already */
     case BPF_ENABLE_STATS:
         if (a.enable_stats.type != BPF_STATS_RUN_TIME)

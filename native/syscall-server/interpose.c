@@ -12,6 +12,8 @@
  * library and must see no difference. */
 #include <dlfcn.h>
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -26,6 +28,8 @@
 #include "syscall-server/app_server.h"
 
 static struct bpftime_region *region;
+/* BPFTIME_SYSCALL_TRACE=1: one stderr line per bpf() answered (debugging an application). */
+static int trace_calls;
 static int uprobe_pmu_type = -1;
 
 struct bpftime_region *app_region(void)
@@ -106,8 +110,13 @@ BPFTIME_API long syscall(long nr, ...)
     long a4 = va_arg(ap, long), a5 = va_arg(ap, long), a6 = va_arg(ap, long);
     va_end(ap);
     if (region) {
-        if (nr == SYS_bpf)
-            return set_errno(app_bpf((int)a1, (void *)a2, (unsigned int)a3));
+        if (nr == SYS_bpf) {
+            long rc = app_bpf((int)a1, (void *)a2, (unsigned int)a3);
+            if (trace_calls)
+                fprintf(stderr, "bpftime: bpf(%ld, size %ld, first u32 %u) = %ld\n", a1, a3,
+                        a2 ? *(unsigned *)a2 : 0, rc);
+            return set_errno(rc);
+        }
         if (nr == SYS_perf_event_open)
             return set_errno(
                 app_perf_event_open((void *)a1, (pid_t)a2, (int)a3, (int)a4, (unsigned long)a5));
@@ -132,7 +141,7 @@ BPFTIME_API int close(int fd)
 {
     struct app_fd v;
     if (region && app_fd_forget(fd, &v) == 0)
-        app_fd_closed(&v);
+        app_fd_closed(fd, &v);
     return app_real_close(fd);
 }
 
@@ -153,7 +162,7 @@ static int copied(int oldfd, int newfd)
         return newfd;
     struct app_fd v;
     if (app_fd_forget(newfd, &v) == 0)
-        app_fd_closed(&v);
+        app_fd_closed(newfd, &v);
     app_fd_copy(oldfd, newfd);
     return newfd;
 }
@@ -215,9 +224,36 @@ BPFTIME_API void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_
     return app_real_mmap(addr, len, prot, flags, fd, off);
 }
 
+typedef int (*munmap_fn)(void *, size_t);
+static munmap_fn real_munmap_p;
+
+BPFTIME_API int munmap(void *addr, size_t len)
+{
+    if (region)
+        app_perf_output_munmap(addr); /* the pump must stop writing there first */
+    if (!real_munmap_p)
+        real_munmap_p = (munmap_fn)next_symbol("munmap");
+    return real_munmap_p(addr, len);
+}
+
 BPFTIME_API void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
     return mmap(addr, len, prot, flags, fd, off);
+}
+
+int app_thread_start(void *(*fn)(void *), void *arg)
+{
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_t t;
+    pthread_attr_t at;
+    pthread_attr_init(&at);
+    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    int err = pthread_create(&t, &at, fn, arg);
+    pthread_attr_destroy(&at);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return -err;
 }
 
 int app_uprobe_pmu_type(void);
@@ -251,5 +287,8 @@ __attribute__((constructor)) static void app_server_init(void)
             uprobe_pmu_type = -1;
         fclose(f);
     }
+    app_self_hooks_start(r);
+    const char *trace = getenv("BPFTIME_SYSCALL_TRACE");
+    trace_calls = trace && *trace && *trace != '0';
     region = r;
 }

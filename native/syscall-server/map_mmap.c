@@ -108,18 +108,15 @@ static void start_watcher(int fd, uint32_t map_id)
         return;
     w->fd = fd;
     w->map_id = map_id;
-    pthread_t t;
-    pthread_attr_t at;
-    pthread_attr_init(&at);
-    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-    if (pthread_create(&t, &at, watch_ring, w) != 0)
+    if (app_thread_start(watch_ring, w) < 0)
         free(w);
-    pthread_attr_destroy(&at);
 }
 
 void *app_map_mmap(int fd, const struct app_fd *v, void *addr, size_t len, int prot, int flags,
                    off_t off)
 {
+    if (v->kind == APP_FD_PERF_OUTPUT)
+        return app_perf_output_mmap(fd, addr, len, prot, flags, off);
     if (v->kind != APP_FD_MAP)
         return fail(ENODEV);
     struct bpftime_region *r = app_region();

@@ -114,24 +114,26 @@ long app_perf_event_open(void *uattr, pid_t pid, int cpu, int group_fd, unsigned
                           "perf_event_open: kernel tracepoints are not supported by bpftime's "
                           "syscall server");
     if (type == PERF_TYPE_SOFTWARE && a->config == PERF_COUNT_SW_BPF_OUTPUT)
-        return app_refuse(-EOPNOTSUPP,
-                          "perf_event_open: perf buffers (PERF_COUNT_SW_BPF_OUTPUT) are not "
-                          "supported by bpftime's syscall server yet; use a ring buffer");
+        return app_perf_output_open(cpu);
     return app_real_syscall(SYS_perf_event_open, (long)uattr, pid, cpu, group_fd, (long)flags, 0);
 }
 
 int app_link_make(uint32_t prog_id, uint32_t target_id, uint64_t cookie)
 {
     int id = bpftime_link_create(app_region(), prog_id, target_id, cookie);
-    if (id >= 0)
+    if (id >= 0) {
         app_note_created(APP_NOTE_LINK, (uint32_t)id);
+        app_self_hooks_refresh();
+    }
     return id;
 }
 
 void app_link_drop(uint32_t link_id)
 {
-    if (bpftime_link_delete(app_region(), link_id) == 0)
+    if (bpftime_link_delete(app_region(), link_id) == 0) {
         app_note_deleted(APP_NOTE_LINK, link_id);
+        app_self_hooks_refresh();
+    }
 }
 
 /* The event's link follows "a program is set and the event is enabled". */
@@ -154,6 +156,9 @@ int app_perf_ioctl(int fd, unsigned long request, unsigned long arg)
     struct app_fd v;
     if (app_fd_get(fd, &v) < 0)
         return -EBADF;
+    if (v.kind == APP_FD_PERF_OUTPUT &&
+        (request == PERF_EVENT_IOC_ENABLE || request == PERF_EVENT_IOC_DISABLE))
+        return 0;
     if (v.kind != APP_FD_PERF_EVENT)
         return -ENOTTY;
     switch (request) {
@@ -172,7 +177,25 @@ int app_perf_ioctl(int fd, unsigned long request, unsigned long arg)
     }
 }
 
-void app_fd_closed(const struct app_fd *v)
+/* Whether program id uses a map the application still has a descriptor
+ * of. Deleting the program would free such a map (the runtime frees a map
+ * with its last holder, and descriptors are no holders in the region),
+ * while in the kernel the descriptor keeps it: bpftrace detaches and
+ * closes its programs before it prints its maps. Such a program stays
+ * until the application exits. */
+static int uses_open_map(struct bpftime_region *r, uint32_t id)
+{
+    uint32_t ids[64];
+    int n = bpftime_prog_get_map_ids(r, id, ids, 64);
+    if (n > 64)
+        return 1;
+    for (int i = 0; i < n; i++)
+        if (app_fd_count(APP_FD_MAP, ids[i]) > 0)
+            return 1;
+    return 0;
+}
+
+void app_fd_closed(int fd, const struct app_fd *v)
 {
     struct bpftime_region *r = app_region();
     switch (v->kind) {
@@ -193,8 +216,9 @@ void app_fd_closed(const struct app_fd *v)
      * something holds it: a link (program), a program or pin (map). What
      * is still held goes when its holder does (the runtime collects maps;
      * the parent removes the rest when the application exits). */
+    case APP_FD_PERF_OUTPUT: app_perf_output_closed(fd); break;
     case APP_FD_PROG:
-        if (v->created && app_fd_count(APP_FD_PROG, v->id) == 0)
+        if (v->created && app_fd_count(APP_FD_PROG, v->id) == 0 && !uses_open_map(r, v->id))
             (void)bpftime_prog_delete(r, v->id);
         break;
     case APP_FD_MAP:

@@ -5,3 +5,4 @@ export * from "./event-provider.ts";
 export * from "./program-types.ts";
 export * from "./targets.ts";
 export * from "./kernel/index.ts";
+export * from "./syscalls.ts";

@@ -12,6 +12,11 @@ export interface ProgramKind {
   name: VerifierType;
   /** Stored in the region. */
   id: number;
+  /**
+   * A program type that only runs in the kernel (fentry, cgroup, …): stored
+   * for listings and `--kernel`, never verified nor run here (see load.ts).
+   */
+  kernelOnly?: { section: string; typeName: string };
 }
 
 /** Region type id of each verifier program type (native/runtime/prog_types.def). */
@@ -22,13 +27,21 @@ const ids = Object.fromEntries(PROGRAM_TYPES.map((name) => [name, progTypeId(nam
 
 /** The verifier context and region type id of a program from an object. */
 export function programKind(p: ProgramSpec): ProgramKind {
+  if (p.attach.kind === "kernel")
+    return {
+      name: "raw",
+      id: p.attach.kernelType,
+      kernelOnly: { section: p.attach.section, typeName: p.attach.kernelTypeName },
+    };
   const name = verifierType(p);
   return { name, id: ids[name] };
 }
 
 function verifierType(p: ProgramSpec): VerifierType {
+  if (p.type === "kernel_only") return "raw"; // not reached: programKind returns first
   if (p.type === "kprobe") {
     if (p.attach.kind === "uprobe") return p.attach.retprobe ? "uretprobe" : "uprobe";
+    if (p.attach.kind === "usdt") return "uprobe"; // the same context: pt_regs at the site
     if (p.attach.kind === "kprobe" && p.attach.retprobe) return "kretprobe";
     return "kprobe";
   }
@@ -39,10 +52,30 @@ export function programTypeName(id: number, attachHint: string): string {
   if (id === progTypeId("kprobe"))
     return attachHint.startsWith("uretprobe")
       ? "uretprobe"
-      : attachHint.startsWith("uprobe")
-        ? "uprobe"
-        : attachHint.startsWith("kretprobe")
-          ? "kretprobe"
-          : "kprobe";
+      : attachHint.startsWith("usdt")
+        ? "usdt"
+        : attachHint.startsWith("uprobe")
+          ? "uprobe"
+          : attachHint.startsWith("kretprobe")
+            ? "kretprobe"
+            : "kprobe";
   return progTypeName(id) ?? `type ${id}`;
+}
+
+/**
+ * Why a program can never attach in userspace (one line: what, why, what to
+ * do), or undefined if some bpftime target type takes it.
+ */
+export function cannotAttachReason(
+  name: string,
+  id: number,
+  attachHint: string,
+): string | undefined {
+  if (attachHint.startsWith("kernel ")) {
+    const sec = attachHint.slice("kernel ".length);
+    return `program ${name} (SEC("${sec}"), a ${progTypeName(id) ?? `type ${id}`} program) runs only in the kernel: bpftime has no such hook in userspace ("bpftime load --kernel" loads it into the kernel)`;
+  }
+  if (id === progTypeId("kprobe") && /^k(?:ret)?probe\b/.test(attachHint))
+    return `program ${name} is a ${attachHint.split(" ")[0]} program: it hooks a kernel function, which bpftime cannot do in userspace; use SEC("uprobe/BINARY:FUNCTION") for a function of a process, or load it into the kernel with "bpftime load --kernel"`;
+  return undefined;
 }

@@ -6,34 +6,69 @@ import { progTypeId } from "../enums.ts";
 export const TARGET_NGINX_URL_FILTER = 1;
 const TARGET_UPROBE = 2;
 const TARGET_URETPROBE = 3;
+export const TARGET_SYSCALL_ENTER = 4;
+export const TARGET_SYSCALL_EXIT = 5;
+export const TARGET_USDT = 6;
 
 /** Longest attach-target argument (a prefix, a path:symbol) we accept. */
 export const MAX_TARGET_ARG = 255;
 
-export const targetTypes: Record<string, { id: number; programType: number; describe: string }> = {
+export interface TargetType {
+  id: number;
+  /** Program types (region ids) that may link to it. */
+  programTypes: number[];
+  describe: string;
+}
+
+/** Syscall targets take tracepoint, raw_tracepoint and (ksyscall) kprobe programs. */
+const SYSCALL_PROGRAMS = [
+  progTypeId("tracepoint"),
+  progTypeId("raw_tracepoint"),
+  progTypeId("kprobe"),
+];
+
+export const targetTypes: Record<string, TargetType> = {
   nginx: {
     id: TARGET_NGINX_URL_FILTER,
-    programType: progTypeId("nginx_url_filter"),
+    programTypes: [progTypeId("nginx_url_filter")],
     describe: "nginx URL filter (argument: accepted prefix)",
   },
   uprobe: {
     id: TARGET_UPROBE,
-    programType: progTypeId("kprobe"),
+    programTypes: [progTypeId("kprobe")],
     describe: "function entry (argument: BINARY:SYMBOL[+OFF])",
   },
   uretprobe: {
     id: TARGET_URETPROBE,
-    programType: progTypeId("kprobe"),
+    programTypes: [progTypeId("kprobe")],
     describe: "function return (argument: BINARY:SYMBOL[+OFF])",
+  },
+  sys_enter: {
+    id: TARGET_SYSCALL_ENTER,
+    programTypes: SYSCALL_PROGRAMS,
+    describe: "syscall entry, in the traced process (argument: SYSCALL or all)",
+  },
+  sys_exit: {
+    id: TARGET_SYSCALL_EXIT,
+    programTypes: SYSCALL_PROGRAMS,
+    describe: "syscall return, in the traced process (argument: SYSCALL or all)",
+  },
+  usdt: {
+    id: TARGET_USDT,
+    programTypes: [progTypeId("kprobe")],
+    describe: "USDT probe, every site (argument: BINARY:PROVIDER:NAME)",
   },
 };
 
-export function targetTypeByName(name: string): { id: number; programType: number; name: string } {
+/** `syscall`: sys_enter or sys_exit, whichever the program's SEC() names. */
+export const SYSCALL_TARGET_ALIAS = "syscall";
+
+export function targetTypeByName(name: string): TargetType & { name: string } {
   const t = targetTypes[name];
   if (!t) {
     throw new BpftimeError(
       "usage",
-      `unknown attach target type "${name}": choose ${Object.keys(targetTypes).join(", ")}`,
+      `unknown attach target type "${name}": choose ${[...Object.keys(targetTypes), SYSCALL_TARGET_ALIAS].join(", ")}`,
     );
   }
   return { ...t, name };

@@ -45,9 +45,19 @@ export const attachCommand: Command = {
     "name like libc.so.6 must be a library or a program on $PATH), SYMBOL must be a function\n" +
     "in it and +OFF inside that function. Without --arg the target comes from the program's\n" +
     'SEC("uprobe/BINARY:SYMBOL") or SEC("uretprobe/BINARY:SYMBOL").\n' +
+    "A syscall target (sys_enter, sys_exit, or syscall: whichever the SEC() says) takes\n" +
+    'SEC("tracepoint/syscalls/sys_enter_NAME") (the syscall comes from the SEC()),\n' +
+    'SEC("raw_tracepoint/sys_enter") and SEC("ksyscall/NAME") programs (--arg SYSCALL or all,\n' +
+    "default: the SEC()'s syscall, else all); they run in processes with the agent.\n" +
+    "in it and +OFF inside that function, at an instruction. A usdt target\n" +
+    "BINARY:PROVIDER:NAME must be a probe in BINARY's .note.stapsdt (every site is hooked;\n" +
+    "with libbpf's usdt.bpf.h, --cookie is what bpf_usdt_cookie() returns). Without --arg\n" +
+    'the target comes from the program\'s SEC("uprobe/BINARY:SYMBOL"),\n' +
+    'SEC("uretprobe/BINARY:SYMBOL") or SEC("usdt/BINARY:PROVIDER:NAME").\n' +
     "Target types:\n" +
     Object.entries(targetTypes)
       .map(([n, t]) => `  ${n.padEnd(10)} ${t.describe}`)
+      .concat([`  ${"syscall".padEnd(10)} sys_enter or sys_exit, as the program's SEC() says`])
       .join("\n"),
   options: {
     prefix: {
@@ -70,6 +80,9 @@ export const attachCommand: Command = {
     "bpftime attach url_filter nginx --prefix /aaaa",
     "bpftime attach 3 uprobe --arg /usr/bin/ls:main",
     'bpftime attach count_malloc uprobe   (target from SEC("uprobe/libc.so.6:malloc"))',
+    'bpftime attach handle_openat syscall   (SEC("tracepoint/syscalls/sys_enter_openat"))',
+    'bpftime attach count_syscalls sys_enter --arg all   (SEC("raw_tracepoint/sys_enter"))',
+    "bpftime attach on_entry usdt --arg /usr/bin/python3.11:python:function__entry",
     "bpftime attach --pid 1234",
     "bpftime attach --kernel count_malloc uprobe --arg /usr/lib/x86_64-linux-gnu/libc.so.6:malloc",
   ],
@@ -84,7 +97,7 @@ export const attachCommand: Command = {
     if (prefix !== undefined && argOpt !== undefined)
       throw new BpftimeError("usage", "attach: give --prefix or --arg, not both");
     const arg = prefix ?? argOpt;
-    if (arg === undefined && type !== "uprobe" && type !== "uretprobe")
+    if (arg === undefined && type === "nginx")
       throw new BpftimeError(
         "usage",
         `attach: missing the target argument: --prefix or --arg; see \`${path} --help\``,

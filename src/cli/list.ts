@@ -1,5 +1,5 @@
 import { type Command, flag, jsonOption, shmOption, str } from "./command.ts";
-import { snapshot } from "../ops/index.ts";
+import { mapLoadedBy, snapshot } from "../ops/index.ts";
 import { withRegion } from "../ops/index.ts";
 import { printJson, sections } from "./output.ts";
 import { kernelList, kernelOption } from "./kernel.ts";
@@ -30,10 +30,21 @@ export const listCommand: Command = {
         x.attachHint,
       ]),
     );
+    // Maps an application made under `bpftime load -- APP` say which (and its pid).
+    const loadedBy = s.maps.map((x) => mapLoadedBy(s.region, x.id));
+    const byApp = loadedBy.some((o) => o !== undefined);
     section(
       "maps",
-      ["ID", "NAME", "TYPE", "KEY", "VALUE", "MAX"],
-      s.maps.map((x) => [x.id, x.name, x.type, x.keySize, x.valueSize, x.maxEntries]),
+      ["ID", "NAME", "TYPE", "KEY", "VALUE", "MAX", ...(byApp ? ["LOADED BY"] : [])],
+      s.maps.map((x, i) => [
+        x.id,
+        x.name,
+        x.type,
+        x.keySize,
+        x.valueSize,
+        x.maxEntries,
+        ...(byApp ? [loadedBy[i] ?? "-"] : []),
+      ]),
     );
     section(
       "targets",

@@ -1,5 +1,12 @@
+import { BpftimeError } from "../errors.ts";
 import { type Command, flag, jsonOption, needPositional, shmOption, str } from "./command.ts";
-import { isApplication, loadIntoRegion, runApplication } from "../ops/index.ts";
+import {
+  autoAttach,
+  isApplication,
+  loadIntoRegion,
+  runApplication,
+  withRegion,
+} from "../ops/index.ts";
 import { printJson, printLoaded } from "./output.ts";
 import { kernelLoad, kernelOption } from "./kernel.ts";
 
@@ -8,7 +15,7 @@ export const loadCommand: Command = {
   summary:
     "verify an object's programs and store them and its maps in the region, or run a libbpf application",
   usage:
-    "FILE.o [--program NAME]... [--pin-maps] [--reuse-maps] [--shm NAME] [--allow-write-user] [--json]\n" +
+    "FILE.o [--program NAME]... [--attach] [--pin-maps] [--reuse-maps] [--shm NAME] [--allow-write-user] [--json]\n" +
     "       bpftime load --kernel FILE.o [--name NAME] [--json]   (pins under /sys/fs/bpf/bpftime/NAME)\n" +
     "       bpftime load [--shm NAME] [--] PROGRAM [ARGS…]   (an unmodified libbpf application)",
   description:
@@ -21,7 +28,11 @@ export const loadCommand: Command = {
     "\n" +
     "Verify every program of FILE.o (or those named with --program) and store them, with\n" +
     "the object's maps and global data, in the shared-memory region (created if missing).\n" +
-    "Nothing is attached yet: see `bpftime attach`. Prints the new ids.\n" +
+    "Nothing is attached yet (see `bpftime attach`) unless --attach: then every program whose\n" +
+    "SEC() names its whole target is linked to it, as libbpf's auto-attach does\n" +
+    '(SEC("uprobe/BINARY:SYMBOL"), SEC("tracepoint/syscalls/sys_enter_NAME"),\n' +
+    'SEC("raw_tracepoint/sys_enter"), SEC("ksyscall/NAME"), …); the others are listed as skipped,\n' +
+    "with why. Prints the new ids.\n" +
     "\n" +
     "State-preserving upgrades: a map declared with `__uint(pinning, LIBBPF_PIN_BY_NAME)`\n" +
     "is pinned under its name (`bpftime pin list`) and later loads take that live map over\n" +
@@ -45,6 +56,10 @@ export const loadCommand: Command = {
       description: "let tracing programs call bpf_probe_write_user (writes into the host process)",
     },
     ...jsonOption,
+    attach: {
+      type: "boolean",
+      description: "link every program whose SEC() names its target (libbpf's auto-attach)",
+    },
     "pin-maps": {
       type: "boolean",
       description: "pin every map under its name and reuse maps already pinned so",
@@ -67,6 +82,7 @@ export const loadCommand: Command = {
   },
   examples: [
     "bpftime load examples/build/url_filter.bpf.o",
+    "bpftime load examples/build/opensnoop.bpf.o --attach   (then: bpftime start -- cat /etc/hosts)",
     "bpftime load ./uprobe_counter /usr/bin/target   (then: bpftime start /usr/bin/target)",
     "bpftime load --shm demo -- bpftrace -e 'uprobe:/bin/bash:readline { @[comm] = count(); }'",
     "bpftime load --kernel examples/build/malloc.bpf.o",
@@ -74,6 +90,12 @@ export const loadCommand: Command = {
     "bpftime load v1.bpf.o --pin-maps && bpftime load v2.bpf.o --reuse-maps",
   ],
   async run(p) {
+    if (p.rest.length && flag(p, "kernel"))
+      throw new BpftimeError(
+        "usage",
+        `load --kernel takes an eBPF object, not an application (${p.rest[0]}): run the ` +
+          "application directly to use the kernel's eBPF, or drop --kernel to run it on bpftime",
+      );
     if (p.rest.length) return await runApplication(p.rest, str(p, "shm"));
     if (flag(p, "kernel")) return kernelLoad(p);
     const file = needPositional(p, 0, "FILE.o", "bpftime load");
@@ -84,8 +106,22 @@ export const loadCommand: Command = {
       reuseMaps: flag(p, "reuse-maps"),
       allowWriteUser: flag(p, "allow-write-user"),
     });
-    if (flag(p, "json")) return printJson(r);
+    const attached = flag(p, "attach")
+      ? withRegion(str(p, "shm"), (reg) =>
+          autoAttach(
+            reg,
+            r.programs.map((x) => x.id),
+          ),
+        )
+      : undefined;
+    if (flag(p, "json")) return printJson(attached ? { ...r, attached } : r);
     console.log(`loaded ${file} into region ${r.region}`);
     printLoaded(r);
+    for (const a of attached ?? [])
+      console.log(
+        a.link
+          ? `link ${a.link.linkId}: program ${a.link.progId} (${a.program}) attached to ${a.link.targetType} target ${a.link.targetId} (${JSON.stringify(a.link.arg)})`
+          : `${a.program}: not attached: ${a.skipped}`,
+      );
   },
 };

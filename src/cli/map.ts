@@ -13,6 +13,12 @@ import {
   update,
 } from "../ops/index.ts";
 import { mapView } from "../ops/index.ts";
+import {
+  histogramBuckets,
+  histogramsInValues,
+  histogramsOf,
+  log2HistogramLines,
+} from "../ops/index.ts";
 import { printJson, table, toJson } from "./output.ts";
 import { kernelMapDump, kernelOption } from "./kernel.ts";
 
@@ -66,13 +72,16 @@ const show: Command = {
 const dump: Command = {
   name: "dump",
   summary: "print every entry of a map (once, or every N seconds with --watch)",
-  usage: "MAP [--watch SECONDS [--times N]] [--shm NAME] [--json]",
+  usage: "MAP [--hist] [--watch SECONDS [--times N]] [--shm NAME] [--json]",
   description:
     "Print every key and value of MAP (id or name). With --watch, print them again every\n" +
     "SECONDS (after a `--- time` line; one JSON array per line with --json) until Ctrl-C\n" +
-    "or --times dumps.\n" +
+    "or --times dumps. Values shaped like log2 histograms (an integer array `slots`, as in\n" +
+    "bcc's libbpf-tools, or an integer array) print as bars, as bcc's print_log2_hist does;\n" +
+    "--hist also reads a map of integer keys (the bucket) to counts as one histogram.\n" +
     keyHelp,
   options: {
+    hist: { type: "boolean", description: "print the map as log2 histogram(s)" },
     watch: { type: "string", arg: "SECONDS", description: "dump again every SECONDS" },
     times: { type: "string", arg: "N", description: "with --watch: stop after N dumps" },
     ...shmOption,
@@ -82,6 +91,7 @@ const dump: Command = {
   examples: [
     "bpftime map dump malloc_calls",
     "bpftime map dump malloc_calls --watch 1",
+    "bpftime map dump latency --hist",
     "bpftime map dump 2 --json",
     "bpftime map dump --kernel malloc_calls",
   ],
@@ -93,8 +103,23 @@ const dump: Command = {
     const times = intOption(p, "times", 0, path);
     const print = () => {
       const entries = withRegion(str(p, "shm"), (r) => dumpEntries(openMap(r, ref)));
-      if (flag(p, "json")) return printJson(entries);
+      const hists = flag(p, "hist")
+        ? histogramsOf(entries, ref)
+        : flag(p, "json")
+          ? undefined
+          : histogramsInValues(entries);
+      if (flag(p, "json"))
+        return printJson(
+          hists ? hists.map((h) => ({ ...h, buckets: histogramBuckets(h.counts) })) : entries,
+        );
       if (every) console.log(`--- ${new Date().toISOString()}`);
+      if (hists) {
+        for (const h of hists) {
+          if (h.key !== undefined) console.log(`${toJson(h.key)}:`);
+          console.log(log2HistogramLines(h.counts).join("\n"));
+        }
+        return;
+      }
       for (const e of entries) console.log(`${toJson(e.key)}: ${toJson(e.value)}`);
       console.log(`(${entries.length} entries)`);
     };

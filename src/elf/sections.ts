@@ -12,7 +12,8 @@ export type ProgramType =
   | "sched_cls"
   | "perf_event"
   | "nginx_url_filter"
-  | "raw";
+  | "raw"
+  | "kernel_only";
 
 /** Kernel enum bpf_prog_type for each type we know (nginx and raw have none). */
 export const kernelProgTypes: Record<ProgramType, number | undefined> = {
@@ -25,6 +26,7 @@ export const kernelProgTypes: Record<ProgramType, number | undefined> = {
   raw_tracepoint: 17,
   nginx_url_filter: undefined,
   raw: undefined,
+  kernel_only: undefined, // per program: AttachHint "kernel" carries it
 };
 
 export type AttachHint =
@@ -40,6 +42,12 @@ export type AttachHint =
       sleepable: boolean;
     }
   | { kind: "kprobe"; retprobe: boolean; function?: string; offset: number }
+  /** ksyscall/NAME, kretsyscall/NAME: a kprobe on the syscall's entry (libbpf). */
+  | { kind: "ksyscall"; retprobe: boolean; name?: string }
+  /** A section libbpf knows whose program can only run in the kernel (fentry, cgroup, …). */
+  | { kind: "kernel"; section: string; kernelType: number; kernelTypeName: string }
+  /** SEC("usdt/BINARY:PROVIDER:NAME"), or bare SEC("usdt") (target at attach time). */
+  | { kind: "usdt"; binary?: string; provider?: string; name?: string }
   | { kind: "tracepoint"; category?: string; name?: string }
   | { kind: "raw_tracepoint"; name?: string }
   | { kind: "xdp" }
@@ -89,15 +97,20 @@ function parseUprobe(sec: string, prefix: string, retprobe: boolean, sleepable: 
   if (!rest.startsWith("/")) badSecThrow(sec, `expected '${prefix}/' or bare '${prefix}'`);
   const spec = rest.slice(1);
   const colon = spec.lastIndexOf(":");
-  if (colon <= 0) {
-    badSecThrow(
-      sec,
-      `expected ${prefix}/BINARY:FUNCTION[+OFFSET], e.g. ${prefix}/libc.so.6:malloc`,
-    );
-  }
+  // libbpf loads "uprobe/func" (no binary) too and leaves the target to attach time.
+  if (colon <= 0) return { kind: "uprobe" as const, retprobe, offset: 0, sleepable };
   const binary = spec.slice(0, colon);
   const { symbol, offset } = parseFuncOffset(sec, spec.slice(colon + 1));
   return { kind: "uprobe" as const, retprobe, binary, symbol, offset, sleepable };
+}
+
+/** usdt/BINARY:PROVIDER:NAME (BINARY may be a path: "usdt//usr/bin/python3:python:gc__start"). */
+function parseUsdt(sec: string) {
+  const rest = sec.slice("usdt".length);
+  if (rest === "") return { kind: "usdt" as const };
+  const m = /^\/(.+):([^:]+):([^:]+)$/.exec(rest);
+  if (!m) badSecThrow(sec, "expected usdt/BINARY:PROVIDER:NAME, e.g. usdt/libc.so.6:libc:setjmp");
+  return { kind: "usdt" as const, binary: m[1]!, provider: m[2]!, name: m[3]! };
 }
 
 /** Program type and attach hint for a program section name, like libbpf's section_defs. */
@@ -112,6 +125,8 @@ export function programInfoForSection(sec: string): SectionProgramInfo {
         type: "kprobe",
         attach: parseUprobe(sec, first, first.startsWith("uret"), first.endsWith(".s")),
       };
+    case "usdt":
+      return { type: "kprobe", attach: parseUsdt(sec) };
     case "kprobe":
     case "kretprobe": {
       const retprobe = first === "kretprobe";
@@ -132,6 +147,15 @@ export function programInfoForSection(sec: string): SectionProgramInfo {
         attach: { kind: "tracepoint", category: parts[1], name: parts[2] },
       };
     }
+    case "tp_btf":
+      // tp_btf/sys_enter|sys_exit: the same u64 args as the raw tracepoint
+      // (BTF-typed in the kernel; here, read them like raw_tracepoint ones).
+      if (sec === "tp_btf/sys_enter" || sec === "tp_btf/sys_exit")
+        return {
+          type: "raw_tracepoint",
+          attach: { kind: "raw_tracepoint", name: sec.slice("tp_btf/".length) },
+        };
+      break;
     case "raw_tracepoint":
     case "raw_tp": {
       const name = sec.slice(first.length + 1) || undefined;
@@ -150,11 +174,75 @@ export function programInfoForSection(sec: string): SectionProgramInfo {
     }
     case "perf_event":
       return { type: "perf_event", attach: { kind: "perf_event" } };
+    case "ksyscall":
+    case "kretsyscall": {
+      const name = sec.slice(first.length + 1) || undefined;
+      return {
+        type: "kprobe",
+        attach: { kind: "ksyscall", retprobe: first === "kretsyscall", name },
+      };
+    }
     case "nginx":
       return { type: "nginx_url_filter", attach: { kind: "nginx", hook: sec.slice(6) } };
-    default:
-      return { type: "raw", attach: { kind: "none" } };
   }
+  const k = kernelOnlySection(sec);
+  if (k) return { type: "kernel_only", attach: { kind: "kernel", section: sec, ...k } };
+  return { type: "raw", attach: { kind: "none" } };
+}
+
+/**
+ * libbpf's section prefixes whose programs run only in the kernel: the
+ * program type (the kernel's enum bpf_prog_type) for each. Such a program
+ * loads with its object (for `--kernel`, listings) but never attaches here.
+ */
+const KERNEL_ONLY: Array<[prefix: string, type: number, name: string]> = [
+  ["fentry", 26, "tracing"],
+  ["fexit", 26, "tracing"],
+  ["fmod_ret", 26, "tracing"],
+  ["tp_btf", 26, "tracing"],
+  ["iter", 26, "tracing"],
+  ["freplace", 28, "ext"],
+  ["struct_ops", 27, "struct_ops"],
+  ["lsm", 29, "lsm"],
+  ["lsm_cgroup", 29, "lsm"],
+  ["kprobe.multi", 2, "kprobe"],
+  ["kretprobe.multi", 2, "kprobe"],
+  ["kprobe.session", 2, "kprobe"],
+  ["cgroup_skb", 8, "cgroup_skb"],
+  ["cgroup/skb", 8, "cgroup_skb"],
+  ["cgroup/sock", 9, "cgroup_sock"],
+  ["cgroup/post_bind", 9, "cgroup_sock"],
+  ["cgroup/dev", 15, "cgroup_device"],
+  ["cgroup/sysctl", 23, "cgroup_sysctl"],
+  ["cgroup/getsockopt", 25, "cgroup_sockopt"],
+  ["cgroup/setsockopt", 25, "cgroup_sockopt"],
+  ["cgroup", 18, "cgroup_sock_addr"], // bind4, connect6, sendmsg4, getpeername6, …
+  ["sockops", 13, "sock_ops"],
+  ["sk_skb", 14, "sk_skb"],
+  ["sk_msg", 16, "sk_msg"],
+  ["lirc_mode2", 20, "lirc_mode2"],
+  ["sk_reuseport", 21, "sk_reuseport"],
+  ["flow_dissector", 22, "flow_dissector"],
+  ["lwt_in", 10, "lwt_in"],
+  ["lwt_out", 11, "lwt_out"],
+  ["lwt_xmit", 12, "lwt_xmit"],
+  ["lwt_seg6local", 19, "lwt_seg6local"],
+  ["sk_lookup", 30, "sk_lookup"],
+  ["syscall", 31, "syscall"],
+  ["netfilter", 32, "netfilter"],
+  ["tcx", 3, "sched_cls"],
+  ["netkit", 3, "sched_cls"],
+];
+
+function kernelOnlySection(
+  sec: string,
+): { kernelType: number; kernelTypeName: string } | undefined {
+  for (const [prefix, kernelType, kernelTypeName] of KERNEL_ONLY) {
+    const tail = sec.slice(prefix.length);
+    const boundary = prefix.includes("/") || tail === "" || /^[./]/.test(tail);
+    if (sec.startsWith(prefix) && boundary) return { kernelType, kernelTypeName };
+  }
+  return undefined;
 }
 
 /** Human form of an attach hint: "uprobe /usr/bin/bash:readline", "nginx url_filter". */
@@ -170,11 +258,17 @@ export function formatAttachHint(a: AttachHint): string {
         : "";
       return `${name} ${a.binary}:${a.symbol ?? ""}${off}`;
     }
+    case "usdt":
+      return a.binary ? `usdt ${a.binary}:${a.provider}:${a.name}` : "usdt (manual)";
     case "kprobe": {
       const name = a.retprobe ? "kretprobe" : "kprobe";
       if (!a.function) return a.offset ? `${name} 0x${a.offset.toString(16)}` : name;
       return `${name} ${a.function}${a.offset ? `+0x${a.offset.toString(16)}` : ""}`;
     }
+    case "ksyscall":
+      return `${a.retprobe ? "kretsyscall" : "ksyscall"}${a.name ? ` ${a.name}` : ""}`;
+    case "kernel":
+      return `kernel ${a.section}`;
     case "tracepoint":
       return a.category ? `tracepoint ${a.category}:${a.name}` : "tracepoint";
     case "raw_tracepoint":

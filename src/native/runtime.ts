@@ -508,9 +508,19 @@ export class Region {
     });
   }
 
-  /** Returns the value, or null when the key is absent (ENOENT). */
-  mapLookup(id: number, key: Uint8Array | null, valueSize: number): Uint8Array | null {
+  /**
+   * Returns the value, or null when the key is absent (ENOENT). A bloom
+   * filter is asked about `input` (the kernel's lookup reads the value
+   * buffer): the result is the value when it may be present.
+   */
+  mapLookup(
+    id: number,
+    key: Uint8Array | null,
+    valueSize: number,
+    input?: Uint8Array,
+  ): Uint8Array | null {
     const value = new Uint8Array(Math.max(1, valueSize));
+    if (input) value.set(input.subarray(0, value.length));
     const rc = s.bpftime_map_lookup(
       this.handle,
       id,
@@ -545,9 +555,15 @@ export class Region {
     return check(s.bpftime_map_is_frozen(this.handle, id), `map ${id}`) === 1;
   }
 
-  mapPop(id: number, valueSize: number): Uint8Array | null {
+  /** Pops (queue, stack) or, given a key, looks up and deletes (hash, stack trace). */
+  mapPop(id: number, valueSize: number, key?: Uint8Array): Uint8Array | null {
     const value = new Uint8Array(Math.max(1, valueSize));
-    const rc = s.bpftime_map_lookup_and_delete(this.handle, id, null, ptr(value));
+    const rc = s.bpftime_map_lookup_and_delete(
+      this.handle,
+      id,
+      key && key.length ? ptr(key) : null,
+      ptr(value),
+    );
     if (rc === -2) return null;
     check(rc, `pop from map ${id}`);
     return value.subarray(0, valueSize);

@@ -15,6 +15,7 @@ const lib = openLibrary({
   bpftime_resolve_uprobe_target: { args: [P, u64, P], returns: i32 },
   bpftime_find_binary_file: { args: [P, P, u64], returns: i32 },
   bpftime_elf_describe_offset: { args: [P, u64, P, u64, P], returns: i32 },
+  bpftime_usdt_sites: { args: [P, P, P, P, i32], returns: i32 },
 });
 const s = lib.symbols;
 
@@ -102,4 +103,33 @@ export function lookupElfSymbol(
     return { errno: e.errno, message: e.message };
   }
   return { value: vals[0]!, size: vals[1]!, ifunc: ifunc[0] !== 0 };
+}
+
+/** One site of a USDT probe (native/attach/elf_symbols.h, struct bpftime_usdt_site). */
+export interface UsdtSite {
+  /** Virtual address of the site as the file says (prelink-adjusted). */
+  pc: bigint;
+  /** Virtual address of the probe's 2-byte semaphore; 0n = none. */
+  semaphore: bigint;
+  /** Its arguments as libbpf's `struct __bpf_usdt_spec` (208 bytes, usdt_cookie 0). */
+  spec: Uint8Array;
+}
+
+const USDT_SPEC_SIZE = 208;
+const USDT_SITE_SIZE = 16 + USDT_SPEC_SIZE;
+
+/** The sites of USDT probe PROVIDER:NAME in ELF file `path`, in note order (the order the agent numbers them). */
+export function usdtSites(path: string, provider: string, name: string): UsdtSite[] {
+  const args = [cstr(path), cstr(provider), cstr(name)] as const;
+  const n = s.bpftime_usdt_sites(...args, null, 0);
+  if (n < 0) throw nativeError(n);
+  const out = new Uint8Array(Math.max(1, n) * USDT_SITE_SIZE);
+  const rc = s.bpftime_usdt_sites(...args, out, n);
+  if (rc < 0) throw nativeError(rc);
+  const v = new DataView(out.buffer);
+  return Array.from({ length: n }, (_, i) => ({
+    pc: v.getBigUint64(i * USDT_SITE_SIZE, true),
+    semaphore: v.getBigUint64(i * USDT_SITE_SIZE + 8, true),
+    spec: out.slice(i * USDT_SITE_SIZE + 16, (i + 1) * USDT_SITE_SIZE),
+  }));
 }

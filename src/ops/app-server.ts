@@ -19,7 +19,7 @@ import {
   type MapInfo,
   type ProgramType,
 } from "../verifier/index.ts";
-import { removeMeta, writeMeta } from "./metadata.ts";
+import { readMeta, removeMeta, writeMeta } from "./metadata.ts";
 
 const OP_PROG_LOAD = 1;
 const OP_NOTE = 2;
@@ -32,6 +32,18 @@ const EINVAL = 22;
 const EACCES = 13;
 const EBADF = 9;
 const BPF_F_RDONLY_PROG = 1 << 7;
+
+/** What marks a record as written for an application run by `bpftime load -- APP`. */
+const APP_MARK = "(bpftime load)";
+
+/**
+ * The application (name and pid) that created map `id`, if one did: what
+ * `bpftime list` shows beside the map.
+ */
+export function mapLoadedBy(region: string, id: number): string | undefined {
+  const o = readMeta<{ object?: string }>(region, "map", id)?.object;
+  return o?.endsWith(APP_MARK) ? o.slice(0, -APP_MARK.length).trim() : undefined;
+}
 
 /** Objects one application created in the region (what its exit removes). */
 export interface AppObjects {

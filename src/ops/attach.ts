@@ -3,15 +3,23 @@ import { BpftimeError } from "../errors.ts";
 import type { Region } from "../native/index.ts";
 import {
   MAX_TARGET_ARG,
+  SYSCALL_TARGET_ALIAS,
   TARGET_NGINX_URL_FILTER,
+  TARGET_SYSCALL_ENTER,
+  TARGET_SYSCALL_EXIT,
+  cannotAttachReason,
+  TARGET_USDT,
   targetTypeByName,
   targetTypeName,
 } from "../attach/index.ts";
 import { programTypeName } from "../attach/index.ts";
+import { progTypeId } from "../enums.ts";
+import { syscallTarget } from "./syscall-target.ts";
 import { removeMeta } from "./metadata.ts";
 import { collectMaps } from "./maps.ts";
 import { resolveLink, resolveProgram } from "./resolve.ts";
 import { checkUprobeTarget } from "./uprobe-target.ts";
+import { prepareUsdtTarget } from "./usdt-target.ts";
 
 export interface AttachResult {
   linkId: number;
@@ -21,7 +29,7 @@ export interface AttachResult {
   arg: string;
 }
 
-/** Creates an attach target of `type` ("nginx", "uprobe", …) with its argument (default: the program's SEC() hint) and links program `progRef` to it (`bpftime attach`, POST /v1/links). */
+/** Creates an attach target of `type` ("nginx", "uprobe", "sys_enter", …) with its argument (default: the program's SEC() hint) and links program `progRef` to it (`bpftime attach`, POST /v1/links). */
 export function attach(
   r: Region,
   progRef: string,
@@ -31,24 +39,41 @@ export function attach(
   cwd = process.cwd(),
 ): AttachResult {
   const progId = resolveProgram(r, progRef);
-  const t = targetTypeByName(type);
   const prog = r.program(progId);
-  if (prog.type !== t.programType) {
+  const never = cannotAttachReason(prog.name, prog.type, prog.attachHint);
+  if (never) throw new BpftimeError("unsupported", never);
+  let arg: string;
+  if (type === SYSCALL_TARGET_ALIAS || type === "sys_enter" || type === "sys_exit") {
+    const st = syscallTarget(prog.name, prog.type, prog.attachHint, type, argOrDefault);
+    type = st.type;
+    arg = st.arg;
+  }
+  const t = targetTypeByName(type);
+  if (!t.programTypes.includes(prog.type)) {
     throw new BpftimeError(
       "invalid_argument",
       `program ${progId} (${prog.name}) is a ${programTypeName(prog.type, prog.attachHint)} program and cannot attach to a ${type} target`,
     );
   }
-  // A uprobe's target defaults to its SEC("uprobe/BINARY:SYMBOL") (hint "uprobe BINARY:SYMBOL").
-  const hinted = /^u(?:ret)?probe (\S+:\S+)$/.exec(prog.attachHint)?.[1];
-  const given = argOrDefault ?? hinted;
-  if (given === undefined)
-    throw new BpftimeError(
-      "usage",
-      `attach: program ${prog.name} names no ${type} target in its SEC(): give --arg BINARY:SYMBOL`,
-    );
-  const arg = t.id === TARGET_NGINX_URL_FILTER ? given : checkUprobeTarget(type, given, cwd);
-  const bytes = new TextEncoder().encode(arg);
+  if (t.id === TARGET_NGINX_URL_FILTER) {
+    if (argOrDefault === undefined)
+      throw new BpftimeError("usage", `attach: give the nginx target's --prefix`);
+    arg = argOrDefault;
+  } else if (t.id !== TARGET_SYSCALL_ENTER && t.id !== TARGET_SYSCALL_EXIT) {
+    // A uprobe's target defaults to its SEC("uprobe/BINARY:SYMBOL") (hint "uprobe BINARY:SYMBOL"),
+    // a USDT program's to its SEC("usdt/BINARY:PROVIDER:NAME").
+    const hinted = /^(?:u(?:ret)?probe|usdt) (\S+:\S+)$/.exec(prog.attachHint)?.[1];
+    const given = argOrDefault ?? hinted;
+    if (given === undefined)
+      throw new BpftimeError(
+        "usage",
+        `attach: program ${prog.name} names no ${type} target in its SEC(): give --arg ${t.id === TARGET_USDT ? "BINARY:PROVIDER:NAME" : "BINARY:SYMBOL"}`,
+      );
+    if (t.id === TARGET_USDT)
+      ({ arg, linkCookie: cookie } = prepareUsdtTarget(r, progId, given, cookie, cwd));
+    else arg = checkUprobeTarget(type, given, cwd);
+  }
+  const bytes = new TextEncoder().encode(arg!);
   if (bytes.length > MAX_TARGET_ARG) {
     throw new BpftimeError(
       "invalid_argument",
@@ -58,7 +83,7 @@ export function attach(
   const targetId = r.createTarget(t.id, bytes);
   try {
     const linkId = r.createLink(progId, targetId, cookie);
-    return { linkId, targetId, progId, targetType: type, arg };
+    return { linkId, targetId, progId, targetType: type, arg: arg! };
   } catch (e) {
     r.deleteTarget(targetId);
     throw e;
@@ -90,7 +115,15 @@ export function replace(
   const target = r.target(link.targetId);
   const t = targetTypeByName(targetTypeName(target.type));
   const prog = r.program(newProgId);
-  if (prog.type !== t.programType) {
+  const hintOf = (id: number) => r.program(id).attachHint;
+  const syscallLink = t.id === TARGET_SYSCALL_ENTER || t.id === TARGET_SYSCALL_EXIT;
+  // on a syscall target the context format (tp/raw/ksys) must stay the same
+  const sameContext =
+    !syscallLink ||
+    (prog.type === r.program(link.progId).type &&
+      (prog.attachHint.split(" ")[0] === hintOf(link.progId).split(" ")[0] ||
+        prog.type !== progTypeId("kprobe")));
+  if (!t.programTypes.includes(prog.type) || !sameContext) {
     throw new BpftimeError(
       "invalid_argument",
       `program ${newProgId} (${prog.name}) cannot run on link ${linkId}'s ${t.name} target`,

@@ -1,5 +1,5 @@
 // What `bpftime start` and `inject` print once the agent in a process has
-// instantiated the region: one line per uprobe/uretprobe link, attached or
+// instantiated the region: one line per uprobe/uretprobe/syscall link, attached or
 // failed with why (the process's instance record, written by its attach
 // manager; see native/attach/attach_manager.c).
 import { existsSync } from "node:fs";
@@ -46,7 +46,7 @@ export function hookLines(r: Region, pid: number): HookLine[] | undefined {
       continue;
     }
     const type = targetTypeName(target.type);
-    if (type !== "uprobe" && type !== "uretprobe") continue;
+    if (!["uprobe", "uretprobe", "sys_enter", "sys_exit"].includes(type)) continue;
     const err = inst.linkErrors.find((e) => e.linkId === id);
     const listed = inst.linkIds.includes(id);
     if (!listed && !err) continue; // linked after this process instantiated

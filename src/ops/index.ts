@@ -26,3 +26,5 @@ export * from "./run.ts";
 export * from "./shm.ts";
 export * from "./stream.ts";
 export * from "./uprobe-target.ts";
+export * from "./auto-attach.ts";
+export * from "./hist.ts";

@@ -88,7 +88,7 @@ export async function runApplication(argv: string[], shm: string | undefined): P
     } catch (e) {
       throw new BpftimeError("io", `load: cannot run ${file}: ${(e as Error).message}`);
     }
-    server.setOwner(`${basename(file)} pid ${child.pid} (bpftime load)`);
+    server.setOwner(`${basename(file)} pid ${child.pid} (bpftime load)`); // see mapLoadedBy
     const handlers = forwarded.map((sig) => {
       const h = () => {
         try {

@@ -29,7 +29,15 @@ export interface VerifiedProgram {
 export interface LoadedObject {
   file: string;
   region: string;
-  programs: Array<{ id: number; name: string; section: string; type: string; insnCount: number }>;
+  programs: Array<{
+    id: number;
+    name: string;
+    section: string;
+    type: string;
+    insnCount: number;
+    /** Runs only in the kernel: stored as a stub, never attached here (`attach` says why). */
+    kernelOnly?: boolean;
+  }>;
   maps: Array<{
     id: number;
     name: string;
@@ -74,6 +82,25 @@ export function verifyProgram(
       p,
     ),
   };
+}
+
+/**
+ * A program whose type only runs in the kernel (fentry, cgroup, …; see
+ * KERNEL_ONLY in src/elf/sections.ts): it loads with its object so the rest
+ * of the object works here and the listings show it, but bpftime has no
+ * context to verify it against and nothing to attach it to. What is stored
+ * is `r0 = 0; exit`, never the program's code: nothing unverified can run
+ * (a tail call, `bpftime run ID`); `attach` says why it cannot attach.
+ * `load --kernel` reads the object file again and loads the real code.
+ */
+function kernelOnlyProgram(p: ProgramSpec): VerifiedProgram {
+  const kind = programKind(p);
+  const insns = new Uint8Array(16);
+  insns[0] = 0xb7; // mov64 r0, 0
+  insns[8] = 0x95; // exit
+  // verified like any other code (the stub, as a program with no context)
+  const result = verify({ insts: insns, type: "raw", maps: [] });
+  return { spec: p, kind, result, insns };
 }
 
 /**
@@ -137,7 +164,9 @@ export function loadIntoRegion(
   }
   if (chosen.length === 0) throw new BpftimeError("bad_object", `${file} has no programs to load`);
   const verified = chosen.map((p) =>
-    verifyProgram(spec, p, { allowWriteUser: opts.allowWriteUser ?? false }),
+    programKind(p).kernelOnly
+      ? kernelOnlyProgram(p)
+      : verifyProgram(spec, p, { allowWriteUser: opts.allowWriteUser ?? false }),
   );
 
   const region = Region.openOrCreate(regionName);
@@ -225,8 +254,9 @@ export function loadIntoRegion(
         id: progIds[i]!,
         name: v.spec.name,
         section: v.spec.section,
-        type: v.kind.name,
+        type: v.kind.kernelOnly ? v.kind.kernelOnly.typeName : v.kind.name,
         insnCount: v.insns.length / 8,
+        ...(v.kind.kernelOnly ? { kernelOnly: true } : {}),
       })),
       maps: spec.maps.map((m, i) => ({
         id: mapIds[i]!,

@@ -75,9 +75,20 @@ export const PinSchema = t.Object({
   objectName: t.String(),
 });
 
+/**
+ * A reference to a program, map or link in a request: its id as a number
+ * (as responses give ids) or a string, or its unique name. `refText` turns it
+ * into the text the operations resolve.
+ */
+const Ref = (description: string) =>
+  t.Union([t.Integer({ minimum: 0 }), t.String()], {
+    description: `${description}: id (number or string) or unique name`,
+  });
+export const refText = (ref: number | string): string => String(ref);
+
 export const PinBody = t.Object({
   kind: t.Union([t.Literal("map"), t.Literal("prog")]),
-  ref: t.String({ description: "map or program: id or name" }),
+  ref: Ref("the map or program"),
   name: t.String({ description: "pin name: 1-127 of [A-Za-z0-9_.-/], not starting with /" }),
 });
 
@@ -190,9 +201,18 @@ export const SnapshotSchema = t.Object({
 });
 
 export const AttachBody = t.Object({
-  program: t.String({ description: "program id or unique name" }),
-  type: t.String({ description: "target type: nginx, uprobe, uretprobe" }),
-  arg: t.String({ description: "target argument: URL prefix, BINARY:SYMBOL[+OFF]" }),
+  program: Ref("the program"),
+  type: t.String({
+    description: "target type: nginx, uprobe, uretprobe, usdt, sys_enter, sys_exit, syscall",
+  }),
+  arg: t.Optional(
+    t.String({
+      description: "target argument: URL prefix, BINARY:SYMBOL[+OFF], BINARY:PROVIDER:NAME (usdt)",
+    }),
+  ),
+  prefix: t.Optional(
+    t.String({ description: "alias of arg, as the CLI's --prefix (for nginx targets)" }),
+  ),
   cookie: t.Optional(
     t.Union([t.Integer({ minimum: 0 }), t.String({ pattern: "^(0x[0-9a-fA-F]+|[0-9]+)$" })], {
       description: "value bpf_get_attach_cookie() returns (default 0)",
@@ -216,7 +236,7 @@ export const DetachedSchema = t.Object({
 });
 
 export const ReplaceBody = t.Object({
-  program: t.String({ description: "program id or unique name" }),
+  program: Ref("the program"),
 });
 
 export const ReplacedSchema = t.Object({

@@ -278,17 +278,42 @@ const accessBytes = (insn: Instruction): number => sizeBytes(sizeOf(insn.opcode)
 /** Map types each map-taking helper accepts (others: any map but ringbuf/prog_array). */
 const HELPER_MAP_TYPES: Record<string, readonly MapType[]> = {
   tail_call: ["prog_array"],
+  get_stackid: ["stack_trace"],
   perf_event_output: ["perf_event_array"],
   ringbuf_output: ["ringbuf"],
   ringbuf_reserve: ["ringbuf"],
   ringbuf_query: ["ringbuf"],
-  map_push_elem: ["queue", "stack"],
+  map_push_elem: ["queue", "stack", "bloom_filter"],
   map_pop_elem: ["queue", "stack"],
-  map_peek_elem: ["queue", "stack"],
-  map_lookup_elem: ["hash", "array", "percpu_hash", "percpu_array", "lru_hash", "lru_percpu_hash"],
-  map_update_elem: ["hash", "array", "percpu_hash", "percpu_array", "lru_hash", "lru_percpu_hash"],
+  map_peek_elem: ["queue", "stack", "bloom_filter"],
+  map_lookup_elem: [
+    "hash",
+    "array",
+    "percpu_hash",
+    "percpu_array",
+    "lru_hash",
+    "lru_percpu_hash",
+    "lpm_trie",
+  ],
+  map_update_elem: [
+    "hash",
+    "array",
+    "percpu_hash",
+    "percpu_array",
+    "lru_hash",
+    "lru_percpu_hash",
+    "lpm_trie",
+  ],
   // arrays as the kernel: the call verifies and fails at run time with -EINVAL
-  map_delete_elem: ["hash", "array", "percpu_hash", "percpu_array", "lru_hash", "lru_percpu_hash"],
+  map_delete_elem: [
+    "hash",
+    "array",
+    "percpu_hash",
+    "percpu_array",
+    "lru_hash",
+    "lru_percpu_hash",
+    "lpm_trie",
+  ],
 };
 
 for (const [helper, types] of Object.entries(HELPER_MAP_TYPES))
@@ -900,7 +925,26 @@ class Verifier {
   ): Reg | undefined {
     this.checkRegion(pc, p, regno, insnOff, size, kind === "write");
     this.noPointerStore(pc, value, what, regno);
-    return kind === "read" ? scalarReg(unknownOfSize(size)) : undefined;
+    if (kind !== "read") return undefined;
+    return this.readOnlyValue(p, insnOff, size) ?? scalarReg(unknownOfSize(size));
+  }
+
+  /**
+   * A load at a constant offset from a read-only map whose contents are known
+   * (.rodata, .kconfig: frozen before any program runs) is that constant, as
+   * the kernel's verifier reads frozen BPF_F_RDONLY_PROG maps
+   * (bpf_map_direct_read): branches on `__kconfig` values and `const volatile`
+   * settings are pruned as in the kernel.
+   */
+  private readOnlyValue(p: Reg, insnOff: number, size: number): Reg | undefined {
+    if (p.t !== "map_value" || !isConst(p.s)) return undefined;
+    const m = this.maps[p.map]!;
+    const off = p.off + insnOff + p.s.sminN;
+    if (!m.readOnly || !m.initialValue || off < 0 || off + size > m.initialValue.length)
+      return undefined;
+    let v = 0n;
+    for (let i = size - 1; i >= 0; i--) v = (v << 8n) | BigInt(m.initialValue[off + i]!);
+    return constReg(v);
   }
 
   /** Bounds of [off, off+size) through pointer p (packet, map value, mem). */

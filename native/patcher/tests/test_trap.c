@@ -174,13 +174,24 @@ TEST(callback_calling_the_trapped_function_does_not_recurse)
 }
 
 static atomic_int stop;
+static atomic_long calls;
 static void *caller(void *arg)
 {
     uint64_t bad = 0;
-    for (uint64_t i = 0; !atomic_load(&stop); i++)
+    for (uint64_t i = 0; !atomic_load(&stop); i++) {
         if (((fn1)arg)(i) != i + 5)
             bad++;
+        atomic_fetch_add(&calls, 1);
+    }
     return (void *)(uintptr_t)bad;
+}
+
+/* Waits (bounded) until the callers have made n more calls. */
+static void wait_calls(long n)
+{
+    long target = atomic_load(&calls) + n;
+    for (long spins = 0; atomic_load(&calls) < target && spins < 200000000L; spins++)
+        sched_yield();
 }
 
 TEST(threads_run_while_trap_sites_are_attached_and_detached)
@@ -217,6 +228,54 @@ TEST(threads_run_while_trap_sites_are_attached_and_detached)
     CHECK(atomic_load(&leaves) <= atomic_load(&enters));
     CHECK(atomic_load(&enters) > 0);
     CHECK(memcmp(page + OFF_SHORT, short_fn, sizeof short_fn) == 0);
+}
+
+/* Detach while a callback runs on another thread: when detach returns, no
+ * callback is half-way through (the counter is even) and none starts later. */
+struct counter {
+    atomic_long n;
+};
+static int counting_enter(struct bpftime_hook_regs *r, void *u)
+{
+    (void)r;
+    struct counter *c = u;
+    atomic_fetch_add(&c->n, 1);
+    for (volatile int i = 0; i < 2000; i++) {}
+    atomic_fetch_add(&c->n, 1);
+    return BPFTIME_HOOK_CONTINUE;
+}
+
+TEST(detach_waits_for_running_trap_callbacks)
+{
+    build_page();
+    fn1 hfn = (fn1)(page + OFF_SHORT);
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++)
+        CHECK_EQ(pthread_create(&th[i], NULL, caller, (void *)hfn), 0);
+    static const struct bpftime_hook_callbacks cbs = {counting_enter, NULL};
+    for (int round = 0; round < 30; round++) {
+        struct counter *c = calloc(1, sizeof *c);
+        struct bpftime_hook *h = NULL;
+        CHECK_EQ(bpftime_hook_attach_ex(hfn, 4, &cbs, c, &h), 0);
+        CHECK_EQ(bpftime_hook_uses_trap(h), 1);
+        /* until a caller is inside or past the callback (bounded) */
+        for (long spins = 0; atomic_load(&c->n) == 0 && spins < 200000000L; spins++)
+            sched_yield();
+        wait_calls(5); /* and a few more calls race with the detach below */
+        CHECK_EQ(bpftime_hook_detach(h), 0);
+        long v = atomic_load(&c->n);
+        CHECK(v > 0);
+        CHECK(v % 2 == 0);
+        wait_calls(20);                  /* calls through the unhooked function */
+        CHECK_EQ(atomic_load(&c->n), v); /* nothing ran after detach */
+        free(c);
+    }
+    atomic_store(&stop, 1);
+    for (int i = 0; i < 2; i++) {
+        void *bad;
+        pthread_join(th[i], &bad);
+        CHECK_EQ((uintptr_t)bad, 0);
+    }
 }
 
 static atomic_int foreign_traps;

@@ -623,3 +623,79 @@ TEST(jit_inlines_array_lookup_like_the_helper)
     }
     bpftime_region_close(r);
 }
+
+/* get_stack / get_stackid on a synthetic frame chain: rip, then each frame's
+ * return address along rbp (the chain ends where a frame pointer cannot be
+ * read); skip, short buffers, kernel stacks (empty), one id per stack. */
+struct fake_regs {
+    uint64_t r15, r14, r13, r12, rbp, rbx, r11, r10, r9, r8;
+    uint64_t rax, rcx, rdx, rsi, rdi, orig_rax;
+    uint64_t rip, cs, eflags, rsp, ss;
+};
+
+TEST(stack_helpers_walk_frame_pointers)
+{
+    struct bpftime_region *r = mk("stack");
+    CHECK(r);
+    struct ebpf_vm *vm = helper_vm();
+    /* frames: f1 -> f2 -> an unmapped page (the walk stops there) */
+    uint8_t *page = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(page != MAP_FAILED);
+    munmap(page + 4096, 4096);
+    uint64_t *f1 = (uint64_t *)(void *)page, *f2 = f1 + 2;
+    f1[0] = (uint64_t)(uintptr_t)f2;
+    f1[1] = 0x1111;
+    f2[0] = (uint64_t)(uintptr_t)(page + 4096);
+    f2[1] = 0x2222;
+    struct fake_regs regs = {.rip = 0x4000, .rbp = (uint64_t)(uintptr_t)f1};
+    struct bpftime_invocation inv = {.func_ip = 0x3000, .regs = &regs}; /* not an entry probe */
+    bpftime_invocation_set(&inv);
+    uint64_t buf[6];
+    memset(buf, 0xaa, sizeof buf);
+    CHECK_EQ(CALL(vm, 67, &regs, buf, sizeof buf, 1ull << 8, 0), 24);
+    CHECK_EQ(buf[0], 0x4000);
+    CHECK_EQ(buf[1], 0x1111);
+    CHECK_EQ(buf[2], 0x2222);
+    CHECK_EQ(buf[3], 0);                                            /* the rest zeroed */
+    CHECK_EQ(CALL(vm, 67, &regs, buf, 16, (1ull << 8) | 1, 0), 16); /* skip 1, room for 2 */
+    CHECK_EQ(buf[0], 0x1111);
+    CHECK_EQ(buf[1], 0x2222);
+    CHECK_EQ(CALL(vm, 67, &regs, buf, 16, (1ull << 8) | 4, 0), (uint64_t)-EFAULT);
+    CHECK_EQ(buf[0], 0);
+    CHECK_EQ(CALL(vm, 67, &regs, buf, 12, 1ull << 8, 0), (uint64_t)-EINVAL);
+    memset(buf, 0xaa, sizeof buf);
+    CHECK_EQ(CALL(vm, 67, &regs, buf, 16, 0, 0), 0); /* kernel stack: empty */
+    CHECK_EQ(buf[0], 0);
+    CHECK_EQ(buf[1], 0);
+
+    int sid = bpftime_map_create(r, "st", BPFTIME_MAP_STACK_TRACE, 4, 4 * 8, 2, 0, 0);
+    CHECK(sid > 0);
+    struct bpftime_map *st = bpftime_map_handle(r, sid);
+    int64_t id = (int64_t)CALL(vm, 27, &regs, st, 1ull << 8, 0, 0);
+    CHECK(id >= 0 && id < 2);
+    CHECK_EQ(CALL(vm, 27, &regs, st, 1ull << 8, 0, 0), (uint64_t)id);
+    CHECK_EQ(CALL(vm, 27, &regs, st, 0, 0, 0), (uint64_t)-EFAULT); /* kernel stack */
+    CHECK_EQ(CALL(vm, 27, &regs, st, (1ull << 8) | 3, 0, 0), (uint64_t)-EFAULT);
+    CHECK_EQ(CALL(vm, 27, &regs, st, 1ull << 12, 0, 0), (uint64_t)-EINVAL);
+    uint32_t key = (uint32_t)id;
+    uint64_t val[4];
+    CHECK_EQ(bpftime_map_lookup(r, (uint32_t)sid, &key, val), 0);
+    CHECK_EQ(val[0], 0x4000);
+    CHECK_EQ(val[2], 0x2222);
+    CHECK_EQ(val[3], 0);
+    /* another stack in the other bucket or, colliding, -EEXIST / replaced */
+    regs.rip = 0x5000;
+    int64_t id2 = (int64_t)CALL(vm, 27, &regs, st, 1ull << 8, 0, 0);
+    CHECK(id2 == -EEXIST || (id2 >= 0 && id2 != id));
+    int64_t id3 = (int64_t)CALL(vm, 27, &regs, st, (1ull << 8) | (1ull << 10), 0, 0);
+    CHECK(id3 >= 0);
+    CHECK_EQ(bpftime_map_delete_elem(r, (uint32_t)sid, &key), 0);
+    CHECK_EQ(bpftime_map_delete_elem(r, (uint32_t)sid, &key), -ENOENT);
+
+    /* no registers (a program type without a probed function): no user stack */
+    bpftime_invocation_set(NULL);
+    CHECK_EQ(CALL(vm, 67, NULL, buf, 16, 1ull << 8, 0), 0);
+    CHECK_EQ(CALL(vm, 35, 0, 0, 0, 0, 0), 0); /* get_current_task: no task_struct */
+    munmap(page, 4096);
+    ebpf_vm_destroy(vm);
+}

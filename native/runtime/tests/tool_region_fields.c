@@ -85,6 +85,11 @@ int main(int argc, char **argv)
         }
         if (m->type == BPFTIME_MAP_RINGBUF)
             ring_fields("ringbuf", m->id, rt_ptr(r, m->data_off));
+        if (m->type == BPFTIME_MAP_BLOOM_FILTER) {
+            struct shm_bloom *b = rt_ptr(r, m->data_off);
+            F("bloom", m->id, b, nr_hash_funcs);
+            F("bloom", m->id, b, bitset_mask);
+        }
     }
     for (uint32_t i = 0; i < r->table_cap[KIND_TARGET]; i++) {
         struct shm_target *tg = table_slot(r, KIND_TARGET, i);

@@ -40,6 +40,11 @@ export function attachKernel(
   argOrDefault: string | undefined,
   cookie = 0n,
 ): KernelAttached {
+  if (type === "usdt")
+    throw new BpftimeError(
+      "unsupported",
+      "the kernel provider does not attach USDT probes yet: attach without --kernel, or trace the kernel way with bpftrace -e 'usdt:BINARY:PROVIDER:NAME {…}'",
+    );
   if (type !== "uprobe" && type !== "uretprobe")
     throw new BpftimeError(
       type === "nginx" ? "unsupported" : "usage",

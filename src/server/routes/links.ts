@@ -1,5 +1,6 @@
 // /v1/links and /v1/targets: attach, list, detach and replace.
 import { Elysia, t } from "elysia";
+import { HttpError } from "../errors.ts";
 import { attach, detach, replace, snapshot } from "../../ops/index.ts";
 import { parseJsonBody } from "../body.ts";
 import * as S from "../schemas.ts";
@@ -11,7 +12,20 @@ export function linkRoutes(o: RouteContext) {
       "/v1/links",
       ({ body, set }) => {
         const cookie = BigInt(body.cookie ?? 0);
-        const res = o.region((r) => attach(r, body.program, body.type, body.arg, cookie));
+        if (body.arg !== undefined && body.prefix !== undefined && body.arg !== body.prefix)
+          throw new HttpError(
+            "invalid_request",
+            "invalid body: give the target argument as arg or prefix, not both; see /docs",
+          );
+        const arg = body.arg ?? body.prefix;
+        if (arg === undefined)
+          throw new HttpError(
+            "invalid_request",
+            "invalid body/arg: missing (the target argument: URL prefix or BINARY:SYMBOL[+OFF]; " +
+              "prefix is its alias); see /docs",
+          );
+        const program = S.refText(body.program);
+        const res = o.region((r) => attach(r, program, body.type, arg, cookie));
         set.status = 201;
         return res;
       },
@@ -41,7 +55,7 @@ export function linkRoutes(o: RouteContext) {
     })
     .patch(
       "/v1/links/:id",
-      ({ params, body }) => o.region((r) => replace(r, params.id, body.program)),
+      ({ params, body }) => o.region((r) => replace(r, params.id, S.refText(body.program))),
       {
         parse: parseJsonBody,
         params: t.Object({ id: t.String() }),

@@ -14,7 +14,7 @@ export function pinRoutes(o: RouteContext) {
     .post(
       "",
       ({ body, set }) => {
-        const pin = o.region((r) => pinObject(r, body.kind, body.ref, body.name));
+        const pin = o.region((r) => pinObject(r, body.kind, S.refText(body.ref), body.name));
         set.status = 201;
         return pin;
       },

@@ -1,0 +1,154 @@
+// CO-RE resolution (core.ts) on small BTF compiled here: flavors, anonymous
+// members, ambiguity, missing targets. Expected values are worked out by hand
+// from the C declarations (natural layout); the kernel differential tests
+// (test/core-relo.test.ts) cover the kernel's own types.
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { BpftimeError } from "../errors.ts";
+import { parseElf } from "../elf/index.ts";
+import { parseBtf, essentialName, type Btf } from "./btf.ts";
+import { parseBtfExt, type BtfCoreRelo } from "./ext.ts";
+import { resolveCoreRelo } from "./core.ts";
+
+const noClang = Bun.which("clang") ? undefined : "clang not found";
+if (noClang) console.log(`core.test.ts: ${noClang}: skipping`);
+const dir = mkdtempSync(join(tmpdir(), `bpftime-${process.env.BPFTIME_TEST_RUN ?? "x"}-core-`));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function compile(name: string, src: string): { btf: Btf; relos: BtfCoreRelo[] } {
+  const c = join(dir, `${name}.c`);
+  const o = join(dir, `${name}.o`);
+  writeFileSync(c, src);
+  const r = Bun.spawnSync(["clang", "-O2", "-g", "-target", "bpf", "-c", c, "-o", o]);
+  if (r.exitCode !== 0) throw new Error(`clang ${name}: ${r.stderr.toString()}`);
+  const elf = parseElf(new Uint8Array(readFileSync(o)));
+  const btf = parseBtf(elf.section(".BTF")!.data);
+  const ext = elf.section(".BTF.ext");
+  const relos = ext ? [...parseBtfExt(ext.data, btf.strings).coreRelos.values()].flat() : [];
+  return { btf, relos };
+}
+
+/** The target: types as "the kernel" has them. */
+const TARGET = `
+struct s___a { int x; int y; };
+struct s___b { int y; };
+struct t { int a; union { int b; long c; }; };
+struct u { char pad[3]; short v; };
+enum e { E0 = 10, E1 = 20 };
+struct s___a v1; struct s___b v2; struct t v3; struct u v4; enum e v5;
+`;
+
+const local = (body: string) => `
+#define CORE __attribute__((preserve_access_index))
+${body}
+`;
+
+describe.skipIf(!!noClang)("CO-RE resolution", () => {
+  test("essential names drop only a ___flavor suffix", () => {
+    expect(essentialName("task_struct___v2")).toBe("task_struct");
+    expect(essentialName("task_struct")).toBe("task_struct");
+    expect(essentialName("a___")).toBe("a___"); // nothing after the ___
+    expect(essentialName("x____y")).toBe("x____y"); // four underscores: no X___Y split
+    expect(essentialName("a___b___c")).toBe("a___b");
+  });
+
+  test("a field through an anonymous union; a field by name at another offset", () => {
+    const target = compile("target1", TARGET).btf;
+    const l = compile(
+      "local1",
+      local(`
+struct t { long c; } CORE;
+struct u { short v; } CORE;
+long f1(struct t *p) { return p->c; }
+long f2(struct u *p) { return p->v; }
+`),
+    );
+    const res = l.relos.map((r) => resolveCoreRelo(l.btf, r, [target]));
+    // t: int a @0, then the union (aligned to 8 for the long) @8
+    expect(res.map((r) => [r.origVal, r.newVal])).toEqual([
+      [0n, 8n],
+      [0n, 4n], // u: char pad[3] @0, short v @4
+    ]);
+    expect(res.every((r) => !r.poison)).toBe(true);
+  });
+
+  test("two flavors that place the field differently are ambiguous", () => {
+    const target = compile("target2", TARGET).btf;
+    const l = compile(
+      "local2",
+      local(`
+struct s { int y; } CORE;
+int f(struct s *p) { return p->y; }
+`),
+    );
+    expect(l.relos).toHaveLength(1);
+    let err: unknown;
+    try {
+      resolveCoreRelo(l.btf, l.relos[0]!, [target]);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(BpftimeError);
+    expect((err as BpftimeError).message).toContain("ambiguity");
+  });
+
+  test("a missing field poisons its load; existence and enum values resolve", () => {
+    const target = compile("target3", TARGET).btf;
+    const l = compile(
+      "local3",
+      local(`
+struct s___a { int x; int nope; } CORE;
+enum e { E1 = 1, E9 = 9 };
+int f(struct s___a *p) { return p->nope; }
+int g(void) { return __builtin_preserve_field_info(((struct s___a *)0)->nope, 2); }
+long h(void) { return __builtin_preserve_enum_value(*(enum e *)E1, 1); }
+long k(void) { return __builtin_preserve_enum_value(*(enum e *)E9, 0); }
+`),
+    );
+    const res = l.relos.map((r) => resolveCoreRelo(l.btf, r, [target]));
+    expect(res).toHaveLength(4);
+    expect(res[0]!.poison).toBe(true); // s___a.nope: not in the target's s___a
+    expect(res[1]).toMatchObject({ poison: false, newVal: 0n }); // field_exists
+    expect(res[2]).toMatchObject({ poison: false, origVal: 1n, newVal: 20n }); // E1's value there
+    expect(res[3]).toMatchObject({ poison: false, newVal: 0n }); // E9 does not exist
+  });
+
+  test("with no target at all, only existence-style relocations resolve (to 0)", () => {
+    const l = compile(
+      "local4",
+      local(`
+struct s { int y; } CORE;
+int f(struct s *p) { return p->y; }
+int g(void) { return __builtin_preserve_type_info(*(struct s *)0, 0); }
+`),
+    );
+    const res = l.relos.map((r) => resolveCoreRelo(l.btf, r, []));
+    expect(res[0]!.poison).toBe(true);
+    expect(res[1]).toMatchObject({ poison: false, newVal: 0n }); // type_exists
+  });
+});
+
+const vmlinux = "/sys/kernel/btf/vmlinux";
+const noKernelBtf = !Bun.which("bpftool")
+  ? "no bpftool"
+  : !Bun.file(vmlinux).size
+    ? "no kernel BTF"
+    : undefined;
+if (noKernelBtf) console.log(`core.test.ts: ${noKernelBtf}: skipping the kernel BTF test`);
+describe.skipIf(!!noKernelBtf)("the running kernel's BTF", () => {
+  test("parses whole: as many types as bpftool lists, of the same kinds", () => {
+    const btf = parseBtf(new Uint8Array(readFileSync(vmlinux)));
+    const raw = Bun.spawnSync(["bpftool", "btf", "dump", "file", vmlinux, "format", "raw"]);
+    const lines = raw.stdout
+      .toString()
+      .split("\n")
+      .filter((l) => l.startsWith("["));
+    expect(btf.count - 1).toBe(lines.length); // types[0] is void
+    const kinds = (names: string[]) => [...new Set(names)].sort();
+    expect(kinds(btf.types.slice(1).map((t) => t.kind))).toEqual(
+      kinds(lines.map((l) => /^\[\d+\] (\w+)/.exec(l)![1]!.toLowerCase())),
+    );
+  });
+});
