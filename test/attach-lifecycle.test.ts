@@ -3,7 +3,7 @@
 // process is recorded per instance and shown by `list`, `start`, `inject` and
 // the API, `uretprobe` takes its target from SEC(), and a process that died
 // without cleaning up is reaped instead of staying "ALIVE no" forever.
-import { beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { chmodSync, copyFileSync, existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
@@ -17,7 +17,7 @@ import {
   waitUntil,
   type Started,
 } from "./helpers.ts";
-import { buildUprobeFixture } from "./uprobe-fixture.ts";
+import { uprobeFixtureUnlessSkipped } from "./uprobe-fixture.ts";
 import { Region } from "../src/native/runtime.ts";
 import { instanceDetails } from "../src/ops/instances.ts";
 import { createApp } from "../src/server/app.ts";
@@ -33,14 +33,16 @@ function toolMissing(): string | undefined {
 }
 const skip = skipReason(toolMissing(), "attach lifecycle tests");
 
-let dir = "";
-let target = "";
-const obj = (name: string) => join(dir, `${name}.bpf.o`);
+const { dir, target, obj } = uprobeFixtureUnlessSkipped(
+  skip,
+  "lifecycle",
+  join(fixtures, "target.c"),
+  { count: join(fixtures, "count.bpf.c") },
+);
+if (!skip) addLifecycleFixtures();
 
-function compile(): void {
-  ({ dir, target } = buildUprobeFixture("lifecycle", join(fixtures, "target.c"), {
-    count: join(fixtures, "count.bpf.c"),
-  }));
+/** A copy of the target (a file the target never loads) and ret_sec.bpf.o. */
+function addLifecycleFixtures(): void {
   copyFileSync(target, `${target}2`); // another file: never loaded by `target`
   chmodSync(`${target}2`, 0o755);
   // A uretprobe that names its target in SEC(), like libbpf's auto-attach.
@@ -126,8 +128,6 @@ function rawInstancePids(): number[] {
 }
 
 describe.skipIf(skip)("attach validation", () => {
-  beforeAll(compile);
-
   test("targets that can never work are refused with one line and a non-zero exit", () => {
     region = newRegion();
     ok("load", obj("count"));
@@ -190,10 +190,6 @@ describe.skipIf(skip)("attach validation", () => {
 });
 
 describe.skipIf(skip)("failed links are visible", () => {
-  beforeAll(() => {
-    if (!dir) compile();
-  });
-
   test(
     "start prints attached/failed per hook; list and the instance show why",
     async () => {
@@ -285,10 +281,6 @@ describe.skipIf(skip)("failed links are visible", () => {
 });
 
 describe.skipIf(skip)("dead instances", () => {
-  beforeAll(() => {
-    if (!dir) compile();
-  });
-
   /** `bpftime start … target loop` and the target's pid once its hooks are in. */
   async function started() {
     const p = startLoop("20");

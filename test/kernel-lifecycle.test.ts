@@ -6,37 +6,25 @@
 // Pins go under a private root ($BPFTIME_BPFFS) removed at the end. Skipped,
 // with the reason printed, where the kernel refuses (not root, no bpffs, no
 // uprobe PMU, BPF_PROG_LOAD refused).
-import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { rmSync } from "node:fs";
-import { join } from "node:path";
+import { afterEach, describe, expect, test } from "bun:test";
 import { cli, cliEntry, regionNames, skipReason, startProcess, type Started } from "./helpers.ts";
-import { runName } from "./run-id.ts";
-import { buildUprobeFixture, fixturePath, kernelUprobesUnavailable } from "./uprobe-fixture.ts";
+import {
+  fixturePath,
+  kernelUprobesUnavailable,
+  privateBpffs,
+  uprobeFixtureUnlessSkipped,
+} from "./uprobe-fixture.ts";
 
 const T = 60_000;
-const root = `/sys/fs/bpf/bpftime-${runName(Math.random().toString(36).slice(2, 8))}`;
-const env = { BPFTIME_BPFFS: root };
+const { env } = privateBpffs();
+const skip = skipReason(kernelUprobesUnavailable(), "kernel lifecycle tests");
+const { target, obj } = uprobeFixtureUnlessSkipped(
+  skip,
+  "klife",
+  fixturePath("uprobe", "target.c"),
+  { count: fixturePath("uprobe", "count.bpf.c"), globals: fixturePath("kernel", "globals.bpf.c") },
+);
 
-let dir = "";
-let target = "";
-const obj = (name: string) => join(dir, `${name}.bpf.o`);
-
-function compile(): void {
-  ({ dir, target } = buildUprobeFixture("klife", fixturePath("uprobe", "target.c"), {
-    count: fixturePath("uprobe", "count.bpf.c"),
-    globals: fixturePath("kernel", "globals.bpf.c"),
-  }));
-}
-
-/** The machine's kernel first (an independent probe), then this file's fixtures. */
-function kernelRefuses(): string | undefined {
-  const refused = kernelUprobesUnavailable();
-  if (!refused) compile();
-  return refused;
-}
-const skip = skipReason(kernelRefuses(), "kernel lifecycle tests");
-
-afterAll(() => rmSync(root, { recursive: true, force: true }));
 afterEach(() => {
   for (const o of ["globals", "kc"]) cli(["shm", "remove", "--kernel", o], { env });
 });
@@ -50,10 +38,6 @@ function ok(args: string[], shm?: string): string {
 }
 
 describe.skipIf(skip)("kernel provider", () => {
-  beforeAll(() => {
-    if (!dir) compile();
-  });
-
   test("an object with .rodata, .bss, .data and bpf_printk loads; its maps dump by either name", () => {
     ok(["load", "--kernel", obj("globals")]);
     const maps = ok(["list", "--kernel", "--json"]);
