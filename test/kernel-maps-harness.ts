@@ -4,6 +4,7 @@
 import { afterAll, beforeAll } from "bun:test";
 import { Region, removeRegion } from "../src/native/runtime.ts";
 import * as K from "../src/native/kernel-maps.ts";
+import { NativeError } from "../src/native/errno.ts";
 import { runName } from "./run-id.ts";
 
 const BPF_MAP_TYPE_ARRAY = 2;
@@ -48,4 +49,15 @@ export function regionForFile(what: string, skip: boolean): { readonly region: R
       return region;
     },
   };
+}
+
+/** The errno a bpftime map call throws (a NativeError), or 0 when it succeeds. */
+export function errnoOf(f: () => unknown): number {
+  try {
+    f();
+    return 0;
+  } catch (e) {
+    if (e instanceof NativeError) return e.errno;
+    throw e;
+  }
 }

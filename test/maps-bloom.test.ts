@@ -4,48 +4,26 @@
 // including the false positives, which a small bit array makes plentiful.
 // Also: no false negatives with a random seed, and the same errno for every
 // refused definition and operation.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { Region, removeRegion } from "../src/native/runtime.ts";
+import { describe, expect, test } from "bun:test";
 import { NativeError } from "../src/native/errno.ts";
 import * as K from "../src/native/kernel-maps.ts";
-import { runName } from "./run-id.ts";
+import { errnoOf, kernelMapsUnavailable, regionForFile } from "./kernel-maps-harness.ts";
+import { skipReason } from "./helpers.ts";
+import { mulberry32 } from "../src/prng.ts";
 
 const BLOOM = 30;
-const ARRAY = 2;
 const F_ZERO_SEED = 1 << 6;
 const F_NO_PREALLOC = 1 << 0;
 const BPF_EXIST = 2n;
 
-function kernelSkipReason(): string | undefined {
-  if (process.arch !== "x64") return "the raw bpf() bindings are x86-64 only";
-  if (process.getuid?.() !== 0) return "creating kernel maps needs root";
-  const fd = K.kernelMapCreate({ type: ARRAY, keySize: 4, valueSize: 8, maxEntries: 1 });
-  if (fd < 0) return `the kernel refuses BPF_MAP_CREATE here (errno ${-fd})`;
-  K.kernelClose(fd);
-  return undefined;
-}
-const skip = kernelSkipReason();
-if (skip) console.log(`skip: bloom filter kernel tests: ${skip}`);
-
-const regionName = runName("maps-bloom");
-let region: Region;
-beforeAll(() => {
-  region = Region.create(regionName, 16 << 20);
-});
-afterAll(() => {
-  region?.close();
-  removeRegion(regionName);
-});
+const skip = skipReason(kernelMapsUnavailable(), "bloom filter kernel tests");
+const file = regionForFile("maps-bloom", skip);
 
 /** Seeded bytes (mulberry32), so a failure reproduces. */
 function values(seed: number, n: number, size: number): Uint8Array[] {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
+  const rnd = mulberry32(seed);
+  // mulberry32's float times 2^32 is its 32-bit output exactly: the low byte
+  const next = () => rnd() * 4294967296;
   return Array.from({ length: n }, () => Uint8Array.from({ length: size }, () => next() & 0xff));
 }
 
@@ -56,18 +34,8 @@ interface Def {
   mapExtra?: bigint;
 }
 
-const errnoOf = (f: () => unknown): number => {
-  try {
-    f();
-    return 0;
-  } catch (e) {
-    if (e instanceof NativeError) return e.errno;
-    throw e;
-  }
-};
-
 function bpftimeMap(d: Def): number {
-  return region.createMap({
+  return file.region.createMap({
     name: "bloom",
     type: BLOOM,
     keySize: 0,
@@ -85,7 +53,7 @@ function kernelMap(d: Def): number {
 /** 0 (maybe present) or the errno, for a query of `v`. */
 const bpftimeHas = (id: number, v: Uint8Array) =>
   errnoOf(() => {
-    if (region.mapLookup(id, null, v.length, v) === null) throw new NativeError(2, "absent");
+    if (file.region.mapLookup(id, null, v.length, v) === null) throw new NativeError(2, "absent");
   });
 const kernelHas = (fd: number, v: Uint8Array) => {
   const rc = K.kernelMapElem(K.BPF_MAP_LOOKUP_ELEM, fd, null, v.slice());
@@ -111,7 +79,7 @@ describe.skipIf(!!skip)("bloom filter, kernel vs bpftime", () => {
       try {
         const pushed = values(d.valueSize * 1000 + d.maxEntries, d.maxEntries * 2, d.valueSize);
         for (const v of pushed) {
-          region.mapUpdate(id, null, v, 0n);
+          file.region.mapUpdate(id, null, v, 0n);
           expect(K.kernelMapElem(K.BPF_MAP_UPDATE_ELEM, fd, null, v, 0n)).toBe(0);
         }
         const asked = [...pushed, ...values(7 + d.valueSize, 400, d.valueSize)];
@@ -124,7 +92,7 @@ describe.skipIf(!!skip)("bloom filter, kernel vs bpftime", () => {
         expect(k.slice(pushed.length).filter((e) => e === 0).length).toBeGreaterThan(0);
         expect(k.slice(pushed.length).filter((e) => e === 2).length).toBeGreaterThan(0);
       } finally {
-        region.deleteMap(id);
+        file.region.deleteMap(id);
         K.kernelClose(fd);
       }
     });
@@ -134,10 +102,10 @@ describe.skipIf(!!skip)("bloom filter, kernel vs bpftime", () => {
     const id = bpftimeMap({ valueSize: 12, maxEntries: 1000 });
     try {
       const vs = values(99, 1000, 12);
-      for (const v of vs) region.mapUpdate(id, null, v, 0n);
+      for (const v of vs) file.region.mapUpdate(id, null, v, 0n);
       expect(vs.every((v) => bpftimeHas(id, v) === 0)).toBe(true);
     } finally {
-      region.deleteMap(id);
+      file.region.deleteMap(id);
     }
   });
 
@@ -152,7 +120,7 @@ describe.skipIf(!!skip)("bloom filter, kernel vs bpftime", () => {
     for (const d of bad) {
       const fd = K.kernelMapCreate({ type: BLOOM, keySize: 0, ...d, name: "bad" });
       const u = errnoOf(() =>
-        region.createMap({
+        file.region.createMap({
           name: "bad",
           type: BLOOM,
           keySize: d.keySize ?? 0,
@@ -173,22 +141,22 @@ describe.skipIf(!!skip)("bloom filter, kernel vs bpftime", () => {
       const ops: Array<[string, () => number, () => number]> = [
         [
           "push with BPF_EXIST",
-          () => errnoOf(() => region.mapUpdate(id, null, v, BPF_EXIST)),
+          () => errnoOf(() => file.region.mapUpdate(id, null, v, BPF_EXIST)),
           () => -Math.min(0, K.kernelMapElem(K.BPF_MAP_UPDATE_ELEM, fd, null, v, BPF_EXIST)),
         ],
         [
           "delete",
-          () => errnoOf(() => region.mapDeleteElem(id, new Uint8Array(0))),
+          () => errnoOf(() => file.region.mapDeleteElem(id, new Uint8Array(0))),
           () => -Math.min(0, K.kernelMapElem(K.BPF_MAP_DELETE_ELEM, fd, null, null)),
         ],
         [
           "get_next_key",
-          () => errnoOf(() => region.mapNextKey(id, null, 4)),
+          () => errnoOf(() => file.region.mapNextKey(id, null, 4)),
           () => -Math.min(0, K.kernelMapElem(K.BPF_MAP_GET_NEXT_KEY, fd, null, new Uint8Array(4))),
         ],
         [
           "pop (lookup_and_delete)",
-          () => errnoOf(() => region.mapPop(id, 4)),
+          () => errnoOf(() => file.region.mapPop(id, 4)),
           () =>
             -Math.min(
               0,
@@ -198,7 +166,7 @@ describe.skipIf(!!skip)("bloom filter, kernel vs bpftime", () => {
       ];
       for (const [what, u, k] of ops) expect({ what, errno: u() }).toEqual({ what, errno: k() });
     } finally {
-      region.deleteMap(id);
+      file.region.deleteMap(id);
       K.kernelClose(fd);
     }
   });

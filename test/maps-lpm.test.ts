@@ -5,46 +5,20 @@
 // and errno on both; a full iteration visits the kernel's order (post-order:
 // longer prefixes first, the 0 branch before the 1 branch). The prefixes
 // come from a small pool of addresses so they nest and collide.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { Region, removeRegion } from "../src/native/runtime.ts";
+import { describe, expect, test } from "bun:test";
 import { NativeError } from "../src/native/errno.ts";
 import * as K from "../src/native/kernel-maps.ts";
-import { runName } from "./run-id.ts";
+import { errnoOf, kernelMapsUnavailable, regionForFile } from "./kernel-maps-harness.ts";
+import { skipReason } from "./helpers.ts";
+import { mulberry32 } from "../src/prng.ts";
 
 const LPM = 11;
-const ARRAY = 2;
 const F_NO_PREALLOC = 1;
 
-function kernelSkipReason(): string | undefined {
-  if (process.arch !== "x64") return "the raw bpf() bindings are x86-64 only";
-  if (process.getuid?.() !== 0) return "creating kernel maps needs root";
-  const fd = K.kernelMapCreate({ type: ARRAY, keySize: 4, valueSize: 8, maxEntries: 1 });
-  if (fd < 0) return `the kernel refuses BPF_MAP_CREATE here (errno ${-fd})`;
-  K.kernelClose(fd);
-  return undefined;
-}
-const skip = kernelSkipReason();
-if (skip) console.log(`skip: lpm trie kernel tests: ${skip}`);
+const skip = skipReason(kernelMapsUnavailable(), "lpm trie kernel tests");
+const file = regionForFile("maps-lpm", skip);
 
-const regionName = runName("maps-lpm");
-let region: Region;
-beforeAll(() => {
-  region = Region.create(regionName, 16 << 20);
-});
-afterAll(() => {
-  region?.close();
-  removeRegion(regionName);
-});
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = mulberry32;
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 
 interface Res {
@@ -61,7 +35,7 @@ describe.skipIf(!!skip)("lpm trie, kernel vs bpftime", () => {
   for (const d of defs) {
     test(`key_size ${d.keySize}: seeded operations give the same results and errno`, () => {
       const bits = (d.keySize - 4) * 8;
-      const id = region.createMap({ name: "lpm", type: LPM, ...d, flags: F_NO_PREALLOC });
+      const id = file.region.createMap({ name: "lpm", type: LPM, ...d, flags: F_NO_PREALLOC });
       const fd = K.kernelMapCreate({ type: LPM, ...d, flags: F_NO_PREALLOC, name: "lpm" });
       expect(fd).toBeGreaterThanOrEqual(0);
       try {
@@ -112,20 +86,20 @@ describe.skipIf(!!skip)("lpm trie, kernel vs bpftime", () => {
             const flags = BigInt(Math.floor(rnd() * 4));
             const v = Uint8Array.from({ length: d.valueSize }, () => Math.floor(rnd() * 256));
             what = `update ${hex(kk)} flags ${flags}`;
-            ur = u(() => region.mapUpdate(id, kk, v, flags));
+            ur = u(() => file.region.mapUpdate(id, kk, v, flags));
             kr = k(K.BPF_MAP_UPDATE_ELEM, kk, 0, flags, v);
           } else if (r < 0.7) {
             what = `lookup ${hex(kk)}`;
-            ur = u(() => region.mapLookup(id, kk, d.valueSize));
+            ur = u(() => file.region.mapLookup(id, kk, d.valueSize));
             kr = k(K.BPF_MAP_LOOKUP_ELEM, kk, d.valueSize);
           } else if (r < 0.85) {
             what = `delete ${hex(kk)}`;
-            ur = u(() => region.mapDeleteElem(id, kk));
+            ur = u(() => file.region.mapDeleteElem(id, kk));
             kr = k(K.BPF_MAP_DELETE_ELEM, kk, 0);
           } else {
             const from = rnd() < 0.3 ? null : kk;
             what = `next after ${from ? hex(from) : "NULL"}`;
-            ur = u(() => region.mapNextKey(id, from, d.keySize));
+            ur = u(() => file.region.mapNextKey(id, from, d.keySize));
             kr = k(K.BPF_MAP_GET_NEXT_KEY, from, d.keySize);
           }
           expect({ op, what, ...ur }).toEqual({ op, what, ...kr });
@@ -148,9 +122,9 @@ describe.skipIf(!!skip)("lpm trie, kernel vs bpftime", () => {
           return K.kernelMapElem(K.BPF_MAP_GET_NEXT_KEY, fd, c, b) < 0 ? null : b;
         });
         expect(kw.length).toBeGreaterThan(2);
-        expect(walk((c) => region.mapNextKey(id, c, d.keySize))).toEqual(kw);
+        expect(walk((c) => file.region.mapNextKey(id, c, d.keySize))).toEqual(kw);
       } finally {
-        region.deleteMap(id);
+        file.region.deleteMap(id);
         K.kernelClose(fd);
       }
     });
@@ -170,13 +144,13 @@ describe.skipIf(!!skip)("lpm trie, kernel vs bpftime", () => {
       let id = 0;
       let errno = 0;
       try {
-        id = region.createMap({ name: "bad", type: LPM, ...d });
+        id = file.region.createMap({ name: "bad", type: LPM, ...d });
       } catch (e) {
         if (!(e instanceof NativeError)) throw e;
         errno = e.errno;
       }
       if (fd >= 0) K.kernelClose(fd);
-      if (!errno) region.deleteMap(id);
+      if (!errno) file.region.deleteMap(id);
       expect({ def: d, errno }).toEqual({ def: d, errno: fd < 0 ? -fd : 0 });
     }
   });

@@ -2,45 +2,17 @@
 // a kernel map of the same definition): every refused definition and every
 // operation on an empty map give the kernel's errno. Stacks themselves come
 // from bpf_get_stackid(): test/core-stacks.test.ts compares those.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { Region, removeRegion } from "../src/native/runtime.ts";
+import { describe, expect, test } from "bun:test";
 import { NativeError } from "../src/native/errno.ts";
 import * as K from "../src/native/kernel-maps.ts";
-import { runName } from "./run-id.ts";
+import { errnoOf, kernelMapsUnavailable, regionForFile } from "./kernel-maps-harness.ts";
+import { skipReason } from "./helpers.ts";
 
 const STACK_TRACE = 7;
-const ARRAY = 2;
 
-function kernelSkipReason(): string | undefined {
-  if (process.arch !== "x64") return "the raw bpf() bindings are x86-64 only";
-  if (process.getuid?.() !== 0) return "creating kernel maps needs root";
-  const fd = K.kernelMapCreate({ type: ARRAY, keySize: 4, valueSize: 8, maxEntries: 1 });
-  if (fd < 0) return `the kernel refuses BPF_MAP_CREATE here (errno ${-fd})`;
-  K.kernelClose(fd);
-  return undefined;
-}
-const skip = kernelSkipReason();
-if (skip) console.log(`skip: stack trace map kernel tests: ${skip}`);
+const skip = skipReason(kernelMapsUnavailable(), "stack trace map kernel tests");
+const file = regionForFile("maps-stack", skip);
 
-const regionName = runName("maps-stack");
-let region: Region;
-beforeAll(() => {
-  region = Region.create(regionName, 16 << 20);
-});
-afterAll(() => {
-  region?.close();
-  removeRegion(regionName);
-});
-
-const errnoOf = (f: () => unknown): number => {
-  try {
-    f();
-    return 0;
-  } catch (e) {
-    if (e instanceof NativeError) return e.errno;
-    throw e;
-  }
-};
 const u32 = (v: number) => new Uint8Array(Uint32Array.of(v).buffer);
 
 interface Def {
@@ -66,10 +38,10 @@ describe.skipIf(!!skip)("stack trace map, kernel vs bpftime", () => {
       const fd = K.kernelMapCreate({ type: STACK_TRACE, ...d, name: "st" });
       let id = 0;
       const u = errnoOf(() => {
-        id = region.createMap({ name: "st", type: STACK_TRACE, ...d, flags: d.flags ?? 0 });
+        id = file.region.createMap({ name: "st", type: STACK_TRACE, ...d, flags: d.flags ?? 0 });
       });
       if (fd >= 0) K.kernelClose(fd);
-      if (!u) region.deleteMap(id);
+      if (!u) file.region.deleteMap(id);
       expect({ def: d, errno: u }).toEqual({ def: d, errno: fd < 0 ? -fd : 0 });
     }
   });
@@ -77,7 +49,7 @@ describe.skipIf(!!skip)("stack trace map, kernel vs bpftime", () => {
   test("operations on an empty map: the kernel's errno", () => {
     const d = { keySize: 4, valueSize: 64, maxEntries: 5 }; // 8 buckets
     const fd = K.kernelMapCreate({ type: STACK_TRACE, ...d, name: "st" });
-    const id = region.createMap({ name: "st", type: STACK_TRACE, ...d, flags: 0 });
+    const id = file.region.createMap({ name: "st", type: STACK_TRACE, ...d, flags: 0 });
     const k = (cmd: number, key: Uint8Array | null, value: Uint8Array | null, flags = 0n) =>
       -Math.min(0, K.kernelMapElem(cmd, fd, key, value, flags));
     try {
@@ -85,50 +57,50 @@ describe.skipIf(!!skip)("stack trace map, kernel vs bpftime", () => {
         [
           "lookup of an empty bucket",
           errnoOf(() => {
-            if (region.mapLookup(id, u32(3), 64) === null) throw new NativeError(2, "absent");
+            if (file.region.mapLookup(id, u32(3), 64) === null) throw new NativeError(2, "absent");
           }),
           k(K.BPF_MAP_LOOKUP_ELEM, u32(3), new Uint8Array(64)),
         ],
         [
           "lookup beyond the buckets",
           errnoOf(() => {
-            if (region.mapLookup(id, u32(8), 64) === null) throw new NativeError(2, "absent");
+            if (file.region.mapLookup(id, u32(8), 64) === null) throw new NativeError(2, "absent");
           }),
           k(K.BPF_MAP_LOOKUP_ELEM, u32(8), new Uint8Array(64)),
         ],
         [
           "update",
-          errnoOf(() => region.mapUpdate(id, u32(1), new Uint8Array(64), 0n)),
+          errnoOf(() => file.region.mapUpdate(id, u32(1), new Uint8Array(64), 0n)),
           k(K.BPF_MAP_UPDATE_ELEM, u32(1), new Uint8Array(64)),
         ],
         [
           "delete of an empty bucket",
-          errnoOf(() => region.mapDeleteElem(id, u32(1))),
+          errnoOf(() => file.region.mapDeleteElem(id, u32(1))),
           k(K.BPF_MAP_DELETE_ELEM, u32(1), null),
         ],
         [
           "delete beyond the buckets",
-          errnoOf(() => region.mapDeleteElem(id, u32(8))),
+          errnoOf(() => file.region.mapDeleteElem(id, u32(8))),
           k(K.BPF_MAP_DELETE_ELEM, u32(8), null),
         ],
         [
           "first key",
           errnoOf(() => {
-            if (region.mapNextKey(id, null, 4) === null) throw new NativeError(2, "none");
+            if (file.region.mapNextKey(id, null, 4) === null) throw new NativeError(2, "none");
           }),
           k(K.BPF_MAP_GET_NEXT_KEY, null, new Uint8Array(4)),
         ],
         [
           "lookup_and_delete",
           errnoOf(() => {
-            if (region.mapPop(id, 64, u32(1)) === null) throw new NativeError(2, "absent");
+            if (file.region.mapPop(id, 64, u32(1)) === null) throw new NativeError(2, "absent");
           }),
           k(K.BPF_MAP_LOOKUP_AND_DELETE_ELEM, u32(1), new Uint8Array(64)),
         ],
       ];
       for (const [what, u, kk] of cases) expect({ what, errno: u }).toEqual({ what, errno: kk });
     } finally {
-      region.deleteMap(id);
+      file.region.deleteMap(id);
       K.kernelClose(fd);
     }
   });
