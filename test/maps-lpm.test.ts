@@ -8,7 +8,7 @@
 import { describe, expect, test } from "bun:test";
 import { NativeError } from "../src/native/errno.ts";
 import * as K from "../src/native/kernel-maps.ts";
-import { errnoOf, kernelMapsUnavailable, regionForFile } from "./kernel-maps-harness.ts";
+import { kernelMapsUnavailable, regionForFile } from "./kernel-maps-harness.ts";
 import { skipReason } from "./helpers.ts";
 import { mulberry32 } from "../src/prng.ts";
 
