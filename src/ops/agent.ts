@@ -2,10 +2,15 @@
 // preloaded), `bpftime inject` / `eject` (load it into / stop it in a running
 // process through ptrace), shared with the HTTP API.
 import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { constants } from "node:os";
 import { BpftimeError } from "../errors.ts";
 import { agentLibraryPath, ejectAgent, injectAgent, NativeError } from "../native/index.ts";
 import { Region, regionName, regionPath } from "../native/index.ts";
+import {
+  exitStatus,
+  forwardedSignals,
+  forwardSignals,
+  spawnForeground,
+} from "./foreground-child.ts";
 import { formatHookLine, hookLines, type HookLine, waitHookLines } from "./hook-report.ts";
 
 /** The environment a program started with the agent gets. */
@@ -19,15 +24,8 @@ function agentEnv(shm: string | undefined, base = process.env): Record<string, s
   return env;
 }
 
-const forwarded: NodeJS.Signals[] = [
-  "SIGINT",
-  "SIGTERM",
-  "SIGHUP",
-  "SIGQUIT",
-  "SIGUSR1",
-  "SIGUSR2",
-  "SIGWINCH",
-];
+// start also hands on terminal resizes.
+const forwarded = [...forwardedSignals, "SIGWINCH"] as const;
 
 /**
  * Runs argv with the agent preloaded on region shm and resolves with its exit
@@ -46,27 +44,8 @@ export async function startProgram(
   if (!resolved || !existsSync(resolved))
     throw new BpftimeError("not_found", `start: program "${file}" not found`);
   const env = agentEnv(shm);
-  let child: ReturnType<typeof Bun.spawn>;
-  try {
-    child = Bun.spawn([resolved, ...args], {
-      argv0: file,
-      env,
-      stdio: ["inherit", "inherit", "inherit"],
-    });
-  } catch (e) {
-    throw new BpftimeError("io", `start: cannot run ${file}: ${(e as Error).message}`);
-  }
-  const handlers = forwarded.map((sig) => {
-    const h = () => {
-      try {
-        child.kill(sig);
-      } catch {
-        /* already gone */
-      }
-    };
-    process.on(sig, h);
-    return [sig, h] as const;
-  });
+  const child = spawnForeground("start", file, resolved, args, env);
+  const stopForwarding = forwardSignals(child, forwarded);
   // Once the agent in the child has instantiated: one line per hook.
   const reported = report
     ? waitHookLines(env.BPFTIME_SHM!, child.pid, () => child.exitCode !== null).then((lines) => {
@@ -74,13 +53,11 @@ export async function startProgram(
       })
     : Promise.resolve();
   try {
-    const code = await child.exited;
+    const status = await exitStatus(child);
     await reported;
-    const sig = child.signalCode;
-    if (sig) return 128 + (constants.signals[sig as keyof typeof constants.signals] ?? 0);
-    return code;
+    return status;
   } finally {
-    for (const [sig, h] of handlers) process.off(sig, h);
+    stopForwarding();
   }
 }
 

@@ -7,20 +7,17 @@
 // its exit status is ours. When it exits, what it created goes (links,
 // targets, unpinned programs and maps), as in the kernel.
 import { existsSync, mkdtempSync, openSync, readSync, closeSync, rmSync } from "node:fs";
-import { constants, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { BpftimeError } from "../errors.ts";
 import { Region, regionName, syscallServerLibraryPath } from "../native/index.ts";
 import { startAppServer } from "./app-server.ts";
-
-const forwarded: NodeJS.Signals[] = [
-  "SIGINT",
-  "SIGTERM",
-  "SIGHUP",
-  "SIGQUIT",
-  "SIGUSR1",
-  "SIGUSR2",
-];
+import {
+  exitStatus,
+  forwardedSignals,
+  forwardSignals,
+  spawnForeground,
+} from "./foreground-child.ts";
 
 const ET_REL = 1;
 
@@ -78,35 +75,13 @@ export async function runApplication(argv: string[], shm: string | undefined): P
     env.LD_PRELOAD = [lib, ...pre].join(":");
     env.BPFTIME_SHM = name;
     env.BPFTIME_CONTROL_SOCKET = server.path;
-    let child: ReturnType<typeof Bun.spawn>;
-    try {
-      child = Bun.spawn([resolved, ...args], {
-        argv0: file,
-        env,
-        stdio: ["inherit", "inherit", "inherit"],
-      });
-    } catch (e) {
-      throw new BpftimeError("io", `load: cannot run ${file}: ${(e as Error).message}`);
-    }
+    const child = spawnForeground("load", file, resolved, args, env);
     server.setOwner(`${basename(file)} pid ${child.pid} (bpftime load)`); // see mapLoadedBy
-    const handlers = forwarded.map((sig) => {
-      const h = () => {
-        try {
-          child.kill(sig);
-        } catch {
-          /* already gone */
-        }
-      };
-      process.on(sig, h);
-      return [sig, h] as const;
-    });
+    const stopForwarding = forwardSignals(child, forwardedSignals);
     try {
-      const code = await child.exited;
-      const sig = child.signalCode;
-      if (sig) return 128 + (constants.signals[sig as keyof typeof constants.signals] ?? 0);
-      return code;
+      return await exitStatus(child);
     } finally {
-      for (const [sig, h] of handlers) process.off(sig, h);
+      stopForwarding();
     }
   } finally {
     await server?.close();
