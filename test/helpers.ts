@@ -147,6 +147,11 @@ export function cli(
   return run([process.execPath, cliEntry, ...args], opts);
 }
 
+/** The command line of `bpftime load --shm REGION -- APP...` from source, to spawn. */
+export function loadAppArgv(region: string, ...app: string[]): string[] {
+  return [process.execPath, cliEntry, "load", "--shm", region, "--", ...app];
+}
+
 export async function cleanup(): Promise<void> {
   await Promise.all(
     [...children].map(async (c) => {

@@ -8,7 +8,15 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { kernelUnavailable } from "../src/verifier/testdata/kernel.ts";
-import { cli, cliEntry, run, skipReason, startProcess, type Started } from "./helpers.ts";
+import {
+  cli,
+  cliEntry,
+  loadAppArgv,
+  run,
+  skipReason,
+  startProcess,
+  type Started,
+} from "./helpers.ts";
 import { RUN_ID, runName } from "./run-id.ts";
 
 const T = 90_000;
@@ -66,17 +74,7 @@ async function interrupt(p: Started, last: string): Promise<string> {
 async function underBpftime(script: string, last: string): Promise<string> {
   const region = runName(`bpftrace-${regions.length + 1}`);
   regions.push(region);
-  const p = startProcess([
-    process.execPath,
-    cliEntry,
-    "load",
-    "--shm",
-    region,
-    "--",
-    "bpftrace",
-    "-e",
-    withBeginEnd(script),
-  ]);
+  const p = startProcess(loadAppArgv(region, "bpftrace", "-e", withBeginEnd(script)));
   await p.waitFor("ready", 60_000); // BEGIN: every probe is attached
   const t = run([process.execPath, cliEntry, "start", "--quiet", "--shm", region, target, "10"]);
   expect(t.stdout).toContain("done 130");

@@ -5,7 +5,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { cli, cliEntry, startProcess, tempDir } from "./helpers.ts";
+import { cli, loadAppArgv, startProcess, tempDir } from "./helpers.ts";
 import { runName } from "./run-id.ts";
 
 const region = runName("load-cli");
@@ -32,36 +32,23 @@ describe("bpftime load -- PROGRAM", () => {
 
   test("the program's stdout is bpftime's own descriptor, not a pipe", () => {
     const out = join(tempDir("load-stdout"), "out.txt");
-    const r = Bun.spawnSync(
-      [
-        process.execPath,
-        cliEntry,
-        "load",
-        "--shm",
-        region,
-        "--",
-        "sh",
-        "-c",
-        "readlink /proc/$$/fd/1",
-      ],
-      { stdout: Bun.file(out), stderr: "pipe" },
-    );
+    const r = Bun.spawnSync(loadAppArgv(region, "sh", "-c", "readlink /proc/$$/fd/1"), {
+      stdout: Bun.file(out),
+      stderr: "pipe",
+    });
     expect(r.exitCode).toBe(0);
     expect(readFileSync(out, "utf8")).toBe(`${out}\n`);
   });
 
   test("SIGINT sent to bpftime reaches the program", async () => {
-    const p = startProcess([
-      process.execPath,
-      cliEntry,
-      "load",
-      "--shm",
-      region,
-      "--",
-      "sh",
-      "-c",
-      'trap "echo got INT; exit 3" INT; echo ready; while :; do sleep 0.05; done',
-    ]);
+    const p = startProcess(
+      loadAppArgv(
+        region,
+        "sh",
+        "-c",
+        'trap "echo got INT; exit 3" INT; echo ready; while :; do sleep 0.05; done',
+      ),
+    );
     await p.waitFor("ready");
     p.proc.kill("SIGINT"); // bpftime's pid only: the program is its child
     expect(await p.exited).toBe(3);

@@ -10,7 +10,16 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { kernelUnavailable } from "../src/verifier/testdata/kernel.ts";
-import { cli, cliEntry, compileBpf, repoRoot, run, skipReason, startProcess } from "./helpers.ts";
+import {
+  cli,
+  cliEntry,
+  loadAppArgv,
+  compileBpf,
+  repoRoot,
+  run,
+  skipReason,
+  startProcess,
+} from "./helpers.ts";
 import { RUN_ID, runName } from "./run-id.ts";
 
 const fixtures = join(import.meta.dir, "fixtures", "libbpf-apps");
@@ -74,10 +83,7 @@ async function session(
   } = {},
 ): Promise<{ code: number | string; out: string; region: string }> {
   const region = where === "bpftime" ? (opts.region ?? newRegion()) : "";
-  const cmd =
-    where === "bpftime"
-      ? [process.execPath, cliEntry, "load", "--shm", region, "--", ...argv]
-      : argv;
+  const cmd = where === "bpftime" ? loadAppArgv(region, ...argv) : argv;
   const p = startProcess(cmd, opts.cwd ? { cwd: opts.cwd } : {});
   await p.waitFor("ready", 30_000);
   opts.whileRunning?.();
@@ -101,10 +107,7 @@ function kernelObjectNames(): string[] {
 
 /** Runs an application that exits by itself (on the kernel, or under `bpftime load`). */
 function once(argv: string[], where: "kernel" | "bpftime", region = newRegion()) {
-  const cmd =
-    where === "bpftime"
-      ? [process.execPath, cliEntry, "load", "--shm", region, "--", ...argv]
-      : argv;
+  const cmd = where === "bpftime" ? loadAppArgv(region, ...argv) : argv;
   return { ...run(cmd), region };
 }
 
@@ -292,16 +295,7 @@ describe.skipIf(skip)("libbpf applications under bpftime load", () => {
     "an error-injection tool: bpf_override_return fails calls while it runs, not after",
     async () => {
       const region = newRegion();
-      const p = startProcess([
-        process.execPath,
-        cliEntry,
-        "load",
-        "--shm",
-        region,
-        "--",
-        app("override"),
-        app("target"),
-      ]);
+      const p = startProcess(loadAppArgv(region, app("override"), app("target")));
       await p.waitFor("ready", 30_000);
       const target = () =>
         run([process.execPath, cliEntry, "start", "--quiet", "--shm", region, app("target"), "10"])
