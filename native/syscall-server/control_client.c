@@ -13,6 +13,7 @@
  * One request at a time (a mutex): libbpf loads programs one by one. */
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,11 +74,12 @@ static int dial(void)
     return 0;
 }
 
-static int write_all(const void *buf, size_t len)
+/* Moves all LEN bytes over the socket, written from or read into BUF, across
+ * EINTR and short transfers; -EIO once the peer is gone. */
+static int transfer_all(uint8_t *p, size_t len, bool writing)
 {
-    const uint8_t *p = buf;
     while (len) {
-        ssize_t n = write(sock, p, len);
+        ssize_t n = writing ? write(sock, p, len) : read(sock, p, len);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
@@ -88,19 +90,14 @@ static int write_all(const void *buf, size_t len)
     return 0;
 }
 
+static int write_all(const void *buf, size_t len)
+{
+    return transfer_all((uint8_t *)buf, len, true); /* write() only reads it */
+}
+
 static int read_all(void *buf, size_t len)
 {
-    uint8_t *p = buf;
-    while (len) {
-        ssize_t n = read(sock, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -EIO;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
+    return transfer_all(buf, len, false);
 }
 
 static void note(enum app_note what, uint32_t id, uint32_t created)
