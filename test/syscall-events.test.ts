@@ -438,22 +438,15 @@ describe.skipIf(skip)("section names", () => {
       JSON.parse(
         ok(["attach", prog, type, ...(arg ? ["--arg", arg] : []), "--shm", r, "--json"]),
       ) as { targetType: string; arg: string };
-    expect(attached("tp_exit_close", "syscall")).toMatchObject({
-      targetType: "sys_exit",
-      arg: "tp:close",
-    });
-    expect(attached("btf_enter", "syscall")).toMatchObject({
-      targetType: "sys_enter",
-      arg: "raw:all",
-    });
-    expect(attached("raw_exit", "syscall")).toMatchObject({
-      targetType: "sys_exit",
-      arg: "raw:all",
-    });
-    expect(attached("ksys_openat", "syscall")).toMatchObject({
-      targetType: "sys_enter",
-      arg: "ksys:openat",
-    });
+    // `attach PROG syscall`: the target type and argument come from the section
+    const fromSection: [prog: string, targetType: string, arg: string][] = [
+      ["tp_exit_close", "sys_exit", "tp:close"],
+      ["btf_enter", "sys_enter", "raw:all"],
+      ["raw_exit", "sys_exit", "raw:all"],
+      ["ksys_openat", "sys_enter", "ksys:openat"],
+    ];
+    for (const [prog, targetType, arg] of fromSection)
+      expect(attached(prog, "syscall")).toMatchObject({ targetType, arg });
     expect(attached("kretsys_openat", "sys_exit", "close")).toMatchObject({ arg: "ksys:close" });
   });
 });
