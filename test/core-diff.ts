@@ -89,3 +89,18 @@ export function underBpftime(
     cli(["shm", "remove", "--shm", shm]);
   }
 }
+
+/**
+ * One map's entries after the same run under the kernel, then under bpftime
+ * (underKernel, underBpftime): what most differential tests compare.
+ */
+export function mapOnBothSides<Row = { key: number; value: unknown }>(
+  obj: string,
+  links: Attachment[],
+  cmd: string[],
+  map: string,
+): { k: Row[]; u: Row[] } {
+  const k = underKernel(obj, links, cmd, [map])[map] as Row[];
+  const u = underBpftime(obj, links, cmd, [map])[map] as Row[];
+  return { k, u };
+}

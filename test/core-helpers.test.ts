@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { compileBpf, run, skipReason } from "./helpers.ts";
 import { RUN_ID } from "./run-id.ts";
-import { kernelUprobeUnavailable, underBpftime, underKernel } from "./core-diff.ts";
+import { kernelUprobeUnavailable, mapOnBothSides } from "./core-diff.ts";
 
 const fixtures = join(import.meta.dir, "fixtures", "core");
 const T = 60_000;
@@ -31,11 +31,7 @@ describe.skipIf(skip)("helpers, kernel vs bpftime", () => {
       const target = join(dir, "strings");
       const obj = join(dir, "read_str.bpf.o");
       const links = [{ prog: "read_str", type: "uprobe", arg: `${target}:take` }];
-      const k = underKernel(obj, links, [target], ["out"]).out as Array<{
-        key: number;
-        value: unknown;
-      }>;
-      const u = underBpftime(obj, links, [target], ["out"]).out as typeof k;
+      const { k, u } = mapOnBothSides(obj, links, [target], "out");
       const byKey = (rows: typeof k) =>
         Object.fromEntries(rows.map((r) => [r.key, r.value])) as Record<number, unknown>;
       // Every string with every size: 9 strings × 9 sizes.

@@ -14,7 +14,7 @@ import { loadObject } from "../src/elf/index.ts";
 import { BpftimeError } from "../src/errors.ts";
 import { runName } from "./run-id.ts";
 import { RUN_ID } from "./run-id.ts";
-import { kernelUprobeUnavailable, underBpftime, underKernel } from "./core-diff.ts";
+import { kernelUprobeUnavailable, mapOnBothSides } from "./core-diff.ts";
 
 const fixtures = join(import.meta.dir, "fixtures", "core");
 const T = 60_000;
@@ -36,11 +36,7 @@ describe.skipIf(skip)("__kconfig externs, kernel vs bpftime", () => {
       const obj = join(dir, "kconfig.bpf.o");
       compileBpf(join(fixtures, "kconfig.bpf.c"), obj);
       const links = [{ prog: "kconfig_values", type: "uprobe", arg: `${target}:take` }];
-      const k = underKernel(obj, links, [target], ["vals"]).vals as Array<{
-        key: number;
-        value: number;
-      }>;
-      const u = underBpftime(obj, links, [target], ["vals"]).vals as typeof k;
+      const { k, u } = mapOnBothSides<{ key: number; value: number }>(obj, links, [target], "vals");
       // LINUX_HAS_SYSCALL_WRAPPER (key 2) is bpftime's design, not the
       // kernel's: its syscall programs see the arguments in the context's
       // registers, so BPF_KSYSCALL must not look for a wrapper's pt_regs.

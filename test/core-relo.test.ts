@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { cli, compileBpf, run, skipReason } from "./helpers.ts";
 import { RUN_ID, runName } from "./run-id.ts";
-import { kernelUprobeUnavailable, underBpftime, underKernel } from "./core-diff.ts";
+import { kernelUprobeUnavailable, mapOnBothSides } from "./core-diff.ts";
 
 const fixtures = join(import.meta.dir, "fixtures", "core");
 const T = 60_000;
@@ -38,11 +38,12 @@ describe.skipIf(skip)("CO-RE, kernel vs bpftime", () => {
     () => {
       const target = build();
       const links = [{ prog: "core_values", type: "uprobe", arg: `${target}:take` }];
-      const k = underKernel(obj("core_values"), links, [target], ["vals"]).vals as Array<{
-        key: number;
-        value: number;
-      }>;
-      const u = underBpftime(obj("core_values"), links, [target], ["vals"]).vals as typeof k;
+      const { k, u } = mapOnBothSides<{ key: number; value: number }>(
+        obj("core_values"),
+        links,
+        [target],
+        "vals",
+      );
       expect(u).toEqual(k);
       // Not vacuous: the kernel's values differ from what the program was
       // compiled with (its task_struct has pid at offset 20, 16-byte comm).
