@@ -5,7 +5,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { compileBpf, run, skipReason } from "./helpers.ts";
+import { compileBpf, skipReason, compileNative } from "./helpers.ts";
 import { RUN_ID } from "./run-id.ts";
 import { kernelUprobeUnavailable, mapOnBothSides } from "./core-diff.ts";
 
@@ -17,9 +17,7 @@ const dir = mkdtempSync(join(tmpdir(), `bpftime-${RUN_ID}-corehelpers-`));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function build(target: string, objs: string[]): void {
-  const cc = run(["cc", "-O2", "-g", "-o", join(dir, target), join(fixtures, `${target}.c`)]);
-  // A fixture that does not compile is a failure, not a reason to skip.
-  if (cc.code !== 0) throw new Error(`cc ${target}.c: ${cc.stderr}`);
+  compileNative(["cc", "-O2", "-g", "-o", join(dir, target), join(fixtures, `${target}.c`)]);
   for (const o of objs) compileBpf(join(fixtures, `${o}.bpf.c`), join(dir, `${o}.bpf.o`));
 }
 

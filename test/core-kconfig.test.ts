@@ -7,7 +7,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { cli, compileBpf, run, skipReason } from "./helpers.ts";
+import { cli, compileBpf, skipReason, compileNative } from "./helpers.ts";
 import { readFileSync, writeFileSync } from "node:fs";
 import { release } from "node:os";
 import { loadObject } from "../src/elf/index.ts";
@@ -31,8 +31,7 @@ describe.skipIf(skip)("__kconfig externs, kernel vs bpftime", () => {
     "every extern has the value libbpf gives it for the kernel",
     () => {
       const target = join(dir, "strings");
-      const cc = run(["cc", "-O2", "-g", "-o", target, join(fixtures, "strings.c")]);
-      if (cc.code !== 0) throw new Error(`cc strings.c: ${cc.stderr}`);
+      compileNative(["cc", "-O2", "-g", "-o", target, join(fixtures, "strings.c")]);
       const obj = join(dir, "kconfig.bpf.o");
       compileBpf(join(fixtures, "kconfig.bpf.c"), obj);
       const links = [{ prog: "kconfig_values", type: "uprobe", arg: `${target}:take` }];

@@ -8,7 +8,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { cli, compileBpf, run, skipReason } from "./helpers.ts";
+import { cli, compileBpf, skipReason, compileNative } from "./helpers.ts";
 import { RUN_ID, runName } from "./run-id.ts";
 import { kernelUprobeUnavailable, mapOnBothSides } from "./core-diff.ts";
 
@@ -24,8 +24,7 @@ const obj = (n: string) => join(dir, `${n}.bpf.o`);
 function build(): string {
   const target = join(dir, "strings");
   if (!existsSync(target)) {
-    const cc = run(["cc", "-O2", "-g", "-o", target, join(fixtures, "strings.c")]);
-    if (cc.code !== 0) throw new Error(`cc strings.c: ${cc.stderr}`);
+    compileNative(["cc", "-O2", "-g", "-o", target, join(fixtures, "strings.c")]);
     for (const n of ["core_values", "core_poison"])
       compileBpf(join(fixtures, `${n}.bpf.c`), obj(n));
   }

@@ -9,7 +9,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
-import { compileBpf, run, skipReason } from "./helpers.ts";
+import { compileBpf, skipReason, compileNative } from "./helpers.ts";
 import { RUN_ID } from "./run-id.ts";
 import { kernelUprobeUnavailable, underBpftime, underKernel } from "./core-diff.ts";
 
@@ -60,7 +60,7 @@ describe.skipIf(skip)("stack helpers, kernel vs bpftime", () => {
     "bpf_get_stack and bpf_get_stackid give the kernel's user frames and results",
     () => {
       const target = join(dir, "stacks");
-      const cc = run([
+      compileNative([
         "cc",
         "-O1",
         "-g",
@@ -70,7 +70,6 @@ describe.skipIf(skip)("stack helpers, kernel vs bpftime", () => {
         target,
         join(fixtures, "stacks.c"),
       ]);
-      if (cc.code !== 0) throw new Error(`cc stacks.c: ${cc.stderr}`);
       const obj = join(dir, "stacks.bpf.o");
       compileBpf(join(fixtures, "stacks.bpf.c"), obj);
       const links = [

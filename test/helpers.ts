@@ -215,6 +215,16 @@ export function regionNames(prefix: string): () => string {
   };
 }
 
+/**
+ * Builds a native test fixture with `argv` (cc/c++ and its arguments). A
+ * fixture that does not compile is a failure, not a reason to skip: throws
+ * with the compiler's stderr.
+ */
+export function compileNative(argv: string[]): void {
+  const r = run(argv);
+  if (r.code !== 0) throw new Error(`${argv.join(" ")}: ${r.stderr}`);
+}
+
 /** Compiles an eBPF C file as the examples are (clang -O2 -g -target bpf, our headers); throws on error. */
 export function compileBpf(src: string, out: string): void {
   const r = run([

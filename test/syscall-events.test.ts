@@ -29,6 +29,7 @@ import {
   skipReason,
   startProcess,
   waitUntil,
+  compileNative,
 } from "./helpers.ts";
 import { RUN_ID, runName } from "./run-id.ts";
 
@@ -57,8 +58,7 @@ function compile(): void {
   if (dir) return;
   dir = mkdtempSync(join(tmpdir(), `bpftime-${RUN_ID}-syscall-`));
   sysfix = join(dir, "sysfix");
-  const cc = run(["cc", "-O2", "-o", sysfix, join(fixtures, "sysfix.c"), "-lpthread"]);
-  if (cc.code !== 0) throw new Error(`cc sysfix.c: ${cc.stderr}`);
+  compileNative(["cc", "-O2", "-o", sysfix, join(fixtures, "sysfix.c"), "-lpthread"]);
   compileBpf(join(repoRoot, "examples", "opensnoop.bpf.c"), obj("opensnoop"));
   compileBpf(join(repoRoot, "examples", "syscount.bpf.c"), obj("syscount"));
   compileBpf(join(fixtures, "override.bpf.c"), obj("override"));

@@ -16,6 +16,7 @@ import {
   skipReason,
   startProcess,
   type Started,
+  compileNative,
 } from "./helpers.ts";
 import { RUN_ID, runName } from "./run-id.ts";
 
@@ -34,7 +35,7 @@ beforeAll(() => {
   if (skip) return;
   dir = mkdtempSync(join(tmpdir(), `bpftime-${RUN_ID}-bpftrace-`));
   target = join(dir, "target");
-  const r = run([
+  compileNative([
     "cc",
     "-O1",
     "-g",
@@ -42,7 +43,6 @@ beforeAll(() => {
     target,
     join(import.meta.dir, "fixtures", "libbpf-apps", "target.c"),
   ]);
-  if (r.code !== 0) throw new Error(`cc target.c: ${r.stderr}`);
 });
 const regions: string[] = [];
 afterAll(() => {

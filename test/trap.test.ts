@@ -9,7 +9,7 @@ import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { cli, compileBpf, run, skipReason } from "./helpers.ts";
+import { cli, compileBpf, run, skipReason, compileNative } from "./helpers.ts";
 import { kernelUnavailable } from "../src/verifier/testdata/kernel.ts";
 import { RUN_ID, runName } from "./run-id.ts";
 
@@ -30,8 +30,7 @@ function compile(): void {
   if (dir) return;
   dir = mkdtempSync(join(tmpdir(), `bpftime-${RUN_ID}-trap-`));
   target = join(dir, "target");
-  const cc = run(["cc", "-O2", "-g", "-o", target, join(fixtures, "target.c")]);
-  if (cc.code !== 0) throw new Error(`cc target.c: ${cc.stderr}`);
+  compileNative(["cc", "-O2", "-g", "-o", target, join(fixtures, "target.c")]);
   obj = join(dir, "probe.bpf.o");
   compileBpf(join(fixtures, "probe.bpf.c"), obj);
 }

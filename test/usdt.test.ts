@@ -19,6 +19,7 @@ import {
   skipReason,
   startProcess,
   waitUntil,
+  compileNative,
 } from "./helpers.ts";
 import { kernelUnavailable } from "../src/verifier/testdata/kernel.ts";
 import { usdtSites } from "../src/native/index.ts";
@@ -51,7 +52,7 @@ function compile(): void {
   if (dir) return;
   dir = mkdtempSync(join(tmpdir(), `bpftime-${RUN_ID}-usdt-`));
   target = join(dir, "target");
-  let r = run([
+  compileNative([
     "cc",
     "-O2",
     "-g",
@@ -60,10 +61,8 @@ function compile(): void {
     join(fixtures, "target.c"),
     join(fixtures, "gated.c"),
   ]);
-  if (r.code !== 0) throw new Error(`cc target.c: ${r.stderr}`);
   thrower = join(dir, "thrower");
-  r = run(["c++", "-O2", "-o", thrower, join(fixtures, "thrower.cc")]);
-  if (r.code !== 0) throw new Error(`c++ thrower.cc: ${r.stderr}`);
+  compileNative(["c++", "-O2", "-o", thrower, join(fixtures, "thrower.cc")]);
   obj = join(dir, "stats.bpf.o");
   compileBpf(join(repoRoot, "examples", "usdt.bpf.c"), obj);
 }
