@@ -225,60 +225,66 @@ int ebpf_vm_exec(struct ebpf_vm *vm, void *mem, size_t mem_len, uint64_t *ret)
         ip += OFF; \
     block = ++ip; \
     DISPATCH();
+#define SHIFT64(name, T, op) \
+    name##64_k : DST = (uint64_t)((T)DST op(IMM & 63)); \
+    NEXT(); \
+    name##64_x : DST = (uint64_t)((T)DST op(SRC & 63)); \
+    NEXT();
+#define SHIFT32(name, T, op) \
+    name##32_k : DST = (uint32_t)((T)(uint32_t)DST op(IMM32 & 31)); \
+    NEXT(); \
+    name##32_x : DST = (uint32_t)((T)(uint32_t)DST op(SRC & 31)); \
+    NEXT();
+/* One body for both widths: the old value of a fetch goes to src, that of
+ * a compare-exchange to r0 whether or not it matched. */
+#define ATOMIC(name, T) \
+    name : { \
+        addr = DST + (uint64_t)(int64_t)OFF; \
+        if (unlikely(!ACCESS_OK(addr, sizeof(T), true))) \
+            goto out_write_fault; \
+        if (unlikely(addr & (sizeof(T) - 1))) \
+            goto out_misaligned; \
+        T *p = (T *)(uintptr_t)addr; \
+        T v = (T)SRC, old; \
+        switch (ip->imm) { \
+        case 0x00: __atomic_fetch_add(p, v, __ATOMIC_SEQ_CST); break; \
+        case 0x01: SRC = __atomic_fetch_add(p, v, __ATOMIC_SEQ_CST); break; \
+        case 0x40: __atomic_fetch_or(p, v, __ATOMIC_SEQ_CST); break; \
+        case 0x41: SRC = __atomic_fetch_or(p, v, __ATOMIC_SEQ_CST); break; \
+        case 0x50: __atomic_fetch_and(p, v, __ATOMIC_SEQ_CST); break; \
+        case 0x51: SRC = __atomic_fetch_and(p, v, __ATOMIC_SEQ_CST); break; \
+        case 0xa0: __atomic_fetch_xor(p, v, __ATOMIC_SEQ_CST); break; \
+        case 0xa1: SRC = __atomic_fetch_xor(p, v, __ATOMIC_SEQ_CST); break; \
+        case 0xe1: SRC = __atomic_exchange_n(p, v, __ATOMIC_SEQ_CST); break; \
+        case 0xf1: \
+            old = (T)reg[0]; \
+            __atomic_compare_exchange_n(p, &old, v, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST); \
+            reg[0] = old; \
+            break; \
+        } \
+        NEXT(); \
+    }
 #define JMP64(name, T, op) JMP(name, (T)DST op(T) IMM, (T)DST op(T) SRC)
 #define JMP32(name, T, op) JMP(name##32, (T)DST op(T) IMM32, (T)DST op(T) SRC)
+/* Each operation at both widths; `sign` is uint or int. */
+#define ALU(name, op) ALU64(name, op) ALU32(name, op)
+#define JMP_CMP(name, sign, op) JMP64(name, sign##64_t, op) JMP32(name, sign##32_t, op)
 
     DISPATCH();
 
-    ALU64(add, +)
-    ALU64(sub, -)
-    ALU64(mul, *)
-    ALU64(or, |)
-    ALU64(and, &)
-    ALU64(xor, ^)
-    ALU32(add, +)
-    ALU32(sub, -)
-    ALU32(mul, *)
-    ALU32(or, |)
-    ALU32(and, &)
-    ALU32(xor, ^)
+    ALU(add, +)
+    ALU(sub, -)
+    ALU(mul, *)
+    ALU(or, |)
+    ALU(and, &)
+    ALU(xor, ^)
 
-lsh64_k:
-    DST <<= (IMM & 63);
-    NEXT();
-lsh64_x:
-    DST <<= (SRC & 63);
-    NEXT();
-rsh64_k:
-    DST >>= (IMM & 63);
-    NEXT();
-rsh64_x:
-    DST >>= (SRC & 63);
-    NEXT();
-arsh64_k:
-    DST = (uint64_t)((int64_t)DST >> (IMM & 63));
-    NEXT();
-arsh64_x:
-    DST = (uint64_t)((int64_t)DST >> (SRC & 63));
-    NEXT();
-lsh32_k:
-    DST = (uint32_t)((uint32_t)DST << (IMM32 & 31));
-    NEXT();
-lsh32_x:
-    DST = (uint32_t)((uint32_t)DST << (SRC & 31));
-    NEXT();
-rsh32_k:
-    DST = (uint32_t)DST >> (IMM32 & 31);
-    NEXT();
-rsh32_x:
-    DST = (uint32_t)DST >> (SRC & 31);
-    NEXT();
-arsh32_k:
-    DST = (uint32_t)((int32_t)(uint32_t)DST >> (IMM32 & 31));
-    NEXT();
-arsh32_x:
-    DST = (uint32_t)((int32_t)(uint32_t)DST >> (SRC & 31));
-    NEXT();
+    SHIFT64(lsh, uint64_t, <<)
+    SHIFT64(rsh, uint64_t, >>)
+    SHIFT64(arsh, int64_t, >>)
+    SHIFT32(lsh, uint32_t, <<)
+    SHIFT32(rsh, uint32_t, >>)
+    SHIFT32(arsh, int32_t, >>)
 neg64:
     DST = -DST;
     NEXT();
@@ -399,27 +405,17 @@ ja32:
     block = ++ip;
     DISPATCH();
 
-    JMP64(jeq, uint64_t, ==)
-    JMP64(jne, uint64_t, !=)
-    JMP64(jgt, uint64_t, >)
-    JMP64(jge, uint64_t, >=)
-    JMP64(jlt, uint64_t, <)
-    JMP64(jle, uint64_t, <=)
-    JMP64(jsgt, int64_t, >)
-    JMP64(jsge, int64_t, >=)
-    JMP64(jslt, int64_t, <)
-    JMP64(jsle, int64_t, <=)
+    JMP_CMP(jeq, uint, ==)
+    JMP_CMP(jne, uint, !=)
+    JMP_CMP(jgt, uint, >)
+    JMP_CMP(jge, uint, >=)
+    JMP_CMP(jlt, uint, <)
+    JMP_CMP(jle, uint, <=)
+    JMP_CMP(jsgt, int, >)
+    JMP_CMP(jsge, int, >=)
+    JMP_CMP(jslt, int, <)
+    JMP_CMP(jsle, int, <=)
     JMP(jset, DST & IMM, DST & SRC)
-    JMP32(jeq, uint32_t, ==)
-    JMP32(jne, uint32_t, !=)
-    JMP32(jgt, uint32_t, >)
-    JMP32(jge, uint32_t, >=)
-    JMP32(jlt, uint32_t, <)
-    JMP32(jle, uint32_t, <=)
-    JMP32(jsgt, int32_t, >)
-    JMP32(jsge, int32_t, >=)
-    JMP32(jslt, int32_t, <)
-    JMP32(jsle, int32_t, <=)
     JMP(jset32, (uint32_t)DST & IMM32, (uint32_t)DST & (uint32_t)SRC)
 
 lddw:
@@ -460,58 +456,8 @@ stxdw:
 
     /* Atomics are really atomic (lock-prefixed on x86) so that programs
      * sharing a map value across threads or processes count correctly. */
-atomic32 : {
-    addr = DST + (uint64_t)(int64_t)OFF;
-    if (unlikely(!ACCESS_OK(addr, 4, true)))
-        goto out_write_fault;
-    if (unlikely(addr & 3))
-        goto out_misaligned;
-    uint32_t *p = (uint32_t *)(uintptr_t)addr;
-    uint32_t v = (uint32_t)SRC, old;
-    switch (ip->imm) {
-    case 0x00: __atomic_fetch_add(p, v, __ATOMIC_SEQ_CST); break;
-    case 0x01: SRC = __atomic_fetch_add(p, v, __ATOMIC_SEQ_CST); break;
-    case 0x40: __atomic_fetch_or(p, v, __ATOMIC_SEQ_CST); break;
-    case 0x41: SRC = __atomic_fetch_or(p, v, __ATOMIC_SEQ_CST); break;
-    case 0x50: __atomic_fetch_and(p, v, __ATOMIC_SEQ_CST); break;
-    case 0x51: SRC = __atomic_fetch_and(p, v, __ATOMIC_SEQ_CST); break;
-    case 0xa0: __atomic_fetch_xor(p, v, __ATOMIC_SEQ_CST); break;
-    case 0xa1: SRC = __atomic_fetch_xor(p, v, __ATOMIC_SEQ_CST); break;
-    case 0xe1: SRC = __atomic_exchange_n(p, v, __ATOMIC_SEQ_CST); break;
-    case 0xf1:
-        old = (uint32_t)reg[0];
-        __atomic_compare_exchange_n(p, &old, v, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
-        reg[0] = old; /* old value whether or not it matched */
-        break;
-    }
-    NEXT();
-}
-atomic64 : {
-    addr = DST + (uint64_t)(int64_t)OFF;
-    if (unlikely(!ACCESS_OK(addr, 8, true)))
-        goto out_write_fault;
-    if (unlikely(addr & 7))
-        goto out_misaligned;
-    uint64_t *p = (uint64_t *)(uintptr_t)addr;
-    uint64_t v = SRC, old;
-    switch (ip->imm) {
-    case 0x00: __atomic_fetch_add(p, v, __ATOMIC_SEQ_CST); break;
-    case 0x01: SRC = __atomic_fetch_add(p, v, __ATOMIC_SEQ_CST); break;
-    case 0x40: __atomic_fetch_or(p, v, __ATOMIC_SEQ_CST); break;
-    case 0x41: SRC = __atomic_fetch_or(p, v, __ATOMIC_SEQ_CST); break;
-    case 0x50: __atomic_fetch_and(p, v, __ATOMIC_SEQ_CST); break;
-    case 0x51: SRC = __atomic_fetch_and(p, v, __ATOMIC_SEQ_CST); break;
-    case 0xa0: __atomic_fetch_xor(p, v, __ATOMIC_SEQ_CST); break;
-    case 0xa1: SRC = __atomic_fetch_xor(p, v, __ATOMIC_SEQ_CST); break;
-    case 0xe1: SRC = __atomic_exchange_n(p, v, __ATOMIC_SEQ_CST); break;
-    case 0xf1:
-        old = reg[0];
-        __atomic_compare_exchange_n(p, &old, v, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
-        reg[0] = old;
-        break;
-    }
-    NEXT();
-}
+    ATOMIC(atomic32, uint32_t)
+    ATOMIC(atomic64, uint64_t)
 
 call:
     if (ip->src == 1) {
@@ -631,4 +577,9 @@ out:
 #undef JMP
 #undef JMP64
 #undef JMP32
+#undef ALU
+#undef JMP_CMP
+#undef SHIFT64
+#undef SHIFT32
+#undef ATOMIC
 }
