@@ -312,10 +312,8 @@ static int store_prog(struct bpftime_region *r, const struct ebpf_inst *insns, u
 
 TEST(program_updates_map_through_lddw)
 {
-    struct bpftime_region *r = mk("prog");
-    CHECK(r);
-    int arr = bpftime_map_create(r, "counts", BPFTIME_MAP_ARRAY, 4, 8, 1, 0, 0);
-    CHECK(arr > 0);
+    int arr;
+    struct bpftime_region *r = mk_with_map(t, "prog", "counts", BPFTIME_MAP_ARRAY, 4, 8, 1, &arr);
     const struct ebpf_inst prog[] = {
         ST_IMM(BPF_W, 10, -4, 0),
         MOV64_REG(2, 10),

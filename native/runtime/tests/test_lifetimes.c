@@ -60,10 +60,8 @@ TEST(load_unload_cycles_leave_the_region_flat)
 
 TEST(a_map_nobody_ever_held_stays_until_deleted)
 {
-    struct bpftime_region *r = mk("never");
-    CHECK(r);
-    int m = bpftime_map_create(r, "lonely", BPFTIME_MAP_HASH, 4, 4, 8, 0, 0);
-    CHECK(m > 0);
+    int m;
+    struct bpftime_region *r = mk_with_map(t, "never", "lonely", BPFTIME_MAP_HASH, 4, 4, 8, &m);
     CHECK_EQ(bpftime_map_collect(r), 0);
     struct bpftime_map_info mi;
     CHECK_EQ(bpftime_map_get(r, (uint32_t)m, &mi), 0);

@@ -13,10 +13,8 @@ TEST_REGION_MAKER("rt-rb", 8 << 20)
 
 TEST(output_and_read_in_order)
 {
-    struct bpftime_region *r = mk("basic");
-    CHECK(r);
-    int id = bpftime_map_create(r, "rb", BPFTIME_MAP_RINGBUF, 0, 0, 4096, 0, 0);
-    CHECK(id > 0);
+    int id;
+    struct bpftime_region *r = mk_with_map(t, "basic", "rb", BPFTIME_MAP_RINGBUF, 0, 0, 4096, &id);
     struct bpftime_map *h = bpftime_map_handle(r, id);
     char buf[256];
     uint32_t len = 99;
@@ -185,10 +183,8 @@ static uint64_t now_ms(void)
  * the commit. A consumer that is never woken returns only at the timeout. */
 TEST(poll_wakes_consumer_in_another_process)
 {
-    struct bpftime_region *r = mk("wake");
-    CHECK(r);
-    int id = bpftime_map_create(r, "rb", BPFTIME_MAP_RINGBUF, 0, 0, 4096, 0, 0);
-    CHECK(id > 0);
+    int id;
+    struct bpftime_region *r = mk_with_map(t, "wake", "rb", BPFTIME_MAP_RINGBUF, 0, 0, 4096, &id);
     struct bpftime_map *h = bpftime_map_handle(r, id);
     /* timeout without data */
     uint64_t t0 = now_ms();
@@ -221,10 +217,9 @@ TEST(poll_wakes_consumer_in_another_process)
  * BPF_RB_FORCE_WAKEUP asks; BPF_RB_NO_WAKEUP never wakes. */
 TEST(commit_wakes_only_when_someone_waits_or_forced)
 {
-    struct bpftime_region *r = mk("wakeflags");
-    CHECK(r);
-    int id = bpftime_map_create(r, "rb", BPFTIME_MAP_RINGBUF, 0, 0, 4096, 0, 0);
-    CHECK(id > 0);
+    int id;
+    struct bpftime_region *r =
+        mk_with_map(t, "wakeflags", "rb", BPFTIME_MAP_RINGBUF, 0, 0, 4096, &id);
     struct bpftime_map *h = bpftime_map_handle(r, id);
     uint32_t seq = atomic_load(&h->rb->wake_seq);
     CHECK_EQ(bpftime_ringbuf_output(h, "a", 1, 0), 0);
@@ -242,11 +237,10 @@ TEST(commit_wakes_only_when_someone_waits_or_forced)
 
 TEST(perf_event_array_per_cpu_streams)
 {
-    struct bpftime_region *r = mk("perf");
-    CHECK(r);
+    int id;
+    struct bpftime_region *r =
+        mk_with_map(t, "perf", "events", BPFTIME_MAP_PERF_EVENT_ARRAY, 4, 4, 0, &id);
     uint32_t n = bpftime_region_ncpus(r);
-    int id = bpftime_map_create(r, "events", BPFTIME_MAP_PERF_EVENT_ARRAY, 4, 4, 0, 0, 0);
-    CHECK(id > 0);
     struct bpftime_map_info info;
     CHECK_EQ(bpftime_map_get(r, id, &info), 0);
     CHECK_EQ(info.max_entries, n);
