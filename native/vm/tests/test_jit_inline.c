@@ -9,32 +9,9 @@
 #include <stdlib.h>
 
 #include "test/harness.h"
+#include "vm/tests/prog_builder.h"
 #include "vm/vm_internal.h"
 #include "vm/x86_emit.h"
-
-struct prog {
-    struct ebpf_inst v[64];
-    uint32_t n;
-};
-
-static void prog_emit(struct prog *p, uint8_t op, uint8_t dst, uint8_t src, int16_t off,
-                      int32_t imm)
-{
-    if (p->n == sizeof p->v / sizeof p->v[0])
-        abort();
-    p->v[p->n++] = (struct ebpf_inst){.opcode = op, .dst = dst, .src = src, .off = off, .imm = imm};
-}
-
-static void prog_lddw(struct prog *p, uint8_t dst, uint64_t v)
-{
-    prog_emit(p, 0x18, dst, 0, 0, (int32_t)(uint32_t)v);
-    prog_emit(p, 0x00, 0, 0, 0, (int32_t)(uint32_t)(v >> 32));
-}
-
-static void prog_free(struct prog *p)
-{
-    p->n = 0;
-}
 
 #define FAKE_MAGIC 0x41525259u
 
