@@ -66,14 +66,19 @@ async function session(
   argv: string[],
   calls: number,
   where: "kernel" | "bpftime",
-  opts: { region?: string; stopAfter?: string | RegExp; whileRunning?: () => void } = {},
+  opts: {
+    region?: string;
+    stopAfter?: string | RegExp;
+    whileRunning?: () => void;
+    cwd?: string;
+  } = {},
 ): Promise<{ code: number | string; out: string; region: string }> {
   const region = where === "bpftime" ? (opts.region ?? newRegion()) : "";
   const cmd =
     where === "bpftime"
       ? [process.execPath, cliEntry, "load", "--shm", region, "--", ...argv]
       : argv;
-  const p = startProcess(cmd);
+  const p = startProcess(cmd, opts.cwd ? { cwd: opts.cwd } : {});
   await p.waitFor("ready", 30_000);
   opts.whileRunning?.();
   runTarget(calls, where === "bpftime" ? region : undefined);
@@ -216,6 +221,28 @@ describe.skipIf(skip)("libbpf applications under bpftime load", () => {
   );
 
   test(
+    "a relative binary path becomes the file's absolute path in the attach target",
+    async () => {
+      const region = newRegion();
+      let targets: Array<{ arg: string }> = [];
+      const ours = await session(["./uprobe_counter", "./target"], 10, "bpftime", {
+        region,
+        cwd: dir,
+        whileRunning: () => {
+          targets = (
+            JSON.parse(cli(["list", "--shm", region, "--json"]).stdout) as {
+              targets: Array<{ arg: string }>;
+            }
+          ).targets;
+        },
+      });
+      expect(normalise(ours.out)).toBe(COUNTER_OUTPUT);
+      expect(targets.map((t) => t.arg.replace(/:0x[0-9a-f]+$/, ""))).toEqual([app("target")]);
+    },
+    T,
+  );
+
+  test(
     "a uretprobe latency histogram in .bss, filtered by a .rodata constant, read through mmap",
     async () => {
       const ours = await session([app("latency"), app("target"), "1"], 10, "bpftime");
@@ -302,6 +329,13 @@ describe.skipIf(skip)("libbpf applications under bpftime load", () => {
   test("the loader probes itself: link/prog/map info, stats, and a link that cannot be detached", () => {
     const r = once([app("self_probe")], "bpftime");
     expect(r.stdout).toBe(SELF_PROBE_OUTPUT);
+    expect(r.code).toBe(0);
+    expect(leftIn(r.region)).toEqual([[], [], [], []]);
+  });
+
+  test("after fork, parent and child both load programs at the same time", () => {
+    const r = once([app("forked")], "bpftime");
+    expect(r.stdout).toBe("child: 20 of 20 loads\nparent: 20 of 20 loads, child exit 0\n");
     expect(r.code).toBe(0);
     expect(leftIn(r.region)).toEqual([[], [], [], []]);
   });

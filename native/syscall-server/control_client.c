@@ -27,16 +27,39 @@
 
 static int sock = -1;
 static pthread_mutex_t sock_lock = PTHREAD_MUTEX_INITIALIZER;
+static char sock_path[108];
+
+static int dial(void);
+
+/* A forked child talks to `bpftime load` on a connection of its own: two
+ * processes on one stream would interleave requests and steal replies. */
+static void reconnect_in_child(void)
+{
+    pthread_mutex_init(&sock_lock, NULL);
+    if (sock >= 0)
+        app_real_close(sock);
+    sock = -1;
+    (void)dial();
+}
 
 int app_control_connect(const char *path);
 int app_control_connect(const char *path)
 {
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    if (strlen(path) >= sizeof sa.sun_path) {
+    if (strlen(path) >= sizeof sock_path) {
         errno = ENAMETOOLONG;
         return -1;
     }
-    strcpy(sa.sun_path, path);
+    strcpy(sock_path, path);
+    if (dial() < 0)
+        return -1;
+    pthread_atfork(NULL, NULL, reconnect_in_child);
+    return 0;
+}
+
+static int dial(void)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    strcpy(sa.sun_path, sock_path);
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -1;

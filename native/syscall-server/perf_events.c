@@ -12,7 +12,9 @@
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/perf_event.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <sys/syscall.h>
 #include <string.h>
@@ -85,8 +87,14 @@ long app_perf_event_open(void *uattr, pid_t pid, int cpu, int group_fd, unsigned
                               "uprobe on %s+0x%llx: the offset is in no executable segment "
                               "of that ELF file",
                               path, (unsigned long long)a->config2);
-        char arg[4200];
-        int n = snprintf(arg, sizeof arg, "%s:0x%llx", path, (unsigned long long)vaddr);
+        /* The file itself, not the name the application used: a relative
+         * path means nothing in another process's directory, and
+         * /proc/self/exe would be every hooked process's own program. */
+        char real[PATH_MAX];
+        if (!realpath(path, real))
+            return app_refuse(-errno, "uprobe on %s: %s", path, strerror(errno));
+        char arg[PATH_MAX + 32];
+        int n = snprintf(arg, sizeof arg, "%s:0x%llx", real, (unsigned long long)vaddr);
         if (n < 0 || (size_t)n >= sizeof arg)
             return -ENAMETOOLONG;
         uint32_t ttype = (a->config & 1) ? BPFTIME_TARGET_URETPROBE : BPFTIME_TARGET_UPROBE;
