@@ -652,6 +652,14 @@ static struct ebpf_vm *tail_vm(struct test_ctx *t, struct prog *p, struct tail_c
     return vm;
 }
 
+/* bpf_tail_call(r1, map 0x77, index): r2 and r3, then call 12. */
+static void emit_tail_call(struct prog *p, int32_t index)
+{
+    prog_emit(p, 0xb7, 2, 0, 0, 0x77);
+    prog_emit(p, 0xb7, 3, 0, 0, index);
+    prog_emit(p, 0x85, 0, 0, 0, 12);
+}
+
 TEST(jit_tail_calls)
 {
     struct tail_ctx c = {0};
@@ -661,9 +669,7 @@ TEST(jit_tail_calls)
     prog_emit(&p, 0x79, 2, 1, 0, 0);
     prog_emit(&p, 0x07, 2, 0, 0, 1);
     prog_emit(&p, 0x7b, 1, 2, 0, 0);
-    prog_emit(&p, 0xb7, 2, 0, 0, 0x77);
-    prog_emit(&p, 0xb7, 3, 0, 0, 0);
-    prog_emit(&p, 0x85, 0, 0, 0, 12);
+    emit_tail_call(&p, 0);
     prog_emit(&p, 0x07, 0, 0, 0, 1000);
     prog_emit(&p, 0x95, 0, 0, 0, 0);
     c.progs[0] = tail_vm(t, &p, &c);
@@ -671,9 +677,7 @@ TEST(jit_tail_calls)
     /* prog 1: tail-calls prog 2 with r6 set (must not leak), prog 2 returns
      * mem[0]*2 + (r1 == ctx) */
     prog_emit(&p, 0xb7, 6, 0, 0, 5);
-    prog_emit(&p, 0xb7, 2, 0, 0, 0x77);
-    prog_emit(&p, 0xb7, 3, 0, 0, 2);
-    prog_emit(&p, 0x85, 0, 0, 0, 12);
+    emit_tail_call(&p, 2);
     prog_emit(&p, 0xb7, 0, 0, 0, 99); /* not reached */
     prog_emit(&p, 0x95, 0, 0, 0, 0);
     c.progs[1] = tail_vm(t, &p, &c);
@@ -692,10 +696,8 @@ TEST(jit_tail_calls)
     prog_emit(&p, 0x0f, 0, 6, 0, 0);
     prog_emit(&p, 0x95, 0, 0, 0, 0);
     prog_emit(&p, 0x95, 0, 0, 0, 0);
-    prog_emit(&p, 0xb7, 2, 0, 0, 0x77); /* callee */
-    prog_emit(&p, 0xb7, 3, 0, 0, 2);
-    prog_emit(&p, 0xb7, 6, 0, 0, 123);
-    prog_emit(&p, 0x85, 0, 0, 0, 12);
+    prog_emit(&p, 0xb7, 6, 0, 0, 123); /* callee */
+    emit_tail_call(&p, 2);
     prog_emit(&p, 0x95, 0, 0, 0, 0);
     c.progs[3] = tail_vm(t, &p, &c);
     CHECK(c.progs[3]);
