@@ -121,6 +121,13 @@ static int next_id(struct bpftime_region *r, int kind, uint32_t start)
     return (int)best;
 }
 
+/* Under table_lock: 0 if `id` names a live entry of `kind`, else the
+ * not-found error. */
+static int must_exist(struct bpftime_region *r, int kind, uint32_t id)
+{
+    return find_slot(r, kind, id) < 0 ? not_found(kind, id) : 0;
+}
+
 /* Takes the table lock and returns the live entry `id` of `kind`; on a miss
  * NULL, with the lock dropped and *err the not-found error. */
 static void *lock_entry(struct bpftime_region *r, int kind, uint32_t id, int *err)
@@ -753,14 +760,9 @@ int bpftime_link_create(struct bpftime_region *r, uint32_t prog_id, uint32_t tar
 {
     int err = 0;
     shm_lock(&r->hdr->table_lock);
-    if (find_slot(r, KIND_PROG, prog_id) < 0) {
-        err = not_found(KIND_PROG, prog_id);
+    if ((err = must_exist(r, KIND_PROG, prog_id)) != 0 ||
+        (err = must_exist(r, KIND_TARGET, target_id)) != 0)
         goto out;
-    }
-    if (find_slot(r, KIND_TARGET, target_id) < 0) {
-        err = not_found(KIND_TARGET, target_id);
-        goto out;
-    }
     struct shm_link *l = new_entry(r, KIND_LINK, &err);
     if (!l)
         goto out;
@@ -819,10 +821,8 @@ int bpftime_link_update_prog(struct bpftime_region *r, uint32_t link_id, uint32_
         err = not_found(KIND_LINK, link_id);
         goto out;
     }
-    if (find_slot(r, KIND_PROG, new_prog_id) < 0) {
-        err = not_found(KIND_PROG, new_prog_id);
+    if ((err = must_exist(r, KIND_PROG, new_prog_id)) != 0)
         goto out;
-    }
     struct shm_link *l = table_slot(r, KIND_LINK, (uint32_t)s);
     if (expected_old_prog_id && l->prog_id != expected_old_prog_id) {
         err = bpftime_set_error(-EPERM, "link %u runs program %u, not the expected %u", link_id,
