@@ -47,9 +47,8 @@ TEST(output_and_read_in_order)
 
 TEST(reserve_submit_discard_and_busy_blocks_consumer)
 {
-    struct bpftime_region *r = mk("resv");
-    CHECK(r);
-    int id = bpftime_map_create(r, "rb", BPFTIME_MAP_RINGBUF, 0, 0, 4096, 0, 0);
+    int id;
+    struct bpftime_region *r = mk_with_map(t, "resv", "rb", BPFTIME_MAP_RINGBUF, 0, 0, 4096, &id);
     struct bpftime_map *h = bpftime_map_handle(r, id);
     uint32_t *a = bpftime_ringbuf_reserve(h, 4);
     uint32_t *b = bpftime_ringbuf_reserve(h, 4);
@@ -82,9 +81,8 @@ TEST(reserve_submit_discard_and_busy_blocks_consumer)
 
 TEST(full_ring_drops_and_wraps)
 {
-    struct bpftime_region *r = mk("wrap");
-    CHECK(r);
-    int id = bpftime_map_create(r, "rb", BPFTIME_MAP_RINGBUF, 0, 0, 4096, 0, 0);
+    int id;
+    struct bpftime_region *r = mk_with_map(t, "wrap", "rb", BPFTIME_MAP_RINGBUF, 0, 0, 4096, &id);
     struct bpftime_map *h = bpftime_map_handle(r, id);
     CHECK(bpftime_ringbuf_reserve(h, 4096) == NULL); /* larger than the ring */
     uint8_t rec[1000];
@@ -119,9 +117,8 @@ TEST(full_ring_drops_and_wraps)
  * (8-byte header, records padded to 8, 4096-byte data area). */
 TEST(exact_capacity_and_wrap_layout)
 {
-    struct bpftime_region *r = mk("edge");
-    CHECK(r);
-    int id = bpftime_map_create(r, "rb", BPFTIME_MAP_RINGBUF, 0, 0, 4096, 0, 0);
+    int id;
+    struct bpftime_region *r = mk_with_map(t, "edge", "rb", BPFTIME_MAP_RINGBUF, 0, 0, 4096, &id);
     struct bpftime_map *h = bpftime_map_handle(r, id);
     uint8_t *data = (uint8_t *)h->rb + SHM_RB_HDR_PAGES * SHM_PAGE;
     static uint8_t big[4088];
