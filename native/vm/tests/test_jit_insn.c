@@ -636,13 +636,9 @@ static struct ebpf_vm *tail_lookup(void *user, uint64_t map, uint64_t index)
 
 static struct ebpf_vm *tail_vm(struct test_ctx *t, struct prog *p, struct tail_ctx *c)
 {
-    char err[256];
-    struct ebpf_vm *vm = jt_vm(p, err, sizeof err);
-    prog_free(p);
-    if (!vm) {
-        test_fail(t, __FILE__, __LINE__, "%s", err);
+    struct ebpf_vm *vm = jt_load(t, p);
+    if (!vm)
         return NULL;
-    }
     ebpf_vm_set_tail_call(vm, tail_lookup, c);
     if (ebpf_vm_compile(vm, NULL)) {
         test_fail(t, __FILE__, __LINE__, "compile: %s", ebpf_vm_error(vm));
@@ -744,9 +740,7 @@ TEST(jit_code_is_not_writable)
     struct prog p = {0};
     prog_emit(&p, 0xb7, 0, 0, 0, 7);
     prog_emit(&p, 0x95, 0, 0, 0, 0);
-    char err[256];
-    struct ebpf_vm *vm = jt_vm(&p, err, sizeof err);
-    prog_free(&p);
+    struct ebpf_vm *vm = jt_load(t, &p);
     CHECK(vm);
     CHECK_EQ(ebpf_vm_compile(vm, NULL), 0);
     uintptr_t code = (uintptr_t)vm->jit_code;
@@ -803,9 +797,7 @@ TEST(jit_large_program_compiles)
             prog_emit(&p, 0x07, 0, 0, 0, 1);
     }
     prog_emit(&p, 0x95, 0, 0, 0, 0);
-    char err[256];
-    struct ebpf_vm *vm = jt_vm(&p, err, sizeof err);
-    prog_free(&p);
+    struct ebpf_vm *vm = jt_load(t, &p);
     CHECK(vm);
     struct timespec a, b;
     clock_gettime(CLOCK_MONOTONIC, &a);

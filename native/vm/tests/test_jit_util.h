@@ -65,6 +65,18 @@ static void jt_dump(const struct ebpf_vm *vm)
     cs_close(&h);
 }
 
+/* Loads p into a new VM (p starts over); on failure the test fails with
+ * the reason and NULL comes back. */
+static __attribute__((unused)) struct ebpf_vm *jt_load(struct test_ctx *t, struct prog *p)
+{
+    char err[256];
+    struct ebpf_vm *vm = jt_vm(p, err, sizeof err);
+    prog_free(p);
+    if (!vm)
+        test_fail(t, __FILE__, __LINE__, "%s", err);
+    return vm;
+}
+
 /* Compiles vm; on failure says why in err and destroys vm. */
 static int jt_compile(struct ebpf_vm *vm, unsigned opts, char *err, size_t errlen)
 {
