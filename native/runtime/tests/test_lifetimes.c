@@ -39,6 +39,20 @@ static int load_like_url_filter(struct bpftime_region *r, uint32_t *map_ids)
     return bpftime_prog_create(r, "url_filter", 1, "GPL", "", trivial_prog, 2, map_ids, 2);
 }
 
+/* A new region holding a program like the url filter. The test fails and
+ * ends here if either cannot be made (each test runs in its own child). */
+static struct bpftime_region *mk_loaded(struct test_ctx *t, const char *tag, uint32_t *map_ids,
+                                        int *prog)
+{
+    struct bpftime_region *r = mk(tag);
+    if (!r || (*prog = load_like_url_filter(r, map_ids)) <= 0) {
+        test_fail(t, __FILE__, __LINE__, "cannot make region %s holding a program: %s", tag,
+                  r ? bpftime_last_error_message() : "no region");
+        _exit(1);
+    }
+    return r;
+}
+
 /* A new region in which this process, registered as an instance, runs a
  * VM loaded from a program like the url filter. The test fails and ends
  * here if any step cannot be done (each test runs in its own child). */
@@ -89,11 +103,9 @@ TEST(a_map_nobody_ever_held_stays_until_deleted)
 
 TEST(map_delete_refuses_a_held_map_naming_its_holders)
 {
-    struct bpftime_region *r = mk("holders");
-    CHECK(r);
     uint32_t ids[2];
-    int p = load_like_url_filter(r, ids);
-    CHECK(p > 0);
+    int p;
+    struct bpftime_region *r = mk_loaded(t, "holders", ids, &p);
     CHECK(bpftime_pin_create(r, "counts", BPFTIME_PIN_MAP, ids[0]) > 0);
     CHECK_EQ(bpftime_map_delete(r, ids[0]), -EBUSY);
     char want[128];
@@ -158,11 +170,9 @@ TEST(a_process_running_a_program_holds_its_maps_until_it_lets_go)
 
 TEST(a_crashed_process_does_not_hold_maps_forever)
 {
-    struct bpftime_region *r = mk("crash");
-    CHECK(r);
     uint32_t ids[2];
-    int p = load_like_url_filter(r, ids);
-    CHECK(p > 0);
+    int p;
+    struct bpftime_region *r = mk_loaded(t, "crash", ids, &p);
     int ready[2];
     CHECK_EQ(pipe(ready), 0);
     pid_t child = fork();
