@@ -383,18 +383,21 @@ TEST(program_reads_global_data)
     bpftime_region_close(r);
 }
 
+/* The tail-call tests' programs: a callee returning 42 and a caller that
+ * tail-calls slot 0 of its map 0 (2 and 6 instructions). */
+static const struct ebpf_inst callee[] = {MOV64_IMM(0, 42), EXIT()};
+static const struct ebpf_inst caller[] = {
+    LDDW_PSEUDO(2, 5, 0, 0),
+    MOV64_IMM(3, 0),
+    CALL_HELPER(12),
+    MOV64_IMM(0, 99), /* reached only if the tail call fails */
+    EXIT(),
+};
+
 TEST(tail_call_through_prog_array)
 {
     int pa;
     struct bpftime_region *r = mk_with_map(t, "tail", "jmp", BPFTIME_MAP_PROG_ARRAY, 4, 4, 2, &pa);
-    const struct ebpf_inst callee[] = {MOV64_IMM(0, 42), EXIT()};
-    const struct ebpf_inst caller[] = {
-        LDDW_PSEUDO(2, 5, 0, 0),
-        MOV64_IMM(3, 0),
-        CALL_HELPER(12),
-        MOV64_IMM(0, 99), /* reached only if the tail call fails */
-        EXIT(),
-    };
     uint32_t maps[1] = {(uint32_t)pa};
     int target = store_prog(r, callee, 2, NULL, 0);
     int entry = store_prog(r, caller, 6, maps, 1);
@@ -418,10 +421,6 @@ TEST(prog_array_refuses_a_program_of_another_type)
     int pa;
     struct bpftime_region *r =
         mk_with_map(t, "pa_type", "jmp", BPFTIME_MAP_PROG_ARRAY, 4, 4, 4, &pa);
-    const struct ebpf_inst callee[] = {MOV64_IMM(0, 42), EXIT()};
-    const struct ebpf_inst caller[] = {
-        LDDW_PSEUDO(2, 5, 0, 0), MOV64_IMM(3, 0), CALL_HELPER(12), MOV64_IMM(0, 99), EXIT(),
-    };
     uint32_t maps[1] = {(uint32_t)pa};
     /* type 6 (xdp) uses the array; 2 (kprobe) and 6 are candidates */
     int kprobe = bpftime_prog_create(r, "k", 2, "GPL", "", callee, 2, NULL, 0);
@@ -452,10 +451,6 @@ TEST(tail_call_into_another_type_falls_through)
     int pa;
     struct bpftime_region *r =
         mk_with_map(t, "tc_type", "jmp", BPFTIME_MAP_PROG_ARRAY, 4, 4, 2, &pa);
-    const struct ebpf_inst callee[] = {MOV64_IMM(0, 42), EXIT()};
-    const struct ebpf_inst caller[] = {
-        LDDW_PSEUDO(2, 5, 0, 0), MOV64_IMM(3, 0), CALL_HELPER(12), MOV64_IMM(0, 99), EXIT(),
-    };
     uint32_t maps[1] = {(uint32_t)pa};
     int kprobe = bpftime_prog_create(r, "k", 2, "GPL", "", callee, 2, NULL, 0);
     uint32_t k = 0, v = (uint32_t)kprobe;
