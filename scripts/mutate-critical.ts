@@ -265,6 +265,28 @@ export const CRITICAL: CriticalMutant[] = [
     replace: '{{"rdi", "edi", "di", "dil"}, 104}',
     test: cTest("test_usdt_args"),
   },
+  // ---- syscall targets (Syscall User Dispatch)
+  {
+    id: "sud: a signal mask that blocks SIGSYS is applied (the next SUD SIGSYS kills the process)",
+    file: "native/attach/syscall_sud.c",
+    find: "(1ull << (SIGSTOP - 1)) | SIGSYS_BIT);",
+    replace: "(1ull << (SIGSTOP - 1)));",
+    test: cTest("test_syscall_sud", ["threads_started_later_and_before_are_caught"]),
+  },
+  {
+    id: "syscall: the tracepoint context's id is not the syscall number",
+    file: "native/attach/syscall_tracepoint.c",
+    find: ".id = c->nr};",
+    replace: ".id = c->nr + 1};",
+    test: cTest("test_syscall_tracepoint", ["tracepoint_contexts_have_the_kernel_layout"]),
+  },
+  {
+    id: "syscall: bpf_override_return from an enter program is ignored",
+    file: "native/attach/syscall_tracepoint.c",
+    find: "if (!is_exit && inv.override_set) {",
+    replace: "if (is_exit && inv.override_set) {",
+    test: cTest("test_syscall_tracepoint", ["override_skips_and_the_exit_programs_see_the_value"]),
+  },
   // ---- BTF printing
   {
     id: "btf: pointer to array printed without parentheses",

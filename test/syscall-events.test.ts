@@ -487,6 +487,26 @@ describe.skipIf(skip)("load --attach", () => {
     expect(by.get("kprobe_open")!.skipped).toMatch(/hooks a kernel function/);
     const links = JSON.parse(ok(["list", "--shm", r, "--json"])) as { links: unknown[] };
     expect(links.links).toHaveLength(5);
+    // replace keeps what the link's context is: direction, syscall, format
+    const list = JSON.parse(ok(["list", "--shm", r, "--json"])) as {
+      links: { id: number; progId: number }[];
+      programs: { id: number; name: string }[];
+    };
+    const linkOf = (prog: string) => {
+      const id = list.programs.find((p) => p.name === prog)!.id;
+      return String(list.links.find((l) => l.progId === id)!.id);
+    };
+    const refusedReplace = (link: string, prog: string, why: RegExp) => {
+      const res = cli(["replace", link, prog, "--shm", r]);
+      expect(res.code).not.toBe(0);
+      expect(res.stderr.trim().split("\n")).toHaveLength(1);
+      expect(res.stderr).toMatch(why);
+    };
+    refusedReplace(linkOf("raw_exit"), "tp_exit_close", /context has close's arguments/);
+    refusedReplace(linkOf("raw_exit"), "btf_enter", /is a sys_enter program/);
+    refusedReplace(linkOf("tp_exit_close"), "kretsys_openat", /gets a ksys context/);
+    refusedReplace(linkOf("ksys_openat"), "kretsys_openat", /is a sys_exit program/);
+    expect(cli(["replace", linkOf("kretsys_openat"), "kretsys_openat", "--shm", r]).code).toBe(0);
   });
 });
 

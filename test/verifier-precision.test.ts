@@ -191,6 +191,88 @@ const CASES: Case[] = [
     safe: 0,
   },
   {
+    // the value lives in the caller's stack; the callee reads it through a pointer
+    name: "through the caller's stack, read by a subprogram",
+    asm: `${RANDOM}
+      if r6 > 10 goto safe
+      r8 = BAD
+      goto join
+    safe:
+      r8 = 4
+    join:
+      *(u64 *)(r10 - 16) = r8
+      ${LOOKUP}
+      r1 = r0
+      r2 = r10
+      r2 += -16
+      call local read_at
+    out:
+      r0 = 0
+      exit
+    read_at:
+      r3 = *(u64 *)(r2 + 0)
+      r1 += r3
+      r0 = *(u64 *)(r1 + 0)
+      exit`,
+    bad: 12,
+    safe: 8,
+  },
+  {
+    // a subprogram writes the value into the caller's stack
+    name: "through the caller's stack, written by a subprogram",
+    asm: `${RANDOM}
+      r1 = r10
+      r1 += -16
+      r2 = r6
+      call local store
+      ${LOOKUP}
+      r7 = *(u64 *)(r10 - 16)
+      r0 += r7
+      r1 = *(u64 *)(r0 + 0)
+    out:
+      r0 = 0
+      exit
+    store:
+      if r2 > 10 goto safe
+      r3 = BAD
+      goto join
+    safe:
+      r3 = 4
+    join:
+      *(u64 *)(r1 + 0) = r3
+      r0 = 0
+      exit`,
+    bad: 9,
+    safe: 8,
+  },
+  {
+    // r8 waits in the caller while the subprogram runs (and forks, so its
+    // states are compared): the caller's frame needs the mark too
+    name: "a caller's register kept across a subprogram call",
+    asm: `${RANDOM}
+      if r6 > 10 goto safe
+      r8 = BAD
+      goto join
+    safe:
+      r8 = 4
+    join:
+      r1 = r6
+      call local noise
+      ${LOOKUP}
+      r0 += r8
+      r1 = *(u64 *)(r0 + 0)
+    out:
+      r0 = 0
+      exit
+    noise:
+      r0 = 0
+      if r1 > 20 goto +1
+      r0 = 1
+      exit`,
+    bad: 9,
+    safe: 8,
+  },
+  {
     name: "a branch the bounds decide guards the unsafe code",
     asm: `${RANDOM}
       if r6 > 10 goto safe

@@ -13,7 +13,6 @@ import {
   targetTypeName,
 } from "../attach/index.ts";
 import { programTypeName } from "../attach/index.ts";
-import { progTypeId } from "../enums.ts";
 import { syscallTarget } from "./syscall-target.ts";
 import { removeMeta } from "./metadata.ts";
 import { collectMaps } from "./maps.ts";
@@ -115,19 +114,22 @@ export function replace(
   const target = r.target(link.targetId);
   const t = targetTypeByName(targetTypeName(target.type));
   const prog = r.program(newProgId);
-  const hintOf = (id: number) => r.program(id).attachHint;
-  const syscallLink = t.id === TARGET_SYSCALL_ENTER || t.id === TARGET_SYSCALL_EXIT;
-  // on a syscall target the context format (tp/raw/ksys) must stay the same
-  const sameContext =
-    !syscallLink ||
-    (prog.type === r.program(link.progId).type &&
-      (prog.attachHint.split(" ")[0] === hintOf(link.progId).split(" ")[0] ||
-        prog.type !== progTypeId("kprobe")));
-  if (!t.programTypes.includes(prog.type) || !sameContext) {
+  if (!t.programTypes.includes(prog.type)) {
     throw new BpftimeError(
       "invalid_argument",
       `program ${newProgId} (${prog.name}) cannot run on link ${linkId}'s ${t.name} target`,
     );
+  }
+  if (t.id === TARGET_SYSCALL_ENTER || t.id === TARGET_SYSCALL_EXIT) {
+    // The new program must take this target as `attach` would make it: the
+    // same direction, syscall and context format (tp, raw, ksys).
+    const [format, syscall] = new TextDecoder().decode(target.arg).split(":");
+    const st = syscallTarget(prog.name, prog.type, prog.attachHint, t.name, syscall);
+    if (st.arg !== `${format}:${syscall}`)
+      throw new BpftimeError(
+        "invalid_argument",
+        `program ${newProgId} (${prog.name}) gets a ${st.arg.split(":")[0]} context and link ${linkId} gives ${format}: it cannot run there`,
+      );
   }
   r.replaceLinkProgram(linkId, newProgId, link.progId);
   return { linkId, oldProgId: link.progId, newProgId };

@@ -1,6 +1,7 @@
 // `bpftime load FILE.o --attach`: after the load, link every program whose
 // SEC() names its whole target, as libbpf's skeleton auto-attach does:
 //   uprobe/BINARY:SYMBOL, uretprobe/…                   → uprobe, uretprobe
+//   usdt/BINARY:PROVIDER:NAME                            → usdt
 //   tracepoint/syscalls/sys_enter_NAME, sys_exit_NAME,
 //   raw_tracepoint/sys_enter|sys_exit, tp_btf/…,
 //   ksyscall/NAME, kretsyscall/NAME                      → sys_enter, sys_exit
@@ -22,6 +23,7 @@ export interface AutoAttached {
 function autoTargetType(hint: string): string | { why: string } {
   if (/^u(?:ret)?probe \S+:\S+$/.test(hint))
     return hint.startsWith("uret") ? "uretprobe" : "uprobe";
+  if (/^usdt \S+:\S+:\S+$/.test(hint)) return "usdt";
   if (/^tracepoint syscalls:sys_(?:enter|exit)_\w+$/.test(hint)) return "syscall";
   if (/^raw_tracepoint sys_(?:enter|exit)$/.test(hint)) return "syscall";
   if (/^k(?:ret)?syscall \w+$/.test(hint)) return "syscall";

@@ -199,7 +199,7 @@ export function regToString(r: Reg, maps?: { name?: string }[]): string {
     if (r.id) parts.push(`id=${r.id}`);
     if (r.ref) parts.push(`ref_obj_id=${r.ref}`);
     if (r.off) parts.push(`off=${r.off}`);
-    if (r.t === "packet") parts.push(`r=${r.range}`);
+    if (r.t === "packet" || r.t === "packet_meta") parts.push(`r=${r.range}`);
     if (r.t === "mem" || r.t === "mem_or_null") parts.push(`sz=${r.size}`);
     if (r.map >= 0) {
       const name = maps?.[r.map]?.name;
@@ -286,9 +286,15 @@ function regSafe(old: Reg, cur: Reg, ids: IdMap, precise = true): boolean {
   if (old.t === "scalar") return !precise || scalarWithin(old.s, cur.s);
   if (old.off !== cur.off || old.map !== cur.map || old.region !== cur.region) return false;
   if (old.size !== cur.size || old.frame !== cur.frame) return false;
-  if (old.t === "packet" && old.range > cur.range) return false;
+  if ((old.t === "packet" || old.t === "packet_meta") && old.range > cur.range) return false;
   if (!ids.check(old.id, cur.id) || !ids.check(old.ref, cur.ref)) return false;
-  if (old.t === "packet" || old.t === "map_value" || old.t === "mem" || old.t === "stack")
+  if (
+    old.t === "packet" ||
+    old.t === "packet_meta" ||
+    old.t === "map_value" ||
+    old.t === "mem" ||
+    old.t === "stack"
+  )
     return scalarWithin(old.s, cur.s);
   return tnumSame(old.s, cur.s) && scalarWithin(old.s, cur.s);
 }

@@ -335,6 +335,9 @@ function withoutRef(refs: ReadonlyMap<number, number>, ref: number): ReadonlyMap
 
 const s64n = (x: bigint): number => Number(BigInt.asIntN(64, x));
 
+/** The packet pointer as the context gives it (no offset): where the metadata area ends. */
+const isPacketStart = (r: Reg): boolean => r.t === "packet" && r.off === 0 && isZero(r.s);
+
 class Verifier {
   private readonly slots: Slots;
   private readonly cfg: Cfg;
@@ -770,7 +773,6 @@ class Verifier {
       case "mem_or_null":
         return fail(pc, `R${dst} pointer arithmetic on ${ptr.t} prohibited, null-check it first`);
       case "packet_end":
-      case "packet_meta":
       case "map_ptr":
         return fail(pc, `R${dst} pointer arithmetic on ${ptr.t} prohibited`);
     }
@@ -801,7 +803,7 @@ class Verifier {
     res.s = alu(op === AluOp.ADD ? "add" : "sub", ptr.s, sc.s, true);
     if (res.s.sminN <= -MAX_VAR_OFF_N || res.s.smaxN >= MAX_VAR_OFF_N)
       fail(pc, `R${dst} variable ${ptr.t} pointer offset out of bounds`);
-    if (ptr.t === "packet") {
+    if (ptr.t === "packet" || ptr.t === "packet_meta") {
       res.id = this.newId();
       res.range = 0;
     }
@@ -865,6 +867,8 @@ class Verifier {
         return this.ctxAccess(pc, p, regno, insnOff, size, kind, value);
       case "packet":
         return this.regionAccess(pc, p, regno, insnOff, size, kind, value, "packet");
+      case "packet_meta":
+        return this.regionAccess(pc, p, regno, insnOff, size, kind, value, "packet metadata");
       case "map_value":
         return this.regionAccess(pc, p, regno, insnOff, size, kind, value, "map value");
       case "mem":
@@ -961,12 +965,13 @@ class Verifier {
       fail(pc, `R${regno} unbounded memory access, make sure to bounds check any such access`);
     const lo = p.off + off + p.s.sminN;
     const hi = p.off + off + p.s.smaxN + size;
-    if (p.t === "packet") {
+    if (p.t === "packet" || p.t === "packet_meta") {
       const o = p.off + off;
+      const meta = p.t === "packet_meta";
       if (o < 0 || o + size > p.range)
         fail(
           pc,
-          `invalid access to ${this.spec.regions[p.region] ?? "packet"}, off=${o} size=${size}, R${regno}(id=${p.id},off=${p.off},r=${p.range}) (compare against the end pointer first)`,
+          `invalid access to ${meta ? "packet metadata" : (this.spec.regions[p.region] ?? "packet")}, off=${o} size=${size}, R${regno}(id=${p.id},off=${p.off},r=${p.range}) (compare against ${meta ? "data" : "the end pointer"} first)`,
         );
       if (write && !this.packetWritable())
         fail(pc, `write into read-only ${this.spec.regions[p.region] ?? "packet"} memory`);
@@ -1216,6 +1221,13 @@ class Verifier {
       } else if (b.t === "packet" && a.t === "packet_end" && a.region === b.region) {
         pk = swapCmp(kind);
         pkt = b;
+      } else if (a.t === "packet_meta" && isPacketStart(b) && a.region === b.region) {
+        // the metadata area ends where the packet starts (XDP's data_meta..data)
+        pk = kind;
+        pkt = a;
+      } else if (b.t === "packet_meta" && isPacketStart(a) && a.region === b.region) {
+        pk = swapCmp(kind);
+        pkt = b;
       }
       if (pk && pkt) {
         const p = pkt;
@@ -1251,7 +1263,7 @@ class Verifier {
     if (p.s.umaxN > MAX_PACKET_OFF || p.s.umaxN + p.off > MAX_PACKET_OFF) return;
     const range = p.off;
     forEachReg(st, (r, set) => {
-      if (r.t === "packet" && r.id === p.id && r.region === p.region && r.range < range)
+      if (r.t === p.t && r.id === p.id && r.region === p.region && r.range < range)
         set({ ...r, range });
     });
   }
@@ -1496,6 +1508,7 @@ class Verifier {
         return;
       }
       case "packet":
+      case "packet_meta":
       case "map_value":
       case "mem":
         this.checkRegion(pc, r, regno, 0, size, write);

@@ -179,3 +179,51 @@ TEST(signal_handlers_and_masks_survive)
      * is restored, runs on the caller's context and is seen. */
     CHECK_EQ(atomic_load(&getppid_enters), 1);
 }
+
+static void app_sigsys(int sig)
+{
+    (void)sig;
+    _exit(77); /* would mean our handler was replaced */
+}
+
+static atomic_int full_mask_runs;
+static void on_usr2(int sig)
+{
+    (void)sig;
+    atomic_fetch_add(&full_mask_runs, 1);
+    getppid(); /* a syscall while "every" signal is blocked */
+}
+
+TEST(the_process_cannot_take_sigsys_away)
+{
+    CHECK_EQ(bpftime_sud_start(&hooks), 0);
+    /* its own SIGSYS handler: accepted, not installed */
+    struct sigaction sa = {0};
+    sa.sa_handler = app_sigsys;
+    CHECK_EQ(sigaction(SIGSYS, &sa, NULL), 0);
+    getppid();
+    /* a handler whose mask blocks every signal, SIGSYS included */
+    struct sigaction full = {0};
+    full.sa_handler = on_usr2;
+    sigfillset(&full.sa_mask);
+    CHECK_EQ(sigaction(SIGUSR2, &full, NULL), 0);
+    sigset_t block, old;
+    sigfillset(&block);
+    CHECK_EQ(sigprocmask(SIG_BLOCK, &block, &old), 0); /* reported, SIGSYS not applied */
+    getppid();
+    sigset_t now;
+    CHECK_EQ(sigprocmask(SIG_SETMASK, NULL, &now), 0);
+    CHECK(sigismember(&now, SIGSYS)); /* the caller sees what it asked for */
+    CHECK_EQ(sigprocmask(SIG_SETMASK, &old, NULL), 0);
+    /* delivered when the mask is restored, on the caller's context: its
+     * getppid is caught while "every" signal is blocked */
+    sigset_t usr2, before;
+    sigemptyset(&usr2);
+    sigaddset(&usr2, SIGUSR2);
+    CHECK_EQ(sigprocmask(SIG_BLOCK, &usr2, &before), 0);
+    kill(getpid(), SIGUSR2);
+    CHECK_EQ(sigprocmask(SIG_SETMASK, &before, NULL), 0);
+    bpftime_sud_stop();
+    CHECK_EQ(atomic_load(&full_mask_runs), 1);
+    CHECK_EQ(atomic_load(&getppid_enters), 3);
+}
