@@ -3,7 +3,7 @@
 // process is recorded per instance and shown by `list`, `start`, `inject` and
 // the API, `uretprobe` takes its target from SEC(), and a process that died
 // without cleaning up is reaped instead of staying "ALIVE no" forever.
-import { beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { chmodSync, copyFileSync, existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
@@ -14,8 +14,10 @@ import {
   repoRoot,
   skipReason,
   startProcess,
+  waitUntil,
+  type Started,
 } from "./helpers.ts";
-import { buildUprobeFixture } from "./uprobe-fixture.ts";
+import { uprobeFixtureUnlessSkipped } from "./uprobe-fixture.ts";
 import { Region } from "../src/native/runtime.ts";
 import { instanceDetails } from "../src/ops/instances.ts";
 import { createApp } from "../src/server/app.ts";
@@ -31,14 +33,16 @@ function toolMissing(): string | undefined {
 }
 const skip = skipReason(toolMissing(), "attach lifecycle tests");
 
-let dir = "";
-let target = "";
-const obj = (name: string) => join(dir, `${name}.bpf.o`);
+const { dir, target, obj } = uprobeFixtureUnlessSkipped(
+  skip,
+  "lifecycle",
+  join(fixtures, "target.c"),
+  { count: join(fixtures, "count.bpf.c") },
+);
+if (!skip) addLifecycleFixtures();
 
-function compile(): void {
-  ({ dir, target } = buildUprobeFixture("lifecycle", join(fixtures, "target.c"), {
-    count: join(fixtures, "count.bpf.c"),
-  }));
+/** A copy of the target (a file the target never loads) and ret_sec.bpf.o. */
+function addLifecycleFixtures(): void {
   copyFileSync(target, `${target}2`); // another file: never loaded by `target`
   chmodSync(`${target}2`, 0o755);
   // A uretprobe that names its target in SEC(), like libbpf's auto-attach.
@@ -77,6 +81,32 @@ function attachFails(arg: string) {
   return cli(["attach", "count_add", "uprobe", "--arg", arg, "--shm", region], { cwd: dir });
 }
 
+/** A new region with `count` loaded and count_add attached to target:add. */
+function countOnAdd(): void {
+  region = newRegion();
+  ok("load", obj("count"));
+  ok("attach", "count_add", "uprobe", "--arg", `${target}:add`);
+}
+
+/** `bpftime start --shm REGION [flags] -- target loop ROUNDS`: runs until stopped. */
+const startLoop = (rounds: string, ...flags: string[]): Started =>
+  startProcess([
+    process.execPath,
+    cliEntry,
+    "start",
+    "--shm",
+    region,
+    ...flags,
+    "--",
+    target,
+    "loop",
+    rounds,
+  ]);
+
+/** The pid of the first "attached in process PID" line `bpftime start` printed. */
+const attachedPid = (p: Started): number =>
+  Number(/attached in process (\d+)/.exec(p.output())![1]);
+
 interface Snapshot {
   links: Array<{
     id: number;
@@ -86,15 +116,6 @@ interface Snapshot {
   instances: Array<{ pid: number; alive: boolean; failedLinks: number }>;
 }
 const snap = () => JSON.parse(ok("list", "--json")) as Snapshot;
-
-/** Polls cond (a state another process changes) until true; throws after timeoutMs. */
-async function waitUntil(cond: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${cond}`);
-    await Bun.sleep(50);
-  }
-}
 
 /** Instance pids straight from the region (no reaping, unlike `list`). */
 function rawInstancePids(): number[] {
@@ -107,8 +128,6 @@ function rawInstancePids(): number[] {
 }
 
 describe.skipIf(skip)("attach validation", () => {
-  beforeAll(compile);
-
   test("targets that can never work are refused with one line and a non-zero exit", () => {
     region = newRegion();
     ok("load", obj("count"));
@@ -171,33 +190,17 @@ describe.skipIf(skip)("attach validation", () => {
 });
 
 describe.skipIf(skip)("failed links are visible", () => {
-  beforeAll(() => {
-    if (!dir) compile();
-  });
-
   test(
     "start prints attached/failed per hook; list and the instance show why",
     async () => {
-      region = newRegion();
-      ok("load", obj("count"));
-      ok("attach", "count_add", "uprobe", "--arg", `${target}:add`);
+      countOnAdd();
       // Passes the attach-time check (an address is the agent's to check)
       // but is no code: the agent must record why, per link and process.
       ok("attach", "count_add", "uprobe", "--arg", `${target}:0x10`);
-      const p = startProcess([
-        process.execPath,
-        cliEntry,
-        "start",
-        "--shm",
-        region,
-        "--",
-        target,
-        "loop",
-        "50",
-      ]);
+      const p = startLoop("50");
       await p.waitFor(/link 2 \(uprobe .*:0x10\): failed in process \d+: .*not executable/);
       await p.waitFor(/link 1 \(uprobe .*:add\): attached in process \d+/);
-      const pid = Number(/attached in process (\d+)/.exec(p.output())![1]);
+      const pid = attachedPid(p);
       const s = snap();
       expect(s.links.find((l) => l.id === 1)!.pids).toEqual([pid]);
       const l2 = s.links.find((l) => l.id === 2)!;
@@ -217,26 +220,14 @@ describe.skipIf(skip)("failed links are visible", () => {
   test(
     "a link whose binary the process has not loaded is reported waiting, not attached",
     async () => {
-      region = newRegion();
-      ok("load", obj("count"));
-      ok("attach", "count_add", "uprobe", "--arg", `${target}:add`);
+      countOnAdd();
       ok("attach", "count_add", "uprobe", "--arg", `${target}2:add`);
-      const p = startProcess([
-        process.execPath,
-        cliEntry,
-        "start",
-        "--shm",
-        region,
-        "--",
-        target,
-        "loop",
-        "50",
-      ]);
+      const p = startLoop("50");
       await p.waitFor(
         /link 2 \(uprobe .*target2:add\): waiting in process \d+: .*target2 is not loaded/,
       );
       await p.waitFor(/link 1 \(uprobe .*:add\): attached in process \d+/);
-      const pid = Number(/attached in process (\d+)/.exec(p.output())![1]);
+      const pid = attachedPid(p);
       const l2 = snap().links.find((l) => l.id === 2)!;
       expect(l2.pids).toEqual([]);
       expect(l2.errors).toEqual([
@@ -251,24 +242,15 @@ describe.skipIf(skip)("failed links are visible", () => {
   test(
     "--quiet silences the per-hook lines",
     async () => {
-      region = newRegion();
-      ok("load", obj("count"));
-      ok("attach", "count_add", "uprobe", "--arg", `${target}:add`);
-      const p = startProcess([
-        process.execPath,
-        cliEntry,
-        "start",
-        "--shm",
-        region,
-        "--quiet",
-        "--",
-        target,
-        "loop",
-        "20",
-      ]);
+      countOnAdd();
+      const p = startLoop("20", "--quiet");
       await p.waitFor(/ready pid=(\d+)/);
       const pid = Number(/ready pid=(\d+)/.exec(p.output())![1]);
-      await waitUntil(() => snap().links[0]!.pids.includes(pid));
+      await waitUntil(
+        "the link to list the process",
+        () => snap().links[0]!.pids.includes(pid),
+        15_000,
+      );
       await p.stop();
       expect(p.output()).not.toContain("attached in process");
     },
@@ -278,9 +260,7 @@ describe.skipIf(skip)("failed links are visible", () => {
   test(
     "inject prints one line per hook",
     async () => {
-      region = newRegion();
-      ok("load", obj("count"));
-      ok("attach", "count_add", "uprobe", "--arg", `${target}:add`);
+      countOnAdd();
       ok("attach", "count_add", "uprobe", "--arg", `${target}:0x10`);
       const p = startProcess([target, "loop", "20"]);
       await p.waitFor("r=3");
@@ -301,33 +281,17 @@ describe.skipIf(skip)("failed links are visible", () => {
 });
 
 describe.skipIf(skip)("dead instances", () => {
-  beforeAll(() => {
-    if (!dir) compile();
-  });
-
   /** `bpftime start … target loop` and the target's pid once its hooks are in. */
   async function started() {
-    const p = startProcess([
-      process.execPath,
-      cliEntry,
-      "start",
-      "--shm",
-      region,
-      "--",
-      target,
-      "loop",
-      "20",
-    ]);
+    const p = startLoop("20");
     await p.waitFor(/attached in process (\d+)/);
-    return { p, pid: Number(/attached in process (\d+)/.exec(p.output())![1]) };
+    return { p, pid: attachedPid(p) };
   }
 
   test(
     "a process killed with SIGKILL is reaped by list; heartbeat ages are real",
     async () => {
-      region = newRegion();
-      ok("load", obj("count"));
-      ok("attach", "count_add", "uprobe", "--arg", `${target}:add`);
+      countOnAdd();
       const { p, pid } = await started();
       const r = Region.open(region);
       try {
@@ -353,14 +317,16 @@ describe.skipIf(skip)("dead instances", () => {
   test(
     "a live process's agent reaps the instance of one that crashed",
     async () => {
-      region = newRegion();
-      ok("load", obj("count"));
-      ok("attach", "count_add", "uprobe", "--arg", `${target}:add`);
+      countOnAdd();
       const a = await started();
       const b = await started();
       process.kill(b.pid, "SIGKILL");
       await b.p.exited;
-      await waitUntil(() => !rawInstancePids().includes(b.pid));
+      await waitUntil(
+        "the crashed instance to be reaped",
+        () => !rawInstancePids().includes(b.pid),
+        15_000,
+      );
       expect(rawInstancePids()).toEqual([a.pid]);
       await a.p.stop();
     },

@@ -6,37 +6,25 @@
 // Pins go under a private root ($BPFTIME_BPFFS) removed at the end. Skipped,
 // with the reason printed, where the kernel refuses (not root, no bpffs, no
 // uprobe PMU, BPF_PROG_LOAD refused).
-import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { rmSync } from "node:fs";
-import { join } from "node:path";
-import { cli, cliEntry, regionNames, skipReason, startProcess } from "./helpers.ts";
-import { runName } from "./run-id.ts";
-import { buildUprobeFixture, fixturePath, kernelUprobesUnavailable } from "./uprobe-fixture.ts";
+import { afterEach, describe, expect, test } from "bun:test";
+import { cli, cliEntry, regionNames, skipReason, startProcess, type Started } from "./helpers.ts";
+import {
+  fixturePath,
+  kernelUprobesUnavailable,
+  privateBpffs,
+  uprobeFixtureUnlessSkipped,
+} from "./uprobe-fixture.ts";
 
 const T = 60_000;
-const root = `/sys/fs/bpf/bpftime-${runName(Math.random().toString(36).slice(2, 8))}`;
-const env = { BPFTIME_BPFFS: root };
+const { env } = privateBpffs();
+const skip = skipReason(kernelUprobesUnavailable(), "kernel lifecycle tests");
+const { target, obj } = uprobeFixtureUnlessSkipped(
+  skip,
+  "klife",
+  fixturePath("uprobe", "target.c"),
+  { count: fixturePath("uprobe", "count.bpf.c"), globals: fixturePath("kernel", "globals.bpf.c") },
+);
 
-let dir = "";
-let target = "";
-const obj = (name: string) => join(dir, `${name}.bpf.o`);
-
-function compile(): void {
-  ({ dir, target } = buildUprobeFixture("klife", fixturePath("uprobe", "target.c"), {
-    count: fixturePath("uprobe", "count.bpf.c"),
-    globals: fixturePath("kernel", "globals.bpf.c"),
-  }));
-}
-
-/** The machine's kernel first (an independent probe), then this file's fixtures. */
-function kernelRefuses(): string | undefined {
-  const refused = kernelUprobesUnavailable();
-  if (!refused) compile();
-  return refused;
-}
-const skip = skipReason(kernelRefuses(), "kernel lifecycle tests");
-
-afterAll(() => rmSync(root, { recursive: true, force: true }));
 afterEach(() => {
   for (const o of ["globals", "kc"]) cli(["shm", "remove", "--kernel", o], { env });
 });
@@ -50,10 +38,6 @@ function ok(args: string[], shm?: string): string {
 }
 
 describe.skipIf(skip)("kernel provider", () => {
-  beforeAll(() => {
-    if (!dir) compile();
-  });
-
   test("an object with .rodata, .bss, .data and bpf_printk loads; its maps dump by either name", () => {
     ok(["load", "--kernel", obj("globals")]);
     const maps = ok(["list", "--kernel", "--json"]);
@@ -62,24 +46,35 @@ describe.skipIf(skip)("kernel provider", () => {
     expect(ok(["map", "dump", "--kernel", "globals_bss"])).toContain('"total":0');
   });
 
+  /**
+   * A new region with count_add attached to target:add, and the same object
+   * loaded into the kernel as "kc".
+   */
+  function countUnderBoth(): string {
+    const shm = newRegion();
+    ok(["load", obj("count")], shm);
+    ok(["attach", "count_add", "uprobe", "--arg", `${target}:add`], shm);
+    ok(["load", "--kernel", obj("count"), "--name", "kc"]);
+    return shm;
+  }
+
+  /** `bpftime start --shm SHM -- target loop 20`: the target calls add() in rounds until stopped. */
+  const startLoop = (shm: string): Started =>
+    startProcess([process.execPath, cliEntry, "start", "--shm", shm, "--", target, "loop", "20"]);
+
+  /** The process goes on: two more rounds of output (r=3 each), still running; then stops it. */
+  async function expectRunsOn(p: Started): Promise<void> {
+    const from = p.output().length;
+    await p.waitFor(new RegExp(`[\\s\\S]{${from}}[\\s\\S]*r=3\\n[\\s\\S]*r=3\\n`));
+    expect(p.proc.exitCode).toBeNull();
+    await p.stop();
+  }
+
   test(
     "bpftime hook first: attach --kernel on the patched function is refused; the process lives",
     async () => {
-      const shm = newRegion();
-      ok(["load", obj("count")], shm);
-      ok(["attach", "count_add", "uprobe", "--arg", `${target}:add`], shm);
-      ok(["load", "--kernel", obj("count"), "--name", "kc"]);
-      const p = startProcess([
-        process.execPath,
-        cliEntry,
-        "start",
-        "--shm",
-        shm,
-        "--",
-        target,
-        "loop",
-        "20",
-      ]);
+      const shm = countUnderBoth();
+      const p = startLoop(shm);
       await p.waitFor(/attached in process (\d+)/);
       const pid = Number(/attached in process (\d+)/.exec(p.output())![1]);
       const r = cli(["attach", "--kernel", "count_add", "uprobe", "--arg", `${target}:add`], {
@@ -89,10 +84,7 @@ describe.skipIf(skip)("kernel provider", () => {
       expect(r.stderr.trim().split("\n")).toHaveLength(1);
       expect(r.stderr).toContain(`hooked by bpftime in process ${pid}`);
       expect(ok(["list", "--kernel", "--json"])).not.toMatch(/"links":\[\{/);
-      const from = p.output().length;
-      await p.waitFor(new RegExp(`[\\s\\S]{${from}}[\\s\\S]*r=3\\n[\\s\\S]*r=3\\n`));
-      expect(p.proc.exitCode).toBeNull();
-      await p.stop();
+      await expectRunsOn(p);
     },
     T,
   );
@@ -100,33 +92,17 @@ describe.skipIf(skip)("kernel provider", () => {
   test(
     "kernel uprobe first: the agent refuses to patch over its int3, says so, and the process lives",
     async () => {
-      const shm = newRegion();
-      ok(["load", obj("count")], shm);
-      ok(["attach", "count_add", "uprobe", "--arg", `${target}:add`], shm);
-      ok(["load", "--kernel", obj("count"), "--name", "kc"]);
+      const shm = countUnderBoth();
       const k = JSON.parse(
         ok(["attach", "--kernel", "count_add", "uprobe", "--arg", `${target}:add`, "--json"]),
       );
-      const p = startProcess([
-        process.execPath,
-        cliEntry,
-        "start",
-        "--shm",
-        shm,
-        "--",
-        target,
-        "loop",
-        "20",
-      ]);
+      const p = startLoop(shm);
       await p.waitFor(
         /link 1 \(uprobe .*\): failed in process \d+: .*kernel uprobe or a breakpoint/,
       );
       // Removing the kernel uprobe now restores the original byte: the process runs on.
       ok(["detach", "--kernel", String(k.linkId)]);
-      const from = p.output().length;
-      await p.waitFor(new RegExp(`[\\s\\S]{${from}}[\\s\\S]*r=3\\n[\\s\\S]*r=3\\n`));
-      expect(p.proc.exitCode).toBeNull();
-      await p.stop();
+      await expectRunsOn(p);
     },
     T,
   );

@@ -8,11 +8,15 @@
 // removed at the end, so concurrent runs and real users never collide.
 // Skipped, with the reason printed, where the kernel refuses: not root, no
 // bpffs, no libbpf, BPF_PROG_LOAD refused.
-import { afterAll, afterEach, describe, expect, test } from "bun:test";
-import { existsSync, readFileSync, rmSync } from "node:fs";
+import { afterEach, describe, expect, test } from "bun:test";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { cli, cliEntry, repoRoot, run, skipReason } from "./helpers.ts";
-import { buildUprobeFixture, kernelUprobesUnavailable } from "./uprobe-fixture.ts";
+import {
+  kernelUprobesUnavailable,
+  privateBpffs,
+  uprobeFixtureUnlessSkipped,
+} from "./uprobe-fixture.ts";
 import { benchKernelUprobe } from "../bench/uprobe/kernel.ts";
 import { runName } from "./run-id.ts";
 import { resolveUprobeAddress } from "../src/native/index.ts";
@@ -21,33 +25,18 @@ const fixtures = join(import.meta.dir, "fixtures", "kernel");
 const T = 60_000;
 const N = 1234;
 
-const root = `/sys/fs/bpf/bpftime-${runName(Math.random().toString(36).slice(2, 8))}`;
-const env = { BPFTIME_BPFFS: root };
-
-let dir = "";
-let target = "";
-const obj = (name: string) => join(dir, `${name}.bpf.o`);
-
-function compile(): void {
-  ({ dir, target } = buildUprobeFixture("kernel", join(fixtures, "target.c"), {
+const { root, env } = privateBpffs();
+const skip = skipReason(kernelUprobesUnavailable(), "kernel provider tests");
+const { dir, target, obj } = uprobeFixtureUnlessSkipped(
+  skip,
+  "kernel",
+  join(fixtures, "target.c"),
+  {
     count: join(fixtures, "count.bpf.c"),
     bad: join(fixtures, "bad.bpf.c"),
     malloc: join(repoRoot, "examples", "malloc.bpf.c"),
-  }));
-}
-
-/** The machine's kernel first (an independent probe), then this file's fixtures. */
-function kernelRefuses(): string | undefined {
-  const refused = kernelUprobesUnavailable();
-  if (!refused) compile();
-  return refused;
-}
-
-const skip = skipReason(kernelRefuses(), "kernel provider tests");
-
-afterAll(() => {
-  rmSync(root, { recursive: true, force: true });
-});
+  },
+);
 
 /** Runs the CLI against the private pin root; throws with its stderr on failure. */
 function ok(...args: string[]): string {

@@ -24,12 +24,13 @@
 //   slots of round_up(value_size, 8) bytes. The kernel stores and returns the
 //   padding bytes userspace wrote (copy_map_value_long copies the rounded
 //   size), and so does bpftime: lookups compare whole slots.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
-import { Region, removeRegion } from "../src/native/runtime.ts";
+import { Region } from "../src/native/runtime.ts";
 import { NativeError } from "../src/native/errno.ts";
 import * as K from "../src/native/kernel-maps.ts";
-import { runName } from "./run-id.ts";
+import { kernelMapsUnavailable, regionForFile } from "./kernel-maps-harness.ts";
+import { skipReason } from "./helpers.ts";
 import { mulberry32 } from "../src/prng.ts";
 
 const HASH = 1,
@@ -62,27 +63,11 @@ const possibleCpus = (() => {
   }
 })();
 
-function kernelSkipReason(): string | undefined {
-  if (process.arch !== "x64") return "the raw bpf() bindings are x86-64 only";
-  if (!possibleCpus) return "/sys/devices/system/cpu/possible is unreadable";
-  if (process.getuid?.() !== 0) return "creating kernel maps needs root";
-  const fd = K.kernelMapCreate({ type: ARRAY, keySize: 4, valueSize: 8, maxEntries: 1 });
-  if (fd < 0) return `the kernel refuses BPF_MAP_CREATE here (errno ${-fd})`;
-  K.kernelClose(fd);
-  return undefined;
-}
-const skip = kernelSkipReason();
-if (skip) console.log(`skip: kernel map differential tests: ${skip}`);
-
-const regionName = runName("maps-kernel");
-let region: Region | undefined;
-beforeAll(() => {
-  if (!skip) region = Region.create(regionName, 16 << 20);
-});
-afterAll(() => {
-  region?.close();
-  if (region) removeRegion(regionName);
-});
+const skip = skipReason(
+  possibleCpus ? kernelMapsUnavailable() : "/sys/devices/system/cpu/possible is unreadable",
+  "kernel map differential tests",
+);
+const file = regionForFile("maps-kernel", skip);
 
 // ---- deterministic randomness ----
 
@@ -419,12 +404,12 @@ const cases: Case[] = [
 const SEEDS = [1, 2, 3, 4, 5];
 const OPS_PER_SEED = 200;
 
-describe.skipIf(!!skip)("bpftime maps vs kernel maps", () => {
+describe.skipIf(skip)("bpftime maps vs kernel maps", () => {
   for (const c of cases) {
     test(`${c.spec.name}: ${SEEDS.length}×${OPS_PER_SEED} seeded ops give the same results and errno`, () => {
       // Per-CPU values are sized by the kernel's possible CPUs: the region
       // must agree, or every per-CPU result differs.
-      if (isPercpu(c.spec.type)) expect(region!.info().ncpus).toBe(possibleCpus);
+      if (isPercpu(c.spec.type)) expect(file.region.info().ncpus).toBe(possibleCpus);
       // The kernel's LRU keeps free nodes in per-CPU local lists: a thread
       // that migrates can find none on its CPU and evict although the map is
       // far from full. Pin LRU sequences to CPU 0 (belt and braces with the
@@ -434,7 +419,7 @@ describe.skipIf(!!skip)("bpftime maps vs kernel maps", () => {
       const failures: string[] = [];
       try {
         for (const seed of SEEDS) {
-          const b = new BpftimeSide(region!, c.spec);
+          const b = new BpftimeSide(file.region, c.spec);
           const k = new KernelSide(c.spec);
           try {
             expect(b.valueBuf).toBe(k.valueBuf);
@@ -462,7 +447,7 @@ describe.skipIf(!!skip)("bpftime maps vs kernel maps", () => {
 function createBoth(s: Spec): [number, number] {
   let eb = 0;
   try {
-    region!.deleteMap(region!.createMap({ ...s, flags: s.flags ?? 0 }));
+    file.region.deleteMap(file.region.createMap({ ...s, flags: s.flags ?? 0 }));
   } catch (e) {
     eb = nativeErrno(e);
   }
@@ -471,7 +456,7 @@ function createBoth(s: Spec): [number, number] {
   return [eb, fd < 0 ? -fd : 0];
 }
 
-describe.skipIf(!!skip)("map definitions: the same accepted and refused", () => {
+describe.skipIf(skip)("map definitions: the same accepted and refused", () => {
   // [name, definition, known difference (reported to the runtime owner; the
   // comparison is test.todo until native/runtime follows the kernel)]
   const defs: Array<[string, Omit<Spec, "name">, string?]> = [
@@ -515,12 +500,12 @@ describe.skipIf(!!skip)("map definitions: the same accepted and refused", () => 
     });
 });
 
-describe.skipIf(!!skip)("edge calls", () => {
+describe.skipIf(skip)("edge calls", () => {
   // Per-CPU padding bytes written through the control plane come back as
   // written, on both sides (whole 8-byte-rounded slots are copied).
   test("per-CPU value padding round-trips as in the kernel", () => {
     const spec: Spec = { name: "pad", type: PERCPU_ARRAY, keySize: 4, valueSize: 4, maxEntries: 1 };
-    const b = new BpftimeSide(region!, spec);
+    const b = new BpftimeSide(file.region, spec);
     const k = new KernelSide(spec);
     try {
       const v = new Uint8Array(valueBufSize(spec)).fill(0xab);
@@ -539,7 +524,7 @@ describe.skipIf(!!skip)("edge calls", () => {
   // buffers"). Both must refuse, and nothing may change.
   test("NULL key buffers on keyed maps are refused", () => {
     for (const spec of [cases[0]!.spec, cases[2]!.spec]) {
-      const b = new BpftimeSide(region!, spec);
+      const b = new BpftimeSide(file.region, spec);
       const k = new KernelSide(spec);
       try {
         const v = new Uint8Array(spec.valueSize);
@@ -569,7 +554,7 @@ describe.skipIf(!!skip)("edge calls", () => {
   // EOPNOTSUPP (95). Both refuse every element command.
   test("ringbuf: element commands are refused", () => {
     const spec: Spec = { name: "rb", type: RINGBUF, keySize: 0, valueSize: 0, maxEntries: 4096 };
-    const b = new BpftimeSide(region!, spec);
+    const b = new BpftimeSide(file.region, spec);
     const k = new KernelSide(spec);
     try {
       const v = new Uint8Array(8);
@@ -619,7 +604,7 @@ function touchProgram(mapImm: number, key: number): Uint8Array {
   return b;
 }
 
-describe.skipIf(!!skip)("LRU eviction: what the kernel guarantees", () => {
+describe.skipIf(skip)("LRU eviction: what the kernel guarantees", () => {
   // The kernel's LRU (kernel/bpf/bpf_lru_list.c) keeps free and pending nodes
   // in per-CPU local lists, so its choices depend on the CPU each operation
   // runs on: this test pins itself to CPU 0 (sched_setaffinity on the calling
@@ -643,7 +628,7 @@ describe.skipIf(!!skip)("LRU eviction: what the kernel guarantees", () => {
       maxEntries: N,
     };
     const restore = K.pinToCpu(0);
-    const b = new BpftimeSide(region!, spec);
+    const b = new BpftimeSide(file.region, spec);
     const k = new KernelSide(spec);
     let progId = 0;
     let progFd = -1;
@@ -662,7 +647,7 @@ describe.skipIf(!!skip)("LRU eviction: what the kernel guarantees", () => {
       expect(present(k)).toEqual(full);
 
       // a program looks up key 3 on both sides
-      progId = region!.createProgram({
+      progId = file.region.createProgram({
         name: "lru_touch",
         type: 6,
         license: "GPL",
@@ -675,7 +660,7 @@ describe.skipIf(!!skip)("LRU eviction: what the kernel guarantees", () => {
       if (progFd < 0)
         throw new Error(`the kernel refuses the LRU touch program (errno ${-progFd})`);
       const pkt = new Uint8Array(64);
-      expect(Number(region!.testRun(progId, true, pkt, 1).returnValue)).toBe(2);
+      expect(Number(file.region.testRun(progId, true, pkt, 1).returnValue)).toBe(2);
       expect(K.kernelProgTestRun(progFd, pkt)).toEqual({ retval: 2, errno: 0 });
 
       // new key into the full map: BPF_ANY then BPF_NOEXIST
@@ -704,7 +689,7 @@ describe.skipIf(!!skip)("LRU eviction: what the kernel guarantees", () => {
       }
     } finally {
       if (progFd >= 0) K.kernelClose(progFd);
-      if (progId) region!.deleteProgram(progId);
+      if (progId) file.region.deleteProgram(progId);
       b.close();
       k.close();
       restore();

@@ -40,6 +40,13 @@ interface Server {
   get(path: string): Promise<Response>;
 }
 
+/** A new region with `objects` loaded in order, and `bpftime serve` on it. */
+async function serveLoaded(...objects: string[]): Promise<{ shm: string; s: Server }> {
+  const shm = newRegion();
+  for (const o of objects) ok(["load", o, "--shm", shm]);
+  return { shm, s: await serve(shm) };
+}
+
 /** Starts `bpftime serve` on a free loopback port (retrying if the port was taken meanwhile). */
 async function serve(
   shm: string,
@@ -259,9 +266,7 @@ async function rawGet(base: string, path: string, host: string) {
 
 describe("bpftime serve: authentication", () => {
   test("every mutating route and the event stream answer 401 without or with a wrong token", async () => {
-    const shm = newRegion();
-    ok(["load", urlFilter, "--shm", shm]);
-    const s = await serve(shm);
+    const { shm, s } = await serveLoaded(urlFilter);
     const obj = new Uint8Array(readFileSync(checksum));
     const routes: Array<[string, RequestInit]> = [
       octet(obj),
@@ -396,10 +401,7 @@ describe("bpftime serve: programs", () => {
   }, 60_000);
 
   test("GET /v1/programs/:id: disassembly, JIT size and verifier statistics; unknown ids are 404", async () => {
-    const shm = newRegion();
-    ok(["load", urlFilter, "--shm", shm]);
-    ok(["load", checksum, "--shm", shm]);
-    const s = await serve(shm);
+    const { shm, s } = await serveLoaded(urlFilter, checksum);
     const cs = (await json(await s.get("/v1/programs/2"))).body;
     expect(cs).toMatchObject({ id: 2, name: "checksum", type: "xdp", section: "xdp", mapIds: [] });
     expect(cs.jit.size).toBeGreaterThan(0);
@@ -432,9 +434,7 @@ describe("bpftime serve: programs", () => {
   }, 60_000);
 
   test("DELETE /v1/programs/:id: 409 while linked, then gone", async () => {
-    const shm = newRegion();
-    ok(["load", urlFilter, "--shm", shm]);
-    const s = await serve(shm);
+    const { shm, s } = await serveLoaded(urlFilter);
     const link = await json(
       await s.auth(
         "/v1/links",
@@ -457,9 +457,7 @@ describe("bpftime serve: programs", () => {
 
 describe("bpftime serve: maps", () => {
   test("show, paged entries, lookup, update and delete match the CLI", async () => {
-    const shm = newRegion();
-    ok(["load", urlFilter, "--shm", shm]);
-    const s = await serve(shm);
+    const { shm, s } = await serveLoaded(urlFilter);
     expect((await json(await s.get("/v1/maps/1"))).body).toEqual(
       cliJson(["map", "show", "1", "--shm", shm]),
     );
@@ -499,9 +497,7 @@ describe("bpftime serve: maps", () => {
   }, 60_000);
 
   test("map errors: unknown map or key, wrong key size, bad value, bad JSON, bad flag, too large", async () => {
-    const shm = newRegion();
-    ok(["load", urlFilter, "--shm", shm]);
-    const s = await serve(shm);
+    const { s } = await serveLoaded(urlFilter);
     expectError(await json(await s.get("/v1/maps/99")), 404, "not_found");
     expectError(await json(await s.get("/v1/maps/nope/entries")), 404, "not_found");
     expectError(await json(await s.get("/v1/maps/1/entries/5")), 404, "not_found");
@@ -544,10 +540,7 @@ describe("bpftime serve: maps", () => {
 
 describe("bpftime serve: links, targets, region", () => {
   test("attach, replace and detach as the CLI does; the CLI sees the same ids", async () => {
-    const shm = newRegion();
-    ok(["load", urlFilter, "--shm", shm]);
-    ok(["load", urlFilter, "--shm", shm]);
-    const s = await serve(shm);
+    const { shm, s } = await serveLoaded(urlFilter, urlFilter);
     const a = await json(
       await s.auth(
         "/v1/links",
@@ -578,10 +571,7 @@ describe("bpftime serve: links, targets, region", () => {
   }, 60_000);
 
   test("link errors are 4xx", async () => {
-    const shm = newRegion();
-    ok(["load", urlFilter, "--shm", shm]);
-    ok(["load", checksum, "--shm", shm]);
-    const s = await serve(shm);
+    const { shm, s } = await serveLoaded(urlFilter, checksum);
     const post = (b: unknown) => s.auth("/v1/links", sendJson("POST", b));
     expectError(
       await json(await post({ program: "2", type: "nginx", arg: "/" })),
@@ -622,9 +612,7 @@ describe("bpftime serve: links, targets, region", () => {
   }, 60_000);
 
   test("region info and the statistics switch", async () => {
-    const shm = newRegion();
-    ok(["load", checksum, "--shm", shm]);
-    const s = await serve(shm);
+    const { shm, s } = await serveLoaded(checksum);
     const info = (await json(await s.get("/v1/region"))).body;
     const viaCli = cliJson(["shm", "info", shm]);
     expect(info).toMatchObject({ name: shm, programs: 1, maps: 0, statsEnabled: false });
@@ -723,9 +711,7 @@ describe("bpftime serve: documents and errors", () => {
   }, 60_000);
 
   test("no bad request is ever a 5xx or a non-JSON answer", async () => {
-    const shm = newRegion();
-    ok(["load", urlFilter, "--shm", shm]);
-    const s = await serve(shm);
+    const { s } = await serveLoaded(urlFilter);
     const cases: Array<[string, RequestInit?]> = [
       ["/nope"],
       ["/v1"],
@@ -777,9 +763,7 @@ describe("bpftime serve: documents and errors", () => {
 
 describe("bpftime serve: running stored programs and following their events", () => {
   test("POST /v1/programs/:id/run answers as `bpftime run ID --json` and its records reach SSE clients", async () => {
-    const shm = newRegion();
-    ok(["load", urlFilter, "--shm", shm]);
-    const s = await serve(shm);
+    const { shm, s } = await serveLoaded(urlFilter);
     const res = await s.auth("/v1/events/events");
     expect(res.status).toBe(200);
     const sse = sseReader(res);
@@ -821,9 +805,7 @@ describe("bpftime serve: running stored programs and following their events", ()
   }, 60_000);
 
   test("a client that disconnects leaves the others streaming; ?type= decodes by struct name", async () => {
-    const shm = newRegion();
-    ok(["load", urlFilter, "--shm", shm]);
-    const s = await serve(shm);
+    const { s } = await serveLoaded(urlFilter);
     const a = sseReader(await s.auth("/v1/events/events?type=decision"));
     const b = sseReader(await fetch(`${s.url}/v1/events/events?access_token=${s.token}`));
     await a.waitFor("open", 1);
@@ -844,9 +826,7 @@ describe("bpftime serve: running stored programs and following their events", ()
   }, 60_000);
 
   test("removing the region ends its event streams with an error event", async () => {
-    const shm = newRegion();
-    ok(["load", urlFilter, "--shm", shm]);
-    const s = await serve(shm);
+    const { shm, s } = await serveLoaded(urlFilter);
     const a = sseReader(await s.auth("/v1/events/events"));
     await a.waitFor("open", 1);
     ok(["shm", "remove", shm]);

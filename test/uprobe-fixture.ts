@@ -1,16 +1,24 @@
 // What the uprobe and kernel tests share: a target program and eBPF objects
 // built once into a directory that outlives the per-test cleanup, and the
 // independent probe of whether this kernel can run eBPF uprobes.
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { afterAll } from "bun:test";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { compileBpf, run } from "./helpers.ts";
-import { RUN_ID } from "./run-id.ts";
+import { RUN_ID, runName } from "./run-id.ts";
 import { kernelUnavailable } from "../src/verifier/testdata/kernel.ts";
 
 /** test/fixtures/GROUP/NAME (NAME with its extension). */
 export const fixturePath = (group: string, name: string): string =>
   join(import.meta.dir, "fixtures", group, name);
+
+/** The built fixture: its directory, the target program, and DIR/NAME.bpf.o by NAME. */
+export interface UprobeFixture {
+  dir: string;
+  target: string;
+  obj(name: string): string;
+}
 
 /**
  * Compiles `targetSource` (C) to DIR/target and each eBPF source to
@@ -22,13 +30,35 @@ export function buildUprobeFixture(
   label: string,
   targetSource: string,
   objects: Record<string, string>,
-): { dir: string; target: string } {
+): UprobeFixture {
   const dir = mkdtempSync(join(tmpdir(), `bpftime-${RUN_ID}-${label}-`));
   const target = join(dir, "target");
   const cc = run(["cc", "-O2", "-g", "-o", target, targetSource, "-lpthread"]);
   if (cc.code !== 0) throw new Error(`cc ${targetSource}: ${cc.stderr}`);
-  for (const [name, src] of Object.entries(objects)) compileBpf(src, join(dir, `${name}.bpf.o`));
-  return { dir, target };
+  const obj = (name: string) => join(dir, `${name}.bpf.o`);
+  for (const [name, src] of Object.entries(objects)) compileBpf(src, obj(name));
+  return { dir, target, obj };
+}
+
+/**
+ * buildUprobeFixture, when the file's tests run; a file that is skipped (its
+ * reason already printed) builds nothing and gets empty paths.
+ */
+export function uprobeFixtureUnlessSkipped(
+  skip: boolean,
+  ...build: Parameters<typeof buildUprobeFixture>
+): UprobeFixture {
+  return skip ? { dir: "", target: "", obj: () => "" } : buildUprobeFixture(...build);
+}
+
+/**
+ * A private bpffs root for this file's kernel pins, removed after its tests:
+ * the environment (BPFTIME_BPFFS) to run the CLI with, and the root itself.
+ */
+export function privateBpffs(): { root: string; env: { BPFTIME_BPFFS: string } } {
+  const root = `/sys/fs/bpf/bpftime-${runName(Math.random().toString(36).slice(2, 8))}`;
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+  return { root, env: { BPFTIME_BPFFS: root } };
 }
 
 /**

@@ -3,7 +3,7 @@
 // threads during attach/detach, libc's malloc, and `bpftime inject`/`eject`
 // (ptrace) on a process started without bpftime. The target program and the
 // eBPF programs (test/fixtures/uprobe/) are compiled into a temp dir here.
-import { afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { afterEach, describe, expect, test } from "bun:test";
 import { chmodSync, copyFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import {
@@ -18,7 +18,7 @@ import {
   type Started,
 } from "./helpers.ts";
 import { runName } from "./run-id.ts";
-import { buildUprobeFixture } from "./uprobe-fixture.ts";
+import { uprobeFixtureUnlessSkipped } from "./uprobe-fixture.ts";
 
 const fixtures = join(import.meta.dir, "fixtures", "uprobe");
 const T = 30_000;
@@ -30,19 +30,13 @@ function toolMissing(): string | undefined {
 }
 const skip = skipReason(toolMissing(), "uprobe tests");
 
-// Built once (beforeAll) into a directory that outlives the per-test cleanup.
-let dir = "";
-let target = "";
-const obj = (name: string) => join(dir, `${name}.bpf.o`);
-
-function compile(): void {
-  ({ dir, target } = buildUprobeFixture("uprobe", join(fixtures, "target.c"), {
-    ...Object.fromEntries(
-      ["args", "args6", "ret", "override", "count"].map((n) => [n, join(fixtures, `${n}.bpf.c`)]),
-    ),
-    malloc: join(repoRoot, "examples", "malloc.bpf.c"),
-  }));
-}
+// Built once into a directory that outlives the per-test cleanup.
+const { target, obj } = uprobeFixtureUnlessSkipped(skip, "uprobe", join(fixtures, "target.c"), {
+  ...Object.fromEntries(
+    ["args", "args6", "ret", "override", "count"].map((n) => [n, join(fixtures, `${n}.bpf.c`)]),
+  ),
+  malloc: join(repoRoot, "examples", "malloc.bpf.c"),
+});
 
 let region = "";
 const regions = new Set<string>();
@@ -107,8 +101,6 @@ async function waitAfter(p: Started, from: number, re: RegExp, timeoutMs = 10_00
 const mark = (p: Started) => p.output().length;
 
 describe.skipIf(skip)("uprobe", () => {
-  beforeAll(compile);
-
   test(
     "uprobe sees the arguments, the cookie and the function address",
     () => {

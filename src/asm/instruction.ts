@@ -389,6 +389,17 @@ export function instructionProblem(inst: Instruction): string | undefined {
   }
 }
 
+/** Every class × operation × source (K, then X) opcode of an ALU or JMP table, with its parts. */
+function* opcodeGrid<Op extends number>(
+  classes: number[],
+  ops: Record<string, Op>,
+): Generator<{ cls: number; op: Op; opcode: number; k: boolean }> {
+  for (const cls of classes)
+    for (const op of Object.values(ops))
+      for (const source of [Source.K, Source.X])
+        yield { cls, op, opcode: cls | op | source, k: source === Source.K };
+}
+
 /**
  * One sample of every valid instruction form: every valid opcode, and for
  * opcodes whose meaning depends on off/imm/src (movsx, sdiv/smod, byte swaps,
@@ -397,50 +408,37 @@ export function instructionProblem(inst: Instruction): string | undefined {
  */
 export function enumerateForms(): Instruction[] {
   const out: Instruction[] = [];
-  for (const cls of [Class.ALU, Class.ALU64]) {
-    for (const op of Object.values(AluOp)) {
-      for (const source of [Source.K, Source.X]) {
-        const opcode = cls | op | source;
-        const k = source === Source.K;
-        if (op === AluOp.NEG) {
-          if (k) out.push(ins(opcode, 3));
-        } else if (op === AluOp.END) {
-          if (cls === Class.ALU64 && !k) continue;
-          for (const w of [16, 32, 64]) out.push(ins(opcode, 4, 0, 0, w));
-        } else {
-          const offs =
-            op === AluOp.DIV || op === AluOp.MOD
-              ? [0, 1]
-              : op === AluOp.MOV && !k
-                ? cls === Class.ALU64
-                  ? [0, 8, 16, 32]
-                  : [0, 8, 16]
-                : [0];
-          for (const off of offs)
-            out.push(k ? ins(opcode, 1, 0, off, -7) : ins(opcode, 1, 2, off, 0));
-        }
-      }
+  for (const { cls, op, opcode, k } of opcodeGrid([Class.ALU, Class.ALU64], AluOp)) {
+    if (op === AluOp.NEG) {
+      if (k) out.push(ins(opcode, 3));
+    } else if (op === AluOp.END) {
+      if (cls === Class.ALU64 && !k) continue;
+      for (const w of [16, 32, 64]) out.push(ins(opcode, 4, 0, 0, w));
+    } else {
+      const offs =
+        op === AluOp.DIV || op === AluOp.MOD
+          ? [0, 1]
+          : op === AluOp.MOV && !k
+            ? cls === Class.ALU64
+              ? [0, 8, 16, 32]
+              : [0, 8, 16]
+            : [0];
+      for (const off of offs) out.push(k ? ins(opcode, 1, 0, off, -7) : ins(opcode, 1, 2, off, 0));
     }
   }
-  for (const cls of [Class.JMP, Class.JMP32]) {
-    for (const op of Object.values(JmpOp)) {
-      for (const source of [Source.K, Source.X]) {
-        const opcode = cls | op | source;
-        const k = source === Source.K;
-        if (op === JmpOp.CALL) {
-          if (cls === Class.JMP && k) {
-            out.push(ins(opcode, 0, CallSrc.HELPER, 0, 6));
-            out.push(ins(opcode, 0, CallSrc.LOCAL, 0, 2));
-            out.push(ins(opcode, 0, CallSrc.KFUNC, 0, 1234));
-          }
-        } else if (op === JmpOp.EXIT) {
-          if (cls === Class.JMP && k) out.push(ins(opcode));
-        } else if (op === JmpOp.JA) {
-          if (k) out.push(cls === Class.JMP ? ins(opcode, 0, 0, 3, 0) : ins(opcode, 0, 0, 0, -2));
-        } else {
-          out.push(k ? ins(opcode, 1, 0, 2, -5) : ins(opcode, 1, 9, -1, 0));
-        }
+  for (const { cls, op, opcode, k } of opcodeGrid([Class.JMP, Class.JMP32], JmpOp)) {
+    if (op === JmpOp.CALL) {
+      if (cls === Class.JMP && k) {
+        out.push(ins(opcode, 0, CallSrc.HELPER, 0, 6));
+        out.push(ins(opcode, 0, CallSrc.LOCAL, 0, 2));
+        out.push(ins(opcode, 0, CallSrc.KFUNC, 0, 1234));
       }
+    } else if (op === JmpOp.EXIT) {
+      if (cls === Class.JMP && k) out.push(ins(opcode));
+    } else if (op === JmpOp.JA) {
+      if (k) out.push(cls === Class.JMP ? ins(opcode, 0, 0, 3, 0) : ins(opcode, 0, 0, 0, -2));
+    } else {
+      out.push(k ? ins(opcode, 1, 0, 2, -5) : ins(opcode, 1, 9, -1, 0));
     }
   }
   for (let src = 0; src <= PseudoSrc.MAP_IDX_VALUE; src++) {

@@ -126,6 +126,21 @@ export interface MapSpec {
   origin: MapOrigin;
 }
 
+/**
+ * The __uint() fields of a BTF map definition that MapSpec takes as they are
+ * (a Map, not an object literal: a member named "toString" must not match).
+ */
+const PLAIN_UINT_FIELDS = new Map<
+  string,
+  "type" | "maxEntries" | "flags" | "numaNode" | "mapExtra"
+>([
+  ["type", "type"],
+  ["max_entries", "maxEntries"],
+  ["map_flags", "flags"],
+  ["numa_node", "numaNode"],
+  ["map_extra", "mapExtra"],
+]);
+
 export interface ProgramFuncInfo {
   /** Instruction (8-byte slot) index in the relocated program. */
   insn: number;
@@ -425,27 +440,17 @@ class Loader {
       let keySize: number | undefined;
       let valueSize: number | undefined;
       for (const mem of def.members) {
+        const plain = PLAIN_UINT_FIELDS.get(mem.name);
+        if (plain) {
+          m[plain] = uintField(mem.type, mem.name);
+          continue;
+        }
         switch (mem.name) {
-          case "type":
-            m.type = uintField(mem.type, mem.name);
-            break;
-          case "max_entries":
-            m.maxEntries = uintField(mem.type, mem.name);
-            break;
-          case "map_flags":
-            m.flags = uintField(mem.type, mem.name);
-            break;
-          case "numa_node":
-            m.numaNode = uintField(mem.type, mem.name);
-            break;
           case "pinning":
             m.pinning = uintField(mem.type, mem.name);
             if (m.pinning > 1) {
               throw unsupported(`${where}: pinning ${m.pinning} (only 0 and LIBBPF_PIN_BY_NAME)`);
             }
-            break;
-          case "map_extra":
-            m.mapExtra = uintField(mem.type, mem.name);
             break;
           case "key_size":
             keySize = uintField(mem.type, mem.name);

@@ -222,35 +222,28 @@ export class BpfObject {
 
   programs(): ObjProgram[] {
     const { bpf } = libs();
-    const out: ObjProgram[] = [];
-    for (
-      let p = bpf.bpf_object__next_program(this.h as never, null);
-      p;
-      p = bpf.bpf_object__next_program(this.h as never, p)
-    ) {
-      out.push({
-        name: String(bpf.bpf_program__name(p)),
-        section: String(bpf.bpf_program__section_name(p)),
-        fd: bpf.bpf_program__fd(p),
-        insnCount: Number(bpf.bpf_program__insn_cnt(p)),
-      });
-    }
-    return out;
+    return this.walk(bpf.bpf_object__next_program, (p) => ({
+      name: String(bpf.bpf_program__name(p)),
+      section: String(bpf.bpf_program__section_name(p)),
+      fd: bpf.bpf_program__fd(p),
+      insnCount: Number(bpf.bpf_program__insn_cnt(p)),
+    }));
   }
 
   maps(): ObjMap[] {
     const { bpf } = libs();
-    const out: ObjMap[] = [];
-    for (
-      let m = bpf.bpf_object__next_map(this.h as never, null);
-      m;
-      m = bpf.bpf_object__next_map(this.h as never, m)
-    ) {
-      out.push({
-        name: String(bpf.bpf_map__name(m)),
-        fd: bpf.bpf_map__fd(m),
-        internal: bpf.bpf_map__is_internal(m),
-      });
+    return this.walk(bpf.bpf_object__next_map, (m) => ({
+      name: String(bpf.bpf_map__name(m)),
+      fd: bpf.bpf_map__fd(m),
+      internal: bpf.bpf_map__is_internal(m),
+    }));
+  }
+
+  /** One of libbpf's iterators over the object (NULL starts the walk and ends it), mapped. */
+  private walk<P, T>(next: (obj: never, prev: P | null) => P | null, each: (item: P) => T): T[] {
+    const out: T[] = [];
+    for (let item = next(this.h as never, null); item; item = next(this.h as never, item)) {
+      out.push(each(item));
     }
     return out;
   }

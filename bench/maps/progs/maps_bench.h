@@ -5,6 +5,7 @@
  * of the packet, which the compiler cannot know. */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
+#include "../../../test/fixtures/map_def.h"
 
 #define CALLS 100
 #define NKEYS 64 /* keys 0..63: all present after the first run */
@@ -21,13 +22,7 @@ static __always_inline __u32 seed_of(struct xdp_md *ctx)
 #define KEY(i, seed) ((__u32)(((i) * 7 + (seed)) & (NKEYS - 1)))
 
 /* The map every program uses, `m`: NKEYS __u32 keys to __u64 values. */
-#define BENCH_MAP(map_type)                                                                        \
-    struct {                                                                                       \
-        __uint(type, map_type);                                                                    \
-        __uint(max_entries, NKEYS);                                                                \
-        __type(key, __u32);                                                                        \
-        __type(value, __u64);                                                                      \
-    } m SEC(".maps")
+#define BENCH_MAP(map_type) DEFINE_MAP(m, map_type, __u32, __u64, NKEYS)
 
 /* Runs the statements n times, unrolled, with `__u32 key = KEY(i, seed)` and
  * `__u64 val = i` in scope (ctx is the program's xdp_md). */

@@ -4,3 +4,4 @@
 #include <linux/ip.h>
 #include <linux/in.h>
 #include <bpf/bpf_helpers.h>
+#include "../../../../test/fixtures/map_def.h"

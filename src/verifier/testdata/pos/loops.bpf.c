@@ -7,12 +7,7 @@ struct table {
     __u8 bytes[64];
 };
 
-struct {
-    __uint(type, BPF_MAP_TYPE_ARRAY);
-    __uint(max_entries, 1);
-    __type(key, __u32);
-    __type(value, struct table);
-} tbl SEC(".maps");
+DEFINE_MAP(tbl, BPF_MAP_TYPE_ARRAY, __u32, struct table, 1);
 
 SEC("xdp")
 int loops_prog(struct xdp_md *ctx)

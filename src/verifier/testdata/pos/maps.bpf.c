@@ -7,19 +7,9 @@ struct val {
     __u32 slots[16];
 };
 
-struct {
-    __uint(type, BPF_MAP_TYPE_HASH);
-    __uint(max_entries, 1024);
-    __type(key, __u32);
-    __type(value, struct val);
-} flows SEC(".maps");
+DEFINE_MAP(flows, BPF_MAP_TYPE_HASH, __u32, struct val, 1024);
 
-struct {
-    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-    __uint(max_entries, 1);
-    __type(key, __u32);
-    __type(value, struct val);
-} scratch SEC(".maps");
+DEFINE_MAP(scratch, BPF_MAP_TYPE_PERCPU_ARRAY, __u32, struct val, 1);
 
 SEC("xdp")
 int maps_prog(struct xdp_md *ctx)

@@ -2,12 +2,7 @@
 #include "common.h"
 #include <bpf/bpf_endian.h>
 
-struct {
-    __uint(type, BPF_MAP_TYPE_ARRAY);
-    __uint(max_entries, 256);
-    __type(key, __u32);
-    __type(value, __u64);
-} proto_count SEC(".maps");
+DEFINE_MAP(proto_count, BPF_MAP_TYPE_ARRAY, __u32, __u64, 256);
 
 SEC("xdp")
 int xdp_parse(struct xdp_md *ctx)
