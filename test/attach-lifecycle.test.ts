@@ -6,17 +6,8 @@
 import { describe, expect, test } from "bun:test";
 import { chmodSync, copyFileSync, existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import {
-  cli,
-  cliEntry,
-  compileBpf,
-  regionNames,
-  repoRoot,
-  skipReason,
-  startProcess,
-  waitUntil,
-  type Started,
-} from "./helpers.ts";
+import { cli, cliEntry, compileBpf, regionNames, repoRoot, skipReason } from "./helpers.ts";
+import { startProcess, waitUntil, type Started } from "./helpers.ts";
 import { uprobeFixtureUnlessSkipped } from "./uprobe-fixture.ts";
 import { Region } from "../src/native/runtime.ts";
 import { instanceDetails } from "../src/ops/instances.ts";

@@ -5,18 +5,8 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import {
-  cli,
-  cliEntry,
-  cliOk,
-  compileBpf,
-  freePort,
-  regionNames,
-  repoRoot,
-  startProcess,
-  tempDir,
-  buildExamples,
-} from "./helpers.ts";
+import { cli, cliEntry, cliOk, compileBpf, freePort, regionNames, repoRoot } from "./helpers.ts";
+import { startProcess, tempDir, buildExamples } from "./helpers.ts";
 import { Region } from "../src/native/runtime.ts";
 import { UserspaceEventProvider } from "../src/attach/event-provider.ts";
 import { loadIntoRegion } from "../src/ops/load.ts";

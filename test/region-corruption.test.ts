@@ -7,27 +7,11 @@
 // never die of a signal. The C tests (test_corruption.c, also under ASan)
 // cover the same fields with every hostile value.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import {
-  copyFileSync,
-  existsSync,
-  openSync,
-  readFileSync,
-  closeSync,
-  writeSync,
-  truncateSync,
-  writeFileSync,
-} from "node:fs";
+import { copyFileSync, existsSync, openSync, readFileSync, closeSync, writeSync } from "node:fs";
+import { truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import {
-  cli,
-  cliEntry,
-  cliOk,
-  compileBpf,
-  regionNames,
-  repoRoot,
-  run,
-  tempDir,
-} from "./helpers.ts";
+import { cli, cliEntry, cliOk, compileBpf, regionNames, repoRoot, run } from "./helpers.ts";
+import { tempDir } from "./helpers.ts";
 import { runName } from "./run-id.ts";
 
 const newRegion = regionNames("corrupt");

@@ -2,17 +2,8 @@
 import { describe, expect, test } from "bun:test";
 import { readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import {
-  cli,
-  cliEntry,
-  cliOk,
-  compileBpf,
-  regionNames,
-  repoRoot,
-  startProcess,
-  tempDir,
-  buildExamples,
-} from "./helpers.ts";
+import { cli, cliEntry, cliOk, compileBpf, regionNames, repoRoot } from "./helpers.ts";
+import { startProcess, tempDir, buildExamples } from "./helpers.ts";
 
 const examples = buildExamples();
 const newRegion = regionNames("runobj");

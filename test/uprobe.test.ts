@@ -6,17 +6,8 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { chmodSync, copyFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import {
-  bpftimeBin,
-  cli,
-  cliEntry,
-  repoRoot,
-  run,
-  skipReason,
-  startProcess,
-  tempDir,
-  type Started,
-} from "./helpers.ts";
+import { bpftimeBin, cli, cliEntry, repoRoot, run, skipReason, startProcess } from "./helpers.ts";
+import { tempDir, type Started } from "./helpers.ts";
 import { runName } from "./run-id.ts";
 import { uprobeFixtureUnlessSkipped } from "./uprobe-fixture.ts";
 

@@ -281,6 +281,19 @@ static double kernel_bench(const char *path, const u8 *ref, uint64_t rn, char *w
     return res.t;
 }
 
+/* One engine's column: its time and its ratio to native (with `decimals`),
+ * summed into the geometric mean; "-" where the engine did not run (t < 0). */
+static void print_engine(double t, double tn, int decimals, double *log_sum, int *n)
+{
+    if (t < 0) {
+        printf(" %10s %7s", "-", "");
+        return;
+    }
+    printf(" %10.1f %6.*fx", t, decimals, t / tn);
+    *log_sum += log(t / tn);
+    (*n)++;
+}
+
 int main(int argc, char **argv)
 {
     const char *dir = argc > 1 ? argv[1] : "bench/build/vm";
@@ -357,29 +370,11 @@ int main(int argc, char **argv)
         }
 
         printf("%-10s %10.1f", b->name, tn);
-        if (tj >= 0) {
-            printf(" %10.1f %6.2fx", tj, tj / tn);
-            lj += log(tj / tn);
-            nj++;
-        } else {
-            printf(" %10s %7s", "-", "");
-        }
-        if (ti >= 0) {
-            printf(" %10.1f %6.1fx", ti, ti / tn);
-            li += log(ti / tn);
-            ni++;
-        } else {
-            printf(" %10s %7s", "-", "");
-        }
-        if (tk >= 0) {
-            printf(" %10.1f %6.2fx", tk, tk / tn);
-            lk += log(tk / tn);
-            nk++;
-            if (tj >= 0)
-                ljk += log(tj / tn);
-        } else {
-            printf(" %10s %7s", "-", "");
-        }
+        print_engine(tj, tn, 2, &lj, &nj);
+        print_engine(ti, tn, 1, &li, &ni);
+        print_engine(tk, tn, 2, &lk, &nk);
+        if (tk >= 0 && tj >= 0)
+            ljk += log(tj / tn);
         printf("  %s%s%s\n", note, *why ? "; kernel skipped: " : "", why);
         ebpf_vm_destroy(vm);
         free(code);

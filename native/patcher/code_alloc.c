@@ -125,6 +125,19 @@ static uint64_t dist(uint64_t a, uint64_t b)
     return a > b ? a - b : b - a;
 }
 
+/* Wraps a freshly mapped slab; unmaps it when there is no memory for the
+ * bookkeeping. */
+static struct slab *slab_for(void *p)
+{
+    struct slab *s = calloc(1, sizeof *s);
+    if (!s) {
+        munmap(p, SLAB_SIZE);
+        return NULL;
+    }
+    s->base = p;
+    return s;
+}
+
 /* Maps a new slab as close to `near` as the gaps allow. */
 static struct slab *new_slab(uint64_t near, bool *is_near)
 {
@@ -183,27 +196,15 @@ static struct slab *new_slab(uint64_t near, bool *is_near)
                 continue;
             }
         }
-        struct slab *s = calloc(1, sizeof *s);
-        if (!s) {
-            munmap(p, SLAB_SIZE);
-            return NULL;
-        }
-        s->base = p;
         *is_near = true;
-        return s;
+        return slab_for(p);
     }
     /* Anywhere: the caller then needs a 14-byte absolute jump. */
     void *p = mmap(NULL, SLAB_SIZE, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED)
         return NULL;
-    struct slab *s = calloc(1, sizeof *s);
-    if (!s) {
-        munmap(p, SLAB_SIZE);
-        return NULL;
-    }
-    s->base = p;
     *is_near = dist((uint64_t)p, near) + SLAB_SIZE < (uint64_t)PATCHER_REL32_REACH;
-    return s;
+    return slab_for(p);
 }
 
 uint8_t *patcher_code_alloc(uint64_t near, size_t size, bool *is_near)

@@ -934,6 +934,16 @@ static void reclaim(void **g, size_t n)
     free(g);
 }
 
+/* Drops the patcher lock, then frees what the call retired once no thread
+ * can still be running through it (outside the lock: the wait is long). */
+static void unlock_and_reclaim(void)
+{
+    size_t ng;
+    void **g = take_garbage(&ng);
+    pthread_mutex_unlock(&patcher.lock);
+    reclaim(g, ng);
+}
+
 /* Publishes fn's listener array with `add` appended and/or `remove` left
  * out; the old array goes to the garbage. */
 static int republish(struct patcher_fn *fn, const struct listener *add,
@@ -1028,10 +1038,7 @@ int bpftime_hook_attach_site(const struct bpftime_hook_site *site,
             }
         }
     }
-    size_t ng;
-    void **g = take_garbage(&ng);
-    pthread_mutex_unlock(&patcher.lock);
-    reclaim(g, ng);
+    unlock_and_reclaim();
     if (err) {
         free(hook);
         return err;
@@ -1071,10 +1078,7 @@ int bpftime_hook_detach(struct bpftime_hook *hook)
                 err = apply_pending();
         }
     }
-    size_t ng;
-    void **g = take_garbage(&ng);
-    pthread_mutex_unlock(&patcher.lock);
-    reclaim(g, ng);
+    unlock_and_reclaim();
     return err;
 }
 
@@ -1098,9 +1102,6 @@ int bpftime_hook_transaction_commit(void)
     } else if (--patcher.txn_depth == 0) {
         err = apply_pending();
     }
-    size_t ng;
-    void **g = take_garbage(&ng);
-    pthread_mutex_unlock(&patcher.lock);
-    reclaim(g, ng);
+    unlock_and_reclaim();
     return err;
 }

@@ -121,6 +121,60 @@ static int next_id(struct bpftime_region *r, int kind, uint32_t start)
     return (int)best;
 }
 
+/* Under table_lock: 0 if `id` names a live entry of `kind`, else the
+ * not-found error. */
+static int must_exist(struct bpftime_region *r, int kind, uint32_t id)
+{
+    return find_slot(r, kind, id) < 0 ? not_found(kind, id) : 0;
+}
+
+/* Takes the table lock and returns the live entry `id` of `kind`; on a miss
+ * NULL, with the lock dropped and *err the not-found error. */
+static void *lock_entry(struct bpftime_region *r, int kind, uint32_t id, int *err)
+{
+    shm_lock(&r->hdr->table_lock);
+    int s = find_slot(r, kind, id);
+    if (s >= 0)
+        return table_slot(r, kind, (uint32_t)s);
+    shm_unlock(&r->hdr->table_lock);
+    *err = not_found(kind, id);
+    return NULL;
+}
+
+/* Takes the table lock and returns a free, zeroed entry of `kind`; when the
+ * table is full NULL, with the lock dropped and *err saying why. */
+static void *lock_new_entry(struct bpftime_region *r, int kind, int *err)
+{
+    shm_lock(&r->hdr->table_lock);
+    void *e = new_entry(r, kind, err);
+    if (!e)
+        shm_unlock(&r->hdr->table_lock);
+    return e;
+}
+
+/* Under table_lock: gives a filled-in new entry its id, which makes it
+ * visible to readers that do not take the lock, and says so. */
+static uint32_t publish_entry(struct bpftime_region *r, int kind, uint32_t *id_field)
+{
+    uint32_t id = take_id(r, kind);
+    __atomic_store_n(id_field, id, __ATOMIC_RELEASE);
+    if (kind == KIND_INSTANCE)
+        inst_gen_bump(r);
+    else
+        gen_bump(r);
+    return id;
+}
+
+/* Under table_lock: frees the entry's slot (readers see id 0 first). */
+static void retire_entry(struct bpftime_region *r, int kind, uint32_t *id_field)
+{
+    __atomic_store_n(id_field, 0, __ATOMIC_RELEASE);
+    if (kind == KIND_INSTANCE)
+        inst_gen_bump(r);
+    else
+        gen_bump(r);
+}
+
 static void copy_str(char *dst, size_t cap, const char *src)
 {
     memset(dst, 0, cap);
@@ -200,6 +254,33 @@ static int instance_entry_check(struct bpftime_region *r, const struct shm_insta
     return 0;
 }
 
+static int entry_check(struct bpftime_region *r, int kind, const void *e)
+{
+    switch (kind) {
+    case KIND_PROG: return prog_entry_check(r, e);
+    case KIND_MAP: return map_entry_check(r, e);
+    case KIND_TARGET: return target_entry_check(r, e);
+    case KIND_INSTANCE: return instance_entry_check(r, e);
+    default: return 0;
+    }
+}
+
+/* For readers: lock_entry on a region that is whole, giving only an entry
+ * whose offsets lie inside the heap (else NULL, the lock dropped, *err
+ * saying why). */
+static void *lock_checked_entry(struct bpftime_region *r, int kind, uint32_t id, int *err)
+{
+    *err = rt_check_truncated(r);
+    if (*err)
+        return NULL;
+    void *e = lock_entry(r, kind, id, err);
+    if (e && (*err = entry_check(r, kind, e)) != 0) {
+        shm_unlock(&r->hdr->table_lock);
+        return NULL;
+    }
+    return e;
+}
+
 /* Every live entry and every map's storage header: what the agent checks
  * before a hooked process trusts the region (it must never crash its host). */
 int bpftime_region_validate(struct bpftime_region *r)
@@ -213,17 +294,9 @@ int bpftime_region_validate(struct bpftime_region *r)
             void *e = table_slot(r, kind, i);
             if (!slot_id(r, kind, i))
                 continue;
-            switch (kind) {
-            case KIND_PROG: rc = prog_entry_check(r, e); break;
-            case KIND_MAP:
-                rc = map_entry_check(r, e);
-                if (!rc)
-                    rc = map_storage_check(r, e);
-                break;
-            case KIND_TARGET: rc = target_entry_check(r, e); break;
-            case KIND_INSTANCE: rc = instance_entry_check(r, e); break;
-            default: break;
-            }
+            rc = entry_check(r, kind, e);
+            if (!rc && kind == KIND_MAP)
+                rc = map_storage_check(r, e);
         }
     }
     shm_unlock(&r->hdr->table_lock);
@@ -278,9 +351,7 @@ int bpftime_prog_create(struct bpftime_region *r, const char *name, uint32_t typ
     copy_str(p->name, sizeof p->name, name);
     copy_str(p->license, sizeof p->license, license);
     copy_str(p->attach_hint, sizeof p->attach_hint, attach_hint);
-    uint32_t id = take_id(r, KIND_PROG);
-    __atomic_store_n(&p->id, id, __ATOMIC_RELEASE);
-    gen_bump(r);
+    uint32_t id = publish_entry(r, KIND_PROG, &p->id);
     shm_unlock(&r->hdr->table_lock);
     return (int)id;
 fail:
@@ -302,30 +373,12 @@ static uint32_t count_links_of(struct bpftime_region *r, uint32_t prog_id, uint3
     return n;
 }
 
-/* Under table_lock: the live, checked entry of program id, or NULL with
- * *err set (not found, damaged). */
-static struct shm_prog *prog_checked(struct bpftime_region *r, uint32_t id, int *err)
-{
-    struct shm_prog *p = prog_entry_by_id(r, id);
-    if (!p) {
-        *err = not_found(KIND_PROG, id);
-        return NULL;
-    }
-    *err = prog_entry_check(r, p);
-    return *err ? NULL : p;
-}
-
 int bpftime_prog_get(struct bpftime_region *r, uint32_t id, struct bpftime_prog_info *out)
 {
-    int err = rt_check_truncated(r);
-    if (err)
+    int err;
+    struct shm_prog *p = lock_checked_entry(r, KIND_PROG, id, &err);
+    if (!p)
         return err;
-    shm_lock(&r->hdr->table_lock);
-    struct shm_prog *p = prog_checked(r, id, &err);
-    if (!p) {
-        shm_unlock(&r->hdr->table_lock);
-        return err;
-    }
     memset(out, 0, sizeof *out);
     out->id = p->id;
     out->type = p->type;
@@ -344,15 +397,10 @@ int bpftime_prog_get(struct bpftime_region *r, uint32_t id, struct bpftime_prog_
 
 int bpftime_prog_get_insns(struct bpftime_region *r, uint32_t id, void *buf, uint32_t cap)
 {
-    int err = rt_check_truncated(r);
-    if (err)
+    int err;
+    struct shm_prog *p = lock_checked_entry(r, KIND_PROG, id, &err);
+    if (!p)
         return err;
-    shm_lock(&r->hdr->table_lock);
-    struct shm_prog *p = prog_checked(r, id, &err);
-    if (!p) {
-        shm_unlock(&r->hdr->table_lock);
-        return err;
-    }
     uint32_t n = p->insn_cnt;
     if (buf)
         memcpy(buf, rt_ptr(r, p->insns_off), (size_t)(cap < n ? cap : n) * 8);
@@ -362,15 +410,10 @@ int bpftime_prog_get_insns(struct bpftime_region *r, uint32_t id, void *buf, uin
 
 int bpftime_prog_get_map_ids(struct bpftime_region *r, uint32_t id, uint32_t *buf, uint32_t cap)
 {
-    int err = rt_check_truncated(r);
-    if (err)
+    int err;
+    struct shm_prog *p = lock_checked_entry(r, KIND_PROG, id, &err);
+    if (!p)
         return err;
-    shm_lock(&r->hdr->table_lock);
-    struct shm_prog *p = prog_checked(r, id, &err);
-    if (!p) {
-        shm_unlock(&r->hdr->table_lock);
-        return err;
-    }
     uint32_t n = p->nr_maps;
     if (buf && n)
         memcpy(buf, rt_ptr(r, p->map_ids_off), (size_t)(cap < n ? cap : n) * 4);
@@ -380,12 +423,10 @@ int bpftime_prog_get_map_ids(struct bpftime_region *r, uint32_t id, uint32_t *bu
 
 int bpftime_prog_delete(struct bpftime_region *r, uint32_t id)
 {
-    shm_lock(&r->hdr->table_lock);
-    struct shm_prog *p = prog_entry_by_id(r, id);
-    if (!p) {
-        shm_unlock(&r->hdr->table_lock);
-        return not_found(KIND_PROG, id);
-    }
+    int err;
+    struct shm_prog *p = lock_entry(r, KIND_PROG, id, &err);
+    if (!p)
+        return err;
     uint32_t links = count_links_of(r, id, 0);
     if (links) {
         shm_unlock(&r->hdr->table_lock);
@@ -401,8 +442,7 @@ int bpftime_prog_delete(struct bpftime_region *r, uint32_t id)
         return e;
     }
     uint64_t code = p->insns_off, ids = p->map_ids_off;
-    __atomic_store_n(&p->id, 0, __ATOMIC_RELEASE);
-    gen_bump(r);
+    retire_entry(r, KIND_PROG, &p->id);
     shm_unlock(&r->hdr->table_lock);
     /* Another process may still be loading this bytecode into a VM it
      * started building before the delete; the VM copies instructions at
@@ -455,34 +495,25 @@ int bpftime_map_create(struct bpftime_region *r, const char *name, uint32_t type
     if (rc)
         return rc;
     int err = 0;
-    shm_lock(&r->hdr->table_lock);
-    struct shm_map *m = new_entry(r, KIND_MAP, &err);
+    struct shm_map *m = lock_new_entry(r, KIND_MAP, &err);
     if (!m) {
-        shm_unlock(&r->hdr->table_lock);
         map_storage_free(r, &tmp);
         return err;
     }
     memcpy(m, &tmp, sizeof tmp);
     shm_mutex_init(&m->lock);
     m->created_ns = rt_now_ns(CLOCK_REALTIME);
-    uint32_t id = take_id(r, KIND_MAP);
-    __atomic_store_n(&m->id, id, __ATOMIC_RELEASE);
-    gen_bump(r);
+    uint32_t id = publish_entry(r, KIND_MAP, &m->id);
     shm_unlock(&r->hdr->table_lock);
     return (int)id;
 }
 
 int bpftime_map_get(struct bpftime_region *r, uint32_t id, struct bpftime_map_info *out)
 {
-    int err = rt_check_truncated(r);
-    if (err)
+    int err;
+    struct shm_map *m = lock_checked_entry(r, KIND_MAP, id, &err);
+    if (!m)
         return err;
-    shm_lock(&r->hdr->table_lock);
-    struct shm_map *m = map_entry_by_id(r, id, NULL);
-    if (!m || (err = map_entry_check(r, m)) != 0) {
-        shm_unlock(&r->hdr->table_lock);
-        return m ? err : not_found(KIND_MAP, id);
-    }
     memset(out, 0, sizeof *out);
     out->id = m->id;
     out->type = m->type;
@@ -520,8 +551,7 @@ int bpftime_map_delete(struct bpftime_region *r, uint32_t id)
         return e;
     }
     struct shm_map copy = *m;
-    __atomic_store_n(&m->id, 0, __ATOMIC_RELEASE);
-    gen_bump(r);
+    retire_entry(r, KIND_MAP, &m->id);
     shm_unlock(&r->hdr->table_lock);
     pthread_mutex_lock(&r->local_lock);
     map_handle_drop(r, slot);
@@ -534,15 +564,10 @@ int bpftime_map_delete(struct bpftime_region *r, uint32_t id)
 
 int bpftime_map_mmap_range(struct bpftime_region *r, uint32_t id, uint64_t *off, uint64_t *len)
 {
-    int err = rt_check_truncated(r);
-    if (err)
+    int err;
+    struct shm_map *m = lock_checked_entry(r, KIND_MAP, id, &err);
+    if (!m)
         return err;
-    shm_lock(&r->hdr->table_lock);
-    struct shm_map *m = map_entry_by_id(r, id, NULL);
-    if (!m || (err = map_entry_check(r, m)) != 0) {
-        shm_unlock(&r->hdr->table_lock);
-        return m ? err : not_found(KIND_MAP, id);
-    }
     bool mmapable = (m->type == BPFTIME_MAP_ARRAY && (m->map_flags & BPF_F_MMAPABLE_FLAG)) ||
                     m->type == BPFTIME_MAP_RINGBUF;
     uint64_t o = m->data_off, l = m->data_size;
@@ -562,15 +587,10 @@ int bpftime_map_mmap_range(struct bpftime_region *r, uint32_t id, uint64_t *off,
 
 int bpftime_map_freeze(struct bpftime_region *r, uint32_t id)
 {
-    int err = rt_check_truncated(r);
-    if (err)
+    int err;
+    struct shm_map *m = lock_checked_entry(r, KIND_MAP, id, &err);
+    if (!m)
         return err;
-    shm_lock(&r->hdr->table_lock);
-    struct shm_map *m = map_entry_by_id(r, id, NULL);
-    if (!m || (err = map_entry_check(r, m)) != 0) {
-        shm_unlock(&r->hdr->table_lock);
-        return m ? err : not_found(KIND_MAP, id);
-    }
     if (m->map_flags & SHM_MAP_FROZEN)
         err = bpftime_set_error(-EBUSY, "map %u (%s) is already frozen", id, m->name);
     else
@@ -663,10 +683,8 @@ int bpftime_target_create(struct bpftime_region *r, uint32_t type, const void *a
     if (arg_len)
         memcpy(rt_ptr(r, a), arg, arg_len);
     int err = 0;
-    shm_lock(&r->hdr->table_lock);
-    struct shm_target *t = new_entry(r, KIND_TARGET, &err);
+    struct shm_target *t = lock_new_entry(r, KIND_TARGET, &err);
     if (!t) {
-        shm_unlock(&r->hdr->table_lock);
         shm_free(r, a);
         return err;
     }
@@ -674,29 +692,17 @@ int bpftime_target_create(struct bpftime_region *r, uint32_t type, const void *a
     t->arg_len = arg_len;
     t->arg_off = a;
     t->created_ns = rt_now_ns(CLOCK_REALTIME);
-    uint32_t id = take_id(r, KIND_TARGET);
-    __atomic_store_n(&t->id, id, __ATOMIC_RELEASE);
-    gen_bump(r);
+    uint32_t id = publish_entry(r, KIND_TARGET, &t->id);
     shm_unlock(&r->hdr->table_lock);
     return (int)id;
 }
 
 int bpftime_target_get(struct bpftime_region *r, uint32_t id, struct bpftime_target_info *out)
 {
-    int err = rt_check_truncated(r);
-    if (err)
+    int err;
+    struct shm_target *t = lock_checked_entry(r, KIND_TARGET, id, &err);
+    if (!t)
         return err;
-    shm_lock(&r->hdr->table_lock);
-    int s = find_slot(r, KIND_TARGET, id);
-    if (s < 0) {
-        shm_unlock(&r->hdr->table_lock);
-        return not_found(KIND_TARGET, id);
-    }
-    struct shm_target *t = table_slot(r, KIND_TARGET, (uint32_t)s);
-    if ((err = target_entry_check(r, t)) != 0) {
-        shm_unlock(&r->hdr->table_lock);
-        return err;
-    }
     memset(out, 0, sizeof *out);
     out->id = t->id;
     out->type = t->type;
@@ -708,20 +714,10 @@ int bpftime_target_get(struct bpftime_region *r, uint32_t id, struct bpftime_tar
 
 int bpftime_target_get_arg(struct bpftime_region *r, uint32_t id, void *buf, uint32_t cap)
 {
-    int err = rt_check_truncated(r);
-    if (err)
+    int err;
+    struct shm_target *t = lock_checked_entry(r, KIND_TARGET, id, &err);
+    if (!t)
         return err;
-    shm_lock(&r->hdr->table_lock);
-    int s = find_slot(r, KIND_TARGET, id);
-    if (s < 0) {
-        shm_unlock(&r->hdr->table_lock);
-        return not_found(KIND_TARGET, id);
-    }
-    struct shm_target *t = table_slot(r, KIND_TARGET, (uint32_t)s);
-    if ((err = target_entry_check(r, t)) != 0) {
-        shm_unlock(&r->hdr->table_lock);
-        return err;
-    }
     uint32_t n = t->arg_len;
     if (buf && cap) {
         uint32_t c = cap < n ? cap : n;
@@ -735,22 +731,18 @@ int bpftime_target_get_arg(struct bpftime_region *r, uint32_t id, void *buf, uin
 
 int bpftime_target_delete(struct bpftime_region *r, uint32_t id)
 {
-    shm_lock(&r->hdr->table_lock);
-    int s = find_slot(r, KIND_TARGET, id);
-    if (s < 0) {
-        shm_unlock(&r->hdr->table_lock);
-        return not_found(KIND_TARGET, id);
-    }
+    int err;
+    struct shm_target *t = lock_entry(r, KIND_TARGET, id, &err);
+    if (!t)
+        return err;
     uint32_t links = count_links_of(r, 0, id);
     if (links) {
         shm_unlock(&r->hdr->table_lock);
         return bpftime_set_error(
             -EBUSY, "attach target %u is used by %u link(s): detach them first", id, links);
     }
-    struct shm_target *t = table_slot(r, KIND_TARGET, (uint32_t)s);
     uint64_t a = t->arg_off;
-    __atomic_store_n(&t->id, 0, __ATOMIC_RELEASE);
-    gen_bump(r);
+    retire_entry(r, KIND_TARGET, &t->id);
     shm_unlock(&r->hdr->table_lock);
     shm_free(r, a);
     return 0;
@@ -768,14 +760,9 @@ int bpftime_link_create(struct bpftime_region *r, uint32_t prog_id, uint32_t tar
 {
     int err = 0;
     shm_lock(&r->hdr->table_lock);
-    if (find_slot(r, KIND_PROG, prog_id) < 0) {
-        err = not_found(KIND_PROG, prog_id);
+    if ((err = must_exist(r, KIND_PROG, prog_id)) != 0 ||
+        (err = must_exist(r, KIND_TARGET, target_id)) != 0)
         goto out;
-    }
-    if (find_slot(r, KIND_TARGET, target_id) < 0) {
-        err = not_found(KIND_TARGET, target_id);
-        goto out;
-    }
     struct shm_link *l = new_entry(r, KIND_LINK, &err);
     if (!l)
         goto out;
@@ -783,9 +770,7 @@ int bpftime_link_create(struct bpftime_region *r, uint32_t prog_id, uint32_t tar
     l->target_id = target_id;
     l->cookie = cookie;
     l->created_ns = rt_now_ns(CLOCK_REALTIME);
-    uint32_t id = take_id(r, KIND_LINK);
-    __atomic_store_n(&l->id, id, __ATOMIC_RELEASE);
-    gen_bump(r);
+    uint32_t id = publish_entry(r, KIND_LINK, &l->id);
     err = (int)id;
 out:
     shm_unlock(&r->hdr->table_lock);
@@ -797,13 +782,9 @@ int bpftime_link_get(struct bpftime_region *r, uint32_t id, struct bpftime_link_
     int err = rt_check_truncated(r);
     if (err)
         return err;
-    shm_lock(&r->hdr->table_lock);
-    int s = find_slot(r, KIND_LINK, id);
-    if (s < 0) {
-        shm_unlock(&r->hdr->table_lock);
-        return not_found(KIND_LINK, id);
-    }
-    struct shm_link *l = table_slot(r, KIND_LINK, (uint32_t)s);
+    struct shm_link *l = lock_entry(r, KIND_LINK, id, &err);
+    if (!l)
+        return err;
     memset(out, 0, sizeof *out);
     out->id = l->id;
     out->prog_id = __atomic_load_n(&l->prog_id, __ATOMIC_ACQUIRE);
@@ -816,15 +797,11 @@ int bpftime_link_get(struct bpftime_region *r, uint32_t id, struct bpftime_link_
 
 int bpftime_link_delete(struct bpftime_region *r, uint32_t id)
 {
-    shm_lock(&r->hdr->table_lock);
-    int s = find_slot(r, KIND_LINK, id);
-    if (s < 0) {
-        shm_unlock(&r->hdr->table_lock);
-        return not_found(KIND_LINK, id);
-    }
-    struct shm_link *l = table_slot(r, KIND_LINK, (uint32_t)s);
-    __atomic_store_n(&l->id, 0, __ATOMIC_RELEASE);
-    gen_bump(r);
+    int err;
+    struct shm_link *l = lock_entry(r, KIND_LINK, id, &err);
+    if (!l)
+        return err;
+    retire_entry(r, KIND_LINK, &l->id);
     shm_unlock(&r->hdr->table_lock);
     return 0;
 }
@@ -844,10 +821,8 @@ int bpftime_link_update_prog(struct bpftime_region *r, uint32_t link_id, uint32_
         err = not_found(KIND_LINK, link_id);
         goto out;
     }
-    if (find_slot(r, KIND_PROG, new_prog_id) < 0) {
-        err = not_found(KIND_PROG, new_prog_id);
+    if ((err = must_exist(r, KIND_PROG, new_prog_id)) != 0)
         goto out;
-    }
     struct shm_link *l = table_slot(r, KIND_LINK, (uint32_t)s);
     if (expected_old_prog_id && l->prog_id != expected_old_prog_id) {
         err = bpftime_set_error(-EPERM, "link %u runs program %u, not the expected %u", link_id,
@@ -904,20 +879,15 @@ int bpftime_instance_register(struct bpftime_region *r, uint32_t pid)
         pid = (uint32_t)getpid();
     uint64_t st = proc_start_time(pid);
     int err = 0;
-    shm_lock(&r->hdr->table_lock);
-    struct shm_instance *in = new_entry(r, KIND_INSTANCE, &err);
-    if (!in) {
-        shm_unlock(&r->hdr->table_lock);
+    struct shm_instance *in = lock_new_entry(r, KIND_INSTANCE, &err);
+    if (!in)
         return err;
-    }
     in->pid = pid;
     in->start_time = st;
     in->nr_links = 0;
     in->nr_errors = 0;
     atomic_store(&in->heartbeat_ns, rt_now_ns(CLOCK_MONOTONIC));
-    uint32_t id = take_id(r, KIND_INSTANCE);
-    __atomic_store_n(&in->id, id, __ATOMIC_RELEASE);
-    inst_gen_bump(r);
+    uint32_t id = publish_entry(r, KIND_INSTANCE, &in->id);
     shm_unlock(&r->hdr->table_lock);
     if (pid == (uint32_t)getpid()) {
         /* this process: its loaded VMs' maps are held through this record
@@ -928,24 +898,16 @@ int bpftime_instance_register(struct bpftime_region *r, uint32_t pid)
     return (int)id;
 }
 
-static struct shm_instance *instance_by_id(struct bpftime_region *r, uint32_t id)
-{
-    int s = find_slot(r, KIND_INSTANCE, id);
-    return s < 0 ? NULL : table_slot(r, KIND_INSTANCE, (uint32_t)s);
-}
-
 int bpftime_instance_set_links(struct bpftime_region *r, uint32_t id, const uint32_t *link_ids,
                                uint32_t n, uint64_t generation_seen)
 {
     if (n > BPFTIME_INSTANCE_MAX_LINKS)
         return bpftime_set_error(-E2BIG, "an instance records at most %d links (%u given)",
                                  BPFTIME_INSTANCE_MAX_LINKS, n);
-    shm_lock(&r->hdr->table_lock);
-    struct shm_instance *in = instance_by_id(r, id);
-    if (!in) {
-        shm_unlock(&r->hdr->table_lock);
-        return not_found(KIND_INSTANCE, id);
-    }
+    int err;
+    struct shm_instance *in = lock_entry(r, KIND_INSTANCE, id, &err);
+    if (!in)
+        return err;
     memset(in->link_ids, 0, sizeof in->link_ids);
     if (n)
         memcpy(in->link_ids, link_ids, (size_t)n * 4);
@@ -959,12 +921,10 @@ int bpftime_instance_set_links(struct bpftime_region *r, uint32_t id, const uint
 
 int bpftime_instance_heartbeat(struct bpftime_region *r, uint32_t id)
 {
-    shm_lock(&r->hdr->table_lock);
-    struct shm_instance *in = instance_by_id(r, id);
-    if (!in) {
-        shm_unlock(&r->hdr->table_lock);
-        return not_found(KIND_INSTANCE, id);
-    }
+    int err;
+    struct shm_instance *in = lock_entry(r, KIND_INSTANCE, id, &err);
+    if (!in)
+        return err;
     atomic_store(&in->heartbeat_ns, rt_now_ns(CLOCK_MONOTONIC));
     shm_unlock(&r->hdr->table_lock);
     return 0;
@@ -972,15 +932,10 @@ int bpftime_instance_heartbeat(struct bpftime_region *r, uint32_t id)
 
 int bpftime_instance_get(struct bpftime_region *r, uint32_t id, struct bpftime_instance_info *out)
 {
-    int err = rt_check_truncated(r);
-    if (err)
+    int err;
+    struct shm_instance *in = lock_checked_entry(r, KIND_INSTANCE, id, &err);
+    if (!in)
         return err;
-    shm_lock(&r->hdr->table_lock);
-    struct shm_instance *in = instance_by_id(r, id);
-    if (!in || (err = instance_entry_check(r, in)) != 0) {
-        shm_unlock(&r->hdr->table_lock);
-        return in ? err : not_found(KIND_INSTANCE, id);
-    }
     memset(out, 0, sizeof *out);
     out->id = in->id;
     out->pid = in->pid;
@@ -998,14 +953,11 @@ int bpftime_instance_get(struct bpftime_region *r, uint32_t id, struct bpftime_i
 
 int bpftime_instance_delete(struct bpftime_region *r, uint32_t id)
 {
-    shm_lock(&r->hdr->table_lock);
-    struct shm_instance *in = instance_by_id(r, id);
-    if (!in) {
-        shm_unlock(&r->hdr->table_lock);
-        return not_found(KIND_INSTANCE, id);
-    }
-    __atomic_store_n(&in->id, 0, __ATOMIC_RELEASE);
-    inst_gen_bump(r);
+    int err;
+    struct shm_instance *in = lock_entry(r, KIND_INSTANCE, id, &err);
+    if (!in)
+        return err;
+    retire_entry(r, KIND_INSTANCE, &in->id);
     shm_unlock(&r->hdr->table_lock);
     if (r->instance_id == id)
         r->instance_id = 0;
@@ -1041,12 +993,10 @@ int bpftime_instance_reap(struct bpftime_region *r)
 int bpftime_instance_set_errors(struct bpftime_region *r, uint32_t id,
                                 const struct bpftime_link_error *errs, uint32_t n)
 {
-    shm_lock(&r->hdr->table_lock);
-    struct shm_instance *in = instance_by_id(r, id);
-    if (!in) {
-        shm_unlock(&r->hdr->table_lock);
-        return not_found(KIND_INSTANCE, id);
-    }
+    int err;
+    struct shm_instance *in = lock_entry(r, KIND_INSTANCE, id, &err);
+    if (!in)
+        return err;
     memset(in->errors, 0, sizeof in->errors);
     uint32_t keep = n < BPFTIME_INSTANCE_MAX_ERRORS ? n : BPFTIME_INSTANCE_MAX_ERRORS;
     for (uint32_t i = 0; i < keep; i++) {
@@ -1064,12 +1014,10 @@ int bpftime_instance_set_errors(struct bpftime_region *r, uint32_t id,
 int bpftime_instance_get_errors(struct bpftime_region *r, uint32_t id,
                                 struct bpftime_link_error *out, uint32_t cap)
 {
-    shm_lock(&r->hdr->table_lock);
-    struct shm_instance *in = instance_by_id(r, id);
-    if (!in) {
-        shm_unlock(&r->hdr->table_lock);
-        return not_found(KIND_INSTANCE, id);
-    }
+    int err;
+    struct shm_instance *in = lock_entry(r, KIND_INSTANCE, id, &err);
+    if (!in)
+        return err;
     uint32_t n = in->nr_errors;
     uint32_t stored = n < BPFTIME_INSTANCE_MAX_ERRORS ? n : BPFTIME_INSTANCE_MAX_ERRORS;
     for (uint32_t i = 0; i < stored && i < cap; i++) {
@@ -1097,9 +1045,14 @@ void *obj_new_entry(struct bpftime_region *r, int kind, int *err)
     return new_entry(r, kind, err);
 }
 
-uint32_t obj_take_id(struct bpftime_region *r, int kind)
+uint32_t obj_publish_entry(struct bpftime_region *r, int kind, uint32_t *id_field)
 {
-    return take_id(r, kind);
+    return publish_entry(r, kind, id_field);
+}
+
+void obj_retire_entry(struct bpftime_region *r, int kind, uint32_t *id_field)
+{
+    retire_entry(r, kind, id_field);
 }
 
 int obj_not_found(int kind, uint32_t id)

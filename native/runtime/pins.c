@@ -24,6 +24,19 @@ static int check_pin_name(const char *name)
     return 0;
 }
 
+/* What every call naming a pin checks first; the region before the table
+ * lock is taken: a truncated file has no header to lock. */
+static int check_region_and_name(struct bpftime_region *r, const char *name)
+{
+    int rc = rt_check_truncated(r);
+    return rc ? rc : check_pin_name(name);
+}
+
+static int no_pin(const char *name)
+{
+    return bpftime_set_error(-ENOENT, "no pin named \"%s\": see `bpftime pin list`", name);
+}
+
 static const char *kind_word(uint32_t kind)
 {
     return kind == BPFTIME_PIN_MAP ? "map" : "program";
@@ -64,10 +77,7 @@ static void fill_info(const struct shm_pin *p, struct bpftime_pin_info *out)
 
 int bpftime_pin_create(struct bpftime_region *r, const char *name, uint32_t kind, uint32_t obj_id)
 {
-    int trunc = rt_check_truncated(r); /* before the table lock: the header may be gone */
-    if (trunc)
-        return trunc;
-    int rc = check_pin_name(name);
+    int rc = check_region_and_name(r, name);
     if (rc)
         return rc;
     if (kind != BPFTIME_PIN_MAP && kind != BPFTIME_PIN_PROG)
@@ -94,9 +104,7 @@ int bpftime_pin_create(struct bpftime_region *r, const char *name, uint32_t kind
     snprintf(p->name, sizeof p->name, "%s", name);
     if (kind == BPFTIME_PIN_MAP)
         ((struct shm_map *)table_slot(r, KIND_MAP, (uint32_t)slot))->collectable = 1;
-    uint32_t id = obj_take_id(r, KIND_PIN);
-    __atomic_store_n(&p->id, id, __ATOMIC_RELEASE);
-    gen_bump(r);
+    uint32_t id = obj_publish_entry(r, KIND_PIN, &p->id);
     err = (int)id;
 out:
     shm_unlock(&r->hdr->table_lock);
@@ -105,21 +113,17 @@ out:
 
 int bpftime_pin_delete(struct bpftime_region *r, const char *name)
 {
-    int trunc = rt_check_truncated(r); /* before the table lock: the header may be gone */
-    if (trunc)
-        return trunc;
-    int rc = check_pin_name(name);
+    int rc = check_region_and_name(r, name);
     if (rc)
         return rc;
     shm_lock(&r->hdr->table_lock);
     struct shm_pin *p = pin_by_name(r, name);
     if (!p) {
         shm_unlock(&r->hdr->table_lock);
-        return bpftime_set_error(-ENOENT, "no pin named \"%s\": see `bpftime pin list`", name);
+        return no_pin(name);
     }
     bool was_map = p->kind == BPFTIME_PIN_MAP;
-    __atomic_store_n(&p->id, 0, __ATOMIC_RELEASE);
-    gen_bump(r);
+    obj_retire_entry(r, KIND_PIN, &p->id);
     shm_unlock(&r->hdr->table_lock);
     if (was_map)
         bpftime_map_collect(r);
@@ -128,10 +132,7 @@ int bpftime_pin_delete(struct bpftime_region *r, const char *name)
 
 int bpftime_pin_get(struct bpftime_region *r, const char *name, struct bpftime_pin_info *out)
 {
-    int trunc = rt_check_truncated(r); /* before the table lock: the header may be gone */
-    if (trunc)
-        return trunc;
-    int rc = check_pin_name(name);
+    int rc = check_region_and_name(r, name);
     if (rc)
         return rc;
     shm_lock(&r->hdr->table_lock);
@@ -139,7 +140,7 @@ int bpftime_pin_get(struct bpftime_region *r, const char *name, struct bpftime_p
     if (p)
         fill_info(p, out);
     shm_unlock(&r->hdr->table_lock);
-    return p ? 0 : bpftime_set_error(-ENOENT, "no pin named \"%s\": see `bpftime pin list`", name);
+    return p ? 0 : no_pin(name);
 }
 
 int bpftime_pin_get_by_id(struct bpftime_region *r, uint32_t id, struct bpftime_pin_info *out)

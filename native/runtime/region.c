@@ -404,6 +404,35 @@ int rt_check_truncated(const struct bpftime_region *r)
         r->path, (unsigned long long)st.st_size, (unsigned long long)r->size, r->name);
 }
 
+/* A new handle on the file of region `name`, created (exclusively) or
+ * opened; on failure nothing is left and the error says what to do. */
+static int region_open_file(const char *name, bool create, struct bpftime_region **out)
+{
+    struct bpftime_region *r = region_alloc(name);
+    if (!r)
+        return bpftime_set_error(-ENOMEM, "out of memory");
+    r->fd = create ? open(r->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600)
+                   : open(r->path, O_RDWR | O_CLOEXEC);
+    if (r->fd >= 0) {
+        *out = r;
+        return 0;
+    }
+    int e = errno;
+    region_free(r);
+    if (create && e == EEXIST)
+        return bpftime_set_error(-EEXIST,
+                                 "region %s/bpftime-%s already exists: open it, or remove it with "
+                                 "`bpftime shm remove %s`",
+                                 SHM_DIR, name, name);
+    if (!create && e == ENOENT)
+        return bpftime_set_error(-ENOENT,
+                                 "region %s/bpftime-%s does not exist: create it with `bpftime shm "
+                                 "create %s` (or load a program)",
+                                 SHM_DIR, name, name);
+    return bpftime_set_error(-e, "cannot %s region %s/bpftime-%s: %s", create ? "create" : "open",
+                             SHM_DIR, name, strerror(e));
+}
+
 int bpftime_region_create(const char *name, uint64_t size, struct bpftime_region **out)
 {
     if (!name)
@@ -418,22 +447,10 @@ int bpftime_region_create(const char *name, uint64_t size, struct bpftime_region
             -EINVAL, "region size %llu is too small: the minimum is %llu bytes",
             (unsigned long long)size, (unsigned long long)BPFTIME_MIN_REGION_SIZE);
     size = (size + SHM_PAGE - 1) & ~(uint64_t)(SHM_PAGE - 1);
-    struct bpftime_region *r = region_alloc(name);
-    if (!r)
-        return bpftime_set_error(-ENOMEM, "out of memory");
-    r->fd = open(r->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (r->fd < 0) {
-        int e = errno;
-        region_free(r);
-        if (e == EEXIST)
-            return bpftime_set_error(
-                -EEXIST,
-                "region %s/bpftime-%s already exists: open it, or remove it with "
-                "`bpftime shm remove %s`",
-                SHM_DIR, name, name);
-        return bpftime_set_error(-e, "cannot create region %s/bpftime-%s: %s", SHM_DIR, name,
-                                 strerror(e));
-    }
+    struct bpftime_region *r;
+    rc = region_open_file(name, true, &r);
+    if (rc)
+        return rc;
     if (ftruncate(r->fd, (off_t)size) != 0) {
         int e = errno;
         unlink(r->path);
@@ -492,22 +509,10 @@ int bpftime_region_open(const char *name, struct bpftime_region **out)
     int rc = check_name(name);
     if (rc)
         return rc;
-    struct bpftime_region *r = region_alloc(name);
-    if (!r)
-        return bpftime_set_error(-ENOMEM, "out of memory");
-    r->fd = open(r->path, O_RDWR | O_CLOEXEC);
-    if (r->fd < 0) {
-        int e = errno;
-        region_free(r);
-        if (e == ENOENT)
-            return bpftime_set_error(
-                -ENOENT,
-                "region %s/bpftime-%s does not exist: create it with `bpftime shm "
-                "create %s` (or load a program)",
-                SHM_DIR, name, name);
-        return bpftime_set_error(-e, "cannot open region %s/bpftime-%s: %s", SHM_DIR, name,
-                                 strerror(e));
-    }
+    struct bpftime_region *r;
+    rc = region_open_file(name, false, &r);
+    if (rc)
+        return rc;
     return region_map_open(r, name, out);
 }
 

@@ -118,7 +118,8 @@ struct shm_prog *prog_entry_by_id(struct bpftime_region *r, uint32_t id);
 /* table primitives (under table_lock, except obj_next_id which takes it) */
 int obj_find_slot(struct bpftime_region *r, int kind, uint32_t id); /* slot or -1 */
 void *obj_new_entry(struct bpftime_region *r, int kind, int *err);
-uint32_t obj_take_id(struct bpftime_region *r, int kind);
+uint32_t obj_publish_entry(struct bpftime_region *r, int kind, uint32_t *id_field);
+void obj_retire_entry(struct bpftime_region *r, int kind, uint32_t *id_field);
 int obj_not_found(int kind, uint32_t id);
 int obj_next_id(struct bpftime_region *r, int kind, uint32_t start);
 bool obj_instance_alive(const struct shm_instance *in);

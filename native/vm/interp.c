@@ -92,41 +92,27 @@ int ebpf_vm_exec(struct ebpf_vm *vm, void *mem, size_t mem_len, uint64_t *ret)
     if (!vm->insts)
         return bpftime_set_error(-EINVAL, "exec: no program loaded");
 
+        /* clang-format off */
+#define ALU_OPS(code, name) \
+    [(code) | 0x07] = &&name##64_k, [(code) | 0x0f] = &&name##64_x, \
+    [(code) | 0x04] = &&name##32_k, [(code) | 0x0c] = &&name##32_x
+#define JMP_OPS(code, name) \
+    [(code) | 0x05] = &&name##_k, [(code) | 0x0d] = &&name##_x, \
+    [(code) | 0x06] = &&name##32_k, [(code) | 0x0e] = &&name##32_x
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Woverride-init"
-    /* clang-format off */
     static const void *const labels[256] = {
         [0 ... 255] = &&op_invalid,
-        /* ALU64 */
-        [0x07] = &&add64_k, [0x0f] = &&add64_x, [0x17] = &&sub64_k, [0x1f] = &&sub64_x,
-        [0x27] = &&mul64_k, [0x2f] = &&mul64_x, [0x37] = &&div64_k, [0x3f] = &&div64_x,
-        [0x47] = &&or64_k, [0x4f] = &&or64_x, [0x57] = &&and64_k, [0x5f] = &&and64_x,
-        [0x67] = &&lsh64_k, [0x6f] = &&lsh64_x, [0x77] = &&rsh64_k, [0x7f] = &&rsh64_x,
-        [0x87] = &&neg64, [0x97] = &&mod64_k, [0x9f] = &&mod64_x, [0xa7] = &&xor64_k,
-        [0xaf] = &&xor64_x, [0xb7] = &&mov64_k, [0xbf] = &&mov64_x, [0xc7] = &&arsh64_k,
-        [0xcf] = &&arsh64_x, [0xd7] = &&bswap,
-        /* ALU32 */
-        [0x04] = &&add32_k, [0x0c] = &&add32_x, [0x14] = &&sub32_k, [0x1c] = &&sub32_x,
-        [0x24] = &&mul32_k, [0x2c] = &&mul32_x, [0x34] = &&div32_k, [0x3c] = &&div32_x,
-        [0x44] = &&or32_k, [0x4c] = &&or32_x, [0x54] = &&and32_k, [0x5c] = &&and32_x,
-        [0x64] = &&lsh32_k, [0x6c] = &&lsh32_x, [0x74] = &&rsh32_k, [0x7c] = &&rsh32_x,
-        [0x84] = &&neg32, [0x94] = &&mod32_k, [0x9c] = &&mod32_x, [0xa4] = &&xor32_k,
-        [0xac] = &&xor32_x, [0xb4] = &&mov32_k, [0xbc] = &&mov32_x, [0xc4] = &&arsh32_k,
-        [0xcc] = &&arsh32_x, [0xd4] = &&le, [0xdc] = &&be,
-        /* JMP */
-        [0x05] = &&ja, [0x15] = &&jeq_k, [0x1d] = &&jeq_x, [0x25] = &&jgt_k, [0x2d] = &&jgt_x,
-        [0x35] = &&jge_k, [0x3d] = &&jge_x, [0x45] = &&jset_k, [0x4d] = &&jset_x,
-        [0x55] = &&jne_k, [0x5d] = &&jne_x, [0x65] = &&jsgt_k, [0x6d] = &&jsgt_x,
-        [0x75] = &&jsge_k, [0x7d] = &&jsge_x, [0x85] = &&call, [0x95] = &&exit,
-        [0xa5] = &&jlt_k, [0xad] = &&jlt_x, [0xb5] = &&jle_k, [0xbd] = &&jle_x,
-        [0xc5] = &&jslt_k, [0xcd] = &&jslt_x, [0xd5] = &&jsle_k, [0xdd] = &&jsle_x,
-        /* JMP32 */
-        [0x06] = &&ja32, [0x16] = &&jeq32_k, [0x1e] = &&jeq32_x, [0x26] = &&jgt32_k,
-        [0x2e] = &&jgt32_x, [0x36] = &&jge32_k, [0x3e] = &&jge32_x, [0x46] = &&jset32_k,
-        [0x4e] = &&jset32_x, [0x56] = &&jne32_k, [0x5e] = &&jne32_x, [0x66] = &&jsgt32_k,
-        [0x6e] = &&jsgt32_x, [0x76] = &&jsge32_k, [0x7e] = &&jsge32_x, [0xa6] = &&jlt32_k,
-        [0xae] = &&jlt32_x, [0xb6] = &&jle32_k, [0xbe] = &&jle32_x, [0xc6] = &&jslt32_k,
-        [0xce] = &&jslt32_x, [0xd6] = &&jsle32_k, [0xde] = &&jsle32_x,
+        /* opcode = operation | source (0x08: register) | class (ALU64 7,
+         * ALU 4, JMP 5, JMP32 6); both sources, both widths */
+        ALU_OPS(0x00, add), ALU_OPS(0x10, sub), ALU_OPS(0x20, mul), ALU_OPS(0x30, div),
+        ALU_OPS(0x40, or), ALU_OPS(0x50, and), ALU_OPS(0x60, lsh), ALU_OPS(0x70, rsh),
+        ALU_OPS(0x90, mod), ALU_OPS(0xa0, xor), ALU_OPS(0xb0, mov), ALU_OPS(0xc0, arsh),
+        [0x87] = &&neg64, [0x84] = &&neg32, [0xd7] = &&bswap, [0xd4] = &&le, [0xdc] = &&be,
+        JMP_OPS(0x10, jeq), JMP_OPS(0x20, jgt), JMP_OPS(0x30, jge), JMP_OPS(0x40, jset),
+        JMP_OPS(0x50, jne), JMP_OPS(0x60, jsgt), JMP_OPS(0x70, jsge), JMP_OPS(0xa0, jlt),
+        JMP_OPS(0xb0, jle), JMP_OPS(0xc0, jslt), JMP_OPS(0xd0, jsle),
+        [0x05] = &&ja, [0x06] = &&ja32, [0x85] = &&call, [0x95] = &&exit,
         /* loads and stores */
         [0x18] = &&lddw,
         [0x61] = &&ldxw, [0x69] = &&ldxh, [0x71] = &&ldxb, [0x79] = &&ldxdw,
@@ -225,60 +211,94 @@ int ebpf_vm_exec(struct ebpf_vm *vm, void *mem, size_t mem_len, uint64_t *ret)
         ip += OFF; \
     block = ++ip; \
     DISPATCH();
+#define SHIFT64(name, T, op) \
+    name##64_k : DST = (uint64_t)((T)DST op(IMM & 63)); \
+    NEXT(); \
+    name##64_x : DST = (uint64_t)((T)DST op(SRC & 63)); \
+    NEXT();
+#define SHIFT32(name, T, op) \
+    name##32_k : DST = (uint32_t)((T)(uint32_t)DST op(IMM32 & 31)); \
+    NEXT(); \
+    name##32_x : DST = (uint32_t)((T)(uint32_t)DST op(SRC & 31)); \
+    NEXT();
+/* off 8/16/32 on a register move sign-extends that many bits to the width
+ * of T (for ALU32, 32 is a plain move) */
+#define MOV(name, T, ST, imm) \
+    name##_k : DST = (imm); \
+    NEXT(); \
+    name##_x : switch (OFF) \
+    { \
+    case 8: DST = (T)(ST)(int8_t)SRC; break; \
+    case 16: DST = (T)(ST)(int16_t)SRC; break; \
+    case 32: DST = (T)(ST)(int32_t)SRC; break; \
+    default: DST = (T)SRC; \
+    } \
+    NEXT();
+/* tmp = the divisor (imm, or src cut to T); off 0 = unsigned, 1 = signed */
+#define DIVMOD(name, T, ST, imm, op, by_zero, by_minus_one) \
+    name##_k : tmp = (imm); \
+    goto name; \
+    name##_x : tmp = (T)SRC; \
+    name: \
+    if (unlikely(tmp == 0)) \
+        DST = (by_zero); \
+    else if (OFF == 0) \
+        DST = (T)DST op(T) tmp; \
+    else if ((ST)tmp == -1) \
+        DST = (by_minus_one); \
+    else \
+        DST = (T)((ST)(T)DST op(ST)(T) tmp); \
+    NEXT();
+/* One body for both widths: the old value of a fetch goes to src, that of
+ * a compare-exchange to r0 whether or not it matched. */
+#define ATOMIC(name, T) \
+    name : { \
+        addr = DST + (uint64_t)(int64_t)OFF; \
+        if (unlikely(!ACCESS_OK(addr, sizeof(T), true))) \
+            goto out_write_fault; \
+        if (unlikely(addr & (sizeof(T) - 1))) \
+            goto out_misaligned; \
+        T *p = (T *)(uintptr_t)addr; \
+        T v = (T)SRC, old; \
+        switch (ip->imm) { \
+        case 0x00: __atomic_fetch_add(p, v, __ATOMIC_SEQ_CST); break; \
+        case 0x01: SRC = __atomic_fetch_add(p, v, __ATOMIC_SEQ_CST); break; \
+        case 0x40: __atomic_fetch_or(p, v, __ATOMIC_SEQ_CST); break; \
+        case 0x41: SRC = __atomic_fetch_or(p, v, __ATOMIC_SEQ_CST); break; \
+        case 0x50: __atomic_fetch_and(p, v, __ATOMIC_SEQ_CST); break; \
+        case 0x51: SRC = __atomic_fetch_and(p, v, __ATOMIC_SEQ_CST); break; \
+        case 0xa0: __atomic_fetch_xor(p, v, __ATOMIC_SEQ_CST); break; \
+        case 0xa1: SRC = __atomic_fetch_xor(p, v, __ATOMIC_SEQ_CST); break; \
+        case 0xe1: SRC = __atomic_exchange_n(p, v, __ATOMIC_SEQ_CST); break; \
+        case 0xf1: \
+            old = (T)reg[0]; \
+            __atomic_compare_exchange_n(p, &old, v, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST); \
+            reg[0] = old; \
+            break; \
+        } \
+        NEXT(); \
+    }
 #define JMP64(name, T, op) JMP(name, (T)DST op(T) IMM, (T)DST op(T) SRC)
 #define JMP32(name, T, op) JMP(name##32, (T)DST op(T) IMM32, (T)DST op(T) SRC)
+/* Each operation at both widths; `sign` is uint or int. */
+#define ALU(name, op) ALU64(name, op) ALU32(name, op)
+#define JMP_CMP(name, sign, op) JMP64(name, sign##64_t, op) JMP32(name, sign##32_t, op)
 
     DISPATCH();
 
-    ALU64(add, +)
-    ALU64(sub, -)
-    ALU64(mul, *)
-    ALU64(or, |)
-    ALU64(and, &)
-    ALU64(xor, ^)
-    ALU32(add, +)
-    ALU32(sub, -)
-    ALU32(mul, *)
-    ALU32(or, |)
-    ALU32(and, &)
-    ALU32(xor, ^)
+    ALU(add, +)
+    ALU(sub, -)
+    ALU(mul, *)
+    ALU(or, |)
+    ALU(and, &)
+    ALU(xor, ^)
 
-lsh64_k:
-    DST <<= (IMM & 63);
-    NEXT();
-lsh64_x:
-    DST <<= (SRC & 63);
-    NEXT();
-rsh64_k:
-    DST >>= (IMM & 63);
-    NEXT();
-rsh64_x:
-    DST >>= (SRC & 63);
-    NEXT();
-arsh64_k:
-    DST = (uint64_t)((int64_t)DST >> (IMM & 63));
-    NEXT();
-arsh64_x:
-    DST = (uint64_t)((int64_t)DST >> (SRC & 63));
-    NEXT();
-lsh32_k:
-    DST = (uint32_t)((uint32_t)DST << (IMM32 & 31));
-    NEXT();
-lsh32_x:
-    DST = (uint32_t)((uint32_t)DST << (SRC & 31));
-    NEXT();
-rsh32_k:
-    DST = (uint32_t)DST >> (IMM32 & 31);
-    NEXT();
-rsh32_x:
-    DST = (uint32_t)DST >> (SRC & 31);
-    NEXT();
-arsh32_k:
-    DST = (uint32_t)((int32_t)(uint32_t)DST >> (IMM32 & 31));
-    NEXT();
-arsh32_x:
-    DST = (uint32_t)((int32_t)(uint32_t)DST >> (SRC & 31));
-    NEXT();
+    SHIFT64(lsh, uint64_t, <<)
+    SHIFT64(rsh, uint64_t, >>)
+    SHIFT64(arsh, int64_t, >>)
+    SHIFT32(lsh, uint32_t, <<)
+    SHIFT32(rsh, uint32_t, >>)
+    SHIFT32(arsh, int32_t, >>)
 neg64:
     DST = -DST;
     NEXT();
@@ -289,88 +309,13 @@ neg32:
     /* Division: off 0 = unsigned, off 1 = signed. By zero: div gives 0, mod
      * leaves dst (truncated to 32 bits for ALU32). Signed overflow
      * (INT_MIN / -1) gives INT_MIN, its modulo 0. */
-div64_k:
-    tmp = IMM;
-    goto div64;
-div64_x:
-    tmp = SRC;
-div64:
-    if (unlikely(tmp == 0))
-        DST = 0;
-    else if (OFF == 0)
-        DST = DST / tmp;
-    else if ((int64_t)tmp == -1)
-        DST = -DST;
-    else
-        DST = (uint64_t)((int64_t)DST / (int64_t)tmp);
-    NEXT();
-mod64_k:
-    tmp = IMM;
-    goto mod64;
-mod64_x:
-    tmp = SRC;
-mod64:
-    if (unlikely(tmp == 0))
-        ;
-    else if (OFF == 0)
-        DST = DST % tmp;
-    else if ((int64_t)tmp == -1)
-        DST = 0;
-    else
-        DST = (uint64_t)((int64_t)DST % (int64_t)tmp);
-    NEXT();
-div32_k:
-    tmp = IMM32;
-    goto div32;
-div32_x:
-    tmp = (uint32_t)SRC;
-div32:
-    if (unlikely(tmp == 0))
-        DST = 0;
-    else if (OFF == 0)
-        DST = (uint32_t)DST / (uint32_t)tmp;
-    else if ((int32_t)tmp == -1)
-        DST = (uint32_t) - (uint32_t)DST;
-    else
-        DST = (uint32_t)((int32_t)(uint32_t)DST / (int32_t)(uint32_t)tmp);
-    NEXT();
-mod32_k:
-    tmp = IMM32;
-    goto mod32;
-mod32_x:
-    tmp = (uint32_t)SRC;
-mod32:
-    if (unlikely(tmp == 0))
-        DST = (uint32_t)DST;
-    else if (OFF == 0)
-        DST = (uint32_t)DST % (uint32_t)tmp;
-    else if ((int32_t)tmp == -1)
-        DST = 0;
-    else
-        DST = (uint32_t)((int32_t)(uint32_t)DST % (int32_t)(uint32_t)tmp);
-    NEXT();
+    DIVMOD(div64, uint64_t, int64_t, IMM, /, 0, -DST)
+    DIVMOD(mod64, uint64_t, int64_t, IMM, %, DST, 0)
+    DIVMOD(div32, uint32_t, int32_t, IMM32, /, 0, (uint32_t) - (uint32_t)DST)
+    DIVMOD(mod32, uint32_t, int32_t, IMM32, %, (uint32_t)DST, 0)
 
-mov64_k:
-    DST = IMM;
-    NEXT();
-mov64_x:
-    switch (OFF) {
-    case 8: DST = (uint64_t)(int64_t)(int8_t)SRC; break;
-    case 16: DST = (uint64_t)(int64_t)(int16_t)SRC; break;
-    case 32: DST = (uint64_t)(int64_t)(int32_t)SRC; break;
-    default: DST = SRC;
-    }
-    NEXT();
-mov32_k:
-    DST = IMM32;
-    NEXT();
-mov32_x:
-    switch (OFF) {
-    case 8: DST = (uint32_t)(int32_t)(int8_t)SRC; break;
-    case 16: DST = (uint32_t)(int32_t)(int16_t)SRC; break;
-    default: DST = (uint32_t)SRC;
-    }
-    NEXT();
+    MOV(mov64, uint64_t, int64_t, IMM)
+    MOV(mov32, uint32_t, int32_t, IMM32)
 
     /* Byte order: this host is little-endian, so to-le only truncates. */
 le:
@@ -399,27 +344,17 @@ ja32:
     block = ++ip;
     DISPATCH();
 
-    JMP64(jeq, uint64_t, ==)
-    JMP64(jne, uint64_t, !=)
-    JMP64(jgt, uint64_t, >)
-    JMP64(jge, uint64_t, >=)
-    JMP64(jlt, uint64_t, <)
-    JMP64(jle, uint64_t, <=)
-    JMP64(jsgt, int64_t, >)
-    JMP64(jsge, int64_t, >=)
-    JMP64(jslt, int64_t, <)
-    JMP64(jsle, int64_t, <=)
+    JMP_CMP(jeq, uint, ==)
+    JMP_CMP(jne, uint, !=)
+    JMP_CMP(jgt, uint, >)
+    JMP_CMP(jge, uint, >=)
+    JMP_CMP(jlt, uint, <)
+    JMP_CMP(jle, uint, <=)
+    JMP_CMP(jsgt, int, >)
+    JMP_CMP(jsge, int, >=)
+    JMP_CMP(jslt, int, <)
+    JMP_CMP(jsle, int, <=)
     JMP(jset, DST & IMM, DST & SRC)
-    JMP32(jeq, uint32_t, ==)
-    JMP32(jne, uint32_t, !=)
-    JMP32(jgt, uint32_t, >)
-    JMP32(jge, uint32_t, >=)
-    JMP32(jlt, uint32_t, <)
-    JMP32(jle, uint32_t, <=)
-    JMP32(jsgt, int32_t, >)
-    JMP32(jsge, int32_t, >=)
-    JMP32(jslt, int32_t, <)
-    JMP32(jsle, int32_t, <=)
     JMP(jset32, (uint32_t)DST & IMM32, (uint32_t)DST & (uint32_t)SRC)
 
 lddw:
@@ -460,58 +395,8 @@ stxdw:
 
     /* Atomics are really atomic (lock-prefixed on x86) so that programs
      * sharing a map value across threads or processes count correctly. */
-atomic32 : {
-    addr = DST + (uint64_t)(int64_t)OFF;
-    if (unlikely(!ACCESS_OK(addr, 4, true)))
-        goto out_write_fault;
-    if (unlikely(addr & 3))
-        goto out_misaligned;
-    uint32_t *p = (uint32_t *)(uintptr_t)addr;
-    uint32_t v = (uint32_t)SRC, old;
-    switch (ip->imm) {
-    case 0x00: __atomic_fetch_add(p, v, __ATOMIC_SEQ_CST); break;
-    case 0x01: SRC = __atomic_fetch_add(p, v, __ATOMIC_SEQ_CST); break;
-    case 0x40: __atomic_fetch_or(p, v, __ATOMIC_SEQ_CST); break;
-    case 0x41: SRC = __atomic_fetch_or(p, v, __ATOMIC_SEQ_CST); break;
-    case 0x50: __atomic_fetch_and(p, v, __ATOMIC_SEQ_CST); break;
-    case 0x51: SRC = __atomic_fetch_and(p, v, __ATOMIC_SEQ_CST); break;
-    case 0xa0: __atomic_fetch_xor(p, v, __ATOMIC_SEQ_CST); break;
-    case 0xa1: SRC = __atomic_fetch_xor(p, v, __ATOMIC_SEQ_CST); break;
-    case 0xe1: SRC = __atomic_exchange_n(p, v, __ATOMIC_SEQ_CST); break;
-    case 0xf1:
-        old = (uint32_t)reg[0];
-        __atomic_compare_exchange_n(p, &old, v, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
-        reg[0] = old; /* old value whether or not it matched */
-        break;
-    }
-    NEXT();
-}
-atomic64 : {
-    addr = DST + (uint64_t)(int64_t)OFF;
-    if (unlikely(!ACCESS_OK(addr, 8, true)))
-        goto out_write_fault;
-    if (unlikely(addr & 7))
-        goto out_misaligned;
-    uint64_t *p = (uint64_t *)(uintptr_t)addr;
-    uint64_t v = SRC, old;
-    switch (ip->imm) {
-    case 0x00: __atomic_fetch_add(p, v, __ATOMIC_SEQ_CST); break;
-    case 0x01: SRC = __atomic_fetch_add(p, v, __ATOMIC_SEQ_CST); break;
-    case 0x40: __atomic_fetch_or(p, v, __ATOMIC_SEQ_CST); break;
-    case 0x41: SRC = __atomic_fetch_or(p, v, __ATOMIC_SEQ_CST); break;
-    case 0x50: __atomic_fetch_and(p, v, __ATOMIC_SEQ_CST); break;
-    case 0x51: SRC = __atomic_fetch_and(p, v, __ATOMIC_SEQ_CST); break;
-    case 0xa0: __atomic_fetch_xor(p, v, __ATOMIC_SEQ_CST); break;
-    case 0xa1: SRC = __atomic_fetch_xor(p, v, __ATOMIC_SEQ_CST); break;
-    case 0xe1: SRC = __atomic_exchange_n(p, v, __ATOMIC_SEQ_CST); break;
-    case 0xf1:
-        old = reg[0];
-        __atomic_compare_exchange_n(p, &old, v, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
-        reg[0] = old;
-        break;
-    }
-    NEXT();
-}
+    ATOMIC(atomic32, uint32_t)
+    ATOMIC(atomic64, uint64_t)
 
 call:
     if (ip->src == 1) {
@@ -631,4 +516,13 @@ out:
 #undef JMP
 #undef JMP64
 #undef JMP32
+#undef ALU
+#undef JMP_CMP
+#undef ALU_OPS
+#undef DIVMOD
+#undef MOV
+#undef JMP_OPS
+#undef SHIFT64
+#undef SHIFT32
+#undef ATOMIC
 }

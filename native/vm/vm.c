@@ -64,29 +64,20 @@ int ebpf_vm_register_helper(struct ebpf_vm *vm, uint32_t id, const char *name, e
     return 0;
 }
 
-void ebpf_vm_set_lddw_reloc(struct ebpf_vm *vm, ebpf_lddw_reloc_fn fn, void *user)
-{
-    vm->lddw_reloc = fn;
-    vm->lddw_reloc_user = user;
-}
-
-void ebpf_vm_set_bounds_check(struct ebpf_vm *vm, ebpf_bounds_check_fn fn, void *user)
-{
-    vm->bounds_check = fn;
-    vm->bounds_check_user = user;
-}
-
-void ebpf_vm_set_tail_call(struct ebpf_vm *vm, ebpf_tail_call_fn fn, void *user)
-{
-    vm->tail_call = fn;
-    vm->tail_call_user = user;
-}
-
-void ebpf_vm_set_map_inline(struct ebpf_vm *vm, ebpf_map_inline_fn fn, void *user)
-{
-    vm->map_inline = fn;
-    vm->map_inline_user = user;
-}
+/* Each callback an embedder may install comes with a user pointer that is
+ * passed back to it: ebpf_vm_set_lddw_reloc, _bounds_check, _tail_call and
+ * _map_inline (declared in ebpf_vm.h). */
+#define CALLBACK_SETTER(field, fn_type) \
+    void ebpf_vm_set_##field(struct ebpf_vm *vm, fn_type fn, void *user) \
+    { \
+        vm->field = fn; \
+        vm->field##_user = user; \
+    }
+CALLBACK_SETTER(lddw_reloc, ebpf_lddw_reloc_fn)
+CALLBACK_SETTER(bounds_check, ebpf_bounds_check_fn)
+CALLBACK_SETTER(tail_call, ebpf_tail_call_fn)
+CALLBACK_SETTER(map_inline, ebpf_map_inline_fn)
+#undef CALLBACK_SETTER
 
 int ebpf_vm_add_region(struct ebpf_vm *vm, const void *base, size_t len, bool writable)
 {

@@ -27,21 +27,8 @@
 // or `//`. Errors are BpftimeError("usage") naming the line and its text.
 
 import { BpftimeError } from "../errors.ts";
-import {
-  AluOp,
-  AtomicOp,
-  CallSrc,
-  Class,
-  JmpOp,
-  Mode,
-  OP_CALL,
-  OP_CALLX,
-  OP_EXIT,
-  OP_JA,
-  OP_JA32,
-  Size,
-  Source,
-} from "./opcodes.ts";
+import { AluOp, AtomicOp, CallSrc, Class, JmpOp, Mode, OP_CALL, OP_CALLX } from "./opcodes.ts";
+import { OP_EXIT, OP_JA, OP_JA32, Size, Source } from "./opcodes.ts";
 import { type Instruction, ins, lddw, slotCount } from "./instruction.ts";
 
 interface Pending {

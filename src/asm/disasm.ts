@@ -21,35 +21,11 @@
 //     32 bits as the last operand of ld_pseudo; we print the 64-bit value.
 // Invalid encodings are printed as `<unknown>`, as llvm does.
 
-import {
-  AluOp,
-  AtomicOp,
-  CallSrc,
-  Class,
-  JmpOp,
-  Mode,
-  OP_CALLX,
-  OP_JA32,
-  OP_LDDW,
-  PseudoSrc,
-  SLOT_SIZE,
-  Size,
-  Source,
-  classOf,
-  modeOf,
-  opOf,
-  sizeBytes,
-  sizeOf,
-  sourceOf,
-} from "./opcodes.ts";
-import {
-  type Instruction,
-  encode,
-  jumpOffset,
-  lddwNextImm,
-  lddwValue,
-  slotCount,
-} from "./instruction.ts";
+import { AluOp, AtomicOp, CallSrc, Class, JmpOp, Mode, OP_CALLX, OP_JA32 } from "./opcodes.ts";
+import { OP_LDDW, PseudoSrc, SLOT_SIZE, Size, Source, classOf, modeOf, opOf } from "./opcodes.ts";
+import { sizeBytes, sizeOf, sourceOf } from "./opcodes.ts";
+import { type Instruction, encode, jumpOffset, lddwNextImm, lddwValue } from "./instruction.ts";
+import { slotCount } from "./instruction.ts";
 
 export type Dialect = "llvm14" | "llvm19";
 

@@ -7,30 +7,9 @@
 // `jumpTarget` and `callTarget` take and return slot numbers.
 
 import { BpftimeError } from "../errors.ts";
-import {
-  AluOp,
-  AtomicOp,
-  CallSrc,
-  Class,
-  JmpOp,
-  Mode,
-  OP_CALL,
-  OP_EXIT,
-  OP_JA32,
-  OP_LDDW,
-  PseudoSrc,
-  REGISTER_COUNT,
-  SLOT_SIZE,
-  Size,
-  Source,
-  classOf,
-  isAluClass,
-  isJmpClass,
-  modeOf,
-  opOf,
-  sizeOf,
-  sourceOf,
-} from "./opcodes.ts";
+import { AluOp, AtomicOp, CallSrc, Class, JmpOp, Mode, OP_CALL, OP_EXIT } from "./opcodes.ts";
+import { OP_JA32, OP_LDDW, PseudoSrc, REGISTER_COUNT, SLOT_SIZE, Size, Source } from "./opcodes.ts";
+import { classOf, isAluClass, isJmpClass, modeOf, opOf, sizeOf, sourceOf } from "./opcodes.ts";
 
 /** One eBPF instruction. */
 export interface Instruction {

@@ -2,14 +2,8 @@ import { describe, expect, test } from "bun:test";
 import { BpftimeError } from "../errors.ts";
 import { parseElf } from "../elf/index.ts";
 import { loadObject } from "../elf/index.ts";
-import {
-  haveCompiler,
-  objectBytes,
-  objectPath,
-  testObjectNames,
-  objectTestGate,
-  tool,
-} from "../elf/testdata.ts";
+import { haveCompiler, objectBytes, objectPath, testObjectNames } from "../elf/testdata.ts";
+import { objectTestGate, tool } from "../elf/testdata.ts";
 import { type Btf, kindNames, parseBtf } from "./btf.ts";
 import { parseBtfExt } from "./ext.ts";
 import { formatType, funcSignature, typeName } from "./format.ts";

@@ -1,26 +1,13 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { BpftimeError } from "../errors.ts";
-import {
-  BPF_PSEUDO_FUNC,
-  BPF_PSEUDO_MAP_IDX,
-  BPF_PSEUDO_MAP_IDX_VALUE,
-  type ObjectSpec,
-  type ProgramSpec,
-  loadObject,
-  loadObjectFile,
-} from "./object.ts";
+import { BPF_PSEUDO_FUNC, BPF_PSEUDO_MAP_IDX, BPF_PSEUDO_MAP_IDX_VALUE } from "./object.ts";
+import { type ObjectSpec, type ProgramSpec, loadObject, loadObjectFile } from "./object.ts";
 import { parseElf } from "./elf.ts";
 import { formatObjectSummary, objectSummary } from "./summary.ts";
 import { programInfoForSection } from "./sections.ts";
-import {
-  haveCompiler,
-  objectBytes,
-  objectPath,
-  testObjectNames,
-  objectTestGate,
-  tool,
-} from "./testdata.ts";
+import { haveCompiler, objectBytes, objectPath, testObjectNames } from "./testdata.ts";
+import { objectTestGate, tool } from "./testdata.ts";
 
 const { skip, t } = objectTestGate("object.test.ts");
 

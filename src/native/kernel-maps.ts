@@ -18,6 +18,10 @@ const { ptr: P, i32, i64, u64 } = FFIType;
 const SYS_bpf = 321; // x86-64
 const SYS_sched_setaffinity = 203;
 const SYS_sched_getaffinity = 204;
+const SYS_fcntl = 72;
+const F_DUPFD_CLOEXEC = 1030;
+/** Kernel map descriptors are moved at or above this number (see kernelMapCreate). */
+const HIGH_FD = 900;
 
 export const BPF_MAP_CREATE = 0;
 export const BPF_MAP_LOOKUP_ELEM = 1;
@@ -79,7 +83,15 @@ export function kernelMapCreate(m: {
   v.setUint32(16, m.flags ?? 0, true);
   attr.set(new TextEncoder().encode((m.name ?? "").slice(0, 15)), 28);
   v.setBigUint64(64, m.mapExtra ?? 0n, true);
-  return sys(SYS_bpf, BigInt(BPF_MAP_CREATE), addr(attr), BigInt(attr.length));
+  const fd = sys(SYS_bpf, BigInt(BPF_MAP_CREATE), addr(attr), BigInt(attr.length));
+  if (fd < 0) return fd;
+  // Move it out of the low numbers: Bun closes the descriptors of finished
+  // child processes asynchronously, and a number it is about to close may be
+  // the one this map just got (seen as EBADF on the map's first update).
+  const high = sys(SYS_fcntl, BigInt(fd), BigInt(F_DUPFD_CLOEXEC), BigInt(HIGH_FD));
+  if (high < 0) return fd;
+  c().close(fd);
+  return high;
 }
 
 /** An element command on map `fd`: 0 or -errno. `value` receives lookups / next keys. */

@@ -147,6 +147,16 @@ const SK_BUFF_FIELDS = u32Fields([
   ["data_end", "packet_end", 0],
 ]);
 
+/** socket_filter and sched_cls: the same __sk_buff subset. */
+const SK_BUFF: Omit<ContextSpec, "type"> = {
+  struct: "struct __sk_buff (subset: len .. data_end)",
+  size: 84,
+  rewrite: true,
+  regions: ["packet"],
+  helpers: BASE_HELPERS,
+  fields: SK_BUFF_FIELDS,
+};
+
 export const CONTEXTS: Record<ProgramType, ContextSpec> = {
   xdp: {
     type: "xdp",
@@ -164,24 +174,8 @@ export const CONTEXTS: Record<ProgramType, ContextSpec> = {
       ["egress_ifindex", "scalar"],
     ]),
   },
-  socket_filter: {
-    type: "socket_filter",
-    struct: "struct __sk_buff (subset: len .. data_end)",
-    size: 84,
-    rewrite: true,
-    regions: ["packet"],
-    helpers: BASE_HELPERS,
-    fields: SK_BUFF_FIELDS,
-  },
-  sched_cls: {
-    type: "sched_cls",
-    struct: "struct __sk_buff (subset: len .. data_end)",
-    size: 84,
-    rewrite: true,
-    regions: ["packet"],
-    helpers: BASE_HELPERS,
-    fields: SK_BUFF_FIELDS,
-  },
+  socket_filter: { type: "socket_filter", ...SK_BUFF },
+  sched_cls: { type: "sched_cls", ...SK_BUFF },
   kprobe: { type: "kprobe", ...PT_REGS },
   kretprobe: { type: "kretprobe", ...PT_REGS },
   uprobe: { type: "uprobe", ...PT_REGS },

@@ -8,6 +8,7 @@
 
 #include "common/log.h"
 #include "runtime/runtime_internal.h"
+#include "runtime/tests/region_fixture.h"
 #include "test/harness.h"
 
 #define NPROC 4
@@ -267,11 +268,9 @@ TEST(killed_lock_holder_does_not_wedge_region)
 
 TEST(processes_killed_mid_update_leave_maps_consistent)
 {
-    char name[64];
-    snprintf(name, sizeof name, "rt-churn-%d", (int)getpid());
-    struct bpftime_region *r;
-    CHECK_EQ(bpftime_region_create(name, 8 << 20, &r), 0);
-    bpftime_region_remove(name); /* children use the inherited mapping */
+    /* unlinked at once: children use the inherited mapping */
+    struct bpftime_region *r = test_region("rt", "churn", 8 << 20);
+    CHECK(r);
     int hid = bpftime_map_create(r, "h", BPFTIME_MAP_HASH, 4, 8, 64, 0, 0);
     int lid = bpftime_map_create(r, "l", BPFTIME_MAP_LRU_HASH, 4, 8, 16, 0, 0);
     bpftime_log_set_level(BPFTIME_LOG_ERROR);

@@ -312,10 +312,8 @@ static int store_prog(struct bpftime_region *r, const struct ebpf_inst *insns, u
 
 TEST(program_updates_map_through_lddw)
 {
-    struct bpftime_region *r = mk("prog");
-    CHECK(r);
-    int arr = bpftime_map_create(r, "counts", BPFTIME_MAP_ARRAY, 4, 8, 1, 0, 0);
-    CHECK(arr > 0);
+    int arr;
+    struct bpftime_region *r = mk_with_map(t, "prog", "counts", BPFTIME_MAP_ARRAY, 4, 8, 1, &arr);
     const struct ebpf_inst prog[] = {
         ST_IMM(BPF_W, 10, -4, 0),
         MOV64_REG(2, 10),
@@ -355,9 +353,8 @@ TEST(program_updates_map_through_lddw)
 
 TEST(program_reads_global_data)
 {
-    struct bpftime_region *r = mk("gdata");
-    CHECK(r);
-    int data = bpftime_map_create(r, ".data", BPFTIME_MAP_ARRAY, 4, 16, 1, 0, 0);
+    int data;
+    struct bpftime_region *r = mk_with_map(t, "gdata", ".data", BPFTIME_MAP_ARRAY, 4, 16, 1, &data);
     uint64_t init[2] = {1, 1234};
     uint32_t k = 0;
     CHECK_EQ(bpftime_map_update(r, data, &k, init, 0), 0);
@@ -386,19 +383,21 @@ TEST(program_reads_global_data)
     bpftime_region_close(r);
 }
 
+/* The tail-call tests' programs: a callee returning 42 and a caller that
+ * tail-calls slot 0 of its map 0 (2 and 6 instructions). */
+static const struct ebpf_inst callee[] = {MOV64_IMM(0, 42), EXIT()};
+static const struct ebpf_inst caller[] = {
+    LDDW_PSEUDO(2, 5, 0, 0),
+    MOV64_IMM(3, 0),
+    CALL_HELPER(12),
+    MOV64_IMM(0, 99), /* reached only if the tail call fails */
+    EXIT(),
+};
+
 TEST(tail_call_through_prog_array)
 {
-    struct bpftime_region *r = mk("tail");
-    CHECK(r);
-    int pa = bpftime_map_create(r, "jmp", BPFTIME_MAP_PROG_ARRAY, 4, 4, 2, 0, 0);
-    const struct ebpf_inst callee[] = {MOV64_IMM(0, 42), EXIT()};
-    const struct ebpf_inst caller[] = {
-        LDDW_PSEUDO(2, 5, 0, 0),
-        MOV64_IMM(3, 0),
-        CALL_HELPER(12),
-        MOV64_IMM(0, 99), /* reached only if the tail call fails */
-        EXIT(),
-    };
+    int pa;
+    struct bpftime_region *r = mk_with_map(t, "tail", "jmp", BPFTIME_MAP_PROG_ARRAY, 4, 4, 2, &pa);
     uint32_t maps[1] = {(uint32_t)pa};
     int target = store_prog(r, callee, 2, NULL, 0);
     int entry = store_prog(r, caller, 6, maps, 1);
@@ -419,13 +418,9 @@ TEST(tail_call_through_prog_array)
  * type of the first program that uses the array (else of those it holds). */
 TEST(prog_array_refuses_a_program_of_another_type)
 {
-    struct bpftime_region *r = mk("pa_type");
-    CHECK(r);
-    int pa = bpftime_map_create(r, "jmp", BPFTIME_MAP_PROG_ARRAY, 4, 4, 4, 0, 0);
-    const struct ebpf_inst callee[] = {MOV64_IMM(0, 42), EXIT()};
-    const struct ebpf_inst caller[] = {
-        LDDW_PSEUDO(2, 5, 0, 0), MOV64_IMM(3, 0), CALL_HELPER(12), MOV64_IMM(0, 99), EXIT(),
-    };
+    int pa;
+    struct bpftime_region *r =
+        mk_with_map(t, "pa_type", "jmp", BPFTIME_MAP_PROG_ARRAY, 4, 4, 4, &pa);
     uint32_t maps[1] = {(uint32_t)pa};
     /* type 6 (xdp) uses the array; 2 (kprobe) and 6 are candidates */
     int kprobe = bpftime_prog_create(r, "k", 2, "GPL", "", callee, 2, NULL, 0);
@@ -453,13 +448,9 @@ TEST(prog_array_refuses_a_program_of_another_type)
  * using the array is never run by that program's tail calls. */
 TEST(tail_call_into_another_type_falls_through)
 {
-    struct bpftime_region *r = mk("tc_type");
-    CHECK(r);
-    int pa = bpftime_map_create(r, "jmp", BPFTIME_MAP_PROG_ARRAY, 4, 4, 2, 0, 0);
-    const struct ebpf_inst callee[] = {MOV64_IMM(0, 42), EXIT()};
-    const struct ebpf_inst caller[] = {
-        LDDW_PSEUDO(2, 5, 0, 0), MOV64_IMM(3, 0), CALL_HELPER(12), MOV64_IMM(0, 99), EXIT(),
-    };
+    int pa;
+    struct bpftime_region *r =
+        mk_with_map(t, "tc_type", "jmp", BPFTIME_MAP_PROG_ARRAY, 4, 4, 2, &pa);
     uint32_t maps[1] = {(uint32_t)pa};
     int kprobe = bpftime_prog_create(r, "k", 2, "GPL", "", callee, 2, NULL, 0);
     uint32_t k = 0, v = (uint32_t)kprobe;
@@ -498,9 +489,8 @@ TEST(load_vm_is_shared_and_reference_counted)
 
 TEST(deleted_map_handle_is_retired_not_freed)
 {
-    struct bpftime_region *r = mk("retire");
-    CHECK(r);
-    int id = bpftime_map_create(r, "h", BPFTIME_MAP_HASH, 4, 4, 4, 0, 0);
+    int id;
+    struct bpftime_region *r = mk_with_map(t, "retire", "h", BPFTIME_MAP_HASH, 4, 4, 4, &id);
     struct bpftime_map *h = bpftime_map_handle(r, id);
     uint32_t k = 1;
     CHECK_EQ(bpftime_map_h_update(h, &k, &k, 0, true), 0);

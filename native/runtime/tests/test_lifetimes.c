@@ -39,6 +39,37 @@ static int load_like_url_filter(struct bpftime_region *r, uint32_t *map_ids)
     return bpftime_prog_create(r, "url_filter", 1, "GPL", "", trivial_prog, 2, map_ids, 2);
 }
 
+/* A new region holding a program like the url filter. The test fails and
+ * ends here if either cannot be made (each test runs in its own child). */
+static struct bpftime_region *mk_loaded(struct test_ctx *t, const char *tag, uint32_t *map_ids,
+                                        int *prog)
+{
+    struct bpftime_region *r = mk(tag);
+    if (!r || (*prog = load_like_url_filter(r, map_ids)) <= 0) {
+        test_fail(t, __FILE__, __LINE__, "cannot make region %s holding a program: %s", tag,
+                  r ? bpftime_last_error_message() : "no region");
+        _exit(1);
+    }
+    return r;
+}
+
+/* A new region in which this process, registered as an instance, runs a
+ * VM loaded from a program like the url filter. The test fails and ends
+ * here if any step cannot be done (each test runs in its own child). */
+static struct bpftime_region *mk_running(struct test_ctx *t, const char *tag, uint32_t *map_ids,
+                                         int *prog, struct ebpf_vm **vm)
+{
+    struct bpftime_region *r = mk(tag);
+    if (!r || bpftime_instance_register(r, 0) <= 0 ||
+        (*prog = load_like_url_filter(r, map_ids)) <= 0 ||
+        bpftime_prog_load_vm(r, (uint32_t)*prog, vm) != 0) {
+        test_fail(t, __FILE__, __LINE__, "cannot make region %s running a program: %s", tag,
+                  r ? bpftime_last_error_message() : "no region");
+        _exit(1);
+    }
+    return r;
+}
+
 TEST(load_unload_cycles_leave_the_region_flat)
 {
     /* 8 MiB holds about 30 copies of these maps: 300 cycles only fit if
@@ -60,10 +91,8 @@ TEST(load_unload_cycles_leave_the_region_flat)
 
 TEST(a_map_nobody_ever_held_stays_until_deleted)
 {
-    struct bpftime_region *r = mk("never");
-    CHECK(r);
-    int m = bpftime_map_create(r, "lonely", BPFTIME_MAP_HASH, 4, 4, 8, 0, 0);
-    CHECK(m > 0);
+    int m;
+    struct bpftime_region *r = mk_with_map(t, "never", "lonely", BPFTIME_MAP_HASH, 4, 4, 8, &m);
     CHECK_EQ(bpftime_map_collect(r), 0);
     struct bpftime_map_info mi;
     CHECK_EQ(bpftime_map_get(r, (uint32_t)m, &mi), 0);
@@ -74,11 +103,9 @@ TEST(a_map_nobody_ever_held_stays_until_deleted)
 
 TEST(map_delete_refuses_a_held_map_naming_its_holders)
 {
-    struct bpftime_region *r = mk("holders");
-    CHECK(r);
     uint32_t ids[2];
-    int p = load_like_url_filter(r, ids);
-    CHECK(p > 0);
+    int p;
+    struct bpftime_region *r = mk_loaded(t, "holders", ids, &p);
     CHECK(bpftime_pin_create(r, "counts", BPFTIME_PIN_MAP, ids[0]) > 0);
     CHECK_EQ(bpftime_map_delete(r, ids[0]), -EBUSY);
     char want[128];
@@ -125,14 +152,10 @@ TEST(a_pin_keeps_a_map_past_its_program_and_unpin_frees_it)
 
 TEST(a_process_running_a_program_holds_its_maps_until_it_lets_go)
 {
-    struct bpftime_region *r = mk("inst");
-    CHECK(r);
-    CHECK(bpftime_instance_register(r, 0) > 0);
     uint32_t ids[2];
-    int p = load_like_url_filter(r, ids);
-    CHECK(p > 0);
+    int p;
     struct ebpf_vm *vm;
-    CHECK_EQ(bpftime_prog_load_vm(r, (uint32_t)p, &vm), 0);
+    struct bpftime_region *r = mk_running(t, "inst", ids, &p, &vm);
     CHECK_EQ(bpftime_prog_delete(r, (uint32_t)p), 0);
     /* the VM still runs against the maps: they stay */
     CHECK_EQ(count_maps(r), 2);
@@ -147,11 +170,9 @@ TEST(a_process_running_a_program_holds_its_maps_until_it_lets_go)
 
 TEST(a_crashed_process_does_not_hold_maps_forever)
 {
-    struct bpftime_region *r = mk("crash");
-    CHECK(r);
     uint32_t ids[2];
-    int p = load_like_url_filter(r, ids);
-    CHECK(p > 0);
+    int p;
+    struct bpftime_region *r = mk_loaded(t, "crash", ids, &p);
     int ready[2];
     CHECK_EQ(pipe(ready), 0);
     pid_t child = fork();
@@ -177,14 +198,10 @@ TEST(a_crashed_process_does_not_hold_maps_forever)
 
 TEST(program_setup_refuses_a_map_freed_under_it)
 {
-    struct bpftime_region *r = mk("race");
-    CHECK(r);
-    CHECK(bpftime_instance_register(r, 0) > 0);
     uint32_t ids[2];
-    int p = load_like_url_filter(r, ids);
-    CHECK(p > 0);
+    int p;
     struct ebpf_vm *vm;
-    CHECK_EQ(bpftime_prog_load_vm(r, (uint32_t)p, &vm), 0);
+    struct bpftime_region *r = mk_running(t, "race", ids, &p, &vm);
     struct bpftime_instance_info ii;
     int me = bpftime_instance_next_id(r, 0);
     CHECK_EQ(bpftime_instance_get(r, (uint32_t)me, &ii), 0);

@@ -11,10 +11,8 @@ TEST_REGION_MAKER("rt-maps", 16 << 20)
 
 TEST(array_semantics)
 {
-    struct bpftime_region *r = mk("array");
-    CHECK(r);
-    int id = bpftime_map_create(r, "arr", BPFTIME_MAP_ARRAY, 4, 12, 3, 0, 0);
-    CHECK(id > 0);
+    int id;
+    struct bpftime_region *r = mk_with_map(t, "array", "arr", BPFTIME_MAP_ARRAY, 4, 12, 3, &id);
     uint32_t k = 0;
     uint8_t v[12], out[12];
     memset(out, 0xff, sizeof out);
@@ -81,11 +79,9 @@ TEST(map_spec_checks)
 
 TEST(percpu_array_control_plane_sees_all_cpus)
 {
-    struct bpftime_region *r = mk("pcpu");
-    CHECK(r);
+    int id;
+    struct bpftime_region *r = mk_with_map(t, "pcpu", "pa", BPFTIME_MAP_PERCPU_ARRAY, 4, 4, 2, &id);
     uint32_t n = bpftime_region_ncpus(r);
-    int id = bpftime_map_create(r, "pa", BPFTIME_MAP_PERCPU_ARRAY, 4, 4, 2, 0, 0);
-    CHECK(id > 0);
     struct bpftime_map_info info;
     CHECK_EQ(bpftime_map_get(r, id, &info), 0);
     CHECK_EQ(info.value_buf_size, 8 * n); /* each CPU's value rounded to 8 */
@@ -131,10 +127,8 @@ TEST(percpu_array_control_plane_sees_all_cpus)
 
 TEST(hash_semantics)
 {
-    struct bpftime_region *r = mk("hash");
-    CHECK(r);
-    int id = bpftime_map_create(r, "h", BPFTIME_MAP_HASH, 6, 8, 4, 0, 0);
-    CHECK(id > 0);
+    int id;
+    struct bpftime_region *r = mk_with_map(t, "hash", "h", BPFTIME_MAP_HASH, 6, 8, 4, &id);
     char k1[6] = "key01", k2[6] = "key02", k3[6] = "key03", k4[6] = "key04", k5[6] = "key05";
     uint64_t v = 1, out = 0;
     CHECK_EQ(bpftime_map_lookup(r, id, k1, &out), -ENOENT);
@@ -188,10 +182,8 @@ TEST(hash_semantics)
 
 TEST(hash_many_keys_and_reuse)
 {
-    struct bpftime_region *r = mk("hashmany");
-    CHECK(r);
-    int id = bpftime_map_create(r, "h", BPFTIME_MAP_HASH, 4, 4, 1000, 0, 0);
-    CHECK(id > 0);
+    int id;
+    struct bpftime_region *r = mk_with_map(t, "hashmany", "h", BPFTIME_MAP_HASH, 4, 4, 1000, &id);
     for (int round = 0; round < 3; round++) {
         for (uint32_t i = 0; i < 1000; i++) {
             uint32_t v = i * 3 + (uint32_t)round;
@@ -218,11 +210,10 @@ TEST(hash_many_keys_and_reuse)
 
 TEST(percpu_hash)
 {
-    struct bpftime_region *r = mk("pchash");
-    CHECK(r);
+    int id;
+    struct bpftime_region *r =
+        mk_with_map(t, "pchash", "ph", BPFTIME_MAP_PERCPU_HASH, 4, 8, 8, &id);
     uint32_t n = bpftime_region_ncpus(r);
-    int id = bpftime_map_create(r, "ph", BPFTIME_MAP_PERCPU_HASH, 4, 8, 8, 0, 0);
-    CHECK(id > 0);
     struct bpftime_map *h = bpftime_map_handle(r, id);
     uint32_t k = 42;
     uint64_t v = 5;
@@ -251,10 +242,8 @@ TEST(percpu_hash)
 
 TEST(lru_evicts_least_recently_used)
 {
-    struct bpftime_region *r = mk("lru");
-    CHECK(r);
-    int id = bpftime_map_create(r, "lru", BPFTIME_MAP_LRU_HASH, 4, 4, 3, 0, 0);
-    CHECK(id > 0);
+    int id;
+    struct bpftime_region *r = mk_with_map(t, "lru", "lru", BPFTIME_MAP_LRU_HASH, 4, 4, 3, &id);
     struct bpftime_map *h = bpftime_map_handle(r, id);
     for (uint32_t k = 1; k <= 3; k++)
         CHECK_EQ(bpftime_map_update(r, id, &k, &k, BPFTIME_ANY), 0);
@@ -297,11 +286,10 @@ TEST(lru_evicts_least_recently_used)
 
 TEST(lru_percpu_hash)
 {
-    struct bpftime_region *r = mk("lrupc");
-    CHECK(r);
+    int id;
+    struct bpftime_region *r =
+        mk_with_map(t, "lrupc", "lp", BPFTIME_MAP_LRU_PERCPU_HASH, 4, 4, 2, &id);
     uint32_t n = bpftime_region_ncpus(r);
-    int id = bpftime_map_create(r, "lp", BPFTIME_MAP_LRU_PERCPU_HASH, 4, 4, 2, 0, 0);
-    CHECK(id > 0);
     uint8_t *buf = calloc(n, 8);
     for (uint32_t k = 1; k <= 3; k++)
         CHECK_EQ(bpftime_map_update(r, id, &k, buf, BPFTIME_ANY), 0);
@@ -361,10 +349,8 @@ TEST(queue_and_stack)
 
 TEST(prog_array_holds_program_ids)
 {
-    struct bpftime_region *r = mk("parr");
-    CHECK(r);
-    int pa = bpftime_map_create(r, "pa", BPFTIME_MAP_PROG_ARRAY, 4, 4, 4, 0, 0);
-    CHECK(pa > 0);
+    int pa;
+    struct bpftime_region *r = mk_with_map(t, "parr", "pa", BPFTIME_MAP_PROG_ARRAY, 4, 4, 4, &pa);
     uint64_t insn = 0x95; /* exit */
     int prog = bpftime_prog_create(r, "p", 1, "GPL", "", &insn, 1, NULL, 0);
     CHECK(prog > 0);

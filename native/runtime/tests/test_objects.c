@@ -12,10 +12,8 @@ TEST_REGION_MAKER("rt-obj", 8 << 20)
 
 TEST(program_create_get_delete)
 {
-    struct bpftime_region *r = mk("prog");
-    CHECK(r);
-    int m = bpftime_map_create(r, "m", BPFTIME_MAP_ARRAY, 4, 4, 1, 0, 0);
-    CHECK(m > 0);
+    int m;
+    struct bpftime_region *r = mk_with_map(t, "prog", "m", BPFTIME_MAP_ARRAY, 4, 4, 1, &m);
     uint32_t ids[1] = {(uint32_t)m};
     uint64_t g0 = bpftime_region_generation(r);
     int p =

@@ -7,8 +7,10 @@
 #include <unistd.h>
 
 #include "runtime/runtime_internal.h"
+#include "runtime/tests/region_fixture.h"
 #include "test/harness.h"
 
+/* The name test_region() gives a region too: for tests that need the name. */
 static void region_name(char *buf, size_t len, const char *tag)
 {
     snprintf(buf, len, "rt-test-%s-%d", tag, (int)getpid());
@@ -158,11 +160,8 @@ TEST(open_from_another_process_sees_changes)
 
 TEST(allocator_reuses_and_zeroes)
 {
-    char name[64];
-    region_name(name, sizeof name, "alloc");
-    struct bpftime_region *r;
-    CHECK_EQ(bpftime_region_create(name, 8 << 20, &r), 0);
-    bpftime_region_remove(name);
+    struct bpftime_region *r = test_region("rt-test", "alloc", 8 << 20);
+    CHECK(r);
     int64_t a = bpftime_shm_alloc(r, 100);
     CHECK(a > 0);
     memset(r->base + a, 0xab, 100);
@@ -188,11 +187,8 @@ TEST(allocator_reuses_and_zeroes)
 
 TEST(allocator_coalesces_large_blocks)
 {
-    char name[64];
-    region_name(name, sizeof name, "coal");
-    struct bpftime_region *r;
-    CHECK_EQ(bpftime_region_create(name, 8 << 20, &r), 0);
-    bpftime_region_remove(name);
+    struct bpftime_region *r = test_region("rt-test", "coal", 8 << 20);
+    CHECK(r);
     int64_t a = bpftime_shm_alloc(r, 200000);
     uint64_t bump0 = r->hdr->bump - (uint64_t)(200000 + 4096 + 4095) / 4096 * 4096;
     int64_t b = bpftime_shm_alloc(r, 200000);
@@ -222,11 +218,8 @@ TEST(allocator_coalesces_large_blocks)
 
 TEST(map_too_large_for_region_fails_cleanly)
 {
-    char name[64];
-    region_name(name, sizeof name, "full");
-    struct bpftime_region *r;
-    CHECK_EQ(bpftime_region_create(name, 4 << 20, &r), 0);
-    bpftime_region_remove(name);
+    struct bpftime_region *r = test_region("rt-test", "full", 4 << 20);
+    CHECK(r);
     CHECK_EQ(bpftime_map_create(r, "big", BPFTIME_MAP_ARRAY, 4, 1024, 100000, 0, 0), -ENOMEM);
     CHECK_STR_CONTAINS(bpftime_last_error_message(), "no room");
     CHECK_EQ(bpftime_map_create(r, "big", BPFTIME_MAP_HASH, 8, 8, 4000000, 0, 0), -ENOMEM);
@@ -236,11 +229,8 @@ TEST(map_too_large_for_region_fails_cleanly)
 
 TEST(stats_switch)
 {
-    char name[64];
-    region_name(name, sizeof name, "stats");
-    struct bpftime_region *r;
-    CHECK_EQ(bpftime_region_create(name, 0, &r), 0);
-    bpftime_region_remove(name);
+    struct bpftime_region *r = test_region("rt-test", "stats", 0);
+    CHECK(r);
     CHECK_EQ(bpftime_stats_enabled(r), 0);
     bpftime_stats_set_enabled(r, 1);
     CHECK_EQ(bpftime_stats_enabled(r), 1);

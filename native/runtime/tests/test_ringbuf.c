@@ -13,10 +13,8 @@ TEST_REGION_MAKER("rt-rb", 8 << 20)
 
 TEST(output_and_read_in_order)
 {
-    struct bpftime_region *r = mk("basic");
-    CHECK(r);
-    int id = bpftime_map_create(r, "rb", BPFTIME_MAP_RINGBUF, 0, 0, 4096, 0, 0);
-    CHECK(id > 0);
+    int id;
+    struct bpftime_region *r = mk_with_map(t, "basic", "rb", BPFTIME_MAP_RINGBUF, 0, 0, 4096, &id);
     struct bpftime_map *h = bpftime_map_handle(r, id);
     char buf[256];
     uint32_t len = 99;
@@ -49,9 +47,8 @@ TEST(output_and_read_in_order)
 
 TEST(reserve_submit_discard_and_busy_blocks_consumer)
 {
-    struct bpftime_region *r = mk("resv");
-    CHECK(r);
-    int id = bpftime_map_create(r, "rb", BPFTIME_MAP_RINGBUF, 0, 0, 4096, 0, 0);
+    int id;
+    struct bpftime_region *r = mk_with_map(t, "resv", "rb", BPFTIME_MAP_RINGBUF, 0, 0, 4096, &id);
     struct bpftime_map *h = bpftime_map_handle(r, id);
     uint32_t *a = bpftime_ringbuf_reserve(h, 4);
     uint32_t *b = bpftime_ringbuf_reserve(h, 4);
@@ -84,9 +81,8 @@ TEST(reserve_submit_discard_and_busy_blocks_consumer)
 
 TEST(full_ring_drops_and_wraps)
 {
-    struct bpftime_region *r = mk("wrap");
-    CHECK(r);
-    int id = bpftime_map_create(r, "rb", BPFTIME_MAP_RINGBUF, 0, 0, 4096, 0, 0);
+    int id;
+    struct bpftime_region *r = mk_with_map(t, "wrap", "rb", BPFTIME_MAP_RINGBUF, 0, 0, 4096, &id);
     struct bpftime_map *h = bpftime_map_handle(r, id);
     CHECK(bpftime_ringbuf_reserve(h, 4096) == NULL); /* larger than the ring */
     uint8_t rec[1000];
@@ -121,9 +117,8 @@ TEST(full_ring_drops_and_wraps)
  * (8-byte header, records padded to 8, 4096-byte data area). */
 TEST(exact_capacity_and_wrap_layout)
 {
-    struct bpftime_region *r = mk("edge");
-    CHECK(r);
-    int id = bpftime_map_create(r, "rb", BPFTIME_MAP_RINGBUF, 0, 0, 4096, 0, 0);
+    int id;
+    struct bpftime_region *r = mk_with_map(t, "edge", "rb", BPFTIME_MAP_RINGBUF, 0, 0, 4096, &id);
     struct bpftime_map *h = bpftime_map_handle(r, id);
     uint8_t *data = (uint8_t *)h->rb + SHM_RB_HDR_PAGES * SHM_PAGE;
     static uint8_t big[4088];
@@ -185,10 +180,8 @@ static uint64_t now_ms(void)
  * the commit. A consumer that is never woken returns only at the timeout. */
 TEST(poll_wakes_consumer_in_another_process)
 {
-    struct bpftime_region *r = mk("wake");
-    CHECK(r);
-    int id = bpftime_map_create(r, "rb", BPFTIME_MAP_RINGBUF, 0, 0, 4096, 0, 0);
-    CHECK(id > 0);
+    int id;
+    struct bpftime_region *r = mk_with_map(t, "wake", "rb", BPFTIME_MAP_RINGBUF, 0, 0, 4096, &id);
     struct bpftime_map *h = bpftime_map_handle(r, id);
     /* timeout without data */
     uint64_t t0 = now_ms();
@@ -221,10 +214,9 @@ TEST(poll_wakes_consumer_in_another_process)
  * BPF_RB_FORCE_WAKEUP asks; BPF_RB_NO_WAKEUP never wakes. */
 TEST(commit_wakes_only_when_someone_waits_or_forced)
 {
-    struct bpftime_region *r = mk("wakeflags");
-    CHECK(r);
-    int id = bpftime_map_create(r, "rb", BPFTIME_MAP_RINGBUF, 0, 0, 4096, 0, 0);
-    CHECK(id > 0);
+    int id;
+    struct bpftime_region *r =
+        mk_with_map(t, "wakeflags", "rb", BPFTIME_MAP_RINGBUF, 0, 0, 4096, &id);
     struct bpftime_map *h = bpftime_map_handle(r, id);
     uint32_t seq = atomic_load(&h->rb->wake_seq);
     CHECK_EQ(bpftime_ringbuf_output(h, "a", 1, 0), 0);
@@ -242,11 +234,10 @@ TEST(commit_wakes_only_when_someone_waits_or_forced)
 
 TEST(perf_event_array_per_cpu_streams)
 {
-    struct bpftime_region *r = mk("perf");
-    CHECK(r);
+    int id;
+    struct bpftime_region *r =
+        mk_with_map(t, "perf", "events", BPFTIME_MAP_PERF_EVENT_ARRAY, 4, 4, 0, &id);
     uint32_t n = bpftime_region_ncpus(r);
-    int id = bpftime_map_create(r, "events", BPFTIME_MAP_PERF_EVENT_ARRAY, 4, 4, 0, 0, 0);
-    CHECK(id > 0);
     struct bpftime_map_info info;
     CHECK_EQ(bpftime_map_get(r, id, &info), 0);
     CHECK_EQ(info.max_entries, n);

@@ -9,32 +9,9 @@
 #include <stdlib.h>
 
 #include "test/harness.h"
+#include "vm/tests/prog_builder.h"
 #include "vm/vm_internal.h"
 #include "vm/x86_emit.h"
-
-struct prog {
-    struct ebpf_inst v[64];
-    uint32_t n;
-};
-
-static void prog_emit(struct prog *p, uint8_t op, uint8_t dst, uint8_t src, int16_t off,
-                      int32_t imm)
-{
-    if (p->n == sizeof p->v / sizeof p->v[0])
-        abort();
-    p->v[p->n++] = (struct ebpf_inst){.opcode = op, .dst = dst, .src = src, .off = off, .imm = imm};
-}
-
-static void prog_lddw(struct prog *p, uint8_t dst, uint64_t v)
-{
-    prog_emit(p, 0x18, dst, 0, 0, (int32_t)(uint32_t)v);
-    prog_emit(p, 0x00, 0, 0, 0, (int32_t)(uint32_t)(v >> 32));
-}
-
-static void prog_free(struct prog *p)
-{
-    p->n = 0;
-}
 
 #define FAKE_MAGIC 0x41525259u
 
@@ -281,12 +258,25 @@ static int jit_calls(struct test_ctx *t, const struct prog *p, const struct fake
     return helper_calls;
 }
 
-/* prologue of the programs below: key 0 at [r10-4], r2 = r10 - 4 */
-static void key_on_stack(struct prog *p)
+/* prologue of the programs below: key 0 at [r10-4], r2 = r10 - 4, r1 = map */
+static void lookup_prologue(struct prog *p, const struct fake_array *map)
 {
     prog_emit(p, 0x62, 10, 0, -4, 0); /* *(u32 *)(r10-4) = 0 */
     prog_emit(p, 0xbf, 2, 10, 0, 0);
     prog_emit(p, 0x07, 2, 0, 0, -4);
+    prog_lddw(p, 1, (uint64_t)(uintptr_t)map);
+}
+
+/* Ends p with the lookup (call 1) and exit, runs it once on the JIT and
+ * returns the helper calls it made; p starts over. */
+static int lookup_calls(struct test_ctx *t, struct prog *p, const struct fake_array *m,
+                        uint64_t *ret)
+{
+    prog_emit(p, 0x85, 0, 0, 0, 1);
+    prog_emit(p, 0x95, 0, 0, 0, 0);
+    int calls = jit_calls(t, p, m, ret);
+    prog_free(p);
+    return calls;
 }
 
 TEST(inline_only_when_r1_is_a_known_array_in_the_block)
@@ -299,54 +289,35 @@ TEST(inline_only_when_r1_is_a_known_array_in_the_block)
     struct prog p = {0};
 
     /* plain: inlined */
-    key_on_stack(&p);
-    prog_lddw(&p, 1, (uint64_t)(uintptr_t)&m);
-    prog_emit(&p, 0x85, 0, 0, 0, 1);
-    prog_emit(&p, 0x95, 0, 0, 0, 0);
-    CHECK_EQ(jit_calls(t, &p, &m, &ret), 0);
+    lookup_prologue(&p, &m);
+    CHECK_EQ(lookup_calls(t, &p, &m, &ret), 0);
     CHECK_EQ(ret, want);
-    prog_free(&p);
 
     /* the callback says no (a per-CPU array, say): the helper is called */
-    key_on_stack(&p);
-    prog_lddw(&p, 1, (uint64_t)(uintptr_t)&pc);
-    prog_emit(&p, 0x85, 0, 0, 0, 1);
-    prog_emit(&p, 0x95, 0, 0, 0, 0);
-    CHECK_EQ(jit_calls(t, &p, &pc, &ret), 1);
+    lookup_prologue(&p, &pc);
+    CHECK_EQ(lookup_calls(t, &p, &pc, &ret), 1);
     CHECK_EQ(ret, (uint64_t)(uintptr_t)pc.data);
-    prog_free(&p);
 
     /* r1 rewritten after the lddw (here with the same value): not inlined */
-    key_on_stack(&p);
-    prog_lddw(&p, 1, (uint64_t)(uintptr_t)&m);
+    lookup_prologue(&p, &m);
     prog_emit(&p, 0x07, 1, 0, 0, 0); /* r1 += 0 */
-    prog_emit(&p, 0x85, 0, 0, 0, 1);
-    prog_emit(&p, 0x95, 0, 0, 0, 0);
-    CHECK_EQ(jit_calls(t, &p, &m, &ret), 1);
+    CHECK_EQ(lookup_calls(t, &p, &m, &ret), 1);
     CHECK_EQ(ret, want);
-    prog_free(&p);
 
     /* a jump target between the lddw and the call: r1 may come from
      * elsewhere, not inlined */
-    key_on_stack(&p);
-    prog_lddw(&p, 1, (uint64_t)(uintptr_t)&m);
+    lookup_prologue(&p, &m);
     prog_emit(&p, 0x05, 0, 0, 0, 0); /* ja +0: the next insn is a jump target */
-    prog_emit(&p, 0x85, 0, 0, 0, 1);
-    prog_emit(&p, 0x95, 0, 0, 0, 0);
-    CHECK_EQ(jit_calls(t, &p, &m, &ret), 1);
+    CHECK_EQ(lookup_calls(t, &p, &m, &ret), 1);
     CHECK_EQ(ret, want);
-    prog_free(&p);
 
-    /* a helper call in between clobbers r1: the second lookup is a call */
-    key_on_stack(&p);
-    prog_lddw(&p, 1, (uint64_t)(uintptr_t)&m);
+    /* a helper call in between clobbers r1: the second lookup (r1
+     * unknown) is a call */
+    lookup_prologue(&p, &m);
     prog_emit(&p, 0x85, 0, 0, 0, 1); /* inlined */
     prog_emit(&p, 0xbf, 2, 10, 0, 0);
     prog_emit(&p, 0x07, 2, 0, 0, -4);
-    prog_emit(&p, 0x85, 0, 0, 0, 1); /* r1 unknown */
-    prog_emit(&p, 0x95, 0, 0, 0, 0);
-    CHECK_EQ(jit_calls(t, &p, &m, &ret), 1);
-    prog_free(&p);
+    CHECK_EQ(lookup_calls(t, &p, &m, &ret), 1);
 
     /* writes to other registers and stores keep r1 known; the lookup of a
      * key that is out of range gives NULL */
@@ -355,21 +326,14 @@ TEST(inline_only_when_r1_is_a_known_array_in_the_block)
     prog_emit(&p, 0xbf, 2, 10, 0, 0);
     prog_emit(&p, 0x07, 2, 0, 0, -4);
     prog_emit(&p, 0xb7, 3, 0, 0, 1);
-    prog_emit(&p, 0x85, 0, 0, 0, 1);
-    prog_emit(&p, 0x95, 0, 0, 0, 0);
-    CHECK_EQ(jit_calls(t, &p, &m, &ret), 0);
+    CHECK_EQ(lookup_calls(t, &p, &m, &ret), 0);
     CHECK_EQ(ret, 0);
-    prog_free(&p);
 
     /* a constant that is no map the callback knows: the helper path */
     struct fake_array none = {0};
-    key_on_stack(&p);
-    prog_lddw(&p, 1, (uint64_t)(uintptr_t)&none);
-    prog_emit(&p, 0x85, 0, 0, 0, 1);
-    prog_emit(&p, 0x95, 0, 0, 0, 0);
-    CHECK_EQ(jit_calls(t, &p, &m, &ret), 1);
+    lookup_prologue(&p, &none);
+    CHECK_EQ(lookup_calls(t, &p, &m, &ret), 1);
     CHECK_EQ(ret, 0);
-    prog_free(&p);
 
     free(m.data);
     free(pc.data);

@@ -636,13 +636,9 @@ static struct ebpf_vm *tail_lookup(void *user, uint64_t map, uint64_t index)
 
 static struct ebpf_vm *tail_vm(struct test_ctx *t, struct prog *p, struct tail_ctx *c)
 {
-    char err[256];
-    struct ebpf_vm *vm = jt_vm(p, err, sizeof err);
-    prog_free(p);
-    if (!vm) {
-        test_fail(t, __FILE__, __LINE__, "%s", err);
+    struct ebpf_vm *vm = jt_load(t, p);
+    if (!vm)
         return NULL;
-    }
     ebpf_vm_set_tail_call(vm, tail_lookup, c);
     if (ebpf_vm_compile(vm, NULL)) {
         test_fail(t, __FILE__, __LINE__, "compile: %s", ebpf_vm_error(vm));
@@ -650,6 +646,14 @@ static struct ebpf_vm *tail_vm(struct test_ctx *t, struct prog *p, struct tail_c
         return NULL;
     }
     return vm;
+}
+
+/* bpf_tail_call(r1, map 0x77, index): r2 and r3, then call 12. */
+static void emit_tail_call(struct prog *p, int32_t index)
+{
+    prog_emit(p, 0xb7, 2, 0, 0, 0x77);
+    prog_emit(p, 0xb7, 3, 0, 0, index);
+    prog_emit(p, 0x85, 0, 0, 0, 12);
 }
 
 TEST(jit_tail_calls)
@@ -661,9 +665,7 @@ TEST(jit_tail_calls)
     prog_emit(&p, 0x79, 2, 1, 0, 0);
     prog_emit(&p, 0x07, 2, 0, 0, 1);
     prog_emit(&p, 0x7b, 1, 2, 0, 0);
-    prog_emit(&p, 0xb7, 2, 0, 0, 0x77);
-    prog_emit(&p, 0xb7, 3, 0, 0, 0);
-    prog_emit(&p, 0x85, 0, 0, 0, 12);
+    emit_tail_call(&p, 0);
     prog_emit(&p, 0x07, 0, 0, 0, 1000);
     prog_emit(&p, 0x95, 0, 0, 0, 0);
     c.progs[0] = tail_vm(t, &p, &c);
@@ -671,9 +673,7 @@ TEST(jit_tail_calls)
     /* prog 1: tail-calls prog 2 with r6 set (must not leak), prog 2 returns
      * mem[0]*2 + (r1 == ctx) */
     prog_emit(&p, 0xb7, 6, 0, 0, 5);
-    prog_emit(&p, 0xb7, 2, 0, 0, 0x77);
-    prog_emit(&p, 0xb7, 3, 0, 0, 2);
-    prog_emit(&p, 0x85, 0, 0, 0, 12);
+    emit_tail_call(&p, 2);
     prog_emit(&p, 0xb7, 0, 0, 0, 99); /* not reached */
     prog_emit(&p, 0x95, 0, 0, 0, 0);
     c.progs[1] = tail_vm(t, &p, &c);
@@ -692,10 +692,8 @@ TEST(jit_tail_calls)
     prog_emit(&p, 0x0f, 0, 6, 0, 0);
     prog_emit(&p, 0x95, 0, 0, 0, 0);
     prog_emit(&p, 0x95, 0, 0, 0, 0);
-    prog_emit(&p, 0xb7, 2, 0, 0, 0x77); /* callee */
-    prog_emit(&p, 0xb7, 3, 0, 0, 2);
-    prog_emit(&p, 0xb7, 6, 0, 0, 123);
-    prog_emit(&p, 0x85, 0, 0, 0, 12);
+    prog_emit(&p, 0xb7, 6, 0, 0, 123); /* callee */
+    emit_tail_call(&p, 2);
     prog_emit(&p, 0x95, 0, 0, 0, 0);
     c.progs[3] = tail_vm(t, &p, &c);
     CHECK(c.progs[3]);
@@ -742,9 +740,7 @@ TEST(jit_code_is_not_writable)
     struct prog p = {0};
     prog_emit(&p, 0xb7, 0, 0, 0, 7);
     prog_emit(&p, 0x95, 0, 0, 0, 0);
-    char err[256];
-    struct ebpf_vm *vm = jt_vm(&p, err, sizeof err);
-    prog_free(&p);
+    struct ebpf_vm *vm = jt_load(t, &p);
     CHECK(vm);
     CHECK_EQ(ebpf_vm_compile(vm, NULL), 0);
     uintptr_t code = (uintptr_t)vm->jit_code;
@@ -801,9 +797,7 @@ TEST(jit_large_program_compiles)
             prog_emit(&p, 0x07, 0, 0, 0, 1);
     }
     prog_emit(&p, 0x95, 0, 0, 0, 0);
-    char err[256];
-    struct ebpf_vm *vm = jt_vm(&p, err, sizeof err);
-    prog_free(&p);
+    struct ebpf_vm *vm = jt_load(t, &p);
     CHECK(vm);
     struct timespec a, b;
     clock_gettime(CLOCK_MONOTONIC, &a);

@@ -1,4 +1,4 @@
-/* Shared by the JIT tests: a growable program builder, helpers, and a runner
+/* Shared by the JIT tests: the program builder (prog_builder.h), helpers, and a runner
  * that executes one program on the interpreter and on the JIT and hands back
  * both results. Set BPFTIME_JIT_DUMP=1 to print the machine code (capstone)
  * of a program whose results differ. */
@@ -10,38 +10,9 @@
 #include <stdlib.h>
 
 #include "test/harness.h"
+#include "vm/tests/prog_builder.h"
 #include "vm/vm_internal.h"
 #include "vm/x86_emit.h"
-
-struct prog {
-    struct ebpf_inst *v;
-    uint32_t n, cap;
-};
-
-static void prog_emit(struct prog *p, uint8_t op, uint8_t dst, uint8_t src, int16_t off,
-                      int32_t imm)
-{
-    if (p->n == p->cap) {
-        p->cap = p->cap ? p->cap * 2 : 256;
-        p->v = realloc(p->v, p->cap * sizeof *p->v);
-        if (!p->v)
-            abort();
-    }
-    p->v[p->n++] = (struct ebpf_inst){.opcode = op, .dst = dst, .src = src, .off = off, .imm = imm};
-}
-
-static void prog_lddw(struct prog *p, uint8_t dst, uint64_t v)
-{
-    prog_emit(p, 0x18, dst, 0, 0, (int32_t)(uint32_t)v);
-    prog_emit(p, 0x00, 0, 0, 0, (int32_t)(uint32_t)(v >> 32));
-}
-
-static void prog_free(struct prog *p)
-{
-    free(p->v);
-    p->v = NULL;
-    p->n = p->cap = 0;
-}
 
 /* helpers registered in every test VM (ids 1..3) */
 static uint64_t jt_helper_mix(uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t e)
@@ -94,6 +65,30 @@ static void jt_dump(const struct ebpf_vm *vm)
     cs_close(&h);
 }
 
+/* Loads p into a new VM (p starts over); on failure the test fails with
+ * the reason and NULL comes back. */
+static __attribute__((unused)) struct ebpf_vm *jt_load(struct test_ctx *t, struct prog *p)
+{
+    char err[256];
+    struct ebpf_vm *vm = jt_vm(p, err, sizeof err);
+    prog_free(p);
+    if (!vm)
+        test_fail(t, __FILE__, __LINE__, "%s", err);
+    return vm;
+}
+
+/* Compiles vm; on failure says why in err and destroys vm. */
+static int jt_compile(struct ebpf_vm *vm, unsigned opts, char *err, size_t errlen)
+{
+    int rc = ebpf_jit_x86_64_compile_opts(vm, opts);
+    if (rc) {
+        snprintf(err, errlen, "compile failed: %d %s", rc, ebpf_vm_error(vm));
+        ebpf_vm_destroy(vm);
+        return -1;
+    }
+    return 0;
+}
+
 struct jt_result {
     int rc_interp;
     uint64_t r_interp;
@@ -114,12 +109,8 @@ static int jt_run_both(const struct prog *p, unsigned opts, uint8_t *mem_i, uint
         ebpf_vm_destroy(vm);
         return -1;
     }
-    int rc = ebpf_jit_x86_64_compile_opts(vm, opts);
-    if (rc) {
-        snprintf(err, errlen, "compile failed: %d %s", rc, ebpf_vm_error(vm));
-        ebpf_vm_destroy(vm);
+    if (jt_compile(vm, opts, err, errlen))
         return -1;
-    }
     res->r_jit = vm->jit_entry(mem_j, len);
     if (res->r_jit != res->r_interp || memcmp(mem_i, mem_j, len) != 0)
         jt_dump(vm);
@@ -134,12 +125,8 @@ static __attribute__((unused)) int jt_run_jit(const struct prog *p, unsigned opt
     struct ebpf_vm *vm = jt_vm(p, err, errlen);
     if (!vm)
         return -1;
-    int rc = ebpf_jit_x86_64_compile_opts(vm, opts);
-    if (rc) {
-        snprintf(err, errlen, "compile failed: %d %s", rc, ebpf_vm_error(vm));
-        ebpf_vm_destroy(vm);
+    if (jt_compile(vm, opts, err, errlen))
         return -1;
-    }
     *ret = vm->jit_entry(mem, len);
     ebpf_vm_destroy(vm);
     return 0;

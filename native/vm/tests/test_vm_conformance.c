@@ -5,24 +5,20 @@
 #define I64_MIN 0x8000000000000000ULL
 #define U64_MAX 0xffffffffffffffffULL
 
-/* r0 = a; r0 OP= imm */
-#define K64(name, OP, a, imm, want) \
-    VM_CASE(name, .expect = (want), CODE(LDDW(0, a), ALU64_IMM(OP, 0, imm), EXIT()))
+/* r0 = a; r0 OP= imm, with the instruction maker `insn` (width, signedness) */
+#define K_CASE(insn, name, OP, a, imm, want) \
+    VM_CASE(name, .expect = (want), CODE(LDDW(0, a), insn(OP, 0, imm), EXIT()))
 /* r0 = a; r1 = b; r0 OP= r1 */
-#define X64(name, OP, a, b, want) \
-    VM_CASE(name, .expect = (want), CODE(LDDW(0, a), LDDW(1, b), ALU64_REG(OP, 0, 1), EXIT()))
-#define K32(name, OP, a, imm, want) \
-    VM_CASE(name, .expect = (want), CODE(LDDW(0, a), ALU32_IMM(OP, 0, imm), EXIT()))
-#define X32(name, OP, a, b, want) \
-    VM_CASE(name, .expect = (want), CODE(LDDW(0, a), LDDW(1, b), ALU32_REG(OP, 0, 1), EXIT()))
-#define SK64(name, OP, a, imm, want) \
-    VM_CASE(name, .expect = (want), CODE(LDDW(0, a), SALU64_IMM(OP, 0, imm), EXIT()))
-#define SX64(name, OP, a, b, want) \
-    VM_CASE(name, .expect = (want), CODE(LDDW(0, a), LDDW(1, b), SALU64_REG(OP, 0, 1), EXIT()))
-#define SK32(name, OP, a, imm, want) \
-    VM_CASE(name, .expect = (want), CODE(LDDW(0, a), SALU32_IMM(OP, 0, imm), EXIT()))
-#define SX32(name, OP, a, b, want) \
-    VM_CASE(name, .expect = (want), CODE(LDDW(0, a), LDDW(1, b), SALU32_REG(OP, 0, 1), EXIT()))
+#define X_CASE(insn, name, OP, a, b, want) \
+    VM_CASE(name, .expect = (want), CODE(LDDW(0, a), LDDW(1, b), insn(OP, 0, 1), EXIT()))
+#define K64(...) K_CASE(ALU64_IMM, __VA_ARGS__)
+#define X64(...) X_CASE(ALU64_REG, __VA_ARGS__)
+#define K32(...) K_CASE(ALU32_IMM, __VA_ARGS__)
+#define X32(...) X_CASE(ALU32_REG, __VA_ARGS__)
+#define SK64(...) K_CASE(SALU64_IMM, __VA_ARGS__)
+#define SX64(...) X_CASE(SALU64_REG, __VA_ARGS__)
+#define SK32(...) K_CASE(SALU32_IMM, __VA_ARGS__)
+#define SX32(...) X_CASE(SALU32_REG, __VA_ARGS__)
 
 /* ---- add / sub / mul ---- */
 K64(add64_k, BPF_ADD, 1, 2, 3)
@@ -186,22 +182,20 @@ VM_CASE(lddw_to_r9, .expect = 0xdeadbeef00000001ULL,
         CODE(LDDW(9, 0xdeadbeef00000001ULL), MOV64_REG(0, 9), EXIT()))
 
 /* ---- conditional jumps: r0 = 1 when taken ---- */
-#define JK(name, OP, a, imm, taken) \
+/* r1 = a; if (r1 OP imm) goto +1, with the jump maker `insn` (width) */
+#define JK_CASE(insn, name, OP, a, imm, taken) \
+    VM_CASE( \
+        name, .expect = (taken), \
+        CODE(MOV64_IMM(0, 0), LDDW(1, a), insn(OP, 1, imm, 1), EXIT(), MOV64_IMM(0, 1), EXIT()))
+/* r1 = a; r2 = b; if (r1 OP r2) goto +1 */
+#define JX_CASE(insn, name, OP, a, b, taken) \
     VM_CASE(name, .expect = (taken), \
-            CODE(MOV64_IMM(0, 0), LDDW(1, a), JMP_IMM(OP, 1, imm, 1), EXIT(), MOV64_IMM(0, 1), \
-                 EXIT()))
-#define JX(name, OP, a, b, taken) \
-    VM_CASE(name, .expect = (taken), \
-            CODE(MOV64_IMM(0, 0), LDDW(1, a), LDDW(2, b), JMP_REG(OP, 1, 2, 1), EXIT(), \
+            CODE(MOV64_IMM(0, 0), LDDW(1, a), LDDW(2, b), insn(OP, 1, 2, 1), EXIT(), \
                  MOV64_IMM(0, 1), EXIT()))
-#define JK32(name, OP, a, imm, taken) \
-    VM_CASE(name, .expect = (taken), \
-            CODE(MOV64_IMM(0, 0), LDDW(1, a), JMP32_IMM(OP, 1, imm, 1), EXIT(), MOV64_IMM(0, 1), \
-                 EXIT()))
-#define JX32(name, OP, a, b, taken) \
-    VM_CASE(name, .expect = (taken), \
-            CODE(MOV64_IMM(0, 0), LDDW(1, a), LDDW(2, b), JMP32_REG(OP, 1, 2, 1), EXIT(), \
-                 MOV64_IMM(0, 1), EXIT()))
+#define JK(...) JK_CASE(JMP_IMM, __VA_ARGS__)
+#define JX(...) JX_CASE(JMP_REG, __VA_ARGS__)
+#define JK32(...) JK_CASE(JMP32_IMM, __VA_ARGS__)
+#define JX32(...) JX_CASE(JMP32_REG, __VA_ARGS__)
 
 JK(jeq_k_taken, BPF_JEQ, 5, 5, 1)
 JK(jeq_k_not_taken, BPF_JEQ, 5, 6, 0)

@@ -248,6 +248,19 @@ TEST(budget_reset_to_default)
 }
 
 /* ---- regions and the bounds-check callback ---- */
+/* Loads prog and runs it without memory: exec's code, r0 in *r. A program
+ * that does not load fails the test (and no code of exec's comes back). */
+static int load_and_run(struct test_ctx *t, struct ebpf_vm *vm, const struct ebpf_inst *prog,
+                        size_t size, uint64_t *r)
+{
+    int rc = ebpf_vm_load(vm, prog, size);
+    if (rc) {
+        test_fail(t, __FILE__, __LINE__, "load: %d %s", rc, ebpf_vm_error(vm));
+        return INT32_MIN;
+    }
+    return ebpf_vm_exec(vm, NULL, 0, r);
+}
+
 static uint64_t region_ro[2] = {0x1111, 0x2222};
 static uint64_t region_rw[2];
 
@@ -264,8 +277,7 @@ TEST(region_read_and_write)
         EXIT(),
     };
     uint64_t r = 0;
-    CHECK_EQ(ebpf_vm_load(vm, prog, sizeof prog), 0);
-    CHECK_EQ(ebpf_vm_exec(vm, NULL, 0, &r), 0);
+    CHECK_EQ(load_and_run(t, vm, prog, sizeof prog, &r), 0);
     CHECK_EQ(r, 0x2222);
     CHECK_EQ(region_rw[1], 0x2222);
     ebpf_vm_destroy(vm);
@@ -277,8 +289,7 @@ TEST(region_read_only_refuses_write)
     CHECK_EQ(ebpf_vm_add_region(vm, region_ro, sizeof region_ro, false), 0);
     struct ebpf_inst prog[] = {LDDW(1, (uintptr_t)region_ro), ST_IMM(BPF_DW, 1, 0, 7), EXIT()};
     uint64_t r = 0;
-    CHECK_EQ(ebpf_vm_load(vm, prog, sizeof prog), 0);
-    CHECK_EQ(ebpf_vm_exec(vm, NULL, 0, &r), (uint64_t)-EFAULT);
+    CHECK_EQ(load_and_run(t, vm, prog, sizeof prog, &r), (uint64_t)-EFAULT);
     CHECK_STR_CONTAINS(ebpf_vm_error(vm), "out-of-bounds write of 8 bytes");
     CHECK_STR_CONTAINS(ebpf_vm_error(vm), "at instruction 2");
     CHECK_EQ(region_ro[0], 0x1111);
@@ -292,8 +303,7 @@ TEST(region_past_end_refused_and_clear)
     struct ebpf_inst prog[] = {LDDW(1, (uintptr_t)region_ro), LDX(BPF_DW, 0, 1, 9), EXIT()};
     struct ebpf_inst ok[] = {LDDW(1, (uintptr_t)region_ro), LDX(BPF_DW, 0, 1, 0), EXIT()};
     uint64_t r = 0;
-    CHECK_EQ(ebpf_vm_load(vm, prog, sizeof prog), 0);
-    CHECK_EQ(ebpf_vm_exec(vm, NULL, 0, &r), (uint64_t)-EFAULT);
+    CHECK_EQ(load_and_run(t, vm, prog, sizeof prog, &r), (uint64_t)-EFAULT);
     ebpf_vm_unload(vm);
     CHECK_EQ(ebpf_vm_load(vm, ok, sizeof ok), 0);
     CHECK_EQ(ebpf_vm_exec(vm, NULL, 0, &r), 0);
@@ -328,8 +338,7 @@ TEST(bounds_check_callback)
     struct ebpf_inst prog[] = {LDDW(1, (uintptr_t)data), LDX(BPF_DW, 0, 1, 8), EXIT()};
     struct ebpf_inst bad[] = {LDDW(1, (uintptr_t)data), STX(BPF_DW, 1, 1, 0), EXIT()};
     uint64_t r = 0;
-    CHECK_EQ(ebpf_vm_load(vm, prog, sizeof prog), 0);
-    CHECK_EQ(ebpf_vm_exec(vm, NULL, 0, &r), 0);
+    CHECK_EQ(load_and_run(t, vm, prog, sizeof prog, &r), 0);
     CHECK_EQ(r, 0xdef);
     CHECK(cb_calls >= 1);
     ebpf_vm_unload(vm);
@@ -358,8 +367,7 @@ TEST(lddw_pseudo_resolved_at_load)
     struct ebpf_inst prog[] = {LDDW_PSEUDO(1, 1, 7, 0), LDDW_PSEUDO(2, 2, 3, 16), MOV64_REG(0, 1),
                                ALU64_REG(BPF_ADD, 0, 2), EXIT()};
     uint64_t r = 0;
-    CHECK_EQ(ebpf_vm_load(vm, prog, sizeof prog), 0);
-    CHECK_EQ(ebpf_vm_exec(vm, NULL, 0, &r), 0);
+    CHECK_EQ(load_and_run(t, vm, prog, sizeof prog, &r), 0);
     CHECK_EQ(r, 0x7000000000000007ULL + 0x103010);
     ebpf_jit_fn fn;
     int have = case_try_compile(t, vm, &fn);
