@@ -79,5 +79,23 @@ describe("frozen maps", () => {
       expect({ status: res.status, error: json.error }).toEqual({ status: 409, error: "busy" });
       expect(json.message).toMatch(/is frozen/);
     }
+    // POST /v1/maps/:id/freeze freezes any map, as `map freeze` does; a second
+    // freeze is refused; the token is needed.
+    const counts = JSON.parse(cliOk(["map", "show", "counts", "--shm", shm, "--json"])).id;
+    expect((await send("PUT", `/v1/maps/${counts}/entries/0`, { value: 5 })).status).toBe(200);
+    const frozen = await send("POST", `/v1/maps/${counts}/freeze`);
+    expect({ status: frozen.status, body: await frozen.json() }).toEqual({
+      status: 200,
+      body: { frozen: true },
+    });
+    const again = await send("POST", `/v1/maps/${counts}/freeze`);
+    expect(again.status).toBeGreaterThanOrEqual(400);
+    expect(((await again.json()) as { message: string }).message).toMatch(/already frozen/);
+    const write = await send("PUT", `/v1/maps/${counts}/entries/0`, { value: 6 });
+    expect(write.status).toBe(409);
+    const anonymous = await app.handle(
+      new Request(`http://127.0.0.1/v1/maps/${counts}/freeze`, { method: "POST" }),
+    );
+    expect(anonymous.status).toBe(401);
   });
 });

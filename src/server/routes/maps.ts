@@ -6,6 +6,7 @@ import {
   deleteMapObject,
   describeMap,
   entriesPage,
+  freeze,
   lookupEntry,
   mapView,
   openMap,
@@ -36,6 +37,23 @@ export function mapRoutes(o: RouteContext) {
         security: secured,
       },
     })
+    .post(
+      "/:id/freeze",
+      ({ params }) =>
+        o.region((r) => {
+          freeze(openMap(r, params.id));
+          return { frozen: true as const };
+        }),
+      {
+        params: S.IdParam,
+        response: { 200: t.Object({ frozen: t.Literal(true) }), ...errors },
+        detail: {
+          tags: ["maps"],
+          summary: "make a map read-only to the control plane, for good (map freeze)",
+          security: secured,
+        },
+      },
+    )
     .post(
       "/:id/pop",
       ({ params }) => o.region((r) => ({ value: popOrPeek(openMap(r, params.id), true) })),
