@@ -15,6 +15,7 @@ import { objCommand } from "./obj.ts";
 import { disasmCommand } from "./disasm.ts";
 import { serveCommand } from "./serve.ts";
 import { metricsCommand, statsCommand, unloadCommand } from "./admin.ts";
+import { completionCommand } from "./completion.ts";
 
 export const commands: Command[] = [
   loadCommand,
@@ -39,5 +40,6 @@ export const commands: Command[] = [
   objCommand,
   shmCommand,
   serveCommand,
+  completionCommand,
   versionCommand,
 ];
