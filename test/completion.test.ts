@@ -21,7 +21,8 @@ function complete(words: string[]): string[] {
 describe("shell completion", () => {
   test("bash: commands, subcommands after their command, options of the command typed", () => {
     expect(bash.code).toBe(0);
-    expect(complete(["ma"])).toEqual(["map"]);
+    expect(complete(["ma"])).toEqual(["man", "map"]);
+    expect(complete(["map"])).toEqual(["map"]);
     expect(complete(["map", "d"])).toEqual(["delete", "dump"]);
     expect(complete(["map", "dump", "--h"])).toEqual(["--help", "--hist"]);
     expect(complete(["--shm", "demo", "map", "fr"])).toEqual(["freeze"]);
@@ -45,5 +46,33 @@ describe("shell completion", () => {
     const bad = cli(["completion", "tcsh"]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toBe('bpftime: completion: unknown shell "tcsh": choose bash, zsh, fish\n');
+  });
+});
+
+describe("manual page", () => {
+  const page = cli(["man"]);
+  test("bpftime man has a section for every command and subcommand of the table", () => {
+    expect(page.code).toBe(0);
+    expect(page.stdout.startsWith(".TH BPFTIME 1 ")).toBe(true);
+    const paths: string[] = [];
+    const walk = (cmds: typeof commands, prefix: string) => {
+      for (const c of cmds) {
+        const path = `${prefix} ${c.name}`;
+        if (c.run || !c.subcommands) paths.push(path);
+        walk(c.subcommands ?? [], path);
+      }
+    };
+    walk(commands, "bpftime");
+    for (const p of paths) expect(page.stdout).toContain(`.SS "${p.replace(/-/g, "\\-")}"`);
+    expect(page.stdout).toContain("\\fB\\-\\-shm\\fR \\fINAME\\fR");
+    expect(page.stdout).toContain(".SH EXIT STATUS");
+  });
+
+  const groff = Bun.which("groff");
+  if (!groff) console.log("skip: the manual page through groff: groff is not installed");
+  test.skipIf(!groff)("groff formats it without a warning", () => {
+    const r = run(["sh", "-c", "groff -man -Tutf8 -ww -z"], { stdin: page.stdout });
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
   });
 });

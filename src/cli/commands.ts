@@ -16,6 +16,7 @@ import { disasmCommand } from "./disasm.ts";
 import { serveCommand } from "./serve.ts";
 import { metricsCommand, statsCommand, unloadCommand } from "./admin.ts";
 import { completionCommand } from "./completion.ts";
+import { manCommand } from "./manpage.ts";
 
 export const commands: Command[] = [
   loadCommand,
@@ -41,5 +42,6 @@ export const commands: Command[] = [
   shmCommand,
   serveCommand,
   completionCommand,
+  manCommand,
   versionCommand,
 ];

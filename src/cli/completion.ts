@@ -114,12 +114,8 @@ export const completionCommand: Command = {
       );
     // The table imports this file: read it when run, not at load.
     const { commands } = await import("./commands.ts");
-    const root: Command = {
-      name: "bpftime",
-      summary: "",
-      subcommands: commands,
-      options: { version: { type: "boolean", short: "V", description: "print the version" } },
-    };
+    const { rootCommand } = await import("./root.ts");
+    const root: Command = { ...rootCommand, subcommands: commands };
     const gen = { bash: bashCompletion, zsh: zshCompletion, fish: fishCompletion }[
       shell as (typeof SHELLS)[number]
     ];

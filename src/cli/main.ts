@@ -8,33 +8,17 @@ import { version } from "../version.ts";
 import { label } from "./command.ts";
 import { levels, logLevel } from "../log.ts";
 import { didYouMean } from "../suggest.ts";
+import { rootCommand } from "./root.ts";
 
 // Commands load lazily inside main()'s error handling: a native library that
 // fails to load is then one clear line, not a stack trace at import time.
-const rootBase = {
-  name: "bpftime",
-  summary: "userspace eBPF runtime: run, load and attach eBPF programs inside ordinary processes",
-  description:
-    "bpftime — userspace eBPF runtime and extension framework.\n" +
-    "eBPF programs compiled with clang -target bpf run JIT-compiled inside ordinary processes\n" +
-    "(an nginx worker, any binary hooked with uprobes) with maps in shared memory.",
-  options: {
-    version: { type: "boolean" as const, short: "V", description: "print the version" },
-  },
-  examples: [
-    "bpftime load examples/build/url_filter.bpf.o",
-    "bpftime attach url_filter nginx --prefix /aaaa",
-    "bpftime run examples/build/checksum.bpf.o --engine jit",
-    "bpftime start -- ./app",
-  ],
-};
 
 async function dispatch(argv: string[]): Promise<number> {
   const { commands } = await import("./commands.ts");
   // The C data plane logs through the same logger as TypeScript (BPFTIME_LOG).
   const { installNativeLogger } = await import("../native/index.ts");
   installNativeLogger(levels.indexOf(logLevel()));
-  const root: Command = { ...rootBase, subcommands: commands };
+  const root: Command = { ...rootCommand, subcommands: commands };
   let cmd = root;
   let path = "bpftime";
   let i = 0;
