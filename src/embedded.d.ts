@@ -10,3 +10,9 @@ declare module "swagger-ui-dist/*" {
   const path: string;
   export default path;
 }
+
+// The eBPF program-facing headers `bpftime build` ships (native/include/bpftime).
+declare module "*.h" {
+  const path: string;
+  export default path;
+}

@@ -16,6 +16,7 @@ import { disasmCommand } from "./disasm.ts";
 import { serveCommand } from "./serve.ts";
 import { metricsCommand, statsCommand, unloadCommand } from "./admin.ts";
 import { completionCommand } from "./completion.ts";
+import { buildCommand } from "./build.ts";
 import { manCommand } from "./manpage.ts";
 
 export const commands: Command[] = [
@@ -35,6 +36,7 @@ export const commands: Command[] = [
   traceCommand,
   statsCommand,
   metricsCommand,
+  buildCommand,
   verifyCommand,
   runCommand,
   disasmCommand,
