@@ -140,6 +140,20 @@ describe("CLI help when things go wrong", () => {
     expect(empty.stdout).toBe("(no values counted)\n");
   });
 
+  test("with --json an error is JSON too, shaped as the API's error body", () => {
+    const r = cli(["map", "dump", "verdict_cnts", "--shm", shm, "--json"]);
+    expect(r.code).toBe(3);
+    expect(r.stdout).toBe("");
+    const body = JSON.parse(r.stderr);
+    expect(Object.keys(body).sort()).toEqual(["error", "message"]);
+    expect(body.error).toBe("not_found");
+    expect(body.message).toContain('no map named "verdict_cnts"');
+    // After `--`, --json belongs to the program started, not to bpftime.
+    expect(failure(["start", "--shm", shm, "--", "/nonexistent/prog", "--json"]).line).toMatch(
+      /^bpftime: /,
+    );
+  });
+
   test("every file a help example names exists", () => {
     const named: string[] = [];
     const walk = (cmds: Command[]) => {

@@ -37,7 +37,7 @@ export const buildCommand: Command = {
   },
   examples: [
     "bpftime build examples/url_filter.bpf.c -o /tmp/url_filter.bpf.o",
-    "bpftime build examples/opensnoop.bpf.c && bpftime load examples/opensnoop.bpf.o --attach",
+    "bpftime build examples/opensnoop.bpf.c -o /tmp/opensnoop.bpf.o && bpftime load /tmp/opensnoop.bpf.o --attach",
   ],
   run(p) {
     const source = needPositional(p, 0, "PROG.bpf.c", "bpftime build");

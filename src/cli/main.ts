@@ -69,16 +69,23 @@ async function dispatch(argv: string[]): Promise<number> {
   return typeof code === "number" ? code : 0;
 }
 
+/** Whether --json was asked for (before any `--`: after it, words belong to the program run). */
+function wantsJson(argv: string[]): boolean {
+  const end = argv.indexOf("--");
+  return (end < 0 ? argv : argv.slice(0, end)).includes("--json");
+}
+
 export async function main(argv: string[]): Promise<number> {
   try {
     return await dispatch(argv);
   } catch (e) {
-    if (e instanceof BpftimeError) {
-      process.stderr.write(`bpftime: ${e.message}\n`);
-      return exitCodes[e.code];
-    }
-    process.stderr.write(`bpftime: internal error: ${(e as Error)?.stack ?? e}\n`);
-    return exitCodes.internal;
+    const known = e instanceof BpftimeError;
+    const code = known ? e.code : "internal";
+    const message = known ? e.message : `internal error: ${(e as Error)?.stack ?? e}`;
+    // With --json, the error too is JSON, shaped as the HTTP API's error body.
+    if (wantsJson(argv)) process.stderr.write(`${JSON.stringify({ error: code, message })}\n`);
+    else process.stderr.write(`bpftime: ${message}\n`);
+    return exitCodes[code];
   }
 }
 
