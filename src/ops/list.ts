@@ -1,5 +1,6 @@
 // One snapshot of everything in a region: `bpftime list` and GET /v1/…
-import type { InstanceInfo, LinkError, Region } from "../native/index.ts";
+import type { Region } from "../native/index.ts";
+import { detailInstances, type InstanceDetail } from "./instances.ts";
 import { programTypeName } from "../attach/index.ts";
 import { formatTargetArg, targetTypeName } from "../attach/index.ts";
 import { mapTypeName } from "../enums.ts";
@@ -40,18 +41,6 @@ export interface LinkView {
   /** processes where this link failed to attach (or waits: waiting true), and why */
   errors: Array<{ pid: number; waiting: boolean; message: string }>;
 }
-export interface InstanceView {
-  id: number;
-  pid: number;
-  alive: boolean;
-  links: number[];
-  heartbeatNs: string;
-  generationSeen: string;
-  /** links that failed to attach in this process (the first few), with why */
-  linkErrors: LinkError[];
-  /** how many links failed in all */
-  failedLinks: number;
-}
 export interface RegionSnapshot {
   region: string;
   generation: string;
@@ -59,7 +48,7 @@ export interface RegionSnapshot {
   maps: MapView[];
   targets: TargetView[];
   links: LinkView[];
-  instances: InstanceView[];
+  instances: InstanceDetail[];
 }
 
 /** One program as `bpftime list` shows it (type name, links, run statistics). */
@@ -93,20 +82,6 @@ export function mapView(r: Region, id: number): MapView {
     valueSize: m.valueSize,
     maxEntries: m.maxEntries,
     flags: m.flags,
-  };
-}
-
-/** One instance as `bpftime list` shows it. */
-export function instanceView(i: InstanceInfo): InstanceView {
-  return {
-    id: i.id,
-    pid: i.pid,
-    alive: i.alive,
-    links: i.linkIds,
-    heartbeatNs: i.heartbeatNs.toString(),
-    generationSeen: i.generationSeen.toString(),
-    linkErrors: i.linkErrors,
-    failedLinks: i.failedLinks,
   };
 }
 
@@ -150,6 +125,6 @@ export function snapshot(r: Region): RegionSnapshot {
         ),
       };
     }),
-    instances: instances.map(instanceView),
+    instances: detailInstances(instances),
   };
 }

@@ -197,7 +197,7 @@ export const SnapshotSchema = t.Object({
   maps: t.Array(MapSchema),
   targets: t.Array(TargetSchema),
   links: t.Array(LinkSchema),
-  instances: t.Array(InstanceViewSchema),
+  instances: t.Array(InstanceSchema),
 });
 
 export const AttachBody = t.Object({
