@@ -140,6 +140,17 @@ describe("CLI help when things go wrong", () => {
     expect(empty.stdout).toBe("(no values counted)\n");
   });
 
+  test('map lookup --json names the key as map dump does (1, not the "1" typed)', () => {
+    const got = JSON.parse(
+      cli(["map", "lookup", "verdict_counts", "0x1", "--shm", shm, "--json"]).stdout,
+    );
+    const dumped = JSON.parse(
+      cli(["map", "dump", "verdict_counts", "--shm", shm, "--json"]).stdout,
+    );
+    expect(got).toEqual(dumped.find((e: { key: unknown }) => e.key === 1));
+    expect(got.key).toBe(1);
+  });
+
   test("with --json an error is JSON too, shaped as the API's error body", () => {
     const r = cli(["map", "dump", "verdict_cnts", "--shm", shm, "--json"]);
     expect(r.code).toBe(3);

@@ -6,7 +6,7 @@ import {
   describeMap,
   dumpEntries,
   freeze,
-  lookup,
+  lookupEntry,
   openMap,
   popOrPeek,
   remove,
@@ -144,9 +144,9 @@ const lookupCmd: Command = {
   run(p) {
     const ref = needPositional(p, 0, "MAP (id or name)", "bpftime map lookup");
     const key = needPositional(p, 1, "KEY", "bpftime map lookup");
-    const v = withRegion(str(p, "shm"), (r) => lookup(openMap(r, ref), key));
-    if (flag(p, "json")) return printJson({ key, value: v });
-    console.log(toJson(v));
+    const e = withRegion(str(p, "shm"), (r) => lookupEntry(openMap(r, ref), key));
+    if (flag(p, "json")) return printJson(e);
+    console.log(toJson(e.value));
   },
 };
 

@@ -2,7 +2,8 @@
 // `lookup`, `update` and `delete` (maps.ts) with offsets, and values that
 // arrive as JSON values rather than command-line text.
 import { BpftimeError } from "../errors.ts";
-import { dumpEntries, lookup, remove, update, type MapHandle } from "./maps.ts";
+import { dumpEntries, formatKey, lookup, parseKey, remove, update } from "./maps.ts";
+import { type MapHandle } from "./maps.ts";
 
 export interface EntriesPage {
   entries: Array<{ key: unknown; value: unknown }>;
@@ -35,9 +36,14 @@ export function valueText(m: MapHandle, v: unknown): string {
   return JSON.stringify(v);
 }
 
-/** One key's value, formatted; not_found when absent (GET /v1/maps/:id/entries/:key). */
-export function lookupEntry(m: MapHandle, key: string): { key: string; value: unknown } {
-  return { key, value: lookup(m, key) };
+/**
+ * One key's value, formatted; not_found when absent (`map lookup`, GET
+ * /v1/maps/:id/entries/:key). The key is formatted as `map dump` shows it
+ * (`1`, not the `"1"` typed), so both read the same.
+ */
+export function lookupEntry(m: MapHandle, key: string): { key: unknown; value: unknown } {
+  const value = lookup(m, key);
+  return { key: formatKey(m, parseKey(m, key)), value };
 }
 
 /** Stores `value` (JSON or hex) under `key` with flag any|noexist|exist (PUT /v1/maps/:id/entries/:key). */

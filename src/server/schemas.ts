@@ -120,7 +120,7 @@ export const EntriesPageSchema = t.Object({
   nextOffset: t.Nullable(t.Integer()),
 });
 
-export const EntrySchema = t.Object({ key: t.String(), value: Json });
+export const EntrySchema = t.Object({ key: Json, value: Json });
 
 export const UpdateBody = t.Object({
   value: t.Union(
