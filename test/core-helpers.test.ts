@@ -38,4 +38,26 @@ describe.skipIf(skip)("helpers, kernel vs bpftime", () => {
     },
     T,
   );
+
+  for (const [prog, helper] of [
+    ["read_user", "bpf_probe_read_user"],
+    ["read_compat", "bpf_probe_read (legacy)"],
+    ["read_compat_str", "bpf_probe_read_str (legacy)"],
+  ] as const)
+    test(
+      `${helper}: same return values and the same destination bytes`,
+      () => {
+        build("strings", [prog]);
+        const target = join(dir, "strings");
+        const links = [{ prog, type: "uprobe", arg: `${target}:take` }];
+        const { k, u } = mapOnBothSides(join(dir, `${prog}.bpf.o`), links, [target], "out");
+        const byKey = (rows: typeof k) =>
+          Object.fromEntries(rows.map((r) => [r.key, r.value])) as Record<number, unknown>;
+        expect(k).toHaveLength(81);
+        // Faults are among the cases (an unmapped page): they must match too.
+        expect(k.some((r) => (r.value as { ret: number }).ret < 0)).toBe(true);
+        expect(byKey(u)).toEqual(byKey(k));
+      },
+      T,
+    );
 });
