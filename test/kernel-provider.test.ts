@@ -207,6 +207,27 @@ describe.skipIf(skip)("kernel provider", () => {
     T,
   );
 
+  test("map lookup, update and delete --kernel act on the pinned kernel map, as on a region's", () => {
+    load(join(dir, "malloc.bpf.o"));
+    const m = "malloc_calls";
+    // bpftool reads the kernel map independently of us.
+    const bpftoolHas = () =>
+      run(["bpftool", "map", "dump", "pinned", join(root, "malloc", "maps", m), "-j"]).stdout;
+    expect(ok("map", "update", "--kernel", m, "4242", "7").trim()).toBe("updated");
+    expect(JSON.parse(ok("map", "lookup", "--kernel", m, "4242", "--json"))).toEqual({
+      key: 4242,
+      value: 7,
+    });
+    expect(bpftoolHas()).toMatch(/"key":4242,"value":7|"key":\["0x92","0x10"/);
+    expect(dump(m).get(4242)).toBe(7);
+    // BPF_NOEXIST on a present key: refused by the kernel, exit 8 (exists).
+    expect(fails("map", "update", "--kernel", m, "4242", "8", "--flag", "noexist").code).toBe(8);
+    expect(ok("map", "delete", "--kernel", m, "4242").trim()).toBe("deleted");
+    expect(fails("map", "lookup", "--kernel", m, "4242").code).toBe(3);
+    expect(fails("map", "delete", "--kernel", m, "4242").code).toBe(3);
+    expect(fails("map", "lookup", "--kernel", m, "1", "--shm", "x").code).toBe(2);
+  });
+
   test(
     "removing an object detaches its links and frees its pins",
     () => {

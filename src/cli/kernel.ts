@@ -28,7 +28,7 @@ const need = (p: Parsed, i: number, what: string, path: string) =>
 const json = (p: Parsed) => flag(p, "json");
 
 /** Options that mean nothing with --kernel are refused rather than ignored. */
-function refuse(p: Parsed, path: string, names: string[]): void {
+export function refuse(p: Parsed, path: string, names: string[]): void {
   for (const n of names)
     if (p.values[n] !== undefined && p.values[n] !== false)
       throw new BpftimeError("usage", `${path}: --${n} does not apply with --kernel`);

@@ -12,7 +12,9 @@ import {
   remove,
   update,
 } from "../ops/index.ts";
-import { mapView } from "../ops/index.ts";
+import { mapView, openKernelMapHandle, type MapHandle } from "../ops/index.ts";
+import type { Parsed } from "./command.ts";
+import { BpftimeError } from "../errors.ts";
 import {
   histogramBuckets,
   histogramsInValues,
@@ -20,7 +22,7 @@ import {
   log2HistogramLines,
 } from "../ops/index.ts";
 import { printJson, table, toJson } from "./output.ts";
-import { kernelMapDump, kernelOption } from "./kernel.ts";
+import { kernelMapDump, kernelOption, refuse } from "./kernel.ts";
 
 const keyHelp =
   'Keys and values are JSON through the object\'s BTF (e.g. 42, "str", {"pid":1}) when\n' +
@@ -137,25 +139,38 @@ const dump: Command = {
 const lookupCmd: Command = {
   name: "lookup",
   summary: "print the value of one key",
-  usage: "MAP KEY [--shm NAME] [--json]",
-  description: "Print the value stored under KEY in MAP.\n" + keyHelp,
-  options: { ...shmOption, ...jsonOption },
-  examples: ["bpftime map lookup verdict_counts 1"],
+  usage: "MAP KEY [--shm NAME | --kernel] [--json]",
+  description:
+    "Print the value stored under KEY in MAP (with --kernel: a pinned kernel map).\n" + keyHelp,
+  options: { ...shmOption, ...jsonOption, ...kernelOption },
+  examples: [
+    "bpftime map lookup verdict_counts 1",
+    "bpftime map lookup --kernel malloc_calls 1234",
+  ],
   run(p) {
     const ref = needPositional(p, 0, "MAP (id or name)", "bpftime map lookup");
     const key = needPositional(p, 1, "KEY", "bpftime map lookup");
-    const e = withRegion(str(p, "shm"), (r) => lookupEntry(openMap(r, ref), key));
+    const e = withMap(p, ref, "map lookup", (m) => lookupEntry(m, key));
     if (flag(p, "json")) return printJson(e);
     console.log(toJson(e.value));
   },
 };
 
+/** Runs fn on MAP: a region's (--shm) or, with --kernel, a pinned kernel map's. */
+function withMap<T>(p: Parsed, ref: string, path: string, fn: (m: MapHandle) => T): T {
+  if (!flag(p, "kernel")) return withRegion(str(p, "shm"), (r) => fn(openMap(r, ref)));
+  refuse(p, path, ["shm"]);
+  return fn(openKernelMapHandle(ref));
+}
+
 const updateCmd: Command = {
   name: "update",
   summary: "set the value of a key (push, for queues and stacks)",
-  usage: "MAP [KEY] VALUE [--flag any|noexist|exist] [--shm NAME]",
+  usage: "MAP [KEY] VALUE [--flag any|noexist|exist] [--shm NAME | --kernel]",
   description:
-    "Store VALUE under KEY (queue/stack: push VALUE) with the kernel's update flags.\n" + keyHelp,
+    "Store VALUE under KEY (queue/stack: push VALUE) with the kernel's update flags (with\n" +
+    "--kernel: in a pinned kernel map).\n" +
+    keyHelp,
   options: {
     flag: {
       type: "string",
@@ -164,6 +179,7 @@ const updateCmd: Command = {
     },
     ...shmOption,
     ...jsonOption,
+    ...kernelOption,
   },
   examples: [
     "bpftime map update verdict_counts 0 100",
@@ -173,8 +189,7 @@ const updateCmd: Command = {
     const ref = needPositional(p, 0, "MAP (id or name)", "bpftime map update");
     const [a, b] = [p.positionals[1], p.positionals[2]];
     needPositional(p, 1, "VALUE", "bpftime map update");
-    withRegion(str(p, "shm"), (r) => {
-      const m = openMap(r, ref);
+    withMap(p, ref, "map update", (m) => {
       if (b === undefined) update(m, undefined, a!, str(p, "flag") ?? "any");
       else update(m, a, b, str(p, "flag") ?? "any");
     });
@@ -195,18 +210,27 @@ const deleteCmd: Command = {
     "refusal names them. Maps are also freed by themselves when their last holder goes\n" +
     "(`bpftime unload`, `bpftime unpin`, a process letting go or exiting).\n" +
     keyHelp,
-  options: { ...shmOption, ...jsonOption },
-  examples: ["bpftime map delete malloc_calls 1234", "bpftime map delete 7"],
+  options: { ...shmOption, ...jsonOption, ...kernelOption },
+  examples: [
+    "bpftime map delete malloc_calls 1234",
+    "bpftime map delete 7",
+    "bpftime map delete --kernel malloc_calls 1234",
+  ],
   run(p) {
     const ref = needPositional(p, 0, "MAP (id or name)", "bpftime map delete");
     const key = p.positionals[1];
+    if (key === undefined && flag(p, "kernel"))
+      throw new BpftimeError(
+        "usage",
+        "map delete --kernel: give a KEY (a kernel map goes with its object: `bpftime shm remove --kernel OBJECT`)",
+      );
     if (key === undefined) {
       const out = withRegion(str(p, "shm"), (r) => deleteMapObject(r, ref));
       if (flag(p, "json")) return printJson(out);
       console.log(`removed map ${out.deleted}`);
       return;
     }
-    withRegion(str(p, "shm"), (r) => remove(openMap(r, ref), key));
+    withMap(p, ref, "map delete", (m) => remove(m, key));
     if (flag(p, "json")) return printJson({ deleted: true });
     console.log("deleted");
   },

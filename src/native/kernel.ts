@@ -39,6 +39,7 @@ const libbpfSymbols = {
   bpf_map_create: { args: [u32, P, u32, u32, u32, P], returns: i32 },
   bpf_map_update_elem: { args: [i32, P, P, u64], returns: i32 },
   bpf_map_lookup_elem: { args: [i32, P, P], returns: i32 },
+  bpf_map_delete_elem: { args: [i32, P], returns: i32 },
   bpf_map_get_next_key: { args: [i32, P, P], returns: i32 },
   bpf_link_create: { args: [i32, i32, u32, P], returns: i32 },
   bpf_prog_load: { args: [u32, P, P, P, u64, P], returns: i32 },
@@ -427,6 +428,11 @@ export function mapCreate(
 
 export function mapUpdate(fd: number, key: Uint8Array, value: Uint8Array, flags = 0): void {
   check(libs().bpf.bpf_map_update_elem(fd, key, value, flags), "map update");
+}
+
+/** Deletes `key`; throws KernelError (ENOENT when absent). */
+export function mapDelete(fd: number, key: Uint8Array): void {
+  check(libs().bpf.bpf_map_delete_elem(fd, key), "map delete");
 }
 
 /** The value, or undefined when the key is absent. */

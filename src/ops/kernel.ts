@@ -2,7 +2,12 @@
 // load, attach, detach, list and remove come straight from src/attach/kernel/;
 // map dumps reuse src/ops/maps.ts's key/value formatting through a
 // MapHandle-like object built from the kernel's map info and BTF.
-import { kernelMapEntries, openKernelMap, type KernelMapHandle } from "../attach/index.ts";
+import {
+  kernelMapElements,
+  kernelMapEntries,
+  openKernelMap,
+  type KernelMapHandle,
+} from "../attach/index.ts";
 import { formatKey, formatMapValue, type MapHandle } from "./maps.ts";
 import { parseBtf } from "../btf/index.ts";
 import type { Region } from "../native/index.ts";
@@ -15,7 +20,11 @@ export {
   removeKernelObject,
 } from "../attach/index.ts";
 
-/** A src/ops/maps.ts MapHandle over a kernel map (formatting only: no region behind it). */
+/**
+ * A src/ops/maps.ts MapHandle over a pinned kernel map: its element operations
+ * go to the kernel (bpf() on the pin), so `map lookup|update|delete --kernel`
+ * run the same code as on a region's map.
+ */
 function kernelMapHandle(m: KernelMapHandle): MapHandle {
   let btf: MapHandle["btf"];
   if (m.btf) {
@@ -27,7 +36,7 @@ function kernelMapHandle(m: KernelMapHandle): MapHandle {
   }
   const stride = Math.ceil(m.info.valueSize / 8) * 8;
   return {
-    r: undefined as unknown as Region,
+    r: kernelMapElements(m) as unknown as Region,
     id: m.info.id,
     info: {
       id: m.info.id,
@@ -58,4 +67,9 @@ export function kernelDumpEntries(ref: string): Array<{ key: unknown; value: unk
     key: formatKey(h, e.key),
     value: formatMapValue(h, e.value),
   }));
+}
+
+/** A pinned kernel map (name, OBJECT/NAME or kernel id) as a MapHandle (`map lookup|update|delete --kernel`). */
+export function openKernelMapHandle(ref: string): MapHandle {
+  return kernelMapHandle(openKernelMap(ref));
 }

@@ -55,4 +55,9 @@ export {
 } from "./uprobe-target.ts";
 export { attachKernel, detachKernel, type KernelAttached, type KernelDetached } from "./attach.ts";
 export { kernelSnapshot, type KernelSnapshot } from "./list.ts";
-export { kernelMapEntries, openKernelMap, type KernelMapHandle } from "./maps.ts";
+export {
+  kernelMapElements,
+  kernelMapEntries,
+  openKernelMap,
+  type KernelMapHandle,
+} from "./maps.ts";

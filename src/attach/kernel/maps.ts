@@ -4,9 +4,11 @@ import { BpftimeError } from "../../errors.ts";
 import {
   ensureLibbpf,
   kernelBtf,
+  mapDelete,
   mapInfo,
   mapLookup,
   mapNextKey,
+  mapUpdate,
   possibleCpus,
   type KernelMapInfo,
 } from "../../native/index.ts";
@@ -70,4 +72,21 @@ export function kernelMapEntries(
     }
     return out;
   });
+}
+
+/**
+ * Element operations on a pinned kernel map, shaped as the region's (a map id
+ * argument that is ignored, lookups and next keys that answer null at the
+ * end), so src/ops/maps.ts's lookup, update, delete and dump serve both.
+ */
+export function kernelMapElements(m: KernelMapHandle) {
+  return {
+    mapLookup: (_id: number, key: Uint8Array | null, size: number) =>
+      withPinned(m.path, (fd) => mapLookup(fd, key ?? new Uint8Array(0), size)?.slice() ?? null),
+    mapNextKey: (_id: number, key: Uint8Array | null, size: number) =>
+      withPinned(m.path, (fd) => mapNextKey(fd, key, size)?.slice() ?? null),
+    mapUpdate: (_id: number, key: Uint8Array | null, value: Uint8Array, flags: bigint) =>
+      withPinned(m.path, (fd) => mapUpdate(fd, key ?? new Uint8Array(0), value, Number(flags))),
+    mapDeleteElem: (_id: number, key: Uint8Array) => withPinned(m.path, (fd) => mapDelete(fd, key)),
+  };
 }
