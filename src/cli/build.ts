@@ -1,6 +1,6 @@
 import type { Command } from "./command.ts";
 import { flag, jsonOption, needPositional, str } from "./command.ts";
-import { buildProgram } from "../ops/build.ts";
+import { buildProgram } from "../ops/index.ts";
 import { printJson } from "./output.ts";
 
 export const buildCommand: Command = {

@@ -28,3 +28,4 @@ export * from "./stream.ts";
 export * from "./uprobe-target.ts";
 export * from "./auto-attach.ts";
 export * from "./hist.ts";
+export * from "./build.ts";
