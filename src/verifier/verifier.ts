@@ -276,6 +276,17 @@ const cmpKind = (op: number): CmpKind | undefined => jumpMnemonic(op);
 const accessBytes = (insn: Instruction): number => sizeBytes(sizeOf(insn.opcode));
 
 /** Map types each map-taking helper accepts (others: any map but ringbuf/prog_array). */
+/** Maps whose elements are looked up and updated by key. */
+const KEYED_MAPS: readonly MapType[] = [
+  "hash",
+  "array",
+  "percpu_hash",
+  "percpu_array",
+  "lru_hash",
+  "lru_percpu_hash",
+  "lpm_trie",
+];
+
 const HELPER_MAP_TYPES: Record<string, readonly MapType[]> = {
   tail_call: ["prog_array"],
   get_stackid: ["stack_trace"],
@@ -286,24 +297,8 @@ const HELPER_MAP_TYPES: Record<string, readonly MapType[]> = {
   map_push_elem: ["queue", "stack", "bloom_filter"],
   map_pop_elem: ["queue", "stack"],
   map_peek_elem: ["queue", "stack", "bloom_filter"],
-  map_lookup_elem: [
-    "hash",
-    "array",
-    "percpu_hash",
-    "percpu_array",
-    "lru_hash",
-    "lru_percpu_hash",
-    "lpm_trie",
-  ],
-  map_update_elem: [
-    "hash",
-    "array",
-    "percpu_hash",
-    "percpu_array",
-    "lru_hash",
-    "lru_percpu_hash",
-    "lpm_trie",
-  ],
+  map_lookup_elem: KEYED_MAPS,
+  map_update_elem: KEYED_MAPS,
   // arrays as the kernel: the call verifies and fails at run time with -EINVAL
   map_delete_elem: [
     "hash",
