@@ -14,8 +14,10 @@ say() { printf 'setup: %s\n' "$*" >&2; }
 # bpftool: the kernel baseline in tests and benches, llvm-19: llvm-objdump-19 for
 # the ISA v4 disassembly tests, clang-format: the C style check, bpftrace: the
 # unmodified-application tests (bpftime load -- bpftrace …), systemtap-sdt-dev:
-# <sys/sdt.h> for the USDT tests, python3.11: a real binary with USDT probes.
-packages=(clang llvm clang-19 llvm-19 clang-format libbpf-dev libcapstone-dev nginx nginx-dev gcc make pkg-config curl wrk bpftool bpftrace systemtap-sdt-dev python3.11)
+# <sys/sdt.h> for the USDT tests, python3.11: a real binary with USDT probes,
+# chromium: the web console's browser tests (driven by playwright-core),
+# linux-perf: cycles per request in bench/nginx.
+packages=(clang llvm clang-19 llvm-19 clang-format libbpf-dev libcapstone-dev nginx nginx-dev gcc make pkg-config curl wrk bpftool bpftrace systemtap-sdt-dev python3.11 chromium linux-perf)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
