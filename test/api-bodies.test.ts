@@ -109,3 +109,78 @@ describe("API references", () => {
     );
   });
 });
+
+describe("API document", () => {
+  test("the OpenAPI document has every route, its responses and every request body's schema", async () => {
+    const { app } = createApp({
+      shm: newRegion(),
+      token: "b".repeat(32),
+      protectReads: false,
+      allowedHosts: [],
+    });
+    const doc = (await (await app.handle(new Request("http://127.0.0.1/docs/json"))).json()) as {
+      paths: Record<string, Record<string, any>>;
+    };
+    const routes = app.routes.filter(
+      (r) => !(r.hooks as any)?.detail?.hide && !r.path.startsWith("/docs") && r.method !== "HEAD",
+    );
+    expect(routes.length).toBeGreaterThan(25);
+    for (const r of routes) {
+      const where = `${r.method} ${r.path}`;
+      const op = doc.paths[r.path.replace(/:([^/]+)/g, "{$1}")]?.[r.method.toLowerCase()];
+      expect({ where, documented: op !== undefined }).toEqual({ where, documented: true });
+      // a success answer with a described content (a JSON schema, an event stream, text)
+      const ok = Object.entries(op.responses ?? {}).filter(([s]) => /^2/.test(s));
+      const content = ok.flatMap(([, v]: [string, any]) => Object.entries(v.content ?? {}));
+      expect({ where, successContent: content.length > 0 }).toEqual({
+        where,
+        successContent: true,
+      });
+      for (const [type, c] of content as Array<[string, any]>)
+        if (type === "application/json")
+          expect({ where, schema: typeof c.schema?.type }).toEqual({ where, schema: "string" });
+      // a route whose handler validates a body documents that body's fields
+      const body = (r.hooks as any)?.body as { properties?: Record<string, unknown> } | undefined;
+      if (!body) continue;
+      const schema = op.requestBody?.content?.["application/json"]?.schema;
+      expect({ where, fields: Object.keys(schema?.properties ?? {}).sort() }).toEqual({
+        where,
+        fields: Object.keys(body.properties ?? {}).sort(),
+      });
+    }
+    // the JSON bodies the issue found undocumented
+    for (const [path, method] of [
+      ["/v1/links", "post"],
+      ["/v1/links/{id}", "patch"],
+      ["/v1/maps/{id}/entries/{key}", "put"],
+      ["/v1/region/stats", "post"],
+    ] as const)
+      expect(doc.paths[path]![method].requestBody.content["application/json"].schema.type).toBe(
+        "object",
+      );
+  });
+
+  test("a body with several bad fields is one 400 naming each of them", async () => {
+    const shm = newRegion();
+    cliOk(["load", join(buildExamples(), "url_filter.bpf.o"), "--shm", shm]);
+    const send = appFor(shm);
+    const res = await send(
+      "POST",
+      "/v1/links",
+      JSON.stringify({ program: [1], type: 3, cookie: -1 }),
+    );
+    const body = (await res.json()) as { error: string; message: string };
+    expect({ status: res.status, error: body.error }).toEqual({
+      status: 400,
+      error: "invalid_request",
+    });
+    expect(body.message.split("\n")).toHaveLength(1);
+    for (const field of ["program", "type", "cookie"])
+      expect(body.message).toContain(`invalid body/${field}: `);
+    expect(body.message).toContain("cookie must be a non-negative integer");
+    expect(body.message).toContain("program must be an id");
+    // nothing was linked
+    const links = (await (await send("GET", "/v1/links", "")).json()) as unknown[];
+    expect(links).toEqual([]);
+  });
+});

@@ -10,6 +10,7 @@ import { toJsonValue } from "../json.ts";
 import { withRegion } from "../ops/index.ts";
 import { errorBody, statusOf, toApiError } from "./errors.ts";
 import { guard, type GuardOptions } from "./guard.ts";
+import { validationMessage, type ValidationFailure } from "./validation.ts";
 import { docs } from "./docs.ts";
 import { EventHub } from "./sse.ts";
 import type { RouteContext } from "./routes/context.ts";
@@ -70,23 +71,7 @@ export function createApp(o: AppOptions) {
       }
       if (code === "VALIDATION") {
         set.status = 400;
-        const v = error as {
-          type?: string;
-          valueError?: { path?: string; message?: string };
-          all?: Array<{ summary?: string; path?: string }>;
-          customError?: unknown;
-        };
-        const first = v.all?.[0];
-        const path = v.valueError?.path || first?.path || "";
-        const where = ["body", "query", "params"].includes(v.type ?? "")
-          ? `${v.type}${path}`
-          : path.replace(/^\//, "") || "request";
-        const why =
-          (typeof v.customError === "string" && v.customError) ||
-          first?.summary ||
-          v.valueError?.message ||
-          "does not match the schema";
-        return errorBody("invalid_request", `invalid ${where}: ${why}; see /docs`);
+        return errorBody("invalid_request", validationMessage(error as ValidationFailure));
       }
       if (code === "PARSE" && !(error.cause instanceof Error)) {
         set.status = 400;

@@ -104,6 +104,14 @@ export async function parseJsonBody({ request }: { request: Request }): Promise<
   return checkJsonShape(v);
 }
 
+/**
+ * The `parse` hook of every JSON route: the bounded parser above, then
+ * "application/json", which is never reached (parseJsonBody answers or
+ * throws) but tells the OpenAPI generator the body is JSON of the route's
+ * schema, so /docs shows every request body.
+ */
+export const jsonBody = [parseJsonBody, "application/json" as const];
+
 export interface ObjectUpload {
   bytes: Uint8Array;
   /** File name from the multipart part, if any. */

@@ -83,7 +83,9 @@ export const PinSchema = t.Object({
 const Ref = (description: string) =>
   t.Union([t.Integer({ minimum: 0 }), t.String()], {
     description: `${description}: id (number or string) or unique name`,
+    error: `${description.replace(/^the /, "")} must be an id (a number or a string) or a unique name`,
   });
+
 export const refText = (ref: number | string): string => String(ref);
 
 export const PinBody = t.Object({

@@ -2,7 +2,7 @@
 import { Elysia, t } from "elysia";
 import { HttpError } from "../errors.ts";
 import { attach, detach, replace, snapshot } from "../../ops/index.ts";
-import { parseJsonBody } from "../body.ts";
+import { jsonBody } from "../body.ts";
 import * as S from "../schemas.ts";
 import { errors, secured, type RouteContext } from "./context.ts";
 
@@ -30,7 +30,7 @@ export function linkRoutes(o: RouteContext) {
         return res;
       },
       {
-        parse: parseJsonBody,
+        parse: jsonBody,
         body: S.AttachBody,
         response: { 201: S.AttachedSchema, ...errors, 409: S.ErrorSchema },
         detail: {
@@ -57,7 +57,7 @@ export function linkRoutes(o: RouteContext) {
       "/v1/links/:id",
       ({ params, body }) => o.region((r) => replace(r, params.id, S.refText(body.program))),
       {
-        parse: parseJsonBody,
+        parse: jsonBody,
         params: t.Object({ id: t.String() }),
         body: S.ReplaceBody,
         response: { 200: S.ReplacedSchema, ...errors },

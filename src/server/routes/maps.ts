@@ -13,7 +13,7 @@ import {
   popOrPeek,
   updateEntry,
 } from "../../ops/index.ts";
-import { parseJsonBody } from "../body.ts";
+import { jsonBody } from "../body.ts";
 import * as S from "../schemas.ts";
 import { errors, secured, type RouteContext } from "./context.ts";
 
@@ -119,7 +119,7 @@ export function mapRoutes(o: RouteContext) {
       ({ params, body }) =>
         o.region((r) => updateEntry(openMap(r, params.id), params.key, body.value, body.flag)),
       {
-        parse: parseJsonBody,
+        parse: jsonBody,
         params: t.Object({ id: t.String(), key: t.String() }),
         body: S.UpdateBody,
         response: { 200: t.Object({ updated: t.Boolean() }), ...errors, 409: S.ErrorSchema },

@@ -1,7 +1,7 @@
 // /v1/pins: list pins, pin a map or program under a name, remove a pin.
 import { Elysia, t } from "elysia";
 import { listPins, pinObject, unpin } from "../../ops/index.ts";
-import { parseJsonBody } from "../body.ts";
+import { jsonBody } from "../body.ts";
 import * as S from "../schemas.ts";
 import { errors, secured, type RouteContext } from "./context.ts";
 
@@ -19,7 +19,7 @@ export function pinRoutes(o: RouteContext) {
         return pin;
       },
       {
-        parse: parseJsonBody,
+        parse: jsonBody,
         body: S.PinBody,
         response: { 201: S.PinSchema, ...errors, 409: S.ErrorSchema },
         detail: {

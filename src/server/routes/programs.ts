@@ -7,7 +7,7 @@ import {
   snapshot,
   testRunProgram,
 } from "../../ops/index.ts";
-import { parseJsonBody, parseObjectBody, type ObjectUpload } from "../body.ts";
+import { jsonBody, parseObjectBody, type ObjectUpload } from "../body.ts";
 import * as S from "../schemas.ts";
 import { errors, secured, type RouteContext } from "./context.ts";
 
@@ -94,7 +94,7 @@ export function programRoutes(o: RouteContext) {
     })
 
     .post("/:id/run", ({ params, body }) => o.region((r) => testRunProgram(r, params.id, body)), {
-      parse: parseJsonBody,
+      parse: jsonBody,
       params: S.IdParam,
       body: S.TestRunBody,
       response: { 200: S.TestRunSchema, ...errors, 422: S.ErrorSchema },

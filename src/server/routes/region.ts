@@ -9,7 +9,7 @@ import {
   setStats,
   snapshot,
 } from "../../ops/index.ts";
-import { parseJsonBody } from "../body.ts";
+import { jsonBody } from "../body.ts";
 import * as S from "../schemas.ts";
 import { errors, secured, type RouteContext } from "./context.ts";
 
@@ -31,7 +31,7 @@ export function regionRoutes(o: RouteContext) {
       detail: { tags: ["region"], summary: "the shared-memory region (bpftime shm info)" },
     })
     .post("/v1/region/stats", ({ body }) => o.region((r) => setStats(r, body.enabled)), {
-      parse: parseJsonBody,
+      parse: jsonBody,
       body: S.StatsBody,
       response: { 200: S.StatsSchema, ...errors },
       detail: {
@@ -50,6 +50,12 @@ export function regionRoutes(o: RouteContext) {
         detail: {
           tags: ["region"],
           summary: "Prometheus metrics: program runs and run time, map entries, links, instances",
+          responses: {
+            200: {
+              description: "Prometheus text exposition format 0.0.4 (bpftime metrics)",
+              content: { "text/plain": { schema: { type: "string" } } },
+            },
+          },
         },
       },
     );
