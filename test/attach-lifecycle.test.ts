@@ -175,7 +175,7 @@ describe.skipIf(skip)("attach validation", () => {
     expect(r.arg).toBe(`${target}:add`);
     const s = cli(["start", "--shm", region, "--quiet", "--", target, "calls", "3"]);
     expect(s.code).toBe(0);
-    const rows = JSON.parse(ok("map", "dump", "rets", "--json")) as { value: number }[];
+    const rows = JSON.parse(ok("map", "dump", "rets", "--json")).entries as { value: number }[];
     expect(rows[0]!.value).toBe(6); // add(2, 4), the last call
   });
 });

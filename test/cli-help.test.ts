@@ -146,7 +146,7 @@ describe("CLI help when things go wrong", () => {
     );
     const dumped = JSON.parse(
       cli(["map", "dump", "verdict_counts", "--shm", shm, "--json"]).stdout,
-    );
+    ).entries;
     expect(got).toEqual(dumped.find((e: { key: unknown }) => e.key === 1));
     expect(got.key).toBe(1);
   });

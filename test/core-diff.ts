@@ -57,7 +57,9 @@ export function underKernel(
     if (r.code !== 0) throw new Error(`${cmd.join(" ")}: exit ${r.code}: ${r.stderr}`);
     const out: Record<string, unknown> = {};
     for (const m of maps)
-      out[m] = JSON.parse(must(["map", "dump", "--kernel", `${name}/${m}`, "--json"], { env }));
+      out[m] = JSON.parse(
+        must(["map", "dump", "--kernel", `${name}/${m}`, "--json"], { env }),
+      ).entries;
     return out;
   } finally {
     cli(["shm", "remove", "--kernel", name], { env });
@@ -83,7 +85,8 @@ export function underBpftime(
     if (r.code !== 0)
       throw new Error(`bpftime start ${cmd.join(" ")}: exit ${r.code}: ${r.stderr}`);
     const out: Record<string, unknown> = {};
-    for (const m of maps) out[m] = JSON.parse(must(["map", "dump", m, "--shm", shm, "--json"]));
+    for (const m of maps)
+      out[m] = JSON.parse(must(["map", "dump", m, "--shm", shm, "--json"])).entries;
     return out;
   } finally {
     cli(["shm", "remove", "--shm", shm]);

@@ -82,7 +82,7 @@ function attach(prog: string, type: string, arg?: string, cookie?: number): numb
 }
 
 function dump(map: string): Map<number, number> {
-  const rows = JSON.parse(ok("map", "dump", "--kernel", map, "--json")) as Array<{
+  const rows = JSON.parse(ok("map", "dump", "--kernel", map, "--json")).entries as Array<{
     key: number;
     value: number;
   }>;
@@ -152,7 +152,7 @@ describe.skipIf(skip)("kernel provider", () => {
       expect(dump("rets").get(a)).toBe((N - 1) * 3);
       expect(dump("cookies").get(a)).toBe(77);
       // Per-CPU array: one value per possible CPU, summing to every call.
-      const hits = JSON.parse(ok("map", "dump", "--kernel", "hits", "--json")) as Array<{
+      const hits = JSON.parse(ok("map", "dump", "--kernel", "hits", "--json")).entries as Array<{
         key: number;
         value: number[];
       }>;
@@ -206,6 +206,66 @@ describe.skipIf(skip)("kernel provider", () => {
     },
     T,
   );
+
+  test(
+    "replace --kernel moves a probe to another program: same probe and cookie, new link, old one gone",
+    () => {
+      load(obj("count"));
+      const other = load(obj("count"), "count2");
+      const old = attach("count/count_work", "uprobe", `${target}:work`, 77);
+      const r = JSON.parse(ok("replace", "--kernel", String(old), "count2/count_work", "--json"));
+      const newProg = other.programs.find((p) => p.name === "count_work")!.id;
+      expect(r).toMatchObject({ oldLinkId: old, newProgId: newProg, region: "count2" });
+      expect(r.linkId).not.toBe(old);
+      // bpftool: the new link runs count2's program; the old link is gone
+      const shown = JSON.parse(
+        run(["bpftool", "link", "show", "id", String(r.linkId), "-j"]).stdout,
+      );
+      expect(shown.prog_id).toBe(newProg);
+      expect(run(["bpftool", "link", "show", "id", String(old)]).code).not.toBe(0);
+      expect(existsSync(join(root, "count", "links", String(old)))).toBe(false);
+      expect(existsSync(join(root, "count2", "links", String(r.linkId)))).toBe(true);
+      // the hits now count in count2's maps, with the link's cookie
+      const pid = runTarget("work", N);
+      expect(dump("count/calls").has(pid)).toBe(false);
+      expect(dump("count2/calls").get(pid)).toBe(N);
+      expect(dump("count2/cookies").get(pid)).toBe(77);
+      // the replaced link is gone: replacing it again is not found
+      expect(fails("replace", "--kernel", String(old), "count2/count_work").code).toBe(3);
+    },
+    T,
+  );
+
+  test("unload --kernel: refused while linked; then the program and the map pins only it used go", () => {
+    const r = load(obj("count"));
+    const link = attach("count_work", "uprobe", `${target}:work`);
+    const busy = fails("unload", "--kernel", "count_work");
+    expect(busy.code).toBe(8);
+    expect(busy.stderr).toContain(`is still linked (links ${link})`);
+    ok("detach", "--kernel", String(link));
+    const prog = r.programs.find((p) => p.name === "count_work")!.id;
+    const mapId = (n: string) => r.maps.find((m) => m.name === n)!.id;
+    const u = JSON.parse(ok("unload", "--kernel", "count_work", "--json"));
+    // count_work alone used calls, cookies and hits; work_ret still uses rets
+    expect(u).toEqual({
+      deleted: prog,
+      region: "count",
+      maps: ["calls", "cookies", "hits"].map(mapId).sort((a, b) => a - b),
+    });
+    expect(existsSync(join(root, "count", "progs", "count_work"))).toBe(false);
+    for (const m of ["calls", "cookies", "hits"])
+      expect(existsSync(join(root, "count", "maps", m))).toBe(false);
+    // bpftool still finds the map work_ret uses at its pin
+    const rets = JSON.parse(
+      run(["bpftool", "map", "show", "pinned", join(root, "count", "maps", "rets"), "-j"]).stdout,
+    );
+    expect(rets.id).toBe(mapId("rets"));
+    expect(list().programs.map((p) => p.name)).toEqual(["work_ret"]);
+    // the last program takes the object with it
+    ok("unload", "--kernel", "work_ret");
+    expect(existsSync(join(root, "count"))).toBe(false);
+    expect(fails("unload", "--kernel", "work_ret").code).toBe(3);
+  });
 
   test("map lookup, update and delete --kernel act on the pinned kernel map, as on a region's", () => {
     load(join(dir, "malloc.bpf.o"));
@@ -352,7 +412,10 @@ describe.skipIf(skip)("kernel provider", () => {
         const userDump = (m: string) =>
           new Map(
             (
-              JSON.parse(u("map", "dump", m, "--json")) as Array<{ key: number; value: number }>
+              JSON.parse(u("map", "dump", m, "--json")).entries as Array<{
+                key: number;
+                value: number;
+              }>
             ).map((e) => [e.key, e.value]),
           );
         expect(dump("calls").get(kpid)).toBe(N);

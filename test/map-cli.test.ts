@@ -28,7 +28,7 @@ describe("bpftime map", () => {
     mapOk("update", "verdict_counts", "1", "41");
     mapOk("update", "verdict_counts", "hex:00000000", "hex:0700000000000000");
     expect(mapOk("lookup", "verdict_counts", "1")).toBe("41\n");
-    expect(JSON.parse(mapOk("dump", "verdict_counts", "--json"))).toEqual([
+    expect(JSON.parse(mapOk("dump", "verdict_counts", "--json")).entries).toEqual([
       { key: 0, value: 7 },
       { key: 1, value: 41 },
     ]);

@@ -113,7 +113,7 @@ describe("map lifetimes", () => {
     cliOk(["map", "update", "loose", "3", "4", "--shm", shm]);
     expect(cliOk(["map", "delete", "loose", "1", "--shm", shm])).toBe("deleted\n");
     expect(cliOk(["map", "dump", "loose", "--shm", shm, "--json"])).toBe(
-      '[{"key":"03000000","value":"0400000000000000"}]\n',
+      '{"entries":[{"key":"03000000","value":"0400000000000000"}],"offset":0,"limit":8,"nextOffset":null}\n',
     );
     expect(cliOk(["map", "delete", "loose", "--shm", shm])).toBe(`removed map ${loose}\n`);
     expect(r.mapIds()).not.toContain(loose);
@@ -194,7 +194,9 @@ describe("state-preserving replace", () => {
     // one map named hits: no "2 maps are named hits"
     expect(cliOk(["map", "lookup", "hits", "0", "--shm", shm])).toBe("5\n");
     cliOk(["unload", "counter_v1", "--shm", shm]);
-    expect(cliOk(["map", "dump", "hits", "--shm", shm, "--json"])).toBe('[{"key":0,"value":5}]\n');
+    expect(cliOk(["map", "dump", "hits", "--shm", shm, "--json"])).toBe(
+      '{"entries":[{"key":0,"value":5}],"offset":0,"limit":1,"nextOffset":null}\n',
+    );
   });
 
   test("a reused map that does not match is refused, naming the field", () => {
@@ -241,10 +243,10 @@ describe("global data, queues and stacks", () => {
   test("map dump .bss and .data print the variables through BTF", () => {
     const shm = newRegion();
     cliOk(["load", fixture("globals"), "--shm", shm]);
-    expect(JSON.parse(cliOk(["map", "dump", ".bss", "--shm", shm, "--json"]))).toEqual([
+    expect(JSON.parse(cliOk(["map", "dump", ".bss", "--shm", shm, "--json"])).entries).toEqual([
       { key: "00000000", value: { requests: 0, last_len: 0 } },
     ]);
-    expect(JSON.parse(cliOk(["map", "dump", ".data", "--shm", shm, "--json"]))).toEqual([
+    expect(JSON.parse(cliOk(["map", "dump", ".data", "--shm", shm, "--json"])).entries).toEqual([
       { key: "00000000", value: { limit: 1000, tag: "globals" } },
     ]);
     cliOk(["map", "update", ".bss", "hex:00000000", '{"requests":9,"last_len":4}', "--shm", shm]);

@@ -71,7 +71,7 @@ describe.skipIf(!!skip)("nginx URL filter end to end", () => {
     const ngx = await startNginx({ bpftime: "on", shm, files });
     // The harness's readiness probe was a request too: start from what it left.
     const dump = () =>
-      JSON.parse(ok(["map", "dump", "verdict_counts", "--shm", shm, "--json"])) as Array<{
+      JSON.parse(ok(["map", "dump", "verdict_counts", "--shm", shm, "--json"])).entries as Array<{
         key: number;
         value: number;
       }>;

@@ -476,7 +476,7 @@ describe("bpftime serve: maps", () => {
         )
       ).status,
     ).toBe(200);
-    expect(cliJson(["map", "dump", "verdict_counts", "--shm", shm])).toEqual([
+    expect(cliJson(["map", "dump", "verdict_counts", "--shm", shm]).entries).toEqual([
       { key: 0, value: 5 },
       { key: 1, value: 7 },
     ]);
@@ -485,7 +485,7 @@ describe("bpftime serve: maps", () => {
     const p2 = (await json(await s.get("/v1/maps/1/entries?offset=1&limit=1"))).body;
     expect(p2).toEqual({ entries: [{ key: 1, value: 7 }], offset: 1, limit: 1, nextOffset: null });
     const all = (await json(await s.get("/v1/maps/1/entries"))).body;
-    expect(all.entries).toEqual(cliJson(["map", "dump", "1", "--shm", shm]));
+    expect(all.entries).toEqual(cliJson(["map", "dump", "1", "--shm", shm]).entries);
 
     expect((await json(await s.get("/v1/maps/1/entries/1"))).body).toEqual(
       cliJson(["map", "lookup", "1", "1", "--shm", shm]),
@@ -781,8 +781,9 @@ describe("bpftime serve: running stored programs and following their events", ()
     writeFileSync(dataFile, "/bbbb");
     const viaCli = cliJson(["run", "1", "--shm", shm, "--data", dataFile, "--engine", "interp"]);
     const { averageNs: _a, dataOut, ...rest } = viaApi.body;
-    const { averageNs: _b, ...cliRest } = viaCli;
+    const { averageNs: _b, dataOut: cliOut, ...cliRest } = viaCli;
     expect(rest).toEqual({ ...cliRest, engine: "jit" });
+    expect(cliOut).toBe(Buffer.from("/bbbb").toString("hex"));
     expect(rest.returnValue).toBe("0x1");
     expect(dataOut).toBe(Buffer.from("/aaaa/x").toString("hex"));
     // Both runs' records, decoded as `bpftime events --json` does, in order.

@@ -135,7 +135,7 @@ function dumpById(r: string, name: string): { key: unknown; value: unknown }[] {
   };
   const m = list.maps.filter((x) => x.name === name);
   if (m.length !== 1) throw new Error(`region ${r} has ${m.length} maps named ${name}`);
-  return JSON.parse(ok(["map", "dump", String(m[0]!.id), "--shm", r, "--json"]));
+  return JSON.parse(ok(["map", "dump", String(m[0]!.id), "--shm", r, "--json"])).entries;
 }
 
 /** syscall number -> calls */

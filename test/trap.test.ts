@@ -66,7 +66,7 @@ function userspace(prog: string, type: string, site: string): Seen {
   // The program ran beside the code, which still computes the right results.
   expect(r.stdout).toContain(`tiny=${(N * (N - 1)) / 2 + N} after=${(N * (N - 1)) / 2 + 2 * N}`);
   expect(r.stdout).toContain(`mid=${N * (N - 1) + 3 * N}`);
-  return toSeen(JSON.parse(ok(["map", "dump", "seen", "--json", "--shm", shm])));
+  return toSeen(JSON.parse(ok(["map", "dump", "seen", "--json", "--shm", shm])).entries);
 }
 
 const sumI = (N * (N - 1)) / 2;
@@ -138,7 +138,9 @@ describe.skipIf(skip || noKernel)("trap path vs kernel uprobes", () => {
     try {
       ok(["attach", "--kernel", `${name}/${prog}`, type, "--arg", `${target}:${site}`], env);
       expect(run([target, "calls", String(N)]).code).toBe(0);
-      return toSeen(JSON.parse(ok(["map", "dump", "--kernel", `${name}/seen`, "--json"], env)));
+      return toSeen(
+        JSON.parse(ok(["map", "dump", "--kernel", `${name}/seen`, "--json"], env)).entries,
+      );
     } finally {
       cli(["shm", "remove", "--kernel", name], { env });
     }

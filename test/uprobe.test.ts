@@ -61,7 +61,10 @@ function attach(prog: string, type: string, arg?: string, cookie?: number): numb
 }
 
 function dump(map: string): Map<number, number> {
-  const rows = JSON.parse(ok("map", "dump", map, "--json")) as { key: number; value: number }[];
+  const rows = JSON.parse(ok("map", "dump", map, "--json")).entries as {
+    key: number;
+    value: number;
+  }[];
   return new Map(rows.map((r) => [r.key, r.value]));
 }
 

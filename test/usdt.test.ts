@@ -100,7 +100,7 @@ function loaded(probes: string[], cookie = 0): string {
 }
 
 function stats(shm: string): Stats {
-  const rows = JSON.parse(ok(["map", "dump", "stats", "--json", "--shm", shm])) as {
+  const rows = JSON.parse(ok(["map", "dump", "stats", "--json", "--shm", shm])).entries as {
     value: Stats;
   }[];
   return rows[0]!.value;
@@ -252,7 +252,7 @@ describe.skipIf(skip)("usdt", () => {
       const dump = () =>
         new Map(
           (
-            JSON.parse(ok(["map", "dump", "counts", "--json", "--shm", shm])) as {
+            JSON.parse(ok(["map", "dump", "counts", "--json", "--shm", shm])).entries as {
               key: number;
               value: number;
             }[]
@@ -275,7 +275,7 @@ describe.skipIf(skip)("usdt", () => {
         shm2,
       ]);
       expect(cli(["start", "--shm", shm2, "--", target, "calls", String(N)]).code).toBe(0);
-      const rows = JSON.parse(ok(["map", "dump", "counts", "--json", "--shm", shm2])) as {
+      const rows = JSON.parse(ok(["map", "dump", "counts", "--json", "--shm", shm2])).entries as {
         key: number;
         value: number;
       }[];
@@ -420,7 +420,8 @@ describe.skipIf(skip || noKernel)("usdt vs the kernel", () => {
               `${LIBSTDCXX}:0x${site.pc.toString(16)}`,
             ]);
           expect(run(cmd).code).toBe(0);
-          const rows = JSON.parse(kok(["map", "dump", "--kernel", `${kname}/seen`, "--json"])) as {
+          const rows = JSON.parse(kok(["map", "dump", "--kernel", `${kname}/seen`, "--json"]))
+            .entries as {
             key: number;
             value: number;
           }[];

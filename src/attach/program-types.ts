@@ -3,7 +3,7 @@
 // the kernel does not have (the one table: native/runtime/prog_types.def).
 // Shared by the loader step of `bpftime load`, the attach step (which target
 // types a program may link to) and the listings.
-import type { ProgramSpec } from "../elf/index.ts";
+import { formatAttachHint, type ProgramSpec } from "../elf/index.ts";
 import { PROGRAM_TYPES, type ProgramType as VerifierType } from "../verifier/index.ts";
 import { progTypeId, progTypeName } from "../enums.ts";
 
@@ -46,6 +46,16 @@ function verifierType(p: ProgramSpec): VerifierType {
     return "kprobe";
   }
   return p.type; // the loader's other types are the verifier's names
+}
+
+/**
+ * The type a user sees for a program of an object, before and after it is
+ * stored: what `obj show`, `load` (userspace and --kernel), `list` and the
+ * API print ("uprobe" for SEC("uprobe/…"), not the ELF's kprobe; "usdt").
+ */
+export function programTypeOf(p: ProgramSpec): string {
+  const k = programKind(p);
+  return k.kernelOnly ? k.kernelOnly.typeName : programTypeName(k.id, formatAttachHint(p.attach));
 }
 
 export function programTypeName(id: number, attachHint: string): string {

@@ -5,9 +5,10 @@ import { withRegion } from "../ops/index.ts";
 import { setStats } from "../ops/index.ts";
 import { collectMetrics } from "../ops/index.ts";
 import { renderMetrics } from "../ops/index.ts";
-import { deleteProgram } from "../ops/index.ts";
+import { unload } from "../ops/index.ts";
 import { BpftimeError } from "../errors.ts";
 import { printJson } from "./output.ts";
+import { kernelOption, kernelUnload } from "./kernel.ts";
 
 export const statsCommand: Command = {
   name: "stats",
@@ -42,18 +43,26 @@ export const metricsCommand: Command = {
 export const unloadCommand: Command = {
   name: "unload",
   summary: "remove a loaded program that no link uses (as DELETE /v1/programs/ID)",
-  usage: "PROG [--shm NAME] [--json]",
+  usage: "PROG [--shm NAME | --kernel] [--json]",
   description:
     "Remove program PROG (id or name) once no link uses it (`bpftime detach` first) and\n" +
     "no pin names it. Its maps go with it unless something else holds them: another\n" +
     "program, a pin (`bpftime pin`, --pin-maps), or a process still running code that\n" +
-    "uses them (the map then goes when that process lets go or exits).",
-  options: { ...shmOption, ...jsonOption },
-  examples: ["bpftime unload url_filter", "bpftime unload 3 --shm demo"],
+    "uses them (the map then goes when that process lets go or exits).\n" +
+    "With --kernel: a pinned kernel program (name, OBJECT/NAME or kernel id); the pins of\n" +
+    "its object's maps that no other program of the object uses go with it, and the last\n" +
+    "program takes the whole object (as `shm remove --kernel OBJECT`).",
+  options: { ...shmOption, ...jsonOption, ...kernelOption },
+  examples: [
+    "bpftime unload url_filter",
+    "bpftime unload 3 --shm demo",
+    "bpftime unload --kernel malloc/count_malloc",
+  ],
   run(p) {
+    if (flag(p, "kernel")) return kernelUnload(p);
     const prog = needPositional(p, 0, "PROG (program id or name)", "bpftime unload");
-    const id = withRegion(str(p, "shm"), (r) => deleteProgram(r, prog));
-    if (flag(p, "json")) return printJson({ deleted: id });
-    console.log(`removed program ${id}`);
+    const out = withRegion(str(p, "shm"), (r) => unload(r, prog));
+    if (flag(p, "json")) return printJson(out);
+    console.log(`removed program ${out.deleted}`);
   },
 };

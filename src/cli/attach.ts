@@ -13,7 +13,7 @@ import { targetTypes } from "../attach/index.ts";
 import { BpftimeError } from "../errors.ts";
 import { printJson } from "./output.ts";
 import { ejectCommand, injectCommand } from "./start.ts";
-import { kernelAttach, kernelDetach, kernelOption } from "./kernel.ts";
+import { kernelAttach, kernelDetach, kernelOption, kernelReplace } from "./kernel.ts";
 
 const pidOption = (what: string) => ({
   pid: { type: "string" as const, arg: "PID", description: what },
@@ -141,10 +141,20 @@ export const detachCommand: Command = {
 export const replaceCommand: Command = {
   name: "replace",
   summary: "point a link at another program, atomically, without detaching",
-  usage: "LINK PROG [--shm NAME] [--json]",
-  options: { ...shmOption, ...jsonOption },
-  examples: ["bpftime replace 1 url_filter_v2"],
+  usage:
+    "LINK PROG [--shm NAME] [--json]\n" +
+    "       bpftime replace --kernel LINK PROG [--json]   (kernel link id)",
+  description:
+    "Make link LINK run program PROG (id or name) instead of its own: every process running\n" +
+    "the link switches at once, with no moment where neither program runs.\n" +
+    "With --kernel: the kernel cannot swap a uprobe link's program, so the new program is\n" +
+    "attached at the same probe (same direction and cookie) before the old link is\n" +
+    "detached: no hit is missed, a hit in between may run both, and the link gets a new\n" +
+    "kernel id (printed; --json: linkId, and oldLinkId for the one replaced).",
+  options: { ...shmOption, ...jsonOption, ...kernelOption },
+  examples: ["bpftime replace 1 url_filter_v2", "bpftime replace --kernel 42 count_v2"],
   run(p) {
+    if (flag(p, "kernel")) return kernelReplace(p);
     const link = needPositional(p, 0, "LINK (link id)", "bpftime replace");
     const prog = needPositional(p, 1, "PROG (program id or name)", "bpftime replace");
     const r = withRegion(str(p, "shm"), (reg) => replace(reg, link, prog));

@@ -12,6 +12,7 @@ import { pinCommand, unpinCommand } from "./pin.ts";
 import { eventsCommand, traceCommand } from "./events.ts";
 import { shmCommand } from "./shm.ts";
 import { objCommand } from "./obj.ts";
+import { progCommand } from "./prog.ts";
 import { disasmCommand } from "./disasm.ts";
 import { serveCommand } from "./serve.ts";
 import { metricsCommand, statsCommand, unloadCommand } from "./admin.ts";
@@ -29,6 +30,7 @@ export const commands: Command[] = [
   injectCommand,
   ejectCommand,
   listCommand,
+  progCommand,
   mapCommand,
   pinCommand,
   unpinCommand,

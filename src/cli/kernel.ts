@@ -1,18 +1,19 @@
-// The `--kernel` face of the CLI verbs: `load`, `attach`, `detach`, `list`,
-// `map dump` and `shm remove` route here when given --kernel, so each command
+// The `--kernel` face of the CLI verbs: `load`, `attach`, `detach`, `replace`,
+// `unload`, `list` and `shm remove` route here when given --kernel, so each command
 // file only gains an option and one line. The work is done by the kernel event
 // provider through src/ops/kernel.ts; this file parses and prints the same
 // shapes and text as the userspace commands.
 import { BpftimeError } from "../errors.ts";
 import { needPositional, str, flag, type Parsed } from "./command.ts";
-import { printJson, printLoaded, sections, toJson } from "./output.ts";
+import { printJson, printLoaded, sections } from "./output.ts";
 import {
   attachKernel,
   detachKernel,
-  kernelDumpEntries,
   kernelSnapshot,
   loadKernelObject,
   removeKernelObject,
+  replaceKernel,
+  unloadKernel,
 } from "../ops/index.ts";
 
 /** The option every --kernel-capable command adds. */
@@ -69,6 +70,27 @@ export function kernelDetach(p: Parsed): void {
   );
 }
 
+export function kernelReplace(p: Parsed): void {
+  refuse(p, "replace", ["shm"]);
+  const link = need(p, 0, "LINK (kernel link id)", "replace");
+  const prog = need(p, 1, "PROG (program name, OBJECT/NAME or kernel id)", "replace");
+  const r = replaceKernel(link, prog);
+  if (json(p)) return printJson(r);
+  console.log(
+    `kernel link ${r.linkId} now runs program ${r.newProgId} at ${r.arg} (replaces link ${r.oldLinkId}, program ${r.oldProgId})`,
+  );
+}
+
+export function kernelUnload(p: Parsed): void {
+  refuse(p, "unload", ["shm"]);
+  const prog = need(p, 0, "PROG (program name, OBJECT/NAME or kernel id)", "unload");
+  const r = unloadKernel(prog);
+  if (json(p)) return printJson(r);
+  console.log(
+    `removed kernel program ${r.deleted}${r.maps.length ? ` and the pins of maps ${r.maps.join(", ")}` : ""}`,
+  );
+}
+
 export function kernelList(p: Parsed): void {
   refuse(p, "list", ["shm"]);
   const snap = kernelSnapshot();
@@ -100,15 +122,6 @@ export function kernelList(p: Parsed): void {
     snap.links.map((x) => [x.id, x.progId, x.region, x.targetType, x.arg]),
   );
   console.log(out.join("\n"));
-}
-
-export function kernelMapDump(p: Parsed): void {
-  refuse(p, "map dump", ["shm"]);
-  const ref = need(p, 0, "MAP (name, OBJECT/NAME or kernel id)", "map dump");
-  const entries = kernelDumpEntries(ref);
-  if (json(p)) return printJson(entries);
-  for (const e of entries) console.log(`${toJson(e.key)}: ${toJson(e.value)}`);
-  console.log(`(${entries.length} entries)`);
 }
 
 export function kernelRemove(p: Parsed): void {

@@ -4,7 +4,7 @@ import { withRegion } from "../ops/index.ts";
 import {
   deleteMapObject,
   describeMap,
-  dumpEntries,
+  entriesPage,
   freeze,
   lookupEntry,
   openMap,
@@ -22,7 +22,7 @@ import {
   log2HistogramLines,
 } from "../ops/index.ts";
 import { printJson, table, toJson } from "./output.ts";
-import { kernelMapDump, kernelOption, refuse } from "./kernel.ts";
+import { kernelOption, refuse } from "./kernel.ts";
 
 const keyHelp =
   'Keys and values are JSON through the object\'s BTF (e.g. 42, "str", {"pid":1}) when\n' +
@@ -74,15 +74,22 @@ const show: Command = {
 const dump: Command = {
   name: "dump",
   summary: "print every entry of a map (once, or every N seconds with --watch)",
-  usage: "MAP [--hist] [--watch SECONDS [--times N]] [--shm NAME] [--json]",
+  usage:
+    "MAP [--offset N] [--limit N] [--hist] [--watch SECONDS [--times N]] [--shm NAME | --kernel] [--json]",
   description:
-    "Print every key and value of MAP (id or name). With --watch, print them again every\n" +
-    "SECONDS (after a `--- time` line; one JSON array per line with --json) until Ctrl-C\n" +
-    "or --times dumps. Values shaped like log2 histograms (an integer array `slots`, as in\n" +
-    "bcc's libbpf-tools, or an integer array) print as bars, as bcc's print_log2_hist does;\n" +
-    "--hist also reads a map of integer keys (the bucket) to counts as one histogram.\n" +
+    "Print the keys and values of MAP (id or name; with --kernel a pinned kernel map), the\n" +
+    "whole map or, with --offset/--limit, one page in iteration order. --json prints the\n" +
+    "page as GET /v1/maps/MAP/entries does: {entries, offset, limit, nextOffset} (limit is\n" +
+    "max_entries without --limit; nextOffset is null after the last entry). With --watch,\n" +
+    "print again every SECONDS (after a `--- time` line; one JSON page per line with\n" +
+    "--json) until Ctrl-C or --times dumps. Values shaped like log2 histograms (an integer\n" +
+    "array `slots`, as in bcc's libbpf-tools, or an integer array) print as bars, as bcc's\n" +
+    "print_log2_hist does; --hist also reads a map of integer keys (the bucket) to counts\n" +
+    "as one histogram.\n" +
     keyHelp,
   options: {
+    offset: { type: "string", arg: "N", description: "skip the first N entries (default 0)" },
+    limit: { type: "string", arg: "N", description: "at most N entries (default: all)" },
     hist: { type: "boolean", description: "print the map as log2 histogram(s)" },
     watch: { type: "string", arg: "SECONDS", description: "dump again every SECONDS" },
     times: { type: "string", arg: "N", description: "with --watch: stop after N dumps" },
@@ -94,17 +101,23 @@ const dump: Command = {
     "bpftime map dump malloc_calls",
     "bpftime map dump malloc_calls --watch 1",
     "bpftime map dump latency --hist",
-    "bpftime map dump 2 --json",
+    "bpftime map dump 2 --json --offset 100 --limit 100",
     "bpftime map dump --kernel malloc_calls",
   ],
   async run(p) {
-    if (flag(p, "kernel")) return kernelMapDump(p);
     const path = "bpftime map dump";
     const ref = needPositional(p, 0, "MAP (id or name)", path);
     const every = intOption(p, "watch", 0, path);
     const times = intOption(p, "times", 0, path);
+    const offset = intOption(p, "offset", 0, path);
+    const limit = intOption(p, "limit", 0, path);
+    if (str(p, "limit") !== undefined && limit < 1)
+      throw new BpftimeError("usage", `${path}: --limit must be at least 1`);
     const print = () => {
-      const entries = withRegion(str(p, "shm"), (r) => dumpEntries(openMap(r, ref)));
+      const page = withMap(p, ref, "map dump", (m) =>
+        entriesPage(m, offset, limit || m.info.maxEntries),
+      );
+      const entries = page.entries;
       const hists = flag(p, "hist")
         ? histogramsOf(entries, ref)
         : flag(p, "json")
@@ -112,7 +125,7 @@ const dump: Command = {
           : histogramsInValues(entries);
       if (flag(p, "json"))
         return printJson(
-          hists ? hists.map((h) => ({ ...h, buckets: histogramBuckets(h.counts) })) : entries,
+          hists ? hists.map((h) => ({ ...h, buckets: histogramBuckets(h.counts) })) : page,
         );
       if (every) console.log(`--- ${new Date().toISOString()}`);
       if (hists) {
@@ -123,7 +136,8 @@ const dump: Command = {
         return;
       }
       for (const e of entries) console.log(`${toJson(e.key)}: ${toJson(e.value)}`);
-      console.log(`(${entries.length} entries)`);
+      const more = page.nextOffset === null ? "" : `; more from --offset ${page.nextOffset}`;
+      console.log(`(${entries.length} entries${more})`);
     };
     print();
     if (!every) return;

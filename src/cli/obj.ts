@@ -1,6 +1,6 @@
 import { type Command, flag, jsonOption, needPositional } from "./command.ts";
-import { readObject } from "../ops/index.ts";
-import { formatObjectSummary, objectSummary } from "../elf/index.ts";
+import { objectView, readObject } from "../ops/index.ts";
+import { formatObjectSummary } from "../elf/index.ts";
 import { printJson } from "./output.ts";
 
 const show: Command = {
@@ -11,7 +11,7 @@ const show: Command = {
   examples: ["bpftime obj show examples/build/url_filter.bpf.o"],
   run(p) {
     const file = needPositional(p, 0, "FILE.o", "bpftime obj show");
-    const summary = objectSummary(readObject(file));
+    const summary = objectView(readObject(file));
     if (flag(p, "json")) printJson(summary);
     else process.stdout.write(formatObjectSummary(summary).replace(/\n?$/, "\n"));
   },

@@ -14,6 +14,7 @@ import {
 import { isElf } from "../ops/index.ts";
 import { withRegion } from "../ops/index.ts";
 import { resolveProgram } from "../ops/index.ts";
+import { runView } from "../ops/index.ts";
 import { printJson } from "./output.ts";
 
 export const runCommand: Command = {
@@ -91,12 +92,7 @@ export const runCommand: Command = {
     const dataOut = str(p, "data-out");
     if (dataOut) writeFileSync(dataOut, outcome.dataOut);
     if (flag(p, "json")) {
-      return printJson({
-        returnValue: "0x" + outcome.returnValue.toString(16),
-        engine: outcome.engine,
-        repeat: outcome.repeat,
-        averageNs: outcome.averageNs,
-      });
+      return printJson(runView(outcome));
     }
     console.log(`return value: 0x${outcome.returnValue.toString(16)}`);
     if (repeat > 1) console.log(`duration (average): ${Math.round(outcome.averageNs)} ns`);

@@ -1,5 +1,6 @@
 import { type Command, flag, jsonOption, shmOption, str } from "./command.ts";
-import { createRegion, deleteRegion, listRegions, parseSize, regionInfo } from "../ops/index.ts";
+import { createRegion, deleteRegion, listRegions, parseSize } from "../ops/index.ts";
+import { regionView, withRegion } from "../ops/index.ts";
 import { printJson, table } from "./output.ts";
 import type { Parsed } from "./command.ts";
 import { kernelOption, kernelRemove } from "./kernel.ts";
@@ -57,14 +58,14 @@ const info: Command = {
   options: { ...shmOption, ...jsonOption },
   examples: ["bpftime shm info --shm demo --json"],
   run(p) {
-    const i = regionInfo(nameOf(p));
+    const i = withRegion(nameOf(p), regionView);
     if (flag(p, "json")) return printJson(i);
     console.log(
       [
         `region      ${i.path}`,
         `layout      version ${i.layoutVersion}`,
         `size        ${i.size} bytes (${i.heapUsed} of ${i.heapSize} heap bytes used)`,
-        `created     ${new Date(Number(i.createdNs / 1000000n)).toISOString()}`,
+        `created     ${new Date(Number(BigInt(i.createdNs) / 1000000n)).toISOString()}`,
         `generation  ${i.generation}`,
         `cpus        ${i.ncpus}`,
         `stats       ${i.statsEnabled ? "on" : "off"}`,

@@ -135,6 +135,11 @@ export function replace(
   return { linkId, oldProgId: link.progId, newProgId };
 }
 
+/** `bpftime unload PROG` and DELETE /v1/programs/:id: the program's id, once deleted. */
+export function unload(r: Region, progRef: string): { deleted: number } {
+  return { deleted: deleteProgram(r, progRef) };
+}
+
 /** Deletes an unlinked program (and forgets its metadata). */
 export function deleteProgram(r: Region, progRef: string): number {
   const id = resolveProgram(r, progRef);

@@ -13,11 +13,13 @@ export interface EntriesPage {
   nextOffset: number | null;
 }
 
-const MAX_PAGE = 10_000;
-
-/** A page of `limit` entries from `offset`, in iteration order, formatted through BTF (GET /v1/maps/:id/entries). */
+/**
+ * A page of `limit` entries from `offset`, in iteration order, formatted
+ * through BTF: GET /v1/maps/:id/entries (limit 1..10000, default 100) and
+ * `bpftime map dump --json` (default: the whole map, limit = max_entries).
+ */
 export function entriesPage(m: MapHandle, offset = 0, limit = 100): EntriesPage {
-  const n = Math.min(Math.max(1, limit), MAX_PAGE);
+  const n = Math.max(1, limit);
   const got = dumpEntries(m, offset, n + 1);
   const more = got.length > n;
   return { entries: got.slice(0, n), offset, limit: n, nextOffset: more ? offset + n : null };

@@ -2,13 +2,8 @@
 // load, attach, detach, list and remove come straight from src/attach/kernel/;
 // map dumps reuse src/ops/maps.ts's key/value formatting through a
 // MapHandle-like object built from the kernel's map info and BTF.
-import {
-  kernelMapElements,
-  kernelMapEntries,
-  openKernelMap,
-  type KernelMapHandle,
-} from "../attach/index.ts";
-import { formatKey, formatMapValue, type MapHandle } from "./maps.ts";
+import { kernelMapElements, openKernelMap, type KernelMapHandle } from "../attach/index.ts";
+import { type MapHandle } from "./maps.ts";
 import { parseBtf } from "../btf/index.ts";
 import type { Region } from "../native/index.ts";
 
@@ -18,6 +13,8 @@ export {
   kernelSnapshot,
   loadKernelObject,
   removeKernelObject,
+  replaceKernel,
+  unloadKernel,
 } from "../attach/index.ts";
 
 /**
@@ -57,16 +54,6 @@ function kernelMapHandle(m: KernelMapHandle): MapHandle {
       ...(btf && m.info.btfValueTypeId ? { valueType: m.info.btfValueTypeId } : {}),
     },
   };
-}
-
-/** Every entry of a pinned kernel map (name, OBJECT/NAME or id), formatted like a region map's (`bpftime map dump --kernel`). */
-export function kernelDumpEntries(ref: string): Array<{ key: unknown; value: unknown }> {
-  const m = openKernelMap(ref);
-  const h = kernelMapHandle(m);
-  return kernelMapEntries(m).map((e) => ({
-    key: formatKey(h, e.key),
-    value: formatMapValue(h, e.value),
-  }));
 }
 
 /** A pinned kernel map (name, OBJECT/NAME or kernel id) as a MapHandle (`map lookup|update|delete --kernel`). */

@@ -12,7 +12,7 @@ import {
   mapInfosOf,
   type VerifyResult,
 } from "../verifier/index.ts";
-import { programKind } from "../attach/index.ts";
+import { programKind, programTypeOf } from "../attach/index.ts";
 import { Region } from "../native/index.ts";
 import { readObjectFile } from "./files.ts";
 import { writeMeta, removeMeta, type MapMeta } from "./metadata.ts";
@@ -254,7 +254,7 @@ export function loadIntoRegion(
         id: progIds[i]!,
         name: v.spec.name,
         section: v.spec.section,
-        type: v.kind.kernelOnly ? v.kind.kernelOnly.typeName : v.kind.name,
+        type: programTypeOf(v.spec),
         insnCount: v.insns.length / 8,
         ...(v.kind.kernelOnly ? { kernelOnly: true } : {}),
       })),

@@ -1,8 +1,23 @@
 // Reading eBPF objects from disk (files.ts) and choosing a program in them: shared by
 // `bpftime obj show`, `disasm`, `run`, `verify` and `load`.
 import { BpftimeError } from "../errors.ts";
-import type { ObjectSpec, ProgramSpec } from "../elf/index.ts";
+import type { ObjectSpec, ObjectSummary, ProgramSpec } from "../elf/index.ts";
+import { objectSummary } from "../elf/index.ts";
+import { programTypeOf } from "../attach/index.ts";
 import { readObjectFile } from "./files.ts";
+
+/**
+ * What `bpftime obj show` prints of an object: its programs (with the type
+ * `load` and `list` give them, not the ELF section's kprobe for a uprobe),
+ * maps and license.
+ */
+export function objectView(spec: ObjectSpec): ObjectSummary {
+  const s = objectSummary(spec);
+  return {
+    ...s,
+    programs: s.programs.map((p, i) => ({ ...p, type: programTypeOf(spec.programs[i]!) })),
+  };
+}
 
 /** The object at `path`, for commands that also take raw bytecode (--raw). */
 export function readObject(path: string): ObjectSpec {

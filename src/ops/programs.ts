@@ -137,7 +137,19 @@ export function testRunProgram(
       `repeat must be from 1 to ${MAX_TEST_RUN_REPEAT}; use \`bpftime run\` for longer measurements`,
     );
   const engine = o.engine ? parseEngine(o.engine) : engineFromEnv();
-  const out = runStored(r, resolveProgram(r, ref), { engine, repeat, ...(data ? { data } : {}) });
+  return runView(
+    runStored(r, resolveProgram(r, ref), { engine, repeat, ...(data ? { data } : {}) }),
+  );
+}
+
+/** A run's outcome as `bpftime run --json` and POST /v1/programs/:id/run show it. */
+export function runView(out: {
+  returnValue: bigint;
+  engine: string;
+  repeat: number;
+  averageNs: number;
+  dataOut: Uint8Array;
+}): TestRunResult {
   return {
     returnValue: "0x" + out.returnValue.toString(16),
     engine: out.engine,

@@ -90,29 +90,6 @@ export function createRegion(name?: string, size = 0, access: RegionAccess = {})
   }
 }
 
-/** Region `name`'s info and object counts (`bpftime shm info`). */
-export function regionInfo(name?: string): RegionInfo & {
-  programs: number;
-  maps: number;
-  targets: number;
-  links: number;
-  instances: number;
-} {
-  const r = Region.open(name);
-  try {
-    return {
-      ...r.info(),
-      programs: r.programIds().length,
-      maps: r.mapIds().length,
-      targets: r.targetIds().length,
-      links: r.linkIds().length,
-      instances: r.instanceIds().length,
-    };
-  } finally {
-    r.close();
-  }
-}
-
 /** The regions that exist (`bpftime shm list`): name, path and size of each. */
 export function listRegions(): Array<{ name: string; path: string; size: number }> {
   return existingRegions().map((name) => {

@@ -16,7 +16,7 @@ import {
   progInfo,
 } from "../../native/index.ts";
 import { kernelProgTypeName, readMeta } from "./metadata.ts";
-import { objectDir, pinnedIn, pinRoot, resolvePinned, withPinned } from "./pins.ts";
+import { objectDir, pinnedIn, pinRoot, resolvePinned, withPinned, type Pinned } from "./pins.ts";
 import { resolveUprobeTarget } from "./uprobe-target.ts";
 import { refuseIfPatchedByBpftime } from "./patched-sites.ts";
 
@@ -127,10 +127,10 @@ export interface KernelDetached {
   freed: boolean;
 }
 
-export function detachKernel(linkRef: string): KernelDetached {
+/** A pinned kernel link by its kernel id (`detach|replace --kernel LINK`). */
+export function pinnedLink(linkRef: string): Pinned {
   if (!/^\d+$/.test(linkRef))
     throw new BpftimeError("usage", `kernel link id must be a number, got "${linkRef}"`);
-  ensureLibbpf();
   const id = Number(linkRef);
   const pinned = pinnedIn("links").find((l) => l.name === String(id));
   if (!pinned)
@@ -138,6 +138,13 @@ export function detachKernel(linkRef: string): KernelDetached {
       "not_found",
       `no pinned kernel link ${id} under ${pinRoot()}; see \`bpftime list --kernel\``,
     );
+  return pinned;
+}
+
+export function detachKernel(linkRef: string): KernelDetached {
+  const pinned = pinnedLink(linkRef);
+  ensureLibbpf();
+  const id = Number(pinned.name);
   const info = withPinned(pinned.path, linkInfo);
   rmSync(pinned.path);
   return { linkId: id, progId: info.progId, region: pinned.object, freed: waitLinkGone(id) };

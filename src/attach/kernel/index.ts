@@ -43,7 +43,8 @@
 // Files: pins.ts (layout, lookup by name or id), metadata.ts, load.ts (load,
 // remove), uprobe-target.ts (target resolution), attach.ts (attach, detach),
 // patched-sites.ts (is bpftime's patch where a kernel uprobe would go?),
-// list.ts, maps.ts.
+// list.ts, maps.ts, replace.ts (make-before-break: the kernel cannot swap a
+// uprobe link's program), unload.ts (a program and the map pins only it used).
 export { checkBpffs, defaultObjectName, objectNames, pinName, pinRoot } from "./pins.ts";
 export { readMeta, type KernelMeta } from "./metadata.ts";
 export { loadKernelObject, removeKernelObject, type KernelLoaded } from "./load.ts";
@@ -55,6 +56,8 @@ export {
 } from "./uprobe-target.ts";
 export { attachKernel, detachKernel, type KernelAttached, type KernelDetached } from "./attach.ts";
 export { kernelSnapshot, type KernelSnapshot } from "./list.ts";
+export { replaceKernel, type KernelReplaced } from "./replace.ts";
+export { unloadKernel, type KernelUnloaded } from "./unload.ts";
 export {
   kernelMapElements,
   kernelMapEntries,

@@ -24,8 +24,9 @@ export interface KernelSnapshot {
     type: string;
     insnCount: number;
     links: number[];
-    runCount: number;
-    runTimeNs: number;
+    /** 64-bit counters as decimal strings, as the region's (README, "API": one rule). */
+    runCount: string;
+    runTimeNs: string;
     attachHint: string;
     section: string;
   }>;
@@ -86,8 +87,8 @@ export function kernelSnapshot(): KernelSnapshot {
         type: m?.type ?? kernelProgTypeName(p.type),
         insnCount: p.xlatedInsns,
         links: links.filter((l) => l.progId === p.id).map((l) => l.id),
-        runCount: Number(p.runCount),
-        runTimeNs: Number(p.runTimeNs),
+        runCount: p.runCount.toString(),
+        runTimeNs: p.runTimeNs.toString(),
         attachHint: m?.attachHint ?? "",
         section: m?.section ?? "",
       });

@@ -15,7 +15,7 @@ import {
 } from "../../native/index.ts";
 import { formatAttachHint, loadObject } from "../../elf/index.ts";
 import { mapTypeName } from "../../enums.ts";
-import { programKind } from "../program-types.ts";
+import { programTypeOf } from "../program-types.ts";
 import { kernelProgTypeName, writeMeta, type KernelMeta } from "./metadata.ts";
 import {
   checkBpffs,
@@ -86,7 +86,7 @@ export function loadKernelObject(file: string, name?: string): KernelLoaded {
   try {
     const spec = loadObject(new Uint8Array(readFileSync(file)), file);
     for (const p of spec.programs)
-      hints.set(p.name, { type: programKind(p).name, attachHint: formatAttachHint(p.attach) });
+      hints.set(p.name, { type: programTypeOf(p), attachHint: formatAttachHint(p.attach) });
   } catch {
     /* libbpf may accept what our loader does not: no hints then */
   }

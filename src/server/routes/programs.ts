@@ -1,11 +1,11 @@
 // /v1/programs: load an object, list, show, delete and test-run programs.
 import { Elysia, t } from "elysia";
 import {
-  deleteProgram,
   loadObjectBytes,
   programDetail,
   snapshot,
   testRunProgram,
+  unload,
 } from "../../ops/index.ts";
 import { jsonBody, parseObjectBody, type ObjectUpload } from "../body.ts";
 import * as S from "../schemas.ts";
@@ -83,7 +83,7 @@ export function programRoutes(o: RouteContext) {
         summary: "one program: disassembly, JIT size, verifier statistics",
       },
     })
-    .delete("/:id", ({ params }) => o.region((r) => ({ deleted: deleteProgram(r, params.id) })), {
+    .delete("/:id", ({ params }) => o.region((r) => unload(r, params.id)), {
       params: S.IdParam,
       response: { 200: t.Object({ deleted: t.Integer() }), ...errors, 409: S.ErrorSchema },
       detail: {

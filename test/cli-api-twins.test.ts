@@ -1,0 +1,253 @@
+// Every CLI data command with --json and its HTTP API twin print the same
+// JSON: one serializer (src/ops) produces both. Reads run on one region and
+// are compared byte for byte (the CLI's stdout is the API's body and a
+// newline). Mutations run twice, on two regions built alike: the CLI changes
+// one, the API the other, and both answers, then both regions' snapshots,
+// must be deep-equal. Normalised, because inherently different: the region's
+// name (two regions) and a run's averageNs (a time). Nothing else.
+import { describe, expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
+import { cli, cliOk, compileBpf, regionNames, repoRoot, tempDir } from "./helpers.ts";
+import { createApp } from "../src/server/app.ts";
+
+const newRegion = regionNames("twins");
+const TOKEN = "t".repeat(32);
+
+/** The fixture, compiled into this test's temp dir. */
+function fixture(): string {
+  const obj = join(tempDir(), "twins.bpf.o");
+  compileBpf(join(repoRoot, "test/fixtures/twins/twins.bpf.c"), obj);
+  return obj;
+}
+
+interface Api {
+  /** The raw answer: status and body text. */
+  call(method: string, path: string, body?: unknown): Promise<{ status: number; text: string }>;
+  json(method: string, path: string, body?: unknown): Promise<unknown>;
+}
+
+function apiFor(shm: string): Api {
+  const { app } = createApp({ shm, token: TOKEN, protectReads: false, allowedHosts: [] });
+  const call = async (method: string, path: string, body?: unknown) => {
+    const isBytes = body instanceof Uint8Array;
+    const res = await app.handle(
+      new Request(`http://127.0.0.1${path}`, {
+        method,
+        ...(body === undefined ? {} : { body: isBytes ? body : JSON.stringify(body) }),
+        headers: {
+          authorization: `Bearer ${TOKEN}`,
+          "content-type": isBytes ? "application/octet-stream" : "application/json",
+        },
+      }),
+    );
+    return { status: res.status, text: await res.text() };
+  };
+  return {
+    call,
+    async json(method, path, body) {
+      const r = await call(method, path, body);
+      if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${r.text}`);
+      return JSON.parse(r.text);
+    },
+  };
+}
+
+/** `bpftime ARGS --json` (stdout), failing the test if the command fails. */
+const cliJson = (args: string[], cwd?: string) => cliOk([...args, "--json"], cwd ? { cwd } : {});
+
+/** The same state in a region: entries, a link, a pin. */
+function populate(shm: string): void {
+  const at = ["--shm", shm];
+  cliOk([
+    "map",
+    "update",
+    "points",
+    "1",
+    '{"x":1,"big":"18446744073709551615","tag":"one"}',
+    ...at,
+  ]);
+  cliOk(["map", "update", "points", "7", '{"x":7,"big":"9007199254740993","tag":"seven"}', ...at]);
+  cliOk(["map", "update", "points", "3", '{"x":3,"big":9007199254740991,"tag":""}', ...at]);
+  cliOk(["map", "update", "counts", "2", "42", ...at]);
+  cliOk(["map", "update", "per_cpu", "1", "5", ...at]);
+  cliOk(["map", "update", "jobs", "11", ...at]);
+  cliOk(["map", "update", "jobs", "12", ...at]);
+  cliOk(["attach", "accept_all", "nginx", "--prefix", "/twins", ...at]);
+  cliOk(["pin", "map", "counts", "twins/counts", ...at]);
+}
+
+describe("CLI --json and the API: reads", () => {
+  test("every read command prints the API's body, byte for byte", async () => {
+    const shm = newRegion();
+    cliOk(["load", fixture(), "--shm", shm]);
+    populate(shm);
+    const api = apiFor(shm);
+    const pairs: Array<[string[], string]> = [
+      [["list"], "/v1/snapshot"],
+      [["prog", "list"], "/v1/programs"],
+      [["prog", "show", "accept_all"], "/v1/programs/accept_all"],
+      [["prog", "show", "3"], "/v1/programs/3"],
+      [["map", "list"], "/v1/maps"],
+      [["map", "show", "points"], "/v1/maps/points"],
+      [["map", "show", "jobs"], "/v1/maps/jobs"],
+      // the whole map: a page as large as max_entries
+      [["map", "dump", "points"], "/v1/maps/points/entries?limit=8"],
+      [["map", "dump", "points", "--limit", "2"], "/v1/maps/points/entries?limit=2"],
+      [
+        ["map", "dump", "points", "--offset", "1", "--limit", "1"],
+        "/v1/maps/points/entries?offset=1&limit=1",
+      ],
+      [["map", "dump", "per_cpu"], "/v1/maps/per_cpu/entries?limit=2"],
+      [["map", "dump", "counts"], "/v1/maps/counts/entries?limit=4"],
+      [["map", "lookup", "points", "1"], "/v1/maps/points/entries/1"],
+      [["map", "lookup", "points", "0x7"], "/v1/maps/points/entries/0x7"],
+      [["map", "lookup", "per_cpu", "1"], "/v1/maps/per_cpu/entries/1"],
+      [["map", "peek", "jobs"], "/v1/maps/jobs/peek"],
+      [["pin", "list"], "/v1/pins"],
+      [["shm", "info"], "/v1/region"],
+    ];
+    for (const [args, path] of pairs) {
+      const fromCli = cliJson([...args, "--shm", shm]);
+      const fromApi = await api.call("GET", path);
+      expect({ args, path, status: fromApi.status }).toEqual({ args, path, status: 200 });
+      expect({ args, path, json: fromCli }).toEqual({ args, path, json: `${fromApi.text}\n` });
+    }
+    // links, targets and instances are sections of `list --json`
+    const listed = JSON.parse(cliJson(["list", "--shm", shm]));
+    expect(listed.links).toEqual(await api.json("GET", "/v1/links"));
+    expect(listed.targets).toEqual(await api.json("GET", "/v1/targets"));
+    expect(listed.instances).toEqual(await api.json("GET", "/v1/instances"));
+    // Prometheus text: the same renderer
+    expect(cliOk(["metrics", "--shm", shm])).toBe((await api.call("GET", "/metrics")).text);
+    // The fixture's edges are printed, so a diverging serializer shows here:
+    // a u64 above 2^53 is a decimal string, below it a number; counters are strings.
+    const big = JSON.parse(cliJson(["map", "lookup", "points", "1", "--shm", shm]));
+    expect(big).toEqual({ key: 1, value: { x: 1, big: "18446744073709551615", tag: "one" } });
+    expect(listed.programs.map((p: { runCount: unknown }) => typeof p.runCount)).toEqual([
+      "string",
+      "string",
+      "string",
+    ]);
+  });
+
+  test("errors: --json prints the API's error body", async () => {
+    const shm = newRegion();
+    cliOk(["load", fixture(), "--shm", shm]);
+    const api = apiFor(shm);
+    const pairs: Array<[string[], string, number]> = [
+      [["map", "show", "nope"], "/v1/maps/nope", 404],
+      [["prog", "show", "nope"], "/v1/programs/nope", 404],
+      [["map", "lookup", "points", "5"], "/v1/maps/points/entries/5", 404],
+      [["map", "peek", "jobs"], "/v1/maps/jobs/peek", 404],
+    ];
+    for (const [args, path, status] of pairs) {
+      const r = cli([...args, "--shm", shm, "--json"]);
+      const fromApi = await api.call("GET", path);
+      expect({ args, status: fromApi.status, stdout: r.stdout }).toEqual({
+        args,
+        status,
+        stdout: "",
+      });
+      expect({ args, error: JSON.parse(r.stderr) }).toEqual({
+        args,
+        error: JSON.parse(fromApi.text),
+      });
+    }
+  });
+});
+
+/** Strings naming either region become "<region>"; averageNs (a time) becomes 0. */
+function normalise(v: unknown, regions: string[]): unknown {
+  if (typeof v === "string") {
+    let s = v;
+    for (const r of regions) s = s.split(r).join("<region>");
+    return s;
+  }
+  if (Array.isArray(v)) return v.map((x) => normalise(x, regions));
+  if (v && typeof v === "object")
+    return Object.fromEntries(
+      Object.entries(v).map(([k, x]) => [k, k === "averageNs" ? 0 : normalise(x, regions)]),
+    );
+  return v;
+}
+
+describe("CLI --json and the API: changes", () => {
+  test("each change answers alike from both faces and leaves both regions alike", async () => {
+    const obj = fixture();
+    const [a, b] = [newRegion(), newRegion()];
+    const api = apiFor(b);
+    const same = (what: string, fromCli: string, fromApi: unknown) =>
+      expect({ what, json: normalise(JSON.parse(fromCli), [a, b]) }).toEqual({
+        what,
+        json: normalise(fromApi, [a, b]),
+      });
+    const viaCli = (args: string[]) => cliJson([...args, "--shm", a], dirname(obj));
+
+    // load: the CLI reads the file, the API receives its bytes under its name
+    same(
+      "load",
+      viaCli(["load", basename(obj)]),
+      await api.json("POST", `/v1/programs?name=${basename(obj)}`, await Bun.file(obj).bytes()),
+    );
+    populate(a);
+    populate(b);
+    const data = join(tempDir(), "packet.bin");
+    writeFileSync(data, Uint8Array.of(1, 2, 3));
+    const steps: Array<[string, string[], string, string, unknown?]> = [
+      [
+        "attach",
+        ["attach", "accept_all", "nginx", "--prefix", "/x"],
+        "POST",
+        "/v1/links",
+        {
+          program: "accept_all",
+          type: "nginx",
+          arg: "/x",
+        },
+      ],
+      [
+        "replace",
+        ["replace", "2", "refuse_all"],
+        "PATCH",
+        "/v1/links/2",
+        { program: "refuse_all" },
+      ],
+      [
+        "update",
+        ["map", "update", "points", "2", '{"x":2,"big":2,"tag":"two"}'],
+        "PUT",
+        "/v1/maps/points/entries/2",
+        { value: { x: 2, big: 2, tag: "two" } },
+      ],
+      ["delete entry", ["map", "delete", "points", "1"], "DELETE", "/v1/maps/points/entries/1"],
+      ["pop", ["map", "pop", "jobs"], "POST", "/v1/maps/jobs/pop"],
+      [
+        "pin",
+        ["pin", "map", "points", "twins/points"],
+        "POST",
+        "/v1/pins",
+        {
+          kind: "map",
+          ref: "points",
+          name: "twins/points",
+        },
+      ],
+      ["unpin", ["unpin", "twins/points"], "DELETE", "/v1/pins/twins/points"],
+      ["stats", ["stats", "on"], "POST", "/v1/region/stats", { enabled: true }],
+      ["run", ["run", "3", "--data", data], "POST", "/v1/programs/3/run", { hex: "010203" }],
+      ["freeze", ["map", "freeze", "counts"], "POST", "/v1/maps/counts/freeze"],
+      ["detach", ["detach", "2"], "DELETE", "/v1/links/2"],
+      ["unload", ["unload", "refuse_all"], "DELETE", "/v1/programs/refuse_all"],
+    ];
+    for (const [what, args, method, path, body] of steps)
+      same(what, viaCli(args), await api.json(method, path, body));
+    // after the same changes, the same regions
+    same("snapshot", viaCli(["list"]), await api.json("GET", "/v1/snapshot"));
+    same(
+      "dump",
+      viaCli(["map", "dump", "points"]),
+      await api.json("GET", "/v1/maps/points/entries?limit=8"),
+    );
+  });
+});
