@@ -5,10 +5,29 @@
 // one, the API the other, and both answers, then both regions' snapshots,
 // must be deep-equal. Normalised, because inherently different: the region's
 // name (two regions) and a run's averageNs (a time). Nothing else.
+// The kernel provider (`--kernel`, `serve --kernel`) the same way for reads;
+// its changes cannot be made twice alike (the kernel gives every object a
+// new id), so each change is made once through the API, its answer has the
+// fields the CLI's answer to the same kind of change has, and its effect is
+// read back through the CLI and bpftool.
 import { describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { cli, cliOk, compileBpf, regionNames, repoRoot, tempDir } from "./helpers.ts";
+import {
+  cli,
+  cliOk,
+  compileBpf,
+  regionNames,
+  repoRoot,
+  run,
+  skipReason,
+  tempDir,
+} from "./helpers.ts";
+import {
+  kernelUprobesUnavailable,
+  privateBpffs,
+  uprobeFixtureUnlessSkipped,
+} from "./uprobe-fixture.ts";
 import { createApp } from "../src/server/app.ts";
 
 const newRegion = regionNames("twins");
@@ -27,8 +46,14 @@ interface Api {
   json(method: string, path: string, body?: unknown): Promise<unknown>;
 }
 
-function apiFor(shm: string): Api {
-  const { app } = createApp({ shm, token: TOKEN, protectReads: false, allowedHosts: [] });
+function apiFor(shm: string, kernel = false): Api {
+  const { app } = createApp({
+    shm,
+    token: TOKEN,
+    protectReads: false,
+    allowedHosts: [],
+    ...(kernel ? { kernel } : {}),
+  });
   const call = async (method: string, path: string, body?: unknown) => {
     const isBytes = body instanceof Uint8Array;
     const res = await app.handle(
@@ -250,4 +275,126 @@ describe("CLI --json and the API: changes", () => {
       await api.json("GET", "/v1/maps/points/entries?limit=8"),
     );
   });
+});
+
+const { root, env } = privateBpffs();
+const skipKernel = skipReason(
+  kernelUprobesUnavailable(),
+  "kernel twins (--kernel, serve --kernel)",
+);
+const kfix = uprobeFixtureUnlessSkipped(
+  skipKernel,
+  "twins",
+  join(repoRoot, "test/fixtures/kernel/target.c"),
+  { count: join(repoRoot, "test/fixtures/kernel/count.bpf.c") },
+);
+
+describe.skipIf(skipKernel)("CLI --kernel --json and serve --kernel", () => {
+  test("reads print the API's body byte for byte; changes answer with the CLI's fields", async () => {
+    // the in-process server reads the pin root from the environment, as the CLI does
+    const before = process.env.BPFTIME_BPFFS;
+    process.env.BPFTIME_BPFFS = root;
+    try {
+      const kcli = (args: string[]) => {
+        const r = cli([...args, "--json"], { env });
+        if (r.code !== 0) throw new Error(`bpftime ${args.join(" ")}: ${r.stderr}`);
+        return r.stdout;
+      };
+      const api = apiFor(newRegion(), true);
+      const keys = (v: unknown) => Object.keys(v as object).sort();
+      const fieldsAlike = (what: string, fromCli: string, fromApi: unknown) =>
+        expect({ what, fields: keys(fromApi) }).toEqual({
+          what,
+          fields: keys(JSON.parse(fromCli)),
+        });
+
+      // load: the CLI's object "count", the API's "count2" (the upload's file name)
+      const obj = kfix.obj("count");
+      const viaCli = kcli(["load", "--kernel", obj]);
+      const viaApi = (await api.json(
+        "POST",
+        "/v1/programs?name=count2.bpf.o",
+        await Bun.file(obj).bytes(),
+      )) as { region: string; programs: Array<{ name: string; id: number }> };
+      fieldsAlike("load", viaCli, viaApi);
+      expect(viaApi.region).toBe("count2");
+      const cliAttach = kcli([
+        "attach",
+        "--kernel",
+        "count/count_work",
+        "uprobe",
+        "--arg",
+        `${kfix.target}:work`,
+      ]);
+      const link = (await api.json("POST", "/v1/links", {
+        program: "count2/count_work",
+        type: "uprobe",
+        arg: `${kfix.target}:work`,
+        cookie: 9,
+      })) as { linkId: number; cookie: string; progId: number };
+      fieldsAlike("attach", cliAttach, link);
+      expect(link.cookie).toBe("9");
+      const shown = JSON.parse(
+        run(["bpftool", "link", "show", "id", String(link.linkId), "-j"]).stdout,
+      );
+      expect(shown.prog_id).toBe(link.progId);
+      const pid = Number(/done pid=(\d+)/.exec(run([kfix.target, "work", "5"]).stdout)![1]);
+      await api.json("PUT", "/v1/maps/count2%2Fcalls/entries/1", { value: 41 });
+
+      // reads: the same state through both faces
+      const pairs: Array<[string[], string]> = [
+        [["list", "--kernel"], "/v1/snapshot"],
+        [["prog", "list", "--kernel"], "/v1/programs"],
+        [["map", "list", "--kernel"], "/v1/maps"],
+        [["map", "show", "--kernel", "count2/calls"], "/v1/maps/count2%2Fcalls"],
+        [["map", "dump", "--kernel", "count2/calls"], "/v1/maps/count2%2Fcalls/entries?limit=1024"],
+        [["map", "dump", "--kernel", "count2/hits"], "/v1/maps/count2%2Fhits/entries?limit=1"],
+        [["map", "lookup", "--kernel", "count2/calls", "1"], "/v1/maps/count2%2Fcalls/entries/1"],
+        [
+          ["map", "lookup", "--kernel", "count2/calls", String(pid)],
+          `/v1/maps/count2%2Fcalls/entries/${pid}`,
+        ],
+      ];
+      for (const [args, path] of pairs) {
+        const fromApi = await api.call("GET", path);
+        expect({ args, status: fromApi.status }).toEqual({ args, status: 200 });
+        expect({ args, json: kcli(args) }).toEqual({ args, json: `${fromApi.text}\n` });
+      }
+      expect(JSON.parse(kcli(["map", "lookup", "--kernel", "count2/calls", String(pid)]))).toEqual({
+        key: pid,
+        value: 5,
+      });
+
+      // replace, detach, unload: the API's answers have the CLI's fields
+      const cliLink = JSON.parse(cliAttach).linkId as number;
+      const cliReplaced = kcli(["replace", "--kernel", String(cliLink), "count/count_work"]);
+      const replaced = (await api.json("PATCH", `/v1/links/${link.linkId}`, {
+        program: "count/count_work",
+      })) as { linkId: number; oldLinkId: number };
+      fieldsAlike("replace", cliReplaced, replaced);
+      expect(replaced.oldLinkId).toBe(link.linkId);
+      expect(run(["bpftool", "link", "show", "id", String(link.linkId)]).code).not.toBe(0);
+      const cliDetached = kcli(["detach", "--kernel", String(JSON.parse(cliReplaced).linkId)]);
+      fieldsAlike("detach", cliDetached, await api.json("DELETE", `/v1/links/${replaced.linkId}`));
+      const cliUnloaded = kcli(["unload", "--kernel", "count/work_ret"]);
+      const unloaded = await api.json("DELETE", "/v1/programs/count2%2Fwork_ret");
+      fieldsAlike("unload", cliUnloaded, unloaded);
+      // both objects look alike again: the same programs left, no links
+      const snap = JSON.parse(kcli(["list", "--kernel"])) as {
+        programs: Array<{ name: string; region: string }>;
+        links: unknown[];
+      };
+      expect(snap.links).toEqual([]);
+      expect(snap.programs.map((p) => `${p.region}/${p.name}`).sort()).toEqual([
+        "count/count_work",
+        "count2/count_work",
+      ]);
+      // the routes only a region has are not served over the kernel
+      expect((await api.call("GET", "/v1/instances")).status).toBe(404);
+    } finally {
+      if (before === undefined) delete process.env.BPFTIME_BPFFS;
+      else process.env.BPFTIME_BPFFS = before;
+      for (const o of ["count", "count2"]) cli(["shm", "remove", "--kernel", o], { env });
+    }
+  }, 120_000);
 });

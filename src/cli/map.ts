@@ -12,7 +12,7 @@ import {
   remove,
   update,
 } from "../ops/index.ts";
-import { mapView, openKernelMapHandle, type MapHandle } from "../ops/index.ts";
+import { kernelSnapshot, mapView, openKernelMapHandle, type MapHandle } from "../ops/index.ts";
 import type { Parsed } from "./command.ts";
 import { BpftimeError } from "../errors.ts";
 import {
@@ -33,11 +33,14 @@ const list: Command = {
   name: "list",
   aliases: ["ls"],
   summary: "list the maps of the region",
-  usage: "[--shm NAME] [--json]",
-  options: { ...shmOption, ...jsonOption },
-  examples: ["bpftime map list --json"],
+  usage: "[--shm NAME | --kernel] [--json]",
+  options: { ...shmOption, ...jsonOption, ...kernelOption },
+  examples: ["bpftime map list --json", "bpftime map list --kernel"],
   run(p) {
-    const maps = withRegion(str(p, "shm"), (r) => r.mapIds().map((id) => mapView(r, id)));
+    if (flag(p, "kernel")) refuse(p, "map list", ["shm"]);
+    const maps = flag(p, "kernel")
+      ? kernelSnapshot().maps
+      : withRegion(str(p, "shm"), (r) => r.mapIds().map((id) => mapView(r, id)));
     if (flag(p, "json")) return printJson(maps);
     console.log(
       table(
@@ -51,12 +54,12 @@ const list: Command = {
 const show: Command = {
   name: "show",
   summary: "show one map: type, sizes, BTF types and entry count",
-  usage: "MAP [--shm NAME] [--json]",
-  options: { ...shmOption, ...jsonOption },
-  examples: ["bpftime map show verdict_counts"],
+  usage: "MAP [--shm NAME | --kernel] [--json]",
+  options: { ...shmOption, ...jsonOption, ...kernelOption },
+  examples: ["bpftime map show verdict_counts", "bpftime map show --kernel malloc/malloc_calls"],
   run(p) {
     const ref = needPositional(p, 0, "MAP (id or name)", "bpftime map show");
-    const d = withRegion(str(p, "shm"), (r) => describeMap(openMap(r, ref)));
+    const d = withMap(p, ref, "map show", describeMap);
     if (flag(p, "json")) return printJson(d);
     console.log(
       [

@@ -1,18 +1,22 @@
 // `bpftime prog list|show`: the programs of a region, as GET /v1/programs and
 // GET /v1/programs/ID give them (one serializer: src/ops list.ts, programs.ts).
 import { type Command, flag, jsonOption, needPositional, shmOption, str } from "./command.ts";
-import { programDetail, snapshot, withRegion } from "../ops/index.ts";
+import { kernelSnapshot, programDetail, snapshot, withRegion } from "../ops/index.ts";
+import { kernelOption, refuse } from "./kernel.ts";
 import { printJson, table } from "./output.ts";
 
 const list: Command = {
   name: "list",
   aliases: ["ls"],
   summary: "list the programs of the region with their links and run statistics",
-  usage: "[--shm NAME] [--json]",
-  options: { ...shmOption, ...jsonOption },
-  examples: ["bpftime prog list --json"],
+  usage: "[--shm NAME | --kernel] [--json]",
+  options: { ...shmOption, ...jsonOption, ...kernelOption },
+  examples: ["bpftime prog list --json", "bpftime prog list --kernel"],
   run(p) {
-    const progs = withRegion(str(p, "shm"), (r) => snapshot(r).programs);
+    if (flag(p, "kernel")) refuse(p, "prog list", ["shm"]);
+    const progs = flag(p, "kernel")
+      ? kernelSnapshot().programs
+      : withRegion(str(p, "shm"), (r) => snapshot(r).programs);
     if (flag(p, "json")) return printJson(progs);
     console.log(
       table(

@@ -1,10 +1,11 @@
-import { type Command, shmOption, str } from "./command.ts";
+import { type Command, flag, shmOption, str } from "./command.ts";
+import { kernelOption, refuse } from "./kernel.ts";
 import { DEFAULT_PORT } from "../server/index.ts";
 
 export const serveCommand: Command = {
   name: "serve",
   summary: "serve the HTTP admin API (REST, server-sent events, /metrics, /docs)",
-  usage: "[--listen HOST:PORT] [--shm NAME] [--token-file PATH]",
+  usage: "[--listen HOST:PORT] [--shm NAME | --kernel] [--token-file PATH]",
   description:
     "Serve the CLI's operations over HTTP: /v1/programs, /v1/maps, /v1/links, /v1/targets,\n" +
     "/v1/instances, /v1/events/MAP (server-sent events), /v1/region, Prometheus /metrics,\n" +
@@ -14,7 +15,12 @@ export const serveCommand: Command = {
     "$XDG_CONFIG_HOME/bpftime/token, i.e. ~/.config/bpftime/token, mode 0600); the first\n" +
     "start on a loopback address creates it and prints it once. Reads are open on loopback;\n" +
     "on any other address everything needs the token, and serve refuses to start until\n" +
-    "the token file exists. Runs until Ctrl-C.",
+    "the token file exists. Runs until Ctrl-C.\n" +
+    "With --kernel, the API drives the kernel event provider (bpffs pins, as the CLI's\n" +
+    "--kernel) on the same paths and bodies: load, list and unload programs; list maps, show,\n" +
+    "page, look up, update and delete entries; attach, list, detach and replace links;\n" +
+    "/v1/snapshot. Region-only routes (instances, pins, events, stats, runs, /metrics) are\n" +
+    "not served. Run one server per provider (two ports) to drive both.",
   options: {
     listen: {
       type: "string",
@@ -27,21 +33,26 @@ export const serveCommand: Command = {
       arg: "PATH",
       description: "bearer token file (default ~/.config/bpftime/token; created on loopback)",
     },
+    ...kernelOption,
   },
   examples: [
     "bpftime serve",
     "bpftime serve --listen 127.0.0.1:9000 --shm demo",
+    "bpftime serve --kernel --listen 127.0.0.1:8788",
     'curl -H "Authorization: Bearer $(cat ~/.config/bpftime/token)" -X DELETE localhost:8787/v1/links/1',
   ],
   async run(p) {
     // Loaded here so other commands do not pay for the HTTP stack.
     const { startServer } = await import("../server/index.ts");
+    if (flag(p, "kernel")) refuse(p, "serve", ["shm"]);
     const s = await startServer({
+      ...(flag(p, "kernel") ? { kernel: true } : {}),
       ...(str(p, "listen") !== undefined ? { listen: str(p, "listen")! } : {}),
       ...(str(p, "shm") !== undefined ? { shm: str(p, "shm")! } : {}),
       ...(str(p, "token-file") !== undefined ? { tokenFile: str(p, "token-file")! } : {}),
     });
-    console.log(`bpftime admin API for region ${s.region} at ${s.url} (docs: ${s.url}/docs)`);
+    const what = flag(p, "kernel") ? "the kernel" : `region ${s.region}`;
+    console.log(`bpftime admin API for ${what} at ${s.url} (docs: ${s.url}/docs)`);
     if (s.token.created)
       console.log(`created bearer token file ${s.token.path} (shown this once):\n${s.token.value}`);
     else console.log(`bearer token: ${s.token.path}`);

@@ -1,9 +1,18 @@
-// The kernel event provider's operations as the CLI and the HTTP API use them:
-// load, attach, detach, list and remove come straight from src/attach/kernel/;
-// map dumps reuse src/ops/maps.ts's key/value formatting through a
-// MapHandle-like object built from the kernel's map info and BTF.
-import { kernelMapElements, openKernelMap, type KernelMapHandle } from "../attach/index.ts";
+// The kernel event provider's operations as the CLI and the HTTP API (`serve
+// --kernel`) use them: load, attach, detach, replace, unload, list and remove
+// come straight from src/attach/kernel/; map operations run src/ops/maps.ts's
+// code (formatting, lookup, update, delete, pages) on a MapHandle built from
+// the kernel's map info and BTF.
+import {
+  defaultObjectName,
+  kernelMapElements,
+  loadKernelObject,
+  openKernelMap,
+  type KernelLoaded,
+  type KernelMapHandle,
+} from "../attach/index.ts";
 import { type MapHandle } from "./maps.ts";
+import { withUploadedFile } from "./programs.ts";
 import { parseBtf } from "../btf/index.ts";
 import type { Region } from "../native/index.ts";
 
@@ -54,6 +63,22 @@ function kernelMapHandle(m: KernelMapHandle): MapHandle {
       ...(btf && m.info.btfValueTypeId ? { valueType: m.info.btfValueTypeId } : {}),
     },
   };
+}
+
+/**
+ * `bpftime load --kernel` for an object received as bytes (POST /v1/programs
+ * under `serve --kernel`): pinned as `name` (default: the file name without
+ * .bpf.o), with the upload's name, not the temporary path, as its file.
+ */
+export function loadKernelObjectBytes(
+  bytes: Uint8Array,
+  filename: string | undefined,
+  name?: string,
+): KernelLoaded {
+  return withUploadedFile(bytes, filename, (path, file) => ({
+    ...loadKernelObject(path, name ?? defaultObjectName(file)),
+    file,
+  }));
 }
 
 /** A pinned kernel map (name, OBJECT/NAME or kernel id) as a MapHandle (`map lookup|update|delete --kernel`). */

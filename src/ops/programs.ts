@@ -77,12 +77,7 @@ export function loadObjectBytes(
   regionName: string | undefined,
   opts: Parameters<typeof loadIntoRegion>[2] = {},
 ): LoadedObject {
-  const file = uploadName(name);
-  const dir = mkdtempSync(join(tmpdir(), "bpftime-upload-"));
-  const path = join(dir, file);
-  const scrub = (s: string) => s.split(path).join(file);
-  try {
-    writeFileSync(path, bytes, { mode: 0o600 });
+  return withUploadedFile(bytes, name, (path, file) => {
     const loaded = loadIntoRegion(path, regionName, opts);
     for (const p of loaded.programs) {
       const m = readMeta<ProgMeta>(loaded.region, "prog", p.id);
@@ -93,6 +88,26 @@ export function loadObjectBytes(
       if (m) writeMeta(loaded.region, "map", mp.id, { ...m, object: file });
     }
     return { ...loaded, file };
+  });
+}
+
+/**
+ * Runs fn on an object received as bytes, written to a private temporary
+ * file named after the client's (harmless) file name; the temporary path
+ * never shows in an error message (POST /v1/programs, either provider).
+ */
+export function withUploadedFile<T>(
+  bytes: Uint8Array,
+  name: string | undefined,
+  fn: (path: string, file: string) => T,
+): T {
+  const file = uploadName(name);
+  const dir = mkdtempSync(join(tmpdir(), "bpftime-upload-"));
+  const path = join(dir, file);
+  const scrub = (s: string) => s.split(path).join(file);
+  try {
+    writeFileSync(path, bytes, { mode: 0o600 });
+    return fn(path, file);
   } catch (e) {
     if (e instanceof BpftimeError) throw new BpftimeError(e.code, scrub(e.message), e.details);
     throw e;

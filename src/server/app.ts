@@ -20,10 +20,13 @@ import { pinRoutes } from "./routes/pins.ts";
 import { linkRoutes } from "./routes/links.ts";
 import { regionRoutes } from "./routes/region.ts";
 import { eventRoutes } from "./routes/events.ts";
+import { kernelRoutes } from "./routes/kernel.ts";
 
 export interface AppOptions extends GuardOptions {
   /** Region name (default $BPFTIME_SHM or bpftime). */
   shm?: string;
+  /** Serve the kernel event provider (bpffs pins) instead of a region (routes/kernel.ts). */
+  kernel?: boolean;
 }
 
 /** A handler's plain result (object or array): bigints as decimal strings, bytes as hex, as the CLI's --json prints. */
@@ -81,14 +84,16 @@ export function createApp(o: AppOptions) {
       set.status = status;
       return body;
     })
-    .onAfterHandle(({ responseValue }) => jsonSafe(responseValue))
+    .onAfterHandle(({ responseValue }) => jsonSafe(responseValue));
+  if (o.kernel) return { app: app.use(kernelRoutes()), events };
+  const region = app
     .use(programRoutes(ctx))
     .use(mapRoutes(ctx))
     .use(pinRoutes(ctx))
     .use(linkRoutes(ctx))
     .use(regionRoutes(ctx))
     .use(eventRoutes(ctx));
-  return { app, events };
+  return { app: region, events };
 }
 
 export type App = ReturnType<typeof createApp>["app"];

@@ -12,10 +12,13 @@ export interface ServeOptions {
   listen?: string;
   shm?: string;
   tokenFile?: string;
+  /** Serve the kernel event provider instead of a region. */
+  kernel?: boolean;
 }
 
 export interface RunningServer {
   url: string;
+  /** The region served, or "kernel". */
   region: string;
   loopback: boolean;
   token: Token;
@@ -31,7 +34,7 @@ export async function startServer(o: ServeOptions = {}): Promise<RunningServer> 
   // Only a loopback listener may mint a token: on any other address the
   // secret must exist before the port opens.
   const token = loadToken(tokenPath, loopback);
-  const region = regionName(o.shm);
+  const region = o.kernel ? "kernel" : regionName(o.shm);
   const allowedHosts = (actualPort: number) =>
     loopback
       ? [
@@ -47,6 +50,7 @@ export async function startServer(o: ServeOptions = {}): Promise<RunningServer> 
     token: token.value,
     protectReads: !loopback,
     allowedHosts: hosts,
+    ...(o.kernel ? { kernel: true } : {}),
   });
   try {
     app.listen({

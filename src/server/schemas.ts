@@ -288,3 +288,102 @@ export const TestRunSchema = t.Object({
   averageNs: t.Number(),
   dataOut: t.String({ description: "the input buffer after the run, hex" }),
 });
+
+// ---- `bpftime serve --kernel`: the kernel provider's shapes (src/attach/kernel/),
+// as `bpftime … --kernel --json` prints them. Ids are the kernel's; `region` is
+// the object's pin directory under the bpffs root.
+
+const KernelObject = t.String({ description: "the kernel object (its pin directory's name)" });
+
+export const KernelProgramSchema = t.Object({
+  id: t.Integer(),
+  name: t.String(),
+  region: KernelObject,
+  type: t.String(),
+  insnCount: t.Integer(),
+  links: t.Array(t.Integer()),
+  runCount: Counter,
+  runTimeNs: Counter,
+  attachHint: t.String(),
+  section: t.String(),
+});
+
+// The fields in the order the CLI prints them: Elysia writes a response in its schema's order.
+export const KernelMapSchema = t.Object({
+  id: t.Integer(),
+  name: t.String(),
+  region: KernelObject,
+  type: t.String(),
+  keySize: t.Integer(),
+  valueSize: t.Integer(),
+  maxEntries: t.Integer(),
+  flags: t.Integer(),
+});
+
+export const KernelLinkSchema = t.Object({
+  id: t.Integer(),
+  progId: t.Integer(),
+  region: KernelObject,
+  targetType: t.String(),
+  arg: t.String(),
+});
+
+export const KernelSnapshotSchema = t.Object({
+  root: t.String({ description: "the bpffs directory the pins are under" }),
+  programs: t.Array(KernelProgramSchema),
+  maps: t.Array(KernelMapSchema),
+  links: t.Array(KernelLinkSchema),
+});
+
+export const KernelLoadedSchema = t.Object({
+  file: t.String(),
+  region: KernelObject,
+  pinDir: t.String(),
+  programs: LoadedSchema.properties.programs,
+  maps: t.Array(t.Object({ id: t.Integer(), name: t.String(), type: t.String() })),
+});
+
+export const KernelAttachBody = t.Object({
+  program: Ref("the program (name, OBJECT/NAME or kernel id)"),
+  type: t.Union([t.Literal("uprobe"), t.Literal("uretprobe")], {
+    description: "the kernel provider attaches uprobes and uretprobes",
+    error: "type must be uprobe or uretprobe",
+  }),
+  arg: AttachBody.properties.arg,
+  cookie: AttachBody.properties.cookie,
+});
+
+export const KernelAttachedSchema = t.Object({
+  linkId: t.Integer(),
+  progId: t.Integer(),
+  program: t.String(),
+  region: KernelObject,
+  targetType: t.String(),
+  arg: t.String(),
+  file: t.String(),
+  offset: t.Integer(),
+  cookie: t.String({ description: "the link's bpf_cookie, a decimal string (64-bit)" }),
+  pin: t.String(),
+});
+
+export const KernelDetachedSchema = t.Object({
+  linkId: t.Integer(),
+  progId: t.Integer(),
+  region: KernelObject,
+  freed: t.Boolean({ description: "false while another process still holds the link open" }),
+});
+
+export const KernelReplacedSchema = t.Object({
+  linkId: t.Integer({ description: "the new link (the kernel cannot swap a uprobe's program)" }),
+  oldProgId: t.Integer(),
+  newProgId: t.Integer(),
+  oldLinkId: t.Integer({ description: "the link replaced, now detached" }),
+  region: KernelObject,
+  arg: t.String(),
+});
+
+export const KernelUnloadedSchema = t.Object({
+  deleted: t.Integer(),
+  region: KernelObject,
+  maps: t.Array(t.Integer(), { description: "maps whose pins went with the program" }),
+});

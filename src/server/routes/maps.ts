@@ -12,6 +12,7 @@ import {
   openMap,
   popOrPeek,
   updateEntry,
+  type MapHandle,
 } from "../../ops/index.ts";
 import { jsonBody } from "../body.ts";
 import * as S from "../schemas.ts";
@@ -22,11 +23,6 @@ export function mapRoutes(o: RouteContext) {
     .get("", () => o.region((r) => r.mapIds().map((id) => mapView(r, id))), {
       response: { 200: t.Array(S.MapSchema), ...errors },
       detail: { tags: ["maps"], summary: "list maps (bpftime map list --json)" },
-    })
-    .get("/:id", ({ params }) => o.region((r) => describeMap(openMap(r, params.id))), {
-      params: S.IdParam,
-      response: { 200: S.MapDetailSchema, ...errors },
-      detail: { tags: ["maps"], summary: "one map: sizes, BTF types, entry count (map show)" },
     })
     .delete("/:id", ({ params }) => o.region((r) => deleteMapObject(r, params.id)), {
       params: S.IdParam,
@@ -79,10 +75,27 @@ export function mapRoutes(o: RouteContext) {
         },
       },
     )
+    .use(mapEntryRoutes((ref, fn) => o.region((r) => fn(openMap(r, ref)))));
+}
+
+/** Runs fn on map `ref` of the provider served (a region's, or a pinned kernel map). */
+export type WithMap = <T>(ref: string, fn: (m: MapHandle) => T) => T;
+
+/**
+ * The routes on one map and its entries under /v1/maps, the same for both providers (`bpftime serve`
+ * and `serve --kernel`): show, a page of entries, look up, update and delete a key.
+ */
+export function mapEntryRoutes(withMap: WithMap) {
+  // no prefix of its own: it is used inside a plugin prefixed /v1/maps
+  return new Elysia()
+    .get("/:id", ({ params }) => withMap(params.id, describeMap), {
+      params: S.IdParam,
+      response: { 200: S.MapDetailSchema, ...errors },
+      detail: { tags: ["maps"], summary: "one map: sizes, BTF types, entry count (map show)" },
+    })
     .get(
       "/:id/entries",
-      ({ params, query }) =>
-        o.region((r) => entriesPage(openMap(r, params.id), query.offset, query.limit)),
+      ({ params, query }) => withMap(params.id, (m) => entriesPage(m, query.offset, query.limit)),
       {
         params: S.IdParam,
         query: t.Object({
@@ -104,7 +117,7 @@ export function mapRoutes(o: RouteContext) {
     )
     .get(
       "/:id/entries/:key",
-      ({ params }) => o.region((r) => lookupEntry(openMap(r, params.id), params.key)),
+      ({ params }) => withMap(params.id, (m) => lookupEntry(m, params.key)),
       {
         params: t.Object({
           id: t.String(),
@@ -117,7 +130,7 @@ export function mapRoutes(o: RouteContext) {
     .put(
       "/:id/entries/:key",
       ({ params, body }) =>
-        o.region((r) => updateEntry(openMap(r, params.id), params.key, body.value, body.flag)),
+        withMap(params.id, (m) => updateEntry(m, params.key, body.value, body.flag)),
       {
         parse: jsonBody,
         params: t.Object({ id: t.String(), key: t.String() }),
@@ -132,7 +145,7 @@ export function mapRoutes(o: RouteContext) {
     )
     .delete(
       "/:id/entries/:key",
-      ({ params }) => o.region((r) => deleteEntry(openMap(r, params.id), params.key)),
+      ({ params }) => withMap(params.id, (m) => deleteEntry(m, params.key)),
       {
         params: t.Object({ id: t.String(), key: t.String() }),
         response: { 200: t.Object({ deleted: t.Boolean() }), ...errors, 409: S.ErrorSchema },

@@ -11,6 +11,20 @@ import { jsonBody, parseObjectBody, type ObjectUpload } from "../body.ts";
 import * as S from "../schemas.ts";
 import { errors, secured, type RouteContext } from "./context.ts";
 
+/** OpenAPI: an ELF object as the raw body or a multipart file (parseObjectBody). */
+export const objectUploadDoc = {
+  required: true,
+  content: {
+    "application/octet-stream": { schema: { type: "string", format: "binary" } },
+    "multipart/form-data": {
+      schema: {
+        type: "object",
+        properties: { file: { type: "string", format: "binary" } },
+      },
+    },
+  },
+} as const;
+
 export function programRoutes(o: RouteContext) {
   return new Elysia({ prefix: "/v1/programs" })
     .post(
@@ -56,18 +70,7 @@ export function programRoutes(o: RouteContext) {
           tags: ["programs"],
           summary: "verify an ELF object and store its programs and maps (bpftime load)",
           security: secured,
-          requestBody: {
-            required: true,
-            content: {
-              "application/octet-stream": { schema: { type: "string", format: "binary" } },
-              "multipart/form-data": {
-                schema: {
-                  type: "object",
-                  properties: { file: { type: "string", format: "binary" } },
-                },
-              },
-            },
-          },
+          requestBody: objectUploadDoc,
         },
       },
     )
