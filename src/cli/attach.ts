@@ -145,12 +145,9 @@ export const replaceCommand: Command = {
     "LINK PROG [--shm NAME] [--json]\n" +
     "       bpftime replace --kernel LINK PROG [--json]   (kernel link id)",
   description:
-    "Make link LINK run program PROG (id or name) instead of its own: every process running\n" +
-    "the link switches at once, with no moment where neither program runs.\n" +
-    "With --kernel: the kernel cannot swap a uprobe link's program, so the new program is\n" +
-    "attached at the same probe (same direction and cookie) before the old link is\n" +
-    "detached: no hit is missed, a hit in between may run both, and the link gets a new\n" +
-    "kernel id (printed; --json: linkId, and oldLinkId for the one replaced).",
+    "Make link LINK run program PROG (id or name) instead of its own, in every process at once.\n" +
+    "--kernel: PROG is attached at the link's probe with its cookie, then the old link goes\n" +
+    "(the kernel cannot swap a uprobe link's program): the link gets a new kernel id.",
   options: { ...shmOption, ...jsonOption, ...kernelOption },
   examples: ["bpftime replace 1 url_filter_v2", "bpftime replace --kernel 42 count_v2"],
   run(p) {

@@ -14,6 +14,7 @@ import {
   removeKernelObject,
   replaceKernel,
   unloadKernel,
+  withRegion,
 } from "../ops/index.ts";
 
 /** The option every --kernel-capable command adds. */
@@ -33,6 +34,21 @@ export function refuse(p: Parsed, path: string, names: string[]): void {
   for (const n of names)
     if (p.values[n] !== undefined && p.values[n] !== false)
       throw new BpftimeError("usage", `${path}: --${n} does not apply with --kernel`);
+}
+
+/**
+ * What a command reads from the provider it was given: with --kernel the
+ * kernel's (--shm refused), else region --shm's.
+ */
+export function byProvider<T>(
+  p: Parsed,
+  path: string,
+  kernel: () => T,
+  region: Parameters<typeof withRegion<T>>[1],
+): T {
+  if (!flag(p, "kernel")) return withRegion(str(p, "shm"), region);
+  refuse(p, path, ["shm"]);
+  return kernel();
 }
 
 export function kernelLoad(p: Parsed): void {

@@ -1,7 +1,7 @@
 import { type Command, flag, jsonOption, shmOption, str } from "./command.ts";
 import { mapLoadedBy, snapshot } from "../ops/index.ts";
 import { withRegion } from "../ops/index.ts";
-import { printJson, sections } from "./output.ts";
+import { PROGRAM_COLUMNS, printJson, programRow, sections } from "./output.ts";
 import { kernelList, kernelOption } from "./kernel.ts";
 
 export const listCommand: Command = {
@@ -17,19 +17,7 @@ export const listCommand: Command = {
     if (flag(p, "json")) return printJson(s);
     const out: string[] = [`region ${s.region} (generation ${s.generation})`];
     const section = sections(out);
-    section(
-      "programs",
-      ["ID", "NAME", "TYPE", "INSNS", "LINKS", "RUNS", "HINT"],
-      s.programs.map((x) => [
-        x.id,
-        x.name,
-        x.type,
-        x.insnCount,
-        x.links.join(",") || "-",
-        x.runCount,
-        x.attachHint,
-      ]),
-    );
+    section("programs", PROGRAM_COLUMNS, s.programs.map(programRow));
     // Maps an application made under `bpftime load -- APP` say which (and its pid).
     const loadedBy = s.maps.map((x) => mapLoadedBy(s.region, x.id));
     const byApp = loadedBy.some((o) => o !== undefined);

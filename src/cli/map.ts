@@ -22,7 +22,7 @@ import {
   log2HistogramLines,
 } from "../ops/index.ts";
 import { printJson, table, toJson } from "./output.ts";
-import { kernelOption, refuse } from "./kernel.ts";
+import { byProvider, kernelOption } from "./kernel.ts";
 
 const keyHelp =
   'Keys and values are JSON through the object\'s BTF (e.g. 42, "str", {"pid":1}) when\n' +
@@ -37,10 +37,12 @@ const list: Command = {
   options: { ...shmOption, ...jsonOption, ...kernelOption },
   examples: ["bpftime map list --json", "bpftime map list --kernel"],
   run(p) {
-    if (flag(p, "kernel")) refuse(p, "map list", ["shm"]);
-    const maps = flag(p, "kernel")
-      ? kernelSnapshot().maps
-      : withRegion(str(p, "shm"), (r) => r.mapIds().map((id) => mapView(r, id)));
+    const maps = byProvider(
+      p,
+      "map list",
+      () => kernelSnapshot().maps,
+      (r) => r.mapIds().map((id) => mapView(r, id)),
+    );
     if (flag(p, "json")) return printJson(maps);
     console.log(
       table(
@@ -175,9 +177,12 @@ const lookupCmd: Command = {
 
 /** Runs fn on MAP: a region's (--shm) or, with --kernel, a pinned kernel map's. */
 function withMap<T>(p: Parsed, ref: string, path: string, fn: (m: MapHandle) => T): T {
-  if (!flag(p, "kernel")) return withRegion(str(p, "shm"), (r) => fn(openMap(r, ref)));
-  refuse(p, path, ["shm"]);
-  return fn(openKernelMapHandle(ref));
+  return byProvider(
+    p,
+    path,
+    () => fn(openKernelMapHandle(ref)),
+    (r) => fn(openMap(r, ref)),
+  );
 }
 
 const updateCmd: Command = {

@@ -17,6 +17,28 @@ export function table(headers: string[], rows: Array<Array<string | number | big
     .join("\n");
 }
 
+/** The program columns of `bpftime list` and `bpftime prog list` (either provider). */
+export const PROGRAM_COLUMNS = ["ID", "NAME", "TYPE", "INSNS", "LINKS", "RUNS", "HINT"];
+export function programRow(x: {
+  id: number;
+  name: string;
+  type: string;
+  insnCount: number;
+  links: number[];
+  runCount: string;
+  attachHint: string;
+}): Array<string | number> {
+  return [
+    x.id,
+    x.name,
+    x.type,
+    x.insnCount,
+    x.links.join(",") || "-",
+    x.runCount,
+    x.attachHint || "-",
+  ];
+}
+
 /** Titled tables, "title (N)" then the table (nothing under an empty one), joined by blank lines. */
 export function sections(
   out: string[],

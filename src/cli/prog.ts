@@ -2,37 +2,28 @@
 // GET /v1/programs/ID give them (one serializer: src/ops list.ts, programs.ts).
 import { type Command, flag, jsonOption, needPositional, shmOption, str } from "./command.ts";
 import { kernelSnapshot, programDetail, snapshot, withRegion } from "../ops/index.ts";
-import { kernelOption, refuse } from "./kernel.ts";
-import { printJson, table } from "./output.ts";
+import { byProvider, kernelOption } from "./kernel.ts";
+import { PROGRAM_COLUMNS, printJson, programRow, table } from "./output.ts";
 
 const list: Command = {
   name: "list",
   aliases: ["ls"],
   summary: "list the programs of the region with their links and run statistics",
   usage: "[--shm NAME | --kernel] [--json]",
+  description:
+    "One line per program: id, name, type, instructions, links, runs counted while\n" +
+    "`bpftime stats on`, and the attach hint from its SEC(). --json: GET /v1/programs.",
   options: { ...shmOption, ...jsonOption, ...kernelOption },
   examples: ["bpftime prog list --json", "bpftime prog list --kernel"],
   run(p) {
-    if (flag(p, "kernel")) refuse(p, "prog list", ["shm"]);
-    const progs = flag(p, "kernel")
-      ? kernelSnapshot().programs
-      : withRegion(str(p, "shm"), (r) => snapshot(r).programs);
-    if (flag(p, "json")) return printJson(progs);
-    console.log(
-      table(
-        ["ID", "NAME", "TYPE", "INSNS", "LINKS", "RUNS", "RUN NS", "HINT"],
-        progs.map((x) => [
-          x.id,
-          x.name,
-          x.type,
-          x.insnCount,
-          x.links.join(",") || "-",
-          x.runCount,
-          x.runTimeNs,
-          x.attachHint || "-",
-        ]),
-      ),
+    const progs = byProvider<Array<Parameters<typeof programRow>[0]>>(
+      p,
+      "prog list",
+      () => kernelSnapshot().programs,
+      (r) => snapshot(r).programs,
     );
+    if (flag(p, "json")) return printJson(progs);
+    console.log(table(PROGRAM_COLUMNS, progs.map(programRow)));
   },
 };
 
@@ -40,6 +31,7 @@ const show: Command = {
   name: "show",
   summary: "show one program: disassembly, JIT size, verifier statistics, maps",
   usage: "PROG [--shm NAME] [--json]",
+  description: "PROG by id or name; --json: GET /v1/programs/PROG.",
   options: { ...shmOption, ...jsonOption },
   examples: ["bpftime prog show url_filter", "bpftime prog show 1 --json"],
   run(p) {

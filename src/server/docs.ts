@@ -25,7 +25,13 @@ export function docs() {
               "The operations of the `bpftime` CLI over HTTP: programs, maps, attach targets and " +
               "links, instances, ringbuf events, statistics. Mutating routes and the event " +
               "stream need `Authorization: Bearer <token>` (the token file is printed by " +
-              "`bpftime serve` when it creates it). Errors are `{ error, message }`.",
+              "`bpftime serve` when it creates it). Errors are `{ error, message }`. Each " +
+              "answer is what the CLI's `--json` prints for the same operation. Numbers: ids " +
+              "and sizes are JSON numbers; 64-bit counters (runCount, runTimeNs, generation, " +
+              "createdNs, heartbeatNs, a kernel link's cookie) are always decimal strings; map " +
+              "keys and values read through BTF are numbers up to 2^53-1 and decimal strings " +
+              "above. `bpftime serve --kernel` serves the kernel provider on the same paths " +
+              "(tag kernel).",
           },
           tags: [
             { name: "programs" },

@@ -72,30 +72,45 @@ export function attachKernel(
         "invalid_argument",
         `program ${prog.name} is a ${kernelProgTypeName(info.type)} program and cannot attach to a ${type} target`,
       );
-    const pfd = openUprobe(target.file, target.offset, type === "uretprobe");
-    let linkFd = -1;
-    try {
-      linkFd = linkPerfEvent(progFd, pfd, cookie);
-      const link = linkInfo(linkFd);
-      const pin = join(objectDir(prog.object), "links", String(link.id));
-      pinFd(linkFd, pin);
-      return {
-        linkId: link.id,
-        progId: info.id,
-        program: prog.name,
-        region: prog.object,
-        targetType: type,
-        arg,
-        file: target.file,
-        offset: target.offset,
-        cookie,
-        pin,
-      };
-    } finally {
-      closeFd(linkFd);
-      closeFd(pfd);
-    }
+    const probe = { ...target, retprobe: type === "uretprobe", cookie };
+    const { linkId, pin } = linkProbe(progFd, probe, prog.object);
+    return {
+      linkId,
+      progId: info.id,
+      program: prog.name,
+      region: prog.object,
+      targetType: type,
+      arg,
+      file: target.file,
+      offset: target.offset,
+      cookie,
+      pin,
+    };
   });
+}
+
+/**
+ * Links program `progFd` to a uprobe (or uretprobe) on FILE+OFFSET for every
+ * process, with `cookie` as its bpf_cookie, and pins the link under
+ * <object>/links/<id> (attach --kernel, and replace --kernel's new link).
+ */
+export function linkProbe(
+  progFd: number,
+  probe: { file: string; offset: number; retprobe: boolean; cookie: bigint },
+  object: string,
+): { linkId: number; pin: string } {
+  const pfd = openUprobe(probe.file, probe.offset, probe.retprobe);
+  let linkFd = -1;
+  try {
+    linkFd = linkPerfEvent(progFd, pfd, probe.cookie);
+    const linkId = linkInfo(linkFd).id;
+    const pin = join(objectDir(object), "links", String(linkId));
+    pinFd(linkFd, pin);
+    return { linkId, pin };
+  } finally {
+    closeFd(linkFd);
+    closeFd(pfd);
+  }
 }
 
 /**

@@ -7,20 +7,11 @@
 // run both programs. The link gets a new kernel id (returned as linkId, the
 // old one as oldLinkId).
 import { rmSync } from "node:fs";
-import { join } from "node:path";
 import { BpftimeError } from "../../errors.ts";
-import {
-  closeFd,
-  ensureLibbpf,
-  linkInfo,
-  linkPerfEvent,
-  openUprobe,
-  pinFd,
-  progInfo,
-} from "../../native/index.ts";
+import { ensureLibbpf, linkInfo, progInfo } from "../../native/index.ts";
 import { kernelProgTypeName } from "./metadata.ts";
-import { objectDir, resolvePinned, withPinned } from "./pins.ts";
-import { pinnedLink, waitLinkGone } from "./attach.ts";
+import { resolvePinned, withPinned } from "./pins.ts";
+import { linkProbe, pinnedLink, waitLinkGone } from "./attach.ts";
 import { describeOffset } from "./uprobe-target.ts";
 
 export interface KernelReplaced {
@@ -53,17 +44,7 @@ export function replaceKernel(linkRef: string, progRef: string): KernelReplaced 
         "invalid_argument",
         `program ${prog.name} is a ${kernelProgTypeName(p.type)} program and cannot run on link ${info.id}'s ${probe.retprobe ? "uretprobe" : "uprobe"}`,
       );
-    const pfd = openUprobe(probe.file, probe.offset, probe.retprobe);
-    let linkFd = -1;
-    let linkId: number;
-    try {
-      linkFd = linkPerfEvent(progFd, pfd, probe.cookie);
-      linkId = linkInfo(linkFd).id;
-      pinFd(linkFd, join(objectDir(prog.object), "links", String(linkId)));
-    } finally {
-      closeFd(linkFd);
-      closeFd(pfd);
-    }
+    const { linkId } = linkProbe(progFd, probe, prog.object);
     // The new program runs at the probe: now the old link may go.
     rmSync(old.path);
     waitLinkGone(info.id);
