@@ -12,6 +12,7 @@ import {
   Class,
   type Instruction,
   Mode,
+  OP_CALLX,
   Size,
   callTarget,
   classOf,
@@ -66,6 +67,10 @@ function badInsn(insn: Instruction): string | undefined {
     sizeOf(insn.opcode) !== Size.DW
   )
     return "legacy packet access (LD_ABS/LD_IND) is not supported";
+  // The VM runs callx on raw bytecode (the id of a helper in dst), but in a
+  // program the target would have to be proven: refused, as the kernel does.
+  if (insn.opcode === OP_CALLX)
+    return `callx (call through register r${insn.dst}) is not supported in programs: the verifier cannot prove which function it calls; call the helper or the function directly`;
   return instructionProblem(insn);
 }
 

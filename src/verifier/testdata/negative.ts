@@ -1146,4 +1146,24 @@ export const NEGATIVE: NegativeCase[] = [
         "the kernel gives privileged network programs probe_read_user; bpftime keeps host-memory reads to tracing types by design (README, helpers per program type)",
     },
   },
+  {
+    name: "callx through a register holding a helper id",
+    asm: `
+      r2 = 5
+      callx r2
+      r0 = 2
+      exit`,
+    expect: "callx (call through register r2) is not supported in programs",
+    kernel: "reject",
+  },
+  {
+    name: "callx through a register read from the packet",
+    asm: `
+      r3 = *(u32 *)(r1 + 0)
+      callx r3
+      r0 = 2
+      exit`,
+    expect: "the verifier cannot prove which function it calls",
+    kernel: "reject",
+  },
 ];
