@@ -145,6 +145,30 @@ const CASES: Case[] = [
     safe: 8,
   },
   {
+    // a zero stored from a register is a spill (as the kernel's), not "zero
+    // bytes": its precision is tracked like any spilled scalar's
+    name: "a zero stored from a register to the stack on one path",
+    asm: `${RANDOM}
+      if r6 > 10 goto safe
+      r8 = BAD
+      *(u64 *)(r10 - 16) = r8
+      goto join
+    safe:
+      r8 = 0
+      *(u64 *)(r10 - 16) = r8
+    join:
+      r8 = 0
+      ${LOOKUP}
+      r7 = *(u64 *)(r10 - 16)
+      r0 += r7
+      r1 = *(u64 *)(r0 + 0)
+    out:
+      r0 = 0
+      exit`,
+    bad: 12,
+    safe: 8,
+  },
+  {
     name: "through a subprogram's argument",
     asm: `${RANDOM}
       if r6 > 10 goto safe

@@ -1059,10 +1059,11 @@ class Verifier {
       this.aux = stackAux(depth, p.frame, b, sp !== undefined && sp.size >= size);
       return this.stackRead(pc, frame, b, size);
     }
-    const spill = this.stackWrite(pc, frame, b, size, value!);
+    const fromReg = classOf(this.slots[pc]!) === Class.STX;
+    const spill = this.stackWrite(pc, frame, b, size, value!, fromReg);
     this.aux = stackAux(depth, p.frame, b, spill);
     // a zero stored from a register makes the bytes "zero", not a spill
-    if (!spill && classOf(this.slots[pc]!) === Class.STX) this.needPrecise(st, this.slots[pc]!.src);
+    if (!spill && fromReg) this.needPrecise(st, this.slots[pc]!.src);
     return undefined;
   }
 
@@ -1105,8 +1106,21 @@ class Verifier {
     frame.stype.fill(ST_MISC, b, b + len);
   }
 
-  /** Returns whether the value was spilled (else its bytes became "zero"). */
-  private stackWrite(pc: number, frame: Frame, b: number, size: number, value: Reg): boolean {
+  /**
+   * Returns whether the value was spilled (else its bytes became "zero").
+   * A whole register stored from a register is a spill even when it is 0, as
+   * the kernel's: it keeps its own precision, so a zero nobody relies on (a
+   * helper's out-argument cleared on its error paths, then copied) does not
+   * make every later state differ from the one where the value is unknown.
+   */
+  private stackWrite(
+    pc: number,
+    frame: Frame,
+    b: number,
+    size: number,
+    value: Reg,
+    fromReg: boolean,
+  ): boolean {
     this.stackClobber(frame, b, size); // owns the stack
     if (isPointer(value)) {
       if (size !== 8)
@@ -1116,7 +1130,7 @@ class Verifier {
       return true;
     }
     const s = castScalar(value.s, size);
-    if (isConst(s) && s.umin === 0n) {
+    if (isConst(s) && s.umin === 0n && !(fromReg && size === 8)) {
       frame.stype.fill(ST_ZERO, b, b + size);
       return false;
     }
