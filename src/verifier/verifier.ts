@@ -46,6 +46,7 @@ import {
   sizeOf,
 } from "../asm/index.ts";
 import { type Slots, disasmNames, programSlots, rawSlotText, slotText } from "./slots.ts";
+import type { GlobalFunc } from "./global-funcs.ts";
 import { type SourceLine, SourceLines } from "./source-lines.ts";
 import {
   type AluKind,
@@ -98,6 +99,7 @@ import {
   clearSet,
   depthAux,
   emptySet,
+  globalCallAux,
   isEmpty,
   markAt,
   noMarks,
@@ -149,6 +151,8 @@ export interface ProgramInput {
   maps: MapInfo[];
   /** BTF line info (ProgramSpec.lineInfo): the log shows source lines, as the kernel's does */
   lineInfo?: readonly SourceLine[];
+  /** global subprograms, verified once from their BTF prototype (global-funcs.ts) */
+  globalFuncs?: readonly GlobalFunc[];
 }
 
 export interface VerifyOptions {
@@ -351,6 +355,11 @@ class Verifier {
   private open = new Map<number, Checkpoint[]>();
   private storedStates = 0;
   private pending: Path[] = [];
+  /** global functions by first slot; those queued for (or done with) their own verification */
+  private readonly globals = new Map<number, GlobalFunc>();
+  private readonly globalsQueued = new Set<number>();
+  private readonly globalQueue: Path[] = [];
+  private readonly chainDepths = new Map<number, number>();
   /** the running path's history since its checkpoint, and that checkpoint */
   private hist: number[] = [];
   private cp: Checkpoint | undefined;
@@ -375,6 +384,7 @@ class Verifier {
     this.maxLogLines = opts.maxLogLines ?? 200_000;
     this.sourceLines = new SourceLines(this.wantLog ? (program.lineInfo ?? []) : []);
     this.cfg = checkCfg(this.slots);
+    for (const g of program.globalFuncs ?? []) if (g.insn !== 0) this.globals.set(g.insn, g);
     this.stats = {
       insnsProcessed: 0,
       statesExplored: 0,
@@ -401,8 +411,9 @@ class Verifier {
     const r1 = ptrReg("ctx");
     st.frames[0]!.regs[1] = r1;
     this.pending.push({ st, pc: 0, cp: undefined, from: -1, hist: [] });
-    while (this.pending.length) {
-      const p = this.pending.pop()!;
+    // global functions called on the way are verified after, each on its own
+    while (this.pending.length || this.globalQueue.length) {
+      const p = this.pending.pop() ?? this.globalQueue.shift()!;
       if (this.wantLog && p.from >= 0)
         this.logLine(`from ${p.from} to ${p.pc}: ${stateToString(p.st, undefined, this.maps)}`);
       this.runPath(p);
@@ -1286,6 +1297,8 @@ class Verifier {
         `the call stack of ${st.frames.length + 1} frames is too deep (max ${MAX_CALL_FRAMES})`,
       );
     const target = pc + 1 + insn.imm;
+    const g = this.globals.get(target);
+    if (g) return this.globalCall(st, pc, g);
     const caller = curFrame(st);
     const callee = newFrame(pc, target, st.frames.length);
     for (let r = 1; r <= 5; r++) callee.regs[r] = caller.regs[r]!;
@@ -1294,9 +1307,99 @@ class Verifier {
     return target;
   }
 
+  /**
+   * A call of a global function: the arguments are checked against its BTF
+   * prototype, r0 becomes an unknown scalar, and the function itself is
+   * verified once, on its own (queued the first time), as the kernel does.
+   */
+  private globalCall(st: State, pc: number, g: GlobalFunc): number {
+    const name = `global function ${g.name}`;
+    const frames = st.frames.length + this.chainDepth(g.insn);
+    if (frames > MAX_CALL_FRAMES)
+      fail(pc, `the call stack of ${frames} frames is too deep (max ${MAX_CALL_FRAMES})`);
+    if (g.args.length > 5) fail(pc, `${name} takes ${g.args.length} arguments (at most 5)`);
+    if (this.wantLog) this.logLine(`Func '${g.name}' is global and assumed valid.`);
+    const writes: (() => void)[] = [];
+    g.args.forEach((a, i) => {
+      const regno = i + 1;
+      const r = this.readReg(st, pc, regno);
+      const want = (what: string): never =>
+        fail(pc, `R${regno} type=${r.t} expected=${what} (arg#${i} of ${name})`);
+      switch (a.kind) {
+        case "unsupported":
+          return fail(
+            pc,
+            `arg#${i} of ${name} is ${a.type}: a global function takes scalars, its context or pointers to memory of a known size (make it static to pass anything else)`,
+          );
+        case "scalar":
+          if (r.t !== "scalar") want("scalar");
+          return;
+        case "ctx":
+          if (r.t !== "ctx" || r.off !== 0 || !isConst(r.s) || r.s.umin !== 0n) want("ctx");
+          return;
+        case "mem":
+          if (r.t === "scalar") {
+            // NULL is allowed: the function must check for it
+            this.needPrecise(st, regno);
+            if (isConst(r.s) && r.s.umin === 0n) return;
+            want(`pointer to ${a.size} bytes or NULL`);
+          }
+          // the function may read and write all of its BTF type's bytes
+          this.helperMem(st, pc, regno, r, a.size, false, writes, name);
+          this.helperMem(st, pc, regno, r, a.size, true, writes, name);
+      }
+    });
+    for (const w of writes) w();
+    const f = curFrame(st);
+    for (let r = 1; r <= 5; r++) f.regs[r] = notInit();
+    this.setReg(st, pc, 0, unknownReg());
+    this.aux = globalCallAux(st.frames.length - 1);
+    if (!this.globalsQueued.has(g.insn)) {
+      this.globalsQueued.add(g.insn);
+      this.globalQueue.push({
+        st: this.globalEntry(g),
+        pc: g.insn,
+        cp: undefined,
+        from: -1,
+        hist: [],
+      });
+    }
+    return pc + 1;
+  }
+
+  /** The state a global function is verified from: its arguments as BTF types them, nothing else. */
+  private globalEntry(g: GlobalFunc): State {
+    const frame = newFrame(-1, g.insn, 0);
+    g.args.forEach((a, i) => {
+      if (a.kind === "ctx") frame.regs[i + 1] = ptrReg("ctx");
+      else if (a.kind === "scalar") frame.regs[i + 1] = unknownReg();
+      else if (a.kind === "mem")
+        frame.regs[i + 1] = ptrReg("mem_or_null", { size: a.size, id: this.newId() });
+    });
+    if (this.wantLog) this.logLine(`Validating ${g.name}() as a global function`);
+    return { frames: [frame], refs: new Map() };
+  }
+
+  /** Frames a call of the subprogram at `entry` can stack up (itself included). */
+  private chainDepth(entry: number): number {
+    const known = this.chainDepths.get(entry);
+    if (known !== undefined) return known;
+    const { subprogs, subprogOf } = this.cfg;
+    const k = subprogOf[entry]!;
+    const end = subprogs[k + 1] ?? this.slots.length;
+    let deepest = 0;
+    for (let i = entry; i < end; i++) {
+      const insn = this.slots[i];
+      if (insn && isLocalCall(insn)) deepest = Math.max(deepest, this.chainDepth(i + 1 + insn.imm));
+    }
+    this.chainDepths.set(entry, deepest + 1); // the call graph has no cycles (cfg.ts)
+    return deepest + 1;
+  }
+
   private exit(st: State, pc: number): number {
     const r0 = this.reg(st, 0);
-    if (r0.t === "not_init") fail(pc, "R0 !read_ok (r0 is not set before exit)");
+    const root = st.frames.length === 1 ? this.globals.get(curFrame(st).subprog) : undefined;
+    if (r0.t === "not_init" && !root?.void) fail(pc, "R0 !read_ok (r0 is not set before exit)");
     if (st.frames.length > 1) {
       const depth = st.frames.length - 1;
       if (r0.t === "stack" && r0.frame === depth)
