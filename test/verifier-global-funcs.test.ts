@@ -43,27 +43,19 @@ describe.skipIf(noClang !== undefined)("global functions", () => {
     expect(verdict("ok_null_argument").error).toBe("");
   });
 
-  test("a buffer smaller than the prototype's type is refused at the call", () => {
-    expect(verdict("bad_too_small_buffer").error).toContain(
-      "invalid indirect access to stack R1 off=-8 size=16",
-    );
-  });
-
-  test("stack bytes never written are refused at the call", () => {
-    expect(verdict("bad_uninitialised_buffer").error).toContain(
-      "uninitialised stack passed to global function sum_pair",
-    );
-  });
-
-  test("a pointer argument may be NULL: using it unchecked is refused", () => {
-    expect(verdict("bad_no_null_check").error).toContain("invalid mem access 'mem_or_null'");
-  });
-
-  test("writing past the argument's BTF size is refused", () => {
-    expect(verdict("bad_write_past_type").error).toContain(
-      "invalid access to memory, mem_size=4 off=4 size=4",
-    );
-  });
+  // [program, what the refusal says]
+  const refused: [string, string][] = [
+    // a buffer smaller than the prototype's type: at the call
+    ["bad_too_small_buffer", "invalid indirect access to stack R1 off=-8 size=16"],
+    // stack bytes never written: at the call (the function may read them)
+    ["bad_uninitialised_buffer", "uninitialised stack passed to global function sum_pair"],
+    // a pointer argument may be NULL: using it unchecked
+    ["bad_no_null_check", "invalid mem access 'mem_or_null'"],
+    // writing past the argument's BTF size (a __u32)
+    ["bad_write_past_type", "invalid access to memory, mem_size=4 off=4 size=4"],
+  ];
+  for (const [name, why] of refused)
+    test(`refused: ${name}`, () => expect(verdict(name).error).toContain(why));
 
   test("a global function cannot rely on its callers' values; a hidden one is static", () => {
     expect(verdict("bad_relies_on_caller").error).toContain("unbounded min value");

@@ -49,6 +49,14 @@ TEST(small_free_list_head_out_of_the_heap_is_dropped)
     bpftime_region_close(r);
 }
 
+/* The next small allocation lies in the heap and is none of `not` (blocks
+ * a damaged list must not hand out). */
+static bool next_is_other(struct bpftime_region *r, uint64_t not1, uint64_t not2)
+{
+    uint64_t off = shm_alloc(r, SMALL);
+    return in_heap(r, off, SMALL) && off != not1 && off != not2;
+}
+
 /* A block of another class (or an allocated one whose header was rewritten)
  * on the list is not handed out as a block of this class. */
 TEST(small_free_list_block_of_another_class_is_not_handed_out)
@@ -59,42 +67,34 @@ TEST(small_free_list_block_of_another_class_is_not_handed_out)
     uint64_t live = shm_alloc(r, SMALL);
     CHECK(in_heap(r, big, 200) && in_heap(r, live, SMALL));
     hdr(r)->small_free[SMALL_CLS] = big - SHM_SMALL_HDR;
-    uint64_t off = shm_alloc(r, SMALL);
-    CHECK(in_heap(r, off, SMALL));
-    CHECK(off != big);
-    CHECK(off != live);
+    CHECK(next_is_other(r, big, live));
     /* a link to a header whose magic was overwritten */
     struct shm_block *blk = rt_ptr(r, live - SHM_SMALL_HDR);
     shm_free(r, live);
     blk->magic = 0x41414141;
-    uint64_t again = shm_alloc(r, SMALL);
-    CHECK(in_heap(r, again, SMALL));
-    CHECK(again != live);
+    CHECK(next_is_other(r, live, 0));
     bpftime_region_close(r);
 }
 
-/* A freed block whose link was overwritten: the block itself is handed out,
- * the damaged rest of the list is dropped at the next allocation. */
+/* A freed block whose link was overwritten with `link`: the block itself is
+ * handed out once, the damaged rest of the list is dropped at the next
+ * allocation. */
+static bool damaged_link_dropped(struct bpftime_region *r, uint64_t link_from_block)
+{
+    uint64_t a = shm_alloc(r, SMALL);
+    shm_free(r, a);
+    struct shm_block *blk = rt_ptr(r, a - SHM_SMALL_HDR);
+    blk->next = link_from_block ? link_from_block : a - SHM_SMALL_HDR;
+    return shm_alloc(r, SMALL) == a && next_is_other(r, a, 0);
+}
+
 TEST(small_free_list_damaged_link_is_dropped_at_the_next_pop)
 {
     struct bpftime_region *r = mk("small-link");
     CHECK(r != NULL);
-    uint64_t a = shm_alloc(r, SMALL);
-    shm_free(r, a);
-    struct shm_block *blk = rt_ptr(r, a - SHM_SMALL_HDR);
-    blk->next = r->size * 2;
-    CHECK_EQ(shm_alloc(r, SMALL), a);
-    uint64_t b = shm_alloc(r, SMALL);
-    CHECK(in_heap(r, b, SMALL));
-    CHECK(b != a);
+    CHECK(damaged_link_dropped(r, r->size * 2));
     /* a block that links to itself (a cycle) is handed out once, not twice */
-    shm_free(r, b);
-    blk = rt_ptr(r, b - SHM_SMALL_HDR);
-    blk->next = b - SHM_SMALL_HDR;
-    CHECK_EQ(shm_alloc(r, SMALL), b);
-    uint64_t c = shm_alloc(r, SMALL);
-    CHECK(in_heap(r, c, SMALL));
-    CHECK(c != b);
+    CHECK(damaged_link_dropped(r, 0));
     bpftime_region_close(r);
 }
 
