@@ -19,6 +19,7 @@ import {
   Class,
   type Instruction,
   Mode,
+  OP_CALLX,
   classOf,
   isCall,
   isExit,
@@ -166,6 +167,10 @@ export function backStep(insn: Instruction, aux: number, set: PrecSet): void {
         R[d - 1] = R[d - 1]! & ~1;
         R[d] = need;
         set.stack[d]!.clear();
+        return;
+      }
+      if (insn.opcode === OP_CALLX) {
+        R[d] = R[d]! & ~0x3f; // a helper's result and clobbered r1-r5
         return;
       }
       if (isCall(insn)) {

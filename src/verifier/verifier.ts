@@ -27,6 +27,8 @@ import {
   Class,
   type Instruction,
   Mode,
+  OP_CALL,
+  OP_CALLX,
   PseudoSrc,
   aluMnemonic,
   aluOperator,
@@ -681,6 +683,10 @@ class Verifier {
       case Class.JMP:
       case Class.JMP32: {
         if (isExit(insn)) return this.exit(st, pc);
+        if (insn.opcode === OP_CALLX) {
+          this.callx(st, pc, insn);
+          return pc + 1;
+        }
         if (isCall(insn)) {
           if (isLocalCall(insn)) return this.subprogCall(st, pc, insn);
           if (insn.src !== 0) fail(pc, `kfunc calls are not supported`);
@@ -1425,6 +1431,25 @@ class Verifier {
         `unreleased reference id=${id} alloc_insn=${at}: reference leak (every ringbuf record must be submitted or discarded on every path)`,
       );
     return -1;
+  }
+
+  /**
+   * callx dst: the VM calls the helper whose id dst holds. Proven only when
+   * dst is a known constant: then it is `call <id>`, checked as such.
+   */
+  private callx(st: State, pc: number, insn: Instruction): void {
+    const r = this.readReg(st, pc, insn.dst);
+    if (r.t !== "scalar" || !isConst(r.s))
+      fail(
+        pc,
+        `callx r${insn.dst}: the verifier cannot prove which helper it calls (r${insn.dst} is ${r.t === "scalar" ? "not a known constant" : `a ${r.t} pointer`}); put a helper id in it or call the helper directly`,
+      );
+    this.needPrecise(st, insn.dst);
+    const id = r.s.umin;
+    if (id === 12n)
+      fail(pc, `callx r${insn.dst} = 12: bpf_tail_call is only reached by \`call 12\``);
+    if (id >= 1n << 31n) fail(pc, `callx r${insn.dst} = ${id}: no such helper in this runtime`);
+    this.helperCall(st, pc, { ...insn, opcode: OP_CALL, src: 0, imm: Number(id) });
   }
 
   private helperCall(st: State, pc: number, insn: Instruction): void {

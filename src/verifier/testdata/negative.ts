@@ -1147,23 +1147,23 @@ export const NEGATIVE: NegativeCase[] = [
     },
   },
   {
-    name: "callx through a register holding a helper id",
+    name: "callx of the tail-call helper id",
     asm: `
-      r2 = 5
+      r2 = 12
       callx r2
       r0 = 2
       exit`,
-    expect: "callx (call through register r2) is not supported in programs",
+    expect: "bpf_tail_call is only reached by `call 12`",
     kernel: "reject",
   },
   {
-    name: "callx through a register read from the packet",
+    name: "callx through a register read from the context",
     asm: `
-      r3 = *(u32 *)(r1 + 0)
+      r3 = *(u32 *)(r1 + 12)
       callx r3
       r0 = 2
       exit`,
-    expect: "the verifier cannot prove which function it calls",
+    expect: "the verifier cannot prove which helper it calls (r3 is not a known constant)",
     kernel: "reject",
   },
 ];
