@@ -3,10 +3,11 @@
 // test gets its own region, server and page. What the page shows and does is
 // checked against the API and the CLI, never against the page itself.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import {
+  bpftimeBin,
   buildExamples,
   cli,
   cliEntry,
@@ -152,6 +153,33 @@ test("GET /v1/maps/:id/histograms reads a map as `map dump --hist --json` does",
   const cliRefusal = cli(["map", "dump", "buckets", "--hist", "--shm", s.shm]);
   expect(cliRefusal.code).not.toBe(0);
   expect(cliRefusal.stderr).toContain(past.message);
+}, 60_000);
+
+test("dist/bpftime, copied alone into an empty directory, serves the page and its script", async () => {
+  const dir = tempDir("console-bin");
+  const copy = join(dir, "bpftime");
+  copyFileSync(bpftimeBin, copy);
+  chmodSync(copy, 0o755);
+  const shm = newRegion();
+  cliOk(["shm", "create", shm]);
+  const listen = `127.0.0.1:${await freePort()}`;
+  const proc = startProcess(
+    [copy, "serve", "--listen", listen, "--shm", shm, "--token-file", join(dir, "token")],
+    { cwd: dir },
+  );
+  await proc.waitFor("bearer token", 30_000);
+  expect(proc.output()).toContain(`(console: http://${listen}/,`);
+  const page = await fetch(`http://${listen}/`);
+  expect(page.status).toBe(200);
+  expect(page.headers.get("content-type")).toContain("text/html");
+  const html = await page.text();
+  expect(html).toContain("<title>bpftime console</title>");
+  // The bundled module (main.ts and its imports), served from inside the binary.
+  const src = /<script type="module"[^>]* src="([^"]+)"/.exec(html)?.[1];
+  expect(src).toMatch(/^\/[^/]+\.js$/);
+  const js = await fetch(`http://${listen}${src}`);
+  expect(js.status).toBe(200);
+  expect(await js.text()).toContain("/v1/snapshot");
 }, 60_000);
 
 describe.skipIf(noBrowser)("the web console in chromium", () => {

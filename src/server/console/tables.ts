@@ -3,6 +3,7 @@
 // States are words ("alive", "dead", "hooked in 2 processes"), never colour
 // alone.
 import type { Instance, Link, MapInfo, Program, Snapshot } from "./api.ts";
+import { formatNs } from "./charts.ts";
 import { button, h, replaceIfChanged, table } from "./dom.ts";
 
 /** What the buttons in the tables do (actions.ts, map-panel.ts, events.ts). */
@@ -23,7 +24,7 @@ const programName = (snap: Snapshot, id: number) =>
 function programsTable(snap: Snapshot, act: TableActions): Node {
   return table(
     "Programs stored in the region",
-    ["id", "name", "type", "instructions", "runs", "run time", "links", "actions"],
+    ["id", "name", "type", "instructions", "runs", "run time", "per run", "link ids", "actions"],
     snap.programs.map((p) => [
       p.id,
       p.name,
@@ -31,6 +32,7 @@ function programsTable(snap: Snapshot, act: TableActions): Node {
       p.insnCount,
       p.runCount,
       `${p.runTimeNs} ns`,
+      Number(p.runCount) ? formatNs(Number(p.runTimeNs) / Number(p.runCount)) : "–",
       p.links.length ? p.links.join(", ") : "none",
       button("Unload", () => act.unload(p), `Unload program ${p.name}`, `unload-${p.id}`),
     ]),
