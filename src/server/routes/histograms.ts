@@ -55,17 +55,7 @@ export function histogramRoutes(o: RouteContext) {
               "as `map dump --hist` does",
           }),
         ),
-        offset: t.Optional(
-          t.Integer({ minimum: 0, default: 0, error: "offset must be an integer >= 0" }),
-        ),
-        limit: t.Optional(
-          t.Integer({
-            minimum: 1,
-            maximum: 10_000,
-            default: 100,
-            error: "limit must be an integer from 1 to 10000",
-          }),
-        ),
+        ...S.PageQuery.properties,
       }),
       response: {
         200: t.Object({
