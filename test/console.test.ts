@@ -282,6 +282,14 @@ describe.skipIf(noBrowser)("the web console in chromium", () => {
     for (let i = 0; i < (await bars.count()); i++)
       widths.push(await bars.nth(i).getAttribute("style"));
     expect(widths).toEqual(["width: 25%;", "width: 0%;", "width: 100%;", "width: 50%;"]);
+    // The same slots as a linear histogram (bpftrace's lhist): bucket i is [min + i*step, …).
+    await page.getByLabel("Buckets", { exact: true }).selectOption("linear");
+    await page.getByLabel("linear min").fill("10");
+    await page.getByLabel("linear step").fill("5");
+    await page.getByLabel("linear step").press("Tab"); // commits the change
+    await hist.locator("tbody td", { hasText: "10 – 14" }).waitFor();
+    expect(await column(1)).toEqual(["10 – 14", "15 – 19", "20 – 24", "25 – 29"]);
+    expect(await column(2)).toEqual(["1", "0", "4", "2"]);
     expect(problems).toEqual([]);
   }, 90_000);
 

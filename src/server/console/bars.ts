@@ -31,7 +31,8 @@ function rows(hist: Histogram, scale: Scale): Row[] {
   hist.counts.forEach((c, i) => BigInt(c) > 0n && (last = i));
   return hist.counts.slice(0, last + 1).map((c, i) => {
     const low = scale.min + i * scale.step;
-    return { range: `${low} – ${low + scale.step - 1}`, count: BigInt(c) };
+    const range = scale.step === 1 ? `${low}` : `${low} – ${low + scale.step - 1}`;
+    return { range, count: BigInt(c) };
   });
 }
 
