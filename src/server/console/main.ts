@@ -101,6 +101,8 @@ async function poll(): Promise<void> {
     const why = e instanceof ApiError && e.status === 401 ? " (this server needs the token)" : "";
     byId("region-line").textContent = `Cannot read the region: ${(e as Error).message}${why}`;
   }
+  // One timer at a time, also when an action polled meanwhile.
+  clearTimeout(timer);
   if (!paused && !document.hidden) timer = setTimeout(() => void poll(), POLL_MS);
 }
 
