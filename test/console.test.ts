@@ -214,6 +214,14 @@ describe.skipIf(noBrowser)("the web console in chromium", () => {
       "url_filter",
       "url_blocklist",
     ]);
+    // A new version of url_filter that takes the live maps over (load --reuse-maps).
+    await page.getByLabel("take over live maps of the same name").check();
+    await page.getByLabel("Load an object (.o)").setInputFiles(urlFilter);
+    await page.getByRole("button", { name: "Load", exact: true }).click();
+    expect(await outcome(page, "Loaded url_filter.bpf.o")).toContain(
+      "programs url_filter (3); maps verdict_counts (1, reused), events (2, reused).",
+    );
+    expect((await s.api("/v1/maps")).map((m: { id: number }) => m.id)).toEqual([1, 2]);
 
     await page.getByLabel("Program", { exact: true }).selectOption({ label: "url_filter (1)" });
     await page.getByLabel("Target type").selectOption("nginx");

@@ -41,11 +41,17 @@ export function wireActions(hooks: ActionHooks): TableActions {
       async () => {
         const body = new FormData();
         body.append("file", file, file.name);
-        const r = await call<Loaded>("POST", "/v1/programs", body);
+        const query = new URLSearchParams();
+        // As `bpftime load --reuse-maps / --pin-maps`: a new version keeps the live state.
+        if (byId<HTMLInputElement>("reuse-maps").checked) query.set("reuseMaps", "true");
+        if (byId<HTMLInputElement>("pin-maps").checked) query.set("pinMaps", "true");
+        const r = await call<Loaded>("POST", `/v1/programs?${query}`, body);
         input.value = "";
-        const names = (xs: Array<{ name: string; id: number }>) =>
-          xs.map((x) => `${x.name} (${x.id})`).join(", ") || "none";
-        return `Loaded ${r.file}: programs ${names(r.programs)}; maps ${names(r.maps)}.`;
+        const programs = r.programs.map((p) => `${p.name} (${p.id})`).join(", ") || "none";
+        const maps =
+          r.maps.map((m) => `${m.name} (${m.id}${m.reused ? ", reused" : ""})`).join(", ") ||
+          "none";
+        return `Loaded ${r.file}: programs ${programs}; maps ${maps}.`;
       },
       hooks,
     );
