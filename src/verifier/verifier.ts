@@ -1635,12 +1635,22 @@ class Verifier {
         const b0 = lo + STACK_SIZE;
         const b1 = hi + size + STACK_SIZE;
         if (!write) {
-          for (let j = b0; j < b1; j++)
+          for (let j = b0; j < b1; j++) {
             if (frame.stype[j] === ST_INVALID)
               fail(
                 pc,
                 `invalid indirect read from stack R${regno} off ${lo}+${j - b0} size ${size} (uninitialised stack passed to ${name})`,
               );
+            // a spilled pointer read as data would leak its address (into a
+            // map, an output record...), as the kernel refuses unprivileged
+            const k = frame.stype[j] === ST_SPILL ? spillStart(frame, j) : -1;
+            const spilled = k >= 0 ? frame.spills[k]!.reg : undefined;
+            if (spilled && spilled.t !== "scalar")
+              fail(
+                pc,
+                `invalid indirect read from stack R${regno} off ${lo}+${j - b0} size ${size}: a spilled ${spilled.t} pointer would leak as data (passed to ${name})`,
+              );
+          }
         } else writes.push(() => this.stackClobber(frame, b0, b1 - b0));
         return;
       }
