@@ -125,16 +125,18 @@ describe("CLI help when things go wrong", () => {
       ].join("\n"),
     );
     const forced = cli(["map", "dump", "buckets", "--hist", "--json", "--shm", shm]);
-    expect(JSON.parse(forced.stdout)).toEqual([
-      {
-        counts: ["3", "0", "6"],
-        buckets: [
-          { low: "0", high: "1", count: "3" },
-          { low: "2", high: "3", count: "0" },
-          { low: "4", high: "7", count: "6" },
-        ],
-      },
-    ]);
+    expect(JSON.parse(forced.stdout)).toEqual({
+      histograms: [
+        {
+          counts: ["3", "0", "6"],
+          buckets: [
+            { low: "0", high: "1", count: "3" },
+            { low: "2", high: "3", count: "0" },
+            { low: "4", high: "7", count: "6" },
+          ],
+        },
+      ],
+    });
     // An array of zero counts reads as an empty histogram.
     const empty = cli(["map", "dump", "verdict_counts", "--hist", "--shm", shm]);
     expect(empty.stdout).toBe("(no values counted)\n");

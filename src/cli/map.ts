@@ -16,7 +16,7 @@ import { kernelSnapshot, mapView, openKernelMapHandle, type MapHandle } from "..
 import type { Parsed } from "./command.ts";
 import { BpftimeError } from "../errors.ts";
 import {
-  histogramBuckets,
+  histogramsView,
   histogramsInValues,
   histogramsOf,
   log2HistogramLines,
@@ -128,10 +128,8 @@ const dump: Command = {
         : flag(p, "json")
           ? undefined
           : histogramsInValues(entries);
-      if (flag(p, "json"))
-        return printJson(
-          hists ? hists.map((h) => ({ ...h, buckets: histogramBuckets(h.counts) })) : page,
-        );
+      // --hist --json: GET /v1/maps/MAP/histograms?keyed=true's body
+      if (flag(p, "json")) return printJson(hists ? histogramsView(hists) : page);
       if (every) console.log(`--- ${new Date().toISOString()}`);
       if (hists) {
         for (const h of hists) {

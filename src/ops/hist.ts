@@ -112,3 +112,24 @@ export function log2HistogramLines(counts: readonly bigint[], unit = "value"): s
   }
   return lines;
 }
+
+/**
+ * Histograms as JSON: `bpftime map dump --hist --json` and GET
+ * /v1/maps/:id/histograms print this one shape, counts as decimal strings
+ * (64-bit counters); null when the values are not histogram-shaped.
+ */
+export function histogramsView(hists: readonly Histogram[] | undefined) {
+  const text = (n: bigint) => String(n);
+  return {
+    histograms:
+      hists?.map((h) => ({
+        ...(h.key !== undefined ? { key: h.key } : {}),
+        counts: h.counts.map(text),
+        buckets: histogramBuckets(h.counts).map((b) => ({
+          low: text(b.low),
+          high: text(b.high),
+          count: text(b.count),
+        })),
+      })) ?? null,
+  };
+}

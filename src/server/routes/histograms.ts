@@ -5,9 +5,9 @@ import { Elysia, t } from "elysia";
 import {
   dumpEntries,
   entriesPage,
-  histogramBuckets,
   histogramsInValues,
   histogramsOf,
+  histogramsView,
   openMap,
 } from "../../ops/index.ts";
 import * as S from "../schemas.ts";
@@ -31,19 +31,7 @@ export function histogramRoutes(o: RouteContext) {
         const hists = query.keyed
           ? histogramsOf(dumpEntries(m), m.info.name)
           : histogramsInValues(entriesPage(m, query.offset, query.limit).entries);
-        const text = (n: bigint) => String(n);
-        return {
-          histograms:
-            hists?.map((h) => ({
-              ...(h.key !== undefined ? { key: h.key } : {}),
-              counts: h.counts.map(text),
-              buckets: histogramBuckets(h.counts).map((b) => ({
-                low: text(b.low),
-                high: text(b.high),
-                count: text(b.count),
-              })),
-            })) ?? null,
-        };
+        return histogramsView(hists);
       }),
     {
       params: S.IdParam,
