@@ -19,6 +19,7 @@ import { pinRoutes } from "./routes/pins.ts";
 import { linkRoutes } from "./routes/links.ts";
 import { regionRoutes } from "./routes/region.ts";
 import { eventRoutes } from "./routes/events.ts";
+import { stateRoutes } from "./routes/state.ts";
 
 export interface AppOptions extends GuardOptions {
   /** Region name (default $BPFTIME_SHM or bpftime). */
@@ -102,7 +103,8 @@ export function createApp(o: AppOptions) {
     .use(pinRoutes(ctx))
     .use(linkRoutes(ctx))
     .use(regionRoutes(ctx))
-    .use(eventRoutes(ctx));
+    .use(eventRoutes(ctx))
+    .use(stateRoutes(ctx));
   return { app, events };
 }
 

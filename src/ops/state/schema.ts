@@ -103,7 +103,6 @@ export const StateSchema = Type.Object(
   },
   {
     additionalProperties: false,
-    $id: "https://bpftime.dev/schemas/state-v1.json",
     title: "bpftime state",
     description:
       "What a region should hold: objects to load, links with their targets, pinned maps and map entries (bpftime apply)",
