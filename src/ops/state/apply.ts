@@ -73,29 +73,41 @@ export function applyState(
   }
   const r = Region.openOrCreate(region);
   const done: Step[] = [];
+  /** The error of a failure after `done`: what was applied, where it stopped, what to do. */
+  const stopped = (where: string, e: BpftimeError) => {
+    const applied = done.length
+      ? `${done.length} change${done.length > 1 ? "s were" : " was"} applied before it (${done.map(changeLine).join("; ")})`
+      : "nothing was changed before it";
+    return new BpftimeError(
+      e.code,
+      `apply stopped at ${where}: ${e.message}; ${applied}; fix the cause and apply again: it carries on from what the region holds`,
+      { applied: done.map(strip) },
+    );
+  };
   const run = (steps: Step[]) => {
     for (const s of steps) {
       try {
         s.run(r);
       } catch (e) {
-        if (!(e instanceof BpftimeError)) throw e;
-        const applied = done.length
-          ? `${done.length} change${done.length > 1 ? "s were" : " was"} applied before it (${done.map(changeLine).join("; ")})`
-          : "nothing was changed before it";
-        throw new BpftimeError(
-          e.code,
-          `apply stopped at "${changeLine(s)}": ${e.message}; ${applied}; fix the cause and apply again: it carries on from what the region holds`,
-          { applied: done.map(strip), failed: strip(s) },
-        );
+        throw e instanceof BpftimeError ? stopped(`"${changeLine(s)}"`, e) : e;
       }
       done.push(s);
+    }
+  };
+  const plan = <T>(fn: () => T): T => {
+    try {
+      return fn();
+    } catch (e) {
+      throw e instanceof BpftimeError && done.length
+        ? stopped("planning the links, pins and entries", e)
+        : e;
     }
   };
   try {
     const before = currentState(r);
     const pruned = planObjectPrune(d, before, prune);
     run(planObjects(region, d, before, new Set()));
-    const rest = planRest(r, d, currentState(r), new Set(), prune);
+    const rest = plan(() => planRest(r, d, currentState(r), new Set(), prune));
     run(rest.steps);
     run(pruned.steps);
     return {

@@ -65,12 +65,15 @@ export interface DesiredState {
 export function resolveState(file: StateFile, baseDir: string, what: string): DesiredState {
   const problems: string[] = [];
   const objects: DesiredObject[] = [];
+  /** Objects already reported: references to them say nothing more. */
+  const failed = new Set<string>();
   (file.objects ?? []).forEach((o, i) => {
     const at = `objects/${i}`;
     const path = isAbsolute(o.path) ? o.path : resolve(baseDir, o.path);
     const name = o.name ?? objectNameOf(o.path);
-    if (objects.some((x) => x.name === name))
+    if (objects.some((x) => x.name === name) || failed.has(name))
       return problems.push(`${at}: a second object named "${name}": give each a distinct name`);
+    failed.add(name);
     let read: ReturnType<typeof readObjectFile>;
     try {
       read = readObjectFile(path, ": build it first (bpftime build PROG.bpf.c)");
@@ -88,6 +91,7 @@ export function resolveState(file: StateFile, baseDir: string, what: string): De
       return problems.push(
         `${at}/programs: ${path} has no program ${missing.join(", ")}; it has ${all.join(", ")}`,
       );
+    failed.delete(name);
     objects.push({
       name,
       path,
@@ -101,7 +105,6 @@ export function resolveState(file: StateFile, baseDir: string, what: string): De
       reuseMaps: o.reuseMaps ?? false,
     });
   });
-  const failedObjects = (file.objects ?? []).length !== objects.length;
 
   /** OBJECT/NAME (or a bare NAME one object has) → [object, name], or a problem. */
   const ref = (at: string, text: string, kind: "program" | "map"): [string, string] | undefined => {
@@ -112,7 +115,7 @@ export function resolveState(file: StateFile, baseDir: string, what: string): De
       const [on, n] = [text.slice(0, slash), text.slice(slash + 1)];
       const o = objects.find((x) => x.name === on);
       if (!o) {
-        if (!failedObjects)
+        if (!failed.has(on))
           problems.push(
             `${at}: no object "${on}" in the file (objects: ${objects.map((x) => x.name).join(", ") || "none"})`,
           );
@@ -129,7 +132,7 @@ export function resolveState(file: StateFile, baseDir: string, what: string): De
     }
     const owners = objects.filter((o) => has(o, text));
     if (owners.length === 1) return [owners[0]!.name, text];
-    if (!failedObjects || owners.length > 1)
+    if (failed.size === 0 || owners.length > 1)
       problems.push(
         owners.length
           ? `${at}: ${owners.length} objects have a ${kind} "${text}" (${owners.map((o) => o.name).join(", ")}): write OBJECT/${text}`
