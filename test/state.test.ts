@@ -261,6 +261,25 @@ links:
     expect(json(["apply", fixed, "--shm", shm]).changes).toEqual([]);
   });
 
+  test("a bad target of an object already loaded is refused before anything changes", () => {
+    const shm = newRegion();
+    cliOk(["apply", stateFile(`objects: [{path: ${malloc}}]\n`), "--shm", shm]);
+    const before = snapshot(shm);
+    const r = cli([
+      "apply",
+      stateFile(
+        `objects: [{path: ${malloc}}, {path: ${urlFilter}}]\n` +
+          `links: [{program: count_malloc, type: uprobe, arg: "libc.so.6:no_such_function_here"}]\n`,
+      ),
+      "--shm",
+      shm,
+    ]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain("links/0: uprobe target libc.so.6:no_such_function_here:");
+    expect(r.stderr).not.toContain("apply stopped");
+    expect(snapshot(shm)).toEqual(before); // url_filter was not loaded
+  });
+
   test("a bad file is one line naming every bad field with its path; nothing is changed", () => {
     const shm = newRegion();
     const bad = cli([

@@ -106,7 +106,12 @@ export function applyState(
   try {
     const before = currentState(r);
     const pruned = planObjectPrune(d, before, prune);
-    run(planObjects(region, d, before, new Set()));
+    const pending = new Set<string>();
+    const objects = planObjects(region, d, before, pending);
+    // the whole plan once before changing anything: the targets, pins and
+    // entries of objects already loaded are checked now
+    planRest(r, d, before, pending, prune);
+    run(objects);
     const rest = plan(() => planRest(r, d, currentState(r), new Set(), prune));
     run(rest.steps);
     run(pruned.steps);
