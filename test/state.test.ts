@@ -425,6 +425,16 @@ describe("PUT and GET /v1/state", () => {
     ])
       expect(body.message).toContain(part);
     expect((await put(app, "{{{")).status).toBe(400);
+    // as every JSON body: an object, nested at most 32 levels
+    const list = await put(app, "[1, 2]");
+    expect(list.status).toBe(400);
+    expect((await bodyOf(list)).message).toContain("must be a JSON object");
+    const deep = await put(
+      app,
+      `entries: [{map: m, key: ${"[".repeat(40)}${"]".repeat(40)}, value: 1}]`,
+    );
+    expect(deep.status).toBe(400);
+    expect((await bodyOf(deep)).message).toContain('field "entries" nests deeper than 32 levels');
     const missing = await put(app, `objects: [{path: ${join(tempDir(), "none.o")}}]`);
     expect(missing.status).toBe(400);
     expect((await bodyOf(missing)).message).toContain("does not exist");

@@ -10,18 +10,21 @@ import { validateState, type StateFile } from "./schema.ts";
 
 export type StateFormat = "yaml" | "json";
 
-/** The state file in `text`, parsed and validated; `what` names it in errors. */
-export function parseStateText(text: string, what: string): StateFile {
-  let doc: unknown;
+/** `text` parsed as YAML (JSON is YAML too), not yet checked; `what` names it in errors. */
+export function parseStateDocument(text: string, what: string): unknown {
   try {
-    doc = Bun.YAML.parse(text);
+    return Bun.YAML.parse(text) ?? {};
   } catch (e) {
     throw new BpftimeError(
       "invalid_argument",
       `${what} is neither YAML nor JSON: ${(e as Error).message.split("\n")[0]}`,
     );
   }
-  return validateState(doc ?? {}, what);
+}
+
+/** The state file in `text`, parsed and validated; `what` names it in errors. */
+export function parseStateText(text: string, what: string): StateFile {
+  return validateState(parseStateDocument(text, what), what);
 }
 
 /** "yaml" or "json", refusing anything else. */

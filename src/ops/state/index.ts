@@ -6,6 +6,7 @@ export { STATE_API_VERSION, StateSchema, validateState, type StateFile } from ".
 export {
   formatOfPath,
   formatState,
+  parseStateDocument,
   parseStateText,
   readStateFile,
   stateFormat,

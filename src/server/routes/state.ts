@@ -9,11 +9,12 @@ import {
   applyState,
   exportState,
   formatState,
-  parseStateText,
+  parseStateDocument,
   resolveState,
   StateSchema,
+  validateState,
 } from "../../ops/index.ts";
-import { readBounded } from "../body.ts";
+import { checkJsonShape, readBounded } from "../body.ts";
 import * as S from "../schemas.ts";
 import { errors, secured, type RouteContext } from "./context.ts";
 
@@ -62,12 +63,16 @@ export function stateRoutes(o: RouteContext) {
     .put(
       "/v1/state",
       ({ body, query }) => {
-        const text = new TextDecoder().decode(body as Uint8Array);
-        const desired = resolveState(parseStateText(text, "the body"), process.cwd(), "the body");
+        const state = validateState(body, "the body");
+        const desired = resolveState(state, process.cwd(), "the body");
         return applyState(o.shm, desired, { dryRun: on(query.dryRun), prune: on(query.prune) });
       },
       {
-        parse: ({ request }) => readBounded(request, MAX_STATE_BYTES, "the state file"),
+        // YAML or JSON, then the shape every JSON body has (an object, bounded depth)
+        parse: async ({ request }) => {
+          const bytes = await readBounded(request, MAX_STATE_BYTES, "the state file");
+          return checkJsonShape(parseStateDocument(new TextDecoder().decode(bytes), "the body"));
+        },
         query: t.Object({ dryRun: Flag, prune: Flag }),
         response: { 200: ApplyResultSchema, ...errors, 409: S.ErrorSchema, 422: S.ErrorSchema },
         detail: {
