@@ -368,6 +368,15 @@ describe("bpftime export", () => {
   });
 });
 
+test("export --schema prints the JSON Schema the API documents, and it refuses what apply refuses", async () => {
+  const schema = JSON.parse(cliOk(["export", "--schema"]));
+  const app = createApp({ token: "x".repeat(32), protectReads: false, allowedHosts: [] }).app;
+  const doc = await bodyOf(await app.handle(new Request("http://127.0.0.1/docs/json")));
+  expect(doc.paths["/v1/state"].put.requestBody.content["application/json"].schema).toEqual(schema);
+  expect(schema.additionalProperties).toBe(false);
+  expect(schema.properties.objects.items.required).toEqual(["path"]);
+});
+
 describe("PUT and GET /v1/state", () => {
   const TOKEN = "s".repeat(32);
   const appOn = (shm: string) =>

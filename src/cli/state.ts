@@ -9,6 +9,7 @@ import {
   formatState,
   readStateFile,
   stateFormat,
+  StateSchema,
   withRegion,
 } from "../ops/index.ts";
 import { type Command, flag, jsonOption, needPositional, shmOption, str } from "./command.ts";
@@ -72,7 +73,8 @@ export const applyCommand: Command = {
 export const exportCommand: Command = {
   name: "export",
   summary: "write what the region holds as a state file (for `bpftime apply`)",
-  usage: "[-o FILE] [--format yaml|json] [--no-entries] [--shm NAME]",
+  usage:
+    "[-o FILE] [--format yaml|json] [--no-entries] [--shm NAME]\n       bpftime export --schema   (the JSON Schema of state files)",
   description:
     "Objects (with the object file each was loaded from), links, map pins and map entries,\n" +
     "as `bpftime apply` takes them: apply the output to another region and it holds the same.\n" +
@@ -93,11 +95,16 @@ export const exportCommand: Command = {
       description: "output format (default: from -o's extension, else yaml)",
     },
     "no-entries": { type: "boolean", description: "leave map entries out" },
+    schema: {
+      type: "boolean",
+      description: "print the JSON Schema of state files instead (for editors and validators)",
+    },
     ...shmOption,
   },
   examples: [
     "bpftime export -o state.yaml",
     "bpftime export --format json --shm demo > state.json",
+    "bpftime export --schema -o bpftime-state.schema.json",
   ],
   run(p) {
     const out = str(p, "output");
@@ -107,6 +114,12 @@ export const exportCommand: Command = {
         "usage",
         `export: unexpected argument "${p.positionals[0]}"; write to a file with -o FILE`,
       );
+    if (flag(p, "schema")) {
+      const text = JSON.stringify(StateSchema, null, 2) + "\n";
+      if (out) writeFileSync(out, text);
+      else process.stdout.write(text);
+      return;
+    }
     const e = withRegion(str(p, "shm"), (r) => exportState(r, { entries: !flag(p, "no-entries") }));
     for (const s of e.skipped) console.error(`bpftime: export: not in the file: ${s}`);
     const text = formatState(e.state, format);
