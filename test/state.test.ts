@@ -5,7 +5,7 @@
 // holds is read back through the ordinary commands (`list --json`, `pin
 // list`, `map lookup`), never through apply's own report alone.
 import { describe, expect, test } from "bun:test";
-import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   bpftimeBin,
@@ -375,6 +375,30 @@ test("export --schema prints the JSON Schema the API documents, and it refuses w
   expect(doc.paths["/v1/state"].put.requestBody.content["application/json"].schema).toEqual(schema);
   expect(schema.additionalProperties).toBe(false);
   expect(schema.properties.objects.items.required).toEqual(["path"]);
+});
+
+// Debian's python3.11 has USDT probes (a pyenv shim on $PATH would not)
+const python = "/usr/bin/python3.11";
+test.skipIf(
+  skipReason(existsSync(python) ? undefined : `${python} is not installed`, "usdt round trip"),
+)("export round trip keeps a USDT link's cookie (kept in its spec) and syscall targets", () => {
+  const a = newRegion();
+  cliOk(["load", join(examples, "usdt.bpf.o"), "--shm", a]);
+  const target = `${python}:python:function__entry`;
+  cliOk(["attach", "usdt_stats", "usdt", "--arg", target, "--cookie", "7", "--shm", a]);
+  cliOk(["load", join(examples, "opensnoop.bpf.o"), "--attach", "--shm", a]);
+  const file = join(tempDir("state-usdt"), "a.yaml");
+  cliOk(["export", "--shm", a, "-o", file]);
+  const state = Bun.YAML.parse(readFileSync(file, "utf8")) as { links: unknown[] };
+  expect(state.links).toEqual([
+    { program: "usdt/usdt_stats", type: "usdt", arg: target, cookie: 7 },
+    { program: "opensnoop/handle_enter", type: "sys_enter", arg: "openat" },
+    { program: "opensnoop/handle_exit", type: "sys_exit", arg: "openat" },
+  ]);
+  const b = newRegion();
+  cliOk(["apply", file, "--shm", b]);
+  expect(cliOk(["export", "--shm", b])).toBe(readFileSync(file, "utf8"));
+  expect(json(["apply", file, "--shm", a]).changes).toEqual([]);
 });
 
 describe("PUT and GET /v1/state", () => {
