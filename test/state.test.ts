@@ -368,7 +368,7 @@ describe("bpftime export", () => {
   });
 });
 
-test("export --schema prints the JSON Schema the API documents, and it refuses what apply refuses", async () => {
+test("export --schema prints the JSON Schema the API documents for PUT /v1/state", async () => {
   const schema = JSON.parse(cliOk(["export", "--schema"]));
   const app = createApp({ token: "x".repeat(32), protectReads: false, allowedHosts: [] }).app;
   const doc = await bodyOf(await app.handle(new Request("http://127.0.0.1/docs/json")));

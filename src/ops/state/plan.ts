@@ -179,9 +179,7 @@ export function planRest(
     const now = cur.pins.get(p.name);
     if (mapId !== undefined && now === mapId) continue;
     const pin = (r: Region) => {
-      const id = currentState(r)
-        .objects.find((o) => o.name === p.object)!
-        .maps.get(p.map)!;
+      const id = mapId ?? liveObject(r, p.object).maps.get(p.map)!;
       if (r.pins().some((x) => x.name === p.name)) r.deletePin(p.name);
       r.createPin(p.name, "map", id);
     };
@@ -219,9 +217,7 @@ export function planRest(
         name,
         detail,
         run: (r) => {
-          const id = currentState(r)
-            .objects.find((o) => o.name === e.object)!
-            .maps.get(e.map)!;
+          const id = liveObject(r, e.object).maps.get(e.map)!;
           const m = openMap(r, String(id));
           update(m, dataText(m, e.key, "key"), dataText(m, e.value, "value"));
         },
@@ -261,9 +257,7 @@ export function planRest(
       name: program,
       detail: shown,
       run: (r) => {
-        const id = currentState(r)
-          .objects.find((o) => o.name === l.object)!
-          .programs.get(l.program)!;
+        const id = liveObject(r, l.object).programs.get(l.program)!;
         attach(r, String(id), l.type, l.arg, l.cookie, d.baseDir);
       },
     });
@@ -290,6 +284,11 @@ export function planRest(
       run: (r) => void detach(r, String(c.id)),
     });
   return { steps: [...creates, ...deletes], leftAlone };
+}
+
+/** Object `name` as the region holds it when a step runs (after the objects were loaded). */
+function liveObject(r: Region, name: string): CurrentObject {
+  return currentState(r).objects.find((o) => o.name === name)!;
 }
 
 /** A key or value from the file as the text `map update` takes (JSON through BTF, else as given). */
