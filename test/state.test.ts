@@ -7,19 +7,11 @@
 import { describe, expect, test } from "bun:test";
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import {
-  bpftimeBin,
-  buildExamples,
-  cli,
-  cliOk,
-  compileBpf,
-  regionNames,
-  repoRoot,
-  run,
-  skipReason,
-  tempDir,
-} from "./helpers.ts";
 import { createApp } from "../src/server/app.ts";
+// processes and files
+import { bpftimeBin, cli, cliOk, run, skipReason, tempDir } from "./helpers.ts";
+// the objects and regions under test
+import { buildExamples, compileBpf, regionNames, repoRoot } from "./helpers.ts";
 
 const examples = buildExamples();
 const urlFilter = join(examples, "url_filter.bpf.o");
