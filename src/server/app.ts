@@ -21,6 +21,7 @@ import { linkRoutes } from "./routes/links.ts";
 import { regionRoutes } from "./routes/region.ts";
 import { eventRoutes } from "./routes/events.ts";
 import { kernelRoutes } from "./routes/kernel.ts";
+import { stateRoutes } from "./routes/state.ts";
 import { histogramRoutes } from "./routes/histograms.ts";
 import { consoleRoutes } from "./console.ts";
 
@@ -99,7 +100,8 @@ export function createApp(o: AppOptions) {
     .use(linkRoutes(ctx))
     .use(regionRoutes(ctx))
     .use(eventRoutes(ctx))
-    .use(histogramRoutes(ctx));
+    .use(histogramRoutes(ctx))
+    .use(stateRoutes(ctx));
   return { app: region, events };
 }
 
