@@ -145,6 +145,10 @@ describe("CLI --json and the API: reads", () => {
     expect(listed.links).toEqual(await api.json("GET", "/v1/links"));
     expect(listed.targets).toEqual(await api.json("GET", "/v1/targets"));
     expect(listed.instances).toEqual(await api.json("GET", "/v1/instances"));
+    // the state file: `export --format json` (indented for reading) is GET /v1/state's value
+    expect(JSON.parse(cliOk(["export", "--format", "json", "--shm", shm]))).toEqual(
+      await api.json("GET", "/v1/state"),
+    );
     // Prometheus text: the same renderer
     expect(cliOk(["metrics", "--shm", shm])).toBe((await api.call("GET", "/metrics")).text);
     // The fixture's edges are printed, so a diverging serializer shows here:
