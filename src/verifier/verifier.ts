@@ -1642,10 +1642,11 @@ class Verifier {
                 `invalid indirect read from stack R${regno} off ${lo}+${j - b0} size ${size} (uninitialised stack passed to ${name})`,
               );
             // a spilled pointer read as data would leak its address (into a
-            // map, an output record...), as the kernel refuses unprivileged
+            // map, an output record...), as the kernel refuses unprivileged;
+            // the format helpers' data arrays hold pointers on purpose (%s, %p)
             const k = frame.stype[j] === ST_SPILL ? spillStart(frame, j) : -1;
             const spilled = k >= 0 ? frame.spills[k]!.reg : undefined;
-            if (spilled && spilled.t !== "scalar")
+            if (spilled && spilled.t !== "scalar" && !takesPointersAsData(name))
               fail(
                 pc,
                 `invalid indirect read from stack R${regno} off ${lo}+${j - b0} size ${size}: a spilled ${spilled.t} pointer would leak as data (passed to ${name})`,
@@ -1734,4 +1735,11 @@ export function verifyOrThrow(program: ProgramInput, opts: VerifyOptions = {}): 
   const r = verify(program, opts);
   if (!r.ok) throw new BpftimeError("verifier", r.error!.message, r.error);
   return r;
+}
+
+/** Helpers whose memory argument is a format's data array: pointers in it are
+ * read as pointers (`%s`, `%p`), never copied out as numbers by the helper. */
+const FORMAT_DATA_HELPERS = new Set(["snprintf", "trace_vprintk", "seq_printf"]);
+function takesPointersAsData(helper: string): boolean {
+  return FORMAT_DATA_HELPERS.has(helper.split("#")[0]!);
 }
