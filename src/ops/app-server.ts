@@ -123,6 +123,7 @@ function mapInfo(region: Region, id: number): MapInfo {
     maxEntries: m.maxEntries,
     readOnly,
     ...(initialValue ? { initialValue } : {}),
+    ...(m.inner ? { inner: m.inner } : {}),
   };
 }
 
