@@ -51,6 +51,7 @@ enum bpftime_map_type_flag {
     BPFTIME_MAP_F_PERCPU = 2,  /* one value per CPU */
     BPFTIME_MAP_F_KEYLESS = 4, /* no keys (queue, stack, ringbuf) */
     BPFTIME_MAP_F_STREAM = 8,  /* records read in order by a consumer */
+    BPFTIME_MAP_F_OUTER = 16,  /* a map of maps: values are inner map ids */
 };
 
 /* Program types as stored in the region (runtime/prog_types.def): the

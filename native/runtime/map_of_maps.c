@@ -26,7 +26,7 @@
 
 bool map_is_outer(uint32_t type)
 {
-    return type == BPFTIME_MAP_ARRAY_OF_MAPS || type == BPFTIME_MAP_HASH_OF_MAPS;
+    return (bpftime_map_type_flags(type) & BPFTIME_MAP_F_OUTER) != 0;
 }
 
 static const char *tname(uint32_t t)

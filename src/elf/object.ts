@@ -46,7 +46,7 @@ import {
   kernelProgTypes,
   programInfoForSection,
 } from "./sections.ts";
-import { mapTypeId, mapTypeName } from "../enums.ts";
+import { mapType, mapTypeId, mapTypeName } from "../enums.ts";
 import { type Externs, resolveExterns } from "./externs.ts";
 
 export const BPF_PSEUDO_MAP_FD = 1;
@@ -130,8 +130,8 @@ export interface MapSpec {
   initSlots?: { slot: number; map: number }[];
 }
 
-/** array_of_maps (12) and hash_of_maps (13): values are inner map ids. */
-export const isOuterMapType = (type: number): boolean => type === 12 || type === 13;
+/** array_of_maps and hash_of_maps (MAP_F_OUTER in map_types.def): values are inner map ids. */
+export const isOuterMapType = (type: number): boolean => mapType(type)?.outer ?? false;
 
 /**
  * The __uint() fields of a BTF map definition that MapSpec takes as they are

@@ -6,18 +6,10 @@
 // list as maps of their own (never reachable through lddw, which checks the
 // program's map count), so every later check of a map pointer — helper map
 // types, key and value sizes, value bounds — applies to them unchanged.
+import { mapTypeOf } from "../enums.ts";
 import type { MapInfo } from "./verifier.ts";
 
-const OUTER_MAP_TYPES = new Set<string | number>([
-  "array_of_maps",
-  "hash_of_maps",
-  "BPF_MAP_TYPE_ARRAY_OF_MAPS",
-  "BPF_MAP_TYPE_HASH_OF_MAPS",
-  12,
-  13,
-]);
-
-export const isOuterMap = (m: MapInfo): boolean => OUTER_MAP_TYPES.has(m.type);
+export const isOuterMap = (m: MapInfo): boolean => mapTypeOf(m.type)?.outer ?? false;
 
 export interface InnerMaps {
   /** the program's maps, then one template per outer map */
