@@ -79,6 +79,18 @@ function underBpftime(probe: string, cookie: number): unknown {
   return stats(["--shm", shm]);
 }
 
+/** The object loaded into the kernel as `name`, its program attached to the fixture's `probe`. */
+function onKernel(name: string, probe: string, cookie: number) {
+  ok(["load", "--kernel", obj(), "--name", name]);
+  const arg = `${target()}:${probe}`;
+  const attach = ["attach", "--kernel", `${name}/usdt_stats`, "usdt", "--arg", arg];
+  return JSON.parse(ok([...attach, "--cookie", `${cookie}`, "--json"])) as {
+    linkId: number;
+    linkIds: number[];
+    pin: string;
+  };
+}
+
 describe.skipIf(skip)("usdt on the kernel provider", () => {
   test(
     "every site of a probe, with usdt.bpf.h's specs and cookie: the kernel counts as bpftime",
@@ -87,20 +99,7 @@ describe.skipIf(skip)("usdt on the kernel provider", () => {
       // bpftime first: its agent does not hook a site that has a kernel uprobe
       const ours = underBpftime("bpftime_test:plain", 99);
       const name = runName("usdtk");
-      ok(["load", "--kernel", obj(), "--name", name]);
-      const a = JSON.parse(
-        ok([
-          "attach",
-          "--kernel",
-          `${name}/usdt_stats`,
-          "usdt",
-          "--arg",
-          `${target()}:bpftime_test:plain`,
-          "--cookie",
-          "99",
-          "--json",
-        ]),
-      ) as { linkId: number; linkIds: number[]; pin: string };
+      const a = onKernel(name, "bpftime_test:plain", 99);
       // the fixture has the probe at two sites (plain_odd, plain_even): two links
       expect(a.linkIds).toHaveLength(2);
       expect(readdirSync(a.pin).sort()).toEqual(["spec-0", "spec-1"]);
@@ -126,18 +125,7 @@ describe.skipIf(skip)("usdt on the kernel provider", () => {
       compile();
       const ours = underBpftime("bpftime_test:gated", 0);
       const name = runName("usdtk-sema");
-      ok(["load", "--kernel", obj(), "--name", name]);
-      const a = JSON.parse(
-        ok([
-          "attach",
-          "--kernel",
-          `${name}/usdt_stats`,
-          "usdt",
-          "--arg",
-          `${target()}:bpftime_test:gated`,
-          "--json",
-        ]),
-      ) as { linkId: number };
+      const a = onKernel(name, "bpftime_test:gated", 0);
       expect(runTarget()).toContain("sema_enabled=1");
       const kernel = stats(["--kernel"], `${name}/stats`);
       expect(kernel).toMatchObject({ hits: N, arg_cnt: 1 });

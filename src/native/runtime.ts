@@ -428,6 +428,11 @@ export class Region {
   }
 
   // ---- maps ----
+  /**
+   * Creates a map; returns its id. With innerId: an array_of_maps or
+   * hash_of_maps (valueSize 4) whose inner-map template is copied from map
+   * innerId, as BPF_MAP_CREATE with inner_map_fd.
+   */
   createMap(m: {
     name: string;
     type: number;
@@ -436,48 +441,16 @@ export class Region {
     maxEntries: number;
     flags: number;
     mapExtra?: bigint;
+    innerId?: number;
   }): number {
-    return check(
-      s.bpftime_map_create(
-        this.handle,
-        ptr(cstr(m.name)),
-        m.type,
-        m.keySize,
-        m.valueSize,
-        m.maxEntries,
-        m.flags,
-        m.mapExtra ?? 0n,
-      ),
-      `create map ${m.name}`,
-    );
-  }
-
-  /**
-   * An array_of_maps or hash_of_maps (valueSize 4) whose inner-map template
-   * is copied from map `innerId`, as BPF_MAP_CREATE with inner_map_fd.
-   */
-  createOuterMap(m: {
-    name: string;
-    type: number;
-    keySize: number;
-    valueSize: number;
-    maxEntries: number;
-    flags: number;
-    innerId: number;
-  }): number {
-    return check(
-      s.bpftime_map_create_outer(
-        this.handle,
-        ptr(cstr(m.name)),
-        m.type,
-        m.keySize,
-        m.valueSize,
-        m.maxEntries,
-        m.flags,
-        m.innerId,
-      ),
-      `create map ${m.name}`,
-    );
+    const name = cstr(m.name);
+    const args = [this.handle, ptr(name), m.type, m.keySize, m.valueSize, m.maxEntries] as const;
+    const rc =
+      m.innerId === undefined
+        ? s.bpftime_map_create(...args, m.flags, m.mapExtra ?? 0n)
+        : s.bpftime_map_create_outer(...args, m.flags, m.innerId);
+    void name;
+    return check(rc, `create map ${m.name}`);
   }
 
   map(id: number): MapInfo {

@@ -289,7 +289,19 @@ export function loadIntoRegion(
   }
 }
 
-function createPlainMap(region: Region, m: MapSpec): number {
+/**
+ * A map of the object. An outer map takes its template from a map made from
+ * its inner definition and deleted right after, as libbpf does.
+ */
+function createSpecMap(region: Region, m: MapSpec, innerId?: number): number {
+  if (m.inner && innerId === undefined) {
+    const template = createSpecMap(region, m.inner);
+    try {
+      return createSpecMap(region, m, template);
+    } finally {
+      region.deleteMap(template);
+    }
+  }
   return region.createMap({
     name: m.name,
     type: m.type,
@@ -298,21 +310,8 @@ function createPlainMap(region: Region, m: MapSpec): number {
     maxEntries: m.maxEntries,
     flags: m.flags,
     ...(m.mapExtra !== undefined ? { mapExtra: BigInt(m.mapExtra) } : {}),
+    ...(innerId !== undefined ? { innerId } : {}),
   });
-}
-
-/**
- * A map of the object. An outer map takes its template from a map made from
- * its inner definition and deleted right after, as libbpf does.
- */
-function createSpecMap(region: Region, m: MapSpec): number {
-  if (!m.inner) return createPlainMap(region, m);
-  const template = createPlainMap(region, m.inner);
-  try {
-    return region.createOuterMap({ ...m, innerId: template });
-  } finally {
-    region.deleteMap(template);
-  }
 }
 
 /** libbpf's static initialisation of outer maps: `.values = { [i] = &map }`. */

@@ -28,15 +28,12 @@ import {
   openUprobe,
   pinFd,
   resolveUprobeFile,
-  usdtSites,
   type UsdtSite,
 } from "../../native/index.ts";
 import { entries, objectDir, withPinned } from "./pins.ts";
 import { resolveBinary } from "./uprobe-target.ts";
 import { refuseIfPatchedByBpftime } from "./patched-sites.ts";
-
-const SPECS_MAP = "__bpf_usdt_specs";
-const SPEC_COOKIE_OFF = 192; // offsetof(struct __bpf_usdt_spec, usdt_cookie)
+import { probeSites, USDT_SPECS_MAP, usdtSpecEntries } from "../usdt-specs.ts";
 
 export interface KernelUsdtAttached {
   /** The first site's link: the id `detach --kernel` takes. */
@@ -75,7 +72,7 @@ function fileOffset(file: string, vaddr: bigint, arg: string): number {
   }
 }
 
-function probeSites(arg: string): { file: string; sites: UsdtSite[] } {
+function probeTarget(arg: string): { file: string; sites: UsdtSite[] } {
   const m = /^(.+):([^:\s]+):([^:\s]+)$/.exec(arg);
   if (!m)
     throw new BpftimeError(
@@ -84,17 +81,7 @@ function probeSites(arg: string): { file: string; sites: UsdtSite[] } {
     );
   const bin = m[1]!;
   const file = bin.includes("/") ? (isAbsolute(bin) ? bin : resolve(bin)) : resolveBinary(bin);
-  let sites: UsdtSite[];
-  try {
-    sites = usdtSites(file, m[2]!, m[3]!);
-  } catch (e) {
-    if (e instanceof NativeError)
-      throw new BpftimeError(
-        e.errno === 2 ? "not_found" : "invalid_argument",
-        `usdt target ${arg}: ${e.message}`,
-      );
-    throw e;
-  }
+  const sites = probeSites(file, m[2]!, m[3]!, arg);
   if (sites.length === 0) throw new BpftimeError("not_found", `usdt target ${arg}: no sites`);
   return { file, sites };
 }
@@ -118,22 +105,11 @@ function writeSpecs(
   sites: UsdtSite[],
   cookie: bigint,
   arg: string,
-) {
+): number {
   const base = freeSpecBase(object);
   withPinned(specsPin, (fd) => {
-    const max = mapInfo(fd).maxEntries;
-    if (base + sites.length > max)
-      throw new BpftimeError(
-        "invalid_argument",
-        `usdt target ${arg}: ${sites.length} site(s) need spec ids ${base}..${base + sites.length - 1} but ${SPECS_MAP} has ${max} entries (define BPF_USDT_MAX_SPEC_CNT larger)`,
-      );
-    sites.forEach((site, i) => {
-      const key = new Uint8Array(4);
-      new DataView(key.buffer).setUint32(0, base + i, true);
-      const value = site.spec.slice();
-      new DataView(value.buffer).setBigUint64(SPEC_COOKIE_OFF, BigInt.asUintN(64, cookie), true);
+    for (const [key, value] of usdtSpecEntries(sites, base, cookie, mapInfo(fd).maxEntries, arg))
       mapUpdate(fd, key, value);
-    });
   });
   return base;
 }
@@ -145,8 +121,8 @@ export function attachKernelUsdt(
   arg: string,
   cookie: bigint,
 ): KernelUsdtAttached {
-  const { file, sites } = probeSites(arg);
-  const specsPin = join(objectDir(object), "maps", SPECS_MAP);
+  const { file, sites } = probeTarget(arg);
+  const specsPin = join(objectDir(object), "maps", USDT_SPECS_MAP);
   const withSpecs = isPinned(specsPin);
   const offsets = sites.map((s) => fileOffset(file, s.pc, arg));
   for (const off of offsets) refuseIfPatchedByBpftime(arg, file, off);
