@@ -9,7 +9,10 @@
  *     stored must match it (bpf_map_meta_equal, array_map_meta_equal);
  *   - lifetimes: an outer map holds each map it stores (map_holders_locked
  *     asks outer_holders), so an inner map replaced or deleted from its
- *     last outer map is collected like any map whose last holder went;
+ *     last outer map is collected like any map whose last holder went —
+ *     if something held it before (a program, a pin): a map nothing else
+ *     ever held (made by hand, or by an application, whose fd holds it in
+ *     the kernel) stays until deleted, as any such map;
  *   - a program's bpf_map_lookup_elem returns the inner map's process-local
  *     handle. The process then holds that map (its instance publishes the
  *     id with its VMs' maps) until its VMs go: a program that looked the
@@ -88,6 +91,18 @@ int outer_store(struct bpftime_map *h, const void *key, const void *value, uint6
     if (from_prog) /* the verifier refuses it too: only lookups, as the kernel */
         return bpftime_set_error(-EINVAL, "%s map %u cannot be updated from a program",
                                  tname(h->type), h->id);
+    if (h->type == BPFTIME_MAP_ARRAY_OF_MAPS) {
+        /* bpf_fd_array_map_update_elem checks the flags and the index
+         * before the map it is given */
+        uint32_t idx;
+        memcpy(&idx, key, 4);
+        if (flags != BPFTIME_ANY)
+            return bpftime_set_error(-EINVAL, "%s map %u: updates take BPF_ANY only",
+                                     tname(h->type), h->id);
+        if (idx >= h->max_entries)
+            return bpftime_set_error(-E2BIG, "%s map %u: index %u out of range (max_entries %u)",
+                                     tname(h->type), h->id, idx, h->max_entries);
+    }
     uint32_t id;
     memcpy(&id, value, 4);
     struct bpftime_region *r = h->r;
@@ -108,11 +123,8 @@ int outer_store(struct bpftime_map *h, const void *key, const void *value, uint6
             "key %u, value %u, max_entries %u, flags 0x%x): %s",
             tname(h->type), h->id, id, tname(m->type), m->key_size, m->value_size, m->max_entries,
             tname(t->type), t->key_size, t->value_size, t->max_entries, t->map_flags, why);
-    else {
+    else
         rc = store(h, key, value, flags, false);
-        if (!rc)
-            m->collectable = 1; /* held by this outer map from now on */
-    }
     shm_unlock(&r->hdr->table_lock);
     if (!rc)
         bpftime_map_collect(r); /* the map this slot held may have had no other holder */

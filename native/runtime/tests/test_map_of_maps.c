@@ -20,6 +20,18 @@ static bool map_exists(struct bpftime_region *r, uint32_t id)
     return bpftime_map_get(r, id, &mi) == 0;
 }
 
+/* Maps a program held once (it was loaded, then unloaded): from then on
+ * they are freed when their last holder goes, as an object's maps are. A
+ * map nothing ever held stays until deleted (an application's fd holds it
+ * in the kernel). */
+static void held_once(struct test_ctx *t, struct bpftime_region *r, int a, int b)
+{
+    uint32_t ids[2] = {(uint32_t)a, (uint32_t)b};
+    int p = bpftime_prog_create(r, "once", 1, "GPL", "", trivial_prog, 2, ids, 2);
+    CHECK(p > 0);
+    CHECK_EQ(bpftime_prog_delete(r, (uint32_t)p), 0);
+}
+
 /* An array of 4 maps whose template is an array of 1 u64 (from map *tmpl). */
 static struct bpftime_region *mk_outer(struct test_ctx *t, const char *tag, uint32_t type,
                                        int *tmpl, int *outer)
@@ -127,8 +139,8 @@ TEST(hash_of_maps_keys_hold_ids_and_sizes_may_differ)
     CHECK_EQ(bpftime_map_update(r, outer, &key, &v, BPFTIME_NOEXIST), -EEXIST);
     CHECK_EQ(bpftime_map_delete_elem(r, outer, &key), 0);
     CHECK_EQ(bpftime_map_lookup(r, outer, &key, &got), -ENOENT);
-    /* a was stored, so the outer map was its holder: it went with the slot */
-    CHECK(!map_exists(r, (uint32_t)a));
+    /* nothing but the outer map ever held a (made by hand): it stays */
+    CHECK(map_exists(r, (uint32_t)a));
     bpftime_region_close(r);
 }
 
@@ -143,6 +155,12 @@ TEST(an_outer_map_holds_what_it_stores)
     CHECK_EQ(bpftime_map_update(r, outer, &k, &v, 0), 0);
     k = 1;
     CHECK_EQ(bpftime_map_update(r, outer, &k, &v, 0), 0); /* twice: one holder */
+    k = 2;
+    v = (uint32_t)b;
+    CHECK_EQ(bpftime_map_update(r, outer, &k, &v, 0), 0);
+    /* an object's program held them and went: the outer map holds them now */
+    held_once(t, r, a, b);
+    CHECK(map_exists(r, (uint32_t)a) && map_exists(r, (uint32_t)b));
     char buf[128];
     CHECK_EQ(bpftime_map_holders(r, a, buf, sizeof buf), 1);
     char want[32];
@@ -151,7 +169,6 @@ TEST(an_outer_map_holds_what_it_stores)
     CHECK_EQ(bpftime_map_delete(r, a), -EBUSY);
     /* replacing one slot keeps a (the other slot holds it) */
     k = 0;
-    v = (uint32_t)b;
     CHECK_EQ(bpftime_map_update(r, outer, &k, &v, 0), 0);
     CHECK(map_exists(r, (uint32_t)a));
     /* emptying the last slot that held it frees it */
@@ -204,6 +221,14 @@ TEST(a_program_reaches_the_inner_map_and_keeps_it_while_running)
     CHECK(bpftime_instance_register(r, 0) > 0);
     int a = bpftime_map_create(r, "a", BPFTIME_MAP_ARRAY, 4, 8, 1, 0, 0);
     int b = bpftime_map_create(r, "b", BPFTIME_MAP_ARRAY, 4, 8, 1, 0, 0);
+    /* slots 1 and 2 hold them while an object's program held them once:
+     * from then on the last holder going frees them */
+    uint32_t k = 1, v = (uint32_t)a;
+    CHECK_EQ(bpftime_map_update(r, outer, &k, &v, 0), 0);
+    k = 2;
+    v = (uint32_t)b;
+    CHECK_EQ(bpftime_map_update(r, outer, &k, &v, 0), 0);
+    held_once(t, r, a, b);
     uint32_t maps[1] = {(uint32_t)outer};
     int p = bpftime_prog_create(r, "mim", 1, "GPL", "", lookup_inner_prog,
                                 sizeof lookup_inner_prog / sizeof lookup_inner_prog[0], maps, 1);
@@ -211,14 +236,19 @@ TEST(a_program_reaches_the_inner_map_and_keeps_it_while_running)
     struct ebpf_vm *vm;
     CHECK_EQ(bpftime_prog_load_vm(r, p, &vm), 0);
     CHECK_EQ(run(vm), 1000); /* empty slot: NULL */
-    uint32_t k = 0, v = (uint32_t)a;
+    k = 0;
+    v = (uint32_t)a;
     CHECK_EQ(bpftime_map_update(r, outer, &k, &v, 0), 0);
     CHECK_EQ(run(vm), 1);
     CHECK_EQ(run(vm), 2);
-    /* the control plane swaps in b: the program now reaches b; a, which
-     * the program reached, stays while this process runs programs */
+    /* the control plane swaps in b and drops a from slot 1 too: the program
+     * now reaches b; a, which the program reached, stays while this process
+     * runs programs */
     v = (uint32_t)b;
     CHECK_EQ(bpftime_map_update(r, outer, &k, &v, 0), 0);
+    k = 1;
+    CHECK_EQ(bpftime_map_delete_elem(r, outer, &k), 0);
+    k = 0;
     CHECK_EQ(run(vm), 1);
     CHECK(map_exists(r, (uint32_t)a));
     char buf[128];
@@ -242,12 +272,13 @@ TEST(a_deleted_inner_map_makes_the_lookup_fail_not_crash)
     struct bpftime_region *r = mk_outer(t, "gone", BPFTIME_MAP_HASH_OF_MAPS, &tmpl, &outer);
     int a = bpftime_map_create(r, "a", BPFTIME_MAP_ARRAY, 4, 8, 1, 0, 0);
     uint32_t maps[1] = {(uint32_t)outer};
+    uint32_t k = 0, v = (uint32_t)a;
+    CHECK_EQ(bpftime_map_update(r, outer, &k, &v, 0), 0);
+    held_once(t, r, a, a);
     int p = bpftime_prog_create(r, "mim", 1, "GPL", "", lookup_inner_prog,
                                 sizeof lookup_inner_prog / sizeof lookup_inner_prog[0], maps, 1);
     struct ebpf_vm *vm;
     CHECK_EQ(bpftime_prog_load_vm(r, p, &vm), 0);
-    uint32_t k = 0, v = (uint32_t)a;
-    CHECK_EQ(bpftime_map_update(r, outer, &k, &v, 0), 0);
     CHECK_EQ(run(vm), 1);
     /* this process is no registered instance, so nothing of it holds a:
      * emptying the slot frees a; a pointer to it taken before (the handle
