@@ -186,10 +186,11 @@ const SELF_PROBE_OUTPUT = [
 // twice) counts in the inner array at slot x & 1, key x (inner_a: slot 0, from
 // the object's .values; inner_b: slot 1, stored by the app), and in arg3
 // (by_arg's map under key 3), key 3. A map with 16-byte values does not match
-// the template (EINVAL); an emptied slot is ENOENT.
+// the template (EINVAL); an emptied slot is ENOENT. A batch update takes fds.
 const MAP_IN_MAP_OUTPUT = [
   "store inner_b in slot 1: 0",
   "store arg3 under key 3: 0",
+  "batch store in slots 0 and 1: 0 (2)",
   "store a map with 16-byte values: -22 (Invalid argument)",
   "ready",
   "slot 0: inner_a",

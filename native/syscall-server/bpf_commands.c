@@ -112,6 +112,24 @@ static long map_create(const union bpf_attr *a)
     return fd;
 }
 
+long app_map_update(uint32_t map_id, uint32_t map_type, const void *key, const void *value,
+                    uint64_t flags)
+{
+    struct bpftime_region *r = app_region();
+    if (bpftime_map_type_flags(map_type) & BPFTIME_MAP_F_OUTER) {
+        /* the value is the inner map's fd here, its id in the region */
+        uint32_t ufd;
+        struct app_fd inner;
+        if (!value)
+            return -EFAULT;
+        memcpy(&ufd, value, 4);
+        if (fd_of((int)ufd, APP_FD_MAP, &inner) < 0)
+            return -EBADF;
+        return rt(bpftime_map_update(r, map_id, key, &inner.id, flags));
+    }
+    return rt(bpftime_map_update(r, map_id, key, value, flags));
+}
+
 static long map_elem(int cmd, const union bpf_attr *a)
 {
     struct app_fd m;
@@ -142,19 +160,7 @@ static long map_elem(int cmd, const union bpf_attr *a)
             return 0;
         }
         return rt(bpftime_map_lookup(r, m.id, key, value));
-    case BPF_MAP_UPDATE_ELEM:
-        if (m.map_type == BPFTIME_MAP_ARRAY_OF_MAPS || m.map_type == BPFTIME_MAP_HASH_OF_MAPS) {
-            /* the value is the inner map's fd here, its id in the region */
-            uint32_t ufd;
-            struct app_fd inner;
-            if (!value)
-                return -EFAULT;
-            memcpy(&ufd, value, 4);
-            if (fd_of((int)ufd, APP_FD_MAP, &inner) < 0)
-                return -EBADF;
-            return rt(bpftime_map_update(r, m.id, key, &inner.id, a->flags));
-        }
-        return rt(bpftime_map_update(r, m.id, key, value, a->flags));
+    case BPF_MAP_UPDATE_ELEM: return app_map_update(m.id, m.map_type, key, value, a->flags);
     case BPF_MAP_DELETE_ELEM: return rt(bpftime_map_delete_elem(r, m.id, key));
     case BPF_MAP_LOOKUP_AND_DELETE_ELEM:
         return rt(bpftime_map_lookup_and_delete(r, m.id, key, value));
