@@ -42,20 +42,17 @@ int outer_template_from(struct bpftime_region *r, uint32_t inner_id, struct shm_
 {
     shm_lock(&r->hdr->table_lock);
     struct shm_map *m = map_entry_by_id(r, inner_id, NULL);
-    if (m) {
-        out->type = m->type;
-        out->key_size = m->key_size;
-        out->value_size = m->value_size;
-        out->max_entries = m->max_entries;
-        out->map_flags = m->map_flags & ~SHM_MAP_FROZEN;
-        out->reserved = 0;
-    }
+    int rc = m ? 0
+               : bpftime_set_error(-EBADF,
+                                   "inner map template: no map with id %u (create the inner map "
+                                   "first and pass its id, as inner_map_fd)",
+                                   inner_id);
+    if (m)
+        *out = (struct shm_inner_template){
+            m->type, m->key_size, m->value_size, m->max_entries, m->map_flags & ~SHM_MAP_FROZEN, 0};
     shm_unlock(&r->hdr->table_lock);
-    if (!m)
-        return bpftime_set_error(-EBADF,
-                                 "inner map template: no map with id %u (create the inner map "
-                                 "first and pass its id, as inner_map_fd)",
-                                 inner_id);
+    if (rc)
+        return rc;
     if (map_is_outer(out->type))
         return bpftime_set_error(-EINVAL,
                                  "inner map template: map %u is itself a %s; maps of maps cannot "

@@ -148,9 +148,9 @@ TEST(an_outer_map_holds_what_it_stores)
 {
     int tmpl, outer;
     struct bpftime_region *r = mk_outer(t, "hold", BPFTIME_MAP_ARRAY_OF_MAPS, &tmpl, &outer);
-    int a = bpftime_map_create(r, "a", BPFTIME_MAP_ARRAY, 4, 8, 1, 0, 0);
-    int b = bpftime_map_create(r, "b", BPFTIME_MAP_ARRAY, 4, 8, 1, 0, 0);
-    CHECK(a > 0 && b > 0);
+    uint32_t a = (uint32_t)bpftime_map_create(r, "a", BPFTIME_MAP_ARRAY, 4, 8, 1, 0, 0);
+    uint32_t b = (uint32_t)bpftime_map_create(r, "b", BPFTIME_MAP_ARRAY, 4, 8, 1, 0, 0);
+    CHECK((int)a > 0 && (int)b > 0);
     uint32_t k = 0, v = (uint32_t)a;
     CHECK_EQ(bpftime_map_update(r, outer, &k, &v, 0), 0);
     k = 1;
@@ -159,8 +159,8 @@ TEST(an_outer_map_holds_what_it_stores)
     v = (uint32_t)b;
     CHECK_EQ(bpftime_map_update(r, outer, &k, &v, 0), 0);
     /* an object's program held them and went: the outer map holds them now */
-    held_once(t, r, a, b);
-    CHECK(map_exists(r, (uint32_t)a) && map_exists(r, (uint32_t)b));
+    held_once(t, r, (int)a, (int)b);
+    CHECK(map_exists(r, a) && map_exists(r, b));
     char buf[128];
     CHECK_EQ(bpftime_map_holders(r, a, buf, sizeof buf), 1);
     char want[32];
