@@ -20,7 +20,8 @@ export function probeSites(file: string, provider: string, name: string, arg: st
 }
 
 export const USDT_SPECS_MAP = "__bpf_usdt_specs";
-const SPEC_COOKIE_OFF = 192; // offsetof(struct __bpf_usdt_spec, usdt_cookie)
+/** offsetof(struct __bpf_usdt_spec, usdt_cookie) */
+export const USDT_SPEC_COOKIE_OFF = 192;
 
 /** The (key, value) of each site's spec from id `base`; throws if the map has too few entries. */
 export function usdtSpecEntries(
@@ -39,7 +40,7 @@ export function usdtSpecEntries(
     const key = new Uint8Array(4);
     new DataView(key.buffer).setUint32(0, base + i, true);
     const value = site.spec.slice();
-    new DataView(value.buffer).setBigUint64(SPEC_COOKIE_OFF, BigInt.asUintN(64, cookie), true);
+    new DataView(value.buffer).setBigUint64(USDT_SPEC_COOKIE_OFF, BigInt.asUintN(64, cookie), true);
     return [key, value];
   });
 }

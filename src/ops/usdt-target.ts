@@ -20,7 +20,7 @@ import { isAbsolute, resolve } from "node:path";
 import { BpftimeError } from "../errors.ts";
 import { type Region, type UsdtSite } from "../native/index.ts";
 import { probeSites, resolveBinary, TARGET_USDT } from "../attach/index.ts";
-import { USDT_SPECS_MAP, usdtSpecEntries } from "../attach/index.ts";
+import { USDT_SPEC_COOKIE_OFF, USDT_SPECS_MAP, usdtSpecEntries } from "../attach/index.ts";
 
 const FORM = "expected BINARY:PROVIDER:NAME, e.g. /usr/bin/python3.11:python:function__entry";
 
@@ -49,6 +49,28 @@ function parse(arg: string, cwd: string): UsdtTarget {
 
 function sitesOf(t: UsdtTarget, arg: string): UsdtSite[] {
   return probeSites(t.file, t.provider, t.name, arg);
+}
+
+/** A USDT target "BINARY:PROVIDER:NAME" checked and as the link stores it (BINARY made absolute against `cwd`). */
+export function usdtTargetArg(arg: string, cwd = process.cwd()): string {
+  const t = parse(arg, cwd);
+  sitesOf(t, arg);
+  return `${t.binary}:${t.provider}:${t.name}`;
+}
+
+/**
+ * The cookie the user gave `attach` for a USDT link: for a program using
+ * usdt.bpf.h the link's own cookie is its first spec id and the user's is in
+ * that spec (read back here); otherwise the link's cookie.
+ */
+export function usdtUserCookie(r: Region, progId: number, linkCookie: bigint): bigint {
+  const specsMap = r.programMapIds(progId).find((id) => r.map(id).name === USDT_SPECS_MAP);
+  if (specsMap === undefined) return linkCookie;
+  const key = new Uint8Array(4);
+  new DataView(key.buffer).setUint32(0, Number(linkCookie), true);
+  const spec = r.mapLookup(specsMap, key, r.map(specsMap).valueBufSize);
+  if (!spec || spec.length < USDT_SPEC_COOKIE_OFF + 8) return 0n;
+  return new DataView(spec.buffer, spec.byteOffset).getBigUint64(USDT_SPEC_COOKIE_OFF, true);
 }
 
 /**
