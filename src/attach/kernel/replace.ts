@@ -13,6 +13,7 @@ import { kernelProgTypeName } from "./metadata.ts";
 import { resolvePinned, withPinned } from "./pins.ts";
 import { linkProbe, pinnedLink, waitLinkGone } from "./attach.ts";
 import { describeOffset } from "./uprobe-target.ts";
+import { isUsdtGroup } from "./usdt.ts";
 
 export interface KernelReplaced {
   /** The new link's kernel id. */
@@ -29,6 +30,11 @@ export interface KernelReplaced {
 export function replaceKernel(linkRef: string, progRef: string): KernelReplaced {
   ensureLibbpf();
   const old = pinnedLink(linkRef);
+  if (isUsdtGroup(old.path))
+    throw new BpftimeError(
+      "unsupported",
+      `kernel link ${linkRef} is a USDT probe (one link per site): replace it with detach --kernel, then attach --kernel`,
+    );
   const info = withPinned(old.path, linkInfo);
   if (!info.uprobe)
     throw new BpftimeError(

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { BpftimeError } from "../../errors.ts";
 import { ensureLibbpf, linkInfo, mapInfo, progInfo } from "../../native/index.ts";
 import { entries, objectDir, pinnedIn, resolvePinned, withPinned } from "./pins.ts";
+import { isUsdtGroup, usdtGroupLinks } from "./usdt.ts";
 
 export interface KernelUnloaded {
   /** The program's kernel id. */
@@ -21,16 +22,17 @@ export interface KernelUnloaded {
 export function unloadKernel(progRef: string): KernelUnloaded {
   ensureLibbpf();
   const prog = resolvePinned("progs", progRef);
-  const links = pinnedIn("links")
-    .map((l) => {
-      try {
-        return withPinned(l.path, linkInfo);
-      } catch {
-        return undefined; // a link detached meanwhile
-      }
-    })
-    .filter((l) => l?.progId === prog.id)
-    .map((l) => l!.id);
+  // every link, a USDT probe's sites too (a directory of links, usdt.ts)
+  const links = pinnedIn("links").flatMap((l) => {
+    try {
+      const infos = (isUsdtGroup(l.path) ? usdtGroupLinks(l.path) : [l.path]).map((p) =>
+        withPinned(p, linkInfo),
+      );
+      return infos.some((i) => i.progId === prog.id) ? [Number(l.name)] : [];
+    } catch {
+      return []; // a link detached meanwhile
+    }
+  });
   if (links.length)
     throw new BpftimeError(
       "busy",
