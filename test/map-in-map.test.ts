@@ -65,10 +65,10 @@ describe.skipIf(skip)("maps of maps under bpftime load OBJ", () => {
       inner: { type: "hash", keySize: 4, valueSize: 8, maxEntries: 8 },
     });
     // `.values = {[0] = &inner_a}`; slot 1 is empty (a lookup there is ENOENT)
-    expect(json("dump", "slots")).toEqual([
+    expect(json("dump", "slots").entries).toEqual([
       { key: 0, value: { id: idOf("inner_a"), name: "inner_a" } },
     ]);
-    expect(json("dump", "by_arg")).toEqual([]);
+    expect(json("dump", "by_arg").entries).toEqual([]);
   });
 
   test("map update takes an inner map by name or id, checked against the template", () => {

@@ -422,7 +422,9 @@ describe.skipIf(skip)("maps of maps through libbpf", () => {
       const ours = await session([app("map_in_map"), app("target")], 10, "bpftime", {
         region,
         whileRunning: () => {
-          dump = JSON.parse(cli(["map", "dump", "slots", "--shm", region, "--json"]).stdout);
+          dump = JSON.parse(
+            cli(["map", "dump", "slots", "--shm", region, "--json"]).stdout,
+          ).entries;
         },
       });
       expect(ours.code).toBe(0);

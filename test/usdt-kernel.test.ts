@@ -56,7 +56,8 @@ function runTarget(): string {
 
 /** The stats map's one value: a region's (["--shm", R]) or a kernel object's (["--kernel"], "OBJ/stats"). */
 const stats = (args: string[], map = "stats") =>
-  (JSON.parse(ok(["map", "dump", map, "--json", ...args])) as { value: unknown }[])[0]!.value;
+  (JSON.parse(ok(["map", "dump", map, "--json", ...args])).entries as { value: unknown }[])[0]!
+    .value;
 
 /** Each probe counted by bpftime (a region, `bpftime start`): the stats map afterwards. */
 function underBpftime(probe: string, cookie: number): unknown {
