@@ -74,6 +74,7 @@ struct listener {
     void (*on_leave)(struct bpftime_hook_regs *, void *);
     void *user;
     struct bpftime_hook *hook;
+    bool gpr_only; /* BPFTIME_HOOK_F_GPR_ONLY: no vector save around it */
 };
 
 /* Immutable once published. */
@@ -198,6 +199,10 @@ static struct thread_state *thread_state_get(void)
     return st;
 }
 
+/* From here to the end of the dispatcher: general-purpose registers only
+ * (the stubs save no vector register; see stub.c). */
+BPFTIME_GPR_ONLY_BEGIN
+
 static inline void reader_begin(struct thread_state *st)
 {
     uint64_t s = atomic_load_explicit(&st->seq, memory_order_relaxed);
@@ -214,6 +219,8 @@ static inline void reader_end(struct thread_state *st)
     uint64_t s = atomic_load_explicit(&st->seq, memory_order_relaxed);
     atomic_store_explicit(&st->seq, s + 1, memory_order_release);
 }
+
+BPFTIME_GPR_ONLY_END
 
 /* Waits until no thread can still be using memory unpublished before the
  * call. Must not hold the patcher lock (a callback may be waiting for it). */
@@ -261,6 +268,8 @@ static void atfork_child(void)
 
 /* ---- dispatcher (called by the stubs) ---------------------------------- */
 
+BPFTIME_GPR_ONLY_BEGIN
+
 static void shadow_push(struct thread_state *st, struct patcher_fn *fn, uint64_t slot)
 {
     /* Entries at or below the current frame belong to frames that were left
@@ -274,14 +283,36 @@ static void shadow_push(struct thread_state *st, struct patcher_fn *fn, uint64_t
     *ret = (uint64_t)bpftime_patcher_leave_stub;
 }
 
-uint64_t bpftime_patcher_dispatch_enter(struct patcher_fn *fn, struct bpftime_hook_regs *regs)
+/* A callback that may touch vector registers runs with all of them saved,
+ * unless they are saved already (the trap path: the signal frame has them). */
+static inline int call_enter(const struct listener *l, struct bpftime_hook_regs *regs,
+                             bool vectors_saved)
+{
+    if (l->gpr_only || vectors_saved)
+        return l->on_enter(regs, l->user);
+    return (int)bpftime_call_preserving_vectors((const void *)l->on_enter, regs, l->user, NULL);
+}
+
+static inline void call_leave(const struct listener *l, struct bpftime_hook_regs *regs,
+                              bool vectors_saved)
+{
+    if (l->gpr_only || vectors_saved)
+        l->on_leave(regs, l->user);
+    else
+        bpftime_call_preserving_vectors((const void *)l->on_leave, regs, l->user, NULL);
+}
+
+static uint64_t dispatch_enter(struct patcher_fn *fn, struct bpftime_hook_regs *regs,
+                               bool vectors_saved)
 {
     uint64_t entry_rsp = regs->rsp;
     if (tls.busy)
         return fn->relocated;
     tls.busy = 1;
     struct thread_state *st = tls.st;
-    if (!st && !(st = thread_state_get())) {
+    /* calloc on a thread's first hit: ordinary C, which may use vectors. */
+    if (!st && !(st = (struct thread_state *)bpftime_call_preserving_vectors(
+                     (const void *)thread_state_get, NULL, NULL, NULL))) {
         tls.busy = 0;
         return fn->relocated;
     }
@@ -292,7 +323,7 @@ uint64_t bpftime_patcher_dispatch_enter(struct patcher_fn *fn, struct bpftime_ho
     if (arr) {
         for (size_t i = 0; i < arr->n; i++)
             if (arr->l[i].on_enter &&
-                arr->l[i].on_enter(regs, arr->l[i].user) == BPFTIME_HOOK_OVERRIDE)
+                call_enter(&arr->l[i], regs, vectors_saved) == BPFTIME_HOOK_OVERRIDE)
                 override = 1;
         if (override) {
             /* Return to the caller now: pop the return address. */
@@ -302,7 +333,7 @@ uint64_t bpftime_patcher_dispatch_enter(struct patcher_fn *fn, struct bpftime_ho
             if (arr->any_leave)
                 for (size_t i = 0; i < arr->n; i++)
                     if (arr->l[i].on_leave)
-                        arr->l[i].on_leave(regs, arr->l[i].user);
+                        call_leave(&arr->l[i], regs, vectors_saved);
         } else if (arr->any_leave) {
             shadow_push(st, fn, entry_rsp);
         }
@@ -311,6 +342,11 @@ uint64_t bpftime_patcher_dispatch_enter(struct patcher_fn *fn, struct bpftime_ho
     reader_end(st);
     tls.busy = 0;
     return cont;
+}
+
+uint64_t bpftime_patcher_dispatch_enter(struct patcher_fn *fn, struct bpftime_hook_regs *regs)
+{
+    return dispatch_enter(fn, regs, false);
 }
 
 uint64_t bpftime_patcher_dispatch_leave(struct bpftime_hook_regs *regs)
@@ -333,13 +369,15 @@ uint64_t bpftime_patcher_dispatch_leave(struct bpftime_hook_regs *regs)
         if (arr)
             for (size_t i = 0; i < arr->n; i++)
                 if (arr->l[i].on_leave)
-                    arr->l[i].on_leave(regs, arr->l[i].user);
+                    call_leave(&arr->l[i], regs, false);
         reader_end(st);
         tls.busy = 0;
     }
     regs->rsp = slot + 8;
     return e.ret;
 }
+
+BPFTIME_GPR_ONLY_END
 
 /* ---- signals: int3 redirection and thread fix-ups ---------------------- */
 
@@ -377,7 +415,7 @@ static void trap_dispatch(struct patcher_fn *fn, ucontext_t *uc)
         .rsp = (uint64_t)g[REG_RSP],
         .ss = ss,
     };
-    uint64_t cont = bpftime_patcher_dispatch_enter(fn, &regs);
+    uint64_t cont = dispatch_enter(fn, &regs, true); /* sigreturn restores the vectors */
     g[REG_R15] = (greg_t)regs.r15;
     g[REG_R14] = (greg_t)regs.r14;
     g[REG_R13] = (greg_t)regs.r13;
@@ -1022,7 +1060,8 @@ int bpftime_hook_attach_site(const struct bpftime_hook_site *site,
     if (!err) {
         hook->magic = HOOK_MAGIC;
         hook->fn = fn;
-        struct listener l = {cb->on_enter, cb->on_leave, user, hook};
+        struct listener l = {cb->on_enter, cb->on_leave, user, hook,
+                             BPFTIME_HAVE_GPR_ONLY && (site->flags & BPFTIME_HOOK_F_GPR_ONLY)};
         err = republish(fn, &l, NULL);
     }
     if (!err) {

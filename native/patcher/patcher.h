@@ -62,6 +62,36 @@ struct bpftime_hook_callbacks {
     void (*on_leave)(struct bpftime_hook_regs *regs, void *user);
 };
 
+/* Code between these compiles to general-purpose registers only (GCC's
+ * target("general-regs-only")), so it cannot clobber a vector register the
+ * hooked function's caller left live. Other compilers: not available
+ * (BPFTIME_HAVE_GPR_ONLY 0), and callers must not claim
+ * BPFTIME_HOOK_F_GPR_ONLY. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define BPFTIME_HAVE_GPR_ONLY 1
+#define BPFTIME_GPR_ONLY_BEGIN \
+    _Pragma("GCC push_options") _Pragma("GCC target(\"general-regs-only\")")
+#define BPFTIME_GPR_ONLY_END _Pragma("GCC pop_options")
+#else
+#define BPFTIME_HAVE_GPR_ONLY 0
+#define BPFTIME_GPR_ONLY_BEGIN
+#define BPFTIME_GPR_ONLY_END
+#endif
+
+/* Calls fn(a, b, c) with every vector register saved before and restored
+ * after (ymm upper halves, and zmm0-31/k0-7 on AVX-512 machines); returns
+ * what fn returned in rax. For code on a hook's path that may run ordinary C
+ * (helpers, the interpreter) while the hooked function's vector arguments
+ * are live. */
+uint64_t bpftime_call_preserving_vectors(const void *fn, void *a, void *b, void *c)
+    __attribute__((visibility("hidden")));
+
+/* 1 when the machine code [code, code + len) uses no vector or x87
+ * register and leaves itself only by returning: no call or jump outside it,
+ * no indirect call or jump (JIT output that calls no helper). 0 otherwise,
+ * or when it does not decode. */
+int bpftime_code_is_gpr_only(const void *code, size_t len) __attribute__((visibility("hidden")));
+
 struct bpftime_hook;
 
 /* Hooks `func`. The function's size is looked up in the dynamic symbol table
@@ -88,6 +118,15 @@ struct bpftime_hook_site {
 /* Always use the trap path (int3), even where a jump would fit: for sites
  * in the middle of code whose surroundings are unknown (USDT nops). */
 #define BPFTIME_HOOK_F_TRAP 1u
+
+/* Site flag: the callbacks leave every vector register (xmm/ymm/zmm, k) as they found
+ * it: they are compiled between BPFTIME_GPR_ONLY_BEGIN/END and call only
+ * code that keeps the same promise, or that runs through
+ * bpftime_call_preserving_vectors(). Without this flag the patcher saves
+ * and restores all vector registers around each callback (a hooked function
+ * may receive arguments in any of them, and ordinary C code - glibc's
+ * memcpy, say - clobbers them). */
+#define BPFTIME_HOOK_F_GPR_ONLY 2u
 
 /* Hooks any instruction. The jump path is used when the jump fits: the
  * instructions it covers lie inside the function and no branch of the

@@ -1,28 +1,37 @@
-/* The two assembly stubs every hooked function goes through.
+/* The two assembly stubs every hooked function goes through, and the
+ * routine that runs a callback with the vector registers saved around it.
  *
  * Enter: a function's patched first bytes jump to its thunk (in the
  * trampoline, near the function):
  *       push [rip+ctx]            ; the function's struct patcher_fn *
  *       jmp  [rip+enter_stub]
- * The stub builds a `struct pt_regs` frame on the stack, saves xmm0-15 (the
- * C callback may clobber them; callers compiled with IPA-RA may even keep live
- * values in caller-saved registers across a call to a local function, so every
- * register is restored), aligns the stack to 16 and calls
+ * The stub builds a `struct pt_regs` frame on the stack (every general-purpose
+ * register: callers compiled with IPA-RA may keep live values even in
+ * caller-saved registers across a call to a local function, so every one is
+ * restored), aligns the stack to 16 and calls
  * bpftime_patcher_dispatch_enter(fn, regs). That returns where to continue:
  * the relocated prologue (run the function), or the caller's return address
  * (override). regs->rsp says which stack pointer to continue with.
+ *
+ * Vector registers are not saved here: the dispatcher is compiled to use
+ * general-purpose registers only (BPFTIME_GPR_ONLY_BEGIN), and it runs each
+ * callback that does not promise the same (BPFTIME_HOOK_F_GPR_ONLY) through
+ * bpftime_call_preserving_vectors(), which saves all of them - the upper
+ * halves of ymm/zmm included: a hooked function may take __m256/__m512
+ * arguments, and glibc's string functions end with vzeroupper. So a hook
+ * whose callbacks (the uprobe program's JIT code) touch no vector register
+ * pays nothing for them.
  *
  * Leave: on_leave listeners get the function's return address replaced by
  * bpftime_patcher_leave_stub; the stub builds the same frame and calls
  * bpftime_patcher_dispatch_leave(regs), which pops the per-thread shadow stack
  * and returns the original return address.
  *
- * Frame (addresses grow down, P = frame base):
+ * Frame (addresses grow down, P = frame base, kept in rbx):
  *   P+184  stack at entry (return address on enter; caller's stack on leave)
  *   P+176  fn pointer pushed by the thunk (enter) / scratch slot (leave)
  *   P+168  flags saved by pushfq before anything can change them
  *   P+0    struct pt_regs (168 bytes)
- *   below  16-aligned xmm save area (256 bytes)
  *
  * Exit: the continuation address and eflags are stored just below the new
  * stack pointer N (N-8, N-16: outside the frame in every case), all
@@ -73,26 +82,6 @@ _Static_assert(sizeof(struct bpftime_hook_regs) == 168, "pt_regs layout");
     "movq $0, 128(%rsp)\n\t" \
     "movq %rsp, %rbx\n\t"
 
-#define SAVE_XMM \
-    "leaq -256(%rsp), %rsp\n\t" \
-    "andq $-16, %rsp\n\t" \
-    "movdqa %xmm0, 0(%rsp)\n\t" \
-    "movdqa %xmm1, 16(%rsp)\n\t" \
-    "movdqa %xmm2, 32(%rsp)\n\t" \
-    "movdqa %xmm3, 48(%rsp)\n\t" \
-    "movdqa %xmm4, 64(%rsp)\n\t" \
-    "movdqa %xmm5, 80(%rsp)\n\t" \
-    "movdqa %xmm6, 96(%rsp)\n\t" \
-    "movdqa %xmm7, 112(%rsp)\n\t" \
-    "movdqa %xmm8, 128(%rsp)\n\t" \
-    "movdqa %xmm9, 144(%rsp)\n\t" \
-    "movdqa %xmm10, 160(%rsp)\n\t" \
-    "movdqa %xmm11, 176(%rsp)\n\t" \
-    "movdqa %xmm12, 192(%rsp)\n\t" \
-    "movdqa %xmm13, 208(%rsp)\n\t" \
-    "movdqa %xmm14, 224(%rsp)\n\t" \
-    "movdqa %xmm15, 240(%rsp)\n\t"
-
 __asm__("\t.text\n"
         "\t.p2align 4\n"
         "\t.globl bpftime_patcher_enter_stub\n"
@@ -109,8 +98,10 @@ __asm__("\t.text\n"
      * function's caller through the frame kept in rbx. */
         ".cfi_def_cfa_register %rbx\n\t"
         ".cfi_offset %rbx, -152\n\t"
-        ".cfi_offset %rbp, -160\n\t" SAVE_XMM "movq 176(%rbx), %rdi\n\t" /* fn */
-        "movq 0(%rdi), %rax\n\t" /* fn->func: rip at entry */
+        ".cfi_offset %rbp, -160\n\t"
+        "andq $-16, %rsp\n\t"
+        "movq 176(%rbx), %rdi\n\t" /* fn */
+        "movq 0(%rdi), %rax\n\t"   /* fn->func: rip at entry */
         "movq %rax, 128(%rbx)\n\t"
         "movq %rbx, %rsi\n\t"
         "call bpftime_patcher_dispatch_enter\n\t"
@@ -128,32 +119,17 @@ __asm__("\t.text\n"
         ".cfi_undefined %rip\n\t"
         "leaq -8(%rsp), %rsp\n\t"
         "pushfq\n\t"
-        "leaq -168(%rsp), %rsp\n\t" SAVE_GPRS SAVE_XMM "movq %rbx, %rdi\n\t"
+        "leaq -168(%rsp), %rsp\n\t" SAVE_GPRS "andq $-16, %rsp\n\t"
+        "movq %rbx, %rdi\n\t"
         "call bpftime_patcher_dispatch_leave\n\t"
         "jmp bpftime_patcher_stub_exit\n\t"
         ".cfi_endproc\n"
         "\t.size bpftime_patcher_leave_stub, .-bpftime_patcher_leave_stub\n"
 
-        /* rax = continuation, rbx = frame, rsp = xmm save area */
+        /* rax = continuation, rbx = frame */
         "\t.p2align 4\n"
         "\t.type bpftime_patcher_stub_exit, @function\n"
         "bpftime_patcher_stub_exit:\n\t"
-        "movdqa 0(%rsp), %xmm0\n\t"
-        "movdqa 16(%rsp), %xmm1\n\t"
-        "movdqa 32(%rsp), %xmm2\n\t"
-        "movdqa 48(%rsp), %xmm3\n\t"
-        "movdqa 64(%rsp), %xmm4\n\t"
-        "movdqa 80(%rsp), %xmm5\n\t"
-        "movdqa 96(%rsp), %xmm6\n\t"
-        "movdqa 112(%rsp), %xmm7\n\t"
-        "movdqa 128(%rsp), %xmm8\n\t"
-        "movdqa 144(%rsp), %xmm9\n\t"
-        "movdqa 160(%rsp), %xmm10\n\t"
-        "movdqa 176(%rsp), %xmm11\n\t"
-        "movdqa 192(%rsp), %xmm12\n\t"
-        "movdqa 208(%rsp), %xmm13\n\t"
-        "movdqa 224(%rsp), %xmm14\n\t"
-        "movdqa 240(%rsp), %xmm15\n\t"
         "movq %rbx, %rsp\n\t"
         "movq 152(%rsp), %rcx\n\t"
         "movq %rax, -8(%rcx)\n\t"

@@ -1,5 +1,6 @@
 /* Patcher tests on compiled C functions, libc functions, threads, recursion
  * and register preservation. */
+#include <cpuid.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
@@ -908,5 +909,159 @@ TEST(floating_point_arguments_and_result)
     const struct bpftime_hook_callbacks cbs = {clobber_enter, clobber_leave};
     ATTACH(target_fp, &cbs, NULL, &h);
     CHECK(pf(1.5, 4.0, 3) == 9.0);
+    CHECK_EQ(bpftime_hook_detach(h), 0);
+}
+
+/* ---- the upper halves of the AVX registers -------------------------------- */
+
+/* ymm_roundtrip(fn, in, out): loads ymm0-15 from in (16 x 32 bytes), calls
+ * fn(41) (pr_callee), stores ymm0-15 to out. A hooked function may take
+ * __m256 arguments in ymm0-7, and a caller built with IPA-RA may keep live
+ * values in any of them across the call. */
+void ymm_roundtrip(void *fn, const void *in, void *out);
+#define YMM_LOAD(i) "vmovdqu " #i "*32(%rsi), %ymm" #i "\n"
+#define YMM_STORE(i) "vmovdqu %ymm" #i ", " #i "*32(%r12)\n"
+#define YMM_ALL(m) \
+    m(0) m(1) m(2) m(3) m(4) m(5) m(6) m(7) m(8) m(9) m(10) m(11) m(12) m(13) m(14) m(15)
+__asm__(".text\n"
+        ".p2align 4\n"
+        ".globl ymm_roundtrip\n"
+        ".type ymm_roundtrip, @function\n"
+        "ymm_roundtrip:\n"
+        "pushq %rbx\n"
+        "pushq %r12\n"
+        "pushq %r13\n"
+        "movq %rdi, %rbx\n"
+        "movq %rdx, %r12\n" YMM_ALL(YMM_LOAD) "movl $41, %edi\n"
+                                              "call *%rbx\n" YMM_ALL(YMM_STORE) "vzeroupper\n"
+                                                                                "popq %r13\n"
+                                                                                "popq %r12\n"
+                                                                                "popq %rbx\n"
+                                                                                "ret\n"
+                                                                                ".size "
+                                                                                "ymm_roundtrip, "
+                                                                                ".-ymm_roundtrip"
+                                                                                "\n");
+
+/* What glibc's AVX2 string functions leave behind: vzeroupper (the upper
+ * halves of every ymm register cleared), and ymm0/ymm1 used as scratch. */
+__attribute__((target("avx"))) static int clobber_ymm_enter(struct bpftime_hook_regs *r, void *u)
+{
+    (void)r;
+    (void)u;
+    __asm__ volatile("vpcmpeqd %%ymm0, %%ymm0, %%ymm0\n\t"
+                     "vpcmpeqd %%ymm1, %%ymm1, %%ymm1\n\t"
+                     "vzeroupper\n\t" ::
+                         : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8",
+                           "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15");
+    return BPFTIME_HOOK_CONTINUE;
+}
+static void clobber_ymm_leave(struct bpftime_hook_regs *r, void *u)
+{
+    clobber_ymm_enter(r, u);
+}
+
+/* The environment probe: no AVX, no ymm registers to lose. */
+static bool have_avx(void)
+{
+    __builtin_cpu_init();
+    if (!__builtin_cpu_supports("avx")) {
+        fprintf(stderr, "skipped: this CPU has no AVX\n");
+        return false;
+    }
+    return true;
+}
+
+static void ymm_patterns(uint8_t in[16][32])
+{
+    for (int r = 0; r < 16; r++)
+        for (int b = 0; b < 32; b++)
+            in[r][b] = (uint8_t)(0x11 * (r + 1) + 7 * b + 1);
+}
+
+/* Returns 0, or 1000 + 32 * register + byte of the first difference. */
+static int ymm_first_difference(uint8_t in[16][32], uint8_t out[16][32])
+{
+    for (int r = 0; r < 16; r++)
+        for (int b = 0; b < 32; b++)
+            if (in[r][b] != out[r][b])
+                return 1000 + 32 * r + b;
+    return 0;
+}
+
+static int ymm_check(void)
+{
+    uint8_t in[16][32], out[16][32];
+    ymm_patterns(in);
+    memset(out, 0, sizeof out);
+    ymm_roundtrip((void *)pr_callee, in, out);
+    return ymm_first_difference(in, out);
+}
+
+TEST(ymm_registers_survive_callbacks_that_clobber_them)
+{
+    if (!have_avx())
+        return;
+    CHECK_EQ(ymm_check(), 0); /* the check itself works */
+    struct bpftime_hook *h = NULL;
+    const struct bpftime_hook_callbacks cbs = {clobber_ymm_enter, clobber_ymm_leave};
+    ATTACH(pr_callee, &cbs, NULL, &h);
+    CHECK_EQ(ymm_check(), 0);
+    CHECK_EQ(bpftime_hook_detach(h), 0);
+}
+
+/* The same with the xsave path AVX-512 machines take (forced here). */
+extern int bpftime_vsave_kind;
+extern uint64_t bpftime_vsave_size;
+extern uint32_t bpftime_vsave_mask;
+
+TEST(ymm_registers_survive_through_xsave)
+{
+    if (!have_avx())
+        return;
+    bpftime_vsave_mask = 0x6; /* SSE | AVX */
+    bpftime_vsave_size = 1024;
+    bpftime_vsave_kind = 3; /* xsave */
+    struct bpftime_hook *h = NULL;
+    const struct bpftime_hook_callbacks cbs = {clobber_ymm_enter, clobber_ymm_leave};
+    ATTACH(pr_callee, &cbs, NULL, &h);
+    CHECK_EQ(ymm_check(), 0);
+    bpftime_vsave_kind = 4; /* xsavec, where the CPU has it */
+    unsigned a, b, c, d;
+    __cpuid_count(0xd, 1, a, b, c, d);
+    if (a & 2)
+        CHECK_EQ(ymm_check(), 0);
+    CHECK_EQ(bpftime_hook_detach(h), 0);
+}
+
+/* A callback that promises to stay in general-purpose registers
+ * (BPFTIME_HOOK_F_GPR_ONLY) runs with no save around it; the stub and the
+ * dispatcher keep the vector registers untouched on their own. */
+BPFTIME_GPR_ONLY_BEGIN
+static int gpr_enter(struct bpftime_hook_regs *r, void *u)
+{
+    (*(int *)u)++;
+    r->rdi += 0;
+    return BPFTIME_HOOK_CONTINUE;
+}
+static void gpr_leave(struct bpftime_hook_regs *r, void *u)
+{
+    (*(int *)u)++;
+    (void)r;
+}
+BPFTIME_GPR_ONLY_END
+
+TEST(ymm_registers_survive_the_hook_itself)
+{
+    if (!have_avx())
+        return;
+    int calls = 0;
+    struct bpftime_hook *h = NULL;
+    const struct bpftime_hook_callbacks cbs = {gpr_enter, gpr_leave};
+    const struct bpftime_hook_site site = {.addr = (void *)pr_callee,
+                                           .flags = BPFTIME_HOOK_F_GPR_ONLY};
+    CHECK_EQ(bpftime_hook_attach_site(&site, &cbs, &calls, &h), 0);
+    CHECK_EQ(ymm_check(), 0);
+    CHECK_EQ(calls, 2);
     CHECK_EQ(bpftime_hook_detach(h), 0);
 }
