@@ -30,6 +30,11 @@ enum bpftime_target_type {
 struct bpftime_attach_cb {
     int (*run)(void *data, void *ctx, uint64_t ctx_len, uint64_t *ret);
     void *data;
+    /* Optional: the same run, but leaving every vector register as it found
+     * it (and touching none unless it must: see BPFTIME_HOOK_F_GPR_ONLY in
+     * patcher/patcher.h), for hooks that interrupt code whose vector
+     * registers are live (function entry). NULL: such hooks save them. */
+    int (*run_preserving_vectors)(void *data, void *ctx, uint64_t ctx_len, uint64_t *ret);
 };
 
 struct bpftime_attach_impl;
