@@ -33,9 +33,11 @@
  *   P+168  flags saved by pushfq before anything can change them
  *   P+0    struct pt_regs (168 bytes)
  *
- * Exit: the continuation address and eflags are stored just below the new
- * stack pointer N (N-8, N-16: outside the frame in every case), all
- * general-purpose registers are reloaded from the frame, then
+ * Exit: the continuation address is stored just below the new stack
+ * pointer N (N-8: outside the frame in every case), all general-purpose
+ * registers are reloaded from the frame, the status flags set back with
+ * sahf (and OF with an add), then rsp = N; jmp [rsp-8]. Only when DF, TF
+ * or AC was set (never at a function entry) eflags goes to N-16 and
  *   rsp = N-16; popfq; rsp = N; jmp [rsp-8]
  * The two words below rsp are inside the 128-byte red zone, which signal
  * delivery never touches. An indirect jmp (not ret) keeps the return stack
@@ -80,7 +82,8 @@ _Static_assert(sizeof(struct bpftime_hook_regs) == 168, "pt_regs layout");
     "movw %ss, %ax\n\t" \
     "movq %rax, 160(%rsp)\n\t" \
     "movq $0, 128(%rsp)\n\t" \
-    "movq %rsp, %rbx\n\t"
+    "movq %rsp, %rbx\n\t" \
+    "cld\n\t" /* C runs with DF clear; a +OFF site may have it set */
 
 __asm__("\t.text\n"
         "\t.p2align 4\n"
@@ -133,6 +136,35 @@ __asm__("\t.text\n"
         "movq %rbx, %rsp\n\t"
         "movq 152(%rsp), %rcx\n\t"
         "movq %rax, -8(%rcx)\n\t"
+        /* DF, TF or AC set: popfq. Else the status flags come back through
+         * sahf (SF ZF AF PF CF) and an add that overflows exactly when OF
+         * was set: a few cycles instead of popfq's microcode. */
+        "testl $0x40500, 144(%rsp)\n\t"
+        "jnz 1f\n\t"
+        "movq 0(%rsp), %r15\n\t"
+        "movq 8(%rsp), %r14\n\t"
+        "movq 16(%rsp), %r13\n\t"
+        "movq 24(%rsp), %r12\n\t"
+        "movq 32(%rsp), %rbp\n\t"
+        "movq 40(%rsp), %rbx\n\t"
+        "movq 48(%rsp), %r11\n\t"
+        "movq 56(%rsp), %r10\n\t"
+        "movq 64(%rsp), %r9\n\t"
+        "movq 72(%rsp), %r8\n\t"
+        "movq 88(%rsp), %rcx\n\t"
+        "movq 96(%rsp), %rdx\n\t"
+        "movq 104(%rsp), %rsi\n\t"
+        "movq 112(%rsp), %rdi\n\t"
+        "movzbl 145(%rsp), %eax\n\t"
+        "shrb $3, %al\n\t"
+        "andb $1, %al\n\t"
+        "movb 144(%rsp), %ah\n\t"
+        "addb $0x7f, %al\n\t"
+        "sahf\n\t"
+        "movq 80(%rsp), %rax\n\t"
+        "movq 152(%rsp), %rsp\n\t"
+        "jmp *-8(%rsp)\n"
+        "1:\n\t"
         "movq 144(%rsp), %rax\n\t"
         "movq %rax, -16(%rcx)\n\t"
         "movq 0(%rsp), %r15\n\t"

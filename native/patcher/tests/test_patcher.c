@@ -1065,3 +1065,51 @@ TEST(ymm_registers_survive_the_hook_itself)
     CHECK_EQ(calls, 2);
     CHECK_EQ(bpftime_hook_detach(h), 0);
 }
+
+/* ---- flags live across a site in the middle of a function ------------------ */
+
+/* flags_fn(a, b) = CF | OF << 1 | ZF << 2 | SF << 3 of `cmp b, a`, read
+ * after flags_site, a hook site between the cmp and the reads: the hook
+ * must give the flags back as they were. */
+long flags_fn(long a, long b);
+extern char flags_site[];
+__asm__(".text\n.p2align 4\n.globl flags_fn\n.type flags_fn, @function\nflags_fn:\n"
+        "cmpq %rsi, %rdi\n"
+        ".globl flags_site\nflags_site:\n"
+        "movq %rdi, %r8\nmovq %rsi, %r9\n"
+        "setb %al\nseto %cl\nsete %dl\nsets %sil\n"
+        "movzbl %al, %eax\nmovzbl %cl, %ecx\nmovzbl %dl, %edx\nmovzbl %sil, %esi\n"
+        "shll $1, %ecx\nshll $2, %edx\nshll $3, %esi\n"
+        "orl %ecx, %eax\norl %edx, %eax\norl %esi, %eax\nret\n"
+        ".size flags_fn, .-flags_fn\n");
+
+static int flags_clobber(struct bpftime_hook_regs *r, void *u)
+{
+    (void)r;
+    (*(int *)u)++;
+    __asm__ volatile("xorl %%eax, %%eax\n\tcmpl $1, %%eax" ::: "rax", "cc"); /* CF SF, not ZF */
+    return BPFTIME_HOOK_CONTINUE;
+}
+
+TEST(status_flags_survive_a_hook_in_the_middle_of_a_function)
+{
+    long (*volatile f)(long, long) = flags_fn;
+    static const long cases[][2] = {{1, 2},          {2, 1},  {5, 5},  {INT64_MIN, 1},
+                                    {INT64_MAX, -1}, {-1, 0}, {0, -1}, {-7, -7}};
+    long want[8];
+    for (int i = 0; i < 8; i++)
+        want[i] = f(cases[i][0], cases[i][1]);
+    CHECK_EQ(want[0], 1 | 8); /* the check itself works: 1 - 2 borrows, negative */
+    CHECK_EQ(want[2], 4);
+    CHECK_EQ(want[3], 2); /* INT64_MIN - 1 overflows */
+    int calls = 0;
+    const struct bpftime_hook_callbacks cbs = {flags_clobber, NULL};
+    const struct bpftime_hook_site site = {.addr = flags_site, .func = (void *)flags_fn};
+    struct bpftime_hook *h = NULL;
+    CHECK_EQ(bpftime_hook_attach_site(&site, &cbs, &calls, &h), 0);
+    CHECK_EQ(bpftime_hook_uses_trap(h), 0); /* the jump path */
+    for (int i = 0; i < 8; i++)
+        CHECK_EQ(f(cases[i][0], cases[i][1]), want[i]);
+    CHECK_EQ(calls, 8);
+    CHECK_EQ(bpftime_hook_detach(h), 0);
+}
