@@ -96,6 +96,7 @@ struct run_call {
     void *ctx;
     uint64_t ctx_len;
     uint64_t *ret;
+    struct bpftime_invocation *inv; /* NULL: the caller set it (or none) */
 };
 
 /* Everything a run may need besides the JIT code: suspending Syscall User
@@ -103,6 +104,11 @@ struct run_call {
  * syscall of the process), run statistics, the interpreter. Ordinary C. */
 static uint64_t run_full(struct run_call *c)
 {
+    struct bpftime_invocation *prev = NULL;
+    if (c->inv) {
+        prev = bpftime_invocation_get();
+        bpftime_invocation_set(c->inv);
+    }
     int sud = bpftime_sud_suspend_thread();
     bool stats = bpftime_stats_enabled(c->s->region);
     uint64_t start = stats ? now_ns() : 0;
@@ -116,6 +122,8 @@ static uint64_t run_full(struct run_call *c)
     if (stats)
         bpftime_prog_record_run(c->s->region, c->p->prog_id, now_ns() - start);
     bpftime_sud_resume_thread(sud);
+    if (c->inv)
+        bpftime_invocation_set(prev);
     return (uint64_t)(int64_t)err;
 }
 
@@ -126,7 +134,7 @@ static uint64_t run_full(struct run_call *c)
  * register unless it saves them all first. */
 BPFTIME_GPR_ONLY_BEGIN
 static inline int run_link_common(void *data, void *ctx, uint64_t ctx_len, uint64_t *ret,
-                                  bool preserve_vectors)
+                                  bool preserve_vectors, struct bpftime_invocation *inv)
 {
     struct link_slot *s = data;
     struct run_thread *me = bpftime_run_self;
@@ -142,7 +150,7 @@ static inline int run_link_common(void *data, void *ctx, uint64_t ctx_len, uint6
         !bpftime_stats_enabled(s->region)) {
         *ret = p->fn(ctx, (size_t)ctx_len);
     } else {
-        struct run_call c = {s, p, ctx, ctx_len, ret};
+        struct run_call c = {s, p, ctx, ctx_len, ret, inv};
         if (preserve_vectors)
             err = (int)bpftime_call_preserving_vectors((const void *)run_full, &c, NULL, NULL);
         else
@@ -154,12 +162,13 @@ static inline int run_link_common(void *data, void *ctx, uint64_t ctx_len, uint6
 
 static int run_link(void *data, void *ctx, uint64_t ctx_len, uint64_t *ret)
 {
-    return run_link_common(data, ctx, ctx_len, ret, false);
+    return run_link_common(data, ctx, ctx_len, ret, false, NULL);
 }
 
-static int run_link_preserving_vectors(void *data, void *ctx, uint64_t ctx_len, uint64_t *ret)
+static int run_link_preserving_vectors(void *data, void *ctx, uint64_t ctx_len, uint64_t *ret,
+                                       struct bpftime_invocation *inv)
 {
-    return run_link_common(data, ctx, ctx_len, ret, true);
+    return run_link_common(data, ctx, ctx_len, ret, true, inv);
 }
 BPFTIME_GPR_ONLY_END
 

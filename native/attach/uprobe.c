@@ -54,14 +54,15 @@ static void run_site(struct up_site *site, struct bpftime_hook_regs *regs,
                      struct bpftime_invocation *inv)
 {
     *inv = (struct bpftime_invocation){.func_ip = site->addr, .cookie = site->cookie, .regs = regs};
-    struct bpftime_invocation *prev = bpftime_invocation_get();
-    bpftime_invocation_set(inv);
     uint64_t r0; /* a uprobe program's r0 means nothing; a fault was logged */
     const struct bpftime_attach_cb *cb = &site->e->cb;
-    if (cb->run_preserving_vectors)
-        (void)cb->run_preserving_vectors(cb->data, regs, sizeof *regs, &r0);
-    else
-        (void)cb->run(cb->data, regs, sizeof *regs, &r0);
+    if (cb->run_preserving_vectors) {
+        (void)cb->run_preserving_vectors(cb->data, regs, sizeof *regs, &r0, inv);
+        return;
+    }
+    struct bpftime_invocation *prev = bpftime_invocation_get();
+    bpftime_invocation_set(inv);
+    (void)cb->run(cb->data, regs, sizeof *regs, &r0);
     bpftime_invocation_set(prev);
 }
 
