@@ -110,6 +110,7 @@ struct shadow_entry {
     uint64_t ret;  /* original return address */
     uint64_t slot; /* where it was on the stack (rsp at function entry) */
     struct patcher_fn *fn;
+    bool called; /* the stub called the function (STUB_EXIT_CALL) */
 };
 
 struct thread_state {
@@ -270,18 +271,28 @@ static void atfork_child(void)
 
 BPFTIME_GPR_ONLY_BEGIN
 
-static void shadow_push(struct thread_state *st, struct patcher_fn *fn, uint64_t slot)
+/* Remembers the return address at `slot` (the stack at function entry) so
+ * that on_leave runs when the function returns. The stub (call_it) calls the
+ * function itself and the address stays in place until it drops it; the
+ * trap path has no stub around the function: the address is replaced by the
+ * leave stub. Returns false when the shadow stack is full (no on_leave). */
+static bool shadow_push(struct thread_state *st, struct patcher_fn *fn, uint64_t slot, bool call_it)
 {
     /* Entries at or below the current frame belong to frames that were left
      * without returning (longjmp, exceptions): drop them. */
     while (st->top > 0 && st->shadow[st->top - 1].slot <= slot)
         st->top--;
     if (st->top == SHADOW_DEPTH)
-        return; /* too deep: this call gets no on_leave */
+        return false; /* too deep: this call gets no on_leave */
     uint64_t *ret = (uint64_t *)slot;
-    st->shadow[st->top++] = (struct shadow_entry){*ret, slot, fn};
-    *ret = (uint64_t)bpftime_patcher_leave_stub;
+    st->shadow[st->top++] = (struct shadow_entry){*ret, slot, fn, call_it};
+    if (!call_it)
+        *ret = (uint64_t)bpftime_patcher_leave_stub;
+    return true;
 }
+
+/* DF, TF or AC: the stub leaves through popfq and a jmp (see stub.c). */
+#define SLOW_EFLAGS 0x40500u
 
 /* A callback that may touch vector registers runs with all of them saved,
  * unless they are saved already (the trap path: the signal frame has them). */
@@ -302,8 +313,10 @@ static inline void call_leave(const struct listener *l, struct bpftime_hook_regs
         bpftime_call_preserving_vectors((const void *)l->on_leave, regs, l->user, NULL);
 }
 
+/* exit: the stub's exit slot (STUB_EXIT_*, preset to JMP), NULL on the trap
+ * path. */
 static uint64_t dispatch_enter(struct patcher_fn *fn, struct bpftime_hook_regs *regs,
-                               bool vectors_saved)
+                               bool vectors_saved, uint64_t *exit)
 {
     uint64_t entry_rsp = regs->rsp;
     if (tls.busy)
@@ -334,9 +347,16 @@ static uint64_t dispatch_enter(struct patcher_fn *fn, struct bpftime_hook_regs *
                 for (size_t i = 0; i < arr->n; i++)
                     if (arr->l[i].on_leave)
                         call_leave(&arr->l[i], regs, vectors_saved);
-        } else if (arr->any_leave) {
-            shadow_push(st, fn, entry_rsp);
+        } else if (arr->any_leave && shadow_push(st, fn, entry_rsp, exit != NULL)) {
+            if (exit && !(regs->eflags & SLOW_EFLAGS)) {
+                *exit = STUB_EXIT_CALL;
+            } else if (exit) { /* a callback set DF/TF/AC: through the leave stub */
+                st->shadow[st->top - 1].called = false;
+                *(uint64_t *)entry_rsp = (uint64_t)bpftime_patcher_leave_stub;
+            }
         }
+        if (override && exit && !(regs->eflags & SLOW_EFLAGS))
+            *exit = STUB_EXIT_RET;
     }
     regs->rsp = override ? entry_rsp + 8 : entry_rsp; /* writes by callbacks are ignored */
     reader_end(st);
@@ -346,7 +366,9 @@ static uint64_t dispatch_enter(struct patcher_fn *fn, struct bpftime_hook_regs *
 
 uint64_t bpftime_patcher_dispatch_enter(struct patcher_fn *fn, struct bpftime_hook_regs *regs)
 {
-    return dispatch_enter(fn, regs, false);
+    uint64_t *exit = (uint64_t *)regs + STUB_FRAME_EXIT_SLOT; /* fn was there: read */
+    *exit = STUB_EXIT_JMP;
+    return dispatch_enter(fn, regs, false, exit);
 }
 
 uint64_t bpftime_patcher_dispatch_leave(struct bpftime_hook_regs *regs)
@@ -362,6 +384,9 @@ uint64_t bpftime_patcher_dispatch_leave(struct bpftime_hook_regs *regs)
               "(stack switched?)\n");
     struct shadow_entry e = st->shadow[--st->top];
     regs->rip = e.ret;
+    /* Called by the stub: the caller's call is what the return stack buffer
+     * holds next, so ret to it. */
+    ((uint64_t *)regs)[STUB_FRAME_EXIT_SLOT] = e.called ? STUB_EXIT_RET : STUB_EXIT_JMP;
     if (!tls.busy) {
         tls.busy = 1;
         reader_begin(st);
@@ -415,7 +440,7 @@ static void trap_dispatch(struct patcher_fn *fn, ucontext_t *uc)
         .rsp = (uint64_t)g[REG_RSP],
         .ss = ss,
     };
-    uint64_t cont = dispatch_enter(fn, &regs, true); /* sigreturn restores the vectors */
+    uint64_t cont = dispatch_enter(fn, &regs, true, NULL); /* sigreturn restores the vectors */
     g[REG_R15] = (greg_t)regs.r15;
     g[REG_R14] = (greg_t)regs.r14;
     g[REG_R13] = (greg_t)regs.r13;
