@@ -94,7 +94,10 @@ _Static_assert(sizeof(struct bpftime_hook_regs) == 168, "pt_regs layout");
     "movq %rax, 160(%rsp)\n\t" \
     "movq $0, 128(%rsp)\n\t" \
     "movq %rsp, %rbx\n\t" \
-    "cld\n\t" /* C runs with DF clear; a +OFF site may have it set */
+    "testl $0x400, 144(%rsp)\n\t" \
+    "jz 1f\n\t" \
+    "cld\n" /* C runs with DF clear; a +OFF site may have it set */ \
+    "1:\n\t"
 
 /* Reloads every general-purpose register from the frame at rsp and the
  * status flags with sahf (SF ZF AF PF CF) and an add that overflows exactly
