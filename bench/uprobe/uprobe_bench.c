@@ -285,6 +285,7 @@ int main(int argc, char **argv) {
     int prog = kernel_prog();
     if (prog < 0) snprintf(why, sizeof why, "BPF_PROG_LOAD: %s", strerror(errno));
     long kn = n / 10 > 1000 ? n / 10 : 1000;
+    chunk = 100; /* ~2 ms rounds: a kernel uprobe costs microseconds */
     if (prog >= 0) {
         int e = kernel_probe(prog, 0, why, sizeof why);
         if (e >= 0) {
