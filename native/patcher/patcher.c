@@ -3,9 +3,12 @@
  *
  * Hot path (no locks, no syscalls): the enter stub calls
  * bpftime_patcher_dispatch_enter(), which reads the function's listener array
- * with one acquire load, runs the callbacks, and for on_leave listeners swaps
- * the return address with the leave stub, remembering the original in a
- * thread-local shadow stack. A per-thread `busy` flag makes hooked functions
+ * with one acquire load, runs the callbacks, and for on_leave listeners
+ * remembers the return address in a thread-local shadow stack (the stub then
+ * calls the function so that it returns into the leave stub; the trap path
+ * swaps the return address with the leave stub instead). The dispatcher is
+ * compiled to general-purpose registers only; callbacks that may touch
+ * vector registers run through bpftime_call_preserving_vectors(). A per-thread `busy` flag makes hooked functions
  * called from inside a callback (or from malloc & co. used here) run
  * unhooked instead of recursing.
  *

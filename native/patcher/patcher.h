@@ -1,9 +1,11 @@
 /* Inline function hooking on x86-64 (in the spirit of frida-gum's Interceptor).
  *
  * bpftime_hook_attach() overwrites the first instructions of a function with a
- * jump to a per-function trampoline. The trampoline saves every register into
- * a frame laid out exactly like the kernel's x86-64 `struct pt_regs`, calls the
- * listeners' on_enter callbacks, then runs the relocated original prologue and
+ * jump to a per-function trampoline. The trampoline saves every general-purpose
+ * register into a frame laid out exactly like the kernel's x86-64 `struct
+ * pt_regs`, calls the listeners' on_enter callbacks (with every vector
+ * register saved around those that do not promise to leave them alone:
+ * BPFTIME_HOOK_F_GPR_ONLY), then runs the relocated original prologue and
  * jumps back into the function. Listeners with on_leave get the function's
  * return intercepted (uretprobe style) through a per-thread shadow stack of
  * return addresses.
