@@ -962,15 +962,12 @@ static void clobber_ymm_leave(struct bpftime_hook_regs *r, void *u)
 }
 
 /* The environment probe: no AVX, no ymm registers to lose. */
-static bool have_avx(void)
+static bool cpu_has_avx(void)
 {
     __builtin_cpu_init();
-    if (!__builtin_cpu_supports("avx")) {
-        fprintf(stderr, "skipped: this CPU has no AVX\n");
-        return false;
-    }
-    return true;
+    return __builtin_cpu_supports("avx");
 }
+#define AVX_TEST(name) TEST_IF(name, cpu_has_avx(), "this CPU has no AVX")
 
 static void ymm_patterns(uint8_t in[16][32])
 {
@@ -998,10 +995,8 @@ static int ymm_check(void)
     return ymm_first_difference(in, out);
 }
 
-TEST(ymm_registers_survive_callbacks_that_clobber_them)
+AVX_TEST(ymm_registers_survive_callbacks_that_clobber_them)
 {
-    if (!have_avx())
-        return;
     CHECK_EQ(ymm_check(), 0); /* the check itself works */
     struct bpftime_hook *h = NULL;
     const struct bpftime_hook_callbacks cbs = {clobber_ymm_enter, clobber_ymm_leave};
@@ -1015,23 +1010,35 @@ extern int bpftime_vsave_kind;
 extern uint64_t bpftime_vsave_size;
 extern uint32_t bpftime_vsave_mask;
 
-TEST(ymm_registers_survive_through_xsave)
+static int ymm_check_with_vsave(int kind)
 {
-    if (!have_avx())
-        return;
     bpftime_vsave_mask = 0x6; /* SSE | AVX */
     bpftime_vsave_size = 1024;
-    bpftime_vsave_kind = 3; /* xsave */
+    bpftime_vsave_kind = kind;
     struct bpftime_hook *h = NULL;
     const struct bpftime_hook_callbacks cbs = {clobber_ymm_enter, clobber_ymm_leave};
-    ATTACH(pr_callee, &cbs, NULL, &h);
-    CHECK_EQ(ymm_check(), 0);
-    bpftime_vsave_kind = 4; /* xsavec, where the CPU has it */
+    if (bpftime_hook_attach((void *)pr_callee, &cbs, NULL, &h) != 0)
+        return -1;
+    int r = ymm_check();
+    bpftime_hook_detach(h);
+    return r;
+}
+
+AVX_TEST(ymm_registers_survive_through_xsave)
+{
+    CHECK_EQ(ymm_check_with_vsave(3), 0);
+}
+
+static bool cpu_has_xsavec(void)
+{
     unsigned a, b, c, d;
     __cpuid_count(0xd, 1, a, b, c, d);
-    if (a & 2)
-        CHECK_EQ(ymm_check(), 0);
-    CHECK_EQ(bpftime_hook_detach(h), 0);
+    return cpu_has_avx() && (a & 2);
+}
+
+TEST_IF(ymm_registers_survive_through_xsavec, cpu_has_xsavec(), "this CPU has no xsavec")
+{
+    CHECK_EQ(ymm_check_with_vsave(4), 0);
 }
 
 /* A callback that promises to stay in general-purpose registers
@@ -1051,10 +1058,8 @@ static void gpr_leave(struct bpftime_hook_regs *r, void *u)
 }
 BPFTIME_GPR_ONLY_END
 
-TEST(ymm_registers_survive_the_hook_itself)
+AVX_TEST(ymm_registers_survive_the_hook_itself)
 {
-    if (!have_avx())
-        return;
     int calls = 0;
     struct bpftime_hook *h = NULL;
     const struct bpftime_hook_callbacks cbs = {gpr_enter, gpr_leave};
