@@ -34,7 +34,8 @@ struct bpftime_attach_cb {
     /* Optional: the same run, but leaving every vector register as it found
      * it (and touching none unless it must: see BPFTIME_HOOK_F_GPR_ONLY in
      * patcher/patcher.h), for hooks that interrupt code whose vector
-     * registers are live (function entry). It makes inv the thread's
+     * registers are live (function entry). Only from inside a patcher
+     * callback (whose grace period covers the run). It makes inv the thread's
      * invocation context (bpftime_invocation_set) for as long as the program
      * can read it, i.e. when it calls helpers: a program that calls none
      * runs without the two TLS round trips. NULL: such hooks save the

@@ -137,12 +137,15 @@ static inline int run_link_common(void *data, void *ctx, uint64_t ctx_len, uint6
                                   bool preserve_vectors, struct bpftime_invocation *inv)
 {
     struct link_slot *s = data;
-    struct run_thread *me = bpftime_run_self;
-    if (__builtin_expect(!me, 0)) /* the thread's first run: ordinary C (mmap, pthread_once) */
-        me = preserve_vectors ? (struct run_thread *)bpftime_call_preserving_vectors(
-                                    (const void *)bpftime_run_thread_claim, NULL, NULL, NULL)
-                              : bpftime_run_thread_claim();
-    bpftime_run_enter(me);
+    /* From a hook callback (preserve_vectors), the patcher's per-thread
+     * sequence counts the run already (run_epoch.h). */
+    struct run_thread *me = NULL;
+    if (!preserve_vectors) {
+        me = bpftime_run_self;
+        if (__builtin_expect(!me, 0)) /* the thread's first run: mmap, pthread_once */
+            me = bpftime_run_thread_claim();
+        bpftime_run_enter(me);
+    }
     struct compiled_prog *p = atomic_load_explicit(&s->prog, memory_order_acquire);
     int err = 0;
     if (p->fn && (p->gpr_only || !preserve_vectors) &&

@@ -64,6 +64,11 @@ struct run_thread *bpftime_run_thread_claim(void)
 void bpftime_run_snapshot(struct run_snapshot *s)
 {
     *s = (struct run_snapshot){0};
+    s->hooks = bpftime_hook_grace_begin();
+    if (!s->hooks) {
+        s->failed = true;
+        return;
+    }
     size_t cap = 0;
     for (struct run_thread *t = atomic_load(&all_records); t; t = t->next) {
         if (!atomic_load_explicit(&t->in_use, memory_order_acquire) ||
@@ -86,7 +91,7 @@ void bpftime_run_snapshot(struct run_snapshot *s)
 
 bool bpftime_run_snapshot_passed(const struct run_snapshot *s)
 {
-    if (s->failed)
+    if (s->failed || !bpftime_hook_grace_passed(s->hooks))
         return false;
     for (size_t i = 0; i < s->n; i++) {
         struct run_thread *t = s->busy[i].t;
@@ -100,6 +105,7 @@ bool bpftime_run_snapshot_passed(const struct run_snapshot *s)
 void bpftime_run_snapshot_free(struct run_snapshot *s)
 {
     free(s->busy);
+    free(s->hooks);
     *s = (struct run_snapshot){0};
 }
 

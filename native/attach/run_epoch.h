@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "patcher/patcher.h"
+
 struct run_thread {
     _Atomic uint64_t active; /* runs in progress on the thread (nesting) */
     _Atomic uint64_t exits;  /* outermost runs finished */
@@ -59,14 +61,17 @@ static inline void bpftime_run_exit(struct run_thread *t)
     atomic_store_explicit(&t->active, a - 1, memory_order_release);
 }
 
-/* The threads inside a run now, to be waited for. */
+/* The threads inside a run now, to be waited for: runs counted here, and
+ * runs from inside a hook callback, which the patcher's per-thread sequence
+ * already counts (run_preserving_vectors: they skip the record). */
 struct run_snapshot {
     size_t n;
     struct {
         struct run_thread *t;
         uint64_t exits;
     } * busy;
-    bool failed; /* out of memory: never passes (the program stays) */
+    struct bpftime_hook_grace *hooks; /* threads inside hook callbacks (patcher.h) */
+    bool failed;                      /* out of memory: never passes (the program stays) */
 };
 
 /* Takes the snapshot (the caller frees it with run_snapshot_free). */

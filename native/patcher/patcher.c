@@ -247,6 +247,44 @@ static void synchronize(void)
     }
 }
 
+/* ---- grace periods for callers (the attach manager's programs) -------- */
+
+struct bpftime_hook_grace {
+    size_t n;
+    struct {
+        struct thread_state *st;
+        uint64_t seq;
+    } busy[];
+};
+
+struct bpftime_hook_grace *bpftime_hook_grace_begin(void)
+{
+    size_t n = 0;
+    for (struct thread_state *st = atomic_load(&patcher.states); st; st = st->next)
+        n++;
+    struct bpftime_hook_grace *g = malloc(sizeof *g + n * sizeof g->busy[0]);
+    if (!g)
+        return NULL;
+    g->n = 0;
+    for (struct thread_state *st = atomic_load(&patcher.states); st && g->n < n; st = st->next) {
+        uint64_t seq = atomic_load_explicit(&st->seq, memory_order_acquire);
+        if (seq & 1) {
+            g->busy[g->n].st = st;
+            g->busy[g->n].seq = seq;
+            g->n++;
+        }
+    }
+    return g;
+}
+
+bool bpftime_hook_grace_passed(const struct bpftime_hook_grace *g)
+{
+    for (size_t i = 0; i < g->n; i++)
+        if (atomic_load_explicit(&g->busy[i].st->seq, memory_order_acquire) == g->busy[i].seq)
+            return false;
+    return true;
+}
+
 static void atfork_prepare(void)
 {
     pthread_mutex_lock(&patcher.lock);

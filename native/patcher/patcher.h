@@ -24,6 +24,7 @@
 #ifndef BPFTIME_PATCHER_H
 #define BPFTIME_PATCHER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -157,6 +158,19 @@ int bpftime_hook_patched_at(const void *addr);
  * not patched. */
 int bpftime_insn_boundary(const uint8_t *code, size_t len, uint64_t func, uint64_t off,
                           uint64_t *insn_off);
+
+/* Grace periods for memory a callback may use (the attach manager's
+ * compiled programs): begin records the threads running callbacks now;
+ * passed says, without waiting, whether each has left the callbacks it was
+ * in. A callback's reads are counted from before its hook's dispatcher ran
+ * to after it returned, with no fence on its side: call begin only once the
+ * old memory has been unpublished for a while (a second: the callers'
+ * plain stores are visible by then), or after membarrier. begin returns
+ * NULL when out of memory; free() the result. */
+struct bpftime_hook_grace;
+struct bpftime_hook_grace *bpftime_hook_grace_begin(void) __attribute__((visibility("hidden")));
+bool bpftime_hook_grace_passed(const struct bpftime_hook_grace *g)
+    __attribute__((visibility("hidden")));
 
 /* Removes the hook; the last hook of a function restores its original bytes
  * exactly. The handle is freed. */
