@@ -59,24 +59,20 @@ static int ymm_changed_by_call(void)
     return 0;
 }
 
-/* counts[0] += 1 on an array map: the JIT inlines the lookup, so the code
- * calls nothing and runs with no vector save. */
-static const struct ebpf_inst count_prog[] = {
-    ST_IMM(BPF_W, 10, -4, 0),
-    MOV64_REG(2, 10),
-    ALU64_IMM(BPF_ADD, 2, -4),
-    LDDW_PSEUDO(1, 1, 0, 0), /* map index 0 */
-    CALL_HELPER(1),
-    JMP_IMM(BPF_JEQ, 0, 0, 2),
-    MOV64_IMM(1, 1),
-    ATOMIC(BPF_DW, BPF_ADD, 0, 1, 0),
-    MOV64_IMM(0, 0),
-    EXIT(),
-};
+/* counts[0] += 1 on an array map, r0 = 0: the JIT inlines the lookup. */
+#define COUNT_AND_EXIT \
+    ST_IMM(BPF_W, 10, -4, 0), MOV64_REG(2, 10), ALU64_IMM(BPF_ADD, 2, -4), \
+        LDDW_PSEUDO(1, 1, 0, 0), /* map index 0: counts */ \
+        CALL_HELPER(1), JMP_IMM(BPF_JEQ, 0, 0, 2), MOV64_IMM(1, 1), \
+        ATOMIC(BPF_DW, BPF_ADD, 0, 1, 0), MOV64_IMM(0, 0), EXIT()
+
+/* The counter alone: the code calls nothing, so it runs with no vector
+ * save. */
+static const struct ebpf_inst count_prog[] = {COUNT_AND_EXIT};
 
 /* blob[0] = 64 bytes from the stack, through bpf_map_update_elem: a 64-byte
  * memcpy in the runtime (glibc's AVX2 version on such machines: ymm
- * scratch, then vzeroupper). Then counts[0] += 1 as above. */
+ * scratch, then vzeroupper). Then the counter. */
 static const struct ebpf_inst copy_prog[] = {
     ST_IMM(BPF_DW, 10, -72, 1),
     ST_IMM(BPF_DW, 10, -64, 2),
@@ -94,16 +90,7 @@ static const struct ebpf_inst copy_prog[] = {
     ALU64_IMM(BPF_ADD, 3, -72),
     MOV64_IMM(4, 0),
     CALL_HELPER(2),
-    ST_IMM(BPF_W, 10, -4, 0),
-    MOV64_REG(2, 10),
-    ALU64_IMM(BPF_ADD, 2, -4),
-    LDDW_PSEUDO(1, 1, 0, 0),
-    CALL_HELPER(1),
-    JMP_IMM(BPF_JEQ, 0, 0, 2),
-    MOV64_IMM(1, 1),
-    ATOMIC(BPF_DW, BPF_ADD, 0, 1, 0),
-    MOV64_IMM(0, 0),
-    EXIT(),
+    COUNT_AND_EXIT,
 };
 
 struct fixture {
