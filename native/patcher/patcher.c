@@ -84,6 +84,7 @@ struct listener {
 struct listener_array {
     size_t n;
     bool any_leave;
+    bool one_gpr_enter; /* one listener: on_enter only, GPR-only (the uprobe case) */
     struct listener l[];
 };
 
@@ -374,7 +375,16 @@ static uint64_t dispatch_enter(struct patcher_fn *fn, struct bpftime_hook_regs *
     uint64_t cont = fn->relocated;
     int override = 0;
     struct listener_array *arr = atomic_load_explicit(&fn->listeners, memory_order_acquire);
-    if (arr) {
+    if (arr && arr->one_gpr_enter) {
+        /* The common case, with no loop: one uprobe on the function. */
+        override = arr->l[0].on_enter(regs, arr->l[0].user) == BPFTIME_HOOK_OVERRIDE;
+        if (override) {
+            cont = *(uint64_t *)entry_rsp;
+            regs->rip = cont;
+            if (exit && !(regs->eflags & SLOW_EFLAGS))
+                *exit = STUB_EXIT_RET;
+        }
+    } else if (arr) {
         for (size_t i = 0; i < arr->n; i++)
             if (arr->l[i].on_enter &&
                 call_enter(&arr->l[i], regs, vectors_saved) == BPFTIME_HOOK_OVERRIDE)
@@ -1066,6 +1076,8 @@ static int republish(struct patcher_fn *fn, const struct listener *add,
         arr->l[arr->n++] = *add;
     for (size_t i = 0; i < arr->n; i++)
         arr->any_leave |= arr->l[i].on_leave != NULL;
+    arr->one_gpr_enter =
+        arr->n == 1 && arr->l[0].on_enter && !arr->l[0].on_leave && arr->l[0].gpr_only;
     if (add_garbage(old) != 0) {
         free(arr);
         return bpftime_set_error(-ENOMEM, "out of memory");

@@ -1155,3 +1155,41 @@ TEST(direction_flag_is_clear_in_callbacks_and_restored_after)
     CHECK_EQ(seen, 1);
     CHECK_EQ(bpftime_hook_detach(h), 0);
 }
+
+/* One GPR-only on_enter listener (the uprobe case, the dispatcher's short
+ * path): arguments seen, override returns straight to the caller, a second
+ * listener takes the general path again. */
+BPFTIME_GPR_ONLY_BEGIN
+static int gpr_override(struct bpftime_hook_regs *r, void *u)
+{
+    (*(int *)u)++;
+    if (r->rdi == 100)
+        return bpftime_hook_override_return(r, r->rsi * 3);
+    return BPFTIME_HOOK_CONTINUE;
+}
+BPFTIME_GPR_ONLY_END
+
+TEST(one_gpr_only_listener_continues_and_overrides)
+{
+    int calls = 0, calls2 = 0;
+    const struct bpftime_hook_callbacks cbs = {gpr_override, NULL};
+    const struct bpftime_hook_site site = {.addr = (void *)target_add,
+                                           .flags = BPFTIME_HOOK_F_GPR_ONLY};
+    struct bpftime_hook *h = NULL, *h2 = NULL;
+    CHECK_EQ(bpftime_hook_attach_site(&site, &cbs, &calls, &h), 0);
+    body_runs = 0;
+    CHECK_EQ(p_add(2, 3), 9); /* a * 3 + b */
+    CHECK_EQ(body_runs, 1);
+    CHECK_EQ(p_add(100, 7), 21); /* overridden: the body does not run */
+    CHECK_EQ(body_runs, 1);
+    CHECK_EQ(calls, 2);
+    CHECK_EQ(bpftime_hook_attach_site(&site, &cbs, &calls2, &h2), 0);
+    CHECK_EQ(p_add(100, 8), 24);
+    CHECK_EQ(p_add(4, 5), 17);
+    CHECK_EQ(body_runs, 2);
+    CHECK_EQ(calls, 4);
+    CHECK_EQ(calls2, 2);
+    CHECK_EQ(bpftime_hook_detach(h2), 0);
+    CHECK_EQ(bpftime_hook_detach(h), 0);
+    CHECK_EQ(p_add(100, 7), 307);
+}
