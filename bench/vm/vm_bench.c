@@ -131,6 +131,19 @@ static void *read_file(const char *path, size_t *len)
     return p;
 }
 
+/* BENCH_VM_DUMP=1: the JIT's code into <dir>/<name>.jit, for
+ * `objdump -D -b binary -mi386:x86-64 <file>` (or perf annotate). */
+static void dump_jit(const char *dir, const char *name, const struct ebpf_vm *vm)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s.jit", dir, name);
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return;
+    fwrite(ebpf_vm_jit_code(vm), 1, ebpf_vm_jit_size(vm), f);
+    fclose(f);
+}
+
 /* ns per run: the minimum over many short samples (~200 us each, for at
  * least 300 ms). The machine may be shared: a short sample often runs
  * without being preempted, and the minimum keeps exactly those. */
@@ -411,6 +424,8 @@ int main(int argc, char **argv)
                 if (rc != 0) {
                     snprintf(note, sizeof note, "compile: %s", ebpf_vm_error(vm));
                 } else {
+                    if (getenv("BENCH_VM_DUMP"))
+                        dump_jit(dir, b->name, vm);
                     memcpy(buf, ref, BUF_LEN);
                     tj = measure(run_jit, (void *)fn, buf, &rj);
                     snprintf(note, sizeof note, "%zu insns -> %zu bytes in %.0f us", clen / 8,

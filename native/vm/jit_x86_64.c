@@ -787,40 +787,33 @@ static int emit_alu(struct jit *j, uint32_t i)
     return -1;
 }
 
-static int emit_jmp(struct jit *j, uint32_t i)
+/* x86 condition code of a conditional eBPF jump, or -1 */
+static int jmp_cc(uint8_t op)
 {
-    const struct ebpf_inst *in = &j->insts[i];
+    switch (op) {
+    case 0x10: return CC_E;
+    case 0x20: return CC_A;
+    case 0x30: return CC_AE;
+    case 0x40: return CC_NE; /* jset: test, jnz */
+    case 0x50: return CC_NE;
+    case 0x60: return CC_G;
+    case 0x70: return CC_GE;
+    case 0xa0: return CC_B;
+    case 0xb0: return CC_BE;
+    case 0xc0: return CC_L;
+    case 0xd0: return CC_LE;
+    default: return -1;
+    }
+}
+
+/* The flags of a conditional jump's comparison (cmp or test). */
+static void emit_compare(struct jit *j, const struct ebpf_inst *in)
+{
     bool w = (in->opcode & 7) == 5;
     uint8_t op = in->opcode & 0xf0;
     int dst = xreg(in->dst);
-    int src = xreg(in->src);
-
-    if (op == 0x00) { /* ja */
-        int64_t t = (int64_t)i + 1 + (w ? in->off : in->imm);
-        if (t != (int64_t)i + 1)
-            emit_jump(j, -1, i, (uint32_t)t);
-        return 0;
-    }
-    int cc;
-    switch (op) {
-    case 0x10: cc = CC_E; break;
-    case 0x20: cc = CC_A; break;
-    case 0x30: cc = CC_AE; break;
-    case 0x40: cc = CC_NE; break; /* jset: test, jnz */
-    case 0x50: cc = CC_NE; break;
-    case 0x60: cc = CC_G; break;
-    case 0x70: cc = CC_GE; break;
-    case 0xa0: cc = CC_B; break;
-    case 0xb0: cc = CC_BE; break;
-    case 0xc0: cc = CC_L; break;
-    case 0xd0: cc = CC_LE; break;
-    default: return -1;
-    }
-    uint32_t t = (uint32_t)((int64_t)i + 1 + in->off);
-    if (t == i + 1)
-        return 0; /* flags are not eBPF state: nothing to do */
     if (in->opcode & 0x08) {
-        alu_rr(j, w, op == 0x40 ? 0x85 : 0x39, dst, src);
+        alu_rr(j, w, op == 0x40 ? 0x85 : 0x39, dst, xreg(in->src));
     } else if (op == 0x40) {
         emit_op(j, w ? W : 0, 0xF7, 1, 0, dst, 0); /* test r, imm32 */
         emit4(j, (uint32_t)in->imm);
@@ -829,6 +822,76 @@ static int emit_jmp(struct jit *j, uint32_t i)
     } else {
         alu_ri(j, w, 7, dst, in->imm);
     }
+}
+
+/* If-conversion: `if cond goto +1; rD = x` (clang's min/max/select over a
+ * branch, as BPF has no conditional move) becomes `cmp; cmov!cond rD, x`,
+ * with no branch to mispredict. x is a register or an immediate; a 32-bit
+ * mov zero-extends x into r11 first, so a false condition leaves all 64
+ * bits of rD as they were (a 32-bit cmov would clear the upper half even
+ * when it does not move). The mov must not be a jump target. Returns the
+ * number of following instructions consumed (1), or -1 when the pattern
+ * does not apply. */
+static int emit_select(struct jit *j, uint32_t i)
+{
+    const struct ebpf_inst *in = &j->insts[i];
+    int cc = jmp_cc(in->opcode & 0xf0);
+    if (cc < 0 || in->off != 1 || !fusable(j, i, 1))
+        return -1;
+    const struct ebpf_inst *mv = &j->insts[i + 1];
+    int dst = xreg(mv->dst), src = xreg(mv->src);
+    switch (mv->opcode) {
+    case 0xbf: /* rD = rS */
+        if (mv->off != 0)
+            return -1; /* movsx */
+        break;
+    case 0xbc: /* wD = wS */
+        if (mv->off != 0)
+            return -1;
+        mov_rr(j, false, R11, src);
+        src = R11;
+        break;
+    case 0xb7: /* rD = imm (sign-extended) */
+    case 0xb4: /* wD = imm */
+        /* an explicit mov, never mov_imm64's flag-clobbering xor; before the compare anyway */
+        if (mv->opcode == 0xb7 && mv->imm < 0) {
+            emit_op(j, W, 0xC7, 1, 0, R11, 0);
+        } else {
+            emit1(j, 0x41);
+            emit1(j, 0xB8 | (R11 & 7));
+        }
+        emit4(j, (uint32_t)mv->imm);
+        src = R11;
+        break;
+    default: return -1;
+    }
+    emit_compare(j, in);
+    emit_op(j, W, 0x0F40 | (cc ^ 1), 2, dst, src, 0); /* cmov!cc dst, src */
+    return 1;
+}
+
+static int emit_jmp(struct jit *j, uint32_t i)
+{
+    const struct ebpf_inst *in = &j->insts[i];
+    bool w = (in->opcode & 7) == 5;
+    uint8_t op = in->opcode & 0xf0;
+
+    if (op == 0x00) { /* ja */
+        int64_t t = (int64_t)i + 1 + (w ? in->off : in->imm);
+        if (t != (int64_t)i + 1)
+            emit_jump(j, -1, i, (uint32_t)t);
+        return 0;
+    }
+    int cc = jmp_cc(op);
+    if (cc < 0)
+        return -1;
+    uint32_t t = (uint32_t)((int64_t)i + 1 + in->off);
+    if (t == i + 1)
+        return 0; /* flags are not eBPF state: nothing to do */
+    int fused = emit_select(j, i);
+    if (fused >= 0)
+        return fused;
+    emit_compare(j, in);
     emit_jump(j, cc, i, t);
     return 0;
 }

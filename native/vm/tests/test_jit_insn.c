@@ -326,6 +326,84 @@ TEST(jit_jmp32)
     blk_check(t, &b, 0);
 }
 
+/* If-conversion (`if cond goto +1; mov` -> cmp + cmov): every condition,
+ * JMP and JMP32, register and immediate compares, each mov form (64/32-bit,
+ * register/immediate, negative immediates) into a register whose upper half
+ * is set (a taken jump must leave all 64 bits), movsx (not converted),
+ * and the same shape where the mov is also a jump target (must stay a
+ * branch: the mov runs whenever it is jumped to). */
+static void select_blocks(struct blocks *b, uint8_t cls)
+{
+    static const uint8_t MOVS[] = {0xbf, 0xbc, 0xb7, 0xb4};
+    static const int32_t MIMM[] = {5, -5, INT32_MIN, 0};
+    for (size_t ci = 0; ci < sizeof CONDS; ci++) {
+        for (int x = 0; x <= 1; x++) {
+            uint8_t op = (uint8_t)(CONDS[ci] | cls | (x ? 0x08 : 0));
+            for (unsigned c = 0; c < 40; c++) {
+                uint8_t d = (uint8_t)(c % 10), s = (uint8_t)((c * 3 + 1) % 10);
+                uint8_t md = (uint8_t)((c * 7 + 2) % 10), ms = (uint8_t)((c + 5) % 10);
+                uint8_t mop = MOVS[c % 4];
+                int16_t moff = (mop == 0xbf || mop == 0xbc) && c % 9 == 4 ? 8 : 0; /* movsx */
+                int32_t mimm = MIMM[(c / 4) % 4];
+                bool target = c % 5 == 3;
+                uint64_t a = V[(c * 7 + ci) % NV], v = V[(c * 5 + ci * 3 + 1) % NV];
+                int32_t imm = IMMS[(c + ci) % NI];
+                if (c % 3 == 0)
+                    v = a;
+                if (!x && c % 4 == 1)
+                    a = (uint64_t)(int64_t)imm;
+                blk_begin(b,
+                          "op 0x%02x r%u r%u a=0x%" PRIx64 " b=0x%" PRIx64
+                          " imm=%d; mov 0x%02x off %d r%u r%u imm %d%s",
+                          op, d, s, a, v, imm, mop, moff, md, ms, mimm, target ? " target" : "");
+                prog_lddw(&b->p, md, 0xa5a5a5a5c3c3c3c3ULL); /* upper half must survive */
+                prog_lddw(&b->p, ms, 0xfedcba9880000001ULL ^ c);
+                if (x)
+                    prog_lddw(&b->p, s, v);
+                prog_lddw(&b->p, d, a);
+                if (target) /* a second way into the mov */
+                    prog_emit(&b->p, (uint8_t)(0x55 | cls), d, 0, 1, (int32_t)a);
+                prog_emit(&b->p, op, d, x ? s : 0, 1, x ? 0 : imm);
+                prog_emit(&b->p, mop, md, (mop & 0x08) ? ms : 0, moff, (mop & 0x08) ? 0 : mimm);
+                blk_end(b);
+            }
+        }
+    }
+}
+
+TEST(jit_select_cmov)
+{
+    for (uint8_t cls = 0x05; cls <= 0x06; cls++) {
+        for (unsigned opts = 0; opts <= EBPF_JIT_NO_PEEPHOLE; opts += EBPF_JIT_NO_PEEPHOLE) {
+            struct blocks b;
+            blk_start_prog(&b);
+            select_blocks(&b, cls);
+            blk_check(t, &b, opts);
+        }
+    }
+}
+
+/* The RFC's answer, independent of the interpreter: when the jump is taken
+ * the destination keeps all 64 bits; when it falls through, the 32-bit mov
+ * writes the value zero-extended. */
+TEST(jit_select_keeps_upper_half)
+{
+    for (int moves = 0; moves <= 1; moves++) {
+        struct prog p = {0};
+        prog_lddw(&p, 0, 0x1122334455667788ULL);
+        prog_emit(&p, 0xb7, 2, 0, 0, moves ? 7 : 9);
+        prog_emit(&p, 0x25, 2, 0, 1, 8);          /* if r2 > 8 goto +1 */
+        prog_emit(&p, 0xb4, 0, 0, 0, 0x12345678); /* w0 = 0x12345678 */
+        prog_emit(&p, 0x95, 0, 0, 0, 0);
+        uint64_t r;
+        char err[256];
+        int rc = jt_run_jit(&p, 0, NULL, 0, &r, err, sizeof err);
+        prog_free(&p);
+        CHECK_EQ(rc, 0);
+        CHECK_EQ(r, moves ? 0x12345678ULL : 0x1122334455667788ULL);
+    }
+}
+
 TEST(jit_ja_forms)
 {
     /* ja +0 (no code), ja back/forward with 16-bit off, gotol with 32-bit imm */
