@@ -41,8 +41,10 @@
  *   0:  entry thunk   push r12; xor r12d,r12d; call F0; pop r12; ret
  *   16: F0 prologue   push rbp,rbx,r13,r14,r15; mov rbp,rsp; sub rsp,512
  *   34: tail-call entry (EBPF_JIT_TAIL_ENTRY_OFFSET) = first instruction
- * Every function (main and each bpf-to-bpf callee) has the same prologue and
- * epilogue (mov rsp,rbp; pop r15,r14,r13,rbx,rbp; ret), so its own 512-byte
+ * The main function (and any function containing a tail call) has this full
+ * prologue and epilogue (mov rsp,rbp; pop r15,r14,r13,rbx,rbp; ret); other
+ * bpf-to-bpf callees save only what they use (frame_of), behind nops that
+ * keep every prologue PROLOGUE_LEN bytes long. So a function's own 512-byte
  * eBPF frame sits right below its saved registers, r6-r9 and r10 are
  * preserved across local calls, and a tail call from any function can jump
  * to the target's entry past its prologue reusing the current frame: the
@@ -114,6 +116,7 @@ struct jit {
     size_t base_len;         /* bytes mapped at base */
     int err_insn;
     const char *err_what;
+    unsigned frame;          /* FR_* of the function being emitted */
     struct inline_site *inl; /* `call 1` sites inlined, by increasing insn */
     uint32_t ninl;
 };
@@ -368,30 +371,137 @@ static void emit_call_abs(struct jit *j, uintptr_t fn)
     emit2(j, 0xFF, 0xD0); /* call rax */
 }
 
-static void emit_prologue(struct jit *j)
+/* What a function's prologue saves (FR_* bits). The main function always
+ * has the full frame: tail calls enter a program past its prologue
+ * (EBPF_JIT_TAIL_ENTRY_OFFSET) and its exit pops the full set. */
+#define FR_R6 0x01    /* rbx */
+#define FR_R7 0x02    /* r13 */
+#define FR_R8 0x04    /* r14 */
+#define FR_R9 0x08    /* r15 */
+#define FR_STACK 0x10 /* rbp + 512-byte eBPF frame (r10) */
+#define FR_FULL (FR_R6 | FR_R7 | FR_R8 | FR_R9 | FR_STACK)
+#define FR_CALLS 0x20 /* makes calls: rsp must be 16-byte aligned in the body */
+
+/* A bpf-to-bpf callee saves only the callee-saved registers it writes and
+ * sets up rbp and its 512-byte frame only if it uses r10: r6-r9 and r10 are
+ * preserved for the caller either way, and a leaf like `return x * k` is a
+ * bare call. A callee containing a tail call keeps the full frame (the
+ * target's exit pops it). Conservative: any definition of r6-r9 by an ALU
+ * op, a load or an atomic's fetch counts as a write. */
+static unsigned frame_of(const struct jit *j, uint32_t entry)
 {
-    emit1(j, 0x55);       /* push rbp */
-    emit1(j, 0x53);       /* push rbx */
-    emit2(j, 0x41, 0x55); /* push r13 */
-    emit2(j, 0x41, 0x56); /* push r14 */
-    emit2(j, 0x41, 0x57); /* push r15 */
-    emit1(j, 0x48);       /* mov rbp, rsp */
-    emit2(j, 0x89, 0xE5);
-    emit1(j, 0x48); /* sub rsp, 512 */
-    emit2(j, 0x81, 0xEC);
-    emit4(j, EBPF_STACK_SIZE);
+    if (entry == 0 || (j->opts & EBPF_JIT_NO_PEEPHOLE))
+        return FR_FULL;
+    unsigned fr = 0;
+    for (uint32_t i = entry; i < j->n && (i == entry || !(j->flags[i] & F_FUNC_ENTRY)); i++) {
+        const struct ebpf_inst *in = &j->insts[i];
+        uint8_t cls = in->opcode & 7;
+        if (in->dst == 10 || in->src == 10)
+            fr |= FR_STACK;
+        if (in->opcode == 0x85 && in->src == 0 && in->imm == EBPF_HELPER_TAIL_CALL)
+            return FR_FULL;
+        if (cls == 5 && (in->opcode & 0xf0) == 0x80)
+            fr |= FR_CALLS;
+        if ((cls == 0 || cls == 1 || cls == 4 || cls == 7) && in->dst >= 6 && in->dst <= 9)
+            fr |= FR_R6 << (in->dst - 6);
+        if (cls == 3 && (in->opcode & 0xe0) == 0xc0 && in->src >= 6 && in->src <= 9)
+            fr |= FR_R6 << (in->src - 6); /* atomic with fetch writes src */
+        if (in->opcode == 0x18)
+            i++;
+    }
+    return fr;
 }
 
-static void emit_epilogue(struct jit *j)
+static void emit_nops(struct jit *j, int n)
 {
-    emit1(j, 0x48); /* mov rsp, rbp */
-    emit2(j, 0x89, 0xEC);
-    emit2(j, 0x41, 0x5F); /* pop r15 */
-    emit2(j, 0x41, 0x5E); /* pop r14 */
-    emit2(j, 0x41, 0x5D); /* pop r13 */
-    emit1(j, 0x5B);       /* pop rbx */
-    emit1(j, 0x5D);       /* pop rbp */
-    emit1(j, 0xC3);       /* ret */
+    static const uint8_t nop[9][9] = {
+        {0x90},
+        {0x66, 0x90},
+        {0x0F, 0x1F, 0x00},
+        {0x0F, 0x1F, 0x40, 0x00},
+        {0x0F, 0x1F, 0x44, 0x00, 0x00},
+        {0x66, 0x0F, 0x1F, 0x44, 0x00, 0x00},
+        {0x0F, 0x1F, 0x80, 0x00, 0x00, 0x00, 0x00},
+        {0x0F, 0x1F, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00},
+        {0x66, 0x0F, 0x1F, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00},
+    };
+    while (n > 0) {
+        int k = n > 9 ? 9 : n;
+        for (int b = 0; b < k; b++)
+            emit1(j, nop[k - 1][b]);
+        n -= k;
+    }
+}
+
+static int frame_pushes(unsigned fr)
+{
+    return __builtin_popcount(fr & FR_FULL);
+}
+
+/* Bytes below the pushes: the eBPF frame, plus 8 when needed to keep rsp
+ * 16-byte aligned in the body (entry is at 8 mod 16). */
+static int32_t frame_alloc(unsigned fr)
+{
+    int32_t a = (fr & FR_STACK) ? EBPF_STACK_SIZE : 0;
+    return frame_pushes(fr) % 2 == 0 && (fr & (FR_CALLS | FR_STACK)) ? a + 8 : a;
+}
+
+/* Bytes of the prologue proper (without its leading nops). */
+static int prologue_bytes(unsigned fr)
+{
+    int32_t alloc = frame_alloc(fr);
+    return (fr & FR_STACK ? 1 : 0) + (fr & FR_R6 ? 1 : 0) +
+           2 * frame_pushes(fr & ~(FR_R6 | FR_STACK)) + (fr & FR_STACK ? 3 : 0) +
+           (alloc == 0       ? 0
+            : is_imm8(alloc) ? 4
+                             : 7);
+}
+
+/* Always PROLOGUE_LEN bytes (a shorter one is preceded by nops), so any
+ * call may land PROLOGUE_LEN bytes before the first instruction whatever
+ * the callee saves; emit_call skips the nops. */
+static void emit_prologue(struct jit *j, unsigned fr)
+{
+    int32_t alloc = frame_alloc(fr);
+    int n = prologue_bytes(fr);
+    emit_nops(j, PROLOGUE_LEN - n);
+    if (fr & FR_STACK)
+        emit1(j, 0x55); /* push rbp */
+    if (fr & FR_R6)
+        emit1(j, 0x53); /* push rbx */
+    if (fr & FR_R7)
+        emit2(j, 0x41, 0x55); /* push r13 */
+    if (fr & FR_R8)
+        emit2(j, 0x41, 0x56); /* push r14 */
+    if (fr & FR_R9)
+        emit2(j, 0x41, 0x57); /* push r15 */
+    if (fr & FR_STACK) {
+        emit1(j, 0x48); /* mov rbp, rsp */
+        emit2(j, 0x89, 0xE5);
+    }
+    if (alloc)
+        alu_ri(j, true, 5, RSP, alloc); /* sub rsp, alloc */
+}
+
+static void emit_epilogue(struct jit *j, unsigned fr)
+{
+    if (fr & FR_STACK) {
+        emit1(j, 0x48); /* mov rsp, rbp */
+        emit2(j, 0x89, 0xEC);
+    } else if (frame_alloc(fr)) {
+        alu_ri(j, true, 0, RSP, frame_alloc(fr)); /* add rsp, alloc */
+    }
+    if (fr & FR_R9)
+        emit2(j, 0x41, 0x5F); /* pop r15 */
+    if (fr & FR_R8)
+        emit2(j, 0x41, 0x5E); /* pop r14 */
+    if (fr & FR_R7)
+        emit2(j, 0x41, 0x5D); /* pop r13 */
+    if (fr & FR_R6)
+        emit1(j, 0x5B); /* pop rbx */
+    if (fr & FR_STACK)
+        emit1(j, 0x5D); /* pop rbp */
+    emit1(j, 0xC3);     /* ret */
 }
 
 static void emit_thunk(struct jit *j)
@@ -977,7 +1087,7 @@ static int emit_call(struct jit *j, uint32_t i)
         uint32_t t = (uint32_t)((int64_t)i + 1 + in->imm);
         int64_t disp = 0;
         if (j->sized)
-            disp = (int64_t)j->start[t] - PROLOGUE_LEN - (int64_t)j->end[i];
+            disp = (int64_t)j->start[t] - prologue_bytes(frame_of(j, t)) - (int64_t)j->end[i];
         emit1(j, 0xE8);
         emit4(j, (uint32_t)disp);
         return 0;
@@ -1109,8 +1219,10 @@ static int emit_pass(struct jit *j)
     emit_thunk(j);
     for (uint32_t i = 0; i < j->n; i++) {
         const struct ebpf_inst *in = &j->insts[i];
-        if (j->flags[i] & F_FUNC_ENTRY)
-            emit_prologue(j);
+        if (j->flags[i] & F_FUNC_ENTRY) {
+            j->frame = frame_of(j, i);
+            emit_prologue(j, j->frame);
+        }
         j->nstart[i] = (uint32_t)j->len;
         int rc = 0;
         switch (in->opcode & 7) {
@@ -1133,7 +1245,7 @@ static int emit_pass(struct jit *j)
             if (in->opcode == 0x85)
                 rc = emit_call(j, i);
             else if (in->opcode == 0x95)
-                emit_epilogue(j);
+                emit_epilogue(j, j->frame);
             else
                 rc = emit_jmp(j, i);
             break;

@@ -734,6 +734,72 @@ static void emit_tail_call(struct prog *p, int32_t index)
     prog_emit(p, 0x85, 0, 0, 0, 12);
 }
 
+/* Callee frames: a bpf-to-bpf callee saves only the r6-r9 it writes and
+ * sets up its eBPF frame only if it uses r10. Every shape (which of r6-r9 it
+ * writes x uses its stack x calls a helper), with full frames too
+ * (EBPF_JIT_NO_PEEPHOLE): the caller's r6-r9 and stack must survive, the
+ * callee's stack must be its own, and helpers must see rsp 16-byte aligned
+ * (helper 4 returns the misalignment, folded into r0 above bit 32). */
+TEST(jit_callee_saves_only_what_it_uses)
+{
+    for (unsigned shape = 0; shape < 64; shape++) {
+        unsigned mask = shape & 15;
+        bool stack = shape & 16, helper = shape & 32;
+        for (unsigned opts = 0; opts <= EBPF_JIT_NO_PEEPHOLE; opts += EBPF_JIT_NO_PEEPHOLE) {
+            struct prog p = {0};
+            for (uint8_t k = 6; k <= 9; k++)
+                prog_lddw(&p, k, 0x1111111111111111ULL * k);
+            prog_lddw(&p, 1, 0xc0ffee0000000000ULL);
+            prog_emit(&p, 0x7b, 10, 1, -8, 0); /* the caller's canary */
+            prog_emit(&p, 0xb7, 1, 0, 0, 1234567);
+            uint32_t call_at = p.n;
+            prog_emit(&p, 0x85, 0, 1, 0, 0); /* call f, fixed below */
+            for (uint8_t k = 6; k <= 9; k++) {
+                prog_emit(&p, 0xbf, 2, k, 0, 0);
+                prog_emit(&p, 0x27, 2, 0, 0, 2 * k + 1);
+                prog_emit(&p, 0xaf, 0, 2, 0, 0); /* r0 ^= rk * (2k+1) */
+            }
+            prog_emit(&p, 0x79, 2, 10, -8, 0);
+            prog_emit(&p, 0xaf, 0, 2, 0, 0);
+            prog_emit(&p, 0x95, 0, 0, 0, 0);
+            p.v[call_at].imm = (int32_t)(p.n - call_at - 1);
+            /* f(r1) */
+            for (uint8_t k = 6; k <= 9; k++) {
+                if (!(mask & (1u << (k - 6))))
+                    continue;
+                prog_emit(&p, 0xbf, k, 1, 0, 0);
+                prog_emit(&p, 0x27, k, 0, 0, k + 11);
+            }
+            if (stack) {
+                prog_emit(&p, 0x7b, 10, 1, -8, 0); /* its own frame, not the caller's */
+                prog_emit(&p, 0x07, 1, 0, 0, 1);
+                prog_emit(&p, 0x79, 1, 10, -8, 0);
+            }
+            prog_emit(&p, 0xb7, 0, 0, 0, 0);
+            if (helper) {
+                prog_emit(&p, 0xbf, 2, 1, 0, 0);
+                prog_emit(&p, 0x85, 0, 0, 0, 4);
+                prog_emit(&p, 0x67, 0, 0, 0, 32);
+                prog_emit(&p, 0xbf, 1, 2, 0, 0);
+            }
+            prog_emit(&p, 0x0f, 0, 1, 0, 0);
+            for (uint8_t k = 6; k <= 9; k++)
+                if (mask & (1u << (k - 6)))
+                    prog_emit(&p, 0x0f, 0, k, 0, 0);
+            prog_emit(&p, 0x95, 0, 0, 0, 0);
+            uint8_t mi[8], mj[8];
+            struct jt_result r;
+            char err[256];
+            int rc = jt_run_both(&p, opts, mi, mj, 0, &r, err, sizeof err);
+            prog_free(&p);
+            if (rc)
+                test_fail(t, __FILE__, __LINE__, "shape %u: %s", shape, err);
+            CHECK_EQ(rc, 0);
+            CHECK_EQ(r.r_jit, r.r_interp);
+        }
+    }
+}
+
 TEST(jit_tail_calls)
 {
     struct tail_ctx c = {0};
