@@ -755,6 +755,106 @@ static int fuse_mov64(struct jit *j, uint32_t i)
     return -1;
 }
 
+/* Does instruction `in` read eBPF register r? (conservative: yes if unsure) */
+static bool reads_reg(const struct ebpf_inst *in, unsigned r)
+{
+    uint8_t cls = in->opcode & 7, op = in->opcode & 0xf0;
+    switch (cls) {
+    case 0: return false; /* lddw */
+    case 1: return in->src == r;
+    case 2: return in->dst == r;
+    case 3: return in->dst == r || in->src == r || ((in->opcode & 0xe0) == 0xc0 && r == 0);
+    case 4:
+    case 7:
+        if (op == 0xb0) /* mov */
+            return (in->opcode & 0x08) && in->src == r;
+        return in->dst == r || ((in->opcode & 0x08) && in->src == r);
+    default: /* jumps, calls, exit */
+        if (in->opcode == 0x95)
+            return r == 0;
+        if (in->opcode == 0x85)
+            return r >= 1 && r <= 5;
+        return in->dst == r || ((in->opcode & 0x08) && in->src == r);
+    }
+}
+
+/* Is eBPF register r dead on entry to instruction k, i.e. written before it
+ * is read on every path (or at exit, for r1-r9)? Follows both sides of a
+ * conditional jump within a small budget; anything unclear counts as live.
+ * After a call r1-r5 hold nothing a verified program may read. */
+static bool reg_dead_at(const struct jit *j, uint32_t k, unsigned r, int *budget)
+{
+    while (k < j->n) {
+        if (--*budget < 0)
+            return false;
+        const struct ebpf_inst *in = &j->insts[k];
+        if (reads_reg(in, r))
+            return false;
+        uint8_t cls = in->opcode & 7;
+        if (in->opcode == 0x95)
+            return true; /* r0 was read above */
+        if (in->opcode == 0x85)
+            return r <= 5; /* r0 written; r1-r5 clobbered (read was checked above) */
+        if ((cls == 0 || cls == 1 || cls == 4 || cls == 7) && in->dst == r)
+            return true;
+        if (cls == 5 || cls == 6) {
+            int64_t off = in->opcode == 0x06 ? in->imm : in->off;
+            int64_t t = (int64_t)k + 1 + off;
+            if (t < 0 || t >= j->n)
+                return false;
+            if ((in->opcode & 0xf0) == 0x00) { /* ja */
+                k = (uint32_t)t;
+                continue;
+            }
+            if (!reg_dead_at(j, (uint32_t)t, r, budget))
+                return false;
+        }
+        k += in->opcode == 0x18 ? 2 : 1;
+    }
+    return false;
+}
+
+/* Rotates as clang writes them for BPF (no rotate instruction):
+ *   rT = rX; rT >>= W-b; rX <<= b; rX |= rT   (or the shifts the other way:
+ *   rT <<= b; rX >>= W-b) -> rol X, b
+ * in 64-bit (W = 64) or 32-bit (W = 32) ALU ops. rT's value (X >> (W-b))
+ * is computed too unless rT is dead afterwards. Returns the number of
+ * following instructions consumed (3), or -1. */
+static int fuse_rotate(struct jit *j, uint32_t i)
+{
+    const struct ebpf_inst *in = &j->insts[i];
+    if (!fusable(j, i, 3) || (in->opcode != 0xbf && in->opcode != 0xbc) || in->off != 0)
+        return -1;
+    const struct ebpf_inst *a = &in[1], *b = &in[2], *c = &in[3];
+    unsigned T = in->dst, X = in->src;
+    if (T == X || a->dst != T || b->dst != X || c->dst != X || c->src != T || a->off || b->off ||
+        c->off)
+        return -1;
+    bool w = c->opcode == 0x4f;
+    if ((!w && c->opcode != 0x4c) || (w && in->opcode != 0xbf))
+        return -1; /* a 32-bit mov feeding 64-bit shifts is not a rotate */
+    uint8_t lsh = w ? 0x67 : 0x64, rsh = w ? 0x77 : 0x74;
+    int width = w ? 64 : 32;
+    int left; /* rotate left by this much */
+    if (a->opcode == rsh && b->opcode == lsh)
+        left = b->imm;
+    else if (a->opcode == lsh && b->opcode == rsh)
+        left = a->imm;
+    else
+        return -1;
+    if (left <= 0 || left >= width || a->imm + b->imm != width)
+        return -1;
+    int budget = 64;
+    bool t_dead = reg_dead_at(j, i + 4, T, &budget);
+    int xt = xreg(T), xx = xreg(X);
+    if (!t_dead) { /* rT's own value: X >> (W-b) or X << b */
+        mov_rr(j, w, xt, xx);
+        shift_ri(j, w, a->opcode == rsh ? 5 : 4, xt, (uint8_t)a->imm);
+    }
+    shift_ri(j, w, 0, xx, (uint8_t)left); /* rol */
+    return 3;
+}
+
 static int emit_alu(struct jit *j, uint32_t i)
 {
     const struct ebpf_inst *in = &j->insts[i];
@@ -852,7 +952,11 @@ static int emit_alu(struct jit *j, uint32_t i)
             return 0;
         }
         switch (in->off) {
-        case 0:
+        case 0: {
+            int n = fuse_rotate(j, i);
+            if (n >= 0)
+                return n;
+        }
             if (w) {
                 int n = fuse_mov64(j, i);
                 if (n >= 0)

@@ -404,6 +404,85 @@ TEST(jit_select_keeps_upper_half)
     }
 }
 
+/* Rotate fusion (`rT = rX; rT >>= W-b; rX <<= b; rX |= rT` -> rol): 64- and
+ * 32-bit, both shift orders, every amount, with rT dead afterwards
+ * (overwritten), live (read by the record), live on one side of a branch,
+ * and shapes that are not rotates (amounts not summing to W, a 32-bit mov
+ * feeding 64-bit shifts, the or the other way round). */
+static void rotate_blocks(struct blocks *b)
+{
+    for (int w = 0; w <= 1; w++) {
+        uint8_t lsh = w ? 0x67 : 0x64, rsh = w ? 0x77 : 0x74, orr = w ? 0x4f : 0x4c;
+        int width = w ? 64 : 32;
+        for (int left = 1; left < width; left++) {
+            for (unsigned shape = 0; shape < 8; shape++) {
+                uint8_t T = (uint8_t)((left + shape) % 10), X = (uint8_t)((left * 3 + 1) % 10);
+                if (T == X)
+                    X = (uint8_t)((X + 1) % 10);
+                int rr = left, rl = width - left; /* shift amounts */
+                if (shape == 5)
+                    rl = (rl + 1) % width; /* not a rotate */
+                uint8_t mov = shape == 6 ? 0xbc : w ? 0xbf : (left % 2 ? 0xbf : 0xbc);
+                bool swap = shape % 2;
+                blk_begin(b, "rotate w%d left %d shape %u T r%u X r%u", w, left, shape, T, X);
+                prog_lddw(&b->p, X, 0x8123456789abcdefULL ^ ((uint64_t)left << 40));
+                prog_emit(&b->p, mov, T, X, 0, 0);
+                if (swap) {
+                    prog_emit(&b->p, lsh, T, 0, 0, rr);
+                    prog_emit(&b->p, rsh, X, 0, 0, rl);
+                } else {
+                    prog_emit(&b->p, rsh, T, 0, 0, rl);
+                    prog_emit(&b->p, lsh, X, 0, 0, rr);
+                }
+                if (shape == 7)
+                    prog_emit(&b->p, orr, T, X, 0, 0);
+                else
+                    prog_emit(&b->p, orr, X, T, 0, 0);
+                if (shape == 2 || shape == 3) {
+                    prog_emit(&b->p, 0xb7, T, 0, 0, 77); /* T dead */
+                } else if (shape == 4) {                 /* T read on one side only */
+                    prog_emit(&b->p, 0x55, X, 0, 2, 5);
+                    prog_emit(&b->p, 0x07, T, 0, 0, 1);
+                    prog_emit(&b->p, 0x05, 0, 0, 1, 0);
+                    prog_emit(&b->p, 0xb7, T, 0, 0, 9);
+                }
+                blk_end(b);
+            }
+        }
+    }
+}
+
+TEST(jit_rotate_fusion)
+{
+    for (unsigned opts = 0; opts <= EBPF_JIT_NO_PEEPHOLE; opts += EBPF_JIT_NO_PEEPHOLE) {
+        struct blocks b;
+        blk_start_prog(&b);
+        rotate_blocks(&b);
+        blk_check(t, &b, opts);
+    }
+}
+
+/* The rotate's value from the RFC, independent of the interpreter, with the
+ * temporary dead (the fused form computes only the rotate). */
+TEST(jit_rotate_value)
+{
+    struct prog p = {0};
+    prog_lddw(&p, 6, 0x8000000000000001ULL);
+    prog_emit(&p, 0xbf, 1, 6, 0, 0);
+    prog_emit(&p, 0x77, 1, 0, 0, 51);
+    prog_emit(&p, 0x67, 6, 0, 0, 13);
+    prog_emit(&p, 0x4f, 6, 1, 0, 0);
+    prog_emit(&p, 0xb7, 1, 0, 0, 0);
+    prog_emit(&p, 0xbf, 0, 6, 0, 0);
+    prog_emit(&p, 0x95, 0, 0, 0, 0);
+    uint64_t r;
+    char err[256];
+    int rc = jt_run_jit(&p, 0, NULL, 0, &r, err, sizeof err);
+    prog_free(&p);
+    CHECK_EQ(rc, 0);
+    CHECK_EQ(r, (1ULL << 12) | (1ULL << 13));
+}
+
 TEST(jit_ja_forms)
 {
     /* ja +0 (no code), ja back/forward with 16-bit off, gotol with 32-bit imm */
