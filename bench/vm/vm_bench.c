@@ -132,7 +132,8 @@ static void *read_file(const char *path, size_t *len)
 }
 
 /* BENCH_VM_DUMP=1: the JIT's code into <dir>/<name>.jit, for
- * `objdump -D -b binary -mi386:x86-64 <file>` (or perf annotate). */
+ * `objdump -D -b binary -mi386:x86-64 <file>`; its address goes to stderr,
+ * to match the samples of `perf record` (perf script -F ip). */
 static void dump_jit(const char *dir, const char *name, const struct ebpf_vm *vm)
 {
     char path[512];
@@ -142,6 +143,8 @@ static void dump_jit(const char *dir, const char *name, const struct ebpf_vm *vm
         return;
     fwrite(ebpf_vm_jit_code(vm), 1, ebpf_vm_jit_size(vm), f);
     fclose(f);
+    fprintf(stderr, "%s: JIT code at %p (%zu bytes) in %s\n", name, ebpf_vm_jit_code(vm),
+            ebpf_vm_jit_size(vm), path);
 }
 
 /* ns per run: the minimum over many short samples (~200 us each, for at

@@ -703,6 +703,51 @@ static bool fusable(const struct jit *j, uint32_t i, uint32_t n)
     return true;
 }
 
+/* Loads of every size from [base + index + disp]: opcode, its length, flags. */
+static bool load_form(uint8_t opcode, uint32_t *op, int *oplen, unsigned *fl)
+{
+    switch (opcode) {
+    case 0x71: *op = 0x0FB6, *oplen = 2, *fl = 0; return true; /* movzx byte */
+    case 0x69: *op = 0x0FB7, *oplen = 2, *fl = 0; return true; /* movzx word */
+    case 0x61: *op = 0x8B, *oplen = 1, *fl = 0; return true;
+    case 0x79: *op = 0x8B, *oplen = 1, *fl = W; return true;
+    case 0x91: *op = 0x0FBE, *oplen = 2, *fl = W; return true; /* movsx byte */
+    case 0x89: *op = 0x0FBF, *oplen = 2, *fl = W; return true; /* movsx word */
+    case 0x81: *op = 0x63, *oplen = 1, *fl = W; return true;   /* movsxd */
+    default: return false;
+    }
+}
+
+/* An address into an array on the stack or in a buffer, as clang computes
+ * it (instruction i is `rA = rB`, 64-bit, C != A):
+ *   rA = rB; rA += imm; rA += rC                    ->  lea A, [B + C + imm]
+ *   rA = rB; rA += imm; rA += rC; rA = *(rA + off)  ->  mov A, [B + C + imm + off]
+ * Returns the number of following instructions consumed, or -1. */
+static int fuse_lea3(struct jit *j, uint32_t i)
+{
+    const struct ebpf_inst *in = &j->insts[i];
+    if (!fusable(j, i, 2))
+        return -1;
+    const struct ebpf_inst *n1 = &in[1], *n2 = &in[2];
+    if (n2->opcode != 0x0f || n2->dst != in->dst || n2->src == in->dst)
+        return -1;
+    int a = xreg(in->dst), b = xreg(in->src), c = xreg(n2->src);
+    if (fusable(j, i, 3)) {
+        const struct ebpf_inst *n3 = &in[3];
+        int64_t disp = (int64_t)n1->imm + n3->off;
+        uint32_t op;
+        int oplen;
+        unsigned fl;
+        if (n3->dst == in->dst && n3->src == in->dst && load_form(n3->opcode, &op, &oplen, &fl) &&
+            disp >= INT32_MIN && disp <= INT32_MAX) {
+            emit_op_sib(j, fl, op, oplen, a, b, c, 0, (int32_t)disp);
+            return 3;
+        }
+    }
+    emit_op_sib(j, W, 0x8D, 1, a, b, c, 0, n1->imm);
+    return 2;
+}
+
 /* Address arithmetic clang emits for the eBPF target, folded into x86
  * addressing modes (instruction i is `rA = rB`, 64-bit):
  *   rA = rB; rA += rC; rA = *(size *)(rA + off)  ->  mov(zx/sx) A, [B + C + off]
@@ -742,6 +787,9 @@ static int fuse_mov64(struct jit *j, uint32_t i)
         return 1;
     }
     if (n1->opcode == 0x07) { /* rA += imm */
+        int n = fuse_lea3(j, i);
+        if (n >= 0)
+            return n;
         emit_op(j, W | MEM, 0x8D, 1, a, b, n1->imm);
         return 1;
     }

@@ -483,6 +483,71 @@ TEST(jit_rotate_value)
     CHECK_EQ(r, (1ULL << 12) | (1ULL << 13));
 }
 
+/* Address fusion `rA = rB; rA += imm; rA += rC [; rA = *(size *)(rA + off)]`
+ * -> lea / one load from [B + C + imm + off]: every load size, registers
+ * including r10 as the base, and the shapes that must not fuse (C == A, the
+ * load into another register, a jump target inside). */
+static void lea3_blocks(struct blocks *b)
+{
+    static const uint8_t LOADS[] = {0x71, 0x69, 0x61, 0x79, 0x91, 0x89, 0x81, 0};
+    for (unsigned c = 0; c < 8 * 12; c++) {
+        unsigned shape = c / 8;
+        uint8_t ld = shape == 4 ? 0 : LOADS[c % 8]; /* shape 4: scalars, no load */
+        bool stack = shape % 3 == 0;
+        uint8_t A = (uint8_t)(shape % 10), B = stack ? 10 : (uint8_t)((shape + 3) % 10),
+                C = (uint8_t)((shape * 7 + 5) % 10);
+        if (C == B && !stack)
+            C = (uint8_t)((C + 1) % 10);
+        if (A == B)
+            A = (uint8_t)((A + 2) % 10);
+        if (shape == 4)
+            C = A; /* rA += rA: not fused */
+        if (C == B || (stack && C == 10))
+            C = (uint8_t)((C + 4) % 10);
+        int32_t imm = stack ? -64 : (int32_t)(shape * 3) - 16;
+        int16_t off = (int16_t)((c % 5) * 2);
+        blk_begin(b, "lea3 load 0x%02x shape %u A r%u B r%u C r%u imm %d off %d", ld, shape, A, B,
+                  C, imm, off);
+        if (shape == 4)
+            prog_lddw(&b->p, B, 0x123456789ULL);
+        else if (!stack)
+            blk_data_ptr(b, B);
+        else /* the bytes it reads: the register slots, which may hold pointers */
+            for (int16_t o = -64; o < -24; o += 8)
+                prog_emit(&b->p, 0x7a, 10, 0, o, (int32_t)(0x9e3779b9u * (uint32_t)(o + c)));
+        prog_emit(&b->p, 0xb7, C, 0, 0, (int32_t)(c % 7) * 2);
+        if (C == A)
+            prog_emit(&b->p, 0xb7, C, 0, 0, stack ? -24 : 40);
+        if (shape == 7) { /* the add is a jump target */
+            prog_emit(&b->p, 0xbf, A, B, 0, 0);
+            prog_emit(&b->p, 0x05, 0, 0, 1, 0);
+        }
+        prog_emit(&b->p, 0xbf, A, B, 0, 0);
+        prog_emit(&b->p, 0x07, A, 0, 0, imm);
+        prog_emit(&b->p, 0x0f, A, C, 0, 0);
+        uint8_t D = A; /* shape 5: the load goes to another register */
+        while (shape == 5 && (D == A || D == B || D == C))
+            D = (uint8_t)((D + 1) % 10);
+        if (ld)
+            prog_emit(&b->p, ld, D, A, off, 0);
+        if ((!ld || shape == 5) && shape != 4) /* no pointer in the record: an offset */
+            prog_emit(&b->p, 0x1f, A, B, 0, 0);
+        if (!stack && shape != 4)
+            prog_emit(&b->p, 0xb7, B, 0, 0, 0);
+        blk_end(b);
+    }
+}
+
+TEST(jit_address_fusion)
+{
+    for (unsigned opts = 0; opts <= EBPF_JIT_NO_PEEPHOLE; opts += EBPF_JIT_NO_PEEPHOLE) {
+        struct blocks b;
+        blk_start_prog(&b);
+        lea3_blocks(&b);
+        blk_check(t, &b, opts);
+    }
+}
+
 TEST(jit_ja_forms)
 {
     /* ja +0 (no code), ja back/forward with 16-bit off, gotol with 32-bit imm */
