@@ -448,6 +448,14 @@ int main(int argc, char **argv)
             ti = -1;
         }
 
+        /* native again, after the engines: on a shared machine one sample
+         * set can land on a bad stretch; the better of the two is kept */
+        uint64_t rn2;
+        memcpy(buf, ref, BUF_LEN);
+        double tn2 = measure(run_native, (void *)b, buf, &rn2);
+        if (tn2 < tn && rn2 == rn)
+            tn = tn2;
+
         char why[200] = "";
         if (b->kernel_skip && !getenv("BENCH_KERNEL_ALL")) {
             snprintf(why, sizeof why, "%s", b->kernel_skip);

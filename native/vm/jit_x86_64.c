@@ -97,6 +97,7 @@ enum {
 /* per-instruction flags */
 #define F_JUMP_TARGET 1
 #define F_FUNC_ENTRY 2
+#define F_LOOP_HEAD 4 /* target of a backward jump */
 
 struct jit {
     struct ebpf_vm *vm;
@@ -1364,6 +1365,17 @@ static int emit_mem(struct jit *j, uint32_t i)
     return -1;
 }
 
+/* Loop heads start on a 16-byte boundary (nops before them, run once per
+ * entry into the loop), as native compilers align loops: a hot loop then
+ * does not straddle fetch blocks depending on where the code before it
+ * ended. Not at function entries (calls and tail calls land at fixed
+ * distances from the prologue). */
+static void align_loop_head(struct jit *j)
+{
+    if (!(j->opts & EBPF_JIT_NO_PEEPHOLE))
+        emit_nops(j, (int)((16 - j->len % 16) % 16));
+}
+
 /* One pass over the program; returns 0 or -1 with j->err_insn set. */
 static int emit_pass(struct jit *j)
 {
@@ -1374,6 +1386,8 @@ static int emit_pass(struct jit *j)
         if (j->flags[i] & F_FUNC_ENTRY) {
             j->frame = frame_of(j, i);
             emit_prologue(j, j->frame);
+        } else if (j->flags[i] & F_LOOP_HEAD) {
+            align_loop_head(j);
         }
         j->nstart[i] = (uint32_t)j->len;
         int rc = 0;
@@ -1429,7 +1443,11 @@ static int converge(struct jit *j)
         t = j->end;
         j->end = j->nend;
         j->nend = t;
-        bool stable = j->sized && j->len == prev;
+        /* with loop alignment a shrinking jump can be offset by growing
+         * padding: stable means the same layout, not just the same length */
+        bool stable = j->sized && j->len == prev &&
+                      memcmp(j->start, j->nstart, j->n * sizeof *j->start) == 0 &&
+                      memcmp(j->end, j->nend, j->n * sizeof *j->end) == 0;
         j->sized = true;
         if (stable)
             return 0;
@@ -1474,7 +1492,7 @@ static int scan(struct jit *j)
         t = (int64_t)i + 1 + (in->opcode == 0x06 ? in->imm : in->off);
         if (t < 0 || t >= j->n)
             return (int)i;
-        j->flags[t] |= F_JUMP_TARGET;
+        j->flags[t] |= F_JUMP_TARGET | (t <= i ? F_LOOP_HEAD : 0);
     }
     return -1;
 }
