@@ -904,6 +904,26 @@ static int fuse_rotate(struct jit *j, uint32_t i)
     return 3;
 }
 
+/* `rA = rB; rA &= 0xff` (or 0xffff; either mov width, either and width:
+ * all give B's low byte/word zero-extended) -> movzx A, B8/B16. Returns
+ * the number of following instructions consumed (1), or -1. */
+static int fuse_movzx(struct jit *j, uint32_t i)
+{
+    const struct ebpf_inst *in = &j->insts[i];
+    if (!fusable(j, i, 1))
+        return -1;
+    const struct ebpf_inst *n1 = &in[1];
+    if ((n1->opcode != 0x54 && n1->opcode != 0x57) || n1->dst != in->dst || n1->off)
+        return -1;
+    if (n1->imm == 0xff)
+        emit_op(j, BRM, 0x0FB6, 2, xreg(in->dst), xreg(in->src), 0);
+    else if (n1->imm == 0xffff)
+        emit_op(j, 0, 0x0FB7, 2, xreg(in->dst), xreg(in->src), 0);
+    else
+        return -1;
+    return 1;
+}
+
 static int emit_alu(struct jit *j, uint32_t i)
 {
     const struct ebpf_inst *in = &j->insts[i];
@@ -1003,6 +1023,8 @@ static int emit_alu(struct jit *j, uint32_t i)
         switch (in->off) {
         case 0: {
             int n = fuse_rotate(j, i);
+            if (n < 0)
+                n = fuse_movzx(j, i);
             if (n >= 0)
                 return n;
         }

@@ -548,6 +548,37 @@ TEST(jit_address_fusion)
     }
 }
 
+/* `rA = rB; rA &= 0xff/0xffff` -> movzx: both mov widths, both and widths,
+ * every register pair (byte registers sil/dil/bpl need a REX prefix), other
+ * masks (not fused), A == B, and the and as a jump target. */
+TEST(jit_movzx_fusion)
+{
+    static const int32_t MASKS[] = {0xff, 0xffff, 0x7f, 0xfff};
+    for (unsigned opts = 0; opts <= EBPF_JIT_NO_PEEPHOLE; opts += EBPF_JIT_NO_PEEPHOLE) {
+        struct blocks b;
+        blk_start_prog(&b);
+        for (uint8_t A = 0; A < 10; A++) {
+            for (uint8_t B = 0; B < 10; B++) {
+                unsigned c = A * 10u + B;
+                uint8_t mov = c % 2 ? 0xbf : 0xbc, and = c % 3 ? 0x57 : 0x54;
+                int32_t mask = MASKS[(c / 2) % 4];
+                bool target = c % 11 == 5;
+                blk_begin(&b, "movzx mov 0x%02x and 0x%02x mask 0x%x r%u r%u%s", mov, and, mask, A,
+                          B, target ? " target" : "");
+                prog_lddw(&b.p, B, 0x8877665544332211ULL * (c + 1));
+                if (target) {
+                    prog_emit(&b.p, 0xbf, A, B, 0, 0);
+                    prog_emit(&b.p, 0x05, 0, 0, 1, 0);
+                }
+                prog_emit(&b.p, mov, A, B, 0, 0);
+                prog_emit(&b.p, and, A, 0, 0, mask);
+                blk_end(&b);
+            }
+        }
+        blk_check(t, &b, opts);
+    }
+}
+
 TEST(jit_ja_forms)
 {
     /* ja +0 (no code), ja back/forward with 16-bit off, gotol with 32-bit imm */
