@@ -704,6 +704,65 @@ static bool fusable(const struct jit *j, uint32_t i, uint32_t n)
     return true;
 }
 
+/* Does instruction `in` read eBPF register r? (conservative: yes if unsure) */
+static bool reads_reg(const struct ebpf_inst *in, unsigned r)
+{
+    uint8_t cls = in->opcode & 7, op = in->opcode & 0xf0;
+    switch (cls) {
+    case 0: return false; /* lddw */
+    case 1: return in->src == r;
+    case 2: return in->dst == r;
+    case 3: return in->dst == r || in->src == r || ((in->opcode & 0xe0) == 0xc0 && r == 0);
+    case 4:
+    case 7:
+        if (op == 0xb0) /* mov */
+            return (in->opcode & 0x08) && in->src == r;
+        return in->dst == r || ((in->opcode & 0x08) && in->src == r);
+    default: /* jumps, calls, exit */
+        if (in->opcode == 0x95)
+            return r == 0;
+        if (in->opcode == 0x85)
+            return r >= 1 && r <= 5;
+        return in->dst == r || ((in->opcode & 0x08) && in->src == r);
+    }
+}
+
+/* Is eBPF register r dead on entry to instruction k, i.e. written before it
+ * is read on every path (or at exit, for r1-r9)? Follows both sides of a
+ * conditional jump within a small budget; anything unclear counts as live.
+ * After a call r1-r5 hold nothing a verified program may read. */
+static bool reg_dead_at(const struct jit *j, uint32_t k, unsigned r, int *budget)
+{
+    while (k < j->n) {
+        if (--*budget < 0)
+            return false;
+        const struct ebpf_inst *in = &j->insts[k];
+        if (reads_reg(in, r))
+            return false;
+        uint8_t cls = in->opcode & 7;
+        if (in->opcode == 0x95)
+            return true; /* r0 was read above */
+        if (in->opcode == 0x85)
+            return r <= 5; /* r0 written; r1-r5 clobbered (read was checked above) */
+        if ((cls == 0 || cls == 1 || cls == 4 || cls == 7) && in->dst == r)
+            return true;
+        if (cls == 5 || cls == 6) {
+            int64_t off = in->opcode == 0x06 ? in->imm : in->off;
+            int64_t t = (int64_t)k + 1 + off;
+            if (t < 0 || t >= j->n)
+                return false;
+            if ((in->opcode & 0xf0) == 0x00) { /* ja */
+                k = (uint32_t)t;
+                continue;
+            }
+            if (!reg_dead_at(j, (uint32_t)t, r, budget))
+                return false;
+        }
+        k += in->opcode == 0x18 ? 2 : 1;
+    }
+    return false;
+}
+
 /* Loads of every size from [base + index + disp]: opcode, its length, flags. */
 static bool load_form(uint8_t opcode, uint32_t *op, int *oplen, unsigned *fl)
 {
@@ -771,6 +830,18 @@ static int fuse_mov64(struct jit *j, uint32_t i)
             c = b; /* rA = rB; rA += rA  ->  rB + rB */
         if (fusable(j, i, 2)) {
             const struct ebpf_inst *n2 = &j->insts[i + 2];
+            int budget = 64;
+            uint32_t op;
+            int oplen;
+            unsigned fl;
+            /* the address only feeds a load into another register: if
+             * nothing reads rA afterwards, the load takes [B + C + off] */
+            if (n2->src == in->dst && n2->dst != in->dst &&
+                load_form(n2->opcode, &op, &oplen, &fl) &&
+                reg_dead_at(j, i + 3, in->dst, &budget)) {
+                emit_op_sib(j, fl, op, oplen, xreg(n2->dst), b, c, 0, n2->off);
+                return 2;
+            }
             if (n2->dst == in->dst && n2->src == in->dst) {
                 int32_t off = n2->off;
                 switch (n2->opcode) {
@@ -802,65 +873,6 @@ static int fuse_mov64(struct jit *j, uint32_t i)
         }
     }
     return -1;
-}
-
-/* Does instruction `in` read eBPF register r? (conservative: yes if unsure) */
-static bool reads_reg(const struct ebpf_inst *in, unsigned r)
-{
-    uint8_t cls = in->opcode & 7, op = in->opcode & 0xf0;
-    switch (cls) {
-    case 0: return false; /* lddw */
-    case 1: return in->src == r;
-    case 2: return in->dst == r;
-    case 3: return in->dst == r || in->src == r || ((in->opcode & 0xe0) == 0xc0 && r == 0);
-    case 4:
-    case 7:
-        if (op == 0xb0) /* mov */
-            return (in->opcode & 0x08) && in->src == r;
-        return in->dst == r || ((in->opcode & 0x08) && in->src == r);
-    default: /* jumps, calls, exit */
-        if (in->opcode == 0x95)
-            return r == 0;
-        if (in->opcode == 0x85)
-            return r >= 1 && r <= 5;
-        return in->dst == r || ((in->opcode & 0x08) && in->src == r);
-    }
-}
-
-/* Is eBPF register r dead on entry to instruction k, i.e. written before it
- * is read on every path (or at exit, for r1-r9)? Follows both sides of a
- * conditional jump within a small budget; anything unclear counts as live.
- * After a call r1-r5 hold nothing a verified program may read. */
-static bool reg_dead_at(const struct jit *j, uint32_t k, unsigned r, int *budget)
-{
-    while (k < j->n) {
-        if (--*budget < 0)
-            return false;
-        const struct ebpf_inst *in = &j->insts[k];
-        if (reads_reg(in, r))
-            return false;
-        uint8_t cls = in->opcode & 7;
-        if (in->opcode == 0x95)
-            return true; /* r0 was read above */
-        if (in->opcode == 0x85)
-            return r <= 5; /* r0 written; r1-r5 clobbered (read was checked above) */
-        if ((cls == 0 || cls == 1 || cls == 4 || cls == 7) && in->dst == r)
-            return true;
-        if (cls == 5 || cls == 6) {
-            int64_t off = in->opcode == 0x06 ? in->imm : in->off;
-            int64_t t = (int64_t)k + 1 + off;
-            if (t < 0 || t >= j->n)
-                return false;
-            if ((in->opcode & 0xf0) == 0x00) { /* ja */
-                k = (uint32_t)t;
-                continue;
-            }
-            if (!reg_dead_at(j, (uint32_t)t, r, budget))
-                return false;
-        }
-        k += in->opcode == 0x18 ? 2 : 1;
-    }
-    return false;
 }
 
 /* Rotates as clang writes them for BPF (no rotate instruction):

@@ -579,6 +579,45 @@ TEST(jit_movzx_fusion)
     }
 }
 
+/* `rA = rB; rA += rC; rD = *(size *)(rA + off)` with D != A: one load from
+ * [B + C + off] when rA is dead afterwards; rA must keep B + C when it is
+ * read later, directly or on one side of a branch. Every load size. */
+TEST(jit_address_dead_temp)
+{
+    static const uint8_t LOADS[] = {0x71, 0x69, 0x61, 0x79, 0x91, 0x89, 0x81};
+    for (unsigned opts = 0; opts <= EBPF_JIT_NO_PEEPHOLE; opts += EBPF_JIT_NO_PEEPHOLE) {
+        struct blocks b;
+        blk_start_prog(&b);
+        for (unsigned c = 0; c < 7 * 3 * 4; c++) {
+            uint8_t ld = LOADS[c % 7];
+            unsigned use = (c / 7) % 3; /* 0: A dead, 1: A read, 2: A read on one side */
+            uint8_t A = (uint8_t)(c / 21 % 4), B = (uint8_t)(A + 4), C = (uint8_t)(A + 5),
+                    D = (uint8_t)((A + 7) % 10);
+            int16_t off = (int16_t)(c % 5);
+            blk_begin(&b, "dead temp load 0x%02x use %u A r%u B r%u C r%u D r%u off %d", ld, use, A,
+                      B, C, D, off);
+            blk_data_ptr(&b, B);
+            prog_emit(&b.p, 0xb7, C, 0, 0, (int32_t)(c % 13));
+            prog_emit(&b.p, 0xbf, A, B, 0, 0);
+            prog_emit(&b.p, 0x0f, A, C, 0, 0);
+            prog_emit(&b.p, ld, D, A, off, 0);
+            if (use == 0) {
+                prog_emit(&b.p, 0xb7, A, 0, 0, 3);
+            } else if (use == 1) {
+                prog_emit(&b.p, 0x1f, A, B, 0, 0); /* the offset, not the pointer */
+            } else {
+                prog_emit(&b.p, 0x55, D, 0, 2, 0x61); /* if D != 'a' keep A (an offset) */
+                prog_emit(&b.p, 0xb7, A, 0, 0, 5);
+                prog_emit(&b.p, 0x05, 0, 0, 1, 0);
+                prog_emit(&b.p, 0x1f, A, B, 0, 0);
+            }
+            prog_emit(&b.p, 0xb7, B, 0, 0, 0);
+            blk_end(&b);
+        }
+        blk_check(t, &b, opts);
+    }
+}
+
 TEST(jit_ja_forms)
 {
     /* ja +0 (no code), ja back/forward with 16-bit off, gotol with 32-bit imm */
