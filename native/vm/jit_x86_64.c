@@ -721,20 +721,29 @@ static bool reads_reg(const struct ebpf_inst *in, unsigned r)
     default: /* jumps, calls, exit */
         if (in->opcode == 0x95)
             return r == 0;
-        if (in->opcode == 0x85)
-            return r >= 1 && r <= 5;
+        if ((in->opcode & 0xf0) == 0x80) /* call, and callx (its target in a register) */
+            return r <= 5 || in->dst == r || in->src == r;
         return in->dst == r || ((in->opcode & 0x08) && in->src == r);
     }
 }
 
+/* State of one liveness question: a step budget and the jump targets
+ * already being explored (a path that comes back to one adds nothing). */
+struct live_walk {
+    int budget;
+    int nseen;
+    uint32_t seen[32];
+};
+
 /* Is eBPF register r dead on entry to instruction k, i.e. written before it
- * is read on every path (or at exit, for r1-r9)? Follows both sides of a
- * conditional jump within a small budget; anything unclear counts as live.
- * After a call r1-r5 hold nothing a verified program may read. */
-static bool reg_dead_at(const struct jit *j, uint32_t k, unsigned r, int *budget)
+ * is read on every path (or at exit, for r1-r9)? Follows both sides of
+ * conditional jumps, around loops, within a small budget; anything unclear
+ * counts as live. After a call r1-r5 hold nothing a verified program may
+ * read. */
+static bool dead_walk(const struct jit *j, uint32_t k, unsigned r, struct live_walk *w)
 {
     while (k < j->n) {
-        if (--*budget < 0)
+        if (--w->budget < 0)
             return false;
         const struct ebpf_inst *in = &j->insts[k];
         if (reads_reg(in, r))
@@ -744,6 +753,8 @@ static bool reg_dead_at(const struct jit *j, uint32_t k, unsigned r, int *budget
             return true; /* r0 was read above */
         if (in->opcode == 0x85)
             return r <= 5; /* r0 written; r1-r5 clobbered (read was checked above) */
+        if ((in->opcode & 0xf0) == 0x80 || (in->opcode & 0xf0) == 0x90)
+            return false; /* any other call or exit form: not modelled */
         if ((cls == 0 || cls == 1 || cls == 4 || cls == 7) && in->dst == r)
             return true;
         if (cls == 5 || cls == 6) {
@@ -751,16 +762,32 @@ static bool reg_dead_at(const struct jit *j, uint32_t k, unsigned r, int *budget
             int64_t t = (int64_t)k + 1 + off;
             if (t < 0 || t >= j->n)
                 return false;
+            bool seen = false;
+            for (int s = 0; s < w->nseen; s++)
+                seen |= w->seen[s] == (uint32_t)t;
+            if (!seen) {
+                if (w->nseen == (int)(sizeof w->seen / sizeof w->seen[0]))
+                    return false;
+                w->seen[w->nseen++] = (uint32_t)t;
+            }
             if ((in->opcode & 0xf0) == 0x00) { /* ja */
+                if (seen)
+                    return true;
                 k = (uint32_t)t;
                 continue;
             }
-            if (!reg_dead_at(j, (uint32_t)t, r, budget))
+            if (!seen && !dead_walk(j, (uint32_t)t, r, w))
                 return false;
         }
         k += in->opcode == 0x18 ? 2 : 1;
     }
     return false;
+}
+
+static bool reg_dead_at(const struct jit *j, uint32_t k, unsigned r)
+{
+    struct live_walk w = {.budget = 128, .nseen = 0};
+    return dead_walk(j, k, r, &w);
 }
 
 /* Loads of every size from [base + index + disp]: opcode, its length, flags. */
@@ -830,15 +857,13 @@ static int fuse_mov64(struct jit *j, uint32_t i)
             c = b; /* rA = rB; rA += rA  ->  rB + rB */
         if (fusable(j, i, 2)) {
             const struct ebpf_inst *n2 = &j->insts[i + 2];
-            int budget = 64;
             uint32_t op;
             int oplen;
             unsigned fl;
             /* the address only feeds a load into another register: if
              * nothing reads rA afterwards, the load takes [B + C + off] */
             if (n2->src == in->dst && n2->dst != in->dst &&
-                load_form(n2->opcode, &op, &oplen, &fl) &&
-                reg_dead_at(j, i + 3, in->dst, &budget)) {
+                load_form(n2->opcode, &op, &oplen, &fl) && reg_dead_at(j, i + 3, in->dst)) {
                 emit_op_sib(j, fl, op, oplen, xreg(n2->dst), b, c, 0, n2->off);
                 return 2;
             }
@@ -905,8 +930,7 @@ static int fuse_rotate(struct jit *j, uint32_t i)
         return -1;
     if (left <= 0 || left >= width || a->imm + b->imm != width)
         return -1;
-    int budget = 64;
-    bool t_dead = reg_dead_at(j, i + 4, T, &budget);
+    bool t_dead = reg_dead_at(j, i + 4, T);
     int xt = xreg(T), xx = xreg(X);
     if (!t_dead) { /* rT's own value: X >> (W-b) or X << b */
         mov_rr(j, w, xt, xx);
@@ -1301,6 +1325,45 @@ static int emit_call(struct jit *j, uint32_t i)
     return 0;
 }
 
+/* A big-endian 16-bit read as C spells it byte by byte (packet fields,
+ * checksums), in either load order:
+ *   rX = *(u8 *)(rB + o + 1); rY = *(u8 *)(rB + o); rY <<= 8; rY |= rX
+ * -> movzx Y, word [B + o]; ror Y16, 8 (and X's byte only if X is read
+ * later). Both bytes are read by the program, so the word is in bounds.
+ * Returns the number of following instructions consumed (3), or -1. */
+static int fuse_be16(struct jit *j, uint32_t i)
+{
+    const struct ebpf_inst *in = &j->insts[i];
+    if (!fusable(j, i, 3))
+        return -1;
+    const struct ebpf_inst *l2 = &in[1], *sh = &in[2], *orr = &in[3];
+    if (l2->opcode != 0x71 || l2->src != in->src || in->dst == l2->dst)
+        return -1;
+    if ((sh->opcode != 0x64 && sh->opcode != 0x67) || sh->imm != 8 || sh->off)
+        return -1;
+    if ((orr->opcode != 0x4c && orr->opcode != 0x4f) || orr->off)
+        return -1;
+    /* which load is the high byte (Y, shifted) and which the low (X) */
+    const struct ebpf_inst *hi = sh->dst == l2->dst ? l2 : sh->dst == in->dst ? in : NULL;
+    if (!hi)
+        return -1;
+    const struct ebpf_inst *lo = hi == l2 ? in : l2;
+    if (orr->dst != hi->dst || orr->src != lo->dst || lo->off != hi->off + 1)
+        return -1;
+    if (in->dst == in->src) /* the first load must not change the base */
+        return -1;
+    int base = xreg(in->src), y = xreg(hi->dst), x = xreg(lo->dst);
+    bool x_live = !reg_dead_at(j, i + 4, lo->dst);
+    if (x_live && y == base) /* the byte before the word overwrites the base */
+        emit_op(j, MEM, 0x0FB6, 2, x, base, lo->off);
+    emit_op(j, MEM, 0x0FB7, 2, y, base, hi->off);
+    emit_op(j, P66, 0xC1, 1, 1, y, 0); /* ror y16, 8 */
+    emit1(j, 8);
+    if (x_live && y != base) /* x may be the base: after the word */
+        emit_op(j, MEM, 0x0FB6, 2, x, base, lo->off);
+    return 3;
+}
+
 static int emit_mem(struct jit *j, uint32_t i)
 {
     const struct ebpf_inst *in = &j->insts[i];
@@ -1310,6 +1373,11 @@ static int emit_mem(struct jit *j, uint32_t i)
     int32_t off = in->off;
 
     if (cls == 1) { /* LDX */
+        if (in->opcode == 0x71) {
+            int n = fuse_be16(j, i);
+            if (n >= 0)
+                return n;
+        }
         if (mode == 0x60) {
             switch (size) {
             case 0x10: emit_op(j, MEM, 0x0FB6, 2, dst, src, off); return 0;

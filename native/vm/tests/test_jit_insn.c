@@ -618,6 +618,52 @@ TEST(jit_address_dead_temp)
     }
 }
 
+/* Big-endian 16-bit reads spelled byte by byte (`rX = *(u8 *)(rB + o + 1);
+ * rY = *(u8 *)(rB + o); rY <<= 8; rY |= rX`, either load order, 32- or
+ * 64-bit shift and or) -> one word load and a byte swap: the low byte's
+ * register dead or live afterwards, X or Y being the base, and shapes that
+ * are not the idiom (offsets not adjacent, shift by 7). */
+TEST(jit_be16_fusion)
+{
+    for (unsigned opts = 0; opts <= EBPF_JIT_NO_PEEPHOLE; opts += EBPF_JIT_NO_PEEPHOLE) {
+        struct blocks b;
+        blk_start_prog(&b);
+        for (unsigned c = 0; c < 2 * 2 * 3 * 4 * 3; c++) {
+            bool swap = c % 2, w = (c / 2) % 2;
+            unsigned who = (c / 4) % 3;   /* 0: B apart, 1: X is B, 2: Y is B */
+            unsigned xuse = (c / 12) % 4; /* 0,1: X dead, 2: X read, 3: X read on one side */
+            unsigned bad = c / 48;        /* 0: the idiom, 1: offsets apart, 2: shift by 7 */
+            uint8_t B = 3, X = who == 1 ? 3 : 6, Y = who == 2 ? 3 : 7;
+            if (who) /* the load that replaces the base comes second */
+                swap = who == 1;
+            int16_t o = (int16_t)(c % 9);
+            int16_t olo = (int16_t)(o + (bad == 1 ? 2 : 1));
+            blk_begin(&b, "be16 swap %d w %d who %u xuse %u bad %u o %d", swap, w, who, xuse, bad,
+                      o);
+            blk_data_ptr(&b, B);
+            if (!swap) {
+                prog_emit(&b.p, 0x71, X, B, olo, 0);
+                prog_emit(&b.p, 0x71, Y, B, o, 0);
+            } else {
+                prog_emit(&b.p, 0x71, Y, B, o, 0);
+                prog_emit(&b.p, 0x71, X, B, olo, 0);
+            }
+            prog_emit(&b.p, w ? 0x67 : 0x64, Y, 0, 0, bad == 2 ? 7 : 8);
+            prog_emit(&b.p, w ? 0x4f : 0x4c, Y, X, 0, 0);
+            if (xuse <= 1) {
+                prog_emit(&b.p, 0xb7, X, 0, 0, 11);
+            } else if (xuse == 3) {
+                prog_emit(&b.p, 0x55, Y, 0, 1, 0x1234);
+                prog_emit(&b.p, 0xb7, X, 0, 0, 12);
+            }
+            if (B != X && B != Y)
+                prog_emit(&b.p, 0xb7, B, 0, 0, 0); /* no pointer in the record */
+            blk_end(&b);
+        }
+        blk_check(t, &b, opts);
+    }
+}
+
 TEST(jit_ja_forms)
 {
     /* ja +0 (no code), ja back/forward with 16-bit off, gotol with 32-bit imm */
