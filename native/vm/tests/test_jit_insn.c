@@ -326,6 +326,19 @@ TEST(jit_jmp32)
     blk_check(t, &b, 0);
 }
 
+/* r0 of the program on the JIT (memory-less); frees it. A failure to
+ * compile or run fails the test (and returns a value no check expects). */
+static uint64_t jit_result(struct test_ctx *t, struct prog *p)
+{
+    uint64_t r = 0xbadbadbadULL;
+    char err[256];
+    int rc = jt_run_jit(p, 0, NULL, 0, &r, err, sizeof err);
+    prog_free(p);
+    if (rc)
+        test_fail(t, __FILE__, __LINE__, "%s", err);
+    return r;
+}
+
 /* If-conversion (`if cond goto +1; mov` -> cmp + cmov): every condition,
  * JMP and JMP32, register and immediate compares, each mov form (64/32-bit,
  * register/immediate, negative immediates) into a register whose upper half
@@ -395,12 +408,18 @@ TEST(jit_select_keeps_upper_half)
         prog_emit(&p, 0x25, 2, 0, 1, 8);          /* if r2 > 8 goto +1 */
         prog_emit(&p, 0xb4, 0, 0, 0, 0x12345678); /* w0 = 0x12345678 */
         prog_emit(&p, 0x95, 0, 0, 0, 0);
-        uint64_t r;
-        char err[256];
-        int rc = jt_run_jit(&p, 0, NULL, 0, &r, err, sizeof err);
-        prog_free(&p);
-        CHECK_EQ(rc, 0);
-        CHECK_EQ(r, moves ? 0x12345678ULL : 0x1122334455667788ULL);
+        CHECK_EQ(jit_result(t, &p), moves ? 0x12345678ULL : 0x1122334455667788ULL);
+    }
+}
+
+/* Runs the blocks `gen` writes with and without peepholes. */
+static void check_gen(struct test_ctx *t, void (*gen)(struct blocks *))
+{
+    for (unsigned opts = 0; opts <= EBPF_JIT_NO_PEEPHOLE; opts += EBPF_JIT_NO_PEEPHOLE) {
+        struct blocks b;
+        blk_start_prog(&b);
+        gen(&b);
+        blk_check(t, &b, opts);
     }
 }
 
@@ -454,12 +473,7 @@ static void rotate_blocks(struct blocks *b)
 
 TEST(jit_rotate_fusion)
 {
-    for (unsigned opts = 0; opts <= EBPF_JIT_NO_PEEPHOLE; opts += EBPF_JIT_NO_PEEPHOLE) {
-        struct blocks b;
-        blk_start_prog(&b);
-        rotate_blocks(&b);
-        blk_check(t, &b, opts);
-    }
+    check_gen(t, rotate_blocks);
 }
 
 /* The rotate's value from the RFC, independent of the interpreter, with the
@@ -475,12 +489,7 @@ TEST(jit_rotate_value)
     prog_emit(&p, 0xb7, 1, 0, 0, 0);
     prog_emit(&p, 0xbf, 0, 6, 0, 0);
     prog_emit(&p, 0x95, 0, 0, 0, 0);
-    uint64_t r;
-    char err[256];
-    int rc = jt_run_jit(&p, 0, NULL, 0, &r, err, sizeof err);
-    prog_free(&p);
-    CHECK_EQ(rc, 0);
-    CHECK_EQ(r, (1ULL << 12) | (1ULL << 13));
+    CHECK_EQ(jit_result(t, &p), (1ULL << 12) | (1ULL << 13));
 }
 
 /* Address fusion `rA = rB; rA += imm; rA += rC [; rA = *(size *)(rA + off)]`
@@ -540,82 +549,77 @@ static void lea3_blocks(struct blocks *b)
 
 TEST(jit_address_fusion)
 {
-    for (unsigned opts = 0; opts <= EBPF_JIT_NO_PEEPHOLE; opts += EBPF_JIT_NO_PEEPHOLE) {
-        struct blocks b;
-        blk_start_prog(&b);
-        lea3_blocks(&b);
-        blk_check(t, &b, opts);
-    }
+    check_gen(t, lea3_blocks);
 }
 
 /* `rA = rB; rA &= 0xff/0xffff` -> movzx: both mov widths, both and widths,
  * every register pair (byte registers sil/dil/bpl need a REX prefix), other
  * masks (not fused), A == B, and the and as a jump target. */
-TEST(jit_movzx_fusion)
+static void movzx_blocks(struct blocks *b)
 {
     static const int32_t MASKS[] = {0xff, 0xffff, 0x7f, 0xfff};
-    for (unsigned opts = 0; opts <= EBPF_JIT_NO_PEEPHOLE; opts += EBPF_JIT_NO_PEEPHOLE) {
-        struct blocks b;
-        blk_start_prog(&b);
-        for (uint8_t A = 0; A < 10; A++) {
-            for (uint8_t B = 0; B < 10; B++) {
-                unsigned c = A * 10u + B;
-                uint8_t mov = c % 2 ? 0xbf : 0xbc, and = c % 3 ? 0x57 : 0x54;
-                int32_t mask = MASKS[(c / 2) % 4];
-                bool target = c % 11 == 5;
-                blk_begin(&b, "movzx mov 0x%02x and 0x%02x mask 0x%x r%u r%u%s", mov, and, mask, A,
-                          B, target ? " target" : "");
-                prog_lddw(&b.p, B, 0x8877665544332211ULL * (c + 1));
-                if (target) {
-                    prog_emit(&b.p, 0xbf, A, B, 0, 0);
-                    prog_emit(&b.p, 0x05, 0, 0, 1, 0);
-                }
-                prog_emit(&b.p, mov, A, B, 0, 0);
-                prog_emit(&b.p, and, A, 0, 0, mask);
-                blk_end(&b);
+    for (uint8_t A = 0; A < 10; A++) {
+        for (uint8_t B = 0; B < 10; B++) {
+            unsigned c = A * 10u + B;
+            uint8_t mov = c % 2 ? 0xbf : 0xbc, and = c % 3 ? 0x57 : 0x54;
+            int32_t mask = MASKS[(c / 2) % 4];
+            bool target = c % 11 == 5;
+            blk_begin(b, "movzx mov 0x%02x and 0x%02x mask 0x%x r%u r%u%s", mov, and, mask, A, B,
+                      target ? " target" : "");
+            prog_lddw(&b->p, B, 0x8877665544332211ULL * (c + 1));
+            if (target) {
+                prog_emit(&b->p, 0xbf, A, B, 0, 0);
+                prog_emit(&b->p, 0x05, 0, 0, 1, 0);
             }
+            prog_emit(&b->p, mov, A, B, 0, 0);
+            prog_emit(&b->p, and, A, 0, 0, mask);
+            blk_end(b);
         }
-        blk_check(t, &b, opts);
     }
+}
+
+TEST(jit_movzx_fusion)
+{
+    check_gen(t, movzx_blocks);
 }
 
 /* `rA = rB; rA += rC; rD = *(size *)(rA + off)` with D != A: one load from
  * [B + C + off] when rA is dead afterwards; rA must keep B + C when it is
  * read later, directly or on one side of a branch. Every load size. */
-TEST(jit_address_dead_temp)
+static void dead_temp_blocks(struct blocks *b)
 {
     static const uint8_t LOADS[] = {0x71, 0x69, 0x61, 0x79, 0x91, 0x89, 0x81};
-    for (unsigned opts = 0; opts <= EBPF_JIT_NO_PEEPHOLE; opts += EBPF_JIT_NO_PEEPHOLE) {
-        struct blocks b;
-        blk_start_prog(&b);
-        for (unsigned c = 0; c < 7 * 3 * 4; c++) {
-            uint8_t ld = LOADS[c % 7];
-            unsigned use = (c / 7) % 3; /* 0: A dead, 1: A read, 2: A read on one side */
-            uint8_t A = (uint8_t)(c / 21 % 4), B = (uint8_t)(A + 4), C = (uint8_t)(A + 5),
-                    D = (uint8_t)((A + 7) % 10);
-            int16_t off = (int16_t)(c % 5);
-            blk_begin(&b, "dead temp load 0x%02x use %u A r%u B r%u C r%u D r%u off %d", ld, use, A,
-                      B, C, D, off);
-            blk_data_ptr(&b, B);
-            prog_emit(&b.p, 0xb7, C, 0, 0, (int32_t)(c % 13));
-            prog_emit(&b.p, 0xbf, A, B, 0, 0);
-            prog_emit(&b.p, 0x0f, A, C, 0, 0);
-            prog_emit(&b.p, ld, D, A, off, 0);
-            if (use == 0) {
-                prog_emit(&b.p, 0xb7, A, 0, 0, 3);
-            } else if (use == 1) {
-                prog_emit(&b.p, 0x1f, A, B, 0, 0); /* the offset, not the pointer */
-            } else {
-                prog_emit(&b.p, 0x55, D, 0, 2, 0x61); /* if D != 'a' keep A (an offset) */
-                prog_emit(&b.p, 0xb7, A, 0, 0, 5);
-                prog_emit(&b.p, 0x05, 0, 0, 1, 0);
-                prog_emit(&b.p, 0x1f, A, B, 0, 0);
-            }
-            prog_emit(&b.p, 0xb7, B, 0, 0, 0);
-            blk_end(&b);
+    for (unsigned c = 0; c < 7 * 3 * 4; c++) {
+        uint8_t ld = LOADS[c % 7];
+        unsigned use = (c / 7) % 3; /* 0: A dead, 1: A read, 2: A read on one side */
+        uint8_t A = (uint8_t)(c / 21 % 4), B = (uint8_t)(A + 4), C = (uint8_t)(A + 5),
+                D = (uint8_t)((A + 7) % 10);
+        int16_t off = (int16_t)(c % 5);
+        blk_begin(b, "dead temp load 0x%02x use %u A r%u B r%u C r%u D r%u off %d", ld, use, A, B,
+                  C, D, off);
+        blk_data_ptr(b, B);
+        prog_emit(&b->p, 0xb7, C, 0, 0, (int32_t)(c % 13));
+        prog_emit(&b->p, 0xbf, A, B, 0, 0);
+        prog_emit(&b->p, 0x0f, A, C, 0, 0);
+        prog_emit(&b->p, ld, D, A, off, 0);
+        if (use == 0) {
+            prog_emit(&b->p, 0xb7, A, 0, 0, 3);
+        } else if (use == 1) {
+            prog_emit(&b->p, 0x1f, A, B, 0, 0); /* the offset, not the pointer */
+        } else {
+            prog_emit(&b->p, 0x55, D, 0, 2, 0x61); /* if D != 'a' keep A (an offset) */
+            prog_emit(&b->p, 0xb7, A, 0, 0, 5);
+            prog_emit(&b->p, 0x05, 0, 0, 1, 0);
+            prog_emit(&b->p, 0x1f, A, B, 0, 0);
         }
-        blk_check(t, &b, opts);
+        prog_emit(&b->p, 0xb7, B, 0, 0, 0);
+        blk_end(b);
     }
+}
+
+TEST(jit_address_dead_temp)
+{
+    check_gen(t, dead_temp_blocks);
 }
 
 /* Big-endian 16-bit reads spelled byte by byte (`rX = *(u8 *)(rB + o + 1);
@@ -623,45 +627,44 @@ TEST(jit_address_dead_temp)
  * 64-bit shift and or) -> one word load and a byte swap: the low byte's
  * register dead or live afterwards, X or Y being the base, and shapes that
  * are not the idiom (offsets not adjacent, shift by 7). */
+static void be16_blocks(struct blocks *b)
+{
+    for (unsigned c = 0; c < 2 * 2 * 3 * 4 * 3; c++) {
+        bool swap = c % 2, w = (c / 2) % 2;
+        unsigned who = (c / 4) % 3;   /* 0: B apart, 1: X is B, 2: Y is B */
+        unsigned xuse = (c / 12) % 4; /* 0,1: X dead, 2: X read, 3: X read on one side */
+        unsigned bad = c / 48;        /* 0: the idiom, 1: offsets apart, 2: shift by 7 */
+        uint8_t B = 3, X = who == 1 ? 3 : 6, Y = who == 2 ? 3 : 7;
+        if (who) /* the load that replaces the base comes second */
+            swap = who == 1;
+        int16_t o = (int16_t)(c % 9);
+        int16_t olo = (int16_t)(o + (bad == 1 ? 2 : 1));
+        blk_begin(b, "be16 swap %d w %d who %u xuse %u bad %u o %d", swap, w, who, xuse, bad, o);
+        blk_data_ptr(b, B);
+        if (!swap) {
+            prog_emit(&b->p, 0x71, X, B, olo, 0);
+            prog_emit(&b->p, 0x71, Y, B, o, 0);
+        } else {
+            prog_emit(&b->p, 0x71, Y, B, o, 0);
+            prog_emit(&b->p, 0x71, X, B, olo, 0);
+        }
+        prog_emit(&b->p, w ? 0x67 : 0x64, Y, 0, 0, bad == 2 ? 7 : 8);
+        prog_emit(&b->p, w ? 0x4f : 0x4c, Y, X, 0, 0);
+        if (xuse <= 1) {
+            prog_emit(&b->p, 0xb7, X, 0, 0, 11);
+        } else if (xuse == 3) {
+            prog_emit(&b->p, 0x55, Y, 0, 1, 0x1234);
+            prog_emit(&b->p, 0xb7, X, 0, 0, 12);
+        }
+        if (B != X && B != Y)
+            prog_emit(&b->p, 0xb7, B, 0, 0, 0); /* no pointer in the record */
+        blk_end(b);
+    }
+}
+
 TEST(jit_be16_fusion)
 {
-    for (unsigned opts = 0; opts <= EBPF_JIT_NO_PEEPHOLE; opts += EBPF_JIT_NO_PEEPHOLE) {
-        struct blocks b;
-        blk_start_prog(&b);
-        for (unsigned c = 0; c < 2 * 2 * 3 * 4 * 3; c++) {
-            bool swap = c % 2, w = (c / 2) % 2;
-            unsigned who = (c / 4) % 3;   /* 0: B apart, 1: X is B, 2: Y is B */
-            unsigned xuse = (c / 12) % 4; /* 0,1: X dead, 2: X read, 3: X read on one side */
-            unsigned bad = c / 48;        /* 0: the idiom, 1: offsets apart, 2: shift by 7 */
-            uint8_t B = 3, X = who == 1 ? 3 : 6, Y = who == 2 ? 3 : 7;
-            if (who) /* the load that replaces the base comes second */
-                swap = who == 1;
-            int16_t o = (int16_t)(c % 9);
-            int16_t olo = (int16_t)(o + (bad == 1 ? 2 : 1));
-            blk_begin(&b, "be16 swap %d w %d who %u xuse %u bad %u o %d", swap, w, who, xuse, bad,
-                      o);
-            blk_data_ptr(&b, B);
-            if (!swap) {
-                prog_emit(&b.p, 0x71, X, B, olo, 0);
-                prog_emit(&b.p, 0x71, Y, B, o, 0);
-            } else {
-                prog_emit(&b.p, 0x71, Y, B, o, 0);
-                prog_emit(&b.p, 0x71, X, B, olo, 0);
-            }
-            prog_emit(&b.p, w ? 0x67 : 0x64, Y, 0, 0, bad == 2 ? 7 : 8);
-            prog_emit(&b.p, w ? 0x4f : 0x4c, Y, X, 0, 0);
-            if (xuse <= 1) {
-                prog_emit(&b.p, 0xb7, X, 0, 0, 11);
-            } else if (xuse == 3) {
-                prog_emit(&b.p, 0x55, Y, 0, 1, 0x1234);
-                prog_emit(&b.p, 0xb7, X, 0, 0, 12);
-            }
-            if (B != X && B != Y)
-                prog_emit(&b.p, 0xb7, B, 0, 0, 0); /* no pointer in the record */
-            blk_end(&b);
-        }
-        blk_check(t, &b, opts);
-    }
+    check_gen(t, be16_blocks);
 }
 
 TEST(jit_ja_forms)
@@ -1189,7 +1192,6 @@ TEST(jit_jump_sizing_boundaries)
     }
 }
 
-/* A large program compiles quickly and runs (compile time is per instantiate). */
 /* Loop heads are padded to 16 bytes, so a jump that shrinks to rel8 can be
  * offset by padding that grows: the layout must converge to one whose every
  * displacement is right (converge compares the whole layout, not the
@@ -1228,6 +1230,7 @@ TEST(jit_loop_alignment_layouts)
     }
 }
 
+/* A large program compiles quickly and runs (compile time is per instantiate). */
 TEST(jit_large_program_compiles)
 {
     struct prog p = {0};
