@@ -12,6 +12,7 @@ import {
   mapInfosOf,
   type VerifyResult,
 } from "../verifier/index.ts";
+import { contextSpec, globalFuncsOf } from "../verifier/index.ts";
 import { programKind } from "../attach/index.ts";
 import { Region } from "../native/index.ts";
 import { readObjectFile } from "./files.ts";
@@ -57,7 +58,13 @@ export function verifyProgram(
 ): VerifiedProgram {
   const kind = programKind(p);
   const result = verify(
-    { insts: p.instructions, type: kind.name, maps: mapInfosOf(spec.maps), lineInfo: p.lineInfo },
+    {
+      insts: p.instructions,
+      type: kind.name,
+      maps: mapInfosOf(spec.maps),
+      lineInfo: p.lineInfo,
+      globalFuncs: globalFuncsOf(p, spec.btf, contextSpec(kind.name).struct),
+    },
     opts,
   );
   if (!result.ok) {
@@ -149,9 +156,10 @@ function datasecFixup(spec: ObjectSpec, typeId: number | undefined): Partial<Map
 export function loadIntoRegion(
   file: string,
   regionName: string | undefined,
-  opts: { programs?: string[]; allowWriteUser?: boolean } & ReuseOptions = {},
+  opts: { programs?: string[]; allowWriteUser?: boolean; objectName?: string } & ReuseOptions = {},
 ): LoadedObject {
   const { bytes, spec } = readObjectBytes(file);
+  const sha256 = new Bun.CryptoHasher("sha256").update(bytes).digest("hex");
   let chosen = spec.programs;
   if (opts.programs?.length) {
     chosen = spec.programs.filter((p) => opts.programs!.includes(p.name));
@@ -236,6 +244,8 @@ export function loadIntoRegion(
       const st = v.result.stats;
       writeMeta(region.name, "prog", id, {
         object: file,
+        sha256,
+        ...(opts.objectName !== undefined ? { objectName: opts.objectName } : {}),
         section: v.spec.section,
         ...(v.spec.signature ? { signature: v.spec.signature } : {}),
         verifier: {

@@ -61,6 +61,28 @@ function sitesOf(t: UsdtTarget, arg: string): UsdtSite[] {
   }
 }
 
+/** A USDT target "BINARY:PROVIDER:NAME" checked and as the link stores it (BINARY made absolute against `cwd`). */
+export function usdtTargetArg(arg: string, cwd = process.cwd()): string {
+  const t = parse(arg, cwd);
+  sitesOf(t, arg);
+  return `${t.binary}:${t.provider}:${t.name}`;
+}
+
+/**
+ * The cookie the user gave `attach` for a USDT link: for a program using
+ * usdt.bpf.h the link's own cookie is its first spec id and the user's is in
+ * that spec (read back here); otherwise the link's cookie.
+ */
+export function usdtUserCookie(r: Region, progId: number, linkCookie: bigint): bigint {
+  const specsMap = r.programMapIds(progId).find((id) => r.map(id).name === SPECS_MAP);
+  if (specsMap === undefined) return linkCookie;
+  const key = new Uint8Array(4);
+  new DataView(key.buffer).setUint32(0, Number(linkCookie), true);
+  const spec = r.mapLookup(specsMap, key, r.map(specsMap).valueBufSize);
+  if (!spec || spec.length < SPEC_COOKIE_OFF + 8) return 0n;
+  return new DataView(spec.buffer, spec.byteOffset).getBigUint64(SPEC_COOKIE_OFF, true);
+}
+
 /**
  * Checks a USDT target and, for a program using usdt.bpf.h, stores its specs.
  * Returns the target argument as the link stores it and the link's cookie.
