@@ -1001,8 +1001,9 @@ static void emit_tail_call(struct prog *p, int32_t index)
  * sets up its eBPF frame only if it uses r10. Every shape (which of r6-r9 it
  * writes x uses its stack x calls a helper), with full frames too
  * (EBPF_JIT_NO_PEEPHOLE): the caller's r6-r9 and stack must survive, the
- * callee's stack must be its own, and helpers must see rsp 16-byte aligned
- * (helper 4 returns the misalignment, folded into r0 above bit 32). */
+ * callee's stack must be its own, and helpers, called directly or through
+ * callx, must see rsp 16-byte aligned (helper 4 returns the misalignment,
+ * folded into r0 above bit 32). */
 TEST(jit_callee_saves_only_what_it_uses)
 {
     for (unsigned shape = 0; shape < 64; shape++) {
@@ -1041,7 +1042,12 @@ TEST(jit_callee_saves_only_what_it_uses)
             prog_emit(&p, 0xb7, 0, 0, 0, 0);
             if (helper) {
                 prog_emit(&p, 0xbf, 2, 1, 0, 0);
-                prog_emit(&p, 0x85, 0, 0, 0, 4);
+                if (shape & 1) { /* through a register: callx */
+                    prog_emit(&p, 0xb7, 3, 0, 0, 4);
+                    prog_emit(&p, 0x8d, 3, 0, 0, 0);
+                } else {
+                    prog_emit(&p, 0x85, 0, 0, 0, 4);
+                }
                 prog_emit(&p, 0x67, 0, 0, 0, 32);
                 prog_emit(&p, 0xbf, 1, 2, 0, 0);
             }
