@@ -88,7 +88,7 @@ static const struct bench benches[] = {
     {"adler32", native_adler32, NULL, SET_NEW, NULL},
     {"inetcsum", native_inetcsum, NULL, SET_NEW, NULL},
     {"bitops", native_bitops, NULL, SET_NEW, NULL},
-    {"minivm", native_minivm, NULL, SET_NEW, NULL},
+    {"minivm", native_minivm, NULL, SET_NEW, prepare_minivm},
     {"pktparse", native_pktparse, NULL, SET_NEW, prepare_pktparse},
     {"calls", native_calls, NULL, SET_NEW, NULL},
 };

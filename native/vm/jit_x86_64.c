@@ -447,6 +447,20 @@ static int32_t frame_alloc(unsigned fr)
     return frame_pushes(fr) % 2 == 0 && (fr & (FR_CALLS | FR_STACK)) ? a + 8 : a;
 }
 
+/* The registers a frame may save, in push order. */
+static const struct {
+    unsigned bit;
+    uint8_t reg;
+} FRAME_SAVED[5] = {{FR_STACK, RBP}, {FR_R6, RBX}, {FR_R7, R13}, {FR_R8, R14}, {FR_R9, R15}};
+
+/* push (0x50) or pop (0x58) of a 64-bit register */
+static void push_pop(struct jit *j, int reg, uint8_t op)
+{
+    if (reg & 8)
+        emit1(j, 0x41);
+    emit1(j, (uint8_t)(op | (reg & 7)));
+}
+
 /* Bytes of the prologue proper (without its leading nops). */
 static int prologue_bytes(unsigned fr)
 {
@@ -466,16 +480,9 @@ static void emit_prologue(struct jit *j, unsigned fr)
     int32_t alloc = frame_alloc(fr);
     int n = prologue_bytes(fr);
     emit_nops(j, PROLOGUE_LEN - n);
-    if (fr & FR_STACK)
-        emit1(j, 0x55); /* push rbp */
-    if (fr & FR_R6)
-        emit1(j, 0x53); /* push rbx */
-    if (fr & FR_R7)
-        emit2(j, 0x41, 0x55); /* push r13 */
-    if (fr & FR_R8)
-        emit2(j, 0x41, 0x56); /* push r14 */
-    if (fr & FR_R9)
-        emit2(j, 0x41, 0x57); /* push r15 */
+    for (int k = 0; k < 5; k++) /* push rbp, rbx, r13, r14, r15 */
+        if (fr & FRAME_SAVED[k].bit)
+            push_pop(j, FRAME_SAVED[k].reg, 0x50);
     if (fr & FR_STACK) {
         emit1(j, 0x48); /* mov rbp, rsp */
         emit2(j, 0x89, 0xE5);
@@ -492,17 +499,10 @@ static void emit_epilogue(struct jit *j, unsigned fr)
     } else if (frame_alloc(fr)) {
         alu_ri(j, true, 0, RSP, frame_alloc(fr)); /* add rsp, alloc */
     }
-    if (fr & FR_R9)
-        emit2(j, 0x41, 0x5F); /* pop r15 */
-    if (fr & FR_R8)
-        emit2(j, 0x41, 0x5E); /* pop r14 */
-    if (fr & FR_R7)
-        emit2(j, 0x41, 0x5D); /* pop r13 */
-    if (fr & FR_R6)
-        emit1(j, 0x5B); /* pop rbx */
-    if (fr & FR_STACK)
-        emit1(j, 0x5D); /* pop rbp */
-    emit1(j, 0xC3);     /* ret */
+    for (int k = 4; k >= 0; k--) /* pop r15, r14, r13, rbx, rbp */
+        if (fr & FRAME_SAVED[k].bit)
+            push_pop(j, FRAME_SAVED[k].reg, 0x58);
+    emit1(j, 0xC3); /* ret */
 }
 
 static void emit_thunk(struct jit *j)

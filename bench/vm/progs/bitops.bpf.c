@@ -16,24 +16,12 @@ INLINE u32 bitops_clz(u32 x)
     if (x == 0)
         return 32;
     u32 n = 0;
-    if ((x & 0xffff0000) == 0) {
-        n += 16;
-        x <<= 16;
+    for (int s = 16; s > 0; s >>= 1) { /* binary search for the top bit */
+        if ((x >> (32 - s)) == 0) {
+            n += s;
+            x <<= s;
+        }
     }
-    if ((x & 0xff000000) == 0) {
-        n += 8;
-        x <<= 8;
-    }
-    if ((x & 0xf0000000) == 0) {
-        n += 4;
-        x <<= 4;
-    }
-    if ((x & 0xc0000000) == 0) {
-        n += 2;
-        x <<= 2;
-    }
-    if ((x & 0x80000000) == 0)
-        n += 1;
     return n;
 }
 

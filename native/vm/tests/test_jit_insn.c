@@ -997,6 +997,22 @@ static void emit_tail_call(struct prog *p, int32_t index)
     prog_emit(p, 0x85, 0, 0, 0, 12);
 }
 
+/* The program (no memory) gives the same r0 on the interpreter and the
+ * JIT; frees it. `label` names the case in a failure. */
+static void agree_without_memory(struct test_ctx *t, struct prog *p, unsigned opts, int label)
+{
+    uint8_t mi[8], mj[8];
+    struct jt_result r;
+    char err[256];
+    int rc = jt_run_both(p, opts, mi, mj, 0, &r, err, sizeof err);
+    prog_free(p);
+    if (rc)
+        test_fail(t, __FILE__, __LINE__, "case %d: %s", label, err);
+    if (r.r_jit != r.r_interp)
+        test_fail(t, __FILE__, __LINE__, "case %d: jit 0x%" PRIx64 " != interp 0x%" PRIx64, label,
+                  r.r_jit, r.r_interp);
+}
+
 /* Callee frames: a bpf-to-bpf callee saves only the r6-r9 it writes and
  * sets up its eBPF frame only if it uses r10. Every shape (which of r6-r9 it
  * writes x uses its stack x calls a helper), with full frames too
@@ -1056,15 +1072,7 @@ TEST(jit_callee_saves_only_what_it_uses)
                 if (mask & (1u << (k - 6)))
                     prog_emit(&p, 0x0f, 0, k, 0, 0);
             prog_emit(&p, 0x95, 0, 0, 0, 0);
-            uint8_t mi[8], mj[8];
-            struct jt_result r;
-            char err[256];
-            int rc = jt_run_both(&p, opts, mi, mj, 0, &r, err, sizeof err);
-            prog_free(&p);
-            if (rc)
-                test_fail(t, __FILE__, __LINE__, "shape %u: %s", shape, err);
-            CHECK_EQ(rc, 0);
-            CHECK_EQ(r.r_jit, r.r_interp);
+            agree_without_memory(t, &p, opts, (int)shape);
         }
     }
 }
@@ -1224,15 +1232,7 @@ TEST(jit_loop_alignment_layouts)
         prog_emit(&p, 0x17, 1, 0, 0, 1);
         prog_emit(&p, 0x55, 1, 0, (int16_t)((int)outer - (int)p.n - 1), 0);
         prog_emit(&p, 0x95, 0, 0, 0, 0);
-        uint8_t mi[8], mj[8];
-        struct jt_result r;
-        char err[256];
-        int rc = jt_run_both(&p, 0, mi, mj, 0, &r, err, sizeof err);
-        prog_free(&p);
-        if (rc)
-            test_fail(t, __FILE__, __LINE__, "n %d: %s", n, err);
-        CHECK_EQ(rc, 0);
-        CHECK_EQ(r.r_jit, r.r_interp);
+        agree_without_memory(t, &p, 0, n);
     }
 }
 
