@@ -16,6 +16,7 @@ for src in "$root"/bench/vm/progs/*.bpf.c; do
     "$CLANG" -O2 -target bpf -mcpu=v3 -DBENCH_KERNEL -c "$src" -o "$out/$n.k.o"
     "$OBJCOPY" -O binary --only-section=xdp "$out/$n.k.o" "$out/$n.k.bin"
 done
+# BENCH_VM_DUMP=1 writes each program's JIT code to $out/<name>.jit (see vm_bench.c)
 # native baselines: the same sources, clang -O2 (the compiler that made the eBPF)
 "$CLANG" -O2 -std=c11 -D_GNU_SOURCE -fno-strict-aliasing -Wall -Wextra -Werror \
     -I"$root/native" -I"$root/native/include" -I"$root/bench/vm" -o "$out/vm_bench" \

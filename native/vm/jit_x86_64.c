@@ -41,8 +41,10 @@
  *   0:  entry thunk   push r12; xor r12d,r12d; call F0; pop r12; ret
  *   16: F0 prologue   push rbp,rbx,r13,r14,r15; mov rbp,rsp; sub rsp,512
  *   34: tail-call entry (EBPF_JIT_TAIL_ENTRY_OFFSET) = first instruction
- * Every function (main and each bpf-to-bpf callee) has the same prologue and
- * epilogue (mov rsp,rbp; pop r15,r14,r13,rbx,rbp; ret), so its own 512-byte
+ * The main function (and any function containing a tail call) has this full
+ * prologue and epilogue (mov rsp,rbp; pop r15,r14,r13,rbx,rbp; ret); other
+ * bpf-to-bpf callees save only what they use (frame_of), behind nops that
+ * keep every prologue PROLOGUE_LEN bytes long. So a function's own 512-byte
  * eBPF frame sits right below its saved registers, r6-r9 and r10 are
  * preserved across local calls, and a tail call from any function can jump
  * to the target's entry past its prologue reusing the current frame: the
@@ -95,6 +97,7 @@ enum {
 /* per-instruction flags */
 #define F_JUMP_TARGET 1
 #define F_FUNC_ENTRY 2
+#define F_LOOP_HEAD 4 /* target of a backward jump */
 
 struct jit {
     struct ebpf_vm *vm;
@@ -114,6 +117,7 @@ struct jit {
     size_t base_len;         /* bytes mapped at base */
     int err_insn;
     const char *err_what;
+    unsigned frame;          /* FR_* of the function being emitted */
     struct inline_site *inl; /* `call 1` sites inlined, by increasing insn */
     uint32_t ninl;
 };
@@ -368,30 +372,137 @@ static void emit_call_abs(struct jit *j, uintptr_t fn)
     emit2(j, 0xFF, 0xD0); /* call rax */
 }
 
-static void emit_prologue(struct jit *j)
+/* What a function's prologue saves (FR_* bits). The main function always
+ * has the full frame: tail calls enter a program past its prologue
+ * (EBPF_JIT_TAIL_ENTRY_OFFSET) and its exit pops the full set. */
+#define FR_R6 0x01    /* rbx */
+#define FR_R7 0x02    /* r13 */
+#define FR_R8 0x04    /* r14 */
+#define FR_R9 0x08    /* r15 */
+#define FR_STACK 0x10 /* rbp + 512-byte eBPF frame (r10) */
+#define FR_FULL (FR_R6 | FR_R7 | FR_R8 | FR_R9 | FR_STACK)
+#define FR_CALLS 0x20 /* makes calls: rsp must be 16-byte aligned in the body */
+
+/* A bpf-to-bpf callee saves only the callee-saved registers it writes and
+ * sets up rbp and its 512-byte frame only if it uses r10: r6-r9 and r10 are
+ * preserved for the caller either way, and a leaf like `return x * k` is a
+ * bare call. A callee containing a tail call keeps the full frame (the
+ * target's exit pops it). Conservative: any definition of r6-r9 by an ALU
+ * op, a load or an atomic's fetch counts as a write. */
+static unsigned frame_of(const struct jit *j, uint32_t entry)
 {
-    emit1(j, 0x55);       /* push rbp */
-    emit1(j, 0x53);       /* push rbx */
-    emit2(j, 0x41, 0x55); /* push r13 */
-    emit2(j, 0x41, 0x56); /* push r14 */
-    emit2(j, 0x41, 0x57); /* push r15 */
-    emit1(j, 0x48);       /* mov rbp, rsp */
-    emit2(j, 0x89, 0xE5);
-    emit1(j, 0x48); /* sub rsp, 512 */
-    emit2(j, 0x81, 0xEC);
-    emit4(j, EBPF_STACK_SIZE);
+    if (entry == 0 || (j->opts & EBPF_JIT_NO_PEEPHOLE))
+        return FR_FULL;
+    unsigned fr = 0;
+    for (uint32_t i = entry; i < j->n && (i == entry || !(j->flags[i] & F_FUNC_ENTRY)); i++) {
+        const struct ebpf_inst *in = &j->insts[i];
+        uint8_t cls = in->opcode & 7;
+        if (in->dst == 10 || in->src == 10)
+            fr |= FR_STACK;
+        if (in->opcode == 0x85 && in->src == 0 && in->imm == EBPF_HELPER_TAIL_CALL)
+            return FR_FULL;
+        if (cls == 5 && (in->opcode & 0xf0) == 0x80)
+            fr |= FR_CALLS;
+        if ((cls == 0 || cls == 1 || cls == 4 || cls == 7) && in->dst >= 6 && in->dst <= 9)
+            fr |= FR_R6 << (in->dst - 6);
+        if (cls == 3 && (in->opcode & 0xe0) == 0xc0 && in->src >= 6 && in->src <= 9)
+            fr |= FR_R6 << (in->src - 6); /* atomic with fetch writes src */
+        if (in->opcode == 0x18)
+            i++;
+    }
+    return fr;
 }
 
-static void emit_epilogue(struct jit *j)
+static void emit_nops(struct jit *j, int n)
 {
-    emit1(j, 0x48); /* mov rsp, rbp */
-    emit2(j, 0x89, 0xEC);
-    emit2(j, 0x41, 0x5F); /* pop r15 */
-    emit2(j, 0x41, 0x5E); /* pop r14 */
-    emit2(j, 0x41, 0x5D); /* pop r13 */
-    emit1(j, 0x5B);       /* pop rbx */
-    emit1(j, 0x5D);       /* pop rbp */
-    emit1(j, 0xC3);       /* ret */
+    static const uint8_t nop[9][9] = {
+        {0x90},
+        {0x66, 0x90},
+        {0x0F, 0x1F, 0x00},
+        {0x0F, 0x1F, 0x40, 0x00},
+        {0x0F, 0x1F, 0x44, 0x00, 0x00},
+        {0x66, 0x0F, 0x1F, 0x44, 0x00, 0x00},
+        {0x0F, 0x1F, 0x80, 0x00, 0x00, 0x00, 0x00},
+        {0x0F, 0x1F, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00},
+        {0x66, 0x0F, 0x1F, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00},
+    };
+    while (n > 0) {
+        int k = n > 9 ? 9 : n;
+        for (int b = 0; b < k; b++)
+            emit1(j, nop[k - 1][b]);
+        n -= k;
+    }
+}
+
+static int frame_pushes(unsigned fr)
+{
+    return __builtin_popcount(fr & FR_FULL);
+}
+
+/* Bytes below the pushes: the eBPF frame, plus 8 when needed to keep rsp
+ * 16-byte aligned in the body (entry is at 8 mod 16). */
+static int32_t frame_alloc(unsigned fr)
+{
+    int32_t a = (fr & FR_STACK) ? EBPF_STACK_SIZE : 0;
+    return frame_pushes(fr) % 2 == 0 && (fr & (FR_CALLS | FR_STACK)) ? a + 8 : a;
+}
+
+/* The registers a frame may save, in push order. */
+static const struct {
+    unsigned bit;
+    uint8_t reg;
+} FRAME_SAVED[5] = {{FR_STACK, RBP}, {FR_R6, RBX}, {FR_R7, R13}, {FR_R8, R14}, {FR_R9, R15}};
+
+/* push (0x50) or pop (0x58) of a 64-bit register */
+static void push_pop(struct jit *j, int reg, uint8_t op)
+{
+    if (reg & 8)
+        emit1(j, 0x41);
+    emit1(j, (uint8_t)(op | (reg & 7)));
+}
+
+/* Bytes of the prologue proper (without its leading nops). */
+static int prologue_bytes(unsigned fr)
+{
+    int32_t alloc = frame_alloc(fr);
+    return (fr & FR_STACK ? 1 : 0) + (fr & FR_R6 ? 1 : 0) +
+           2 * frame_pushes(fr & ~(FR_R6 | FR_STACK)) + (fr & FR_STACK ? 3 : 0) +
+           (alloc == 0       ? 0
+            : is_imm8(alloc) ? 4
+                             : 7);
+}
+
+/* Always PROLOGUE_LEN bytes (a shorter one is preceded by nops), so any
+ * call may land PROLOGUE_LEN bytes before the first instruction whatever
+ * the callee saves; emit_call skips the nops. */
+static void emit_prologue(struct jit *j, unsigned fr)
+{
+    int32_t alloc = frame_alloc(fr);
+    int n = prologue_bytes(fr);
+    emit_nops(j, PROLOGUE_LEN - n);
+    for (int k = 0; k < 5; k++) /* push rbp, rbx, r13, r14, r15 */
+        if (fr & FRAME_SAVED[k].bit)
+            push_pop(j, FRAME_SAVED[k].reg, 0x50);
+    if (fr & FR_STACK) {
+        emit1(j, 0x48); /* mov rbp, rsp */
+        emit2(j, 0x89, 0xE5);
+    }
+    if (alloc)
+        alu_ri(j, true, 5, RSP, alloc); /* sub rsp, alloc */
+}
+
+static void emit_epilogue(struct jit *j, unsigned fr)
+{
+    if (fr & FR_STACK) {
+        emit1(j, 0x48); /* mov rsp, rbp */
+        emit2(j, 0x89, 0xEC);
+    } else if (frame_alloc(fr)) {
+        alu_ri(j, true, 0, RSP, frame_alloc(fr)); /* add rsp, alloc */
+    }
+    for (int k = 4; k >= 0; k--) /* pop r15, r14, r13, rbx, rbp */
+        if (fr & FRAME_SAVED[k].bit)
+            push_pop(j, FRAME_SAVED[k].reg, 0x58);
+    emit1(j, 0xC3); /* ret */
 }
 
 static void emit_thunk(struct jit *j)
@@ -593,6 +704,137 @@ static bool fusable(const struct jit *j, uint32_t i, uint32_t n)
     return true;
 }
 
+/* Does instruction `in` read eBPF register r? (conservative: yes if unsure) */
+static bool reads_reg(const struct ebpf_inst *in, unsigned r)
+{
+    uint8_t cls = in->opcode & 7, op = in->opcode & 0xf0;
+    switch (cls) {
+    case 0: return false; /* lddw */
+    case 1: return in->src == r;
+    case 2: return in->dst == r;
+    case 3: return in->dst == r || in->src == r || ((in->opcode & 0xe0) == 0xc0 && r == 0);
+    case 4:
+    case 7:
+        if (op == 0xb0) /* mov */
+            return (in->opcode & 0x08) && in->src == r;
+        return in->dst == r || ((in->opcode & 0x08) && in->src == r);
+    default: /* jumps, calls, exit */
+        if (in->opcode == 0x95)
+            return r == 0;
+        if ((in->opcode & 0xf0) == 0x80) /* call, and callx (its target in a register) */
+            return r <= 5 || in->dst == r || in->src == r;
+        return in->dst == r || ((in->opcode & 0x08) && in->src == r);
+    }
+}
+
+/* State of one liveness question: a step budget and the jump targets
+ * already being explored (a path that comes back to one adds nothing). */
+struct live_walk {
+    int budget;
+    int nseen;
+    uint32_t seen[32];
+};
+
+/* Is eBPF register r dead on entry to instruction k, i.e. written before it
+ * is read on every path (or at exit, for r1-r9)? Follows both sides of
+ * conditional jumps, around loops, within a small budget; anything unclear
+ * counts as live. After a call r1-r5 hold nothing a verified program may
+ * read. */
+static bool dead_walk(const struct jit *j, uint32_t k, unsigned r, struct live_walk *w)
+{
+    while (k < j->n) {
+        if (--w->budget < 0)
+            return false;
+        const struct ebpf_inst *in = &j->insts[k];
+        if (reads_reg(in, r))
+            return false;
+        uint8_t cls = in->opcode & 7;
+        if (in->opcode == 0x95)
+            return true; /* r0 was read above */
+        if (in->opcode == 0x85)
+            return r <= 5; /* r0 written; r1-r5 clobbered (read was checked above) */
+        if ((in->opcode & 0xf0) == 0x80 || (in->opcode & 0xf0) == 0x90)
+            return false; /* any other call or exit form: not modelled */
+        if ((cls == 0 || cls == 1 || cls == 4 || cls == 7) && in->dst == r)
+            return true;
+        if (cls == 5 || cls == 6) {
+            int64_t off = in->opcode == 0x06 ? in->imm : in->off;
+            int64_t t = (int64_t)k + 1 + off;
+            if (t < 0 || t >= j->n)
+                return false;
+            bool seen = false;
+            for (int s = 0; s < w->nseen; s++)
+                seen |= w->seen[s] == (uint32_t)t;
+            if (!seen) {
+                if (w->nseen == (int)(sizeof w->seen / sizeof w->seen[0]))
+                    return false;
+                w->seen[w->nseen++] = (uint32_t)t;
+            }
+            if ((in->opcode & 0xf0) == 0x00) { /* ja */
+                if (seen)
+                    return true;
+                k = (uint32_t)t;
+                continue;
+            }
+            if (!seen && !dead_walk(j, (uint32_t)t, r, w))
+                return false;
+        }
+        k += in->opcode == 0x18 ? 2 : 1;
+    }
+    return false;
+}
+
+static bool reg_dead_at(const struct jit *j, uint32_t k, unsigned r)
+{
+    struct live_walk w = {.budget = 128, .nseen = 0};
+    return dead_walk(j, k, r, &w);
+}
+
+/* Loads of every size from [base + index + disp]: opcode, its length, flags. */
+static bool load_form(uint8_t opcode, uint32_t *op, int *oplen, unsigned *fl)
+{
+    switch (opcode) {
+    case 0x71: *op = 0x0FB6, *oplen = 2, *fl = 0; return true; /* movzx byte */
+    case 0x69: *op = 0x0FB7, *oplen = 2, *fl = 0; return true; /* movzx word */
+    case 0x61: *op = 0x8B, *oplen = 1, *fl = 0; return true;
+    case 0x79: *op = 0x8B, *oplen = 1, *fl = W; return true;
+    case 0x91: *op = 0x0FBE, *oplen = 2, *fl = W; return true; /* movsx byte */
+    case 0x89: *op = 0x0FBF, *oplen = 2, *fl = W; return true; /* movsx word */
+    case 0x81: *op = 0x63, *oplen = 1, *fl = W; return true;   /* movsxd */
+    default: return false;
+    }
+}
+
+/* An address into an array on the stack or in a buffer, as clang computes
+ * it (instruction i is `rA = rB`, 64-bit, C != A):
+ *   rA = rB; rA += imm; rA += rC                    ->  lea A, [B + C + imm]
+ *   rA = rB; rA += imm; rA += rC; rA = *(rA + off)  ->  mov A, [B + C + imm + off]
+ * Returns the number of following instructions consumed, or -1. */
+static int fuse_lea3(struct jit *j, uint32_t i)
+{
+    const struct ebpf_inst *in = &j->insts[i];
+    if (!fusable(j, i, 2))
+        return -1;
+    const struct ebpf_inst *n1 = &in[1], *n2 = &in[2];
+    if (n2->opcode != 0x0f || n2->dst != in->dst || n2->src == in->dst)
+        return -1;
+    int a = xreg(in->dst), b = xreg(in->src), c = xreg(n2->src);
+    if (fusable(j, i, 3)) {
+        const struct ebpf_inst *n3 = &in[3];
+        int64_t disp = (int64_t)n1->imm + n3->off;
+        uint32_t op;
+        int oplen;
+        unsigned fl;
+        if (n3->dst == in->dst && n3->src == in->dst && load_form(n3->opcode, &op, &oplen, &fl) &&
+            disp >= INT32_MIN && disp <= INT32_MAX) {
+            emit_op_sib(j, fl, op, oplen, a, b, c, 0, (int32_t)disp);
+            return 3;
+        }
+    }
+    emit_op_sib(j, W, 0x8D, 1, a, b, c, 0, n1->imm);
+    return 2;
+}
+
 /* Address arithmetic clang emits for the eBPF target, folded into x86
  * addressing modes (instruction i is `rA = rB`, 64-bit):
  *   rA = rB; rA += rC; rA = *(size *)(rA + off)  ->  mov(zx/sx) A, [B + C + off]
@@ -615,6 +857,16 @@ static int fuse_mov64(struct jit *j, uint32_t i)
             c = b; /* rA = rB; rA += rA  ->  rB + rB */
         if (fusable(j, i, 2)) {
             const struct ebpf_inst *n2 = &j->insts[i + 2];
+            uint32_t op;
+            int oplen;
+            unsigned fl;
+            /* the address only feeds a load into another register: if
+             * nothing reads rA afterwards, the load takes [B + C + off] */
+            if (n2->src == in->dst && n2->dst != in->dst &&
+                load_form(n2->opcode, &op, &oplen, &fl) && reg_dead_at(j, i + 3, in->dst)) {
+                emit_op_sib(j, fl, op, oplen, xreg(n2->dst), b, c, 0, n2->off);
+                return 2;
+            }
             if (n2->dst == in->dst && n2->src == in->dst) {
                 int32_t off = n2->off;
                 switch (n2->opcode) {
@@ -632,6 +884,9 @@ static int fuse_mov64(struct jit *j, uint32_t i)
         return 1;
     }
     if (n1->opcode == 0x07) { /* rA += imm */
+        int n = fuse_lea3(j, i);
+        if (n >= 0)
+            return n;
         emit_op(j, W | MEM, 0x8D, 1, a, b, n1->imm);
         return 1;
     }
@@ -643,6 +898,66 @@ static int fuse_mov64(struct jit *j, uint32_t i)
         }
     }
     return -1;
+}
+
+/* Rotates as clang writes them for BPF (no rotate instruction):
+ *   rT = rX; rT >>= W-b; rX <<= b; rX |= rT   (or the shifts the other way:
+ *   rT <<= b; rX >>= W-b) -> rol X, b
+ * in 64-bit (W = 64) or 32-bit (W = 32) ALU ops. rT's value (X >> (W-b))
+ * is computed too unless rT is dead afterwards. Returns the number of
+ * following instructions consumed (3), or -1. */
+static int fuse_rotate(struct jit *j, uint32_t i)
+{
+    const struct ebpf_inst *in = &j->insts[i];
+    if (!fusable(j, i, 3) || (in->opcode != 0xbf && in->opcode != 0xbc) || in->off != 0)
+        return -1;
+    const struct ebpf_inst *a = &in[1], *b = &in[2], *c = &in[3];
+    unsigned T = in->dst, X = in->src;
+    if (T == X || a->dst != T || b->dst != X || c->dst != X || c->src != T || a->off || b->off ||
+        c->off)
+        return -1;
+    bool w = c->opcode == 0x4f;
+    if ((!w && c->opcode != 0x4c) || (w && in->opcode != 0xbf))
+        return -1; /* a 32-bit mov feeding 64-bit shifts is not a rotate */
+    uint8_t lsh = w ? 0x67 : 0x64, rsh = w ? 0x77 : 0x74;
+    int width = w ? 64 : 32;
+    int left; /* rotate left by this much */
+    if (a->opcode == rsh && b->opcode == lsh)
+        left = b->imm;
+    else if (a->opcode == lsh && b->opcode == rsh)
+        left = a->imm;
+    else
+        return -1;
+    if (left <= 0 || left >= width || a->imm + b->imm != width)
+        return -1;
+    bool t_dead = reg_dead_at(j, i + 4, T);
+    int xt = xreg(T), xx = xreg(X);
+    if (!t_dead) { /* rT's own value: X >> (W-b) or X << b */
+        mov_rr(j, w, xt, xx);
+        shift_ri(j, w, a->opcode == rsh ? 5 : 4, xt, (uint8_t)a->imm);
+    }
+    shift_ri(j, w, 0, xx, (uint8_t)left); /* rol */
+    return 3;
+}
+
+/* `rA = rB; rA &= 0xff` (or 0xffff; either mov width, either and width:
+ * all give B's low byte/word zero-extended) -> movzx A, B8/B16. Returns
+ * the number of following instructions consumed (1), or -1. */
+static int fuse_movzx(struct jit *j, uint32_t i)
+{
+    const struct ebpf_inst *in = &j->insts[i];
+    if (!fusable(j, i, 1))
+        return -1;
+    const struct ebpf_inst *n1 = &in[1];
+    if ((n1->opcode != 0x54 && n1->opcode != 0x57) || n1->dst != in->dst || n1->off)
+        return -1;
+    if (n1->imm == 0xff)
+        emit_op(j, BRM, 0x0FB6, 2, xreg(in->dst), xreg(in->src), 0);
+    else if (n1->imm == 0xffff)
+        emit_op(j, 0, 0x0FB7, 2, xreg(in->dst), xreg(in->src), 0);
+    else
+        return -1;
+    return 1;
 }
 
 static int emit_alu(struct jit *j, uint32_t i)
@@ -742,7 +1057,13 @@ static int emit_alu(struct jit *j, uint32_t i)
             return 0;
         }
         switch (in->off) {
-        case 0:
+        case 0: {
+            int n = fuse_rotate(j, i);
+            if (n < 0)
+                n = fuse_movzx(j, i);
+            if (n >= 0)
+                return n;
+        }
             if (w) {
                 int n = fuse_mov64(j, i);
                 if (n >= 0)
@@ -787,40 +1108,33 @@ static int emit_alu(struct jit *j, uint32_t i)
     return -1;
 }
 
-static int emit_jmp(struct jit *j, uint32_t i)
+/* x86 condition code of a conditional eBPF jump, or -1 */
+static int jmp_cc(uint8_t op)
 {
-    const struct ebpf_inst *in = &j->insts[i];
+    switch (op) {
+    case 0x10: return CC_E;
+    case 0x20: return CC_A;
+    case 0x30: return CC_AE;
+    case 0x40: return CC_NE; /* jset: test, jnz */
+    case 0x50: return CC_NE;
+    case 0x60: return CC_G;
+    case 0x70: return CC_GE;
+    case 0xa0: return CC_B;
+    case 0xb0: return CC_BE;
+    case 0xc0: return CC_L;
+    case 0xd0: return CC_LE;
+    default: return -1;
+    }
+}
+
+/* The flags of a conditional jump's comparison (cmp or test). */
+static void emit_compare(struct jit *j, const struct ebpf_inst *in)
+{
     bool w = (in->opcode & 7) == 5;
     uint8_t op = in->opcode & 0xf0;
     int dst = xreg(in->dst);
-    int src = xreg(in->src);
-
-    if (op == 0x00) { /* ja */
-        int64_t t = (int64_t)i + 1 + (w ? in->off : in->imm);
-        if (t != (int64_t)i + 1)
-            emit_jump(j, -1, i, (uint32_t)t);
-        return 0;
-    }
-    int cc;
-    switch (op) {
-    case 0x10: cc = CC_E; break;
-    case 0x20: cc = CC_A; break;
-    case 0x30: cc = CC_AE; break;
-    case 0x40: cc = CC_NE; break; /* jset: test, jnz */
-    case 0x50: cc = CC_NE; break;
-    case 0x60: cc = CC_G; break;
-    case 0x70: cc = CC_GE; break;
-    case 0xa0: cc = CC_B; break;
-    case 0xb0: cc = CC_BE; break;
-    case 0xc0: cc = CC_L; break;
-    case 0xd0: cc = CC_LE; break;
-    default: return -1;
-    }
-    uint32_t t = (uint32_t)((int64_t)i + 1 + in->off);
-    if (t == i + 1)
-        return 0; /* flags are not eBPF state: nothing to do */
     if (in->opcode & 0x08) {
-        alu_rr(j, w, op == 0x40 ? 0x85 : 0x39, dst, src);
+        alu_rr(j, w, op == 0x40 ? 0x85 : 0x39, dst, xreg(in->src));
     } else if (op == 0x40) {
         emit_op(j, w ? W : 0, 0xF7, 1, 0, dst, 0); /* test r, imm32 */
         emit4(j, (uint32_t)in->imm);
@@ -829,6 +1143,76 @@ static int emit_jmp(struct jit *j, uint32_t i)
     } else {
         alu_ri(j, w, 7, dst, in->imm);
     }
+}
+
+/* If-conversion: `if cond goto +1; rD = x` (clang's min/max/select over a
+ * branch, as BPF has no conditional move) becomes `cmp; cmov!cond rD, x`,
+ * with no branch to mispredict. x is a register or an immediate; a 32-bit
+ * mov zero-extends x into r11 first, so a false condition leaves all 64
+ * bits of rD as they were (a 32-bit cmov would clear the upper half even
+ * when it does not move). The mov must not be a jump target. Returns the
+ * number of following instructions consumed (1), or -1 when the pattern
+ * does not apply. */
+static int emit_select(struct jit *j, uint32_t i)
+{
+    const struct ebpf_inst *in = &j->insts[i];
+    int cc = jmp_cc(in->opcode & 0xf0);
+    if (cc < 0 || in->off != 1 || !fusable(j, i, 1))
+        return -1;
+    const struct ebpf_inst *mv = &j->insts[i + 1];
+    int dst = xreg(mv->dst), src = xreg(mv->src);
+    switch (mv->opcode) {
+    case 0xbf: /* rD = rS */
+        if (mv->off != 0)
+            return -1; /* movsx */
+        break;
+    case 0xbc: /* wD = wS */
+        if (mv->off != 0)
+            return -1;
+        mov_rr(j, false, R11, src);
+        src = R11;
+        break;
+    case 0xb7: /* rD = imm (sign-extended) */
+    case 0xb4: /* wD = imm */
+        /* an explicit mov, never mov_imm64's flag-clobbering xor; before the compare anyway */
+        if (mv->opcode == 0xb7 && mv->imm < 0) {
+            emit_op(j, W, 0xC7, 1, 0, R11, 0);
+        } else {
+            emit1(j, 0x41);
+            emit1(j, 0xB8 | (R11 & 7));
+        }
+        emit4(j, (uint32_t)mv->imm);
+        src = R11;
+        break;
+    default: return -1;
+    }
+    emit_compare(j, in);
+    emit_op(j, W, 0x0F40 | (cc ^ 1), 2, dst, src, 0); /* cmov!cc dst, src */
+    return 1;
+}
+
+static int emit_jmp(struct jit *j, uint32_t i)
+{
+    const struct ebpf_inst *in = &j->insts[i];
+    bool w = (in->opcode & 7) == 5;
+    uint8_t op = in->opcode & 0xf0;
+
+    if (op == 0x00) { /* ja */
+        int64_t t = (int64_t)i + 1 + (w ? in->off : in->imm);
+        if (t != (int64_t)i + 1)
+            emit_jump(j, -1, i, (uint32_t)t);
+        return 0;
+    }
+    int cc = jmp_cc(op);
+    if (cc < 0)
+        return -1;
+    uint32_t t = (uint32_t)((int64_t)i + 1 + in->off);
+    if (t == i + 1)
+        return 0; /* flags are not eBPF state: nothing to do */
+    int fused = emit_select(j, i);
+    if (fused >= 0)
+        return fused;
+    emit_compare(j, in);
     emit_jump(j, cc, i, t);
     return 0;
 }
@@ -914,7 +1298,7 @@ static int emit_call(struct jit *j, uint32_t i)
         uint32_t t = (uint32_t)((int64_t)i + 1 + in->imm);
         int64_t disp = 0;
         if (j->sized)
-            disp = (int64_t)j->start[t] - PROLOGUE_LEN - (int64_t)j->end[i];
+            disp = (int64_t)j->start[t] - prologue_bytes(frame_of(j, t)) - (int64_t)j->end[i];
         emit1(j, 0xE8);
         emit4(j, (uint32_t)disp);
         return 0;
@@ -939,6 +1323,45 @@ static int emit_call(struct jit *j, uint32_t i)
     }
     emit_call_abs(j, (uintptr_t)j->vm->helpers[id]);
     return 0;
+}
+
+/* A big-endian 16-bit read as C spells it byte by byte (packet fields,
+ * checksums), in either load order:
+ *   rX = *(u8 *)(rB + o + 1); rY = *(u8 *)(rB + o); rY <<= 8; rY |= rX
+ * -> movzx Y, word [B + o]; ror Y16, 8 (and X's byte only if X is read
+ * later). Both bytes are read by the program, so the word is in bounds.
+ * Returns the number of following instructions consumed (3), or -1. */
+static int fuse_be16(struct jit *j, uint32_t i)
+{
+    const struct ebpf_inst *in = &j->insts[i];
+    if (!fusable(j, i, 3))
+        return -1;
+    const struct ebpf_inst *l2 = &in[1], *sh = &in[2], *orr = &in[3];
+    if (l2->opcode != 0x71 || l2->src != in->src || in->dst == l2->dst)
+        return -1;
+    if ((sh->opcode != 0x64 && sh->opcode != 0x67) || sh->imm != 8 || sh->off)
+        return -1;
+    if ((orr->opcode != 0x4c && orr->opcode != 0x4f) || orr->off)
+        return -1;
+    /* which load is the high byte (Y, shifted) and which the low (X) */
+    const struct ebpf_inst *hi = sh->dst == l2->dst ? l2 : sh->dst == in->dst ? in : NULL;
+    if (!hi)
+        return -1;
+    const struct ebpf_inst *lo = hi == l2 ? in : l2;
+    if (orr->dst != hi->dst || orr->src != lo->dst || lo->off != hi->off + 1)
+        return -1;
+    if (in->dst == in->src) /* the first load must not change the base */
+        return -1;
+    int base = xreg(in->src), y = xreg(hi->dst), x = xreg(lo->dst);
+    bool x_live = !reg_dead_at(j, i + 4, lo->dst);
+    if (x_live && y == base) /* the byte before the word overwrites the base */
+        emit_op(j, MEM, 0x0FB6, 2, x, base, lo->off);
+    emit_op(j, MEM, 0x0FB7, 2, y, base, hi->off);
+    emit_op(j, P66, 0xC1, 1, 1, y, 0); /* ror y16, 8 */
+    emit1(j, 8);
+    if (x_live && y != base) /* x may be the base: after the word */
+        emit_op(j, MEM, 0x0FB6, 2, x, base, lo->off);
+    return 3;
 }
 
 /* callx dst: r0 = helpers[dst](r1..r5) when dst names a registered helper
@@ -973,6 +1396,11 @@ static int emit_mem(struct jit *j, uint32_t i)
     int32_t off = in->off;
 
     if (cls == 1) { /* LDX */
+        if (in->opcode == 0x71) {
+            int n = fuse_be16(j, i);
+            if (n >= 0)
+                return n;
+        }
         if (mode == 0x60) {
             switch (size) {
             case 0x10: emit_op(j, MEM, 0x0FB6, 2, dst, src, off); return 0;
@@ -1062,6 +1490,17 @@ static int emit_mem(struct jit *j, uint32_t i)
     return -1;
 }
 
+/* Loop heads start on a 16-byte boundary (nops before them, run once per
+ * entry into the loop), as native compilers align loops: a hot loop then
+ * does not straddle fetch blocks depending on where the code before it
+ * ended. Not at function entries (calls and tail calls land at fixed
+ * distances from the prologue). */
+static void align_loop_head(struct jit *j)
+{
+    if (!(j->opts & EBPF_JIT_NO_PEEPHOLE))
+        emit_nops(j, (int)((16 - j->len % 16) % 16));
+}
+
 /* One pass over the program; returns 0 or -1 with j->err_insn set. */
 static int emit_pass(struct jit *j)
 {
@@ -1069,8 +1508,12 @@ static int emit_pass(struct jit *j)
     emit_thunk(j);
     for (uint32_t i = 0; i < j->n; i++) {
         const struct ebpf_inst *in = &j->insts[i];
-        if (j->flags[i] & F_FUNC_ENTRY)
-            emit_prologue(j);
+        if (j->flags[i] & F_FUNC_ENTRY) {
+            j->frame = frame_of(j, i);
+            emit_prologue(j, j->frame);
+        } else if (j->flags[i] & F_LOOP_HEAD) {
+            align_loop_head(j);
+        }
         j->nstart[i] = (uint32_t)j->len;
         int rc = 0;
         switch (in->opcode & 7) {
@@ -1095,7 +1538,7 @@ static int emit_pass(struct jit *j)
             else if (in->opcode == 0x8d)
                 emit_callx(j, in);
             else if (in->opcode == 0x95)
-                emit_epilogue(j);
+                emit_epilogue(j, j->frame);
             else
                 rc = emit_jmp(j, i);
             break;
@@ -1127,7 +1570,11 @@ static int converge(struct jit *j)
         t = j->end;
         j->end = j->nend;
         j->nend = t;
-        bool stable = j->sized && j->len == prev;
+        /* with loop alignment a shrinking jump can be offset by growing
+         * padding: stable means the same layout, not just the same length */
+        bool stable = j->sized && j->len == prev &&
+                      memcmp(j->start, j->nstart, j->n * sizeof *j->start) == 0 &&
+                      memcmp(j->end, j->nend, j->n * sizeof *j->end) == 0;
         j->sized = true;
         if (stable)
             return 0;
@@ -1172,7 +1619,7 @@ static int scan(struct jit *j)
         t = (int64_t)i + 1 + (in->opcode == 0x06 ? in->imm : in->off);
         if (t < 0 || t >= j->n)
             return (int)i;
-        j->flags[t] |= F_JUMP_TARGET;
+        j->flags[t] |= F_JUMP_TARGET | (t <= i ? F_LOOP_HEAD : 0);
     }
     return -1;
 }

@@ -326,6 +326,347 @@ TEST(jit_jmp32)
     blk_check(t, &b, 0);
 }
 
+/* r0 of the program on the JIT (memory-less); frees it. A failure to
+ * compile or run fails the test (and returns a value no check expects). */
+static uint64_t jit_result(struct test_ctx *t, struct prog *p)
+{
+    uint64_t r = 0xbadbadbadULL;
+    char err[256];
+    int rc = jt_run_jit(p, 0, NULL, 0, &r, err, sizeof err);
+    prog_free(p);
+    if (rc)
+        test_fail(t, __FILE__, __LINE__, "%s", err);
+    return r;
+}
+
+/* If-conversion (`if cond goto +1; mov` -> cmp + cmov): every condition,
+ * JMP and JMP32, register and immediate compares, each mov form (64/32-bit,
+ * register/immediate, negative immediates) into a register whose upper half
+ * is set (a taken jump must leave all 64 bits), movsx (not converted),
+ * and the same shape where the mov is also a jump target (must stay a
+ * branch: the mov runs whenever it is jumped to). */
+static void select_blocks(struct blocks *b, uint8_t cls)
+{
+    static const uint8_t MOVS[] = {0xbf, 0xbc, 0xb7, 0xb4};
+    static const int32_t MIMM[] = {5, -5, INT32_MIN, 0};
+    for (size_t ci = 0; ci < sizeof CONDS; ci++) {
+        for (int x = 0; x <= 1; x++) {
+            uint8_t op = (uint8_t)(CONDS[ci] | cls | (x ? 0x08 : 0));
+            for (unsigned c = 0; c < 40; c++) {
+                uint8_t d = (uint8_t)(c % 10), s = (uint8_t)((c * 3 + 1) % 10);
+                uint8_t md = (uint8_t)((c * 7 + 2) % 10), ms = (uint8_t)((c + 5) % 10);
+                uint8_t mop = MOVS[c % 4];
+                int16_t moff = (mop == 0xbf || mop == 0xbc) && c % 9 == 4 ? 8 : 0; /* movsx */
+                int32_t mimm = MIMM[(c / 4) % 4];
+                bool target = c % 5 == 3;
+                uint64_t a = V[(c * 7 + ci) % NV], v = V[(c * 5 + ci * 3 + 1) % NV];
+                int32_t imm = IMMS[(c + ci) % NI];
+                if (c % 3 == 0)
+                    v = a;
+                if (!x && c % 4 == 1)
+                    a = (uint64_t)(int64_t)imm;
+                blk_begin(b,
+                          "op 0x%02x r%u r%u a=0x%" PRIx64 " b=0x%" PRIx64
+                          " imm=%d; mov 0x%02x off %d r%u r%u imm %d%s",
+                          op, d, s, a, v, imm, mop, moff, md, ms, mimm, target ? " target" : "");
+                prog_lddw(&b->p, md, 0xa5a5a5a5c3c3c3c3ULL); /* upper half must survive */
+                prog_lddw(&b->p, ms, 0xfedcba9880000001ULL ^ c);
+                if (x)
+                    prog_lddw(&b->p, s, v);
+                prog_lddw(&b->p, d, a);
+                if (target) /* a second way into the mov */
+                    prog_emit(&b->p, (uint8_t)(0x55 | cls), d, 0, 1, (int32_t)a);
+                prog_emit(&b->p, op, d, x ? s : 0, 1, x ? 0 : imm);
+                prog_emit(&b->p, mop, md, (mop & 0x08) ? ms : 0, moff, (mop & 0x08) ? 0 : mimm);
+                blk_end(b);
+            }
+        }
+    }
+}
+
+TEST(jit_select_cmov)
+{
+    for (uint8_t cls = 0x05; cls <= 0x06; cls++) {
+        for (unsigned opts = 0; opts <= EBPF_JIT_NO_PEEPHOLE; opts += EBPF_JIT_NO_PEEPHOLE) {
+            struct blocks b;
+            blk_start_prog(&b);
+            select_blocks(&b, cls);
+            blk_check(t, &b, opts);
+        }
+    }
+}
+
+/* The RFC's answer, independent of the interpreter: when the jump is taken
+ * the destination keeps all 64 bits; when it falls through, the 32-bit mov
+ * writes the value zero-extended. */
+TEST(jit_select_keeps_upper_half)
+{
+    for (int moves = 0; moves <= 1; moves++) {
+        struct prog p = {0};
+        prog_lddw(&p, 0, 0x1122334455667788ULL);
+        prog_emit(&p, 0xb7, 2, 0, 0, moves ? 7 : 9);
+        prog_emit(&p, 0x25, 2, 0, 1, 8);          /* if r2 > 8 goto +1 */
+        prog_emit(&p, 0xb4, 0, 0, 0, 0x12345678); /* w0 = 0x12345678 */
+        prog_emit(&p, 0x95, 0, 0, 0, 0);
+        CHECK_EQ(jit_result(t, &p), moves ? 0x12345678ULL : 0x1122334455667788ULL);
+    }
+}
+
+/* Runs the blocks `gen` writes with and without peepholes. */
+static void check_gen(struct test_ctx *t, void (*gen)(struct blocks *))
+{
+    for (unsigned opts = 0; opts <= EBPF_JIT_NO_PEEPHOLE; opts += EBPF_JIT_NO_PEEPHOLE) {
+        struct blocks b;
+        blk_start_prog(&b);
+        gen(&b);
+        blk_check(t, &b, opts);
+    }
+}
+
+/* Rotate fusion (`rT = rX; rT >>= W-b; rX <<= b; rX |= rT` -> rol): 64- and
+ * 32-bit, both shift orders, every amount, with rT dead afterwards
+ * (overwritten), live (read by the record), live on one side of a branch,
+ * and shapes that are not rotates (amounts not summing to W, a 32-bit mov
+ * feeding 64-bit shifts, the or the other way round). */
+static void rotate_blocks(struct blocks *b)
+{
+    for (int w = 0; w <= 1; w++) {
+        uint8_t lsh = w ? 0x67 : 0x64, rsh = w ? 0x77 : 0x74, orr = w ? 0x4f : 0x4c;
+        int width = w ? 64 : 32;
+        for (int left = 1; left < width; left++) {
+            for (unsigned shape = 0; shape < 8; shape++) {
+                uint8_t T = (uint8_t)((left + shape) % 10), X = (uint8_t)((left * 3 + 1) % 10);
+                if (T == X)
+                    X = (uint8_t)((X + 1) % 10);
+                int rr = left, rl = width - left; /* shift amounts */
+                if (shape == 5)
+                    rl = (rl + 1) % width; /* not a rotate */
+                uint8_t mov = shape == 6 ? 0xbc : w ? 0xbf : (left % 2 ? 0xbf : 0xbc);
+                bool swap = shape % 2;
+                blk_begin(b, "rotate w%d left %d shape %u T r%u X r%u", w, left, shape, T, X);
+                prog_lddw(&b->p, X, 0x8123456789abcdefULL ^ ((uint64_t)left << 40));
+                prog_emit(&b->p, mov, T, X, 0, 0);
+                if (swap) {
+                    prog_emit(&b->p, lsh, T, 0, 0, rr);
+                    prog_emit(&b->p, rsh, X, 0, 0, rl);
+                } else {
+                    prog_emit(&b->p, rsh, T, 0, 0, rl);
+                    prog_emit(&b->p, lsh, X, 0, 0, rr);
+                }
+                if (shape == 7)
+                    prog_emit(&b->p, orr, T, X, 0, 0);
+                else
+                    prog_emit(&b->p, orr, X, T, 0, 0);
+                if (shape == 2 || shape == 3) {
+                    prog_emit(&b->p, 0xb7, T, 0, 0, 77); /* T dead */
+                } else if (shape == 4) {                 /* T read on one side only */
+                    prog_emit(&b->p, 0x55, X, 0, 2, 5);
+                    prog_emit(&b->p, 0x07, T, 0, 0, 1);
+                    prog_emit(&b->p, 0x05, 0, 0, 1, 0);
+                    prog_emit(&b->p, 0xb7, T, 0, 0, 9);
+                }
+                blk_end(b);
+            }
+        }
+    }
+}
+
+TEST(jit_rotate_fusion)
+{
+    check_gen(t, rotate_blocks);
+}
+
+/* The rotate's value from the RFC, independent of the interpreter, with the
+ * temporary dead (the fused form computes only the rotate). */
+TEST(jit_rotate_value)
+{
+    struct prog p = {0};
+    prog_lddw(&p, 6, 0x8000000000000001ULL);
+    prog_emit(&p, 0xbf, 1, 6, 0, 0);
+    prog_emit(&p, 0x77, 1, 0, 0, 51);
+    prog_emit(&p, 0x67, 6, 0, 0, 13);
+    prog_emit(&p, 0x4f, 6, 1, 0, 0);
+    prog_emit(&p, 0xb7, 1, 0, 0, 0);
+    prog_emit(&p, 0xbf, 0, 6, 0, 0);
+    prog_emit(&p, 0x95, 0, 0, 0, 0);
+    CHECK_EQ(jit_result(t, &p), (1ULL << 12) | (1ULL << 13));
+}
+
+/* Address fusion `rA = rB; rA += imm; rA += rC [; rA = *(size *)(rA + off)]`
+ * -> lea / one load from [B + C + imm + off]: every load size, registers
+ * including r10 as the base, and the shapes that must not fuse (C == A, the
+ * load into another register, a jump target inside). */
+static void lea3_blocks(struct blocks *b)
+{
+    static const uint8_t LOADS[] = {0x71, 0x69, 0x61, 0x79, 0x91, 0x89, 0x81, 0};
+    for (unsigned c = 0; c < 8 * 12; c++) {
+        unsigned shape = c / 8;
+        uint8_t ld = shape == 4 ? 0 : LOADS[c % 8]; /* shape 4: scalars, no load */
+        bool stack = shape % 3 == 0;
+        uint8_t A = (uint8_t)(shape % 10), B = stack ? 10 : (uint8_t)((shape + 3) % 10),
+                C = (uint8_t)((shape * 7 + 5) % 10);
+        if (C == B && !stack)
+            C = (uint8_t)((C + 1) % 10);
+        if (A == B)
+            A = (uint8_t)((A + 2) % 10);
+        if (shape == 4)
+            C = A; /* rA += rA: not fused */
+        if (C == B || (stack && C == 10))
+            C = (uint8_t)((C + 4) % 10);
+        int32_t imm = stack ? -64 : (int32_t)(shape * 3) - 16;
+        int16_t off = (int16_t)((c % 5) * 2);
+        blk_begin(b, "lea3 load 0x%02x shape %u A r%u B r%u C r%u imm %d off %d", ld, shape, A, B,
+                  C, imm, off);
+        if (shape == 4)
+            prog_lddw(&b->p, B, 0x123456789ULL);
+        else if (!stack)
+            blk_data_ptr(b, B);
+        else /* the bytes it reads: the register slots, which may hold pointers */
+            for (int16_t o = -64; o < -24; o += 8)
+                prog_emit(&b->p, 0x7a, 10, 0, o, (int32_t)(0x9e3779b9u * (uint32_t)(o + c)));
+        prog_emit(&b->p, 0xb7, C, 0, 0, (int32_t)(c % 7) * 2);
+        if (C == A)
+            prog_emit(&b->p, 0xb7, C, 0, 0, stack ? -24 : 40);
+        if (shape == 7) { /* the add is a jump target */
+            prog_emit(&b->p, 0xbf, A, B, 0, 0);
+            prog_emit(&b->p, 0x05, 0, 0, 1, 0);
+        }
+        prog_emit(&b->p, 0xbf, A, B, 0, 0);
+        prog_emit(&b->p, 0x07, A, 0, 0, imm);
+        prog_emit(&b->p, 0x0f, A, C, 0, 0);
+        uint8_t D = A; /* shape 5: the load goes to another register */
+        while (shape == 5 && (D == A || D == B || D == C))
+            D = (uint8_t)((D + 1) % 10);
+        if (ld)
+            prog_emit(&b->p, ld, D, A, off, 0);
+        if ((!ld || shape == 5) && shape != 4) /* no pointer in the record: an offset */
+            prog_emit(&b->p, 0x1f, A, B, 0, 0);
+        if (!stack && shape != 4)
+            prog_emit(&b->p, 0xb7, B, 0, 0, 0);
+        blk_end(b);
+    }
+}
+
+TEST(jit_address_fusion)
+{
+    check_gen(t, lea3_blocks);
+}
+
+/* `rA = rB; rA &= 0xff/0xffff` -> movzx: both mov widths, both and widths,
+ * every register pair (byte registers sil/dil/bpl need a REX prefix), other
+ * masks (not fused), A == B, and the and as a jump target. */
+static void movzx_blocks(struct blocks *b)
+{
+    static const int32_t MASKS[] = {0xff, 0xffff, 0x7f, 0xfff};
+    for (uint8_t A = 0; A < 10; A++) {
+        for (uint8_t B = 0; B < 10; B++) {
+            unsigned c = A * 10u + B;
+            uint8_t mov = c % 2 ? 0xbf : 0xbc, and = c % 3 ? 0x57 : 0x54;
+            int32_t mask = MASKS[(c / 2) % 4];
+            bool target = c % 11 == 5;
+            blk_begin(b, "movzx mov 0x%02x and 0x%02x mask 0x%x r%u r%u%s", mov, and, mask, A, B,
+                      target ? " target" : "");
+            prog_lddw(&b->p, B, 0x8877665544332211ULL * (c + 1));
+            if (target) {
+                prog_emit(&b->p, 0xbf, A, B, 0, 0);
+                prog_emit(&b->p, 0x05, 0, 0, 1, 0);
+            }
+            prog_emit(&b->p, mov, A, B, 0, 0);
+            prog_emit(&b->p, and, A, 0, 0, mask);
+            blk_end(b);
+        }
+    }
+}
+
+TEST(jit_movzx_fusion)
+{
+    check_gen(t, movzx_blocks);
+}
+
+/* `rA = rB; rA += rC; rD = *(size *)(rA + off)` with D != A: one load from
+ * [B + C + off] when rA is dead afterwards; rA must keep B + C when it is
+ * read later, directly or on one side of a branch. Every load size. */
+static void dead_temp_blocks(struct blocks *b)
+{
+    static const uint8_t LOADS[] = {0x71, 0x69, 0x61, 0x79, 0x91, 0x89, 0x81};
+    for (unsigned c = 0; c < 7 * 3 * 4; c++) {
+        uint8_t ld = LOADS[c % 7];
+        unsigned use = (c / 7) % 3; /* 0: A dead, 1: A read, 2: A read on one side */
+        uint8_t A = (uint8_t)(c / 21 % 4), B = (uint8_t)(A + 4), C = (uint8_t)(A + 5),
+                D = (uint8_t)((A + 7) % 10);
+        int16_t off = (int16_t)(c % 5);
+        blk_begin(b, "dead temp load 0x%02x use %u A r%u B r%u C r%u D r%u off %d", ld, use, A, B,
+                  C, D, off);
+        blk_data_ptr(b, B);
+        prog_emit(&b->p, 0xb7, C, 0, 0, (int32_t)(c % 13));
+        prog_emit(&b->p, 0xbf, A, B, 0, 0);
+        prog_emit(&b->p, 0x0f, A, C, 0, 0);
+        prog_emit(&b->p, ld, D, A, off, 0);
+        if (use == 0) {
+            prog_emit(&b->p, 0xb7, A, 0, 0, 3);
+        } else if (use == 1) {
+            prog_emit(&b->p, 0x1f, A, B, 0, 0); /* the offset, not the pointer */
+        } else {
+            prog_emit(&b->p, 0x55, D, 0, 2, 0x61); /* if D != 'a' keep A (an offset) */
+            prog_emit(&b->p, 0xb7, A, 0, 0, 5);
+            prog_emit(&b->p, 0x05, 0, 0, 1, 0);
+            prog_emit(&b->p, 0x1f, A, B, 0, 0);
+        }
+        prog_emit(&b->p, 0xb7, B, 0, 0, 0);
+        blk_end(b);
+    }
+}
+
+TEST(jit_address_dead_temp)
+{
+    check_gen(t, dead_temp_blocks);
+}
+
+/* Big-endian 16-bit reads spelled byte by byte (`rX = *(u8 *)(rB + o + 1);
+ * rY = *(u8 *)(rB + o); rY <<= 8; rY |= rX`, either load order, 32- or
+ * 64-bit shift and or) -> one word load and a byte swap: the low byte's
+ * register dead or live afterwards, X or Y being the base, and shapes that
+ * are not the idiom (offsets not adjacent, shift by 7). */
+static void be16_blocks(struct blocks *b)
+{
+    for (unsigned c = 0; c < 2 * 2 * 3 * 4 * 3; c++) {
+        bool swap = c % 2, w = (c / 2) % 2;
+        unsigned who = (c / 4) % 3;   /* 0: B apart, 1: X is B, 2: Y is B */
+        unsigned xuse = (c / 12) % 4; /* 0,1: X dead, 2: X read, 3: X read on one side */
+        unsigned bad = c / 48;        /* 0: the idiom, 1: offsets apart, 2: shift by 7 */
+        uint8_t B = 3, X = who == 1 ? 3 : 6, Y = who == 2 ? 3 : 7;
+        if (who) /* the load that replaces the base comes second */
+            swap = who == 1;
+        int16_t o = (int16_t)(c % 9);
+        int16_t olo = (int16_t)(o + (bad == 1 ? 2 : 1));
+        blk_begin(b, "be16 swap %d w %d who %u xuse %u bad %u o %d", swap, w, who, xuse, bad, o);
+        blk_data_ptr(b, B);
+        if (!swap) {
+            prog_emit(&b->p, 0x71, X, B, olo, 0);
+            prog_emit(&b->p, 0x71, Y, B, o, 0);
+        } else {
+            prog_emit(&b->p, 0x71, Y, B, o, 0);
+            prog_emit(&b->p, 0x71, X, B, olo, 0);
+        }
+        prog_emit(&b->p, w ? 0x67 : 0x64, Y, 0, 0, bad == 2 ? 7 : 8);
+        prog_emit(&b->p, w ? 0x4f : 0x4c, Y, X, 0, 0);
+        if (xuse <= 1) {
+            prog_emit(&b->p, 0xb7, X, 0, 0, 11);
+        } else if (xuse == 3) {
+            prog_emit(&b->p, 0x55, Y, 0, 1, 0x1234);
+            prog_emit(&b->p, 0xb7, X, 0, 0, 12);
+        }
+        if (B != X && B != Y)
+            prog_emit(&b->p, 0xb7, B, 0, 0, 0); /* no pointer in the record */
+        blk_end(b);
+    }
+}
+
+TEST(jit_be16_fusion)
+{
+    check_gen(t, be16_blocks);
+}
+
 TEST(jit_ja_forms)
 {
     /* ja +0 (no code), ja back/forward with 16-bit off, gotol with 32-bit imm */
@@ -656,6 +997,86 @@ static void emit_tail_call(struct prog *p, int32_t index)
     prog_emit(p, 0x85, 0, 0, 0, 12);
 }
 
+/* The program (no memory) gives the same r0 on the interpreter and the
+ * JIT; frees it. `label` names the case in a failure. */
+static void agree_without_memory(struct test_ctx *t, struct prog *p, unsigned opts, int label)
+{
+    uint8_t mi[8], mj[8];
+    struct jt_result r;
+    char err[256];
+    int rc = jt_run_both(p, opts, mi, mj, 0, &r, err, sizeof err);
+    prog_free(p);
+    if (rc)
+        test_fail(t, __FILE__, __LINE__, "case %d: %s", label, err);
+    if (r.r_jit != r.r_interp)
+        test_fail(t, __FILE__, __LINE__, "case %d: jit 0x%" PRIx64 " != interp 0x%" PRIx64, label,
+                  r.r_jit, r.r_interp);
+}
+
+/* Callee frames: a bpf-to-bpf callee saves only the r6-r9 it writes and
+ * sets up its eBPF frame only if it uses r10. Every shape (which of r6-r9 it
+ * writes x uses its stack x calls a helper), with full frames too
+ * (EBPF_JIT_NO_PEEPHOLE): the caller's r6-r9 and stack must survive, the
+ * callee's stack must be its own, and helpers, called directly or through
+ * callx, must see rsp 16-byte aligned (helper 4 returns the misalignment,
+ * folded into r0 above bit 32). */
+TEST(jit_callee_saves_only_what_it_uses)
+{
+    for (unsigned shape = 0; shape < 64; shape++) {
+        unsigned mask = shape & 15;
+        bool stack = shape & 16, helper = shape & 32;
+        for (unsigned opts = 0; opts <= EBPF_JIT_NO_PEEPHOLE; opts += EBPF_JIT_NO_PEEPHOLE) {
+            struct prog p = {0};
+            for (uint8_t k = 6; k <= 9; k++)
+                prog_lddw(&p, k, 0x1111111111111111ULL * k);
+            prog_lddw(&p, 1, 0xc0ffee0000000000ULL);
+            prog_emit(&p, 0x7b, 10, 1, -8, 0); /* the caller's canary */
+            prog_emit(&p, 0xb7, 1, 0, 0, 1234567);
+            uint32_t call_at = p.n;
+            prog_emit(&p, 0x85, 0, 1, 0, 0); /* call f, fixed below */
+            for (uint8_t k = 6; k <= 9; k++) {
+                prog_emit(&p, 0xbf, 2, k, 0, 0);
+                prog_emit(&p, 0x27, 2, 0, 0, 2 * k + 1);
+                prog_emit(&p, 0xaf, 0, 2, 0, 0); /* r0 ^= rk * (2k+1) */
+            }
+            prog_emit(&p, 0x79, 2, 10, -8, 0);
+            prog_emit(&p, 0xaf, 0, 2, 0, 0);
+            prog_emit(&p, 0x95, 0, 0, 0, 0);
+            p.v[call_at].imm = (int32_t)(p.n - call_at - 1);
+            /* f(r1) */
+            for (uint8_t k = 6; k <= 9; k++) {
+                if (!(mask & (1u << (k - 6))))
+                    continue;
+                prog_emit(&p, 0xbf, k, 1, 0, 0);
+                prog_emit(&p, 0x27, k, 0, 0, k + 11);
+            }
+            if (stack) {
+                prog_emit(&p, 0x7b, 10, 1, -8, 0); /* its own frame, not the caller's */
+                prog_emit(&p, 0x07, 1, 0, 0, 1);
+                prog_emit(&p, 0x79, 1, 10, -8, 0);
+            }
+            prog_emit(&p, 0xb7, 0, 0, 0, 0);
+            if (helper) {
+                prog_emit(&p, 0xbf, 2, 1, 0, 0);
+                if (shape & 1) { /* through a register: callx */
+                    prog_emit(&p, 0xb7, 3, 0, 0, 4);
+                    prog_emit(&p, 0x8d, 3, 0, 0, 0);
+                } else {
+                    prog_emit(&p, 0x85, 0, 0, 0, 4);
+                }
+                prog_emit(&p, 0x67, 0, 0, 0, 32);
+                prog_emit(&p, 0xbf, 1, 2, 0, 0);
+            }
+            prog_emit(&p, 0x0f, 0, 1, 0, 0);
+            for (uint8_t k = 6; k <= 9; k++)
+                if (mask & (1u << (k - 6)))
+                    prog_emit(&p, 0x0f, 0, k, 0, 0);
+            prog_emit(&p, 0x95, 0, 0, 0, 0);
+            agree_without_memory(t, &p, opts, (int)shape);
+        }
+    }
+}
+
 TEST(jit_tail_calls)
 {
     struct tail_ctx c = {0};
@@ -782,6 +1203,36 @@ TEST(jit_jump_sizing_boundaries)
         prog_free(&p);
         CHECK_EQ(rc, 0);
         CHECK_EQ(r, 3);
+    }
+}
+
+/* Loop heads are padded to 16 bytes, so a jump that shrinks to rel8 can be
+ * offset by padding that grows: the layout must converge to one whose every
+ * displacement is right (converge compares the whole layout, not the
+ * length; with a length-only check test_jit_diff's random programs crash).
+ * Nested loops whose bodies straddle the rel8 range, with forward jumps
+ * over the padded heads, against the interpreter. */
+TEST(jit_loop_alignment_layouts)
+{
+    for (int n = 0; n < 48; n++) {
+        struct prog p = {0};
+        prog_emit(&p, 0xb7, 0, 0, 0, 0);
+        prog_emit(&p, 0xb7, 1, 0, 0, 3);
+        uint32_t outer = p.n;
+        prog_emit(&p, 0xb7, 2, 0, 0, 2);
+        uint32_t inner = p.n;
+        prog_emit(&p, 0x55, 0, 0, (int16_t)(n / 2 + 1), 12345); /* forward over part of it */
+        for (int k = 0; k < n / 2; k++)
+            prog_emit(&p, (k + n) % 3 ? 0x07 : 0x0f, 0, k % 3 ? 0 : 2, 0, 100000 + k);
+        prog_emit(&p, 0x07, 0, 0, 0, 1);
+        prog_emit(&p, 0x17, 2, 0, 0, 1);
+        prog_emit(&p, 0x55, 2, 0, (int16_t)((int)inner - (int)p.n - 1), 0);
+        for (int k = 0; k < n % 7 + n / 3; k++)
+            prog_emit(&p, 0x27, 0, 0, 0, k % 2 ? 3 : 1000003);
+        prog_emit(&p, 0x17, 1, 0, 0, 1);
+        prog_emit(&p, 0x55, 1, 0, (int16_t)((int)outer - (int)p.n - 1), 0);
+        prog_emit(&p, 0x95, 0, 0, 0, 0);
+        agree_without_memory(t, &p, 0, n);
     }
 }
 

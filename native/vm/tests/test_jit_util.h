@@ -14,7 +14,7 @@
 #include "vm/vm_internal.h"
 #include "vm/x86_emit.h"
 
-/* helpers registered in every test VM (ids 1..3) */
+/* helpers registered in every test VM (ids 1..4) */
 static uint64_t jt_helper_mix(uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t e)
 {
     return (a * 0x9e3779b97f4a7c15ULL) ^ (b + 0x1234567) ^ (c << 7) ^ (d >> 3) ^ (e * 31);
@@ -29,6 +29,15 @@ static uint64_t jt_helper_const(uint64_t a, uint64_t b, uint64_t c, uint64_t d, 
     return 0x0123456789abcdefULL;
 }
 
+/* 0 when the JIT called it with rsp 16-byte aligned, as the ABI requires
+ * (the frame address is rsp after `push rbp`) */
+static __attribute__((noinline)) uint64_t jt_helper_misalign(uint64_t a, uint64_t b, uint64_t c,
+                                                             uint64_t d, uint64_t e)
+{
+    (void)a, (void)b, (void)c, (void)d, (void)e;
+    return (uintptr_t)__builtin_frame_address(0) & 15;
+}
+
 static struct ebpf_vm *jt_vm(const struct prog *p, char *err, size_t errlen)
 {
     struct ebpf_vm *vm = ebpf_vm_create();
@@ -39,6 +48,7 @@ static struct ebpf_vm *jt_vm(const struct prog *p, char *err, size_t errlen)
     ebpf_vm_register_helper(vm, 1, "mix", jt_helper_mix);
     ebpf_vm_register_helper(vm, 2, "sum", jt_helper_sum);
     ebpf_vm_register_helper(vm, 3, "const", jt_helper_const);
+    ebpf_vm_register_helper(vm, 4, "misalign", jt_helper_misalign);
     int rc = ebpf_vm_load(vm, p->v, p->n * sizeof *p->v);
     if (rc) {
         snprintf(err, errlen, "load failed: %d %s", rc, ebpf_vm_error(vm));
