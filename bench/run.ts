@@ -15,6 +15,10 @@ const benches: Record<string, { what: string; cmd: string[] }> = {
     what: "map helpers: bpftime vs the kernel (BPF_PROG_TEST_RUN)",
     cmd: ["sh", join(here, "maps/run.sh")],
   },
+  "maps-scale": {
+    what: "hash and LRU map operations at 1k, 100k, 1M entries: bpftime vs the kernel (BPF_PROG_TEST_RUN)",
+    cmd: ["sh", join(here, "maps-scale/run.sh")],
+  },
   uprobe: {
     what: "uprobes: ns per call, bpftime (jump and trap paths) vs kernel uprobes",
     cmd: ["sh", join(here, "uprobe/run.sh")],
@@ -30,6 +34,10 @@ const benches: Record<string, { what: string; cmd: string[] }> = {
   nginx: {
     what: "nginx: requests/s with no module, a native C filter, bpftime",
     cmd: [process.execPath, join(here, "nginx/run.ts")],
+  },
+  "nginx-links": {
+    what: "nginx: requests/s and worker CPU per request with 1, 10 and 100 bpftime links on one target",
+    cmd: [process.execPath, join(here, "nginx/run.ts"), "--links", "1,10,100", "--no-native"],
   },
   verifier: {
     what: "verifier: processed instructions and time, ours beside the kernel's verifier",
