@@ -19,6 +19,10 @@ const benches: Record<string, { what: string; cmd: string[] }> = {
     what: "hash and LRU map operations at 1k, 100k, 1M entries: bpftime vs the kernel (BPF_PROG_TEST_RUN)",
     cmd: ["sh", join(here, "maps-scale/run.sh")],
   },
+  ringbuf: {
+    what: "ringbuf records/s with 1 and 4 producer processes: bpftime vs the kernel's ringbuf (one libbpf app)",
+    cmd: ["sh", join(here, "ringbuf/run.sh")],
+  },
   uprobe: {
     what: "uprobes: ns per call, bpftime (jump and trap paths) vs kernel uprobes",
     cmd: ["sh", join(here, "uprobe/run.sh")],

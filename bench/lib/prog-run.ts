@@ -42,7 +42,7 @@ export function scratch(tag: string) {
   writeFileSync(pkt, new Uint8Array(64));
   process.on("exit", () => {
     for (const r of regions)
-      spawnSync("bun", [cliEntry, "shm", "remove", "--shm", r], { stdio: "ignore" });
+      spawnSync(process.execPath, [cliEntry, "shm", "remove", "--shm", r], { stdio: "ignore" });
     rmSync(pinDir, { recursive: true, force: true });
     rmSync(pkt, { force: true });
   });
@@ -54,7 +54,15 @@ export function scratch(tag: string) {
       const full = `bench-${tag}-${process.pid}-${name}`;
       regions.push(full);
       sh(
-        ["bun", cliEntry, "shm", "create", "--shm", full, ...(size ? ["--size", size] : [])],
+        [
+          process.execPath,
+          cliEntry,
+          "shm",
+          "create",
+          "--shm",
+          full,
+          ...(size ? ["--size", size] : []),
+        ],
         `bpftime shm create ${full}`,
       );
       return full;
@@ -70,7 +78,7 @@ export function scratch(tag: string) {
 /** `bpftime load OBJ` into a region: program name -> id. */
 export function loadBpftime(region: string, obj: string): Map<string, number> {
   const out = JSON.parse(
-    sh(["bun", cliEntry, "load", obj, "--shm", region, "--json"], `bpftime load ${obj}`),
+    sh([process.execPath, cliEntry, "load", obj, "--shm", region, "--json"], `bpftime load ${obj}`),
   ) as { programs: Array<{ id: number; name: string }> };
   return new Map(out.programs.map((p) => [p.name, p.id]));
 }
