@@ -93,7 +93,7 @@ export function runBpftime(
 ): number {
   const out = sh(
     [
-      "bun",
+      process.execPath,
       cliEntry,
       "run",
       String(id),
