@@ -47,6 +47,10 @@ const benches: Record<string, { what: string; cmd: string[] }> = {
     what: "verifier: processed instructions and time, ours beside the kernel's verifier",
     cmd: [process.execPath, join(here, "verifier/run.ts")],
   },
+  "big-program": {
+    what: "a generated 10k- and 100k-instruction program: our verify + JIT time beside the kernel's load",
+    cmd: [process.execPath, join(here, "big-program/run.ts")],
+  },
   "verifier-soundness": {
     what: "verifier soundness: millions of ALU ops against the VM, random programs on a reference interpreter (exits non-zero when unsound)",
     cmd: [process.execPath, join(here, "verifier-soundness/run.ts")],
