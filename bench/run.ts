@@ -39,6 +39,10 @@ const benches: Record<string, { what: string; cmd: string[] }> = {
     what: "nginx: requests/s with no module, a native C filter, bpftime",
     cmd: [process.execPath, join(here, "nginx/run.ts")],
   },
+  "nginx-call": {
+    what: "nginx: CPU ns the module's call adds per request (prefix filter, full example with and without a consumer)",
+    cmd: [process.execPath, join(here, "nginx/call.ts")],
+  },
   "nginx-links": {
     what: "nginx: requests/s and worker CPU per request with 1, 10 and 100 bpftime links on one target",
     cmd: [process.execPath, join(here, "nginx/run.ts"), "--links", "1,10,100", "--no-native"],
