@@ -33,7 +33,10 @@
 //
 //   bun bench/nginx/run.ts [--rounds 5] [--duration 5] [--connections 32] [--threads 1]
 //                          [--path /aaaa/index.html] [--object FILE.o] [--links 1[,10,...]]
-//                          [--cycles-reps 3] [--no-native] [--json]
+//                          [--cycles-reps 3] [--no-native] [--events MAP] [--json]
+//
+// `--events MAP` runs `bpftime events MAP` for each bpftime column while it
+// is measured (e.g. `--object examples/build/url_filter.bpf.o --events events`).
 //
 // Never part of `bun test`. Needs nginx, nginx-dev and wrk; the bpftime
 // column also needs the CLI's `load` and `attach` commands and is skipped
@@ -63,6 +66,7 @@ const { values: opt } = parseArgs({
     path: { type: "string", default: `${PREFIX}/index.html` },
     object: { type: "string" },
     links: { type: "string", default: "1" },
+    events: { type: "string" },
     "cycles-reps": { type: "string", default: "3" },
     "no-native": { type: "boolean", default: false },
     json: { type: "boolean", default: false },
@@ -218,6 +222,23 @@ function setUpBpftime(links: number): Config | { skip: string } {
       return {
         skip: `\`bpftime attach ${id} nginx --prefix ${PREFIX}\` failed (${why(attach)})`,
       };
+  }
+  if (opt.events) {
+    // A consumer following the program's ringbuf, as a user would run
+    // `bpftime events MAP`; on wrk's CPU (without one the ring fills and
+    // every later event is dropped, which costs less than delivering it).
+    const ev = spawn(
+      pin ? "taskset" : process.execPath,
+      [
+        ...(pin ? ["-c", String(wrkCpu), process.execPath] : []),
+        cliEntry,
+        "events",
+        opt.events,
+        "--json",
+      ],
+      { env: { ...process.env, ...env }, stdio: ["ignore", "ignore", "inherit"], detached: true },
+    );
+    children.push(ev);
   }
   const name = linkCounts.length > 1 || links > 1 ? `bpftime x${links}` : "bpftime";
   console.log(`${name} column: ${obj}, ${links} link(s) to one nginx target`);
