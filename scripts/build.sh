@@ -12,7 +12,7 @@ make -s -C examples >&2
 bash nginx/build.sh >/dev/null
 
 out=dist/bpftime
-if [[ -x $out ]] && [[ -z $(find src native/build package.json package-lock.json -newer "$out" \( -name '*.ts' -o -name '*.so' -o -name '*.json' -o -name '*.def' -o -name '*.h' \) -print -quit 2>/dev/null) ]] \
+if [[ -x $out ]] && [[ -z $(find src native/build package.json package-lock.json -newer "$out" \( -name '*.ts' -o -name '*.so' -o -name '*.json' -o -name '*.def' -o -name '*.h' -o -name '*.html' -o -name '*.css' \) -print -quit 2>/dev/null) ]] \
    && [[ -z $(find native -newer "$out" -name '*.def' -print -quit) ]]; then
   exit 0
 fi

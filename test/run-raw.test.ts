@@ -115,6 +115,45 @@ describe("bpftime run --raw", () => {
     expect(help).toMatch(/interpreter, which checks every\s+memory access; the JIT does not/);
   });
 
+  test("callx with no helper behind its register fails the call, not the host, on both engines", () => {
+    // r1 = -1; r2 = 5; callx r2; exit — raw runs register no helpers, so the
+    // call returns -ENOENT; then r0 = 2 after it, the conformance suites' shape
+    const callx = Uint8Array.from([
+      ...[0xb7, 0x01, 0, 0, 0xff, 0xff, 0xff, 0xff],
+      ...[0xb7, 0x02, 0, 0, 5, 0, 0, 0],
+      ...[0x8d, 0x02, 0, 0, 0, 0, 0, 0],
+      ...[0x95, 0, 0, 0, 0, 0, 0, 0],
+    ]);
+    const thenTwo = Uint8Array.from([
+      ...callx.slice(0, 24),
+      0xb7,
+      0,
+      0,
+      0,
+      2,
+      0,
+      0,
+      0,
+      ...callx.slice(24),
+    ]);
+    for (const engine of [
+      ["--engine", "interp"],
+      ["--engine", "jit", "--unverified"],
+    ]) {
+      const r = cli(["run", "--raw", file(callx), ...engine, "--json"]);
+      expect(r.stderr).toBe("");
+      expect(JSON.parse(r.stdout).returnValue).toBe("0xfffffffffffffffe"); // -ENOENT
+      const two = cli(["run", "--raw", file(thenTwo), ...engine, "--json"]);
+      expect(JSON.parse(two.stdout).returnValue).toBe("0x2");
+    }
+    // reserved fields set: refused at load, naming the instruction
+    const bad = Uint8Array.from(callx);
+    bad[16 + 4] = 1; // imm of the callx
+    const r = cli(["run", "--raw", file(bad), "--engine", "interp"]);
+    expect(r.code).toBe(5);
+    expect(r.stderr).toMatch(/^bpftime: instruction 2: callx r2 has reserved fields set.*\n$/);
+  });
+
   test("malformed bytecode is refused at load with the instruction index", () => {
     const badOpcode = Uint8Array.from([0xb7, 0, 0, 0, 1, 0, 0, 0, 0xff, 0, 0, 0, 0, 0, 0, 0]);
     const r = cli(["run", "--raw", file(badOpcode), "--engine", "interp"]);

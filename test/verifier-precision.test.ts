@@ -32,6 +32,16 @@ const RANDOM = `
   call 7
   r6 = r0`;
 
+/** r7 = the u64 at fp-16, used as an offset into a map value (the LOOKUP's) */
+const USE_FP16 = `
+      ${LOOKUP}
+      r7 = *(u64 *)(r10 - 16)
+      r0 += r7
+      r1 = *(u64 *)(r0 + 0)
+    out:
+      r0 = 0
+      exit`;
+
 interface Case {
   name: string;
   /** the program with BAD as the unsafe value (SAFE replaces it in the twin) */
@@ -134,13 +144,25 @@ const CASES: Case[] = [
     join:
       *(u64 *)(r10 - 16) = r8
       r8 = 0
-      ${LOOKUP}
-      r7 = *(u64 *)(r10 - 16)
-      r0 += r7
-      r1 = *(u64 *)(r0 + 0)
-    out:
-      r0 = 0
-      exit`,
+      ${USE_FP16}`,
+    bad: 12,
+    safe: 8,
+  },
+  {
+    // a zero stored from a register is a spill (as the kernel's), not "zero
+    // bytes": its precision is tracked like any spilled scalar's
+    name: "a zero stored from a register to the stack on one path",
+    asm: `${RANDOM}
+      if r6 > 10 goto safe
+      r8 = BAD
+      *(u64 *)(r10 - 16) = r8
+      goto join
+    safe:
+      r8 = 0
+      *(u64 *)(r10 - 16) = r8
+    join:
+      r8 = 0
+      ${USE_FP16}`,
     bad: 12,
     safe: 8,
   },
@@ -225,13 +247,7 @@ const CASES: Case[] = [
       r1 += -16
       r2 = r6
       call local store
-      ${LOOKUP}
-      r7 = *(u64 *)(r10 - 16)
-      r0 += r7
-      r1 = *(u64 *)(r0 + 0)
-    out:
-      r0 = 0
-      exit
+      ${USE_FP16}
     store:
       if r2 > 10 goto safe
       r3 = BAD

@@ -3,11 +3,12 @@
 // benchmark: it exits non-zero on the first unsound operation and prints the
 // seed that replays it (BPFTIME_FUZZ_SEED=n bun test src/verifier/soundness).
 //
-//   bun bench/verifier-soundness/run.ts [--ops=2000000] [--seed=n] [--programs=2000]
+//   bun bench/verifier-soundness/run.ts [--ops=2000000] [--seed=n] [--programs=2000] [--rodata=20000]
 
 import type { Engine } from "../../src/native/index.ts";
 import { fuzz, fuzzOps } from "../../src/verifier/soundness/domain-fuzz.ts";
 import { programFuzz } from "../../src/verifier/soundness/program-fuzz.ts";
+import { rodataFuzz } from "../../src/verifier/soundness/rodata-fuzz.ts";
 
 const args = new Map<string, string>();
 for (const a of process.argv.slice(2)) {
@@ -44,4 +45,11 @@ console.log(
   `programs: ${p.generated} generated, ${p.accepted} accepted by the verifier, ${p.steps} instructions run by the reference interpreter, ${p.failures.length ? "UNSOUND" : "no access outside what the program may touch"}`,
 );
 for (const f of p.failures) console.log(`  ${f}`);
-process.exit(failures.length || p.failures.length ? 1 : 0);
+
+const rodataCases = Number(args.get("rodata") ?? 20000);
+const ro = rodataFuzz({ seed: seed0, cases: rodataCases, engines });
+console.log(
+  `rodata: ${ro.checked} loads from frozen read-only maps, ${ro.failures.length ? "UNSOUND" : "the verifier's constant is the VM's value in every one"}`,
+);
+for (const f of ro.failures) console.log(`  ${f}`);
+process.exit(failures.length || p.failures.length || ro.failures.length ? 1 : 0);

@@ -98,6 +98,45 @@ static int size_class(uint64_t need)
     return s;
 }
 
+/* The free lists and the bump pointer live in the region, which any process
+ * that maps it can scribble on: every link is checked before it is followed
+ * (a block of the list's class, marked free, inside the heap below the bump
+ * pointer), and a damaged list is dropped from the damaged link on. Its
+ * blocks stay unused until the region is recreated; nothing outside the
+ * heap is ever written. */
+static bool bump_ok(const struct bpftime_region *r, const struct shm_header *h)
+{
+    return h->bump >= r->heap_off && h->bump <= r->heap_end;
+}
+
+static bool free_block_ok(const struct bpftime_region *r, const struct shm_header *h, uint64_t b,
+                          uint32_t cls)
+{
+    uint64_t top = bump_ok(r, h) ? h->bump : r->heap_end; /* free blocks lie below it */
+    if (b % 16 != 0 || b < r->heap_off || b >= top || top - b < sizeof(struct shm_block))
+        return false;
+    const struct shm_block *blk = rt_ptr(r, b);
+    if (blk->magic != SHM_BLOCK_MAGIC || blk->cls != cls || blk->free_mark != SHM_BLOCK_FREE ||
+        blk->size > top - b)
+        return false;
+    if (cls == SHM_BLOCK_LARGE)
+        return b % SHM_PAGE == 0 && blk->size >= 2 * SHM_PAGE && blk->size % SHM_PAGE == 0;
+    return blk->size == 1ull << cls;
+}
+
+static void drop_damaged_list(const struct bpftime_region *r, uint64_t *link, uint32_t cls)
+{
+    char what[32];
+    if (cls == SHM_BLOCK_LARGE)
+        snprintf(what, sizeof what, "large blocks");
+    else
+        snprintf(what, sizeof what, "%llu-byte blocks", 1ull << cls);
+    BPFTIME_ERROR("runtime: region %s: the free list of %s is damaged at offset 0x%llx; dropped "
+                  "from there (those blocks stay unused until the region is recreated)",
+                  r->name, what, (unsigned long long)*link);
+    *link = 0;
+}
+
 uint64_t shm_alloc(struct bpftime_region *r, uint64_t size)
 {
     return shm_alloc_ex(r, size, false);
@@ -115,10 +154,14 @@ uint64_t shm_alloc_ex(struct bpftime_region *r, uint64_t size, bool page_aligned
         int cls = size_class(need);
         uint64_t bsize = 1ull << cls;
         uint64_t b = h->small_free[cls];
+        if (b && !free_block_ok(r, h, b, (uint32_t)cls)) {
+            drop_damaged_list(r, &h->small_free[cls], (uint32_t)cls);
+            b = 0;
+        }
         if (b) {
             struct shm_block *blk = rt_ptr(r, b);
             h->small_free[cls] = blk->next;
-        } else if (h->bump + bsize <= h->heap_end) {
+        } else if (bump_ok(r, h) && bsize <= r->heap_end - h->bump) {
             b = h->bump;
             h->bump += bsize;
         }
@@ -136,7 +179,13 @@ uint64_t shm_alloc_ex(struct bpftime_region *r, uint64_t size, bool page_aligned
          * Free large payloads are hole-punched, so they read as zero. */
         uint64_t bsize = SHM_PAGE + ((size + SHM_PAGE - 1) & ~(uint64_t)(SHM_PAGE - 1));
         uint64_t *pp = &h->large_free, b;
+        uint64_t steps = (r->heap_end - r->heap_off) / (2 * SHM_PAGE) + 1; /* more: a cycle */
         while ((b = *pp) != 0) {
+            if (steps-- == 0 || !free_block_ok(r, h, b, SHM_BLOCK_LARGE)) {
+                drop_damaged_list(r, pp, SHM_BLOCK_LARGE);
+                b = 0;
+                break;
+            }
             struct shm_block *blk = rt_ptr(r, b);
             if (blk->size >= bsize) {
                 *pp = blk->next;
@@ -147,6 +196,7 @@ uint64_t shm_alloc_ex(struct bpftime_region *r, uint64_t size, bool page_aligned
                     rb->magic = SHM_BLOCK_MAGIC;
                     rb->cls = SHM_BLOCK_LARGE;
                     rb->size = blk->size - bsize;
+                    rb->free_mark = SHM_BLOCK_FREE;
                     rb->next = h->large_free;
                     h->large_free = rest;
                     blk->size = bsize;
@@ -155,9 +205,9 @@ uint64_t shm_alloc_ex(struct bpftime_region *r, uint64_t size, bool page_aligned
             }
             pp = &blk->next;
         }
-        if (!b) {
+        if (!b && bump_ok(r, h)) {
             uint64_t start = (h->bump + SHM_PAGE - 1) & ~(uint64_t)(SHM_PAGE - 1);
-            if (start + bsize <= h->heap_end && start + bsize > start) {
+            if (start <= r->heap_end && bsize <= r->heap_end - start) {
                 /* the skipped tail before the page boundary is simply lost;
                  * small blocks are at most 32 KiB so this is bounded */
                 b = start;
@@ -171,6 +221,7 @@ uint64_t shm_alloc_ex(struct bpftime_region *r, uint64_t size, bool page_aligned
             blk->magic = SHM_BLOCK_MAGIC;
             blk->cls = SHM_BLOCK_LARGE;
             blk->next = 0;
+            blk->free_mark = 0;
             h->heap_used += blk->size;
             result = b + SHM_PAGE;
         }
@@ -206,9 +257,11 @@ void shm_free(struct bpftime_region *r, uint64_t off)
     blk = rt_ptr(r, b);
     bool sane =
         blk->cls == SHM_BLOCK_LARGE ? blk->size >= 2 * SHM_PAGE : blk->cls <= SHM_SMALL_MAX_SHIFT;
-    if (blk->magic != SHM_BLOCK_MAGIC || !sane || !rt_heap_span(r, b, blk->size)) {
-        BPFTIME_ERROR("runtime: shm_free of offset 0x%llx: not an allocated block",
-                      (unsigned long long)off);
+    if (blk->magic != SHM_BLOCK_MAGIC || !sane || !rt_heap_span(r, b, blk->size) ||
+        blk->free_mark == SHM_BLOCK_FREE) {
+        BPFTIME_ERROR("runtime: shm_free of offset 0x%llx: not an allocated block%s",
+                      (unsigned long long)off,
+                      blk->free_mark == SHM_BLOCK_FREE ? " (already free)" : "");
         return;
     }
     shm_lock(&h->alloc_lock);
@@ -219,8 +272,13 @@ void shm_free(struct bpftime_region *r, uint64_t off)
          * different sizes do not fragment the heap */
         for (bool merged = true; merged;) {
             merged = false;
+            uint64_t steps = (r->heap_end - r->heap_off) / (2 * SHM_PAGE) + 1;
             for (uint64_t *pp = &h->large_free; *pp;) {
                 uint64_t f = *pp;
+                if (steps-- == 0 || !free_block_ok(r, h, f, SHM_BLOCK_LARGE)) {
+                    drop_damaged_list(r, pp, SHM_BLOCK_LARGE);
+                    break;
+                }
                 struct shm_block *fb = rt_ptr(r, f);
                 if (f + fb->size == b || b + size == f) {
                     *pp = fb->next;
@@ -244,10 +302,12 @@ void shm_free(struct bpftime_region *r, uint64_t off)
             blk->magic = SHM_BLOCK_MAGIC;
             blk->cls = SHM_BLOCK_LARGE;
             blk->size = size;
+            blk->free_mark = SHM_BLOCK_FREE;
             blk->next = h->large_free;
             h->large_free = b;
         }
     } else {
+        blk->free_mark = SHM_BLOCK_FREE;
         blk->next = h->small_free[blk->cls];
         h->small_free[blk->cls] = b;
     }
@@ -487,6 +547,7 @@ int bpftime_region_create(const char *name, uint64_t size, struct bpftime_region
                                  (unsigned long long)size);
     }
     heap_init(h, heap_off, size);
+    adopt_layout(r, h); /* the allocator checks offsets against this copy */
     uint64_t trace = shm_alloc_ex(r, rb_core_size(SHM_TRACE_RING_SIZE), true);
     rb_core_init(rt_ptr(r, trace), SHM_TRACE_RING_SIZE, NULL);
     h->trace_off = trace;

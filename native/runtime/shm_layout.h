@@ -53,6 +53,7 @@
 #define SHM_NUM_CLASSES (SHM_SMALL_MAX_SHIFT + 1)
 #define SHM_BLOCK_MAGIC 0xb10cb10cu
 #define SHM_BLOCK_LARGE 0xffffffffu
+#define SHM_BLOCK_FREE 0xf4eeb10cf4eeb10cull /* free_mark of a block on a free list */
 
 typedef struct {
     pthread_mutex_t m; /* process-shared, robust */
@@ -60,10 +61,10 @@ typedef struct {
 
 struct shm_block {
     uint32_t magic;
-    uint32_t cls;  /* size class shift, or SHM_BLOCK_LARGE */
-    uint64_t size; /* whole block size (large: header page + payload) */
-    uint64_t next; /* free list link (offset of next free block) while free */
-    uint64_t pad;
+    uint32_t cls;       /* size class shift, or SHM_BLOCK_LARGE */
+    uint64_t size;      /* whole block size (large: header page + payload) */
+    uint64_t next;      /* free list link (offset of next free block) while free */
+    uint64_t free_mark; /* SHM_BLOCK_FREE while on a free list, else 0 */
 };
 _Static_assert(sizeof(struct shm_block) == 32, "block header size");
 #define SHM_SMALL_HDR 16u /* payload of small blocks starts 16 bytes in */

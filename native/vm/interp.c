@@ -112,7 +112,7 @@ int ebpf_vm_exec(struct ebpf_vm *vm, void *mem, size_t mem_len, uint64_t *ret)
         JMP_OPS(0x10, jeq), JMP_OPS(0x20, jgt), JMP_OPS(0x30, jge), JMP_OPS(0x40, jset),
         JMP_OPS(0x50, jne), JMP_OPS(0x60, jsgt), JMP_OPS(0x70, jsge), JMP_OPS(0xa0, jlt),
         JMP_OPS(0xb0, jle), JMP_OPS(0xc0, jslt), JMP_OPS(0xd0, jsle),
-        [0x05] = &&ja, [0x06] = &&ja32, [0x85] = &&call, [0x95] = &&exit,
+        [0x05] = &&ja, [0x06] = &&ja32, [0x85] = &&call, [0x8d] = &&callx, [0x95] = &&exit,
         /* loads and stores */
         [0x18] = &&lddw,
         [0x61] = &&ldxw, [0x69] = &&ldxh, [0x71] = &&ldxb, [0x79] = &&ldxdw,
@@ -422,6 +422,18 @@ call:
         reg[0] = fn(reg[1], reg[2], reg[3], reg[4], reg[5]);
     }
     NEXT();
+
+callx : {
+    /* callx dst: call the helper whose id dst holds (the conformance suites'
+     * meaning). An id naming no registered helper runs nothing and gives
+     * r0 = -ENOENT, as the JIT does: a failed call, never a jump into the
+     * unknown. The tail call is only reachable through `call 12`. */
+    uint64_t id = DST;
+    ebpf_helper_fn fn =
+        id < EBPF_MAX_HELPERS && id != EBPF_HELPER_TAIL_CALL ? cur->helpers[id] : NULL;
+    reg[0] = fn ? fn(reg[1], reg[2], reg[3], reg[4], reg[5]) : (uint64_t)(int64_t)-ENOENT;
+    NEXT();
+}
 
 tail_call : {
     /* bpf_tail_call(ctx, map, index): on success the target program runs

@@ -941,6 +941,29 @@ static int emit_call(struct jit *j, uint32_t i)
     return 0;
 }
 
+/* callx dst: r0 = helpers[dst](r1..r5) when dst names a registered helper
+ * (not the tail call), else r0 = -ENOENT without a call, as the interpreter.
+ * The table is read at run time: r9 (scratch) holds the id, r11 the table. */
+static void emit_callx(struct jit *j, const struct ebpf_inst *in)
+{
+    mov_rr(j, true, R9, xreg(in->dst));
+    alu_ri(j, true, 7, R9, EBPF_MAX_HELPERS); /* cmp r9, max */
+    size_t out_of_range = fwd_jcc(j, CC_AE);
+    alu_ri(j, true, 7, R9, EBPF_HELPER_TAIL_CALL);
+    size_t tail = fwd_jcc(j, CC_E);
+    mov_imm64(j, R11, (uintptr_t)j->vm->helpers);
+    emit_op_sib(j, W, 0x8B, 1, RAX, R11, R9, 3, 0); /* mov rax, [r11 + r9*8] */
+    emit_op(j, W, 0x85, 1, RAX, RAX, 0);
+    size_t none = fwd_jcc(j, CC_E);
+    emit2(j, 0xFF, 0xD0); /* call rax */
+    size_t done = fwd_jcc(j, -1);
+    fwd_label(j, out_of_range);
+    fwd_label(j, tail);
+    fwd_label(j, none);
+    mov_imm64(j, RAX, (uint64_t)(int64_t)-ENOENT);
+    fwd_label(j, done);
+}
+
 static int emit_mem(struct jit *j, uint32_t i)
 {
     const struct ebpf_inst *in = &j->insts[i];
@@ -1069,6 +1092,8 @@ static int emit_pass(struct jit *j)
         case 6:
             if (in->opcode == 0x85)
                 rc = emit_call(j, i);
+            else if (in->opcode == 0x8d)
+                emit_callx(j, in);
             else if (in->opcode == 0x95)
                 emit_epilogue(j);
             else

@@ -103,7 +103,9 @@ void ebpf_insn_format(const struct ebpf_inst *insts, uint32_t num_insts, uint32_
             else
                 snprintf(buf, len, "ja %+d", in->off);
         } else if (OPF(op) == 0x80) {
-            if (in->src == 1)
+            if (x)
+                snprintf(buf, len, "callx r%u", in->dst);
+            else if (in->src == 1)
                 snprintf(buf, len, "call local %+d", in->imm);
             else
                 snprintf(buf, len, "call %d", in->imm);
@@ -199,8 +201,17 @@ static int check_insn(struct ebpf_vm *vm, const struct ebpf_inst *in, uint32_t i
         if (o == 0x00 && x)
             goto unknown;
         if (o == 0x80) {
-            if (is32 || x)
+            if (is32)
                 goto unknown;
+            if (x) {
+                /* callx dst: the helper id is in dst at run time */
+                if (in->src != 0 || in->off != 0 || in->imm != 0)
+                    FAIL(-EINVAL,
+                         "instruction %u: callx r%u has reserved fields set (src %u, offset %d, "
+                         "imm %d; all must be 0)",
+                         i, in->dst, in->src, in->off, in->imm);
+                return 0;
+            }
             if (in->src == 0) {
                 uint32_t id = (uint32_t)in->imm;
                 if (id != EBPF_HELPER_TAIL_CALL && (id >= EBPF_MAX_HELPERS || !vm->helpers[id]))

@@ -3,12 +3,14 @@ import { DEFAULT_PORT } from "../server/index.ts";
 
 export const serveCommand: Command = {
   name: "serve",
-  summary: "serve the HTTP admin API (REST, server-sent events, /metrics, /docs)",
+  summary: "serve the web console and the HTTP admin API (REST, SSE, /metrics, /docs)",
   usage: "[--listen HOST:PORT] [--shm NAME] [--token-file PATH]",
   description:
     "Serve the CLI's operations over HTTP: /v1/programs, /v1/maps, /v1/links, /v1/targets,\n" +
     "/v1/instances, /v1/events/MAP (server-sent events), /v1/region, Prometheus /metrics,\n" +
-    "and the OpenAPI document with interactive docs at /docs.\n" +
+    "and the OpenAPI document with interactive docs at /docs. The web console at / shows the\n" +
+    "region live (programs, maps, links, instances, events, run-rate charts) and, with the\n" +
+    "token, loads, attaches, detaches, replaces and updates map entries.\n" +
     "Mutating routes and event streams need `Authorization: Bearer TOKEN` (or\n" +
     "?access_token=TOKEN). The token lives in --token-file (default\n" +
     "$XDG_CONFIG_HOME/bpftime/token, i.e. ~/.config/bpftime/token, mode 0600); the first\n" +
@@ -41,7 +43,9 @@ export const serveCommand: Command = {
       ...(str(p, "shm") !== undefined ? { shm: str(p, "shm")! } : {}),
       ...(str(p, "token-file") !== undefined ? { tokenFile: str(p, "token-file")! } : {}),
     });
-    console.log(`bpftime admin API for region ${s.region} at ${s.url} (docs: ${s.url}/docs)`);
+    console.log(
+      `bpftime admin API for region ${s.region} at ${s.url} (console: ${s.url}/, docs: ${s.url}/docs)`,
+    );
     if (s.token.created)
       console.log(`created bearer token file ${s.token.path} (shown this once):\n${s.token.value}`);
     else console.log(`bearer token: ${s.token.path}`);

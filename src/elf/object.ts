@@ -35,6 +35,7 @@ import {
   SHT_NOBITS,
   SHT_PROGBITS,
   STT_FUNC,
+  STB_LOCAL,
   STB_WEAK,
   STT_SECTION,
   badObject,
@@ -173,8 +174,13 @@ export interface ProgramSpec {
   btfFuncId?: number;
   /** "int handle(struct xdp_md *ctx)", when BTF says. */
   signature?: string;
-  /** Subprograms appended after the main function, in order, with their start slot. */
-  subprograms: { name: string; section: string; insn: number }[];
+  /**
+   * Subprograms appended after the main function, in order, with their start
+   * slot; `global`: a non-static function of default visibility, which the
+   * kernel verifies once from its BTF prototype (hidden ones count as static,
+   * as libbpf marks them).
+   */
+  subprograms: { name: string; section: string; insn: number; global: boolean }[];
   /** Map indexes (into ObjectSpec.maps) the program references. */
   mapRefs: number[];
   funcInfo: ProgramFuncInfo[];
@@ -952,9 +958,13 @@ class Loader {
       instructions,
       insnCount: total,
       license: this.license,
-      subprograms: order
-        .slice(1)
-        .map((f) => ({ name: f.name, section: f.section.name, insn: placed.get(f)! })),
+      subprograms: order.slice(1).map((f) => ({
+        name: f.name,
+        section: f.section.name,
+        insn: placed.get(f)!,
+        // STV_DEFAULT (0) or STV_PROTECTED (3): visible outside the object
+        global: f.symbol.bind !== STB_LOCAL && (f.symbol.other & 3) % 3 === 0,
+      })),
       mapRefs: [...mapRefs].sort((a, b) => a - b),
       funcInfo: [],
       lineInfo: [],

@@ -12,6 +12,7 @@ import {
   mapInfosOf,
   type VerifyResult,
 } from "../verifier/index.ts";
+import { contextSpec, globalFuncsOf } from "../verifier/index.ts";
 import { programKind } from "../attach/index.ts";
 import { Region } from "../native/index.ts";
 import { readObjectFile } from "./files.ts";
@@ -57,7 +58,13 @@ export function verifyProgram(
 ): VerifiedProgram {
   const kind = programKind(p);
   const result = verify(
-    { insts: p.instructions, type: kind.name, maps: mapInfosOf(spec.maps), lineInfo: p.lineInfo },
+    {
+      insts: p.instructions,
+      type: kind.name,
+      maps: mapInfosOf(spec.maps),
+      lineInfo: p.lineInfo,
+      globalFuncs: globalFuncsOf(p, spec.btf, contextSpec(kind.name).struct),
+    },
     opts,
   );
   if (!result.ok) {

@@ -1,6 +1,6 @@
 // The HTTP admin API: the CLI's operations (src/ops) as REST under /v1,
 // server-sent ringbuf events, Prometheus /metrics and the OpenAPI document
-// with interactive docs at /docs. One Elysia plugin per resource
+// with interactive docs at /docs, the web console at / (console.ts). One Elysia plugin per resource
 // (routes/*.ts); handlers only adapt HTTP to an operation: open the region,
 // call, return. Here: the guard (Host and bearer token, guard.ts), errors as
 // `{ error, message }` with the status from errors.ts, and bigints turned to
@@ -19,6 +19,8 @@ import { pinRoutes } from "./routes/pins.ts";
 import { linkRoutes } from "./routes/links.ts";
 import { regionRoutes } from "./routes/region.ts";
 import { eventRoutes } from "./routes/events.ts";
+import { histogramRoutes } from "./routes/histograms.ts";
+import { consoleRoutes } from "./console.ts";
 
 export interface AppOptions extends GuardOptions {
   /** Region name (default $BPFTIME_SHM or bpftime). */
@@ -50,7 +52,9 @@ export function createApp(o: AppOptions) {
     events,
   };
 
-  const app = new Elysia({ normalize: true })
+  // development: false — Bun serves the console's bundle as built, without
+  // its hot-reload client.
+  const app = new Elysia({ normalize: true, serve: { routes: consoleRoutes, development: false } })
     .use(docs())
     .use(guard(o))
     .onError(({ code, error, set, request }) => {
@@ -102,7 +106,8 @@ export function createApp(o: AppOptions) {
     .use(pinRoutes(ctx))
     .use(linkRoutes(ctx))
     .use(regionRoutes(ctx))
-    .use(eventRoutes(ctx));
+    .use(eventRoutes(ctx))
+    .use(histogramRoutes(ctx));
   return { app, events };
 }
 

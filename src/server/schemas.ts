@@ -113,6 +113,21 @@ export const MapDetailSchema = t.Object({
 
 export const Json = t.Unknown({ description: "decoded through the object's BTF, or hex bytes" });
 
+/** ?offset&limit of a page of entries. */
+export const PageQuery = t.Object({
+  offset: t.Optional(
+    t.Integer({ minimum: 0, default: 0, error: "offset must be an integer >= 0" }),
+  ),
+  limit: t.Optional(
+    t.Integer({
+      minimum: 1,
+      maximum: 10_000,
+      default: 100,
+      error: "limit must be an integer from 1 to 10000",
+    }),
+  ),
+});
+
 export const EntriesPageSchema = t.Object({
   entries: t.Array(t.Object({ key: Json, value: Json })),
   offset: t.Integer(),

@@ -12,6 +12,7 @@ import {
   Class,
   type Instruction,
   Mode,
+  OP_CALLX,
   Size,
   callTarget,
   classOf,
@@ -66,6 +67,12 @@ function badInsn(insn: Instruction): string | undefined {
     sizeOf(insn.opcode) !== Size.DW
   )
     return "legacy packet access (LD_ABS/LD_IND) is not supported";
+  // callx dst: a call of the helper whose id dst holds (verifier.ts proves it)
+  if (insn.opcode === OP_CALLX) {
+    if (insn.src !== 0 || insn.off !== 0 || insn.imm !== 0)
+      return `callx r${insn.dst}: reserved fields src, offset and imm must be 0`;
+    return undefined;
+  }
   return instructionProblem(insn);
 }
 
@@ -100,6 +107,7 @@ function useDef(insn: Instruction): [number, number] {
       return [R(insn.dst) | R(insn.src), 0];
     default: {
       if (isExit(insn)) return [R(0), 0];
+      if (insn.opcode === OP_CALLX) return [R(insn.dst) | 0x3e, 0x3f];
       if (isCall(insn)) {
         let use = 0x3e; // r1-r5
         if (!isLocalCall(insn)) {
@@ -256,7 +264,7 @@ export function checkCfg(slots: Slots): Cfg {
       prunePoint[target(insn, i)] = 1;
       if (isConditionalJump(insn) && i + 1 < n) prunePoint[i + 1] = 1;
     }
-    if (isCall(insn) && i + 1 < n) prunePoint[i + 1] = 1;
+    if ((isCall(insn) || insn.opcode === OP_CALLX) && i + 1 < n) prunePoint[i + 1] = 1;
   }
   return { subprogs, subprogOf, liveIn, prunePoint };
 }

@@ -15,6 +15,7 @@ export {
   type VerifyErrorInfo,
 } from "./verifier.ts";
 export { type SourceLine, sourceLineText } from "./source-lines.ts";
+export { type GlobalArg, type GlobalFunc, globalFuncsOf } from "./global-funcs.ts";
 export { disasmNames } from "./slots.ts";
 export {
   CONTEXTS,

@@ -19,6 +19,7 @@ import {
   Class,
   type Instruction,
   Mode,
+  OP_CALLX,
   classOf,
   isCall,
   isExit,
@@ -37,9 +38,14 @@ export const MAX_FRAMES = 8;
 const DEPTH_MASK = 0xf;
 const AUX_STACK = 1 << 4;
 const AUX_SPILL = 1 << 18;
+/** a call of a global function: like a helper's (no frame of its own on this path) */
+const AUX_GLOBAL_CALL = 1 << 19;
 
 /** aux of an instruction run at call depth `depth` (0 = main) with no stack access. */
 export const depthAux = (depth: number): number => depth;
+
+/** aux of a call of a global function at call depth `depth`. */
+export const globalCallAux = (depth: number): number => depth | AUX_GLOBAL_CALL;
 
 /** aux of a constant-offset stack access of byte `byte` in frame `frame`; `spill`: a whole spilled register moved. */
 export const stackAux = (depth: number, frame: number, byte: number, spill: boolean): number =>
@@ -163,8 +169,12 @@ export function backStep(insn: Instruction, aux: number, set: PrecSet): void {
         set.stack[d]!.clear();
         return;
       }
+      if (insn.opcode === OP_CALLX) {
+        R[d] = R[d]! & ~0x3f; // a helper's result and clobbered r1-r5
+        return;
+      }
       if (isCall(insn)) {
-        if (isLocalCall(insn)) {
+        if (isLocalCall(insn) && !(aux & AUX_GLOBAL_CALL)) {
           // backwards over a call: the callee's arguments are the caller's r1-r5
           const args = R[d + 1]! & 0x3e;
           R[d + 1] = 0;

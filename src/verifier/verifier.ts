@@ -27,6 +27,8 @@ import {
   Class,
   type Instruction,
   Mode,
+  OP_CALL,
+  OP_CALLX,
   PseudoSrc,
   aluMnemonic,
   aluOperator,
@@ -46,6 +48,7 @@ import {
   sizeOf,
 } from "../asm/index.ts";
 import { type Slots, disasmNames, programSlots, rawSlotText, slotText } from "./slots.ts";
+import type { GlobalFunc } from "./global-funcs.ts";
 import { type SourceLine, SourceLines } from "./source-lines.ts";
 import {
   type AluKind,
@@ -98,6 +101,7 @@ import {
   clearSet,
   depthAux,
   emptySet,
+  globalCallAux,
   isEmpty,
   markAt,
   noMarks,
@@ -149,6 +153,8 @@ export interface ProgramInput {
   maps: MapInfo[];
   /** BTF line info (ProgramSpec.lineInfo): the log shows source lines, as the kernel's does */
   lineInfo?: readonly SourceLine[];
+  /** global subprograms, verified once from their BTF prototype (global-funcs.ts) */
+  globalFuncs?: readonly GlobalFunc[];
 }
 
 export interface VerifyOptions {
@@ -351,6 +357,11 @@ class Verifier {
   private open = new Map<number, Checkpoint[]>();
   private storedStates = 0;
   private pending: Path[] = [];
+  /** global functions by first slot; those queued for (or done with) their own verification */
+  private readonly globals = new Map<number, GlobalFunc>();
+  private readonly globalsQueued = new Set<number>();
+  private readonly globalQueue: Path[] = [];
+  private readonly chainDepths = new Map<number, number>();
   /** the running path's history since its checkpoint, and that checkpoint */
   private hist: number[] = [];
   private cp: Checkpoint | undefined;
@@ -375,6 +386,7 @@ class Verifier {
     this.maxLogLines = opts.maxLogLines ?? 200_000;
     this.sourceLines = new SourceLines(this.wantLog ? (program.lineInfo ?? []) : []);
     this.cfg = checkCfg(this.slots);
+    for (const g of program.globalFuncs ?? []) if (g.insn !== 0) this.globals.set(g.insn, g);
     this.stats = {
       insnsProcessed: 0,
       statesExplored: 0,
@@ -401,8 +413,9 @@ class Verifier {
     const r1 = ptrReg("ctx");
     st.frames[0]!.regs[1] = r1;
     this.pending.push({ st, pc: 0, cp: undefined, from: -1, hist: [] });
-    while (this.pending.length) {
-      const p = this.pending.pop()!;
+    // global functions called on the way are verified after, each on its own
+    while (this.pending.length || this.globalQueue.length) {
+      const p = this.pending.pop() ?? this.globalQueue.shift()!;
       if (this.wantLog && p.from >= 0)
         this.logLine(`from ${p.from} to ${p.pc}: ${stateToString(p.st, undefined, this.maps)}`);
       this.runPath(p);
@@ -670,6 +683,10 @@ class Verifier {
       case Class.JMP:
       case Class.JMP32: {
         if (isExit(insn)) return this.exit(st, pc);
+        if (insn.opcode === OP_CALLX) {
+          this.callx(st, pc, insn);
+          return pc + 1;
+        }
         if (isCall(insn)) {
           if (isLocalCall(insn)) return this.subprogCall(st, pc, insn);
           if (insn.src !== 0) fail(pc, `kfunc calls are not supported`);
@@ -1059,10 +1076,11 @@ class Verifier {
       this.aux = stackAux(depth, p.frame, b, sp !== undefined && sp.size >= size);
       return this.stackRead(pc, frame, b, size);
     }
-    const spill = this.stackWrite(pc, frame, b, size, value!);
+    const fromReg = classOf(this.slots[pc]!) === Class.STX;
+    const spill = this.stackWrite(pc, frame, b, size, value!, fromReg);
     this.aux = stackAux(depth, p.frame, b, spill);
     // a zero stored from a register makes the bytes "zero", not a spill
-    if (!spill && classOf(this.slots[pc]!) === Class.STX) this.needPrecise(st, this.slots[pc]!.src);
+    if (!spill && fromReg) this.needPrecise(st, this.slots[pc]!.src);
     return undefined;
   }
 
@@ -1105,8 +1123,21 @@ class Verifier {
     frame.stype.fill(ST_MISC, b, b + len);
   }
 
-  /** Returns whether the value was spilled (else its bytes became "zero"). */
-  private stackWrite(pc: number, frame: Frame, b: number, size: number, value: Reg): boolean {
+  /**
+   * Returns whether the value was spilled (else its bytes became "zero").
+   * A whole register stored from a register is a spill even when it is 0, as
+   * the kernel's: it keeps its own precision, so a zero nobody relies on (a
+   * helper's out-argument cleared on its error paths, then copied) does not
+   * make every later state differ from the one where the value is unknown.
+   */
+  private stackWrite(
+    pc: number,
+    frame: Frame,
+    b: number,
+    size: number,
+    value: Reg,
+    fromReg: boolean,
+  ): boolean {
     this.stackClobber(frame, b, size); // owns the stack
     if (isPointer(value)) {
       if (size !== 8)
@@ -1116,7 +1147,7 @@ class Verifier {
       return true;
     }
     const s = castScalar(value.s, size);
-    if (isConst(s) && s.umin === 0n) {
+    if (isConst(s) && s.umin === 0n && !(fromReg && size === 8)) {
       frame.stype.fill(ST_ZERO, b, b + size);
       return false;
     }
@@ -1272,6 +1303,8 @@ class Verifier {
         `the call stack of ${st.frames.length + 1} frames is too deep (max ${MAX_CALL_FRAMES})`,
       );
     const target = pc + 1 + insn.imm;
+    const g = this.globals.get(target);
+    if (g) return this.globalCall(st, pc, g);
     const caller = curFrame(st);
     const callee = newFrame(pc, target, st.frames.length);
     for (let r = 1; r <= 5; r++) callee.regs[r] = caller.regs[r]!;
@@ -1280,9 +1313,99 @@ class Verifier {
     return target;
   }
 
+  /**
+   * A call of a global function: the arguments are checked against its BTF
+   * prototype, r0 becomes an unknown scalar, and the function itself is
+   * verified once, on its own (queued the first time), as the kernel does.
+   */
+  private globalCall(st: State, pc: number, g: GlobalFunc): number {
+    const name = `global function ${g.name}`;
+    const frames = st.frames.length + this.chainDepth(g.insn);
+    if (frames > MAX_CALL_FRAMES)
+      fail(pc, `the call stack of ${frames} frames is too deep (max ${MAX_CALL_FRAMES})`);
+    if (g.args.length > 5) fail(pc, `${name} takes ${g.args.length} arguments (at most 5)`);
+    if (this.wantLog) this.logLine(`Func '${g.name}' is global and assumed valid.`);
+    const writes: (() => void)[] = [];
+    g.args.forEach((a, i) => {
+      const regno = i + 1;
+      const r = this.readReg(st, pc, regno);
+      const want = (what: string): never =>
+        fail(pc, `R${regno} type=${r.t} expected=${what} (arg#${i} of ${name})`);
+      switch (a.kind) {
+        case "unsupported":
+          return fail(
+            pc,
+            `arg#${i} of ${name} is ${a.type}: a global function takes scalars, its context or pointers to memory of a known size (make it static to pass anything else)`,
+          );
+        case "scalar":
+          if (r.t !== "scalar") want("scalar");
+          return;
+        case "ctx":
+          if (r.t !== "ctx" || r.off !== 0 || !isConst(r.s) || r.s.umin !== 0n) want("ctx");
+          return;
+        case "mem":
+          if (r.t === "scalar") {
+            // NULL is allowed: the function must check for it
+            this.needPrecise(st, regno);
+            if (isConst(r.s) && r.s.umin === 0n) return;
+            want(`pointer to ${a.size} bytes or NULL`);
+          }
+          // the function may read and write all of its BTF type's bytes
+          this.helperMem(st, pc, regno, r, a.size, false, writes, name);
+          this.helperMem(st, pc, regno, r, a.size, true, writes, name);
+      }
+    });
+    for (const w of writes) w();
+    const f = curFrame(st);
+    for (let r = 1; r <= 5; r++) f.regs[r] = notInit();
+    this.setReg(st, pc, 0, unknownReg());
+    this.aux = globalCallAux(st.frames.length - 1);
+    if (!this.globalsQueued.has(g.insn)) {
+      this.globalsQueued.add(g.insn);
+      this.globalQueue.push({
+        st: this.globalEntry(g),
+        pc: g.insn,
+        cp: undefined,
+        from: -1,
+        hist: [],
+      });
+    }
+    return pc + 1;
+  }
+
+  /** The state a global function is verified from: its arguments as BTF types them, nothing else. */
+  private globalEntry(g: GlobalFunc): State {
+    const frame = newFrame(-1, g.insn, 0);
+    g.args.forEach((a, i) => {
+      if (a.kind === "ctx") frame.regs[i + 1] = ptrReg("ctx");
+      else if (a.kind === "scalar") frame.regs[i + 1] = unknownReg();
+      else if (a.kind === "mem")
+        frame.regs[i + 1] = ptrReg("mem_or_null", { size: a.size, id: this.newId() });
+    });
+    if (this.wantLog) this.logLine(`Validating ${g.name}() as a global function`);
+    return { frames: [frame], refs: new Map() };
+  }
+
+  /** Frames a call of the subprogram at `entry` can stack up (itself included). */
+  private chainDepth(entry: number): number {
+    const known = this.chainDepths.get(entry);
+    if (known !== undefined) return known;
+    const { subprogs, subprogOf } = this.cfg;
+    const k = subprogOf[entry]!;
+    const end = subprogs[k + 1] ?? this.slots.length;
+    let deepest = 0;
+    for (let i = entry; i < end; i++) {
+      const insn = this.slots[i];
+      if (insn && isLocalCall(insn)) deepest = Math.max(deepest, this.chainDepth(i + 1 + insn.imm));
+    }
+    this.chainDepths.set(entry, deepest + 1); // the call graph has no cycles (cfg.ts)
+    return deepest + 1;
+  }
+
   private exit(st: State, pc: number): number {
     const r0 = this.reg(st, 0);
-    if (r0.t === "not_init") fail(pc, "R0 !read_ok (r0 is not set before exit)");
+    const root = st.frames.length === 1 ? this.globals.get(curFrame(st).subprog) : undefined;
+    if (r0.t === "not_init" && !root?.void) fail(pc, "R0 !read_ok (r0 is not set before exit)");
     if (st.frames.length > 1) {
       const depth = st.frames.length - 1;
       if (r0.t === "stack" && r0.frame === depth)
@@ -1308,6 +1431,25 @@ class Verifier {
         `unreleased reference id=${id} alloc_insn=${at}: reference leak (every ringbuf record must be submitted or discarded on every path)`,
       );
     return -1;
+  }
+
+  /**
+   * callx dst: the VM calls the helper whose id dst holds. Proven only when
+   * dst is a known constant: then it is `call <id>`, checked as such.
+   */
+  private callx(st: State, pc: number, insn: Instruction): void {
+    const r = this.readReg(st, pc, insn.dst);
+    if (r.t !== "scalar" || !isConst(r.s))
+      fail(
+        pc,
+        `callx r${insn.dst}: the verifier cannot prove which helper it calls (r${insn.dst} is ${r.t === "scalar" ? "not a known constant" : `a ${r.t} pointer`}); put a helper id in it or call the helper directly`,
+      );
+    this.needPrecise(st, insn.dst);
+    const id = r.s.umin;
+    if (id === 12n)
+      fail(pc, `callx r${insn.dst} = 12: bpf_tail_call is only reached by \`call 12\``);
+    if (id >= 1n << 31n) fail(pc, `callx r${insn.dst} = ${id}: no such helper in this runtime`);
+    this.helperCall(st, pc, { ...insn, opcode: OP_CALL, src: 0, imm: Number(id) });
   }
 
   private helperCall(st: State, pc: number, insn: Instruction): void {
@@ -1493,12 +1635,22 @@ class Verifier {
         const b0 = lo + STACK_SIZE;
         const b1 = hi + size + STACK_SIZE;
         if (!write) {
-          for (let j = b0; j < b1; j++)
+          for (let j = b0; j < b1; j++) {
             if (frame.stype[j] === ST_INVALID)
               fail(
                 pc,
                 `invalid indirect read from stack R${regno} off ${lo}+${j - b0} size ${size} (uninitialised stack passed to ${name})`,
               );
+            // a spilled pointer read as data would leak its address (into a
+            // map, an output record...), as the kernel refuses unprivileged
+            const k = frame.stype[j] === ST_SPILL ? spillStart(frame, j) : -1;
+            const spilled = k >= 0 ? frame.spills[k]!.reg : undefined;
+            if (spilled && spilled.t !== "scalar")
+              fail(
+                pc,
+                `invalid indirect read from stack R${regno} off ${lo}+${j - b0} size ${size}: a spilled ${spilled.t} pointer would leak as data (passed to ${name})`,
+              );
+          }
         } else writes.push(() => this.stackClobber(frame, b0, b1 - b0));
         return;
       }

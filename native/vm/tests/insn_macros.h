@@ -132,6 +132,8 @@
 /* bpf-to-bpf call: target = this index + 1 + rel */
 #define CALL_LOCAL(rel) INSN(BPF_JMP | BPF_CALL, 0, 1, 0, rel)
 #define EXIT() INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0)
+/* callx: call the helper whose id register d holds (0x8d, the register in dst) */
+#define CALLX(d) INSN(BPF_JMP | BPF_CALL | BPF_X, d, 0, 0, 0)
 
 #define RAW(op, d, s, off, imm) INSN(op, d, s, off, imm)
 

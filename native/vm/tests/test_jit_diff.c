@@ -8,7 +8,8 @@
  * emits: ALU32/ALU64 ops of every kind with random registers and immediates
  * (incl. div/mod/sdiv/smod, shifts, movsx, byte swaps), lddw, loads/stores
  * of every size (incl. sign-extending loads) to the mem buffer and the
- * stack, atomics, helper calls, bpf-to-bpf calls, nested if/else with every
+ * stack, atomics, helper calls (also through a register: callx with registered,
+ * unregistered and out-of-range ids), bpf-to-bpf calls, nested if/else with every
  * condition (JMP and JMP32, reg and imm, ja and gotol) and bounded loops.
  *
  * Deterministic: BPFTIME_JIT_DIFF_SEED / BPFTIME_JIT_DIFF_COUNT override
@@ -285,11 +286,29 @@ static void gen_atomic(struct gen *g, struct state *st, unsigned reserved)
         st->k[0] = S;
 }
 
+/* callx: the id in r0-r5 (dead after the call anyway), registered or not */
+static void gen_callx(struct gen *g)
+{
+    static const int64_t ids[] = {1, 2, 3, 0, 5, 12, 1023, 1024, -1, 0x100000002LL};
+    int64_t id = ids[rnd(g, sizeof ids / sizeof ids[0])];
+    uint8_t r = (uint8_t)rnd(g, 6);
+    if (id == (int32_t)id) {
+        E(g, 0xb7, r, 0, 0, (int32_t)id);
+    } else {
+        prog_lddw(&g->f[g->fn], r, (uint64_t)id);
+        g->insns_left -= 2;
+    }
+    E(g, 0x8d, r, 0, 0, 0);
+}
+
 static void gen_helper(struct gen *g, struct state *st)
 {
     for (uint8_t r = 1; r <= 5; r++)
         ensure(g, st, r);
-    E(g, 0x85, 0, 0, 0, (int32_t)(1 + rnd(g, 3)));
+    if (rnd(g, 3) == 0)
+        gen_callx(g);
+    else
+        E(g, 0x85, 0, 0, 0, (int32_t)(1 + rnd(g, 3)));
     st->k[0] = S;
     for (uint8_t r = 1; r <= 5; r++)
         st->k[r] = U;

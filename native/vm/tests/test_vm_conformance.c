@@ -384,6 +384,52 @@ VM_CASE(call_helper_preserves_r6_r9, .expect = 6 + 7 + 8 + 9,
              CALL_HELPER(CASE_HELPER_CONST), MOV64_REG(0, 6), ALU64_REG(BPF_ADD, 0, 7),
              ALU64_REG(BPF_ADD, 0, 8), ALU64_REG(BPF_ADD, 0, 9), EXIT()))
 
+/* ---- callx: call the helper whose id a register holds ----
+ * The encoding and meaning of the public conformance suites (0x8d, the
+ * register in dst, src/off/imm zero; the value is a helper id, as `call`'s
+ * imm). A value naming no registered helper (out of range, unregistered, the
+ * tail-call id, any upper bit set) runs nothing: r0 = -ENOENT and execution
+ * goes on, in both engines. */
+#define ENOENT_R0 ((uint64_t)(int64_t)-ENOENT)
+VM_CASE(callx_helper_by_register, .expect = 1 + 2 + 3 + 4 + 5,
+        CODE(MOV64_IMM(1, 1), MOV64_IMM(2, 2), MOV64_IMM(3, 3), MOV64_IMM(4, 4), MOV64_IMM(5, 5),
+             MOV64_IMM(9, CASE_HELPER_SUM5), CALLX(9), EXIT()))
+/* the id register is also the first argument: read before the call */
+VM_CASE(callx_id_in_argument_register, .expect = CASE_HELPER_SUM5 + 2 + 3 + 4 + 5,
+        CODE(MOV64_IMM(1, CASE_HELPER_SUM5), MOV64_IMM(2, 2), MOV64_IMM(3, 3), MOV64_IMM(4, 4),
+             MOV64_IMM(5, 5), CALLX(1), EXIT()))
+VM_CASE(callx_id_in_r0, .expect = 0xfeedf00dcafebeefULL,
+        CODE(MOV64_IMM(0, CASE_HELPER_CONST), CALLX(0), EXIT()))
+VM_CASE(callx_preserves_r6_r9, .expect = 6 + 7 + 8 + CASE_HELPER_CONST,
+        CODE(MOV64_IMM(6, 6), MOV64_IMM(7, 7), MOV64_IMM(8, 8), MOV64_IMM(9, CASE_HELPER_CONST),
+             CALLX(9), MOV64_REG(0, 6), ALU64_REG(BPF_ADD, 0, 7), ALU64_REG(BPF_ADD, 0, 8),
+             ALU64_REG(BPF_ADD, 0, 9), EXIT()))
+/* the suites' shape: an id nothing registered, then r0 is overwritten */
+VM_CASE(callx_unregistered_then_continue, .expect = 2,
+        CODE(MOV64_IMM(1, -1), MOV64_IMM(2, 5), CALLX(2), MOV64_IMM(0, 2), EXIT()))
+VM_CASE(callx_unregistered_id_is_enoent, .expect = ENOENT_R0,
+        CODE(MOV64_IMM(2, 5), CALLX(2), EXIT()))
+VM_CASE(callx_last_helper_id_unregistered, .expect = ENOENT_R0,
+        CODE(MOV64_IMM(2, EBPF_MAX_HELPERS - 1), CALLX(2), EXIT()))
+VM_CASE(callx_first_id_out_of_range, .expect = ENOENT_R0,
+        CODE(MOV64_IMM(2, EBPF_MAX_HELPERS), CALLX(2), EXIT()))
+VM_CASE(callx_upper_bits_are_not_ignored, .expect = ENOENT_R0,
+        CODE(LDDW(2, 0x100000000ULL | CASE_HELPER_CONST), CALLX(2), EXIT()))
+VM_CASE(callx_negative_id, .expect = ENOENT_R0, CODE(MOV64_IMM(2, -1), CALLX(2), EXIT()))
+/* bpf_tail_call is only reached by `call 12` */
+VM_CASE(callx_tail_call_id_is_enoent, .expect = ENOENT_R0,
+        CODE(MOV64_IMM(2, EBPF_HELPER_TAIL_CALL), CALLX(2), EXIT()))
+VM_CASE(callx_in_subprogram, .expect = 0xfeedf00dcafebeefULL,
+        CODE(CALL_LOCAL(1), EXIT(), MOV64_IMM(3, CASE_HELPER_CONST), CALLX(3), EXIT()))
+VM_CASE(callx_reserved_src_refused, .load_err = -EINVAL, .err = "callx",
+        CODE(MOV64_IMM(2, 1), RAW(BPF_JMP | BPF_CALL | BPF_X, 2, 1, 0, 0), EXIT()))
+VM_CASE(callx_reserved_imm_refused, .load_err = -EINVAL, .err = "callx",
+        CODE(MOV64_IMM(2, 1), RAW(BPF_JMP | BPF_CALL | BPF_X, 2, 0, 0, 2), EXIT()))
+VM_CASE(callx_reserved_off_refused, .load_err = -EINVAL, .err = "callx",
+        CODE(MOV64_IMM(2, 1), RAW(BPF_JMP | BPF_CALL | BPF_X, 2, 0, 1, 0), EXIT()))
+VM_CASE(callx_jmp32_is_unknown, .load_err = -EINVAL, .err = "unknown opcode 0x8e",
+        CODE(MOV64_IMM(2, 1), RAW(BPF_JMP32 | BPF_CALL | BPF_X, 2, 0, 0, 0), EXIT()))
+
 /* ---- bpf-to-bpf calls ---- */
 VM_CASE(local_call_returns_value, .expect = 42,
         CODE(CALL_LOCAL(1), EXIT(), MOV64_IMM(0, 42), EXIT()))

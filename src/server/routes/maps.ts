@@ -85,19 +85,7 @@ export function mapRoutes(o: RouteContext) {
         o.region((r) => entriesPage(openMap(r, params.id), query.offset, query.limit)),
       {
         params: S.IdParam,
-        query: t.Object({
-          offset: t.Optional(
-            t.Integer({ minimum: 0, default: 0, error: "offset must be an integer >= 0" }),
-          ),
-          limit: t.Optional(
-            t.Integer({
-              minimum: 1,
-              maximum: 10_000,
-              default: 100,
-              error: "limit must be an integer from 1 to 10000",
-            }),
-          ),
-        }),
+        query: S.PageQuery,
         response: { 200: S.EntriesPageSchema, ...errors },
         detail: { tags: ["maps"], summary: "a page of entries in iteration order (map dump)" },
       },

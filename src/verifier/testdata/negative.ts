@@ -1146,4 +1146,45 @@ export const NEGATIVE: NegativeCase[] = [
         "the kernel gives privileged network programs probe_read_user; bpftime keeps host-memory reads to tracing types by design (README, helpers per program type)",
     },
   },
+  {
+    name: "callx of the tail-call helper id",
+    asm: `
+      r2 = 12
+      callx r2
+      r0 = 2
+      exit`,
+    expect: "bpf_tail_call is only reached by `call 12`",
+    kernel: "reject",
+  },
+  {
+    name: "callx through a register read from the context",
+    asm: `
+      r3 = *(u32 *)(r1 + 12)
+      callx r3
+      r0 = 2
+      exit`,
+    expect: "the verifier cannot prove which helper it calls (r3 is not a known constant)",
+    kernel: "reject",
+  },
+  {
+    name: "a spilled context pointer passed as a map value (pointer leak into the map)",
+    asm: `
+      *(u64 *)(r10 - 8) = r1
+      *(u64 *)(r10 - 16) = 0
+      ld_pseudo r1, 5, 1
+      r2 = r10
+      r2 += -16
+      r3 = r10
+      r3 += -8
+      r4 = 0
+      call 2
+      r0 = 0
+      exit`,
+    expect:
+      "R3 off -8+0 size 8: a spilled ctx pointer would leak as data (passed to map_update_elem#2)",
+    kernel: {
+      accepts:
+        "the kernel lets privileged programs leak pointers (allow_ptr_leaks); a bpftime program runs inside another process, whose addresses are that process's secrets (README)",
+    },
+  },
 ];
