@@ -4,7 +4,9 @@
 // prefix check, counter, ringbuf event) with and without a consumer
 // following the ringbuf (a child process polling as `bpftime events` does;
 // without one the ring fills and each event is dropped). Beside it the
-// native module's check. nginx's own cost per request is in the CPU ns/req
+// native module's check; and the prefix filter linked 10 and 100 times to
+// the same target (every link runs per request: linear growth expected).
+// nginx's own cost per request is in the CPU ns/req
 // column of `npm run bench -- nginx`: the overhead is this over that.
 //
 //   bun bench/nginx/call.ts [--rounds 5] [--calls 1000000]
@@ -62,23 +64,28 @@ sh(
 );
 
 const tmp = scratch("nginx-call");
-function setUp(name: string, obj: string): { region: string; ringbuf: number } {
+function setUp(name: string, obj: string, links = 1): { region: string; ringbuf: number } {
   const region = tmp.region(name);
   const ids = loadBpftime(region, obj);
   const prog = [...ids.keys()][0]!;
-  sh(
-    [process.execPath, cliEntry, "attach", prog, "nginx", "--prefix", "/aaaa", "--shm", region],
-    "attach",
-  );
+  for (let k = 0; k < links; k++)
+    sh(
+      [process.execPath, cliEntry, "attach", prog, "nginx", "--prefix", "/aaaa", "--shm", region],
+      "attach",
+    );
   const maps = JSON.parse(
     sh([process.execPath, cliEntry, "map", "list", "--shm", region, "--json"], "map list"),
   ) as Array<{ id: number; type: string }>;
   return { region, ringbuf: maps.find((m) => m.type === "ringbuf")?.id ?? 0 };
 }
 const prefix = setUp("prefix", prefixObj);
+const prefix10 = setUp("prefix10", prefixObj, 10);
+const prefix100 = setUp("prefix100", prefixObj, 100);
 const full = setUp("full", join(repo, "examples", "build", "url_filter.bpf.o"));
 const cases = [
   { what: "prefix filter (bench/nginx/prefix_filter.bpf.c)", region: prefix.region, rb: 0 },
+  { what: "prefix filter, 10 links on the target", region: prefix10.region, rb: 0 },
+  { what: "prefix filter, 100 links on the target", region: prefix100.region, rb: 0 },
   { what: "full example, no consumer (ring full: events dropped)", region: full.region, rb: 0 },
   { what: "full example, `bpftime events`-like consumer", region: full.region, rb: full.ringbuf },
 ];
