@@ -19,7 +19,13 @@ function defLines(src: string, macro: string, fields: number): string[][] {
 
 // ---------------------------------------------------------------- map types
 
-export const MAP_FLAGS = ["MAP_F_IMPL", "MAP_F_PERCPU", "MAP_F_KEYLESS", "MAP_F_STREAM"] as const;
+export const MAP_FLAGS = [
+  "MAP_F_IMPL",
+  "MAP_F_PERCPU",
+  "MAP_F_KEYLESS",
+  "MAP_F_STREAM",
+  "MAP_F_OUTER",
+] as const;
 export type MapFlag = (typeof MAP_FLAGS)[number];
 
 export interface MapTypeEntry {
@@ -35,7 +41,9 @@ export interface MapTypeEntry {
   keyless: boolean;
   /** records read in order by `bpftime events` */
   stream: boolean;
-  /** the flags as the C side sees them (BPFTIME_MAP_F_*: IMPL 1, PERCPU 2, KEYLESS 4, STREAM 8) */
+  /** a map of maps: values are inner map ids (array_of_maps, hash_of_maps) */
+  outer: boolean;
+  /** the flags as the C side sees them (BPFTIME_MAP_F_*: IMPL 1, PERCPU 2, KEYLESS 4, STREAM 8, OUTER 16) */
   flagBits: number;
 }
 
@@ -53,6 +61,7 @@ export function parseMapTypes(src: string): MapTypeEntry[] {
       perCpu: has("MAP_F_PERCPU"),
       keyless: has("MAP_F_KEYLESS"),
       stream: has("MAP_F_STREAM"),
+      outer: has("MAP_F_OUTER"),
       flagBits: MAP_FLAGS.reduce((bits, f, i) => bits | (has(f) ? 1 << i : 0), 0),
     };
   });

@@ -321,20 +321,30 @@ describe.skipIf(noBrowser)("the web console in chromium", () => {
 
   test("a hooked process: its link's pids, the instance alive, run rate and latency charts from /metrics' counters", async () => {
     const s = await serve(join(examples, "malloc.bpf.o"));
-    cliOk(["attach", "count_malloc", "uprobe", "--shm", s.shm]);
+    // A process that calls a function of its own steadily (not libc's malloc: a kernel
+    // uprobe someone else placed there would refuse our hook), with the agent preloaded.
+    const dir = tempDir("console-app");
+    writeFileSync(
+      join(dir, "app.c"),
+      "#include <unistd.h>\n" +
+        "__attribute__((noinline)) int console_tick(int n) { return n + 1; }\n" +
+        "int main(void) { for (int n = 0;; n = console_tick(n)) usleep(2000); }\n",
+    );
+    compileNative(["cc", "-O0", join(dir, "app.c"), "-o", join(dir, "app")]);
+    cliOk([
+      "attach",
+      "count_malloc",
+      "uprobe",
+      "--arg",
+      `${join(dir, "app")}:console_tick`,
+      "--shm",
+      s.shm,
+    ]);
     const { page, problems } = await open(s);
     await useToken(page, s.token);
     await page.getByRole("button", { name: "Turn statistics on" }).click();
     await outcome(page, "Run statistics are on");
     expect((await s.api("/v1/region")).statsEnabled).toBe(true);
-    // A process that calls malloc steadily, with the agent preloaded.
-    const dir = tempDir("console-app");
-    writeFileSync(
-      join(dir, "app.c"),
-      "#include <stdlib.h>\n#include <unistd.h>\n" +
-        "int main(void) { for (;;) { free(malloc(64)); usleep(2000); } }\n",
-    );
-    compileNative(["cc", "-O0", join(dir, "app.c"), "-o", join(dir, "app")]);
     const app = startProcess([
       process.execPath,
       cliEntry,

@@ -182,6 +182,26 @@ const SELF_PROBE_OUTPUT = [
   "",
 ].join("\n");
 
+// map_in_map: bpftime_work(x) for x = i % 4, i < 10 (x = 0, 1 three times; 2, 3
+// twice) counts in the inner array at slot x & 1, key x (inner_a: slot 0, from
+// the object's .values; inner_b: slot 1, stored by the app), and in arg3
+// (by_arg's map under key 3), key 3. A map with 16-byte values does not match
+// the template (EINVAL); an emptied slot is ENOENT. A batch update takes fds.
+const MAP_IN_MAP_OUTPUT = [
+  "store inner_b in slot 1: 0",
+  "store arg3 under key 3: 0",
+  "batch store in slots 0 and 1: 0 (2)",
+  "store a map with 16-byte values: -22 (Invalid argument)",
+  "ready",
+  "slot 0: inner_a",
+  "slot 1: inner_b",
+  ...[3, 0, 2, 0].map((n, k) => `inner_a[${k}] = ${n}`),
+  ...[0, 3, 0, 2].map((n, k) => `inner_b[${k}] = ${n}`),
+  "arg3[3] = 2",
+  "delete slot 1: 0",
+  "slot 1 after delete: -2 (No such file or directory)",
+].join("\n");
+
 /** Ten event lines printed: the poll loop delivered every record before we stop it. */
 const TEN_EVENTS = /(event \d+: [^\n]*\n){10}/;
 const sortedEvents = (out: string) => {
@@ -388,6 +408,42 @@ describe.skipIf(skip)("libbpf applications under bpftime load", () => {
         COUNTER_OUTPUT.replace(/3 calls/g, "6 calls").replace(/2 calls/g, "4 calls"),
       );
       expect(existsSync(pin)).toBe(false); // nothing went to the kernel's bpffs
+    },
+    T,
+  );
+});
+
+describe.skipIf(skip)("maps of maps through libbpf", () => {
+  test(
+    "bpftime: templates, static and stored slots, lookups from the program and by the app",
+    async () => {
+      const region = newRegion();
+      let dump: unknown;
+      const ours = await session([app("map_in_map"), app("target")], 10, "bpftime", {
+        region,
+        whileRunning: () => {
+          dump = JSON.parse(cli(["map", "dump", "slots", "--shm", region, "--json"]).stdout);
+        },
+      });
+      expect(ours.code).toBe(0);
+      expect(normalise(ours.out)).toBe(MAP_IN_MAP_OUTPUT);
+      // (maps an application makes have no BTF here: keys are hex)
+      expect(dump).toMatchObject([
+        { key: "00000000", value: { name: "inner_a" } },
+        { key: "01000000", value: { name: "inner_b" } },
+      ]);
+      // at exit the outer maps go, and with them the maps only they held
+      expect(leftIn(ours.region)).toEqual([[], [], [], []]);
+    },
+    T,
+  );
+
+  test.skipIf(kernelSkip)(
+    "kernel: the same output",
+    async () => {
+      const kernel = await session([app("map_in_map"), app("target")], 10, "kernel");
+      expect(kernel.code).toBe(0);
+      expect(normalise(kernel.out)).toBe(MAP_IN_MAP_OUTPUT);
     },
     T,
   );

@@ -27,9 +27,21 @@ enum bpftime_target_type {
 /* Runs the linked program on ctx: 0 with its r0 in *ret, or a negative errno
  * when the program could not run (an interpreter fault). The failure is out
  * of band because every r0 value, UINT64_MAX included, is a valid result. */
+struct bpftime_invocation;
 struct bpftime_attach_cb {
     int (*run)(void *data, void *ctx, uint64_t ctx_len, uint64_t *ret);
     void *data;
+    /* Optional: the same run, but leaving every vector register as it found
+     * it (and touching none unless it must: see BPFTIME_HOOK_F_GPR_ONLY in
+     * patcher/patcher.h), for hooks that interrupt code whose vector
+     * registers are live (function entry). Only from inside a patcher
+     * callback (whose grace period covers the run). It makes inv the thread's
+     * invocation context (bpftime_invocation_set) for as long as the program
+     * can read it, i.e. when it calls helpers: a program that calls none
+     * runs without the two TLS round trips. NULL: such hooks save the
+     * vector registers and set the invocation themselves. */
+    int (*run_preserving_vectors)(void *data, void *ctx, uint64_t ctx_len, uint64_t *ret,
+                                  struct bpftime_invocation *inv);
 };
 
 struct bpftime_attach_impl;

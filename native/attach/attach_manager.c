@@ -9,14 +9,19 @@
 #include <string.h>
 #include <time.h>
 
+#include "attach/run_epoch.h"
 #include "attach/syscall_sud.h"
 #include "common/log.h"
+#include "patcher/patcher.h"
 #include "runtime/bpftime_runtime.h"
 #include "vm/ebpf_vm.h"
 
 #define MAX_IMPLS 16
-#define RETIRE_GRACE_NS \
-    1000000000ull /* a hook that loaded a pointer has surely counted itself by then */
+/* A run counts itself on its thread's record before it loads the program
+ * pointer, with a plain store (no fence): a second after a program was
+ * retired, that store is visible to any thread, so the records then say who
+ * may still run it (run_epoch.h). */
+#define RETIRE_GRACE_NS 1000000000ull
 #define HEARTBEAT_NS 1000000000ull
 
 struct compiled_prog {
@@ -24,10 +29,14 @@ struct compiled_prog {
     struct ebpf_vm *vm; /* owned by the region handle (bpftime_prog_load_vm) */
     ebpf_jit_fn fn;     /* NULL: run on the interpreter */
     int users;          /* links pointing at it (manager thread only) */
-    _Atomic int64_t inflight;
-    uint64_t retired_ns; /* 0 while in use */
-    bool tail_target;    /* reachable by tail calls from a linked program: holds one user */
-    bool reached;        /* scratch for hold_tail_targets */
+    /* The JIT code calls nothing and uses no vector register: runs from a
+     * function hook need no vector save. */
+    bool gpr_only;
+    uint64_t retired_ns;       /* 0 while in use */
+    struct run_snapshot waits; /* threads that were running when the grace ended */
+    bool waiting;
+    bool tail_target; /* reachable by tail calls from a linked program: holds one user */
+    bool reached;     /* scratch for hold_tail_targets */
     struct compiled_prog *next;
 };
 
@@ -80,30 +89,91 @@ static void record_failure(struct bpftime_attach_manager *m, uint32_t link_id)
     m->nr_failed++;
 }
 
-/* The callback every hook calls: one acquire load of the link's program. */
-static int run_link(void *data, void *ctx, uint64_t ctx_len, uint64_t *ret)
+/* One program run, for run_full. */
+struct run_call {
+    struct link_slot *s;
+    struct compiled_prog *p;
+    void *ctx;
+    uint64_t ctx_len;
+    uint64_t *ret;
+    struct bpftime_invocation *inv; /* NULL: the caller set it (or none) */
+};
+
+/* Everything a run may need besides the JIT code: suspending Syscall User
+ * Dispatch (what the helpers do - prctl for the comm, ... - is not a
+ * syscall of the process), run statistics, the interpreter. Ordinary C. */
+static uint64_t run_full(struct run_call *c)
 {
-    struct link_slot *s = data;
-    struct compiled_prog *p = atomic_load_explicit(&s->prog, memory_order_acquire);
-    atomic_fetch_add_explicit(&p->inflight, 1, memory_order_relaxed);
-    /* What the program's helpers do (prctl for the comm, …) is not a
-     * syscall of the process: syscall links must not see it. */
+    struct bpftime_invocation *prev = NULL;
+    if (c->inv) {
+        prev = bpftime_invocation_get();
+        bpftime_invocation_set(c->inv);
+    }
     int sud = bpftime_sud_suspend_thread();
-    bool stats = bpftime_stats_enabled(s->region);
+    bool stats = bpftime_stats_enabled(c->s->region);
     uint64_t start = stats ? now_ns() : 0;
     int err = 0;
-    if (p->fn) {
-        *ret = p->fn(ctx, (size_t)ctx_len);
-    } else if (ebpf_vm_exec(p->vm, ctx, (size_t)ctx_len, ret) < 0) {
-        BPFTIME_WARN("program %u failed: %s", p->prog_id, ebpf_vm_error(p->vm));
+    if (c->p->fn) {
+        *c->ret = c->p->fn(c->ctx, (size_t)c->ctx_len);
+    } else if (ebpf_vm_exec(c->p->vm, c->ctx, (size_t)c->ctx_len, c->ret) < 0) {
+        BPFTIME_WARN("program %u failed: %s", c->p->prog_id, ebpf_vm_error(c->p->vm));
         err = -EFAULT;
     }
     if (stats)
-        bpftime_prog_record_run(s->region, p->prog_id, now_ns() - start);
+        bpftime_prog_record_run(c->s->region, c->p->prog_id, now_ns() - start);
     bpftime_sud_resume_thread(sud);
-    atomic_fetch_sub_explicit(&p->inflight, 1, memory_order_release);
+    if (c->inv)
+        bpftime_invocation_set(prev);
+    return (uint64_t)(int64_t)err;
+}
+
+/* The callbacks every hook calls: the thread's run record, one acquire
+ * load of the link's program, and for JIT code that calls no helper with
+ * no syscall link and no statistics, a direct call. Compiled to
+ * general-purpose registers only: run_preserving_vectors touches no vector
+ * register unless it saves them all first. */
+BPFTIME_GPR_ONLY_BEGIN
+static inline int run_link_common(void *data, void *ctx, uint64_t ctx_len, uint64_t *ret,
+                                  bool preserve_vectors, struct bpftime_invocation *inv)
+{
+    struct link_slot *s = data;
+    /* From a hook callback (preserve_vectors), the patcher's per-thread
+     * sequence counts the run already (run_epoch.h). */
+    struct run_thread *me = NULL;
+    if (!preserve_vectors) {
+        me = bpftime_run_self;
+        if (__builtin_expect(!me, 0)) /* the thread's first run: mmap, pthread_once */
+            me = bpftime_run_thread_claim();
+        bpftime_run_enter(me);
+    }
+    struct compiled_prog *p = atomic_load_explicit(&s->prog, memory_order_acquire);
+    int err = 0;
+    if (p->fn && (p->gpr_only || !preserve_vectors) &&
+        !atomic_load_explicit(&bpftime_sud_wanted, memory_order_relaxed) &&
+        !bpftime_stats_enabled(s->region)) {
+        *ret = p->fn(ctx, (size_t)ctx_len);
+    } else {
+        struct run_call c = {s, p, ctx, ctx_len, ret, inv};
+        if (preserve_vectors)
+            err = (int)bpftime_call_preserving_vectors((const void *)run_full, &c, NULL, NULL);
+        else
+            err = (int)run_full(&c);
+    }
+    bpftime_run_exit(me);
     return err;
 }
+
+static int run_link(void *data, void *ctx, uint64_t ctx_len, uint64_t *ret)
+{
+    return run_link_common(data, ctx, ctx_len, ret, false, NULL);
+}
+
+static int run_link_preserving_vectors(void *data, void *ctx, uint64_t ctx_len, uint64_t *ret,
+                                       struct bpftime_invocation *inv)
+{
+    return run_link_common(data, ctx, ctx_len, ret, true, inv);
+}
+BPFTIME_GPR_ONLY_END
 
 struct bpftime_attach_manager *bpftime_attach_manager_create(struct bpftime_region *r)
 {
@@ -149,6 +219,8 @@ static struct compiled_prog *get_prog(struct bpftime_attach_manager *m, uint32_t
     for (struct compiled_prog *p = m->progs; p; p = p->next)
         if (p->prog_id == prog_id) {
             p->retired_ns = 0;
+            p->waiting = false;
+            bpftime_run_snapshot_free(&p->waits);
             return p;
         }
     struct ebpf_vm *vm;
@@ -173,6 +245,12 @@ static struct compiled_prog *get_prog(struct bpftime_attach_manager *m, uint32_t
             p->fn = NULL;
         }
     }
+    p->gpr_only =
+        p->fn && bpftime_code_is_gpr_only(ebpf_vm_jit_code(vm), ebpf_vm_jit_size(vm)) == 1;
+    BPFTIME_DEBUG("program %u: %s", prog_id,
+                  p->gpr_only ? "JIT code calls nothing: hooks run it with no vector save"
+                              : "calls helpers (or runs on the interpreter): hooks save the "
+                                "vector registers around it");
     p->next = m->progs;
     m->progs = p;
     return p;
@@ -192,9 +270,14 @@ static void collect_retired(struct bpftime_attach_manager *m, bool force)
     struct compiled_prog **pp = &m->progs;
     while (*pp) {
         struct compiled_prog *p = *pp;
-        bool idle = atomic_load_explicit(&p->inflight, memory_order_acquire) == 0;
         bool expired = m->single_threaded || force || now - p->retired_ns >= RETIRE_GRACE_NS;
-        if (p->users == 0 && p->retired_ns && idle && expired) {
+        if (p->users == 0 && p->retired_ns && expired && !p->waiting) {
+            bpftime_run_snapshot(&p->waits);
+            p->waiting = true;
+        }
+        if (p->users == 0 && p->retired_ns && p->waiting &&
+            (m->single_threaded || bpftime_run_snapshot_passed(&p->waits))) {
+            bpftime_run_snapshot_free(&p->waits);
             *pp = p->next;
             bpftime_prog_unload_vm(m->region, p->prog_id);
             free(p);
@@ -319,7 +402,7 @@ static struct link_slot *attach_link(struct bpftime_attach_manager *m,
     s->region = m->region;
     atomic_store(&s->prog, p);
     p->users++;
-    struct bpftime_attach_cb cb = {run_link, s};
+    struct bpftime_attach_cb cb = {run_link, s, run_link_preserving_vectors};
     int64_t id = bpftime_attach_impl_attach(impl, arg, ti->arg_len, li->cookie, cb);
     free(arg);
     if (id < 0) {
@@ -495,6 +578,7 @@ void bpftime_attach_manager_destroy(struct bpftime_attach_manager *m)
 
 int bpftime_attach_manager_after_fork(struct bpftime_attach_manager *m)
 {
+    bpftime_run_after_fork();
     int id = bpftime_instance_register(m->region, 0);
     m->instance_id = id > 0 ? id : 0;
     m->synced = false; /* the next refresh syncs and reports this process's links */

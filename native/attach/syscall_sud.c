@@ -104,9 +104,9 @@ static struct site sites[MAX_SITES];
 static atomic_flag sites_lock = ATOMIC_FLAG_INIT;
 
 static _Atomic(const struct bpftime_sud_hooks *) hooks;
-static atomic_int want_on;   /* what the threads should be */
-static atomic_uint acks;     /* sync requests handled since the last broadcast */
-static atomic_long inflight; /* hook calls running */
+atomic_int bpftime_sud_wanted; /* what the threads should be (see syscall_sud.h) */
+static atomic_uint acks;       /* sync requests handled since the last broadcast */
+static atomic_long inflight;   /* hook calls running */
 static atomic_ulong nr_calls;
 static pid_t excluded_tids[MAX_EXCLUDED];
 static atomic_int nr_excluded;
@@ -157,7 +157,7 @@ static void thread_sync(void)
 {
     if (thread_excluded)
         return;
-    int want = atomic_load(&want_on);
+    int want = atomic_load(&bpftime_sud_wanted);
     if (want && !thread_on) {
         set_selector(SEL_ALLOW);
         if (sud_prctl(SUD_ON) == 0)
@@ -315,7 +315,7 @@ static void dispatch(siginfo_t *si, ucontext_t *uc)
         .site = (uint64_t)g[REG_RIP],
     };
     atomic_fetch_add_explicit(&nr_calls, 1, memory_order_relaxed);
-    if (!atomic_load_explicit(&want_on, memory_order_relaxed)) {
+    if (!atomic_load_explicit(&bpftime_sud_wanted, memory_order_relaxed)) {
         /* Stopped while this thread could not hear it (SIGSYS blocked): the
          * syscall runs as made, and SUD goes off here. */
         thread_sync();
@@ -503,7 +503,7 @@ int bpftime_sud_start(const struct bpftime_sud_hooks *h)
     rc = setup_once();
     if (rc == 0) {
         atomic_store(&hooks, h);
-        atomic_store(&want_on, 1);
+        atomic_store(&bpftime_sud_wanted, 1);
         broadcast();
     }
     bpftime_sud_resume_thread(prev);
@@ -515,8 +515,8 @@ void bpftime_sud_stop(void)
 {
     pthread_mutex_lock(&control);
     int prev = bpftime_sud_suspend_thread();
-    if (atomic_load(&want_on)) {
-        atomic_store(&want_on, 0);
+    if (atomic_load(&bpftime_sud_wanted)) {
+        atomic_store(&bpftime_sud_wanted, 0);
         atomic_store(&hooks, NULL);
         broadcast();
         while (atomic_load(&inflight) > 0) {

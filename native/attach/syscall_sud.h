@@ -32,6 +32,7 @@
 #ifndef BPFTIME_SYSCALL_SUD_H
 #define BPFTIME_SYSCALL_SUD_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 /* One intercepted syscall, as the caller made it. */
@@ -64,6 +65,13 @@ void bpftime_sud_stop(void);
 
 /* The calling thread is never caught (the agent's watcher). */
 void bpftime_sud_exclude_thread(void);
+
+/* Nonzero from bpftime_sud_start to bpftime_sud_stop: while no syscall link
+ * exists, a program run skips bpftime_sud_suspend_thread (one load instead
+ * of two calls). A run that began just before a start does not suspend;
+ * the syscalls its helpers make meanwhile may be seen once as the
+ * process's own. */
+extern atomic_int bpftime_sud_wanted;
 
 /* Suspends / resumes catching on the calling thread (e.g. while the agent
  * starts its own thread, so that thread is not caught). suspend returns

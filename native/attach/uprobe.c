@@ -45,15 +45,24 @@ struct up_impl {
     unsigned long long objs_adds, objs_subs; /* dl_iterate_phdr counters at the last retry */
 };
 
+/* The hot path: general-purpose registers only, so the hook needs no vector
+ * save when the link's run promises the same (run_preserving_vectors). */
+BPFTIME_GPR_ONLY_BEGIN
+
 /* The registers as the program's context, the invocation context around the run. */
 static void run_site(struct up_site *site, struct bpftime_hook_regs *regs,
                      struct bpftime_invocation *inv)
 {
     *inv = (struct bpftime_invocation){.func_ip = site->addr, .cookie = site->cookie, .regs = regs};
+    uint64_t r0; /* a uprobe program's r0 means nothing; a fault was logged */
+    const struct bpftime_attach_cb *cb = &site->e->cb;
+    if (cb->run_preserving_vectors) {
+        (void)cb->run_preserving_vectors(cb->data, regs, sizeof *regs, &r0, inv);
+        return;
+    }
     struct bpftime_invocation *prev = bpftime_invocation_get();
     bpftime_invocation_set(inv);
-    uint64_t r0; /* a uprobe program's r0 means nothing; a fault was logged */
-    (void)site->e->cb.run(site->e->cb.data, regs, sizeof *regs, &r0);
+    (void)cb->run(cb->data, regs, sizeof *regs, &r0);
     bpftime_invocation_set(prev);
 }
 
@@ -81,6 +90,8 @@ static int on_usdt(struct bpftime_hook_regs *regs, void *user)
     run_site(user, regs, &inv);
     return BPFTIME_HOOK_CONTINUE;
 }
+
+BPFTIME_GPR_ONLY_END
 
 static const struct bpftime_hook_callbacks enter_cbs = {.on_enter = on_enter};
 static const struct bpftime_hook_callbacks leave_cbs = {.on_leave = on_leave};
@@ -161,6 +172,7 @@ static int hook_function(struct up_impl *ui, struct up_entry *e)
         .addr = (void *)(uintptr_t)res.addr,
         .func = res.func ? (void *)(uintptr_t)res.func : NULL,
         .func_size = res.func ? res.func_size : res.size,
+        .flags = e->cb.run_preserving_vectors ? BPFTIME_HOOK_F_GPR_ONLY : 0,
     };
     rc = bpftime_hook_attach_site(&hs, ui->kind == UP_RETURN ? &leave_cbs : &enter_cbs, site,
                                   &site->hook);

@@ -3,9 +3,12 @@
  *
  * Hot path (no locks, no syscalls): the enter stub calls
  * bpftime_patcher_dispatch_enter(), which reads the function's listener array
- * with one acquire load, runs the callbacks, and for on_leave listeners swaps
- * the return address with the leave stub, remembering the original in a
- * thread-local shadow stack. A per-thread `busy` flag makes hooked functions
+ * with one acquire load, runs the callbacks, and for on_leave listeners
+ * remembers the return address in a thread-local shadow stack (the stub then
+ * calls the function so that it returns into the leave stub; the trap path
+ * swaps the return address with the leave stub instead). The dispatcher is
+ * compiled to general-purpose registers only; callbacks that may touch
+ * vector registers run through bpftime_call_preserving_vectors(). A per-thread `busy` flag makes hooked functions
  * called from inside a callback (or from malloc & co. used here) run
  * unhooked instead of recursing.
  *
@@ -74,12 +77,14 @@ struct listener {
     void (*on_leave)(struct bpftime_hook_regs *, void *);
     void *user;
     struct bpftime_hook *hook;
+    bool gpr_only; /* BPFTIME_HOOK_F_GPR_ONLY: no vector save around it */
 };
 
 /* Immutable once published. */
 struct listener_array {
     size_t n;
     bool any_leave;
+    bool one_gpr_enter; /* one listener: on_enter only, GPR-only (the uprobe case) */
     struct listener l[];
 };
 
@@ -109,6 +114,7 @@ struct shadow_entry {
     uint64_t ret;  /* original return address */
     uint64_t slot; /* where it was on the stack (rsp at function entry) */
     struct patcher_fn *fn;
+    bool called; /* the stub called the function (STUB_EXIT_CALL) */
 };
 
 struct thread_state {
@@ -198,6 +204,10 @@ static struct thread_state *thread_state_get(void)
     return st;
 }
 
+/* From here to the end of the dispatcher: general-purpose registers only
+ * (the stubs save no vector register; see stub.c). */
+BPFTIME_GPR_ONLY_BEGIN
+
 static inline void reader_begin(struct thread_state *st)
 {
     uint64_t s = atomic_load_explicit(&st->seq, memory_order_relaxed);
@@ -214,6 +224,8 @@ static inline void reader_end(struct thread_state *st)
     uint64_t s = atomic_load_explicit(&st->seq, memory_order_relaxed);
     atomic_store_explicit(&st->seq, s + 1, memory_order_release);
 }
+
+BPFTIME_GPR_ONLY_END
 
 /* Waits until no thread can still be using memory unpublished before the
  * call. Must not hold the patcher lock (a callback may be waiting for it). */
@@ -234,6 +246,44 @@ static void synchronize(void)
             nanosleep(&ts, NULL);
         }
     }
+}
+
+/* ---- grace periods for callers (the attach manager's programs) -------- */
+
+struct bpftime_hook_grace {
+    size_t n;
+    struct {
+        struct thread_state *st;
+        uint64_t seq;
+    } busy[];
+};
+
+struct bpftime_hook_grace *bpftime_hook_grace_begin(void)
+{
+    size_t n = 0;
+    for (struct thread_state *st = atomic_load(&patcher.states); st; st = st->next)
+        n++;
+    struct bpftime_hook_grace *g = malloc(sizeof *g + n * sizeof g->busy[0]);
+    if (!g)
+        return NULL;
+    g->n = 0;
+    for (struct thread_state *st = atomic_load(&patcher.states); st && g->n < n; st = st->next) {
+        uint64_t seq = atomic_load_explicit(&st->seq, memory_order_acquire);
+        if (seq & 1) {
+            g->busy[g->n].st = st;
+            g->busy[g->n].seq = seq;
+            g->n++;
+        }
+    }
+    return g;
+}
+
+bool bpftime_hook_grace_passed(const struct bpftime_hook_grace *g)
+{
+    for (size_t i = 0; i < g->n; i++)
+        if (atomic_load_explicit(&g->busy[i].st->seq, memory_order_acquire) == g->busy[i].seq)
+            return false;
+    return true;
 }
 
 static void atfork_prepare(void)
@@ -261,27 +311,63 @@ static void atfork_child(void)
 
 /* ---- dispatcher (called by the stubs) ---------------------------------- */
 
-static void shadow_push(struct thread_state *st, struct patcher_fn *fn, uint64_t slot)
+BPFTIME_GPR_ONLY_BEGIN
+
+/* Remembers the return address at `slot` (the stack at function entry) so
+ * that on_leave runs when the function returns. The stub (call_it) calls the
+ * function itself and the address stays in place until it drops it; the
+ * trap path has no stub around the function: the address is replaced by the
+ * leave stub. Returns false when the shadow stack is full (no on_leave). */
+static bool shadow_push(struct thread_state *st, struct patcher_fn *fn, uint64_t slot, bool call_it)
 {
     /* Entries at or below the current frame belong to frames that were left
      * without returning (longjmp, exceptions): drop them. */
     while (st->top > 0 && st->shadow[st->top - 1].slot <= slot)
         st->top--;
     if (st->top == SHADOW_DEPTH)
-        return; /* too deep: this call gets no on_leave */
+        return false; /* too deep: this call gets no on_leave */
     uint64_t *ret = (uint64_t *)slot;
-    st->shadow[st->top++] = (struct shadow_entry){*ret, slot, fn};
-    *ret = (uint64_t)bpftime_patcher_leave_stub;
+    st->shadow[st->top++] = (struct shadow_entry){*ret, slot, fn, call_it};
+    if (!call_it)
+        *ret = (uint64_t)bpftime_patcher_leave_stub;
+    return true;
 }
 
-uint64_t bpftime_patcher_dispatch_enter(struct patcher_fn *fn, struct bpftime_hook_regs *regs)
+/* DF, TF or AC: the stub leaves through popfq and a jmp (see stub.c). */
+#define SLOW_EFLAGS 0x40500u
+
+/* A callback that may touch vector registers runs with all of them saved,
+ * unless they are saved already (the trap path: the signal frame has them). */
+static inline int call_enter(const struct listener *l, struct bpftime_hook_regs *regs,
+                             bool vectors_saved)
+{
+    if (l->gpr_only || vectors_saved)
+        return l->on_enter(regs, l->user);
+    return (int)bpftime_call_preserving_vectors((const void *)l->on_enter, regs, l->user, NULL);
+}
+
+static inline void call_leave(const struct listener *l, struct bpftime_hook_regs *regs,
+                              bool vectors_saved)
+{
+    if (l->gpr_only || vectors_saved)
+        l->on_leave(regs, l->user);
+    else
+        bpftime_call_preserving_vectors((const void *)l->on_leave, regs, l->user, NULL);
+}
+
+/* exit: the stub's exit slot (STUB_EXIT_*, preset to JMP), NULL on the trap
+ * path. */
+static uint64_t dispatch_enter(struct patcher_fn *fn, struct bpftime_hook_regs *regs,
+                               bool vectors_saved, uint64_t *exit)
 {
     uint64_t entry_rsp = regs->rsp;
     if (tls.busy)
         return fn->relocated;
     tls.busy = 1;
     struct thread_state *st = tls.st;
-    if (!st && !(st = thread_state_get())) {
+    /* calloc on a thread's first hit: ordinary C, which may use vectors. */
+    if (!st && !(st = (struct thread_state *)bpftime_call_preserving_vectors(
+                     (const void *)thread_state_get, NULL, NULL, NULL))) {
         tls.busy = 0;
         return fn->relocated;
     }
@@ -289,10 +375,19 @@ uint64_t bpftime_patcher_dispatch_enter(struct patcher_fn *fn, struct bpftime_ho
     uint64_t cont = fn->relocated;
     int override = 0;
     struct listener_array *arr = atomic_load_explicit(&fn->listeners, memory_order_acquire);
-    if (arr) {
+    if (arr && arr->one_gpr_enter) {
+        /* The common case, with no loop: one uprobe on the function. */
+        override = arr->l[0].on_enter(regs, arr->l[0].user) == BPFTIME_HOOK_OVERRIDE;
+        if (override) {
+            cont = *(uint64_t *)entry_rsp;
+            regs->rip = cont;
+            if (exit && !(regs->eflags & SLOW_EFLAGS))
+                *exit = STUB_EXIT_RET;
+        }
+    } else if (arr) {
         for (size_t i = 0; i < arr->n; i++)
             if (arr->l[i].on_enter &&
-                arr->l[i].on_enter(regs, arr->l[i].user) == BPFTIME_HOOK_OVERRIDE)
+                call_enter(&arr->l[i], regs, vectors_saved) == BPFTIME_HOOK_OVERRIDE)
                 override = 1;
         if (override) {
             /* Return to the caller now: pop the return address. */
@@ -302,15 +397,29 @@ uint64_t bpftime_patcher_dispatch_enter(struct patcher_fn *fn, struct bpftime_ho
             if (arr->any_leave)
                 for (size_t i = 0; i < arr->n; i++)
                     if (arr->l[i].on_leave)
-                        arr->l[i].on_leave(regs, arr->l[i].user);
-        } else if (arr->any_leave) {
-            shadow_push(st, fn, entry_rsp);
+                        call_leave(&arr->l[i], regs, vectors_saved);
+        } else if (arr->any_leave && shadow_push(st, fn, entry_rsp, exit != NULL)) {
+            if (exit && !(regs->eflags & SLOW_EFLAGS)) {
+                *exit = STUB_EXIT_CALL;
+            } else if (exit) { /* a callback set DF/TF/AC: through the leave stub */
+                st->shadow[st->top - 1].called = false;
+                *(uint64_t *)entry_rsp = (uint64_t)bpftime_patcher_leave_stub;
+            }
         }
+        if (override && exit && !(regs->eflags & SLOW_EFLAGS))
+            *exit = STUB_EXIT_RET;
     }
     regs->rsp = override ? entry_rsp + 8 : entry_rsp; /* writes by callbacks are ignored */
     reader_end(st);
     tls.busy = 0;
     return cont;
+}
+
+uint64_t bpftime_patcher_dispatch_enter(struct patcher_fn *fn, struct bpftime_hook_regs *regs)
+{
+    uint64_t *exit = (uint64_t *)regs + STUB_FRAME_EXIT_SLOT; /* fn was there: read */
+    *exit = STUB_EXIT_JMP;
+    return dispatch_enter(fn, regs, false, exit);
 }
 
 uint64_t bpftime_patcher_dispatch_leave(struct bpftime_hook_regs *regs)
@@ -326,6 +435,9 @@ uint64_t bpftime_patcher_dispatch_leave(struct bpftime_hook_regs *regs)
               "(stack switched?)\n");
     struct shadow_entry e = st->shadow[--st->top];
     regs->rip = e.ret;
+    /* Called by the stub: the caller's call is what the return stack buffer
+     * holds next, so ret to it. */
+    ((uint64_t *)regs)[STUB_FRAME_EXIT_SLOT] = e.called ? STUB_EXIT_RET : STUB_EXIT_JMP;
     if (!tls.busy) {
         tls.busy = 1;
         reader_begin(st);
@@ -333,13 +445,15 @@ uint64_t bpftime_patcher_dispatch_leave(struct bpftime_hook_regs *regs)
         if (arr)
             for (size_t i = 0; i < arr->n; i++)
                 if (arr->l[i].on_leave)
-                    arr->l[i].on_leave(regs, arr->l[i].user);
+                    call_leave(&arr->l[i], regs, false);
         reader_end(st);
         tls.busy = 0;
     }
     regs->rsp = slot + 8;
     return e.ret;
 }
+
+BPFTIME_GPR_ONLY_END
 
 /* ---- signals: int3 redirection and thread fix-ups ---------------------- */
 
@@ -377,7 +491,7 @@ static void trap_dispatch(struct patcher_fn *fn, ucontext_t *uc)
         .rsp = (uint64_t)g[REG_RSP],
         .ss = ss,
     };
-    uint64_t cont = bpftime_patcher_dispatch_enter(fn, &regs);
+    uint64_t cont = dispatch_enter(fn, &regs, true, NULL); /* sigreturn restores the vectors */
     g[REG_R15] = (greg_t)regs.r15;
     g[REG_R14] = (greg_t)regs.r14;
     g[REG_R13] = (greg_t)regs.r13;
@@ -962,6 +1076,8 @@ static int republish(struct patcher_fn *fn, const struct listener *add,
         arr->l[arr->n++] = *add;
     for (size_t i = 0; i < arr->n; i++)
         arr->any_leave |= arr->l[i].on_leave != NULL;
+    arr->one_gpr_enter =
+        arr->n == 1 && arr->l[0].on_enter && !arr->l[0].on_leave && arr->l[0].gpr_only;
     if (add_garbage(old) != 0) {
         free(arr);
         return bpftime_set_error(-ENOMEM, "out of memory");
@@ -1022,7 +1138,8 @@ int bpftime_hook_attach_site(const struct bpftime_hook_site *site,
     if (!err) {
         hook->magic = HOOK_MAGIC;
         hook->fn = fn;
-        struct listener l = {cb->on_enter, cb->on_leave, user, hook};
+        struct listener l = {cb->on_enter, cb->on_leave, user, hook,
+                             BPFTIME_HAVE_GPR_ONLY && (site->flags & BPFTIME_HOOK_F_GPR_ONLY)};
         err = republish(fn, &l, NULL);
     }
     if (!err) {

@@ -1,9 +1,11 @@
 /* Inline function hooking on x86-64 (in the spirit of frida-gum's Interceptor).
  *
  * bpftime_hook_attach() overwrites the first instructions of a function with a
- * jump to a per-function trampoline. The trampoline saves every register into
- * a frame laid out exactly like the kernel's x86-64 `struct pt_regs`, calls the
- * listeners' on_enter callbacks, then runs the relocated original prologue and
+ * jump to a per-function trampoline. The trampoline saves every general-purpose
+ * register into a frame laid out exactly like the kernel's x86-64 `struct
+ * pt_regs`, calls the listeners' on_enter callbacks (with every vector
+ * register saved around those that do not promise to leave them alone:
+ * BPFTIME_HOOK_F_GPR_ONLY), then runs the relocated original prologue and
  * jumps back into the function. Listeners with on_leave get the function's
  * return intercepted (uretprobe style) through a per-thread shadow stack of
  * return addresses.
@@ -22,6 +24,7 @@
 #ifndef BPFTIME_PATCHER_H
 #define BPFTIME_PATCHER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -62,6 +65,36 @@ struct bpftime_hook_callbacks {
     void (*on_leave)(struct bpftime_hook_regs *regs, void *user);
 };
 
+/* Code between these compiles to general-purpose registers only (GCC's
+ * target("general-regs-only")), so it cannot clobber a vector register the
+ * hooked function's caller left live. Other compilers: not available
+ * (BPFTIME_HAVE_GPR_ONLY 0), and callers must not claim
+ * BPFTIME_HOOK_F_GPR_ONLY. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define BPFTIME_HAVE_GPR_ONLY 1
+#define BPFTIME_GPR_ONLY_BEGIN \
+    _Pragma("GCC push_options") _Pragma("GCC target(\"general-regs-only\")")
+#define BPFTIME_GPR_ONLY_END _Pragma("GCC pop_options")
+#else
+#define BPFTIME_HAVE_GPR_ONLY 0
+#define BPFTIME_GPR_ONLY_BEGIN
+#define BPFTIME_GPR_ONLY_END
+#endif
+
+/* Calls fn(a, b, c) with every vector register saved before and restored
+ * after (ymm upper halves, and zmm0-31/k0-7 on AVX-512 machines); returns
+ * what fn returned in rax. For code on a hook's path that may run ordinary C
+ * (helpers, the interpreter) while the hooked function's vector arguments
+ * are live. */
+uint64_t bpftime_call_preserving_vectors(const void *fn, void *a, void *b, void *c)
+    __attribute__((visibility("hidden")));
+
+/* 1 when the machine code [code, code + len) uses no vector or x87
+ * register and leaves itself only by returning: no call or jump outside it,
+ * no indirect call or jump (JIT output that calls no helper). 0 otherwise,
+ * or when it does not decode. */
+int bpftime_code_is_gpr_only(const void *code, size_t len) __attribute__((visibility("hidden")));
+
 struct bpftime_hook;
 
 /* Hooks `func`. The function's size is looked up in the dynamic symbol table
@@ -88,6 +121,15 @@ struct bpftime_hook_site {
 /* Always use the trap path (int3), even where a jump would fit: for sites
  * in the middle of code whose surroundings are unknown (USDT nops). */
 #define BPFTIME_HOOK_F_TRAP 1u
+
+/* Site flag: the callbacks leave every vector register (xmm/ymm/zmm, k) as they found
+ * it: they are compiled between BPFTIME_GPR_ONLY_BEGIN/END and call only
+ * code that keeps the same promise, or that runs through
+ * bpftime_call_preserving_vectors(). Without this flag the patcher saves
+ * and restores all vector registers around each callback (a hooked function
+ * may receive arguments in any of them, and ordinary C code - glibc's
+ * memcpy, say - clobbers them). */
+#define BPFTIME_HOOK_F_GPR_ONLY 2u
 
 /* Hooks any instruction. The jump path is used when the jump fits: the
  * instructions it covers lie inside the function and no branch of the
@@ -116,6 +158,19 @@ int bpftime_hook_patched_at(const void *addr);
  * not patched. */
 int bpftime_insn_boundary(const uint8_t *code, size_t len, uint64_t func, uint64_t off,
                           uint64_t *insn_off);
+
+/* Grace periods for memory a callback may use (the attach manager's
+ * compiled programs): begin records the threads running callbacks now;
+ * passed says, without waiting, whether each has left the callbacks it was
+ * in. A callback's reads are counted from before its hook's dispatcher ran
+ * to after it returned, with no fence on its side: call begin only once the
+ * old memory has been unpublished for a while (a second: the callers'
+ * plain stores are visible by then), or after membarrier. begin returns
+ * NULL when out of memory; free() the result. */
+struct bpftime_hook_grace;
+struct bpftime_hook_grace *bpftime_hook_grace_begin(void) __attribute__((visibility("hidden")));
+bool bpftime_hook_grace_passed(const struct bpftime_hook_grace *g)
+    __attribute__((visibility("hidden")));
 
 /* Removes the hook; the last hook of a function restores its original bytes
  * exactly. The handle is freed. */

@@ -100,6 +100,12 @@ struct patcher_fn;
 PATCHER_HIDDEN extern char bpftime_patcher_enter_stub[];
 PATCHER_HIDDEN extern char bpftime_patcher_leave_stub[];
 
+/* How the stub leaves (the dispatcher writes it into the frame, slot 176). */
+#define STUB_EXIT_JMP 0         /* jmp to the continuation */
+#define STUB_EXIT_CALL 1        /* call it: the function, returning into the leave stub */
+#define STUB_EXIT_RET 2         /* ret to it: the caller, whose call the RSB remembers */
+#define STUB_FRAME_EXIT_SLOT 22 /* in uint64_t, from the pt_regs frame */
+
 PATCHER_HIDDEN uint64_t bpftime_patcher_dispatch_enter(struct patcher_fn *fn,
                                                        struct bpftime_hook_regs *regs);
 PATCHER_HIDDEN uint64_t bpftime_patcher_dispatch_leave(struct bpftime_hook_regs *regs);

@@ -1,33 +1,55 @@
-/* The two assembly stubs every hooked function goes through.
+/* The two assembly stubs every hooked function goes through, and the
+ * routine that runs a callback with the vector registers saved around it.
  *
  * Enter: a function's patched first bytes jump to its thunk (in the
  * trampoline, near the function):
  *       push [rip+ctx]            ; the function's struct patcher_fn *
  *       jmp  [rip+enter_stub]
- * The stub builds a `struct pt_regs` frame on the stack, saves xmm0-15 (the
- * C callback may clobber them; callers compiled with IPA-RA may even keep live
- * values in caller-saved registers across a call to a local function, so every
- * register is restored), aligns the stack to 16 and calls
+ * The stub builds a `struct pt_regs` frame on the stack (every general-purpose
+ * register: callers compiled with IPA-RA may keep live values even in
+ * caller-saved registers across a call to a local function, so every one is
+ * restored), aligns the stack to 16 and calls
  * bpftime_patcher_dispatch_enter(fn, regs). That returns where to continue:
  * the relocated prologue (run the function), or the caller's return address
  * (override). regs->rsp says which stack pointer to continue with.
  *
- * Leave: on_leave listeners get the function's return address replaced by
- * bpftime_patcher_leave_stub; the stub builds the same frame and calls
- * bpftime_patcher_dispatch_leave(regs), which pops the per-thread shadow stack
- * and returns the original return address.
+ * Vector registers are not saved here: the dispatcher is compiled to use
+ * general-purpose registers only (BPFTIME_GPR_ONLY_BEGIN), and it runs each
+ * callback that does not promise the same (BPFTIME_HOOK_F_GPR_ONLY) through
+ * bpftime_call_preserving_vectors(), which saves all of them - the upper
+ * halves of ymm/zmm included: a hooked function may take __m256/__m512
+ * arguments, and glibc's string functions end with vzeroupper. So a hook
+ * whose callbacks (the uprobe program's JIT code) touch no vector register
+ * pays nothing for them.
  *
- * Frame (addresses grow down, P = frame base):
+ * Leave: for on_leave listeners the enter stub calls the function (see
+ * Exit); the trap path replaces its return address by
+ * bpftime_patcher_leave_stub instead. Either way the function returns into
+ * the leave stub, which builds the same frame and calls
+ * bpftime_patcher_dispatch_leave(regs); that pops the per-thread shadow
+ * stack and returns the original return address.
+ *
+ * Frame (addresses grow down, P = frame base, kept in rbx):
  *   P+184  stack at entry (return address on enter; caller's stack on leave)
- *   P+176  fn pointer pushed by the thunk (enter) / scratch slot (leave)
+ *   P+176  fn pointer pushed by the thunk (enter) / scratch (leave); then
+ *          how to leave (STUB_EXIT_*), written by the dispatcher
  *   P+168  flags saved by pushfq before anything can change them
  *   P+0    struct pt_regs (168 bytes)
- *   below  16-aligned xmm save area (256 bytes)
  *
- * Exit: the continuation address and eflags are stored just below the new
- * stack pointer N (N-8, N-16: outside the frame in every case), all
- * general-purpose registers are reloaded from the frame, then
- *   rsp = N-16; popfq; rsp = N; jmp [rsp-8]
+ * Exit: the continuation address is stored just below the new stack
+ * pointer N (N-8: outside the frame in every case), all general-purpose
+ * registers are reloaded from the frame, the status flags set back with
+ * sahf (and OF with an add), rsp = N, then as the dispatcher said in the
+ * frame's slot 176 (STUB_EXIT_*, patcher_internal.h):
+ *   jmp [rsp-8]              run the function (no on_leave) or a trap-path
+ *                            return
+ *   rsp += 8; call [rsp-16]  run the function as our callee: on_leave
+ *                            listeners, its return address in the shadow
+ *                            stack; its ret lands in the leave stub, where
+ *                            the return stack buffer says (no mispredict)
+ *   rsp -= 8; ret            to the caller (override, leave after a call)
+ * Only when DF, TF or AC was set (never at a function entry) eflags goes to
+ * N-16 and rsp = N-16; popfq; rsp = N; jmp [rsp-8].
  * The two words below rsp are inside the 128-byte red zone, which signal
  * delivery never touches. An indirect jmp (not ret) keeps the return stack
  * buffer balanced. */
@@ -71,27 +93,40 @@ _Static_assert(sizeof(struct bpftime_hook_regs) == 168, "pt_regs layout");
     "movw %ss, %ax\n\t" \
     "movq %rax, 160(%rsp)\n\t" \
     "movq $0, 128(%rsp)\n\t" \
-    "movq %rsp, %rbx\n\t"
+    "movq %rsp, %rbx\n\t" \
+    "testl $0x400, 144(%rsp)\n\t" \
+    "jz 1f\n\t" \
+    "cld\n" /* C runs with DF clear; a +OFF site may have it set */ \
+    "1:\n\t"
 
-#define SAVE_XMM \
-    "leaq -256(%rsp), %rsp\n\t" \
-    "andq $-16, %rsp\n\t" \
-    "movdqa %xmm0, 0(%rsp)\n\t" \
-    "movdqa %xmm1, 16(%rsp)\n\t" \
-    "movdqa %xmm2, 32(%rsp)\n\t" \
-    "movdqa %xmm3, 48(%rsp)\n\t" \
-    "movdqa %xmm4, 64(%rsp)\n\t" \
-    "movdqa %xmm5, 80(%rsp)\n\t" \
-    "movdqa %xmm6, 96(%rsp)\n\t" \
-    "movdqa %xmm7, 112(%rsp)\n\t" \
-    "movdqa %xmm8, 128(%rsp)\n\t" \
-    "movdqa %xmm9, 144(%rsp)\n\t" \
-    "movdqa %xmm10, 160(%rsp)\n\t" \
-    "movdqa %xmm11, 176(%rsp)\n\t" \
-    "movdqa %xmm12, 192(%rsp)\n\t" \
-    "movdqa %xmm13, 208(%rsp)\n\t" \
-    "movdqa %xmm14, 224(%rsp)\n\t" \
-    "movdqa %xmm15, 240(%rsp)\n\t"
+/* Reloads every general-purpose register from the frame at rsp and the
+ * status flags with sahf (SF ZF AF PF CF) and an add that overflows exactly
+ * when OF was set - a few cycles instead of popfq's microcode - then
+ * rsp = N (the frame's rsp slot). Only for frames whose DF, TF and AC are
+ * clear. */
+#define RESTORE_FAST \
+    "movq 0(%rsp), %r15\n\t" \
+    "movq 8(%rsp), %r14\n\t" \
+    "movq 16(%rsp), %r13\n\t" \
+    "movq 24(%rsp), %r12\n\t" \
+    "movq 32(%rsp), %rbp\n\t" \
+    "movq 40(%rsp), %rbx\n\t" \
+    "movq 48(%rsp), %r11\n\t" \
+    "movq 56(%rsp), %r10\n\t" \
+    "movq 64(%rsp), %r9\n\t" \
+    "movq 72(%rsp), %r8\n\t" \
+    "movq 88(%rsp), %rcx\n\t" \
+    "movq 96(%rsp), %rdx\n\t" \
+    "movq 104(%rsp), %rsi\n\t" \
+    "movq 112(%rsp), %rdi\n\t" \
+    "movzbl 145(%rsp), %eax\n\t" \
+    "shrb $3, %al\n\t" \
+    "andb $1, %al\n\t" \
+    "movb 144(%rsp), %ah\n\t" \
+    "addb $0x7f, %al\n\t" \
+    "sahf\n\t" \
+    "movq 80(%rsp), %rax\n\t" \
+    "movq 152(%rsp), %rsp\n\t"
 
 __asm__("\t.text\n"
         "\t.p2align 4\n"
@@ -106,11 +141,13 @@ __asm__("\t.text\n"
         "leaq -168(%rsp), %rsp\n\t"
         ".cfi_adjust_cfa_offset 168\n\t" SAVE_GPRS
         /* Unwinders (debuggers, backtraces from callbacks) see the hooked
-     * function's caller through the frame kept in rbx. */
+         * function's caller through the frame kept in rbx. */
         ".cfi_def_cfa_register %rbx\n\t"
         ".cfi_offset %rbx, -152\n\t"
-        ".cfi_offset %rbp, -160\n\t" SAVE_XMM "movq 176(%rbx), %rdi\n\t" /* fn */
-        "movq 0(%rdi), %rax\n\t" /* fn->func: rip at entry */
+        ".cfi_offset %rbp, -160\n\t"
+        "andq $-16, %rsp\n\t"
+        "movq 176(%rbx), %rdi\n\t" /* fn */
+        "movq 0(%rdi), %rax\n\t"   /* fn->func: rip at entry */
         "movq %rax, 128(%rbx)\n\t"
         "movq %rbx, %rsi\n\t"
         "call bpftime_patcher_dispatch_enter\n\t"
@@ -118,44 +155,30 @@ __asm__("\t.text\n"
         ".cfi_endproc\n"
         "\t.size bpftime_patcher_enter_stub, .-bpftime_patcher_enter_stub\n"
 
-        "\t.p2align 4\n"
-        "\t.globl bpftime_patcher_leave_stub\n"
-        "\t.hidden bpftime_patcher_leave_stub\n"
-        "\t.type bpftime_patcher_leave_stub, @function\n"
-        "bpftime_patcher_leave_stub:\n\t"
-        ".cfi_startproc\n\t"
-        /* The real return address lives in the shadow stack: stop unwinding. */
-        ".cfi_undefined %rip\n\t"
-        "leaq -8(%rsp), %rsp\n\t"
-        "pushfq\n\t"
-        "leaq -168(%rsp), %rsp\n\t" SAVE_GPRS SAVE_XMM "movq %rbx, %rdi\n\t"
-        "call bpftime_patcher_dispatch_leave\n\t"
-        "jmp bpftime_patcher_stub_exit\n\t"
-        ".cfi_endproc\n"
-        "\t.size bpftime_patcher_leave_stub, .-bpftime_patcher_leave_stub\n"
-
-        /* rax = continuation, rbx = frame, rsp = xmm save area */
+        /* rax = continuation, rbx = frame, frame+176 = how to leave
+         * (STUB_EXIT_*, written by the dispatcher). */
         "\t.p2align 4\n"
         "\t.type bpftime_patcher_stub_exit, @function\n"
         "bpftime_patcher_stub_exit:\n\t"
-        "movdqa 0(%rsp), %xmm0\n\t"
-        "movdqa 16(%rsp), %xmm1\n\t"
-        "movdqa 32(%rsp), %xmm2\n\t"
-        "movdqa 48(%rsp), %xmm3\n\t"
-        "movdqa 64(%rsp), %xmm4\n\t"
-        "movdqa 80(%rsp), %xmm5\n\t"
-        "movdqa 96(%rsp), %xmm6\n\t"
-        "movdqa 112(%rsp), %xmm7\n\t"
-        "movdqa 128(%rsp), %xmm8\n\t"
-        "movdqa 144(%rsp), %xmm9\n\t"
-        "movdqa 160(%rsp), %xmm10\n\t"
-        "movdqa 176(%rsp), %xmm11\n\t"
-        "movdqa 192(%rsp), %xmm12\n\t"
-        "movdqa 208(%rsp), %xmm13\n\t"
-        "movdqa 224(%rsp), %xmm14\n\t"
-        "movdqa 240(%rsp), %xmm15\n\t"
         "movq %rbx, %rsp\n\t"
         "movq 152(%rsp), %rcx\n\t"
+        "testl $0x40500, 144(%rsp)\n\t"
+        "jnz 1f\n\t"
+        /* read before the store: on enter, N-8 is that very slot */
+        "cmpq $1, 176(%rsp)\n\t"
+        "movq %rax, -8(%rcx)\n\t"
+        "je 2f\n\t"
+        "ja 3f\n\t"
+        /* STUB_EXIT_JMP */
+        RESTORE_FAST "jmp *-8(%rsp)\n"
+        /* STUB_EXIT_RET: the continuation is the address the thread's last
+         * call pushed on the return stack buffer (the caller, on override
+         * or after a call-mode leave): ret keeps the buffer in step. */
+        "3:\n\t" RESTORE_FAST "leaq -8(%rsp), %rsp\n\t"
+        "ret\n"
+        /* DF, TF or AC set: eflags through popfq; always a jmp (the
+         * dispatcher never asks for call mode with such flags). */
+        "1:\n\t"
         "movq %rax, -8(%rcx)\n\t"
         "movq 144(%rsp), %rax\n\t"
         "movq %rax, -16(%rcx)\n\t"
@@ -179,4 +202,28 @@ __asm__("\t.text\n"
         "popfq\n\t"
         "leaq 8(%rsp), %rsp\n\t"
         "jmp *-8(%rsp)\n"
-        "\t.size bpftime_patcher_stub_exit, .-bpftime_patcher_stub_exit\n");
+        /* STUB_EXIT_CALL (enter, with on_leave listeners): the return
+         * address (kept in the shadow stack) is dropped and the function
+         * is called from here, so its ret comes back right below, into the
+         * leave stub, as the return stack buffer predicts. */
+        "2:\n\t" RESTORE_FAST "leaq 8(%rsp), %rsp\n\t"
+        "call *-16(%rsp)\n"
+        "\t.size bpftime_patcher_stub_exit, .-bpftime_patcher_stub_exit\n"
+
+        /* Falls in from the call above; other threads' replaced return
+         * addresses (the trap path) land here too. */
+        "\t.globl bpftime_patcher_leave_stub\n"
+        "\t.hidden bpftime_patcher_leave_stub\n"
+        "\t.type bpftime_patcher_leave_stub, @function\n"
+        "bpftime_patcher_leave_stub:\n\t"
+        ".cfi_startproc\n\t"
+        /* The real return address lives in the shadow stack: stop unwinding. */
+        ".cfi_undefined %rip\n\t"
+        "leaq -8(%rsp), %rsp\n\t"
+        "pushfq\n\t"
+        "leaq -168(%rsp), %rsp\n\t" SAVE_GPRS "andq $-16, %rsp\n\t"
+        "movq %rbx, %rdi\n\t"
+        "call bpftime_patcher_dispatch_leave\n\t"
+        "jmp bpftime_patcher_stub_exit\n\t"
+        ".cfi_endproc\n"
+        "\t.size bpftime_patcher_leave_stub, .-bpftime_patcher_leave_stub\n");

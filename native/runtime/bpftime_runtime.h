@@ -51,6 +51,7 @@ enum bpftime_map_type_flag {
     BPFTIME_MAP_F_PERCPU = 2,  /* one value per CPU */
     BPFTIME_MAP_F_KEYLESS = 4, /* no keys (queue, stack, ringbuf) */
     BPFTIME_MAP_F_STREAM = 8,  /* records read in order by a consumer */
+    BPFTIME_MAP_F_OUTER = 16,  /* a map of maps: values are inner map ids */
 };
 
 /* Program types as stored in the region (runtime/prog_types.def): the
@@ -187,11 +188,13 @@ BPFTIME_API void bpftime_prog_record_run(struct bpftime_region *r, uint32_t id, 
 
 /* ---- maps ---- */
 
-/* Layout (112 bytes): 0 u32 id  4 u32 type  8 u32 key_size  12 u32 value_size
+/* Layout (136 bytes): 0 u32 id  4 u32 type  8 u32 key_size  12 u32 value_size
  *  16 u32 max_entries  20 u32 map_flags  24 u64 map_extra  32 u64 created_ns
  *  40 u32 value_buf_size (bytes lookup copies out: value_size, or
  *  ncpus*round_up(value_size,8) for per-CPU maps)  44 u32 ncpus
- *  48 char name[64] */
+ *  48 char name[64]  112 u32 inner_type  116 u32 inner_key_size
+ *  120 u32 inner_value_size  124 u32 inner_max_entries  128 u32 inner_map_flags
+ *  (the inner-map template of array_of_maps/hash_of_maps; 0 otherwise)  132 pad */
 struct bpftime_map_info {
     uint32_t id;
     uint32_t type;
@@ -204,6 +207,8 @@ struct bpftime_map_info {
     uint32_t value_buf_size;
     uint32_t ncpus;
     char name[BPFTIME_NAME_LEN];
+    uint32_t inner_type, inner_key_size, inner_value_size, inner_max_entries, inner_map_flags;
+    uint32_t reserved;
 };
 
 /* Creates a map; returns its id. Checks as the kernel: array key_size 4;
@@ -214,6 +219,18 @@ struct bpftime_map_info {
 BPFTIME_API int bpftime_map_create(struct bpftime_region *r, const char *name, uint32_t type,
                                    uint32_t key_size, uint32_t value_size, uint32_t max_entries,
                                    uint32_t map_flags, uint64_t map_extra);
+/* Creates an array_of_maps or hash_of_maps (value_size 4) whose inner-map
+ * template is copied from map inner_id, as the kernel's BPF_MAP_CREATE with
+ * inner_map_fd: maps stored in it must have the template's type, key and
+ * value size and flags (and, for arrays without BPF_F_INNER_MAP, its
+ * max_entries). Values are inner map ids: an update stores the id after
+ * checking it; a lookup from the control plane returns it; a program's
+ * bpf_map_lookup_elem returns the inner map's handle (or NULL). An outer map
+ * holds every map it stores (see bpftime_map_collect). */
+BPFTIME_API int bpftime_map_create_outer(struct bpftime_region *r, const char *name, uint32_t type,
+                                         uint32_t key_size, uint32_t value_size,
+                                         uint32_t max_entries, uint32_t map_flags,
+                                         uint32_t inner_id);
 BPFTIME_API int bpftime_map_get(struct bpftime_region *r, uint32_t id,
                                 struct bpftime_map_info *out);
 /* The part of the region file an application may mmap for map `id` (the

@@ -22,7 +22,11 @@
 
 /* ---- per-thread invocation context, trace destination ---- */
 
-static _Thread_local struct bpftime_invocation *current_invocation;
+/* initial-exec: a uprobe sets and restores it on every hit (one %fs-relative
+ * access, no __tls_get_addr, which is ordinary C that may touch vector
+ * registers the hook must leave alone). */
+static _Thread_local struct bpftime_invocation *current_invocation
+    __attribute__((tls_model("initial-exec")));
 static _Atomic(struct bpftime_region *) trace_region; /* process-wide: the one trace sink */
 
 void bpftime_invocation_set(struct bpftime_invocation *inv)

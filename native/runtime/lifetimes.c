@@ -83,7 +83,7 @@ int map_holders_locked(struct bpftime_region *r, uint32_t id, const bool *alive,
             n++;
         }
     }
-    return n;
+    return outer_holders(r, id, buf, len, add_holder, n);
 }
 
 int bpftime_map_holders(struct bpftime_region *r, uint32_t id, char *buf, uint32_t buf_len)
@@ -103,7 +103,18 @@ int bpftime_map_holders(struct bpftime_region *r, uint32_t id, char *buf, uint32
     return n;
 }
 
+static int collect_once(struct bpftime_region *r);
+
 int bpftime_map_collect(struct bpftime_region *r)
+{
+    int total = 0, n;
+    /* an outer map freed lets the maps it stored go: again until none goes */
+    while ((n = collect_once(r)) > 0)
+        total += n;
+    return n < 0 ? n : total;
+}
+
+static int collect_once(struct bpftime_region *r)
 {
     int err = rt_check_truncated(r);
     if (err)

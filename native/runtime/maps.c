@@ -1,5 +1,6 @@
 /* Maps with the kernel's semantics: array, percpu_array, prog_array, hash,
- * percpu_hash, lru_hash, lru_percpu_hash, queue, stack (ringbuf and
+ * percpu_hash, lru_hash, lru_percpu_hash, queue, stack, and the storage of
+ * array_of_maps/hash_of_maps (their own rules: map_of_maps.c) (ringbuf and
  * perf_event_array storage is set up here, their records live in
  * ringbuf.c). Flags and errnos follow kernel/bpf/arraymap.c, hashtab.c and
  * queue_stack_maps.c. */
@@ -19,7 +20,7 @@ static bool is_percpu(uint32_t t)
 static bool is_hash(uint32_t t)
 {
     return t == BPFTIME_MAP_HASH || t == BPFTIME_MAP_PERCPU_HASH || t == BPFTIME_MAP_LRU_HASH ||
-           t == BPFTIME_MAP_LRU_PERCPU_HASH;
+           t == BPFTIME_MAP_LRU_PERCPU_HASH || t == BPFTIME_MAP_HASH_OF_MAPS;
 }
 static bool is_lru(uint32_t t)
 {
@@ -27,7 +28,8 @@ static bool is_lru(uint32_t t)
 }
 static bool is_array(uint32_t t)
 {
-    return t == BPFTIME_MAP_ARRAY || t == BPFTIME_MAP_PERCPU_ARRAY || t == BPFTIME_MAP_PROG_ARRAY;
+    return t == BPFTIME_MAP_ARRAY || t == BPFTIME_MAP_PERCPU_ARRAY || t == BPFTIME_MAP_PROG_ARRAY ||
+           t == BPFTIME_MAP_ARRAY_OF_MAPS;
 }
 static bool is_pow2(uint64_t v)
 {
@@ -95,6 +97,10 @@ static int check_flags(uint32_t type, uint32_t flags)
     case BPFTIME_MAP_RINGBUF: allowed = F_NUMA_NODE; break;
     case BPFTIME_MAP_BLOOM_FILTER: allowed = F_NUMA_NODE | F_ZERO_SEED | F_ACCESS_MASK; break;
     case BPFTIME_MAP_LPM_TRIE: allowed = F_NO_PREALLOC | F_NUMA_NODE | F_ACCESS_MASK; break;
+    case BPFTIME_MAP_ARRAY_OF_MAPS: allowed = F_NUMA_NODE | F_ACCESS_MASK; break;
+    case BPFTIME_MAP_HASH_OF_MAPS:
+        allowed = F_NO_PREALLOC | F_NUMA_NODE | F_ACCESS_MASK | F_ZERO_SEED;
+        break;
     default: return 0; /* the type itself is refused below */
     }
     if (flags & ~allowed)
@@ -172,6 +178,17 @@ int map_check_spec(struct bpftime_region *r, uint32_t type, uint32_t key_size, u
         rc = lpm_check_spec(key_size, value_size, *max_entries, map_flags);
         if (rc)
             return rc;
+        break;
+    case BPFTIME_MAP_ARRAY_OF_MAPS:
+    case BPFTIME_MAP_HASH_OF_MAPS:
+        /* values are inner map ids (fds from user space), as the kernel */
+        if (value_size != 4 || key_size == 0 || *max_entries == 0 ||
+            (type == BPFTIME_MAP_ARRAY_OF_MAPS && key_size != 4))
+            return bpftime_set_error(-EINVAL,
+                                     "%s map needs key_size %s, value_size 4 (an inner map id), "
+                                     "max_entries > 0 (got %u, %u, %u)",
+                                     tn, type == BPFTIME_MAP_ARRAY_OF_MAPS ? "4" : "> 0", key_size,
+                                     value_size, *max_entries);
         break;
     case BPFTIME_MAP_PERF_EVENT_ARRAY:
         if (key_size != 4 || value_size != 4)
@@ -397,6 +414,21 @@ void map_storage_free(struct bpftime_region *r, struct shm_map *m)
     shm_free(r, m->data_off);
 }
 
+const uint8_t *map_value_slot(struct bpftime_region *r, const struct shm_map *m, uint32_t i)
+{
+    if (i >= m->max_entries)
+        return NULL;
+    if (is_array(m->type))
+        return rt_ptr(r, m->data_off + (uint64_t)i * value_area(r, m));
+    if (!is_hash(m->type))
+        return NULL;
+    struct hash_geom g = hash_geom(r, m);
+    const struct shm_hash_elem *e = rt_ptr(r, m->data_off + g.bytes + (uint64_t)i * g.esz);
+    if (!__atomic_load_n(&e->in_use, __ATOMIC_ACQUIRE))
+        return NULL;
+    return (const uint8_t *)e + SHM_HASH_ELEM_HDR + g.key_stride;
+}
+
 int map_handle_init(struct bpftime_region *r, struct shm_map *m, struct bpftime_map *h)
 {
     int rc = map_entry_check(r, m);
@@ -597,6 +629,12 @@ static int array_update(struct bpftime_map *h, const void *key, const void *valu
                 "cannot change the program type (store only %s programs in it)",
                 h->id, prog_type_text(owner), prog, prog_type_text(type), prog_type_text(owner));
         gen_bump(h->r); /* data planes compile the new tail-call target */
+        return 0;
+    }
+    if (h->type == BPFTIME_MAP_ARRAY_OF_MAPS) { /* an inner map id, read lock-free */
+        uint32_t inner;
+        memcpy(&inner, value, 4);
+        __atomic_store_n((uint32_t *)(void *)array_elem(h, idx), inner, __ATOMIC_RELEASE);
         return 0;
     }
     /* plain copy, as the kernel (no lock for array values) */
@@ -993,6 +1031,15 @@ static void *lookup_ptr_cpu(struct bpftime_map *h, const void *key, int cpu)
         return v;
     }
     case BPFTIME_MAP_LPM_TRIE: return lpm_lookup_ptr(h, key);
+    case BPFTIME_MAP_ARRAY_OF_MAPS: {
+        uint32_t idx;
+        memcpy(&idx, key, 4);
+        return idx < h->max_entries ? outer_lookup_handle(h, array_elem(h, idx)) : NULL;
+    }
+    case BPFTIME_MAP_HASH_OF_MAPS: {
+        struct shm_hash_elem *e = hash_find(h, key, hash_key(key, h->key_size));
+        return outer_lookup_handle(h, e ? elem_value(h, e) : NULL);
+    }
     default: return NULL;
     }
 }
@@ -1017,6 +1064,9 @@ int bpftime_map_h_update(struct bpftime_map *h, const void *key, const void *val
     if (from_prog && (h->m->map_flags & F_RDONLY_PROG))
         return bpftime_set_error(-EPERM, "map %u is read-only to programs (BPF_F_RDONLY_PROG)",
                                  h->id);
+    if (map_is_outer(h->type))
+        return outer_store(h, key, value, flags, from_prog,
+                           is_array(h->type) ? array_update : hash_update);
     if (is_array(h->type))
         return array_update(h, key, value, flags, from_prog);
     if (is_hash(h->type))
@@ -1035,10 +1085,30 @@ int bpftime_map_h_update(struct bpftime_map *h, const void *key, const void *val
     return unsupported(h, "update");
 }
 
+/* Empties a slot of an outer map (array slots hold 0 afterwards, as the
+ * kernel's fd arrays). */
+static int outer_delete(struct bpftime_map *h, const void *key)
+{
+    if (h->type == BPFTIME_MAP_HASH_OF_MAPS)
+        return hash_delete(h, key, NULL);
+    uint32_t idx;
+    memcpy(&idx, key, 4);
+    if (idx >= h->max_entries)
+        return bpftime_set_error(-E2BIG, "map %u: index %u out of range", h->id, idx);
+    uint32_t old = __atomic_exchange_n((uint32_t *)(void *)array_elem(h, idx), 0, __ATOMIC_ACQ_REL);
+    return old ? 0 : bpftime_set_error(-ENOENT, "map %u: slot %u holds no map", h->id, idx);
+}
+
 int bpftime_map_h_delete(struct bpftime_map *h, const void *key)
 {
     if (!handle_ok(h))
         return bpftime_set_error(-EINVAL, "invalid map handle");
+    if (h->type == BPFTIME_MAP_ARRAY_OF_MAPS || h->type == BPFTIME_MAP_HASH_OF_MAPS) {
+        int rc = outer_delete(h, key);
+        if (!rc)
+            bpftime_map_collect(h->r); /* the map it held may have had no other holder */
+        return rc;
+    }
     if (is_hash(h->type))
         return hash_delete(h, key, NULL);
     if (h->type == BPFTIME_MAP_STACK_TRACE)
@@ -1139,7 +1209,8 @@ int bpftime_map_lookup(struct bpftime_region *r, uint32_t id, const void *key, v
     case BPFTIME_MAP_HASH:
     case BPFTIME_MAP_PERCPU_HASH:
     case BPFTIME_MAP_LRU_HASH:
-    case BPFTIME_MAP_LRU_PERCPU_HASH: {
+    case BPFTIME_MAP_LRU_PERCPU_HASH:
+    case BPFTIME_MAP_HASH_OF_MAPS: {
         /* under the bucket lock so the copy is not torn by an update;
          * no LRU promotion for control-plane reads (as the kernel's
          * lookup_elem_sys) */
@@ -1158,6 +1229,16 @@ int bpftime_map_lookup(struct bpftime_region *r, uint32_t id, const void *key, v
     case BPFTIME_MAP_BLOOM_FILTER: return bloom_peek(h, value);
     case BPFTIME_MAP_STACK_TRACE: return stackmap_lookup(h, key, value);
     case BPFTIME_MAP_LPM_TRIE: return lpm_lookup(h, key, value);
+    case BPFTIME_MAP_ARRAY_OF_MAPS: { /* the inner map's id, as the kernel's syscall lookup */
+        uint32_t idx, inner = 0;
+        memcpy(&idx, key, 4);
+        if (idx < h->max_entries)
+            inner = __atomic_load_n((uint32_t *)(void *)array_elem(h, idx), __ATOMIC_ACQUIRE);
+        if (!inner)
+            return bpftime_set_error(-ENOENT, "map %u: slot %u holds no map", id, idx);
+        memcpy(value, &inner, 4);
+        return 0;
+    }
     default: return unsupported(h, "lookup");
     }
 }
@@ -1214,7 +1295,7 @@ int bpftime_map_lookup_and_delete(struct bpftime_region *r, uint32_t id, const v
     REFUSE_FROZEN("changed");
     if (h->type == BPFTIME_MAP_QUEUE || h->type == BPFTIME_MAP_STACK)
         return qs_pop(h, value, true);
-    if (is_hash(h->type))
+    if (is_hash(h->type) && !map_is_outer(h->type))
         return hash_delete(h, key, value);
     if (h->type == BPFTIME_MAP_STACK_TRACE)
         return stackmap_extract(h, key, value);

@@ -13,7 +13,8 @@ _Static_assert(sizeof(struct bpftime_prog_info) == 432, "prog_info layout");
 _Static_assert(offsetof(struct bpftime_prog_info, name) == 48, "prog_info.name");
 _Static_assert(offsetof(struct bpftime_prog_info, license) == 112, "prog_info.license");
 _Static_assert(offsetof(struct bpftime_prog_info, attach_hint) == 176, "prog_info.attach_hint");
-_Static_assert(sizeof(struct bpftime_map_info) == 112, "map_info layout");
+_Static_assert(sizeof(struct bpftime_map_info) == 136, "map_info layout");
+_Static_assert(offsetof(struct bpftime_map_info, inner_type) == 112, "map_info.inner_type");
 _Static_assert(offsetof(struct bpftime_map_info, value_buf_size) == 40, "map_info.value_buf_size");
 _Static_assert(offsetof(struct bpftime_map_info, name) == 48, "map_info.name");
 _Static_assert(sizeof(struct bpftime_target_info) == 24, "target_info layout");
@@ -475,10 +476,17 @@ void bpftime_prog_record_run(struct bpftime_region *r, uint32_t id, uint64_t ns)
 
 /* ---- maps ---- */
 
-int bpftime_map_create(struct bpftime_region *r, const char *name, uint32_t type, uint32_t key_size,
-                       uint32_t value_size, uint32_t max_entries, uint32_t map_flags,
-                       uint64_t map_extra)
+static int map_create(struct bpftime_region *r, const char *name, uint32_t type, uint32_t key_size,
+                      uint32_t value_size, uint32_t max_entries, uint32_t map_flags,
+                      uint64_t map_extra, const struct shm_inner_template *inner)
 {
+    if (map_is_outer(type) && !inner)
+        return bpftime_set_error(-EINVAL,
+                                 "%s map needs an inner map template: create it with "
+                                 "bpftime_map_create_outer (BPF_MAP_CREATE with inner_map_fd)",
+                                 bpftime_map_type_name(type));
+    if (!map_is_outer(type) && inner)
+        return bpftime_set_error(-EINVAL, "only array_of_maps and hash_of_maps take an inner map");
     int rc = map_check_spec(r, type, key_size, value_size, &max_entries, map_flags, &map_extra);
     if (rc)
         return rc;
@@ -490,6 +498,8 @@ int bpftime_map_create(struct bpftime_region *r, const char *name, uint32_t type
     tmp.max_entries = max_entries;
     tmp.map_flags = map_flags;
     tmp.map_extra = map_extra;
+    if (inner)
+        tmp.inner = *inner;
     copy_str(tmp.name, sizeof tmp.name, name);
     rc = map_storage_init(r, &tmp); /* outside the table lock: may be large */
     if (rc)
@@ -506,6 +516,32 @@ int bpftime_map_create(struct bpftime_region *r, const char *name, uint32_t type
     uint32_t id = publish_entry(r, KIND_MAP, &m->id);
     shm_unlock(&r->hdr->table_lock);
     return (int)id;
+}
+
+int bpftime_map_create(struct bpftime_region *r, const char *name, uint32_t type, uint32_t key_size,
+                       uint32_t value_size, uint32_t max_entries, uint32_t map_flags,
+                       uint64_t map_extra)
+{
+    return map_create(r, name, type, key_size, value_size, max_entries, map_flags, map_extra, NULL);
+}
+
+int bpftime_map_create_outer(struct bpftime_region *r, const char *name, uint32_t type,
+                             uint32_t key_size, uint32_t value_size, uint32_t max_entries,
+                             uint32_t map_flags, uint32_t inner_id)
+{
+    struct shm_inner_template t;
+    int rc = rt_check_truncated(r);
+    if (rc)
+        return rc;
+    if (!map_is_outer(type))
+        return bpftime_set_error(-EINVAL,
+                                 "map type %u takes no inner map: only array_of_maps and "
+                                 "hash_of_maps do",
+                                 type);
+    rc = outer_template_from(r, inner_id, &t);
+    if (rc)
+        return rc;
+    return map_create(r, name, type, key_size, value_size, max_entries, map_flags, 0, &t);
 }
 
 int bpftime_map_get(struct bpftime_region *r, uint32_t id, struct bpftime_map_info *out)
@@ -528,6 +564,13 @@ int bpftime_map_get(struct bpftime_region *r, uint32_t id, struct bpftime_map_in
                   m->type == BPFTIME_MAP_LRU_PERCPU_HASH;
     out->value_buf_size = percpu ? (uint32_t)(round_up8(m->value_size) * r->ncpus) : m->value_size;
     memcpy(out->name, m->name, sizeof out->name);
+    if (map_is_outer(m->type)) {
+        out->inner_type = m->inner.type;
+        out->inner_key_size = m->inner.key_size;
+        out->inner_value_size = m->inner.value_size;
+        out->inner_max_entries = m->inner.max_entries;
+        out->inner_map_flags = m->inner.map_flags;
+    }
     shm_unlock(&r->hdr->table_lock);
     return 0;
 }
@@ -557,6 +600,8 @@ int bpftime_map_delete(struct bpftime_region *r, uint32_t id)
     map_handle_drop(r, slot);
     pthread_mutex_unlock(&r->local_lock);
     map_storage_free(r, &copy);
+    if (map_is_outer(copy.type))
+        bpftime_map_collect(r); /* the maps it stored may have had no other holder */
     return 0;
 }
 

@@ -241,11 +241,20 @@ int prog_publish_holds(struct bpftime_region *r)
 {
     uint32_t n = 0, cap = 0;
     uint32_t *ids = NULL;
+    bool any = false;
     pthread_mutex_lock(&r->local_lock);
     for (struct prog_local *pl = r->progs; pl; pl = pl->next)
-        if (pl->holds)
+        if (pl->holds) {
             cap += pl->nr_maps;
+            any = true;
+        }
+    /* inner maps reached through outer maps are held while any VM is */
+    if (!any)
+        r->n_inner_holds = 0;
+    cap += r->n_inner_holds;
     ids = cap ? malloc((size_t)cap * sizeof *ids) : NULL;
+    for (uint32_t i = 0; ids && i < r->n_inner_holds; i++)
+        ids[n++] = r->inner_holds[i];
     for (struct prog_local *pl = r->progs; ids && pl; pl = pl->next) {
         if (!pl->holds)
             continue;

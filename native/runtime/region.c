@@ -652,6 +652,7 @@ void bpftime_region_close(struct bpftime_region *r)
         free(r->retired_maps);
         r->retired_maps = next;
     }
+    free(r->inner_holds);
     region_free(r);
 }
 

@@ -58,6 +58,10 @@ struct bpftime_region {
     struct bpftime_map *map_hint;           /* last handle returned (atomic) */
     struct prog_local *progs;               /* prog_vm.c list */
     uint32_t instance_id; /* this process's instance record (registered with pid 0), or 0 */
+    /* inner maps this process's programs reached through outer maps: held
+     * with its VMs' maps (map_of_maps.c); under local_lock */
+    uint32_t *inner_holds;
+    uint32_t n_inner_holds, cap_inner_holds;
 };
 
 static inline void *rt_ptr(const struct bpftime_region *r, uint64_t off)
@@ -174,6 +178,26 @@ int lpm_lookup(struct bpftime_map *h, const void *key, void *value);
 int lpm_update(struct bpftime_map *h, const void *key, const void *value, uint64_t flags);
 int lpm_delete(struct bpftime_map *h, const void *key);
 int lpm_get_next_key(struct bpftime_map *h, const void *key, void *next);
+
+/* The value of slot i of an array or hash map (hash: element i of the pool,
+ * NULL when not in use); m passed map_entry_check and map_storage_check. */
+const uint8_t *map_value_slot(struct bpftime_region *r, const struct shm_map *m, uint32_t i);
+
+/* maps of maps (map_of_maps.c) */
+bool map_is_outer(uint32_t type);
+/* The template of an outer map, from map inner_id (the kernel's inner_map_fd). */
+int outer_template_from(struct bpftime_region *r, uint32_t inner_id,
+                        struct shm_inner_template *out);
+/* Update of an outer map: checks the inner map id in value against the
+ * template, then stores it with `store` (the array or hash update). */
+int outer_store(struct bpftime_map *h, const void *key, const void *value, uint64_t flags,
+                bool from_prog,
+                int (*store)(struct bpftime_map *, const void *, const void *, uint64_t, bool));
+/* Adds the outer maps holding map id (under table_lock); returns n plus their count. */
+int outer_holders(struct bpftime_region *r, uint32_t id, char *buf, size_t len,
+                  void (*add)(char *, size_t, int, const char *, uint32_t, const char *), int n);
+/* A program's lookup: the handle of the map whose id is at slot (NULL: none). */
+void *outer_lookup_handle(struct bpftime_map *h, const uint8_t *slot);
 
 /* bloom filter maps (map_bloom.c) */
 int bloom_check_spec(uint32_t key_size, uint32_t value_size, uint32_t max_entries,

@@ -30,8 +30,10 @@
 
 #include "runtime/bpftime_runtime.h"
 
-#define BPFTIME_MAGIC "BPFTIME"   /* 8 bytes with its NUL */
-#define BPFTIME_LAYOUT_VERSION 3u /* 2: instances record failed links; 3: pins, map holds */
+#define BPFTIME_MAGIC "BPFTIME" /* 8 bytes with its NUL */
+#define BPFTIME_LAYOUT_VERSION \
+    4u /* 2: instances record failed links; 3: pins, map holds;
+                                  * 4: inner-map templates of map-in-map maps */
 #define SHM_PAGE 4096u
 
 #define SHM_PROGS_CAP 1024u
@@ -146,6 +148,12 @@ struct shm_map {
     uint32_t reserved;
     char name[BPFTIME_NAME_LEN];
     shm_mutex_t lock; /* queue/stack; LRU hash uses its own */
+    /* array_of_maps / hash_of_maps (map_of_maps.c): the inner-map template
+     * every map stored in it must match (the kernel's inner_map_meta). Only
+     * compared with, never used to reach storage. */
+    struct shm_inner_template {
+        uint32_t type, key_size, value_size, max_entries, map_flags, reserved;
+    } inner;
 };
 
 struct shm_target {

@@ -7,6 +7,7 @@
 #define MAP_F_PERCPU BPFTIME_MAP_F_PERCPU
 #define MAP_F_KEYLESS BPFTIME_MAP_F_KEYLESS
 #define MAP_F_STREAM BPFTIME_MAP_F_STREAM
+#define MAP_F_OUTER BPFTIME_MAP_F_OUTER
 
 const char *bpftime_map_type_name(uint32_t type)
 {

@@ -84,6 +84,10 @@ int app_fd_count(enum app_fd_kind kind, uint32_t id);
 long app_bpf(int cmd, void *attr, unsigned int size);
 union bpf_attr;
 long app_map_batch(int cmd, union bpf_attr *ua); /* batch.c */ /* bpf_commands.c */
+/* BPF_MAP_UPDATE_ELEM on region map map_id: an outer map's value is an
+ * inner map's fd, stored as its id (bpf_commands.c). */
+long app_map_update(uint32_t map_id, uint32_t map_type, const void *key, const void *value,
+                    uint64_t flags);
 long app_perf_event_open(void *attr, pid_t pid, int cpu, int group_fd,
                          unsigned long flags);                        /* perf_events.c */
 int app_perf_ioctl(int fd, unsigned long request, unsigned long arg); /* perf_events.c */

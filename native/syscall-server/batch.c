@@ -46,8 +46,8 @@ long app_map_batch(int cmd, union bpf_attr *ua)
     if (cmd == BPF_MAP_UPDATE_BATCH || cmd == BPF_MAP_DELETE_BATCH) {
         for (; n < count && rc == 0; n++)
             rc = cmd == BPF_MAP_UPDATE_BATCH
-                     ? bpftime_map_update(r, m.id, keys + (size_t)n * ks, values + (size_t)n * vs,
-                                          ua->batch.elem_flags)
+                     ? (int)app_map_update(m.id, mi.type, keys + (size_t)n * ks,
+                                           values + (size_t)n * vs, ua->batch.elem_flags)
                      : bpftime_map_delete_elem(r, m.id, keys + (size_t)n * ks);
         ua->batch.count = rc ? n - 1 : n;
         return rc;

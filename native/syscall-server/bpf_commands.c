@@ -87,8 +87,19 @@ static long map_create(const union bpf_attr *a)
                           "runtime; it has: %s",
                           name[0] ? name : "(unnamed)", a->map_type, tn ? tn : "unknown", names);
     }
-    int id = bpftime_map_create(r, name[0] ? name : "map", a->map_type, a->key_size, a->value_size,
+    int id;
+    if (a->map_type == BPF_MAP_TYPE_ARRAY_OF_MAPS || a->map_type == BPF_MAP_TYPE_HASH_OF_MAPS) {
+        /* the template comes from inner_map_fd, as the kernel's */
+        struct app_fd inner;
+        if (fd_of((int)a->inner_map_fd, APP_FD_MAP, &inner) < 0)
+            return app_refuse(-EBADF, "BPF_MAP_CREATE %s: inner_map_fd %u is not a map",
+                              name[0] ? name : "(unnamed)", a->inner_map_fd);
+        id = bpftime_map_create_outer(r, name[0] ? name : "map", a->map_type, a->key_size,
+                                      a->value_size, a->max_entries, a->map_flags, inner.id);
+    } else {
+        id = bpftime_map_create(r, name[0] ? name : "map", a->map_type, a->key_size, a->value_size,
                                 a->max_entries, a->map_flags, a->map_extra);
+    }
     if (id < 0)
         return id;
     int fd = map_fd_new((uint32_t)id);
@@ -99,6 +110,24 @@ static long map_create(const union bpf_attr *a)
     mark_created(fd);
     app_note_created(APP_NOTE_MAP, (uint32_t)id);
     return fd;
+}
+
+long app_map_update(uint32_t map_id, uint32_t map_type, const void *key, const void *value,
+                    uint64_t flags)
+{
+    struct bpftime_region *r = app_region();
+    if (bpftime_map_type_flags(map_type) & BPFTIME_MAP_F_OUTER) {
+        /* the value is the inner map's fd here, its id in the region */
+        uint32_t ufd;
+        struct app_fd inner;
+        if (!value)
+            return -EFAULT;
+        memcpy(&ufd, value, 4);
+        if (fd_of((int)ufd, APP_FD_MAP, &inner) < 0)
+            return -EBADF;
+        return rt(bpftime_map_update(r, map_id, key, &inner.id, flags));
+    }
+    return rt(bpftime_map_update(r, map_id, key, value, flags));
 }
 
 static long map_elem(int cmd, const union bpf_attr *a)
@@ -131,7 +160,7 @@ static long map_elem(int cmd, const union bpf_attr *a)
             return 0;
         }
         return rt(bpftime_map_lookup(r, m.id, key, value));
-    case BPF_MAP_UPDATE_ELEM: return rt(bpftime_map_update(r, m.id, key, value, a->flags));
+    case BPF_MAP_UPDATE_ELEM: return app_map_update(m.id, m.map_type, key, value, a->flags);
     case BPF_MAP_DELETE_ELEM: return rt(bpftime_map_delete_elem(r, m.id, key));
     case BPF_MAP_LOOKUP_AND_DELETE_ELEM:
         return rt(bpftime_map_lookup_and_delete(r, m.id, key, value));

@@ -31,6 +31,21 @@ bool test_failed(const struct test_ctx *t);
     } \
     static void test_##name(struct test_ctx *t)
 
+/* A test that needs something of the environment (a CPU feature, say):
+ * registered only when `probe` (an expression evaluated before any test
+ * runs, independent of the code under test) is true; otherwise the binary
+ * prints "skipped NAME: why" on stderr and the test does not exist. */
+#define TEST_IF(name, probe, why) \
+    static void test_##name(struct test_ctx *t); \
+    __attribute__((constructor)) static void test_register_##name(void) \
+    { \
+        if (probe) \
+            test_register(#name, test_##name); \
+        else \
+            fprintf(stderr, "skipped %s: %s\n", #name, why); \
+    } \
+    static void test_##name(struct test_ctx *t)
+
 #define CHECK(cond) \
     do { \
         if (!(cond)) { \

@@ -6,3 +6,4 @@ export * from "./program-types.ts";
 export * from "./targets.ts";
 export * from "./kernel/index.ts";
 export * from "./syscalls.ts";
+export * from "./usdt-specs.ts";

@@ -18,6 +18,7 @@ import { metricsCommand, statsCommand, unloadCommand } from "./admin.ts";
 import { completionCommand } from "./completion.ts";
 import { buildCommand } from "./build.ts";
 import { manCommand } from "./manpage.ts";
+import { applyCommand, exportCommand } from "./state.ts";
 
 export const commands: Command[] = [
   loadCommand,
@@ -29,6 +30,8 @@ export const commands: Command[] = [
   injectCommand,
   ejectCommand,
   listCommand,
+  applyCommand,
+  exportCommand,
   mapCommand,
   pinCommand,
   unpinCommand,

@@ -46,14 +46,15 @@ export function kernelLoad(p: Parsed): void {
 export function kernelAttach(p: Parsed): void {
   refuse(p, "attach", ["prefix", "pid", "shm"]);
   const prog = need(p, 0, "PROG (program name or kernel id)", "attach");
-  const type = need(p, 1, "TYPE (uprobe, uretprobe)", "attach");
+  const type = need(p, 1, "TYPE (uprobe, uretprobe, usdt)", "attach");
   const cookie = str(p, "cookie") ?? "0";
   if (!/^(0x[0-9a-f]+|\d+)$/i.test(cookie))
     throw new BpftimeError("usage", `attach: --cookie must be an integer, got "${cookie}"`);
   const r = attachKernel(prog, type, str(p, "arg"), BigInt(cookie));
   if (json(p)) return printJson(r);
+  const sites = r.linkIds ? ` at ${r.linkIds.length} site(s), links ${r.linkIds.join(", ")}` : "";
   console.log(
-    `link ${r.linkId}: program ${r.progId} (${r.program}) attached to kernel ${r.targetType} ${JSON.stringify(r.arg)} (${r.file}+0x${r.offset.toString(16)}), pinned at ${r.pin}`,
+    `link ${r.linkId}: program ${r.progId} (${r.program}) attached to kernel ${r.targetType} ${JSON.stringify(r.arg)} (${r.file}+0x${r.offset.toString(16)})${sites}, pinned at ${r.pin}`,
   );
 }
 

@@ -19,7 +19,7 @@
 
 import { BpftimeError } from "../errors.ts";
 import { logger } from "../log.ts";
-import { type Btf, parseBtf } from "../btf/index.ts";
+import { type Btf, type BtfMember, parseBtf } from "../btf/index.ts";
 import { type BtfExt, coreReloKindNames, parseBtfExt } from "../btf/index.ts";
 import { CORE_POISON_HELPER, type CoreResult, essentialName } from "../btf/index.ts";
 import { CoreReloKind, kernelBtf, resolveCoreRelo } from "../btf/index.ts";
@@ -47,7 +47,7 @@ import {
   kernelProgTypes,
   programInfoForSection,
 } from "./sections.ts";
-import { mapTypeId, mapTypeName } from "../enums.ts";
+import { mapType, mapTypeId, mapTypeName } from "../enums.ts";
 import { type Externs, resolveExterns } from "./externs.ts";
 
 export const BPF_PSEUDO_MAP_FD = 1;
@@ -125,7 +125,14 @@ export interface MapSpec {
   /** ELF section the map comes from (".maps", "maps", ".rodata", …). */
   section: string;
   origin: MapOrigin;
+  /** array_of_maps / hash_of_maps: the inner-map template (from `__array(values, struct …)`). */
+  inner?: MapSpec;
+  /** Slots the object initialises (`.values = { [i] = &map }`): map = index into ObjectSpec.maps. */
+  initSlots?: { slot: number; map: number }[];
 }
+
+/** array_of_maps and hash_of_maps (MAP_F_OUTER in map_types.def): values are inner map ids. */
+export const isOuterMapType = (type: number): boolean => mapType(type)?.outer ?? false;
 
 /**
  * The __uint() fields of a BTF map definition that MapSpec takes as they are
@@ -401,6 +408,7 @@ class Loader {
     if (!btf) throw badObject("section .maps: BTF-defined maps need a .BTF section");
     const ds = btf.datasec(".maps");
     if (!ds) throw badObject("section .maps: no DATASEC .maps in BTF");
+    const outers: { index: number; offset: number; size: number; valuesOffset: number }[] = [];
     for (const v of ds.vars) {
       const vt = btf.type(v.type);
       if (vt.kind !== "var")
@@ -413,91 +421,156 @@ class Loader {
       }
       const sym = this.elf.symbols.find((s) => s.shndx === sec.index && s.name === name);
       const offset = sym ? sym.value : v.offset;
-      const m: MapSpec = {
-        name,
-        type: 0,
-        typeName: "",
-        keySize: 0,
-        valueSize: 0,
-        maxEntries: 0,
-        flags: 0,
-        pinning: 0,
-        readOnly: false,
-        section: ".maps",
-        origin: "btf",
-      };
-      // __uint(name, val) is `int (*name)[val]`; __type(name, T) is `T *name`.
-      const uintField = (memberType: number, field: string): number => {
-        const p = btf.resolve(memberType);
-        if (p.kind !== "ptr")
-          throw badObject(`${where}: field ${field} is not __uint() (${p.kind})`);
-        const arr = btf.resolve(p.type);
-        if (arr.kind !== "array") {
-          throw badObject(`${where}: field ${field} is not __uint() (points to ${arr.kind})`);
-        }
-        return arr.nelems;
-      };
-      const typeField = (memberType: number, field: string): number => {
-        const p = btf.resolve(memberType);
-        if (p.kind !== "ptr")
-          throw badObject(`${where}: field ${field} is not __type() (${p.kind})`);
-        return p.type;
-      };
-      let keySize: number | undefined;
-      let valueSize: number | undefined;
-      for (const mem of def.members) {
-        const plain = PLAIN_UINT_FIELDS.get(mem.name);
-        if (plain) {
-          m[plain] = uintField(mem.type, mem.name);
-          continue;
-        }
-        switch (mem.name) {
-          case "pinning":
-            m.pinning = uintField(mem.type, mem.name);
-            if (m.pinning > 1) {
-              throw unsupported(`${where}: pinning ${m.pinning} (only 0 and LIBBPF_PIN_BY_NAME)`);
-            }
-            break;
-          case "key_size":
-            keySize = uintField(mem.type, mem.name);
-            break;
-          case "value_size":
-            valueSize = uintField(mem.type, mem.name);
-            break;
-          case "key":
-            m.keyType = typeField(mem.type, mem.name);
-            m.keySize = this.btfSize(m.keyType, `${where}: key`);
-            break;
-          case "value":
-            m.valueType = typeField(mem.type, mem.name);
-            m.valueSize = this.btfSize(m.valueType, `${where}: value`);
-            break;
-          case "values":
-            throw unsupported(
-              `${where}: initial 'values' (map-in-map, prog array) are not supported`,
-            );
-          default:
-            logger.debug(`${where}: ignoring unknown field '${mem.name}'`);
-        }
-      }
-      if (keySize !== undefined) {
-        if (m.keyType !== undefined && keySize !== m.keySize) {
-          throw badObject(
-            `${where}: key_size ${keySize} does not match key type size ${m.keySize}`,
-          );
-        }
-        m.keySize = keySize;
-      }
-      if (valueSize !== undefined) {
-        if (m.valueType !== undefined && valueSize !== m.valueSize) {
-          throw badObject(
-            `${where}: value_size ${valueSize} does not match value type size ${m.valueSize}`,
-          );
-        }
-        m.valueSize = valueSize;
-      }
-      m.typeName = mapTypeName(m.type);
+      const { map: m, valuesOffset } = this.btfMapDef(def, name, where, true);
+      if (valuesOffset !== undefined)
+        outers.push({ index: this.maps.length, offset, size: v.size, valuesOffset });
       this.addMap(m, sec.index, offset);
+    }
+    this.collectInnerMapSlots(sec, outers);
+  }
+
+  /**
+   * One BTF map definition (a struct of __uint/__type/__array fields). An
+   * outer map's `__array(values, struct inner)` gives its inner-map
+   * template, parsed as a definition of its own (as libbpf's
+   * parse_btf_map_def); valuesOffset is where the slots start.
+   */
+  private btfMapDef(
+    def: { members: readonly BtfMember[] },
+    name: string,
+    where: string,
+    outer: boolean,
+  ): { map: MapSpec; valuesOffset?: number } {
+    const btf = this.btf!;
+    const m: MapSpec = {
+      name,
+      type: 0,
+      typeName: "",
+      keySize: 0,
+      valueSize: 0,
+      maxEntries: 0,
+      flags: 0,
+      pinning: 0,
+      readOnly: false,
+      section: ".maps",
+      origin: "btf",
+    };
+    let valuesOffset: number | undefined;
+    // __uint(name, val) is `int (*name)[val]`; __type(name, T) is `T *name`.
+    const uintField = (memberType: number, field: string): number => {
+      const p = btf.resolve(memberType);
+      if (p.kind !== "ptr") throw badObject(`${where}: field ${field} is not __uint() (${p.kind})`);
+      const arr = btf.resolve(p.type);
+      if (arr.kind !== "array") {
+        throw badObject(`${where}: field ${field} is not __uint() (points to ${arr.kind})`);
+      }
+      return arr.nelems;
+    };
+    const typeField = (memberType: number, field: string): number => {
+      const p = btf.resolve(memberType);
+      if (p.kind !== "ptr") throw badObject(`${where}: field ${field} is not __type() (${p.kind})`);
+      return p.type;
+    };
+    let keySize: number | undefined;
+    let valueSize: number | undefined;
+    for (const mem of def.members) {
+      const plain = PLAIN_UINT_FIELDS.get(mem.name);
+      if (plain) {
+        m[plain] = uintField(mem.type, mem.name);
+        continue;
+      }
+      switch (mem.name) {
+        case "pinning":
+          m.pinning = uintField(mem.type, mem.name);
+          if (m.pinning > 1) {
+            throw unsupported(`${where}: pinning ${m.pinning} (only 0 and LIBBPF_PIN_BY_NAME)`);
+          }
+          break;
+        case "key_size":
+          keySize = uintField(mem.type, mem.name);
+          break;
+        case "value_size":
+          valueSize = uintField(mem.type, mem.name);
+          break;
+        case "key":
+          m.keyType = typeField(mem.type, mem.name);
+          m.keySize = this.btfSize(m.keyType, `${where}: key`);
+          break;
+        case "value":
+          m.valueType = typeField(mem.type, mem.name);
+          m.valueSize = this.btfSize(m.valueType, `${where}: value`);
+          break;
+        case "values": {
+          // __array(values, struct inner) is `struct inner *values[]`
+          const arr = btf.resolve(mem.type);
+          const p = arr.kind === "array" ? btf.resolve(arr.type) : undefined;
+          const target = p?.kind === "ptr" ? btf.resolve(p.type) : undefined;
+          if (!target) throw badObject(`${where}: field values is not __array()`);
+          if (target.kind !== "struct")
+            throw unsupported(`${where}: initial 'values' of a prog array are not supported`);
+          if (!outer) throw badObject(`${where}: maps of maps cannot nest`);
+          m.inner = this.btfMapDef(target, `${name}.inner`, `${where}: inner map`, false).map;
+          // libbpf: the outer map's values are 4-byte map ids (fds)
+          valueSize ??= 4;
+          valuesOffset = mem.bitOffset / 8;
+          break;
+        }
+        default:
+          logger.debug(`${where}: ignoring unknown field '${mem.name}'`);
+      }
+    }
+    if (keySize !== undefined) {
+      if (m.keyType !== undefined && keySize !== m.keySize) {
+        throw badObject(`${where}: key_size ${keySize} does not match key type size ${m.keySize}`);
+      }
+      m.keySize = keySize;
+    }
+    if (valueSize !== undefined) {
+      if (m.valueType !== undefined && valueSize !== m.valueSize) {
+        throw badObject(
+          `${where}: value_size ${valueSize} does not match value type size ${m.valueSize}`,
+        );
+      }
+      m.valueSize = valueSize;
+    }
+    m.typeName = mapTypeName(m.type);
+    if (m.inner && !isOuterMapType(m.type))
+      throw badObject(`${where}: only array_of_maps and hash_of_maps take __array(values, …)`);
+    if (outer && isOuterMapType(m.type) && !m.inner)
+      throw unsupported(
+        `${where}: a ${m.typeName} map needs its inner map in the definition (__array(values, struct inner_map))`,
+      );
+    return valuesOffset === undefined ? { map: m } : { map: m, valuesOffset };
+  }
+
+  /**
+   * libbpf's static initialisation of outer maps (`.values = { [0] = &inner_a }`):
+   * relocations in .rel.maps at slot i of an outer map's values name the map stored there.
+   */
+  private collectInnerMapSlots(
+    sec: ElfSection,
+    outers: { index: number; offset: number; size: number; valuesOffset: number }[],
+  ): void {
+    const rel = this.elf.relSectionFor(sec.index);
+    if (!rel) return;
+    for (const r of this.elf.relocations(rel)) {
+      const o = outers.find((x) => r.offset >= x.offset && r.offset < x.offset + x.size);
+      const sym = this.elf.symbols[r.symbol];
+      const outer = o ? this.maps[o.index]! : undefined;
+      const where = `section .maps: relocation at offset ${r.offset}`;
+      if (!o || !outer) throw badObject(`${where} is not inside an outer map's values`);
+      const rel0 = r.offset - o.offset - o.valuesOffset;
+      if (rel0 < 0 || rel0 % 8 !== 0)
+        throw badObject(`${where} is not a slot of map ${outer.name}'s values`);
+      const slot = rel0 / 8;
+      const target = this.maps.findIndex((x) => x.section === ".maps" && x.name === sym?.name);
+      if (!sym || target < 0)
+        throw badObject(`${where}: map ${outer.name} slot ${slot} names no map of .maps`);
+      if (slot >= outer.maxEntries)
+        throw badObject(
+          `${where}: map ${outer.name} slot ${slot} is past its max_entries ${outer.maxEntries}`,
+        );
+      (outer.initSlots ??= []).push({ slot, map: target });
     }
   }
 

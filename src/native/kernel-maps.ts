@@ -73,6 +73,8 @@ export function kernelMapCreate(m: {
   flags?: number;
   name?: string;
   mapExtra?: bigint;
+  /** maps of maps: the template map's fd */
+  innerMapFd?: number;
 }): number {
   const attr = new Uint8Array(72);
   const v = new DataView(attr.buffer);
@@ -81,6 +83,7 @@ export function kernelMapCreate(m: {
   v.setUint32(8, m.valueSize, true);
   v.setUint32(12, m.maxEntries, true);
   v.setUint32(16, m.flags ?? 0, true);
+  v.setUint32(20, m.innerMapFd ?? 0, true);
   attr.set(new TextEncoder().encode((m.name ?? "").slice(0, 15)), 28);
   v.setBigUint64(64, m.mapExtra ?? 0n, true);
   const fd = sys(SYS_bpf, BigInt(BPF_MAP_CREATE), addr(attr), BigInt(attr.length));

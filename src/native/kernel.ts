@@ -509,7 +509,14 @@ function uprobePmu(): { type: number; retprobeBit: number } {
  * every process (pid -1, cpu 0 — as libbpf does: a BPF program on a uprobe
  * event runs whichever CPU hits it). Returns the perf event fd.
  */
-export function openUprobe(path: string, offset: number, retprobe: boolean, pid = -1): number {
+export function openUprobe(
+  path: string,
+  offset: number,
+  retprobe: boolean,
+  pid = -1,
+  /** file offset of a USDT semaphore the kernel raises while the uprobe exists (0: none) */
+  refCtrOffset = 0,
+): number {
   const { c } = libs();
   const pmu = uprobePmu();
   const attr = new Uint8Array(128);
@@ -517,7 +524,10 @@ export function openUprobe(path: string, offset: number, retprobe: boolean, pid 
   const pathBuf = cstr(path);
   v.setUint32(0, pmu.type, true); // type
   v.setUint32(4, attr.length, true); // size
-  v.setBigUint64(8, retprobe ? 1n << BigInt(pmu.retprobeBit) : 0n, true); // config
+  // config: the retprobe bit, and the semaphore's offset in bits 32..63
+  // (PERF_UPROBE_REF_CTR_OFFSET_SHIFT)
+  const refCtr = BigInt(refCtrOffset) << 32n;
+  v.setBigUint64(8, (retprobe ? 1n << BigInt(pmu.retprobeBit) : 0n) | refCtr, true);
   v.setBigUint64(56, BigInt(ptr(pathBuf)), true); // config1 = uprobe_path
   v.setBigUint64(64, BigInt(offset), true); // config2 = probe_offset
   const fd = Number(

@@ -33,6 +33,7 @@ const lib = openLibrary({
   bpftime_prog_load_vm: { args: [P, u32, P], returns: i32 },
   bpftime_prog_unload_vm: { args: [P, u32], returns: V },
   bpftime_map_create: { args: [P, P, u32, u32, u32, u32, u32, u64], returns: i32 },
+  bpftime_map_create_outer: { args: [P, P, u32, u32, u32, u32, u32, u32], returns: i32 },
   bpftime_map_get: { args: [P, u32, P], returns: i32 },
   bpftime_map_delete: { args: [P, u32], returns: i32 },
   bpftime_map_next_id: { args: [P, u32], returns: i32 },
@@ -148,6 +149,17 @@ export interface MapInfo {
   valueBufSize: number;
   ncpus: number;
   name: string;
+  /** array_of_maps / hash_of_maps: the template every stored map matches. */
+  inner?: InnerTemplate;
+}
+
+/** The inner-map template of an outer map (the kernel's inner_map_meta). */
+export interface InnerTemplate {
+  type: number;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  flags: number;
 }
 
 export interface TargetInfo {
@@ -416,6 +428,11 @@ export class Region {
   }
 
   // ---- maps ----
+  /**
+   * Creates a map; returns its id. With innerId: an array_of_maps or
+   * hash_of_maps (valueSize 4) whose inner-map template is copied from map
+   * innerId, as BPF_MAP_CREATE with inner_map_fd.
+   */
   createMap(m: {
     name: string;
     type: number;
@@ -424,27 +441,35 @@ export class Region {
     maxEntries: number;
     flags: number;
     mapExtra?: bigint;
+    innerId?: number;
   }): number {
-    return check(
-      s.bpftime_map_create(
-        this.handle,
-        ptr(cstr(m.name)),
-        m.type,
-        m.keySize,
-        m.valueSize,
-        m.maxEntries,
-        m.flags,
-        m.mapExtra ?? 0n,
-      ),
-      `create map ${m.name}`,
-    );
+    const name = cstr(m.name);
+    const args = [this.handle, ptr(name), m.type, m.keySize, m.valueSize, m.maxEntries] as const;
+    const rc =
+      m.innerId === undefined
+        ? s.bpftime_map_create(...args, m.flags, m.mapExtra ?? 0n)
+        : s.bpftime_map_create_outer(...args, m.flags, m.innerId);
+    void name;
+    return check(rc, `create map ${m.name}`);
   }
 
   map(id: number): MapInfo {
-    const b = new Uint8Array(112);
+    const b = new Uint8Array(136);
     check(s.bpftime_map_get(this.handle, id, ptr(b)));
     const v = new DataView(b.buffer);
+    const innerType = v.getUint32(112, true);
     return {
+      ...(innerType
+        ? {
+            inner: {
+              type: innerType,
+              keySize: v.getUint32(116, true),
+              valueSize: v.getUint32(120, true),
+              maxEntries: v.getUint32(124, true),
+              flags: v.getUint32(128, true),
+            },
+          }
+        : {}),
       id: v.getUint32(0, true),
       type: v.getUint32(4, true),
       keySize: v.getUint32(8, true),

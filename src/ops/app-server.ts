@@ -123,6 +123,7 @@ function mapInfo(region: Region, id: number): MapInfo {
     maxEntries: m.maxEntries,
     readOnly,
     ...(initialValue ? { initialValue } : {}),
+    ...(m.inner ? { inner: m.inner } : {}),
   };
 }
 
@@ -302,7 +303,10 @@ export function removeAppObjects(region: Region, o: AppObjects): void {
   for (const id of o.targets) attempt(() => region.deleteTarget(id));
   for (const id of o.programs)
     if (!pinned.has(`prog:${id}`)) attempt(() => region.deleteProgram(id));
-  for (const id of o.maps) if (!pinned.has(`map:${id}`)) attempt(() => region.deleteMap(id));
+  // twice: a map stored in one of the application's maps of maps is held
+  // until that outer map goes in the first pass
+  for (let pass = 0; pass < 2; pass++)
+    for (const id of o.maps) if (!pinned.has(`map:${id}`)) attempt(() => region.deleteMap(id));
   attempt(() => region.collectMaps());
   // Closed descriptors already removed some (as the kernel does): their records go too.
   const programs = new Set(region.programIds());

@@ -18,7 +18,7 @@ import { removeMeta } from "./metadata.ts";
 import { collectMaps } from "./maps.ts";
 import { resolveLink, resolveProgram } from "./resolve.ts";
 import { checkUprobeTarget } from "./uprobe-target.ts";
-import { prepareUsdtTarget } from "./usdt-target.ts";
+import { prepareUsdtTarget, usdtTargetArg } from "./usdt-target.ts";
 
 export interface AttachResult {
   linkId: number;
@@ -28,17 +28,25 @@ export interface AttachResult {
   arg: string;
 }
 
-/** Creates an attach target of `type` ("nginx", "uprobe", "sys_enter", …) with its argument (default: the program's SEC() hint) and links program `progRef` to it (`bpftime attach`, POST /v1/links). */
-export function attach(
-  r: Region,
-  progRef: string,
+/** An attach target as `attach` stores it: type name and id, argument as stored (paths made absolute, "tp:openat", …). */
+export interface TargetSpec {
+  type: string;
+  typeId: number;
+  arg: string;
+}
+
+/**
+ * The target `attach` makes for program `prog` on target type `type` ("nginx",
+ * "uprobe", "syscall", …) with the user's argument (default: the program's
+ * SEC() hint), checked, without writing anything: `attach` creates it, and
+ * `apply` compares it with the links a region has.
+ */
+export function targetFor(
+  prog: { id: number; name: string; type: number; attachHint: string },
   type: string,
   argOrDefault: string | undefined,
-  cookie = 0n,
   cwd = process.cwd(),
-): AttachResult {
-  const progId = resolveProgram(r, progRef);
-  const prog = r.program(progId);
+): TargetSpec {
   const never = cannotAttachReason(prog.name, prog.type, prog.attachHint);
   if (never) throw new BpftimeError("unsupported", never);
   let arg: string;
@@ -51,7 +59,7 @@ export function attach(
   if (!t.programTypes.includes(prog.type)) {
     throw new BpftimeError(
       "invalid_argument",
-      `program ${progId} (${prog.name}) is a ${programTypeName(prog.type, prog.attachHint)} program and cannot attach to a ${type} target`,
+      `program ${prog.id} (${prog.name}) is a ${programTypeName(prog.type, prog.attachHint)} program and cannot attach to a ${type} target`,
     );
   }
   if (t.id === TARGET_NGINX_URL_FILTER) {
@@ -68,9 +76,7 @@ export function attach(
         "usage",
         `attach: program ${prog.name} names no ${type} target in its SEC(): give --arg ${t.id === TARGET_USDT ? "BINARY:PROVIDER:NAME" : "BINARY:SYMBOL"}`,
       );
-    if (t.id === TARGET_USDT)
-      ({ arg, linkCookie: cookie } = prepareUsdtTarget(r, progId, given, cookie, cwd));
-    else arg = checkUprobeTarget(type, given, cwd);
+    arg = t.id === TARGET_USDT ? usdtTargetArg(given, cwd) : checkUprobeTarget(type, given, cwd);
   }
   const bytes = new TextEncoder().encode(arg!);
   if (bytes.length > MAX_TARGET_ARG) {
@@ -79,10 +85,27 @@ export function attach(
       `the ${type} target argument is ${bytes.length} bytes; the limit is ${MAX_TARGET_ARG}`,
     );
   }
-  const targetId = r.createTarget(t.id, bytes);
+  return { type, typeId: t.id, arg: arg! };
+}
+
+/** Creates an attach target of `type` ("nginx", "uprobe", "sys_enter", …) with its argument (default: the program's SEC() hint) and links program `progRef` to it (`bpftime attach`, POST /v1/links). */
+export function attach(
+  r: Region,
+  progRef: string,
+  type: string,
+  argOrDefault: string | undefined,
+  cookie = 0n,
+  cwd = process.cwd(),
+): AttachResult {
+  const progId = resolveProgram(r, progRef);
+  const t = targetFor({ ...r.program(progId), id: progId }, type, argOrDefault, cwd);
+  let arg = t.arg;
+  if (t.typeId === TARGET_USDT)
+    ({ arg, linkCookie: cookie } = prepareUsdtTarget(r, progId, arg, cookie, cwd));
+  const targetId = r.createTarget(t.typeId, new TextEncoder().encode(arg));
   try {
     const linkId = r.createLink(progId, targetId, cookie);
-    return { linkId, targetId, progId, targetType: type, arg: arg! };
+    return { linkId, targetId, progId, targetType: t.type, arg };
   } catch (e) {
     r.deleteTarget(targetId);
     throw e;

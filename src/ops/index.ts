@@ -29,3 +29,4 @@ export * from "./uprobe-target.ts";
 export * from "./auto-attach.ts";
 export * from "./hist.ts";
 export * from "./build.ts";
+export * from "./state/index.ts";

@@ -2,7 +2,7 @@
 // maps and programs in the region. Nothing is stored unless every program
 // passes the verifier; a failure half-way removes what was created.
 import { BpftimeError } from "../errors.ts";
-import type { ObjectSpec, ProgramSpec } from "../elf/index.ts";
+import type { MapSpec, ObjectSpec, ProgramSpec } from "../elf/index.ts";
 import { parseElf } from "../elf/index.ts";
 import { formatAttachHint } from "../elf/index.ts";
 import { CORE_POISON_HELPER, typeName } from "../btf/index.ts";
@@ -156,9 +156,10 @@ function datasecFixup(spec: ObjectSpec, typeId: number | undefined): Partial<Map
 export function loadIntoRegion(
   file: string,
   regionName: string | undefined,
-  opts: { programs?: string[]; allowWriteUser?: boolean } & ReuseOptions = {},
+  opts: { programs?: string[]; allowWriteUser?: boolean; objectName?: string } & ReuseOptions = {},
 ): LoadedObject {
   const { bytes, spec } = readObjectBytes(file);
+  const sha256 = new Bun.CryptoHasher("sha256").update(bytes).digest("hex");
   let chosen = spec.programs;
   if (opts.programs?.length) {
     chosen = spec.programs.filter((p) => opts.programs!.includes(p.name));
@@ -194,15 +195,7 @@ export function loadIntoRegion(
         }
         continue;
       }
-      const id = region.createMap({
-        name: m.name,
-        type: m.type,
-        keySize: m.keySize,
-        valueSize: m.valueSize,
-        maxEntries: m.maxEntries,
-        flags: m.flags,
-        ...(m.mapExtra !== undefined ? { mapExtra: BigInt(m.mapExtra) } : {}),
-      });
+      const id = createSpecMap(region, m);
       mapIds.push(id);
       created.add(id);
       if (wantsPin(m, opts)) {
@@ -227,6 +220,7 @@ export function loadIntoRegion(
         ...datasecFixup(spec, m.valueType),
       });
     }
+    fillInnerMapSlots(region, spec.maps, mapIds);
     for (const v of verified) {
       const id = region.createProgram({
         name: v.spec.name,
@@ -243,6 +237,8 @@ export function loadIntoRegion(
       const st = v.result.stats;
       writeMeta(region.name, "prog", id, {
         object: file,
+        sha256,
+        ...(opts.objectName !== undefined ? { objectName: opts.objectName } : {}),
         section: v.spec.section,
         ...(v.spec.signature ? { signature: v.spec.signature } : {}),
         verifier: {
@@ -301,4 +297,42 @@ export function loadIntoRegion(
   } finally {
     region.close();
   }
+}
+
+/**
+ * A map of the object. An outer map takes its template from a map made from
+ * its inner definition and deleted right after, as libbpf does.
+ */
+function createSpecMap(region: Region, m: MapSpec, innerId?: number): number {
+  if (m.inner && innerId === undefined) {
+    const template = createSpecMap(region, m.inner);
+    try {
+      return createSpecMap(region, m, template);
+    } finally {
+      region.deleteMap(template);
+    }
+  }
+  return region.createMap({
+    name: m.name,
+    type: m.type,
+    keySize: m.keySize,
+    valueSize: m.valueSize,
+    maxEntries: m.maxEntries,
+    flags: m.flags,
+    ...(m.mapExtra !== undefined ? { mapExtra: BigInt(m.mapExtra) } : {}),
+    ...(innerId !== undefined ? { innerId } : {}),
+  });
+}
+
+/** libbpf's static initialisation of outer maps: `.values = { [i] = &map }`. */
+function fillInnerMapSlots(region: Region, maps: readonly MapSpec[], ids: readonly number[]): void {
+  maps.forEach((m, i) => {
+    for (const { slot, map } of m.initSlots ?? []) {
+      const key = new Uint8Array(m.keySize);
+      new DataView(key.buffer).setUint32(0, slot, true);
+      const value = new Uint8Array(4);
+      new DataView(value.buffer).setUint32(0, ids[map]!, true);
+      region.mapUpdate(ids[i]!, key, value);
+    }
+  });
 }

@@ -14,6 +14,7 @@ import { formatValue, parseValue } from "../btf/index.ts";
 import { mapType, mapTypeName } from "../enums.ts";
 import { metaIds, readMeta, removeMeta, type MapMeta } from "./metadata.ts";
 import { resolveMap } from "./resolve.ts";
+import { formatInnerMap, parseInnerMap } from "./inner-map-values.ts";
 
 const isPerCpu = (type: number) => mapType(type)?.perCpu ?? false;
 const isKeyless = (type: number) => mapType(type)?.keyless ?? false;
@@ -122,6 +123,7 @@ export function parseKey(m: MapHandle, text: string): Uint8Array {
 
 /** A value from user text (as parseKey) as the map's value bytes (every CPU's for per-CPU maps). */
 export function parseMapValue(m: MapHandle, text: string): Uint8Array {
+  if (m.info.inner) return parseInnerMap(m.r, text);
   const perCpu = isPerCpu(m.info.type);
   if (perCpu) {
     // One value for every CPU (the kernel's per-CPU update semantics).
@@ -142,6 +144,7 @@ export function formatKey(m: MapHandle, b: Uint8Array): unknown {
 
 /** Value bytes as JSON-ready data (an array of one value per CPU for per-CPU maps). */
 export function formatMapValue(m: MapHandle, b: Uint8Array): unknown {
+  if (m.info.inner) return formatInnerMap(m.r, b);
   const one = (x: Uint8Array) =>
     m.btf && m.meta?.valueType ? formatValue(m.btf, m.meta.valueType, x) : hex(x);
   if (!isPerCpu(m.info.type)) return one(b);
@@ -167,6 +170,7 @@ export function describeMap(m: MapHandle) {
     btf: !!m.btf,
     perCpu: isPerCpu(m.info.type),
     entries: isKeyless(m.info.type) ? null : countEntries(m),
+    ...(m.info.inner ? { inner: { ...m.info.inner, type: mapTypeName(m.info.inner.type) } } : {}),
   };
 }
 

@@ -25,6 +25,10 @@ export interface MapMeta {
 
 export interface ProgMeta {
   object?: string;
+  /** SHA-256 of the object file's bytes (hex): `apply` tells a changed object from an unchanged one. */
+  sha256?: string;
+  /** The object's name in a state file (`bpftime apply`); programs loaded together share it. */
+  objectName?: string;
   section?: string;
   signature?: string;
   verifier?: {

@@ -18,12 +18,11 @@
 import { existsSync, statSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 import { BpftimeError } from "../errors.ts";
-import { NativeError, type Region, usdtSites, type UsdtSite } from "../native/index.ts";
-import { resolveBinary, TARGET_USDT } from "../attach/index.ts";
+import { type Region, type UsdtSite } from "../native/index.ts";
+import { probeSites, resolveBinary, TARGET_USDT } from "../attach/index.ts";
+import { USDT_SPEC_COOKIE_OFF, USDT_SPECS_MAP, usdtSpecEntries } from "../attach/index.ts";
 
 const FORM = "expected BINARY:PROVIDER:NAME, e.g. /usr/bin/python3.11:python:function__entry";
-const SPECS_MAP = "__bpf_usdt_specs";
-const SPEC_COOKIE_OFF = 192; // offsetof(struct __bpf_usdt_spec, usdt_cookie)
 
 interface UsdtTarget {
   binary: string;
@@ -49,16 +48,29 @@ function parse(arg: string, cwd: string): UsdtTarget {
 }
 
 function sitesOf(t: UsdtTarget, arg: string): UsdtSite[] {
-  try {
-    return usdtSites(t.file, t.provider, t.name);
-  } catch (e) {
-    if (e instanceof NativeError)
-      throw new BpftimeError(
-        e.errno === 2 ? "not_found" : "invalid_argument",
-        `usdt target ${arg}: ${e.message}`,
-      );
-    throw e;
-  }
+  return probeSites(t.file, t.provider, t.name, arg);
+}
+
+/** A USDT target "BINARY:PROVIDER:NAME" checked and as the link stores it (BINARY made absolute against `cwd`). */
+export function usdtTargetArg(arg: string, cwd = process.cwd()): string {
+  const t = parse(arg, cwd);
+  sitesOf(t, arg);
+  return `${t.binary}:${t.provider}:${t.name}`;
+}
+
+/**
+ * The cookie the user gave `attach` for a USDT link: for a program using
+ * usdt.bpf.h the link's own cookie is its first spec id and the user's is in
+ * that spec (read back here); otherwise the link's cookie.
+ */
+export function usdtUserCookie(r: Region, progId: number, linkCookie: bigint): bigint {
+  const specsMap = r.programMapIds(progId).find((id) => r.map(id).name === USDT_SPECS_MAP);
+  if (specsMap === undefined) return linkCookie;
+  const key = new Uint8Array(4);
+  new DataView(key.buffer).setUint32(0, Number(linkCookie), true);
+  const spec = r.mapLookup(specsMap, key, r.map(specsMap).valueBufSize);
+  if (!spec || spec.length < USDT_SPEC_COOKIE_OFF + 8) return 0n;
+  return new DataView(spec.buffer, spec.byteOffset).getBigUint64(USDT_SPEC_COOKIE_OFF, true);
 }
 
 /**
@@ -75,7 +87,7 @@ export function prepareUsdtTarget(
   const t = parse(arg, cwd);
   const stored = `${t.binary}:${t.provider}:${t.name}`;
   const sites = sitesOf(t, arg);
-  const specsMap = r.programMapIds(progId).find((id) => r.map(id).name === SPECS_MAP);
+  const specsMap = r.programMapIds(progId).find((id) => r.map(id).name === USDT_SPECS_MAP);
   if (specsMap === undefined) return { arg: stored, linkCookie: cookie }; // no usdt.bpf.h
   // Spec ids in use: every USDT link of a program that shares this map.
   let base = 0;
@@ -88,17 +100,7 @@ export function prepareUsdtTarget(
     base = Math.max(base, Number(l.cookie) + n);
   }
   const max = r.map(specsMap).maxEntries;
-  if (base + sites.length > max)
-    throw new BpftimeError(
-      "invalid_argument",
-      `usdt target ${arg}: ${sites.length} site(s) need spec ids ${base}..${base + sites.length - 1} but ${SPECS_MAP} has ${max} entries (define BPF_USDT_MAX_SPEC_CNT larger)`,
-    );
-  sites.forEach((site, i) => {
-    const key = new Uint8Array(4);
-    new DataView(key.buffer).setUint32(0, base + i, true);
-    const value = site.spec.slice();
-    new DataView(value.buffer).setBigUint64(SPEC_COOKIE_OFF, BigInt.asUintN(64, cookie), true);
+  for (const [key, value] of usdtSpecEntries(sites, base, cookie, max, arg))
     r.mapUpdate(specsMap, key, value);
-  });
   return { arg: stored, linkCookie: BigInt(base) };
 }

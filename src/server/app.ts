@@ -19,6 +19,7 @@ import { pinRoutes } from "./routes/pins.ts";
 import { linkRoutes } from "./routes/links.ts";
 import { regionRoutes } from "./routes/region.ts";
 import { eventRoutes } from "./routes/events.ts";
+import { stateRoutes } from "./routes/state.ts";
 import { histogramRoutes } from "./routes/histograms.ts";
 import { consoleRoutes } from "./console.ts";
 
@@ -107,7 +108,8 @@ export function createApp(o: AppOptions) {
     .use(linkRoutes(ctx))
     .use(regionRoutes(ctx))
     .use(eventRoutes(ctx))
-    .use(histogramRoutes(ctx));
+    .use(histogramRoutes(ctx))
+    .use(stateRoutes(ctx));
   return { app, events };
 }
 

@@ -14,7 +14,11 @@ function mib(n: number): string {
 }
 
 /** The whole body, refusing (413) as soon as it exceeds `limit` bytes. */
-async function readBounded(request: Request, limit: number, what: string): Promise<Uint8Array> {
+export async function readBounded(
+  request: Request,
+  limit: number,
+  what: string,
+): Promise<Uint8Array> {
   const tooLarge = () =>
     new HttpError("too_large", `${what} is larger than the limit of ${mib(limit)}`);
   const declared = request.headers.get("content-length");

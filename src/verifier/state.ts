@@ -24,8 +24,18 @@ export type RegType =
   | "map_ptr"
   | "map_value"
   | "map_value_or_null"
+  | "map_ptr_or_null"
   | "mem"
   | "mem_or_null";
+
+export type OrNullType = "map_value_or_null" | "map_ptr_or_null" | "mem_or_null";
+/** What a NULL check turns each maybe-NULL pointer into. */
+export const NOT_NULL: Record<OrNullType, RegType> = {
+  map_value_or_null: "map_value",
+  map_ptr_or_null: "map_ptr",
+  mem_or_null: "mem",
+};
+export const isOrNull = (t: RegType): t is OrNullType => t in NOT_NULL;
 
 export interface Reg {
   t: RegType;
@@ -37,7 +47,7 @@ export interface Reg {
   id: number;
   /** acquired reference (ringbuf record) this pointer belongs to, 0 if none */
   ref: number;
-  /** map index (map_ptr, map_value, map_value_or_null) */
+  /** map index (map_ptr, map_value, map_value_or_null, map_ptr_or_null) */
   map: number;
   /** packet pointers: bytes known to be inside the packet, counted from the base */
   range: number;

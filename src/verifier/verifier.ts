@@ -80,8 +80,11 @@ import {
   constReg,
   curFrame,
   forEachReg,
+  isOrNull,
   isPointer,
+  NOT_NULL,
   newFrame,
+  type OrNullType,
   ownStack,
   notInit,
   ptrReg,
@@ -93,6 +96,7 @@ import {
   stateToString,
   unknownReg,
 } from "./state.ts";
+import { withInnerTemplates } from "./inner-maps.ts";
 import { mapTypeOf, mapTypes } from "../enums.ts";
 import {
   type Marks,
@@ -126,15 +130,20 @@ export interface MapInfo {
   readOnly?: boolean;
   /** initial contents of a single-entry array map (lets CONST_STR arguments be checked) */
   initialValue?: Uint8Array;
+  /** array_of_maps / hash_of_maps: the inner-map template (what a lookup's map pointer is) */
+  inner?: MapInfo;
 }
 
 /**
  * The verifier's view of an object's maps (an elf MapSpec has these fields;
  * `initialData` is the map's initial contents).
  */
-export function mapInfosOf(
-  maps: ReadonlyArray<Omit<MapInfo, "initialValue"> & { initialData?: Uint8Array }>,
-): MapInfo[] {
+type MapInfoSource = Omit<MapInfo, "initialValue" | "inner"> & {
+  initialData?: Uint8Array;
+  inner?: MapInfoSource;
+};
+
+export function mapInfosOf(maps: ReadonlyArray<MapInfoSource>): MapInfo[] {
   return maps.map((m) => ({
     name: m.name,
     type: m.type,
@@ -143,6 +152,7 @@ export function mapInfosOf(
     maxEntries: m.maxEntries,
     readOnly: m.readOnly,
     ...(m.initialData ? { initialValue: m.initialData } : {}),
+    ...(m.inner ? { inner: mapInfosOf([m.inner])[0]! } : {}),
   }));
 }
 
@@ -303,7 +313,8 @@ const HELPER_MAP_TYPES: Record<string, readonly MapType[]> = {
   map_push_elem: ["queue", "stack", "bloom_filter"],
   map_pop_elem: ["queue", "stack"],
   map_peek_elem: ["queue", "stack", "bloom_filter"],
-  map_lookup_elem: KEYED_MAPS,
+  // maps of maps: only lookups, as the kernel (check_map_func_compatibility)
+  map_lookup_elem: [...KEYED_MAPS, "array_of_maps", "hash_of_maps"],
   map_update_elem: KEYED_MAPS,
   // arrays as the kernel: the call verifies and fails at run time with -EINVAL
   map_delete_elem: [
@@ -344,6 +355,10 @@ class Verifier {
   private readonly cfg: Cfg;
   private readonly spec: ContextSpec;
   private readonly maps: MapInfo[];
+  /** outer map index → index of its inner-map template in `maps` (inner-maps.ts) */
+  private readonly templateOf: Map<number, number>;
+  /** lddw may name only the program's own maps, not the templates appended after them */
+  private readonly programMaps: number;
   private readonly mapTypes: (MapType | undefined)[];
   private readonly budget: number;
   private readonly wantLog: boolean;
@@ -379,8 +394,9 @@ class Verifier {
     this.slots = slots;
     this.spec = contextSpec(program.type);
     this.allowWriteUser = opts.allowWriteUser ?? false;
-    this.maps = program.maps;
-    this.mapTypes = program.maps.map((m) => normalizeMapType(m.type));
+    ({ maps: this.maps, templateOf: this.templateOf } = withInnerTemplates(program.maps));
+    this.programMaps = program.maps.length;
+    this.mapTypes = this.maps.map((m) => normalizeMapType(m.type));
     this.budget = opts.budget ?? DEFAULT_BUDGET;
     this.wantLog = opts.log ?? false;
     this.maxLogLines = opts.maxLogLines ?? 200_000;
@@ -782,6 +798,7 @@ class Verifier {
       fail(pc, `R${dst} tried to subtract pointer from scalar`);
     switch (ptr.t) {
       case "map_value_or_null":
+      case "map_ptr_or_null":
       case "mem_or_null":
         return fail(pc, `R${dst} pointer arithmetic on ${ptr.t} prohibited, null-check it first`);
       case "packet_end":
@@ -839,8 +856,8 @@ class Verifier {
       src !== PseudoSrc.MAP_VALUE
     )
       fail(pc, `unsupported lddw source ${src}`);
-    if (!m || idx < 0)
-      return fail(pc, `invalid map index ${idx} (the program has ${this.maps.length} maps)`);
+    if (!m || idx < 0 || idx >= this.programMaps)
+      return fail(pc, `invalid map index ${idx} (the program has ${this.programMaps} maps)`);
     if (this.mapTypes[idx] === undefined)
       fail(pc, `map ${idx} has unsupported type ${JSON.stringify(m.type)}`);
     if (src === PseudoSrc.MAP_IDX || src === PseudoSrc.MAP_FD) {
@@ -886,6 +903,7 @@ class Verifier {
       case "mem":
         return this.regionAccess(pc, p, regno, insnOff, size, kind, value, "memory");
       case "map_value_or_null":
+      case "map_ptr_or_null":
       case "mem_or_null":
         return fail(pc, `R${regno} invalid mem access '${p.t}' (missing null check)`);
       case "not_init":
@@ -1224,7 +1242,7 @@ class Verifier {
     // a pointer against a scalar: whether the scalar is 0 decides null checks
     if (isRegisterSource(insn)) this.needPrecise(st, insn.dst, insn.src);
     else this.needPrecise(st, insn.dst);
-    const nullable = (r: Reg): boolean => r.t === "map_value_or_null" || r.t === "mem_or_null";
+    const nullable = (r: Reg): boolean => isOrNull(r.t);
     const zero = (r: Reg): boolean => r.t === "scalar" && isZero(r.s);
     if (!is32 && (kind === "jeq" || kind === "jne")) {
       const ptr = nullable(a) && zero(b) ? a : nullable(b) && zero(a) ? b : undefined;
@@ -1272,11 +1290,11 @@ class Verifier {
   private markNull(st: State, ptr: Reg, isNull: boolean): void {
     const id = ptr.id;
     forEachReg(st, (r, set) => {
-      if (r.id !== id || (r.t !== "map_value_or_null" && r.t !== "mem_or_null")) return;
+      if (r.id !== id || !isOrNull(r.t)) return;
       if (isNull) set(constReg(0));
       else {
         const n = cloneReg(r);
-        n.t = r.t === "map_value_or_null" ? "map_value" : "mem";
+        n.t = NOT_NULL[r.t as OrNullType];
         n.id = 0;
         set(n);
       }
@@ -1583,13 +1601,21 @@ class Verifier {
       case "RET_VOID":
         return notInit();
       case "RET_MAP_VALUE_OR_NULL":
-        return ptrReg("map_value_or_null", { map: mapIdx, id: this.newId() });
+        return this.lookupResult(mapIdx);
       case "RET_MEM_OR_NULL": {
         const ref = this.newId();
         st.refs = new Map(st.refs).set(ref, pc);
         return ptrReg("mem_or_null", { size: allocSize, id: ref, ref });
       }
     }
+  }
+
+  /** A lookup's result: a value of the map, or for an outer map an inner map pointer. */
+  private lookupResult(mapIdx: number): Reg {
+    const template = this.templateOf.get(mapIdx);
+    if (template !== undefined)
+      return ptrReg("map_ptr_or_null", { map: template, id: this.newId() });
+    return ptrReg("map_value_or_null", { map: mapIdx, id: this.newId() });
   }
 
   private constStr(pc: number, regno: number, r: Reg, name: string): void {
@@ -1642,10 +1668,11 @@ class Verifier {
                 `invalid indirect read from stack R${regno} off ${lo}+${j - b0} size ${size} (uninitialised stack passed to ${name})`,
               );
             // a spilled pointer read as data would leak its address (into a
-            // map, an output record...), as the kernel refuses unprivileged
+            // map, an output record...), as the kernel refuses unprivileged;
+            // the format helpers' data arrays hold pointers on purpose (%s, %p)
             const k = frame.stype[j] === ST_SPILL ? spillStart(frame, j) : -1;
             const spilled = k >= 0 ? frame.spills[k]!.reg : undefined;
-            if (spilled && spilled.t !== "scalar")
+            if (spilled && spilled.t !== "scalar" && !takesPointersAsData(name))
               fail(
                 pc,
                 `invalid indirect read from stack R${regno} off ${lo}+${j - b0} size ${size}: a spilled ${spilled.t} pointer would leak as data (passed to ${name})`,
@@ -1734,4 +1761,11 @@ export function verifyOrThrow(program: ProgramInput, opts: VerifyOptions = {}): 
   const r = verify(program, opts);
   if (!r.ok) throw new BpftimeError("verifier", r.error!.message, r.error);
   return r;
+}
+
+/** Helpers whose memory argument is a format's data array: pointers in it are
+ * read as pointers (`%s`, `%p`), never copied out as numbers by the helper. */
+const FORMAT_DATA_HELPERS = new Set(["snprintf", "trace_vprintk", "seq_printf"]);
+function takesPointersAsData(helper: string): boolean {
+  return FORMAT_DATA_HELPERS.has(helper.split("#")[0]!);
 }

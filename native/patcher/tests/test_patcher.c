@@ -1,5 +1,6 @@
 /* Patcher tests on compiled C functions, libc functions, threads, recursion
  * and register preservation. */
+#include <cpuid.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
@@ -909,4 +910,286 @@ TEST(floating_point_arguments_and_result)
     ATTACH(target_fp, &cbs, NULL, &h);
     CHECK(pf(1.5, 4.0, 3) == 9.0);
     CHECK_EQ(bpftime_hook_detach(h), 0);
+}
+
+/* ---- the upper halves of the AVX registers -------------------------------- */
+
+/* ymm_roundtrip(fn, in, out): loads ymm0-15 from in (16 x 32 bytes), calls
+ * fn(41) (pr_callee), stores ymm0-15 to out. A hooked function may take
+ * __m256 arguments in ymm0-7, and a caller built with IPA-RA may keep live
+ * values in any of them across the call. */
+void ymm_roundtrip(void *fn, const void *in, void *out);
+#define YMM_LOAD(i) "vmovdqu " #i "*32(%rsi), %ymm" #i "\n"
+#define YMM_STORE(i) "vmovdqu %ymm" #i ", " #i "*32(%r12)\n"
+#define YMM_ALL(m) \
+    m(0) m(1) m(2) m(3) m(4) m(5) m(6) m(7) m(8) m(9) m(10) m(11) m(12) m(13) m(14) m(15)
+__asm__(".text\n"
+        ".p2align 4\n"
+        ".globl ymm_roundtrip\n"
+        ".type ymm_roundtrip, @function\n"
+        "ymm_roundtrip:\n"
+        "pushq %rbx\n"
+        "pushq %r12\n"
+        "pushq %r13\n"
+        "movq %rdi, %rbx\n"
+        "movq %rdx, %r12\n" YMM_ALL(YMM_LOAD) "movl $41, %edi\n"
+                                              "call *%rbx\n" YMM_ALL(YMM_STORE) "vzeroupper\n"
+                                                                                "popq %r13\n"
+                                                                                "popq %r12\n"
+                                                                                "popq %rbx\n"
+                                                                                "ret\n"
+                                                                                ".size "
+                                                                                "ymm_roundtrip, "
+                                                                                ".-ymm_roundtrip"
+                                                                                "\n");
+
+/* What glibc's AVX2 string functions leave behind: vzeroupper (the upper
+ * halves of every ymm register cleared), and ymm0/ymm1 used as scratch. */
+__attribute__((target("avx"))) static int clobber_ymm_enter(struct bpftime_hook_regs *r, void *u)
+{
+    (void)r;
+    (void)u;
+    __asm__ volatile("vpcmpeqd %%ymm0, %%ymm0, %%ymm0\n\t"
+                     "vpcmpeqd %%ymm1, %%ymm1, %%ymm1\n\t"
+                     "vzeroupper\n\t" ::
+                         : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8",
+                           "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15");
+    return BPFTIME_HOOK_CONTINUE;
+}
+static void clobber_ymm_leave(struct bpftime_hook_regs *r, void *u)
+{
+    clobber_ymm_enter(r, u);
+}
+
+/* The environment probe: no AVX, no ymm registers to lose. */
+static bool cpu_has_avx(void)
+{
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx");
+}
+#define AVX_TEST(name) TEST_IF(name, cpu_has_avx(), "this CPU has no AVX")
+
+static void ymm_patterns(uint8_t in[16][32])
+{
+    for (int r = 0; r < 16; r++)
+        for (int b = 0; b < 32; b++)
+            in[r][b] = (uint8_t)(0x11 * (r + 1) + 7 * b + 1);
+}
+
+/* Returns 0, or 1000 + 32 * register + byte of the first difference. */
+static int ymm_first_difference(uint8_t in[16][32], uint8_t out[16][32])
+{
+    for (int r = 0; r < 16; r++)
+        for (int b = 0; b < 32; b++)
+            if (in[r][b] != out[r][b])
+                return 1000 + 32 * r + b;
+    return 0;
+}
+
+static int ymm_check(void)
+{
+    uint8_t in[16][32], out[16][32];
+    ymm_patterns(in);
+    memset(out, 0, sizeof out);
+    ymm_roundtrip((void *)pr_callee, in, out);
+    return ymm_first_difference(in, out);
+}
+
+AVX_TEST(ymm_registers_survive_callbacks_that_clobber_them)
+{
+    CHECK_EQ(ymm_check(), 0); /* the check itself works */
+    struct bpftime_hook *h = NULL;
+    const struct bpftime_hook_callbacks cbs = {clobber_ymm_enter, clobber_ymm_leave};
+    ATTACH(pr_callee, &cbs, NULL, &h);
+    CHECK_EQ(ymm_check(), 0);
+    CHECK_EQ(bpftime_hook_detach(h), 0);
+}
+
+/* The same with the xsave path AVX-512 machines take (forced here). */
+extern int bpftime_vsave_kind;
+extern uint64_t bpftime_vsave_size;
+extern uint32_t bpftime_vsave_mask;
+
+static int ymm_check_with_vsave(int kind)
+{
+    bpftime_vsave_mask = 0x6; /* SSE | AVX */
+    bpftime_vsave_size = 1024;
+    bpftime_vsave_kind = kind;
+    struct bpftime_hook *h = NULL;
+    const struct bpftime_hook_callbacks cbs = {clobber_ymm_enter, clobber_ymm_leave};
+    if (bpftime_hook_attach((void *)pr_callee, &cbs, NULL, &h) != 0)
+        return -1;
+    int r = ymm_check();
+    bpftime_hook_detach(h);
+    return r;
+}
+
+AVX_TEST(ymm_registers_survive_through_xsave)
+{
+    CHECK_EQ(ymm_check_with_vsave(3), 0);
+}
+
+static bool cpu_has_xsavec(void)
+{
+    unsigned a, b, c, d;
+    __cpuid_count(0xd, 1, a, b, c, d);
+    return cpu_has_avx() && (a & 2);
+}
+
+TEST_IF(ymm_registers_survive_through_xsavec, cpu_has_xsavec(), "this CPU has no xsavec")
+{
+    CHECK_EQ(ymm_check_with_vsave(4), 0);
+}
+
+/* A callback that promises to stay in general-purpose registers
+ * (BPFTIME_HOOK_F_GPR_ONLY) runs with no save around it; the stub and the
+ * dispatcher keep the vector registers untouched on their own. */
+BPFTIME_GPR_ONLY_BEGIN
+static int gpr_enter(struct bpftime_hook_regs *r, void *u)
+{
+    (*(int *)u)++;
+    r->rdi += 0;
+    return BPFTIME_HOOK_CONTINUE;
+}
+static void gpr_leave(struct bpftime_hook_regs *r, void *u)
+{
+    (*(int *)u)++;
+    (void)r;
+}
+BPFTIME_GPR_ONLY_END
+
+AVX_TEST(ymm_registers_survive_the_hook_itself)
+{
+    int calls = 0;
+    struct bpftime_hook *h = NULL;
+    const struct bpftime_hook_callbacks cbs = {gpr_enter, gpr_leave};
+    const struct bpftime_hook_site site = {.addr = (void *)pr_callee,
+                                           .flags = BPFTIME_HOOK_F_GPR_ONLY};
+    CHECK_EQ(bpftime_hook_attach_site(&site, &cbs, &calls, &h), 0);
+    CHECK_EQ(ymm_check(), 0);
+    CHECK_EQ(calls, 2);
+    CHECK_EQ(bpftime_hook_detach(h), 0);
+}
+
+/* ---- flags live across a site in the middle of a function ------------------ */
+
+/* flags_fn(a, b) = CF | OF << 1 | ZF << 2 | SF << 3 of `cmp b, a`, read
+ * after flags_site, a hook site between the cmp and the reads: the hook
+ * must give the flags back as they were. */
+long flags_fn(long a, long b);
+extern char flags_site[];
+__asm__(".text\n.p2align 4\n.globl flags_fn\n.type flags_fn, @function\nflags_fn:\n"
+        "cmpq %rsi, %rdi\n"
+        ".globl flags_site\nflags_site:\n"
+        "movq %rdi, %r8\nmovq %rsi, %r9\n"
+        "setb %al\nseto %cl\nsete %dl\nsets %sil\n"
+        "movzbl %al, %eax\nmovzbl %cl, %ecx\nmovzbl %dl, %edx\nmovzbl %sil, %esi\n"
+        "shll $1, %ecx\nshll $2, %edx\nshll $3, %esi\n"
+        "orl %ecx, %eax\norl %edx, %eax\norl %esi, %eax\nret\n"
+        ".size flags_fn, .-flags_fn\n");
+
+static int flags_clobber(struct bpftime_hook_regs *r, void *u)
+{
+    (void)r;
+    (*(int *)u)++;
+    __asm__ volatile("xorl %%eax, %%eax\n\tcmpl $1, %%eax" ::: "rax", "cc"); /* CF SF, not ZF */
+    return BPFTIME_HOOK_CONTINUE;
+}
+
+TEST(status_flags_survive_a_hook_in_the_middle_of_a_function)
+{
+    long (*volatile f)(long, long) = flags_fn;
+    static const long cases[][2] = {{1, 2},          {2, 1},  {5, 5},  {INT64_MIN, 1},
+                                    {INT64_MAX, -1}, {-1, 0}, {0, -1}, {-7, -7}};
+    long want[8];
+    for (int i = 0; i < 8; i++)
+        want[i] = f(cases[i][0], cases[i][1]);
+    CHECK_EQ(want[0], 1 | 8); /* the check itself works: 1 - 2 borrows, negative */
+    CHECK_EQ(want[2], 4);
+    CHECK_EQ(want[3], 2); /* INT64_MIN - 1 overflows */
+    int calls = 0;
+    const struct bpftime_hook_callbacks cbs = {flags_clobber, NULL};
+    const struct bpftime_hook_site site = {.addr = flags_site, .func = (void *)flags_fn};
+    struct bpftime_hook *h = NULL;
+    CHECK_EQ(bpftime_hook_attach_site(&site, &cbs, &calls, &h), 0);
+    CHECK_EQ(bpftime_hook_uses_trap(h), 0); /* the jump path */
+    for (int i = 0; i < 8; i++)
+        CHECK_EQ(f(cases[i][0], cases[i][1]), want[i]);
+    CHECK_EQ(calls, 8);
+    CHECK_EQ(bpftime_hook_detach(h), 0);
+}
+
+/* df_fn() = the direction flag after df_site, a hook site reached with DF
+ * set (std): the callback runs with DF clear (C requires it; glibc's rep
+ * movsb would copy backwards), and the function gets DF back. */
+long df_fn(void);
+extern char df_site[];
+__asm__(".text\n.p2align 4\n.globl df_fn\n.type df_fn, @function\ndf_fn:\n"
+        "std\n"
+        ".globl df_site\ndf_site:\n"
+        "movq %rdi, %r8\nmovq %rsi, %r9\n"
+        "pushfq\npopq %rax\ncld\nandl $0x400, %eax\nret\n"
+        ".size df_fn, .-df_fn\n");
+
+static int df_copy(struct bpftime_hook_regs *r, void *u)
+{
+    static char src[8192], dst[8192];
+    for (size_t i = 0; i < sizeof src; i++)
+        src[i] = (char)(i * 7 + 1);
+    memcpy(dst, src, sizeof dst); /* rep movsb in glibc for this size */
+    *(int *)u = memcmp(dst, src, sizeof dst) == 0 && (r->eflags & 0x400) ? 1 : -1;
+    return BPFTIME_HOOK_CONTINUE;
+}
+
+TEST(direction_flag_is_clear_in_callbacks_and_restored_after)
+{
+    long (*volatile f)(void) = df_fn;
+    CHECK_EQ(f(), 0x400); /* the check itself works */
+    int seen = 0;
+    const struct bpftime_hook_callbacks cbs = {df_copy, NULL};
+    const struct bpftime_hook_site site = {.addr = df_site, .func = (void *)df_fn};
+    struct bpftime_hook *h = NULL;
+    CHECK_EQ(bpftime_hook_attach_site(&site, &cbs, &seen, &h), 0);
+    CHECK_EQ(bpftime_hook_uses_trap(h), 0);
+    CHECK_EQ(f(), 0x400);
+    CHECK_EQ(seen, 1);
+    CHECK_EQ(bpftime_hook_detach(h), 0);
+}
+
+/* One GPR-only on_enter listener (the uprobe case, the dispatcher's short
+ * path): arguments seen, override returns straight to the caller, a second
+ * listener takes the general path again. */
+BPFTIME_GPR_ONLY_BEGIN
+static int gpr_override(struct bpftime_hook_regs *r, void *u)
+{
+    (*(int *)u)++;
+    if (r->rdi == 100)
+        return bpftime_hook_override_return(r, r->rsi * 3);
+    return BPFTIME_HOOK_CONTINUE;
+}
+BPFTIME_GPR_ONLY_END
+
+TEST(one_gpr_only_listener_continues_and_overrides)
+{
+    int calls = 0, calls2 = 0;
+    const struct bpftime_hook_callbacks cbs = {gpr_override, NULL};
+    const struct bpftime_hook_site site = {.addr = (void *)target_add,
+                                           .flags = BPFTIME_HOOK_F_GPR_ONLY};
+    struct bpftime_hook *h = NULL, *h2 = NULL;
+    CHECK_EQ(bpftime_hook_attach_site(&site, &cbs, &calls, &h), 0);
+    body_runs = 0;
+    CHECK_EQ(p_add(2, 3), 9); /* a * 3 + b */
+    CHECK_EQ(body_runs, 1);
+    CHECK_EQ(p_add(100, 7), 21); /* overridden: the body does not run */
+    CHECK_EQ(body_runs, 1);
+    CHECK_EQ(calls, 2);
+    CHECK_EQ(bpftime_hook_attach_site(&site, &cbs, &calls2, &h2), 0);
+    CHECK_EQ(p_add(100, 8), 24);
+    CHECK_EQ(p_add(4, 5), 17);
+    CHECK_EQ(body_runs, 2);
+    CHECK_EQ(calls, 4);
+    CHECK_EQ(calls2, 2);
+    CHECK_EQ(bpftime_hook_detach(h2), 0);
+    CHECK_EQ(bpftime_hook_detach(h), 0);
+    CHECK_EQ(p_add(100, 7), 307);
 }

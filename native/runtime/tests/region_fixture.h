@@ -46,7 +46,7 @@ static inline struct bpftime_region *test_region_with_map(struct test_ctx *t, co
 /* Defines `mk(tag)`, the region maker a test file uses, and
  * `mk_with_map(t, tag, name, type, key_size, value_size, max_entries, &id)`. */
 #define TEST_REGION_MAKER(prefix, size) \
-    static struct bpftime_region *mk(const char *tag) \
+    __attribute__((unused)) static struct bpftime_region *mk(const char *tag) \
     { \
         return test_region(prefix, tag, size); \
     } \

@@ -68,6 +68,8 @@ int main(int argc, char **argv)
         F("map", m->id, m, max_entries);
         F("map", m->id, m, data_off);
         F("map", m->id, m, data_size);
+        F("map", m->id, m, inner.type);
+        F("map", m->id, m, inner.max_entries);
         if (m->type == BPFTIME_MAP_HASH) {
             struct shm_hash *hh = rt_ptr(r, m->data_off);
             F("hash", m->id, hh, n_buckets);

@@ -19,6 +19,7 @@ import { kernelProgTypeName, readMeta } from "./metadata.ts";
 import { objectDir, pinnedIn, pinRoot, resolvePinned, withPinned } from "./pins.ts";
 import { resolveUprobeTarget } from "./uprobe-target.ts";
 import { refuseIfPatchedByBpftime } from "./patched-sites.ts";
+import { attachKernelUsdt, isUsdtGroup, usdtGroupLinks } from "./usdt.ts";
 
 export interface KernelAttached {
   linkId: number;
@@ -26,7 +27,9 @@ export interface KernelAttached {
   program: string;
   /** The object directory the link is pinned in. */
   region: string;
-  targetType: "uprobe" | "uretprobe";
+  targetType: "uprobe" | "uretprobe" | "usdt";
+  /** usdt: the link of every site (linkId is the first) */
+  linkIds?: number[];
   arg: string;
   file: string;
   offset: number;
@@ -40,29 +43,25 @@ export function attachKernel(
   argOrDefault: string | undefined,
   cookie = 0n,
 ): KernelAttached {
-  if (type === "usdt")
-    throw new BpftimeError(
-      "unsupported",
-      "the kernel provider does not attach USDT probes yet: attach without --kernel, or trace the kernel way with bpftrace -e 'usdt:BINARY:PROVIDER:NAME {…}'",
-    );
-  if (type !== "uprobe" && type !== "uretprobe")
+  if (type !== "uprobe" && type !== "uretprobe" && type !== "usdt")
     throw new BpftimeError(
       type === "nginx" ? "unsupported" : "usage",
       type === "nginx"
         ? "the kernel has no nginx URL-filter hook: attach nginx programs without --kernel"
-        : `unknown kernel attach target type "${type}": choose uprobe or uretprobe`,
+        : `unknown kernel attach target type "${type}": choose uprobe, uretprobe or usdt`,
     );
   ensureLibbpf();
   const prog = resolvePinned("progs", progRef);
   const meta = readMeta(prog.object);
   const hint = meta?.programs[prog.name]?.attachHint ?? "";
-  const hinted = /^u(?:ret)?probe (\S+:\S+)$/.exec(hint)?.[1];
+  const hinted = /^(?:u(?:ret)?probe|usdt) (\S+:\S+)$/.exec(hint)?.[1];
   const arg = argOrDefault ?? hinted;
   if (arg === undefined)
     throw new BpftimeError(
       "usage",
-      `attach: program ${prog.name} names no ${type} target in its SEC(): give --arg BINARY:SYMBOL`,
+      `attach: program ${prog.name} names no ${type} target in its SEC(): give --arg ${type === "usdt" ? "BINARY:PROVIDER:NAME" : "BINARY:SYMBOL"}`,
     );
+  if (type === "usdt") return attachUsdt(prog, arg, cookie);
   const target = resolveUprobeTarget(arg);
   refuseIfPatchedByBpftime(arg, target.file, target.offset);
   return withPinned(prog.path, (progFd) => {
@@ -95,6 +94,36 @@ export function attachKernel(
       closeFd(linkFd);
       closeFd(pfd);
     }
+  });
+}
+
+/** A USDT probe: one link per site, pinned together (usdt.ts). */
+function attachUsdt(
+  prog: { object: string; name: string; path: string },
+  arg: string,
+  cookie: bigint,
+): KernelAttached {
+  return withPinned(prog.path, (progFd) => {
+    const info = progInfo(progFd);
+    if (info.type !== 2)
+      throw new BpftimeError(
+        "invalid_argument",
+        `program ${prog.name} is a ${kernelProgTypeName(info.type)} program and cannot attach to a usdt target`,
+      );
+    const r = attachKernelUsdt(prog.object, progFd, arg, cookie);
+    return {
+      linkId: r.linkId,
+      linkIds: r.linkIds,
+      progId: info.id,
+      program: prog.name,
+      region: prog.object,
+      targetType: "usdt",
+      arg,
+      file: r.file,
+      offset: r.offset,
+      cookie,
+      pin: r.pin,
+    };
   });
 }
 
@@ -138,7 +167,10 @@ export function detachKernel(linkRef: string): KernelDetached {
       "not_found",
       `no pinned kernel link ${id} under ${pinRoot()}; see \`bpftime list --kernel\``,
     );
-  const info = withPinned(pinned.path, linkInfo);
-  rmSync(pinned.path);
-  return { linkId: id, progId: info.progId, region: pinned.object, freed: waitLinkGone(id) };
+  // a USDT attach is a directory of links, one per site (usdt.ts)
+  const pins = isUsdtGroup(pinned.path) ? usdtGroupLinks(pinned.path) : [pinned.path];
+  const infos = pins.map((p) => withPinned(p, linkInfo));
+  rmSync(pinned.path, { recursive: true });
+  const freed = infos.map((l) => waitLinkGone(l.id)).every(Boolean);
+  return { linkId: id, progId: infos[0]?.progId ?? 0, region: pinned.object, freed };
 }

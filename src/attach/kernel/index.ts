@@ -41,7 +41,7 @@
 //   (src/ops/maps.ts); per-CPU values as one array element per CPU.
 //
 // Files: pins.ts (layout, lookup by name or id), metadata.ts, load.ts (load,
-// remove), uprobe-target.ts (target resolution), attach.ts (attach, detach),
+// remove), uprobe-target.ts (target resolution), attach.ts (attach, detach), usdt.ts (USDT on the kernel),
 // patched-sites.ts (is bpftime's patch where a kernel uprobe would go?),
 // list.ts, maps.ts.
 export { checkBpffs, defaultObjectName, objectNames, pinName, pinRoot } from "./pins.ts";

@@ -14,6 +14,7 @@ import { mapTypeName } from "../../enums.ts";
 import { kernelProgTypeName, readMeta } from "./metadata.ts";
 import { entries, objectDir, objectNames, pinRoot, withPinned } from "./pins.ts";
 import { describeOffset } from "./uprobe-target.ts";
+import { isUsdtGroup, usdtGroupLinks } from "./usdt.ts";
 
 export interface KernelSnapshot {
   root: string;
@@ -48,6 +49,16 @@ export interface KernelSnapshot {
   }>;
 }
 
+/** The link pins of an object: each plain link, and each site's link of a USDT attach (usdt.ts). */
+function linkPins(dir: string): Array<{ path: string; usdt: boolean }> {
+  return entries(dir).flatMap((n): Array<{ path: string; usdt: boolean }> => {
+    const p = join(dir, n);
+    return isUsdtGroup(p)
+      ? usdtGroupLinks(p).map((path) => ({ path, usdt: true }))
+      : [{ path: p, usdt: false }];
+  });
+}
+
 export function kernelSnapshot(): KernelSnapshot {
   const snap: KernelSnapshot = { root: pinRoot(), programs: [], maps: [], links: [] };
   if (objectNames().length === 0) return snap;
@@ -63,15 +74,21 @@ export function kernelSnapshot(): KernelSnapshot {
     const meta = readMeta(o);
     const dir = objectDir(o);
     const links: Array<KernelLinkInfo> = [];
-    for (const n of entries(join(dir, "links"))) {
-      const l = safe(join(dir, "links", n), linkInfo);
+    for (const { path, usdt } of linkPins(join(dir, "links"))) {
+      const l = safe(path, linkInfo);
       if (!l) continue;
       links.push(l);
       snap.links.push({
         id: l.id,
         progId: l.progId,
         region: o,
-        targetType: l.uprobe ? (l.uprobe.retprobe ? "uretprobe" : "uprobe") : `link type ${l.type}`,
+        targetType: usdt
+          ? "usdt"
+          : l.uprobe
+            ? l.uprobe.retprobe
+              ? "uretprobe"
+              : "uprobe"
+            : `link type ${l.type}`,
         arg: l.uprobe ? describeOffset(l.uprobe.file, l.uprobe.offset) : "",
       });
     }
