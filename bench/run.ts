@@ -15,6 +15,14 @@ const benches: Record<string, { what: string; cmd: string[] }> = {
     what: "map helpers: bpftime vs the kernel (BPF_PROG_TEST_RUN)",
     cmd: ["sh", join(here, "maps/run.sh")],
   },
+  "maps-scale": {
+    what: "hash and LRU map operations at 1k, 100k, 1M entries: bpftime vs the kernel (BPF_PROG_TEST_RUN)",
+    cmd: ["sh", join(here, "maps-scale/run.sh")],
+  },
+  ringbuf: {
+    what: "ringbuf records/s with 1 and 4 producer processes: bpftime vs the kernel's ringbuf (one libbpf app)",
+    cmd: ["sh", join(here, "ringbuf/run.sh")],
+  },
   uprobe: {
     what: "uprobes: ns per call, bpftime (jump and trap paths) vs kernel uprobes",
     cmd: ["sh", join(here, "uprobe/run.sh")],
@@ -31,9 +39,21 @@ const benches: Record<string, { what: string; cmd: string[] }> = {
     what: "nginx: requests/s with no module, a native C filter, bpftime",
     cmd: [process.execPath, join(here, "nginx/run.ts")],
   },
+  "nginx-call": {
+    what: "nginx: CPU ns the module's call adds per request (prefix filter, full example with and without a consumer)",
+    cmd: [process.execPath, join(here, "nginx/call.ts")],
+  },
+  "nginx-links": {
+    what: "nginx: requests/s and worker CPU per request with 1, 10 and 100 bpftime links on one target",
+    cmd: [process.execPath, join(here, "nginx/run.ts"), "--links", "1,10,100", "--no-native"],
+  },
   verifier: {
     what: "verifier: processed instructions and time, ours beside the kernel's verifier",
     cmd: [process.execPath, join(here, "verifier/run.ts")],
+  },
+  "big-program": {
+    what: "a generated 10k- and 100k-instruction program: our verify + JIT time beside the kernel's load",
+    cmd: [process.execPath, join(here, "big-program/run.ts")],
   },
   "verifier-soundness": {
     what: "verifier soundness: millions of ALU ops against the VM, random programs on a reference interpreter (exits non-zero when unsound)",

@@ -16,14 +16,21 @@
 //
 // Never part of `bun test`; it measures, it asserts nothing.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import {
+  kernelSkipReason,
+  loadBpftime,
+  median,
+  printTable,
+  repo,
+  runBpftime as runIn,
+  runKernel as runPinned,
+  scratch,
+} from "../lib/prog-run.ts";
 
-const repo = join(import.meta.dir, "..", "..");
 const build = join(repo, "bench", "build", "maps");
-const cliEntry = join(repo, "src", "cli", "main.ts");
 const CALLS = 100;
 
 const { values: opt } = parseArgs({
@@ -46,39 +53,20 @@ const programs = [
   { name: "hash_delete", what: "hash delete + insert (mean)" },
 ];
 
-function sh(cmd: string[], what: string): string {
-  const r = spawnSync(cmd[0]!, cmd.slice(1), { encoding: "utf8", timeout: 300_000 });
-  if (r.status !== 0)
-    throw new Error(`${what} failed (${cmd.join(" ")}): ${(r.stderr || r.stdout || "").trim()}`);
-  return r.stdout;
-}
-
-const region = `bench-maps-${process.pid}`;
-const pinDir = `/sys/fs/bpf/bpftime-bench-maps-${process.pid}`;
-const pkt = join(tmpdir(), `bench-maps-${process.pid}.pkt`);
-writeFileSync(pkt, new Uint8Array(64));
-
-function cleanup() {
-  spawnSync("bun", [cliEntry, "shm", "remove", "--shm", region], { stdio: "ignore" });
-  rmSync(pinDir, { recursive: true, force: true });
-  rmSync(pkt, { force: true });
-}
-process.on("exit", cleanup);
+const tmp = scratch("maps");
+const region = tmp.region("all");
+const pinDir = tmp.pinDir;
+const pkt = tmp.pkt;
 
 // ---- load everything ----
 const bpftimeIds = new Map<string, number>();
-let kernelSkip: string | undefined;
-if (process.getuid?.() !== 0) kernelSkip = "loading eBPF into the kernel needs root";
-else if (spawnSync("bpftool", ["version"]).status !== 0) kernelSkip = "bpftool is not installed";
-else mkdirSync(pinDir, { recursive: true });
+let kernelSkip = kernelSkipReason();
+if (!kernelSkip) mkdirSync(pinDir, { recursive: true });
 
 for (const p of programs) {
   const obj = join(build, `${p.name}.bpf.o`);
   if (!existsSync(obj)) throw new Error(`${obj} is missing: run bench/maps/run.sh`);
-  const out = JSON.parse(
-    sh(["bun", cliEntry, "load", obj, "--shm", region, "--json"], `bpftime load ${p.name}`),
-  ) as { programs: Array<{ id: number }> };
-  bpftimeIds.set(p.name, out.programs[0]!.id);
+  bpftimeIds.set(p.name, [...loadBpftime(region, obj).values()][0]!);
   if (!kernelSkip) {
     const r = spawnSync("bpftool", ["prog", "load", obj, join(pinDir, p.name)], {
       encoding: "utf8",
@@ -89,47 +77,8 @@ for (const p of programs) {
 }
 if (kernelSkip) console.log(`kernel column skipped: ${kernelSkip}`);
 
-function runBpftime(name: string): number {
-  const out = sh(
-    [
-      "bun",
-      cliEntry,
-      "run",
-      String(bpftimeIds.get(name)),
-      "--shm",
-      region,
-      "--data",
-      pkt,
-      "--repeat",
-      String(repeat),
-      "--engine",
-      opt.engine!,
-      "--json",
-    ],
-    `bpftime run ${name}`,
-  );
-  return (JSON.parse(out) as { averageNs: number }).averageNs;
-}
-
-function runKernel(name: string): number {
-  const out = sh(
-    [
-      "bpftool",
-      "prog",
-      "run",
-      "pinned",
-      join(pinDir, name),
-      "data_in",
-      pkt,
-      "repeat",
-      String(repeat),
-    ],
-    `bpftool prog run ${name}`,
-  );
-  const m = /duration \(average\): (\d+)ns/.exec(out);
-  if (!m) throw new Error(`bpftool prog run ${name}: no duration in ${JSON.stringify(out)}`);
-  return Number(m[1]);
-}
+const runBpftime = (name: string) => runIn(region, bpftimeIds.get(name)!, pkt, repeat, opt.engine!);
+const runKernel = (name: string) => runPinned(join(pinDir, name), pkt, repeat);
 
 // ---- interleaved rounds ----
 const samples = new Map<string, { bpftime: number[]; kernel: number[] }>();
@@ -144,12 +93,6 @@ for (let r = 0; r < rounds; r++) {
   }
   if (!opt.json) process.stderr.write(`round ${r + 1}/${rounds} done\n`);
 }
-
-const median = (xs: number[]) => {
-  if (!xs.length) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 
 const base = samples.get("empty")!;
 const baseB = median(base.bpftime);
@@ -178,10 +121,5 @@ if (opt.json) {
   console.log(`bpftime engine: ${opt.engine}; kernel: BPF_PROG_TEST_RUN (kernel JIT)\n`);
   const head = ["program", "what", "bpftime ns", "kernel ns", "bpftime/kernel"];
   const body = rows.map((r) => [r.program, r.what, f(r.bpftimeNs), f(r.kernelNs), f(r.ratio, 2)]);
-  const w = head.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));
-  const line = (cells: string[]) =>
-    cells.map((c, i) => (i < 2 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join("  ");
-  console.log(line(head));
-  console.log(w.map((n) => "-".repeat(n)).join("  "));
-  for (const r of body) console.log(line(r));
+  printTable(head, body, 2);
 }

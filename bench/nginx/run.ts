@@ -8,7 +8,11 @@
 //            target with `--prefix /aaaa`; `--object FILE.o` measures another
 //            program (e.g. examples/build/url_filter.bpf.o)
 //
-// All three nginx instances run side by side (1 worker each, pinned to the
+// With `--links 1,10,100` there is one bpftime column per count, each its own
+// region with the program linked that many times to the same target (every
+// link runs on every request: cost should grow linearly with the links).
+//
+// All the nginx instances run side by side (1 worker each, pinned to the
 // same CPU, access_log off, open_file_cache on); wrk (pinned to another CPU)
 // drives them in INTERLEAVED rounds — round r runs every configuration once,
 // in a rotated order — so drift (thermal, noisy neighbours) hits all columns
@@ -16,8 +20,23 @@
 // slowdown against `none` IN THE SAME ROUND (paired, so phases where the
 // whole machine runs slower cancel out); the median req/s is shown too.
 //
+// A steadier measure follows the rounds: CPU cost per request of each
+// worker over a wrk run, divided by the requests wrk completed
+// (`--cycles-reps`, default 3 interleaved rounds; median of the paired
+// differences; 0 skips it): its CPU time from /proc/PID/schedstat (the
+// scheduler's ns-resolution account, user + kernel), and, where `perf stat
+// -p WORKER` can count hardware events, cycles and instructions. (In a VM
+// without a PMU, such as the Firecracker guest the README's figures come
+// from, perf has no cycles and counts no foreign process: the CPU time is
+// the measure.) Requests/s drift ±10% with the neighbours; CPU per request
+// much less.
+//
 //   bun bench/nginx/run.ts [--rounds 5] [--duration 5] [--connections 32] [--threads 1]
-//                          [--path /aaaa/index.html] [--object FILE.o] [--json]
+//                          [--path /aaaa/index.html] [--object FILE.o] [--links 1[,10,...]]
+//                          [--cycles-reps 3] [--no-native] [--events MAP] [--json]
+//
+// `--events MAP` runs `bpftime events MAP` for each bpftime column while it
+// is measured (e.g. `--object examples/build/url_filter.bpf.o --events events`).
 //
 // Never part of `bun test`. Needs nginx, nginx-dev and wrk; the bpftime
 // column also needs the CLI's `load` and `attach` commands and is skipped
@@ -46,19 +65,47 @@ const { values: opt } = parseArgs({
     threads: { type: "string", default: "1" },
     path: { type: "string", default: `${PREFIX}/index.html` },
     object: { type: "string" },
+    links: { type: "string", default: "1" },
+    events: { type: "string" },
+    "cycles-reps": { type: "string", default: "3" },
+    "no-native": { type: "boolean", default: false },
     json: { type: "boolean", default: false },
   },
 });
 const rounds = Number(opt.rounds);
 const duration = Number(opt.duration);
+const cyclesReps = Number(opt["cycles-reps"]);
+const linkCounts = opt
+  .links!.split(",")
+  .map((x) => Number(x))
+  .filter((n) => Number.isInteger(n) && n > 0);
+if (!linkCounts.length) {
+  console.error(`bench/nginx: --links takes positive counts, e.g. 1,10,100`);
+  process.exit(2);
+}
 
-type ConfigName = "none" | "native" | "bpftime";
-interface Instance {
-  name: ConfigName;
+type ConfigKind = "none" | "native" | "bpftime";
+/** One nginx configuration: `name` labels its column (bpftime ones carry their link count). */
+interface Config {
+  name: string;
+  kind: ConfigKind;
+  shm: string;
+}
+interface Instance extends Config {
   port: number;
   dir: string;
   proc: ChildProcess;
   rps: number[];
+  cost: PerRequest[];
+}
+/** CPU cost of one request in the worker, from one `perf stat` window. */
+interface PerRequest {
+  requests: number;
+  taskNs: number;
+  /** cycles (hardware) or TSC ticks while running (msr/tsc), per request. */
+  cycles: number;
+  /** NaN without hardware counters. */
+  instructions: number;
 }
 
 const children: ChildProcess[] = [];
@@ -129,16 +176,16 @@ const wrkCpu = ncpu > 1 ? 1 : 0;
 const pin = have("taskset") && ncpu > 1;
 
 /** The bpftime column's region, program and link. */
-function setUpBpftime(): { shm: string; name: ConfigName } | { skip: string } {
+function setUpBpftime(links: number): Config | { skip: string } {
   if (!existsSync(bpftimeModule)) return { skip: "the bpftime module did not build" };
-  const shm = `bench-nginx-${process.pid}`;
+  const shm = `bench-nginx-${process.pid}-${links}`;
   const env = { BPFTIME_SHM: shm };
   const cli = (...args: string[]) => sh([process.execPath, cliEntry, ...args], env);
   const c = cli("shm", "create");
   if (c.code !== 0) return { skip: `\`bpftime shm create\` failed (${why(c)})` };
   cleanups.push(() => void cli("shm", "remove"));
   let obj = opt.object;
-  if (!obj) {
+  if (!obj && !existsSync(benchObj)) {
     mkdirSync(join(repo, "bench", "build", "nginx"), { recursive: true });
     const cc = sh([
       "clang",
@@ -154,8 +201,8 @@ function setUpBpftime(): { shm: string; name: ConfigName } | { skip: string } {
       benchObj,
     ]);
     if (cc.code !== 0) return { skip: `cannot build ${benchObj}: ${why(cc)}` };
-    obj = benchObj;
   }
+  obj ??= benchObj;
   const load = cli("load", obj, "--json");
   if (load.code !== 0) return { skip: `\`bpftime load ${obj}\` failed (${why(load)})` };
   let id: number | undefined;
@@ -169,16 +216,36 @@ function setUpBpftime(): { shm: string; name: ConfigName } | { skip: string } {
     return {
       skip: `no nginx URL-filter program in \`bpftime load --json\` output: ${load.stdout}`,
     };
-  console.log(`bpftime column: ${obj}`);
-  const attach = cli("attach", String(id), "nginx", "--prefix", PREFIX);
-  if (attach.code !== 0)
-    return {
-      skip: `\`bpftime attach ${id} nginx --prefix ${PREFIX}\` failed (${why(attach)})`,
-    };
-  return { shm, name: "bpftime" };
+  for (let k = 0; k < links; k++) {
+    const attach = cli("attach", String(id), "nginx", "--prefix", PREFIX);
+    if (attach.code !== 0)
+      return {
+        skip: `\`bpftime attach ${id} nginx --prefix ${PREFIX}\` failed (${why(attach)})`,
+      };
+  }
+  if (opt.events) {
+    // A consumer following the program's ringbuf, as a user would run
+    // `bpftime events MAP`; on wrk's CPU (without one the ring fills and
+    // every later event is dropped, which costs less than delivering it).
+    const ev = spawn(
+      pin ? "taskset" : process.execPath,
+      [
+        ...(pin ? ["-c", String(wrkCpu), process.execPath] : []),
+        cliEntry,
+        "events",
+        opt.events,
+        "--json",
+      ],
+      { env: { ...process.env, ...env }, stdio: ["ignore", "ignore", "inherit"], detached: true },
+    );
+    children.push(ev);
+  }
+  const name = linkCounts.length > 1 || links > 1 ? `bpftime x${links}` : "bpftime";
+  console.log(`${name} column: ${obj}, ${links} link(s) to one nginx target`);
+  return { name, kind: "bpftime", shm };
 }
 
-function config(name: ConfigName, dir: string, port: number, shm: string): string {
+function config(name: ConfigKind, dir: string, port: number, shm: string): string {
   const main: string[] = [];
   const http: string[] = [];
   if (name === "native") {
@@ -225,15 +292,16 @@ async function status(url: string): Promise<number> {
   return res.status;
 }
 
-async function start(name: ConfigName, shm: string): Promise<Instance> {
-  const dir = mkdtempSync(join(tmpdir(), `bench-nginx-${name}-`));
+async function start(c: Config): Promise<Instance> {
+  const { name, kind, shm } = c;
+  const dir = mkdtempSync(join(tmpdir(), `bench-nginx-${kind}-`));
   dirs.push(dir);
   mkdirSync(join(dir, "tmp"));
   mkdirSync(join(dir, "www", PREFIX.slice(1)), { recursive: true });
   writeFileSync(join(dir, "www", "index.html"), "ok\n");
   writeFileSync(join(dir, "www", PREFIX.slice(1), "index.html"), "ok\n");
   const port = await freePort();
-  writeFileSync(join(dir, "nginx.conf"), config(name, dir, port, shm));
+  writeFileSync(join(dir, "nginx.conf"), config(kind, dir, port, shm));
   const proc = spawn(nginxBin, ["-p", dir, "-c", join(dir, "nginx.conf")], {
     stdio: ["ignore", "ignore", "pipe"],
     detached: true,
@@ -252,10 +320,13 @@ async function start(name: ConfigName, shm: string): Promise<Instance> {
       await Bun.sleep(50);
     }
   }
-  return { name, port, dir, proc, rps: [] };
+  return { ...c, port, dir, proc, rps: [], cost: [] };
 }
 
-function wrk(port: number, seconds: number): { rps: number; non2xx: number; errors: string } {
+function wrk(
+  port: number,
+  seconds: number,
+): { rps: number; requests: number; non2xx: number; errors: string } {
   const cmd = [
     "wrk",
     `-t${opt.threads}`,
@@ -266,10 +337,11 @@ function wrk(port: number, seconds: number): { rps: number; non2xx: number; erro
   const r = sh(pin ? ["taskset", "-c", String(wrkCpu), ...cmd] : cmd);
   if (r.code !== 0) die(`wrk failed: ${r.stderr || r.stdout}`);
   const rps = Number(/Requests\/sec:\s*([\d.]+)/.exec(r.stdout)?.[1] ?? NaN);
+  const requests = Number(/(\d+) requests in/.exec(r.stdout)?.[1] ?? NaN);
   const non2xx = Number(/Non-2xx or 3xx responses:\s*(\d+)/.exec(r.stdout)?.[1] ?? 0);
   const errors = /Socket errors:.*/.exec(r.stdout)?.[0] ?? "";
   if (!Number.isFinite(rps)) die(`cannot parse wrk output:\n${r.stdout}`);
-  return { rps, non2xx, errors };
+  return { rps, requests, non2xx, errors };
 }
 
 function median(xs: number[]): number {
@@ -278,29 +350,96 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
+/** The worker of an nginx master (worker_processes 1). */
+function workerPid(master: number): number {
+  const kids = readFileSync(`/proc/${master}/task/${master}/children`, "utf8").trim().split(/\s+/);
+  const pid = Number(kids[0]);
+  if (!Number.isInteger(pid) || pid <= 0) die(`nginx master ${master} has no worker`);
+  return pid;
+}
+
+/** ns this process has run on a CPU (the scheduler's own account, ns resolution). */
+function cpuNs(pid: number): number {
+  return Number(readFileSync(`/proc/${pid}/schedstat`, "utf8").split(" ")[0]);
+}
+
+/**
+ * Whether `perf stat -p` counts hardware cycles and instructions of another
+ * process here: a VM without a PMU says "<not supported>", some refuse to
+ * count a foreign process at all ("<not counted>").
+ */
+function perfCounters(pid: number): { ok: true } | { ok: false; why: string } {
+  if (!have("perf")) return { ok: false, why: "perf is not installed" };
+  const r = sh([
+    "perf",
+    "stat",
+    "-x,",
+    "-e",
+    "cycles,instructions",
+    "-p",
+    String(pid),
+    "--",
+    "sleep",
+    "0.1",
+  ]);
+  const bad = /<not (supported|counted)>,[^,]*,(\w+)/.exec(r.stderr);
+  if (r.code !== 0 || bad)
+    return { ok: false, why: bad ? `${bad[2]} ${bad[0].slice(1, bad[0].indexOf(">"))}` : why(r) };
+  return { ok: true };
+}
+
+/**
+ * One window of `n` requests' worth of wrk on one instance: CPU ns of its
+ * worker (and, with hardware counters, cycles and instructions) per request.
+ */
+function measureCost(i: Instance, worker: number, hw: boolean): PerRequest {
+  let perf: ReturnType<typeof spawn> | undefined;
+  let perfErr = "";
+  if (hw) {
+    // perf counts the worker from the first sample on; wrk starts after its
+    // first line of output would be too late to matter at these durations.
+    perf = spawn("perf", ["stat", "-x,", "-e", "cycles,instructions", "-p", String(worker)], {
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    perf.stderr?.on("data", (d: Buffer) => (perfErr += d.toString()));
+  }
+  const before = cpuNs(worker);
+  const w = wrk(i.port, duration);
+  const after = cpuNs(worker);
+  if (w.non2xx > 0) die(`${i.name}: ${w.non2xx} non-2xx responses during the run`);
+  let cycles = NaN;
+  let instructions = NaN;
+  if (perf) {
+    perf.kill("SIGINT");
+    spawnSync("sh", ["-c", `while kill -0 ${perf.pid} 2>/dev/null; do sleep 0.05; done`]);
+    cycles = Number(/^(\d+),[^,]*,cycles/m.exec(perfErr)?.[1] ?? NaN) / w.requests;
+    instructions = Number(/^(\d+),[^,]*,instructions/m.exec(perfErr)?.[1] ?? NaN) / w.requests;
+  }
+  return { requests: w.requests, taskNs: (after - before) / w.requests, cycles, instructions };
+}
+
 async function main() {
   if (!existsSync(nginxBin)) die(`${nginxBin} not installed (apt-get install nginx)`);
   if (!have("wrk")) die("wrk not installed (apt-get install wrk)");
   const b = sh(["bash", join(repo, "bench", "nginx", "build.sh")]);
   if (b.code !== 0 && !existsSync(nativeModule)) die(`building the modules failed:\n${b.stderr}`);
 
-  const names: ConfigName[] = ["none", "native"];
-  const bp = setUpBpftime();
-  let shm = "";
-  if ("skip" in bp) console.log(`bpftime column skipped: ${bp.skip}`);
-  else {
-    shm = bp.shm;
-    names.push(bp.name);
+  const configs: Config[] = [{ name: "none", kind: "none", shm: "" }];
+  if (!opt["no-native"]) configs.push({ name: "native", kind: "native", shm: "" });
+  for (const links of linkCounts) {
+    const bp = setUpBpftime(links);
+    if ("skip" in bp) console.log(`bpftime x${links} column skipped: ${bp.skip}`);
+    else configs.push(bp);
   }
 
   const instances: Instance[] = [];
-  for (const n of names) instances.push(await start(n, shm));
+  for (const c of configs) instances.push(await start(c));
 
   // Sanity: every configuration serves the path, the filters refuse other URLs.
   for (const i of instances) {
     const ok = await status(`http://127.0.0.1:${i.port}${opt.path}`);
     const refused = await status(`http://127.0.0.1:${i.port}/other`);
-    const want = i.name === "none" ? 404 : 403;
+    const want = i.kind === "none" ? 404 : 403;
     if (ok !== 200 || refused !== want)
       die(`${i.name}: ${opt.path} -> ${ok}, /other -> ${refused} (want 200 and ${want})`);
   }
@@ -325,32 +464,86 @@ async function main() {
     console.log(`round ${r + 1}/${rounds}: ${line.join(", ")}`);
   }
 
-  const none = instances[0]!.rps;
+  // The steadier measure: CPU per request of each worker, interleaved too.
+  const workers = new Map(instances.map((i) => [i, workerPid(i.proc.pid!)] as const));
+  let hw = false;
+  if (cyclesReps > 0) {
+    const probe = perfCounters(workers.get(instances[0]!)!);
+    hw = probe.ok;
+    console.log(
+      probe.ok
+        ? "CPU per request: perf stat cycles and instructions of each worker, and its CPU time"
+        : `CPU per request: the worker's CPU time from /proc/PID/schedstat (no hardware counters: ${probe.why})`,
+    );
+    for (let r = 0; r < cyclesReps; r++) {
+      const order = instances.map((_, k) => instances[(k + r) % instances.length]!);
+      const line: string[] = [];
+      for (const i of order) {
+        const c = measureCost(i, workers.get(i)!, hw);
+        i.cost.push(c);
+        line.push(
+          `${i.name} ${c.taskNs.toFixed(0)} ns${hw ? ` ${c.cycles.toFixed(0)} cycles` : ""}`,
+        );
+      }
+      console.log(`CPU round ${r + 1}/${cyclesReps}: ${line.join(", ")}`);
+    }
+  }
+
+  const none = instances[0]!;
   const rows = instances.map((i) => {
     const med = median(i.rps);
     // Paired per round: each round's slowdown against `none` in that round.
-    const slowdowns = i.rps.map((rps, r) => ((none[r]! - rps) / none[r]!) * 100);
+    const slowdowns = i.rps.map((rps, r) => ((none.rps[r]! - rps) / none.rps[r]!) * 100);
+    const ns = i.cost.map((c) => c.taskNs);
+    // Paired too: extra CPU per request against `none` in the same CPU round.
+    const extra = i.cost.map(
+      (c, r) => ((c.taskNs - none.cost[r]!.taskNs) / none.cost[r]!.taskNs) * 100,
+    );
     return {
       config: i.name,
       medianRps: Math.round(med),
       minRps: Math.round(Math.min(...i.rps)),
       maxRps: Math.round(Math.max(...i.rps)),
       overheadPct: Number(median(slowdowns).toFixed(2)),
+      cpuNsPerRequest: ns.length ? Number(median(ns).toFixed(1)) : null,
+      cpuOverheadPct: extra.length ? Number(median(extra).toFixed(2)) : null,
+      cyclesPerRequest: hw ? Math.round(median(i.cost.map((c) => c.cycles))) : null,
+      instructionsPerRequest: hw ? Math.round(median(i.cost.map((c) => c.instructions))) : null,
     };
   });
   if (opt.json) {
-    console.log(JSON.stringify({ rounds, duration, rows }, null, 2));
+    console.log(JSON.stringify({ rounds, duration, cyclesReps, rows }, null, 2));
     return;
   }
   console.log("");
+  const head = [
+    "config",
+    "median req/s",
+    "min",
+    "max",
+    "overhead (req/s)",
+    "CPU ns/req",
+    "CPU overhead",
+    ...(hw ? ["cycles/req", "instr/req"] : []),
+  ];
+  const body = rows.map((r) => [
+    r.config,
+    String(r.medianRps),
+    String(r.minRps),
+    String(r.maxRps),
+    r.config === "none" ? "-" : `${r.overheadPct.toFixed(2)}%`,
+    r.cpuNsPerRequest === null ? "-" : r.cpuNsPerRequest.toFixed(0),
+    r.cpuOverheadPct === null || r.config === "none" ? "-" : `${r.cpuOverheadPct.toFixed(2)}%`,
+    ...(hw ? [String(r.cyclesPerRequest), String(r.instructionsPerRequest)] : []),
+  ]);
+  const w = head.map((h, k) => Math.max(h.length, ...body.map((row) => row[k]!.length)));
+  const line = (cells: string[]) =>
+    cells.map((c, k) => (k === 0 ? c.padEnd(w[k]!) : c.padStart(w[k]!))).join("  ");
+  console.log(line(head));
+  for (const row of body) console.log(line(row));
   console.log(
-    "config          median req/s      min      max   overhead vs none (median of per-round pairs)",
+    "overheads: median over rounds of the slowdown (req/s) or extra CPU per request against `none` in the same round",
   );
-  for (const r of rows)
-    console.log(
-      `${r.config.padEnd(14)}  ${String(r.medianRps).padStart(12)} ${String(r.minRps).padStart(8)} ` +
-        `${String(r.maxRps).padStart(8)}   ${r.config === "none" ? "-" : `${r.overheadPct.toFixed(2)}%`}`,
-    );
   for (const i of instances) {
     const log = existsSync(join(i.dir, "error.log"))
       ? readFileSync(join(i.dir, "error.log"), "utf8")

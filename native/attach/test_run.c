@@ -3,7 +3,12 @@
  * `bpftime run --shm NAME ID`. The context is built as each program type's
  * native layout expects (see src/verifier/contexts.ts, the context rewrite
  * plan): one 64-bit slot per kernel field, packet fields as real pointers.
- * The loop and the clock are in C so --repeat measures the runs alone. */
+ * The loop and the clock are in C so --repeat measures the runs alone.
+ *
+ * The clock is this thread's CPU time: the kernel's BPF_PROG_TEST_RUN stops
+ * its timer while the task is rescheduled (bpf_test_timer_continue), so on
+ * a loaded machine a wall clock would charge bpftime alone for the time
+ * other processes ran (benchmarks compare the two, bench/maps*). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +28,7 @@ BPFTIME_API int bpftime_prog_test_run(struct bpftime_region *r, uint32_t prog_id
 static uint64_t now_ns(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 

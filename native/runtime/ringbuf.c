@@ -87,13 +87,35 @@ void *rb_reserve(struct shm_ringbuf *rb, uint64_t size)
     return hdr + RB_HDR_SZ;
 }
 
-static void rb_wake(struct shm_ringbuf *rb, uint64_t flags)
+/* Whether the consumer has read everything before the record at data
+ * offset rec_off. A consumer sleeps only when the record at its position is
+ * not committed yet (rb_poll), so only the commit of that record needs to
+ * wake it — as in the kernel (bpf_ringbuf_commit wakes when consumer_pos is
+ * the record's position). Every other commit would cost a futex syscall per
+ * record while the consumer is busy reading. The one gap between them can be
+ * the padding rb_reserve writes when a record does not fit before the end of
+ * the ring: then the record is at offset 0 and the consumer at the pad. */
+static bool rb_consumer_caught_up(struct shm_ringbuf *rb, uint64_t rec_off)
+{
+    uint64_t cons_off = atomic_load_explicit(cons_pos(rb), memory_order_acquire) & rb->mask;
+    if (cons_off == rec_off)
+        return true;
+    if (rec_off != 0)
+        return false;
+    uint32_t len = atomic_load_explicit(hdr_len(rb_data(rb) + cons_off), memory_order_acquire);
+    return (len & RB_DISCARD_BIT) && !(len & RB_BUSY_BIT) &&
+           cons_off + RB_HDR_SZ + (len & ~(RB_BUSY_BIT | RB_DISCARD_BIT)) == rb->data_size;
+}
+
+static void rb_wake(struct shm_ringbuf *rb, uint64_t rec_off, uint64_t flags)
 {
     if (flags & BPFTIME_RB_NO_WAKEUP)
         return;
     struct shm_ringbuf *w = wake_core(rb);
-    /* seq_cst pairs with the consumer's waiters++ / availability check */
-    if ((flags & BPFTIME_RB_FORCE_WAKEUP) || atomic_load(&w->waiters) > 0) {
+    /* seq_cst pairs with the consumer's waiters++ / availability check; the
+     * consumer stored its position before waiters++, so it is seen here */
+    if ((flags & BPFTIME_RB_FORCE_WAKEUP) ||
+        (atomic_load(&w->waiters) > 0 && rb_consumer_caught_up(rb, rec_off))) {
         atomic_fetch_add(&w->wake_seq, 1);
         futex(&w->wake_seq, FUTEX_WAKE, INT32_MAX, NULL);
     }
@@ -111,7 +133,7 @@ void rb_commit(void *sample, uint64_t flags, bool discard)
     if (discard)
         len |= RB_DISCARD_BIT;
     atomic_exchange(hdr_len(hdr), len);
-    rb_wake(rb, flags);
+    rb_wake(rb, (uint64_t)(hdr - rb_data(rb)), flags);
 }
 
 bool rb_core_ok(const struct shm_ringbuf *rb, uint64_t data_size, int64_t wake_delta)

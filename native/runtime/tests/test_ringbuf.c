@@ -224,10 +224,80 @@ TEST(commit_wakes_only_when_someone_waits_or_forced)
     CHECK_EQ(bpftime_ringbuf_output(h, "b", 1, BPFTIME_RB_FORCE_WAKEUP), 0);
     CHECK_EQ(atomic_load(&h->rb->wake_seq), seq + 1);
     atomic_fetch_add(&h->rb->waiters, 1); /* as a blocked consumer would */
+    char buf[8];
+    uint32_t len;
+    for (int i = 0; i < 2; i++) /* caught up: "a" and "b" read */
+        CHECK_EQ(bpftime_ringbuf_read(r, id, buf, sizeof buf, &len, NULL), 1);
     CHECK_EQ(bpftime_ringbuf_output(h, "c", 1, BPFTIME_RB_NO_WAKEUP), 0);
     CHECK_EQ(atomic_load(&h->rb->wake_seq), seq + 1);
+    CHECK_EQ(bpftime_ringbuf_read(r, id, buf, sizeof buf, &len, NULL), 1);
     CHECK_EQ(bpftime_ringbuf_output(h, "d", 1, 0), 0);
     CHECK_EQ(atomic_load(&h->rb->wake_seq), seq + 2);
+    atomic_fetch_sub(&h->rb->waiters, 1);
+    bpftime_region_close(r);
+}
+
+/* As the kernel's ringbuf (bpf_ringbuf_commit): a commit wakes a waiting
+ * consumer only when the consumer has read everything before this record.
+ * A consumer sleeps only when the record at its position is not committed,
+ * so the commit of that record wakes it, and a commit behind unread records
+ * would only cost a futex syscall per record while the consumer runs. */
+TEST(commit_wakes_only_a_consumer_that_caught_up)
+{
+    int id;
+    struct bpftime_region *r =
+        mk_with_map(t, "wakecaught", "rb", BPFTIME_MAP_RINGBUF, 0, 0, 4096, &id);
+    struct bpftime_map *h = bpftime_map_handle(r, id);
+    char buf[64];
+    uint32_t len;
+    uint32_t seq = atomic_load(&h->rb->wake_seq);
+    atomic_fetch_add(&h->rb->waiters, 1); /* as a blocked consumer would */
+    CHECK_EQ(bpftime_ringbuf_output(h, "a", 1, 0), 0);
+    CHECK_EQ(atomic_load(&h->rb->wake_seq), seq + 1); /* the first unread record */
+    CHECK_EQ(bpftime_ringbuf_output(h, "b", 1, 0), 0);
+    CHECK_EQ(bpftime_ringbuf_output(h, "c", 1, 0), 0);
+    CHECK_EQ(atomic_load(&h->rb->wake_seq), seq + 1); /* behind "a": no syscall */
+    CHECK_EQ(bpftime_ringbuf_output(h, "d", 1, BPFTIME_RB_FORCE_WAKEUP), 0);
+    CHECK_EQ(atomic_load(&h->rb->wake_seq), seq + 2); /* unless forced */
+    for (int i = 0; i < 4; i++)
+        CHECK_EQ(bpftime_ringbuf_read(r, id, buf, sizeof buf, &len, NULL), 1);
+    CHECK_EQ(bpftime_ringbuf_output(h, "e", 1, 0), 0); /* caught up again */
+    CHECK_EQ(atomic_load(&h->rb->wake_seq), seq + 3);
+    /* reserved out of order: the record behind the consumer's wakes it */
+    void *f = bpftime_ringbuf_reserve(h, 1);
+    void *g = bpftime_ringbuf_reserve(h, 1);
+    CHECK(f && g);
+    CHECK_EQ(bpftime_ringbuf_read(r, id, buf, sizeof buf, &len, NULL), 1); /* "e" */
+    bpftime_ringbuf_submit(g, 0, false);
+    CHECK_EQ(atomic_load(&h->rb->wake_seq), seq + 3);
+    bpftime_ringbuf_submit(f, 0, false);
+    CHECK_EQ(atomic_load(&h->rb->wake_seq), seq + 4);
+    atomic_fetch_sub(&h->rb->waiters, 1);
+    bpftime_region_close(r);
+}
+
+/* The edge where a record does not fit before the end of the ring: the
+ * producer pads to the end with a discarded record and writes at offset 0.
+ * A consumer that had read everything waits at the pad, which is not the
+ * record's position: the commit must wake it all the same. */
+TEST(commit_after_padding_wakes_a_consumer_that_caught_up)
+{
+    int id;
+    struct bpftime_region *r =
+        mk_with_map(t, "wakepad", "rb", BPFTIME_MAP_RINGBUF, 0, 0, 4096, &id);
+    struct bpftime_map *h = bpftime_map_handle(r, id);
+    char buf[4096];
+    uint32_t len;
+    /* 3000 + 8 bytes used, then read: the consumer is at 3008, 1088 left */
+    CHECK_EQ(bpftime_ringbuf_output(h, buf, 3000, BPFTIME_RB_NO_WAKEUP), 0);
+    CHECK_EQ(bpftime_ringbuf_read(r, id, buf, sizeof buf, &len, NULL), 1);
+    CHECK_EQ(bpftime_ringbuf_query(h, BPFTIME_RB_CONS_POS), 3008);
+    uint32_t seq = atomic_load(&h->rb->wake_seq);
+    atomic_fetch_add(&h->rb->waiters, 1);
+    CHECK_EQ(bpftime_ringbuf_output(h, buf, 2000, 0), 0); /* does not fit: pad + offset 0 */
+    CHECK_EQ(atomic_load(&h->rb->wake_seq), seq + 1);
+    CHECK_EQ(bpftime_ringbuf_read(r, id, buf, sizeof buf, &len, NULL), 1);
+    CHECK_EQ(len, 2000);
     atomic_fetch_sub(&h->rb->waiters, 1);
     bpftime_region_close(r);
 }
