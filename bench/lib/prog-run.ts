@@ -7,6 +7,7 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { parseArgs } from "node:util";
 
 export const repo = join(import.meta.dir, "..", "..");
 export const cliEntry = join(repo, "src", "cli", "main.ts");
@@ -131,4 +132,24 @@ export function printTable(head: string[], body: string[][], leftCols = 1) {
   console.log(line(head));
   console.log(w.map((n) => "-".repeat(n)).join("  "));
   for (const r of body) console.log(line(r));
+}
+
+/** The command line every prog-run bench takes: --rounds, --repeat and --json
+ * with its own defaults, plus its own string options (name → default). */
+export function benchArgs(rounds: number, repeat: number, own: Record<string, string> = {}) {
+  const options: Record<string, { type: "string" | "boolean"; default: string | boolean }> = {
+    rounds: { type: "string", default: String(rounds) },
+    repeat: { type: "string", default: String(repeat) },
+    json: { type: "boolean", default: false },
+  };
+  for (const [name, value] of Object.entries(own))
+    options[name] = { type: "string", default: value };
+  const { values } = parseArgs({ options });
+  const text = (name: string) => String(values[name]);
+  return {
+    rounds: Number(values.rounds),
+    repeat: Number(values.repeat),
+    json: values.json === true,
+    text,
+  };
 }

@@ -24,8 +24,8 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import {
+  benchArgs,
   kernelSkipReason,
   loadBpftime,
   median,
@@ -37,17 +37,9 @@ import {
 } from "../lib/prog-run.ts";
 
 const CALLS = 100;
-const { values: opt } = parseArgs({
-  options: {
-    rounds: { type: "string", default: "3" },
-    repeat: { type: "string", default: "1000" },
-    sizes: { type: "string", default: "1000,100000,1000000" },
-    json: { type: "boolean", default: false },
-  },
-});
-const rounds = Number(opt.rounds);
-const repeat = Number(opt.repeat);
-const sizes = opt.sizes!.split(",").map(Number);
+const opt = benchArgs(3, 1000, { sizes: "1000,100000,1000000" });
+const { rounds, repeat } = opt;
+const sizes = opt.text("sizes").split(",").map(Number);
 const types = ["hash", "lru_hash"];
 const ops = ["lookup", "update", "delete"];
 

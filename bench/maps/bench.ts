@@ -18,8 +18,8 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import {
+  benchArgs,
   kernelSkipReason,
   loadBpftime,
   median,
@@ -33,16 +33,9 @@ import {
 const build = join(repo, "bench", "build", "maps");
 const CALLS = 100;
 
-const { values: opt } = parseArgs({
-  options: {
-    rounds: { type: "string", default: "5" },
-    repeat: { type: "string", default: "20000" },
-    engine: { type: "string", default: "jit" },
-    json: { type: "boolean", default: false },
-  },
-});
-const rounds = Number(opt.rounds);
-const repeat = Number(opt.repeat);
+const opt = benchArgs(5, 20000, { engine: "jit" });
+const { rounds, repeat } = opt;
+const engine = opt.text("engine");
 
 const programs = [
   { name: "empty", what: "per-run overhead" },
@@ -77,7 +70,7 @@ for (const p of programs) {
 }
 if (kernelSkip) console.log(`kernel column skipped: ${kernelSkip}`);
 
-const runBpftime = (name: string) => runIn(region, bpftimeIds.get(name)!, pkt, repeat, opt.engine!);
+const runBpftime = (name: string) => runIn(region, bpftimeIds.get(name)!, pkt, repeat, engine);
 const runKernel = (name: string) => runPinned(join(pinDir, name), pkt, repeat);
 
 // ---- interleaved rounds ----
@@ -107,7 +100,7 @@ const rows = programs.slice(1).map((p) => {
 if (opt.json) {
   console.log(
     JSON.stringify(
-      { repeat, rounds, engine: opt.engine, overheadNs: { bpftime: baseB, kernel: baseK }, rows },
+      { repeat, rounds, engine, overheadNs: { bpftime: baseB, kernel: baseK }, rows },
       null,
       2,
     ),
@@ -118,7 +111,7 @@ if (opt.json) {
     `\nmap helper latency, ns per call (median of ${rounds} interleaved rounds, ${repeat} runs each, ` +
       `${CALLS} calls per run, per-run overhead subtracted: bpftime ${f(baseB)} ns, kernel ${f(baseK)} ns)`,
   );
-  console.log(`bpftime engine: ${opt.engine}; kernel: BPF_PROG_TEST_RUN (kernel JIT)\n`);
+  console.log(`bpftime engine: ${engine}; kernel: BPF_PROG_TEST_RUN (kernel JIT)\n`);
   const head = ["program", "what", "bpftime ns", "kernel ns", "bpftime/kernel"];
   const body = rows.map((r) => [r.program, r.what, f(r.bpftimeNs), f(r.kernelNs), f(r.ratio, 2)]);
   printTable(head, body, 2);
