@@ -24,8 +24,9 @@ import {
 } from "./helpers.ts";
 
 const examples = buildExamples();
-const urlFilter = join(examples, "url_filter.bpf.o");
-const urlBlocklist = join(examples, "url_blocklist.bpf.o");
+/** An example object built by buildExamples(). */
+const example = (name: string) => join(examples, `${name}.bpf.o`);
+const urlFilter = example("url_filter");
 const newRegion = regionNames("console");
 
 // Independent probe: the browser binary, not the console.
@@ -206,7 +207,7 @@ describe.skipIf(noBrowser)("the web console in chromium", () => {
     expect(await s.api("/v1/links")).toEqual([]);
 
     await useToken(page, s.token);
-    await page.getByLabel("Load an object (.o)").setInputFiles(urlBlocklist);
+    await page.getByLabel("Load an object (.o)").setInputFiles(example("url_blocklist"));
     await page.getByRole("button", { name: "Load", exact: true }).click();
     expect(await outcome(page, "Loaded url_blocklist.bpf.o")).toContain("url_blocklist (2)");
     expect((await s.api("/v1/programs")).map((p: { name: string }) => p.name)).toEqual([
@@ -319,7 +320,7 @@ describe.skipIf(noBrowser)("the web console in chromium", () => {
   }, 60_000);
 
   test("a hooked process: its link's pids, the instance alive, run rate and latency charts from /metrics' counters", async () => {
-    const s = await serve(join(examples, "malloc.bpf.o"));
+    const s = await serve(example("malloc"));
     // A process that calls a function of its own steadily (not libc's malloc: a kernel
     // uprobe someone else placed there would refuse our hook), with the agent preloaded.
     const dir = tempDir("console-app");

@@ -18,22 +18,12 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import {
-  benchArgs,
-  kernelSkipReason,
-  loadBpftime,
-  median,
-  printTable,
-  repo,
-  runBpftime as runIn,
-  runKernel as runPinned,
-  scratch,
-} from "../lib/prog-run.ts";
+import * as run from "../lib/prog-run.ts";
 
-const build = join(repo, "bench", "build", "maps");
+const build = join(run.repo, "bench", "build", "maps");
 const CALLS = 100;
 
-const opt = benchArgs(5, 20000, { engine: "jit" });
+const opt = run.benchArgs(5, 20000, { engine: "jit" });
 const { rounds, repeat } = opt;
 const engine = opt.text("engine");
 
@@ -46,20 +36,20 @@ const programs = [
   { name: "hash_delete", what: "hash delete + insert (mean)" },
 ];
 
-const tmp = scratch("maps");
+const tmp = run.scratch("maps");
 const region = tmp.region("all");
 const pinDir = tmp.pinDir;
 const pkt = tmp.pkt;
 
 // ---- load everything ----
 const bpftimeIds = new Map<string, number>();
-let kernelSkip = kernelSkipReason();
+let kernelSkip = run.kernelSkipReason();
 if (!kernelSkip) mkdirSync(pinDir, { recursive: true });
 
 for (const p of programs) {
   const obj = join(build, `${p.name}.bpf.o`);
   if (!existsSync(obj)) throw new Error(`${obj} is missing: run bench/maps/run.sh`);
-  bpftimeIds.set(p.name, [...loadBpftime(region, obj).values()][0]!);
+  bpftimeIds.set(p.name, [...run.loadBpftime(region, obj).values()][0]!);
   if (!kernelSkip) {
     const r = spawnSync("bpftool", ["prog", "load", obj, join(pinDir, p.name)], {
       encoding: "utf8",
@@ -70,8 +60,9 @@ for (const p of programs) {
 }
 if (kernelSkip) console.log(`kernel column skipped: ${kernelSkip}`);
 
-const runBpftime = (name: string) => runIn(region, bpftimeIds.get(name)!, pkt, repeat, engine);
-const runKernel = (name: string) => runPinned(join(pinDir, name), pkt, repeat);
+const runBpftime = (name: string) =>
+  run.runBpftime(region, bpftimeIds.get(name)!, pkt, repeat, engine);
+const runKernel = (name: string) => run.runKernel(join(pinDir, name), pkt, repeat);
 
 // ---- interleaved rounds ----
 const samples = new Map<string, { bpftime: number[]; kernel: number[] }>();
@@ -88,12 +79,12 @@ for (let r = 0; r < rounds; r++) {
 }
 
 const base = samples.get("empty")!;
-const baseB = median(base.bpftime);
-const baseK = median(base.kernel);
+const baseB = run.median(base.bpftime);
+const baseK = run.median(base.kernel);
 const rows = programs.slice(1).map((p) => {
   const s = samples.get(p.name)!;
-  const b = (median(s.bpftime) - baseB) / CALLS;
-  const k = (median(s.kernel) - baseK) / CALLS;
+  const b = (run.median(s.bpftime) - baseB) / CALLS;
+  const k = (run.median(s.kernel) - baseK) / CALLS;
   return { program: p.name, what: p.what, bpftimeNs: b, kernelNs: k, ratio: b / k };
 });
 
@@ -114,5 +105,5 @@ if (opt.json) {
   console.log(`bpftime engine: ${engine}; kernel: BPF_PROG_TEST_RUN (kernel JIT)\n`);
   const head = ["program", "what", "bpftime ns", "kernel ns", "bpftime/kernel"];
   const body = rows.map((r) => [r.program, r.what, f(r.bpftimeNs), f(r.kernelNs), f(r.ratio, 2)]);
-  printTable(head, body, 2);
+  run.printTable(head, body, 2);
 }
