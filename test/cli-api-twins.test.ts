@@ -127,6 +127,10 @@ describe("CLI --json and the API: reads", () => {
       [["map", "dump", "counts"], "/v1/maps/counts/entries?limit=4"],
       // the array read as bucket -> count (a log2 histogram)
       [["map", "dump", "counts", "--hist"], "/v1/maps/counts/histograms?keyed=true"],
+      [
+        ["map", "dump", "counts", "--hist", "--linear=-5,3"],
+        "/v1/maps/counts/histograms?keyed=true&linear=-5,3",
+      ],
       [["map", "lookup", "points", "1"], "/v1/maps/points/entries/1"],
       [["map", "lookup", "points", "0x7"], "/v1/maps/points/entries/0x7"],
       [["map", "lookup", "per_cpu", "1"], "/v1/maps/per_cpu/entries/1"],

@@ -137,6 +137,25 @@ describe("CLI help when things go wrong", () => {
         },
       ],
     });
+    // The same counts on a linear scale: bucket i is [0 + i*10, 0 + (i+1)*10).
+    const linear = cli(["map", "dump", "buckets", "--hist", "--linear", "0,10", "--shm", shm]);
+    expect(linear.stdout).toBe(
+      [
+        "     value               : count    distribution",
+        "         0 -> 9          : 3        |********************                    |",
+        "        10 -> 19         : 0        |                                        |",
+        "        20 -> 29         : 6        |****************************************|",
+        "",
+      ].join("\n"),
+    );
+    const noHist = cli(["map", "dump", "buckets", "--linear", "0,10", "--shm", shm]);
+    expect([noHist.code, noHist.stderr]).toEqual([
+      2,
+      "bpftime: bpftime map dump: --linear goes with --hist\n",
+    ]);
+    const badScale = cli(["map", "dump", "buckets", "--hist", "--linear", "5", "--shm", shm]);
+    expect(badScale.code).not.toBe(0);
+    expect(badScale.stderr).toContain('linear histogram scale "5" is not MIN,STEP');
     // An array of zero counts reads as an empty histogram.
     const empty = cli(["map", "dump", "verdict_counts", "--hist", "--shm", shm]);
     expect(empty.stdout).toBe("(no values counted)\n");

@@ -19,7 +19,8 @@ import {
   histogramsView,
   histogramsInValues,
   histogramsOf,
-  log2HistogramLines,
+  histogramLines,
+  parseLinearScale,
 } from "../ops/index.ts";
 import { printJson, table, toJson } from "./output.ts";
 import { byProvider, kernelOption } from "./kernel.ts";
@@ -80,7 +81,7 @@ const dump: Command = {
   name: "dump",
   summary: "print every entry of a map (once, or every N seconds with --watch)",
   usage:
-    "MAP [--offset N] [--limit N] [--hist] [--watch SECONDS [--times N]] [--shm NAME | --kernel] [--json]",
+    "MAP [--offset N] [--limit N] [--hist [--linear MIN,STEP]] [--watch SECONDS [--times N]] [--shm NAME | --kernel] [--json]",
   description:
     "Print the keys and values of MAP (id or name; with --kernel a pinned kernel map), the\n" +
     "whole map or, with --offset/--limit, one page in iteration order. --json prints the\n" +
@@ -96,6 +97,12 @@ const dump: Command = {
     offset: { type: "string", arg: "N", description: "skip the first N entries (default 0)" },
     limit: { type: "string", arg: "N", description: "at most N entries (default: all)" },
     hist: { type: "boolean", description: "print the map as log2 histogram(s)" },
+    linear: {
+      type: "string",
+      arg: "MIN,STEP",
+      description:
+        "with --hist: linear buckets [MIN + i*STEP, MIN + (i+1)*STEP), as lhist() (a negative MIN: --linear=-10,5)",
+    },
     watch: { type: "string", arg: "SECONDS", description: "dump again every SECONDS" },
     times: { type: "string", arg: "N", description: "with --watch: stop after N dumps" },
     ...shmOption,
@@ -106,6 +113,7 @@ const dump: Command = {
     "bpftime map dump malloc_calls",
     "bpftime map dump malloc_calls --watch 1",
     "bpftime map dump latency --hist",
+    "bpftime map dump sizes --hist --linear 0,64",
     "bpftime map dump 2 --json --offset 100 --limit 100",
     "bpftime map dump --kernel malloc_calls",
   ],
@@ -118,6 +126,10 @@ const dump: Command = {
     const limit = intOption(p, "limit", 0, path);
     if (str(p, "limit") !== undefined && limit < 1)
       throw new BpftimeError("usage", `${path}: --limit must be at least 1`);
+    const linearText = str(p, "linear");
+    if (linearText !== undefined && !flag(p, "hist"))
+      throw new BpftimeError("usage", `${path}: --linear goes with --hist`);
+    const linear = linearText === undefined ? undefined : parseLinearScale(linearText, path);
     const print = () => {
       const page = withMap(p, ref, "map dump", (m) =>
         entriesPage(m, offset, limit || m.info.maxEntries),
@@ -129,12 +141,12 @@ const dump: Command = {
           ? undefined
           : histogramsInValues(entries);
       // --hist --json: GET /v1/maps/MAP/histograms?keyed=true's body
-      if (flag(p, "json")) return printJson(hists ? histogramsView(hists) : page);
+      if (flag(p, "json")) return printJson(hists ? histogramsView(hists, linear) : page);
       if (every) console.log(`--- ${new Date().toISOString()}`);
       if (hists) {
         for (const h of hists) {
           if (h.key !== undefined) console.log(`${toJson(h.key)}:`);
-          console.log(log2HistogramLines(h.counts).join("\n"));
+          console.log(histogramLines(h.counts, "value", linear).join("\n"));
         }
         return;
       }

@@ -1,5 +1,11 @@
 import { describe, expect, test } from "bun:test";
-import { bucketRange, histogramsInValues, histogramsOf, log2HistogramLines } from "./hist.ts";
+import {
+  bucketRange,
+  histogramsInValues,
+  histogramsOf,
+  histogramLines,
+  parseLinearScale,
+} from "./hist.ts";
 
 describe("log2 histograms as print_log2_hist prints them", () => {
   test("bucket ranges: 0 -> 1, 2 -> 3, 4 -> 7, 8 -> 15", () => {
@@ -12,7 +18,7 @@ describe("log2 histograms as print_log2_hist prints them", () => {
   });
 
   test("bars scale to the largest count and stop at the last non-empty bucket", () => {
-    const lines = log2HistogramLines([1n, 0n, 4n, 2n, 0n, 0n], "usecs");
+    const lines = histogramLines([1n, 0n, 4n, 2n, 0n, 0n], "usecs");
     expect(lines).toEqual([
       "     usecs               : count    distribution",
       "         0 -> 1          : 1        |**********                              |",
@@ -23,7 +29,7 @@ describe("log2 histograms as print_log2_hist prints them", () => {
   });
 
   test("an empty histogram says so", () => {
-    expect(log2HistogramLines([0n, 0n])).toEqual(["(no values counted)"]);
+    expect(histogramLines([0n, 0n])).toEqual(["(no values counted)"]);
   });
 
   test("values with a slots array are histograms, one per key", () => {
@@ -50,5 +56,30 @@ describe("log2 histograms as print_log2_hist prints them", () => {
     ).toEqual([{ counts: [2n, 0n, 0n, 7n] }]);
     expect(() => histogramsOf([{ key: "a", value: 1 }], "lat")).toThrow(/not a histogram/);
     expect(() => histogramsOf([{ key: 500, value: 1 }], "lat")).toThrow(/past bucket 127/);
+  });
+});
+
+describe("linear histograms (--linear MIN,STEP, as bpftrace's lhist)", () => {
+  test("bucket i is [MIN + i*STEP, MIN + (i+1)*STEP - 1], negative MIN included", () => {
+    const scale = parseLinearScale("-10,5", "t");
+    expect(scale).toEqual({ min: -10n, step: 5n });
+    expect([0, 1, 3].map((i) => bucketRange(i, scale))).toEqual([
+      { low: -10n, high: -6n },
+      { low: -5n, high: -1n },
+      { low: 5n, high: 9n },
+    ]);
+    expect(histogramLines([2n, 0n, 1n], "ms", { min: 100n, step: 50n })).toEqual([
+      "     ms                  : count    distribution",
+      "       100 -> 149        : 2        |****************************************|",
+      "       150 -> 199        : 0        |                                        |",
+      "       200 -> 249        : 1        |********************                    |",
+    ]);
+  });
+
+  test("a bad scale is one clear error naming the form", () => {
+    for (const bad of ["", "10", "0,0", "a,b", "1,2,3", "0,-1"])
+      expect(() => parseLinearScale(bad, "map dump")).toThrow(
+        /^map dump: linear histogram scale ".*" is not MIN,STEP/,
+      );
   });
 });

@@ -5,6 +5,10 @@
 //     (libbpf-tools' `struct hist { __u32 slots[N]; … }`), or is itself an
 //     integer array — recognised automatically;
 //   - with --hist, a map of integer keys (the bucket) to integer counts.
+// Buckets are log2 unless the reader gives a linear scale (--linear MIN,STEP:
+// bucket i counts [MIN + i*STEP, MIN + (i+1)*STEP), as bpftrace's lhist()
+// and bcc's linear histograms): a map holds only the counts, so the scale
+// cannot be read from it.
 import { BpftimeError } from "../errors.ts";
 
 export interface Histogram {
@@ -72,8 +76,29 @@ export function histogramsOf(
   return [{ counts }];
 }
 
-/** Bucket i's range as print_log2_hist prints it: 0 -> 1, 2 -> 3, 4 -> 7, … */
-export function bucketRange(i: number): { low: bigint; high: bigint } {
+/** A linear histogram's scale: bucket i counts [min + i*step, min + (i+1)*step). */
+export interface LinearScale {
+  min: bigint;
+  step: bigint;
+}
+
+/** `MIN,STEP` (--linear, ?linear=) as a scale; a bad one is one clear error. */
+export function parseLinearScale(text: string, where: string): LinearScale {
+  const m = /^\s*(-?\d+)\s*,\s*(\d+)\s*$/.exec(text);
+  if (!m || BigInt(m[2]!) === 0n)
+    throw new BpftimeError(
+      "invalid_argument",
+      `${where}: linear histogram scale "${text}" is not MIN,STEP (integers, STEP at least 1), e.g. 0,10`,
+    );
+  return { min: BigInt(m[1]!), step: BigInt(m[2]!) };
+}
+
+/** Bucket i's range: linear, or log2 as print_log2_hist prints it (0 -> 1, 2 -> 3, 4 -> 7, …). */
+export function bucketRange(i: number, linear?: LinearScale): { low: bigint; high: bigint } {
+  if (linear) {
+    const low = linear.min + BigInt(i) * linear.step;
+    return { low, high: low + linear.step - 1n };
+  }
   const high = (1n << BigInt(i + 1)) - 1n;
   const low = (1n << BigInt(i + 1)) >> 1n;
   return { low: low === high ? low - 1n : low, high };
@@ -82,14 +107,19 @@ export function bucketRange(i: number): { low: bigint; high: bigint } {
 /** A histogram as data (`--json`): each non-empty bucket up to the last with its range. */
 export function histogramBuckets(
   counts: readonly bigint[],
+  linear?: LinearScale,
 ): Array<{ low: bigint; high: bigint; count: bigint }> {
   let last = -1;
   counts.forEach((c, i) => c > 0n && (last = i));
-  return counts.slice(0, last + 1).map((count, i) => ({ ...bucketRange(i), count }));
+  return counts.slice(0, last + 1).map((count, i) => ({ ...bucketRange(i, linear), count }));
 }
 
-/** The text lines of one histogram, in print_log2_hist's layout. */
-export function log2HistogramLines(counts: readonly bigint[], unit = "value"): string[] {
+/** The text lines of one histogram, in print_log2_hist's layout (linear buckets alike). */
+export function histogramLines(
+  counts: readonly bigint[],
+  unit = "value",
+  linear?: LinearScale,
+): string[] {
   let last = -1;
   counts.forEach((c, i) => c > 0n && (last = i));
   if (last < 0) return ["(no values counted)"];
@@ -102,7 +132,7 @@ export function log2HistogramLines(counts: readonly bigint[], unit = "value"): s
     `${" ".repeat(wide ? 15 : 5)}${unit.padEnd(wide ? 29 : 19)} : count    distribution`,
   ];
   for (let i = 0; i <= last; i++) {
-    const { low, high } = bucketRange(i);
+    const { low, high } = bucketRange(i, linear);
     const c = counts[i] ?? 0n;
     const n = Number((c * BigInt(stars)) / max);
     const bar = "*".repeat(n).padEnd(stars);
@@ -118,14 +148,14 @@ export function log2HistogramLines(counts: readonly bigint[], unit = "value"): s
  * /v1/maps/:id/histograms print this one shape, counts as decimal strings
  * (64-bit counters); null when the values are not histogram-shaped.
  */
-export function histogramsView(hists: readonly Histogram[] | undefined) {
+export function histogramsView(hists: readonly Histogram[] | undefined, linear?: LinearScale) {
   const text = (n: bigint) => String(n);
   return {
     histograms:
       hists?.map((h) => ({
         ...(h.key !== undefined ? { key: h.key } : {}),
         counts: h.counts.map(text),
-        buckets: histogramBuckets(h.counts).map((b) => ({
+        buckets: histogramBuckets(h.counts, linear).map((b) => ({
           low: text(b.low),
           high: text(b.high),
           count: text(b.count),

@@ -9,6 +9,7 @@ import {
   histogramsOf,
   histogramsView,
   openMap,
+  parseLinearScale,
 } from "../../ops/index.ts";
 import * as S from "../schemas.ts";
 import { errors, type RouteContext } from "./context.ts";
@@ -18,7 +19,8 @@ const HistogramSchema = t.Object({
   key: t.Optional(S.Json),
   counts: t.Array(Counter, { description: "count per bucket" }),
   buckets: t.Array(t.Object({ low: Counter, high: Counter, count: Counter }), {
-    description: "log2 buckets up to the last non-empty one: [low, high] and its count",
+    description:
+      "buckets (log2, or linear with ?linear=) up to the last non-empty one: [low, high] and its count",
   }),
 });
 
@@ -31,7 +33,11 @@ export function histogramRoutes(o: RouteContext) {
         const hists = query.keyed
           ? histogramsOf(dumpEntries(m), m.info.name)
           : histogramsInValues(entriesPage(m, query.offset, query.limit).entries);
-        return histogramsView(hists);
+        const linear =
+          query.linear === undefined
+            ? undefined
+            : parseLinearScale(query.linear, "GET /v1/maps/:id/histograms");
+        return histogramsView(hists, linear);
       }),
     {
       params: S.IdParam,
@@ -41,6 +47,13 @@ export function histogramRoutes(o: RouteContext) {
             description:
               "read the whole map as one histogram, integer key (the log2 bucket) → count, " +
               "as `map dump --hist` does",
+          }),
+        ),
+        linear: t.Optional(
+          t.String({
+            description:
+              "MIN,STEP: linear buckets [MIN + i*STEP, MIN + (i+1)*STEP), as `map dump --hist " +
+              "--linear MIN,STEP` (default: log2 buckets)",
           }),
         ),
         ...S.PageQuery.properties,
