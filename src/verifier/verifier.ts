@@ -291,8 +291,7 @@ const cmpKind = (op: number): CmpKind | undefined => jumpMnemonic(op);
 /** Bytes a load or store accesses. */
 const accessBytes = (insn: Instruction): number => sizeBytes(sizeOf(insn.opcode));
 
-/** Map types each map-taking helper accepts (others: any map but ringbuf/prog_array). */
-/** Maps whose elements are looked up and updated by key. */
+/** Maps whose elements are looked up, updated and deleted by key. */
 const KEYED_MAPS: readonly MapType[] = [
   "hash",
   "array",
@@ -303,6 +302,7 @@ const KEYED_MAPS: readonly MapType[] = [
   "lpm_trie",
 ];
 
+/** Map types each map-taking helper accepts (others: any map but ringbuf/prog_array). */
 const HELPER_MAP_TYPES: Record<string, readonly MapType[]> = {
   tail_call: ["prog_array"],
   get_stackid: ["stack_trace"],
@@ -317,15 +317,7 @@ const HELPER_MAP_TYPES: Record<string, readonly MapType[]> = {
   map_lookup_elem: [...KEYED_MAPS, "array_of_maps", "hash_of_maps"],
   map_update_elem: KEYED_MAPS,
   // arrays as the kernel: the call verifies and fails at run time with -EINVAL
-  map_delete_elem: [
-    "hash",
-    "array",
-    "percpu_hash",
-    "percpu_array",
-    "lru_hash",
-    "lru_percpu_hash",
-    "lpm_trie",
-  ],
+  map_delete_elem: KEYED_MAPS,
 };
 
 for (const [helper, types] of Object.entries(HELPER_MAP_TYPES))
