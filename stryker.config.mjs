@@ -5,13 +5,15 @@
 // kernel differentials are left out (`-t` pattern): they check the tests'
 // expectations against the kernel and cannot see a mutant in our code.
 // Not run in CI (the CI list of critical mutants is test/mutants.test.ts).
-const areas = {
+export const areas = {
   verifier: {
     mutate: [
       "src/verifier/**/*.ts",
       "!src/verifier/**/*.test.ts",
       "!src/verifier/text.d.ts",
       "!src/verifier/testdata/**",
+      // the soundness harness is test code (its reference interpreter and fuzzers)
+      "!src/verifier/soundness/**",
     ],
     tests: ["src/verifier", "test/verifier-edges.test.ts"],
   },
@@ -31,7 +33,8 @@ const areas = {
 const name = process.env.MUTATE_AREA ?? "verifier";
 const area = areas[name];
 if (!area) throw new Error(`MUTATE_AREA=${name}: choose ${Object.keys(areas).join(", ")}`);
-// Optional narrowing for a quick look: MUTATE_FILES="src/verifier/tnum.ts,src/verifier/verifier.ts:800-870"
+// Optional narrowing: MUTATE_FILES="src/verifier/tnum.ts,src/verifier/verifier.ts:800-870"
+// (`npm run mutate -- --sample N` sets it to N sampled lines, one range each).
 const only = process.env.MUTATE_FILES?.split(",").filter(Boolean);
 
 export default {

@@ -128,7 +128,7 @@ export function mutantsOf(file: string, test: string[]): Mutant[] {
 }
 
 /** Deterministic sample (xorshift on the seed). */
-function sample<T>(items: T[], n: number, seed: number): T[] {
+export function sample<T>(items: T[], n: number, seed: number): T[] {
   if (n >= items.length) return items;
   let x = seed || 1;
   const pool = [...items];
