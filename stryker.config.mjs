@@ -27,7 +27,7 @@ export const areas = {
   },
   server: {
     mutate: ["src/server/*.ts", "!src/server/*.test.ts"],
-    tests: ["test/server.test.ts", "test/server-auth.test.ts"],
+    tests: ["test/server.test.ts", "test/cli-api-twins.test.ts"],
   },
 };
 const name = process.env.MUTATE_AREA ?? "verifier";
