@@ -45,6 +45,10 @@ struct link_slot {
     struct bpftime_attach_impl *impl;
     uint64_t attach_id;
     _Atomic(struct compiled_prog *) prog;
+    /* prog's JIT code when it calls nothing, else NULL: a function hook's
+     * stub calls it directly (fast, its descriptor; see set_prog). */
+    void *_Atomic fast_fn;
+    struct bpftime_hook_fast fast;
     struct bpftime_region *region;
     bool seen;
     struct link_slot *next;
@@ -256,6 +260,14 @@ static struct compiled_prog *get_prog(struct bpftime_attach_manager *m, uint32_t
     return p;
 }
 
+/* Points the link at p (published with release: a run loads it with
+ * acquire); its fast path follows. */
+static void set_prog(struct link_slot *s, struct compiled_prog *p)
+{
+    atomic_store_explicit(&s->fast_fn, p->gpr_only ? (void *)p->fn : NULL, memory_order_release);
+    atomic_store_explicit(&s->prog, p, memory_order_release);
+}
+
 static void release_prog(struct bpftime_attach_manager *m, struct compiled_prog *p)
 {
     if (--p->users == 0)
@@ -400,9 +412,13 @@ static struct link_slot *attach_link(struct bpftime_attach_manager *m,
     s->prog_id = li->prog_id;
     s->impl = impl;
     s->region = m->region;
-    atomic_store(&s->prog, p);
+    set_prog(s, p);
     p->users++;
-    struct bpftime_attach_cb cb = {run_link, s, run_link_preserving_vectors};
+    /* The fast path leaves statistics and syscall links to run_full. */
+    s->fast = (struct bpftime_hook_fast){(void *const volatile *)&s->fast_fn,
+                                         {bpftime_stats_enabled_word(m->region),
+                                          (const volatile uint32_t *)&bpftime_sud_wanted}};
+    struct bpftime_attach_cb cb = {run_link, s, run_link_preserving_vectors, &s->fast};
     int64_t id = bpftime_attach_impl_attach(impl, arg, ti->arg_len, li->cookie, cb);
     free(arg);
     if (id < 0) {
@@ -484,7 +500,7 @@ int bpftime_attach_manager_instantiate(struct bpftime_attach_manager *m)
             if (np) {
                 struct compiled_prog *old = atomic_load(&s->prog);
                 np->users++;
-                atomic_store_explicit(&s->prog, np, memory_order_release);
+                set_prog(s, np);
                 s->prog_id = li.prog_id;
                 release_prog(m, old);
                 BPFTIME_INFO("link %u now runs program %u", li.id, li.prog_id);

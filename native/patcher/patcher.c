@@ -78,6 +78,7 @@ struct listener {
     void *user;
     struct bpftime_hook *hook;
     bool gpr_only; /* BPFTIME_HOOK_F_GPR_ONLY: no vector save around it */
+    const struct bpftime_hook_fast *fast;
 };
 
 /* Immutable once published. */
@@ -88,10 +89,15 @@ struct listener_array {
     struct listener l[];
 };
 
+/* The first fields are read by the enter stub (offsets in patcher_internal.h). */
 struct patcher_fn {
-    uint64_t func; /* must stay first: read by the enter stub */
+    uint64_t func;
     uint64_t relocated;
     _Atomic(struct listener_array *) listeners;
+    /* The one listener's fast path while it may be taken (see
+     * bpftime_hook_fast), else NULL; the stub reads it again once the thread
+     * is marked inside. */
+    _Atomic(const struct bpftime_hook_fast *) fast;
     uint64_t patch_addr;
     size_t patch_len;
     uint8_t orig[PATCHER_MAX_PATCH];
@@ -127,12 +133,23 @@ struct thread_state {
 
 /* Per-thread hot data. initial-exec keeps the access a single %fs-relative
  * load (no __tls_get_addr, which may call malloc on first use in a thread);
- * it is 16 bytes of the static TLS surplus glibc keeps for dlopen. */
+ * it is 16 bytes of the static TLS surplus glibc keeps for dlopen. The
+ * enter stub's fast path reads it too, by its assembly name. */
 struct patcher_tls {
     struct thread_state *st;
     int busy;
 };
-static __thread struct patcher_tls tls __attribute__((tls_model("initial-exec")));
+PATCHER_HIDDEN __thread struct patcher_tls tls __asm__("bpftime_patcher_tls")
+    __attribute__((tls_model("initial-exec")));
+
+_Static_assert(offsetof(struct patcher_fn, func) == PATCHER_FN_FUNC, "stub offsets");
+_Static_assert(offsetof(struct patcher_fn, relocated) == PATCHER_FN_RELOCATED, "stub offsets");
+_Static_assert(offsetof(struct patcher_fn, fast) == PATCHER_FN_FAST, "stub offsets");
+_Static_assert(offsetof(struct patcher_tls, st) == PATCHER_TLS_ST, "stub offsets");
+_Static_assert(offsetof(struct patcher_tls, busy) == PATCHER_TLS_BUSY, "stub offsets");
+_Static_assert(offsetof(struct thread_state, seq) == PATCHER_STATE_SEQ, "stub offsets");
+_Static_assert(offsetof(struct bpftime_hook_fast, fn) == PATCHER_FAST_FN, "stub offsets");
+_Static_assert(offsetof(struct bpftime_hook_fast, gate) == PATCHER_FAST_GATE, "stub offsets");
 
 /* The patcher's process-wide context. */
 static struct patcher_global {
@@ -1082,6 +1099,14 @@ static int republish(struct patcher_fn *fn, const struct listener *add,
         free(arr);
         return bpftime_set_error(-ENOMEM, "out of memory");
     }
+    /* The fast path relies on membarrier for its missing fence (reader_begin),
+     * and exists only on the jump path (the trap path has no stub). Any
+     * thread still taking the old one is inside the grace period the old
+     * array's reclaim waits for. */
+    const struct bpftime_hook_fast *fast = NULL;
+    if (arr->one_gpr_enter && !fn->trap && atomic_load(&patcher.membarrier_ok))
+        fast = arr->l[0].fast;
+    atomic_store_explicit(&fn->fast, fast, memory_order_release);
     atomic_store_explicit(&fn->listeners, arr, memory_order_release);
     return 0;
 }
@@ -1139,7 +1164,8 @@ int bpftime_hook_attach_site(const struct bpftime_hook_site *site,
         hook->magic = HOOK_MAGIC;
         hook->fn = fn;
         struct listener l = {cb->on_enter, cb->on_leave, user, hook,
-                             BPFTIME_HAVE_GPR_ONLY && (site->flags & BPFTIME_HOOK_F_GPR_ONLY)};
+                             BPFTIME_HAVE_GPR_ONLY && (site->flags & BPFTIME_HOOK_F_GPR_ONLY),
+                             site->fast};
         err = republish(fn, &l, NULL);
     }
     if (!err) {

@@ -106,6 +106,16 @@ PATCHER_HIDDEN extern char bpftime_patcher_leave_stub[];
 #define STUB_EXIT_RET 2         /* ret to it: the caller, whose call the RSB remembers */
 #define STUB_FRAME_EXIT_SLOT 22 /* in uint64_t, from the pt_regs frame */
 
+/* Offsets the enter stub's fast path reads (checked in patcher.c). */
+#define PATCHER_FN_FUNC 0      /* struct patcher_fn */
+#define PATCHER_FN_RELOCATED 8 /* struct patcher_fn */
+#define PATCHER_FN_FAST 24     /* struct patcher_fn */
+#define PATCHER_TLS_ST 0       /* struct patcher_tls (the thread's bpftime_patcher_tls) */
+#define PATCHER_TLS_BUSY 8     /* struct patcher_tls */
+#define PATCHER_STATE_SEQ 0    /* struct thread_state */
+#define PATCHER_FAST_FN 0      /* struct bpftime_hook_fast */
+#define PATCHER_FAST_GATE 8    /* struct bpftime_hook_fast */
+
 PATCHER_HIDDEN uint64_t bpftime_patcher_dispatch_enter(struct patcher_fn *fn,
                                                        struct bpftime_hook_regs *regs);
 PATCHER_HIDDEN uint64_t bpftime_patcher_dispatch_leave(struct bpftime_hook_regs *regs);

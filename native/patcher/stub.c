@@ -57,6 +57,9 @@
 
 #include <stddef.h>
 
+#define S_(x) #x
+#define S(x) S_(x)
+
 _Static_assert(offsetof(struct bpftime_hook_regs, r15) == 0, "pt_regs layout");
 _Static_assert(offsetof(struct bpftime_hook_regs, rax) == 80, "pt_regs layout");
 _Static_assert(offsetof(struct bpftime_hook_regs, rdi) == 112, "pt_regs layout");
@@ -147,11 +150,55 @@ __asm__("\t.text\n"
         ".cfi_offset %rbp, -160\n\t"
         "andq $-16, %rsp\n\t"
         "movq 176(%rbx), %rdi\n\t" /* fn */
-        "movq 0(%rdi), %rax\n\t"   /* fn->func: rip at entry */
+        "movq " S(PATCHER_FN_FUNC) "(%rdi), %rax\n\t" /* rip at entry */
         "movq %rax, 128(%rbx)\n\t"
+        "cmpq $0, " S(PATCHER_FN_FAST) "(%rdi)\n\t"
+        "jne 2f\n"
+        "1:\n\t" /* the dispatcher */
         "movq %rbx, %rsi\n\t"
         "call bpftime_patcher_dispatch_enter\n\t"
-        "jmp bpftime_patcher_stub_exit\n\t"
+        "jmp bpftime_patcher_stub_exit\n"
+        /* The fast path (bpftime_hook_fast): the dispatcher's one-listener
+         * case, in line. rcx = &tls (from %fs), rdx = tls.st, rsi = fast. */
+        "2:\n\t"
+        "movq bpftime_patcher_tls@gottpoff(%rip), %rcx\n\t"
+        "movq %fs:" S(PATCHER_TLS_ST) "(%rcx), %rdx\n\t"
+        "testq %rdx, %rdx\n\t" /* the thread's first hit: allocations */
+        "jz 1b\n\t"
+        "cmpl $0, %fs:" S(PATCHER_TLS_BUSY) "(%rcx)\n\t" /* inside a callback */
+        "jne 1b\n\t"
+        "movl $1, %fs:" S(PATCHER_TLS_BUSY) "(%rcx)\n\t"
+        /* seq odd: inside (reader_begin; the writer's membarrier stands in
+         * for a fence, and the fast path is only set up when it works). */
+        "incq " S(PATCHER_STATE_SEQ) "(%rdx)\n\t"
+        "movq " S(PATCHER_FN_FAST) "(%rdi), %rsi\n\t"
+        "testq %rsi, %rsi\n\t"
+        "jz 3f\n\t"
+        "movq " S(PATCHER_FAST_FN) "(%rsi), %rax\n\t"
+        "movq (%rax), %rax\n\t"
+        "testq %rax, %rax\n\t"
+        "jz 3f\n\t"
+        "movq " S(PATCHER_FAST_GATE) "(%rsi), %r8\n\t"
+        "cmpl $0, (%r8)\n\t"
+        "jne 3f\n\t"
+        "movq " S(PATCHER_FAST_GATE) "+8(%rsi), %r8\n\t"
+        "cmpl $0, (%r8)\n\t"
+        "jne 3f\n\t"
+        "movq %rbx, %rdi\n\t"
+        "movl $168, %esi\n\t"
+        "call *%rax\n\t"
+        "movq bpftime_patcher_tls@gottpoff(%rip), %rcx\n\t"
+        "movq %fs:" S(PATCHER_TLS_ST) "(%rcx), %rdx\n\t"
+        "incq " S(PATCHER_STATE_SEQ) "(%rdx)\n\t" /* even: left (x86 stores are ordered) */
+        "movl $0, %fs:" S(PATCHER_TLS_BUSY) "(%rcx)\n\t"
+        "movq 176(%rbx), %rdi\n\t"
+        "movq $" S(STUB_EXIT_JMP) ", 176(%rbx)\n\t"
+        "movq " S(PATCHER_FN_RELOCATED) "(%rdi), %rax\n\t"
+        "jmp bpftime_patcher_stub_exit\n"
+        "3:\n\t" /* not now: leave, and take the dispatcher */
+        "incq " S(PATCHER_STATE_SEQ) "(%rdx)\n\t"
+        "movl $0, %fs:" S(PATCHER_TLS_BUSY) "(%rcx)\n\t"
+        "jmp 1b\n\t"
         ".cfi_endproc\n"
         "\t.size bpftime_patcher_enter_stub, .-bpftime_patcher_enter_stub\n"
 
