@@ -415,9 +415,9 @@ static struct link_slot *attach_link(struct bpftime_attach_manager *m,
     set_prog(s, p);
     p->users++;
     /* The fast path leaves statistics and syscall links to run_full. */
-    s->fast = (struct bpftime_hook_fast){(void *const volatile *)&s->fast_fn,
-                                         {bpftime_stats_enabled_word(m->region),
-                                          (const volatile uint32_t *)&bpftime_sud_wanted}};
+    s->fast = (struct bpftime_hook_fast){
+        (void *const volatile *)&s->fast_fn,
+        {bpftime_stats_enabled_word(m->region), (const volatile uint32_t *)&bpftime_sud_wanted}};
     struct bpftime_attach_cb cb = {run_link, s, run_link_preserving_vectors, &s->fast};
     int64_t id = bpftime_attach_impl_attach(impl, arg, ti->arg_len, li->cookie, cb);
     free(arg);

@@ -134,8 +134,8 @@ struct bpftime_hook_site {
  * are read only between the thread's marks, so what they point to is
  * covered by the detach's (and bpftime_hook_grace's) grace period. */
 struct bpftime_hook_fast {
-    void *const volatile *fn;          /* uint64_t fn(void *regs, size_t len) */
-    const volatile uint32_t *gate[2];  /* never NULL: point at a zero word */
+    void *const volatile *fn;         /* uint64_t fn(void *regs, size_t len) */
+    const volatile uint32_t *gate[2]; /* never NULL: point at a zero word */
 };
 
 /* Always use the trap path (int3), even where a jump would fit: for sites

@@ -63,7 +63,7 @@ TEST(uprobe_sees_arguments_and_context)
     target_arg(arg, sizeof arg);
     struct seen s = {0};
     int64_t id = bpftime_attach_impl_attach(up, arg, (uint32_t)strlen(arg), 99,
-                                            (struct bpftime_attach_cb){record, &s, NULL});
+                                            (struct bpftime_attach_cb){record, &s, NULL, NULL});
     CHECK(id > 0);
     CHECK_EQ(bpftime_uprobe_impl_active(up), 1);
     CHECK_EQ(add_fn(3, 4), 7);
@@ -91,11 +91,11 @@ TEST(uretprobe_sees_the_return_value_and_ignores_override)
     target_arg(arg, sizeof arg);
     struct seen r = {.override = 1}, e = {0}, e2 = {0};
     int64_t a = bpftime_attach_impl_attach(ret, arg, (uint32_t)strlen(arg), 0,
-                                           (struct bpftime_attach_cb){record, &r, NULL});
+                                           (struct bpftime_attach_cb){record, &r, NULL, NULL});
     int64_t b = bpftime_attach_impl_attach(up, arg, (uint32_t)strlen(arg), 0,
-                                           (struct bpftime_attach_cb){record, &e, NULL});
+                                           (struct bpftime_attach_cb){record, &e, NULL, NULL});
     int64_t c = bpftime_attach_impl_attach(up, arg, (uint32_t)strlen(arg), 0,
-                                           (struct bpftime_attach_cb){record, &e2, NULL});
+                                           (struct bpftime_attach_cb){record, &e2, NULL, NULL});
     CHECK(a > 0 && b > 0 && c > 0);
     for (int i = 0; i < 10; i++)
         CHECK_EQ(add_fn(i, 100), i + 100);
@@ -122,7 +122,7 @@ TEST(libc_malloc)
     struct seen s = {0};
     const char *arg = "libc.so.6:malloc";
     int64_t id = bpftime_attach_impl_attach(up, arg, (uint32_t)strlen(arg), 0,
-                                            (struct bpftime_attach_cb){record, &s, NULL});
+                                            (struct bpftime_attach_cb){record, &s, NULL, NULL});
     CHECK(id > 0);
     void *volatile p = malloc(12345);
     free(p);
@@ -142,13 +142,13 @@ TEST(dormant_and_failing_targets)
     struct seen s = {0};
     const char *missing = "libnot-loaded-here.so.1:f";
     int64_t id = bpftime_attach_impl_attach(up, missing, (uint32_t)strlen(missing), 0,
-                                            (struct bpftime_attach_cb){record, &s, NULL});
+                                            (struct bpftime_attach_cb){record, &s, NULL, NULL});
     CHECK(id > 0); /* dormant: not an error */
     CHECK_EQ(bpftime_uprobe_impl_active(up), 0);
     CHECK_EQ(bpftime_uprobe_impl_retry(up), 0);
     const char *bad = "libc.so.6:no_such_function_xyz";
     CHECK_EQ(bpftime_attach_impl_attach(up, bad, (uint32_t)strlen(bad), 0,
-                                        (struct bpftime_attach_cb){record, &s, NULL}),
+                                        (struct bpftime_attach_cb){record, &s, NULL, NULL}),
              -ENOENT);
     CHECK_STR_CONTAINS(bpftime_last_error_message(), "symbol no_such_function_xyz not found");
     CHECK_EQ(bpftime_attach_impl_detach(up, (uint64_t)id), 0);

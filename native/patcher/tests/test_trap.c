@@ -85,7 +85,7 @@ static const struct bpftime_hook_callbacks both = {on_enter, on_leave};
 static int attach_trap(void *addr, void *func, size_t size, const struct bpftime_hook_callbacks *cb,
                        struct bpftime_hook **h)
 {
-    struct bpftime_hook_site site = {addr, func, size, BPFTIME_HOOK_F_TRAP};
+    struct bpftime_hook_site site = {addr, func, size, BPFTIME_HOOK_F_TRAP, NULL};
     return bpftime_hook_attach_site(&site, cb, NULL, h);
 }
 
