@@ -419,8 +419,11 @@ static uint64_t dispatch_enter(struct patcher_fn *fn, struct bpftime_hook_regs *
     int override = 0;
     struct listener_array *arr = atomic_load_explicit(&fn->listeners, memory_order_acquire);
     if (arr && arr->one_gpr_enter) {
-        /* The common case, with no loop: one uprobe on the function. */
-        override = arr->l[0].on_enter(regs, arr->l[0].user) == BPFTIME_HOOK_OVERRIDE;
+        /* The common case, with no loop: one uprobe on the function (the
+         * stub's fast path, when it sent us here for the thread's first hit
+         * or from a signal frame, is taken the same). */
+        override = !run_fast(atomic_load_explicit(&fn->fast, memory_order_acquire), regs) &&
+                   arr->l[0].on_enter(regs, arr->l[0].user) == BPFTIME_HOOK_OVERRIDE;
         if (override) {
             cont = *(uint64_t *)entry_rsp;
             regs->rip = cont;
