@@ -209,14 +209,21 @@ __asm__(
     "jne 3f\n\t"
     "movq %rbx, %rdi\n\t"
     "movl $168, %esi\n\t"
+    "movq %rcx, %r12\n\t" /* callee-saved (restored from the frame) */
+    "movq %rdx, %r13\n\t"
     "call *%rax\n\t"
-    "movq bpftime_patcher_tls@gottpoff(%rip), %rcx\n\t"
-    "movq %fs:PATCHER_TLS_ST(%rcx), %rdx\n\t"
-    "incq PATCHER_STATE_SEQ(%rdx)\n\t" /* even: left (x86 stores are ordered) */
-    "movl $0, %fs:PATCHER_TLS_BUSY(%rcx)\n\t"
+    "incq PATCHER_STATE_SEQ(%r13)\n\t" /* even: left (x86 stores are ordered) */
+    "movl $0, %fs:PATCHER_TLS_BUSY(%r12)\n\t"
     "movq 176(%rbx), %rdi\n\t"
-    "movq $STUB_EXIT_JMP, 176(%rbx)\n\t"
     "movq PATCHER_FN_RELOCATED(%rdi), %rax\n\t"
+    /* stub_exit's STUB_EXIT_JMP case, without its tests */
+    "movq %rbx, %rsp\n\t"
+    "movq 152(%rsp), %rcx\n\t"
+    "testl $0x40500, 144(%rsp)\n\t"
+    "jnz 4f\n\t"
+    "movq %rax, -8(%rcx)\n\t" RESTORE_FAST "jmp *-8(%rsp)\n"
+    "4:\n\t"
+    "movq $STUB_EXIT_JMP, 176(%rbx)\n\t"
     "jmp bpftime_patcher_stub_exit\n"
     "3:\n\t" /* not now: leave, and take the dispatcher */
     "incq PATCHER_STATE_SEQ(%rdx)\n\t"
