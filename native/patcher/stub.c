@@ -22,6 +22,14 @@
  * whose callbacks (the uprobe program's JIT code) touch no vector register
  * pays nothing for them.
  *
+ * Fast paths (patcher.h, bpftime_hook_fast; set up by republish() in
+ * patcher.c): with one on_enter listener that has one, the enter stub
+ * calls its function itself once the frame is built (marking the thread as
+ * the dispatcher does); with one on_leave listener, the thunk's literal
+ * points at bpftime_patcher_leave_only_stub, which pushes the shadow entry
+ * without building a frame and calls the function. Both fall back to the
+ * dispatcher for anything unusual.
+ *
  * Leave: for on_leave listeners the enter stub calls the function (see
  * Exit); the trap path replaces its return address by
  * bpftime_patcher_leave_stub instead. Either way the function returns into
