@@ -715,12 +715,17 @@ void bpftime_stats_set_enabled(struct bpftime_region *r, int enabled)
     atomic_store(&r->hdr->stats_enabled, enabled ? 1u : 0u);
 }
 
-const volatile uint32_t *bpftime_stats_enabled_word(struct bpftime_region *r)
-{
-    return (const volatile uint32_t *)&r->hdr->stats_enabled;
-}
-
 int bpftime_stats_enabled(struct bpftime_region *r)
 {
     return (int)atomic_load_explicit(&r->hdr->stats_enabled, memory_order_relaxed);
+}
+
+const _Atomic uint64_t *bpftime_region_generation_word(struct bpftime_region *r)
+{
+    return &r->hdr->generation;
+}
+
+const _Atomic uint32_t *bpftime_stats_enabled_word(struct bpftime_region *r)
+{
+    return &r->hdr->stats_enabled;
 }
