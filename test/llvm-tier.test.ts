@@ -123,7 +123,10 @@ describe.skipIf(skip)("LLVM tier vs interpreter: edge cases", () => {
     ["signed compare", "r0 = 0\nr1 = -1\nif r1 s< 0 goto +1\nexit\nr0 = 2\nexit"],
     ["jset", "r0 = 0\nr1 = 6\nif r1 & 4 goto +1\nexit\nr0 = 3\nexit"],
   ];
-  for (const [what, text] of cases) test(what, () => expectSame(asm(text)));
+  for (const [what, text] of cases)
+    test(what, () => {
+      expectSame(asm(text));
+    });
 
   test("memory: stores and sign-extending loads on mem and the stack", () => {
     const code = asm(`
