@@ -14,7 +14,7 @@
 //   28 u32 image size          32 slots: {u32 kind (1 helper, 2 lddw), u32 arg}
 //   then the image (slot k is the 8 bytes at env offset + 8k)
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BpftimeError } from "../errors.ts";
@@ -51,10 +51,12 @@ function run(cmd: string, args: string[]): string {
   return r.stdout;
 }
 
+/** The executable `name` on $PATH (or `name` itself when it is a path). */
 function which(name: string): string | undefined {
-  const r = spawnSync("sh", ["-c", `command -v ${name}`], { encoding: "utf8" });
-  const p = r.stdout.trim();
-  return r.status === 0 && p ? p : undefined;
+  if (name.includes("/")) return existsSync(name) ? name : undefined;
+  for (const dir of (process.env.PATH ?? "").split(":"))
+    if (dir && existsSync(join(dir, name))) return join(dir, name);
+  return undefined;
 }
 
 /**
