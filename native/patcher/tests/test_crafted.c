@@ -103,6 +103,23 @@ static const uint8_t spin_fn[] = {
     0xb8, 0x07, 0x00, 0x00, 0x00, /* mov eax, 7 */
     0xc3,
 };
+/* RIP-relative memory as the *first* operand (the destination side of the
+ * encoding), compared with the data at page+0x800: f(x) = ([data] == x). */
+static const uint8_t rip_first_op_fn[] = {
+    0x48, 0x39, 0x3d, 0x39, 0x04, 0x00, 0x00, /* cmp [rip+0x439], rdi -> page+0x800 */
+    0x0f, 0x94, 0xc0,                         /* sete al */
+    0x0f, 0xb6, 0xc0,                         /* movzx eax, al */
+    0xc3,
+};
+/* RIP-relative with an immediate after the displacement: the displacement
+ * counts from the end of the immediate. g() = ([data] == 0x1000). */
+static const uint8_t rip_imm_fn[] = {
+    0x48, 0x81, 0x3d, 0xf5, 0x03, 0x00,
+    0x00, 0x00, 0x10, 0x00, 0x00, /* cmp qword [rip+0x3f5], 0x1000 */
+    0x0f, 0x94, 0xc0,             /* sete al */
+    0x0f, 0xb6, 0xc0,             /* movzx eax, al */
+    0xc3,
+};
 enum {
     OFF_RIP = 0x000,
     OFF_JCC = 0x040,
@@ -116,6 +133,8 @@ enum {
     OFF_PAD = 0x300,
     OFF_BACK = 0x340,
     OFF_SPIN = 0x380,
+    OFF_RIP_FIRST = 0x3c0,
+    OFF_RIP_IMM = 0x400,
     OFF_DATA = 0x800,
 };
 
@@ -136,6 +155,8 @@ static void build_page(void)
     emit(OFF_PAD, ret_then_padding, sizeof ret_then_padding);
     emit(OFF_BACK, branch_back_fn, sizeof branch_back_fn);
     emit(OFF_SPIN, spin_fn, sizeof spin_fn);
+    emit(OFF_RIP_FIRST, rip_first_op_fn, sizeof rip_first_op_fn);
+    emit(OFF_RIP_IMM, rip_imm_fn, sizeof rip_imm_fn);
     seal();
 }
 
@@ -194,6 +215,21 @@ TEST(rip_relative_load_in_prologue)
     CHECK_EQ(last_rdi, 5);
     /* Unknown size: the function is long enough anyway. */
     CHECK_HOOKED(f, 0, f(7), 0x1007);
+}
+
+TEST(rip_relative_first_operand_in_prologue)
+{
+    build_page();
+    fn1 f = (fn1)(page + OFF_RIP_FIRST);
+    CHECK_HOOKED(f, sizeof rip_first_op_fn, f(0x1000), 1);
+    CHECK_HOOKED(f, sizeof rip_first_op_fn, f(0x1001), 0);
+}
+
+TEST(rip_relative_with_an_immediate_in_prologue)
+{
+    build_page();
+    fn1 f = (fn1)(page + OFF_RIP_IMM);
+    CHECK_HOOKED(f, sizeof rip_imm_fn, f(0), 1);
 }
 
 TEST(short_jcc_in_prologue)
@@ -368,6 +404,17 @@ TEST(far_relocation_rip_relative_uses_scratch_register)
     CHECK_EQ(((fn1)far)(5), 0x1005);
 }
 
+TEST(far_relocation_rip_relative_first_operand_and_immediate)
+{
+    build_page();
+    uint8_t *far = NULL;
+    CHECK_EQ(relocate_far(page + OFF_RIP_FIRST, sizeof rip_first_op_fn, &far), 0);
+    CHECK_EQ(((fn1)far)(0x1000), 1);
+    CHECK_EQ(((fn1)far)(0x1001), 0);
+    CHECK_EQ(relocate_far(page + OFF_RIP_IMM, sizeof rip_imm_fn, &far), 0);
+    CHECK_EQ(((fn1)far)(0), 1);
+}
+
 TEST(far_relocation_jcc_and_call)
 {
     build_page();
@@ -449,4 +496,32 @@ TEST(thread_stopped_inside_the_patched_bytes_is_moved)
     CHECK_EQ(enters, 1);
     CHECK_EQ(bpftime_hook_detach(h), 0);
     CHECK(memcmp(f, spin_fn, sizeof spin_fn) == 0);
+}
+
+/* patcher_code_write() makes every page the bytes touch writable, also the
+ * second page of a write that spills one byte over a page boundary, and
+ * leaves them read+exec again. */
+TEST(code_write_across_a_page_boundary)
+{
+    /* two pages, and nothing mapped after them */
+    uint8_t *two = mmap(NULL, 3 * PAGE, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(two != MAP_FAILED);
+    CHECK_EQ(munmap(two + 2 * PAGE, PAGE), 0);
+    static const uint8_t bytes[] = {0xaa, 0xbb};
+    CHECK_EQ(patcher_code_write(two + PAGE - 1, bytes, sizeof bytes), 0);
+    CHECK_EQ(two[PAGE - 1], 0xaa);
+    CHECK_EQ(two[PAGE], 0xbb);
+    struct patcher_mapping m;
+    CHECK_EQ(patcher_find_mapping((uint64_t)two, &m), 0);
+    CHECK_EQ(m.prot, PROT_READ | PROT_EXEC);
+    CHECK_EQ(patcher_find_mapping((uint64_t)two + PAGE, &m), 0);
+    CHECK_EQ(m.prot, PROT_READ | PROT_EXEC);
+    /* exactly up to the boundary: the next page is not touched */
+    CHECK_EQ(patcher_code_write(two + PAGE - 2, bytes, sizeof bytes), 0);
+    CHECK_EQ(two[PAGE - 2], 0xaa);
+    CHECK_EQ(two[PAGE - 1], 0xbb);
+    /* the last bytes of the mapping: the (unmapped) page after is not touched */
+    CHECK_EQ(patcher_code_write(two + 2 * PAGE - 2, bytes, sizeof bytes), 0);
+    CHECK_EQ(two[2 * PAGE - 1], 0xbb);
+    munmap(two, 2 * PAGE);
 }
