@@ -525,3 +525,48 @@ TEST(code_write_across_a_page_boundary)
     CHECK_EQ(two[2 * PAGE - 1], 0xbb);
     munmap(two, 2 * PAGE);
 }
+
+/* The [start, end) of the mapping named `name` in /proc/self/maps. */
+static bool named_mapping(const char *name, uint64_t *start, uint64_t *end)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    if (!f)
+        return false;
+    char line[512];
+    bool found = false;
+    while (!found && fgets(line, sizeof line, f)) {
+        unsigned long s, e;
+        char tail[256] = "";
+        if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %255s", &s, &e, tail) >= 2 &&
+            strcmp(tail, name) == 0) {
+            *start = s;
+            *end = e;
+            found = true;
+        }
+    }
+    fclose(f);
+    return found;
+}
+
+/* Trampolines for code near the stack or the heap land near it (in jmp
+ * rel32 reach) but leave the 64 MiB below the stack and above the heap
+ * free: they grow into those gaps (code_alloc.c: KEEP_CLEAR). */
+TEST(trampoline_memory_keeps_clear_of_stack_and_heap)
+{
+    const uint64_t keep_clear = 64ull << 20;
+    uint64_t s_lo, s_hi;
+    CHECK(named_mapping("[stack]", &s_lo, &s_hi));
+    bool is_near = false;
+    uint8_t *p = patcher_code_alloc(s_lo, 64, &is_near);
+    CHECK(p != NULL);
+    CHECK(is_near);
+    CHECK((uint64_t)p >= s_hi || (uint64_t)p + 64 <= s_lo - keep_clear);
+
+    free(malloc(1 << 12)); /* make sure there is a heap */
+    uint64_t h_lo, h_hi;
+    CHECK(named_mapping("[heap]", &h_lo, &h_hi));
+    p = patcher_code_alloc(h_hi, 64, &is_near);
+    CHECK(p != NULL);
+    CHECK(is_near);
+    CHECK((uint64_t)p < h_lo || (uint64_t)p >= h_hi + keep_clear);
+}
