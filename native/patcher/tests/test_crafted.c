@@ -323,6 +323,28 @@ TEST(ret_followed_by_padding_is_accepted)
     CHECK_HOOKED(f, 0, f(9), 0);
 }
 
+/* The same function in the last 16 bytes of a mapping: its padding runs up
+ * to the mapping's very end, and still counts. */
+TEST(padding_up_to_the_end_of_the_mapping_is_accepted)
+{
+    uint8_t *two = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(two != MAP_FAILED);
+    CHECK_EQ(munmap(two + PAGE, PAGE), 0); /* nothing mapped after the page */
+    _Static_assert(sizeof ret_then_padding == 16, "fills the page's last 16 bytes");
+    memcpy(two + PAGE - 16, ret_then_padding, 16);
+    CHECK_EQ(mprotect(two, PAGE, PROT_READ | PROT_EXEC), 0);
+    fn1 f = (fn1)(two + PAGE - 16);
+    struct bpftime_hook *h = NULL;
+    CHECK_EQ(bpftime_hook_attach_ex((void *)f, 0, &both, NULL, &h), 0);
+    CHECK_EQ(bpftime_hook_uses_trap(h), 0); /* the jump fits */
+    enters = leaves = 0;
+    CHECK_EQ(f(9), 0);
+    CHECK_EQ(enters, 1);
+    CHECK_EQ(leaves, 1);
+    CHECK_EQ(bpftime_hook_detach(h), 0);
+    CHECK(memcmp(two + PAGE - 16, ret_then_padding, 16) == 0);
+}
+
 TEST(branch_back_into_patched_bytes_takes_the_trap_path)
 {
     build_page();
