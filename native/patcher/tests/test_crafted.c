@@ -592,3 +592,68 @@ TEST(trampoline_memory_keeps_clear_of_stack_and_heap)
     CHECK(is_near);
     CHECK((uint64_t)p < h_lo || (uint64_t)p >= h_hi + keep_clear);
 }
+
+/* Trampoline placement in a gap we make: 1 MiB reserved, its middle 512 KiB
+ * unmapped. The slab (64 KiB) goes to the page-aligned address nearest to
+ * `near` inside the gap; the first allocation of the process decides it. */
+static uint8_t *slab_for_near(uint64_t near_off, uint8_t **gap_base)
+{
+    uint8_t *r = mmap(NULL, 1 << 20, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (r == MAP_FAILED || munmap(r + (256 << 10), 512 << 10) != 0)
+        return NULL;
+    *gap_base = r;
+    bool is_near = false;
+    uint8_t *p = patcher_code_alloc((uint64_t)r + near_off, 64, &is_near);
+    return p && is_near ? p : NULL;
+}
+
+TEST(trampoline_slab_at_the_nearest_page_in_the_gap)
+{
+    uint8_t *r = NULL;
+    uint8_t *p = slab_for_near((320 << 10) + 1, &r); /* an odd address inside the gap */
+    CHECK(p != NULL);
+    CHECK_EQ((uint64_t)p, (uint64_t)r + (320 << 10));
+}
+
+TEST(trampoline_slab_at_the_gap_start_for_code_just_below_it)
+{
+    uint8_t *r = NULL;
+    uint8_t *p = slab_for_near((255 << 10) + 3, &r);
+    CHECK(p != NULL);
+    CHECK_EQ((uint64_t)p, (uint64_t)r + (256 << 10));
+}
+
+TEST(trampoline_slab_at_the_gap_end_for_code_just_above_it)
+{
+    uint8_t *r = NULL;
+    uint8_t *p = slab_for_near((769 << 10) + 5, &r);
+    CHECK(p != NULL);
+    CHECK_EQ((uint64_t)p, (uint64_t)r + (768 << 10) - (64 << 10));
+}
+
+/* patcher_find_mapping() merges the VMAs an mprotect split (same protection,
+ * touching), and nothing else. */
+TEST(find_mapping_merges_only_touching_vmas_of_the_same_protection)
+{
+    uint8_t *r = mmap(NULL, 4 * PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(r != MAP_FAILED);
+    /* [r, r+P) R-- | [r+P, r+2P) R-X | [r+2P, r+3P) R-- | [r+3P, r+4P) unmapped */
+    CHECK_EQ(munmap(r + 3 * PAGE, PAGE), 0);
+    CHECK_EQ(mprotect(r + PAGE, PAGE, PROT_READ | PROT_EXEC), 0);
+    struct patcher_mapping m;
+    CHECK_EQ(patcher_find_mapping((uint64_t)r, &m), 0);
+    CHECK_EQ(m.start, (uint64_t)r);
+    CHECK_EQ(m.end, (uint64_t)r + PAGE);
+    CHECK_EQ(m.prot, PROT_READ);
+    /* split in two by mprotect, then the same protection again: one range */
+    CHECK_EQ(mprotect(r + PAGE, PAGE, PROT_READ), 0);
+    CHECK_EQ(mprotect(r, PAGE, PROT_READ | PROT_EXEC), 0);
+    CHECK_EQ(mprotect(r, PAGE, PROT_READ), 0);
+    CHECK_EQ(patcher_find_mapping((uint64_t)r + PAGE, &m), 0);
+    CHECK_EQ(m.end, (uint64_t)r + 3 * PAGE);
+    /* a gap ends it even when the next mapping has the same protection */
+    CHECK_EQ(munmap(r + PAGE, PAGE), 0);
+    CHECK_EQ(patcher_find_mapping((uint64_t)r, &m), 0);
+    CHECK_EQ(m.end, (uint64_t)r + PAGE);
+    CHECK_EQ(patcher_find_mapping((uint64_t)r + PAGE, &m), -ENOENT);
+}
