@@ -15,7 +15,10 @@ import { bunTest, repoRoot, TreeCopy, type Mutant, type Outcome } from "./mutate
 /** Each component's tests: its C test binaries and the bun tests that drive it. */
 export const COMPONENTS: Record<string, { tests: string[][] }> = {
   vm: {
-    tests: [cBins("vm")],
+    // native_code.c (the LLVM tier's loader) is driven from TypeScript only;
+    // the bun test runs only when the C tests pass (`&&`), so it costs ~30 s
+    // per surviving mutant, not per mutant
+    tests: [cBins("vm"), bunTest(["test/llvm-tier.test.ts"], "refus|edge cases")],
   },
   runtime: {
     tests: [cBins("runtime")],
