@@ -217,19 +217,13 @@ TEST(rip_relative_load_in_prologue)
     CHECK_HOOKED(f, 0, f(7), 0x1007);
 }
 
-TEST(rip_relative_first_operand_in_prologue)
+TEST(rip_relative_first_operand_or_with_an_immediate_in_prologue)
 {
     build_page();
-    fn1 f = (fn1)(page + OFF_RIP_FIRST);
+    fn1 f = (fn1)(page + OFF_RIP_FIRST), g = (fn1)(page + OFF_RIP_IMM);
     CHECK_HOOKED(f, sizeof rip_first_op_fn, f(0x1000), 1);
     CHECK_HOOKED(f, sizeof rip_first_op_fn, f(0x1001), 0);
-}
-
-TEST(rip_relative_with_an_immediate_in_prologue)
-{
-    build_page();
-    fn1 f = (fn1)(page + OFF_RIP_IMM);
-    CHECK_HOOKED(f, sizeof rip_imm_fn, f(0), 1);
+    CHECK_HOOKED(g, sizeof rip_imm_fn, g(0), 1);
 }
 
 TEST(short_jcc_in_prologue)
@@ -426,17 +420,6 @@ TEST(far_relocation_rip_relative_uses_scratch_register)
     CHECK_EQ(((fn1)far)(5), 0x1005);
 }
 
-TEST(far_relocation_rip_relative_first_operand_and_immediate)
-{
-    build_page();
-    uint8_t *far = NULL;
-    CHECK_EQ(relocate_far(page + OFF_RIP_FIRST, sizeof rip_first_op_fn, &far), 0);
-    CHECK_EQ(((fn1)far)(0x1000), 1);
-    CHECK_EQ(((fn1)far)(0x1001), 0);
-    CHECK_EQ(relocate_far(page + OFF_RIP_IMM, sizeof rip_imm_fn, &far), 0);
-    CHECK_EQ(((fn1)far)(0), 1);
-}
-
 TEST(far_relocation_jcc_and_call)
 {
     build_page();
@@ -448,6 +431,12 @@ TEST(far_relocation_jcc_and_call)
     CHECK_EQ(((fn1)far)(2), 42);
     CHECK_EQ(relocate_far(page + OFF_GETPC, sizeof getpc_fn, &far), 0);
     CHECK_EQ(((fn1)far)(0), (uint64_t)page + OFF_GETPC + 5);
+    /* RIP-relative memory as the first operand, and followed by an immediate */
+    CHECK_EQ(relocate_far(page + OFF_RIP_FIRST, sizeof rip_first_op_fn, &far), 0);
+    CHECK_EQ(((fn1)far)(0x1000), 1);
+    CHECK_EQ(((fn1)far)(0x1001), 0);
+    CHECK_EQ(relocate_far(page + OFF_RIP_IMM, sizeof rip_imm_fn, &far), 0);
+    CHECK_EQ(((fn1)far)(0), 1);
     CHECK_EQ(relocate_far(page + OFF_JRCXZ, sizeof jrcxz_fn, &far), 0);
     CHECK_EQ(((fn4)far)(3, 0, 0, 0), 6);
     CHECK_EQ(((fn4)far)(3, 0, 0, 1), 8);
