@@ -350,6 +350,7 @@ TEST(undecodable_instruction_is_refused_with_the_reason)
     uint8_t *p = page_with(bad, sizeof bad, PROT_READ | PROT_EXEC);
     CHECK(p != NULL);
     struct bpftime_hook *h = NULL;
+    CHECK_EQ(attach_trap(p, NULL, 0, &both, &h), -EINVAL); /* the patcher's first use sets up */
     dirty_stack();
     CHECK_EQ(attach_trap(p, NULL, 0, &both, &h), -EINVAL);
     CHECK_STR_CONTAINS(bpftime_last_error_message(), "cannot decode the instruction");
