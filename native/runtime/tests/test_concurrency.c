@@ -236,7 +236,7 @@ TEST(killed_lock_holder_does_not_wedge_region)
             shm_lock(&locks[i]);
         shm_lock(&ch->hash->free_lock);
         shm_lock(&cq->m->lock);
-        shm_lock(&crb->rb->lock);
+        shm_owner_lock(&crb->rb->lock);
         shm_lock(&crb->rb->cons_lock);
         shm_lock(&c->hdr->table_lock);
         shm_lock(&c->hdr->alloc_lock);
