@@ -689,3 +689,60 @@ TEST(stack_helpers_walk_frame_pointers)
     munmap(page, 4096);
     ebpf_vm_destroy(vm);
 }
+
+/* Eight stacks (rip differs) in a 64-entry stack map, each stored with
+ * BPF_F_REUSE_STACKID: every id reads back its own addresses while no later
+ * stack took its bucket, and get_next_key visits each id in use once. */
+TEST(stack_map_keeps_each_stack_in_its_own_element)
+{
+    struct bpftime_region *r = mk("stacks");
+    CHECK(r);
+    struct ebpf_vm *vm = helper_vm();
+    uint64_t frames[4] = {0, 0x1111, 0, 0x2222}; /* f1 -> f2 -> NULL (the walk stops) */
+    frames[0] = (uint64_t)(uintptr_t)&frames[2];
+    struct fake_regs regs = {.rbp = (uint64_t)(uintptr_t)frames};
+    struct bpftime_invocation inv = {.func_ip = 0x3000, .regs = &regs};
+    bpftime_invocation_set(&inv);
+    int sid = bpftime_map_create(r, "st", BPFTIME_MAP_STACK_TRACE, 4, 4 * 8, 64, 0, 0);
+    CHECK(sid > 0);
+    struct bpftime_map *st = bpftime_map_handle(r, sid);
+    int64_t ids[8];
+    for (int i = 0; i < 8; i++) {
+        regs.rip = 0x4000 + 0x10 * (uint64_t)i;
+        ids[i] = (int64_t)CALL(vm, 27, &regs, st, (1ull << 8) | (1ull << 10), 0, 0);
+        CHECK(ids[i] >= 0 && ids[i] < 64);
+    }
+    int in_use = 0;
+    for (int i = 0; i < 8; i++) {
+        bool replaced = false;
+        for (int j = i + 1; j < 8; j++)
+            replaced |= ids[j] == ids[i];
+        if (replaced)
+            continue;
+        in_use++;
+        uint32_t key = (uint32_t)ids[i];
+        uint64_t val[4] = {1, 1, 1, 1};
+        CHECK_EQ(bpftime_map_lookup(r, (uint32_t)sid, &key, val), 0);
+        CHECK_EQ(val[0], 0x4000 + 0x10 * (uint64_t)i);
+        CHECK_EQ(val[1], 0x1111);
+        CHECK_EQ(val[2], 0x2222);
+        CHECK_EQ(val[3], 0);
+    }
+    CHECK(in_use >= 2);
+    int visited = 0;
+    uint32_t key, next;
+    for (int rc = bpftime_map_get_next_key(r, (uint32_t)sid, NULL, &next); rc == 0;
+         rc = bpftime_map_get_next_key(r, (uint32_t)sid, &key, &next)) {
+        bool known = false;
+        for (int i = 0; i < 8; i++)
+            known |= ids[i] == (int64_t)next;
+        CHECK(known);
+        key = next;
+        visited++;
+        if (visited > 64)
+            break;
+    }
+    CHECK_EQ(visited, in_use);
+    bpftime_invocation_set(NULL);
+    ebpf_vm_destroy(vm);
+}
