@@ -411,6 +411,17 @@ TEST(tail_call_through_prog_array)
     CHECK_EQ(bpftime_map_update(r, pa, &k, &v, 0), 0);
     CHECK_EQ(ebpf_vm_exec(vm, NULL, 0, &ret), 0);
     CHECK_EQ(ret, 42);
+    /* as in the kernel, the next tail call runs what the slot holds now */
+    static const struct ebpf_inst callee7[] = {MOV64_IMM(0, 7), EXIT()};
+    int other = store_prog(r, callee7, 2, NULL, 0);
+    v = (uint32_t)other;
+    CHECK_EQ(bpftime_map_update(r, pa, &k, &v, 0), 0);
+    CHECK_EQ(ebpf_vm_exec(vm, NULL, 0, &ret), 0);
+    CHECK_EQ(ret, 7);
+    v = (uint32_t)target;
+    CHECK_EQ(bpftime_map_update(r, pa, &k, &v, 0), 0);
+    CHECK_EQ(ebpf_vm_exec(vm, NULL, 0, &ret), 0);
+    CHECK_EQ(ret, 42);
     bpftime_region_close(r);
 }
 
@@ -743,6 +754,13 @@ TEST(stack_map_keeps_each_stack_in_its_own_element)
             break;
     }
     CHECK_EQ(visited, in_use);
+    /* one entry: one bucket, id 0 (the kernel's hash & (n_buckets - 1)) */
+    int one = bpftime_map_create(r, "st1", BPFTIME_MAP_STACK_TRACE, 4, 4 * 8, 1, 0, 0);
+    CHECK(one > 0);
+    CHECK_EQ(CALL(vm, 27, &regs, bpftime_map_handle(r, one), 1ull << 8, 0, 0), 0);
+    CHECK_EQ(bpftime_map_get_next_key(r, (uint32_t)one, NULL, &next), 0);
+    CHECK_EQ(next, 0);
+    CHECK_EQ(bpftime_map_get_next_key(r, (uint32_t)one, &next, &key), -ENOENT);
     bpftime_invocation_set(NULL);
     ebpf_vm_destroy(vm);
 }
