@@ -85,6 +85,11 @@ TEST(probe_read_user_str_writes_nothing_past_the_nul_word)
     memset(dst, 0xaa, sizeof dst);
     CHECK_EQ(CALL(vm, 114, dst, 16, "", 0, 0), 1);
     CHECK_EQ(dst[0], 0);
+    /* room for the NUL alone: as the kernel's strncpy_from_user_nofault, 1 */
+    memset(dst, 0xaa, sizeof dst);
+    CHECK_EQ(CALL(vm, 114, dst, 1, src, 0, 0), 1);
+    CHECK_EQ(dst[0], 0);
+    CHECK_EQ(dst[1], 0xaa);
     ebpf_vm_destroy(vm);
 }
 
