@@ -769,3 +769,69 @@ TEST(stack_map_keeps_each_stack_in_its_own_element)
     bpftime_invocation_set(NULL);
     ebpf_vm_destroy(vm);
 }
+
+/* Functions whose first instruction, as the file has it, is push %rbp,
+ * endbr64, or neither (nop). */
+void stack_push_fn(void);
+void stack_endbr_fn(void);
+void stack_nop_fn(void);
+__asm__(".text\n"
+        ".globl stack_push_fn\n.type stack_push_fn, @function\nstack_push_fn:\n"
+        "pushq %rbp\npopq %rbp\nret\n.size stack_push_fn, .-stack_push_fn\n"
+        ".globl stack_endbr_fn\n.type stack_endbr_fn, @function\nstack_endbr_fn:\n"
+        ".byte 0xf3, 0x0f, 0x1e, 0xfa\nret\n.size stack_endbr_fn, .-stack_endbr_fn\n"
+        ".globl stack_nop_fn\n.type stack_nop_fn, @function\nstack_nop_fn:\n"
+        "nop\nret\n.size stack_nop_fn, .-stack_nop_fn\n");
+
+/* As the kernel's perf_callchain_user at a uprobe on a function's entry
+ * (is_uprobe_at_func_entry: push %rbp or endbr64 there): the frame is not
+ * set up yet, so the return address is read at rsp before the rbp walk. */
+TEST(an_entry_probe_takes_the_return_address_from_the_stack)
+{
+    struct bpftime_region *r = mk("entry");
+    CHECK(r);
+    struct ebpf_vm *vm = helper_vm();
+    uint64_t frames[4] = {0, 0x1111, 0, 0x2222}; /* f1 -> f2 -> NULL */
+    frames[0] = (uint64_t)(uintptr_t)&frames[2];
+    uint64_t ret_slot = 0x7777;
+    struct fake_regs regs = {.rbp = (uint64_t)(uintptr_t)frames,
+                             .rsp = (uint64_t)(uintptr_t)&ret_slot};
+    struct bpftime_invocation inv = {.regs = &regs};
+    bpftime_invocation_set(&inv);
+    const struct {
+        void (*fn)(void);
+        int off;          /* rip = fn + off */
+        uint64_t want[4]; /* the stack get_stack returns */
+    } cases[] = {
+        {stack_push_fn, 0, {0, 0x7777, 0x1111, 0x2222}},
+        {stack_nop_fn, 0, {0, 0x1111, 0x2222, 0}},
+        {stack_endbr_fn, 0, {0, 0x7777, 0x1111, 0x2222}},
+        {stack_push_fn, 1, {0, 0x1111, 0x2222, 0}}, /* not at the entry */
+        {stack_push_fn, 0, {0, 0x7777, 0x1111, 0x2222}},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        inv.func_ip = (uint64_t)(uintptr_t)cases[i].fn;
+        regs.rip = inv.func_ip + (uint64_t)cases[i].off;
+        uint64_t buf[4];
+        memset(buf, 0xaa, sizeof buf);
+        int64_t want_len = cases[i].want[3] ? 32 : 24;
+        CHECK_EQ((int64_t)CALL(vm, 67, &regs, buf, sizeof buf, 1ull << 8, 0), want_len);
+        CHECK_EQ(buf[0], regs.rip);
+        for (int k = 1; k < 4; k++)
+            if (buf[k] != cases[i].want[k])
+                test_fail(t, __FILE__, __LINE__, "case %zu frame %d: %#llx, expected %#llx", i, k,
+                          (unsigned long long)buf[k], (unsigned long long)cases[i].want[k]);
+    }
+    /* a stack map of one frame per stack keeps the ip alone */
+    inv.func_ip = regs.rip = (uint64_t)(uintptr_t)stack_push_fn;
+    int sid = bpftime_map_create(r, "st", BPFTIME_MAP_STACK_TRACE, 4, 8, 4, 0, 0);
+    CHECK(sid > 0);
+    int64_t id = (int64_t)CALL(vm, 27, &regs, bpftime_map_handle(r, sid), 1ull << 8, 0, 0);
+    CHECK(id >= 0 && id < 4);
+    uint32_t key = (uint32_t)id;
+    uint64_t val = 0;
+    CHECK_EQ(bpftime_map_lookup(r, (uint32_t)sid, &key, &val), 0);
+    CHECK_EQ(val, regs.rip);
+    bpftime_invocation_set(NULL);
+    ebpf_vm_destroy(vm);
+}
