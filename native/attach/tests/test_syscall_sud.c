@@ -78,10 +78,13 @@ TEST(a_restart_catches_the_thread_again)
     getppid();
     CHECK_EQ(atomic_load(&getppid_enters), 1);
     CHECK_EQ(bpftime_sud_start(&hooks), 0);
+    uint64_t before = bpftime_sud_calls();
     getppid();
     getppid();
+    uint64_t after = bpftime_sud_calls(); /* a counter read, no syscall */
     bpftime_sud_stop();
     getppid();
+    CHECK_EQ(after - before, 2);
     CHECK_EQ(atomic_load(&getppid_enters), 3);
     CHECK_EQ(atomic_load(&getppid_exits), 3);
 }
