@@ -4,15 +4,22 @@
  * the first allocation holds; after detaching one in the middle, at either
  * end, or all); the verdict table of include/bpftime/nginx_url_filter.h
  * (0 refuses with 403, 400..599 is the status, anything else continues);
- * a failed run is -EFAULT. */
+ * a failed run is -EFAULT; a linked program's verdict through the attach
+ * manager, on the JIT and on the interpreter (BPFTIME_VM=interp). */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "attach/attach_impl.h"
+#include "attach/attach_manager.h"
 #include "attach/nginx_url_filter.h"
 #include "bpftime/nginx_url_filter.h"
+#include "runtime/tests/region_fixture.h"
 #include "test/harness.h"
+#include "vm/tests/insn_macros.h"
+
+TEST_REGION_MAKER("ngxf", 4 << 20)
 
 struct seen {
     char log[512]; /* "arg(len)/" per run, in run order */
@@ -124,4 +131,46 @@ TEST(the_verdict_table)
     s.fail = 1;
     CHECK_EQ(run(ng, &s, "/"), -EFAULT);
     ng->ops->destroy(ng);
+}
+
+/* r0 = 400 + the URL's length. */
+static const struct ebpf_inst url_len_prog[] = {
+    LDX(BPF_DW, 2, 1, 0),
+    LDX(BPF_DW, 0, 1, 8),
+    ALU64_REG(BPF_SUB, 0, 2),
+    ALU64_IMM(BPF_ADD, 0, 400),
+    EXIT(),
+};
+
+static void linked_program_decides(struct test_ctx *t, const char *engine)
+{
+    if (engine)
+        setenv("BPFTIME_VM", engine, 1); /* read when the manager compiles */
+    struct bpftime_region *r = mk(engine ? engine : "jit");
+    CHECK(r != NULL);
+    int prog = bpftime_prog_create(r, "u", 0x1001, "GPL", "", url_len_prog,
+                                   sizeof url_len_prog / sizeof url_len_prog[0], NULL, 0);
+    int tgt = bpftime_target_create(r, BPFTIME_TARGET_NGINX_URL_FILTER, "", 0);
+    CHECK(prog > 0 && tgt > 0);
+    CHECK(bpftime_link_create(r, (uint32_t)prog, (uint32_t)tgt, 0) > 0);
+    struct bpftime_attach_manager *m = bpftime_attach_manager_create(r);
+    struct bpftime_attach_impl *ng = bpftime_nginx_url_filter_impl_create();
+    CHECK_EQ(bpftime_attach_manager_register_impl(m, ng), 0);
+    CHECK_EQ(bpftime_attach_manager_instantiate(m), 1);
+    CHECK_EQ(bpftime_nginx_url_filter_run(ng, "/abcdefghijklmnopqrstuvwxyz/12345678901234567890",
+                                          48, "GET", 3),
+             448);
+    CHECK_EQ(bpftime_nginx_url_filter_run(ng, "/", 1, "GET", 3), 401);
+    CHECK_EQ(bpftime_nginx_url_filter_run(ng, "", 0, "GET", 3), 400);
+    bpftime_attach_manager_destroy(m);
+}
+
+TEST(a_linked_program_decides_on_the_jit)
+{
+    linked_program_decides(t, NULL);
+}
+
+TEST(a_linked_program_decides_on_the_interpreter)
+{
+    linked_program_decides(t, "interp");
 }
