@@ -21,7 +21,18 @@ export const COMPONENTS: Record<string, { tests: string[][] }> = {
     tests: [cBins("vm"), bunTest(["test/llvm-tier.test.ts"], "refus|edge cases")],
   },
   runtime: {
-    tests: [cBins("runtime")],
+    // the maps' differentials against the kernel and the map-type tests
+    // (about 2 s together); the slow CLI and lifecycle files are left out
+    tests: [
+      cBins("runtime"),
+      bunTest([
+        "test/maps-kernel.test.ts",
+        "test/maps-lpm.test.ts",
+        "test/maps-bloom.test.ts",
+        "test/maps-stack-trace.test.ts",
+        "test/maps-of-maps-kernel.test.ts",
+      ]),
+    ],
   },
   attach: {
     tests: [
