@@ -5,6 +5,8 @@
 // kernel differentials are left out (`-t` pattern): they check the tests'
 // expectations against the kernel and cannot see a mutant in our code.
 // Not run in CI (the CI list of critical mutants is test/mutants.test.ts).
+import { fileURLToPath } from "node:url";
+
 export const areas = {
   verifier: {
     mutate: [
@@ -24,6 +26,8 @@ export const areas = {
       "test/verifier-packet-meta.test.ts",
       "test/verifier-precision.test.ts",
     ],
+    // the soundness tests run the VM (libbpftime-agent.so)
+    native: true,
   },
   elf: {
     mutate: ["src/elf/*.ts", "!src/elf/*.test.ts", "!src/elf/testdata.ts"],
@@ -36,18 +40,20 @@ export const areas = {
   server: {
     mutate: ["src/server/*.ts", "!src/server/*.test.ts"],
     tests: ["test/server.test.ts", "test/cli-api-twins.test.ts"],
+    // its tests load the native libraries (src/native imports native/build/*.so)
+    native: true,
   },
 };
+// Stryker copies the tree into .stryker-tmp/sandbox-*, but not a symlinked
+// node_modules (a worktree's is): run bun by its absolute path (imports then
+// resolve up the directory chain to the worktree's node_modules).
+const bun = fileURLToPath(new URL("node_modules/.bin/bun", import.meta.url));
 const name = process.env.MUTATE_AREA ?? "verifier";
 const area = areas[name];
 if (!area) throw new Error(`MUTATE_AREA=${name}: choose ${Object.keys(areas).join(", ")}`);
 // Optional narrowing: MUTATE_FILES="src/verifier/tnum.ts,src/verifier/verifier.ts:800-870"
 // (`npm run mutate -- --sample N` sets it to N sampled lines, one range each).
 const only = process.env.MUTATE_FILES?.split(",").filter(Boolean);
-
-// Absolute: the sandbox (.stryker-tmp/sandbox-*) has no node_modules link
-// when the worktree's node_modules is itself a symlink.
-const bun = new URL("./node_modules/.bin/bun", import.meta.url).pathname;
 
 export default {
   testRunner: "command",
@@ -62,8 +68,13 @@ export default {
   reporters: ["json", "clear-text", "progress"],
   jsonReporter: { fileName: `reports/mutation/${name}.json` },
   tempDirName: ".stryker-tmp",
-  // native/build is copied: the verifier's soundness tests run the VM
-  // (libbpftime-agent.so); without it the sandbox's initial run fails.
-  ignorePatterns: ["dist", "nginx/build", "bench/build", ".bpftime-cache", "reports"],
+  ignorePatterns: [
+    "dist",
+    ...(area.native ? [] : ["native/build"]),
+    "nginx/build",
+    "bench/build",
+    ".bpftime-cache",
+    "reports",
+  ],
   cleanTempDir: true,
 };

@@ -46,6 +46,7 @@ struct link_slot {
     uint64_t attach_id;
     _Atomic(struct compiled_prog *) prog;
     struct bpftime_region *region;
+    const _Atomic uint32_t *stats_enabled; /* the region's switch, read per run */
     bool seen;
     struct link_slot *next;
 };
@@ -58,6 +59,7 @@ struct bpftime_attach_manager {
     struct link_slot *slots;      /* attached links, in link-id order */
     struct link_slot *dead_slots; /* detached; kept because a hook may still hold one */
     uint64_t generation;
+    const _Atomic uint64_t *generation_word; /* the region's, read per refresh */
     bool synced;
     bool single_threaded;
     int instance_id;
@@ -175,12 +177,34 @@ static int run_link_preserving_vectors(void *data, void *ctx, uint64_t ctx_len, 
 }
 BPFTIME_GPR_ONLY_END
 
+/* The callback of a single-threaded manager's links (an nginx worker, one
+ * request at a time): programs are replaced and freed only by this thread,
+ * in refresh, between runs, so a run needs no run record; and the caller
+ * is ordinary C (no vector registers to keep). What stays per run: the
+ * program pointer (link replacement), the syscall-dispatch and statistics
+ * switches (run_full when either is on, or on the interpreter). */
+static int run_link_single_thread(void *data, void *ctx, uint64_t ctx_len, uint64_t *ret)
+{
+    struct link_slot *s = data;
+    struct compiled_prog *p = atomic_load_explicit(&s->prog, memory_order_relaxed);
+    if (__builtin_expect(p->fn &&
+                             !atomic_load_explicit(&bpftime_sud_wanted, memory_order_relaxed) &&
+                             !atomic_load_explicit(s->stats_enabled, memory_order_relaxed),
+                         1)) {
+        *ret = p->fn(ctx, (size_t)ctx_len);
+        return 0;
+    }
+    struct run_call c = {s, p, ctx, ctx_len, ret, NULL};
+    return (int)run_full(&c);
+}
+
 struct bpftime_attach_manager *bpftime_attach_manager_create(struct bpftime_region *r)
 {
     struct bpftime_attach_manager *m = calloc(1, sizeof *m);
     if (!m)
         return NULL;
     m->region = r;
+    m->generation_word = bpftime_region_generation_word(r);
     m->instance_id = bpftime_instance_register(r, 0);
     if (m->instance_id < 0) {
         BPFTIME_WARN("cannot register this process in the region: %s",
@@ -400,9 +424,11 @@ static struct link_slot *attach_link(struct bpftime_attach_manager *m,
     s->prog_id = li->prog_id;
     s->impl = impl;
     s->region = m->region;
+    s->stats_enabled = bpftime_stats_enabled_word(m->region);
     atomic_store(&s->prog, p);
     p->users++;
-    struct bpftime_attach_cb cb = {run_link, s, run_link_preserving_vectors};
+    struct bpftime_attach_cb cb = {m->single_threaded ? run_link_single_thread : run_link, s,
+                                   run_link_preserving_vectors};
     int64_t id = bpftime_attach_impl_attach(impl, arg, ti->arg_len, li->cookie, cb);
     free(arg);
     if (id < 0) {
@@ -525,7 +551,8 @@ int bpftime_attach_manager_instantiate(struct bpftime_attach_manager *m)
 
 int bpftime_attach_manager_refresh(struct bpftime_attach_manager *m)
 {
-    if (m->synced && bpftime_region_generation(m->region) == m->generation) {
+    if (m->synced &&
+        atomic_load_explicit(m->generation_word, memory_order_acquire) == m->generation) {
         /* Look at the clock only every 64 calls: nginx refreshes per request. */
         if (m->instance_id && (++m->refreshes & 63) == 0) {
             uint64_t now = now_ns();

@@ -68,7 +68,9 @@ BPFTIME_API int bpftime_attach_manager_attached(const struct bpftime_attach_mana
 
 /* Marks the calling thread as never inside a hook (e.g. the nginx worker
  * between requests): retired code may be freed at once, without waiting for
- * the grace period. */
+ * the grace period, and runs skip the per-thread run record. Call it before
+ * the first instantiate: links attached earlier keep the multi-threaded
+ * run path. */
 BPFTIME_API void bpftime_attach_manager_set_single_threaded(struct bpftime_attach_manager *m,
                                                             int yes);
 

@@ -136,6 +136,11 @@ BPFTIME_API uint64_t bpftime_region_size(struct bpftime_region *r);
 /* Run-time statistics switch (like kernel.bpf_stats_enabled). */
 BPFTIME_API void bpftime_stats_set_enabled(struct bpftime_region *r, int enabled);
 BPFTIME_API int bpftime_stats_enabled(struct bpftime_region *r);
+/* The shared words behind bpftime_region_generation and
+ * bpftime_stats_enabled, for a hot path that reads them on every event with
+ * one load and no call (the attach manager's nginx path). Not exported. */
+const _Atomic uint64_t *bpftime_region_generation_word(struct bpftime_region *r);
+const _Atomic uint32_t *bpftime_stats_enabled_word(struct bpftime_region *r);
 
 /* Raw shared allocator (offsets from the region base). Mostly internal;
  * exported for tests and tools. */

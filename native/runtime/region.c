@@ -719,3 +719,13 @@ int bpftime_stats_enabled(struct bpftime_region *r)
 {
     return (int)atomic_load_explicit(&r->hdr->stats_enabled, memory_order_relaxed);
 }
+
+const _Atomic uint64_t *bpftime_region_generation_word(struct bpftime_region *r)
+{
+    return &r->hdr->generation;
+}
+
+const _Atomic uint32_t *bpftime_stats_enabled_word(struct bpftime_region *r)
+{
+    return &r->hdr->stats_enabled;
+}

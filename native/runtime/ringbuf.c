@@ -1,6 +1,6 @@
 /* Ringbuf cores (BPF_MAP_TYPE_RINGBUF, each CPU of a perf_event_array, the
  * trace_printk ring): kernel-style records, producers serialised by a
- * robust lock, consumers woken across processes through a futex word. */
+ * owner lock (owner_lock.c), consumers woken across processes through a futex word. */
 #include <linux/futex.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -44,7 +44,8 @@ void rb_core_init(struct shm_ringbuf *rb, uint64_t data_size, struct shm_ringbuf
     rb->data_size = data_size;
     rb->mask = data_size - 1;
     rb->wake_delta = wake ? (int64_t)((uint8_t *)wake - (uint8_t *)rb) : 0;
-    shm_mutex_init(&rb->lock);
+    atomic_store(&rb->lock.word, 0);
+    rb->pend_rec = rb->pend_end = 0;
     shm_mutex_init(&rb->cons_lock);
 }
 
@@ -52,6 +53,31 @@ static long futex(_Atomic uint32_t *addr, int op, uint32_t val, const struct tim
 {
     return syscall(SYS_futex, (uint32_t *)(void *)addr, op, val, ts, NULL, 0);
 }
+
+/* The lock was taken over from a producer that died holding it. If it had
+ * already moved producer_pos past its record (pend_end), that record is
+ * BUSY and nobody will ever commit it: discard it, or the consumer waits on
+ * it forever. Headers it wrote past producer_pos are not records yet: the
+ * next reservation overwrites them. True when a record was discarded. */
+static bool rb_repair_dead_producer(struct shm_ringbuf *rb)
+{
+    bool discarded = false;
+    uint64_t prod = atomic_load_explicit(prod_pos(rb), memory_order_relaxed);
+    if (rb->pend_end && prod == rb->pend_end && rb->pend_rec < prod &&
+        prod - rb->pend_rec <= rb->data_size) {
+        uint8_t *hdr = rb_data(rb) + (rb->pend_rec & rb->mask);
+        uint32_t len = atomic_load_explicit(hdr_len(hdr), memory_order_relaxed);
+        if (len & RB_BUSY_BIT) {
+            atomic_store_explicit(hdr_len(hdr), (len & ~RB_BUSY_BIT) | RB_DISCARD_BIT,
+                                  memory_order_release);
+            discarded = true;
+        }
+    }
+    rb->pend_rec = rb->pend_end = 0;
+    return discarded;
+}
+
+static void rb_wake(struct shm_ringbuf *rb, uint64_t rec_off, uint64_t flags);
 
 void *rb_reserve(struct shm_ringbuf *rb, uint64_t size)
 {
@@ -61,13 +87,18 @@ void *rb_reserve(struct shm_ringbuf *rb, uint64_t size)
     }
     uint64_t total = round_up8(size + RB_HDR_SZ);
     uint8_t *data = rb_data(rb);
-    shm_lock(&rb->lock);
+    int locked = shm_owner_lock(&rb->lock);
+    if (locked < 0) { /* a signal handler interrupted this thread's reserve */
+        atomic_fetch_add_explicit(&rb->lost, 1, memory_order_relaxed);
+        return NULL;
+    }
+    bool repaired = locked == 1 && rb_repair_dead_producer(rb);
     uint64_t cons = atomic_load_explicit(cons_pos(rb), memory_order_acquire);
     uint64_t prod = atomic_load_explicit(prod_pos(rb), memory_order_relaxed);
     uint64_t off = prod & rb->mask;
     uint64_t pad = off + total > rb->data_size ? rb->data_size - off : 0;
     if (prod + pad + total - cons > rb->data_size) {
-        shm_unlock(&rb->lock);
+        shm_owner_unlock(&rb->lock);
         atomic_fetch_add_explicit(&rb->lost, 1, memory_order_relaxed);
         return NULL;
     }
@@ -82,8 +113,17 @@ void *rb_reserve(struct shm_ringbuf *rb, uint64_t size)
     uint8_t *hdr = data + (rec & rb->mask);
     *hdr_pgoff(hdr) = (uint32_t)((uint64_t)(hdr - (uint8_t *)rb) / SHM_PAGE);
     atomic_store_explicit(hdr_len(hdr), (uint32_t)size | RB_BUSY_BIT, memory_order_relaxed);
+    rb->pend_rec = rec;
+    rb->pend_end = rec + total;
+    if (__builtin_expect(rt_rb_reserve_stall != NULL, 0))
+        rt_rb_reserve_stall(1);
     atomic_store_explicit(prod_pos(rb), rec + total, memory_order_release);
-    shm_unlock(&rb->lock);
+    if (__builtin_expect(rt_rb_reserve_stall != NULL, 0))
+        rt_rb_reserve_stall(2);
+    rb->pend_end = 0;
+    shm_owner_unlock(&rb->lock);
+    if (repaired) /* a consumer may be asleep on the discarded record */
+        rb_wake(rb, 0, BPFTIME_RB_FORCE_WAKEUP);
     return hdr + RB_HDR_SZ;
 }
 

@@ -105,6 +105,20 @@ void shm_mutex_init(shm_mutex_t *m);
 void shm_lock(shm_mutex_t *m);
 void shm_unlock(shm_mutex_t *m);
 
+/* Process-shared spinlock for short hot critical sections (owner_lock.c):
+ * one compare-and-swap to take, one store to release, and a holder that
+ * died inside is detected (its tid is gone) and the lock handed over.
+ * shm_owner_lock: 0 taken, 1 taken from a dead holder (the caller repairs
+ * what it guarded), -EDEADLK when this thread holds it already (a signal
+ * handler interrupted the holder: the caller gives up, as the kernel's
+ * ringbuf does in NMI context). */
+int shm_owner_lock(shm_owner_lock_t *l);
+void shm_owner_unlock(shm_owner_lock_t *l);
+/* Test hook: called with the lock held at each stage of rb_reserve (1:
+ * before producer_pos moves, 2: after), so a test can kill a producer
+ * inside the critical section. NULL outside tests. */
+extern void (*rt_rb_reserve_stall)(int stage);
+
 uint64_t rt_now_ns(int clock);
 
 /* allocator (region.c) */

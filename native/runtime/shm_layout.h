@@ -7,7 +7,8 @@
  *     BPFTIME_LAYOUT_VERSION, so an old region is refused with a clear
  *     message instead of being misread;
  *   - locks are process-shared robust pthread mutexes (glibc x86-64 layout),
- *     see shm_lock().
+ *     see shm_lock(), except the ringbuf producers' owner lock, a spinlock
+ *     word naming its holder (owner_lock.c).
  *
  * Region map (offsets fixed at creation and recorded in the header):
  *   0                 struct shm_header (one page)
@@ -32,8 +33,9 @@
 
 #define BPFTIME_MAGIC "BPFTIME" /* 8 bytes with its NUL */
 #define BPFTIME_LAYOUT_VERSION \
-    4u /* 2: instances record failed links; 3: pins, map holds;
-                                  * 4: inner-map templates of map-in-map maps */
+    5u /* 2: instances record failed links; 3: pins, map holds;
+        * 4: inner-map templates of map-in-map maps;
+        * 5: ringbuf producers take an owner lock (shm_owner_lock_t) */
 #define SHM_PAGE 4096u
 
 #define SHM_PROGS_CAP 1024u
@@ -60,6 +62,12 @@
 typedef struct {
     pthread_mutex_t m; /* process-shared, robust */
 } shm_mutex_t;
+
+/* A spinlock word: 0 free, else the holder's (pid << 32 | tid), so a waiter
+ * can tell a dead holder from a slow one (owner_lock.c). */
+typedef struct {
+    _Atomic uint64_t word;
+} shm_owner_lock_t;
 
 struct shm_block {
     uint32_t magic;
@@ -282,7 +290,12 @@ struct shm_ringbuf {
     int64_t wake_delta;    /* futex word consumers wait on, relative to this struct */
     _Atomic uint32_t wake_seq;
     _Atomic uint32_t waiters;
-    shm_mutex_t lock;      /* producers */
+    shm_owner_lock_t lock; /* producers */
+    /* The record the lock holder is reserving, [pend_rec, pend_end) as
+     * positions, set before producer_pos moves and cleared before the
+     * unlock: when a holder dies, whoever recovers the lock sees whether it
+     * had already published a record nobody will ever commit (rb_reserve). */
+    uint64_t pend_rec, pend_end;
     shm_mutex_t cons_lock; /* consumers (one record goes to one reader) */
 };
 #define SHM_RB_HDR_PAGES 3u
