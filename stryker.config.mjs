@@ -17,7 +17,17 @@ export const areas = {
       // the soundness harness is test code (its reference interpreter and fuzzers)
       "!src/verifier/soundness/**",
     ],
-    tests: ["src/verifier", "test/verifier-edges.test.ts"],
+    // the fast test/verifier-*.test.ts files too (global functions, packet
+    // metadata, precision: ~8 s); verifier-strength (30 s) only counts insns
+    tests: [
+      "src/verifier",
+      "test/verifier-edges.test.ts",
+      "test/verifier-global-funcs.test.ts",
+      "test/verifier-packet-meta.test.ts",
+      "test/verifier-precision.test.ts",
+    ],
+    // the soundness tests run the VM (libbpftime-agent.so)
+    native: true,
   },
   elf: {
     mutate: ["src/elf/*.ts", "!src/elf/*.test.ts", "!src/elf/testdata.ts"],
