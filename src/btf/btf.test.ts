@@ -261,6 +261,9 @@ describe("formatValue / parseValue", () => {
     const odd = formatValue(btf, id, raw) as Record<string, unknown>;
     expect(odd.name).toEqual([1, 98, 99, 0, 0, 0, 0, 0]);
     expect(odd.color).toBe(3);
+    // Only char arrays are text: unsigned char is bytes, even when printable.
+    const printable = formatValue(btf, id, parseValue(btf, id, { raw: [0x68, 0x69, 0, 0] }));
+    expect((printable as Record<string, unknown>).raw).toEqual([0x68, 0x69, 0, 0]);
     expect(parseValue(btf, id, odd)).toEqual(raw);
     expect(() => parseValue(btf, id, { f: { a: 8 } })).toThrow(/out of range/);
     expect(() => parseValue(btf, id, { color: "PURPLE" })).toThrow(BpftimeError);
@@ -296,6 +299,13 @@ describe("malformed BTF", () => {
     expect(() => btf.sizeof(1)).toThrow(BpftimeError);
     expect(formatType(btf, 1)).toBe("typedef a a"); // one level: no recursion into the cycle
     expect(() => formatValue(btf, 1, new Uint8Array(4))).toThrow(BpftimeError);
+  });
+
+  test("a function pointer whose function takes that pointer ends in an error", () => {
+    // [1] ptr -> 2, [2] func_proto void(param of type 1)
+    const btf = parseBtf(build([0, info(2), 2, 0, info(13, 1), 0, 0, 1]));
+    expect(() => typeName(btf, 1)).toThrow(BpftimeError);
+    expect(() => formatType(btf, 2)).toThrow(BpftimeError);
   });
 
   test("references beyond the table, truncation, bad kinds", () => {
