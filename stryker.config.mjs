@@ -21,7 +21,8 @@ export const areas = {
   },
   elf: {
     mutate: ["src/elf/*.ts", "!src/elf/*.test.ts", "!src/elf/testdata.ts"],
-    tests: ["src/elf", "src/btf"],
+    // core-kconfig: the __kconfig externs (externs.ts, kconfig.ts) from a given config
+    tests: ["src/elf", "src/btf", "test/core-kconfig.test.ts"],
     // the fuzz test's 24,000 mutated objects take a minute per mutant under load
     env: "BPFTIME_FUZZ_MUTATIONS=2000",
   },
