@@ -176,6 +176,45 @@ M(1) M(2) M(3) M(4) M(5) M(6) M(7) M(8)`,
   });
 });
 
+describe.skipIf(!!noTypeMatches)("CO-RE type compatibility and enum matching", () => {
+  test("type existence: libbpf's bpf_core_types_are_compat on typedefs and prototypes", () => {
+    // libbpf compares the kinds before skipping modifiers, so a const
+    // parameter is not an int parameter; prototypes need as many parameters.
+    const target = compile(
+      "compat-target",
+      `typedef int t1; typedef int (*fp1)(int, int); typedef int (*fp2)(int); typedef long t3;
+enum e1 { A1, B1 }; enum e2 { A2, B2 }; enum e3 { A3 };
+t1 a; fp1 b; fp2 c; t3 d; enum e1 e; enum e2 f; enum e3 g;`,
+      "clang-19",
+    ).btf;
+    const l = compile(
+      "compat-local",
+      `typedef int t1___x; typedef int (*fp1___x)(int); typedef int (*fp1___y)(int, int);
+typedef int (*fp2___x)(const int); typedef int t3___x;
+enum e1___x { A1 }; enum e2___x { A2, B2, C2 }; enum e3___x { A3 = 0x100000000 };
+#define EXISTS(t, n) int x##n(void) { return __builtin_preserve_type_info(*(t *)0, 0); }
+#define MATCHES(t, n) int m##n(void) { return __builtin_preserve_type_info(*(t *)0, 2); }
+EXISTS(t1___x, 1) EXISTS(fp1___x, 2) EXISTS(fp1___y, 3) EXISTS(fp2___x, 4) EXISTS(t3___x, 5)
+MATCHES(enum e1___x, 6) MATCHES(enum e2___x, 7) MATCHES(enum e3___x, 8)`,
+      "clang-19",
+    );
+    const got = l.relos.map((r) => [
+      l.btf.type(r.typeId).name,
+      resolveCoreRelo(l.btf, r, [target]).newVal,
+    ]);
+    expect(got).toEqual([
+      ["t1___x", 1n], // int and int
+      ["fp1___x", 0n], // one parameter, the target's two
+      ["fp1___y", 1n],
+      ["fp2___x", 0n], // const int against int
+      ["t3___x", 1n], // existence does not compare integer sizes
+      ["e1___x", 1n], // a subset of the target's values
+      ["e2___x", 0n], // C2 is not in the target
+      ["e3___x", 0n], // 8 bytes against 4
+    ]);
+  });
+});
+
 describe.skipIf(!!noClang)("CO-RE relocation text", () => {
   test("specs print as libbpf's bpf_core_format_spec: .field, [index], raw spec, offset", () => {
     const l = compile(
