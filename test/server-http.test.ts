@@ -94,6 +94,14 @@ describe("Host check (DNS rebinding)", () => {
     expect(s.loopback).toBe(true);
     const e = await errorOf(await fetch(`${s.url}/v1/region`, { headers: { host: "a.example" } }));
     expect(e.message).toContain(`use http://localhost:${port(s)}`);
+    for (const host of [`127.0.0.1:${port(s)}`, `[::1]:${port(s)}`, `localhost:${port(s)}`])
+      expect({
+        host,
+        error: (await errorOf(await fetch(`${s.url}/v1/region`, { headers: { host } }))).error,
+      }).toEqual({
+        host,
+        error: "not_found",
+      });
   });
 
   test("off loopback any Host is accepted (the token guards every route instead)", async () => {
@@ -163,6 +171,16 @@ describe("bearer token", () => {
       const e = await errorOf(await fetch(`${s.url}${path}`, { method }));
       expect({ method, path, status: e.status }).toEqual({ method, path, status: 401 });
     }
+  });
+
+  test("64-bit counters are decimal strings (the API document's rule), sizes numbers", async () => {
+    const s = await serve(emptyRegion());
+    const region = (await (await fetch(`${s.url}/v1/region`)).json()) as Record<string, unknown>;
+    expect(region.generation).toBe("0");
+    expect(region.createdNs).toMatch(/^[1-9][0-9]{15,19}$/);
+    expect(typeof region.size).toBe("number");
+    const snap = (await (await fetch(`${s.url}/v1/snapshot`)).json()) as Record<string, unknown>;
+    expect(snap).toMatchObject({ generation: "0", programs: [], maps: [], links: [] });
   });
 
   test("tokenMatches: equal strings only, none for nothing", () => {
@@ -320,6 +338,23 @@ describe("--listen", () => {
     const again = await startServer({ listen: taken, tokenFile: join(tempDir(), "token") });
     running.push(again);
     expect(again.url).toBe(`http://${taken}`);
+  });
+});
+
+describe("the API document", () => {
+  test("states the token rule, the error shape, the counters' encoding and --kernel", async () => {
+    const s = await serve();
+    const doc = (await (await fetch(`${s.url}/docs/json`)).json()) as {
+      info: { description: string };
+    };
+    const d = doc.info.description;
+    for (const point of [
+      "need `Authorization: Bearer <token>`",
+      "Errors are `{ error, message }`",
+      "always decimal strings",
+      "`bpftime serve --kernel` serves the kernel provider on the same paths",
+    ])
+      expect(d).toContain(point);
   });
 });
 
@@ -496,7 +531,12 @@ describe("bodies", () => {
     const t = { authorization: `Bearer ${s.token.value}` };
     const upload = (body: RequestInit["body"], headers: Record<string, string> = {}) =>
       fetch(`${s.url}/v1/programs`, { method: "POST", body, headers: { ...t, ...headers } });
-    for (const type of ["application/json", "text/plain; charset=utf-8", "Text/Html"]) {
+    for (const type of [
+      "application/json",
+      "text/plain; charset=utf-8",
+      "Text/Html",
+      'text/plain; note="multipart/form-data"',
+    ]) {
       const e = await errorOf(await upload("{}", { "content-type": type }));
       expect({ type, ...e }).toEqual({
         type,
@@ -513,6 +553,14 @@ describe("bodies", () => {
       error: "too_large",
       message: "the object is larger than the limit of 16 MiB",
     });
+    // a maximal object fits in a multipart body too (the bound leaves room for its framing)
+    const maximal = new FormData();
+    maximal.append("file", new Blob([new Uint8Array(MAX_OBJECT_BYTES)]), "big.o");
+    const big = await errorOf(await upload(maximal));
+    expect([big.status, big.error]).toEqual([400, "bad_object"]);
+    const tooBig = new FormData();
+    tooBig.append("file", new Blob([new Uint8Array(MAX_OBJECT_BYTES + 1)]), "big.o");
+    expect((await errorOf(await upload(tooBig))).error).toBe("too_large");
     // a multipart body without a file part
     const noFile = new FormData();
     noFile.append("note", "text only");
