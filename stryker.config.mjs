@@ -25,6 +25,7 @@ export const areas = {
     tests: ["src/elf", "src/btf", "test/core-kconfig.test.ts"],
     // the fuzz test's 24,000 mutated objects take a minute per mutant under load
     env: "BPFTIME_FUZZ_MUTATIONS=2000",
+    native: true, // core-kconfig also loads through the CLI
   },
   btf: {
     mutate: ["src/btf/*.ts", "!src/btf/*.test.ts"],
@@ -36,8 +37,7 @@ export const areas = {
     // server.test.ts and cli-api-twins.test.ts (CLI children, nginx, the
     // kernel) cover the routes (not mutated here) at minutes per mutant.
     tests: ["test/server-http.test.ts", "test/api-bodies.test.ts"],
-    // its tests load the native libraries (src/native imports native/build/*.so)
-    native: true,
+    native: true, // its tests load the native libraries (src/native imports native/build/*.so)
   },
 };
 // Stryker copies the tree into .stryker-tmp/sandbox-*, but not a symlinked
