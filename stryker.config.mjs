@@ -5,6 +5,8 @@
 // kernel differentials are left out (`-t` pattern): they check the tests'
 // expectations against the kernel and cannot see a mutant in our code.
 // Not run in CI (the CI list of critical mutants is test/mutants.test.ts).
+import { fileURLToPath } from "node:url";
+
 export const areas = {
   verifier: {
     mutate: [
@@ -28,8 +30,14 @@ export const areas = {
   server: {
     mutate: ["src/server/*.ts", "!src/server/*.test.ts"],
     tests: ["test/server.test.ts", "test/cli-api-twins.test.ts"],
+    // its tests load the native libraries (src/native imports native/build/*.so)
+    native: true,
   },
 };
+// Stryker copies the tree into .stryker-tmp/sandbox-*, but not a symlinked
+// node_modules (a worktree's is): run bun by its absolute path (imports then
+// resolve up the directory chain to the worktree's node_modules).
+const bun = fileURLToPath(new URL("node_modules/.bin/bun", import.meta.url));
 const name = process.env.MUTATE_AREA ?? "verifier";
 const area = areas[name];
 if (!area) throw new Error(`MUTATE_AREA=${name}: choose ${Object.keys(areas).join(", ")}`);
@@ -40,7 +48,7 @@ const only = process.env.MUTATE_FILES?.split(",").filter(Boolean);
 export default {
   testRunner: "command",
   commandRunner: {
-    command: `node_modules/.bin/bun test --bail --timeout 120000 -t '^(?!.*(kernel|agrees)).*' ${area.tests.join(" ")}`,
+    command: `${bun} test --bail --timeout 120000 -t '^(?!.*(kernel|agrees)).*' ${area.tests.join(" ")}`,
   },
   mutate: only ?? area.mutate,
   coverageAnalysis: "off",
@@ -52,7 +60,7 @@ export default {
   tempDirName: ".stryker-tmp",
   ignorePatterns: [
     "dist",
-    "native/build",
+    ...(area.native ? [] : ["native/build"]),
     "nginx/build",
     "bench/build",
     ".bpftime-cache",

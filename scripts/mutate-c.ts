@@ -88,6 +88,25 @@ function codeLines(text: string): Array<{ n: number; line: string }> {
   return out;
 }
 
+/**
+ * Mutants that change no code: a digit or operator inside a comment on a
+ * code line, or the `&&label` of a computed-goto table (an address, not a
+ * logical and). They stay in the list so a seed samples the same mutants
+ * as before they were recognised, and are dropped after sampling.
+ */
+export const notCode = new WeakSet<Mutant>();
+
+/** The comment parts of one line, as [start, end) ranges. */
+function commentRanges(code: string): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  const close = code.indexOf("*/");
+  const open = code.indexOf("/*");
+  if (close >= 0 && (open < 0 || close < open)) out.push([0, close + 2]);
+  for (const m of code.matchAll(/\/\*.*?(?:\*\/|$)|\/\/.*$/g))
+    out.push([m.index!, m.index! + m[0].length]);
+  return out;
+}
+
 /** Every mutant of one file: one change on one line, the line's text made unique by context. */
 export function mutantsOf(file: string, test: string[]): Mutant[] {
   const text = readFileSync(join(repoRoot, file), "utf8");
@@ -95,12 +114,17 @@ export function mutantsOf(file: string, test: string[]): Mutant[] {
   const out: Mutant[] = [];
   for (const { n, line } of codeLines(text)) {
     const code = line.replace(/"(?:[^"\\]|\\.)*"/g, (s) => "\u0000".repeat(s.length));
-    const variants: Array<[string, string]> = [];
+    const comments = commentRanges(code);
+    const junk = (at: number, op: string) =>
+      comments.some(([a, b]) => at >= a && at < b) ||
+      (op === "&&" && /[=,{[]\s*$/.test(code.slice(0, at)));
+    const variants: Array<[string, string, boolean]> = [];
     for (const [re, rep] of OPERATORS)
       for (const m of code.matchAll(re))
         variants.push([
           `${m[0]} → ${rep.trim()}`,
           line.slice(0, m.index) + rep + line.slice(m.index! + m[0].length),
+          junk(m.index!, m[0]),
         ]);
     for (const m of code.matchAll(CONSTANT)) {
       const v = Number(m[1]);
@@ -108,10 +132,11 @@ export function mutantsOf(file: string, test: string[]): Mutant[] {
       variants.push([
         `${v} → ${v + 1}`,
         line.slice(0, m.index) + String(v + 1) + line.slice(m.index! + m[1]!.length),
+        junk(m.index!, m[1]!),
       ]);
     }
     // context: enough neighbouring lines to make `find` unique in the file
-    for (const [what, mutated] of variants) {
+    for (const [what, mutated, isJunk] of variants) {
       let lo = n,
         hi = n;
       const block = () => lines.slice(lo, hi + 1).join("\n");
@@ -121,7 +146,9 @@ export function mutantsOf(file: string, test: string[]): Mutant[] {
       }
       const find = block();
       const replace = [...lines.slice(lo, n), mutated, ...lines.slice(n + 1, hi + 1)].join("\n");
-      out.push({ id: `${file}:${n + 1}: ${what}`, file, find, replace, test });
+      const m: Mutant = { id: `${file}:${n + 1}: ${what}`, file, find, replace, test };
+      if (isJunk) notCode.add(m);
+      out.push(m);
     }
   }
   return out;
@@ -173,6 +200,9 @@ export function runC(opts: {
           .map((f) => `native/${c}/${f}`);
       let mutants = files.flatMap((f) => mutantsOf(f, test));
       if (opts.sample) mutants = sample(mutants, opts.sample, opts.seed ?? 18);
+      const junk = mutants.filter((m) => notCode.has(m)).length;
+      if (junk) log(`native/${c}: ${junk} sampled mutants change only a comment or label: skipped`);
+      mutants = mutants.filter((m) => !notCode.has(m));
       const score: AreaScore = { area: `native/${c}`, killed: 0, total: 0, survivors: [] };
       for (const [i, m] of mutants.entries()) {
         const o = copy.tryMutant(m, {

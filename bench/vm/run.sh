@@ -16,6 +16,8 @@ for src in "$root"/bench/vm/progs/*.bpf.c; do
     "$CLANG" -O2 -target bpf -mcpu=v3 -DBENCH_KERNEL -c "$src" -o "$out/$n.k.o"
     "$OBJCOPY" -O binary --only-section=xdp "$out/$n.k.o" "$out/$n.k.bin"
 done
+# the LLVM tier's blobs (<name>.llvm, or <name>.llvm.err with the reason)
+"${BUN:-$root/node_modules/.bin/bun}" "$root/bench/vm/llvm-blobs.ts" "$out"
 # BENCH_VM_DUMP=1 writes each program's JIT code to $out/<name>.jit (see vm_bench.c)
 # native baselines: the same sources, clang -O2 (the compiler that made the eBPF)
 "$CLANG" -O2 -std=c11 -D_GNU_SOURCE -fno-strict-aliasing -Wall -Wextra -Werror \

@@ -1,5 +1,5 @@
 /* VM benchmark: the same algorithms as eBPF (interpreter, bpftime JIT, the
- * kernel's JIT through BPF_PROG_TEST_RUN) and as native C -O2, measured side
+ * LLVM tier, the kernel's JIT through BPF_PROG_TEST_RUN) and as native C -O2, measured side
  * by side in one run. Prints ns per run and ratios to native, and the
  * geometric mean over the programs.
  *
@@ -9,7 +9,8 @@
  * Every program is progs/<name>.bpf.c; run.sh compiles it with
  * `clang -O2 -target bpf -mcpu=v3` and extracts .text into <name>.bin (and
  * an XDP variant for the kernel into <name>.k.bin); this file #includes
- * the same sources to get the native versions. */
+ * the same sources to get the native versions. The LLVM tier's code is
+ * <name>.llvm, made by bench/vm/llvm-blobs.ts (or <name>.llvm.err: why not). */
 #include <errno.h>
 #include <inttypes.h>
 #include <linux/bpf.h>
@@ -23,6 +24,7 @@
 #include <unistd.h>
 
 #include "vm/ebpf_vm.h"
+#include "vm/native_code.h"
 
 #include "progs/bits.bpf.c"
 #include "progs/bytescan.bpf.c"
@@ -147,6 +149,31 @@ static void dump_jit(const char *dir, const char *name, const struct ebpf_vm *vm
             ebpf_vm_jit_size(vm), path);
 }
 
+/* The LLVM tier's code for the program loaded in vm, or in *why the reason
+ * there is none (the tier's refusal, a missing file, a load error). */
+static void load_llvm(const char *dir, const char *name, struct ebpf_vm *vm,
+                      struct ebpf_native_code **nc, char *why, size_t whylen)
+{
+    char path[512];
+    size_t len;
+    snprintf(path, sizeof path, "%s/%s.llvm", dir, name);
+    void *blob = read_file(path, &len);
+    if (!blob) {
+        snprintf(path, sizeof path, "%s/%s.llvm.err", dir, name);
+        char *err = read_file(path, &len);
+        size_t n = 0;
+        while (err && n < len && err[n] != '\n')
+            n++;
+        snprintf(why, whylen, "%.*s", err ? (int)n : 40,
+                 err ? err : "no blob (run bench/vm/run.sh)");
+        free(err);
+        return;
+    }
+    if (ebpf_native_load(vm, blob, len, nc) != 0)
+        snprintf(why, whylen, "load: %s", ebpf_vm_error(vm));
+    free(blob);
+}
+
 typedef uint64_t (*run_fn)(void *arg, u8 *buf);
 
 /* Iterations for one sample of about 200 us. */
@@ -178,7 +205,7 @@ static double sample(run_fn fn, void *arg, u8 *buf, uint64_t iters, uint64_t *re
  * changes with what its sibling runs (up to 2x here): interleaving puts
  * every engine through the same stretches, and the minimum keeps the
  * samples that ran undisturbed. Each engine has its own buffer. */
-#define MAX_ENGINES 3
+#define MAX_ENGINES 4
 static void measure_n(int n, const run_fn *fn, void *const *arg, u8 *const *buf, uint64_t *result,
                       double *best)
 {
@@ -365,8 +392,8 @@ static double kernel_bench(const char *path, const u8 *ref, uint64_t rn, char *w
 
 /* Log-sums of the ratios to native, per engine, for one set. */
 struct geo {
-    double lj, li, lk, ljk; /* ljk: the JIT on the programs the kernel ran */
-    int nj, ni, nk;
+    double lj, ll, li, lk, ljk; /* ljk: the JIT on the programs the kernel ran */
+    int nj, nl, ni, nk;
 };
 
 /* One engine's column: its time and its ratio to native (with `decimals`);
@@ -396,6 +423,10 @@ static void print_geomean(const char *set, const struct geo *g)
         printf(" %10s %6.2fx", "", exp(g->lj / g->nj));
     else
         printf(" %10s %7s", "", "");
+    if (g->nl)
+        printf(" %10s %6.2fx", "", exp(g->ll / g->nl));
+    else
+        printf(" %10s %7s", "", "");
     if (g->ni)
         printf(" %10s %6.1fx", "", exp(g->li / g->ni));
     else
@@ -415,8 +446,8 @@ int main(int argc, char **argv)
     printf("bpftime VM benchmark: %d-byte buffer, ns per run (min over samples), ratio = time / "
            "native C -O2\n",
            BUF_LEN);
-    printf("%-13s %7s %10s %7s %10s %7s %10s %7s  %s\n", "program", "native", "jit", "x", "interp",
-           "x", "kernel", "x", "notes");
+    printf("%-13s %7s %10s %7s %10s %7s %10s %7s %10s %7s  %s\n", "program", "native", "jit", "x",
+           "llvm", "x", "interp", "x", "kernel", "x", "notes");
     struct geo geo[3];
     memset(geo, 0, sizeof geo);
     int failures = 0;
@@ -431,13 +462,15 @@ int main(int argc, char **argv)
         if (b->prepare)
             b->prepare(ref, BUF_LEN);
         char path[512], note[160] = "";
-        uint64_t rn = 0, rj = 0, ri = 0;
+        uint64_t rn = 0, rj = 0, ri = 0, rl = 0;
         double tn = -1;
         snprintf(path, sizeof path, "%s/%s.bin", dir, b->name);
         size_t clen;
         void *code = read_file(path, &clen);
-        double tj = -1, ti = -1, tk = -1;
+        double tj = -1, ti = -1, tk = -1, tl = -1;
         struct ebpf_vm *vm = NULL;
+        struct ebpf_native_code *nc = NULL;
+        char lnote[200] = "";
         if (!code) {
             snprintf(note, sizeof note, "missing %s (run bench/vm/run.sh)", path);
         } else {
@@ -456,17 +489,22 @@ int main(int argc, char **argv)
                 } else {
                     if (getenv("BENCH_VM_DUMP"))
                         dump_jit(dir, b->name, vm);
-                    static _Alignas(64) u8 jbuf[BUF_LEN], ibuf[BUF_LEN];
+                    load_llvm(dir, b->name, vm, &nc, lnote, sizeof lnote);
+                    static _Alignas(64) u8 jbuf[BUF_LEN], ibuf[BUF_LEN], lbuf[BUF_LEN];
                     memcpy(buf, ref, BUF_LEN);
                     memcpy(jbuf, ref, BUF_LEN);
                     memcpy(ibuf, ref, BUF_LEN);
-                    const run_fn fns[3] = {run_native, run_jit, run_interp};
-                    void *const args[3] = {(void *)b, (void *)fn, vm};
-                    u8 *const bufs[3] = {buf, jbuf, ibuf};
-                    uint64_t res[3];
-                    double best[3];
-                    measure_n(3, fns, args, bufs, res, best);
+                    memcpy(lbuf, ref, BUF_LEN);
+                    const run_fn fns[4] = {run_native, run_jit, run_interp, run_jit};
+                    void *const args[4] = {(void *)b, (void *)fn, vm,
+                                           nc ? (void *)ebpf_native_entry(nc) : NULL};
+                    u8 *const bufs[4] = {buf, jbuf, ibuf, lbuf};
+                    uint64_t res[4];
+                    double best[4];
+                    measure_n(nc ? 4 : 3, fns, args, bufs, res, best);
                     tn = best[0], rn = res[0], tj = best[1], rj = res[1], ti = best[2], ri = res[2];
+                    if (nc)
+                        tl = best[3], rl = res[3];
                     snprintf(note, sizeof note, "%zu insns -> %zu bytes in %.0f us", clen / 8,
                              ebpf_vm_jit_size(vm), (c1 - c0) / 1e3);
                 }
@@ -481,6 +519,11 @@ int main(int argc, char **argv)
             snprintf(note, sizeof note, "JIT RESULT MISMATCH 0x%" PRIx64 " != 0x%" PRIx64, rj, rn);
             failures++;
             tj = -1;
+        }
+        if (tl >= 0 && rl != rn) {
+            snprintf(note, sizeof note, "LLVM RESULT MISMATCH 0x%" PRIx64 " != 0x%" PRIx64, rl, rn);
+            failures++;
+            tl = -1;
         }
         if (ti >= 0 && ri != rn) {
             snprintf(note, sizeof note, "INTERP RESULT MISMATCH 0x%" PRIx64 " != 0x%" PRIx64, ri,
@@ -499,18 +542,22 @@ int main(int argc, char **argv)
 
         printf("%-13s %7.1f", b->name, tn);
         print_engine(tj, tn, 2);
+        print_engine(tl, tn, 2);
         print_engine(ti, tn, 1);
         print_engine(tk, tn, 2);
-        printf("  %s%s%s\n", note, *why ? "; kernel skipped: " : "", why);
+        printf("  %s%s%s%s%s\n", note, *lnote ? "; llvm: " : "", lnote,
+               *why ? "; kernel skipped: " : "", why);
         for (int g = 0; g < 3; g++) {
             if (g != SET_ALL && g != (int)b->set)
                 continue;
             add_ratio(tj, tn, &geo[g].lj, &geo[g].nj);
+            add_ratio(tl, tn, &geo[g].ll, &geo[g].nl);
             add_ratio(ti, tn, &geo[g].li, &geo[g].ni);
             add_ratio(tk, tn, &geo[g].lk, &geo[g].nk);
             if (tk >= 0 && tj >= 0)
                 geo[g].ljk += log(tj / tn);
         }
+        ebpf_native_free(nc);
         ebpf_vm_destroy(vm);
         free(code);
     }

@@ -6,6 +6,7 @@ export * from "./errno.ts";
 export * from "./kernel-maps.ts";
 export * from "./kernel.ts";
 export * from "./lib.ts";
+export * from "./native-code.ts";
 export * from "./runtime.ts";
 export * from "./symbols.ts";
 export * from "./syscall-server.ts";
