@@ -178,22 +178,23 @@ TEST(usdt_fires_and_a_dormant_one_names_its_binary)
     exe[n > 0 ? n : 0] = 0;
     snprintf(arg, sizeof arg, "%s:bpftime_impl:hit", exe);
     int64_t id = bpftime_attach_impl_attach(u, arg, (uint32_t)strlen(arg), 0,
-                                            (struct bpftime_attach_cb){record, &s, NULL});
+                                            (struct bpftime_attach_cb){record, &s, NULL, NULL});
     CHECK(id > 0);
     CHECK_EQ(u->ops->waiting(u, (uint64_t)id, why, sizeof why), 0);
     usdt_fn(5);
     usdt_fn(6);
     CHECK_EQ(s.calls, 2);
     const char *missing = "libnot-loaded-here.so.1:prov:name";
-    int64_t dormant = bpftime_attach_impl_attach(u, missing, (uint32_t)strlen(missing), 0,
-                                                 (struct bpftime_attach_cb){record, &s, NULL});
+    int64_t dormant =
+        bpftime_attach_impl_attach(u, missing, (uint32_t)strlen(missing), 0,
+                                   (struct bpftime_attach_cb){record, &s, NULL, NULL});
     CHECK(dormant > 0);
     CHECK_EQ(u->ops->waiting(u, (uint64_t)dormant, why, sizeof why), 1);
     CHECK_STR_CONTAINS(why, "libnot-loaded-here.so.1 is not loaded in this process");
     CHECK(strstr(why, "prov") == NULL);
     const char *absent = "libc.so.6:no_such_provider:no_such_probe";
     CHECK(bpftime_attach_impl_attach(u, absent, (uint32_t)strlen(absent), 0,
-                                     (struct bpftime_attach_cb){record, &s, NULL}) < 0);
+                                     (struct bpftime_attach_cb){record, &s, NULL, NULL}) < 0);
     CHECK_EQ(bpftime_attach_impl_detach(u, (uint64_t)id), 0);
     CHECK_EQ(bpftime_attach_impl_detach(u, (uint64_t)dormant), 0);
     usdt_fn(7);
