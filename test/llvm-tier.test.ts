@@ -4,7 +4,7 @@
 // refused with a reason (the JIT then runs them), never mistranslated.
 import { describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { assemble, encode } from "../src/asm/index.ts";
 import { bpftimeErrorOf } from "../src/errors.ts";
@@ -216,6 +216,31 @@ describe.skipIf(skip)("LLVM tier vs interpreter: edge cases", () => {
       exit`);
     expectSame(code);
   });
+});
+
+describe.skipIf(skip)("LLVM tier vs interpreter: the JIT's fuzz corpus", () => {
+  // test_jit_diff.c's generator (random valid programs: every ALU/JMP op,
+  // loads/stores of every size, atomics, helpers, callx, bpf-to-bpf calls,
+  // loops), reused through native/vm/tests/tool_jit_diff_corpus.c; the tool
+  // runs each on the interpreter and the blob with the same helpers and memory.
+  const count = Number(process.env.BPFTIME_LLVM_FUZZ_COUNT ?? 40);
+  test(`the first ${count} programs: same r0, same memory`, () => {
+    const tool = join(repoRoot, "native", "build", "tools", "tool_jit_diff_corpus");
+    const dir = tempDir("llvm-fuzz");
+    const gen = spawnSync(tool, ["gen", dir, String(count)], { encoding: "utf8" });
+    expect(gen.status, gen.stderr).toBe(0);
+    let compiled = 0;
+    for (let i = 0; i < count; i++) {
+      const code = new Uint8Array(readFileSync(join(dir, `${i}.bin`)));
+      writeFileSync(join(dir, `${i}.llvm`), compileToNative(code, toolchain));
+      compiled++;
+    }
+    const check = spawnSync(tool, ["check", dir, String(count)], { encoding: "utf8" });
+    const lines = check.stdout.trim().split("\n");
+    expect(lines.filter((l) => !l.startsWith("same "))).toEqual([]);
+    expect(lines.length).toBe(compiled);
+    expect(check.status).toBe(0);
+  }, 600_000);
 });
 
 describe.skipIf(skip)("LLVM tier refusals", () => {
