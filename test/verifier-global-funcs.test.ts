@@ -43,6 +43,10 @@ describe.skipIf(noClang !== undefined)("global functions", () => {
     expect(verdict("ok_null_argument").error).toBe("");
   });
 
+  test("an enum is a scalar: a global function may return one", () => {
+    expect(verdict("ok_enum_return").error).toBe("");
+  });
+
   // [program, what the refusal says]
   const refused: [string, string][] = [
     // a buffer smaller than the prototype's type: at the call
@@ -53,6 +57,8 @@ describe.skipIf(noClang !== undefined)("global functions", () => {
     ["bad_no_null_check", "invalid mem access 'mem_or_null'"],
     // writing past the argument's BTF size (a __u32)
     ["bad_write_past_type", "invalid access to memory, mem_size=4 off=4 size=4"],
+    // a void function (the kernel here says the same; only int and enum returns)
+    ["bad_void_function", "Global function bump() doesn't return scalar. Only those are supported"],
   ];
   for (const [name, why] of refused)
     test(`refused: ${name}`, () => expect(verdict(name).error).toContain(why));

@@ -24,8 +24,8 @@ export interface GlobalFunc {
   insn: number;
   name: string;
   args: GlobalArg[];
-  /** returns void (r0 is not a result) */
-  void: boolean;
+  /** returns an int or enum: the kernel refuses any other global function */
+  scalarReturn: boolean;
 }
 
 /** What the object loader says about a program (ProgramSpec's fields). */
@@ -57,7 +57,7 @@ export function globalFuncsOf(
       insn: sp.insn,
       name: sp.name,
       args: proto.params.map((a) => argOf(btf, a.type, ctxName)),
-      void: proto.returnType === 0,
+      scalarReturn: /^(int|enum|enum64)$/.test(btf.resolve(proto.returnType).kind),
     });
   }
   return out;

@@ -1334,6 +1334,11 @@ class Verifier {
     if (frames > MAX_CALL_FRAMES)
       fail(pc, `the call stack of ${frames} frames is too deep (max ${MAX_CALL_FRAMES})`);
     if (g.args.length > 5) fail(pc, `${name} takes ${g.args.length} arguments (at most 5)`);
+    if (!g.scalarReturn)
+      fail(
+        pc,
+        `Global function ${g.name}() doesn't return scalar. Only those are supported (as in the kernel): return an int or make it static`,
+      );
     if (this.wantLog) this.logLine(`Func '${g.name}' is global and assumed valid.`);
     const writes: (() => void)[] = [];
     g.args.forEach((a, i) => {
@@ -1414,8 +1419,7 @@ class Verifier {
 
   private exit(st: State, pc: number): number {
     const r0 = this.reg(st, 0);
-    const root = st.frames.length === 1 ? this.globals.get(curFrame(st).subprog) : undefined;
-    if (r0.t === "not_init" && !root?.void) fail(pc, "R0 !read_ok (r0 is not set before exit)");
+    if (r0.t === "not_init") fail(pc, "R0 !read_ok (r0 is not set before exit)");
     if (st.frames.length > 1) {
       const depth = st.frames.length - 1;
       if (r0.t === "stack" && r0.frame === depth)

@@ -73,6 +73,9 @@ TEST(map_spec_checks)
     CHECK_EQ(bpftime_map_create(r, "x", BPFTIME_MAP_QUEUE, 4, 4, 4, 0, 0), -EINVAL);
     CHECK_EQ(bpftime_map_create(r, "x", 12345, 4, 4, 4, 0, 0), -EINVAL);
     CHECK_STR_CONTAINS(bpftime_last_error_message(), "not supported");
+    /* the message lists what is (map_types.def: MAP_F_IMPL), in id order */
+    CHECK_STR_CONTAINS(bpftime_last_error_message(), "(supported: hash, array, prog_array, ");
+    CHECK_STR_CONTAINS(bpftime_last_error_message(), ", ringbuf");
     CHECK_EQ(bpftime_map_create(r, "x", BPFTIME_MAP_PROG_ARRAY, 4, 8, 4, 0, 0), -EINVAL);
     bpftime_region_close(r);
 }
