@@ -10,21 +10,7 @@
 #include "vm/tests/test_jit_diff.c"
 
 #include "vm/native_code.h"
-
-/* test_jit_diff.c's tests register with the harness: this tool runs none. */
-void test_register(const char *name, test_fn fn)
-{
-    (void)name, (void)fn;
-}
-void test_fail(struct test_ctx *t, const char *file, int line, const char *fmt, ...)
-{
-    (void)t, (void)file, (void)line, (void)fmt;
-}
-bool test_failed(const struct test_ctx *t)
-{
-    (void)t;
-    return false;
-}
+#include "vm/tests/corpus_tool.h"
 
 static void corpus_program(unsigned i, struct prog *p)
 {
@@ -34,31 +20,13 @@ static void corpus_program(unsigned i, struct prog *p)
     gen_program(&g, p);
 }
 
-static void *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    void *b = n > 0 ? malloc((size_t)n) : NULL;
-    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-        free(b);
-        b = NULL;
-    }
-    fclose(f);
-    *len = b ? (size_t)n : 0;
-    return b;
-}
-
 /* 0 same, 1 differs (printed) */
 static int check_one(const char *dir, unsigned i)
 {
     char path[512], err[256];
     snprintf(path, sizeof path, "%s/%u.llvm", dir, i);
     size_t len;
-    void *blob = slurp(path, &len);
+    void *blob = corpus_read_blob(path, &len);
     if (!blob)
         return 0; /* refused by the translator: the JIT runs it */
     struct prog p;

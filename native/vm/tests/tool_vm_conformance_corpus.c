@@ -11,6 +11,7 @@
 #include "vm/tests/vm_case.h"
 
 #include "vm/native_code.h"
+#include "vm/tests/corpus_tool.h"
 
 #define MAX_CASES 1024
 static const struct vm_case *cases[MAX_CASES];
@@ -32,42 +33,9 @@ static void corpus_add(const struct vm_case *c)
     }
 #include "vm/tests/test_vm_conformance.c"
 
-/* The file's own TESTs register with the harness: this tool runs none. */
-void test_register(const char *name, test_fn fn)
-{
-    (void)name, (void)fn;
-}
-void test_fail(struct test_ctx *t, const char *file, int line, const char *fmt, ...)
-{
-    (void)t, (void)file, (void)line, (void)fmt;
-}
-bool test_failed(const struct test_ctx *t)
-{
-    (void)t;
-    return false;
-}
-
 static bool eligible(const struct vm_case *c)
 {
     return !c->load_err && !c->exec_err && !c->interp_only;
-}
-
-static void *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    void *b = n > 0 ? malloc((size_t)n) : NULL;
-    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-        free(b);
-        b = NULL;
-    }
-    fclose(f);
-    *len = b ? (size_t)n : 0;
-    return b;
 }
 
 /* 0 pass (or no blob: refused by the translator), 1 fail (printed) */
@@ -77,7 +45,7 @@ static int check_one(const char *dir, unsigned k)
     char path[512];
     snprintf(path, sizeof path, "%s/%u.llvm", dir, k);
     size_t len;
-    void *blob = slurp(path, &len);
+    void *blob = corpus_read_blob(path, &len);
     if (!blob)
         return 0;
     struct ebpf_vm *vm = case_vm();
