@@ -342,7 +342,7 @@ describe("--listen", () => {
 });
 
 describe("the API document", () => {
-  test("states the token rule, the error shape, the counters' encoding and --kernel", async () => {
+  test("states the token rule, the error shape, the counters' encoding and the other provider", async () => {
     const s = await serve();
     const doc = (await (await fetch(`${s.url}/docs/json`)).json()) as {
       info: { description: string };

@@ -340,7 +340,7 @@ describe("malformed BTF", () => {
   });
 });
 
-describe("kernel BTF source (BPFTIME_KERNEL_BTF)", () => {
+describe("BTF of the running system: BPFTIME_KERNEL_BTF", () => {
   const withEnv = <T>(value: string, fn: () => T): T => {
     const saved = process.env.BPFTIME_KERNEL_BTF;
     process.env.BPFTIME_KERNEL_BTF = value;

@@ -183,8 +183,8 @@ describe.skipIf(!!noTypeMatches)("CO-RE type compatibility and enum matching", (
     const target = compile(
       "compat-target",
       `typedef int t1; typedef int (*fp1)(int, int); typedef int (*fp2)(int); typedef long t3;
-enum e1 { A1, B1 }; enum e2 { A2, B2 }; enum e3 { A3 };
-t1 a; fp1 b; fp2 c; t3 d; enum e1 e; enum e2 f; enum e3 g;`,
+enum e1 { A1, B1 }; enum e2 { A2, B2 }; enum e3 { A3 }; enum e4 { A4, B4 };
+t1 a; fp1 b; fp2 c; t3 d; enum e1 e; enum e2 f; enum e3 g; enum e4 h;`,
       "clang-19",
     ).btf;
     const l = compile(
@@ -192,10 +192,11 @@ t1 a; fp1 b; fp2 c; t3 d; enum e1 e; enum e2 f; enum e3 g;`,
       `typedef int t1___x; typedef int (*fp1___x)(int); typedef int (*fp1___y)(int, int);
 typedef int (*fp2___x)(const int); typedef int t3___x;
 enum e1___x { A1 }; enum e2___x { A2, B2, C2 }; enum e3___x { A3 = 0x100000000 };
+enum e4___x { B4, A4 };
 #define EXISTS(t, n) int x##n(void) { return __builtin_preserve_type_info(*(t *)0, 0); }
 #define MATCHES(t, n) int m##n(void) { return __builtin_preserve_type_info(*(t *)0, 2); }
 EXISTS(t1___x, 1) EXISTS(fp1___x, 2) EXISTS(fp1___y, 3) EXISTS(fp2___x, 4) EXISTS(t3___x, 5)
-MATCHES(enum e1___x, 6) MATCHES(enum e2___x, 7) MATCHES(enum e3___x, 8)`,
+MATCHES(enum e1___x, 6) MATCHES(enum e2___x, 7) MATCHES(enum e3___x, 8) MATCHES(enum e4___x, 9)`,
       "clang-19",
     );
     const got = l.relos.map((r) => [
@@ -211,6 +212,7 @@ MATCHES(enum e1___x, 6) MATCHES(enum e2___x, 7) MATCHES(enum e3___x, 8)`,
       ["e1___x", 1n], // a subset of the target's values
       ["e2___x", 0n], // C2 is not in the target
       ["e3___x", 0n], // 8 bytes against 4
+      ["e4___x", 1n], // the same names (values are not compared)
     ]);
   });
 });
@@ -225,6 +227,8 @@ int f1(struct a *p) { return p->arr[2]; }
 int f2(struct a *p) { return p[1].x; }
 int f3(struct a *p) { return __builtin_preserve_field_info(p->z, 0); }
 int f4(struct a *p) { return p->x; }
+int f5(void) { return __builtin_btf_type_id(*(struct a *)0, 0); }
+int f6(void) { return __builtin_preserve_type_info(*(struct a *)0, 1); }
 `),
     );
     // resolved against its own BTF: the target spec is the local one
@@ -239,7 +243,10 @@ int f4(struct a *p) { return p->x; }
         "[1].x (1:0 @ offset 24)",
         ".z (0:3 @ offset 20.3)",
         ".x (0:0 @ offset 0)",
-      ].map((s) => `${spec(s)} => ${spec(s)}`),
+      ]
+        .map((s) => `${spec(s)} => ${spec(s)}`)
+        // type-based relocations name the type alone; a local type id is not resolved
+        .concat([spec(""), `${spec("")} => ${spec("")}`]),
     );
   });
 });
