@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "attach/prog_engine.h"
 #include "attach/run_epoch.h"
 #include "attach/syscall_sud.h"
 #include "common/log.h"
@@ -26,9 +27,10 @@
 
 struct compiled_prog {
     uint32_t prog_id;
-    struct ebpf_vm *vm; /* owned by the region handle (bpftime_prog_load_vm) */
-    ebpf_jit_fn fn;     /* NULL: run on the interpreter */
-    int users;          /* links pointing at it (manager thread only) */
+    struct ebpf_vm *vm;             /* owned by the region handle (bpftime_prog_load_vm) */
+    ebpf_jit_fn fn;                 /* NULL: run on the interpreter */
+    struct ebpf_native_code *image; /* fn is the LLVM tier's (prog_engine.h), else the JIT's */
+    int users;                      /* links pointing at it (manager thread only) */
     /* The JIT code calls nothing and uses no vector register: runs from a
      * function hook need no vector save. */
     bool gpr_only;
@@ -267,14 +269,18 @@ static struct compiled_prog *get_prog(struct bpftime_attach_manager *m, uint32_t
     p->vm = vm;
     const char *engine = getenv("BPFTIME_VM");
     if (!engine || strcmp(engine, "interp") != 0) {
-        if (ebpf_vm_compile(vm, &p->fn) < 0) {
+        struct prog_code code;
+        if (bpftime_prog_code_make(m->region, prog_id, vm, &code) < 0) {
             BPFTIME_WARN("program %u: JIT unavailable (%s); using the interpreter", prog_id,
                          ebpf_vm_error(vm));
-            p->fn = NULL;
+        } else {
+            p->fn = code.fn;
+            p->image = code.image;
         }
     }
-    p->gpr_only =
-        p->fn && bpftime_code_is_gpr_only(ebpf_vm_jit_code(vm), ebpf_vm_jit_size(vm)) == 1;
+    /* LLVM code may use vector registers: only JIT code is decoded */
+    p->gpr_only = p->fn && !p->image &&
+                  bpftime_code_is_gpr_only(ebpf_vm_jit_code(vm), ebpf_vm_jit_size(vm)) == 1;
     BPFTIME_DEBUG("program %u: %s", prog_id,
                   p->gpr_only ? "JIT code calls nothing: hooks run it with no vector save"
                               : "calls helpers (or runs on the interpreter): hooks save the "
@@ -315,6 +321,8 @@ static void collect_retired(struct bpftime_attach_manager *m, bool force)
             (m->single_threaded || bpftime_run_snapshot_passed(&p->waits))) {
             bpftime_run_snapshot_free(&p->waits);
             *pp = p->next;
+            if (p->image)
+                ebpf_native_free(p->image);
             bpftime_prog_unload_vm(m->region, p->prog_id);
             free(p);
         } else {

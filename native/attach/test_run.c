@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "attach/prog_engine.h"
 #include "common/error.h"
 #include "runtime/bpftime_runtime.h"
 #include "vm/ebpf_vm.h"
@@ -107,8 +108,8 @@ int bpftime_prog_test_run(struct bpftime_region *r, uint32_t prog_id, int use_ji
         repeat = 1;
     uint64_t result = 0, t0, t1;
     if (use_jit) {
-        ebpf_jit_fn fn;
-        rc = ebpf_vm_compile(vm, &fn);
+        struct prog_code code;
+        rc = bpftime_prog_code_make(r, prog_id, vm, &code);
         if (rc < 0) {
             bpftime_prog_unload_vm(r, prog_id);
             free(flat);
@@ -116,8 +117,9 @@ int bpftime_prog_test_run(struct bpftime_region *r, uint32_t prog_id, int use_ji
         }
         t0 = now_ns();
         for (uint64_t i = 0; i < repeat; i++)
-            result = fn(mem, mem_len);
+            result = code.fn(mem, mem_len);
         t1 = now_ns();
+        bpftime_prog_code_free(&code);
     } else {
         t0 = now_ns();
         for (uint64_t i = 0; i < repeat && rc == 0; i++)

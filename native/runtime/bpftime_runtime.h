@@ -182,6 +182,13 @@ BPFTIME_API int bpftime_prog_get_insns(struct bpftime_region *r, uint32_t id, vo
 /* Copies up to cap map ids; returns nr_maps. */
 BPFTIME_API int bpftime_prog_get_map_ids(struct bpftime_region *r, uint32_t id, uint32_t *buf,
                                          uint32_t cap);
+/* The program's optional LLVM-tier blob (src/llvm, loaded by
+ * ebpf_native_load in each process): set replaces it (len 0 removes it);
+ * get copies up to cap bytes and returns its length, 0 when it has none. */
+BPFTIME_API int bpftime_prog_set_native(struct bpftime_region *r, uint32_t id, const void *blob,
+                                        uint32_t len);
+BPFTIME_API int bpftime_prog_get_native(struct bpftime_region *r, uint32_t id, void *buf,
+                                        uint32_t cap);
 /* -EBUSY while a link uses it or a pin names it. Maps it alone held are
  * freed (see bpftime_map_collect). */
 BPFTIME_API int bpftime_prog_delete(struct bpftime_region *r, uint32_t id);

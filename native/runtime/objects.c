@@ -213,6 +213,8 @@ int prog_entry_check(struct bpftime_region *r, const struct shm_prog *p)
                           id, n, (unsigned long long)p->insns_off);
     if (nm > MAX_PROG_MAPS || (nm && !rt_heap_span(r, p->map_ids_off, (uint64_t)nm * 4)))
         return rt_damaged(r, "program %u: its table of %u map ids lies outside the heap", id, nm);
+    if (p->native_off && !rt_heap_span(r, p->native_off, p->native_len))
+        return rt_damaged(r, "program %u: its native image lies outside the heap", id);
     return 0;
 }
 
@@ -422,6 +424,49 @@ int bpftime_prog_get_map_ids(struct bpftime_region *r, uint32_t id, uint32_t *bu
     return (int)n;
 }
 
+#define MAX_NATIVE_IMAGE (64u << 20)
+
+int bpftime_prog_set_native(struct bpftime_region *r, uint32_t id, const void *blob, uint32_t len)
+{
+    if (len > MAX_NATIVE_IMAGE || (len && !blob))
+        return bpftime_set_error(-EINVAL, "program %u: a native image of %u bytes (need 0..%u)", id,
+                                 len, MAX_NATIVE_IMAGE);
+    uint64_t block = len ? shm_alloc(r, len) : 0;
+    if (len && !block)
+        return bpftime_set_error(-ENOMEM,
+                                 "region %s is full: cannot store program %u's native image "
+                                 "(%u bytes)",
+                                 r->name, id, len);
+    if (len)
+        memcpy(rt_ptr(r, block), blob, len);
+    int err;
+    struct shm_prog *p = lock_checked_entry(r, KIND_PROG, id, &err);
+    if (!p) {
+        shm_free(r, block);
+        return err;
+    }
+    uint64_t old = p->native_off;
+    p->native_off = block;
+    p->native_len = len;
+    shm_unlock(&r->hdr->table_lock);
+    /* a process that read the old image copied it under the lock */
+    shm_free(r, old);
+    return 0;
+}
+
+int bpftime_prog_get_native(struct bpftime_region *r, uint32_t id, void *buf, uint32_t cap)
+{
+    int err;
+    struct shm_prog *p = lock_checked_entry(r, KIND_PROG, id, &err);
+    if (!p)
+        return err;
+    uint32_t n = p->native_off ? (uint32_t)p->native_len : 0;
+    if (buf && n)
+        memcpy(buf, rt_ptr(r, p->native_off), cap < n ? cap : n);
+    shm_unlock(&r->hdr->table_lock);
+    return (int)n;
+}
+
 int bpftime_prog_delete(struct bpftime_region *r, uint32_t id)
 {
     int err;
@@ -442,7 +487,8 @@ int bpftime_prog_delete(struct bpftime_region *r, uint32_t id)
         shm_unlock(&r->hdr->table_lock);
         return e;
     }
-    uint64_t code = p->insns_off, ids = p->map_ids_off;
+    uint64_t code = p->insns_off, ids = p->map_ids_off, image = p->native_off;
+    p->native_off = 0;
     retire_entry(r, KIND_PROG, &p->id);
     shm_unlock(&r->hdr->table_lock);
     /* Another process may still be loading this bytecode into a VM it
@@ -450,6 +496,7 @@ int bpftime_prog_delete(struct bpftime_region *r, uint32_t id)
      * load, and freed blocks are only reused by later allocations. */
     shm_free(r, code);
     shm_free(r, ids);
+    shm_free(r, image);
     /* the maps this program alone held go with it */
     bpftime_map_collect(r);
     return 0;

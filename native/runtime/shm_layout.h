@@ -33,9 +33,10 @@
 
 #define BPFTIME_MAGIC "BPFTIME" /* 8 bytes with its NUL */
 #define BPFTIME_LAYOUT_VERSION \
-    5u /* 2: instances record failed links; 3: pins, map holds;
+    6u /* 2: instances record failed links; 3: pins, map holds;
         * 4: inner-map templates of map-in-map maps;
-        * 5: ringbuf producers take an owner lock (shm_owner_lock_t) */
+        * 5: ringbuf producers take an owner lock (shm_owner_lock_t);
+        * 6: programs carry an optional LLVM-tier image (native_off) */
 #define SHM_PAGE 4096u
 
 #define SHM_PROGS_CAP 1024u
@@ -125,6 +126,8 @@ struct shm_prog {
     uint32_t nr_maps;
     uint64_t insns_off;   /* heap block: insn_cnt * 8 bytes */
     uint64_t map_ids_off; /* heap block: uint32_t[nr_maps], program map index -> map id */
+    uint64_t native_off;  /* heap block: the LLVM tier's blob (native_len bytes), 0: none */
+    uint64_t native_len;
     uint64_t created_ns;
     _Atomic uint64_t run_cnt;
     _Atomic uint64_t run_time_ns;

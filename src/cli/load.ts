@@ -15,7 +15,7 @@ export const loadCommand: Command = {
   summary:
     "verify an object's programs and store them and its maps in the region, or run a libbpf application",
   usage:
-    "FILE.o [--program NAME]... [--attach] [--pin-maps] [--reuse-maps] [--shm NAME] [--allow-write-user] [--json]\n" +
+    "FILE.o [--program NAME]... [--attach] [--pin-maps] [--reuse-maps] [--shm NAME] [--allow-write-user] [--opt] [--json]\n" +
     "       bpftime load --kernel FILE.o [--name NAME] [--json]   (pins under /sys/fs/bpf/bpftime/NAME)\n" +
     "       bpftime load [--shm NAME] [--] PROGRAM [ARGS…]   (an unmodified libbpf application)",
   description:
@@ -55,6 +55,11 @@ export const loadCommand: Command = {
       type: "boolean",
       description: "let tracing programs call bpf_probe_write_user (writes into the host process)",
     },
+    opt: {
+      type: "boolean",
+      description:
+        "compile each program with the LLVM tier (~1-2 s each; the JIT runs any it refuses)",
+    },
     ...jsonOption,
     attach: {
       type: "boolean",
@@ -87,6 +92,7 @@ export const loadCommand: Command = {
     "bpftime load --shm demo -- bpftrace -e 'uprobe:/bin/bash:readline { @[comm] = count(); }'",
     "bpftime load --kernel examples/build/malloc.bpf.o",
     "bpftime load prog.o --program count --shm demo --json",
+    "bpftime load examples/build/uprobe_counter.bpf.o --opt   (the LLVM tier: for hot programs)",
     "bpftime load v1.bpf.o --pin-maps && bpftime load v2.bpf.o --reuse-maps",
   ],
   async run(p) {
@@ -105,7 +111,10 @@ export const loadCommand: Command = {
       pinMaps: flag(p, "pin-maps"),
       reuseMaps: flag(p, "reuse-maps"),
       allowWriteUser: flag(p, "allow-write-user"),
+      opt: flag(p, "opt"),
     });
+    // not an error: the program loaded and the JIT runs it
+    for (const x of r.programs) if (x.engineNote) console.error(`bpftime: ${x.engineNote}`);
     const attached = flag(p, "attach")
       ? withRegion(str(p, "shm"), (reg) =>
           autoAttach(

@@ -28,6 +28,8 @@ const lib = openLibrary({
   bpftime_prog_get: { args: [P, u32, P], returns: i32 },
   bpftime_prog_get_insns: { args: [P, u32, P, u32], returns: i32 },
   bpftime_prog_get_map_ids: { args: [P, u32, P, u32], returns: i32 },
+  bpftime_prog_set_native: { args: [P, u32, P, u32], returns: i32 },
+  bpftime_prog_get_native: { args: [P, u32, P, u32], returns: i32 },
   bpftime_prog_delete: { args: [P, u32], returns: i32 },
   bpftime_prog_next_id: { args: [P, u32], returns: i32 },
   bpftime_prog_load_vm: { args: [P, u32, P], returns: i32 },
@@ -370,6 +372,16 @@ export class Region {
     const buf = new Uint8Array(Math.max(8, info.insnCount * 8));
     const n = check(s.bpftime_prog_get_insns(this.handle, id, ptr(buf), info.insnCount));
     return buf.subarray(0, n * 8);
+  }
+
+  /** Stores the LLVM tier's blob for a program (every process loads it at instantiate). */
+  setProgramNative(id: number, blob: Uint8Array): void {
+    check(s.bpftime_prog_set_native(this.handle, id, blob.length ? ptr(blob) : null, blob.length));
+  }
+
+  /** Bytes of the program's LLVM-tier blob; 0 when it runs on the JIT. */
+  programNativeSize(id: number): number {
+    return check(s.bpftime_prog_get_native(this.handle, id, null, 0));
   }
 
   programMapIds(id: number): number[] {

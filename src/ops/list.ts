@@ -4,6 +4,7 @@ import { detailInstances, type InstanceDetail } from "./instances.ts";
 import { programTypeName } from "../attach/index.ts";
 import { formatTargetArg, targetTypeName } from "../attach/index.ts";
 import { mapTypeName } from "../enums.ts";
+import { engineOf, type Engine } from "./optimize.ts";
 
 export interface ProgramView {
   id: number;
@@ -15,6 +16,8 @@ export interface ProgramView {
   runCount: string;
   runTimeNs: string;
   links: number[];
+  /** llvm: loaded with --opt (each process falls back to the JIT if its image is refused) */
+  engine: Engine;
 }
 export interface MapView {
   id: number;
@@ -68,6 +71,7 @@ export function programView(
     runCount: p.runCount.toString(),
     runTimeNs: p.runTimeNs.toString(),
     links: links.filter((l) => l.progId === id).map((l) => l.id),
+    engine: engineOf(r, id),
   };
 }
 

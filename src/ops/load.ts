@@ -18,6 +18,7 @@ import { Region } from "../native/index.ts";
 import { readObjectFile } from "./files.ts";
 import { writeMeta, removeMeta, type MapMeta } from "./metadata.ts";
 import { mapToReuse, wantsPin, type ReuseOptions } from "./map-reuse.ts";
+import { optimize, type Engine } from "./optimize.ts";
 
 export interface VerifiedProgram {
   spec: ProgramSpec;
@@ -38,6 +39,10 @@ export interface LoadedObject {
     insnCount: number;
     /** Runs only in the kernel: stored as a stub, never attached here (`attach` says why). */
     kernelOnly?: boolean;
+    /** The code processes run: the LLVM tier's (`--opt`) or the JIT's. */
+    engine: Engine;
+    /** --opt: why the JIT runs it (the tier refused it, or no clang). */
+    engineNote?: string;
   }>;
   maps: Array<{
     id: number;
@@ -156,7 +161,13 @@ function datasecFixup(spec: ObjectSpec, typeId: number | undefined): Partial<Map
 export function loadIntoRegion(
   file: string,
   regionName: string | undefined,
-  opts: { programs?: string[]; allowWriteUser?: boolean; objectName?: string } & ReuseOptions = {},
+  opts: {
+    programs?: string[];
+    allowWriteUser?: boolean;
+    objectName?: string;
+    /** Compile each program with the LLVM tier (`load --opt`). */
+    opt?: boolean;
+  } & ReuseOptions = {},
 ): LoadedObject {
   const { bytes, spec } = readObjectBytes(file);
   const sha256 = new Bun.CryptoHasher("sha256").update(bytes).digest("hex");
@@ -182,6 +193,7 @@ export function loadIntoRegion(
   const created = new Set<number>();
   const pinsMade: string[] = [];
   const progIds: number[] = [];
+  const engines: Array<{ engine: Engine; engineNote?: string }> = [];
   try {
     const btf = spec.btf ? btfSection(bytes) : undefined;
     const reuse = spec.maps.map((m) => mapToReuse(region, file, m, opts));
@@ -234,6 +246,11 @@ export function loadIntoRegion(
         mapIds,
       });
       progIds.push(id);
+      engines.push(
+        opts.opt && !v.kind.kernelOnly
+          ? optimize(region, id, v.spec.name, v.insns)
+          : { engine: "jit" },
+      );
       const st = v.result.stats;
       writeMeta(region.name, "prog", id, {
         object: file,
@@ -260,6 +277,7 @@ export function loadIntoRegion(
         type: programTypeOf(v.spec),
         insnCount: v.insns.length / 8,
         ...(v.kind.kernelOnly ? { kernelOnly: true } : {}),
+        ...engines[i]!,
       })),
       maps: spec.maps.map((m, i) => ({
         id: mapIds[i]!,

@@ -21,6 +21,9 @@ export const ProgramSchema = t.Object({
   runCount: Counter,
   runTimeNs: Counter,
   links: t.Array(t.Integer()),
+  engine: t.Union([t.Literal("llvm"), t.Literal("jit")], {
+    description: "llvm: loaded with opt (the LLVM tier's code), else the JIT",
+  }),
 });
 
 export const ProgramDetailSchema = t.Object({
@@ -55,6 +58,8 @@ export const LoadedSchema = t.Object({
       section: t.String(),
       type: t.String(),
       insnCount: t.Integer(),
+      engine: t.Union([t.Literal("llvm"), t.Literal("jit")]),
+      engineNote: t.Optional(t.String({ description: "opt: why the JIT runs it instead" })),
     }),
   ),
   maps: t.Array(

@@ -37,6 +37,7 @@ export function programRoutes(o: RouteContext) {
           pinMaps: query.pinMaps === true,
           reuseMaps: query.reuseMaps === true,
           allowWriteUser: query.allowWriteUser === true,
+          opt: query.opt === true,
         });
         set.status = 201;
         return loaded;
@@ -62,6 +63,12 @@ export function programRoutes(o: RouteContext) {
             t.Boolean({
               description:
                 "let tracing programs call bpf_probe_write_user (bpftime load --allow-write-user)",
+            }),
+          ),
+          opt: t.Optional(
+            t.Boolean({
+              description:
+                "compile each program with the LLVM tier, ~1-2 s each (bpftime load --opt)",
             }),
           ),
         }),
