@@ -29,6 +29,7 @@ import {
   uprobeFixtureUnlessSkipped,
 } from "./uprobe-fixture.ts";
 import { createApp } from "../src/server/app.ts";
+import { findToolchain } from "../src/llvm/index.ts";
 
 const newRegion = regionNames("twins");
 const TOKEN = "t".repeat(32);
@@ -298,6 +299,29 @@ const kfix = uprobeFixtureUnlessSkipped(
   join(repoRoot, "test/fixtures/kernel/target.c"),
   { count: join(repoRoot, "test/fixtures/kernel/count.bpf.c") },
 );
+
+const noClang = skipReason(
+  findToolchain() ? undefined : "no clang >= 14 installed",
+  "load --opt twins",
+);
+
+describe.skipIf(noClang)("CLI --json and the API: load --opt", () => {
+  test("load --opt and POST /v1/programs?opt=true store and answer alike", async () => {
+    const obj = join(repoRoot, "examples", "build", "checksum.bpf.o");
+    run(["make", "-s", "-C", join(repoRoot, "examples")]);
+    const [a, b] = [newRegion(), newRegion()];
+    const fromCli = JSON.parse(cliJson(["load", basename(obj), "--opt", "--shm", a], dirname(obj)));
+    const fromApi = await apiFor(b).json(
+      "POST",
+      `/v1/programs?name=${basename(obj)}&opt=true`,
+      await Bun.file(obj).bytes(),
+    );
+    expect(fromCli.programs[0].engine).toBe("llvm");
+    expect(normalise(fromApi, [a, b])).toEqual(normalise(fromCli, [a, b]));
+    const list = (shm: string) => JSON.parse(cliOk(["list", "--shm", shm, "--json"]));
+    expect(normalise(list(b), [a, b])).toEqual(normalise(list(a), [a, b]));
+  });
+});
 
 describe.skipIf(skipKernel)("CLI --kernel --json and serve --kernel", () => {
   test("reads print the API's body byte for byte; changes answer with the CLI's fields", async () => {

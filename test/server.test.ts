@@ -337,7 +337,7 @@ describe("bpftime serve: programs", () => {
     expect(multi.status).toBe(201);
     expect(multi.body.file).toBe("checksum.bpf.o");
     expect(multi.body.programs).toEqual([
-      { id: 2, name: "checksum", section: "xdp", type: "xdp", insnCount: 42 },
+      { id: 2, name: "checksum", section: "xdp", type: "xdp", insnCount: 42, engine: "jit" },
     ]);
 
     const list = cliJson(["list", "--shm", shm]);

@@ -21,9 +21,11 @@ export const ProgramSchema = t.Object({
   runCount: Counter,
   runTimeNs: Counter,
   links: t.Array(t.Integer()),
-  engine: t.Union([t.Literal("llvm"), t.Literal("jit")], {
-    description: "llvm: loaded with opt (the LLVM tier's code), else the JIT",
-  }),
+  engine: t.Optional(
+    t.Union([t.Literal("llvm"), t.Literal("jit")], {
+      description: "llvm: loaded with opt (the LLVM tier's code), else the JIT (not --kernel)",
+    }),
+  ),
 });
 
 export const ProgramDetailSchema = t.Object({
@@ -58,7 +60,7 @@ export const LoadedSchema = t.Object({
       section: t.String(),
       type: t.String(),
       insnCount: t.Integer(),
-      engine: t.Union([t.Literal("llvm"), t.Literal("jit")]),
+      engine: t.Optional(t.Union([t.Literal("llvm"), t.Literal("jit")])),
       engineNote: t.Optional(t.String({ description: "opt: why the JIT runs it instead" })),
     }),
   ),
