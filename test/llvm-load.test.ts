@@ -3,10 +3,13 @@
 // the JIT; a program the tier refuses still loads and runs on the JIT, and
 // the load says why in one line.
 import { expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { findToolchain } from "../src/llvm/index.ts";
+import { Region } from "../src/native/index.ts";
+import { buildUprobeFixture } from "./uprobe-fixture.ts";
 import {
+  repoRoot,
   buildExamples,
   cli,
   cliOk,
@@ -104,5 +107,71 @@ char LICENSE[] SEC("license") = "GPL";
     const { result, log } = runProgram(shm, loaded.programs[0].id, data);
     expect(log).not.toContain("LLVM");
     expect(result.returnValue).toBe("0x7");
+  },
+);
+
+test.skipIf(skip)("a uprobe program loaded with --opt runs in the hooked process", () => {
+  const fixtures = join(repoRoot, "test", "fixtures", "uprobe");
+  const fx = buildUprobeFixture("llvm-load", join(fixtures, "target.c"), {
+    args: join(fixtures, "args.bpf.c"),
+  });
+  try {
+    /** Loads, attaches with cookie 77, runs the target; the map and the agent's log. */
+    const hit = (opt: boolean) => {
+      const { shm } = load(fx.obj("args"), opt);
+      cliOk([
+        "attach",
+        "on_add",
+        "uprobe",
+        "--arg",
+        `${fx.target}:add`,
+        "--cookie",
+        "77",
+        "--shm",
+        shm,
+      ]);
+      const r = cli(["start", "--shm", shm, "--", fx.target, "calls", "5"], {
+        env: { BPFTIME_LOG: "debug" },
+      });
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain("add(4,8)=12");
+      const rows = JSON.parse(cliOk(["map", "dump", "args", "--shm", shm, "--json"])).entries as {
+        key: number;
+        value: number;
+      }[];
+      return { values: rows.map((x) => x.value), log: r.stderr };
+    };
+    const opt = hit(true);
+    const jit = hit(false);
+    expect(opt.log).toContain("runs the LLVM tier's code");
+    expect(jit.log).not.toContain("LLVM");
+    expect(opt.values.slice(0, 4)).toEqual([4, 8, 5, 77]);
+    // bpf_get_func_ip: the same function in both runs (ASLR moves its page)
+    expect(opt.values[4]! % 4096).toBe(jit.values[4]! % 4096);
+    expect(opt.values).toHaveLength(jit.values.length);
+  } finally {
+    rmSync(fx.dir, { recursive: true, force: true });
+  }
+});
+
+test.skipIf(skip)(
+  "an image the loader refuses leaves the program on the JIT, with a log line",
+  () => {
+    const obj = join(buildExamples(), "checksum.bpf.o");
+    const data = join(tempDir("llvm-load"), "packet.bin");
+    const packet = Buffer.from("0102030405", "hex");
+    writeFileSync(data, packet);
+    const { shm, loaded } = load(obj, true);
+    const id = loaded.programs[0].id;
+    const region = Region.open(shm);
+    try {
+      region.setProgramNative(id, new TextEncoder().encode("not an image")); // a damaged blob
+    } finally {
+      region.close();
+    }
+    const { result, log } = runProgram(shm, id, data);
+    expect(log).toContain(`program ${id}: LLVM image refused`);
+    expect(log).toContain("the JIT runs it");
+    expect(BigInt(result.returnValue)).toBe(BigInt(rfc1071(packet)));
   },
 );
