@@ -31,7 +31,11 @@ export const areas = {
   },
   elf: {
     mutate: ["src/elf/*.ts", "!src/elf/*.test.ts", "!src/elf/testdata.ts"],
-    tests: ["src/elf", "src/btf"],
+    // core-kconfig: the __kconfig externs (externs.ts, kconfig.ts) from a given config
+    tests: ["src/elf", "src/btf", "test/core-kconfig.test.ts"],
+    // the fuzz test's 24,000 mutated objects take a minute per mutant under load
+    env: "BPFTIME_FUZZ_MUTATIONS=2000",
+    native: true, // core-kconfig also loads through the CLI
   },
   btf: {
     mutate: ["src/btf/*.ts", "!src/btf/*.test.ts"],
@@ -39,9 +43,11 @@ export const areas = {
   },
   server: {
     mutate: ["src/server/*.ts", "!src/server/*.test.ts"],
-    tests: ["test/server.test.ts", "test/cli-api-twins.test.ts"],
-    // its tests load the native libraries (src/native imports native/build/*.so)
-    native: true,
+    // In-process over real HTTP (guard, errors, bodies, listen, token): ~15 s.
+    // server.test.ts and cli-api-twins.test.ts (CLI children, nginx, the
+    // kernel) cover the routes (not mutated here) at minutes per mutant.
+    tests: ["test/server-http.test.ts", "test/api-bodies.test.ts"],
+    native: true, // its tests load the native libraries (src/native imports native/build/*.so)
   },
 };
 // Stryker copies the tree into .stryker-tmp/sandbox-*, but not a symlinked
@@ -58,7 +64,7 @@ const only = process.env.MUTATE_FILES?.split(",").filter(Boolean);
 export default {
   testRunner: "command",
   commandRunner: {
-    command: `${bun} test --bail --timeout 120000 -t '^(?!.*(kernel|agrees)).*' ${area.tests.join(" ")}`,
+    command: `${area.env ?? ""} ${bun} test --bail --timeout 120000 -t '^(?!.*(kernel|agrees)).*' ${area.tests.join(" ")}`,
   },
   mutate: only ?? area.mutate,
   coverageAnalysis: "off",

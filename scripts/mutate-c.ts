@@ -15,10 +15,24 @@ import { bunTest, repoRoot, TreeCopy, type Mutant, type Outcome } from "./mutate
 /** Each component's tests: its C test binaries and the bun tests that drive it. */
 export const COMPONENTS: Record<string, { tests: string[][] }> = {
   vm: {
-    tests: [cBins("vm")],
+    // native_code.c (the LLVM tier's loader) is driven from TypeScript only;
+    // the bun test runs only when the C tests pass (`&&`), so it costs ~30 s
+    // per surviving mutant, not per mutant
+    tests: [cBins("vm"), bunTest(["test/llvm-tier.test.ts"], "refus|edge cases")],
   },
   runtime: {
-    tests: [cBins("runtime")],
+    // the maps' differentials against the kernel and the map-type tests
+    // (about 2 s together); the slow CLI and lifecycle files are left out
+    tests: [
+      cBins("runtime"),
+      bunTest([
+        "test/maps-kernel.test.ts",
+        "test/maps-lpm.test.ts",
+        "test/maps-bloom.test.ts",
+        "test/maps-stack-trace.test.ts",
+        "test/maps-of-maps-kernel.test.ts",
+      ]),
+    ],
   },
   attach: {
     tests: [
@@ -35,13 +49,15 @@ export const COMPONENTS: Record<string, { tests: string[][] }> = {
 };
 
 function cBins(component: string): string[] {
-  const bins = Array.from(
-    new Bun.Glob("test_*.c").scanSync(join(repoRoot, "native", component, "tests")),
-  )
-    .map((f) => `native/build/tests/${f.replace(/\.c$/, "")}`)
-    .sort();
-  // every binary runs (a failure in one must not hide the others' output)
-  return ["sh", "-c", bins.map((b) => `${b} || fail=1`).join("; ") + "; exit ${fail:-0}"];
+  // listed when the command runs, in the copy (not when this module loads:
+  // the working tree may gain or lose tests meanwhile); every binary runs
+  // (a failure in one must not hide the others' output)
+  return [
+    "sh",
+    "-c",
+    `for s in native/${component}/tests/test_*.c; do ` +
+      `"native/build/tests/$(basename "$s" .c)" || fail=1; done; exit \${fail:-0}`,
+  ];
 }
 
 /** Operator swaps: [pattern, replacement], applied at one occurrence per mutant. */
@@ -107,9 +123,13 @@ function commentRanges(code: string): Array<[number, number]> {
   return out;
 }
 
-/** Every mutant of one file: one change on one line, the line's text made unique by context. */
-export function mutantsOf(file: string, test: string[]): Mutant[] {
-  const text = readFileSync(join(repoRoot, file), "utf8");
+/**
+ * Every mutant of one file: one change on one line, the line's text made
+ * unique by context. `root` is the tree the mutants are applied to (the
+ * copy: the working tree may change while a run lasts).
+ */
+export function mutantsOf(file: string, test: string[], root = repoRoot): Mutant[] {
+  const text = readFileSync(join(root, file), "utf8");
   const lines = text.split("\n");
   const out: Mutant[] = [];
   for (const { n, line } of codeLines(text)) {
@@ -195,10 +215,10 @@ export function runC(opts: {
       const test = ["sh", "-c", comp.tests.map((t) => t.map(shq).join(" ")).join(" && ")];
       const files =
         opts.files?.filter((f) => f.startsWith(`native/${c}/`)) ??
-        Array.from(new Bun.Glob("*.c").scanSync(join(repoRoot, "native", c)))
+        Array.from(new Bun.Glob("*.c").scanSync(join(copy.dir, "native", c)))
           .sort()
           .map((f) => `native/${c}/${f}`);
-      let mutants = files.flatMap((f) => mutantsOf(f, test));
+      let mutants = files.flatMap((f) => mutantsOf(f, test, copy.dir));
       if (opts.sample) mutants = sample(mutants, opts.sample, opts.seed ?? 18);
       const junk = mutants.filter((m) => notCode.has(m)).length;
       if (junk) log(`native/${c}: ${junk} sampled mutants change only a comment or label: skipped`);

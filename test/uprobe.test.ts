@@ -264,6 +264,33 @@ describe.skipIf(skip)("uprobe", () => {
   );
 
   test(
+    "with stats on, uprobe and uretprobe runs of a program that calls no helper are counted",
+    () => {
+      // Such a program runs on the hooks' fast path (the stub calls its JIT
+      // code directly); statistics send it to the general one.
+      newRegion();
+      load("count");
+      const runCount = () =>
+        (
+          JSON.parse(ok("list", "--json")) as { programs: { name: string; runCount: string }[] }
+        ).programs.find((x) => x.name === "count_add")!.runCount;
+      const up = attach("count_add", "uprobe", `${target}:add`);
+      expect(start(target, "calls", "5").code).toBe(0);
+      expect(dump("counts").get(0)).toBe(5); // ran, uncounted: stats are off
+      expect(runCount()).toBe("0");
+      ok("stats", "on");
+      expect(start(target, "calls", "5").code).toBe(0);
+      expect(runCount()).toBe("5");
+      ok("detach", String(up));
+      attach("count_add", "uretprobe", `${target}:add`);
+      expect(start(target, "calls", "5").code).toBe(0);
+      expect(runCount()).toBe("10");
+      expect(dump("counts").get(0)! + (dump("counts").get(1) ?? 0)).toBe(15);
+    },
+    3 * T, // a dozen CLI runs
+  );
+
+  test(
     "malloc calls in libc are counted per pid (the SEC target is the default)",
     () => {
       newRegion();

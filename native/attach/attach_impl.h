@@ -28,6 +28,7 @@ enum bpftime_target_type {
  * when the program could not run (an interpreter fault). The failure is out
  * of band because every r0 value, UINT64_MAX included, is a valid result. */
 struct bpftime_invocation;
+struct bpftime_hook_fast;
 struct bpftime_attach_cb {
     int (*run)(void *data, void *ctx, uint64_t ctx_len, uint64_t *ret);
     void *data;
@@ -42,6 +43,11 @@ struct bpftime_attach_cb {
      * vector registers and set the invocation themselves. */
     int (*run_preserving_vectors)(void *data, void *ctx, uint64_t ctx_len, uint64_t *ret,
                                   struct bpftime_invocation *inv);
+    /* Optional: run_preserving_vectors' own fast case as a direct call for
+     * a function hook's stub (patcher.h, bpftime_hook_fast): the program's
+     * JIT code when it calls nothing, gated by statistics and syscall
+     * links. Lives as long as data. */
+    const struct bpftime_hook_fast *fast;
 };
 
 struct bpftime_attach_impl;

@@ -45,6 +45,10 @@ struct link_slot {
     struct bpftime_attach_impl *impl;
     uint64_t attach_id;
     _Atomic(struct compiled_prog *) prog;
+    /* prog's JIT code when it calls nothing, else NULL: a function hook's
+     * stub calls it directly (fast, its descriptor; see set_prog). */
+    void *_Atomic fast_fn;
+    struct bpftime_hook_fast fast;
     struct bpftime_region *region;
     const _Atomic uint32_t *stats_enabled; /* the region's switch, read per run */
     bool seen;
@@ -280,6 +284,14 @@ static struct compiled_prog *get_prog(struct bpftime_attach_manager *m, uint32_t
     return p;
 }
 
+/* Points the link at p (published with release: a run loads it with
+ * acquire); its fast path follows. */
+static void set_prog(struct link_slot *s, struct compiled_prog *p)
+{
+    atomic_store_explicit(&s->fast_fn, p->gpr_only ? (void *)p->fn : NULL, memory_order_release);
+    atomic_store_explicit(&s->prog, p, memory_order_release);
+}
+
 static void release_prog(struct bpftime_attach_manager *m, struct compiled_prog *p)
 {
     if (--p->users == 0)
@@ -425,10 +437,14 @@ static struct link_slot *attach_link(struct bpftime_attach_manager *m,
     s->impl = impl;
     s->region = m->region;
     s->stats_enabled = bpftime_stats_enabled_word(m->region);
-    atomic_store(&s->prog, p);
+    set_prog(s, p);
     p->users++;
+    /* The fast path leaves statistics and syscall links to run_full. */
+    s->fast = (struct bpftime_hook_fast){(void *const volatile *)&s->fast_fn,
+                                         {(const volatile uint32_t *)s->stats_enabled,
+                                          (const volatile uint32_t *)&bpftime_sud_wanted}};
     struct bpftime_attach_cb cb = {m->single_threaded ? run_link_single_thread : run_link, s,
-                                   run_link_preserving_vectors};
+                                   run_link_preserving_vectors, &s->fast};
     int64_t id = bpftime_attach_impl_attach(impl, arg, ti->arg_len, li->cookie, cb);
     free(arg);
     if (id < 0) {
@@ -510,7 +526,7 @@ int bpftime_attach_manager_instantiate(struct bpftime_attach_manager *m)
             if (np) {
                 struct compiled_prog *old = atomic_load(&s->prog);
                 np->users++;
-                atomic_store_explicit(&s->prog, np, memory_order_release);
+                set_prog(s, np);
                 s->prog_id = li.prog_id;
                 release_prog(m, old);
                 BPFTIME_INFO("link %u now runs program %u", li.id, li.prog_id);

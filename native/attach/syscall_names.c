@@ -20,11 +20,3 @@ long bpftime_syscall_nr(const char *name)
             return table[i].nr;
     return -1;
 }
-
-const char *bpftime_syscall_name(long nr)
-{
-    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
-        if (table[i].nr == nr)
-            return table[i].name;
-    return NULL;
-}

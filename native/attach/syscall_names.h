@@ -4,8 +4,6 @@
 
 /* The number of syscall `name`, or -1 if the table has no such syscall. */
 long bpftime_syscall_nr(const char *name);
-/* The name of syscall nr, or NULL. */
-const char *bpftime_syscall_name(long nr);
 
 /* One more than the highest number in the table. */
 #define BPFTIME_SYSCALL_MAX 512

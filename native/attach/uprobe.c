@@ -173,6 +173,10 @@ static int hook_function(struct up_impl *ui, struct up_entry *e)
         .func = res.func ? (void *)(uintptr_t)res.func : NULL,
         .func_size = res.func ? res.func_size : res.size,
         .flags = e->cb.run_preserving_vectors ? BPFTIME_HOOK_F_GPR_ONLY : 0,
+        /* on_enter's case for a program that calls nothing, in the stub:
+         * no invocation context (only helpers read it), no override (only
+         * a helper sets it). */
+        .fast = ui->kind != UP_USDT && e->cb.run_preserving_vectors ? e->cb.fast : NULL,
     };
     rc = bpftime_hook_attach_site(&hs, ui->kind == UP_RETURN ? &leave_cbs : &enter_cbs, site,
                                   &site->hook);

@@ -245,3 +245,14 @@ int patcher_code_write(uint8_t *dst, const void *src, size_t len)
     mprotect((void *)lo, hi - lo, PROT_READ | PROT_EXEC);
     return 0;
 }
+
+int patcher_code_store64(uint64_t *dst, uint64_t value)
+{
+    uint64_t ps = page_size();
+    uint64_t lo = (uint64_t)dst & ~(ps - 1);
+    if (mprotect((void *)lo, ps, PROT_READ | PROT_WRITE | PROT_EXEC) != 0)
+        return bpftime_set_error(-errno, "mprotect trampoline RWX: %s", strerror(errno));
+    __atomic_store_n(dst, value, __ATOMIC_RELEASE);
+    mprotect((void *)lo, ps, PROT_READ | PROT_EXEC);
+    return 0;
+}

@@ -78,6 +78,7 @@ struct listener {
     void *user;
     struct bpftime_hook *hook;
     bool gpr_only; /* BPFTIME_HOOK_F_GPR_ONLY: no vector save around it */
+    const struct bpftime_hook_fast *fast;
 };
 
 /* Immutable once published. */
@@ -88,10 +89,19 @@ struct listener_array {
     struct listener l[];
 };
 
+/* The first fields are read by the enter stub (offsets in patcher_internal.h). */
 struct patcher_fn {
-    uint64_t func; /* must stay first: read by the enter stub */
+    uint64_t func;
     uint64_t relocated;
     _Atomic(struct listener_array *) listeners;
+    /* The one listener's fast path while it may be taken (see
+     * bpftime_hook_fast), else NULL; the stub reads it again once the thread
+     * is marked inside. */
+    _Atomic(const struct bpftime_hook_fast *) fast;
+    /* The same for a single on_leave listener: the thunk goes to the
+     * leave-only stub (which only pushes the shadow entry and calls the
+     * function) and dispatch_leave calls fast->fn directly. */
+    _Atomic(const struct bpftime_hook_fast *) fast_leave;
     uint64_t patch_addr;
     size_t patch_len;
     uint8_t orig[PATCHER_MAX_PATCH];
@@ -127,12 +137,32 @@ struct thread_state {
 
 /* Per-thread hot data. initial-exec keeps the access a single %fs-relative
  * load (no __tls_get_addr, which may call malloc on first use in a thread);
- * it is 16 bytes of the static TLS surplus glibc keeps for dlopen. */
+ * it is 16 bytes of the static TLS surplus glibc keeps for dlopen. The
+ * enter stub's fast path reads it too, by its assembly name. */
 struct patcher_tls {
     struct thread_state *st;
     int busy;
 };
-static __thread struct patcher_tls tls __attribute__((tls_model("initial-exec")));
+PATCHER_HIDDEN __thread struct patcher_tls tls __asm__("bpftime_patcher_tls")
+    __attribute__((tls_model("initial-exec")));
+
+_Static_assert(offsetof(struct patcher_fn, func) == PATCHER_FN_FUNC, "stub offsets");
+_Static_assert(offsetof(struct patcher_fn, relocated) == PATCHER_FN_RELOCATED, "stub offsets");
+_Static_assert(offsetof(struct patcher_fn, fast) == PATCHER_FN_FAST, "stub offsets");
+_Static_assert(offsetof(struct patcher_fn, fast_leave) == PATCHER_FN_FAST_LEAVE, "stub offsets");
+_Static_assert(offsetof(struct patcher_tls, st) == PATCHER_TLS_ST, "stub offsets");
+_Static_assert(offsetof(struct patcher_tls, busy) == PATCHER_TLS_BUSY, "stub offsets");
+_Static_assert(offsetof(struct thread_state, seq) == PATCHER_STATE_SEQ, "stub offsets");
+_Static_assert(offsetof(struct bpftime_hook_fast, fn) == PATCHER_FAST_FN, "stub offsets");
+_Static_assert(offsetof(struct thread_state, top) == PATCHER_STATE_TOP, "stub offsets");
+_Static_assert(offsetof(struct thread_state, shadow) == PATCHER_STATE_SHADOW, "stub offsets");
+_Static_assert(sizeof(struct shadow_entry) == 1 << PATCHER_SHADOW_SHIFT, "stub offsets");
+_Static_assert(offsetof(struct shadow_entry, ret) == PATCHER_SHADOW_RET, "stub offsets");
+_Static_assert(offsetof(struct shadow_entry, slot) == PATCHER_SHADOW_SLOT, "stub offsets");
+_Static_assert(offsetof(struct shadow_entry, fn) == PATCHER_SHADOW_FN, "stub offsets");
+_Static_assert(offsetof(struct shadow_entry, called) == PATCHER_SHADOW_CALLED, "stub offsets");
+_Static_assert(SHADOW_DEPTH == PATCHER_SHADOW_DEPTH, "stub offsets");
+_Static_assert(offsetof(struct bpftime_hook_fast, gate) == PATCHER_FAST_GATE, "stub offsets");
 
 /* The patcher's process-wide context. */
 static struct patcher_global {
@@ -355,6 +385,19 @@ static inline void call_leave(const struct listener *l, struct bpftime_hook_regs
         bpftime_call_preserving_vectors((const void *)l->on_leave, regs, l->user, NULL);
 }
 
+/* The C twin of the enter stub's fast path (bpftime_hook_fast), for
+ * on_leave: true when it ran fast->fn. The caller has marked the thread. */
+static inline bool run_fast(const struct bpftime_hook_fast *fast, struct bpftime_hook_regs *regs)
+{
+    if (!fast || *fast->gate[0] || *fast->gate[1])
+        return false;
+    void *fn = *fast->fn;
+    if (!fn)
+        return false;
+    ((uint64_t(*)(void *, size_t))fn)(regs, sizeof *regs);
+    return true;
+}
+
 /* exit: the stub's exit slot (STUB_EXIT_*, preset to JMP), NULL on the trap
  * path. */
 static uint64_t dispatch_enter(struct patcher_fn *fn, struct bpftime_hook_regs *regs,
@@ -376,8 +419,11 @@ static uint64_t dispatch_enter(struct patcher_fn *fn, struct bpftime_hook_regs *
     int override = 0;
     struct listener_array *arr = atomic_load_explicit(&fn->listeners, memory_order_acquire);
     if (arr && arr->one_gpr_enter) {
-        /* The common case, with no loop: one uprobe on the function. */
-        override = arr->l[0].on_enter(regs, arr->l[0].user) == BPFTIME_HOOK_OVERRIDE;
+        /* The common case, with no loop: one uprobe on the function (the
+         * stub's fast path, when it sent us here for the thread's first hit
+         * or from a signal frame, is taken the same). */
+        override = !run_fast(atomic_load_explicit(&fn->fast, memory_order_acquire), regs) &&
+                   arr->l[0].on_enter(regs, arr->l[0].user) == BPFTIME_HOOK_OVERRIDE;
         if (override) {
             cont = *(uint64_t *)entry_rsp;
             regs->rip = cont;
@@ -442,6 +488,8 @@ uint64_t bpftime_patcher_dispatch_leave(struct bpftime_hook_regs *regs)
         tls.busy = 1;
         reader_begin(st);
         struct listener_array *arr = atomic_load_explicit(&e.fn->listeners, memory_order_acquire);
+        if (run_fast(atomic_load_explicit(&e.fn->fast_leave, memory_order_acquire), regs))
+            arr = NULL;
         if (arr)
             for (size_t i = 0; i < arr->n; i++)
                 if (arr->l[i].on_leave)
@@ -1058,6 +1106,19 @@ static void unlock_and_reclaim(void)
     reclaim(g, ng);
 }
 
+/* Where a jump-path thunk goes: the enter stub, or the leave-only stub
+ * (which falls back to the enter stub itself). An 8-byte literal, so a
+ * thread sees one or the other. */
+static int set_thunk_stub(struct patcher_fn *fn, const char *stub)
+{
+    if (fn->trap)
+        return 0;
+    uint64_t *lit = (uint64_t *)(fn->tramp + TRAMP_SIZE - 8);
+    if (__atomic_load_n(lit, __ATOMIC_RELAXED) == (uint64_t)stub)
+        return 0;
+    return patcher_code_store64(lit, (uint64_t)stub);
+}
+
 /* Publishes fn's listener array with `add` appended and/or `remove` left
  * out; the old array goes to the garbage. */
 static int republish(struct patcher_fn *fn, const struct listener *add,
@@ -1082,7 +1143,26 @@ static int republish(struct patcher_fn *fn, const struct listener *add,
         free(arr);
         return bpftime_set_error(-ENOMEM, "out of memory");
     }
+    /* The fast path relies on membarrier for its missing fence (reader_begin),
+     * and exists only on the jump path (the trap path has no stub). Any
+     * thread still taking the old one is inside the grace period the old
+     * array's reclaim waits for. */
+    const struct bpftime_hook_fast *fast = NULL, *fast_leave = NULL;
+    if (arr->n == 1 && arr->l[0].gpr_only && !fn->trap && atomic_load(&patcher.membarrier_ok)) {
+        if (arr->one_gpr_enter)
+            fast = arr->l[0].fast;
+        else if (arr->l[0].on_leave && !arr->l[0].on_enter)
+            fast_leave = arr->l[0].fast;
+    }
+    atomic_store_explicit(&fn->fast, fast, memory_order_release);
+    atomic_store_explicit(&fn->fast_leave, fast_leave, memory_order_release);
     atomic_store_explicit(&fn->listeners, arr, memory_order_release);
+    /* If this fails the thunk keeps its stub: the leave-only stub checks
+     * fast_leave and falls back to the enter stub, so it only costs time. */
+    if (set_thunk_stub(fn, fast_leave ? bpftime_patcher_leave_only_stub
+                                      : bpftime_patcher_enter_stub) != 0)
+        BPFTIME_DEBUG("patcher: 0x%lx: cannot switch the thunk: %s", (unsigned long)fn->func,
+                      bpftime_last_error_message());
     return 0;
 }
 
@@ -1138,8 +1218,12 @@ int bpftime_hook_attach_site(const struct bpftime_hook_site *site,
     if (!err) {
         hook->magic = HOOK_MAGIC;
         hook->fn = fn;
-        struct listener l = {cb->on_enter, cb->on_leave, user, hook,
-                             BPFTIME_HAVE_GPR_ONLY && (site->flags & BPFTIME_HOOK_F_GPR_ONLY)};
+        struct listener l = {cb->on_enter,
+                             cb->on_leave,
+                             user,
+                             hook,
+                             BPFTIME_HAVE_GPR_ONLY && (site->flags & BPFTIME_HOOK_F_GPR_ONLY),
+                             site->fast};
         err = republish(fn, &l, NULL);
     }
     if (!err) {

@@ -116,6 +116,26 @@ struct bpftime_hook_site {
     void *func;       /* start of the function containing it (NULL: addr starts one) */
     size_t func_size; /* bytes of that function from func (0 = unknown) */
     unsigned flags;   /* BPFTIME_HOOK_F_* */
+    /* Optional: a direct call for the enter stub (see bpftime_hook_fast). */
+    const struct bpftime_hook_fast *fast;
+};
+
+/* The fast path of a hook (uprobe.c's, for a program whose JIT code calls
+ * nothing): while the site has this one listener - on_enter only, with
+ * BPFTIME_HOOK_F_GPR_ONLY - the enter stub, having built the pt_regs frame
+ * and marked the thread inside (busy flag, grace-period sequence), loads
+ * *fn and calls it as fn(regs, sizeof *regs) instead of going through the
+ * dispatcher and on_enter. It takes the dispatcher (and so on_enter) instead
+ * when *fn is NULL or either gate word is nonzero (statistics on, a syscall
+ * link: things on_enter handles). fn must touch no vector register, return
+ * no override and leave the registers in the frame as the function should
+ * see them: it is on_enter's own fast case, not something else. The
+ * descriptor must outlive the hook and its grace period; *fn and the gates
+ * are read only between the thread's marks, so what they point to is
+ * covered by the detach's (and bpftime_hook_grace's) grace period. */
+struct bpftime_hook_fast {
+    void *const volatile *fn;         /* uint64_t fn(void *regs, size_t len) */
+    const volatile uint32_t *gate[2]; /* never NULL: point at a zero word */
 };
 
 /* Always use the trap path (int3), even where a jump would fit: for sites

@@ -38,6 +38,10 @@ PATCHER_HIDDEN uint8_t *patcher_code_alloc(uint64_t near, size_t size, bool *is_
  * trampolines on the same page are unaffected. */
 PATCHER_HIDDEN int patcher_code_write(uint8_t *dst, const void *src, size_t len);
 
+/* Stores an aligned 8-byte literal in code memory as one write (a thread
+ * reading it sees the old value or the new). */
+PATCHER_HIDDEN int patcher_code_store64(uint64_t *dst, uint64_t value);
+
 /* ---- relocation --------------------------------------------------------- */
 
 #define PATCHER_MAX_PATCH 32 /* bytes of original code we may overwrite */
@@ -99,12 +103,34 @@ struct patcher_fn;
 
 PATCHER_HIDDEN extern char bpftime_patcher_enter_stub[];
 PATCHER_HIDDEN extern char bpftime_patcher_leave_stub[];
+/* The thunk's stub while the site's one listener is on_leave with a fast
+ * path: pushes the shadow entry and calls the function (stub.c). */
+PATCHER_HIDDEN extern char bpftime_patcher_leave_only_stub[];
 
 /* How the stub leaves (the dispatcher writes it into the frame, slot 176). */
 #define STUB_EXIT_JMP 0         /* jmp to the continuation */
 #define STUB_EXIT_CALL 1        /* call it: the function, returning into the leave stub */
 #define STUB_EXIT_RET 2         /* ret to it: the caller, whose call the RSB remembers */
 #define STUB_FRAME_EXIT_SLOT 22 /* in uint64_t, from the pt_regs frame */
+
+/* Offsets the enter stub's fast path reads (checked in patcher.c). */
+#define PATCHER_FN_FUNC 0      /* struct patcher_fn */
+#define PATCHER_FN_RELOCATED 8 /* struct patcher_fn */
+#define PATCHER_FN_FAST 24     /* struct patcher_fn */
+#define PATCHER_FN_FAST_LEAVE 32
+#define PATCHER_TLS_ST 0     /* struct patcher_tls (the thread's bpftime_patcher_tls) */
+#define PATCHER_TLS_BUSY 8   /* struct patcher_tls */
+#define PATCHER_STATE_SEQ 0  /* struct thread_state */
+#define PATCHER_FAST_FN 0    /* struct bpftime_hook_fast */
+#define PATCHER_FAST_GATE 8  /* struct bpftime_hook_fast */
+#define PATCHER_STATE_TOP 24 /* struct thread_state: int, shadow entries in use */
+#define PATCHER_STATE_SHADOW 32
+#define PATCHER_SHADOW_SHIFT 5 /* log2 sizeof(struct shadow_entry) */
+#define PATCHER_SHADOW_RET 0
+#define PATCHER_SHADOW_SLOT 8
+#define PATCHER_SHADOW_FN 16
+#define PATCHER_SHADOW_CALLED 24
+#define PATCHER_SHADOW_DEPTH 1024
 
 PATCHER_HIDDEN uint64_t bpftime_patcher_dispatch_enter(struct patcher_fn *fn,
                                                        struct bpftime_hook_regs *regs);

@@ -87,6 +87,19 @@ void *rb_reserve(struct shm_ringbuf *rb, uint64_t size)
     }
     uint64_t total = round_up8(size + RB_HDR_SZ);
     uint8_t *data = rb_data(rb);
+    /* Full, seen without taking the lock (a ring nobody reads fills, then
+     * every event lands here): producer_pos only grows and is read first, so
+     * if the record does not fit even without padding, the ring was full
+     * when consumer_pos was read. Not while the lock is held: its holder may
+     * have died with the record the consumer waits on (the ring stays full
+     * until someone takes the lock and repairs it). */
+    uint64_t prod_seen = atomic_load_explicit(prod_pos(rb), memory_order_acquire);
+    if (prod_seen + total - atomic_load_explicit(cons_pos(rb), memory_order_acquire) >
+            rb->data_size &&
+        atomic_load_explicit(&rb->lock.word, memory_order_relaxed) == 0) {
+        atomic_fetch_add_explicit(&rb->lost, 1, memory_order_relaxed);
+        return NULL;
+    }
     int locked = shm_owner_lock(&rb->lock);
     if (locked < 0) { /* a signal handler interrupted this thread's reserve */
         atomic_fetch_add_explicit(&rb->lost, 1, memory_order_relaxed);

@@ -13,6 +13,7 @@
 #define HEADER_SIZE 32
 #define SLOT_HELPER 1
 #define SLOT_LDDW 2
+#define SLOT_HELPER_TABLE 3 /* callx: helpers[id] of this VM, NULL when unregistered */
 
 struct ebpf_native_code {
     void *map;
@@ -49,6 +50,10 @@ static int slot_value(const struct ebpf_vm *vm, uint32_t k, uint32_t kind, uint3
                                      k, arg);
         const struct ebpf_inst *in = &vm->insts[arg];
         *out = (uint64_t)(uint32_t)in[0].imm | ((uint64_t)(uint32_t)in[1].imm << 32);
+        return 0;
+    }
+    if (kind == SLOT_HELPER_TABLE) {
+        *out = (uint64_t)(uintptr_t)vm->helpers;
         return 0;
     }
     return bpftime_set_error(-EINVAL, "native code: slot %u has unknown kind %u", k, kind);

@@ -104,15 +104,13 @@ void ebpf_vm_set_budget(struct ebpf_vm *vm, uint64_t max_insts)
 
 /* lddw with a pseudo source: ask the relocation callback for the value and
  * rewrite the pair into a plain 64-bit immediate load, so neither the
- * interpreter nor the JIT ever sees a pseudo source. */
+ * interpreter nor the JIT ever sees a pseudo source. Runs on validated code:
+ * every lddw has its second half. */
 static int resolve_lddw(struct ebpf_vm *vm, struct ebpf_inst *insts, uint32_t n)
 {
     for (uint32_t i = 0; i < n; i++) {
         if (insts[i].opcode != 0x18)
             continue;
-        if (i + 1 >= n)
-            return bpftime_set_error(-EINVAL, "instruction %u: lddw is truncated (no second half)",
-                                     i);
         uint32_t src = insts[i].src;
         if (src != 0) {
             if (!vm->lddw_reloc)

@@ -8,6 +8,9 @@ import { type Btf, kindNames, parseBtf } from "./btf.ts";
 import { parseBtfExt } from "./ext.ts";
 import { formatType, funcSignature, typeName } from "./format.ts";
 import { formatValue, parseValue } from "./value.ts";
+import { kernelBtf } from "./kernel.ts";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 const { skip, t } = objectTestGate("btf.test.ts");
 const haveBpftool = !!Bun.which("bpftool");
@@ -261,6 +264,9 @@ describe("formatValue / parseValue", () => {
     const odd = formatValue(btf, id, raw) as Record<string, unknown>;
     expect(odd.name).toEqual([1, 98, 99, 0, 0, 0, 0, 0]);
     expect(odd.color).toBe(3);
+    // Only char arrays are text: unsigned char is bytes, even when printable.
+    const printable = formatValue(btf, id, parseValue(btf, id, { raw: [0x68, 0x69, 0, 0] }));
+    expect((printable as Record<string, unknown>).raw).toEqual([0x68, 0x69, 0, 0]);
     expect(parseValue(btf, id, odd)).toEqual(raw);
     expect(() => parseValue(btf, id, { f: { a: 8 } })).toThrow(/out of range/);
     expect(() => parseValue(btf, id, { color: "PURPLE" })).toThrow(BpftimeError);
@@ -298,10 +304,22 @@ describe("malformed BTF", () => {
     expect(() => formatValue(btf, 1, new Uint8Array(4))).toThrow(BpftimeError);
   });
 
+  test("a function pointer whose function takes that pointer ends in an error", () => {
+    // [1] ptr -> 2, [2] func_proto void(param of type 1)
+    const btf = parseBtf(build([0, info(2), 2, 0, info(13, 1), 0, 0, 1]));
+    expect(() => typeName(btf, 1)).toThrow(BpftimeError);
+    expect(() => formatType(btf, 2)).toThrow(BpftimeError);
+  });
+
   test("references beyond the table, truncation, bad kinds", () => {
     expect(() => parseBtf(build([0, info(2), 9]))).toThrow(/type id 9 beyond the type table/);
     expect(() => parseBtf(build([0, info(4, 2), 4, 0, 0]))).toThrow(/truncated/);
     expect(() => parseBtf(build([0, info(25), 0]))).toThrow(/unknown kind 25/);
+    // kind 0 is BTF_KIND_UNKN: never a type of its own
+    expect(() => parseBtf(build([0, info(0), 0]))).toThrow(/unknown kind 0/);
+    const v2 = build([]);
+    v2[2] = 2;
+    expect(() => parseBtf(v2)).toThrow(/version 2/);
     expect(() => parseBtf(new Uint8Array(10))).toThrow(/shorter than the BTF header/);
     // A type tag and a restrict qualifier parse and format.
     const ok = parseBtf(
@@ -319,5 +337,34 @@ describe("malformed BTF", () => {
     );
     expect(btf.sizeof(3)).toBe(0);
     expect(formatValue(btf, 3, new Uint8Array(0))).toEqual([]);
+  });
+});
+
+describe("BTF of the running system: BPFTIME_KERNEL_BTF", () => {
+  const withEnv = <T>(value: string, fn: () => T): T => {
+    const saved = process.env.BPFTIME_KERNEL_BTF;
+    process.env.BPFTIME_KERNEL_BTF = value;
+    try {
+      return fn();
+    } finally {
+      if (saved === undefined) delete process.env.BPFTIME_KERNEL_BTF;
+      else process.env.BPFTIME_KERNEL_BTF = saved;
+    }
+  };
+
+  test('"none" disables it; a named file that cannot be read is one not_found line', () => {
+    expect(withEnv("none", () => kernelBtf())).toBeUndefined();
+    const missing = join(tmpdir(), `bpftime-no-such-btf-${process.pid}`);
+    let err: unknown;
+    try {
+      withEnv(missing, () => kernelBtf());
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(BpftimeError);
+    expect((err as BpftimeError).code).toBe("not_found");
+    expect((err as Error).message).toBe(
+      `kernel BTF ${missing}: cannot read it (ENOENT); set BPFTIME_KERNEL_BTF to a BTF file or to "none"`,
+    );
   });
 });

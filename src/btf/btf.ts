@@ -235,26 +235,6 @@ export class Btf {
     }
   }
 
-  /** Follows only qualifiers (const/volatile/restrict/type_tag), keeping typedef names. */
-  skipQualifiers(id: number): BtfType {
-    let t = this.type(id);
-    for (let depth = 0; ; depth++) {
-      if (depth > MAX_RESOLVE_DEPTH) {
-        throw btfError(`type ${id}: qualifier chain deeper than ${MAX_RESOLVE_DEPTH}`);
-      }
-      if (
-        t.kind === "const" ||
-        t.kind === "volatile" ||
-        t.kind === "restrict" ||
-        t.kind === "type_tag"
-      ) {
-        t = this.type(t.type);
-      } else {
-        return t;
-      }
-    }
-  }
-
   /** Size in bytes of type `id` (like sizeof). Errors for void, functions, forward declarations. */
   sizeof(id: number, depth = 0): number {
     if (depth > MAX_RESOLVE_DEPTH) {

@@ -111,8 +111,6 @@ export function formatType(btf: Btf, id: number): string {
       return `typedef ${declare(btf, t.type, t.name)}`;
     case "func":
       return funcSignature(btf, id);
-    case "var":
-      return declare(btf, id, "");
     case "datasec": {
       const vars = t.vars.map(
         (v) => `${declare(btf, v.type, "")}; /* offset ${v.offset}, size ${v.size} */`,

@@ -427,7 +427,8 @@ describe("loadObject", () => {
   (noObjdump ? test.skip : t)("every program of every object agrees with llvm-objdump -dr", () => {
     let checked = 0;
     for (const name of testObjectNames()) {
-      if (name === "core_unknown" || name === "extern") continue;
+      // ksym: its relocated lddw is the constant 0 (the "weak __ksym externs" test)
+      if (name === "core_unknown" || name === "extern" || name === "ksym") continue;
       const spec = load(name);
       const elf = parseElf(objectBytes(name));
       const text = tool(["llvm-objdump", "-dr", objectPath(name)])!;
@@ -506,6 +507,19 @@ describe("loadObject", () => {
   });
 });
 
+describe("weak __ksym externs", () => {
+  t("a weak __ksym variable's address is 0: a plain ldimm64 of 0, no map", () => {
+    const p = loadObject(objectBytes("ksym")).programs[0]!;
+    expect(p.name).toBe("weak_ksym");
+    const code = p.instructions;
+    // insn 1-2: r1 = &bpf_prog_active (lddw); source register 0 = a plain constant
+    expect(code[8]).toBe(0x18);
+    expect(code[9]! >> 4).toBe(0);
+    expect([...code.subarray(12, 16), ...code.subarray(20, 24)]).toEqual([0, 0, 0, 0, 0, 0, 0, 0]);
+    expect(p.mapRefs).toEqual([]);
+  });
+});
+
 describe("objectSummary", () => {
   t("summarises programs, maps and license", () => {
     const s = objectSummary(load("maps"));
@@ -533,6 +547,40 @@ describe("objectSummary", () => {
     expect(text).toMatch(/handle_readline\s+uprobe\/\/usr\/bin\/bash:readline\s+kprobe/);
     expect(text).toMatch(/events\s+hash\s+4 \(u32\)\s+40 \(struct event\)\s+1024/);
     expect(text).toContain("pin:by_name");
+    // each table: a header row naming the columns, every cell starting under its header
+    const lines = text.split("\n");
+    const aligned = (title: string, headers: string[], rowStart: string, cells: string[]) => {
+      const head = lines[lines.findIndex((l) => l.startsWith(title)) + 1]!;
+      expect(head.split(/\s+/)).toEqual(headers);
+      const row = lines.find((l) => l.startsWith(rowStart))!;
+      let from = 0;
+      headers.forEach((h, i) => {
+        const at = row.indexOf(cells[i]!, from);
+        expect({ h, at }).toEqual({ h, at: head.indexOf(h) });
+        from = at + cells[i]!.length;
+      });
+    };
+    aligned("maps (", ["NAME", "TYPE", "KEY", "VALUE", "MAX", "FLAGS"], "events ", [
+      "events",
+      "hash",
+      "4 (u32)",
+      "40 (struct event)",
+      "1024",
+      "0",
+    ]);
+    aligned(
+      "programs (",
+      ["NAME", "SECTION", "TYPE", "ATTACH", "INSNS", "SIGNATURE"],
+      "handle_readline ",
+      [
+        "handle_readline",
+        "uprobe//usr/bin/bash:readline",
+        "kprobe",
+        "uprobe /usr/bin/bash:readline",
+        String(s.programs[0]!.insnCount),
+        "int handle_readline(void *ctx)",
+      ],
+    );
   });
 });
 

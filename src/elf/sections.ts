@@ -94,7 +94,7 @@ function badSecThrow(sec: string, why: string): never {
 function parseUprobe(sec: string, prefix: string, retprobe: boolean, sleepable: boolean) {
   const rest = sec.slice(prefix.length);
   if (rest === "") return { kind: "uprobe" as const, retprobe, offset: 0, sleepable };
-  if (!rest.startsWith("/")) badSecThrow(sec, `expected '${prefix}/' or bare '${prefix}'`);
+  // rest starts with "/": `prefix` is the section name up to its first "/"
   const spec = rest.slice(1);
   const colon = spec.lastIndexOf(":");
   // libbpf loads "uprobe/func" (no binary) too and leaves the target to attach time.

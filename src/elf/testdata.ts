@@ -2,7 +2,18 @@
 // (once per process). Tests skip with a printed reason when clang is absent.
 
 import { test } from "bun:test";
-import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  statSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -36,28 +47,46 @@ export function testObjectsUnavailable(): string | undefined {
     const cpu = cc.endsWith("-v4") ? ["-mcpu=v4"] : [];
     for (const f of readdirSync(here).filter((n) => n.endsWith(".bpf.c"))) {
       const out = join(outDir, objectName(f.replace(/\.bpf\.c$/, ""), cc));
-      const r = Bun.spawnSync(
-        [
-          bin,
-          "-O2",
-          "-g",
-          "-target",
-          "bpf",
-          ...cpu,
-          ...archInclude(),
-          "-c",
-          join(here, f),
-          "-o",
-          out,
-        ],
-        { stderr: "pipe" },
-      );
-      if (r.exitCode !== 0) {
-        reason = `${cc} failed on ${f}: ${r.stderr.toString().split("\n")[0]}`;
+      const args = ["-O2", "-g", "-target", "bpf", ...cpu, ...archInclude(), "-c", join(here, f)];
+      const err = compileCached(bin, args, out);
+      if (err) {
+        reason = `${cc} failed on ${f}: ${err}`;
         return reason;
       }
     }
   }
+  return undefined;
+}
+
+/**
+ * Compiled objects are kept by the hash of the compiler (its path, size and
+ * mtime), the arguments and the source: a mutation run starts `bun test`
+ * once per mutant, and compiling every source with three compilers each time
+ * took ~10 s of each run on a loaded machine. System headers are not in the
+ * key (they change with the compiler package, whose binary is).
+ */
+const cacheDir = join(tmpdir(), `objcache-bpftime-elf-testdata-${process.getuid?.() ?? 0}`);
+
+/** Compiles `args` to `out` with `bin`, or copies the cached result; the error's first line on failure. */
+function compileCached(bin: string, args: string[], out: string): string | undefined {
+  const path = Bun.which(bin)!;
+  const st = statSync(realpathSync(path));
+  const key = createHash("sha256")
+    .update(JSON.stringify([path, st.size, st.mtimeMs, args]))
+    .update(readFileSync(args[args.length - 1]!))
+    .digest("hex");
+  const cached = join(cacheDir, `${key}.o`);
+  if (existsSync(cached)) {
+    copyFileSync(cached, out);
+    return undefined;
+  }
+  const r = Bun.spawnSync([bin, ...args, "-o", out], { stderr: "pipe" });
+  if (r.exitCode !== 0) return r.stderr.toString().split("\n")[0];
+  // written whole under a private name, then renamed: a reader never sees half an object
+  mkdirSync(cacheDir, { recursive: true });
+  const tmp = `${cached}.${process.pid}`;
+  copyFileSync(out, tmp);
+  renameSync(tmp, cached);
   return undefined;
 }
 

@@ -11,10 +11,10 @@
 // Blob layout (little-endian), checked by the loader:
 //   0  magic "BPFTLLVM"        8  u32 version (1)     12 u32 program instruction slots
 //   16 u32 entry offset        20 u32 env offset      24 u32 env slot count
-//   28 u32 image size          32 slots: {u32 kind (1 helper, 2 lddw), u32 arg}
+//   28 u32 image size          32 slots: {u32 kind (1 helper, 2 lddw, 3 helper table), u32 arg}
 //   then the image (slot k is the 8 bytes at env offset + 8k)
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BpftimeError } from "../errors.ts";
@@ -51,10 +51,12 @@ function run(cmd: string, args: string[]): string {
   return r.stdout;
 }
 
+/** The executable `name` on $PATH (or `name` itself when it is a path). */
 function which(name: string): string | undefined {
-  const r = spawnSync("sh", ["-c", `command -v ${name}`], { encoding: "utf8" });
-  const p = r.stdout.trim();
-  return r.status === 0 && p ? p : undefined;
+  if (name.includes("/")) return existsSync(name) ? name : undefined;
+  for (const dir of (process.env.PATH ?? "").split(":"))
+    if (dir && existsSync(join(dir, name))) return join(dir, name);
+  return undefined;
 }
 
 /**
@@ -149,8 +151,9 @@ export function packBlob(
   dv.setUint32(24, t.slots.length, true);
   dv.setUint32(28, image.length, true);
   t.slots.forEach((s, k) => {
-    dv.setUint32(HEADER_SIZE + 8 * k, s.kind === "helper" ? 1 : 2, true);
-    dv.setUint32(HEADER_SIZE + 8 * k + 4, s.kind === "helper" ? s.id : s.index, true);
+    const [kind, arg] = s.kind === "helper" ? [1, s.id] : s.kind === "lddw" ? [2, s.index] : [3, 0];
+    dv.setUint32(HEADER_SIZE + 8 * k, kind, true);
+    dv.setUint32(HEADER_SIZE + 8 * k + 4, arg, true);
   });
   out.set(image, HEADER_SIZE + 8 * t.slots.length);
   return out;

@@ -15,7 +15,7 @@
 // inside the compiled image that the loader (native/vm/native_code.c) fills
 // before making it executable; `slots` says what goes into each one.
 //
-// Anything not translated (tail calls, callx, kfuncs, lddw of a function,
+// Anything not translated (tail calls, kfuncs, lddw of a function,
 // recursion, deeper calls than the interpreter allows) is refused with a
 // reason: the caller then keeps the JIT. Never a wrong translation.
 import { BpftimeError } from "../errors.ts";
@@ -23,7 +23,8 @@ import { BpftimeError } from "../errors.ts";
 /** What the loader writes into one env slot. */
 export type EnvSlot =
   | { kind: "helper"; id: number } // the address of helper `id`
-  | { kind: "lddw"; index: number }; // the value the VM resolved for the lddw at `index`
+  | { kind: "lddw"; index: number } // the value the VM resolved for the lddw at `index`
+  | { kind: "helpers" }; // the VM's table of helper addresses by id (NULL: unregistered), for callx
 
 export interface Translation {
   ir: string;
@@ -39,6 +40,8 @@ export const ENV_SYMBOL = "bpftime_native_env";
 const STACK_SIZE = 512; // EBPF_STACK_SIZE
 const MAX_CALL_DEPTH = 8; // EBPF_MAX_CALL_DEPTH, frames including the main one
 const HELPER_TAIL_CALL = 12;
+const MAX_HELPERS = 1024; // EBPF_MAX_HELPERS
+const ENOENT = 2;
 
 interface Insn {
   op: number;
@@ -387,6 +390,35 @@ class FunctionWriter {
     this.set(0, r);
   }
 
+  /** callx dst: the helper whose id dst holds, or r0 = -ENOENT (as interpreter and JIT). */
+  private callx(x: Insn): void {
+    const id = this.get(x.dst);
+    const table = this.envLoad({ kind: "helpers" }, "ptr");
+    const inRange = this.bin("icmp ult", "i64", id, String(MAX_HELPERS));
+    const notTail = this.bin("icmp ne", "i64", id, String(HELPER_TAIL_CALL));
+    const ok = this.bin("and", "i1", inRange, notTail);
+    const idx = this.select(ok, "i64", id, "0");
+    const slot = this.t();
+    this.emit(`${slot} = getelementptr ptr, ptr ${table}, i64 ${idx}`);
+    const fn = this.t();
+    this.emit(`${fn} = load ptr, ptr ${slot}, align 8`);
+    const isNull = this.bin("icmp eq", "ptr", fn, "null");
+    const missing = this.bin("or", "i1", this.bin("xor", "i1", ok, "true"), isNull);
+    const args = [1, 2, 3, 4, 5].map((r) => `i64 ${this.get(r)}`).join(", ");
+    const b = `cx${this.tmp++}`;
+    const rc = this.t();
+    const r0 = this.t();
+    this.emit(`br i1 ${missing}, label %${b}.none, label %${b}.call`);
+    this.lines.push(`${b}.call:`);
+    this.emit(`${rc} = call i64 ${fn}(${args})`);
+    this.emit(`br label %${b}.done`);
+    this.lines.push(`${b}.none:`);
+    this.emit(`br label %${b}.done`);
+    this.lines.push(`${b}.done:`);
+    this.emit(`${r0} = phi i64 [ ${rc}, %${b}.call ], [ -${ENOENT}, %${b}.none ]`);
+    this.set(0, r0);
+  }
+
   private load(i: number, x: Insn): void {
     const size = [32, 16, 8, 64][(x.op >> 3) & 3]!;
     const signed = (x.op & 0xe0) === 0x80;
@@ -457,7 +489,7 @@ class FunctionWriter {
       if (x.op === 0x18) this.lddw(i, x);
       else if (cls === 0x04 || cls === 0x07) this.alu(i, x);
       else if (x.op === 0x85) this.call(i, x);
-      else if (x.op === 0x8d) refuse("callx", i);
+      else if (x.op === 0x8d) this.callx(x);
       else if (x.op === 0x95) this.emit(`ret i64 ${this.get(0)}`);
       else if (cls === 0x05 || cls === 0x06) this.jump(i, x);
       else if (cls === 0x01 && ((x.op & 0xe0) === 0x60 || (x.op & 0xe0) === 0x80)) this.load(i, x);
@@ -497,7 +529,7 @@ export function translateToLlvm(code: Uint8Array): Translation {
   const slots: EnvSlot[] = [];
   const slotKeys = new Map<string, number>();
   const slotFor = (s: EnvSlot): number => {
-    const key = s.kind === "helper" ? `h${s.id}` : `l${s.index}`;
+    const key = s.kind === "helper" ? `h${s.id}` : s.kind === "lddw" ? `l${s.index}` : "t";
     let k = slotKeys.get(key);
     if (k === undefined) {
       k = slots.length;

@@ -56,6 +56,9 @@ export async function startServer(o: ServeOptions = {}): Promise<RunningServer> 
     app.listen({
       hostname: host,
       port,
+      // Elysia asks for SO_REUSEPORT: a second server on a port in use would
+      // then share it (requests split between two regions) instead of failing.
+      reusePort: false,
       // Above every route's own bound, which answers 413 as JSON first.
       maxRequestBodySize: MAX_OBJECT_BYTES * 4,
       idleTimeout: Math.ceil((KEEPALIVE_MS * 3) / 1000),

@@ -69,6 +69,26 @@ TEST(hooks_see_syscalls_and_results)
     CHECK_EQ(ppid, (pid_t)syscall(SYS_getppid));
 }
 
+/* Stopped and started again, this thread is caught again; stopped, not. */
+TEST(a_restart_catches_the_thread_again)
+{
+    CHECK_EQ(bpftime_sud_start(&hooks), 0);
+    getppid();
+    bpftime_sud_stop();
+    getppid();
+    CHECK_EQ(atomic_load(&getppid_enters), 1);
+    CHECK_EQ(bpftime_sud_start(&hooks), 0);
+    uint64_t before = bpftime_sud_calls();
+    getppid();
+    getppid();
+    uint64_t after = bpftime_sud_calls(); /* a counter read, no syscall */
+    bpftime_sud_stop();
+    getppid();
+    CHECK_EQ(after - before, 2);
+    CHECK_EQ(atomic_load(&getppid_enters), 3);
+    CHECK_EQ(atomic_load(&getppid_exits), 3);
+}
+
 TEST(override_skips_the_syscall)
 {
     CHECK_EQ(bpftime_sud_start(&hooks), 0);

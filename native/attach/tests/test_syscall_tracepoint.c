@@ -8,6 +8,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "attach/syscall_names.h"
 #include "attach/syscall_tracepoint.h"
 #include "runtime/bpftime_runtime.h"
 #include "test/harness.h"
@@ -135,4 +136,15 @@ TEST(bad_arguments_are_refused_with_a_reason)
     CHECK_EQ(attach(en, "xx:openat", &s), -EINVAL);
     CHECK_EQ(attach(en, "openat", &s), -EINVAL);
     en->ops->destroy(en);
+}
+
+/* The table's first entry (read, 0), one in the middle and its last
+ * (set_mempolicy_home_node, 450) give the numbers of the system headers. */
+TEST(syscall_numbers_are_the_system_headers_numbers)
+{
+    CHECK_EQ(bpftime_syscall_nr("read"), SYS_read);
+    CHECK_EQ(bpftime_syscall_nr("openat"), SYS_openat);
+    CHECK_EQ(bpftime_syscall_nr("set_mempolicy_home_node"), SYS_set_mempolicy_home_node);
+    CHECK_EQ(bpftime_syscall_nr("nosuchcall"), -1);
+    CHECK_EQ(bpftime_syscall_nr(""), -1);
 }

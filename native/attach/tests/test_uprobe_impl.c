@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
+#include <sys/sdt.h>
 #include <unistd.h>
 
 #include "attach/attach_manager.h"
@@ -20,6 +21,14 @@ __attribute__((noinline, used)) int uprobe_impl_add(int a, int b)
 }
 /* Called through a volatile pointer so the compiler cannot fold the calls. */
 static int (*volatile add_fn)(int, int) = uprobe_impl_add;
+
+/* A USDT probe of this binary (<sys/sdt.h>: a nop and a .note.stapsdt). */
+__attribute__((noinline, used)) void uprobe_impl_usdt(long a)
+{
+    STAP_PROBE1(bpftime_impl, hit, a);
+    __asm__ volatile("" ::: "memory");
+}
+static void (*volatile usdt_fn)(long) = uprobe_impl_usdt;
 
 struct seen {
     int calls;
@@ -63,7 +72,7 @@ TEST(uprobe_sees_arguments_and_context)
     target_arg(arg, sizeof arg);
     struct seen s = {0};
     int64_t id = bpftime_attach_impl_attach(up, arg, (uint32_t)strlen(arg), 99,
-                                            (struct bpftime_attach_cb){record, &s, NULL});
+                                            (struct bpftime_attach_cb){record, &s, NULL, NULL});
     CHECK(id > 0);
     CHECK_EQ(bpftime_uprobe_impl_active(up), 1);
     CHECK_EQ(add_fn(3, 4), 7);
@@ -91,11 +100,11 @@ TEST(uretprobe_sees_the_return_value_and_ignores_override)
     target_arg(arg, sizeof arg);
     struct seen r = {.override = 1}, e = {0}, e2 = {0};
     int64_t a = bpftime_attach_impl_attach(ret, arg, (uint32_t)strlen(arg), 0,
-                                           (struct bpftime_attach_cb){record, &r, NULL});
+                                           (struct bpftime_attach_cb){record, &r, NULL, NULL});
     int64_t b = bpftime_attach_impl_attach(up, arg, (uint32_t)strlen(arg), 0,
-                                           (struct bpftime_attach_cb){record, &e, NULL});
+                                           (struct bpftime_attach_cb){record, &e, NULL, NULL});
     int64_t c = bpftime_attach_impl_attach(up, arg, (uint32_t)strlen(arg), 0,
-                                           (struct bpftime_attach_cb){record, &e2, NULL});
+                                           (struct bpftime_attach_cb){record, &e2, NULL, NULL});
     CHECK(a > 0 && b > 0 && c > 0);
     for (int i = 0; i < 10; i++)
         CHECK_EQ(add_fn(i, 100), i + 100);
@@ -122,7 +131,7 @@ TEST(libc_malloc)
     struct seen s = {0};
     const char *arg = "libc.so.6:malloc";
     int64_t id = bpftime_attach_impl_attach(up, arg, (uint32_t)strlen(arg), 0,
-                                            (struct bpftime_attach_cb){record, &s, NULL});
+                                            (struct bpftime_attach_cb){record, &s, NULL, NULL});
     CHECK(id > 0);
     void *volatile p = malloc(12345);
     free(p);
@@ -142,16 +151,53 @@ TEST(dormant_and_failing_targets)
     struct seen s = {0};
     const char *missing = "libnot-loaded-here.so.1:f";
     int64_t id = bpftime_attach_impl_attach(up, missing, (uint32_t)strlen(missing), 0,
-                                            (struct bpftime_attach_cb){record, &s, NULL});
+                                            (struct bpftime_attach_cb){record, &s, NULL, NULL});
     CHECK(id > 0); /* dormant: not an error */
     CHECK_EQ(bpftime_uprobe_impl_active(up), 0);
+    char why[256] = "";
+    CHECK_EQ(up->ops->waiting(up, (uint64_t)id, why, sizeof why), 1);
+    CHECK_STR_CONTAINS(why, "libnot-loaded-here.so.1 is not loaded in this process");
+    CHECK(strstr(why, ":f") == NULL);
     CHECK_EQ(bpftime_uprobe_impl_retry(up), 0);
     const char *bad = "libc.so.6:no_such_function_xyz";
     CHECK_EQ(bpftime_attach_impl_attach(up, bad, (uint32_t)strlen(bad), 0,
-                                        (struct bpftime_attach_cb){record, &s, NULL}),
+                                        (struct bpftime_attach_cb){record, &s, NULL, NULL}),
              -ENOENT);
     CHECK_STR_CONTAINS(bpftime_last_error_message(), "symbol no_such_function_xyz not found");
     CHECK_EQ(bpftime_attach_impl_detach(up, (uint64_t)id), 0);
     CHECK_EQ(bpftime_attach_impl_detach(up, 12345), -ENOENT);
     up->ops->destroy(up);
+}
+
+TEST(usdt_fires_and_a_dormant_one_names_its_binary)
+{
+    struct bpftime_attach_impl *u = bpftime_usdt_impl_create();
+    struct seen s = {0};
+    char exe[PATH_MAX], arg[PATH_MAX + 32], why[256] = "";
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    exe[n > 0 ? n : 0] = 0;
+    snprintf(arg, sizeof arg, "%s:bpftime_impl:hit", exe);
+    int64_t id = bpftime_attach_impl_attach(u, arg, (uint32_t)strlen(arg), 0,
+                                            (struct bpftime_attach_cb){record, &s, NULL, NULL});
+    CHECK(id > 0);
+    CHECK_EQ(u->ops->waiting(u, (uint64_t)id, why, sizeof why), 0);
+    usdt_fn(5);
+    usdt_fn(6);
+    CHECK_EQ(s.calls, 2);
+    const char *missing = "libnot-loaded-here.so.1:prov:name";
+    int64_t dormant =
+        bpftime_attach_impl_attach(u, missing, (uint32_t)strlen(missing), 0,
+                                   (struct bpftime_attach_cb){record, &s, NULL, NULL});
+    CHECK(dormant > 0);
+    CHECK_EQ(u->ops->waiting(u, (uint64_t)dormant, why, sizeof why), 1);
+    CHECK_STR_CONTAINS(why, "libnot-loaded-here.so.1 is not loaded in this process");
+    CHECK(strstr(why, "prov") == NULL);
+    const char *absent = "libc.so.6:no_such_provider:no_such_probe";
+    CHECK(bpftime_attach_impl_attach(u, absent, (uint32_t)strlen(absent), 0,
+                                     (struct bpftime_attach_cb){record, &s, NULL, NULL}) < 0);
+    CHECK_EQ(bpftime_attach_impl_detach(u, (uint64_t)id), 0);
+    CHECK_EQ(bpftime_attach_impl_detach(u, (uint64_t)dormant), 0);
+    usdt_fn(7);
+    CHECK_EQ(s.calls, 2);
+    u->ops->destroy(u);
 }

@@ -28,6 +28,22 @@ __attribute__((noinline, used)) void usdt_notes_fire(long a, int b)
     STAP_PROBE1(bpftime_unit, twice, b);
 }
 
+/* Argument-less probes whose note descriptors are 40..43 bytes (24 of
+ * addresses, "bpftime_pad\0", the name, an empty argument string): one of
+ * each length modulo 4, each note padded to 4 bytes before the next. */
+__extension__ unsigned short bpftime_pad_ab_semaphore __attribute__((section(".probes")));
+__extension__ unsigned short bpftime_pad_abc_semaphore __attribute__((section(".probes")));
+__extension__ unsigned short bpftime_pad_abcd_semaphore __attribute__((section(".probes")));
+__extension__ unsigned short bpftime_pad_abcde_semaphore __attribute__((section(".probes")));
+__attribute__((noinline, used)) void usdt_notes_pad(void)
+{
+    STAP_PROBE(bpftime_pad, ab);
+    STAP_PROBE(bpftime_pad, abc);
+    STAP_PROBE(bpftime_pad, abcd);
+    STAP_PROBE(bpftime_pad, abcde);
+    STAP_PROBE(bpftime_pad, ab);
+}
+
 static void self_path(char *p)
 {
     ssize_t n = readlink("/proc/self/exe", p, PATH_MAX - 1);
@@ -57,6 +73,12 @@ TEST(own_probes_sites_semaphores_and_arguments)
     CHECK_EQ(bpftime_usdt_sites(exe, "bpftime_unit", "nope", s, 4), -ENOENT);
     CHECK_STR_CONTAINS(bpftime_last_error_message(), "no USDT probe bpftime_unit:nope");
     CHECK_EQ(bpftime_usdt_sites("/nonexistent", "p", "n", s, 4), -ENOENT);
+    /* every note found, whatever its descriptor's length modulo 4 */
+    CHECK_EQ(bpftime_usdt_sites(exe, "bpftime_pad", "ab", s, 4), 2);
+    CHECK_EQ(s[0].spec.arg_cnt, 0);
+    CHECK_EQ(bpftime_usdt_sites(exe, "bpftime_pad", "abc", s, 4), 1);
+    CHECK_EQ(bpftime_usdt_sites(exe, "bpftime_pad", "abcd", s, 4), 1);
+    CHECK_EQ(bpftime_usdt_sites(exe, "bpftime_pad", "abcde", s, 4), 1);
 }
 
 /* A copy of this binary with `mutate` applied to its bytes. */

@@ -103,6 +103,23 @@ static const uint8_t spin_fn[] = {
     0xb8, 0x07, 0x00, 0x00, 0x00, /* mov eax, 7 */
     0xc3,
 };
+/* RIP-relative memory as the *first* operand (the destination side of the
+ * encoding), compared with the data at page+0x800: f(x) = ([data] == x). */
+static const uint8_t rip_first_op_fn[] = {
+    0x48, 0x39, 0x3d, 0x39, 0x04, 0x00, 0x00, /* cmp [rip+0x439], rdi -> page+0x800 */
+    0x0f, 0x94, 0xc0,                         /* sete al */
+    0x0f, 0xb6, 0xc0,                         /* movzx eax, al */
+    0xc3,
+};
+/* RIP-relative with an immediate after the displacement: the displacement
+ * counts from the end of the immediate. g() = ([data] == 0x1000). */
+static const uint8_t rip_imm_fn[] = {
+    0x48, 0x81, 0x3d, 0xf5, 0x03, 0x00,
+    0x00, 0x00, 0x10, 0x00, 0x00, /* cmp qword [rip+0x3f5], 0x1000 */
+    0x0f, 0x94, 0xc0,             /* sete al */
+    0x0f, 0xb6, 0xc0,             /* movzx eax, al */
+    0xc3,
+};
 enum {
     OFF_RIP = 0x000,
     OFF_JCC = 0x040,
@@ -116,6 +133,8 @@ enum {
     OFF_PAD = 0x300,
     OFF_BACK = 0x340,
     OFF_SPIN = 0x380,
+    OFF_RIP_FIRST = 0x3c0,
+    OFF_RIP_IMM = 0x400,
     OFF_DATA = 0x800,
 };
 
@@ -136,6 +155,8 @@ static void build_page(void)
     emit(OFF_PAD, ret_then_padding, sizeof ret_then_padding);
     emit(OFF_BACK, branch_back_fn, sizeof branch_back_fn);
     emit(OFF_SPIN, spin_fn, sizeof spin_fn);
+    emit(OFF_RIP_FIRST, rip_first_op_fn, sizeof rip_first_op_fn);
+    emit(OFF_RIP_IMM, rip_imm_fn, sizeof rip_imm_fn);
     seal();
 }
 
@@ -194,6 +215,15 @@ TEST(rip_relative_load_in_prologue)
     CHECK_EQ(last_rdi, 5);
     /* Unknown size: the function is long enough anyway. */
     CHECK_HOOKED(f, 0, f(7), 0x1007);
+}
+
+TEST(rip_relative_first_operand_or_with_an_immediate_in_prologue)
+{
+    build_page();
+    fn1 f = (fn1)(page + OFF_RIP_FIRST), g = (fn1)(page + OFF_RIP_IMM);
+    CHECK_HOOKED(f, sizeof rip_first_op_fn, f(0x1000), 1);
+    CHECK_HOOKED(f, sizeof rip_first_op_fn, f(0x1001), 0);
+    CHECK_HOOKED(g, sizeof rip_imm_fn, g(0), 1);
 }
 
 TEST(short_jcc_in_prologue)
@@ -285,6 +315,28 @@ TEST(ret_followed_by_padding_is_accepted)
     build_page();
     fn1 f = (fn1)(page + OFF_PAD);
     CHECK_HOOKED(f, 0, f(9), 0);
+}
+
+/* The same function in the last 16 bytes of a mapping: its padding runs up
+ * to the mapping's very end, and still counts. */
+TEST(padding_up_to_the_end_of_the_mapping_is_accepted)
+{
+    uint8_t *two = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(two != MAP_FAILED);
+    CHECK_EQ(munmap(two + PAGE, PAGE), 0); /* nothing mapped after the page */
+    _Static_assert(sizeof ret_then_padding == 16, "fills the page's last 16 bytes");
+    memcpy(two + PAGE - 16, ret_then_padding, 16);
+    CHECK_EQ(mprotect(two, PAGE, PROT_READ | PROT_EXEC), 0);
+    fn1 f = (fn1)(two + PAGE - 16);
+    struct bpftime_hook *h = NULL;
+    CHECK_EQ(bpftime_hook_attach_ex((void *)f, 0, &both, NULL, &h), 0);
+    CHECK_EQ(bpftime_hook_uses_trap(h), 0); /* the jump fits */
+    enters = leaves = 0;
+    CHECK_EQ(f(9), 0);
+    CHECK_EQ(enters, 1);
+    CHECK_EQ(leaves, 1);
+    CHECK_EQ(bpftime_hook_detach(h), 0);
+    CHECK(memcmp(two + PAGE - 16, ret_then_padding, 16) == 0);
 }
 
 TEST(branch_back_into_patched_bytes_takes_the_trap_path)
@@ -379,6 +431,12 @@ TEST(far_relocation_jcc_and_call)
     CHECK_EQ(((fn1)far)(2), 42);
     CHECK_EQ(relocate_far(page + OFF_GETPC, sizeof getpc_fn, &far), 0);
     CHECK_EQ(((fn1)far)(0), (uint64_t)page + OFF_GETPC + 5);
+    /* RIP-relative memory as the first operand, and followed by an immediate */
+    CHECK_EQ(relocate_far(page + OFF_RIP_FIRST, sizeof rip_first_op_fn, &far), 0);
+    CHECK_EQ(((fn1)far)(0x1000), 1);
+    CHECK_EQ(((fn1)far)(0x1001), 0);
+    CHECK_EQ(relocate_far(page + OFF_RIP_IMM, sizeof rip_imm_fn, &far), 0);
+    CHECK_EQ(((fn1)far)(0), 1);
     CHECK_EQ(relocate_far(page + OFF_JRCXZ, sizeof jrcxz_fn, &far), 0);
     CHECK_EQ(((fn4)far)(3, 0, 0, 0), 6);
     CHECK_EQ(((fn4)far)(3, 0, 0, 1), 8);
@@ -449,4 +507,142 @@ TEST(thread_stopped_inside_the_patched_bytes_is_moved)
     CHECK_EQ(enters, 1);
     CHECK_EQ(bpftime_hook_detach(h), 0);
     CHECK(memcmp(f, spin_fn, sizeof spin_fn) == 0);
+}
+
+/* patcher_code_write() makes every page the bytes touch writable, also the
+ * second page of a write that spills one byte over a page boundary, and
+ * leaves them read+exec again. */
+TEST(code_write_across_a_page_boundary)
+{
+    /* two pages, and nothing mapped after them */
+    uint8_t *two = mmap(NULL, 3 * PAGE, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(two != MAP_FAILED);
+    CHECK_EQ(munmap(two + 2 * PAGE, PAGE), 0);
+    static const uint8_t bytes[] = {0xaa, 0xbb};
+    CHECK_EQ(patcher_code_write(two + PAGE - 1, bytes, sizeof bytes), 0);
+    CHECK_EQ(two[PAGE - 1], 0xaa);
+    CHECK_EQ(two[PAGE], 0xbb);
+    struct patcher_mapping m;
+    CHECK_EQ(patcher_find_mapping((uint64_t)two, &m), 0);
+    CHECK_EQ(m.prot, PROT_READ | PROT_EXEC);
+    CHECK_EQ(patcher_find_mapping((uint64_t)two + PAGE, &m), 0);
+    CHECK_EQ(m.prot, PROT_READ | PROT_EXEC);
+    /* exactly up to the boundary: the next page is not touched */
+    CHECK_EQ(patcher_code_write(two + PAGE - 2, bytes, sizeof bytes), 0);
+    CHECK_EQ(two[PAGE - 2], 0xaa);
+    CHECK_EQ(two[PAGE - 1], 0xbb);
+    /* the last bytes of the mapping: the (unmapped) page after is not touched */
+    CHECK_EQ(patcher_code_write(two + 2 * PAGE - 2, bytes, sizeof bytes), 0);
+    CHECK_EQ(two[2 * PAGE - 1], 0xbb);
+    munmap(two, 2 * PAGE);
+}
+
+/* The [start, end) of the mapping named `name` in /proc/self/maps. */
+static bool named_mapping(const char *name, uint64_t *start, uint64_t *end)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    if (!f)
+        return false;
+    char line[512];
+    bool found = false;
+    while (!found && fgets(line, sizeof line, f)) {
+        unsigned long s, e;
+        char tail[256] = "";
+        if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %255s", &s, &e, tail) >= 2 &&
+            strcmp(tail, name) == 0) {
+            *start = s;
+            *end = e;
+            found = true;
+        }
+    }
+    fclose(f);
+    return found;
+}
+
+/* Trampolines for code near the stack or the heap land near it (in jmp
+ * rel32 reach) but leave the 64 MiB below the stack and above the heap
+ * free: they grow into those gaps (code_alloc.c: KEEP_CLEAR). */
+TEST(trampoline_memory_keeps_clear_of_stack_and_heap)
+{
+    const uint64_t keep_clear = 64ull << 20;
+    uint64_t s_lo, s_hi;
+    CHECK(named_mapping("[stack]", &s_lo, &s_hi));
+    bool is_near = false;
+    uint8_t *p = patcher_code_alloc(s_lo, 64, &is_near);
+    CHECK(p != NULL);
+    CHECK(is_near);
+    CHECK((uint64_t)p >= s_hi || (uint64_t)p + 64 <= s_lo - keep_clear);
+
+    free(malloc(1 << 12)); /* make sure there is a heap */
+    uint64_t h_lo, h_hi;
+    CHECK(named_mapping("[heap]", &h_lo, &h_hi));
+    p = patcher_code_alloc(h_hi, 64, &is_near);
+    CHECK(p != NULL);
+    CHECK(is_near);
+    CHECK((uint64_t)p < h_lo || (uint64_t)p >= h_hi + keep_clear);
+}
+
+/* Trampoline placement in a gap we make: 1 MiB reserved, its middle 512 KiB
+ * unmapped. The slab (64 KiB) goes to the page-aligned address nearest to
+ * `near` inside the gap; the first allocation of the process decides it. */
+static uint8_t *slab_for_near(uint64_t near_off, uint8_t **gap_base)
+{
+    uint8_t *r = mmap(NULL, 1 << 20, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (r == MAP_FAILED || munmap(r + (256 << 10), 512 << 10) != 0)
+        return NULL;
+    *gap_base = r;
+    bool is_near = false;
+    uint8_t *p = patcher_code_alloc((uint64_t)r + near_off, 64, &is_near);
+    return p && is_near ? p : NULL;
+}
+
+TEST(trampoline_slab_at_the_nearest_page_in_the_gap)
+{
+    uint8_t *r = NULL;
+    uint8_t *p = slab_for_near((320 << 10) + 1, &r); /* an odd address inside the gap */
+    CHECK(p != NULL);
+    CHECK_EQ((uint64_t)p, (uint64_t)r + (320 << 10));
+}
+
+TEST(trampoline_slab_at_the_gap_start_for_code_just_below_it)
+{
+    uint8_t *r = NULL;
+    uint8_t *p = slab_for_near((255 << 10) + 3, &r);
+    CHECK(p != NULL);
+    CHECK_EQ((uint64_t)p, (uint64_t)r + (256 << 10));
+}
+
+TEST(trampoline_slab_at_the_gap_end_for_code_just_above_it)
+{
+    uint8_t *r = NULL;
+    uint8_t *p = slab_for_near((769 << 10) + 5, &r);
+    CHECK(p != NULL);
+    CHECK_EQ((uint64_t)p, (uint64_t)r + (768 << 10) - (64 << 10));
+}
+
+/* patcher_find_mapping() merges the VMAs an mprotect split (same protection,
+ * touching), and nothing else. */
+TEST(find_mapping_merges_only_touching_vmas_of_the_same_protection)
+{
+    uint8_t *r = mmap(NULL, 4 * PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(r != MAP_FAILED);
+    /* [r, r+P) R-- | [r+P, r+2P) R-X | [r+2P, r+3P) R-- | [r+3P, r+4P) unmapped */
+    CHECK_EQ(munmap(r + 3 * PAGE, PAGE), 0);
+    CHECK_EQ(mprotect(r + PAGE, PAGE, PROT_READ | PROT_EXEC), 0);
+    struct patcher_mapping m;
+    CHECK_EQ(patcher_find_mapping((uint64_t)r, &m), 0);
+    CHECK_EQ(m.start, (uint64_t)r);
+    CHECK_EQ(m.end, (uint64_t)r + PAGE);
+    CHECK_EQ(m.prot, PROT_READ);
+    /* split in two by mprotect, then the same protection again: one range */
+    CHECK_EQ(mprotect(r + PAGE, PAGE, PROT_READ), 0);
+    CHECK_EQ(mprotect(r, PAGE, PROT_READ | PROT_EXEC), 0);
+    CHECK_EQ(mprotect(r, PAGE, PROT_READ), 0);
+    CHECK_EQ(patcher_find_mapping((uint64_t)r + PAGE, &m), 0);
+    CHECK_EQ(m.end, (uint64_t)r + 3 * PAGE);
+    /* a gap ends it even when the next mapping has the same protection */
+    CHECK_EQ(munmap(r + PAGE, PAGE), 0);
+    CHECK_EQ(patcher_find_mapping((uint64_t)r, &m), 0);
+    CHECK_EQ(m.end, (uint64_t)r + PAGE);
+    CHECK_EQ(patcher_find_mapping((uint64_t)r + PAGE, &m), -ENOENT);
 }

@@ -1071,6 +1071,39 @@ AVX_TEST(ymm_registers_survive_the_hook_itself)
     CHECK_EQ(bpftime_hook_detach(h), 0);
 }
 
+/* The same through the fast paths (bpftime_hook_fast): the enter stub's
+ * direct call and the leave-only stub touch no vector register either. */
+static void *volatile ymm_fast_slot;
+static volatile uint32_t ymm_fast_gate;
+BPFTIME_GPR_ONLY_BEGIN
+static uint64_t ymm_fast_fn(void *ctx, size_t len)
+{
+    (void)ctx;
+    (void)len;
+    ymm_fast_gate += 0; /* a GPR-only body, as the JIT's */
+    return 0;
+}
+BPFTIME_GPR_ONLY_END
+
+AVX_TEST(ymm_registers_survive_the_fast_paths)
+{
+    ymm_fast_slot = (void *)ymm_fast_fn;
+    const struct bpftime_hook_fast fast = {&ymm_fast_slot, {&ymm_fast_gate, &ymm_fast_gate}};
+    const struct bpftime_hook_callbacks enter = {gpr_enter, NULL}, leave = {NULL, gpr_leave};
+    const struct bpftime_hook_callbacks *cbs[2] = {&enter, &leave};
+    for (int i = 0; i < 2; i++) {
+        int calls = 0;
+        struct bpftime_hook *h = NULL;
+        const struct bpftime_hook_site site = {
+            .addr = (void *)pr_callee, .flags = BPFTIME_HOOK_F_GPR_ONLY, .fast = &fast};
+        CHECK_EQ(bpftime_hook_attach_site(&site, cbs[i], &calls, &h), 0);
+        CHECK_EQ(ymm_check(), 0); /* the thread's first hit may take the dispatcher */
+        CHECK_EQ(ymm_check(), 0);
+        CHECK_EQ(calls, 0); /* the fast function ran, not the listener */
+        CHECK_EQ(bpftime_hook_detach(h), 0);
+    }
+}
+
 /* ---- flags live across a site in the middle of a function ------------------ */
 
 /* flags_fn(a, b) = CF | OF << 1 | ZF << 2 | SF << 3 of `cmp b, a`, read

@@ -56,7 +56,7 @@ static void build_page(void)
 }
 
 static atomic_int enters, leaves;
-static uint64_t last_rdi, last_rip, last_rsp, last_rax;
+static uint64_t last_rdi, last_rip, last_rsp, last_rax, last_orig_rax, last_cs, last_ss;
 static int64_t set_rdi = -1;
 static int64_t override_with = -1;
 
@@ -67,6 +67,9 @@ static int on_enter(struct bpftime_hook_regs *r, void *u)
     last_rdi = r->rdi;
     last_rip = r->rip;
     last_rsp = r->rsp;
+    last_orig_rax = r->orig_rax;
+    last_cs = r->cs;
+    last_ss = r->ss;
     if (set_rdi >= 0)
         r->rdi = (uint64_t)set_rdi;
     if (override_with >= 0)
@@ -85,7 +88,7 @@ static const struct bpftime_hook_callbacks both = {on_enter, on_leave};
 static int attach_trap(void *addr, void *func, size_t size, const struct bpftime_hook_callbacks *cb,
                        struct bpftime_hook **h)
 {
-    struct bpftime_hook_site site = {addr, func, size, BPFTIME_HOOK_F_TRAP};
+    struct bpftime_hook_site site = {addr, func, size, BPFTIME_HOOK_F_TRAP, NULL};
     return bpftime_hook_attach_site(&site, cb, NULL, h);
 }
 
@@ -103,6 +106,13 @@ TEST(nop_in_the_middle_of_a_function_sees_its_registers)
     CHECK_EQ(enters, 1);
     CHECK_EQ(last_rdi, 21);
     CHECK_EQ(last_rip, (uint64_t)page + OFF_NOP + 3);
+    /* pt_regs outside a syscall: orig_rax = -1; cs and ss are this thread's */
+    CHECK_EQ(last_orig_rax, (uint64_t)-1);
+    uint16_t cs, ss;
+    __asm__("movw %%cs, %0" : "=r"(cs));
+    __asm__("movw %%ss, %0" : "=r"(ss));
+    CHECK_EQ(last_cs, cs);
+    CHECK_EQ(last_ss, ss);
     /* A callback's register writes reach the code after the site. */
     set_rdi = 100;
     CHECK_EQ(f(20), 200);
@@ -300,13 +310,70 @@ TEST(sigtrap_that_is_not_ours_goes_to_the_previous_handler)
     CHECK_EQ(bpftime_hook_detach(h), 0);
 }
 
+/* Leaves non-zero bytes where the next call's locals will live: a message
+ * built from an uninitialised buffer then shows. */
+__attribute__((noinline)) static void dirty_stack(void)
+{
+    volatile uint8_t junk[16384];
+    for (size_t i = 0; i < sizeof junk; i++)
+        junk[i] = 0x5a;
+}
+
 TEST(int3_already_at_the_site_is_refused)
 {
     build_page();
     struct bpftime_hook *h = NULL;
+    dirty_stack();
     CHECK_EQ(attach_trap(page + 0x100, NULL, 0, &both, &h), -EBUSY); /* int3 filler */
     CHECK_STR_CONTAINS(bpftime_last_error_message(), "int3");
+    /* the trap path was asked for: its reason alone, no jump-path prefix */
+    CHECK(strstr(bpftime_last_error_message(), "cannot take it either") == NULL);
+    CHECK(bpftime_last_error_message()[0] != ';');
     CHECK(h == NULL);
+}
+
+/* A fresh page holding `code` at offset 0 and int3 after it. */
+static uint8_t *page_with(const uint8_t *code, size_t len, int prot)
+{
+    uint8_t *p = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    memset(p, 0xcc, PAGE);
+    memcpy(p, code, len);
+    mprotect(p, PAGE, prot);
+    return p;
+}
+
+TEST(undecodable_instruction_is_refused_with_the_reason)
+{
+    static const uint8_t bad[] = {0x06}; /* push es: invalid in 64-bit mode */
+    uint8_t *p = page_with(bad, sizeof bad, PROT_READ | PROT_EXEC);
+    CHECK(p != NULL);
+    struct bpftime_hook *h = NULL;
+    CHECK_EQ(attach_trap(p, NULL, 0, &both, &h), -EINVAL); /* the patcher's first use sets up */
+    dirty_stack();
+    CHECK_EQ(attach_trap(p, NULL, 0, &both, &h), -EINVAL);
+    CHECK_STR_CONTAINS(bpftime_last_error_message(), "cannot decode the instruction");
+    /* the trap path was asked for: no jump-path reason in front */
+    CHECK(bpftime_last_error_message()[0] != ';');
+    CHECK(strstr(bpftime_last_error_message(), "cannot take it either") == NULL);
+    /* the jump path tried first: both reasons, the trap path's last */
+    CHECK(bpftime_hook_attach(p, &both, NULL, &h) < 0);
+    CHECK_STR_CONTAINS(bpftime_last_error_message(), "the trap path cannot take it either: ");
+    CHECK(h == NULL);
+    munmap(p, PAGE);
+}
+
+TEST(execute_only_page_is_refused)
+{
+    static const uint8_t ret[] = {0xc3};
+    uint8_t *p = page_with(ret, sizeof ret, PROT_EXEC);
+    CHECK(p != NULL);
+    struct bpftime_hook *h = NULL;
+    CHECK_EQ(attach_trap(p, NULL, 0, &both, &h), -EFAULT);
+    CHECK_STR_CONTAINS(bpftime_last_error_message(), "not in a readable mapping");
+    CHECK(h == NULL);
+    munmap(p, PAGE);
 }
 
 TEST(instruction_boundaries)

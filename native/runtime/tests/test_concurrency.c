@@ -236,7 +236,7 @@ TEST(killed_lock_holder_does_not_wedge_region)
             shm_lock(&locks[i]);
         shm_lock(&ch->hash->free_lock);
         shm_lock(&cq->m->lock);
-        shm_lock(&crb->rb->lock);
+        shm_owner_lock(&crb->rb->lock); /* the producers' owner lock */
         shm_lock(&crb->rb->cons_lock);
         shm_lock(&c->hdr->table_lock);
         shm_lock(&c->hdr->alloc_lock);
@@ -251,7 +251,7 @@ TEST(killed_lock_holder_does_not_wedge_region)
     CHECK_EQ(nr, 1);
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
-    /* the robust locks come back to us */
+    /* the robust locks and the owner lock come back to us */
     bpftime_log_set_level(BPFTIME_LOG_ERROR); /* silence the recovery warnings */
     for (uint32_t k = 0; k < 16; k++) {
         uint64_t v = k;

@@ -85,6 +85,11 @@ TEST(probe_read_user_str_writes_nothing_past_the_nul_word)
     memset(dst, 0xaa, sizeof dst);
     CHECK_EQ(CALL(vm, 114, dst, 16, "", 0, 0), 1);
     CHECK_EQ(dst[0], 0);
+    /* room for the NUL alone: as the kernel's strncpy_from_user_nofault, 1 */
+    memset(dst, 0xaa, sizeof dst);
+    CHECK_EQ(CALL(vm, 114, dst, 1, src, 0, 0), 1);
+    CHECK_EQ(dst[0], 0);
+    CHECK_EQ(dst[1], 0xaa);
     ebpf_vm_destroy(vm);
 }
 
@@ -411,6 +416,17 @@ TEST(tail_call_through_prog_array)
     CHECK_EQ(bpftime_map_update(r, pa, &k, &v, 0), 0);
     CHECK_EQ(ebpf_vm_exec(vm, NULL, 0, &ret), 0);
     CHECK_EQ(ret, 42);
+    /* as in the kernel, the next tail call runs what the slot holds now */
+    static const struct ebpf_inst callee7[] = {MOV64_IMM(0, 7), EXIT()};
+    int other = store_prog(r, callee7, 2, NULL, 0);
+    v = (uint32_t)other;
+    CHECK_EQ(bpftime_map_update(r, pa, &k, &v, 0), 0);
+    CHECK_EQ(ebpf_vm_exec(vm, NULL, 0, &ret), 0);
+    CHECK_EQ(ret, 7);
+    v = (uint32_t)target;
+    CHECK_EQ(bpftime_map_update(r, pa, &k, &v, 0), 0);
+    CHECK_EQ(ebpf_vm_exec(vm, NULL, 0, &ret), 0);
+    CHECK_EQ(ret, 42);
     bpftime_region_close(r);
 }
 
@@ -687,5 +703,135 @@ TEST(stack_helpers_walk_frame_pointers)
     CHECK_EQ(CALL(vm, 67, NULL, buf, 16, 1ull << 8, 0), 0);
     CHECK_EQ(CALL(vm, 35, 0, 0, 0, 0, 0), 0); /* get_current_task: no task_struct */
     munmap(page, 4096);
+    ebpf_vm_destroy(vm);
+}
+
+/* Eight stacks (rip differs) in a 64-entry stack map, each stored with
+ * BPF_F_REUSE_STACKID: every id reads back its own addresses while no later
+ * stack took its bucket, and get_next_key visits each id in use once. */
+TEST(stack_map_keeps_each_stack_in_its_own_element)
+{
+    struct bpftime_region *r = mk("stacks");
+    CHECK(r);
+    struct ebpf_vm *vm = helper_vm();
+    uint64_t frames[4] = {0, 0x1111, 0, 0x2222}; /* f1 -> f2 -> NULL (the walk stops) */
+    frames[0] = (uint64_t)(uintptr_t)&frames[2];
+    struct fake_regs regs = {.rbp = (uint64_t)(uintptr_t)frames};
+    struct bpftime_invocation inv = {.func_ip = 0x3000, .regs = &regs};
+    bpftime_invocation_set(&inv);
+    int sid = bpftime_map_create(r, "st", BPFTIME_MAP_STACK_TRACE, 4, 4 * 8, 64, 0, 0);
+    CHECK(sid > 0);
+    struct bpftime_map *st = bpftime_map_handle(r, sid);
+    int64_t ids[8];
+    for (int i = 0; i < 8; i++) {
+        regs.rip = 0x4000 + 0x10 * (uint64_t)i;
+        ids[i] = (int64_t)CALL(vm, 27, &regs, st, (1ull << 8) | (1ull << 10), 0, 0);
+        CHECK(ids[i] >= 0 && ids[i] < 64);
+    }
+    int in_use = 0;
+    for (int i = 0; i < 8; i++) {
+        bool replaced = false;
+        for (int j = i + 1; j < 8; j++)
+            replaced |= ids[j] == ids[i];
+        if (replaced)
+            continue;
+        in_use++;
+        uint32_t key = (uint32_t)ids[i];
+        uint64_t val[4] = {1, 1, 1, 1};
+        CHECK_EQ(bpftime_map_lookup(r, (uint32_t)sid, &key, val), 0);
+        CHECK_EQ(val[0], 0x4000 + 0x10 * (uint64_t)i);
+        CHECK_EQ(val[1], 0x1111);
+        CHECK_EQ(val[2], 0x2222);
+        CHECK_EQ(val[3], 0);
+    }
+    CHECK(in_use >= 2);
+    int visited = 0;
+    uint32_t key, next;
+    for (int rc = bpftime_map_get_next_key(r, (uint32_t)sid, NULL, &next); rc == 0;
+         rc = bpftime_map_get_next_key(r, (uint32_t)sid, &key, &next)) {
+        bool known = false;
+        for (int i = 0; i < 8; i++)
+            known |= ids[i] == (int64_t)next;
+        CHECK(known);
+        key = next;
+        visited++;
+        if (visited > 64)
+            break;
+    }
+    CHECK_EQ(visited, in_use);
+    /* one entry: one bucket, id 0 (the kernel's hash & (n_buckets - 1)) */
+    int one = bpftime_map_create(r, "st1", BPFTIME_MAP_STACK_TRACE, 4, 4 * 8, 1, 0, 0);
+    CHECK(one > 0);
+    CHECK_EQ(CALL(vm, 27, &regs, bpftime_map_handle(r, one), 1ull << 8, 0, 0), 0);
+    CHECK_EQ(bpftime_map_get_next_key(r, (uint32_t)one, NULL, &next), 0);
+    CHECK_EQ(next, 0);
+    CHECK_EQ(bpftime_map_get_next_key(r, (uint32_t)one, &next, &key), -ENOENT);
+    bpftime_invocation_set(NULL);
+    ebpf_vm_destroy(vm);
+}
+
+/* Functions whose first instruction, as the file has it, is push %rbp,
+ * endbr64, or neither (nop). */
+void stack_push_fn(void);
+void stack_endbr_fn(void);
+void stack_nop_fn(void);
+__asm__(".text\n"
+        ".globl stack_push_fn\n.type stack_push_fn, @function\nstack_push_fn:\n"
+        "pushq %rbp\npopq %rbp\nret\n.size stack_push_fn, .-stack_push_fn\n"
+        ".globl stack_endbr_fn\n.type stack_endbr_fn, @function\nstack_endbr_fn:\n"
+        ".byte 0xf3, 0x0f, 0x1e, 0xfa\nret\n.size stack_endbr_fn, .-stack_endbr_fn\n"
+        ".globl stack_nop_fn\n.type stack_nop_fn, @function\nstack_nop_fn:\n"
+        "nop\nret\n.size stack_nop_fn, .-stack_nop_fn\n");
+
+/* As the kernel's perf_callchain_user at a uprobe on a function's entry
+ * (is_uprobe_at_func_entry: push %rbp or endbr64 there): the frame is not
+ * set up yet, so the return address is read at rsp before the rbp walk. */
+TEST(an_entry_probe_takes_the_return_address_from_the_stack)
+{
+    struct bpftime_region *r = mk("entry");
+    CHECK(r);
+    struct ebpf_vm *vm = helper_vm();
+    uint64_t frames[4] = {0, 0x1111, 0, 0x2222}; /* f1 -> f2 -> NULL */
+    frames[0] = (uint64_t)(uintptr_t)&frames[2];
+    uint64_t ret_slot = 0x7777;
+    struct fake_regs regs = {.rbp = (uint64_t)(uintptr_t)frames,
+                             .rsp = (uint64_t)(uintptr_t)&ret_slot};
+    struct bpftime_invocation inv = {.regs = &regs};
+    bpftime_invocation_set(&inv);
+    const struct {
+        void (*fn)(void);
+        int off;          /* rip = fn + off */
+        uint64_t want[4]; /* the stack get_stack returns */
+    } cases[] = {
+        {stack_push_fn, 0, {0, 0x7777, 0x1111, 0x2222}},
+        {stack_nop_fn, 0, {0, 0x1111, 0x2222, 0}},
+        {stack_endbr_fn, 0, {0, 0x7777, 0x1111, 0x2222}},
+        {stack_push_fn, 1, {0, 0x1111, 0x2222, 0}}, /* not at the entry */
+        {stack_push_fn, 0, {0, 0x7777, 0x1111, 0x2222}},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        inv.func_ip = (uint64_t)(uintptr_t)cases[i].fn;
+        regs.rip = inv.func_ip + (uint64_t)cases[i].off;
+        uint64_t buf[4];
+        memset(buf, 0xaa, sizeof buf);
+        int64_t want_len = cases[i].want[3] ? 32 : 24;
+        CHECK_EQ((int64_t)CALL(vm, 67, &regs, buf, sizeof buf, 1ull << 8, 0), want_len);
+        CHECK_EQ(buf[0], regs.rip);
+        for (int k = 1; k < 4; k++)
+            if (buf[k] != cases[i].want[k])
+                test_fail(t, __FILE__, __LINE__, "case %zu frame %d: %#llx, expected %#llx", i, k,
+                          (unsigned long long)buf[k], (unsigned long long)cases[i].want[k]);
+    }
+    /* a stack map of one frame per stack keeps the ip alone */
+    inv.func_ip = regs.rip = (uint64_t)(uintptr_t)stack_push_fn;
+    int sid = bpftime_map_create(r, "st", BPFTIME_MAP_STACK_TRACE, 4, 8, 4, 0, 0);
+    CHECK(sid > 0);
+    int64_t id = (int64_t)CALL(vm, 27, &regs, bpftime_map_handle(r, sid), 1ull << 8, 0, 0);
+    CHECK(id >= 0 && id < 4);
+    uint32_t key = (uint32_t)id;
+    uint64_t val = 0;
+    CHECK_EQ(bpftime_map_lookup(r, (uint32_t)sid, &key, &val), 0);
+    CHECK_EQ(val, regs.rip);
+    bpftime_invocation_set(NULL);
     ebpf_vm_destroy(vm);
 }

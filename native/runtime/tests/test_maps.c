@@ -73,6 +73,9 @@ TEST(map_spec_checks)
     CHECK_EQ(bpftime_map_create(r, "x", BPFTIME_MAP_QUEUE, 4, 4, 4, 0, 0), -EINVAL);
     CHECK_EQ(bpftime_map_create(r, "x", 12345, 4, 4, 4, 0, 0), -EINVAL);
     CHECK_STR_CONTAINS(bpftime_last_error_message(), "not supported");
+    /* the message lists what is (map_types.def: MAP_F_IMPL), in id order */
+    CHECK_STR_CONTAINS(bpftime_last_error_message(), "(supported: hash, array, prog_array, ");
+    CHECK_STR_CONTAINS(bpftime_last_error_message(), ", ringbuf");
     CHECK_EQ(bpftime_map_create(r, "x", BPFTIME_MAP_PROG_ARRAY, 4, 8, 4, 0, 0), -EINVAL);
     bpftime_region_close(r);
 }
@@ -399,5 +402,20 @@ TEST(map_table_ops)
     CHECK_EQ(bpftime_map_delete(r, big), 0);
     bpftime_region_info(r, &ri2);
     CHECK_EQ(ri1.heap_used, ri2.heap_used);
+    bpftime_region_close(r);
+}
+
+/* A bloom filter push returns 0, as the kernel's bloom_map_push_elem (a
+ * program sees it as bpf_map_push_elem's result). */
+TEST(bloom_filter_push_returns_zero)
+{
+    struct bpftime_region *r = mk("bloom");
+    CHECK(r);
+    int id = bpftime_map_create(r, "b", BPFTIME_MAP_BLOOM_FILTER, 0, 4, 16, 0, 0);
+    CHECK(id > 0);
+    struct bpftime_map *h = bpftime_map_handle(r, id);
+    uint32_t v = 7;
+    CHECK_EQ(bpftime_map_h_push(h, &v, 0), 0);
+    CHECK_EQ(bpftime_map_update(r, (uint32_t)id, NULL, &v, 0), 0);
     bpftime_region_close(r);
 }

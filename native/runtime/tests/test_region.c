@@ -216,6 +216,29 @@ TEST(allocator_coalesces_large_blocks)
     bpftime_region_close(r);
 }
 
+/* The smallest free large block (a header page and one payload page) is a
+ * valid member of the free list: the tail left by a split stays free and
+ * the walk goes past it to the next block that fits. */
+TEST(allocator_keeps_a_two_page_tail_free)
+{
+    struct bpftime_region *r = test_region("rt-test", "tail", 8 << 20);
+    CHECK(r);
+    int64_t a = bpftime_shm_alloc(r, 12 * 4096); /* 13 pages with the header */
+    int64_t g1 = bpftime_shm_alloc(r, 100000);
+    int64_t d = bpftime_shm_alloc(r, 40000); /* 11 pages */
+    int64_t g2 = bpftime_shm_alloc(r, 100000);
+    CHECK(a > 0 && g1 > a && d > g1 && g2 > d);
+    bpftime_shm_free(r, (uint64_t)d);
+    bpftime_shm_free(r, (uint64_t)a);
+    int64_t b = bpftime_shm_alloc(r, 40000); /* a's block, split: 2 pages left */
+    CHECK_EQ(b, a);
+    int64_t c = bpftime_shm_alloc(r, 40000); /* past the tail, into d's */
+    CHECK_EQ(c, d);
+    int64_t e = bpftime_shm_alloc(r, 4000 + 32768); /* 11 pages: none free, from the top */
+    CHECK(e > g2);
+    bpftime_region_close(r);
+}
+
 TEST(map_too_large_for_region_fails_cleanly)
 {
     struct bpftime_region *r = test_region("rt-test", "full", 4 << 20);

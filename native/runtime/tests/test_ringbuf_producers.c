@@ -30,9 +30,10 @@ static void stall_forever(int stage)
         pause();
 }
 
-/* Forks a producer that stops inside its reservation at `stage` and kills
- * it there with SIGKILL, the lock held. */
-static void kill_producer_inside_reserve(struct test_ctx *t, struct bpftime_map *h, int stage)
+/* Forks a producer that stops inside its reservation of `size` bytes at
+ * `stage` and kills it there with SIGKILL, the lock held. */
+static void kill_producer_inside_reserve(struct test_ctx *t, struct bpftime_map *h, int stage,
+                                         size_t size)
 {
     int fds[2];
     CHECK_EQ(pipe(fds), 0);
@@ -42,7 +43,8 @@ static void kill_producer_inside_reserve(struct test_ctx *t, struct bpftime_map 
         stall_stage = stage;
         stall_pipe = fds[1];
         rt_rb_reserve_stall = stall_forever;
-        bpftime_ringbuf_output(h, "doomed", 6, 0);
+        static char doomed[4096];
+        bpftime_ringbuf_output(h, doomed, size, 0);
         _exit(4); /* not reached: the hook never returns */
     }
     close(fds[1]);
@@ -66,7 +68,7 @@ TEST(producer_killed_before_publishing_leaves_no_trace)
     struct bpftime_region *r = mk_with_map(t, "kill1", "rb", BPFTIME_MAP_RINGBUF, 0, 0, 4096, &id);
     struct bpftime_map *h = bpftime_map_handle(r, id);
     CHECK_EQ(bpftime_ringbuf_output(h, "before", 6, 0), 0);
-    kill_producer_inside_reserve(t, h, 1);
+    kill_producer_inside_reserve(t, h, 1, 6);
     CHECK_EQ(bpftime_ringbuf_output(h, "after", 5, 0), 0);
     CHECK_EQ(atomic_load(&h->rb->lock.word), 0);
     char buf[16];
@@ -90,7 +92,7 @@ TEST(producer_killed_after_publishing_has_its_record_discarded)
     struct bpftime_region *r = mk_with_map(t, "kill2", "rb", BPFTIME_MAP_RINGBUF, 0, 0, 4096, &id);
     struct bpftime_map *h = bpftime_map_handle(r, id);
     CHECK_EQ(bpftime_ringbuf_output(h, "before", 6, 0), 0);
-    kill_producer_inside_reserve(t, h, 2);
+    kill_producer_inside_reserve(t, h, 2, 6);
     CHECK_EQ(bpftime_ringbuf_output(h, "after", 5, 0), 0);
     char buf[16];
     uint32_t len;
@@ -101,6 +103,29 @@ TEST(producer_killed_after_publishing_has_its_record_discarded)
     CHECK_EQ(bpftime_ringbuf_read(r, id, buf, sizeof buf, &len, NULL), 0);
     /* positions consistent: everything published was consumed */
     CHECK_EQ(bpftime_ringbuf_query(h, BPFTIME_RB_AVAIL_DATA), 0);
+    bpftime_region_close(r);
+}
+
+/* The dead producer's record fills the whole ring, so the ring stays full
+ * while the consumer waits on it: the next producer must still take the
+ * lock over and discard it (a producer that gave up on a full ring without
+ * looking at the lock would leave the consumer waiting forever). */
+TEST(producer_killed_holding_a_record_that_fills_the_ring_is_recovered)
+{
+    int id;
+    struct bpftime_region *r =
+        mk_with_map(t, "killfull", "rb", BPFTIME_MAP_RINGBUF, 0, 0, 4096, &id);
+    struct bpftime_map *h = bpftime_map_handle(r, id);
+    kill_producer_inside_reserve(t, h, 2, 4096 - 8);
+    CHECK_EQ(bpftime_ringbuf_query(h, BPFTIME_RB_AVAIL_DATA), 4096);
+    CHECK_EQ(bpftime_ringbuf_output(h, "after", 5, 0), -EAGAIN); /* still full, but repaired */
+    char buf[16];
+    uint32_t len;
+    CHECK_EQ(bpftime_ringbuf_read(r, id, buf, sizeof buf, &len, NULL), 0); /* skips it */
+    CHECK_EQ(bpftime_ringbuf_query(h, BPFTIME_RB_AVAIL_DATA), 0);
+    CHECK_EQ(bpftime_ringbuf_output(h, "after", 5, 0), 0);
+    CHECK_EQ(bpftime_ringbuf_read(r, id, buf, sizeof buf, &len, NULL), 1);
+    CHECK(len == 5 && memcmp(buf, "after", 5) == 0);
     bpftime_region_close(r);
 }
 

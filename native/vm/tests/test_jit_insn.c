@@ -492,6 +492,22 @@ TEST(jit_rotate_value)
     CHECK_EQ(jit_result(t, &p), (1ULL << 12) | (1ULL << 13));
 }
 
+/* The rotate's temporary is r0 and stays live through a `ja` to the exit:
+ * a jump writes no register, so the fused form must still compute it
+ * (0x8000000000000001 >> 51 = 1 << 12). */
+TEST(jit_rotate_temp_live_through_ja)
+{
+    struct prog p = {0};
+    prog_lddw(&p, 6, 0x8000000000000001ULL);
+    prog_emit(&p, 0xbf, 0, 6, 0, 0);
+    prog_emit(&p, 0x77, 0, 0, 0, 51);
+    prog_emit(&p, 0x67, 6, 0, 0, 13);
+    prog_emit(&p, 0x4f, 6, 0, 0, 0);
+    prog_emit(&p, 0x05, 0, 0, 0, 0); /* ja +0 */
+    prog_emit(&p, 0x95, 0, 0, 0, 0);
+    CHECK_EQ(jit_result(t, &p), 1ULL << 12);
+}
+
 /* Address fusion `rA = rB; rA += imm; rA += rC [; rA = *(size *)(rA + off)]`
  * -> lea / one load from [B + C + imm + off]: every load size, registers
  * including r10 as the base, and the shapes that must not fuse (C == A, the
