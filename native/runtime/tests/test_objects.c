@@ -252,3 +252,29 @@ TEST(table_full_is_reported)
     CHECK_EQ(t2, (int)SHM_TARGETS_CAP + 1); /* slot reused, id not */
     bpftime_region_close(r);
 }
+
+TEST(program_native_image_set_get_replace)
+{
+    struct bpftime_region *r = mk("native");
+    CHECK(r);
+    int p = bpftime_prog_create(r, "opt", 1, "GPL", "", trivial_prog, 2, NULL, 0);
+    CHECK(p > 0);
+    CHECK_EQ(bpftime_prog_get_native(r, p, NULL, 0), 0); /* none yet: the JIT runs it */
+    uint64_t used0 = r->hdr->heap_used;
+    CHECK_EQ(bpftime_prog_set_native(r, p, "abcdef", 6), 0);
+    char buf[8] = {0};
+    CHECK_EQ(bpftime_prog_get_native(r, p, buf, 4), 6); /* copies up to cap, returns the length */
+    CHECK(memcmp(buf, "abcd\0", 5) == 0);
+    CHECK_EQ(bpftime_prog_set_native(r, p, "xy", 2), 0); /* replaced: the old block freed */
+    CHECK_EQ(bpftime_prog_get_native(r, p, buf, sizeof buf), 2);
+    CHECK(memcmp(buf, "xy", 2) == 0);
+    CHECK_EQ(bpftime_prog_set_native(r, p, NULL, 0), 0);
+    CHECK_EQ(bpftime_prog_get_native(r, p, buf, sizeof buf), 0);
+    CHECK_EQ(r->hdr->heap_used, used0);
+    CHECK_EQ(bpftime_prog_set_native(r, 999, "x", 1), -ENOENT);
+    CHECK_EQ(r->hdr->heap_used, used0); /* the block made for a missing program is freed */
+    CHECK_EQ(bpftime_prog_set_native(r, p, "abc", 3), 0);
+    CHECK_EQ(bpftime_prog_delete(r, p), 0); /* the image goes with the program */
+    CHECK_EQ(bpftime_prog_get_native(r, p, NULL, 0), -ENOENT);
+    bpftime_region_close(r);
+}
