@@ -92,7 +92,7 @@ export const loadCommand: Command = {
     "bpftime load --shm demo -- bpftrace -e 'uprobe:/bin/bash:readline { @[comm] = count(); }'",
     "bpftime load --kernel examples/build/malloc.bpf.o",
     "bpftime load prog.o --program count --shm demo --json",
-    "bpftime load examples/build/uprobe_counter.bpf.o --opt   (the LLVM tier: for hot programs)",
+    "bpftime load examples/build/checksum.bpf.o --opt   (the LLVM tier: for programs run often)",
     "bpftime load v1.bpf.o --pin-maps && bpftime load v2.bpf.o --reuse-maps",
   ],
   async run(p) {
