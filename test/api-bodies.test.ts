@@ -97,6 +97,14 @@ describe("API references", () => {
     expect(replaced).toMatchObject({ status: 200, body: { newProgId: 1 } });
     const pinned = await post("/v1/pins", { kind: "map", ref: 1, name: "counts" });
     expect(pinned.status).toBe(201);
+    // a program is pinned as kind "prog" (bpftool's word), and listed so
+    const pinnedProg = await post("/v1/pins", { kind: "prog", ref: "url_filter", name: "filter" });
+    expect(pinnedProg).toMatchObject({
+      status: 201,
+      body: { name: "filter", kind: "prog", id: 1 },
+    });
+    const pins = (await (await send("GET", "/v1/pins", "")).json()) as Array<{ kind: string }>;
+    expect(pins.find((p) => p.kind === "prog")).toMatchObject({ name: "filter", id: 1 });
     // Neither arg nor prefix, or both disagreeing: a 400 naming the field.
     const missing = await post("/v1/links", { program: 1, type: "nginx" });
     expect(missing.status).toBe(400);
@@ -125,6 +133,10 @@ describe("API document", () => {
       expect(doc.paths[path]![method].requestBody.content["application/json"].schema.type).toBe(
         "object",
       );
+    // a list's fields whose meaning the name does not tell are described
+    const links = doc.paths["/v1/links"]!.get.responses["200"].content["application/json"].schema;
+    expect(links.items.properties.pids.description).toMatch(/process/);
+    expect(links.items.properties.errors.description).toMatch(/process/);
   });
 
   async function documentOf(kernel: boolean) {
