@@ -128,6 +128,26 @@ describe("malformed ELF gives one clear line", () => {
     );
   });
 
+  t("a symbol value or size beyond 2^53 names the symbol and the field", () => {
+    for (const [field, at] of [
+      ["st_value", 8],
+      ["st_size", 16],
+    ] as const) {
+      const bytes = objectBytes("calls");
+      const elf = parseElf(bytes);
+      const sym = elf.symbols.find((s) => s.name === "xdp_drop")!;
+      const symtab = elf.sections[elf.symtabIndex]!;
+      new DataView(bytes.buffer, bytes.byteOffset).setBigUint64(
+        symtab.offset + sym.index * 24 + at,
+        1n << 60n,
+        true,
+      );
+      expect(errorOf(() => parseElf(bytes)).message).toBe(
+        `section ${symtab.name}: symbol ${sym.index} ${field} 0x1000000000000000 is too large`,
+      );
+    }
+  });
+
   t("relocation on an instruction that is neither lddw nor call", () => {
     const bytes = objectBytes("maps");
     const elf = parseElf(bytes);
