@@ -545,6 +545,11 @@ describe("bodies", () => {
         message: `send the object as application/octet-stream or multipart/form-data, not ${type.split(";")[0]}`,
       });
     }
+    // only the media type counts, not a parameter that mentions another one
+    const param = await errorOf(
+      await upload("{}", { "content-type": 'application/octet-stream; note="text/plain"' }),
+    );
+    expect([param.status, param.error]).toEqual([400, "bad_object"]);
     const over = await upload(new Uint8Array(MAX_OBJECT_BYTES + 1), {
       "content-type": "application/octet-stream",
     });
