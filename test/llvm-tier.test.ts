@@ -4,7 +4,7 @@
 // refused with a reason (the JIT then runs them), never mistranslated.
 import { describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { assemble, encode } from "../src/asm/index.ts";
 import { bpftimeErrorOf } from "../src/errors.ts";
@@ -216,6 +216,69 @@ describe.skipIf(skip)("LLVM tier vs interpreter: edge cases", () => {
       exit`);
     expectSame(code);
   });
+});
+
+describe.skipIf(skip)("LLVM tier vs interpreter: the JIT's fuzz corpus", () => {
+  // test_jit_diff.c's generator (random valid programs: every ALU/JMP op,
+  // loads/stores of every size, atomics, helpers, callx, bpf-to-bpf calls,
+  // loops), reused through native/vm/tests/tool_jit_diff_corpus.c; the tool
+  // runs each on the interpreter and the blob with the same helpers and memory.
+  const count = Number(process.env.BPFTIME_LLVM_FUZZ_COUNT ?? 40);
+  test(`the first ${count} programs: same r0, same memory`, () => {
+    const tool = join(repoRoot, "native", "build", "tools", "tool_jit_diff_corpus");
+    const dir = tempDir("llvm-fuzz");
+    const gen = spawnSync(tool, ["gen", dir, String(count)], { encoding: "utf8" });
+    expect(gen.status, gen.stderr).toBe(0);
+    let compiled = 0;
+    for (let i = 0; i < count; i++) {
+      const code = new Uint8Array(readFileSync(join(dir, `${i}.bin`)));
+      writeFileSync(join(dir, `${i}.llvm`), compileToNative(code, toolchain));
+      compiled++;
+    }
+    const check = spawnSync(tool, ["check", dir, String(count)], { encoding: "utf8" });
+    const lines = check.stdout.trim().split("\n");
+    expect(lines.filter((l) => !l.startsWith("same "))).toEqual([]);
+    expect(lines.length).toBe(compiled);
+    expect(check.status).toBe(0);
+  }, 600_000);
+});
+
+describe.skipIf(skip)("LLVM tier: the VM's conformance cases", () => {
+  // test_vm_conformance.c's rows (every instruction and its edge cases),
+  // reused through native/vm/tests/tool_vm_conformance_corpus.c: the tool
+  // checks r0 and memory against each row's expected values. Every 4th row
+  // by default (each is a clang run); BPFTIME_LLVM_CONFORMANCE_ALL=1 runs all.
+  const every = process.env.BPFTIME_LLVM_CONFORMANCE_ALL ? 1 : 4;
+  test(`every ${every === 1 ? "" : `${every}th `}row the JIT must pass`, () => {
+    const tool = join(repoRoot, "native", "build", "tools", "tool_vm_conformance_corpus");
+    const dir = tempDir("llvm-conf");
+    const gen = spawnSync(tool, ["gen", dir], { encoding: "utf8" });
+    expect(gen.status, gen.stderr).toBe(0);
+    const rows = gen.stdout
+      .trim()
+      .split("\n")
+      .map((l) => l.split(" ")[0]!);
+    expect(rows.length).toBeGreaterThan(100);
+    const refused: string[] = [];
+    let compiled = 0;
+    for (const k of rows.filter((_, n) => n % every === 0)) {
+      const code = new Uint8Array(readFileSync(join(dir, `${k}.bin`)));
+      try {
+        writeFileSync(join(dir, `${k}.llvm`), compileToNative(code, toolchain));
+        compiled++;
+      } catch (e) {
+        refused.push((e as Error).message);
+      }
+    }
+    // the only rows the tier may leave to the JIT: tail calls, recursion
+    // (bounded only at run time by the interpreter's 8 frames)
+    expect(refused.filter((m) => !/tail call|recursive/.test(m))).toEqual([]);
+    const check = spawnSync(tool, ["check", dir], { encoding: "utf8" });
+    const lines = check.stdout.trim().split("\n");
+    expect(lines.filter((l) => !l.startsWith("pass "))).toEqual([]);
+    expect(lines.length).toBe(compiled);
+    expect(check.status).toBe(0);
+  }, 600_000);
 });
 
 describe.skipIf(skip)("LLVM tier refusals", () => {

@@ -43,7 +43,8 @@ int bpftime_prog_test_run(struct bpftime_region *r, uint32_t prog_id, int use_ji
     rc = bpftime_prog_load_vm(r, prog_id, &vm);
     if (rc < 0)
         return rc;
-    uint64_t ctx[21] = {0}; /* large enough for every native context below */
+    uint64_t ctx[21] = {0};          /* large enough for every native context below */
+    static const char get[] = "GET"; /* the nginx URL filter's method */
     uint8_t *flat = NULL;
     void *mem;
     size_t mem_len;
@@ -67,7 +68,6 @@ int bpftime_prog_test_run(struct bpftime_region *r, uint32_t prog_id, int use_ji
         break;
     case BPFTIME_PROG_NGINX_URL_FILTER: /* the data is the URL; method GET; empty argument */
     {
-        static const char get[] = "GET";
         ctx[0] = start;
         ctx[1] = end;
         ctx[2] = (uintptr_t)get;
@@ -94,7 +94,11 @@ int bpftime_prog_test_run(struct bpftime_region *r, uint32_t prog_id, int use_ji
             data_len > FLAT_CTX_MIN ? data_len : FLAT_CTX_MIN; /* both engines see the padding */
         break;
     }
-    if (data_len && mem == ctx && ebpf_vm_add_region(vm, data, data_len, true) < 0) {
+    /* the interpreter reads only memory it was given: the data behind the
+     * context's pointers, and the nginx filter's method string */
+    if ((data_len && mem == ctx && ebpf_vm_add_region(vm, data, data_len, true) < 0) ||
+        (info.type == BPFTIME_PROG_NGINX_URL_FILTER &&
+         ebpf_vm_add_region(vm, get, sizeof get - 1, false) < 0)) {
         bpftime_prog_unload_vm(r, prog_id);
         free(flat);
         return -ENOMEM;

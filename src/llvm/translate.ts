@@ -377,7 +377,9 @@ class FunctionWriter {
     const args = [1, 2, 3, 4, 5].map((r) => `i64 ${this.get(r)}`).join(", ");
     const r = this.t();
     if (x.src === 1) {
-      this.emit(`${r} = call fastcc i64 @f${i + x.imm + 1}(${args})`);
+      // the callee starts with the caller's r0 and r6-r9, as in the interpreter
+      const kept = [0, 6, 7, 8, 9].map((k) => `i64 ${this.get(k)}`).join(", ");
+      this.emit(`${r} = call fastcc i64 @f${i + x.imm + 1}(${args}, ${kept})`);
     } else if (x.src === 0) {
       const id = x.imm >>> 0;
       if (id === HELPER_TAIL_CALL) refuse("tail call", i);
@@ -501,15 +503,12 @@ class FunctionWriter {
       body.push(`i${i}:`, ...this.lines);
     }
     const head = [
-      `define internal fastcc i64 @f${this.start}(i64 %a1, i64 %a2, i64 %a3, i64 %a4, i64 %a5) #0 {`,
+      `define internal fastcc i64 @f${this.start}(i64 %a1, i64 %a2, i64 %a3, i64 %a4, i64 %a5, i64 %a0, i64 %a6, i64 %a7, i64 %a8, i64 %a9) #0 {`,
       "entry:",
       `  %stack = alloca [${STACK_SIZE} x i8], align 16`,
     ];
     for (let r = 0; r <= 9; r++) head.push(`  %r${r} = alloca i64, align 8`);
-    for (let r = 0; r <= 9; r++) {
-      const v = r >= 1 && r <= 5 ? `%a${r}` : "0";
-      head.push(`  store i64 ${v}, ptr %r${r}`);
-    }
+    for (let r = 0; r <= 9; r++) head.push(`  store i64 %a${r}, ptr %r${r}`);
     if (this.usesFp) {
       head.push(`  %top = getelementptr i8, ptr %stack, i64 ${STACK_SIZE}`);
       head.push("  %fp = ptrtoint ptr %top to i64");
@@ -550,7 +549,7 @@ export function translateToLlvm(code: Uint8Array): Translation {
     "",
     `define i64 @${ENTRY_SYMBOL}(ptr %mem, i64 %len) #0 {`,
     "  %m = ptrtoint ptr %mem to i64",
-    "  %r = call fastcc i64 @f0(i64 %m, i64 %len, i64 0, i64 0, i64 0)",
+    "  %r = call fastcc i64 @f0(i64 %m, i64 %len, i64 0, i64 0, i64 0, i64 0, i64 0, i64 0, i64 0, i64 0)",
     "  ret i64 %r",
     "}",
     "",

@@ -321,13 +321,11 @@ function op64(kind: AluKind, a: Scalar, b: Scalar): Scalar {
       return r;
     }
     case "xor": {
+      // Two non-negative operands have their sign bits known 0, so the result's
+      // is too and sync derives smin/smax = umin/umax (the kernel's explicit
+      // non-negative case in scalar_min_max_xor adds nothing here).
       const v = tnumXor(a.var, b.var);
-      const r = fromUnsignedRange(v.value, v.value | v.mask, v);
-      if (a.smin >= 0n && b.smin >= 0n) {
-        r.smin = r.umin;
-        r.smax = r.umax;
-      }
-      return r;
+      return fromUnsignedRange(v.value, v.value | v.mask, v);
     }
     case "lsh": {
       if (!isConst(b) || b.umin >= 64n) return unknownScalar();

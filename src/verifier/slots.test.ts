@@ -25,3 +25,15 @@ test("the log names the helper a call instruction calls", () => {
   expect(r.ok).toBe(true);
   expect(r.log!.some((l) => l.startsWith("0: (85) call bpf_ktime_get_ns"))).toBe(true);
 });
+
+test("the log prints the opcode as two hex digits, as the kernel's log does (%02x)", () => {
+  const r = verify(
+    { insts: encode(assemble("r0 = 0\nr0 += 1\nexit")), type: "kprobe", maps: [] },
+    { log: true },
+  );
+  expect(r.log.filter((l) => /^\d+: \(/.test(l))).toEqual([
+    expect.stringMatching(/^0: \(b7\) r0 = 0 ; /),
+    expect.stringMatching(/^1: \(07\) r0 \+= 1 ; /),
+    expect.stringMatching(/^2: \(95\) exit/),
+  ]);
+});

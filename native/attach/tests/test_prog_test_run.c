@@ -127,9 +127,7 @@ TEST(socket_filter_and_tc_see_len_data_and_data_end)
 }
 
 /* nginx: r0 = url length + 10 * method length + 100 * arg length + 1000 *
- * (arg == url end): the URL "/ab", GET, no argument. (The method's bytes
- * are not given to the interpreter as a readable region: a test run of a
- * program that reads them faults; only its length is checked here.) */
+ * (arg == url end): the URL "/ab", GET, no argument. */
 static const struct ebpf_inst nginx_prog[] = {
     LDX(BPF_DW, 2, 1, 0),
     LDX(BPF_DW, 0, 1, 8),
@@ -159,6 +157,31 @@ TEST(nginx_url_filter_sees_the_url_and_get)
         uint64_t ret = 0, ns;
         CHECK_EQ(bpftime_prog_test_run(r, (uint32_t)id, jit, url, 3, 1, &ret, &ns), 0);
         CHECK_EQ(ret, 1000u + 30u + 3u);
+    }
+}
+
+/* r0 = the method's third byte + 256 * the URL's second byte: 'T' + 256 *
+ * 'a' for "GET" and "/ab". Both engines must be able to read the method's
+ * bytes (the interpreter only reads memory it was given as a region). */
+static const struct ebpf_inst nginx_bytes_prog[] = {
+    LDX(BPF_DW, 3, 1, 16),
+    LDX(BPF_B, 0, 3, 2),
+    LDX(BPF_DW, 2, 1, 0),
+    LDX(BPF_B, 4, 2, 1),
+    ALU64_IMM(BPF_MUL, 4, 256),
+    ALU64_REG(BPF_ADD, 0, 4),
+    EXIT(),
+};
+
+TEST(nginx_url_filter_reads_the_method_and_url_bytes)
+{
+    struct bpftime_region *r;
+    int id = prog_in(t, &r, "ngb", NGINX, nginx_bytes_prog, N(nginx_bytes_prog));
+    for (int jit = 0; jit < 2; jit++) {
+        char url[] = "/ab";
+        uint64_t ret = 0, ns;
+        CHECK_EQ(bpftime_prog_test_run(r, (uint32_t)id, jit, url, 3, 1, &ret, &ns), 0);
+        CHECK_EQ(ret, (uint64_t)'T' + 256u * 'a');
     }
 }
 

@@ -335,6 +335,40 @@ static int exec_segment(struct dl_phdr_info *info, size_t size, void *data)
     return 1; /* the first object is the executable */
 }
 
+/* A global data object (STT_OBJECT) of this executable: no function
+ * contains its bytes. */
+__attribute__((used)) const char uprobe_symbols_data[64] = "data, not code";
+
+struct data_at {
+    uintptr_t addr;
+    uint64_t file_off;
+};
+
+/* The file offset of d->addr, by the executable's PT_LOAD that holds it. */
+static int data_offset(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    struct data_at *d = data;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+        if (ph->p_type == PT_LOAD && d->addr >= lo && d->addr < lo + ph->p_filesz)
+            d->file_off = ph->p_offset + (d->addr - lo);
+    }
+    return 1;
+}
+
+TEST(file_describe_offset_of_data_names_no_function)
+{
+    char exe[PATH_MAX], name[256] = "";
+    uint64_t delta = 99;
+    CHECK(realpath("/proc/self/exe", exe));
+    struct data_at d = {(uintptr_t)&uprobe_symbols_data[8], 0};
+    dl_iterate_phdr(data_offset, &d);
+    CHECK(d.file_off != 0);
+    CHECK_EQ(bpftime_elf_describe_offset(exe, d.file_off, name, sizeof name, &delta), -ENOENT);
+}
+
 /* The segment's first byte is the crt's _init (GNU ld puts .init first in
  * the code segment): an offset equal to a segment's p_offset is inside it. */
 TEST(file_describe_offset_at_a_segment_start)

@@ -44,6 +44,11 @@ TEST(memory_and_constants)
     CHECK_EQ((int64_t)s.args[3].val_off, -9);
     CHECK_EQ(s.args[3].arg_signed, 1);
     CHECK_EQ(s.args[4].val_off, 16);
+    /* r15, at offset 0 of pt_regs, as a base register */
+    CHECK_EQ(bpftime_usdt_parse_args("8@-16(%r15)", &s), 0);
+    CHECK_EQ(s.args[0].arg_type, BPFTIME_USDT_ARG_REG_DEREF);
+    CHECK_EQ(s.args[0].reg_off, 0);
+    CHECK_EQ((int64_t)s.args[0].val_off, -16);
 }
 
 TEST(no_arguments_and_spacing)

@@ -404,3 +404,18 @@ TEST(map_table_ops)
     CHECK_EQ(ri1.heap_used, ri2.heap_used);
     bpftime_region_close(r);
 }
+
+/* A bloom filter push returns 0, as the kernel's bloom_map_push_elem (a
+ * program sees it as bpf_map_push_elem's result). */
+TEST(bloom_filter_push_returns_zero)
+{
+    struct bpftime_region *r = mk("bloom");
+    CHECK(r);
+    int id = bpftime_map_create(r, "b", BPFTIME_MAP_BLOOM_FILTER, 0, 4, 16, 0, 0);
+    CHECK(id > 0);
+    struct bpftime_map *h = bpftime_map_handle(r, id);
+    uint32_t v = 7;
+    CHECK_EQ(bpftime_map_h_push(h, &v, 0), 0);
+    CHECK_EQ(bpftime_map_update(r, (uint32_t)id, NULL, &v, 0), 0);
+    bpftime_region_close(r);
+}

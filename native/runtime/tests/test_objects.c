@@ -33,9 +33,10 @@ TEST(program_create_get_delete)
     CHECK_EQ(bpftime_prog_get_insns(r, p, code, 4), 2);
     CHECK_EQ(code[0], trivial_prog[0]);
     CHECK_EQ(code[1], trivial_prog[1]);
-    uint32_t got[2] = {0};
+    uint32_t got[2] = {0, 0xffffffff};
     CHECK_EQ(bpftime_prog_get_map_ids(r, p, got, 2), 1);
     CHECK_EQ(got[0], m);
+    CHECK_EQ(got[1], 0xffffffff); /* one id: nothing written past it */
     /* a map used by a program cannot go */
     CHECK_EQ(bpftime_map_delete(r, m), -EBUSY);
     CHECK_STR_CONTAINS(bpftime_last_error_message(), "held by program");

@@ -117,6 +117,15 @@ TEST(lddw_reads_both_halves)
     CHECK(strcmp(buf, "(lddw high half 0x1234567)") == 0);
     ebpf_insn_format(p, 4, 2, buf, sizeof buf);
     CHECK(strcmp(buf, "lddw r2, pseudo1 5") == 0);
+    /* the half is recognised by what comes before it, not after */
+    const struct ebpf_inst q[] = {
+        RAW_INSN(0xb7, 0, 0, 0, 0), RAW_INSN(0x00, 0, 0, 0, 0), RAW_INSN(0x18, 1, 0, 0, 1),
+        RAW_INSN(0x00, 0, 0, 0, 2), RAW_INSN(0x95, 0, 0, 0, 0),
+    };
+    ebpf_insn_format(q, 5, 1, buf, sizeof buf);
+    CHECK(strcmp(buf, "unknown opcode 0x00") == 0);
+    ebpf_insn_format(q, 5, 3, buf, sizeof buf);
+    CHECK(strcmp(buf, "(lddw high half 0x2)") == 0);
     /* truncated: only the low half is known */
     ebpf_insn_format(p, 1, 0, buf, sizeof buf);
     CHECK(strcmp(buf, "lddw r3, 0x89abcdef") == 0);
