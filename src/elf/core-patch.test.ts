@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadObject, type ProgramSpec } from "./object.ts";
+import { compileSource } from "./testdata.ts";
 
 const src = join(import.meta.dir, "testdata", "core-resize");
 // clang-19: clang 14 writes a 64-bit enum's BTF as a 32-bit ENUM (values cut)
@@ -20,28 +21,14 @@ afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-function run(args: string[]): void {
-  const r = Bun.spawnSync(args, { stderr: "pipe" });
-  if (r.exitCode !== 0) throw new Error(`${args[0]}: ${r.stderr.toString()}`);
-}
-
 /** prog.bpf.c loaded with target.bpf.c's BTF as the kernel's; what it logged. */
 function loadResized(): { programs: ProgramSpec[]; log: string } {
-  const arch = process.arch === "arm64" ? "aarch64" : "x86_64";
-  const cc = [
-    "clang-19",
-    "-O2",
-    "-g",
-    "-target",
-    "bpf",
-    "-I",
-    `/usr/include/${arch}-linux-gnu`,
-    "-c",
-  ];
-  run([...cc, join(src, "prog.bpf.c"), "-o", join(dir, "prog.o")]);
-  run([...cc, join(src, "target.bpf.c"), "-o", join(dir, "target.o")]);
+  compileSource(join(src, "prog.bpf.c"), join(dir, "prog.o"), "clang-19");
+  compileSource(join(src, "target.bpf.c"), join(dir, "target.o"), "clang-19");
   const btf = join(dir, "target.btf");
-  run(["llvm-objcopy", `--dump-section=.BTF=${btf}`, join(dir, "target.o"), join(dir, "x.o")]);
+  const objcopy = ["llvm-objcopy", `--dump-section=.BTF=${btf}`, join(dir, "target.o")];
+  const r = Bun.spawnSync([...objcopy, join(dir, "x.o")], { stderr: "pipe" });
+  if (r.exitCode !== 0) throw new Error(`llvm-objcopy: ${r.stderr.toString()}`);
   const old = process.env.BPFTIME_KERNEL_BTF;
   process.env.BPFTIME_KERNEL_BTF = btf;
   const lines: string[] = [];
