@@ -184,6 +184,30 @@ describe("API document", () => {
     }
   }
 
+  test("the kernel provider attaches uprobes and uretprobes only, and says so", async () => {
+    const { app } = createApp({
+      shm: newRegion(),
+      token: "b".repeat(32),
+      protectReads: false,
+      allowedHosts: [],
+      kernel: true,
+    });
+    const res = await app.handle(
+      new Request("http://127.0.0.1/v1/links", {
+        method: "POST",
+        body: JSON.stringify({ program: 1, type: "nginx", arg: "/a" }),
+        headers: { authorization: `Bearer ${"b".repeat(32)}`, "content-type": "application/json" },
+      }),
+    );
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { message: string }).message).toBe(
+      "invalid body/type: type must be uprobe or uretprobe; see /docs",
+    );
+    const doc = await documentOf(true);
+    const body = doc.paths["/v1/links"]!.post.requestBody.content["application/json"].schema;
+    expect(body.properties.type.enum).toEqual(["uprobe", "uretprobe"]);
+  });
+
   test("a body with several bad fields is one 400 naming each of them", async () => {
     const shm = newRegion();
     cliOk(["load", join(buildExamples(), "url_filter.bpf.o"), "--shm", shm]);
