@@ -184,7 +184,7 @@ describe("API document", () => {
     }
   }
 
-  test("the kernel provider attaches uprobes and uretprobes only, and says so", async () => {
+  test("over bpffs pins (the other provider) links are uprobes or uretprobes only, and say so", async () => {
     const { app } = createApp({
       shm: newRegion(),
       token: "b".repeat(32),
