@@ -573,7 +573,9 @@ TEST(trampoline_memory_keeps_clear_of_stack_and_heap)
     CHECK(is_near);
     CHECK((uint64_t)p >= s_hi || (uint64_t)p + 64 <= s_lo - keep_clear);
 
-    free(malloc(1 << 12)); /* make sure there is a heap */
+    /* make sure there is a heap: grow brk itself, since malloc may not use it
+     * (ASan's allocator maps its own memory) */
+    CHECK(sbrk(1 << 12) != (void *)-1);
     uint64_t h_lo, h_hi;
     CHECK(named_mapping("[heap]", &h_lo, &h_hi));
     p = patcher_code_alloc(h_hi, 64, &is_near);
