@@ -97,6 +97,14 @@ describe("API references", () => {
     expect(replaced).toMatchObject({ status: 200, body: { newProgId: 1 } });
     const pinned = await post("/v1/pins", { kind: "map", ref: 1, name: "counts" });
     expect(pinned.status).toBe(201);
+    // a program is pinned as kind "prog" (bpftool's word), and listed so
+    const pinnedProg = await post("/v1/pins", { kind: "prog", ref: "url_filter", name: "filter" });
+    expect(pinnedProg).toMatchObject({
+      status: 201,
+      body: { name: "filter", kind: "prog", id: 1 },
+    });
+    const pins = (await (await send("GET", "/v1/pins", "")).json()) as Array<{ kind: string }>;
+    expect(pins.find((p) => p.kind === "prog")).toMatchObject({ name: "filter", id: 1 });
     // Neither arg nor prefix, or both disagreeing: a 400 naming the field.
     const missing = await post("/v1/links", { program: 1, type: "nginx" });
     expect(missing.status).toBe(400);
@@ -125,6 +133,10 @@ describe("API document", () => {
       expect(doc.paths[path]![method].requestBody.content["application/json"].schema.type).toBe(
         "object",
       );
+    // a list's fields whose meaning the name does not tell are described
+    const links = doc.paths["/v1/links"]!.get.responses["200"].content["application/json"].schema;
+    expect(links.items.properties.pids.description).toMatch(/process/);
+    expect(links.items.properties.errors.description).toMatch(/process/);
   });
 
   async function documentOf(kernel: boolean) {
@@ -171,6 +183,30 @@ describe("API document", () => {
       });
     }
   }
+
+  test("over bpffs pins (the other provider) links are uprobes or uretprobes only, and say so", async () => {
+    const { app } = createApp({
+      shm: newRegion(),
+      token: "b".repeat(32),
+      protectReads: false,
+      allowedHosts: [],
+      kernel: true,
+    });
+    const res = await app.handle(
+      new Request("http://127.0.0.1/v1/links", {
+        method: "POST",
+        body: JSON.stringify({ program: 1, type: "nginx", arg: "/a" }),
+        headers: { authorization: `Bearer ${"b".repeat(32)}`, "content-type": "application/json" },
+      }),
+    );
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { message: string }).message).toBe(
+      "invalid body/type: type must be uprobe or uretprobe; see /docs",
+    );
+    const doc = await documentOf(true);
+    const body = doc.paths["/v1/links"]!.post.requestBody.content["application/json"].schema;
+    expect(body.properties.type.enum).toEqual(["uprobe", "uretprobe"]);
+  });
 
   test("a body with several bad fields is one 400 naming each of them", async () => {
     const shm = newRegion();

@@ -139,5 +139,33 @@ describe.skipIf(skipReason(Bun.which("clang") ? undefined : "no clang", "kconfig
       expect(r.stderr.trim().split("\n")).toHaveLength(1);
       expect(r.stderr).toContain("CONFIG_BPF_SYSCALL");
     });
+
+    test("an integer extern of a size no config value has (16 bytes) is refused, in one line", () => {
+      // libbpf's find_kcfg_type takes integers of 1, 2, 4 or 8 bytes only.
+      const src = join(dir, "kconfig-int128.bpf.c");
+      const out = join(dir, "kconfig-int128.bpf.o");
+      writeFileSync(
+        src,
+        [
+          "#include <linux/bpf.h>",
+          "#include <bpf/bpf_helpers.h>",
+          "extern unsigned __int128 CONFIG_BPFTIME_WIDE __kconfig __weak;",
+          'SEC("uprobe") int wide(void *ctx) { return CONFIG_BPFTIME_WIDE != 0; }',
+          'char LICENSE[] SEC("license") = "GPL";',
+          "",
+        ].join("\n"),
+      );
+      compileBpf(src, out);
+      let message = "";
+      try {
+        loadObject(new Uint8Array(readFileSync(out)), out);
+      } catch (e) {
+        expect(e).toBeInstanceOf(BpftimeError);
+        message = (e as BpftimeError).message;
+      }
+      expect(message).toBe(
+        `${out}: extern CONFIG_BPFTIME_WIDE (__kconfig): type unsigned __int128 is not one a kconfig value can have (bool, enum libbpf_tristate, char, an integer, a char array)`,
+      );
+    });
   },
 );

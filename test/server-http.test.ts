@@ -16,7 +16,12 @@ import { createApp } from "../src/server/app.ts";
 import { HttpError, statusOf, toApiError } from "../src/server/errors.ts";
 import { defaultTokenFile, loadToken, tokenMatches } from "../src/server/token.ts";
 import { hostPort, isLoopback, parseListen } from "../src/server/listen.ts";
-import { checkJsonShape, MAX_JSON_DEPTH, MAX_OBJECT_BYTES } from "../src/server/body.ts";
+import {
+  checkJsonShape,
+  MAX_JSON_DEPTH,
+  MAX_OBJECT_BYTES,
+  readBounded,
+} from "../src/server/body.ts";
 import { validationMessage } from "../src/server/validation.ts";
 
 const newRegion = regionNames("http");
@@ -117,7 +122,14 @@ describe("Host check (DNS rebinding)", () => {
     expect([e.status, e.error]).toEqual([401, "unauthorized"]);
     // the docs stay open
     expect((await get("/docs/json")).status).toBe(200);
-    expect((await get("/docs")).status).toBe(200);
+    const page = await get("/docs");
+    expect(page.status).toBe(200);
+    // Swagger UI comes from this server, not a CDN: the page works offline
+    const html = await page.text();
+    for (const asset of ["/docs/assets/swagger-ui-bundle.js", "/docs/assets/swagger-ui.css"]) {
+      expect(html).toContain(asset);
+      expect((await get(asset)).status).toBe(200);
+    }
   });
 });
 
@@ -526,6 +538,20 @@ describe("bodies", () => {
       );
   });
 
+  test("a declared Content-Length over the limit is refused before the body is read", async () => {
+    const req = (body: string, length: number) =>
+      new Request("http://127.0.0.1/", {
+        method: "POST",
+        body,
+        headers: { "content-length": String(length) },
+      });
+    // the body itself is small: only the declared length can refuse it
+    await expect(readBounded(req("abc", 11), 10, "the body")).rejects.toMatchObject({
+      code: "too_large",
+    });
+    expect(await readBounded(req("0123456789", 10), 10, "the body")).toHaveLength(10);
+  });
+
   test("object uploads: octet-stream or multipart; other types are 415; 16 MiB bound", async () => {
     const s = await serve();
     const t = { authorization: `Bearer ${s.token.value}` };
@@ -545,6 +571,11 @@ describe("bodies", () => {
         message: `send the object as application/octet-stream or multipart/form-data, not ${type.split(";")[0]}`,
       });
     }
+    // only the media type counts, not a parameter that mentions another one
+    const param = await errorOf(
+      await upload("{}", { "content-type": 'application/octet-stream; note="text/plain"' }),
+    );
+    expect([param.status, param.error]).toEqual([400, "bad_object"]);
     const over = await upload(new Uint8Array(MAX_OBJECT_BYTES + 1), {
       "content-type": "application/octet-stream",
     });

@@ -128,6 +128,51 @@ describe("malformed ELF gives one clear line", () => {
     );
   });
 
+  t("a section header table past the end of the file names the table", () => {
+    const bytes = objectBytes("calls");
+    new DataView(bytes.buffer, bytes.byteOffset).setBigUint64(40, BigInt(bytes.length), true);
+    expect(errorOf(() => parseElf(bytes)).message).toMatch(
+      new RegExp(`^section header table: .* is beyond its end \\(${bytes.length} bytes\\)$`),
+    );
+  });
+
+  t("two relocations of one instruction are refused", () => {
+    const bytes = objectBytes("legacy");
+    const elf = parseElf(bytes);
+    const rel = elf.relSectionFor(elf.section("socket")!.index)!;
+    const [first, second] = elf.relocations(rel);
+    expect(second).toBeDefined();
+    // the second Elf64_Rel (16 bytes: r_offset, r_info) takes the first one's r_offset
+    new DataView(bytes.buffer, bytes.byteOffset).setBigUint64(
+      rel.offset + 16,
+      BigInt(first!.offset),
+      true,
+    );
+    expect(errorOf(() => loadObject(bytes)).message).toBe(
+      `section socket: two relocations for offset ${first!.offset}`,
+    );
+  });
+
+  t("a symbol value or size beyond 2^53 names the symbol and the field", () => {
+    for (const [field, at] of [
+      ["st_value", 8],
+      ["st_size", 16],
+    ] as const) {
+      const bytes = objectBytes("calls");
+      const elf = parseElf(bytes);
+      const sym = elf.symbols.find((s) => s.name === "xdp_drop")!;
+      const symtab = elf.sections[elf.symtabIndex]!;
+      new DataView(bytes.buffer, bytes.byteOffset).setBigUint64(
+        symtab.offset + sym.index * 24 + at,
+        1n << 60n,
+        true,
+      );
+      expect(errorOf(() => parseElf(bytes)).message).toBe(
+        `section ${symtab.name}: symbol ${sym.index} ${field} 0x1000000000000000 is too large`,
+      );
+    }
+  });
+
   t("relocation on an instruction that is neither lddw nor call", () => {
     const bytes = objectBytes("maps");
     const elf = parseElf(bytes);

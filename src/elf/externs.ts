@@ -37,25 +37,27 @@ function unsupported(message: string): BpftimeError {
   return new BpftimeError("unsupported", message);
 }
 
-/** libbpf's find_kcfg_type: which C types a __kconfig extern may have. */
-function kcfgType(btf: Btf, id: number): { type?: KconfigType; signed: boolean } {
+function isSignedInt(btf: Btf, id: number): boolean {
+  const t = btf.resolve(id);
+  return t.kind === "int" && t.signed;
+}
+
+/** libbpf's find_kcfg_type: which C types a __kconfig extern may have (undefined: none). */
+function kcfgType(btf: Btf, id: number): KconfigType | undefined {
   const t = btf.resolve(id);
   switch (t.kind) {
     case "int":
-      if (t.bool) return { type: t.size === 1 ? "bool" : undefined, signed: false };
-      if (t.size === 1) return { type: "char", signed: t.signed };
-      if (![2, 4, 8].includes(t.size)) return { signed: false };
-      return { type: "int", signed: t.signed };
+      if (t.bool) return t.size === 1 ? "bool" : undefined;
+      if (t.size === 1) return "char";
+      return [2, 4, 8].includes(t.size) ? "int" : undefined;
     case "enum":
     case "enum64":
-      if (t.name !== "libbpf_tristate" || (t.kind === "enum" && t.size !== 4))
-        return { signed: false };
-      return { type: "tristate", signed: false };
+      if (t.name !== "libbpf_tristate" || (t.kind === "enum" && t.size !== 4)) return undefined;
+      return "tristate";
     case "array":
-      if (t.nelems === 0 || kcfgType(btf, t.type).type !== "char") return { signed: false };
-      return { type: "chararr", signed: false };
+      return t.nelems !== 0 && kcfgType(btf, t.type) === "char" ? "chararr" : undefined;
     default:
-      return { signed: false };
+      return undefined;
   }
 }
 
@@ -153,7 +155,7 @@ export function resolveExterns(btf: Btf | undefined, undefs: Map<string, boolean
   for (const v of ds.vars) {
     const vt = btf.type(v.type);
     if (vt.kind !== "var") continue;
-    const { type, signed } = kcfgType(btf, vt.type);
+    const type = kcfgType(btf, vt.type);
     if (!type) {
       throw unsupported(
         `extern ${vt.name} (__kconfig): type ${btf.typeName(vt.type)} is not one a kconfig value can have (bool, enum libbpf_tristate, char, an integer, a char array)`,
@@ -163,7 +165,7 @@ export function resolveExterns(btf: Btf | undefined, undefs: Map<string, boolean
       name: vt.name,
       weak: undefs.get(vt.name) ?? false,
       type,
-      signed,
+      signed: isSignedInt(btf, vt.type), // chars and integers; bools and tristates are unsigned
       size: btf.sizeof(vt.type),
       align: btf.alignof(vt.type),
       offset: 0,

@@ -90,6 +90,17 @@ function compileCached(bin: string, args: string[], out: string): string | undef
   return undefined;
 }
 
+/**
+ * Compiles one source outside the shared set (e.g. testdata/core-resize/*.c,
+ * which tests compile for one purpose) with `cc` into `out`, through the cache;
+ * throws with the compiler's first error line.
+ */
+export function compileSource(src: string, out: string, cc = "clang"): void {
+  const args = ["-O2", "-g", "-target", "bpf", ...archInclude(), "-c", src];
+  const err = compileCached(cc, args, out);
+  if (err) throw new Error(`${cc} ${src}: ${err}`);
+}
+
 function objectName(name: string, cc: string): string {
   return cc === "clang" ? `${name}.bpf.o` : `${name}.bpf.${cc}.o`;
 }

@@ -3,10 +3,11 @@
 // with interactive docs at /docs, the web console at / (console.ts). One Elysia plugin per resource
 // (routes/*.ts); handlers only adapt HTTP to an operation: open the region,
 // call, return. Here: the guard (Host and bearer token, guard.ts), errors as
-// `{ error, message }` with the status from errors.ts, and bigints turned to
-// JSON in one place for every route.
+// `{ error, message }` with the status from errors.ts. Bigints never reach a
+// route: src/ops returns 64-bit counters and cookies as decimal strings
+// (src/json.ts), as the CLI's --json prints them, and the response schemas
+// (schemas.ts) declare them as strings.
 import { Elysia } from "elysia";
-import { toJsonValue } from "../json.ts";
 import { withRegion } from "../ops/index.ts";
 import { errorBody, statusOf, toApiError } from "./errors.ts";
 import { guard, type GuardOptions } from "./guard.ts";
@@ -30,13 +31,6 @@ export interface AppOptions extends GuardOptions {
   shm?: string;
   /** Serve the kernel event provider (bpffs pins) instead of a region (routes/kernel.ts). */
   kernel?: boolean;
-}
-
-/** A handler's plain result (object or array): bigints as decimal strings, bytes as hex, as the CLI's --json prints. */
-function jsonSafe(value: unknown): unknown {
-  if (value === null || typeof value !== "object") return value;
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === Array.prototype ? toJsonValue(value) : value;
 }
 
 export function createApp(o: AppOptions) {
@@ -90,8 +84,7 @@ export function createApp(o: AppOptions) {
       const { status, body } = toApiError(error);
       set.status = status;
       return body;
-    })
-    .onAfterHandle(({ responseValue }) => jsonSafe(responseValue));
+    });
   if (o.kernel) return { app: app.use(kernelRoutes()), events };
   const region = app
     .use(programRoutes(ctx))
