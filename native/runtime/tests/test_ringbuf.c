@@ -168,6 +168,35 @@ TEST(exact_capacity_and_wrap_layout)
     bpftime_region_close(r);
 }
 
+/* The full check under the lock counts the wrap padding: with the ring
+ * empty at data offset 4000, a record of total 4000 (96 padding + 4000 =
+ * 4096) fits and lands at offset 0, one of total 4008 (96 + 4008 = 4104)
+ * does not — though 4008 alone would fit, which is all the lock-free
+ * "full" pre-check sees. (The kernel maps its data area twice and needs no
+ * padding; this ring is mapped once, so a record never wraps around.) */
+TEST(wrap_padding_counts_toward_capacity)
+{
+    int id;
+    struct bpftime_region *r = mk_with_map(t, "pad", "rb", BPFTIME_MAP_RINGBUF, 0, 0, 4096, &id);
+    struct bpftime_map *h = bpftime_map_handle(r, id);
+    uint8_t *data = (uint8_t *)h->rb + SHM_RB_HDR_PAGES * SHM_PAGE;
+    static uint8_t big[4088], out[4088];
+    uint32_t len;
+    CHECK_EQ(bpftime_ringbuf_output(h, big, 3992, 0), 0); /* total 4000 */
+    CHECK_EQ(bpftime_ringbuf_read(r, id, out, sizeof out, &len, NULL), 1);
+    CHECK_EQ(bpftime_ringbuf_query(h, BPFTIME_RB_CONS_POS), 4000);
+    CHECK(bpftime_ringbuf_reserve(h, 4000) == NULL); /* total 4008 + 96 padding */
+    CHECK_EQ(bpftime_ringbuf_lost(r, id), 1);
+    CHECK_EQ(bpftime_ringbuf_query(h, BPFTIME_RB_PROD_POS), 4000);
+    uint8_t *p = bpftime_ringbuf_reserve(h, 3992); /* total 4000 + 96 padding */
+    CHECK(p == data + 8);
+    bpftime_ringbuf_submit(p, 0, false);
+    CHECK_EQ(bpftime_ringbuf_query(h, BPFTIME_RB_PROD_POS), 4000 + 96 + 4000);
+    CHECK_EQ(bpftime_ringbuf_read(r, id, out, sizeof out, &len, NULL), 1);
+    CHECK_EQ(len, 3992);
+    bpftime_region_close(r);
+}
+
 static uint64_t now_ms(void)
 {
     return rt_now_ns(CLOCK_MONOTONIC) / 1000000;
