@@ -59,16 +59,17 @@ static void kill_producer_inside_reserve(struct test_ctx *t, struct bpftime_map 
     CHECK(atomic_load(&h->rb->lock.word) != 0); /* it died holding the lock */
 }
 
-/* Killed before it moved producer_pos: nothing of it is visible; the next
- * producer takes the lock over and the consumer reads exactly the records
- * committed before and after. */
-TEST(producer_killed_before_publishing_leaves_no_trace)
+/* A producer killed inside reserve at `stage` between "before" and "after":
+ * the next producer takes the lock over (and releases it), and the consumer
+ * reads exactly those two records, with nothing left over (positions
+ * consistent: everything published was consumed). */
+static void kill_between_before_and_after(struct test_ctx *t, const char *tag, int stage)
 {
     int id;
-    struct bpftime_region *r = mk_with_map(t, "kill1", "rb", BPFTIME_MAP_RINGBUF, 0, 0, 4096, &id);
+    struct bpftime_region *r = mk_with_map(t, tag, "rb", BPFTIME_MAP_RINGBUF, 0, 0, 4096, &id);
     struct bpftime_map *h = bpftime_map_handle(r, id);
     CHECK_EQ(bpftime_ringbuf_output(h, "before", 6, 0), 0);
-    kill_producer_inside_reserve(t, h, 1, 6);
+    kill_producer_inside_reserve(t, h, stage, 6);
     CHECK_EQ(bpftime_ringbuf_output(h, "after", 5, 0), 0);
     CHECK_EQ(atomic_load(&h->rb->lock.word), 0);
     char buf[16];
@@ -82,28 +83,19 @@ TEST(producer_killed_before_publishing_leaves_no_trace)
     bpftime_region_close(r);
 }
 
+/* Killed before it moved producer_pos: nothing of it is visible. */
+TEST(producer_killed_before_publishing_leaves_no_trace)
+{
+    kill_between_before_and_after(t, "kill1", 1);
+}
+
 /* Killed after it moved producer_pos: its record was reserved (BUSY) but
  * never handed to a program, so nobody will commit it. The producer that
  * recovers the lock discards it; otherwise the consumer would wait on it
  * forever and never see "after". */
 TEST(producer_killed_after_publishing_has_its_record_discarded)
 {
-    int id;
-    struct bpftime_region *r = mk_with_map(t, "kill2", "rb", BPFTIME_MAP_RINGBUF, 0, 0, 4096, &id);
-    struct bpftime_map *h = bpftime_map_handle(r, id);
-    CHECK_EQ(bpftime_ringbuf_output(h, "before", 6, 0), 0);
-    kill_producer_inside_reserve(t, h, 2, 6);
-    CHECK_EQ(bpftime_ringbuf_output(h, "after", 5, 0), 0);
-    char buf[16];
-    uint32_t len;
-    CHECK_EQ(bpftime_ringbuf_read(r, id, buf, sizeof buf, &len, NULL), 1);
-    CHECK(len == 6 && memcmp(buf, "before", 6) == 0);
-    CHECK_EQ(bpftime_ringbuf_read(r, id, buf, sizeof buf, &len, NULL), 1);
-    CHECK(len == 5 && memcmp(buf, "after", 5) == 0);
-    CHECK_EQ(bpftime_ringbuf_read(r, id, buf, sizeof buf, &len, NULL), 0);
-    /* positions consistent: everything published was consumed */
-    CHECK_EQ(bpftime_ringbuf_query(h, BPFTIME_RB_AVAIL_DATA), 0);
-    bpftime_region_close(r);
+    kill_between_before_and_after(t, "kill2", 2);
 }
 
 /* The dead producer's record fills the whole ring, so the ring stays full
