@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "patcher/patcher.h"
+#include "patcher/tests/worker_calls.h"
 #include "test/harness.h"
 
 static volatile int body_runs;
@@ -348,7 +349,6 @@ static uint64_t slow_fast(void *ctx, size_t len)
 BPFTIME_GPR_ONLY_END
 
 static atomic_bool stop;
-static atomic_long calls, wrong;
 
 static void *caller_thread(void *arg)
 {
@@ -360,16 +360,6 @@ static void *caller_thread(void *arg)
         atomic_fetch_add_explicit(&calls, 1, memory_order_relaxed);
     }
     return NULL;
-}
-
-/* Lets the caller threads make progress (they may need our CPU). */
-static void wait_calls(long n)
-{
-    long c = atomic_load(&calls);
-    while (atomic_load(&calls) < c + n) {
-        struct timespec ts = {0, 50000};
-        nanosleep(&ts, NULL);
-    }
 }
 
 TEST(eight_threads_detach_waits_for_a_running_fast_call)

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "patcher/patcher.h"
+#include "patcher/tests/worker_calls.h"
 #include "test/harness.h"
 
 /* Called through volatile pointers so the compiler cannot inline, clone or
@@ -434,7 +435,6 @@ __asm__(".text\n.p2align 4\n.globl stress_target\n.type stress_target, @function
         ".size stress_target, .-stress_target\n");
 static long (*volatile p_stress)(long) = stress_target;
 static atomic_bool stop;
-static atomic_long calls, wrong;
 static atomic_int stress_enters, stress_leaves;
 
 static int stress_enter(struct bpftime_hook_regs *r, void *u)
@@ -463,16 +463,6 @@ static void *stress_thread(void *arg)
         atomic_fetch_add_explicit(&calls, 1, memory_order_relaxed);
     }
     return NULL;
-}
-
-/* Lets the worker threads make progress (they may need our CPU). */
-static void wait_calls(long n)
-{
-    long c = atomic_load(&calls);
-    while (atomic_load(&calls) < c + n) {
-        struct timespec ts = {0, 50000};
-        nanosleep(&ts, NULL);
-    }
 }
 
 TEST(eight_threads_while_attaching_and_detaching)
